@@ -1,0 +1,96 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.container import Container
+from api.graphql import VigilGraphQL
+from api.health import health_routes
+from api.settings import Settings
+from services.models import CreatedApiKey, Organization
+from services.store import Store
+
+log = logging.getLogger(__name__)
+
+BootstrapReporter = Callable[[Organization, CreatedApiKey], None]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    bootstrap: BootstrapReporter | None = None,
+) -> Starlette:
+    """Build the app for ``settings``; ``bootstrap`` receives a first org if one is created."""
+    container = Container.build(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await container.start()
+        if bootstrap is not None:
+            created = await container.access.ensure_bootstrap_organization("Default organization")
+            if created is not None:
+                bootstrap(*created)
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    graphql = VigilGraphQL(container)
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            *health_routes(container),
+        ],
+        middleware=[
+            Middleware(MetricsMiddleware, container=container),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origin_list,
+                allow_methods=["GET", "POST"],
+                allow_headers=["authorization", "content-type"],
+                expose_headers=["x-request-id"],
+            ),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    return app
+
+
+class MetricsMiddleware:
+    """Counts HTTP requests by route template and status."""
+
+    def __init__(self, app: ASGIApp, container: Container) -> None:
+        self.app = app
+        self.metrics = container.metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Record the response status of each HTTP request."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.metrics.http_requests.labels(scope["method"], path, str(status)).inc()

@@ -1,0 +1,129 @@
+"""The ``vigil`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from api.settings import Settings
+from services.access import AccessService
+from services.errors import DomainError
+from services.events import InMemoryEventBus
+from services.models import Role
+from services.store import Store
+
+app = typer.Typer(
+    help="Vigil: continuous compliance evidence from Confluence Cloud.", no_args_is_help=True
+)
+org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(apikey_app, name="apikey")
+
+T = TypeVar("T")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (0 picks a free one).")] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the worker.")] = False,
+) -> None:
+    """Run the API (GraphQL at /graphql) with an in-process worker."""
+    from api.serve import serve as run
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    asyncio.run(run(settings))
+
+
+@app.command()
+def worker() -> None:
+    """Run the background worker only (scheduled syncs and periodic jobs)."""
+    from api.worker import run_worker
+
+    asyncio.run(run_worker(Settings()))
+
+
+@app.command()
+def schema() -> None:
+    """Print the GraphQL schema (SDL), as committed in schema.graphql."""
+    from resolvers.schema import export_sdl
+
+    typer.echo(export_sdl(), nl=False)
+
+
+@org_app.command("create")
+def org_create(name: str) -> None:
+    """Create an organization and print its first ADMIN key once."""
+
+    async def go(access: AccessService) -> None:
+        org, created = await access.create_organization(name)
+        typer.echo(f"organization id: {org.id}")
+        typer.echo(f"ADMIN API key (shown once): {created.secret}")
+
+    _run_with_access(go)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    role: Annotated[Role, typer.Option("--role", help="ADMIN, REVIEWER or VIEWER.")],
+    name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "",
+) -> None:
+    """Create an API key for an organization and print it once."""
+
+    async def go(access: AccessService) -> None:
+        created = await access.create_api_key_for(org, role, name)
+        typer.echo(f"API key id: {created.key.id}")
+        typer.echo(f"{role.value} API key (shown once): {created.secret}")
+
+    _run_with_access(go)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Revoke an API key by id."""
+
+    async def go(access: AccessService) -> None:
+        key = await access.revoke_api_key_by_id(key_id)
+        typer.echo(f"revoked {key.id} ({key.role.value}, organization {key.organization_id})")
+
+    _run_with_access(go)
+
+
+def _run_with_access(action: Callable[[AccessService], Awaitable[None]]) -> None:
+    settings = Settings()
+    url = settings.mongodb_url_value()
+    if not url:
+        typer.echo(
+            "This command needs VIGIL_MONGODB_URL: the embedded store lives inside "
+            "`vigil serve`, which prints its own first ADMIN key.",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    async def go() -> None:
+        store = Store.open(url, settings.mongodb_db)
+        try:
+            await store.ensure_indexes()
+            await action(AccessService(store, InMemoryEventBus()))
+        finally:
+            store.close()
+
+    try:
+        asyncio.run(go())
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+if __name__ == "__main__":
+    app()

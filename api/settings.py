@@ -1,0 +1,63 @@
+"""Process settings from the environment (`VIGIL_` prefix), built by the caller, never at import."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of SPEC §8; secrets are ``SecretStr`` so they never print."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    env: Literal["production", "development"] = "production"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "INFO"
+    log_json: bool | None = None
+
+    mongodb_url: SecretStr | None = None
+    mongodb_db: str = "vigil"
+
+    secret_key: SecretStr | None = None
+    secret_keys_old: SecretStr | None = None
+    evidence_hmac_key: SecretStr | None = None
+
+    public_url: str = "http://127.0.0.1:8000"
+    frontend_url: str = "http://127.0.0.1:3000"
+    cors_origins: str = ""
+    oauth_client_id: str = ""
+    oauth_client_secret: SecretStr | None = None
+    atlassian_auth_url: str = "https://auth.atlassian.com"
+    atlassian_api_url: str = "https://api.atlassian.com"
+    allow_insecure_urls: bool = False
+    sync_interval_minutes: int = Field(default=360, ge=1)
+
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_subscriptions_per_connection: int = 20
+
+    @property
+    def development(self) -> bool:
+        """Whether development conveniences (GraphiQL, introspection) are on."""
+        return self.env == "development"
+
+    @property
+    def json_logs(self) -> bool:
+        """JSON log lines in production unless told otherwise."""
+        return self.log_json if self.log_json is not None else not self.development
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """Configured browser origins (for CORS and WebSocket origin checks)."""
+        origins = [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+        return origins or [self.frontend_url.rstrip("/")]
+
+    def mongodb_url_value(self) -> str | None:
+        """The database URL, or None for the embedded store."""
+        return self.mongodb_url.get_secret_value() if self.mongodb_url else None

@@ -1,0 +1,30 @@
+"""Query root."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from resolvers.context import Context, principal_of
+from resolvers.types import ApiKey, Organization, Role, Viewer
+
+
+@strawberry.type
+class Query:
+    """Read operations; every one is scoped to the caller's organization."""
+
+    @strawberry.field(description="The caller: organization and role.")
+    async def me(self, info: strawberry.Info[Context, Any]) -> Viewer:
+        principal = principal_of(info)
+        org = await info.context.services.access.get_organization(principal)
+        return Viewer(
+            organization=Organization.from_domain(org),
+            role=Role(principal.role.value),
+            api_key_id=strawberry.ID(principal.api_key_id),
+        )
+
+    @strawberry.field(description="The organization's API keys (ADMIN).")
+    async def api_keys(self, info: strawberry.Info[Context, Any]) -> list[ApiKey]:
+        keys = await info.context.services.access.list_api_keys(principal_of(info))
+        return [ApiKey.from_domain(k) for k in keys]

@@ -1,0 +1,65 @@
+"""Schema construction: root types plus the protective extensions of SPEC §7."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.types import ExecutionContext
+
+from resolvers.errors import MaskUnexpectedErrors
+from resolvers.mutation import Mutation
+from resolvers.query import Query
+from resolvers.subscription import Subscription
+
+
+class VigilSchema(strawberry.Schema):
+    """A schema whose errors are logged by ``MaskUnexpectedErrors``, not printed again."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Unexpected errors are logged (redacted) by the masking extension."""
+
+
+def build_schema(
+    *,
+    development: bool = False,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 5000,
+) -> strawberry.Schema:
+    """The Vigil GraphQL schema with depth, alias and token limits and error masking."""
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        MaskUnexpectedErrors,
+    ]
+    if not development:
+        extensions.append(DisableIntrospection)
+    return VigilSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
+
+
+def export_sdl() -> str:
+    """The schema in SDL, as committed in ``schema.graphql``."""
+    return build_schema(development=True).as_str() + "\n"
+
+
+def _main(argv: Any = None) -> None:
+    print(export_sdl(), end="")
+
+
+if __name__ == "__main__":
+    _main()

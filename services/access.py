@@ -1,0 +1,152 @@
+"""Organizations and API keys: creation, authentication, revocation, role checks."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from services.errors import Forbidden, NotFound, ValidationFailed
+from services.events import EventBus, topic_for
+from services.models import ApiKey, CreatedApiKey, Framework, Organization, Principal, Role
+from services.store import Store
+
+KEY_PREFIX = "vgl_"
+_TOUCH_EVERY = timedelta(minutes=5)
+
+
+def hash_key(secret: str) -> str:
+    """The stored form of a key value (sha256: keys carry 256 random bits, no salt needed)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def require_role(principal: Principal, required: Role) -> None:
+    """Raise ``Forbidden`` unless the caller's role includes ``required``."""
+    if not principal.role.allows(required):
+        raise Forbidden(f"this operation needs the {required.value} role")
+
+
+class AccessService:
+    """Creates organizations and keys and turns a presented key into a ``Principal``."""
+
+    def __init__(
+        self, store: Store, bus: EventBus, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def create_organization(self, name: str) -> tuple[Organization, CreatedApiKey]:
+        """Create an organization with its first ADMIN key."""
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise ValidationFailed("name must be 1-200 characters", field=["name"])
+        org = await self._store.organizations.create(name=name)
+        created = await self._create_key(org.id, Role.ADMIN, "initial admin key")
+        return org, created
+
+    async def create_api_key(self, principal: Principal, role: Role, name: str) -> CreatedApiKey:
+        """Create a key in the caller's organization (ADMIN only)."""
+        require_role(principal, Role.ADMIN)
+        return await self.create_api_key_for(principal.organization_id, role, name)
+
+    async def create_api_key_for(
+        self, organization_id: str, role: Role, name: str
+    ) -> CreatedApiKey:
+        """Create a key for an organization (operator path: CLI)."""
+        await self._store.organizations.get_or_raise(organization_id=organization_id)
+        name = name.strip() or f"{role.value.lower()} key"
+        if len(name) > 200:
+            raise ValidationFailed("name must be at most 200 characters", field=["name"])
+        created = await self._create_key(organization_id, role, name)
+        await self._publish(created.key, "CREATED")
+        return created
+
+    async def revoke_api_key(self, principal: Principal, key_id: str) -> ApiKey:
+        """Revoke a key of the caller's organization (ADMIN only)."""
+        require_role(principal, Role.ADMIN)
+        key = await self._store.api_keys.revoke(
+            key_id=key_id, organization_id=principal.organization_id
+        )
+        if key is None:
+            raise NotFound(f"API key {key_id} not found", field=["id"])
+        await self._publish(key, "REVOKED")
+        return key
+
+    async def revoke_api_key_by_id(self, key_id: str) -> ApiKey:
+        """Revoke any key by id (operator path: CLI)."""
+        key = await self._store.api_keys.revoke(key_id=key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id} not found")
+        await self._publish(key, "REVOKED")
+        return key
+
+    async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
+        """The caller's organization's keys (ADMIN only)."""
+        require_role(principal, Role.ADMIN)
+        return await self._store.api_keys.list_by_organization(
+            organization_id=principal.organization_id
+        )
+
+    async def get_organization(self, principal: Principal) -> Organization:
+        """The caller's organization."""
+        return await self._store.organizations.get_or_raise(
+            organization_id=principal.organization_id
+        )
+
+    async def get_api_key(self, principal: Principal, key_id: str) -> ApiKey | None:
+        """A key of the caller's organization (ADMIN sees all; others only their own)."""
+        key = await self._store.api_keys.get(key_id=key_id)
+        if key is None or key.organization_id != principal.organization_id:
+            return None
+        if not principal.role.allows(Role.ADMIN) and key.id != principal.api_key_id:
+            return None
+        return key
+
+    async def activate_frameworks(
+        self, principal: Principal, frameworks: Sequence[Framework]
+    ) -> Organization:
+        """Set the organization's active frameworks (ADMIN only; duplicates ignored)."""
+        require_role(principal, Role.ADMIN)
+        unique = list(dict.fromkeys(frameworks))
+        return await self._store.organizations.update_frameworks(
+            organization_id=principal.organization_id, frameworks=unique
+        )
+
+    async def authenticate(self, presented: str | None) -> Principal | None:
+        """The principal for a presented key value, or None if missing, unknown or revoked."""
+        if not presented or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
+            return None
+        key = await self._store.api_keys.get_by_secret_hash(secret_hash=hash_key(presented))
+        if key is None or not key.active:
+            return None
+        now = self._clock()
+        if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
+            await self._store.api_keys.touch(key_id=key.id, at=now)
+        return Principal(organization_id=key.organization_id, role=key.role, api_key_id=key.id)
+
+    async def ensure_bootstrap_organization(
+        self, name: str
+    ) -> tuple[Organization, CreatedApiKey] | None:
+        """Create a first organization when the store holds none; else None."""
+        if await self._store.organizations.count() > 0:
+            return None
+        return await self.create_organization(name)
+
+    async def _create_key(self, organization_id: str, role: Role, name: str) -> CreatedApiKey:
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = await self._store.api_keys.create(
+            organization_id=organization_id,
+            role=role,
+            name=name,
+            prefix=secret[: len(KEY_PREFIX) + 6],
+            secret_hash=hash_key(secret),
+        )
+        return CreatedApiKey(key=key, secret=secret)
+
+    async def _publish(self, key: ApiKey, change: str) -> None:
+        await self._bus.publish(
+            topic_for(key.organization_id, "api_keys"),
+            {"change": change, "key_id": key.id},
+        )

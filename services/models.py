@@ -1,0 +1,75 @@
+"""Domain objects shared by services, the store and resolvers (no driver types)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Role(enum.StrEnum):
+    """What an API key may do: ADMIN everything, REVIEWER read + decisions, VIEWER read."""
+
+    ADMIN = "ADMIN"
+    REVIEWER = "REVIEWER"
+    VIEWER = "VIEWER"
+
+    def allows(self, required: Role) -> bool:
+        """Whether this role includes the permissions of ``required``."""
+        return _RANK[self] >= _RANK[required]
+
+
+_RANK = {Role.VIEWER: 0, Role.REVIEWER: 1, Role.ADMIN: 2}
+
+
+class Framework(enum.StrEnum):
+    """Compliance frameworks whose required policies Vigil tracks."""
+
+    SOC2 = "SOC2"
+    ISO27001 = "ISO27001"
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """A tenant: everything else belongs to exactly one organization."""
+
+    id: str
+    name: str
+    created_at: datetime
+    frameworks: tuple[Framework, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key's stored facts (never its secret value)."""
+
+    id: str
+    organization_id: str
+    role: Role
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the key still authenticates."""
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: one API key of one organization."""
+
+    organization_id: str
+    role: Role
+    api_key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedApiKey:
+    """A freshly created key: the only time its secret value exists outside the caller."""
+
+    key: ApiKey
+    secret: str = field(repr=False)

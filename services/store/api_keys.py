@@ -1,0 +1,83 @@
+"""API keys collection: only hashes of key values are stored."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from services.models import ApiKey, Role
+from services.store.common import new_id, utcnow
+
+
+class ApiKeyRepository:
+    """Persistence of API keys (``api_keys`` collection)."""
+
+    def __init__(self, db: Any) -> None:
+        self._col = db["api_keys"]
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes this repository relies on."""
+        await self._col.create_index("secret_hash", unique=True)
+        await self._col.create_index("organization_id")
+
+    async def create(
+        self, *, organization_id: str, role: Role, name: str, prefix: str, secret_hash: str
+    ) -> ApiKey:
+        """Insert a key record holding the hash of its value."""
+        doc = {
+            "_id": new_id("key"),
+            "organization_id": organization_id,
+            "role": role.value,
+            "name": name,
+            "prefix": prefix,
+            "secret_hash": secret_hash,
+            "created_at": utcnow(),
+            "revoked_at": None,
+            "last_used_at": None,
+        }
+        await self._col.insert_one(doc)
+        return _to_key(doc)
+
+    async def get(self, *, key_id: str) -> ApiKey | None:
+        """The key with this id (any organization), or None."""
+        doc = await self._col.find_one({"_id": key_id})
+        return _to_key(doc) if doc else None
+
+    async def get_by_secret_hash(self, *, secret_hash: str) -> ApiKey | None:
+        """The key whose value hashes to ``secret_hash``, or None."""
+        doc = await self._col.find_one({"secret_hash": secret_hash})
+        return _to_key(doc) if doc else None
+
+    async def list_by_organization(self, *, organization_id: str) -> list[ApiKey]:
+        """Every key of an organization, oldest first."""
+        cursor = self._col.find({"organization_id": organization_id}).sort("created_at", 1)
+        return [_to_key(doc) async for doc in cursor]
+
+    async def revoke(self, *, key_id: str, organization_id: str | None = None) -> ApiKey | None:
+        """Mark a key revoked (idempotent); scoped to ``organization_id`` when given."""
+        query: dict[str, Any] = {"_id": key_id}
+        if organization_id is not None:
+            query["organization_id"] = organization_id
+        await self._col.update_one(
+            {**query, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}}
+        )
+        doc = await self._col.find_one(query)
+        return _to_key(doc) if doc else None
+
+    async def touch(self, *, key_id: str, at: datetime) -> None:
+        """Record when a key was last used."""
+        await self._col.update_one({"_id": key_id}, {"$set": {"last_used_at": at}})
+
+
+def _to_key(doc: Mapping[str, Any]) -> ApiKey:
+    return ApiKey(
+        id=doc["_id"],
+        organization_id=doc["organization_id"],
+        role=Role(doc["role"]),
+        name=doc["name"],
+        prefix=doc["prefix"],
+        created_at=doc["created_at"],
+        revoked_at=doc.get("revoked_at"),
+        last_used_at=doc.get("last_used_at"),
+    )

@@ -1,0 +1,64 @@
+"""Organizations collection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from services.errors import NotFound
+from services.models import Framework, Organization
+from services.store.common import new_id, utcnow
+
+
+class OrganizationRepository:
+    """Persistence of organizations (``organizations`` collection)."""
+
+    def __init__(self, db: Any) -> None:
+        self._col = db["organizations"]
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes this repository relies on."""
+        await self._col.create_index("name")
+
+    async def create(self, *, name: str) -> Organization:
+        """Insert a new organization."""
+        doc = {"_id": new_id("org"), "name": name, "created_at": utcnow(), "frameworks": []}
+        await self._col.insert_one(doc)
+        return _to_org(doc)
+
+    async def get(self, *, organization_id: str) -> Organization | None:
+        """The organization with this id, or None."""
+        doc = await self._col.find_one({"_id": organization_id})
+        return _to_org(doc) if doc else None
+
+    async def get_or_raise(self, *, organization_id: str) -> Organization:
+        """The organization with this id, or ``NotFound``."""
+        org = await self.get(organization_id=organization_id)
+        if org is None:
+            raise NotFound(f"organization {organization_id} not found")
+        return org
+
+    async def count(self) -> int:
+        """How many organizations exist."""
+        return int(await self._col.count_documents({}))
+
+    async def update_frameworks(
+        self, *, organization_id: str, frameworks: Sequence[Framework]
+    ) -> Organization:
+        """Replace the organization's active frameworks."""
+        values = [f.value for f in frameworks]
+        result = await self._col.update_one(
+            {"_id": organization_id}, {"$set": {"frameworks": values}}
+        )
+        if result.matched_count == 0:
+            raise NotFound(f"organization {organization_id} not found")
+        return await self.get_or_raise(organization_id=organization_id)
+
+
+def _to_org(doc: Mapping[str, Any]) -> Organization:
+    return Organization(
+        id=doc["_id"],
+        name=doc["name"],
+        created_at=doc["created_at"],
+        frameworks=tuple(Framework(f) for f in doc.get("frameworks", [])),
+    )

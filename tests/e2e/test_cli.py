@@ -1,0 +1,110 @@
+"""The ``vigil`` command line as an operator runs it: real processes, real sockets."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+VIGIL = str(Path(sys.executable).with_name("vigil"))
+ME = {"query": "{ me { role organization { id name } } }"}
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def serve(env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+    """Run ``vigil serve --port 0`` and yield its URL and the lines it printed."""
+    errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen(
+        [VIGIL, "serve", "--port", "0", "--no-worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if m := re.search(r"listening on (http://\S+)", line):
+                yield m.group(1), lines
+                return
+        errors.seek(0)
+        raise AssertionError(f"vigil serve did not start: {lines} {errors.read()}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        errors.close()
+
+
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [VIGIL, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_serve_on_the_embedded_store_prints_a_working_admin_key() -> None:
+    with serve(_env()) as (url, lines):
+        text = "".join(lines)
+        key = re.search(r"(vgl_[A-Za-z0-9_\-]+)", text)
+        assert key, text
+        resp = httpx.post(
+            f"{url}/graphql", json=ME, headers={"Authorization": f"Bearer {key.group(1)}"}
+        )
+        assert resp.status_code == 200
+        assert resp.json()["data"]["me"]["role"] == "ADMIN"
+        assert httpx.get(f"{url}/readyz").json()["embeddedStore"] is True
+
+
+@pytest.mark.wire
+def test_org_and_apikey_commands_against_a_real_database(wire_url: str) -> None:
+    env = _env(VIGIL_MONGODB_URL=wire_url, VIGIL_MONGODB_DB=f"vigil_cli_{uuid.uuid4().hex[:8]}")
+    created = _run("org", "create", "Acme Corp", env=env)
+    assert created.returncode == 0, created.stderr
+    org_id = re.search(r"organization id: (\S+)", created.stdout).group(1)  # type: ignore[union-attr]
+    admin_key = re.search(r"(vgl_\S+)", created.stdout).group(1)  # type: ignore[union-attr]
+    viewer = _run("apikey", "create", "--org", org_id, "--role", "VIEWER", env=env)
+    assert viewer.returncode == 0, viewer.stderr
+    viewer_id = re.search(r"API key id: (\S+)", viewer.stdout).group(1)  # type: ignore[union-attr]
+    viewer_key = re.search(r"(vgl_\S+)", viewer.stdout).group(1)  # type: ignore[union-attr]
+    bad = _run("apikey", "create", "--org", "org_nope", "--role", "VIEWER", env=env)
+    assert bad.returncode == 1 and "not found" in bad.stderr
+    with serve(env) as (url, lines):
+        assert not any("vgl_" in line for line in lines), "no bootstrap org when one exists"
+        for key, role in ((admin_key, "ADMIN"), (viewer_key, "VIEWER")):
+            resp = httpx.post(f"{url}/graphql", json=ME, headers={"Authorization": f"Bearer {key}"})
+            assert resp.json()["data"]["me"] == {
+                "role": role,
+                "organization": {"id": org_id, "name": "Acme Corp"},
+            }
+        revoked = _run("apikey", "revoke", viewer_id, env=env)
+        assert revoked.returncode == 0, revoked.stderr
+        resp = httpx.post(
+            f"{url}/graphql", json=ME, headers={"Authorization": f"Bearer {viewer_key}"}
+        )
+        assert resp.status_code == 401
+
+
+def test_operator_commands_refuse_the_embedded_store() -> None:
+    result = _run("org", "create", "Acme", env=_env())
+    assert result.returncode == 2 and "VIGIL_MONGODB_URL" in result.stderr
