@@ -14,12 +14,19 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from resolvers.access_mutation import AccessMutation
+from resolvers.access_query import AccessQuery
+from resolvers.access_subscription import AccessSubscription
 from resolvers.errors import MaskUnexpectedErrors
-from resolvers.mutation import Mutation
-from resolvers.query import Query
-from resolvers.subscription import Subscription
+
+# Each capability contributes its own Query / Mutation / Subscription class; the roots are
+# their union, so capabilities never edit one shared root class.
+Query = merge_types("Query", (AccessQuery,))
+Mutation = merge_types("Mutation", (AccessMutation,))
+Subscription = merge_types("Subscription", (AccessSubscription,))
 
 
 class VigilSchema(strawberry.Schema):

@@ -6,6 +6,7 @@ from typing import Any
 
 from services.store.api_keys import ApiKeyRepository
 from services.store.client import connect
+from services.store.integrations import IntegrationRepository
 from services.store.organizations import OrganizationRepository
 
 
@@ -18,6 +19,7 @@ class Store:
         self.embedded = embedded
         self.organizations = OrganizationRepository(self._db)
         self.api_keys = ApiKeyRepository(self._db)
+        self.integrations = IntegrationRepository(self._db)
 
     @classmethod
     def open(cls, url: str | None, db_name: str) -> Store:
@@ -27,8 +29,11 @@ class Store:
 
     async def ensure_indexes(self) -> None:
         """Create every index Vigil relies on (idempotent)."""
-        for repo in (self.organizations, self.api_keys):
+        for repo in self._repositories():
             await repo.ensure_indexes()
+
+    def _repositories(self) -> list[Any]:
+        return [value for value in vars(self).values() if hasattr(value, "ensure_indexes")]
 
     async def ping(self) -> bool:
         """Whether the database answers."""

@@ -1,4 +1,4 @@
-"""Query root."""
+"""Queries about the caller, its organization and API keys."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from resolvers.types import ApiKey, Organization, Role, Viewer
 
 
 @strawberry.type
-class Query:
+class AccessQuery:
     """Read operations; every one is scoped to the caller's organization."""
 
     @strawberry.field(description="The caller: organization and role.")

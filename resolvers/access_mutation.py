@@ -1,4 +1,4 @@
-"""Mutation root: each takes one input and returns a payload with ``userErrors``."""
+"""Mutations on API keys and organization settings."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from services.errors import DomainError
 
 
 @strawberry.type
-class Mutation:
+class AccessMutation:
     """Write operations; roles are enforced by the services they call."""
 
     @strawberry.mutation(description="Create an API key in the caller's organization (ADMIN).")

@@ -1,4 +1,4 @@
-"""Subscription root: organization-scoped streams from the event bus."""
+"""Subscriptions about API keys."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from services.events import topic_for
 
 
 @strawberry.type
-class Subscription:
+class AccessSubscription:
     """Live updates pushed over ``graphql-transport-ws``."""
 
     @strawberry.subscription(description="API keys of the organization created or revoked.")

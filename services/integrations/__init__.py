@@ -1,0 +1,1 @@
+"""Confluence integrations: connecting, credentials, tokens."""
