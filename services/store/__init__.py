@@ -29,11 +29,9 @@ class Store:
 
     async def ensure_indexes(self) -> None:
         """Create every index Vigil relies on (idempotent)."""
-        for repo in self._repositories():
+        repositories = (self.organizations, self.api_keys, self.integrations)
+        for repo in repositories:
             await repo.ensure_indexes()
-
-    def _repositories(self) -> list[Any]:
-        return [value for value in vars(self).values() if hasattr(value, "ensure_indexes")]
 
     async def ping(self) -> bool:
         """Whether the database answers."""
