@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/vigil serve
+	VIGIL_ENV=$${VIGIL_ENV:-development} $(BIN)/vigil serve
 
 test: install lint typecheck pytest
 

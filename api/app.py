@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.container import Container
 from api.graphql import VigilGraphQL
 from api.health import health_routes
+from api.oauth import oauth_routes
 from api.settings import Settings
 from services.models import CreatedApiKey, Organization
 from services.store import Store
@@ -51,6 +52,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *health_routes(container),
+            *oauth_routes(container),
         ],
         middleware=[
             Middleware(MetricsMiddleware, container=container),

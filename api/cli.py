@@ -10,7 +10,7 @@ import typer
 
 from api.settings import Settings
 from services.access import AccessService
-from services.errors import DomainError
+from services.errors import ConfigurationError, DomainError
 from services.events import InMemoryEventBus
 from services.models import Role
 from services.store import Store
@@ -41,7 +41,11 @@ def serve(
     if port is not None:
         overrides["port"] = port
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    asyncio.run(run(settings))
+    try:
+        asyncio.run(run(settings))
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -49,7 +53,11 @@ def worker() -> None:
     """Run the background worker only (scheduled syncs and periodic jobs)."""
     from api.worker import run_worker
 
-    asyncio.run(run_worker(Settings()))
+    try:
+        asyncio.run(run_worker(Settings()))
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+
+import httpx
+from pydantic import SecretStr
 
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.settings import Settings
 from resolvers.context import AppServices
 from services.access import AccessService
+from services.crypto import keyring_from_settings
 from services.events import InMemoryEventBus
+from services.integrations.clients import AtlassianConfig, ClientFactory
+from services.integrations.models import Integration
+from services.integrations.oauth_flow import OAuthFlow
+from services.integrations.service import IntegrationService
+from services.integrations.tokens import RefreshLocks
+from services.integrations.vault import CredentialVault
 from services.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,13 +38,41 @@ class Container:
     access: AccessService
     metrics: Metrics
     rate_limiter: RateLimiter
+    http: httpx.AsyncClient
+    integrations: IntegrationService
+    oauth: OAuthFlow
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, store: Store | None = None) -> Container:
         """Wire the services for ``settings`` (``store`` injected by tests)."""
+        keyring, warning = keyring_from_settings(
+            _secret(settings.secret_key),
+            _secret(settings.secret_keys_old),
+            development=settings.development,
+        )
+        if warning:
+            log.warning(warning)
         store = store or Store.open(settings.mongodb_url_value(), settings.mongodb_db)
         bus = InMemoryEventBus()
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(20.0, connect=5.0), headers={"User-Agent": "Vigil"}
+        )
+        vault = CredentialVault(store.credentials, keyring)
+        config = AtlassianConfig(
+            auth_url=settings.atlassian_auth_url,
+            api_url=settings.atlassian_api_url,
+            redirect_uri=settings.public_url.rstrip("/") + "/oauth/confluence/callback",
+            oauth_client_id=settings.oauth_client_id,
+            oauth_client_secret=_secret(settings.oauth_client_secret) or "",
+            allow_insecure_urls=settings.allow_insecure_urls,
+        )
+        reauth = _LateBound()
+        clients = ClientFactory(http, config, vault, store.credentials, RefreshLocks(), reauth)
+        integrations = IntegrationService(
+            store, vault, clients, bus, sync_interval_minutes=settings.sync_interval_minutes
+        )
+        reauth.target = integrations.mark_needs_reauth
         return cls(
             settings=settings,
             store=store,
@@ -41,11 +80,16 @@ class Container:
             access=AccessService(store, bus),
             metrics=Metrics(subscriber_count=bus.subscriber_count),
             rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+            http=http,
+            integrations=integrations,
+            oauth=OAuthFlow(integrations, config.redirect_uri),
         )
 
     def services(self) -> AppServices:
         """The services exposed to resolvers."""
-        return AppServices(access=self.access, bus=self.bus)
+        return AppServices(
+            access=self.access, bus=self.bus, integrations=self.integrations, oauth=self.oauth
+        )
 
     async def start(self) -> None:
         """Prepare the store (indexes) and start background tasks."""
@@ -63,4 +107,19 @@ class Container:
             except Exception:
                 log.exception("background task failed while stopping")
         self.tasks.clear()
+        await self.http.aclose()
         self.store.close()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+class _LateBound:
+    """Breaks the construction cycle between the client factory and the service."""
+
+    target: Callable[[Integration, str], Awaitable[None]] | None = None
+
+    async def __call__(self, integration: Integration, message: str) -> None:
+        if self.target is not None:
+            await self.target(integration, message)

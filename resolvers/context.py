@@ -10,6 +10,8 @@ import strawberry
 from services.access import AccessService
 from services.errors import Forbidden
 from services.events import EventBus
+from services.integrations.oauth_flow import OAuthFlow
+from services.integrations.service import IntegrationService
 from services.models import Principal
 
 
@@ -19,6 +21,8 @@ class AppServices:
 
     access: AccessService
     bus: EventBus
+    integrations: IntegrationService
+    oauth: OAuthFlow
 
 
 @dataclass

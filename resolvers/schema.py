@@ -21,12 +21,13 @@ from resolvers.access_mutation import AccessMutation
 from resolvers.access_query import AccessQuery
 from resolvers.access_subscription import AccessSubscription
 from resolvers.errors import MaskUnexpectedErrors
+from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
 
 # Each capability contributes its own Query / Mutation / Subscription class; the roots are
 # their union, so capabilities never edit one shared root class.
-Query = merge_types("Query", (AccessQuery,))
-Mutation = merge_types("Mutation", (AccessMutation,))
-Subscription = merge_types("Subscription", (AccessSubscription,))
+Query = merge_types("Query", (AccessQuery, IntegrationQuery))
+Mutation = merge_types("Mutation", (AccessMutation, IntegrationMutation))
+Subscription = merge_types("Subscription", (AccessSubscription, IntegrationSubscription))
 
 
 class VigilSchema(strawberry.Schema):

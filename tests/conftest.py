@@ -15,6 +15,7 @@ import uvicorn
 from api.app import create_app
 from api.container import Container
 from api.settings import Settings
+from services.crypto import generate_key
 from services.store import Store
 from services.store.client import connect
 from tests.mongo import free_port, wire_server
@@ -73,6 +74,9 @@ async def start_live_server(
 ) -> tuple[LiveServer, uvicorn.Server, asyncio.Task[None]]:
     """Serve a Vigil app with uvicorn on a free loopback port in this event loop."""
     port = free_port()
+    settings.setdefault("secret_key", generate_key())
+    settings.setdefault("allow_insecure_urls", True)
+    settings.setdefault("public_url", f"http://127.0.0.1:{port}")
     app = create_app(Settings(host="127.0.0.1", port=port, **settings), store=store)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")

@@ -6,7 +6,9 @@ from typing import Any
 
 from services.store.api_keys import ApiKeyRepository
 from services.store.client import connect
+from services.store.credentials import CredentialRepository
 from services.store.integrations import IntegrationRepository
+from services.store.oauth_states import OAuthStateRepository
 from services.store.organizations import OrganizationRepository
 
 
@@ -20,6 +22,8 @@ class Store:
         self.organizations = OrganizationRepository(self._db)
         self.api_keys = ApiKeyRepository(self._db)
         self.integrations = IntegrationRepository(self._db)
+        self.credentials = CredentialRepository(self._db)
+        self.oauth_states = OAuthStateRepository(self._db)
 
     @classmethod
     def open(cls, url: str | None, db_name: str) -> Store:
@@ -29,7 +33,13 @@ class Store:
 
     async def ensure_indexes(self) -> None:
         """Create every index Vigil relies on (idempotent)."""
-        repositories = (self.organizations, self.api_keys, self.integrations)
+        repositories = (
+            self.organizations,
+            self.api_keys,
+            self.integrations,
+            self.credentials,
+            self.oauth_states,
+        )
         for repo in repositories:
             await repo.ensure_indexes()
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.crypto import generate_key
+
 VIGIL = str(Path(sys.executable).with_name("vigil"))
 ME = {"query": "{ me { role organization { id name } } }"}
 
@@ -64,7 +66,7 @@ def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_serve_on_the_embedded_store_prints_a_working_admin_key() -> None:
-    with serve(_env()) as (url, lines):
+    with serve(_env(VIGIL_ENV="development")) as (url, lines):
         text = "".join(lines)
         key = re.search(r"(vgl_[A-Za-z0-9_\-]+)", text)
         assert key, text
@@ -78,7 +80,11 @@ def test_serve_on_the_embedded_store_prints_a_working_admin_key() -> None:
 
 @pytest.mark.wire
 def test_org_and_apikey_commands_against_a_real_database(wire_url: str) -> None:
-    env = _env(VIGIL_MONGODB_URL=wire_url, VIGIL_MONGODB_DB=f"vigil_cli_{uuid.uuid4().hex[:8]}")
+    env = _env(
+        VIGIL_MONGODB_URL=wire_url,
+        VIGIL_MONGODB_DB=f"vigil_cli_{uuid.uuid4().hex[:8]}",
+        VIGIL_SECRET_KEY=generate_key(),
+    )
     created = _run("org", "create", "Acme Corp", env=env)
     assert created.returncode == 0, created.stderr
     org_id = re.search(r"organization id: (\S+)", created.stdout).group(1)  # type: ignore[union-attr]
@@ -103,6 +109,12 @@ def test_org_and_apikey_commands_against_a_real_database(wire_url: str) -> None:
             f"{url}/graphql", json=ME, headers={"Authorization": f"Bearer {viewer_key}"}
         )
         assert resp.status_code == 401
+
+
+def test_production_refuses_to_start_without_a_secret_key() -> None:
+    result = _run("serve", "--port", "0", env=_env(VIGIL_ENV="production"))
+    assert result.returncode == 2
+    assert "VIGIL_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_operator_commands_refuse_the_embedded_store() -> None:

@@ -1,0 +1,284 @@
+"""Connecting Confluence (API token, client credentials, admin key), listing, disconnecting."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from services.access import require_role
+from services.atlassian.models import OAuthApp
+from services.confluence.auth import BasicAuth, BearerAuth
+from services.errors import NotFound, ValidationFailed
+from services.events import EventBus, topic_for
+from services.integrations.clients import ClientFactory, atlassian_errors
+from services.integrations.errors import (
+    AlreadyConnected,
+    ConfirmationRequired,
+    InvalidState,
+)
+from services.integrations.models import (
+    AuthMethod,
+    ConfluenceSite,
+    Integration,
+    IntegrationStatus,
+    Purpose,
+)
+from services.integrations.sites import site_base_url
+from services.integrations.vault import (
+    ADMIN_API_KEY,
+    API_TOKEN,
+    CLIENT_CREDENTIALS,
+    CredentialVault,
+)
+from services.models import Principal, Role
+from services.store import Store
+from services.store.common import DuplicateKeyError, utcnow
+
+log = logging.getLogger(__name__)
+
+OnConnected = Callable[[Integration], Awaitable[None]]
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_MAX_SECRET = 4096
+
+
+def required(value: str, field: str, what: str) -> str:
+    """``value`` stripped, or a ``VALIDATION_FAILED`` naming ``field``."""
+    value = value.strip()
+    if not value:
+        raise ValidationFailed(f"{what} is required", field=[field])
+    if len(value) > _MAX_SECRET:
+        raise ValidationFailed(f"{what} is too long", field=[field])
+    return value
+
+
+class IntegrationService:
+    """Integrations of an organization: connect, inspect, disconnect."""
+
+    def __init__(
+        self,
+        store: Store,
+        vault: CredentialVault,
+        clients: ClientFactory,
+        bus: EventBus,
+        *,
+        sync_interval_minutes: int = 360,
+    ) -> None:
+        self.store = store
+        self.vault = vault
+        self.clients = clients
+        self.bus = bus
+        self.sync_interval_minutes = sync_interval_minutes
+        self._on_connected: list[OnConnected] = []
+
+    def on_connected(self, callback: OnConnected) -> None:
+        """Register what happens when an integration becomes CONNECTED (the first sync)."""
+        self._on_connected.append(callback)
+
+    async def list(self, principal: Principal) -> list[Integration]:
+        """The caller's organization's integrations."""
+        return await self.store.integrations.list_by_organization(
+            organization_id=principal.organization_id
+        )
+
+    async def get(self, principal: Principal, integration_id: str) -> Integration | None:
+        """One integration of the caller's organization."""
+        return await self.store.integrations.get(
+            organization_id=principal.organization_id, integration_id=integration_id
+        )
+
+    async def get_or_raise(self, principal: Principal, integration_id: str) -> Integration:
+        """One integration of the caller's organization, or ``NOT_FOUND``."""
+        integration = await self.get(principal, integration_id)
+        if integration is None:
+            raise NotFound(f"integration {integration_id} not found", field=["integrationId"])
+        return integration
+
+    async def connect_api_token(
+        self,
+        principal: Principal,
+        *,
+        purpose: Purpose,
+        domain: str,
+        email: str,
+        api_token: str,
+        confirm_credentials: bool,
+    ) -> Integration:
+        """Validate a site API token with Basic auth, then store it (SPEC §2.3)."""
+        require_role(principal, Role.ADMIN)
+        if not confirm_credentials:
+            raise ConfirmationRequired(
+                "confirm that you have the credentials", field=["confirmCredentials"]
+            )
+        site_url = site_base_url(
+            domain, field="domain", allow_insecure=self.clients.config.allow_insecure_urls
+        )
+        email = required(email, "email", "email")
+        if not _EMAIL.match(email):
+            raise ValidationFailed("email is not a valid address", field=["email"])
+        api_token = required(api_token, "apiToken", "API token")
+        await self._ensure_purpose_free(principal, purpose)
+        async with atlassian_errors("email and API token"):
+            user = await self.clients.confluence(
+                site_url, BasicAuth(email, api_token)
+            ).current_user()
+        return await self._create_connected(
+            principal,
+            purpose,
+            AuthMethod.API_TOKEN,
+            ConfluenceSite(url=site_url, name=_site_name(site_url)),
+            {API_TOKEN: {"email": email, "api_token": api_token}},
+            connected_as=user.display_name,
+        )
+
+    async def connect_client_credentials(
+        self,
+        principal: Principal,
+        *,
+        purpose: Purpose,
+        client_id: str,
+        client_secret: str,
+        site_url: str,
+    ) -> Integration:
+        """Obtain a service-account token, resolve the cloud id, read the current user."""
+        require_role(principal, Role.ADMIN)
+        client_id = required(client_id, "clientId", "client id")
+        client_secret = required(client_secret, "clientSecret", "client secret")
+        base = site_base_url(
+            site_url, field="siteUrl", allow_insecure=self.clients.config.allow_insecure_urls
+        )
+        await self._ensure_purpose_free(principal, purpose)
+        async with atlassian_errors("client id and secret"):
+            token = await self.clients.oauth().client_credentials(client_id, client_secret)
+        async with atlassian_errors("site URL"):
+            cloud_id = await self.clients.confluence(base, BearerAuth("-")).tenant_info(base)
+        async with atlassian_errors("client credentials"):
+            client = self.clients.confluence(
+                self.clients.config.cloud_base(cloud_id), BearerAuth(token.access_token)
+            )
+            user = await client.current_user()
+        app = OAuthApp(client_id, client_secret)
+        return await self._create_connected(
+            principal,
+            purpose,
+            AuthMethod.CLIENT_CREDENTIALS,
+            ConfluenceSite(url=base, cloud_id=cloud_id, name=_site_name(base)),
+            {CLIENT_CREDENTIALS: {"client_id": app.client_id, "client_secret": app.client_secret}},
+            connected_as=user.display_name,
+            granted_scopes=token.scopes,
+        )
+
+    async def set_admin_key(
+        self, principal: Principal, *, integration_id: str, org_id: str, api_key: str
+    ) -> Integration:
+        """Attach an Atlassian organization admin key (MFA, authoritative status)."""
+        require_role(principal, Role.ADMIN)
+        integration = await self.get_or_raise(principal, integration_id)
+        if integration.purpose is not Purpose.ACCESS_REVIEW:
+            raise ValidationFailed(
+                "an admin key belongs to the ACCESS_REVIEW integration", field=["integrationId"]
+            )
+        if integration.status is IntegrationStatus.DISCONNECTED:
+            raise InvalidState("the integration is disconnected", field=["integrationId"])
+        org_id = required(org_id, "orgId", "Atlassian organization id")
+        api_key = required(api_key, "apiKey", "admin API key")
+        async with atlassian_errors("organization id and admin API key"):
+            await self.clients.admin(api_key).search_directory_users(org_id, limit=1)
+        await self.vault.store(
+            integration.organization_id, integration.id, {ADMIN_API_KEY: {"api_key": api_key}}
+        )
+        updated = await self.store.integrations.update(
+            integration_id=integration.id, has_admin_key=True, admin_org_id=org_id
+        )
+        return await self.publish_change(updated or integration)
+
+    async def disconnect(self, principal: Principal, integration_id: str) -> Integration:
+        """Delete the credential and stop syncing; data and evidence are kept."""
+        require_role(principal, Role.ADMIN)
+        integration = await self.get_or_raise(principal, integration_id)
+        await self.vault.delete(integration.id)
+        updated = await self.store.integrations.update(
+            integration_id=integration.id,
+            status=IntegrationStatus.DISCONNECTED,
+            status_message="Disconnected; collected data and evidence are kept.",
+            has_admin_key=False,
+        )
+        return await self.publish_change(updated or integration)
+
+    async def mark_needs_reauth(self, integration: Integration, message: str) -> None:
+        """Atlassian refused the stored authorization: a person must reconnect."""
+        updated = await self.store.integrations.update(
+            integration_id=integration.id,
+            status=IntegrationStatus.NEEDS_REAUTH,
+            status_message=message,
+        )
+        if updated is not None:
+            log.warning("integration needs re-authorisation", extra={"integration": integration.id})
+            await self.publish_change(updated)
+
+    async def _ensure_purpose_free(self, principal: Principal, purpose: Purpose) -> None:
+        existing = await self.store.integrations.get_live_for_purpose(
+            organization_id=principal.organization_id, purpose=purpose
+        )
+        if existing is not None:
+            raise AlreadyConnected(
+                f"{purpose.value} is already connected ({existing.status.value}); "
+                "disconnect it first",
+                field=["purpose"],
+            )
+
+    async def _create_connected(
+        self,
+        principal: Principal,
+        purpose: Purpose,
+        method: AuthMethod,
+        site: ConfluenceSite,
+        secrets: Mapping[str, Mapping[str, Any]],
+        **fields: Any,
+    ) -> Integration:
+        try:
+            integration = await self.store.integrations.create(
+                organization_id=principal.organization_id,
+                purpose=purpose,
+                auth_method=method,
+                status=IntegrationStatus.CONNECTED,
+                sync_interval_minutes=self.sync_interval_minutes,
+                site=site,
+                connected_at=utcnow(),
+                connected_by=principal.api_key_id,
+                **fields,
+            )
+        except DuplicateKeyError:
+            raise AlreadyConnected(
+                f"{purpose.value} was connected meanwhile; disconnect it first", field=["purpose"]
+            ) from None
+        try:
+            await self.vault.store(principal.organization_id, integration.id, secrets)
+        except BaseException:
+            await self.store.integrations.delete(integration_id=integration.id)
+            raise
+        await self.publish_change(integration)
+        await self.connected(integration)
+        return integration
+
+    async def connected(self, integration: Integration) -> None:
+        """Run the on-connected callbacks (the first sync); their failure is logged."""
+        for callback in self._on_connected:
+            try:
+                await callback(integration)
+            except Exception:
+                log.exception("first sync could not be requested for %s", integration.id)
+
+    async def publish_change(self, integration: Integration) -> Integration:
+        """Tell ``integrationStatusChanged`` subscribers; returns the integration."""
+        await self.bus.publish(
+            topic_for(integration.organization_id, "integrations"),
+            {"integration_id": integration.id},
+        )
+        return integration
+
+
+def _site_name(url: str) -> str:
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    return host.removesuffix(".atlassian.net")

@@ -1,0 +1,197 @@
+"""OAuth 3LO access tokens for an integration, refreshed once across all processes.
+
+Atlassian rotates refresh tokens: each refresh retires the old one, and replaying a retired
+one after a short window revokes the whole grant. So a refresh must happen at most once per
+integration at a time, *across processes*, and the new pair must be stored before use:
+
+1. callers in this process queue on one asyncio lock per integration (``RefreshLocks``);
+2. the lock holder re-reads the stored credential (someone may have refreshed already);
+3. if still expired it takes the credential's refresh lock in MongoDB (compare-and-set
+   with an expiry, so a crashed holder cannot block forever); a process that loses waits
+   for the stored version to change and uses the winner's tokens;
+4. the winner refreshes, stores the rotated pair with a version compare-and-swap, releases.
+
+On ``invalid_grant`` the stored credential is re-read first (another process may have
+rotated); only when it still holds the refused token is the integration marked NEEDS_REAUTH.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.atlassian.errors import InvalidGrant
+from services.atlassian.models import TokenSet
+from services.atlassian.oauth import AtlassianOAuth
+from services.integrations.models import Integration
+from services.integrations.vault import OAUTH_TOKENS, CredentialVault, Secret
+from services.store.credentials import CredentialRepository
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+OnReauth = Callable[[Integration, str], Awaitable[None]]
+
+LEEWAY = timedelta(seconds=60)
+LOCK_TTL = timedelta(seconds=30)
+REAUTH_MESSAGE = "Atlassian no longer accepts Vigil's authorization: reconnect Confluence."
+
+
+class ReauthRequired(Exception):
+    """The integration's grant is gone; a person must reconnect Confluence."""
+
+
+def tokens_to_secret(tokens: TokenSet) -> dict[str, Any]:
+    """The stored (then encrypted) form of a token set."""
+    return {
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "expires_at": tokens.expires_at.isoformat(),
+        "scopes": list(tokens.scopes),
+    }
+
+
+def secret_to_tokens(values: Mapping[str, Any]) -> TokenSet:
+    """A token set from its stored form."""
+    return TokenSet(
+        access_token=str(values["access_token"]),
+        refresh_token=values.get("refresh_token"),
+        expires_at=datetime.fromisoformat(str(values["expires_at"])),
+        scopes=tuple(values.get("scopes") or ()),
+    )
+
+
+class RefreshLocks:
+    """One asyncio lock per integration, shared by every provider of this process."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def for_integration(self, integration_id: str) -> asyncio.Lock:
+        """The lock serialising refreshes of one integration in this process."""
+        return self._locks.setdefault(integration_id, asyncio.Lock())
+
+
+class StoredOAuthTokenProvider:
+    """A ``TokenProvider`` over the integration's stored, encrypted 3LO tokens."""
+
+    def __init__(
+        self,
+        integration: Integration,
+        *,
+        vault: CredentialVault,
+        credentials: CredentialRepository,
+        oauth: AtlassianOAuth,
+        locks: RefreshLocks,
+        on_reauth: OnReauth,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+        poll_seconds: float = 0.05,
+    ) -> None:
+        self._integration = integration
+        self._vault = vault
+        self._credentials = credentials
+        self._oauth = oauth
+        self._lock = locks.for_integration(integration.id)
+        self._on_reauth = on_reauth
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._sleep = sleep
+        self._poll = poll_seconds
+        self._owner = secrets.token_hex(8)
+        self._cached: TokenSet | None = None
+        self._rejected: str | None = None
+
+    def __repr__(self) -> str:
+        return f"StoredOAuthTokenProvider(integration={self._integration.id!r})"
+
+    async def access_token(self) -> str:
+        """A valid access token, refreshed (once, across processes) when needed."""
+        if self._cached is not None and self._usable(self._cached):
+            return self._cached.access_token
+        async with self._lock:
+            secret = await self._load()
+            tokens = secret_to_tokens(secret.values)
+            if not self._usable(tokens):
+                tokens = await self._refresh_exclusively(secret)
+            self._cached = tokens
+            return tokens.access_token
+
+    async def invalidate(self, token: str) -> None:
+        """Treat ``token`` as expired (the server refused it)."""
+        self._rejected = token
+        if self._cached is not None and self._cached.access_token == token:
+            self._cached = None
+
+    def _usable(self, tokens: TokenSet) -> bool:
+        if tokens.access_token == self._rejected:
+            return False
+        return not tokens.is_expired(self._clock(), LEEWAY)
+
+    async def _load(self) -> Secret:
+        secret = await self._vault.load(
+            self._integration.organization_id, self._integration.id, OAUTH_TOKENS
+        )
+        if secret is None:
+            await self._on_reauth(self._integration, REAUTH_MESSAGE)
+            raise ReauthRequired(REAUTH_MESSAGE)
+        return secret
+
+    async def _refresh_exclusively(self, seen: Secret) -> TokenSet:
+        deadline = self._clock() + 2 * LOCK_TTL
+        while True:
+            now = self._clock()
+            if await self._credentials.acquire_refresh_lock(
+                integration_id=self._integration.id,
+                owner=self._owner,
+                now=now,
+                until=now + LOCK_TTL,
+            ):
+                try:
+                    return await self._refresh_locked()
+                finally:
+                    await self._credentials.release_refresh_lock(
+                        integration_id=self._integration.id, owner=self._owner
+                    )
+            await self._sleep(self._poll)
+            current = await self._load()
+            tokens = secret_to_tokens(current.values)
+            if current.version != seen.version and self._usable(tokens):
+                return tokens
+            if self._clock() > deadline:
+                raise TimeoutError("timed out waiting for another process's token refresh")
+
+    async def _refresh_locked(self) -> TokenSet:
+        secret = await self._load()  # re-read under the lock: the last holder may have won
+        tokens = secret_to_tokens(secret.values)
+        if self._usable(tokens):
+            return tokens
+        if not tokens.refresh_token:
+            await self._on_reauth(self._integration, REAUTH_MESSAGE)
+            raise ReauthRequired(REAUTH_MESSAGE)
+        try:
+            fresh = await self._oauth.refresh(tokens.refresh_token)
+        except InvalidGrant:
+            return await self._after_invalid_grant(tokens)
+        if fresh.refresh_token is None:
+            fresh = TokenSet(
+                fresh.access_token, tokens.refresh_token, fresh.expires_at, fresh.scopes
+            )
+        stored = await self._vault.swap(
+            self._integration.organization_id,
+            self._integration.id,
+            OAUTH_TOKENS,
+            tokens_to_secret(fresh),
+            expect_version=secret.version,
+        )
+        if stored is None:
+            raise RuntimeError("credential changed during a locked refresh; refusing to use it")
+        return fresh
+
+    async def _after_invalid_grant(self, refused: TokenSet) -> TokenSet:
+        current = secret_to_tokens((await self._load()).values)
+        if current.refresh_token != refused.refresh_token and self._usable(current):
+            return current
+        await self._on_reauth(self._integration, REAUTH_MESSAGE)
+        raise ReauthRequired(REAUTH_MESSAGE)

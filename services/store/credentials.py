@@ -1,0 +1,118 @@
+"""Credentials collection: encrypted envelopes only, versioned for compare-and-swap.
+
+One document per integration: ``{_id: integration_id, organization_id, version, secrets:
+{label: envelope}, refresh_lock: {owner, until} | None}``. ``version`` increases on every
+write so concurrent refreshers (in any process) can detect that someone else already won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.store.common import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRecord:
+    """The stored (encrypted) secrets of one integration and their version."""
+
+    integration_id: str
+    organization_id: str
+    version: int
+    envelopes: Mapping[str, Mapping[str, Any]]
+
+
+class CredentialRepository:
+    """Persistence of encrypted credentials."""
+
+    def __init__(self, db: Any) -> None:
+        self._col = db["credentials"]
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes this repository relies on."""
+        await self._col.create_index("organization_id")
+
+    async def put(
+        self,
+        *,
+        organization_id: str,
+        integration_id: str,
+        envelopes: Mapping[str, Mapping[str, Any]],
+    ) -> CredentialRecord:
+        """Create or replace one or more labelled envelopes (bumps the version)."""
+        fields = {f"secrets.{label}": dict(env) for label, env in envelopes.items()}
+        doc = await self._col.find_one_and_update(
+            {"_id": integration_id},
+            {
+                "$set": {**fields, "organization_id": organization_id, "updated_at": utcnow()},
+                "$inc": {"version": 1},
+            },
+            upsert=True,
+            return_document=True,
+        )
+        return _to_record(doc)
+
+    async def get(self, *, integration_id: str) -> CredentialRecord | None:
+        """The integration's credential record, or None."""
+        doc = await self._col.find_one({"_id": integration_id})
+        return _to_record(doc) if doc else None
+
+    async def swap(
+        self,
+        *,
+        integration_id: str,
+        label: str,
+        envelope: Mapping[str, Any],
+        expect_version: int,
+    ) -> CredentialRecord | None:
+        """Replace one envelope only if the version is still ``expect_version``."""
+        doc = await self._col.find_one_and_update(
+            {"_id": integration_id, "version": expect_version},
+            {
+                "$set": {f"secrets.{label}": dict(envelope), "updated_at": utcnow()},
+                "$inc": {"version": 1},
+            },
+            return_document=True,
+        )
+        return _to_record(doc) if doc else None
+
+    async def acquire_refresh_lock(
+        self, *, integration_id: str, owner: str, now: datetime, until: datetime
+    ) -> bool:
+        """Take the integration's refresh lock if it is free or expired."""
+        doc = await self._col.find_one_and_update(
+            {
+                "_id": integration_id,
+                "$or": [{"refresh_lock": None}, {"refresh_lock.until": {"$lt": now}}],
+            },
+            {"$set": {"refresh_lock": {"owner": owner, "until": until}}},
+        )
+        return doc is not None
+
+    async def release_refresh_lock(self, *, integration_id: str, owner: str) -> None:
+        """Give the refresh lock back (only if still ours)."""
+        await self._col.update_one(
+            {"_id": integration_id, "refresh_lock.owner": owner}, {"$set": {"refresh_lock": None}}
+        )
+
+    async def delete(self, *, integration_id: str) -> None:
+        """Remove every secret of the integration."""
+        await self._col.delete_one({"_id": integration_id})
+
+    async def remove_label(self, *, integration_id: str, label: str) -> None:
+        """Remove one labelled secret."""
+        await self._col.update_one(
+            {"_id": integration_id}, {"$unset": {f"secrets.{label}": ""}, "$inc": {"version": 1}}
+        )
+
+
+def _to_record(doc: Mapping[str, Any]) -> CredentialRecord:
+    return CredentialRecord(
+        integration_id=doc["_id"],
+        organization_id=doc["organization_id"],
+        version=int(doc.get("version", 0)),
+        envelopes=dict(doc.get("secrets") or {}),
+    )

@@ -1,0 +1,62 @@
+"""OAuth ``state`` values: stored hashed, single use, short-lived."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.store.common import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthState:
+    """What a state value is bound to."""
+
+    organization_id: str
+    integration_id: str
+    expires_at: datetime
+
+
+class OAuthStateRepository:
+    """Persistence of pending OAuth authorizations (``oauth_states`` collection)."""
+
+    def __init__(self, db: Any) -> None:
+        self._col = db["oauth_states"]
+
+    async def ensure_indexes(self) -> None:
+        """Unique hashes; expired states are purged by a TTL index on real MongoDB."""
+        await self._col.create_index("state_hash", unique=True)
+        await self._col.create_index("expires_at", expireAfterSeconds=3600)
+
+    async def create(
+        self, *, state_hash: str, organization_id: str, integration_id: str, expires_at: datetime
+    ) -> None:
+        """Record a new state value's hash."""
+        await self._col.insert_one(
+            {
+                "state_hash": state_hash,
+                "organization_id": organization_id,
+                "integration_id": integration_id,
+                "expires_at": expires_at,
+                "used_at": None,
+                "created_at": utcnow(),
+            }
+        )
+
+    async def consume(self, *, state_hash: str, now: datetime) -> OAuthState | None:
+        """Mark the state used and return it, unless unknown, used or expired."""
+        doc = await self._col.find_one_and_update(
+            {"state_hash": state_hash, "used_at": None, "expires_at": {"$gt": now}},
+            {"$set": {"used_at": now}},
+        )
+        return _to_state(doc) if doc else None
+
+
+def _to_state(doc: Mapping[str, Any]) -> OAuthState:
+    return OAuthState(
+        organization_id=doc["organization_id"],
+        integration_id=doc["integration_id"],
+        expires_at=doc["expires_at"],
+    )

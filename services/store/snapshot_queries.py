@@ -1,0 +1,132 @@
+"""Reads of snapshot data: filtered, keyset-paginated accounts and pages of one snapshot."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, SnapshotPage
+
+
+class SnapshotQueryRepository:
+    """Reads of ``snapshot_accounts`` and ``snapshot_pages`` (indexes: SnapshotDataRepository)."""
+
+    def __init__(self, db: Any) -> None:
+        self._accounts = db["snapshot_accounts"]
+        self._pages = db["snapshot_pages"]
+
+    async def ensure_indexes(self) -> None:
+        """Nothing of its own: the data repository creates the indexes these reads use."""
+
+    async def list_accounts(
+        self, *, snapshot_id: str, filter: AccountFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotAccount], int]:
+        """Up to ``limit`` accounts by account id after ``after``; and the filtered total."""
+        query = _account_query(snapshot_id, filter)
+        total = int(await self._accounts.count_documents(query))
+        if after is not None:
+            query["account_id"] = {"$gt": after}
+        cursor = self._accounts.find(query, {"snapshot_id": 0}).sort("account_id", 1).limit(limit)
+        return [to_account(d) async for d in cursor], total
+
+    async def get_account(self, *, snapshot_id: str, account_id: str) -> SnapshotAccount | None:
+        """One account of the snapshot."""
+        doc = await self._accounts.find_one({"_id": f"{snapshot_id}:{account_id}"})
+        return to_account(doc) if doc else None
+
+    async def iter_accounts(self, *, snapshot_id: str) -> AsyncIterator[SnapshotAccount]:
+        """Every account of the snapshot, by account id (streamed, for checks and identity)."""
+        cursor = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
+        async for doc in cursor:
+            yield to_account(doc)
+
+    async def list_pages(
+        self, *, snapshot_id: str, filter: PageFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotPage], int]:
+        """Up to ``limit`` pages by page id after ``after`` (bodies left out); and the total."""
+        query = _page_query(snapshot_id, filter)
+        total = int(await self._pages.count_documents(query))
+        if after is not None:
+            query["page_id"] = {"$gt": after}
+        projection = {"body_storage": 0}
+        cursor = self._pages.find(query, projection).sort("page_id", 1).limit(limit)
+        return [to_page(d) async for d in cursor], total
+
+    async def get_page(self, *, snapshot_id: str, page_id: str) -> SnapshotPage | None:
+        """One page of the snapshot, with its storage-format body."""
+        doc = await self._pages.find_one({"_id": f"{snapshot_id}:{page_id}"})
+        return to_page(doc) if doc else None
+
+    async def iter_pages(self, *, snapshot_id: str) -> AsyncIterator[SnapshotPage]:
+        """Every page of the snapshot with its body, by page id (streamed)."""
+        cursor = self._pages.find({"snapshot_id": snapshot_id}).sort("page_id", 1)
+        async for doc in cursor:
+            yield to_page(doc)
+
+
+def _contains(text: str) -> dict[str, str]:
+    return {"$regex": re.escape(text), "$options": "i"}
+
+
+def _account_query(snapshot_id: str, f: AccountFilter) -> dict[str, Any]:
+    query: dict[str, Any] = {"snapshot_id": snapshot_id}
+    if f.status is not None:
+        query["account_status"] = f.status
+    if f.admin is not None:
+        query["is_admin"] = f.admin
+    if f.group is not None:
+        query["groups"] = f.group
+    if f.account_type is not None:
+        query["account_type"] = f.account_type
+    if f.search:
+        query["$or"] = [{"display_name": _contains(f.search)}, {"email": _contains(f.search)}]
+    return query
+
+
+def _page_query(snapshot_id: str, f: PageFilter) -> dict[str, Any]:
+    query: dict[str, Any] = {"snapshot_id": snapshot_id}
+    if f.label is not None:
+        query["labels"] = f.label
+    if f.space is not None:
+        query["space_key"] = f.space
+    if f.search:
+        query["title"] = _contains(f.search)
+    return query
+
+
+def to_account(doc: Mapping[str, Any]) -> SnapshotAccount:
+    """The domain object for a stored account."""
+    return SnapshotAccount(
+        account_id=doc["account_id"],
+        display_name=doc.get("display_name"),
+        email=doc.get("email") or None,
+        account_type=doc.get("account_type") or "unknown",
+        account_status=doc.get("account_status") or "unknown",
+        is_admin=bool(doc.get("is_admin")),
+        mfa_enabled=doc.get("mfa_enabled"),
+        groups=tuple(sorted(doc.get("groups", []))),
+        last_active_at=doc.get("last_active_at"),
+    )
+
+
+def to_page(doc: Mapping[str, Any]) -> SnapshotPage:
+    """The domain object for a stored page."""
+    return SnapshotPage(
+        page_id=doc["page_id"],
+        title=doc["title"],
+        status=doc.get("status") or "current",
+        space_key=doc.get("space_key"),
+        space_name=doc.get("space_name"),
+        version=doc.get("version"),
+        last_modified_at=doc.get("last_modified_at"),
+        last_modified_by=doc.get("last_modified_by"),
+        created_at=doc.get("created_at"),
+        created_by=doc.get("created_by"),
+        labels=tuple(doc.get("labels", [])),
+        web_url=doc.get("web_url"),
+        body_storage=doc.get("body_storage"),
+    )
+
+
+__all__ = ["SnapshotQueryRepository"]

@@ -1,0 +1,215 @@
+"""Sync runs collection: one document per run; at most one active run per integration.
+
+Every write of a running run is conditional on its status and fencing token, so a run whose
+lease was taken over (and which was marked FAILED by the new holder) cannot write again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from services.integrations.models import Purpose
+from services.store.common import DuplicateKeyError, new_id, utcnow
+from services.sync.models import (
+    SnapshotCounts,
+    SyncProgress,
+    SyncRun,
+    SyncRunStatus,
+    SyncTrigger,
+)
+
+class SyncRunRepository:
+    """Persistence of sync runs (``sync_runs`` collection)."""
+
+    def __init__(self, db: Any) -> None:
+        self._col = db["sync_runs"]
+
+    async def ensure_indexes(self) -> None:
+        """One active run per integration; history by integration, newest first."""
+        await self._col.create_index(
+            [("integration_id", 1), ("active", 1)],
+            unique=True,
+            partialFilterExpression={"active": True},
+        )
+        await self._col.create_index([("integration_id", 1), ("created_at", -1)])
+        await self._col.create_index("active")
+        await self._col.create_index("snapshot_id")
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        integration_id: str,
+        purpose: Purpose,
+        trigger: SyncTrigger,
+    ) -> SyncRun | None:
+        """Insert a QUEUED run; None when the integration already has an active run."""
+        now = utcnow()
+        run_id = new_id("run")
+        doc: dict[str, Any] = {
+            "_id": run_id,
+            "organization_id": organization_id,
+            "integration_id": integration_id,
+            "purpose": purpose.value,
+            "status": SyncRunStatus.QUEUED.value,
+            "trigger": trigger.value,
+            "snapshot_id": run_id.replace("run_", "snap_", 1),
+            "created_at": now,
+            "active": True,
+            "progress": asdict(SyncProgress()),
+        }
+        try:
+            await self._col.insert_one(doc)
+        except DuplicateKeyError:
+            return None
+        return to_run(doc)
+
+    async def get(self, *, run_id: str) -> SyncRun | None:
+        """A run by id (internal callers)."""
+        doc = await self._col.find_one({"_id": run_id})
+        return to_run(doc) if doc else None
+
+    async def get_active(self, *, integration_id: str) -> SyncRun | None:
+        """The integration's queued or running run, if any."""
+        doc = await self._col.find_one({"integration_id": integration_id, "active": True})
+        return to_run(doc) if doc else None
+
+    async def list_active(self) -> list[SyncRun]:
+        """Every queued or running run (the scheduler's view; a handful at a time)."""
+        return [to_run(d) async for d in self._col.find({"active": True})]
+
+    async def latest(self, *, integration_id: str) -> SyncRun | None:
+        """The integration's most recently created run."""
+        cursor = self._col.find({"integration_id": integration_id}).sort("created_at", -1)
+        async for doc in cursor.limit(1):
+            return to_run(doc)
+        return None
+
+    async def list_by_integration(
+        self, *, integration_id: str, limit: int, before: tuple[datetime, str] | None = None
+    ) -> tuple[list[SyncRun], int]:
+        """Up to ``limit`` runs, newest first, strictly older than ``before``; and the total."""
+        query: dict[str, Any] = {"integration_id": integration_id}
+        total = int(await self._col.count_documents(query))
+        if before is not None:
+            at, run_id = before
+            query["$or"] = [
+                {"created_at": {"$lt": at}},
+                {"created_at": at, "_id": {"$lt": run_id}},
+            ]
+        cursor = self._col.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
+        return [to_run(d) async for d in cursor], total
+
+    async def list_finished(self, *, integration_id: str) -> list[SyncRun]:
+        """Finished runs whose data is still stored, newest first (for retention)."""
+        query = {
+            "integration_id": integration_id,
+            "active": False,
+            "data_purged": {"$ne": True},
+        }
+        cursor = self._col.find(query, {"progress": 0}).sort("created_at", -1)
+        return [to_run(d) async for d in cursor]
+
+    async def claim(self, *, run_id: str, owner: str, fence: int) -> SyncRun | None:
+        """QUEUED → RUNNING under lease ``fence``; None if the run is no longer queued."""
+        doc = await self._col.find_one_and_update(
+            {"_id": run_id, "status": SyncRunStatus.QUEUED.value},
+            {
+                "$set": {
+                    "status": SyncRunStatus.RUNNING.value,
+                    "owner": owner,
+                    "fence": fence,
+                    "started_at": utcnow(),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return to_run(doc) if doc else None
+
+    async def update_progress(self, *, run_id: str, fence: int, progress: SyncProgress) -> bool:
+        """Record progress; False when the run is no longer this lease holder's to write."""
+        result = await self._col.update_one(
+            _running(run_id, fence), {"$set": {"progress": asdict(progress)}}
+        )
+        return bool(result.matched_count)
+
+    async def finish(
+        self,
+        *,
+        run_id: str,
+        fence: int | None,
+        status: SyncRunStatus,
+        progress: SyncProgress,
+        error: str | None = None,
+        error_endpoint: str | None = None,
+        counts: SnapshotCounts | None = None,
+    ) -> SyncRun | None:
+        """End an active run (fenced when it was running); None if it was not ours to end."""
+        query: dict[str, Any] = {"_id": run_id, "active": True}
+        if fence is not None:
+            query.update(fence=fence, status=SyncRunStatus.RUNNING.value)
+        fields: dict[str, Any] = {
+            "status": status.value,
+            "active": False,
+            "finished_at": utcnow(),
+            "progress": asdict(progress),
+            "error": error,
+            "error_endpoint": error_endpoint,
+        }
+        if counts is not None:
+            fields["counts"] = asdict(counts)
+        doc = await self._col.find_one_and_update(
+            query, {"$set": fields}, return_document=ReturnDocument.AFTER
+        )
+        return to_run(doc) if doc else None
+
+    async def mark_purged(self, *, run_id: str) -> None:
+        """Record that the run's snapshot data was deleted by retention."""
+        await self._col.update_one({"_id": run_id}, {"$set": {"data_purged": True}})
+
+
+def _running(run_id: str, fence: int) -> dict[str, Any]:
+    return {"_id": run_id, "status": SyncRunStatus.RUNNING.value, "fence": fence}
+
+
+def _progress(raw: Mapping[str, Any] | None) -> SyncProgress:
+    raw = raw or {}
+    names = SyncProgress.__dataclass_fields__
+    return SyncProgress(**{k: v for k, v in raw.items() if k in names})
+
+
+def _counts(raw: Mapping[str, Any] | None) -> SnapshotCounts | None:
+    if not raw:
+        return None
+    names = SnapshotCounts.__dataclass_fields__
+    return SnapshotCounts(**{k: v for k, v in raw.items() if k in names})
+
+
+def to_run(doc: Mapping[str, Any]) -> SyncRun:
+    """The domain object for a stored run."""
+    return SyncRun(
+        id=doc["_id"],
+        organization_id=doc["organization_id"],
+        integration_id=doc["integration_id"],
+        purpose=Purpose(doc["purpose"]),
+        status=SyncRunStatus(doc["status"]),
+        trigger=SyncTrigger(doc["trigger"]),
+        snapshot_id=doc["snapshot_id"],
+        created_at=doc["created_at"],
+        started_at=doc.get("started_at"),
+        finished_at=doc.get("finished_at"),
+        progress=_progress(doc.get("progress")),
+        error=doc.get("error"),
+        error_endpoint=doc.get("error_endpoint"),
+        counts=_counts(doc.get("counts")),
+        owner=doc.get("owner"),
+        fence=doc.get("fence"),
+    )
+
+
+__all__ = ["SyncRunRepository", "to_run"]
