@@ -195,7 +195,10 @@ class IntegrationQuery:
 class IntegrationMutation:
     """Connecting and disconnecting Confluence (ADMIN)."""
 
-    @strawberry.mutation(description="Start OAuth 2.0 (3LO): returns Atlassian's consent URL.")
+    @strawberry.mutation(
+        name="startConfluenceOAuth",
+        description="Start OAuth 2.0 (3LO): returns Atlassian's consent URL.",
+    )
     async def start_confluence_oauth(
         self, info: strawberry.Info[Context, Any], input: StartConfluenceOAuthInput
     ) -> StartConfluenceOAuthPayload:

@@ -1,0 +1,373 @@
+"""SPEC §2 end to end: GraphQL → Vigil → the simulator as a real server, on both stores."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from gql import GraphQLRequest
+
+from services.events import topic_for
+from services.integrations.models import Purpose
+from services.integrations.oauth_flow import hash_state
+from services.models import Role
+from services.store.common import utcnow
+from simulator import RunningSimulator
+from tests.conftest import STORE_KINDS
+from tests.e2e.connect_support import (
+    INTEGRATION_FIELDS,
+    Env,
+    consent,
+    make_env,
+    redirect_params,
+    sim,  # noqa: F401 - fixture
+)
+from tests.graphql_client import gql_ws
+
+API_TOKEN = f"""mutation($input: ConnectApiTokenInput!) {{
+  connectConfluenceApiToken(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}
+    userErrors {{ field code message }} }} }}"""
+CLIENT_CREDENTIALS = f"""mutation($input: ConnectClientCredentialsInput!) {{
+  connectConfluenceClientCredentials(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}
+    userErrors {{ field code message }} }} }}"""
+START_OAUTH = f"""mutation($input: StartConfluenceOAuthInput!) {{
+  startConfluenceOAuth(input: $input) {{ authorizationUrl integration {{ {INTEGRATION_FIELDS} }}
+    userErrors {{ field code message }} }} }}"""
+SELECT_SITE = f"""mutation($input: SelectConfluenceSiteInput!) {{
+  selectConfluenceSite(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}
+    userErrors {{ field code message }} }} }}"""
+ADMIN_KEY = f"""mutation($input: SetAtlassianAdminKeyInput!) {{
+  setAtlassianAdminKey(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}
+    userErrors {{ field code message }} }} }}"""
+DISCONNECT = f"""mutation($id: ID!) {{ disconnectIntegration(id: $id) {{
+  integration {{ {INTEGRATION_FIELDS} }} userErrors {{ field code message }} }} }}"""
+INTEGRATIONS = f"{{ integrations {{ {INTEGRATION_FIELDS} }} }}"
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def env(request: pytest.FixtureRequest, sim: RunningSimulator) -> AsyncIterator[Env]:  # noqa: F811
+    async for e in make_env(request, sim):
+        yield e
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
+        yield client
+
+
+def api_token_input(env: Env, **overrides: Any) -> dict[str, Any]:
+    token = env.sim.sim.credentials.admin_token
+    values = {
+        "purpose": "POLICY",
+        "domain": env.sim.site_url("acme"),
+        "email": token.email,
+        "apiToken": token.token,
+        "confirmCredentials": True,
+    }
+    return {"input": {**values, **overrides}}
+
+
+async def watch_integrations(env: Env, received: list[dict[str, Any]], stop_at: str) -> None:
+    """Collect integrationStatusChanged events until one has status ``stop_at``."""
+    sub = "subscription { integrationStatusChanged { id status statusMessage } }"
+    async with gql_ws(env.live.ws_url, env.key) as session:
+        async for result in session.subscribe(GraphQLRequest(sub)):
+            received.append(result["integrationStatusChanged"])
+            if received[-1]["status"] == stop_at:
+                return
+
+
+async def subscribed(env: Env, task: asyncio.Task[None]) -> None:
+    topic = topic_for(env.org_id, "integrations")
+    for _ in range(200):
+        if env.live.container.bus.subscriber_count(topic) or task.done():
+            return
+        await asyncio.sleep(0.01)
+
+
+async def stored_nothing(env: Env) -> None:
+    store = env.live.container.store
+    assert await store.integrations.list_by_organization(organization_id=env.org_id) == []
+    assert await store._db["credentials"].count_documents({}) == 0
+
+
+async def test_api_token_connects_and_a_subscriber_sees_it(env: Env) -> None:
+    received: list[dict[str, Any]] = []
+    task = asyncio.create_task(watch_integrations(env, received, "CONNECTED"))
+    await subscribed(env, task)
+    data = await env.gql(
+        API_TOKEN, api_token_input(env, domain=env.sim.site_url("acme") + "/wiki/")
+    )
+    payload = data["connectConfluenceApiToken"]
+    assert payload["userErrors"] == []
+    integration = payload["integration"]
+    assert integration["status"] == "CONNECTED" and integration["authMethod"] == "API_TOKEN"
+    assert integration["site"]["url"] == env.sim.site_url("acme")
+    await asyncio.wait_for(task, 5)
+    assert received[-1] == {"id": integration["id"], "status": "CONNECTED", "statusMessage": None}
+    raw = await env.live.container.store._db["credentials"].find_one({"_id": integration["id"]})
+    token = env.sim.sim.credentials.admin_token
+    assert raw is not None and token.token not in str(raw) and token.email not in str(raw)
+
+
+async def test_client_credentials_connect(env: Env) -> None:
+    creds = env.sim.sim.credentials
+    variables = {
+        "input": {
+            "purpose": "ACCESS_REVIEW",
+            "clientId": creds.cc_client_id,
+            "clientSecret": creds.cc_client_secret,
+            "siteUrl": env.sim.site_url("acme"),
+        }
+    }
+    payload = (await env.gql(CLIENT_CREDENTIALS, variables))["connectConfluenceClientCredentials"]
+    assert payload["userErrors"] == []
+    integration = payload["integration"]
+    assert integration["status"] == "CONNECTED"
+    assert integration["site"]["cloudId"] == env.sim.sim.sites["acme"].cloud_id
+    raw = await env.live.container.store._db["credentials"].find_one({"_id": integration["id"]})
+    assert creds.cc_client_secret not in str(raw)
+    wrong = {"input": {**variables["input"], "clientSecret": "nope-not-it"}}
+    payload = (await env.gql(CLIENT_CREDENTIALS, wrong))["connectConfluenceClientCredentials"]
+    assert payload["userErrors"][0]["code"] == "ALREADY_CONNECTED"
+
+
+async def test_oauth_single_site_end_to_end(env: Env, http: httpx.AsyncClient) -> None:
+    received: list[dict[str, Any]] = []
+    task = asyncio.create_task(watch_integrations(env, received, "CONNECTED"))
+    await subscribed(env, task)
+    started = (
+        await env.gql(
+            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
+        )
+    )["startConfluenceOAuth"]
+    assert (
+        started["userErrors"] == [] and started["integration"]["status"] == "PENDING_AUTHORIZATION"
+    )
+    url = started["authorizationUrl"]
+    assert url.startswith(env.sim.auth_url + "/authorize?")
+    assert "audience=api.atlassian.com" in url and "prompt=consent" in url
+    assert "offline_access%20read%3Aconfluence-user" in url and "+" not in url
+    params = redirect_params(await consent(http, url))
+    assert params["status"] == "connected" and params["integration"] == started["integration"]["id"]
+    await asyncio.wait_for(task, 5)
+    assert [e["status"] for e in received] == ["PENDING_AUTHORIZATION", "CONNECTED"]
+    integration = (await env.gql(INTEGRATIONS))["integrations"][0]
+    assert integration["site"]["cloudId"] == env.sim.sim.sites["acme"].cloud_id
+    assert "offline_access" in integration["grantedScopes"]
+    assert integration["availableSites"] == [integration["site"]]
+
+
+async def test_oauth_several_sites_needs_a_selection(env: Env, http: httpx.AsyncClient) -> None:
+    started = (
+        await env.gql(
+            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
+        )
+    )["startConfluenceOAuth"]
+    params = redirect_params(
+        await consent(http, started["authorizationUrl"], sites=("acme", "beta"))
+    )
+    assert params["status"] == "site_selection_required"
+    integration = (await env.gql(INTEGRATIONS))["integrations"][0]
+    assert integration["status"] == "SITE_SELECTION_REQUIRED"
+    assert {s["name"] for s in integration["availableSites"]} == {"acme", "beta"}
+    bad = await env.gql(
+        SELECT_SITE, {"input": {"integrationId": integration["id"], "cloudId": "nope"}}
+    )
+    assert bad["selectConfluenceSite"]["userErrors"][0]["field"] == ["cloudId"]
+    beta = env.sim.sim.sites["beta"].cloud_id
+    chosen = await env.gql(
+        SELECT_SITE, {"input": {"integrationId": integration["id"], "cloudId": beta}}
+    )
+    assert chosen["selectConfluenceSite"]["integration"]["status"] == "CONNECTED"
+    assert chosen["selectConfluenceSite"]["integration"]["site"]["cloudId"] == beta
+
+
+async def test_oauth_declined_marks_error_and_allows_a_new_start(
+    env: Env, http: httpx.AsyncClient
+) -> None:
+    started = (
+        await env.gql(
+            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
+        )
+    )["startConfluenceOAuth"]
+    params = redirect_params(await consent(http, started["authorizationUrl"], decision="deny"))
+    assert params["status"] == "denied"
+    integration = (await env.gql(INTEGRATIONS))["integrations"][0]
+    assert integration["status"] == "ERROR" and "declined" in integration["statusMessage"]
+    again = (
+        await env.gql(
+            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
+        )
+    )["startConfluenceOAuth"]
+    assert again["userErrors"] == []
+
+
+async def test_bad_states_are_rejected_and_change_nothing(
+    env: Env, http: httpx.AsyncClient
+) -> None:
+    started = (
+        await env.gql(
+            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
+        )
+    )["startConfluenceOAuth"]
+    callback = f"{env.live.url}/oauth/confluence/callback"
+    forged = await http.get(callback, params={"code": "x", "state": "forged-state"})
+    assert forged.status_code == 400 and "not valid" in forged.text
+    missing = await http.get(callback, params={"code": "x"})
+    assert missing.status_code == 400
+    # Consent once (uses the state), then replay the same callback URL.
+    answer = await http.post(
+        started["authorizationUrl"], data={"decision": "approve", "site": "acme"}
+    )
+    first = await http.get(answer.headers["location"])
+    assert redirect_params(first)["status"] == "connected"
+    replay = await http.get(answer.headers["location"])
+    assert replay.status_code == 400
+    store = env.live.container.store
+    # An expired state and one bound to another organization's integration are refused too.
+    other_org, _ = await env.live.container.access.create_organization("Other")
+    pending = await store.integrations.get_live_for_purpose(
+        organization_id=env.org_id, purpose=Purpose.ACCESS_REVIEW
+    )
+    assert pending is not None
+    for org, expires in ((env.org_id, utcnow()), (other_org.id, utcnow().replace(year=2030))):
+        state = f"state-{org}-{expires.year}"
+        await store.oauth_states.create(
+            state_hash=hash_state(state),
+            organization_id=org,
+            integration_id=pending.id,
+            expires_at=expires,
+        )
+        refused = await http.get(callback, params={"code": "x", "state": state})
+        assert refused.status_code == 400
+    after = await store.integrations.get_by_id(integration_id=pending.id)
+    assert (
+        after is not None
+        and after.status.value == "CONNECTED"
+        and after.updated_at == pending.updated_at
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "field"),
+    [
+        ({"apiToken": "ATATT-wrong-token"}, "INVALID_CREDENTIALS", None),
+        ({"email": "someone@else.example"}, "INVALID_CREDENTIALS", None),
+        ({"confirmCredentials": False}, "CONFIRMATION_REQUIRED", ["confirmCredentials"]),
+        ({"email": "not-an-email"}, "VALIDATION_FAILED", ["email"]),
+        ({"apiToken": "  "}, "VALIDATION_FAILED", ["apiToken"]),
+        ({"domain": ""}, "INVALID_DOMAIN", ["domain"]),
+        ({"domain": "ftp://x.example"}, "INVALID_DOMAIN", ["domain"]),
+    ],
+)
+async def test_api_token_bad_input_stores_nothing(
+    env: Env, overrides: dict[str, Any], code: str, field: list[str] | None
+) -> None:
+    payload = (await env.gql(API_TOKEN, api_token_input(env, **overrides)))[
+        "connectConfluenceApiToken"
+    ]
+    assert payload["integration"] is None
+    assert payload["userErrors"][0]["code"] == code
+    if field is not None:
+        assert payload["userErrors"][0]["field"] == field
+    assert "ATATT" not in payload["userErrors"][0]["message"]
+    await stored_nothing(env)
+
+
+async def test_unavailable_confluence_stores_nothing(env: Env) -> None:
+    with env.sim.sim.faults.override(rate_503=1.0, retry_after=0):
+        payload = (await env.gql(API_TOKEN, api_token_input(env)))["connectConfluenceApiToken"]
+    assert payload["userErrors"][0]["code"] == "CONFLUENCE_UNAVAILABLE"
+    down = (await env.gql(API_TOKEN, api_token_input(env, domain="http://127.0.0.1:9/site/acme")))[
+        "connectConfluenceApiToken"
+    ]
+    assert down["userErrors"][0]["code"] == "CONFLUENCE_UNAVAILABLE"
+    creds = env.sim.sim.credentials
+    cc = {
+        "input": {
+            "purpose": "ACCESS_REVIEW",
+            "clientId": creds.cc_client_id,
+            "clientSecret": "wrong",
+            "siteUrl": env.sim.site_url("acme"),
+        }
+    }
+    wrong_secret = (await env.gql(CLIENT_CREDENTIALS, cc))["connectConfluenceClientCredentials"]
+    assert wrong_secret["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
+    await stored_nothing(env)
+
+
+async def test_confirmation_already_connected_and_roles(env: Env) -> None:
+    no_confirm = (await env.gql(START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW"}}))[
+        "startConfluenceOAuth"
+    ]
+    assert no_confirm["userErrors"][0] == {
+        "field": ["confirmAdminAccess"],
+        "code": "CONFIRMATION_REQUIRED",
+        "message": no_confirm["userErrors"][0]["message"],
+    }
+    viewer = await env.live.container.access.create_api_key_for(env.org_id, Role.VIEWER, "v")
+    forbidden = (await env.gql(API_TOKEN, api_token_input(env), key=viewer.secret))[
+        "connectConfluenceApiToken"
+    ]
+    assert forbidden["userErrors"][0]["code"] == "FORBIDDEN"
+    await stored_nothing(env)
+    first = (await env.gql(API_TOKEN, api_token_input(env)))["connectConfluenceApiToken"]
+    assert first["userErrors"] == []
+    second = (await env.gql(API_TOKEN, api_token_input(env)))["connectConfluenceApiToken"]
+    assert second["userErrors"][0]["code"] == "ALREADY_CONNECTED"
+    oauth = (
+        await env.gql(START_OAUTH, {"input": {"purpose": "POLICY", "confirmAdminAccess": True}})
+    )["startConfluenceOAuth"]
+    assert oauth["userErrors"][0]["code"] == "ALREADY_CONNECTED"
+    # Disconnect keeps the record, deletes the credential, frees the purpose.
+    gone = (await env.gql(DISCONNECT, {"id": first["integration"]["id"]}))["disconnectIntegration"]
+    assert gone["integration"]["status"] == "DISCONNECTED"
+    assert await env.live.container.store._db["credentials"].count_documents({}) == 0
+    again = (await env.gql(API_TOKEN, api_token_input(env)))["connectConfluenceApiToken"]
+    assert again["userErrors"] == [] and again["integration"]["id"] != first["integration"]["id"]
+
+
+async def test_admin_key_is_validated_before_it_is_stored(env: Env) -> None:
+    creds = env.sim.sim.credentials
+    connected = (await env.gql(API_TOKEN, api_token_input(env, purpose="ACCESS_REVIEW")))[
+        "connectConfluenceApiToken"
+    ]
+    iid = connected["integration"]["id"]
+    bad = (
+        await env.gql(
+            ADMIN_KEY,
+            {"input": {"integrationId": iid, "orgId": creds.org_id, "apiKey": "wrong-key"}},
+        )
+    )["setAtlassianAdminKey"]
+    assert bad["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
+    raw = await env.live.container.store._db["credentials"].find_one({"_id": iid})
+    assert raw is not None and "admin_api_key" not in raw["secrets"]
+    ok = (
+        await env.gql(
+            ADMIN_KEY,
+            {"input": {"integrationId": iid, "orgId": creds.org_id, "apiKey": creds.admin_api_key}},
+        )
+    )["setAtlassianAdminKey"]
+    assert ok["userErrors"] == []
+    assert (
+        ok["integration"]["hasAdminKey"] is True and ok["integration"]["adminOrgId"] == creds.org_id
+    )
+    _other_org, other_key = await env.live.container.access.create_organization("Other")
+    hidden = (
+        await env.gql(
+            ADMIN_KEY,
+            {"input": {"integrationId": iid, "orgId": creds.org_id, "apiKey": creds.admin_api_key}},
+            key=other_key.secret,
+        )
+    )["setAtlassianAdminKey"]
+    assert hidden["userErrors"][0]["code"] == "NOT_FOUND"
+    assert (
+        await env.gql(
+            "query($id: ID!) { integration(id: $id) { id } }", {"id": iid}, key=other_key.secret
+        )
+    )["integration"] is None

@@ -1,0 +1,167 @@
+"""Token refresh: once per integration across processes, rotation persisted, re-auth marked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gql import GraphQLRequest
+
+from services.confluence.errors import ConfluenceError
+from services.confluence.retry import RetryPolicy
+from services.integrations.models import Integration, Purpose
+from services.integrations.tokens import ReauthRequired, secret_to_tokens, tokens_to_secret
+from services.integrations.vault import OAUTH_TOKENS
+from services.store.common import utcnow
+from simulator import RunningSimulator
+from tests.conftest import STORE_KINDS
+from tests.e2e.connect_support import Env, consent, make_env, sim  # noqa: F401
+from tests.graphql_client import gql_ws
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN_ROUTE = "POST /oauth/token"
+START = """mutation { startConfluenceOAuth(input: {purpose: ACCESS_REVIEW, confirmAdminAccess: true})
+  { authorizationUrl userErrors { code } } }"""
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def env(request: pytest.FixtureRequest, sim: RunningSimulator) -> AsyncIterator[Env]:  # noqa: F811
+    async for e in make_env(request, sim):
+        yield e
+
+
+async def connect_oauth(env: Env) -> Integration:
+    started = (await env.gql(START))["startConfluenceOAuth"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        await consent(http, started["authorizationUrl"])
+    integration = await env.live.container.store.integrations.get_live_for_purpose(
+        organization_id=env.org_id, purpose=Purpose.ACCESS_REVIEW
+    )
+    assert integration is not None and integration.status.value == "CONNECTED"
+    return integration
+
+
+async def expire_stored_token(env: Env, integration: Integration) -> dict[str, Any]:
+    vault = env.live.container.integrations.vault
+    secret = await vault.load(env.org_id, integration.id, OAUTH_TOKENS)
+    assert secret is not None
+    tokens = secret_to_tokens(secret.values)
+    expired = tokens_to_secret(
+        type(tokens)(
+            tokens.access_token,
+            tokens.refresh_token,
+            utcnow() - timedelta(minutes=5),
+            tokens.scopes,
+        )
+    )
+    assert await vault.swap(env.org_id, integration.id, OAUTH_TOKENS, expired, secret.version)
+    return expired
+
+
+async def test_fifty_concurrent_calls_on_an_expired_token_refresh_once(env: Env) -> None:
+    integration = await connect_oauth(env)
+    old = await expire_stored_token(env, integration)
+    refreshes_before = env.sim.sim.counters.count(TOKEN_ROUTE)
+    client = await env.live.container.integrations.clients.confluence_for(
+        integration, RetryPolicy()
+    )
+    users = await asyncio.gather(*(client.current_user() for _ in range(50)))
+    assert len({u.account_id for u in users}) == 1
+    assert env.sim.sim.counters.count(TOKEN_ROUTE) - refreshes_before == 1
+    stored = await env.live.container.integrations.vault.load(
+        env.org_id, integration.id, OAUTH_TOKENS
+    )
+    assert stored is not None
+    assert stored.values["refresh_token"] != old["refresh_token"]  # the rotated pair was persisted
+    grant = env.sim.sim.tokens.grant_for_refresh_token(stored.values["refresh_token"])
+    assert grant is not None and not grant.revoked
+    raw = await env.live.container.store._db["credentials"].find_one({"_id": integration.id})
+    assert stored.values["refresh_token"] not in str(raw) and stored.values[
+        "access_token"
+    ] not in str(raw)
+
+
+@pytest.mark.wire
+@pytest.mark.parametrize("env", ["wire"], indirect=True)
+async def test_two_processes_sharing_a_database_refresh_once(env: Env, wire_url: str) -> None:
+    integration = await connect_oauth(env)
+    await expire_stored_token(env, integration)
+    refreshes_before = env.sim.sim.counters.count(TOKEN_ROUTE)
+    settings = env.live.container.settings
+    process_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")},
+        "VIGIL_MONGODB_URL": wire_url,
+        "VIGIL_MONGODB_DB": env.live.container.store._db.name,
+        "VIGIL_SECRET_KEY": settings.secret_key.get_secret_value() if settings.secret_key else "",
+        "VIGIL_ATLASSIAN_AUTH_URL": settings.atlassian_auth_url,
+        "VIGIL_ATLASSIAN_API_URL": settings.atlassian_api_url,
+        "VIGIL_OAUTH_CLIENT_ID": settings.oauth_client_id,
+        "VIGIL_OAUTH_CLIENT_SECRET": env.sim.sim.credentials.oauth_client_secret,
+        "PYTHONPATH": str(ROOT),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        go = os.path.join(tmp, "go")
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.e2e.refresh_process", integration.id, "25", go],
+                env=process_env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+            )
+            for _ in range(2)
+        ]
+        for proc in procs:
+            assert proc.stdout is not None
+            line = await asyncio.to_thread(proc.stdout.readline)
+            assert line.strip() == "ready", proc.stderr.read() if proc.stderr else line
+        Path(go).touch()
+        outputs = [await asyncio.to_thread(p.communicate, timeout=60) for p in procs]
+    lines = [line for out, _ in outputs for line in out.splitlines()]
+    assert len(lines) == 50 and all(line.startswith("ok ") for line in lines), outputs
+    assert env.sim.sim.counters.count(TOKEN_ROUTE) - refreshes_before == 1
+
+
+async def test_a_revoked_grant_marks_the_integration_needs_reauth(env: Env) -> None:
+    integration = await connect_oauth(env)
+    stored = await expire_stored_token(env, integration)
+    grant = env.sim.sim.tokens.grant_for_refresh_token(stored["refresh_token"])
+    assert grant is not None
+    env.sim.sim.tokens.revoke_grant(grant.grant_id)
+    received: list[dict[str, Any]] = []
+
+    async def watch() -> None:
+        sub = "subscription { integrationStatusChanged { id status statusMessage } }"
+        async with gql_ws(env.live.ws_url, env.key) as session:
+            async for result in session.subscribe(GraphQLRequest(sub)):
+                received.append(result["integrationStatusChanged"])
+                return
+
+    task = asyncio.create_task(watch())
+    for _ in range(200):
+        if env.live.container.bus.subscriber_count():
+            break
+        await asyncio.sleep(0.01)
+    client = await env.live.container.integrations.clients.confluence_for(
+        integration, RetryPolicy()
+    )
+    with pytest.raises((ReauthRequired, ConfluenceError)):
+        await client.current_user()
+    await asyncio.wait_for(task, 5)
+    assert received[0]["id"] == integration.id and received[0]["status"] == "NEEDS_REAUTH"
+    assert "reconnect" in received[0]["statusMessage"].lower()
+    after = await env.live.container.store.integrations.get_by_id(integration_id=integration.id)
+    assert after is not None and after.status.value == "NEEDS_REAUTH"
+    # Re-authorising reuses the integration: OAuth again brings it back to CONNECTED.
+    again = await connect_oauth(env)
+    assert again.id == integration.id

@@ -1,0 +1,94 @@
+"""Integrations, credentials and OAuth states repositories, on both stores."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.integrations.models import AuthMethod, IntegrationStatus, Purpose
+from services.store import Store
+from services.store.common import DuplicateKeyError, utcnow
+
+
+async def _integration(
+    store: Store, status: IntegrationStatus = IntegrationStatus.CONNECTED
+) -> str:
+    created = await store.integrations.create(
+        organization_id="org1",
+        purpose=Purpose.POLICY,
+        auth_method=AuthMethod.API_TOKEN,
+        status=status,
+        sync_interval_minutes=360,
+    )
+    return created.id
+
+
+async def test_one_live_integration_per_purpose(store: Store) -> None:
+    first = await _integration(store)
+    with pytest.raises(DuplicateKeyError):
+        await _integration(store)
+    await store.integrations.update(integration_id=first, status=IntegrationStatus.DISCONNECTED)
+    second = await _integration(store)
+    assert second != first
+    assert await store.integrations.get(organization_id="other", integration_id=second) is None
+    live = await store.integrations.get_live_for_purpose(
+        organization_id="org1", purpose=Purpose.POLICY
+    )
+    assert live is not None and live.id == second
+
+
+async def test_credential_compare_and_swap_and_refresh_lock(store: Store) -> None:
+    record = await store.credentials.put(
+        organization_id="org1", integration_id="i1", envelopes={"a": {"ct": "1"}}
+    )
+    assert record.version == 1
+    won = await store.credentials.swap(
+        integration_id="i1", label="a", envelope={"ct": "2"}, expect_version=1
+    )
+    lost = await store.credentials.swap(
+        integration_id="i1", label="a", envelope={"ct": "3"}, expect_version=1
+    )
+    assert won is not None and won.version == 2 and lost is None
+    now = utcnow()
+    assert await store.credentials.acquire_refresh_lock(
+        integration_id="i1", owner="p1", now=now, until=now + timedelta(seconds=30)
+    )
+    assert not await store.credentials.acquire_refresh_lock(
+        integration_id="i1", owner="p2", now=now, until=now + timedelta(seconds=30)
+    )
+    later = now + timedelta(seconds=31)  # an expired lock (crashed holder) can be taken over
+    assert await store.credentials.acquire_refresh_lock(
+        integration_id="i1", owner="p2", now=later, until=later + timedelta(seconds=30)
+    )
+    await store.credentials.release_refresh_lock(
+        integration_id="i1", owner="p1"
+    )  # not p1's any more
+    assert not await store.credentials.acquire_refresh_lock(
+        integration_id="i1", owner="p3", now=later, until=later
+    )
+    await store.credentials.release_refresh_lock(integration_id="i1", owner="p2")
+    assert await store.credentials.acquire_refresh_lock(
+        integration_id="i1", owner="p3", now=later, until=later
+    )
+
+
+async def test_oauth_state_is_single_use_and_expires(store: Store) -> None:
+    now = utcnow()
+    await store.oauth_states.create(
+        state_hash="h1",
+        organization_id="o",
+        integration_id="i",
+        expires_at=now + timedelta(minutes=10),
+    )
+    await store.oauth_states.create(
+        state_hash="h2",
+        organization_id="o",
+        integration_id="i",
+        expires_at=now - timedelta(seconds=1),
+    )
+    first = await store.oauth_states.consume(state_hash="h1", now=now)
+    assert first is not None and first.integration_id == "i"
+    assert await store.oauth_states.consume(state_hash="h1", now=now) is None
+    assert await store.oauth_states.consume(state_hash="h2", now=now) is None
+    assert await store.oauth_states.consume(state_hash="unknown", now=now) is None
