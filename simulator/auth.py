@@ -1,0 +1,114 @@
+"""Authentication of Confluence calls: Basic on the site host, Bearer on api.atlassian.com."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from simulator.core import Simulator
+from simulator.errors import error_for_route, gateway_error
+from simulator.model import Account
+from simulator.routing import RouteInfo
+from simulator.scopes import scopes_allow
+from simulator.site import Site
+
+SCOPE_MISMATCH = "Unauthorized; scope does not match"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the account the credential acts as, and its OAuth scopes."""
+
+    kind: str  # "api_token" | "3lo" | "client_credentials"
+    account: Account
+    scopes: frozenset[str] | None  # None: not scope-limited (API token)
+    admin: bool
+
+
+def _synthetic(account_id: str, email: str = "") -> Account:
+    """A stand-in for a credential user the site does not list."""
+    return Account(account_id, email or account_id, email=email)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The Bearer token of the request, if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    email, sep, token = decoded.partition(":")
+    return (email, token) if sep else None
+
+
+def _unauthorized(route: RouteInfo) -> Response:
+    headers = {"WWW-Authenticate": 'Basic realm="protected-area"'}
+    return error_for_route(
+        route.name, 401, "Client must be authenticated to access this resource.", **headers
+    )
+
+
+def _site_principal(
+    sim: Simulator, site: Site, request: Request, route: RouteInfo
+) -> Principal | Response:
+    creds = _basic(request)
+    token = sim.credentials.api_token_for(*creds) if creds else None
+    if token is None:
+        return _unauthorized(route)
+    account = site.account_by_email(token.email)
+    if account is None:
+        fallback = site.operators.get(token.role, f"557058:vigil-{token.role}")
+        account = site.get_account(fallback) or _synthetic(fallback, token.email)
+    if account.account_status != "active":
+        return _unauthorized(route)
+    return Principal("api_token", account, None, site.is_admin(account.account_id))
+
+
+def _api_principal(
+    sim: Simulator, site: Site, request: Request, route: RouteInfo
+) -> Principal | Response:
+    token = bearer_token(request)
+    grant = sim.tokens.grant_for_access_token(token) if token else None
+    if grant is None or site.cloud_id not in grant.cloud_ids:
+        return gateway_error(401, "Unauthorized")
+    if not scopes_allow(route.name, grant.scopes):
+        return gateway_error(401, SCOPE_MISMATCH)
+    account = site.get_account(grant.account_id) or _synthetic(grant.account_id)
+    if account.account_status != "active":
+        return gateway_error(401, "Unauthorized")
+    return Principal(grant.kind, account, grant.scopes, site.is_admin(account.account_id))
+
+
+def authenticate(
+    sim: Simulator, request: Request, route: RouteInfo
+) -> tuple[Site, Principal] | Response:
+    """Resolve the site and the caller of a Confluence request, or the error to send."""
+    if route.host == "site":
+        site = sim.sites.get(route.site_ref or "")
+        if site is None:
+            return error_for_route(route.name, 404, "Site not found")
+        result = _site_principal(sim, site, request, route)
+    else:
+        found = sim.site_by_cloud_id(route.site_ref or "")
+        if found is None:
+            return gateway_error(404, "Cloud id not found")
+        site = found
+        result = _api_principal(sim, site, request, route)
+    if isinstance(result, Response):
+        return result
+    if result.account.account_id in site.no_access:
+        return error_for_route(route.name, 403, "User does not have permission to use Confluence")
+    return site, result

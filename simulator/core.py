@@ -1,0 +1,139 @@
+"""The Simulator: sites, credentials, tokens, faults, counters and clock in one object."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from simulator.clock import SimClock
+from simulator.counters import Counters
+from simulator.credentials import Credentials
+from simulator.faults import FaultConfig, Faults
+from simulator.generate import generate_site
+from simulator.model import Account
+from simulator.ratelimit import QuotaTracker
+from simulator.routing import RouteInfo
+from simulator.scopes import VIGIL_SCOPES
+from simulator.site import Site
+from simulator.tokens import TokenPolicy, TokenStore
+
+
+@dataclass(slots=True)
+class SimulatorConfig:
+    """Server-side page-size caps (mutable at runtime)."""
+
+    members_cap: int = 200  # v1 membersByGroupId
+    groups_cap: int = 200  # v1 group
+    search_cap: int = 50  # v1 content/search without body expansion
+    search_body_cap: int = 25  # v1 content/search with body.storage expanded
+    search_default_limit: int = 25
+    v2_max_limit: int = 250  # v2 spaces (1-250, default 25)
+    v2_default_limit: int = 25
+    users_bulk_max: int = 250  # v2 users-bulk ids per call
+    admin_max_limit: int = 100  # Admin API users/search
+
+
+@dataclass(slots=True)
+class RequestMeta:
+    """Per-request facts the handlers share with the middleware (via scope["vigil"])."""
+
+    route: RouteInfo
+    tenant: str | None = None  # cloud id, once authenticated
+    points: int = 0  # extra quota points (per returned object)
+
+
+class Simulator:
+    """A Confluence Cloud + Atlassian auth/admin simulator.
+
+    Ground truth lives in `sites` (read and mutate them directly); `faults`, `counters`,
+    `clock`, `tokens.policy` and `config` may be changed while the server runs.
+    """
+
+    def __init__(
+        self,
+        sites: Site | Sequence[Site] | None = None,
+        *,
+        seed: int = 1,
+        credentials: Credentials | None = None,
+        config: SimulatorConfig | None = None,
+        faults: FaultConfig | None = None,
+        token_policy: TokenPolicy | None = None,
+        clock: SimClock | None = None,
+    ) -> None:
+        if sites is None:
+            sites = [generate_site(seed=seed)]
+        elif isinstance(sites, Site):
+            sites = [sites]
+        if not sites:
+            raise ValueError("a simulator needs at least one site")
+        self.sites: dict[str, Site] = {s.name: s for s in sites}
+        self.seed = seed
+        self.clock = clock or SimClock()
+        self.credentials = credentials or Credentials.default(list(self.sites.values()), seed)
+        self.config = config or SimulatorConfig()
+        self.tokens = TokenStore(self.clock, token_policy)
+        self.faults = Faults(self.clock, seed, faults)
+        self.counters = Counters()
+        self.quota = QuotaTracker(self.clock)
+
+    @classmethod
+    def generate(
+        cls,
+        users: int = 200,
+        groups: int = 20,
+        pages: int = 60,
+        seed: int = 1,
+        *,
+        site_names: Iterable[str] = ("acme",),
+        **kwargs: Any,
+    ) -> Simulator:
+        """A simulator over freshly generated site(s) (same seed → same data)."""
+        names = list(site_names)
+        domain = f"{names[0]}.example"
+        sites = [generate_site(users, groups, pages, seed, name=n, domain=domain) for n in names]
+        return cls(sites, seed=seed, **kwargs)
+
+    @property
+    def site(self) -> Site:
+        """The first (default) site."""
+        return next(iter(self.sites.values()))
+
+    def site_by_cloud_id(self, cloud_id: str) -> Site | None:
+        """The site with this cloud id, or None."""
+        return next((s for s in self.sites.values() if s.cloud_id == cloud_id), None)
+
+    def issue_access_token(
+        self,
+        scopes: Iterable[str] = VIGIL_SCOPES,
+        *,
+        account_id: str | None = None,
+        sites: Iterable[str] | None = None,
+        refresh: bool = True,
+    ) -> dict[str, Any]:
+        """Test shortcut: a 3LO token response (as from /oauth/token) without consent."""
+        names = list(sites) if sites is not None else list(self.sites)
+        return self.tokens.issue_for_test(
+            account_id=account_id or self.credentials.oauth_account_id,
+            scopes=frozenset(scopes),
+            cloud_ids=tuple(self.sites[n].cloud_id for n in names),
+            client_id=self.credentials.oauth_client_id,
+            refresh=refresh,
+        )
+
+    def directory_accounts(self) -> list[tuple[Site, Account]]:
+        """The organization directory: `atlassian` accounts of every site, deduplicated."""
+        seen: dict[str, tuple[Site, Account]] = {}
+        for site in self.sites.values():
+            with site.lock:
+                for account in site.accounts.values():
+                    if account.account_type == "atlassian":
+                        seen.setdefault(account.account_id, (site, account))
+        return list(seen.values())
+
+    def reset(self) -> None:
+        """Clear faults, counters, quota usage and simulated clock offset (not the data)."""
+        self.faults.clear()
+        self.counters.reset()
+        self.quota.reset()
+        self.clock.reset()
