@@ -1,0 +1,142 @@
+"""Typed results of the Confluence and Atlassian Admin clients (parsed at the boundary)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class AccountType(StrEnum):
+    """An Atlassian account's type; values Atlassian adds later map to UNKNOWN."""
+
+    ATLASSIAN = "atlassian"
+    APP = "app"
+    CUSTOMER = "customer"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, value: object) -> AccountType:
+        """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
+        return _parse_enum(cls, value, cls.UNKNOWN)
+
+
+class AccountStatus(StrEnum):
+    """An Atlassian account's status; values Atlassian adds later map to UNKNOWN."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, value: object) -> AccountStatus:
+        """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
+        return _parse_enum(cls, value, cls.UNKNOWN)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _parse_enum(cls: type[E], value: object, default: E) -> E:
+    if isinstance(value, str):
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            return default
+    return default
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPage(Generic[T]):
+    """One page of results and the opaque cursor of the next page (None on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    """The account the credential acts as."""
+
+    account_id: str
+    display_name: str
+    email: str | None
+    account_type: AccountType
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A Confluence group."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member of a group (v1 user); email is None when hidden by privacy settings."""
+
+    account_id: str
+    account_type: AccountType
+    display_name: str
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BulkUser:
+    """A user from the v2 bulk lookup; email is None when hidden by privacy settings."""
+
+    account_id: str
+    account_type: AccountType
+    account_status: AccountStatus
+    display_name: str
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A Confluence page with the metadata policy checks need."""
+
+    id: str
+    title: str
+    status: str
+    space_id: str | None
+    space_key: str | None
+    space_name: str | None
+    version_number: int | None
+    last_modified_at: datetime | None
+    last_modified_by: str | None
+    created_at: datetime | None
+    created_by: str | None
+    labels: tuple[str, ...]
+    web_url: str | None
+    body_storage: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    """A Confluence space."""
+
+    id: str
+    key: str
+    name: str
+    type: str | None
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryUser:
+    """A user of an Atlassian organization directory (Admin API)."""
+
+    account_id: str
+    account_type: AccountType
+    account_status: AccountStatus
+    display_name: str | None
+    email: str | None
+    mfa_enabled: bool | None
+    last_active: datetime | None

@@ -1,0 +1,27 @@
+"""Endpoint paths of the Confluence and Atlassian APIs Vigil calls, relative to their base URL."""
+
+from __future__ import annotations
+
+# Confluence REST v1 (relative to the site or gateway base URL).
+CURRENT_USER = "/wiki/rest/api/user/current"
+GROUPS = "/wiki/rest/api/group"
+GROUP_MEMBERS = "/wiki/rest/api/group/{group_id}/membersByGroupId"
+CONTENT_SEARCH = "/wiki/rest/api/content/search"
+
+# Confluence REST v2.
+USERS_BULK = "/wiki/api/v2/users-bulk"
+PAGE = "/wiki/api/v2/pages/{id}"
+SPACES = "/wiki/api/v2/spaces"
+
+# Relative to a site URL (https://{site}.atlassian.net), unauthenticated.
+TENANT_INFO = "/_edge/tenant_info"
+
+# v1 `_links.next` is relative to `_links.context`; this is the context on Confluence Cloud.
+V1_CONTEXT = "/wiki"
+
+# Atlassian OAuth: relative to the auth base (https://auth.atlassian.com) ...
+OAUTH_AUTHORIZE = "/authorize"
+OAUTH_TOKEN = "/oauth/token"
+# ... and to the API base (https://api.atlassian.com).
+ACCESSIBLE_RESOURCES = "/oauth/token/accessible-resources"
+ADMIN_DIRECTORY_USERS_SEARCH = "/admin/v2/orgs/{org_id}/directories/-/users/search"

@@ -1,0 +1,78 @@
+"""Admin API directory search: request shape, cursor, parsing, retries and errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from services.atlassian.admin import AdminClient
+from services.confluence.errors import ConfluenceAuthError
+from services.confluence.models import AccountStatus
+from services.confluence.retry import RetryPolicy, RetryStats
+
+from .support import FakeSleep, Router, body_of
+
+API = "http://127.0.0.1:8765/api"
+SEARCH = "/api/admin/v2/orgs/org-1/directories/-/users/search"
+
+
+@pytest.fixture
+def admin(http: httpx.AsyncClient, policy: RetryPolicy) -> AdminClient:
+    return AdminClient(http, "key-SECRET-5", policy, api_base=API)
+
+
+def _user(i: int, **extra: object) -> dict[str, object]:
+    return {"accountId": f"a{i}", "accountType": "atlassian", "accountStatus": "active",
+            "name": f"U{i}", "email": f"u{i}@acme.test", "mfaEnabled": i % 2 == 0} | extra  # fmt: skip
+
+
+async def test_search_first_and_next_page(router: Router, admin: AdminClient) -> None:
+    router.json(
+        "POST",
+        SEARCH,
+        {"data": [_user(1), _user(2, lastActive="2026-10-01T00:00:00Z")], "links": {"next": "c2"}},
+        {"data": [_user(3, mfaEnabled=None)], "links": {"next": None}},
+    )
+    first = await admin.search_directory_users("org-1")
+    assert [(u.account_id, u.mfa_enabled) for u in first.items] == [("a1", False), ("a2", True)]
+    assert first.items[1].last_active == datetime(2026, 10, 1, tzinfo=UTC)
+    assert first.items[0].account_status is AccountStatus.ACTIVE
+    assert first.next_cursor == "c2"
+    second = await admin.search_directory_users("org-1", cursor=first.next_cursor, limit=50)
+    assert second.items[0].mfa_enabled is None
+    assert second.next_cursor is None
+    assert body_of(router.requests[0]) == {"limit": 100}
+    assert body_of(router.requests[1]) == {"limit": 50, "cursor": "c2"}
+    assert router.requests[0].headers["authorization"] == "Bearer key-SECRET-5"
+    assert router.requests[0].headers["accept"] == "application/json"
+
+
+async def test_search_is_retried_as_a_read(
+    router: Router, admin: AdminClient, sleep: FakeSleep, stats: RetryStats
+) -> None:
+    router.sequence(
+        "POST",
+        SEARCH,
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        httpx.Response(200, json={"data": [], "links": {}}),
+    )
+    page = await admin.search_directory_users("org-1")
+    assert page.items == [] and page.next_cursor is None
+    assert sleep.waits == [2.0]
+    assert stats.rate_limit_waits == 1
+
+
+async def test_oauth_token_refused(router: Router, admin: AdminClient) -> None:
+    router.json("POST", SEARCH, {"code": 401, "message": "Unauthorized"}, status=401)
+    with pytest.raises(ConfluenceAuthError) as caught:
+        await admin.search_directory_users("org-1")
+    assert "key-SECRET-5" not in str(caught.value)
+    assert len(router.requests) == 1
+
+
+@pytest.mark.parametrize("limit", [0, 101])
+async def test_limit_bounds(admin: AdminClient, limit: int) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        await admin.search_directory_users("org-1", limit=limit)
