@@ -12,6 +12,7 @@ from api.settings import Settings
 from services.access import AccessService
 from services.errors import ConfigurationError, DomainError
 from services.events import InMemoryEventBus
+from services.integrations.models import Purpose
 from services.models import Role
 from services.store import Store
 
@@ -40,6 +41,8 @@ def serve(
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
+    if no_worker:
+        overrides["run_worker"] = False
     settings = Settings(**overrides)  # type: ignore[arg-type]
     try:
         asyncio.run(run(settings))
@@ -54,10 +57,52 @@ def worker() -> None:
     from api.worker import run_worker
 
     try:
-        asyncio.run(run_worker(Settings()))
+        asyncio.run(run_worker(Settings(run_worker=True)))
     except ConfigurationError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+@app.command()
+def simulator(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8090,
+    users: Annotated[int, typer.Option(help="Generated users.")] = 200,
+    groups: Annotated[int, typer.Option(help="Generated groups.")] = 20,
+    pages: Annotated[int, typer.Option(help="Generated pages.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same site.")] = 1,
+    sites: Annotated[str, typer.Option(help="Comma-separated site names.")] = "acme",
+    latency_ms: Annotated[float, typer.Option(help="Added latency per request.")] = 0.0,
+    jitter_ms: Annotated[float, typer.Option(help="Random extra latency.")] = 0.0,
+    fault_429: Annotated[float, typer.Option(help="Share of 429 responses.")] = 0.0,
+    fault_503: Annotated[float, typer.Option(help="Share of 503 responses.")] = 0.0,
+    fault_drop: Annotated[float, typer.Option(help="Share of dropped connections.")] = 0.0,
+    fault_truncate: Annotated[float, typer.Option(help="Share of truncated bodies.")] = 0.0,
+    quota_points: Annotated[
+        int | None, typer.Option(help="Hourly points quota per tenant (off by default).")
+    ] = None,
+    site_json: Annotated[str | None, typer.Option(help="Load the site from a JSON file.")] = None,
+) -> None:
+    """Run the Confluence Cloud simulator (for demos, tests and benchmarks)."""
+    from simulator.cli import simulator_command
+
+    simulator_command(
+        host=host,
+        port=port,
+        users=users,
+        groups=groups,
+        pages=pages,
+        seed=seed,
+        sites=sites,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        fault_429=fault_429,
+        fault_503=fault_503,
+        fault_drop=fault_drop,
+        fault_truncate=fault_truncate,
+        quota_points=quota_points,
+        site_json=site_json,
+    )
 
 
 @app.command()
@@ -66,6 +111,38 @@ def schema() -> None:
     from resolvers.schema import export_sdl
 
     typer.echo(export_sdl(), nl=False)
+
+
+@app.command()
+def sync(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    purpose: Annotated[Purpose, typer.Option("--purpose", help="ACCESS_REVIEW or POLICY.")],
+) -> None:
+    """Run one sync of the organization's integration now, with a progress bar."""
+    from rich.console import Console
+
+    from api.container import Container
+    from api.sync_cli import run_cli_sync
+
+    settings = Settings(run_worker=False)
+    if not settings.mongodb_url_value():
+        typer.echo("This command needs VIGIL_MONGODB_URL (the database the worker uses).", err=True)
+        raise typer.Exit(2)
+
+    async def go() -> int:
+        container = Container.build(settings)
+        try:
+            await container.start()
+            return await run_cli_sync(container, org, purpose, Console())
+        finally:
+            await container.stop()
+
+    try:
+        code = asyncio.run(go())
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @org_app.command("create")
