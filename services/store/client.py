@@ -28,6 +28,7 @@ def connect(url: str | None, *, server_selection_timeout_ms: int = 5000) -> tupl
 
 def _embedded_client() -> Any:
     _patch_mongomock_bulk_sort()
+    _patch_mongomock_id_lookup()
     from mongomock_motor import AsyncMongoMockClient
 
     client: Any = AsyncMongoMockClient(tz_aware=True)
@@ -53,3 +54,39 @@ def _patch_mongomock_bulk_sort() -> None:
     builder.add_update = patched_update
     builder.add_replace = patched_replace
     builder._vigil_patched = True
+
+
+def _id_candidates(query: Any) -> list[Any] | None:
+    """The ``_id`` values a query is restricted to (equality or ``$in``), else None."""
+    if not isinstance(query, dict) or "_id" not in query:
+        return None
+    wanted = query["_id"]
+    if isinstance(wanted, str | int):
+        return [wanted]
+    if isinstance(wanted, dict) and set(wanted) == {"$in"} and isinstance(wanted["$in"], list):
+        values = wanted["$in"]
+        return values if all(isinstance(v, str | int) for v in values) else None
+    return None
+
+
+def _patch_mongomock_id_lookup() -> None:
+    """Look documents up by ``_id`` instead of scanning the collection (mongomock scans every
+    document for every query, which makes per-document bulk upserts quadratic)."""
+    from mongomock import collection
+    from mongomock.filtering import filter_applies
+
+    cls: Any = collection.Collection
+    if getattr(cls, "_vigil_id_lookup", False):
+        return
+    scan = cls._iter_documents
+
+    def iter_documents(self: Any, query: Any) -> Any:
+        ids = _id_candidates(query)
+        if ids is None:
+            return scan(self, query)
+        store = self._store
+        found = [store[i] for i in dict.fromkeys(ids) if i in store]
+        return (doc for doc in found if filter_applies(query, doc))  # type: ignore[no-untyped-call]
+
+    cls._iter_documents = iter_documents
+    cls._vigil_id_lookup = True

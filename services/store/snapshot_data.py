@@ -1,6 +1,6 @@
 """Snapshot data: accounts, groups and pages, each document tagged with its ``snapshot_id``.
 
-A sync run writes pages of results here as they arrive (bulk upserts keyed by
+A sync run writes pages of results here as they arrive (bulk inserts keyed by
 ``{snapshot_id}:{natural id}``, so a re-fetched page is idempotent). Nothing here is visible
 to queries until the run's snapshot is made current (``LeaseRepository.commit_snapshot``).
 """
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.confluence.models import AccountStatus, BulkUser, DirectoryUser, Group, Member, Page
-from services.sync.models import SnapshotCounts
+from services.confluence.models import AccountStatus, DirectoryUser, Group, Member, Page
+from services.sync.models import SnapshotAccount, SnapshotCounts
 
 _DUPLICATE_KEY = 11000
 
@@ -42,131 +43,154 @@ class SnapshotScope:
 
 
 class SnapshotDataRepository:
-    """Writes of snapshot data (``snapshot_accounts``, ``snapshot_groups``, ``snapshot_pages``)."""
+    """Writes of snapshot data, and the reads a run makes while assembling accounts.
+
+    Collections: ``snapshot_groups``, ``snapshot_memberships`` (group x account),
+    ``snapshot_directory`` (Admin API facts), ``snapshot_accounts`` (each written once, whole),
+    ``snapshot_pages``. Inserts ignore duplicates, so a page fetched twice is harmless.
+    """
 
     def __init__(self, db: Any) -> None:
-        self._accounts = db["snapshot_accounts"]
         self._groups = db["snapshot_groups"]
+        self._memberships = db["snapshot_memberships"]
+        self._directory = db["snapshot_directory"]
+        self._accounts = db["snapshot_accounts"]
         self._pages = db["snapshot_pages"]
 
     async def ensure_indexes(self) -> None:
-        """Indexes for the reads of ``SnapshotQueryRepository`` and for deletion by snapshot."""
+        """Indexes for the run's lookups, the snapshot reads, and deletion by snapshot."""
+        for col in (self._groups, self._directory):
+            await col.create_index("snapshot_id")
+        await self._memberships.create_index([("snapshot_id", 1), ("account_id", 1)])
         await self._accounts.create_index([("snapshot_id", 1), ("account_id", 1)])
         await self._accounts.create_index([("snapshot_id", 1), ("groups", 1), ("account_id", 1)])
         await self._accounts.create_index(
             [("snapshot_id", 1), ("account_status", 1), ("account_id", 1)]
         )
         await self._accounts.create_index([("snapshot_id", 1), ("is_admin", 1), ("account_id", 1)])
-        await self._groups.create_index([("snapshot_id", 1), ("name", 1)])
         await self._pages.create_index([("snapshot_id", 1), ("page_id", 1)])
         await self._pages.create_index([("snapshot_id", 1), ("labels", 1), ("page_id", 1)])
         await self._pages.create_index([("snapshot_id", 1), ("space_key", 1), ("page_id", 1)])
 
-    async def upsert_groups(self, scope: SnapshotScope, groups: Sequence[Group]) -> None:
+    async def insert_groups(self, scope: SnapshotScope, groups: Sequence[Group]) -> None:
         """Record a page of groups."""
-        ops = [
-            UpdateOne(
-                {"_id": scope.key(g.id)},
-                {"$set": {**scope.tags(), "group_id": g.id, "name": g.name}},
-                upsert=True,
-            )
+        docs = [
+            {"_id": scope.key(g.id), **scope.tags(), "group_id": g.id, "name": g.name}
             for g in groups
         ]
-        await _bulk(self._groups, ops)
+        await _insert(self._groups, docs)
 
-    async def add_members(
-        self, scope: SnapshotScope, group_name: str, members: Sequence[Member]
+    async def insert_memberships(
+        self, scope: SnapshotScope, group: Group, members: Sequence[Member]
     ) -> None:
-        """Record a page of a group's members: upsert each account, add the group to it."""
-        ops = [
-            UpdateOne(
-                {"_id": scope.key(m.account_id)},
-                {
-                    "$set": {
-                        **scope.tags(),
-                        "account_id": m.account_id,
-                        "display_name": m.display_name,
-                        "email": m.email,
-                        "account_type": m.account_type.value,
-                    },
-                    "$addToSet": {"groups": group_name},
-                    "$setOnInsert": {
-                        "account_status": AccountStatus.UNKNOWN.value,
-                        "is_admin": False,
-                        "mfa_enabled": None,
-                        "last_active_at": None,
-                    },
-                },
-                upsert=True,
-            )
+        """Record a page of a group's members."""
+        docs = [
+            {
+                "_id": scope.key(f"{group.id}:{m.account_id}"),
+                "snapshot_id": scope.snapshot_id,
+                "group_id": group.id,
+                "group_name": group.name,
+                "account_id": m.account_id,
+            }
             for m in members
         ]
-        await _bulk(self._accounts, ops)
+        await _insert(self._memberships, docs)
 
-    async def apply_users(self, scope: SnapshotScope, users: Sequence[BulkUser]) -> None:
-        """Set type, status and visible email from a users-bulk batch (known accounts only)."""
-        ops = [
-            UpdateOne(
-                {"_id": scope.key(u.account_id)},
-                {
-                    "$set": {
-                        "account_type": u.account_type.value,
-                        "account_status": u.account_status.value,
-                        "email": u.email,
-                        "display_name": u.display_name or None,
-                    }
-                },
-            )
+    async def insert_directory(self, scope: SnapshotScope, users: Sequence[DirectoryUser]) -> None:
+        """Record a page of the organization directory (Admin API)."""
+        docs = [
+            {
+                "_id": scope.key(u.account_id),
+                "snapshot_id": scope.snapshot_id,
+                "account_status": u.account_status.value,
+                "mfa_enabled": u.mfa_enabled,
+                "last_active": u.last_active,
+            }
             for u in users
         ]
-        await _bulk(self._accounts, ops)
+        await _insert(self._directory, docs)
 
-    async def apply_directory(self, scope: SnapshotScope, users: Sequence[DirectoryUser]) -> None:
-        """Set MFA, last active and authoritative status from an Admin API page."""
-        ops = []
-        for u in users:
-            fields: dict[str, Any] = {"mfa_enabled": u.mfa_enabled, "in_directory": True}
-            if u.last_active is not None:
-                fields["last_active_at"] = u.last_active
-            if u.account_status is not AccountStatus.UNKNOWN:
-                fields["account_status"] = u.account_status.value
-            ops.append(UpdateOne({"_id": scope.key(u.account_id)}, {"$set": fields}))
-        await _bulk(self._accounts, ops)
+    async def groups_of(
+        self, scope: SnapshotScope, account_ids: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """The group names of each of ``account_ids`` (one query)."""
+        query = {"snapshot_id": scope.snapshot_id, "account_id": {"$in": list(account_ids)}}
+        found: dict[str, list[str]] = {}
+        async for doc in self._memberships.find(query, {"account_id": 1, "group_name": 1}):
+            found.setdefault(doc["account_id"], []).append(doc["group_name"])
+        return found
 
-    async def mark_admins(self, scope: SnapshotScope, admin_groups: Sequence[str]) -> None:
-        """Flag members of the admin groups (one write for the whole snapshot)."""
-        await self._accounts.update_many(
-            {"snapshot_id": scope.snapshot_id, "groups": {"$in": list(admin_groups)}},
-            {"$set": {"is_admin": True}},
-        )
+    async def directory_of(
+        self, scope: SnapshotScope, account_ids: Sequence[str]
+    ) -> dict[str, DirectoryEntry]:
+        """The directory facts of each of ``account_ids`` that the directory lists."""
+        keys = [scope.key(a) for a in account_ids]
+        found: dict[str, DirectoryEntry] = {}
+        async for doc in self._directory.find({"_id": {"$in": keys}}):
+            account_id = doc["_id"][len(scope.snapshot_id) + 1 :]
+            found[account_id] = DirectoryEntry(
+                AccountStatus.parse(doc.get("account_status")),
+                doc.get("mfa_enabled"),
+                doc.get("last_active"),
+            )
+        return found
+
+    async def insert_accounts(
+        self, scope: SnapshotScope, accounts: Sequence[SnapshotAccount]
+    ) -> None:
+        """Record complete accounts."""
+        await _insert(self._accounts, [_account_doc(scope, a) for a in accounts])
 
     async def upsert_pages(self, scope: SnapshotScope, pages: Sequence[Page]) -> None:
         """Record a page of search results."""
         ops = [
-            UpdateOne({"_id": scope.key(p.id)}, {"$set": {**scope.tags(), **_page_doc(p)}}, upsert=True)
+            UpdateOne(
+                {"_id": scope.key(p.id)}, {"$set": {**scope.tags(), **_page_doc(p)}}, upsert=True
+            )
             for p in pages
         ]
-        await _bulk(self._pages, ops)
+        if ops:
+            await self._pages.bulk_write(ops, ordered=False)
 
     async def counts(self, snapshot_id: str) -> SnapshotCounts:
         """How many accounts, groups, memberships and pages the snapshot holds."""
         query = {"snapshot_id": snapshot_id}
-        pipeline = [
-            {"$match": query},
-            {"$group": {"_id": None, "n": {"$sum": {"$size": "$groups"}}}},
-        ]
-        rows = await self._accounts.aggregate(pipeline).to_list(None)
         return SnapshotCounts(
             accounts=int(await self._accounts.count_documents(query)),
             groups=int(await self._groups.count_documents(query)),
-            memberships=int(rows[0]["n"]) if rows else 0,
+            memberships=int(await self._memberships.count_documents(query)),
             pages=int(await self._pages.count_documents(query)),
         )
 
     async def delete_snapshot(self, snapshot_id: str) -> None:
         """Delete every document of a snapshot (retention, failed runs)."""
-        for col in (self._accounts, self._groups, self._pages):
+        for col in (self._accounts, self._groups, self._memberships, self._directory, self._pages):
             await col.delete_many({"snapshot_id": snapshot_id})
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """What the Admin API says about an account."""
+
+    account_status: AccountStatus
+    mfa_enabled: bool | None
+    last_active: datetime | None
+
+
+def _account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:
+    return {
+        "_id": scope.key(a.account_id),
+        **scope.tags(),
+        "account_id": a.account_id,
+        "display_name": a.display_name,
+        "email": a.email,
+        "account_type": a.account_type,
+        "account_status": a.account_status,
+        "groups": sorted(a.groups),
+        "is_admin": a.is_admin,
+        "mfa_enabled": a.mfa_enabled,
+        "last_active_at": a.last_active_at,
+    }
 
 
 def _page_doc(p: Page) -> dict[str, Any]:
@@ -187,17 +211,16 @@ def _page_doc(p: Page) -> dict[str, Any]:
     }
 
 
-async def _bulk(col: Any, ops: list[UpdateOne]) -> None:
-    """Unordered bulk write; upserts that raced another upsert of the same id are retried once."""
-    if not ops:
+async def _insert(col: Any, docs: list[dict[str, Any]]) -> None:
+    """Unordered insert that ignores documents already present (re-fetched pages)."""
+    if not docs:
         return
     try:
-        await col.bulk_write(ops, ordered=False)
+        await col.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        if not errors or any(e.get("code") != _DUPLICATE_KEY for e in errors):
+        if any(e.get("code") != _DUPLICATE_KEY for e in errors):
             raise
-        await col.bulk_write([ops[e["index"]] for e in errors], ordered=False)
 
 
-__all__ = ["SnapshotDataRepository", "SnapshotScope"]
+__all__ = ["DirectoryEntry", "SnapshotDataRepository", "SnapshotScope"]

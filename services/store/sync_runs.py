@@ -23,6 +23,7 @@ from services.sync.models import (
     SyncTrigger,
 )
 
+
 class SyncRunRepository:
     """Persistence of sync runs (``sync_runs`` collection)."""
 

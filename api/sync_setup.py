@@ -1,0 +1,71 @@
+"""Wiring of the sync pipeline for the composition root (runner, scheduler, services)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+
+from api.metrics import Metrics
+from api.settings import Settings
+from services.events import EventBus
+from services.scheduler import Scheduler
+from services.store import Store
+from services.sync.connector import ConnectorFactory
+from services.sync.reads import SnapshotReader
+from services.sync.retention import ProtectedSnapshots, Retention
+from services.sync.runner import ReauthHandler, RunnerOptions, SyncRunner
+from services.sync.service import SyncService
+
+
+@dataclass
+class SyncParts:
+    """What the container holds of the sync pipeline."""
+
+    runner: SyncRunner
+    scheduler: Scheduler
+    service: SyncService
+    reader: SnapshotReader
+
+
+def worker_identity() -> str:
+    """A lease owner name: host, process and a random suffix (unique per process start)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def build_sync(
+    settings: Settings,
+    store: Store,
+    bus: EventBus,
+    metrics: Metrics,
+    connectors: ConnectorFactory,
+    protected: ProtectedSnapshots | None = None,
+    on_reauth: ReauthHandler | None = None,
+) -> SyncParts:
+    """Build the runner, its scheduler, and the services resolvers call."""
+    options = RunnerOptions(
+        owner=worker_identity(),
+        lease_ttl=timedelta(seconds=settings.sync_lease_seconds),
+        concurrency=settings.sync_concurrency,
+    )
+    retention = Retention(
+        store.sync_runs, store.snapshot_data, protected, keep=settings.snapshot_retention
+    )
+    runner = SyncRunner(
+        store, bus, connectors, retention, options, metrics=metrics, on_reauth=on_reauth
+    )
+    scheduler = Scheduler(
+        store,
+        runner,
+        tick_seconds=settings.scheduler_tick_seconds,
+        max_parallel=settings.sync_max_parallel,
+    )
+    dispatch = scheduler.submit if settings.run_worker else None
+    return SyncParts(
+        runner=runner,
+        scheduler=scheduler,
+        service=SyncService(store, bus, dispatch=dispatch),
+        reader=SnapshotReader(store),
+    )

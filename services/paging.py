@@ -1,0 +1,69 @@
+"""Relay-style paging in the service layer: ``first``/``after`` in, a ``Slice`` out.
+
+Cursors are opaque to clients: the URL-safe base64 of the sort key of the last item seen,
+so paging is stable while items are added (keyset pagination, not offsets).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from services.errors import ValidationFailed
+
+T = TypeVar("T")
+
+MAX_FIRST = 500
+DEFAULT_FIRST = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Slice(Generic[T]):
+    """One page of a connection: items with their cursors, and the size of the whole."""
+
+    items: list[tuple[str, T]]
+    total_count: int
+    has_next_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        """The cursor of the last item, if any."""
+        return self.items[-1][0] if self.items else None
+
+
+def page_size(first: int | None, *, default: int = DEFAULT_FIRST) -> int:
+    """Validate ``first`` (1..500); None means ``default``."""
+    if first is None:
+        return default
+    if not 1 <= first <= MAX_FIRST:
+        raise ValidationFailed(f"first must be between 1 and {MAX_FIRST}", field=["first"])
+    return first
+
+
+def encode_cursor(key: str) -> str:
+    """The opaque cursor for a sort key."""
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The sort key inside a cursor; a malformed cursor is a ``VALIDATION_FAILED``."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return base64.urlsafe_b64decode(padded.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None
+
+
+def make_slice(rows: Sequence[T], *, limit: int, total: int, key: Callable[[T], str]) -> Slice[T]:
+    """Build a slice from up to ``limit + 1`` rows (the extra one only signals a next page)."""
+    shown = list(rows[:limit])
+    return Slice(
+        items=[(encode_cursor(key(row)), row) for row in shown],
+        total_count=total,
+        has_next_page=len(rows) > limit,
+    )

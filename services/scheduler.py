@@ -1,0 +1,136 @@
+"""The worker's periodic loop: starts queued, abandoned and due sync runs.
+
+Every ``tick`` seconds it looks at the active runs (QUEUED ones are started; RUNNING ones
+whose lease expired are taken over) and at every CONNECTED integration, starting a
+SCHEDULED run when ``syncIntervalMinutes`` have passed since its latest run (30 minutes
+after a failure, at most). Each integration gets a stable jitter — a share of its interval
+derived from its id — so sites connected together do not all sync together. Many workers may
+run this loop: the lease in ``SyncRunner.execute`` makes sure one run per integration runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from services.integrations.models import Integration
+from services.store import Store
+from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
+from services.sync.runner import SyncRunner
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_FAILURE = timedelta(minutes=30)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def jitter_for(integration_id: str, interval: timedelta, fraction: float) -> timedelta:
+    """A stable offset in ``[0, fraction * interval)`` derived from the integration id."""
+    digest = hashlib.sha256(integration_id.encode()).digest()
+    share = int.from_bytes(digest[:8], "big") / 2**64
+    return interval * fraction * share
+
+
+class Scheduler:
+    """Starts sync runs in this process (bounded), on a timer and on demand (``submit``)."""
+
+    def __init__(
+        self,
+        store: Store,
+        runner: SyncRunner,
+        *,
+        tick_seconds: float = 5.0,
+        max_parallel: int = 4,
+        jitter_fraction: float = 0.1,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._store = store
+        self._runner = runner
+        self.tick_seconds = tick_seconds
+        self._slots = asyncio.Semaphore(max_parallel)
+        self._jitter_fraction = jitter_fraction
+        self._clock = clock
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    def submit(self, integration_id: str, trigger: SyncTrigger = SyncTrigger.SCHEDULED) -> bool:
+        """Start a run of the integration here unless this process is already running one."""
+        task = self._running.get(integration_id)
+        if task is not None and not task.done():
+            return False
+        task = asyncio.create_task(self._execute(integration_id, trigger))
+        self._running[integration_id] = task
+        task.add_done_callback(lambda _: self._forget(integration_id, task))
+        return True
+
+    async def run_forever(self) -> None:
+        """Tick until cancelled; cancelling also cancels the runs this process started."""
+        log.info("scheduler started (tick %.1fs)", self.tick_seconds)
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("scheduler tick failed")
+                await asyncio.sleep(self.tick_seconds)
+        finally:
+            await self.stop()
+
+    async def tick(self) -> None:
+        """Start queued, abandoned and due runs."""
+        busy: set[str] = set()
+        for run in await self._store.sync_runs.list_active():
+            busy.add(run.integration_id)
+            if run.status is SyncRunStatus.QUEUED or await self._abandoned(run):
+                self.submit(run.integration_id, run.trigger)
+        for integration in await self._store.integrations.list_connected():
+            if integration.id not in busy and await self._due(integration):
+                self.submit(integration.id, SyncTrigger.SCHEDULED)
+
+    async def drain(self) -> None:
+        """Wait for the runs started so far (tests, shutdown)."""
+        tasks = [t for t in self._running.values() if not t.done()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def stop(self) -> None:
+        """Cancel the runs this process started and wait for them to record their end."""
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _execute(self, integration_id: str, trigger: SyncTrigger) -> None:
+        async with self._slots:
+            try:
+                await self._runner.execute(integration_id, trigger)
+            except Exception:
+                log.exception("sync of %s failed to run", integration_id)
+
+    def _forget(self, integration_id: str, task: asyncio.Task[None]) -> None:
+        if self._running.get(integration_id) is task:
+            del self._running[integration_id]
+
+    async def _abandoned(self, run: SyncRun) -> bool:
+        if integration_running_here := self._running.get(run.integration_id):
+            return integration_running_here.done()
+        lease = await self._store.sync_leases.get(integration_id=run.integration_id)
+        return lease is None or lease.expires_at <= self._clock()
+
+    async def _due(self, integration: Integration) -> bool:
+        latest = await self._store.sync_runs.latest(integration_id=integration.id)
+        if latest is None:
+            return True
+        interval = timedelta(minutes=integration.sync_interval_minutes)
+        wait = interval
+        if latest.status is SyncRunStatus.FAILED:
+            wait = min(interval, RETRY_AFTER_FAILURE)
+        since = latest.finished_at or latest.created_at
+        jitter = jitter_for(integration.id, interval, self._jitter_fraction)
+        return self._clock() >= since + wait + jitter

@@ -1,0 +1,1 @@
+"""The sync pipeline: streams, snapshots, leases, progress (see docs/decisions/003)."""

@@ -1,0 +1,179 @@
+"""What a run collects, as declarative streams (SPEC §3.1), written into its snapshot.
+
+ACCESS_REVIEW: groups → members of every group (concurrently, bounded) → the Admin API
+directory when an admin key is set → users-bulk for the deduplicated account ids in batches
+of 250, each batch assembled (with its memberships and directory facts, read back from the
+snapshot) into complete accounts, each written once.
+POLICY: one CQL search with bodies, versions, labels and history expanded inline.
+
+Memory: only the group list and the set of account ids (for deduplication) are held;
+members, directory users, accounts and pages go to the store page by page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from services.confluence import paths
+from services.confluence.client import MAX_BULK_IDS, ConfluenceClient
+from services.confluence.models import (
+    AccountStatus,
+    AccountType,
+    BulkUser,
+    DirectoryUser,
+    Group,
+    Member,
+    Page,
+    ResultPage,
+)
+from services.integrations.models import Integration, Purpose
+from services.store.snapshot_data import DirectoryEntry, SnapshotDataRepository, SnapshotScope
+from services.sync.connector import Connector
+from services.sync.models import Phase, SnapshotAccount
+from services.sync.pager import Stream, run_stream, run_streams
+from services.sync.progress import ProgressTracker
+
+SEARCH_PAGE_SIZE = 50
+
+
+@dataclass
+class Collection:
+    """One run's collection: its connector, its snapshot, its progress."""
+
+    integration: Integration
+    connector: Connector
+    data: SnapshotDataRepository
+    scope: SnapshotScope
+    progress: ProgressTracker
+    concurrency: int = 8
+
+    async def run(self) -> None:
+        """Collect everything the integration's purpose needs."""
+        if self.integration.purpose is Purpose.POLICY:
+            await self._pages()
+        else:
+            await self._access_review()
+
+    async def _access_review(self) -> None:
+        groups = await self._groups()
+        account_ids = await self._members(groups)
+        await self._directory()
+        await self._users(sorted(account_ids))
+
+    async def _groups(self) -> list[Group]:
+        await self.progress.enter(Phase.GROUPS)
+        groups: list[Group] = []
+
+        async def sink(items: list[Group]) -> None:
+            groups.extend(items)
+            await self.data.insert_groups(self.scope, items)
+
+        await run_stream(Stream(paths.GROUPS, self.confluence.list_groups, sink), self.progress)
+        return groups
+
+    async def _members(self, groups: list[Group]) -> set[str]:
+        await self.progress.enter(Phase.MEMBERS)
+        account_ids: set[str] = set()
+
+        def stream(group: Group) -> Stream[Member]:
+            async def fetch(cursor: str | None) -> ResultPage[Member]:
+                return await self.confluence.list_group_members(group.id, cursor)
+
+            async def sink(items: list[Member]) -> None:
+                account_ids.update(m.account_id for m in items)
+                await self.data.insert_memberships(self.scope, group, items)
+
+            return Stream(paths.GROUP_MEMBERS, fetch, sink)
+
+        streams = (stream(g) for g in groups)
+        await run_streams(streams, self.progress, concurrency=self.concurrency)
+        return account_ids
+
+    async def _directory(self) -> None:
+        admin, org_id = self.connector.admin, self.connector.admin_org_id
+        if admin is None or not org_id:
+            return
+        await self.progress.enter(Phase.DIRECTORY)
+
+        async def fetch(cursor: str | None) -> ResultPage[DirectoryUser]:
+            return await admin.search_directory_users(org_id, cursor)
+
+        async def sink(items: list[DirectoryUser]) -> None:
+            await self.data.insert_directory(self.scope, items)
+
+        stream = Stream(paths.ADMIN_DIRECTORY_USERS_SEARCH, fetch, sink)
+        await run_stream(stream, self.progress)
+
+    async def _users(self, account_ids: list[str]) -> None:
+        await self.progress.enter(Phase.USERS)
+        admin_groups = {g.casefold() for g in self.integration.admin_groups}
+
+        def stream(batch: list[str]) -> Stream[BulkUser]:
+            async def fetch(cursor: str | None) -> ResultPage[BulkUser]:
+                return ResultPage(await self.confluence.users_bulk(batch), None)
+
+            async def sink(items: list[BulkUser]) -> None:
+                groups = await self.data.groups_of(self.scope, batch)
+                directory = await self.data.directory_of(self.scope, batch)
+                users = {u.account_id: u for u in items}
+                accounts = [
+                    assemble(a, users.get(a), groups.get(a, []), directory.get(a), admin_groups)
+                    for a in batch
+                ]
+                await self.data.insert_accounts(self.scope, accounts)
+
+            return Stream(paths.USERS_BULK, fetch, sink)
+
+        streams = (stream(b) for b in _batches(account_ids, MAX_BULK_IDS))
+        await run_streams(streams, self.progress, concurrency=self.concurrency)
+
+    async def _pages(self) -> None:
+        await self.progress.enter(Phase.PAGES)
+        cql = self.integration.cql
+
+        async def fetch(cursor: str | None) -> ResultPage[Page]:
+            return await self.confluence.search_content(cql, cursor, limit=SEARCH_PAGE_SIZE)
+
+        async def sink(items: list[Page]) -> None:
+            await self.data.upsert_pages(self.scope, items)
+
+        await run_stream(Stream(paths.CONTENT_SEARCH, fetch, sink), self.progress)
+
+    @property
+    def confluence(self) -> ConfluenceClient:
+        """The run's Confluence client."""
+        return self.connector.confluence
+
+
+def assemble(
+    account_id: str,
+    user: BulkUser | None,
+    groups: list[str],
+    directory: DirectoryEntry | None,
+    admin_groups: set[str],
+) -> SnapshotAccount:
+    """One account of the snapshot from users-bulk, its groups and the directory.
+
+    The directory's status is authoritative when it knows one; MFA and last active come only
+    from the directory; admin means membership of one of the integration's admin groups.
+    """
+    status = user.account_status if user else AccountStatus.UNKNOWN
+    if directory is not None and directory.account_status is not AccountStatus.UNKNOWN:
+        status = directory.account_status
+    return SnapshotAccount(
+        account_id=account_id,
+        display_name=(user.display_name or None) if user else None,
+        email=user.email if user else None,
+        account_type=(user.account_type if user else AccountType.UNKNOWN).value,
+        account_status=status.value,
+        is_admin=any(g.casefold() in admin_groups for g in groups),
+        mfa_enabled=directory.mfa_enabled if directory else None,
+        groups=tuple(sorted(groups)),
+        last_active_at=directory.last_active if directory else None,
+    )
+
+
+def _batches(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

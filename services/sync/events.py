@@ -1,0 +1,40 @@
+"""Sync events on the bus: the run, as JSON-ready data (any bus backend can carry it)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from services.events import Event
+from services.integrations.models import Purpose
+from services.sync.models import SnapshotCounts, SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
+
+_TIMES = ("created_at", "started_at", "finished_at")
+
+
+def run_event(run: SyncRun) -> Event:
+    """The event published for a run: ``{"integration_id", "run_id", "run": {...}}``."""
+    data = asdict(run)
+    for key in _TIMES:
+        value = data[key]
+        data[key] = value.isoformat() if isinstance(value, datetime) else None
+    data["purpose"] = run.purpose.value
+    data["status"] = run.status.value
+    data["trigger"] = run.trigger.value
+    return {"integration_id": run.integration_id, "run_id": run.id, "run": data}
+
+
+def run_from_event(event: Event) -> SyncRun:
+    """The run carried by an event made by ``run_event``."""
+    data: dict[str, Any] = dict(event["run"])
+    for key in _TIMES:
+        value = data.get(key)
+        data[key] = datetime.fromisoformat(value) if isinstance(value, str) else None
+    data["purpose"] = Purpose(data["purpose"])
+    data["status"] = SyncRunStatus(data["status"])
+    data["trigger"] = SyncTrigger(data["trigger"])
+    data["progress"] = SyncProgress(**data["progress"])
+    counts = data.get("counts")
+    data["counts"] = SnapshotCounts(**counts) if counts else None
+    return SyncRun(**data)

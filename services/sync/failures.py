@@ -1,0 +1,74 @@
+"""What a failed run records: a message for people, the failing endpoint, and whether the
+integration must be re-authorised (the credential itself was refused)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.atlassian.errors import InvalidClient, InvalidGrant, InvalidToken
+from services.confluence import paths
+from services.confluence.errors import (
+    ConfluenceAuthError,
+    ConfluenceError,
+    ConfluenceScopeError,
+    ConfluenceStatusError,
+)
+from services.integrations.errors import InvalidCredentials
+from services.integrations.tokens import ReauthRequired
+from services.sync.connector import ConnectorUnavailable
+from services.sync.pager import StreamFailed
+from services.sync.progress import LeaseLost
+
+RECONNECT = "reconnect Confluence"
+_OAUTH_REFUSED = (InvalidGrant, InvalidClient, InvalidToken, ReauthRequired)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a run failed."""
+
+    message: str
+    endpoint: str | None = None
+    needs_reauth: bool = False
+    status: int | None = None
+    unexpected: bool = False
+
+
+class CommitRejected(Exception):
+    """The snapshot could not be made current (fenced out, or no longer CONNECTED)."""
+
+
+def describe(exc: BaseException) -> Failure:
+    """The ``Failure`` for an exception that ended a run."""
+    endpoint: str | None = None
+    cause = exc
+    if isinstance(exc, StreamFailed):
+        endpoint, cause = exc.endpoint, exc.cause
+    status = cause.status if isinstance(cause, ConfluenceStatusError) else None
+    if isinstance(cause, InvalidCredentials):
+        return Failure(cause.message, endpoint, needs_reauth=True)
+    if isinstance(cause, (ConfluenceAuthError, *_OAUTH_REFUSED)):
+        return Failure(_auth_message(cause, endpoint), endpoint, needs_reauth=True, status=status)
+    if isinstance(cause, ConfluenceError):
+        where = f"{endpoint} " if endpoint else ""
+        return Failure(f"Confluence request {where}failed: {cause}", endpoint, status=status)
+    if isinstance(cause, LeaseLost | CommitRejected | ConnectorUnavailable):
+        return Failure(str(cause), endpoint)
+    return Failure("internal error while syncing (see the worker log)", endpoint, unexpected=True)
+
+
+def _auth_message(cause: BaseException, endpoint: str | None) -> str:
+    if endpoint == paths.ADMIN_DIRECTORY_USERS_SEARCH:
+        return (
+            "The Atlassian Admin API refused the organization admin API key (HTTP 401): "
+            "set a new admin key for this integration."
+        )
+    if isinstance(cause, ConfluenceScopeError):
+        return (
+            "Confluence refused the access token because a scope is missing: "
+            f"{RECONNECT} and grant every requested scope."
+        )
+    if isinstance(cause, _OAUTH_REFUSED):
+        return f"Atlassian no longer accepts Vigil's authorization: {RECONNECT}."
+    where = f" on {endpoint}" if endpoint else ""
+    return f"Confluence refused the credential (HTTP 401{where}): {RECONNECT}."

@@ -1,0 +1,71 @@
+"""Keeping a lease alive while a run works, and stopping the run when the lease is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from services.store.sync_leases import LeaseRepository
+from services.sync.models import Lease
+from services.sync.progress import LeaseLost
+
+T = TypeVar("T")
+
+
+class LeaseTiming(Protocol):
+    """How long a lease lasts and what time it is."""
+
+    @property
+    def lease_ttl(self) -> timedelta:
+        """Lease duration; heartbeats come every third of it."""
+        ...
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The wall clock (shared by every process through the database)."""
+        ...
+
+
+class LeaseKeeper:
+    """Heartbeats a lease every ``ttl / 3`` while a coroutine runs."""
+
+    def __init__(self, leases: LeaseRepository, lease: Lease, timing: LeaseTiming) -> None:
+        self._leases = leases
+        self._lease = lease
+        self._timing = timing
+
+    async def guard(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work``; if a heartbeat finds the lease taken, cancel it and raise LeaseLost."""
+        worker = asyncio.ensure_future(work)
+        beats = asyncio.ensure_future(self._beat())
+        try:
+            await asyncio.wait({worker, beats}, return_when=asyncio.FIRST_COMPLETED)
+            if worker.done():
+                return worker.result()
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            beats.result()  # raises LeaseLost
+            raise LeaseLost("the lease ended without a reason")  # pragma: no cover
+        finally:
+            for task in (worker, beats):
+                task.cancel()
+            await asyncio.gather(worker, beats, return_exceptions=True)
+
+    async def _beat(self) -> None:
+        interval = self._timing.lease_ttl.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            renewed = await self._leases.renew(
+                integration_id=self._lease.integration_id,
+                token=self._lease.token,
+                ttl=self._timing.lease_ttl,
+                now=self._timing.clock(),
+            )
+            if not renewed:
+                raise LeaseLost(
+                    f"the lease on {self._lease.integration_id} was taken over by another worker"
+                )

@@ -1,0 +1,127 @@
+"""A run's live progress: counted per page and per retry, published on the bus, persisted.
+
+Every page publishes the run (with its progress) on ``topic_for(org, "sync")``; the run
+document is updated at phase changes and at most every ``persist_interval`` seconds. Those
+updates are fenced: when one is refused the run has lost its lease and ``LeaseLost`` stops it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
+
+from services.confluence.retry import RetryEvent
+from services.events import EventBus, topic_for
+from services.store.sync_runs import SyncRunRepository
+from services.sync.events import run_event
+from services.sync.models import Phase, SyncProgress, SyncRun
+
+SYNC_CHANNEL = "sync"
+
+
+class LeaseLost(Exception):
+    """The run's lease was taken over: it must stop writing."""
+
+
+class SyncMetrics(Protocol):
+    """Where sync counters go (Prometheus in the API process)."""
+
+    def run_finished(self, purpose: str, outcome: str) -> None:
+        """A run ended with ``outcome`` (SUCCEEDED, FAILED)."""
+
+    def confluence_call(self, status: str) -> None:
+        """One HTTP attempt to Atlassian ended with ``status`` ("200", "429", "error")."""
+
+    def rate_limit_wait(self, seconds: float) -> None:
+        """The run waited ``seconds`` because of a rate limit."""
+
+
+class NullSyncMetrics:
+    """Metrics that go nowhere (CLI, tests)."""
+
+    def run_finished(self, purpose: str, outcome: str) -> None:
+        """Ignored."""
+
+    def confluence_call(self, status: str) -> None:
+        """Ignored."""
+
+    def rate_limit_wait(self, seconds: float) -> None:
+        """Ignored."""
+
+
+class ProgressTracker:
+    """Counts a run's requests, items, retries and rate-limit waits, and reports them."""
+
+    def __init__(
+        self,
+        run: SyncRun,
+        runs: SyncRunRepository,
+        bus: EventBus,
+        metrics: SyncMetrics,
+        *,
+        persist_interval: float = 0.5,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.run = run
+        self._runs = runs
+        self._bus = bus
+        self._metrics = metrics
+        self._persist_interval = persist_interval
+        self._monotonic = monotonic
+        self._last_persist = monotonic()
+        self.phase = Phase.STARTING.value
+        self.requests = self.items = self.retries = self.waits = 0
+        self.memberships = 0
+
+    def progress(self) -> SyncProgress:
+        """The counters now."""
+        return SyncProgress(self.phase, self.requests, self.items, self.retries, self.waits)
+
+    def current(self) -> SyncRun:
+        """The run with its current progress."""
+        return replace(self.run, progress=self.progress())
+
+    def observe_retry(self, event: RetryEvent) -> None:
+        """RetryObserver: a failed attempt that will be retried (counted as a request)."""
+        self.requests += 1
+        self.retries += 1
+        self._metrics.confluence_call(str(event.status) if event.status else "error")
+        if event.rate_limited:
+            self.waits += 1
+            self._metrics.rate_limit_wait(event.wait_seconds)
+
+    async def enter(self, phase: Phase) -> None:
+        """Start a phase: persisted and published at once."""
+        self.phase = phase.value
+        await self._persist()
+        await self.publish()
+
+    async def page(self, items: int) -> None:
+        """A successful request brought ``items`` items (PageCounter)."""
+        self.requests += 1
+        self.items += items
+        self._metrics.confluence_call("200")
+        if self._monotonic() - self._last_persist >= self._persist_interval:
+            await self._persist()
+        await self.publish()
+
+    def failed_call(self, status: int | None) -> None:
+        """The final attempt of a request failed (not retried)."""
+        self.requests += 1
+        self._metrics.confluence_call(str(status) if status else "error")
+
+    async def publish(self, run: SyncRun | None = None) -> None:
+        """Publish the run (default: as now) to the organization's sync channel."""
+        run = run or self.current()
+        await self._bus.publish(topic_for(run.organization_id, SYNC_CHANNEL), run_event(run))
+
+    async def _persist(self) -> None:
+        self._last_persist = self._monotonic()
+        assert self.run.fence is not None
+        ours = await self._runs.update_progress(
+            run_id=self.run.id, fence=self.run.fence, progress=self.progress()
+        )
+        if not ours:
+            raise LeaseLost(f"sync run {self.run.id} was taken over by another worker")

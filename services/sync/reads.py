@@ -1,0 +1,97 @@
+"""Reading the current snapshots: ``accounts`` (ACCESS_REVIEW) and ``confluencePages`` (POLICY).
+
+Only an integration's *current* snapshot is ever read, so a run in progress or a failed run
+is never visible. Until account identities exist (issue 6) every account is UNIDENTIFIED:
+the classification filter keeps its SPEC shape and matches accordingly.
+"""
+
+from __future__ import annotations
+
+from services.errors import ValidationFailed
+from services.integrations.models import Integration, Purpose
+from services.models import Principal
+from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.store import Store
+from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, SnapshotPage
+
+UNIDENTIFIED = "UNIDENTIFIED"
+CLASSIFICATIONS = ("STAFF", "NOT_STAFF", UNIDENTIFIED)
+MAX_FILTER_TEXT = 200
+
+
+class SnapshotReader:
+    """Accounts and pages of the caller's organization's current snapshots."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def current_snapshot(self, organization_id: str, purpose: Purpose) -> str | None:
+        """The current snapshot of the organization's integration for ``purpose``, if any."""
+        integration = await self.integration_for(organization_id, purpose)
+        return integration.current_snapshot_id if integration else None
+
+    async def integration_for(self, organization_id: str, purpose: Purpose) -> Integration | None:
+        """The live integration for ``purpose``, else the newest one that has a snapshot."""
+        integrations = self._store.integrations
+        live = await integrations.get_live_for_purpose(
+            organization_id=organization_id, purpose=purpose
+        )
+        if live is not None and live.current_snapshot_id:
+            return live
+        for candidate in await integrations.list_by_organization(organization_id=organization_id):
+            if candidate.purpose is purpose and candidate.current_snapshot_id:
+                return candidate
+        return live
+
+    async def accounts(
+        self,
+        principal: Principal,
+        filter: AccountFilter | None,
+        first: int | None,
+        after: str | None,
+    ) -> Slice[SnapshotAccount]:
+        """Accounts of the current ACCESS_REVIEW snapshot, by account id."""
+        filter = _checked_accounts(filter or AccountFilter())
+        limit, key = page_size(first), decode_cursor(after)
+        snapshot = await self.current_snapshot(principal.organization_id, Purpose.ACCESS_REVIEW)
+        if snapshot is None or filter.classification not in (None, UNIDENTIFIED):
+            return Slice(items=[], total_count=0, has_next_page=False)
+        rows, total = await self._store.snapshot_queries.list_accounts(
+            snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
+        )
+        return make_slice(rows, limit=limit, total=total, key=lambda a: a.account_id)
+
+    async def pages(
+        self,
+        principal: Principal,
+        filter: PageFilter | None,
+        first: int | None,
+        after: str | None,
+    ) -> Slice[SnapshotPage]:
+        """Pages of the current POLICY snapshot, by page id."""
+        filter = filter or PageFilter()
+        for name in ("label", "space", "search"):
+            _short(getattr(filter, name), name)
+        limit, key = page_size(first), decode_cursor(after)
+        snapshot = await self.current_snapshot(principal.organization_id, Purpose.POLICY)
+        if snapshot is None:
+            return Slice(items=[], total_count=0, has_next_page=False)
+        rows, total = await self._store.snapshot_queries.list_pages(
+            snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
+        )
+        return make_slice(rows, limit=limit, total=total, key=lambda p: p.page_id)
+
+
+def _checked_accounts(f: AccountFilter) -> AccountFilter:
+    if f.classification is not None and f.classification not in CLASSIFICATIONS:
+        raise ValidationFailed("unknown classification", field=["filter", "classification"])
+    for name in ("group", "search", "status", "account_type"):
+        _short(getattr(f, name), name)
+    return f
+
+
+def _short(value: str | None, name: str) -> None:
+    if value is not None and len(value) > MAX_FILTER_TEXT:
+        raise ValidationFailed(
+            f"{name} must be at most {MAX_FILTER_TEXT} characters", field=["filter", name]
+        )

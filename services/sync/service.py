@@ -1,0 +1,167 @@
+"""Sync runs as the API sees them: trigger, history, live progress, the first sync."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Callable
+from datetime import datetime
+
+from services.access import require_role
+from services.errors import Conflict, NotFound, ValidationFailed
+from services.events import EventBus, topic_for
+from services.integrations.models import Integration, IntegrationStatus
+from services.models import Principal, Role
+from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.store import Store
+from services.sync.events import run_from_event
+from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
+from services.sync.progress import SYNC_CHANNEL
+
+log = logging.getLogger(__name__)
+
+Dispatch = Callable[[str, SyncTrigger], object]
+_RANK = {
+    SyncRunStatus.QUEUED: 0,
+    SyncRunStatus.RUNNING: 1,
+    SyncRunStatus.SUCCEEDED: 2,
+    SyncRunStatus.FAILED: 2,
+}
+
+
+class SyncService:
+    """Starts runs (here when this process has a worker, else a worker picks them up)."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        *,
+        dispatch: Dispatch | None = None,
+        poll_interval: float = 2.0,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._dispatch = dispatch
+        self._poll_interval = poll_interval
+
+    async def trigger(self, principal: Principal, integration_id: str) -> SyncRun:
+        """Start a run now (ADMIN); the running run if there is one."""
+        require_role(principal, Role.ADMIN)
+        integration = await self._integration(principal, integration_id, "integrationId")
+        if integration.status is not IntegrationStatus.CONNECTED:
+            raise Conflict(
+                f"the integration is {integration.status.value}, not CONNECTED: "
+                "connect (or reconnect) Confluence before syncing",
+                field=["integrationId"],
+                code="NOT_CONNECTED",
+            )
+        return await self.enqueue(integration, SyncTrigger.MANUAL)
+
+    async def request_initial_sync(self, integration: Integration) -> None:
+        """Queue the first sync of a freshly CONNECTED integration (the connect flow's hook)."""
+        run = await self.enqueue(integration, SyncTrigger.INITIAL)
+        log.info("initial sync %s queued for %s", run.id, integration.id)
+
+    async def enqueue(self, integration: Integration, trigger: SyncTrigger) -> SyncRun:
+        """Create a QUEUED run (or return the active one) and start it if this process can."""
+        runs = self._store.sync_runs
+        run = None
+        for _ in range(3):  # the active run may finish between our insert and our read
+            run = await runs.create(
+                organization_id=integration.organization_id,
+                integration_id=integration.id,
+                purpose=integration.purpose,
+                trigger=trigger,
+            ) or await runs.get_active(integration_id=integration.id)
+            if run is not None:
+                break
+        if run is None:
+            raise Conflict("could not queue a sync run; try again", code="SYNC_BUSY")
+        if run.status is SyncRunStatus.QUEUED and self._dispatch is not None:
+            self._dispatch(integration.id, run.trigger)
+        return run
+
+    async def list_runs(
+        self, principal: Principal, integration_id: str, first: int | None, after: str | None
+    ) -> Slice[SyncRun]:
+        """The integration's runs, newest first."""
+        await self._integration(principal, integration_id, "integrationId")
+        limit = page_size(first)
+        runs, total = await self._store.sync_runs.list_by_integration(
+            integration_id=integration_id, limit=limit + 1, before=_run_key(decode_cursor(after))
+        )
+        return make_slice(runs, limit=limit, total=total, key=_cursor_key)
+
+    async def latest_run(self, principal: Principal, integration_id: str) -> SyncRun | None:
+        """The integration's most recent run (for ``Integration.latestSyncRun``)."""
+        await self._integration(principal, integration_id, "id")
+        return await self._store.sync_runs.latest(integration_id=integration_id)
+
+    async def watch(
+        self, principal: Principal, integration_id: str
+    ) -> AsyncGenerator[SyncRun, None]:
+        """Every progress step and end of the integration's runs, as they happen.
+
+        Bus events carry each page's progress; when the bus is quiet for ``poll_interval``
+        the latest run is read from the store, so runs of another process are seen too.
+        Only states newer than the last one yielded are yielded.
+        """
+        await self._integration(principal, integration_id, "integrationId")
+        topic = topic_for(principal.organization_id, SYNC_CHANNEL)
+        events = self._bus.subscribe(topic)
+        pending: asyncio.Future[dict[str, object]] | None = None
+        last: tuple[datetime, int, int, int] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(events))
+                done, _ = await asyncio.wait({pending}, timeout=self._poll_interval)
+                run: SyncRun | None
+                if done:
+                    event, pending = pending.result(), None
+                    if event.get("integration_id") != integration_id:
+                        continue
+                    run = run_from_event(event)
+                else:
+                    run = await self._store.sync_runs.latest(integration_id=integration_id)
+                if run is not None and (last is None or _order(run) > last):
+                    last = _order(run)
+                    yield run
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await pending
+            await events.aclose()  # type: ignore[attr-defined]
+
+    async def _integration(
+        self, principal: Principal, integration_id: str, field: str
+    ) -> Integration:
+        integration = await self._store.integrations.get(
+            organization_id=principal.organization_id, integration_id=integration_id
+        )
+        if integration is None:
+            raise NotFound(f"integration {integration_id} not found", field=[field])
+        return integration
+
+
+def _order(run: SyncRun) -> tuple[datetime, int, int, int]:
+    """Progress only moves forward: later runs, later states, more requests, more items."""
+    p = run.progress
+    return (run.created_at, _RANK[run.status], p.requests_made, p.items_fetched)
+
+
+def _cursor_key(run: SyncRun) -> str:
+    return f"{run.created_at.isoformat()}|{run.id}"
+
+
+def _run_key(key: str | None) -> tuple[datetime, str] | None:
+    if key is None:
+        return None
+    at, _, run_id = key.partition("|")
+    try:
+        return datetime.fromisoformat(at), run_id
+    except ValueError:
+        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None

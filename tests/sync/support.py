@@ -1,0 +1,100 @@
+"""Helpers for sync tests: a connected integration, a runner against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from services.confluence.retry import RetryPolicy
+from services.events import InMemoryEventBus
+from services.integrations.models import (
+    AuthMethod,
+    ConfluenceSite,
+    Integration,
+    IntegrationStatus,
+    Purpose,
+)
+from services.store import Store
+from services.sync.connector import ConnectorFactory
+from services.sync.retention import ProtectedSnapshots, Retention
+from services.sync.runner import RunnerOptions, SnapshotListener, SyncRunner
+from services.sync.static_connector import StaticConnectorFactory
+from simulator import RunningSimulator
+
+
+@dataclass
+class RecordingSleep:
+    """An injected sleep that records the requested waits and only yields to the loop."""
+
+    waits: list[float] = field(default_factory=list)
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await asyncio.sleep(0)
+
+
+def fast_policy(max_attempts: int = 5) -> RetryPolicy:
+    """The production policy with the sleep injected (tests never wait)."""
+    return RetryPolicy(max_attempts=max_attempts, sleep=RecordingSleep())
+
+
+def static_connectors(
+    running: RunningSimulator,
+    *,
+    admin_key: bool = True,
+    policy: RetryPolicy | None = None,
+    api_token: str | None = None,
+) -> StaticConnectorFactory:
+    """Basic auth as the simulator's admin operator, plus its Admin API key."""
+    creds = running.sim.credentials
+    return StaticConnectorFactory(
+        site_url=running.site_url(),
+        email=creds.admin_token.email,
+        api_token=api_token or creds.admin_token.token,
+        api_url=running.api_url,
+        admin_api_key=creds.admin_api_key if admin_key else None,
+        admin_org_id=creds.org_id if admin_key else None,
+        policy=policy or fast_policy(),
+    )
+
+
+async def connected_integration(
+    store: Store,
+    organization_id: str,
+    purpose: Purpose = Purpose.ACCESS_REVIEW,
+    *,
+    site_url: str = "http://127.0.0.1:1/site/acme",
+    **fields: Any,
+) -> Integration:
+    """A CONNECTED API-token integration, as the connect flow leaves it."""
+    return await store.integrations.create(
+        organization_id=organization_id,
+        purpose=purpose,
+        auth_method=AuthMethod.API_TOKEN,
+        status=IntegrationStatus.CONNECTED,
+        sync_interval_minutes=360,
+        site=ConfluenceSite(url=site_url),
+        **fields,
+    )
+
+
+def make_runner(
+    store: Store,
+    connectors: ConnectorFactory,
+    *,
+    bus: InMemoryEventBus | None = None,
+    owner: str = "test-worker",
+    lease_seconds: float = 30,
+    keep: int = 30,
+    protected: ProtectedSnapshots | None = None,
+    listeners: Sequence[SnapshotListener] = (),
+) -> SyncRunner:
+    """A runner with test-sized tunables."""
+    options = RunnerOptions(owner=owner, lease_ttl=timedelta(seconds=lease_seconds))
+    retention = Retention(store.sync_runs, store.snapshot_data, protected, keep=keep)
+    return SyncRunner(
+        store, bus or InMemoryEventBus(), connectors, retention, options, listeners=listeners
+    )

@@ -1,0 +1,137 @@
+"""The scheduler: due runs with jitter, queued runs, abandoned runs (mock store, no network)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.integrations.models import Purpose
+from services.scheduler import Scheduler, jitter_for
+from services.store import Store
+from services.sync.models import SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
+from tests.conftest import open_store
+from tests.sync.support import connected_integration
+
+
+class FakeRunner:
+    """Records what the scheduler asks to run."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, SyncTrigger]] = []
+
+    async def execute(self, integration_id: str, trigger: SyncTrigger) -> SyncRun | None:
+        self.calls.append((integration_id, trigger))
+        return None
+
+
+async def _setup(now: datetime) -> tuple[Store, Scheduler, FakeRunner, list[datetime]]:
+    store = open_store("mock", None)
+    await store.ensure_indexes()
+    runner = FakeRunner()
+    clock = [now]
+    scheduler = Scheduler(store, runner, clock=lambda: clock[0])  # type: ignore[arg-type]
+    return store, scheduler, runner, clock
+
+
+async def _finished_run(store: Store, integration_id: str, org: str, status: SyncRunStatus) -> Any:
+    run = await store.sync_runs.create(
+        organization_id=org,
+        integration_id=integration_id,
+        purpose=Purpose.ACCESS_REVIEW,
+        trigger=SyncTrigger.SCHEDULED,
+    )
+    assert run is not None
+    await store.sync_runs.claim(run_id=run.id, owner="w", fence=1)
+    return await store.sync_runs.finish(
+        run_id=run.id, fence=1, status=status, progress=SyncProgress()
+    )
+
+
+def test_jitter_is_stable_and_spreads_sites() -> None:
+    interval = timedelta(minutes=360)
+    offsets = {jitter_for(f"int_{i}", interval, 0.1) for i in range(200)}
+    assert len(offsets) == 200
+    assert all(timedelta(0) <= o < interval * 0.1 for o in offsets)
+    assert max(offsets) - min(offsets) > interval * 0.08  # spread over the window
+    assert jitter_for("int_7", interval, 0.1) == jitter_for("int_7", interval, 0.1)
+
+
+async def test_due_integrations_start_after_interval_plus_jitter() -> None:
+    store, scheduler, runner, clock = await _setup(datetime.now(UTC))
+    org = await store.organizations.create(name="Acme")
+    never = await connected_integration(store, org.id, Purpose.ACCESS_REVIEW)
+    synced = await connected_integration(store, org.id, Purpose.POLICY)
+    last = await _finished_run(store, synced.id, org.id, SyncRunStatus.SUCCEEDED)
+
+    await scheduler.tick()
+    await scheduler.drain()
+    assert runner.calls == [(never.id, SyncTrigger.SCHEDULED)]  # never synced: due now
+
+    runner.calls.clear()
+    await store.sync_runs.create(  # the first one is now queued/active: not started twice
+        organization_id=org.id,
+        integration_id=never.id,
+        purpose=Purpose.ACCESS_REVIEW,
+        trigger=SyncTrigger.INITIAL,
+    )
+    jitter = jitter_for(synced.id, timedelta(minutes=360), 0.1)
+    clock[0] = last.finished_at + timedelta(minutes=360) + jitter - timedelta(seconds=1)
+    await scheduler.tick()
+    await scheduler.drain()
+    assert runner.calls == [(never.id, SyncTrigger.INITIAL)]  # only the queued run
+    runner.calls.clear()
+    clock[0] += timedelta(seconds=2)
+    await scheduler.tick()
+    await scheduler.drain()
+    assert (synced.id, SyncTrigger.SCHEDULED) in runner.calls
+
+
+async def test_failed_runs_are_retried_sooner() -> None:
+    store, scheduler, runner, clock = await _setup(datetime.now(UTC))
+    org = await store.organizations.create(name="Acme")
+    integration = await connected_integration(store, org.id)
+    failed = await _finished_run(store, integration.id, org.id, SyncRunStatus.FAILED)
+    clock[0] = failed.finished_at + timedelta(minutes=25)
+    await scheduler.tick()
+    assert runner.calls == []
+    jitter = jitter_for(integration.id, timedelta(minutes=360), 0.1)
+    clock[0] = failed.finished_at + timedelta(minutes=30) + jitter + timedelta(seconds=1)
+    await scheduler.tick()
+    await scheduler.drain()
+    assert runner.calls == [(integration.id, SyncTrigger.SCHEDULED)]
+
+
+async def test_abandoned_running_run_is_taken_over_once_its_lease_expired() -> None:
+    now = datetime.now(UTC)
+    store, scheduler, runner, clock = await _setup(now)
+    org = await store.organizations.create(name="Acme")
+    integration = await connected_integration(store, org.id)
+    run = await store.sync_runs.create(
+        organization_id=org.id,
+        integration_id=integration.id,
+        purpose=Purpose.ACCESS_REVIEW,
+        trigger=SyncTrigger.MANUAL,
+    )
+    assert run is not None
+    lease = await store.sync_leases.acquire(
+        integration_id=integration.id, owner="dead", ttl=timedelta(seconds=10), now=now
+    )
+    assert lease is not None
+    await store.sync_runs.claim(run_id=run.id, owner="dead", fence=lease.token)
+
+    await scheduler.tick()
+    assert runner.calls == []  # its lease is still valid
+    clock[0] = now + timedelta(seconds=11)
+    await scheduler.tick()
+    await scheduler.drain()
+    assert runner.calls == [(integration.id, SyncTrigger.MANUAL)]
+
+
+async def test_submit_runs_an_integration_once_per_process() -> None:
+    _, scheduler, runner, _ = await _setup(datetime.now(UTC))
+    assert scheduler.submit("int_1")
+    assert not scheduler.submit("int_1")  # still running here
+    await scheduler.drain()
+    assert scheduler.submit("int_1")
+    await scheduler.drain()
+    assert runner.calls == [("int_1", SyncTrigger.SCHEDULED)] * 2

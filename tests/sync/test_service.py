@@ -1,0 +1,61 @@
+"""SyncService: queueing, the first sync, and progress seen from another process."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.events import InMemoryEventBus
+from services.models import Principal, Role
+from services.sync.models import SyncRunStatus, SyncTrigger
+from services.sync.service import SyncService
+from simulator import RunningSimulator
+from tests.conftest import open_store
+from tests.sync.support import connected_integration, make_runner, static_connectors
+
+
+async def test_initial_sync_is_queued_and_dispatched_once() -> None:
+    store = open_store("mock", None)
+    await store.ensure_indexes()
+    dispatched: list[tuple[str, SyncTrigger]] = []
+    service = SyncService(
+        store, InMemoryEventBus(), dispatch=lambda i, t: dispatched.append((i, t))
+    )
+    org = await store.organizations.create(name="Acme")
+    integration = await connected_integration(store, org.id)
+    await service.request_initial_sync(integration)
+    active = await store.sync_runs.get_active(integration_id=integration.id)
+    assert active is not None and active.status is SyncRunStatus.QUEUED
+    assert active.trigger is SyncTrigger.INITIAL
+    # A manual trigger meanwhile returns the queued run instead of a second one.
+    run = await service.trigger(Principal(org.id, Role.ADMIN, "k"), integration.id)
+    assert run.id == active.id
+    assert set(dispatched) == {(integration.id, SyncTrigger.INITIAL)}  # a kick is idempotent
+
+
+async def test_progress_of_a_run_in_another_process_is_seen_by_polling(
+    small_sim: RunningSimulator,
+) -> None:
+    store = open_store("mock", None)
+    await store.ensure_indexes()
+    org = await store.organizations.create(name="Acme")
+    integration = await connected_integration(store, org.id)
+    worker_bus, api_bus = InMemoryEventBus(), InMemoryEventBus()  # two processes
+    runner = make_runner(store, static_connectors(small_sim), bus=worker_bus)
+    service = SyncService(store, api_bus, poll_interval=0.05)
+    watch = service.watch(Principal(org.id, Role.VIEWER, "k"), integration.id)
+    seen = []
+
+    async def follow() -> None:
+        async for run in watch:
+            seen.append(run)
+            if run.status is SyncRunStatus.SUCCEEDED:
+                return
+
+    follower = asyncio.create_task(follow())
+    await asyncio.sleep(0.1)
+    done = await runner.execute(integration.id)
+    await asyncio.wait_for(follower, 5)
+    await watch.aclose()
+    assert done is not None and seen[-1].id == done.id
+    assert seen[-1].counts == done.counts
+    assert api_bus.subscriber_count() == 0  # the subscription cleaned up

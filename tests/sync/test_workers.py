@@ -1,0 +1,226 @@
+"""Two `vigil worker` processes against one wire-server database: one run per integration,
+and a worker killed mid-run (SIGKILL) leaves a lease that expires, then the other completes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.container import Container
+from api.settings import Settings
+from services.crypto import generate_key
+from services.integrations.models import Purpose
+from services.models import Principal, Role
+from services.sync.models import SyncRun, SyncRunStatus
+from services.sync.runner import STALE_RUN
+from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+
+pytestmark = pytest.mark.wire
+VIGIL = str(Path(sys.executable).with_name("vigil"))
+
+
+@pytest.fixture(scope="module")
+def slow_sim() -> Iterator[RunningSimulator]:
+    """A site whose sync takes a few seconds: every request waits 60 ms."""
+    sim = Simulator(generate_site(users=600, groups=40, pages=30, seed=13))
+    sim.faults.configure(latency_ms=60)
+    with start_simulator(sim) as running:
+        yield running
+
+
+@pytest.fixture
+async def env(wire_url: str, slow_sim: RunningSimulator, tmp_path: Path) -> AsyncIterator[Any]:
+    settings = {
+        "VIGIL_MONGODB_URL": wire_url,
+        "VIGIL_MONGODB_DB": f"vigil_workers_{uuid.uuid4().hex[:8]}",
+        "VIGIL_SECRET_KEY": generate_key(),
+        "VIGIL_EVIDENCE_HMAC_KEY": generate_key(),
+        "VIGIL_ALLOW_INSECURE_URLS": "true",
+        "VIGIL_ATLASSIAN_API_URL": slow_sim.api_url,
+        "VIGIL_ATLASSIAN_AUTH_URL": slow_sim.auth_url,
+        "VIGIL_SCHEDULER_TICK_SECONDS": "0.2",
+        "VIGIL_SYNC_LEASE_SECONDS": "2",
+        "VIGIL_LOG_LEVEL": "INFO",
+    }
+    container = Container.build(
+        Settings(
+            **{k.removeprefix("VIGIL_").lower(): v for k, v in settings.items()}, run_worker=False
+        )
+    )
+    await container.start()
+    org, key = await container.access.create_organization("Acme")
+    principal = Principal(org.id, Role.ADMIN, key.key.id)
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(name: str) -> subprocess.Popen[bytes]:
+        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            [VIGIL, "worker"], env={**os.environ, **settings}, stdout=log, stderr=subprocess.STDOUT
+        )
+        workers.append(proc)
+        return proc
+
+    try:
+        yield container, principal, start_worker, slow_sim
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in workers:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        await container.store.drop()
+        await container.stop()
+
+
+async def _connect(
+    container: Container, principal: Principal, running: RunningSimulator, purpose: Purpose
+) -> str:
+    creds = running.sim.credentials
+    integration = await container.integrations.connect_api_token(
+        principal,
+        purpose=purpose,
+        domain=running.site_url(),
+        email=creds.admin_token.email,
+        api_token=creds.admin_token.token,
+        confirm_credentials=True,
+    )
+    if purpose is Purpose.ACCESS_REVIEW:
+        await container.integrations.set_admin_key(
+            principal,
+            integration_id=integration.id,
+            org_id=creds.org_id,
+            api_key=creds.admin_api_key,
+        )
+    return integration.id
+
+
+async def _runs(container: Container, integration_id: str) -> list[SyncRun]:
+    runs, _ = await container.store.sync_runs.list_by_integration(
+        integration_id=integration_id, limit=50
+    )
+    return runs
+
+
+async def _wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_two_workers_one_run_and_takeover_after_sigkill(env: Any) -> None:
+    container, principal, start_worker, running = env
+    workers = [start_worker("worker-1"), start_worker("worker-2")]
+    pids = {w.pid for w in workers}
+
+    # Both workers see a never-synced integration as due; exactly one runs it.
+    policy = await _connect(container, principal, running, Purpose.POLICY)
+
+    async def policy_done() -> list[SyncRun] | None:
+        runs = await _runs(container, policy)
+        return runs if any(r.status is SyncRunStatus.SUCCEEDED for r in runs) else None
+
+    runs = await _wait_for(policy_done, 30, "the POLICY run")
+    await asyncio.sleep(1.0)  # both workers ticked several times more
+    runs = await _runs(container, policy)
+    assert [r.status for r in runs] == [SyncRunStatus.SUCCEEDED]
+    assert int(runs[0].owner.split(":")[1]) in pids
+
+    # Kill the worker running the ACCESS_REVIEW sync in the middle of it.
+    access = await _connect(container, principal, running, Purpose.ACCESS_REVIEW)
+
+    async def running_mid_way() -> SyncRun | None:
+        runs = await _runs(container, access)
+        live = [r for r in runs if r.status is SyncRunStatus.RUNNING]
+        return live[0] if live and live[0].progress.items_fetched > 0 else None
+
+    victim_run = await _wait_for(running_mid_way, 30, "the ACCESS_REVIEW run to start")
+    victim_pid = int(victim_run.owner.split(":")[1])
+    os.kill(victim_pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    survivor = next(w for w in workers if w.pid != victim_pid)
+
+    async def access_done() -> list[SyncRun] | None:
+        runs = await _runs(container, access)
+        return runs if any(r.status is SyncRunStatus.SUCCEEDED for r in runs) else None
+
+    runs = await _wait_for(access_done, 60, "the takeover run")
+    assert time.monotonic() - killed_at >= 1.0  # not before the dead worker's lease expired
+    assert len(runs) == 2
+    done, dead = runs
+    assert dead.id == victim_run.id
+    assert dead.status is SyncRunStatus.FAILED and dead.error == STALE_RUN
+    assert done.status is SyncRunStatus.SUCCEEDED
+    assert int(done.owner.split(":")[1]) == survivor.pid and done.fence > dead.fence
+    assert done.started_at >= dead.started_at
+    integration = await container.store.integrations.get_by_id(integration_id=access)
+    assert integration.current_snapshot_id == done.snapshot_id
+    assert done.counts.accounts == len(running.sim.site.member_account_ids())
+    assert (await container.store.snapshot_data.counts(dead.snapshot_id)).accounts == 0
+    assert survivor.poll() is None
+
+
+async def test_vigil_sync_cli_runs_one_sync(env: Any) -> None:
+    container, principal, _, running = env
+    access = await _connect(container, principal, running, Purpose.ACCESS_REVIEW)
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")},
+        "VIGIL_MONGODB_URL": container.settings.mongodb_url_value() or "",
+        "VIGIL_MONGODB_DB": container.settings.mongodb_db,
+        "VIGIL_SECRET_KEY": container.settings.secret_key.get_secret_value(),
+        "VIGIL_EVIDENCE_HMAC_KEY": container.settings.evidence_hmac_key.get_secret_value(),
+        "VIGIL_ALLOW_INSECURE_URLS": "true",
+        "VIGIL_ATLASSIAN_API_URL": running.api_url,
+        "COLUMNS": "200",
+    }
+    org = principal.organization_id
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [VIGIL, "sync", "--org", org, "--purpose", "ACCESS_REVIEW"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    accounts = len(running.sim.site.member_account_ids())
+    assert "succeeded" in done.stdout and f"{accounts} accounts" in done.stdout
+    assert "requests" in done.stdout and "items" in done.stdout  # the progress line
+    runs = await _runs(container, access)
+    # Connecting queued the first sync; `vigil sync` ran that queued run.
+    assert [(r.status, r.trigger.value) for r in runs] == [(SyncRunStatus.SUCCEEDED, "INITIAL")]
+
+    missing = await asyncio.to_thread(
+        subprocess.run,
+        [VIGIL, "sync", "--org", org, "--purpose", "POLICY"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1 and "No POLICY integration" in missing.stdout
+    no_db = await asyncio.to_thread(
+        subprocess.run,
+        [VIGIL, "sync", "--org", org, "--purpose", "POLICY"],
+        env={k: v for k, v in environment.items() if k != "VIGIL_MONGODB_URL"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert no_db.returncode == 2 and "VIGIL_MONGODB_URL" in no_db.stderr
