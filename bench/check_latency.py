@@ -1,0 +1,218 @@
+"""Latency from an API change to the ``checkResultUpdated`` push on a 20,000-account site
+(SPEC §6: "a change made through the API is … pushed to subscribers within a second").
+
+Vigil runs under uvicorn in this process on the embedded store (mongomock, the slowest
+one), on SecantusDB (``--wire``) or on ``--mongodb-url``. The store is seeded directly with
+a current ACCESS_REVIEW snapshot of ``--accounts`` accounts (90 % staff with visible emails,
+5 % hidden emails, 5 % app accounts), the matching people (CSV import through the service)
+and Confluence as a critical system. A ``gql`` client subscribes over WebSocket; each
+sample is one mutation over HTTP and the wait until its result change arrives.
+
+    .venv/bin/python bench/check_latency.py --accounts 20000 --samples 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gql import GraphQLRequest
+
+from services.models import Principal, Role
+from services.reviews.models import SystemKind
+from services.reviews.systems import SystemSettings
+from services.store import Store
+from services.store.client import connect
+from services.store.snapshot_data import SnapshotScope
+from services.sync.models import SnapshotAccount
+from tests.access.support import connected
+from tests.conftest import LiveServer, start_live_server
+from tests.graphql_client import gql_http, gql_ws
+from tests.mongo import wire_server
+
+OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
+  person { id } userErrors { message } } }"""
+LINK = """mutation($input: LinkAccountInput!) { linkAccount(input: $input) {
+  account { accountId } userErrors { message } } }"""
+UPDATED = """subscription($id: ID) { checkResultUpdated(checkId: $id) {
+  checkId status failingItems { resourceId } } }"""
+
+
+def accounts(n: int) -> list[SnapshotAccount]:
+    """Staff with visible emails, then hidden emails, then app accounts."""
+    staff, hidden = int(n * 0.9), int(n * 0.95)
+    rows = []
+    for i in range(n):
+        email = f"user{i:06d}@acme.test" if i < staff or i >= hidden else None
+        kind = "app" if i >= hidden else "atlassian"
+        rows.append(
+            SnapshotAccount(
+                account_id=f"acc-{i:06d}",
+                display_name=f"User {i}",
+                email=email if kind != "app" else None,
+                account_type=kind,
+                account_status="active",
+                is_admin=i % 50 == 0,
+                mfa_enabled=i % 7 != 0,
+                groups=("confluence-users",),
+            )
+        )
+    return rows
+
+
+def people_csv(n: int) -> bytes:
+    header = "email,name,status,job_role,start_date,offboarded_at\n"
+    rows = [f"user{i:06d}@acme.test,User {i},ACTIVE,Engineer,2024-01-02,\n" for i in range(n)]
+    return (header + "".join(rows)).encode()
+
+
+async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
+    """An organization with a current snapshot of ``n`` accounts, people, a critical system."""
+    container = live.container
+    org, created = await container.access.create_organization("Bench")
+    admin = Principal(org.id, Role.ADMIN, created.key.id)
+    integration = await connected(store, org.id)
+    started = time.perf_counter()
+    scope = SnapshotScope("snap_bench", integration.id, org.id)
+    rows = accounts(n)
+    for start in range(0, n, 1000):
+        await store.snapshot_data.insert_accounts(scope, rows[start : start + 1000])
+    await store.integrations.update(
+        integration_id=integration.id, current_snapshot_id="snap_bench",
+        current_snapshot_at=datetime.now(UTC),
+    )  # fmt: skip
+    print(f"snapshot of {n} accounts written in {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    compliance = container.compliance
+    summary = await compliance.people.import_csv(admin, people_csv(int(n * 0.95)))
+    print(
+        f"{summary.created} people imported (+ identities) in {time.perf_counter() - started:.1f} s"
+    )
+    await compliance.systems.add(admin, SystemKind.CONFLUENCE, SystemSettings())
+    started = time.perf_counter()
+    await compliance.reevaluator.settle()
+    print(f"first evaluation (cold caches) in {time.perf_counter() - started:.2f} s")
+    return org.id, created.secret
+
+
+@asynccontextmanager
+async def subscription(
+    live: LiveServer, key: str, check_id: str
+) -> AsyncIterator[asyncio.Queue[Any]]:
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def pump() -> None:
+        async with gql_ws(live.ws_url, key) as session:
+            request = GraphQLRequest(UPDATED, variable_values={"id": check_id})
+            async for event in session.subscribe(request):
+                queue.put_nowait((time.perf_counter(), event["checkResultUpdated"]))
+
+    task = asyncio.create_task(pump())
+    await asyncio.sleep(0.5)
+    try:
+        yield queue
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def sample(
+    live: LiveServer,
+    key: str,
+    queue: asyncio.Queue[Any],
+    mutation: str,
+    variables: dict[str, Any],
+    done: Callable[[dict[str, Any]], bool],
+) -> tuple[float, float]:
+    """(mutation response time, time until the matching push) in seconds."""
+    started = time.perf_counter()
+    await gql_http(live.graphql_url, key, mutation, variables)
+    answered = time.perf_counter() - started
+    while True:
+        at, result = await asyncio.wait_for(queue.get(), 30)
+        if done(result):
+            return answered, at - started
+
+
+def report(name: str, samples: list[tuple[float, float]]) -> None:
+    pushed = sorted(p for _, p in samples)
+    answered = sorted(a for a, _ in samples)
+    print(
+        f"{name}: push after mutation p50 {statistics.median(pushed) * 1000:.0f} ms, "
+        f"max {pushed[-1] * 1000:.0f} ms; mutation response p50 "
+        f"{statistics.median(answered) * 1000:.0f} ms ({len(samples)} samples)"
+    )
+
+
+def _listing(account: str, *, present: bool) -> Callable[[dict[str, Any]], bool]:
+    """A predicate: the pushed result lists (or no longer lists) ``account``."""
+
+    def done(result: dict[str, Any]) -> bool:
+        return (account in {i["resourceId"] for i in result["failingItems"]}) is present
+
+    return done
+
+
+async def measure(live: LiveServer, key: str, n: int, count: int) -> None:
+    query = f"{{ people(first: {count}) {{ edges {{ node {{ id email }} }} }} }}"
+    people = await gql_http(live.graphql_url, key, query)
+    targets = [e["node"] for e in people["people"]["edges"]]
+    left = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    samples = []
+    async with subscription(live, key, "confluence-offboarded-access-removed") as queue:
+        for person in targets:
+            account = "acc-" + person["email"][4:10]
+            variables = {"input": {"personId": person["id"], "offboardedAt": left}}
+            listed = _listing(account, present=True)
+            samples.append(await sample(live, key, queue, OFFBOARD, variables, listed))
+    report("offboardPerson → confluence-offboarded-access-removed", samples)
+    samples = []
+    hidden = range(int(n * 0.9), int(n * 0.9) + count)
+    async with subscription(live, key, "confluence-user-identified") as queue:
+        for i, person in zip(hidden, targets, strict=False):
+            account = f"acc-{i:06d}"
+            variables = {"input": {"accountId": account, "personId": person["id"]}}
+            gone = _listing(account, present=False)
+            samples.append(await sample(live, key, queue, LINK, variables, gone))
+    report("linkAccount → confluence-user-identified", samples)
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with AsyncExitStack() as stack:
+        if args.mongodb_url:
+            store = Store.open(args.mongodb_url, f"vigil_bench_{uuid.uuid4().hex[:8]}")
+        elif args.wire:
+            url = stack.enter_context(wire_server())
+            store = Store.open(url, f"vigil_bench_{uuid.uuid4().hex[:8]}")
+        else:
+            client, embedded = connect(None)
+            store = Store(client, "vigil_bench", embedded=embedded)
+        live, server, task = await start_live_server(store)
+        try:
+            _, key = await seed(live, store, args.accounts)
+            await measure(live, key, args.accounts, args.samples)
+        finally:
+            if not store.embedded:
+                await store.drop()
+            server.should_exit = True
+            await task
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--samples", type=int, default=10)
+    parser.add_argument("--wire", action="store_true", help="SecantusDB instead of mongomock")
+    parser.add_argument("--mongodb-url", help="a real MongoDB instead of mongomock")
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,1 @@
+"""Checks: the protocol (``base``), the registry, the engine and the access checks."""

@@ -1,0 +1,80 @@
+"""What the access checks read: one organization's access data at one instant (immutable)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+
+from services.checks.base import Population
+from services.identity.models import Classification, Identity, unidentified
+from services.integrations.models import Integration
+from services.people.models import Person
+from services.reviews.models import AccessReview, CompletedDecisions, CriticalSystem
+from services.sync.models import SnapshotAccount
+
+ACCESS = "access"
+GRACE_PERIOD = timedelta(hours=24)
+STALE_AFTER_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class AccessData:
+    """Confluence as a critical system, its current snapshot, people, identities, reviews.
+
+    ``identities`` holds stored identities by account id (a missing one is UNIDENTIFIED),
+    ``people`` people by id, ``completed_review`` the decisions of the system's latest
+    completed review, ``open_review`` its open review.
+    """
+
+    now: datetime
+    system: CriticalSystem | None
+    integration: Integration | None
+    accounts: tuple[SnapshotAccount, ...] = ()
+    identities: Mapping[str, Identity] = field(default_factory=dict)
+    people: Mapping[str, Person] = field(default_factory=dict)
+    completed_review: CompletedDecisions | None = None
+    open_review: AccessReview | None = None
+    grace_period: timedelta = GRACE_PERIOD
+    stale_after_intervals: int = STALE_AFTER_INTERVALS
+
+    @property
+    def snapshot_id(self) -> str | None:
+        """The snapshot the accounts come from."""
+        return self.integration.current_snapshot_id if self.integration else None
+
+    @property
+    def snapshot_at(self) -> datetime | None:
+        """When that snapshot was made current."""
+        return self.integration.current_snapshot_at if self.integration else None
+
+    def identity(self, account_id: str) -> Identity:
+        """The account's identity (UNIDENTIFIED when none is stored)."""
+        return self.identities.get(account_id) or unidentified(account_id)
+
+    def person_of(self, identity: Identity) -> Person | None:
+        """The person a STAFF identity links to."""
+        if identity.classification is not Classification.STAFF or identity.person_id is None:
+            return None
+        return self.people.get(identity.person_id)
+
+    @cached_property
+    def population(self) -> Population:
+        """Every account evaluated with its identity (shared by the access checks)."""
+        items = []
+        for account in self.accounts:
+            identity = self.identity(account.account_id)
+            items.append(
+                {
+                    "accountId": account.account_id,
+                    "accountStatus": account.account_status,
+                    "isAdmin": account.is_admin,
+                    "mfaEnabled": account.mfa_enabled,
+                    "classification": identity.classification.value,
+                    "personId": identity.person_id,
+                    "kind": identity.kind.value if identity.kind else None,
+                    "method": identity.method.value if identity.method else None,
+                }
+            )
+        return Population(kind="accounts", items=tuple(items))

@@ -1,0 +1,57 @@
+"""``confluence-mfa-enabled``: active staff accounts have two-step verification on.
+
+MFA is known only through the Atlassian Admin API: without an admin key the check is
+NOT_MONITORED. An account whose MFA is unknown (``None``) is not failing: unknown ≠ false.
+"""
+
+from __future__ import annotations
+
+from services.checks.access.data import ACCESS, AccessData
+from services.checks.access.gate import conclude, not_monitored
+from services.checks.base import CheckItem, CheckStatus, Outcome
+from services.checks.controls import controls_for
+from services.identity.models import Classification
+
+ID = "confluence-mfa-enabled"
+NO_KEY = (
+    "MFA data is unavailable: add an Atlassian organization admin API key to the "
+    "access-review integration (setAtlassianAdminKey)"
+)
+NO_DATA = "MFA data is unavailable: the current snapshot has none yet; sync again"
+
+
+class MfaEnabled:
+    """Fails for an ``active`` STAFF account with ``mfaEnabled = false``."""
+
+    id = ID
+    title = "MFA should be enabled for Confluence users"
+    description = (
+        "Every active staff account must have two-step verification enabled. MFA status "
+        "comes from the Atlassian Admin API; without it the check is not monitored."
+    )
+    fix = (
+        "Enforce two-step verification in an Atlassian authentication policy (or ask the "
+        "person to turn it on), then sync."
+    )
+    controls = controls_for(ID)
+    source = ACCESS
+
+    def evaluate(self, data: AccessData) -> Outcome:
+        """Pure evaluation over the current snapshot's MFA flags and identities."""
+        blocked = not_monitored(data)
+        if blocked is not None:
+            return blocked
+        assert data.integration is not None  # not_monitored checked it
+        if not data.integration.has_admin_key:
+            return Outcome(CheckStatus.NOT_MONITORED, NO_KEY, population=data.population)
+        if all(a.mfa_enabled is None for a in data.accounts):
+            return Outcome(CheckStatus.NOT_MONITORED, NO_DATA, population=data.population)
+        items = []
+        for account in data.accounts:
+            if account.account_status != "active" or account.mfa_enabled is not False:
+                continue
+            identity = data.identity(account.account_id)
+            if identity.classification is Classification.STAFF:
+                reason = "two-step verification is off for this active staff account"
+                items.append(CheckItem("account", account.account_id, account.display_name, reason))
+        return conclude(data, items, passing="every active staff account with known MFA has it on")

@@ -1,0 +1,63 @@
+"""Loading ``AccessData`` for one organization: indexed reads and caches, no Confluence."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime, timedelta
+
+from services.checks.access.data import GRACE_PERIOD, AccessData
+from services.identity.directory import Directory
+from services.reviews.models import AccessReview, CompletedDecisions, SystemKind
+from services.store import Store
+
+
+class AccessDataSource:
+    """The ``access`` data source of the check engine."""
+
+    def __init__(
+        self, store: Store, directory: Directory, *, grace_period: timedelta = GRACE_PERIOD
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._grace = grace_period
+        # A completed review never changes, so its decisions are read once.
+        self._decisions: OrderedDict[str, CompletedDecisions] = OrderedDict()
+
+    async def load(self, organization_id: str, now: datetime) -> AccessData:
+        """Confluence's critical system, current accounts, people, identities and reviews."""
+        system = await self._store.critical_systems.get_by_kind(
+            organization_id=organization_id, system=SystemKind.CONFLUENCE
+        )
+        current = await self._directory.current_accounts(organization_id)
+        completed = open_review = None
+        if system is not None:
+            reviews = self._store.access_reviews
+            latest = await reviews.latest_completed(
+                organization_id=organization_id, critical_system_id=system.id
+            )
+            completed = await self._completed(latest) if latest else None
+            open_review = await reviews.get_open(
+                organization_id=organization_id, critical_system_id=system.id
+            )
+        return AccessData(
+            now=now,
+            system=system,
+            integration=current.integration,
+            accounts=current.accounts,
+            identities=await self._directory.identities(organization_id),
+            people=await self._directory.people(organization_id),
+            completed_review=completed,
+            open_review=open_review,
+            grace_period=self._grace,
+        )
+
+    async def _completed(self, review: AccessReview) -> CompletedDecisions:
+        cached = self._decisions.get(review.id)
+        if cached is None:
+            assert review.completed_at is not None
+            decisions = await self._store.access_reviews.decisions(review_id=review.id)
+            cached = CompletedDecisions(review.id, review.completed_at, decisions)
+            self._decisions[review.id] = cached
+            while len(self._decisions) > 64:
+                self._decisions.popitem(last=False)
+        return cached

@@ -1,0 +1,88 @@
+"""``confluence-access-valid``: every active account's access is allowed by the rule (SPEC §5).
+
+Per active account, first the latest completed review's decision: REVOKE still active →
+failing; DOWNGRADE still admin → failing; KEEP (or a DOWNGRADE carried out) → approved,
+overriding the rule until the next review. Otherwise the rule: NOT_STAFF with a reason is
+valid; STAFF of an ACTIVE person needs a role the rule allows (``revoke``) and, when admin
+roles are set, an admin role to hold admin (``downgrade``). Unidentified accounts and
+accounts of offboarded people are judged by their own checks.
+"""
+
+from __future__ import annotations
+
+from services.checks.access.data import ACCESS, AccessData
+from services.checks.access.gate import conclude, not_monitored, when
+from services.checks.base import CheckItem, Outcome
+from services.checks.controls import controls_for
+from services.identity.models import Classification
+from services.people.models import PersonStatus
+from services.reviews.models import AccessDecision, CriticalSystem
+from services.sync.models import SnapshotAccount
+
+ID = "confluence-access-valid"
+
+
+class AccessValid:
+    """Fails for active accounts whose access the rule or the last review does not allow."""
+
+    id = ID
+    title = "User access to critical system should be valid"
+    description = (
+        "Every active Confluence account must be allowed by Confluence's access rule (the "
+        "person's job role, and an admin role for admin rights) or approved (KEEP) in the "
+        "latest completed access review; REVOKE and DOWNGRADE decisions must be carried out."
+    )
+    fix = (
+        "Remove the access (revoke) or the admin rights (downgrade) in Confluence and sync; "
+        "or, if the access is right, change the access rule or keep it in an access review."
+    )
+    controls = controls_for(ID)
+    source = ACCESS
+
+    def evaluate(self, data: AccessData) -> Outcome:
+        """Pure evaluation over accounts, identities, people, the rule and the last review."""
+        blocked = not_monitored(data)
+        if blocked is not None:
+            return blocked
+        assert data.system is not None  # not_monitored checked it
+        items = []
+        for account in data.accounts:
+            if account.account_status != "active":
+                continue
+            reason = _by_review(data, account)
+            if reason is None:
+                reason = _by_rule(data, data.system, account)
+            if reason:
+                items.append(CheckItem("account", account.account_id, account.display_name, reason))
+        return conclude(data, items, passing="every active account's access is valid")
+
+
+def _by_review(data: AccessData, account: SnapshotAccount) -> str | None:
+    """The failure a review decision implies; "" when the review approves; None: no say."""
+    review = data.completed_review
+    decision = review.decisions.get(account.account_id) if review else None
+    if review is None or decision is None:
+        return None
+    done = f"in the access review completed on {when(review.completed_at)}"
+    if decision is AccessDecision.REVOKE:
+        return f"revoke: access was revoked {done} but the account is still active"
+    if decision is AccessDecision.DOWNGRADE and account.is_admin:
+        return f"downgrade: admin rights were removed {done} but the account is still an admin"
+    if decision in (AccessDecision.KEEP, AccessDecision.DOWNGRADE):
+        return ""
+    return None
+
+
+def _by_rule(data: AccessData, system: CriticalSystem, account: SnapshotAccount) -> str | None:
+    identity = data.identity(account.account_id)
+    if identity.classification is Classification.NOT_STAFF:
+        return None if identity.reason else "revoke: not-staff account without a reason"
+    person = data.person_of(identity)
+    if person is None or person.status is not PersonStatus.ACTIVE:
+        return None
+    role = person.job_role or "no job role"
+    if not system.allows_role(person.job_role):
+        return f"revoke: {person.email}'s role ({role}) is not allowed access"
+    if account.is_admin and not system.allows_admin(person.job_role):
+        return f"downgrade: admin, but {person.email}'s role ({role}) is not an admin role"
+    return None

@@ -1,0 +1,209 @@
+"""The check engine: load each source's data once, evaluate pure checks, record changes.
+
+``evaluate(org)`` runs, per organization and one at a time in this process:
+
+1. ``now`` from the clock; the data of every needed source (``DataSource.load``); the
+   excepted ``(check_id, resource_id)`` pairs (``ExceptionFilter``); the stored states.
+2. per check: ``check.evaluate(data)`` (an exception becomes ERROR "internal error"), then
+   failing items that are excepted move to ``excepted_items`` (FAILING with none left
+   becomes PASSING).
+3. ``_record``: the outcome's digest (status + failing + excepted items) is compared with
+   the stored one. Unchanged → only evaluated time, reason and data age are updated.
+   Changed → the ``on_changed`` hook (evidence) gets the ``Evaluation`` and returns the
+   evidence id; the result is stored (compare-and-set on its version, so two processes
+   cannot both record one change), appended to the history, and published on the bus
+   (``checkResultUpdated``). ``changedAt`` moves only when the status changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from services.checks.base import (
+    Check,
+    CheckResult,
+    CheckStatus,
+    DataSource,
+    Evaluation,
+    ExceptionFilter,
+    OnChanged,
+    Outcome,
+)
+from services.checks.events import CHECKS_CHANNEL, result_event
+from services.events import EventBus, topic_for
+from services.store import Store
+from services.store.check_results import StoredState
+from services.store.common import new_id
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+INTERNAL = "internal error while evaluating this check; it is logged"
+
+
+def _now() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+async def no_evidence(evaluation: Evaluation) -> str | None:
+    """The default ``on_changed`` hook: records nothing."""
+    return None
+
+
+class NoExceptions:
+    """The default exception filter: nothing is excepted."""
+
+    async def excepted(self, organization_id: str, now: datetime) -> frozenset[tuple[str, str]]:
+        """No pairs."""
+        return frozenset()
+
+
+class CheckEngine:
+    """Evaluates the registry's checks for an organization and records what changed."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        *,
+        checks: Sequence[Check[Any]],
+        sources: Mapping[str, DataSource[Any]],
+        on_changed: OnChanged = no_evidence,
+        exceptions: ExceptionFilter | None = None,
+        clock: Clock = _now,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self.checks = tuple(checks)
+        self._sources = dict(sources)
+        self.on_changed = on_changed
+        self.exceptions: ExceptionFilter = exceptions or NoExceptions()
+        self._clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def definition(self, check_id: str) -> Check[Any] | None:
+        """The registered check with this id."""
+        return next((c for c in self.checks if c.id == check_id), None)
+
+    async def evaluate(
+        self, organization_id: str, sources: Collection[str] | None = None
+    ) -> list[Evaluation]:
+        """Evaluate the checks of ``sources`` (all when None) for one organization."""
+        lock = self._locks.setdefault(organization_id, asyncio.Lock())
+        async with lock:
+            return await self._evaluate(organization_id, sources)
+
+    async def _evaluate(
+        self, organization_id: str, sources: Collection[str] | None
+    ) -> list[Evaluation]:
+        now = self._clock()
+        selected = [
+            c
+            for c in self.checks
+            if c.source in self._sources and (sources is None or c.source in sources)
+        ]
+        data = await self._load(organization_id, {c.source for c in selected}, now)
+        excepted = await self.exceptions.excepted(organization_id, now)
+        states = await self._store.check_results.states(organization_id=organization_id)
+        evaluations = []
+        for check in selected:
+            if check.source not in data:
+                continue
+            outcome = _except(check.id, _run(check, data[check.source]), excepted)
+            recorded = await self._record(
+                organization_id, check, outcome, states.get(check.id), now
+            )
+            if recorded is not None:
+                evaluations.append(recorded)
+        return evaluations
+
+    async def _load(self, organization_id: str, names: set[str], now: datetime) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name in sorted(names):
+            try:
+                data[name] = await self._sources[name].load(organization_id, now)
+            except Exception:
+                log.exception(
+                    "could not load %s data for %s; its checks keep their results",
+                    name,
+                    organization_id,
+                )
+        return data
+
+    async def _record(
+        self,
+        organization_id: str,
+        check: Check[Any],
+        outcome: Outcome,
+        state: StoredState | None,
+        now: datetime,
+    ) -> Evaluation | None:
+        result = CheckResult(
+            organization_id=organization_id,
+            check_id=check.id,
+            status=outcome.status,
+            reason=outcome.reason,
+            failing_items=outcome.failing_items,
+            excepted_items=outcome.excepted_items,
+            evaluated_at=now,
+            changed_at=now,
+            data_as_of=outcome.data_as_of,
+            snapshot_id=outcome.snapshot_id,
+        )
+        results = self._store.check_results
+        if state is not None and state.digest == result.digest:
+            kept = replace(result, changed_at=state.changed_at, evidence_id=state.evidence_id)
+            await results.touch(kept, expected_version=state.version)
+            return Evaluation(check, kept, None, outcome.population, False, False)
+        previous = None
+        if state is not None:
+            previous = await results.get_latest(organization_id=organization_id, check_id=check.id)
+        status_changed = state is None or state.status is not result.status
+        if not status_changed and state is not None:
+            result = replace(result, changed_at=state.changed_at)
+        result = replace(result, id=new_id("res"))
+        evaluation = Evaluation(check, result, previous, outcome.population, True, status_changed)
+        try:
+            evidence_id = await self.on_changed(evaluation)
+        except Exception:
+            log.exception("recording the change of %s failed; it will be retried", check.id)
+            return None
+        result = replace(result, evidence_id=evidence_id)
+        expected = state.version if state is not None else None
+        if not await results.record_change(result, expected_version=expected):
+            log.info("another process recorded %s for %s first", check.id, organization_id)
+            return None
+        await self._bus.publish(topic_for(organization_id, CHECKS_CHANNEL), result_event(result))
+        return replace(evaluation, result=result)
+
+
+def _run(check: Check[Any], data: Any) -> Outcome:
+    try:
+        return check.evaluate(data)
+    except Exception:
+        log.exception("check %s raised while evaluating", check.id)
+        return Outcome(CheckStatus.ERROR, INTERNAL)
+
+
+def _except(check_id: str, outcome: Outcome, excepted: frozenset[tuple[str, str]]) -> Outcome:
+    """Move failing items whose ``(check_id, resource_id)`` is excepted to ``excepted_items``."""
+    if not excepted:
+        return outcome
+    failing = tuple(i for i in outcome.failing_items if (check_id, i.resource_id) not in excepted)
+    moved = tuple(i for i in outcome.failing_items if (check_id, i.resource_id) in excepted)
+    if not moved:
+        return outcome
+    status, reason = outcome.status, outcome.reason
+    if status is CheckStatus.FAILING and not failing:
+        status, reason = CheckStatus.PASSING, "every failing item is covered by an exception"
+    elif status is CheckStatus.FAILING:
+        reason = f"{len(failing)} failing item(s), {len(moved)} excepted"
+    return replace(
+        outcome, status=status, reason=reason, failing_items=failing, excepted_items=moved
+    )

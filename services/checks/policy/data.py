@@ -1,0 +1,101 @@
+"""What the policy checks read, the data source that loads it, and their shared gate.
+
+NOT_MONITORED until a POLICY integration is connected and has a first snapshot; ERROR
+(items still computed over the last good snapshot, with its age) when the integration needs
+re-authorisation, is in error, or its snapshot is older than three sync intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.checks.access.gate import describe_age
+from services.checks.base import CheckItem, CheckStatus, Outcome, Population
+from services.integrations.models import IntegrationStatus
+from services.policies.models import PolicyState
+from services.policies.state import PolicyStateLoader
+
+POLICY = "policy"
+STALE_AFTER_INTERVALS = 3
+CONNECT = "connect Confluence for policies (POLICY integration)"
+FIRST_SYNC = "waiting for the first policy sync of Confluence to finish"
+
+
+@dataclass(frozen=True)
+class PolicyData:
+    """One organization's policy state at ``now``."""
+
+    now: datetime
+    state: PolicyState
+    stale_after_intervals: int = STALE_AFTER_INTERVALS
+
+
+class PolicyDataSource:
+    """The ``policy`` data source of the check engine."""
+
+    def __init__(self, loader: PolicyStateLoader) -> None:
+        self._loader = loader
+
+    async def load(self, organization_id: str, now: datetime) -> PolicyData:
+        """Frameworks, the current POLICY snapshot's mapped pages and the documents."""
+        return PolicyData(now=now, state=await self._loader.load(organization_id))
+
+
+def not_monitored(data: PolicyData, population: Population) -> Outcome | None:
+    """The NOT_MONITORED outcome when there is no POLICY integration or snapshot yet."""
+    integration = data.state.integration
+    if integration is None or integration.status is IntegrationStatus.DISCONNECTED:
+        reason = CONNECT
+    elif integration.current_snapshot_id is None:
+        reason = FIRST_SYNC
+    else:
+        return None
+    return Outcome(CheckStatus.NOT_MONITORED, reason, population=population)
+
+
+def data_error(data: PolicyData) -> str | None:
+    """Why the current POLICY snapshot cannot be trusted, or None."""
+    integration, taken = data.state.integration, data.state.snapshot_at
+    if integration is None or taken is None:
+        return None
+    shown = f"showing the last good data, {describe_age(data.now - taken)} old"
+    if integration.status is IntegrationStatus.NEEDS_REAUTH:
+        return f"reconnect Confluence: the policy integration needs re-authorisation; {shown}"
+    if integration.status is IntegrationStatus.ERROR:
+        return f"{integration.status_message or 'the policy integration is in error'}; {shown}"
+    interval = timedelta(minutes=integration.sync_interval_minutes)
+    if data.now - taken > interval * data.stale_after_intervals:
+        return (
+            f"the policy data is stale: no successful sync for more than "
+            f"{data.stale_after_intervals} sync intervals; {shown}"
+        )
+    return None
+
+
+def conclude(
+    data: PolicyData, items: Iterable[CheckItem], population: Population, passing: str
+) -> Outcome:
+    """PASSING / FAILING over ``items``, or ERROR (items kept) when the data is unhealthy."""
+    failing = tuple(sorted(items, key=lambda i: i.resource_id))
+    error = data_error(data)
+    if error is not None:
+        status, reason = CheckStatus.ERROR, error
+    elif failing:
+        status, reason = CheckStatus.FAILING, f"{len(failing)} failing item(s)"
+    else:
+        status, reason = CheckStatus.PASSING, passing
+    return Outcome(
+        status,
+        reason,
+        failing,
+        population,
+        snapshot_id=data.state.snapshot_id,
+        data_as_of=data.state.snapshot_at,
+    )
+
+
+def iso(at: datetime | None) -> str | None:
+    """A JSON-ready timestamp for populations."""
+    return at.isoformat() if at is not None else None

@@ -1,0 +1,1 @@
+"""Account identity: resolution, manual decisions and the account directory (SPEC §4)."""

@@ -1,0 +1,160 @@
+"""In-process caches that keep check evaluation fast on large sites (ADR 005).
+
+- ``SnapshotAccountCache``: a snapshot never changes once written, so its accounts are read
+  once per snapshot id and kept (a few snapshots, least recently used first out).
+- ``RevisionedCache``: people and identities change; each write stamps a per-organization
+  revision (``services.store.revisions``). A reader compares one counter with what it holds
+  and fetches only documents written since. Its revision (everything at or below it is held)
+  moves forward only when no writer is at work, since reserved documents may not be visible
+  yet. Writes made in this process are applied directly (``apply``). Entries are reloaded
+  whole after ``max_age`` as a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+from services.store.revisions import RevisionState
+from services.sync.models import SnapshotAccount
+
+K = TypeVar("K")
+V = TypeVar("V")
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SnapshotAccounts:
+    """Every account of one snapshot, by account id order, with an index by id."""
+
+    snapshot_id: str
+    accounts: tuple[SnapshotAccount, ...]
+    by_id: dict[str, SnapshotAccount] = field(repr=False)
+
+    @classmethod
+    def of(cls, snapshot_id: str, accounts: Iterable[SnapshotAccount]) -> SnapshotAccounts:
+        """Index a snapshot's accounts."""
+        ordered = tuple(sorted(accounts, key=lambda a: a.account_id))
+        return cls(snapshot_id, ordered, {a.account_id: a for a in ordered})
+
+
+AccountLoader = Callable[[str], Awaitable[list[SnapshotAccount]]]
+
+
+class SnapshotAccountCache:
+    """Accounts of recently used snapshots (immutable data, so never invalidated)."""
+
+    def __init__(self, load: AccountLoader, *, max_snapshots: int = 16) -> None:
+        self._load = load
+        self._max = max_snapshots
+        self._entries: OrderedDict[str, asyncio.Future[SnapshotAccounts]] = OrderedDict()
+
+    async def get(self, snapshot_id: str) -> SnapshotAccounts:
+        """The snapshot's accounts (one store read per snapshot, shared by concurrent callers)."""
+        future = self._entries.get(snapshot_id)
+        if future is None:
+            future = asyncio.ensure_future(self._read(snapshot_id))
+            self._entries[snapshot_id] = future
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(snapshot_id)
+        try:
+            return await asyncio.shield(future)
+        except Exception:
+            self._entries.pop(snapshot_id, None)
+            raise
+
+    async def _read(self, snapshot_id: str) -> SnapshotAccounts:
+        return SnapshotAccounts.of(snapshot_id, await self._load(snapshot_id))
+
+
+Versioned = tuple[int, V]  # (seq, value): the revision that wrote the value
+
+
+@dataclass
+class _Entry(Generic[K, V]):
+    items: dict[K, tuple[int, V]]
+    revision: int
+    loaded_at: datetime
+
+    def put(self, key: K, seq: int, value: V) -> None:
+        held = self.items.get(key)
+        if held is None or held[0] < seq:
+            self.items[key] = (seq, value)
+
+
+class RevisionedCache(Generic[K, V]):
+    """A per-organization map kept current by revision numbers (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        revision: Callable[[str], Awaitable[RevisionState]],
+        changed: Callable[[str, int], Awaitable[list[tuple[int, V]]]],
+        key: Callable[[V], K],
+        max_age: timedelta = timedelta(minutes=15),
+        max_organizations: int = 256,
+        clock: Clock = _now,
+    ) -> None:
+        self._revision = revision
+        self._changed = changed
+        self._key = key
+        self._max_age = max_age
+        self._max_orgs = max_organizations
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry[K, V]] = OrderedDict()
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, organization_id: str) -> dict[K, V]:
+        """A copy of the organization's current map."""
+        lock = self._locks.setdefault(organization_id, asyncio.Lock())
+        async with lock:
+            entry = await self._current(organization_id)
+            return {key: value for key, (_, value) in entry.items.items()}
+
+    def apply(self, organization_id: str, values: Iterable[tuple[int, V]], *, first: int) -> None:
+        """A write made here of revisions ``first..`` (each value with its own ``seq``).
+
+        Values replace older ones of the same key. The cache's revision only moves past the
+        write when it already held everything before ``first`` (else a read fetches the gap).
+        """
+        entry = self._entries.get(organization_id)
+        if entry is None:
+            return
+        last = first - 1
+        for seq, value in values:
+            entry.put(self._key(value), seq, value)
+            last = max(last, seq)
+        if entry.revision >= first - 1:
+            entry.revision = max(entry.revision, last)
+
+    def forget(self, organization_id: str) -> None:
+        """Drop an organization's entry (the next read loads it whole)."""
+        self._entries.pop(organization_id, None)
+
+    async def _current(self, organization_id: str) -> _Entry[K, V]:
+        state = await self._revision(organization_id)
+        entry = self._entries.get(organization_id)
+        now = self._clock()
+        fresh = entry is None or now - entry.loaded_at > self._max_age
+        if entry is None or fresh:
+            entry = _Entry({}, 0, now)
+            self._entries[organization_id] = entry
+        if fresh or state.writing or state.value > entry.revision:
+            for seq, value in await self._changed(organization_id, entry.revision):
+                entry.put(self._key(value), seq, value)
+            if not state.writing:
+                entry.revision = state.value
+        self._entries.move_to_end(organization_id)
+        while len(self._entries) > self._max_orgs:
+            self._entries.popitem(last=False)
+        return entry

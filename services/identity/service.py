@@ -1,0 +1,146 @@
+"""Account identities: automatic resolution and a person's decisions (SPEC §4).
+
+Manual decisions (``link``, ``mark_not_staff``) are never overwritten by automatic ones.
+``clear`` removes a decision: the account is resolved automatically again at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from services.access import require_role
+from services.errors import NotFound, ValidationFailed
+from services.identity.directory import Directory
+from services.identity.models import (
+    Classification,
+    Identity,
+    IdentityMethod,
+    NotStaffKind,
+    unidentified,
+)
+from services.identity.resolution import automatic_identity, resolve
+from services.identity.views import AccountView, view_of
+from services.models import Principal, Role
+from services.store import Store
+from services.sync.models import SnapshotAccount
+
+log = logging.getLogger(__name__)
+
+OnChange = Callable[[str], Awaitable[None]]
+MAX_REASON = 500
+
+
+async def _nothing(organization_id: str) -> None:
+    return None
+
+
+class IdentityService:
+    """Resolves and records who each Confluence account belongs to."""
+
+    def __init__(
+        self,
+        store: Store,
+        directory: Directory,
+        *,
+        on_change: OnChange = _nothing,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._on_change = on_change
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def resolve(self, organization_id: str) -> int:
+        """Apply the automatic rules to the current accounts; returns how many changed."""
+        current = await self._directory.current_accounts(organization_id)
+        if current.snapshot is None:
+            return 0
+        identities = await self._directory.identities(organization_id)
+        people = await self._directory.people(organization_id)
+        changes = resolve(current.accounts, identities, people.values())
+        if changes:
+            # Not applied to the cache directly: a concurrent manual decision wins in the
+            # database, so the next read fetches what was actually stored.
+            await self._store.identities.write_automatic(
+                organization_id=organization_id, identities=changes, stored=identities.keys()
+            )
+            log.info("resolved %d account identities automatically", len(changes))
+        return len(changes)
+
+    async def link(self, principal: Principal, account_id: str, person_id: str) -> AccountView:
+        """Link an account to a person: STAFF, decided by hand (ADMIN)."""
+        require_role(principal, Role.ADMIN)
+        org = principal.organization_id
+        account = await self._account(org, account_id)
+        person = await self._store.people.get(organization_id=org, person_id=person_id)
+        if person is None:
+            raise NotFound(f"person {person_id} not found", field=["input", "personId"])
+        identity = Identity(account_id, Classification.STAFF, person_id=person.id)
+        return await self._save(org, account, self._decided(principal, identity))
+
+    async def mark_not_staff(
+        self, principal: Principal, account_id: str, kind: NotStaffKind, reason: str
+    ) -> AccountView:
+        """Classify an account as not staff, with the reason why (ADMIN)."""
+        require_role(principal, Role.ADMIN)
+        reason = reason.strip()
+        if not reason:
+            raise ValidationFailed("a reason is required", field=["input", "reason"])
+        if len(reason) > MAX_REASON:
+            raise ValidationFailed(
+                f"reason must be at most {MAX_REASON} characters", field=["input", "reason"]
+            )
+        account = await self._account(principal.organization_id, account_id)
+        identity = Identity(account_id, Classification.NOT_STAFF, kind=kind, reason=reason)
+        return await self._save(
+            principal.organization_id, account, self._decided(principal, identity)
+        )
+
+    async def clear(self, principal: Principal, account_id: str) -> AccountView:
+        """Remove any decision; the automatic rules apply again at once (ADMIN)."""
+        require_role(principal, Role.ADMIN)
+        org = principal.organization_id
+        account = await self._account(org, account_id)
+        people = await self._directory.people(org)
+        by_email = {p.email_key: p for p in people.values()}
+        identity = automatic_identity(account, by_email) or unidentified(account_id)
+        return await self._save(org, account, identity)
+
+    async def view(self, organization_id: str, account_id: str) -> AccountView:
+        """One account of the current snapshot with its identity."""
+        account = await self._account(organization_id, account_id)
+        identities = await self._directory.identities(organization_id)
+        people = await self._directory.people(organization_id)
+        return view_of(account, identities, people)
+
+    def _decided(self, principal: Principal, identity: Identity) -> Identity:
+        return replace(
+            identity,
+            method=IdentityMethod.MANUAL,
+            decided_by=principal.api_key_id,
+            decided_at=self._clock(),
+        )
+
+    async def _account(self, organization_id: str, account_id: str) -> SnapshotAccount:
+        current = await self._directory.current_accounts(organization_id)
+        account = current.snapshot.by_id.get(account_id) if current.snapshot else None
+        if account is None:
+            raise NotFound(
+                f"account {account_id} is not in the current access-review snapshot",
+                field=["input", "accountId"],
+            )
+        return account
+
+    async def _save(
+        self, organization_id: str, account: SnapshotAccount, identity: Identity
+    ) -> AccountView:
+        seq = await self._store.identities.write_manual(
+            organization_id=organization_id, identity=identity
+        )
+        self._directory.identities_written(organization_id, [(seq, identity)], seq)
+        await self._on_change(organization_id)
+        people = await self._directory.people(organization_id)
+        return view_of(account, {identity.account_id: identity}, people)

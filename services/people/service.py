@@ -1,0 +1,140 @@
+"""People: upsert by email, offboarding, listing and CSV import (SPEC §4).
+
+Writes are whole-batch: everything is validated before anything is stored, and people
+that would not change are not written. After any change the organization's identities are
+resolved again and its checks re-evaluated (``on_change``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+
+from services.access import require_role
+from services.errors import NotFound, ValidationFailed
+from services.identity.directory import Directory
+from services.models import Principal, Role
+from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.people.csv_import import parse_people_csv
+from services.people.models import (
+    Person,
+    PersonFilter,
+    PersonRecord,
+    PersonStatus,
+    UpsertSummary,
+    person_id,
+)
+from services.people.validation import PersonDraft, check_batch
+from services.store import Store
+
+OnChange = Callable[[str], Awaitable[None]]
+MAX_FILTER_TEXT = 200
+
+
+async def _nothing(organization_id: str) -> None:
+    return None
+
+
+class PeopleService:
+    """The organization's workforce as HR states it; Confluence never changes it."""
+
+    def __init__(
+        self,
+        store: Store,
+        directory: Directory,
+        *,
+        on_change: OnChange = _nothing,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._on_change = on_change
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    async def upsert(self, principal: Principal, drafts: Sequence[PersonDraft]) -> UpsertSummary:
+        """Create or update people by email, case-insensitively (ADMIN; all or nothing)."""
+        require_role(principal, Role.ADMIN)
+        records = check_batch(list(enumerate(drafts)))
+        return await self._apply(principal.organization_id, records)
+
+    async def import_csv(self, principal: Principal, data: bytes) -> UpsertSummary:
+        """Import a people CSV (ADMIN); a file with any invalid row is rejected whole."""
+        require_role(principal, Role.ADMIN)
+        records = parse_people_csv(data)
+        return await self._apply(principal.organization_id, records)
+
+    async def offboard(
+        self, principal: Principal, person_id: str, offboarded_at: datetime | None
+    ) -> Person:
+        """Mark a person OFFBOARDED at ``offboarded_at`` (default now) (ADMIN)."""
+        require_role(principal, Role.ADMIN)
+        person = await self.get(principal, person_id)
+        if person is None:
+            raise NotFound(f"person {person_id} not found", field=["input", "personId"])
+        draft = PersonDraft(
+            email=person.email,
+            name=person.name,
+            status=PersonStatus.OFFBOARDED,
+            job_role=person.job_role,
+            start_date=person.start_date,
+            offboarded_at=offboarded_at or self._clock(),
+        )
+        summary = await self._apply(principal.organization_id, check_batch([(0, draft)]))
+        return summary.people[0]
+
+    async def get(self, principal: Principal, person_id: str) -> Person | None:
+        """One person of the caller's organization."""
+        return await self._store.people.get(
+            organization_id=principal.organization_id, person_id=person_id
+        )
+
+    async def list_people(
+        self,
+        principal: Principal,
+        filter: PersonFilter | None,
+        first: int | None,
+        after: str | None,
+    ) -> Slice[Person]:
+        """People of the caller's organization, by email."""
+        filter = filter or PersonFilter()
+        for name in ("job_role", "search"):
+            value = getattr(filter, name)
+            if value is not None and len(value) > MAX_FILTER_TEXT:
+                raise ValidationFailed(
+                    f"{name} must be at most {MAX_FILTER_TEXT} characters", field=["filter", name]
+                )
+        limit = page_size(first)
+        rows, total = await self._store.people.list_people(
+            organization_id=principal.organization_id,
+            filter=filter,
+            limit=limit + 1,
+            after=decode_cursor(after),
+        )
+        return make_slice(rows, limit=limit, total=total, key=lambda p: p.email_key)
+
+    async def _apply(self, organization_id: str, records: Sequence[PersonRecord]) -> UpsertSummary:
+        existing = await self._directory.people(organization_id)
+        changed: list[PersonRecord] = []
+        unchanged: dict[str, Person] = {}
+        for record in records:
+            pid = person_id(organization_id, record.email)
+            before = existing.get(pid)
+            if before is not None and before.same_as(record):
+                unchanged[pid] = before
+            else:
+                changed.append(record)
+        written = await self._store.people.write(
+            organization_id=organization_id, records=changed, existing=existing
+        )
+        if written:
+            self._directory.people_written(organization_id, written, written[0][0])
+            await self._on_change(organization_id)
+        stored = {p.id: p for _, p in written} | unchanged
+        created = sum(1 for _, p in written if p.id not in existing)
+        people = tuple(stored[person_id(organization_id, r.email)] for r in records)
+        return UpsertSummary(
+            people=people,
+            created=created,
+            updated=len(written) - created,
+            unchanged=len(records) - len(written),
+        )

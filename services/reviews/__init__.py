@@ -1,0 +1,1 @@
+"""Critical systems and access reviews (SPEC §5)."""

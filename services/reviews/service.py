@@ -1,0 +1,261 @@
+"""Access reviews: start (freeze the accounts), decide, complete (SPEC §5).
+
+The entries are the accounts of the current snapshot that may have access (status
+``active`` or ``unknown``) with their groups, admin flag and identity at start. One review
+per critical system is open at a time. Decisions record the reviewer's API key and time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from services.access import require_role
+from services.errors import Conflict, NotFound, ValidationFailed
+from services.identity.directory import Directory
+from services.identity.models import Identity, unidentified
+from services.models import Principal, Role
+from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
+from services.store import Store
+from services.sync.models import SnapshotAccount
+
+OnChange = Callable[[str], Awaitable[None]]
+MAX_NOTE = 2000
+NO_ACCESS = frozenset({"inactive", "closed"})
+
+
+async def _nothing(organization_id: str) -> None:
+    return None
+
+
+def _now() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class AccessReviewService:
+    """Review campaigns over a critical system's accounts."""
+
+    def __init__(
+        self,
+        store: Store,
+        directory: Directory,
+        *,
+        on_change: OnChange = _nothing,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._store = store
+        self._directory = directory
+        self._on_change = on_change
+        self._clock = clock
+
+    async def start(
+        self, principal: Principal, critical_system_id: str, due_at: datetime | None
+    ) -> AccessReview:
+        """Open a review of the system's current accounts (ADMIN)."""
+        require_role(principal, Role.ADMIN)
+        org = principal.organization_id
+        system = await self._store.critical_systems.get(
+            organization_id=org, system_id=critical_system_id
+        )
+        if system is None:
+            raise NotFound(
+                f"critical system {critical_system_id} not found",
+                field=["input", "criticalSystemId"],
+            )
+        if due_at is not None and due_at.tzinfo is None:
+            due_at = due_at.replace(tzinfo=UTC)  # a time without an offset is UTC (SPEC §7)
+        if due_at is not None and due_at <= self._clock():
+            raise ValidationFailed("dueAt must be in the future", field=["input", "dueAt"])
+        current = await self._directory.current_accounts(org)
+        if current.snapshot is None:
+            raise Conflict(
+                "there is no access-review data yet: wait for the first sync to finish",
+                field=["input", "criticalSystemId"],
+                code="NO_SNAPSHOT",
+            )
+        entries = await self._freeze(org, current.accounts)
+        review = await self._store.access_reviews.create(
+            organization_id=org,
+            critical_system_id=system.id,
+            due_at=due_at,
+            started_by=principal.api_key_id,
+            snapshot_id=current.snapshot.snapshot_id,
+            entries=entries,
+        )
+        if review is None:
+            raise Conflict(
+                "this critical system already has an open access review; complete it first",
+                field=["input", "criticalSystemId"],
+                code="REVIEW_OPEN",
+            )
+        await self._on_change(org)
+        return review
+
+    async def decide(
+        self, principal: Principal, entry_id: str, decision: AccessDecision, note: str | None
+    ) -> ReviewEntry:
+        """Record KEEP, REVOKE or DOWNGRADE on an entry of an open review (REVIEWER)."""
+        require_role(principal, Role.REVIEWER)
+        org = principal.organization_id
+        entry = await self._store.access_reviews.get_entry(organization_id=org, entry_id=entry_id)
+        if entry is None:
+            raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
+        if decision is AccessDecision.DOWNGRADE and not entry.is_admin:
+            raise ValidationFailed(
+                "DOWNGRADE removes admin rights; this account is not an admin",
+                field=["input", "decision"],
+            )
+        note = _note(decision, note)
+        await self._open_review(org, entry.review_id)
+        decided = await self._store.access_reviews.decide(
+            entry_id=entry.id,
+            decision=decision,
+            note=note,
+            decided_by=principal.api_key_id,
+            at=self._clock(),
+        )
+        if decided is None:
+            raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
+        await self._on_change(org)
+        return decided
+
+    async def complete(
+        self,
+        principal: Principal,
+        review_id: str,
+        mark_remaining_as: AccessDecision | None,
+        note: str | None = None,
+    ) -> AccessReview:
+        """Complete a review; pending entries need ``mark_remaining_as`` (REVIEWER)."""
+        require_role(principal, Role.REVIEWER)
+        org = principal.organization_id
+        review = await self._open_review(org, review_id, field="reviewId")
+        reviews = self._store.access_reviews
+        if mark_remaining_as is None:
+            pending = await reviews.count_pending(review_id=review.id)
+            if pending:
+                raise Conflict(
+                    f"{pending} entries are still PENDING: decide them, or complete with "
+                    "markRemainingAs",
+                    field=["input", "markRemainingAs"],
+                    code="PENDING_ENTRIES",
+                )
+        else:
+            note = self._remaining_note(mark_remaining_as, note)
+        completed = await reviews.complete(
+            review_id=review.id,
+            completed_by=principal.api_key_id,
+            at=self._clock(),
+            mark_remaining=mark_remaining_as,
+            note=note,
+        )
+        if completed is None:
+            raise Conflict("the review is already completed", code="REVIEW_COMPLETED")
+        await self._on_change(org)
+        return completed
+
+    async def get(self, principal: Principal, review_id: str) -> AccessReview | None:
+        """One review of the caller's organization."""
+        return await self._store.access_reviews.get(
+            organization_id=principal.organization_id, review_id=review_id
+        )
+
+    async def list_reviews(
+        self, principal: Principal, first: int | None, after: str | None
+    ) -> Slice[AccessReview]:
+        """The organization's reviews, newest first."""
+        limit = page_size(first)
+        rows, total = await self._store.access_reviews.list_reviews(
+            organization_id=principal.organization_id,
+            limit=limit + 1,
+            before=_review_key(decode_cursor(after)),
+        )
+        return make_slice(rows, limit=limit, total=total, key=_cursor)
+
+    async def entries(
+        self,
+        review: AccessReview,
+        decision: AccessDecision | None,
+        first: int | None,
+        after: str | None,
+    ) -> Slice[ReviewEntry]:
+        """A review's entries by account id (``review`` was read in the caller's org)."""
+        limit = page_size(first)
+        rows, total = await self._store.access_reviews.list_entries(
+            review_id=review.id, decision=decision, limit=limit + 1, after=decode_cursor(after)
+        )
+        return make_slice(rows, limit=limit, total=total, key=lambda e: e.account_id)
+
+    async def pending_count(self, review: AccessReview) -> int:
+        """How many entries of the review are undecided."""
+        return await self._store.access_reviews.count_pending(review_id=review.id)
+
+    async def _freeze(self, org: str, accounts: tuple[SnapshotAccount, ...]) -> list[ReviewEntry]:
+        identities = await self._directory.identities(org)
+        return [_entry(org, a, identities) for a in accounts if a.account_status not in NO_ACCESS]
+
+    async def _open_review(self, org: str, review_id: str, field: str = "entryId") -> AccessReview:
+        review = await self._store.access_reviews.get(organization_id=org, review_id=review_id)
+        if review is None:
+            raise NotFound(f"access review {review_id} not found", field=["input", field])
+        if review.status is not ReviewStatus.OPEN:
+            raise Conflict(
+                "the review is completed; decisions can no longer change",
+                field=["input", field],
+                code="REVIEW_COMPLETED",
+            )
+        return review
+
+    def _remaining_note(self, decision: AccessDecision, note: str | None) -> str | None:
+        if decision is AccessDecision.PENDING or decision is AccessDecision.DOWNGRADE:
+            raise ValidationFailed(
+                "markRemainingAs must be KEEP or REVOKE", field=["input", "markRemainingAs"]
+            )
+        return _note(decision, note) or "decided when the review was completed"
+
+
+def _entry(org: str, account: SnapshotAccount, identities: Mapping[str, Identity]) -> ReviewEntry:
+    identity = identities.get(account.account_id) or unidentified(account.account_id)
+    return ReviewEntry(
+        id="",
+        review_id="",
+        organization_id=org,
+        account_id=account.account_id,
+        display_name=account.display_name,
+        email=account.email,
+        groups=account.groups,
+        is_admin=account.is_admin,
+        account_status=account.account_status,
+        classification=identity.classification,
+        person_id=identity.person_id,
+        kind=identity.kind,
+    )
+
+
+def _note(decision: AccessDecision, note: str | None) -> str | None:
+    if decision is AccessDecision.PENDING:
+        raise ValidationFailed("decide KEEP, REVOKE or DOWNGRADE", field=["input", "decision"])
+    text = (note or "").strip()
+    if len(text) > MAX_NOTE:
+        raise ValidationFailed(
+            f"note must be at most {MAX_NOTE} characters", field=["input", "note"]
+        )
+    if not text and decision in (AccessDecision.REVOKE, AccessDecision.DOWNGRADE):
+        raise ValidationFailed(f"a note is required for {decision.value}", field=["input", "note"])
+    return text or None
+
+
+def _cursor(review: AccessReview) -> str:
+    return f"{review.started_at.isoformat()}|{review.id}"
+
+
+def _review_key(key: str | None) -> tuple[datetime, str] | None:
+    if key is None:
+        return None
+    at, _, review_id = key.partition("|")
+    try:
+        return datetime.fromisoformat(at), review_id
+    except ValueError:
+        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None

@@ -1,0 +1,276 @@
+"""Access reviews (``access_reviews``) and their frozen entries (``access_review_entries``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from services.identity.models import Classification, NotStaffKind
+from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
+from services.store.common import DuplicateKeyError, new_id, utcnow
+
+PENDING = AccessDecision.PENDING.value
+
+
+class AccessReviewRepository:
+    """Persistence of reviews and entries; reads are scoped to an organization."""
+
+    def __init__(self, db: Any) -> None:
+        self._reviews = db["access_reviews"]
+        self._entries = db["access_review_entries"]
+
+    async def ensure_indexes(self) -> None:
+        """One open review per system; history per organization; entries by account."""
+        await self._reviews.create_index(
+            [("critical_system_id", 1), ("open", 1)],
+            unique=True,
+            partialFilterExpression={"open": True},
+        )
+        await self._reviews.create_index([("organization_id", 1), ("started_at", -1)])
+        await self._reviews.create_index(
+            [("organization_id", 1), ("critical_system_id", 1), ("completed_at", -1)]
+        )
+        await self._entries.create_index([("review_id", 1), ("account_id", 1)])
+        await self._entries.create_index([("review_id", 1), ("decision", 1), ("account_id", 1)])
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        critical_system_id: str,
+        due_at: datetime | None,
+        started_by: str,
+        snapshot_id: str | None,
+        entries: Sequence[ReviewEntry],
+    ) -> AccessReview | None:
+        """Open a review with its entries; None if the system already has an open one."""
+        review_id = new_id("rev")
+        doc = {
+            "_id": review_id,
+            "organization_id": organization_id,
+            "critical_system_id": critical_system_id,
+            "status": ReviewStatus.OPEN.value,
+            "open": True,
+            "started_at": utcnow(),
+            "started_by": started_by,
+            "snapshot_id": snapshot_id,
+            "entry_count": len(entries),
+            "due_at": due_at,
+        }
+        try:
+            await self._reviews.insert_one(doc)
+        except DuplicateKeyError:
+            return None
+        try:
+            docs = [_entry_doc(review_id, organization_id, e) for e in entries]
+            for start in range(0, len(docs), 1000):
+                await self._entries.insert_many(docs[start : start + 1000], ordered=False)
+        except BaseException:
+            await self._entries.delete_many({"review_id": review_id})
+            await self._reviews.delete_one({"_id": review_id})
+            raise
+        return to_review(doc)
+
+    async def get(self, *, organization_id: str, review_id: str) -> AccessReview | None:
+        """One review of the organization."""
+        doc = await self._reviews.find_one({"_id": review_id, "organization_id": organization_id})
+        return to_review(doc) if doc else None
+
+    async def get_open(
+        self, *, organization_id: str, critical_system_id: str
+    ) -> AccessReview | None:
+        """The system's open review, if any."""
+        doc = await self._reviews.find_one(
+            {
+                "organization_id": organization_id,
+                "critical_system_id": critical_system_id,
+                "open": True,
+            }
+        )
+        return to_review(doc) if doc else None
+
+    async def latest_completed(
+        self, *, organization_id: str, critical_system_id: str
+    ) -> AccessReview | None:
+        """The system's most recently completed review, if any."""
+        cursor = self._reviews.find(
+            {
+                "organization_id": organization_id,
+                "critical_system_id": critical_system_id,
+                "status": ReviewStatus.COMPLETED.value,
+            }
+        ).sort("completed_at", -1)
+        async for doc in cursor.limit(1):
+            return to_review(doc)
+        return None
+
+    async def list_reviews(
+        self, *, organization_id: str, limit: int, before: tuple[datetime, str] | None
+    ) -> tuple[list[AccessReview], int]:
+        """Up to ``limit`` reviews, newest first, strictly older than ``before``; and the total."""
+        query: dict[str, Any] = {"organization_id": organization_id}
+        total = int(await self._reviews.count_documents(query))
+        if before is not None:
+            at, review_id = before
+            query["$or"] = [
+                {"started_at": {"$lt": at}},
+                {"started_at": at, "_id": {"$lt": review_id}},
+            ]
+        cursor = self._reviews.find(query).sort([("started_at", -1), ("_id", -1)]).limit(limit)
+        return [to_review(d) async for d in cursor], total
+
+    async def list_entries(
+        self, *, review_id: str, decision: AccessDecision | None, limit: int, after: str | None
+    ) -> tuple[list[ReviewEntry], int]:
+        """Up to ``limit`` entries by account id after ``after``; and the filtered total."""
+        query: dict[str, Any] = {"review_id": review_id}
+        if decision is not None:
+            query["decision"] = decision.value
+        total = int(await self._entries.count_documents(query))
+        if after is not None:
+            query["account_id"] = {"$gt": after}
+        cursor = self._entries.find(query).sort("account_id", 1).limit(limit)
+        return [to_entry(d) async for d in cursor], total
+
+    async def get_entry(self, *, organization_id: str, entry_id: str) -> ReviewEntry | None:
+        """One entry of the organization."""
+        doc = await self._entries.find_one({"_id": entry_id, "organization_id": organization_id})
+        return to_entry(doc) if doc else None
+
+    async def decide(
+        self,
+        *,
+        entry_id: str,
+        decision: AccessDecision,
+        note: str | None,
+        decided_by: str,
+        at: datetime,
+    ) -> ReviewEntry | None:
+        """Record a decision on an entry."""
+        doc = await self._entries.find_one_and_update(
+            {"_id": entry_id},
+            {
+                "$set": {
+                    "decision": decision.value,
+                    "note": note,
+                    "decided_by": decided_by,
+                    "decided_at": at,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return to_entry(doc) if doc else None
+
+    async def count_pending(self, *, review_id: str) -> int:
+        """How many entries still have no decision."""
+        return int(
+            await self._entries.count_documents({"review_id": review_id, "decision": PENDING})
+        )
+
+    async def complete(
+        self,
+        *,
+        review_id: str,
+        completed_by: str,
+        at: datetime,
+        mark_remaining: AccessDecision | None,
+        note: str | None,
+    ) -> AccessReview | None:
+        """Decide the pending entries (if asked) and complete the review; None if not open."""
+        if mark_remaining is not None:
+            await self._entries.update_many(
+                {"review_id": review_id, "decision": PENDING},
+                {
+                    "$set": {
+                        "decision": mark_remaining.value,
+                        "note": note,
+                        "decided_by": completed_by,
+                        "decided_at": at,
+                    }
+                },
+            )
+        doc = await self._reviews.find_one_and_update(
+            {"_id": review_id, "open": True},
+            {
+                "$set": {
+                    "status": ReviewStatus.COMPLETED.value,
+                    "completed_at": at,
+                    "completed_by": completed_by,
+                },
+                "$unset": {"open": ""},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return to_review(doc) if doc else None
+
+    async def decisions(self, *, review_id: str) -> dict[str, AccessDecision]:
+        """Every decided entry of a review: account id → decision."""
+        cursor = self._entries.find(
+            {"review_id": review_id, "decision": {"$ne": PENDING}},
+            {"account_id": 1, "decision": 1},
+        )
+        return {d["account_id"]: AccessDecision(d["decision"]) async for d in cursor}
+
+
+def _entry_doc(review_id: str, organization_id: str, e: ReviewEntry) -> dict[str, Any]:
+    return {
+        "_id": new_id("rve"),
+        "review_id": review_id,
+        "organization_id": organization_id,
+        "account_id": e.account_id,
+        "display_name": e.display_name,
+        "email": e.email,
+        "groups": list(e.groups),
+        "is_admin": e.is_admin,
+        "account_status": e.account_status,
+        "classification": e.classification.value,
+        "person_id": e.person_id,
+        "kind": e.kind.value if e.kind else None,
+        "decision": PENDING,
+    }
+
+
+def to_review(doc: Mapping[str, Any]) -> AccessReview:
+    """The domain object for a stored review."""
+    return AccessReview(
+        id=doc["_id"],
+        organization_id=doc["organization_id"],
+        critical_system_id=doc["critical_system_id"],
+        status=ReviewStatus(doc["status"]),
+        started_at=doc["started_at"],
+        started_by=doc["started_by"],
+        snapshot_id=doc.get("snapshot_id"),
+        entry_count=int(doc.get("entry_count", 0)),
+        due_at=doc.get("due_at"),
+        completed_at=doc.get("completed_at"),
+        completed_by=doc.get("completed_by"),
+    )
+
+
+def to_entry(doc: Mapping[str, Any]) -> ReviewEntry:
+    """The domain object for a stored entry."""
+    kind = doc.get("kind")
+    return ReviewEntry(
+        id=doc["_id"],
+        review_id=doc["review_id"],
+        organization_id=doc["organization_id"],
+        account_id=doc["account_id"],
+        display_name=doc.get("display_name"),
+        email=doc.get("email"),
+        groups=tuple(doc.get("groups", [])),
+        is_admin=bool(doc.get("is_admin")),
+        account_status=doc.get("account_status") or "unknown",
+        classification=Classification(doc["classification"]),
+        person_id=doc.get("person_id"),
+        kind=NotStaffKind(kind) if kind else None,
+        decision=AccessDecision(doc["decision"]),
+        note=doc.get("note"),
+        decided_by=doc.get("decided_by"),
+        decided_at=doc.get("decided_at"),
+    )
+
+
+__all__ = ["AccessReviewRepository"]

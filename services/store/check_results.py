@@ -1,0 +1,192 @@
+"""Check results: the latest per (organization, check) and the history of changes.
+
+``check_results`` holds one document per check of an organization with a ``version`` that
+every write compares and increments, so two processes evaluating at once cannot both record
+the same change. ``check_history`` gets one document per change (never updated).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.checks.base import CheckItem, CheckResult, CheckStatus
+from services.store.common import DuplicateKeyError, new_id
+
+_ITEMS = ("failing_items", "excepted_items")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What the engine compares against: the latest result without its items."""
+
+    check_id: str
+    version: int
+    digest: str
+    status: CheckStatus
+    changed_at: datetime
+    evidence_id: str | None
+
+
+class CheckResultRepository:
+    """Persistence of check results and their history."""
+
+    def __init__(self, db: Any) -> None:
+        self._latest = db["check_results"]
+        self._history = db["check_history"]
+
+    async def ensure_indexes(self) -> None:
+        """Latest results by organization; history by check, newest first."""
+        await self._latest.create_index("organization_id")
+        await self._history.create_index(
+            [("organization_id", 1), ("check_id", 1), ("evaluated_at", -1), ("_id", -1)]
+        )
+
+    async def states(self, *, organization_id: str) -> dict[str, StoredState]:
+        """The latest results' headers of the organization, by check id."""
+        projection = {name: 0 for name in _ITEMS}
+        cursor = self._latest.find({"organization_id": organization_id}, projection)
+        return {
+            d["check_id"]: StoredState(
+                check_id=d["check_id"],
+                version=int(d["version"]),
+                digest=d["digest"],
+                status=CheckStatus(d["status"]),
+                changed_at=d["changed_at"],
+                evidence_id=d.get("evidence_id"),
+            )
+            async for d in cursor
+        }
+
+    async def get_latest(self, *, organization_id: str, check_id: str) -> CheckResult | None:
+        """The latest result of a check."""
+        doc = await self._latest.find_one({"_id": _key(organization_id, check_id)})
+        return to_result(doc) if doc else None
+
+    async def list_latest(self, *, organization_id: str) -> list[CheckResult]:
+        """The latest result of every evaluated check of the organization."""
+        cursor = self._latest.find({"organization_id": organization_id})
+        return [to_result(d) async for d in cursor]
+
+    async def record_change(self, result: CheckResult, *, expected_version: int | None) -> bool:
+        """Replace the latest result and append it to the history; False if another won."""
+        doc = {**_result_doc(result), "digest": result.digest}
+        key = _key(result.organization_id, result.check_id)
+        if expected_version is None:
+            try:
+                await self._latest.insert_one({"_id": key, **doc, "version": 1})
+            except DuplicateKeyError:
+                return False
+        else:
+            updated = await self._latest.update_one(
+                {"_id": key, "version": expected_version},
+                {"$set": {**doc, "version": expected_version + 1}},
+            )
+            if not updated.matched_count:
+                return False
+        await self._history.insert_one({"_id": result.id or new_id("res"), **doc})
+        return True
+
+    async def touch(self, result: CheckResult, *, expected_version: int) -> bool:
+        """Record an evaluation that changed nothing: time, reason and data age only."""
+        updated = await self._latest.update_one(
+            {"_id": _key(result.organization_id, result.check_id), "version": expected_version},
+            {
+                "$set": {
+                    "evaluated_at": result.evaluated_at,
+                    "reason": result.reason,
+                    "data_as_of": result.data_as_of,
+                    "snapshot_id": result.snapshot_id,
+                }
+            },
+        )
+        return bool(updated.matched_count)
+
+    async def list_history(
+        self,
+        *,
+        organization_id: str,
+        check_id: str,
+        limit: int,
+        before: tuple[datetime, str] | None,
+    ) -> tuple[list[CheckResult], int]:
+        """Up to ``limit`` recorded changes, newest first, older than ``before``; and the total."""
+        query: dict[str, Any] = {"organization_id": organization_id, "check_id": check_id}
+        total = int(await self._history.count_documents(query))
+        if before is not None:
+            at, result_id = before
+            query["$or"] = [
+                {"evaluated_at": {"$lt": at}},
+                {"evaluated_at": at, "_id": {"$lt": result_id}},
+            ]
+        order = [("evaluated_at", -1), ("_id", -1)]
+        cursor = self._history.find(query).sort(order).limit(limit)
+        return [to_result(d) async for d in cursor], total
+
+
+def _key(organization_id: str, check_id: str) -> str:
+    return f"{organization_id}:{check_id}"
+
+
+def _items(items: tuple[CheckItem, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "resource_type": i.resource_type,
+            "resource_id": i.resource_id,
+            "name": i.name,
+            "reason": i.reason,
+        }
+        for i in items
+    ]
+
+
+def _result_doc(r: CheckResult) -> dict[str, Any]:
+    return {
+        "organization_id": r.organization_id,
+        "check_id": r.check_id,
+        "result_id": r.id,
+        "status": r.status.value,
+        "reason": r.reason,
+        "failing_items": _items(r.failing_items),
+        "excepted_items": _items(r.excepted_items),
+        "evaluated_at": r.evaluated_at,
+        "changed_at": r.changed_at,
+        "data_as_of": r.data_as_of,
+        "snapshot_id": r.snapshot_id,
+        "evidence_id": r.evidence_id,
+    }
+
+
+def _to_items(raw: Any) -> tuple[CheckItem, ...]:
+    return tuple(
+        CheckItem(
+            resource_type=i["resource_type"],
+            resource_id=i["resource_id"],
+            name=i.get("name"),
+            reason=i["reason"],
+        )
+        for i in raw or []
+    )
+
+
+def to_result(doc: Mapping[str, Any]) -> CheckResult:
+    """The domain object for a stored result (latest or history)."""
+    return CheckResult(
+        organization_id=doc["organization_id"],
+        check_id=doc["check_id"],
+        status=CheckStatus(doc["status"]),
+        reason=doc.get("reason"),
+        failing_items=_to_items(doc.get("failing_items")),
+        excepted_items=_to_items(doc.get("excepted_items")),
+        evaluated_at=doc["evaluated_at"],
+        changed_at=doc["changed_at"],
+        data_as_of=doc.get("data_as_of"),
+        snapshot_id=doc.get("snapshot_id"),
+        evidence_id=doc.get("evidence_id"),
+        id=doc.get("result_id"),
+    )
+
+
+__all__ = ["CheckResultRepository", "StoredState"]

@@ -1,0 +1,112 @@
+"""Critical systems collection: at most one per system kind per organization."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from services.reviews.models import AccessRule, CriticalSystem, SystemKind
+from services.store.common import new_id, utcnow
+
+
+class CriticalSystemRepository:
+    """Persistence of critical systems; every read is scoped to an organization."""
+
+    def __init__(self, db: Any) -> None:
+        self._col = db["critical_systems"]
+
+    async def ensure_indexes(self) -> None:
+        """One system of a kind per organization (unique index)."""
+        await self._col.create_index([("organization_id", 1), ("system", 1)], unique=True)
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        system: SystemKind,
+        integration_id: str | None,
+        review_frequency_days: int,
+        access_rule: AccessRule,
+        allowed_roles: Sequence[str],
+        admin_roles: Sequence[str],
+    ) -> CriticalSystem:
+        """Insert a system; raises DuplicateKeyError if the organization already has it."""
+        now = utcnow()
+        doc = {
+            "_id": new_id("sys"),
+            "organization_id": organization_id,
+            "system": system.value,
+            "integration_id": integration_id,
+            "review_frequency_days": review_frequency_days,
+            "access_rule": access_rule.value,
+            "allowed_roles": list(allowed_roles),
+            "admin_roles": list(admin_roles),
+            "added_at": now,
+            "updated_at": now,
+        }
+        await self._col.insert_one(doc)
+        return to_system(doc)
+
+    async def get(self, *, organization_id: str, system_id: str) -> CriticalSystem | None:
+        """One system of the organization."""
+        doc = await self._col.find_one({"_id": system_id, "organization_id": organization_id})
+        return to_system(doc) if doc else None
+
+    async def get_by_kind(
+        self, *, organization_id: str, system: SystemKind
+    ) -> CriticalSystem | None:
+        """The organization's system of a kind, if added."""
+        doc = await self._col.find_one({"organization_id": organization_id, "system": system.value})
+        return to_system(doc) if doc else None
+
+    async def list_by_organization(self, *, organization_id: str) -> list[CriticalSystem]:
+        """Every critical system of the organization, oldest first."""
+        cursor = self._col.find({"organization_id": organization_id}).sort("added_at", 1)
+        return [to_system(d) async for d in cursor]
+
+    async def update(
+        self,
+        *,
+        organization_id: str,
+        system_id: str,
+        review_frequency_days: int,
+        access_rule: AccessRule,
+        allowed_roles: Sequence[str],
+        admin_roles: Sequence[str],
+    ) -> CriticalSystem | None:
+        """Replace the rule and frequency; None if the system is not the organization's."""
+        doc = await self._col.find_one_and_update(
+            {"_id": system_id, "organization_id": organization_id},
+            {
+                "$set": {
+                    "review_frequency_days": review_frequency_days,
+                    "access_rule": access_rule.value,
+                    "allowed_roles": list(allowed_roles),
+                    "admin_roles": list(admin_roles),
+                    "updated_at": utcnow(),
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return to_system(doc) if doc else None
+
+
+def to_system(doc: Mapping[str, Any]) -> CriticalSystem:
+    """The domain object for a stored critical system."""
+    return CriticalSystem(
+        id=doc["_id"],
+        organization_id=doc["organization_id"],
+        system=SystemKind(doc["system"]),
+        integration_id=doc.get("integration_id"),
+        review_frequency_days=int(doc["review_frequency_days"]),
+        access_rule=AccessRule(doc["access_rule"]),
+        allowed_roles=tuple(doc.get("allowed_roles", [])),
+        admin_roles=tuple(doc.get("admin_roles", [])),
+        added_at=doc["added_at"],
+        updated_at=doc.get("updated_at", doc["added_at"]),
+    )
+
+
+__all__ = ["CriticalSystemRepository"]

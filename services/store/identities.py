@@ -1,0 +1,156 @@
+"""Account identities: one document per (organization, account), kept across snapshots.
+
+Clearing an identity writes an UNIDENTIFIED tombstone rather than deleting, so incremental
+readers (``seq > r``) see the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
+
+from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
+from services.store.revisions import Reservation, RevisionRepository, RevisionState
+
+REVISION = "identities"
+_DUPLICATE_KEY = 11000
+
+
+class IdentityRepository:
+    """Persistence of account identities (``account_identities`` collection)."""
+
+    def __init__(self, db: Any, revisions: RevisionRepository) -> None:
+        self._col = db["account_identities"]
+        self._revisions = revisions
+
+    async def ensure_indexes(self) -> None:
+        """Incremental reads by ``seq``; identities of a person."""
+        await self._col.create_index([("organization_id", 1), ("seq", 1)])
+        await self._col.create_index([("organization_id", 1), ("person_id", 1)])
+
+    async def get(self, *, organization_id: str, account_id: str) -> Identity | None:
+        """The stored identity of an account, if any."""
+        doc = await self._col.find_one({"_id": _key(organization_id, account_id)})
+        return to_identity(doc) if doc else None
+
+    async def list_changed(
+        self, *, organization_id: str, after_seq: int
+    ) -> list[tuple[int, Identity]]:
+        """Identities written after revision ``after_seq`` (all for 0), with their ``seq``."""
+        query: dict[str, Any] = {"organization_id": organization_id}
+        if after_seq > 0:
+            query["seq"] = {"$gt": after_seq}
+        return [(int(d["seq"]), to_identity(d)) async for d in self._col.find(query)]
+
+    async def revision(self, *, organization_id: str) -> RevisionState:
+        """The organization's identities revision (and whether a write is in progress)."""
+        return await self._revisions.state(organization_id=organization_id, name=REVISION)
+
+    async def write_manual(self, *, organization_id: str, identity: Identity) -> int:
+        """Store a person's decision (or a cleared tombstone); returns its seq."""
+        reserved = await self._revisions.reserve(organization_id=organization_id, name=REVISION)
+        try:
+            await self._col.update_one(
+                {"_id": _key(organization_id, identity.account_id)},
+                {"$set": _doc(organization_id, identity, reserved.first)},
+                upsert=True,
+            )
+        finally:
+            await self._release(organization_id, reserved)
+        return reserved.first
+
+    async def write_automatic(
+        self, *, organization_id: str, identities: Sequence[Identity], stored: Collection[str]
+    ) -> int:
+        """Store automatic identities, never over a MANUAL one; returns the first seq used.
+
+        ``stored`` holds the account ids that already have a document: the others are
+        inserted (a concurrent insert wins), the rest updated unless now MANUAL.
+        """
+        if not identities:
+            return 0
+        reserved = await self._revisions.reserve(
+            organization_id=organization_id, name=REVISION, count=len(identities)
+        )
+        try:
+            await self._write_automatic(organization_id, identities, stored, reserved.first)
+        finally:
+            await self._release(organization_id, reserved)
+        return reserved.first
+
+    async def _release(self, organization_id: str, reserved: Reservation) -> None:
+        await self._revisions.release(
+            organization_id=organization_id, name=REVISION, token=reserved.token
+        )
+
+    async def _write_automatic(
+        self,
+        organization_id: str,
+        identities: Sequence[Identity],
+        stored: Collection[str],
+        first: int,
+    ) -> None:
+        inserts, updates = [], []
+        for seq, identity in enumerate(identities, start=first):
+            doc = _doc(organization_id, identity, seq)
+            key = _key(organization_id, identity.account_id)
+            if identity.account_id in stored:
+                manual = IdentityMethod.MANUAL.value
+                updates.append(UpdateOne({"_id": key, "method": {"$ne": manual}}, {"$set": doc}))
+            else:
+                inserts.append({"_id": key, **doc})
+        for start in range(0, len(inserts), 1000):
+            await _insert_new(self._col, inserts[start : start + 1000])
+        for start in range(0, len(updates), 1000):
+            await self._col.bulk_write(updates[start : start + 1000], ordered=False)
+
+
+async def _insert_new(col: Any, docs: list[dict[str, Any]]) -> None:
+    if not docs:
+        return
+    try:
+        await col.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+            raise
+
+
+def _key(organization_id: str, account_id: str) -> str:
+    return f"{organization_id}:{account_id}"
+
+
+def _doc(organization_id: str, identity: Identity, seq: int) -> dict[str, Any]:
+    return {
+        "organization_id": organization_id,
+        "account_id": identity.account_id,
+        "classification": identity.classification.value,
+        "person_id": identity.person_id,
+        "kind": identity.kind.value if identity.kind else None,
+        "reason": identity.reason,
+        "method": identity.method.value if identity.method else None,
+        "decided_by": identity.decided_by,
+        "decided_at": identity.decided_at,
+        "seq": seq,
+    }
+
+
+def to_identity(doc: Mapping[str, Any]) -> Identity:
+    """The domain object for a stored identity."""
+    kind, method = doc.get("kind"), doc.get("method")
+    return Identity(
+        account_id=doc["account_id"],
+        classification=Classification(doc["classification"]),
+        person_id=doc.get("person_id"),
+        kind=NotStaffKind(kind) if kind else None,
+        reason=doc.get("reason"),
+        method=IdentityMethod(method) if method else None,
+        decided_by=doc.get("decided_by"),
+        decided_at=doc.get("decided_at"),
+    )
+
+
+__all__ = ["IdentityRepository", "to_identity"]

@@ -1,0 +1,149 @@
+"""People collection: one document per person, ``_id`` derived from org + lower-cased email."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from pymongo import UpdateOne
+
+from services.people.models import Person, PersonFilter, PersonRecord, PersonStatus, person_id
+from services.store.common import utcnow
+from services.store.revisions import RevisionRepository, RevisionState
+
+REVISION = "people"
+
+
+class PeopleRepository:
+    """Persistence of people; every read is scoped to an organization."""
+
+    def __init__(self, db: Any, revisions: RevisionRepository) -> None:
+        self._col = db["people"]
+        self._revisions = revisions
+
+    async def ensure_indexes(self) -> None:
+        """Listing by email, filtering by status, incremental reads by ``seq``."""
+        await self._col.create_index([("organization_id", 1), ("email_key", 1)])
+        await self._col.create_index([("organization_id", 1), ("status", 1), ("email_key", 1)])
+        await self._col.create_index([("organization_id", 1), ("seq", 1)])
+
+    async def get(self, *, organization_id: str, person_id: str) -> Person | None:
+        """One person of the organization."""
+        doc = await self._col.find_one({"_id": person_id, "organization_id": organization_id})
+        return to_person(doc) if doc else None
+
+    async def list_people(
+        self, *, organization_id: str, filter: PersonFilter, limit: int, after: str | None
+    ) -> tuple[list[Person], int]:
+        """Up to ``limit`` people by email after ``after``; and the filtered total."""
+        query = _query(organization_id, filter)
+        total = int(await self._col.count_documents(query))
+        if after is not None:
+            query["email_key"] = {"$gt": after}
+        cursor = self._col.find(query).sort("email_key", 1).limit(limit)
+        return [to_person(d) async for d in cursor], total
+
+    async def list_changed(
+        self, *, organization_id: str, after_seq: int
+    ) -> list[tuple[int, Person]]:
+        """People written after revision ``after_seq`` (all for 0), with their ``seq``."""
+        query: dict[str, Any] = {"organization_id": organization_id}
+        if after_seq > 0:
+            query["seq"] = {"$gt": after_seq}
+        return [(int(d["seq"]), to_person(d)) async for d in self._col.find(query)]
+
+    async def revision(self, *, organization_id: str) -> RevisionState:
+        """The organization's people revision (and whether a write is in progress)."""
+        return await self._revisions.state(organization_id=organization_id, name=REVISION)
+
+    async def write(
+        self,
+        *,
+        organization_id: str,
+        records: Sequence[PersonRecord],
+        existing: Mapping[str, Person],
+    ) -> list[tuple[int, Person]]:
+        """Store ``records`` (``existing``: stored people by id); returns them with their seq."""
+        if not records:
+            return []
+        reserved = await self._revisions.reserve(
+            organization_id=organization_id, name=REVISION, count=len(records)
+        )
+        try:
+            return await self._write(organization_id, records, existing, reserved.first)
+        finally:
+            await self._revisions.release(
+                organization_id=organization_id, name=REVISION, token=reserved.token
+            )
+
+    async def _write(
+        self,
+        organization_id: str,
+        records: Sequence[PersonRecord],
+        existing: Mapping[str, Person],
+        first: int,
+    ) -> list[tuple[int, Person]]:
+        now = utcnow()
+        ops: list[UpdateOne] = []
+        people: list[tuple[int, Person]] = []
+        for seq, record in enumerate(records, start=first):
+            pid = person_id(organization_id, record.email)
+            before = existing.get(pid)
+            fields = _fields(record) | {"seq": seq, "updated_at": now}
+            insert_only = {
+                "organization_id": organization_id,
+                "created_at": before.created_at if before else now,
+            }
+            update = {"$set": fields, "$setOnInsert": insert_only}
+            ops.append(UpdateOne({"_id": pid}, update, upsert=True))
+            people.append((seq, to_person({"_id": pid, **insert_only, **fields})))
+        for start in range(0, len(ops), 1000):
+            await self._col.bulk_write(ops[start : start + 1000], ordered=False)
+        return people
+
+
+def _fields(record: PersonRecord) -> dict[str, Any]:
+    return {
+        "email": record.email,
+        "email_key": record.email_key,
+        "name": record.name,
+        "status": record.status.value,
+        "job_role": record.job_role,
+        "start_date": record.start_date.isoformat() if record.start_date else None,
+        "offboarded_at": record.offboarded_at,
+    }
+
+
+def _query(organization_id: str, f: PersonFilter) -> dict[str, Any]:
+    query: dict[str, Any] = {"organization_id": organization_id}
+    if f.status is not None:
+        query["status"] = f.status.value
+    if f.job_role is not None:
+        query["job_role"] = {"$regex": f"^{re.escape(f.job_role)}$", "$options": "i"}
+    if f.search:
+        text = {"$regex": re.escape(f.search), "$options": "i"}
+        query["$or"] = [{"email_key": text}, {"name": text}]
+    return query
+
+
+def to_person(doc: Mapping[str, Any]) -> Person:
+    """The domain object for a stored person."""
+    start = doc.get("start_date")
+    offboarded: datetime | None = doc.get("offboarded_at")
+    return Person(
+        id=doc["_id"],
+        organization_id=doc["organization_id"],
+        email=doc["email"],
+        name=doc.get("name"),
+        status=PersonStatus(doc["status"]),
+        job_role=doc.get("job_role"),
+        start_date=date.fromisoformat(start) if start else None,
+        offboarded_at=offboarded,
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )
+
+
+__all__ = ["PeopleRepository", "to_person"]

@@ -1,0 +1,139 @@
+"""confluence-offboarded-access-removed: every pass/fail condition (SPEC §6), table-driven."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.checks.access.offboarded import OffboardedAccessRemoved
+from services.checks.base import CheckStatus
+from tests.access.builders import NOW, account, data, not_staff, person, staff
+
+CHECK = OffboardedAccessRemoved()
+GONE = person("gone@acme.test", offboarded=NOW - timedelta(hours=30))
+RECENT = person("recent@acme.test", offboarded=NOW - timedelta(hours=23))
+FUTURE = person("later@acme.test", offboarded=NOW + timedelta(days=3))
+ACTIVE = person("here@acme.test")
+
+CASES = [
+    (
+        "offboarded > 24 h ago, account active",
+        [account("a1")],
+        [GONE],
+        [staff("a1", GONE)],
+        CheckStatus.FAILING,
+        ["a1"],
+    ),
+    (
+        "within the 24 h grace period",
+        [account("a1")],
+        [RECENT],
+        [staff("a1", RECENT)],
+        CheckStatus.PASSING,
+        [],
+    ),
+    (
+        "offboarding date in the future",
+        [account("a1")],
+        [FUTURE],
+        [staff("a1", FUTURE)],
+        CheckStatus.PASSING,
+        [],
+    ),
+    (
+        "account deactivated",
+        [account("a1", status="inactive")],
+        [GONE],
+        [staff("a1", GONE)],
+        CheckStatus.PASSING,
+        [],
+    ),
+    (
+        "account closed",
+        [account("a1", status="closed")],
+        [GONE],
+        [staff("a1", GONE)],
+        CheckStatus.PASSING,
+        [],
+    ),
+    (
+        "status unknown is not 'still active'",
+        [account("a1", status="unknown")],
+        [GONE],
+        [staff("a1", GONE)],
+        CheckStatus.PASSING,
+        [],
+    ),
+    (
+        "reactivated account (active again in the latest snapshot)",
+        [account("a1")],
+        [GONE],
+        [staff("a1", GONE)],
+        CheckStatus.FAILING,
+        ["a1"],
+    ),
+    (
+        "hidden email, linked by hand",
+        [account("a1", email=None)],
+        [GONE],
+        [staff("a1", GONE, manual=True)],
+        CheckStatus.FAILING,
+        ["a1"],
+    ),
+    (
+        "hidden email, not linked: not this check's business",
+        [account("a1", email=None)],
+        [GONE],
+        [],
+        CheckStatus.PASSING,
+        [],
+    ),
+    ("active person", [account("a1")], [ACTIVE], [staff("a1", ACTIVE)], CheckStatus.PASSING, []),
+    ("not-staff account", [account("a1")], [GONE], [not_staff("a1")], CheckStatus.PASSING, []),
+    ("app account", [account("a1", type="app")], [], [], CheckStatus.PASSING, []),
+    (
+        "two accounts of one offboarded person",
+        [account("a1"), account("a2")],
+        [GONE],
+        [staff("a1", GONE), staff("a2", GONE)],
+        CheckStatus.FAILING,
+        ["a1", "a2"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "accounts", "people", "identities", "status", "failing"),
+    CASES,
+    ids=[c[0] for c in CASES],
+)
+def test_offboarded_access_removed(name, accounts, people, identities, status, failing) -> None:
+    outcome = CHECK.evaluate(data(accounts, people=people, identities=identities))
+    assert outcome.status is status, outcome.reason
+    assert [i.resource_id for i in outcome.failing_items] == failing
+    for item in outcome.failing_items:
+        assert item.resource_type == "account"
+        assert "offboarded" in item.reason and "still active" in item.reason
+
+
+def test_grace_period_is_configurable() -> None:
+    case = data(
+        [account("a1")],
+        people=[RECENT],
+        identities=[staff("a1", RECENT)],
+        grace_period=timedelta(hours=1),
+    )
+    assert CHECK.evaluate(case).status is CheckStatus.FAILING
+
+
+def test_result_carries_the_snapshot_and_the_population() -> None:
+    outcome = CHECK.evaluate(
+        data([account("a1"), account("a2")], people=[GONE], identities=[staff("a1", GONE)])
+    )
+    assert outcome.snapshot_id == "snap_1"
+    assert outcome.data_as_of == NOW - timedelta(hours=1)
+    assert outcome.population.kind == "accounts"
+    rows = {r["accountId"]: r for r in outcome.population.items}
+    assert rows["a1"]["classification"] == "STAFF" and rows["a1"]["personId"] == GONE.id
+    assert rows["a2"]["classification"] == "UNIDENTIFIED"

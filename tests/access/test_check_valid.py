@@ -1,0 +1,265 @@
+"""confluence-access-valid: every pass/fail condition (SPEC §5, §6), table-driven."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.checks.access.valid import AccessValid
+from services.checks.base import CheckStatus
+from services.reviews.models import AccessDecision as D
+from services.reviews.models import AccessRule
+from tests.access.builders import (
+    NOW,
+    account,
+    completed,
+    data,
+    not_staff,
+    person,
+    staff,
+    system,
+)
+
+CHECK = AccessValid()
+ENG = person("eng@acme.test", role="Engineer")
+SALES = person("sales@acme.test", role="Sales")
+NOROLE = person("norole@acme.test", role=None)
+GONE = person("gone@acme.test", role="Sales", offboarded=NOW - timedelta(days=3))
+ROLES = system(AccessRule.ROLE_BASED, allowed=("Engineer", "IT"))
+ADMINS = system(AccessRule.ROLE_BASED, allowed=("Engineer", "IT"), admin_roles=("IT",))
+ALL_ADMINS = system(AccessRule.ALL_STAFF, admin_roles=("IT",))
+
+CASES = [
+    # (name, accounts, people, identities, system, review, status, {failing id: reason start})
+    (
+        "ALL_STAFF: any active staff member",
+        [account("a1")],
+        [SALES],
+        [staff("a1", SALES)],
+        system(),
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "ROLE_BASED: allowed role",
+        [account("a1")],
+        [ENG],
+        [staff("a1", ENG)],
+        ROLES,
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "ROLE_BASED: allowed role, other case",
+        [account("a1")],
+        [person("e2@acme.test", role=" engineer ")],
+        [staff("a1", person("e2@acme.test"))],
+        ROLES,
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "ROLE_BASED: role not allowed → revoke",
+        [account("a1")],
+        [SALES],
+        [staff("a1", SALES)],
+        ROLES,
+        None,
+        CheckStatus.FAILING,
+        {"a1": "revoke"},
+    ),
+    (
+        "ROLE_BASED: no job role → revoke",
+        [account("a1")],
+        [NOROLE],
+        [staff("a1", NOROLE)],
+        ROLES,
+        None,
+        CheckStatus.FAILING,
+        {"a1": "revoke"},
+    ),
+    (
+        "admin without an admin role → downgrade",
+        [account("a1", admin=True)],
+        [ENG],
+        [staff("a1", ENG)],
+        ADMINS,
+        None,
+        CheckStatus.FAILING,
+        {"a1": "downgrade"},
+    ),
+    (
+        "ALL_STAFF with admin roles: admin without one → downgrade",
+        [account("a1", admin=True)],
+        [SALES],
+        [staff("a1", SALES)],
+        ALL_ADMINS,
+        None,
+        CheckStatus.FAILING,
+        {"a1": "downgrade"},
+    ),
+    (
+        "admin with an admin role",
+        [account("a1", admin=True)],
+        [person("it@acme.test", role="IT")],
+        [staff("a1", person("it@acme.test", role="IT"))],
+        ADMINS,
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "no admin roles set: any allowed role may be admin",
+        [account("a1", admin=True)],
+        [ENG],
+        [staff("a1", ENG)],
+        ROLES,
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "KEEP in the latest completed review overrides the rule",
+        [account("a1", admin=True)],
+        [SALES],
+        [staff("a1", SALES)],
+        ADMINS,
+        completed({"a1": D.KEEP}),
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "REVOKE not carried out (still active)",
+        [account("a1")],
+        [ENG],
+        [staff("a1", ENG)],
+        ROLES,
+        completed({"a1": D.REVOKE}),
+        CheckStatus.FAILING,
+        {"a1": "revoke: access was revoked"},
+    ),
+    (
+        "REVOKE carried out (inactive)",
+        [account("a1", status="inactive")],
+        [ENG],
+        [staff("a1", ENG)],
+        ROLES,
+        completed({"a1": D.REVOKE}),
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "REVOKE of an unidentified account not carried out",
+        [account("a1")],
+        [],
+        [],
+        ROLES,
+        completed({"a1": D.REVOKE}),
+        CheckStatus.FAILING,
+        {"a1": "revoke"},
+    ),
+    (
+        "DOWNGRADE not carried out (still admin)",
+        [account("a1", admin=True)],
+        [ENG],
+        [staff("a1", ENG)],
+        ROLES,
+        completed({"a1": D.DOWNGRADE}),
+        CheckStatus.FAILING,
+        {"a1": "downgrade: admin rights were removed"},
+    ),
+    (
+        "DOWNGRADE carried out (no longer admin) approves the account",
+        [account("a1")],
+        [SALES],
+        [staff("a1", SALES)],
+        ROLES,
+        completed({"a1": D.DOWNGRADE}),
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "not staff with a reason is valid",
+        [account("a1", admin=True)],
+        [],
+        [not_staff("a1")],
+        ADMINS,
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "not staff without a reason → revoke",
+        [account("a1")],
+        [],
+        [not_staff("a1", reason=None)],
+        ROLES,
+        None,
+        CheckStatus.FAILING,
+        {"a1": "revoke"},
+    ),
+    (
+        "unidentified accounts are judged by their own check",
+        [account("a1")],
+        [],
+        [],
+        ROLES,
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "offboarded people's accounts are judged by their own check",
+        [account("a1")],
+        [GONE],
+        [staff("a1", GONE)],
+        ROLES,
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+    (
+        "inactive accounts have no access to judge",
+        [account("a1", status="inactive")],
+        [SALES],
+        [staff("a1", SALES)],
+        ROLES,
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "accounts", "people", "identities", "rule", "review", "status", "failing"),
+    CASES,
+    ids=[c[0] for c in CASES],
+)
+def test_access_valid(name, accounts, people, identities, rule, review, status, failing) -> None:
+    case = data(
+        accounts, people=people, identities=identities, system=rule, completed_review=review
+    )
+    outcome = CHECK.evaluate(case)
+    assert outcome.status is status, outcome.failing_items
+    got = {i.resource_id: i.reason for i in outcome.failing_items}
+    assert set(got) == set(failing)
+    for account_id, start in failing.items():
+        assert got[account_id].startswith(start), got[account_id]
+
+
+def test_only_the_latest_completed_review_counts() -> None:
+    # The data source hands the check the latest completed review only: an older KEEP that
+    # is not in it no longer approves the account.
+    case = data(
+        [account("a1")],
+        people=[SALES],
+        identities=[staff("a1", SALES)],
+        system=ROLES,
+        completed_review=completed({}),
+    )
+    assert CHECK.evaluate(case).status is CheckStatus.FAILING

@@ -1,0 +1,141 @@
+"""Helpers for the access-check end-to-end tests: connect, sync, subscribe to check results."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from gql import GraphQLRequest
+
+from services.checks.events import CHECKS_CHANNEL
+from services.events import topic_for
+from tests.e2e.connect_support import Env
+from tests.graphql_client import gql_ws
+
+CONNECT = """mutation($input: ConnectApiTokenInput!) {
+  connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""
+ADMIN_KEY = """mutation($input: SetAtlassianAdminKeyInput!) {
+  setAtlassianAdminKey(input: $input) { integration { id hasAdminKey } userErrors { code } } }"""
+TRIGGER = """mutation($id: ID!) { triggerSync(integrationId: $id) {
+  syncRun { id status } userErrors { code message } } }"""
+RUNS = """query($id: ID!) { syncRuns(integrationId: $id, first: 1) {
+  edges { node { id status error } } } }"""
+RESULT_FIELDS = """checkId status reason evaluatedAt changedAt dataAsOf snapshotId evidenceId
+  failingItems { resourceType resourceId name reason } exceptedItems { resourceId }"""
+UPDATED = f"""subscription($id: ID) {{ checkResultUpdated(checkId: $id) {{ {RESULT_FIELDS} }} }}"""
+
+
+async def connect_access_review(env: Env) -> str:
+    """Connect ACCESS_REVIEW with the simulator's admin token and Admin API key."""
+    creds = env.sim.sim.credentials
+    data = await env.gql(
+        CONNECT,
+        {
+            "input": {
+                "purpose": "ACCESS_REVIEW",
+                "domain": env.sim.site_url(),
+                "email": creds.admin_token.email,
+                "apiToken": creds.admin_token.token,
+                "confirmCredentials": True,
+            }
+        },
+    )
+    payload = data["connectConfluenceApiToken"]
+    assert payload["userErrors"] == [], payload
+    integration_id = str(payload["integration"]["id"])
+    data = await env.gql(
+        ADMIN_KEY,
+        {
+            "input": {
+                "integrationId": integration_id,
+                "orgId": creds.org_id,
+                "apiKey": creds.admin_api_key,
+            }
+        },
+    )
+    assert data["setAtlassianAdminKey"]["userErrors"] == []
+    return integration_id
+
+
+async def sync(env: Env, integration_id: str, timeout: float = 60) -> None:
+    """Run a sync through the API (the in-process worker) and wait until it succeeded."""
+    seen: list[tuple[str, str]] = []
+    try:
+        async with asyncio.timeout(timeout):
+            await _sync(env, integration_id, seen)
+    except TimeoutError:
+        raise AssertionError(f"the sync did not finish in {timeout} s; runs seen: {seen}") from None
+
+
+async def _sync(env: Env, integration_id: str, seen: list[tuple[str, str]]) -> None:
+    while True:  # the first sync (requested on connect) may still be running
+        trigger = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]
+        assert trigger["userErrors"] == [], trigger
+        run_id = trigger["syncRun"]["id"]
+        while True:
+            runs = await env.gql(RUNS, {"id": integration_id})
+            run = runs["syncRuns"]["edges"][0]["node"]
+            if not seen or seen[-1] != (run["id"], run["status"]):
+                seen.append((run["id"], run["status"]))
+            if run["id"] == run_id and run["status"] in ("SUCCEEDED", "FAILED"):
+                break
+            await asyncio.sleep(0.05)
+        assert run["status"] == "SUCCEEDED", run
+        if trigger["syncRun"]["status"] == "QUEUED":
+            return
+
+
+class ResultStream:
+    """The ``checkResultUpdated`` events of one subscription, as they arrive."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self._seen = 0  # results before this index were already looked at by ``until``
+        self._new = asyncio.Condition()
+
+    async def add(self, result: dict[str, Any]) -> None:
+        async with self._new:
+            self.received.append(result)
+            self._new.notify_all()
+
+    async def until(
+        self, status: str, timeout: float = 5.0, check_id: str | None = None
+    ) -> dict[str, Any]:
+        """The next result with ``status`` (of ``check_id``) after the last one returned."""
+        async with asyncio.timeout(timeout), self._new:
+            while True:
+                for index in range(self._seen, len(self.received)):
+                    result = self.received[index]
+                    if result["status"] == status and check_id in (None, result["checkId"]):
+                        self._seen = index + 1
+                        return self.received[index]
+                await self._new.wait()
+
+
+@asynccontextmanager
+async def watch_check(env: Env, check_id: str | None) -> AsyncIterator[ResultStream]:
+    """Subscribe to ``checkResultUpdated`` over WebSocket until the block ends."""
+    stream = ResultStream()
+    topic = topic_for(env.org_id, CHECKS_CHANNEL)
+    before = env.live.container.bus.subscriber_count(topic)
+
+    async def pump() -> None:
+        async with gql_ws(env.live.ws_url, env.key) as session:
+            request = GraphQLRequest(UPDATED, variable_values={"id": check_id})
+            async for event in session.subscribe(request):
+                await stream.add(event["checkResultUpdated"])
+
+    task = asyncio.create_task(pump())
+    try:
+        for _ in range(500):  # until the subscription listens on the bus
+            if env.live.container.bus.subscriber_count(topic) > before or task.done():
+                break
+            await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+        yield stream
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
