@@ -1,0 +1,103 @@
+"""Wiring of issue 7 for the composition root: evidence, exceptions, policy documents and
+the policy checks' data source, and how they reach the check engine and the sync runner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from api.settings import Settings
+from api.sync_setup import SyncParts
+from services.access import AccessService
+from services.checks.base import DataSource
+from services.checks.policy.data import POLICY, PolicyDataSource
+from services.checks.registry import CHECKS
+from services.checks.triggers import Reevaluator
+from services.evidence import EvidencedSnapshots, EvidenceService
+from services.evidence_chain import evidence_key_from_settings
+from services.evidence_recorder import EvidenceRecorder
+from services.exceptions import ExceptionService
+from services.policies.service import PolicyService
+from services.policies.state import PolicyStateLoader
+from services.store import Store
+
+log = logging.getLogger(__name__)
+
+CHECK_IDS = frozenset(c.id for c in CHECKS)
+
+
+def check_ids() -> frozenset[str]:
+    """The registered checks' ids (evidence and exceptions refuse others)."""
+    return CHECK_IDS
+
+
+@dataclass
+class ReevaluationTrigger:
+    """Change callbacks for the services built before the engine's re-evaluator exists."""
+
+    reevaluator: Reevaluator | None = None
+
+    async def policies_changed(self, organization_id: str) -> None:
+        """Policy documents or frameworks changed: re-evaluate the policy checks."""
+        if self.reevaluator is not None:
+            self.reevaluator.request(organization_id, (POLICY,))
+
+    async def anything_changed(self, organization_id: str) -> None:
+        """Exceptions changed (they may concern any check): re-evaluate everything."""
+        if self.reevaluator is not None:
+            self.reevaluator.request(organization_id)
+
+
+@dataclass
+class PolicyParts:
+    """What the container holds of evidence, exceptions and policies."""
+
+    evidence: EvidenceService
+    recorder: EvidenceRecorder
+    protected: EvidencedSnapshots
+    exceptions: ExceptionService
+    policies: PolicyService
+    source: PolicyDataSource
+    trigger: ReevaluationTrigger = field(default_factory=ReevaluationTrigger)
+
+    @property
+    def sources(self) -> Mapping[str, DataSource[Any]]:
+        """The engine's data sources this issue adds."""
+        return {POLICY: self.source}
+
+    def attach(self, reevaluator: Reevaluator, sync: SyncParts, access: AccessService) -> None:
+        """Connect change callbacks to the engine; auto-map before the engine's sync hook."""
+        self.trigger.reevaluator = reevaluator
+        sync.runner.listeners = (self.policies.after_sync, *sync.runner.listeners)
+        access.frameworks_changed = self.trigger.policies_changed
+
+
+def build_policies(settings: Settings, store: Store) -> PolicyParts:
+    """Build evidence (with its HMAC key), exceptions and the policy services."""
+    key, warning = evidence_key_from_settings(
+        _secret(settings.evidence_hmac_key), development=settings.development
+    )
+    if warning:
+        log.warning(warning)
+    trigger = ReevaluationTrigger()
+    evidence = EvidenceService(store.evidence, key, check_ids=check_ids)
+    loader = PolicyStateLoader(store)
+    return PolicyParts(
+        evidence=evidence,
+        recorder=EvidenceRecorder(evidence, store),
+        protected=EvidencedSnapshots(store),
+        exceptions=ExceptionService(
+            store.check_exceptions, check_ids=check_ids, changed=trigger.anything_changed
+        ),
+        policies=PolicyService(store, loader, changed=trigger.policies_changed),
+        source=PolicyDataSource(loader),
+        trigger=trigger,
+    )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -1,0 +1,102 @@
+"""The check engine's ``on_changed`` hook: every changed outcome becomes an evidence record.
+
+The record holds the full result, the population it was computed over, the snapshot (id,
+integration, time) and, for excepted items, the exceptions that excepted them (who, why,
+until when) — what an auditor needs to re-judge the conclusion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from services.checks.base import CheckItem, CheckResult, Evaluation
+from services.evidence import EvidenceService
+from services.evidence_chain import EvidenceEntry
+from services.store import Store
+
+
+class EvidenceRecorder:
+    """``OnChanged``: seal the evaluation into the organization's chain; return the record id."""
+
+    def __init__(self, evidence: EvidenceService, store: Store) -> None:
+        self._evidence = evidence
+        self._store = store
+
+    async def __call__(self, evaluation: Evaluation) -> str | None:
+        """Append the changed evaluation; its id becomes the result's ``evidenceId``."""
+        result = evaluation.result
+        org = result.organization_id
+        integration_id = await self._integration_of(org, result.snapshot_id)
+        previous = evaluation.previous
+        body: dict[str, Any] = {
+            "checkId": result.check_id,
+            "checkTitle": evaluation.check.title,
+            "status": result.status.value,
+            "reason": result.reason,
+            "failingItems": _items(result.failing_items),
+            "exceptedItems": _items(result.excepted_items),
+            "exceptions": await self._exceptions(org, result, result.excepted_items),
+            "evaluatedAt": result.evaluated_at,
+            "changedAt": result.changed_at,
+            "dataAsOf": result.data_as_of,
+            "snapshotId": result.snapshot_id,
+            "previousStatus": previous.status.value if previous else None,
+            "previousEvidenceId": previous.evidence_id if previous else None,
+        }
+        population = evaluation.population
+        record = await self._evidence.record(
+            EvidenceEntry(
+                organization_id=org,
+                check_id=result.check_id,
+                evaluated_at=result.evaluated_at,
+                result=body,
+                population={"kind": population.kind, "items": list(population.items)},
+                snapshot_id=result.snapshot_id,
+                integration_id=integration_id,
+                snapshot_at=result.data_as_of,
+            )
+        )
+        return record.id
+
+    async def _integration_of(self, organization_id: str, snapshot_id: str | None) -> str | None:
+        if snapshot_id is None:
+            return None
+        integrations = await self._store.integrations.list_by_organization(
+            organization_id=organization_id
+        )
+        return next((i.id for i in integrations if i.current_snapshot_id == snapshot_id), None)
+
+    async def _exceptions(
+        self, organization_id: str, result: CheckResult, excepted: Sequence[CheckItem]
+    ) -> list[Mapping[str, Any]]:
+        if not excepted:
+            return []
+        wanted = {i.resource_id for i in excepted}
+        active = await self._store.check_exceptions.active(
+            organization_id=organization_id, now=result.evaluated_at, check_id=result.check_id
+        )
+        return [
+            {
+                "id": e.id,
+                "resourceId": e.resource_id,
+                "reason": e.reason,
+                "expiresAt": e.expires_at,
+                "createdAt": e.created_at,
+                "createdBy": e.created_by,
+            }
+            for e in sorted(active, key=lambda e: (e.resource_id, e.id))
+            if e.resource_id in wanted
+        ]
+
+
+def _items(items: Sequence[CheckItem]) -> list[dict[str, Any]]:
+    return [
+        {
+            "resourceType": i.resource_type,
+            "resourceId": i.resource_id,
+            "name": i.name,
+            "reason": i.reason,
+        }
+        for i in items
+    ]

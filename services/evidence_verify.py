@@ -1,0 +1,150 @@
+"""Verifying an organization's evidence chain: the first broken link, and why.
+
+Records are fed in stored-sequence order. Each must sit at the next sequence, hash to its
+stored ``sha256``, carry this deployment's HMAC of that hash, be sealed at the position it
+is stored at, and name the previous record's hash as ``prevHash``. The chain head (the
+highest sequence ever appended) exposes records deleted from the end.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.evidence_chain import GENESIS_HASH, EvidenceKey, EvidenceRecord, sha256_hex
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The newest sequence an organization's chain is known to have reached, and its hash."""
+
+    sequence: int
+    sha256: str
+
+
+class LinkProblem(enum.StrEnum):
+    """Why a link of the chain is broken."""
+
+    HASH_MISMATCH = "HASH_MISMATCH"
+    HMAC_MISMATCH = "HMAC_MISMATCH"
+    PREV_HASH_MISMATCH = "PREV_HASH_MISMATCH"
+    SEQUENCE_GAP = "SEQUENCE_GAP"
+    SEQUENCE_REORDER = "SEQUENCE_REORDER"
+    FIELD_MISMATCH = "FIELD_MISMATCH"
+    MALFORMED = "MALFORMED"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenLink:
+    """The first place the chain does not hold: at ``sequence`` (record ``record_id``)."""
+
+    sequence: int
+    record_id: str | None
+    problem: LinkProblem
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStatus:
+    """The outcome of verifying an organization's chain."""
+
+    valid: bool
+    checked_count: int
+    head_sequence: int
+    broken: BrokenLink | None = None
+
+
+@dataclass
+class ChainVerifier:
+    """Checks records fed in stored-sequence order; stops at the first broken link."""
+
+    key: EvidenceKey
+    organization_id: str
+    head: ChainHead | None = None
+    checked: int = 0
+    broken: BrokenLink | None = None
+    _prev: str = GENESIS_HASH
+    _expected: int = 1
+    _hash_at_head: str | None = field(default=None, repr=False)
+
+    def feed(self, record: EvidenceRecord) -> bool:
+        """Check one record; False once the chain is broken (stop feeding)."""
+        if self.broken is not None:
+            return False
+        self.broken = self._check(record)
+        if self.broken is not None:
+            return False
+        if self.head is not None and record.sequence == self.head.sequence:
+            self._hash_at_head = record.sha256
+        self._prev, self._expected = record.sha256, record.sequence + 1
+        self.checked += 1
+        return True
+
+    def finish(self) -> ChainStatus:
+        """The verdict, including records missing after the last one seen."""
+        last = self._expected - 1
+        if self.broken is None and self.head is not None:
+            self.broken = self._check_head(last)
+        return ChainStatus(
+            valid=self.broken is None,
+            checked_count=self.checked,
+            head_sequence=max(last, self.head.sequence if self.head else 0),
+            broken=self.broken,
+        )
+
+    def _check(self, rec: EvidenceRecord) -> BrokenLink | None:
+        seq, rid = self._expected, rec.id
+        if rec.sequence < 1:
+            return _broken(seq, rid, LinkProblem.MALFORMED, "the stored sequence is not valid")
+        if rec.sequence > seq:
+            missing = f"#{seq}" if rec.sequence == seq + 1 else f"#{seq}-#{rec.sequence - 1}"
+            return _broken(seq, rid, LinkProblem.SEQUENCE_GAP, f"record {missing} is missing")
+        if rec.sequence < seq:
+            return _broken(seq, rid, LinkProblem.SEQUENCE_REORDER, "sequence repeats")
+        body = rec.content()
+        if not body:
+            return _broken(seq, rid, LinkProblem.MALFORMED, "the body is not a JSON object")
+        if sha256_hex(rec.body) != rec.sha256:
+            return _broken(seq, rid, LinkProblem.HASH_MISMATCH, "the body was changed")
+        if not self.key.verify(rec.sha256, rec.hmac):
+            other = "" if rec.key_id == self.key.key_id else f" (key id {rec.key_id!r})"
+            message = f"the hash is not signed by this deployment's evidence key{other}"
+            return _broken(seq, rid, LinkProblem.HMAC_MISMATCH, message)
+        if body.get("sequence") != rec.sequence or body.get("id") != rec.id:
+            message = f"record sealed as #{body.get('sequence')} is stored at #{rec.sequence}"
+            return _broken(seq, rid, LinkProblem.SEQUENCE_REORDER, message)
+        if body.get("prevHash") != self._prev:
+            message = "prevHash does not match the hash of the record before it"
+            return _broken(seq, rid, LinkProblem.PREV_HASH_MISMATCH, message)
+        return self._check_fields(rec, body)
+
+    def _check_fields(self, rec: EvidenceRecord, body: Mapping[str, Any]) -> BrokenLink | None:
+        snapshot = body.get("snapshot") or {}
+        pairs = (
+            ("organizationId", rec.organization_id, body.get("organizationId")),
+            ("checkId", rec.check_id, body.get("checkId")),
+            ("snapshotId", rec.snapshot_id, snapshot.get("id")),
+        )
+        for name, stored, sealed in pairs:
+            if stored != sealed or (name == "organizationId" and stored != self.organization_id):
+                message = f"stored {name} {stored!r} differs from the sealed {sealed!r}"
+                return _broken(rec.sequence, rec.id, LinkProblem.FIELD_MISMATCH, message)
+        return None
+
+    def _check_head(self, last: int) -> BrokenLink | None:
+        assert self.head is not None
+        if self.head.sequence > last:
+            missing = f"#{last + 1}" + ("" if self.head.sequence == last + 1 else "-")
+            tail = "" if self.head.sequence == last + 1 else f"#{self.head.sequence}"
+            message = f"record {missing}{tail} is missing (the chain reached #{self.head.sequence})"
+            return _broken(last + 1, None, LinkProblem.SEQUENCE_GAP, message)
+        if self._hash_at_head not in (None, self.head.sha256):
+            message = f"record #{self.head.sequence} differs from the chain head"
+            return _broken(self.head.sequence, None, LinkProblem.HASH_MISMATCH, message)
+        return None
+
+
+def _broken(sequence: int, record_id: str | None, problem: LinkProblem, why: str) -> BrokenLink:
+    return BrokenLink(sequence=sequence, record_id=record_id, problem=problem, message=why)

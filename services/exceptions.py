@@ -1,0 +1,162 @@
+"""Check exceptions: create (ADMIN), revoke (ADMIN), list, and the engine's exception filter.
+
+An exception accepts one failing item — ``(check_id, resource_id)`` — until it expires or
+is revoked; the engine shows the item under ``exceptedItems`` and it does not make the
+check fail. Expiry needs no write: the filter only returns exceptions unexpired at the
+evaluation's ``now``, so the periodic evaluation turns an expired item back into a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection
+from datetime import UTC, datetime
+
+from services.access import require_role
+from services.errors import Conflict, NotFound, ValidationFailed
+from services.exception_models import MAX_DURATION, CheckException
+from services.models import Principal, Role
+from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.store.check_exceptions import CheckExceptionRepository
+
+Changed = Callable[[str], Awaitable[None]]
+MAX_REASON = 2000
+MAX_RESOURCE_ID = 500
+
+
+async def _nothing(organization_id: str) -> None:
+    return None
+
+
+def _now() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _utc(when: datetime) -> datetime:
+    """Aware UTC at millisecond precision (what MongoDB keeps); naive means UTC."""
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return when.replace(microsecond=when.microsecond // 1000 * 1000)
+
+
+class ExceptionService:
+    """Exceptions of the caller's organization; ``excepted`` is the engine's filter."""
+
+    def __init__(
+        self,
+        repo: CheckExceptionRepository,
+        *,
+        check_ids: Callable[[], Collection[str]],
+        changed: Changed = _nothing,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._repo = repo
+        self._check_ids = check_ids
+        self._changed = changed
+        self._clock = clock
+
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        check_id: str,
+        resource_id: str,
+        reason: str,
+        expires_at: datetime,
+    ) -> CheckException:
+        """Accept one failing item until ``expires_at`` (ADMIN; at most 365 days ahead)."""
+        require_role(principal, Role.ADMIN)
+        now, expires_at = self._clock(), _utc(expires_at)
+        check_id, resource_id, reason = check_id.strip(), resource_id.strip(), reason.strip()
+        self._validate(check_id, resource_id, reason, expires_at, now)
+        org = principal.organization_id
+        for existing in await self._repo.active(organization_id=org, now=now, check_id=check_id):
+            if existing.resource_id == resource_id:
+                raise Conflict(
+                    f"{resource_id} is already excepted until "
+                    f"{existing.expires_at:%Y-%m-%d %H:%M} UTC (exception {existing.id}): "
+                    "revoke it first to change it",
+                    field=["input", "resourceId"],
+                    code="ALREADY_EXCEPTED",
+                )
+        created = await self._repo.create(
+            organization_id=org,
+            check_id=check_id,
+            resource_id=resource_id,
+            reason=reason,
+            expires_at=expires_at,
+            by=principal.api_key_id,
+            at=now,
+        )
+        await self._changed(org)
+        return created
+
+    async def revoke(self, principal: Principal, exception_id: str) -> CheckException:
+        """End an exception now (ADMIN); the item fails again at once if it still fails."""
+        require_role(principal, Role.ADMIN)
+        org = principal.organization_id
+        revoked = await self._repo.revoke(
+            organization_id=org,
+            exception_id=exception_id,
+            by=principal.api_key_id,
+            at=self._clock(),
+        )
+        if revoked is None:
+            existing = await self._repo.get(organization_id=org, exception_id=exception_id)
+            if existing is None:
+                raise NotFound(f"exception {exception_id} not found", field=["id"])
+            raise Conflict(f"exception {exception_id} is already revoked", field=["id"])
+        await self._changed(org)
+        return revoked
+
+    async def page(
+        self,
+        principal: Principal,
+        *,
+        check_id: str | None,
+        include_inactive: bool,
+        first: int | None,
+        after: str | None,
+    ) -> Slice[CheckException]:
+        """Exceptions newest first, only active ones unless ``include_inactive``."""
+        limit, before = page_size(first), decode_cursor(after)
+        active_at = None if include_inactive else self._clock()
+        org = principal.organization_id
+        rows = await self._repo.list(
+            organization_id=org,
+            check_id=check_id,
+            active_at=active_at,
+            limit=limit + 1,
+            before=before,
+        )
+        total = await self._repo.count(organization_id=org, check_id=check_id, active_at=active_at)
+        return make_slice(rows, limit=limit, total=total, key=lambda e: e.id)
+
+    def now(self) -> datetime:
+        """The service clock (to show an exception's status)."""
+        return self._clock()
+
+    async def excepted(self, organization_id: str, now: datetime) -> frozenset[tuple[str, str]]:
+        """The ``(check_id, resource_id)`` pairs excepted at ``now`` (``ExceptionFilter``)."""
+        active = await self._repo.active(organization_id=organization_id, now=now)
+        return frozenset((e.check_id, e.resource_id) for e in active)
+
+    def _validate(
+        self, check_id: str, resource_id: str, reason: str, expires_at: datetime, now: datetime
+    ) -> None:
+        if check_id not in self._check_ids():
+            raise NotFound(f"unknown check {check_id!r}", field=["input", "checkId"])
+        if not resource_id or len(resource_id) > MAX_RESOURCE_ID:
+            raise ValidationFailed(
+                f"resourceId must be 1-{MAX_RESOURCE_ID} characters", field=["input", "resourceId"]
+            )
+        if not reason or len(reason) > MAX_REASON:
+            raise ValidationFailed(
+                f"a reason is required (at most {MAX_REASON} characters)",
+                field=["input", "reason"],
+            )
+        if expires_at <= now:
+            raise ValidationFailed("expiresAt must be in the future", field=["input", "expiresAt"])
+        if expires_at - now > MAX_DURATION:
+            raise ValidationFailed(
+                "expiresAt must be at most 365 days ahead", field=["input", "expiresAt"]
+            )

@@ -1,0 +1,163 @@
+"""Policy documents: the ``policies`` view, manual mapping, approval, auto-mapping after syncs.
+
+Every change calls ``changed(organization_id)`` so the policy checks are re-evaluated (and
+pushed to subscribers) right away.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from services.access import require_role
+from services.errors import Conflict, NotFound, ValidationFailed
+from services.integrations.models import Integration, Purpose
+from services.models import Principal, Role
+from services.policies.catalogue import PolicyType, matching_types, normalise_title
+from services.policies.models import PolicyDocument, PolicyRequirement
+from services.policies.state import PolicyStateLoader
+from services.store import Store
+from services.sync.models import SyncRun
+
+log = logging.getLogger(__name__)
+
+Changed = Callable[[str], Awaitable[None]]
+MAX_PAGE_ID = 100
+
+
+async def _nothing(organization_id: str) -> None:
+    return None
+
+
+def _now() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class PolicyService:
+    """Required policies and their documents, for one organization at a time."""
+
+    def __init__(
+        self,
+        store: Store,
+        loader: PolicyStateLoader,
+        *,
+        changed: Changed = _nothing,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._store = store
+        self._loader = loader
+        self._changed = changed
+        self._clock = clock
+
+    async def requirements(self, principal: Principal) -> list[PolicyRequirement]:
+        """Each policy the active frameworks require, with its document and page."""
+        state = await self._loader.load(principal.organization_id)
+        return [PolicyRequirement.of(state, d.type) for d in state.required]
+
+    async def requirement(self, organization_id: str, policy_type: PolicyType) -> PolicyRequirement:
+        """One policy type (required or not) with its document and page."""
+        state = await self._loader.load(organization_id)
+        return PolicyRequirement.of(state, policy_type)
+
+    async def map_document(
+        self, principal: Principal, policy_type: PolicyType, page_id: str
+    ) -> PolicyRequirement:
+        """Map a page of the current POLICY snapshot to a type by hand (ADMIN)."""
+        require_role(principal, Role.ADMIN)
+        page_id = page_id.strip()
+        if not page_id or len(page_id) > MAX_PAGE_ID:
+            raise ValidationFailed("pageId must be 1-100 characters", field=["input", "pageId"])
+        org = principal.organization_id
+        page = await self._loader.page(org, page_id)
+        if page is None:
+            raise NotFound(
+                f"page {page_id} is not in the current policy snapshot: check the id, or "
+                "connect and sync the POLICY integration",
+                field=["input", "pageId"],
+            )
+        if not page.current:
+            raise Conflict(
+                f"page {page_id} is {page.status} in Confluence: map a current page",
+                field=["input", "pageId"],
+                code="PAGE_NOT_CURRENT",
+            )
+        await self._store.policies.map_manual(
+            organization_id=org,
+            policy_type=policy_type,
+            page_id=page_id,
+            title=page.title,
+            by=principal.api_key_id,
+            at=self._clock(),
+        )
+        return await self._after_change(org, policy_type)
+
+    async def approve(self, principal: Principal, policy_type: PolicyType) -> PolicyRequirement:
+        """Make the type's mapped document ACTIVE (ADMIN)."""
+        require_role(principal, Role.ADMIN)
+        org = principal.organization_id
+        approved = await self._store.policies.approve(
+            organization_id=org, policy_type=policy_type, by=principal.api_key_id, at=self._clock()
+        )
+        if approved is None:
+            raise NotFound(f"{policy_type.value} has no mapped document", field=["input"])
+        return await self._after_change(org, policy_type)
+
+    async def unmap(self, principal: Principal, policy_type: PolicyType) -> PolicyRequirement:
+        """Remove the type's mapping (ADMIN); auto-mapping will not map that page to it again."""
+        require_role(principal, Role.ADMIN)
+        org = principal.organization_id
+        removed = await self._store.policies.delete(organization_id=org, policy_type=policy_type)
+        if removed is None:
+            raise NotFound(f"{policy_type.value} has no mapped document", field=["policyType"])
+        await self._store.policies.dismiss(
+            organization_id=org, policy_type=policy_type, page_id=removed.page_id, at=self._clock()
+        )
+        return await self._after_change(org, policy_type)
+
+    async def auto_map(self, organization_id: str) -> list[PolicyDocument]:
+        """Map unmapped types to matching current pages, first page by title winning."""
+        state = await self._loader.load(organization_id)
+        if state.snapshot_id is None:
+            return []
+        pages = [p async for p in self._loader.snapshot_pages(state.snapshot_id)]
+        pages.sort(key=lambda p: (normalise_title(p.title), p.title, p.page_id))
+        taken_types = set(state.documents)
+        taken_pages = {d.page_id for d in state.documents.values()}
+        dismissed = await self._store.policies.dismissed(organization_id=organization_id)
+        created: list[PolicyDocument] = []
+        for page in pages:
+            if page.status != "current" or page.page_id in taken_pages:
+                continue
+            for policy_type in matching_types(page.title):
+                if policy_type in taken_types or (policy_type, page.page_id) in dismissed:
+                    continue
+                document = await self._store.policies.create_auto(
+                    organization_id=organization_id,
+                    policy_type=policy_type,
+                    page_id=page.page_id,
+                    title=page.title,
+                    at=self._clock(),
+                )
+                if document is not None:
+                    created.append(document)
+                    taken_types.add(policy_type)
+                    taken_pages.add(page.page_id)
+                break  # a page maps to at most one type
+        if created:
+            log.info("auto-mapped %d policy document(s) of %s", len(created), organization_id)
+        return created
+
+    async def after_sync(self, integration: Integration, run: SyncRun) -> None:
+        """Snapshot listener: after a POLICY sync, auto-map, then re-evaluate the checks."""
+        if integration.purpose is not Purpose.POLICY:
+            return
+        await self.auto_map(integration.organization_id)
+        await self._changed(integration.organization_id)
+
+    async def _after_change(
+        self, organization_id: str, policy_type: PolicyType
+    ) -> PolicyRequirement:
+        await self._changed(organization_id)
+        return await self.requirement(organization_id, policy_type)

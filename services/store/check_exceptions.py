@@ -1,0 +1,131 @@
+"""Check exceptions (``check_exceptions``): created, revoked, never deleted (an audit trail)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from services.exception_models import CheckException
+
+
+def _id(at: datetime) -> str:
+    """Ids sort by creation time (newest-first paging needs no second key)."""
+    return f"exc_{int(at.timestamp() * 1000):012x}{secrets.token_hex(6)}"
+
+
+class CheckExceptionRepository:
+    """Persistence of check exceptions."""
+
+    def __init__(self, db: Any) -> None:
+        self._col = db["check_exceptions"]
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes this repository relies on."""
+        await self._col.create_index([("organization_id", 1), ("revoked_at", 1), ("expires_at", 1)])
+        await self._col.create_index([("organization_id", 1), ("check_id", 1), ("_id", -1)])
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        check_id: str,
+        resource_id: str,
+        reason: str,
+        expires_at: datetime,
+        by: str,
+        at: datetime,
+    ) -> CheckException:
+        """Record a new exception."""
+        doc = {
+            "_id": _id(at),
+            "organization_id": organization_id,
+            "check_id": check_id,
+            "resource_id": resource_id,
+            "reason": reason,
+            "expires_at": expires_at,
+            "created_at": at,
+            "created_by": by,
+            "revoked_at": None,
+            "revoked_by": None,
+        }
+        await self._col.insert_one(doc)
+        return _to_exception(doc)
+
+    async def get(self, *, organization_id: str, exception_id: str) -> CheckException | None:
+        """One exception of the organization."""
+        doc = await self._col.find_one({"_id": exception_id, "organization_id": organization_id})
+        return _to_exception(doc) if doc else None
+
+    async def revoke(
+        self, *, organization_id: str, exception_id: str, by: str, at: datetime
+    ) -> CheckException | None:
+        """Revoke an unrevoked exception (None if there is none with that id)."""
+        doc = await self._col.find_one_and_update(
+            {"_id": exception_id, "organization_id": organization_id, "revoked_at": None},
+            {"$set": {"revoked_at": at, "revoked_by": by}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return _to_exception(doc) if doc else None
+
+    async def active(
+        self, *, organization_id: str, now: datetime, check_id: str | None = None
+    ) -> list[CheckException]:
+        """Unrevoked, unexpired exceptions (of one check, or of all)."""
+        query = _query(organization_id, check_id, now)
+        return [_to_exception(d) async for d in self._col.find(query)]
+
+    async def list(
+        self,
+        *,
+        organization_id: str,
+        check_id: str | None,
+        active_at: datetime | None,
+        limit: int,
+        before: str | None,
+    ) -> list[CheckException]:
+        """Newest first; only those active at ``active_at`` when it is given."""
+        query = _query(organization_id, check_id, active_at)
+        if before is not None:
+            query["_id"] = {"$lt": before}
+        cursor = self._col.find(query).sort("_id", -1).limit(limit)
+        return [_to_exception(d) async for d in cursor]
+
+    async def count(
+        self, *, organization_id: str, check_id: str | None, active_at: datetime | None
+    ) -> int:
+        """How many ``list`` would return in all."""
+        query = _query(organization_id, check_id, active_at)
+        return int(await self._col.count_documents(query))
+
+
+def _query(
+    organization_id: str, check_id: str | None, active_at: datetime | None
+) -> dict[str, Any]:
+    query: dict[str, Any] = {"organization_id": organization_id}
+    if check_id is not None:
+        query["check_id"] = check_id
+    if active_at is not None:
+        query.update({"revoked_at": None, "expires_at": {"$gt": active_at}})
+    return query
+
+
+def _to_exception(doc: Mapping[str, Any]) -> CheckException:
+    return CheckException(
+        id=doc["_id"],
+        organization_id=doc["organization_id"],
+        check_id=doc["check_id"],
+        resource_id=doc["resource_id"],
+        reason=doc["reason"],
+        expires_at=doc["expires_at"],
+        created_at=doc["created_at"],
+        created_by=doc["created_by"],
+        revoked_at=doc.get("revoked_at"),
+        revoked_by=doc.get("revoked_by"),
+    )
+
+
+__all__ = ["CheckExceptionRepository"]

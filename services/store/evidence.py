@@ -1,0 +1,141 @@
+"""Evidence collection: append-only. There is no update or delete method, on purpose.
+
+``evidence`` holds sealed records; a unique index on (organization, sequence) makes
+concurrent appends at the same position fail instead of forking the chain.
+``evidence_heads`` remembers the highest sequence each organization reached, so that
+verification notices records deleted from the end of the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import suppress
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from services.evidence_chain import EvidenceRecord, SequenceTaken
+from services.evidence_verify import ChainHead
+
+BATCH = 500
+
+
+class EvidenceRepository:
+    """Persistence of evidence records (``evidence``) and chain heads (``evidence_heads``)."""
+
+    def __init__(self, db: Any) -> None:
+        self._col = db["evidence"]
+        self._heads = db["evidence_heads"]
+
+    async def ensure_indexes(self) -> None:
+        """Create the indexes this repository relies on."""
+        await self._col.create_index([("organization_id", 1), ("sequence", 1)], unique=True)
+        await self._col.create_index([("organization_id", 1), ("check_id", 1), ("sequence", 1)])
+        await self._col.create_index([("organization_id", 1), ("snapshot_id", 1)])
+
+    async def append(self, record: EvidenceRecord) -> None:
+        """Insert a sealed record; ``SequenceTaken`` if its sequence is already used."""
+        try:
+            await self._col.insert_one(evidence_document(record))
+        except DuplicateKeyError:
+            raise SequenceTaken(f"sequence {record.sequence} is taken") from None
+
+    async def last(self, *, organization_id: str) -> EvidenceRecord | None:
+        """The record with the highest sequence of the organization."""
+        cursor = self._col.find({"organization_id": organization_id})
+        docs = await cursor.sort("sequence", -1).limit(1).to_list(1)
+        return to_record(docs[0]) if docs else None
+
+    async def get(self, *, organization_id: str, record_id: str) -> EvidenceRecord | None:
+        """One record of the organization."""
+        doc = await self._col.find_one({"_id": record_id, "organization_id": organization_id})
+        return to_record(doc) if doc else None
+
+    async def list_for_check(
+        self, *, organization_id: str, check_id: str, limit: int, before: int | None
+    ) -> list[EvidenceRecord]:
+        """Up to ``limit`` records of a check, newest first, below sequence ``before``."""
+        query: dict[str, Any] = {"organization_id": organization_id, "check_id": check_id}
+        if before is not None:
+            query["sequence"] = {"$lt": before}
+        cursor = self._col.find(query).sort("sequence", -1).limit(limit)
+        return [to_record(d) async for d in cursor]
+
+    async def count_for_check(self, *, organization_id: str, check_id: str) -> int:
+        """How many records a check has."""
+        query = {"organization_id": organization_id, "check_id": check_id}
+        return int(await self._col.count_documents(query))
+
+    async def iter_chain(self, *, organization_id: str) -> AsyncIterator[EvidenceRecord]:
+        """Every record of the organization by sequence (a cursor: constant memory)."""
+        cursor = self._col.find({"organization_id": organization_id}, batch_size=BATCH)
+        async for doc in cursor.sort("sequence", 1):
+            yield to_record(doc)
+
+    async def iter_for_check(
+        self, *, organization_id: str, check_id: str
+    ) -> AsyncIterator[EvidenceRecord]:
+        """Every record of a check by sequence (a cursor: constant memory)."""
+        query = {"organization_id": organization_id, "check_id": check_id}
+        cursor = self._col.find(query, batch_size=BATCH)
+        async for doc in cursor.sort("sequence", 1):
+            yield to_record(doc)
+
+    async def snapshot_ids(self, *, organization_id: str) -> set[str]:
+        """Snapshots some record of the organization was computed over."""
+        values = await self._col.distinct("snapshot_id", {"organization_id": organization_id})
+        return {v for v in values if isinstance(v, str)}
+
+    async def head(self, *, organization_id: str) -> ChainHead | None:
+        """The highest sequence the organization's chain reached, if it has one."""
+        doc = await self._heads.find_one({"_id": organization_id})
+        if doc is None:
+            return None
+        return ChainHead(sequence=int(doc.get("sequence", 0)), sha256=str(doc.get("sha256", "")))
+
+    async def advance_head(self, *, organization_id: str, sequence: int, sha256: str) -> None:
+        """Move the head forward to ``sequence`` (never backwards)."""
+        fields = {"sequence": sequence, "sha256": sha256}
+        result = await self._heads.update_one(
+            {"_id": organization_id, "sequence": {"$lt": sequence}}, {"$set": fields}
+        )
+        if result.matched_count:
+            return
+        with suppress(DuplicateKeyError):  # a head exists at or beyond this sequence
+            await self._heads.insert_one({"_id": organization_id, **fields})
+
+
+def evidence_document(record: EvidenceRecord) -> dict[str, Any]:
+    """The stored form of a sealed record (also used by tests and the benchmark to bulk-load)."""
+    return {
+        "_id": record.id,
+        "organization_id": record.organization_id,
+        "sequence": record.sequence,
+        "check_id": record.check_id,
+        "snapshot_id": record.snapshot_id,
+        "integration_id": record.integration_id,
+        "body": record.body,
+        "sha256": record.sha256,
+        "hmac": record.hmac,
+        "key_id": record.key_id,
+    }
+
+
+def to_record(doc: Mapping[str, Any]) -> EvidenceRecord:
+    """The domain object; tolerant of tampered documents so verification can report them."""
+    sequence = doc.get("sequence")
+    return EvidenceRecord(
+        id=str(doc.get("_id")),
+        organization_id=str(doc.get("organization_id", "")),
+        sequence=sequence if isinstance(sequence, int) else -1,
+        check_id=str(doc.get("check_id", "")),
+        body=str(doc.get("body", "")),
+        sha256=str(doc.get("sha256", "")),
+        hmac=str(doc.get("hmac", "")),
+        key_id=str(doc.get("key_id", "")),
+        snapshot_id=doc.get("snapshot_id"),
+        integration_id=doc.get("integration_id"),
+    )
+
+
+__all__ = ["EvidenceRepository", "evidence_document", "to_record"]

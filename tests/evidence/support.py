@@ -1,0 +1,74 @@
+"""Building evidence chains for tests: sealed records, bulk loading, raw tampering."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from services.evidence import EvidenceService
+from services.evidence_chain import GENESIS_HASH, EvidenceEntry, EvidenceKey, EvidenceRecord, seal
+from services.store import Store
+from services.store.evidence import evidence_document
+
+KEY = EvidenceKey(b"k" * 32)
+CHECKS = ("confluence-document-setup", "confluence-policy-current")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def entry(
+    org: str, n: int, *, check_id: str | None = None, snapshot: str | None = None
+) -> EvidenceEntry:
+    """The n-th evaluation of a made-up history (alternating checks)."""
+    status = "FAILING" if n % 2 else "PASSING"
+    items = [{"resourceType": "policy", "resourceId": f"TYPE_{n}", "name": None, "reason": "x"}]
+    return EvidenceEntry(
+        organization_id=org,
+        check_id=check_id or CHECKS[n % 2],
+        evaluated_at=T0 + timedelta(minutes=n),
+        result={"status": status, "failingItems": items if n % 2 else [], "exceptedItems": []},
+        population={"kind": "pages", "items": [{"pageId": str(n), "title": f"P{n}", "version": n}]},
+        snapshot_id=snapshot,
+        integration_id="int_1" if snapshot else None,
+        snapshot_at=T0 if snapshot else None,
+    )
+
+
+def prepared_chain(org: str, count: int, key: EvidenceKey = KEY) -> list[EvidenceRecord]:
+    """A valid chain of ``count`` records, sealed in memory (no database round trips)."""
+    records: list[EvidenceRecord] = []
+    prev = GENESIS_HASH
+    for n in range(1, count + 1):
+        record = seal(
+            entry(org, n),
+            record_id=f"evd_{org}_{n:06d}",
+            sequence=n,
+            prev_hash=prev,
+            recorded_at=T0 + timedelta(minutes=n),
+            key=key,
+        )
+        records.append(record)
+        prev = record.sha256
+    return records
+
+
+async def bulk_load(store: Store, records: list[EvidenceRecord], batch: int = 5000) -> None:
+    """Insert prepared records directly and move the chain head (what appends would do)."""
+    col = raw(store)
+    if store.embedded:  # mongomock checks unique indexes by scanning: O(n²) inserts
+        await col.drop_index("organization_id_1_sequence_1")
+    for i in range(0, len(records), batch):
+        await col.insert_many([evidence_document(r) for r in records[i : i + batch]])
+    await store.evidence.ensure_indexes()
+    last = records[-1]
+    await store.evidence.advance_head(
+        organization_id=last.organization_id, sequence=last.sequence, sha256=last.sha256
+    )
+
+
+def raw(store: Store) -> Any:
+    """The evidence collection itself: what someone with database access could change."""
+    return store._db["evidence"]
+
+
+def service(store: Store, key: EvidenceKey = KEY) -> EvidenceService:
+    return EvidenceService(store.evidence, key, check_ids=lambda: CHECKS)
