@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+demo: install
+	$(BIN)/vigil demo
+
 run: install
 	VIGIL_ENV=$${VIGIL_ENV:-development} $(BIN)/vigil serve
 

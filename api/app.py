@@ -13,9 +13,11 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.container import Container
+from api.evidence_export import evidence_routes
 from api.graphql import VigilGraphQL
 from api.health import health_routes
 from api.oauth import oauth_routes
+from api.people_import import people_routes
 from api.settings import Settings
 from services.models import CreatedApiKey, Organization
 from services.store import Store
@@ -53,6 +55,8 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             *health_routes(container),
             *oauth_routes(container),
+            *people_routes(container),
+            *evidence_routes(container),
         ],
         middleware=[
             Middleware(MetricsMiddleware, container=container),

@@ -106,6 +106,23 @@ def simulator(
 
 
 @app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="API port (0 picks a free one).")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+) -> None:
+    """Simulator + API + a seeded organization with a few failing checks to explore."""
+    from api.demo import DemoError, run_demo
+
+    try:
+        asyncio.run(run_demo(port=port, host=host))
+    except DemoError as exc:
+        typer.echo(f"demo failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
 def schema() -> None:
     """Print the GraphQL schema (SDL), as committed in schema.graphql."""
     from resolvers.schema import export_sdl

@@ -10,13 +10,17 @@ from dataclasses import dataclass, field
 import httpx
 from pydantic import SecretStr
 
+from api.access_setup import AccessParts, build_access
 from api.metrics import Metrics
+from api.policy_setup import PolicyParts, build_policies
 from api.ratelimit import RateLimiter
 from api.settings import Settings
+from api.sync_setup import SyncParts, build_sync
 from resolvers.context import AppServices
 from services.access import AccessService
 from services.crypto import keyring_from_settings
-from services.events import InMemoryEventBus
+from services.events import EventBus, InMemoryEventBus
+from services.events.replicated import ReplicatedEventBus
 from services.integrations.clients import AtlassianConfig, ClientFactory
 from services.integrations.models import Integration
 from services.integrations.oauth_flow import OAuthFlow
@@ -24,6 +28,8 @@ from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
 from services.integrations.vault import CredentialVault
 from services.store import Store
+from services.sync.connector import ConnectorFactory
+from services.sync.integration_connector import IntegrationConnectorFactory
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +40,27 @@ class Container:
 
     settings: Settings
     store: Store
-    bus: InMemoryEventBus
+    bus: EventBus
     access: AccessService
     metrics: Metrics
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
     integrations: IntegrationService
     oauth: OAuthFlow
+    sync: SyncParts
+    compliance: AccessParts
+    policy: PolicyParts
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, store: Store | None = None) -> Container:
-        """Wire the services for ``settings`` (``store`` injected by tests)."""
+    def build(
+        cls,
+        settings: Settings,
+        store: Store | None = None,
+        *,
+        connectors: ConnectorFactory | None = None,
+    ) -> Container:
+        """Wire the services for ``settings`` (``store`` and ``connectors`` injected by tests)."""
         keyring, warning = keyring_from_settings(
             _secret(settings.secret_key),
             _secret(settings.secret_keys_old),
@@ -54,7 +69,8 @@ class Container:
         if warning:
             log.warning(warning)
         store = store or Store.open(settings.mongodb_url_value(), settings.mongodb_db)
-        bus = InMemoryEventBus()
+        # Processes sharing a real database share events through it (change streams).
+        bus: EventBus = InMemoryEventBus() if store.embedded else ReplicatedEventBus(store.events)
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(20.0, connect=5.0), headers={"User-Agent": "Vigil"}
         )
@@ -73,30 +89,85 @@ class Container:
             store, vault, clients, bus, sync_interval_minutes=settings.sync_interval_minutes
         )
         reauth.target = integrations.mark_needs_reauth
+        metrics = Metrics(subscriber_count=bus.subscriber_count)
+        connectors = connectors or IntegrationConnectorFactory(clients)
+        policy = build_policies(settings, store)
+        sync = build_sync(
+            settings,
+            store,
+            bus,
+            metrics,
+            connectors,
+            protected=policy.protected,
+            on_reauth=integrations.mark_needs_reauth,
+        )
+        integrations.on_connected(sync.service.request_initial_sync)  # SPEC §2.1.4: first sync
+        compliance = build_access(
+            settings,
+            store,
+            bus,
+            sync,
+            sources=policy.sources,
+            on_changed=policy.recorder,
+            exceptions=policy.exceptions,
+        )
+        integrations.on_changed(compliance.integration_changed)
+        access = AccessService(store, bus)
+        policy.attach(compliance.reevaluator, sync, access)
         return cls(
             settings=settings,
             store=store,
             bus=bus,
-            access=AccessService(store, bus),
-            metrics=Metrics(subscriber_count=bus.subscriber_count),
+            access=access,
+            metrics=metrics,
             rate_limiter=RateLimiter(settings.rate_limit_per_minute),
             http=http,
             integrations=integrations,
             oauth=OAuthFlow(integrations, config.redirect_uri),
+            sync=sync,
+            compliance=compliance,
+            policy=policy,
         )
 
     def services(self) -> AppServices:
         """The services exposed to resolvers."""
         return AppServices(
-            access=self.access, bus=self.bus, integrations=self.integrations, oauth=self.oauth
+            access=self.access,
+            bus=self.bus,
+            integrations=self.integrations,
+            oauth=self.oauth,
+            sync=self.sync.service,
+            snapshots=self.sync.reader,
+            people=self.compliance.people,
+            identities=self.compliance.identities,
+            accounts=self.compliance.accounts,
+            systems=self.compliance.systems,
+            reviews=self.compliance.reviews,
+            checks=self.compliance.checks,
+            policies=self.policy.policies,
+            evidence=self.policy.evidence,
+            exceptions=self.policy.exceptions,
         )
 
     async def start(self) -> None:
         """Prepare the store (indexes) and start background tasks."""
         await self.store.ensure_indexes()
+        if isinstance(self.bus, ReplicatedEventBus):
+            self.tasks.append(asyncio.create_task(self.bus.run()))
+            await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
+        if self.settings.run_worker:
+            self.tasks.append(asyncio.create_task(self.sync.scheduler.run_forever()))
+            self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
+
+    async def _evaluate_periodically(self) -> None:
+        """Every organization's checks, now and every ``check_interval_minutes``."""
+        await self.compliance.reevaluator.run_periodic(
+            self.store.organizations.list_ids, self.settings.check_interval_minutes * 60
+        )
 
     async def stop(self) -> None:
         """Stop background tasks and close the store."""
+        await self.compliance.reevaluator.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

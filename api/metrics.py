@@ -26,10 +26,45 @@ class Metrics:
             "Requests refused by the per-key rate limit",
             registry=self.registry,
         )
+        self.sync_runs = Counter(
+            "vigil_sync_runs_total",
+            "Finished sync runs by purpose and outcome",
+            ["purpose", "outcome"],
+            registry=self.registry,
+        )
+        self.confluence_calls = Counter(
+            "vigil_confluence_calls_total",
+            "HTTP attempts to Confluence/Atlassian during syncs, by status ('error': no response)",
+            ["status"],
+            registry=self.registry,
+        )
+        self.rate_limit_waits = Counter(
+            "vigil_rate_limit_waits_total",
+            "Waits caused by Atlassian rate limits (429, exhausted quota)",
+            registry=self.registry,
+        )
+        self.rate_limit_wait_seconds = Counter(
+            "vigil_rate_limit_wait_seconds_total",
+            "Seconds spent waiting on Atlassian rate limits",
+            registry=self.registry,
+        )
         self.subscribers = Gauge(
             "vigil_event_subscribers", "Live event-bus subscribers", registry=self.registry
         )
         self.subscribers.set_function(lambda: float(subscriber_count()))
+
+    def run_finished(self, purpose: str, outcome: str) -> None:
+        """A sync run ended (SyncMetrics)."""
+        self.sync_runs.labels(purpose, outcome).inc()
+
+    def confluence_call(self, status: str) -> None:
+        """One HTTP attempt to Atlassian ended (SyncMetrics)."""
+        self.confluence_calls.labels(status).inc()
+
+    def rate_limit_wait(self, seconds: float) -> None:
+        """A sync waited on a rate limit (SyncMetrics)."""
+        self.rate_limit_waits.inc()
+        self.rate_limit_wait_seconds.inc(seconds)
 
     def render(self) -> bytes:
         """The exposition text."""

@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     atlassian_api_url: str = "https://api.atlassian.com"
     allow_insecure_urls: bool = False
     sync_interval_minutes: int = Field(default=360, ge=1)
+    # The worker (scheduler + sync runs) inside `vigil serve`; `--no-worker` turns it off.
+    run_worker: bool = True
+    scheduler_tick_seconds: float = Field(default=5.0, gt=0)
+    sync_max_parallel: int = Field(default=4, ge=1)
+    sync_concurrency: int = Field(default=8, ge=1, le=32)
+    sync_lease_seconds: float = Field(default=60.0, ge=1)
+    snapshot_retention: int = Field(default=30, ge=1)
+    # Checks: the periodic re-evaluation and the offboarding grace period (SPEC §6).
+    check_interval_minutes: float = Field(default=15.0, gt=0)
+    offboarding_grace_hours: float = Field(default=24.0, ge=0)
 
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_query_depth: int = 12

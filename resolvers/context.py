@@ -8,11 +8,22 @@ from typing import Any
 import strawberry
 
 from services.access import AccessService
+from services.checks.service import CheckService
 from services.errors import Forbidden
 from services.events import EventBus
+from services.evidence import EvidenceService
+from services.exceptions import ExceptionService
+from services.identity.accounts import AccountService
+from services.identity.service import IdentityService
 from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.models import Principal
+from services.people.service import PeopleService
+from services.policies.service import PolicyService
+from services.reviews.service import AccessReviewService
+from services.reviews.systems import CriticalSystemService
+from services.sync.reads import SnapshotReader
+from services.sync.service import SyncService
 
 
 @dataclass
@@ -23,6 +34,17 @@ class AppServices:
     bus: EventBus
     integrations: IntegrationService
     oauth: OAuthFlow
+    sync: SyncService
+    snapshots: SnapshotReader
+    people: PeopleService
+    identities: IdentityService
+    accounts: AccountService
+    systems: CriticalSystemService
+    reviews: AccessReviewService
+    checks: CheckService
+    policies: PolicyService
+    evidence: EvidenceService
+    exceptions: ExceptionService
 
 
 @dataclass

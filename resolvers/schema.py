@@ -20,14 +20,53 @@ from strawberry.types import ExecutionContext
 from resolvers.access_mutation import AccessMutation
 from resolvers.access_query import AccessQuery
 from resolvers.access_subscription import AccessSubscription
+from resolvers.check_exceptions import ExceptionMutation, ExceptionQuery
+from resolvers.checks import CheckQuery, CheckSubscription
 from resolvers.errors import MaskUnexpectedErrors
+from resolvers.evidence import EvidenceQuery
+from resolvers.identity import IdentityMutation
 from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
+from resolvers.people import PeopleMutation, PeopleQuery
+from resolvers.policies import PolicyMutation, PolicyQuery
+from resolvers.reviews import ReviewMutation, ReviewQuery
+from resolvers.sync import SyncMutation, SyncQuery, SyncSubscription
+from resolvers.systems import SystemMutation, SystemQuery
 
 # Each capability contributes its own Query / Mutation / Subscription class; the roots are
 # their union, so capabilities never edit one shared root class.
-Query = merge_types("Query", (AccessQuery, IntegrationQuery))
-Mutation = merge_types("Mutation", (AccessMutation, IntegrationMutation))
-Subscription = merge_types("Subscription", (AccessSubscription, IntegrationSubscription))
+Query = merge_types(
+    "Query",
+    (
+        AccessQuery,
+        IntegrationQuery,
+        SyncQuery,
+        PeopleQuery,
+        SystemQuery,
+        ReviewQuery,
+        CheckQuery,
+        PolicyQuery,
+        EvidenceQuery,
+        ExceptionQuery,
+    ),
+)
+Mutation = merge_types(
+    "Mutation",
+    (
+        AccessMutation,
+        IntegrationMutation,
+        SyncMutation,
+        PeopleMutation,
+        IdentityMutation,
+        SystemMutation,
+        ReviewMutation,
+        PolicyMutation,
+        ExceptionMutation,
+    ),
+)
+Subscription = merge_types(
+    "Subscription",
+    (AccessSubscription, IntegrationSubscription, SyncSubscription, CheckSubscription),
+)
 
 
 class VigilSchema(strawberry.Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from services.errors import Forbidden, NotFound, ValidationFailed
@@ -36,6 +36,8 @@ class AccessService:
         self._store = store
         self._bus = bus
         self._clock = clock or (lambda: datetime.now(UTC))
+        # Set by the composition root: re-evaluates the policy checks (issue 7).
+        self.frameworks_changed: Callable[[str], Awaitable[None]] | None = None
 
     async def create_organization(self, name: str) -> tuple[Organization, CreatedApiKey]:
         """Create an organization with its first ADMIN key."""
@@ -110,9 +112,12 @@ class AccessService:
         """Set the organization's active frameworks (ADMIN only; duplicates ignored)."""
         require_role(principal, Role.ADMIN)
         unique = list(dict.fromkeys(frameworks))
-        return await self._store.organizations.update_frameworks(
+        org = await self._store.organizations.update_frameworks(
             organization_id=principal.organization_id, frameworks=unique
         )
+        if self.frameworks_changed is not None:
+            await self.frameworks_changed(org.id)
+        return org
 
     async def authenticate(self, presented: str | None) -> Principal | None:
         """The principal for a presented key value, or None if missing, unknown or revoked."""

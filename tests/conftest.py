@@ -75,8 +75,11 @@ async def start_live_server(
     """Serve a Vigil app with uvicorn on a free loopback port in this event loop."""
     port = free_port()
     settings.setdefault("secret_key", generate_key())
+    settings.setdefault("evidence_hmac_key", generate_key())
     settings.setdefault("allow_insecure_urls", True)
     settings.setdefault("public_url", f"http://127.0.0.1:{port}")
+    # No scheduler unless a test asks for one: it would sync connected integrations by itself.
+    settings.setdefault("run_worker", False)
     app = create_app(Settings(host="127.0.0.1", port=port, **settings), store=store)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")

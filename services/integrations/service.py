@@ -71,10 +71,15 @@ class IntegrationService:
         self.bus = bus
         self.sync_interval_minutes = sync_interval_minutes
         self._on_connected: list[OnConnected] = []
+        self._on_changed: list[OnConnected] = []
 
     def on_connected(self, callback: OnConnected) -> None:
         """Register what happens when an integration becomes CONNECTED (the first sync)."""
         self._on_connected.append(callback)
+
+    def on_changed(self, callback: OnConnected) -> None:
+        """Register what happens after any published change (checks re-evaluate)."""
+        self._on_changed.append(callback)
 
     async def list(self, principal: Principal) -> list[Integration]:
         """The caller's organization's integrations."""
@@ -276,9 +281,15 @@ class IntegrationService:
             topic_for(integration.organization_id, "integrations"),
             {"integration_id": integration.id},
         )
+        for callback in self._on_changed:
+            try:
+                await callback(integration)
+            except Exception:
+                log.exception("integration change callback failed for %s", integration.id)
         return integration
 
 
 def _site_name(url: str) -> str:
-    host = url.split("://", 1)[-1].split("/", 1)[0]
-    return host.removesuffix(".atlassian.net")
+    """``https://acme.atlassian.net`` → ``acme`` (a simulator's ``…/site/acme`` too)."""
+    host, _, path = url.split("://", 1)[-1].partition("/")
+    return path.rsplit("/", 1)[-1] if path else host.removesuffix(".atlassian.net")

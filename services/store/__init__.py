@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.store.access_reviews import AccessReviewRepository
 from services.store.api_keys import ApiKeyRepository
+from services.store.check_exceptions import CheckExceptionRepository
+from services.store.check_results import CheckResultRepository
 from services.store.client import connect
 from services.store.credentials import CredentialRepository
+from services.store.critical_systems import CriticalSystemRepository
+from services.store.events import EventLogRepository
+from services.store.evidence import EvidenceRepository
+from services.store.identities import IdentityRepository
 from services.store.integrations import IntegrationRepository
 from services.store.oauth_states import OAuthStateRepository
 from services.store.organizations import OrganizationRepository
+from services.store.people import PeopleRepository
+from services.store.policies import PolicyDocumentRepository
+from services.store.revisions import RevisionRepository
+from services.store.snapshot_data import SnapshotDataRepository
+from services.store.snapshot_queries import SnapshotQueryRepository
+from services.store.sync_leases import LeaseRepository
+from services.store.sync_runs import SyncRunRepository
 
 
 class Store:
@@ -24,6 +38,21 @@ class Store:
         self.integrations = IntegrationRepository(self._db)
         self.credentials = CredentialRepository(self._db)
         self.oauth_states = OAuthStateRepository(self._db)
+        self.events = EventLogRepository(self._db)
+        self.sync_runs = SyncRunRepository(self._db)
+        self.sync_leases = LeaseRepository(self._db)
+        self.snapshot_data = SnapshotDataRepository(self._db)
+        self.snapshot_queries = SnapshotQueryRepository(self._db)
+        # Issue 6: people, identities, critical systems, reviews, check results.
+        self.revisions = RevisionRepository(self._db)
+        self.people = PeopleRepository(self._db, self.revisions)
+        self.identities = IdentityRepository(self._db, self.revisions)
+        self.critical_systems = CriticalSystemRepository(self._db)
+        self.access_reviews = AccessReviewRepository(self._db)
+        self.check_results = CheckResultRepository(self._db)
+        self.evidence = EvidenceRepository(self._db)
+        self.policies = PolicyDocumentRepository(self._db)
+        self.check_exceptions = CheckExceptionRepository(self._db)
 
     @classmethod
     def open(cls, url: str | None, db_name: str) -> Store:
@@ -39,6 +68,20 @@ class Store:
             self.integrations,
             self.credentials,
             self.oauth_states,
+            self.events,
+            self.sync_runs,
+            self.sync_leases,
+            self.snapshot_data,
+            self.snapshot_queries,
+            self.revisions,
+            self.people,
+            self.identities,
+            self.critical_systems,
+            self.access_reviews,
+            self.check_results,
+            self.evidence,
+            self.policies,
+            self.check_exceptions,
         )
         for repo in repositories:
             await repo.ensure_indexes()

@@ -42,6 +42,10 @@ class OrganizationRepository:
         """How many organizations exist."""
         return int(await self._col.count_documents({}))
 
+    async def list_ids(self) -> list[str]:
+        """Every organization's id (the periodic check evaluation's view)."""
+        return [d["_id"] async for d in self._col.find({}, {"_id": 1})]
+
     async def update_frameworks(
         self, *, organization_id: str, frameworks: Sequence[Framework]
     ) -> Organization:

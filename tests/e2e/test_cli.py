@@ -84,6 +84,7 @@ def test_org_and_apikey_commands_against_a_real_database(wire_url: str) -> None:
         VIGIL_MONGODB_URL=wire_url,
         VIGIL_MONGODB_DB=f"vigil_cli_{uuid.uuid4().hex[:8]}",
         VIGIL_SECRET_KEY=generate_key(),
+        VIGIL_EVIDENCE_HMAC_KEY=generate_key(),
     )
     created = _run("org", "create", "Acme Corp", env=env)
     assert created.returncode == 0, created.stderr

@@ -102,6 +102,9 @@ async def test_two_processes_sharing_a_database_refresh_once(env: Env, wire_url:
         "VIGIL_MONGODB_URL": wire_url,
         "VIGIL_MONGODB_DB": env.live.container.store._db.name,
         "VIGIL_SECRET_KEY": settings.secret_key.get_secret_value() if settings.secret_key else "",
+        "VIGIL_EVIDENCE_HMAC_KEY": (
+            settings.evidence_hmac_key.get_secret_value() if settings.evidence_hmac_key else ""
+        ),
         "VIGIL_ATLASSIAN_AUTH_URL": settings.atlassian_auth_url,
         "VIGIL_ATLASSIAN_API_URL": settings.atlassian_api_url,
         "VIGIL_OAUTH_CLIENT_ID": settings.oauth_client_id,
