@@ -11,6 +11,7 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.errors import UserError, user_errors
+from resolvers.sync_types import SyncRun
 from services.errors import DomainError
 from services.events import topic_for
 from services.integrations import models
@@ -78,6 +79,11 @@ class Integration:
     sync_interval_minutes: int
     has_admin_key: bool
     admin_org_id: str | None
+
+    @strawberry.field(description="The integration's most recent sync run, if any.")
+    async def latest_sync_run(self, info: strawberry.Info[Context, Any]) -> SyncRun | None:
+        run = await info.context.services.sync.latest_run(principal_of(info), str(self.id))
+        return SyncRun.from_domain(run) if run else None
 
     @classmethod
     def from_domain(cls, i: models.Integration) -> Integration:

@@ -70,7 +70,8 @@ def banner(sim: Simulator, base_url: str) -> str:
         admin = bool(account and site.is_admin(account.account_id))
         lines.append(f"  API token ({token.role}, Confluence admin: {'yes' if admin else 'no'})")
         lines.append(f"    email {token.email}  token {token.token}")
-    lines += [f"  {label:<30}{value}" for label, value in creds.describe()]
+    width = max(30, *(len(label) + 2 for label, _ in creds.describe()))
+    lines += [f"  {label:<{width}}{value}" for label, value in creds.describe()]
     cfg = sim.faults.config
     lines.append(
         f"  faults                        latency {cfg.latency_ms}±{cfg.jitter_ms} ms, "

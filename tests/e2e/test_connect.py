@@ -112,6 +112,9 @@ async def test_api_token_connects_and_a_subscriber_sees_it(env: Env) -> None:
     raw = await env.live.container.store._db["credentials"].find_one({"_id": integration["id"]})
     token = env.sim.sim.credentials.admin_token
     assert raw is not None and token.token not in str(raw) and token.email not in str(raw)
+    # Connecting requested the first sync (run by a worker; none runs in this test server).
+    listed = await env.gql("{ integrations { latestSyncRun { trigger status } } }")
+    assert listed["integrations"][0]["latestSyncRun"] == {"trigger": "INITIAL", "status": "QUEUED"}
 
 
 async def test_client_credentials_connect(env: Env) -> None:
