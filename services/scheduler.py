@@ -108,10 +108,18 @@ class Scheduler:
 
     async def _execute(self, integration_id: str, trigger: SyncTrigger) -> None:
         async with self._slots:
-            try:
-                await self._runner.execute(integration_id, trigger)
-            except Exception:
-                log.exception("sync of %s failed to run", integration_id)
+            while True:
+                try:
+                    ran = await self._runner.execute(integration_id, trigger)
+                except Exception:
+                    log.exception("sync of %s failed to run", integration_id)
+                    return
+                # A run queued while ours was finishing (``submit`` refused it because this
+                # task was still alive) starts now instead of waiting for the next tick.
+                queued = await self._store.sync_runs.get_active(integration_id=integration_id)
+                if ran is None or queued is None or queued.status is not SyncRunStatus.QUEUED:
+                    return
+                trigger = queued.trigger
 
     def _forget(self, integration_id: str, task: asyncio.Task[None]) -> None:
         if self._running.get(integration_id) is task:

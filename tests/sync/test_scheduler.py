@@ -135,3 +135,37 @@ async def test_submit_runs_an_integration_once_per_process() -> None:
     assert scheduler.submit("int_1")
     await scheduler.drain()
     assert runner.calls == [("int_1", SyncTrigger.SCHEDULED)] * 2
+
+
+class QueueingRunner:
+    """Its first run finishes while someone queues another (a trigger during the run)."""
+
+    def __init__(self, store: Store, integration_id: str, org: str) -> None:
+        self.store, self.integration_id, self.org = store, integration_id, org
+        self.calls: list[SyncTrigger] = []
+
+    async def execute(self, integration_id: str, trigger: SyncTrigger) -> SyncRun | None:
+        self.calls.append(trigger)
+        run = await _finished_run(self.store, integration_id, self.org, SyncRunStatus.SUCCEEDED)
+        if len(self.calls) == 1:
+            queued = await self.store.sync_runs.create(
+                organization_id=self.org,
+                integration_id=integration_id,
+                purpose=Purpose.ACCESS_REVIEW,
+                trigger=SyncTrigger.MANUAL,
+            )
+            assert queued is not None
+        return run  # type: ignore[no-any-return]
+
+
+async def test_a_run_queued_while_one_finishes_starts_without_waiting_for_a_tick() -> None:
+    store = open_store("mock", None)
+    await store.ensure_indexes()
+    integration = await connected_integration(store, "org_q")
+    runner = QueueingRunner(store, integration.id, integration.organization_id)
+    scheduler = Scheduler(store, runner, tick_seconds=3600)  # type: ignore[arg-type]
+    assert scheduler.submit(integration.id, SyncTrigger.MANUAL)
+    assert not scheduler.submit(integration.id, SyncTrigger.MANUAL)  # ours is still running
+    await scheduler.drain()
+    await scheduler.drain()
+    assert runner.calls == [SyncTrigger.MANUAL, SyncTrigger.MANUAL]
