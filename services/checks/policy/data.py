@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from services.checks.access.gate import describe_age
 from services.checks.base import CheckItem, CheckStatus, Outcome, Population
+from services.checks.health import concluded, snapshot_problem
 from services.integrations.models import IntegrationStatus
 from services.policies.models import PolicyState
 from services.policies.state import PolicyStateLoader
@@ -57,40 +57,21 @@ def not_monitored(data: PolicyData, population: Population) -> Outcome | None:
 
 def data_error(data: PolicyData) -> str | None:
     """Why the current POLICY snapshot cannot be trusted, or None."""
-    integration, taken = data.state.integration, data.state.snapshot_at
-    if integration is None or taken is None:
-        return None
-    shown = f"showing the last good data, {describe_age(data.now - taken)} old"
-    if integration.status is IntegrationStatus.NEEDS_REAUTH:
-        return f"reconnect Confluence: the policy integration needs re-authorisation; {shown}"
-    if integration.status is IntegrationStatus.ERROR:
-        return f"{integration.status_message or 'the policy integration is in error'}; {shown}"
-    interval = timedelta(minutes=integration.sync_interval_minutes)
-    if data.now - taken > interval * data.stale_after_intervals:
-        return (
-            f"the policy data is stale: no successful sync for more than "
-            f"{data.stale_after_intervals} sync intervals; {shown}"
-        )
-    return None
+    state = data.state
+    return snapshot_problem(
+        state.integration, state.snapshot_at, data.now, data.stale_after_intervals, label="policy"
+    )
 
 
 def conclude(
     data: PolicyData, items: Iterable[CheckItem], population: Population, passing: str
 ) -> Outcome:
     """PASSING / FAILING over ``items``, or ERROR (items kept) when the data is unhealthy."""
-    failing = tuple(sorted(items, key=lambda i: i.resource_id))
-    error = data_error(data)
-    if error is not None:
-        status, reason = CheckStatus.ERROR, error
-    elif failing:
-        status, reason = CheckStatus.FAILING, f"{len(failing)} failing item(s)"
-    else:
-        status, reason = CheckStatus.PASSING, passing
-    return Outcome(
-        status,
-        reason,
-        failing,
-        population,
+    return concluded(
+        items,
+        error=data_error(data),
+        passing=passing,
+        population=population,
         snapshot_id=data.state.snapshot_id,
         data_as_of=data.state.snapshot_at,
     )
