@@ -1,8 +1,8 @@
 """Reading the current snapshots: ``accounts`` (ACCESS_REVIEW) and ``confluencePages`` (POLICY).
 
 Only an integration's *current* snapshot is ever read, so a run in progress or a failed run
-is never visible. Until account identities exist (issue 6) every account is UNIDENTIFIED:
-the classification filter keeps its SPEC shape and matches accordingly.
+is never visible. Classification is not a snapshot fact: ``identity.AccountService`` joins
+identities and applies that filter; this reader only checks that its value is known.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.store import Store
 from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, SnapshotPage
 
-UNIDENTIFIED = "UNIDENTIFIED"
-CLASSIFICATIONS = ("STAFF", "NOT_STAFF", UNIDENTIFIED)
+CLASSIFICATIONS = ("STAFF", "NOT_STAFF", "UNIDENTIFIED")
 MAX_FILTER_TEXT = 200
 
 
@@ -54,7 +53,7 @@ class SnapshotReader:
         filter = _checked_accounts(filter or AccountFilter())
         limit, key = page_size(first), decode_cursor(after)
         snapshot = await self.current_snapshot(principal.organization_id, Purpose.ACCESS_REVIEW)
-        if snapshot is None or filter.classification not in (None, UNIDENTIFIED):
+        if snapshot is None:
             return Slice(items=[], total_count=0, has_next_page=False)
         rows, total = await self._store.snapshot_queries.list_accounts(
             snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
