@@ -8,23 +8,19 @@ evaluation's ``now``, so the periodic evaluation turns an expired item back into
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from services.access import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.exception_models import MAX_DURATION, CheckException
+from services.hooks import OnChange, ignore_change
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.store.check_exceptions import CheckExceptionRepository
 
-Changed = Callable[[str], Awaitable[None]]
 MAX_REASON = 2000
 MAX_RESOURCE_ID = 500
-
-
-async def _nothing(organization_id: str) -> None:
-    return None
 
 
 def _now() -> datetime:
@@ -46,7 +42,7 @@ class ExceptionService:
         repo: CheckExceptionRepository,
         *,
         check_ids: Callable[[], Collection[str]],
-        changed: Changed = _nothing,
+        changed: OnChange = ignore_change,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._repo = repo

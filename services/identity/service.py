@@ -7,12 +7,13 @@ Manual decisions (``link``, ``mark_not_staff``) are never overwritten by automat
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from services.access import require_role
 from services.errors import NotFound, ValidationFailed
+from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory
 from services.identity.models import (
     Classification,
@@ -29,12 +30,7 @@ from services.sync.models import SnapshotAccount
 
 log = logging.getLogger(__name__)
 
-OnChange = Callable[[str], Awaitable[None]]
 MAX_REASON = 500
-
-
-async def _nothing(organization_id: str) -> None:
-    return None
 
 
 class IdentityService:
@@ -45,7 +41,7 @@ class IdentityService:
         store: Store,
         directory: Directory,
         *,
-        on_change: OnChange = _nothing,
+        on_change: OnChange = ignore_change,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._store = store

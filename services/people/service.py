@@ -7,11 +7,12 @@ resolved again and its checks re-evaluated (``on_change``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from services.access import require_role
 from services.errors import NotFound, ValidationFailed
+from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
@@ -27,12 +28,7 @@ from services.people.models import (
 from services.people.validation import PersonDraft, check_batch
 from services.store import Store
 
-OnChange = Callable[[str], Awaitable[None]]
 MAX_FILTER_TEXT = 200
-
-
-async def _nothing(organization_id: str) -> None:
-    return None
 
 
 class PeopleService:
@@ -43,7 +39,7 @@ class PeopleService:
         store: Store,
         directory: Directory,
         *,
-        on_change: OnChange = _nothing,
+        on_change: OnChange = ignore_change,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._store = store

@@ -7,11 +7,12 @@ pushed to subscribers) right away.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from services.access import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
+from services.hooks import OnChange, ignore_change
 from services.integrations.models import Integration, Purpose
 from services.models import Principal, Role
 from services.policies.catalogue import PolicyType, matching_types, normalise_title
@@ -22,12 +23,7 @@ from services.sync.models import SyncRun
 
 log = logging.getLogger(__name__)
 
-Changed = Callable[[str], Awaitable[None]]
 MAX_PAGE_ID = 100
-
-
-async def _nothing(organization_id: str) -> None:
-    return None
 
 
 def _now() -> datetime:
@@ -43,7 +39,7 @@ class PolicyService:
         store: Store,
         loader: PolicyStateLoader,
         *,
-        changed: Changed = _nothing,
+        changed: OnChange = ignore_change,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._store = store

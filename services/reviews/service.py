@@ -7,11 +7,12 @@ per critical system is open at a time. Decisions record the reviewer's API key a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from services.access import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
+from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
 from services.models import Principal, Role
@@ -20,13 +21,8 @@ from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, R
 from services.store import Store
 from services.sync.models import SnapshotAccount
 
-OnChange = Callable[[str], Awaitable[None]]
 MAX_NOTE = 2000
 NO_ACCESS = frozenset({"inactive", "closed"})
-
-
-async def _nothing(organization_id: str) -> None:
-    return None
 
 
 def _now() -> datetime:
@@ -42,7 +38,7 @@ class AccessReviewService:
         store: Store,
         directory: Directory,
         *,
-        on_change: OnChange = _nothing,
+        on_change: OnChange = ignore_change,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._store = store

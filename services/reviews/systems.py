@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.access import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
+from services.hooks import OnChange, ignore_change
 from services.integrations.models import IntegrationStatus, Purpose
 from services.models import Principal, Role
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind, role_key
 from services.store import Store
 from services.store.common import DuplicateKeyError
 
-OnChange = Callable[[str], Awaitable[None]]
 MAX_ROLES = 200
 MAX_ROLE = 100
 MAX_FREQUENCY_DAYS = 3650
-
-
-async def _nothing(organization_id: str) -> None:
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +56,7 @@ def _given(value: tuple[str, ...] | None, current: tuple[str, ...]) -> tuple[str
 class CriticalSystemService:
     """Adds and changes critical systems (ADMIN); anyone in the organization may read them."""
 
-    def __init__(self, store: Store, *, on_change: OnChange = _nothing) -> None:
+    def __init__(self, store: Store, *, on_change: OnChange = ignore_change) -> None:
         self._store = store
         self._on_change = on_change
 

@@ -1,0 +1,12 @@
+"""Change notifications between services (wired by the composition root)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+OnChange = Callable[[str], Awaitable[None]]
+"""Told the id of an organization whose data changed (so its checks re-evaluate)."""
+
+
+async def ignore_change(organization_id: str) -> None:
+    """The default listener: nobody needs to know."""
