@@ -20,7 +20,7 @@ from services.checks.triggers import Reevaluator
 from services.evidence import EvidencedSnapshots, EvidenceService
 from services.evidence_chain import evidence_key_from_settings
 from services.evidence_recorder import EvidenceRecorder
-from services.exceptions import ExceptionService
+from services.exceptions import ExceptionService, FailingItems
 from services.policies.service import PolicyService
 from services.policies.state import PolicyStateLoader
 from services.store import Store
@@ -91,12 +91,25 @@ def build_policies(settings: Settings, store: Store) -> PolicyParts:
         recorder=EvidenceRecorder(evidence, store),
         protected=EvidencedSnapshots(store),
         exceptions=ExceptionService(
-            store.check_exceptions, check_ids=check_ids, changed=trigger.anything_changed
+            store.check_exceptions,
+            check_ids=check_ids,
+            failing=_failing_items(store),
+            changed=trigger.anything_changed,
         ),
         policies=PolicyService(store, loader, changed=trigger.policies_changed),
         source=PolicyDataSource(loader),
         trigger=trigger,
     )
+
+
+def _failing_items(store: Store) -> FailingItems:
+    async def failing(organization_id: str, check_id: str) -> set[str]:
+        latest = await store.check_results.get_latest(
+            organization_id=organization_id, check_id=check_id
+        )
+        return {i.resource_id for i in latest.failing_items} if latest else set()
+
+    return failing
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -8,7 +8,7 @@ evaluation's ``now``, so the periodic evaluation turns an expired item back into
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 
 from services.access import require_role
@@ -28,6 +28,10 @@ def _now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+FailingItems = Callable[[str, str], Awaitable[Collection[str]]]
+"""The resource ids currently failing a check of an organization: ``(org, check_id)``."""
+
+
 def _utc(when: datetime) -> datetime:
     """Aware UTC at millisecond precision (what MongoDB keeps); naive means UTC."""
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
@@ -42,11 +46,13 @@ class ExceptionService:
         repo: CheckExceptionRepository,
         *,
         check_ids: Callable[[], Collection[str]],
+        failing: FailingItems | None = None,
         changed: OnChange = ignore_change,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._repo = repo
         self._check_ids = check_ids
+        self._failing = failing
         self._changed = changed
         self._clock = clock
 
@@ -74,6 +80,7 @@ class ExceptionService:
                     field=["input", "resourceId"],
                     code="ALREADY_EXCEPTED",
                 )
+        await self._ensure_failing(org, check_id, resource_id)
         created = await self._repo.create(
             organization_id=org,
             check_id=check_id,
@@ -85,6 +92,18 @@ class ExceptionService:
         )
         await self._changed(org)
         return created
+
+    async def _ensure_failing(self, org: str, check_id: str, resource_id: str) -> None:
+        """An exception accepts one *failing* item: a typo must not be accepted silently."""
+        if self._failing is None:
+            return
+        if resource_id not in await self._failing(org, check_id):
+            raise ValidationFailed(
+                f"{resource_id!r} is not a failing item of {check_id} in its latest result; "
+                "an exception accepts one failing item (see the check's failingItems)",
+                field=["input", "resourceId"],
+                code="NOT_FAILING",
+            )
 
     async def revoke(self, principal: Principal, exception_id: str) -> CheckException:
         """End an exception now (ADMIN); the item fails again at once if it still fails."""

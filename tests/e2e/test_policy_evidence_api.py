@@ -194,6 +194,10 @@ async def test_an_exception_excepts_an_item_live_and_its_expiry_brings_it_back(e
     assert bad["createCheckException"]["userErrors"][0]["field"] == ["input", "reason"]
     late = await env.gql(EXCEPT, {"input": _exception(item, seconds=366 * 86400)})
     assert late["createCheckException"]["userErrors"][0]["code"] == "VALIDATION_FAILED"
+    typo = await env.gql(EXCEPT, {"input": _exception("NO_SUCH_ITEM", seconds=60)})
+    assert typo["createCheckException"]["exception"] is None
+    assert typo["createCheckException"]["userErrors"][0]["code"] == "NOT_FAILING"
+    assert typo["createCheckException"]["userErrors"][0]["field"] == ["input", "resourceId"]
 
     async with gql_ws(env.live.ws_url, env.key) as session:
         stream = session.subscribe(GraphQLRequest(RESULTS, variable_values={"id": SETUP}))

@@ -149,3 +149,25 @@ async def test_lifecycle_and_filter_over_time(store: Store) -> None:
         expires_at=clock.now + timedelta(days=10),
     )
     assert again.id != limit.id
+
+
+async def test_only_a_currently_failing_item_can_be_excepted(store: Store) -> None:
+    clock = Clock()
+
+    async def failing(organization_id: str, check_id: str) -> set[str]:
+        return {"ACCESS_CONTROL"} if (organization_id, check_id) == ("org_a", CHECK) else set()
+
+    service = ExceptionService(
+        store.check_exceptions,
+        check_ids=lambda: {CHECK},
+        failing=failing,
+        changed=clock.changed,
+        clock=clock,
+    )
+    ask = {"check_id": CHECK, "reason": "accepted", "expires_at": T0 + timedelta(days=30)}
+    with pytest.raises(ValidationFailed) as err:
+        await service.create(ADMIN, resource_id="ACCES_CONTROL", **ask)  # a typo
+    assert err.value.code == "NOT_FAILING" and err.value.field == ["input", "resourceId"]
+    assert clock.changes == []
+    created = await service.create(ADMIN, resource_id="ACCESS_CONTROL", **ask)
+    assert created.resource_id == "ACCESS_CONTROL" and clock.changes == ["org_a"]
