@@ -374,3 +374,33 @@ async def test_admin_key_is_validated_before_it_is_stored(env: Env) -> None:
             "query($id: ID!) { integration(id: $id) { id } }", {"id": iid}, key=other_key.secret
         )
     )["integration"] is None
+
+
+@pytest.fixture
+async def strict_env(request: pytest.FixtureRequest, sim: RunningSimulator) -> AsyncIterator[Env]:  # noqa: F811
+    async for e in make_env(request, sim, allow_insecure_urls=False):
+        yield e
+
+
+async def test_only_atlassian_sites_without_insecure_urls(strict_env: Env) -> None:
+    env = strict_env
+    for domain in ("evil.com", env.sim.site_url("acme"), "acme.atlassian.net.evil.com"):
+        payload = (await env.gql(API_TOKEN, api_token_input(env, domain=domain)))[
+            "connectConfluenceApiToken"
+        ]
+        assert payload["userErrors"][0]["code"] == "INVALID_DOMAIN", domain
+        assert payload["userErrors"][0]["field"] == ["domain"]
+    creds = env.sim.sim.credentials
+    cc = {
+        "input": {
+            "purpose": "ACCESS_REVIEW",
+            "clientId": creds.cc_client_id,
+            "clientSecret": creds.cc_client_secret,
+            "siteUrl": env.sim.site_url("acme"),
+        }
+    }
+    refused = (await env.gql(CLIENT_CREDENTIALS, cc))["connectConfluenceClientCredentials"]
+    assert refused["userErrors"][0]["code"] == "INVALID_DOMAIN"
+    assert refused["userErrors"][0]["field"] == ["siteUrl"]
+    assert env.sim.sim.counters.count() == 0  # refused before any call to Atlassian
+    await stored_nothing(env)
