@@ -23,9 +23,13 @@ from tests.mongo import free_port, wire_server
 STORE_KINDS = ["mock", "wire"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def wire_url() -> Iterator[str]:
-    """URL of the session's real MongoDB wire-protocol server."""
+    """URL of a real MongoDB wire-protocol server, fresh for each test module.
+
+    One server per module keeps each server's data (and WiredTiger cache) small: SecantusDB
+    slows to a crawl when a whole session's data accumulates in one instance.
+    """
     with wire_server() as url:
         yield url
 

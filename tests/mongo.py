@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -44,8 +45,16 @@ def wire_server() -> Iterator[str]:
     port = free_port()
     storage = tempfile.mkdtemp(prefix="vigil-secantus-")
     log = open(Path(storage) / "server.log", "wb")  # noqa: SIM115 - closed below
+    command = [
+        _secantus_binary(),
+        *("--host", "127.0.0.1", "--port", str(port), "--storage-path", storage),
+        # Head-room for WiredTiger's cache and a short oplog: a full cache stalls every
+        # request in page-in/eviction (seen as a hung suite), and tests need no history.
+        *("--cache-size", "2G", "--oplog-retention-seconds", "600"),
+        *("--oplog-max-entries", "50000", "--log-level", "WARNING"),
+    ]
     proc = subprocess.Popen(
-        [_secantus_binary(), "--host", "127.0.0.1", "--port", str(port), "--storage-path", storage],
+        command,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -55,11 +64,10 @@ def wire_server() -> Iterator[str]:
         _wait_ready(url, proc)
         yield url
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+        # Its storage is thrown away below, so no graceful shutdown (which takes seconds).
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
         log.close()
         shutil.rmtree(storage, ignore_errors=True)
 
