@@ -108,6 +108,9 @@ def _bind(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listen before announcing the URL: a client that connects before uvicorn starts
+    # accepting waits in the backlog instead of being refused.
+    sock.listen(128)
     return sock
 
 
