@@ -9,7 +9,7 @@ from typing import Any
 
 from services.access import require_role
 from services.atlassian.models import OAuthApp
-from services.confluence.auth import BasicAuth, BearerAuth
+from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.integrations.clients import ClientFactory, atlassian_errors
@@ -157,7 +157,7 @@ class IntegrationService:
         async with atlassian_errors("client id and secret"):
             token = await self.clients.oauth().client_credentials(client_id, client_secret)
         async with atlassian_errors("site URL"):
-            cloud_id = await self.clients.confluence(base, BearerAuth("-")).tenant_info(base)
+            cloud_id = await self.clients.confluence(base, NoAuth()).tenant_info(base)
         async with atlassian_errors("client credentials"):
             client = self.clients.confluence(
                 self.clients.config.cloud_base(cloud_id), BearerAuth(token.access_token)
