@@ -140,10 +140,12 @@ class AtlassianOAuth:
         seconds = expires_in if isinstance(expires_in, int | float) else DEFAULT_EXPIRES_IN
         refresh = data.get("refresh_token")
         scope = data.get("scope")
+        now = self._clock()
         return TokenSet(
             access_token=data["access_token"],
             refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-            expires_at=self._clock() + timedelta(seconds=seconds),
+            expires_at=now + timedelta(seconds=seconds),
+            issued_at=now,
             scopes=tuple(scope.split()) if isinstance(scope, str) else (),
             token_type=str(data.get("token_type") or "Bearer"),
         )

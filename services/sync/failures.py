@@ -13,13 +13,18 @@ from services.confluence.errors import (
     ConfluenceScopeError,
     ConfluenceStatusError,
 )
+from services.crypto import CredentialDecryptError
 from services.integrations.errors import InvalidCredentials
-from services.integrations.tokens import ReauthRequired
+from services.integrations.tokens import CredentialUnavailable, ReauthRequired
 from services.sync.connector import ConnectorUnavailable
 from services.sync.pager import StreamFailed
 from services.sync.progress import LeaseLost
 
 RECONNECT = "reconnect Confluence"
+DECRYPT_FAILED = (
+    "The stored Confluence credential could not be decrypted: check that VIGIL_SECRET_KEY (or "
+    "VIGIL_SECRET_KEYS_OLD) still holds the key it was saved with, or reconnect Confluence."
+)
 _OAUTH_REFUSED = (InvalidGrant, InvalidClient, InvalidToken, ReauthRequired)
 
 
@@ -52,7 +57,9 @@ def describe(exc: BaseException) -> Failure:
     if isinstance(cause, ConfluenceError):
         where = f"{endpoint} " if endpoint else ""
         return Failure(f"Confluence request {where}failed: {cause}", endpoint, status=status)
-    if isinstance(cause, LeaseLost | CommitRejected | ConnectorUnavailable):
+    if isinstance(cause, CredentialDecryptError):
+        return Failure(DECRYPT_FAILED, endpoint)
+    if isinstance(cause, LeaseLost | CommitRejected | ConnectorUnavailable | CredentialUnavailable):
         return Failure(str(cause), endpoint)
     return Failure("internal error while syncing (see the worker log)", endpoint, unexpected=True)
 

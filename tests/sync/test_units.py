@@ -17,9 +17,15 @@ from services.confluence.errors import (
     ConfluenceUnavailable,
 )
 from services.confluence.models import ResultPage
+from services.crypto import CredentialDecryptError
 from services.integrations.errors import InvalidCredentials
 from services.integrations.models import Purpose
-from services.integrations.tokens import ReauthRequired
+from services.integrations.tokens import (
+    REFRESH_TIMEOUT_MESSAGE,
+    SWAP_LOST_MESSAGE,
+    CredentialUnavailable,
+    ReauthRequired,
+)
 from services.sync.events import run_event, run_from_event
 from services.sync.failures import describe
 from services.sync.models import SnapshotCounts, SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
@@ -50,6 +56,9 @@ def _failed(cause: BaseException, endpoint: str = paths.GROUPS) -> StreamFailed:
         (_failed(ConfluenceUnavailable(503, paths.GROUPS, "down")), False, "HTTP 503"),
         (_failed(ConfluenceTimeout("GET /x: timed out")), False, "timed out"),
         (LeaseLost("taken over"), False, "taken over"),
+        (_failed(CredentialUnavailable(SWAP_LOST_MESSAGE)), False, "kept changing"),
+        (CredentialUnavailable(REFRESH_TIMEOUT_MESSAGE), False, "did not finish in time"),
+        (_failed(CredentialDecryptError("bad tag")), False, "VIGIL_SECRET_KEY"),
         (RuntimeError("secret=abc"), False, "internal error"),
     ],
 )
