@@ -72,6 +72,7 @@ class IntegrationService:
         self.sync_interval_minutes = sync_interval_minutes
         self._on_connected: list[OnConnected] = []
         self._on_changed: list[OnConnected] = []
+        self._on_collection_changed: list[OnConnected] = []
 
     def on_connected(self, callback: OnConnected) -> None:
         """Register what happens when an integration becomes CONNECTED (the first sync)."""
@@ -80,6 +81,10 @@ class IntegrationService:
     def on_changed(self, callback: OnConnected) -> None:
         """Register what happens after any published change (checks re-evaluate)."""
         self._on_changed.append(callback)
+
+    def on_collection_changed(self, callback: OnConnected) -> None:
+        """Register what happens when what a sync collects changed (a sync, or a follow-up)."""
+        self._on_collection_changed.append(callback)
 
     async def list(self, principal: Principal) -> list[Integration]:
         """The caller's organization's integrations."""
@@ -196,7 +201,13 @@ class IntegrationService:
         updated = await self.store.integrations.update(
             integration_id=integration.id, has_admin_key=True, admin_org_id=org_id
         )
-        return await self.publish_change(updated or integration)
+        result = await self.publish_change(updated or integration)
+        for callback in self._on_collection_changed:
+            try:
+                await callback(result)
+            except Exception:
+                log.exception("sync after the admin key change could not be queued")
+        return result
 
     async def disconnect(self, principal: Principal, integration_id: str) -> Integration:
         """Delete the credential and stop syncing; data and evidence are kept."""

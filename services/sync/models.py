@@ -82,6 +82,9 @@ class SyncRun:
     counts: SnapshotCounts | None = None
     owner: str | None = None
     fence: int | None = None
+    # Set while RUNNING when something changed what a sync collects (an admin key, a
+    # re-connect, a ``triggerSync``): one more run, with this trigger, starts after this one.
+    follow_up: SyncTrigger | None = None
 
     @property
     def active(self) -> bool:
