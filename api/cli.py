@@ -8,7 +8,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from api.settings import Settings
+from api.settings import load_settings
 from services.access import AccessService
 from services.errors import ConfigurationError, DomainError
 from services.events import InMemoryEventBus
@@ -43,9 +43,8 @@ def serve(
         overrides["port"] = port
     if no_worker:
         overrides["run_worker"] = False
-    settings = Settings(**overrides)  # type: ignore[arg-type]
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(load_settings(**overrides)))
     except ConfigurationError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -57,7 +56,7 @@ def worker() -> None:
     from api.worker import run_worker
 
     try:
-        asyncio.run(run_worker(Settings(run_worker=True)))
+        asyncio.run(run_worker(load_settings(run_worker=True)))
     except ConfigurationError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -141,7 +140,11 @@ def sync(
     from api.container import Container
     from api.sync_cli import run_cli_sync
 
-    settings = Settings(run_worker=False)
+    try:
+        settings = load_settings(run_worker=False)
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if not settings.mongodb_url_value():
         typer.echo("This command needs VIGIL_MONGODB_URL (the database the worker uses).", err=True)
         raise typer.Exit(2)
@@ -202,7 +205,11 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 
 
 def _run_with_access(action: Callable[[AccessService], Awaitable[None]]) -> None:
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     url = settings.mongodb_url_value()
     if not url:
         typer.echo(
