@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from services.access import require_role
 from services.atlassian.models import OAuthApp
 from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
+from services.confluence.errors import ConfluenceAuthError, ConfluenceError
+from services.confluence.models import CurrentUser
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.integrations.clients import ClientFactory, atlassian_errors
 from services.integrations.errors import (
     AlreadyConnected,
     ConfirmationRequired,
+    InvalidCredentials,
     InvalidState,
 )
 from services.integrations.models import (
@@ -130,17 +136,45 @@ class IntegrationService:
         api_token = required(api_token, "apiToken", "API token")
         await self._ensure_purpose_free(principal, purpose)
         async with atlassian_errors("email and API token"):
-            user = await self.clients.confluence(
-                site_url, BasicAuth(email, api_token)
-            ).current_user()
+            found = await self._validate_api_token(site_url, BasicAuth(email, api_token))
         return await self._create_connected(
             principal,
             purpose,
             AuthMethod.API_TOKEN,
-            ConfluenceSite(url=site_url, name=_site_name(site_url)),
-            {API_TOKEN: {"email": email, "api_token": api_token}},
-            connected_as=user.display_name,
+            ConfluenceSite(url=site_url, cloud_id=found.cloud_id, name=_site_name(site_url)),
+            {API_TOKEN: {"email": email, "api_token": api_token, "scoped": found.scoped}},
+            connected_as=found.user.display_name,
         )
+
+    async def _validate_api_token(self, site_url: str, auth: BasicAuth) -> _ApiTokenSite:
+        """Classic tokens work on the site host; scoped ones only through the gateway with
+        the site's cloud id, the site answering 401 (confluence-api.md §4): try the site,
+        then on a 401 the gateway, before refusing."""
+        try:
+            user = await self.clients.confluence(site_url, auth).current_user()
+        except ConfluenceAuthError:
+            pass
+        else:
+            return _ApiTokenSite(user, await self._cloud_id_or_none(site_url), scoped=False)
+        cloud_id = await self.clients.confluence(site_url, NoAuth()).tenant_info(site_url)
+        gateway = self.clients.config.cloud_base(cloud_id)
+        try:
+            user = await self.clients.confluence(gateway, auth).current_user()
+        except ConfluenceAuthError:
+            raise InvalidCredentials(
+                f"Atlassian refused the email and API token both on the site ({site_url}) "
+                f"and through the API gateway ({gateway}, for scoped API tokens): check "
+                "the email and the token, and that the account can read Confluence."
+            ) from None
+        return _ApiTokenSite(user, cloud_id, scoped=True)
+
+    async def _cloud_id_or_none(self, site_url: str) -> str | None:
+        """The site's cloud id (the Admin API's last activity is per site), if it answers."""
+        try:
+            return await self.clients.confluence(site_url, NoAuth()).tenant_info(site_url)
+        except (ConfluenceError, httpx.HTTPError, ValueError):
+            log.info("no cloud id from %s/_edge/tenant_info; a sync will ask again", site_url)
+            return None
 
     async def connect_client_credentials(
         self,
@@ -298,6 +332,15 @@ class IntegrationService:
             except Exception:
                 log.exception("integration change callback failed for %s", integration.id)
         return integration
+
+
+@dataclass(frozen=True, slots=True)
+class _ApiTokenSite:
+    """What validating an API token found: who it is, the cloud id, which base worked."""
+
+    user: CurrentUser
+    cloud_id: str | None
+    scoped: bool
 
 
 def _site_name(url: str) -> str:
