@@ -165,6 +165,7 @@ class SyncRunRepository:
         error: str | None = None,
         error_endpoint: str | None = None,
         counts: SnapshotCounts | None = None,
+        not_before: datetime | None = None,
     ) -> SyncRun | None:
         """End an active run (fenced when it was running); None if it was not ours to end."""
         query: dict[str, Any] = {"_id": run_id, "active": True}
@@ -180,6 +181,8 @@ class SyncRunRepository:
         }
         if counts is not None:
             fields["counts"] = asdict(counts)
+        if not_before is not None:
+            fields["not_before"] = not_before
         doc = await self._col.find_one_and_update(
             query, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
@@ -227,6 +230,7 @@ def to_run(doc: Mapping[str, Any]) -> SyncRun:
         owner=doc.get("owner"),
         fence=doc.get("fence"),
         follow_up=SyncTrigger(doc["follow_up"]) if doc.get("follow_up") else None,
+        not_before=doc.get("not_before"),
     )
 
 

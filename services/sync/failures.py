@@ -4,12 +4,14 @@ integration must be re-authorised (the credential itself was refused)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from services.atlassian.errors import InvalidClient, InvalidGrant, InvalidToken
 from services.confluence import paths
 from services.confluence.errors import (
     ConfluenceAuthError,
     ConfluenceError,
+    ConfluenceRateLimited,
     ConfluenceScopeError,
     ConfluenceStatusError,
 )
@@ -37,6 +39,8 @@ class Failure:
     needs_reauth: bool = False
     status: int | None = None
     unexpected: bool = False
+    # No sync should start before this (Atlassian refuses until then: an exhausted quota).
+    not_before: datetime | None = None
 
 
 class CommitRejected(Exception):
@@ -54,6 +58,9 @@ def describe(exc: BaseException) -> Failure:
         return Failure(cause.message, endpoint, needs_reauth=True)
     if isinstance(cause, (ConfluenceAuthError, *_OAUTH_REFUSED)):
         return Failure(_auth_message(cause, endpoint), endpoint, needs_reauth=True, status=status)
+    if isinstance(cause, ConfluenceRateLimited) and cause.until is not None:
+        message = _rate_limited(cause, cause.until)
+        return Failure(message, endpoint, status=status, not_before=cause.until)
     if isinstance(cause, ConfluenceError):
         where = f"{endpoint} " if endpoint else ""
         return Failure(f"Confluence request {where}failed: {cause}", endpoint, status=status)
@@ -62,6 +69,16 @@ def describe(exc: BaseException) -> Failure:
     if isinstance(cause, LeaseLost | CommitRejected | ConnectorUnavailable | CredentialUnavailable):
         return Failure(str(cause), endpoint)
     return Failure("internal error while syncing (see the worker log)", endpoint, unexpected=True)
+
+
+def _rate_limited(cause: ConfluenceRateLimited, until: datetime) -> str:
+    at = until.astimezone(UTC).strftime("%H:%M UTC")
+    if cause.quota_exhausted:
+        return (
+            f"Atlassian's API quota is exhausted until {at}: the next sync starts after that "
+            "(the hourly points quota of OAuth apps, confluence-api.md §7)."
+        )
+    return f"Confluence rate-limited Vigil until {at}: the next sync starts after that."
 
 
 def _auth_message(cause: BaseException, endpoint: str | None) -> str:

@@ -85,6 +85,8 @@ class SyncRun:
     # Set while RUNNING when something changed what a sync collects (an admin key, a
     # re-connect, a ``triggerSync``): one more run, with this trigger, starts after this one.
     follow_up: SyncTrigger | None = None
+    # A failed run whose cause lasts (an exhausted quota): no scheduled run before this.
+    not_before: datetime | None = None
 
     @property
     def active(self) -> bool:

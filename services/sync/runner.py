@@ -218,6 +218,7 @@ class SyncRunner:
             progress=tracker.progress(),
             error=failure.message,
             error_endpoint=failure.endpoint,
+            not_before=failure.not_before,
         )
         if finished is None:  # taken over: the new lease holder already ended this run
             return replace(tracker.current(), status=SyncRunStatus.FAILED, error=failure.message)
@@ -225,8 +226,8 @@ class SyncRunner:
         if failure.needs_reauth:
             await self._needs_reauth(integration, failure.message)
         await tracker.publish(finished)
-        if not failure.needs_reauth:  # a re-connect queues its own run
-            await self._queue_follow_up(finished)
+        if not failure.needs_reauth and failure.not_before is None:
+            await self._queue_follow_up(finished)  # (a re-connect queues its own run)
         return finished
 
     async def _queue_follow_up(self, finished: SyncRun | None) -> None:
