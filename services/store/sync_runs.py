@@ -166,6 +166,7 @@ class SyncRunRepository:
         error_endpoint: str | None = None,
         counts: SnapshotCounts | None = None,
         not_before: datetime | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> SyncRun | None:
         """End an active run (fenced when it was running); None if it was not ours to end."""
         query: dict[str, Any] = {"_id": run_id, "active": True}
@@ -183,6 +184,8 @@ class SyncRunRepository:
             fields["counts"] = asdict(counts)
         if not_before is not None:
             fields["not_before"] = not_before
+        if warnings:
+            fields["warnings"] = list(warnings)
         doc = await self._col.find_one_and_update(
             query, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
@@ -231,6 +234,7 @@ def to_run(doc: Mapping[str, Any]) -> SyncRun:
         fence=doc.get("fence"),
         follow_up=SyncTrigger(doc["follow_up"]) if doc.get("follow_up") else None,
         not_before=doc.get("not_before"),
+        warnings=tuple(doc.get("warnings") or ()),
     )
 
 

@@ -69,7 +69,16 @@ class Collection:
             groups.extend(items)
             await self.data.insert_groups(self.scope, items)
 
-        await run_stream(Stream(paths.GROUPS, self.confluence.list_groups, sink), self.progress)
+        async def fetch(cursor: str | None) -> ResultPage[Group]:
+            page = await self.confluence.list_groups(cursor)
+            for what in page.skipped:
+                self.progress.warn(
+                    f"Confluence listed {what} without an id: it was skipped, so its members "
+                    "are not in this snapshot."
+                )
+            return page
+
+        await run_stream(Stream(paths.GROUPS, fetch, sink), self.progress)
         return groups
 
     async def _members(self, groups: list[Group]) -> set[str]:

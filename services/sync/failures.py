@@ -11,6 +11,7 @@ from services.confluence import paths
 from services.confluence.errors import (
     ConfluenceAuthError,
     ConfluenceError,
+    ConfluenceNotFound,
     ConfluenceRateLimited,
     ConfluenceScopeError,
     ConfluenceStatusError,
@@ -23,6 +24,14 @@ from services.sync.pager import StreamFailed
 from services.sync.progress import LeaseLost
 
 RECONNECT = "reconnect Confluence"
+# v2 OpenAPI, POST /users-bulk: 404 "if the calling user does not have permission to use
+# Confluence or view user profiles"; it needs the 'Can use' global permission and the right
+# to view user profiles.
+CANNOT_VIEW_USERS = (
+    "Confluence answered 404 to users-bulk: the connected account cannot view users. Give it "
+    "the 'Can use' global permission and the permission to view user profiles (a Confluence "
+    "admin has both), or reconnect with such an account, then sync again."
+)
 DECRYPT_FAILED = (
     "The stored Confluence credential could not be decrypted: check that VIGIL_SECRET_KEY (or "
     "VIGIL_SECRET_KEYS_OLD) still holds the key it was saved with, or reconnect Confluence."
@@ -58,6 +67,8 @@ def describe(exc: BaseException) -> Failure:
         return Failure(cause.message, endpoint, needs_reauth=True)
     if isinstance(cause, (ConfluenceAuthError, *_OAUTH_REFUSED)):
         return Failure(_auth_message(cause, endpoint), endpoint, needs_reauth=True, status=status)
+    if isinstance(cause, ConfluenceNotFound) and endpoint == paths.USERS_BULK:
+        return Failure(CANNOT_VIEW_USERS, endpoint, status=status)
     if isinstance(cause, ConfluenceRateLimited) and cause.until is not None:
         message = _rate_limited(cause, cause.until)
         return Failure(message, endpoint, status=status, not_before=cause.until)

@@ -87,6 +87,8 @@ class SyncRun:
     follow_up: SyncTrigger | None = None
     # A failed run whose cause lasts (an exhausted quota): no scheduled run before this.
     not_before: datetime | None = None
+    # What the run skipped and why (a group without an id): the snapshot lacks it.
+    warnings: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:

@@ -182,6 +182,7 @@ class SyncRunner:
             status=SyncRunStatus.SUCCEEDED,
             progress=tracker.progress(),
             counts=counts,
+            warnings=tuple(tracker.warnings),
         )
         final = finished or tracker.current()
         self.metrics.run_finished(integration.purpose.value, SyncRunStatus.SUCCEEDED.value)
@@ -219,6 +220,7 @@ class SyncRunner:
             error=failure.message,
             error_endpoint=failure.endpoint,
             not_before=failure.not_before,
+            warnings=tuple(tracker.warnings),
         )
         if finished is None:  # taken over: the new lease holder already ended this run
             return replace(tracker.current(), status=SyncRunStatus.FAILED, error=failure.message)

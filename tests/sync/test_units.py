@@ -12,6 +12,7 @@ from services.atlassian.errors import InvalidGrant
 from services.confluence import paths
 from services.confluence.errors import (
     ConfluenceAuthError,
+    ConfluenceNotFound,
     ConfluenceScopeError,
     ConfluenceTimeout,
     ConfluenceUnavailable,
@@ -57,6 +58,11 @@ def _failed(cause: BaseException, endpoint: str = paths.GROUPS) -> StreamFailed:
         (_failed(ConfluenceTimeout("GET /x: timed out")), False, "timed out"),
         (LeaseLost("taken over"), False, "taken over"),
         (_failed(CredentialUnavailable(SWAP_LOST_MESSAGE)), False, "kept changing"),
+        (
+            _failed(ConfluenceNotFound(404, paths.USERS_BULK, "Not Found"), paths.USERS_BULK),
+            False,
+            "the connected account cannot view users",
+        ),
         (CredentialUnavailable(REFRESH_TIMEOUT_MESSAGE), False, "did not finish in time"),
         (_failed(CredentialDecryptError("bad tag")), False, "VIGIL_SECRET_KEY"),
         (RuntimeError("secret=abc"), False, "internal error"),
@@ -128,7 +134,8 @@ def test_run_event_round_trip() -> None:
         status=SyncRunStatus.SUCCEEDED, trigger=SyncTrigger.MANUAL, snapshot_id="snap_1",
         created_at=datetime(2026, 1, 1, tzinfo=UTC), started_at=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
         progress=SyncProgress("done", 3, 40, 1, 1), counts=SnapshotCounts(pages=40),
-        owner="w", fence=2,
+        owner="w", fence=2, follow_up=SyncTrigger.MANUAL,
+        not_before=datetime(2026, 1, 1, 1, 0, tzinfo=UTC), warnings=("group 'x' skipped",),
     )  # fmt: skip
     event = run_event(run)
     assert event["integration_id"] == "int" and event["run_id"] == "run_1"
