@@ -1,8 +1,9 @@
 """Atlassian OAuth 2.0: authorize URL, code exchange, rotating refresh, client credentials, sites.
 
-Built on plain httpx rather than authlib's ``AsyncOAuth2Client`` because authlib does not fit
-here: (1) its httpx integration is deprecated for ``httpx`` in favour of the ``httpx2`` fork,
-which this project must not install (architecture.md); (2) it always form-encodes token
+Built on plain httpx rather than authlib's ``AsyncOAuth2Client`` (authlib is not a dependency
+at all: docs/decisions/007-authlib.md) because authlib does not fit here: (1) its httpx
+integration is deprecated for ``httpx`` in favour of the ``httpx2`` fork, which this project
+must not install (architecture.md); (2) it always form-encodes token
 requests, while Atlassian documents JSON bodies; (3) its authorization URL joins scopes with
 ``+``, which Atlassian refuses; (4) it is its own AsyncClient, where Vigil injects one
 ``httpx.AsyncClient`` (the transport seam tests use). Vigil stores and verifies ``state``
