@@ -235,13 +235,28 @@ class IntegrationService:
         updated = await self.store.integrations.update(
             integration_id=integration.id, has_admin_key=True, admin_org_id=org_id
         )
-        result = await self.publish_change(updated or integration)
+        return await self._collection_changed(await self.publish_change(updated or integration))
+
+    async def remove_admin_key(self, principal: Principal, integration_id: str) -> Integration:
+        """Detach the organization admin key (MFA and last activity are no longer collected)."""
+        require_role(principal, Role.ADMIN)
+        integration = await self.get_or_raise(principal, integration_id)
+        if not integration.has_admin_key:
+            return integration
+        await self.vault.remove(integration.id, ADMIN_API_KEY)
+        updated = await self.store.integrations.update(
+            integration_id=integration.id, has_admin_key=False, admin_org_id=None
+        )
+        return await self._collection_changed(await self.publish_change(updated or integration))
+
+    async def _collection_changed(self, integration: Integration) -> Integration:
+        """What a sync collects changed: a sync now, or one follow-up of the running one."""
         for callback in self._on_collection_changed:
             try:
-                await callback(result)
+                await callback(integration)
             except Exception:
                 log.exception("sync after the admin key change could not be queued")
-        return result
+        return integration
 
     async def disconnect(self, principal: Principal, integration_id: str) -> Integration:
         """Delete the credential and stop syncing; data and evidence are kept."""

@@ -83,6 +83,10 @@ class CredentialVault:
         )
         return record.label_version(label) if record else None
 
+    async def remove(self, integration_id: str, label: str) -> None:
+        """Forget one labelled secret of an integration (the others are untouched)."""
+        await self._repo.remove_label(integration_id=integration_id, label=label)
+
     async def delete(self, integration_id: str) -> None:
         """Forget every secret of an integration."""
         await self._repo.delete(integration_id=integration_id)

@@ -145,3 +145,43 @@ async def test_trigger_sync_with_nothing_running_starts_one_run(env: Env) -> Non
         ("MANUAL", "SUCCEEDED"),
         ("INITIAL", "SUCCEEDED"),
     ], runs
+
+
+REMOVE_KEY = """mutation($id: ID!) { removeAtlassianAdminKey(integrationId: $id) {
+  integration { hasAdminKey adminOrgId } userErrors { code } } }"""
+
+
+async def test_removing_the_admin_key_starts_a_sync_without_it(env: Env) -> None:
+    creds = env.sim.sim.credentials
+    connect = {
+        "purpose": "ACCESS_REVIEW",
+        "domain": env.sim.site_url(),
+        "email": creds.admin_token.email,
+        "apiToken": creds.admin_token.token,
+        "confirmCredentials": True,
+    }
+    integration_id = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"][
+        "integration"
+    ]["id"]
+    scheduler = env.live.container.sync.scheduler
+    await scheduler.drain()
+    key = {"integrationId": integration_id, "orgId": creds.org_id, "apiKey": creds.admin_api_key}
+    assert (await env.gql(ADMIN_KEY, {"input": key}))["setAtlassianAdminKey"]["userErrors"] == []
+    await scheduler.drain()
+    assert any(a["mfaEnabled"] is not None for a in await _accounts(env))
+
+    removed = (await env.gql(REMOVE_KEY, {"id": integration_id}))["removeAtlassianAdminKey"]
+    assert removed == {"integration": {"hasAdminKey": False, "adminOrgId": None}, "userErrors": []}
+    await scheduler.drain()
+    runs = [e["node"] for e in (await env.gql(RUNS, {"id": integration_id}))["syncRuns"]["edges"]]
+    assert [(r["trigger"], r["status"]) for r in runs] == [
+        ("MANUAL", "SUCCEEDED"),  # after the removal
+        ("MANUAL", "SUCCEEDED"),  # after the key was set
+        ("INITIAL", "SUCCEEDED"),
+    ], runs
+    accounts = await _accounts(env)
+    assert all(a["mfaEnabled"] is None and a["lastActiveAt"] is None for a in accounts)
+    raw = await env.live.container.store._db["credentials"].find_one({"_id": integration_id})
+    assert (
+        raw is not None and "admin_api_key" not in raw["secrets"] and "api_token" in raw["secrets"]
+    )
