@@ -149,6 +149,7 @@ async def test_simulator_revokes_the_family_on_late_reuse(
     """What the helper must never do: replay a retired refresh token after the window."""
     first = await _connect(served, sim, oauth, net)
     assert first.refresh_token is not None
+    within, after = sim.tokens.reuses_within_window, sim.tokens.reuses_after_window
     second = await oauth.refresh(first.refresh_token)
     assert second.refresh_token not in (None, first.refresh_token)
     again = await oauth.refresh(first.refresh_token)  # within ~10 minutes: still works
@@ -158,6 +159,8 @@ async def test_simulator_revokes_the_family_on_late_reuse(
         await oauth.refresh(first.refresh_token)  # too late: the whole family is revoked
     grant = sim.tokens.grant_for_refresh_token(first.refresh_token)
     assert grant is not None and grant.revoked
+    assert sim.tokens.reuses_within_window - within == 1
+    assert sim.tokens.reuses_after_window - after == 1
     with pytest.raises(InvalidGrant):
         await oauth.refresh(again.refresh_token or "")
     stored = await stored_tokens(again)
