@@ -67,6 +67,21 @@ class GatedConnectors:
             yield connector
 
 
+async def _connect(env: Env, purpose: str) -> str:
+    """Connect ``purpose`` with the simulator's admin API token (this queues the first sync)."""
+    token = env.sim.sim.credentials.admin_token
+    connect = {
+        "purpose": purpose,
+        "domain": env.sim.site_url(),
+        "email": token.email,
+        "apiToken": token.token,
+        "confirmCredentials": True,
+    }
+    data = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
+    assert data["userErrors"] == []
+    return str(data["integration"]["id"])
+
+
 async def _accounts(env: Env) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
     after = None
@@ -83,16 +98,7 @@ async def test_admin_key_set_during_the_first_sync_is_collected_by_one_follow_up
     gated = GatedConnectors(runner.connectors)
     runner.connectors = gated
     creds = env.sim.sim.credentials
-    connect = {
-        "purpose": "ACCESS_REVIEW",
-        "domain": env.sim.site_url(),
-        "email": creds.admin_token.email,
-        "apiToken": creds.admin_token.token,
-        "confirmCredentials": True,
-    }
-    data = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
-    assert data["userErrors"] == []
-    integration_id = data["integration"]["id"]
+    integration_id = await _connect(env, "ACCESS_REVIEW")
     await asyncio.wait_for(gated.entered.wait(), 20)  # the first sync runs, without a key
     first = (await env.gql(RUNS, {"id": integration_id}))["syncRuns"]["edges"][0]["node"]
     assert first["status"] == "RUNNING"
@@ -126,16 +132,7 @@ async def test_trigger_sync_with_nothing_running_starts_one_run(env: Env) -> Non
     runner = env.live.container.sync.runner
     gated = GatedConnectors(runner.connectors)
     gated.entered.set()  # no gate
-    creds = env.sim.sim.credentials
-    connect = {
-        "purpose": "POLICY",
-        "domain": env.sim.site_url(),
-        "email": creds.admin_token.email,
-        "apiToken": creds.admin_token.token,
-        "confirmCredentials": True,
-    }
-    data = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
-    integration_id = data["integration"]["id"]
+    integration_id = await _connect(env, "POLICY")
     await env.live.container.sync.scheduler.drain()
     payload = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]
     assert payload["userErrors"] == [] and payload["syncRun"]["trigger"] == "MANUAL"
@@ -153,16 +150,7 @@ REMOVE_KEY = """mutation($id: ID!) { removeAtlassianAdminKey(integrationId: $id)
 
 async def test_removing_the_admin_key_starts_a_sync_without_it(env: Env) -> None:
     creds = env.sim.sim.credentials
-    connect = {
-        "purpose": "ACCESS_REVIEW",
-        "domain": env.sim.site_url(),
-        "email": creds.admin_token.email,
-        "apiToken": creds.admin_token.token,
-        "confirmCredentials": True,
-    }
-    integration_id = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"][
-        "integration"
-    ]["id"]
+    integration_id = await _connect(env, "ACCESS_REVIEW")
     scheduler = env.live.container.sync.scheduler
     await scheduler.drain()
     key = {"integrationId": integration_id, "orgId": creds.org_id, "apiKey": creds.admin_api_key}

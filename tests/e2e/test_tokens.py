@@ -12,42 +12,29 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from gql import GraphQLRequest
 
 from services.confluence.errors import ConfluenceError
 from services.confluence.retry import RetryPolicy
-from services.integrations.models import Integration, Purpose
+from services.integrations.models import Integration
 from services.integrations.tokens import ReauthRequired, secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from services.store.common import utcnow
 from simulator import RunningSimulator
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import Env, consent, make_env, sim  # noqa: F401
+from tests.e2e.connect_support import Env, make_env, sim  # noqa: F401
+from tests.e2e.refresh_race import connect_oauth
 from tests.graphql_client import gql_ws
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN_ROUTE = "POST /oauth/token"
-START = """mutation { startConfluenceOAuth(input: {purpose: ACCESS_REVIEW, confirmAdminAccess: true})
-  { authorizationUrl userErrors { code } } }"""
 
 
 @pytest.fixture(params=STORE_KINDS)
 async def env(request: pytest.FixtureRequest, sim: RunningSimulator) -> AsyncIterator[Env]:  # noqa: F811
     async for e in make_env(request, sim):
         yield e
-
-
-async def connect_oauth(env: Env) -> Integration:
-    started = (await env.gql(START))["startConfluenceOAuth"]
-    async with httpx.AsyncClient(timeout=10) as http:
-        await consent(http, started["authorizationUrl"])
-    integration = await env.live.container.store.integrations.get_live_for_purpose(
-        organization_id=env.org_id, purpose=Purpose.ACCESS_REVIEW
-    )
-    assert integration is not None and integration.status.value == "CONNECTED"
-    return integration
 
 
 async def expire_stored_token(env: Env, integration: Integration) -> dict[str, Any]:
