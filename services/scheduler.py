@@ -3,7 +3,7 @@
 Every ``tick`` seconds it looks at the active runs (QUEUED ones are started; RUNNING ones
 whose lease expired are taken over) and at every CONNECTED integration, starting a
 SCHEDULED run when ``syncIntervalMinutes`` have passed since its latest run (30 minutes
-after a failure, at most; after a run ended by an exhausted quota, once the quota resets).
+after a failure, at most; after a run ended by an exhausted quota, not before the reset).
 Each integration gets a stable jitter — a share of its interval
 derived from its id — so sites connected together do not all sync together. Many workers may
 run this loop: the lease in ``SyncRunner.execute`` makes sure one run per integration runs.
@@ -146,5 +146,5 @@ class Scheduler:
         if latest.status is SyncRunStatus.FAILED and latest.not_before is not None:
             # Atlassian refuses until then (an exhausted quota): not before, and the jitter
             # spreads the integrations that all hit the app-wide quota.
-            due = latest.not_before + jitter
+            due = max(due, latest.not_before + jitter)
         return self._clock() >= due
