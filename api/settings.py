@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # The worker (scheduler + sync runs) inside `vigil serve`; `--no-worker` turns it off.
     run_worker: bool = True
     scheduler_tick_seconds: float = Field(default=5.0, gt=0)
+    # A file the scheduler rewrites after every completed tick (health checks read its age).
+    worker_heartbeat_file: str | None = None
     sync_max_parallel: int = Field(default=4, ge=1)
     sync_concurrency: int = Field(default=8, ge=1, le=32)
     sync_lease_seconds: float = Field(default=60.0, ge=1)
