@@ -107,8 +107,12 @@ def simulator(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="API port (0 picks a free one).")] = 8000,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(envvar="VIGIL_PORT", help="API port (0 picks a free one).")
+    ] = 8000,
+    host: Annotated[str, typer.Option(envvar="VIGIL_HOST", help="Interface to bind.")] = (
+        "127.0.0.1"
+    ),
 ) -> None:
     """Simulator + API + a seeded organization with a few failing checks to explore."""
     from api.demo import DemoError, run_demo
