@@ -56,8 +56,16 @@ def worker() -> None:
     """Run the background worker only (scheduled syncs and periodic jobs)."""
     from api.worker import run_worker
 
+    settings = Settings(run_worker=True)
+    if not settings.mongodb_url_value():
+        typer.echo(
+            "This command needs VIGIL_MONGODB_URL (the database `vigil serve` uses): a worker "
+            "on its own embedded store would sync nothing anyone sees.",
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
-        asyncio.run(run_worker(Settings(run_worker=True)))
+        asyncio.run(run_worker(settings))
     except ConfigurationError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None

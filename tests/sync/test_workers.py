@@ -235,6 +235,16 @@ async def test_vigil_sync_cli_runs_one_sync(env: Any) -> None:
         timeout=60,
     )
     assert missing.returncode == 1 and "No POLICY integration" in missing.stdout
+    nope = await asyncio.to_thread(
+        subprocess.run,
+        [VIGIL, "sync", "--org", "org_nope", "--purpose", "POLICY"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert nope.returncode == 1 and "Organization org_nope does not exist" in nope.stdout
+    assert "integration" not in nope.stdout
     no_db = await asyncio.to_thread(
         subprocess.run,
         [VIGIL, "sync", "--org", org, "--purpose", "POLICY"],
