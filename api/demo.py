@@ -2,9 +2,8 @@
 
 Everything is set up through the public GraphQL API, exactly as a frontend would do it:
 connect both purposes, attach the admin key, sync with it (so every check is monitored),
-import people
-(a few of them offboarded while their Confluence accounts are still active) and add
-Confluence as a critical system, so some checks fail and can be fixed from GraphiQL.
+import people (a few of them offboarded while their Confluence accounts are still active)
+and add Confluence as a critical system, so some checks fail and can be fixed from GraphiQL.
 """
 
 from __future__ import annotations
