@@ -3,6 +3,7 @@ the port; `make test` installs the dev tools (checked with `make -n`, nothing is
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,8 +15,15 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make he
 
 
 def _dry_run(*args: str) -> list[str]:
+    # Under `make test` this runs inside make: a clean environment, so no "make[1]: ..." lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     done = subprocess.run(
-        ["make", "-n", "-B", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ["make", "--no-print-directory", "-n", "-B", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return [line.rstrip() for line in done.stdout.splitlines()]
 
