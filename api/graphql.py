@@ -41,6 +41,7 @@ class VigilGraphQL(GraphQL[Context, None]):
                 max_depth=settings.max_query_depth,
                 max_aliases=settings.max_aliases,
                 max_tokens=settings.max_tokens,
+                max_cost=settings.max_query_cost,
             ),
             graphql_ide="graphiql" if settings.development else None,
             allow_queries_via_get=False,

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    # Fields of an operation once fragments are expanded (counted once per fragment).
+    max_query_cost: int = Field(default=10_000, ge=1)
     max_subscriptions_per_connection: int = 20
 
     @property
