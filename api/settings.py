@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     # Fields of an operation once fragments are expanded (counted once per fragment).
     max_query_cost: int = Field(default=10_000, ge=1)
     max_subscriptions_per_connection: int = 20
+    max_websockets_per_key: int = Field(default=10, ge=1)
+    # How long a WebSocket trusts its key between re-checks (revocation also closes at once).
+    key_recheck_seconds: float = Field(default=5.0, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    operation_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def development(self) -> bool:

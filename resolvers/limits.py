@@ -17,6 +17,7 @@ validated or executed. Figures:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from graphql import (
     SelectionSetNode,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 # Figures saturate here: a document may describe 2^1000 fields, Python need not add them.
 _CAP = 10**15
@@ -161,3 +163,42 @@ class OperationLimiter(SchemaExtension):
             if errors:
                 context.pre_execution_errors = errors
         yield
+
+
+class SubscriptionsOverWebSocketOnly(SchemaExtension):
+    """A subscription sent with ``execute`` (HTTP) is refused clearly, not failed inside."""
+
+    def on_validate(self) -> Iterator[None]:
+        """Refuse before validation when a subscription arrives outside a stream."""
+        context = self.execution_context
+        over_http = getattr(context.context, "transport", None) == "http"
+        if (
+            context.pre_execution_errors is None
+            and context.graphql_document is not None
+            and over_http
+            and context.operation_type is OperationType.SUBSCRIPTION
+        ):
+            context.pre_execution_errors = [
+                GraphQLError(
+                    "subscriptions are served over WebSocket (graphql-transport-ws) only",
+                    extensions={"code": "BAD_REQUEST"},
+                )
+            ]
+        yield
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+class HideSuggestions(SchemaExtension):
+    """Production: no "Did you mean 'apiKeys'?" hints that map the schema for a stranger."""
+
+    def on_operation(self) -> Iterator[None]:
+        """Strip suggestions from validation and execution errors."""
+        yield
+        context = self.execution_context
+        errors = list(context.pre_execution_errors or ())
+        if context.result is not None:
+            errors.extend(context.result.errors or ())
+        for error in errors:
+            error.message = _SUGGESTION.sub("", error.message)

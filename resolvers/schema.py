@@ -20,7 +20,12 @@ from resolvers.errors import MaskUnexpectedErrors
 from resolvers.evidence import EvidenceQuery
 from resolvers.identity import IdentityMutation
 from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
-from resolvers.limits import Limits, OperationLimiter
+from resolvers.limits import (
+    HideSuggestions,
+    Limits,
+    OperationLimiter,
+    SubscriptionsOverWebSocketOnly,
+)
 from resolvers.people import PeopleMutation, PeopleQuery
 from resolvers.policies import PolicyMutation, PolicyQuery
 from resolvers.reviews import ReviewMutation, ReviewQuery
@@ -86,10 +91,11 @@ def build_schema(
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: OperationLimiter(limits),
+        SubscriptionsOverWebSocketOnly,
         MaskUnexpectedErrors,
     ]
     if not development:
-        extensions.append(DisableIntrospection)
+        extensions += [DisableIntrospection, HideSuggestions]
     return VigilSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )
