@@ -119,6 +119,7 @@ class VigilGraphQL(GraphQL[Context, None]):
             key_valid=container.access.key_still_valid,
             registry=self.sockets,
             recheck_seconds=settings.key_recheck_seconds,
+            operation_timeout=settings.operation_timeout_seconds,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -22,13 +22,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage, Message
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
 
 from api.ratelimit import RateLimiter
 from resolvers.context import Context
@@ -161,6 +164,7 @@ class SocketLimits:
     key_valid: KeyCheck
     registry: SocketRegistry
     recheck_seconds: float
+    operation_timeout: float
 
 
 class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -191,6 +195,24 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 return
         await super().handle_message(message)
 
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        """Queries and mutations get the HTTP time budget; subscriptions run until done."""
+        if _is_subscription(operation.query, operation.operation_name):
+            await super().run_operation(operation)
+            return
+        budget = self.limits.operation_timeout
+        try:
+            async with asyncio.timeout(budget):
+                await super().run_operation(operation)
+        except TimeoutError:
+            error = GraphQLError(
+                f"the operation exceeded its time budget of {budget:g} s",
+                extensions={"code": "TIMEOUT"},
+            )
+            await operation.send_operation_message(
+                {"id": operation.id, "type": "error", "payload": [error.formatted]}
+            )
+
     async def handle_connection_init(self, message: Any) -> None:
         """Authenticate (``VigilGraphQL.on_ws_connect``); an accepted socket is now checked."""
         await super().handle_connection_init(message)
@@ -213,6 +235,15 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         valid = await self.limits.key_valid(principal)
         self._checked_at = now
         return valid
+
+
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the operation to run is a subscription (unparsable: leave it to Strawberry)."""
+    try:
+        document = parse(query, max_tokens=20_000)
+        return get_operation_type(document, operation_name) is OperationType.SUBSCRIPTION
+    except Exception:
+        return False
 
 
 def _malformed(message: object) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -139,3 +140,20 @@ async def test_fragment_doubling_is_refused_over_http(live: LiveServer, key: str
     assert resp.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
     async with httpx.AsyncClient() as http:
         assert (await http.get(f"{live.url}/healthz")).status_code == 200
+
+
+async def test_an_operation_over_its_time_budget_is_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with live_server(operation_timeout_seconds=0.2) as server:
+        _, created = await server.container.access.create_organization("Slow")
+        stalled = asyncio.Event()
+
+        async def hang(principal: object) -> None:
+            await stalled.wait()  # never set: only the budget ends this
+
+        monkeypatch.setattr(server.container.access, "get_organization", hang)
+        resp = await _post(server, created.secret, json={"query": "{ me { organization { id } } }"})
+    error = resp.json()["errors"][0]
+    assert error["extensions"]["code"] == "TIMEOUT"
+    assert error["extensions"]["requestId"] == resp.headers["x-request-id"]

@@ -144,3 +144,24 @@ async def test_hostile_frames_close_with_4400_and_a_reason(frame: str) -> None:
             await ws.send(frame)
             code, reason = await closed_with(ws)
     assert code == 4400 and reason
+
+
+async def test_websocket_queries_get_the_http_time_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with live_server(operation_timeout_seconds=0.2) as live:
+        _, key = await _org(live)
+        stalled = asyncio.Event()
+
+        async def hang(principal: object) -> None:
+            await stalled.wait()  # never set: only the budget ends this
+
+        monkeypatch.setattr(live.container.access, "get_organization", hang)
+        async with raw_ws(live, key) as ws:
+            await ack(ws)
+            await ws.send(subscribe("1", "{ me { organization { id } } }"))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            await ws.send(subscribe("2", "{ __typename }"))  # the socket still works
+            after = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert reply["type"] == "error" and reply["id"] == "1"
+    assert reply["payload"][0]["extensions"]["code"] == "TIMEOUT"
+    assert after["type"] == "next", after
+    assert after["payload"]["data"] == {"__typename": "Query"}
