@@ -113,13 +113,14 @@ class SocketRegistry:
     async def _watch(self, principal: Principal) -> None:
         # The event subscription registers before the first poll reads the key, so a
         # revocation is either published after it (seen here) or stored before (seen there).
+        # A task group: when one side ends the watch, the other is cancelled with it.
         try:
-            await asyncio.gather(self._listen(principal), self._poll(principal))
-        except _Revoked:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._listen(principal))
+                group.create_task(self._poll(principal))
+        except* _Revoked:
             await self.close_key(principal.api_key_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
+        except* Exception:
             log.exception("watching API key %s for revocation failed", principal.api_key_id)
             await self.close_key(principal.api_key_id, "cannot verify the API key")
 
@@ -132,7 +133,12 @@ class SocketRegistry:
     async def _poll(self, principal: Principal) -> None:
         await asyncio.sleep(0)  # let the listener register first
         while True:
-            if not await self._key_valid(principal):
+            try:
+                valid = await self._key_valid(principal)
+            except Exception:  # a database blip: keep the sockets, look again later
+                log.warning("could not re-check API key %s", principal.api_key_id, exc_info=True)
+                valid = True
+            if not valid:
                 raise _Revoked
             await asyncio.sleep(self._recheck)
 
@@ -232,7 +238,11 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         now = time.monotonic()
         if now - self._checked_at < self.limits.recheck_seconds:
             return True
-        valid = await self.limits.key_valid(principal)
+        try:
+            valid = await self.limits.key_valid(principal)
+        except Exception:  # the database cannot answer: the operation will fail on its own
+            log.warning("could not re-check API key %s", principal.api_key_id, exc_info=True)
+            return True
         self._checked_at = now
         return valid
 
