@@ -166,6 +166,14 @@ class Container:
         if self.settings.run_worker:
             self.tasks.append(asyncio.create_task(self.sync.scheduler.run_forever()))
             self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
+            self.tasks.append(
+                asyncio.create_task(
+                    self.policy.evidence.log_checkpoints(
+                        self.store.organizations.list_ids,
+                        self.settings.evidence_checkpoint_minutes * 60,
+                    )
+                )
+            )
 
     async def _evaluate_periodically(self) -> None:
         """Every organization's checks, now and every ``check_interval_minutes``."""

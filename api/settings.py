@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     # Checks: the periodic re-evaluation and the offboarding grace period (SPEC §6).
     check_interval_minutes: float = Field(default=15.0, gt=0)
     offboarding_grace_hours: float = Field(default=24.0, ge=0)
+    # The worker logs a signed checkpoint of every evidence chain this often (ADR 008).
+    evidence_checkpoint_minutes: float = Field(default=60.0, gt=0)
 
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_query_depth: int = 12

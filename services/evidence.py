@@ -9,6 +9,7 @@ one win and the others re-read the tail and retry, so the chain never forks. Not
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -177,6 +178,28 @@ class EvidenceService:
             "keyId": self._key.key_id,
             "hmac": self._key.sign_head(organization_id, last.sequence, last.sha256),
         }
+
+    async def log_checkpoints(
+        self, organization_ids: Callable[[], Awaitable[list[str]]], interval: float
+    ) -> None:
+        """Forever: every ``interval`` seconds, log each organization's signed checkpoint.
+
+        Log lines usually leave the machine (a log service, a SIEM): there the checkpoints
+        outlive a database rollback and can be handed to ``vigil evidence verify``.
+        """
+        while True:
+            await self._sleep(interval)
+            try:
+                for org in await organization_ids():
+                    point = await self.checkpoint(org)
+                    if point is not None:
+                        log.info(
+                            "evidence checkpoint %s",
+                            json.dumps(point, sort_keys=True),
+                            extra={"organization_id": org},
+                        )
+            except Exception:
+                log.exception("logging evidence checkpoints failed; trying again later")
 
     async def open_export(self, principal: Principal, check_id: str, fmt: str) -> EvidenceExport:
         """Validate an export request and prepare its stream (read lazily, by cursor)."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+
 import pytest
 
 from services.errors import ValidationFailed
@@ -103,3 +107,29 @@ async def test_a_forged_or_foreign_checkpoint_is_refused(store: Store) -> None:
 async def _chain_more(store: Store, first: int, last: int) -> None:
     for n in range(first, last + 1):
         await _service(store).record(entry(ORG, n))
+
+
+async def test_the_worker_logs_signed_checkpoints(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _chain(store, 2)
+    rounds: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        rounds.append(seconds)
+        if len(rounds) > 1:
+            raise asyncio.CancelledError  # one round is enough
+
+    async def org_ids() -> list[str]:
+        return [ORG, "org_without_evidence"]
+
+    evidence = EvidenceService(store.evidence, KEY, check_ids=lambda: CHECKS, sleep=sleep)
+    with (
+        caplog.at_level(logging.INFO, logger="services.evidence"),
+        pytest.raises(asyncio.CancelledError),
+    ):
+        await evidence.log_checkpoints(org_ids, 3600)
+    logged = [r.getMessage() for r in caplog.records if "evidence checkpoint" in r.getMessage()]
+    assert len(logged) == 1 and rounds == [3600, 3600]
+    point = json.loads(logged[0].removeprefix("evidence checkpoint "))
+    assert (await _service(store).verify(VIEWER, point)).valid
