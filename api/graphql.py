@@ -30,6 +30,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from api.container import Container
 from api.sockets import (
     CLOSE_TOO_MANY,
+    CLOSE_UNAVAILABLE,
     SocketLimits,
     VigilTransportWSHandler,
     VigilWebSocketAdapter,
@@ -263,7 +264,9 @@ class VigilGraphQL(GraphQL[Context, None]):
             principal = await self.container.access.authenticate(token)
         except Exception:
             log.exception("authentication of a WebSocket failed")
-            principal = None
+            reason = "the service cannot check API keys right now; retry shortly"
+            await close_socket(context.response, CLOSE_UNAVAILABLE, reason)
+            raise ConnectionRejectionError() from None
         if principal is None:
             raise ConnectionRejectionError()
         if not self.sockets.add(principal, context.response):

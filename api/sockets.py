@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 CLOSE_REVOKED = 4403
 CLOSE_BAD_MESSAGE = 4400
 CLOSE_TOO_MANY = 4429
+CLOSE_UNAVAILABLE = 1011  # RFC 6455: the server cannot fulfil the request right now
 
 KeyCheck = Callable[[Principal], Awaitable[bool]]
 

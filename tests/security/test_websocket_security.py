@@ -165,3 +165,18 @@ async def test_websocket_queries_get_the_http_time_budget(monkeypatch: pytest.Mo
     assert reply["payload"][0]["extensions"]["code"] == "TIMEOUT"
     assert after["type"] == "next", after
     assert after["payload"]["data"] == {"__typename": "Query"}
+
+
+async def test_database_down_at_connection_init_is_not_a_bad_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with live_server() as live:
+        _, key = await _org(live)
+
+        async def down(**_: object) -> None:
+            raise ConnectionError("database unreachable")
+
+        monkeypatch.setattr(live.container.store.api_keys, "get_by_secret_hash", down)
+        async with raw_ws(live, key) as ws:
+            code, reason = await closed_with(ws)
+    assert code == 1011 and "retry" in reason
