@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from services.errors import ValidationFailed
 from services.evidence import EvidenceService
-from services.evidence_chain import EvidenceKey, EvidenceRecord
+from services.evidence_chain import EvidenceEntry, EvidenceKey, EvidenceRecord
 from services.evidence_verify import LinkProblem
 from services.models import Principal, Role
 from services.store import Store
 from tests.evidence.support import CHECKS, KEY, entry, raw
+from tests.security.support import live_server
 
 ORG = "org_a"
 VIEWER = Principal(organization_id=ORG, role=Role.VIEWER, api_key_id="key_1")
@@ -133,3 +136,32 @@ async def test_the_worker_logs_signed_checkpoints(
     assert len(logged) == 1 and rounds == [3600, 3600]
     point = json.loads(logged[0].removeprefix("evidence checkpoint "))
     assert (await _service(store).verify(VIEWER, point)).valid
+
+
+async def test_verify_evidence_chain_takes_a_checkpoint_over_graphql() -> None:
+    query = """query($c: JSON) { verifyEvidenceChain(checkpoint: $c) {
+      valid firstBrokenLink { problem sequence recordId } } }"""
+    async with live_server() as live:
+        org, created = await live.container.access.create_organization("Acme")
+        evidence = live.container.policy.evidence
+        for _ in range(2):
+            await evidence.record(
+                EvidenceEntry(org.id, CHECKS[0], datetime.now(UTC), {"s": 1}, {"items": []})
+            )
+        point = await evidence.checkpoint(org.id)
+        assert point is not None
+        headers = {"Authorization": f"Bearer {created.secret}"}
+        async with httpx.AsyncClient(timeout=30) as http:
+
+            async def verify(checkpoint: object) -> dict[str, object]:
+                body = {"query": query, "variables": {"c": checkpoint}}
+                resp = await http.post(live.graphql_url, json=body, headers=headers)
+                return resp.json()  # type: ignore[no-any-return]
+
+            ok = await verify(point)
+            forged = await verify({**point, "sequence": 1})
+            junk = await verify("not a checkpoint")
+    assert ok["data"] == {"verifyEvidenceChain": {"valid": True, "firstBrokenLink": None}}
+    status = forged["data"]["verifyEvidenceChain"]  # type: ignore[index]
+    assert status["firstBrokenLink"]["problem"] == "HEAD_MISMATCH"
+    assert "not a Vigil evidence checkpoint" in junk["errors"][0]["message"]  # type: ignore[index]
