@@ -94,6 +94,7 @@ class EvidenceChainProblem(Enum):
     SEQUENCE_REORDER = "SEQUENCE_REORDER"
     FIELD_MISMATCH = "FIELD_MISMATCH"
     MALFORMED = "MALFORMED"
+    HEAD_MISMATCH = "HEAD_MISMATCH"
 
 
 @strawberry.type

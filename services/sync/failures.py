@@ -87,7 +87,7 @@ def _rate_limited(cause: ConfluenceRateLimited, until: datetime) -> str:
     if cause.quota_exhausted:
         return (
             f"Atlassian's API quota is exhausted until {at}: the next sync starts after that "
-            "(the hourly points quota of OAuth apps, confluence-api.md §7)."
+            "(OAuth apps have an hourly points quota)."
         )
     return f"Confluence rate-limited Vigil until {at}: the next sync starts after that."
 
