@@ -246,6 +246,20 @@ def _run_one(
         accounts = len(site.sim.site.member_account_ids())
         assert "succeeded" in done.stdout and f"{accounts} accounts" in done.stdout
         return
+    if command.startswith("vigil evidence checkpoint "):
+        done = reader.bash(command)
+        assert done.returncode == 0, (command, done.stderr)
+        point = json.loads(done.stdout)
+        assert point["organizationId"] == values["ORG_ID"], point
+        (tmp_path / "checkpoint.json").write_text(done.stdout)
+        return
+    if command.startswith("vigil evidence verify "):
+        # `[--checkpoint FILE]` is optional: verify without it, then against the checkpoint.
+        plain = command.replace(" [--checkpoint FILE]", "")
+        for run in (plain, f"{plain} --checkpoint checkpoint.json"):
+            done = reader.bash(run)
+            assert done.returncode == 0 and done.stdout.startswith("valid:"), (run, done.stderr)
+        return
     if command == "vigil schema":
         done = reader.bash(command)
         assert done.returncode == 0
