@@ -274,6 +274,21 @@ class IntegrationMutation:
             )
         )
 
+    @strawberry.mutation(
+        description=(
+            "Detach the Atlassian organization admin API key: MFA and last activity are no "
+            "longer collected. Starts a sync (or one follow-up of the running sync)."
+        )
+    )
+    async def remove_atlassian_admin_key(
+        self, info: strawberry.Info[Context, Any], integration_id: strawberry.ID
+    ) -> IntegrationPayload:
+        return await _integration_payload(
+            lambda: info.context.services.integrations.remove_admin_key(
+                principal_of(info), str(integration_id)
+            )
+        )
+
     @strawberry.mutation(description="Delete the credential and stop syncing; data is kept.")
     async def disconnect_integration(
         self, info: strawberry.Info[Context, Any], id: strawberry.ID

@@ -71,6 +71,12 @@ class SyncRun:
         description="The Confluence endpoint whose failure ended the run, when one did."
     )
     counts: SnapshotCounts | None
+    warnings: list[str] = strawberry.field(
+        description=(
+            "What the run skipped and why (for example a Confluence group without an id); "
+            "the snapshot lacks it."
+        )
+    )
 
     @classmethod
     def from_domain(cls, run: models.SyncRun) -> SyncRun:
@@ -95,6 +101,7 @@ class SyncRun:
             ),
             error=run.error,
             error_endpoint=run.error_endpoint,
+            warnings=list(run.warnings),
             counts=SnapshotCounts(
                 accounts=counts.accounts,
                 groups=counts.groups,
