@@ -14,6 +14,7 @@ from api.access_setup import AccessParts, build_access
 from api.metrics import Metrics
 from api.policy_setup import PolicyParts, build_policies
 from api.ratelimit import RateLimiter
+from api.remediation_setup import build_remediation
 from api.settings import Settings
 from api.sync_setup import SyncParts, build_sync
 from resolvers.context import AppServices
@@ -27,6 +28,7 @@ from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
 from services.integrations.vault import CredentialVault
+from services.remediation.service import RemediationService
 from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.integration_connector import IntegrationConnectorFactory
@@ -50,6 +52,7 @@ class Container:
     sync: SyncParts
     compliance: AccessParts
     policy: PolicyParts
+    remediation: RemediationService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -114,6 +117,9 @@ class Container:
         integrations.on_changed(compliance.integration_changed)
         access = AccessService(store, bus)
         policy.attach(compliance.reevaluator, sync, access)
+        remediation = build_remediation(
+            store, bus, sync.reader, clients, policy.evidence, sync.service
+        )
         return cls(
             settings=settings,
             store=store,
@@ -127,6 +133,7 @@ class Container:
             sync=sync,
             compliance=compliance,
             policy=policy,
+            remediation=remediation,
         )
 
     def services(self) -> AppServices:
@@ -147,6 +154,7 @@ class Container:
             policies=self.policy.policies,
             evidence=self.policy.evidence,
             exceptions=self.policy.exceptions,
+            remediation=self.remediation,
         )
 
     async def start(self) -> None:
@@ -168,6 +176,7 @@ class Container:
     async def stop(self) -> None:
         """Stop background tasks and close the store."""
         await self.compliance.reevaluator.stop()
+        await self.remediation.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from simulator import confluence_v1, confluence_v2
+from simulator import confluence_v1, confluence_v2, remediation
 from simulator.admin import make_admin_search, make_tenant_info
 from simulator.auth import authenticate
 from simulator.context import Ctx
@@ -36,6 +36,7 @@ HANDLERS: dict[str, Handler] = {
     "/wiki/api/v2/users-bulk": confluence_v2.users_bulk,
     "/wiki/api/v2/pages/{id}": confluence_v2.page,
     "/wiki/api/v2/spaces": confluence_v2.spaces,
+    remediation.REMOVE_MEMBER: remediation.remove_member,
 }
 
 

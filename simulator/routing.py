@@ -14,7 +14,9 @@ CONFLUENCE_ENDPOINTS = (
     ("POST", "/wiki/api/v2/users-bulk"),
     ("GET", "/wiki/api/v2/pages/{id}"),
     ("GET", "/wiki/api/v2/spaces"),
+    ("DELETE", "/wiki/rest/api/group/userByGroupId"),  # issue 16: remediation's one write
 )
+WRITE_ROUTES = frozenset({"DELETE /wiki/rest/api/group/userByGroupId"})
 ADMIN_SEARCH = "/admin/v2/orgs/{orgId}/directories/-/users/search"
 
 FAMILIES = ("confluence", "admin", "oauth", "authorize", "resources", "edge", "other")

@@ -1,0 +1,244 @@
+"""Issue 16 end to end: GraphQL over HTTP and WebSocket → Vigil (in-process worker) → the
+simulator. An offboarded person's active account is planned, refused without an ADMIN's
+``confirm: true`` (the simulator sees zero writes), executed, verified by a read-back,
+recorded as evidence, and the offboarding check goes PASSING through the sync the
+execution triggers. REVOKE and DOWNGRADE decisions are carried out the same way; a 403 for
+one action and 429/503 answers during execution are handled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from gql import GraphQLRequest
+
+from services.events import topic_for
+from services.remediation.service import REMEDIATIONS_CHANNEL
+from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator.remediation import REMOVE_MEMBER
+from tests.conftest import STORE_KINDS
+from tests.e2e.access_support import connect_access_review, sync, watch_check
+from tests.e2e.connect_support import Env, make_env
+from tests.graphql_client import gql_ws
+
+OFFBOARDED = "confluence-offboarded-access-removed"
+VALID = "confluence-access-valid"
+WRITE_ROUTE = f"DELETE {REMOVE_MEMBER}"
+ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
+  criticalSystem { id } userErrors { code message } } }"""
+UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
+  created userErrors { code message } } }"""
+OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
+  person { id status } userErrors { code message } } }"""
+ACCOUNTS = """query { accounts(filter: {classification: STAFF, status: "active"}, first: 500) {
+  edges { node { accountId isAdmin groups identity { method person { id email } } } } } }"""
+ACTION = """id accountId groupId groupName request reason executable blockedReason state error
+  evidenceId source { type checkId resourceId reviewId entryId decision }
+  calls { method endpoint status message } verification { confirmed detail }"""
+PLAN = f"""query($filter: RemediationPlanFilter) {{ remediationPlan(filter: $filter) {{
+  {ACTION} }} }}"""
+EXECUTE = f"""mutation($input: ExecuteRemediationInput!) {{ executeRemediation(input: $input) {{
+  actions {{ {ACTION} }} userErrors {{ field code message }} }} }}"""
+LIST = f"""query {{ remediations(first: 100) {{ totalCount edges {{ node {{ {ACTION} }} }} }} }}"""
+UPDATED = f"""subscription {{ remediationUpdated {{ {ACTION} }} }}"""
+CREATE_KEY = """mutation($role: Role!) { createApiKey(input: {role: $role, name: "k"}) {
+  secret userErrors { code } } }"""
+VERIFY = "query { verifyEvidenceChain { valid checkedCount } }"
+EVIDENCE = """query($id: ID!) { evidence(checkId: $id, first: 50) {
+  edges { node { id status record } } } }"""
+START = """mutation($input: StartAccessReviewInput!) { startAccessReview(input: $input) {
+  accessReview { id } userErrors { code message } } }"""
+ENTRIES = """query($id: ID!) { accessReview(id: $id) {
+  entries(first: 500) { edges { node { id accountId isAdmin } } } } }"""
+DECIDE = """mutation($input: DecideAccessInput!) { decideAccess(input: $input) {
+  entry { id decision } userErrors { code message } } }"""
+COMPLETE = """mutation($input: CompleteAccessReviewInput!) { completeAccessReview(input: $input) {
+  accessReview { status } userErrors { code message } } }"""
+
+
+@pytest.fixture
+def remediation_sim() -> Iterator[RunningSimulator]:
+    """A fresh site per test: remediation changes the site's groups."""
+    sim = Simulator(generate_site(users=30, groups=5, pages=2, seed=16))
+    with start_simulator(sim) as running:
+        yield running
+
+
+@pytest.fixture(params=STORE_KINDS)
+async def env(
+    request: pytest.FixtureRequest, remediation_sim: RunningSimulator
+) -> AsyncIterator[Env]:
+    async for e in make_env(request, remediation_sim, run_worker=True, scheduler_tick_seconds=3600):
+        yield e
+
+
+async def prepare(env: Env) -> str:
+    """Connected (API token of a site admin), synced, Confluence critical, people imported."""
+    integration_id = await connect_access_review(env)
+    await sync(env, integration_id)
+    added = (await env.gql(ADD_SYSTEM))["addCriticalSystem"]
+    assert added["userErrors"] == []
+    people = [
+        {"email": a.email, "name": a.display_name, "jobRole": "Engineer"}
+        for a in env.sim.sim.site.accounts.values()
+        if a.account_type == "atlassian" and a.email
+    ]
+    assert (await env.gql(UPSERT, {"people": people}))["upsertPeople"]["userErrors"] == []
+    return integration_id
+
+
+async def staff_accounts(env: Env) -> list[dict[str, Any]]:
+    operators = set(env.sim.sim.site.operators.values())  # Vigil signs in as one of them
+    edges = (await env.gql(ACCOUNTS))["accounts"]["edges"]
+    return [
+        e["node"]
+        for e in edges
+        if e["node"]["identity"]["method"] == "AUTO_EMAIL"
+        and e["node"]["accountId"] not in operators
+    ]
+
+
+async def key_for(env: Env, role: str) -> str:
+    created = (await env.gql(CREATE_KEY, {"role": role}))["createApiKey"]
+    assert created["userErrors"] == []
+    return str(created["secret"])
+
+
+class Updates:
+    """``remediationUpdated`` events as they arrive."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self._new = asyncio.Condition()
+
+    async def add(self, action: dict[str, Any]) -> None:
+        async with self._new:
+            self.received.append(action)
+            self._new.notify_all()
+
+    async def finished(self, ids: set[str], timeout: float = 60) -> dict[str, dict[str, Any]]:
+        """The final (VERIFIED or FAILED) event of each of ``ids``."""
+        async with asyncio.timeout(timeout), self._new:
+            while True:
+                done = {a["id"]: a for a in self.received if a["state"] in ("VERIFIED", "FAILED")}
+                if ids <= done.keys():
+                    return {i: done[i] for i in ids}
+                await self._new.wait()
+
+
+@asynccontextmanager
+async def watch_remediations(env: Env) -> AsyncIterator[Updates]:
+    updates = Updates()
+    topic = topic_for(env.org_id, REMEDIATIONS_CHANNEL)
+    before = env.live.container.bus.subscriber_count(topic)
+
+    async def pump() -> None:
+        async with gql_ws(env.live.ws_url, env.key) as session:
+            async for event in session.subscribe(GraphQLRequest(UPDATED)):
+                await updates.add(event["remediationUpdated"])
+
+    task = asyncio.create_task(pump())
+    try:
+        for _ in range(500):
+            if env.live.container.bus.subscriber_count(topic) > before or task.done():
+                break
+            await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+        yield updates
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def offboard(env: Env, account: dict[str, Any]) -> None:
+    left = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    person_id = account["identity"]["person"]["id"]
+    payload = await env.gql(OFFBOARD, {"input": {"personId": person_id, "offboardedAt": left}})
+    assert payload["offboardPerson"]["userErrors"] == []
+
+
+async def test_offboarded_account_is_removed_verified_recorded_and_the_check_passes(
+    env: Env,
+) -> None:
+    await prepare(env)
+    target = (await staff_accounts(env))[0]
+    account_id = target["accountId"]
+    site = env.sim.sim.site
+    counters = env.sim.sim.counters
+    async with watch_check(env, OFFBOARDED) as checks:
+        await offboard(env, target)
+        failing = await checks.until("FAILING", timeout=20)
+        assert [i["resourceId"] for i in failing["failingItems"]] == [account_id]
+
+        plan = (await env.gql(PLAN, {"filter": {"accountId": account_id}}))["remediationPlan"]
+        groups_before = {g.group_id for g in site.groups_of(account_id)}
+        assert {a["groupId"] for a in plan} == groups_before and plan
+        for action in plan:
+            assert action["executable"] and action["state"] is None
+            assert action["source"] == {
+                "type": "CHECK",
+                "checkId": OFFBOARDED,
+                "resourceId": account_id,
+                "reviewId": None,
+                "entryId": None,
+                "decision": None,
+            }
+            assert action["request"] == (
+                f"{WRITE_ROUTE}?groupId={action['groupId']}&accountId={account_id}"
+            )
+        ids = [a["id"] for a in plan]
+        assert counters.writes() == 0  # planning calls nothing
+
+        for role in ("VIEWER", "REVIEWER"):
+            refused = await env.gql(
+                EXECUTE,
+                {"input": {"actionIds": ids, "confirm": True}},
+                key=await key_for(env, role),
+            )
+            assert refused["executeRemediation"]["userErrors"][0]["code"] == "FORBIDDEN"
+        unconfirmed = await env.gql(EXECUTE, {"input": {"actionIds": ids}})
+        assert unconfirmed["executeRemediation"]["userErrors"][0]["code"] == (
+            "CONFIRMATION_REQUIRED"
+        )
+        unknown = await env.gql(EXECUTE, {"input": {"actionIds": ["rem_nope"], "confirm": True}})
+        assert unknown["executeRemediation"]["userErrors"][0]["code"] == "NOT_FOUND"
+        assert counters.writes() == 0  # no write without an ADMIN's confirm: true
+
+        async with watch_remediations(env) as updates:
+            executed = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
+            payload = executed["executeRemediation"]
+            assert payload["userErrors"] == []
+            assert [a["state"] for a in payload["actions"]] == ["PENDING"] * len(ids)
+            final = await updates.finished(set(ids))
+        assert {a["state"] for a in final.values()} == {"VERIFIED"}, final
+        for action in final.values():
+            assert [c["status"] for c in action["calls"]] == [204]
+            assert action["verification"]["confirmed"] is True and action["evidenceId"]
+        assert site.groups_of(account_id) == []
+        assert counters.count(WRITE_ROUTE) == len(ids)
+
+        passing = await checks.until("PASSING", timeout=60, check_id=OFFBOARDED)
+        assert passing["failingItems"] == []  # no manual sync: execution triggered one
+
+    listed = (await env.gql(LIST))["remediations"]
+    assert listed["totalCount"] == len(ids)
+    assert {e["node"]["state"] for e in listed["edges"]} == {"VERIFIED"}
+    assert (await env.gql(PLAN, {"filter": {"accountId": account_id}}))["remediationPlan"] == []
+    records = (await env.gql(EVIDENCE, {"id": OFFBOARDED}))["evidence"]["edges"]
+    bodies = [r["node"]["record"]["result"] for r in records]
+    recorded = [b for b in bodies if b.get("kind") == "remediation"]
+    assert {b["actionId"] for b in recorded} == set(ids)
+    assert all(b["status"] == "VERIFIED" and b["approvedBy"] for b in recorded)
+    assert all(b["calls"][0]["status"] == 204 for b in recorded)
+    assert all(b["verification"]["confirmed"] for b in recorded)
+    chain = (await env.gql(VERIFY))["verifyEvidenceChain"]
+    assert chain["valid"] is True and chain["checkedCount"] >= len(ids)
+
+    again = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
+    assert {a["state"] for a in again["executeRemediation"]["actions"]} == {"VERIFIED"}
+    assert counters.count(WRITE_ROUTE) == len(ids)  # already done: nothing called again
