@@ -242,3 +242,129 @@ async def test_offboarded_account_is_removed_verified_recorded_and_the_check_pas
     again = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
     assert {a["state"] for a in again["executeRemediation"]["actions"]} == {"VERIFIED"}
     assert counters.count(WRITE_ROUTE) == len(ids)  # already done: nothing called again
+
+
+CHECK = """query($id: ID!) { check(id: $id) { result { status failingItems { resourceId } } } }"""
+
+
+async def failing_ids(env: Env, check_id: str) -> set[str]:
+    result = (await env.gql(CHECK, {"id": check_id}))["check"]["result"]
+    return {i["resourceId"] for i in result["failingItems"]} if result else set()
+
+
+async def until_not_failing(env: Env, check_id: str, accounts: set[str], timeout: float) -> None:
+    """Poll the check until none of ``accounts`` is a failing item (a condition, not a sleep)."""
+    async with asyncio.timeout(timeout):
+        while await failing_ids(env, check_id) & accounts:
+            await asyncio.sleep(0.1)
+
+
+def make_admin(env: Env) -> str:
+    """Put one ordinary staff account into the site's admin group (before the first sync)."""
+    site = env.sim.sim.site
+    operators = set(site.operators.values())
+    admins = site.group_by_name("confluence-administrators") or site.add_group(
+        "confluence-administrators", "grp-confluence-admins"
+    )
+    account = next(
+        a
+        for a in sorted(site.accounts.values(), key=lambda a: a.account_id)
+        if a.account_type == "atlassian"
+        and a.email
+        and a.account_status == "active"
+        and a.account_id not in operators
+        and not site.is_admin(a.account_id)
+    )
+    site.add_member(admins.group_id, account.account_id)
+    return account.account_id
+
+
+async def test_revoke_and_downgrade_decisions_are_carried_out_through_429_and_503(
+    env: Env,
+) -> None:
+    admin_id = make_admin(env)
+    await prepare(env)
+    site, faults = env.sim.sim.site, env.sim.sim.faults
+    system = (await env.gql("query { criticalSystems { id } }"))["criticalSystems"][0]["id"]
+    started = (await env.gql(START, {"input": {"criticalSystemId": system}}))["startAccessReview"]
+    assert started["userErrors"] == []
+    review_id = started["accessReview"]["id"]
+    entries = (await env.gql(ENTRIES, {"id": review_id}))["accessReview"]["entries"]["edges"]
+    by_account = {e["node"]["accountId"]: e["node"] for e in entries}
+    staff = [a["accountId"] for a in await staff_accounts(env) if a["accountId"] != admin_id]
+    revoked = next(a for a in staff if a in by_account)
+    for account_id, decision in ((revoked, "REVOKE"), (admin_id, "DOWNGRADE")):
+        entry_id = by_account[account_id]["id"]
+        note = f"{decision.lower()}: no longer needed"
+        decision_input = {"entryId": entry_id, "decision": decision, "note": note}
+        decided = await env.gql(DECIDE, {"input": decision_input})
+        assert decided["decideAccess"]["userErrors"] == []
+    done = await env.gql(COMPLETE, {"input": {"reviewId": review_id, "markRemainingAs": "KEEP"}})
+    assert done["completeAccessReview"]["userErrors"] == []
+    async with asyncio.timeout(30):  # the completed review makes the valid check fail for both
+        while not {revoked, admin_id} <= await failing_ids(env, VALID):
+            await asyncio.sleep(0.1)
+
+    plan = (await env.gql(PLAN, {"filter": {"source": "REVIEW"}}))["remediationPlan"]
+    by = {(a["accountId"], a["groupId"]): a for a in plan}
+    assert {g for a, g in by if a == revoked} == {g.group_id for g in site.groups_of(revoked)}
+    admin_groups = {g.group_id for g in site.groups_of(admin_id) if site.is_admin(admin_id)}
+    assert {g for a, g in by if a == admin_id} == {
+        g.group_id for g in site.groups_of(admin_id) if g.name in site.admin_group_names
+    }
+    assert admin_groups  # the account keeps its other groups (downgrade, not revoke)
+    sources = {a["accountId"]: a["source"] for a in plan}
+    assert sources[revoked]["decision"] == "REVOKE" and sources[revoked]["reviewId"] == review_id
+    assert sources[admin_id]["decision"] == "DOWNGRADE"
+    assert env.sim.sim.counters.writes() == 0
+
+    faults.script("429", WRITE_ROUTE, retry_after=1)
+    faults.script("503", WRITE_ROUTE)
+    ids = [a["id"] for a in plan]
+    async with watch_remediations(env) as updates:
+        executed = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
+        assert executed["executeRemediation"]["userErrors"] == []
+        final = await updates.finished(set(ids))
+    assert {a["state"] for a in final.values()} == {"VERIFIED"}, final
+    assert env.sim.sim.counters.count(WRITE_ROUTE, 429) == 1
+    assert env.sim.sim.counters.count(WRITE_ROUTE, 503) == 1
+    assert env.sim.sim.counters.count(WRITE_ROUTE, 204) == len(ids)
+    assert site.groups_of(revoked) == []
+    assert not site.is_admin(admin_id) and site.groups_of(admin_id)  # downgraded, not removed
+    await until_not_failing(env, VALID, {revoked, admin_id}, timeout=60)
+
+
+async def test_a_403_fails_one_action_with_atlassians_answer_and_the_rest_are_done(
+    env: Env,
+) -> None:
+    await prepare(env)
+    site = env.sim.sim.site
+    target = next(a for a in await staff_accounts(env) if len(site.groups_of(a["accountId"])) > 1)
+    account_id = target["accountId"]
+    async with watch_check(env, OFFBOARDED) as checks:
+        await offboard(env, target)
+        await checks.until("FAILING", timeout=20)
+    plan = (await env.gql(PLAN, {"filter": {"accountId": account_id}}))["remediationPlan"]
+    ids = [a["id"] for a in plan]
+    assert len(ids) > 1
+    body = '{"statusCode":403,"message":"Only site admins may remove members from groups"}'
+    env.sim.sim.faults.script(
+        "status", WRITE_ROUTE, status=403, body=body, content_type="application/json"
+    )
+    async with watch_remediations(env) as updates:
+        executed = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
+        assert executed["executeRemediation"]["userErrors"] == []
+        final = await updates.finished(set(ids))
+    failed = [a for a in final.values() if a["state"] == "FAILED"]
+    assert len(failed) == 1, final
+    assert failed[0]["calls"][0]["status"] == 403
+    assert "403" in failed[0]["error"] and "site admins" in failed[0]["error"]
+    assert len([a for a in final.values() if a["state"] == "VERIFIED"]) == len(ids) - 1
+    assert [g.group_id for g in site.groups_of(account_id)] == [failed[0]["groupId"]]
+
+    # The failed action stays in the plan; approving it again retries it (now allowed).
+    retried = await env.gql(EXECUTE, {"input": {"actionIds": [failed[0]["id"]], "confirm": True}})
+    assert [a["state"] for a in retried["executeRemediation"]["actions"]] == ["PENDING"]
+    async with asyncio.timeout(30):
+        while site.groups_of(account_id):
+            await asyncio.sleep(0.05)
