@@ -166,6 +166,7 @@ class Container:
         if self.settings.run_worker:
             self.tasks.append(asyncio.create_task(self.sync.scheduler.run_forever()))
             self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
+            self.tasks.append(asyncio.create_task(self.remediation.resume_forever()))
 
     async def _evaluate_periodically(self) -> None:
         """Every organization's checks, now and every ``check_interval_minutes``."""

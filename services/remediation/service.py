@@ -127,6 +127,18 @@ class RemediationService:
         except Exception:
             log.exception("remediation run of %s failed", organization_id)
 
+    async def resume_forever(self, interval: float = 30.0) -> None:
+        """Worker loop: finish open actions whose worker died (their lease expired)."""
+        while True:
+            try:
+                now = self._clock()
+                for org in await self._store.remediations.open_organizations(now=now):
+                    if not self._tasks:
+                        self.start(org)
+            except Exception:
+                log.exception("could not resume remediation actions")
+            await asyncio.sleep(interval)
+
     async def list_actions(
         self, principal: Principal, first: int | None, after: str | None
     ) -> Slice[RemediationAction]:

@@ -124,6 +124,16 @@ class RemediationRepository:
         )
         return _to_action(doc) if doc else None
 
+    async def open_organizations(self, *, now: datetime) -> list[str]:
+        """Organizations with an open action nobody holds (never claimed, or lease expired)."""
+        query = {
+            "state": {"$in": _CLAIMABLE},
+            "$or": [{"lease_expires_at": {"$lte": now}}, {"lease_owner": None}],
+        }
+        return sorted(
+            {d["organization_id"] async for d in self._col.find(query, {"organization_id": 1})}
+        )
+
     async def set_evidence(self, *, action_id: str, evidence_id: str) -> None:
         """Remember the evidence record of a finished action."""
         await self._col.update_one({"_id": action_id}, {"$set": {"evidence_id": evidence_id}})
