@@ -368,3 +368,45 @@ async def test_a_403_fails_one_action_with_atlassians_answer_and_the_rest_are_do
     async with asyncio.timeout(30):
         while site.groups_of(account_id):
             await asyncio.sleep(0.05)
+
+
+async def test_the_cli_shows_the_plan_calls_nothing_on_dry_run_or_refusal_then_executes(
+    env: Env,
+) -> None:
+    from rich.console import Console
+
+    from api.remediation_cli import run_cli_remediation
+
+    await prepare(env)
+    target = (await staff_accounts(env))[0]
+    async with watch_check(env, OFFBOARDED) as checks:
+        await offboard(env, target)
+        await checks.until("FAILING", timeout=20)
+    container, counters = env.live.container, env.sim.sim.counters
+    plan = (await env.gql(PLAN))["remediationPlan"]
+    asked: list[str] = []
+
+    def refuse(question: str) -> bool:
+        asked.append(question)
+        return False
+
+    console = Console(record=True, width=300)
+    code = await run_cli_remediation(
+        container, env.org_id, dry_run=True, console=console, confirm=refuse
+    )
+    text = console.export_text()
+    assert code == 0 and all(a["id"] in text for a in plan) and "dry run" in text
+    code = await run_cli_remediation(
+        container, env.org_id, dry_run=False, console=console, confirm=refuse
+    )
+    assert code == 1 and asked == [f"Call Atlassian for {len(plan)} action(s)?"]
+    assert counters.writes() == 0
+
+    console = Console(record=True, width=300)
+    code = await run_cli_remediation(
+        container, env.org_id, dry_run=False, console=console, confirm=lambda _: True
+    )
+    assert code == 0, console.export_text()
+    assert console.export_text().count("VERIFIED") == len(plan)
+    assert counters.count(WRITE_ROUTE, 204) == len(plan)
+    assert env.sim.sim.site.groups_of(target["accountId"]) == []
