@@ -118,7 +118,7 @@ class Container:
         access = AccessService(store, bus)
         policy.attach(compliance.reevaluator, sync, access)
         remediation = build_remediation(
-            store, bus, sync.reader, clients, policy.evidence, sync.service
+            store, bus, sync.reader, clients, policy.evidence, sync.service, vault
         )
         return cls(
             settings=settings,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from services.atlassian.directory_admin import DirectoryAdminClient
 from services.events import EventBus
 from services.evidence import EvidenceService
 from services.integrations.clients import ClientFactory
 from services.integrations.models import Integration
-from services.remediation.executor import RemediationExecutor
+from services.integrations.vault import ADMIN_API_KEY, CredentialVault
+from services.remediation.executor import WRITE_POLICY, RemediationExecutor
 from services.remediation.planner import RemediationPlanner
 from services.remediation.service import RemediationService
 from services.store import Store
@@ -22,6 +24,7 @@ def build_remediation(
     clients: ClientFactory,
     evidence: EvidenceService,
     sync: SyncService,
+    vault: CredentialVault,
 ) -> RemediationService:
     """Planner, executor and service; verified changes trigger a sync (ADR 010)."""
 
@@ -30,6 +33,17 @@ def build_remediation(
         # now says, and its listeners re-evaluate the checks (ADR 010).
         await sync.enqueue(integration, SyncTrigger.MANUAL)
 
+    async def directory_admin(integration: Integration) -> DirectoryAdminClient | None:
+        """The Admin API client for suspension, when the integration has an admin key."""
+        if not integration.has_admin_key:
+            return None
+        secret = await vault.load(integration.organization_id, integration.id, ADMIN_API_KEY)
+        if secret is None:
+            return None
+        return DirectoryAdminClient(
+            clients.http, secret.values["api_key"], WRITE_POLICY, api_base=clients.config.api_url
+        )
+
     def executor(service: RemediationService) -> RemediationExecutor:
         return RemediationExecutor(
             store,
@@ -37,6 +51,7 @@ def build_remediation(
             record_evidence=evidence.record,
             publish=service.publish,
             on_verified=resync,
+            directory_admin=directory_admin,
         )
 
     return RemediationService(store, bus, RemediationPlanner(store, reader), executor)

@@ -33,6 +33,10 @@ class RemediationKind(Enum):
         "REMOVE_FROM_GROUP",
         description="DELETE /wiki/rest/api/group/userByGroupId: remove the account from a group.",
     )
+    SUSPEND_ACCESS = strawberry.enum_value(
+        "SUSPEND_ACCESS",
+        description="Admin API: suspend the account's access in each of its directories.",
+    )
 
 
 @strawberry.enum(description="Where an approved remediation action is.")
@@ -92,8 +96,10 @@ class RemediationAction:
     account_id: strawberry.ID = strawberry.field(description="The Atlassian account.")
     display_name: str | None = strawberry.field(description="The account's display name.")
     kind: RemediationKind = strawberry.field(description="The call made.")
-    group_id: strawberry.ID = strawberry.field(description="The group the account leaves.")
-    group_name: str = strawberry.field(description="That group's name.")
+    group_id: strawberry.ID = strawberry.field(
+        description="The group the account leaves (SUSPEND_ACCESS: the Atlassian org id)."
+    )
+    group_name: str = strawberry.field(description="That group's name (empty for SUSPEND_ACCESS).")
     request: str = strawberry.field(description="The exact call, method, path and query.")
     reason: str = strawberry.field(description="Why Vigil proposes it.")
     source: RemediationSource = strawberry.field(description="The check item or review entry.")

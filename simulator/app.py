@@ -24,7 +24,14 @@ from simulator.core import RequestMeta, Simulator
 from simulator.errors import error_for_route
 from simulator.middleware import FaultMiddleware
 from simulator.oauth import make_accessible_resources, make_authorize, make_token
-from simulator.routing import ADMIN_SEARCH, CONFLUENCE_ENDPOINTS
+from simulator.routing import (
+    ADMIN_DIRECTORIES,
+    ADMIN_DIRECTORY_USER,
+    ADMIN_RESTORE,
+    ADMIN_SEARCH,
+    ADMIN_SUSPEND,
+    CONFLUENCE_ENDPOINTS,
+)
 
 _ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 Handler = Callable[[Ctx], Awaitable[Response]]
@@ -73,6 +80,17 @@ def _routes(sim: Simulator) -> list[BaseRoute]:
             "/api/oauth/token/accessible-resources", make_accessible_resources(sim), methods=["GET"]
         ),
         Route("/api" + ADMIN_SEARCH, make_admin_search(sim), methods=["POST"]),
+        # issue 16: the Admin API calls of remediation
+        Route("/api" + ADMIN_DIRECTORIES, remediation.make_directories(sim), methods=["GET"]),
+        Route("/api" + ADMIN_DIRECTORY_USER, remediation.make_directory_user(sim), methods=["GET"]),
+        Route(
+            "/api" + ADMIN_SUSPEND, remediation.make_suspension(sim, suspend=True), methods=["POST"]
+        ),
+        Route(
+            "/api" + ADMIN_RESTORE,
+            remediation.make_suspension(sim, suspend=False),
+            methods=["POST"],
+        ),
         Mount("/api/ex/confluence/{cloudId}", routes=confluence),
         Route("/site/{siteName}/_edge/tenant_info", make_tenant_info(sim), methods=["GET"]),
         Mount("/site/{siteName}", routes=confluence),

@@ -27,6 +27,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from services.atlassian.directory_admin import (
+    DIRECTORIES,
+    DIRECTORY_USER,
+    SUSPEND,
+    DirectoryAdminClient,
+)
 from services.confluence.client import ConfluenceClient
 from services.confluence.errors import ConfluenceError, ConfluenceNotFound
 from services.confluence.paths import GROUP_MEMBER_REMOVE, GROUP_MEMBERS
@@ -36,6 +42,7 @@ from services.integrations.models import Integration
 from services.remediation.models import (
     OFFBOARDED_CHECK,
     VALID_CHECK,
+    ActionKind,
     ActionState,
     CallRecord,
     Claim,
@@ -51,6 +58,7 @@ Clock = Callable[[], datetime]
 Publish = Callable[[RemediationAction], Awaitable[None]]
 RecordEvidence = Callable[[EvidenceEntry], Awaitable[EvidenceRecord]]
 OnVerified = Callable[[Integration], Awaitable[None]]
+DirectoryAdmin = Callable[[Integration], Awaitable[DirectoryAdminClient | None]]
 
 DEFAULT_LEASE = timedelta(seconds=120)
 DEFAULT_CONCURRENCY = 4
@@ -88,6 +96,7 @@ class RemediationExecutor:
         record_evidence: RecordEvidence,
         publish: Publish,
         on_verified: OnVerified,
+        directory_admin: DirectoryAdmin | None = None,
         policy: RetryPolicy = WRITE_POLICY,
         concurrency: int = DEFAULT_CONCURRENCY,
         lease: timedelta = DEFAULT_LEASE,
@@ -101,6 +110,7 @@ class RemediationExecutor:
         self._record_evidence = record_evidence
         self._publish = publish
         self._on_verified = on_verified
+        self._directory_admin = directory_admin
         self.policy = policy
         self._concurrency = concurrency
         self._lease = lease
@@ -162,6 +172,8 @@ class RemediationExecutor:
         clients = {} if clients is None else clients
         action = claim.action
         repo = self._store.remediations
+        if action.kind is ActionKind.SUSPEND_ACCESS:
+            return await self._suspension(claim)
         try:
             client = await self._client(action, clients)
         except Exception as exc:  # the reason goes to the action, not a crash
@@ -175,6 +187,69 @@ class RemediationExecutor:
             if current is None or current.state is ActionState.FAILED:
                 return await self._after(current)
         return await self._verify(claim, client, repo)
+
+    async def _suspension(self, claim: Claim) -> RemediationAction | None:
+        """Admin API: suspend the account in each of its directories, then read it back."""
+        action = claim.action
+        org_id, account_id = action.group_id, action.account_id
+        integration = await self._store.integrations.get(
+            organization_id=action.organization_id, integration_id=action.integration_id
+        )
+        admin = None
+        if integration is not None and self._directory_admin is not None:
+            admin = await self._directory_admin(integration)
+        if admin is None:
+            error = "no Admin API key is set on the integration any more"
+            return await self._finish(claim, ActionState.FAILED, error=error)
+        if action.state is ActionState.PENDING:
+            calls: list[CallRecord] = []
+            try:
+                directories = await admin.directories_of(org_id, account_id)
+                calls.append(CallRecord("GET", DIRECTORIES, 200, None, self._clock()))
+                for directory_id in directories:
+                    status = await admin.suspend(org_id, directory_id, account_id)
+                    calls.append(CallRecord("POST", SUSPEND, status, None, self._clock()))
+            except ConfluenceError as exc:
+                status_code = getattr(exc, "status", None)
+                message = getattr(exc, "message", None) or str(exc)
+                endpoint = getattr(exc, "endpoint", None) or SUSPEND
+                method = "GET" if endpoint == DIRECTORIES else "POST"
+                calls.append(CallRecord(method, endpoint, status_code, message, self._clock()))
+                answer = f"Atlassian answered {status_code}: {message}" if status_code else message
+                done = await self._store.remediations.record(
+                    claim,
+                    state=ActionState.FAILED,
+                    now=self._clock(),
+                    calls=calls,
+                    error=answer,
+                    release=True,
+                )
+                return await self._after(done)
+            if not directories:
+                error = f"Atlassian lists {account_id} in no directory of organization {org_id}"
+                return await self._finish(claim, ActionState.FAILED, error=error)
+            moved = await self._store.remediations.record(
+                claim, state=ActionState.DONE, now=self._clock(), calls=calls
+            )
+            if moved is None:
+                return None
+        try:
+            directories = await admin.directories_of(org_id, account_id)
+            statuses = {
+                d: await admin.membership_status(org_id, d, account_id) for d in directories
+            }
+        except ConfluenceError as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            error = f"the read-back of the directory failed: {message}"
+            return await self._finish(claim, ActionState.FAILED, error=error)
+        confirmed = bool(statuses) and all(s == "suspended" for s in statuses.values())
+        shown = ", ".join(f"{d}: {s}" for d, s in sorted(statuses.items())) or "no directory"
+        detail = f"membership status of {account_id}: {shown}"
+        verification = Verification(f"GET {DIRECTORY_USER}", confirmed, detail, self._clock())
+        state = ActionState.VERIFIED if confirmed else ActionState.FAILED
+        return await self._finish(
+            claim, state, verification=verification, error=None if confirmed else detail
+        )
 
     async def _client(
         self, action: RemediationAction, clients: dict[str, ConfluenceClient]
@@ -203,13 +278,13 @@ class RemediationExecutor:
                 claim,
                 state=ActionState.FAILED,
                 now=self._clock(),
-                call=call,
+                calls=[call],
                 error=answer,
                 release=True,
             )
         call = CallRecord("DELETE", GROUP_MEMBER_REMOVE, status, None, self._clock())
         return await self._store.remediations.record(
-            claim, state=ActionState.DONE, now=self._clock(), call=call
+            claim, state=ActionState.DONE, now=self._clock(), calls=[call]
         )
 
     async def _verify(

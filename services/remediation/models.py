@@ -11,12 +11,16 @@ WRITE_SCOPE = "write:confluence-groups"
 OFFBOARDED_CHECK = "confluence-offboarded-access-removed"
 VALID_CHECK = "confluence-access-valid"
 REMOVE_MEMBER_ENDPOINT = "DELETE /wiki/rest/api/group/userByGroupId"
+SUSPEND_ENDPOINT = (
+    "POST /admin/v2/orgs/{org_id}/directories/{directory_id}/users/{account_id}/suspend"
+)
 
 
 class ActionKind(enum.StrEnum):
     """The Atlassian call an action makes."""
 
     REMOVE_FROM_GROUP = "REMOVE_FROM_GROUP"
+    SUSPEND_ACCESS = "SUSPEND_ACCESS"
 
 
 class ActionState(enum.StrEnum):
@@ -70,7 +74,11 @@ class Verification:
 
 @dataclass(frozen=True, slots=True)
 class RemediationAction:
-    """One call for one account; ``state`` is None while it is only planned."""
+    """One call for one account; ``state`` is None while it is only planned.
+
+    REMOVE_FROM_GROUP names its group; SUSPEND_ACCESS (Admin API) carries the organization
+    id in ``group_id`` — its directories are looked up when it runs — and "" as group name.
+    """
 
     id: str
     organization_id: str
@@ -96,6 +104,10 @@ class RemediationAction:
     @property
     def request(self) -> str:
         """The exact call, as an administrator reads it."""
+        if self.kind is ActionKind.SUSPEND_ACCESS:
+            return SUSPEND_ENDPOINT.format(
+                org_id=self.group_id, directory_id="{directoryId}", account_id=self.account_id
+            ) + (" for each directory of GET /admin/v2/orgs/{orgId}/directories?accountId=…")
         return f"{REMOVE_MEMBER_ENDPOINT}?groupId={self.group_id}&accountId={self.account_id}"
 
     def blocked(self, reason: str) -> RemediationAction:
@@ -103,9 +115,16 @@ class RemediationAction:
         return replace(self, executable=False, blocked_reason=reason)
 
 
-def action_id(organization_id: str, integration_id: str, group_id: str, account_id: str) -> str:
-    """Stable id of "remove ``account_id`` from ``group_id``": the same call, the same id."""
-    raw = "\x1f".join(("remove", organization_id, integration_id, group_id, account_id))
+def action_id(
+    organization_id: str,
+    integration_id: str,
+    group_id: str,
+    account_id: str,
+    kind: ActionKind = ActionKind.REMOVE_FROM_GROUP,
+) -> str:
+    """Stable id of one call ("remove ``account_id`` from ``group_id``", or suspend it)."""
+    verb = "remove" if kind is ActionKind.REMOVE_FROM_GROUP else "suspend"
+    raw = "\x1f".join((verb, organization_id, integration_id, group_id, account_id))
     return "rem_" + hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 

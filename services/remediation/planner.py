@@ -84,11 +84,14 @@ class RemediationPlanner:
         )
         admin_groups = {g.casefold() for g in integration.admin_groups}
         problem = grant_problem(integration)
+        suspend_in = integration.admin_org_id if integration.has_admin_key else None
         actions = []
         for account_id in sorted(accounts):
             account, want = accounts[account_id], wanted[account_id]
             if want.source.type is SourceType.REVIEW and account.account_status != "active":
                 continue  # the decision is already carried out as far as the checks go
+            if suspend_in and want.source.type is SourceType.CHECK:
+                actions.append(_suspension(integration, suspend_in, account, want, organization_id))
             for group_id, group_name in memberships.get(account_id, []):
                 if want.admin_only and group_name.casefold() not in admin_groups:
                     continue
@@ -160,3 +163,35 @@ class RemediationPlanner:
                     break
                 after = entries[-1].account_id
         return found
+
+
+def _suspension(
+    integration: Integration,
+    admin_org_id: str,
+    account: SnapshotAccount,
+    want: _Wanted,
+    organization_id: str,
+) -> RemediationAction:
+    """Suspend an offboarded account's access in the org directory (Admin API key).
+
+    Suspension keeps group memberships and does not change ``accountStatus`` (sourced in
+    docs/remediation.md), so the group removals are planned as well: they are what the
+    snapshot and the checks can see. The admin key is not limited by the Confluence grant,
+    so only the connection's status can block it.
+    """
+    kind = ActionKind.SUSPEND_ACCESS
+    action = RemediationAction(
+        id=action_id(organization_id, integration.id, admin_org_id, account.account_id, kind),
+        organization_id=organization_id,
+        integration_id=integration.id,
+        account_id=account.account_id,
+        display_name=account.display_name,
+        kind=kind,
+        group_id=admin_org_id,
+        group_name="",
+        reason=f"{want.reason}: suspend access in the organization's directories",
+        source=want.source,
+    )
+    if integration.status is not IntegrationStatus.CONNECTED:
+        return action.blocked(f"the Confluence connection is {integration.status.value}")
+    return action

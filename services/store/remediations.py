@@ -100,7 +100,7 @@ class RemediationRepository:
         *,
         state: ActionState,
         now: datetime,
-        call: CallRecord | None = None,
+        calls: Sequence[CallRecord] = (),
         verification: Verification | None = None,
         error: str | None = None,
         release: bool = False,
@@ -115,8 +115,8 @@ class RemediationRepository:
                 **({"lease_owner": None, "lease_expires_at": _EPOCH} if release else {}),
             }
         }
-        if call is not None:
-            update["$push"] = {"calls": asdict(call)}
+        if calls:
+            update["$push"] = {"calls": {"$each": [asdict(c) for c in calls]}}
         doc = await self._col.find_one_and_update(
             {"_id": claim.action.id, "lease_token": claim.token},
             update,

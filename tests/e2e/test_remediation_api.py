@@ -36,7 +36,7 @@ OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $in
   person { id status } userErrors { code message } } }"""
 ACCOUNTS = """query { accounts(filter: {classification: STAFF, status: "active"}, first: 500) {
   edges { node { accountId isAdmin groups identity { method person { id email } } } } } }"""
-ACTION = """id accountId groupId groupName request reason executable blockedReason state error
+ACTION = """id kind accountId groupId groupName request reason executable blockedReason state error
   evidenceId source { type checkId resourceId reviewId entryId decision }
   calls { method endpoint status message } verification { confirmed detail }"""
 PLAN = f"""query($filter: RemediationPlanFilter) {{ remediationPlan(filter: $filter) {{
@@ -177,7 +177,15 @@ async def test_offboarded_account_is_removed_verified_recorded_and_the_check_pas
 
         plan = (await env.gql(PLAN, {"filter": {"accountId": account_id}}))["remediationPlan"]
         groups_before = {g.group_id for g in site.groups_of(account_id)}
-        assert {a["groupId"] for a in plan} == groups_before and plan
+        removals = [a for a in plan if a["kind"] == "REMOVE_FROM_GROUP"]
+        assert {a["groupId"] for a in removals} == groups_before and removals
+        # The integration has an Admin API key: the access is also suspended in the directory.
+        [suspension] = [a for a in plan if a["kind"] == "SUSPEND_ACCESS"]
+        assert suspension["groupId"] == env.sim.sim.credentials.org_id
+        assert suspension["request"].startswith(
+            f"POST /admin/v2/orgs/{suspension['groupId']}/directories/{{directoryId}}/users/"
+            f"{account_id}/suspend"
+        )
         for action in plan:
             assert action["executable"] and action["state"] is None
             assert action["source"] == {
@@ -188,6 +196,7 @@ async def test_offboarded_account_is_removed_verified_recorded_and_the_check_pas
                 "entryId": None,
                 "decision": None,
             }
+        for action in removals:
             assert action["request"] == (
                 f"{WRITE_ROUTE}?groupId={action['groupId']}&accountId={account_id}"
             )
@@ -217,10 +226,14 @@ async def test_offboarded_account_is_removed_verified_recorded_and_the_check_pas
             final = await updates.finished(set(ids))
         assert {a["state"] for a in final.values()} == {"VERIFIED"}, final
         for action in final.values():
-            assert [c["status"] for c in action["calls"]] == [204]
+            expected = [204] if action["kind"] == "REMOVE_FROM_GROUP" else [200, 204]
+            assert [c["status"] for c in action["calls"]] == expected  # (directories, suspend)
             assert action["verification"]["confirmed"] is True and action["evidenceId"]
+        assert "suspended" in final[suspension["id"]]["verification"]["detail"]
         assert site.groups_of(account_id) == []
-        assert counters.count(WRITE_ROUTE) == len(ids)
+        assert account_id in env.sim.sim.suspended
+        assert counters.count(WRITE_ROUTE) == len(removals)
+        assert counters.writes() == len(ids)
 
         passing = await checks.until("PASSING", timeout=60, check_id=OFFBOARDED)
         assert passing["failingItems"] == []  # no manual sync: execution triggered one
@@ -234,14 +247,14 @@ async def test_offboarded_account_is_removed_verified_recorded_and_the_check_pas
     recorded = [b for b in bodies if b.get("kind") == "remediation"]
     assert {b["actionId"] for b in recorded} == set(ids)
     assert all(b["status"] == "VERIFIED" and b["approvedBy"] for b in recorded)
-    assert all(b["calls"][0]["status"] == 204 for b in recorded)
+    assert all(b["calls"][-1]["status"] == 204 for b in recorded)
     assert all(b["verification"]["confirmed"] for b in recorded)
     chain = (await env.gql(VERIFY))["verifyEvidenceChain"]
     assert chain["valid"] is True and chain["checkedCount"] >= len(ids)
 
     again = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
     assert {a["state"] for a in again["executeRemediation"]["actions"]} == {"VERIFIED"}
-    assert counters.count(WRITE_ROUTE) == len(ids)  # already done: nothing called again
+    assert counters.writes() == len(ids)  # already done: nothing called again
 
 
 CHECK = """query($id: ID!) { check(id: $id) { result { status failingItems { resourceId } } } }"""
@@ -408,5 +421,5 @@ async def test_the_cli_shows_the_plan_calls_nothing_on_dry_run_or_refusal_then_e
     )
     assert code == 0, console.export_text()
     assert console.export_text().count("VERIFIED") == len(plan)
-    assert counters.count(WRITE_ROUTE, 204) == len(plan)
+    assert counters.writes() == len(plan)  # the group removals and the suspension
     assert env.sim.sim.site.groups_of(target["accountId"]) == []

@@ -65,3 +65,33 @@ def test_an_oauth_token_needs_write_confluence_groups(running: RunningSimulator)
     with bearer_client(running, writer["access_token"]) as client:
         assert client.delete(REMOVE, params=params).status_code == 204
     assert account_id not in running.sim.site.groups[group_id].member_ids
+
+
+def test_admin_api_suspends_and_restores_an_accounts_directory_access(
+    running: RunningSimulator,
+) -> None:
+    import httpx
+
+    creds = running.sim.credentials
+    org = creds.org_id
+    _, account_id = _member(running)
+    base = f"{running.api_url}/admin/v2/orgs/{org}"
+    headers = {"Authorization": f"Bearer {creds.admin_api_key}"}
+    with httpx.Client(headers=headers, timeout=10) as client:
+        found = client.get(f"{base}/directories", params={"accountId": account_id}).json()
+        [directory] = [d["directoryId"] for d in found["data"]]
+        user = f"{base}/directories/{directory}/users/{account_id}"
+        assert client.get(user).json()["data"]["membershipStatus"] == "active"
+        assert client.post(f"{user}/suspend").status_code == 204
+        assert client.post(f"{user}/suspend").status_code == 204  # already suspended
+        assert client.get(user).json()["data"]["membershipStatus"] == "suspended"
+        assert account_id in running.sim.suspended
+        assert client.post(f"{user}/restore").status_code == 204
+        assert client.get(user).json()["data"]["membershipStatus"] == "active"
+        unknown = client.post(f"{base}/directories/nope/users/{account_id}/suspend")
+        assert unknown.status_code == 404
+        nobody = client.get(f"{base}/directories", params={"accountId": "557058:nobody"})
+        assert nobody.json()["data"] == []
+    wrong = httpx.post(f"{user}/suspend", headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 401 and account_id not in running.sim.suspended
+    assert running.sim.counters.writes() == 5  # every write attempt, refused ones too
