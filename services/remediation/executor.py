@@ -210,12 +210,10 @@ class RemediationExecutor:
                     status = await admin.suspend(org_id, directory_id, account_id)
                     calls.append(CallRecord("POST", SUSPEND, status, None, self._clock()))
             except ConfluenceError as exc:
-                status_code = getattr(exc, "status", None)
-                message = getattr(exc, "message", None) or str(exc)
                 endpoint = getattr(exc, "endpoint", None) or SUSPEND
                 method = "GET" if endpoint == DIRECTORIES else "POST"
-                calls.append(CallRecord(method, endpoint, status_code, message, self._clock()))
-                answer = f"Atlassian answered {status_code}: {message}" if status_code else message
+                call, answer = self._refusal(exc, method, endpoint)
+                calls.append(call)
                 done = await self._store.remediations.record(
                     claim,
                     state=ActionState.FAILED,
@@ -270,10 +268,7 @@ class RemediationExecutor:
         try:
             status = await client.remove_group_member(action.group_id, action.account_id)
         except ConfluenceError as exc:
-            status_code = getattr(exc, "status", None)
-            message = getattr(exc, "message", None) or str(exc)
-            call = CallRecord("DELETE", GROUP_MEMBER_REMOVE, status_code, message, self._clock())
-            answer = f"Atlassian answered {status_code}: {message}" if status_code else message
+            call, answer = self._refusal(exc, "DELETE", GROUP_MEMBER_REMOVE)
             return await self._store.remediations.record(
                 claim,
                 state=ActionState.FAILED,
@@ -286,6 +281,13 @@ class RemediationExecutor:
         return await self._store.remediations.record(
             claim, state=ActionState.DONE, now=self._clock(), calls=[call]
         )
+
+    def _refusal(self, exc: ConfluenceError, method: str, endpoint: str) -> tuple[CallRecord, str]:
+        """The call record of a refused request and the action's error (Atlassian's answer)."""
+        status = getattr(exc, "status", None)
+        message = getattr(exc, "message", None) or str(exc)
+        answer = f"Atlassian answered {status}: {message}" if status else message
+        return CallRecord(method, endpoint, status, message, self._clock()), answer
 
     async def _verify(
         self, claim: Claim, client: ConfluenceClient, repo: Any
