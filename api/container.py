@@ -28,6 +28,7 @@ from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
 from services.integrations.vault import CredentialVault
+from services.remediation.consent import RemediationConsent
 from services.remediation.service import RemediationService
 from services.store import Store
 from services.sync.connector import ConnectorFactory
@@ -155,6 +156,7 @@ class Container:
             evidence=self.policy.evidence,
             exceptions=self.policy.exceptions,
             remediation=self.remediation,
+            remediation_consent=RemediationConsent(self.store, self.oauth),
         )
 
     async def start(self) -> None:

@@ -13,6 +13,7 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.errors import UserError, user_errors
+from resolvers.integrations import Integration
 from resolvers.relay import PageInfo
 from services.errors import DomainError
 from services.paging import Slice
@@ -235,6 +236,31 @@ class RemediationActionConnection:
         )
 
 
+@strawberry.input(description="Opt in to remediation's writes.")
+class EnableConfluenceRemediationInput:
+    confirm: bool = strawberry.field(
+        default=False, description="Must be true: Vigil will ask Atlassian for write access."
+    )
+
+
+@strawberry.type(description="The result of enableConfluenceRemediation.")
+class EnableConfluenceRemediationPayload:
+    integration: Integration | None = strawberry.field(
+        default=None, description="The ACCESS_REVIEW integration."
+    )
+    authorization_url: str | None = strawberry.field(
+        default=None,
+        description="Atlassian's consent page to open (OAuth only); null: nothing to grant.",
+    )
+    message: str | None = strawberry.field(
+        default=None, description="What is possible with what is granted, and what to do."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="FORBIDDEN, CONFIRMATION_REQUIRED, NOT_FOUND, NOT_SUPPORTED, NOT_CONFIGURED.",
+    )
+
+
 @strawberry.type
 class RemediationQuery:
     """Reads of remediation plans and actions (any role)."""
@@ -293,6 +319,35 @@ class RemediationMutation:
             return ExecuteRemediationPayload(user_errors=user_errors(exc))
         return ExecuteRemediationPayload(
             actions=[RemediationAction.from_domain(a) for a in actions]
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Opt in to remediation: for an OAuth connection, start Atlassian's consent again "
+            "with write:confluence-groups (ADMIN)."
+        )
+    )
+    async def enable_confluence_remediation(
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            EnableConfluenceRemediationInput,
+            strawberry.argument(description="The confirmation."),
+        ],
+    ) -> EnableConfluenceRemediationPayload:
+        consent = info.context.services.remediation_consent
+        try:
+            if consent is None:
+                raise DomainError(
+                    "remediation is not available in this process", code="UNAVAILABLE"
+                )
+            outcome = await consent.enable(principal_of(info), input.confirm)
+        except DomainError as exc:
+            return EnableConfluenceRemediationPayload(user_errors=user_errors(exc))
+        return EnableConfluenceRemediationPayload(
+            integration=Integration.from_domain(outcome.integration),
+            authorization_url=outcome.authorization_url,
+            message=outcome.message,
         )
 
 

@@ -76,9 +76,9 @@ async def env(
         yield e
 
 
-async def prepare(env: Env) -> str:
+async def prepare(env: Env, integration_id: str | None = None) -> str:
     """Connected (API token of a site admin), synced, Confluence critical, people imported."""
-    integration_id = await connect_access_review(env)
+    integration_id = integration_id or await connect_access_review(env)
     await sync(env, integration_id)
     added = (await env.gql(ADD_SYSTEM))["addCriticalSystem"]
     assert added["userErrors"] == []
@@ -422,4 +422,71 @@ async def test_the_cli_shows_the_plan_calls_nothing_on_dry_run_or_refusal_then_e
     assert code == 0, console.export_text()
     assert console.export_text().count("VERIFIED") == len(plan)
     assert counters.writes() == len(plan)  # the group removals and the suspension
+    assert env.sim.sim.site.groups_of(target["accountId"]) == []
+
+
+START_OAUTH = """mutation { startConfluenceOAuth(input: {purpose: ACCESS_REVIEW,
+  confirmAdminAccess: true}) { authorizationUrl integration { id } userErrors { code } } }"""
+ENABLE = """mutation($confirm: Boolean!) { enableConfluenceRemediation(input: {confirm: $confirm}) {
+  integration { id status grantedScopes } authorizationUrl message userErrors { code message } } }"""
+
+
+async def test_an_oauth_connection_opts_in_to_the_write_scope_before_anything_is_called(
+    env: Env,
+) -> None:
+    import httpx
+
+    from tests.e2e.connect_support import consent, redirect_params
+
+    started = (await env.gql(START_OAUTH))["startConfluenceOAuth"]
+    assert started["userErrors"] == []
+    integration_id = started["integration"]["id"]
+    async with httpx.AsyncClient(timeout=10, follow_redirects=False) as http:
+        params = redirect_params(await consent(http, started["authorizationUrl"]))
+        assert params["status"] == "connected"
+        await prepare(env, integration_id)
+        target = (await staff_accounts(env))[0]
+        async with watch_check(env, OFFBOARDED) as checks:
+            await offboard(env, target)
+            await checks.until("FAILING", timeout=20)
+
+        plan = (await env.gql(PLAN))["remediationPlan"]
+        assert plan and not any(a["executable"] for a in plan)
+        assert all("write:confluence-groups" in a["blockedReason"] for a in plan)
+        refused = await env.gql(
+            EXECUTE, {"input": {"actionIds": [a["id"] for a in plan], "confirm": True}}
+        )
+        assert refused["executeRemediation"]["userErrors"][0]["code"] == "NOT_GRANTED"
+        unconfirmed = (await env.gql(ENABLE, {"confirm": False}))["enableConfluenceRemediation"]
+        assert unconfirmed["userErrors"][0]["code"] == "CONFIRMATION_REQUIRED"
+        viewer = await key_for(env, "VIEWER")
+        forbidden = await env.gql(ENABLE, {"confirm": True}, key=viewer)
+        assert forbidden["enableConfluenceRemediation"]["userErrors"][0]["code"] == "FORBIDDEN"
+        assert env.sim.sim.counters.writes() == 0
+
+        enabled = (await env.gql(ENABLE, {"confirm": True}))["enableConfluenceRemediation"]
+        assert enabled["userErrors"] == [] and enabled["integration"]["status"] == "CONNECTED"
+        url = enabled["authorizationUrl"]
+        assert "write%3Aconfluence-groups" in url
+        declined = redirect_params(await consent(http, url, decision="deny"))
+        assert declined["status"] == "denied"
+        after_decline = (await env.gql(PLAN))["remediationPlan"]
+        assert not any(a["executable"] for a in after_decline)  # still CONNECTED, read-only
+
+        url = (await env.gql(ENABLE, {"confirm": True}))["enableConfluenceRemediation"][
+            "authorizationUrl"
+        ]
+        granted = redirect_params(await consent(http, url))
+        assert granted["status"] == "connected" and granted["integration"] == integration_id
+
+    plan = (await env.gql(PLAN))["remediationPlan"]
+    assert plan and all(a["executable"] for a in plan)
+    again = (await env.gql(ENABLE, {"confirm": True}))["enableConfluenceRemediation"]
+    assert again["authorizationUrl"] is None and "already granted" in again["message"]
+    ids = [a["id"] for a in plan]
+    async with watch_remediations(env) as updates:
+        executed = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
+        assert executed["executeRemediation"]["userErrors"] == []
+        final = await updates.finished(set(ids))
+    assert {a["state"] for a in final.values()} == {"VERIFIED"}, final
     assert env.sim.sim.site.groups_of(target["accountId"]) == []
