@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -15,9 +15,6 @@ from services.events import InMemoryEventBus
 from services.integrations.models import Purpose
 from services.models import Role
 from services.store import Store
-
-if TYPE_CHECKING:
-    from api.container import Container
 
 app = typer.Typer(
     help="Vigil: continuous compliance evidence from Confluence Cloud.", no_args_is_help=True
@@ -141,14 +138,8 @@ def sync(
     """Run one sync of the organization's integration now, with a progress bar."""
     from rich.console import Console
 
-    from api.sync_cli import run_cli_sync
-
-    _run_in_container(lambda container: run_cli_sync(container, org, purpose, Console()))
-
-
-def _run_in_container(action: Callable[[Container], Awaitable[int]]) -> None:
-    """Run ``action`` with a started container (no worker) on the configured database."""
     from api.container import Container
+    from api.sync_cli import run_cli_sync
 
     settings = Settings(run_worker=False)
     if not settings.mongodb_url_value():
@@ -159,7 +150,7 @@ def _run_in_container(action: Callable[[Container], Awaitable[int]]) -> None:
         container = Container.build(settings)
         try:
             await container.start()
-            return await action(container)
+            return await run_cli_sync(container, org, purpose, Console())
         finally:
             await container.stop()
 
@@ -182,16 +173,34 @@ def remediate(
     """Show the remediation plan as a table; unless --dry-run, confirm and carry it out."""
     from rich.console import Console
 
+    from api.container import Container
     from api.remediation_cli import run_cli_remediation
+
+    settings = Settings(run_worker=False)
+    if not settings.mongodb_url_value():
+        typer.echo("This command needs VIGIL_MONGODB_URL (the database the worker uses).", err=True)
+        raise typer.Exit(2)
 
     def confirm(question: str) -> bool:
         return yes or typer.confirm(question, default=False)
 
-    _run_in_container(
-        lambda container: run_cli_remediation(
-            container, org, dry_run=dry_run, console=Console(), confirm=confirm
-        )
-    )
+    async def go() -> int:
+        container = Container.build(settings)
+        try:
+            await container.start()
+            console = Console()
+            return await run_cli_remediation(
+                container, org, dry_run=dry_run, console=console, confirm=confirm
+            )
+        finally:
+            await container.stop()
+
+    try:
+        code = asyncio.run(go())
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @org_app.command("create")

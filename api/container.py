@@ -48,12 +48,12 @@ class Container:
     metrics: Metrics
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
+    remediation: RemediationService  # issue 16
     integrations: IntegrationService
     oauth: OAuthFlow
     sync: SyncParts
     compliance: AccessParts
     policy: PolicyParts
-    remediation: RemediationService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -129,12 +129,12 @@ class Container:
             metrics=metrics,
             rate_limiter=RateLimiter(settings.rate_limit_per_minute),
             http=http,
+            remediation=remediation,
             integrations=integrations,
             oauth=OAuthFlow(integrations, config.redirect_uri),
             sync=sync,
             compliance=compliance,
             policy=policy,
-            remediation=remediation,
         )
 
     def services(self) -> AppServices:
@@ -162,13 +162,14 @@ class Container:
     async def start(self) -> None:
         """Prepare the store (indexes) and start background tasks."""
         await self.store.ensure_indexes()
+        if self.settings.run_worker:  # issue 16: finish actions whose worker died
+            self.tasks.append(asyncio.create_task(self.remediation.resume_forever()))
         if isinstance(self.bus, ReplicatedEventBus):
             self.tasks.append(asyncio.create_task(self.bus.run()))
             await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
         if self.settings.run_worker:
             self.tasks.append(asyncio.create_task(self.sync.scheduler.run_forever()))
             self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
-            self.tasks.append(asyncio.create_task(self.remediation.resume_forever()))
 
     async def _evaluate_periodically(self) -> None:
         """Every organization's checks, now and every ``check_interval_minutes``."""
@@ -178,8 +179,8 @@ class Container:
 
     async def stop(self) -> None:
         """Stop background tasks and close the store."""
-        await self.compliance.reevaluator.stop()
         await self.remediation.stop()
+        await self.compliance.reevaluator.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
