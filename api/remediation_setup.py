@@ -10,9 +10,10 @@ from services.integrations.models import Integration
 from services.integrations.vault import ADMIN_API_KEY, CredentialVault
 from services.remediation.executor import WRITE_POLICY, RemediationExecutor
 from services.remediation.planner import RemediationPlanner
+from services.remediation.resync import Resync
 from services.remediation.service import RemediationService
 from services.store import Store
-from services.sync.models import SyncTrigger
+from services.sync.models import SyncRun
 from services.sync.reads import SnapshotReader
 from services.sync.service import SyncService
 
@@ -28,10 +29,10 @@ def build_remediation(
 ) -> RemediationService:
     """Planner, executor and service; verified changes trigger a sync (ADR 010)."""
 
-    async def resync(integration: Integration) -> None:
-        # The checks read the current snapshot: a fresh sync shows them what Atlassian
-        # now says, and its listeners re-evaluate the checks (ADR 010).
-        await sync.enqueue(integration, SyncTrigger.MANUAL)
+    async def get_run(run_id: str) -> SyncRun | None:
+        return await store.sync_runs.get(run_id=run_id)
+
+    resync = Resync(sync.enqueue, get_run)
 
     async def directory_admin(integration: Integration) -> DirectoryAdminClient | None:
         """The Admin API client for suspension, when the integration has an admin key."""
@@ -54,4 +55,6 @@ def build_remediation(
             directory_admin=directory_admin,
         )
 
-    return RemediationService(store, bus, RemediationPlanner(store, reader), executor)
+    service = RemediationService(store, bus, RemediationPlanner(store, reader), executor)
+    service.on_stop(resync.stop)
+    return service

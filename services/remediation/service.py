@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -55,6 +55,11 @@ class RemediationService:
         self._clock = clock
         self.executor = executor_factory(self)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stoppers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_stop(self, stopper: Callable[[], Awaitable[None]]) -> None:
+        """Also run ``stopper`` when the service stops (e.g. pending follow-up syncs)."""
+        self._stoppers.append(stopper)
 
     async def plan(
         self, principal: Principal, plan_filter: PlanFilter | None = None
@@ -172,6 +177,8 @@ class RemediationService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for stopper in self._stoppers:
+            await stopper()
 
     async def wait_idle(self) -> None:
         """Wait for the running executions (tests, CLI)."""

@@ -21,7 +21,7 @@ from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from simulator.remediation import REMOVE_MEMBER
 from tests.conftest import STORE_KINDS
-from tests.e2e.access_support import connect_access_review, sync, watch_check
+from tests.e2e.access_support import RUNS, connect_access_review, watch_check
 from tests.e2e.connect_support import Env, make_env
 from tests.graphql_client import gql_ws
 
@@ -76,10 +76,22 @@ async def env(
         yield e
 
 
+async def first_sync(env: Env, integration_id: str, timeout: float = 90) -> None:
+    """Wait for the sync that connecting requested (no second trigger racing the first)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            edges = (await env.gql(RUNS, {"id": integration_id}))["syncRuns"]["edges"]
+            status = edges[0]["node"]["status"] if edges else None
+            assert status != "FAILED", edges
+            if status == "SUCCEEDED":
+                return
+            await asyncio.sleep(0.05)
+
+
 async def prepare(env: Env, integration_id: str | None = None) -> str:
     """Connected (API token of a site admin), synced, Confluence critical, people imported."""
     integration_id = integration_id or await connect_access_review(env)
-    await sync(env, integration_id)
+    await first_sync(env, integration_id)
     added = (await env.gql(ADD_SYSTEM))["addCriticalSystem"]
     assert added["userErrors"] == []
     people = [
