@@ -4,6 +4,7 @@ late writes are refused — and one action's failure never stops the others."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -218,3 +219,37 @@ async def test_a_refused_call_fails_its_action_only_and_is_recorded(store: Store
     finished = await executor(store, client, rec, clock, "A").run(ORG)
     assert [(a.group_id, a.state) for a in finished] == [("g2", ActionState.VERIFIED)]
     assert client.calls[("g1", "acc-1")] == 1 and client.calls[("g2", "acc-1")] == 2
+
+
+async def test_the_worker_loop_resumes_organizations_with_unclaimed_actions(store: Store) -> None:
+    from services.events import InMemoryEventBus
+    from services.remediation.service import RemediationService
+
+    client = FakeConfluence({"g1": {"acc-1"}})
+    _, actions = await setup(store, {"g1": {"acc-1"}})
+    clock, rec = Clock(), Recorder()
+    await store.remediations.approve(actions, approved_by="key_admin", now=clock())
+    # A worker claimed the action and died: nothing resumes it while its lease is live.
+    await store.remediations.claim(organization_id=ORG, owner="dead", ttl=LEASE, now=clock())
+    assert await store.remediations.open_organizations(now=clock()) == []
+    clock.now += LEASE + timedelta(seconds=1)
+    assert await store.remediations.open_organizations(now=clock()) == [ORG]
+
+    service = RemediationService(
+        store,
+        InMemoryEventBus(),
+        None,  # type: ignore[arg-type]  # the loop never plans
+        lambda svc: executor(store, client, rec, clock, "B"),
+        clock=clock,
+    )
+    loop = asyncio.create_task(service.resume_forever(interval=0.01))
+    try:
+        async with asyncio.timeout(10):
+            while not rec.published:
+                await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+        await service.stop()
+    assert [a.state for a in rec.published] == [ActionState.VERIFIED]
+    assert client.members == {"g1": set()}
