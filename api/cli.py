@@ -185,6 +185,47 @@ def sync(
     raise typer.Exit(code)
 
 
+@app.command()
+def remediate(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show the plan; call nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm without asking.")] = False,
+) -> None:
+    """Show the remediation plan as a table; unless --dry-run, confirm and carry it out."""
+    from rich.console import Console
+
+    from api.container import Container
+    from api.remediation_cli import run_cli_remediation
+
+    settings = Settings(run_worker=False)
+    if not settings.mongodb_url_value():
+        typer.echo("This command needs VIGIL_MONGODB_URL (the database the worker uses).", err=True)
+        raise typer.Exit(2)
+
+    def confirm(question: str) -> bool:
+        return yes or typer.confirm(question, default=False)
+
+    async def go() -> int:
+        container = Container.build(settings)
+        try:
+            await container.start()
+            console = Console()
+            return await run_cli_remediation(
+                container, org, dry_run=dry_run, console=console, confirm=confirm
+            )
+        finally:
+            await container.stop()
+
+    try:
+        code = asyncio.run(go())
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
 @org_app.command("create")
 def org_create(name: str) -> None:
     """Create an organization and print its first ADMIN key once."""

@@ -14,6 +14,7 @@ from api.access_setup import AccessParts, build_access
 from api.metrics import Metrics
 from api.policy_setup import PolicyParts, build_policies
 from api.ratelimit import RateLimiter
+from api.remediation_setup import build_remediation
 from api.settings import Settings
 from api.sockets import SocketRegistry
 from api.sync_setup import SyncParts, build_sync
@@ -28,6 +29,8 @@ from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
 from services.integrations.vault import CredentialVault
+from services.remediation.consent import RemediationConsent
+from services.remediation.service import RemediationService
 from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.integration_connector import IntegrationConnectorFactory
@@ -46,6 +49,7 @@ class Container:
     metrics: Metrics
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
+    remediation: RemediationService  # issue 16
     integrations: IntegrationService
     oauth: OAuthFlow
     sync: SyncParts
@@ -118,6 +122,9 @@ class Container:
         integrations.on_changed(compliance.integration_changed)
         access = AccessService(store, bus)
         policy.attach(compliance.reevaluator, sync, access)
+        remediation = build_remediation(
+            store, bus, sync.reader, clients, policy.evidence, sync.service, vault
+        )
         return cls(
             settings=settings,
             store=store,
@@ -126,6 +133,7 @@ class Container:
             metrics=metrics,
             rate_limiter=RateLimiter(settings.rate_limit_per_minute),
             http=http,
+            remediation=remediation,
             integrations=integrations,
             oauth=OAuthFlow(integrations, config.redirect_uri),
             sync=sync,
@@ -157,11 +165,15 @@ class Container:
             policies=self.policy.policies,
             evidence=self.policy.evidence,
             exceptions=self.policy.exceptions,
+            remediation=self.remediation,
+            remediation_consent=RemediationConsent(self.store, self.oauth),
         )
 
     async def start(self) -> None:
         """Prepare the store (indexes) and start background tasks."""
         await self.store.ensure_indexes()
+        if self.settings.run_worker:  # issue 16: finish actions whose worker died
+            self.tasks.append(asyncio.create_task(self.remediation.resume_forever()))
         if isinstance(self.bus, ReplicatedEventBus):
             self.tasks.append(asyncio.create_task(self.bus.run()))
             await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
@@ -185,6 +197,7 @@ class Container:
 
     async def stop(self) -> None:
         """Stop background tasks and close the store."""
+        await self.remediation.stop()
         await self.compliance.reevaluator.stop()
         await self.sockets.stop()
         for task in self.tasks:

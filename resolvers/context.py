@@ -20,6 +20,8 @@ from services.integrations.service import IntegrationService
 from services.models import Principal
 from services.people.service import PeopleService
 from services.policies.service import PolicyService
+from services.remediation.consent import RemediationConsent
+from services.remediation.service import RemediationService
 from services.reviews.service import AccessReviewService
 from services.reviews.systems import CriticalSystemService
 from services.sync.reads import SnapshotReader
@@ -45,6 +47,8 @@ class AppServices:
     policies: PolicyService
     evidence: EvidenceService
     exceptions: ExceptionService
+    remediation: RemediationService | None = None  # issue 16
+    remediation_consent: RemediationConsent | None = None  # issue 16
 
 
 @dataclass

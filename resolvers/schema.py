@@ -28,6 +28,7 @@ from resolvers.limits import (
 )
 from resolvers.people import PeopleMutation, PeopleQuery
 from resolvers.policies import PolicyMutation, PolicyQuery
+from resolvers.remediation import RemediationMutation, RemediationQuery, RemediationSubscription
 from resolvers.reviews import ReviewMutation, ReviewQuery
 from resolvers.sync import SyncMutation, SyncQuery, SyncSubscription
 from resolvers.systems import SystemMutation, SystemQuery
@@ -47,6 +48,7 @@ Query = merge_types(
         PolicyQuery,
         EvidenceQuery,
         ExceptionQuery,
+        RemediationQuery,
     ),
 )
 Mutation = merge_types(
@@ -61,11 +63,18 @@ Mutation = merge_types(
         ReviewMutation,
         PolicyMutation,
         ExceptionMutation,
+        RemediationMutation,
     ),
 )
 Subscription = merge_types(
     "Subscription",
-    (AccessSubscription, IntegrationSubscription, SyncSubscription, CheckSubscription),
+    (
+        AccessSubscription,
+        IntegrationSubscription,
+        SyncSubscription,
+        CheckSubscription,
+        RemediationSubscription,
+    ),
 )
 
 

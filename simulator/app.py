@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from simulator import confluence_v1, confluence_v2
+from simulator import confluence_v1, confluence_v2, remediation
 from simulator.admin import make_admin_search, make_tenant_info
 from simulator.auth import authenticate
 from simulator.context import Ctx
@@ -24,7 +24,14 @@ from simulator.core import RequestMeta, Simulator
 from simulator.errors import error_for_route
 from simulator.middleware import FaultMiddleware
 from simulator.oauth import make_accessible_resources, make_authorize, make_token
-from simulator.routing import ADMIN_SEARCH, CONFLUENCE_ENDPOINTS
+from simulator.routing import (
+    ADMIN_DIRECTORIES,
+    ADMIN_DIRECTORY_USER,
+    ADMIN_RESTORE,
+    ADMIN_SEARCH,
+    ADMIN_SUSPEND,
+    CONFLUENCE_ENDPOINTS,
+)
 
 _ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 Handler = Callable[[Ctx], Awaitable[Response]]
@@ -36,6 +43,7 @@ HANDLERS: dict[str, Handler] = {
     "/wiki/api/v2/users-bulk": confluence_v2.users_bulk,
     "/wiki/api/v2/pages/{id}": confluence_v2.page,
     "/wiki/api/v2/spaces": confluence_v2.spaces,
+    remediation.REMOVE_MEMBER: remediation.remove_member,
 }
 
 
@@ -72,6 +80,17 @@ def _routes(sim: Simulator) -> list[BaseRoute]:
             "/api/oauth/token/accessible-resources", make_accessible_resources(sim), methods=["GET"]
         ),
         Route("/api" + ADMIN_SEARCH, make_admin_search(sim), methods=["POST"]),
+        # issue 16: the Admin API calls of remediation
+        Route("/api" + ADMIN_DIRECTORIES, remediation.make_directories(sim), methods=["GET"]),
+        Route("/api" + ADMIN_DIRECTORY_USER, remediation.make_directory_user(sim), methods=["GET"]),
+        Route(
+            "/api" + ADMIN_SUSPEND, remediation.make_suspension(sim, suspend=True), methods=["POST"]
+        ),
+        Route(
+            "/api" + ADMIN_RESTORE,
+            remediation.make_suspension(sim, suspend=False),
+            methods=["POST"],
+        ),
         Mount("/api/ex/confluence/{cloudId}", routes=confluence),
         Route("/site/{siteName}/_edge/tenant_info", make_tenant_info(sim), methods=["GET"]),
         Mount("/site/{siteName}", routes=confluence),

@@ -78,6 +78,7 @@ class Simulator:
         self.tokens = TokenStore(self.clock, token_policy)
         self.faults = Faults(self.clock, seed, faults)
         self.counters = Counters()
+        self.suspended: set[str] = set()  # issue 16: accounts suspended via the Admin API
         self.quota = QuotaTracker(self.clock)
 
     @classmethod

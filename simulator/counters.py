@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+from simulator.routing import WRITE_ROUTES
+
 DROPPED = 0  # status recorded for a connection closed without a response
 
 
@@ -45,6 +47,11 @@ class Counters:
         """Injected faults of a kind (all kinds when None)."""
         with self._lock:
             return self._faults[kind] if kind else sum(self._faults.values())
+
+    def writes(self) -> int:
+        """Requests to write routes (remediation), whatever their status."""
+        with self._lock:
+            return sum(n for route, n in self._by_route.items() if route in WRITE_ROUTES)
 
     @property
     def by_route(self) -> dict[str, int]:

@@ -14,6 +14,25 @@ CONFLUENCE_ENDPOINTS = (
     ("POST", "/wiki/api/v2/users-bulk"),
     ("GET", "/wiki/api/v2/pages/{id}"),
     ("GET", "/wiki/api/v2/spaces"),
+    ("DELETE", "/wiki/rest/api/group/userByGroupId"),  # issue 16: remediation's one write
+)
+# Admin API directory endpoints of remediation (issue 16), relative to api.atlassian.com.
+ADMIN_DIRECTORIES = "/admin/v2/orgs/{orgId}/directories"
+ADMIN_DIRECTORY_USER = "/admin/v2/orgs/{orgId}/directories/{directoryId}/users/{accountId}"
+ADMIN_SUSPEND = ADMIN_DIRECTORY_USER + "/suspend"
+ADMIN_RESTORE = ADMIN_DIRECTORY_USER + "/restore"
+ADMIN_REMEDIATION = (
+    ("GET", ADMIN_DIRECTORIES),
+    ("GET", ADMIN_DIRECTORY_USER),
+    ("POST", ADMIN_SUSPEND),
+    ("POST", ADMIN_RESTORE),
+)
+WRITE_ROUTES = frozenset(
+    {
+        "DELETE /wiki/rest/api/group/userByGroupId",
+        f"POST {ADMIN_SUSPEND}",
+        f"POST {ADMIN_RESTORE}",
+    }
 )
 ADMIN_SEARCH = "/admin/v2/orgs/{orgId}/directories/-/users/search"
 
@@ -40,6 +59,7 @@ _CONFLUENCE = [(m, t, _compile(t)) for m, t in CONFLUENCE_ENDPOINTS]
 _API_PREFIX = re.compile(r"^/api/ex/confluence/([^/]+)(/.*)$")
 _SITE_PREFIX = re.compile(r"^/site/([^/]+)(/.*)$")
 _ADMIN = _compile("/api" + ADMIN_SEARCH)
+_ADMIN_REMEDIATION = [(m, t, _compile("/api" + t)) for m, t in ADMIN_REMEDIATION]
 
 
 def _confluence(method: str, rest: str, host: str, ref: str) -> RouteInfo:
@@ -63,6 +83,9 @@ def classify(method: str, path: str) -> RouteInfo:
         return RouteInfo("GET /oauth/token/accessible-resources", "resources", "api")
     if _ADMIN.match(path):
         return RouteInfo(f"POST {ADMIN_SEARCH}", "admin", "api")
+    for m, template, pattern in _ADMIN_REMEDIATION:
+        if m == method and pattern.match(path):
+            return RouteInfo(f"{method} {template}", "admin", "api")
     if match := _SITE_PREFIX.match(path):
         if match.group(2) == "/_edge/tenant_info":
             return RouteInfo("GET /_edge/tenant_info", "edge", "site", match.group(1))

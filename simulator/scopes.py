@@ -14,6 +14,7 @@ CLASSIC_SCOPES = frozenset(
         "read:confluence-props",
         "write:confluence-content",
         "manage:confluence-configuration",
+        "write:confluence-groups",
     }
 )
 GRANULAR_SCOPES = frozenset(
@@ -65,6 +66,7 @@ ENDPOINT_SCOPES: dict[str, tuple[frozenset[str], ...]] = {
     "POST /wiki/api/v2/users-bulk": (frozenset({"read:user:confluence"}),),
     "GET /wiki/api/v2/pages/{id}": (frozenset({"read:page:confluence"}),),
     "GET /wiki/api/v2/spaces": (frozenset({"read:space:confluence"}),),
+    "DELETE /wiki/rest/api/group/userByGroupId": (frozenset({"write:confluence-groups"}),),
 }
 
 

@@ -156,6 +156,24 @@ class ConfluenceClient:
         items = [parse_space(item) for item in object_list(data, "results", paths.SPACES)]
         return ResultPage(items, v2_next_cursor(headers, data))
 
+    async def remove_group_member(self, group_id: str, account_id: str) -> int:
+        """Remove an account from a group (v1 ``removeMemberFromGroupByGroupId``): the status.
+
+        A write, but idempotent — Atlassian answers 204 whether or not the account was a
+        member — so it is retried like a read. Needs a site admin and, with OAuth, the
+        ``write:confluence-groups`` scope; refusals raise the usual ``ConfluenceError``.
+        """
+        if not group_id or not account_id:
+            raise ValueError("group_id and account_id are required")
+        url = self._base + paths.GROUP_MEMBER_REMOVE
+        response = await self._requester.request(
+            "DELETE",
+            url,
+            endpoint=paths.GROUP_MEMBER_REMOVE,
+            params={"groupId": group_id, "accountId": account_id},
+        )
+        return response.status
+
     async def tenant_info(self, site_url: str) -> str:
         """The cloud id of the site at base URL ``site_url`` (https://x.atlassian.net); no auth."""
         parts = urlsplit(site_url)

@@ -31,6 +31,7 @@ class JsonResponse:
 
     data: Any
     headers: Mapping[str, str]
+    status: int = 200
 
 
 @dataclass(slots=True)
@@ -106,7 +107,11 @@ class Requester:
                 now=self.policy.clock(),
                 secrets=secrets,
             )
-        return JsonResponse(_decode(response, call.endpoint), response.headers)
+        if response.status_code == 204:  # No Content (a write such as removing a member)
+            return JsonResponse(None, response.headers, 204)
+        return JsonResponse(
+            _decode(response, call.endpoint), response.headers, response.status_code
+        )
 
     async def _send(
         self, call: _Call, headers: dict[str, str], secrets: list[str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -105,8 +106,16 @@ class OAuthFlow:
         integration = bound and await self._store.integrations.get(
             organization_id=bound.organization_id, integration_id=bound.integration_id
         )
-        if not integration or integration.status not in _REUSABLE:
+        upgrading = bool(
+            bound
+            and integration
+            and bound.upgrade
+            and integration.status is IntegrationStatus.CONNECTED
+        )
+        if not integration or (integration.status not in _REUSABLE and not upgrading):
             return CallbackOutcome(None, "rejected", "unknown, expired or already used state")
+        if upgrading:
+            return await self._upgrade(integration, code, error)
         if error or not code:
             declined = error == "access_denied"
             message = (
@@ -122,6 +131,65 @@ class OAuthFlow:
         except Exception:  # the browser must always get an answer
             log.exception("OAuth callback failed for %s", integration.id)
             return await self._fail(integration, "error", "Connecting failed; try again.")
+
+    async def start_upgrade(
+        self, principal: Principal, *, integration_id: str, extra_scopes: Sequence[str]
+    ) -> tuple[Integration, str]:
+        """Send the admin through 3LO again for ``extra_scopes`` on a CONNECTED integration.
+
+        The integration keeps working on its current grant meanwhile; the callback only
+        replaces the tokens and ``grantedScopes`` when Atlassian granted the connected site.
+        """
+        require_role(principal, Role.ADMIN)
+        if not self._svc.clients.config.oauth_configured:
+            raise NotConfigured("OAuth is not configured on this server")
+        integration = await self._svc.get_or_raise(principal, integration_id)
+        if (
+            integration.auth_method is not AuthMethod.OAUTH
+            or integration.status is not IntegrationStatus.CONNECTED
+        ):
+            raise InvalidState(
+                "only a CONNECTED OAuth (3LO) integration can be granted more scopes",
+                field=["integrationId"],
+            )
+        state = secrets.token_urlsafe(32)
+        await self._store.oauth_states.create(
+            state_hash=hash_state(state),
+            organization_id=principal.organization_id,
+            integration_id=integration.id,
+            expires_at=utcnow() + STATE_TTL,
+            upgrade=True,
+        )
+        scopes = tuple(dict.fromkeys((*SCOPES, *extra_scopes)))
+        url = self._svc.clients.oauth().authorization_url(self._redirect_uri, scopes, state)
+        return integration, url
+
+    async def _upgrade(
+        self, integration: Integration, code: str | None, error: str | None
+    ) -> CallbackOutcome:
+        """The callback of ``start_upgrade``: a refusal changes nothing (still CONNECTED)."""
+        if error or not code:
+            return CallbackOutcome(integration, "denied", "No additional access was granted.")
+        oauth = self._svc.clients.oauth()
+        try:
+            async with atlassian_errors("authorization"):
+                tokens = await oauth.exchange_code(code, self._redirect_uri)
+                sites = await oauth.accessible_resources(tokens.access_token)
+        except DomainError as exc:
+            return CallbackOutcome(integration, "error", exc.message)
+        cloud_id = integration.site.cloud_id if integration.site else None
+        if cloud_id is None or cloud_id not in {s.cloud_id for s in sites}:
+            message = "The new authorization does not cover the connected site; nothing changed."
+            return CallbackOutcome(integration, "error", message)
+        await self._svc.vault.store(
+            integration.organization_id, integration.id, {OAUTH_TOKENS: tokens_to_secret(tokens)}
+        )
+        updated = await self._store.integrations.update(
+            integration_id=integration.id, granted_scopes=tokens.scopes
+        )
+        assert updated is not None
+        await self._svc.publish_change(updated)
+        return CallbackOutcome(updated, "connected", "additional access granted")
 
     async def select_site(
         self, principal: Principal, *, integration_id: str, cloud_id: str

@@ -19,6 +19,7 @@ from services.store.oauth_states import OAuthStateRepository
 from services.store.organizations import OrganizationRepository
 from services.store.people import PeopleRepository
 from services.store.policies import PolicyDocumentRepository
+from services.store.remediations import RemediationRepository
 from services.store.revisions import RevisionRepository
 from services.store.snapshot_data import SnapshotDataRepository
 from services.store.snapshot_queries import SnapshotQueryRepository
@@ -53,6 +54,7 @@ class Store:
         self.evidence = EvidenceRepository(self._db)
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
+        self.remediations = RemediationRepository(self._db)  # issue 16
 
     @classmethod
     def open(cls, url: str | None, db_name: str) -> Store:
@@ -82,6 +84,7 @@ class Store:
             self.evidence,
             self.policies,
             self.check_exceptions,
+            self.remediations,
         )
         for repo in repositories:
             await repo.ensure_indexes()

@@ -17,6 +17,7 @@ class OAuthState:
     organization_id: str
     integration_id: str
     expires_at: datetime
+    upgrade: bool = False  # re-consent of a CONNECTED integration for more scopes (issue 16)
 
 
 class OAuthStateRepository:
@@ -31,7 +32,13 @@ class OAuthStateRepository:
         await self._col.create_index("expires_at", expireAfterSeconds=3600)
 
     async def create(
-        self, *, state_hash: str, organization_id: str, integration_id: str, expires_at: datetime
+        self,
+        *,
+        state_hash: str,
+        organization_id: str,
+        integration_id: str,
+        expires_at: datetime,
+        upgrade: bool = False,
     ) -> None:
         """Record a new state value's hash."""
         await self._col.insert_one(
@@ -42,6 +49,7 @@ class OAuthStateRepository:
                 "expires_at": expires_at,
                 "used_at": None,
                 "created_at": utcnow(),
+                "upgrade": upgrade,
             }
         )
 
@@ -59,4 +67,5 @@ def _to_state(doc: Mapping[str, Any]) -> OAuthState:
         organization_id=doc["organization_id"],
         integration_id=doc["integration_id"],
         expires_at=doc["expires_at"],
+        upgrade=bool(doc.get("upgrade")),
     )

@@ -1,0 +1,365 @@
+"""Remediation (issue 16): ``remediationPlan``, ``executeRemediation``, ``remediations``,
+``remediationUpdated``. Every type, field, argument and enum value is described."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+
+from resolvers.context import Context, principal_of
+from resolvers.errors import UserError, user_errors
+from resolvers.integrations import Integration
+from resolvers.relay import PageInfo
+from services.errors import DomainError
+from services.paging import Slice
+from services.remediation import models
+from services.remediation.service import PlanFilter, RemediationService
+
+
+def _service(info: strawberry.Info[Context, Any]) -> RemediationService:
+    service = info.context.services.remediation
+    if service is None:
+        raise DomainError("remediation is not available in this process", code="UNAVAILABLE")
+    return service
+
+
+@strawberry.enum(description="The Atlassian call a remediation action makes.")
+class RemediationKind(Enum):
+    REMOVE_FROM_GROUP = strawberry.enum_value(
+        "REMOVE_FROM_GROUP",
+        description="DELETE /wiki/rest/api/group/userByGroupId: remove the account from a group.",
+    )
+    SUSPEND_ACCESS = strawberry.enum_value(
+        "SUSPEND_ACCESS",
+        description="Admin API: suspend the account's access in each of its directories.",
+    )
+
+
+@strawberry.enum(description="Where an approved remediation action is.")
+class RemediationState(Enum):
+    PENDING = strawberry.enum_value("PENDING", description="Approved, not yet called.")
+    DONE = strawberry.enum_value("DONE", description="Atlassian accepted the call; not verified.")
+    VERIFIED = strawberry.enum_value(
+        "VERIFIED", description="A read-back from Atlassian shows the change."
+    )
+    FAILED = strawberry.enum_value(
+        "FAILED", description="Atlassian refused the call or the read-back still shows access."
+    )
+
+
+@strawberry.enum(description="Why an action is proposed.")
+class RemediationSourceType(Enum):
+    CHECK = strawberry.enum_value("CHECK", description="A failing item of a check.")
+    REVIEW = strawberry.enum_value(
+        "REVIEW", description="A REVOKE or DOWNGRADE decision of a completed access review."
+    )
+
+
+@strawberry.type(description="The check item or review entry an action comes from.")
+class RemediationSource:
+    type: RemediationSourceType = strawberry.field(description="Check item or review entry.")
+    check_id: strawberry.ID | None = strawberry.field(description="The failing check (CHECK).")
+    resource_id: strawberry.ID | None = strawberry.field(
+        description="The failing item's resource, an account id (CHECK)."
+    )
+    review_id: strawberry.ID | None = strawberry.field(description="The review (REVIEW).")
+    entry_id: strawberry.ID | None = strawberry.field(description="The review entry (REVIEW).")
+    decision: str | None = strawberry.field(description="REVOKE or DOWNGRADE (REVIEW).")
+
+
+@strawberry.type(description="One request Vigil sent to Atlassian and Atlassian's answer.")
+class RemediationCall:
+    method: str = strawberry.field(description="HTTP method.")
+    endpoint: str = strawberry.field(description="The endpoint path (without the query).")
+    status: int | None = strawberry.field(
+        description="Atlassian's HTTP status (null: no response, e.g. retries exhausted)."
+    )
+    message: str | None = strawberry.field(description="Atlassian's error message, if any.")
+    at: datetime = strawberry.field(description="When the answer arrived.")
+
+
+@strawberry.type(description="The read-back that confirmed (or not) an action's effect.")
+class RemediationVerification:
+    endpoint: str = strawberry.field(description="What was read back.")
+    confirmed: bool = strawberry.field(description="Whether Atlassian shows the change.")
+    detail: str = strawberry.field(description="What the read-back showed.")
+    at: datetime = strawberry.field(description="When it was read.")
+
+
+@strawberry.type(description="One Atlassian call for one account: planned, or approved.")
+class RemediationAction:
+    id: strawberry.ID = strawberry.field(description="Stable id: the same call, the same id.")
+    account_id: strawberry.ID = strawberry.field(description="The Atlassian account.")
+    display_name: str | None = strawberry.field(description="The account's display name.")
+    kind: RemediationKind = strawberry.field(description="The call made.")
+    group_id: strawberry.ID = strawberry.field(
+        description="The group the account leaves (SUSPEND_ACCESS: the Atlassian org id)."
+    )
+    group_name: str = strawberry.field(description="That group's name (empty for SUSPEND_ACCESS).")
+    request: str = strawberry.field(description="The exact call, method, path and query.")
+    reason: str = strawberry.field(description="Why Vigil proposes it.")
+    source: RemediationSource = strawberry.field(description="The check item or review entry.")
+    executable: bool = strawberry.field(
+        description="Whether the connection's grant allows the call."
+    )
+    blocked_reason: str | None = strawberry.field(
+        description="Why it is not executable with what is granted."
+    )
+    state: RemediationState | None = strawberry.field(
+        description="Null while only planned; else where the approved action is."
+    )
+    approved_by: strawberry.ID | None = strawberry.field(
+        description="The API key of the ADMIN who confirmed it."
+    )
+    approved_at: datetime | None = strawberry.field(description="When it was confirmed.")
+    updated_at: datetime | None = strawberry.field(description="Last state change.")
+    calls: list[RemediationCall] = strawberry.field(description="Requests sent, oldest first.")
+    verification: RemediationVerification | None = strawberry.field(
+        description="The read-back, once made."
+    )
+    error: str | None = strawberry.field(description="Why it FAILED (Atlassian's answer).")
+    evidence_id: strawberry.ID | None = strawberry.field(
+        description="The evidence record of the finished action."
+    )
+
+    @classmethod
+    def from_domain(cls, a: models.RemediationAction) -> RemediationAction:
+        """Map the domain object."""
+        s, v = a.source, a.verification
+        return cls(
+            id=strawberry.ID(a.id),
+            account_id=strawberry.ID(a.account_id),
+            display_name=a.display_name,
+            kind=RemediationKind(a.kind.value),
+            group_id=strawberry.ID(a.group_id),
+            group_name=a.group_name,
+            request=a.request,
+            reason=a.reason,
+            source=RemediationSource(
+                type=RemediationSourceType(s.type.value),
+                check_id=_id(s.check_id),
+                resource_id=_id(s.resource_id),
+                review_id=_id(s.review_id),
+                entry_id=_id(s.entry_id),
+                decision=s.decision,
+            ),
+            executable=a.executable,
+            blocked_reason=a.blocked_reason,
+            state=RemediationState(a.state.value) if a.state else None,
+            approved_by=_id(a.approved_by),
+            approved_at=a.approved_at,
+            updated_at=a.updated_at,
+            calls=[
+                RemediationCall(
+                    method=c.method,
+                    endpoint=c.endpoint,
+                    status=c.status,
+                    message=c.message,
+                    at=c.at,
+                )
+                for c in a.calls
+            ],
+            verification=(
+                RemediationVerification(
+                    endpoint=v.endpoint, confirmed=v.confirmed, detail=v.detail, at=v.at
+                )
+                if v
+                else None
+            ),
+            error=a.error,
+            evidence_id=_id(a.evidence_id),
+        )
+
+
+def _id(value: str | None) -> strawberry.ID | None:
+    return strawberry.ID(value) if value else None
+
+
+@strawberry.input(description="Narrow the remediation plan.")
+class RemediationPlanFilter:
+    account_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this account's actions."
+    )
+    source: RemediationSourceType | None = strawberry.field(
+        default=None, description="Only actions from checks, or only from reviews."
+    )
+
+
+@strawberry.input(description="Which planned actions to carry out; confirm must be true.")
+class ExecuteRemediationInput:
+    action_ids: list[strawberry.ID] = strawberry.field(
+        description="Ids from remediationPlan (at most 500)."
+    )
+    confirm: bool = strawberry.field(
+        default=False, description="Must be true: nothing is called in Atlassian otherwise."
+    )
+
+
+@strawberry.type(description="The result of executeRemediation.")
+class ExecuteRemediationPayload:
+    actions: list[RemediationAction] = strawberry.field(
+        default_factory=list, description="The approved actions (PENDING until carried out)."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="FORBIDDEN, CONFIRMATION_REQUIRED, NOT_FOUND, NOT_GRANTED, VALIDATION_FAILED.",
+    )
+
+
+@strawberry.type(description="An approved action and its cursor.")
+class RemediationActionEdge:
+    node: RemediationAction = strawberry.field(description="The action.")
+    cursor: str = strawberry.field(description="Opaque cursor for `after`.")
+
+
+@strawberry.type(description="Approved remediation actions, newest approval first.")
+class RemediationActionConnection:
+    edges: list[RemediationActionEdge] = strawberry.field(description="This page's actions.")
+    page_info: PageInfo = strawberry.field(description="Where this page ends.")
+    total_count: int = strawberry.field(description="How many actions were approved in all.")
+
+    @classmethod
+    def of(cls, page: Slice[models.RemediationAction]) -> RemediationActionConnection:
+        """The connection of a service-layer slice."""
+        return cls(
+            edges=[
+                RemediationActionEdge(node=RemediationAction.from_domain(a), cursor=c)
+                for c, a in page.items
+            ],
+            page_info=PageInfo.of(page),
+            total_count=page.total_count,
+        )
+
+
+@strawberry.input(description="Opt in to remediation's writes.")
+class EnableConfluenceRemediationInput:
+    confirm: bool = strawberry.field(
+        default=False, description="Must be true: Vigil will ask Atlassian for write access."
+    )
+
+
+@strawberry.type(description="The result of enableConfluenceRemediation.")
+class EnableConfluenceRemediationPayload:
+    integration: Integration | None = strawberry.field(
+        default=None, description="The ACCESS_REVIEW integration."
+    )
+    authorization_url: str | None = strawberry.field(
+        default=None,
+        description="Atlassian's consent page to open (OAuth only); null: nothing to grant.",
+    )
+    message: str | None = strawberry.field(
+        default=None, description="What is possible with what is granted, and what to do."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="FORBIDDEN, CONFIRMATION_REQUIRED, NOT_FOUND, NOT_SUPPORTED, NOT_CONFIGURED.",
+    )
+
+
+@strawberry.type
+class RemediationQuery:
+    """Reads of remediation plans and actions (any role)."""
+
+    @strawberry.field(description="What Vigil would call in Atlassian, and why.")
+    async def remediation_plan(
+        self,
+        info: strawberry.Info[Context, Any],
+        filter: Annotated[
+            RemediationPlanFilter | None,
+            strawberry.argument(description="Only some accounts or sources."),
+        ] = None,
+    ) -> list[RemediationAction]:
+        f = filter or RemediationPlanFilter()
+        plan_filter = PlanFilter(
+            account_id=str(f.account_id) if f.account_id else None,
+            source=models.SourceType(f.source.name) if f.source else None,
+        )
+        actions = await _service(info).plan(principal_of(info), plan_filter)
+        return [RemediationAction.from_domain(a) for a in actions]
+
+    @strawberry.field(description="Approved remediation actions with their state.")
+    async def remediations(
+        self,
+        info: strawberry.Info[Context, Any],
+        first: Annotated[
+            int | None, strawberry.argument(description="Page size (1-500, default 50).")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the last action seen.")
+        ] = None,
+    ) -> RemediationActionConnection:
+        page = await _service(info).list_actions(principal_of(info), first, after)
+        return RemediationActionConnection.of(page)
+
+
+@strawberry.type
+class RemediationMutation:
+    """Carrying out remediation (ADMIN, with confirm: true)."""
+
+    @strawberry.mutation(
+        description="Approve planned actions and carry them out in Atlassian (ADMIN only)."
+    )
+    async def execute_remediation(
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            ExecuteRemediationInput, strawberry.argument(description="Actions and confirmation.")
+        ],
+    ) -> ExecuteRemediationPayload:
+        try:
+            actions = await _service(info).execute(
+                principal_of(info), [str(i) for i in input.action_ids], input.confirm
+            )
+        except DomainError as exc:
+            return ExecuteRemediationPayload(user_errors=user_errors(exc))
+        return ExecuteRemediationPayload(
+            actions=[RemediationAction.from_domain(a) for a in actions]
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Opt in to remediation: for an OAuth connection, start Atlassian's consent again "
+            "with write:confluence-groups (ADMIN)."
+        )
+    )
+    async def enable_confluence_remediation(
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            EnableConfluenceRemediationInput,
+            strawberry.argument(description="The confirmation."),
+        ],
+    ) -> EnableConfluenceRemediationPayload:
+        consent = info.context.services.remediation_consent
+        try:
+            if consent is None:
+                raise DomainError(
+                    "remediation is not available in this process", code="UNAVAILABLE"
+                )
+            outcome = await consent.enable(principal_of(info), input.confirm)
+        except DomainError as exc:
+            return EnableConfluenceRemediationPayload(user_errors=user_errors(exc))
+        return EnableConfluenceRemediationPayload(
+            integration=Integration.from_domain(outcome.integration),
+            authorization_url=outcome.authorization_url,
+            message=outcome.message,
+        )
+
+
+@strawberry.type
+class RemediationSubscription:
+    """Live remediation progress."""
+
+    @strawberry.subscription(description="Every state change of an approved action.")
+    async def remediation_updated(
+        self, info: strawberry.Info[Context, Any]
+    ) -> AsyncGenerator[RemediationAction, None]:
+        actions = _service(info).watch(principal_of(info))
+        async with aclosing(actions):  # type: ignore[type-var]
+            async for action in actions:
+                yield RemediationAction.from_domain(action)

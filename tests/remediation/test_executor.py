@@ -1,0 +1,255 @@
+"""Remediation execution at the service level (issue 16): leased claims survive a crash —
+the next worker finishes what a dead one left, no call is made twice and the dead worker's
+late writes are refused — and one action's failure never stops the others."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.confluence.errors import ConfluenceForbidden
+from services.confluence.models import AccountType, Member, ResultPage
+from services.confluence.retry import RetryPolicy
+from services.evidence_chain import EvidenceEntry, EvidenceRecord
+from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.remediation.executor import RemediationExecutor
+from services.remediation.models import (
+    ActionKind,
+    ActionSource,
+    ActionState,
+    RemediationAction,
+    SourceType,
+    action_id,
+)
+from services.store import Store
+
+ORG = "org_remediation"
+LEASE = timedelta(seconds=60)
+
+
+class Crash(BaseException):
+    """The process dies (escapes every ``except Exception``)."""
+
+
+class FakeConfluence:
+    """Group memberships, the write calls received, and optional failures."""
+
+    def __init__(self, members: dict[str, set[str]]) -> None:
+        self.members = members
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.forbidden: set[str] = set()  # groups whose removal answers 403
+        self.crash_on_read = False
+
+    async def remove_group_member(self, group_id: str, account_id: str) -> int:
+        self.calls[(group_id, account_id)] += 1
+        if group_id in self.forbidden:
+            raise ConfluenceForbidden(403, "DELETE /group/userByGroupId", "not a site admin")
+        self.members[group_id].discard(account_id)
+        return 204
+
+    async def list_group_members(
+        self, group_id: str, cursor: str | None = None, limit: int = 200
+    ) -> ResultPage[Member]:
+        if self.crash_on_read:
+            raise Crash
+        users = sorted(self.members[group_id])
+        return ResultPage([Member(a, AccountType.ATLASSIAN, a, None) for a in users], None)
+
+
+class Clients:
+    def __init__(self, client: FakeConfluence) -> None:
+        self.client = client
+
+    async def confluence_for(
+        self, integration: Integration, policy: RetryPolicy, http: Any = None
+    ) -> Any:
+        return self.client
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.entries: list[EvidenceEntry] = []
+        self.published: list[RemediationAction] = []
+        self.resynced: list[str] = []
+
+    async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
+        self.entries.append(entry)
+        n = len(self.entries)
+        return EvidenceRecord(
+            f"evd_{n}", entry.organization_id, n, entry.check_id, "{}", "", "", "k"
+        )
+
+    async def publish(self, action: RemediationAction) -> None:
+        self.published.append(action)
+
+    async def resync(self, integration: Integration) -> None:
+        self.resynced.append(integration.id)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def setup(
+    store: Store, groups: dict[str, set[str]]
+) -> tuple[Integration, list[RemediationAction]]:
+    integration = await store.integrations.create(
+        organization_id=ORG,
+        purpose=Purpose.ACCESS_REVIEW,
+        auth_method=AuthMethod.API_TOKEN,
+        status=IntegrationStatus.CONNECTED,
+        sync_interval_minutes=60,
+    )
+    actions = [
+        RemediationAction(
+            id=action_id(ORG, integration.id, group, account),
+            organization_id=ORG,
+            integration_id=integration.id,
+            account_id=account,
+            display_name=None,
+            kind=ActionKind.REMOVE_FROM_GROUP,
+            group_id=group,
+            group_name=group,
+            reason="offboarded",
+            source=ActionSource(SourceType.CHECK, check_id="confluence-offboarded-access-removed"),
+        )
+        for group, accounts in sorted(groups.items())
+        for account in sorted(accounts)
+    ]
+    return integration, actions
+
+
+def executor(
+    store: Store, client: FakeConfluence, rec: Recorder, clock: Clock, owner: str
+) -> RemediationExecutor:
+    return RemediationExecutor(
+        store,
+        Clients(client),
+        record_evidence=rec.record,
+        publish=rec.publish,
+        on_verified=rec.resync,
+        concurrency=2,
+        lease=LEASE,
+        owner=owner,
+        clock=clock,
+    )
+
+
+async def test_a_crashed_workers_actions_are_finished_by_the_next_without_a_second_call(
+    store: Store,
+) -> None:
+    client = FakeConfluence({"g1": {"acc-1"}, "g2": {"acc-1"}, "g3": {"acc-2"}})
+    integration, actions = await setup(store, {g: set(m) for g, m in client.members.items()})
+    clock, rec = Clock(), Recorder()
+    repo = store.remediations
+    await repo.approve(actions, approved_by="key_admin", now=clock())
+
+    # Worker A claims two actions: it dies before calling the first, and after calling the
+    # second (DONE recorded) but before reading it back.
+    dead = executor(store, client, rec, clock, "A")
+    first = await repo.claim(organization_id=ORG, owner="A", ttl=LEASE, now=clock())
+    second = await repo.claim(organization_id=ORG, owner="A", ttl=LEASE, now=clock())
+    assert first is not None and second is not None
+    client.crash_on_read = True
+    with pytest.raises(Crash):
+        await dead.process(second)
+    client.crash_on_read = False
+    assert client.calls[(second.action.group_id, second.action.account_id)] == 1
+
+    # Worker B runs while A's leases are live: it finishes only the third action.
+    alive = executor(store, client, rec, clock, "B")
+    finished = await alive.run(ORG)
+    rest = {a.id for a in actions} - {first.action.id, second.action.id}
+    assert [a.id for a in finished] == sorted(rest)
+
+    # A's leases expire: B takes them over and finishes them.
+    clock.now += LEASE + timedelta(seconds=1)
+    finished = await alive.run(ORG)
+    assert {a.id for a in finished} == {first.action.id, second.action.id}
+    assert all(a.state is ActionState.VERIFIED for a in finished)
+    assert set(client.calls.values()) == {1}  # every call made exactly once
+    assert len(client.calls) == 3
+    assert client.members == {"g1": set(), "g2": set(), "g3": set()}
+
+    # The dead worker wakes up: its writes are fenced out.
+    late = await repo.record(first, state=ActionState.FAILED, now=clock(), error="late")
+    assert late is None
+    stored = await repo.get_many(organization_id=ORG, action_ids=[a.id for a in actions])
+    assert {a.state for a in stored.values()} == {ActionState.VERIFIED}
+    assert sorted(e.result["actionId"] for e in rec.entries) == sorted(a.id for a in actions)
+    assert all(e.result["verification"]["confirmed"] for e in rec.entries)
+    assert rec.resynced == [integration.id, integration.id]  # each run that verified resyncs
+    assert await repo.claim(organization_id=ORG, owner="C", ttl=LEASE, now=clock()) is None
+
+
+async def test_a_refused_call_fails_its_action_only_and_is_recorded(store: Store) -> None:
+    client = FakeConfluence({"g1": {"acc-1"}, "g2": {"acc-1"}, "g3": {"acc-1"}})
+    _, actions = await setup(store, {g: set(m) for g, m in client.members.items()})
+    client.forbidden = {"g2"}
+    clock, rec = Clock(), Recorder()
+    await store.remediations.approve(actions, approved_by="key_admin", now=clock())
+    finished = await executor(store, client, rec, clock, "A").run(ORG)
+    states = {a.group_id: a for a in finished}
+    assert {g: a.state for g, a in states.items()} == {
+        "g1": ActionState.VERIFIED,
+        "g2": ActionState.FAILED,
+        "g3": ActionState.VERIFIED,
+    }
+    failed = states["g2"]
+    assert failed.error == "Atlassian answered 403: not a site admin"
+    assert [c.status for c in failed.calls] == [403]
+    assert len(rec.entries) == 3 and {e.result["status"] for e in rec.entries} == {
+        "VERIFIED",
+        "FAILED",
+    }
+
+    # Approving a FAILED action again re-queues it; an already VERIFIED one is left alone.
+    client.forbidden = set()
+    again = await store.remediations.approve(actions, approved_by="key_admin", now=clock())
+    assert {a.group_id: a.state for a in again}["g2"] is ActionState.PENDING
+    assert {a.group_id: a.state for a in again}["g1"] is ActionState.VERIFIED
+    finished = await executor(store, client, rec, clock, "A").run(ORG)
+    assert [(a.group_id, a.state) for a in finished] == [("g2", ActionState.VERIFIED)]
+    assert client.calls[("g1", "acc-1")] == 1 and client.calls[("g2", "acc-1")] == 2
+
+
+async def test_the_worker_loop_resumes_organizations_with_unclaimed_actions(store: Store) -> None:
+    from services.events import InMemoryEventBus
+    from services.remediation.service import RemediationService
+
+    client = FakeConfluence({"g1": {"acc-1"}})
+    _, actions = await setup(store, {"g1": {"acc-1"}})
+    clock, rec = Clock(), Recorder()
+    await store.remediations.approve(actions, approved_by="key_admin", now=clock())
+    # A worker claimed the action and died: nothing resumes it while its lease is live.
+    await store.remediations.claim(organization_id=ORG, owner="dead", ttl=LEASE, now=clock())
+    assert await store.remediations.open_organizations(now=clock()) == []
+    clock.now += LEASE + timedelta(seconds=1)
+    assert await store.remediations.open_organizations(now=clock()) == [ORG]
+
+    service = RemediationService(
+        store,
+        InMemoryEventBus(),
+        None,  # type: ignore[arg-type]  # the loop never plans
+        lambda svc: executor(store, client, rec, clock, "B"),
+        clock=clock,
+    )
+    loop = asyncio.create_task(service.resume_forever(interval=0.01))
+    try:
+        async with asyncio.timeout(10):
+            while not rec.published:
+                await asyncio.sleep(0.01)
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+        await service.stop()
+    assert [a.state for a in rec.published] == [ActionState.VERIFIED]
+    assert client.members == {"g1": set()}

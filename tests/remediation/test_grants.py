@@ -1,0 +1,121 @@
+"""Which actions the connection's grant allows (issue 16): an OAuth grant without
+``write:confluence-groups`` makes every action non-executable, says why, and
+``executeRemediation`` refuses it before anything is stored or called."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.events import InMemoryEventBus
+from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.models import Principal, Role
+from services.remediation.models import (
+    WRITE_SCOPE,
+    ActionKind,
+    ActionSource,
+    RemediationAction,
+    SourceType,
+)
+from services.remediation.planner import grant_problem
+from services.remediation.service import RemediationService
+from services.store import Store
+
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
+READ_SCOPES = ("offline_access", "read:confluence-groups", "read:confluence-user")
+
+
+def integration(method: AuthMethod, scopes: tuple[str, ...] = READ_SCOPES) -> Integration:
+    return Integration(
+        id="int_1",
+        organization_id="org_1",
+        purpose=Purpose.ACCESS_REVIEW,
+        auth_method=method,
+        status=IntegrationStatus.CONNECTED,
+        created_at=NOW,
+        updated_at=NOW,
+        granted_scopes=scopes,
+    )
+
+
+def test_api_tokens_may_try_and_oauth_needs_the_write_scope() -> None:
+    assert grant_problem(integration(AuthMethod.API_TOKEN, ())) is None
+    for method in (AuthMethod.OAUTH, AuthMethod.CLIENT_CREDENTIALS):
+        problem = grant_problem(integration(method))
+        assert problem is not None and WRITE_SCOPE in problem
+        assert grant_problem(integration(method, (*READ_SCOPES, WRITE_SCOPE))) is None
+    reauth = replace(integration(AuthMethod.API_TOKEN), status=IntegrationStatus.NEEDS_REAUTH)
+    assert "NEEDS_REAUTH" in (grant_problem(reauth) or "")
+
+
+class StubPlanner:
+    def __init__(self, actions: list[RemediationAction]) -> None:
+        self.actions = actions
+
+    async def plan(self, organization_id: str) -> list[RemediationAction]:
+        return self.actions
+
+
+class NoExecutor:
+    async def run(self, organization_id: str) -> list[RemediationAction]:
+        raise AssertionError("nothing may run")
+
+
+def action(executable: bool) -> RemediationAction:
+    planned = RemediationAction(
+        id="rem_1",
+        organization_id="org_1",
+        integration_id="int_1",
+        account_id="acc-1",
+        display_name=None,
+        kind=ActionKind.REMOVE_FROM_GROUP,
+        group_id="g1",
+        group_name="confluence-users",
+        reason="offboarded",
+        source=ActionSource(SourceType.CHECK, check_id="confluence-offboarded-access-removed"),
+    )
+    problem = grant_problem(integration(AuthMethod.OAUTH))
+    assert problem is not None
+    return planned if executable else planned.blocked(problem)
+
+
+def service(store: Store, actions: list[RemediationAction]) -> RemediationService:
+    return RemediationService(
+        store,
+        InMemoryEventBus(),
+        StubPlanner(actions),  # type: ignore[arg-type]
+        lambda _: NoExecutor(),  # type: ignore[arg-type,return-value]
+    )
+
+
+ADMIN = Principal("org_1", Role.ADMIN, "key_admin")
+
+
+async def test_a_blocked_action_is_refused_before_anything_is_stored(store: Store) -> None:
+    svc = service(store, [action(executable=False)])
+    plan = await svc.plan(ADMIN)
+    assert [(a.executable, a.state) for a in plan] == [(False, None)]
+    assert plan[0].blocked_reason and "enableConfluenceRemediation" in plan[0].blocked_reason
+    with pytest.raises(Conflict) as refused:
+        await svc.execute(ADMIN, ["rem_1"], True)
+    assert refused.value.code == "NOT_GRANTED" and WRITE_SCOPE in refused.value.message
+    assert (await store.remediations.list_actions(organization_id="org_1", limit=5, before=None))[
+        1
+    ] == 0
+
+
+async def test_role_confirmation_and_ids_are_checked_first(store: Store) -> None:
+    svc = service(store, [action(executable=True)])
+    for role in (Role.VIEWER, Role.REVIEWER):
+        with pytest.raises(Forbidden):
+            await svc.execute(Principal("org_1", role, "key_x"), ["rem_1"], True)
+    with pytest.raises(ValidationFailed) as unconfirmed:
+        await svc.execute(ADMIN, ["rem_1"], False)
+    assert unconfirmed.value.code == "CONFIRMATION_REQUIRED"
+    with pytest.raises(NotFound):
+        await svc.execute(ADMIN, ["rem_other"], True)
+    stored = await store.remediations.list_actions(organization_id="org_1", limit=5, before=None)
+    assert stored[1] == 0
