@@ -209,7 +209,8 @@ def seal(
         hmac=key.sign(digest),
         key_id=key.key_id,
         snapshot_id=entry.snapshot_id,
-        integration_id=entry.integration_id,
+        # Stored fields are what the body seals: the integration only as the snapshot's.
+        integration_id=entry.integration_id if snapshot is not None else None,
     )
 
 

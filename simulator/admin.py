@@ -37,7 +37,12 @@ _COMPOSITE = {"active": "active", "inactive": "deactivated", "closed": "deactiva
 
 
 def directory_user(
-    site: Site, account: Account, expand: frozenset[str], sites: tuple[Site, ...] = ()
+    site: Site,
+    account: Account,
+    expand: frozenset[str],
+    sites: tuple[Site, ...] = (),
+    *,
+    suspended: bool = False,
 ) -> dict[str, Any]:
     """An org directory user as ``POST …/directories/-/users/search`` returns it (§5.8).
 
@@ -45,7 +50,8 @@ def directory_user(
     ``productAccess`` / ``platformRoles`` are present only when asked for with ``expand``.
     ``mfaEnabled`` is meaningful for managed accounts (the organization's verified domains);
     unmanaged accounts answer ``false`` whatever their real setting (Atlassian cannot see it).
-    ``status`` is the composite: ``active`` or ``deactivated`` (accountStatus inactive/closed).
+    ``status`` is the composite: ``active``, ``suspended`` (membership suspended through the
+    Admin API) or ``deactivated`` (accountStatus inactive/closed).
     """
     managed = site.is_managed(account)
     active = account.account_status == "active"
@@ -53,8 +59,8 @@ def directory_user(
         "accountId": account.account_id,
         "accountType": account.account_type or "unknown",
         "accountStatus": account.account_status,
-        "membershipStatus": "active",
-        "status": _COMPOSITE[account.account_status],
+        "membershipStatus": "suspended" if suspended else "active",
+        "status": "suspended" if suspended and active else _COMPOSITE[account.account_status],
         "claimStatus": "managed" if managed else "unmanaged",
         "name": account.display_name,
         "nickname": account.public_name or account.display_name,
@@ -127,7 +133,13 @@ def make_admin_search(sim: Simulator) -> Any:
         return json_response(
             {
                 "data": [
-                    directory_user(site, account, frozenset(expand), sites)
+                    directory_user(
+                        site,
+                        account,
+                        frozenset(expand),
+                        sites,
+                        suspended=account.account_id in sim.suspended,
+                    )
                     for site, account in chunk
                 ],
                 "links": links,

@@ -119,8 +119,9 @@ def make_directory_user(sim: Simulator) -> Any:
         if isinstance(found, Response):
             return found
         site, account = next((s, a) for s, a in sim.directory_accounts() if a.account_id == found)
-        state = "suspended" if found in suspended_accounts(sim) else "active"
-        data = {**directory_user(site, account), "membershipStatus": state, "status": state}
+        data = directory_user(
+            site, account, frozenset(), suspended=found in suspended_accounts(sim)
+        )
         return json_response({"data": data})
 
     return user

@@ -132,3 +132,20 @@ def test_records_missing_at_the_end_are_found_through_the_head() -> None:
     assert status.broken is not None and status.broken.problem is LinkProblem.SEQUENCE_GAP
     assert status.broken.sequence == 4 and status.broken.record_id is None
     assert "#4-#5" in status.broken.message
+
+
+def test_an_entry_with_an_integration_but_no_snapshot_verifies() -> None:
+    # Remediation records name their integration but no snapshot: what is stored must be
+    # exactly what the body seals, or verification reports a FIELD_MISMATCH.
+    plain = replace(entry("org_a", 1), integration_id="int_1")
+    record = seal(
+        plain,
+        record_id="evd_org_a_000001",
+        sequence=1,
+        prev_hash=GENESIS_HASH,
+        recorded_at=plain.evaluated_at,
+        key=KEY,
+    )
+    assert record.integration_id is None
+    status = _verify([record], signed_head("org_a", 1, record.sha256))
+    assert status.valid, status.broken
