@@ -3,6 +3,8 @@ with Atlassian's auth and permission rules, changing the site so later reads see
 
 from __future__ import annotations
 
+import httpx
+
 from simulator import VIGIL_SCOPES, RunningSimulator
 from tests.simulator.support import basic_client, bearer_client
 
@@ -70,8 +72,6 @@ def test_an_oauth_token_needs_write_confluence_groups(running: RunningSimulator)
 def test_admin_api_suspends_and_restores_an_accounts_directory_access(
     running: RunningSimulator,
 ) -> None:
-    import httpx
-
     creds = running.sim.credentials
     org = creds.org_id
     _, account_id = _member(running)
@@ -86,8 +86,11 @@ def test_admin_api_suspends_and_restores_an_accounts_directory_access(
         assert client.post(f"{user}/suspend").status_code == 204  # already suspended
         assert client.get(user).json()["data"]["membershipStatus"] == "suspended"
         assert account_id in running.sim.suspended
+        # The directory search the sync reads shows the suspension too.
+        assert _searched(client, base, account_id)["membershipStatus"] == "suspended"
         assert client.post(f"{user}/restore").status_code == 204
         assert client.get(user).json()["data"]["membershipStatus"] == "active"
+        assert _searched(client, base, account_id)["membershipStatus"] == "active"
         unknown = client.post(f"{base}/directories/nope/users/{account_id}/suspend")
         assert unknown.status_code == 404
         nobody = client.get(f"{base}/directories", params={"accountId": "557058:nobody"})
@@ -95,3 +98,16 @@ def test_admin_api_suspends_and_restores_an_accounts_directory_access(
     wrong = httpx.post(f"{user}/suspend", headers={"Authorization": "Bearer wrong"})
     assert wrong.status_code == 401 and account_id not in running.sim.suspended
     assert running.sim.counters.writes() == 5  # every write attempt, refused ones too
+
+
+def _searched(client: httpx.Client, base: str, account_id: str) -> dict[str, object]:
+    """The account as POST …/directories/-/users/search pages it (cursor to cursor)."""
+    body: dict[str, object] = {"limit": 100}
+    while True:
+        page = client.post(f"{base}/directories/-/users/search", json=body).json()
+        for user in page["data"]:
+            if user["accountId"] == account_id:
+                return dict(user)
+        if not page["links"].get("next"):
+            raise AssertionError(f"{account_id} is not in the directory")
+        body["cursor"] = page["links"]["next"]
