@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -15,53 +15,61 @@ from resolvers.policy_types import (
     PolicyRequirement,
     PolicyType,
 )
+from resolvers.relay import wire
 from services.errors import DomainError
 from services.policies.catalogue import PolicyType as DomainPolicyType
 
 
 def _type(value: PolicyType) -> DomainPolicyType:
-    return DomainPolicyType(value.value)
+    return DomainPolicyType(wire(value))
 
 
-@strawberry.type
+@strawberry.type(description="Reads of required policies.")
 class PolicyQuery:
-    """Reads of required policies."""
-
     @strawberry.field(
         description="The policies the active frameworks require (SOC 2 when none is active), "
-        "each with its mapped document."
+        "each with its mapped document (every role)."
     )
     async def policies(self, info: strawberry.Info[Context, Any]) -> list[PolicyRequirement]:
         requirements = await info.context.services.policies.requirements(principal_of(info))
         return [PolicyRequirement.from_domain(r) for r in requirements]
 
 
-@strawberry.type
+@strawberry.type(description="Mapping, approving and unmapping policy documents (ADMIN).")
 class PolicyMutation:
-    """Mapping, approving and unmapping policy documents (ADMIN)."""
-
-    @strawberry.mutation(description="Map a synced page to a policy type by hand (ADMIN).")
+    @strawberry.mutation(
+        description="Map a synced page to a policy type by hand (ADMIN); the mapping starts "
+        "as DRAFT."
+    )
     async def map_policy_document(
-        self, info: strawberry.Info[Context, Any], input: MapPolicyDocumentInput
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            MapPolicyDocumentInput, strawberry.argument(description="Policy type and page.")
+        ],
     ) -> PolicyPayload:
         try:
             requirement = await info.context.services.policies.map_document(
                 principal_of(info), _type(input.policy_type), str(input.page_id)
             )
         except DomainError as exc:
-            return PolicyPayload(user_errors=user_errors(exc))
+            return PolicyPayload(user_errors=user_errors(exc, info))
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
 
     @strawberry.mutation(description="Make a policy type's document ACTIVE (ADMIN).")
     async def approve_policy_document(
-        self, info: strawberry.Info[Context, Any], input: ApprovePolicyDocumentInput
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            ApprovePolicyDocumentInput, strawberry.argument(description="The policy type.")
+        ],
     ) -> PolicyPayload:
         try:
             requirement = await info.context.services.policies.approve(
                 principal_of(info), _type(input.policy_type)
             )
         except DomainError as exc:
-            return PolicyPayload(user_errors=user_errors(exc))
+            return PolicyPayload(user_errors=user_errors(exc, info))
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
 
     @strawberry.mutation(
@@ -71,12 +79,12 @@ class PolicyMutation:
     async def unmap_policy_document(
         self,
         info: strawberry.Info[Context, Any],
-        policy_type: PolicyType,
+        policy_type: Annotated[PolicyType, strawberry.argument(description="The policy type.")],
     ) -> PolicyPayload:
         try:
             requirement = await info.context.services.policies.unmap(
                 principal_of(info), _type(policy_type)
             )
         except DomainError as exc:
-            return PolicyPayload(user_errors=user_errors(exc))
+            return PolicyPayload(user_errors=user_errors(exc, info))
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))

@@ -14,7 +14,6 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from resolvers.access_mutation import AccessMutation
@@ -34,39 +33,53 @@ from resolvers.systems import SystemMutation, SystemQuery
 
 # Each capability contributes its own Query / Mutation / Subscription class; the roots are
 # their union, so capabilities never edit one shared root class.
-Query = merge_types(
-    "Query",
-    (
-        AccessQuery,
-        IntegrationQuery,
-        SyncQuery,
-        PeopleQuery,
-        SystemQuery,
-        ReviewQuery,
-        CheckQuery,
-        PolicyQuery,
-        EvidenceQuery,
-        ExceptionQuery,
-    ),
+
+
+@strawberry.type(
+    description="Reads. Every field is scoped to the caller's organization (the API key's); "
+    "single objects are null when not found, lists scoped to a missing parent raise NOT_FOUND."
 )
-Mutation = merge_types(
-    "Mutation",
-    (
-        AccessMutation,
-        IntegrationMutation,
-        SyncMutation,
-        PeopleMutation,
-        IdentityMutation,
-        SystemMutation,
-        ReviewMutation,
-        PolicyMutation,
-        ExceptionMutation,
-    ),
+class Query(
+    AccessQuery,
+    IntegrationQuery,
+    SyncQuery,
+    PeopleQuery,
+    SystemQuery,
+    ReviewQuery,
+    CheckQuery,
+    PolicyQuery,
+    EvidenceQuery,
+    ExceptionQuery,
+):
+    pass
+
+
+@strawberry.type(
+    description="Writes. Each returns a payload whose `userErrors` lists expected failures "
+    "(validation, not found, forbidden by role); the role each needs is in its description."
 )
-Subscription = merge_types(
-    "Subscription",
-    (AccessSubscription, IntegrationSubscription, SyncSubscription, CheckSubscription),
+class Mutation(
+    AccessMutation,
+    IntegrationMutation,
+    SyncMutation,
+    PeopleMutation,
+    IdentityMutation,
+    SystemMutation,
+    ReviewMutation,
+    PolicyMutation,
+    ExceptionMutation,
+):
+    pass
+
+
+@strawberry.type(
+    description="Live updates over WebSocket (`graphql-transport-ws`, authenticated in "
+    "`connection_init`); at most 20 subscriptions per connection."
 )
+class Subscription(
+    AccessSubscription, IntegrationSubscription, SyncSubscription, CheckSubscription
+):
+    pass
 
 
 class VigilSchema(strawberry.Schema):

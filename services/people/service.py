@@ -104,9 +104,20 @@ class PeopleService:
             organization_id=principal.organization_id,
             filter=filter,
             limit=limit + 1,
-            after=decode_cursor(after),
+            after=await self._email_key_after(principal, after),
         )
-        return make_slice(rows, limit=limit, total=total, key=lambda p: p.email_key)
+        # The cursor names the person by id: an email would sit in URLs and logs.
+        return make_slice(rows, limit=limit, total=total, key=lambda p: p.id)
+
+    async def _email_key_after(self, principal: Principal, after: str | None) -> str | None:
+        """The sort key (email) of the person a cursor names; a bad cursor is refused."""
+        person_id = decode_cursor(after)
+        if person_id is None:
+            return None
+        person = await self.get(principal, person_id)
+        if person is None:
+            raise ValidationFailed("after is not a valid cursor", field=["after"])
+        return person.email_key
 
     async def _apply(self, organization_id: str, records: Sequence[PersonRecord]) -> UpsertSummary:
         existing = await self._directory.people(organization_id)

@@ -137,7 +137,7 @@ async def test_sync_progress_over_websocket_then_snapshot_queries(env: Env) -> N
     items = [s["progress"]["itemsFetched"] for s in states]
     assert requests == sorted(requests) and items == sorted(items) and items[-1] > items[0]
     phases = [s["progress"]["phase"] for s in states]
-    assert {"members", "directory", "users"} <= set(phases) and phases[-1] == "done"
+    assert {"MEMBERS", "DIRECTORY", "USERS"} <= set(phases) and phases[-1] == "DONE"
     ids = site.member_account_ids()
     assert final["counts"]["accounts"] == len(ids)
     assert final["counts"]["groups"] == len(site.groups)
@@ -157,7 +157,7 @@ async def test_sync_progress_over_websocket_then_snapshot_queries(env: Env) -> N
     } == apps
     admins = await _all_accounts(env, {"admin": True})
     assert sorted(a["accountId"] for a in admins) == sorted(i for i in ids if site.is_admin(i))
-    inactive = await _all_accounts(env, {"status": "inactive"})
+    inactive = await _all_accounts(env, {"status": "INACTIVE"})
     assert len(inactive) == sum(site.accounts[i].account_status == "inactive" for i in ids)
     group = site.group_by_name("site-admins")
     assert group is not None
