@@ -41,7 +41,8 @@ CHECK = """query($id: ID!) { check(id: $id) { id title controls { framework id }
   status reason failingItems { resourceId reason } exceptedItems { resourceId }
   snapshotId dataAsOf evidenceId } } }"""
 RESULTS = """subscription($id: ID) { checkResultUpdated(checkId: $id) {
-  checkId status failingItems { resourceId } exceptedItems { resourceId } evidenceId } }"""
+  checkId status failingItems { resourceId exception { id } } evidenceId
+  exceptedItems { resourceId exception { id expiresAt createdByActor { role } } } } }"""
 EXCEPT = """mutation($input: CreateCheckExceptionInput!) { createCheckException(input: $input) {
   exception { id status expiresAt resourceId } userErrors { field code message } } }"""
 REVOKE = """mutation($id: ID!) { revokeCheckException(id: $id) {
@@ -208,6 +209,10 @@ async def test_an_exception_excepts_an_item_live_and_its_expiry_brings_it_back(e
         assert exception["status"] == "ACTIVE", created
         excepted = (await asyncio.wait_for(first, 10))["checkResultUpdated"]
         assert [i["resourceId"] for i in excepted["exceptedItems"]] == [item]
+        covering = excepted["exceptedItems"][0]["exception"]  # which exception, until when
+        assert (covering["id"], covering["expiresAt"]) == (exception["id"], exception["expiresAt"])
+        assert covering["createdByActor"] == {"role": "ADMIN"}
+        assert all(i["exception"] is None for i in excepted["failingItems"])
         assert item not in {i["resourceId"] for i in excepted["failingItems"]}
         # No other change: the periodic evaluation notices the expiry.
         back = (await asyncio.wait_for(anext(stream), 15))["checkResultUpdated"]

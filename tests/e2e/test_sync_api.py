@@ -319,3 +319,25 @@ async def test_a_refused_credential_marks_the_integration_needs_reauth(env: Env)
     assert data["totalCount"] == len(site.member_account_ids())
     again = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]
     assert again["userErrors"][0]["code"] == "NOT_CONNECTED"
+
+
+async def test_a_successful_sync_announces_the_new_last_sync_at(env: Env) -> None:
+    integration_id = await connect(env, admin_key=False)
+    before = await env.gql(
+        "query($id: ID!) { integration(id: $id) { lastSyncAt } }", {"id": integration_id}
+    )
+    changed = "subscription { integrationStatusChanged { id status lastSyncAt currentSnapshotAt } }"
+    async with gql_ws(env.live.ws_url, env.key) as session:
+        stream = session.subscribe(GraphQLRequest(changed))
+        first = asyncio.ensure_future(anext(stream))
+        topic = topic_for(env.org_id, "integrations")
+        for _ in range(200):
+            if env.live.container.bus.subscriber_count(topic):
+                break
+            await asyncio.sleep(0.01)
+        assert (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]["userErrors"] == []
+        event = (await asyncio.wait_for(first, 20))["integrationStatusChanged"]
+        await stream.aclose()
+    assert event["id"] == integration_id and event["status"] == "CONNECTED"
+    assert event["lastSyncAt"] > before["integration"]["lastSyncAt"]
+    assert event["currentSnapshotAt"] == event["lastSyncAt"]

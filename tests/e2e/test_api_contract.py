@@ -1,0 +1,306 @@
+"""The GraphQL contract a frontend builds on (issue 14): one error convention, the queries a
+console needs, opaque cursors and an honest ``syncProgress``. HTTP and WebSocket, both stores."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import httpx
+import pytest
+from gql import GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
+
+from services.integrations.models import IntegrationStatus, Purpose
+from services.models import Role
+from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
+from tests.access.builders import account
+from tests.access.support import connected, seed_snapshot
+from tests.conftest import LiveServer
+from tests.e2e.test_access_graphql import Api, api_for
+from tests.graphql_client import gql_ws
+
+
+async def post(live: LiveServer, key: str, query: str, variables: Any = None) -> dict[str, Any]:
+    """The raw JSON body of a GraphQL request (errors included)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            live.graphql_url,
+            json={"query": query, "variables": variables or {}},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert response.headers.get("x-request-id")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def error_of(body: dict[str, Any]) -> tuple[str, str]:
+    """(code, message) of the single error of a response."""
+    [error] = body["errors"]
+    return error["extensions"]["code"], error["message"]
+
+
+async def test_errors_carry_a_code_and_not_found_is_worded_one_way(live: LiveServer) -> None:
+    api = await api_for(live)
+    admin = api.keys[Role.ADMIN]
+
+    for query, what in [
+        ('{ syncRuns(integrationId: "int_nope") { totalCount } }', "integration int_nope"),
+        ('{ checkHistory(checkId: "no.such") { totalCount } }', "check no.such"),
+        ('{ evidence(checkId: "no.such") { totalCount } }', "check no.such"),
+    ]:
+        body = await post(live, admin, query)
+        assert body["data"] is None
+        assert error_of(body) == ("NOT_FOUND", f"{what} not found"), query
+
+    for query in [
+        '{ integration(id: "int_nope") { id } }',
+        '{ check(id: "no.such") { id } }',
+        '{ syncRun(id: "run_nope") { id } }',
+        '{ account(accountId: "acc-nope") { accountId } }',
+        '{ accessReview(id: "rev_nope") { id } }',
+        '{ person(id: "per_nope") { id } }',
+        '{ evidenceRecord(id: "evd_nope") { id } }',
+    ]:
+        body = await post(live, admin, query)
+        assert "errors" not in body and next(iter(body["data"].values())) is None, query
+
+    bogus = await post(live, admin, '{ accounts(filter: {status: "bogus"}) { totalCount } }')
+    assert error_of(bogus)[0] == "BAD_USER_INPUT"
+    bogus_var = await post(
+        live,
+        admin,
+        "query($f: AccountFilter) { accounts(filter: $f) { totalCount } }",
+        {"f": {"status": "bogus"}},
+    )
+    assert error_of(bogus_var)[0] == "BAD_USER_INPUT"
+    too_many = await post(live, admin, "{ people(first: 501) { totalCount } }")
+    assert error_of(too_many) == ("BAD_USER_INPUT", "first must be between 1 and 500")
+    assert too_many["errors"][0]["extensions"]["field"] == ["first"]
+    bad_cursor = await post(live, admin, '{ people(after: "%%%") { totalCount } }')
+    assert error_of(bad_cursor)[0] == "BAD_USER_INPUT"
+    syntax = await post(live, admin, "{ me { ")
+    assert error_of(syntax)[0] == "BAD_USER_INPUT"
+    forbidden = await post(live, api.keys[Role.VIEWER], "{ apiKeys { id } }")
+    assert error_of(forbidden)[0] == "FORBIDDEN"
+    pending = await post(
+        live,
+        api.keys[Role.REVIEWER],
+        'mutation { decideAccess(input: {entryId: "e", decision: PENDING}) { entry { id } } }',
+    )
+    assert error_of(pending)[0] == "BAD_USER_INPUT"  # refused by the schema, not at run time
+
+
+async def test_user_error_paths_start_at_the_argument_and_are_camel_case(live: LiveServer) -> None:
+    api = await api_for(live)
+    gone = await api(
+        'mutation { disconnectIntegration(id: "int_nope") { userErrors { field code } } }'
+    )
+    assert gone["disconnectIntegration"]["userErrors"] == [{"field": ["id"], "code": "NOT_FOUND"}]
+    trigger = await api(
+        'mutation { triggerSync(integrationId: "int_nope") { userErrors { field code } } }'
+    )
+    assert trigger["triggerSync"]["userErrors"] == [
+        {"field": ["integrationId"], "code": "NOT_FOUND"}
+    ]
+    key = await api(
+        'mutation { createApiKey(input: {role: VIEWER, name: "%s"}) { userErrors { field } } }'
+        % ("x" * 201)
+    )
+    assert key["createApiKey"]["userErrors"] == [{"field": ["input", "name"]}]
+    offboarded = await api(
+        'mutation { upsertPeople(input: [{email: "a@acme.test", status: OFFBOARDED}]) {'
+        " userErrors { field message } } }"
+    )
+    [problem] = offboarded["upsertPeople"]["userErrors"]
+    assert problem["field"] == ["input", "0", "offboardedAt"]
+    assert "offboardedAt" in problem["message"] and "offboarded_at" not in problem["message"]
+
+
+async def seeded_review(api: Api, live: LiveServer) -> tuple[str, str]:
+    """A snapshot of three accounts, Confluence critical, and an OPEN review of it."""
+    integration = await connected(live.container.store, api.org_id)
+    await seed_snapshot(
+        live.container.store,
+        integration,
+        [
+            account("acc-1", admin=True, email="ann@acme.test"),
+            account("acc-2", status="inactive", type="app"),
+            account("acc-3", status="not-a-status-yet"),
+        ],
+        "snap_contract_1",
+    )
+    added = await api("mutation { addCriticalSystem(input: {}) { criticalSystem { id } } }")
+    system_id = added["addCriticalSystem"]["criticalSystem"]["id"]
+    started = await api(
+        "mutation($id: ID!) { startAccessReview(input: {criticalSystemId: $id}) {"
+        " accessReview { id } } }",
+        {"id": system_id},
+    )
+    return integration.id, started["startAccessReview"]["accessReview"]["id"]
+
+
+async def test_console_reads_accounts_and_who_decided(live: LiveServer) -> None:
+    api = await api_for(live)
+    _, review_id = await seeded_review(api, live)
+
+    one = await api(
+        """{ account(accountId: "acc-2") { accountId accountType accountStatus
+        identity { classification kind method } } }""",
+        role=Role.VIEWER,
+    )
+    assert one["account"] == {
+        "accountId": "acc-2",
+        "accountType": "APP",
+        "accountStatus": "INACTIVE",
+        "identity": {"classification": "UNIDENTIFIED", "kind": None, "method": None},
+    }  # seeded without a sync: identities are resolved after syncs
+    inactive = await api(
+        "{ accounts(filter: {status: INACTIVE}) { edges { node { accountId } } } }"
+    )
+    assert [e["node"]["accountId"] for e in inactive["accounts"]["edges"]] == ["acc-2"]
+    unknown = await api('{ account(accountId: "acc-3") { accountStatus } }')
+    assert unknown["account"]["accountStatus"] == "UNKNOWN"  # a value Atlassian adds later
+
+    first = await api(
+        "{ accounts(first: 2) { pageInfo { hasNextPage hasPreviousPage "
+        "startCursor endCursor } edges { cursor } } }"
+    )
+    info = first["accounts"]["pageInfo"]
+    edges = first["accounts"]["edges"]
+    assert info["hasNextPage"] and not info["hasPreviousPage"]
+    assert (info["startCursor"], info["endCursor"]) == (edges[0]["cursor"], edges[-1]["cursor"])
+    rest = await api(
+        "query($after: String) { accounts(after: $after) { pageInfo { hasPreviousPage } } }",
+        {"after": info["endCursor"]},
+    )
+    assert rest["accounts"]["pageInfo"]["hasPreviousPage"]
+
+    entries = await api(
+        "query($id: ID!) { accessReview(id: $id) { entries { edges { node { id accountId "
+        "accountStatus } } } } }",
+        {"id": review_id},
+    )
+    nodes = [e["node"] for e in entries["accessReview"]["entries"]["edges"]]
+    assert [n["accountStatus"] for n in nodes] == ["ACTIVE", "UNKNOWN"]  # inactive: not reviewed
+    decided = await api(
+        """mutation($id: ID!) { decideAccess(input: {entryId: $id, decision: KEEP}) {
+        entry { decidedBy decidedByActor { apiKeyId name role } } userErrors { code } } }""",
+        {"id": nodes[0]["id"]},
+        Role.REVIEWER,
+    )
+    entry = decided["decideAccess"]["entry"]
+    assert entry["decidedByActor"] == {
+        "apiKeyId": entry["decidedBy"],
+        "name": "REVIEWER",
+        "role": "REVIEWER",
+    }
+    # Another REVIEWER (not allowed to list keys) still sees who decided.
+    other = (await live.container.access.create_api_key_for(api.org_id, Role.VIEWER, "v2")).secret
+    seen = await post(
+        live,
+        other,
+        "query($id: ID!) { accessReview(id: $id) { entries(decision: KEEP) { edges { node {"
+        " decidedByActor { name role } } } } } }",
+        {"id": review_id},
+    )
+    [node] = [e["node"] for e in seen["data"]["accessReview"]["entries"]["edges"]]
+    assert node["decidedByActor"] == {"name": "REVIEWER", "role": "REVIEWER"}
+
+
+async def test_people_cursors_carry_no_email(live: LiveServer) -> None:
+    api = await api_for(live)
+    await api(
+        'mutation { upsertPeople(input: [{email: "ann@acme.test"}, {email: "bob@acme.test"}])'
+        " { created } }"
+    )
+    page = (await api("{ people(first: 1) { pageInfo { endCursor } } }"))["people"]
+    cursor = page["pageInfo"]["endCursor"]
+    decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    assert "@" not in decoded and "ann" not in decoded
+    rest = await api(
+        "query($after: String) { people(after: $after) { edges { node { email } } } }",
+        {"after": cursor},
+    )
+    assert [e["node"]["email"] for e in rest["people"]["edges"]] == ["bob@acme.test"]
+    forged = base64.urlsafe_b64encode(b"ann@acme.test").decode()
+    with pytest.raises(TransportQueryError, match="after is not a valid cursor"):
+        await api("query($a: String) { people(after: $a) { totalCount } }", {"a": forged})
+
+
+async def test_disconnected_integrations_are_listed_only_on_request(live: LiveServer) -> None:
+    api = await api_for(live)
+    store = live.container.store
+    live_one = await connected(store, api.org_id)
+    old = await store.integrations.create(
+        organization_id=api.org_id,
+        purpose=Purpose.POLICY,
+        auth_method=live_one.auth_method,
+        status=IntegrationStatus.DISCONNECTED,
+        sync_interval_minutes=360,
+    )
+    default = await api("{ integrations { id } }")
+    assert [i["id"] for i in default["integrations"]] == [live_one.id]
+    asked = await api("{ integrations(status: [DISCONNECTED]) { id status } }")
+    assert asked["integrations"] == [{"id": old.id, "status": "DISCONNECTED"}]
+    by_purpose = await api("{ integrations(purpose: POLICY, status: [CONNECTED]) { id } }")
+    assert by_purpose["integrations"] == []
+
+
+async def finished_run(live: LiveServer, integration_id: str, org_id: str) -> str:
+    runs = live.container.store.sync_runs
+    run = await runs.create(
+        organization_id=org_id,
+        integration_id=integration_id,
+        purpose=Purpose.ACCESS_REVIEW,
+        trigger=SyncTrigger.MANUAL,
+    )
+    assert run is not None
+    done = await runs.finish(
+        run_id=run.id,
+        fence=None,
+        status=SyncRunStatus.SUCCEEDED,
+        progress=SyncProgress(phase=Phase.DONE.value, requests_made=3, items_fetched=7),
+        counts=SnapshotCounts(accounts=3),
+    )
+    assert done is not None
+    return run.id
+
+
+async def test_sync_run_by_id_and_progress_sends_the_current_state_once(live: LiveServer) -> None:
+    api = await api_for(live)
+    integration = await connected(live.container.store, api.org_id)
+    run_id = await finished_run(live, integration.id, api.org_id)
+    fields = "id status snapshotId initial progress { phase itemsFetched } counts { accounts }"
+    found = await api(f'{{ syncRun(id: "{run_id}") {{ {fields} }} }}', role=Role.VIEWER)
+    assert found["syncRun"]["progress"] == {"phase": "DONE", "itemsFetched": 7}
+    assert found["syncRun"]["snapshotId"] and found["syncRun"]["initial"] is False
+    other = await api_for(live)
+    assert (await other(f'{{ syncRun(id: "{run_id}") {{ id }} }}'))["syncRun"] is None
+
+    query = f"subscription($id: ID!) {{ syncProgress(integrationId: $id) {{ {fields} }} }}"
+    async with gql_ws(live.ws_url, api.keys[Role.VIEWER]) as session:
+        stream = session.subscribe(GraphQLRequest(query, variable_values={"id": integration.id}))
+        first = (await asyncio.wait_for(anext(stream), 10))["syncProgress"]
+        assert (first["id"], first["status"], first["initial"]) == (run_id, "SUCCEEDED", True)
+        # A new run is the next message: the old one is never announced again as finished.
+        queued = await api(
+            "mutation($id: ID!) { triggerSync(integrationId: $id) { syncRun { id } } }",
+            {"id": integration.id},
+        )
+        new_id = queued["triggerSync"]["syncRun"]["id"]
+        second = (await asyncio.wait_for(anext(stream), 10))["syncProgress"]
+        assert (second["id"], second["initial"]) == (new_id, False)
+        await stream.aclose()
+
+
+async def test_subscription_errors_carry_a_code(live: LiveServer) -> None:
+    api = await api_for(live)
+    query = 'subscription { syncProgress(integrationId: "int_nope") { id } }'
+    async with gql_ws(live.ws_url, api.keys[Role.ADMIN]) as session:
+        with pytest.raises(TransportQueryError) as raised:
+            await anext(session.subscribe(GraphQLRequest(query)))
+    errors = raised.value.errors or []
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+    assert errors[0]["message"] == "integration int_nope not found"
