@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
@@ -16,6 +17,7 @@ from api.container import Container
 from api.evidence_export import evidence_routes
 from api.graphql import VigilGraphQL
 from api.health import health_routes
+from api.http_errors import RequestIdMiddleware, http_exception_handler
 from api.oauth import oauth_routes
 from api.people_import import people_routes
 from api.settings import Settings
@@ -59,6 +61,7 @@ def create_app(
             *evidence_routes(container),
         ],
         middleware=[
+            Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware, container=container),
             Middleware(
                 CORSMiddleware,
@@ -68,6 +71,7 @@ def create_app(
                 expose_headers=["x-request-id"],
             ),
         ],
+        exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,
     )
     app.state.container = container

@@ -257,16 +257,18 @@ async def test_evidence_queries_verification_and_export(
     assert len(rows) == total and rows[0]["checkId"] == SETUP
     response = await http.get(url, params={"checkId": SETUP}, headers=auth)
     assert response.json()["records"][0]["record"]["checkId"] == SETUP
-    for params, headers, code in (
-        ({"checkId": SETUP}, {}, 401),
-        ({"checkId": SETUP}, {"Authorization": "Bearer vgl_wrong"}, 401),
-        ({"checkId": SETUP, "format": "xml"}, auth, 400),
-        ({"checkId": "no-such-check"}, auth, 404),
-        ({}, auth, 400),
+    for params, headers, status, code in (
+        ({"checkId": SETUP}, {}, 401, "UNAUTHENTICATED"),
+        ({"checkId": SETUP}, {"Authorization": "Bearer vgl_wrong"}, 401, "UNAUTHENTICATED"),
+        ({"checkId": SETUP, "format": "xml"}, auth, 400, "VALIDATION_FAILED"),
+        ({"checkId": "no-such-check"}, auth, 404, "NOT_FOUND"),
+        ({}, auth, 400, "VALIDATION_FAILED"),
     ):
         refused = await http.get(url, params=params, headers=headers)
-        assert refused.status_code == code, (params, refused.text)
-        assert refused.json()["error"]["message"]
+        assert refused.status_code == status, (params, refused.text)
+        [error] = refused.json()["errors"]
+        assert error["message"] and error["extensions"]["code"] == code
+        assert refused.headers["x-request-id"]
 
     # Another organization sees none of it.
     _, other = await env.live.container.access.create_organization("Other")
