@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.container import Container
+from api.cors import OriginLoggingCORS
 from api.evidence_export import evidence_routes
 from api.graphql import VigilGraphQL
 from api.health import health_routes
@@ -64,7 +64,7 @@ def create_app(
             Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware, container=container),
             Middleware(
-                CORSMiddleware,
+                OriginLoggingCORS,
                 allow_origins=settings.cors_origin_list,
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],

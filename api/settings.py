@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.cors import development_origins
+
 
 class Settings(BaseSettings):
     """Every knob of SPEC §8; secrets are ``SecretStr`` so they never print."""
@@ -66,7 +68,7 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         """Configured browser origins (for CORS and WebSocket origin checks)."""
         origins = [o.strip() for o in self.cors_origins.split(",") if o.strip()]
-        return origins or [self.frontend_url.rstrip("/")]
+        return origins or [self.frontend_url.rstrip("/"), *development_origins(self.development)]
 
     def mongodb_url_value(self) -> str | None:
         """The database URL, or None for the embedded store."""
