@@ -16,6 +16,7 @@ from resolvers.sync_types import SyncRun
 from services.errors import DomainError
 from services.events import topic_for
 from services.integrations import models
+from services.integrations.settings import SettingsChange, update_settings
 
 
 @strawberry.enum(
@@ -131,6 +132,14 @@ class Integration:
     admin_org_id: str | None = strawberry.field(
         description="The Atlassian organization id the admin key is for."
     )
+    cql: str | None = strawberry.field(
+        description="POLICY: the CQL selecting the policy pages (default `type = page and "
+        'label = "policy"`); null for ACCESS_REVIEW.'
+    )
+    admin_groups: list[str] = strawberry.field(
+        description="ACCESS_REVIEW: the names of the groups whose members count as admins "
+        "(compared case-insensitively); empty for POLICY."
+    )
 
     @strawberry.field(description="The integration's most recent sync run; null before any.")
     async def latest_sync_run(self, info: strawberry.Info[Context, Any]) -> SyncRun | None:
@@ -156,6 +165,8 @@ class Integration:
             sync_interval_minutes=i.sync_interval_minutes,
             has_admin_key=i.has_admin_key,
             admin_org_id=i.admin_org_id,
+            cql=i.cql if i.purpose is models.Purpose.POLICY else None,
+            admin_groups=list(i.admin_groups) if i.purpose is models.Purpose.ACCESS_REVIEW else [],
         )
 
 
@@ -221,6 +232,28 @@ class SetAtlassianAdminKeyInput:
     )
     api_key: str = strawberry.field(
         description="The organization admin API key (stored encrypted, never shown)."
+    )
+
+
+@strawberry.input(
+    description="Change an integration's sync settings; omitted fields keep their value. "
+    "Changes apply from the next sync."
+)
+class UpdateIntegrationSettingsInput:
+    integration_id: strawberry.ID = strawberry.field(description="The integration.")
+    sync_interval_minutes: int | None = strawberry.field(
+        default=None, description="Minutes between scheduled syncs: 5 to 10080 (a week)."
+    )
+    cql: str | None = strawberry.field(
+        default=None,
+        description="POLICY only: the CQL selecting policy pages (1-1000 characters). Vigil "
+        "cannot check it before the next sync; a query Confluence rejects fails that sync "
+        "with Confluence's message in `SyncRun.error`.",
+    )
+    admin_groups: list[str] | None = strawberry.field(
+        default=None,
+        description="ACCESS_REVIEW only: 1 to 50 group names (1-255 characters each) whose "
+        "members count as admins.",
     )
 
 
@@ -411,6 +444,32 @@ class IntegrationMutation:
                 integration_id=str(input.integration_id),
                 org_id=input.org_id,
                 api_key=input.api_key,
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Change the sync interval, the POLICY CQL or the ACCESS_REVIEW admin "
+        "group names (ADMIN)."
+    )
+    async def update_integration_settings(
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            UpdateIntegrationSettingsInput, strawberry.argument(description="The changes.")
+        ],
+    ) -> IntegrationPayload:
+        change = SettingsChange(
+            sync_interval_minutes=input.sync_interval_minutes,
+            cql=input.cql,
+            admin_groups=input.admin_groups,
+        )
+        return await _integration_payload(
+            info,
+            lambda: update_settings(
+                info.context.services.integrations,
+                principal_of(info),
+                str(input.integration_id),
+                change,
             ),
         )
 

@@ -304,3 +304,36 @@ async def test_subscription_errors_carry_a_code(live: LiveServer) -> None:
     errors = raised.value.errors or []
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
     assert errors[0]["message"] == "integration int_nope not found"
+
+
+async def test_integration_settings_can_be_changed_by_an_admin(live: LiveServer) -> None:
+    api = await api_for(live)
+    integration = await connected(live.container.store, api.org_id)
+    update = """mutation($input: UpdateIntegrationSettingsInput!) {
+      updateIntegrationSettings(input: $input) {
+        integration { syncIntervalMinutes cql adminGroups } userErrors { field code } } }"""
+
+    def change(**fields: Any) -> dict[str, Any]:
+        return {"input": {"integrationId": integration.id, **fields}}
+
+    done = await api(update, change(syncIntervalMinutes=60, adminGroups=["Admins", "admins", "IT"]))
+    assert done["updateIntegrationSettings"] == {
+        "integration": {"syncIntervalMinutes": 60, "cql": None, "adminGroups": ["Admins", "IT"]},
+        "userErrors": [],
+    }
+    stored = await live.container.store.integrations.get(
+        organization_id=api.org_id, integration_id=integration.id
+    )
+    assert stored is not None and stored.admin_groups == ("Admins", "IT")
+    for fields, path in [
+        ({"syncIntervalMinutes": 1}, ["input", "syncIntervalMinutes"]),
+        ({"cql": "type = page"}, ["input", "cql"]),  # ACCESS_REVIEW has no CQL
+        ({"adminGroups": []}, ["input", "adminGroups"]),
+    ]:
+        refused = (await api(update, change(**fields)))["updateIntegrationSettings"]
+        assert refused["integration"] is None
+        assert refused["userErrors"] == [{"field": path, "code": "VALIDATION_FAILED"}]
+    viewer = (await api(update, change(syncIntervalMinutes=60), Role.VIEWER))[
+        "updateIntegrationSettings"
+    ]
+    assert viewer["userErrors"] == [{"field": None, "code": "FORBIDDEN"}]

@@ -53,6 +53,7 @@ VARIABLES: dict[str, Callable[[State], dict[str, Any]]] = {
     "SetAdminKey": lambda s: {
         "input": {"integrationId": "int_not_there", "orgId": "org", "apiKey": "key"}
     },
+    "IntegrationSettings": lambda s: {"integrationId": s["integrationId"]},
     "Disconnect": lambda s: {"id": "int_not_there"},
     "SyncProgress": lambda s: {"integrationId": s["integrationId"]},
     "TriggerSync": lambda s: {"integrationId": s["integrationId"]},
@@ -88,6 +89,7 @@ VARIABLES: dict[str, Callable[[State], dict[str, Any]]] = {
 
 #: Examples that must succeed outright (empty userErrors) on the seeded data.
 SUCCEEDS = {
+    "IntegrationSettings",
     "TriggerSync",
     "LinkAccount",
     "MarkNotStaff",
