@@ -20,6 +20,7 @@ from resolvers.access_mutation import AccessMutation
 from resolvers.access_query import AccessQuery
 from resolvers.access_subscription import AccessSubscription
 from resolvers.check_exceptions import ExceptionMutation, ExceptionQuery
+from resolvers.check_summary import CheckSummaryQuery
 from resolvers.checks import CheckQuery, CheckSubscription
 from resolvers.errors import MaskUnexpectedErrors
 from resolvers.evidence import EvidenceQuery
@@ -47,6 +48,7 @@ class Query(
     SystemQuery,
     ReviewQuery,
     CheckQuery,
+    CheckSummaryQuery,
     PolicyQuery,
     EvidenceQuery,
     ExceptionQuery,
