@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import strawberry
@@ -20,7 +21,9 @@ from resolvers.review_types import (
     StartAccessReviewInput,
 )
 from services.errors import DomainError
+from services.events import topic_for
 from services.reviews import models
+from services.reviews.service import REVIEWS_CHANNEL
 
 
 @strawberry.type(description="Reads of access reviews.")
@@ -110,3 +113,29 @@ class ReviewMutation:
         except DomainError as exc:
             return AccessReviewPayload(user_errors=user_errors(exc, info))
         return AccessReviewPayload(access_review=AccessReview.from_domain(review))
+
+
+@strawberry.type(description="Live access review changes.")
+class ReviewSubscription:
+    @strawberry.subscription(
+        description="A review whenever it starts, one of its entries is decided, or it is "
+        "completed (every role); re-read `entries` for the decisions."
+    )
+    async def access_review_changed(
+        self,
+        info: strawberry.Info[Context, Any],
+        review_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this review; omit for every review."),
+        ] = None,
+    ) -> AsyncGenerator[AccessReview, None]:
+        principal = principal_of(info)
+        services = info.context.services
+        topic = topic_for(principal.organization_id, REVIEWS_CHANNEL)
+        async for event in services.bus.subscribe(topic):
+            changed = str(event["review_id"])
+            if review_id is not None and changed != str(review_id):
+                continue
+            review = await services.reviews.get(principal, changed)
+            if review is not None:
+                yield AccessReview.from_domain(review)

@@ -28,7 +28,7 @@ from resolvers.identity import IdentityMutation
 from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
 from resolvers.people import PeopleMutation, PeopleQuery
 from resolvers.policies import PolicyMutation, PolicyQuery
-from resolvers.reviews import ReviewMutation, ReviewQuery
+from resolvers.reviews import ReviewMutation, ReviewQuery, ReviewSubscription
 from resolvers.sync import SyncMutation, SyncQuery, SyncSubscription
 from resolvers.systems import SystemMutation, SystemQuery
 
@@ -79,7 +79,11 @@ class Mutation(
     "`connection_init`); at most 20 subscriptions per connection."
 )
 class Subscription(
-    AccessSubscription, IntegrationSubscription, SyncSubscription, CheckSubscription
+    AccessSubscription,
+    IntegrationSubscription,
+    SyncSubscription,
+    CheckSubscription,
+    ReviewSubscription,
 ):
     pass
 

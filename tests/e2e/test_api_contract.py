@@ -12,8 +12,10 @@ import pytest
 from gql import GraphQLRequest
 from gql.transport.exceptions import TransportQueryError
 
+from services.events import topic_for
 from services.integrations.models import IntegrationStatus, Purpose
 from services.models import Role
+from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
@@ -337,3 +339,36 @@ async def test_integration_settings_can_be_changed_by_an_admin(live: LiveServer)
         "updateIntegrationSettings"
     ]
     assert viewer["userErrors"] == [{"field": None, "code": "FORBIDDEN"}]
+
+
+async def test_review_changes_are_pushed_to_every_role(live: LiveServer) -> None:
+    api = await api_for(live)
+    _, review_id = await seeded_review(api, live)
+    entries = await api(
+        "query($id: ID!) { accessReview(id: $id) { entries { edges { node { id } } } } }",
+        {"id": review_id},
+    )
+    entry_id = entries["accessReview"]["entries"]["edges"][0]["node"]["id"]
+    query = """subscription($id: ID) { accessReviewChanged(reviewId: $id) {
+      id status pendingCount entries(decision: KEEP) { edges { node { id decidedByActor {
+      role } } } } } }"""
+    async with gql_ws(live.ws_url, api.keys[Role.VIEWER]) as session:
+        stream = session.subscribe(GraphQLRequest(query, variable_values={"id": review_id}))
+        first = asyncio.ensure_future(anext(stream))
+        topic = topic_for(api.org_id, REVIEWS_CHANNEL)
+        for _ in range(500):
+            if live.container.bus.subscriber_count(topic):
+                break
+            await asyncio.sleep(0.01)
+        decided = await api(
+            "mutation($id: ID!) { decideAccess(input: {entryId: $id, decision: KEEP}) {"
+            " userErrors { code } } }",
+            {"id": entry_id},
+            Role.REVIEWER,
+        )
+        assert decided["decideAccess"]["userErrors"] == []
+        review = (await asyncio.wait_for(first, 10))["accessReviewChanged"]
+        await stream.aclose()
+    assert (review["id"], review["status"], review["pendingCount"]) == (review_id, "OPEN", 1)
+    [node] = [e["node"] for e in review["entries"]["edges"]]
+    assert node == {"id": entry_id, "decidedByActor": {"role": "REVIEWER"}}

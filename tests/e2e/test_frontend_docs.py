@@ -21,6 +21,7 @@ from services.events import topic_for
 from services.integrations.models import Purpose
 from services.people.models import PersonStatus, person_id
 from services.people.validation import PersonDraft
+from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
@@ -69,6 +70,7 @@ VARIABLES: dict[str, Callable[[State], dict[str, Any]]] = {
     "Offboard": lambda s: {"personId": s["personId"]},
     "StartReview": lambda s: {"criticalSystemId": s["criticalSystemId"]},
     "ReviewEntries": lambda s: {"id": s["reviewId"]},
+    "ReviewUpdates": lambda s: {"reviewId": s["reviewId"]},
     "Decide": lambda s: {"entryId": s["entryId"]},
     "CompleteReview": lambda s: {"reviewId": s["reviewId"]},
     "Check": lambda s: {"id": s["checkId"]},
@@ -85,6 +87,13 @@ VARIABLES: dict[str, Callable[[State], dict[str, Any]]] = {
     "MapPolicy": lambda s: {"pageId": "page-not-synced"},
     "Evidence": lambda s: {"checkId": s["checkId"]},
     "CreateKey": lambda s: {"name": "Console reviewer"},
+}
+
+#: Subscriptions that need a change to send something: the bus channel they listen on.
+CHANNELS = {
+    "IntegrationChanges": "integrations",
+    "CheckUpdates": CHECKS_CHANNEL,
+    "ReviewUpdates": REVIEWS_CHANNEL,
 }
 
 #: Examples that must succeed outright (empty userErrors) on the seeded data.
@@ -226,9 +235,8 @@ async def run_subscription(
     async with gql_ws(live.ws_url, key) as session:
         stream = session.subscribe(GraphQLRequest(text, variable_values=variables))
         first = asyncio.ensure_future(anext(stream))
-        if name in ("IntegrationChanges", "CheckUpdates"):
-            channel = "integrations" if name == "IntegrationChanges" else CHECKS_CHANNEL
-            topic = topic_for(org, channel)
+        if name in CHANNELS:
+            topic = topic_for(org, CHANNELS[name])
             bus = live.container.bus
             for _ in range(500):
                 if bus.subscriber_count(topic):
@@ -236,6 +244,8 @@ async def run_subscription(
                 await asyncio.sleep(0.01)
             if name == "IntegrationChanges":
                 await bus.publish(topic, {"integration_id": state["integrationId"]})
+            elif name == "ReviewUpdates":
+                await bus.publish(topic, {"review_id": state["reviewId"]})
             else:
                 await live.container.compliance.engine.evaluate(org)
         message = await asyncio.wait_for(first, 20)
