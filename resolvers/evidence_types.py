@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers.check_types import CheckStatus
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
 from services.evidence_chain import EvidenceRecord
 from services.evidence_verify import ChainStatus
 from services.paging import Slice
@@ -19,7 +19,7 @@ from services.paging import Slice
     description="One sealed evidence record: what a check saw and concluded when its outcome "
     "changed. Hash-chained and HMAC-sealed; `verifyEvidenceChain` checks the whole chain."
 )
-class Evidence:
+class Evidence(Node):
     id: strawberry.ID = strawberry.field(description="Opaque record id.")
     sequence: int = strawberry.field(description="Position in the organization's chain (1, 2…).")
     check_id: strawberry.ID = strawberry.field(description="The check whose result it seals.")

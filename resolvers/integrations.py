@@ -11,7 +11,7 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.errors import UserError, user_errors
-from resolvers.relay import USER_ERRORS, wire
+from resolvers.relay import USER_ERRORS, Node, wire
 from resolvers.sync_types import SyncRun
 from services.errors import DomainError
 from services.events import topic_for
@@ -92,7 +92,7 @@ class ConfluenceSite:
 @strawberry.type(
     description="One Confluence connection of the organization. No field ever holds a secret."
 )
-class Integration:
+class Integration(Node):
     id: strawberry.ID = strawberry.field(description="Opaque integration id.")
     purpose: IntegrationPurpose = strawberry.field(description="What the integration is for.")
     auth_method: AuthMethod = strawberry.field(description="How Vigil authenticates.")

@@ -8,7 +8,7 @@ from enum import Enum
 import strawberry
 
 from resolvers.errors import UserError, camel
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo, wire
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo, wire
 from services.paging import Slice
 from services.people import models
 from services.people.validation import InvalidPeople, PersonDraft
@@ -23,7 +23,7 @@ class PersonStatus(Enum):
 
 
 @strawberry.type(description="A member of the workforce, from the HR source of truth.")
-class Person:
+class Person(Node):
     id: strawberry.ID = strawberry.field(description="Opaque person id.")
     email: str = strawberry.field(
         description="Work email; identifies the person (case-insensitively) and links accounts."

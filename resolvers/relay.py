@@ -71,3 +71,11 @@ def wire(member: Enum) -> str:
     raw = member.value
     assert isinstance(raw, str)
     return raw
+
+
+@strawberry.interface(
+    description="An object with an id that is unique across types: refetch it with "
+    "`node(id)` (Relay's object identification)."
+)
+class Node:
+    id: strawberry.ID = strawberry.field(description="Opaque id, unique across types.")

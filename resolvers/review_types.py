@@ -19,6 +19,7 @@ from resolvers.relay import (
     USER_ERRORS,
     After,
     First,
+    Node,
     PageInfo,
     wire,
 )
@@ -145,7 +146,7 @@ class AccessReviewEntryConnection:
 
 
 @strawberry.type(description="A review campaign over a critical system's accounts.")
-class AccessReview:
+class AccessReview(Node):
     id: strawberry.ID = strawberry.field(description="Opaque review id.")
     critical_system_id: strawberry.ID = strawberry.field(description="The system reviewed.")
     status: AccessReviewStatus = strawberry.field(description="OPEN or COMPLETED.")

@@ -26,6 +26,7 @@ from resolvers.errors import MaskUnexpectedErrors
 from resolvers.evidence import EvidenceQuery
 from resolvers.identity import IdentityMutation
 from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
+from resolvers.node import NodeQuery
 from resolvers.people import PeopleMutation, PeopleQuery
 from resolvers.policies import PolicyMutation, PolicyQuery
 from resolvers.reviews import ReviewMutation, ReviewQuery, ReviewSubscription
@@ -52,6 +53,7 @@ class Query(
     PolicyQuery,
     EvidenceQuery,
     ExceptionQuery,
+    NodeQuery,
 ):
     pass
 

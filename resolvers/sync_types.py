@@ -8,7 +8,7 @@ from enum import Enum
 import strawberry
 
 from resolvers.errors import UserError
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo
 from services.paging import Slice
 from services.sync import models
 
@@ -74,7 +74,7 @@ class SnapshotCounts:
 
 
 @strawberry.type(description="One collection pass of an integration.")
-class SyncRun:
+class SyncRun(Node):
     id: strawberry.ID = strawberry.field(description="Opaque run id.")
     integration_id: strawberry.ID = strawberry.field(description="The integration synced.")
     status: SyncRunStatus = strawberry.field(description="Where the run is in its lifecycle.")

@@ -10,7 +10,7 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.errors import UserError, user_errors
-from resolvers.relay import USER_ERRORS, wire
+from resolvers.relay import USER_ERRORS, Node, wire
 from services.errors import DomainError
 from services.reviews import models
 from services.reviews.systems import SystemChanges, SystemSettings
@@ -33,7 +33,7 @@ class AccessRule(Enum):
 
 
 @strawberry.type(description="A system under access monitoring and its access rule.")
-class CriticalSystem:
+class CriticalSystem(Node):
     id: strawberry.ID = strawberry.field(description="Opaque critical system id.")
     system: SystemKind = strawberry.field(description="Which system.")
     integration_id: strawberry.ID | None = strawberry.field(

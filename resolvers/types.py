@@ -8,7 +8,7 @@ from enum import Enum
 import strawberry
 
 from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS
+from resolvers.relay import USER_ERRORS, Node
 from services import models
 
 
@@ -58,7 +58,7 @@ class Viewer:
 @strawberry.type(
     description="An API key's public facts; its secret value is shown only once, at creation."
 )
-class ApiKey:
+class ApiKey(Node):
     id: strawberry.ID = strawberry.field(description="Opaque key id (not the secret).")
     name: str = strawberry.field(
         description="Name to recognise the key by (who or what uses it); may be empty for "

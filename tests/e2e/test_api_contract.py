@@ -372,3 +372,33 @@ async def test_review_changes_are_pushed_to_every_role(live: LiveServer) -> None
     assert (review["id"], review["status"], review["pendingCount"]) == (review_id, "OPEN", 1)
     [node] = [e["node"] for e in review["entries"]["edges"]]
     assert node == {"id": entry_id, "decidedByActor": {"role": "REVIEWER"}}
+
+
+async def test_node_refetches_any_object_of_the_callers_organization(live: LiveServer) -> None:
+    api = await api_for(live)
+    integration_id, review_id = await seeded_review(api, live)
+    run_id = await finished_run(live, integration_id, api.org_id)
+    people = await api(
+        'mutation { upsertPeople(input: [{email: "ann@acme.test"}]) { people { id } } }'
+    )
+    person_id = people["upsertPeople"]["people"][0]["id"]
+    me = await api("{ me { apiKeyId } }")
+    query = """query($id: ID!) { node(id: $id) { __typename id
+      ... on Integration { integrationStatus: status } ... on SyncRun { runStatus: status }
+      ... on Person { email } ... on AccessReview { reviewStatus: status }
+      ... on ApiKey { role } } }"""
+    expected = {
+        integration_id: ("Integration", {"integrationStatus": "CONNECTED"}),
+        run_id: ("SyncRun", {"runStatus": "SUCCEEDED"}),
+        person_id: ("Person", {"email": "ann@acme.test"}),
+        review_id: ("AccessReview", {"reviewStatus": "OPEN"}),
+        me["me"]["apiKeyId"]: ("ApiKey", {"role": "ADMIN"}),
+    }
+    for node_id, (typename, fields) in expected.items():
+        node = (
+            await api(query, {"id": node_id}, Role.VIEWER if typename != "ApiKey" else Role.ADMIN)
+        )["node"]
+        assert node == {"__typename": typename, "id": node_id, **fields}
+    other = await api_for(live)
+    for node_id in [*expected, "nope_123", "int_missing", ""]:
+        assert (await other(query, {"id": node_id}))["node"] is None
