@@ -22,7 +22,7 @@ from services.identity.accounts import AccountService
 from services.identity.directory import Directory
 from services.identity.service import IdentityService
 from services.integrations.models import Integration, Purpose
-from services.people.service import PeopleService
+from services.people.service import PEOPLE_CHANNEL, PeopleService
 from services.reviews.service import REVIEWS_CHANNEL, AccessReviewService
 from services.reviews.systems import CriticalSystemService
 from services.store import Store
@@ -97,6 +97,7 @@ def build_access(
         # People decide identities (email match), which decide the access checks.
         await identities.resolve(organization_id)
         await changed(organization_id)
+        await bus.publish(topic_for(organization_id, PEOPLE_CHANNEL), {})
 
     parts = AccessParts(
         directory=directory,

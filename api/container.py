@@ -113,7 +113,7 @@ class Container:
         )
         integrations.on_changed(compliance.integration_changed)
         access = AccessService(store, bus)
-        policy.attach(compliance.reevaluator, sync, access)
+        policy.attach(compliance.reevaluator, sync, access, bus)
         return cls(
             settings=settings,
             store=store,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -20,6 +22,8 @@ from resolvers.people_types import (
 )
 from resolvers.relay import After, First
 from services.errors import DomainError
+from services.events import topic_for
+from services.people.service import PEOPLE_CHANNEL
 from services.people.validation import InvalidPeople
 
 
@@ -94,3 +98,25 @@ class PeopleMutation:
         except DomainError as exc:
             return PersonPayload(user_errors=user_errors(exc, info))
         return PersonPayload(person=Person.from_domain(person))
+
+
+@strawberry.type(description="The organization's people changed: refetch what is shown.")
+class PeopleChanged:
+    total_count: int = strawberry.field(description="How many people the organization has now.")
+    changed_at: datetime = strawberry.field(description="When the change was announced (UTC).")
+
+
+@strawberry.type(description="Live people changes.")
+class PeopleSubscription:
+    @strawberry.subscription(
+        description="Whenever people are created, updated or offboarded (GraphQL or CSV "
+        "import), once per batch (every role); refetch `people` to see them."
+    )
+    async def people_changed(
+        self, info: strawberry.Info[Context, Any]
+    ) -> AsyncGenerator[PeopleChanged, None]:
+        principal = principal_of(info)
+        services = info.context.services
+        async for _ in services.bus.subscribe(topic_for(principal.organization_id, PEOPLE_CHANNEL)):
+            page = await services.people.list_people(principal, None, 1, None)
+            yield PeopleChanged(total_count=page.total_count, changed_at=datetime.now(UTC))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 import strawberry
@@ -17,7 +18,9 @@ from resolvers.policy_types import (
 )
 from resolvers.relay import wire
 from services.errors import DomainError
+from services.events import topic_for
 from services.policies.catalogue import PolicyType as DomainPolicyType
+from services.policies.service import POLICIES_CHANNEL
 
 
 def _type(value: PolicyType) -> DomainPolicyType:
@@ -88,3 +91,21 @@ class PolicyMutation:
         except DomainError as exc:
             return PolicyPayload(user_errors=user_errors(exc, info))
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
+
+
+@strawberry.type(description="Live policy changes.")
+class PolicySubscription:
+    @strawberry.subscription(
+        description="Every required policy with its document whenever a mapping, approval, "
+        "POLICY sync or framework change may have changed them (every role)."
+    )
+    async def policies_changed(
+        self, info: strawberry.Info[Context, Any]
+    ) -> AsyncGenerator[list[PolicyRequirement], None]:
+        principal = principal_of(info)
+        services = info.context.services
+        async for _ in services.bus.subscribe(
+            topic_for(principal.organization_id, POLICIES_CHANNEL)
+        ):
+            requirements = await services.policies.requirements(principal)
+            yield [PolicyRequirement.from_domain(r) for r in requirements]

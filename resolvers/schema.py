@@ -27,8 +27,8 @@ from resolvers.evidence import EvidenceQuery
 from resolvers.identity import IdentityMutation
 from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
 from resolvers.node import NodeQuery
-from resolvers.people import PeopleMutation, PeopleQuery
-from resolvers.policies import PolicyMutation, PolicyQuery
+from resolvers.people import PeopleMutation, PeopleQuery, PeopleSubscription
+from resolvers.policies import PolicyMutation, PolicyQuery, PolicySubscription
 from resolvers.reviews import ReviewMutation, ReviewQuery, ReviewSubscription
 from resolvers.sync import SyncMutation, SyncQuery, SyncSubscription
 from resolvers.systems import SystemMutation, SystemQuery
@@ -86,6 +86,8 @@ class Subscription(
     SyncSubscription,
     CheckSubscription,
     ReviewSubscription,
+    PeopleSubscription,
+    PolicySubscription,
 ):
     pass
 

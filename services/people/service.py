@@ -31,6 +31,10 @@ from services.store import Store
 MAX_FILTER_TEXT = 200
 
 
+#: Bus channel announcing that an organization's people changed (``peopleChanged``).
+PEOPLE_CHANNEL = "people"
+
+
 class PeopleService:
     """The organization's workforce as HR states it; Confluence never changes it."""
 

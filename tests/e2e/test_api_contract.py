@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -15,6 +16,8 @@ from gql.transport.exceptions import TransportQueryError
 from services.events import topic_for
 from services.integrations.models import IntegrationStatus, Purpose
 from services.models import Role
+from services.people.service import PEOPLE_CHANNEL
+from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
 from tests.access.builders import account
@@ -402,3 +405,55 @@ async def test_node_refetches_any_object_of_the_callers_organization(live: LiveS
     other = await api_for(live)
     for node_id in [*expected, "nope_123", "int_missing", ""]:
         assert (await other(query, {"id": node_id}))["node"] is None
+
+
+async def first_after(
+    live: LiveServer, key: str, query: str, topic: str, cause: Callable[[], Awaitable[Any]]
+) -> Any:
+    """The first message of a subscription once it listens and ``cause`` ran."""
+    async with gql_ws(live.ws_url, key) as session:
+        stream = session.subscribe(GraphQLRequest(query))
+        first = asyncio.ensure_future(anext(stream))
+        for _ in range(500):
+            if live.container.bus.subscriber_count(topic):
+                break
+            await asyncio.sleep(0.01)
+        await cause()
+        message = await asyncio.wait_for(first, 10)
+        await stream.aclose()
+    return message
+
+
+async def test_people_and_policy_changes_are_pushed(live: LiveServer) -> None:
+    api = await api_for(live)
+    viewer = api.keys[Role.VIEWER]
+
+    async def import_two() -> Any:
+        return await api(
+            'mutation { upsertPeople(input: [{email: "a@acme.test"}, {email: "b@acme.test"}])'
+            " { created } }"
+        )
+
+    people = await first_after(
+        live,
+        viewer,
+        "subscription { peopleChanged { totalCount changedAt } }",
+        topic_for(api.org_id, PEOPLE_CHANNEL),
+        import_two,
+    )
+    assert people["peopleChanged"]["totalCount"] == 2
+
+    async def activate_iso() -> Any:
+        return await api(
+            "mutation { activateFrameworks(frameworks: [ISO27001]) { userErrors { code } } }"
+        )
+
+    policies = await first_after(
+        live,
+        viewer,
+        "subscription { policiesChanged { policyType frameworks } }",
+        topic_for(api.org_id, POLICIES_CHANNEL),
+        activate_iso,
+    )
+    types = {p["policyType"] for p in policies["policiesChanged"]}
+    assert "PHYSICAL_SECURITY" in types and "CODE_OF_CONDUCT" not in types  # ISO 27001 only

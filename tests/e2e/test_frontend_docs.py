@@ -20,7 +20,9 @@ from services.checks.events import CHECKS_CHANNEL
 from services.events import topic_for
 from services.integrations.models import Purpose
 from services.people.models import PersonStatus, person_id
+from services.people.service import PEOPLE_CHANNEL
 from services.people.validation import PersonDraft
+from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
 from tests.access.builders import account
@@ -94,6 +96,8 @@ CHANNELS = {
     "IntegrationChanges": "integrations",
     "CheckUpdates": CHECKS_CHANNEL,
     "ReviewUpdates": REVIEWS_CHANNEL,
+    "PeopleUpdates": PEOPLE_CHANNEL,
+    "PolicyUpdates": POLICIES_CHANNEL,
 }
 
 #: Examples that must succeed outright (empty userErrors) on the seeded data.
@@ -246,6 +250,8 @@ async def run_subscription(
                 await bus.publish(topic, {"integration_id": state["integrationId"]})
             elif name == "ReviewUpdates":
                 await bus.publish(topic, {"review_id": state["reviewId"]})
+            elif name in ("PeopleUpdates", "PolicyUpdates"):
+                await bus.publish(topic, {})
             else:
                 await live.container.compliance.engine.evaluate(org)
         message = await asyncio.wait_for(first, 20)
