@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.container import Container
 from api.cors import OriginLoggingCORS
 from api.evidence_export import evidence_routes
+from api.graphiql import OfflineGraphiQL, asset_dir, graphiql_routes
 from api.graphql import VigilGraphQL
 from api.health import health_routes
 from api.http_errors import RequestIdMiddleware, http_exception_handler
@@ -51,8 +52,12 @@ def create_app(
             await container.stop()
 
     graphql = VigilGraphQL(container)
+    graphiql_assets = asset_dir() if settings.development else None
+    if settings.development and graphiql_assets is None:
+        log.warning("GraphiQL assets not installed: GraphiQL will load them from a CDN")
     app = Starlette(
         routes=[
+            *(graphiql_routes(graphiql_assets) if graphiql_assets else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *health_routes(container),
@@ -70,6 +75,7 @@ def create_app(
                 allow_headers=["authorization", "content-type"],
                 expose_headers=["x-request-id"],
             ),
+            *([Middleware(OfflineGraphiQL)] if graphiql_assets else []),
         ],
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,
