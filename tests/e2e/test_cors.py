@@ -11,7 +11,8 @@ import pytest
 import websockets
 
 from api.settings import Settings
-from tests.conftest import LiveServer, open_store, start_live_server
+from tests.conftest import LiveServer
+from tests.e2e.server_support import serving
 
 DEV_SERVERS = [
     "http://localhost:3000",
@@ -32,14 +33,8 @@ def test_development_allows_common_dev_servers_and_production_does_not() -> None
 
 @pytest.fixture
 async def dev_server() -> AsyncIterator[LiveServer]:
-    store = open_store("mock", None)
-    live, server, task = await start_live_server(store, env="development")
-    try:
+    async with serving(env="development") as live:
         yield live
-    finally:
-        await store.drop()
-        server.should_exit = True
-        await task
 
 
 def preflight(origin: str) -> dict[str, str]:

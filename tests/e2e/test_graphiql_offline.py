@@ -9,21 +9,16 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, open_store, start_live_server
+from tests.conftest import LiveServer
+from tests.e2e.server_support import serving
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml"}
 
 
 @pytest.fixture
 async def dev_server() -> AsyncIterator[LiveServer]:
-    store = open_store("mock", None)
-    live, server, task = await start_live_server(store, env="development")
-    try:
+    async with serving(env="development") as live:
         yield live
-    finally:
-        await store.drop()
-        server.should_exit = True
-        await task
 
 
 async def test_the_graphiql_page_loads_only_local_assets(

@@ -9,20 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, open_store, start_live_server
+from tests.conftest import LiveServer
+from tests.e2e.server_support import serving
 
 
 @pytest.fixture
-async def strict(request: pytest.FixtureRequest) -> AsyncIterator[LiveServer]:
-    """Vigil with a rate limit of one request a minute per key (mock store)."""
-    store = open_store("mock", None)
-    live, server, task = await start_live_server(store, rate_limit_per_minute=1)
-    try:
+async def strict() -> AsyncIterator[LiveServer]:
+    async with serving(rate_limit_per_minute=1) as live:
         yield live
-    finally:
-        await store.drop()
-        server.should_exit = True
-        await task
 
 
 def one_error(response: httpx.Response) -> dict[str, Any]:
