@@ -18,7 +18,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from services.errors import DomainError
+from services.errors import Conflict, DomainError, Forbidden, NotFound
 
 log = logging.getLogger("vigil.graphql")
 
@@ -107,8 +107,13 @@ def _is_unexpected(error: GraphQLError) -> bool:
 def error_code(error: GraphQLError) -> str:
     """``extensions.code`` for an error that is not masked."""
     original = error.original_error
-    if isinstance(original, DomainError):
-        return ERROR_CODES.get(original.code, BAD_USER_INPUT)
+    if not isinstance(original, DomainError):
+        return BAD_USER_INPUT
+    if original.code in ERROR_CODES:
+        return ERROR_CODES[original.code]
+    for kind, code in ((NotFound, "NOT_FOUND"), (Forbidden, "FORBIDDEN"), (Conflict, "CONFLICT")):
+        if isinstance(original, kind):
+            return code
     return BAD_USER_INPUT
 
 
