@@ -300,15 +300,45 @@ async def test_sync_run_by_id_and_progress_sends_the_current_state_once(live: Li
         await stream.aclose()
 
 
+async def ws_error(live: LiveServer, key: str, query: str) -> dict[str, Any]:
+    """The error a subscription ends with, as the client sees it."""
+    async with gql_ws(live.ws_url, key) as session:
+        with pytest.raises(TransportQueryError) as raised:
+            await asyncio.wait_for(anext(session.subscribe(GraphQLRequest(query))), 10)
+    errors = raised.value.errors or []
+    return dict(errors[0])
+
+
 async def test_subscription_errors_carry_a_code(live: LiveServer) -> None:
     api = await api_for(live)
-    query = 'subscription { syncProgress(integrationId: "int_nope") { id } }'
-    async with gql_ws(live.ws_url, api.keys[Role.ADMIN]) as session:
-        with pytest.raises(TransportQueryError) as raised:
-            await anext(session.subscribe(GraphQLRequest(query)))
-    errors = raised.value.errors or []
-    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
-    assert errors[0]["message"] == "integration int_nope not found"
+    key = api.keys[Role.ADMIN]
+    missing = await ws_error(
+        live, key, 'subscription { syncProgress(integrationId: "int_nope") { id } }'
+    )
+    assert missing["extensions"]["code"] == "NOT_FOUND"
+    assert missing["message"] == "integration int_nope not found"
+    unknown = await ws_error(live, key, "subscription { noSuchThing { id } }")
+    assert unknown["extensions"]["code"] == "BAD_USER_INPUT"
+
+    integration = await connected(live.container.store, api.org_id)
+    sync = live.container.sync.service
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database on fire")
+        yield  # an async generator, like the real one
+
+    original = sync.follow
+    sync.follow = broken  # type: ignore[method-assign]
+    try:
+        crashed = await ws_error(
+            live,
+            key,
+            f'subscription {{ syncProgress(integrationId: "{integration.id}") {{ id }} }}',
+        )
+    finally:
+        sync.follow = original  # type: ignore[method-assign]
+    assert crashed["extensions"]["code"] == "INTERNAL" and crashed["extensions"]["requestId"]
+    assert "fire" not in crashed["message"]
 
 
 async def test_integration_settings_can_be_changed_by_an_admin(live: LiveServer) -> None:
