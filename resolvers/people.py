@@ -17,6 +17,7 @@ from resolvers.people_types import (
     PersonConnection,
     PersonFilter,
     PersonInput,
+    PersonOrder,
     PersonPayload,
     people_errors,
 )
@@ -29,7 +30,10 @@ from services.people.validation import InvalidPeople
 
 @strawberry.type(description="Reads of the organization's people.")
 class PeopleQuery:
-    @strawberry.field(description="People of the organization, by email (every role).")
+    @strawberry.field(
+        description="People of the organization, by email unless `orderBy` says otherwise "
+        "(every role)."
+    )
     async def people(
         self,
         info: strawberry.Info[Context, Any],
@@ -39,9 +43,20 @@ class PeopleQuery:
         ] = None,
         first: First = None,
         after: After = None,
+        order_by: Annotated[
+            PersonOrder | None,
+            strawberry.argument(
+                description="The order; default by email, ascending. Cursors are only valid "
+                "with the order that produced them."
+            ),
+        ] = None,
     ) -> PersonConnection:
         page = await info.context.services.people.list_people(
-            principal_of(info), filter.to_domain() if filter else None, first, after
+            principal_of(info),
+            filter.to_domain() if filter else None,
+            first,
+            after,
+            order_by.to_domain() if order_by else None,
         )
         return PersonConnection.of(page, after)
 

@@ -117,13 +117,44 @@ class PersonFilter:
         )
 
 
+@strawberry.enum(description="The direction of an ordering.")
+class OrderDirection(Enum):
+    ASC = strawberry.enum_value("ASC", description="Smallest (or oldest, or A) first.")
+    DESC = strawberry.enum_value("DESC", description="Largest (or newest, or Z) first.")
+
+
+@strawberry.enum(description="What `people` can be ordered by.")
+class PersonOrderField(Enum):
+    EMAIL = strawberry.enum_value("email_key", description="Email, case-insensitively.")
+    UPDATED_AT = strawberry.enum_value(
+        "updated_at", description="When the record last changed (ties by email)."
+    )
+
+
+@strawberry.input(description="The order of `people`; default by email, ascending.")
+class PersonOrder:
+    field: PersonOrderField = strawberry.field(
+        default=PersonOrderField.EMAIL, description="What to order by; default EMAIL."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="Default ASC."
+    )
+
+    def to_domain(self) -> models.PersonSort:
+        """The service-layer sort."""
+        return models.PersonSort(
+            field=models.PersonSortField(wire(self.field)),
+            descending=self.direction is OrderDirection.DESC,
+        )
+
+
 @strawberry.type(description="A person and its cursor.")
 class PersonEdge:
     cursor: str = strawberry.field(description=CURSOR)
     node: Person = strawberry.field(description="The person.")
 
 
-@strawberry.type(description="People, by email.")
+@strawberry.type(description="People, by email unless ordered otherwise.")
 class PersonConnection:
     edges: list[PersonEdge] = strawberry.field(description=EDGES)
     page_info: PageInfo = strawberry.field(description=PAGE_INFO)

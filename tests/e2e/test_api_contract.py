@@ -487,3 +487,41 @@ async def test_people_and_policy_changes_are_pushed(live: LiveServer) -> None:
     )
     types = {p["policyType"] for p in policies["policiesChanged"]}
     assert "PHYSICAL_SECURITY" in types and "CODE_OF_CONDUCT" not in types  # ISO 27001 only
+
+
+async def test_people_can_be_ordered_and_paged_in_that_order(live: LiveServer) -> None:
+    api = await api_for(live)
+    for batch in (["c@acme.test", "a@acme.test"], ["b@acme.test"], ["d@acme.test"]):
+        await api(
+            "mutation($p: [PersonInput!]!) { upsertPeople(input: $p) { created } }",
+            {"p": [{"email": e} for e in batch]},
+        )
+    await api('mutation { upsertPeople(input: [{email: "a@acme.test", name: "A"}]) { updated } }')
+    query = """query($after: String, $order: PersonOrder) {
+      people(first: 1, after: $after, orderBy: $order) {
+        pageInfo { hasNextPage endCursor } edges { node { email updatedAt } } } }"""
+
+    async def walk(order: dict[str, str] | None) -> list[dict[str, str]]:
+        seen, after = [], None
+        while True:
+            page = (await api(query, {"after": after, "order": order}))["people"]
+            seen += [e["node"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+
+    by_email = await walk(None)
+    assert [p["email"] for p in by_email] == [
+        "a@acme.test",
+        "b@acme.test",
+        "c@acme.test",
+        "d@acme.test",
+    ]
+    backwards = await walk({"field": "EMAIL", "direction": "DESC"})
+    assert backwards == list(reversed(by_email))
+    newest = await walk({"field": "UPDATED_AT", "direction": "DESC"})
+    assert newest[0]["email"] == "a@acme.test"  # renamed last
+    expected = sorted(by_email, key=lambda p: (p["updatedAt"], p["email"]), reverse=True)
+    assert newest == expected
+    oldest = await walk({"field": "UPDATED_AT"})
+    assert oldest == list(reversed(expected))
