@@ -4,23 +4,35 @@ SHELL := bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two installs: what running needs (`pip install -e .`, for demo/run) and the dev tools on top
+# (`.[dev]`, for test/lint/typecheck); the dev install satisfies running too.
 STAMP := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.run-installed-stamp
 PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
+# `make demo PORT=18000`, or VIGIL_PORT=18000 in the environment (vigil demo reads it).
+PORT ?=
 
-.PHONY: install run demo test lint typecheck pytest schema format simulator clean
+.PHONY: install install-run run demo test lint typecheck pytest schema format simulator clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[dev]' $(PIP_QUIET)
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e . $(PIP_QUIET)
+	touch $(RUN_STAMP)
 
 install: $(STAMP)
 
-demo: install
-	$(BIN)/vigil demo
+install-run: $(RUN_STAMP)
 
-run: install
-	VIGIL_ENV=$${VIGIL_ENV:-development} $(BIN)/vigil serve
+demo: install-run
+	$(BIN)/vigil demo $(if $(PORT),--port $(PORT))
+
+run: install-run
+	VIGIL_ENV=$${VIGIL_ENV:-development} $(BIN)/vigil serve $(if $(PORT),--port $(PORT))
 
 test: install lint typecheck pytest
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 
 from api.settings import Settings
 from services.access import AccessService
-from services.errors import ConfigurationError, DomainError
+from services.errors import ConfigurationError, DomainError, ValidationFailed
 from services.events import InMemoryEventBus
 from services.integrations.models import Purpose
-from services.models import Role
+from services.models import Principal, Role
 from services.store import Store
 
 app = typer.Typer(
@@ -21,8 +23,10 @@ app = typer.Typer(
 )
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
+evidence_app = typer.Typer(help="The evidence chain.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(evidence_app, name="evidence")
 
 T = TypeVar("T")
 
@@ -56,8 +60,16 @@ def worker() -> None:
     """Run the background worker only (scheduled syncs and periodic jobs)."""
     from api.worker import run_worker
 
+    settings = Settings(run_worker=True)
+    if not settings.mongodb_url_value():
+        typer.echo(
+            "This command needs VIGIL_MONGODB_URL (the database `vigil serve` uses): a worker "
+            "on its own embedded store would sync nothing anyone sees.",
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
-        asyncio.run(run_worker(Settings(run_worker=True)))
+        asyncio.run(run_worker(settings))
     except ConfigurationError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -107,8 +119,12 @@ def simulator(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="API port (0 picks a free one).")] = 8000,
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(envvar="VIGIL_PORT", help="API port (0 picks a free one).")
+    ] = 8000,
+    host: Annotated[str, typer.Option(envvar="VIGIL_HOST", help="Interface to bind.")] = (
+        "127.0.0.1"
+    ),
 ) -> None:
     """Simulator + API + a seeded organization with a few failing checks to explore."""
     from api.demo import DemoError, run_demo
@@ -199,6 +215,73 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
         typer.echo(f"revoked {key.id} ({key.role.value}, organization {key.organization_id})")
 
     _run_with_access(go)
+
+
+@evidence_app.command("checkpoint")
+def evidence_checkpoint(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+) -> None:
+    """Print a signed checkpoint of the organization's chain head (keep it outside Vigil)."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.policy_setup import build_policies
+
+        point = await build_policies(settings, store).evidence.checkpoint(org)
+        if point is None:
+            typer.echo("the organization has no evidence yet", err=True)
+            return 1
+        typer.echo(json.dumps(point, sort_keys=True))
+        return 0
+
+    raise typer.Exit(_run_with_store(go))
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="A checkpoint file to hold the chain to.")
+    ] = None,
+) -> None:
+    """Verify the organization's chain (and a saved checkpoint); exit 1 when broken."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.policy_setup import build_policies
+
+        point = json.loads(checkpoint.read_text()) if checkpoint is not None else None
+        if point is not None and not isinstance(point, dict):
+            raise ValidationFailed("not a Vigil evidence checkpoint")
+        principal = Principal(organization_id=org, role=Role.VIEWER, api_key_id="cli")
+        status = await build_policies(settings, store).evidence.verify(principal, point)
+        if status.broken is None:
+            typer.echo(f"valid: {status.checked_count} records, head #{status.head_sequence}")
+            return 0
+        broken = status.broken
+        typer.echo(f"BROKEN at #{broken.sequence}: {broken.problem.value}: {broken.message}")
+        return 1
+
+    raise typer.Exit(_run_with_store(go))
+
+
+def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
+    settings = Settings()
+    url = settings.mongodb_url_value()
+    if not url:
+        typer.echo("This command needs VIGIL_MONGODB_URL.", err=True)
+        raise typer.Exit(2)
+
+    async def go() -> int:
+        store = Store.open(url, settings.mongodb_db)
+        try:
+            return await action(store, settings)
+        finally:
+            store.close()
+
+    try:
+        return asyncio.run(go())
+    except (ConfigurationError, DomainError, ValueError) as exc:
+        typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        return 2
 
 
 def _run_with_access(action: Callable[[AccessService], Awaitable[None]]) -> None:

@@ -15,6 +15,7 @@ from api.metrics import Metrics
 from api.policy_setup import PolicyParts, build_policies
 from api.ratelimit import RateLimiter
 from api.settings import Settings
+from api.sockets import SocketRegistry
 from api.sync_setup import SyncParts, build_sync
 from resolvers.context import AppServices
 from services.access import AccessService
@@ -50,6 +51,7 @@ class Container:
     sync: SyncParts
     compliance: AccessParts
     policy: PolicyParts
+    sockets: SocketRegistry
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -127,6 +129,12 @@ class Container:
             sync=sync,
             compliance=compliance,
             policy=policy,
+            sockets=SocketRegistry(
+                bus,
+                access.key_still_valid,
+                max_per_key=settings.max_websockets_per_key,
+                recheck_seconds=settings.key_recheck_seconds,
+            ),
         )
 
     def services(self) -> AppServices:
@@ -158,6 +166,14 @@ class Container:
         if self.settings.run_worker:
             self.tasks.append(asyncio.create_task(self.sync.scheduler.run_forever()))
             self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
+            self.tasks.append(
+                asyncio.create_task(
+                    self.policy.evidence.log_checkpoints(
+                        self.store.organizations.list_ids,
+                        self.settings.evidence_checkpoint_minutes * 60,
+                    )
+                )
+            )
 
     async def _evaluate_periodically(self) -> None:
         """Every organization's checks, now and every ``check_interval_minutes``."""
@@ -168,6 +184,7 @@ class Container:
     async def stop(self) -> None:
         """Stop background tasks and close the store."""
         await self.compliance.reevaluator.stop()
+        await self.sockets.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

@@ -1,15 +1,16 @@
 """``vigil demo``: the simulator, the API and a seeded organization, ready to explore.
 
 Everything is set up through the public GraphQL API, exactly as a frontend would do it:
-connect both purposes, attach the admin key, wait for the first syncs, import people
-(a few of them offboarded while their Confluence accounts are still active) and add
-Confluence as a critical system, so some checks fail and can be fixed from GraphiQL.
+connect both purposes, attach the admin key, sync with it (so every check is monitored),
+import people (a few of them offboarded while their Confluence accounts are still active)
+and add Confluence as a critical system, so some checks fail and can be fixed from GraphiQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -103,24 +104,53 @@ async def seed(client: DemoClient, sim: RunningSimulator, *, sync_timeout: float
 
 
 async def _sync_all(client: DemoClient, timeout: float) -> None:
-    """Trigger a sync of every integration and wait until each has succeeded."""
+    """Sync every integration with its current settings and wait until each has succeeded.
+
+    Connecting starts a first sync at once, before the admin key is attached; a sync
+    triggered while that one runs would only return it. So: let the runs already started
+    end, then trigger a new run of each integration and wait for exactly those runs.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
     listed = await client.run("{ integrations { id } }")
-    for integration in listed["integrations"]:
-        await client.run(
-            """mutation($id: ID!) {
-                 triggerSync(integrationId: $id) { userErrors { code message } } }""",
-            {"id": integration["id"]},
+    ids = [i["id"] for i in listed["integrations"]]
+    await _until_idle(client, deadline)
+    wanted: dict[str, str] = {}
+    for integration_id in ids:
+        triggered = await client.run(
+            """mutation($id: ID!) { triggerSync(integrationId: $id) {
+                 syncRun { id } userErrors { code message } } }""",
+            {"id": integration_id},
         )
-    deadline = asyncio.get_running_loop().time() + timeout
+        wanted[integration_id] = triggered["triggerSync"]["syncRun"]["id"]
     while True:
-        runs = await client.run("{ integrations { latestSyncRun { status error } } }")
-        states = [i["latestSyncRun"] for i in runs["integrations"]]
-        if all(s and s["status"] == "SUCCEEDED" for s in states):
+        runs = await client.run("{ integrations { id latestSyncRun { id status error } } }")
+        latest = {i["id"]: i["latestSyncRun"] or {} for i in runs["integrations"]}
+        ours = [latest.get(i, {}) for i in ids]
+        if all(latest.get(i, {}).get("id") == run for i, run in wanted.items()) and all(
+            s["status"] == "SUCCEEDED" for s in ours
+        ):
             return
-        failed = [s for s in states if s and s["status"] == "FAILED"]
-        if failed or asyncio.get_running_loop().time() > deadline:
-            raise DemoError(f"the first syncs did not succeed: {states}")
+        failed = [s for s in ours if s.get("id") in wanted.values() and s["status"] == "FAILED"]
+        if failed or loop.time() > deadline:
+            raise DemoError(f"the syncs did not succeed: {ours}")
         await asyncio.sleep(0.5)
+
+
+async def _until_idle(client: DemoClient, deadline: float) -> None:
+    """Wait until no integration has a QUEUED or RUNNING sync."""
+    while True:
+        runs = await client.run("{ integrations { latestSyncRun { status } } }")
+        active = [
+            i["latestSyncRun"]["status"]
+            for i in runs["integrations"]
+            if i["latestSyncRun"] and i["latestSyncRun"]["status"] in ("QUEUED", "RUNNING")
+        ]
+        if not active:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise DemoError(f"the first syncs did not end: {active}")
+        await asyncio.sleep(0.2)
 
 
 def people_from(sim: RunningSimulator) -> list[dict[str, Any]]:
@@ -154,11 +184,16 @@ def people_from(sim: RunningSimulator) -> list[dict[str, Any]]:
 async def run_demo(port: int = 8000, host: str = "127.0.0.1") -> None:
     """Start everything, seed it, print how to explore, serve until interrupted."""
     sim = Simulator.generate(users=150, groups=12, pages=40, seed=7)
+    # Bind first, so the public URL (the OAuth redirect_uri) names the port really bound.
+    sock = _bind(host, port)
+    bound = sock.getsockname()
+    url = f"http://{_url_host(bound[0])}:{bound[1]}"
     with start_simulator(sim) as running:
         settings = Settings(
             env="development",
             host=host,
-            port=port,
+            port=bound[1],
+            public_url=url,
             allow_insecure_urls=True,
             atlassian_auth_url=running.auth_url,
             atlassian_api_url=running.api_url,
@@ -169,21 +204,43 @@ async def run_demo(port: int = 8000, host: str = "127.0.0.1") -> None:
         configure_logging("WARNING", json_lines=False)
         created: list[tuple[Organization, CreatedApiKey]] = []
         app = create_app(settings, bootstrap=lambda org, key: created.append((org, key)))
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_config=None))
-        task = asyncio.create_task(server.serve())
+        server = uvicorn.Server(uvicorn.Config(app, log_config=None))
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started:
             if task.done():
                 task.result()
                 raise DemoError("the API did not start")
             await asyncio.sleep(0.05)
-        bound = server.servers[0].sockets[0].getsockname()
-        url = f"http://{bound[0]}:{bound[1]}"
         org, key = created[0]
         async with httpx.AsyncClient(timeout=30) as http:
             await seed(DemoClient(http, f"{url}/graphql", key.secret), running)
         print(_banner(url, running.base_url, org, key), flush=True)
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise DemoError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    """The host as a URL names it (a wildcard address is reached through loopback)."""
+    if host in ("0.0.0.0", ""):  # noqa: S104 - not binding, naming
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 def _banner(url: str, sim_url: str, org: Organization, key: CreatedApiKey) -> str:

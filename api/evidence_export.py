@@ -39,9 +39,10 @@ def evidence_routes(container: Container) -> list[Route]:
                 "missing, invalid or revoked API key (Authorization: Bearer <key>)",
                 **{"WWW-Authenticate": "Bearer"},
             )
-        if not container.rate_limiter.allow(principal.api_key_id):
+        wait = container.rate_limiter.take(principal.api_key_id)
+        if wait:
             container.metrics.rate_limited.inc()
-            return rate_limited(container.settings.rate_limit_per_minute)
+            return rate_limited(wait)
         check_id = request.query_params.get("checkId", "").strip()
         fmt = request.query_params.get("format", "json")
         try:

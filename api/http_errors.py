@@ -13,7 +13,6 @@ the route set its own, as ``/graphql`` does), and turns an unexpected exception 
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -66,9 +65,8 @@ def errors_response(status: int, errors: Sequence[Mapping[str, Any]]) -> JSONRes
     return JSONResponse({"errors": [dict(e) for e in errors]}, status)
 
 
-def rate_limited(per_minute: int) -> JSONResponse:
+def rate_limited(retry_after: int) -> JSONResponse:
     """429 ``RATE_LIMITED`` with ``retryAfter`` (seconds until a request is allowed again)."""
-    retry_after = max(1, math.ceil(60 / per_minute))
     return error_response(
         429, "RATE_LIMITED", "rate limit exceeded for this API key", retryAfter=retry_after
     )

@@ -13,11 +13,27 @@ from services.redaction import redact
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
+def _is_wire_dump(record: logging.LogRecord) -> bool:
+    """The ``websockets`` library's frame and handshake dumps (``< TEXT '...'``) at DEBUG.
+
+    uvicorn hands its ``uvicorn.error`` logger to ``websockets``, which then logs every frame
+    (truncated, so a key's tail escapes pattern redaction) and every handshake header.
+    """
+    return (
+        record.levelno <= logging.DEBUG
+        and record.name.startswith(("uvicorn", "websockets"))
+        and isinstance(record.msg, str)
+        and record.msg.startswith(("< ", "> "))
+    )
+
+
 class RedactingFilter(logging.Filter):
-    """Render each record's message once, scrubbed of secrets."""
+    """Render each record's message once, scrubbed of secrets; drop WebSocket wire dumps."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Replace the message (and exception text) with a redacted rendering."""
+        if _is_wire_dump(record):
+            return False
         record.msg = redact(record.getMessage())
         record.args = None
         if record.exc_info:

@@ -33,8 +33,9 @@ def people_routes(container: Container) -> list[Route]:
         principal = await container.access.authenticate(token)
         if principal is None:
             return _error(401, "UNAUTHENTICATED", "missing, invalid or revoked API key")
-        if not container.rate_limiter.allow(principal.api_key_id):
-            return rate_limited(container.settings.rate_limit_per_minute)
+        wait = container.rate_limiter.take(principal.api_key_id)
+        if wait:
+            return rate_limited(wait)
         if request.headers.get("content-type", "").startswith("multipart/"):
             return _error(
                 415, "UNSUPPORTED_MEDIA_TYPE", "send the CSV itself as the body (text/csv)"

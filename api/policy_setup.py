@@ -95,7 +95,12 @@ def build_policies(settings: Settings, store: Store) -> PolicyParts:
     if warning:
         log.warning(warning)
     trigger = ReevaluationTrigger()
-    evidence = EvidenceService(store.evidence, key, check_ids=check_ids)
+
+    async def anchors(organization_id: str) -> list[tuple[str, str]]:
+        results = await store.check_results.list_latest(organization_id=organization_id)
+        return [(r.check_id, r.evidence_id) for r in results if r.evidence_id]
+
+    evidence = EvidenceService(store.evidence, key, check_ids=check_ids, anchors=anchors)
     loader = PolicyStateLoader(store)
     return PolicyParts(
         evidence=evidence,

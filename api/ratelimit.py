@@ -1,13 +1,14 @@
-"""Per-API-key request rate limit (token bucket, in process)."""
+"""Per-API-key operation rate limit (token bucket, in process), shared by HTTP and WebSocket."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
 
 class RateLimiter:
-    """Allows ``per_minute`` requests per key with bursts up to the same number."""
+    """Allows ``per_minute`` operations per key with bursts up to the same number."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._capacity = float(per_minute)
@@ -15,13 +16,17 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def allow(self, key: str) -> bool:
-        """Take one token for ``key``; False when none is left."""
+    def take(self, key: str) -> int:
+        """Take one token for ``key``: 0 when allowed, else whole seconds until one is back."""
         now = self._clock()
         tokens, last = self._buckets.get(key, (self._capacity, now))
         tokens = min(self._capacity, tokens + (now - last) * self._rate)
         if tokens < 1.0:
             self._buckets[key] = (tokens, now)
-            return False
+            return max(1, math.ceil((1.0 - tokens) / self._rate))
         self._buckets[key] = (tokens - 1.0, now)
-        return True
+        return 0
+
+    def allow(self, key: str) -> bool:
+        """Take one token for ``key``; False when none is left."""
+        return self.take(key) == 0

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # The worker (scheduler + sync runs) inside `vigil serve`; `--no-worker` turns it off.
     run_worker: bool = True
     scheduler_tick_seconds: float = Field(default=5.0, gt=0)
+    # A file the scheduler rewrites after every completed tick (health checks read its age).
+    worker_heartbeat_file: str | None = None
     sync_max_parallel: int = Field(default=4, ge=1)
     sync_concurrency: int = Field(default=8, ge=1, le=32)
     sync_lease_seconds: float = Field(default=60.0, ge=1)
@@ -47,12 +49,21 @@ class Settings(BaseSettings):
     # Checks: the periodic re-evaluation and the offboarding grace period (SPEC §6).
     check_interval_minutes: float = Field(default=15.0, gt=0)
     offboarding_grace_hours: float = Field(default=24.0, ge=0)
+    # The worker logs a signed checkpoint of every evidence chain this often (ADR 008).
+    evidence_checkpoint_minutes: float = Field(default=60.0, gt=0)
 
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
+    # Fields of an operation once fragments are expanded (counted once per fragment).
+    max_query_cost: int = Field(default=10_000, ge=1)
     max_subscriptions_per_connection: int = 20
+    max_websockets_per_key: int = Field(default=10, ge=1)
+    # How long a WebSocket trusts its key between re-checks (revocation also closes at once).
+    key_recheck_seconds: float = Field(default=5.0, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    operation_timeout_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def development(self) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from api.container import Container
 from services.events import Event, topic_for
@@ -23,7 +24,7 @@ _FIELDS = " · ".join(
         ("requests", "requests"),
         ("items", "items"),
         ("retries", "retries"),
-        ("waits", "rate-limit waits"),
+        ("waits", "waits"),
     )
 )
 
@@ -32,6 +33,9 @@ async def run_cli_sync(
     container: Container, organization_id: str, purpose: Purpose, console: Console
 ) -> int:
     """Sync the organization's ``purpose`` integration now; the process exit code."""
+    if await container.store.organizations.get(organization_id=organization_id) is None:
+        console.print(f"[red]Organization {organization_id} does not exist.")
+        return 1
     integration = await container.store.integrations.get_live_for_purpose(
         organization_id=organization_id, purpose=purpose
     )
@@ -71,12 +75,14 @@ async def _updates(
 
 
 def _progress(console: Console) -> Progress:
+    # The elapsed time comes first: on a narrow terminal rich crops the last column, and the
+    # counters (which grow) are the ones that may lose their tail, never the time.
     return Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description:<11}"),
-        BarColumn(),
-        TextColumn(_FIELDS),
-        TimeElapsedColumn(),
+        TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+        TextColumn("[bold]{task.description:<11}", table_column=Column(no_wrap=True)),
+        BarColumn(bar_width=10),
+        TextColumn(_FIELDS),  # wraps onto a second line when the terminal is narrow
         console=console,
         transient=False,
     )

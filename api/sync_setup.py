@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
+from api.heartbeat import Heartbeat
 from api.metrics import Metrics
 from api.settings import Settings
 from services.events import EventBus, topic_for
@@ -74,6 +75,9 @@ def build_sync(
         runner,
         tick_seconds=settings.scheduler_tick_seconds,
         max_parallel=settings.sync_max_parallel,
+        on_tick=Heartbeat(settings.worker_heartbeat_file).beat
+        if settings.worker_heartbeat_file
+        else None,
     )
     dispatch = scheduler.submit if settings.run_worker else None
     return SyncParts(

@@ -107,7 +107,12 @@ async def load(url: str, db: str, count: int, pages: int, key: EvidenceKey) -> t
             batch = []
     if batch:
         await col.insert_many(batch)
-    await store.evidence.advance_head(organization_id=org.id, sequence=count, sha256=prev)
+    await store.evidence.advance_head(
+        organization_id=org.id,
+        sequence=count,
+        sha256=prev,
+        hmac=key.sign_head(org.id, count, prev),
+    )
     store.close()
     return org.id, created.secret
 

@@ -57,6 +57,8 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] = field(default_factory=dict)
+    # "http" or "websocket": subscriptions are refused over HTTP.
+    transport: str = "http"
     memo: dict[Any, Any] = field(default_factory=dict)  # per-request lookups (resolvers)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from resolvers.context import Context, principal_of
 from resolvers.evidence_types import Evidence, EvidenceChainStatus, EvidenceConnection
 from resolvers.relay import After, First
+from services.errors import ValidationFailed
 
 
 @strawberry.type(description="Reads of evidence (every role).")
@@ -45,7 +47,18 @@ class EvidenceQuery:
         "and sequence; reports the first broken link (every role)."
     )
     async def verify_evidence_chain(
-        self, info: strawberry.Info[Context, Any]
+        self,
+        info: strawberry.Info[Context, Any],
+        checkpoint: Annotated[
+            JSON | None,
+            strawberry.argument(
+                description="A signed checkpoint kept outside Vigil (`vigil evidence "
+                "checkpoint`): the chain must still reach it and hold the same record there."
+            ),
+        ] = None,
     ) -> EvidenceChainStatus:
-        status = await info.context.services.evidence.verify(principal_of(info))
+        point = checkpoint if isinstance(checkpoint, dict) else None
+        if checkpoint is not None and point is None:
+            raise ValidationFailed("not a Vigil evidence checkpoint", field=["checkpoint"])
+        status = await info.context.services.evidence.verify(principal_of(info), point)
         return EvidenceChainStatus.from_domain(status)

@@ -129,6 +129,11 @@ class EvidenceChainProblem(Enum):
         "FIELD_MISMATCH", description="A stored field differs from the sealed text."
     )
     MALFORMED = strawberry.enum_value("MALFORMED", description="The record cannot be parsed.")
+    HEAD_MISMATCH = strawberry.enum_value(
+        "HEAD_MISMATCH",
+        description="The chain's newest records are not vouched for by its sealed head "
+        "(records removed from the end, or the head is missing).",
+    )
 
 
 @strawberry.type(description="The first place the evidence chain does not hold.")

@@ -7,13 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from resolvers.access_mutation import AccessMutation
@@ -26,6 +20,12 @@ from resolvers.errors import MaskUnexpectedErrors
 from resolvers.evidence import EvidenceQuery
 from resolvers.identity import IdentityMutation
 from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
+from resolvers.limits import (
+    HideSuggestions,
+    Limits,
+    OperationLimiter,
+    SubscriptionsOverWebSocketOnly,
+)
 from resolvers.node import NodeQuery
 from resolvers.people import PeopleMutation, PeopleQuery, PeopleSubscription
 from resolvers.policies import PolicyMutation, PolicyQuery, PolicySubscription
@@ -107,16 +107,18 @@ def build_schema(
     max_depth: int = 12,
     max_aliases: int = 30,
     max_tokens: int = 5000,
+    max_cost: int = 10_000,
 ) -> strawberry.Schema:
-    """The Vigil GraphQL schema with depth, alias and token limits and error masking."""
+    """The Vigil GraphQL schema with depth, alias, cost and token limits and error masking."""
+    limits = Limits(max_depth=max_depth, max_aliases=max_aliases, max_cost=max_cost)
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: OperationLimiter(limits),
+        SubscriptionsOverWebSocketOnly,
         MaskUnexpectedErrors,
     ]
     if not development:
-        extensions.append(DisableIntrospection)
+        extensions += [DisableIntrospection, HideSuggestions]
     return VigilSchema(
         query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
     )

@@ -141,6 +141,11 @@ class AccessService:
             await self._store.api_keys.touch(key_id=key.id, at=now)
         return Principal(organization_id=key.organization_id, role=key.role, api_key_id=key.id)
 
+    async def key_still_valid(self, principal: Principal) -> bool:
+        """Whether the key a principal was authenticated with is still active."""
+        key = await self._store.api_keys.get(key_id=principal.api_key_id)
+        return key is not None and key.active and key.organization_id == principal.organization_id
+
     async def ensure_bootstrap_organization(
         self, name: str
     ) -> tuple[Organization, CreatedApiKey] | None:

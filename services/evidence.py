@@ -9,10 +9,13 @@ one win and the others re-read the tail and retry, so the chain never forks. Not
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence_chain import (
@@ -31,7 +34,7 @@ from services.evidence_export import (
     csv_chunks,
     json_chunks,
 )
-from services.evidence_verify import ChainStatus, ChainVerifier
+from services.evidence_verify import ChainHead, ChainStatus, ChainVerifier, dangling_reference
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.store import Store
@@ -42,7 +45,10 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
+# (check id, evidence record id) of every current check result of an organization.
+Anchors = Callable[[str], Awaitable[list[tuple[str, str]]]]
 MAX_ATTEMPTS = 50
+CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
 
 
 def _now() -> datetime:
@@ -59,12 +65,14 @@ class EvidenceService:
         key: EvidenceKey,
         *,
         check_ids: Callable[[], Collection[str]],
+        anchors: Anchors | None = None,
         clock: Clock = _now,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._repo = repo
         self._key = key
         self._check_ids = check_ids
+        self._anchors = anchors
         self._clock = clock
         self._sleep = sleep
         self._locks: dict[str, asyncio.Lock] = {}
@@ -92,6 +100,9 @@ class EvidenceService:
                     organization_id=record.organization_id,
                     sequence=record.sequence,
                     sha256=record.sha256,
+                    hmac=self._key.sign_head(
+                        record.organization_id, record.sequence, record.sha256
+                    ),
                 )
                 return record
         raise Conflict("evidence could not be appended: too many concurrent writers")
@@ -113,14 +124,28 @@ class EvidenceService:
         """One record of the caller's organization."""
         return await self._repo.get(organization_id=principal.organization_id, record_id=record_id)
 
-    async def verify(self, principal: Principal) -> ChainStatus:
-        """Walk the caller's organization's whole chain; report the first broken link."""
+    async def verify(
+        self, principal: Principal, checkpoint: Mapping[str, Any] | None = None
+    ) -> ChainStatus:
+        """Walk the caller's organization's whole chain; report the first broken link.
+
+        Beyond the records and the sealed head: every current check result must point at a
+        record of the verified chain, and a ``checkpoint`` (from ``checkpoint``), when given,
+        must match the record at its sequence.
+        """
         org = principal.organization_id
-        verifier = ChainVerifier(self._key, org, head=await self._repo.head(organization_id=org))
+        verifier = ChainVerifier(
+            self._key,
+            org,
+            head=await self._repo.head(organization_id=org),
+            checkpoint=_parse_checkpoint(checkpoint, org) if checkpoint is not None else None,
+        )
         async for record in self._repo.iter_chain(organization_id=org):
             if not verifier.feed(record):
                 break
         status = verifier.finish()
+        if status.valid and self._anchors is not None:
+            status = await self._check_anchors(org, status)
         if status.broken is not None:
             log.warning(
                 "evidence chain of %s broken at #%d: %s",
@@ -129,6 +154,52 @@ class EvidenceService:
                 status.broken.problem.value,
             )
         return status
+
+    async def _check_anchors(self, org: str, status: ChainStatus) -> ChainStatus:
+        assert self._anchors is not None
+        for check_id, record_id in sorted(await self._anchors(org)):
+            record = await self._repo.get(organization_id=org, record_id=record_id)
+            if record is None or record.sequence > status.head_sequence:
+                broken = dangling_reference(check_id, record_id, status.head_sequence)
+                return replace(status, valid=False, broken=broken)
+        return status
+
+    async def checkpoint(self, organization_id: str) -> dict[str, Any] | None:
+        """A signed statement of the chain's head now, to keep outside the database."""
+        last = await self._repo.last(organization_id=organization_id)
+        if last is None:
+            return None
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "organizationId": organization_id,
+            "sequence": last.sequence,
+            "sha256": last.sha256,
+            "createdAt": iso_utc(self._clock()),
+            "keyId": self._key.key_id,
+            "hmac": self._key.sign_head(organization_id, last.sequence, last.sha256),
+        }
+
+    async def log_checkpoints(
+        self, organization_ids: Callable[[], Awaitable[list[str]]], interval: float
+    ) -> None:
+        """Forever: every ``interval`` seconds, log each organization's signed checkpoint.
+
+        Log lines usually leave the machine (a log service, a SIEM): there the checkpoints
+        outlive a database rollback and can be handed to ``vigil evidence verify``.
+        """
+        while True:
+            await self._sleep(interval)
+            try:
+                for org in await organization_ids():
+                    point = await self.checkpoint(org)
+                    if point is not None:
+                        log.info(
+                            "evidence checkpoint %s",
+                            json.dumps(point, sort_keys=True),
+                            extra={"organization_id": org},
+                        )
+            except Exception:
+                log.exception("logging evidence checkpoints failed; trying again later")
 
     async def open_export(self, principal: Principal, check_id: str, fmt: str) -> EvidenceExport:
         """Validate an export request and prepare its stream (read lazily, by cursor)."""
@@ -156,6 +227,23 @@ class EvidenceService:
     def _known(self, check_id: str) -> None:
         if check_id not in self._check_ids():
             raise NotFound(f"check {check_id} not found", field=["checkId"])
+
+
+def _parse_checkpoint(value: Mapping[str, Any], organization_id: str) -> ChainHead:
+    sequence, sha256, signature = value.get("sequence"), value.get("sha256"), value.get("hmac")
+    if (
+        value.get("format") != CHECKPOINT_FORMAT
+        or not isinstance(sequence, int)
+        or sequence < 1
+        or not isinstance(sha256, str)
+        or not isinstance(signature, str)
+    ):
+        raise ValidationFailed("not a Vigil evidence checkpoint", field=["checkpoint"])
+    if value.get("organizationId") != organization_id:
+        raise ValidationFailed(
+            "the checkpoint belongs to another organization", field=["checkpoint"]
+        )
+    return ChainHead(sequence=sequence, sha256=sha256, hmac=signature)
 
 
 def _sequence_cursor(after: str | None) -> int | None:

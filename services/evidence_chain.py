@@ -92,6 +92,19 @@ class EvidenceKey:
         except (UnicodeEncodeError, TypeError):
             return False
 
+    def sign_head(self, organization_id: str, sequence: int, sha256: str) -> str:
+        """HMAC of a chain head (or checkpoint): organization, sequence and record hash."""
+        message = f"vigil-evidence-head\x00{organization_id}\x00{sequence}\x00{sha256}"
+        return self._mac(message.encode("utf-8"))
+
+    def verify_head(self, organization_id: str, sequence: int, sha256: str, signature: str) -> bool:
+        """Whether ``signature`` is this key's HMAC of that head (constant time)."""
+        try:
+            expected = self.sign_head(organization_id, sequence, sha256)
+            return hmac.compare_digest(expected, signature)
+        except (UnicodeEncodeError, TypeError):
+            return False
+
     def __repr__(self) -> str:
         return f"EvidenceKey(key_id={self.key_id!r})"
 

@@ -18,10 +18,15 @@ from services.evidence_chain import GENESIS_HASH, EvidenceKey, EvidenceRecord, s
 
 @dataclass(frozen=True, slots=True)
 class ChainHead:
-    """The newest sequence an organization's chain is known to have reached, and its hash."""
+    """The newest sequence an organization's chain is known to have reached, and its hash.
+
+    ``hmac`` seals the three (``EvidenceKey.sign_head``), so a database writer cannot move
+    the head back after deleting the newest records.
+    """
 
     sequence: int
     sha256: str
+    hmac: str = ""
 
 
 class LinkProblem(enum.StrEnum):
@@ -34,6 +39,7 @@ class LinkProblem(enum.StrEnum):
     SEQUENCE_REORDER = "SEQUENCE_REORDER"
     FIELD_MISMATCH = "FIELD_MISMATCH"
     MALFORMED = "MALFORMED"
+    HEAD_MISMATCH = "HEAD_MISMATCH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +69,14 @@ class ChainVerifier:
     key: EvidenceKey
     organization_id: str
     head: ChainHead | None = None
+    # A signed checkpoint kept outside the database (``vigil evidence checkpoint``).
+    checkpoint: ChainHead | None = None
     checked: int = 0
     broken: BrokenLink | None = None
     _prev: str = GENESIS_HASH
     _expected: int = 1
     _hash_at_head: str | None = field(default=None, repr=False)
+    _hash_at_checkpoint: str | None = field(default=None, repr=False)
 
     def feed(self, record: EvidenceRecord) -> bool:
         """Check one record; False once the chain is broken (stop feeding)."""
@@ -78,6 +87,8 @@ class ChainVerifier:
             return False
         if self.head is not None and record.sequence == self.head.sequence:
             self._hash_at_head = record.sha256
+        if self.checkpoint is not None and record.sequence == self.checkpoint.sequence:
+            self._hash_at_checkpoint = record.sha256
         self._prev, self._expected = record.sha256, record.sequence + 1
         self.checked += 1
         return True
@@ -85,8 +96,13 @@ class ChainVerifier:
     def finish(self) -> ChainStatus:
         """The verdict, including records missing after the last one seen."""
         last = self._expected - 1
+        if self.broken is None and self.checkpoint is not None:
+            self.broken = self._check_checkpoint(last)
         if self.broken is None and self.head is not None:
             self.broken = self._check_head(last)
+        elif self.broken is None and last > 0:
+            message = "the chain head is missing: the newest records cannot be vouched for"
+            self.broken = _broken(last, None, LinkProblem.HEAD_MISMATCH, message)
         return ChainStatus(
             valid=self.broken is None,
             checked_count=self.checked,
@@ -100,7 +116,7 @@ class ChainVerifier:
             return _broken(seq, rid, LinkProblem.MALFORMED, "the stored sequence is not valid")
         if rec.sequence > seq:
             missing = f"#{seq}" if rec.sequence == seq + 1 else f"#{seq}-#{rec.sequence - 1}"
-            return _broken(seq, rid, LinkProblem.SEQUENCE_GAP, f"record {missing} is missing")
+            return _broken(seq, None, LinkProblem.SEQUENCE_GAP, f"record {missing} is missing")
         if rec.sequence < seq:
             return _broken(seq, rid, LinkProblem.SEQUENCE_REORDER, "sequence repeats")
         body = rec.content()
@@ -126,6 +142,9 @@ class ChainVerifier:
             ("organizationId", rec.organization_id, body.get("organizationId")),
             ("checkId", rec.check_id, body.get("checkId")),
             ("snapshotId", rec.snapshot_id, snapshot.get("id")),
+            ("integrationId", rec.integration_id, snapshot.get("integrationId")),
+            # The HMAC verified with this key, so the record's key id must be this key's.
+            ("keyId", rec.key_id, self.key.key_id),
         )
         for name, stored, sealed in pairs:
             if stored != sealed or (name == "organizationId" and stored != self.organization_id):
@@ -135,6 +154,10 @@ class ChainVerifier:
 
     def _check_head(self, last: int) -> BrokenLink | None:
         assert self.head is not None
+        head = self.head
+        if not self.key.verify_head(self.organization_id, head.sequence, head.sha256, head.hmac):
+            message = "the chain head is not sealed by this deployment's evidence key"
+            return _broken(head.sequence, None, LinkProblem.HEAD_MISMATCH, message)
         if self.head.sequence > last:
             missing = f"#{last + 1}" + ("" if self.head.sequence == last + 1 else "-")
             tail = "" if self.head.sequence == last + 1 else f"#{self.head.sequence}"
@@ -144,6 +167,29 @@ class ChainVerifier:
             message = f"record #{self.head.sequence} differs from the chain head"
             return _broken(self.head.sequence, None, LinkProblem.HASH_MISMATCH, message)
         return None
+
+    def _check_checkpoint(self, last: int) -> BrokenLink | None:
+        point = self.checkpoint
+        assert point is not None
+        if not self.key.verify_head(self.organization_id, point.sequence, point.sha256, point.hmac):
+            message = "the checkpoint is not signed by this deployment's evidence key"
+            return _broken(point.sequence, None, LinkProblem.HEAD_MISMATCH, message)
+        if point.sequence > last:
+            message = f"the chain ends at #{last} but a checkpoint vouches for #{point.sequence}"
+            return _broken(last + 1, None, LinkProblem.SEQUENCE_GAP, message)
+        if self._hash_at_checkpoint != point.sha256:
+            message = f"record #{point.sequence} differs from the checkpoint"
+            return _broken(point.sequence, None, LinkProblem.HASH_MISMATCH, message)
+        return None
+
+
+def dangling_reference(check_id: str, record_id: str, last: int) -> BrokenLink:
+    """A check's current result refers to evidence the verified chain does not hold."""
+    message = (
+        f"the current result of {check_id} refers to evidence {record_id}, which is not in "
+        f"the chain (it ends at #{last}): the newest records were removed"
+    )
+    return _broken(last + 1, None, LinkProblem.SEQUENCE_GAP, message)
 
 
 def _broken(sequence: int, record_id: str | None, problem: LinkProblem, why: str) -> BrokenLink:

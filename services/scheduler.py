@@ -49,8 +49,11 @@ class Scheduler:
         max_parallel: int = 4,
         jitter_fraction: float = 0.1,
         clock: Callable[[], datetime] = _now,
+        on_tick: Callable[[int], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_tick = on_tick
+        self.ticks = 0  # ticks completed without error
         self._runner = runner
         self.tick_seconds = tick_seconds
         self._slots = asyncio.Semaphore(max_parallel)
@@ -77,9 +80,21 @@ class Scheduler:
                     await self.tick()
                 except Exception:
                     log.exception("scheduler tick failed")
+                else:
+                    self.ticks += 1
+                    self._beat()
                 await asyncio.sleep(self.tick_seconds)
         finally:
             await self.stop()
+
+    def _beat(self) -> None:
+        """Tell ``on_tick`` (the worker's heartbeat) that a tick completed."""
+        if self._on_tick is None:
+            return
+        try:
+            self._on_tick(self.ticks)
+        except Exception:
+            log.exception("scheduler heartbeat failed")
 
     async def tick(self) -> None:
         """Start queued, abandoned and due runs."""

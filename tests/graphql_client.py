@@ -11,10 +11,19 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
 
-async def gql_http(url: str, key: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-    """Run one query or mutation over HTTP POST and return ``data``."""
-    transport = HTTPXAsyncTransport(url=url, headers={"Authorization": f"Bearer {key}"})
-    async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+async def gql_http(
+    url: str,
+    key: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """Run one query or mutation over HTTP POST and return ``data`` (``timeout`` in seconds
+    overrides the client's default for a query whose work is known to be large)."""
+    extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+    transport = HTTPXAsyncTransport(url=url, headers={"Authorization": f"Bearer {key}"}, **extra)
+    limit = {} if timeout is None else {"execute_timeout": timeout}
+    async with Client(transport=transport, fetch_schema_from_transport=False, **limit) as session:
         return await session.execute(GraphQLRequest(query, variable_values=variables))
 
 

@@ -53,6 +53,16 @@ def required(value: str, field: str, what: str) -> str:
     return value
 
 
+def header_safe(value: str, field: str, what: str) -> str:
+    """Like ``required``, for values sent in HTTP headers: printable ASCII, no spaces."""
+    value = required(value, field, what)
+    if not all("!" <= c <= "~" for c in value):
+        raise ValidationFailed(
+            f"{what} may only contain printable ASCII characters without spaces", field=[field]
+        )
+    return value
+
+
 class IntegrationService:
     """Integrations of an organization: connect, inspect, disconnect."""
 
@@ -122,7 +132,7 @@ class IntegrationService:
         email = required(email, "email", "email")
         if not _EMAIL.match(email):
             raise ValidationFailed("email is not a valid address", field=["email"])
-        api_token = required(api_token, "apiToken", "API token")
+        api_token = header_safe(api_token, "apiToken", "API token")
         await self._ensure_purpose_free(principal, purpose)
         async with atlassian_errors("email and API token"):
             user = await self.clients.confluence(
@@ -148,8 +158,8 @@ class IntegrationService:
     ) -> Integration:
         """Obtain a service-account token, resolve the cloud id, read the current user."""
         require_role(principal, Role.ADMIN)
-        client_id = required(client_id, "clientId", "client id")
-        client_secret = required(client_secret, "clientSecret", "client secret")
+        client_id = header_safe(client_id, "clientId", "client id")
+        client_secret = header_safe(client_secret, "clientSecret", "client secret")
         base = site_base_url(
             site_url, field="siteUrl", allow_insecure=self.clients.config.allow_insecure_urls
         )
@@ -186,8 +196,8 @@ class IntegrationService:
             )
         if integration.status is IntegrationStatus.DISCONNECTED:
             raise InvalidState("the integration is disconnected", field=["integrationId"])
-        org_id = required(org_id, "orgId", "Atlassian organization id")
-        api_key = required(api_key, "apiKey", "admin API key")
+        org_id = header_safe(org_id, "orgId", "Atlassian organization id")
+        api_key = header_safe(api_key, "apiKey", "admin API key")
         async with atlassian_errors("organization id and admin API key"):
             await self.clients.admin(api_key).search_directory_users(org_id, limit=1)
         await self.vault.store(

@@ -27,7 +27,16 @@ def site_base_url(value: str, *, field: str, allow_insecure: bool) -> str:
         raise InvalidDomain(
             "enter your Confluence site, e.g. yourcompany.atlassian.net", field=[field]
         )
-    parts = urlsplit(raw if "://" in raw else f"https://{raw}")
+    refused = InvalidDomain(
+        f"{raw!r} is not an Atlassian Cloud site: use yourcompany.atlassian.net", field=[field]
+    )
+    if any(c.isspace() or not c.isprintable() for c in raw):
+        raise refused  # urlsplit would silently drop an embedded newline or tab
+    try:
+        parts = urlsplit(raw if "://" in raw else f"https://{raw}")
+        port = parts.port  # ValueError for ":abc", ":99999"
+    except ValueError:  # also "http://[::1" (broken IPv6 literal)
+        raise refused from None
     host = (parts.hostname or "").lower()
     if allow_insecure and parts.scheme in ("http", "https") and host:
         path = parts.path.rstrip("/").removesuffix("/wiki")
@@ -35,12 +44,10 @@ def site_base_url(value: str, *, field: str, allow_insecure: bool) -> str:
     name = host.removesuffix(".atlassian.net")
     if (
         parts.scheme != "https"
-        or parts.port is not None
+        or port is not None
         or parts.username
         or not host.endswith(".atlassian.net")
         or not _LABEL.match(name)
     ):
-        raise InvalidDomain(
-            f"{raw!r} is not an Atlassian Cloud site: use yourcompany.atlassian.net", field=[field]
-        )
+        raise refused
     return f"https://{host}"

@@ -7,6 +7,7 @@ index in the mutation input, or the line number in a CSV file) and nothing is wr
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -58,7 +59,7 @@ def check_draft(draft: PersonDraft, row: int) -> tuple[PersonRecord | None, list
     email = draft.email.strip()
     if not email:
         problems.append(Problem(row, "email", "email is required"))
-    elif len(email) > MAX_EMAIL or not EMAIL.match(email):
+    elif len(email) > MAX_EMAIL or not EMAIL.match(email) or _has_control(email):
         problems.append(Problem(row, "email", f"{email!r} is not a valid email address"))
     name = _text(draft.name, MAX_NAME, "name", row, problems)
     role = _text(draft.job_role, MAX_ROLE, "job_role", row, problems)
@@ -103,7 +104,14 @@ def _text(
     text = (value or "").strip()
     if len(text) > limit:
         problems.append(Problem(row, field, f"{field} must be at most {limit} characters"))
+    elif _has_control(text):
+        problems.append(Problem(row, field, f"{field} contains a control character (e.g. NUL)"))
     return text or None
+
+
+def _has_control(text: str) -> bool:
+    """NUL, newlines, other C0/C1 controls and lone surrogates have no place in a name."""
+    return any(unicodedata.category(c) in ("Cc", "Cs") for c in text)
 
 
 def _utc(value: datetime | None) -> datetime | None:

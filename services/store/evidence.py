@@ -91,11 +91,18 @@ class EvidenceRepository:
         doc = await self._heads.find_one({"_id": organization_id})
         if doc is None:
             return None
-        return ChainHead(sequence=int(doc.get("sequence", 0)), sha256=str(doc.get("sha256", "")))
+        sequence = doc.get("sequence")
+        return ChainHead(
+            sequence=sequence if isinstance(sequence, int) else -1,
+            sha256=str(doc.get("sha256", "")),
+            hmac=str(doc.get("hmac", "")),
+        )
 
-    async def advance_head(self, *, organization_id: str, sequence: int, sha256: str) -> None:
-        """Move the head forward to ``sequence`` (never backwards)."""
-        fields = {"sequence": sequence, "sha256": sha256}
+    async def advance_head(
+        self, *, organization_id: str, sequence: int, sha256: str, hmac: str
+    ) -> None:
+        """Move the sealed head forward to ``sequence`` (never backwards)."""
+        fields = {"sequence": sequence, "sha256": sha256, "hmac": hmac}
         result = await self._heads.update_one(
             {"_id": organization_id, "sequence": {"$lt": sequence}}, {"$set": fields}
         )

@@ -117,6 +117,19 @@ def test_offboarded_access_removed(name, accounts, people, identities, status, f
         assert "offboarded" in item.reason and "still active" in item.reason
 
 
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        (timedelta(hours=24), CheckStatus.PASSING),  # exactly the grace period: not "more than"
+        (timedelta(hours=24, seconds=1), CheckStatus.FAILING),
+    ],
+)
+def test_grace_period_boundary(since: timedelta, status: CheckStatus) -> None:
+    left = person("edge@acme.test", offboarded=NOW - since)
+    case = data([account("a1")], people=[left], identities=[staff("a1", left)])
+    assert CHECK.evaluate(case).status is status
+
+
 def test_grace_period_is_configurable() -> None:
     case = data(
         [account("a1")],

@@ -130,6 +130,10 @@ async def test_review_lifecycle(store: Store) -> None:
         "key_reviewer",
     )
     assert revoked.decided_at is not None
+    for blank in (None, "  "):
+        with pytest.raises(ValidationFailed, match="a note is required for DOWNGRADE") as caught:
+            await parts.reviews.decide(ADMIN, entries["acc-1"].id, AccessDecision.DOWNGRADE, blank)
+        assert caught.value.field == ["input", "note"]
     await parts.reviews.decide(
         ADMIN, entries["acc-1"].id, AccessDecision.DOWNGRADE, "no admin needed"
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,11 +13,9 @@ from services.confluence.auth import BearerAuth
 from services.confluence.client import ConfluenceClient
 from services.confluence.models import AccountStatus, AccountType
 from services.confluence.retry import RetryPolicy
+from tests.simulator.openapi import v2_request_body_schema
 
 from .support import BASE, Router, body_of, make_client
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-V2_OPENAPI = SHARED / "atlassian-openapi" / "confluence-cloud-v2.json"
 
 
 def _member(i: int, email: str = "") -> dict[str, Any]:
@@ -284,8 +280,4 @@ def test_client_repr_has_no_credentials(http: httpx.AsyncClient, policy: RetryPo
 
 
 def _bulk_request_schema() -> dict[str, Any]:
-    spec = json.loads(V2_OPENAPI.read_text(encoding="utf-8"))
-    ref = spec["paths"]["/users-bulk"]["post"]["requestBody"]["$ref"]
-    body = spec["components"]["requestBodies"][ref.rsplit("/", 1)[1]]
-    schema: dict[str, Any] = body["content"]["application/json"]["schema"]
-    return schema
+    return v2_request_body_schema("/users-bulk")

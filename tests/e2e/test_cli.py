@@ -118,6 +118,18 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
     assert "VIGIL_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_operator_commands_refuse_the_embedded_store() -> None:
-    result = _run("org", "create", "Acme", env=_env())
-    assert result.returncode == 2 and "VIGIL_MONGODB_URL" in result.stderr
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("org", "create", "Acme"),
+        ("apikey", "create", "--org", "org_x", "--role", "VIEWER"),
+        ("sync", "--org", "org_x", "--purpose", "POLICY"),
+        ("worker",),
+    ],
+    ids=lambda c: c[0],
+)
+def test_operator_commands_refuse_the_embedded_store(command: tuple[str, ...]) -> None:
+    # The worker too: on its own embedded store it would sync nothing anyone sees.
+    result = _run(*command, env=_env())
+    assert result.returncode == 2 and "VIGIL_MONGODB_URL" in result.stderr, result
+    assert "Traceback" not in result.stderr

@@ -63,8 +63,9 @@ async def test_rate_limited_routes_say_when_to_retry(
         assert response.status_code == 429
         error = one_error(response)
         assert error["extensions"]["code"] == "RATE_LIMITED"
-        assert error["extensions"]["retryAfter"] == 60
-        assert response.headers["retry-after"] == "60"
+        retry_after = error["extensions"]["retryAfter"]
+        assert 1 <= retry_after <= 60  # one request a minute: about a minute to wait
+        assert response.headers["retry-after"] == str(retry_after)
 
 
 async def test_an_unexpected_failure_is_a_json_internal_error_naming_the_request(

@@ -7,6 +7,7 @@ from typing import Any
 
 from services.evidence import EvidenceService
 from services.evidence_chain import GENESIS_HASH, EvidenceEntry, EvidenceKey, EvidenceRecord, seal
+from services.evidence_verify import ChainHead
 from services.store import Store
 from services.store.evidence import evidence_document
 
@@ -51,7 +52,9 @@ def prepared_chain(org: str, count: int, key: EvidenceKey = KEY) -> list[Evidenc
     return records
 
 
-async def bulk_load(store: Store, records: list[EvidenceRecord], batch: int = 5000) -> None:
+async def bulk_load(
+    store: Store, records: list[EvidenceRecord], batch: int = 5000, key: EvidenceKey = KEY
+) -> None:
     """Insert prepared records directly and move the chain head (what appends would do)."""
     col = raw(store)
     if store.embedded:  # mongomock checks unique indexes by scanning: O(n²) inserts
@@ -61,8 +64,16 @@ async def bulk_load(store: Store, records: list[EvidenceRecord], batch: int = 50
     await store.evidence.ensure_indexes()
     last = records[-1]
     await store.evidence.advance_head(
-        organization_id=last.organization_id, sequence=last.sequence, sha256=last.sha256
+        organization_id=last.organization_id,
+        sequence=last.sequence,
+        sha256=last.sha256,
+        hmac=key.sign_head(last.organization_id, last.sequence, last.sha256),
     )
+
+
+def signed_head(org: str, sequence: int, sha256: str, key: EvidenceKey = KEY) -> ChainHead:
+    """A chain head sealed as the service seals it."""
+    return ChainHead(sequence, sha256, key.sign_head(org, sequence, sha256))
 
 
 def raw(store: Store) -> Any:

@@ -18,7 +18,7 @@ from services.evidence_chain import (
     sha256_hex,
 )
 from services.evidence_verify import ChainHead, ChainVerifier, LinkProblem
-from tests.evidence.support import KEY, entry, prepared_chain
+from tests.evidence.support import KEY, entry, prepared_chain, signed_head
 
 
 def test_canonical_json_sorts_keys_drops_whitespace_and_normalises_times() -> None:
@@ -70,7 +70,7 @@ def _verify(records: list, head: ChainHead | None = None):  # type: ignore[no-un
 
 def test_a_valid_chain_verifies() -> None:
     records = prepared_chain("org_a", 50)
-    status = _verify(records, ChainHead(50, records[-1].sha256))
+    status = _verify(records, signed_head("org_a", 50, records[-1].sha256))
     assert status.valid and status.checked_count == 50 and status.head_sequence == 50
 
 
@@ -128,7 +128,7 @@ def test_a_fork_signed_with_the_right_key_is_a_prev_hash_mismatch() -> None:
 
 def test_records_missing_at_the_end_are_found_through_the_head() -> None:
     records = prepared_chain("org_a", 5)
-    status = _verify(records[:3], ChainHead(5, records[-1].sha256))
+    status = _verify(records[:3], signed_head("org_a", 5, records[-1].sha256))
     assert status.broken is not None and status.broken.problem is LinkProblem.SEQUENCE_GAP
     assert status.broken.sequence == 4 and status.broken.record_id is None
     assert "#4-#5" in status.broken.message

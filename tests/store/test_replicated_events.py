@@ -9,6 +9,7 @@ import pytest
 
 from services.events.replicated import ReplicatedEventBus
 from services.store import Store
+from tests.conditions import until
 from tests.conftest import open_store
 
 
@@ -30,8 +31,7 @@ async def test_an_event_crosses_processes_in_order(wire_url: str) -> None:
                     return
 
         listener = asyncio.create_task(listen())
-        await asyncio.sleep(0.05)
-        assert buses[0].subscriber_count("org:o1:sync") == 1
+        await until(lambda: buses[0].subscriber_count("org:o1:sync") == 1, what="the listener")
         await buses[1].publish("org:o2:sync", {"n": -1})  # another organization's topic
         for n in range(3):
             await buses[1].publish("org:o1:sync", {"n": n})

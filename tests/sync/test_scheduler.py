@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ from services.integrations.models import Purpose
 from services.scheduler import Scheduler, jitter_for
 from services.store import Store
 from services.sync.models import SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
+from tests.conditions import until
 from tests.conftest import open_store
 from tests.sync.support import connected_integration
 
@@ -169,3 +171,33 @@ async def test_a_run_queued_while_one_finishes_starts_without_waiting_for_a_tick
     await scheduler.drain()
     await scheduler.drain()
     assert runner.calls == [SyncTrigger.MANUAL, SyncTrigger.MANUAL]
+
+
+async def test_each_completed_tick_beats_and_a_failed_tick_does_not() -> None:
+    store = open_store("mock", None)
+    await store.ensure_indexes()
+    beats: list[int] = []
+    fail = asyncio.Event()
+
+    class Flaky(Scheduler):
+        failed = 0
+
+        async def tick(self) -> None:
+            if fail.is_set():
+                self.failed += 1
+                raise RuntimeError("database unreachable")
+            await super().tick()
+
+    scheduler = Flaky(store, FakeRunner(), tick_seconds=0.001, on_tick=beats.append)  # type: ignore[arg-type]
+    loop = asyncio.create_task(scheduler.run_forever())
+    try:
+        await until(lambda: len(beats) >= 3, what="three heartbeats")
+        fail.set()
+        stalled = scheduler.ticks
+        await until(lambda: scheduler.failed >= 3, what="three failed ticks")
+        assert scheduler.ticks == stalled and beats[-1] == stalled  # no beat while failing
+        assert beats[:3] == [1, 2, 3]
+        assert not loop.done()  # a failed tick does not stop the loop
+    finally:
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)

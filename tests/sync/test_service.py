@@ -9,6 +9,7 @@ from services.models import Principal, Role
 from services.sync.models import SyncRunStatus, SyncTrigger
 from services.sync.service import SyncService
 from simulator import RunningSimulator
+from tests.conditions import until
 from tests.conftest import open_store
 from tests.sync.support import connected_integration, make_runner, static_connectors
 
@@ -52,9 +53,10 @@ async def test_progress_of_a_run_in_another_process_is_seen_by_polling(
                 return
 
     follower = asyncio.create_task(follow())
-    await asyncio.sleep(0.1)
+    # The watcher is subscribed (and so polling) before the run starts.
+    await until(lambda: api_bus.subscriber_count() == 1, what="the watcher to subscribe")
     done = await runner.execute(integration.id)
-    await asyncio.wait_for(follower, 5)
+    await asyncio.wait_for(follower, 30)  # a bound for a broken test, not a wait
     await watch.aclose()
     assert done is not None and seen[-1].id == done.id
     assert seen[-1].counts == done.counts

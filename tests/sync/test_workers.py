@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from api import heartbeat
 from api.container import Container
 from api.settings import Settings
 from services.crypto import generate_key
@@ -64,9 +65,14 @@ async def env(wire_url: str, slow_sim: RunningSimulator, tmp_path: Path) -> Asyn
 
     def start_worker(name: str) -> subprocess.Popen[bytes]:
         log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        heartbeat = {"VIGIL_WORKER_HEARTBEAT_FILE": str(tmp_path / f"{name}.heartbeat")}
         proc = subprocess.Popen(
-            [VIGIL, "worker"], env={**os.environ, **settings}, stdout=log, stderr=subprocess.STDOUT
+            [VIGIL, "worker"],
+            env={**os.environ, **settings, **heartbeat},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
+        proc.heartbeat = heartbeat["VIGIL_WORKER_HEARTBEAT_FILE"]  # type: ignore[attr-defined]
         workers.append(proc)
         return proc
 
@@ -114,6 +120,13 @@ async def _runs(container: Container, integration_id: str) -> list[SyncRun]:
     return runs
 
 
+def _ticks(worker: subprocess.Popen[bytes]) -> int:
+    """Scheduler ticks the worker has completed (its heartbeat file), 0 before the first."""
+    beat = heartbeat.read(worker.heartbeat)  # type: ignore[attr-defined]
+    ticks = beat.get("ticks", 0) if beat else 0
+    return ticks if isinstance(ticks, int) else 0
+
+
 async def _wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -137,7 +150,14 @@ async def test_two_workers_one_run_and_takeover_after_sigkill(env: Any) -> None:
         return runs if any(r.status is SyncRunStatus.SUCCEEDED for r in runs) else None
 
     runs = await _wait_for(policy_done, 30, "the POLICY run")
-    await asyncio.sleep(1.0)  # both workers ticked several times more
+    # Both workers tick several more times after the run, each seeing it as not due.
+    after = {w.pid: _ticks(w) for w in workers}
+    for w in workers:
+
+        async def ticked_more(w: subprocess.Popen[bytes] = w) -> bool:
+            return _ticks(w) >= after[w.pid] + 3
+
+        await _wait_for(ticked_more, 30, f"worker {w.pid} to tick three more times")
     runs = await _runs(container, policy)
     assert [r.status for r in runs] == [SyncRunStatus.SUCCEEDED]
     assert int(runs[0].owner.split(":")[1]) in pids
@@ -215,6 +235,16 @@ async def test_vigil_sync_cli_runs_one_sync(env: Any) -> None:
         timeout=60,
     )
     assert missing.returncode == 1 and "No POLICY integration" in missing.stdout
+    nope = await asyncio.to_thread(
+        subprocess.run,
+        [VIGIL, "sync", "--org", "org_nope", "--purpose", "POLICY"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert nope.returncode == 1 and "Organization org_nope does not exist" in nope.stdout
+    assert "integration" not in nope.stdout
     no_db = await asyncio.to_thread(
         subprocess.run,
         [VIGIL, "sync", "--org", org, "--purpose", "POLICY"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from services.events import InMemoryEventBus, topic_for
+from tests.conditions import until
 
 
 async def test_events_arrive_in_order_and_only_on_their_topic() -> None:
@@ -30,8 +31,7 @@ async def test_cancelled_subscriber_is_removed() -> None:
             pass
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.01)
-    assert bus.subscriber_count(topic_for("org1", "x")) == 1
+    await until(lambda: bus.subscriber_count(topic_for("org1", "x")) == 1, what="the consumer")
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled()

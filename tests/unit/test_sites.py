@@ -38,6 +38,27 @@ def test_anything_else_is_refused_without_insecure_urls(typed: str) -> None:
     assert err.value.code == "INVALID_DOMAIN" and err.value.field == ["domain"]
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "acme.atlassian.net:abc",
+        "acme.atlassian.net:99999",
+        "http://[::1",
+        "https://[::1]:abc/",
+        "acme\n.atlassian.net",
+        "acme.atlassian.net\r\nX-Evil: 1",
+        "acme .atlassian.net",
+        "https:evil.com",
+        "https://acme.atlassian.net\x00",
+    ],
+)
+@pytest.mark.parametrize("insecure", [False, True])
+def test_malformed_urls_are_invalid_domain_not_exceptions(typed: str, insecure: bool) -> None:
+    with pytest.raises(InvalidDomain) as err:
+        site_base_url(typed, field="domain", allow_insecure=insecure)
+    assert err.value.field == ["domain"] and "not an Atlassian Cloud site" in err.value.message
+
+
 def test_insecure_urls_keep_host_port_and_path_for_the_simulator() -> None:
     url = site_base_url(
         "http://127.0.0.1:8123/site/acme/wiki/", field="domain", allow_insecure=True

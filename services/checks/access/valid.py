@@ -1,8 +1,9 @@
 """``confluence-access-valid``: every active account's access is allowed by the rule (SPEC §5).
 
 Per active account, first the latest completed review's decision: REVOKE still active →
-failing; DOWNGRADE still admin → failing; KEEP (or a DOWNGRADE carried out) → approved,
-overriding the rule until the next review. Otherwise the rule: NOT_STAFF with a reason is
+failing; DOWNGRADE still admin → failing; KEEP → approved, overriding the rule until the
+next review (only KEEP approves access as it is: a DOWNGRADE carried out leaves the account
+to the rule). Otherwise the rule: NOT_STAFF with a reason is
 valid; STAFF of an ACTIVE person needs a role the rule allows (``revoke``) and, when admin
 roles are set, an admin role to hold admin (``downgrade``). Unidentified accounts and
 accounts of offboarded people are judged by their own checks.
@@ -68,7 +69,7 @@ def _by_review(data: AccessData, account: SnapshotAccount) -> str | None:
         return f"revoke: access was revoked {done} but the account is still active"
     if decision is AccessDecision.DOWNGRADE and account.is_admin:
         return f"downgrade: admin rights were removed {done} but the account is still an admin"
-    if decision in (AccessDecision.KEEP, AccessDecision.DOWNGRADE):
+    if decision is AccessDecision.KEEP:
         return ""
     return None
 

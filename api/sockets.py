@@ -1,0 +1,285 @@
+"""WebSocket sessions that keep checking their key, and the cap on sockets per key.
+
+A ``graphql-transport-ws`` session authenticates once, in ``connection_init``; from then on:
+
+- ``SocketRegistry`` knows every open socket by API key. For each key with open sockets it
+  listens to the organization's ``api_keys`` topic on the event bus (which reaches every
+  process when the store is shared) and closes all of the key's sockets with 4403 when the
+  key is revoked; it also re-reads the key every ``recheck_seconds`` in case an event was
+  missed (or a key was revoked straight in the database).
+- ``VigilTransportWSHandler`` re-validates the key (cached for ``recheck_seconds``) and takes
+  a token from the same per-key rate limiter as HTTP before each operation, and closes the
+  socket with 4400 and a reason on a frame that is not a well-formed protocol message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLError, parse
+from starlette.websockets import WebSocket, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage, Message
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
+
+from api.ratelimit import RateLimiter
+from resolvers.context import Context
+from services.events import EventBus, topic_for
+from services.models import Principal
+
+log = logging.getLogger(__name__)
+
+CLOSE_REVOKED = 4403
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_TOO_MANY = 4429
+CLOSE_UNAVAILABLE = 1011  # RFC 6455: the server cannot fulfil the request right now
+
+KeyCheck = Callable[[Principal], Awaitable[bool]]
+
+
+async def close_socket(ws: WebSocket, code: int, reason: str) -> None:
+    """Close ``ws`` unless it is already closed (several parties may try at once)."""
+    if ws.application_state == WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(RuntimeError):  # closed meanwhile by another task
+        await ws.close(code=code, reason=reason)
+
+
+class SocketRegistry:
+    """Open sockets by API key: caps them and closes them when their key is revoked."""
+
+    def __init__(
+        self, bus: EventBus, key_valid: KeyCheck, *, max_per_key: int, recheck_seconds: float
+    ) -> None:
+        self._bus = bus
+        self._key_valid = key_valid
+        self._max = max_per_key
+        self._recheck = recheck_seconds
+        self._sockets: dict[str, set[WebSocket]] = {}
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+
+    def count(self, key_id: str) -> int:
+        """How many sockets the key has open."""
+        return len(self._sockets.get(key_id, ()))
+
+    def add(self, principal: Principal, ws: WebSocket) -> bool:
+        """Register ``ws`` for the caller's key; False when the key is at its cap."""
+        sockets = self._sockets.setdefault(principal.api_key_id, set())
+        if len(sockets) >= self._max:
+            return False
+        sockets.add(ws)
+        if principal.api_key_id not in self._watchers:
+            task = asyncio.create_task(self._watch(principal))
+            self._watchers[principal.api_key_id] = task
+        return True
+
+    def discard(self, key_id: str, ws: WebSocket) -> None:
+        """Forget a closed socket; the key's watcher stops with its last socket."""
+        sockets = self._sockets.get(key_id)
+        if sockets is None:
+            return
+        sockets.discard(ws)
+        if not sockets:
+            del self._sockets[key_id]
+            watcher = self._watchers.pop(key_id, None)
+            if watcher is not None and watcher is not asyncio.current_task():
+                watcher.cancel()
+
+    async def close_key(self, key_id: str, reason: str = "API key revoked") -> None:
+        """Close every socket of ``key_id`` with 4403."""
+        for ws in list(self._sockets.get(key_id, ())):
+            await close_socket(ws, CLOSE_REVOKED, reason)
+
+    async def stop(self) -> None:
+        """Cancel the watchers (process shutdown)."""
+        watchers = list(self._watchers.values())
+        self._watchers.clear()
+        for task in watchers:
+            task.cancel()
+        for task in watchers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _watch(self, principal: Principal) -> None:
+        # The event subscription registers before the first poll reads the key, so a
+        # revocation is either published after it (seen here) or stored before (seen there).
+        # A task group: when one side ends the watch, the other is cancelled with it.
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._listen(principal))
+                group.create_task(self._poll(principal))
+        except* _Revoked:
+            await self.close_key(principal.api_key_id)
+        except* Exception:
+            log.exception("watching API key %s for revocation failed", principal.api_key_id)
+            await self.close_key(principal.api_key_id, "cannot verify the API key")
+
+    async def _listen(self, principal: Principal) -> None:
+        topic = topic_for(principal.organization_id, "api_keys")
+        async for event in self._bus.subscribe(topic):
+            if event.get("change") == "REVOKED" and event.get("key_id") == principal.api_key_id:
+                raise _Revoked
+
+    async def _poll(self, principal: Principal) -> None:
+        await asyncio.sleep(0)  # let the listener register first
+        while True:
+            try:
+                valid = await self._key_valid(principal)
+            except Exception:  # a database blip: keep the sockets, look again later
+                log.warning("could not re-check API key %s", principal.api_key_id, exc_info=True)
+                valid = True
+            if not valid:
+                raise _Revoked
+            await asyncio.sleep(self._recheck)
+
+
+class _Revoked(Exception):
+    """The watched key is no longer valid."""
+
+
+class VigilWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's adapter with an idempotent close and no sends after close."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        """Send unless the socket was closed (e.g. by revocation) meanwhile."""
+        if self.ws.application_state == WebSocketState.DISCONNECTED:
+            return
+        with contextlib.suppress(RuntimeError):
+            await super().send_json(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close once; later attempts are ignored."""
+        await close_socket(self.ws, code, reason)
+
+
+@dataclass(frozen=True)
+class SocketLimits:
+    """What every WebSocket operation goes through (the view's ``socket_limits``)."""
+
+    limiter: RateLimiter
+    key_valid: KeyCheck
+    registry: SocketRegistry
+    recheck_seconds: float
+    operation_timeout: float
+
+
+class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """``graphql-transport-ws`` with message validation, key re-checks and the rate limit."""
+
+    _checked_at: float = 0.0
+
+    @property
+    def limits(self) -> SocketLimits:
+        """The view's limits (``VigilGraphQL.socket_limits``)."""
+        limits: SocketLimits = self.view.socket_limits  # type: ignore[attr-defined]
+        return limits
+
+    async def handle_message(self, message: Message) -> None:
+        """Refuse malformed frames; re-check the key and the rate limit before operations."""
+        problem = _malformed(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        principal = self.context.principal
+        if message["type"] == "subscribe" and principal is not None:
+            if not await self._still_valid(principal):
+                await self.websocket.close(CLOSE_REVOKED, "API key revoked")
+                return
+            wait = self.limits.limiter.take(principal.api_key_id)
+            if wait:
+                await self.send_message(_rate_limited(message["id"], wait))
+                return
+        await super().handle_message(message)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        """Queries and mutations get the HTTP time budget; subscriptions run until done."""
+        if _is_subscription(operation.query, operation.operation_name):
+            await super().run_operation(operation)
+            return
+        budget = self.limits.operation_timeout
+        try:
+            async with asyncio.timeout(budget):
+                await super().run_operation(operation)
+        except TimeoutError:
+            error = GraphQLError(
+                f"the operation exceeded its time budget of {budget:g} s",
+                extensions={"code": "TIMEOUT"},
+            )
+            await operation.send_operation_message(
+                {"id": operation.id, "type": "error", "payload": [error.formatted]}
+            )
+
+    async def handle_connection_init(self, message: Any) -> None:
+        """Authenticate (``VigilGraphQL.on_ws_connect``); an accepted socket is now checked."""
+        await super().handle_connection_init(message)
+        if self.connection_acknowledged:
+            self._checked_at = time.monotonic()
+
+    async def shutdown(self) -> None:
+        """Stop the operations and forget the socket."""
+        try:
+            await super().shutdown()
+        finally:
+            principal = self.context.principal
+            if principal is not None:
+                self.limits.registry.discard(principal.api_key_id, self.context.response)
+
+    async def _still_valid(self, principal: Principal) -> bool:
+        now = time.monotonic()
+        if now - self._checked_at < self.limits.recheck_seconds:
+            return True
+        try:
+            valid = await self.limits.key_valid(principal)
+        except Exception:  # the database cannot answer: the operation will fail on its own
+            log.warning("could not re-check API key %s", principal.api_key_id, exc_info=True)
+            return True
+        self._checked_at = now
+        return valid
+
+
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the operation to run is a subscription (unparsable: leave it to Strawberry)."""
+    try:
+        document = parse(query, max_tokens=20_000)
+        return get_operation_type(document, operation_name) is OperationType.SUBSCRIPTION
+    except Exception:
+        return False
+
+
+def _malformed(message: object) -> str | None:
+    """Why a frame is not a protocol message this server accepts, or None."""
+    if not isinstance(message, dict):
+        return "WebSocket message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "WebSocket message must have a string type"
+    if kind in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return f"{kind} message must have a string id"
+    if kind == "subscribe":
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return "subscribe payload must be an object with a string query"
+        if not isinstance(payload.get("variables"), dict | None):
+            return "subscribe variables must be an object"
+        if not isinstance(payload.get("operationName"), str | None):
+            return "subscribe operationName must be a string"
+    return None
+
+
+def _rate_limited(operation_id: str, retry_after: int) -> ErrorMessage:
+    error = GraphQLError(
+        f"rate limit exceeded for this API key; retry in {retry_after} s",
+        extensions={"code": "RATE_LIMITED", "retryAfter": retry_after},
+    )
+    return {"id": operation_id, "type": "error", "payload": [error.formatted]}

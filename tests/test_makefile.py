@@ -1,0 +1,43 @@
+"""The Makefile's two entry points: `make demo` installs only what running needs and honours
+the port; `make test` installs the dev tools (checked with `make -n`, nothing is run)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make here")
+
+
+def _dry_run(*args: str) -> list[str]:
+    # Under `make test` this runs inside make: a clean environment, so no "make[1]: ..." lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line.rstrip() for line in done.stdout.splitlines()]
+
+
+def test_demo_installs_the_package_alone_and_honours_port() -> None:
+    lines = _dry_run("demo", "PORT=18000")
+    installs = [line for line in lines if "pip install" in line]
+    assert len(installs) == 1 and "-e ." in installs[0] and "[dev]" not in installs[0]
+    assert lines[-1].endswith("vigil demo --port 18000")
+    # Without PORT, `vigil demo` reads VIGIL_PORT itself.
+    assert _dry_run("demo")[-1].endswith("vigil demo")
+
+
+def test_test_installs_the_dev_tools() -> None:
+    lines = _dry_run("test")
+    assert any("pip install" in line and "'.[dev]'" in line for line in lines)
+    assert any(line.endswith("pytest -q") for line in lines)
