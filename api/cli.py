@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from api.settings import Settings
+from api.settings import Settings, load_settings
 from services.access import AccessService
 from services.errors import ConfigurationError, DomainError, ValidationFailed
 from services.events import InMemoryEventBus
@@ -47,9 +47,8 @@ def serve(
         overrides["port"] = port
     if no_worker:
         overrides["run_worker"] = False
-    settings = Settings(**overrides)  # type: ignore[arg-type]
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(load_settings(**overrides)))
     except ConfigurationError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -60,7 +59,11 @@ def worker() -> None:
     """Run the background worker only (scheduled syncs and periodic jobs)."""
     from api.worker import run_worker
 
-    settings = Settings(run_worker=True)
+    try:
+        settings = load_settings(run_worker=True)
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if not settings.mongodb_url_value():
         typer.echo(
             "This command needs VIGIL_MONGODB_URL (the database `vigil serve` uses): a worker "
@@ -157,7 +160,11 @@ def sync(
     from api.container import Container
     from api.sync_cli import run_cli_sync
 
-    settings = Settings(run_worker=False)
+    try:
+        settings = load_settings(run_worker=False)
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if not settings.mongodb_url_value():
         typer.echo("This command needs VIGIL_MONGODB_URL (the database the worker uses).", err=True)
         raise typer.Exit(2)
@@ -264,7 +271,11 @@ def evidence_verify(
 
 
 def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     url = settings.mongodb_url_value()
     if not url:
         typer.echo("This command needs VIGIL_MONGODB_URL.", err=True)
@@ -285,7 +296,11 @@ def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
 
 
 def _run_with_access(action: Callable[[AccessService], Awaitable[None]]) -> None:
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     url = settings.mongodb_url_value()
     if not url:
         typer.echo(

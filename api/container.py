@@ -104,6 +104,8 @@ class Container:
             on_reauth=integrations.mark_needs_reauth,
         )
         integrations.on_connected(sync.service.request_initial_sync)  # SPEC §2.1.4: first sync
+        # An admin key brings MFA and last activity: sync now, or right after the running run.
+        integrations.on_collection_changed(sync.service.collection_changed)
         compliance = build_access(
             settings,
             store,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.cors import development_origins
+from services.errors import ConfigurationError
+
+_URL_SETTINGS = ("public_url", "frontend_url", "atlassian_auth_url", "atlassian_api_url")
 
 
 class Settings(BaseSettings):
@@ -75,12 +79,56 @@ class Settings(BaseSettings):
         """JSON log lines in production unless told otherwise."""
         return self.log_json if self.log_json is not None else not self.development
 
+    @field_validator(*_URL_SETTINGS)
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        origin_of(value)
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for entry in value.split(","):
+            if entry.strip():
+                origin_of(entry.strip())
+        return value
+
     @property
     def cors_origin_list(self) -> list[str]:
-        """Configured browser origins (for CORS and WebSocket origin checks)."""
-        origins = [o.strip() for o in self.cors_origins.split(",") if o.strip()]
-        return origins or [self.frontend_url.rstrip("/"), *development_origins(self.development)]
+        """Configured browser origins (for CORS and WebSocket origin checks): each
+        ``scheme://host[:port]``, so a URL with a path (where OAuth lands) is fine; in
+        development also the common dev servers (``development_origins``)."""
+        origins = [origin_of(o.strip()) for o in self.cors_origins.split(",") if o.strip()]
+        return origins or [origin_of(self.frontend_url), *development_origins(self.development)]
 
     def mongodb_url_value(self) -> str | None:
         """The database URL, or None for the embedded store."""
         return self.mongodb_url.get_secret_value() if self.mongodb_url else None
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL; ValueError saying what is wrong."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"not a valid URL: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http(s) URL such as https://vigil.example.com, got {url!r}")
+    host = parts.hostname
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment; ``ConfigurationError`` with one line naming each bad
+    setting (``VIGIL_FRONTEND_URL: …``) instead of a validation traceback."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = "VIGIL_" + "_".join(str(p) for p in error["loc"]).upper()
+            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+        raise ConfigurationError("; ".join(problems)) from None

@@ -474,6 +474,25 @@ class IntegrationMutation:
         )
 
     @strawberry.mutation(
+        description="Detach the Atlassian organization admin API key (ADMIN): MFA and last "
+        "activity are no longer collected. Starts a sync (or one follow-up of the running "
+        "sync)."
+    )
+    async def remove_atlassian_admin_key(
+        self,
+        info: strawberry.Info[Context, Any],
+        integration_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The ACCESS_REVIEW integration.")
+        ],
+    ) -> IntegrationPayload:
+        return await _integration_payload(
+            info,
+            lambda: info.context.services.integrations.remove_admin_key(
+                principal_of(info), str(integration_id)
+            ),
+        )
+
+    @strawberry.mutation(
         description="Disconnect (ADMIN): delete the credential and stop syncing; collected "
         "data and evidence are kept."
     )

@@ -100,6 +100,12 @@ class SyncRun(Node):
     counts: SnapshotCounts | None = strawberry.field(
         description="Size of the snapshot; null unless SUCCEEDED."
     )
+    warnings: list[str] = strawberry.field(
+        description=(
+            "What the run skipped and why (for example a Confluence group without an id); "
+            "the snapshot lacks it."
+        )
+    )
     initial: bool = strawberry.field(
         default=False,
         description="True only on the first message of a `syncProgress` subscription: the "
@@ -131,6 +137,7 @@ class SyncRun(Node):
             ),
             error=run.error,
             error_endpoint=run.error_endpoint,
+            warnings=list(run.warnings),
             counts=SnapshotCounts(
                 accounts=counts.accounts,
                 groups=counts.groups,

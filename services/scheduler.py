@@ -3,7 +3,8 @@
 Every ``tick`` seconds it looks at the active runs (QUEUED ones are started; RUNNING ones
 whose lease expired are taken over) and at every CONNECTED integration, starting a
 SCHEDULED run when ``syncIntervalMinutes`` have passed since its latest run (30 minutes
-after a failure, at most). Each integration gets a stable jitter — a share of its interval
+after a failure, at most; after a run ended by an exhausted quota, not before the reset).
+Each integration gets a stable jitter — a share of its interval
 derived from its id — so sites connected together do not all sync together. Many workers may
 run this loop: the lease in ``SyncRunner.execute`` makes sure one run per integration runs.
 """
@@ -156,4 +157,9 @@ class Scheduler:
             wait = min(interval, RETRY_AFTER_FAILURE)
         since = latest.finished_at or latest.created_at
         jitter = jitter_for(integration.id, interval, self._jitter_fraction)
-        return self._clock() >= since + wait + jitter
+        due = since + wait + jitter
+        if latest.status is SyncRunStatus.FAILED and latest.not_before is not None:
+            # Atlassian refuses until then (an exhausted quota): not before, and the jitter
+            # spreads the integrations that all hit the app-wide quota.
+            due = max(due, latest.not_before + jitter)
+        return self._clock() >= due

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import zlib
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -33,26 +33,66 @@ def _admin_error(status: int, detail: str) -> Response:
     )
 
 
-def directory_user(site: Site, account: Account) -> dict[str, Any]:
-    """An org directory user; mfaEnabled only for managed accounts (else null or absent)."""
+_COMPOSITE = {"active": "active", "inactive": "deactivated", "closed": "deactivated"}
+
+
+def directory_user(
+    site: Site, account: Account, expand: frozenset[str], sites: tuple[Site, ...] = ()
+) -> dict[str, Any]:
+    """An org directory user as ``POST …/directories/-/users/search`` returns it (§5.8).
+
+    No ``lastActive`` field: last activity per product and site is in ``productAccess``, and
+    ``productAccess`` / ``platformRoles`` are present only when asked for with ``expand``.
+    ``mfaEnabled`` is meaningful for managed accounts (the organization's verified domains);
+    unmanaged accounts answer ``false`` whatever their real setting (Atlassian cannot see it).
+    ``status`` is the composite: ``active`` or ``deactivated`` (accountStatus inactive/closed).
+    """
+    managed = site.is_managed(account)
+    active = account.account_status == "active"
     user: dict[str, Any] = {
         "accountId": account.account_id,
         "accountType": account.account_type or "unknown",
         "accountStatus": account.account_status,
-        "status": "active" if account.account_status == "active" else "suspended",
+        "membershipStatus": "active",
+        "status": _COMPOSITE[account.account_status],
+        "claimStatus": "managed" if managed else "unmanaged",
         "name": account.display_name,
         "nickname": account.public_name or account.display_name,
         "email": account.email,
-        "platformRoles": ["atlassian/user"],
+        "mfaEnabled": bool(account.mfa_enabled) if managed else False,
         "addedToOrg": iso(account.added_to_org),
+        "deactivatedOn": None if active else iso(account.added_to_org),
     }
-    if site.is_managed(account):
-        user["mfaEnabled"] = account.mfa_enabled
-    elif zlib.crc32(account.account_id.encode()) % 2:
-        user["mfaEnabled"] = None
-    if account.last_active is not None:
-        user["lastActive"] = iso(account.last_active)
+    if "productAccess" in expand:
+        user["productAccess"] = product_access(account, sites or (site,))
+    if "platformRoles" in expand:
+        user["platformRoles"] = ["atlassian/user"]
     return user
+
+
+def product_access(account: Account, sites: tuple[Site, ...]) -> list[dict[str, Any]]:
+    """One Confluence entry per site the account is on (its own last activity there), and a
+    Jira entry on the first site (activity in another product must not be mistaken for it)."""
+    entries: list[dict[str, Any]] = []
+    for site in sites:
+        with site.lock:
+            there = site.accounts.get(account.account_id)
+        if there is None:
+            continue
+        entries.append(
+            {
+                "key": "confluence",
+                "id": site.cloud_id,
+                "name": "Confluence",
+                "url": f"{site.name}.atlassian.net",
+                "lastActiveTimestamp": iso(there.last_active),
+            }
+        )
+    if entries and account.last_active is not None:
+        jira = {**entries[0], "key": "jira-software", "name": "Jira"}
+        jira["lastActiveTimestamp"] = iso(account.last_active + timedelta(days=3))
+        entries.insert(0, jira)
+    return entries
 
 
 def make_admin_search(sim: Simulator) -> Any:
@@ -67,9 +107,12 @@ def make_admin_search(sim: Simulator) -> Any:
             body = json.loads(await request.body() or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("body must be an object")
-            limit = int(body.get("limit") or sim.config.admin_max_limit)
+            limit = int(body.get("limit") or sim.config.admin_default_limit)
             cursor = body.get("cursor")
             offset = decode_cursor(str(cursor), "admin") if cursor else 0
+            expand = body.get("expand") or []
+            if not isinstance(expand, list) or not all(isinstance(e, str) for e in expand):
+                raise ValueError("expand must be a list of strings")
         except (ValueError, TypeError) as exc:
             return _admin_error(400, f"Invalid request: {exc}")
         if limit < 1:
@@ -79,10 +122,15 @@ def make_admin_search(sim: Simulator) -> Any:
         chunk = everyone[offset : offset + limit]
         more = offset + limit < len(everyone)
         request.scope["vigil"].points += 2 * len(chunk)
+        sites = tuple(sim.sites.values())
+        links = {"next": encode_cursor(offset + limit, "admin")} if more else {}
         return json_response(
             {
-                "data": [directory_user(site, account) for site, account in chunk],
-                "links": {"next": encode_cursor(offset + limit, "admin") if more else None},
+                "data": [
+                    directory_user(site, account, frozenset(expand), sites)
+                    for site, account in chunk
+                ],
+                "links": links,
             }
         )
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from simulator.core import Simulator
+from simulator.credentials import ApiTokenCredential
 from simulator.errors import error_for_route, gateway_error
 from simulator.model import Account
 from simulator.routing import RouteInfo
@@ -66,8 +67,14 @@ def _site_principal(
 ) -> Principal | Response:
     creds = _basic(request)
     token = sim.credentials.api_token_for(*creds) if creds else None
-    if token is None:
+    if token is None or token.scoped:  # a scoped token works through the gateway only
         return _unauthorized(route)
+    return _token_principal(site, token, route)
+
+
+def _token_principal(
+    site: Site, token: ApiTokenCredential, route: RouteInfo
+) -> Principal | Response:
     account = site.account_by_email(token.email)
     if account is None:
         fallback = site.operators.get(token.role, f"557058:vigil-{token.role}")
@@ -80,6 +87,11 @@ def _site_principal(
 def _api_principal(
     sim: Simulator, site: Site, request: Request, route: RouteInfo
 ) -> Principal | Response:
+    if (creds := _basic(request)) is not None:  # only scoped API tokens, never classic ones
+        api_token = sim.credentials.api_token_for(*creds)
+        if api_token is None or not api_token.scoped:
+            return gateway_error(401, "Unauthorized")
+        return _token_principal(site, api_token, route)
     token = bearer_token(request)
     grant = sim.tokens.grant_for_access_token(token) if token else None
     if grant is None or site.cloud_id not in grant.cloud_ids:

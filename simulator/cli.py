@@ -68,7 +68,10 @@ def banner(sim: Simulator, base_url: str) -> str:
     for token in creds.api_tokens:
         account = site.account_by_email(token.email)
         admin = bool(account and site.is_admin(account.account_id))
-        lines.append(f"  API token ({token.role}, Confluence admin: {'yes' if admin else 'no'})")
+        kind = "scoped, gateway only" if token.scoped else "classic"
+        lines.append(
+            f"  API token ({token.role}, {kind}, Confluence admin: {'yes' if admin else 'no'})"
+        )
         lines.append(f"    email {token.email}  token {token.token}")
     width = max(30, *(len(label) + 2 for label, _ in creds.describe()))
     lines += [f"  {label:<{width}}{value}" for label, value in creds.describe()]

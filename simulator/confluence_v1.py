@@ -24,14 +24,21 @@ def _expand(ctx: Ctx) -> set[str]:
     return out
 
 
-def _offset_page(ctx: Ctx, cap: int) -> tuple[int, int] | Response:
+# v1 OpenAPI, getGroupMembersByGroupId: `limit` is at most 200; more is refused with 400
+# (confluence-api.md §5.3). A lower server cap (`members_cap`) only shortens pages.
+MAX_MEMBERS_LIMIT = 200
+
+
+def _offset_page(ctx: Ctx, cap: int, refuse_above: int | None = None) -> tuple[int, int] | Response:
     try:
         start = parse_int(ctx.param("start"), 0)
-        limit = parse_int(ctx.param("limit"), cap)
+        limit = parse_int(ctx.param("limit"), min(cap, refuse_above or cap))
     except ValueError:
         return v1_error(400, "start and limit must be integers")
     if start < 0 or limit < 0:
         return v1_error(400, "start and limit must not be negative")
+    if refuse_above is not None and limit > refuse_above:
+        return v1_error(400, f"limit must be less than or equal to {refuse_above}")
     return start, max(1, min(limit, cap))
 
 
@@ -76,7 +83,7 @@ async def group_members(ctx: Ctx) -> Response:
     group_id = ctx.request.path_params["groupId"]
     if group_id not in ctx.site.groups:
         return v1_error(404, f"No group found with id : {group_id}")
-    paging = _offset_page(ctx, ctx.sim.config.members_cap)
+    paging = _offset_page(ctx, ctx.sim.config.members_cap, MAX_MEMBERS_LIMIT)
     if isinstance(paging, Response):
         return paging
     start, limit = paging

@@ -18,6 +18,8 @@ from simulator.scopes import VIGIL_SCOPES
 from simulator.site import Site
 from simulator.tokens import TokenPolicy, TokenStore
 
+DIRECTORY_STATUSES = ("active", "inactive", "closed")  # Admin API accountStatus (§5.8)
+
 
 @dataclass(slots=True)
 class SimulatorConfig:
@@ -31,7 +33,8 @@ class SimulatorConfig:
     v2_max_limit: int = 250  # v2 spaces (1-250, default 25)
     v2_default_limit: int = 25
     users_bulk_max: int = 250  # v2 users-bulk ids per call
-    admin_max_limit: int = 100  # Admin API users/search
+    admin_max_limit: int = 100  # Admin API users/search (1-100, default 50)
+    admin_default_limit: int = 50
 
 
 @dataclass(slots=True)
@@ -122,12 +125,17 @@ class Simulator:
         )
 
     def directory_accounts(self) -> list[tuple[Site, Account]]:
-        """The organization directory: `atlassian` accounts of every site, deduplicated."""
+        """The organization directory: `atlassian` accounts of every site, deduplicated.
+
+        Accounts whose status is outside the Admin API's ``accountStatus`` enum (the
+        generator's few ``unknown`` ones) are not in it."""
         seen: dict[str, tuple[Site, Account]] = {}
         for site in self.sites.values():
             with site.lock:
                 for account in site.accounts.values():
-                    if account.account_type == "atlassian":
+                    if account.account_type == "atlassian" and account.account_status in (
+                        DIRECTORY_STATUSES
+                    ):
                         seen.setdefault(account.account_id, (site, account))
         return list(seen.values())
 

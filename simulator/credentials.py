@@ -13,11 +13,14 @@ from simulator.site import Site
 
 @dataclass(frozen=True, slots=True)
 class ApiTokenCredential:
-    """A classic API token: Basic `email:token` against a site."""
+    """An API token: Basic `email:token`. A classic token works against the site host only;
+    a scoped one ("API token with scopes") only through the gateway
+    `api.atlassian.com/ex/confluence/{cloudId}`, the site host answering 401 (§4)."""
 
     email: str
     token: str
     role: str  # "admin" or "member": which operator account it belongs to
+    scoped: bool = False
 
 
 @dataclass(slots=True)
@@ -44,13 +47,18 @@ class Credentials:
 
     @property
     def admin_token(self) -> ApiTokenCredential:
-        """The API token of the Confluence admin operator."""
-        return next(t for t in self.api_tokens if t.role == "admin")
+        """The classic API token of the Confluence admin operator."""
+        return next(t for t in self.api_tokens if t.role == "admin" and not t.scoped)
+
+    @property
+    def scoped_admin_token(self) -> ApiTokenCredential:
+        """The scoped API token of the Confluence admin operator (gateway only)."""
+        return next(t for t in self.api_tokens if t.role == "admin" and t.scoped)
 
     @property
     def member_token(self) -> ApiTokenCredential:
-        """The API token of the non-admin operator."""
-        return next(t for t in self.api_tokens if t.role == "member")
+        """The classic API token of the non-admin operator."""
+        return next(t for t in self.api_tokens if t.role == "member" and not t.scoped)
 
     def api_token_for(self, email: str, token: str) -> ApiTokenCredential | None:
         """The matching API token credential, if email and token are right."""
@@ -93,6 +101,12 @@ class Credentials:
                     email_of("member", f"vigil-reader@{domain}"),
                     secret("ATATT3xFfGF0", 40),
                     "member",
+                ),
+                ApiTokenCredential(
+                    email_of("admin", f"vigil-admin@{domain}"),
+                    secret("ATATT3xFfGF0", 40),
+                    "admin",
+                    scoped=True,
                 ),
             ),
             oauth_client_id=secret("", 32),

@@ -88,6 +88,7 @@ class Faults:
         self._scripts: list[ScriptedFault] = []
         self.quota_exhausted_until: datetime | None = None
         self.quota_reason = QUOTA_TENANT
+        self._quota_429s = 0
 
     def configure(self, **changes: Any) -> FaultConfig:
         """Change some settings (FaultConfig field names); returns the new config."""
@@ -119,6 +120,7 @@ class Faults:
             self.config = FaultConfig()
             self._scripts.clear()
             self.quota_exhausted_until = None
+            self._quota_429s = 0
 
     def script(self, kind: str, route: str | None = None, *, times: int = 1, **kw: Any) -> None:
         """Queue a deterministic fault for the next `times` matching requests."""
@@ -143,6 +145,12 @@ class Faults:
             self.quota_exhausted_until = until
             self.quota_reason = reason
         return until
+
+    def next_quota_429_is_beta(self) -> bool:
+        """Every second quota 429 carries the beta header names (§7), so clients read both."""
+        with self._lock:
+            self._quota_429s += 1
+            return self._quota_429s % 2 == 0
 
     def quota_blocked(self) -> datetime | None:
         """The reset time while the quota is exhausted, else None."""

@@ -107,7 +107,11 @@ class FaultMiddleware:
             now = sim.clock.now()
             reset_at = sim.faults.quota_blocked() or sim.quota.window_end()
             headers = quota_headers(
-                cfg.quota_limit or NOMINAL_LIMIT, reset_at, now, sim.faults.quota_reason
+                cfg.quota_limit or NOMINAL_LIMIT,
+                reset_at,
+                now,
+                sim.faults.quota_reason,
+                beta=sim.faults.next_quota_429_is_beta(),
             )
             status = 429
         elif action in ("429", "503"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 
 from simulator.clock import SimClock
 from simulator.faults import next_hour
@@ -55,22 +55,42 @@ class QuotaTracker:
             return self._window_end
 
 
+def reset_stamp(reset_at: datetime) -> str:
+    """``X-RateLimit-Reset``: ISO time at minute precision (``yyyy-MM-ddTHH:mmZ``, §7); a
+    test's sub-minute quota window keeps its seconds (Atlassian's windows are hourly)."""
+    if reset_at.second or reset_at.microsecond:
+        return iso(reset_at) or ""
+    return reset_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
 def usage_headers(limit: int, used: int, reset_at: datetime) -> dict[str, str]:
     """X-RateLimit-* headers for a response after `used` points of `limit`."""
     remaining = max(0, limit - used)
     headers = {
         "X-RateLimit-Limit": str(limit),
         "X-RateLimit-Remaining": str(remaining),
-        "X-RateLimit-Reset": iso(reset_at) or "",
+        "X-RateLimit-Reset": reset_stamp(reset_at),
     }
     if remaining < limit * 0.2:
         headers["X-RateLimit-NearLimit"] = "true"
     return headers
 
 
-def quota_headers(limit: int, reset_at: datetime, now: datetime, reason: str) -> dict[str, str]:
-    """Headers of a quota-exhausted 429: Retry-After until the reset, RateLimit-Reason."""
+def quota_headers(
+    limit: int, reset_at: datetime, now: datetime, reason: str, *, beta: bool = False
+) -> dict[str, str]:
+    """Headers of a quota-exhausted 429: Retry-After until the reset, RateLimit-Reason.
+
+    ``beta``: the names seen during the points roll-out instead (§7): X-Beta-Ratelimit-Reason,
+    X-Beta-Ratelimit-Reset, Beta-Retry-After (no documented RateLimit-Reason, Retry-After or
+    X-RateLimit-Reset)."""
     headers = usage_headers(limit, limit, reset_at)
-    headers["Retry-After"] = str(max(1, math.ceil((reset_at - now).total_seconds())))
+    retry_after = str(max(1, math.ceil((reset_at - now).total_seconds())))
+    if beta:
+        headers["X-Beta-Ratelimit-Reason"] = reason
+        headers["X-Beta-Ratelimit-Reset"] = headers.pop("X-RateLimit-Reset")
+        headers["Beta-Retry-After"] = retry_after
+        return headers
+    headers["Retry-After"] = retry_after
     headers["RateLimit-Reason"] = reason
     return headers

@@ -78,6 +78,10 @@ class TokenStore:
     def __init__(self, clock: SimClock, policy: TokenPolicy | None = None) -> None:
         self.clock = clock
         self.policy = policy or TokenPolicy()
+        # Replays of retired refresh tokens: within the reuse window (still answered) and
+        # after it (the family is revoked). A client that refreshes once per rotation has none.
+        self.reuses_within_window = 0
+        self.reuses_after_window = 0
         self.grants: dict[str, Grant] = {}
         self._codes: dict[str, _Code] = {}
         self._access: dict[str, tuple[str, datetime]] = {}
@@ -145,8 +149,10 @@ class TokenStore:
                 raise TokenError(403, "invalid_grant", INVALID_REFRESH)
             if entry.retired_at is not None:
                 if (now - entry.retired_at).total_seconds() > policy.reuse_window:
+                    self.reuses_after_window += 1
                     self.revoke_grant(grant.grant_id)
                     raise TokenError(403, "invalid_grant", INVALID_REFRESH)
+                self.reuses_within_window += 1
             else:
                 entry.retired_at = now
             return self._issue(grant, refresh=True)

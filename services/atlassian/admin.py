@@ -42,19 +42,30 @@ class AdminClient:
         return f"AdminClient(api_base={self._base!r}, api_key='***')"
 
     async def search_directory_users(
-        self, org_id: str, cursor: str | None = None, limit: int = MAX_DIRECTORY_PAGE
+        self,
+        org_id: str,
+        cursor: str | None = None,
+        limit: int = MAX_DIRECTORY_PAGE,
+        *,
+        cloud_id: str | None = None,
     ) -> ResultPage[DirectoryUser]:
-        """One page of the organization's directory users."""
+        """One page of the organization's directory users (confluence-api.md §5.8).
+
+        ``productAccess`` is expanded (it is the only source of last activity); a user's
+        ``last_active`` is that of the Confluence entry of site ``cloud_id`` (None without it).
+        """
         if not 1 <= limit <= MAX_DIRECTORY_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_DIRECTORY_PAGE}, got {limit}")
         endpoint = paths.ADMIN_DIRECTORY_USERS_SEARCH
         url = self._base + endpoint.format(org_id=quote(org_id, safe=""))
-        body: dict[str, str | int] = {"limit": limit}
+        body: dict[str, str | int | list[str]] = {"limit": limit, "expand": ["productAccess"]}
         if cursor:
             body["cursor"] = cursor
         response = await self._requester.request("POST", url, endpoint=endpoint, body=body)
         data = as_object(response.data, endpoint)
-        users = [parse_directory_user(item) for item in object_list(data, "data", endpoint)]
+        users = [
+            parse_directory_user(item, cloud_id) for item in object_list(data, "data", endpoint)
+        ]
         links = data.get("links")
         nxt = links.get("next") if isinstance(links, dict) else None
         return ResultPage(users, nxt if isinstance(nxt, str) and nxt else None)

@@ -6,6 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 DEFAULT_LEEWAY = timedelta(seconds=60)
+# An access token is renewed this long before it expires: 60 s, or a quarter of its lifetime
+# when it lives less than four minutes (a 20-second token would otherwise be renewed before
+# every request: with a fixed 60-s leeway it is "expired" from the moment it is issued).
+LEEWAY_SHARE = 4
+
+
+def leeway_for(lifetime: timedelta | None) -> timedelta:
+    """The renewal margin of a token living ``lifetime``: min(60 s, a quarter of it)."""
+    if lifetime is None or lifetime <= timedelta(0):
+        return DEFAULT_LEEWAY
+    return min(DEFAULT_LEEWAY, lifetime / LEEWAY_SHARE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,17 +32,26 @@ class OAuthApp:
 
 @dataclass(frozen=True, slots=True)
 class TokenSet:
-    """Tokens from the token endpoint; ``expires_at`` is absolute (from the injected clock)."""
+    """Tokens from the token endpoint; ``expires_at`` is absolute (from the injected clock).
+
+    ``issued_at`` (when known) gives the token's lifetime, hence its renewal margin."""
 
     access_token: str
     refresh_token: str | None
     expires_at: datetime
     scopes: tuple[str, ...]
     token_type: str = "Bearer"
+    issued_at: datetime | None = None
 
-    def is_expired(self, now: datetime, leeway: timedelta = DEFAULT_LEEWAY) -> bool:
-        """True when the access token expires within ``leeway`` of ``now``."""
-        return now + leeway >= self.expires_at
+    @property
+    def leeway(self) -> timedelta:
+        """How long before ``expires_at`` the token is treated as expired."""
+        lifetime = self.expires_at - self.issued_at if self.issued_at is not None else None
+        return leeway_for(lifetime)
+
+    def is_expired(self, now: datetime, leeway: timedelta | None = None) -> bool:
+        """True when the access token expires within ``leeway`` (default: ``self.leeway``)."""
+        return now + (self.leeway if leeway is None else leeway) >= self.expires_at
 
     def __repr__(self) -> str:
         refresh = "'***'" if self.refresh_token else "None"

@@ -1,8 +1,9 @@
 """Atlassian OAuth 2.0: authorize URL, code exchange, rotating refresh, client credentials, sites.
 
-Built on plain httpx rather than authlib's ``AsyncOAuth2Client`` because authlib does not fit
-here: (1) its httpx integration is deprecated for ``httpx`` in favour of the ``httpx2`` fork,
-which this project must not install (architecture.md); (2) it always form-encodes token
+Built on plain httpx rather than authlib's ``AsyncOAuth2Client`` (authlib is not a dependency
+at all: docs/decisions/007-authlib.md) because authlib does not fit here: (1) its httpx
+integration is deprecated for ``httpx`` in favour of the ``httpx2`` fork, which this project
+must not install (architecture.md); (2) it always form-encodes token
 requests, while Atlassian documents JSON bodies; (3) its authorization URL joins scopes with
 ``+``, which Atlassian refuses; (4) it is its own AsyncClient, where Vigil injects one
 ``httpx.AsyncClient`` (the transport seam tests use). Vigil stores and verifies ``state``
@@ -140,10 +141,12 @@ class AtlassianOAuth:
         seconds = expires_in if isinstance(expires_in, int | float) else DEFAULT_EXPIRES_IN
         refresh = data.get("refresh_token")
         scope = data.get("scope")
+        now = self._clock()
         return TokenSet(
             access_token=data["access_token"],
             refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-            expires_at=self._clock() + timedelta(seconds=seconds),
+            expires_at=now + timedelta(seconds=seconds),
+            issued_at=now,
             scopes=tuple(scope.split()) if isinstance(scope, str) else (),
             token_type=str(data.get("token_type") or "Bearer"),
         )

@@ -1,30 +1,24 @@
-"""Token providers for ConfluenceClient: rotating 3LO refresh and client credentials.
+"""The client-credentials token provider for ConfluenceClient.
 
-Both implement ``services.confluence.auth.TokenProvider``: single-flight (one refresh at a
-time per provider, concurrent callers share it) and ``invalidate`` after a 401. Cross-process
-exclusion (one refresh per integration across workers) is the caller's lease, not this.
+It implements ``services.confluence.auth.TokenProvider``: single-flight (one token request
+at a time, concurrent callers share it) and ``invalidate`` after a 401. Rotating 3LO tokens
+are ``services.integrations.tokens.StoredOAuthTokenProvider`` (stored, cross-process).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import timedelta
 
-from services.atlassian.errors import InvalidGrant
-from services.atlassian.models import DEFAULT_LEEWAY, OAuthApp, TokenSet
+from services.atlassian.models import OAuthApp, TokenSet
 from services.atlassian.oauth import AtlassianOAuth
 from services.confluence.retry import Clock, utcnow
-
-PersistToken = Callable[[TokenSet], Awaitable[None]]
-LoadToken = Callable[[], Awaitable[TokenSet]]
 
 
 class _CachedToken:
     """Single-flight cache of one TokenSet; subclasses say how to get a new one."""
 
-    def __init__(self, token: TokenSet | None, clock: Clock, leeway: timedelta) -> None:
+    def __init__(self, token: TokenSet | None, clock: Clock, leeway: timedelta | None) -> None:
         self._token = token
         self._clock = clock
         self._leeway = leeway
@@ -53,53 +47,6 @@ class _CachedToken:
         raise NotImplementedError
 
 
-class RefreshingTokenProvider(_CachedToken):
-    """3LO tokens; each refresh's NEW refresh token is persisted before the access token is used.
-
-    ``persist`` stores the new token set (it must succeed, or the rotation is lost).
-    ``reload`` (optional) reads the stored token set: on ``invalid_grant`` another process
-    may already have rotated, so a newer stored refresh token is adopted instead of failing.
-    """
-
-    def __init__(
-        self,
-        oauth: AtlassianOAuth,
-        token: TokenSet,
-        *,
-        persist: PersistToken,
-        reload: LoadToken | None = None,
-        clock: Clock = utcnow,
-        leeway: timedelta = DEFAULT_LEEWAY,
-    ) -> None:
-        super().__init__(token, clock, leeway)
-        self._oauth = oauth
-        self._persist = persist
-        self._reload = reload
-
-    def __repr__(self) -> str:
-        return f"RefreshingTokenProvider(token={self._token!r})"
-
-    @property
-    def current(self) -> TokenSet | None:
-        """The token set in use (for tests and diagnostics)."""
-        return self._token
-
-    async def _renew(self, current: TokenSet | None) -> TokenSet:
-        if current is None or current.refresh_token is None:
-            raise InvalidGrant("no refresh token: reconnect", error="invalid_grant")
-        try:
-            fresh = await self._oauth.refresh(current.refresh_token)
-        except InvalidGrant:
-            stored = await self._reload() if self._reload else None
-            if stored is None or stored.refresh_token == current.refresh_token:
-                raise
-            return stored if self._usable(stored) else await self._renew(stored)
-        if fresh.refresh_token is None:  # no rotation this time: keep the old refresh token
-            fresh = replace(fresh, refresh_token=current.refresh_token)
-        await self._persist(fresh)
-        return fresh
-
-
 class ClientCredentialsTokenProvider(_CachedToken):
     """Service-account tokens: a new one from the client-credentials grant when expired."""
 
@@ -109,7 +56,7 @@ class ClientCredentialsTokenProvider(_CachedToken):
         app: OAuthApp,
         *,
         clock: Clock = utcnow,
-        leeway: timedelta = DEFAULT_LEEWAY,
+        leeway: timedelta | None = None,
     ) -> None:
         super().__init__(None, clock, leeway)
         self._oauth = oauth

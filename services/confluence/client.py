@@ -83,9 +83,22 @@ class ConfluenceClient:
     async def list_groups(
         self, cursor: str | None = None, limit: int = MAX_V1_PAGE
     ) -> ResultPage[Group]:
-        """One page of groups (v1 offset pagination)."""
+        """One page of groups (v1 offset pagination).
+
+        A v1 Group's ``id`` is nullable (v1 OpenAPI; confluence-api.md §5.3): such a group
+        cannot be listed by id, so it is left out and named in ``skipped``."""
         _check_limit(limit, MAX_V1_PAGE)
-        return await self._v1_page(paths.GROUPS, paths.GROUPS, cursor, limit, parse_group)
+        data, _ = await self._fetch(
+            paths.GROUPS, paths.GROUPS, cursor, {"start": 0, "limit": limit}
+        )
+        groups, skipped = [], []
+        for item in object_list(data, "results", paths.GROUPS):
+            if item.get("id") is None:
+                name = item.get("name")
+                skipped.append(f"group {name!r}" if isinstance(name, str) else "a group")
+                continue
+            groups.append(parse_group(item))
+        return ResultPage(groups, v1_next_cursor(data), tuple(skipped))
 
     async def list_group_members(
         self, group_id: str, cursor: str | None = None, limit: int = MAX_V1_PAGE

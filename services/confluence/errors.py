@@ -82,7 +82,8 @@ class ConfluenceNotFound(ConfluenceStatusError):
 
 
 class ConfluenceRateLimited(ConfluenceStatusError):
-    """HTTP 429."""
+    """HTTP 429. ``until``: when requests may resume (the quota reset, else now plus the
+    capped ``Retry-After``), None when the server did not say."""
 
     def __init__(
         self,
@@ -93,11 +94,13 @@ class ConfluenceRateLimited(ConfluenceStatusError):
         retry_after: float | None = None,
         quota_exhausted: bool = False,
         reset_at: datetime | None = None,
+        until: datetime | None = None,
     ) -> None:
         super().__init__(status, endpoint, message)
         self.retry_after = retry_after
         self.quota_exhausted = quota_exhausted
         self.reset_at = reset_at
+        self.until = until or reset_at
 
 
 class ConfluenceUnavailable(ConfluenceStatusError):
@@ -131,19 +134,46 @@ def error_from_response(
     if status == 401:
         scope = "scope does not match" in message.lower()
         return (ConfluenceScopeError if scope else ConfluenceAuthError)(status, endpoint, message)
+    retry_after = parse_retry_after(_first(headers, RETRY_AFTER_HEADERS), now)
+    if retry_after is not None:
+        retry_after = min(retry_after, MAX_RETRY_AFTER)  # days have been seen in the wild
     if status == 429:
+        quota = "quota" in (_first(headers, REASON_HEADERS) or "").lower()
+        reset_at = parse_datetime(_first(headers, RESET_HEADERS))
+        until = reset_at
+        if until is None and retry_after is not None:
+            until = now + timedelta(seconds=retry_after)
+            if quota:  # an hourly quota resets at the top of the next UTC hour at the latest
+                until = min(until, _next_hour(now))
         return ConfluenceRateLimited(
             status,
             endpoint,
             message,
-            retry_after=parse_retry_after(headers.get("retry-after"), now),
-            quota_exhausted="quota" in headers.get("ratelimit-reason", "").lower(),
-            reset_at=parse_datetime(headers.get("x-ratelimit-reset")),
+            retry_after=retry_after,
+            quota_exhausted=quota,
+            reset_at=reset_at,
+            until=until,
         )
     if status >= 500:
-        retry_after = parse_retry_after(headers.get("retry-after"), now)
         return ConfluenceUnavailable(status, endpoint, message, retry_after=retry_after)
     return _SIMPLE.get(status, ConfluenceStatusError)(status, endpoint, message)
+
+
+# Rate-limit headers (confluence-api.md §7): during the points roll-out Atlassian has sent the
+# quota headers under beta names, beside or instead of the documented ones; read both.
+REASON_HEADERS = ("ratelimit-reason", "x-beta-ratelimit-reason")
+RESET_HEADERS = ("x-ratelimit-reset", "x-beta-ratelimit-reset")  # yyyy-MM-ddTHH:mmZ
+RETRY_AFTER_HEADERS = ("retry-after", "beta-retry-after")
+# A longer Retry-After is capped: quotas are hourly, so no wait is longer than an hour.
+MAX_RETRY_AFTER = 3600.0
+
+
+def _first(headers: Mapping[str, str], names: Iterable[str]) -> str | None:
+    return next((headers[n] for n in names if headers.get(n)), None)
+
+
+def _next_hour(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -56,6 +56,9 @@ class ResultPage(Generic[T]):
 
     items: list[T]
     next_cursor: str | None
+    # What the page held but could not be used (e.g. a v1 group without an id), described
+    # for a warning in the sync run.
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from services.confluence.errors import ConfluenceProtocolError, parse_datetime
@@ -193,14 +194,52 @@ def parse_space(data: JsonObject) -> Space:
     )
 
 
-def parse_directory_user(data: JsonObject) -> DirectoryUser:
-    """Parse a user from the Admin API directory search."""
+# The Admin API's composite ``status`` (§5.8) when it means the person lost access even
+# though the account itself may still be ``active``: a suspended org membership, a
+# deactivated account, or one scheduled for deletion. ``not_invited`` says nothing.
+_LOST_ACCESS = {"suspended", "deactivated", "for_deletion"}
+
+
+def parse_directory_user(data: JsonObject, cloud_id: str | None = None) -> DirectoryUser:
+    """Parse a user from the Admin API directory search (confluence-api.md §5.8).
+
+    - ``mfa_enabled`` only for ``claimStatus: managed`` accounts (documented only for them);
+      unknown (None) for unmanaged ones, whatever the field says;
+    - ``last_active`` from the ``productAccess`` entry whose ``key`` is ``confluence`` and
+      whose ``id`` is the site's ``cloud_id`` (there is no ``lastActive`` field);
+    - ``account_status`` from ``accountStatus``, made ``inactive`` when the composite
+      ``status`` says the membership is suspended or the account deactivated/being deleted.
+    """
+    managed = data.get("claimStatus") == "managed"
     return DirectoryUser(
         account_id=_req_str(data, "accountId", "directory user"),
         account_type=AccountType.parse(data.get("accountType")),
-        account_status=AccountStatus.parse(data.get("accountStatus") or data.get("status")),
+        account_status=_directory_status(data),
         display_name=_opt_str(data, "name") or _opt_str(data, "displayName"),
         email=_email(data),
-        mfa_enabled=_opt_bool(data, "mfaEnabled"),
-        last_active=parse_datetime(data.get("lastActive")),
+        mfa_enabled=_opt_bool(data, "mfaEnabled") if managed else None,
+        last_active=_confluence_last_active(data.get("productAccess"), cloud_id),
     )
+
+
+def _directory_status(data: JsonObject) -> AccountStatus:
+    status = AccountStatus.parse(data.get("accountStatus"))
+    composite = data.get("status")
+    if composite in _LOST_ACCESS and status is not AccountStatus.CLOSED:
+        return AccountStatus.INACTIVE
+    if status is AccountStatus.UNKNOWN and composite == "active":
+        return AccountStatus.ACTIVE
+    return status
+
+
+def _confluence_last_active(access: object, cloud_id: str | None) -> datetime | None:
+    if cloud_id is None or not isinstance(access, list):
+        return None
+    for entry in access:
+        if (
+            isinstance(entry, dict)
+            and entry.get("key") == "confluence"
+            and entry.get("id") == cloud_id
+        ):
+            return parse_datetime(entry.get("lastActiveTimestamp"))
+    return None

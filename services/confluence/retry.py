@@ -6,8 +6,10 @@ Never retried: 400/401/403/404 and other statuses.
 
 Wait before attempt n+1: ``min(max_delay, base_delay * factor**(n-1)) * uniform(0.7, 1.3)``
 (capped again at ``max_delay``), but at least the server's ``Retry-After``, and when the hourly
-quota is exhausted (``RateLimit-Reason: …quota…`` with ``X-RateLimit-Reset``) at least until
-the reset. A wait longer than ``max_pause`` is not worth it: the error is raised.
+quota is exhausted (``RateLimit-Reason: …quota…`` with ``X-RateLimit-Reset``, or their beta
+names) at least until the reset. A wait longer than ``max_pause`` (two minutes) is not worth
+holding a worker for: the error is raised, and a sync run ends saying until when Atlassian
+refuses ("quota exhausted until HH:MM UTC"); the scheduler does not retry before then.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class RetryPolicy:
     factor: float = 2.0
     max_delay: float = 30.0
     jitter: tuple[float, float] = (0.7, 1.3)
-    max_pause: float = 3660.0
+    max_pause: float = 120.0
     sleep: Sleep = asyncio.sleep
     clock: Clock = utcnow
     uniform: Uniform = random.uniform
@@ -121,10 +123,10 @@ class RetryPolicy:
         hinted = getattr(error, "retry_after", None)
         if isinstance(hinted, float | int):
             wait = max(wait, hinted)
-        if isinstance(error, ConfluenceRateLimited) and error.quota_exhausted and error.reset_at:
+        if isinstance(error, ConfluenceRateLimited) and error.quota_exhausted and error.until:
             # The backoff stays a floor: a reset already past (clock skew, or a reset header
-            # rounded to milliseconds) must not turn into a burst of immediate retries.
-            wait = max(wait, (error.reset_at - self.clock()) / timedelta(seconds=1))
+            # rounded to the minute) must not turn into a burst of immediate retries.
+            wait = max(wait, (error.until - self.clock()) / timedelta(seconds=1))
         return wait if wait <= self.max_pause else None
 
     async def run(

@@ -141,6 +141,10 @@ class ClientFactory:
             if secret is None:
                 raise InvalidCredentials("the integration's API token is missing: reconnect")
             auth: ConfluenceAuth = BasicAuth(secret.values["email"], secret.values["api_token"])
+            # A scoped API token works only through the gateway (the base that worked when
+            # it was connected, confluence-api.md §4); a classic one on the site host.
+            if secret.values.get("scoped") and site.cloud_id:
+                return ConfluenceClient(http, self.config.cloud_base(site.cloud_id), auth, policy)
             return ConfluenceClient(http, site.url, auth, policy)
         assert site.cloud_id is not None
         base = self.config.cloud_base(site.cloud_id)

@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from services.access import require_role
 from services.atlassian.models import OAuthApp
 from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
+from services.confluence.errors import ConfluenceAuthError, ConfluenceError
+from services.confluence.models import CurrentUser
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.integrations.clients import ClientFactory, atlassian_errors
 from services.integrations.errors import (
     AlreadyConnected,
     ConfirmationRequired,
+    InvalidCredentials,
     InvalidState,
 )
 from services.integrations.models import (
@@ -82,6 +88,7 @@ class IntegrationService:
         self.sync_interval_minutes = sync_interval_minutes
         self._on_connected: list[OnConnected] = []
         self._on_changed: list[OnConnected] = []
+        self._on_collection_changed: list[OnConnected] = []
 
     def on_connected(self, callback: OnConnected) -> None:
         """Register what happens when an integration becomes CONNECTED (the first sync)."""
@@ -90,6 +97,10 @@ class IntegrationService:
     def on_changed(self, callback: OnConnected) -> None:
         """Register what happens after any published change (checks re-evaluate)."""
         self._on_changed.append(callback)
+
+    def on_collection_changed(self, callback: OnConnected) -> None:
+        """Register what happens when what a sync collects changed (a sync, or a follow-up)."""
+        self._on_collection_changed.append(callback)
 
     async def list(self, principal: Principal) -> list[Integration]:
         """The caller's organization's integrations."""
@@ -135,17 +146,45 @@ class IntegrationService:
         api_token = header_safe(api_token, "apiToken", "API token")
         await self._ensure_purpose_free(principal, purpose)
         async with atlassian_errors("email and API token"):
-            user = await self.clients.confluence(
-                site_url, BasicAuth(email, api_token)
-            ).current_user()
+            found = await self._validate_api_token(site_url, BasicAuth(email, api_token))
         return await self._create_connected(
             principal,
             purpose,
             AuthMethod.API_TOKEN,
-            ConfluenceSite(url=site_url, name=_site_name(site_url)),
-            {API_TOKEN: {"email": email, "api_token": api_token}},
-            connected_as=user.display_name,
+            ConfluenceSite(url=site_url, cloud_id=found.cloud_id, name=_site_name(site_url)),
+            {API_TOKEN: {"email": email, "api_token": api_token, "scoped": found.scoped}},
+            connected_as=found.user.display_name,
         )
+
+    async def _validate_api_token(self, site_url: str, auth: BasicAuth) -> _ApiTokenSite:
+        """Classic tokens work on the site host; scoped ones only through the gateway with
+        the site's cloud id, the site answering 401 (confluence-api.md §4): try the site,
+        then on a 401 the gateway, before refusing."""
+        try:
+            user = await self.clients.confluence(site_url, auth).current_user()
+        except ConfluenceAuthError:
+            pass
+        else:
+            return _ApiTokenSite(user, await self._cloud_id_or_none(site_url), scoped=False)
+        cloud_id = await self.clients.confluence(site_url, NoAuth()).tenant_info(site_url)
+        gateway = self.clients.config.cloud_base(cloud_id)
+        try:
+            user = await self.clients.confluence(gateway, auth).current_user()
+        except ConfluenceAuthError:
+            raise InvalidCredentials(
+                f"Atlassian refused the email and API token both on the site ({site_url}) "
+                f"and through the API gateway ({gateway}, for scoped API tokens): check "
+                "the email and the token, and that the account can read Confluence."
+            ) from None
+        return _ApiTokenSite(user, cloud_id, scoped=True)
+
+    async def _cloud_id_or_none(self, site_url: str) -> str | None:
+        """The site's cloud id (the Admin API's last activity is per site), if it answers."""
+        try:
+            return await self.clients.confluence(site_url, NoAuth()).tenant_info(site_url)
+        except (ConfluenceError, httpx.HTTPError, ValueError):
+            log.info("no cloud id from %s/_edge/tenant_info; a sync will ask again", site_url)
+            return None
 
     async def connect_client_credentials(
         self,
@@ -206,7 +245,28 @@ class IntegrationService:
         updated = await self.store.integrations.update(
             integration_id=integration.id, has_admin_key=True, admin_org_id=org_id
         )
-        return await self.publish_change(updated or integration)
+        return await self._collection_changed(await self.publish_change(updated or integration))
+
+    async def remove_admin_key(self, principal: Principal, integration_id: str) -> Integration:
+        """Detach the organization admin key (MFA and last activity are no longer collected)."""
+        require_role(principal, Role.ADMIN)
+        integration = await self.get_or_raise(principal, integration_id)
+        if not integration.has_admin_key:
+            return integration
+        await self.vault.remove(integration.id, ADMIN_API_KEY)
+        updated = await self.store.integrations.update(
+            integration_id=integration.id, has_admin_key=False, admin_org_id=None
+        )
+        return await self._collection_changed(await self.publish_change(updated or integration))
+
+    async def _collection_changed(self, integration: Integration) -> Integration:
+        """What a sync collects changed: a sync now, or one follow-up of the running one."""
+        for callback in self._on_collection_changed:
+            try:
+                await callback(integration)
+            except Exception:
+                log.exception("sync after the admin key change could not be queued")
+        return integration
 
     async def disconnect(self, principal: Principal, integration_id: str) -> Integration:
         """Delete the credential and stop syncing; data and evidence are kept."""
@@ -297,6 +357,15 @@ class IntegrationService:
             except Exception:
                 log.exception("integration change callback failed for %s", integration.id)
         return integration
+
+
+@dataclass(frozen=True, slots=True)
+class _ApiTokenSite:
+    """What validating an API token found: who it is, the cloud id, which base worked."""
+
+    user: CurrentUser
+    cloud_id: str | None
+    scoped: bool
 
 
 def _site_name(url: str) -> str:

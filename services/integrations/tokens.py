@@ -9,17 +9,28 @@ integration at a time, *across processes*, and the new pair must be stored befor
 3. if still expired it takes the credential's refresh lock in MongoDB (compare-and-set
    with an expiry, so a crashed holder cannot block forever); a process that loses waits
    for the stored version to change and uses the winner's tokens;
-4. the winner refreshes, stores the rotated pair with a version compare-and-swap, releases.
+4. the winner refreshes, stores the rotated pair with a compare-and-swap on the version of
+   the OAuth label only (writing the admin key, another label, does not make it lose), and
+   releases. A lost swap means someone else wrote the tokens meanwhile (a re-connect, or a
+   refresher that took over an expired lock): the stored tokens are re-read and used when
+   usable; otherwise ours are stored against the new version (a few tries, under the lock).
 
 On ``invalid_grant`` the stored credential is re-read first (another process may have
 rotated); only when it still holds the refused token is the integration marked NEEDS_REAUTH.
+Every other credential problem raises ``CredentialUnavailable`` with a message for people,
+which ends a sync run with that message (never "internal error").
+
+An access token is renewed ``TokenSet.leeway`` before it expires: 60 s, or a quarter of its
+lifetime for tokens living less than four minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,17 +41,31 @@ from services.integrations.models import Integration
 from services.integrations.vault import OAUTH_TOKENS, CredentialVault, Secret
 from services.store.credentials import CredentialRepository
 
+log = logging.getLogger(__name__)
+
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 OnReauth = Callable[[Integration, str], Awaitable[None]]
 
-LEEWAY = timedelta(seconds=60)
 LOCK_TTL = timedelta(seconds=30)
+SWAP_ATTEMPTS = 3
 REAUTH_MESSAGE = "Atlassian no longer accepts Vigil's authorization: reconnect Confluence."
+REFRESH_TIMEOUT_MESSAGE = (
+    "Another Vigil process was refreshing the Confluence access token and did not finish "
+    "in time; the next sync will try again."
+)
+SWAP_LOST_MESSAGE = (
+    "The stored Confluence tokens kept changing while Vigil refreshed them (a re-connect "
+    "or another Vigil process); the next sync will try again."
+)
 
 
 class ReauthRequired(Exception):
     """The integration's grant is gone; a person must reconnect Confluence."""
+
+
+class CredentialUnavailable(Exception):
+    """The stored credential could not be used now; ``str()`` is a message for people."""
 
 
 def tokens_to_secret(tokens: TokenSet) -> dict[str, Any]:
@@ -49,17 +74,20 @@ def tokens_to_secret(tokens: TokenSet) -> dict[str, Any]:
         "access_token": tokens.access_token,
         "refresh_token": tokens.refresh_token,
         "expires_at": tokens.expires_at.isoformat(),
+        "issued_at": tokens.issued_at.isoformat() if tokens.issued_at else None,
         "scopes": list(tokens.scopes),
     }
 
 
 def secret_to_tokens(values: Mapping[str, Any]) -> TokenSet:
     """A token set from its stored form."""
+    issued = values.get("issued_at")
     return TokenSet(
         access_token=str(values["access_token"]),
         refresh_token=values.get("refresh_token"),
         expires_at=datetime.fromisoformat(str(values["expires_at"])),
         scopes=tuple(values.get("scopes") or ()),
+        issued_at=datetime.fromisoformat(str(issued)) if issued else None,
     )
 
 
@@ -127,7 +155,7 @@ class StoredOAuthTokenProvider:
     def _usable(self, tokens: TokenSet) -> bool:
         if tokens.access_token == self._rejected:
             return False
-        return not tokens.is_expired(self._clock(), LEEWAY)
+        return not tokens.is_expired(self._clock())
 
     async def _load(self) -> Secret:
         secret = await self._vault.load(
@@ -160,7 +188,7 @@ class StoredOAuthTokenProvider:
             if current.version != seen.version and self._usable(tokens):
                 return tokens
             if self._clock() > deadline:
-                raise TimeoutError("timed out waiting for another process's token refresh")
+                raise CredentialUnavailable(REFRESH_TIMEOUT_MESSAGE)
 
     async def _refresh_locked(self) -> TokenSet:
         secret = await self._load()  # re-read under the lock: the last holder may have won
@@ -174,20 +202,30 @@ class StoredOAuthTokenProvider:
             fresh = await self._oauth.refresh(tokens.refresh_token)
         except InvalidGrant:
             return await self._after_invalid_grant(tokens)
-        if fresh.refresh_token is None:
-            fresh = TokenSet(
-                fresh.access_token, tokens.refresh_token, fresh.expires_at, fresh.scopes
+        if fresh.refresh_token is None:  # no rotation this time: keep the old refresh token
+            fresh = replace(fresh, refresh_token=tokens.refresh_token)
+        return await self._store_refreshed(fresh, secret.version)
+
+    async def _store_refreshed(self, fresh: TokenSet, expect_version: int) -> TokenSet:
+        """Store ``fresh`` (compare-and-swap on the OAuth label); after a lost swap use the
+        winner's tokens when usable, else store ours against the new version."""
+        for _ in range(SWAP_ATTEMPTS):
+            stored = await self._vault.swap(
+                self._integration.organization_id,
+                self._integration.id,
+                OAUTH_TOKENS,
+                tokens_to_secret(fresh),
+                expect_version=expect_version,
             )
-        stored = await self._vault.swap(
-            self._integration.organization_id,
-            self._integration.id,
-            OAUTH_TOKENS,
-            tokens_to_secret(fresh),
-            expect_version=secret.version,
-        )
-        if stored is None:
-            raise RuntimeError("credential changed during a locked refresh; refusing to use it")
-        return fresh
+            if stored is not None:
+                return fresh
+            current = await self._load()
+            winner = secret_to_tokens(current.values)
+            if self._usable(winner):
+                log.info("token refresh lost its swap; using the stored tokens instead")
+                return winner
+            expect_version = current.version
+        raise CredentialUnavailable(SWAP_LOST_MESSAGE)
 
     async def _after_invalid_grant(self, refused: TokenSet) -> TokenSet:
         current = secret_to_tokens((await self._load()).values)

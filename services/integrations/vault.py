@@ -20,7 +20,7 @@ _SECRET_FIELDS = ("access_token", "refresh_token", "client_secret", "api_token",
 
 @dataclass(frozen=True, slots=True)
 class Secret:
-    """A decrypted secret and the credential version it was read at."""
+    """A decrypted secret and its label's version when read (what ``swap`` compares)."""
 
     values: Mapping[str, Any]
     version: int
@@ -68,7 +68,9 @@ class CredentialVault:
         values: Mapping[str, Any],
         expect_version: int,
     ) -> int | None:
-        """Replace a secret only if nobody changed the credential since ``expect_version``."""
+        """Replace a secret only if nobody wrote its label since ``expect_version``.
+
+        Returns the label's new version, or None when the swap was lost."""
         envelope = self._keyring.encrypt(
             values, org_id=organization_id, integration_id=integration_id, label=label
         )
@@ -79,7 +81,11 @@ class CredentialVault:
             envelope=envelope,
             expect_version=expect_version,
         )
-        return record.version if record else None
+        return record.label_version(label) if record else None
+
+    async def remove(self, integration_id: str, label: str) -> None:
+        """Forget one labelled secret of an integration (the others are untouched)."""
+        await self._repo.remove_label(integration_id=integration_id, label=label)
 
     async def delete(self, integration_id: str) -> None:
         """Forget every secret of an integration."""
@@ -96,7 +102,7 @@ class CredentialVault:
         }
         values, needs_rotation = self._keyring.decrypt(envelope, **owner)
         _remember(values)
-        version = record.version
+        version = record.label_version(label)
         if needs_rotation:
             rotated = await self._repo.swap(
                 integration_id=record.integration_id,
@@ -104,7 +110,7 @@ class CredentialVault:
                 envelope=self._keyring.encrypt(values, **owner),
                 expect_version=version,
             )
-            version = rotated.version if rotated else version
+            version = rotated.label_version(label) if rotated else version
         return Secret(values=values, version=version)
 
 

@@ -1,14 +1,17 @@
 """Credentials collection: encrypted envelopes only, versioned for compare-and-swap.
 
-One document per integration: ``{_id: integration_id, organization_id, version, secrets:
-{label: envelope}, refresh_lock: {owner, until} | None}``. ``version`` increases on every
-write so concurrent refreshers (in any process) can detect that someone else already won.
+One document per integration: ``{_id: integration_id, organization_id, version, versions:
+{label: n}, secrets: {label: envelope}, refresh_lock: {owner, until} | None}``. ``version``
+increases on every write; ``versions[label]`` only when that label is written, and it is what
+a compare-and-swap compares: concurrent refreshers of the OAuth tokens (in any process) detect
+that someone else already won, while writing the admin key (another label) does not make a
+token refresh lose its swap. A record written before label versions existed counts as 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +26,11 @@ class CredentialRecord:
     organization_id: str
     version: int
     envelopes: Mapping[str, Mapping[str, Any]]
+    versions: Mapping[str, int] = field(default_factory=dict)
+
+    def label_version(self, label: str) -> int:
+        """How many times ``label`` was written (what ``swap`` compares)."""
+        return int(self.versions.get(label, 0))
 
 
 class CredentialRepository:
@@ -44,11 +52,12 @@ class CredentialRepository:
     ) -> CredentialRecord:
         """Create or replace one or more labelled envelopes (bumps the version)."""
         fields = {f"secrets.{label}": dict(env) for label, env in envelopes.items()}
+        bumps = {f"versions.{label}": 1 for label in envelopes}
         doc = await self._col.find_one_and_update(
             {"_id": integration_id},
             {
                 "$set": {**fields, "organization_id": organization_id, "updated_at": utcnow()},
-                "$inc": {"version": 1},
+                "$inc": {"version": 1, **bumps},
             },
             upsert=True,
             return_document=True,
@@ -68,12 +77,16 @@ class CredentialRepository:
         envelope: Mapping[str, Any],
         expect_version: int,
     ) -> CredentialRecord | None:
-        """Replace one envelope only if the version is still ``expect_version``."""
+        """Replace one envelope only if its label's version is still ``expect_version``."""
+        key = f"versions.{label}"
+        current: dict[str, Any] = {key: expect_version}
+        if expect_version == 0:  # written before label versions existed
+            current = {"$or": [{key: 0}, {key: {"$exists": False}}]}
         doc = await self._col.find_one_and_update(
-            {"_id": integration_id, "version": expect_version},
+            {"_id": integration_id, **current},
             {
                 "$set": {f"secrets.{label}": dict(envelope), "updated_at": utcnow()},
-                "$inc": {"version": 1},
+                "$inc": {"version": 1, key: 1},
             },
             return_document=True,
         )
@@ -105,7 +118,8 @@ class CredentialRepository:
     async def remove_label(self, *, integration_id: str, label: str) -> None:
         """Remove one labelled secret."""
         await self._col.update_one(
-            {"_id": integration_id}, {"$unset": {f"secrets.{label}": ""}, "$inc": {"version": 1}}
+            {"_id": integration_id},
+            {"$unset": {f"secrets.{label}": ""}, "$inc": {"version": 1, f"versions.{label}": 1}},
         )
 
 
@@ -115,4 +129,5 @@ def _to_record(doc: Mapping[str, Any]) -> CredentialRecord:
         organization_id=doc["organization_id"],
         version=int(doc.get("version", 0)),
         envelopes=dict(doc.get("secrets") or {}),
+        versions={str(k): int(v) for k, v in (doc.get("versions") or {}).items()},
     )

@@ -132,6 +132,22 @@ class SyncRunRepository:
         )
         return to_run(doc) if doc else None
 
+    async def request_follow_up(
+        self, *, integration_id: str, trigger: SyncTrigger
+    ) -> SyncRun | None:
+        """Ask the integration's RUNNING run for one follow-up run (requests coalesce into
+        one); None when no run is running (queued, or finished meanwhile)."""
+        doc = await self._col.find_one_and_update(
+            {
+                "integration_id": integration_id,
+                "active": True,
+                "status": SyncRunStatus.RUNNING.value,
+            },
+            {"$set": {"follow_up": trigger.value}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return to_run(doc) if doc else None
+
     async def update_progress(self, *, run_id: str, fence: int, progress: SyncProgress) -> bool:
         """Record progress; False when the run is no longer this lease holder's to write."""
         result = await self._col.update_one(
@@ -149,6 +165,8 @@ class SyncRunRepository:
         error: str | None = None,
         error_endpoint: str | None = None,
         counts: SnapshotCounts | None = None,
+        not_before: datetime | None = None,
+        warnings: tuple[str, ...] = (),
     ) -> SyncRun | None:
         """End an active run (fenced when it was running); None if it was not ours to end."""
         query: dict[str, Any] = {"_id": run_id, "active": True}
@@ -164,6 +182,10 @@ class SyncRunRepository:
         }
         if counts is not None:
             fields["counts"] = asdict(counts)
+        if not_before is not None:
+            fields["not_before"] = not_before
+        if warnings:
+            fields["warnings"] = list(warnings)
         doc = await self._col.find_one_and_update(
             query, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
@@ -210,6 +232,9 @@ def to_run(doc: Mapping[str, Any]) -> SyncRun:
         counts=_counts(doc.get("counts")),
         owner=doc.get("owner"),
         fence=doc.get("fence"),
+        follow_up=SyncTrigger(doc["follow_up"]) if doc.get("follow_up") else None,
+        not_before=doc.get("not_before"),
+        warnings=tuple(doc.get("warnings") or ()),
     )
 
 

@@ -69,7 +69,16 @@ class Collection:
             groups.extend(items)
             await self.data.insert_groups(self.scope, items)
 
-        await run_stream(Stream(paths.GROUPS, self.confluence.list_groups, sink), self.progress)
+        async def fetch(cursor: str | None) -> ResultPage[Group]:
+            page = await self.confluence.list_groups(cursor)
+            for what in page.skipped:
+                self.progress.warn(
+                    f"Confluence listed {what} without an id: it was skipped, so its members "
+                    "are not in this snapshot."
+                )
+            return page
+
+        await run_stream(Stream(paths.GROUPS, fetch, sink), self.progress)
         return groups
 
     async def _members(self, groups: list[Group]) -> set[str]:
@@ -95,15 +104,33 @@ class Collection:
         if admin is None or not org_id:
             return
         await self.progress.enter(Phase.DIRECTORY)
+        cloud_id = await self._cloud_id()
 
         async def fetch(cursor: str | None) -> ResultPage[DirectoryUser]:
-            return await admin.search_directory_users(org_id, cursor)
+            return await admin.search_directory_users(org_id, cursor, cloud_id=cloud_id)
 
         async def sink(items: list[DirectoryUser]) -> None:
             await self.data.insert_directory(self.scope, items)
 
         stream = Stream(paths.ADMIN_DIRECTORY_USERS_SEARCH, fetch, sink)
         await run_stream(stream, self.progress)
+
+    async def _cloud_id(self) -> str:
+        """The site's cloud id (last activity is per site): stored when connected with OAuth,
+        client credentials or a scoped token, else asked of the site's ``_edge/tenant_info``."""
+        site = self.integration.site
+        if site is not None and site.cloud_id:
+            return site.cloud_id
+        found: list[str] = []
+
+        async def fetch(cursor: str | None) -> ResultPage[str]:
+            return ResultPage([await self.confluence.tenant_info(self.confluence.base_url)], None)
+
+        async def sink(items: list[str]) -> None:
+            found.extend(items)
+
+        await run_stream(Stream(paths.TENANT_INFO, fetch, sink), self.progress)
+        return found[0]
 
     async def _users(self, account_ids: list[str]) -> None:
         await self.progress.enter(Phase.USERS)

@@ -10,7 +10,7 @@ from services.events import Event
 from services.integrations.models import Purpose
 from services.sync.models import SnapshotCounts, SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
 
-_TIMES = ("created_at", "started_at", "finished_at")
+_TIMES = ("created_at", "started_at", "finished_at", "not_before")
 
 
 def run_event(run: SyncRun) -> Event:
@@ -22,6 +22,8 @@ def run_event(run: SyncRun) -> Event:
     data["purpose"] = run.purpose.value
     data["status"] = run.status.value
     data["trigger"] = run.trigger.value
+    data["follow_up"] = run.follow_up.value if run.follow_up else None
+    data["warnings"] = list(run.warnings)
     return {"integration_id": run.integration_id, "run_id": run.id, "run": data}
 
 
@@ -34,6 +36,8 @@ def run_from_event(event: Event) -> SyncRun:
     data["purpose"] = Purpose(data["purpose"])
     data["status"] = SyncRunStatus(data["status"])
     data["trigger"] = SyncTrigger(data["trigger"])
+    data["follow_up"] = SyncTrigger(data["follow_up"]) if data.get("follow_up") else None
+    data["warnings"] = tuple(data.get("warnings") or ())
     data["progress"] = SyncProgress(**data["progress"])
     counts = data.get("counts")
     data["counts"] = SnapshotCounts(**counts) if counts else None

@@ -4,22 +4,38 @@ integration must be re-authorised (the credential itself was refused)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from services.atlassian.errors import InvalidClient, InvalidGrant, InvalidToken
 from services.confluence import paths
 from services.confluence.errors import (
     ConfluenceAuthError,
     ConfluenceError,
+    ConfluenceNotFound,
+    ConfluenceRateLimited,
     ConfluenceScopeError,
     ConfluenceStatusError,
 )
+from services.crypto import CredentialDecryptError
 from services.integrations.errors import InvalidCredentials
-from services.integrations.tokens import ReauthRequired
+from services.integrations.tokens import CredentialUnavailable, ReauthRequired
 from services.sync.connector import ConnectorUnavailable
 from services.sync.pager import StreamFailed
 from services.sync.progress import LeaseLost
 
 RECONNECT = "reconnect Confluence"
+# v2 OpenAPI, POST /users-bulk: 404 "if the calling user does not have permission to use
+# Confluence or view user profiles"; it needs the 'Can use' global permission and the right
+# to view user profiles.
+CANNOT_VIEW_USERS = (
+    "Confluence answered 404 to users-bulk: the connected account cannot view users. Give it "
+    "the 'Can use' global permission and the permission to view user profiles (a Confluence "
+    "admin has both), or reconnect with such an account, then sync again."
+)
+DECRYPT_FAILED = (
+    "The stored Confluence credential could not be decrypted: check that VIGIL_SECRET_KEY (or "
+    "VIGIL_SECRET_KEYS_OLD) still holds the key it was saved with, or reconnect Confluence."
+)
 _OAUTH_REFUSED = (InvalidGrant, InvalidClient, InvalidToken, ReauthRequired)
 
 
@@ -32,6 +48,8 @@ class Failure:
     needs_reauth: bool = False
     status: int | None = None
     unexpected: bool = False
+    # No sync should start before this (Atlassian refuses until then: an exhausted quota).
+    not_before: datetime | None = None
 
 
 class CommitRejected(Exception):
@@ -49,12 +67,29 @@ def describe(exc: BaseException) -> Failure:
         return Failure(cause.message, endpoint, needs_reauth=True)
     if isinstance(cause, (ConfluenceAuthError, *_OAUTH_REFUSED)):
         return Failure(_auth_message(cause, endpoint), endpoint, needs_reauth=True, status=status)
+    if isinstance(cause, ConfluenceNotFound) and endpoint == paths.USERS_BULK:
+        return Failure(CANNOT_VIEW_USERS, endpoint, status=status)
+    if isinstance(cause, ConfluenceRateLimited) and cause.until is not None:
+        message = _rate_limited(cause, cause.until)
+        return Failure(message, endpoint, status=status, not_before=cause.until)
     if isinstance(cause, ConfluenceError):
         where = f"{endpoint} " if endpoint else ""
         return Failure(f"Confluence request {where}failed: {cause}", endpoint, status=status)
-    if isinstance(cause, LeaseLost | CommitRejected | ConnectorUnavailable):
+    if isinstance(cause, CredentialDecryptError):
+        return Failure(DECRYPT_FAILED, endpoint)
+    if isinstance(cause, LeaseLost | CommitRejected | ConnectorUnavailable | CredentialUnavailable):
         return Failure(str(cause), endpoint)
     return Failure("internal error while syncing (see the worker log)", endpoint, unexpected=True)
+
+
+def _rate_limited(cause: ConfluenceRateLimited, until: datetime) -> str:
+    at = until.astimezone(UTC).strftime("%H:%M UTC")
+    if cause.quota_exhausted:
+        return (
+            f"Atlassian's API quota is exhausted until {at}: the next sync starts after that "
+            "(OAuth apps have an hourly points quota)."
+        )
+    return f"Confluence rate-limited Vigil until {at}: the next sync starts after that."
 
 
 def _auth_message(cause: BaseException, endpoint: str | None) -> str:

@@ -82,6 +82,13 @@ class SyncRun:
     counts: SnapshotCounts | None = None
     owner: str | None = None
     fence: int | None = None
+    # Set while RUNNING when something changed what a sync collects (an admin key, a
+    # re-connect, a ``triggerSync``): one more run, with this trigger, starts after this one.
+    follow_up: SyncTrigger | None = None
+    # A failed run whose cause lasts (an exhausted quota): no scheduled run before this.
+    not_before: datetime | None = None
+    # What the run skipped and why (a group without an id): the snapshot lacks it.
+    warnings: tuple[str, ...] = ()
 
     @property
     def active(self) -> bool:

@@ -74,6 +74,7 @@ class ProgressTracker:
         self.phase = Phase.STARTING.value
         self.requests = self.items = self.retries = self.waits = 0
         self.memberships = 0
+        self.warnings: list[str] = []
 
     def progress(self) -> SyncProgress:
         """The counters now."""
@@ -81,7 +82,12 @@ class ProgressTracker:
 
     def current(self) -> SyncRun:
         """The run with its current progress."""
-        return replace(self.run, progress=self.progress())
+        return replace(self.run, progress=self.progress(), warnings=tuple(self.warnings))
+
+    def warn(self, message: str) -> None:
+        """Something was skipped: recorded in the run when it ends."""
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def observe_retry(self, event: RetryEvent) -> None:
         """RetryObserver: a failed attempt that will be retried (counted as a request)."""

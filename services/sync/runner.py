@@ -112,6 +112,12 @@ class SyncRunner:
         run = await runs.claim(run_id=active.id, owner=self.options.owner, fence=lease.token)
         if run is None:
             return None
+        # Read the integration again now that the run is RUNNING: a change made before the
+        # claim (an admin key) is seen by this run; one made after queues a follow-up run.
+        integration = await self.store.integrations.get_by_id(integration_id=integration_id)
+        if integration is None or integration.status is not IntegrationStatus.CONNECTED:
+            await self._finish_failed(run, Failure("the integration is not connected"))
+            return None
         await self.store.sync_leases.set_run(
             integration_id=integration_id, token=lease.token, run_id=run.id
         )
@@ -176,10 +182,12 @@ class SyncRunner:
             status=SyncRunStatus.SUCCEEDED,
             progress=tracker.progress(),
             counts=counts,
+            warnings=tuple(tracker.warnings),
         )
         final = finished or tracker.current()
         self.metrics.run_finished(integration.purpose.value, SyncRunStatus.SUCCEEDED.value)
         await tracker.publish(final)
+        await self._queue_follow_up(finished)
         log.info("sync run %s succeeded: %s", run.id, counts)
         await self.retention.apply(
             integration_id=integration.id, current_snapshot_id=run.snapshot_id
@@ -211,6 +219,8 @@ class SyncRunner:
             progress=tracker.progress(),
             error=failure.message,
             error_endpoint=failure.endpoint,
+            not_before=failure.not_before,
+            warnings=tuple(tracker.warnings),
         )
         if finished is None:  # taken over: the new lease holder already ended this run
             return replace(tracker.current(), status=SyncRunStatus.FAILED, error=failure.message)
@@ -218,7 +228,22 @@ class SyncRunner:
         if failure.needs_reauth:
             await self._needs_reauth(integration, failure.message)
         await tracker.publish(finished)
+        if not failure.needs_reauth and failure.not_before is None:
+            await self._queue_follow_up(finished)  # (a re-connect queues its own run)
         return finished
+
+    async def _queue_follow_up(self, finished: SyncRun | None) -> None:
+        """Queue the follow-up run asked for while ``finished`` ran (the scheduler that ran
+        this one starts it next; any worker's tick otherwise)."""
+        if finished is None or finished.follow_up is None:
+            return
+        queued = await self.store.sync_runs.create(
+            organization_id=finished.organization_id,
+            integration_id=finished.integration_id,
+            purpose=finished.purpose,
+            trigger=finished.follow_up,
+        )
+        log.info("follow-up run %s queued after %s", queued.id if queued else "-", finished.id)
 
     async def _needs_reauth(self, integration: Integration, message: str) -> None:
         if self.on_reauth is not None:

@@ -47,7 +47,8 @@ class SyncService:
         self._poll_interval = poll_interval
 
     async def trigger(self, principal: Principal, integration_id: str) -> SyncRun:
-        """Start a run now (ADMIN); the running run if there is one."""
+        """Start a run now (ADMIN). When one is running, return it and queue one follow-up
+        run that starts after it (repeated calls coalesce into that one)."""
         require_role(principal, Role.ADMIN)
         integration = await self._integration(principal, integration_id, "integrationId")
         if integration.status is not IntegrationStatus.CONNECTED:
@@ -57,15 +58,30 @@ class SyncService:
                 field=["integrationId"],
                 code="NOT_CONNECTED",
             )
-        return await self.enqueue(integration, SyncTrigger.MANUAL)
+        return await self.enqueue(integration, SyncTrigger.MANUAL, follow_up=True)
 
     async def request_initial_sync(self, integration: Integration) -> None:
-        """Queue the first sync of a freshly CONNECTED integration (the connect flow's hook)."""
-        run = await self.enqueue(integration, SyncTrigger.INITIAL)
+        """Queue the first sync of a freshly CONNECTED integration (the connect flow's hook;
+        after a re-connect during a run, a follow-up of that run)."""
+        run = await self.enqueue(integration, SyncTrigger.INITIAL, follow_up=True)
         log.info("initial sync %s queued for %s", run.id, integration.id)
 
-    async def enqueue(self, integration: Integration, trigger: SyncTrigger) -> SyncRun:
-        """Create a QUEUED run (or return the active one) and start it if this process can."""
+    async def collection_changed(self, integration: Integration) -> None:
+        """Something a sync collects changed (the admin key): sync now, or after the run."""
+        if integration.status is not IntegrationStatus.CONNECTED:
+            return
+        run = await self.enqueue(integration, SyncTrigger.MANUAL, follow_up=True)
+        log.info("sync %s (or a follow-up) queued for %s", run.id, integration.id)
+
+    async def enqueue(
+        self, integration: Integration, trigger: SyncTrigger, *, follow_up: bool = False
+    ) -> SyncRun:
+        """Create a QUEUED run (or return the active one) and start it if this process can.
+
+        With ``follow_up``, a RUNNING run (which may have read the integration before the
+        change) gets one follow-up run queued after it; a QUEUED run has not started and
+        will see the change, so it is returned as is.
+        """
         runs = self._store.sync_runs
         run = None
         for _ in range(3):  # the active run may finish between our insert and our read
@@ -75,6 +91,8 @@ class SyncService:
                 purpose=integration.purpose,
                 trigger=trigger,
             ) or await runs.get_active(integration_id=integration.id)
+            if run is not None and follow_up and run.status is SyncRunStatus.RUNNING:
+                run = await runs.request_follow_up(integration_id=integration.id, trigger=trigger)
             if run is not None:
                 break
         if run is None:

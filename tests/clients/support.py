@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -10,10 +13,24 @@ from typing import Any
 
 import httpx
 
+from services.atlassian.models import TokenSet
+from services.atlassian.oauth import AtlassianOAuth
 from services.confluence.auth import BasicAuth, ConfluenceAuth
 from services.confluence.client import ConfluenceClient
 from services.confluence.models import ResultPage
 from services.confluence.retry import RetryPolicy
+from services.crypto import KeyRing
+from services.integrations.models import (
+    AuthMethod,
+    ConfluenceSite,
+    Integration,
+    IntegrationStatus,
+    Purpose,
+)
+from services.integrations.tokens import RefreshLocks, StoredOAuthTokenProvider, tokens_to_secret
+from services.integrations.vault import OAUTH_TOKENS, CredentialVault
+from services.store import Store
+from services.store.client import connect
 
 BASE = "https://acme.atlassian.net"
 T0 = datetime(2026, 11, 29, 10, 15, tzinfo=UTC)
@@ -101,3 +118,66 @@ async def collect(fetch: Callable[[str | None], Awaitable[ResultPage[Any]]]) -> 
         items.extend(page.items)
         if (cursor := page.next_cursor) is None:
             return items
+
+
+@dataclass
+class StoredTokens:
+    """An OAuth integration whose tokens live encrypted in an in-memory store (production's
+    ``StoredOAuthTokenProvider`` path, without a server)."""
+
+    store: Store
+    vault: CredentialVault
+    integration: Integration
+    reauth: list[str] = field(default_factory=list)
+
+    async def on_reauth(self, integration: Integration, message: str) -> None:
+        self.reauth.append(message)
+
+    def provider(
+        self,
+        oauth: AtlassianOAuth,
+        clock: Callable[[], datetime],
+        locks: RefreshLocks | None = None,
+    ) -> StoredOAuthTokenProvider:
+        return StoredOAuthTokenProvider(
+            self.integration,
+            vault=self.vault,
+            credentials=self.store.credentials,
+            oauth=oauth,
+            locks=locks or RefreshLocks(),
+            on_reauth=self.on_reauth,
+            clock=clock,
+            sleep=lambda _s: asyncio.sleep(0),
+        )
+
+    async def load(self, label: str = OAUTH_TOKENS) -> dict[str, Any]:
+        secret = await self.vault.load(self.integration.organization_id, self.integration.id, label)
+        assert secret is not None
+        return dict(secret.values)
+
+    async def write(self, label: str, values: dict[str, Any]) -> None:
+        """Another writer (a re-connect, ``setAtlassianAdminKey``, another process)."""
+        await self.vault.store(
+            self.integration.organization_id, self.integration.id, {label: values}
+        )
+
+
+async def stored_tokens(tokens: TokenSet) -> StoredTokens:
+    """A fresh in-memory store holding ``tokens`` for one OAuth integration."""
+    client, embedded = connect(None)
+    store = Store(client, f"vigil_tokens_{uuid.uuid4().hex[:8]}", embedded=embedded)
+    vault = CredentialVault(store.credentials, KeyRing(os.urandom(32)))
+    integration = Integration(
+        id="integration-1",
+        organization_id="org-1",
+        purpose=Purpose.ACCESS_REVIEW,
+        auth_method=AuthMethod.OAUTH,
+        status=IntegrationStatus.CONNECTED,
+        created_at=T0,
+        updated_at=T0,
+        site=ConfluenceSite(url=BASE, cloud_id="cloud-1"),
+    )
+    await vault.store(
+        integration.organization_id, integration.id, {OAUTH_TOKENS: tokens_to_secret(tokens)}
+    )
+    return StoredTokens(store, vault, integration)

@@ -25,26 +25,41 @@ def admin(http: httpx.AsyncClient, policy: RetryPolicy) -> AdminClient:
 
 def _user(i: int, **extra: object) -> dict[str, object]:
     return {"accountId": f"a{i}", "accountType": "atlassian", "accountStatus": "active",
-            "name": f"U{i}", "email": f"u{i}@acme.test", "mfaEnabled": i % 2 == 0} | extra  # fmt: skip
+            "status": "active", "claimStatus": "managed", "name": f"U{i}",
+            "email": f"u{i}@acme.test", "mfaEnabled": i % 2 == 0} | extra  # fmt: skip
+
+
+def _access(key: str, cloud_id: str, at: str) -> dict[str, str]:
+    return {"key": key, "id": cloud_id, "lastActiveTimestamp": at}
 
 
 async def test_search_first_and_next_page(router: Router, admin: AdminClient) -> None:
+    access = [
+        _access("jira-software", "cloud-1", "2026-10-05T00:00:00Z"),  # another product
+        _access("confluence", "cloud-2", "2026-10-04T00:00:00Z"),  # another site
+        _access("confluence", "cloud-1", "2026-10-01T00:00:00Z"),
+    ]
     router.json(
         "POST",
         SEARCH,
-        {"data": [_user(1), _user(2, lastActive="2026-10-01T00:00:00Z")], "links": {"next": "c2"}},
-        {"data": [_user(3, mfaEnabled=None)], "links": {"next": None}},
+        {"data": [_user(1), _user(2, productAccess=access)], "links": {"next": "c2"}},
+        {"data": [_user(3, mfaEnabled=None)], "links": {}},  # no next: the last page
     )
-    first = await admin.search_directory_users("org-1")
+    first = await admin.search_directory_users("org-1", cloud_id="cloud-1")
     assert [(u.account_id, u.mfa_enabled) for u in first.items] == [("a1", False), ("a2", True)]
+    assert first.items[0].last_active is None
     assert first.items[1].last_active == datetime(2026, 10, 1, tzinfo=UTC)
     assert first.items[0].account_status is AccountStatus.ACTIVE
     assert first.next_cursor == "c2"
     second = await admin.search_directory_users("org-1", cursor=first.next_cursor, limit=50)
     assert second.items[0].mfa_enabled is None
     assert second.next_cursor is None
-    assert body_of(router.requests[0]) == {"limit": 100}
-    assert body_of(router.requests[1]) == {"limit": 50, "cursor": "c2"}
+    assert body_of(router.requests[0]) == {"limit": 100, "expand": ["productAccess"]}
+    assert body_of(router.requests[1]) == {
+        "limit": 50,
+        "expand": ["productAccess"],
+        "cursor": "c2",
+    }
     assert router.requests[0].headers["authorization"] == "Bearer key-SECRET-5"
     assert router.requests[0].headers["accept"] == "application/json"
 

@@ -1,35 +1,46 @@
-"""Token providers: single-flight refresh, rotation persisted before use, invalidate, reload."""
+"""Token providers, through the production path: ``StoredOAuthTokenProvider`` over encrypted
+tokens in a store (single-flight refresh, rotation stored before use, invalidate, the
+``invalid_grant`` re-read, per-label compare-and-swap, the lifetime-aware leeway), and the
+client-credentials provider."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import httpx
 import pytest
 
-from services.atlassian.errors import InvalidGrant
-from services.atlassian.models import OAuthApp, TokenSet
+from services.atlassian.models import OAuthApp, TokenSet, leeway_for
 from services.atlassian.oauth import AtlassianOAuth
-from services.atlassian.token_providers import (
-    ClientCredentialsTokenProvider,
-    RefreshingTokenProvider,
-)
+from services.atlassian.token_providers import ClientCredentialsTokenProvider
 from services.confluence import paths
 from services.confluence.auth import TokenProviderAuth
 from services.confluence.retry import RetryPolicy
+from services.integrations.tokens import (
+    CredentialUnavailable,
+    ReauthRequired,
+    tokens_to_secret,
+)
+from services.integrations.vault import ADMIN_API_KEY
 
-from .support import T0, FakeClock, Router, body_of, make_client
+from .support import T0, FakeClock, Router, StoredTokens, body_of, make_client, stored_tokens
 
 TOKEN_PATH = "/auth/oauth/token"
+Hook = Callable[[], Awaitable[None]]
 
 
 class TokenServer:
-    """Rotating refresh tokens: rt-n → (at-n+1, rt-n+1); retired tokens get invalid_grant."""
+    """Rotating refresh tokens: rt-n → (at-n+1, rt-n+1); retired tokens get invalid_grant.
+
+    ``during_refresh`` runs while a refresh request is in flight (another writer acting)."""
 
     def __init__(self) -> None:
         self.generation = 1
+        self.expires_in = 3600
         self.refreshes: list[str] = []
+        self.during_refresh: Hook | None = None
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         body = body_of(request)
@@ -40,12 +51,20 @@ class TokenServer:
             )
         self.refreshes.append(body["refresh_token"])
         await asyncio.sleep(0)  # let concurrent callers pile up
+        if self.during_refresh is not None:
+            hook, self.during_refresh = self.during_refresh, None
+            await hook()
         if body["refresh_token"] != f"rt-{self.generation}":
             return httpx.Response(403, json={"error": "invalid_grant"})
         self.generation += 1
         n = self.generation
         return httpx.Response(
-            200, json={"access_token": f"at-{n}", "refresh_token": f"rt-{n}", "expires_in": 3600}
+            200,
+            json={
+                "access_token": f"at-{n}",
+                "refresh_token": f"rt-{n}",
+                "expires_in": self.expires_in,
+            },
         )
 
 
@@ -63,115 +82,188 @@ def oauth(http: httpx.AsyncClient, clock: FakeClock) -> AtlassianOAuth:
     )
 
 
-def _stored(generation: int, expires_in: timedelta) -> TokenSet:
-    return TokenSet(f"at-{generation}", f"rt-{generation}", T0 + expires_in, ())
+def _tokens(generation: int, expires_in: timedelta, lifetime: timedelta | None = None) -> TokenSet:
+    expires_at = T0 + expires_in
+    issued_at = expires_at - lifetime if lifetime is not None else None
+    return TokenSet(f"at-{generation}", f"rt-{generation}", expires_at, (), issued_at=issued_at)
 
 
 async def test_valid_token_is_used_without_refresh(
     server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
 ) -> None:
-    provider = RefreshingTokenProvider(
-        oauth, _stored(1, timedelta(hours=1)), persist=_fail, clock=clock
-    )
-    assert await provider.access_token() == "at-1"
+    stored = await stored_tokens(_tokens(1, timedelta(hours=1)))
+    assert await stored.provider(oauth, clock).access_token() == "at-1"
     assert server.refreshes == []
 
 
-async def test_single_flight_refresh_persisted_before_use(
+async def test_single_flight_refresh_stored_before_use(
     server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
 ) -> None:
-    persisted: list[TokenSet] = []
-
-    async def persist(token: TokenSet) -> None:
-        await asyncio.sleep(0)
-        persisted.append(token)
-
-    provider = RefreshingTokenProvider(
-        oauth, _stored(1, timedelta(seconds=30)), persist=persist, clock=clock
-    )
+    stored = await stored_tokens(_tokens(1, timedelta(seconds=30)))
+    provider = stored.provider(oauth, clock)
     tokens = await asyncio.gather(*(provider.access_token() for _ in range(25)))
     assert set(tokens) == {"at-2"}
     assert server.refreshes == ["rt-1"]
-    assert [t.refresh_token for t in persisted] == ["rt-2"]
-    assert persisted[0].expires_at == T0 + timedelta(hours=1)
+    saved = await stored.load()
+    assert saved["refresh_token"] == "rt-2"
+    assert saved["expires_at"] == (T0 + timedelta(hours=1)).isoformat()
+
+
+async def test_providers_sharing_a_store_refresh_once(
+    server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
+) -> None:
+    """Two providers (two runs, or two processes: separate in-process locks) on one credential."""
+    stored = await stored_tokens(_tokens(1, timedelta(0)))
+    first, second = stored.provider(oauth, clock), stored.provider(oauth, clock)
+    tokens = await asyncio.gather(*(p.access_token() for _ in range(10) for p in (first, second)))
+    assert set(tokens) == {"at-2"}
+    assert server.refreshes == ["rt-1"]
 
 
 async def test_rotation_always_uses_newest_refresh_token(
     server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
 ) -> None:
-    provider = RefreshingTokenProvider(oauth, _stored(1, timedelta(0)), persist=_ok, clock=clock)
+    stored = await stored_tokens(_tokens(1, timedelta(0)))
+    provider = stored.provider(oauth, clock)
     for _ in range(3):
         await provider.access_token()
         clock.now += timedelta(hours=2)
     assert server.refreshes == ["rt-1", "rt-2", "rt-3"]
-    assert provider.current is not None and provider.current.refresh_token == "rt-4"
+    assert (await stored.load())["refresh_token"] == "rt-4"
 
 
 async def test_invalidate_forces_refresh_once(
     server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
 ) -> None:
-    provider = RefreshingTokenProvider(
-        oauth, _stored(1, timedelta(hours=1)), persist=_ok, clock=clock
-    )
+    stored = await stored_tokens(_tokens(1, timedelta(hours=1)))
+    provider = stored.provider(oauth, clock)
     await provider.invalidate("at-1")
     await provider.invalidate("at-1")
     assert await provider.access_token() == "at-2"
-    await provider.invalidate("at-1")  # stale: someone already refreshed
     assert await provider.access_token() == "at-2"
     assert server.refreshes == ["rt-1"]
 
 
-async def test_invalid_grant_adopts_newer_stored_token(
+async def test_invalid_grant_adopts_the_token_another_process_stored(
     server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
 ) -> None:
-    server.generation = 2  # another worker rotated rt-1 → rt-2 and stored it
-    stored = _stored(2, timedelta(hours=1))
+    """Another process rotated rt-1 → rt-2 (and stored it) while our refresh was in flight:
+    Atlassian refuses rt-1; the stored credential is re-read and the newer tokens used."""
+    stored = await stored_tokens(_tokens(1, timedelta(0)))
 
-    async def reload() -> TokenSet:
-        return stored
+    async def other_process_rotates() -> None:
+        server.generation = 2
+        await stored.write("oauth_tokens", tokens_to_secret(_tokens(2, timedelta(hours=1))))
 
-    provider = RefreshingTokenProvider(
-        oauth, _stored(1, timedelta(0)), persist=_fail, reload=reload, clock=clock
-    )
-    assert await provider.access_token() == "at-2"
+    server.during_refresh = other_process_rotates
+    assert await stored.provider(oauth, clock).access_token() == "at-2"
     assert server.refreshes == ["rt-1"]
+    assert stored.reauth == []
 
 
-async def test_invalid_grant_refreshes_with_newer_stored_token_when_it_is_stale(
+async def test_invalid_grant_with_the_refused_token_still_stored_needs_reauth(
     server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
 ) -> None:
-    server.generation = 2
-
-    async def reload() -> TokenSet:
-        return _stored(2, timedelta(0))
-
-    provider = RefreshingTokenProvider(
-        oauth, _stored(1, timedelta(0)), persist=_ok, reload=reload, clock=clock
-    )
-    assert await provider.access_token() == "at-3"
-    assert server.refreshes == ["rt-1", "rt-2"]
+    server.generation = 5  # rt-1 was retired long ago: the grant is gone
+    stored = await stored_tokens(_tokens(1, timedelta(0)))
+    with pytest.raises(ReauthRequired, match="reconnect Confluence"):
+        await stored.provider(oauth, clock).access_token()
+    assert len(stored.reauth) == 1
 
 
-async def test_invalid_grant_without_newer_token_is_raised(
+async def test_no_refresh_token_needs_reauth(oauth: AtlassianOAuth, clock: FakeClock) -> None:
+    stored = await stored_tokens(TokenSet("at-1", None, T0, ()))
+    with pytest.raises(ReauthRequired, match="reconnect"):
+        await stored.provider(oauth, clock).access_token()
+    assert len(stored.reauth) == 1
+
+
+async def test_writing_the_admin_key_during_a_refresh_does_not_fail_it(
     server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
 ) -> None:
-    server.generation = 5
+    """Defect 2: the admin key (another label of the same credential) written while the OAuth
+    refresh is in flight made the refresh's compare-and-swap fail, and the run with it."""
+    stored = await stored_tokens(_tokens(1, timedelta(0)))
 
-    async def reload() -> TokenSet:
-        return _stored(1, timedelta(0))
+    async def admin_key_written() -> None:
+        await stored.write(ADMIN_API_KEY, {"api_key": "admin-key"})
 
-    provider = RefreshingTokenProvider(
-        oauth, _stored(1, timedelta(0)), persist=_fail, reload=reload, clock=clock
-    )
-    with pytest.raises(InvalidGrant):
-        await provider.access_token()
+    server.during_refresh = admin_key_written
+    assert await stored.provider(oauth, clock).access_token() == "at-2"
+    assert (await stored.load())["refresh_token"] == "rt-2"  # the rotation was not lost
+    assert (await stored.load(ADMIN_API_KEY))["api_key"] == "admin-key"
 
 
-async def test_no_refresh_token_means_reconnect(oauth: AtlassianOAuth, clock: FakeClock) -> None:
-    token = TokenSet("at-1", None, T0, ())
-    provider = RefreshingTokenProvider(oauth, token, persist=_fail, clock=clock)
-    with pytest.raises(InvalidGrant, match="reconnect"):
-        await provider.access_token()
+async def test_a_lost_swap_uses_the_winners_tokens(
+    server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
+) -> None:
+    """Someone stored new OAuth tokens while our refresh was in flight (a re-connect)."""
+    stored = await stored_tokens(_tokens(1, timedelta(0)))
+
+    async def reconnected() -> None:
+        await stored.write("oauth_tokens", tokens_to_secret(_tokens(9, timedelta(hours=1))))
+
+    server.during_refresh = reconnected
+    assert await stored.provider(oauth, clock).access_token() == "at-9"
+    assert (await stored.load())["refresh_token"] == "rt-9"
+
+
+async def test_a_lost_swap_with_unusable_winner_stores_ours(
+    server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
+) -> None:
+    stored = await stored_tokens(_tokens(1, timedelta(0)))
+
+    async def expired_tokens_written() -> None:
+        await stored.write("oauth_tokens", tokens_to_secret(_tokens(1, timedelta(0))))
+
+    server.during_refresh = expired_tokens_written
+    assert await stored.provider(oauth, clock).access_token() == "at-2"
+    assert (await stored.load())["refresh_token"] == "rt-2"
+
+
+async def test_swaps_lost_again_and_again_end_with_a_clear_error(
+    server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
+) -> None:
+    stored = await stored_tokens(_tokens(1, timedelta(0)))
+    original_swap = stored.vault.swap
+
+    async def always_lost(*args: object, **kwargs: object) -> int | None:
+        await stored.write("oauth_tokens", tokens_to_secret(_tokens(1, timedelta(0))))
+        return None
+
+    stored.vault.swap = always_lost  # type: ignore[method-assign]
+    try:
+        with pytest.raises(CredentialUnavailable, match="kept changing"):
+            await stored.provider(oauth, clock).access_token()
+    finally:
+        stored.vault.swap = original_swap  # type: ignore[method-assign]
+    assert stored.reauth == []
+
+
+def test_leeway_is_the_smaller_of_a_minute_and_a_quarter_of_the_lifetime() -> None:
+    assert leeway_for(timedelta(hours=1)) == timedelta(seconds=60)
+    assert leeway_for(timedelta(seconds=20)) == timedelta(seconds=5)
+    assert leeway_for(None) == timedelta(seconds=60)
+
+
+async def test_short_lived_tokens_are_not_refreshed_before_every_request(
+    server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
+) -> None:
+    """Defect 2: a token living less than the 60-s leeway looked expired when issued."""
+    server.expires_in = 20
+    stored = await stored_tokens(_tokens(1, timedelta(seconds=20), lifetime=timedelta(seconds=20)))
+    provider = stored.provider(oauth, clock)
+    for _ in range(3):
+        assert await provider.access_token() == "at-1"
+        clock.now += timedelta(seconds=4)
+    assert server.refreshes == []
+    clock.now = T0 + timedelta(seconds=16)  # within a quarter of the lifetime of expiry
+    assert await provider.access_token() == "at-2"
+    for _ in range(3):
+        clock.now += timedelta(seconds=3)
+        assert await provider.access_token() == "at-2"
+    assert server.refreshes == ["rt-1"]
+    assert (await stored.load())["issued_at"] == (T0 + timedelta(seconds=16)).isoformat()
 
 
 async def test_client_credentials_provider(
@@ -185,7 +277,7 @@ async def test_client_credentials_provider(
     assert await provider.access_token() == "svc-4"
 
 
-async def test_confluence_client_with_refreshing_provider(
+async def test_confluence_client_with_stored_provider(
     server: TokenServer,
     router: Router,
     http: httpx.AsyncClient,
@@ -194,9 +286,7 @@ async def test_confluence_client_with_refreshing_provider(
     policy: RetryPolicy,
 ) -> None:
     """A 401 on a token that looks valid (revoked early) triggers exactly one refresh."""
-    provider = RefreshingTokenProvider(
-        oauth, _stored(1, timedelta(hours=1)), persist=_ok, clock=clock
-    )
+    stored: StoredTokens = await stored_tokens(_tokens(1, timedelta(hours=1)))
 
     def current(request: httpx.Request) -> httpx.Response:
         if request.headers["authorization"] != "Bearer at-2":
@@ -204,15 +294,7 @@ async def test_confluence_client_with_refreshing_provider(
         return httpx.Response(200, json={"accountId": "me"})
 
     router.add("GET", paths.CURRENT_USER, current)
-    client = make_client(http, policy, TokenProviderAuth(provider))
+    client = make_client(http, policy, TokenProviderAuth(stored.provider(oauth, clock)))
     users = await asyncio.gather(*(client.current_user() for _ in range(5)))
     assert {u.account_id for u in users} == {"me"}
     assert server.refreshes == ["rt-1"]
-
-
-async def _ok(token: TokenSet) -> None:
-    return None
-
-
-async def _fail(token: TokenSet) -> None:
-    raise AssertionError("nothing should be persisted")

@@ -11,10 +11,7 @@ import pytest
 from services.atlassian.admin import AdminClient
 from services.atlassian.models import OAuthApp, TokenSet
 from services.atlassian.oauth import AtlassianOAuth
-from services.atlassian.token_providers import (
-    ClientCredentialsTokenProvider,
-    RefreshingTokenProvider,
-)
+from services.atlassian.token_providers import ClientCredentialsTokenProvider
 from services.confluence import paths
 from services.confluence.auth import (
     BasicAuth,
@@ -94,7 +91,6 @@ def test_reprs_are_redacted(http: httpx.AsyncClient, policy: RetryPolicy) -> Non
         OAuthApp("client-1", "cs-SECRET-4"),
         token,
         oauth,
-        RefreshingTokenProvider(oauth, token, persist=_noop),
         ClientCredentialsTokenProvider(oauth, OAuthApp("svc", "cs-SECRET-4")),
         AdminClient(http, "key-SECRET-5", policy),
         make_client(http, policy),
@@ -203,10 +199,6 @@ def _assert_no_secret(error: BaseException, secret: str) -> None:
     assert secret not in str(error)
     assert secret not in repr(error)
     assert all(secret not in str(arg) for arg in error.args)
-
-
-async def _noop(token: TokenSet) -> None:
-    return None
 
 
 def test_token_set_expiry() -> None:

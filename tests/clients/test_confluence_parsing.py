@@ -207,17 +207,56 @@ def test_directory_user() -> None:
         "accountType": "atlassian",
         "accountStatus": "active",
         "status": "active",
+        "claimStatus": "managed",
         "name": "Jane",
         "email": "jane@acme.test",
         "mfaEnabled": True,
-        "lastActive": "2026-11-01T00:00:00Z",
-        "platformRoles": ["atlassian/user"],
+        "productAccess": [
+            {"key": "confluence", "id": "cloud-1", "lastActiveTimestamp": "2026-11-01T00:00:00Z"}
+        ],
     }
-    user = parse_directory_user(raw)
+    user = parse_directory_user(raw, "cloud-1")
     assert user.mfa_enabled is True
     assert user.last_active == datetime(2026, 11, 1, tzinfo=UTC)
     assert user.account_status is AccountStatus.ACTIVE
     assert user.display_name == "Jane"
+    assert parse_directory_user(raw).last_active is None  # no cloud id: no site to pick
+
+
+def test_directory_user_has_no_last_active_field() -> None:
+    """Defect 3: Atlassian's directory user has no ``lastActive`` (§5.8)."""
+    raw = {"accountId": "a1", "claimStatus": "managed", "lastActive": "2026-11-01T00:00:00Z"}
+    assert parse_directory_user(raw, "cloud-1").last_active is None
+
+
+def test_unmanaged_account_mfa_is_unknown() -> None:
+    """Defect 4: ``mfaEnabled`` is documented for managed accounts only (§5.8)."""
+    unmanaged = {"accountId": "a1", "claimStatus": "unmanaged", "mfaEnabled": False}
+    assert parse_directory_user(unmanaged).mfa_enabled is None
+    assert parse_directory_user({**unmanaged, "mfaEnabled": True}).mfa_enabled is None
+    managed = {**unmanaged, "claimStatus": "managed"}
+    assert parse_directory_user(managed).mfa_enabled is False
+
+
+@pytest.mark.parametrize(
+    ("account_status", "status", "expected"),
+    [
+        ("active", "active", AccountStatus.ACTIVE),
+        ("active", "suspended", AccountStatus.INACTIVE),  # membership suspended
+        ("inactive", "deactivated", AccountStatus.INACTIVE),
+        ("active", "for_deletion", AccountStatus.INACTIVE),
+        ("closed", "deactivated", AccountStatus.CLOSED),
+        ("active", "not_invited", AccountStatus.ACTIVE),
+        (None, "active", AccountStatus.ACTIVE),
+        (None, "deactivated", AccountStatus.INACTIVE),
+        (None, "not_invited", AccountStatus.UNKNOWN),
+    ],
+)
+def test_directory_composite_status(
+    account_status: str | None, status: str, expected: AccountStatus
+) -> None:
+    raw = {"accountId": "a1", "accountStatus": account_status, "status": status}
+    assert parse_directory_user(raw).account_status is expected
 
 
 def test_directory_user_unknown_mfa() -> None:

@@ -108,8 +108,14 @@ async def test_final_statuses_are_not_retried(
 
 
 async def test_quota_exhaustion_pauses_until_reset(
-    router: Router, client: ConfluenceClient, sleep: FakeSleep, clock: FakeClock, stats: RetryStats
+    router: Router,
+    http: httpx.AsyncClient,
+    sleep: FakeSleep,
+    clock: FakeClock,
+    stats: RetryStats,
 ) -> None:
+    policy = RetryPolicy(sleep=sleep, clock=clock, observer=stats, max_pause=3660)
+    client = ConfluenceClient(http, "https://acme.atlassian.net", NoAuth(), policy)
     reset = T0 + timedelta(minutes=45)
     quota = _status(
         429,
@@ -245,3 +251,41 @@ def test_with_observer_returns_a_copy() -> None:
     observed = base.with_observer(stats)
     assert observed.observer is stats
     assert base.observer is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {
+            "RateLimit-Reason": "confluence-quota-tenant-based",
+            "X-RateLimit-Reset": "2026-11-29T11:00Z",
+        },
+        {
+            "X-Beta-Ratelimit-Reason": "confluence-quota-tenant-based",
+            "X-Beta-Ratelimit-Reset": "2026-11-29T11:00Z",
+        },
+        {"X-Beta-Ratelimit-Reason": "confluence-quota-global-based", "Beta-Retry-After": "2700"},
+    ],
+)
+async def test_quota_headers_in_both_spellings_and_minute_precision(
+    router: Router, client: ConfluenceClient, headers: dict[str, str]
+) -> None:
+    """§7: the documented names, the beta names, and X-RateLimit-Reset at minute precision."""
+    router.sequence("GET", paths.GROUPS, _status(429, headers), _ok())
+    with pytest.raises(ConfluenceRateLimited) as caught:  # 45 minutes: beyond max_pause
+        await client.list_groups()
+    assert caught.value.quota_exhausted
+    assert caught.value.until == T0.replace(hour=11, minute=0)
+
+
+async def test_absurd_retry_after_is_capped(router: Router, client: ConfluenceClient) -> None:
+    quota = {"RateLimit-Reason": "confluence-quota-global-based", "Retry-After": "604800"}
+    router.sequence("GET", paths.GROUPS, _status(429, quota), _ok())
+    with pytest.raises(ConfluenceRateLimited) as caught:
+        await client.list_groups()
+    assert caught.value.retry_after == 3600
+    assert caught.value.until == T0.replace(hour=11, minute=0)  # the top of the next hour
+    router.sequence("GET", paths.GROUPS, _status(429, {"Retry-After": "604800"}), _ok())
+    with pytest.raises(ConfluenceRateLimited) as burst:
+        await client.list_groups()
+    assert burst.value.until == T0 + timedelta(hours=1)

@@ -15,17 +15,15 @@ from services.atlassian.admin import AdminClient
 from services.atlassian.errors import InvalidClient, InvalidGrant, InvalidToken
 from services.atlassian.models import OAuthApp, TokenSet
 from services.atlassian.oauth import AtlassianOAuth, authorization_url
-from services.atlassian.token_providers import (
-    ClientCredentialsTokenProvider,
-    RefreshingTokenProvider,
-)
+from services.atlassian.token_providers import ClientCredentialsTokenProvider
 from services.confluence.auth import TokenProviderAuth
 from services.confluence.client import ConfluenceClient
 from services.confluence.errors import ConfluenceAuthError
 from services.confluence.retry import RetryPolicy
+from services.integrations.tokens import ReauthRequired
 from simulator import VIGIL_SCOPES, RunningSimulator, Simulator
 
-from .support import collect
+from .support import collect, stored_tokens
 
 REDIRECT = "http://127.0.0.1:9/oauth/confluence/callback"
 
@@ -125,12 +123,8 @@ async def test_rotation_uses_the_newest_refresh_token_and_never_revokes(
     sim_policy: RetryPolicy,
 ) -> None:
     first = await _connect(served, sim, oauth, net)
-    persisted: list[TokenSet] = []
-
-    async def persist(token: TokenSet) -> None:
-        persisted.append(token)
-
-    provider = RefreshingTokenProvider(oauth, first, persist=persist, clock=sim.clock.now)
+    stored = await stored_tokens(first)
+    provider = stored.provider(oauth, sim.clock.now)
     client = ConfluenceClient(
         net, served.confluence_api_base(), TokenProviderAuth(provider), sim_policy
     )
@@ -142,7 +136,7 @@ async def test_rotation_uses_the_newest_refresh_token_and_never_revokes(
     assert grant is not None and not grant.revoked
     assert grant.refresh_tokens[0] == first.refresh_token
     assert sent.refresh_tokens == grant.refresh_tokens[:4]  # each exactly once, newest first
-    assert [t.refresh_token for t in persisted] == grant.refresh_tokens[1:]
+    assert (await stored.load())["refresh_token"] == grant.refresh_tokens[-1]
 
 
 async def test_simulator_revokes_the_family_on_late_reuse(
@@ -155,6 +149,7 @@ async def test_simulator_revokes_the_family_on_late_reuse(
     """What the helper must never do: replay a retired refresh token after the window."""
     first = await _connect(served, sim, oauth, net)
     assert first.refresh_token is not None
+    within, after = sim.tokens.reuses_within_window, sim.tokens.reuses_after_window
     second = await oauth.refresh(first.refresh_token)
     assert second.refresh_token not in (None, first.refresh_token)
     again = await oauth.refresh(first.refresh_token)  # within ~10 minutes: still works
@@ -164,14 +159,20 @@ async def test_simulator_revokes_the_family_on_late_reuse(
         await oauth.refresh(first.refresh_token)  # too late: the whole family is revoked
     grant = sim.tokens.grant_for_refresh_token(first.refresh_token)
     assert grant is not None and grant.revoked
+    assert sim.tokens.reuses_within_window - within == 1
+    assert sim.tokens.reuses_after_window - after == 1
     with pytest.raises(InvalidGrant):
         await oauth.refresh(again.refresh_token or "")
-    provider = RefreshingTokenProvider(oauth, again, persist=_unused, clock=sim.clock.now)
+    stored = await stored_tokens(again)
     client = ConfluenceClient(
-        net, served.confluence_api_base(), TokenProviderAuth(provider), sim_policy
+        net,
+        served.confluence_api_base(),
+        TokenProviderAuth(stored.provider(oauth, sim.clock.now)),
+        sim_policy,
     )
-    with pytest.raises(InvalidGrant):  # 401 → one refresh attempt → invalid_grant surfaces
+    with pytest.raises(ReauthRequired):  # 401 → one refresh attempt → invalid_grant → reconnect
         await client.current_user()
+    assert len(stored.reauth) == 1
 
 
 async def test_server_side_expiry_triggers_one_refresh(
@@ -183,22 +184,16 @@ async def test_server_side_expiry_triggers_one_refresh(
     sim_policy: RetryPolicy,
 ) -> None:
     token = await _connect(served, sim, oauth, net)
-    persisted: list[TokenSet] = []
-
-    async def persist(new: TokenSet) -> None:
-        persisted.append(new)
-
+    stored = await stored_tokens(token)
     # The provider's clock lags the server's: it believes the token valid, the server does not.
-    provider = RefreshingTokenProvider(
-        oauth, token, persist=persist, clock=lambda: datetime.now(UTC)
-    )
+    provider = stored.provider(oauth, lambda: datetime.now(UTC))
     client = ConfluenceClient(
         net, served.confluence_api_base(), TokenProviderAuth(provider), sim_policy
     )
     sim.clock.advance(3700)
     assert (await client.current_user()).account_id == sim.credentials.oauth_account_id
     assert sent.refresh_tokens == [token.refresh_token]
-    assert len(persisted) == 1
+    assert (await stored.load())["refresh_token"] != token.refresh_token
 
 
 async def test_wrong_client_secret(
@@ -243,17 +238,22 @@ async def test_admin_directory_search(
 ) -> None:
     creds = sim.credentials
     admin = AdminClient(net, creds.admin_api_key, sim_policy, api_base=served.api_url)
-    users = await collect(lambda c: admin.search_directory_users(creds.org_id, c))
+    cloud_id = sim.site.cloud_id
+    users = await collect(
+        lambda c: admin.search_directory_users(creds.org_id, c, cloud_id=cloud_id)
+    )
     directory = sim.directory_accounts()
     assert [u.account_id for u in users] == [a.account_id for _, a in directory]
     for user, (site, account) in zip(users, directory, strict=True):
         if site.is_managed(account):
             assert user.mfa_enabled == account.mfa_enabled
         else:
-            assert user.mfa_enabled is None
+            assert user.mfa_enabled is None  # the simulator answers false: unknown, not false
         assert user.account_status.value == account.account_status
         assert user.email == (account.email or None)
+        assert user.last_active == account.last_active
     assert any(u.mfa_enabled is False for u in users)
+    assert any(u.mfa_enabled is None for u in users)
     assert any(u.last_active is not None for u in users)
     sim.faults.script("429", route="POST /admin/v2/orgs/{orgId}/directories/-/users/search")
     assert (await admin.search_directory_users(creds.org_id, limit=5)).items
@@ -267,7 +267,3 @@ async def test_admin_api_refuses_other_credentials(
     with pytest.raises(ConfluenceAuthError) as caught:
         await admin.search_directory_users(sim.credentials.org_id)
     assert oauth_token not in str(caught.value)
-
-
-async def _unused(token: TokenSet) -> None:
-    raise AssertionError("nothing should be persisted")

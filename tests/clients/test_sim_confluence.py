@@ -14,6 +14,7 @@ from services.confluence.errors import (
     ConfluenceAuthError,
     ConfluenceBadRequest,
     ConfluenceNotFound,
+    ConfluenceRateLimited,
     ConfluenceScopeError,
     ConfluenceUnavailable,
 )
@@ -263,13 +264,24 @@ async def test_faults_lose_nothing_and_retries_are_observable(
 async def test_quota_exhaustion_pauses_until_reset(
     sim: Simulator, site_client: ConfluenceClient, sim_sleep: SimSleep, stats: RetryStats
 ) -> None:
-    reset = sim.faults.exhaust_quota(seconds=900)
+    reset = sim.faults.exhaust_quota(seconds=90)  # within the policy's max_pause (120 s)
     groups = await site_client.list_groups()
     assert groups.items
     assert sim.clock.now() >= reset
     assert len(stats.events) == 1
     assert stats.events[0].reason is RetryReason.QUOTA_EXHAUSTED
-    assert 898 <= sim_sleep.waits[0] <= 900
+    assert 88 <= sim_sleep.waits[0] <= 90
+
+
+async def test_quota_exhausted_for_longer_than_max_pause_is_raised_with_its_reset(
+    sim: Simulator, site_client: ConfluenceClient, sim_sleep: SimSleep
+) -> None:
+    reset = sim.faults.exhaust_quota(seconds=900)
+    with pytest.raises(ConfluenceRateLimited) as caught:
+        await site_client.list_groups()
+    assert caught.value.quota_exhausted and caught.value.until is not None
+    assert abs((caught.value.until - reset).total_seconds()) < 1
+    assert sim_sleep.waits == []
 
 
 async def test_plain_text_errors_are_tolerated(

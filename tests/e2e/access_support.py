@@ -70,21 +70,22 @@ async def sync(env: Env, integration_id: str, timeout: float = 60) -> None:
 
 
 async def _sync(env: Env, integration_id: str, seen: list[tuple[str, str]]) -> None:
-    while True:  # the first sync (requested on connect) may still be running
-        trigger = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]
-        assert trigger["userErrors"] == [], trigger
-        run_id = trigger["syncRun"]["id"]
-        while True:
-            runs = await env.gql(RUNS, {"id": integration_id})
-            run = runs["syncRuns"]["edges"][0]["node"]
-            if not seen or seen[-1] != (run["id"], run["status"]):
-                seen.append((run["id"], run["status"]))
-            if run["id"] == run_id and run["status"] in ("SUCCEEDED", "FAILED"):
-                break
-            await asyncio.sleep(0.05)
-        assert run["status"] == "SUCCEEDED", run
-        if trigger["syncRun"]["status"] == "QUEUED":
-            return
+    trigger = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]
+    assert trigger["userErrors"] == [], trigger
+    run_id = trigger["syncRun"]["id"]
+    # A run already going (the first sync, requested on connect) is returned with one
+    # follow-up run queued after it: wait for that one.
+    follow_up = trigger["syncRun"]["status"] == "RUNNING"
+    while True:
+        runs = await env.gql(RUNS, {"id": integration_id})
+        run = runs["syncRuns"]["edges"][0]["node"]
+        if not seen or seen[-1] != (run["id"], run["status"]):
+            seen.append((run["id"], run["status"]))
+        done = run["status"] in ("SUCCEEDED", "FAILED")
+        if done and (run["id"] != run_id if follow_up else run["id"] == run_id):
+            break
+        await asyncio.sleep(0.05)
+    assert run["status"] == "SUCCEEDED", run
 
 
 class ResultStream:

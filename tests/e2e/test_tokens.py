@@ -12,42 +12,29 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from gql import GraphQLRequest
 
 from services.confluence.errors import ConfluenceError
 from services.confluence.retry import RetryPolicy
-from services.integrations.models import Integration, Purpose
+from services.integrations.models import Integration
 from services.integrations.tokens import ReauthRequired, secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from services.store.common import utcnow
 from simulator import RunningSimulator
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import Env, consent, make_env, sim  # noqa: F401
+from tests.e2e.connect_support import Env, make_env, sim  # noqa: F401
+from tests.e2e.refresh_race import connect_oauth
 from tests.graphql_client import gql_ws
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN_ROUTE = "POST /oauth/token"
-START = """mutation { startConfluenceOAuth(input: {purpose: ACCESS_REVIEW, confirmAdminAccess: true})
-  { authorizationUrl userErrors { code } } }"""
 
 
 @pytest.fixture(params=STORE_KINDS)
 async def env(request: pytest.FixtureRequest, sim: RunningSimulator) -> AsyncIterator[Env]:  # noqa: F811
     async for e in make_env(request, sim):
         yield e
-
-
-async def connect_oauth(env: Env) -> Integration:
-    started = (await env.gql(START))["startConfluenceOAuth"]
-    async with httpx.AsyncClient(timeout=10) as http:
-        await consent(http, started["authorizationUrl"])
-    integration = await env.live.container.store.integrations.get_live_for_purpose(
-        organization_id=env.org_id, purpose=Purpose.ACCESS_REVIEW
-    )
-    assert integration is not None and integration.status.value == "CONNECTED"
-    return integration
 
 
 async def expire_stored_token(env: Env, integration: Integration) -> dict[str, Any]:
@@ -168,3 +155,54 @@ async def test_a_revoked_grant_marks_the_integration_needs_reauth(env: Env) -> N
     # Re-authorising reuses the integration: OAuth again brings it back to CONNECTED.
     again = await connect_oauth(env)
     assert again.id == integration.id
+
+
+SET_ADMIN_KEY = """mutation($input: SetAtlassianAdminKeyInput!) {
+  setAtlassianAdminKey(input: $input) { integration { hasAdminKey } userErrors { code } } }"""
+
+
+async def test_short_lived_tokens_and_admin_key_writes_during_concurrent_refreshes(
+    env: Env,
+) -> None:
+    """Defect 2 with real concurrency: two clients of one integration (two runs) make calls
+    together while their 20-second access tokens expire server-side again and again and the
+    admin key is set through GraphQL during the refreshes. Every call succeeds, each expiry
+    costs exactly one refresh, and the refresh-token family is never revoked."""
+    integration = await connect_oauth(env)
+    simulator = env.sim.sim
+    creds = simulator.credentials
+    policy = simulator.tokens.policy
+    saved_ttl, policy.access_token_ttl = policy.access_token_ttl, 20
+    try:
+        await expire_stored_token(env, integration)  # the first refresh issues a 20-s token
+        factory = env.live.container.integrations.clients
+        clients = [await factory.confluence_for(integration, RetryPolicy()) for _ in range(2)]
+        refreshes_before = simulator.counters.count(TOKEN_ROUTE)
+
+        async def set_admin_key() -> None:
+            variables = {
+                "input": {
+                    "integrationId": integration.id,
+                    "orgId": creds.org_id,
+                    "apiKey": creds.admin_api_key,
+                }
+            }
+            data = await env.gql(SET_ADMIN_KEY, variables)
+            assert data["setAtlassianAdminKey"]["userErrors"] == []
+
+        rounds = 4
+        for _ in range(rounds):
+            calls = [c.current_user() for c in clients for _ in range(10)]
+            results = await asyncio.gather(set_admin_key(), *calls, set_admin_key())
+            assert all(u.account_id == creds.oauth_account_id for u in results[1:-1])
+            simulator.clock.advance(30)  # every token handed out so far is now expired at Atlassian
+        assert simulator.counters.count(TOKEN_ROUTE) - refreshes_before == rounds
+        stored = await env.live.container.integrations.vault.load(
+            env.org_id, integration.id, OAUTH_TOKENS
+        )
+        assert stored is not None
+        grant = simulator.tokens.grant_for_refresh_token(stored.values["refresh_token"])
+        assert grant is not None and not grant.revoked
+        assert grant.refresh_tokens[-1] == stored.values["refresh_token"]
+    finally:
+        policy.access_token_ttl = saved_ttl

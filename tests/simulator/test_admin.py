@@ -21,35 +21,72 @@ def _search(
     return httpx.post(_url(running, org), json=body, headers={"Authorization": f"Bearer {key}"})
 
 
-def test_directory_search_pages_through_every_user(running: RunningSimulator) -> None:
+def _all_users(running: RunningSimulator, **body: Any) -> list[dict[str, Any]]:
     key = running.sim.credentials.admin_api_key
     users: list[dict[str, Any]] = []
     cursor = None
     while True:
-        response = _search(running, key, {"limit": 100, "cursor": cursor})
+        response = _search(running, key, {"limit": 100, "cursor": cursor, **body})
         assert response.status_code == 200, response.text
-        body = response.json()
-        assert len(body["data"]) <= 100
-        users += body["data"]
-        cursor = body["links"]["next"]
+        page = response.json()
+        assert len(page["data"]) <= 100
+        users += page["data"]
+        cursor = page["links"].get("next")
         if cursor is None:
+            assert "next" not in page["links"]  # absent on the last page (§5.8)
             break
+    return users
+
+
+def test_directory_search_pages_through_every_user(running: RunningSimulator) -> None:
+    users = _all_users(running)
     site = running.sim.site
-    expected = [a for a in site.accounts.values() if a.account_type == "atlassian"]
+    expected = [
+        a
+        for a in site.accounts.values()
+        if a.account_type == "atlassian" and a.account_status != "unknown"
+    ]
     assert [u["accountId"] for u in users] == [a.account_id for a in expected]
     for user, account in zip(users, expected, strict=True):
         if site.is_managed(account):
+            assert user["claimStatus"] == "managed"
             assert user["mfaEnabled"] is account.mfa_enabled
         else:
-            assert user.get("mfaEnabled") is None
+            assert user["claimStatus"] == "unmanaged"
+            assert user["mfaEnabled"] is False  # what Atlassian answers for unmanaged accounts
         assert user["email"] == account.email  # the org admin sees hidden emails too
         assert user["accountStatus"] == account.account_status
-    assert {"mfaEnabled" in u for u in users if u.get("mfaEnabled") is None} == {True, False}
-    assert any("lastActive" in u for u in users)
+        composite = {"active": "active", "inactive": "deactivated", "closed": "deactivated"}
+        assert user["status"] == composite[account.account_status]
+        # Only with expand: never lastActive, productAccess or platformRoles (§5.8).
+        assert not {"lastActive", "productAccess", "platformRoles"} & set(user)
+    assert {u["claimStatus"] for u in users} == {"managed", "unmanaged"}
 
 
-def test_limit_is_capped(running: RunningSimulator) -> None:
-    body = _search(running, running.sim.credentials.admin_api_key, {"limit": 1000}).json()
+def test_product_access_only_when_expanded(running: RunningSimulator) -> None:
+    site = running.sim.site
+    users = _all_users(running, expand=["productAccess"])
+    for user in users:
+        assert "platformRoles" not in user
+        account = site.accounts[user["accountId"]]
+        confluence = [
+            e
+            for e in user["productAccess"]
+            if e["key"] == "confluence" and e["id"] == site.cloud_id
+        ]
+        assert len(confluence) == 1
+        expected = account.last_active
+        stamp = confluence[0]["lastActiveTimestamp"]
+        assert (stamp is None) == (expected is None)
+    assert any(e["key"] != "confluence" for u in users for e in u["productAccess"])
+    roles = _all_users(running, expand=["platformRoles"])
+    assert all("platformRoles" in u and "productAccess" not in u for u in roles)
+
+
+def test_limit_defaults_to_50_and_is_capped(running: RunningSimulator) -> None:
+    key = running.sim.credentials.admin_api_key
+    assert len(_search(running, key, {}).json()["data"]) == 50
+    body = _search(running, key, {"limit": 1000}).json()
     assert len(body["data"]) == 100 and body["links"]["next"]
 
 

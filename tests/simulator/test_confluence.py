@@ -46,11 +46,14 @@ def test_member_pagination_edges(edges: RunningSimulator, group: str, pages: int
     assert ids == edges.sim.site.groups[f"g-{group}"].member_ids
 
 
-def test_member_limit_is_capped_at_200(edges: RunningSimulator) -> None:
+def test_member_limit_above_200_is_refused(edges: RunningSimulator) -> None:
+    """v1 OpenAPI (getGroupMembersByGroupId) and confluence-api.md §5.3: limit ≤ 200, else 400."""
+    path = "/wiki/rest/api/group/g-thousand/membersByGroupId"
     with basic_client(edges) as client:
-        body = client.get(
-            "/wiki/rest/api/group/g-thousand/membersByGroupId", params={"limit": 1000}
-        ).json()
+        refused = client.get(path, params={"limit": 201})
+        body = client.get(path, params={"limit": 200}).json()
+    assert refused.status_code == 400
+    assert set(refused.json()) == {"statusCode", "data", "message", "reason"}
     assert body["limit"] == 200 and body["size"] == 200
     assert body["_links"]["next"].startswith("/rest/api/group/g-thousand/membersByGroupId?")
     assert body["_links"]["context"] == "/wiki" and body["_links"]["base"].endswith("/wiki")

@@ -177,3 +177,22 @@ def test_fault_rng_is_deterministic() -> None:
 
     assert draws(1) == draws(1) and draws(1) != draws(2)
     assert 40 < draws(1).count("429") < 80
+
+
+def test_quota_429s_alternate_with_the_beta_header_names(
+    running: RunningSimulator, client: httpx.Client
+) -> None:
+    """§7: quota headers have been seen under beta names; every second quota 429 uses them,
+    and the hourly reset is at minute precision (yyyy-MM-ddTHH:mmZ)."""
+    running.sim.faults.configure(quota_limit=1)
+    assert client.get(GROUPS).status_code == 200
+    first, second = client.get(GROUPS), client.get(GROUPS)
+    assert first.status_code == second.status_code == 429
+    assert first.headers["ratelimit-reason"] == QUOTA_TENANT and "retry-after" in first.headers
+    assert "x-beta-ratelimit-reason" not in first.headers
+    assert second.headers["x-beta-ratelimit-reason"] == QUOTA_TENANT
+    assert "ratelimit-reason" not in second.headers and "retry-after" not in second.headers
+    assert int(second.headers["beta-retry-after"]) >= 1
+    reset = first.headers["x-ratelimit-reset"]
+    assert len(reset) == len("2026-06-01T11:00Z") and reset.endswith(":00Z"), reset
+    assert second.headers["x-beta-ratelimit-reset"] == reset

@@ -49,7 +49,7 @@ async def test_credential_compare_and_swap_and_refresh_lock(store: Store) -> Non
     lost = await store.credentials.swap(
         integration_id="i1", label="a", envelope={"ct": "3"}, expect_version=1
     )
-    assert won is not None and won.version == 2 and lost is None
+    assert won is not None and won.label_version("a") == 2 and lost is None
     now = utcnow()
     assert await store.credentials.acquire_refresh_lock(
         integration_id="i1", owner="p1", now=now, until=now + timedelta(seconds=30)
@@ -70,6 +70,50 @@ async def test_credential_compare_and_swap_and_refresh_lock(store: Store) -> Non
     await store.credentials.release_refresh_lock(integration_id="i1", owner="p2")
     assert await store.credentials.acquire_refresh_lock(
         integration_id="i1", owner="p3", now=later, until=later
+    )
+
+
+async def test_credential_swap_is_per_label(store: Store) -> None:
+    """Writing one label (the admin key) must not make another label's swap (OAuth) fail."""
+    await store.credentials.put(
+        organization_id="org1", integration_id="i1", envelopes={"oauth": {"ct": "1"}}
+    )
+    seen = await store.credentials.get(integration_id="i1")
+    assert seen is not None and seen.label_version("oauth") == 1
+    await store.credentials.put(
+        organization_id="org1", integration_id="i1", envelopes={"admin": {"ct": "k"}}
+    )
+    won = await store.credentials.swap(
+        integration_id="i1", label="oauth", envelope={"ct": "2"}, expect_version=1
+    )
+    assert won is not None and won.label_version("oauth") == 2
+    assert won.envelopes["admin"] == {"ct": "k"}
+    lost = await store.credentials.swap(
+        integration_id="i1", label="oauth", envelope={"ct": "3"}, expect_version=1
+    )
+    assert lost is None
+    await store.credentials.remove_label(integration_id="i1", label="admin")
+    after = await store.credentials.swap(
+        integration_id="i1", label="oauth", envelope={"ct": "4"}, expect_version=2
+    )
+    assert after is not None and "admin" not in after.envelopes
+
+
+async def test_credential_swap_of_a_record_written_before_label_versions(store: Store) -> None:
+    await store._db["credentials"].insert_one(
+        {"_id": "old", "organization_id": "org1", "version": 7, "secrets": {"a": {"ct": "1"}}}
+    )
+    record = await store.credentials.get(integration_id="old")
+    assert record is not None and record.label_version("a") == 0
+    won = await store.credentials.swap(
+        integration_id="old", label="a", envelope={"ct": "2"}, expect_version=0
+    )
+    assert won is not None and won.label_version("a") == 1
+    assert (
+        await store.credentials.swap(
+            integration_id="old", label="a", envelope={"ct": "3"}, expect_version=0
+        )
+        is None
     )
 
 

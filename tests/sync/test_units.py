@@ -12,14 +12,21 @@ from services.atlassian.errors import InvalidGrant
 from services.confluence import paths
 from services.confluence.errors import (
     ConfluenceAuthError,
+    ConfluenceNotFound,
     ConfluenceScopeError,
     ConfluenceTimeout,
     ConfluenceUnavailable,
 )
 from services.confluence.models import ResultPage
+from services.crypto import CredentialDecryptError
 from services.integrations.errors import InvalidCredentials
 from services.integrations.models import Purpose
-from services.integrations.tokens import ReauthRequired
+from services.integrations.tokens import (
+    REFRESH_TIMEOUT_MESSAGE,
+    SWAP_LOST_MESSAGE,
+    CredentialUnavailable,
+    ReauthRequired,
+)
 from services.sync.events import run_event, run_from_event
 from services.sync.failures import describe
 from services.sync.models import SnapshotCounts, SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
@@ -50,6 +57,14 @@ def _failed(cause: BaseException, endpoint: str = paths.GROUPS) -> StreamFailed:
         (_failed(ConfluenceUnavailable(503, paths.GROUPS, "down")), False, "HTTP 503"),
         (_failed(ConfluenceTimeout("GET /x: timed out")), False, "timed out"),
         (LeaseLost("taken over"), False, "taken over"),
+        (_failed(CredentialUnavailable(SWAP_LOST_MESSAGE)), False, "kept changing"),
+        (
+            _failed(ConfluenceNotFound(404, paths.USERS_BULK, "Not Found"), paths.USERS_BULK),
+            False,
+            "the connected account cannot view users",
+        ),
+        (CredentialUnavailable(REFRESH_TIMEOUT_MESSAGE), False, "did not finish in time"),
+        (_failed(CredentialDecryptError("bad tag")), False, "VIGIL_SECRET_KEY"),
         (RuntimeError("secret=abc"), False, "internal error"),
     ],
 )
@@ -119,7 +134,8 @@ def test_run_event_round_trip() -> None:
         status=SyncRunStatus.SUCCEEDED, trigger=SyncTrigger.MANUAL, snapshot_id="snap_1",
         created_at=datetime(2026, 1, 1, tzinfo=UTC), started_at=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
         progress=SyncProgress("done", 3, 40, 1, 1), counts=SnapshotCounts(pages=40),
-        owner="w", fence=2,
+        owner="w", fence=2, follow_up=SyncTrigger.MANUAL,
+        not_before=datetime(2026, 1, 1, 1, 0, tzinfo=UTC), warnings=("group 'x' skipped",),
     )  # fmt: skip
     event = run_event(run)
     assert event["integration_id"] == "int" and event["run_id"] == "run_1"
