@@ -3,7 +3,7 @@ access reviews, the check engine and when it runs (after syncs, changes, on a ti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,13 +17,13 @@ from services.checks.engine import CheckEngine, no_evidence
 from services.checks.registry import CHECKS
 from services.checks.service import CheckService
 from services.checks.triggers import Reevaluator
-from services.events import EventBus
+from services.events import EventBus, topic_for
 from services.identity.accounts import AccountService
 from services.identity.directory import Directory
 from services.identity.service import IdentityService
 from services.integrations.models import Integration, Purpose
-from services.people.service import PeopleService
-from services.reviews.service import AccessReviewService
+from services.people.service import PEOPLE_CHANNEL, PeopleService
+from services.reviews.service import REVIEWS_CHANNEL, AccessReviewService
 from services.reviews.systems import CriticalSystemService
 from services.store import Store
 from services.sync.models import SyncRun
@@ -57,6 +57,15 @@ class AccessParts:
         self.reevaluator.request(integration.organization_id)
 
 
+def review_publisher(bus: EventBus) -> Callable[[str, str], Awaitable[None]]:
+    """Publish a review's change for ``accessReviewChanged`` subscribers."""
+
+    async def publish(organization_id: str, review_id: str) -> None:
+        await bus.publish(topic_for(organization_id, REVIEWS_CHANNEL), {"review_id": review_id})
+
+    return publish
+
+
 def build_access(
     settings: Settings,
     store: Store,
@@ -88,6 +97,7 @@ def build_access(
         # People decide identities (email match), which decide the access checks.
         await identities.resolve(organization_id)
         await changed(organization_id)
+        await bus.publish(topic_for(organization_id, PEOPLE_CHANNEL), {})
 
     parts = AccessParts(
         directory=directory,
@@ -95,7 +105,9 @@ def build_access(
         identities=identities,
         accounts=AccountService(sync.reader, directory),
         systems=CriticalSystemService(store, on_change=changed),
-        reviews=AccessReviewService(store, directory, on_change=changed),
+        reviews=AccessReviewService(
+            store, directory, on_change=changed, on_review_change=review_publisher(bus)
+        ),
         engine=engine,
         reevaluator=reevaluator,
         checks=CheckService(store, bus, engine),

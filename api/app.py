@@ -7,15 +7,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.container import Container
+from api.cors import OriginLoggingCORS
 from api.evidence_export import evidence_routes
+from api.graphiql import OfflineGraphiQL, asset_dir, graphiql_routes
 from api.graphql import VigilGraphQL
 from api.health import health_routes
+from api.http_errors import RequestIdMiddleware, http_exception_handler
 from api.oauth import oauth_routes
 from api.people_import import people_routes
 from api.settings import Settings
@@ -49,8 +52,12 @@ def create_app(
             await container.stop()
 
     graphql = VigilGraphQL(container)
+    graphiql_assets = asset_dir() if settings.development else None
+    if settings.development and graphiql_assets is None:
+        log.warning("GraphiQL assets not installed: GraphiQL will load them from a CDN")
     app = Starlette(
         routes=[
+            *(graphiql_routes(graphiql_assets) if graphiql_assets else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *health_routes(container),
@@ -59,15 +66,18 @@ def create_app(
             *evidence_routes(container),
         ],
         middleware=[
+            Middleware(RequestIdMiddleware),
             Middleware(MetricsMiddleware, container=container),
             Middleware(
-                CORSMiddleware,
+                OriginLoggingCORS,
                 allow_origins=settings.cors_origin_list,
                 allow_methods=["GET", "POST"],
                 allow_headers=["authorization", "content-type"],
                 expose_headers=["x-request-id"],
             ),
+            *([Middleware(OfflineGraphiQL)] if graphiql_assets else []),
         ],
+        exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,
     )
     app.state.container = container

@@ -121,7 +121,7 @@ class Container:
         )
         integrations.on_changed(compliance.integration_changed)
         access = AccessService(store, bus)
-        policy.attach(compliance.reevaluator, sync, access)
+        policy.attach(compliance.reevaluator, sync, access, bus)
         remediation = build_remediation(
             store, bus, sync.reader, clients, policy.evidence, sync.service, vault
         )

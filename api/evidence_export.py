@@ -3,25 +3,27 @@
 Authenticated with the same ``Authorization: Bearer <API key>`` as GraphQL (any role: it is a
 read) and scoped to the key's organization. Records are read by a database cursor and
 written as they come, so memory stays flat however many records there are. Errors are
-JSON ``{"error": {"code", "message"}}`` with a 4xx status, and never a partial file: every
-check happens before the first byte is sent.
+JSON ``{"errors": [{"message", "extensions": {"code"}}]}`` (``api.http_errors``, docs/api.md)
+with a 4xx status, and never a partial file: every check happens before the first byte is
+sent.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from api.container import Container
 from api.graphql import bearer_token
+from api.http_errors import error_response, rate_limited
 from services.errors import DomainError, ValidationFailed
 
 _STATUS = {"NOT_FOUND": 404, "VALIDATION_FAILED": 400, "FORBIDDEN": 403}
 
 
 def _error(status: int, code: str, message: str, **headers: str) -> Response:
-    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+    return error_response(status, code, message, headers=headers)
 
 
 def evidence_routes(container: Container) -> list[Route]:
@@ -37,9 +39,10 @@ def evidence_routes(container: Container) -> list[Route]:
                 "missing, invalid or revoked API key (Authorization: Bearer <key>)",
                 **{"WWW-Authenticate": "Bearer"},
             )
-        if not container.rate_limiter.allow(principal.api_key_id):
+        wait = container.rate_limiter.take(principal.api_key_id)
+        if wait:
             container.metrics.rate_limited.inc()
-            return _error(429, "RATE_LIMITED", "rate limit exceeded for this API key")
+            return rate_limited(wait)
         check_id = request.query_params.get("checkId", "").strip()
         fmt = request.query_params.get("format", "json")
         try:

@@ -1,11 +1,17 @@
 """``POST /people/import``: a people CSV as the request body (ADMIN, SPEC §4).
 
-200 with counts when imported; 400 with every problem (row = line of the file) when the
-file is rejected — nothing is applied then; 401 / 403 for a missing or insufficient key;
-413 over 10 MB (read no further); 415 for a multipart upload.
+200 with counts when imported; 400 with every problem when the file is rejected — nothing
+is applied then; 401 / 403 for a missing or insufficient key; 413 over 10 MB (read no
+further); 415 for a multipart upload; 429 with ``Retry-After`` over the rate limit.
+
+Errors are ``{"errors": [{"message", "extensions": {"code", …}}]}`` (``api.http_errors``);
+a rejected file has one error per problem, code ``VALIDATION_FAILED``, with ``row`` (line
+of the file) and ``column`` (the CSV header, e.g. ``offboarded_at``) in its extensions.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,9 +19,10 @@ from starlette.routing import Route
 
 from api.container import Container
 from api.graphql import bearer_token
+from api.http_errors import error_response, errors_response, rate_limited
 from services.errors import DomainError, Forbidden
 from services.people.csv_import import MAX_BYTES
-from services.people.validation import InvalidPeople
+from services.people.validation import InvalidPeople, Problem
 
 
 def people_routes(container: Container) -> list[Route]:
@@ -26,8 +33,9 @@ def people_routes(container: Container) -> list[Route]:
         principal = await container.access.authenticate(token)
         if principal is None:
             return _error(401, "UNAUTHENTICATED", "missing, invalid or revoked API key")
-        if not container.rate_limiter.allow(principal.api_key_id):
-            return _error(429, "RATE_LIMITED", "rate limit exceeded for this API key")
+        wait = container.rate_limiter.take(principal.api_key_id)
+        if wait:
+            return rate_limited(wait)
         if request.headers.get("content-type", "").startswith("multipart/"):
             return _error(
                 415, "UNSUPPORTED_MEDIA_TYPE", "send the CSV itself as the body (text/csv)"
@@ -38,9 +46,19 @@ def people_routes(container: Container) -> list[Route]:
         try:
             summary = await container.compliance.people.import_csv(principal, body)
         except InvalidPeople as exc:
-            problems = [{"row": p.row, "field": p.field, "reason": p.reason} for p in exc.problems]
-            return JSONResponse(
-                {"code": exc.code, "message": exc.message, "problems": problems}, status_code=400
+            return errors_response(
+                400,
+                [
+                    {
+                        "message": p.reason,
+                        "extensions": {
+                            "code": "VALIDATION_FAILED",
+                            "row": p.row,
+                            "column": p.field,
+                        },
+                    }
+                    for p in exc.problems
+                ],
             )
         except Forbidden as exc:
             return _error(403, exc.code, exc.message)
@@ -73,5 +91,10 @@ async def _read_capped(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
+def _problem(problem: Problem) -> dict[str, Any]:
+    extensions = {"code": "VALIDATION_FAILED", "row": problem.row, "column": problem.field}
+    return {"message": problem.reason, "extensions": extensions}
+
+
 def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, "problems": []}, status_code=status)
+    return error_response(status, code, message)

@@ -17,11 +17,12 @@ from services.checks.base import DataSource
 from services.checks.policy.data import POLICY, PolicyDataSource
 from services.checks.registry import CHECKS
 from services.checks.triggers import Reevaluator
+from services.events import EventBus, topic_for
 from services.evidence import EvidencedSnapshots, EvidenceService
 from services.evidence_chain import evidence_key_from_settings
 from services.evidence_recorder import EvidenceRecorder
 from services.exceptions import ExceptionService, FailingItems
-from services.policies.service import PolicyService
+from services.policies.service import POLICIES_CHANNEL, PolicyService
 from services.policies.state import PolicyStateLoader
 from services.store import Store
 
@@ -40,11 +41,14 @@ class ReevaluationTrigger:
     """Change callbacks for the services built before the engine's re-evaluator exists."""
 
     reevaluator: Reevaluator | None = None
+    bus: EventBus | None = None
 
     async def policies_changed(self, organization_id: str) -> None:
-        """Policy documents or frameworks changed: re-evaluate the policy checks."""
+        """Policy documents or frameworks changed: re-evaluate, tell ``policiesChanged``."""
         if self.reevaluator is not None:
             self.reevaluator.request(organization_id, (POLICY,))
+        if self.bus is not None:
+            await self.bus.publish(topic_for(organization_id, POLICIES_CHANNEL), {})
 
     async def anything_changed(self, organization_id: str) -> None:
         """Exceptions changed (they may concern any check): re-evaluate everything."""
@@ -69,9 +73,16 @@ class PolicyParts:
         """The engine's data sources this issue adds."""
         return {POLICY: self.source}
 
-    def attach(self, reevaluator: Reevaluator, sync: SyncParts, access: AccessService) -> None:
+    def attach(
+        self,
+        reevaluator: Reevaluator,
+        sync: SyncParts,
+        access: AccessService,
+        bus: EventBus | None = None,
+    ) -> None:
         """Connect change callbacks to the engine; auto-map before the engine's sync hook."""
         self.trigger.reevaluator = reevaluator
+        self.trigger.bus = bus
         sync.runner.listeners = (self.policies.after_sync, *sync.runner.listeners)
         access.frameworks_changed = self.trigger.policies_changed
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.cors import development_origins
 from services.errors import ConfigurationError
 
 _URL_SETTINGS = ("public_url", "frontend_url", "atlassian_auth_url", "atlassian_api_url")
@@ -95,9 +96,10 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         """Configured browser origins (for CORS and WebSocket origin checks): each
-        ``scheme://host[:port]``, so a URL with a path (where OAuth lands) is fine."""
+        ``scheme://host[:port]``, so a URL with a path (where OAuth lands) is fine; in
+        development also the common dev servers (``development_origins``)."""
         origins = [origin_of(o.strip()) for o in self.cors_origins.split(",") if o.strip()]
-        return origins or [origin_of(self.frontend_url)]
+        return origins or [origin_of(self.frontend_url), *development_origins(self.development)]
 
     def mongodb_url_value(self) -> str | None:
         """The database URL, or None for the embedded store."""

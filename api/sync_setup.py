@@ -11,13 +11,15 @@ from datetime import timedelta
 from api.heartbeat import Heartbeat
 from api.metrics import Metrics
 from api.settings import Settings
-from services.events import EventBus
+from services.events import EventBus, topic_for
+from services.integrations.models import Integration
 from services.scheduler import Scheduler
 from services.store import Store
 from services.sync.connector import ConnectorFactory
+from services.sync.models import SyncRun
 from services.sync.reads import SnapshotReader
 from services.sync.retention import ProtectedSnapshots, Retention
-from services.sync.runner import ReauthHandler, RunnerOptions, SyncRunner
+from services.sync.runner import ReauthHandler, RunnerOptions, SnapshotListener, SyncRunner
 from services.sync.service import SyncService
 
 
@@ -34,6 +36,16 @@ class SyncParts:
 def worker_identity() -> str:
     """A lease owner name: host, process and a random suffix (unique per process start)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def announce_new_snapshot(bus: EventBus) -> SnapshotListener:
+    """Tell ``integrationStatusChanged`` subscribers that ``lastSyncAt`` moved."""
+
+    async def announce(integration: Integration, run: SyncRun) -> None:
+        topic = topic_for(integration.organization_id, "integrations")
+        await bus.publish(topic, {"integration_id": integration.id})
+
+    return announce
 
 
 def build_sync(
@@ -57,6 +69,7 @@ def build_sync(
     runner = SyncRunner(
         store, bus, connectors, retention, options, metrics=metrics, on_reauth=on_reauth
     )
+    runner.listeners = (announce_new_snapshot(bus), *runner.listeners)
     scheduler = Scheduler(
         store,
         runner,

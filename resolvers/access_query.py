@@ -10,11 +10,9 @@ from resolvers.context import Context, principal_of
 from resolvers.types import ApiKey, Organization, Role, Viewer
 
 
-@strawberry.type
+@strawberry.type(description="Reads about the caller; every one is scoped to its organization.")
 class AccessQuery:
-    """Read operations; every one is scoped to the caller's organization."""
-
-    @strawberry.field(description="The caller: organization and role.")
+    @strawberry.field(description="The caller: organization and role (every role).")
     async def me(self, info: strawberry.Info[Context, Any]) -> Viewer:
         principal = principal_of(info)
         org = await info.context.services.access.get_organization(principal)
@@ -24,7 +22,9 @@ class AccessQuery:
             api_key_id=strawberry.ID(principal.api_key_id),
         )
 
-    @strawberry.field(description="The organization's API keys (ADMIN).")
+    @strawberry.field(
+        description="The organization's API keys (ADMIN; other roles get a FORBIDDEN error)."
+    )
     async def api_keys(self, info: strawberry.Info[Context, Any]) -> list[ApiKey]:
         keys = await info.context.services.access.list_api_keys(principal_of(info))
         return [ApiKey.from_domain(k) for k in keys]

@@ -8,15 +8,16 @@ from typing import Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.types import ApiKey, ApiKeyChange
+from resolvers.types import ApiKey, ApiKeyChange, ApiKeyChangeKind
 from services.events import topic_for
 
 
-@strawberry.type
+@strawberry.type(description="Live updates about API keys.")
 class AccessSubscription:
-    """Live updates pushed over ``graphql-transport-ws``."""
-
-    @strawberry.subscription(description="API keys of the organization created or revoked.")
+    @strawberry.subscription(
+        description="API keys of the organization created or revoked (ADMIN sees every key; "
+        "other roles only their own)."
+    )
     async def api_key_changed(
         self, info: strawberry.Info[Context, Any]
     ) -> AsyncGenerator[ApiKeyChange, None]:
@@ -26,4 +27,6 @@ class AccessSubscription:
         async for event in events:
             key = await services.access.get_api_key(principal, event["key_id"])
             if key is not None:
-                yield ApiKeyChange(change=event["change"], api_key=ApiKey.from_domain(key))
+                yield ApiKeyChange(
+                    change=ApiKeyChangeKind(event["change"]), api_key=ApiKey.from_domain(key)
+                )

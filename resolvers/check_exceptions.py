@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -14,21 +14,27 @@ from resolvers.exception_types import (
     CheckExceptionPayload,
     CreateCheckExceptionInput,
 )
+from resolvers.relay import After, First
 from services.errors import DomainError
 
 
-@strawberry.type
+@strawberry.type(description="Reads of check exceptions.")
 class ExceptionQuery:
-    """Reads of exceptions."""
-
-    @strawberry.field(description="Exceptions, newest first; only active ones by default.")
+    @strawberry.field(
+        description="Exceptions, newest first; only ACTIVE ones by default (every role)."
+    )
     async def check_exceptions(
         self,
         info: strawberry.Info[Context, Any],
-        check_id: strawberry.ID | None = None,
-        include_inactive: bool = False,
-        first: int | None = None,
-        after: str | None = None,
+        check_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this check's exceptions."),
+        ] = None,
+        include_inactive: Annotated[
+            bool, strawberry.argument(description="Also EXPIRED and REVOKED ones.")
+        ] = False,
+        first: First = None,
+        after: After = None,
     ) -> CheckExceptionConnection:
         service = info.context.services.exceptions
         page = await service.page(
@@ -38,19 +44,21 @@ class ExceptionQuery:
             first=first,
             after=after,
         )
-        return CheckExceptionConnection.of(page, service.now())
+        return CheckExceptionConnection.of(page, service.now(), after)
 
 
-@strawberry.type
+@strawberry.type(description="Accepting and un-accepting failing items (ADMIN).")
 class ExceptionMutation:
-    """Accepting and un-accepting failing items (ADMIN)."""
-
     @strawberry.mutation(
         description="Accept one failing item of a check until expiresAt (ADMIN; a reason is "
-        "required; at most 365 days)."
+        "required; at most 365 days). The check is re-evaluated at once."
     )
     async def create_check_exception(
-        self, info: strawberry.Info[Context, Any], input: CreateCheckExceptionInput
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            CreateCheckExceptionInput, strawberry.argument(description="Item, reason, expiry.")
+        ],
     ) -> CheckExceptionPayload:
         service = info.context.services.exceptions
         try:
@@ -62,16 +70,18 @@ class ExceptionMutation:
                 expires_at=input.expires_at,
             )
         except DomainError as exc:
-            return CheckExceptionPayload(user_errors=user_errors(exc))
+            return CheckExceptionPayload(user_errors=user_errors(exc, info))
         return CheckExceptionPayload(exception=CheckException.from_domain(created, service.now()))
 
-    @strawberry.mutation(description="End an exception now (ADMIN).")
+    @strawberry.mutation(description="End an exception now (ADMIN); the item fails again.")
     async def revoke_check_exception(
-        self, info: strawberry.Info[Context, Any], id: strawberry.ID
+        self,
+        info: strawberry.Info[Context, Any],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The exception id.")],
     ) -> CheckExceptionPayload:
         service = info.context.services.exceptions
         try:
             revoked = await service.revoke(principal_of(info), str(id))
         except DomainError as exc:
-            return CheckExceptionPayload(user_errors=user_errors(exc))
+            return CheckExceptionPayload(user_errors=user_errors(exc, info))
         return CheckExceptionPayload(exception=CheckException.from_domain(revoked, service.now()))

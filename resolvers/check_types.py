@@ -8,75 +8,152 @@ from typing import Any
 
 import strawberry
 
-from resolvers.relay import PageInfo
+from resolvers.context import Context, principal_of
+from resolvers.exception_types import CheckException
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo
 from resolvers.types import Framework
 from services.checks import base
 from services.checks.service import CheckView
+from services.exception_models import CheckException as DomainException
 from services.paging import Slice
 
 
-@strawberry.enum
+@strawberry.enum(description="The outcome of a check.")
 class CheckStatus(Enum):
-    """The outcome of a check."""
+    PASSING = strawberry.enum_value(
+        "PASSING", description="No failing item (excepted items do not count)."
+    )
+    FAILING = strawberry.enum_value("FAILING", description="At least one failing item.")
+    NOT_MONITORED = strawberry.enum_value(
+        "NOT_MONITORED",
+        description="Cannot be evaluated yet (e.g. no integration, no critical system, no "
+        "synced data); `reason` says what is missing.",
+    )
+    ERROR = strawberry.enum_value(
+        "ERROR", description="Evaluation failed (e.g. the data is too old); `reason` says why."
+    )
 
-    PASSING = "PASSING"
-    FAILING = "FAILING"
-    NOT_MONITORED = "NOT_MONITORED"
-    ERROR = "ERROR"
+
+@strawberry.enum(description="What kind of resource a check item is.")
+class CheckResourceType(Enum):
+    ACCOUNT = strawberry.enum_value(
+        "account", description="A Confluence account; `resourceId` is its account id."
+    )
+    CONFLUENCE_PAGE = strawberry.enum_value(
+        "confluence_page", description="A Confluence page; `resourceId` is its page id."
+    )
+    POLICY = strawberry.enum_value(
+        "policy", description="A required policy; `resourceId` is its PolicyType."
+    )
+    CRITICAL_SYSTEM = strawberry.enum_value(
+        "critical_system", description="A critical system; `resourceId` is its id."
+    )
+    ACCESS_REVIEW = strawberry.enum_value(
+        "access_review", description="An access review; `resourceId` is its id."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A framework control the check is evidence for.")
 class ControlRef:
-    """A framework control the check is evidence for."""
-
-    framework: Framework
-    id: str
-    title: str
+    framework: Framework = strawberry.field(description="The framework.")
+    id: str = strawberry.field(description="The control's id in the framework, e.g. CC6.2.")
+    title: str = strawberry.field(description="The control's title.")
 
 
-@strawberry.type
+@strawberry.type(description="A failing (or excepted) resource and why.")
 class CheckItem:
-    """A failing (or excepted) resource and why."""
+    resource_type: CheckResourceType = strawberry.field(description="What kind of resource.")
+    resource_id: str = strawberry.field(
+        description="Its id (use it as `resourceId` of `createCheckException`)."
+    )
+    name: str | None = strawberry.field(description="A human name for it, when known.")
+    reason: str = strawberry.field(description="Why it fails the check.")
+    check_id: strawberry.Private[str]
+    evaluated_at: strawberry.Private[datetime]
+    excepted: strawberry.Private[bool]
 
-    resource_type: str
-    resource_id: str
-    name: str | None
-    reason: str
+    @strawberry.field(
+        description="For an item of `exceptedItems`: the exception that covered it when the "
+        "result was evaluated (its `expiresAt` says until when). Null for failing items."
+    )
+    async def exception(self, info: strawberry.Info[Context, Any]) -> CheckException | None:
+        if not self.excepted:
+            return None
+        services = info.context.services
+        memo = info.context.memo
+        key = ("exceptions", self.check_id)
+        if key not in memo:
+            memo[key] = await services.exceptions.of_check(principal_of(info), self.check_id)
+        found = _covering(memo[key], self.resource_id, self.evaluated_at)
+        return CheckException.from_domain(found, services.exceptions.now()) if found else None
 
     @classmethod
-    def from_domain(cls, i: base.CheckItem) -> CheckItem:
-        """Map the domain object."""
+    def from_domain(cls, i: base.CheckItem, r: base.CheckResult, *, excepted: bool) -> CheckItem:
+        """Map the domain object (of result ``r``)."""
         return cls(
-            resource_type=i.resource_type, resource_id=i.resource_id, name=i.name, reason=i.reason
+            resource_type=CheckResourceType(i.resource_type),
+            resource_id=i.resource_id,
+            name=i.name,
+            reason=i.reason,
+            check_id=r.check_id,
+            evaluated_at=r.evaluated_at,
+            excepted=excepted,
         )
 
 
-@strawberry.type
-class CheckResult:
-    """The outcome of one evaluation of a check."""
+def _covering(
+    exceptions: list[DomainException], resource_id: str, at: datetime
+) -> DomainException | None:
+    """The exception of ``resource_id`` active at ``at``; else its newest one."""
+    mine = [e for e in exceptions if e.resource_id == resource_id]
+    for e in mine:
+        ended = min(e.expires_at, e.revoked_at) if e.revoked_at else e.expires_at
+        if e.created_at <= at < ended:
+            return e
+    return mine[0] if mine else None
 
-    id: strawberry.ID | None
-    check_id: strawberry.ID
-    status: CheckStatus
-    reason: str | None
-    failing_items: list[CheckItem]
-    excepted_items: list[CheckItem]
-    evaluated_at: datetime
-    data_as_of: datetime | None
-    snapshot_id: strawberry.ID | None
-    evidence_id: strawberry.ID | None
-    changed_at: datetime
+
+@strawberry.type(description="The outcome of one evaluation of a check.")
+class CheckResult:
+    id: strawberry.ID = strawberry.field(
+        description="Opaque result id (each recorded change has its own)."
+    )
+    check_id: strawberry.ID = strawberry.field(description="The check evaluated.")
+    status: CheckStatus = strawberry.field(description="The outcome.")
+    reason: str | None = strawberry.field(
+        description="Why, for NOT_MONITORED and ERROR (and a summary otherwise)."
+    )
+    failing_items: list[CheckItem] = strawberry.field(
+        description="Resources failing the check (empty when PASSING)."
+    )
+    excepted_items: list[CheckItem] = strawberry.field(
+        description="Resources that would fail but are covered by an active exception."
+    )
+    evaluated_at: datetime = strawberry.field(description="When it was evaluated (UTC).")
+    data_as_of: datetime | None = strawberry.field(
+        description="When the data evaluated was collected (UTC); null without synced data."
+    )
+    snapshot_id: strawberry.ID | None = strawberry.field(
+        description="The snapshot evaluated; null when no synced data was involved."
+    )
+    evidence_id: strawberry.ID | None = strawberry.field(
+        description="The evidence record sealing this result (`evidenceRecord(id)`); null "
+        "until sealed."
+    )
+    changed_at: datetime = strawberry.field(
+        description="When the status or failing set last changed (UTC)."
+    )
 
     @classmethod
     def from_domain(cls, r: base.CheckResult) -> CheckResult:
         """Map the domain object."""
         return cls(
-            id=strawberry.ID(r.id) if r.id else None,
+            id=strawberry.ID(r.id or f"{r.check_id}@{r.evaluated_at.isoformat()}"),
             check_id=strawberry.ID(r.check_id),
             status=CheckStatus(r.status.value),
             reason=r.reason,
-            failing_items=[CheckItem.from_domain(i) for i in r.failing_items],
-            excepted_items=[CheckItem.from_domain(i) for i in r.excepted_items],
+            failing_items=[CheckItem.from_domain(i, r, excepted=False) for i in r.failing_items],
+            excepted_items=[CheckItem.from_domain(i, r, excepted=True) for i in r.excepted_items],
             evaluated_at=r.evaluated_at,
             data_as_of=r.data_as_of,
             snapshot_id=strawberry.ID(r.snapshot_id) if r.snapshot_id else None,
@@ -85,16 +162,21 @@ class CheckResult:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="A named rule with a stable id, and its latest result (null before the first "
+    "evaluation)."
+)
 class Check:
-    """A named rule with a stable id, and its latest result (null before the first run)."""
-
-    id: strawberry.ID
-    title: str
-    description: str
-    fix: str
-    controls: list[ControlRef]
-    result: CheckResult | None
+    id: strawberry.ID = strawberry.field(description="Stable check id, e.g. `access.mfa`.")
+    title: str = strawberry.field(description="Short title.")
+    description: str = strawberry.field(description="What the check verifies.")
+    fix: str = strawberry.field(description="How to make failing items pass.")
+    controls: list[ControlRef] = strawberry.field(
+        description="Framework controls the check is evidence for."
+    )
+    result: CheckResult | None = strawberry.field(
+        description="The latest result; null before the first evaluation."
+    )
 
     @classmethod
     def from_view(cls, view: CheckView) -> Check:
@@ -113,24 +195,20 @@ class Check:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A recorded result and its cursor.")
 class CheckResultEdge:
-    """A recorded result and its cursor."""
-
-    cursor: str
-    node: CheckResult
+    cursor: str = strawberry.field(description=CURSOR)
+    node: CheckResult = strawberry.field(description="The result.")
 
 
-@strawberry.type
+@strawberry.type(description="Recorded results of a check, newest first (one per change).")
 class CheckResultConnection:
-    """Recorded results of a check, newest first (one per change)."""
-
-    edges: list[CheckResultEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[CheckResultEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[base.CheckResult]) -> CheckResultConnection:
+    def of(cls, page: Slice[base.CheckResult], after: str | None = None) -> CheckResultConnection:
         """Map a service-layer slice."""
         edges = [CheckResultEdge(cursor=c, node=CheckResult.from_domain(r)) for c, r in page.items]
-        return cls(edges=edges, page_info=PageInfo.of(page), total_count=page.total_count)
+        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)

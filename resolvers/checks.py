@@ -4,49 +4,64 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from resolvers.check_types import Check, CheckResult, CheckResultConnection
 from resolvers.context import Context, principal_of
+from resolvers.relay import After, First
 
 
-@strawberry.type
+@strawberry.type(description="Check definitions, latest results and their history.")
 class CheckQuery:
-    """Check definitions, latest results and their history."""
-
-    @strawberry.field(description="Every check with its latest result.")
+    @strawberry.field(
+        description="Every check with its latest result, in catalogue order (every role)."
+    )
     async def checks(self, info: strawberry.Info[Context, Any]) -> list[Check]:
         views = await info.context.services.checks.list_checks(principal_of(info))
         return [Check.from_view(v) for v in views]
 
-    @strawberry.field(description="One check with its latest result.")
-    async def check(self, info: strawberry.Info[Context, Any], id: strawberry.ID) -> Check | None:
+    @strawberry.field(
+        description="One check with its latest result, or null for an unknown id (every role)."
+    )
+    async def check(
+        self,
+        info: strawberry.Info[Context, Any],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The check id.")],
+    ) -> Check | None:
         view = await info.context.services.checks.get_check(principal_of(info), str(id))
         return Check.from_view(view) if view else None
 
-    @strawberry.field(description="The recorded changes of a check's result, newest first.")
+    @strawberry.field(
+        description="The recorded changes of a check's result, newest first (every role). An "
+        "unknown check is a NOT_FOUND error."
+    )
     async def check_history(
         self,
         info: strawberry.Info[Context, Any],
-        check_id: strawberry.ID,
-        first: int | None = None,
-        after: str | None = None,
+        check_id: Annotated[strawberry.ID, strawberry.argument(description="The check id.")],
+        first: First = None,
+        after: After = None,
     ) -> CheckResultConnection:
         page = await info.context.services.checks.history(
             principal_of(info), str(check_id), first, after
         )
-        return CheckResultConnection.of(page)
+        return CheckResultConnection.of(page, after)
 
 
-@strawberry.type
+@strawberry.type(description="Live check results.")
 class CheckSubscription:
-    """Live check results."""
-
-    @strawberry.subscription(description="Every status or failing-set change (of one check).")
+    @strawberry.subscription(
+        description="A check's new result at every status or failing-set change (every role)."
+    )
     async def check_result_updated(
-        self, info: strawberry.Info[Context, Any], check_id: strawberry.ID | None = None
+        self,
+        info: strawberry.Info[Context, Any],
+        check_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this check; omit for every check."),
+        ] = None,
     ) -> AsyncGenerator[CheckResult, None]:
         results = info.context.services.checks.watch(
             principal_of(info), str(check_id) if check_id is not None else None

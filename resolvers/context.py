@@ -63,11 +63,12 @@ class Context:
     connection_params: dict[str, Any] = field(default_factory=dict)
     # "http" or "websocket": subscriptions are refused over HTTP.
     transport: str = "http"
+    memo: dict[Any, Any] = field(default_factory=dict)  # per-request lookups (resolvers)
 
 
 def principal_of(info: strawberry.Info[Context, Any]) -> Principal:
     """The authenticated caller (the transport refuses unauthenticated requests)."""
     principal = info.context.principal
     if principal is None:
-        raise Forbidden("not authenticated")
+        raise Forbidden("not authenticated", code="UNAUTHENTICATED")
     return principal

@@ -1,31 +1,102 @@
-"""The ``userErrors`` convention and the masking of unexpected errors."""
+"""The error convention of the GraphQL API (docs/api.md).
+
+- Expected mutation outcomes are ``userErrors`` whose ``field`` path starts at the
+  mutation's argument name (``["input", "email"]``, ``["id"]``).
+- Every GraphQL error carries ``extensions.code``: ``NOT_FOUND``, ``FORBIDDEN``,
+  ``UNAUTHENTICATED``, ``CONFLICT``, ``BAD_USER_INPUT`` (validation, malformed query or
+  variables) or ``INTERNAL`` (masked, with ``extensions.requestId``).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from services.errors import DomainError
+from services.errors import Conflict, DomainError, Forbidden, NotFound
 
 log = logging.getLogger("vigil.graphql")
 
+#: ``extensions.code`` of a domain error, by the domain error's own code.
+ERROR_CODES: Mapping[str, str] = {
+    "NOT_FOUND": "NOT_FOUND",
+    "FORBIDDEN": "FORBIDDEN",
+    "UNAUTHENTICATED": "UNAUTHENTICATED",
+    "CONFLICT": "CONFLICT",
+}
+BAD_USER_INPUT = "BAD_USER_INPUT"
 
-@strawberry.type
+
+@strawberry.type(
+    description="An expected failure of a mutation: which input, a stable code, what to do. "
+    "See docs/api.md for the codes."
+)
 class UserError:
-    """An expected failure of a mutation: which input, a stable code, what to do."""
+    field: list[str] | None = strawberry.field(
+        description="Path to the input at fault, starting at the mutation's argument name "
+        '(e.g. `["input", "email"]`, `["input", "0", "offboardedAt"]`, `["id"]`); null when '
+        "no single input is at fault."
+    )
+    code: str = strawberry.field(
+        description="Stable machine-readable code, e.g. VALIDATION_FAILED, NOT_FOUND, "
+        "FORBIDDEN, CONFLICT, INVALID_STATE, INVALID_PEOPLE."
+    )
+    message: str = strawberry.field(description="Human-readable explanation (English).")
 
-    field: list[str] | None
-    code: str
-    message: str
+
+#: Input fields whose service-layer (and CSV) name is snake_case; the API says camelCase.
+_CAMEL: Mapping[str, str] = {
+    "offboarded_at": "offboardedAt",
+    "job_role": "jobRole",
+    "start_date": "startDate",
+}
+_SNAKE = re.compile(r"(?<![\w.@-])(" + "|".join(_CAMEL) + r")(?![\w@-])")
 
 
-def user_errors(exc: DomainError) -> list[UserError]:
-    """The ``userErrors`` list for a domain error."""
-    return [UserError(field=exc.field, code=exc.code, message=exc.message)]
+def camel(text: str) -> str:
+    """``offboarded_at`` → ``offboardedAt`` for every input field named in ``text``."""
+    return _SNAKE.sub(lambda m: _CAMEL[m.group(1)], text)
+
+
+def field_path(path: Sequence[str] | None, arguments: Sequence[str]) -> list[str] | None:
+    """A service's field path made to start at one of the operation's argument names.
+
+    Services name inputs by their input-object field (``email``); a mutation taking ``input``
+    reports ``["input", "email"]``. A one-argument mutation whose service named the argument
+    differently (``integrationId`` for ``disconnectIntegration(id)``) reports the argument.
+    """
+    if path is None:
+        return None
+    parts = [camel(p) for p in path]
+    if parts[:1] == ["input"] and "input" not in arguments:
+        parts = parts[1:]
+    if not parts or parts[0] in arguments:
+        return parts
+    if "input" in arguments:
+        return ["input", *parts]
+    if len(arguments) == 1:
+        return [arguments[0], *parts[1:]]
+    return parts
+
+
+def argument_names(info: strawberry.Info[Any, Any] | None) -> list[str]:
+    """The GraphQL argument names of the field being resolved."""
+    if info is None:
+        return []
+    raw = info._raw_info
+    field = raw.parent_type.fields.get(raw.field_name)
+    return list(field.args) if field is not None else []
+
+
+def user_errors(exc: DomainError, info: strawberry.Info[Any, Any] | None = None) -> list[UserError]:
+    """The ``userErrors`` list for a domain error (paths start at the argument name)."""
+    path = field_path(exc.field, argument_names(info)) if info is not None else exc.field
+    return [UserError(field=path, code=exc.code, message=camel(exc.message))]
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -33,11 +104,51 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, DomainError | GraphQLError)
 
 
+def error_code(error: GraphQLError) -> str:
+    """``extensions.code`` for an error that is not masked."""
+    original = error.original_error
+    if not isinstance(original, DomainError):
+        return BAD_USER_INPUT
+    if original.code in ERROR_CODES:
+        return ERROR_CODES[original.code]
+    for kind, code in ((NotFound, "NOT_FOUND"), (Forbidden, "FORBIDDEN"), (Conflict, "CONFLICT")):
+        if isinstance(original, kind):
+            return code
+    return BAD_USER_INPUT
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    """The error with ``extensions.code`` (and the input ``field`` of a domain error)."""
+    extensions = dict(error.extensions or {})
+    if "code" in extensions:
+        return error
+    extensions["code"] = error_code(error)
+    original = error.original_error
+    if isinstance(original, DomainError):
+        if original.field:
+            extensions["field"] = [camel(p) for p in original.field]
+        message = camel(original.message)
+    else:
+        message = error.message
+    return GraphQLError(
+        message=message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=original,
+        extensions=extensions,
+    )
+
+
 class MaskUnexpectedErrors(MaskErrors):
-    """Replace unexpected exceptions by "internal error" plus the request id, logged once."""
+    """Mask unexpected exceptions ("internal error" + request id, logged once); code the rest."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_unexpected, error_message="internal error")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [with_code(e) for e in super()._process_errors(errors)]
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         """Log the real error under the request id and return the masked one."""

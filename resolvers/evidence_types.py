@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers.relay import PageInfo
+from resolvers.check_types import CheckStatus
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
 from services.evidence_chain import EvidenceRecord
 from services.evidence_verify import ChainStatus
 from services.paging import Slice
 
 
-@strawberry.type
-class Evidence:
-    """One sealed record: what a check saw and concluded when its outcome changed."""
-
-    id: strawberry.ID
-    sequence: int = strawberry.field(description="Position in the organization's chain.")
-    check_id: strawberry.ID
-    evaluated_at: str | None = strawberry.field(description="ISO 8601 UTC, as sealed.")
-    recorded_at: str | None
-    status: str | None
-    snapshot_id: strawberry.ID | None
-    data_as_of: str | None = strawberry.field(description="When the snapshot was taken.")
-    prev_hash: str
-    sha256: str
-    hmac: str
+@strawberry.type(
+    description="One sealed evidence record: what a check saw and concluded when its outcome "
+    "changed. Hash-chained and HMAC-sealed; `verifyEvidenceChain` checks the whole chain."
+)
+class Evidence(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque record id.")
+    sequence: int = strawberry.field(description="Position in the organization's chain (1, 2…).")
+    check_id: strawberry.ID = strawberry.field(description="The check whose result it seals.")
+    evaluated_at: datetime | None = strawberry.field(
+        description="When the sealed result was evaluated (UTC)."
+    )
+    recorded_at: datetime | None = strawberry.field(description="When it was sealed (UTC).")
+    status: CheckStatus | None = strawberry.field(description="The sealed result's status.")
+    snapshot_id: strawberry.ID | None = strawberry.field(
+        description="The snapshot the result was evaluated on; null without synced data."
+    )
+    data_as_of: datetime | None = strawberry.field(
+        description="When that snapshot was taken (UTC)."
+    )
+    prev_hash: str = strawberry.field(
+        description="SHA-256 (hex) of the previous record; 64 zeros for the first."
+    )
+    sha256: str = strawberry.field(description="SHA-256 (hex) of `canonicalJson`.")
+    hmac: str = strawberry.field(description="HMAC-SHA256 (hex) of `canonicalJson`.")
     key_id: str = strawberry.field(description="Identifies the HMAC key (not the key).")
     record: JSON = strawberry.field(description="The sealed record (result + population).")
     canonical_json: str = strawberry.field(description="The exact text that was hashed.")
@@ -43,11 +54,11 @@ class Evidence:
             id=strawberry.ID(r.id),
             sequence=r.sequence,
             check_id=strawberry.ID(r.check_id),
-            evaluated_at=body.get("evaluatedAt"),
-            recorded_at=body.get("recordedAt"),
-            status=result.get("status"),
+            evaluated_at=_time(body.get("evaluatedAt")),
+            recorded_at=_time(body.get("recordedAt")),
+            status=_status(result.get("status")),
             snapshot_id=strawberry.ID(r.snapshot_id) if r.snapshot_id else None,
-            data_as_of=snapshot.get("takenAt"),
+            data_as_of=_time(snapshot.get("takenAt")),
             prev_hash=str(body.get("prevHash", "")),
             sha256=r.sha256,
             hmac=r.hmac,
@@ -57,66 +68,92 @@ class Evidence:
         )
 
 
-@strawberry.type
+def _time(value: object) -> datetime | None:
+    """A sealed ISO 8601 time as a UTC datetime (None when absent or not a time)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _status(value: object) -> CheckStatus | None:
+    try:
+        return CheckStatus(value)
+    except ValueError:
+        return None
+
+
+@strawberry.type(description="A record and its cursor.")
 class EvidenceEdge:
-    """A record and its cursor."""
-
-    cursor: str
-    node: Evidence
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Evidence = strawberry.field(description="The record.")
 
 
-@strawberry.type
+@strawberry.type(description="A check's evidence, newest first.")
 class EvidenceConnection:
-    """A check's evidence, newest first."""
-
-    edges: list[EvidenceEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[EvidenceEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[EvidenceRecord]) -> EvidenceConnection:
+    def of(cls, page: Slice[EvidenceRecord], after: str | None = None) -> EvidenceConnection:
         """Map a service-layer slice."""
         return cls(
             edges=[EvidenceEdge(cursor=c, node=Evidence.from_domain(r)) for c, r in page.items],
-            page_info=PageInfo.of(page),
+            page_info=PageInfo.of(page, after),
             total_count=page.total_count,
         )
 
 
-@strawberry.enum
+@strawberry.enum(description="Why a link of the evidence chain is broken.")
 class EvidenceChainProblem(Enum):
-    """Why a link of the chain is broken."""
+    HASH_MISMATCH = strawberry.enum_value(
+        "HASH_MISMATCH", description="The record's text does not match its SHA-256."
+    )
+    HMAC_MISMATCH = strawberry.enum_value(
+        "HMAC_MISMATCH", description="The record's HMAC does not verify with its key."
+    )
+    PREV_HASH_MISMATCH = strawberry.enum_value(
+        "PREV_HASH_MISMATCH", description="The record does not link to the previous one."
+    )
+    SEQUENCE_GAP = strawberry.enum_value(
+        "SEQUENCE_GAP", description="A sequence number is missing (a record was removed)."
+    )
+    SEQUENCE_REORDER = strawberry.enum_value(
+        "SEQUENCE_REORDER", description="Sequence numbers are out of order."
+    )
+    FIELD_MISMATCH = strawberry.enum_value(
+        "FIELD_MISMATCH", description="A stored field differs from the sealed text."
+    )
+    MALFORMED = strawberry.enum_value("MALFORMED", description="The record cannot be parsed.")
+    HEAD_MISMATCH = strawberry.enum_value(
+        "HEAD_MISMATCH",
+        description="The chain's newest records are not vouched for by its sealed head "
+        "(records removed from the end, or the head is missing).",
+    )
 
-    HASH_MISMATCH = "HASH_MISMATCH"
-    HMAC_MISMATCH = "HMAC_MISMATCH"
-    PREV_HASH_MISMATCH = "PREV_HASH_MISMATCH"
-    SEQUENCE_GAP = "SEQUENCE_GAP"
-    SEQUENCE_REORDER = "SEQUENCE_REORDER"
-    FIELD_MISMATCH = "FIELD_MISMATCH"
-    MALFORMED = "MALFORMED"
-    HEAD_MISMATCH = "HEAD_MISMATCH"
 
-
-@strawberry.type
+@strawberry.type(description="The first place the evidence chain does not hold.")
 class EvidenceChainBreak:
-    """The first place the chain does not hold."""
-
-    sequence: int
+    sequence: int = strawberry.field(description="The sequence number where it breaks.")
     record_id: strawberry.ID | None = strawberry.field(
         description="The record found there; null when the record is missing."
     )
-    problem: EvidenceChainProblem
-    message: str
+    problem: EvidenceChainProblem = strawberry.field(description="What is wrong.")
+    message: str = strawberry.field(description="Details, for an auditor.")
 
 
-@strawberry.type
+@strawberry.type(description="The verdict of walking the organization's whole evidence chain.")
 class EvidenceChainStatus:
-    """The verdict of walking the organization's whole chain."""
-
-    valid: bool
+    valid: bool = strawberry.field(description="True when every record verifies and links.")
     checked_count: int = strawberry.field(description="Records verified before any break.")
     head_sequence: int = strawberry.field(description="The highest sequence the chain reached.")
-    first_broken_link: EvidenceChainBreak | None
+    first_broken_link: EvidenceChainBreak | None = strawberry.field(
+        description="Where the chain first breaks; null when valid."
+    )
 
     @classmethod
     def from_domain(cls, status: ChainStatus) -> EvidenceChainStatus:

@@ -4,38 +4,54 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 
+from resolvers.actors import actor
+from resolvers.context import Context
 from resolvers.errors import UserError
-from resolvers.relay import PageInfo
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
+from resolvers.types import Actor
 from services.exception_models import CheckException as DomainException
 from services.paging import Slice
 
 
-@strawberry.enum
+@strawberry.enum(description="Whether an exception currently applies.")
 class CheckExceptionStatus(Enum):
-    """Whether an exception currently applies."""
-
-    ACTIVE = "ACTIVE"
-    EXPIRED = "EXPIRED"
-    REVOKED = "REVOKED"
+    ACTIVE = strawberry.enum_value("ACTIVE", description="Applies until `expiresAt`.")
+    EXPIRED = strawberry.enum_value("EXPIRED", description="`expiresAt` has passed.")
+    REVOKED = strawberry.enum_value("REVOKED", description="Ended early by an ADMIN.")
 
 
-@strawberry.type
+@strawberry.type(description="One accepted failing item of one check, until `expiresAt`.")
 class CheckException:
-    """One accepted failing item of one check, until ``expiresAt``."""
-
-    id: strawberry.ID
-    check_id: strawberry.ID
-    resource_id: str
-    reason: str
-    expires_at: datetime
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Opaque exception id.")
+    check_id: strawberry.ID = strawberry.field(description="The check.")
+    resource_id: str = strawberry.field(description="The accepted item's `resourceId`.")
+    reason: str = strawberry.field(description="Why the item is accepted (for auditors).")
+    expires_at: datetime = strawberry.field(
+        description="When the exception stops applying (UTC); the item fails again then."
+    )
+    created_at: datetime = strawberry.field(description="When it was created (UTC).")
     created_by: strawberry.ID = strawberry.field(description="The API key that created it.")
-    revoked_at: datetime | None
-    revoked_by: strawberry.ID | None
-    status: CheckExceptionStatus
+    revoked_at: datetime | None = strawberry.field(
+        description="When it was revoked (UTC); null unless REVOKED."
+    )
+    revoked_by: strawberry.ID | None = strawberry.field(
+        description="The API key that revoked it; null unless REVOKED."
+    )
+    status: CheckExceptionStatus = strawberry.field(description="Whether it applies now.")
+
+    @strawberry.field(description="Who created it: the API key's name and role (every role).")
+    async def created_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor:
+        found = await actor(info, str(self.created_by))
+        assert found is not None
+        return found
+
+    @strawberry.field(description="Who revoked it (name and role); null unless REVOKED.")
+    async def revoked_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor | None:
+        return await actor(info, str(self.revoked_by) if self.revoked_by else None)
 
     @classmethod
     def from_domain(cls, e: DomainException, now: datetime) -> CheckException:
@@ -54,48 +70,53 @@ class CheckException:
         )
 
 
-@strawberry.input
+@strawberry.input(
+    description="Accept one failing item (its `resourceId` as the check reports it) until "
+    "`expiresAt`."
+)
 class CreateCheckExceptionInput:
-    """Accept one failing item (``resourceId`` as the check reports it) until ``expiresAt``."""
+    check_id: strawberry.ID = strawberry.field(description="The check.")
+    resource_id: str = strawberry.field(
+        description="`resourceId` of one of the check's failing items (1-500 characters)."
+    )
+    reason: str = strawberry.field(
+        description="Why it is accepted; required, at most 2000 characters."
+    )
+    expires_at: datetime = strawberry.field(
+        description="When it stops applying: in the future, at most 365 days ahead."
+    )
 
-    check_id: strawberry.ID
-    resource_id: str
-    reason: str
-    expires_at: datetime = strawberry.field(description="At most 365 days ahead.")
 
-
-@strawberry.type
+@strawberry.type(description="The exception created or revoked.")
 class CheckExceptionPayload:
-    """The exception created or revoked."""
+    exception: CheckException | None = strawberry.field(
+        default=None, description="The exception after the change; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
-    exception: CheckException | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-
-@strawberry.type
+@strawberry.type(description="An exception and its cursor.")
 class CheckExceptionEdge:
-    """An exception and its cursor."""
-
-    cursor: str
-    node: CheckException
+    cursor: str = strawberry.field(description=CURSOR)
+    node: CheckException = strawberry.field(description="The exception.")
 
 
-@strawberry.type
+@strawberry.type(description="Exceptions, newest first.")
 class CheckExceptionConnection:
-    """Exceptions, newest first."""
-
-    edges: list[CheckExceptionEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[CheckExceptionEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[DomainException], now: datetime) -> CheckExceptionConnection:
+    def of(
+        cls, page: Slice[DomainException], now: datetime, after: str | None = None
+    ) -> CheckExceptionConnection:
         """Map a service-layer slice."""
         return cls(
             edges=[
                 CheckExceptionEdge(cursor=c, node=CheckException.from_domain(e, now))
                 for c, e in page.items
             ],
-            page_info=PageInfo.of(page),
+            page_info=PageInfo.of(page, after),
             total_count=page.total_count,
         )

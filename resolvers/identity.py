@@ -2,79 +2,92 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.errors import UserError, user_errors
+from resolvers.relay import USER_ERRORS, wire
 from resolvers.snapshot_types import Account, NotStaffKind
 from services.errors import DomainError
 from services.identity import models
 
 
-@strawberry.input
+@strawberry.input(description="Link an account to the person it belongs to.")
 class LinkAccountInput:
-    """Link an account to the person it belongs to."""
-
-    account_id: strawberry.ID
-    person_id: strawberry.ID
+    account_id: strawberry.ID = strawberry.field(description="The Atlassian account id.")
+    person_id: strawberry.ID = strawberry.field(description="The person it belongs to.")
 
 
-@strawberry.input
+@strawberry.input(description="Classify an account as not staff; the reason is required.")
 class MarkAccountNotStaffInput:
-    """Classify an account as not staff; the reason is required."""
+    account_id: strawberry.ID = strawberry.field(description="The Atlassian account id.")
+    kind: NotStaffKind = strawberry.field(description="What kind of account it is.")
+    reason: str = strawberry.field(
+        description="Why (shown to auditors); required, at most 500 characters."
+    )
 
-    account_id: strawberry.ID
-    kind: NotStaffKind
-    reason: str
 
-
-@strawberry.type
+@strawberry.type(description="An account after its identity changed.")
 class AccountPayload:
-    """An account after its identity changed."""
+    account: Account | None = strawberry.field(
+        default=None, description="The account with its new identity; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
-    account: Account | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-
-@strawberry.type
+@strawberry.type(
+    description="Manual identity decisions (ADMIN); automatic resolution never overwrites them."
+)
 class IdentityMutation:
-    """Manual identity decisions (ADMIN); automatic resolution never overwrites them."""
-
-    @strawberry.mutation(description="Link an account to a person (STAFF, manual).")
+    @strawberry.mutation(description="Link an account to a person (ADMIN): STAFF, decided MANUAL.")
     async def link_account(
-        self, info: strawberry.Info[Context, Any], input: LinkAccountInput
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[LinkAccountInput, strawberry.argument(description="Account, person.")],
     ) -> AccountPayload:
         try:
             view = await info.context.services.identities.link(
                 principal_of(info), str(input.account_id), str(input.person_id)
             )
         except DomainError as exc:
-            return AccountPayload(user_errors=user_errors(exc))
+            return AccountPayload(user_errors=user_errors(exc, info))
         return AccountPayload(account=Account.from_view(view))
 
-    @strawberry.mutation(description="Mark an account NOT_STAFF with a kind and a reason.")
+    @strawberry.mutation(
+        description="Mark an account NOT_STAFF with a kind and a reason (ADMIN), decided MANUAL."
+    )
     async def mark_account_not_staff(
-        self, info: strawberry.Info[Context, Any], input: MarkAccountNotStaffInput
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            MarkAccountNotStaffInput, strawberry.argument(description="Account, kind, reason.")
+        ],
     ) -> AccountPayload:
         try:
             view = await info.context.services.identities.mark_not_staff(
                 principal_of(info),
                 str(input.account_id),
-                models.NotStaffKind(input.kind.value),
+                models.NotStaffKind(wire(input.kind)),
                 input.reason,
             )
         except DomainError as exc:
-            return AccountPayload(user_errors=user_errors(exc))
+            return AccountPayload(user_errors=user_errors(exc, info))
         return AccountPayload(account=Account.from_view(view))
 
-    @strawberry.mutation(description="Remove a decision; automatic resolution applies again.")
+    @strawberry.mutation(
+        description="Remove a manual decision (ADMIN); automatic resolution applies again."
+    )
     async def clear_account_identity(
-        self, info: strawberry.Info[Context, Any], account_id: strawberry.ID
+        self,
+        info: strawberry.Info[Context, Any],
+        account_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The Atlassian account id.")
+        ],
     ) -> AccountPayload:
         try:
             view = await info.context.services.identities.clear(principal_of(info), str(account_id))
         except DomainError as exc:
-            return AccountPayload(user_errors=user_errors(exc))
+            return AccountPayload(user_errors=user_errors(exc, info))
         return AccountPayload(account=Account.from_view(view))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import strawberry
 
@@ -15,43 +17,71 @@ from resolvers.people_types import (
     PersonConnection,
     PersonFilter,
     PersonInput,
+    PersonOrder,
     PersonPayload,
     people_errors,
 )
+from resolvers.relay import After, First
 from services.errors import DomainError
+from services.events import topic_for
+from services.people.service import PEOPLE_CHANNEL
 from services.people.validation import InvalidPeople
 
 
-@strawberry.type
+@strawberry.type(description="Reads of the organization's people.")
 class PeopleQuery:
-    """Reads of the organization's people."""
-
-    @strawberry.field(description="People of the organization, by email.")
+    @strawberry.field(
+        description="People of the organization, by email unless `orderBy` says otherwise "
+        "(every role)."
+    )
     async def people(
         self,
         info: strawberry.Info[Context, Any],
-        filter: PersonFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[
+            PersonFilter | None,
+            strawberry.argument(description="Only people matching every given filter."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+        order_by: Annotated[
+            PersonOrder | None,
+            strawberry.argument(
+                description="The order; default by email, ascending. Cursors are only valid "
+                "with the order that produced them."
+            ),
+        ] = None,
     ) -> PersonConnection:
         page = await info.context.services.people.list_people(
-            principal_of(info), filter.to_domain() if filter else None, first, after
+            principal_of(info),
+            filter.to_domain() if filter else None,
+            first,
+            after,
+            order_by.to_domain() if order_by else None,
         )
-        return PersonConnection.of(page)
+        return PersonConnection.of(page, after)
 
-    @strawberry.field(description="One person of the organization.")
-    async def person(self, info: strawberry.Info[Context, Any], id: strawberry.ID) -> Person | None:
+    @strawberry.field(description="One person of the organization, or null (every role).")
+    async def person(
+        self,
+        info: strawberry.Info[Context, Any],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The person id.")],
+    ) -> Person | None:
         found = await info.context.services.people.get(principal_of(info), str(id))
         return Person.from_domain(found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description="Changes to people (ADMIN). Confluence never changes people.")
 class PeopleMutation:
-    """Changes to people (ADMIN). Confluence never changes people."""
-
-    @strawberry.mutation(description="Create or update people by email; all or nothing.")
+    @strawberry.mutation(
+        description="Create or update people by email (ADMIN); all or nothing, at most "
+        "50,000 at once. For files, `POST /people/import` takes a CSV."
+    )
     async def upsert_people(
-        self, info: strawberry.Info[Context, Any], input: list[PersonInput]
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            list[PersonInput], strawberry.argument(description="The people, as HR states them.")
+        ],
     ) -> PeoplePayload:
         try:
             summary = await info.context.services.people.upsert(
@@ -60,7 +90,7 @@ class PeopleMutation:
         except InvalidPeople as exc:
             return PeoplePayload(user_errors=people_errors(exc))
         except DomainError as exc:
-            return PeoplePayload(user_errors=user_errors(exc))
+            return PeoplePayload(user_errors=user_errors(exc, info))
         return PeoplePayload(
             people=[Person.from_domain(p) for p in summary.people],
             created=summary.created,
@@ -68,9 +98,11 @@ class PeopleMutation:
             unchanged=summary.unchanged,
         )
 
-    @strawberry.mutation(description="Mark a person OFFBOARDED (default: now).")
+    @strawberry.mutation(description="Mark a person OFFBOARDED (ADMIN) at a time (default: now).")
     async def offboard_person(
-        self, info: strawberry.Info[Context, Any], input: OffboardPersonInput
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[OffboardPersonInput, strawberry.argument(description="Who and when.")],
     ) -> PersonPayload:
         try:
             person = await info.context.services.people.offboard(
@@ -79,5 +111,27 @@ class PeopleMutation:
         except InvalidPeople as exc:
             return PersonPayload(user_errors=people_errors(exc))
         except DomainError as exc:
-            return PersonPayload(user_errors=user_errors(exc))
+            return PersonPayload(user_errors=user_errors(exc, info))
         return PersonPayload(person=Person.from_domain(person))
+
+
+@strawberry.type(description="The organization's people changed: refetch what is shown.")
+class PeopleChanged:
+    total_count: int = strawberry.field(description="How many people the organization has now.")
+    changed_at: datetime = strawberry.field(description="When the change was announced (UTC).")
+
+
+@strawberry.type(description="Live people changes.")
+class PeopleSubscription:
+    @strawberry.subscription(
+        description="Whenever people are created, updated or offboarded (GraphQL or CSV "
+        "import), once per batch (every role); refetch `people` to see them."
+    )
+    async def people_changed(
+        self, info: strawberry.Info[Context, Any]
+    ) -> AsyncGenerator[PeopleChanged, None]:
+        principal = principal_of(info)
+        services = info.context.services
+        async for _ in services.bus.subscribe(topic_for(principal.organization_id, PEOPLE_CHANNEL)):
+            page = await services.people.list_people(principal, None, 1, None)
+            yield PeopleChanged(total_count=page.total_count, changed_at=datetime.now(UTC))

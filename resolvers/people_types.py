@@ -7,36 +7,38 @@ from enum import Enum
 
 import strawberry
 
-from resolvers.errors import UserError
-from resolvers.relay import PageInfo
+from resolvers.errors import UserError, camel
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo, wire
 from services.paging import Slice
 from services.people import models
 from services.people.validation import InvalidPeople, PersonDraft
 
-_CAMEL = {"job_role": "jobRole", "start_date": "startDate", "offboarded_at": "offboardedAt"}
 
-
-@strawberry.enum
+@strawberry.enum(description="Whether a person still works here.")
 class PersonStatus(Enum):
-    """Whether a person still works here."""
+    ACTIVE = strawberry.enum_value("ACTIVE", description="Works here.")
+    OFFBOARDED = strawberry.enum_value(
+        "OFFBOARDED", description="Left at `offboardedAt`; their accounts should be closed."
+    )
 
-    ACTIVE = "ACTIVE"
-    OFFBOARDED = "OFFBOARDED"
 
-
-@strawberry.type
-class Person:
-    """A member of the workforce, from the HR source of truth."""
-
-    id: strawberry.ID
-    email: str
-    name: str | None
-    status: PersonStatus
-    job_role: str | None
-    start_date: date | None
-    offboarded_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+@strawberry.type(description="A member of the workforce, from the HR source of truth.")
+class Person(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque person id.")
+    email: str = strawberry.field(
+        description="Work email; identifies the person (case-insensitively) and links accounts."
+    )
+    name: str | None = strawberry.field(description="Full name.")
+    status: PersonStatus = strawberry.field(description="Whether the person still works here.")
+    job_role: str | None = strawberry.field(
+        description="Job role, matched against a ROLE_BASED critical system's allowed roles."
+    )
+    start_date: date | None = strawberry.field(description="First working day.")
+    offboarded_at: datetime | None = strawberry.field(
+        description="When the person left (UTC); set exactly when OFFBOARDED."
+    )
+    created_at: datetime = strawberry.field(description="When Vigil first recorded the person.")
+    updated_at: datetime = strawberry.field(description="When the record last changed.")
 
     @classmethod
     def from_domain(cls, p: models.Person) -> Person:
@@ -54,106 +56,151 @@ class Person:
         )
 
 
-@strawberry.input
+@strawberry.input(
+    description="A person as HR states it; `email` identifies them (case-insensitively)."
+)
 class PersonInput:
-    """A person as HR states it; ``email`` identifies them (case-insensitively)."""
-
-    email: str
-    name: str | None = None
-    status: PersonStatus = PersonStatus.ACTIVE
-    job_role: str | None = None
-    start_date: date | None = None
-    offboarded_at: datetime | None = None
+    email: str = strawberry.field(description="Work email (at most 254 characters).")
+    name: str | None = strawberry.field(
+        default=None, description="Full name (at most 200 characters)."
+    )
+    status: PersonStatus = strawberry.field(
+        default=PersonStatus.ACTIVE, description="Default ACTIVE."
+    )
+    job_role: str | None = strawberry.field(
+        default=None, description="Job role (at most 100 characters)."
+    )
+    start_date: date | None = strawberry.field(default=None, description="First working day.")
+    offboarded_at: datetime | None = strawberry.field(
+        default=None, description="Required when OFFBOARDED; must be null when ACTIVE."
+    )
 
     def to_draft(self) -> PersonDraft:
         """The service-layer draft."""
         return PersonDraft(
             email=self.email,
             name=self.name,
-            status=models.PersonStatus(self.status.value),
+            status=models.PersonStatus(wire(self.status)),
             job_role=self.job_role,
             start_date=self.start_date,
             offboarded_at=self.offboarded_at,
         )
 
 
-@strawberry.input
+@strawberry.input(description="Offboard a person at `offboardedAt` (default: now).")
 class OffboardPersonInput:
-    """Offboard a person at ``offboardedAt`` (default: now)."""
+    person_id: strawberry.ID = strawberry.field(description="The person.")
+    offboarded_at: datetime | None = strawberry.field(
+        default=None, description="When they left; default now."
+    )
 
-    person_id: strawberry.ID
-    offboarded_at: datetime | None = None
 
-
-@strawberry.input
+@strawberry.input(description="Filters of `people`: every given filter must match.")
 class PersonFilter:
-    """Every given filter must match; ``search`` matches email or name."""
-
-    status: PersonStatus | None = None
-    job_role: str | None = None
-    search: str | None = None
+    status: PersonStatus | None = strawberry.field(
+        default=None, description="Only people with this status."
+    )
+    job_role: str | None = strawberry.field(
+        default=None, description="Only people with exactly this job role (at most 200 chars)."
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Case-insensitive substring of email or name (at most 200 characters).",
+    )
 
     def to_domain(self) -> models.PersonFilter:
         """The service-layer filter."""
         return models.PersonFilter(
-            status=models.PersonStatus(self.status.value) if self.status else None,
+            status=models.PersonStatus(wire(self.status)) if self.status else None,
             job_role=self.job_role,
             search=self.search,
         )
 
 
-@strawberry.type
+@strawberry.enum(description="The direction of an ordering.")
+class OrderDirection(Enum):
+    ASC = strawberry.enum_value("ASC", description="Smallest (or oldest, or A) first.")
+    DESC = strawberry.enum_value("DESC", description="Largest (or newest, or Z) first.")
+
+
+@strawberry.enum(description="What `people` can be ordered by.")
+class PersonOrderField(Enum):
+    EMAIL = strawberry.enum_value("email_key", description="Email, case-insensitively.")
+    UPDATED_AT = strawberry.enum_value(
+        "updated_at", description="When the record last changed (ties by email)."
+    )
+
+
+@strawberry.input(description="The order of `people`; default by email, ascending.")
+class PersonOrder:
+    field: PersonOrderField = strawberry.field(
+        default=PersonOrderField.EMAIL, description="What to order by; default EMAIL."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="Default ASC."
+    )
+
+    def to_domain(self) -> models.PersonSort:
+        """The service-layer sort."""
+        return models.PersonSort(
+            field=models.PersonSortField(wire(self.field)),
+            descending=self.direction is OrderDirection.DESC,
+        )
+
+
+@strawberry.type(description="A person and its cursor.")
 class PersonEdge:
-    """A person and its cursor."""
-
-    cursor: str
-    node: Person
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Person = strawberry.field(description="The person.")
 
 
-@strawberry.type
+@strawberry.type(description="People, by email unless ordered otherwise.")
 class PersonConnection:
-    """People by email."""
-
-    edges: list[PersonEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[PersonEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[models.Person]) -> PersonConnection:
+    def of(cls, page: Slice[models.Person], after: str | None = None) -> PersonConnection:
         """Map a service-layer slice."""
         return cls(
             edges=[PersonEdge(cursor=c, node=Person.from_domain(p)) for c, p in page.items],
-            page_info=PageInfo.of(page),
+            page_info=PageInfo.of(page, after),
             total_count=page.total_count,
         )
 
 
-@strawberry.type
+@strawberry.type(description="A person after a change.")
 class PersonPayload:
-    """A person after a change."""
+    person: Person | None = strawberry.field(
+        default=None, description="The person after the change; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
-    person: Person | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-
-@strawberry.type
+@strawberry.type(description="People after an upsert, in input order, and what changed.")
 class PeoplePayload:
-    """People after an upsert, in input order, and what changed."""
-
-    people: list[Person] = strawberry.field(default_factory=list)
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    people: list[Person] = strawberry.field(
+        default_factory=list,
+        description="Every given person as stored, in input order; empty on userErrors.",
+    )
+    created: int = strawberry.field(default=0, description="How many were new.")
+    updated: int = strawberry.field(default=0, description="How many changed.")
+    unchanged: int = strawberry.field(default=0, description="How many were already so.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description=USER_ERRORS + " One entry per problem; `field` is "
+        '`["input", "<index>", "<field>"]`. Nothing is applied when any row is invalid.',
+    )
 
 
 def people_errors(exc: InvalidPeople) -> list[UserError]:
     """One user error per problem, naming the input index and field."""
     return [
         UserError(
-            field=["input", str(p.row)] + ([_CAMEL.get(p.field, p.field)] if p.field else []),
+            field=["input", str(p.row)] + ([camel(p.field)] if p.field else []),
             code="VALIDATION_FAILED",
-            message=p.reason,
+            message=camel(p.reason),
         )
         for p in exc.problems
     ]

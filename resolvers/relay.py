@@ -1,22 +1,81 @@
-"""Relay connection plumbing shared by every paginated field (SPEC §7)."""
+"""Relay connection plumbing shared by every paginated field (SPEC §7).
+
+The descriptions here are reused by every connection so that the schema states the paging
+rules once, the same way everywhere: default page size 50, maximum 500, opaque cursors.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from enum import Enum
+from typing import Annotated, Any
 
 import strawberry
 
-from services.paging import Slice
+from services.paging import DEFAULT_FIRST, MAX_FIRST, Slice
+
+FIRST = (
+    f"How many items to return: 1 to {MAX_FIRST}; default {DEFAULT_FIRST}. A value outside "
+    "the range is a BAD_USER_INPUT error."
+)
+AFTER = (
+    "Return the items after this cursor (an `endCursor` or edge `cursor` of an earlier page); "
+    "omit for the first page. A malformed cursor is a BAD_USER_INPUT error."
+)
+CURSOR = "Opaque cursor of this item: pass it as `after` to continue after it."
+EDGES = "The items of this page, in the connection's order."
+PAGE_INFO = "Where this page starts and ends, and whether more items follow."
+TOTAL_COUNT = "How many items the whole connection has (all pages, with the same filter)."
+USER_ERRORS = (
+    "Expected failures (validation, not found, forbidden by role, conflicting state); empty "
+    "on success. When not empty, the result object is null and nothing changed."
+)
+
+First = Annotated[int | None, strawberry.argument(description=FIRST)]
+After = Annotated[str | None, strawberry.argument(description=AFTER)]
 
 
-@strawberry.type
+def described(text: str, **kwargs: Any) -> Any:
+    """A field with a description (and optional default): ``strawberry.field`` shorthand."""
+    return strawberry.field(description=text, **kwargs)
+
+
+@strawberry.type(
+    description="Where a page of a connection starts and ends and whether more items follow. "
+    "Connections page forwards only (`first` / `after`)."
+)
 class PageInfo:
-    """Where a page of a connection ends and whether more follow."""
-
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = described("True when items follow this page (fetch with `after`).")
+    end_cursor: str | None = described(
+        "Cursor of the last item of this page; null when the page is empty."
+    )
+    has_previous_page: bool = described(
+        "True when items precede this page, i.e. the page was requested with `after`."
+    )
+    start_cursor: str | None = described(
+        "Cursor of the first item of this page; null when the page is empty."
+    )
 
     @classmethod
-    def of(cls, page: Slice[Any]) -> PageInfo:
-        """The page info of a service-layer slice."""
-        return cls(has_next_page=page.has_next_page, end_cursor=page.end_cursor)
+    def of(cls, page: Slice[Any], after: str | None = None) -> PageInfo:
+        """The page info of a service-layer slice (``after``: the cursor it was asked for)."""
+        return cls(
+            has_next_page=page.has_next_page,
+            end_cursor=page.end_cursor,
+            has_previous_page=bool(after),
+            start_cursor=page.items[0][0] if page.items else None,
+        )
+
+
+def wire(member: Enum) -> str:
+    """The value of a GraphQL enum member (``strawberry.enum_value`` hides its type)."""
+    raw = member.value
+    assert isinstance(raw, str)
+    return raw
+
+
+@strawberry.interface(
+    description="An object with an id that is unique across types: refetch it with "
+    "`node(id)` (Relay's object identification)."
+)
+class Node:
+    id: strawberry.ID = strawberry.field(description="Opaque id, unique across types.")

@@ -4,54 +4,101 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
+from resolvers.actors import actor
 from resolvers.context import Context
 from resolvers.errors import UserError
-from resolvers.relay import PageInfo
-from resolvers.snapshot_types import IdentityClassification, NotStaffKind
+from resolvers.relay import (
+    CURSOR,
+    EDGES,
+    PAGE_INFO,
+    TOTAL_COUNT,
+    USER_ERRORS,
+    After,
+    First,
+    Node,
+    PageInfo,
+    wire,
+)
+from resolvers.snapshot_types import (
+    AccountStatus,
+    IdentityClassification,
+    NotStaffKind,
+    account_status,
+)
+from resolvers.types import Actor
 from services.paging import Slice
 from services.reviews import models
 
 
-@strawberry.enum
+@strawberry.enum(description="An access review is open until completed.")
 class AccessReviewStatus(Enum):
-    """An access review is open until completed."""
+    OPEN = strawberry.enum_value("OPEN", description="Decisions are being made.")
+    COMPLETED = strawberry.enum_value(
+        "COMPLETED", description="Every entry decided; frozen as evidence."
+    )
 
-    OPEN = "OPEN"
-    COMPLETED = "COMPLETED"
 
-
-@strawberry.enum
+@strawberry.enum(description="The decision about one account of a review.")
 class AccessDecision(Enum):
-    """A reviewer's decision about one account."""
+    PENDING = strawberry.enum_value("PENDING", description="Not decided yet.")
+    KEEP = strawberry.enum_value("KEEP", description="The access is appropriate.")
+    REVOKE = strawberry.enum_value("REVOKE", description="Remove the access (note required).")
+    DOWNGRADE = strawberry.enum_value(
+        "DOWNGRADE",
+        description="Remove admin rights, keep the account (admins only; note required).",
+    )
 
-    PENDING = "PENDING"
-    KEEP = "KEEP"
-    REVOKE = "REVOKE"
-    DOWNGRADE = "DOWNGRADE"
+
+@strawberry.enum(description="A decision a reviewer can make (`decideAccess`).")
+class ReviewDecision(Enum):
+    KEEP = strawberry.enum_value("KEEP", description="The access is appropriate.")
+    REVOKE = strawberry.enum_value("REVOKE", description="Remove the access (note required).")
+    DOWNGRADE = strawberry.enum_value(
+        "DOWNGRADE",
+        description="Remove admin rights, keep the account (admins only; note required).",
+    )
 
 
-@strawberry.type
+@strawberry.enum(description="What pending entries become when a review is completed.")
+class RemainingDecision(Enum):
+    KEEP = strawberry.enum_value("KEEP", description="Keep every pending entry's access.")
+    REVOKE = strawberry.enum_value(
+        "REVOKE", description="Revoke every pending entry's access (note required)."
+    )
+
+
+@strawberry.type(description="One account of a review as frozen at start, and its decision.")
 class AccessReviewEntry:
-    """One account of a review as frozen at start, and the decision about it."""
+    id: strawberry.ID = strawberry.field(description="Opaque entry id (`decideAccess`).")
+    account_id: strawberry.ID = strawberry.field(description="The Atlassian account id.")
+    display_name: str | None = strawberry.field(description="The account's name at start.")
+    email: str | None = strawberry.field(description="The account's email at start, if known.")
+    groups: list[str] = strawberry.field(description="Its groups at start.")
+    is_admin: bool = strawberry.field(description="Whether it was an admin at start.")
+    account_status: AccountStatus = strawberry.field(description="Its status at start.")
+    classification: IdentityClassification = strawberry.field(
+        description="Its identity classification at start."
+    )
+    person_id: strawberry.ID | None = strawberry.field(
+        description="The linked person at start (STAFF)."
+    )
+    kind: NotStaffKind | None = strawberry.field(description="The kind at start (NOT_STAFF).")
+    decision: AccessDecision = strawberry.field(description="The decision; PENDING until made.")
+    note: str | None = strawberry.field(description="The reviewer's note.")
+    decided_by: strawberry.ID | None = strawberry.field(
+        description="Id of the API key that decided; see `decidedByActor` for its name."
+    )
+    decided_at: datetime | None = strawberry.field(description="When it was decided (UTC).")
 
-    id: strawberry.ID
-    account_id: strawberry.ID
-    display_name: str | None
-    email: str | None
-    groups: list[str]
-    is_admin: bool
-    account_status: str
-    classification: IdentityClassification
-    person_id: strawberry.ID | None
-    kind: NotStaffKind | None
-    decision: AccessDecision
-    note: str | None
-    decided_by: strawberry.ID | None
-    decided_at: datetime | None
+    @strawberry.field(
+        description="Who decided: the API key's name and role (every role); null while PENDING."
+    )
+    async def decided_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor | None:
+        return await actor(info, str(self.decided_by) if self.decided_by else None)
 
     @classmethod
     def from_domain(cls, e: models.ReviewEntry) -> AccessReviewEntry:
@@ -63,7 +110,7 @@ class AccessReviewEntry:
             email=e.email,
             groups=list(e.groups),
             is_admin=e.is_admin,
-            account_status=e.account_status,
+            account_status=account_status(e.account_status),
             classification=IdentityClassification(e.classification.value),
             person_id=strawberry.ID(e.person_id) if e.person_id else None,
             kind=NotStaffKind(e.kind.value) if e.kind else None,
@@ -74,43 +121,41 @@ class AccessReviewEntry:
         )
 
 
-@strawberry.type
+@strawberry.type(description="An entry and its cursor.")
 class AccessReviewEntryEdge:
-    """An entry and its cursor."""
-
-    cursor: str
-    node: AccessReviewEntry
+    cursor: str = strawberry.field(description=CURSOR)
+    node: AccessReviewEntry = strawberry.field(description="The entry.")
 
 
-@strawberry.type
+@strawberry.type(description="Entries of a review, by account id.")
 class AccessReviewEntryConnection:
-    """Entries of a review, by account id."""
-
-    edges: list[AccessReviewEntryEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[AccessReviewEntryEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[models.ReviewEntry]) -> AccessReviewEntryConnection:
+    def of(
+        cls, page: Slice[models.ReviewEntry], after: str | None = None
+    ) -> AccessReviewEntryConnection:
         """Map a service-layer slice."""
         edges = [
             AccessReviewEntryEdge(cursor=c, node=AccessReviewEntry.from_domain(e))
             for c, e in page.items
         ]
-        return cls(edges=edges, page_info=PageInfo.of(page), total_count=page.total_count)
+        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
 
 
-@strawberry.type
-class AccessReview:
-    """A review campaign over a critical system's accounts."""
-
-    id: strawberry.ID
-    critical_system_id: strawberry.ID
-    status: AccessReviewStatus
-    due_at: datetime | None
-    started_at: datetime
-    completed_at: datetime | None
-    entry_count: int
+@strawberry.type(description="A review campaign over a critical system's accounts.")
+class AccessReview(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque review id.")
+    critical_system_id: strawberry.ID = strawberry.field(description="The system reviewed.")
+    status: AccessReviewStatus = strawberry.field(description="OPEN or COMPLETED.")
+    due_at: datetime | None = strawberry.field(description="When it should be done (UTC).")
+    started_at: datetime = strawberry.field(description="When it started (UTC).")
+    completed_at: datetime | None = strawberry.field(
+        description="When it was completed (UTC); null while OPEN."
+    )
+    entry_count: int = strawberry.field(description="How many accounts were frozen at start.")
     domain: strawberry.Private[models.AccessReview]
 
     @classmethod
@@ -131,81 +176,90 @@ class AccessReview:
     async def entries(
         self,
         info: strawberry.Info[Context, Any],
-        first: int | None = None,
-        after: str | None = None,
-        decision: AccessDecision | None = None,
+        first: First = None,
+        after: After = None,
+        decision: Annotated[
+            AccessDecision | None,
+            strawberry.argument(description="Only entries with this decision (e.g. PENDING)."),
+        ] = None,
     ) -> AccessReviewEntryConnection:
-        wanted = models.AccessDecision(decision.value) if decision else None
+        wanted = models.AccessDecision(wire(decision)) if decision else None
         page = await info.context.services.reviews.entries(self.domain, wanted, first, after)
-        return AccessReviewEntryConnection.of(page)
+        return AccessReviewEntryConnection.of(page, after)
 
     @strawberry.field(description="How many entries are still PENDING.")
     async def pending_count(self, info: strawberry.Info[Context, Any]) -> int:
         return await info.context.services.reviews.pending_count(self.domain)
 
 
-@strawberry.type
+@strawberry.type(description="A review and its cursor.")
 class AccessReviewEdge:
-    """A review and its cursor."""
-
-    cursor: str
-    node: AccessReview
+    cursor: str = strawberry.field(description=CURSOR)
+    node: AccessReview = strawberry.field(description="The review.")
 
 
-@strawberry.type
+@strawberry.type(description="Reviews, newest first.")
 class AccessReviewConnection:
-    """Reviews, newest first."""
-
-    edges: list[AccessReviewEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[AccessReviewEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[models.AccessReview]) -> AccessReviewConnection:
+    def of(
+        cls, page: Slice[models.AccessReview], after: str | None = None
+    ) -> AccessReviewConnection:
         """Map a service-layer slice."""
         edges = [
             AccessReviewEdge(cursor=c, node=AccessReview.from_domain(r)) for c, r in page.items
         ]
-        return cls(edges=edges, page_info=PageInfo.of(page), total_count=page.total_count)
+        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
 
 
-@strawberry.input
+@strawberry.input(
+    description="Start a review of a critical system (its current accounts are frozen)."
+)
 class StartAccessReviewInput:
-    """Start a review of a critical system (its current accounts are frozen)."""
+    critical_system_id: strawberry.ID = strawberry.field(description="The system to review.")
+    due_at: datetime | None = strawberry.field(
+        default=None, description="When it should be done; must be in the future."
+    )
 
-    critical_system_id: strawberry.ID
-    due_at: datetime | None = None
 
-
-@strawberry.input
+@strawberry.input(
+    description="A decision on one entry; a note is required for REVOKE and DOWNGRADE."
+)
 class DecideAccessInput:
-    """A decision on one entry; a note is required for REVOKE and DOWNGRADE."""
+    entry_id: strawberry.ID = strawberry.field(description="The entry.")
+    decision: ReviewDecision = strawberry.field(description="KEEP, REVOKE or DOWNGRADE.")
+    note: str | None = strawberry.field(
+        default=None, description="Why; required for REVOKE and DOWNGRADE (at most 2000 chars)."
+    )
 
-    entry_id: strawberry.ID
-    decision: AccessDecision
-    note: str | None = None
 
-
-@strawberry.input
+@strawberry.input(
+    description="Complete a review; pending entries need `markRemainingAs` (KEEP or REVOKE)."
+)
 class CompleteAccessReviewInput:
-    """Complete a review; pending entries need ``markRemainingAs`` (KEEP or REVOKE)."""
+    review_id: strawberry.ID = strawberry.field(description="The OPEN review.")
+    mark_remaining_as: RemainingDecision | None = strawberry.field(
+        default=None, description="What pending entries become; required if any is pending."
+    )
+    note: str | None = strawberry.field(
+        default=None, description="A note for the entries decided by `markRemainingAs`."
+    )
 
-    review_id: strawberry.ID
-    mark_remaining_as: AccessDecision | None = None
-    note: str | None = None
 
-
-@strawberry.type
+@strawberry.type(description="A review after a change.")
 class AccessReviewPayload:
-    """A review after a change."""
+    access_review: AccessReview | None = strawberry.field(
+        default=None, description="The review after the change; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
-    access_review: AccessReview | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-
-@strawberry.type
+@strawberry.type(description="An entry after a decision.")
 class AccessReviewEntryPayload:
-    """An entry after a decision."""
-
-    entry: AccessReviewEntry | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    entry: AccessReviewEntry | None = strawberry.field(
+        default=None, description="The entry after the decision; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

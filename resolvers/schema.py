@@ -8,13 +8,13 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from resolvers.access_mutation import AccessMutation
 from resolvers.access_query import AccessQuery
 from resolvers.access_subscription import AccessSubscription
 from resolvers.check_exceptions import ExceptionMutation, ExceptionQuery
+from resolvers.check_summary import CheckSummaryQuery
 from resolvers.checks import CheckQuery, CheckSubscription
 from resolvers.errors import MaskUnexpectedErrors
 from resolvers.evidence import EvidenceQuery
@@ -26,56 +26,74 @@ from resolvers.limits import (
     OperationLimiter,
     SubscriptionsOverWebSocketOnly,
 )
-from resolvers.people import PeopleMutation, PeopleQuery
-from resolvers.policies import PolicyMutation, PolicyQuery
+from resolvers.node import NodeQuery
+from resolvers.people import PeopleMutation, PeopleQuery, PeopleSubscription
+from resolvers.policies import PolicyMutation, PolicyQuery, PolicySubscription
 from resolvers.remediation import RemediationMutation, RemediationQuery, RemediationSubscription
-from resolvers.reviews import ReviewMutation, ReviewQuery
+from resolvers.reviews import ReviewMutation, ReviewQuery, ReviewSubscription
 from resolvers.sync import SyncMutation, SyncQuery, SyncSubscription
 from resolvers.systems import SystemMutation, SystemQuery
 
 # Each capability contributes its own Query / Mutation / Subscription class; the roots are
 # their union, so capabilities never edit one shared root class.
-Query = merge_types(
-    "Query",
-    (
-        AccessQuery,
-        IntegrationQuery,
-        SyncQuery,
-        PeopleQuery,
-        SystemQuery,
-        ReviewQuery,
-        CheckQuery,
-        PolicyQuery,
-        EvidenceQuery,
-        ExceptionQuery,
-        RemediationQuery,
-    ),
+
+
+@strawberry.type(
+    description="Reads. Every field is scoped to the caller's organization (the API key's); "
+    "single objects are null when not found, lists scoped to a missing parent raise NOT_FOUND."
 )
-Mutation = merge_types(
-    "Mutation",
-    (
-        AccessMutation,
-        IntegrationMutation,
-        SyncMutation,
-        PeopleMutation,
-        IdentityMutation,
-        SystemMutation,
-        ReviewMutation,
-        PolicyMutation,
-        ExceptionMutation,
-        RemediationMutation,
-    ),
+class Query(
+    AccessQuery,
+    IntegrationQuery,
+    SyncQuery,
+    PeopleQuery,
+    SystemQuery,
+    ReviewQuery,
+    CheckQuery,
+    CheckSummaryQuery,
+    PolicyQuery,
+    EvidenceQuery,
+    ExceptionQuery,
+    NodeQuery,
+    RemediationQuery,
+):
+    pass
+
+
+@strawberry.type(
+    description="Writes. Each returns a payload whose `userErrors` lists expected failures "
+    "(validation, not found, forbidden by role); the role each needs is in its description."
 )
-Subscription = merge_types(
-    "Subscription",
-    (
-        AccessSubscription,
-        IntegrationSubscription,
-        SyncSubscription,
-        CheckSubscription,
-        RemediationSubscription,
-    ),
+class Mutation(
+    AccessMutation,
+    IntegrationMutation,
+    SyncMutation,
+    PeopleMutation,
+    IdentityMutation,
+    SystemMutation,
+    ReviewMutation,
+    PolicyMutation,
+    ExceptionMutation,
+    RemediationMutation,
+):
+    pass
+
+
+@strawberry.type(
+    description="Live updates over WebSocket (`graphql-transport-ws`, authenticated in "
+    "`connection_init`); at most 20 subscriptions per connection."
 )
+class Subscription(
+    AccessSubscription,
+    IntegrationSubscription,
+    SyncSubscription,
+    CheckSubscription,
+    ReviewSubscription,
+    PeopleSubscription,
+    PolicySubscription,
+    RemediationSubscription,
+):
+    pass
 
 
 class VigilSchema(strawberry.Schema):

@@ -8,41 +8,110 @@ from enum import Enum
 import strawberry
 
 from resolvers.people_types import Person
-from resolvers.relay import PageInfo
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo, wire
 from services.identity.views import AccountView
 from services.paging import Slice
 from services.sync import models
 
+_FILTER_TEXT = "At most 200 characters."
 
-@strawberry.enum
+
+@strawberry.enum(description="Who an account belongs to (SPEC §4).")
 class IdentityClassification(Enum):
-    """Who an account belongs to (SPEC §4)."""
+    STAFF = strawberry.enum_value("STAFF", description="A person of the workforce.")
+    NOT_STAFF = strawberry.enum_value(
+        "NOT_STAFF", description="A service, shared, system or external account (see `kind`)."
+    )
+    UNIDENTIFIED = strawberry.enum_value(
+        "UNIDENTIFIED", description="Not yet linked to a person nor classified: needs a decision."
+    )
 
-    STAFF = "STAFF"
-    NOT_STAFF = "NOT_STAFF"
-    UNIDENTIFIED = "UNIDENTIFIED"
 
-
-@strawberry.enum
+@strawberry.enum(description="What kind of non-staff account it is.")
 class NotStaffKind(Enum):
-    """What kind of non-staff account it is."""
+    SERVICE = strawberry.enum_value(
+        "SERVICE", description="Used by software of the organization (an integration, a bot)."
+    )
+    SHARED = strawberry.enum_value("SHARED", description="Shared by several people.")
+    SYSTEM = strawberry.enum_value(
+        "SYSTEM", description="An Atlassian app account (classified automatically)."
+    )
+    EXTERNAL = strawberry.enum_value(
+        "EXTERNAL", description="Someone outside the workforce (contractor, partner, customer)."
+    )
 
-    SERVICE = "SERVICE"
-    SHARED = "SHARED"
-    SYSTEM = "SYSTEM"
-    EXTERNAL = "EXTERNAL"
+
+@strawberry.enum(description="How an identity was decided.")
+class IdentityMethod(Enum):
+    AUTO_EMAIL = strawberry.enum_value(
+        "AUTO_EMAIL", description="Automatically: the account's email matches a person's."
+    )
+    AUTO_APP = strawberry.enum_value(
+        "AUTO_APP", description="Automatically: Atlassian reports an app account (SYSTEM)."
+    )
+    MANUAL = strawberry.enum_value(
+        "MANUAL", description="By an ADMIN; never overwritten by automatic resolution."
+    )
 
 
-@strawberry.type
+@strawberry.enum(description="An Atlassian account's status, as Atlassian reports it.")
+class AccountStatus(Enum):
+    ACTIVE = strawberry.enum_value("active", description="Can log in.")
+    INACTIVE = strawberry.enum_value("inactive", description="Deactivated; cannot log in.")
+    CLOSED = strawberry.enum_value("closed", description="Deleted or closed by its owner.")
+    UNKNOWN = strawberry.enum_value(
+        "unknown", description="Not reported, or a value Atlassian added later."
+    )
+
+
+@strawberry.enum(description="An Atlassian account's type, as Atlassian reports it.")
+class AccountType(Enum):
+    ATLASSIAN = strawberry.enum_value("atlassian", description="A person's Atlassian account.")
+    APP = strawberry.enum_value("app", description="An app (bot) account.")
+    CUSTOMER = strawberry.enum_value(
+        "customer", description="A Jira Service Management customer account."
+    )
+    UNKNOWN = strawberry.enum_value(
+        "unknown", description="Not reported, or a value Atlassian added later."
+    )
+
+
+def account_status(value: str) -> AccountStatus:
+    """The enum for a stored status; values Atlassian adds later are UNKNOWN."""
+    try:
+        return AccountStatus(value)
+    except ValueError:
+        return AccountStatus.UNKNOWN
+
+
+def account_type(value: str | None) -> AccountType:
+    """The enum for a stored type; values Atlassian adds later are UNKNOWN."""
+    try:
+        return AccountType(value)
+    except ValueError:
+        return AccountType.UNKNOWN
+
+
+@strawberry.type(description="The persistent classification of an account and who it is.")
 class AccountIdentity:
-    """The persistent classification of an account (issue 6: ``services.identity``)."""
-
-    classification: IdentityClassification
-    person: Person | None = None
-    kind: NotStaffKind | None = None
-    reason: str | None = None
-    method: str | None = None
-    decided_at: datetime | None = None
+    classification: IdentityClassification = strawberry.field(
+        description="Staff, not staff, or still unidentified."
+    )
+    person: Person | None = strawberry.field(
+        default=None, description="The linked person when STAFF; null otherwise."
+    )
+    kind: NotStaffKind | None = strawberry.field(
+        default=None, description="What kind of account when NOT_STAFF; null otherwise."
+    )
+    reason: str | None = strawberry.field(
+        default=None, description="Why it was classified NOT_STAFF (required then)."
+    )
+    method: IdentityMethod | None = strawberry.field(
+        default=None, description="How it was decided; null when UNIDENTIFIED."
+    )
+    decided_at: datetime | None = strawberry.field(
+        default=None, description="When it was decided (UTC); null when UNIDENTIFIED."
+    )
 
     @classmethod
     def from_view(cls, view: AccountView) -> AccountIdentity:
@@ -53,25 +122,34 @@ class AccountIdentity:
             person=Person.from_domain(view.person) if view.person else None,
             kind=NotStaffKind(i.kind.value) if i.kind else None,
             reason=i.reason,
-            method=i.method.value if i.method else None,
+            method=IdentityMethod(i.method.value) if i.method else None,
             decided_at=i.decided_at,
         )
 
 
-@strawberry.type
+@strawberry.type(description="A Confluence account as seen in the current access snapshot.")
 class Account:
-    """A Confluence account as seen in the current access-review snapshot."""
-
-    account_id: strawberry.ID
-    display_name: str | None
-    email: str | None
-    account_type: str
-    account_status: str
-    is_admin: bool
-    mfa_enabled: bool | None
-    groups: list[str]
-    last_active_at: datetime | None
-    identity: AccountIdentity
+    account_id: strawberry.ID = strawberry.field(description="The Atlassian account id.")
+    display_name: str | None = strawberry.field(description="Public name, as Atlassian shows.")
+    email: str | None = strawberry.field(
+        description="Email, when Atlassian discloses it (the profile's visibility setting or "
+        "an admin key)."
+    )
+    account_type: AccountType = strawberry.field(description="Person, app or customer account.")
+    account_status: AccountStatus = strawberry.field(description="Whether it can log in.")
+    is_admin: bool = strawberry.field(
+        description="True when in one of the site's admin groups (`Integration` admin groups)."
+    )
+    mfa_enabled: bool | None = strawberry.field(
+        description="Whether two-step verification is on; null without an admin key."
+    )
+    groups: list[str] = strawberry.field(description="Names of the groups it belongs to.")
+    last_active_at: datetime | None = strawberry.field(
+        description="Last activity reported by the admin directory (UTC); null without one."
+    )
+    identity: AccountIdentity = strawberry.field(
+        description="Who the account belongs to (staff person, not staff, unidentified)."
+    )
 
     @classmethod
     def from_view(cls, view: AccountView) -> Account:
@@ -87,8 +165,8 @@ class Account:
             account_id=strawberry.ID(a.account_id),
             display_name=a.display_name,
             email=a.email,
-            account_type=a.account_type,
-            account_status=a.account_status,
+            account_type=account_type(a.account_type),
+            account_status=account_status(a.account_status),
             is_admin=a.is_admin,
             mfa_enabled=a.mfa_enabled,
             groups=list(a.groups),
@@ -97,75 +175,82 @@ class Account:
         )
 
 
-@strawberry.input
+@strawberry.input(description="Filters of `accounts`: every given filter must match.")
 class AccountFilter:
-    """Every given filter must match; ``search`` matches display name or email."""
-
-    classification: IdentityClassification | None = None
-    status: str | None = strawberry.field(
-        default=None, description="accountStatus: active, inactive, closed or unknown."
+    classification: IdentityClassification | None = strawberry.field(
+        default=None, description="Only accounts with this identity classification."
     )
-    admin: bool | None = None
-    group: str | None = strawberry.field(default=None, description="A group name.")
-    search: str | None = None
-    account_type: str | None = strawberry.field(
-        default=None, description="accountType: atlassian, app, customer or unknown."
+    status: AccountStatus | None = strawberry.field(
+        default=None, description="Only accounts with this `accountStatus`."
+    )
+    admin: bool | None = strawberry.field(
+        default=None, description="Only admins (true) or only non-admins (false)."
+    )
+    group: str | None = strawberry.field(
+        default=None, description=f"Only members of the group with this exact name. {_FILTER_TEXT}"
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description=f"Case-insensitive substring of display name or email. {_FILTER_TEXT}",
+    )
+    account_type: AccountType | None = strawberry.field(
+        default=None, description="Only accounts with this `accountType`."
     )
 
     def to_domain(self) -> models.AccountFilter:
         """The service-layer filter."""
         return models.AccountFilter(
-            classification=self.classification.value if self.classification else None,
-            status=self.status,
+            classification=wire(self.classification) if self.classification else None,
+            status=wire(self.status) if self.status else None,
             admin=self.admin,
             group=self.group,
             search=self.search,
-            account_type=self.account_type,
+            account_type=wire(self.account_type) if self.account_type else None,
         )
 
 
-@strawberry.type
+@strawberry.type(description="An account and its cursor.")
 class AccountEdge:
-    """An account and its cursor."""
-
-    cursor: str
-    node: Account
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Account = strawberry.field(description="The account.")
 
 
-@strawberry.type
+@strawberry.type(description="Accounts of the current access snapshot, by account id.")
 class AccountConnection:
-    """Accounts of the current snapshot, by account id."""
-
-    edges: list[AccountEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[AccountEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[AccountView]) -> AccountConnection:
+    def of(cls, page: Slice[AccountView], after: str | None = None) -> AccountConnection:
         """Map a service-layer slice."""
         return cls(
             edges=[AccountEdge(cursor=c, node=Account.from_view(a)) for c, a in page.items],
-            page_info=PageInfo.of(page),
+            page_info=PageInfo.of(page, after),
             total_count=page.total_count,
         )
 
 
-@strawberry.type
+@strawberry.type(description="A page of the current POLICY snapshot.")
 class ConfluencePage:
-    """A page of the current POLICY snapshot."""
-
-    id: strawberry.ID
-    title: str
-    status: str
-    space_key: str | None
-    space_name: str | None
-    version: int | None
-    last_modified_at: datetime | None
-    last_modified_by: str | None
-    created_at: datetime | None
-    created_by: str | None
-    labels: list[str]
-    url: str | None
+    id: strawberry.ID = strawberry.field(description="The Confluence page id.")
+    title: str = strawberry.field(description="The page title.")
+    status: str = strawberry.field(
+        description="`current`, `archived`, `draft`… as Confluence reports it (open set)."
+    )
+    space_key: str | None = strawberry.field(description="Key of the page's space.")
+    space_name: str | None = strawberry.field(description="Name of the page's space.")
+    version: int | None = strawberry.field(description="The page's version number.")
+    last_modified_at: datetime | None = strawberry.field(
+        description="When the page's current version was made (UTC)."
+    )
+    last_modified_by: str | None = strawberry.field(
+        description="Atlassian account id of the current version's author."
+    )
+    created_at: datetime | None = strawberry.field(description="When the page was created (UTC).")
+    created_by: str | None = strawberry.field(description="Atlassian account id of its author.")
+    labels: list[str] = strawberry.field(description="The page's labels.")
+    url: str | None = strawberry.field(description="Link to the page in Confluence.")
 
     @classmethod
     def from_domain(cls, p: models.SnapshotPage) -> ConfluencePage:
@@ -186,40 +271,40 @@ class ConfluencePage:
         )
 
 
-@strawberry.input
+@strawberry.input(description="Filters of `confluencePages`: every given filter must match.")
 class PageFilter:
-    """Every given filter must match; ``space`` is a space key, ``search`` matches titles."""
-
-    label: str | None = None
-    space: str | None = None
-    search: str | None = None
+    label: str | None = strawberry.field(
+        default=None, description=f"Only pages with this label. {_FILTER_TEXT}"
+    )
+    space: str | None = strawberry.field(
+        default=None, description=f"Only pages of the space with this key. {_FILTER_TEXT}"
+    )
+    search: str | None = strawberry.field(
+        default=None, description=f"Case-insensitive substring of the title. {_FILTER_TEXT}"
+    )
 
     def to_domain(self) -> models.PageFilter:
         """The service-layer filter."""
         return models.PageFilter(label=self.label, space=self.space, search=self.search)
 
 
-@strawberry.type
+@strawberry.type(description="A page and its cursor.")
 class PageEdge:
-    """A page and its cursor."""
-
-    cursor: str
-    node: ConfluencePage
+    cursor: str = strawberry.field(description=CURSOR)
+    node: ConfluencePage = strawberry.field(description="The page.")
 
 
-@strawberry.type
+@strawberry.type(description="Pages of the current POLICY snapshot, by page id.")
 class PageConnection:
-    """Pages of the current POLICY snapshot, by page id."""
-
-    edges: list[PageEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[PageEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[models.SnapshotPage]) -> PageConnection:
+    def of(cls, page: Slice[models.SnapshotPage], after: str | None = None) -> PageConnection:
         """Map a service-layer slice."""
         return cls(
             edges=[PageEdge(cursor=c, node=ConfluencePage.from_domain(p)) for c, p in page.items],
-            page_info=PageInfo.of(page),
+            page_info=PageInfo.of(page, after),
             total_count=page.total_count,
         )

@@ -8,92 +8,128 @@ from enum import Enum
 import strawberry
 
 from resolvers.errors import UserError
-from resolvers.relay import PageInfo
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo
 from services.paging import Slice
 from services.sync import models
 
 
-@strawberry.enum
+@strawberry.enum(description="Lifecycle of a sync run.")
 class SyncRunStatus(Enum):
-    """Lifecycle of a sync run."""
+    QUEUED = strawberry.enum_value("QUEUED", description="Waiting for a worker.")
+    RUNNING = strawberry.enum_value("RUNNING", description="Collecting from Confluence.")
+    SUCCEEDED = strawberry.enum_value(
+        "SUCCEEDED", description="Finished; its snapshot is now the current data."
+    )
+    FAILED = strawberry.enum_value(
+        "FAILED", description="Ended without a snapshot; `error` says why. Old data is kept."
+    )
 
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
 
-
-@strawberry.enum
+@strawberry.enum(description="Why a run started.")
 class SyncTrigger(Enum):
-    """Why a run started."""
+    INITIAL = strawberry.enum_value("INITIAL", description="The first sync after connecting.")
+    MANUAL = strawberry.enum_value("MANUAL", description="An ADMIN called `triggerSync`.")
+    SCHEDULED = strawberry.enum_value(
+        "SCHEDULED", description="The schedule (every `syncIntervalMinutes`)."
+    )
 
-    INITIAL = "INITIAL"
-    MANUAL = "MANUAL"
-    SCHEDULED = "SCHEDULED"
+
+@strawberry.enum(description="What a run is doing, in order of the phases of a sync.")
+class SyncPhase(Enum):
+    QUEUED = strawberry.enum_value("queued", description="Not started yet.")
+    STARTING = strawberry.enum_value("starting", description="Opening the connection.")
+    GROUPS = strawberry.enum_value("groups", description="Listing groups (ACCESS_REVIEW).")
+    MEMBERS = strawberry.enum_value("members", description="Listing group members.")
+    DIRECTORY = strawberry.enum_value(
+        "directory", description="Reading the organization directory (admin key: MFA, status)."
+    )
+    USERS = strawberry.enum_value("users", description="Reading user details.")
+    PAGES = strawberry.enum_value("pages", description="Listing policy pages (POLICY).")
+    COMMITTING = strawberry.enum_value("committing", description="Making the new snapshot current.")
+    DONE = strawberry.enum_value("done", description="Finished successfully.")
+    FAILED = strawberry.enum_value("failed", description="Ended with an error.")
 
 
-@strawberry.type
+@strawberry.type(description="Counters of a run so far (requests include retried attempts).")
 class SyncProgress:
-    """Counters of a run (requests include retried attempts)."""
+    phase: SyncPhase = strawberry.field(description="What the run is doing now.")
+    requests_made: int = strawberry.field(
+        description="HTTP requests sent to Atlassian, retries included."
+    )
+    items_fetched: int = strawberry.field(
+        description="Items (groups, memberships, users, pages) fetched so far."
+    )
+    retries: int = strawberry.field(description="Requests retried after a transient failure.")
+    rate_limit_waits: int = strawberry.field(
+        description="Times the run waited because Atlassian answered 429 (rate limited)."
+    )
 
-    phase: str
-    requests_made: int
-    items_fetched: int
-    retries: int
-    rate_limit_waits: int
 
-
-@strawberry.type
+@strawberry.type(description="The size of the snapshot a successful run produced.")
 class SnapshotCounts:
-    """The size of the snapshot a successful run produced."""
-
-    accounts: int
-    groups: int
-    memberships: int
-    pages: int
+    accounts: int = strawberry.field(description="Accounts (ACCESS_REVIEW).")
+    groups: int = strawberry.field(description="Groups (ACCESS_REVIEW).")
+    memberships: int = strawberry.field(description="Group memberships (ACCESS_REVIEW).")
+    pages: int = strawberry.field(description="Policy pages (POLICY).")
 
 
-@strawberry.type
-class SyncRun:
-    """One collection pass of an integration."""
-
-    id: strawberry.ID
-    integration_id: strawberry.ID
-    status: SyncRunStatus
-    trigger: SyncTrigger
-    snapshot_id: strawberry.ID
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    progress: SyncProgress
-    error: str | None
+@strawberry.type(description="One collection pass of an integration.")
+class SyncRun(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque run id.")
+    integration_id: strawberry.ID = strawberry.field(description="The integration synced.")
+    status: SyncRunStatus = strawberry.field(description="Where the run is in its lifecycle.")
+    trigger: SyncTrigger = strawberry.field(description="Why the run started.")
+    snapshot_id: strawberry.ID | None = strawberry.field(
+        description="The snapshot the run produced; null unless the run SUCCEEDED (a failed "
+        "run's partial data is discarded)."
+    )
+    created_at: datetime = strawberry.field(description="When the run was queued (UTC).")
+    started_at: datetime | None = strawberry.field(
+        description="When a worker started it (UTC); null while QUEUED."
+    )
+    finished_at: datetime | None = strawberry.field(
+        description="When it SUCCEEDED or FAILED (UTC); null while QUEUED or RUNNING."
+    )
+    progress: SyncProgress = strawberry.field(description="Counters so far (final when done).")
+    error: str | None = strawberry.field(
+        description="Why a FAILED run failed, in words for an ADMIN; null otherwise."
+    )
     error_endpoint: str | None = strawberry.field(
         description="The Confluence endpoint whose failure ended the run, when one did."
     )
-    counts: SnapshotCounts | None
+    counts: SnapshotCounts | None = strawberry.field(
+        description="Size of the snapshot; null unless SUCCEEDED."
+    )
     warnings: list[str] = strawberry.field(
         description=(
             "What the run skipped and why (for example a Confluence group without an id); "
             "the snapshot lacks it."
         )
     )
+    initial: bool = strawberry.field(
+        default=False,
+        description="True only on the first message of a `syncProgress` subscription: the "
+        "latest run as it was when subscribing (it may have finished long ago), not a new "
+        "step. False everywhere else.",
+    )
 
     @classmethod
-    def from_domain(cls, run: models.SyncRun) -> SyncRun:
-        """Map the domain object."""
+    def from_domain(cls, run: models.SyncRun, *, initial: bool = False) -> SyncRun:
+        """Map the domain object (``initial``: the state sent on subscribing)."""
         p = run.progress
         counts = run.counts
+        succeeded = run.status is models.SyncRunStatus.SUCCEEDED
         return cls(
             id=strawberry.ID(run.id),
             integration_id=strawberry.ID(run.integration_id),
             status=SyncRunStatus(run.status.value),
             trigger=SyncTrigger(run.trigger.value),
-            snapshot_id=strawberry.ID(run.snapshot_id),
+            snapshot_id=strawberry.ID(run.snapshot_id) if succeeded else None,
             created_at=run.created_at,
             started_at=run.started_at,
             finished_at=run.finished_at,
             progress=SyncProgress(
-                phase=p.phase,
+                phase=SyncPhase(p.phase),
                 requests_made=p.requests_made,
                 items_fetched=p.items_fetched,
                 retries=p.retries,
@@ -110,38 +146,35 @@ class SyncRun:
             )
             if counts
             else None,
+            initial=initial,
         )
 
 
-@strawberry.type
+@strawberry.type(description="The run a trigger started (or the one already running).")
 class SyncRunPayload:
-    """The run a trigger started (or the one already running)."""
+    sync_run: SyncRun | None = strawberry.field(
+        default=None, description="The QUEUED or RUNNING run; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
-    sync_run: SyncRun | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-
-@strawberry.type
+@strawberry.type(description="A run and its cursor.")
 class SyncRunEdge:
-    """A run and its cursor."""
-
-    cursor: str
-    node: SyncRun
+    cursor: str = strawberry.field(description=CURSOR)
+    node: SyncRun = strawberry.field(description="The run.")
 
 
-@strawberry.type
+@strawberry.type(description="Runs of an integration, newest first.")
 class SyncRunConnection:
-    """Runs of an integration, newest first."""
-
-    edges: list[SyncRunEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[SyncRunEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[models.SyncRun]) -> SyncRunConnection:
+    def of(cls, page: Slice[models.SyncRun], after: str | None = None) -> SyncRunConnection:
         """Map a service-layer slice."""
         return cls(
             edges=[SyncRunEdge(cursor=c, node=SyncRun.from_domain(r)) for c, r in page.items],
-            page_info=PageInfo.of(page),
+            page_info=PageInfo.of(page, after),
             total_count=page.total_count,
         )

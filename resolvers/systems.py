@@ -4,45 +4,53 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.errors import UserError, user_errors
+from resolvers.relay import USER_ERRORS, Node, wire
 from services.errors import DomainError
 from services.reviews import models
 from services.reviews.systems import SystemChanges, SystemSettings
 
 
-@strawberry.enum
+@strawberry.enum(description="Systems Vigil can monitor.")
 class SystemKind(Enum):
-    """Systems Vigil can monitor."""
+    CONFLUENCE = strawberry.enum_value(
+        "CONFLUENCE", description="Confluence Cloud (the ACCESS_REVIEW integration's site)."
+    )
 
-    CONFLUENCE = "CONFLUENCE"
 
-
-@strawberry.enum
+@strawberry.enum(description="Who may have access to a critical system.")
 class AccessRule(Enum):
-    """Who may have access to a critical system."""
+    ALL_STAFF = strawberry.enum_value("ALL_STAFF", description="Every ACTIVE person may.")
+    ROLE_BASED = strawberry.enum_value(
+        "ROLE_BASED",
+        description="Only people whose `jobRole` is in `allowedRoles` (admins: `adminRoles`).",
+    )
 
-    ALL_STAFF = "ALL_STAFF"
-    ROLE_BASED = "ROLE_BASED"
 
-
-@strawberry.type
-class CriticalSystem:
-    """A system under access monitoring and its access rule."""
-
-    id: strawberry.ID
-    system: SystemKind
-    integration_id: strawberry.ID | None
-    review_frequency_days: int
-    access_rule: AccessRule
-    allowed_roles: list[str]
-    admin_roles: list[str]
-    added_at: datetime
-    updated_at: datetime
+@strawberry.type(description="A system under access monitoring and its access rule.")
+class CriticalSystem(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque critical system id.")
+    system: SystemKind = strawberry.field(description="Which system.")
+    integration_id: strawberry.ID | None = strawberry.field(
+        description="The ACCESS_REVIEW integration its data comes from."
+    )
+    review_frequency_days: int = strawberry.field(
+        description="An access review must complete at least every this many days."
+    )
+    access_rule: AccessRule = strawberry.field(description="Who may have access.")
+    allowed_roles: list[str] = strawberry.field(
+        description="Job roles allowed access (ROLE_BASED)."
+    )
+    admin_roles: list[str] = strawberry.field(
+        description="Job roles allowed admin rights (empty: any allowed person)."
+    )
+    added_at: datetime = strawberry.field(description="When it was added (UTC).")
+    updated_at: datetime = strawberry.field(description="When it last changed (UTC).")
 
     @classmethod
     def from_domain(cls, s: models.CriticalSystem) -> CriticalSystem:
@@ -60,32 +68,54 @@ class CriticalSystem:
         )
 
 
-@strawberry.input
+_FREQUENCY = "Days between required reviews: 1 to 3650."
+_ROLES = "At most 200 job roles of 1-100 characters, compared case-insensitively."
+
+
+@strawberry.input(
+    description="Put a system under access monitoring (needs a connected ACCESS_REVIEW "
+    "integration)."
+)
 class AddCriticalSystemInput:
-    """Put a system under access monitoring (needs a connected ACCESS_REVIEW integration)."""
+    system: SystemKind = strawberry.field(
+        default=SystemKind.CONFLUENCE, description="Which system; default CONFLUENCE."
+    )
+    review_frequency_days: int = strawberry.field(
+        default=365, description=f"{_FREQUENCY} Default 365."
+    )
+    access_rule: AccessRule = strawberry.field(
+        default=AccessRule.ALL_STAFF, description="Who may have access; default ALL_STAFF."
+    )
+    allowed_roles: list[str] = strawberry.field(
+        default_factory=list,
+        description=f"Job roles allowed access: required for ROLE_BASED, empty for ALL_STAFF. "
+        f"{_ROLES}",
+    )
+    admin_roles: list[str] = strawberry.field(
+        default_factory=list,
+        description=f"Job roles allowed admin rights; empty: no restriction. {_ROLES}",
+    )
 
-    system: SystemKind = SystemKind.CONFLUENCE
-    review_frequency_days: int = 365
-    access_rule: AccessRule = AccessRule.ALL_STAFF
-    allowed_roles: list[str] = strawberry.field(default_factory=list)
-    admin_roles: list[str] = strawberry.field(default_factory=list)
 
-
-@strawberry.input
+@strawberry.input(description="Change a critical system; omitted fields keep their value.")
 class UpdateCriticalSystemInput:
-    """Change a critical system; omitted fields keep their value."""
-
-    critical_system_id: strawberry.ID
-    review_frequency_days: int | None = None
-    access_rule: AccessRule | None = None
-    allowed_roles: list[str] | None = None
-    admin_roles: list[str] | None = None
+    critical_system_id: strawberry.ID = strawberry.field(description="The critical system.")
+    review_frequency_days: int | None = strawberry.field(default=None, description=_FREQUENCY)
+    access_rule: AccessRule | None = strawberry.field(
+        default=None, description="Who may have access."
+    )
+    allowed_roles: list[str] | None = strawberry.field(
+        default=None, description=f"Job roles allowed access. {_ROLES}"
+    )
+    admin_roles: list[str] | None = strawberry.field(
+        default=None, description=f"Job roles allowed admin rights. {_ROLES}"
+    )
 
     def to_changes(self) -> SystemChanges:
         """The service-layer change."""
         return SystemChanges(
             review_frequency_days=self.review_frequency_days,
-            access_rule=models.AccessRule(self.access_rule.value) if self.access_rule else None,
+            access_rule=models.AccessRule(wire(self.access_rule)) if self.access_rule else None,
             allowed_roles=_tuple(self.allowed_roles),
             admin_roles=_tuple(self.admin_roles),
         )
@@ -95,54 +125,60 @@ def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(values) if values is not None else None
 
 
-@strawberry.type
+@strawberry.type(description="A critical system after a change.")
 class CriticalSystemPayload:
-    """A critical system after a change."""
+    critical_system: CriticalSystem | None = strawberry.field(
+        default=None, description="The system after the change; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
-    critical_system: CriticalSystem | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-
-@strawberry.type
+@strawberry.type(description="Reads of critical systems.")
 class SystemQuery:
-    """Reads of critical systems."""
-
-    @strawberry.field(description="The organization's critical systems.")
+    @strawberry.field(description="The organization's critical systems (every role).")
     async def critical_systems(self, info: strawberry.Info[Context, Any]) -> list[CriticalSystem]:
         found = await info.context.services.systems.list_systems(principal_of(info))
         return [CriticalSystem.from_domain(s) for s in found]
 
 
-@strawberry.type
+@strawberry.type(description="Changes to critical systems (ADMIN).")
 class SystemMutation:
-    """Changes to critical systems (ADMIN)."""
-
-    @strawberry.mutation(description="Add Confluence as a critical system: turns access checks on.")
+    @strawberry.mutation(
+        description="Add Confluence as a critical system (ADMIN): turns the access checks on."
+    )
     async def add_critical_system(
-        self, info: strawberry.Info[Context, Any], input: AddCriticalSystemInput
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            AddCriticalSystemInput, strawberry.argument(description="System and access rule.")
+        ],
     ) -> CriticalSystemPayload:
         settings = SystemSettings(
             review_frequency_days=input.review_frequency_days,
-            access_rule=models.AccessRule(input.access_rule.value),
+            access_rule=models.AccessRule(wire(input.access_rule)),
             allowed_roles=tuple(input.allowed_roles),
             admin_roles=tuple(input.admin_roles),
         )
         try:
             created = await info.context.services.systems.add(
-                principal_of(info), models.SystemKind(input.system.value), settings
+                principal_of(info), models.SystemKind(wire(input.system)), settings
             )
         except DomainError as exc:
-            return CriticalSystemPayload(user_errors=user_errors(exc))
+            return CriticalSystemPayload(user_errors=user_errors(exc, info))
         return CriticalSystemPayload(critical_system=CriticalSystem.from_domain(created))
 
-    @strawberry.mutation(description="Change a critical system's review frequency or access rule.")
+    @strawberry.mutation(
+        description="Change a critical system's review frequency or access rule (ADMIN)."
+    )
     async def update_critical_system(
-        self, info: strawberry.Info[Context, Any], input: UpdateCriticalSystemInput
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[UpdateCriticalSystemInput, strawberry.argument(description="Changes.")],
     ) -> CriticalSystemPayload:
         try:
             updated = await info.context.services.systems.update(
                 principal_of(info), str(input.critical_system_id), input.to_changes()
             )
         except DomainError as exc:
-            return CriticalSystemPayload(user_errors=user_errors(exc))
+            return CriticalSystemPayload(user_errors=user_errors(exc, info))
         return CriticalSystemPayload(critical_system=CriticalSystem.from_domain(updated))

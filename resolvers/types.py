@@ -8,33 +8,35 @@ from enum import Enum
 import strawberry
 
 from resolvers.errors import UserError
+from resolvers.relay import USER_ERRORS, Node
 from services import models
 
 
-@strawberry.enum
+@strawberry.enum(description="What an API key may do. Every key belongs to one organization.")
 class Role(Enum):
-    """What an API key may do."""
+    ADMIN = strawberry.enum_value(
+        "ADMIN", description="Everything: connect, configure, manage keys, people and reviews."
+    )
+    REVIEWER = strawberry.enum_value(
+        "REVIEWER", description="Read everything; decide and complete access reviews."
+    )
+    VIEWER = strawberry.enum_value("VIEWER", description="Read everything; change nothing.")
 
-    ADMIN = "ADMIN"
-    REVIEWER = "REVIEWER"
-    VIEWER = "VIEWER"
 
-
-@strawberry.enum
+@strawberry.enum(description="A compliance framework whose controls the checks map to.")
 class Framework(Enum):
-    """A compliance framework."""
-
-    SOC2 = "SOC2"
-    ISO27001 = "ISO27001"
+    SOC2 = strawberry.enum_value("SOC2", description="AICPA SOC 2 (Trust Services Criteria).")
+    ISO27001 = strawberry.enum_value("ISO27001", description="ISO/IEC 27001:2022 (Annex A).")
 
 
-@strawberry.type
+@strawberry.type(description="A tenant: every object belongs to exactly one organization.")
 class Organization:
-    """A tenant."""
-
-    id: strawberry.ID
-    name: str
-    frameworks: list[Framework]
+    id: strawberry.ID = strawberry.field(description="Opaque organization id.")
+    name: str = strawberry.field(description="Display name of the organization.")
+    frameworks: list[Framework] = strawberry.field(
+        description="Active frameworks (set with `activateFrameworks`); empty means SOC 2 "
+        "policies are required by default."
+    )
 
     @classmethod
     def from_domain(cls, org: models.Organization) -> Organization:
@@ -46,26 +48,33 @@ class Organization:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The caller: the API key's organization and role.")
 class Viewer:
-    """The caller: its organization and role."""
-
-    organization: Organization
-    role: Role
-    api_key_id: strawberry.ID
+    organization: Organization = strawberry.field(description="The caller's organization.")
+    role: Role = strawberry.field(description="The caller's role.")
+    api_key_id: strawberry.ID = strawberry.field(description="Id of the API key making the call.")
 
 
-@strawberry.type
-class ApiKey:
-    """An API key's public facts; its value is shown only once, at creation."""
-
-    id: strawberry.ID
-    name: str
-    role: Role
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
+@strawberry.type(
+    description="An API key's public facts; its secret value is shown only once, at creation."
+)
+class ApiKey(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque key id (not the secret).")
+    name: str = strawberry.field(
+        description="Name to recognise the key by (who or what uses it); may be empty for "
+        "keys created before names were required."
+    )
+    role: Role = strawberry.field(description="What the key may do.")
+    prefix: str = strawberry.field(
+        description="The first characters of the secret, to recognise it (never the secret)."
+    )
+    created_at: datetime = strawberry.field(description="When the key was created (UTC).")
+    revoked_at: datetime | None = strawberry.field(
+        description="When the key was revoked (UTC); null while it works."
+    )
+    last_used_at: datetime | None = strawberry.field(
+        description="When the key last authenticated a request (UTC); null if never."
+    )
 
     @classmethod
     def from_domain(cls, key: models.ApiKey) -> ApiKey:
@@ -81,42 +90,74 @@ class ApiKey:
         )
 
 
-@strawberry.input
+@strawberry.type(
+    description="Who made a decision or change: the API key's name and role. Resolvable by "
+    "every role (REVIEWERs see who decided without listing keys)."
+)
+class Actor:
+    api_key_id: strawberry.ID = strawberry.field(description="Id of the API key that acted.")
+    name: str | None = strawberry.field(
+        description="The key's name; null when the key no longer exists."
+    )
+    role: Role | None = strawberry.field(
+        description="The key's role; null when the key no longer exists."
+    )
+
+    @classmethod
+    def of(cls, key_id: str, key: models.ApiKey | None) -> Actor:
+        """The actor for a key id and the key found for it (None when gone)."""
+        return cls(
+            api_key_id=strawberry.ID(key_id),
+            name=key.name if key else None,
+            role=Role(key.role.value) if key else None,
+        )
+
+
+@strawberry.input(description="A new API key's role and a name to recognise it by.")
 class CreateApiKeyInput:
-    """A new key's role and a name to recognise it by."""
+    role: Role = strawberry.field(description="What the new key may do.")
+    name: str = strawberry.field(
+        default="",
+        description="Who or what uses the key (at most 200 characters; default `<role> key`).",
+    )
 
-    role: Role
-    name: str = ""
 
-
-@strawberry.type
+@strawberry.type(description="The created key and its secret value (shown this once).")
 class CreateApiKeyPayload:
-    """The created key and its value (shown this once)."""
+    api_key: ApiKey | None = strawberry.field(
+        default=None, description="The created key; null on userErrors."
+    )
+    secret: str | None = strawberry.field(
+        default=None,
+        description="The key's secret, to send as `Authorization: Bearer <secret>`. Shown "
+        "only in this response: store it now.",
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
-    api_key: ApiKey | None = None
-    secret: str | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-
-@strawberry.type
+@strawberry.type(description="An API key after a change.")
 class ApiKeyPayload:
-    """A key after a change."""
+    api_key: ApiKey | None = strawberry.field(
+        default=None, description="The key after the change; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
-    api_key: ApiKey | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
-
-@strawberry.type
+@strawberry.type(description="The organization after its frameworks changed.")
 class FrameworksPayload:
-    """The organization after its frameworks changed."""
+    organization: Organization | None = strawberry.field(
+        default=None, description="The organization; null on userErrors."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
-    organization: Organization | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+@strawberry.enum(description="What happened to an API key.")
+class ApiKeyChangeKind(Enum):
+    CREATED = strawberry.enum_value("CREATED", description="The key was created.")
+    REVOKED = strawberry.enum_value("REVOKED", description="The key was revoked.")
 
 
-@strawberry.type
+@strawberry.type(description="An API key of the organization was created or revoked.")
 class ApiKeyChange:
-    """An API key of the organization was created or revoked."""
-
-    change: str
-    api_key: ApiKey
+    change: ApiKeyChangeKind = strawberry.field(description="What happened.")
+    api_key: ApiKey = strawberry.field(description="The key after the change.")

@@ -106,6 +106,16 @@ class AccessService:
             return None
         return key
 
+    async def key_for_display(self, principal: Principal, key_id: str) -> ApiKey | None:
+        """A key of the caller's organization, for showing who acted (every role).
+
+        Callers show only its name and role: this never grants listing or managing keys.
+        """
+        key = await self._store.api_keys.get(key_id=key_id)
+        if key is None or key.organization_id != principal.organization_id:
+            return None
+        return key
+
     async def activate_frameworks(
         self, principal: Principal, frameworks: Sequence[Framework]
     ) -> Organization:

@@ -226,7 +226,7 @@ class EvidenceService:
 
     def _known(self, check_id: str) -> None:
         if check_id not in self._check_ids():
-            raise NotFound(f"unknown check {check_id!r}", field=["checkId"])
+            raise NotFound(f"check {check_id} not found", field=["checkId"])
 
 
 def _parse_checkpoint(value: Mapping[str, Any], organization_id: str) -> ChainHead:

@@ -38,6 +38,10 @@ def _utc(when: datetime) -> datetime:
     return when.replace(microsecond=when.microsecond // 1000 * 1000)
 
 
+#: At most this many exceptions of one check are considered when showing excepted items.
+MAX_LISTED = 2000
+
+
 class ExceptionService:
     """Exceptions of the caller's organization; ``excepted`` is the engine's filter."""
 
@@ -146,6 +150,16 @@ class ExceptionService:
         total = await self._repo.count(organization_id=org, check_id=check_id, active_at=active_at)
         return make_slice(rows, limit=limit, total=total, key=lambda e: e.id)
 
+    async def of_check(self, principal: Principal, check_id: str) -> list[CheckException]:
+        """Every exception of one check (any status), newest first (every role)."""
+        return await self._repo.list(
+            organization_id=principal.organization_id,
+            check_id=check_id,
+            active_at=None,
+            limit=MAX_LISTED,
+            before=None,
+        )
+
     def now(self) -> datetime:
         """The service clock (to show an exception's status)."""
         return self._clock()
@@ -159,7 +173,7 @@ class ExceptionService:
         self, check_id: str, resource_id: str, reason: str, expires_at: datetime, now: datetime
     ) -> None:
         if check_id not in self._check_ids():
-            raise NotFound(f"unknown check {check_id!r}", field=["input", "checkId"])
+            raise NotFound(f"check {check_id} not found", field=["input", "checkId"])
         if not resource_id or len(resource_id) > MAX_RESOURCE_ID:
             raise ValidationFailed(
                 f"resourceId must be 1-{MAX_RESOURCE_ID} characters", field=["input", "resourceId"]

@@ -10,3 +10,12 @@ OnChange = Callable[[str], Awaitable[None]]
 
 async def ignore_change(organization_id: str) -> None:
     """The default listener: nobody needs to know."""
+
+
+OnReviewChange = Callable[[str, str], Awaitable[None]]
+"""Told ``(organization_id, review_id)`` when a review started, an entry was decided, or it
+was completed (``accessReviewChanged`` subscribers)."""
+
+
+async def ignore_review_change(organization_id: str, review_id: str) -> None:
+    """The default review listener: nobody needs to know."""

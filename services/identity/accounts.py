@@ -46,6 +46,16 @@ class AccountService:
             return Slice(items, page.total_count, page.has_next_page)
         return await self._classified(org, _checked(filter), page_size(first), after)
 
+    async def account(self, principal: Principal, account_id: str) -> AccountView | None:
+        """One account of the current snapshot with its identity, or None."""
+        org = principal.organization_id
+        current = await self._directory.current_accounts(org)
+        found = current.snapshot.by_id.get(account_id) if current.snapshot else None
+        if found is None:
+            return None
+        identities, people = await self._joins(org)
+        return view_of(found, identities, people)
+
     async def _classified(
         self, org: str, filter: AccountFilter, limit: int, after: str | None
     ) -> Slice[AccountView]:

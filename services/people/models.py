@@ -7,6 +7,7 @@ import enum
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 
 class PersonStatus(enum.StrEnum):
@@ -72,6 +73,29 @@ class PersonFilter:
     status: PersonStatus | None = None
     job_role: str | None = None
     search: str | None = None
+
+
+class PersonSortField(enum.StrEnum):
+    """What ``people`` can be sorted by (ties: by email)."""
+
+    EMAIL = "email_key"
+    UPDATED_AT = "updated_at"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSort:
+    """The order of ``people``: a field and a direction."""
+
+    field: PersonSortField = PersonSortField.EMAIL
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PersonKey:
+    """Where a page of ``people`` continues: after the person with these sort values."""
+
+    value: Any
+    email_key: str
 
 
 @dataclass(frozen=True, slots=True)

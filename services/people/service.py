@@ -20,7 +20,10 @@ from services.people.csv_import import parse_people_csv
 from services.people.models import (
     Person,
     PersonFilter,
+    PersonKey,
     PersonRecord,
+    PersonSort,
+    PersonSortField,
     PersonStatus,
     UpsertSummary,
     person_id,
@@ -29,6 +32,10 @@ from services.people.validation import PersonDraft, check_batch
 from services.store import Store
 
 MAX_FILTER_TEXT = 200
+
+
+#: Bus channel announcing that an organization's people changed (``peopleChanged``).
+PEOPLE_CHANNEL = "people"
 
 
 class PeopleService:
@@ -90,9 +97,11 @@ class PeopleService:
         filter: PersonFilter | None,
         first: int | None,
         after: str | None,
+        sort: PersonSort | None = None,
     ) -> Slice[Person]:
-        """People of the caller's organization, by email."""
+        """People of the caller's organization, by email unless ``sort`` says otherwise."""
         filter = filter or PersonFilter()
+        sort = sort or PersonSort()
         for name in ("job_role", "search"):
             value = getattr(filter, name)
             if value is not None and len(value) > MAX_FILTER_TEXT:
@@ -104,9 +113,24 @@ class PeopleService:
             organization_id=principal.organization_id,
             filter=filter,
             limit=limit + 1,
-            after=decode_cursor(after),
+            after=await self._key_after(principal, after, sort),
+            sort=sort,
         )
-        return make_slice(rows, limit=limit, total=total, key=lambda p: p.email_key)
+        # The cursor names the person by id: an email would sit in URLs and logs.
+        return make_slice(rows, limit=limit, total=total, key=lambda p: p.id)
+
+    async def _key_after(
+        self, principal: Principal, after: str | None, sort: PersonSort
+    ) -> PersonKey | None:
+        """The sort values of the person a cursor names; a bad cursor is refused."""
+        person_id = decode_cursor(after)
+        if person_id is None:
+            return None
+        person = await self.get(principal, person_id)
+        if person is None:
+            raise ValidationFailed("after is not a valid cursor", field=["after"])
+        value = person.updated_at if sort.field is PersonSortField.UPDATED_AT else None
+        return PersonKey(value=value, email_key=person.email_key)
 
     async def _apply(self, organization_id: str, records: Sequence[PersonRecord]) -> UpsertSummary:
         existing = await self._directory.people(organization_id)

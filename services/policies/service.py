@@ -31,6 +31,10 @@ def _now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+#: Bus channel announcing that an organization's policies changed (``policiesChanged``).
+POLICIES_CHANNEL = "policies"
+
+
 class PolicyService:
     """Required policies and their documents, for one organization at a time."""
 

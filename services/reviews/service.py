@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from services.access import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.hooks import OnChange, ignore_change
+from services.hooks import OnChange, OnReviewChange, ignore_change, ignore_review_change
 from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
 from services.models import Principal, Role
@@ -30,6 +30,10 @@ def _now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+#: Bus channel of review changes (``{"review_id"}``), per organization.
+REVIEWS_CHANNEL = "reviews"
+
+
 class AccessReviewService:
     """Review campaigns over a critical system's accounts."""
 
@@ -39,11 +43,13 @@ class AccessReviewService:
         directory: Directory,
         *,
         on_change: OnChange = ignore_change,
+        on_review_change: OnReviewChange = ignore_review_change,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._store = store
         self._directory = directory
         self._on_change = on_change
+        self._on_review_change = on_review_change
         self._clock = clock
 
     async def start(
@@ -87,6 +93,7 @@ class AccessReviewService:
                 code="REVIEW_OPEN",
             )
         await self._on_change(org)
+        await self._on_review_change(org, review.id)
         return review
 
     async def decide(
@@ -115,6 +122,7 @@ class AccessReviewService:
         if decided is None:
             raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
         await self._on_change(org)
+        await self._on_review_change(org, decided.review_id)
         return decided
 
     async def complete(
@@ -150,6 +158,7 @@ class AccessReviewService:
         if completed is None:
             raise Conflict("the review is already completed", code="REVIEW_COMPLETED")
         await self._on_change(org)
+        await self._on_review_change(org, completed.id)
         return completed
 
     async def get(self, principal: Principal, review_id: str) -> AccessReview | None:

@@ -9,7 +9,16 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from services.people.models import Person, PersonFilter, PersonRecord, PersonStatus, person_id
+from services.people.models import (
+    Person,
+    PersonFilter,
+    PersonKey,
+    PersonRecord,
+    PersonSort,
+    PersonSortField,
+    PersonStatus,
+    person_id,
+)
 from services.store.common import utcnow
 from services.store.revisions import RevisionRepository, RevisionState
 
@@ -35,14 +44,33 @@ class PeopleRepository:
         return to_person(doc) if doc else None
 
     async def list_people(
-        self, *, organization_id: str, filter: PersonFilter, limit: int, after: str | None
+        self,
+        *,
+        organization_id: str,
+        filter: PersonFilter,
+        limit: int,
+        after: PersonKey | None,
+        sort: PersonSort | None = None,
     ) -> tuple[list[Person], int]:
-        """Up to ``limit`` people by email after ``after``; and the filtered total."""
+        """Up to ``limit`` people in ``sort`` order after ``after``; and the filtered total."""
+        sort = sort or PersonSort()
         query = _query(organization_id, filter)
         total = int(await self._col.count_documents(query))
-        if after is not None:
-            query["email_key"] = {"$gt": after}
-        cursor = self._col.find(query).sort("email_key", 1).limit(limit)
+        direction = -1 if sort.descending else 1
+        beyond = "$lt" if sort.descending else "$gt"
+        field = sort.field.value
+        if after is not None and sort.field is PersonSortField.EMAIL:
+            query = {"$and": [query, {"email_key": {beyond: after.email_key}}]}
+        elif after is not None:
+            later = [
+                {field: {beyond: after.value}},
+                {field: after.value, "email_key": {beyond: after.email_key}},
+            ]
+            query = {"$and": [query, {"$or": later}]}
+        order = [(field, direction)]
+        if sort.field is not PersonSortField.EMAIL:
+            order.append(("email_key", direction))
+        cursor = self._col.find(query).sort(order).limit(limit)
         return [to_person(d) async for d in cursor], total
 
     async def list_changed(

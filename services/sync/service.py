@@ -117,14 +117,33 @@ class SyncService:
         await self._integration(principal, integration_id, "id")
         return await self._store.sync_runs.latest(integration_id=integration_id)
 
+    async def get_run(self, principal: Principal, run_id: str) -> SyncRun | None:
+        """One run of the caller's organization, or None."""
+        run = await self._store.sync_runs.get(run_id=run_id)
+        if run is None or run.organization_id != principal.organization_id:
+            return None
+        return run
+
     async def watch(
         self, principal: Principal, integration_id: str
     ) -> AsyncGenerator[SyncRun, None]:
-        """Every progress step and end of the integration's runs, as they happen.
+        """Every progress step and end of the integration's runs, from now on."""
+        follow = self.follow(principal, integration_id, send_current=False)
+        try:
+            async for run, _ in follow:
+                yield run
+        finally:
+            await follow.aclose()
+
+    async def follow(
+        self, principal: Principal, integration_id: str, *, send_current: bool = True
+    ) -> AsyncGenerator[tuple[SyncRun, bool], None]:
+        """The latest run as it is now (flagged True, once), then every newer state.
 
         Bus events carry each page's progress; when the bus is quiet for ``poll_interval``
         the latest run is read from the store, so runs of another process are seen too.
-        Only states newer than the last one yielded are yielded.
+        Only states newer than the last one seen are yielded: a run that had already
+        finished at subscription is never reported again as if it had just finished.
         """
         await self._integration(principal, integration_id, "integrationId")
         topic = topic_for(principal.organization_id, SYNC_CHANNEL)
@@ -132,6 +151,13 @@ class SyncService:
         pending: asyncio.Future[dict[str, object]] | None = None
         last: tuple[datetime, int, int, int] | None = None
         try:
+            pending = asyncio.ensure_future(anext(events))  # subscribed before reading
+            await asyncio.sleep(0)
+            current = await self._store.sync_runs.latest(integration_id=integration_id)
+            if current is not None:
+                last = _order(current)
+                if send_current:
+                    yield current, True
             while True:
                 if pending is None:
                     pending = asyncio.ensure_future(anext(events))
@@ -146,7 +172,7 @@ class SyncService:
                     run = await self._store.sync_runs.latest(integration_id=integration_id)
                 if run is not None and (last is None or _order(run) > last):
                     last = _order(run)
-                    yield run
+                    yield run, False
         finally:
             if pending is not None:
                 pending.cancel()

@@ -80,7 +80,7 @@ async def prepare(env: Env) -> str:
 
 async def test_offboarding_fails_until_the_account_is_deactivated_and_synced(env: Env) -> None:
     integration_id = await prepare(env)
-    staff = await accounts(env, classification="STAFF", status="active")
+    staff = await accounts(env, classification="STAFF", status="ACTIVE")
     operators = set(env.sim.sim.site.operators.values())  # Vigil signs in as one of them
     target = next(
         a
@@ -122,7 +122,7 @@ async def test_user_identified_passes_when_the_last_account_is_linked(env: Env) 
     lookup = await env.gql("""{ people(first: 500) { edges { node { id email } } } }""")
     person_ids = {e["node"]["email"].lower(): e["node"]["id"] for e in lookup["people"]["edges"]}
     site = env.sim.sim.site
-    unidentified = await accounts(env, classification="UNIDENTIFIED", status="active")
+    unidentified = await accounts(env, classification="UNIDENTIFIED", status="ACTIVE")
     assert unidentified, "the simulated site has accounts with hidden emails"
     linkable = [
         a for a in unidentified if site.accounts[str(a["accountId"])].email.lower() in person_ids
@@ -175,7 +175,7 @@ async def test_user_identified_passes_when_the_last_account_is_linked(env: Env) 
         }
         passing = await stream.until("PASSING")
     assert passing["failingItems"] == []
-    assert await accounts(env, classification="UNIDENTIFIED", status="active") == []
+    assert await accounts(env, classification="UNIDENTIFIED", status="ACTIVE") == []
 
 
 async def test_a_refused_credential_turns_the_access_checks_to_error(env: Env) -> None:

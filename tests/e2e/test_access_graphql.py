@@ -229,7 +229,7 @@ async def test_critical_systems_reviews_and_identities(live: LiveServer) -> None
         "method": "MANUAL",
     }
     assert codes((await api(CLEAR, {"id": "acc-nope"}))["clearAccountIdentity"]) == [
-        (["input", "accountId"], "NOT_FOUND")
+        (["accountId"], "NOT_FOUND")  # the path starts at the mutation's argument
     ]
 
 

@@ -181,7 +181,7 @@ async def test_oauth_several_sites_needs_a_selection(env: Env, http: httpx.Async
     bad = await env.gql(
         SELECT_SITE, {"input": {"integrationId": integration["id"], "cloudId": "nope"}}
     )
-    assert bad["selectConfluenceSite"]["userErrors"][0]["field"] == ["cloudId"]
+    assert bad["selectConfluenceSite"]["userErrors"][0]["field"] == ["input", "cloudId"]
     beta = env.sim.sim.sites["beta"].cloud_id
     chosen = await env.gql(
         SELECT_SITE, {"input": {"integrationId": integration["id"], "cloudId": beta}}
@@ -261,11 +261,11 @@ async def test_bad_states_are_rejected_and_change_nothing(
     [
         ({"apiToken": "ATATT-wrong-token"}, "INVALID_CREDENTIALS", None),
         ({"email": "someone@else.example"}, "INVALID_CREDENTIALS", None),
-        ({"confirmCredentials": False}, "CONFIRMATION_REQUIRED", ["confirmCredentials"]),
-        ({"email": "not-an-email"}, "VALIDATION_FAILED", ["email"]),
-        ({"apiToken": "  "}, "VALIDATION_FAILED", ["apiToken"]),
-        ({"domain": ""}, "INVALID_DOMAIN", ["domain"]),
-        ({"domain": "ftp://x.example"}, "INVALID_DOMAIN", ["domain"]),
+        ({"confirmCredentials": False}, "CONFIRMATION_REQUIRED", ["input", "confirmCredentials"]),
+        ({"email": "not-an-email"}, "VALIDATION_FAILED", ["input", "email"]),
+        ({"apiToken": "  "}, "VALIDATION_FAILED", ["input", "apiToken"]),
+        ({"domain": ""}, "INVALID_DOMAIN", ["input", "domain"]),
+        ({"domain": "ftp://x.example"}, "INVALID_DOMAIN", ["input", "domain"]),
     ],
 )
 async def test_api_token_bad_input_stores_nothing(
@@ -309,7 +309,7 @@ async def test_confirmation_already_connected_and_roles(env: Env) -> None:
         "startConfluenceOAuth"
     ]
     assert no_confirm["userErrors"][0] == {
-        "field": ["confirmAdminAccess"],
+        "field": ["input", "confirmAdminAccess"],
         "code": "CONFIRMATION_REQUIRED",
         "message": no_confirm["userErrors"][0]["message"],
     }
@@ -389,7 +389,7 @@ async def test_only_atlassian_sites_without_insecure_urls(strict_env: Env) -> No
             "connectConfluenceApiToken"
         ]
         assert payload["userErrors"][0]["code"] == "INVALID_DOMAIN", domain
-        assert payload["userErrors"][0]["field"] == ["domain"]
+        assert payload["userErrors"][0]["field"] == ["input", "domain"]
     creds = env.sim.sim.credentials
     cc = {
         "input": {
@@ -401,6 +401,6 @@ async def test_only_atlassian_sites_without_insecure_urls(strict_env: Env) -> No
     }
     refused = (await env.gql(CLIENT_CREDENTIALS, cc))["connectConfluenceClientCredentials"]
     assert refused["userErrors"][0]["code"] == "INVALID_DOMAIN"
-    assert refused["userErrors"][0]["field"] == ["siteUrl"]
+    assert refused["userErrors"][0]["field"] == ["input", "siteUrl"]
     assert env.sim.sim.counters.count() == 0  # refused before any call to Atlassian
     await stored_nothing(env)

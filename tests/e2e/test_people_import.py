@@ -119,11 +119,12 @@ async def test_each_kind_of_bad_file_is_rejected_whole(
     shift = 2 if text.startswith(HEADER) else 0
     response = await post(http, live, key, body.encode())
     assert response.status_code == 400, response.text
-    problems = response.json()["problems"]
-    assert [(p["row"], p["field"]) for p in problems] == [
+    problems = [e["extensions"] for e in response.json()["errors"]]
+    assert [(p["row"], p["column"]) for p in problems] == [
         (r + shift if r > 1 else r, f) for r, f in expected
     ]
-    assert all(p["reason"] for p in problems)
+    assert {p["code"] for p in problems} == {"VALIDATION_FAILED"}
+    assert all(e["message"] for e in response.json()["errors"])
     assert await all_people(live, key) == before
 
 
@@ -132,10 +133,11 @@ async def test_not_utf8_and_too_large(live: LiveServer, http: httpx.AsyncClient)
     latin = (HEADER + "jos\xe9@acme.test,Jos\xe9,ACTIVE,,,\n").encode("latin-1")
     response = await post(http, live, key, latin)
     assert response.status_code == 400
-    assert response.json()["problems"][0]["row"] == 2
-    assert "UTF-8" in response.json()["problems"][0]["reason"]
+    assert response.json()["errors"][0]["extensions"]["row"] == 2
+    assert "UTF-8" in response.json()["errors"][0]["message"]
     response = await post(http, live, key, b"x" * (MAX_BYTES + 1))
-    assert response.status_code == 413 and response.json()["code"] == "FILE_TOO_LARGE"
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "FILE_TOO_LARGE"
     assert await all_people(live, key) == []
 
 
@@ -146,7 +148,8 @@ async def test_authentication_role_and_media_type(
     assert (await post(http, live, None, csv_of(1))).status_code == 401
     assert (await post(http, live, "vgl_wrong", csv_of(1))).status_code == 401
     forbidden = await post(http, live, viewer, csv_of(1))
-    assert forbidden.status_code == 403 and forbidden.json()["code"] == "FORBIDDEN"
+    assert forbidden.status_code == 403
+    assert forbidden.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     _, key = await org_key(live)
     multipart = await post(http, live, key, b"--x--", "multipart/form-data; boundary=x")
     assert multipart.status_code == 415

@@ -41,7 +41,8 @@ CHECK = """query($id: ID!) { check(id: $id) { id title controls { framework id }
   status reason failingItems { resourceId reason } exceptedItems { resourceId }
   snapshotId dataAsOf evidenceId } } }"""
 RESULTS = """subscription($id: ID) { checkResultUpdated(checkId: $id) {
-  checkId status failingItems { resourceId } exceptedItems { resourceId } evidenceId } }"""
+  checkId status failingItems { resourceId exception { id } } evidenceId
+  exceptedItems { resourceId exception { id expiresAt createdByActor { role } } } } }"""
 EXCEPT = """mutation($input: CreateCheckExceptionInput!) { createCheckException(input: $input) {
   exception { id status expiresAt resourceId } userErrors { field code message } } }"""
 REVOKE = """mutation($id: ID!) { revokeCheckException(id: $id) {
@@ -208,6 +209,10 @@ async def test_an_exception_excepts_an_item_live_and_its_expiry_brings_it_back(e
         assert exception["status"] == "ACTIVE", created
         excepted = (await asyncio.wait_for(first, 10))["checkResultUpdated"]
         assert [i["resourceId"] for i in excepted["exceptedItems"]] == [item]
+        covering = excepted["exceptedItems"][0]["exception"]  # which exception, until when
+        assert (covering["id"], covering["expiresAt"]) == (exception["id"], exception["expiresAt"])
+        assert covering["createdByActor"] == {"role": "ADMIN"}
+        assert all(i["exception"] is None for i in excepted["failingItems"])
         assert item not in {i["resourceId"] for i in excepted["failingItems"]}
         # No other change: the periodic evaluation notices the expiry.
         back = (await asyncio.wait_for(anext(stream), 15))["checkResultUpdated"]
@@ -252,16 +257,18 @@ async def test_evidence_queries_verification_and_export(
     assert len(rows) == total and rows[0]["checkId"] == SETUP
     response = await http.get(url, params={"checkId": SETUP}, headers=auth)
     assert response.json()["records"][0]["record"]["checkId"] == SETUP
-    for params, headers, code in (
-        ({"checkId": SETUP}, {}, 401),
-        ({"checkId": SETUP}, {"Authorization": "Bearer vgl_wrong"}, 401),
-        ({"checkId": SETUP, "format": "xml"}, auth, 400),
-        ({"checkId": "no-such-check"}, auth, 404),
-        ({}, auth, 400),
+    for params, headers, status, code in (
+        ({"checkId": SETUP}, {}, 401, "UNAUTHENTICATED"),
+        ({"checkId": SETUP}, {"Authorization": "Bearer vgl_wrong"}, 401, "UNAUTHENTICATED"),
+        ({"checkId": SETUP, "format": "xml"}, auth, 400, "VALIDATION_FAILED"),
+        ({"checkId": "no-such-check"}, auth, 404, "NOT_FOUND"),
+        ({}, auth, 400, "VALIDATION_FAILED"),
     ):
         refused = await http.get(url, params=params, headers=headers)
-        assert refused.status_code == code, (params, refused.text)
-        assert refused.json()["error"]["message"]
+        assert refused.status_code == status, (params, refused.text)
+        [error] = refused.json()["errors"]
+        assert error["message"] and error["extensions"]["code"] == code
+        assert refused.headers["x-request-id"]
 
     # Another organization sees none of it.
     _, other = await env.live.container.access.create_organization("Other")

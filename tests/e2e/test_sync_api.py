@@ -140,7 +140,7 @@ async def test_sync_progress_over_websocket_then_snapshot_queries(env: Env) -> N
     items = [s["progress"]["itemsFetched"] for s in states]
     assert requests == sorted(requests) and items == sorted(items) and items[-1] > items[0]
     phases = [s["progress"]["phase"] for s in states]
-    assert {"members", "directory", "users"} <= set(phases) and phases[-1] == "done"
+    assert {"MEMBERS", "DIRECTORY", "USERS"} <= set(phases) and phases[-1] == "DONE"
     ids = site.member_account_ids()
     assert final["counts"]["accounts"] == len(ids)
     assert final["counts"]["groups"] == len(site.groups)
@@ -160,7 +160,7 @@ async def test_sync_progress_over_websocket_then_snapshot_queries(env: Env) -> N
     } == apps
     admins = await _all_accounts(env, {"admin": True})
     assert sorted(a["accountId"] for a in admins) == sorted(i for i in ids if site.is_admin(i))
-    inactive = await _all_accounts(env, {"status": "inactive"})
+    inactive = await _all_accounts(env, {"status": "INACTIVE"})
     assert len(inactive) == sum(site.accounts[i].account_status == "inactive" for i in ids)
     group = site.group_by_name("site-admins")
     assert group is not None
@@ -322,3 +322,25 @@ async def test_a_refused_credential_marks_the_integration_needs_reauth(env: Env)
     assert data["totalCount"] == len(site.member_account_ids())
     again = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]
     assert again["userErrors"][0]["code"] == "NOT_CONNECTED"
+
+
+async def test_a_successful_sync_announces_the_new_last_sync_at(env: Env) -> None:
+    integration_id = await connect(env, admin_key=False)
+    before = await env.gql(
+        "query($id: ID!) { integration(id: $id) { lastSyncAt } }", {"id": integration_id}
+    )
+    changed = "subscription { integrationStatusChanged { id status lastSyncAt currentSnapshotAt } }"
+    async with gql_ws(env.live.ws_url, env.key) as session:
+        stream = session.subscribe(GraphQLRequest(changed))
+        first = asyncio.ensure_future(anext(stream))
+        topic = topic_for(env.org_id, "integrations")
+        for _ in range(200):
+            if env.live.container.bus.subscriber_count(topic):
+                break
+            await asyncio.sleep(0.01)
+        assert (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]["userErrors"] == []
+        event = (await asyncio.wait_for(first, 20))["integrationStatusChanged"]
+        await stream.aclose()
+    assert event["id"] == integration_id and event["status"] == "CONNECTED"
+    assert event["lastSyncAt"] > before["integration"]["lastSyncAt"]
+    assert event["currentSnapshotAt"] == event["lastSyncAt"]
