@@ -160,8 +160,11 @@ class RemediationExecutor:
                     state=ActionState.FAILED,
                     now=self._clock(),
                     error="internal error while carrying out the action",
-                    release=True,
                 )
+                try:
+                    done = await self._after(claim, done)
+                except Exception:  # the lease expires and a later claim writes the evidence
+                    log.exception("no evidence yet for remediation action %s", claim.action.id)
             if done is not None:
                 finished.append(done)
 
@@ -172,6 +175,8 @@ class RemediationExecutor:
         clients = {} if clients is None else clients
         action = claim.action
         repo = self._store.remediations
+        if action.state in (ActionState.VERIFIED, ActionState.FAILED):
+            return await self._after(claim, action)  # finished, but its evidence is not written
         if action.kind is ActionKind.SUSPEND_ACCESS:
             return await self._suspension(claim)
         try:
@@ -185,7 +190,7 @@ class RemediationExecutor:
         if action.state is ActionState.PENDING:
             current = await self._call(claim, client)
             if current is None or current.state is ActionState.FAILED:
-                return await self._after(current)
+                return await self._after(claim, current)
         return await self._verify(claim, client, repo)
 
     async def _suspension(self, claim: Claim) -> RemediationAction | None:
@@ -220,9 +225,8 @@ class RemediationExecutor:
                     now=self._clock(),
                     calls=calls,
                     error=answer,
-                    release=True,
                 )
-                return await self._after(done)
+                return await self._after(claim, done)
             if not directories:
                 error = f"Atlassian lists {account_id} in no directory of organization {org_id}"
                 return await self._finish(claim, ActionState.FAILED, error=error)
@@ -275,7 +279,6 @@ class RemediationExecutor:
                 now=self._clock(),
                 calls=[call],
                 error=answer,
-                release=True,
             )
         call = CallRecord("DELETE", GROUP_MEMBER_REMOVE, status, None, self._clock())
         return await self._store.remediations.record(
@@ -325,16 +328,21 @@ class RemediationExecutor:
             now=self._clock(),
             verification=verification,
             error=error,
-            release=True,
         )
-        return await self._after(done)
+        return await self._after(claim, done)
 
-    async def _after(self, action: RemediationAction | None) -> RemediationAction | None:
-        """Evidence and the event for a finished action (None: fenced out, nothing to do)."""
+    async def _after(
+        self, claim: Claim, action: RemediationAction | None
+    ) -> RemediationAction | None:
+        """Evidence and the event for a finished action (None: fenced out, nothing to do).
+
+        The action keeps its lease until its evidence id is stored: a worker dying in between
+        leaves it claimable, and the next claim writes the record (at least once, never lost).
+        """
         if action is None:
             return None
         record = await self._record_evidence(evidence_entry(action, self._clock()))
-        await self._store.remediations.set_evidence(action_id=action.id, evidence_id=record.id)
+        await self._store.remediations.set_evidence(claim, evidence_id=record.id)
         await self._publish(action)
         return action
 

@@ -29,6 +29,15 @@ from services.remediation.models import (
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CLAIMABLE = [ActionState.PENDING.value, ActionState.DONE.value]
+_FINISHED = [ActionState.VERIFIED.value, ActionState.FAILED.value]
+# Work left: an action to carry out or verify, or a finished one whose evidence record is not
+# written yet (its worker died between the two writes: evidence is never lost).
+_OPEN = {
+    "$or": [
+        {"state": {"$in": _CLAIMABLE}},
+        {"state": {"$in": _FINISHED}, "evidence_id": None},
+    ]
+}
 
 
 class RemediationRepository:
@@ -63,8 +72,10 @@ class RemediationRepository:
                 lease_expires_at=_EPOCH,
             )
             doc.pop("_id")
+            # A failure is re-queued once its evidence is written (never dropping that record).
             await self._col.update_one(
-                {"_id": action.id, "state": ActionState.FAILED.value}, {"$set": doc}
+                {"_id": action.id, "state": ActionState.FAILED.value, "evidence_id": {"$ne": None}},
+                {"$set": doc},
             )
             await self._col.update_one(
                 {"_id": action.id},
@@ -80,11 +91,7 @@ class RemediationRepository:
     ) -> Claim | None:
         """Take the oldest open action whose lease is free or expired (token + 1)."""
         doc = await self._col.find_one_and_update(
-            {
-                "organization_id": organization_id,
-                "state": {"$in": _CLAIMABLE},
-                "$or": [{"lease_expires_at": {"$lte": now}}, {"lease_owner": None}],
-            },
+            {"organization_id": organization_id, "$and": [_OPEN, _free(now)]},
             {
                 "$set": {"lease_owner": owner, "lease_expires_at": now + ttl},
                 "$inc": {"lease_token": 1},
@@ -103,7 +110,6 @@ class RemediationRepository:
         calls: Sequence[CallRecord] = (),
         verification: Verification | None = None,
         error: str | None = None,
-        release: bool = False,
     ) -> RemediationAction | None:
         """Move a claimed action on; None when the claim was fenced out (lease taken over)."""
         update: dict[str, Any] = {
@@ -112,7 +118,6 @@ class RemediationRepository:
                 "updated_at": now,
                 "error": error,
                 **({"verification": asdict(verification)} if verification else {}),
-                **({"lease_owner": None, "lease_expires_at": _EPOCH} if release else {}),
             }
         }
         if calls:
@@ -126,17 +131,23 @@ class RemediationRepository:
 
     async def open_organizations(self, *, now: datetime) -> list[str]:
         """Organizations with an open action nobody holds (never claimed, or lease expired)."""
-        query = {
-            "state": {"$in": _CLAIMABLE},
-            "$or": [{"lease_expires_at": {"$lte": now}}, {"lease_owner": None}],
-        }
+        query = {"$and": [_OPEN, _free(now)]}
         return sorted(
             {d["organization_id"] async for d in self._col.find(query, {"organization_id": 1})}
         )
 
-    async def set_evidence(self, *, action_id: str, evidence_id: str) -> None:
-        """Remember the evidence record of a finished action."""
-        await self._col.update_one({"_id": action_id}, {"$set": {"evidence_id": evidence_id}})
+    async def set_evidence(self, claim: Claim, *, evidence_id: str) -> None:
+        """Remember the evidence record of a finished action and release its lease (fenced)."""
+        await self._col.update_one(
+            {"_id": claim.action.id, "lease_token": claim.token},
+            {
+                "$set": {
+                    "evidence_id": evidence_id,
+                    "lease_owner": None,
+                    "lease_expires_at": _EPOCH,
+                }
+            },
+        )
 
     async def get_many(
         self, *, organization_id: str, action_ids: Sequence[str]
@@ -170,6 +181,11 @@ class RemediationRepository:
         async for doc in self._memberships.find(query, projection):
             found.setdefault(doc["account_id"], []).append((doc["group_id"], doc["group_name"]))
         return {a: sorted(set(groups), key=lambda g: (g[1], g[0])) for a, groups in found.items()}
+
+
+def _free(now: datetime) -> dict[str, Any]:
+    """Nobody holds the lease (never claimed, released, or expired)."""
+    return {"$or": [{"lease_expires_at": {"$lte": now}}, {"lease_owner": None}]}
 
 
 def _doc(a: RemediationAction) -> dict[str, Any]:

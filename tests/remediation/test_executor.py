@@ -190,6 +190,49 @@ async def test_a_crashed_workers_actions_are_finished_by_the_next_without_a_seco
     assert await repo.claim(organization_id=ORG, owner="C", ttl=LEASE, now=clock()) is None
 
 
+class DyingRecorder(Recorder):
+    """Evidence whose first append dies with the process (after the action's final write)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.die = True
+
+    async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
+        if self.die:
+            self.die = False
+            raise Crash
+        return await super().record(entry)
+
+
+async def test_a_worker_dying_before_the_evidence_append_leaves_it_to_the_next(
+    store: Store,
+) -> None:
+    client = FakeConfluence({"g1": {"acc-1"}})
+    _, actions = await setup(store, {g: set(m) for g, m in client.members.items()})
+    clock, rec = Clock(), DyingRecorder()
+    repo = store.remediations
+    await repo.approve(actions, approved_by="key_admin", now=clock())
+    claim = await repo.claim(organization_id=ORG, owner="A", ttl=LEASE, now=clock())
+    assert claim is not None
+    with pytest.raises(Crash):  # VERIFIED is stored, then the process dies
+        await executor(store, client, rec, clock, "A").process(claim)
+    [stored] = (await repo.get_many(organization_id=ORG, action_ids=[claim.action.id])).values()
+    assert stored.state is ActionState.VERIFIED and stored.evidence_id is None
+
+    # Nobody else takes it while A's lease lives; once it expires, the next worker writes
+    # the evidence without calling Atlassian again.
+    assert await repo.claim(organization_id=ORG, owner="B", ttl=LEASE, now=clock()) is None
+    clock.now += LEASE + timedelta(seconds=1)
+    assert await repo.open_organizations(now=clock()) == [ORG]
+    finished = await executor(store, client, rec, clock, "B").run(ORG)
+    assert [a.id for a in finished] == [claim.action.id]
+    assert [e.result["actionId"] for e in rec.entries] == [claim.action.id]
+    assert client.calls[("g1", "acc-1")] == 1
+    [stored] = (await repo.get_many(organization_id=ORG, action_ids=[claim.action.id])).values()
+    assert stored.evidence_id == "evd_1"
+    assert await repo.claim(organization_id=ORG, owner="C", ttl=LEASE, now=clock()) is None
+
+
 async def test_a_refused_call_fails_its_action_only_and_is_recorded(store: Store) -> None:
     client = FakeConfluence({"g1": {"acc-1"}, "g2": {"acc-1"}, "g3": {"acc-1"}})
     _, actions = await setup(store, {g: set(m) for g, m in client.members.items()})
