@@ -39,7 +39,7 @@ class AdminClient:
         self._requester = Requester(http, auth, policy, max_concurrency=max_concurrency)
 
     def __repr__(self) -> str:
-        return f"AdminClient(api_base={self._base!r}, api_key='***')"
+        return f"{type(self).__name__}(api_base={self._base!r}, api_key='***')"
 
     async def search_directory_users(
         self,

@@ -6,14 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-import httpx
-
-from services.atlassian.oauth import DEFAULT_API_BASE
-from services.confluence.auth import BearerAuth
+from services.atlassian.admin import AdminClient
 from services.confluence.errors import ConfluenceProtocolError
 from services.confluence.parsing import as_object, object_list
-from services.confluence.requester import DEFAULT_MAX_CONCURRENCY, Requester
-from services.confluence.retry import RetryPolicy
 
 DIRECTORIES = "/admin/v2/orgs/{org_id}/directories"
 DIRECTORY_USER = "/admin/v2/orgs/{org_id}/directories/{directory_id}/users/{account_id}"
@@ -22,28 +17,12 @@ RESTORE = DIRECTORY_USER + "/restore"
 MAX_DIRECTORY_PAGES = 20
 
 
-class DirectoryAdminClient:
-    """Suspends and restores an account's access with an organization admin API key.
+class DirectoryAdminClient(AdminClient):
+    """The Admin API client with the calls remediation makes: an account's directories,
+    suspend / restore its access, its membership status (same key, retries and errors).
 
-    Errors are the ``ConfluenceError`` tree; every call goes through the RetryPolicy (suspend
-    and restore set a state, so repeating one is harmless; the read-back decides).
+    Suspend and restore set a state, so repeating one is harmless; the read-back decides.
     """
-
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        api_key: str,
-        policy: RetryPolicy,
-        *,
-        api_base: str = DEFAULT_API_BASE,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-    ) -> None:
-        self._base = api_base.rstrip("/")
-        auth = BearerAuth(api_key)
-        self._requester = Requester(http, auth, policy, max_concurrency=max_concurrency)
-
-    def __repr__(self) -> str:
-        return f"DirectoryAdminClient(api_base={self._base!r}, api_key='***')"
 
     async def directories_of(self, org_id: str, account_id: str) -> list[str]:
         """The ids of the directories the account is a member of (followed across pages)."""
