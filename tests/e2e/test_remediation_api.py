@@ -34,7 +34,7 @@ UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
   created userErrors { code message } } }"""
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
   person { id status } userErrors { code message } } }"""
-ACCOUNTS = """query { accounts(filter: {classification: STAFF, status: "active"}, first: 500) {
+ACCOUNTS = """query { accounts(filter: {classification: STAFF, status: ACTIVE}, first: 500) {
   edges { node { accountId isAdmin groups identity { method person { id email } } } } } }"""
 ACTION = """id kind accountId groupId groupName request reason executable blockedReason state error
   evidenceId source { type checkId resourceId reviewId entryId decision }
