@@ -7,7 +7,7 @@ to queries until the run's snapshot is made current (``LeaseRepository.commit_sn
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -110,15 +110,29 @@ class SnapshotDataRepository:
         ]
         await _insert(self._directory, docs)
 
-    async def groups_of(
-        self, scope: SnapshotScope, account_ids: Sequence[str]
-    ) -> dict[str, list[str]]:
-        """The group names of each of ``account_ids`` (one query)."""
-        query = {"snapshot_id": scope.snapshot_id, "account_id": {"$in": list(account_ids)}}
-        found: dict[str, list[str]] = {}
-        async for doc in self._memberships.find(query, {"account_id": 1, "group_name": 1}):
-            found.setdefault(doc["account_id"], []).append(doc["group_name"])
-        return found
+    async def memberships_by_account(
+        self, scope: SnapshotScope
+    ) -> AsyncGenerator[tuple[str, list[str]], None]:
+        """Every account id of the snapshot's memberships, in account id order, with its group
+        names: one sorted read over the ``(snapshot_id, account_id)`` index, streamed, so
+        assembling accounts costs one pass over the memberships whatever the batch size."""
+        query = {"snapshot_id": scope.snapshot_id}
+        projection = {"_id": 0, "account_id": 1, "group_name": 1}
+        order = [("snapshot_id", 1), ("account_id", 1)]
+        cursor = self._memberships.find(query, projection).sort(order)
+        current: str | None = None
+        names: list[str] = []
+        try:
+            async for doc in cursor:
+                if doc["account_id"] != current:
+                    if current is not None:
+                        yield current, names
+                    current, names = doc["account_id"], []
+                names.append(doc["group_name"])
+            if current is not None:
+                yield current, names
+        finally:
+            await cursor.close()  # when left early
 
     async def directory_of(
         self, scope: SnapshotScope, account_ids: Sequence[str]
