@@ -56,6 +56,7 @@ class SnapshotDataRepository:
         self._directory = db["snapshot_directory"]
         self._accounts = db["snapshot_accounts"]
         self._pages = db["snapshot_pages"]
+        self._counts = db["snapshot_counts"]
 
     async def ensure_indexes(self) -> None:
         """Indexes for the run's lookups, the snapshot reads, and deletion by snapshot."""
@@ -166,8 +167,30 @@ class SnapshotDataRepository:
         if ops:
             await self._pages.bulk_write(ops, ordered=False)
 
+    async def record_counts(self, snapshot_id: str) -> SnapshotCounts:
+        """Count the snapshot once, when its run has written everything (before it is made
+        current), and keep the counts in ``snapshot_counts`` so that reads of the snapshot
+        never count it again (a count is a scan of the snapshot's index on a real server)."""
+        counts = await self._count(snapshot_id)
+        doc = {"accounts": counts.accounts, "groups": counts.groups, "pages": counts.pages}
+        doc["memberships"] = counts.memberships
+        await self._counts.replace_one({"_id": snapshot_id}, doc, upsert=True)
+        return counts
+
     async def counts(self, snapshot_id: str) -> SnapshotCounts:
-        """How many accounts, groups, memberships and pages the snapshot holds."""
+        """How many accounts, groups, memberships and pages the snapshot holds (as recorded
+        when its run finished writing; counted now for a snapshot without recorded counts)."""
+        doc = await self._counts.find_one({"_id": snapshot_id})
+        if doc is None:
+            return await self._count(snapshot_id)
+        return SnapshotCounts(
+            accounts=int(doc["accounts"]),
+            groups=int(doc["groups"]),
+            memberships=int(doc["memberships"]),
+            pages=int(doc["pages"]),
+        )
+
+    async def _count(self, snapshot_id: str) -> SnapshotCounts:
         query = {"snapshot_id": snapshot_id}
         return SnapshotCounts(
             accounts=int(await self._accounts.count_documents(query)),
@@ -180,6 +203,7 @@ class SnapshotDataRepository:
         """Delete every document of a snapshot (retention, failed runs)."""
         for col in (self._accounts, self._groups, self._memberships, self._directory, self._pages):
             await col.delete_many({"snapshot_id": snapshot_id})
+        await self._counts.delete_one({"_id": snapshot_id})
 
 
 @dataclass(frozen=True, slots=True)
