@@ -12,7 +12,8 @@ PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
 # `make demo PORT=18000`, or VIGIL_PORT=18000 in the environment (vigil demo reads it).
 PORT ?=
 
-.PHONY: install install-run run demo test lint typecheck pytest schema format simulator clean
+.PHONY: install install-run run demo test lint typecheck pytest schema format simulator clean \
+	bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +49,10 @@ pytest: install
 
 schema: install
 	$(BIN)/vigil schema > schema.graphql
+
+# A small run of the performance measures (under a minute; not part of `make test`).
+bench-quick: install
+	$(BIN)/python bench/sync_wall.py --users 1000 --groups 60 --store embedded
 
 format: install
 	$(BIN)/ruff format .

@@ -47,11 +47,13 @@ class SimInfo:
     admin_key: str
 
 
-def start_simulator(users: int, groups: int, pages: int, seed: int) -> SimInfo:
+def start_simulator(
+    users: int, groups: int, pages: int, seed: int, *, latency_ms: float = 0.0
+) -> SimInfo:
     """Run ``python -m simulator`` on a free port and read its banner."""
     args = [sys.executable, "-m", "simulator", "--port", "0", "--users", str(users),
             "--groups", str(groups), "--pages", str(pages), "--seed", str(seed),
-            "--log-level", "warning"]  # fmt: skip
+            "--latency-ms", str(latency_ms), "--log-level", "warning"]  # fmt: skip
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     banner = ""

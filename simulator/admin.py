@@ -124,9 +124,8 @@ def make_admin_search(sim: Simulator) -> Any:
         if limit < 1:
             return _admin_error(400, "limit must be positive")
         limit = min(limit, sim.config.admin_max_limit)
-        everyone = sim.directory_accounts()
-        chunk = everyone[offset : offset + limit]
-        more = offset + limit < len(everyone)
+        chunk, total = sim.directory_page(offset, limit)
+        more = offset + limit < total
         request.scope["vigil"].points += 2 * len(chunk)
         sites = tuple(sim.sites.values())
         links = {"next": encode_cursor(offset + limit, "admin")} if more else {}

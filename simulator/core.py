@@ -15,7 +15,7 @@ from simulator.model import Account
 from simulator.ratelimit import QuotaTracker
 from simulator.routing import RouteInfo
 from simulator.scopes import VIGIL_SCOPES
-from simulator.site import Site
+from simulator.site import AccountTable, Site
 from simulator.tokens import TokenPolicy, TokenStore
 
 DIRECTORY_STATUSES = ("active", "inactive", "closed")  # Admin API accountStatus (§5.8)
@@ -35,6 +35,14 @@ class SimulatorConfig:
     users_bulk_max: int = 250  # v2 users-bulk ids per call
     admin_max_limit: int = 100  # Admin API users/search (1-100, default 50)
     admin_default_limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryView:
+    """The organization directory as built once: by account id, and in listing order."""
+
+    index: dict[str, tuple[Site, Account]]
+    entries: tuple[tuple[Site, Account], ...]
 
 
 @dataclass(slots=True)
@@ -80,6 +88,7 @@ class Simulator:
         self.counters = Counters()
         self.suspended: set[str] = set()  # issue 16: accounts suspended via the Admin API
         self.quota = QuotaTracker(self.clock)
+        self._directory_cache: tuple[tuple[tuple[int, int, int], ...], DirectoryView] | None = None
 
     @classmethod
     def generate(
@@ -129,7 +138,24 @@ class Simulator:
         """The organization directory: `atlassian` accounts of every site, deduplicated.
 
         Accounts whose status is outside the Admin API's ``accountStatus`` enum (the
-        generator's few ``unknown`` ones) are not in it."""
+        generator's few ``unknown`` ones) are not in it. Built once and kept until an account
+        of a site changes (so paging through it costs a slice per page, not a rebuild)."""
+        return list(self._directory().entries)
+
+    def directory_page(self, offset: int, limit: int) -> tuple[list[tuple[Site, Account]], int]:
+        """``limit`` directory entries from ``offset``, and how many there are in all."""
+        entries = self._directory().entries
+        return list(entries[offset : offset + limit]), len(entries)
+
+    def directory_account(self, account_id: str) -> tuple[Site, Account] | None:
+        """The directory's entry for ``account_id``, or None when it is not in the directory."""
+        return self._directory().index.get(account_id)
+
+    def _directory(self) -> DirectoryView:
+        key = self._directory_key()
+        cached = self._directory_cache
+        if key is not None and cached is not None and cached[0] == key:
+            return cached[1]
         seen: dict[str, tuple[Site, Account]] = {}
         for site in self.sites.values():
             with site.lock:
@@ -138,7 +164,20 @@ class Simulator:
                         DIRECTORY_STATUSES
                     ):
                         seen.setdefault(account.account_id, (site, account))
-        return list(seen.values())
+        # The key was taken before the build: a change during it only forces another build.
+        view = DirectoryView(seen, tuple(seen.values()))
+        self._directory_cache = (key, view) if key is not None else None
+        return view
+
+    def _directory_key(self) -> tuple[tuple[int, int, int], ...] | None:
+        """What the directory was built from (None when a site's accounts cannot tell)."""
+        key = []
+        for site in self.sites.values():
+            accounts = site.accounts
+            if not isinstance(accounts, AccountTable):
+                return None
+            key.append((id(site), id(accounts), accounts.version))
+        return tuple(key)
 
     def reset(self) -> None:
         """Clear faults, counters, quota usage and simulated clock offset (not the data)."""

@@ -69,7 +69,7 @@ def _directory_account(sim: Simulator, request: Request) -> str | Response:
     if request.path_params["directoryId"] != directory_id_for(org):
         return _admin_error(404, "Directory not found")
     account_id = str(request.path_params["accountId"])
-    if account_id not in {a.account_id for _, a in sim.directory_accounts()}:
+    if sim.directory_account(account_id) is None:
         return _admin_error(404, "User not found in the directory")
     return account_id
 
@@ -82,8 +82,7 @@ def make_directories(sim: Simulator) -> Any:
         if org is None:
             return gateway_error(401, "Unauthorized")
         account_id = request.query_params.get("accountId")
-        members = {a.account_id for _, a in sim.directory_accounts()}
-        listed = account_id is None or account_id in members
+        listed = account_id is None or sim.directory_account(account_id) is not None
         data = (
             [{"directoryId": directory_id_for(org), "name": "Local directory", "icon": None}]
             if listed
@@ -118,7 +117,10 @@ def make_directory_user(sim: Simulator) -> Any:
         found = _directory_account(sim, request)
         if isinstance(found, Response):
             return found
-        site, account = next((s, a) for s, a in sim.directory_accounts() if a.account_id == found)
+        entry = sim.directory_account(found)
+        if entry is None:  # removed since the check above
+            return _admin_error(404, "User not found in the directory")
+        site, account = entry
         data = directory_user(
             site, account, frozenset(), suspended=found in suspended_accounts(sim)
         )

@@ -24,6 +24,44 @@ from simulator.model import (
 OPERATOR_ROLES = ("admin", "member", "service")
 
 
+class AccountTable(dict[str, Account]):
+    """A site's accounts by id, counting its changes (``version``) so that views derived from
+    them (the Admin API directory) can be cached until the next change."""
+
+    version: int = 0
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def __setitem__(self, key: str, value: Account) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._changed()
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Account]:
+        self._changed()
+        return super().popitem()
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._changed()
+
+    def setdefault(self, key: str, default: Account) -> Account:
+        self._changed()
+        return super().setdefault(key, default)
+
+
 class Site:
     """One Confluence Cloud site (`{name}.atlassian.net`) and its data.
 
@@ -49,7 +87,7 @@ class Site:
         self.cloud_id = cloud_id
         self.verified_domains = [d.lower() for d in verified_domains]
         self.generated_at = generated_at
-        self.accounts: dict[str, Account] = {a.account_id: a for a in accounts}
+        self.accounts: dict[str, Account] = AccountTable((a.account_id, a) for a in accounts)
         self.groups: dict[str, Group] = {g.group_id: g for g in groups}
         self.spaces: dict[str, Space] = {s.key: s for s in spaces}
         self.pages: dict[str, Page] = {p.page_id: p for p in pages}

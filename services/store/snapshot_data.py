@@ -7,7 +7,7 @@ to queries until the run's snapshot is made current (``LeaseRepository.commit_sn
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,6 +56,7 @@ class SnapshotDataRepository:
         self._directory = db["snapshot_directory"]
         self._accounts = db["snapshot_accounts"]
         self._pages = db["snapshot_pages"]
+        self._counts = db["snapshot_counts"]
 
     async def ensure_indexes(self) -> None:
         """Indexes for the run's lookups, the snapshot reads, and deletion by snapshot."""
@@ -110,15 +111,29 @@ class SnapshotDataRepository:
         ]
         await _insert(self._directory, docs)
 
-    async def groups_of(
-        self, scope: SnapshotScope, account_ids: Sequence[str]
-    ) -> dict[str, list[str]]:
-        """The group names of each of ``account_ids`` (one query)."""
-        query = {"snapshot_id": scope.snapshot_id, "account_id": {"$in": list(account_ids)}}
-        found: dict[str, list[str]] = {}
-        async for doc in self._memberships.find(query, {"account_id": 1, "group_name": 1}):
-            found.setdefault(doc["account_id"], []).append(doc["group_name"])
-        return found
+    async def memberships_by_account(
+        self, scope: SnapshotScope
+    ) -> AsyncGenerator[tuple[str, list[str]], None]:
+        """Every account id of the snapshot's memberships, in account id order, with its group
+        names: one sorted read over the ``(snapshot_id, account_id)`` index, streamed, so
+        assembling accounts costs one pass over the memberships whatever the batch size."""
+        query = {"snapshot_id": scope.snapshot_id}
+        projection = {"_id": 0, "account_id": 1, "group_name": 1}
+        order = [("snapshot_id", 1), ("account_id", 1)]
+        cursor = self._memberships.find(query, projection).sort(order)
+        current: str | None = None
+        names: list[str] = []
+        try:
+            async for doc in cursor:
+                if doc["account_id"] != current:
+                    if current is not None:
+                        yield current, names
+                    current, names = doc["account_id"], []
+                names.append(doc["group_name"])
+            if current is not None:
+                yield current, names
+        finally:
+            await cursor.close()  # when left early
 
     async def directory_of(
         self, scope: SnapshotScope, account_ids: Sequence[str]
@@ -152,8 +167,30 @@ class SnapshotDataRepository:
         if ops:
             await self._pages.bulk_write(ops, ordered=False)
 
+    async def record_counts(self, snapshot_id: str) -> SnapshotCounts:
+        """Count the snapshot once, when its run has written everything (before it is made
+        current), and keep the counts in ``snapshot_counts`` so that reads of the snapshot
+        never count it again (a count is a scan of the snapshot's index on a real server)."""
+        counts = await self._count(snapshot_id)
+        doc = {"accounts": counts.accounts, "groups": counts.groups, "pages": counts.pages}
+        doc["memberships"] = counts.memberships
+        await self._counts.replace_one({"_id": snapshot_id}, doc, upsert=True)
+        return counts
+
     async def counts(self, snapshot_id: str) -> SnapshotCounts:
-        """How many accounts, groups, memberships and pages the snapshot holds."""
+        """How many accounts, groups, memberships and pages the snapshot holds (as recorded
+        when its run finished writing; counted now for a snapshot without recorded counts)."""
+        doc = await self._counts.find_one({"_id": snapshot_id})
+        if doc is None:
+            return await self._count(snapshot_id)
+        return SnapshotCounts(
+            accounts=int(doc["accounts"]),
+            groups=int(doc["groups"]),
+            memberships=int(doc["memberships"]),
+            pages=int(doc["pages"]),
+        )
+
+    async def _count(self, snapshot_id: str) -> SnapshotCounts:
         query = {"snapshot_id": snapshot_id}
         return SnapshotCounts(
             accounts=int(await self._accounts.count_documents(query)),
@@ -166,6 +203,7 @@ class SnapshotDataRepository:
         """Delete every document of a snapshot (retention, failed runs)."""
         for col in (self._accounts, self._groups, self._memberships, self._directory, self._pages):
             await col.delete_many({"snapshot_id": snapshot_id})
+        await self._counts.delete_one({"_id": snapshot_id})
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ class SnapshotQueryRepository:
     def __init__(self, db: Any) -> None:
         self._accounts = db["snapshot_accounts"]
         self._pages = db["snapshot_pages"]
+        self._counts = db["snapshot_counts"]
 
     async def ensure_indexes(self) -> None:
         """Nothing of its own: the data repository creates the indexes these reads use."""
@@ -24,11 +25,20 @@ class SnapshotQueryRepository:
     ) -> tuple[list[SnapshotAccount], int]:
         """Up to ``limit`` accounts by account id after ``after``; and the filtered total."""
         query = _account_query(snapshot_id, filter)
-        total = int(await self._accounts.count_documents(query))
+        total = await self._total(self._accounts, query, "accounts")
         if after is not None:
             query["account_id"] = {"$gt": after}
         cursor = self._accounts.find(query, {"snapshot_id": 0}).sort("account_id", 1).limit(limit)
         return [to_account(d) async for d in cursor], total
+
+    async def _total(self, col: Any, query: dict[str, Any], kind: str) -> int:
+        """How many documents match: without a filter, the snapshot's count recorded when its
+        run finished (no scan); with one, a count over the filter's index."""
+        if list(query) == ["snapshot_id"]:
+            recorded = await self._counts.find_one({"_id": query["snapshot_id"]}, {kind: 1})
+            if recorded is not None and kind in recorded:
+                return int(recorded[kind])
+        return int(await col.count_documents(query))
 
     async def get_account(self, *, snapshot_id: str, account_id: str) -> SnapshotAccount | None:
         """One account of the snapshot."""
@@ -46,7 +56,7 @@ class SnapshotQueryRepository:
     ) -> tuple[list[SnapshotPage], int]:
         """Up to ``limit`` pages by page id after ``after`` (bodies left out); and the total."""
         query = _page_query(snapshot_id, filter)
-        total = int(await self._pages.count_documents(query))
+        total = await self._total(self._pages, query, "pages")
         if after is not None:
             query["page_id"] = {"$gt": after}
         projection = {"body_storage": 0}

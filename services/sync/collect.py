@@ -1,20 +1,26 @@
 """What a run collects, as declarative streams (SPEC §3.1), written into its snapshot.
 
-ACCESS_REVIEW: groups → members of every group (concurrently, bounded) → the Admin API
-directory when an admin key is set → users-bulk for the deduplicated account ids in batches
-of 250, each batch assembled (with its memberships and directory facts, read back from the
-snapshot) into complete accounts, each written once.
+ACCESS_REVIEW: the Admin API directory (when an admin key is set: one chain of cursor pages)
+runs alongside groups → members of every group; then users-bulk for the deduplicated account
+ids in batches of 250. The account ids and their groups come from ONE sorted read of the
+snapshot's memberships (in account id order), each batch assembled with its directory facts
+(looked up by key) into complete accounts, each written once. All requests of the run share
+``concurrency`` slots; the directory holds one of them for its whole chain (it is the longest
+chain of pages that must be fetched one after another, so it never waits for a slot).
 POLICY: one CQL search with bodies, versions, labels and history expanded inline.
 
-Memory: only the group list and the set of account ids (for deduplication) are held;
-members, directory users, accounts and pages go to the store page by page.
+Memory: only the group list and the batches in flight are held; members, directory users,
+accounts and pages go to the store page by page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
 
+from services.atlassian.admin import AdminClient
 from services.confluence import paths
 from services.confluence.client import MAX_BULK_IDS, ConfluenceClient
 from services.confluence.models import (
@@ -31,7 +37,7 @@ from services.integrations.models import Integration, Purpose
 from services.store.snapshot_data import DirectoryEntry, SnapshotDataRepository, SnapshotScope
 from services.sync.connector import Connector
 from services.sync.models import Phase, SnapshotAccount
-from services.sync.pager import Stream, run_stream, run_streams
+from services.sync.pager import Stream, first_error, run_stream, run_streams
 from services.sync.progress import ProgressTracker
 
 SEARCH_PAGE_SIZE = 50
@@ -47,6 +53,10 @@ class Collection:
     scope: SnapshotScope
     progress: ProgressTracker
     concurrency: int = 8
+    _slots: asyncio.Semaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(max(1, self.concurrency))
 
     async def run(self) -> None:
         """Collect everything the integration's purpose needs."""
@@ -56,10 +66,22 @@ class Collection:
             await self._access_review()
 
     async def _access_review(self) -> None:
-        groups = await self._groups()
-        account_ids = await self._members(groups)
-        await self._directory()
-        await self._users(sorted(account_ids))
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                directory = tasks.create_task(self._directory()) if self._has_admin else None
+                groups = await self._groups()
+                await self._members(groups)
+                if directory is not None:
+                    # whatever of the directory's chain is left after the members
+                    await self.progress.enter(Phase.DIRECTORY)
+                    await directory
+        except BaseExceptionGroup as grouped:
+            raise first_error(grouped) from None
+        await self._users()
+
+    @property
+    def _has_admin(self) -> bool:
+        return self.connector.admin is not None and bool(self.connector.admin_org_id)
 
     async def _groups(self) -> list[Group]:
         await self.progress.enter(Phase.GROUPS)
@@ -78,32 +100,32 @@ class Collection:
                 )
             return page
 
-        await run_stream(Stream(paths.GROUPS, fetch, sink), self.progress)
+        await run_stream(Stream(paths.GROUPS, fetch, sink), self.progress, slots=self._slots)
         return groups
 
-    async def _members(self, groups: list[Group]) -> set[str]:
+    async def _members(self, groups: list[Group]) -> None:
         await self.progress.enter(Phase.MEMBERS)
-        account_ids: set[str] = set()
 
         def stream(group: Group) -> Stream[Member]:
             async def fetch(cursor: str | None) -> ResultPage[Member]:
                 return await self.confluence.list_group_members(group.id, cursor)
 
             async def sink(items: list[Member]) -> None:
-                account_ids.update(m.account_id for m in items)
                 await self.data.insert_memberships(self.scope, group, items)
 
             return Stream(paths.GROUP_MEMBERS, fetch, sink)
 
         streams = (stream(g) for g in groups)
-        await run_streams(streams, self.progress, concurrency=self.concurrency)
-        return account_ids
+        await run_streams(streams, self.progress, concurrency=self.concurrency, slots=self._slots)
 
     async def _directory(self) -> None:
+        """The Admin API directory: holds one request slot until its last page is stored."""
         admin, org_id = self.connector.admin, self.connector.admin_org_id
-        if admin is None or not org_id:
-            return
-        await self.progress.enter(Phase.DIRECTORY)
+        assert admin is not None and org_id
+        async with self._slots:
+            await self._fetch_directory(admin, org_id)
+
+    async def _fetch_directory(self, admin: AdminClient, org_id: str) -> None:
         cloud_id = await self._cloud_id()
 
         async def fetch(cursor: str | None) -> ResultPage[DirectoryUser]:
@@ -132,16 +154,17 @@ class Collection:
         await run_stream(Stream(paths.TENANT_INFO, fetch, sink), self.progress)
         return found[0]
 
-    async def _users(self, account_ids: list[str]) -> None:
+    async def _users(self) -> None:
         await self.progress.enter(Phase.USERS)
         admin_groups = {g.casefold() for g in self.integration.admin_groups}
 
-        def stream(batch: list[str]) -> Stream[BulkUser]:
+        def stream(groups: dict[str, list[str]]) -> Stream[BulkUser]:
+            batch = list(groups)
+
             async def fetch(cursor: str | None) -> ResultPage[BulkUser]:
                 return ResultPage(await self.confluence.users_bulk(batch), None)
 
             async def sink(items: list[BulkUser]) -> None:
-                groups = await self.data.groups_of(self.scope, batch)
                 directory = await self.data.directory_of(self.scope, batch)
                 users = {u.account_id: u for u in items}
                 accounts = [
@@ -152,8 +175,13 @@ class Collection:
 
             return Stream(paths.USERS_BULK, fetch, sink)
 
-        streams = (stream(b) for b in _batches(account_ids, MAX_BULK_IDS))
-        await run_streams(streams, self.progress, concurrency=self.concurrency)
+        async def streams() -> AsyncGenerator[Stream[BulkUser], None]:
+            async with aclosing(self.data.memberships_by_account(self.scope)) as accounts:
+                async for batch in _batches(accounts, MAX_BULK_IDS):
+                    yield stream(batch)
+
+        async with aclosing(streams()) as source:
+            await run_streams(source, self.progress, concurrency=self.concurrency)
 
     async def _pages(self) -> None:
         await self.progress.enter(Phase.PAGES)
@@ -201,6 +229,15 @@ def assemble(
     )
 
 
-def _batches(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+async def _batches(
+    accounts: AsyncIterator[tuple[str, list[str]]], size: int
+) -> AsyncIterator[dict[str, list[str]]]:
+    """Consecutive batches of ``size`` accounts (id → group names), in the source's order."""
+    batch: dict[str, list[str]] = {}
+    async for account_id, groups in accounts:
+        batch[account_id] = groups
+        if len(batch) == size:
+            yield batch
+            batch = {}
+    if batch:
+        yield batch

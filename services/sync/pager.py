@@ -9,7 +9,7 @@ from an iterator so that neither the streams nor their pages pile up in memory.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -44,13 +44,22 @@ class StreamFailed(Exception):
         self.cause = cause
 
 
-async def run_stream(stream: Stream[Any], counter: PageCounter) -> None:
-    """Fetch every page of ``stream`` in order and hand each to its sink as it arrives."""
+async def run_stream(
+    stream: Stream[Any], counter: PageCounter, *, slots: asyncio.Semaphore | None = None
+) -> None:
+    """Fetch every page of ``stream`` in order and hand each to its sink as it arrives.
+
+    With ``slots``, each request (with its retries) holds one of them: streams that share
+    ``slots`` never have more requests in flight than it allows."""
     cursor: str | None = None
     seen: set[str] = set()
     while True:
         try:
-            page = await stream.fetch(cursor)
+            if slots is None:
+                page = await stream.fetch(cursor)
+            else:
+                async with slots:
+                    page = await stream.fetch(cursor)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -67,24 +76,53 @@ async def run_stream(stream: Stream[Any], counter: PageCounter) -> None:
 
 
 async def run_streams(
-    streams: Iterable[Stream[Any]], counter: PageCounter, *, concurrency: int
+    streams: Iterable[Stream[Any]] | AsyncIterable[Stream[Any]],
+    counter: PageCounter,
+    *,
+    concurrency: int,
+    slots: asyncio.Semaphore | None = None,
 ) -> None:
-    """Run ``streams`` with at most ``concurrency`` at once; the first failure cancels the rest."""
-    source = iter(streams)
+    """Run ``streams`` with at most ``concurrency`` at once; the first failure cancels the rest.
+
+    ``streams`` may be an async iterable (read by one worker at a time, in order)."""
+    next_stream = _shared(streams)
 
     async def worker() -> None:
-        for stream in source:  # shared iterator: each stream is taken by exactly one worker
-            await run_stream(stream, counter)
+        # shared source: each stream is taken by exactly one worker
+        while (stream := await next_stream()) is not None:
+            await run_stream(stream, counter, slots=slots)
 
     try:
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, concurrency)):
                 group.create_task(worker())
     except BaseExceptionGroup as grouped:
-        raise _first(grouped) from None
+        raise first_error(grouped) from None
 
 
-def _first(grouped: BaseExceptionGroup[BaseException]) -> BaseException:
+def _shared(
+    streams: Iterable[Stream[Any]] | AsyncIterable[Stream[Any]],
+) -> Callable[[], Awaitable[Stream[Any] | None]]:
+    """The next stream of ``streams`` (None when they are exhausted), safe to call from many
+    workers at once."""
+    if isinstance(streams, AsyncIterable):
+        source = aiter(streams)
+        lock = asyncio.Lock()
+
+        async def take_async() -> Stream[Any] | None:
+            async with lock:  # an async generator cannot be advanced by two tasks at once
+                return await anext(source, None)
+
+        return take_async
+    plain = iter(streams)
+
+    async def take() -> Stream[Any] | None:
+        return next(plain, None)
+
+    return take
+
+
+def first_error(grouped: BaseExceptionGroup[BaseException]) -> BaseException:
     """The exception that caused the group (a StreamFailed if any)."""
     leaves: list[BaseException] = []
 

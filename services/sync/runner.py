@@ -159,6 +159,7 @@ class SyncRunner:
             )
             await collection.run()
         await tracker.enter(Phase.COMMITTING)
+        await self.store.snapshot_data.record_counts(run.snapshot_id)
         assert run.fence is not None
         committed = await self.store.sync_leases.commit_snapshot(
             integration_id=integration.id,

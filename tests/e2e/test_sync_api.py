@@ -140,7 +140,13 @@ async def test_sync_progress_over_websocket_then_snapshot_queries(env: Env) -> N
     items = [s["progress"]["itemsFetched"] for s in states]
     assert requests == sorted(requests) and items == sorted(items) and items[-1] > items[0]
     phases = [s["progress"]["phase"] for s in states]
-    assert {"MEMBERS", "DIRECTORY", "USERS"} <= set(phases) and phases[-1] == "DONE"
+    assert {"MEMBERS", "USERS"} <= set(phases) and phases[-1] == "DONE"
+    # The directory is fetched alongside groups and members; "directory" is the phase only
+    # while the run still waits for it after the members, so it may be too short to see.
+    # Phases never go back.
+    order = ["QUEUED", "STARTING", "GROUPS", "MEMBERS", "DIRECTORY", "USERS", "COMMITTING", "DONE"]
+    seen = [order.index(p) for p in phases]
+    assert seen == sorted(seen), phases
     ids = site.member_account_ids()
     assert final["counts"]["accounts"] == len(ids)
     assert final["counts"]["groups"] == len(site.groups)

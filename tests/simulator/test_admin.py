@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
 
-from simulator import RunningSimulator
+from simulator import RunningSimulator, Simulator, generate_site
 
 
 def _url(running: RunningSimulator, org: str | None = None) -> str:
@@ -110,3 +111,43 @@ def test_only_the_org_admin_key_is_accepted(running: RunningSimulator, who: str)
         response = _search(running, key, {"limit": 10}, "other-org" if who == "wrong_org" else None)
     assert response.status_code == 401
     assert response.json()["code"] == 401
+
+
+def test_directory_is_built_once_for_all_its_pages_and_rebuilt_after_a_change() -> None:
+    """Paging through the directory must not rebuild it per page (quadratic at 50k users);
+    any change to a site's accounts shows on the next page read."""
+    sim = Simulator(generate_site(users=400, groups=10, pages=5, seed=3))
+    site = sim.site
+    reads = 0
+    values = site.accounts.values
+
+    def counting_values() -> Any:
+        nonlocal reads
+        reads += 1
+        return values()
+
+    site.accounts.values = counting_values  # type: ignore[method-assign]
+    listed: list[str] = []
+    offset, total = 0, None
+    while total is None or offset < total:
+        chunk, total = sim.directory_page(offset, 20)
+        listed += [a.account_id for _, a in chunk]
+        offset += 20
+    assert total > 200 and len(listed) == total == len(set(listed))
+    assert reads == 1
+
+    # Every kind of change is seen: status out of the enum, a new account, a replaced one.
+    gone = listed[0]
+    site.set_account_status(gone, "unknown")
+    assert sim.directory_account(gone) is None and sim.directory_page(0, 1)[1] == total - 1
+    newcomer = replace(site.accounts[listed[1]], account_id="new-account")
+    site.add_account(newcomer)
+    assert sim.directory_account("new-account") is not None
+    site.accounts[listed[2]] = replace(site.accounts[listed[2]], account_type="app")
+    assert sim.directory_account(listed[2]) is None
+    assert reads == 4
+    assert [a.account_id for _, a in sim.directory_accounts()] == [
+        a.account_id
+        for a in values()
+        if a.account_type == "atlassian" and a.account_status in ("active", "inactive", "closed")
+    ]

@@ -91,9 +91,12 @@ def make_runner(
     keep: int = 30,
     protected: ProtectedSnapshots | None = None,
     listeners: Sequence[SnapshotListener] = (),
+    concurrency: int = 8,
 ) -> SyncRunner:
     """A runner with test-sized tunables."""
-    options = RunnerOptions(owner=owner, lease_ttl=timedelta(seconds=lease_seconds))
+    options = RunnerOptions(
+        owner=owner, lease_ttl=timedelta(seconds=lease_seconds), concurrency=concurrency
+    )
     retention = Retention(store.sync_runs, store.snapshot_data, protected, keep=keep)
     return SyncRunner(
         store, bus or InMemoryEventBus(), connectors, retention, options, listeners=listeners
