@@ -12,13 +12,18 @@ REMOVE = "/wiki/rest/api/group/userByGroupId"
 ROUTE = f"DELETE {REMOVE}"
 
 
-def _member(running: RunningSimulator) -> tuple[str, str]:
+def _member(running: RunningSimulator, *, in_directory: bool = False) -> tuple[str, str]:
+    """A group member who is not one of the simulator's operators (and, when asked, who is in
+    the organization directory: `atlassian` accounts with a status the Admin API knows)."""
     site = running.sim.site
     operators = set(site.operators.values())
     for group in sorted(site.groups.values(), key=lambda g: g.group_id):
-        for account_id in group.member_ids:
-            if account_id not in operators:
-                return group.group_id, account_id
+        for account_id in sorted(group.member_ids):
+            if account_id in operators:
+                continue
+            if in_directory and running.sim.directory_account(account_id) is None:
+                continue
+            return group.group_id, account_id
     raise AssertionError("no member")
 
 
@@ -74,7 +79,7 @@ def test_admin_api_suspends_and_restores_an_accounts_directory_access(
 ) -> None:
     creds = running.sim.credentials
     org = creds.org_id
-    _, account_id = _member(running)
+    _, account_id = _member(running, in_directory=True)
     base = f"{running.api_url}/admin/v2/orgs/{org}"
     headers = {"Authorization": f"Bearer {creds.admin_api_key}"}
     with httpx.Client(headers=headers, timeout=10) as client:
