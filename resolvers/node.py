@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import AppServices, Context, principal_of
 from resolvers.evidence_types import Evidence
 from resolvers.integrations import Integration
 from resolvers.people_types import Person
@@ -20,53 +20,30 @@ from resolvers.review_types import AccessReview
 from resolvers.sync_types import SyncRun
 from resolvers.systems import CriticalSystem
 from resolvers.types import ApiKey
+from services.models import Principal
 
 Lookup = Callable[[strawberry.Info[Context, Any], str], Awaitable[Node | None]]
+Fetch = Callable[[AppServices, Principal, str], Awaitable[Any]]
 
 
-async def _integration(info: strawberry.Info[Context, Any], id: str) -> Node | None:
-    found = await info.context.services.integrations.get(principal_of(info), id)
-    return Integration.from_domain(found) if found else None
+def _lookup(fetch: Fetch, convert: Callable[[Any], Node]) -> Lookup:
+    """Fetch through a service (scoped to the caller) and convert, or None when not found."""
 
+    async def lookup(info: strawberry.Info[Context, Any], id: str) -> Node | None:
+        found = await fetch(info.context.services, principal_of(info), id)
+        return convert(found) if found else None
 
-async def _run(info: strawberry.Info[Context, Any], id: str) -> Node | None:
-    found = await info.context.services.sync.get_run(principal_of(info), id)
-    return SyncRun.from_domain(found) if found else None
-
-
-async def _person(info: strawberry.Info[Context, Any], id: str) -> Node | None:
-    found = await info.context.services.people.get(principal_of(info), id)
-    return Person.from_domain(found) if found else None
-
-
-async def _review(info: strawberry.Info[Context, Any], id: str) -> Node | None:
-    found = await info.context.services.reviews.get(principal_of(info), id)
-    return AccessReview.from_domain(found) if found else None
-
-
-async def _system(info: strawberry.Info[Context, Any], id: str) -> Node | None:
-    found = await info.context.services.systems.get(principal_of(info), id)
-    return CriticalSystem.from_domain(found) if found else None
-
-
-async def _evidence(info: strawberry.Info[Context, Any], id: str) -> Node | None:
-    found = await info.context.services.evidence.get(principal_of(info), id)
-    return Evidence.from_domain(found) if found else None
-
-
-async def _key(info: strawberry.Info[Context, Any], id: str) -> Node | None:
-    found = await info.context.services.access.get_api_key(principal_of(info), id)
-    return ApiKey.from_domain(found) if found else None
+    return lookup
 
 
 LOOKUPS: dict[str, Lookup] = {
-    "int": _integration,
-    "run": _run,
-    "per": _person,
-    "rev": _review,
-    "sys": _system,
-    "evd": _evidence,
-    "key": _key,
+    "int": _lookup(lambda s, p, i: s.integrations.get(p, i), Integration.from_domain),
+    "run": _lookup(lambda s, p, i: s.sync.get_run(p, i), SyncRun.from_domain),
+    "per": _lookup(lambda s, p, i: s.people.get(p, i), Person.from_domain),
+    "rev": _lookup(lambda s, p, i: s.reviews.get(p, i), AccessReview.from_domain),
+    "sys": _lookup(lambda s, p, i: s.systems.get(p, i), CriticalSystem.from_domain),
+    "evd": _lookup(lambda s, p, i: s.evidence.get(p, i), Evidence.from_domain),
+    "key": _lookup(lambda s, p, i: s.access.get_api_key(p, i), ApiKey.from_domain),
 }
 
 
