@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from api.settings import Settings, load_settings
-from services.access import AccessService
+from services.api_keys import ApiKeyService
 from services.errors import ConfigurationError, DomainError, ValidationFailed
 from services.events import InMemoryEventBus
 from services.integrations.models import Purpose
@@ -230,7 +230,7 @@ def remediate(
 def org_create(name: str) -> None:
     """Create an organization and print its first ADMIN key once."""
 
-    async def go(access: AccessService) -> None:
+    async def go(access: ApiKeyService) -> None:
         org, created = await access.create_organization(name)
         typer.echo(f"organization id: {org.id}")
         typer.echo(f"ADMIN API key (shown once): {created.secret}")
@@ -246,7 +246,7 @@ def apikey_create(
 ) -> None:
     """Create an API key for an organization and print it once."""
 
-    async def go(access: AccessService) -> None:
+    async def go(access: ApiKeyService) -> None:
         created = await access.create_api_key_for(org, role, name)
         typer.echo(f"API key id: {created.key.id}")
         typer.echo(f"{role.value} API key (shown once): {created.secret}")
@@ -258,7 +258,7 @@ def apikey_create(
 def apikey_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Revoke an API key by id."""
 
-    async def go(access: AccessService) -> None:
+    async def go(access: ApiKeyService) -> None:
         key = await access.revoke_api_key_by_id(key_id)
         typer.echo(f"revoked {key.id} ({key.role.value}, organization {key.organization_id})")
 
@@ -336,7 +336,7 @@ def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
         return 2
 
 
-def _run_with_access(action: Callable[[AccessService], Awaitable[None]]) -> None:
+def _run_with_access(action: Callable[[ApiKeyService], Awaitable[None]]) -> None:
     try:
         settings = load_settings()
     except ConfigurationError as exc:
@@ -355,7 +355,7 @@ def _run_with_access(action: Callable[[AccessService], Awaitable[None]]) -> None
         store = Store.open(url, settings.mongodb_db)
         try:
             await store.ensure_indexes()
-            await action(AccessService(store, InMemoryEventBus()))
+            await action(ApiKeyService(store, InMemoryEventBus()))
         finally:
             store.close()
 

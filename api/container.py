@@ -19,7 +19,7 @@ from api.settings import Settings
 from api.sockets import SocketRegistry
 from api.sync_setup import SyncParts, build_sync
 from resolvers.context import AppServices
-from services.access import AccessService
+from services.api_keys import ApiKeyService
 from services.crypto import keyring_from_settings
 from services.events import EventBus, InMemoryEventBus
 from services.events.replicated import ReplicatedEventBus
@@ -45,7 +45,7 @@ class Container:
     settings: Settings
     store: Store
     bus: EventBus
-    access: AccessService
+    access: ApiKeyService
     metrics: Metrics
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
@@ -120,7 +120,7 @@ class Container:
             exceptions=policy.exceptions,
         )
         integrations.on_changed(compliance.integration_changed)
-        access = AccessService(store, bus)
+        access = ApiKeyService(store, bus)
         policy.attach(compliance.reevaluator, sync, access, bus)
         remediation = build_remediation(
             store, bus, sync.reader, clients, policy.evidence, sync.service, vault
@@ -150,7 +150,7 @@ class Container:
     def services(self) -> AppServices:
         """The services exposed to resolvers."""
         return AppServices(
-            access=self.access,
+            api_keys=self.access,
             bus=self.bus,
             integrations=self.integrations,
             oauth=self.oauth,
@@ -164,7 +164,7 @@ class Container:
             checks=self.compliance.checks,
             policies=self.policy.policies,
             evidence=self.policy.evidence,
-            exceptions=self.policy.exceptions,
+            check_exceptions=self.policy.exceptions,
             remediation=self.remediation,
             remediation_consent=RemediationConsent(self.store, self.oauth),
         )

@@ -12,16 +12,16 @@ from pydantic import SecretStr
 
 from api.settings import Settings
 from api.sync_setup import SyncParts
-from services.access import AccessService
+from services.api_keys import ApiKeyService
+from services.check_exceptions.service import ExceptionService, FailingItems
 from services.checks.base import DataSource
 from services.checks.policy.data import POLICY, PolicyDataSource
 from services.checks.registry import CHECKS
 from services.checks.triggers import Reevaluator
 from services.events import EventBus, topic_for
-from services.evidence import EvidencedSnapshots, EvidenceService
-from services.evidence_chain import evidence_key_from_settings
-from services.evidence_recorder import EvidenceRecorder
-from services.exceptions import ExceptionService, FailingItems
+from services.evidence.chain import evidence_key_from_settings
+from services.evidence.recorder import EvidenceRecorder
+from services.evidence.service import EvidencedSnapshots, EvidenceService
 from services.policies.service import POLICIES_CHANNEL, PolicyService
 from services.policies.state import PolicyStateLoader
 from services.store import Store
@@ -77,7 +77,7 @@ class PolicyParts:
         self,
         reevaluator: Reevaluator,
         sync: SyncParts,
-        access: AccessService,
+        access: ApiKeyService,
         bus: EventBus | None = None,
     ) -> None:
         """Connect change callbacks to the engine; auto-map before the engine's sync hook."""

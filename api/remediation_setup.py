@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from services.atlassian.directory_admin import DirectoryAdminClient
 from services.events import EventBus
-from services.evidence import EvidenceService
+from services.evidence.service import EvidenceService
 from services.integrations.clients import ClientFactory
 from services.integrations.models import Integration
 from services.integrations.vault import ADMIN_API_KEY, CredentialVault

@@ -33,10 +33,10 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.access import AccessService  # noqa: E402
+from services.api_keys import ApiKeyService  # noqa: E402
 from services.crypto import generate_key, parse_key  # noqa: E402
 from services.events import InMemoryEventBus  # noqa: E402
-from services.evidence_chain import GENESIS_HASH, EvidenceEntry, EvidenceKey, seal  # noqa: E402
+from services.evidence.chain import GENESIS_HASH, EvidenceEntry, EvidenceKey, seal  # noqa: E402
 from services.store import Store  # noqa: E402
 from services.store.evidence import evidence_document  # noqa: E402
 from tests.mongo import wire_server  # noqa: E402
@@ -89,7 +89,7 @@ async def load(url: str, db: str, count: int, pages: int, key: EvidenceKey) -> t
     """Create an organization and its ADMIN key; bulk-load ``count`` chained records."""
     store = Store.open(url, db)
     await store.ensure_indexes()
-    org, created = await AccessService(store, InMemoryEventBus()).create_organization("Bench")
+    org, created = await ApiKeyService(store, InMemoryEventBus()).create_organization("Bench")
     col, prev, batch = store._db["evidence"], GENESIS_HASH, []
     for n in range(1, count + 1):
         record = seal(

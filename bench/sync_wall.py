@@ -39,9 +39,9 @@ from sync_memory import start_simulator
 from services.integrations.models import Purpose
 from services.store import Store
 from services.store.client import connect
-from services.sync.static_connector import StaticConnectorFactory
 from simulator import Simulator, generate_site
 from tests.mongo import wire_server
+from tests.static_connector import StaticConnectorFactory
 from tests.sync.support import connected_integration, make_runner
 from tests.sync.test_ground_truth import (
     DIRECTORY,

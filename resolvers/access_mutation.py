@@ -34,7 +34,7 @@ class AccessMutation:
         input: Annotated[CreateApiKeyInput, strawberry.argument(description="Role and name.")],
     ) -> CreateApiKeyPayload:
         try:
-            created = await info.context.services.access.create_api_key(
+            created = await info.context.services.api_keys.create_api_key(
                 principal_of(info), models.Role(wire(input.role)), input.name
             )
         except DomainError as exc:
@@ -51,7 +51,7 @@ class AccessMutation:
         id: Annotated[strawberry.ID, strawberry.argument(description="The key id.")],
     ) -> ApiKeyPayload:
         try:
-            key = await info.context.services.access.revoke_api_key(principal_of(info), str(id))
+            key = await info.context.services.api_keys.revoke_api_key(principal_of(info), str(id))
         except DomainError as exc:
             return ApiKeyPayload(user_errors=user_errors(exc, info))
         return ApiKeyPayload(api_key=ApiKey.from_domain(key))
@@ -69,7 +69,7 @@ class AccessMutation:
         ],
     ) -> FrameworksPayload:
         try:
-            org = await info.context.services.access.activate_frameworks(
+            org = await info.context.services.api_keys.activate_frameworks(
                 principal_of(info), [models.Framework(wire(f)) for f in frameworks]
             )
         except DomainError as exc:

@@ -15,7 +15,7 @@ class AccessQuery:
     @strawberry.field(description="The caller: organization and role (every role).")
     async def me(self, info: strawberry.Info[Context, Any]) -> Viewer:
         principal = principal_of(info)
-        org = await info.context.services.access.get_organization(principal)
+        org = await info.context.services.api_keys.get_organization(principal)
         return Viewer(
             organization=Organization.from_domain(org),
             role=Role(principal.role.value),
@@ -26,5 +26,5 @@ class AccessQuery:
         description="The organization's API keys (ADMIN; other roles get a FORBIDDEN error)."
     )
     async def api_keys(self, info: strawberry.Info[Context, Any]) -> list[ApiKey]:
-        keys = await info.context.services.access.list_api_keys(principal_of(info))
+        keys = await info.context.services.api_keys.list_api_keys(principal_of(info))
         return [ApiKey.from_domain(k) for k in keys]

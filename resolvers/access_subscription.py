@@ -25,7 +25,7 @@ class AccessSubscription:
         services = info.context.services
         events = services.bus.subscribe(topic_for(principal.organization_id, "api_keys"))
         async for event in events:
-            key = await services.access.get_api_key(principal, event["key_id"])
+            key = await services.api_keys.get_api_key(principal, event["key_id"])
             if key is not None:
                 yield ApiKeyChange(
                     change=ApiKeyChangeKind(event["change"]), api_key=ApiKey.from_domain(key)

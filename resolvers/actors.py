@@ -17,7 +17,7 @@ async def actor(info: strawberry.Info[Context, Any], key_id: str | None) -> Acto
     memo = info.context.memo
     cache_key = ("actor", key_id)
     if cache_key not in memo:
-        key = await info.context.services.access.key_for_display(principal_of(info), key_id)
+        key = await info.context.services.api_keys.key_for_display(principal_of(info), key_id)
         memo[cache_key] = Actor.of(key_id, key)
     found: Actor = memo[cache_key]
     return found

@@ -36,7 +36,7 @@ class ExceptionQuery:
         first: First = None,
         after: After = None,
     ) -> CheckExceptionConnection:
-        service = info.context.services.exceptions
+        service = info.context.services.check_exceptions
         page = await service.page(
             principal_of(info),
             check_id=str(check_id) if check_id is not None else None,
@@ -60,7 +60,7 @@ class ExceptionMutation:
             CreateCheckExceptionInput, strawberry.argument(description="Item, reason, expiry.")
         ],
     ) -> CheckExceptionPayload:
-        service = info.context.services.exceptions
+        service = info.context.services.check_exceptions
         try:
             created = await service.create(
                 principal_of(info),
@@ -79,7 +79,7 @@ class ExceptionMutation:
         info: strawberry.Info[Context, Any],
         id: Annotated[strawberry.ID, strawberry.argument(description="The exception id.")],
     ) -> CheckExceptionPayload:
-        service = info.context.services.exceptions
+        service = info.context.services.check_exceptions
         try:
             revoked = await service.revoke(principal_of(info), str(id))
         except DomainError as exc:

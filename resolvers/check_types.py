@@ -12,9 +12,9 @@ from resolvers.context import Context, principal_of
 from resolvers.exception_types import CheckException
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo
 from resolvers.types import Framework
+from services.check_exceptions.models import CheckException as DomainException
 from services.checks import base
 from services.checks.service import CheckView
-from services.exception_models import CheckException as DomainException
 from services.paging import Slice
 
 
@@ -83,9 +83,9 @@ class CheckItem:
         memo = info.context.memo
         key = ("exceptions", self.check_id)
         if key not in memo:
-            memo[key] = await services.exceptions.of_check(principal_of(info), self.check_id)
+            memo[key] = await services.check_exceptions.of_check(principal_of(info), self.check_id)
         found = _covering(memo[key], self.resource_id, self.evaluated_at)
-        return CheckException.from_domain(found, services.exceptions.now()) if found else None
+        return CheckException.from_domain(found, services.check_exceptions.now()) if found else None
 
     @classmethod
     def from_domain(cls, i: base.CheckItem, r: base.CheckResult, *, excepted: bool) -> CheckItem:

@@ -7,12 +7,12 @@ from typing import Any
 
 import strawberry
 
-from services.access import AccessService
+from services.api_keys import ApiKeyService
+from services.check_exceptions.service import ExceptionService
 from services.checks.service import CheckService
 from services.errors import Forbidden
 from services.events import EventBus
-from services.evidence import EvidenceService
-from services.exceptions import ExceptionService
+from services.evidence.service import EvidenceService
 from services.identity.accounts import AccountService
 from services.identity.service import IdentityService
 from services.integrations.oauth_flow import OAuthFlow
@@ -32,7 +32,7 @@ from services.sync.service import SyncService
 class AppServices:
     """The services the GraphQL layer calls (built by the composition root)."""
 
-    access: AccessService
+    api_keys: ApiKeyService
     bus: EventBus
     integrations: IntegrationService
     oauth: OAuthFlow
@@ -46,7 +46,7 @@ class AppServices:
     checks: CheckService
     policies: PolicyService
     evidence: EvidenceService
-    exceptions: ExceptionService
+    check_exceptions: ExceptionService
     remediation: RemediationService | None = None  # issue 16
     remediation_consent: RemediationConsent | None = None  # issue 16
 

@@ -10,8 +10,8 @@ from strawberry.scalars import JSON
 
 from resolvers.check_types import CheckStatus
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
-from services.evidence_chain import EvidenceRecord
-from services.evidence_verify import ChainStatus
+from services.evidence.chain import EvidenceRecord
+from services.evidence.verify import ChainStatus
 from services.paging import Slice
 
 

@@ -13,7 +13,7 @@ from resolvers.context import Context
 from resolvers.errors import UserError
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
 from resolvers.types import Actor
-from services.exception_models import CheckException as DomainException
+from services.check_exceptions.models import CheckException as DomainException
 from services.paging import Slice
 
 

@@ -43,7 +43,7 @@ LOOKUPS: dict[str, Lookup] = {
     "rev": _lookup(lambda s, p, i: s.reviews.get(p, i), AccessReview.from_domain),
     "sys": _lookup(lambda s, p, i: s.systems.get(p, i), CriticalSystem.from_domain),
     "evd": _lookup(lambda s, p, i: s.evidence.get(p, i), Evidence.from_domain),
-    "key": _lookup(lambda s, p, i: s.access.get_api_key(p, i), ApiKey.from_domain),
+    "key": _lookup(lambda s, p, i: s.api_keys.get_api_key(p, i), ApiKey.from_domain),
 }
 
 

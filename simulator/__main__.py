@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from simulator.server import main
+from simulator.cli import main
 
 main()

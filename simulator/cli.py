@@ -9,6 +9,7 @@ from typing import Any
 from simulator.core import Simulator
 from simulator.faults import FaultConfig
 from simulator.generate import generate_site
+from simulator.server import serve
 from simulator.site import load_sites
 
 
@@ -113,8 +114,6 @@ def simulator_command(
 
     `sites` is a comma-separated list of site names to generate (several = multi-site).
     """
-    from simulator.server import serve
-
     sim = build_simulator(
         users=users,
         groups=groups,
@@ -137,7 +136,7 @@ def simulator_command(
 
 
 def parse_args(argv: list[str] | None = None) -> dict[str, Any]:
-    """Flags of `python -m simulator.server` as simulator_command keyword arguments."""
+    """Flags of `python -m simulator` as simulator_command keyword arguments."""
     parser = argparse.ArgumentParser(prog="simulator", description=simulator_command.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
@@ -156,3 +155,8 @@ def parse_args(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quota-points", type=int, default=None)
     parser.add_argument("--log-level", default="info")
     return vars(parser.parse_args(argv))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m simulator [flags]`: the same flags as `vigil simulator`."""
+    simulator_command(**parse_args(argv))

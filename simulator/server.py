@@ -129,14 +129,3 @@ def serve(
         shown = f"[{host}]" if ":" in host else host
         on_ready(f"http://{shown}:{actual_port}")
     uvicorn.Server(_config(sim, host, actual_port, log_level)).run(sockets=[sock])
-
-
-def main(argv: list[str] | None = None) -> None:
-    """`python -m simulator.server [flags]` — same flags as `vigil simulator`."""
-    from simulator.cli import parse_args, simulator_command
-
-    simulator_command(**parse_args(argv))
-
-
-if __name__ == "__main__":
-    main()

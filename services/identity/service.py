@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.errors import NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory

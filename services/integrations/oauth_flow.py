@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.confluence.auth import BearerAuth
 from services.errors import DomainError, ValidationFailed
 from services.integrations.clients import atlassian_errors

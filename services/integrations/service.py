@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.atlassian.models import OAuthApp
 from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
 from services.confluence.errors import ConfluenceAuthError, ConfluenceError

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.errors import ValidationFailed
 from services.integrations.errors import InvalidState
 from services.integrations.models import Integration, IntegrationStatus, Purpose

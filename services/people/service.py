@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.errors import NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory

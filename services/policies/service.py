@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.integrations.models import Integration, Purpose

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.integrations.models import AuthMethod, Integration, Purpose
 from services.integrations.oauth_flow import OAuthFlow

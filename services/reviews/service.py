@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, OnReviewChange, ignore_change, ignore_review_change
 from services.identity.directory import Directory

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.integrations.models import IntegrationStatus, Purpose

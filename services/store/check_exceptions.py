@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from services.exception_models import CheckException
+from services.check_exceptions.models import CheckException
 
 
 def _id(at: datetime) -> str:

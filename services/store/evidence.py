@@ -14,8 +14,8 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from services.evidence_chain import EvidenceRecord, SequenceTaken
-from services.evidence_verify import ChainHead
+from services.evidence.chain import EvidenceRecord, SequenceTaken
+from services.evidence.verify import ChainHead
 
 BATCH = 500
 

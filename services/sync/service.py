@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 
-from services.access import require_role
+from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration, IntegrationStatus

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.evidence import EvidenceService
-from services.evidence_chain import GENESIS_HASH, EvidenceEntry, EvidenceKey, EvidenceRecord, seal
-from services.evidence_verify import ChainHead
+from services.evidence.chain import GENESIS_HASH, EvidenceEntry, EvidenceKey, EvidenceRecord, seal
+from services.evidence.service import EvidenceService
+from services.evidence.verify import ChainHead
 from services.store import Store
 from services.store.evidence import evidence_document
 

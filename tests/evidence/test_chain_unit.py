@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from services.errors import ConfigurationError
-from services.evidence_chain import (
+from services.evidence.chain import (
     GENESIS_HASH,
     EvidenceKey,
     canonical_json,
@@ -17,7 +17,7 @@ from services.evidence_chain import (
     seal,
     sha256_hex,
 )
-from services.evidence_verify import ChainHead, ChainVerifier, LinkProblem
+from services.evidence.verify import ChainHead, ChainVerifier, LinkProblem
 from tests.evidence.support import KEY, entry, prepared_chain, signed_head
 
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner, Result
 
 from api.cli import app
 from services.crypto import generate_key, parse_key
-from services.evidence import EvidenceService
-from services.evidence_chain import EvidenceKey
+from services.evidence.chain import EvidenceKey
+from services.evidence.service import EvidenceService
 from services.store import Store
 from tests.evidence.support import CHECKS, entry, raw
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from services.errors import ValidationFailed
-from services.evidence import EvidenceService
-from services.evidence_chain import EvidenceEntry, EvidenceKey, EvidenceRecord
-from services.evidence_verify import LinkProblem
+from services.evidence.chain import EvidenceEntry, EvidenceKey, EvidenceRecord
+from services.evidence.service import EvidenceService
+from services.evidence.verify import LinkProblem
 from services.models import Principal, Role
 from services.store import Store
 from tests.evidence.support import CHECKS, KEY, entry, raw
@@ -128,7 +128,7 @@ async def test_the_worker_logs_signed_checkpoints(
 
     evidence = EvidenceService(store.evidence, KEY, check_ids=lambda: CHECKS, sleep=sleep)
     with (
-        caplog.at_level(logging.INFO, logger="services.evidence"),
+        caplog.at_level(logging.INFO, logger="services.evidence.service"),
         pytest.raises(asyncio.CancelledError),
     ):
         await evidence.log_checkpoints(org_ids, 3600)

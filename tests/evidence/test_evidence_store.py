@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from services.errors import NotFound, ValidationFailed
-from services.evidence import EvidenceService
-from services.evidence_chain import EvidenceKey, EvidenceRecord, sha256_hex
-from services.evidence_verify import LinkProblem
+from services.evidence.chain import EvidenceKey, EvidenceRecord, sha256_hex
+from services.evidence.service import EvidenceService
+from services.evidence.verify import LinkProblem
 from services.models import Principal, Role
 from services.store import Store
 from services.store.evidence import EvidenceRepository

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.evidence import EvidencedSnapshots
+from services.evidence.service import EvidencedSnapshots
 from services.integrations.models import Purpose
 from services.store import Store
 from services.sync.models import SnapshotCounts, SyncRunStatus

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from services.check_exceptions.models import ExceptionStatus
+from services.check_exceptions.service import ExceptionService
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.exception_models import ExceptionStatus
-from services.exceptions import ExceptionService
 from services.models import Principal, Role
 from services.store import Store
 

@@ -10,15 +10,15 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
+from services.check_exceptions.service import ExceptionService
 from services.checks.base import CheckStatus
 from services.checks.engine import CheckEngine
 from services.checks.policy.data import POLICY, PolicyDataSource
 from services.checks.policy.document_setup import DocumentSetup
 from services.checks.policy.policy_current import PolicyCurrent
 from services.events import InMemoryEventBus
-from services.evidence import EvidencedSnapshots, EvidenceService
-from services.evidence_recorder import EvidenceRecorder
-from services.exceptions import ExceptionService
+from services.evidence.recorder import EvidenceRecorder
+from services.evidence.service import EvidencedSnapshots, EvidenceService
 from services.models import Principal, Role
 from services.policies.catalogue import PolicyType
 from services.policies.service import PolicyService

@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from services.access import AccessService
+from services.api_keys import ApiKeyService
 from services.events import topic_for
 from services.events.replicated import ReplicatedEventBus
 from services.models import Role
@@ -53,7 +53,7 @@ async def test_revocation_closes_every_socket_of_the_key_with_4403(
                 # Revoked by another process sharing the database: only the bus tells us.
                 other = Store.open(wire_url, live.container.store._db.name)
                 try:
-                    other_access = AccessService(other, ReplicatedEventBus(other.events))
+                    other_access = ApiKeyService(other, ReplicatedEventBus(other.events))
                     await other_access.revoke_api_key_by_id(viewer.key.id)
                 finally:
                     other.close()

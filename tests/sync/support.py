@@ -21,8 +21,8 @@ from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.retention import ProtectedSnapshots, Retention
 from services.sync.runner import RunnerOptions, SnapshotListener, SyncRunner
-from services.sync.static_connector import StaticConnectorFactory
 from simulator import RunningSimulator
+from tests.static_connector import StaticConnectorFactory
 
 
 @dataclass

@@ -27,7 +27,7 @@ def require_role(principal: Principal, required: Role) -> None:
         raise Forbidden(f"this operation needs the {required.value} role")
 
 
-class AccessService:
+class ApiKeyService:
     """Creates organizations and keys and turns a presented key into a ``Principal``."""
 
     def __init__(

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.evidence_chain import (
+from services.evidence.chain import (
     GENESIS_HASH,
     EvidenceEntry,
     EvidenceKey,
@@ -27,14 +27,14 @@ from services.evidence_chain import (
     iso_utc,
     seal,
 )
-from services.evidence_export import (
+from services.evidence.export import (
     EXPORT_FORMAT,
     EvidenceExport,
     ExportFormat,
     csv_chunks,
     json_chunks,
 )
-from services.evidence_verify import ChainHead, ChainStatus, ChainVerifier, dangling_reference
+from services.evidence.verify import ChainHead, ChainStatus, ChainVerifier, dangling_reference
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.store import Store

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.evidence_chain import GENESIS_HASH, EvidenceKey, EvidenceRecord, sha256_hex
+from services.evidence.chain import GENESIS_HASH, EvidenceKey, EvidenceRecord, sha256_hex
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 
-from services.access import require_role
+from services.api_keys import require_role
+from services.check_exceptions.models import MAX_DURATION, CheckException
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.exception_models import MAX_DURATION, CheckException
 from services.hooks import OnChange, ignore_change
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size

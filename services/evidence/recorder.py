@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.checks.base import CheckItem, CheckResult, Evaluation
-from services.evidence import EvidenceService
-from services.evidence_chain import EvidenceEntry
+from services.evidence.chain import EvidenceEntry
+from services.evidence.service import EvidenceService
 from services.store import Store
 
 

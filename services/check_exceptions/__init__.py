@@ -1,0 +1,1 @@
+"""Check exceptions: accepted risks that exclude failing items from a check."""

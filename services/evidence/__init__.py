@@ -1,0 +1,1 @@
+"""Hash-chained evidence: the chain, recording, verification and export."""
