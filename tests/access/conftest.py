@@ -15,6 +15,6 @@ async def store(store: Store) -> AsyncIterator[Store]:
     """The shared ``store`` fixture, settling this test's re-evaluations before its drop."""
     yield store
     while CREATED:
-        parts = CREATED.pop()
-        await parts.reevaluator.settle()
-        await parts.container.http.aclose()
+        container = CREATED.pop()
+        await container.compliance.reevaluator.settle()
+        await container.http.aclose()

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from api.container import Container
+from api.container import AccessParts, Container
 from api.settings import Settings
-from services.checks.engine import CheckEngine
-from services.checks.service import CheckService
-from services.checks.triggers import Reevaluator
 from services.crypto import generate_key
 from services.events import InMemoryEventBus
-from services.identity.accounts import AccountService
-from services.identity.directory import Directory
-from services.identity.service import IdentityService
 from services.integrations.models import (
     AuthMethod,
     ConfluenceSite,
@@ -24,9 +17,6 @@ from services.integrations.models import (
     Purpose,
 )
 from services.models import Principal, Role
-from services.people.service import PeopleService
-from services.reviews.service import AccessReviewService
-from services.reviews.systems import CriticalSystemService
 from services.store import Store
 from services.store.snapshot_data import SnapshotScope
 from services.sync.models import SnapshotAccount
@@ -68,29 +58,14 @@ async def seed_snapshot(
     return updated
 
 
-@dataclass
-class Parts:
-    """The issue-6 services over one store, built by the composition root (``Container``)."""
+Parts = AccessParts
+"""The people, identity, review and check services of one application (``Container``)."""
 
-    container: Container
-    store: Store
-    bus: InMemoryEventBus
-    directory: Directory
-    people: PeopleService
-    identities: IdentityService
-    accounts: AccountService
-    systems: CriticalSystemService
-    reviews: AccessReviewService
-    engine: CheckEngine
-    reevaluator: Reevaluator
-    checks: CheckService
-
-
-CREATED: list[Parts] = []  # settled after each test (tests/access/conftest.py)
+CREATED: list[Container] = []  # settled and closed after each test (tests/access/conftest.py)
 
 
 def make_parts(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Parts:
-    """The application's services over ``store``, wired exactly as the app wires them."""
+    """The application's services over ``store``, built by the composition root."""
     settings = Settings(
         env="development",
         secret_key=generate_key(),
@@ -99,22 +74,6 @@ def make_parts(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Parts
         check_interval_minutes=15,
         offboarding_grace_hours=grace / timedelta(hours=1),
     )
-    bus = InMemoryEventBus()
-    container = Container.build(settings, store, bus=bus)
-    access = container.compliance
-    parts = Parts(
-        container=container,
-        store=store,
-        bus=bus,
-        directory=access.directory,
-        people=access.people,
-        identities=access.identities,
-        accounts=access.accounts,
-        systems=access.systems,
-        reviews=access.reviews,
-        engine=access.engine,
-        reevaluator=access.reevaluator,
-        checks=access.checks,
-    )
-    CREATED.append(parts)
-    return parts
+    container = Container.build(settings, store, bus=InMemoryEventBus())
+    CREATED.append(container)
+    return container.compliance
