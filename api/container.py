@@ -169,7 +169,8 @@ class Container:
         keyring = _keyring(settings)  # first: a missing key stops the process before any I/O
         store = store or Store.open(settings.mongodb_url_value(), settings.mongodb_db)
         # Processes sharing a real database share events through it (change streams).
-        bus = bus or (InMemoryEventBus() if store.embedded else ReplicatedEventBus(store.events))
+        if bus is None:
+            bus = InMemoryEventBus() if store.embedded else ReplicatedEventBus(store.events)
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(20.0, connect=5.0), headers={"User-Agent": "Vigil"}
         )
