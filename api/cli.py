@@ -272,9 +272,9 @@ def evidence_checkpoint(
     """Print a signed checkpoint of the organization's chain head (keep it outside Vigil)."""
 
     async def go(store: Store, settings: Settings) -> int:
-        from api.policy_setup import build_policies
+        from api.container import build_evidence
 
-        point = await build_policies(settings, store).evidence.checkpoint(org)
+        point = await build_evidence(settings, store).checkpoint(org)
         if point is None:
             typer.echo("the organization has no evidence yet", err=True)
             return 1
@@ -294,13 +294,13 @@ def evidence_verify(
     """Verify the organization's chain (and a saved checkpoint); exit 1 when broken."""
 
     async def go(store: Store, settings: Settings) -> int:
-        from api.policy_setup import build_policies
+        from api.container import build_evidence
 
         point = json.loads(checkpoint.read_text()) if checkpoint is not None else None
         if point is not None and not isinstance(point, dict):
             raise ValidationFailed("not a Vigil evidence checkpoint")
         principal = Principal(organization_id=org, role=Role.VIEWER, api_key_id="cli")
-        status = await build_policies(settings, store).evidence.verify(principal, point)
+        status = await build_evidence(settings, store).verify(principal, point)
         if status.broken is None:
             typer.echo(f"valid: {status.checked_count} records, head #{status.head_sequence}")
             return 0

@@ -1,41 +1,136 @@
-"""The composition root: builds the store, bus and services from settings."""
+"""The composition root: builds everything a process needs, in dependency order.
+
+``build`` reads top to bottom; every object receives what it needs through its constructor
+and nothing is patched afterwards:
+
+1. store and bus (and the HTTP client, the credential vault, the Atlassian configuration)
+2. repositories (the store's)
+3. loaders and data sources: snapshots, the people/identity directory, policy state, the
+   exception filter, the engine's data sources
+4. the evidence recorder
+5. the check engine
+6. re-evaluation: the re-evaluator, then ``CheckReactions`` (``services/reactions.py``)
+7. what the other reactions call: integration changes (``IntegrationChanges``, which the
+   client factory reports refused authorizations to), identities, policies; then
+   ``Reactions``
+8. the sync pipeline: its runner receives ``Reactions.after_sync_commits`` as listeners;
+   then ``IntegrationReactions`` (they call the sync service)
+9. the services resolvers call, each handed its reaction
+
+What happens after a change is listed in ``services/reactions.py``, not here.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 from pydantic import SecretStr
 
-from api.access_setup import AccessParts, build_access
+from api.heartbeat import Heartbeat
 from api.metrics import Metrics
-from api.policy_setup import PolicyParts, build_policies
 from api.ratelimit import RateLimiter
-from api.remediation_setup import build_remediation
 from api.settings import Settings
 from api.sockets import SocketRegistry
-from api.sync_setup import SyncParts, build_sync
 from resolvers.context import AppServices
 from services.api_keys import ApiKeyService
-from services.crypto import keyring_from_settings
+from services.atlassian.directory_admin import DirectoryAdminClient
+from services.check_exceptions.service import ActiveExceptions, ExceptionService, FailingItems
+from services.checks.access.data import ACCESS
+from services.checks.access.source import AccessDataSource
+from services.checks.engine import CheckEngine
+from services.checks.policy.data import POLICY, PolicyDataSource
+from services.checks.registry import CHECKS
+from services.checks.service import CheckService
+from services.checks.triggers import Reevaluator
+from services.crypto import KeyRing, keyring_from_settings
 from services.events import EventBus, InMemoryEventBus
 from services.events.replicated import ReplicatedEventBus
+from services.evidence.chain import evidence_key_from_settings
+from services.evidence.recorder import EvidenceRecorder
+from services.evidence.service import EvidencedSnapshots, EvidenceService
+from services.identity.accounts import AccountService
+from services.identity.directory import Directory
+from services.identity.service import IdentityService
+from services.integrations.changes import IntegrationChanges
 from services.integrations.clients import AtlassianConfig, ClientFactory
 from services.integrations.models import Integration
 from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
-from services.integrations.vault import CredentialVault
+from services.integrations.vault import ADMIN_API_KEY, CredentialVault
+from services.people.service import PeopleService
+from services.policies.service import PolicyService
+from services.policies.state import PolicyStateLoader
+from services.reactions import CheckReactions, IntegrationReactions, Reactions
 from services.remediation.consent import RemediationConsent
+from services.remediation.executor import WRITE_POLICY, RemediationExecutor
+from services.remediation.planner import RemediationPlanner
+from services.remediation.resync import Resync
 from services.remediation.service import RemediationService
+from services.reviews.service import AccessReviewService
+from services.reviews.systems import CriticalSystemService
+from services.scheduler import Scheduler
 from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.integration_connector import IntegrationConnectorFactory
+from services.sync.models import SyncRun
+from services.sync.reads import SnapshotReader
+from services.sync.retention import Retention
+from services.sync.runner import RunnerOptions, SyncRunner
+from services.sync.service import SyncService
 
 log = logging.getLogger(__name__)
+
+CHECK_IDS = frozenset(c.id for c in CHECKS)
+
+
+def check_ids() -> frozenset[str]:
+    """The registered checks' ids (evidence and exceptions refuse others)."""
+    return CHECK_IDS
+
+
+@dataclass
+class SyncParts:
+    """What the container holds of the sync pipeline."""
+
+    runner: SyncRunner
+    scheduler: Scheduler
+    service: SyncService
+    reader: SnapshotReader
+
+
+@dataclass
+class AccessParts:
+    """What the container holds of people, identities, reviews and checks."""
+
+    directory: Directory
+    people: PeopleService
+    identities: IdentityService
+    accounts: AccountService
+    systems: CriticalSystemService
+    reviews: AccessReviewService
+    engine: CheckEngine
+    reevaluator: Reevaluator
+    checks: CheckService
+
+
+@dataclass
+class PolicyParts:
+    """What the container holds of evidence, exceptions and policies."""
+
+    evidence: EvidenceService
+    recorder: EvidenceRecorder
+    protected: EvidencedSnapshots
+    exceptions: ExceptionService
+    policies: PolicyService
+    source: PolicyDataSource
 
 
 @dataclass
@@ -55,6 +150,7 @@ class Container:
     sync: SyncParts
     compliance: AccessParts
     policy: PolicyParts
+    reactions: Reactions
     sockets: SocketRegistry
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -65,66 +161,125 @@ class Container:
         store: Store | None = None,
         *,
         connectors: ConnectorFactory | None = None,
+        bus: EventBus | None = None,
     ) -> Container:
-        """Wire the services for ``settings`` (``store`` and ``connectors`` injected by tests)."""
-        keyring, warning = keyring_from_settings(
-            _secret(settings.secret_key),
-            _secret(settings.secret_keys_old),
-            development=settings.development,
-        )
-        if warning:
-            log.warning(warning)
+        """Wire the services for ``settings`` (``store``, ``connectors`` and ``bus`` injected
+        by tests), in the order of the module docstring."""
+        # 1. Store and bus; the HTTP client, the credential vault, Atlassian's configuration.
+        keyring = _keyring(settings)  # first: a missing key stops the process before any I/O
         store = store or Store.open(settings.mongodb_url_value(), settings.mongodb_db)
         # Processes sharing a real database share events through it (change streams).
-        bus: EventBus = InMemoryEventBus() if store.embedded else ReplicatedEventBus(store.events)
+        if bus is None:
+            bus = InMemoryEventBus() if store.embedded else ReplicatedEventBus(store.events)
         http = httpx.AsyncClient(
             timeout=httpx.Timeout(20.0, connect=5.0), headers={"User-Agent": "Vigil"}
         )
         vault = CredentialVault(store.credentials, keyring)
-        config = AtlassianConfig(
-            auth_url=settings.atlassian_auth_url,
-            api_url=settings.atlassian_api_url,
-            redirect_uri=settings.public_url.rstrip("/") + "/oauth/confluence/callback",
-            oauth_client_id=settings.oauth_client_id,
-            oauth_client_secret=_secret(settings.oauth_client_secret) or "",
-            allow_insecure_urls=settings.allow_insecure_urls,
-        )
-        reauth = _LateBound()
-        clients = ClientFactory(http, config, vault, store.credentials, RefreshLocks(), reauth)
-        integrations = IntegrationService(
-            store, vault, clients, bus, sync_interval_minutes=settings.sync_interval_minutes
-        )
-        reauth.target = integrations.mark_needs_reauth
+        config = _atlassian_config(settings)
         metrics = Metrics(subscriber_count=bus.subscriber_count)
-        connectors = connectors or IntegrationConnectorFactory(clients)
-        policy = build_policies(settings, store)
-        sync = build_sync(
+
+        # 2. Repositories: the store's (``store.people``, ``store.check_results``, ...).
+        # 3. Loaders and data sources.
+        reader = SnapshotReader(store)
+        directory = Directory(
+            store, reader, max_age=timedelta(minutes=settings.check_interval_minutes)
+        )
+        policy_state = PolicyStateLoader(store)
+        policy_source = PolicyDataSource(policy_state)
+        access_source = AccessDataSource(
+            store, directory, grace_period=timedelta(hours=settings.offboarding_grace_hours)
+        )
+
+        # 4. The evidence recorder (and the snapshots evidence keeps from retention).
+        evidence = build_evidence(settings, store)
+        recorder = EvidenceRecorder(evidence, store)
+        protected = EvidencedSnapshots(store)
+
+        # 5. The check engine.
+        engine = CheckEngine(
+            store,
+            bus,
+            checks=CHECKS,
+            sources={ACCESS: access_source, POLICY: policy_source},
+            on_changed=recorder,
+            exceptions=ActiveExceptions(store.check_exceptions),
+        )
+
+        # 6. Re-evaluation, and the reactions that only re-evaluate and announce.
+        reevaluator = Reevaluator(engine)
+        checks = CheckReactions(reevaluator, bus)
+
+        # 7. What the remaining reactions call, then those reactions.
+        changes = IntegrationChanges(store, bus, after_change=checks.after_integration_changes)
+        clients = ClientFactory(
+            http, config, vault, store.credentials, RefreshLocks(), changes.mark_needs_reauth
+        )
+        identities = IdentityService(store, directory, on_change=checks.after_identity_decided)
+        policies = PolicyService(store, policy_state, changed=checks.after_policies_change)
+        reactions = Reactions(
+            checks,
+            reevaluator,
+            bus,
+            identities=identities,
+            policies=policies,
+            integrations=changes,
+        )
+
+        # 8. The sync pipeline, then the reactions that ask it for syncs.
+        sync = _build_sync(
             settings,
             store,
             bus,
             metrics,
-            connectors,
-            protected=policy.protected,
-            on_reauth=integrations.mark_needs_reauth,
+            connectors or IntegrationConnectorFactory(clients),
+            reader,
+            protected,
+            reactions=reactions,
+            changes=changes,
         )
-        integrations.on_connected(sync.service.request_initial_sync)  # SPEC §2.1.4: first sync
-        # An admin key brings MFA and last activity: sync now, or right after the running run.
-        integrations.on_collection_changed(sync.service.collection_changed)
-        compliance = build_access(
-            settings,
+        syncs = IntegrationReactions(sync.service)
+
+        # 9. The services resolvers call, each handed its reaction.
+        integrations = IntegrationService(
             store,
-            bus,
-            sync,
-            sources=policy.sources,
-            on_changed=policy.recorder,
-            exceptions=policy.exceptions,
+            vault,
+            clients,
+            changes,
+            after_connect=syncs.after_connect,
+            after_collection_change=syncs.after_admin_key_change,
+            sync_interval_minutes=settings.sync_interval_minutes,
         )
-        integrations.on_changed(compliance.integration_changed)
-        access = ApiKeyService(store, bus)
-        policy.attach(compliance.reevaluator, sync, access, bus)
-        remediation = build_remediation(
-            store, bus, sync.reader, clients, policy.evidence, sync.service, vault
+        access = ApiKeyService(store, bus, frameworks_changed=checks.after_frameworks_change)
+        compliance = AccessParts(
+            directory=directory,
+            people=PeopleService(store, directory, on_change=reactions.after_people_change),
+            identities=identities,
+            accounts=AccountService(reader, directory),
+            systems=CriticalSystemService(store, on_change=checks.after_critical_systems_change),
+            reviews=AccessReviewService(
+                store,
+                directory,
+                on_change=checks.after_review_changes,
+                on_review_change=checks.announce_review,
+            ),
+            engine=engine,
+            reevaluator=reevaluator,
+            checks=CheckService(store, bus, engine),
         )
+        policy = PolicyParts(
+            evidence=evidence,
+            recorder=recorder,
+            protected=protected,
+            exceptions=ExceptionService(
+                store.check_exceptions,
+                check_ids=check_ids,
+                failing=_failing_items(store),
+                changed=checks.after_exceptions_change,
+            ),
+            policies=policies,
+            source=policy_source,
+        )
+        remediation = _build_remediation(store, bus, reader, clients, evidence, sync.service, vault)
         return cls(
             settings=settings,
             store=store,
@@ -139,6 +294,7 @@ class Container:
             sync=sync,
             compliance=compliance,
             policy=policy,
+            reactions=reactions,
             sockets=SocketRegistry(
                 bus,
                 access.key_still_valid,
@@ -214,15 +370,147 @@ class Container:
         self.store.close()
 
 
+def build_evidence(settings: Settings, store: Store) -> EvidenceService:
+    """The evidence service with its HMAC key (also used alone by ``vigil evidence``)."""
+    key, warning = evidence_key_from_settings(
+        _secret(settings.evidence_hmac_key), development=settings.development
+    )
+    if warning:
+        log.warning(warning)
+
+    async def anchors(organization_id: str) -> list[tuple[str, str]]:
+        results = await store.check_results.list_latest(organization_id=organization_id)
+        return [(r.check_id, r.evidence_id) for r in results if r.evidence_id]
+
+    return EvidenceService(store.evidence, key, check_ids=check_ids, anchors=anchors)
+
+
+def worker_identity() -> str:
+    """A lease owner name: host, process and a random suffix (unique per process start)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def _build_sync(
+    settings: Settings,
+    store: Store,
+    bus: EventBus,
+    metrics: Metrics,
+    connectors: ConnectorFactory,
+    reader: SnapshotReader,
+    protected: EvidencedSnapshots,
+    *,
+    reactions: Reactions,
+    changes: IntegrationChanges,
+) -> SyncParts:
+    """The runner (with its listeners), its scheduler, and the services resolvers call."""
+    options = RunnerOptions(
+        owner=worker_identity(),
+        lease_ttl=timedelta(seconds=settings.sync_lease_seconds),
+        concurrency=settings.sync_concurrency,
+    )
+    retention = Retention(
+        store.sync_runs, store.snapshot_data, protected, keep=settings.snapshot_retention
+    )
+    runner = SyncRunner(
+        store,
+        bus,
+        connectors,
+        retention,
+        options,
+        metrics=metrics,
+        listeners=reactions.after_sync_commits(),
+        on_reauth=changes.mark_needs_reauth,
+    )
+    scheduler = Scheduler(
+        store,
+        runner,
+        tick_seconds=settings.scheduler_tick_seconds,
+        max_parallel=settings.sync_max_parallel,
+        on_tick=Heartbeat(settings.worker_heartbeat_file).beat
+        if settings.worker_heartbeat_file
+        else None,
+    )
+    dispatch = scheduler.submit if settings.run_worker else None
+    return SyncParts(
+        runner=runner,
+        scheduler=scheduler,
+        service=SyncService(store, bus, dispatch=dispatch),
+        reader=reader,
+    )
+
+
+def _build_remediation(
+    store: Store,
+    bus: EventBus,
+    reader: SnapshotReader,
+    clients: ClientFactory,
+    evidence: EvidenceService,
+    sync: SyncService,
+    vault: CredentialVault,
+) -> RemediationService:
+    """Planner, executor and service; verified changes trigger a sync (ADR 010)."""
+
+    async def get_run(run_id: str) -> SyncRun | None:
+        return await store.sync_runs.get(run_id=run_id)
+
+    resync = Resync(sync.enqueue, get_run)
+
+    async def directory_admin(integration: Integration) -> DirectoryAdminClient | None:
+        """The Admin API client for suspension, when the integration has an admin key."""
+        if not integration.has_admin_key:
+            return None
+        secret = await vault.load(integration.organization_id, integration.id, ADMIN_API_KEY)
+        if secret is None:
+            return None
+        return DirectoryAdminClient(
+            clients.http, secret.values["api_key"], WRITE_POLICY, api_base=clients.config.api_url
+        )
+
+    def executor(service: RemediationService) -> RemediationExecutor:
+        return RemediationExecutor(
+            store,
+            clients,
+            record_evidence=evidence.record,
+            publish=service.publish,
+            on_verified=resync,
+            directory_admin=directory_admin,
+        )
+
+    planner = RemediationPlanner(store, reader)
+    return RemediationService(store, bus, planner, executor, stoppers=(resync.stop,))
+
+
+def _failing_items(store: Store) -> FailingItems:
+    async def failing(organization_id: str, check_id: str) -> set[str]:
+        latest = await store.check_results.get_latest(
+            organization_id=organization_id, check_id=check_id
+        )
+        return {i.resource_id for i in latest.failing_items} if latest else set()
+
+    return failing
+
+
+def _keyring(settings: Settings) -> KeyRing:
+    keyring, warning = keyring_from_settings(
+        _secret(settings.secret_key),
+        _secret(settings.secret_keys_old),
+        development=settings.development,
+    )
+    if warning:
+        log.warning(warning)
+    return keyring
+
+
+def _atlassian_config(settings: Settings) -> AtlassianConfig:
+    return AtlassianConfig(
+        auth_url=settings.atlassian_auth_url,
+        api_url=settings.atlassian_api_url,
+        redirect_uri=settings.public_url.rstrip("/") + "/oauth/confluence/callback",
+        oauth_client_id=settings.oauth_client_id,
+        oauth_client_secret=_secret(settings.oauth_client_secret) or "",
+        allow_insecure_urls=settings.allow_insecure_urls,
+    )
+
+
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
-
-
-class _LateBound:
-    """Breaks the construction cycle between the client factory and the service."""
-
-    target: Callable[[Integration, str], Awaitable[None]] | None = None
-
-    async def __call__(self, integration: Integration, message: str) -> None:
-        if self.target is not None:
-            await self.target(integration, message)

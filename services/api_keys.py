@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
+from services.hooks import OnChange, ignore_change
 from services.models import ApiKey, CreatedApiKey, Framework, Organization, Principal, Role
 from services.store import Store
 
@@ -31,13 +32,19 @@ class ApiKeyService:
     """Creates organizations and keys and turns a presented key into a ``Principal``."""
 
     def __init__(
-        self, store: Store, bus: EventBus, clock: Callable[[], datetime] | None = None
+        self,
+        store: Store,
+        bus: EventBus,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        frameworks_changed: OnChange = ignore_change,
     ) -> None:
+        """``frameworks_changed`` runs after the active frameworks changed (the reactions
+        re-evaluate the policy checks)."""
         self._store = store
         self._bus = bus
         self._clock = clock or (lambda: datetime.now(UTC))
-        # Set by the composition root: re-evaluates the policy checks (issue 7).
-        self.frameworks_changed: Callable[[str], Awaitable[None]] | None = None
+        self._frameworks_changed = frameworks_changed
 
     async def create_organization(self, name: str) -> tuple[Organization, CreatedApiKey]:
         """Create an organization with its first ADMIN key."""
@@ -125,8 +132,7 @@ class ApiKeyService:
         org = await self._store.organizations.update_frameworks(
             organization_id=principal.organization_id, frameworks=unique
         )
-        if self.frameworks_changed is not None:
-            await self.frameworks_changed(org.id)
+        await self._frameworks_changed(org.id)
         return org
 
     async def authenticate(self, presented: str | None) -> Principal | None:

@@ -42,8 +42,23 @@ def _utc(when: datetime) -> datetime:
 MAX_LISTED = 2000
 
 
+class ActiveExceptions:
+    """The engine's exception filter: the exceptions in force at the evaluation's ``now``.
+
+    Apart from ``ExceptionService`` because the engine is built before the services whose
+    changes re-evaluate it (``ExceptionService`` reports its changes to the reactions)."""
+
+    def __init__(self, repo: CheckExceptionRepository) -> None:
+        self._repo = repo
+
+    async def excepted(self, organization_id: str, now: datetime) -> frozenset[tuple[str, str]]:
+        """The ``(check_id, resource_id)`` pairs excepted at ``now`` (``ExceptionFilter``)."""
+        active = await self._repo.active(organization_id=organization_id, now=now)
+        return frozenset((e.check_id, e.resource_id) for e in active)
+
+
 class ExceptionService:
-    """Exceptions of the caller's organization; ``excepted`` is the engine's filter."""
+    """Exceptions of the caller's organization (``excepted``: as ``ActiveExceptions``)."""
 
     def __init__(
         self,
@@ -55,6 +70,7 @@ class ExceptionService:
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._repo = repo
+        self._active = ActiveExceptions(repo)
         self._check_ids = check_ids
         self._failing = failing
         self._changed = changed
@@ -166,8 +182,7 @@ class ExceptionService:
 
     async def excepted(self, organization_id: str, now: datetime) -> frozenset[tuple[str, str]]:
         """The ``(check_id, resource_id)`` pairs excepted at ``now`` (``ExceptionFilter``)."""
-        active = await self._repo.active(organization_id=organization_id, now=now)
-        return frozenset((e.check_id, e.resource_id) for e in active)
+        return await self._active.excepted(organization_id, now)
 
     def _validate(
         self, check_id: str, resource_id: str, reason: str, expires_at: datetime, now: datetime

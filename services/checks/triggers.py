@@ -38,10 +38,6 @@ class Reevaluator:
             task = asyncio.create_task(self._drain(organization_id))
             self._tasks[organization_id] = task
 
-    async def changed(self, organization_id: str) -> None:
-        """A change callback for services: re-evaluate the access checks."""
-        self.request(organization_id, ("access",))
-
     async def settle(self) -> None:
         """Wait until every requested evaluation has run (tests, shutdown)."""
         while self._tasks:

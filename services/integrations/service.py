@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
 from services.confluence.errors import ConfluenceAuthError, ConfluenceError
 from services.confluence.models import CurrentUser
 from services.errors import NotFound, ValidationFailed
-from services.events import EventBus, topic_for
+from services.integrations.changes import IntegrationChanges, OnIntegration, ignore_integration
 from services.integrations.clients import ClientFactory, atlassian_errors
 from services.integrations.errors import (
     AlreadyConnected,
@@ -44,7 +44,6 @@ from services.store.common import DuplicateKeyError, utcnow
 
 log = logging.getLogger(__name__)
 
-OnConnected = Callable[[Integration], Awaitable[None]]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _MAX_SECRET = 4096
 
@@ -77,30 +76,22 @@ class IntegrationService:
         store: Store,
         vault: CredentialVault,
         clients: ClientFactory,
-        bus: EventBus,
+        changes: IntegrationChanges,
         *,
+        after_connect: OnIntegration = ignore_integration,
+        after_collection_change: OnIntegration = ignore_integration,
         sync_interval_minutes: int = 360,
     ) -> None:
+        """``changes`` announces every change (and runs its reaction); ``after_connect`` runs
+        when an integration becomes CONNECTED (the first sync), ``after_collection_change``
+        when what a sync collects changed (the admin key: a sync, or a follow-up)."""
         self.store = store
         self.vault = vault
         self.clients = clients
-        self.bus = bus
+        self.changes = changes
         self.sync_interval_minutes = sync_interval_minutes
-        self._on_connected: list[OnConnected] = []
-        self._on_changed: list[OnConnected] = []
-        self._on_collection_changed: list[OnConnected] = []
-
-    def on_connected(self, callback: OnConnected) -> None:
-        """Register what happens when an integration becomes CONNECTED (the first sync)."""
-        self._on_connected.append(callback)
-
-    def on_changed(self, callback: OnConnected) -> None:
-        """Register what happens after any published change (checks re-evaluate)."""
-        self._on_changed.append(callback)
-
-    def on_collection_changed(self, callback: OnConnected) -> None:
-        """Register what happens when what a sync collects changed (a sync, or a follow-up)."""
-        self._on_collection_changed.append(callback)
+        self._after_connect = after_connect
+        self._after_collection_change = after_collection_change
 
     async def list(self, principal: Principal) -> list[Integration]:
         """The caller's organization's integrations."""
@@ -261,11 +252,10 @@ class IntegrationService:
 
     async def _collection_changed(self, integration: Integration) -> Integration:
         """What a sync collects changed: a sync now, or one follow-up of the running one."""
-        for callback in self._on_collection_changed:
-            try:
-                await callback(integration)
-            except Exception:
-                log.exception("sync after the admin key change could not be queued")
+        try:
+            await self._after_collection_change(integration)
+        except Exception:
+            log.exception("sync after the admin key change could not be queued")
         return integration
 
     async def disconnect(self, principal: Principal, integration_id: str) -> Integration:
@@ -280,17 +270,6 @@ class IntegrationService:
             has_admin_key=False,
         )
         return await self.publish_change(updated or integration)
-
-    async def mark_needs_reauth(self, integration: Integration, message: str) -> None:
-        """Atlassian refused the stored authorization: a person must reconnect."""
-        updated = await self.store.integrations.update(
-            integration_id=integration.id,
-            status=IntegrationStatus.NEEDS_REAUTH,
-            status_message=message,
-        )
-        if updated is not None:
-            log.warning("integration needs re-authorisation", extra={"integration": integration.id})
-            await self.publish_change(updated)
 
     async def _ensure_purpose_free(self, principal: Principal, purpose: Purpose) -> None:
         existing = await self.store.integrations.get_live_for_purpose(
@@ -338,25 +317,15 @@ class IntegrationService:
         return integration
 
     async def connected(self, integration: Integration) -> None:
-        """Run the on-connected callbacks (the first sync); their failure is logged."""
-        for callback in self._on_connected:
-            try:
-                await callback(integration)
-            except Exception:
-                log.exception("first sync could not be requested for %s", integration.id)
+        """Run the after-connect reaction (the first sync); its failure is logged."""
+        try:
+            await self._after_connect(integration)
+        except Exception:
+            log.exception("first sync could not be requested for %s", integration.id)
 
     async def publish_change(self, integration: Integration) -> Integration:
-        """Tell ``integrationStatusChanged`` subscribers; returns the integration."""
-        await self.bus.publish(
-            topic_for(integration.organization_id, "integrations"),
-            {"integration_id": integration.id},
-        )
-        for callback in self._on_changed:
-            try:
-                await callback(integration)
-            except Exception:
-                log.exception("integration change callback failed for %s", integration.id)
-        return integration
+        """Tell ``integrationStatusChanged`` subscribers and the reactions; returns it."""
+        return await self.changes.publish(integration)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
-"""Policy documents: the ``policies`` view, manual mapping, approval, auto-mapping after syncs.
+"""Policy documents: the ``policies`` view, manual mapping, approval, auto-mapping.
 
 Every change calls ``changed(organization_id)`` so the policy checks are re-evaluated (and
-pushed to subscribers) right away.
+pushed to subscribers) right away. After a POLICY sync, ``services/reactions.py`` calls
+``auto_map`` and then reacts as to any other policy change.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from datetime import UTC, datetime
 from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
-from services.integrations.models import Integration, Purpose
 from services.models import Principal, Role
 from services.policies.catalogue import PolicyType, matching_types, normalise_title
 from services.policies.models import PolicyDocument, PolicyRequirement
 from services.policies.state import PolicyStateLoader
 from services.store import Store
-from services.sync.models import SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +147,6 @@ class PolicyService:
         if created:
             log.info("auto-mapped %d policy document(s) of %s", len(created), organization_id)
         return created
-
-    async def after_sync(self, integration: Integration, run: SyncRun) -> None:
-        """Snapshot listener: after a POLICY sync, auto-map, then re-evaluate the checks."""
-        if integration.purpose is not Purpose.POLICY:
-            return
-        await self.auto_map(integration.organization_id)
-        await self._changed(integration.organization_id)
 
     async def _after_change(
         self, organization_id: str, policy_type: PolicyType

@@ -47,19 +47,17 @@ class RemediationService:
         planner: RemediationPlanner,
         executor_factory: Callable[[RemediationService], RemediationExecutor],
         *,
+        stoppers: Sequence[Callable[[], Awaitable[None]]] = (),
         clock: Callable[[], datetime] = _now,
     ) -> None:
+        """``stoppers`` also run when the service stops (e.g. pending follow-up syncs)."""
         self._store = store
         self._bus = bus
         self._planner = planner
         self._clock = clock
         self.executor = executor_factory(self)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stoppers: list[Callable[[], Awaitable[None]]] = []
-
-    def on_stop(self, stopper: Callable[[], Awaitable[None]]) -> None:
-        """Also run ``stopper`` when the service stops (e.g. pending follow-up syncs)."""
-        self._stoppers.append(stopper)
+        self._stoppers = tuple(stoppers)
 
     async def plan(
         self, principal: Principal, plan_filter: PlanFilter | None = None

@@ -15,4 +15,6 @@ async def store(store: Store) -> AsyncIterator[Store]:
     """The shared ``store`` fixture, settling this test's re-evaluations before its drop."""
     yield store
     while CREATED:
-        await CREATED.pop().reevaluator.settle()
+        container = CREATED.pop()
+        await container.compliance.reevaluator.settle()
+        await container.http.aclose()

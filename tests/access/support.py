@@ -1,21 +1,14 @@
-"""Store-backed helpers: a current snapshot of given accounts, services wired like the app."""
+"""Store-backed helpers: a current snapshot of given accounts, the app's services."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from services.checks.access.data import ACCESS
-from services.checks.access.source import AccessDataSource
-from services.checks.engine import CheckEngine
-from services.checks.registry import CHECKS
-from services.checks.service import CheckService
-from services.checks.triggers import Reevaluator
+from api.container import AccessParts, Container
+from api.settings import Settings
+from services.crypto import generate_key
 from services.events import InMemoryEventBus
-from services.identity.accounts import AccountService
-from services.identity.directory import Directory
-from services.identity.service import IdentityService
 from services.integrations.models import (
     AuthMethod,
     ConfluenceSite,
@@ -24,13 +17,9 @@ from services.integrations.models import (
     Purpose,
 )
 from services.models import Principal, Role
-from services.people.service import PeopleService
-from services.reviews.service import AccessReviewService
-from services.reviews.systems import CriticalSystemService
 from services.store import Store
 from services.store.snapshot_data import SnapshotScope
 from services.sync.models import SnapshotAccount
-from services.sync.reads import SnapshotReader
 
 
 def principal(org: str, role: Role = Role.ADMIN) -> Principal:
@@ -69,55 +58,22 @@ async def seed_snapshot(
     return updated
 
 
-@dataclass
-class Parts:
-    """The issue-6 services over one store, wired as ``api.access_setup`` wires them."""
+Parts = AccessParts
+"""The people, identity, review and check services of one application (``Container``)."""
 
-    store: Store
-    bus: InMemoryEventBus
-    directory: Directory
-    people: PeopleService
-    identities: IdentityService
-    accounts: AccountService
-    systems: CriticalSystemService
-    reviews: AccessReviewService
-    engine: CheckEngine
-    reevaluator: Reevaluator
-    checks: CheckService
-
-
-CREATED: list[Parts] = []  # settled after each test (tests/access/conftest.py)
+CREATED: list[Container] = []  # settled and closed after each test (tests/access/conftest.py)
 
 
 def make_parts(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Parts:
-    bus = InMemoryEventBus()
-    reader = SnapshotReader(store)
-    directory = Directory(store, reader, max_age=timedelta(minutes=15))
-    engine = CheckEngine(
-        store,
-        bus,
-        checks=CHECKS,
-        sources={ACCESS: AccessDataSource(store, directory, grace_period=grace)},
+    """The application's services over ``store``, built by the composition root."""
+    settings = Settings(
+        env="development",
+        secret_key=generate_key(),
+        evidence_hmac_key=generate_key(),
+        run_worker=False,
+        check_interval_minutes=15,
+        offboarding_grace_hours=grace / timedelta(hours=1),
     )
-    reevaluator = Reevaluator(engine)
-    identities = IdentityService(store, directory, on_change=reevaluator.changed)
-
-    async def people_changed(org: str) -> None:
-        await identities.resolve(org)
-        await reevaluator.changed(org)
-
-    parts = Parts(
-        store=store,
-        bus=bus,
-        directory=directory,
-        people=PeopleService(store, directory, on_change=people_changed),
-        identities=identities,
-        accounts=AccountService(reader, directory),
-        systems=CriticalSystemService(store, on_change=reevaluator.changed),
-        reviews=AccessReviewService(store, directory, on_change=reevaluator.changed),
-        engine=engine,
-        reevaluator=reevaluator,
-        checks=CheckService(store, bus, engine),
-    )
-    CREATED.append(parts)
-    return parts
+    container = Container.build(settings, store, bus=InMemoryEventBus())
+    CREATED.append(container)
+    return container.compliance

@@ -1,0 +1,66 @@
+"""Announcing an integration's changes, and marking a refused authorization NEEDS_REAUTH.
+
+``IntegrationChanges`` is built before both the client factory and ``IntegrationService``:
+the client factory (a token refresh Atlassian refuses) and the sync runner report "needs
+re-authorisation" here, and the service announces its own changes here, so the client
+factory and the service need each other at no point of their construction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from services.events import EventBus, topic_for
+from services.integrations.models import Integration, IntegrationStatus
+from services.store import Store
+
+log = logging.getLogger(__name__)
+
+OnIntegration = Callable[[Integration], Awaitable[None]]
+"""Told an integration after something about it changed."""
+
+#: Bus channel announcing an integration's change (``integrationStatusChanged``).
+INTEGRATIONS_CHANNEL = "integrations"
+
+
+async def ignore_integration(integration: Integration) -> None:
+    """The default listener: nobody needs to know."""
+
+
+class IntegrationChanges:
+    """Tells subscribers and the reactions that an integration changed."""
+
+    def __init__(
+        self, store: Store, bus: EventBus, *, after_change: OnIntegration = ignore_integration
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._after_change = after_change
+
+    async def announce(self, integration: Integration) -> None:
+        """Tell ``integrationStatusChanged`` subscribers (nothing else)."""
+        await self._bus.publish(
+            topic_for(integration.organization_id, INTEGRATIONS_CHANNEL),
+            {"integration_id": integration.id},
+        )
+
+    async def publish(self, integration: Integration) -> Integration:
+        """Announce the change, then run the reaction to it; returns the integration."""
+        await self.announce(integration)
+        try:
+            await self._after_change(integration)
+        except Exception:
+            log.exception("integration change callback failed for %s", integration.id)
+        return integration
+
+    async def mark_needs_reauth(self, integration: Integration, message: str) -> None:
+        """Atlassian refused the stored authorization: a person must reconnect."""
+        updated = await self._store.integrations.update(
+            integration_id=integration.id,
+            status=IntegrationStatus.NEEDS_REAUTH,
+            status_message=message,
+        )
+        if updated is not None:
+            log.warning("integration needs re-authorisation", extra={"integration": integration.id})
+            await self.publish(updated)

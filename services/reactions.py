@@ -1,0 +1,157 @@
+"""What happens after something changes: ordered steps, all in one place.
+
+Services report facts ("people of organization X changed"); the reactions below decide what
+follows, as ordered steps that call services and the bus. Control never leaves the service
+layer: nothing here imports the API or the resolvers.
+
+At a glance (each line's steps run in this order):
+
+- after a sync commits (``Reactions.after_sync_commits``: the sync runner's listeners; one
+  failing does not stop the next)
+  1. a POLICY sync: auto-map policy documents, then as "after policies change"
+  2. announce the integration's new ``lastSyncAt`` (``integrationStatusChanged``)
+  3. an ACCESS_REVIEW sync: resolve identities, re-evaluate the access checks;
+     any other sync: re-evaluate every check
+- after people change: resolve identities; re-evaluate the access checks; ``peopleChanged``
+- after an identity is decided by hand: re-evaluate the access checks
+- after critical systems change: re-evaluate the access checks
+- after a review changes: re-evaluate the access checks; ``accessReviewChanged``
+- after the active frameworks change: as after policies change
+- after policies change: re-evaluate the policy checks; ``policiesChanged``
+- after check exceptions change: re-evaluate every check
+- after an integration changes (connected, disconnected, needs re-authorisation, settings;
+  announced by ``IntegrationChanges``): re-evaluate every check
+- after an integration connects: queue its first sync (SPEC §2.1.4)
+- after the admin key changes: sync now, or right after the running sync
+
+Three classes, because each is built at a different point of the composition root
+(``api/container.py``), in dependency order: ``CheckReactions`` needs only the re-evaluator
+and the bus; ``Reactions`` also calls the identity, policy and integration services and is
+handed to the sync runner; ``IntegrationReactions`` calls the sync service, which is built
+after the runner.
+"""
+
+from __future__ import annotations
+
+from services.checks.access.data import ACCESS
+from services.checks.policy.data import POLICY
+from services.checks.triggers import Reevaluator
+from services.events import EventBus, topic_for
+from services.identity.service import IdentityService
+from services.integrations.changes import IntegrationChanges
+from services.integrations.models import Integration, Purpose
+from services.people.service import PEOPLE_CHANNEL
+from services.policies.service import POLICIES_CHANNEL, PolicyService
+from services.reviews.service import REVIEWS_CHANNEL
+from services.sync.models import SyncRun
+from services.sync.runner import SnapshotListener
+from services.sync.service import SyncService
+
+
+class CheckReactions:
+    """After data the checks read changes: which checks re-evaluate, who is told."""
+
+    def __init__(self, reevaluator: Reevaluator, bus: EventBus) -> None:
+        self._reevaluator = reevaluator
+        self._bus = bus
+
+    async def after_identity_decided(self, organization_id: str) -> None:
+        """An account was linked, marked not staff, or its decision cleared."""
+        self._reevaluator.request(organization_id, (ACCESS,))
+
+    async def after_critical_systems_change(self, organization_id: str) -> None:
+        """A critical system was added or its settings changed."""
+        self._reevaluator.request(organization_id, (ACCESS,))
+
+    async def after_review_changes(self, organization_id: str) -> None:
+        """A review started, an entry was decided, or a review completed."""
+        self._reevaluator.request(organization_id, (ACCESS,))
+
+    async def announce_review(self, organization_id: str, review_id: str) -> None:
+        """Then tell ``accessReviewChanged`` subscribers which review changed."""
+        await self._bus.publish(
+            topic_for(organization_id, REVIEWS_CHANNEL), {"review_id": review_id}
+        )
+
+    async def after_frameworks_change(self, organization_id: str) -> None:
+        """The organization's active frameworks changed: they decide the required policies."""
+        await self.after_policies_change(organization_id)
+
+    async def after_policies_change(self, organization_id: str) -> None:
+        """Policy documents changed: re-evaluate the policy checks, tell ``policiesChanged``."""
+        self._reevaluator.request(organization_id, (POLICY,))
+        await self._bus.publish(topic_for(organization_id, POLICIES_CHANNEL), {})
+
+    async def after_exceptions_change(self, organization_id: str) -> None:
+        """Check exceptions changed (they may concern any check): re-evaluate everything."""
+        self._reevaluator.request(organization_id)
+
+    async def after_integration_changes(self, integration: Integration) -> None:
+        """An integration connected, disconnected or needs re-authorisation."""
+        self._reevaluator.request(integration.organization_id)
+
+
+class Reactions:
+    """After a sync commits and after people change (steps calling other services)."""
+
+    def __init__(
+        self,
+        checks: CheckReactions,
+        reevaluator: Reevaluator,
+        bus: EventBus,
+        *,
+        identities: IdentityService,
+        policies: PolicyService,
+        integrations: IntegrationChanges,
+    ) -> None:
+        self._checks = checks
+        self._reevaluator = reevaluator
+        self._bus = bus
+        self._identities = identities
+        self._policies = policies
+        self._integrations = integrations
+
+    def after_sync_commits(self) -> tuple[SnapshotListener, ...]:
+        """The sync runner's listeners, in the order they run after a commit."""
+        return (self.map_policies, self.announce_last_sync, self.resolve_and_reevaluate)
+
+    async def map_policies(self, integration: Integration, run: SyncRun) -> None:
+        """1. After a POLICY sync: auto-map documents, then react as to a policy change."""
+        if integration.purpose is not Purpose.POLICY:
+            return
+        await self._policies.auto_map(integration.organization_id)
+        await self._checks.after_policies_change(integration.organization_id)
+
+    async def announce_last_sync(self, integration: Integration, run: SyncRun) -> None:
+        """2. Tell ``integrationStatusChanged`` subscribers that ``lastSyncAt`` moved."""
+        await self._integrations.announce(integration)
+
+    async def resolve_and_reevaluate(self, integration: Integration, run: SyncRun) -> None:
+        """3. A new current snapshot: resolve identities (access reviews), re-evaluate."""
+        organization_id = integration.organization_id
+        if integration.purpose is Purpose.ACCESS_REVIEW:
+            await self._identities.resolve(organization_id)
+            self._reevaluator.request(organization_id, (ACCESS,))
+        else:
+            self._reevaluator.request(organization_id)
+
+    async def after_people_change(self, organization_id: str) -> None:
+        """People decide identities (email match), which decide the access checks."""
+        await self._identities.resolve(organization_id)
+        self._reevaluator.request(organization_id, (ACCESS,))
+        await self._bus.publish(topic_for(organization_id, PEOPLE_CHANNEL), {})
+
+
+class IntegrationReactions:
+    """After an integration connects or what its syncs collect changes: sync it."""
+
+    def __init__(self, sync: SyncService) -> None:
+        self._sync = sync
+
+    async def after_connect(self, integration: Integration) -> None:
+        """A freshly CONNECTED integration: queue its first sync (SPEC §2.1.4)."""
+        await self._sync.request_initial_sync(integration)
+
+    async def after_admin_key_change(self, integration: Integration) -> None:
+        """The admin key brings MFA and last activity: sync now, or after the running run."""
+        await self._sync.collection_changed(integration)

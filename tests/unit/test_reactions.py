@@ -1,0 +1,167 @@
+"""The reactions run their steps in the listed order (``services/reactions.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from services.checks.triggers import Reevaluator
+from services.events import InMemoryEventBus
+from services.identity.service import IdentityService
+from services.integrations.changes import IntegrationChanges
+from services.integrations.models import (
+    AuthMethod,
+    Integration,
+    IntegrationStatus,
+    Purpose,
+)
+from services.policies.service import PolicyService
+from services.reactions import CheckReactions, IntegrationReactions, Reactions
+from services.sync.models import SyncRun
+from services.sync.service import SyncService
+
+ORG = "org_1"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Log(list[str]):
+    """What the fakes were asked to do, in order."""
+
+
+class FakeReevaluator:
+    def __init__(self, log: Log) -> None:
+        self.log = log
+
+    def request(self, organization_id: str, sources: Collection[str] | None = None) -> None:
+        self.log.append(f"evaluate {','.join(sorted(sources)) if sources else 'all'}")
+
+
+class FakeBus(InMemoryEventBus):
+    def __init__(self, log: Log) -> None:
+        super().__init__()
+        self.log = log
+
+    async def publish(self, topic: str, payload: dict[str, Any]) -> None:
+        self.log.append(f"publish {topic.rsplit(':', 1)[-1]}")
+
+
+class FakeIdentities:
+    def __init__(self, log: Log) -> None:
+        self.log = log
+
+    async def resolve(self, organization_id: str) -> int:
+        self.log.append("resolve identities")
+        return 0
+
+
+class FakePolicies:
+    def __init__(self, log: Log) -> None:
+        self.log = log
+
+    async def auto_map(self, organization_id: str) -> list[object]:
+        self.log.append("auto-map policies")
+        return []
+
+
+class FakeChanges:
+    def __init__(self, log: Log) -> None:
+        self.log = log
+
+    async def announce(self, integration: Integration) -> None:
+        self.log.append("announce integration")
+
+
+class FakeSync:
+    def __init__(self, log: Log) -> None:
+        self.log = log
+
+    async def request_initial_sync(self, integration: Integration) -> None:
+        self.log.append("initial sync")
+
+    async def collection_changed(self, integration: Integration) -> None:
+        self.log.append("sync for the admin key")
+
+
+def build(log: Log) -> tuple[CheckReactions, Reactions]:
+    reevaluator = cast(Reevaluator, FakeReevaluator(log))
+    bus = FakeBus(log)
+    checks = CheckReactions(reevaluator, bus)
+    reactions = Reactions(
+        checks,
+        reevaluator,
+        bus,
+        identities=cast(IdentityService, FakeIdentities(log)),
+        policies=cast(PolicyService, FakePolicies(log)),
+        integrations=cast(IntegrationChanges, FakeChanges(log)),
+    )
+    return checks, reactions
+
+
+def integration(purpose: Purpose) -> Integration:
+    return Integration(
+        id="int_1",
+        organization_id=ORG,
+        purpose=purpose,
+        auth_method=AuthMethod.API_TOKEN,
+        status=IntegrationStatus.CONNECTED,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+async def after_sync(purpose: Purpose) -> Log:
+    log = Log()
+    _, reactions = build(log)
+    for listener in reactions.after_sync_commits():
+        await listener(integration(purpose), cast(SyncRun, None))
+    return log
+
+
+async def test_after_a_policy_sync_policies_are_mapped_before_anything_else() -> None:
+    assert await after_sync(Purpose.POLICY) == [
+        "auto-map policies",
+        "evaluate policy",
+        "publish policies",
+        "announce integration",
+        "evaluate all",
+    ]
+
+
+async def test_after_an_access_review_sync_identities_are_resolved_before_evaluating() -> None:
+    assert await after_sync(Purpose.ACCESS_REVIEW) == [
+        "announce integration",
+        "resolve identities",
+        "evaluate access",
+    ]
+
+
+async def test_after_people_change_identities_then_checks_then_subscribers() -> None:
+    log = Log()
+    _, reactions = build(log)
+    await reactions.after_people_change(ORG)
+    assert log == ["resolve identities", "evaluate access", "publish people"]
+
+
+async def test_changes_the_checks_read_re_evaluate_what_they_concern() -> None:
+    log = Log()
+    checks, _ = build(log)
+    await checks.after_frameworks_change(ORG)
+    await checks.after_exceptions_change(ORG)
+    await checks.after_identity_decided(ORG)
+    await checks.after_integration_changes(integration(Purpose.POLICY))
+    assert log == [
+        "evaluate policy",
+        "publish policies",
+        "evaluate all",
+        "evaluate access",
+        "evaluate all",
+    ]
+
+
+async def test_integration_reactions_ask_for_syncs() -> None:
+    log = Log()
+    syncs = IntegrationReactions(cast(SyncService, FakeSync(log)))
+    await syncs.after_connect(integration(Purpose.ACCESS_REVIEW))
+    await syncs.after_admin_key_change(integration(Purpose.ACCESS_REVIEW))
+    assert log == ["initial sync", "sync for the admin key"]
