@@ -13,6 +13,7 @@ from api.metrics import Metrics
 from api.settings import Settings
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration
+from services.integrations.service import INTEGRATIONS_CHANNEL
 from services.scheduler import Scheduler
 from services.store import Store
 from services.sync.connector import ConnectorFactory
@@ -42,7 +43,7 @@ def announce_new_snapshot(bus: EventBus) -> SnapshotListener:
     """Tell ``integrationStatusChanged`` subscribers that ``lastSyncAt`` moved."""
 
     async def announce(integration: Integration, run: SyncRun) -> None:
-        topic = topic_for(integration.organization_id, "integrations")
+        topic = topic_for(integration.organization_id, INTEGRATIONS_CHANNEL)
         await bus.publish(topic, {"integration_id": integration.id})
 
     return announce

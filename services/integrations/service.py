@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,9 @@ from services.store import Store
 from services.store.common import DuplicateKeyError, utcnow
 
 log = logging.getLogger(__name__)
+
+#: Bus channel of integration changes: ``{"integration_id": ...}`` (``integrationStatusChanged``).
+INTEGRATIONS_CHANNEL = "integrations"
 
 OnConnected = Callable[[Integration], Awaitable[None]]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -345,10 +348,18 @@ class IntegrationService:
             except Exception:
                 log.exception("first sync could not be requested for %s", integration.id)
 
+    async def watch(self, principal: Principal) -> AsyncGenerator[Integration, None]:
+        """Every change of the organization's integrations from now on, as it is now."""
+        topic = topic_for(principal.organization_id, INTEGRATIONS_CHANNEL)
+        async for event in self.bus.subscribe(topic):
+            found = await self.get(principal, str(event["integration_id"]))
+            if found is not None:
+                yield found
+
     async def publish_change(self, integration: Integration) -> Integration:
         """Tell ``integrationStatusChanged`` subscribers; returns the integration."""
         await self.bus.publish(
-            topic_for(integration.organization_id, "integrations"),
+            topic_for(integration.organization_id, INTEGRATIONS_CHANNEL),
             {"integration_id": integration.id},
         )
         for callback in self._on_changed:
