@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import user_errors
+from resolvers.errors import UserErrors
 from resolvers.exception_types import (
     CheckException,
     CheckExceptionConnection,
@@ -15,7 +15,6 @@ from resolvers.exception_types import (
     CreateCheckExceptionInput,
 )
 from resolvers.relay import After, First
-from services.errors import DomainError
 
 
 @strawberry.type(description="Reads of check exceptions.")
@@ -51,7 +50,8 @@ class ExceptionQuery:
 class ExceptionMutation:
     @strawberry.mutation(
         description="Accept one failing item of a check until expiresAt (ADMIN; a reason is "
-        "required; at most 365 days). The check is re-evaluated at once."
+        "required; at most 365 days). The check is re-evaluated at once.",
+        extensions=[UserErrors()],
     )
     async def create_check_exception(
         self,
@@ -61,27 +61,24 @@ class ExceptionMutation:
         ],
     ) -> CheckExceptionPayload:
         service = info.context.services.check_exceptions
-        try:
-            created = await service.create(
-                principal_of(info),
-                check_id=str(input.check_id),
-                resource_id=input.resource_id,
-                reason=input.reason,
-                expires_at=input.expires_at,
-            )
-        except DomainError as exc:
-            return CheckExceptionPayload(user_errors=user_errors(exc, info))
+        created = await service.create(
+            principal_of(info),
+            check_id=str(input.check_id),
+            resource_id=input.resource_id,
+            reason=input.reason,
+            expires_at=input.expires_at,
+        )
         return CheckExceptionPayload(exception=CheckException.from_domain(created, service.now()))
 
-    @strawberry.mutation(description="End an exception now (ADMIN); the item fails again.")
+    @strawberry.mutation(
+        description="End an exception now (ADMIN); the item fails again.",
+        extensions=[UserErrors()],
+    )
     async def revoke_check_exception(
         self,
         info: strawberry.Info[Context, Any],
         id: Annotated[strawberry.ID, strawberry.argument(description="The exception id.")],
     ) -> CheckExceptionPayload:
         service = info.context.services.check_exceptions
-        try:
-            revoked = await service.revoke(principal_of(info), str(id))
-        except DomainError as exc:
-            return CheckExceptionPayload(user_errors=user_errors(exc, info))
+        revoked = await service.revoke(principal_of(info), str(id))
         return CheckExceptionPayload(exception=CheckException.from_domain(revoked, service.now()))

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers.check_types import Check, CheckStatus, ControlRef
+from resolvers.check_types import Check, ControlRef
 from resolvers.context import Context, principal_of
-from resolvers.types import Framework
+from services.checks.base import CheckStatus
+from services.models import Framework
 
 #: Worst first: a control is as bad as its worst check.
 _SEVERITY = [

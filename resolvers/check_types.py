@@ -9,31 +9,31 @@ from typing import Any
 import strawberry
 
 from resolvers.context import Context, principal_of
+from resolvers.enums import graphql_enum
 from resolvers.exception_types import CheckException
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo
-from resolvers.types import Framework
 from services.check_exceptions.models import CheckException as DomainException
 from services.checks import base
+from services.checks.base import CheckStatus
 from services.checks.service import CheckView
+from services.models import Framework
 from services.paging import Slice
 
-
-@strawberry.enum(description="The outcome of a check.")
-class CheckStatus(Enum):
-    PASSING = strawberry.enum_value(
-        "PASSING", description="No failing item (excepted items do not count)."
-    )
-    FAILING = strawberry.enum_value("FAILING", description="At least one failing item.")
-    NOT_MONITORED = strawberry.enum_value(
-        "NOT_MONITORED",
-        description="Cannot be evaluated yet (e.g. no integration, no critical system, no "
-        "synced data); `reason` says what is missing.",
-    )
-    ERROR = strawberry.enum_value(
-        "ERROR", description="Evaluation failed (e.g. the data is too old); `reason` says why."
-    )
+graphql_enum(
+    CheckStatus,
+    name="CheckStatus",
+    description="The outcome of a check.",
+    values={
+        CheckStatus.PASSING: "No failing item (excepted items do not count).",
+        CheckStatus.FAILING: "At least one failing item.",
+        CheckStatus.NOT_MONITORED: "Cannot be evaluated yet (e.g. no integration, no critical "
+        "system, no synced data); `reason` says what is missing.",
+        CheckStatus.ERROR: "Evaluation failed (e.g. the data is too old); `reason` says why.",
+    },
+)
 
 
+# The domain has no resource-type enum (check items carry a plain string): GraphQL only.
 @strawberry.enum(description="What kind of resource a check item is.")
 class CheckResourceType(Enum):
     ACCOUNT = strawberry.enum_value(
@@ -150,7 +150,7 @@ class CheckResult:
         return cls(
             id=strawberry.ID(r.id or f"{r.check_id}@{r.evaluated_at.isoformat()}"),
             check_id=strawberry.ID(r.check_id),
-            status=CheckStatus(r.status.value),
+            status=r.status,
             reason=r.reason,
             failing_items=[CheckItem.from_domain(i, r, excepted=False) for i in r.failing_items],
             excepted_items=[CheckItem.from_domain(i, r, excepted=True) for i in r.excepted_items],
@@ -188,7 +188,7 @@ class Check:
             description=c.description,
             fix=c.fix,
             controls=[
-                ControlRef(framework=Framework(ref.framework.value), id=ref.id, title=ref.title)
+                ControlRef(framework=ref.framework, id=ref.id, title=ref.title)
                 for ref in c.controls
             ],
             result=CheckResult.from_domain(view.result) if view.result else None,

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import FieldExtension, MaskErrors
+from strawberry.types.base import has_object_definition
+from strawberry.types.field import StrawberryField
 
 from services.errors import Conflict, DomainError, Forbidden, NotFound
+from services.people.validation import InvalidPeople
 
 log = logging.getLogger("vigil.graphql")
 
@@ -94,9 +97,61 @@ def argument_names(info: strawberry.Info[Any, Any] | None) -> list[str]:
 
 
 def user_errors(exc: DomainError, info: strawberry.Info[Any, Any] | None = None) -> list[UserError]:
-    """The ``userErrors`` list for a domain error (paths start at the argument name)."""
+    """The ``userErrors`` list for a domain error (paths start at the argument name).
+
+    Without ``info`` the service's path is kept as it is. A refused batch of people
+    (``InvalidPeople``) gives one error per problem, at ``["input", <row>, <field>]``.
+    """
+    if isinstance(exc, InvalidPeople):
+        return [
+            UserError(
+                field=["input", str(p.row)] + ([camel(p.field)] if p.field else []),
+                code="VALIDATION_FAILED",
+                message=camel(p.reason),
+            )
+            for p in exc.problems
+        ]
     path = field_path(exc.field, argument_names(info)) if info is not None else exc.field
     return [UserError(field=path, code=exc.code, message=camel(exc.message))]
+
+
+class UserErrors(FieldExtension):
+    """The one way a mutation turns a domain error into ``userErrors`` (docs/api.md).
+
+    The resolver returns its success payload; a ``DomainError`` it raises becomes
+    ``Payload(user_errors=user_errors(error, info))``, the payload being the mutation's
+    return type. Anything else propagates (a GraphQL error, masked when unexpected).
+    ``argument_paths=False`` keeps the service's field paths unchanged (the remediation
+    mutations have always answered them so).
+    """
+
+    def __init__(self, *, argument_paths: bool = True) -> None:
+        self._argument_paths = argument_paths
+        self._payload: Callable[..., Any] | None = None
+
+    def apply(self, field: StrawberryField) -> None:
+        """Remember the payload type; it must have a ``user_errors`` field."""
+        payload = field.type
+        if not (isinstance(payload, type) and has_object_definition(payload)) or not any(
+            f.python_name == "user_errors" for f in payload.__strawberry_definition__.fields
+        ):
+            raise TypeError(f"{field.python_name}: {payload!r} has no user_errors field")
+        self._payload = payload
+
+    async def resolve_async(
+        self,
+        next_: Callable[..., Awaitable[Any]],
+        source: Any,
+        info: strawberry.Info[Any, Any],
+        **kwargs: Any,
+    ) -> Any:
+        """The resolver's payload, or the payload of the domain error it raised."""
+        try:
+            return await next_(source, info, **kwargs)
+        except DomainError as exc:
+            assert self._payload is not None
+            errors = user_errors(exc, info if self._argument_paths else None)
+            return self._payload(user_errors=errors)
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

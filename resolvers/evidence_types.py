@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers.check_types import CheckStatus
+from resolvers.enums import graphql_enum
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
+from services.checks.base import CheckStatus
 from services.evidence.chain import EvidenceRecord
-from services.evidence.verify import ChainStatus
+from services.evidence.verify import ChainStatus, LinkProblem
 from services.paging import Slice
 
 
@@ -81,7 +81,7 @@ def _time(value: object) -> datetime | None:
 
 def _status(value: object) -> CheckStatus | None:
     try:
-        return CheckStatus(value)
+        return CheckStatus(value) if isinstance(value, str) else None
     except ValueError:
         return None
 
@@ -108,32 +108,24 @@ class EvidenceConnection:
         )
 
 
-@strawberry.enum(description="Why a link of the evidence chain is broken.")
-class EvidenceChainProblem(Enum):
-    HASH_MISMATCH = strawberry.enum_value(
-        "HASH_MISMATCH", description="The record's text does not match its SHA-256."
-    )
-    HMAC_MISMATCH = strawberry.enum_value(
-        "HMAC_MISMATCH", description="The record's HMAC does not verify with its key."
-    )
-    PREV_HASH_MISMATCH = strawberry.enum_value(
-        "PREV_HASH_MISMATCH", description="The record does not link to the previous one."
-    )
-    SEQUENCE_GAP = strawberry.enum_value(
-        "SEQUENCE_GAP", description="A sequence number is missing (a record was removed)."
-    )
-    SEQUENCE_REORDER = strawberry.enum_value(
-        "SEQUENCE_REORDER", description="Sequence numbers are out of order."
-    )
-    FIELD_MISMATCH = strawberry.enum_value(
-        "FIELD_MISMATCH", description="A stored field differs from the sealed text."
-    )
-    MALFORMED = strawberry.enum_value("MALFORMED", description="The record cannot be parsed.")
-    HEAD_MISMATCH = strawberry.enum_value(
-        "HEAD_MISMATCH",
-        description="The chain's newest records are not vouched for by its sealed head "
-        "(records removed from the end, or the head is missing).",
-    )
+graphql_enum(
+    LinkProblem,
+    name="EvidenceChainProblem",
+    description="Why a link of the evidence chain is broken.",
+    values={
+        LinkProblem.HASH_MISMATCH: "The record's text does not match its SHA-256.",
+        LinkProblem.HMAC_MISMATCH: "The record's HMAC does not verify with its key.",
+        LinkProblem.PREV_HASH_MISMATCH: "The record does not link to the previous one.",
+        LinkProblem.SEQUENCE_GAP: "A sequence number is missing (a record was removed).",
+        LinkProblem.SEQUENCE_REORDER: "Sequence numbers are out of order.",
+        LinkProblem.FIELD_MISMATCH: "A stored field differs from the sealed text.",
+        LinkProblem.MALFORMED: "The record cannot be parsed.",
+        LinkProblem.HEAD_MISMATCH: (
+            "The chain's newest records are not vouched for by its sealed head (records "
+            "removed from the end, or the head is missing)."
+        ),
+    },
+)
 
 
 @strawberry.type(description="The first place the evidence chain does not hold.")
@@ -142,7 +134,7 @@ class EvidenceChainBreak:
     record_id: strawberry.ID | None = strawberry.field(
         description="The record found there; null when the record is missing."
     )
-    problem: EvidenceChainProblem = strawberry.field(description="What is wrong.")
+    problem: LinkProblem = strawberry.field(description="What is wrong.")
     message: str = strawberry.field(description="Details, for an auditor.")
 
 
@@ -166,7 +158,7 @@ class EvidenceChainStatus:
             first_broken_link=EvidenceChainBreak(
                 sequence=broken.sequence,
                 record_id=strawberry.ID(broken.record_id) if broken.record_id else None,
-                problem=EvidenceChainProblem(broken.problem.value),
+                problem=broken.problem,
                 message=broken.message,
             )
             if broken

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import strawberry
 
 from resolvers.actors import actor
 from resolvers.context import Context
+from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
 from resolvers.types import Actor
 from services.check_exceptions.models import CheckException as DomainException
+from services.check_exceptions.models import ExceptionStatus
 from services.paging import Slice
 
-
-@strawberry.enum(description="Whether an exception currently applies.")
-class CheckExceptionStatus(Enum):
-    ACTIVE = strawberry.enum_value("ACTIVE", description="Applies until `expiresAt`.")
-    EXPIRED = strawberry.enum_value("EXPIRED", description="`expiresAt` has passed.")
-    REVOKED = strawberry.enum_value("REVOKED", description="Ended early by an ADMIN.")
+graphql_enum(
+    ExceptionStatus,
+    name="CheckExceptionStatus",
+    description="Whether an exception currently applies.",
+    values={
+        ExceptionStatus.ACTIVE: "Applies until `expiresAt`.",
+        ExceptionStatus.EXPIRED: "`expiresAt` has passed.",
+        ExceptionStatus.REVOKED: "Ended early by an ADMIN.",
+    },
+)
 
 
 @strawberry.type(description="One accepted failing item of one check, until `expiresAt`.")
@@ -41,7 +46,7 @@ class CheckException:
     revoked_by: strawberry.ID | None = strawberry.field(
         description="The API key that revoked it; null unless REVOKED."
     )
-    status: CheckExceptionStatus = strawberry.field(description="Whether it applies now.")
+    status: ExceptionStatus = strawberry.field(description="Whether it applies now.")
 
     @strawberry.field(description="Who created it: the API key's name and role (every role).")
     async def created_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor:
@@ -66,7 +71,7 @@ class CheckException:
             created_by=strawberry.ID(e.created_by),
             revoked_at=e.revoked_at,
             revoked_by=strawberry.ID(e.revoked_by) if e.revoked_by else None,
-            status=CheckExceptionStatus(e.status(now).value),
+            status=e.status(now),
         )
 
 

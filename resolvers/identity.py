@@ -7,11 +7,10 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, user_errors
-from resolvers.relay import USER_ERRORS, wire
-from resolvers.snapshot_types import Account, NotStaffKind
-from services.errors import DomainError
-from services.identity import models
+from resolvers.errors import UserError, UserErrors
+from resolvers.relay import USER_ERRORS
+from resolvers.snapshot_types import Account
+from services.identity.models import NotStaffKind
 
 
 @strawberry.input(description="Link an account to the person it belongs to.")
@@ -41,22 +40,23 @@ class AccountPayload:
     description="Manual identity decisions (ADMIN); automatic resolution never overwrites them."
 )
 class IdentityMutation:
-    @strawberry.mutation(description="Link an account to a person (ADMIN): STAFF, decided MANUAL.")
+    @strawberry.mutation(
+        description="Link an account to a person (ADMIN): STAFF, decided MANUAL.",
+        extensions=[UserErrors()],
+    )
     async def link_account(
         self,
         info: strawberry.Info[Context, Any],
         input: Annotated[LinkAccountInput, strawberry.argument(description="Account, person.")],
     ) -> AccountPayload:
-        try:
-            view = await info.context.services.identities.link(
-                principal_of(info), str(input.account_id), str(input.person_id)
-            )
-        except DomainError as exc:
-            return AccountPayload(user_errors=user_errors(exc, info))
+        view = await info.context.services.identities.link(
+            principal_of(info), str(input.account_id), str(input.person_id)
+        )
         return AccountPayload(account=Account.from_view(view))
 
     @strawberry.mutation(
-        description="Mark an account NOT_STAFF with a kind and a reason (ADMIN), decided MANUAL."
+        description="Mark an account NOT_STAFF with a kind and a reason (ADMIN), decided MANUAL.",
+        extensions=[UserErrors()],
     )
     async def mark_account_not_staff(
         self,
@@ -65,19 +65,17 @@ class IdentityMutation:
             MarkAccountNotStaffInput, strawberry.argument(description="Account, kind, reason.")
         ],
     ) -> AccountPayload:
-        try:
-            view = await info.context.services.identities.mark_not_staff(
-                principal_of(info),
-                str(input.account_id),
-                models.NotStaffKind(wire(input.kind)),
-                input.reason,
-            )
-        except DomainError as exc:
-            return AccountPayload(user_errors=user_errors(exc, info))
+        view = await info.context.services.identities.mark_not_staff(
+            principal_of(info),
+            str(input.account_id),
+            input.kind,
+            input.reason,
+        )
         return AccountPayload(account=Account.from_view(view))
 
     @strawberry.mutation(
-        description="Remove a manual decision (ADMIN); automatic resolution applies again."
+        description="Remove a manual decision (ADMIN); automatic resolution applies again.",
+        extensions=[UserErrors()],
     )
     async def clear_account_identity(
         self,
@@ -86,8 +84,5 @@ class IdentityMutation:
             strawberry.ID, strawberry.argument(description="The Atlassian account id.")
         ],
     ) -> AccountPayload:
-        try:
-            view = await info.context.services.identities.clear(principal_of(info), str(account_id))
-        except DomainError as exc:
-            return AccountPayload(user_errors=user_errors(exc, info))
+        view = await info.context.services.identities.clear(principal_of(info), str(account_id))
         return AccountPayload(account=Account.from_view(view))

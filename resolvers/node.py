@@ -13,7 +13,7 @@ import strawberry
 
 from resolvers.context import AppServices, Context, principal_of
 from resolvers.evidence_types import Evidence
-from resolvers.integrations import Integration
+from resolvers.integration_types import Integration
 from resolvers.people_types import Person
 from resolvers.relay import Node
 from resolvers.review_types import AccessReview

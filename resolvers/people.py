@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import user_errors
+from resolvers.errors import UserErrors
 from resolvers.people_types import (
     OffboardPersonInput,
     PeoplePayload,
@@ -19,13 +20,9 @@ from resolvers.people_types import (
     PersonInput,
     PersonOrder,
     PersonPayload,
-    people_errors,
 )
 from resolvers.relay import After, First
-from services.errors import DomainError
-from services.events import topic_for
-from services.people.service import PEOPLE_CHANNEL
-from services.people.validation import InvalidPeople
+from services.people.service import watch_people
 
 
 @strawberry.type(description="Reads of the organization's people.")
@@ -74,7 +71,8 @@ class PeopleQuery:
 class PeopleMutation:
     @strawberry.mutation(
         description="Create or update people by email (ADMIN); all or nothing, at most "
-        "50,000 at once. For files, `POST /people/import` takes a CSV."
+        "50,000 at once. For files, `POST /people/import` takes a CSV.",
+        extensions=[UserErrors()],
     )
     async def upsert_people(
         self,
@@ -83,14 +81,9 @@ class PeopleMutation:
             list[PersonInput], strawberry.argument(description="The people, as HR states them.")
         ],
     ) -> PeoplePayload:
-        try:
-            summary = await info.context.services.people.upsert(
-                principal_of(info), [p.to_draft() for p in input]
-            )
-        except InvalidPeople as exc:
-            return PeoplePayload(user_errors=people_errors(exc))
-        except DomainError as exc:
-            return PeoplePayload(user_errors=user_errors(exc, info))
+        summary = await info.context.services.people.upsert(
+            principal_of(info), [p.to_draft() for p in input]
+        )
         return PeoplePayload(
             people=[Person.from_domain(p) for p in summary.people],
             created=summary.created,
@@ -98,20 +91,18 @@ class PeopleMutation:
             unchanged=summary.unchanged,
         )
 
-    @strawberry.mutation(description="Mark a person OFFBOARDED (ADMIN) at a time (default: now).")
+    @strawberry.mutation(
+        description="Mark a person OFFBOARDED (ADMIN) at a time (default: now).",
+        extensions=[UserErrors()],
+    )
     async def offboard_person(
         self,
         info: strawberry.Info[Context, Any],
         input: Annotated[OffboardPersonInput, strawberry.argument(description="Who and when.")],
     ) -> PersonPayload:
-        try:
-            person = await info.context.services.people.offboard(
-                principal_of(info), str(input.person_id), input.offboarded_at
-            )
-        except InvalidPeople as exc:
-            return PersonPayload(user_errors=people_errors(exc))
-        except DomainError as exc:
-            return PersonPayload(user_errors=user_errors(exc, info))
+        person = await info.context.services.people.offboard(
+            principal_of(info), str(input.person_id), input.offboarded_at
+        )
         return PersonPayload(person=Person.from_domain(person))
 
 
@@ -130,8 +121,8 @@ class PeopleSubscription:
     async def people_changed(
         self, info: strawberry.Info[Context, Any]
     ) -> AsyncGenerator[PeopleChanged, None]:
-        principal = principal_of(info)
         services = info.context.services
-        async for _ in services.bus.subscribe(topic_for(principal.organization_id, PEOPLE_CHANNEL)):
-            page = await services.people.list_people(principal, None, 1, None)
-            yield PeopleChanged(total_count=page.total_count, changed_at=datetime.now(UTC))
+        counts = watch_people(services.bus, services.people, principal_of(info))
+        async with aclosing(counts):
+            async for total_count in counts:
+                yield PeopleChanged(total_count=total_count, changed_at=datetime.now(UTC))

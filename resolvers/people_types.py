@@ -7,19 +7,23 @@ from enum import Enum
 
 import strawberry
 
-from resolvers.errors import UserError, camel
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo, wire
+from resolvers.enums import graphql_enum
+from resolvers.errors import UserError
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo
 from services.paging import Slice
 from services.people import models
-from services.people.validation import InvalidPeople, PersonDraft
+from services.people.models import PersonSortField, PersonStatus
+from services.people.validation import PersonDraft
 
-
-@strawberry.enum(description="Whether a person still works here.")
-class PersonStatus(Enum):
-    ACTIVE = strawberry.enum_value("ACTIVE", description="Works here.")
-    OFFBOARDED = strawberry.enum_value(
-        "OFFBOARDED", description="Left at `offboardedAt`; their accounts should be closed."
-    )
+graphql_enum(
+    PersonStatus,
+    name="PersonStatus",
+    description="Whether a person still works here.",
+    values={
+        PersonStatus.ACTIVE: "Works here.",
+        PersonStatus.OFFBOARDED: "Left at `offboardedAt`; their accounts should be closed.",
+    },
+)
 
 
 @strawberry.type(description="A member of the workforce, from the HR source of truth.")
@@ -47,7 +51,7 @@ class Person(Node):
             id=strawberry.ID(p.id),
             email=p.email,
             name=p.name,
-            status=PersonStatus(p.status.value),
+            status=p.status,
             job_role=p.job_role,
             start_date=p.start_date,
             offboarded_at=p.offboarded_at,
@@ -80,7 +84,7 @@ class PersonInput:
         return PersonDraft(
             email=self.email,
             name=self.name,
-            status=models.PersonStatus(wire(self.status)),
+            status=self.status,
             job_role=self.job_role,
             start_date=self.start_date,
             offboarded_at=self.offboarded_at,
@@ -111,7 +115,7 @@ class PersonFilter:
     def to_domain(self) -> models.PersonFilter:
         """The service-layer filter."""
         return models.PersonFilter(
-            status=models.PersonStatus(wire(self.status)) if self.status else None,
+            status=self.status,
             job_role=self.job_role,
             search=self.search,
         )
@@ -123,18 +127,21 @@ class OrderDirection(Enum):
     DESC = strawberry.enum_value("DESC", description="Largest (or newest, or Z) first.")
 
 
-@strawberry.enum(description="What `people` can be ordered by.")
-class PersonOrderField(Enum):
-    EMAIL = strawberry.enum_value("email_key", description="Email, case-insensitively.")
-    UPDATED_AT = strawberry.enum_value(
-        "updated_at", description="When the record last changed (ties by email)."
-    )
+graphql_enum(
+    PersonSortField,
+    name="PersonOrderField",
+    description="What `people` can be ordered by.",
+    values={
+        PersonSortField.EMAIL: "Email, case-insensitively.",
+        PersonSortField.UPDATED_AT: "When the record last changed (ties by email).",
+    },
+)
 
 
 @strawberry.input(description="The order of `people`; default by email, ascending.")
 class PersonOrder:
-    field: PersonOrderField = strawberry.field(
-        default=PersonOrderField.EMAIL, description="What to order by; default EMAIL."
+    field: PersonSortField = strawberry.field(
+        default=PersonSortField.EMAIL, description="What to order by; default EMAIL."
     )
     direction: OrderDirection = strawberry.field(
         default=OrderDirection.ASC, description="Default ASC."
@@ -143,7 +150,7 @@ class PersonOrder:
     def to_domain(self) -> models.PersonSort:
         """The service-layer sort."""
         return models.PersonSort(
-            field=models.PersonSortField(wire(self.field)),
+            field=self.field,
             descending=self.direction is OrderDirection.DESC,
         )
 
@@ -192,15 +199,3 @@ class PeoplePayload:
         description=USER_ERRORS + " One entry per problem; `field` is "
         '`["input", "<index>", "<field>"]`. Nothing is applied when any row is invalid.',
     )
-
-
-def people_errors(exc: InvalidPeople) -> list[UserError]:
-    """One user error per problem, naming the input index and field."""
-    return [
-        UserError(
-            field=["input", str(p.row)] + ([camel(p.field)] if p.field else []),
-            code="VALIDATION_FAILED",
-            message=camel(p.reason),
-        )
-        for p in exc.problems
-    ]

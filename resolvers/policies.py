@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import user_errors
+from resolvers.errors import UserErrors
 from resolvers.policy_types import (
     ApprovePolicyDocumentInput,
     MapPolicyDocumentInput,
     PolicyPayload,
     PolicyRequirement,
-    PolicyType,
 )
-from resolvers.relay import wire
-from services.errors import DomainError
-from services.events import topic_for
-from services.policies.catalogue import PolicyType as DomainPolicyType
-from services.policies.service import POLICIES_CHANNEL
-
-
-def _type(value: PolicyType) -> DomainPolicyType:
-    return DomainPolicyType(wire(value))
+from services.policies.catalogue import PolicyType
+from services.policies.service import watch_policies
 
 
 @strawberry.type(description="Reads of required policies.")
@@ -42,7 +35,8 @@ class PolicyQuery:
 class PolicyMutation:
     @strawberry.mutation(
         description="Map a synced page to a policy type by hand (ADMIN); the mapping starts "
-        "as DRAFT."
+        "as DRAFT.",
+        extensions=[UserErrors()],
     )
     async def map_policy_document(
         self,
@@ -51,15 +45,15 @@ class PolicyMutation:
             MapPolicyDocumentInput, strawberry.argument(description="Policy type and page.")
         ],
     ) -> PolicyPayload:
-        try:
-            requirement = await info.context.services.policies.map_document(
-                principal_of(info), _type(input.policy_type), str(input.page_id)
-            )
-        except DomainError as exc:
-            return PolicyPayload(user_errors=user_errors(exc, info))
+        requirement = await info.context.services.policies.map_document(
+            principal_of(info), input.policy_type, str(input.page_id)
+        )
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
 
-    @strawberry.mutation(description="Make a policy type's document ACTIVE (ADMIN).")
+    @strawberry.mutation(
+        description="Make a policy type's document ACTIVE (ADMIN).",
+        extensions=[UserErrors()],
+    )
     async def approve_policy_document(
         self,
         info: strawberry.Info[Context, Any],
@@ -67,29 +61,22 @@ class PolicyMutation:
             ApprovePolicyDocumentInput, strawberry.argument(description="The policy type.")
         ],
     ) -> PolicyPayload:
-        try:
-            requirement = await info.context.services.policies.approve(
-                principal_of(info), _type(input.policy_type)
-            )
-        except DomainError as exc:
-            return PolicyPayload(user_errors=user_errors(exc, info))
+        requirement = await info.context.services.policies.approve(
+            principal_of(info), input.policy_type
+        )
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
 
     @strawberry.mutation(
         description="Remove a policy type's mapping (ADMIN); auto-mapping will not map the "
-        "same page to it again."
+        "same page to it again.",
+        extensions=[UserErrors()],
     )
     async def unmap_policy_document(
         self,
         info: strawberry.Info[Context, Any],
         policy_type: Annotated[PolicyType, strawberry.argument(description="The policy type.")],
     ) -> PolicyPayload:
-        try:
-            requirement = await info.context.services.policies.unmap(
-                principal_of(info), _type(policy_type)
-            )
-        except DomainError as exc:
-            return PolicyPayload(user_errors=user_errors(exc, info))
+        requirement = await info.context.services.policies.unmap(principal_of(info), policy_type)
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
 
 
@@ -102,10 +89,8 @@ class PolicySubscription:
     async def policies_changed(
         self, info: strawberry.Info[Context, Any]
     ) -> AsyncGenerator[list[PolicyRequirement], None]:
-        principal = principal_of(info)
         services = info.context.services
-        async for _ in services.bus.subscribe(
-            topic_for(principal.organization_id, POLICIES_CHANNEL)
-        ):
-            requirements = await services.policies.requirements(principal)
-            yield [PolicyRequirement.from_domain(r) for r in requirements]
+        changes = watch_policies(services.bus, services.policies, principal_of(info))
+        async with aclosing(changes):
+            async for requirements in changes:
+                yield [PolicyRequirement.from_domain(r) for r in requirements]

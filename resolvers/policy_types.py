@@ -3,81 +3,68 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
+from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
 from resolvers.relay import USER_ERRORS
-from resolvers.types import Framework
+from services.models import Framework
 from services.policies import models
+from services.policies.catalogue import PolicyType
+from services.policies.models import MappingMethod, PolicyStatus
+
+graphql_enum(
+    PolicyType,
+    name="PolicyType",
+    description="A kind of policy a framework requires (SPEC §6.1).",
+    values={
+        PolicyType.INFORMATION_SECURITY: "Information Security Policy (SOC 2, ISO 27001).",
+        PolicyType.ACCESS_CONTROL: "Access Control Policy (SOC 2, ISO 27001).",
+        PolicyType.ACCEPTABLE_USE: "Acceptable Use Policy (SOC 2, ISO 27001).",
+        PolicyType.ASSET_MANAGEMENT: "Asset Management Policy (SOC 2, ISO 27001).",
+        PolicyType.BUSINESS_CONTINUITY_DISASTER_RECOVERY: (
+            "Business Continuity and Disaster Recovery Policy (SOC 2, ISO 27001)."
+        ),
+        PolicyType.CHANGE_MANAGEMENT: "Change Management Policy (SOC 2, ISO 27001).",
+        PolicyType.CODE_OF_CONDUCT: "Code of Conduct (SOC 2).",
+        PolicyType.DATA_CLASSIFICATION: "Data Classification Policy (SOC 2, ISO 27001).",
+        PolicyType.DATA_RETENTION_DISPOSAL: (
+            "Data Retention and Disposal Policy (SOC 2, ISO 27001)."
+        ),
+        PolicyType.ENCRYPTION_CRYPTOGRAPHY: (
+            "Encryption and Cryptography Policy (SOC 2, ISO 27001)."
+        ),
+        PolicyType.INCIDENT_RESPONSE: "Incident Response Policy (SOC 2, ISO 27001).",
+        PolicyType.RISK_MANAGEMENT: "Risk Management Policy (SOC 2, ISO 27001).",
+        PolicyType.VENDOR_MANAGEMENT: "Vendor Management Policy (SOC 2, ISO 27001).",
+        PolicyType.HUMAN_RESOURCES_SECURITY: "Human Resources Security Policy (ISO 27001).",
+        PolicyType.PHYSICAL_SECURITY: "Physical Security Policy (ISO 27001).",
+        PolicyType.OPERATIONS_SECURITY: "Operations Security Policy (ISO 27001).",
+    },
+)
 
 
-@strawberry.enum(description="A kind of policy a framework requires (SPEC §6.1).")
-class PolicyType(Enum):
-    INFORMATION_SECURITY = strawberry.enum_value(
-        "INFORMATION_SECURITY", description="Information Security Policy (SOC 2, ISO 27001)."
-    )
-    ACCESS_CONTROL = strawberry.enum_value(
-        "ACCESS_CONTROL", description="Access Control Policy (SOC 2, ISO 27001)."
-    )
-    ACCEPTABLE_USE = strawberry.enum_value(
-        "ACCEPTABLE_USE", description="Acceptable Use Policy (SOC 2, ISO 27001)."
-    )
-    ASSET_MANAGEMENT = strawberry.enum_value(
-        "ASSET_MANAGEMENT", description="Asset Management Policy (SOC 2, ISO 27001)."
-    )
-    BUSINESS_CONTINUITY_DISASTER_RECOVERY = strawberry.enum_value(
-        "BUSINESS_CONTINUITY_DISASTER_RECOVERY",
-        description="Business Continuity and Disaster Recovery Policy (SOC 2, ISO 27001).",
-    )
-    CHANGE_MANAGEMENT = strawberry.enum_value(
-        "CHANGE_MANAGEMENT", description="Change Management Policy (SOC 2, ISO 27001)."
-    )
-    CODE_OF_CONDUCT = strawberry.enum_value(
-        "CODE_OF_CONDUCT", description="Code of Conduct (SOC 2)."
-    )
-    DATA_CLASSIFICATION = strawberry.enum_value(
-        "DATA_CLASSIFICATION", description="Data Classification Policy (SOC 2, ISO 27001)."
-    )
-    DATA_RETENTION_DISPOSAL = strawberry.enum_value(
-        "DATA_RETENTION_DISPOSAL",
-        description="Data Retention and Disposal Policy (SOC 2, ISO 27001).",
-    )
-    ENCRYPTION_CRYPTOGRAPHY = strawberry.enum_value(
-        "ENCRYPTION_CRYPTOGRAPHY",
-        description="Encryption and Cryptography Policy (SOC 2, ISO 27001).",
-    )
-    INCIDENT_RESPONSE = strawberry.enum_value(
-        "INCIDENT_RESPONSE", description="Incident Response Policy (SOC 2, ISO 27001)."
-    )
-    RISK_MANAGEMENT = strawberry.enum_value(
-        "RISK_MANAGEMENT", description="Risk Management Policy (SOC 2, ISO 27001)."
-    )
-    VENDOR_MANAGEMENT = strawberry.enum_value(
-        "VENDOR_MANAGEMENT", description="Vendor Management Policy (SOC 2, ISO 27001)."
-    )
-    HUMAN_RESOURCES_SECURITY = strawberry.enum_value(
-        "HUMAN_RESOURCES_SECURITY", description="Human Resources Security Policy (ISO 27001)."
-    )
-    PHYSICAL_SECURITY = strawberry.enum_value(
-        "PHYSICAL_SECURITY", description="Physical Security Policy (ISO 27001)."
-    )
-    OPERATIONS_SECURITY = strawberry.enum_value(
-        "OPERATIONS_SECURITY", description="Operations Security Policy (ISO 27001)."
-    )
+graphql_enum(
+    PolicyStatus,
+    name="PolicyStatus",
+    description="Whether a mapped policy document is approved.",
+    values={
+        PolicyStatus.DRAFT: "Mapped, not yet approved by an ADMIN.",
+        PolicyStatus.ACTIVE: "Approved (`approvePolicyDocument`).",
+    },
+)
 
 
-@strawberry.enum(description="Whether a mapped policy document is approved.")
-class PolicyStatus(Enum):
-    DRAFT = strawberry.enum_value("DRAFT", description="Mapped, not yet approved by an ADMIN.")
-    ACTIVE = strawberry.enum_value("ACTIVE", description="Approved (`approvePolicyDocument`).")
-
-
-@strawberry.enum(description="How the page was mapped to its policy type.")
-class PolicyMappingMethod(Enum):
-    AUTO = strawberry.enum_value("AUTO", description="By its title, after a sync.")
-    MANUAL = strawberry.enum_value("MANUAL", description="By an ADMIN (`mapPolicyDocument`).")
+graphql_enum(
+    MappingMethod,
+    name="PolicyMappingMethod",
+    description="How the page was mapped to its policy type.",
+    values={
+        MappingMethod.AUTO: "By its title, after a sync.",
+        MappingMethod.MANUAL: "By an ADMIN (`mapPolicyDocument`).",
+    },
+)
 
 
 @strawberry.type(
@@ -102,7 +89,7 @@ class PolicyDocument:
         description="`current`, `archived`… as Confluence reports it; `missing` when the page "
         "is not in the current policy snapshot (deleted, or no longer labelled)."
     )
-    method: PolicyMappingMethod = strawberry.field(description="How it was mapped.")
+    method: MappingMethod = strawberry.field(description="How it was mapped.")
     mapped_at: datetime = strawberry.field(description="When it was mapped (UTC).")
     approved_at: datetime | None = strawberry.field(
         description="When it was approved (UTC); null while DRAFT."
@@ -114,16 +101,16 @@ class PolicyDocument:
     ) -> PolicyDocument:
         """Map a document and its page (None when the snapshot does not have it)."""
         return cls(
-            policy_type=PolicyType(doc.policy_type.value),
+            policy_type=doc.policy_type,
             page_id=strawberry.ID(doc.page_id),
             title=page.title if page else doc.title,
-            status=PolicyStatus(doc.status.value),
+            status=doc.status,
             url=page.web_url if page else None,
             last_modified_at=page.last_modified_at if page else None,
             missing_sections=list(page.missing_sections) if page else [],
             version=page.version if page else None,
             page_status=page.status if page else "missing",
-            method=PolicyMappingMethod(doc.method.value),
+            method=doc.method,
             mapped_at=doc.mapped_at,
             approved_at=doc.approved_at,
         )
@@ -147,9 +134,9 @@ class PolicyRequirement:
         """Map the domain object."""
         d = r.definition
         return cls(
-            policy_type=PolicyType(d.type.value),
+            policy_type=d.type,
             title=d.title,
-            frameworks=[Framework(f.value) for f in d.frameworks],
+            frameworks=list(d.frameworks),
             document=PolicyDocument.from_domain(r.document, r.page) if r.document else None,
         )
 

@@ -6,7 +6,6 @@ rules once, the same way everywhere: default page size 50, maximum 500, opaque c
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -64,13 +63,6 @@ class PageInfo:
             has_previous_page=bool(after),
             start_cursor=page.items[0][0] if page.items else None,
         )
-
-
-def wire(member: Enum) -> str:
-    """The value of a GraphQL enum member (``strawberry.enum_value`` hides its type)."""
-    raw = member.value
-    assert isinstance(raw, str)
-    return raw
 
 
 @strawberry.interface(

@@ -6,18 +6,19 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, user_errors
-from resolvers.integrations import Integration
+from resolvers.enums import graphql_enum
+from resolvers.errors import UserError, UserErrors
+from resolvers.integration_types import Integration
 from resolvers.relay import PageInfo
 from services.errors import DomainError
 from services.paging import Slice
 from services.remediation import models
+from services.remediation.models import ActionKind, ActionState, SourceType
 from services.remediation.service import PlanFilter, RemediationService
 
 
@@ -28,41 +29,48 @@ def _service(info: strawberry.Info[Context, Any]) -> RemediationService:
     return service
 
 
-@strawberry.enum(description="The Atlassian call a remediation action makes.")
-class RemediationKind(Enum):
-    REMOVE_FROM_GROUP = strawberry.enum_value(
-        "REMOVE_FROM_GROUP",
-        description="DELETE /wiki/rest/api/group/userByGroupId: remove the account from a group.",
-    )
-    SUSPEND_ACCESS = strawberry.enum_value(
-        "SUSPEND_ACCESS",
-        description="Admin API: suspend the account's access in each of its directories.",
-    )
+graphql_enum(
+    ActionKind,
+    name="RemediationKind",
+    description="The Atlassian call a remediation action makes.",
+    values={
+        ActionKind.REMOVE_FROM_GROUP: (
+            "DELETE /wiki/rest/api/group/userByGroupId: remove the account from a group."
+        ),
+        ActionKind.SUSPEND_ACCESS: (
+            "Admin API: suspend the account's access in each of its directories."
+        ),
+    },
+)
 
 
-@strawberry.enum(description="Where an approved remediation action is.")
-class RemediationState(Enum):
-    PENDING = strawberry.enum_value("PENDING", description="Approved, not yet called.")
-    DONE = strawberry.enum_value("DONE", description="Atlassian accepted the call; not verified.")
-    VERIFIED = strawberry.enum_value(
-        "VERIFIED", description="A read-back from Atlassian shows the change."
-    )
-    FAILED = strawberry.enum_value(
-        "FAILED", description="Atlassian refused the call or the read-back still shows access."
-    )
+graphql_enum(
+    ActionState,
+    name="RemediationState",
+    description="Where an approved remediation action is.",
+    values={
+        ActionState.PENDING: "Approved, not yet called.",
+        ActionState.DONE: "Atlassian accepted the call; not verified.",
+        ActionState.VERIFIED: "A read-back from Atlassian shows the change.",
+        ActionState.FAILED: "Atlassian refused the call or the read-back still shows access.",
+    },
+)
 
 
-@strawberry.enum(description="Why an action is proposed.")
-class RemediationSourceType(Enum):
-    CHECK = strawberry.enum_value("CHECK", description="A failing item of a check.")
-    REVIEW = strawberry.enum_value(
-        "REVIEW", description="A REVOKE or DOWNGRADE decision of a completed access review."
-    )
+graphql_enum(
+    SourceType,
+    name="RemediationSourceType",
+    description="Why an action is proposed.",
+    values={
+        SourceType.CHECK: "A failing item of a check.",
+        SourceType.REVIEW: "A REVOKE or DOWNGRADE decision of a completed access review.",
+    },
+)
 
 
 @strawberry.type(description="The check item or review entry an action comes from.")
 class RemediationSource:
-    type: RemediationSourceType = strawberry.field(description="Check item or review entry.")
+    type: SourceType = strawberry.field(description="Check item or review entry.")
     check_id: strawberry.ID | None = strawberry.field(description="The failing check (CHECK).")
     resource_id: strawberry.ID | None = strawberry.field(
         description="The failing item's resource, an account id (CHECK)."
@@ -96,7 +104,7 @@ class RemediationAction:
     id: strawberry.ID = strawberry.field(description="Stable id: the same call, the same id.")
     account_id: strawberry.ID = strawberry.field(description="The Atlassian account.")
     display_name: str | None = strawberry.field(description="The account's display name.")
-    kind: RemediationKind = strawberry.field(description="The call made.")
+    kind: ActionKind = strawberry.field(description="The call made.")
     group_id: strawberry.ID = strawberry.field(
         description="The group the account leaves (SUSPEND_ACCESS: the Atlassian org id)."
     )
@@ -110,7 +118,7 @@ class RemediationAction:
     blocked_reason: str | None = strawberry.field(
         description="Why it is not executable with what is granted."
     )
-    state: RemediationState | None = strawberry.field(
+    state: ActionState | None = strawberry.field(
         description="Null while only planned; else where the approved action is."
     )
     approved_by: strawberry.ID | None = strawberry.field(
@@ -135,13 +143,13 @@ class RemediationAction:
             id=strawberry.ID(a.id),
             account_id=strawberry.ID(a.account_id),
             display_name=a.display_name,
-            kind=RemediationKind(a.kind.value),
+            kind=a.kind,
             group_id=strawberry.ID(a.group_id),
             group_name=a.group_name,
             request=a.request,
             reason=a.reason,
             source=RemediationSource(
-                type=RemediationSourceType(s.type.value),
+                type=s.type,
                 check_id=_id(s.check_id),
                 resource_id=_id(s.resource_id),
                 review_id=_id(s.review_id),
@@ -150,7 +158,7 @@ class RemediationAction:
             ),
             executable=a.executable,
             blocked_reason=a.blocked_reason,
-            state=RemediationState(a.state.value) if a.state else None,
+            state=a.state,
             approved_by=_id(a.approved_by),
             approved_at=a.approved_at,
             updated_at=a.updated_at,
@@ -185,7 +193,7 @@ class RemediationPlanFilter:
     account_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only this account's actions."
     )
-    source: RemediationSourceType | None = strawberry.field(
+    source: SourceType | None = strawberry.field(
         default=None, description="Only actions from checks, or only from reviews."
     )
 
@@ -302,7 +310,8 @@ class RemediationMutation:
     """Carrying out remediation (ADMIN, with confirm: true)."""
 
     @strawberry.mutation(
-        description="Approve planned actions and carry them out in Atlassian (ADMIN only)."
+        description="Approve planned actions and carry them out in Atlassian (ADMIN only).",
+        extensions=[UserErrors(argument_paths=False)],
     )
     async def execute_remediation(
         self,
@@ -311,12 +320,9 @@ class RemediationMutation:
             ExecuteRemediationInput, strawberry.argument(description="Actions and confirmation.")
         ],
     ) -> ExecuteRemediationPayload:
-        try:
-            actions = await _service(info).execute(
-                principal_of(info), [str(i) for i in input.action_ids], input.confirm
-            )
-        except DomainError as exc:
-            return ExecuteRemediationPayload(user_errors=user_errors(exc))
+        actions = await _service(info).execute(
+            principal_of(info), [str(i) for i in input.action_ids], input.confirm
+        )
         return ExecuteRemediationPayload(
             actions=[RemediationAction.from_domain(a) for a in actions]
         )
@@ -325,7 +331,8 @@ class RemediationMutation:
         description=(
             "Opt in to remediation: for an OAuth connection, start Atlassian's consent again "
             "with write:confluence-groups (ADMIN)."
-        )
+        ),
+        extensions=[UserErrors(argument_paths=False)],
     )
     async def enable_confluence_remediation(
         self,
@@ -336,14 +343,9 @@ class RemediationMutation:
         ],
     ) -> EnableConfluenceRemediationPayload:
         consent = info.context.services.remediation_consent
-        try:
-            if consent is None:
-                raise DomainError(
-                    "remediation is not available in this process", code="UNAVAILABLE"
-                )
-            outcome = await consent.enable(principal_of(info), input.confirm)
-        except DomainError as exc:
-            return EnableConfluenceRemediationPayload(user_errors=user_errors(exc))
+        if consent is None:
+            raise DomainError("remediation is not available in this process", code="UNAVAILABLE")
+        outcome = await consent.enable(principal_of(info), input.confirm)
         return EnableConfluenceRemediationPayload(
             integration=Integration.from_domain(outcome.integration),
             authorization_url=outcome.authorization_url,

@@ -10,6 +10,7 @@ import strawberry
 
 from resolvers.actors import actor
 from resolvers.context import Context
+from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
 from resolvers.relay import (
     CURSOR,
@@ -21,54 +22,73 @@ from resolvers.relay import (
     First,
     Node,
     PageInfo,
-    wire,
 )
-from resolvers.snapshot_types import (
-    AccountStatus,
-    IdentityClassification,
-    NotStaffKind,
-    account_status,
-)
+from resolvers.snapshot_types import account_status
 from resolvers.types import Actor
+from services.confluence.models import AccountStatus
+from services.identity.models import Classification, NotStaffKind
 from services.paging import Slice
 from services.reviews import models
+from services.reviews.models import AccessDecision, ReviewStatus
+
+graphql_enum(
+    ReviewStatus,
+    name="AccessReviewStatus",
+    description="An access review is open until completed.",
+    values={
+        ReviewStatus.OPEN: "Decisions are being made.",
+        ReviewStatus.COMPLETED: "Every entry decided; frozen as evidence.",
+    },
+)
 
 
-@strawberry.enum(description="An access review is open until completed.")
-class AccessReviewStatus(Enum):
-    OPEN = strawberry.enum_value("OPEN", description="Decisions are being made.")
-    COMPLETED = strawberry.enum_value(
-        "COMPLETED", description="Every entry decided; frozen as evidence."
-    )
+graphql_enum(
+    AccessDecision,
+    name="AccessDecision",
+    description="The decision about one account of a review.",
+    values={
+        AccessDecision.PENDING: "Not decided yet.",
+        AccessDecision.KEEP: "The access is appropriate.",
+        AccessDecision.REVOKE: "Remove the access (note required).",
+        AccessDecision.DOWNGRADE: (
+            "Remove admin rights, keep the account (admins only; note required)."
+        ),
+    },
+)
 
 
-@strawberry.enum(description="The decision about one account of a review.")
-class AccessDecision(Enum):
-    PENDING = strawberry.enum_value("PENDING", description="Not decided yet.")
-    KEEP = strawberry.enum_value("KEEP", description="The access is appropriate.")
-    REVOKE = strawberry.enum_value("REVOKE", description="Remove the access (note required).")
-    DOWNGRADE = strawberry.enum_value(
-        "DOWNGRADE",
-        description="Remove admin rights, keep the account (admins only; note required).",
-    )
-
-
+# The two input enums below are GraphQL only: the subsets of AccessDecision an input may
+# name. ``.decision`` is the AccessDecision of the same name.
 @strawberry.enum(description="A decision a reviewer can make (`decideAccess`).")
 class ReviewDecision(Enum):
-    KEEP = strawberry.enum_value("KEEP", description="The access is appropriate.")
-    REVOKE = strawberry.enum_value("REVOKE", description="Remove the access (note required).")
+    KEEP = strawberry.enum_value(AccessDecision.KEEP, description="The access is appropriate.")
+    REVOKE = strawberry.enum_value(
+        AccessDecision.REVOKE, description="Remove the access (note required)."
+    )
     DOWNGRADE = strawberry.enum_value(
-        "DOWNGRADE",
+        AccessDecision.DOWNGRADE,
         description="Remove admin rights, keep the account (admins only; note required).",
     )
+
+    @property
+    def decision(self) -> AccessDecision:
+        """The domain decision."""
+        return AccessDecision[self.name]
 
 
 @strawberry.enum(description="What pending entries become when a review is completed.")
 class RemainingDecision(Enum):
-    KEEP = strawberry.enum_value("KEEP", description="Keep every pending entry's access.")
-    REVOKE = strawberry.enum_value(
-        "REVOKE", description="Revoke every pending entry's access (note required)."
+    KEEP = strawberry.enum_value(
+        AccessDecision.KEEP, description="Keep every pending entry's access."
     )
+    REVOKE = strawberry.enum_value(
+        AccessDecision.REVOKE, description="Revoke every pending entry's access (note required)."
+    )
+
+    @property
+    def decision(self) -> AccessDecision:
+        """The domain decision."""
+        return AccessDecision[self.name]
 
 
 @strawberry.type(description="One account of a review as frozen at start, and its decision.")
@@ -80,7 +100,7 @@ class AccessReviewEntry:
     groups: list[str] = strawberry.field(description="Its groups at start.")
     is_admin: bool = strawberry.field(description="Whether it was an admin at start.")
     account_status: AccountStatus = strawberry.field(description="Its status at start.")
-    classification: IdentityClassification = strawberry.field(
+    classification: Classification = strawberry.field(
         description="Its identity classification at start."
     )
     person_id: strawberry.ID | None = strawberry.field(
@@ -111,10 +131,10 @@ class AccessReviewEntry:
             groups=list(e.groups),
             is_admin=e.is_admin,
             account_status=account_status(e.account_status),
-            classification=IdentityClassification(e.classification.value),
+            classification=e.classification,
             person_id=strawberry.ID(e.person_id) if e.person_id else None,
-            kind=NotStaffKind(e.kind.value) if e.kind else None,
-            decision=AccessDecision(e.decision.value),
+            kind=e.kind,
+            decision=e.decision,
             note=e.note,
             decided_by=strawberry.ID(e.decided_by) if e.decided_by else None,
             decided_at=e.decided_at,
@@ -149,7 +169,7 @@ class AccessReviewEntryConnection:
 class AccessReview(Node):
     id: strawberry.ID = strawberry.field(description="Opaque review id.")
     critical_system_id: strawberry.ID = strawberry.field(description="The system reviewed.")
-    status: AccessReviewStatus = strawberry.field(description="OPEN or COMPLETED.")
+    status: ReviewStatus = strawberry.field(description="OPEN or COMPLETED.")
     due_at: datetime | None = strawberry.field(description="When it should be done (UTC).")
     started_at: datetime = strawberry.field(description="When it started (UTC).")
     completed_at: datetime | None = strawberry.field(
@@ -164,7 +184,7 @@ class AccessReview(Node):
         return cls(
             id=strawberry.ID(r.id),
             critical_system_id=strawberry.ID(r.critical_system_id),
-            status=AccessReviewStatus(r.status.value),
+            status=r.status,
             due_at=r.due_at,
             started_at=r.started_at,
             completed_at=r.completed_at,
@@ -183,8 +203,7 @@ class AccessReview(Node):
             strawberry.argument(description="Only entries with this decision (e.g. PENDING)."),
         ] = None,
     ) -> AccessReviewEntryConnection:
-        wanted = models.AccessDecision(wire(decision)) if decision else None
-        page = await info.context.services.reviews.entries(self.domain, wanted, first, after)
+        page = await info.context.services.reviews.entries(self.domain, decision, first, after)
         return AccessReviewEntryConnection.of(page, after)
 
     @strawberry.field(description="How many entries are still PENDING.")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import user_errors
-from resolvers.relay import After, First, wire
+from resolvers.errors import UserErrors
+from resolvers.relay import After, First
 from resolvers.review_types import (
     AccessReview,
     AccessReviewConnection,
@@ -20,10 +21,7 @@ from resolvers.review_types import (
     DecideAccessInput,
     StartAccessReviewInput,
 )
-from services.errors import DomainError
-from services.events import topic_for
-from services.reviews import models
-from services.reviews.service import REVIEWS_CHANNEL
+from services.reviews.service import watch_reviews
 
 
 @strawberry.type(description="Reads of access reviews.")
@@ -54,7 +52,8 @@ class ReviewQuery:
 class ReviewMutation:
     @strawberry.mutation(
         description="Start a review of a critical system (ADMIN): freezes its current "
-        "accounts as PENDING entries."
+        "accounts as PENDING entries.",
+        extensions=[UserErrors()],
     )
     async def start_access_review(
         self,
@@ -63,37 +62,33 @@ class ReviewMutation:
             StartAccessReviewInput, strawberry.argument(description="System and due date.")
         ],
     ) -> AccessReviewPayload:
-        try:
-            review = await info.context.services.reviews.start(
-                principal_of(info), str(input.critical_system_id), input.due_at
-            )
-        except DomainError as exc:
-            return AccessReviewPayload(user_errors=user_errors(exc, info))
+        review = await info.context.services.reviews.start(
+            principal_of(info), str(input.critical_system_id), input.due_at
+        )
         return AccessReviewPayload(access_review=AccessReview.from_domain(review))
 
     @strawberry.mutation(
         description="Decide KEEP, REVOKE or DOWNGRADE on one entry of an OPEN review "
-        "(REVIEWER or ADMIN); deciding again replaces the decision."
+        "(REVIEWER or ADMIN); deciding again replaces the decision.",
+        extensions=[UserErrors()],
     )
     async def decide_access(
         self,
         info: strawberry.Info[Context, Any],
         input: Annotated[DecideAccessInput, strawberry.argument(description="The decision.")],
     ) -> AccessReviewEntryPayload:
-        try:
-            entry = await info.context.services.reviews.decide(
-                principal_of(info),
-                str(input.entry_id),
-                models.AccessDecision(wire(input.decision)),
-                input.note,
-            )
-        except DomainError as exc:
-            return AccessReviewEntryPayload(user_errors=user_errors(exc, info))
+        entry = await info.context.services.reviews.decide(
+            principal_of(info),
+            str(input.entry_id),
+            input.decision.decision,
+            input.note,
+        )
         return AccessReviewEntryPayload(entry=AccessReviewEntry.from_domain(entry))
 
     @strawberry.mutation(
         description="Complete an OPEN review (REVIEWER or ADMIN); pending entries need "
-        "`markRemainingAs`."
+        "`markRemainingAs`.",
+        extensions=[UserErrors()],
     )
     async def complete_access_review(
         self,
@@ -102,16 +97,13 @@ class ReviewMutation:
             CompleteAccessReviewInput, strawberry.argument(description="Review and remainder.")
         ],
     ) -> AccessReviewPayload:
-        remaining = input.mark_remaining_as
-        try:
-            review = await info.context.services.reviews.complete(
-                principal_of(info),
-                str(input.review_id),
-                models.AccessDecision(wire(remaining)) if remaining else None,
-                input.note,
-            )
-        except DomainError as exc:
-            return AccessReviewPayload(user_errors=user_errors(exc, info))
+        remaining = input.mark_remaining_as.decision if input.mark_remaining_as else None
+        review = await info.context.services.reviews.complete(
+            principal_of(info),
+            str(input.review_id),
+            remaining,
+            input.note,
+        )
         return AccessReviewPayload(access_review=AccessReview.from_domain(review))
 
 
@@ -129,13 +121,13 @@ class ReviewSubscription:
             strawberry.argument(description="Only this review; omit for every review."),
         ] = None,
     ) -> AsyncGenerator[AccessReview, None]:
-        principal = principal_of(info)
         services = info.context.services
-        topic = topic_for(principal.organization_id, REVIEWS_CHANNEL)
-        async for event in services.bus.subscribe(topic):
-            changed = str(event["review_id"])
-            if review_id is not None and changed != str(review_id):
-                continue
-            review = await services.reviews.get(principal, changed)
-            if review is not None:
+        reviews = watch_reviews(
+            services.bus,
+            services.reviews,
+            principal_of(info),
+            str(review_id) if review_id is not None else None,
+        )
+        async with aclosing(reviews):
+            async for review in reviews:
                 yield AccessReview.from_domain(review)

@@ -10,9 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
-from resolvers.access_mutation import AccessMutation
-from resolvers.access_query import AccessQuery
-from resolvers.access_subscription import AccessSubscription
+from resolvers.api_keys import ApiKeyMutation, ApiKeyQuery, ApiKeySubscription
 from resolvers.check_exceptions import ExceptionMutation, ExceptionQuery
 from resolvers.check_summary import CheckSummaryQuery
 from resolvers.checks import CheckQuery, CheckSubscription
@@ -27,6 +25,7 @@ from resolvers.limits import (
     SubscriptionsOverWebSocketOnly,
 )
 from resolvers.node import NodeQuery
+from resolvers.organization import OrganizationMutation, OrganizationQuery
 from resolvers.people import PeopleMutation, PeopleQuery, PeopleSubscription
 from resolvers.policies import PolicyMutation, PolicyQuery, PolicySubscription
 from resolvers.remediation import RemediationMutation, RemediationQuery, RemediationSubscription
@@ -43,7 +42,8 @@ from resolvers.systems import SystemMutation, SystemQuery
     "single objects are null when not found, lists scoped to a missing parent raise NOT_FOUND."
 )
 class Query(
-    AccessQuery,
+    OrganizationQuery,
+    ApiKeyQuery,
     IntegrationQuery,
     SyncQuery,
     PeopleQuery,
@@ -65,7 +65,8 @@ class Query(
     "(validation, not found, forbidden by role); the role each needs is in its description."
 )
 class Mutation(
-    AccessMutation,
+    ApiKeyMutation,
+    OrganizationMutation,
     IntegrationMutation,
     SyncMutation,
     PeopleMutation,
@@ -84,7 +85,7 @@ class Mutation(
     "`connection_init`); at most 20 subscriptions per connection."
 )
 class Subscription(
-    AccessSubscription,
+    ApiKeySubscription,
     IntegrationSubscription,
     SyncSubscription,
     CheckSubscription,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
+from resolvers.enums import graphql_enum
 from resolvers.people_types import Person
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo, wire
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo
+from services.confluence.models import AccountStatus, AccountType
+from services.identity.models import Classification, IdentityMethod, NotStaffKind
 from services.identity.views import AccountView
 from services.paging import Slice
 from services.sync import models
@@ -16,64 +18,67 @@ from services.sync import models
 _FILTER_TEXT = "At most 200 characters."
 
 
-@strawberry.enum(description="Who an account belongs to (SPEC §4).")
-class IdentityClassification(Enum):
-    STAFF = strawberry.enum_value("STAFF", description="A person of the workforce.")
-    NOT_STAFF = strawberry.enum_value(
-        "NOT_STAFF", description="A service, shared, system or external account (see `kind`)."
-    )
-    UNIDENTIFIED = strawberry.enum_value(
-        "UNIDENTIFIED", description="Not yet linked to a person nor classified: needs a decision."
-    )
+graphql_enum(
+    Classification,
+    name="IdentityClassification",
+    description="Who an account belongs to (SPEC §4).",
+    values={
+        Classification.STAFF: "A person of the workforce.",
+        Classification.NOT_STAFF: "A service, shared, system or external account (see `kind`).",
+        Classification.UNIDENTIFIED: "Not yet linked to a person nor classified: needs a decision.",
+    },
+)
 
 
-@strawberry.enum(description="What kind of non-staff account it is.")
-class NotStaffKind(Enum):
-    SERVICE = strawberry.enum_value(
-        "SERVICE", description="Used by software of the organization (an integration, a bot)."
-    )
-    SHARED = strawberry.enum_value("SHARED", description="Shared by several people.")
-    SYSTEM = strawberry.enum_value(
-        "SYSTEM", description="An Atlassian app account (classified automatically)."
-    )
-    EXTERNAL = strawberry.enum_value(
-        "EXTERNAL", description="Someone outside the workforce (contractor, partner, customer)."
-    )
+graphql_enum(
+    NotStaffKind,
+    name="NotStaffKind",
+    description="What kind of non-staff account it is.",
+    values={
+        NotStaffKind.SERVICE: "Used by software of the organization (an integration, a bot).",
+        NotStaffKind.SHARED: "Shared by several people.",
+        NotStaffKind.SYSTEM: "An Atlassian app account (classified automatically).",
+        NotStaffKind.EXTERNAL: "Someone outside the workforce (contractor, partner, customer).",
+    },
+)
 
 
-@strawberry.enum(description="How an identity was decided.")
-class IdentityMethod(Enum):
-    AUTO_EMAIL = strawberry.enum_value(
-        "AUTO_EMAIL", description="Automatically: the account's email matches a person's."
-    )
-    AUTO_APP = strawberry.enum_value(
-        "AUTO_APP", description="Automatically: Atlassian reports an app account (SYSTEM)."
-    )
-    MANUAL = strawberry.enum_value(
-        "MANUAL", description="By an ADMIN; never overwritten by automatic resolution."
-    )
+graphql_enum(
+    IdentityMethod,
+    name="IdentityMethod",
+    description="How an identity was decided.",
+    values={
+        IdentityMethod.AUTO_EMAIL: "Automatically: the account's email matches a person's.",
+        IdentityMethod.AUTO_APP: "Automatically: Atlassian reports an app account (SYSTEM).",
+        IdentityMethod.MANUAL: "By an ADMIN; never overwritten by automatic resolution.",
+    },
+)
 
 
-@strawberry.enum(description="An Atlassian account's status, as Atlassian reports it.")
-class AccountStatus(Enum):
-    ACTIVE = strawberry.enum_value("active", description="Can log in.")
-    INACTIVE = strawberry.enum_value("inactive", description="Deactivated; cannot log in.")
-    CLOSED = strawberry.enum_value("closed", description="Deleted or closed by its owner.")
-    UNKNOWN = strawberry.enum_value(
-        "unknown", description="Not reported, or a value Atlassian added later."
-    )
+graphql_enum(
+    AccountStatus,
+    name="AccountStatus",
+    description="An Atlassian account's status, as Atlassian reports it.",
+    values={
+        AccountStatus.ACTIVE: "Can log in.",
+        AccountStatus.INACTIVE: "Deactivated; cannot log in.",
+        AccountStatus.CLOSED: "Deleted or closed by its owner.",
+        AccountStatus.UNKNOWN: "Not reported, or a value Atlassian added later.",
+    },
+)
 
 
-@strawberry.enum(description="An Atlassian account's type, as Atlassian reports it.")
-class AccountType(Enum):
-    ATLASSIAN = strawberry.enum_value("atlassian", description="A person's Atlassian account.")
-    APP = strawberry.enum_value("app", description="An app (bot) account.")
-    CUSTOMER = strawberry.enum_value(
-        "customer", description="A Jira Service Management customer account."
-    )
-    UNKNOWN = strawberry.enum_value(
-        "unknown", description="Not reported, or a value Atlassian added later."
-    )
+graphql_enum(
+    AccountType,
+    name="AccountType",
+    description="An Atlassian account's type, as Atlassian reports it.",
+    values={
+        AccountType.ATLASSIAN: "A person's Atlassian account.",
+        AccountType.APP: "An app (bot) account.",
+        AccountType.CUSTOMER: "A Jira Service Management customer account.",
+        AccountType.UNKNOWN: "Not reported, or a value Atlassian added later.",
+    },
+)
 
 
 def account_status(value: str) -> AccountStatus:
@@ -87,14 +92,14 @@ def account_status(value: str) -> AccountStatus:
 def account_type(value: str | None) -> AccountType:
     """The enum for a stored type; values Atlassian adds later are UNKNOWN."""
     try:
-        return AccountType(value)
+        return AccountType(value) if value is not None else AccountType.UNKNOWN
     except ValueError:
         return AccountType.UNKNOWN
 
 
 @strawberry.type(description="The persistent classification of an account and who it is.")
 class AccountIdentity:
-    classification: IdentityClassification = strawberry.field(
+    classification: Classification = strawberry.field(
         description="Staff, not staff, or still unidentified."
     )
     person: Person | None = strawberry.field(
@@ -118,11 +123,11 @@ class AccountIdentity:
         """The identity (and linked person) of an account view."""
         i = view.identity
         return cls(
-            classification=IdentityClassification(i.classification.value),
+            classification=i.classification,
             person=Person.from_domain(view.person) if view.person else None,
-            kind=NotStaffKind(i.kind.value) if i.kind else None,
+            kind=i.kind,
             reason=i.reason,
-            method=IdentityMethod(i.method.value) if i.method else None,
+            method=i.method,
             decided_at=i.decided_at,
         )
 
@@ -171,13 +176,13 @@ class Account:
             mfa_enabled=a.mfa_enabled,
             groups=list(a.groups),
             last_active_at=a.last_active_at,
-            identity=AccountIdentity(classification=IdentityClassification.UNIDENTIFIED),
+            identity=AccountIdentity(classification=Classification.UNIDENTIFIED),
         )
 
 
 @strawberry.input(description="Filters of `accounts`: every given filter must match.")
 class AccountFilter:
-    classification: IdentityClassification | None = strawberry.field(
+    classification: Classification | None = strawberry.field(
         default=None, description="Only accounts with this identity classification."
     )
     status: AccountStatus | None = strawberry.field(
@@ -200,12 +205,12 @@ class AccountFilter:
     def to_domain(self) -> models.AccountFilter:
         """The service-layer filter."""
         return models.AccountFilter(
-            classification=wire(self.classification) if self.classification else None,
-            status=wire(self.status) if self.status else None,
+            classification=self.classification,
+            status=self.status,
             admin=self.admin,
             group=self.group,
             search=self.search,
-            account_type=wire(self.account_type) if self.account_type else None,
+            account_type=self.account_type,
         )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import user_errors
+from resolvers.errors import UserErrors
 from resolvers.relay import After, First
 from resolvers.snapshot_types import (
     Account,
@@ -19,7 +19,6 @@ from resolvers.snapshot_types import (
     PageFilter,
 )
 from resolvers.sync_types import SyncRun, SyncRunConnection, SyncRunPayload
-from services.errors import DomainError
 
 IntegrationId = Annotated[
     strawberry.ID,
@@ -113,15 +112,13 @@ class SyncQuery:
 class SyncMutation:
     @strawberry.mutation(
         description="Sync a CONNECTED integration now (ADMIN); returns the new QUEUED run, or "
-        "the run already in progress. Follow it with `syncProgress`."
+        "the run already in progress. Follow it with `syncProgress`.",
+        extensions=[UserErrors()],
     )
     async def trigger_sync(
         self, info: strawberry.Info[Context, Any], integration_id: IntegrationId
     ) -> SyncRunPayload:
-        try:
-            run = await info.context.services.sync.trigger(principal_of(info), str(integration_id))
-        except DomainError as exc:
-            return SyncRunPayload(user_errors=user_errors(exc, info))
+        run = await info.context.services.sync.trigger(principal_of(info), str(integration_id))
         return SyncRunPayload(sync_run=SyncRun.from_domain(run))
 
 

@@ -3,56 +3,63 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
+from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo
 from services.paging import Slice
 from services.sync import models
+from services.sync.models import Phase, SyncRunStatus, SyncTrigger
+
+graphql_enum(
+    SyncRunStatus,
+    name="SyncRunStatus",
+    description="Lifecycle of a sync run.",
+    values={
+        SyncRunStatus.QUEUED: "Waiting for a worker.",
+        SyncRunStatus.RUNNING: "Collecting from Confluence.",
+        SyncRunStatus.SUCCEEDED: "Finished; its snapshot is now the current data.",
+        SyncRunStatus.FAILED: "Ended without a snapshot; `error` says why. Old data is kept.",
+    },
+)
 
 
-@strawberry.enum(description="Lifecycle of a sync run.")
-class SyncRunStatus(Enum):
-    QUEUED = strawberry.enum_value("QUEUED", description="Waiting for a worker.")
-    RUNNING = strawberry.enum_value("RUNNING", description="Collecting from Confluence.")
-    SUCCEEDED = strawberry.enum_value(
-        "SUCCEEDED", description="Finished; its snapshot is now the current data."
-    )
-    FAILED = strawberry.enum_value(
-        "FAILED", description="Ended without a snapshot; `error` says why. Old data is kept."
-    )
+graphql_enum(
+    SyncTrigger,
+    name="SyncTrigger",
+    description="Why a run started.",
+    values={
+        SyncTrigger.INITIAL: "The first sync after connecting.",
+        SyncTrigger.MANUAL: "An ADMIN called `triggerSync`.",
+        SyncTrigger.SCHEDULED: "The schedule (every `syncIntervalMinutes`).",
+    },
+)
 
 
-@strawberry.enum(description="Why a run started.")
-class SyncTrigger(Enum):
-    INITIAL = strawberry.enum_value("INITIAL", description="The first sync after connecting.")
-    MANUAL = strawberry.enum_value("MANUAL", description="An ADMIN called `triggerSync`.")
-    SCHEDULED = strawberry.enum_value(
-        "SCHEDULED", description="The schedule (every `syncIntervalMinutes`)."
-    )
-
-
-@strawberry.enum(description="What a run is doing, in order of the phases of a sync.")
-class SyncPhase(Enum):
-    QUEUED = strawberry.enum_value("queued", description="Not started yet.")
-    STARTING = strawberry.enum_value("starting", description="Opening the connection.")
-    GROUPS = strawberry.enum_value("groups", description="Listing groups (ACCESS_REVIEW).")
-    MEMBERS = strawberry.enum_value("members", description="Listing group members.")
-    DIRECTORY = strawberry.enum_value(
-        "directory", description="Reading the organization directory (admin key: MFA, status)."
-    )
-    USERS = strawberry.enum_value("users", description="Reading user details.")
-    PAGES = strawberry.enum_value("pages", description="Listing policy pages (POLICY).")
-    COMMITTING = strawberry.enum_value("committing", description="Making the new snapshot current.")
-    DONE = strawberry.enum_value("done", description="Finished successfully.")
-    FAILED = strawberry.enum_value("failed", description="Ended with an error.")
+graphql_enum(
+    Phase,
+    name="SyncPhase",
+    description="What a run is doing, in order of the phases of a sync.",
+    values={
+        Phase.QUEUED: "Not started yet.",
+        Phase.STARTING: "Opening the connection.",
+        Phase.GROUPS: "Listing groups (ACCESS_REVIEW).",
+        Phase.MEMBERS: "Listing group members.",
+        Phase.DIRECTORY: "Reading the organization directory (admin key: MFA, status).",
+        Phase.USERS: "Reading user details.",
+        Phase.PAGES: "Listing policy pages (POLICY).",
+        Phase.COMMITTING: "Making the new snapshot current.",
+        Phase.DONE: "Finished successfully.",
+        Phase.FAILED: "Ended with an error.",
+    },
+)
 
 
 @strawberry.type(description="Counters of a run so far (requests include retried attempts).")
 class SyncProgress:
-    phase: SyncPhase = strawberry.field(description="What the run is doing now.")
+    phase: Phase = strawberry.field(description="What the run is doing now.")
     requests_made: int = strawberry.field(
         description="HTTP requests sent to Atlassian, retries included."
     )
@@ -122,14 +129,14 @@ class SyncRun(Node):
         return cls(
             id=strawberry.ID(run.id),
             integration_id=strawberry.ID(run.integration_id),
-            status=SyncRunStatus(run.status.value),
-            trigger=SyncTrigger(run.trigger.value),
+            status=run.status,
+            trigger=run.trigger,
             snapshot_id=strawberry.ID(run.snapshot_id) if succeeded else None,
             created_at=run.created_at,
             started_at=run.started_at,
             finished_at=run.finished_at,
             progress=SyncProgress(
-                phase=SyncPhase(p.phase),
+                phase=Phase(p.phase),
                 requests_made=p.requests_made,
                 items_fetched=p.items_fetched,
                 retries=p.retries,

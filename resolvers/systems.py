@@ -3,33 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, user_errors
-from resolvers.relay import USER_ERRORS, Node, wire
-from services.errors import DomainError
+from resolvers.enums import graphql_enum
+from resolvers.errors import UserError, UserErrors
+from resolvers.relay import USER_ERRORS, Node
 from services.reviews import models
+from services.reviews.models import AccessRule, SystemKind
 from services.reviews.systems import SystemChanges, SystemSettings
 
+graphql_enum(
+    SystemKind,
+    name="SystemKind",
+    description="Systems Vigil can monitor.",
+    values={
+        SystemKind.CONFLUENCE: "Confluence Cloud (the ACCESS_REVIEW integration's site).",
+    },
+)
 
-@strawberry.enum(description="Systems Vigil can monitor.")
-class SystemKind(Enum):
-    CONFLUENCE = strawberry.enum_value(
-        "CONFLUENCE", description="Confluence Cloud (the ACCESS_REVIEW integration's site)."
-    )
 
-
-@strawberry.enum(description="Who may have access to a critical system.")
-class AccessRule(Enum):
-    ALL_STAFF = strawberry.enum_value("ALL_STAFF", description="Every ACTIVE person may.")
-    ROLE_BASED = strawberry.enum_value(
-        "ROLE_BASED",
-        description="Only people whose `jobRole` is in `allowedRoles` (admins: `adminRoles`).",
-    )
+graphql_enum(
+    AccessRule,
+    name="AccessRule",
+    description="Who may have access to a critical system.",
+    values={
+        AccessRule.ALL_STAFF: "Every ACTIVE person may.",
+        AccessRule.ROLE_BASED: (
+            "Only people whose `jobRole` is in `allowedRoles` (admins: `adminRoles`)."
+        ),
+    },
+)
 
 
 @strawberry.type(description="A system under access monitoring and its access rule.")
@@ -57,10 +63,10 @@ class CriticalSystem(Node):
         """Map the domain object."""
         return cls(
             id=strawberry.ID(s.id),
-            system=SystemKind(s.system.value),
+            system=s.system,
             integration_id=strawberry.ID(s.integration_id) if s.integration_id else None,
             review_frequency_days=s.review_frequency_days,
-            access_rule=AccessRule(s.access_rule.value),
+            access_rule=s.access_rule,
             allowed_roles=list(s.allowed_roles),
             admin_roles=list(s.admin_roles),
             added_at=s.added_at,
@@ -115,7 +121,7 @@ class UpdateCriticalSystemInput:
         """The service-layer change."""
         return SystemChanges(
             review_frequency_days=self.review_frequency_days,
-            access_rule=models.AccessRule(wire(self.access_rule)) if self.access_rule else None,
+            access_rule=self.access_rule,
             allowed_roles=_tuple(self.allowed_roles),
             admin_roles=_tuple(self.admin_roles),
         )
@@ -144,7 +150,8 @@ class SystemQuery:
 @strawberry.type(description="Changes to critical systems (ADMIN).")
 class SystemMutation:
     @strawberry.mutation(
-        description="Add Confluence as a critical system (ADMIN): turns the access checks on."
+        description="Add Confluence as a critical system (ADMIN): turns the access checks on.",
+        extensions=[UserErrors()],
     )
     async def add_critical_system(
         self,
@@ -155,30 +162,25 @@ class SystemMutation:
     ) -> CriticalSystemPayload:
         settings = SystemSettings(
             review_frequency_days=input.review_frequency_days,
-            access_rule=models.AccessRule(wire(input.access_rule)),
+            access_rule=input.access_rule,
             allowed_roles=tuple(input.allowed_roles),
             admin_roles=tuple(input.admin_roles),
         )
-        try:
-            created = await info.context.services.systems.add(
-                principal_of(info), models.SystemKind(wire(input.system)), settings
-            )
-        except DomainError as exc:
-            return CriticalSystemPayload(user_errors=user_errors(exc, info))
+        created = await info.context.services.systems.add(
+            principal_of(info), input.system, settings
+        )
         return CriticalSystemPayload(critical_system=CriticalSystem.from_domain(created))
 
     @strawberry.mutation(
-        description="Change a critical system's review frequency or access rule (ADMIN)."
+        description="Change a critical system's review frequency or access rule (ADMIN).",
+        extensions=[UserErrors()],
     )
     async def update_critical_system(
         self,
         info: strawberry.Info[Context, Any],
         input: Annotated[UpdateCriticalSystemInput, strawberry.argument(description="Changes.")],
     ) -> CriticalSystemPayload:
-        try:
-            updated = await info.context.services.systems.update(
-                principal_of(info), str(input.critical_system_id), input.to_changes()
-            )
-        except DomainError as exc:
-            return CriticalSystemPayload(user_errors=user_errors(exc, info))
+        updated = await info.context.services.systems.update(
+            principal_of(info), str(input.critical_system_id), input.to_changes()
+        )
         return CriticalSystemPayload(critical_system=CriticalSystem.from_domain(updated))

@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
+from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
 from resolvers.relay import USER_ERRORS, Node
 from services import models
+from services.api_keys import KeyChange
+from services.models import Framework, Role
 
-
-@strawberry.enum(description="What an API key may do. Every key belongs to one organization.")
-class Role(Enum):
-    ADMIN = strawberry.enum_value(
-        "ADMIN", description="Everything: connect, configure, manage keys, people and reviews."
-    )
-    REVIEWER = strawberry.enum_value(
-        "REVIEWER", description="Read everything; decide and complete access reviews."
-    )
-    VIEWER = strawberry.enum_value("VIEWER", description="Read everything; change nothing.")
-
-
-@strawberry.enum(description="A compliance framework whose controls the checks map to.")
-class Framework(Enum):
-    SOC2 = strawberry.enum_value("SOC2", description="AICPA SOC 2 (Trust Services Criteria).")
-    ISO27001 = strawberry.enum_value("ISO27001", description="ISO/IEC 27001:2022 (Annex A).")
+graphql_enum(
+    Role,
+    name="Role",
+    description="What an API key may do. Every key belongs to one organization.",
+    values={
+        Role.ADMIN: "Everything: connect, configure, manage keys, people and reviews.",
+        Role.REVIEWER: "Read everything; decide and complete access reviews.",
+        Role.VIEWER: "Read everything; change nothing.",
+    },
+)
+graphql_enum(
+    Framework,
+    name="Framework",
+    description="A compliance framework whose controls the checks map to.",
+    values={
+        Framework.SOC2: "AICPA SOC 2 (Trust Services Criteria).",
+        Framework.ISO27001: "ISO/IEC 27001:2022 (Annex A).",
+    },
+)
 
 
 @strawberry.type(description="A tenant: every object belongs to exactly one organization.")
@@ -44,7 +49,7 @@ class Organization:
         return cls(
             id=strawberry.ID(org.id),
             name=org.name,
-            frameworks=[Framework(f.value) for f in org.frameworks],
+            frameworks=list(org.frameworks),
         )
 
 
@@ -82,7 +87,7 @@ class ApiKey(Node):
         return cls(
             id=strawberry.ID(key.id),
             name=key.name,
-            role=Role(key.role.value),
+            role=key.role,
             prefix=key.prefix,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
@@ -109,7 +114,7 @@ class Actor:
         return cls(
             api_key_id=strawberry.ID(key_id),
             name=key.name if key else None,
-            role=Role(key.role.value) if key else None,
+            role=key.role if key else None,
         )
 
 
@@ -151,13 +156,18 @@ class FrameworksPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.enum(description="What happened to an API key.")
-class ApiKeyChangeKind(Enum):
-    CREATED = strawberry.enum_value("CREATED", description="The key was created.")
-    REVOKED = strawberry.enum_value("REVOKED", description="The key was revoked.")
+graphql_enum(
+    KeyChange,
+    name="ApiKeyChangeKind",
+    description="What happened to an API key.",
+    values={
+        KeyChange.CREATED: "The key was created.",
+        KeyChange.REVOKED: "The key was revoked.",
+    },
+)
 
 
 @strawberry.type(description="An API key of the organization was created or revoked.")
 class ApiKeyChange:
-    change: ApiKeyChangeKind = strawberry.field(description="What happened.")
+    change: KeyChange = strawberry.field(description="What happened.")
     api_key: ApiKey = strawberry.field(description="The key after the change.")

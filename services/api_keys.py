@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from services.errors import Forbidden, NotFound, ValidationFailed
@@ -12,6 +13,17 @@ from services.events import EventBus, topic_for
 from services.hooks import OnChange, ignore_change
 from services.models import ApiKey, CreatedApiKey, Framework, Organization, Principal, Role
 from services.store import Store
+
+#: Bus channel of API key changes: ``{"change": KeyChange, "key_id": ...}``.
+API_KEYS_CHANNEL = "api_keys"
+
+
+class KeyChange(enum.StrEnum):
+    """What happened to an API key."""
+
+    CREATED = "CREATED"
+    REVOKED = "REVOKED"
+
 
 KEY_PREFIX = "vgl_"
 _TOUCH_EVERY = timedelta(minutes=5)
@@ -69,7 +81,7 @@ class ApiKeyService:
         if len(name) > 200:
             raise ValidationFailed("name must be at most 200 characters", field=["name"])
         created = await self._create_key(organization_id, role, name)
-        await self._publish(created.key, "CREATED")
+        await self._publish(created.key, KeyChange.CREATED)
         return created
 
     async def revoke_api_key(self, principal: Principal, key_id: str) -> ApiKey:
@@ -80,7 +92,7 @@ class ApiKeyService:
         )
         if key is None:
             raise NotFound(f"API key {key_id} not found", field=["id"])
-        await self._publish(key, "REVOKED")
+        await self._publish(key, KeyChange.REVOKED)
         return key
 
     async def revoke_api_key_by_id(self, key_id: str) -> ApiKey:
@@ -88,7 +100,7 @@ class ApiKeyService:
         key = await self._store.api_keys.revoke(key_id=key_id)
         if key is None:
             raise NotFound(f"API key {key_id} not found")
-        await self._publish(key, "REVOKED")
+        await self._publish(key, KeyChange.REVOKED)
         return key
 
     async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
@@ -171,8 +183,17 @@ class ApiKeyService:
         )
         return CreatedApiKey(key=key, secret=secret)
 
-    async def _publish(self, key: ApiKey, change: str) -> None:
+    async def watch(self, principal: Principal) -> AsyncGenerator[tuple[KeyChange, ApiKey], None]:
+        """Every key of the organization created or revoked from now on, as the caller may
+        see it (``get_api_key``: ADMIN every key, other roles their own)."""
+        topic = topic_for(principal.organization_id, API_KEYS_CHANNEL)
+        async for event in self._bus.subscribe(topic):
+            key = await self.get_api_key(principal, str(event["key_id"]))
+            if key is not None:
+                yield KeyChange(event["change"]), key
+
+    async def _publish(self, key: ApiKey, change: KeyChange) -> None:
         await self._bus.publish(
-            topic_for(key.organization_id, "api_keys"),
-            {"change": change, "key_id": key.id},
+            topic_for(key.organization_id, API_KEYS_CHANNEL),
+            {"change": change.value, "key_id": key.id},
         )

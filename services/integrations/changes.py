@@ -9,7 +9,8 @@ factory and the service need each other at no point of their construction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration, IntegrationStatus
@@ -44,6 +45,10 @@ class IntegrationChanges:
             topic_for(integration.organization_id, INTEGRATIONS_CHANNEL),
             {"integration_id": integration.id},
         )
+
+    def subscribe(self, organization_id: str) -> AsyncIterator[dict[str, Any]]:
+        """The organization's integration change events (``{"integration_id": ...}``)."""
+        return self._bus.subscribe(topic_for(organization_id, INTEGRATIONS_CHANNEL))
 
     async def publish(self, integration: Integration) -> Integration:
         """Announce the change, then run the reaction to it; returns the integration."""

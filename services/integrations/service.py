@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -322,6 +322,13 @@ class IntegrationService:
             await self._after_connect(integration)
         except Exception:
             log.exception("first sync could not be requested for %s", integration.id)
+
+    async def watch(self, principal: Principal) -> AsyncGenerator[Integration, None]:
+        """Every change of the organization's integrations from now on, as it is now."""
+        async for event in self.changes.subscribe(principal.organization_id):
+            found = await self.get(principal, str(event["integration_id"]))
+            if found is not None:
+                yield found
 
     async def publish_change(self, integration: Integration) -> Integration:
         """Tell ``integrationStatusChanged`` subscribers and the reactions; returns it."""

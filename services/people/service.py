@@ -7,11 +7,12 @@ resolved again and its checks re-evaluated (``on_change``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import UTC, datetime
 
 from services.api_keys import require_role
 from services.errors import NotFound, ValidationFailed
+from services.events import EventBus, topic_for
 from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory
 from services.models import Principal, Role
@@ -158,3 +159,14 @@ class PeopleService:
             updated=len(written) - created,
             unchanged=len(records) - len(written),
         )
+
+
+# A function, not a method: the service holds no bus (the composition root publishes
+# its changes on the channel).
+async def watch_people(
+    bus: EventBus, people: PeopleService, principal: Principal
+) -> AsyncGenerator[int, None]:
+    """After every change of the organization's people from now on: how many it has."""
+    async for _ in bus.subscribe(topic_for(principal.organization_id, PEOPLE_CHANNEL)):
+        page = await people.list_people(principal, None, 1, None)
+        yield page.total_count

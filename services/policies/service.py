@@ -8,11 +8,12 @@ pushed to subscribers) right away. After a POLICY sync, ``services/reactions.py`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime
 
 from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
+from services.events import EventBus, topic_for
 from services.hooks import OnChange, ignore_change
 from services.models import Principal, Role
 from services.policies.catalogue import PolicyType, matching_types, normalise_title
@@ -153,3 +154,13 @@ class PolicyService:
     ) -> PolicyRequirement:
         await self._changed(organization_id)
         return await self.requirement(organization_id, policy_type)
+
+
+# A function, not a method: the service holds no bus (the composition root publishes
+# its changes on the channel).
+async def watch_policies(
+    bus: EventBus, policies: PolicyService, principal: Principal
+) -> AsyncGenerator[list[PolicyRequirement], None]:
+    """After every change that may have changed them from now on: the required policies."""
+    async for _ in bus.subscribe(topic_for(principal.organization_id, POLICIES_CHANNEL)):
+        yield await policies.requirements(principal)

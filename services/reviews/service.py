@@ -7,11 +7,12 @@ per critical system is open at a time. Decisions record the reviewer's API key a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import UTC, datetime
 
 from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
+from services.events import EventBus, topic_for
 from services.hooks import OnChange, OnReviewChange, ignore_change, ignore_review_change
 from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
@@ -264,3 +265,18 @@ def _review_key(key: str | None) -> tuple[datetime, str] | None:
         return datetime.fromisoformat(at), review_id
     except ValueError:
         raise ValidationFailed("after is not a valid cursor", field=["after"]) from None
+
+
+# A function, not a method: the service holds no bus (the composition root publishes
+# its changes on the channel).
+async def watch_reviews(
+    bus: EventBus, reviews: AccessReviewService, principal: Principal, review_id: str | None
+) -> AsyncGenerator[AccessReview, None]:
+    """Every review (or only ``review_id``) as it is after each change from now on."""
+    async for event in bus.subscribe(topic_for(principal.organization_id, REVIEWS_CHANNEL)):
+        changed = str(event["review_id"])
+        if review_id is not None and changed != review_id:
+            continue
+        review = await reviews.get(principal, changed)
+        if review is not None:
+            yield review

@@ -27,14 +27,14 @@ class SyncTrigger(enum.StrEnum):
 
 
 class Phase(enum.StrEnum):
-    """What a run is doing; published with its progress."""
+    """What a run is doing, in the order of a sync; published with its progress."""
 
     QUEUED = "queued"
     STARTING = "starting"
     GROUPS = "groups"
     MEMBERS = "members"
-    USERS = "users"
     DIRECTORY = "directory"
+    USERS = "users"
     PAGES = "pages"
     COMMITTING = "committing"
     DONE = "done"

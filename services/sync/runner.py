@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from services.events import EventBus, topic_for
+from services.integrations.changes import INTEGRATIONS_CHANNEL
 from services.integrations.models import Integration, IntegrationStatus
 from services.store import Store
 from services.store.snapshot_data import SnapshotScope
@@ -257,7 +258,7 @@ class SyncRunner:
             status_message=message,
         )
         if updated is not None:
-            topic = topic_for(integration.organization_id, "integrations")
+            topic = topic_for(integration.organization_id, INTEGRATIONS_CHANNEL)
             await self.bus.publish(topic, {"integration_id": integration.id})
 
     async def _fail_stale(self, run: SyncRun) -> None:

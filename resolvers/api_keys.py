@@ -1,0 +1,75 @@
+"""API keys: ``apiKeys``, ``createApiKey``, ``revokeApiKey`` and ``apiKeyChanged``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Annotated, Any
+
+import strawberry
+
+from resolvers.context import Context, principal_of
+from resolvers.errors import UserErrors
+from resolvers.types import (
+    ApiKey,
+    ApiKeyChange,
+    ApiKeyPayload,
+    CreateApiKeyInput,
+    CreateApiKeyPayload,
+)
+
+
+@strawberry.type(description="Reads of the organization's API keys.")
+class ApiKeyQuery:
+    @strawberry.field(
+        description="The organization's API keys (ADMIN; other roles get a FORBIDDEN error)."
+    )
+    async def api_keys(self, info: strawberry.Info[Context, Any]) -> list[ApiKey]:
+        keys = await info.context.services.api_keys.list_api_keys(principal_of(info))
+        return [ApiKey.from_domain(k) for k in keys]
+
+
+@strawberry.type(description="Creating and revoking API keys (ADMIN).")
+class ApiKeyMutation:
+    @strawberry.mutation(
+        description="Create an API key in the caller's organization (ADMIN); its secret is "
+        "returned once.",
+        extensions=[UserErrors()],
+    )
+    async def create_api_key(
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[CreateApiKeyInput, strawberry.argument(description="Role and name.")],
+    ) -> CreateApiKeyPayload:
+        created = await info.context.services.api_keys.create_api_key(
+            principal_of(info), input.role, input.name
+        )
+        return CreateApiKeyPayload(api_key=ApiKey.from_domain(created.key), secret=created.secret)
+
+    @strawberry.mutation(
+        description="Revoke an API key of the caller's organization (ADMIN); it stops working "
+        "at once.",
+        extensions=[UserErrors()],
+    )
+    async def revoke_api_key(
+        self,
+        info: strawberry.Info[Context, Any],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The key id.")],
+    ) -> ApiKeyPayload:
+        key = await info.context.services.api_keys.revoke_api_key(principal_of(info), str(id))
+        return ApiKeyPayload(api_key=ApiKey.from_domain(key))
+
+
+@strawberry.type(description="Live updates about API keys.")
+class ApiKeySubscription:
+    @strawberry.subscription(
+        description="API keys of the organization created or revoked (ADMIN sees every key; "
+        "other roles only their own)."
+    )
+    async def api_key_changed(
+        self, info: strawberry.Info[Context, Any]
+    ) -> AsyncGenerator[ApiKeyChange, None]:
+        changes = info.context.services.api_keys.watch(principal_of(info))
+        async with aclosing(changes):
+            async for change, key in changes:
+                yield ApiKeyChange(change=change, api_key=ApiKey.from_domain(key))

@@ -1,0 +1,46 @@
+"""The caller and its organization: ``me`` and ``activateFrameworks``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from resolvers.context import Context, principal_of
+from resolvers.errors import UserErrors
+from resolvers.types import FrameworksPayload, Organization, Viewer
+from services.models import Framework
+
+
+@strawberry.type(description="Reads about the caller; every one is scoped to its organization.")
+class OrganizationQuery:
+    @strawberry.field(description="The caller: organization and role (every role).")
+    async def me(self, info: strawberry.Info[Context, Any]) -> Viewer:
+        principal = principal_of(info)
+        org = await info.context.services.api_keys.get_organization(principal)
+        return Viewer(
+            organization=Organization.from_domain(org),
+            role=principal.role,
+            api_key_id=strawberry.ID(principal.api_key_id),
+        )
+
+
+@strawberry.type(description="Organization settings (ADMIN).")
+class OrganizationMutation:
+    @strawberry.mutation(
+        description="Set the organization's active frameworks (ADMIN); required policies and "
+        "control mappings follow.",
+        extensions=[UserErrors()],
+    )
+    async def activate_frameworks(
+        self,
+        info: strawberry.Info[Context, Any],
+        frameworks: Annotated[
+            list[Framework],
+            strawberry.argument(description="The complete new set (duplicates ignored)."),
+        ],
+    ) -> FrameworksPayload:
+        org = await info.context.services.api_keys.activate_frameworks(
+            principal_of(info), frameworks
+        )
+        return FrameworksPayload(organization=Organization.from_domain(org))
