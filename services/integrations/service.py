@@ -15,7 +15,7 @@ from services.atlassian.models import OAuthApp
 from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
 from services.confluence.errors import ConfluenceAuthError, ConfluenceError
 from services.confluence.models import CurrentUser
-from services.errors import NotFound, ValidationFailed
+from services.errors import AlreadyExists, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.integrations.clients import ClientFactory, atlassian_errors
 from services.integrations.errors import (
@@ -40,7 +40,7 @@ from services.integrations.vault import (
 )
 from services.models import Principal, Role
 from services.store import Store
-from services.store.common import DuplicateKeyError, utcnow
+from services.store.common import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +324,7 @@ class IntegrationService:
                 connected_by=principal.api_key_id,
                 **fields,
             )
-        except DuplicateKeyError:
+        except AlreadyExists:
             raise AlreadyConnected(
                 f"{purpose.value} was connected meanwhile; disconnect it first", field=["purpose"]
             ) from None

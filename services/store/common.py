@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 
-__all__ = ["DuplicateKeyError", "new_id", "utcnow"]
+from services.errors import AlreadyExists
+
+__all__ = ["DuplicateKeyError", "new_id", "unique", "utcnow"]
+
+
+@contextmanager
+def unique(what: str) -> Iterator[None]:
+    """Turn the driver's duplicate-key error into ``AlreadyExists(what)`` (no key values)."""
+    try:
+        yield
+    except DuplicateKeyError:
+        raise AlreadyExists(what) from None
 
 
 def new_id(prefix: str) -> str:

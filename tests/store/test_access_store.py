@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from services.api_keys import ApiKeyService, hash_key
-from services.errors import NotFound
+from services.errors import AlreadyExists, NotFound
 from services.events import InMemoryEventBus
 from services.models import Framework, Role
 from services.store import Store
-from services.store.common import DuplicateKeyError
 
 
 async def test_organization_roundtrip(store: Store) -> None:
@@ -34,7 +33,7 @@ async def test_api_key_hash_is_unique_and_lookup_works(store: Store) -> None:
         organization_id=org.id, role=Role.VIEWER, name="ci", prefix="vgl_abc", secret_hash="h1"
     )
     assert await store.api_keys.get_by_secret_hash(secret_hash="h1") == key
-    with pytest.raises(DuplicateKeyError):
+    with pytest.raises(AlreadyExists):
         await store.api_keys.create(
             organization_id=org.id, role=Role.ADMIN, name="x", prefix="vgl_x", secret_hash="h1"
         )
