@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 
 from resolvers.check_types import CheckStatus
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
-from services.evidence.chain import EvidenceRecord
+from services.evidence.models import EvidenceRecord
 from services.evidence.verify import ChainStatus
 from services.paging import Slice
 

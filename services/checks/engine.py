@@ -28,8 +28,8 @@ from services.checks.base import Check, DataSource, Evaluation, ExceptionFilter,
 from services.checks.events import CHECKS_CHANNEL, result_event
 from services.checks.models import CheckResult, CheckStatus, StoredState
 from services.events import EventBus, topic_for
+from services.ids import new_id
 from services.store import Store
-from services.store.common import new_id
 
 log = logging.getLogger(__name__)
 

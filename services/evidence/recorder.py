@@ -15,7 +15,7 @@ from typing import Any
 
 from services.checks.base import Evaluation
 from services.checks.models import CheckItem, CheckResult
-from services.evidence.chain import EvidenceEntry
+from services.evidence.models import EvidenceEntry
 from services.evidence.service import EvidenceService
 from services.store import Store
 

@@ -9,8 +9,9 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.identity.models import Classification, NotStaffKind
+from services.ids import new_id
 from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
-from services.store.common import DuplicateKeyError, new_id, utcnow
+from services.store.common import DuplicateKeyError, utcnow
 
 PENDING = AccessDecision.PENDING.value
 

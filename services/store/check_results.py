@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from services.checks.models import CheckItem, CheckResult, CheckStatus, StoredState, items_to_json
-from services.store.common import DuplicateKeyError, new_id
+from services.ids import new_id
+from services.store.common import DuplicateKeyError
 
 _ITEMS = ("failing_items", "excepted_items")
 

@@ -1,8 +1,7 @@
-"""Helpers shared by the repositories: ids, time, duplicate-key detection."""
+"""Helpers shared by the repositories: time and duplicate-key detection (ids: ``services.ids``)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.errors import AlreadyExists
 
-__all__ = ["DuplicateKeyError", "new_id", "unique", "utcnow"]
+__all__ = ["DuplicateKeyError", "unique", "utcnow"]
 
 
 @contextmanager
@@ -21,11 +20,6 @@ def unique(what: str) -> Iterator[None]:
         yield
     except DuplicateKeyError:
         raise AlreadyExists(what) from None
-
-
-def new_id(prefix: str) -> str:
-    """An opaque, URL-safe identifier such as ``org_3fA…``."""
-    return f"{prefix}_{secrets.token_urlsafe(12)}"
 
 
 def utcnow() -> datetime:

@@ -7,8 +7,9 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
+from services.ids import new_id
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind
-from services.store.common import new_id, unique, utcnow
+from services.store.common import unique, utcnow
 
 
 class CriticalSystemRepository:

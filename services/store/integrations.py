@@ -7,6 +7,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from services.ids import new_id
 from services.integrations.models import (
     ACTIVE_STATUSES,
     DEFAULT_ADMIN_GROUPS,
@@ -16,7 +17,7 @@ from services.integrations.models import (
     IntegrationStatus,
     Purpose,
 )
-from services.store.common import new_id, unique, utcnow
+from services.store.common import unique, utcnow
 
 
 class IntegrationRepository:

@@ -28,8 +28,7 @@ from services.people.service import PeopleService
 from services.reviews.service import AccessReviewService
 from services.reviews.systems import CriticalSystemService
 from services.store import Store
-from services.store.snapshot_data import SnapshotScope
-from services.sync.models import SnapshotAccount
+from services.sync.models import SnapshotAccount, SnapshotScope
 from services.sync.reads import SnapshotReader
 
 

@@ -9,7 +9,8 @@ from typing import Any
 from services.checks.base import Evaluation, Population
 from services.checks.events import result_event, result_from_event
 from services.checks.models import CheckItem, CheckResult, CheckStatus
-from services.evidence.chain import EvidenceEntry, canonical_json
+from services.evidence.chain import canonical_json
+from services.evidence.models import EvidenceEntry
 from services.evidence.recorder import EvidenceRecorder
 
 AT = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
