@@ -8,12 +8,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from services.api_keys import require_role
 from services.atlassian.models import OAuthApp
 from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
 from services.confluence.errors import ConfluenceAuthError, ConfluenceError
+from services.confluence.http import HttpError
 from services.confluence.models import CurrentUser
 from services.errors import AlreadyExists, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
@@ -182,7 +181,7 @@ class IntegrationService:
         """The site's cloud id (the Admin API's last activity is per site), if it answers."""
         try:
             return await self.clients.confluence(site_url, NoAuth()).tenant_info(site_url)
-        except (ConfluenceError, httpx.HTTPError, ValueError):
+        except (ConfluenceError, HttpError, ValueError):
             log.info("no cloud id from %s/_edge/tenant_info; a sync will ask again", site_url)
             return None
 
