@@ -9,9 +9,8 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.identity.models import Classification, NotStaffKind
-from services.ids import new_id
 from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
-from services.store.common import DuplicateKeyError, utcnow
+from services.store.common import DuplicateKeyError, new_id, utcnow
 
 PENDING = AccessDecision.PENDING.value
 

@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.ids import new_id
 from services.models import ApiKey, Role
-from services.store.common import unique, utcnow
+from services.store.common import new_id, unique, utcnow
 
 
 class ApiKeyRepository:

@@ -16,8 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from services.checks.models import CheckItem, CheckResult, CheckStatus, StoredState, items_to_json
-from services.ids import new_id
-from services.store.common import DuplicateKeyError
+from services.store.common import DuplicateKeyError, new_id
 
 _ITEMS = ("failing_items", "excepted_items")
 

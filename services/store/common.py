@@ -1,4 +1,4 @@
-"""Helpers shared by the repositories: time and duplicate-key detection (ids: ``services.ids``)."""
+"""Helpers shared by the repositories: ids (``services.ids``), time, duplicate-key detection."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from pymongo.errors import DuplicateKeyError
 
 from services.errors import AlreadyExists
+from services.ids import new_id
 
-__all__ = ["DuplicateKeyError", "unique", "utcnow"]
+__all__ = ["DuplicateKeyError", "new_id", "unique", "utcnow"]
 
 
 @contextmanager

@@ -7,9 +7,8 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from services.ids import new_id
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind
-from services.store.common import unique, utcnow
+from services.store.common import new_id, unique, utcnow
 
 
 class CriticalSystemRepository:

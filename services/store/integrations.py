@@ -7,7 +7,6 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from services.ids import new_id
 from services.integrations.models import (
     ACTIVE_STATUSES,
     DEFAULT_ADMIN_GROUPS,
@@ -17,7 +16,7 @@ from services.integrations.models import (
     IntegrationStatus,
     Purpose,
 )
-from services.store.common import unique, utcnow
+from services.store.common import new_id, unique, utcnow
 
 
 class IntegrationRepository:

@@ -6,9 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.errors import NotFound
-from services.ids import new_id
 from services.models import Framework, Organization
-from services.store.common import utcnow
+from services.store.common import new_id, utcnow
 
 
 class OrganizationRepository:

@@ -13,9 +13,8 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from services.ids import new_id
 from services.integrations.models import Purpose
-from services.store.common import DuplicateKeyError, utcnow
+from services.store.common import DuplicateKeyError, new_id, utcnow
 from services.sync.models import (
     SnapshotCounts,
     SyncProgress,
