@@ -37,9 +37,11 @@ run: install-run
 
 test: install lint typecheck pytest
 
+# lint-imports: the import layers and boundaries ([tool.importlinter] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

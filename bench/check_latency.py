@@ -34,8 +34,7 @@ from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
 from services.store import Store
 from services.store.client import connect
-from services.store.snapshot_data import SnapshotScope
-from services.sync.models import SnapshotAccount
+from services.sync.models import SnapshotAccount, SnapshotScope
 from tests.access.support import connected
 from tests.conftest import LiveServer, start_live_server
 from tests.graphql_client import gql_http, gql_ws

@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 from services.api_keys import ApiKeyService  # noqa: E402
 from services.crypto import generate_key, parse_key  # noqa: E402
 from services.events import InMemoryEventBus  # noqa: E402
-from services.evidence.chain import GENESIS_HASH, EvidenceEntry, EvidenceKey, seal  # noqa: E402
+from services.evidence.chain import GENESIS_HASH, EvidenceKey, seal  # noqa: E402
+from services.evidence.models import EvidenceEntry  # noqa: E402
 from services.store import Store  # noqa: E402
 from services.store.evidence import evidence_document  # noqa: E402
 from tests.mongo import wire_server  # noqa: E402

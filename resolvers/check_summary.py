@@ -9,7 +9,7 @@ import strawberry
 
 from resolvers.check_types import Check, ControlRef
 from resolvers.context import Context, principal_of
-from services.checks.base import CheckStatus
+from services.checks.models import CheckStatus
 from services.models import Framework
 
 #: Worst first: a control is as bad as its worst check.

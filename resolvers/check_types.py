@@ -13,8 +13,8 @@ from resolvers.enums import graphql_enum
 from resolvers.exception_types import CheckException
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo
 from services.check_exceptions.models import CheckException as DomainException
-from services.checks import base
-from services.checks.base import CheckStatus
+from services.checks import base, models
+from services.checks.models import CheckStatus
 from services.checks.service import CheckView
 from services.models import Framework
 from services.paging import Slice
@@ -88,7 +88,9 @@ class CheckItem:
         return CheckException.from_domain(found, services.check_exceptions.now()) if found else None
 
     @classmethod
-    def from_domain(cls, i: base.CheckItem, r: base.CheckResult, *, excepted: bool) -> CheckItem:
+    def from_domain(
+        cls, i: models.CheckItem, r: models.CheckResult, *, excepted: bool
+    ) -> CheckItem:
         """Map the domain object (of result ``r``)."""
         return cls(
             resource_type=CheckResourceType(i.resource_type),
@@ -145,7 +147,7 @@ class CheckResult:
     )
 
     @classmethod
-    def from_domain(cls, r: base.CheckResult) -> CheckResult:
+    def from_domain(cls, r: models.CheckResult) -> CheckResult:
         """Map the domain object."""
         return cls(
             id=strawberry.ID(r.id or f"{r.check_id}@{r.evaluated_at.isoformat()}"),
@@ -208,7 +210,7 @@ class CheckResultConnection:
     total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[base.CheckResult], after: str | None = None) -> CheckResultConnection:
+    def of(cls, page: Slice[models.CheckResult], after: str | None = None) -> CheckResultConnection:
         """Map a service-layer slice."""
         edges = [CheckResultEdge(cursor=c, node=CheckResult.from_domain(r)) for c, r in page.items]
         return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)

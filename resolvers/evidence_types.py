@@ -9,8 +9,8 @@ from strawberry.scalars import JSON
 
 from resolvers.enums import graphql_enum
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
-from services.checks.base import CheckStatus
-from services.evidence.chain import EvidenceRecord
+from services.checks.models import CheckStatus
+from services.evidence.models import EvidenceRecord
 from services.evidence.verify import ChainStatus, LinkProblem
 from services.paging import Slice
 

@@ -8,6 +8,7 @@
     │   ├── NotFound                NOT_FOUND          missing, or in another organization
     │   ├── Forbidden               FORBIDDEN          the caller's role may not do this
     │   └── Conflict                CONFLICT           state forbids it (codes may be refined)
+    ├── AlreadyExists               the store refused a second object with the same unique key
     └── ConfigurationError          the process cannot start as configured
 
 Messages are shown to API callers: they never contain secrets.
@@ -59,6 +60,14 @@ class Conflict(DomainError):
     """The current state does not allow the operation."""
 
     code = "CONFLICT"
+
+
+class AlreadyExists(VigilError):
+    """The store already holds an object with this unique key (never a driver exception).
+
+    Not a ``DomainError``: the service that asked for the insert says what it means to the
+    caller (``Conflict`` with its own code and message), or it is a bug.
+    """
 
 
 class ConfigurationError(VigilError):

@@ -73,3 +73,14 @@ class CreatedApiKey:
 
     key: ApiKey
     secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionState:
+    """A per-organization revision counter (people, identities; ``services/store/revisions``).
+
+    The latest reserved number, and whether a writer may still be writing below it.
+    """
+
+    value: int
+    writing: bool

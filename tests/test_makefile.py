@@ -41,3 +41,4 @@ def test_test_installs_the_dev_tools() -> None:
     lines = _dry_run("test")
     assert any("pip install" in line and "'.[dev]'" in line for line in lines)
     assert any(line.endswith("pytest -q") for line in lines)
+    assert any(line.endswith("lint-imports") for line in lines)

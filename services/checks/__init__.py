@@ -1,1 +1,1 @@
-"""Checks: the protocol (``base``), the registry, the engine and the access checks."""
+"""Checks: results (``models``), the protocol (``base``), the registry, the engine, the checks."""

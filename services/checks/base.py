@@ -31,14 +31,12 @@ appends it to the history, and publishes it on ``checkResultUpdated``.
 
 from __future__ import annotations
 
-import enum
-import hashlib
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from services.checks.models import CheckItem, CheckResult, CheckStatus
 from services.models import Framework
 
 D_contra = TypeVar("D_contra", contravariant=True)
@@ -49,15 +47,6 @@ D_co = TypeVar("D_co", covariant=True)
 PopulationItem = Mapping[str, Any]
 
 
-class CheckStatus(enum.StrEnum):
-    """The outcome of a check (SPEC §6)."""
-
-    PASSING = "PASSING"
-    FAILING = "FAILING"
-    NOT_MONITORED = "NOT_MONITORED"
-    ERROR = "ERROR"
-
-
 @dataclass(frozen=True, slots=True)
 class ControlRef:
     """A framework control a check is evidence for (e.g. SOC2 CC6.2)."""
@@ -65,16 +54,6 @@ class ControlRef:
     framework: Framework
     id: str
     title: str
-
-
-@dataclass(frozen=True, slots=True)
-class CheckItem:
-    """One failing (or excepted) resource: ``account``, ``access_review``, ``policy``…"""
-
-    resource_type: str
-    resource_id: str
-    name: str | None
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,29 +117,6 @@ class Check(Protocol[D_contra]):
 
 
 @dataclass(frozen=True, slots=True)
-class CheckResult:
-    """The stored outcome of one evaluation of one check for one organization."""
-
-    organization_id: str
-    check_id: str
-    status: CheckStatus
-    reason: str | None
-    failing_items: tuple[CheckItem, ...]
-    excepted_items: tuple[CheckItem, ...]
-    evaluated_at: datetime
-    changed_at: datetime
-    data_as_of: datetime | None = None
-    snapshot_id: str | None = None
-    evidence_id: str | None = None
-    id: str | None = None
-
-    @property
-    def digest(self) -> str:
-        """Hash of what makes two outcomes differ: status, failing and excepted items."""
-        return outcome_digest(self.status, self.failing_items, self.excepted_items)
-
-
-@dataclass(frozen=True, slots=True)
 class Evaluation:
     """One check evaluated for one organization, as the engine hands it to hooks.
 
@@ -177,18 +133,6 @@ class Evaluation:
     population: Population
     changed: bool
     status_changed: bool
-
-
-def outcome_digest(
-    status: CheckStatus, failing: Sequence[CheckItem], excepted: Sequence[CheckItem]
-) -> str:
-    """Canonical sha256 of status and items (order and display names do not matter)."""
-
-    def rows(items: Sequence[CheckItem]) -> list[list[str]]:
-        return sorted([i.resource_type, i.resource_id, i.reason] for i in items)
-
-    payload = json.dumps([status.value, rows(failing), rows(excepted)], separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 class DataSource(Protocol[D_co]):

@@ -24,21 +24,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from services.checks.base import (
-    Check,
-    CheckResult,
-    CheckStatus,
-    DataSource,
-    Evaluation,
-    ExceptionFilter,
-    OnChanged,
-    Outcome,
-)
+from services.checks.base import Check, DataSource, Evaluation, ExceptionFilter, OnChanged, Outcome
 from services.checks.events import CHECKS_CHANNEL, result_event
+from services.checks.models import CheckResult, CheckStatus, StoredState
 from services.events import EventBus, topic_for
+from services.ids import new_id
 from services.store import Store
-from services.store.check_results import StoredState
-from services.store.common import new_id
 
 log = logging.getLogger(__name__)
 

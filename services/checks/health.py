@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from services.checks.base import CheckItem, CheckStatus, Outcome, Population
+from services.checks.base import Outcome, Population
+from services.checks.models import CheckItem, CheckStatus
 from services.integrations.models import Integration, IntegrationStatus
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.checks.base import Check, CheckResult
+from services.checks.base import Check
 from services.checks.engine import CheckEngine
 from services.checks.events import CHECKS_CHANNEL, result_from_event
+from services.checks.models import CheckResult
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import Principal

@@ -16,11 +16,11 @@ import hmac
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from services.crypto import KeyConfigError, generate_key, parse_key
+from services.evidence.models import EvidenceEntry, EvidenceRecord
 
 GENESIS_HASH = "0" * 64
 BODY_VERSION = 1
@@ -128,44 +128,6 @@ def evidence_key_from_settings(
     return EvidenceKey(parse_key(generate_key(), name=KEY_NAME)), warning
 
 
-@dataclass(frozen=True, slots=True)
-class EvidenceEntry:
-    """What a check evaluation hands to evidence: the result and the population it judged."""
-
-    organization_id: str
-    check_id: str
-    evaluated_at: datetime
-    result: Mapping[str, Any]
-    population: Mapping[str, Any]
-    snapshot_id: str | None = None
-    integration_id: str | None = None
-    snapshot_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EvidenceRecord:
-    """A sealed record as stored: ``body`` is exactly the text that was hashed."""
-
-    id: str
-    organization_id: str
-    sequence: int
-    check_id: str
-    body: str
-    sha256: str
-    hmac: str
-    key_id: str
-    snapshot_id: str | None = None
-    integration_id: str | None = None
-
-    def content(self) -> dict[str, Any]:
-        """The parsed body (``{}`` if it is not a JSON object)."""
-        try:
-            parsed = json.loads(self.body)
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, dict) else {}
-
-
 def seal(
     entry: EvidenceEntry,
     *,
@@ -212,7 +174,3 @@ def seal(
         # Stored fields are what the body seals: the integration only as the snapshot's.
         integration_id=entry.integration_id if snapshot is not None else None,
     )
-
-
-class SequenceTaken(Exception):
-    """Another writer appended at this sequence first: read the tail again and retry."""

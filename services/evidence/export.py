@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.evidence.chain import EvidenceRecord
+from services.evidence.models import EvidenceRecord
 
 CHUNK_BYTES = 64 * 1024
 EXPORT_FORMAT = "vigil-evidence/1"

@@ -2,7 +2,10 @@
 
 The record holds the full result, the population it was computed over, the snapshot (id,
 integration, time) and, for excepted items, the exceptions that excepted them (who, why,
-until when) — what an auditor needs to re-judge the conclusion.
+until when) — what an auditor needs to re-judge the conclusion. Its result fields are the
+result's one JSON form (``CheckResult.to_json``) less ``organizationId`` (the record's own),
+``id`` and ``evidenceId`` (the record is what gives the result its evidence id): the same
+keys and values as ever, so the sealed text and existing chains are unchanged.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.checks.base import CheckItem, CheckResult, Evaluation
-from services.evidence.chain import EvidenceEntry
+from services.checks.base import Evaluation
+from services.checks.models import CheckItem, CheckResult
+from services.evidence.models import EvidenceEntry
 from services.evidence.service import EvidenceService
 from services.store import Store
 
@@ -29,18 +33,19 @@ class EvidenceRecorder:
         org = result.organization_id
         integration_id = await self._integration_of(org, result.snapshot_id)
         previous = evaluation.previous
+        shared = result.to_json()
         body: dict[str, Any] = {
-            "checkId": result.check_id,
+            "checkId": shared["checkId"],
             "checkTitle": evaluation.check.title,
-            "status": result.status.value,
-            "reason": result.reason,
-            "failingItems": _items(result.failing_items),
-            "exceptedItems": _items(result.excepted_items),
+            "status": shared["status"],
+            "reason": shared["reason"],
+            "failingItems": shared["failingItems"],
+            "exceptedItems": shared["exceptedItems"],
             "exceptions": await self._exceptions(org, result, result.excepted_items),
-            "evaluatedAt": result.evaluated_at,
-            "changedAt": result.changed_at,
-            "dataAsOf": result.data_as_of,
-            "snapshotId": result.snapshot_id,
+            "evaluatedAt": shared["evaluatedAt"],
+            "changedAt": shared["changedAt"],
+            "dataAsOf": shared["dataAsOf"],
+            "snapshotId": shared["snapshotId"],
             "previousStatus": previous.status.value if previous else None,
             "previousEvidenceId": previous.evidence_id if previous else None,
         }
@@ -88,15 +93,3 @@ class EvidenceRecorder:
             for e in sorted(active, key=lambda e: (e.resource_id, e.id))
             if e.resource_id in wanted
         ]
-
-
-def _items(items: Sequence[CheckItem]) -> list[dict[str, Any]]:
-    return [
-        {
-            "resourceType": i.resource_type,
-            "resourceId": i.resource_id,
-            "name": i.name,
-            "reason": i.reason,
-        }
-        for i in items
-    ]

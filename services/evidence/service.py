@@ -18,15 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.evidence.chain import (
-    GENESIS_HASH,
-    EvidenceEntry,
-    EvidenceKey,
-    EvidenceRecord,
-    SequenceTaken,
-    iso_utc,
-    seal,
-)
+from services.evidence.chain import GENESIS_HASH, EvidenceKey, iso_utc, seal
 from services.evidence.export import (
     EXPORT_FORMAT,
     EvidenceExport,
@@ -34,11 +26,12 @@ from services.evidence.export import (
     csv_chunks,
     json_chunks,
 )
-from services.evidence.verify import ChainHead, ChainStatus, ChainVerifier, dangling_reference
+from services.evidence.models import ChainHead, EvidenceEntry, EvidenceRecord, SequenceTaken
+from services.evidence.verify import ChainStatus, ChainVerifier, dangling_reference
+from services.ids import new_id
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.store import Store
-from services.store.common import new_id
 from services.store.evidence import EvidenceRepository
 
 log = logging.getLogger(__name__)

@@ -13,20 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.evidence.chain import GENESIS_HASH, EvidenceKey, EvidenceRecord, sha256_hex
-
-
-@dataclass(frozen=True, slots=True)
-class ChainHead:
-    """The newest sequence an organization's chain is known to have reached, and its hash.
-
-    ``hmac`` seals the three (``EvidenceKey.sign_head``), so a database writer cannot move
-    the head back after deleting the newest records.
-    """
-
-    sequence: int
-    sha256: str
-    hmac: str = ""
+from services.evidence.chain import GENESIS_HASH, EvidenceKey, sha256_hex
+from services.evidence.models import ChainHead, EvidenceRecord
 
 
 class LinkProblem(enum.StrEnum):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
-from services.store.revisions import RevisionState
+from services.models import RevisionState
 from services.sync.models import SnapshotAccount
 
 K = TypeVar("K")

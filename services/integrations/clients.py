@@ -6,8 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
-
 from services.atlassian.admin import AdminClient
 from services.atlassian.errors import (
     InvalidClient,
@@ -27,6 +25,7 @@ from services.confluence.errors import (
     ConfluenceForbidden,
     ConfluenceNotFound,
 )
+from services.confluence.http import HttpError, HttpSession
 from services.confluence.retry import RetryPolicy
 from services.integrations.errors import ConfluenceUnavailable, InvalidCredentials
 from services.integrations.models import AuthMethod, Integration
@@ -81,7 +80,7 @@ async def atlassian_errors(subject: str) -> AsyncIterator[None]:
         raise InvalidCredentials(
             f"No Confluence was found for the {subject}: check the site address."
         ) from None
-    except (ConfluenceError, OAuthUnavailable, OAuthError, httpx.HTTPError):
+    except (ConfluenceError, OAuthUnavailable, OAuthError, HttpError):
         raise ConfluenceUnavailable(
             "Atlassian could not be reached or failed to answer; nothing was saved. Try again."
         ) from None
@@ -92,7 +91,7 @@ class ClientFactory:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: HttpSession,
         config: AtlassianConfig,
         vault: CredentialVault,
         credentials: CredentialRepository,
@@ -128,7 +127,7 @@ class ClientFactory:
         return AdminClient(self.http, api_key, policy, api_base=self.config.api_url)
 
     async def confluence_for(
-        self, integration: Integration, policy: RetryPolicy, http: httpx.AsyncClient | None = None
+        self, integration: Integration, policy: RetryPolicy, http: HttpSession | None = None
     ) -> ConfluenceClient:
         """An authenticated client for a stored, connected integration."""
         http = http or self.http
@@ -166,7 +165,7 @@ class ClientFactory:
         return ConfluenceClient(http, base, TokenProviderAuth(stored), policy)
 
     async def admin_for(
-        self, integration: Integration, policy: RetryPolicy, http: httpx.AsyncClient | None = None
+        self, integration: Integration, policy: RetryPolicy, http: HttpSession | None = None
     ) -> AdminClient | None:
         """The Admin API client when the integration has an organization admin key."""
         if not integration.has_admin_key:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 DEFAULT_POLICY_CQL = 'type = page and label = "policy"'
 DEFAULT_ADMIN_GROUPS = ("confluence-administrators", "site-admins", "administrators")
@@ -81,3 +83,18 @@ class Integration:
     has_admin_key: bool = False
     cql: str = DEFAULT_POLICY_CQL
     admin_groups: tuple[str, ...] = field(default=DEFAULT_ADMIN_GROUPS)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialRecord:
+    """The stored (encrypted) secrets of one integration and their version."""
+
+    integration_id: str
+    organization_id: str
+    version: int
+    envelopes: Mapping[str, Mapping[str, Any]]
+    versions: Mapping[str, int] = field(default_factory=dict)
+
+    def label_version(self, label: str) -> int:
+        """How many times ``label`` was written (what ``swap`` compares)."""
+        return int(self.versions.get(label, 0))

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from services.api_keys import require_role
 from services.confluence.auth import BearerAuth
-from services.errors import DomainError, ValidationFailed
+from services.errors import AlreadyExists, DomainError, ValidationFailed
 from services.integrations.clients import atlassian_errors
 from services.integrations.errors import (
     AlreadyConnected,
@@ -30,7 +30,7 @@ from services.integrations.service import IntegrationService
 from services.integrations.tokens import secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from services.models import Principal, Role
-from services.store.common import DuplicateKeyError, utcnow
+from services.store.common import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class OAuthFlow:
                 sync_interval_minutes=self._svc.sync_interval_minutes,
                 connected_by=principal.api_key_id,
             )
-        except DuplicateKeyError:
+        except AlreadyExists:
             raise AlreadyConnected(
                 f"{purpose.value} was connected meanwhile", field=["purpose"]
             ) from None

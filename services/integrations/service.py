@@ -8,14 +8,13 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from services.api_keys import require_role
 from services.atlassian.models import OAuthApp
 from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
 from services.confluence.errors import ConfluenceAuthError, ConfluenceError
+from services.confluence.http import HttpError
 from services.confluence.models import CurrentUser
-from services.errors import NotFound, ValidationFailed
+from services.errors import AlreadyExists, NotFound, ValidationFailed
 from services.integrations.changes import IntegrationChanges, OnIntegration, ignore_integration
 from services.integrations.clients import ClientFactory, atlassian_errors
 from services.integrations.errors import (
@@ -40,7 +39,7 @@ from services.integrations.vault import (
 )
 from services.models import Principal, Role
 from services.store import Store
-from services.store.common import DuplicateKeyError, utcnow
+from services.store.common import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +172,7 @@ class IntegrationService:
         """The site's cloud id (the Admin API's last activity is per site), if it answers."""
         try:
             return await self.clients.confluence(site_url, NoAuth()).tenant_info(site_url)
-        except (ConfluenceError, httpx.HTTPError, ValueError):
+        except (ConfluenceError, HttpError, ValueError):
             log.info("no cloud id from %s/_edge/tenant_info; a sync will ask again", site_url)
             return None
 
@@ -303,7 +302,7 @@ class IntegrationService:
                 connected_by=principal.api_key_id,
                 **fields,
             )
-        except DuplicateKeyError:
+        except AlreadyExists:
             raise AlreadyConnected(
                 f"{purpose.value} was connected meanwhile; disconnect it first", field=["purpose"]
             ) from None

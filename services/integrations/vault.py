@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.crypto import KeyRing
+from services.integrations.models import CredentialRecord
 from services.redaction import SECRETS
-from services.store.credentials import CredentialRecord, CredentialRepository
+from services.store.credentials import CredentialRepository
 
 OAUTH_TOKENS = "oauth_tokens"
 CLIENT_CREDENTIALS = "client_credentials"

@@ -7,14 +7,14 @@ resolved again and its checks re-evaluated (``on_change``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.hooks import OnChange, ignore_change
-from services.identity.directory import Directory
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.people.csv_import import parse_people_csv
@@ -39,13 +39,25 @@ MAX_FILTER_TEXT = 200
 PEOPLE_CHANNEL = "people"
 
 
+class PeopleCache(Protocol):
+    """The organization's people as the identity directory caches them (``Directory``)."""
+
+    async def people(self, organization_id: str) -> dict[str, Person]:
+        """The organization's people by id."""
+
+    def people_written(
+        self, organization_id: str, written: Iterable[tuple[int, Person]], first: int
+    ) -> None:
+        """Tell the cache about people this process just wrote."""
+
+
 class PeopleService:
     """The organization's workforce as HR states it; Confluence never changes it."""
 
     def __init__(
         self,
         store: Store,
-        directory: Directory,
+        directory: PeopleCache,
         *,
         on_change: OnChange = ignore_change,
         clock: Callable[[], datetime] | None = None,

@@ -37,7 +37,7 @@ from services.confluence.client import ConfluenceClient
 from services.confluence.errors import ConfluenceError, ConfluenceNotFound
 from services.confluence.paths import GROUP_MEMBER_REMOVE, GROUP_MEMBERS
 from services.confluence.retry import RetryPolicy
-from services.evidence.chain import EvidenceEntry, EvidenceRecord
+from services.evidence.models import EvidenceEntry, EvidenceRecord
 from services.integrations.models import Integration
 from services.remediation.models import (
     OFFBOARDED_CHECK,

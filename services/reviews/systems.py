@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.api_keys import require_role
-from services.errors import Conflict, NotFound, ValidationFailed
+from services.errors import AlreadyExists, Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.integrations.models import IntegrationStatus, Purpose
 from services.models import Principal, Role
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind, role_key
 from services.store import Store
-from services.store.common import DuplicateKeyError
 
 MAX_ROLES = 200
 MAX_ROLE = 100
@@ -86,7 +85,7 @@ class CriticalSystemService:
                 allowed_roles=settings.allowed_roles,
                 admin_roles=settings.admin_roles,
             )
-        except DuplicateKeyError:
+        except AlreadyExists:
             raise Conflict(
                 f"{system.value} is already a critical system; update it instead",
                 field=["input", "system"],

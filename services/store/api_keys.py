@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from services.models import ApiKey, Role
-from services.store.common import new_id, utcnow
+from services.store.common import new_id, unique, utcnow
 
 
 class ApiKeyRepository:
@@ -24,7 +24,7 @@ class ApiKeyRepository:
     async def create(
         self, *, organization_id: str, role: Role, name: str, prefix: str, secret_hash: str
     ) -> ApiKey:
-        """Insert a key record holding the hash of its value."""
+        """Insert a key record holding the hash of its value; ``AlreadyExists`` if it is taken."""
         doc = {
             "_id": new_id("key"),
             "organization_id": organization_id,
@@ -36,7 +36,8 @@ class ApiKeyRepository:
             "revoked_at": None,
             "last_used_at": None,
         }
-        await self._col.insert_one(doc)
+        with unique("an API key with this value exists"):
+            await self._col.insert_one(doc)
         return _to_key(doc)
 
     async def get(self, *, key_id: str) -> ApiKey | None:

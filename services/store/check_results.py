@@ -3,31 +3,22 @@
 ``check_results`` holds one document per check of an organization with a ``version`` that
 every write compares and increments, so two processes evaluating at once cannot both record
 the same change. ``check_history`` gets one document per change (never updated).
+
+Items are stored in their one JSON form (``CheckItem.to_json``, shared with the bus and
+evidence); documents written before hold them with snake_case keys and still read. The
+top-level fields keep their snake_case names, which the indexes and queries use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.checks.base import CheckItem, CheckResult, CheckStatus
+from services.checks.models import CheckItem, CheckResult, CheckStatus, StoredState, items_to_json
 from services.store.common import DuplicateKeyError, new_id
 
 _ITEMS = ("failing_items", "excepted_items")
-
-
-@dataclass(frozen=True, slots=True)
-class StoredState:
-    """What the engine compares against: the latest result without its items."""
-
-    check_id: str
-    version: int
-    digest: str
-    status: CheckStatus
-    changed_at: datetime
-    evidence_id: str | None
 
 
 class CheckResultRepository:
@@ -130,18 +121,6 @@ def _key(organization_id: str, check_id: str) -> str:
     return f"{organization_id}:{check_id}"
 
 
-def _items(items: tuple[CheckItem, ...]) -> list[dict[str, Any]]:
-    return [
-        {
-            "resource_type": i.resource_type,
-            "resource_id": i.resource_id,
-            "name": i.name,
-            "reason": i.reason,
-        }
-        for i in items
-    ]
-
-
 def _result_doc(r: CheckResult) -> dict[str, Any]:
     return {
         "organization_id": r.organization_id,
@@ -149,8 +128,8 @@ def _result_doc(r: CheckResult) -> dict[str, Any]:
         "result_id": r.id,
         "status": r.status.value,
         "reason": r.reason,
-        "failing_items": _items(r.failing_items),
-        "excepted_items": _items(r.excepted_items),
+        "failing_items": items_to_json(r.failing_items),
+        "excepted_items": items_to_json(r.excepted_items),
         "evaluated_at": r.evaluated_at,
         "changed_at": r.changed_at,
         "data_as_of": r.data_as_of,
@@ -160,14 +139,18 @@ def _result_doc(r: CheckResult) -> dict[str, Any]:
 
 
 def _to_items(raw: Any) -> tuple[CheckItem, ...]:
+    """Items in their JSON form; documents written before it hold snake_case keys."""
     return tuple(
-        CheckItem(
-            resource_type=i["resource_type"],
-            resource_id=i["resource_id"],
-            name=i.get("name"),
-            reason=i["reason"],
-        )
-        for i in raw or []
+        CheckItem.from_json(i) if "resourceId" in i else _legacy_item(i) for i in raw or ()
+    )
+
+
+def _legacy_item(raw: Mapping[str, Any]) -> CheckItem:
+    return CheckItem(
+        resource_type=raw["resource_type"],
+        resource_id=raw["resource_id"],
+        name=raw.get("name"),
+        reason=raw["reason"],
     )
 
 
@@ -189,4 +172,4 @@ def to_result(doc: Mapping[str, Any]) -> CheckResult:
     )
 
 
-__all__ = ["CheckResultRepository", "StoredState"]
+__all__ = ["CheckResultRepository"]

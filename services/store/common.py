@@ -1,18 +1,26 @@
-"""Helpers shared by the repositories: ids, time, duplicate-key detection."""
+"""Helpers shared by the repositories: ids (``services.ids``), time, duplicate-key detection."""
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 
-__all__ = ["DuplicateKeyError", "new_id", "utcnow"]
+from services.errors import AlreadyExists
+from services.ids import new_id
+
+__all__ = ["DuplicateKeyError", "new_id", "unique", "utcnow"]
 
 
-def new_id(prefix: str) -> str:
-    """An opaque, URL-safe identifier such as ``org_3fA…``."""
-    return f"{prefix}_{secrets.token_urlsafe(12)}"
+@contextmanager
+def unique(what: str) -> Iterator[None]:
+    """Turn the driver's duplicate-key error into ``AlreadyExists(what)`` (no key values)."""
+    try:
+        yield
+    except DuplicateKeyError:
+        raise AlreadyExists(what) from None
 
 
 def utcnow() -> datetime:

@@ -11,26 +11,11 @@ token refresh lose its swap. A record written before label versions existed coun
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.integrations.models import CredentialRecord
 from services.store.common import utcnow
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialRecord:
-    """The stored (encrypted) secrets of one integration and their version."""
-
-    integration_id: str
-    organization_id: str
-    version: int
-    envelopes: Mapping[str, Mapping[str, Any]]
-    versions: Mapping[str, int] = field(default_factory=dict)
-
-    def label_version(self, label: str) -> int:
-        """How many times ``label`` was written (what ``swap`` compares)."""
-        return int(self.versions.get(label, 0))
 
 
 class CredentialRepository:

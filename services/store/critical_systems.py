@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind
-from services.store.common import new_id, utcnow
+from services.store.common import new_id, unique, utcnow
 
 
 class CriticalSystemRepository:
@@ -32,7 +32,7 @@ class CriticalSystemRepository:
         allowed_roles: Sequence[str],
         admin_roles: Sequence[str],
     ) -> CriticalSystem:
-        """Insert a system; raises DuplicateKeyError if the organization already has it."""
+        """Insert a system; ``AlreadyExists`` if the organization already has it."""
         now = utcnow()
         doc = {
             "_id": new_id("sys"),
@@ -46,7 +46,8 @@ class CriticalSystemRepository:
             "added_at": now,
             "updated_at": now,
         }
-        await self._col.insert_one(doc)
+        with unique("the organization already has this critical system"):
+            await self._col.insert_one(doc)
         return to_system(doc)
 
     async def get(self, *, organization_id: str, system_id: str) -> CriticalSystem | None:

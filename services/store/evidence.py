@@ -14,8 +14,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from services.evidence.chain import EvidenceRecord, SequenceTaken
-from services.evidence.verify import ChainHead
+from services.evidence.models import ChainHead, EvidenceRecord, SequenceTaken
 
 BATCH = 500
 

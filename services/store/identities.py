@@ -13,7 +13,8 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
-from services.store.revisions import Reservation, RevisionRepository, RevisionState
+from services.models import RevisionState
+from services.store.revisions import Reservation, RevisionRepository
 
 REVISION = "identities"
 _DUPLICATE_KEY = 11000

@@ -16,7 +16,7 @@ from services.integrations.models import (
     IntegrationStatus,
     Purpose,
 )
-from services.store.common import new_id, utcnow
+from services.store.common import new_id, unique, utcnow
 
 
 class IntegrationRepository:
@@ -44,7 +44,7 @@ class IntegrationRepository:
         sync_interval_minutes: int,
         **fields: Any,
     ) -> Integration:
-        """Insert an integration; raises DuplicateKeyError if the purpose is taken."""
+        """Insert an integration; ``AlreadyExists`` if the purpose is taken."""
         now = utcnow()
         doc: dict[str, Any] = {
             "_id": new_id("int"),
@@ -58,7 +58,8 @@ class IntegrationRepository:
             "sync_interval_minutes": sync_interval_minutes,
         }
         doc.update(_encode_fields(fields))
-        await self._col.insert_one(doc)
+        with unique("the organization has a live integration for this purpose"):
+            await self._col.insert_one(doc)
         return _to_integration(doc)
 
     async def get(self, *, organization_id: str, integration_id: str) -> Integration | None:

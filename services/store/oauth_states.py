@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.store.common import utcnow
+from services.store.common import unique, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,18 +40,19 @@ class OAuthStateRepository:
         expires_at: datetime,
         upgrade: bool = False,
     ) -> None:
-        """Record a new state value's hash."""
-        await self._col.insert_one(
-            {
-                "state_hash": state_hash,
-                "organization_id": organization_id,
-                "integration_id": integration_id,
-                "expires_at": expires_at,
-                "used_at": None,
-                "created_at": utcnow(),
-                "upgrade": upgrade,
-            }
-        )
+        """Record a new state value's hash; ``AlreadyExists`` if it is taken."""
+        with unique("this OAuth state value exists"):
+            await self._col.insert_one(
+                {
+                    "state_hash": state_hash,
+                    "organization_id": organization_id,
+                    "integration_id": integration_id,
+                    "expires_at": expires_at,
+                    "used_at": None,
+                    "created_at": utcnow(),
+                    "upgrade": upgrade,
+                }
+            )
 
     async def consume(self, *, state_hash: str, now: datetime) -> OAuthState | None:
         """Mark the state used and return it, unless unknown, used or expired."""

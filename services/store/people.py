@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo import UpdateOne
 
+from services.models import RevisionState
 from services.people.models import (
     Person,
     PersonFilter,
@@ -20,7 +21,7 @@ from services.people.models import (
     person_id,
 )
 from services.store.common import utcnow
-from services.store.revisions import RevisionRepository, RevisionState
+from services.store.revisions import RevisionRepository
 
 REVISION = "people"
 

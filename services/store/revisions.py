@@ -19,6 +19,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
+from services.models import RevisionState
 from services.store.common import utcnow
 
 ABANDONED = timedelta(minutes=10)
@@ -31,14 +32,6 @@ class Reservation:
     first: int
     last: int
     token: str
-
-
-@dataclass(frozen=True, slots=True)
-class RevisionState:
-    """The latest reserved number, and whether a writer may still be writing below it."""
-
-    value: int
-    writing: bool
 
 
 class RevisionRepository:

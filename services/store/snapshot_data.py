@@ -8,38 +8,15 @@ to queries until the run's snapshot is made current (``LeaseRepository.commit_sn
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from services.confluence.models import AccountStatus, DirectoryUser, Group, Member, Page
-from services.sync.models import SnapshotAccount, SnapshotCounts
+from services.sync.models import DirectoryEntry, SnapshotAccount, SnapshotCounts, SnapshotScope
 
 _DUPLICATE_KEY = 11000
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotScope:
-    """Which snapshot (and whose) a write belongs to."""
-
-    snapshot_id: str
-    integration_id: str
-    organization_id: str
-
-    def key(self, natural_id: str) -> str:
-        """The document id of an item in this snapshot."""
-        return f"{self.snapshot_id}:{natural_id}"
-
-    def tags(self) -> dict[str, str]:
-        """The fields every document of this snapshot carries."""
-        return {
-            "snapshot_id": self.snapshot_id,
-            "integration_id": self.integration_id,
-            "organization_id": self.organization_id,
-        }
 
 
 class SnapshotDataRepository:
@@ -204,15 +181,6 @@ class SnapshotDataRepository:
         for col in (self._accounts, self._groups, self._memberships, self._directory, self._pages):
             await col.delete_many({"snapshot_id": snapshot_id})
         await self._counts.delete_one({"_id": snapshot_id})
-
-
-@dataclass(frozen=True, slots=True)
-class DirectoryEntry:
-    """What the Admin API says about an account."""
-
-    account_status: AccountStatus
-    mfa_enabled: bool | None
-    last_active: datetime | None
 
 
 def _account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:

@@ -34,9 +34,9 @@ from services.confluence.models import (
     ResultPage,
 )
 from services.integrations.models import Integration, Purpose
-from services.store.snapshot_data import DirectoryEntry, SnapshotDataRepository, SnapshotScope
+from services.store.snapshot_data import SnapshotDataRepository
 from services.sync.connector import Connector
-from services.sync.models import Phase, SnapshotAccount
+from services.sync.models import DirectoryEntry, Phase, SnapshotAccount, SnapshotScope
 from services.sync.pager import Stream, first_error, run_stream, run_streams
 from services.sync.progress import ProgressTracker
 

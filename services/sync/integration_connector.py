@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-import httpx
-
+from services.confluence.http import open_session
 from services.confluence.retry import RetryObserver, RetryPolicy
 from services.integrations.clients import ClientFactory
 from services.integrations.models import Integration
 from services.sync.connector import Clients, Connector
 
-SYNC_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: Seconds: reading, writing or waiting for a connection; and connecting.
+SYNC_TIMEOUT, SYNC_CONNECT_TIMEOUT = 30.0, 10.0
 
 
 class IntegrationConnectorFactory:
@@ -38,7 +38,8 @@ class IntegrationConnectorFactory:
     ) -> AsyncIterator[Connector]:
         policy = self._policy.with_observer(observer)
         headers = {"User-Agent": "Vigil"}
-        async with httpx.AsyncClient(timeout=SYNC_TIMEOUT, headers=headers) as http:
+        session = open_session(timeout=SYNC_TIMEOUT, connect=SYNC_CONNECT_TIMEOUT, headers=headers)
+        async with session as http:
             confluence = await self._clients.confluence_for(integration, policy, http)
             admin = await self._clients.admin_for(integration, policy, http)
             org_id = integration.admin_org_id if admin is not None else None

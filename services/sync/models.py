@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.confluence.models import AccountStatus
 from services.integrations.models import Purpose
 
 
@@ -165,3 +166,33 @@ class PageFilter:
     label: str | None = None
     space: str | None = None
     search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotScope:
+    """Which snapshot (and whose) a write belongs to."""
+
+    snapshot_id: str
+    integration_id: str
+    organization_id: str
+
+    def key(self, natural_id: str) -> str:
+        """The document id of an item in this snapshot."""
+        return f"{self.snapshot_id}:{natural_id}"
+
+    def tags(self) -> dict[str, str]:
+        """The fields every document of this snapshot carries."""
+        return {
+            "snapshot_id": self.snapshot_id,
+            "integration_id": self.integration_id,
+            "organization_id": self.organization_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """What the Admin API says about an account."""
+
+    account_status: AccountStatus
+    mfa_enabled: bool | None
+    last_active: datetime | None

@@ -19,12 +19,11 @@ from services.events import EventBus, topic_for
 from services.integrations.changes import INTEGRATIONS_CHANNEL
 from services.integrations.models import Integration, IntegrationStatus
 from services.store import Store
-from services.store.snapshot_data import SnapshotScope
 from services.sync.collect import Collection
 from services.sync.connector import ConnectorFactory
 from services.sync.failures import CommitRejected, Failure, describe
 from services.sync.lease import LeaseKeeper
-from services.sync.models import Lease, Phase, SyncRun, SyncRunStatus, SyncTrigger
+from services.sync.models import Lease, Phase, SnapshotScope, SyncRun, SyncRunStatus, SyncTrigger
 from services.sync.progress import NullSyncMetrics, ProgressTracker, SyncMetrics
 from services.sync.retention import Retention
 

@@ -18,8 +18,7 @@ from services.integrations.models import (
 )
 from services.models import Principal, Role
 from services.store import Store
-from services.store.snapshot_data import SnapshotScope
-from services.sync.models import SnapshotAccount
+from services.sync.models import SnapshotAccount, SnapshotScope
 
 
 def principal(org: str, role: Role = Role.ADMIN) -> Principal:

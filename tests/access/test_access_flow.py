@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.checks.base import CheckStatus
+from services.checks.models import CheckStatus
 from services.identity.models import NotStaffKind
 from services.people.models import PersonStatus
 from services.people.validation import PersonDraft

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.identity.caches import RevisionedCache, SnapshotAccountCache
-from services.store.revisions import RevisionState
+from services.models import RevisionState
 from tests.access.builders import account
 
 

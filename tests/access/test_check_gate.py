@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from services.checks.access.gate import ADD_SYSTEM, CONNECT, FIRST_SYNC
-from services.checks.base import CheckStatus
 from services.checks.health import describe_age
+from services.checks.models import CheckStatus
 from services.checks.registry import CHECKS
 from services.integrations.models import IntegrationStatus
 from tests.access.builders import NOW, account, data, integration, person, staff

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.checks.access.identified import UserIdentified
-from services.checks.base import CheckStatus
+from services.checks.models import CheckStatus
 from services.identity.models import Identity
 from services.identity.resolution import automatic_identity
 from tests.access.builders import account, data, not_staff, person, staff

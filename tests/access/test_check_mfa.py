@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.checks.access.mfa import NO_DATA, NO_KEY, MfaEnabled
-from services.checks.base import CheckStatus
+from services.checks.models import CheckStatus
 from tests.access.builders import account, data, integration, not_staff, person, staff
 
 CHECK = MfaEnabled()

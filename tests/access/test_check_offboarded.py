@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services.checks.access.offboarded import OffboardedAccessRemoved
-from services.checks.base import CheckStatus
+from services.checks.models import CheckStatus
 from tests.access.builders import NOW, account, data, not_staff, person, staff
 
 CHECK = OffboardedAccessRemoved()

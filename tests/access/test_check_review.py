@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services.checks.access.review_completed import AccessReviewCompleted
-from services.checks.base import CheckStatus
+from services.checks.models import CheckStatus
 from services.integrations.models import IntegrationStatus
 from tests.access.builders import completed, data, integration, open_review, system
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from services.checks.access.valid import AccessValid
-from services.checks.base import CheckStatus
+from services.checks.models import CheckStatus
 from services.reviews.models import AccessDecision as D
 from services.reviews.models import AccessRule
 from tests.access.builders import (

@@ -7,10 +7,11 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from services.checks.base import CheckItem, CheckStatus, Evaluation, Outcome, Population
+from services.checks.base import Evaluation, Outcome, Population
 from services.checks.controls import controls_for
 from services.checks.engine import CheckEngine
 from services.checks.events import CHECKS_CHANNEL, result_from_event
+from services.checks.models import CheckItem, CheckStatus
 from services.events import InMemoryEventBus, topic_for
 from services.store import Store
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from gql import GraphQLRequest
 
+from services.errors import AlreadyExists
 from services.events import topic_for
 from services.integrations.models import Purpose
 from services.integrations.oauth_flow import hash_state
@@ -404,3 +405,22 @@ async def test_only_atlassian_sites_without_insecure_urls(strict_env: Env) -> No
     assert refused["userErrors"][0]["field"] == ["input", "siteUrl"]
     assert env.sim.sim.counters.count() == 0  # refused before any call to Atlassian
     await stored_nothing(env)
+
+
+async def test_a_purpose_connected_meanwhile_is_already_connected(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent connect wins the store's unique index: the loser's user error, no 500."""
+
+    async def taken(**_: Any) -> Any:
+        raise AlreadyExists("the organization has a live integration for this purpose")
+
+    monkeypatch.setattr(env.live.container.store.integrations, "create", taken)
+    token = (await env.gql(API_TOKEN, api_token_input(env)))["connectConfluenceApiToken"]
+    assert token["userErrors"][0]["code"] == "ALREADY_CONNECTED"
+    assert "connected meanwhile; disconnect it first" in token["userErrors"][0]["message"]
+    oauth = (
+        await env.gql(START_OAUTH, {"input": {"purpose": "POLICY", "confirmAdminAccess": True}})
+    )["startConfluenceOAuth"]
+    assert oauth["userErrors"][0]["code"] == "ALREADY_CONNECTED"
+    assert oauth["userErrors"][0]["message"] == "POLICY was connected meanwhile"

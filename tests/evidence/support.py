@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.evidence.chain import GENESIS_HASH, EvidenceEntry, EvidenceKey, EvidenceRecord, seal
+from services.evidence.chain import GENESIS_HASH, EvidenceKey, seal
+from services.evidence.models import ChainHead, EvidenceEntry, EvidenceRecord
 from services.evidence.service import EvidenceService
-from services.evidence.verify import ChainHead
 from services.store import Store
 from services.store.evidence import evidence_document
 

@@ -17,7 +17,8 @@ from services.evidence.chain import (
     seal,
     sha256_hex,
 )
-from services.evidence.verify import ChainHead, ChainVerifier, LinkProblem
+from services.evidence.models import ChainHead
+from services.evidence.verify import ChainVerifier, LinkProblem
 from tests.evidence.support import KEY, entry, prepared_chain, signed_head
 
 

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from services.errors import ValidationFailed
-from services.evidence.chain import EvidenceEntry, EvidenceKey, EvidenceRecord
+from services.evidence.chain import EvidenceKey
+from services.evidence.models import EvidenceEntry, EvidenceRecord
 from services.evidence.service import EvidenceService
 from services.evidence.verify import LinkProblem
 from services.models import Principal, Role

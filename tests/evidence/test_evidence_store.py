@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from services.errors import NotFound, ValidationFailed
-from services.evidence.chain import EvidenceKey, EvidenceRecord, sha256_hex
+from services.evidence.chain import EvidenceKey, sha256_hex
+from services.evidence.models import EvidenceRecord
 from services.evidence.service import EvidenceService
 from services.evidence.verify import LinkProblem
 from services.models import Principal, Role

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from services.confluence.models import Page
 from services.integrations.models import Integration, Purpose
 from services.store import Store
-from services.store.snapshot_data import SnapshotScope
+from services.sync.models import SnapshotScope
 from tests.sync.support import connected_integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.checks.base import CheckStatus, Outcome
+from services.checks.base import Outcome
+from services.checks.models import CheckStatus
 from services.checks.policy.data import PolicyData
 from services.checks.policy.document_setup import DocumentSetup
 from services.checks.policy.policy_current import PolicyCurrent

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.check_exceptions.service import ExceptionService
-from services.checks.base import CheckStatus
 from services.checks.engine import CheckEngine
+from services.checks.models import CheckStatus
 from services.checks.policy.data import POLICY, PolicyDataSource
 from services.checks.policy.document_setup import DocumentSetup
 from services.checks.policy.policy_current import PolicyCurrent

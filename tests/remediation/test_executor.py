@@ -14,7 +14,7 @@ import pytest
 from services.confluence.errors import ConfluenceForbidden
 from services.confluence.models import AccountType, Member, ResultPage
 from services.confluence.retry import RetryPolicy
-from services.evidence.chain import EvidenceEntry, EvidenceRecord
+from services.evidence.models import EvidenceEntry, EvidenceRecord
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import (

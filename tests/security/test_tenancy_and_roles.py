@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.evidence.chain import EvidenceEntry
+from services.evidence.models import EvidenceEntry
 from services.models import Role
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot

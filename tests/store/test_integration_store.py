@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from services.errors import AlreadyExists
 from services.integrations.models import AuthMethod, IntegrationStatus, Purpose
 from services.store import Store
-from services.store.common import DuplicateKeyError, utcnow
+from services.store.common import utcnow
 
 
 async def _integration(
@@ -26,7 +27,7 @@ async def _integration(
 
 async def test_one_live_integration_per_purpose(store: Store) -> None:
     first = await _integration(store)
-    with pytest.raises(DuplicateKeyError):
+    with pytest.raises(AlreadyExists):
         await _integration(store)
     await store.integrations.update(integration_id=first, status=IntegrationStatus.DISCONNECTED)
     second = await _integration(store)

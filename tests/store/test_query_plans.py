@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from services.store import Store
-from services.store.snapshot_data import SnapshotScope
-from services.sync.models import AccountFilter, SnapshotAccount
+from services.sync.models import AccountFilter, SnapshotAccount, SnapshotScope
 from tests.conftest import open_store
 
 SIZE = 300

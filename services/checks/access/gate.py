@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from services.checks.access.data import AccessData
-from services.checks.base import CheckItem, CheckStatus, Outcome
+from services.checks.base import Outcome
 from services.checks.health import concluded, snapshot_problem
+from services.checks.models import CheckItem, CheckStatus
 from services.integrations.models import IntegrationStatus
 
 ADD_SYSTEM = "add Confluence as a critical system"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from services.checks.access.data import ACCESS, AccessData
 from services.checks.access.gate import conclude, not_monitored
-from services.checks.base import CheckItem, Outcome
+from services.checks.base import Outcome
 from services.checks.controls import controls_for
+from services.checks.models import CheckItem
 from services.identity.models import Classification
 
 ID = "confluence-user-identified"

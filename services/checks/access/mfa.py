@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from services.checks.access.data import ACCESS, AccessData
 from services.checks.access.gate import conclude, not_monitored
-from services.checks.base import CheckItem, CheckStatus, Outcome
+from services.checks.base import Outcome
 from services.checks.controls import controls_for
+from services.checks.models import CheckItem, CheckStatus
 from services.identity.models import Classification
 
 ID = "confluence-mfa-enabled"

@@ -11,8 +11,9 @@ from datetime import timedelta
 
 from services.checks.access.data import ACCESS, AccessData
 from services.checks.access.gate import not_monitored, when
-from services.checks.base import CheckItem, CheckStatus, Outcome, Population
+from services.checks.base import Outcome, Population
 from services.checks.controls import controls_for
+from services.checks.models import CheckItem, CheckStatus
 
 ID = "confluence-access-review-completed"
 

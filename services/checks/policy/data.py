@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.checks.base import CheckItem, CheckStatus, Outcome, Population
+from services.checks.base import Outcome, Population
 from services.checks.health import concluded, snapshot_problem
+from services.checks.models import CheckItem, CheckStatus
 from services.integrations.models import IntegrationStatus
 from services.policies.models import PolicyState
 from services.policies.state import PolicyStateLoader

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from services.checks.base import CheckItem, Outcome, Population
+from services.checks.base import Outcome, Population
 from services.checks.controls import controls_for
+from services.checks.models import CheckItem
 from services.checks.policy.data import POLICY, PolicyData, conclude, iso, not_monitored
 from services.policies.catalogue import PolicyDefinition
 from services.policies.models import PolicyStatus

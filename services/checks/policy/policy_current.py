@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.checks.base import CheckItem, CheckStatus, Outcome, Population
+from services.checks.base import Outcome, Population
 from services.checks.controls import controls_for
+from services.checks.models import CheckItem, CheckStatus
 from services.checks.policy.data import POLICY, PolicyData, conclude, iso, not_monitored
 from services.policies.models import PageFacts, PolicyDocument
 

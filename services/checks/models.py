@@ -1,0 +1,164 @@
+"""Check results as domain values, and their one JSON form.
+
+A ``CheckResult`` and its ``CheckItem`` s travel three ways: stored (``services/store``),
+published on the bus (``checkResultUpdated``) and sealed into evidence. All three use the
+form defined here (``to_json`` / ``from_json``): camelCase keys, items as
+``{"resourceType", "resourceId", "name", "reason"}`` — the form evidence has always sealed,
+so existing chains keep verifying. Datetimes stay ``datetime`` objects in the form; each
+carrier writes them its own way (BSON dates in the store, canonical ISO-8601 in evidence,
+``isoformat`` text on the bus) and ``from_json`` reads either.
+
+This module is a leaf: it imports nothing from the store or the services.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+ItemJson = dict[str, str | None]
+
+
+class CheckStatus(enum.StrEnum):
+    """The outcome of a check (SPEC §6)."""
+
+    PASSING = "PASSING"
+    FAILING = "FAILING"
+    NOT_MONITORED = "NOT_MONITORED"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckItem:
+    """One failing (or excepted) resource: ``account``, ``access_review``, ``policy``…"""
+
+    resource_type: str
+    resource_id: str
+    name: str | None
+    reason: str
+
+    def to_json(self) -> ItemJson:
+        """``{"resourceType", "resourceId", "name", "reason"}``."""
+        return {
+            "resourceType": self.resource_type,
+            "resourceId": self.resource_id,
+            "name": self.name,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CheckItem:
+        """The item ``to_json`` wrote."""
+        return cls(
+            resource_type=raw["resourceType"],
+            resource_id=raw["resourceId"],
+            name=raw.get("name"),
+            reason=raw["reason"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The stored outcome of one evaluation of one check for one organization."""
+
+    organization_id: str
+    check_id: str
+    status: CheckStatus
+    reason: str | None
+    failing_items: tuple[CheckItem, ...]
+    excepted_items: tuple[CheckItem, ...]
+    evaluated_at: datetime
+    changed_at: datetime
+    data_as_of: datetime | None = None
+    snapshot_id: str | None = None
+    evidence_id: str | None = None
+    id: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """Hash of what makes two outcomes differ: status, failing and excepted items."""
+        return outcome_digest(self.status, self.failing_items, self.excepted_items)
+
+    def to_json(self) -> dict[str, Any]:
+        """The result's one JSON form (datetimes left to the carrier, see the module doc)."""
+        return {
+            "organizationId": self.organization_id,
+            "checkId": self.check_id,
+            "id": self.id,
+            "status": self.status.value,
+            "reason": self.reason,
+            "failingItems": items_to_json(self.failing_items),
+            "exceptedItems": items_to_json(self.excepted_items),
+            "evaluatedAt": self.evaluated_at,
+            "changedAt": self.changed_at,
+            "dataAsOf": self.data_as_of,
+            "snapshotId": self.snapshot_id,
+            "evidenceId": self.evidence_id,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> CheckResult:
+        """The result ``to_json`` wrote; datetimes as ``datetime`` or ISO-8601 text."""
+        evaluated_at = _time(raw["evaluatedAt"])
+        changed_at = _time(raw["changedAt"])
+        if evaluated_at is None or changed_at is None:
+            raise ValueError("a check result needs evaluatedAt and changedAt")
+        return cls(
+            organization_id=raw["organizationId"],
+            check_id=raw["checkId"],
+            status=CheckStatus(raw["status"]),
+            reason=raw.get("reason"),
+            failing_items=items_from_json(raw.get("failingItems")),
+            excepted_items=items_from_json(raw.get("exceptedItems")),
+            evaluated_at=evaluated_at,
+            changed_at=changed_at,
+            data_as_of=_time(raw.get("dataAsOf")),
+            snapshot_id=raw.get("snapshotId"),
+            evidence_id=raw.get("evidenceId"),
+            id=raw.get("id"),
+        )
+
+
+def items_to_json(items: Sequence[CheckItem]) -> list[ItemJson]:
+    """The JSON form of a list of items."""
+    return [i.to_json() for i in items]
+
+
+def items_from_json(raw: Sequence[Mapping[str, Any]] | None) -> tuple[CheckItem, ...]:
+    """The items ``items_to_json`` wrote (None reads as none)."""
+    return tuple(CheckItem.from_json(i) for i in raw or ())
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def outcome_digest(
+    status: CheckStatus, failing: Sequence[CheckItem], excepted: Sequence[CheckItem]
+) -> str:
+    """Canonical sha256 of status and items (order and display names do not matter)."""
+
+    def rows(items: Sequence[CheckItem]) -> list[list[str]]:
+        return sorted([i.resource_type, i.resource_id, i.reason] for i in items)
+
+    payload = json.dumps([status.value, rows(failing), rows(excepted)], separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """What the engine compares against: the latest result without its items."""
+
+    check_id: str
+    version: int
+    digest: str
+    status: CheckStatus
+    changed_at: datetime
+    evidence_id: str | None
