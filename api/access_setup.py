@@ -78,20 +78,32 @@ def build_access(
 ) -> AccessParts:
     """Build the services and hook re-evaluation into the sync runner (``listeners``)."""
     directory = Directory(
-        store, sync.reader, max_age=timedelta(minutes=settings.check_interval_minutes)
+        sync.reader,
+        people=store.people,
+        identities=store.identities,
+        snapshot_queries=store.snapshot_queries,
+        max_age=timedelta(minutes=settings.check_interval_minutes),
     )
     grace = timedelta(hours=settings.offboarding_grace_hours)
+    access_source = AccessDataSource(
+        directory,
+        critical_systems=store.critical_systems,
+        access_reviews=store.access_reviews,
+        grace_period=grace,
+    )
     engine = CheckEngine(
-        store,
         bus,
+        check_results=store.check_results,
         checks=CHECKS,
-        sources={ACCESS: AccessDataSource(store, directory, grace_period=grace), **(sources or {})},
+        sources={ACCESS: access_source, **(sources or {})},
         on_changed=on_changed,
         exceptions=exceptions,
     )
     reevaluator = Reevaluator(engine)
     changed = reevaluator.changed
-    identities = IdentityService(store, directory, on_change=changed)
+    identities = IdentityService(
+        directory, identities=store.identities, people=store.people, on_change=changed
+    )
 
     async def people_changed(organization_id: str) -> None:
         # People decide identities (email match), which decide the access checks.
@@ -101,16 +113,24 @@ def build_access(
 
     parts = AccessParts(
         directory=directory,
-        people=PeopleService(store, directory, on_change=people_changed),
+        people=PeopleService(directory, people=store.people, on_change=people_changed),
         identities=identities,
         accounts=AccountService(sync.reader, directory),
-        systems=CriticalSystemService(store, on_change=changed),
+        systems=CriticalSystemService(
+            critical_systems=store.critical_systems,
+            integrations=store.integrations,
+            on_change=changed,
+        ),
         reviews=AccessReviewService(
-            store, directory, on_change=changed, on_review_change=review_publisher(bus)
+            directory,
+            access_reviews=store.access_reviews,
+            critical_systems=store.critical_systems,
+            on_change=changed,
+            on_review_change=review_publisher(bus),
         ),
         engine=engine,
         reevaluator=reevaluator,
-        checks=CheckService(store, bus, engine),
+        checks=CheckService(bus, engine, check_results=store.check_results),
     )
     sync.runner.listeners = (*sync.runner.listeners, parts.snapshot_committed)
     return parts

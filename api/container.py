@@ -92,7 +92,11 @@ class Container:
         reauth = _LateBound()
         clients = ClientFactory(http, config, vault, store.credentials, RefreshLocks(), reauth)
         integrations = IntegrationService(
-            store, vault, clients, bus, sync_interval_minutes=settings.sync_interval_minutes
+            vault,
+            clients,
+            bus,
+            integrations=store.integrations,
+            sync_interval_minutes=settings.sync_interval_minutes,
         )
         reauth.target = integrations.mark_needs_reauth
         metrics = Metrics(subscriber_count=bus.subscriber_count)
@@ -120,7 +124,7 @@ class Container:
             exceptions=policy.exceptions,
         )
         integrations.on_changed(compliance.integration_changed)
-        access = ApiKeyService(store, bus)
+        access = ApiKeyService(bus, organizations=store.organizations, api_keys=store.api_keys)
         policy.attach(compliance.reevaluator, sync, access, bus)
         remediation = build_remediation(
             store, bus, sync.reader, clients, policy.evidence, sync.service, vault
@@ -135,7 +139,12 @@ class Container:
             http=http,
             remediation=remediation,
             integrations=integrations,
-            oauth=OAuthFlow(integrations, config.redirect_uri),
+            oauth=OAuthFlow(
+                integrations,
+                config.redirect_uri,
+                integrations=store.integrations,
+                oauth_states=store.oauth_states,
+            ),
             sync=sync,
             compliance=compliance,
             policy=policy,
@@ -166,7 +175,9 @@ class Container:
             evidence=self.policy.evidence,
             check_exceptions=self.policy.exceptions,
             remediation=self.remediation,
-            remediation_consent=RemediationConsent(self.store, self.oauth),
+            remediation_consent=RemediationConsent(
+                self.oauth, integrations=self.store.integrations
+            ),
         )
 
     async def start(self) -> None:

@@ -101,18 +101,25 @@ def build_policies(settings: Settings, store: Store) -> PolicyParts:
         return [(r.check_id, r.evidence_id) for r in results if r.evidence_id]
 
     evidence = EvidenceService(store.evidence, key, check_ids=check_ids, anchors=anchors)
-    loader = PolicyStateLoader(store)
+    loader = PolicyStateLoader(
+        organizations=store.organizations,
+        policies=store.policies,
+        integrations=store.integrations,
+        snapshot_queries=store.snapshot_queries,
+    )
     return PolicyParts(
         evidence=evidence,
-        recorder=EvidenceRecorder(evidence, store),
-        protected=EvidencedSnapshots(store),
+        recorder=EvidenceRecorder(
+            evidence, integrations=store.integrations, check_exceptions=store.check_exceptions
+        ),
+        protected=EvidencedSnapshots(integrations=store.integrations, evidence=store.evidence),
         exceptions=ExceptionService(
             store.check_exceptions,
             check_ids=check_ids,
             failing=_failing_items(store),
             changed=trigger.anything_changed,
         ),
-        policies=PolicyService(store, loader, changed=trigger.policies_changed),
+        policies=PolicyService(loader, policies=store.policies, changed=trigger.policies_changed),
         source=PolicyDataSource(loader),
         trigger=trigger,
     )

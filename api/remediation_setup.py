@@ -47,14 +47,23 @@ def build_remediation(
 
     def executor(service: RemediationService) -> RemediationExecutor:
         return RemediationExecutor(
-            store,
             clients,
+            integrations=store.integrations,
+            remediations=store.remediations,
             record_evidence=evidence.record,
             publish=service.publish,
             on_verified=resync,
             directory_admin=directory_admin,
         )
 
-    service = RemediationService(store, bus, RemediationPlanner(store, reader), executor)
+    planner = RemediationPlanner(
+        reader,
+        snapshot_queries=store.snapshot_queries,
+        remediations=store.remediations,
+        check_results=store.check_results,
+        critical_systems=store.critical_systems,
+        access_reviews=store.access_reviews,
+    )
+    service = RemediationService(bus, planner, executor, remediations=store.remediations)
     service.on_stop(resync.stop)
     return service

@@ -67,12 +67,23 @@ def build_sync(
         store.sync_runs, store.snapshot_data, protected, keep=settings.snapshot_retention
     )
     runner = SyncRunner(
-        store, bus, connectors, retention, options, metrics=metrics, on_reauth=on_reauth
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        snapshot_data=store.snapshot_data,
+        bus=bus,
+        connectors=connectors,
+        retention=retention,
+        options=options,
+        metrics=metrics,
+        on_reauth=on_reauth,
     )
     runner.listeners = (announce_new_snapshot(bus), *runner.listeners)
     scheduler = Scheduler(
-        store,
         runner,
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
         tick_seconds=settings.scheduler_tick_seconds,
         max_parallel=settings.sync_max_parallel,
         on_tick=Heartbeat(settings.worker_heartbeat_file).beat
@@ -83,6 +94,10 @@ def build_sync(
     return SyncParts(
         runner=runner,
         scheduler=scheduler,
-        service=SyncService(store, bus, dispatch=dispatch),
-        reader=SnapshotReader(store),
+        service=SyncService(
+            bus, sync_runs=store.sync_runs, integrations=store.integrations, dispatch=dispatch
+        ),
+        reader=SnapshotReader(
+            integrations=store.integrations, snapshot_queries=store.snapshot_queries
+        ),
     )

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import ApiKey, CreatedApiKey, Framework, Organization, Principal, Role
-from services.store import Store
+from services.store.api_keys import ApiKeyRepository
+from services.store.organizations import OrganizationRepository
 
 KEY_PREFIX = "vgl_"
 _TOUCH_EVERY = timedelta(minutes=5)
@@ -31,9 +32,15 @@ class ApiKeyService:
     """Creates organizations and keys and turns a presented key into a ``Principal``."""
 
     def __init__(
-        self, store: Store, bus: EventBus, clock: Callable[[], datetime] | None = None
+        self,
+        bus: EventBus,
+        *,
+        organizations: OrganizationRepository,
+        api_keys: ApiKeyRepository,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._store = store
+        self._organizations = organizations
+        self._api_keys = api_keys
         self._bus = bus
         self._clock = clock or (lambda: datetime.now(UTC))
         # Set by the composition root: re-evaluates the policy checks (issue 7).
@@ -44,7 +51,7 @@ class ApiKeyService:
         name = name.strip()
         if not name or len(name) > 200:
             raise ValidationFailed("name must be 1-200 characters", field=["name"])
-        org = await self._store.organizations.create(name=name)
+        org = await self._organizations.create(name=name)
         created = await self._create_key(org.id, Role.ADMIN, "initial admin key")
         return org, created
 
@@ -57,7 +64,7 @@ class ApiKeyService:
         self, organization_id: str, role: Role, name: str
     ) -> CreatedApiKey:
         """Create a key for an organization (operator path: CLI)."""
-        await self._store.organizations.get_or_raise(organization_id=organization_id)
+        await self._organizations.get_or_raise(organization_id=organization_id)
         name = name.strip() or f"{role.value.lower()} key"
         if len(name) > 200:
             raise ValidationFailed("name must be at most 200 characters", field=["name"])
@@ -68,9 +75,7 @@ class ApiKeyService:
     async def revoke_api_key(self, principal: Principal, key_id: str) -> ApiKey:
         """Revoke a key of the caller's organization (ADMIN only)."""
         require_role(principal, Role.ADMIN)
-        key = await self._store.api_keys.revoke(
-            key_id=key_id, organization_id=principal.organization_id
-        )
+        key = await self._api_keys.revoke(key_id=key_id, organization_id=principal.organization_id)
         if key is None:
             raise NotFound(f"API key {key_id} not found", field=["id"])
         await self._publish(key, "REVOKED")
@@ -78,7 +83,7 @@ class ApiKeyService:
 
     async def revoke_api_key_by_id(self, key_id: str) -> ApiKey:
         """Revoke any key by id (operator path: CLI)."""
-        key = await self._store.api_keys.revoke(key_id=key_id)
+        key = await self._api_keys.revoke(key_id=key_id)
         if key is None:
             raise NotFound(f"API key {key_id} not found")
         await self._publish(key, "REVOKED")
@@ -87,19 +92,15 @@ class ApiKeyService:
     async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
         """The caller's organization's keys (ADMIN only)."""
         require_role(principal, Role.ADMIN)
-        return await self._store.api_keys.list_by_organization(
-            organization_id=principal.organization_id
-        )
+        return await self._api_keys.list_by_organization(organization_id=principal.organization_id)
 
     async def get_organization(self, principal: Principal) -> Organization:
         """The caller's organization."""
-        return await self._store.organizations.get_or_raise(
-            organization_id=principal.organization_id
-        )
+        return await self._organizations.get_or_raise(organization_id=principal.organization_id)
 
     async def get_api_key(self, principal: Principal, key_id: str) -> ApiKey | None:
         """A key of the caller's organization (ADMIN sees all; others only their own)."""
-        key = await self._store.api_keys.get(key_id=key_id)
+        key = await self._api_keys.get(key_id=key_id)
         if key is None or key.organization_id != principal.organization_id:
             return None
         if not principal.role.allows(Role.ADMIN) and key.id != principal.api_key_id:
@@ -111,7 +112,7 @@ class ApiKeyService:
 
         Callers show only its name and role: this never grants listing or managing keys.
         """
-        key = await self._store.api_keys.get(key_id=key_id)
+        key = await self._api_keys.get(key_id=key_id)
         if key is None or key.organization_id != principal.organization_id:
             return None
         return key
@@ -122,7 +123,7 @@ class ApiKeyService:
         """Set the organization's active frameworks (ADMIN only; duplicates ignored)."""
         require_role(principal, Role.ADMIN)
         unique = list(dict.fromkeys(frameworks))
-        org = await self._store.organizations.update_frameworks(
+        org = await self._organizations.update_frameworks(
             organization_id=principal.organization_id, frameworks=unique
         )
         if self.frameworks_changed is not None:
@@ -133,30 +134,30 @@ class ApiKeyService:
         """The principal for a presented key value, or None if missing, unknown or revoked."""
         if not presented or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
             return None
-        key = await self._store.api_keys.get_by_secret_hash(secret_hash=hash_key(presented))
+        key = await self._api_keys.get_by_secret_hash(secret_hash=hash_key(presented))
         if key is None or not key.active:
             return None
         now = self._clock()
         if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
-            await self._store.api_keys.touch(key_id=key.id, at=now)
+            await self._api_keys.touch(key_id=key.id, at=now)
         return Principal(organization_id=key.organization_id, role=key.role, api_key_id=key.id)
 
     async def key_still_valid(self, principal: Principal) -> bool:
         """Whether the key a principal was authenticated with is still active."""
-        key = await self._store.api_keys.get(key_id=principal.api_key_id)
+        key = await self._api_keys.get(key_id=principal.api_key_id)
         return key is not None and key.active and key.organization_id == principal.organization_id
 
     async def ensure_bootstrap_organization(
         self, name: str
     ) -> tuple[Organization, CreatedApiKey] | None:
         """Create a first organization when the store holds none; else None."""
-        if await self._store.organizations.count() > 0:
+        if await self._organizations.count() > 0:
             return None
         return await self.create_organization(name)
 
     async def _create_key(self, organization_id: str, role: Role, name: str) -> CreatedApiKey:
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        key = await self._store.api_keys.create(
+        key = await self._api_keys.create(
             organization_id=organization_id,
             role=role,
             name=name,

@@ -36,8 +36,7 @@ from services.checks.base import (
 )
 from services.checks.events import CHECKS_CHANNEL, result_event
 from services.events import EventBus, topic_for
-from services.store import Store
-from services.store.check_results import StoredState
+from services.store.check_results import CheckResultRepository, StoredState
 from services.store.common import new_id
 
 log = logging.getLogger(__name__)
@@ -69,16 +68,16 @@ class CheckEngine:
 
     def __init__(
         self,
-        store: Store,
         bus: EventBus,
         *,
+        check_results: CheckResultRepository,
         checks: Sequence[Check[Any]],
         sources: Mapping[str, DataSource[Any]],
         on_changed: OnChanged = no_evidence,
         exceptions: ExceptionFilter | None = None,
         clock: Clock = _now,
     ) -> None:
-        self._store = store
+        self._check_results = check_results
         self._bus = bus
         self.checks = tuple(checks)
         self._sources = dict(sources)
@@ -110,7 +109,7 @@ class CheckEngine:
         ]
         data = await self._load(organization_id, {c.source for c in selected}, now)
         excepted = await self.exceptions.excepted(organization_id, now)
-        states = await self._store.check_results.states(organization_id=organization_id)
+        states = await self._check_results.states(organization_id=organization_id)
         evaluations = []
         for check in selected:
             if check.source not in data:
@@ -156,7 +155,7 @@ class CheckEngine:
             data_as_of=outcome.data_as_of,
             snapshot_id=outcome.snapshot_id,
         )
-        results = self._store.check_results
+        results = self._check_results
         if state is not None and state.digest == result.digest:
             kept = replace(result, changed_at=state.changed_at, evidence_id=state.evidence_id)
             await results.touch(kept, expected_version=state.version)

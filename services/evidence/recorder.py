@@ -13,15 +13,23 @@ from typing import Any
 from services.checks.base import CheckItem, CheckResult, Evaluation
 from services.evidence.chain import EvidenceEntry
 from services.evidence.service import EvidenceService
-from services.store import Store
+from services.store.check_exceptions import CheckExceptionRepository
+from services.store.integrations import IntegrationRepository
 
 
 class EvidenceRecorder:
     """``OnChanged``: seal the evaluation into the organization's chain; return the record id."""
 
-    def __init__(self, evidence: EvidenceService, store: Store) -> None:
+    def __init__(
+        self,
+        evidence: EvidenceService,
+        *,
+        integrations: IntegrationRepository,
+        check_exceptions: CheckExceptionRepository,
+    ) -> None:
         self._evidence = evidence
-        self._store = store
+        self._integrations = integrations
+        self._check_exceptions = check_exceptions
 
     async def __call__(self, evaluation: Evaluation) -> str | None:
         """Append the changed evaluation; its id becomes the result's ``evidenceId``."""
@@ -62,7 +70,7 @@ class EvidenceRecorder:
     async def _integration_of(self, organization_id: str, snapshot_id: str | None) -> str | None:
         if snapshot_id is None:
             return None
-        integrations = await self._store.integrations.list_by_organization(
+        integrations = await self._integrations.list_by_organization(
             organization_id=organization_id
         )
         return next((i.id for i in integrations if i.current_snapshot_id == snapshot_id), None)
@@ -73,7 +81,7 @@ class EvidenceRecorder:
         if not excepted:
             return []
         wanted = {i.resource_id for i in excepted}
-        active = await self._store.check_exceptions.active(
+        active = await self._check_exceptions.active(
             organization_id=organization_id, now=result.evaluated_at, check_id=result.check_id
         )
         return [

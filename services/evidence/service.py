@@ -37,9 +37,9 @@ from services.evidence.export import (
 from services.evidence.verify import ChainHead, ChainStatus, ChainVerifier, dangling_reference
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store import Store
 from services.store.common import new_id
 from services.store.evidence import EvidenceRepository
+from services.store.integrations import IntegrationRepository
 
 log = logging.getLogger(__name__)
 
@@ -258,12 +258,15 @@ def _sequence_cursor(after: str | None) -> int | None:
 class EvidencedSnapshots:
     """Snapshot retention's ``ProtectedSnapshots``: every snapshot evidence points to."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(
+        self, *, integrations: IntegrationRepository, evidence: EvidenceRepository
+    ) -> None:
+        self._integrations = integrations
+        self._evidence = evidence
 
     async def protected_snapshot_ids(self, integration_id: str) -> set[str]:
         """The snapshots any evidence record of the integration's organization refers to."""
-        integration = await self._store.integrations.get_by_id(integration_id=integration_id)
+        integration = await self._integrations.get_by_id(integration_id=integration_id)
         if integration is None:
             return set()
-        return await self._store.evidence.snapshot_ids(organization_id=integration.organization_id)
+        return await self._evidence.snapshot_ids(organization_id=integration.organization_id)

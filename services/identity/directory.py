@@ -15,7 +15,9 @@ from services.identity.caches import RevisionedCache, SnapshotAccountCache, Snap
 from services.identity.models import Identity
 from services.integrations.models import Integration, Purpose
 from services.people.models import Person
-from services.store import Store
+from services.store.identities import IdentityRepository
+from services.store.people import PeopleRepository
+from services.store.snapshot_queries import SnapshotQueryRepository
 from services.sync.models import SnapshotAccount
 from services.sync.reads import SnapshotReader
 
@@ -36,21 +38,27 @@ class CurrentAccounts:
 class Directory:
     """Cached reads of an organization's accounts, people and identities."""
 
-    def __init__(self, store: Store, reader: SnapshotReader, *, max_age: timedelta) -> None:
-        self._store = store
+    def __init__(
+        self,
+        reader: SnapshotReader,
+        *,
+        people: PeopleRepository,
+        identities: IdentityRepository,
+        snapshot_queries: SnapshotQueryRepository,
+        max_age: timedelta,
+    ) -> None:
+        self._snapshot_queries = snapshot_queries
         self._reader = reader
         self._snapshots = SnapshotAccountCache(self._load_snapshot)
         self._people: RevisionedCache[str, Person] = RevisionedCache(
-            revision=lambda org: store.people.revision(organization_id=org),
-            changed=lambda org, seq: store.people.list_changed(organization_id=org, after_seq=seq),
+            revision=lambda org: people.revision(organization_id=org),
+            changed=lambda org, seq: people.list_changed(organization_id=org, after_seq=seq),
             key=lambda p: p.id,
             max_age=max_age,
         )
         self._identities: RevisionedCache[str, Identity] = RevisionedCache(
-            revision=lambda org: store.identities.revision(organization_id=org),
-            changed=lambda org, seq: store.identities.list_changed(
-                organization_id=org, after_seq=seq
-            ),
+            revision=lambda org: identities.revision(organization_id=org),
+            changed=lambda org, seq: identities.list_changed(organization_id=org, after_seq=seq),
             key=lambda i: i.account_id,
             max_age=max_age,
         )
@@ -84,5 +92,5 @@ class Directory:
         self._identities.apply(organization_id, written, first=first)
 
     async def _load_snapshot(self, snapshot_id: str) -> list[SnapshotAccount]:
-        queries = self._store.snapshot_queries
+        queries = self._snapshot_queries
         return [a async for a in queries.iter_accounts(snapshot_id=snapshot_id)]

@@ -25,7 +25,8 @@ from services.identity.models import (
 from services.identity.resolution import automatic_identity, resolve
 from services.identity.views import AccountView, view_of
 from services.models import Principal, Role
-from services.store import Store
+from services.store.identities import IdentityRepository
+from services.store.people import PeopleRepository
 from services.sync.models import SnapshotAccount
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,15 @@ class IdentityService:
 
     def __init__(
         self,
-        store: Store,
         directory: Directory,
         *,
+        identities: IdentityRepository,
+        people: PeopleRepository,
         on_change: OnChange = ignore_change,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._store = store
+        self._identities = identities
+        self._people = people
         self._directory = directory
         self._on_change = on_change
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -60,7 +63,7 @@ class IdentityService:
         if changes:
             # Not applied to the cache directly: a concurrent manual decision wins in the
             # database, so the next read fetches what was actually stored.
-            await self._store.identities.write_automatic(
+            await self._identities.write_automatic(
                 organization_id=organization_id, identities=changes, stored=identities.keys()
             )
             log.info("resolved %d account identities automatically", len(changes))
@@ -71,7 +74,7 @@ class IdentityService:
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
         account = await self._account(org, account_id)
-        person = await self._store.people.get(organization_id=org, person_id=person_id)
+        person = await self._people.get(organization_id=org, person_id=person_id)
         if person is None:
             raise NotFound(f"person {person_id} not found", field=["input", "personId"])
         identity = Identity(account_id, Classification.STAFF, person_id=person.id)
@@ -133,7 +136,7 @@ class IdentityService:
     async def _save(
         self, organization_id: str, account: SnapshotAccount, identity: Identity
     ) -> AccountView:
-        seq = await self._store.identities.write_manual(
+        seq = await self._identities.write_manual(
             organization_id=organization_id, identity=identity
         )
         self._directory.identities_written(organization_id, [(seq, identity)], seq)

@@ -31,6 +31,8 @@ from services.integrations.tokens import secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from services.models import Principal, Role
 from services.store.common import DuplicateKeyError, utcnow
+from services.store.integrations import IntegrationRepository
+from services.store.oauth_states import OAuthStateRepository
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,17 @@ class CallbackOutcome:
 class OAuthFlow:
     """The browser round-trip through Atlassian's consent screen."""
 
-    def __init__(self, integrations: IntegrationService, redirect_uri: str) -> None:
-        self._svc = integrations
-        self._store = integrations.store
+    def __init__(
+        self,
+        service: IntegrationService,
+        redirect_uri: str,
+        *,
+        integrations: IntegrationRepository,
+        oauth_states: OAuthStateRepository,
+    ) -> None:
+        self._svc = service
+        self._integrations = integrations
+        self._oauth_states = oauth_states
         self._redirect_uri = redirect_uri
 
     async def start(
@@ -87,7 +97,7 @@ class OAuthFlow:
             )
         integration = await self._pending_integration(principal, purpose)
         state = secrets.token_urlsafe(32)
-        await self._store.oauth_states.create(
+        await self._oauth_states.create(
             state_hash=hash_state(state),
             organization_id=principal.organization_id,
             integration_id=integration.id,
@@ -102,8 +112,8 @@ class OAuthFlow:
         """Handle Atlassian's redirect; a bad ``state`` changes nothing."""
         if not state or len(state) > 512:
             return CallbackOutcome(None, "rejected", "missing authorization state")
-        bound = await self._store.oauth_states.consume(state_hash=hash_state(state), now=utcnow())
-        integration = bound and await self._store.integrations.get(
+        bound = await self._oauth_states.consume(state_hash=hash_state(state), now=utcnow())
+        integration = bound and await self._integrations.get(
             organization_id=bound.organization_id, integration_id=bound.integration_id
         )
         upgrading = bool(
@@ -153,7 +163,7 @@ class OAuthFlow:
                 field=["integrationId"],
             )
         state = secrets.token_urlsafe(32)
-        await self._store.oauth_states.create(
+        await self._oauth_states.create(
             state_hash=hash_state(state),
             organization_id=principal.organization_id,
             integration_id=integration.id,
@@ -184,7 +194,7 @@ class OAuthFlow:
         await self._svc.vault.store(
             integration.organization_id, integration.id, {OAUTH_TOKENS: tokens_to_secret(tokens)}
         )
-        updated = await self._store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id, granted_scopes=tokens.scopes
         )
         assert updated is not None
@@ -208,7 +218,7 @@ class OAuthFlow:
         return await self._connect_site(integration, site)
 
     async def _pending_integration(self, principal: Principal, purpose: Purpose) -> Integration:
-        existing = await self._store.integrations.get_live_for_purpose(
+        existing = await self._integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=purpose
         )
         if existing is not None:
@@ -220,7 +230,7 @@ class OAuthFlow:
                 field=["purpose"],
             )
         try:
-            integration = await self._store.integrations.create(
+            integration = await self._integrations.create(
                 organization_id=principal.organization_id,
                 purpose=purpose,
                 auth_method=AuthMethod.OAUTH,
@@ -249,7 +259,7 @@ class OAuthFlow:
         available = tuple(
             ConfluenceSite(url=s.url, cloud_id=s.cloud_id, name=s.name) for s in sites
         )
-        await self._store.integrations.update(
+        await self._integrations.update(
             integration_id=integration.id,
             granted_scopes=tokens.scopes,
             available_sites=available,
@@ -257,7 +267,7 @@ class OAuthFlow:
         if len(available) == 1:
             connected = await self._connect_site(integration, available[0])
             return CallbackOutcome(connected, connected.status.value.lower(), "connected")
-        updated = await self._store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.SITE_SELECTION_REQUIRED,
             status_message="Several Confluence sites were authorized: choose one.",
@@ -278,7 +288,7 @@ class OAuthFlow:
         )
         async with atlassian_errors("authorization for this site"):
             user = await client.current_user()
-        updated = await self._store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.CONNECTED,
             status_message=None,
@@ -292,7 +302,7 @@ class OAuthFlow:
         return updated
 
     async def _fail(self, integration: Integration, status: str, message: str) -> CallbackOutcome:
-        updated = await self._store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.ERROR,
             status_message=message,

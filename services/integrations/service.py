@@ -39,8 +39,8 @@ from services.integrations.vault import (
     CredentialVault,
 )
 from services.models import Principal, Role
-from services.store import Store
 from services.store.common import DuplicateKeyError, utcnow
+from services.store.integrations import IntegrationRepository
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,14 @@ class IntegrationService:
 
     def __init__(
         self,
-        store: Store,
         vault: CredentialVault,
         clients: ClientFactory,
         bus: EventBus,
         *,
+        integrations: IntegrationRepository,
         sync_interval_minutes: int = 360,
     ) -> None:
-        self.store = store
+        self._integrations = integrations
         self.vault = vault
         self.clients = clients
         self.bus = bus
@@ -104,13 +104,13 @@ class IntegrationService:
 
     async def list(self, principal: Principal) -> list[Integration]:
         """The caller's organization's integrations."""
-        return await self.store.integrations.list_by_organization(
+        return await self._integrations.list_by_organization(
             organization_id=principal.organization_id
         )
 
     async def get(self, principal: Principal, integration_id: str) -> Integration | None:
         """One integration of the caller's organization."""
-        return await self.store.integrations.get(
+        return await self._integrations.get(
             organization_id=principal.organization_id, integration_id=integration_id
         )
 
@@ -242,7 +242,7 @@ class IntegrationService:
         await self.vault.store(
             integration.organization_id, integration.id, {ADMIN_API_KEY: {"api_key": api_key}}
         )
-        updated = await self.store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id, has_admin_key=True, admin_org_id=org_id
         )
         return await self._collection_changed(await self.publish_change(updated or integration))
@@ -254,7 +254,7 @@ class IntegrationService:
         if not integration.has_admin_key:
             return integration
         await self.vault.remove(integration.id, ADMIN_API_KEY)
-        updated = await self.store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id, has_admin_key=False, admin_org_id=None
         )
         return await self._collection_changed(await self.publish_change(updated or integration))
@@ -273,7 +273,7 @@ class IntegrationService:
         require_role(principal, Role.ADMIN)
         integration = await self.get_or_raise(principal, integration_id)
         await self.vault.delete(integration.id)
-        updated = await self.store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.DISCONNECTED,
             status_message="Disconnected; collected data and evidence are kept.",
@@ -281,9 +281,16 @@ class IntegrationService:
         )
         return await self.publish_change(updated or integration)
 
+    async def apply_settings(
+        self, integration: Integration, fields: Mapping[str, Any]
+    ) -> Integration:
+        """Store already validated settings of ``integration`` and publish the change."""
+        updated = await self._integrations.update(integration_id=integration.id, **fields)
+        return await self.publish_change(updated or integration)
+
     async def mark_needs_reauth(self, integration: Integration, message: str) -> None:
         """Atlassian refused the stored authorization: a person must reconnect."""
-        updated = await self.store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.NEEDS_REAUTH,
             status_message=message,
@@ -293,7 +300,7 @@ class IntegrationService:
             await self.publish_change(updated)
 
     async def _ensure_purpose_free(self, principal: Principal, purpose: Purpose) -> None:
-        existing = await self.store.integrations.get_live_for_purpose(
+        existing = await self._integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=purpose
         )
         if existing is not None:
@@ -313,7 +320,7 @@ class IntegrationService:
         **fields: Any,
     ) -> Integration:
         try:
-            integration = await self.store.integrations.create(
+            integration = await self._integrations.create(
                 organization_id=principal.organization_id,
                 purpose=purpose,
                 auth_method=method,
@@ -331,7 +338,7 @@ class IntegrationService:
         try:
             await self.vault.store(principal.organization_id, integration.id, secrets)
         except BaseException:
-            await self.store.integrations.delete(integration_id=integration.id)
+            await self._integrations.delete(integration_id=integration.id)
             raise
         await self.publish_change(integration)
         await self.connected(integration)

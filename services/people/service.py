@@ -29,7 +29,7 @@ from services.people.models import (
     person_id,
 )
 from services.people.validation import PersonDraft, check_batch
-from services.store import Store
+from services.store.people import PeopleRepository
 
 MAX_FILTER_TEXT = 200
 
@@ -43,13 +43,13 @@ class PeopleService:
 
     def __init__(
         self,
-        store: Store,
         directory: Directory,
         *,
+        people: PeopleRepository,
         on_change: OnChange = ignore_change,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._store = store
+        self._people = people
         self._directory = directory
         self._on_change = on_change
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -87,7 +87,7 @@ class PeopleService:
 
     async def get(self, principal: Principal, person_id: str) -> Person | None:
         """One person of the caller's organization."""
-        return await self._store.people.get(
+        return await self._people.get(
             organization_id=principal.organization_id, person_id=person_id
         )
 
@@ -109,7 +109,7 @@ class PeopleService:
                     f"{name} must be at most {MAX_FILTER_TEXT} characters", field=["filter", name]
                 )
         limit = page_size(first)
-        rows, total = await self._store.people.list_people(
+        rows, total = await self._people.list_people(
             organization_id=principal.organization_id,
             filter=filter,
             limit=limit + 1,
@@ -143,7 +143,7 @@ class PeopleService:
                 unchanged[pid] = before
             else:
                 changed.append(record)
-        written = await self._store.people.write(
+        written = await self._people.write(
             organization_id=organization_id, records=changed, existing=existing
         )
         if written:

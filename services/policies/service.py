@@ -18,7 +18,7 @@ from services.models import Principal, Role
 from services.policies.catalogue import PolicyType, matching_types, normalise_title
 from services.policies.models import PolicyDocument, PolicyRequirement
 from services.policies.state import PolicyStateLoader
-from services.store import Store
+from services.store.policies import PolicyDocumentRepository
 from services.sync.models import SyncRun
 
 log = logging.getLogger(__name__)
@@ -40,13 +40,13 @@ class PolicyService:
 
     def __init__(
         self,
-        store: Store,
         loader: PolicyStateLoader,
         *,
+        policies: PolicyDocumentRepository,
         changed: OnChange = ignore_change,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        self._store = store
+        self._policies = policies
         self._loader = loader
         self._changed = changed
         self._clock = clock
@@ -83,7 +83,7 @@ class PolicyService:
                 field=["input", "pageId"],
                 code="PAGE_NOT_CURRENT",
             )
-        await self._store.policies.map_manual(
+        await self._policies.map_manual(
             organization_id=org,
             policy_type=policy_type,
             page_id=page_id,
@@ -97,7 +97,7 @@ class PolicyService:
         """Make the type's mapped document ACTIVE (ADMIN)."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        approved = await self._store.policies.approve(
+        approved = await self._policies.approve(
             organization_id=org, policy_type=policy_type, by=principal.api_key_id, at=self._clock()
         )
         if approved is None:
@@ -108,10 +108,10 @@ class PolicyService:
         """Remove the type's mapping (ADMIN); auto-mapping will not map that page to it again."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        removed = await self._store.policies.delete(organization_id=org, policy_type=policy_type)
+        removed = await self._policies.delete(organization_id=org, policy_type=policy_type)
         if removed is None:
             raise NotFound(f"{policy_type.value} has no mapped document", field=["policyType"])
-        await self._store.policies.dismiss(
+        await self._policies.dismiss(
             organization_id=org, policy_type=policy_type, page_id=removed.page_id, at=self._clock()
         )
         return await self._after_change(org, policy_type)
@@ -125,7 +125,7 @@ class PolicyService:
         pages.sort(key=lambda p: (normalise_title(p.title), p.title, p.page_id))
         taken_types = set(state.documents)
         taken_pages = {d.page_id for d in state.documents.values()}
-        dismissed = await self._store.policies.dismissed(organization_id=organization_id)
+        dismissed = await self._policies.dismissed(organization_id=organization_id)
         created: list[PolicyDocument] = []
         for page in pages:
             if page.status != "current" or page.page_id in taken_pages:
@@ -133,7 +133,7 @@ class PolicyService:
             for policy_type in matching_types(page.title):
                 if policy_type in taken_types or (policy_type, page.page_id) in dismissed:
                     continue
-                document = await self._store.policies.create_auto(
+                document = await self._policies.create_auto(
                     organization_id=organization_id,
                     policy_type=policy_type,
                     page_id=page.page_id,

@@ -14,7 +14,10 @@ from services.integrations.models import Purpose
 from services.paging import MAX_FIRST
 from services.policies.models import PageFacts, PolicyState
 from services.policies.structure import missing_sections
-from services.store import Store
+from services.store.integrations import IntegrationRepository
+from services.store.organizations import OrganizationRepository
+from services.store.policies import PolicyDocumentRepository
+from services.store.snapshot_queries import SnapshotQueryRepository
 from services.sync.models import PageFilter, SnapshotPage
 from services.sync.reads import SnapshotReader
 
@@ -24,21 +27,30 @@ CACHE_SIZE = 1024
 class PolicyStateLoader:
     """Reads what the policy checks and the ``policies`` query need."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._reader = SnapshotReader(store)
+    def __init__(
+        self,
+        *,
+        organizations: OrganizationRepository,
+        policies: PolicyDocumentRepository,
+        integrations: IntegrationRepository,
+        snapshot_queries: SnapshotQueryRepository,
+    ) -> None:
+        self._organizations = organizations
+        self._policies = policies
+        self._snapshot_queries = snapshot_queries
+        self._reader = SnapshotReader(integrations=integrations, snapshot_queries=snapshot_queries)
         self._sections: OrderedDict[tuple[str, str, int | None], tuple[str, ...]] = OrderedDict()
 
     async def load(self, organization_id: str) -> PolicyState:
         """The organization's policy state now."""
-        org = await self._store.organizations.get(organization_id=organization_id)
+        org = await self._organizations.get(organization_id=organization_id)
         integration = await self._reader.integration_for(organization_id, Purpose.POLICY)
-        docs = await self._store.policies.list(organization_id=organization_id)
+        docs = await self._policies.list(organization_id=organization_id)
         snapshot = integration.current_snapshot_id if integration else None
         pages: dict[str, PageFacts] = {}
         if snapshot is not None:
             for doc in docs:
-                page = await self._store.snapshot_queries.get_page(
+                page = await self._snapshot_queries.get_page(
                     snapshot_id=snapshot, page_id=doc.page_id
                 )
                 if page is not None:
@@ -55,14 +67,14 @@ class PolicyStateLoader:
         snapshot = await self._reader.current_snapshot(organization_id, Purpose.POLICY)
         if snapshot is None:
             return None
-        page = await self._store.snapshot_queries.get_page(snapshot_id=snapshot, page_id=page_id)
+        page = await self._snapshot_queries.get_page(snapshot_id=snapshot, page_id=page_id)
         return self._facts(snapshot, page) if page else None
 
     async def snapshot_pages(self, snapshot_id: str) -> AsyncIterator[SnapshotPage]:
         """Every page of a snapshot without bodies, by page id (for auto-mapping)."""
         after: str | None = None
         while True:
-            rows, _ = await self._store.snapshot_queries.list_pages(
+            rows, _ = await self._snapshot_queries.list_pages(
                 snapshot_id=snapshot_id, filter=PageFilter(), limit=MAX_FIRST, after=after
             )
             for row in rows:

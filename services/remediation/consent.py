@@ -10,7 +10,7 @@ from services.integrations.models import AuthMethod, Integration, Purpose
 from services.integrations.oauth_flow import OAuthFlow
 from services.models import Principal, Role
 from services.remediation.models import WRITE_SCOPE
-from services.store import Store
+from services.store.integrations import IntegrationRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +25,8 @@ class ConsentOutcome:
 class RemediationConsent:
     """``enableConfluenceRemediation``: ask for ``write:confluence-groups`` where it applies."""
 
-    def __init__(self, store: Store, flow: OAuthFlow) -> None:
-        self._store = store
+    def __init__(self, flow: OAuthFlow, *, integrations: IntegrationRepository) -> None:
+        self._integrations = integrations
         self._flow = flow
 
     async def enable(self, principal: Principal, confirm: bool) -> ConsentOutcome:
@@ -38,7 +38,7 @@ class RemediationConsent:
                 field=["confirm"],
                 code="CONFIRMATION_REQUIRED",
             )
-        integration = await self._store.integrations.get_live_for_purpose(
+        integration = await self._integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=Purpose.ACCESS_REVIEW
         )
         if integration is None:

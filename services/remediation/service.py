@@ -16,7 +16,7 @@ from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import RemediationAction, SourceType
 from services.remediation.planner import RemediationPlanner
-from services.store import Store
+from services.store.remediations import RemediationRepository
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +42,14 @@ class RemediationService:
 
     def __init__(
         self,
-        store: Store,
         bus: EventBus,
         planner: RemediationPlanner,
         executor_factory: Callable[[RemediationService], RemediationExecutor],
         *,
+        remediations: RemediationRepository,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        self._store = store
+        self._remediations = remediations
         self._bus = bus
         self._planner = planner
         self._clock = clock
@@ -72,7 +72,7 @@ class RemediationService:
             for a in actions
             if f.account_id in (None, a.account_id) and f.source in (None, a.source.type)
         ]
-        stored = await self._store.remediations.get_many(
+        stored = await self._remediations.get_many(
             organization_id=principal.organization_id, action_ids=[a.id for a in actions]
         )
         return [_merge(a, stored.get(a.id)) for a in actions]
@@ -94,7 +94,7 @@ class RemediationService:
         if len(ids) > MAX_ACTIONS:
             raise ValidationFailed(f"at most {MAX_ACTIONS} actions at once", field=["actionIds"])
         planned = {a.id: a for a in await self._planner.plan(principal.organization_id)}
-        stored = await self._store.remediations.get_many(
+        stored = await self._remediations.get_many(
             organization_id=principal.organization_id, action_ids=ids
         )
         missing = [i for i in ids if i not in planned and i not in stored]
@@ -112,7 +112,7 @@ class RemediationService:
             )
         # An id no longer planned but stored is an action already carried out: a success.
         wanted = [planned[i] for i in ids if i in planned]
-        approved = await self._store.remediations.approve(
+        approved = await self._remediations.approve(
             wanted, approved_by=principal.api_key_id, now=self._clock()
         )
         self.start(principal.organization_id)
@@ -137,7 +137,7 @@ class RemediationService:
         while True:
             try:
                 now = self._clock()
-                for org in await self._store.remediations.open_organizations(now=now):
+                for org in await self._remediations.open_organizations(now=now):
                     if not self._tasks:
                         self.start(org)
             except Exception:
@@ -149,7 +149,7 @@ class RemediationService:
     ) -> Slice[RemediationAction]:
         """Approved actions with their state, newest approval first."""
         limit = page_size(first)
-        actions, total = await self._store.remediations.list_actions(
+        actions, total = await self._remediations.list_actions(
             organization_id=principal.organization_id, limit=limit + 1, before=_key(after)
         )
         return make_slice(actions, limit=limit, total=total, key=_cursor)
@@ -158,7 +158,7 @@ class RemediationService:
         """Every state change of the organization's actions, as it happens."""
         org = principal.organization_id
         async for event in self._bus.subscribe(topic_for(org, REMEDIATIONS_CHANNEL)):
-            found = await self._store.remediations.get_many(
+            found = await self._remediations.get_many(
                 organization_id=org, action_ids=[str(event["action_id"])]
             )
             action = found.get(str(event["action_id"]))

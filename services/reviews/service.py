@@ -18,7 +18,8 @@ from services.identity.models import Identity, unidentified
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
-from services.store import Store
+from services.store.access_reviews import AccessReviewRepository
+from services.store.critical_systems import CriticalSystemRepository
 from services.sync.models import SnapshotAccount
 
 MAX_NOTE = 2000
@@ -39,14 +40,16 @@ class AccessReviewService:
 
     def __init__(
         self,
-        store: Store,
         directory: Directory,
         *,
+        access_reviews: AccessReviewRepository,
+        critical_systems: CriticalSystemRepository,
         on_change: OnChange = ignore_change,
         on_review_change: OnReviewChange = ignore_review_change,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        self._store = store
+        self._access_reviews = access_reviews
+        self._critical_systems = critical_systems
         self._directory = directory
         self._on_change = on_change
         self._on_review_change = on_review_change
@@ -58,9 +61,7 @@ class AccessReviewService:
         """Open a review of the system's current accounts (ADMIN)."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        system = await self._store.critical_systems.get(
-            organization_id=org, system_id=critical_system_id
-        )
+        system = await self._critical_systems.get(organization_id=org, system_id=critical_system_id)
         if system is None:
             raise NotFound(
                 f"critical system {critical_system_id} not found",
@@ -78,7 +79,7 @@ class AccessReviewService:
                 code="NO_SNAPSHOT",
             )
         entries = await self._freeze(org, current.accounts)
-        review = await self._store.access_reviews.create(
+        review = await self._access_reviews.create(
             organization_id=org,
             critical_system_id=system.id,
             due_at=due_at,
@@ -102,7 +103,7 @@ class AccessReviewService:
         """Record KEEP, REVOKE or DOWNGRADE on an entry of an open review (REVIEWER)."""
         require_role(principal, Role.REVIEWER)
         org = principal.organization_id
-        entry = await self._store.access_reviews.get_entry(organization_id=org, entry_id=entry_id)
+        entry = await self._access_reviews.get_entry(organization_id=org, entry_id=entry_id)
         if entry is None:
             raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
         if decision is AccessDecision.DOWNGRADE and not entry.is_admin:
@@ -112,7 +113,7 @@ class AccessReviewService:
             )
         note = _note(decision, note)
         await self._open_review(org, entry.review_id)
-        decided = await self._store.access_reviews.decide(
+        decided = await self._access_reviews.decide(
             entry_id=entry.id,
             decision=decision,
             note=note,
@@ -136,7 +137,7 @@ class AccessReviewService:
         require_role(principal, Role.REVIEWER)
         org = principal.organization_id
         review = await self._open_review(org, review_id, field="reviewId")
-        reviews = self._store.access_reviews
+        reviews = self._access_reviews
         if mark_remaining_as is None:
             pending = await reviews.count_pending(review_id=review.id)
             if pending:
@@ -163,7 +164,7 @@ class AccessReviewService:
 
     async def get(self, principal: Principal, review_id: str) -> AccessReview | None:
         """One review of the caller's organization."""
-        return await self._store.access_reviews.get(
+        return await self._access_reviews.get(
             organization_id=principal.organization_id, review_id=review_id
         )
 
@@ -172,7 +173,7 @@ class AccessReviewService:
     ) -> Slice[AccessReview]:
         """The organization's reviews, newest first."""
         limit = page_size(first)
-        rows, total = await self._store.access_reviews.list_reviews(
+        rows, total = await self._access_reviews.list_reviews(
             organization_id=principal.organization_id,
             limit=limit + 1,
             before=_review_key(decode_cursor(after)),
@@ -188,21 +189,21 @@ class AccessReviewService:
     ) -> Slice[ReviewEntry]:
         """A review's entries by account id (``review`` was read in the caller's org)."""
         limit = page_size(first)
-        rows, total = await self._store.access_reviews.list_entries(
+        rows, total = await self._access_reviews.list_entries(
             review_id=review.id, decision=decision, limit=limit + 1, after=decode_cursor(after)
         )
         return make_slice(rows, limit=limit, total=total, key=lambda e: e.account_id)
 
     async def pending_count(self, review: AccessReview) -> int:
         """How many entries of the review are undecided."""
-        return await self._store.access_reviews.count_pending(review_id=review.id)
+        return await self._access_reviews.count_pending(review_id=review.id)
 
     async def _freeze(self, org: str, accounts: tuple[SnapshotAccount, ...]) -> list[ReviewEntry]:
         identities = await self._directory.identities(org)
         return [_entry(org, a, identities) for a in accounts if a.account_status not in NO_ACCESS]
 
     async def _open_review(self, org: str, review_id: str, field: str = "entryId") -> AccessReview:
-        review = await self._store.access_reviews.get(organization_id=org, review_id=review_id)
+        review = await self._access_reviews.get(organization_id=org, review_id=review_id)
         if review is None:
             raise NotFound(f"access review {review_id} not found", field=["input", field])
         if review.status is not ReviewStatus.OPEN:

@@ -91,16 +91,32 @@ CREATED: list[Parts] = []  # settled after each test (tests/access/conftest.py)
 
 def make_parts(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Parts:
     bus = InMemoryEventBus()
-    reader = SnapshotReader(store)
-    directory = Directory(store, reader, max_age=timedelta(minutes=15))
+    reader = SnapshotReader(
+        integrations=store.integrations, snapshot_queries=store.snapshot_queries
+    )
+    directory = Directory(
+        reader,
+        people=store.people,
+        identities=store.identities,
+        snapshot_queries=store.snapshot_queries,
+        max_age=timedelta(minutes=15),
+    )
+    source = AccessDataSource(
+        directory,
+        critical_systems=store.critical_systems,
+        access_reviews=store.access_reviews,
+        grace_period=grace,
+    )
     engine = CheckEngine(
-        store,
-        bus,
-        checks=CHECKS,
-        sources={ACCESS: AccessDataSource(store, directory, grace_period=grace)},
+        bus, check_results=store.check_results, checks=CHECKS, sources={ACCESS: source}
     )
     reevaluator = Reevaluator(engine)
-    identities = IdentityService(store, directory, on_change=reevaluator.changed)
+    identities = IdentityService(
+        directory,
+        identities=store.identities,
+        people=store.people,
+        on_change=reevaluator.changed,
+    )
 
     async def people_changed(org: str) -> None:
         await identities.resolve(org)
@@ -110,14 +126,23 @@ def make_parts(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Parts
         store=store,
         bus=bus,
         directory=directory,
-        people=PeopleService(store, directory, on_change=people_changed),
+        people=PeopleService(directory, people=store.people, on_change=people_changed),
         identities=identities,
         accounts=AccountService(reader, directory),
-        systems=CriticalSystemService(store, on_change=reevaluator.changed),
-        reviews=AccessReviewService(store, directory, on_change=reevaluator.changed),
+        systems=CriticalSystemService(
+            critical_systems=store.critical_systems,
+            integrations=store.integrations,
+            on_change=reevaluator.changed,
+        ),
+        reviews=AccessReviewService(
+            directory,
+            access_reviews=store.access_reviews,
+            critical_systems=store.critical_systems,
+            on_change=reevaluator.changed,
+        ),
         engine=engine,
         reevaluator=reevaluator,
-        checks=CheckService(store, bus, engine),
+        checks=CheckService(bus, engine, check_results=store.check_results),
     )
     CREATED.append(parts)
     return parts

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.confluence.models import Page
 from services.integrations.models import Integration, Purpose
+from services.policies.state import PolicyStateLoader
 from services.store import Store
 from services.store.snapshot_data import SnapshotScope
 from tests.sync.support import connected_integration
@@ -60,3 +61,13 @@ async def policy_snapshot(
     )
     assert updated is not None
     return updated
+
+
+def state_loader(store: Store) -> PolicyStateLoader:
+    """The policy state loader over ``store``'s repositories."""
+    return PolicyStateLoader(
+        organizations=store.organizations,
+        policies=store.policies,
+        integrations=store.integrations,
+        snapshot_queries=store.snapshot_queries,
+    )

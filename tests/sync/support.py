@@ -99,5 +99,13 @@ def make_runner(
     )
     retention = Retention(store.sync_runs, store.snapshot_data, protected, keep=keep)
     return SyncRunner(
-        store, bus or InMemoryEventBus(), connectors, retention, options, listeners=listeners
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        snapshot_data=store.snapshot_data,
+        bus=bus or InMemoryEventBus(),
+        connectors=connectors,
+        retention=retention,
+        options=options,
+        listeners=listeners,
     )

@@ -44,7 +44,13 @@ async def test_the_scheduler_waits_for_the_quota_reset() -> None:
     runner = FakeRunner()
     now = datetime.now(UTC)
     clock = [now]
-    scheduler = Scheduler(store, runner, clock=lambda: clock[0])  # type: ignore[arg-type]
+    scheduler = Scheduler(
+        runner,  # type: ignore[arg-type]
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        clock=lambda: clock[0],
+    )
     run = await store.sync_runs.create(
         organization_id=org.id,
         integration_id=integration.id,
