@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from services.clock import Clock, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import ApiKey, CreatedApiKey, Framework, Organization, Principal, Role
@@ -37,12 +38,12 @@ class ApiKeyService:
         *,
         organizations: OrganizationRepository,
         api_keys: ApiKeyRepository,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._organizations = organizations
         self._api_keys = api_keys
         self._bus = bus
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utcnow
         # Set by the composition root: re-evaluates the policy checks (issue 7).
         self.frameworks_changed: Callable[[str], Awaitable[None]] | None = None
 

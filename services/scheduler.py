@@ -15,8 +15,9 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from services.clock import Clock, utcnow
 from services.integrations.models import Integration
 from services.store.integrations import IntegrationRepository
 from services.store.sync_leases import LeaseRepository
@@ -27,10 +28,6 @@ from services.sync.runner import SyncRunner
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE = timedelta(minutes=30)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def jitter_for(integration_id: str, interval: timedelta, fraction: float) -> timedelta:
@@ -53,7 +50,7 @@ class Scheduler:
         tick_seconds: float = 5.0,
         max_parallel: int = 4,
         jitter_fraction: float = 0.1,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow,
         on_tick: Callable[[int], None] | None = None,
     ) -> None:
         self._integrations = integrations

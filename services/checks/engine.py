@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from services.checks.base import (
@@ -35,19 +35,14 @@ from services.checks.base import (
     Outcome,
 )
 from services.checks.events import CHECKS_CHANNEL, result_event
+from services.clock import Clock, utcnow_ms
 from services.events import EventBus, topic_for
 from services.store.check_results import CheckResultRepository, StoredState
 from services.store.common import new_id
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 INTERNAL = "internal error while evaluating this check; it is logged"
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 async def no_evidence(evaluation: Evaluation) -> str | None:
@@ -75,7 +70,7 @@ class CheckEngine:
         sources: Mapping[str, DataSource[Any]],
         on_changed: OnChanged = no_evidence,
         exceptions: ExceptionFilter | None = None,
-        clock: Clock = _now,
+        clock: Clock = utcnow_ms,
     ) -> None:
         self._check_results = check_results
         self._bus = bus

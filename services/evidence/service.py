@@ -14,9 +14,9 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
+from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence.chain import (
     GENESIS_HASH,
@@ -43,17 +43,11 @@ from services.store.integrations import IntegrationRepository
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 # (check id, evidence record id) of every current check result of an organization.
 Anchors = Callable[[str], Awaitable[list[tuple[str, str]]]]
 MAX_ATTEMPTS = 50
 CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class EvidenceService:
@@ -66,7 +60,7 @@ class EvidenceService:
         *,
         check_ids: Callable[[], Collection[str]],
         anchors: Anchors | None = None,
-        clock: Clock = _now,
+        clock: Clock = utcnow_ms,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._repo = repo

@@ -7,11 +7,10 @@ Manual decisions (``link``, ``mark_not_staff``) are never overwritten by automat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory
@@ -44,13 +43,13 @@ class IdentityService:
         identities: IdentityRepository,
         people: PeopleRepository,
         on_change: OnChange = ignore_change,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._identities = identities
         self._people = people
         self._directory = directory
         self._on_change = on_change
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utcnow
 
     async def resolve(self, organization_id: str) -> int:
         """Apply the automatic rules to the current accounts; returns how many changed."""

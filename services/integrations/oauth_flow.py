@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.api_keys import require_role
+from services.clock import utcnow_ms
 from services.confluence.auth import BearerAuth
 from services.errors import DomainError, ValidationFailed
 from services.integrations.clients import atlassian_errors
@@ -30,7 +31,7 @@ from services.integrations.service import IntegrationService
 from services.integrations.tokens import secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from services.models import Principal, Role
-from services.store.common import DuplicateKeyError, utcnow
+from services.store.common import DuplicateKeyError
 from services.store.integrations import IntegrationRepository
 from services.store.oauth_states import OAuthStateRepository
 
@@ -101,7 +102,7 @@ class OAuthFlow:
             state_hash=hash_state(state),
             organization_id=principal.organization_id,
             integration_id=integration.id,
-            expires_at=utcnow() + STATE_TTL,
+            expires_at=utcnow_ms() + STATE_TTL,
         )
         url = self._svc.clients.oauth().authorization_url(self._redirect_uri, SCOPES, state)
         return integration, url
@@ -112,7 +113,7 @@ class OAuthFlow:
         """Handle Atlassian's redirect; a bad ``state`` changes nothing."""
         if not state or len(state) > 512:
             return CallbackOutcome(None, "rejected", "missing authorization state")
-        bound = await self._oauth_states.consume(state_hash=hash_state(state), now=utcnow())
+        bound = await self._oauth_states.consume(state_hash=hash_state(state), now=utcnow_ms())
         integration = bound and await self._integrations.get(
             organization_id=bound.organization_id, integration_id=bound.integration_id
         )
@@ -167,7 +168,7 @@ class OAuthFlow:
             state_hash=hash_state(state),
             organization_id=principal.organization_id,
             integration_id=integration.id,
-            expires_at=utcnow() + STATE_TTL,
+            expires_at=utcnow_ms() + STATE_TTL,
             upgrade=True,
         )
         scopes = tuple(dict.fromkeys((*SCOPES, *extra_scopes)))
@@ -293,7 +294,7 @@ class OAuthFlow:
             status=IntegrationStatus.CONNECTED,
             status_message=None,
             site=site,
-            connected_at=utcnow(),
+            connected_at=utcnow_ms(),
             connected_as=user.display_name,
         )
         assert updated is not None

@@ -12,6 +12,7 @@ import httpx
 
 from services.api_keys import require_role
 from services.atlassian.models import OAuthApp
+from services.clock import utcnow_ms
 from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
 from services.confluence.errors import ConfluenceAuthError, ConfluenceError
 from services.confluence.models import CurrentUser
@@ -39,7 +40,7 @@ from services.integrations.vault import (
     CredentialVault,
 )
 from services.models import Principal, Role
-from services.store.common import DuplicateKeyError, utcnow
+from services.store.common import DuplicateKeyError
 from services.store.integrations import IntegrationRepository
 
 log = logging.getLogger(__name__)
@@ -327,7 +328,7 @@ class IntegrationService:
                 status=IntegrationStatus.CONNECTED,
                 sync_interval_minutes=self.sync_interval_minutes,
                 site=site,
-                connected_at=utcnow(),
+                connected_at=utcnow_ms(),
                 connected_by=principal.api_key_id,
                 **fields,
             )

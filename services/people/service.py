@@ -7,10 +7,11 @@ resolved again and its checks re-evaluated (``on_change``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory
@@ -47,12 +48,12 @@ class PeopleService:
         *,
         people: PeopleRepository,
         on_change: OnChange = ignore_change,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._people = people
         self._directory = directory
         self._on_change = on_change
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utcnow
 
     async def upsert(self, principal: Principal, drafts: Sequence[PersonDraft]) -> UpsertSummary:
         """Create or update people by email, case-insensitively (ADMIN; all or nothing)."""

@@ -7,10 +7,9 @@ pushed to subscribers) right away.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.integrations.models import Integration, Purpose
@@ -26,11 +25,6 @@ log = logging.getLogger(__name__)
 MAX_PAGE_ID = 100
 
 
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 #: Bus channel announcing that an organization's policies changed (``policiesChanged``).
 POLICIES_CHANNEL = "policies"
 
@@ -44,7 +38,7 @@ class PolicyService:
         *,
         policies: PolicyDocumentRepository,
         changed: OnChange = ignore_change,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow_ms,
     ) -> None:
         self._policies = policies
         self._loader = loader

@@ -24,7 +24,7 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from services.atlassian.directory_admin import (
@@ -33,6 +33,7 @@ from services.atlassian.directory_admin import (
     SUSPEND,
     DirectoryAdminClient,
 )
+from services.clock import Clock, utcnow
 from services.confluence.client import ConfluenceClient
 from services.confluence.errors import ConfluenceError, ConfluenceNotFound
 from services.confluence.paths import GROUP_MEMBER_REMOVE, GROUP_MEMBERS
@@ -55,7 +56,6 @@ from services.store.remediations import RemediationRepository
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Publish = Callable[[RemediationAction], Awaitable[None]]
 RecordEvidence = Callable[[EvidenceEntry], Awaitable[EvidenceRecord]]
 OnVerified = Callable[[Integration], Awaitable[None]]
@@ -75,10 +75,6 @@ class ClientSource(Protocol):
     ) -> ConfluenceClient:
         """The client."""
         ...
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def default_owner() -> str:
@@ -103,7 +99,7 @@ class RemediationExecutor:
         concurrency: int = DEFAULT_CONCURRENCY,
         lease: timedelta = DEFAULT_LEASE,
         owner: str | None = None,
-        clock: Clock = _now,
+        clock: Clock = utcnow,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")

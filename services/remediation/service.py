@@ -6,9 +6,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import Principal, Role
@@ -32,11 +33,6 @@ class PlanFilter:
     source: SourceType | None = None
 
 
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 class RemediationService:
     """Plans, approves and runs remediation actions; publishes each finished action."""
 
@@ -47,7 +43,7 @@ class RemediationService:
         executor_factory: Callable[[RemediationService], RemediationExecutor],
         *,
         remediations: RemediationRepository,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow_ms,
     ) -> None:
         self._remediations = remediations
         self._bus = bus

@@ -7,10 +7,11 @@ per critical system is open at a time. Decisions record the reviewer's API key a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, OnReviewChange, ignore_change, ignore_review_change
 from services.identity.directory import Directory
@@ -24,11 +25,6 @@ from services.sync.models import SnapshotAccount
 
 MAX_NOTE = 2000
 NO_ACCESS = frozenset({"inactive", "closed"})
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 #: Bus channel of review changes (``{"review_id"}``), per organization.
@@ -46,7 +42,7 @@ class AccessReviewService:
         critical_systems: CriticalSystemRepository,
         on_change: OnChange = ignore_change,
         on_review_change: OnReviewChange = ignore_review_change,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow_ms,
     ) -> None:
         self._access_reviews = access_reviews
         self._critical_systems = critical_systems

@@ -13,8 +13,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from services.clock import Clock, utcnow
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration, IntegrationStatus
 from services.store.integrations import IntegrationRepository
@@ -31,14 +32,9 @@ from services.sync.retention import Retention
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 SnapshotListener = Callable[[Integration, SyncRun], Awaitable[None]]
 ReauthHandler = Callable[[Integration, str], Awaitable[None]]
 STALE_RUN = "the worker running this sync stopped responding (its lease expired)"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -49,7 +45,7 @@ class RunnerOptions:
     lease_ttl: timedelta = timedelta(seconds=60)
     concurrency: int = 8
     persist_interval: float = 0.5
-    clock: Clock = _now
+    clock: Clock = utcnow
 
 
 @dataclass
