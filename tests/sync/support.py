@@ -17,6 +17,7 @@ from services.integrations.models import (
     IntegrationStatus,
     Purpose,
 )
+from services.scheduler import Scheduler
 from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.retention import ProtectedSnapshots, Retention
@@ -108,4 +109,15 @@ def make_runner(
         retention=retention,
         options=options,
         listeners=listeners,
+    )
+
+
+def make_scheduler(store: Store, runner: Any, **options: Any) -> Scheduler:
+    """A scheduler over ``store``'s repositories (``runner`` may be a test double)."""
+    return Scheduler(
+        runner,
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        **options,
     )
