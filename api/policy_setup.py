@@ -25,6 +25,7 @@ from services.evidence.service import EvidencedSnapshots, EvidenceService
 from services.policies.service import POLICIES_CHANNEL, PolicyService
 from services.policies.state import PolicyStateLoader
 from services.store import Store
+from services.sync.reads import SnapshotReader
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +103,9 @@ def build_policies(settings: Settings, store: Store) -> PolicyParts:
 
     evidence = EvidenceService(store.evidence, key, check_ids=check_ids, anchors=anchors)
     loader = PolicyStateLoader(
+        SnapshotReader(integrations=store.integrations, snapshot_queries=store.snapshot_queries),
         organizations=store.organizations,
         policies=store.policies,
-        integrations=store.integrations,
         snapshot_queries=store.snapshot_queries,
     )
     return PolicyParts(

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from services.clock import Clock, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import ApiKey, CreatedApiKey, Framework, Organization, Principal, Role
-from services.store.api_keys import ApiKeyRepository
-from services.store.organizations import OrganizationRepository
 
 KEY_PREFIX = "vgl_"
 _TOUCH_EVERY = timedelta(minutes=5)
@@ -29,6 +28,30 @@ def require_role(principal: Principal, required: Role) -> None:
         raise Forbidden(f"this operation needs the {required.value} role")
 
 
+class OrganizationsRepo(Protocol):
+    """The ``OrganizationRepository`` methods ``ApiKeyService`` calls."""
+
+    async def count(self) -> int: ...
+    async def create(self, *, name: str) -> Organization: ...
+    async def get_or_raise(self, *, organization_id: str) -> Organization: ...
+    async def update_frameworks(
+        self, *, organization_id: str, frameworks: Sequence[Framework]
+    ) -> Organization: ...
+
+
+class ApiKeysRepo(Protocol):
+    """The ``ApiKeyRepository`` methods ``ApiKeyService`` calls."""
+
+    async def create(
+        self, *, organization_id: str, role: Role, name: str, prefix: str, secret_hash: str
+    ) -> ApiKey: ...
+    async def get(self, *, key_id: str) -> ApiKey | None: ...
+    async def get_by_secret_hash(self, *, secret_hash: str) -> ApiKey | None: ...
+    async def list_by_organization(self, *, organization_id: str) -> list[ApiKey]: ...
+    async def revoke(self, *, key_id: str, organization_id: str | None = None) -> ApiKey | None: ...
+    async def touch(self, *, key_id: str, at: datetime) -> None: ...
+
+
 class ApiKeyService:
     """Creates organizations and keys and turns a presented key into a ``Principal``."""
 
@@ -36,8 +59,8 @@ class ApiKeyService:
         self,
         bus: EventBus,
         *,
-        organizations: OrganizationRepository,
-        api_keys: ApiKeyRepository,
+        organizations: OrganizationsRepo,
+        api_keys: ApiKeysRepo,
         clock: Clock | None = None,
     ) -> None:
         self._organizations = organizations

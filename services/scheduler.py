@@ -16,13 +16,11 @@ import hashlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Protocol
 
 from services.clock import Clock, utcnow
 from services.integrations.models import Integration
-from services.store.integrations import IntegrationRepository
-from services.store.sync_leases import LeaseRepository
-from services.store.sync_runs import SyncRunRepository
-from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
+from services.sync.models import Lease, SyncRun, SyncRunStatus, SyncTrigger
 from services.sync.runner import SyncRunner
 
 log = logging.getLogger(__name__)
@@ -37,6 +35,26 @@ def jitter_for(integration_id: str, interval: timedelta, fraction: float) -> tim
     return interval * fraction * share
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``Scheduler`` calls."""
+
+    async def list_connected(self) -> list[Integration]: ...
+
+
+class SyncRunsRepo(Protocol):
+    """The ``SyncRunRepository`` methods ``Scheduler`` calls."""
+
+    async def get_active(self, *, integration_id: str) -> SyncRun | None: ...
+    async def latest(self, *, integration_id: str) -> SyncRun | None: ...
+    async def list_active(self) -> list[SyncRun]: ...
+
+
+class SyncLeasesRepo(Protocol):
+    """The ``LeaseRepository`` methods ``Scheduler`` calls."""
+
+    async def get(self, *, integration_id: str) -> Lease | None: ...
+
+
 class Scheduler:
     """Starts sync runs in this process (bounded), on a timer and on demand (``submit``)."""
 
@@ -44,9 +62,9 @@ class Scheduler:
         self,
         runner: SyncRunner,
         *,
-        integrations: IntegrationRepository,
-        sync_runs: SyncRunRepository,
-        sync_leases: LeaseRepository,
+        integrations: IntegrationsRepo,
+        sync_runs: SyncRunsRepo,
+        sync_leases: SyncLeasesRepo,
         tick_seconds: float = 5.0,
         max_parallel: int = 4,
         jitter_fraction: float = 0.1,

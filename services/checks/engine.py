@@ -22,7 +22,7 @@ import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.checks.base import (
     Check,
@@ -37,7 +37,7 @@ from services.checks.base import (
 from services.checks.events import CHECKS_CHANNEL, result_event
 from services.clock import Clock, utcnow_ms
 from services.events import EventBus, topic_for
-from services.store.check_results import CheckResultRepository, StoredState
+from services.store.check_results import StoredState
 from services.store.common import new_id
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,15 @@ class NoExceptions:
         return frozenset()
 
 
+class CheckResultsRepo(Protocol):
+    """The ``CheckResultRepository`` methods ``CheckEngine`` calls."""
+
+    async def get_latest(self, *, organization_id: str, check_id: str) -> CheckResult | None: ...
+    async def record_change(self, result: CheckResult, *, expected_version: int | None) -> bool: ...
+    async def states(self, *, organization_id: str) -> dict[str, StoredState]: ...
+    async def touch(self, result: CheckResult, *, expected_version: int) -> bool: ...
+
+
 class CheckEngine:
     """Evaluates the registry's checks for an organization and records what changed."""
 
@@ -65,7 +74,7 @@ class CheckEngine:
         self,
         bus: EventBus,
         *,
-        check_results: CheckResultRepository,
+        check_results: CheckResultsRepo,
         checks: Sequence[Check[Any]],
         sources: Mapping[str, DataSource[Any]],
         on_changed: OnChanged = no_evidence,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.checks.base import Check, CheckResult
 from services.checks.engine import CheckEngine
@@ -14,7 +14,6 @@ from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store.check_results import CheckResultRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +24,26 @@ class CheckView:
     result: CheckResult | None
 
 
+class CheckResultsRepo(Protocol):
+    """The ``CheckResultRepository`` methods ``CheckService`` calls."""
+
+    async def get_latest(self, *, organization_id: str, check_id: str) -> CheckResult | None: ...
+    async def list_history(
+        self,
+        *,
+        organization_id: str,
+        check_id: str,
+        limit: int,
+        before: tuple[datetime, str] | None,
+    ) -> tuple[list[CheckResult], int]: ...
+    async def list_latest(self, *, organization_id: str) -> list[CheckResult]: ...
+
+
 class CheckService:
     """Read side of the checks; every read is scoped to the caller's organization."""
 
     def __init__(
-        self, bus: EventBus, engine: CheckEngine, *, check_results: CheckResultRepository
+        self, bus: EventBus, engine: CheckEngine, *, check_results: CheckResultsRepo
     ) -> None:
         self._check_results = check_results
         self._bus = bus

@@ -8,13 +8,28 @@ until when) — what an auditor needs to re-judge the conclusion.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
+from services.check_exceptions.models import CheckException
 from services.checks.base import CheckItem, CheckResult, Evaluation
 from services.evidence.chain import EvidenceEntry
 from services.evidence.service import EvidenceService
-from services.store.check_exceptions import CheckExceptionRepository
-from services.store.integrations import IntegrationRepository
+from services.integrations.models import Integration
+
+
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``EvidenceRecorder`` calls."""
+
+    async def list_by_organization(self, *, organization_id: str) -> list[Integration]: ...
+
+
+class CheckExceptionsRepo(Protocol):
+    """The ``CheckExceptionRepository`` methods ``EvidenceRecorder`` calls."""
+
+    async def active(
+        self, *, organization_id: str, now: datetime, check_id: str | None = None
+    ) -> list[CheckException]: ...
 
 
 class EvidenceRecorder:
@@ -24,8 +39,8 @@ class EvidenceRecorder:
         self,
         evidence: EvidenceService,
         *,
-        integrations: IntegrationRepository,
-        check_exceptions: CheckExceptionRepository,
+        integrations: IntegrationsRepo,
+        check_exceptions: CheckExceptionsRepo,
     ) -> None:
         self._evidence = evidence
         self._integrations = integrations

@@ -14,7 +14,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
@@ -35,11 +35,11 @@ from services.evidence.export import (
     json_chunks,
 )
 from services.evidence.verify import ChainHead, ChainStatus, ChainVerifier, dangling_reference
+from services.integrations.models import Integration
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.store.common import new_id
 from services.store.evidence import EvidenceRepository
-from services.store.integrations import IntegrationRepository
 
 log = logging.getLogger(__name__)
 
@@ -249,12 +249,22 @@ def _sequence_cursor(after: str | None) -> int | None:
     return int(key)
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``EvidencedSnapshots`` calls."""
+
+    async def get_by_id(self, *, integration_id: str) -> Integration | None: ...
+
+
+class EvidenceRecordsRepo(Protocol):
+    """The ``EvidenceRepository`` methods ``EvidencedSnapshots`` calls."""
+
+    async def snapshot_ids(self, *, organization_id: str) -> set[str]: ...
+
+
 class EvidencedSnapshots:
     """Snapshot retention's ``ProtectedSnapshots``: every snapshot evidence points to."""
 
-    def __init__(
-        self, *, integrations: IntegrationRepository, evidence: EvidenceRepository
-    ) -> None:
+    def __init__(self, *, integrations: IntegrationsRepo, evidence: EvidenceRecordsRepo) -> None:
         self._integrations = integrations
         self._evidence = evidence
 

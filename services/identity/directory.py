@@ -7,17 +7,16 @@ costs one revision read per collection instead of a full scan (ADR 005).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from services.identity.caches import RevisionedCache, SnapshotAccountCache, SnapshotAccounts
 from services.identity.models import Identity
 from services.integrations.models import Integration, Purpose
 from services.people.models import Person
-from services.store.identities import IdentityRepository
-from services.store.people import PeopleRepository
-from services.store.snapshot_queries import SnapshotQueryRepository
+from services.store.revisions import RevisionState
 from services.sync.models import SnapshotAccount
 from services.sync.reads import SnapshotReader
 
@@ -35,6 +34,30 @@ class CurrentAccounts:
         return self.snapshot.accounts if self.snapshot else ()
 
 
+class PeopleRepo(Protocol):
+    """The ``PeopleRepository`` methods ``Directory`` calls."""
+
+    async def list_changed(
+        self, *, organization_id: str, after_seq: int
+    ) -> list[tuple[int, Person]]: ...
+    async def revision(self, *, organization_id: str) -> RevisionState: ...
+
+
+class IdentitiesRepo(Protocol):
+    """The ``IdentityRepository`` methods ``Directory`` calls."""
+
+    async def list_changed(
+        self, *, organization_id: str, after_seq: int
+    ) -> list[tuple[int, Identity]]: ...
+    async def revision(self, *, organization_id: str) -> RevisionState: ...
+
+
+class SnapshotQueriesRepo(Protocol):
+    """The ``SnapshotQueryRepository`` methods ``Directory`` calls."""
+
+    def iter_accounts(self, *, snapshot_id: str) -> AsyncIterator[SnapshotAccount]: ...
+
+
 class Directory:
     """Cached reads of an organization's accounts, people and identities."""
 
@@ -42,9 +65,9 @@ class Directory:
         self,
         reader: SnapshotReader,
         *,
-        people: PeopleRepository,
-        identities: IdentityRepository,
-        snapshot_queries: SnapshotQueryRepository,
+        people: PeopleRepo,
+        identities: IdentitiesRepo,
+        snapshot_queries: SnapshotQueriesRepo,
         max_age: timedelta,
     ) -> None:
         self._snapshot_queries = snapshot_queries

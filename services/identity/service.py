@@ -7,7 +7,9 @@ Manual decisions (``link``, ``mark_not_staff``) are never overwritten by automat
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.clock import Clock, utcnow
@@ -24,13 +26,27 @@ from services.identity.models import (
 from services.identity.resolution import automatic_identity, resolve
 from services.identity.views import AccountView, view_of
 from services.models import Principal, Role
-from services.store.identities import IdentityRepository
-from services.store.people import PeopleRepository
+from services.people.models import Person
 from services.sync.models import SnapshotAccount
 
 log = logging.getLogger(__name__)
 
 MAX_REASON = 500
+
+
+class IdentitiesRepo(Protocol):
+    """The ``IdentityRepository`` methods ``IdentityService`` calls."""
+
+    async def write_automatic(
+        self, *, organization_id: str, identities: Sequence[Identity], stored: Collection[str]
+    ) -> int: ...
+    async def write_manual(self, *, organization_id: str, identity: Identity) -> int: ...
+
+
+class PeopleRepo(Protocol):
+    """The ``PeopleRepository`` methods ``IdentityService`` calls."""
+
+    async def get(self, *, organization_id: str, person_id: str) -> Person | None: ...
 
 
 class IdentityService:
@@ -40,8 +56,8 @@ class IdentityService:
         self,
         directory: Directory,
         *,
-        identities: IdentityRepository,
-        people: PeopleRepository,
+        identities: IdentitiesRepo,
+        people: PeopleRepo,
         on_change: OnChange = ignore_change,
         clock: Clock | None = None,
     ) -> None:

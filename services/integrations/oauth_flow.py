@@ -7,7 +7,8 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from services.api_keys import require_role
 from services.clock import utcnow_ms
@@ -32,8 +33,7 @@ from services.integrations.tokens import secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from services.models import Principal, Role
 from services.store.common import DuplicateKeyError
-from services.store.integrations import IntegrationRepository
-from services.store.oauth_states import OAuthStateRepository
+from services.store.oauth_states import OAuthState
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,43 @@ class CallbackOutcome:
     message: str
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``OAuthFlow`` calls."""
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        purpose: Purpose,
+        auth_method: AuthMethod,
+        status: IntegrationStatus,
+        sync_interval_minutes: int,
+        **fields: Any,
+    ) -> Integration: ...
+    async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
+    async def get_live_for_purpose(
+        self, *, organization_id: str, purpose: Purpose
+    ) -> Integration | None: ...
+    async def update(
+        self, *, integration_id: str, expect_status: IntegrationStatus | None = None, **fields: Any
+    ) -> Integration | None: ...
+
+
+class OAuthStatesRepo(Protocol):
+    """The ``OAuthStateRepository`` methods ``OAuthFlow`` calls."""
+
+    async def consume(self, *, state_hash: str, now: datetime) -> OAuthState | None: ...
+    async def create(
+        self,
+        *,
+        state_hash: str,
+        organization_id: str,
+        integration_id: str,
+        expires_at: datetime,
+        upgrade: bool = False,
+    ) -> None: ...
+
+
 class OAuthFlow:
     """The browser round-trip through Atlassian's consent screen."""
 
@@ -73,8 +110,8 @@ class OAuthFlow:
         service: IntegrationService,
         redirect_uri: str,
         *,
-        integrations: IntegrationRepository,
-        oauth_states: OAuthStateRepository,
+        integrations: IntegrationsRepo,
+        oauth_states: OAuthStatesRepo,
     ) -> None:
         self._svc = service
         self._integrations = integrations

@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -41,7 +41,6 @@ from services.integrations.vault import (
 )
 from services.models import Principal, Role
 from services.store.common import DuplicateKeyError
-from services.store.integrations import IntegrationRepository
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +69,30 @@ def header_safe(value: str, field: str, what: str) -> str:
     return value
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``IntegrationService`` calls."""
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        purpose: Purpose,
+        auth_method: AuthMethod,
+        status: IntegrationStatus,
+        sync_interval_minutes: int,
+        **fields: Any,
+    ) -> Integration: ...
+    async def delete(self, *, integration_id: str) -> None: ...
+    async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
+    async def get_live_for_purpose(
+        self, *, organization_id: str, purpose: Purpose
+    ) -> Integration | None: ...
+    async def list_by_organization(self, *, organization_id: str) -> list[Integration]: ...
+    async def update(
+        self, *, integration_id: str, expect_status: IntegrationStatus | None = None, **fields: Any
+    ) -> Integration | None: ...
+
+
 class IntegrationService:
     """Integrations of an organization: connect, inspect, disconnect."""
 
@@ -79,7 +102,7 @@ class IntegrationService:
         clients: ClientFactory,
         bus: EventBus,
         *,
-        integrations: IntegrationRepository,
+        integrations: IntegrationsRepo,
         sync_interval_minutes: int = 360,
     ) -> None:
         self._integrations = integrations

@@ -7,8 +7,9 @@ resolved again and its checks re-evaluated (``on_change``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.clock import Clock, utcnow
@@ -30,13 +31,34 @@ from services.people.models import (
     person_id,
 )
 from services.people.validation import PersonDraft, check_batch
-from services.store.people import PeopleRepository
 
 MAX_FILTER_TEXT = 200
 
 
 #: Bus channel announcing that an organization's people changed (``peopleChanged``).
 PEOPLE_CHANNEL = "people"
+
+
+class PeopleRepo(Protocol):
+    """The ``PeopleRepository`` methods ``PeopleService`` calls."""
+
+    async def get(self, *, organization_id: str, person_id: str) -> Person | None: ...
+    async def list_people(
+        self,
+        *,
+        organization_id: str,
+        filter: PersonFilter,
+        limit: int,
+        after: PersonKey | None,
+        sort: PersonSort | None = None,
+    ) -> tuple[list[Person], int]: ...
+    async def write(
+        self,
+        *,
+        organization_id: str,
+        records: Sequence[PersonRecord],
+        existing: Mapping[str, Person],
+    ) -> list[tuple[int, Person]]: ...
 
 
 class PeopleService:
@@ -46,7 +68,7 @@ class PeopleService:
         self,
         directory: Directory,
         *,
-        people: PeopleRepository,
+        people: PeopleRepo,
         on_change: OnChange = ignore_change,
         clock: Clock | None = None,
     ) -> None:

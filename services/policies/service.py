@@ -7,6 +7,8 @@ pushed to subscribers) right away.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.clock import Clock, utcnow_ms
@@ -17,7 +19,6 @@ from services.models import Principal, Role
 from services.policies.catalogue import PolicyType, matching_types, normalise_title
 from services.policies.models import PolicyDocument, PolicyRequirement
 from services.policies.state import PolicyStateLoader
-from services.store.policies import PolicyDocumentRepository
 from services.sync.models import SyncRun
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,40 @@ MAX_PAGE_ID = 100
 POLICIES_CHANNEL = "policies"
 
 
+class PolicyDocumentsRepo(Protocol):
+    """The ``PolicyDocumentRepository`` methods ``PolicyService`` calls."""
+
+    async def approve(
+        self, *, organization_id: str, policy_type: PolicyType, by: str, at: datetime
+    ) -> PolicyDocument | None: ...
+    async def create_auto(
+        self,
+        *,
+        organization_id: str,
+        policy_type: PolicyType,
+        page_id: str,
+        title: str,
+        at: datetime,
+    ) -> PolicyDocument | None: ...
+    async def delete(
+        self, *, organization_id: str, policy_type: PolicyType
+    ) -> PolicyDocument | None: ...
+    async def dismiss(
+        self, *, organization_id: str, policy_type: PolicyType, page_id: str, at: datetime
+    ) -> None: ...
+    async def dismissed(self, *, organization_id: str) -> set[tuple[PolicyType, str]]: ...
+    async def map_manual(
+        self,
+        *,
+        organization_id: str,
+        policy_type: PolicyType,
+        page_id: str,
+        title: str,
+        by: str,
+        at: datetime,
+    ) -> PolicyDocument: ...
+
+
 class PolicyService:
     """Required policies and their documents, for one organization at a time."""
 
@@ -36,7 +71,7 @@ class PolicyService:
         self,
         loader: PolicyStateLoader,
         *,
-        policies: PolicyDocumentRepository,
+        policies: PolicyDocumentsRepo,
         changed: OnChange = ignore_change,
         clock: Clock = utcnow_ms,
     ) -> None:

@@ -9,19 +9,38 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from services.integrations.models import Purpose
+from services.models import Organization
 from services.paging import MAX_FIRST
-from services.policies.models import PageFacts, PolicyState
+from services.policies.models import PageFacts, PolicyDocument, PolicyState
 from services.policies.structure import missing_sections
-from services.store.integrations import IntegrationRepository
-from services.store.organizations import OrganizationRepository
-from services.store.policies import PolicyDocumentRepository
-from services.store.snapshot_queries import SnapshotQueryRepository
 from services.sync.models import PageFilter, SnapshotPage
 from services.sync.reads import SnapshotReader
 
 CACHE_SIZE = 1024
+
+
+class SnapshotQueriesRepo(Protocol):
+    """The ``SnapshotQueryRepository`` methods ``PolicyStateLoader`` calls."""
+
+    async def get_page(self, *, snapshot_id: str, page_id: str) -> SnapshotPage | None: ...
+    async def list_pages(
+        self, *, snapshot_id: str, filter: PageFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotPage], int]: ...
+
+
+class PolicyDocumentsRepo(Protocol):
+    """The ``PolicyDocumentRepository`` methods ``PolicyStateLoader`` calls."""
+
+    async def list(self, *, organization_id: str) -> list[PolicyDocument]: ...
+
+
+class OrganizationsRepo(Protocol):
+    """The ``OrganizationRepository`` methods ``PolicyStateLoader`` calls."""
+
+    async def get(self, *, organization_id: str) -> Organization | None: ...
 
 
 class PolicyStateLoader:
@@ -29,16 +48,16 @@ class PolicyStateLoader:
 
     def __init__(
         self,
+        reader: SnapshotReader,
         *,
-        organizations: OrganizationRepository,
-        policies: PolicyDocumentRepository,
-        integrations: IntegrationRepository,
-        snapshot_queries: SnapshotQueryRepository,
+        organizations: OrganizationsRepo,
+        policies: PolicyDocumentsRepo,
+        snapshot_queries: SnapshotQueriesRepo,
     ) -> None:
+        self._reader = reader
         self._organizations = organizations
         self._policies = policies
         self._snapshot_queries = snapshot_queries
-        self._reader = SnapshotReader(integrations=integrations, snapshot_queries=snapshot_queries)
         self._sections: OrderedDict[tuple[str, str, int | None], tuple[str, ...]] = OrderedDict()
 
     async def load(self, organization_id: str) -> PolicyState:

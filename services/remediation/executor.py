@@ -23,7 +23,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -51,8 +51,6 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
-from services.store.integrations import IntegrationRepository
-from services.store.remediations import RemediationRepository
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +80,32 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+class RemediationsRepo(Protocol):
+    """The ``RemediationRepository`` methods ``RemediationExecutor`` calls."""
+
+    async def claim(
+        self, *, organization_id: str, owner: str, ttl: timedelta, now: datetime
+    ) -> Claim | None: ...
+    async def record(
+        self,
+        claim: Claim,
+        *,
+        state: ActionState,
+        now: datetime,
+        calls: Sequence[CallRecord] = (),
+        verification: Verification | None = None,
+        error: str | None = None,
+    ) -> RemediationAction | None: ...
+    async def set_evidence(self, claim: Claim, *, evidence_id: str) -> None: ...
+
+
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``RemediationExecutor`` calls."""
+
+    async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
+    async def get_by_id(self, *, integration_id: str) -> Integration | None: ...
+
+
 class RemediationExecutor:
     """Runs an organization's open actions to VERIFIED or FAILED."""
 
@@ -89,8 +113,8 @@ class RemediationExecutor:
         self,
         clients: ClientSource,
         *,
-        integrations: IntegrationRepository,
-        remediations: RemediationRepository,
+        integrations: IntegrationsRepo,
+        remediations: RemediationsRepo,
         record_evidence: RecordEvidence,
         publish: Publish,
         on_verified: OnVerified,

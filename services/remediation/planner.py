@@ -11,8 +11,11 @@ admin groups (``Integration.admin_groups``, the same list the checks use for ``i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from services.checks.base import CheckResult
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
 from services.remediation.models import (
     OFFBOARDED_CHECK,
@@ -23,12 +26,13 @@ from services.remediation.models import (
     SourceType,
     action_id,
 )
-from services.reviews.models import AccessDecision, SystemKind
-from services.store.access_reviews import AccessReviewRepository
-from services.store.check_results import CheckResultRepository
-from services.store.critical_systems import CriticalSystemRepository
-from services.store.remediations import RemediationRepository
-from services.store.snapshot_queries import SnapshotQueryRepository
+from services.reviews.models import (
+    AccessDecision,
+    AccessReview,
+    CriticalSystem,
+    ReviewEntry,
+    SystemKind,
+)
 from services.sync.models import SnapshotAccount
 from services.sync.reads import SnapshotReader
 
@@ -61,6 +65,45 @@ def grant_problem(integration: Integration) -> str | None:
     )
 
 
+class SnapshotQueriesRepo(Protocol):
+    """The ``SnapshotQueryRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def get_account(self, *, snapshot_id: str, account_id: str) -> SnapshotAccount | None: ...
+
+
+class CheckResultsRepo(Protocol):
+    """The ``CheckResultRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def get_latest(self, *, organization_id: str, check_id: str) -> CheckResult | None: ...
+
+
+class AccessReviewsRepo(Protocol):
+    """The ``AccessReviewRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def latest_completed(
+        self, *, organization_id: str, critical_system_id: str
+    ) -> AccessReview | None: ...
+    async def list_entries(
+        self, *, review_id: str, decision: AccessDecision | None, limit: int, after: str | None
+    ) -> tuple[list[ReviewEntry], int]: ...
+
+
+class CriticalSystemsRepo(Protocol):
+    """The ``CriticalSystemRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def get_by_kind(
+        self, *, organization_id: str, system: SystemKind
+    ) -> CriticalSystem | None: ...
+
+
+class RemediationsRepo(Protocol):
+    """The ``RemediationRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def memberships(
+        self, *, snapshot_id: str, account_ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str]]]: ...
+
+
 class RemediationPlanner:
     """What would be called, per account, and why (reads only; never calls Atlassian)."""
 
@@ -68,11 +111,11 @@ class RemediationPlanner:
         self,
         reader: SnapshotReader,
         *,
-        snapshot_queries: SnapshotQueryRepository,
-        remediations: RemediationRepository,
-        check_results: CheckResultRepository,
-        critical_systems: CriticalSystemRepository,
-        access_reviews: AccessReviewRepository,
+        snapshot_queries: SnapshotQueriesRepo,
+        remediations: RemediationsRepo,
+        check_results: CheckResultsRepo,
+        critical_systems: CriticalSystemsRepo,
+        access_reviews: AccessReviewsRepo,
     ) -> None:
         self._snapshot_queries = snapshot_queries
         self._remediations = remediations

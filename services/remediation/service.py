@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.clock import Clock, utcnow_ms
@@ -17,7 +18,6 @@ from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import RemediationAction, SourceType
 from services.remediation.planner import RemediationPlanner
-from services.store.remediations import RemediationRepository
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,21 @@ class PlanFilter:
     source: SourceType | None = None
 
 
+class RemediationsRepo(Protocol):
+    """The ``RemediationRepository`` methods ``RemediationService`` calls."""
+
+    async def approve(
+        self, actions: Sequence[RemediationAction], *, approved_by: str, now: datetime
+    ) -> list[RemediationAction]: ...
+    async def get_many(
+        self, *, organization_id: str, action_ids: Sequence[str]
+    ) -> dict[str, RemediationAction]: ...
+    async def list_actions(
+        self, *, organization_id: str, limit: int, before: tuple[datetime, str] | None
+    ) -> tuple[list[RemediationAction], int]: ...
+    async def open_organizations(self, *, now: datetime) -> list[str]: ...
+
+
 class RemediationService:
     """Plans, approves and runs remediation actions; publishes each finished action."""
 
@@ -42,7 +57,7 @@ class RemediationService:
         planner: RemediationPlanner,
         executor_factory: Callable[[RemediationService], RemediationExecutor],
         *,
-        remediations: RemediationRepository,
+        remediations: RemediationsRepo,
         clock: Clock = utcnow_ms,
     ) -> None:
         self._remediations = remediations

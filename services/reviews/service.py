@@ -7,8 +7,9 @@ per critical system is open at a time. Decisions record the reviewer's API key a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.clock import Clock, utcnow_ms
@@ -18,9 +19,13 @@ from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
-from services.store.access_reviews import AccessReviewRepository
-from services.store.critical_systems import CriticalSystemRepository
+from services.reviews.models import (
+    AccessDecision,
+    AccessReview,
+    CriticalSystem,
+    ReviewEntry,
+    ReviewStatus,
+)
 from services.sync.models import SnapshotAccount
 
 MAX_NOTE = 2000
@@ -31,6 +36,54 @@ NO_ACCESS = frozenset({"inactive", "closed"})
 REVIEWS_CHANNEL = "reviews"
 
 
+class AccessReviewsRepo(Protocol):
+    """The ``AccessReviewRepository`` methods ``AccessReviewService`` calls."""
+
+    async def complete(
+        self,
+        *,
+        review_id: str,
+        completed_by: str,
+        at: datetime,
+        mark_remaining: AccessDecision | None,
+        note: str | None,
+    ) -> AccessReview | None: ...
+    async def count_pending(self, *, review_id: str) -> int: ...
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        critical_system_id: str,
+        due_at: datetime | None,
+        started_by: str,
+        snapshot_id: str | None,
+        entries: Sequence[ReviewEntry],
+    ) -> AccessReview | None: ...
+    async def decide(
+        self,
+        *,
+        entry_id: str,
+        decision: AccessDecision,
+        note: str | None,
+        decided_by: str,
+        at: datetime,
+    ) -> ReviewEntry | None: ...
+    async def get(self, *, organization_id: str, review_id: str) -> AccessReview | None: ...
+    async def get_entry(self, *, organization_id: str, entry_id: str) -> ReviewEntry | None: ...
+    async def list_entries(
+        self, *, review_id: str, decision: AccessDecision | None, limit: int, after: str | None
+    ) -> tuple[list[ReviewEntry], int]: ...
+    async def list_reviews(
+        self, *, organization_id: str, limit: int, before: tuple[datetime, str] | None
+    ) -> tuple[list[AccessReview], int]: ...
+
+
+class CriticalSystemsRepo(Protocol):
+    """The ``CriticalSystemRepository`` methods ``AccessReviewService`` calls."""
+
+    async def get(self, *, organization_id: str, system_id: str) -> CriticalSystem | None: ...
+
+
 class AccessReviewService:
     """Review campaigns over a critical system's accounts."""
 
@@ -38,8 +91,8 @@ class AccessReviewService:
         self,
         directory: Directory,
         *,
-        access_reviews: AccessReviewRepository,
-        critical_systems: CriticalSystemRepository,
+        access_reviews: AccessReviewsRepo,
+        critical_systems: CriticalSystemsRepo,
         on_change: OnChange = ignore_change,
         on_review_change: OnReviewChange = ignore_review_change,
         clock: Clock = utcnow_ms,

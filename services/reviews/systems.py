@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
-from services.integrations.models import IntegrationStatus, Purpose
+from services.integrations.models import Integration, IntegrationStatus, Purpose
 from services.models import Principal, Role
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind, role_key
 from services.store.common import DuplicateKeyError
-from services.store.critical_systems import CriticalSystemRepository
-from services.store.integrations import IntegrationRepository
 
 MAX_ROLES = 200
 MAX_ROLE = 100
@@ -54,14 +53,50 @@ def _given(value: tuple[str, ...] | None, current: tuple[str, ...]) -> tuple[str
     return value if value is not None else current
 
 
+class CriticalSystemsRepo(Protocol):
+    """The ``CriticalSystemRepository`` methods ``CriticalSystemService`` calls."""
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        system: SystemKind,
+        integration_id: str | None,
+        review_frequency_days: int,
+        access_rule: AccessRule,
+        allowed_roles: Sequence[str],
+        admin_roles: Sequence[str],
+    ) -> CriticalSystem: ...
+    async def get(self, *, organization_id: str, system_id: str) -> CriticalSystem | None: ...
+    async def list_by_organization(self, *, organization_id: str) -> list[CriticalSystem]: ...
+    async def update(
+        self,
+        *,
+        organization_id: str,
+        system_id: str,
+        review_frequency_days: int,
+        access_rule: AccessRule,
+        allowed_roles: Sequence[str],
+        admin_roles: Sequence[str],
+    ) -> CriticalSystem | None: ...
+
+
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``CriticalSystemService`` calls."""
+
+    async def get_live_for_purpose(
+        self, *, organization_id: str, purpose: Purpose
+    ) -> Integration | None: ...
+
+
 class CriticalSystemService:
     """Adds and changes critical systems (ADMIN); anyone in the organization may read them."""
 
     def __init__(
         self,
         *,
-        critical_systems: CriticalSystemRepository,
-        integrations: IntegrationRepository,
+        critical_systems: CriticalSystemsRepo,
+        integrations: IntegrationsRepo,
         on_change: OnChange = ignore_change,
     ) -> None:
         self._critical_systems = critical_systems

@@ -7,23 +7,43 @@ identities and applies that filter; this reader only checks that its value is kn
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from services.errors import ValidationFailed
 from services.integrations.models import Integration, Purpose
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store.integrations import IntegrationRepository
-from services.store.snapshot_queries import SnapshotQueryRepository
 from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, SnapshotPage
 
 CLASSIFICATIONS = ("STAFF", "NOT_STAFF", "UNIDENTIFIED")
 MAX_FILTER_TEXT = 200
 
 
+class SnapshotQueriesRepo(Protocol):
+    """The ``SnapshotQueryRepository`` methods ``SnapshotReader`` calls."""
+
+    async def list_accounts(
+        self, *, snapshot_id: str, filter: AccountFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotAccount], int]: ...
+    async def list_pages(
+        self, *, snapshot_id: str, filter: PageFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotPage], int]: ...
+
+
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``SnapshotReader`` calls."""
+
+    async def get_live_for_purpose(
+        self, *, organization_id: str, purpose: Purpose
+    ) -> Integration | None: ...
+    async def list_by_organization(self, *, organization_id: str) -> list[Integration]: ...
+
+
 class SnapshotReader:
     """Accounts and pages of the caller's organization's current snapshots."""
 
     def __init__(
-        self, *, integrations: IntegrationRepository, snapshot_queries: SnapshotQueryRepository
+        self, *, integrations: IntegrationsRepo, snapshot_queries: SnapshotQueriesRepo
     ) -> None:
         self._integrations = integrations
         self._snapshot_queries = snapshot_queries

@@ -7,15 +7,14 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
-from services.integrations.models import Integration, IntegrationStatus
+from services.integrations.models import Integration, IntegrationStatus, Purpose
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store.integrations import IntegrationRepository
-from services.store.sync_runs import SyncRunRepository
 from services.sync.events import run_from_event
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from services.sync.progress import SYNC_CHANNEL
@@ -31,6 +30,29 @@ _RANK = {
 }
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``SyncService`` calls."""
+
+    async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
+
+
+class SyncRunsRepo(Protocol):
+    """The ``SyncRunRepository`` methods ``SyncService`` calls."""
+
+    async def create(
+        self, *, organization_id: str, integration_id: str, purpose: Purpose, trigger: SyncTrigger
+    ) -> SyncRun | None: ...
+    async def get(self, *, run_id: str) -> SyncRun | None: ...
+    async def get_active(self, *, integration_id: str) -> SyncRun | None: ...
+    async def latest(self, *, integration_id: str) -> SyncRun | None: ...
+    async def list_by_integration(
+        self, *, integration_id: str, limit: int, before: tuple[datetime, str] | None = None
+    ) -> tuple[list[SyncRun], int]: ...
+    async def request_follow_up(
+        self, *, integration_id: str, trigger: SyncTrigger
+    ) -> SyncRun | None: ...
+
+
 class SyncService:
     """Starts runs (here when this process has a worker, else a worker picks them up)."""
 
@@ -38,8 +60,8 @@ class SyncService:
         self,
         bus: EventBus,
         *,
-        sync_runs: SyncRunRepository,
-        integrations: IntegrationRepository,
+        sync_runs: SyncRunsRepo,
+        integrations: IntegrationsRepo,
         dispatch: Dispatch | None = None,
         poll_interval: float = 2.0,
     ) -> None:

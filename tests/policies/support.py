@@ -9,6 +9,7 @@ from services.integrations.models import Integration, Purpose
 from services.policies.state import PolicyStateLoader
 from services.store import Store
 from services.store.snapshot_data import SnapshotScope
+from services.sync.reads import SnapshotReader
 from tests.sync.support import connected_integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -66,8 +67,8 @@ async def policy_snapshot(
 def state_loader(store: Store) -> PolicyStateLoader:
     """The policy state loader over ``store``'s repositories."""
     return PolicyStateLoader(
+        SnapshotReader(integrations=store.integrations, snapshot_queries=store.snapshot_queries),
         organizations=store.organizations,
         policies=store.policies,
-        integrations=store.integrations,
         snapshot_queries=store.snapshot_queries,
     )

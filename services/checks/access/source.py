@@ -4,12 +4,37 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from services.checks.access.data import GRACE_PERIOD, AccessData
 from services.identity.directory import Directory
-from services.reviews.models import AccessReview, CompletedDecisions, SystemKind
-from services.store.access_reviews import AccessReviewRepository
-from services.store.critical_systems import CriticalSystemRepository
+from services.reviews.models import (
+    AccessDecision,
+    AccessReview,
+    CompletedDecisions,
+    CriticalSystem,
+    SystemKind,
+)
+
+
+class CriticalSystemsRepo(Protocol):
+    """The ``CriticalSystemRepository`` methods ``AccessDataSource`` calls."""
+
+    async def get_by_kind(
+        self, *, organization_id: str, system: SystemKind
+    ) -> CriticalSystem | None: ...
+
+
+class AccessReviewsRepo(Protocol):
+    """The ``AccessReviewRepository`` methods ``AccessDataSource`` calls."""
+
+    async def decisions(self, *, review_id: str) -> dict[str, AccessDecision]: ...
+    async def get_open(
+        self, *, organization_id: str, critical_system_id: str
+    ) -> AccessReview | None: ...
+    async def latest_completed(
+        self, *, organization_id: str, critical_system_id: str
+    ) -> AccessReview | None: ...
 
 
 class AccessDataSource:
@@ -19,8 +44,8 @@ class AccessDataSource:
         self,
         directory: Directory,
         *,
-        critical_systems: CriticalSystemRepository,
-        access_reviews: AccessReviewRepository,
+        critical_systems: CriticalSystemsRepo,
+        access_reviews: AccessReviewsRepo,
         grace_period: timedelta = GRACE_PERIOD,
     ) -> None:
         self._critical_systems = critical_systems
