@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.clock import utcnow_ms
@@ -28,7 +28,7 @@ from services.integrations.models import (
     IntegrationStatus,
     Purpose,
 )
-from services.integrations.service import IntegrationService
+from services.integrations.service import IntegrationService, IntegrationsRepo
 from services.integrations.tokens import secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from services.models import Principal, Role
@@ -63,28 +63,6 @@ class CallbackOutcome:
     integration: Integration | None
     status: str
     message: str
-
-
-class IntegrationsRepo(Protocol):
-    """The ``IntegrationRepository`` methods ``OAuthFlow`` calls."""
-
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        purpose: Purpose,
-        auth_method: AuthMethod,
-        status: IntegrationStatus,
-        sync_interval_minutes: int,
-        **fields: Any,
-    ) -> Integration: ...
-    async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
-    async def get_live_for_purpose(
-        self, *, organization_id: str, purpose: Purpose
-    ) -> Integration | None: ...
-    async def update(
-        self, *, integration_id: str, expect_status: IntegrationStatus | None = None, **fields: Any
-    ) -> Integration | None: ...
 
 
 class OAuthStatesRepo(Protocol):

@@ -70,7 +70,7 @@ def header_safe(value: str, field: str, what: str) -> str:
 
 
 class IntegrationsRepo(Protocol):
-    """The ``IntegrationRepository`` methods ``IntegrationService`` calls."""
+    """The ``IntegrationRepository`` methods ``IntegrationService`` and ``OAuthFlow`` call."""
 
     async def create(
         self,
