@@ -355,7 +355,10 @@ def _run_with_access(action: Callable[[ApiKeyService], Awaitable[None]]) -> None
         store = Store.open(url, settings.mongodb_db)
         try:
             await store.ensure_indexes()
-            await action(ApiKeyService(store, InMemoryEventBus()))
+            keys = ApiKeyService(
+                InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
+            )
+            await action(keys)
         finally:
             store.close()
 

@@ -180,25 +180,41 @@ class Container:
 
         # 2. Repositories: the store's (``store.people``, ``store.check_results``, ...).
         # 3. Loaders and data sources.
-        reader = SnapshotReader(store)
-        directory = Directory(
-            store, reader, max_age=timedelta(minutes=settings.check_interval_minutes)
+        reader = SnapshotReader(
+            integrations=store.integrations, snapshot_queries=store.snapshot_queries
         )
-        policy_state = PolicyStateLoader(store)
+        directory = Directory(
+            reader,
+            people=store.people,
+            identities=store.identities,
+            snapshot_queries=store.snapshot_queries,
+            max_age=timedelta(minutes=settings.check_interval_minutes),
+        )
+        policy_state = PolicyStateLoader(
+            reader,
+            organizations=store.organizations,
+            policies=store.policies,
+            snapshot_queries=store.snapshot_queries,
+        )
         policy_source = PolicyDataSource(policy_state)
         access_source = AccessDataSource(
-            store, directory, grace_period=timedelta(hours=settings.offboarding_grace_hours)
+            directory,
+            critical_systems=store.critical_systems,
+            access_reviews=store.access_reviews,
+            grace_period=timedelta(hours=settings.offboarding_grace_hours),
         )
 
         # 4. The evidence recorder (and the snapshots evidence keeps from retention).
         evidence = build_evidence(settings, store)
-        recorder = EvidenceRecorder(evidence, store)
-        protected = EvidencedSnapshots(store)
+        recorder = EvidenceRecorder(
+            evidence, integrations=store.integrations, check_exceptions=store.check_exceptions
+        )
+        protected = EvidencedSnapshots(integrations=store.integrations, evidence=store.evidence)
 
         # 5. The check engine.
         engine = CheckEngine(
-            store,
             bus,
+            check_results=store.check_results,
             checks=CHECKS,
             sources={ACCESS: access_source, POLICY: policy_source},
             on_changed=recorder,
@@ -210,12 +226,21 @@ class Container:
         checks = CheckReactions(reevaluator, bus)
 
         # 7. What the remaining reactions call, then those reactions.
-        changes = IntegrationChanges(store, bus, after_change=checks.after_integration_changes)
+        changes = IntegrationChanges(
+            bus, integrations=store.integrations, after_change=checks.after_integration_changes
+        )
         clients = ClientFactory(
             http, config, vault, store.credentials, RefreshLocks(), changes.mark_needs_reauth
         )
-        identities = IdentityService(store, directory, on_change=checks.after_identity_decided)
-        policies = PolicyService(store, policy_state, changed=checks.after_policies_change)
+        identities = IdentityService(
+            directory,
+            identities=store.identities,
+            people=store.people,
+            on_change=checks.after_identity_decided,
+        )
+        policies = PolicyService(
+            policy_state, policies=store.policies, changed=checks.after_policies_change
+        )
         reactions = Reactions(
             checks,
             reevaluator,
@@ -241,30 +266,42 @@ class Container:
 
         # 9. The services resolvers call, each handed its reaction.
         integrations = IntegrationService(
-            store,
             vault,
             clients,
             changes,
+            integrations=store.integrations,
             after_connect=syncs.after_connect,
             after_collection_change=syncs.after_admin_key_change,
             sync_interval_minutes=settings.sync_interval_minutes,
         )
-        access = ApiKeyService(store, bus, frameworks_changed=checks.after_frameworks_change)
+        access = ApiKeyService(
+            bus,
+            organizations=store.organizations,
+            api_keys=store.api_keys,
+            frameworks_changed=checks.after_frameworks_change,
+        )
         compliance = AccessParts(
             directory=directory,
-            people=PeopleService(store, directory, on_change=reactions.after_people_change),
+            people=PeopleService(
+                directory, people=store.people, on_change=reactions.after_people_change
+            ),
             identities=identities,
             accounts=AccountService(reader, directory),
-            systems=CriticalSystemService(store, on_change=checks.after_critical_systems_change),
+            systems=CriticalSystemService(
+                critical_systems=store.critical_systems,
+                integrations=store.integrations,
+                on_change=checks.after_critical_systems_change,
+            ),
             reviews=AccessReviewService(
-                store,
                 directory,
+                access_reviews=store.access_reviews,
+                critical_systems=store.critical_systems,
                 on_change=checks.after_review_changes,
                 on_review_change=checks.announce_review,
             ),
             engine=engine,
             reevaluator=reevaluator,
-            checks=CheckService(store, bus, engine),
+            checks=CheckService(bus, engine, check_results=store.check_results),
         )
         policy = PolicyParts(
             evidence=evidence,
@@ -290,7 +327,12 @@ class Container:
             http=http,
             remediation=remediation,
             integrations=integrations,
-            oauth=OAuthFlow(integrations, config.redirect_uri),
+            oauth=OAuthFlow(
+                integrations,
+                config.redirect_uri,
+                integrations=store.integrations,
+                oauth_states=store.oauth_states,
+            ),
             sync=sync,
             compliance=compliance,
             policy=policy,
@@ -322,7 +364,9 @@ class Container:
             evidence=self.policy.evidence,
             check_exceptions=self.policy.exceptions,
             remediation=self.remediation,
-            remediation_consent=RemediationConsent(self.store, self.oauth),
+            remediation_consent=RemediationConsent(
+                self.oauth, integrations=self.store.integrations
+            ),
         )
 
     async def start(self) -> None:
@@ -412,18 +456,23 @@ def _build_sync(
         store.sync_runs, store.snapshot_data, protected, keep=settings.snapshot_retention
     )
     runner = SyncRunner(
-        store,
-        bus,
-        connectors,
-        retention,
-        options,
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        snapshot_data=store.snapshot_data,
+        bus=bus,
+        connectors=connectors,
+        retention=retention,
+        options=options,
         metrics=metrics,
         listeners=reactions.after_sync_commits(),
         on_reauth=changes.mark_needs_reauth,
     )
     scheduler = Scheduler(
-        store,
         runner,
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
         tick_seconds=settings.scheduler_tick_seconds,
         max_parallel=settings.sync_max_parallel,
         on_tick=Heartbeat(settings.worker_heartbeat_file).beat
@@ -434,7 +483,9 @@ def _build_sync(
     return SyncParts(
         runner=runner,
         scheduler=scheduler,
-        service=SyncService(store, bus, dispatch=dispatch),
+        service=SyncService(
+            bus, sync_runs=store.sync_runs, integrations=store.integrations, dispatch=dispatch
+        ),
         reader=reader,
     )
 
@@ -468,16 +519,26 @@ def _build_remediation(
 
     def executor(service: RemediationService) -> RemediationExecutor:
         return RemediationExecutor(
-            store,
             clients,
+            integrations=store.integrations,
+            remediations=store.remediations,
             record_evidence=evidence.record,
             publish=service.publish,
             on_verified=resync,
             directory_admin=directory_admin,
         )
 
-    planner = RemediationPlanner(store, reader)
-    return RemediationService(store, bus, planner, executor, stoppers=(resync.stop,))
+    planner = RemediationPlanner(
+        reader,
+        snapshot_queries=store.snapshot_queries,
+        remediations=store.remediations,
+        check_results=store.check_results,
+        critical_systems=store.critical_systems,
+        access_reviews=store.access_reviews,
+    )
+    return RemediationService(
+        bus, planner, executor, remediations=store.remediations, stoppers=(resync.stop,)
+    )
 
 
 def _failing_items(store: Store) -> FailingItems:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ import uvicorn
 from api.app import create_app
 from api.logging import configure_logging
 from api.settings import Settings
+from services.clock import utcnow
 from services.models import CreatedApiKey, Organization
 from simulator import RunningSimulator, Simulator, start_simulator
 
@@ -164,7 +165,7 @@ def people_from(sim: RunningSimulator) -> list[dict[str, Any]]:
         ),
         key=lambda a: a.account_id,
     )
-    left = datetime.now(UTC) - timedelta(days=10)
+    left = utcnow() - timedelta(days=10)
     people = []
     for n, account in enumerate(staff):
         offboarded = n % 15 == 7

@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+
+from services.clock import utcnow
 
 
 class Heartbeat:
@@ -23,7 +25,7 @@ class Heartbeat:
     def beat(self, ticks: int) -> None:
         """Record that ``ticks`` scheduler ticks have completed, now."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        beat = {"pid": os.getpid(), "ticks": ticks, "at": datetime.now(UTC).isoformat()}
+        beat = {"pid": os.getpid(), "ticks": ticks, "at": utcnow().isoformat()}
         partial = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         partial.write_text(json.dumps(beat), encoding="utf-8")
         partial.replace(self.path)
@@ -47,7 +49,7 @@ def age_seconds(path: str | os.PathLike[str], now: datetime | None = None) -> fl
         at = datetime.fromisoformat(str(beat["at"]))
     except ValueError:
         return None
-    return ((now or datetime.now(UTC)) - at).total_seconds()
+    return ((now or utcnow()) - at).total_seconds()
 
 
 def main(argv: list[str]) -> int:

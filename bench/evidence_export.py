@@ -90,7 +90,10 @@ async def load(url: str, db: str, count: int, pages: int, key: EvidenceKey) -> t
     """Create an organization and its ADMIN key; bulk-load ``count`` chained records."""
     store = Store.open(url, db)
     await store.ensure_indexes()
-    org, created = await ApiKeyService(store, InMemoryEventBus()).create_organization("Bench")
+    keys = ApiKeyService(
+        InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
+    )
+    org, created = await keys.create_organization("Bench")
     col, prev, batch = store._db["evidence"], GENESIS_HASH, []
     for n in range(1, count + 1):
         record = seal(

@@ -5,14 +5,15 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
-from collections.abc import AsyncGenerator, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncGenerator, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
 
+from services.clock import Clock, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.hooks import OnChange, ignore_change
 from services.models import ApiKey, CreatedApiKey, Framework, Organization, Principal, Role
-from services.store import Store
 
 #: Bus channel of API key changes: ``{"change": KeyChange, "key_id": ...}``.
 API_KEYS_CHANNEL = "api_keys"
@@ -40,22 +41,48 @@ def require_role(principal: Principal, required: Role) -> None:
         raise Forbidden(f"this operation needs the {required.value} role")
 
 
+class OrganizationsRepo(Protocol):
+    """The ``OrganizationRepository`` methods ``ApiKeyService`` calls."""
+
+    async def count(self) -> int: ...
+    async def create(self, *, name: str) -> Organization: ...
+    async def get_or_raise(self, *, organization_id: str) -> Organization: ...
+    async def update_frameworks(
+        self, *, organization_id: str, frameworks: Sequence[Framework]
+    ) -> Organization: ...
+
+
+class ApiKeysRepo(Protocol):
+    """The ``ApiKeyRepository`` methods ``ApiKeyService`` calls."""
+
+    async def create(
+        self, *, organization_id: str, role: Role, name: str, prefix: str, secret_hash: str
+    ) -> ApiKey: ...
+    async def get(self, *, key_id: str) -> ApiKey | None: ...
+    async def get_by_secret_hash(self, *, secret_hash: str) -> ApiKey | None: ...
+    async def list_by_organization(self, *, organization_id: str) -> list[ApiKey]: ...
+    async def revoke(self, *, key_id: str, organization_id: str | None = None) -> ApiKey | None: ...
+    async def touch(self, *, key_id: str, at: datetime) -> None: ...
+
+
 class ApiKeyService:
     """Creates organizations and keys and turns a presented key into a ``Principal``."""
 
     def __init__(
         self,
-        store: Store,
         bus: EventBus,
-        clock: Callable[[], datetime] | None = None,
         *,
+        organizations: OrganizationsRepo,
+        api_keys: ApiKeysRepo,
+        clock: Clock | None = None,
         frameworks_changed: OnChange = ignore_change,
     ) -> None:
         """``frameworks_changed`` runs after the active frameworks changed (the reactions
         re-evaluate the policy checks)."""
-        self._store = store
+        self._organizations = organizations
+        self._api_keys = api_keys
         self._bus = bus
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utcnow
         self._frameworks_changed = frameworks_changed
 
     async def create_organization(self, name: str) -> tuple[Organization, CreatedApiKey]:
@@ -63,7 +90,7 @@ class ApiKeyService:
         name = name.strip()
         if not name or len(name) > 200:
             raise ValidationFailed("name must be 1-200 characters", field=["name"])
-        org = await self._store.organizations.create(name=name)
+        org = await self._organizations.create(name=name)
         created = await self._create_key(org.id, Role.ADMIN, "initial admin key")
         return org, created
 
@@ -76,7 +103,7 @@ class ApiKeyService:
         self, organization_id: str, role: Role, name: str
     ) -> CreatedApiKey:
         """Create a key for an organization (operator path: CLI)."""
-        await self._store.organizations.get_or_raise(organization_id=organization_id)
+        await self._organizations.get_or_raise(organization_id=organization_id)
         name = name.strip() or f"{role.value.lower()} key"
         if len(name) > 200:
             raise ValidationFailed("name must be at most 200 characters", field=["name"])
@@ -87,9 +114,7 @@ class ApiKeyService:
     async def revoke_api_key(self, principal: Principal, key_id: str) -> ApiKey:
         """Revoke a key of the caller's organization (ADMIN only)."""
         require_role(principal, Role.ADMIN)
-        key = await self._store.api_keys.revoke(
-            key_id=key_id, organization_id=principal.organization_id
-        )
+        key = await self._api_keys.revoke(key_id=key_id, organization_id=principal.organization_id)
         if key is None:
             raise NotFound(f"API key {key_id} not found", field=["id"])
         await self._publish(key, KeyChange.REVOKED)
@@ -97,7 +122,7 @@ class ApiKeyService:
 
     async def revoke_api_key_by_id(self, key_id: str) -> ApiKey:
         """Revoke any key by id (operator path: CLI)."""
-        key = await self._store.api_keys.revoke(key_id=key_id)
+        key = await self._api_keys.revoke(key_id=key_id)
         if key is None:
             raise NotFound(f"API key {key_id} not found")
         await self._publish(key, KeyChange.REVOKED)
@@ -106,19 +131,15 @@ class ApiKeyService:
     async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
         """The caller's organization's keys (ADMIN only)."""
         require_role(principal, Role.ADMIN)
-        return await self._store.api_keys.list_by_organization(
-            organization_id=principal.organization_id
-        )
+        return await self._api_keys.list_by_organization(organization_id=principal.organization_id)
 
     async def get_organization(self, principal: Principal) -> Organization:
         """The caller's organization."""
-        return await self._store.organizations.get_or_raise(
-            organization_id=principal.organization_id
-        )
+        return await self._organizations.get_or_raise(organization_id=principal.organization_id)
 
     async def get_api_key(self, principal: Principal, key_id: str) -> ApiKey | None:
         """A key of the caller's organization (ADMIN sees all; others only their own)."""
-        key = await self._store.api_keys.get(key_id=key_id)
+        key = await self._api_keys.get(key_id=key_id)
         if key is None or key.organization_id != principal.organization_id:
             return None
         if not principal.role.allows(Role.ADMIN) and key.id != principal.api_key_id:
@@ -130,7 +151,7 @@ class ApiKeyService:
 
         Callers show only its name and role: this never grants listing or managing keys.
         """
-        key = await self._store.api_keys.get(key_id=key_id)
+        key = await self._api_keys.get(key_id=key_id)
         if key is None or key.organization_id != principal.organization_id:
             return None
         return key
@@ -141,7 +162,7 @@ class ApiKeyService:
         """Set the organization's active frameworks (ADMIN only; duplicates ignored)."""
         require_role(principal, Role.ADMIN)
         unique = list(dict.fromkeys(frameworks))
-        org = await self._store.organizations.update_frameworks(
+        org = await self._organizations.update_frameworks(
             organization_id=principal.organization_id, frameworks=unique
         )
         await self._frameworks_changed(org.id)
@@ -151,30 +172,30 @@ class ApiKeyService:
         """The principal for a presented key value, or None if missing, unknown or revoked."""
         if not presented or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
             return None
-        key = await self._store.api_keys.get_by_secret_hash(secret_hash=hash_key(presented))
+        key = await self._api_keys.get_by_secret_hash(secret_hash=hash_key(presented))
         if key is None or not key.active:
             return None
         now = self._clock()
         if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
-            await self._store.api_keys.touch(key_id=key.id, at=now)
+            await self._api_keys.touch(key_id=key.id, at=now)
         return Principal(organization_id=key.organization_id, role=key.role, api_key_id=key.id)
 
     async def key_still_valid(self, principal: Principal) -> bool:
         """Whether the key a principal was authenticated with is still active."""
-        key = await self._store.api_keys.get(key_id=principal.api_key_id)
+        key = await self._api_keys.get(key_id=principal.api_key_id)
         return key is not None and key.active and key.organization_id == principal.organization_id
 
     async def ensure_bootstrap_organization(
         self, name: str
     ) -> tuple[Organization, CreatedApiKey] | None:
         """Create a first organization when the store holds none; else None."""
-        if await self._store.organizations.count() > 0:
+        if await self._organizations.count() > 0:
             return None
         return await self.create_organization(name)
 
     async def _create_key(self, organization_id: str, role: Role, name: str) -> CreatedApiKey:
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        key = await self._store.api_keys.create(
+        key = await self._api_keys.create(
             organization_id=organization_id,
             role=role,
             name=name,

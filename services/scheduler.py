@@ -15,20 +15,17 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from typing import Protocol
 
+from services.clock import Clock, utcnow
 from services.integrations.models import Integration
-from services.store import Store
-from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
+from services.sync.models import Lease, SyncRun, SyncRunStatus, SyncTrigger
 from services.sync.runner import SyncRunner
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE = timedelta(minutes=30)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def jitter_for(integration_id: str, interval: timedelta, fraction: float) -> timedelta:
@@ -38,21 +35,45 @@ def jitter_for(integration_id: str, interval: timedelta, fraction: float) -> tim
     return interval * fraction * share
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``Scheduler`` calls."""
+
+    async def list_connected(self) -> list[Integration]: ...
+
+
+class SyncRunsRepo(Protocol):
+    """The ``SyncRunRepository`` methods ``Scheduler`` calls."""
+
+    async def get_active(self, *, integration_id: str) -> SyncRun | None: ...
+    async def latest(self, *, integration_id: str) -> SyncRun | None: ...
+    async def list_active(self) -> list[SyncRun]: ...
+
+
+class SyncLeasesRepo(Protocol):
+    """The ``LeaseRepository`` methods ``Scheduler`` calls."""
+
+    async def get(self, *, integration_id: str) -> Lease | None: ...
+
+
 class Scheduler:
     """Starts sync runs in this process (bounded), on a timer and on demand (``submit``)."""
 
     def __init__(
         self,
-        store: Store,
         runner: SyncRunner,
         *,
+        integrations: IntegrationsRepo,
+        sync_runs: SyncRunsRepo,
+        sync_leases: SyncLeasesRepo,
         tick_seconds: float = 5.0,
         max_parallel: int = 4,
         jitter_fraction: float = 0.1,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow,
         on_tick: Callable[[int], None] | None = None,
     ) -> None:
-        self._store = store
+        self._integrations = integrations
+        self._sync_runs = sync_runs
+        self._sync_leases = sync_leases
         self._on_tick = on_tick
         self.ticks = 0  # ticks completed without error
         self._runner = runner
@@ -100,11 +121,11 @@ class Scheduler:
     async def tick(self) -> None:
         """Start queued, abandoned and due runs."""
         busy: set[str] = set()
-        for run in await self._store.sync_runs.list_active():
+        for run in await self._sync_runs.list_active():
             busy.add(run.integration_id)
             if run.status is SyncRunStatus.QUEUED or await self._abandoned(run):
                 self.submit(run.integration_id, run.trigger)
-        for integration in await self._store.integrations.list_connected():
+        for integration in await self._integrations.list_connected():
             if integration.id not in busy and await self._due(integration):
                 self.submit(integration.id, SyncTrigger.SCHEDULED)
 
@@ -132,7 +153,7 @@ class Scheduler:
                     return
                 # A run queued while ours was finishing (``submit`` refused it because this
                 # task was still alive) starts now instead of waiting for the next tick.
-                queued = await self._store.sync_runs.get_active(integration_id=integration_id)
+                queued = await self._sync_runs.get_active(integration_id=integration_id)
                 if ran is None or queued is None or queued.status is not SyncRunStatus.QUEUED:
                     return
                 trigger = queued.trigger
@@ -144,11 +165,11 @@ class Scheduler:
     async def _abandoned(self, run: SyncRun) -> bool:
         if integration_running_here := self._running.get(run.integration_id):
             return integration_running_here.done()
-        lease = await self._store.sync_leases.get(integration_id=run.integration_id)
+        lease = await self._sync_leases.get(integration_id=run.integration_id)
         return lease is None or lease.expires_at <= self._clock()
 
     async def _due(self, integration: Integration) -> bool:
-        latest = await self._store.sync_runs.latest(integration_id=integration.id)
+        latest = await self._sync_runs.latest(integration_id=integration.id)
         if latest is None:
             return True
         interval = timedelta(minutes=integration.sync_interval_minutes)

@@ -27,8 +27,8 @@ from services.atlassian.errors import (
     error_for_response,
 )
 from services.atlassian.models import OAuthApp, Site, TokenSet
+from services.clock import Clock, utcnow
 from services.confluence import paths
-from services.confluence.retry import Clock, utcnow
 
 DEFAULT_AUTH_BASE = "https://auth.atlassian.com"
 DEFAULT_API_BASE = "https://api.atlassian.com"

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from services.atlassian.models import OAuthApp, TokenSet
 from services.atlassian.oauth import AtlassianOAuth
-from services.confluence.retry import Clock, utcnow
+from services.clock import Clock, utcnow
 
 
 class _CachedToken:

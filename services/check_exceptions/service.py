@@ -9,10 +9,11 @@ evaluation's ``now``, so the periodic evaluation turns an expired item back into
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.api_keys import require_role
 from services.check_exceptions.models import MAX_DURATION, CheckException
+from services.clock import Clock, utc_ms, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.models import Principal, Role
@@ -23,19 +24,8 @@ MAX_REASON = 2000
 MAX_RESOURCE_ID = 500
 
 
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 FailingItems = Callable[[str, str], Awaitable[Collection[str]]]
 """The resource ids currently failing a check of an organization: ``(org, check_id)``."""
-
-
-def _utc(when: datetime) -> datetime:
-    """Aware UTC at millisecond precision (what MongoDB keeps); naive means UTC."""
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    return when.replace(microsecond=when.microsecond // 1000 * 1000)
 
 
 #: At most this many exceptions of one check are considered when showing excepted items.
@@ -67,7 +57,7 @@ class ExceptionService:
         check_ids: Callable[[], Collection[str]],
         failing: FailingItems | None = None,
         changed: OnChange = ignore_change,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow_ms,
     ) -> None:
         self._repo = repo
         self._active = ActiveExceptions(repo)
@@ -87,7 +77,7 @@ class ExceptionService:
     ) -> CheckException:
         """Accept one failing item until ``expires_at`` (ADMIN; at most 365 days ahead)."""
         require_role(principal, Role.ADMIN)
-        now, expires_at = self._clock(), _utc(expires_at)
+        now, expires_at = self._clock(), utc_ms(expires_at)
         check_id, resource_id, reason = check_id.strip(), resource_id.strip(), reason.strip()
         self._validate(check_id, resource_id, reason, expires_at, now)
         org = principal.organization_id

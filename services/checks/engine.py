@@ -19,27 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from services.checks.base import Check, DataSource, Evaluation, ExceptionFilter, OnChanged, Outcome
 from services.checks.events import CHECKS_CHANNEL, result_event
 from services.checks.models import CheckResult, CheckStatus, StoredState
+from services.clock import Clock, utcnow_ms
 from services.events import EventBus, topic_for
 from services.ids import new_id
-from services.store import Store
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 INTERNAL = "internal error while evaluating this check; it is logged"
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 async def no_evidence(evaluation: Evaluation) -> str | None:
@@ -55,21 +49,30 @@ class NoExceptions:
         return frozenset()
 
 
+class CheckResultsRepo(Protocol):
+    """The ``CheckResultRepository`` methods ``CheckEngine`` calls."""
+
+    async def get_latest(self, *, organization_id: str, check_id: str) -> CheckResult | None: ...
+    async def record_change(self, result: CheckResult, *, expected_version: int | None) -> bool: ...
+    async def states(self, *, organization_id: str) -> dict[str, StoredState]: ...
+    async def touch(self, result: CheckResult, *, expected_version: int) -> bool: ...
+
+
 class CheckEngine:
     """Evaluates the registry's checks for an organization and records what changed."""
 
     def __init__(
         self,
-        store: Store,
         bus: EventBus,
         *,
+        check_results: CheckResultsRepo,
         checks: Sequence[Check[Any]],
         sources: Mapping[str, DataSource[Any]],
         on_changed: OnChanged = no_evidence,
         exceptions: ExceptionFilter | None = None,
-        clock: Clock = _now,
+        clock: Clock = utcnow_ms,
     ) -> None:
-        self._store = store
+        self._check_results = check_results
         self._bus = bus
         self.checks = tuple(checks)
         self._sources = dict(sources)
@@ -101,7 +104,7 @@ class CheckEngine:
         ]
         data = await self._load(organization_id, {c.source for c in selected}, now)
         excepted = await self.exceptions.excepted(organization_id, now)
-        states = await self._store.check_results.states(organization_id=organization_id)
+        states = await self._check_results.states(organization_id=organization_id)
         evaluations = []
         for check in selected:
             if check.source not in data:
@@ -147,7 +150,7 @@ class CheckEngine:
             data_as_of=outcome.data_as_of,
             snapshot_id=outcome.snapshot_id,
         )
-        results = self._store.check_results
+        results = self._check_results
         if state is not None and state.digest == result.digest:
             kept = replace(result, changed_at=state.changed_at, evidence_id=state.evidence_id)
             await results.touch(kept, expected_version=state.version)

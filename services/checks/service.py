@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from services.checks.base import Check
 from services.checks.engine import CheckEngine
@@ -15,7 +15,6 @@ from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,19 +25,34 @@ class CheckView:
     result: CheckResult | None
 
 
+class CheckResultsRepo(Protocol):
+    """The ``CheckResultRepository`` methods ``CheckService`` calls."""
+
+    async def get_latest(self, *, organization_id: str, check_id: str) -> CheckResult | None: ...
+    async def list_history(
+        self,
+        *,
+        organization_id: str,
+        check_id: str,
+        limit: int,
+        before: tuple[datetime, str] | None,
+    ) -> tuple[list[CheckResult], int]: ...
+    async def list_latest(self, *, organization_id: str) -> list[CheckResult]: ...
+
+
 class CheckService:
     """Read side of the checks; every read is scoped to the caller's organization."""
 
-    def __init__(self, store: Store, bus: EventBus, engine: CheckEngine) -> None:
-        self._store = store
+    def __init__(
+        self, bus: EventBus, engine: CheckEngine, *, check_results: CheckResultsRepo
+    ) -> None:
+        self._check_results = check_results
         self._bus = bus
         self._engine = engine
 
     async def list_checks(self, principal: Principal) -> list[CheckView]:
         """Every registered check with its latest result."""
-        results = await self._store.check_results.list_latest(
-            organization_id=principal.organization_id
-        )
+        results = await self._check_results.list_latest(organization_id=principal.organization_id)
         by_id = {r.check_id: r for r in results}
         return [CheckView(c, by_id.get(c.id)) for c in self._engine.checks]
 
@@ -47,7 +61,7 @@ class CheckService:
         check = self._engine.definition(check_id)
         if check is None:
             return None
-        result = await self._store.check_results.get_latest(
+        result = await self._check_results.get_latest(
             organization_id=principal.organization_id, check_id=check_id
         )
         return CheckView(check, result)
@@ -58,7 +72,7 @@ class CheckService:
         """The recorded changes of a check's result, newest first."""
         self._known(check_id)
         limit = page_size(first)
-        rows, total = await self._store.check_results.list_history(
+        rows, total = await self._check_results.list_history(
             organization_id=principal.organization_id,
             check_id=check_id,
             limit=limit + 1,

@@ -18,10 +18,11 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import TypeVar
 
+from services.clock import Clock, utcnow
 from services.confluence.errors import (
     ConfluenceConnectionError,
     ConfluenceError,
@@ -33,7 +34,6 @@ from services.confluence.errors import (
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], datetime]
 Uniform = Callable[[float, float], float]
 
 _RETRYABLE_5XX = frozenset({502, 503, 504})
@@ -84,11 +84,6 @@ class RetryStats:
         self.rate_limit_waits += event.rate_limited
         self.waited_seconds += event.wait_seconds
         self.events.append(event)
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC (the default clock)."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

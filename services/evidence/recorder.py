@@ -11,21 +11,44 @@ keys and values as ever, so the sealed text and existing chains are unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
+from services.check_exceptions.models import CheckException
 from services.checks.base import Evaluation
 from services.checks.models import CheckItem, CheckResult
 from services.evidence.models import EvidenceEntry
 from services.evidence.service import EvidenceService
-from services.store import Store
+from services.integrations.models import Integration
+
+
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``EvidenceRecorder`` calls."""
+
+    async def list_by_organization(self, *, organization_id: str) -> list[Integration]: ...
+
+
+class CheckExceptionsRepo(Protocol):
+    """The ``CheckExceptionRepository`` methods ``EvidenceRecorder`` calls."""
+
+    async def active(
+        self, *, organization_id: str, now: datetime, check_id: str | None = None
+    ) -> list[CheckException]: ...
 
 
 class EvidenceRecorder:
     """``OnChanged``: seal the evaluation into the organization's chain; return the record id."""
 
-    def __init__(self, evidence: EvidenceService, store: Store) -> None:
+    def __init__(
+        self,
+        evidence: EvidenceService,
+        *,
+        integrations: IntegrationsRepo,
+        check_exceptions: CheckExceptionsRepo,
+    ) -> None:
         self._evidence = evidence
-        self._store = store
+        self._integrations = integrations
+        self._check_exceptions = check_exceptions
 
     async def __call__(self, evaluation: Evaluation) -> str | None:
         """Append the changed evaluation; its id becomes the result's ``evidenceId``."""
@@ -67,7 +90,7 @@ class EvidenceRecorder:
     async def _integration_of(self, organization_id: str, snapshot_id: str | None) -> str | None:
         if snapshot_id is None:
             return None
-        integrations = await self._store.integrations.list_by_organization(
+        integrations = await self._integrations.list_by_organization(
             organization_id=organization_id
         )
         return next((i.id for i in integrations if i.current_snapshot_id == snapshot_id), None)
@@ -78,7 +101,7 @@ class EvidenceRecorder:
         if not excepted:
             return []
         wanted = {i.resource_id for i in excepted}
-        active = await self._store.check_exceptions.active(
+        active = await self._check_exceptions.active(
             organization_id=organization_id, now=result.evaluated_at, check_id=result.check_id
         )
         return [

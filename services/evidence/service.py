@@ -14,9 +14,9 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, iso_utc, seal
 from services.evidence.export import (
@@ -29,24 +29,18 @@ from services.evidence.export import (
 from services.evidence.models import ChainHead, EvidenceEntry, EvidenceRecord, SequenceTaken
 from services.evidence.verify import ChainStatus, ChainVerifier, dangling_reference
 from services.ids import new_id
+from services.integrations.models import Integration
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store import Store
 from services.store.evidence import EvidenceRepository
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 # (check id, evidence record id) of every current check result of an organization.
 Anchors = Callable[[str], Awaitable[list[tuple[str, str]]]]
 MAX_ATTEMPTS = 50
 CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
-
-
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class EvidenceService:
@@ -59,7 +53,7 @@ class EvidenceService:
         *,
         check_ids: Callable[[], Collection[str]],
         anchors: Anchors | None = None,
-        clock: Clock = _now,
+        clock: Clock = utcnow_ms,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._repo = repo
@@ -248,15 +242,28 @@ def _sequence_cursor(after: str | None) -> int | None:
     return int(key)
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``EvidencedSnapshots`` calls."""
+
+    async def get_by_id(self, *, integration_id: str) -> Integration | None: ...
+
+
+class EvidenceRecordsRepo(Protocol):
+    """The ``EvidenceRepository`` methods ``EvidencedSnapshots`` calls."""
+
+    async def snapshot_ids(self, *, organization_id: str) -> set[str]: ...
+
+
 class EvidencedSnapshots:
     """Snapshot retention's ``ProtectedSnapshots``: every snapshot evidence points to."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, *, integrations: IntegrationsRepo, evidence: EvidenceRecordsRepo) -> None:
+        self._integrations = integrations
+        self._evidence = evidence
 
     async def protected_snapshot_ids(self, integration_id: str) -> set[str]:
         """The snapshots any evidence record of the integration's organization refers to."""
-        integration = await self._store.integrations.get_by_id(integration_id=integration_id)
+        integration = await self._integrations.get_by_id(integration_id=integration_id)
         if integration is None:
             return set()
-        return await self._store.evidence.snapshot_ids(organization_id=integration.organization_id)
+        return await self._evidence.snapshot_ids(organization_id=integration.organization_id)

@@ -16,19 +16,15 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+from services.clock import Clock, utcnow
 from services.models import RevisionState
 from services.sync.models import SnapshotAccount
 
 K = TypeVar("K")
 V = TypeVar("V")
-Clock = Callable[[], datetime]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,7 @@ class RevisionedCache(Generic[K, V]):
         key: Callable[[V], K],
         max_age: timedelta = timedelta(minutes=15),
         max_organizations: int = 256,
-        clock: Clock = _now,
+        clock: Clock = utcnow,
     ) -> None:
         self._revision = revision
         self._changed = changed

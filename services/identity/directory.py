@@ -7,15 +7,16 @@ costs one revision read per collection instead of a full scan (ADR 005).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from services.identity.caches import RevisionedCache, SnapshotAccountCache, SnapshotAccounts
 from services.identity.models import Identity
 from services.integrations.models import Integration, Purpose
+from services.models import RevisionState
 from services.people.models import Person
-from services.store import Store
 from services.sync.models import SnapshotAccount
 from services.sync.reads import SnapshotReader
 
@@ -33,24 +34,54 @@ class CurrentAccounts:
         return self.snapshot.accounts if self.snapshot else ()
 
 
+class PeopleRepo(Protocol):
+    """The ``PeopleRepository`` methods ``Directory`` calls."""
+
+    async def list_changed(
+        self, *, organization_id: str, after_seq: int
+    ) -> list[tuple[int, Person]]: ...
+    async def revision(self, *, organization_id: str) -> RevisionState: ...
+
+
+class IdentitiesRepo(Protocol):
+    """The ``IdentityRepository`` methods ``Directory`` calls."""
+
+    async def list_changed(
+        self, *, organization_id: str, after_seq: int
+    ) -> list[tuple[int, Identity]]: ...
+    async def revision(self, *, organization_id: str) -> RevisionState: ...
+
+
+class SnapshotQueriesRepo(Protocol):
+    """The ``SnapshotQueryRepository`` methods ``Directory`` calls."""
+
+    def iter_accounts(self, *, snapshot_id: str) -> AsyncIterator[SnapshotAccount]: ...
+
+
 class Directory:
     """Cached reads of an organization's accounts, people and identities."""
 
-    def __init__(self, store: Store, reader: SnapshotReader, *, max_age: timedelta) -> None:
-        self._store = store
+    def __init__(
+        self,
+        reader: SnapshotReader,
+        *,
+        people: PeopleRepo,
+        identities: IdentitiesRepo,
+        snapshot_queries: SnapshotQueriesRepo,
+        max_age: timedelta,
+    ) -> None:
+        self._snapshot_queries = snapshot_queries
         self._reader = reader
         self._snapshots = SnapshotAccountCache(self._load_snapshot)
         self._people: RevisionedCache[str, Person] = RevisionedCache(
-            revision=lambda org: store.people.revision(organization_id=org),
-            changed=lambda org, seq: store.people.list_changed(organization_id=org, after_seq=seq),
+            revision=lambda org: people.revision(organization_id=org),
+            changed=lambda org, seq: people.list_changed(organization_id=org, after_seq=seq),
             key=lambda p: p.id,
             max_age=max_age,
         )
         self._identities: RevisionedCache[str, Identity] = RevisionedCache(
-            revision=lambda org: store.identities.revision(organization_id=org),
-            changed=lambda org, seq: store.identities.list_changed(
-                organization_id=org, after_seq=seq
-            ),
+            revision=lambda org: identities.revision(organization_id=org),
+            changed=lambda org, seq: identities.list_changed(organization_id=org, after_seq=seq),
             key=lambda i: i.account_id,
             max_age=max_age,
         )
@@ -84,5 +115,5 @@ class Directory:
         self._identities.apply(organization_id, written, first=first)
 
     async def _load_snapshot(self, snapshot_id: str) -> list[SnapshotAccount]:
-        queries = self._store.snapshot_queries
+        queries = self._snapshot_queries
         return [a async for a in queries.iter_accounts(snapshot_id=snapshot_id)]

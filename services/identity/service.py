@@ -7,11 +7,12 @@ Manual decisions (``link``, ``mark_not_staff``) are never overwritten by automat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Collection, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from typing import Protocol
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory
@@ -25,7 +26,7 @@ from services.identity.models import (
 from services.identity.resolution import automatic_identity, resolve
 from services.identity.views import AccountView, view_of
 from services.models import Principal, Role
-from services.store import Store
+from services.people.models import Person
 from services.sync.models import SnapshotAccount
 
 log = logging.getLogger(__name__)
@@ -33,21 +34,38 @@ log = logging.getLogger(__name__)
 MAX_REASON = 500
 
 
+class IdentitiesRepo(Protocol):
+    """The ``IdentityRepository`` methods ``IdentityService`` calls."""
+
+    async def write_automatic(
+        self, *, organization_id: str, identities: Sequence[Identity], stored: Collection[str]
+    ) -> int: ...
+    async def write_manual(self, *, organization_id: str, identity: Identity) -> int: ...
+
+
+class PeopleRepo(Protocol):
+    """The ``PeopleRepository`` methods ``IdentityService`` calls."""
+
+    async def get(self, *, organization_id: str, person_id: str) -> Person | None: ...
+
+
 class IdentityService:
     """Resolves and records who each Confluence account belongs to."""
 
     def __init__(
         self,
-        store: Store,
         directory: Directory,
         *,
+        identities: IdentitiesRepo,
+        people: PeopleRepo,
         on_change: OnChange = ignore_change,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        self._store = store
+        self._identities = identities
+        self._people = people
         self._directory = directory
         self._on_change = on_change
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utcnow
 
     async def resolve(self, organization_id: str) -> int:
         """Apply the automatic rules to the current accounts; returns how many changed."""
@@ -60,7 +78,7 @@ class IdentityService:
         if changes:
             # Not applied to the cache directly: a concurrent manual decision wins in the
             # database, so the next read fetches what was actually stored.
-            await self._store.identities.write_automatic(
+            await self._identities.write_automatic(
                 organization_id=organization_id, identities=changes, stored=identities.keys()
             )
             log.info("resolved %d account identities automatically", len(changes))
@@ -71,7 +89,7 @@ class IdentityService:
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
         account = await self._account(org, account_id)
-        person = await self._store.people.get(organization_id=org, person_id=person_id)
+        person = await self._people.get(organization_id=org, person_id=person_id)
         if person is None:
             raise NotFound(f"person {person_id} not found", field=["input", "personId"])
         identity = Identity(account_id, Classification.STAFF, person_id=person.id)
@@ -133,7 +151,7 @@ class IdentityService:
     async def _save(
         self, organization_id: str, account: SnapshotAccount, identity: Identity
     ) -> AccountView:
-        seq = await self._store.identities.write_manual(
+        seq = await self._identities.write_manual(
             organization_id=organization_id, identity=identity
         )
         self._directory.identities_written(organization_id, [(seq, identity)], seq)

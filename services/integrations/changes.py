@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration, IntegrationStatus
-from services.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +28,25 @@ async def ignore_integration(integration: Integration) -> None:
     """The default listener: nobody needs to know."""
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` method ``IntegrationChanges`` calls."""
+
+    async def update(
+        self, *, integration_id: str, expect_status: IntegrationStatus | None = None, **fields: Any
+    ) -> Integration | None: ...
+
+
 class IntegrationChanges:
     """Tells subscribers and the reactions that an integration changed."""
 
     def __init__(
-        self, store: Store, bus: EventBus, *, after_change: OnIntegration = ignore_integration
+        self,
+        bus: EventBus,
+        *,
+        integrations: IntegrationsRepo,
+        after_change: OnIntegration = ignore_integration,
     ) -> None:
-        self._store = store
+        self._integrations = integrations
         self._bus = bus
         self._after_change = after_change
 
@@ -61,7 +72,7 @@ class IntegrationChanges:
 
     async def mark_needs_reauth(self, integration: Integration, message: str) -> None:
         """Atlassian refused the stored authorization: a person must reconnect."""
-        updated = await self._store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.NEEDS_REAUTH,
             status_message=message,

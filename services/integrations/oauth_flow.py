@@ -7,9 +7,11 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from services.api_keys import require_role
+from services.clock import utcnow_ms
 from services.confluence.auth import BearerAuth
 from services.errors import AlreadyExists, DomainError, ValidationFailed
 from services.integrations.clients import atlassian_errors
@@ -26,11 +28,11 @@ from services.integrations.models import (
     IntegrationStatus,
     Purpose,
 )
-from services.integrations.service import IntegrationService
+from services.integrations.service import IntegrationService, IntegrationsRepo
 from services.integrations.tokens import secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from services.models import Principal, Role
-from services.store.common import utcnow
+from services.store.oauth_states import OAuthState
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +64,35 @@ class CallbackOutcome:
     message: str
 
 
+class OAuthStatesRepo(Protocol):
+    """The ``OAuthStateRepository`` methods ``OAuthFlow`` calls."""
+
+    async def consume(self, *, state_hash: str, now: datetime) -> OAuthState | None: ...
+    async def create(
+        self,
+        *,
+        state_hash: str,
+        organization_id: str,
+        integration_id: str,
+        expires_at: datetime,
+        upgrade: bool = False,
+    ) -> None: ...
+
+
 class OAuthFlow:
     """The browser round-trip through Atlassian's consent screen."""
 
-    def __init__(self, integrations: IntegrationService, redirect_uri: str) -> None:
-        self._svc = integrations
-        self._store = integrations.store
+    def __init__(
+        self,
+        service: IntegrationService,
+        redirect_uri: str,
+        *,
+        integrations: IntegrationsRepo,
+        oauth_states: OAuthStatesRepo,
+    ) -> None:
+        self._svc = service
+        self._integrations = integrations
+        self._oauth_states = oauth_states
         self._redirect_uri = redirect_uri
 
     async def start(
@@ -87,11 +112,11 @@ class OAuthFlow:
             )
         integration = await self._pending_integration(principal, purpose)
         state = secrets.token_urlsafe(32)
-        await self._store.oauth_states.create(
+        await self._oauth_states.create(
             state_hash=hash_state(state),
             organization_id=principal.organization_id,
             integration_id=integration.id,
-            expires_at=utcnow() + STATE_TTL,
+            expires_at=utcnow_ms() + STATE_TTL,
         )
         url = self._svc.clients.oauth().authorization_url(self._redirect_uri, SCOPES, state)
         return integration, url
@@ -102,8 +127,8 @@ class OAuthFlow:
         """Handle Atlassian's redirect; a bad ``state`` changes nothing."""
         if not state or len(state) > 512:
             return CallbackOutcome(None, "rejected", "missing authorization state")
-        bound = await self._store.oauth_states.consume(state_hash=hash_state(state), now=utcnow())
-        integration = bound and await self._store.integrations.get(
+        bound = await self._oauth_states.consume(state_hash=hash_state(state), now=utcnow_ms())
+        integration = bound and await self._integrations.get(
             organization_id=bound.organization_id, integration_id=bound.integration_id
         )
         upgrading = bool(
@@ -153,11 +178,11 @@ class OAuthFlow:
                 field=["integrationId"],
             )
         state = secrets.token_urlsafe(32)
-        await self._store.oauth_states.create(
+        await self._oauth_states.create(
             state_hash=hash_state(state),
             organization_id=principal.organization_id,
             integration_id=integration.id,
-            expires_at=utcnow() + STATE_TTL,
+            expires_at=utcnow_ms() + STATE_TTL,
             upgrade=True,
         )
         scopes = tuple(dict.fromkeys((*SCOPES, *extra_scopes)))
@@ -184,7 +209,7 @@ class OAuthFlow:
         await self._svc.vault.store(
             integration.organization_id, integration.id, {OAUTH_TOKENS: tokens_to_secret(tokens)}
         )
-        updated = await self._store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id, granted_scopes=tokens.scopes
         )
         assert updated is not None
@@ -208,7 +233,7 @@ class OAuthFlow:
         return await self._connect_site(integration, site)
 
     async def _pending_integration(self, principal: Principal, purpose: Purpose) -> Integration:
-        existing = await self._store.integrations.get_live_for_purpose(
+        existing = await self._integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=purpose
         )
         if existing is not None:
@@ -220,7 +245,7 @@ class OAuthFlow:
                 field=["purpose"],
             )
         try:
-            integration = await self._store.integrations.create(
+            integration = await self._integrations.create(
                 organization_id=principal.organization_id,
                 purpose=purpose,
                 auth_method=AuthMethod.OAUTH,
@@ -249,7 +274,7 @@ class OAuthFlow:
         available = tuple(
             ConfluenceSite(url=s.url, cloud_id=s.cloud_id, name=s.name) for s in sites
         )
-        await self._store.integrations.update(
+        await self._integrations.update(
             integration_id=integration.id,
             granted_scopes=tokens.scopes,
             available_sites=available,
@@ -257,7 +282,7 @@ class OAuthFlow:
         if len(available) == 1:
             connected = await self._connect_site(integration, available[0])
             return CallbackOutcome(connected, connected.status.value.lower(), "connected")
-        updated = await self._store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.SITE_SELECTION_REQUIRED,
             status_message="Several Confluence sites were authorized: choose one.",
@@ -278,12 +303,12 @@ class OAuthFlow:
         )
         async with atlassian_errors("authorization for this site"):
             user = await client.current_user()
-        updated = await self._store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.CONNECTED,
             status_message=None,
             site=site,
-            connected_at=utcnow(),
+            connected_at=utcnow_ms(),
             connected_as=user.display_name,
         )
         assert updated is not None
@@ -292,7 +317,7 @@ class OAuthFlow:
         return updated
 
     async def _fail(self, integration: Integration, status: str, message: str) -> CallbackOutcome:
-        updated = await self._store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.ERROR,
             status_message=message,

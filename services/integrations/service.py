@@ -6,10 +6,11 @@ import logging
 import re
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from services.api_keys import require_role
 from services.atlassian.models import OAuthApp
+from services.clock import utcnow_ms
 from services.confluence.auth import BasicAuth, BearerAuth, NoAuth
 from services.confluence.errors import ConfluenceAuthError, ConfluenceError
 from services.confluence.http import HttpError
@@ -38,8 +39,6 @@ from services.integrations.vault import (
     CredentialVault,
 )
 from services.models import Principal, Role
-from services.store import Store
-from services.store.common import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +66,40 @@ def header_safe(value: str, field: str, what: str) -> str:
     return value
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``IntegrationService`` and ``OAuthFlow`` call."""
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        purpose: Purpose,
+        auth_method: AuthMethod,
+        status: IntegrationStatus,
+        sync_interval_minutes: int,
+        **fields: Any,
+    ) -> Integration: ...
+    async def delete(self, *, integration_id: str) -> None: ...
+    async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
+    async def get_live_for_purpose(
+        self, *, organization_id: str, purpose: Purpose
+    ) -> Integration | None: ...
+    async def list_by_organization(self, *, organization_id: str) -> list[Integration]: ...
+    async def update(
+        self, *, integration_id: str, expect_status: IntegrationStatus | None = None, **fields: Any
+    ) -> Integration | None: ...
+
+
 class IntegrationService:
     """Integrations of an organization: connect, inspect, disconnect."""
 
     def __init__(
         self,
-        store: Store,
         vault: CredentialVault,
         clients: ClientFactory,
         changes: IntegrationChanges,
         *,
+        integrations: IntegrationsRepo,
         after_connect: OnIntegration = ignore_integration,
         after_collection_change: OnIntegration = ignore_integration,
         sync_interval_minutes: int = 360,
@@ -84,7 +107,7 @@ class IntegrationService:
         """``changes`` announces every change (and runs its reaction); ``after_connect`` runs
         when an integration becomes CONNECTED (the first sync), ``after_collection_change``
         when what a sync collects changed (the admin key: a sync, or a follow-up)."""
-        self.store = store
+        self._integrations = integrations
         self.vault = vault
         self.clients = clients
         self.changes = changes
@@ -94,13 +117,13 @@ class IntegrationService:
 
     async def list(self, principal: Principal) -> list[Integration]:
         """The caller's organization's integrations."""
-        return await self.store.integrations.list_by_organization(
+        return await self._integrations.list_by_organization(
             organization_id=principal.organization_id
         )
 
     async def get(self, principal: Principal, integration_id: str) -> Integration | None:
         """One integration of the caller's organization."""
-        return await self.store.integrations.get(
+        return await self._integrations.get(
             organization_id=principal.organization_id, integration_id=integration_id
         )
 
@@ -232,7 +255,7 @@ class IntegrationService:
         await self.vault.store(
             integration.organization_id, integration.id, {ADMIN_API_KEY: {"api_key": api_key}}
         )
-        updated = await self.store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id, has_admin_key=True, admin_org_id=org_id
         )
         return await self._collection_changed(await self.publish_change(updated or integration))
@@ -244,7 +267,7 @@ class IntegrationService:
         if not integration.has_admin_key:
             return integration
         await self.vault.remove(integration.id, ADMIN_API_KEY)
-        updated = await self.store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id, has_admin_key=False, admin_org_id=None
         )
         return await self._collection_changed(await self.publish_change(updated or integration))
@@ -262,7 +285,7 @@ class IntegrationService:
         require_role(principal, Role.ADMIN)
         integration = await self.get_or_raise(principal, integration_id)
         await self.vault.delete(integration.id)
-        updated = await self.store.integrations.update(
+        updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.DISCONNECTED,
             status_message="Disconnected; collected data and evidence are kept.",
@@ -270,8 +293,15 @@ class IntegrationService:
         )
         return await self.publish_change(updated or integration)
 
+    async def apply_settings(
+        self, integration: Integration, fields: Mapping[str, Any]
+    ) -> Integration:
+        """Store already validated settings of ``integration`` and publish the change."""
+        updated = await self._integrations.update(integration_id=integration.id, **fields)
+        return await self.publish_change(updated or integration)
+
     async def _ensure_purpose_free(self, principal: Principal, purpose: Purpose) -> None:
-        existing = await self.store.integrations.get_live_for_purpose(
+        existing = await self._integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=purpose
         )
         if existing is not None:
@@ -291,14 +321,14 @@ class IntegrationService:
         **fields: Any,
     ) -> Integration:
         try:
-            integration = await self.store.integrations.create(
+            integration = await self._integrations.create(
                 organization_id=principal.organization_id,
                 purpose=purpose,
                 auth_method=method,
                 status=IntegrationStatus.CONNECTED,
                 sync_interval_minutes=self.sync_interval_minutes,
                 site=site,
-                connected_at=utcnow(),
+                connected_at=utcnow_ms(),
                 connected_by=principal.api_key_id,
                 **fields,
             )
@@ -309,7 +339,7 @@ class IntegrationService:
         try:
             await self.vault.store(principal.organization_id, integration.id, secrets)
         except BaseException:
-            await self.store.integrations.delete(integration_id=integration.id)
+            await self._integrations.delete(integration_id=integration.id)
             raise
         await self.publish_change(integration)
         await self.connected(integration)

@@ -53,8 +53,7 @@ async def update_settings(
         fields["admin_groups"] = _groups(integration, change.admin_groups)
     if not fields:
         return integration
-    updated = await integrations.store.integrations.update(integration_id=integration.id, **fields)
-    return await integrations.publish_change(updated or integration)
+    return await integrations.apply_settings(integration, fields)
 
 
 def _interval(minutes: int) -> int:

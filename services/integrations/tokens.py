@@ -31,19 +31,19 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.atlassian.errors import InvalidGrant
 from services.atlassian.models import TokenSet
 from services.atlassian.oauth import AtlassianOAuth
+from services.clock import Clock, utcnow
 from services.integrations.models import Integration
 from services.integrations.vault import OAUTH_TOKENS, CredentialVault, Secret
 from services.store.credentials import CredentialRepository
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 OnReauth = Callable[[Integration, str], Awaitable[None]]
 
@@ -124,7 +124,7 @@ class StoredOAuthTokenProvider:
         self._oauth = oauth
         self._lock = locks.for_integration(integration.id)
         self._on_reauth = on_reauth
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utcnow
         self._sleep = sleep
         self._poll = poll_seconds
         self._owner = secrets.token_hex(8)

@@ -7,11 +7,12 @@ resolved again and its checks re-evaluated (``on_change``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.hooks import OnChange, ignore_change
@@ -30,7 +31,6 @@ from services.people.models import (
     person_id,
 )
 from services.people.validation import PersonDraft, check_batch
-from services.store import Store
 
 MAX_FILTER_TEXT = 200
 
@@ -51,21 +51,43 @@ class PeopleCache(Protocol):
         """Tell the cache about people this process just wrote."""
 
 
+class PeopleRepo(Protocol):
+    """The ``PeopleRepository`` methods ``PeopleService`` calls."""
+
+    async def get(self, *, organization_id: str, person_id: str) -> Person | None: ...
+    async def list_people(
+        self,
+        *,
+        organization_id: str,
+        filter: PersonFilter,
+        limit: int,
+        after: PersonKey | None,
+        sort: PersonSort | None = None,
+    ) -> tuple[list[Person], int]: ...
+    async def write(
+        self,
+        *,
+        organization_id: str,
+        records: Sequence[PersonRecord],
+        existing: Mapping[str, Person],
+    ) -> list[tuple[int, Person]]: ...
+
+
 class PeopleService:
     """The organization's workforce as HR states it; Confluence never changes it."""
 
     def __init__(
         self,
-        store: Store,
         directory: PeopleCache,
         *,
+        people: PeopleRepo,
         on_change: OnChange = ignore_change,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        self._store = store
+        self._people = people
         self._directory = directory
         self._on_change = on_change
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or utcnow
 
     async def upsert(self, principal: Principal, drafts: Sequence[PersonDraft]) -> UpsertSummary:
         """Create or update people by email, case-insensitively (ADMIN; all or nothing)."""
@@ -100,7 +122,7 @@ class PeopleService:
 
     async def get(self, principal: Principal, person_id: str) -> Person | None:
         """One person of the caller's organization."""
-        return await self._store.people.get(
+        return await self._people.get(
             organization_id=principal.organization_id, person_id=person_id
         )
 
@@ -122,7 +144,7 @@ class PeopleService:
                     f"{name} must be at most {MAX_FILTER_TEXT} characters", field=["filter", name]
                 )
         limit = page_size(first)
-        rows, total = await self._store.people.list_people(
+        rows, total = await self._people.list_people(
             organization_id=principal.organization_id,
             filter=filter,
             limit=limit + 1,
@@ -156,7 +178,7 @@ class PeopleService:
                 unchanged[pid] = before
             else:
                 changed.append(record)
-        written = await self._store.people.write(
+        written = await self._people.write(
             organization_id=organization_id, records=changed, existing=existing
         )
         if written:

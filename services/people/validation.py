@@ -10,8 +10,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
+from services.clock import utc_ms
 from services.errors import DomainError
 from services.people.models import PersonRecord, PersonStatus
 
@@ -115,7 +116,4 @@ def _has_control(text: str) -> bool:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return None if value is None else utc_ms(value)

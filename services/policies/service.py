@@ -8,10 +8,12 @@ pushed to subscribers) right away. After a POLICY sync, ``services/reactions.py`
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Protocol
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.hooks import OnChange, ignore_change
@@ -19,20 +21,48 @@ from services.models import Principal, Role
 from services.policies.catalogue import PolicyType, matching_types, normalise_title
 from services.policies.models import PolicyDocument, PolicyRequirement
 from services.policies.state import PolicyStateLoader
-from services.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE_ID = 100
 
 
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 #: Bus channel announcing that an organization's policies changed (``policiesChanged``).
 POLICIES_CHANNEL = "policies"
+
+
+class PolicyDocumentsRepo(Protocol):
+    """The ``PolicyDocumentRepository`` methods ``PolicyService`` calls."""
+
+    async def approve(
+        self, *, organization_id: str, policy_type: PolicyType, by: str, at: datetime
+    ) -> PolicyDocument | None: ...
+    async def create_auto(
+        self,
+        *,
+        organization_id: str,
+        policy_type: PolicyType,
+        page_id: str,
+        title: str,
+        at: datetime,
+    ) -> PolicyDocument | None: ...
+    async def delete(
+        self, *, organization_id: str, policy_type: PolicyType
+    ) -> PolicyDocument | None: ...
+    async def dismiss(
+        self, *, organization_id: str, policy_type: PolicyType, page_id: str, at: datetime
+    ) -> None: ...
+    async def dismissed(self, *, organization_id: str) -> set[tuple[PolicyType, str]]: ...
+    async def map_manual(
+        self,
+        *,
+        organization_id: str,
+        policy_type: PolicyType,
+        page_id: str,
+        title: str,
+        by: str,
+        at: datetime,
+    ) -> PolicyDocument: ...
 
 
 class PolicyService:
@@ -40,13 +70,13 @@ class PolicyService:
 
     def __init__(
         self,
-        store: Store,
         loader: PolicyStateLoader,
         *,
+        policies: PolicyDocumentsRepo,
         changed: OnChange = ignore_change,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow_ms,
     ) -> None:
-        self._store = store
+        self._policies = policies
         self._loader = loader
         self._changed = changed
         self._clock = clock
@@ -83,7 +113,7 @@ class PolicyService:
                 field=["input", "pageId"],
                 code="PAGE_NOT_CURRENT",
             )
-        await self._store.policies.map_manual(
+        await self._policies.map_manual(
             organization_id=org,
             policy_type=policy_type,
             page_id=page_id,
@@ -97,7 +127,7 @@ class PolicyService:
         """Make the type's mapped document ACTIVE (ADMIN)."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        approved = await self._store.policies.approve(
+        approved = await self._policies.approve(
             organization_id=org, policy_type=policy_type, by=principal.api_key_id, at=self._clock()
         )
         if approved is None:
@@ -108,10 +138,10 @@ class PolicyService:
         """Remove the type's mapping (ADMIN); auto-mapping will not map that page to it again."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        removed = await self._store.policies.delete(organization_id=org, policy_type=policy_type)
+        removed = await self._policies.delete(organization_id=org, policy_type=policy_type)
         if removed is None:
             raise NotFound(f"{policy_type.value} has no mapped document", field=["policyType"])
-        await self._store.policies.dismiss(
+        await self._policies.dismiss(
             organization_id=org, policy_type=policy_type, page_id=removed.page_id, at=self._clock()
         )
         return await self._after_change(org, policy_type)
@@ -125,7 +155,7 @@ class PolicyService:
         pages.sort(key=lambda p: (normalise_title(p.title), p.title, p.page_id))
         taken_types = set(state.documents)
         taken_pages = {d.page_id for d in state.documents.values()}
-        dismissed = await self._store.policies.dismissed(organization_id=organization_id)
+        dismissed = await self._policies.dismissed(organization_id=organization_id)
         created: list[PolicyDocument] = []
         for page in pages:
             if page.status != "current" or page.page_id in taken_pages:
@@ -133,7 +163,7 @@ class PolicyService:
             for policy_type in matching_types(page.title):
                 if policy_type in taken_types or (policy_type, page.page_id) in dismissed:
                     continue
-                document = await self._store.policies.create_auto(
+                document = await self._policies.create_auto(
                     organization_id=organization_id,
                     policy_type=policy_type,
                     page_id=page.page_id,

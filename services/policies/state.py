@@ -9,36 +9,67 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from services.integrations.models import Purpose
+from services.models import Organization
 from services.paging import MAX_FIRST
-from services.policies.models import PageFacts, PolicyState
+from services.policies.models import PageFacts, PolicyDocument, PolicyState
 from services.policies.structure import missing_sections
-from services.store import Store
 from services.sync.models import PageFilter, SnapshotPage
 from services.sync.reads import SnapshotReader
 
 CACHE_SIZE = 1024
 
 
+class SnapshotQueriesRepo(Protocol):
+    """The ``SnapshotQueryRepository`` methods ``PolicyStateLoader`` calls."""
+
+    async def get_page(self, *, snapshot_id: str, page_id: str) -> SnapshotPage | None: ...
+    async def list_pages(
+        self, *, snapshot_id: str, filter: PageFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotPage], int]: ...
+
+
+class PolicyDocumentsRepo(Protocol):
+    """The ``PolicyDocumentRepository`` methods ``PolicyStateLoader`` calls."""
+
+    async def list(self, *, organization_id: str) -> list[PolicyDocument]: ...
+
+
+class OrganizationsRepo(Protocol):
+    """The ``OrganizationRepository`` methods ``PolicyStateLoader`` calls."""
+
+    async def get(self, *, organization_id: str) -> Organization | None: ...
+
+
 class PolicyStateLoader:
     """Reads what the policy checks and the ``policies`` query need."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._reader = SnapshotReader(store)
+    def __init__(
+        self,
+        reader: SnapshotReader,
+        *,
+        organizations: OrganizationsRepo,
+        policies: PolicyDocumentsRepo,
+        snapshot_queries: SnapshotQueriesRepo,
+    ) -> None:
+        self._reader = reader
+        self._organizations = organizations
+        self._policies = policies
+        self._snapshot_queries = snapshot_queries
         self._sections: OrderedDict[tuple[str, str, int | None], tuple[str, ...]] = OrderedDict()
 
     async def load(self, organization_id: str) -> PolicyState:
         """The organization's policy state now."""
-        org = await self._store.organizations.get(organization_id=organization_id)
+        org = await self._organizations.get(organization_id=organization_id)
         integration = await self._reader.integration_for(organization_id, Purpose.POLICY)
-        docs = await self._store.policies.list(organization_id=organization_id)
+        docs = await self._policies.list(organization_id=organization_id)
         snapshot = integration.current_snapshot_id if integration else None
         pages: dict[str, PageFacts] = {}
         if snapshot is not None:
             for doc in docs:
-                page = await self._store.snapshot_queries.get_page(
+                page = await self._snapshot_queries.get_page(
                     snapshot_id=snapshot, page_id=doc.page_id
                 )
                 if page is not None:
@@ -55,14 +86,14 @@ class PolicyStateLoader:
         snapshot = await self._reader.current_snapshot(organization_id, Purpose.POLICY)
         if snapshot is None:
             return None
-        page = await self._store.snapshot_queries.get_page(snapshot_id=snapshot, page_id=page_id)
+        page = await self._snapshot_queries.get_page(snapshot_id=snapshot, page_id=page_id)
         return self._facts(snapshot, page) if page else None
 
     async def snapshot_pages(self, snapshot_id: str) -> AsyncIterator[SnapshotPage]:
         """Every page of a snapshot without bodies, by page id (for auto-mapping)."""
         after: str | None = None
         while True:
-            rows, _ = await self._store.snapshot_queries.list_pages(
+            rows, _ = await self._snapshot_queries.list_pages(
                 snapshot_id=snapshot_id, filter=PageFilter(), limit=MAX_FIRST, after=after
             )
             for row in rows:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
@@ -10,7 +11,6 @@ from services.integrations.models import AuthMethod, Integration, Purpose
 from services.integrations.oauth_flow import OAuthFlow
 from services.models import Principal, Role
 from services.remediation.models import WRITE_SCOPE
-from services.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,11 +22,19 @@ class ConsentOutcome:
     message: str
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``RemediationConsent`` calls."""
+
+    async def get_live_for_purpose(
+        self, *, organization_id: str, purpose: Purpose
+    ) -> Integration | None: ...
+
+
 class RemediationConsent:
     """``enableConfluenceRemediation``: ask for ``write:confluence-groups`` where it applies."""
 
-    def __init__(self, store: Store, flow: OAuthFlow) -> None:
-        self._store = store
+    def __init__(self, flow: OAuthFlow, *, integrations: IntegrationsRepo) -> None:
+        self._integrations = integrations
         self._flow = flow
 
     async def enable(self, principal: Principal, confirm: bool) -> ConsentOutcome:
@@ -38,7 +46,7 @@ class RemediationConsent:
                 field=["confirm"],
                 code="CONFIRMATION_REQUIRED",
             )
-        integration = await self._store.integrations.get_live_for_purpose(
+        integration = await self._integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=Purpose.ACCESS_REVIEW
         )
         if integration is None:

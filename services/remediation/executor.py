@@ -23,8 +23,8 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from services.atlassian.directory_admin import (
@@ -33,6 +33,7 @@ from services.atlassian.directory_admin import (
     SUSPEND,
     DirectoryAdminClient,
 )
+from services.clock import Clock, utcnow
 from services.confluence.client import ConfluenceClient
 from services.confluence.errors import ConfluenceError, ConfluenceNotFound
 from services.confluence.paths import GROUP_MEMBER_REMOVE, GROUP_MEMBERS
@@ -50,11 +51,9 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
-from services.store import Store
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Publish = Callable[[RemediationAction], Awaitable[None]]
 RecordEvidence = Callable[[EvidenceEntry], Awaitable[EvidenceRecord]]
 OnVerified = Callable[[Integration], Awaitable[None]]
@@ -76,13 +75,35 @@ class ClientSource(Protocol):
         ...
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def default_owner() -> str:
     """host:pid:random, like sync lease owners."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class RemediationsRepo(Protocol):
+    """The ``RemediationRepository`` methods ``RemediationExecutor`` calls."""
+
+    async def claim(
+        self, *, organization_id: str, owner: str, ttl: timedelta, now: datetime
+    ) -> Claim | None: ...
+    async def record(
+        self,
+        claim: Claim,
+        *,
+        state: ActionState,
+        now: datetime,
+        calls: Sequence[CallRecord] = (),
+        verification: Verification | None = None,
+        error: str | None = None,
+    ) -> RemediationAction | None: ...
+    async def set_evidence(self, claim: Claim, *, evidence_id: str) -> None: ...
+
+
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``RemediationExecutor`` calls."""
+
+    async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
+    async def get_by_id(self, *, integration_id: str) -> Integration | None: ...
 
 
 class RemediationExecutor:
@@ -90,9 +111,10 @@ class RemediationExecutor:
 
     def __init__(
         self,
-        store: Store,
         clients: ClientSource,
         *,
+        integrations: IntegrationsRepo,
+        remediations: RemediationsRepo,
         record_evidence: RecordEvidence,
         publish: Publish,
         on_verified: OnVerified,
@@ -101,11 +123,12 @@ class RemediationExecutor:
         concurrency: int = DEFAULT_CONCURRENCY,
         lease: timedelta = DEFAULT_LEASE,
         owner: str | None = None,
-        clock: Clock = _now,
+        clock: Clock = utcnow,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        self._store = store
+        self._integrations = integrations
+        self._remediations = remediations
         self._clients = clients
         self._record_evidence = record_evidence
         self._publish = publish
@@ -127,7 +150,7 @@ class RemediationExecutor:
         await asyncio.gather(*workers)
         verified = {a.integration_id for a in finished if a.state is ActionState.VERIFIED}
         for integration_id in sorted(verified):
-            integration = await self._store.integrations.get_by_id(integration_id=integration_id)
+            integration = await self._integrations.get_by_id(integration_id=integration_id)
             if integration is not None:
                 try:
                     await self._on_verified(integration)
@@ -141,7 +164,7 @@ class RemediationExecutor:
         clients: dict[str, ConfluenceClient],
         finished: list[RemediationAction],
     ) -> None:
-        repo = self._store.remediations
+        repo = self._remediations
         while True:
             claim = await repo.claim(
                 organization_id=organization_id,
@@ -174,7 +197,7 @@ class RemediationExecutor:
         """Carry one claimed action to its end; None when the lease was lost meanwhile."""
         clients = {} if clients is None else clients
         action = claim.action
-        repo = self._store.remediations
+        repo = self._remediations
         if action.state in (ActionState.VERIFIED, ActionState.FAILED):
             return await self._after(claim, action)  # finished, but its evidence is not written
         if action.kind is ActionKind.SUSPEND_ACCESS:
@@ -197,7 +220,7 @@ class RemediationExecutor:
         """Admin API: suspend the account in each of its directories, then read it back."""
         action = claim.action
         org_id, account_id = action.group_id, action.account_id
-        integration = await self._store.integrations.get(
+        integration = await self._integrations.get(
             organization_id=action.organization_id, integration_id=action.integration_id
         )
         admin = None
@@ -219,7 +242,7 @@ class RemediationExecutor:
                 method = "GET" if endpoint == DIRECTORIES else "POST"
                 call, answer = self._refusal(exc, method, endpoint)
                 calls.append(call)
-                done = await self._store.remediations.record(
+                done = await self._remediations.record(
                     claim,
                     state=ActionState.FAILED,
                     now=self._clock(),
@@ -230,7 +253,7 @@ class RemediationExecutor:
             if not directories:
                 error = f"Atlassian lists {account_id} in no directory of organization {org_id}"
                 return await self._finish(claim, ActionState.FAILED, error=error)
-            moved = await self._store.remediations.record(
+            moved = await self._remediations.record(
                 claim, state=ActionState.DONE, now=self._clock(), calls=calls
             )
             if moved is None:
@@ -258,7 +281,7 @@ class RemediationExecutor:
     ) -> ConfluenceClient:
         client = clients.get(action.integration_id)
         if client is None:
-            integration = await self._store.integrations.get(
+            integration = await self._integrations.get(
                 organization_id=action.organization_id, integration_id=action.integration_id
             )
             if integration is None:
@@ -273,7 +296,7 @@ class RemediationExecutor:
             status = await client.remove_group_member(action.group_id, action.account_id)
         except ConfluenceError as exc:
             call, answer = self._refusal(exc, "DELETE", GROUP_MEMBER_REMOVE)
-            return await self._store.remediations.record(
+            return await self._remediations.record(
                 claim,
                 state=ActionState.FAILED,
                 now=self._clock(),
@@ -281,7 +304,7 @@ class RemediationExecutor:
                 error=answer,
             )
         call = CallRecord("DELETE", GROUP_MEMBER_REMOVE, status, None, self._clock())
-        return await self._store.remediations.record(
+        return await self._remediations.record(
             claim, state=ActionState.DONE, now=self._clock(), calls=[call]
         )
 
@@ -322,7 +345,7 @@ class RemediationExecutor:
         error: str | None = None,
         verification: Verification | None = None,
     ) -> RemediationAction | None:
-        done = await self._store.remediations.record(
+        done = await self._remediations.record(
             claim,
             state=state,
             now=self._clock(),
@@ -342,7 +365,7 @@ class RemediationExecutor:
         if action is None:
             return None
         record = await self._record_evidence(evidence_entry(action, self._clock()))
-        await self._store.remediations.set_evidence(claim, evidence_id=record.id)
+        await self._remediations.set_evidence(claim, evidence_id=record.id)
         await self._publish(action)
         return action
 

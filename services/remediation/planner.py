@@ -11,8 +11,11 @@ admin groups (``Integration.admin_groups``, the same list the checks use for ``i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from services.checks.models import CheckResult
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
 from services.remediation.models import (
     OFFBOARDED_CHECK,
@@ -23,8 +26,13 @@ from services.remediation.models import (
     SourceType,
     action_id,
 )
-from services.reviews.models import AccessDecision, SystemKind
-from services.store import Store
+from services.reviews.models import (
+    AccessDecision,
+    AccessReview,
+    CriticalSystem,
+    ReviewEntry,
+    SystemKind,
+)
 from services.sync.models import SnapshotAccount
 from services.sync.reads import SnapshotReader
 
@@ -57,11 +65,63 @@ def grant_problem(integration: Integration) -> str | None:
     )
 
 
+class SnapshotQueriesRepo(Protocol):
+    """The ``SnapshotQueryRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def get_account(self, *, snapshot_id: str, account_id: str) -> SnapshotAccount | None: ...
+
+
+class CheckResultsRepo(Protocol):
+    """The ``CheckResultRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def get_latest(self, *, organization_id: str, check_id: str) -> CheckResult | None: ...
+
+
+class AccessReviewsRepo(Protocol):
+    """The ``AccessReviewRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def latest_completed(
+        self, *, organization_id: str, critical_system_id: str
+    ) -> AccessReview | None: ...
+    async def list_entries(
+        self, *, review_id: str, decision: AccessDecision | None, limit: int, after: str | None
+    ) -> tuple[list[ReviewEntry], int]: ...
+
+
+class CriticalSystemsRepo(Protocol):
+    """The ``CriticalSystemRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def get_by_kind(
+        self, *, organization_id: str, system: SystemKind
+    ) -> CriticalSystem | None: ...
+
+
+class RemediationsRepo(Protocol):
+    """The ``RemediationRepository`` methods ``RemediationPlanner`` calls."""
+
+    async def memberships(
+        self, *, snapshot_id: str, account_ids: Sequence[str]
+    ) -> dict[str, list[tuple[str, str]]]: ...
+
+
 class RemediationPlanner:
     """What would be called, per account, and why (reads only; never calls Atlassian)."""
 
-    def __init__(self, store: Store, reader: SnapshotReader) -> None:
-        self._store = store
+    def __init__(
+        self,
+        reader: SnapshotReader,
+        *,
+        snapshot_queries: SnapshotQueriesRepo,
+        remediations: RemediationsRepo,
+        check_results: CheckResultsRepo,
+        critical_systems: CriticalSystemsRepo,
+        access_reviews: AccessReviewsRepo,
+    ) -> None:
+        self._snapshot_queries = snapshot_queries
+        self._remediations = remediations
+        self._check_results = check_results
+        self._critical_systems = critical_systems
+        self._access_reviews = access_reviews
         self._reader = reader
 
     async def plan(self, organization_id: str) -> list[RemediationAction]:
@@ -73,13 +133,13 @@ class RemediationPlanner:
         wanted = await self._offboarded(organization_id)
         for account_id, item in (await self._decisions(organization_id)).items():
             wanted.setdefault(account_id, item)
-        queries = self._store.snapshot_queries
+        queries = self._snapshot_queries
         accounts: dict[str, SnapshotAccount] = {}
         for account_id in wanted:
             account = await queries.get_account(snapshot_id=snapshot_id, account_id=account_id)
             if account is not None:
                 accounts[account_id] = account
-        memberships = await self._store.remediations.memberships(
+        memberships = await self._remediations.memberships(
             snapshot_id=snapshot_id, account_ids=sorted(accounts)
         )
         admin_groups = {g.casefold() for g in integration.admin_groups}
@@ -111,7 +171,7 @@ class RemediationPlanner:
         return actions
 
     async def _offboarded(self, organization_id: str) -> dict[str, _Wanted]:
-        result = await self._store.check_results.get_latest(
+        result = await self._check_results.get_latest(
             organization_id=organization_id, check_id=OFFBOARDED_CHECK
         )
         if result is None:
@@ -128,13 +188,12 @@ class RemediationPlanner:
         }
 
     async def _decisions(self, organization_id: str) -> dict[str, _Wanted]:
-        store = self._store
-        system = await store.critical_systems.get_by_kind(
+        system = await self._critical_systems.get_by_kind(
             organization_id=organization_id, system=SystemKind.CONFLUENCE
         )
         if system is None:
             return {}
-        review = await store.access_reviews.latest_completed(
+        review = await self._access_reviews.latest_completed(
             organization_id=organization_id, critical_system_id=system.id
         )
         if review is None:
@@ -143,7 +202,7 @@ class RemediationPlanner:
         for decision in (AccessDecision.REVOKE, AccessDecision.DOWNGRADE):
             after: str | None = None
             while True:
-                entries, _ = await store.access_reviews.list_entries(
+                entries, _ = await self._access_reviews.list_entries(
                     review_id=review.id, decision=decision, limit=_ENTRY_PAGE, after=after
                 )
                 for e in entries:

@@ -6,9 +6,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Protocol
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import Principal, Role
@@ -16,7 +18,6 @@ from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import RemediationAction, SourceType
 from services.remediation.planner import RemediationPlanner
-from services.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +33,19 @@ class PlanFilter:
     source: SourceType | None = None
 
 
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+class RemediationsRepo(Protocol):
+    """The ``RemediationRepository`` methods ``RemediationService`` calls."""
+
+    async def approve(
+        self, actions: Sequence[RemediationAction], *, approved_by: str, now: datetime
+    ) -> list[RemediationAction]: ...
+    async def get_many(
+        self, *, organization_id: str, action_ids: Sequence[str]
+    ) -> dict[str, RemediationAction]: ...
+    async def list_actions(
+        self, *, organization_id: str, limit: int, before: tuple[datetime, str] | None
+    ) -> tuple[list[RemediationAction], int]: ...
+    async def open_organizations(self, *, now: datetime) -> list[str]: ...
 
 
 class RemediationService:
@@ -42,16 +53,16 @@ class RemediationService:
 
     def __init__(
         self,
-        store: Store,
         bus: EventBus,
         planner: RemediationPlanner,
         executor_factory: Callable[[RemediationService], RemediationExecutor],
         *,
+        remediations: RemediationsRepo,
         stoppers: Sequence[Callable[[], Awaitable[None]]] = (),
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow_ms,
     ) -> None:
         """``stoppers`` also run when the service stops (e.g. pending follow-up syncs)."""
-        self._store = store
+        self._remediations = remediations
         self._bus = bus
         self._planner = planner
         self._clock = clock
@@ -70,7 +81,7 @@ class RemediationService:
             for a in actions
             if f.account_id in (None, a.account_id) and f.source in (None, a.source.type)
         ]
-        stored = await self._store.remediations.get_many(
+        stored = await self._remediations.get_many(
             organization_id=principal.organization_id, action_ids=[a.id for a in actions]
         )
         return [_merge(a, stored.get(a.id)) for a in actions]
@@ -92,7 +103,7 @@ class RemediationService:
         if len(ids) > MAX_ACTIONS:
             raise ValidationFailed(f"at most {MAX_ACTIONS} actions at once", field=["actionIds"])
         planned = {a.id: a for a in await self._planner.plan(principal.organization_id)}
-        stored = await self._store.remediations.get_many(
+        stored = await self._remediations.get_many(
             organization_id=principal.organization_id, action_ids=ids
         )
         missing = [i for i in ids if i not in planned and i not in stored]
@@ -110,7 +121,7 @@ class RemediationService:
             )
         # An id no longer planned but stored is an action already carried out: a success.
         wanted = [planned[i] for i in ids if i in planned]
-        approved = await self._store.remediations.approve(
+        approved = await self._remediations.approve(
             wanted, approved_by=principal.api_key_id, now=self._clock()
         )
         self.start(principal.organization_id)
@@ -135,7 +146,7 @@ class RemediationService:
         while True:
             try:
                 now = self._clock()
-                for org in await self._store.remediations.open_organizations(now=now):
+                for org in await self._remediations.open_organizations(now=now):
                     if not self._tasks:
                         self.start(org)
             except Exception:
@@ -147,7 +158,7 @@ class RemediationService:
     ) -> Slice[RemediationAction]:
         """Approved actions with their state, newest approval first."""
         limit = page_size(first)
-        actions, total = await self._store.remediations.list_actions(
+        actions, total = await self._remediations.list_actions(
             organization_id=principal.organization_id, limit=limit + 1, before=_key(after)
         )
         return make_slice(actions, limit=limit, total=total, key=_cursor)
@@ -156,7 +167,7 @@ class RemediationService:
         """Every state change of the organization's actions, as it happens."""
         org = principal.organization_id
         async for event in self._bus.subscribe(topic_for(org, REMEDIATIONS_CHANNEL)):
-            found = await self._store.remediations.get_many(
+            found = await self._remediations.get_many(
                 organization_id=org, action_ids=[str(event["action_id"])]
             )
             action = found.get(str(event["action_id"]))

@@ -7,10 +7,12 @@ per critical system is open at a time. Decisions record the reviewer's API key a
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from services.api_keys import require_role
+from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.hooks import OnChange, OnReviewChange, ignore_change, ignore_review_change
@@ -18,21 +20,69 @@ from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
-from services.store import Store
+from services.reviews.models import (
+    AccessDecision,
+    AccessReview,
+    CriticalSystem,
+    ReviewEntry,
+    ReviewStatus,
+)
 from services.sync.models import SnapshotAccount
 
 MAX_NOTE = 2000
 NO_ACCESS = frozenset({"inactive", "closed"})
 
 
-def _now() -> datetime:
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
 #: Bus channel of review changes (``{"review_id"}``), per organization.
 REVIEWS_CHANNEL = "reviews"
+
+
+class AccessReviewsRepo(Protocol):
+    """The ``AccessReviewRepository`` methods ``AccessReviewService`` calls."""
+
+    async def complete(
+        self,
+        *,
+        review_id: str,
+        completed_by: str,
+        at: datetime,
+        mark_remaining: AccessDecision | None,
+        note: str | None,
+    ) -> AccessReview | None: ...
+    async def count_pending(self, *, review_id: str) -> int: ...
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        critical_system_id: str,
+        due_at: datetime | None,
+        started_by: str,
+        snapshot_id: str | None,
+        entries: Sequence[ReviewEntry],
+    ) -> AccessReview | None: ...
+    async def decide(
+        self,
+        *,
+        entry_id: str,
+        decision: AccessDecision,
+        note: str | None,
+        decided_by: str,
+        at: datetime,
+    ) -> ReviewEntry | None: ...
+    async def get(self, *, organization_id: str, review_id: str) -> AccessReview | None: ...
+    async def get_entry(self, *, organization_id: str, entry_id: str) -> ReviewEntry | None: ...
+    async def list_entries(
+        self, *, review_id: str, decision: AccessDecision | None, limit: int, after: str | None
+    ) -> tuple[list[ReviewEntry], int]: ...
+    async def list_reviews(
+        self, *, organization_id: str, limit: int, before: tuple[datetime, str] | None
+    ) -> tuple[list[AccessReview], int]: ...
+
+
+class CriticalSystemsRepo(Protocol):
+    """The ``CriticalSystemRepository`` methods ``AccessReviewService`` calls."""
+
+    async def get(self, *, organization_id: str, system_id: str) -> CriticalSystem | None: ...
 
 
 class AccessReviewService:
@@ -40,14 +90,16 @@ class AccessReviewService:
 
     def __init__(
         self,
-        store: Store,
         directory: Directory,
         *,
+        access_reviews: AccessReviewsRepo,
+        critical_systems: CriticalSystemsRepo,
         on_change: OnChange = ignore_change,
         on_review_change: OnReviewChange = ignore_review_change,
-        clock: Callable[[], datetime] = _now,
+        clock: Clock = utcnow_ms,
     ) -> None:
-        self._store = store
+        self._access_reviews = access_reviews
+        self._critical_systems = critical_systems
         self._directory = directory
         self._on_change = on_change
         self._on_review_change = on_review_change
@@ -59,9 +111,7 @@ class AccessReviewService:
         """Open a review of the system's current accounts (ADMIN)."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        system = await self._store.critical_systems.get(
-            organization_id=org, system_id=critical_system_id
-        )
+        system = await self._critical_systems.get(organization_id=org, system_id=critical_system_id)
         if system is None:
             raise NotFound(
                 f"critical system {critical_system_id} not found",
@@ -79,7 +129,7 @@ class AccessReviewService:
                 code="NO_SNAPSHOT",
             )
         entries = await self._freeze(org, current.accounts)
-        review = await self._store.access_reviews.create(
+        review = await self._access_reviews.create(
             organization_id=org,
             critical_system_id=system.id,
             due_at=due_at,
@@ -103,7 +153,7 @@ class AccessReviewService:
         """Record KEEP, REVOKE or DOWNGRADE on an entry of an open review (REVIEWER)."""
         require_role(principal, Role.REVIEWER)
         org = principal.organization_id
-        entry = await self._store.access_reviews.get_entry(organization_id=org, entry_id=entry_id)
+        entry = await self._access_reviews.get_entry(organization_id=org, entry_id=entry_id)
         if entry is None:
             raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
         if decision is AccessDecision.DOWNGRADE and not entry.is_admin:
@@ -113,7 +163,7 @@ class AccessReviewService:
             )
         note = _note(decision, note)
         await self._open_review(org, entry.review_id)
-        decided = await self._store.access_reviews.decide(
+        decided = await self._access_reviews.decide(
             entry_id=entry.id,
             decision=decision,
             note=note,
@@ -137,7 +187,7 @@ class AccessReviewService:
         require_role(principal, Role.REVIEWER)
         org = principal.organization_id
         review = await self._open_review(org, review_id, field="reviewId")
-        reviews = self._store.access_reviews
+        reviews = self._access_reviews
         if mark_remaining_as is None:
             pending = await reviews.count_pending(review_id=review.id)
             if pending:
@@ -164,7 +214,7 @@ class AccessReviewService:
 
     async def get(self, principal: Principal, review_id: str) -> AccessReview | None:
         """One review of the caller's organization."""
-        return await self._store.access_reviews.get(
+        return await self._access_reviews.get(
             organization_id=principal.organization_id, review_id=review_id
         )
 
@@ -173,7 +223,7 @@ class AccessReviewService:
     ) -> Slice[AccessReview]:
         """The organization's reviews, newest first."""
         limit = page_size(first)
-        rows, total = await self._store.access_reviews.list_reviews(
+        rows, total = await self._access_reviews.list_reviews(
             organization_id=principal.organization_id,
             limit=limit + 1,
             before=_review_key(decode_cursor(after)),
@@ -189,21 +239,21 @@ class AccessReviewService:
     ) -> Slice[ReviewEntry]:
         """A review's entries by account id (``review`` was read in the caller's org)."""
         limit = page_size(first)
-        rows, total = await self._store.access_reviews.list_entries(
+        rows, total = await self._access_reviews.list_entries(
             review_id=review.id, decision=decision, limit=limit + 1, after=decode_cursor(after)
         )
         return make_slice(rows, limit=limit, total=total, key=lambda e: e.account_id)
 
     async def pending_count(self, review: AccessReview) -> int:
         """How many entries of the review are undecided."""
-        return await self._store.access_reviews.count_pending(review_id=review.id)
+        return await self._access_reviews.count_pending(review_id=review.id)
 
     async def _freeze(self, org: str, accounts: tuple[SnapshotAccount, ...]) -> list[ReviewEntry]:
         identities = await self._directory.identities(org)
         return [_entry(org, a, identities) for a in accounts if a.account_status not in NO_ACCESS]
 
     async def _open_review(self, org: str, review_id: str, field: str = "entryId") -> AccessReview:
-        review = await self._store.access_reviews.get(organization_id=org, review_id=review_id)
+        review = await self._access_reviews.get(organization_id=org, review_id=review_id)
         if review is None:
             raise NotFound(f"access review {review_id} not found", field=["input", field])
         if review.status is not ReviewStatus.OPEN:

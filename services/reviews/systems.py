@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.errors import AlreadyExists, Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
-from services.integrations.models import IntegrationStatus, Purpose
+from services.integrations.models import Integration, IntegrationStatus, Purpose
 from services.models import Principal, Role
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind, role_key
-from services.store import Store
 
 MAX_ROLES = 200
 MAX_ROLE = 100
@@ -52,11 +52,54 @@ def _given(value: tuple[str, ...] | None, current: tuple[str, ...]) -> tuple[str
     return value if value is not None else current
 
 
+class CriticalSystemsRepo(Protocol):
+    """The ``CriticalSystemRepository`` methods ``CriticalSystemService`` calls."""
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        system: SystemKind,
+        integration_id: str | None,
+        review_frequency_days: int,
+        access_rule: AccessRule,
+        allowed_roles: Sequence[str],
+        admin_roles: Sequence[str],
+    ) -> CriticalSystem: ...
+    async def get(self, *, organization_id: str, system_id: str) -> CriticalSystem | None: ...
+    async def list_by_organization(self, *, organization_id: str) -> list[CriticalSystem]: ...
+    async def update(
+        self,
+        *,
+        organization_id: str,
+        system_id: str,
+        review_frequency_days: int,
+        access_rule: AccessRule,
+        allowed_roles: Sequence[str],
+        admin_roles: Sequence[str],
+    ) -> CriticalSystem | None: ...
+
+
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``CriticalSystemService`` calls."""
+
+    async def get_live_for_purpose(
+        self, *, organization_id: str, purpose: Purpose
+    ) -> Integration | None: ...
+
+
 class CriticalSystemService:
     """Adds and changes critical systems (ADMIN); anyone in the organization may read them."""
 
-    def __init__(self, store: Store, *, on_change: OnChange = ignore_change) -> None:
-        self._store = store
+    def __init__(
+        self,
+        *,
+        critical_systems: CriticalSystemsRepo,
+        integrations: IntegrationsRepo,
+        on_change: OnChange = ignore_change,
+    ) -> None:
+        self._critical_systems = critical_systems
+        self._integrations = integrations
         self._on_change = on_change
 
     async def add(
@@ -66,7 +109,7 @@ class CriticalSystemService:
         require_role(principal, Role.ADMIN)
         settings = checked(settings)
         org = principal.organization_id
-        integration = await self._store.integrations.get_live_for_purpose(
+        integration = await self._integrations.get_live_for_purpose(
             organization_id=org, purpose=Purpose.ACCESS_REVIEW
         )
         if integration is None or integration.status is not IntegrationStatus.CONNECTED:
@@ -76,7 +119,7 @@ class CriticalSystemService:
                 code="NOT_CONNECTED",
             )
         try:
-            created = await self._store.critical_systems.create(
+            created = await self._critical_systems.create(
                 organization_id=org,
                 system=system,
                 integration_id=integration.id,
@@ -105,7 +148,7 @@ class CriticalSystemService:
                 f"critical system {system_id} not found", field=["input", "criticalSystemId"]
             )
         settings = checked(changes.applied_to(current))
-        updated = await self._store.critical_systems.update(
+        updated = await self._critical_systems.update(
             organization_id=principal.organization_id,
             system_id=system_id,
             review_frequency_days=settings.review_frequency_days,
@@ -122,13 +165,13 @@ class CriticalSystemService:
 
     async def get(self, principal: Principal, system_id: str) -> CriticalSystem | None:
         """One critical system of the caller's organization."""
-        return await self._store.critical_systems.get(
+        return await self._critical_systems.get(
             organization_id=principal.organization_id, system_id=system_id
         )
 
     async def list_systems(self, principal: Principal) -> list[CriticalSystem]:
         """The caller's organization's critical systems."""
-        return await self._store.critical_systems.list_by_organization(
+        return await self._critical_systems.list_by_organization(
             organization_id=principal.organization_id
         )
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 
+from services.clock import utcnow_ms as utcnow
 from services.errors import AlreadyExists
 from services.ids import new_id
 
@@ -21,9 +21,3 @@ def unique(what: str) -> Iterator[None]:
         yield
     except DuplicateKeyError:
         raise AlreadyExists(what) from None
-
-
-def utcnow() -> datetime:
-    """The current time in UTC, truncated to milliseconds as MongoDB stores it."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
+from collections.abc import Coroutine
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
+from services.clock import Clock
 from services.store.sync_leases import LeaseRepository
 from services.sync.models import Lease
 from services.sync.progress import LeaseLost
@@ -24,7 +25,7 @@ class LeaseTiming(Protocol):
         ...
 
     @property
-    def clock(self) -> Callable[[], datetime]:
+    def clock(self) -> Clock:
         """The wall clock (shared by every process through the database)."""
         ...
 

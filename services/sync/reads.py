@@ -7,22 +7,46 @@ identities and applies that filter; this reader only checks that its value is kn
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from services.errors import ValidationFailed
 from services.integrations.models import Integration, Purpose
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store import Store
 from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, SnapshotPage
 
 CLASSIFICATIONS = ("STAFF", "NOT_STAFF", "UNIDENTIFIED")
 MAX_FILTER_TEXT = 200
 
 
+class SnapshotQueriesRepo(Protocol):
+    """The ``SnapshotQueryRepository`` methods ``SnapshotReader`` calls."""
+
+    async def list_accounts(
+        self, *, snapshot_id: str, filter: AccountFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotAccount], int]: ...
+    async def list_pages(
+        self, *, snapshot_id: str, filter: PageFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotPage], int]: ...
+
+
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``SnapshotReader`` calls."""
+
+    async def get_live_for_purpose(
+        self, *, organization_id: str, purpose: Purpose
+    ) -> Integration | None: ...
+    async def list_by_organization(self, *, organization_id: str) -> list[Integration]: ...
+
+
 class SnapshotReader:
     """Accounts and pages of the caller's organization's current snapshots."""
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(
+        self, *, integrations: IntegrationsRepo, snapshot_queries: SnapshotQueriesRepo
+    ) -> None:
+        self._integrations = integrations
+        self._snapshot_queries = snapshot_queries
 
     async def current_snapshot(self, organization_id: str, purpose: Purpose) -> str | None:
         """The current snapshot of the organization's integration for ``purpose``, if any."""
@@ -31,7 +55,7 @@ class SnapshotReader:
 
     async def integration_for(self, organization_id: str, purpose: Purpose) -> Integration | None:
         """The live integration for ``purpose``, else the newest one that has a snapshot."""
-        integrations = self._store.integrations
+        integrations = self._integrations
         live = await integrations.get_live_for_purpose(
             organization_id=organization_id, purpose=purpose
         )
@@ -55,7 +79,7 @@ class SnapshotReader:
         snapshot = await self.current_snapshot(principal.organization_id, Purpose.ACCESS_REVIEW)
         if snapshot is None:
             return Slice(items=[], total_count=0, has_next_page=False)
-        rows, total = await self._store.snapshot_queries.list_accounts(
+        rows, total = await self._snapshot_queries.list_accounts(
             snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
         )
         return make_slice(rows, limit=limit, total=total, key=lambda a: a.account_id)
@@ -75,7 +99,7 @@ class SnapshotReader:
         snapshot = await self.current_snapshot(principal.organization_id, Purpose.POLICY)
         if snapshot is None:
             return Slice(items=[], total_count=0, has_next_page=False)
-        rows, total = await self._store.snapshot_queries.list_pages(
+        rows, total = await self._snapshot_queries.list_pages(
             snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
         )
         return make_slice(rows, limit=limit, total=total, key=lambda p: p.page_id)

@@ -13,12 +13,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
+from services.clock import Clock, utcnow
 from services.events import EventBus, topic_for
 from services.integrations.changes import INTEGRATIONS_CHANNEL
 from services.integrations.models import Integration, IntegrationStatus
-from services.store import Store
+from services.store.integrations import IntegrationRepository
+from services.store.snapshot_data import SnapshotDataRepository
+from services.store.sync_leases import LeaseRepository
+from services.store.sync_runs import SyncRunRepository
 from services.sync.collect import Collection
 from services.sync.connector import ConnectorFactory
 from services.sync.failures import CommitRejected, Failure, describe
@@ -29,14 +33,9 @@ from services.sync.retention import Retention
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 SnapshotListener = Callable[[Integration, SyncRun], Awaitable[None]]
 ReauthHandler = Callable[[Integration, str], Awaitable[None]]
 STALE_RUN = "the worker running this sync stopped responding (its lease expired)"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -47,14 +46,17 @@ class RunnerOptions:
     lease_ttl: timedelta = timedelta(seconds=60)
     concurrency: int = 8
     persist_interval: float = 0.5
-    clock: Clock = _now
+    clock: Clock = utcnow
 
 
 @dataclass
 class SyncRunner:
     """Executes sync runs; safe to call from many processes at once (the lease decides)."""
 
-    store: Store
+    integrations: IntegrationRepository
+    sync_runs: SyncRunRepository
+    sync_leases: LeaseRepository
+    snapshot_data: SnapshotDataRepository
     bus: EventBus
     connectors: ConnectorFactory
     retention: Retention
@@ -68,7 +70,7 @@ class SyncRunner:
         self, integration_id: str, trigger: SyncTrigger = SyncTrigger.SCHEDULED
     ) -> SyncRun | None:
         """Run the integration's queued run (or a new one); None if another worker holds it."""
-        leases = self.store.sync_leases
+        leases = self.sync_leases
         lease = await leases.acquire(
             integration_id=integration_id,
             owner=self.options.owner,
@@ -90,8 +92,8 @@ class SyncRunner:
     async def _claim(
         self, integration_id: str, lease: Lease, trigger: SyncTrigger
     ) -> tuple[Integration, SyncRun] | None:
-        runs = self.store.sync_runs
-        integration = await self.store.integrations.get_by_id(integration_id=integration_id)
+        runs = self.sync_runs
+        integration = await self.integrations.get_by_id(integration_id=integration_id)
         active = await runs.get_active(integration_id=integration_id)
         if active is not None and active.status is SyncRunStatus.RUNNING:
             await self._fail_stale(active)  # we hold the lease, so its holder lost it
@@ -114,11 +116,11 @@ class SyncRunner:
             return None
         # Read the integration again now that the run is RUNNING: a change made before the
         # claim (an admin key) is seen by this run; one made after queues a follow-up run.
-        integration = await self.store.integrations.get_by_id(integration_id=integration_id)
+        integration = await self.integrations.get_by_id(integration_id=integration_id)
         if integration is None or integration.status is not IntegrationStatus.CONNECTED:
             await self._finish_failed(run, Failure("the integration is not connected"))
             return None
-        await self.store.sync_leases.set_run(
+        await self.sync_leases.set_run(
             integration_id=integration_id, token=lease.token, run_id=run.id
         )
         return integration, run
@@ -126,14 +128,14 @@ class SyncRunner:
     async def _run(self, integration: Integration, run: SyncRun, lease: Lease) -> SyncRun:
         tracker = ProgressTracker(
             run,
-            self.store.sync_runs,
+            self.sync_runs,
             self.bus,
             self.metrics,
             persist_interval=self.options.persist_interval,
         )
         log.info("sync run %s of %s started", run.id, integration.id)
         try:
-            keeper = LeaseKeeper(self.store.sync_leases, lease, self.options)
+            keeper = LeaseKeeper(self.sync_leases, lease, self.options)
             await keeper.guard(self._collect_and_commit(integration, tracker))
         except asyncio.CancelledError:
             await self._fail(integration, tracker, Failure("the worker stopped during the run"))
@@ -152,16 +154,16 @@ class SyncRunner:
             collection = Collection(
                 integration,
                 connector,
-                self.store.snapshot_data,
+                self.snapshot_data,
                 scope,
                 tracker,
                 concurrency=self.options.concurrency,
             )
             await collection.run()
         await tracker.enter(Phase.COMMITTING)
-        await self.store.snapshot_data.record_counts(run.snapshot_id)
+        await self.snapshot_data.record_counts(run.snapshot_id)
         assert run.fence is not None
-        committed = await self.store.sync_leases.commit_snapshot(
+        committed = await self.sync_leases.commit_snapshot(
             integration_id=integration.id,
             token=run.fence,
             snapshot_id=run.snapshot_id,
@@ -175,9 +177,9 @@ class SyncRunner:
 
     async def _succeed(self, integration: Integration, tracker: ProgressTracker) -> SyncRun:
         run = tracker.run
-        counts = await self.store.snapshot_data.counts(run.snapshot_id)
+        counts = await self.snapshot_data.counts(run.snapshot_id)
         tracker.phase = Phase.DONE.value
-        finished = await self.store.sync_runs.finish(
+        finished = await self.sync_runs.finish(
             run_id=run.id,
             fence=run.fence,
             status=SyncRunStatus.SUCCEEDED,
@@ -212,8 +214,8 @@ class SyncRunner:
             tracker.failed_call(failure.status)
         log.warning("sync run %s failed: %s", run.id, failure.message)
         tracker.phase = Phase.FAILED.value
-        await self.store.snapshot_data.delete_snapshot(run.snapshot_id)
-        finished = await self.store.sync_runs.finish(
+        await self.snapshot_data.delete_snapshot(run.snapshot_id)
+        finished = await self.sync_runs.finish(
             run_id=run.id,
             fence=run.fence,
             status=SyncRunStatus.FAILED,
@@ -238,7 +240,7 @@ class SyncRunner:
         this one starts it next; any worker's tick otherwise)."""
         if finished is None or finished.follow_up is None:
             return
-        queued = await self.store.sync_runs.create(
+        queued = await self.sync_runs.create(
             organization_id=finished.organization_id,
             integration_id=finished.integration_id,
             purpose=finished.purpose,
@@ -250,7 +252,7 @@ class SyncRunner:
         if self.on_reauth is not None:
             await self.on_reauth(integration, message)
             return
-        updated = await self.store.integrations.update(
+        updated = await self.integrations.update(
             integration_id=integration.id,
             expect_status=IntegrationStatus.CONNECTED,
             status=IntegrationStatus.NEEDS_REAUTH,
@@ -262,11 +264,11 @@ class SyncRunner:
 
     async def _fail_stale(self, run: SyncRun) -> None:
         log.warning("sync run %s was abandoned by %s; marking it failed", run.id, run.owner)
-        await self.store.snapshot_data.delete_snapshot(run.snapshot_id)
+        await self.snapshot_data.delete_snapshot(run.snapshot_id)
         await self._finish_failed(run, Failure(STALE_RUN))
 
     async def _finish_failed(self, run: SyncRun, failure: Failure) -> None:
-        finished = await self.store.sync_runs.finish(
+        finished = await self.sync_runs.finish(
             run_id=run.id,
             fence=run.fence,
             status=SyncRunStatus.FAILED,
@@ -275,6 +277,6 @@ class SyncRunner:
         )
         if finished is not None:
             self.metrics.run_finished(run.purpose.value, SyncRunStatus.FAILED.value)
-            await ProgressTracker(finished, self.store.sync_runs, self.bus, self.metrics).publish(
+            await ProgressTracker(finished, self.sync_runs, self.bus, self.metrics).publish(
                 finished
             )

@@ -7,14 +7,14 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
-from services.integrations.models import Integration, IntegrationStatus
+from services.integrations.models import Integration, IntegrationStatus, Purpose
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store import Store
 from services.sync.events import run_from_event
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from services.sync.progress import SYNC_CHANNEL
@@ -30,18 +30,43 @@ _RANK = {
 }
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``SyncService`` calls."""
+
+    async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
+
+
+class SyncRunsRepo(Protocol):
+    """The ``SyncRunRepository`` methods ``SyncService`` calls."""
+
+    async def create(
+        self, *, organization_id: str, integration_id: str, purpose: Purpose, trigger: SyncTrigger
+    ) -> SyncRun | None: ...
+    async def get(self, *, run_id: str) -> SyncRun | None: ...
+    async def get_active(self, *, integration_id: str) -> SyncRun | None: ...
+    async def latest(self, *, integration_id: str) -> SyncRun | None: ...
+    async def list_by_integration(
+        self, *, integration_id: str, limit: int, before: tuple[datetime, str] | None = None
+    ) -> tuple[list[SyncRun], int]: ...
+    async def request_follow_up(
+        self, *, integration_id: str, trigger: SyncTrigger
+    ) -> SyncRun | None: ...
+
+
 class SyncService:
     """Starts runs (here when this process has a worker, else a worker picks them up)."""
 
     def __init__(
         self,
-        store: Store,
         bus: EventBus,
         *,
+        sync_runs: SyncRunsRepo,
+        integrations: IntegrationsRepo,
         dispatch: Dispatch | None = None,
         poll_interval: float = 2.0,
     ) -> None:
-        self._store = store
+        self._sync_runs = sync_runs
+        self._integrations = integrations
         self._bus = bus
         self._dispatch = dispatch
         self._poll_interval = poll_interval
@@ -82,7 +107,7 @@ class SyncService:
         change) gets one follow-up run queued after it; a QUEUED run has not started and
         will see the change, so it is returned as is.
         """
-        runs = self._store.sync_runs
+        runs = self._sync_runs
         run = None
         for _ in range(3):  # the active run may finish between our insert and our read
             run = await runs.create(
@@ -107,7 +132,7 @@ class SyncService:
         """The integration's runs, newest first."""
         await self._integration(principal, integration_id, "integrationId")
         limit = page_size(first)
-        runs, total = await self._store.sync_runs.list_by_integration(
+        runs, total = await self._sync_runs.list_by_integration(
             integration_id=integration_id, limit=limit + 1, before=_run_key(decode_cursor(after))
         )
         return make_slice(runs, limit=limit, total=total, key=_cursor_key)
@@ -115,11 +140,11 @@ class SyncService:
     async def latest_run(self, principal: Principal, integration_id: str) -> SyncRun | None:
         """The integration's most recent run (for ``Integration.latestSyncRun``)."""
         await self._integration(principal, integration_id, "id")
-        return await self._store.sync_runs.latest(integration_id=integration_id)
+        return await self._sync_runs.latest(integration_id=integration_id)
 
     async def get_run(self, principal: Principal, run_id: str) -> SyncRun | None:
         """One run of the caller's organization, or None."""
-        run = await self._store.sync_runs.get(run_id=run_id)
+        run = await self._sync_runs.get(run_id=run_id)
         if run is None or run.organization_id != principal.organization_id:
             return None
         return run
@@ -153,7 +178,7 @@ class SyncService:
         try:
             pending = asyncio.ensure_future(anext(events))  # subscribed before reading
             await asyncio.sleep(0)
-            current = await self._store.sync_runs.latest(integration_id=integration_id)
+            current = await self._sync_runs.latest(integration_id=integration_id)
             if current is not None:
                 last = _order(current)
                 if send_current:
@@ -169,7 +194,7 @@ class SyncService:
                         continue
                     run = run_from_event(event)
                 else:
-                    run = await self._store.sync_runs.latest(integration_id=integration_id)
+                    run = await self._sync_runs.latest(integration_id=integration_id)
                 if run is not None and (last is None or _order(run) > last):
                     last = _order(run)
                     yield run, False
@@ -183,7 +208,7 @@ class SyncService:
     async def _integration(
         self, principal: Principal, integration_id: str, field: str
     ) -> Integration:
-        integration = await self._store.integrations.get(
+        integration = await self._integrations.get(
             organization_id=principal.organization_id, integration_id=integration_id
         )
         if integration is None:

@@ -71,8 +71,13 @@ class Excepted:
 
 def engine(store: Store, box: Box, bus: InMemoryEventBus, **hooks: object) -> CheckEngine:
     return CheckEngine(
-        store, bus, checks=(Fake(), Boom()), sources={"box": box}, clock=Clock(), **hooks
-    )  # type: ignore[arg-type]
+        bus,
+        check_results=store.check_results,
+        checks=(Fake(), Boom()),
+        sources={"box": box},
+        clock=Clock(),
+        **hooks,  # type: ignore[arg-type]
+    )
 
 
 async def history(store: Store) -> list[tuple[CheckStatus, list[str]]]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from services.clock import utcnow_ms
 from services.store import Store
-from services.store.common import utcnow
 from services.store.revisions import ABANDONED
 
 
@@ -29,6 +29,6 @@ async def test_an_abandoned_writer_is_ignored(store: Store) -> None:
     revisions = store.revisions
     await revisions.reserve(organization_id="org_r", name="identities")
     col = store._db["revisions"]
-    old = utcnow() - ABANDONED - timedelta(seconds=1)
+    old = utcnow_ms() - ABANDONED - timedelta(seconds=1)
     await col.update_one({"_id": "org_r:identities"}, {"$set": {"writers.0.at": old}})
     assert not (await revisions.state(organization_id="org_r", name="identities")).writing

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from gql import GraphQLRequest
 
+from services.clock import utcnow_ms
 from services.errors import AlreadyExists
 from services.events import topic_for
 from services.integrations.models import Purpose
 from services.integrations.oauth_flow import hash_state
 from services.models import Role
-from services.store.common import utcnow
 from simulator import RunningSimulator
 from tests.conftest import STORE_KINDS
 from tests.e2e.connect_support import (
@@ -239,7 +239,7 @@ async def test_bad_states_are_rejected_and_change_nothing(
         organization_id=env.org_id, purpose=Purpose.ACCESS_REVIEW
     )
     assert pending is not None
-    for org, expires in ((env.org_id, utcnow()), (other_org.id, utcnow().replace(year=2030))):
+    for org, expires in ((env.org_id, utcnow_ms()), (other_org.id, utcnow_ms().replace(year=2030))):
         state = f"state-{org}-{expires.year}"
         await store.oauth_states.create(
             state_hash=hash_state(state),

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from gql import GraphQLRequest
 
+from services.clock import utcnow_ms
 from services.confluence.errors import ConfluenceError
 from services.confluence.retry import RetryPolicy
 from services.integrations.models import Integration
 from services.integrations.tokens import ReauthRequired, secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
-from services.store.common import utcnow
 from simulator import RunningSimulator
 from tests.conftest import STORE_KINDS
 from tests.e2e.connect_support import Env, make_env, sim  # noqa: F401
@@ -46,7 +46,7 @@ async def expire_stored_token(env: Env, integration: Integration) -> dict[str, A
         type(tokens)(
             tokens.access_token,
             tokens.refresh_token,
-            utcnow() - timedelta(minutes=5),
+            utcnow_ms() - timedelta(minutes=5),
             tokens.scopes,
         )
     )

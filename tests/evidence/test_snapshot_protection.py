@@ -28,9 +28,8 @@ async def test_retention_keeps_snapshots_evidence_refers_to(
     integration = await connected_integration(
         store, org.id, Purpose.POLICY, site_url=pages_sim.site_url()
     )
-    runner = make_runner(
-        store, static_connectors(pages_sim), keep=1, protected=EvidencedSnapshots(store)
-    )
+    protected = EvidencedSnapshots(integrations=store.integrations, evidence=store.evidence)
+    runner = make_runner(store, static_connectors(pages_sim), keep=1, protected=protected)
     runs = []
     for i in range(3):
         run = await runner.execute(integration.id)

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from services.confluence.models import Page
 from services.integrations.models import Integration, Purpose
+from services.policies.state import PolicyStateLoader
 from services.store import Store
 from services.sync.models import SnapshotScope
+from services.sync.reads import SnapshotReader
 from tests.sync.support import connected_integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -60,3 +62,13 @@ async def policy_snapshot(
     )
     assert updated is not None
     return updated
+
+
+def state_loader(store: Store) -> PolicyStateLoader:
+    """The policy state loader over ``store``'s repositories."""
+    return PolicyStateLoader(
+        SnapshotReader(integrations=store.integrations, snapshot_queries=store.snapshot_queries),
+        organizations=store.organizations,
+        policies=store.policies,
+        snapshot_queries=store.snapshot_queries,
+    )

@@ -22,10 +22,9 @@ from services.evidence.service import EvidencedSnapshots, EvidenceService
 from services.models import Principal, Role
 from services.policies.catalogue import PolicyType
 from services.policies.service import PolicyService
-from services.policies.state import PolicyStateLoader
 from services.store import Store
 from tests.evidence.support import KEY
-from tests.policies.support import NOW, page, policy_snapshot
+from tests.policies.support import NOW, page, policy_snapshot, state_loader
 
 SETUP, CURRENT = "confluence-document-setup", "confluence-policy-current"
 
@@ -46,17 +45,19 @@ async def test_exception_and_expiry_with_evidence(store: Store) -> None:
     ids = lambda: {c.id for c in checks}  # noqa: E731
     evidence = EvidenceService(store.evidence, KEY, check_ids=ids, clock=clock)
     exceptions = ExceptionService(store.check_exceptions, check_ids=ids, clock=clock)
-    loader = PolicyStateLoader(store)
+    loader = state_loader(store)
     engine = CheckEngine(
-        store,
         InMemoryEventBus(),
+        check_results=store.check_results,
         checks=checks,
         sources={POLICY: PolicyDataSource(loader)},
-        on_changed=EvidenceRecorder(evidence, store),
+        on_changed=EvidenceRecorder(
+            evidence, integrations=store.integrations, check_exceptions=store.check_exceptions
+        ),
         exceptions=exceptions,
         clock=clock,
     )
-    policies = PolicyService(store, loader, clock=clock)
+    policies = PolicyService(loader, policies=store.policies, clock=clock)
     integration = await policy_snapshot(
         store, org.id, [page("1", "Access Control Policy", age_days=300)]
     )
@@ -105,5 +106,7 @@ async def test_exception_and_expiry_with_evidence(store: Store) -> None:
     assert await engine.evaluate(org.id) and (await evidence.verify(admin)).checked_count == 5
     status = await evidence.verify(admin)
     assert status.valid and status.head_sequence == 5
-    protected = await EvidencedSnapshots(store).protected_snapshot_ids(integration.id)
+    protected = await EvidencedSnapshots(
+        integrations=store.integrations, evidence=store.evidence
+    ).protected_snapshot_ids(integration.id)
     assert protected == {"snap_1"}

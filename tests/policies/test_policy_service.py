@@ -9,9 +9,8 @@ from services.models import Framework, Principal, Role
 from services.policies.catalogue import PolicyType
 from services.policies.models import MappingMethod, PolicyStatus
 from services.policies.service import PolicyService
-from services.policies.state import PolicyStateLoader
 from services.store import Store
-from tests.policies.support import page, policy_snapshot
+from tests.policies.support import page, policy_snapshot, state_loader
 
 T = PolicyType
 
@@ -23,7 +22,7 @@ async def _setup(store: Store) -> tuple[PolicyService, Principal, list[str]]:
     async def changed(organization_id: str) -> None:
         changes.append(organization_id)
 
-    service = PolicyService(store, PolicyStateLoader(store), changed=changed)
+    service = PolicyService(state_loader(store), policies=store.policies, changed=changed)
     return service, Principal(org.id, Role.ADMIN, "key_admin"), changes
 
 

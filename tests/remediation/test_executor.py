@@ -131,8 +131,9 @@ def executor(
     store: Store, client: FakeConfluence, rec: Recorder, clock: Clock, owner: str
 ) -> RemediationExecutor:
     return RemediationExecutor(
-        store,
         Clients(client),
+        integrations=store.integrations,
+        remediations=store.remediations,
         record_evidence=rec.record,
         publish=rec.publish,
         on_verified=rec.resync,
@@ -279,10 +280,10 @@ async def test_the_worker_loop_resumes_organizations_with_unclaimed_actions(stor
     assert await store.remediations.open_organizations(now=clock()) == [ORG]
 
     service = RemediationService(
-        store,
         InMemoryEventBus(),
         None,  # type: ignore[arg-type]  # the loop never plans
         lambda svc: executor(store, client, rec, clock, "B"),
+        remediations=store.remediations,
         clock=clock,
     )
     loop = asyncio.create_task(service.resume_forever(interval=0.01))

@@ -84,10 +84,10 @@ def action(executable: bool) -> RemediationAction:
 
 def service(store: Store, actions: list[RemediationAction]) -> RemediationService:
     return RemediationService(
-        store,
         InMemoryEventBus(),
         StubPlanner(actions),  # type: ignore[arg-type]
         lambda _: NoExecutor(),  # type: ignore[arg-type,return-value]
+        remediations=store.remediations,
     )
 
 

@@ -53,7 +53,11 @@ async def test_revocation_closes_every_socket_of_the_key_with_4403(
                 # Revoked by another process sharing the database: only the bus tells us.
                 other = Store.open(wire_url, live.container.store._db.name)
                 try:
-                    other_access = ApiKeyService(other, ReplicatedEventBus(other.events))
+                    other_access = ApiKeyService(
+                        ReplicatedEventBus(other.events),
+                        organizations=other.organizations,
+                        api_keys=other.api_keys,
+                    )
                     await other_access.revoke_api_key_by_id(viewer.key.id)
                 finally:
                     other.close()

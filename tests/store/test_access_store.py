@@ -57,7 +57,9 @@ async def test_revoke_is_scoped_to_the_organization(store: Store) -> None:
 
 
 async def test_keys_are_stored_as_hashes_and_authenticate(store: Store) -> None:
-    access = ApiKeyService(store, InMemoryEventBus())
+    access = ApiKeyService(
+        InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
+    )
     org, created = await access.create_organization("Acme")
     assert created.secret.startswith("vgl_") and len(created.secret) >= 4 + 43
     raw = await store._db["api_keys"].find_one({"_id": created.key.id})
@@ -74,7 +76,9 @@ async def test_keys_are_stored_as_hashes_and_authenticate(store: Store) -> None:
 
 
 async def test_list_keys_oldest_first(store: Store) -> None:
-    access = ApiKeyService(store, InMemoryEventBus())
+    access = ApiKeyService(
+        InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
+    )
     org, first = await access.create_organization("Acme")
     second = await access.create_api_key_for(org.id, Role.VIEWER, "viewer")
     keys = await store.api_keys.list_by_organization(organization_id=org.id)

@@ -17,6 +17,7 @@ from services.integrations.models import (
     IntegrationStatus,
     Purpose,
 )
+from services.scheduler import Scheduler
 from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.retention import ProtectedSnapshots, Retention
@@ -99,5 +100,24 @@ def make_runner(
     )
     retention = Retention(store.sync_runs, store.snapshot_data, protected, keep=keep)
     return SyncRunner(
-        store, bus or InMemoryEventBus(), connectors, retention, options, listeners=listeners
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        snapshot_data=store.snapshot_data,
+        bus=bus or InMemoryEventBus(),
+        connectors=connectors,
+        retention=retention,
+        options=options,
+        listeners=listeners,
+    )
+
+
+def make_scheduler(store: Store, runner: Any, **options: Any) -> Scheduler:
+    """A scheduler over ``store``'s repositories (``runner`` may be a test double)."""
+    return Scheduler(
+        runner,
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        **options,
     )

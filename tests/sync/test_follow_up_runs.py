@@ -12,7 +12,9 @@ from tests.sync.support import connected_integration
 
 
 async def test_requests_during_a_run_coalesce_into_one_follow_up(store: Store) -> None:
-    service = SyncService(store, InMemoryEventBus())
+    service = SyncService(
+        InMemoryEventBus(), sync_runs=store.sync_runs, integrations=store.integrations
+    )
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id)
     admin = Principal(org.id, Role.ADMIN, "k")

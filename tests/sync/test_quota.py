@@ -6,11 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.integrations.models import Purpose
-from services.scheduler import Scheduler, jitter_for
+from services.scheduler import jitter_for
 from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
 from simulator import RunningSimulator
 from tests.conftest import open_store
-from tests.sync.support import connected_integration, fast_policy, make_runner, static_connectors
+from tests.sync.support import (
+    connected_integration,
+    fast_policy,
+    make_runner,
+    make_scheduler,
+    static_connectors,
+)
 from tests.sync.test_scheduler import FakeRunner
 
 
@@ -44,7 +50,7 @@ async def test_the_scheduler_waits_for_the_quota_reset() -> None:
     runner = FakeRunner()
     now = datetime.now(UTC)
     clock = [now]
-    scheduler = Scheduler(store, runner, clock=lambda: clock[0])  # type: ignore[arg-type]
+    scheduler = make_scheduler(store, runner, clock=lambda: clock[0])
     run = await store.sync_runs.create(
         organization_id=org.id,
         integration_id=integration.id,

@@ -115,7 +115,9 @@ async def test_failure_half_way_keeps_the_previous_snapshot(
     sim = small_sim.sim
     integration = await _org_with(store)
     runner = make_runner(store, static_connectors(small_sim))
-    reader = SnapshotReader(store)
+    reader = SnapshotReader(
+        integrations=store.integrations, snapshot_queries=store.snapshot_queries
+    )
     principal = Principal(integration.organization_id, Role.VIEWER, "key")
     first = await runner.execute(integration.id)
     assert first is not None and first.status is SyncRunStatus.SUCCEEDED

@@ -12,7 +12,7 @@ from services.store import Store
 from services.sync.models import SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
 from tests.conditions import until
 from tests.conftest import open_store
-from tests.sync.support import connected_integration
+from tests.sync.support import connected_integration, make_scheduler
 
 
 class FakeRunner:
@@ -31,7 +31,7 @@ async def _setup(now: datetime) -> tuple[Store, Scheduler, FakeRunner, list[date
     await store.ensure_indexes()
     runner = FakeRunner()
     clock = [now]
-    scheduler = Scheduler(store, runner, clock=lambda: clock[0])  # type: ignore[arg-type]
+    scheduler = make_scheduler(store, runner, clock=lambda: clock[0])
     return store, scheduler, runner, clock
 
 
@@ -165,7 +165,7 @@ async def test_a_run_queued_while_one_finishes_starts_without_waiting_for_a_tick
     await store.ensure_indexes()
     integration = await connected_integration(store, "org_q")
     runner = QueueingRunner(store, integration.id, integration.organization_id)
-    scheduler = Scheduler(store, runner, tick_seconds=3600)  # type: ignore[arg-type]
+    scheduler = make_scheduler(store, runner, tick_seconds=3600)
     assert scheduler.submit(integration.id, SyncTrigger.MANUAL)
     assert not scheduler.submit(integration.id, SyncTrigger.MANUAL)  # ours is still running
     await scheduler.drain()
@@ -188,7 +188,14 @@ async def test_each_completed_tick_beats_and_a_failed_tick_does_not() -> None:
                 raise RuntimeError("database unreachable")
             await super().tick()
 
-    scheduler = Flaky(store, FakeRunner(), tick_seconds=0.001, on_tick=beats.append)  # type: ignore[arg-type]
+    scheduler = Flaky(
+        FakeRunner(),  # type: ignore[arg-type]
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        tick_seconds=0.001,
+        on_tick=beats.append,
+    )
     loop = asyncio.create_task(scheduler.run_forever())
     try:
         await until(lambda: len(beats) >= 3, what="three heartbeats")

@@ -19,7 +19,10 @@ async def test_initial_sync_is_queued_and_dispatched_once() -> None:
     await store.ensure_indexes()
     dispatched: list[tuple[str, SyncTrigger]] = []
     service = SyncService(
-        store, InMemoryEventBus(), dispatch=lambda i, t: dispatched.append((i, t))
+        InMemoryEventBus(),
+        sync_runs=store.sync_runs,
+        integrations=store.integrations,
+        dispatch=lambda i, t: dispatched.append((i, t)),
     )
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id)
@@ -42,7 +45,9 @@ async def test_progress_of_a_run_in_another_process_is_seen_by_polling(
     integration = await connected_integration(store, org.id)
     worker_bus, api_bus = InMemoryEventBus(), InMemoryEventBus()  # two processes
     runner = make_runner(store, static_connectors(small_sim), bus=worker_bus)
-    service = SyncService(store, api_bus, poll_interval=0.05)
+    service = SyncService(
+        api_bus, sync_runs=store.sync_runs, integrations=store.integrations, poll_interval=0.05
+    )
     watch = service.watch(Principal(org.id, Role.VIEWER, "k"), integration.id)
     seen = []
 

@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers.check_summary import summarise
 from resolvers.check_types import Check, CheckResult, ControlRef
-from services.checks.base import CheckStatus
+from services.checks.models import CheckStatus
 from services.models import Framework
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
