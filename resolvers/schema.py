@@ -28,6 +28,7 @@ from resolvers.limits import (
 )
 from resolvers.node import NodeQuery
 from resolvers.people import PeopleMutation, PeopleQuery, PeopleSubscription
+from resolvers.plain_execution import PlainExecutionContext
 from resolvers.policies import PolicyMutation, PolicyQuery, PolicySubscription
 from resolvers.remediation import RemediationMutation, RemediationQuery, RemediationSubscription
 from resolvers.reviews import ReviewMutation, ReviewQuery, ReviewSubscription
@@ -124,7 +125,11 @@ def build_schema(
     if not development:
         extensions += [DisableIntrospection, HideSuggestions]
     return VigilSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=PlainExecutionContext,  # plain objects without per-field cost
     )
 
 
