@@ -246,13 +246,16 @@ def machine() -> str:
 def commit() -> str:
     try:
         root = Path(__file__).resolve().parents[1]
-        rev = ["git", "-C", str(root), "rev-parse", "--short", "HEAD"]
-        return subprocess.run(rev, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+        git = ["git", "-C", str(root)]
+        rev = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+        return rev.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
+    except OSError:
         return "unknown"
 
 
 async def main(args: argparse.Namespace) -> None:
+    measured_commit = commit()  # the code this process loaded, not a later one
     async with AsyncExitStack() as stack:
         if args.mongodb_url:
             label = "mongodb"
@@ -280,7 +283,7 @@ async def main(args: argparse.Namespace) -> None:
         **result,
         "target": TARGET,
         "store": label,
-        "commit": commit(),
+        "commit": measured_commit,
         "machine": machine(),
     }
     print(json.dumps(report, indent=2))
