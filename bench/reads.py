@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -47,6 +45,7 @@ from check_latency import seed
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from sync_wall import machine
 
 from api.app import create_app
 from api.container import Container
@@ -233,14 +232,6 @@ async def measure(live: LiveServer, key: str, args: argparse.Namespace) -> dict[
                 count += 1
             out[f"accounts_per_s_{name}"] = round(count / (time.perf_counter() - started), 2)
     return out
-
-
-def machine() -> str:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
-        f"load {load:.1f}"
-    )
 
 
 def commit() -> str:

@@ -37,9 +37,11 @@ async def newest_first(
     every server answers with an index scan (a tie-breaking ``$or`` made SecantusDB scan the
     whole collection). The few documents that tie with ``before`` are skipped here.
     """
-    if before is not None:
-        query = {**query, field: {"$lte": before[0]}}
-    cursor = collection.find(query).sort([(field, -1), ("_id", -1)])
+    cursor = collection.find(
+        query if before is None else {**query, field: {"$lte": before[0]}}
+    ).sort([(field, -1), ("_id", -1)])
+    if before is None:
+        cursor = cursor.limit(limit)  # no tie to skip
     docs: list[Mapping[str, Any]] = []
     try:
         async for doc in cursor:

@@ -25,6 +25,7 @@ from services.people.models import (
     PersonStatus,
 )
 from services.store import Store
+from services.store.common import newest_first
 from services.store.snapshot_data import SnapshotScope
 from services.sync.models import AccountFilter, SnapshotAccount, SyncTrigger
 from tests.conftest import open_store
@@ -301,3 +302,24 @@ async def test_check_results_people_evidence_and_runs_use_their_indexes(wire_sto
     assert not await store.check_results.failing_page(
         organization_id="org-2", result_id=newest, offset=0, limit=5
     )  # another organization's result is not found
+
+
+async def test_newest_first_pages_through_ties_once_each() -> None:
+    store = open_store("mock", None)
+    try:
+        collection = store._db["paging"]
+        at = [T0 + timedelta(minutes=m) for m in (1, 2, 2, 2, 3, 3, 4)]  # ties at 2 and 3
+        await collection.insert_many([{"_id": f"d{i}", "at": t} for i, t in enumerate(at)])
+        seen: list[str] = []
+        before = None
+        while True:
+            page = await newest_first(collection, {}, "at", before, 2)
+            if not page:
+                break
+            seen += [d["_id"] for d in page]
+            before = (page[-1]["at"], page[-1]["_id"])
+        expected = sorted(range(len(at)), key=lambda i: (at[i], f"d{i}"), reverse=True)
+        assert seen == [f"d{i}" for i in expected]
+    finally:
+        await store.drop()
+        store.close()
