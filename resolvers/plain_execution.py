@@ -158,9 +158,9 @@ def _complete(plan: _Plan, source: Any) -> dict[str, Any]:
     return out
 
 
-def _items(value: Any) -> Any:
-    if isinstance(value, str | bytes | dict) or not hasattr(value, "__iter__"):
-        raise _NotPlain  # not a list: the normal path reports it
+def _items(value: Any) -> list[Any] | tuple[Any, ...]:
+    if not isinstance(value, list | tuple):
+        raise _NotPlain  # another iterable (read once) or not a list: the normal path
     return value
 
 
