@@ -323,3 +323,18 @@ async def test_newest_first_pages_through_ties_once_each() -> None:
     finally:
         await store.drop()
         store.close()
+
+
+async def test_a_result_written_before_failing_counts_is_counted_once_read() -> None:
+    store = open_store("mock", None)
+    try:
+        result = _result("org-1", "check-0", 1, items=7)
+        assert await store.check_results.record_change(result, expected_version=None)
+        raw = store._db["check_results"]
+        await raw.update_many({}, {"$unset": {"failing_count": ""}})  # as an older version wrote
+        [(head, count)] = await store.check_results.list_latest_heads(organization_id="org-1")
+        assert count == 7 and head.failing_items == () and head.id == result.id
+        assert await store.check_results.list_latest_heads(organization_id="org-2") == []
+    finally:
+        await store.drop()
+        store.close()
