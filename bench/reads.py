@@ -11,7 +11,7 @@ the same shape, so both go through the same HTTP server, client and store. Print
 
 - ``checks { result { failingItems(first: 500) { … } } }`` over GraphQL ÷ plain JSON (the
   ratio is plain time ÷ GraphQL time, i.e. GraphQL's speed as a share of plain JSON's;
-  target >= 0.5), the same for ``accounts(first: 100)``;
+  target >= 0.5; the two are requested in turn), the same for ``accounts(first: 100)``;
 - requests/s of ``accounts(first: 100)`` (one client, one request at a time);
 - the store and the machine.
 
@@ -171,15 +171,19 @@ async def serve(store: Store) -> tuple[LiveServer, uvicorn.Server, asyncio.Task[
     return LiveServer(f"http://127.0.0.1:{port}", container), server, task
 
 
-async def timed(call: Callable[[], Awaitable[bytes]], repeat: int) -> tuple[float, int]:
-    """Median seconds of ``repeat`` calls (after one warm-up) and the response size."""
-    size = len(await call())
-    times = []
+async def timed(
+    first: Callable[[], Awaitable[bytes]], second: Callable[[], Awaitable[bytes]], repeat: int
+) -> tuple[float, int, float, int]:
+    """Median seconds and response size of each of two calls, made in turn ``repeat`` times
+    after one warm-up each, so that a burst of load on the machine hits both alike."""
+    sizes = [len(await first()), len(await second())]
+    times: list[list[float]] = [[], []]
     for _ in range(repeat):
-        started = time.perf_counter()
-        await call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), size
+        for i, call in enumerate((first, second)):
+            started = time.perf_counter()
+            await call()
+            times[i].append(time.perf_counter() - started)
+    return statistics.median(times[0]), sizes[0], statistics.median(times[1]), sizes[1]
 
 
 async def measure(live: LiveServer, key: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -213,8 +217,9 @@ async def measure(live: LiveServer, key: str, args: argparse.Namespace) -> dict[
             ("checks", CHECKS, "/bench/plain/checks"),
             ("accounts", ACCOUNTS, "/bench/plain/accounts"),
         ]:
-            gql_s, gql_size = await timed(graphql(query), args.repeat)
-            plain_s, plain_size = await timed(plain(path), args.repeat)
+            gql_s, gql_size, plain_s, plain_size = await timed(
+                graphql(query), plain(path), args.repeat
+            )
             out[name] = {
                 "graphql_ms": round(gql_s * 1000, 1),
                 "plain_json_ms": round(plain_s * 1000, 1),
@@ -304,7 +309,7 @@ if __name__ == "__main__":
     parsed = parser.parse_args()
     quick = parsed.quick
     parsed.accounts = parsed.accounts or (2000 if quick else 20_000)
-    parsed.repeat = parsed.repeat or (3 if quick else 10)
+    parsed.repeat = parsed.repeat or (5 if quick else 10)
     parsed.seconds = parsed.seconds or (2.0 if quick else 10.0)
     parsed.store = parsed.store or ("embedded" if quick else "wire")
     asyncio.run(main(parsed))

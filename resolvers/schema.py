@@ -34,6 +34,7 @@ from resolvers.remediation import RemediationMutation, RemediationQuery, Remedia
 from resolvers.reviews import ReviewMutation, ReviewQuery, ReviewSubscription
 from resolvers.sync import SyncMutation, SyncQuery, SyncSubscription
 from resolvers.systems import SystemMutation, SystemQuery
+from resolvers.validation_cache import CachedValidation
 
 # Each capability contributes its own Query / Mutation / Subscription class; the roots are
 # their union, so capabilities never edit one shared root class.
@@ -124,6 +125,8 @@ def build_schema(
     ]
     if not development:
         extensions += [DisableIntrospection, HideSuggestions]
+    # Last: a document the limits refused is not validated (issue 15).
+    extensions += [CachedValidation]
     return VigilSchema(
         query=Query,
         mutation=Mutation,
