@@ -252,7 +252,8 @@ Vigil demo ready (embedded store: nothing persists).
                   (GraphiQL headers: {{"Authorization": "Bearer {key.secret}"}})
   organization    {org.name} ({org.id})
   simulator       {sim_url}  (Confluence Cloud stand-in)
-Try:  {{ checks {{ id title result {{ status reason failingItems {{ name reason }} }} }} }}
+Try:  {{ checks {{ id title result {{ status reason failingItems(first: 5) {{ totalCount
+                 edges {{ node {{ name reason }} }} }} }} }} }}
       {{ accounts(first: 5) {{ totalCount edges {{ node {{ displayName
                  identity {{ classification }} }} }} }} }}
 Demo ready: listening on {url}

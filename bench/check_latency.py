@@ -37,7 +37,7 @@ from services.store.client import connect
 from services.sync.models import SnapshotAccount, SnapshotScope
 from tests.access.support import connected
 from tests.conftest import LiveServer, start_live_server
-from tests.graphql_client import gql_http, gql_ws
+from tests.graphql_client import failing_items, gql_http, gql_ws
 from tests.mongo import wire_server
 
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
@@ -45,7 +45,7 @@ OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $in
 LINK = """mutation($input: LinkAccountInput!) { linkAccount(input: $input) {
   account { accountId } userErrors { message } } }"""
 UPDATED = """subscription($id: ID) { checkResultUpdated(checkId: $id) {
-  checkId status failingItems { resourceId } } }"""
+  checkId status failingItems(first: 500) { totalCount edges { node { resourceId } } } } }"""
 
 
 def accounts(n: int) -> list[SnapshotAccount]:
@@ -158,7 +158,7 @@ def _listing(account: str, *, present: bool) -> Callable[[dict[str, Any]], bool]
     """A predicate: the pushed result lists (or no longer lists) ``account``."""
 
     def done(result: dict[str, Any]) -> bool:
-        return (account in {i["resourceId"] for i in result["failingItems"]}) is present
+        return (account in {i["resourceId"] for i in failing_items(result)}) is present
 
     return done
 

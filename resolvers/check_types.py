@@ -11,11 +11,11 @@ import strawberry
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.exception_types import CheckException
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, After, First, PageInfo
 from services.check_exceptions.models import CheckException as DomainException
 from services.checks import base, models
 from services.checks.models import CheckStatus
-from services.checks.service import CheckView
+from services.checks.service import CheckView, page_of_items
 from services.models import Framework
 from services.paging import Slice
 
@@ -115,6 +115,30 @@ def _covering(
     return mine[0] if mine else None
 
 
+@strawberry.type(description="A failing resource and its cursor.")
+class CheckItemEdge:
+    cursor: str = strawberry.field(description=CURSOR)
+    node: CheckItem = strawberry.field(description="The failing resource.")
+
+
+@strawberry.type(description="Resources failing a check, in the check's order.")
+class CheckItemConnection:
+    edges: list[CheckItemEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(description=TOTAL_COUNT)
+
+    @classmethod
+    def of(
+        cls, page: Slice[models.CheckItem], result: models.CheckResult, after: str | None
+    ) -> CheckItemConnection:
+        """Map a service-layer slice of ``result``'s failing items."""
+        edges = [
+            CheckItemEdge(cursor=c, node=CheckItem.from_domain(i, result, excepted=False))
+            for c, i in page.items
+        ]
+        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
+
+
 @strawberry.type(description="The outcome of one evaluation of a check.")
 class CheckResult:
     id: strawberry.ID = strawberry.field(
@@ -124,9 +148,6 @@ class CheckResult:
     status: CheckStatus = strawberry.field(description="The outcome.")
     reason: str | None = strawberry.field(
         description="Why, for NOT_MONITORED and ERROR (and a summary otherwise)."
-    )
-    failing_items: list[CheckItem] = strawberry.field(
-        description="Resources failing the check (empty when PASSING)."
     )
     excepted_items: list[CheckItem] = strawberry.field(
         description="Resources that would fail but are covered by an active exception."
@@ -145,22 +166,46 @@ class CheckResult:
     changed_at: datetime = strawberry.field(
         description="When the status or failing set last changed (UTC)."
     )
+    # The failing items when they are in memory (a pushed or historical result); None when
+    # they are paged from the store (``failing_count`` of them).
+    failing: strawberry.Private[tuple[models.CheckItem, ...] | None]
+    failing_count: strawberry.Private[int]
+    domain: strawberry.Private[models.CheckResult]
+
+    @strawberry.field(
+        description="Resources failing the check (none when PASSING), a page at a time in the "
+        "check's order; `totalCount` is how many fail. Cursors are positions in this result: "
+        "a new result (another `id`) starts again from the first page."
+    )
+    async def failing_items(
+        self, info: strawberry.Info[Context, Any], first: First = None, after: After = None
+    ) -> CheckItemConnection:
+        if self.failing is not None or self.domain.id is None:
+            page = page_of_items(self.failing or (), first, after)
+        else:
+            page = await info.context.services.checks.failing_items(
+                principal_of(info), self.domain.id, self.failing_count, first, after
+            )
+        return CheckItemConnection.of(page, self.domain, after)
 
     @classmethod
-    def from_domain(cls, r: models.CheckResult) -> CheckResult:
-        """Map the domain object."""
+    def from_domain(cls, r: models.CheckResult, failing_count: int | None = None) -> CheckResult:
+        """Map the domain object; with ``failing_count``, ``r`` comes without its failing
+        items (a ``paged`` read) and they are read from the store a page at a time."""
         return cls(
             id=strawberry.ID(r.id or f"{r.check_id}@{r.evaluated_at.isoformat()}"),
             check_id=strawberry.ID(r.check_id),
             status=r.status,
             reason=r.reason,
-            failing_items=[CheckItem.from_domain(i, r, excepted=False) for i in r.failing_items],
             excepted_items=[CheckItem.from_domain(i, r, excepted=True) for i in r.excepted_items],
             evaluated_at=r.evaluated_at,
             data_as_of=r.data_as_of,
             snapshot_id=strawberry.ID(r.snapshot_id) if r.snapshot_id else None,
             evidence_id=strawberry.ID(r.evidence_id) if r.evidence_id else None,
             changed_at=r.changed_at,
+            failing=r.failing_items if failing_count is None else None,
+            failing_count=len(r.failing_items) if failing_count is None else failing_count,
+            domain=r,
         )
 
 
@@ -193,7 +238,9 @@ class Check:
                 ControlRef(framework=ref.framework, id=ref.id, title=ref.title)
                 for ref in c.controls
             ],
-            result=CheckResult.from_domain(view.result) if view.result else None,
+            result=(
+                CheckResult.from_domain(view.result, view.failing_count) if view.result else None
+            ),
         )
 
 

@@ -19,7 +19,7 @@ class CheckQuery:
         description="Every check with its latest result, in catalogue order (every role)."
     )
     async def checks(self, info: strawberry.Info[Context, Any]) -> list[Check]:
-        views = await info.context.services.checks.list_checks(principal_of(info))
+        views = await info.context.services.checks.list_checks(principal_of(info), paged=True)
         return [Check.from_view(v) for v in views]
 
     @strawberry.field(
@@ -30,7 +30,7 @@ class CheckQuery:
         info: strawberry.Info[Context, Any],
         id: Annotated[strawberry.ID, strawberry.argument(description="The check id.")],
     ) -> Check | None:
-        view = await info.context.services.checks.get_check(principal_of(info), str(id))
+        view = await info.context.services.checks.get_check(principal_of(info), str(id), paged=True)
         return Check.from_view(view) if view else None
 
     @strawberry.field(

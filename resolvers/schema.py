@@ -27,11 +27,13 @@ from resolvers.limits import (
 from resolvers.node import NodeQuery
 from resolvers.organization import OrganizationMutation, OrganizationQuery
 from resolvers.people import PeopleMutation, PeopleQuery, PeopleSubscription
+from resolvers.plain_execution import PlainExecutionContext
 from resolvers.policies import PolicyMutation, PolicyQuery, PolicySubscription
 from resolvers.remediation import RemediationMutation, RemediationQuery, RemediationSubscription
 from resolvers.reviews import ReviewMutation, ReviewQuery, ReviewSubscription
 from resolvers.sync import SyncMutation, SyncQuery, SyncSubscription
 from resolvers.systems import SystemMutation, SystemQuery
+from resolvers.validation_cache import CachedValidation
 
 # Each capability contributes its own Query / Mutation / Subscription class; the roots are
 # their union, so capabilities never edit one shared root class.
@@ -124,8 +126,14 @@ def build_schema(
     ]
     if not development:
         extensions += [DisableIntrospection, HideSuggestions]
+    # Last: a document the limits refused is not validated (issue 15).
+    extensions += [CachedValidation]
     return VigilSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        execution_context_class=PlainExecutionContext,  # plain objects without per-field cost
     )
 
 

@@ -38,3 +38,8 @@ async def gql_ws(url: str, key: str | None) -> AsyncIterator[Any]:
     )
     async with Client(transport=transport, fetch_schema_from_transport=False) as session:
         yield session
+
+
+def failing_items(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The items of a ``failingItems { edges { node { … } } }`` page of a check result."""
+    return [edge["node"] for edge in result["failingItems"]["edges"]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -10,11 +10,11 @@ from typing import Any, Protocol
 from services.checks.base import Check
 from services.checks.engine import CheckEngine
 from services.checks.events import CHECKS_CHANNEL, result_from_event
-from services.checks.models import CheckResult
+from services.checks.models import CheckItem, CheckResult
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import Principal
-from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.paging import Slice, decode_cursor, encode_cursor, make_slice, page_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,9 @@ class CheckView:
 
     check: Check[Any]
     result: CheckResult | None
+    # Set by the ``paged`` reads: ``result`` then comes without its failing items (page them
+    # with ``failing_items``) and this is how many it has.
+    failing_count: int | None = None
 
 
 class CheckResultsRepo(Protocol):
@@ -38,6 +41,12 @@ class CheckResultsRepo(Protocol):
         before: tuple[datetime, str] | None,
     ) -> tuple[list[CheckResult], int]: ...
     async def list_latest(self, *, organization_id: str) -> list[CheckResult]: ...
+    async def list_latest_heads(
+        self, *, organization_id: str, check_id: str | None = None
+    ) -> list[tuple[CheckResult, int]]: ...
+    async def failing_page(
+        self, *, organization_id: str, result_id: str, offset: int, limit: int
+    ) -> list[CheckItem]: ...
 
 
 class CheckService:
@@ -50,21 +59,51 @@ class CheckService:
         self._bus = bus
         self._engine = engine
 
-    async def list_checks(self, principal: Principal) -> list[CheckView]:
-        """Every registered check with its latest result."""
-        results = await self._check_results.list_latest(organization_id=principal.organization_id)
-        by_id = {r.check_id: r for r in results}
+    async def list_checks(self, principal: Principal, *, paged: bool = False) -> list[CheckView]:
+        """Every registered check with its latest result (``paged``: see ``CheckView``)."""
+        results = self._check_results
+        org = principal.organization_id
+        if paged:
+            heads = await results.list_latest_heads(organization_id=org)
+            counted = {r.check_id: (r, n) for r, n in heads}
+            return [CheckView(c, *counted.get(c.id, (None, None))) for c in self._engine.checks]
+        by_id = {r.check_id: r for r in await results.list_latest(organization_id=org)}
         return [CheckView(c, by_id.get(c.id)) for c in self._engine.checks]
 
-    async def get_check(self, principal: Principal, check_id: str) -> CheckView | None:
-        """One check with its latest result; None for an unknown id."""
+    async def get_check(
+        self, principal: Principal, check_id: str, *, paged: bool = False
+    ) -> CheckView | None:
+        """One check with its latest result; None for an unknown id (``paged``: see
+        ``CheckView``)."""
         check = self._engine.definition(check_id)
         if check is None:
             return None
-        result = await self._check_results.get_latest(
-            organization_id=principal.organization_id, check_id=check_id
+        results = self._check_results
+        org = principal.organization_id
+        if paged:
+            heads = await results.list_latest_heads(organization_id=org, check_id=check_id)
+            return CheckView(check, *heads[0]) if heads else CheckView(check, None)
+        return CheckView(check, await results.get_latest(organization_id=org, check_id=check_id))
+
+    async def failing_items(
+        self,
+        principal: Principal,
+        result_id: str,
+        total: int,
+        first: int | None,
+        after: str | None,
+    ) -> Slice[CheckItem]:
+        """A page of the failing items of a recorded result of ``total`` items (from a
+        ``paged`` read), read from the store a page at a time."""
+        limit = page_size(first)
+        start = item_offset(after)
+        rows = await self._check_results.failing_page(
+            organization_id=principal.organization_id,
+            result_id=result_id,
+            offset=start,
+            limit=limit + 1,
         )
-        return CheckView(check, result)
+        return _item_slice(rows, start, limit, total)
 
     async def history(
         self, principal: Principal, check_id: str, first: int | None, after: str | None
@@ -97,6 +136,35 @@ class CheckService:
     def _known(self, check_id: str) -> None:
         if self._engine.definition(check_id) is None:
             raise NotFound(f"check {check_id} not found", field=["checkId"])
+
+
+def page_of_items(
+    items: Sequence[CheckItem], first: int | None, after: str | None
+) -> Slice[CheckItem]:
+    """A page of items already in memory (a pushed or historical result)."""
+    limit = page_size(first)
+    start = item_offset(after)
+    return _item_slice(items[start : start + limit + 1], start, limit, len(items))
+
+
+def item_offset(after: str | None) -> int:
+    """Where the page after an item cursor starts: items are paged by their position in the
+    result (a result never changes; a new result has a new id)."""
+    key = decode_cursor(after)
+    if key is None:
+        return 0
+    if not (key.isascii() and key.isdigit() and len(key) <= 18):
+        raise ValidationFailed("after is not a valid cursor", field=["after"])
+    return int(key) + 1
+
+
+def _item_slice(rows: Sequence[CheckItem], start: int, limit: int, total: int) -> Slice[CheckItem]:
+    shown = list(rows[:limit])
+    return Slice(
+        items=[(encode_cursor(str(start + i)), item) for i, item in enumerate(shown)],
+        total_count=total,
+        has_next_page=len(rows) > limit,
+    )
 
 
 def _cursor(result: CheckResult) -> str:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from services.checks.models import CheckItem, CheckResult, CheckStatus, StoredState, items_to_json
-from services.store.common import DuplicateKeyError, new_id
+from services.store.common import DuplicateKeyError, new_id, newest_first
 
 _ITEMS = ("failing_items", "excepted_items")
 
@@ -60,6 +60,46 @@ class CheckResultRepository:
         """The latest result of every evaluated check of the organization."""
         cursor = self._latest.find({"organization_id": organization_id})
         return [to_result(d) async for d in cursor]
+
+    async def list_latest_heads(
+        self, *, organization_id: str, check_id: str | None = None
+    ) -> list[tuple[CheckResult, int]]:
+        """The latest results without their failing items, each with its failing count.
+
+        For paging the items (``failing_page``): the count is the one written with the result,
+        so reading it costs neither the items nor a count. A result written before counts
+        were kept is read whole once to count it.
+        """
+        query: dict[str, Any] = (
+            {"organization_id": organization_id}
+            if check_id is None
+            else {"_id": _key(organization_id, check_id)}  # the key names the organization
+        )
+        cursor = self._latest.find(query, {"failing_items": 0})
+        heads = []
+        async for d in cursor:
+            count = d.get("failing_count")
+            if count is None:
+                whole = await self._latest.find_one({"_id": d["_id"]}, {"failing_items": 1})
+                count = len((whole or {}).get("failing_items") or ())
+            heads.append((to_result(d), int(count)))
+        return heads
+
+    async def failing_page(
+        self, *, organization_id: str, result_id: str, offset: int, limit: int
+    ) -> list[CheckItem]:
+        """Up to ``limit`` failing items of a recorded result from position ``offset``.
+
+        Read from the result's history document (never updated), sliced by the server, so a
+        page costs the same whatever the result's size; empty for an unknown result.
+        """
+        doc = await self._history.find_one(  # by _id alone: the id lookup on every server
+            {"_id": result_id},
+            {"failing_items": {"$slice": [offset, limit]}, "excepted_items": 0},
+        )
+        if doc is None or doc["organization_id"] != organization_id:
+            return []
+        return list(_to_items(doc.get("failing_items")))
 
     async def record_change(self, result: CheckResult, *, expected_version: int | None) -> bool:
         """Replace the latest result and append it to the history; False if another won."""
@@ -106,15 +146,8 @@ class CheckResultRepository:
         """Up to ``limit`` recorded changes, newest first, older than ``before``; and the total."""
         query: dict[str, Any] = {"organization_id": organization_id, "check_id": check_id}
         total = int(await self._history.count_documents(query))
-        if before is not None:
-            at, result_id = before
-            query["$or"] = [
-                {"evaluated_at": {"$lt": at}},
-                {"evaluated_at": at, "_id": {"$lt": result_id}},
-            ]
-        order = [("evaluated_at", -1), ("_id", -1)]
-        cursor = self._history.find(query).sort(order).limit(limit)
-        return [to_result(d) async for d in cursor], total
+        docs = await newest_first(self._history, query, "evaluated_at", before, limit)
+        return [to_result(d) for d in docs], total
 
 
 def _key(organization_id: str, check_id: str) -> str:
@@ -129,6 +162,7 @@ def _result_doc(r: CheckResult) -> dict[str, Any]:
         "status": r.status.value,
         "reason": r.reason,
         "failing_items": items_to_json(r.failing_items),
+        "failing_count": len(r.failing_items),
         "excepted_items": items_to_json(r.excepted_items),
         "evaluated_at": r.evaluated_at,
         "changed_at": r.changed_at,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
@@ -11,7 +13,7 @@ from services.clock import utcnow_ms as utcnow
 from services.errors import AlreadyExists
 from services.ids import new_id
 
-__all__ = ["DuplicateKeyError", "new_id", "unique", "utcnow"]
+__all__ = ["DuplicateKeyError", "new_id", "newest_first", "unique", "utcnow"]
 
 
 @contextmanager
@@ -21,3 +23,35 @@ def unique(what: str) -> Iterator[None]:
         yield
     except DuplicateKeyError:
         raise AlreadyExists(what) from None
+
+
+async def newest_first(
+    collection: Any,
+    query: Mapping[str, Any],
+    field: str,
+    before: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Mapping[str, Any]]:
+    """Up to ``limit`` documents of ``query`` in ``(field, _id)`` descending order, strictly
+    after ``before`` (the ``(field, _id)`` of the last one seen) in that order.
+
+    The server is asked only for ``field <= value``: a range on the index's own field, which
+    every server answers with an index scan (a tie-breaking ``$or`` made SecantusDB scan the
+    whole collection). The few documents that tie with ``before`` are skipped here.
+    """
+    cursor = collection.find(
+        query if before is None else {**query, field: {"$lte": before[0]}}
+    ).sort([(field, -1), ("_id", -1)])
+    if before is None:
+        cursor = cursor.limit(limit)  # no tie to skip
+    docs: list[Mapping[str, Any]] = []
+    try:
+        async for doc in cursor:
+            if before is not None and doc[field] == before[0] and doc["_id"] >= before[1]:
+                continue
+            docs.append(doc)
+            if len(docs) >= limit:
+                break
+    finally:
+        await cursor.close()
+    return docs

@@ -34,10 +34,11 @@ class PeopleRepository:
         self._revisions = revisions
 
     async def ensure_indexes(self) -> None:
-        """Listing by email, filtering by status, incremental reads by ``seq``."""
+        """Listing by email or update time, filtering by status, incremental reads by ``seq``."""
         await self._col.create_index([("organization_id", 1), ("email_key", 1)])
         await self._col.create_index([("organization_id", 1), ("status", 1), ("email_key", 1)])
         await self._col.create_index([("organization_id", 1), ("seq", 1)])
+        await self._col.create_index([("organization_id", 1), ("updated_at", 1), ("email_key", 1)])
 
     async def get(self, *, organization_id: str, person_id: str) -> Person | None:
         """One person of the organization."""
@@ -61,7 +62,7 @@ class PeopleRepository:
         beyond = "$lt" if sort.descending else "$gt"
         field = sort.field.value
         if after is not None and sort.field is PersonSortField.EMAIL:
-            query = {"$and": [query, {"email_key": {beyond: after.email_key}}]}
+            query = {**query, "email_key": {beyond: after.email_key}}  # a range of the index
         elif after is not None:
             later = [
                 {field: {beyond: after.value}},

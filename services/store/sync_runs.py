@@ -14,7 +14,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.integrations.models import Purpose
-from services.store.common import DuplicateKeyError, new_id, utcnow
+from services.store.common import DuplicateKeyError, new_id, newest_first, utcnow
 from services.sync.models import (
     SnapshotCounts,
     SyncProgress,
@@ -37,7 +37,8 @@ class SyncRunRepository:
             unique=True,
             partialFilterExpression={"active": True},
         )
-        await self._col.create_index([("integration_id", 1), ("created_at", -1)])
+        # With ``_id``: the history's tie-break, so a page needs no blocking sort.
+        await self._col.create_index([("integration_id", 1), ("created_at", -1), ("_id", -1)])
         await self._col.create_index("active")
         await self._col.create_index("snapshot_id")
 
@@ -97,14 +98,8 @@ class SyncRunRepository:
         """Up to ``limit`` runs, newest first, strictly older than ``before``; and the total."""
         query: dict[str, Any] = {"integration_id": integration_id}
         total = int(await self._col.count_documents(query))
-        if before is not None:
-            at, run_id = before
-            query["$or"] = [
-                {"created_at": {"$lt": at}},
-                {"created_at": at, "_id": {"$lt": run_id}},
-            ]
-        cursor = self._col.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
-        return [to_run(d) async for d in cursor], total
+        docs = await newest_first(self._col, query, "created_at", before, limit)
+        return [to_run(d) for d in docs], total
 
     async def list_finished(self, *, integration_id: str) -> list[SyncRun]:
         """Finished runs whose data is still stored, newest first (for retention)."""

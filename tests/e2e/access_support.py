@@ -23,7 +23,7 @@ TRIGGER = """mutation($id: ID!) { triggerSync(integrationId: $id) {
 RUNS = """query($id: ID!) { syncRuns(integrationId: $id, first: 1) {
   edges { node { id status error } } } }"""
 RESULT_FIELDS = """checkId status reason evaluatedAt changedAt dataAsOf snapshotId evidenceId
-  failingItems { resourceType resourceId name reason } exceptedItems { resourceId }"""
+  failingItems(first: 500) { totalCount edges { node { resourceType resourceId name reason } } } exceptedItems { resourceId }"""
 UPDATED = f"""subscription($id: ID) {{ checkResultUpdated(checkId: $id) {{ {RESULT_FIELDS} }} }}"""
 
 

@@ -60,7 +60,7 @@ def test_demo_serves_a_seeded_organization_with_failing_checks() -> None:
             key = re.search(r"ADMIN API key\s+(vgl_\S+)", "".join(lines))
             assert key
             query = """{ integrations { id purpose status latestSyncRun { status } }
-                        checks { id result { status failingItems { resourceId } } }
+                        checks { id result { status failingItems(first: 500) { totalCount edges { node { resourceId } } } } }
                         people(first: 1) { totalCount } }"""
             data = gql(url, key.group(1), query)
             assert {

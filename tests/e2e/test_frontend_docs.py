@@ -76,6 +76,7 @@ VARIABLES: dict[str, Callable[[State], dict[str, Any]]] = {
     "Decide": lambda s: {"entryId": s["entryId"]},
     "CompleteReview": lambda s: {"reviewId": s["reviewId"]},
     "Check": lambda s: {"id": s["checkId"]},
+    "CheckFailingItems": lambda s: {"id": s["checkId"], "after": s.get("failingAfter")},
     "Except": lambda s: {
         "input": {
             "checkId": s["checkId"],
@@ -130,10 +131,11 @@ def remember(name: str, data: dict[str, Any], state: State) -> None:
         checks = data["checks"]
         state["checkId"] = checks[0]["id"]
         for check in checks:
-            failing = (check["result"] or {}).get("failingItems") or []
-            if failing:
+            page = (check["result"] or {}).get("failingItems") or {"edges": []}
+            if page["edges"]:
                 state["checkId"] = check["id"]
-                state["failingResourceId"] = failing[0]["resourceId"]
+                state["failingResourceId"] = page["edges"][0]["node"]["resourceId"]
+                state["failingAfter"] = page["pageInfo"]["endCursor"]
                 break
     elif name == "Except" and data["createCheckException"]["exception"]:
         state["exceptionId"] = data["createCheckException"]["exception"]["id"]

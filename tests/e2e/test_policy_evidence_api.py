@@ -24,7 +24,7 @@ from services.policies.catalogue import BY_TYPE, PolicyType, normalise_title
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from tests.conftest import STORE_KINDS
 from tests.e2e.connect_support import Env, make_env
-from tests.graphql_client import gql_ws
+from tests.graphql_client import failing_items, gql_ws
 
 SETUP, CURRENT = "confluence-document-setup", "confluence-policy-current"
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
@@ -38,10 +38,10 @@ MAP = """mutation($t: PolicyType!, $p: ID!) { mapPolicyDocument(input: {policyTy
 UNMAP = """mutation($t: PolicyType!) { unmapPolicyDocument(policyType: $t) {
   requirement { document { pageId } } userErrors { code message } } }"""
 CHECK = """query($id: ID!) { check(id: $id) { id title controls { framework id } result {
-  status reason failingItems { resourceId reason } exceptedItems { resourceId }
+  status reason failingItems(first: 500) { totalCount edges { node { resourceId reason } } } exceptedItems { resourceId }
   snapshotId dataAsOf evidenceId } } }"""
 RESULTS = """subscription($id: ID) { checkResultUpdated(checkId: $id) {
-  checkId status failingItems { resourceId exception { id } } evidenceId
+  checkId status failingItems(first: 500) { totalCount edges { node { resourceId exception { id } } } } evidenceId
   exceptedItems { resourceId exception { id expiresAt createdByActor { role } } } } }"""
 EXCEPT = """mutation($input: CreateCheckExceptionInput!) { createCheckException(input: $input) {
   exception { id status expiresAt resourceId } userErrors { field code message } } }"""
@@ -124,7 +124,7 @@ async def test_policy_documents_and_checks_over_graphql(env: Env) -> None:
     assert len({r["document"]["pageId"] for r in mapped}) == len(mapped)
 
     setup = await result(env, SETUP)
-    assert setup["status"] == "FAILING" and len(setup["failingItems"]) == 13  # all drafts
+    assert setup["status"] == "FAILING" and len(failing_items(setup)) == 13  # all drafts
     assert setup["snapshotId"] and setup["evidenceId"] and setup["dataAsOf"]
     viewer = await env.live.container.access.create_api_key_for(env.org_id, Role.VIEWER, "v")
     denied = await env.gql(APPROVE, {"t": mapped[0]["policyType"]}, key=viewer.secret)
@@ -142,7 +142,7 @@ async def test_policy_documents_and_checks_over_graphql(env: Env) -> None:
             )
         unmapped = {r["policyType"] for r in requirements if not r["document"]}
         pushed = (await asyncio.wait_for(first, 10))["checkResultUpdated"]
-        while {i["resourceId"] for i in pushed["failingItems"]} != unmapped:
+        while {i["resourceId"] for i in failing_items(pushed)} != unmapped:
             pushed = (await asyncio.wait_for(anext(stream), 10))["checkResultUpdated"]
         assert pushed["status"] == ("FAILING" if unmapped else "PASSING")
 
@@ -151,8 +151,8 @@ async def test_policy_documents_and_checks_over_graphql(env: Env) -> None:
         assert frameworks["activateFrameworks"]["organization"]["frameworks"] == ["ISO27001"]
         pushed = (await asyncio.wait_for(anext(stream), 10))["checkResultUpdated"]
         iso_only = {"HUMAN_RESOURCES_SECURITY", "PHYSICAL_SECURITY", "OPERATIONS_SECURITY"}
-        assert iso_only <= {i["resourceId"] for i in pushed["failingItems"]}
-        assert "CODE_OF_CONDUCT" not in {i["resourceId"] for i in pushed["failingItems"]}
+        assert iso_only <= {i["resourceId"] for i in failing_items(pushed)}
+        assert "CODE_OF_CONDUCT" not in {i["resourceId"] for i in failing_items(pushed)}
         await stream.aclose()
 
     policy_current = await result(env, CURRENT)
@@ -162,7 +162,7 @@ async def test_policy_documents_and_checks_over_graphql(env: Env) -> None:
         if current[r["document"]["pageId"]].missing_sections()
         or current[r["document"]["pageId"]].is_stale(datetime.now(UTC))
     }
-    assert {i["resourceId"] for i in policy_current["failingItems"]} == expected
+    assert {i["resourceId"] for i in failing_items(policy_current)} == expected
 
     target = mapped[0]
     remap = await env.gql(MAP, {"t": target["policyType"], "p": "no-such-page"})
@@ -183,13 +183,98 @@ async def test_policy_documents_and_checks_over_graphql(env: Env) -> None:
         await settle(env)
     finally:
         site.set_page_status(archived, "current")
-    reasons = {i["resourceId"]: i["reason"] for i in (await result(env, SETUP))["failingItems"]}
+    reasons = {i["resourceId"]: i["reason"] for i in failing_items(await result(env, SETUP))}
     assert "no longer in Confluence" in reasons[mapped[1]["policyType"]]
+
+
+PAGE = """query($id: ID!, $first: Int, $after: String) { check(id: $id) { result { id
+  failingItems(first: $first, after: $after) { totalCount
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+    edges { cursor node { resourceId reason } } } } } }"""
+PUSHED_PAGE = """subscription($id: ID) { checkResultUpdated(checkId: $id) { id
+  all: failingItems(first: 500) { totalCount edges { node { resourceId } } }
+  tail: failingItems(first: 2, after: "MTA") { totalCount pageInfo { hasNextPage }
+    edges { cursor node { resourceId } } } } }"""
+
+
+async def _raw(env: Env, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            env.live.graphql_url,
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {env.key}"},
+        )
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_failing_items_are_paged_with_a_total_count(env: Env) -> None:
+    await connect_policy(env)
+    whole = failing_items(await result(env, SETUP))
+    assert len(whole) == 13  # every policy is a draft
+
+    seen: list[dict[str, Any]] = []
+    after: str | None = None
+    result_ids = set()
+    while True:
+        data = await env.gql(PAGE, {"id": SETUP, "first": 5, "after": after})
+        page = data["check"]["result"]["failingItems"]
+        result_ids.add(data["check"]["result"]["id"])
+        assert page["totalCount"] == 13 and len(page["edges"]) <= 5
+        info = page["pageInfo"]
+        assert info["hasPreviousPage"] is (after is not None)
+        assert info["startCursor"] == page["edges"][0]["cursor"]
+        assert info["endCursor"] == page["edges"][-1]["cursor"]
+        seen += [e["node"] for e in page["edges"]]
+        if not info["hasNextPage"]:
+            break
+        after = info["endCursor"]
+    assert len(result_ids) == 1  # nothing changed meanwhile
+    assert seen == whole and len(seen) == 13  # three pages, in order, none twice
+
+    last = await env.gql(PAGE, {"id": SETUP, "first": 5, "after": after})
+    after = last["check"]["result"]["failingItems"]["pageInfo"]["endCursor"]  # of the 13th
+    past = await env.gql(PAGE, {"id": SETUP, "first": 5, "after": after})
+    empty = past["check"]["result"]["failingItems"]
+    assert empty["edges"] == [] and empty["totalCount"] == 13
+    assert empty["pageInfo"]["hasNextPage"] is False and empty["pageInfo"]["endCursor"] is None
+
+    for variables, field in [
+        ({"first": -1}, ["first"]),
+        ({"first": 0}, ["first"]),
+        ({"first": 501}, ["first"]),
+        ({"after": "%%%"}, ["after"]),
+        ({"after": "bm90LWEtbnVtYmVy"}, ["after"]),  # base64 of "not-a-number"
+        ({"after": "LTE"}, ["after"]),  # base64 of "-1"
+    ]:
+        body = await _raw(env, PAGE, {"id": SETUP, **variables})
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", (variables, error)
+        assert error["extensions"]["field"] == field, (variables, error)
+        assert error["path"] == ["check", "result", "failingItems"]
+
+    # A pushed result pages the same way (its items travel with the event).
+    policies = (await env.gql(POLICIES))["policies"]
+    mapped = next(r["policyType"] for r in policies if r["document"])
+    async with gql_ws(env.live.ws_url, env.key) as session:
+        stream = session.subscribe(GraphQLRequest(PUSHED_PAGE, variable_values={"id": SETUP}))
+        first = asyncio.ensure_future(anext(stream))
+        await _listening(env, topic_for(env.org_id, CHECKS_CHANNEL))
+        approved = await env.gql(APPROVE, {"t": mapped})
+        assert approved["approvePolicyDocument"]["userErrors"] == []
+        pushed = (await asyncio.wait_for(first, 10))["checkResultUpdated"]
+        await stream.aclose()
+    ids = [e["node"]["resourceId"] for e in pushed["all"]["edges"]]
+    assert pushed["all"]["totalCount"] == 12 == len(ids) and mapped not in ids
+    tail = pushed["tail"]  # after the cursor of position 10: the 12th item only
+    assert tail["totalCount"] == 12 and tail["pageInfo"]["hasNextPage"] is False
+    assert [e["node"]["resourceId"] for e in tail["edges"]] == ids[11:]
 
 
 async def test_an_exception_excepts_an_item_live_and_its_expiry_brings_it_back(env: Env) -> None:
     await connect_policy(env)
-    failing = [i["resourceId"] for i in (await result(env, SETUP))["failingItems"]]
+    failing = [i["resourceId"] for i in failing_items(await result(env, SETUP))]
     item = failing[0]
     bad = await env.gql(EXCEPT, {"input": _exception(item, reason=" ", seconds=60)})
     assert bad["createCheckException"]["userErrors"][0]["field"] == ["input", "reason"]
@@ -212,12 +297,12 @@ async def test_an_exception_excepts_an_item_live_and_its_expiry_brings_it_back(e
         covering = excepted["exceptedItems"][0]["exception"]  # which exception, until when
         assert (covering["id"], covering["expiresAt"]) == (exception["id"], exception["expiresAt"])
         assert covering["createdByActor"] == {"role": "ADMIN"}
-        assert all(i["exception"] is None for i in excepted["failingItems"])
-        assert item not in {i["resourceId"] for i in excepted["failingItems"]}
+        assert all(i["exception"] is None for i in failing_items(excepted))
+        assert item not in {i["resourceId"] for i in failing_items(excepted)}
         # No other change: the periodic evaluation notices the expiry.
         back = (await asyncio.wait_for(anext(stream), 15))["checkResultUpdated"]
         assert back["exceptedItems"] == [] and item in {
-            i["resourceId"] for i in back["failingItems"]
+            i["resourceId"] for i in failing_items(back)
         }
         assert back["evidenceId"] != excepted["evidenceId"]
 

@@ -23,7 +23,7 @@ from simulator.remediation import REMOVE_MEMBER
 from tests.conftest import STORE_KINDS
 from tests.e2e.access_support import RUNS, connect_access_review, watch_check
 from tests.e2e.connect_support import Env, make_env
-from tests.graphql_client import gql_ws
+from tests.graphql_client import failing_items, gql_ws
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 VALID = "confluence-access-valid"
@@ -185,7 +185,7 @@ async def test_offboarded_account_is_removed_verified_recorded_and_the_check_pas
     async with watch_check(env, OFFBOARDED) as checks:
         await offboard(env, target)
         failing = await checks.until("FAILING", timeout=20)
-        assert [i["resourceId"] for i in failing["failingItems"]] == [account_id]
+        assert [i["resourceId"] for i in failing_items(failing)] == [account_id]
 
         plan = (await env.gql(PLAN, {"filter": {"accountId": account_id}}))["remediationPlan"]
         groups_before = {g.group_id for g in site.groups_of(account_id)}
@@ -248,7 +248,7 @@ async def test_offboarded_account_is_removed_verified_recorded_and_the_check_pas
         assert counters.writes() == len(ids)
 
         passing = await checks.until("PASSING", timeout=60, check_id=OFFBOARDED)
-        assert passing["failingItems"] == []  # no manual sync: execution triggered one
+        assert failing_items(passing) == []  # no manual sync: execution triggered one
 
     listed = (await env.gql(LIST))["remediations"]
     assert listed["totalCount"] == len(ids)
@@ -269,12 +269,12 @@ async def test_offboarded_account_is_removed_verified_recorded_and_the_check_pas
     assert counters.writes() == len(ids)  # already done: nothing called again
 
 
-CHECK = """query($id: ID!) { check(id: $id) { result { status failingItems { resourceId } } } }"""
+CHECK = """query($id: ID!) { check(id: $id) { result { status failingItems(first: 500) { totalCount edges { node { resourceId } } } } } }"""
 
 
 async def failing_ids(env: Env, check_id: str) -> set[str]:
     result = (await env.gql(CHECK, {"id": check_id}))["check"]["result"]
-    return {i["resourceId"] for i in result["failingItems"]} if result else set()
+    return {i["resourceId"] for i in failing_items(result)} if result else set()
 
 
 async def until_not_failing(env: Env, check_id: str, accounts: set[str], timeout: float) -> None:

@@ -66,3 +66,19 @@ async def test_a_legitimate_query_passes() -> None:
     schema = build_schema()
     result = await schema.execute("query { __typename }")
     assert result.errors is None
+
+
+async def test_cached_validation_keeps_refusing_over_limit_and_invalid_documents() -> None:
+    """Validation is cached per document text (issue 15): the limits still refuse a document
+    the second time, and an invalid one gets the same errors every time."""
+    schema = build_schema()
+    over = doubling(30)
+    invalid = "{ me { noSuchField } }"
+    for _ in range(2):
+        refused = await schema.execute(over)
+        assert refused.errors and refused.errors[0].extensions == {"code": "QUERY_TOO_COMPLEX"}
+        wrong = await schema.execute(invalid)
+        assert wrong.data is None and wrong.errors
+        assert [e.message for e in wrong.errors] == [
+            "Cannot query field 'noSuchField' on type 'Viewer'."
+        ]

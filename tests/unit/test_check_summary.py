@@ -8,6 +8,7 @@ import strawberry
 
 from resolvers.check_summary import summarise
 from resolvers.check_types import Check, CheckResult, ControlRef
+from services.checks import models
 from services.checks.models import CheckStatus
 from services.models import Framework
 
@@ -17,18 +18,18 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 def check(check_id: str, status: CheckStatus | None, *controls: tuple[Framework, str]) -> Check:
     result = None
     if status is not None:
-        result = CheckResult(
-            id=strawberry.ID(f"res-{check_id}"),
-            check_id=strawberry.ID(check_id),
-            status=status,
-            reason=None,
-            failing_items=[],
-            excepted_items=[],
-            evaluated_at=NOW,
-            data_as_of=None,
-            snapshot_id=None,
-            evidence_id=None,
-            changed_at=NOW,
+        result = CheckResult.from_domain(
+            models.CheckResult(
+                organization_id="org",
+                check_id=check_id,
+                status=status,
+                reason=None,
+                failing_items=(),
+                excepted_items=(),
+                evaluated_at=NOW,
+                changed_at=NOW,
+                id=f"res-{check_id}",
+            )
         )
     return Check(
         id=strawberry.ID(check_id),
