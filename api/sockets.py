@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import GraphQLError, parse
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -228,12 +228,12 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         """Queries and mutations get the HTTP time budget; subscriptions run until done."""
-        document = _parsed(operation.query)
-        if document is not None and _is_subscription(document, operation.operation_name):
-            if shared_field(document, operation.operation_name) is None:
-                await super().run_operation(operation)
-            else:
-                await self._run_shared(operation)
+        kind = _kind(operation.query, operation.operation_name)
+        if kind == "shared subscription":
+            await self._run_shared(operation)
+            return
+        if kind == "subscription":
+            await super().run_operation(operation)
             return
         budget = self.limits.operation_timeout
         try:
@@ -323,20 +323,18 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         return valid
 
 
-def _parsed(query: str) -> DocumentNode | None:
-    """The document (unparsable: None, and Strawberry reports it)."""
+def _kind(query: str, operation_name: str | None) -> str:
+    """ "shared subscription" (``api.fanout.SHARED_FIELDS``), "subscription" or "other"
+    (unparsable included: Strawberry reports it). The document is not kept: a subscription
+    runs for hours, and its socket should not hold a syntax tree for that long."""
     try:
-        return parse(query, max_tokens=20_000)
+        document = parse(query, max_tokens=20_000)
+        if get_operation_type(document, operation_name) is not OperationType.SUBSCRIPTION:
+            return "other"
     except Exception:
-        return None
-
-
-def _is_subscription(document: DocumentNode, operation_name: str | None) -> bool:
-    """Whether the operation to run is a subscription."""
-    try:
-        return get_operation_type(document, operation_name) is OperationType.SUBSCRIPTION
-    except Exception:
-        return False
+        return "other"
+    shared = shared_field(document, operation_name) is not None
+    return "shared subscription" if shared else "subscription"
 
 
 async def _fresh_memo(source: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
