@@ -13,7 +13,7 @@ PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
 PORT ?=
 
 .PHONY: install install-run run demo test lint typecheck pytest schema format simulator clean \
-	bench-quick
+	bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,9 +50,28 @@ pytest: install
 schema: install
 	$(BIN)/vigil schema > schema.graphql
 
-# A small run of the performance measures (under a minute; not part of `make test`).
+# The performance measures of issue 15 (bench/README.md; figures in bench/RESULTS.md). Each
+# command prints its measure next to its target, the store and the machine. `make bench` runs
+# every one at full size (tens of minutes); `make bench-quick` a small version of each, which
+# `.ci/run` runs after `make test` so they keep working (under a minute). A new measure adds
+# one line to each target, in its section.
+bench: install
+# sync: wall time next to the request floor (both stores), peak memory
+	$(BIN)/python bench/sync_wall.py --users 20000 --groups 450 --store embedded
+	$(BIN)/python bench/sync_wall.py --users 20000 --groups 450 --store wire
+	$(BIN)/python bench/sync_memory.py --users 20000 --groups 400 --pages 500
+# fan-out: one change to 1,000 WebSocket subscribers (latency, memory per subscriber)
+	$(BIN)/python bench/fanout.py --subscribers 1000 --events 10
+# evaluation: mutation -> push, cold start (issue 15b)
+# reads: GraphQL / plain JSON for checks and accounts (issue 15c)
+
 bench-quick: install
+# sync
 	$(BIN)/python bench/sync_wall.py --users 1000 --groups 60 --store embedded
+# fan-out
+	$(BIN)/python bench/fanout.py --subscribers 100 --events 3
+# evaluation (issue 15b)
+# reads (issue 15c)
 
 format: install
 	$(BIN)/ruff format .

@@ -100,6 +100,8 @@ class Outbox:
     is built just before it is written.
     """
 
+    written = 0  # frames written by every outbox of the process (a counter for benchmarks)
+
     def __init__(
         self,
         ws: WebSocket,
@@ -150,6 +152,7 @@ class Outbox:
                 self._bytes -= len(head) + len(payload)
                 try:
                     await self._ws.send_text(f"{head}{payload}}}" if payload else head)
+                    Outbox.written += 1
                 finally:
                     if waiter is not None and not waiter.done():
                         waiter.set_result(None)
