@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import json
 import os
 import platform
@@ -136,7 +137,7 @@ async def clients(url: str, key: str, n: int, events: int) -> None:
                 line = {
                     "event": event,
                     "latencies": received.pop(event),
-                    "distinct_payloads": len(payloads.pop(event)),
+                    "payloads": [hashlib.sha1(p.encode()).hexdigest() for p in payloads.pop(event)],
                     "bytes": len(text),
                     "items": len(body["failingItems"]),
                 }
@@ -170,6 +171,16 @@ def probe(org_id: str, index: int, items: int) -> dict[str, Any]:
         now, now, evidence_id=marker, id=f"res-{index}",
     )  # fmt: skip
     return result_event(result)
+
+
+async def _line(proc: asyncio.subprocess.Process) -> dict[str, Any]:
+    """The next JSON line of a clients' process."""
+    assert proc.stdout is not None
+    line = await proc.stdout.readline()
+    if not line:
+        raise RuntimeError(f"a clients' process ended early (exit {await proc.wait()})")
+    parsed: dict[str, Any] = json.loads(line)
+    return parsed
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -236,13 +247,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 snap0 = tracemalloc.take_snapshot()
 
             started = time.perf_counter()
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, __file__, "--clients", f"ws://127.0.0.1:{port}/graphql",
-                created.secret, str(args.subscribers), str(args.events),
-                stdout=subprocess.PIPE,
-            )  # fmt: skip
-            assert proc.stdout is not None
-            ready = json.loads(await proc.stdout.readline())
+            shares = [len(range(i, args.subscribers, args.client_processes))
+                      for i in range(args.client_processes)]  # fmt: skip
+            url = f"ws://127.0.0.1:{port}/graphql"
+            procs = []
+            for share in filter(None, shares):
+                command = ("--clients", url, created.secret, str(share), str(args.events))
+                procs.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable, __file__, *command, stdout=subprocess.PIPE
+                    )
+                )
+            n_ready = sum([(await _line(proc))["ready"] for proc in procs])
             connect_s = time.perf_counter() - started
             await asyncio.sleep(0.5)  # let the last writes settle
             gc.collect()
@@ -266,7 +282,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 profiler.enable()
             cpu = 0.0
             written: list[float] = []
-            n_ready = ready["ready"]
             for index in range(args.events):
                 event = probe(org.id, index, args.items)
                 with PeakSampler() as sampler:
@@ -277,10 +292,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     while Outbox.written < target:  # noqa: ASYNC110 - a counter, no event
                         await asyncio.sleep(0.001)
                     written.append(time.perf_counter() - published)
-                    line = json.loads(await proc.stdout.readline())
+                    lines = [await _line(proc) for proc in procs]
                     cpu += time.process_time() - cpu_before
                 peak = max(peak, sampler.peak)
-                results.append(line)
+                results.append(
+                    {
+                        "latencies": [x for line in lines for x in line["latencies"]],
+                        "payloads": set().union(*(line["payloads"] for line in lines)),
+                        "bytes": lines[0]["bytes"],
+                        "items": lines[0]["items"],
+                    }
+                )
                 await asyncio.sleep(args.gap)
             if profiler is not None:
                 import pstats
@@ -288,7 +310,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 profiler.disable()
                 stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime")
                 stats.print_stats(25)
-            await proc.wait()
+            for proc in procs:
+                await proc.wait()
             gc.collect()
             await asyncio.sleep(0.5)
             rss_after = rss_bytes()
@@ -301,7 +324,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     latencies = sorted(x * 1000 for r in results for x in r["latencies"])
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    n = ready["ready"]
+    n = n_ready
     per = {
         "subscribed_kb": (rss_subscribed - rss_base) / n / 1024,
         "delivery_peak_kb": (peak - rss_base) / n / 1024,
@@ -312,7 +335,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "events": args.events,
         "failing_items": results[0]["items"],
         "frame_bytes": results[0]["bytes"],
-        "distinct_payloads_per_event": max(r["distinct_payloads"] for r in results),
+        "distinct_payloads_per_event": max(len(r["payloads"]) for r in results),
         "bus_subscriptions": shared,
         "connect_s": round(connect_s, 2),
         "p50_ms": round(statistics.median(latencies), 1),
@@ -345,6 +368,9 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--events", type=int, default=10)
     parser.add_argument("--items", type=int, default=100, help="failing items per result")
+    parser.add_argument(
+        "--client-processes", type=int, default=2, help="processes the subscribers are spread over"
+    )
     parser.add_argument("--gap", type=float, default=0.2, help="seconds between events")
     parser.add_argument("--store", choices=("embedded", "wire"), default="embedded")
     parser.add_argument("--mongodb-url", default=None, help="a real MongoDB (overrides --store)")
