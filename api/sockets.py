@@ -324,9 +324,9 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 def _kind(query: str, operation_name: str | None) -> str:
-    """ "shared subscription" (``api.fanout.SHARED_FIELDS``), "subscription" or "other"
-    (unparsable included: Strawberry reports it). The document is not kept: a subscription
-    runs for hours, and its socket should not hold a syntax tree for that long."""
+    """What the operation is: a "shared subscription" (``api.fanout.SHARED_FIELDS``), another
+    "subscription", or "other" (unparsable included: Strawberry reports it). The document is
+    not kept: a subscription runs for hours, its socket need not hold a syntax tree as long."""
     try:
         document = parse(query, max_tokens=20_000)
         if get_operation_type(document, operation_name) is not OperationType.SUBSCRIPTION:

@@ -213,3 +213,24 @@ async def test_queued_bytes_are_bounded_too() -> None:
     assert not outbox.put("h", big)  # over 100 bytes queued
     await until(lambda: ws.closed is not None, what="the close")
     assert ws.closed is not None and ws.closed[0] == CLOSE_SLOW_CONSUMER
+
+
+async def test_errors_of_a_shared_subscription_reach_each_subscriber_as_before() -> None:
+    async with live_server() as live:
+        _org_id, admin = await _settled_org(live)
+        async with raw_ws(live, admin) as first, raw_ws(live, admin) as second:
+            for ws in (first, second):
+                await ack(ws)
+                # Invalid: an error message, the operation is over.
+                await ws.send(subscribe("bad", "subscription { checkResultUpdated { nope } }"))
+                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert message["type"] == "error" and message["id"] == "bad", message
+                assert "nope" in message["payload"][0]["message"]
+            for ws in (first, second):
+                # An unknown check: a NOT_FOUND result, then complete (as Strawberry does).
+                await ws.send(_subscribe("unknown", "no-such-check"))
+                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert message["type"] == "next" and message["id"] == "unknown", message
+                assert message["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+                done = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                assert done == {"id": "unknown", "type": "complete"}
