@@ -329,11 +329,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(0.5)
             rss_after = rss_bytes()
         finally:
+            if not store.embedded:
+                await store.drop()  # before the server's shutdown closes the store
             server.should_exit = True
             await serving
-            if not store.embedded:
-                await store.drop()
-            store.close()
 
     latencies = sorted(x * 1000 for r in results for x in r["latencies"])
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
