@@ -27,7 +27,6 @@ import gc
 import hashlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,8 +38,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sync_wall import machine
 
 PROTOCOL = "graphql-transport-ws"
 CHECK = "confluence-mfa-enabled"
@@ -50,14 +51,6 @@ QUERY = (
 )
 TARGET_P99_MS = 200.0
 TARGET_KB = 50.0
-
-
-def machine() -> str:
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (
-        f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
-        f"load {load:.1f}"
-    )
 
 
 def rss_bytes() -> int:

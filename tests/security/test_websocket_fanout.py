@@ -44,8 +44,9 @@ def _probe(org_id: str, marker: str) -> dict[str, Any]:
     return result_event(result)
 
 
-def _count_executions(monkeypatch: pytest.MonkeyPatch, marker: str) -> list[int]:
-    """How many times a subscription selection was executed for the probe event."""
+def _count_executions(monkeypatch: pytest.MonkeyPatch) -> tuple[str, list[int]]:
+    """A probe marker, and how many times a subscription selection ran for its event."""
+    marker = uuid.uuid4().hex
     count = [0]
     original = Executor.execute_operation
 
@@ -55,7 +56,7 @@ def _count_executions(monkeypatch: pytest.MonkeyPatch, marker: str) -> list[int]
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Executor, "execute_operation", counted)
-    return count
+    return marker, count
 
 
 async def _joined(ws: Any) -> None:
@@ -63,6 +64,14 @@ async def _joined(ws: Any) -> None:
     await ws.send(json.dumps({"type": "ping"}))
     message = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert message["type"] == "pong", message
+
+
+async def _subscribed(*sockets: Any) -> None:
+    """Acknowledged, subscribed to ``UPDATED`` (as ``s1``), and the subscription started."""
+    for ws in sockets:
+        await ack(ws)
+        await ws.send(_subscribe("s1"))
+        await _joined(ws)
 
 
 async def _listening(live: LiveServer, org_id: str) -> None:
@@ -79,8 +88,7 @@ async def _settled_org(live: LiveServer) -> tuple[str, str]:
 async def test_one_event_is_executed_once_and_the_same_payload_reaches_every_subscriber(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    marker = uuid.uuid4().hex
-    executions = _count_executions(monkeypatch, marker)
+    marker, executions = _count_executions(monkeypatch)
     async with live_server() as live:
         org_a, _admin_a = await _settled_org(live)
         viewer = await live.container.access.create_api_key_for(org_a, Role.VIEWER, "v")
@@ -94,10 +102,7 @@ async def test_one_event_is_executed_once_and_the_same_payload_reaches_every_sub
             raw_ws(live, admin_b) as b1,
         ):
             same_org = [a1, a2, a3, a4]
-            for ws in [*same_org, b1]:
-                await ack(ws)
-                await ws.send(_subscribe("s1"))
-                await _joined(ws)
+            await _subscribed(*same_org, b1)
             await _listening(live, org_a)
             await _listening(live, org_b)
             # Four subscribers of one organization share one bus subscription.
@@ -123,16 +128,12 @@ async def test_one_event_is_executed_once_and_the_same_payload_reaches_every_sub
 async def test_subscribers_that_may_see_different_results_get_their_own_execution(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    marker = uuid.uuid4().hex
-    executions = _count_executions(monkeypatch, marker)
+    marker, executions = _count_executions(monkeypatch)
     async with live_server() as live:
         org_id, admin = await _settled_org(live)
         viewer = await live.container.access.create_api_key_for(org_id, Role.VIEWER, "v")
         async with raw_ws(live, admin) as by_admin, raw_ws(live, viewer.secret) as by_viewer:
-            for ws in (by_admin, by_viewer):
-                await ack(ws)
-                await ws.send(_subscribe("s1"))
-                await _joined(ws)
+            await _subscribed(by_admin, by_viewer)
             topic = topic_for(org_id, CHECKS_CHANNEL)
             await until(lambda: live.container.bus.subscriber_count(topic) == 2, what="both")
             await live.container.bus.publish(topic, _probe(org_id, marker))
@@ -145,17 +146,13 @@ async def test_subscribers_that_may_see_different_results_get_their_own_executio
 async def test_a_revoked_keys_sockets_close_while_the_shared_stream_serves_the_others(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    marker = uuid.uuid4().hex
-    executions = _count_executions(monkeypatch, marker)
+    marker, executions = _count_executions(monkeypatch)
     async with live_server(key_recheck_seconds=3600) as live:
         org_id, _admin = await _settled_org(live)
         kept = await live.container.access.create_api_key_for(org_id, Role.VIEWER, "kept")
         revoked = await live.container.access.create_api_key_for(org_id, Role.VIEWER, "gone")
         async with raw_ws(live, kept.secret) as ws_kept, raw_ws(live, revoked.secret) as ws_gone:
-            for ws in (ws_kept, ws_gone):
-                await ack(ws)
-                await ws.send(_subscribe("s1"))
-                await _joined(ws)
+            await _subscribed(ws_kept, ws_gone)
             await _listening(live, org_id)
             await live.container.access.revoke_api_key_by_id(revoked.key.id)
             assert await closed_with(ws_gone) == (4403, "API key revoked")
