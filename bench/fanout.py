@@ -353,6 +353,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # From the publish until the server has handed the last frame to its socket.
         "server_written_p50_ms": round(statistics.median(written) * 1000, 1) if written else None,
         "server_written_max_ms": round(max(written) * 1000, 1) if written else None,
+        "server_written_ms": [round(w * 1000) for w in written],
+        "p99_ms_per_change": [
+            round(sorted(r["latencies"])[int(len(r["latencies"]) * 0.99)] * 1000) for r in results
+        ],
         "server_cpu_us_per_delivery": round(cpu * 1e6 / args.events / n, 1),
         "rss_base_mb": round(rss_base / 2**20, 1),
         **{k: round(v, 1) for k, v in per.items()},
