@@ -52,14 +52,30 @@ pytest: install
 schema: install
 	$(BIN)/vigil schema > schema.graphql
 
-# A small run of the performance measures (under a minute; not part of `make test`).
-bench-quick: install
-	$(BIN)/python bench/sync_wall.py --users 1000 --groups 60 --store embedded
-	$(BIN)/python bench/reads.py --quick
-
-# The performance measures at full size (minutes; see bench/README.md).
+# The performance measures of issue 15 (bench/README.md; figures in bench/RESULTS.md). Each
+# command prints its measure next to its target, the store and the machine. `make bench` runs
+# every one at full size (tens of minutes); `make bench-quick` a small version of each, which
+# `.ci/run` runs after `make test` so they keep working (under a minute). A new measure adds
+# one line to each target, in its section.
 bench: install
+# sync: wall time next to the request floor (both stores), peak memory
+	$(BIN)/python bench/sync_wall.py --users 20000 --groups 450 --store embedded
+	$(BIN)/python bench/sync_wall.py --users 20000 --groups 450 --store wire
+	$(BIN)/python bench/sync_memory.py --users 20000 --groups 400 --pages 500
+# fan-out: one change to 1,000 WebSocket subscribers (latency, memory per subscriber)
+	$(BIN)/python bench/fanout.py --subscribers 1000 --events 10
+# evaluation: mutation -> push, cold start (issue 15b)
+# reads: GraphQL / plain JSON for checks and accounts
 	$(BIN)/python bench/reads.py
+
+bench-quick: install
+# sync
+	$(BIN)/python bench/sync_wall.py --users 1000 --groups 60 --store embedded
+# fan-out
+	$(BIN)/python bench/fanout.py --subscribers 100 --events 3
+# evaluation (issue 15b)
+# reads
+	$(BIN)/python bench/reads.py --quick
 
 format: install
 	$(BIN)/ruff format .

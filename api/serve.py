@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import uvicorn
 
@@ -24,19 +25,30 @@ def print_bootstrap(org: Organization, created: CreatedApiKey) -> None:
     )
 
 
-async def serve(settings: Settings) -> None:
-    """Serve the API until interrupted; prints the address it listens on."""
-    configure_logging(settings.log_level, json_lines=settings.json_logs)
-    app = create_app(settings, bootstrap=print_bootstrap)
-    config = uvicorn.Config(
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """How ``vigil serve`` runs the app (``bench/fanout.py`` serves with the same).
+
+    WebSocket frames are not compressed (no permessage-deflate): with it every socket keeps
+    its own zlib state (about 40 KB each) and compresses every frame itself, so the one
+    payload serialised for all subscribers of a change (``api.fanout``) would be compressed
+    again for each of them.
+    """
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         lifespan="on",
         proxy_headers=False,
+        ws_per_message_deflate=False,
     )
-    server = uvicorn.Server(config)
+
+
+async def serve(settings: Settings) -> None:
+    """Serve the API until interrupted; prints the address it listens on."""
+    configure_logging(settings.log_level, json_lines=settings.json_logs)
+    app = create_app(settings, bootstrap=print_bootstrap)
+    server = uvicorn.Server(uvicorn_config(app, settings))
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes a flag only
         await asyncio.sleep(0.05)

@@ -10,6 +10,9 @@ A ``graphql-transport-ws`` session authenticates once, in ``connection_init``; f
 - ``VigilTransportWSHandler`` re-validates the key (cached for ``recheck_seconds``) and takes
   a token from the same per-key rate limiter as HTTP before each operation, and closes the
   socket with 4400 and a reason on a frame that is not a well-formed protocol message.
+- Subscriptions of ``api.fanout.SHARED_FIELDS`` run once per (organization, role, document,
+  variables) for all sockets of the process (``api.fanout.FanOut``), and every frame of a
+  socket goes through its bounded ``api.fanout.Outbox`` (closed with 4008 when it overflows).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphql import GraphQLError, parse
@@ -28,11 +32,14 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
+    _OperationStreamClosed,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage, Message
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.utils.operation import get_operation_type
 
+from api.fanout import FanOut, Outbox, Subscriber, share_key, shared_field
 from api.ratelimit import RateLimiter
 from resolvers.context import Context
 from services.events import EventBus, topic_for
@@ -68,10 +75,19 @@ class SocketRegistry:
         self._recheck = recheck_seconds
         self._sockets: dict[str, set[WebSocket]] = {}
         self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._revoked: set[str] = set()  # keys whose sockets are being closed
 
     def count(self, key_id: str) -> int:
         """How many sockets the key has open."""
         return len(self._sockets.get(key_id, ()))
+
+    def allows(self, key_id: str, ws: WebSocket) -> bool:
+        """Whether ``ws`` may still receive results: open, registered, its key not revoked."""
+        return (
+            key_id not in self._revoked
+            and ws in self._sockets.get(key_id, ())
+            and ws.application_state != WebSocketState.DISCONNECTED
+        )
 
     def add(self, principal: Principal, ws: WebSocket) -> bool:
         """Register ``ws`` for the caller's key; False when the key is at its cap."""
@@ -92,6 +108,7 @@ class SocketRegistry:
         sockets.discard(ws)
         if not sockets:
             del self._sockets[key_id]
+            self._revoked.discard(key_id)
             watcher = self._watchers.pop(key_id, None)
             if watcher is not None and watcher is not asyncio.current_task():
                 watcher.cancel()
@@ -120,9 +137,11 @@ class SocketRegistry:
                 group.create_task(self._listen(principal))
                 group.create_task(self._poll(principal))
         except* _Revoked:
+            self._revoked.add(principal.api_key_id)
             await self.close_key(principal.api_key_id)
         except* Exception:
             log.exception("watching API key %s for revocation failed", principal.api_key_id)
+            self._revoked.add(principal.api_key_id)
             await self.close_key(principal.api_key_id, "cannot verify the API key")
 
     async def _listen(self, principal: Principal) -> None:
@@ -149,14 +168,18 @@ class _Revoked(Exception):
 
 
 class VigilWebSocketAdapter(ASGIWebSocketAdapter):
-    """Strawberry's adapter with an idempotent close and no sends after close."""
+    """Strawberry's adapter with an idempotent close, no sends after close, and every frame
+    through the socket's bounded ``Outbox`` (in order with the shared subscription frames)."""
+
+    def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
+        super().__init__(view, request, response)
+        self.outbox = Outbox(response)
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         """Send unless the socket was closed (e.g. by revocation) meanwhile."""
         if self.ws.application_state == WebSocketState.DISCONNECTED:
             return
-        with contextlib.suppress(RuntimeError):
-            await super().send_json(message)
+        await self.outbox.send(self.view.encode_json_string(message))
 
     async def close(self, code: int, reason: str) -> None:
         """Close once; later attempts are ignored."""
@@ -172,6 +195,7 @@ class SocketLimits:
     registry: SocketRegistry
     recheck_seconds: float
     operation_timeout: float
+    fanout: FanOut = field(default_factory=FanOut)
 
 
 class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -204,7 +228,11 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         """Queries and mutations get the HTTP time budget; subscriptions run until done."""
-        if _is_subscription(operation.query, operation.operation_name):
+        kind = _kind(operation.query, operation.operation_name)
+        if kind == "shared subscription":
+            await self._run_shared(operation)
+            return
+        if kind == "subscription":
             await super().run_operation(operation)
             return
         budget = self.limits.operation_timeout
@@ -219,6 +247,53 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await operation.send_operation_message(
                 {"id": operation.id, "type": "error", "payload": [error.formatted]}
             )
+
+    async def _run_shared(self, operation: Operation[Context, None]) -> None:
+        """Join the process's one stream of this subscription (``api.fanout``)."""
+        principal = self.context.principal
+        assert principal is not None  # handle_subscribe refuses unacknowledged sockets
+        key = share_key(
+            principal.organization_id,
+            principal.role.value,
+            operation.query,
+            operation.operation_name,
+            operation.variables,
+        )
+        registry, ws = self.limits.registry, self.context.response
+        adapter: VigilWebSocketAdapter = self.websocket  # type: ignore[assignment]
+        subscriber = Subscriber(
+            operation.id, adapter.outbox, lambda: registry.allows(principal.api_key_id, ws)
+        )
+        # The stream's own context: the same organization and role, no socket of its own.
+        context = replace(
+            self.context,
+            request_id=f"subscription-{uuid.uuid4().hex}",
+            request=None,
+            response=None,
+            connection_params={},
+            memo={},
+        )
+
+        async def start() -> AsyncIterator[Any]:
+            source = await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+            return _fresh_memo(source, context)
+
+        outcome = await self.limits.fanout.serve(key, subscriber, start)
+        try:
+            if isinstance(outcome, PreExecutionError):
+                await self._handle_pre_execution_error(operation, outcome)
+            elif outcome is not None and not isinstance(outcome, BaseException):
+                await self._reject_incremental_delivery(operation)
+            # Completed, failed (logged by the stream) or refused: the operation is over.
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except _OperationStreamClosed:
+            return
 
     async def handle_connection_init(self, message: Any) -> None:
         """Authenticate (``VigilGraphQL.on_ws_connect``); an accepted socket is now checked."""
@@ -248,13 +323,28 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         return valid
 
 
-def _is_subscription(query: str, operation_name: str | None) -> bool:
-    """Whether the operation to run is a subscription (unparsable: leave it to Strawberry)."""
+def _kind(query: str, operation_name: str | None) -> str:
+    """What the operation is: a "shared subscription" (``api.fanout.SHARED_FIELDS``), another
+    "subscription", or "other" (unparsable included: Strawberry reports it). The document is
+    not kept: a subscription runs for hours, its socket need not hold a syntax tree as long."""
     try:
         document = parse(query, max_tokens=20_000)
-        return get_operation_type(document, operation_name) is OperationType.SUBSCRIPTION
+        if get_operation_type(document, operation_name) is not OperationType.SUBSCRIPTION:
+            return "other"
     except Exception:
-        return False
+        return "other"
+    shared = shared_field(document, operation_name) is not None
+    return "shared subscription" if shared else "subscription"
+
+
+async def _fresh_memo(source: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+    """``source``, with the context's per-request lookups forgotten after every event."""
+    try:
+        async for result in source:
+            yield result
+            context.memo.clear()
+    finally:
+        await source.aclose()  # type: ignore[attr-defined]
 
 
 def _malformed(message: object) -> str | None:

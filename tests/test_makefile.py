@@ -4,6 +4,7 @@ the port; `make test` installs the dev tools (checked with `make -n`, nothing is
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -42,3 +43,15 @@ def test_test_installs_the_dev_tools() -> None:
     assert any("pip install" in line and "'.[dev]'" in line for line in lines)
     assert any(line.endswith("pytest -q") for line in lines)
     assert any(line.endswith("lint-imports") for line in lines)
+
+
+def _scripts(lines: list[str]) -> set[str]:
+    return {m.group(1) for line in lines if (m := re.search(r"bench/(\w+)\.py", line))}
+
+
+def test_bench_runs_every_measure_at_full_size_and_ci_runs_the_quick_version() -> None:
+    full, quick = _dry_run("bench"), _dry_run("bench-quick")
+    assert {"sync_wall", "fanout", "reads"} <= _scripts(quick) <= _scripts(full)
+    assert any("bench/fanout.py --subscribers 1000" in line for line in full)
+    steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert steps.index("make test") < steps.index("make bench-quick")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from services.checks.base import CheckItem, CheckResult, CheckStatus
+from services.checks.models import CheckItem, CheckResult, CheckStatus
 from services.integrations.models import Purpose
 from services.people.models import (
     PersonFilter,
