@@ -83,8 +83,11 @@ class _Exceptions:
 async def test_the_sealed_result_text_is_unchanged() -> None:
     """Evidence records made before the shared form and after it read the same."""
     evidence = _Evidence()
-    store = SimpleNamespace(check_exceptions=_Exceptions())
-    recorder = EvidenceRecorder(evidence, store)  # type: ignore[arg-type]
+    recorder = EvidenceRecorder(
+        evidence,  # type: ignore[arg-type]
+        integrations=SimpleNamespace(),  # type: ignore[arg-type]
+        check_exceptions=_Exceptions(),
+    )
     evaluation = Evaluation(
         check=SimpleNamespace(title="Every account is identified"),  # type: ignore[arg-type]
         result=_result(evidence_id=None),
