@@ -10,7 +10,7 @@ from typing import Any
 
 from api.settings import Settings
 from api.sync_setup import SyncParts
-from services.checks.access.data import ACCESS
+from services.checks.access.data import ACCESS, IDENTITIES, PEOPLE, REVIEWS
 from services.checks.access.source import AccessDataSource
 from services.checks.base import DataSource, ExceptionFilter, OnChanged
 from services.checks.engine import CheckEngine, no_evidence
@@ -91,22 +91,26 @@ def build_access(
     )
     reevaluator = Reevaluator(engine)
     changed = reevaluator.changed
-    identities = IdentityService(store, directory, on_change=changed)
+    identities = IdentityService(store, directory, on_change=reevaluator.scoped(IDENTITIES))
 
-    async def people_changed(organization_id: str) -> None:
-        # People decide identities (email match), which decide the access checks.
-        await identities.resolve(organization_id)
-        await changed(organization_id)
+    async def people_changed(organization_id: str, person_ids: frozenset[str]) -> None:
+        # People decide identities (email match) of their accounts only; the checks that
+        # read people, and those that read identities if any changed, are re-evaluated.
+        resolved = await identities.resolve(organization_id, person_ids=person_ids)
+        reevaluator.request(organization_id, (PEOPLE, IDENTITIES) if resolved else (PEOPLE,))
         await bus.publish(topic_for(organization_id, PEOPLE_CHANNEL), {})
 
     parts = AccessParts(
         directory=directory,
-        people=PeopleService(store, directory, on_change=people_changed),
+        people=PeopleService(store, directory, on_people_change=people_changed),
         identities=identities,
         accounts=AccountService(sync.reader, directory),
         systems=CriticalSystemService(store, on_change=changed),
         reviews=AccessReviewService(
-            store, directory, on_change=changed, on_review_change=review_publisher(bus)
+            store,
+            directory,
+            on_change=reevaluator.scoped(REVIEWS),
+            on_review_change=review_publisher(bus),
         ),
         engine=engine,
         reevaluator=reevaluator,

@@ -35,6 +35,7 @@ from services.checks.base import (
     Outcome,
 )
 from services.checks.events import CHECKS_CHANNEL, result_event
+from services.checks.scopes import selects
 from services.events import EventBus, topic_for
 from services.store import Store
 from services.store.check_results import StoredState
@@ -94,7 +95,11 @@ class CheckEngine:
     async def evaluate(
         self, organization_id: str, sources: Collection[str] | None = None
     ) -> list[Evaluation]:
-        """Evaluate the checks of ``sources`` (all when None) for one organization."""
+        """Evaluate the checks of ``sources`` (all when None) for one organization.
+
+        ``sources`` holds source names or ``source:input`` scopes (``services.checks.scopes``):
+        only the checks they select are evaluated, stored or touched.
+        """
         lock = self._locks.setdefault(organization_id, asyncio.Lock())
         async with lock:
             return await self._evaluate(organization_id, sources)
@@ -103,11 +108,7 @@ class CheckEngine:
         self, organization_id: str, sources: Collection[str] | None
     ) -> list[Evaluation]:
         now = self._clock()
-        selected = [
-            c
-            for c in self.checks
-            if c.source in self._sources and (sources is None or c.source in sources)
-        ]
+        selected = [c for c in self.checks if c.source in self._sources and selects(c, sources)]
         data = await self._load(organization_id, {c.source for c in selected}, now)
         excepted = await self.exceptions.excepted(organization_id, now)
         states = await self._store.check_results.states(organization_id=organization_id)

@@ -42,6 +42,15 @@ class Reevaluator:
         """A change callback for services: re-evaluate the access checks."""
         self.request(organization_id, ("access",))
 
+    def scoped(self, *scopes: str) -> Callable[[str], Awaitable[None]]:
+        """A change callback re-evaluating only the checks that read ``scopes``
+        (``services.checks.scopes``: e.g. ``access:identities``)."""
+
+        async def changed(organization_id: str) -> None:
+            self.request(organization_id, scopes)
+
+        return changed
+
     async def settle(self) -> None:
         """Wait until every requested evaluation has run (tests, shutdown)."""
         while self._tasks:

@@ -21,23 +21,27 @@ from services.store import Store
 class PopulationText:
     """The canonical JSON of populations, each population and each item serialised once.
 
-    Per organization it keeps the last population with its text and the text of each of its
-    items (by object: items are immutable once built). The same population object again
-    (several checks over one evaluation's data, or evaluations over unchanged data — see
-    ``services.checks.access.population``) costs nothing; a new population costs the
-    serialisation of its new items only. The text equals ``canonical_json({"kind": …,
-    "items": […]})``, so the evidence body is byte-identical (ADR 006).
+    Per organization and population kind it keeps the last population with its text and the
+    text of each of its items (by object: items are immutable once built). The same
+    population object again (several checks over one evaluation's data, or evaluations over
+    unchanged data — see ``services.checks.access.population``) costs nothing; a new
+    population costs the serialisation of its new items only. The text equals
+    ``canonical_json({"kind": …, "items": […]})``, so the evidence body is byte-identical
+    (ADR 006).
     """
 
-    def __init__(self, *, max_organizations: int = 64) -> None:
-        self._max = max_organizations
-        self._held: OrderedDict[str, tuple[Population, str, dict[int, Any]]] = OrderedDict()
+    def __init__(self, *, max_populations: int = 128) -> None:
+        self._max = max_populations
+        self._held: OrderedDict[tuple[str, str], tuple[Population, str, dict[int, Any]]] = (
+            OrderedDict()
+        )
         self.populations_serialised = 0  # counters for tests and benchmarks
         self.items_serialised = 0
 
     def text(self, organization_id: str, population: Population) -> str:
         """``canonical_json`` of the population as the evidence body holds it."""
-        held = self._held.get(organization_id)
+        key = (organization_id, population.kind)
+        held = self._held.get(key)
         if held is not None and held[0] is population:
             return held[1]
         before: dict[int, tuple[PopulationItem, str]] = held[2] if held is not None else {}
@@ -55,8 +59,8 @@ class PopulationText:
         # Keys sorted as canonical_json sorts them: "items" before "kind".
         text = f'{{"items":[{",".join(parts)}],"kind":{canonical_json(population.kind)}}}'
         self.populations_serialised += 1
-        self._held[organization_id] = (population, text, texts)
-        self._held.move_to_end(organization_id)
+        self._held[key] = (population, text, texts)
+        self._held.move_to_end(key)
         while len(self._held) > self._max:
             self._held.popitem(last=False)
         return text

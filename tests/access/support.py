@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from services.checks.access.data import ACCESS
+from services.checks.access.data import ACCESS, IDENTITIES, PEOPLE, REVIEWS
 from services.checks.access.source import AccessDataSource
 from services.checks.engine import CheckEngine
 from services.checks.registry import CHECKS
@@ -100,21 +100,21 @@ def make_parts(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Parts
         sources={ACCESS: AccessDataSource(store, directory, grace_period=grace)},
     )
     reevaluator = Reevaluator(engine)
-    identities = IdentityService(store, directory, on_change=reevaluator.changed)
+    identities = IdentityService(store, directory, on_change=reevaluator.scoped(IDENTITIES))
 
-    async def people_changed(org: str) -> None:
-        await identities.resolve(org)
-        await reevaluator.changed(org)
+    async def people_changed(org: str, person_ids: frozenset[str]) -> None:
+        resolved = await identities.resolve(org, person_ids=person_ids)
+        reevaluator.request(org, (PEOPLE, IDENTITIES) if resolved else (PEOPLE,))
 
     parts = Parts(
         store=store,
         bus=bus,
         directory=directory,
-        people=PeopleService(store, directory, on_change=people_changed),
+        people=PeopleService(store, directory, on_people_change=people_changed),
         identities=identities,
         accounts=AccountService(reader, directory),
         systems=CriticalSystemService(store, on_change=reevaluator.changed),
-        reviews=AccessReviewService(store, directory, on_change=reevaluator.changed),
+        reviews=AccessReviewService(store, directory, on_change=reevaluator.scoped(REVIEWS)),
         engine=engine,
         reevaluator=reevaluator,
         checks=CheckService(store, bus, engine),

@@ -9,6 +9,7 @@ from functools import cached_property
 
 from services.checks.access.population import build_population
 from services.checks.base import Population
+from services.checks.scopes import scope
 from services.identity.models import Classification, Identity, unidentified
 from services.integrations.models import Integration
 from services.people.models import Person
@@ -16,6 +17,12 @@ from services.reviews.models import AccessReview, CompletedDecisions, CriticalSy
 from services.sync.models import SnapshotAccount
 
 ACCESS = "access"
+# Inputs of the access data a change can touch alone (``services.checks.scopes``); the
+# snapshot and the critical system concern every access check (a change re-evaluates ACCESS).
+PEOPLE_INPUT, IDENTITIES_INPUT, REVIEWS_INPUT = "people", "identities", "reviews"
+PEOPLE = scope(ACCESS, PEOPLE_INPUT)
+IDENTITIES = scope(ACCESS, IDENTITIES_INPUT)
+REVIEWS = scope(ACCESS, REVIEWS_INPUT)
 GRACE_PERIOD = timedelta(hours=24)
 STALE_AFTER_INTERVALS = 3
 
