@@ -172,7 +172,7 @@ def _fast_copy(obj: Any, container: Any) -> Any:
     if isinstance(obj, dict):
         new = container()
         for key, value in obj.items():
-            new[key] = _fast_copy(value, container)
+            new[key] = value if type(value) in _IMMUTABLE else _fast_copy(value, container)
         return new
     if isinstance(obj, list):
         return [_fast_copy(item, container) for item in obj]
