@@ -13,7 +13,7 @@ PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
 PORT ?=
 
 .PHONY: install install-run run demo test lint typecheck pytest schema format simulator clean \
-	bench-quick
+	bench-quick bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ schema: install
 # A small run of the performance measures (under a minute; not part of `make test`).
 bench-quick: install
 	$(BIN)/python bench/sync_wall.py --users 1000 --groups 60 --store embedded
+	$(BIN)/python bench/evaluation.py --quick
+
+# The performance measures at full size (long: minutes each; figures in bench/RESULTS.md).
+bench: install
+	$(BIN)/python bench/evaluation.py
 
 format: install
 	$(BIN)/ruff format .
