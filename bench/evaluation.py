@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import statistics
 import sys
@@ -34,7 +35,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-from check_latency import LINK, OFFBOARD, _listing, accounts, people_csv, subscription
+from check_latency import scenarios, seed
 from sync_wall import machine
 
 from services.checks.access.data import ACCESS
@@ -50,16 +51,10 @@ from services.checks.access.source import AccessDataSource
 from services.checks.engine import CheckEngine
 from services.checks.registry import CHECKS
 from services.identity.directory import Directory
-from services.models import Principal, Role
-from services.reviews.models import SystemKind
-from services.reviews.systems import SystemSettings
 from services.store import Store
 from services.store.client import connect
-from services.store.snapshot_data import SnapshotScope
 from services.sync.reads import SnapshotReader
-from tests.access.support import connected
 from tests.conftest import LiveServer, start_live_server
-from tests.graphql_client import gql_http
 from tests.mongo import wire_server
 
 PUSH_TARGETS = {20_000: 0.25, 100_000: 1.0}  # p99 seconds by accounts
@@ -75,38 +70,6 @@ def p99(values: list[float]) -> float:
     if len(values) < 2:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[98]
-
-
-async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str, dict[str, float]]:
-    """An organization with a current snapshot of ``n`` accounts, people, a critical system."""
-    container = live.container
-    org, created = await container.access.create_organization("Bench")
-    admin = Principal(org.id, Role.ADMIN, created.key.id)
-    integration = await connected(store, org.id)
-    times = {}
-    started = time.perf_counter()
-    scope = SnapshotScope("snap_bench", integration.id, org.id)
-    rows = accounts(n)
-    for start in range(0, n, 2000):
-        await store.snapshot_data.insert_accounts(scope, rows[start : start + 2000])
-    await store.integrations.update(
-        integration_id=integration.id, current_snapshot_id="snap_bench",
-        current_snapshot_at=datetime.now(UTC),
-    )  # fmt: skip
-    times["snapshot_s"] = time.perf_counter() - started
-    started = time.perf_counter()
-    compliance = container.compliance
-    staff = people_csv(int(n * 0.95)).splitlines(keepends=True)
-    for start in range(1, len(staff), 40_000):  # at most 50,000 people per import
-        await compliance.people.import_csv(
-            admin, b"".join([staff[0], *staff[start : start + 40_000]])
-        )
-    times["people_s"] = time.perf_counter() - started
-    await compliance.systems.add(admin, SystemKind.CONFLUENCE, SystemSettings())
-    started = time.perf_counter()
-    await compliance.reevaluator.settle()
-    times["first_evaluation_s"] = time.perf_counter() - started
-    return org.id, created.secret, times
 
 
 async def cold(live: LiveServer, store: Store, org: str) -> dict[str, float]:
@@ -152,29 +115,14 @@ async def sample(
 
 
 async def pushes(live: LiveServer, key: str, n: int, count: int) -> dict[str, Any]:
-    query = f"{{ people(first: {count}) {{ edges {{ node {{ id email }} }} }} }}"
-    people = await gql_http(live.graphql_url, key, query)
-    targets = [e["node"] for e in people["people"]["edges"]]
-    left = (datetime.now(UTC) - timedelta(days=2)).isoformat()
-    measured: dict[str, Any] = {}
-    offboard, link = [], []
     headers = {"Authorization": f"Bearer {key}"}
     url = live.graphql_url
     async with httpx.AsyncClient(headers=headers, timeout=60) as http:
         await http.post(url, json={"query": "{ checks { id } }"})  # the connection is open
-        async with subscription(live, key, "confluence-offboarded-access-removed") as queue:
-            for person in targets:
-                account = "acc-" + person["email"][4:10]
-                variables = {"input": {"personId": person["id"], "offboardedAt": left}}
-                listed = _listing(account, present=True)
-                offboard.append(await sample(http, url, queue, OFFBOARD, variables, listed))
-        hidden = range(int(n * 0.9), int(n * 0.9) + count)
-        async with subscription(live, key, "confluence-user-identified") as queue:
-            for i, person in zip(hidden, targets, strict=False):
-                account = f"acc-{i:06d}"
-                variables = {"input": {"accountId": account, "personId": person["id"]}}
-                gone = _listing(account, present=False)
-                link.append(await sample(http, url, queue, LINK, variables, gone))
+
+        take = functools.partial(sample, http, url)
+        offboard, link = await scenarios(live, key, n, count, take)
+    measured: dict[str, Any] = {}
     for name, samples in (("offboardPerson", offboard), ("linkAccount", link)):
         pushed = [p for _, p in samples]
         measured[name] = {
@@ -202,9 +150,8 @@ async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
         store, kind = await open_store(stack, args)
         live, server, task = await start_live_server(store)
         try:
-            org, key, seeding = await seed(live, store, n)
+            org, key = await seed(live, store, n)
             result: dict[str, Any] = {"accounts": n, "store": kind}
-            result["seeding"] = {k: round(v, 2) for k, v in seeding.items()}
             result["evaluation"] = {
                 k: round(v, 3) for k, v in (await cold(live, store, org)).items()
             }

@@ -36,15 +36,15 @@ async def test_reads_return_independent_aware_copies_and_match_like_mongodb() ->
     assert await ids({"n": {"$gte": 3}}) == [3, 4]  # other queries: mongomock's own matching
 
     first = await col.find_one({"_id": 1})
-    listed = [d async for d in col.find({"org": "a"})][0]
+    listed = (await col.find({"org": "a"}).to_list(None))[0]
     for doc in (first, listed):
         assert doc["at"] == AT.replace(tzinfo=UTC) and doc["at"].tzinfo is not None
         assert doc["nested"]["at"].tzinfo is not None
         assert doc["nested"]["tags"][1]["at"].tzinfo is not None
     listed["nested"]["tags"].append("mutated")  # a copy: the stored document is unchanged
-    again = [d async for d in col.find({"org": "a"})][0]
+    again = (await col.find({"org": "a"}).to_list(None))[0]
     assert again["nested"]["tags"] == ["x", {"at": AT.replace(tzinfo=UTC)}]
-    fifth = [d async for d in col.find({"kind": "app"})][0]
+    fifth = (await col.find({"kind": "app"}).to_list(None))[0]
     assert list(fifth["groups"]) == ["g1", "g2"]
 
 
