@@ -64,7 +64,8 @@ bench: install
 	$(BIN)/python bench/sync_memory.py --users 20000 --groups 400 --pages 500
 # fan-out: one change to 1,000 WebSocket subscribers (latency, memory per subscriber)
 	$(BIN)/python bench/fanout.py --subscribers 1000 --events 10
-# evaluation: mutation -> push, cold start (issue 15b)
+# evaluation: mutation -> push at 20k and 100k accounts, cold start
+	$(BIN)/python bench/evaluation.py
 # reads: GraphQL / plain JSON for checks and accounts
 	$(BIN)/python bench/reads.py
 
@@ -73,7 +74,8 @@ bench-quick: install
 	$(BIN)/python bench/sync_wall.py --users 1000 --groups 60 --store embedded
 # fan-out
 	$(BIN)/python bench/fanout.py --subscribers 100 --events 3
-# evaluation (issue 15b)
+# evaluation
+	$(BIN)/python bench/evaluation.py --quick
 # reads
 	$(BIN)/python bench/reads.py --quick
 

@@ -283,7 +283,7 @@ class Container:
         compliance = AccessParts(
             directory=directory,
             people=PeopleService(
-                directory, people=store.people, on_change=reactions.after_people_change
+                directory, people=store.people, on_people_change=reactions.after_people_change
             ),
             identities=identities,
             accounts=AccountService(reader, directory),

@@ -12,10 +12,13 @@ At a glance (each line's steps run in this order):
   2. announce the integration's new ``lastSyncAt`` (``integrationStatusChanged``)
   3. an ACCESS_REVIEW sync: resolve identities, re-evaluate the access checks;
      any other sync: re-evaluate every check
-- after people change: resolve identities; re-evaluate the access checks; ``peopleChanged``
-- after an identity is decided by hand: re-evaluate the access checks
+- after people change: resolve the identities of those people's accounts; re-evaluate the
+  access checks that read people (and those that read identities, if any changed);
+  ``peopleChanged``
+- after an identity is decided by hand: re-evaluate the access checks that read identities
 - after critical systems change: re-evaluate the access checks
-- after a review changes: re-evaluate the access checks; ``accessReviewChanged``
+- after a review changes: re-evaluate the access checks that read reviews;
+  ``accessReviewChanged``
 - after the active frameworks change: as after policies change
 - after policies change: re-evaluate the policy checks; ``policiesChanged``
 - after check exceptions change: re-evaluate every check
@@ -33,7 +36,7 @@ after the runner.
 
 from __future__ import annotations
 
-from services.checks.access.data import ACCESS
+from services.checks.access.data import ACCESS, IDENTITIES, PEOPLE, REVIEWS
 from services.checks.policy.data import POLICY
 from services.checks.triggers import Reevaluator
 from services.events import EventBus, topic_for
@@ -57,7 +60,7 @@ class CheckReactions:
 
     async def after_identity_decided(self, organization_id: str) -> None:
         """An account was linked, marked not staff, or its decision cleared."""
-        self._reevaluator.request(organization_id, (ACCESS,))
+        self._reevaluator.request(organization_id, (IDENTITIES,))
 
     async def after_critical_systems_change(self, organization_id: str) -> None:
         """A critical system was added or its settings changed."""
@@ -65,7 +68,7 @@ class CheckReactions:
 
     async def after_review_changes(self, organization_id: str) -> None:
         """A review started, an entry was decided, or a review completed."""
-        self._reevaluator.request(organization_id, (ACCESS,))
+        self._reevaluator.request(organization_id, (REVIEWS,))
 
     async def announce_review(self, organization_id: str, review_id: str) -> None:
         """Then tell ``accessReviewChanged`` subscribers which review changed."""
@@ -135,10 +138,11 @@ class Reactions:
         else:
             self._reevaluator.request(organization_id)
 
-    async def after_people_change(self, organization_id: str) -> None:
-        """People decide identities (email match), which decide the access checks."""
-        await self._identities.resolve(organization_id)
-        self._reevaluator.request(organization_id, (ACCESS,))
+    async def after_people_change(self, organization_id: str, person_ids: frozenset[str]) -> None:
+        """People decide identities (email match) of their accounts only; the checks that
+        read people, and those that read identities if any changed, are re-evaluated."""
+        resolved = await self._identities.resolve(organization_id, person_ids=person_ids)
+        self._reevaluator.request(organization_id, (PEOPLE, IDENTITIES) if resolved else (PEOPLE,))
         await self._bus.publish(topic_for(organization_id, PEOPLE_CHANNEL), {})
 
 

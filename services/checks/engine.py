@@ -1,10 +1,13 @@
 """The check engine: load each source's data once, evaluate pure checks, record changes.
 
-``evaluate(org)`` runs, per organization and one at a time in this process:
+``evaluate(org, scopes)`` runs, per organization and one at a time in this process, the
+checks the scopes select (all, a source's, or those reading one input of a source:
+``services.checks.scopes``; the others are neither evaluated nor touched):
 
 1. ``now`` from the clock; the data of every needed source (``DataSource.load``); the
    excepted ``(check_id, resource_id)`` pairs (``ExceptionFilter``); the stored states.
-2. per check: ``check.evaluate(data)`` (an exception becomes ERROR "internal error"), then
+2. per check, in a worker thread (checks are pure; the event loop keeps serving):
+   ``check.evaluate(data)`` (an exception becomes ERROR "internal error"), then
    failing items that are excepted move to ``excepted_items`` (FAILING with none left
    becomes PASSING).
 3. ``_record``: the outcome's digest (status + failing + excepted items) is compared with
@@ -27,6 +30,7 @@ from typing import Any, Protocol
 from services.checks.base import Check, DataSource, Evaluation, ExceptionFilter, OnChanged, Outcome
 from services.checks.events import CHECKS_CHANNEL, result_event
 from services.checks.models import CheckResult, CheckStatus, StoredState
+from services.checks.scopes import selects
 from services.clock import Clock, utcnow_ms
 from services.events import EventBus, topic_for
 from services.ids import new_id
@@ -88,7 +92,11 @@ class CheckEngine:
     async def evaluate(
         self, organization_id: str, sources: Collection[str] | None = None
     ) -> list[Evaluation]:
-        """Evaluate the checks of ``sources`` (all when None) for one organization."""
+        """Evaluate the checks of ``sources`` (all when None) for one organization.
+
+        ``sources`` holds source names or ``source:input`` scopes (``services.checks.scopes``):
+        only the checks they select are evaluated, stored or touched.
+        """
         lock = self._locks.setdefault(organization_id, asyncio.Lock())
         async with lock:
             return await self._evaluate(organization_id, sources)
@@ -97,19 +105,17 @@ class CheckEngine:
         self, organization_id: str, sources: Collection[str] | None
     ) -> list[Evaluation]:
         now = self._clock()
-        selected = [
-            c
-            for c in self.checks
-            if c.source in self._sources and (sources is None or c.source in sources)
-        ]
+        selected = [c for c in self.checks if c.source in self._sources and selects(c, sources)]
         data = await self._load(organization_id, {c.source for c in selected}, now)
         excepted = await self.exceptions.excepted(organization_id, now)
         states = await self._check_results.states(organization_id=organization_id)
+        # The checks are pure and CPU-bound (O(accounts)): run them off the event loop, so
+        # requests are served meanwhile.
+        runnable = [c for c in selected if c.source in data]
+        outcomes = await asyncio.to_thread(_run_all, runnable, data)
         evaluations = []
-        for check in selected:
-            if check.source not in data:
-                continue
-            outcome = _except(check.id, _run(check, data[check.source]), excepted)
+        for check, raw in zip(runnable, outcomes, strict=True):
+            outcome = _except(check.id, raw, excepted)
             recorded = await self._record(
                 organization_id, check, outcome, states.get(check.id), now
             )
@@ -175,6 +181,10 @@ class CheckEngine:
             return None
         await self._bus.publish(topic_for(organization_id, CHECKS_CHANNEL), result_event(result))
         return replace(evaluation, result=result)
+
+
+def _run_all(checks: Sequence[Check[Any]], data: Mapping[str, Any]) -> list[Outcome]:
+    return [_run(check, data[check.source]) for check in checks]
 
 
 def _run(check: Check[Any], data: Any) -> Outcome:

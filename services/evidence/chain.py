@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import math
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -145,6 +146,13 @@ def seal(
             "integrationId": entry.integration_id,
             "takenAt": entry.snapshot_at,
         }
+    marker = None
+    population: Any = entry.population
+    if entry.population_json is not None:
+        # A random placeholder the serialised body cannot otherwise contain, replaced by the
+        # population's canonical text: the same body as serialising the population here.
+        marker = f"vigil-population-{secrets.token_hex(16)}"
+        population = marker
     body = canonical_json(
         {
             "version": BODY_VERSION,
@@ -157,9 +165,14 @@ def seal(
             "recordedAt": recorded_at,
             "snapshot": snapshot,
             "result": entry.result,
-            "population": entry.population,
+            "population": population,
         }
     )
+    if marker is not None and entry.population_json is not None:
+        quoted = f'"{marker}"'
+        if body.count(quoted) != 1:  # pragma: no cover - a 128-bit random token
+            raise ValueError("evidence body holds the population placeholder")
+        body = body.replace(quoted, entry.population_json, 1)
     digest = sha256_hex(body)
     return EvidenceRecord(
         id=record_id,

@@ -25,6 +25,10 @@ class EvidenceEntry:
     snapshot_id: str | None = None
     integration_id: str | None = None
     snapshot_at: datetime | None = None
+    # ``canonical_json(population)`` when the caller already has it (the recorder keeps it
+    # per population, so several checks over one population serialise it once). It must be
+    # exactly that text: it is spliced into the body in place of serialising ``population``.
+    population_json: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,7 +70,9 @@ class EvidenceService:
         async with lock:  # in-process appenders queue; other processes are caught by the index
             for attempt in range(MAX_ATTEMPTS):
                 last = await self._repo.last(organization_id=entry.organization_id)
-                record = seal(
+                # Hashing a large body is CPU-bound: off the event loop.
+                record = await asyncio.to_thread(
+                    seal,
                     entry,
                     record_id=new_id("evd"),
                     sequence=last.sequence + 1 if last else 1,

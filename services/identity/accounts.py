@@ -77,7 +77,7 @@ class AccountService:
             rows, limit=limit, total=len(matching), key=lambda v: v.account.account_id
         )
 
-    async def _joins(self, org: str) -> tuple[dict[str, Identity], dict[str, Person]]:
+    async def _joins(self, org: str) -> tuple[Mapping[str, Identity], Mapping[str, Person]]:
         return await self._directory.identities(org), await self._directory.people(org)
 
 

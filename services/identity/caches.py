@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Generic, TypeVar
 
 from services.clock import Clock, utcnow
@@ -40,6 +41,15 @@ class SnapshotAccounts:
         """Index a snapshot's accounts."""
         ordered = tuple(sorted(accounts, key=lambda a: a.account_id))
         return cls(snapshot_id, ordered, {a.account_id: a for a in ordered})
+
+    @cached_property
+    def by_email(self) -> dict[str, tuple[SnapshotAccount, ...]]:
+        """Accounts by lower-cased visible email (built on first use, kept with the snapshot)."""
+        found: dict[str, list[SnapshotAccount]] = {}
+        for account in self.accounts:
+            if account.email:
+                found.setdefault(account.email.lower(), []).append(account)
+        return {email: tuple(accounts) for email, accounts in found.items()}
 
 
 AccountLoader = Callable[[str], Awaitable[list[SnapshotAccount]]]
@@ -81,11 +91,19 @@ class _Entry(Generic[K, V]):
     items: dict[K, tuple[int, V]]
     revision: int
     loaded_at: datetime
+    # The map readers get, built once per change and never mutated afterwards.
+    view: dict[K, V] | None = None
 
     def put(self, key: K, seq: int, value: V) -> None:
         held = self.items.get(key)
         if held is None or held[0] < seq:
             self.items[key] = (seq, value)
+            self.view = None
+
+    def current(self) -> dict[K, V]:
+        if self.view is None:
+            self.view = {key: value for key, (_, value) in self.items.items()}
+        return self.view
 
 
 class RevisionedCache(Generic[K, V]):
@@ -110,12 +128,16 @@ class RevisionedCache(Generic[K, V]):
         self._entries: OrderedDict[str, _Entry[K, V]] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def get(self, organization_id: str) -> dict[K, V]:
-        """A copy of the organization's current map."""
+    async def get(self, organization_id: str) -> Mapping[K, V]:
+        """The organization's current map, read-only.
+
+        The same object is returned until something changes (then a new one: a map once
+        returned never changes), so callers can key derived data on it (``is``).
+        """
         lock = self._locks.setdefault(organization_id, asyncio.Lock())
         async with lock:
             entry = await self._current(organization_id)
-            return {key: value for key, (_, value) in entry.items.items()}
+            return entry.current()
 
     def apply(self, organization_id: str, values: Iterable[tuple[int, V]], *, first: int) -> None:
         """A write made here of revisions ``first..`` (each value with its own ``seq``).

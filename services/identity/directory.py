@@ -7,7 +7,7 @@ costs one revision read per collection instead of a full scan (ADR 005).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -94,12 +94,13 @@ class Directory:
             return CurrentAccounts(integration, None)
         return CurrentAccounts(integration, await self._snapshots.get(snapshot_id))
 
-    async def people(self, organization_id: str) -> dict[str, Person]:
-        """The organization's people by id."""
+    async def people(self, organization_id: str) -> Mapping[str, Person]:
+        """The organization's people by id (read-only; the same object until one changes)."""
         return await self._people.get(organization_id)
 
-    async def identities(self, organization_id: str) -> dict[str, Identity]:
-        """The organization's stored identities by account id (absent means UNIDENTIFIED)."""
+    async def identities(self, organization_id: str) -> Mapping[str, Identity]:
+        """The organization's stored identities by account id (absent means UNIDENTIFIED;
+        read-only, the same object until one changes)."""
         return await self._identities.get(organization_id)
 
     def people_written(

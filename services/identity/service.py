@@ -66,15 +66,39 @@ class IdentityService:
         self._directory = directory
         self._on_change = on_change
         self._clock = clock or utcnow
+        # organization → the snapshot this process last resolved whole (targeted resolution
+        # is exact only after that)
+        self._resolved_whole: dict[str, str] = {}
+        self.accounts_resolved = 0  # accounts the rules were applied to (tests count them)
 
-    async def resolve(self, organization_id: str) -> int:
-        """Apply the automatic rules to the current accounts; returns how many changed."""
+    async def resolve(
+        self, organization_id: str, *, person_ids: Collection[str] | None = None
+    ) -> int:
+        """Apply the automatic rules to the current accounts; returns how many changed.
+
+        With ``person_ids`` (people just written), only the accounts whose email is one of
+        theirs: a person can change no other account's automatic identity (the email is the
+        person's key), so once the snapshot was resolved whole this gives what a full
+        resolution would, at the cost of the people changed instead of the whole snapshot.
+        A snapshot this process has not resolved whole yet (a new process, a snapshot
+        committed elsewhere) is resolved whole first. Sync commits resolve all.
+        """
         current = await self._directory.current_accounts(organization_id)
         if current.snapshot is None:
             return 0
+        snapshot = current.snapshot
         identities = await self._directory.identities(organization_id)
         people = await self._directory.people(organization_id)
-        changes = resolve(current.accounts, identities, people.values())
+        if person_ids is None or self._resolved_whole.get(organization_id) != snapshot.snapshot_id:
+            accounts: Sequence[SnapshotAccount] = snapshot.accounts
+            changes = resolve(accounts, identities, people.values())
+            whole = snapshot.snapshot_id
+        else:
+            whole = None
+            touched = [people[pid] for pid in person_ids if pid in people]
+            accounts = [a for p in touched for a in snapshot.by_email.get(p.email_key, ())]
+            changes = resolve(accounts, identities, touched)
+        self.accounts_resolved += len(accounts)
         if changes:
             # Not applied to the cache directly: a concurrent manual decision wins in the
             # database, so the next read fetches what was actually stored.
@@ -82,6 +106,8 @@ class IdentityService:
                 organization_id=organization_id, identities=changes, stored=identities.keys()
             )
             log.info("resolved %d account identities automatically", len(changes))
+        if whole is not None:
+            self._resolved_whole[organization_id] = whole
         return len(changes)
 
     async def link(self, principal: Principal, account_id: str, person_id: str) -> AccountView:

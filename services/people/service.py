@@ -2,12 +2,13 @@
 
 Writes are whole-batch: everything is validated before anything is stored, and people
 that would not change are not written. After any change the organization's identities are
-resolved again and its checks re-evaluated (``on_change``).
+resolved again and its checks re-evaluated (``on_change``, or ``on_people_change`` with the
+ids of the people written).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -38,11 +39,15 @@ MAX_FILTER_TEXT = 200
 #: Bus channel announcing that an organization's people changed (``peopleChanged``).
 PEOPLE_CHANNEL = "people"
 
+OnPeopleChange = Callable[[str, frozenset[str]], Awaitable[None]]
+"""Told ``(organization_id, ids of the people written)`` after a change (issue 15: identities
+are resolved again for those people only)."""
+
 
 class PeopleCache(Protocol):
     """The organization's people as the identity directory caches them (``Directory``)."""
 
-    async def people(self, organization_id: str) -> dict[str, Person]:
+    async def people(self, organization_id: str) -> Mapping[str, Person]:
         """The organization's people by id."""
 
     def people_written(
@@ -83,10 +88,12 @@ class PeopleService:
         people: PeopleRepo,
         on_change: OnChange = ignore_change,
         clock: Clock | None = None,
+        on_people_change: OnPeopleChange | None = None,
     ) -> None:
         self._people = people
         self._directory = directory
         self._on_change = on_change
+        self._on_people_change = on_people_change
         self._clock = clock or utcnow
 
     async def upsert(self, principal: Principal, drafts: Sequence[PersonDraft]) -> UpsertSummary:
@@ -183,7 +190,10 @@ class PeopleService:
         )
         if written:
             self._directory.people_written(organization_id, written, written[0][0])
-            await self._on_change(organization_id)
+            if self._on_people_change is not None:
+                await self._on_people_change(organization_id, frozenset(p.id for _, p in written))
+            else:
+                await self._on_change(organization_id)
         stored = {p.id: p for _, p in written} | unchanged
         created = sum(1 for _, p in written if p.id not in existing)
         people = tuple(stored[person_id(organization_id, r.email)] for r in records)

@@ -82,6 +82,20 @@ async def test_writes_of_this_process_apply_directly_and_newest_wins() -> None:
     assert (await cache.get("org"))["a"] == ("a", "mine")
 
 
+async def test_a_map_once_returned_never_changes_and_is_reused_until_a_change() -> None:
+    col, clock = FakeCollection(), [datetime(2026, 1, 1, tzinfo=UTC)]
+    col.write(col.reserve(), "a", "1")
+    cache = cache_of(col, clock)
+    first = await cache.get("org")
+    assert await cache.get("org") is first  # consumers key derived data on the object
+    seq = col.reserve()
+    col.write(seq, "b", "2")
+    cache.apply("org", [(seq, ("b", "2"))], first=seq)
+    second = await cache.get("org")
+    assert second is not first and set(second) == {"a", "b"}
+    assert first == {"a": ("a", "1")}  # the earlier map was not changed under its reader
+
+
 async def test_snapshot_accounts_are_read_once() -> None:
     reads: list[str] = []
 

@@ -47,12 +47,16 @@ class FakeBus(InMemoryEventBus):
 
 
 class FakeIdentities:
-    def __init__(self, log: Log) -> None:
+    def __init__(self, log: Log, changed: int = 0) -> None:
         self.log = log
+        self.changed = changed
 
-    async def resolve(self, organization_id: str) -> int:
-        self.log.append("resolve identities")
-        return 0
+    async def resolve(
+        self, organization_id: str, *, person_ids: Collection[str] | None = None
+    ) -> int:
+        who = "all" if person_ids is None else ",".join(sorted(person_ids))
+        self.log.append(f"resolve identities of {who}")
+        return self.changed
 
 
 class FakePolicies:
@@ -83,7 +87,7 @@ class FakeSync:
         self.log.append("sync for the admin key")
 
 
-def build(log: Log) -> tuple[CheckReactions, Reactions]:
+def build(log: Log, identities_changed: int = 0) -> tuple[CheckReactions, Reactions]:
     reevaluator = cast(Reevaluator, FakeReevaluator(log))
     bus = FakeBus(log)
     checks = CheckReactions(reevaluator, bus)
@@ -91,7 +95,7 @@ def build(log: Log) -> tuple[CheckReactions, Reactions]:
         checks,
         reevaluator,
         bus,
-        identities=cast(IdentityService, FakeIdentities(log)),
+        identities=cast(IdentityService, FakeIdentities(log, identities_changed)),
         policies=cast(PolicyService, FakePolicies(log)),
         integrations=cast(IntegrationChanges, FakeChanges(log)),
     )
@@ -131,7 +135,7 @@ async def test_after_a_policy_sync_policies_are_mapped_before_anything_else() ->
 async def test_after_an_access_review_sync_identities_are_resolved_before_evaluating() -> None:
     assert await after_sync(Purpose.ACCESS_REVIEW) == [
         "announce integration",
-        "resolve identities",
+        "resolve identities of all",
         "evaluate access",
     ]
 
@@ -139,8 +143,20 @@ async def test_after_an_access_review_sync_identities_are_resolved_before_evalua
 async def test_after_people_change_identities_then_checks_then_subscribers() -> None:
     log = Log()
     _, reactions = build(log)
-    await reactions.after_people_change(ORG)
-    assert log == ["resolve identities", "evaluate access", "publish people"]
+    await reactions.after_people_change(ORG, frozenset({"per_2", "per_1"}))
+    # No identity changed: only the checks that read people.
+    assert log == ["resolve identities of per_1,per_2", "evaluate access:people", "publish people"]
+
+
+async def test_after_people_change_that_changes_identities_the_identity_checks_too() -> None:
+    log = Log()
+    _, reactions = build(log, identities_changed=1)
+    await reactions.after_people_change(ORG, frozenset({"per_1"}))
+    assert log == [
+        "resolve identities of per_1",
+        "evaluate access:identities,access:people",
+        "publish people",
+    ]
 
 
 async def test_changes_the_checks_read_re_evaluate_what_they_concern() -> None:
@@ -149,12 +165,16 @@ async def test_changes_the_checks_read_re_evaluate_what_they_concern() -> None:
     await checks.after_frameworks_change(ORG)
     await checks.after_exceptions_change(ORG)
     await checks.after_identity_decided(ORG)
+    await checks.after_critical_systems_change(ORG)
+    await checks.after_review_changes(ORG)
     await checks.after_integration_changes(integration(Purpose.POLICY))
     assert log == [
         "evaluate policy",
         "publish policies",
         "evaluate all",
+        "evaluate access:identities",
         "evaluate access",
+        "evaluate access:reviews",
         "evaluate all",
     ]
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from services.checks.access.population import build_population
 from services.checks.base import Population
+from services.checks.scopes import scope
 from services.identity.models import Classification, Identity, unidentified
 from services.integrations.models import Integration
 from services.people.models import Person
@@ -15,6 +17,12 @@ from services.reviews.models import AccessReview, CompletedDecisions, CriticalSy
 from services.sync.models import SnapshotAccount
 
 ACCESS = "access"
+# Inputs of the access data a change can touch alone (``services.checks.scopes``); the
+# snapshot and the critical system concern every access check (a change re-evaluates ACCESS).
+PEOPLE_INPUT, IDENTITIES_INPUT, REVIEWS_INPUT = "people", "identities", "reviews"
+PEOPLE = scope(ACCESS, PEOPLE_INPUT)
+IDENTITIES = scope(ACCESS, IDENTITIES_INPUT)
+REVIEWS = scope(ACCESS, REVIEWS_INPUT)
 GRACE_PERIOD = timedelta(hours=24)
 STALE_AFTER_INTERVALS = 3
 
@@ -38,6 +46,9 @@ class AccessData:
     open_review: AccessReview | None = None
     grace_period: timedelta = GRACE_PERIOD
     stale_after_intervals: int = STALE_AFTER_INTERVALS
+    # The population of these accounts and identities when the loader already has it
+    # (``PopulationCache``); built from them otherwise.
+    known_population: Population | None = field(default=None, compare=False, repr=False)
 
     @property
     def snapshot_id(self) -> str | None:
@@ -62,19 +73,6 @@ class AccessData:
     @cached_property
     def population(self) -> Population:
         """Every account evaluated with its identity (shared by the access checks)."""
-        items = []
-        for account in self.accounts:
-            identity = self.identity(account.account_id)
-            items.append(
-                {
-                    "accountId": account.account_id,
-                    "accountStatus": account.account_status,
-                    "isAdmin": account.is_admin,
-                    "mfaEnabled": account.mfa_enabled,
-                    "classification": identity.classification.value,
-                    "personId": identity.person_id,
-                    "kind": identity.kind.value if identity.kind else None,
-                    "method": identity.method.value if identity.method else None,
-                }
-            )
-        return Population(kind="accounts", items=tuple(items))
+        if self.known_population is not None:
+            return self.known_population
+        return build_population(self.accounts, self.identities)

@@ -6,7 +6,7 @@ NOT_MONITORED. An account whose MFA is unknown (``None``) is not failing: unknow
 
 from __future__ import annotations
 
-from services.checks.access.data import ACCESS, AccessData
+from services.checks.access.data import ACCESS, IDENTITIES_INPUT, AccessData
 from services.checks.access.gate import conclude, not_monitored
 from services.checks.base import Outcome
 from services.checks.controls import controls_for
@@ -36,6 +36,7 @@ class MfaEnabled:
     )
     controls = controls_for(ID)
     source = ACCESS
+    reads = frozenset({IDENTITIES_INPUT})
 
     def evaluate(self, data: AccessData) -> Outcome:
         """Pure evaluation over the current snapshot's MFA flags and identities."""

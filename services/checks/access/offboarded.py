@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.checks.access.data import ACCESS, AccessData
+from services.checks.access.data import ACCESS, IDENTITIES_INPUT, PEOPLE_INPUT, AccessData
 from services.checks.access.gate import conclude, not_monitored, when
 from services.checks.base import Outcome
 from services.checks.controls import controls_for
@@ -29,6 +29,7 @@ class OffboardedAccessRemoved:
     )
     controls = controls_for(ID)
     source = ACCESS
+    reads = frozenset({IDENTITIES_INPUT, PEOPLE_INPUT})
 
     def evaluate(self, data: AccessData) -> Outcome:
         """Pure evaluation over the current snapshot, people and identities."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.checks.access.data import ACCESS, AccessData
+from services.checks.access.data import ACCESS, REVIEWS_INPUT, AccessData
 from services.checks.access.gate import not_monitored, when
 from services.checks.base import Outcome, Population
 from services.checks.controls import controls_for
@@ -33,6 +33,7 @@ class AccessReviewCompleted:
     )
     controls = controls_for(ID)
     source = ACCESS
+    reads = frozenset({REVIEWS_INPUT})
 
     def evaluate(self, data: AccessData) -> Outcome:
         """Pure evaluation over the system's latest completed and open reviews."""

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from services.checks.access.data import GRACE_PERIOD, AccessData
+from services.checks.access.population import PopulationCache
 from services.identity.directory import Directory
 from services.reviews.models import (
     AccessDecision,
@@ -47,11 +48,13 @@ class AccessDataSource:
         critical_systems: CriticalSystemsRepo,
         access_reviews: AccessReviewsRepo,
         grace_period: timedelta = GRACE_PERIOD,
+        populations: PopulationCache | None = None,
     ) -> None:
         self._critical_systems = critical_systems
         self._access_reviews = access_reviews
         self._directory = directory
         self._grace = grace_period
+        self.populations = populations or PopulationCache()
         # A completed review never changes, so its decisions are read once.
         self._decisions: OrderedDict[str, CompletedDecisions] = OrderedDict()
 
@@ -71,16 +74,20 @@ class AccessDataSource:
             open_review = await reviews.get_open(
                 organization_id=organization_id, critical_system_id=system.id
             )
+        identities = await self._directory.identities(organization_id)
         return AccessData(
             now=now,
             system=system,
             integration=current.integration,
             accounts=current.accounts,
-            identities=await self._directory.identities(organization_id),
+            identities=identities,
             people=await self._directory.people(organization_id),
             completed_review=completed,
             open_review=open_review,
             grace_period=self._grace,
+            known_population=self.populations.population(
+                organization_id, current.accounts, identities
+            ),
         )
 
     async def _completed(self, review: AccessReview) -> CompletedDecisions:

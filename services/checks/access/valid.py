@@ -11,7 +11,13 @@ accounts of offboarded people are judged by their own checks.
 
 from __future__ import annotations
 
-from services.checks.access.data import ACCESS, AccessData
+from services.checks.access.data import (
+    ACCESS,
+    IDENTITIES_INPUT,
+    PEOPLE_INPUT,
+    REVIEWS_INPUT,
+    AccessData,
+)
 from services.checks.access.gate import conclude, not_monitored, when
 from services.checks.base import Outcome
 from services.checks.controls import controls_for
@@ -40,6 +46,7 @@ class AccessValid:
     )
     controls = controls_for(ID)
     source = ACCESS
+    reads = frozenset({IDENTITIES_INPUT, PEOPLE_INPUT, REVIEWS_INPUT})
 
     def evaluate(self, data: AccessData) -> Outcome:
         """Pure evaluation over accounts, identities, people, the rule and the last review."""

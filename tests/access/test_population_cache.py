@@ -1,0 +1,60 @@
+"""The access checks' population is rebuilt only where accounts or identities changed, and
+always equals the population built from scratch (issue 15)."""
+
+from __future__ import annotations
+
+import random
+
+from services.checks.access.population import PopulationCache, build_population
+from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
+from services.sync.models import SnapshotAccount
+
+
+def account(i: int) -> SnapshotAccount:
+    return SnapshotAccount(
+        account_id=f"acc-{i:04d}",
+        display_name=f"User {i}",
+        email=f"user{i}@acme.test",
+        account_type="atlassian",
+        account_status="active" if i % 9 else "inactive",
+        is_admin=i % 13 == 0,
+        mfa_enabled=None if i % 5 == 0 else i % 2 == 0,
+        groups=("confluence-users",),
+    )
+
+
+def random_identity(rng: random.Random, account_id: str) -> Identity:
+    pick = rng.randrange(3)
+    if pick == 0:
+        return Identity(account_id)
+    if pick == 1:
+        person = f"per_{rng.randrange(20)}"
+        return Identity(account_id, Classification.STAFF, person, method=IdentityMethod.MANUAL)
+    return Identity(account_id, Classification.NOT_STAFF, kind=NotStaffKind.SERVICE, reason="x")
+
+
+def test_the_cached_population_equals_a_full_build_after_random_changes() -> None:
+    rng = random.Random(15)
+    accounts = tuple(account(i) for i in range(200))
+    identities = {a.account_id: random_identity(rng, a.account_id) for a in accounts[::2]}
+    cache = PopulationCache()
+    first = cache.population("org_1", accounts, identities)
+    assert first == build_population(accounts, identities) and cache.built_items == 200
+    assert cache.population("org_1", accounts, identities) is first  # nothing changed
+    for _ in range(25):
+        identities = dict(identities)  # a new map after a change, as the Directory gives
+        touched = rng.sample(accounts, rng.randrange(1, 4))
+        for a in touched:
+            if rng.random() < 0.2:
+                identities.pop(a.account_id, None)
+            else:
+                identities[a.account_id] = random_identity(rng, a.account_id)
+        before = cache.built_items
+        population = cache.population("org_1", accounts, identities)
+        assert population == build_population(accounts, identities)
+        assert cache.built_items - before <= len(touched)
+    # A new snapshot (new account objects) rebuilds every item.
+    resynced = tuple(account(i) for i in range(150))
+    before = cache.built_items
+    assert cache.population("org_1", resynced, identities) == build_population(resynced, identities)
+    assert cache.built_items - before == 150
