@@ -42,6 +42,7 @@ from strawberry.utils.operation import get_operation_type
 from api.fanout import FanOut, Outbox, Subscriber, share_key, shared_field
 from api.ratelimit import RateLimiter
 from resolvers.context import Context
+from services.api_keys import API_KEYS_CHANNEL
 from services.events import EventBus, topic_for
 from services.models import Principal
 
@@ -145,7 +146,7 @@ class SocketRegistry:
             await self.close_key(principal.api_key_id, "cannot verify the API key")
 
     async def _listen(self, principal: Principal) -> None:
-        topic = topic_for(principal.organization_id, "api_keys")
+        topic = topic_for(principal.organization_id, API_KEYS_CHANNEL)
         async for event in self._bus.subscribe(topic):
             if event.get("change") == "REVOKED" and event.get("key_id") == principal.api_key_id:
                 raise _Revoked
