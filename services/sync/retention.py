@@ -42,7 +42,7 @@ class FinishedRunsRepo(Protocol):
 
 
 class SnapshotDeleter(Protocol):
-    """The ``SnapshotDataRepository`` method that deletes a snapshot's data."""
+    """The ``SnapshotDataRepository`` method ``Retention`` calls (the runner too: failed runs)."""
 
     async def delete_snapshot(self, snapshot_id: str) -> None: ...
 
