@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
+from typing import Protocol
 
 from services.api_keys import require_role
 from services.check_exceptions.models import MAX_DURATION, CheckException
@@ -18,7 +19,6 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.hooks import OnChange, ignore_change
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store.check_exceptions import CheckExceptionRepository
 
 MAX_REASON = 2000
 MAX_RESOURCE_ID = 500
@@ -32,13 +32,53 @@ FailingItems = Callable[[str, str], Awaitable[Collection[str]]]
 MAX_LISTED = 2000
 
 
+class ActiveExceptionsRepo(Protocol):
+    """The ``CheckExceptionRepository`` method ``ActiveExceptions`` calls."""
+
+    async def active(
+        self, *, organization_id: str, now: datetime, check_id: str | None = None
+    ) -> list[CheckException]: ...
+
+
+class ExceptionsRepo(ActiveExceptionsRepo, Protocol):
+    """The ``CheckExceptionRepository`` methods ``ExceptionService`` calls."""
+
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        check_id: str,
+        resource_id: str,
+        reason: str,
+        expires_at: datetime,
+        by: str,
+        at: datetime,
+    ) -> CheckException: ...
+    async def get(self, *, organization_id: str, exception_id: str) -> CheckException | None: ...
+    async def revoke(
+        self, *, organization_id: str, exception_id: str, by: str, at: datetime
+    ) -> CheckException | None: ...
+    async def count(
+        self, *, organization_id: str, check_id: str | None, active_at: datetime | None
+    ) -> int: ...
+    async def list(
+        self,
+        *,
+        organization_id: str,
+        check_id: str | None,
+        active_at: datetime | None,
+        limit: int,
+        before: str | None,
+    ) -> list[CheckException]: ...
+
+
 class ActiveExceptions:
     """The engine's exception filter: the exceptions in force at the evaluation's ``now``.
 
     Apart from ``ExceptionService`` because the engine is built before the services whose
     changes re-evaluate it (``ExceptionService`` reports its changes to the reactions)."""
 
-    def __init__(self, repo: CheckExceptionRepository) -> None:
+    def __init__(self, repo: ActiveExceptionsRepo) -> None:
         self._repo = repo
 
     async def excepted(self, organization_id: str, now: datetime) -> frozenset[tuple[str, str]]:
@@ -52,7 +92,7 @@ class ExceptionService:
 
     def __init__(
         self,
-        repo: CheckExceptionRepository,
+        repo: ExceptionsRepo,
         *,
         check_ids: Callable[[], Collection[str]],
         failing: FailingItems | None = None,

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -32,7 +32,6 @@ from services.ids import new_id
 from services.integrations.models import Integration
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.store.evidence import EvidenceRepository
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +42,32 @@ MAX_ATTEMPTS = 50
 CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
 
 
+class EvidenceRepo(Protocol):
+    """The ``EvidenceRepository`` methods ``EvidenceService`` calls (append-only: no update)."""
+
+    async def append(self, record: EvidenceRecord) -> None: ...
+    async def last(self, *, organization_id: str) -> EvidenceRecord | None: ...
+    async def get(self, *, organization_id: str, record_id: str) -> EvidenceRecord | None: ...
+    async def list_for_check(
+        self, *, organization_id: str, check_id: str, limit: int, before: int | None
+    ) -> list[EvidenceRecord]: ...
+    async def count_for_check(self, *, organization_id: str, check_id: str) -> int: ...
+    def iter_chain(self, *, organization_id: str) -> AsyncIterator[EvidenceRecord]: ...
+    def iter_for_check(
+        self, *, organization_id: str, check_id: str
+    ) -> AsyncIterator[EvidenceRecord]: ...
+    async def head(self, *, organization_id: str) -> ChainHead | None: ...
+    async def advance_head(
+        self, *, organization_id: str, sequence: int, sha256: str, hmac: str
+    ) -> None: ...
+
+
 class EvidenceService:
     """Appends, lists, verifies and exports an organization's evidence."""
 
     def __init__(
         self,
-        repo: EvidenceRepository,
+        repo: EvidenceRepo,
         key: EvidenceKey,
         *,
         check_ids: Callable[[], Collection[str]],

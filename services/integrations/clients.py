@@ -29,14 +29,18 @@ from services.confluence.http import HttpError, HttpSession
 from services.confluence.retry import RetryPolicy
 from services.integrations.errors import ConfluenceUnavailable, InvalidCredentials
 from services.integrations.models import AuthMethod, Integration
-from services.integrations.tokens import OnReauth, RefreshLocks, StoredOAuthTokenProvider
+from services.integrations.tokens import (
+    OnReauth,
+    RefreshLockRepo,
+    RefreshLocks,
+    StoredOAuthTokenProvider,
+)
 from services.integrations.vault import (
     ADMIN_API_KEY,
     API_TOKEN,
     CLIENT_CREDENTIALS,
     CredentialVault,
 )
-from services.store.credentials import CredentialRepository
 
 # Validation must answer a person waiting on a form: few, short retries.
 VALIDATION_POLICY = RetryPolicy(max_attempts=2, base_delay=0.2, max_delay=1.0, max_pause=2.0)
@@ -94,7 +98,7 @@ class ClientFactory:
         http: HttpSession,
         config: AtlassianConfig,
         vault: CredentialVault,
-        credentials: CredentialRepository,
+        credentials: RefreshLockRepo,
         locks: RefreshLocks,
         on_reauth: OnReauth,
     ) -> None:

@@ -98,3 +98,13 @@ class CredentialRecord:
     def label_version(self, label: str) -> int:
         """How many times ``label`` was written (what ``swap`` compares)."""
         return int(self.versions.get(label, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthState:
+    """What an OAuth ``state`` value is bound to (stored hashed, single use, short-lived)."""
+
+    organization_id: str
+    integration_id: str
+    expires_at: datetime
+    upgrade: bool = False  # re-consent of a CONNECTED integration for more scopes (issue 16)

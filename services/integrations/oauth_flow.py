@@ -26,13 +26,13 @@ from services.integrations.models import (
     ConfluenceSite,
     Integration,
     IntegrationStatus,
+    OAuthState,
     Purpose,
 )
 from services.integrations.service import IntegrationService, IntegrationsRepo
 from services.integrations.tokens import secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from services.models import Principal, Role
-from services.store.oauth_states import OAuthState
 
 log = logging.getLogger(__name__)
 

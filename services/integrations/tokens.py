@@ -32,7 +32,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from services.atlassian.errors import InvalidGrant
 from services.atlassian.models import TokenSet
@@ -40,7 +40,6 @@ from services.atlassian.oauth import AtlassianOAuth
 from services.clock import Clock, utcnow
 from services.integrations.models import Integration
 from services.integrations.vault import OAUTH_TOKENS, CredentialVault, Secret
-from services.store.credentials import CredentialRepository
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +101,15 @@ class RefreshLocks:
         return self._locks.setdefault(integration_id, asyncio.Lock())
 
 
+class RefreshLockRepo(Protocol):
+    """The ``CredentialRepository`` methods ``StoredOAuthTokenProvider`` calls."""
+
+    async def acquire_refresh_lock(
+        self, *, integration_id: str, owner: str, now: datetime, until: datetime
+    ) -> bool: ...
+    async def release_refresh_lock(self, *, integration_id: str, owner: str) -> None: ...
+
+
 class StoredOAuthTokenProvider:
     """A ``TokenProvider`` over the integration's stored, encrypted 3LO tokens."""
 
@@ -110,7 +118,7 @@ class StoredOAuthTokenProvider:
         integration: Integration,
         *,
         vault: CredentialVault,
-        credentials: CredentialRepository,
+        credentials: RefreshLockRepo,
         oauth: AtlassianOAuth,
         locks: RefreshLocks,
         on_reauth: OnReauth,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from services.crypto import KeyRing
 from services.integrations.models import CredentialRecord
 from services.redaction import SECRETS
-from services.store.credentials import CredentialRepository
 
 OAUTH_TOKENS = "oauth_tokens"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -30,10 +29,33 @@ class Secret:
         return f"Secret(fields={sorted(self.values)!r}, version={self.version})"
 
 
+class CredentialsRepo(Protocol):
+    """The ``CredentialRepository`` methods ``CredentialVault`` calls."""
+
+    async def put(
+        self,
+        *,
+        organization_id: str,
+        integration_id: str,
+        envelopes: Mapping[str, Mapping[str, Any]],
+    ) -> CredentialRecord: ...
+    async def get(self, *, integration_id: str) -> CredentialRecord | None: ...
+    async def swap(
+        self,
+        *,
+        integration_id: str,
+        label: str,
+        envelope: Mapping[str, Any],
+        expect_version: int,
+    ) -> CredentialRecord | None: ...
+    async def remove_label(self, *, integration_id: str, label: str) -> None: ...
+    async def delete(self, *, integration_id: str) -> None: ...
+
+
 class CredentialVault:
     """Encrypts secrets bound to their organization, integration and label."""
 
-    def __init__(self, repository: CredentialRepository, keyring: KeyRing) -> None:
+    def __init__(self, repository: CredentialsRepo, keyring: KeyRing) -> None:
         self._repo = repository
         self._keyring = keyring
 

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.integrations.models import OAuthState
 from services.store.common import unique, utcnow
-
-
-@dataclass(frozen=True, slots=True)
-class OAuthState:
-    """What a state value is bound to."""
-
-    organization_id: str
-    integration_id: str
-    expires_at: datetime
-    upgrade: bool = False  # re-consent of a CONNECTED integration for more scopes (issue 16)
 
 
 class OAuthStateRepository:

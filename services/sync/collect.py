@@ -16,9 +16,10 @@ accounts and pages go to the store page by page.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from services.atlassian.admin import AdminClient
 from services.confluence import paths
@@ -34,7 +35,6 @@ from services.confluence.models import (
     ResultPage,
 )
 from services.integrations.models import Integration, Purpose
-from services.store.snapshot_data import SnapshotDataRepository
 from services.sync.connector import Connector
 from services.sync.models import DirectoryEntry, Phase, SnapshotAccount, SnapshotScope
 from services.sync.pager import Stream, first_error, run_stream, run_streams
@@ -43,13 +43,35 @@ from services.sync.progress import ProgressTracker
 SEARCH_PAGE_SIZE = 50
 
 
+class CollectionDataRepo(Protocol):
+    """The ``SnapshotDataRepository`` methods ``Collection`` calls."""
+
+    async def insert_groups(self, scope: SnapshotScope, groups: Sequence[Group]) -> None: ...
+    async def insert_memberships(
+        self, scope: SnapshotScope, group: Group, members: Sequence[Member]
+    ) -> None: ...
+    async def insert_directory(
+        self, scope: SnapshotScope, users: Sequence[DirectoryUser]
+    ) -> None: ...
+    def memberships_by_account(
+        self, scope: SnapshotScope
+    ) -> AsyncGenerator[tuple[str, list[str]], None]: ...
+    async def directory_of(
+        self, scope: SnapshotScope, account_ids: Sequence[str]
+    ) -> dict[str, DirectoryEntry]: ...
+    async def insert_accounts(
+        self, scope: SnapshotScope, accounts: Sequence[SnapshotAccount]
+    ) -> None: ...
+    async def upsert_pages(self, scope: SnapshotScope, pages: Sequence[Page]) -> None: ...
+
+
 @dataclass
 class Collection:
     """One run's collection: its connector, its snapshot, its progress."""
 
     integration: Integration
     connector: Connector
-    data: SnapshotDataRepository
+    data: CollectionDataRepo
     scope: SnapshotScope
     progress: ProgressTracker
     concurrency: int = 8

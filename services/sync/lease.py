@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from services.clock import Clock
-from services.store.sync_leases import LeaseRepository
 from services.sync.models import Lease
 from services.sync.progress import LeaseLost
 
@@ -30,10 +29,18 @@ class LeaseTiming(Protocol):
         ...
 
 
+class LeaseRenewRepo(Protocol):
+    """The ``LeaseRepository`` method ``LeaseKeeper`` calls."""
+
+    async def renew(
+        self, *, integration_id: str, token: int, ttl: timedelta, now: datetime
+    ) -> bool: ...
+
+
 class LeaseKeeper:
     """Heartbeats a lease every ``ttl / 3`` while a coroutine runs."""
 
-    def __init__(self, leases: LeaseRepository, lease: Lease, timing: LeaseTiming) -> None:
+    def __init__(self, leases: LeaseRenewRepo, lease: Lease, timing: LeaseTiming) -> None:
         self._leases = leases
         self._lease = lease
         self._timing = timing

@@ -14,7 +14,6 @@ from typing import Protocol
 
 from services.confluence.retry import RetryEvent
 from services.events import EventBus, topic_for
-from services.store.sync_runs import SyncRunRepository
 from services.sync.events import run_event
 from services.sync.models import Phase, SyncProgress, SyncRun
 
@@ -51,13 +50,19 @@ class NullSyncMetrics:
         """Ignored."""
 
 
+class RunProgressRepo(Protocol):
+    """The ``SyncRunRepository`` method ``ProgressTracker`` calls."""
+
+    async def update_progress(self, *, run_id: str, fence: int, progress: SyncProgress) -> bool: ...
+
+
 class ProgressTracker:
     """Counts a run's requests, items, retries and rate-limit waits, and reports them."""
 
     def __init__(
         self,
         run: SyncRun,
-        runs: SyncRunRepository,
+        runs: RunProgressRepo,
         bus: EventBus,
         metrics: SyncMetrics,
         *,

@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from services.store.snapshot_data import SnapshotDataRepository
-from services.store.sync_runs import SyncRunRepository
-from services.sync.models import SyncRunStatus
+from services.sync.models import SyncRun, SyncRunStatus
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +34,26 @@ class NothingProtected:
         return set()
 
 
+class FinishedRunsRepo(Protocol):
+    """The ``SyncRunRepository`` methods ``Retention`` calls."""
+
+    async def list_finished(self, *, integration_id: str) -> list[SyncRun]: ...
+    async def mark_purged(self, *, run_id: str) -> None: ...
+
+
+class SnapshotDeleter(Protocol):
+    """The ``SnapshotDataRepository`` method ``Retention`` calls (the runner too: failed runs)."""
+
+    async def delete_snapshot(self, snapshot_id: str) -> None: ...
+
+
 class Retention:
     """Deletes the data of snapshots that are no longer kept."""
 
     def __init__(
         self,
-        runs: SyncRunRepository,
-        data: SnapshotDataRepository,
+        runs: FinishedRunsRepo,
+        data: SnapshotDeleter,
         protected: ProtectedSnapshots | None = None,
         *,
         keep: int = DEFAULT_KEEP,

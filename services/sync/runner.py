@@ -13,29 +13,98 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from services.clock import Clock, utcnow
 from services.events import EventBus, topic_for
 from services.integrations.changes import INTEGRATIONS_CHANNEL
-from services.integrations.models import Integration, IntegrationStatus
-from services.store.integrations import IntegrationRepository
-from services.store.snapshot_data import SnapshotDataRepository
-from services.store.sync_leases import LeaseRepository
-from services.store.sync_runs import SyncRunRepository
-from services.sync.collect import Collection
+from services.integrations.models import Integration, IntegrationStatus, Purpose
+from services.sync.collect import Collection, CollectionDataRepo
 from services.sync.connector import ConnectorFactory
 from services.sync.failures import CommitRejected, Failure, describe
-from services.sync.lease import LeaseKeeper
-from services.sync.models import Lease, Phase, SnapshotScope, SyncRun, SyncRunStatus, SyncTrigger
-from services.sync.progress import NullSyncMetrics, ProgressTracker, SyncMetrics
-from services.sync.retention import Retention
+from services.sync.lease import LeaseKeeper, LeaseRenewRepo
+from services.sync.models import (
+    Lease,
+    Phase,
+    SnapshotCounts,
+    SnapshotScope,
+    SyncProgress,
+    SyncRun,
+    SyncRunStatus,
+    SyncTrigger,
+)
+from services.sync.progress import NullSyncMetrics, ProgressTracker, RunProgressRepo, SyncMetrics
+from services.sync.retention import Retention, SnapshotDeleter
 
 log = logging.getLogger(__name__)
 
 SnapshotListener = Callable[[Integration, SyncRun], Awaitable[None]]
 ReauthHandler = Callable[[Integration, str], Awaitable[None]]
 STALE_RUN = "the worker running this sync stopped responding (its lease expired)"
+
+
+class RunnerIntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``SyncRunner`` calls."""
+
+    async def get_by_id(self, *, integration_id: str) -> Integration | None: ...
+    async def update(
+        self, *, integration_id: str, expect_status: IntegrationStatus | None = None, **fields: Any
+    ) -> Integration | None: ...
+
+
+class SyncRunsRepo(RunProgressRepo, Protocol):
+    """The ``SyncRunRepository`` methods ``SyncRunner`` calls (and its ``ProgressTracker``)."""
+
+    async def get_active(self, *, integration_id: str) -> SyncRun | None: ...
+    async def create(
+        self,
+        *,
+        organization_id: str,
+        integration_id: str,
+        purpose: Purpose,
+        trigger: SyncTrigger,
+    ) -> SyncRun | None: ...
+    async def claim(self, *, run_id: str, owner: str, fence: int) -> SyncRun | None: ...
+    async def finish(
+        self,
+        *,
+        run_id: str,
+        fence: int | None,
+        status: SyncRunStatus,
+        progress: SyncProgress,
+        error: str | None = None,
+        error_endpoint: str | None = None,
+        counts: SnapshotCounts | None = None,
+        not_before: datetime | None = None,
+        warnings: tuple[str, ...] = (),
+    ) -> SyncRun | None: ...
+
+
+class SyncLeasesRepo(LeaseRenewRepo, Protocol):
+    """The ``LeaseRepository`` methods ``SyncRunner`` calls (and its ``LeaseKeeper``)."""
+
+    async def acquire(
+        self, *, integration_id: str, owner: str, ttl: timedelta, now: datetime
+    ) -> Lease | None: ...
+    async def announce_fence(self, *, integration_id: str, token: int) -> None: ...
+    async def set_run(self, *, integration_id: str, token: int, run_id: str) -> bool: ...
+    async def commit_snapshot(
+        self,
+        *,
+        integration_id: str,
+        token: int,
+        snapshot_id: str,
+        snapshot_at: datetime,
+    ) -> bool: ...
+    async def release(self, *, integration_id: str, token: int) -> None: ...
+
+
+class SnapshotDataRepo(CollectionDataRepo, SnapshotDeleter, Protocol):
+    """The ``SnapshotDataRepository`` methods ``SyncRunner`` calls (and its ``Collection``)."""
+
+    async def record_counts(self, snapshot_id: str) -> SnapshotCounts: ...
+    async def counts(self, snapshot_id: str) -> SnapshotCounts: ...
 
 
 @dataclass
@@ -53,10 +122,10 @@ class RunnerOptions:
 class SyncRunner:
     """Executes sync runs; safe to call from many processes at once (the lease decides)."""
 
-    integrations: IntegrationRepository
-    sync_runs: SyncRunRepository
-    sync_leases: LeaseRepository
-    snapshot_data: SnapshotDataRepository
+    integrations: RunnerIntegrationsRepo
+    sync_runs: SyncRunsRepo
+    sync_leases: SyncLeasesRepo
+    snapshot_data: SnapshotDataRepo
     bus: EventBus
     connectors: ConnectorFactory
     retention: Retention
