@@ -28,7 +28,7 @@ async def ignore_integration(integration: Integration) -> None:
     """The default listener: nobody needs to know."""
 
 
-class IntegrationsRepo(Protocol):
+class IntegrationUpdates(Protocol):
     """The ``IntegrationRepository`` method ``IntegrationChanges`` calls."""
 
     async def update(
@@ -43,7 +43,7 @@ class IntegrationChanges:
         self,
         bus: EventBus,
         *,
-        integrations: IntegrationsRepo,
+        integrations: IntegrationUpdates,
         after_change: OnIntegration = ignore_integration,
     ) -> None:
         self._integrations = integrations

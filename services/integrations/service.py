@@ -16,7 +16,12 @@ from services.confluence.errors import ConfluenceAuthError, ConfluenceError
 from services.confluence.http import HttpError
 from services.confluence.models import CurrentUser
 from services.errors import AlreadyExists, NotFound, ValidationFailed
-from services.integrations.changes import IntegrationChanges, OnIntegration, ignore_integration
+from services.integrations.changes import (
+    IntegrationChanges,
+    IntegrationUpdates,
+    OnIntegration,
+    ignore_integration,
+)
 from services.integrations.clients import ClientFactory, atlassian_errors
 from services.integrations.errors import (
     AlreadyConnected,
@@ -66,8 +71,9 @@ def header_safe(value: str, field: str, what: str) -> str:
     return value
 
 
-class IntegrationsRepo(Protocol):
-    """The ``IntegrationRepository`` methods ``IntegrationService`` and ``OAuthFlow`` call."""
+class IntegrationsRepo(IntegrationUpdates, Protocol):
+    """The ``IntegrationRepository`` methods ``IntegrationService`` and ``OAuthFlow`` call
+    (``update`` from ``IntegrationUpdates``)."""
 
     async def create(
         self,
@@ -85,9 +91,6 @@ class IntegrationsRepo(Protocol):
         self, *, organization_id: str, purpose: Purpose
     ) -> Integration | None: ...
     async def list_by_organization(self, *, organization_id: str) -> list[Integration]: ...
-    async def update(
-        self, *, integration_id: str, expect_status: IntegrationStatus | None = None, **fields: Any
-    ) -> Integration | None: ...
 
 
 class IntegrationService:
