@@ -45,6 +45,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+	$(BIN)/mypy bench  # the benchmarks build services too: a changed signature fails here
 
 pytest: install
 	$(BIN)/pytest -q

@@ -76,12 +76,24 @@ async def cold(live: LiveServer, store: Store, org: str) -> dict[str, float]:
     """A full evaluation by new services with empty caches, then again warm."""
     compliance = live.container.compliance
     started = time.perf_counter()
-    directory = Directory(store, SnapshotReader(store), max_age=timedelta(minutes=15))
+    reader = SnapshotReader(
+        integrations=store.integrations, snapshot_queries=store.snapshot_queries
+    )
+    directory = Directory(
+        reader,
+        people=store.people,
+        identities=store.identities,
+        snapshot_queries=store.snapshot_queries,
+        max_age=timedelta(minutes=15),
+    )
+    source = AccessDataSource(
+        directory, critical_systems=store.critical_systems, access_reviews=store.access_reviews
+    )
     engine = CheckEngine(
-        store,
         live.container.bus,
+        check_results=store.check_results,
         checks=CHECKS,
-        sources={ACCESS: AccessDataSource(store, directory)},
+        sources={ACCESS: source},
         on_changed=compliance.engine.on_changed,
     )
     evaluated = await engine.evaluate(org, (ACCESS,))

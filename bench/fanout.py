@@ -293,12 +293,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 event = probe(org.id, index, args.items)
                 with PeakSampler() as sampler:
                     cpu_before = time.process_time()
-                    target = Outbox.written + n_ready if Outbox else 0
+                    target = Outbox.written + n_ready if Outbox is not None else 0
                     published = time.perf_counter()
                     await container.bus.publish(topic, event)
-                    while Outbox and Outbox.written < target:  # noqa: ASYNC110 - a counter
+                    while Outbox is not None and Outbox.written < target:  # noqa: ASYNC110 - a counter
                         await asyncio.sleep(0.001)
-                    if Outbox:
+                    if Outbox is not None:
                         written.append(time.perf_counter() - published)
                     lines = [await _line(proc) for proc in procs]
                     cpu += time.process_time() - cpu_before

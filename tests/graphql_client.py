@@ -22,7 +22,7 @@ async def gql_http(
     overrides the client's default for a query whose work is known to be large)."""
     extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
     transport = HTTPXAsyncTransport(url=url, headers={"Authorization": f"Bearer {key}"}, **extra)
-    limit = {} if timeout is None else {"execute_timeout": timeout}
+    limit: dict[str, Any] = {} if timeout is None else {"execute_timeout": timeout}
     async with Client(transport=transport, fetch_schema_from_transport=False, **limit) as session:
         return await session.execute(GraphQLRequest(query, variable_values=variables))
 
