@@ -2,8 +2,8 @@
 
 Writes are whole-batch: everything is validated before anything is stored, and people
 that would not change are not written. After any change the organization's identities are
-resolved again and its checks re-evaluated (``on_change``, or ``on_people_change`` with the
-ids of the people written).
+resolved again for the people written and their checks re-evaluated (``on_people_change``,
+told the ids of the people written).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from services.api_keys import require_role
 from services.clock import Clock, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
-from services.hooks import OnChange, ignore_change
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.people.csv_import import parse_people_csv
@@ -42,6 +41,10 @@ PEOPLE_CHANNEL = "people"
 OnPeopleChange = Callable[[str, frozenset[str]], Awaitable[None]]
 """Told ``(organization_id, ids of the people written)`` after a change (issue 15: identities
 are resolved again for those people only)."""
+
+
+async def ignore_people_change(organization_id: str, person_ids: frozenset[str]) -> None:
+    """The default: nobody needs to know."""
 
 
 class PeopleCache(Protocol):
@@ -86,13 +89,11 @@ class PeopleService:
         directory: PeopleCache,
         *,
         people: PeopleRepo,
-        on_change: OnChange = ignore_change,
+        on_people_change: OnPeopleChange = ignore_people_change,
         clock: Clock | None = None,
-        on_people_change: OnPeopleChange | None = None,
     ) -> None:
         self._people = people
         self._directory = directory
-        self._on_change = on_change
         self._on_people_change = on_people_change
         self._clock = clock or utcnow
 
@@ -190,10 +191,7 @@ class PeopleService:
         )
         if written:
             self._directory.people_written(organization_id, written, written[0][0])
-            if self._on_people_change is not None:
-                await self._on_people_change(organization_id, frozenset(p.id for _, p in written))
-            else:
-                await self._on_change(organization_id)
+            await self._on_people_change(organization_id, frozenset(p.id for _, p in written))
         stored = {p.id: p for _, p in written} | unchanged
         created = sum(1 for _, p in written if p.id not in existing)
         people = tuple(stored[person_id(organization_id, r.email)] for r in records)
