@@ -200,12 +200,18 @@ class RunQueue:
         return Claim(integration, run, lease)
 
     async def _take_over(self, stale: SyncRun) -> SyncRun | None:
-        """Fail a run whose worker lost its lease; queue its replacement (same trigger) if
-        the integration can still sync."""
+        """Fail a run whose worker lost its lease and delete its partial data; queue its
+        replacement (same trigger) if the integration can still sync.
+
+        Read after our announce, the integration is final as far as that worker goes: if it
+        committed just before the announce (ADR 003), its complete snapshot is current and
+        is kept.
+        """
         log.warning("sync run %s was abandoned by %s; marking it failed", stale.id, stale.owner)
-        await self._snapshots.delete_snapshot(stale.snapshot_id)
-        await self._fail(stale, STALE_RUN)
         integration = await self._integrations.get_by_id(integration_id=stale.integration_id)
+        if integration is None or integration.current_snapshot_id != stale.snapshot_id:
+            await self._snapshots.delete_snapshot(stale.snapshot_id)
+        await self._fail(stale, STALE_RUN)
         if integration is None or integration.status is not IntegrationStatus.CONNECTED:
             return None
         return await self._new_or_active(

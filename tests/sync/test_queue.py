@@ -11,7 +11,15 @@ from typing import Any
 from services.events import InMemoryEventBus
 from services.integrations.models import Integration, IntegrationStatus
 from services.store import Store
-from services.sync.models import SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
+from services.sync.models import (
+    Lease,
+    SnapshotAccount,
+    SnapshotScope,
+    SyncProgress,
+    SyncRun,
+    SyncRunStatus,
+    SyncTrigger,
+)
 from services.sync.queue import NOT_CONNECTED, STALE_RUN, Claim, RunQueue
 from services.sync.runner import RunnerOptions
 from tests.sync.support import connected_integration, make_queue
@@ -251,3 +259,63 @@ async def test_a_claim_takes_over_an_abandoned_run_and_fails_a_disconnected_one(
     failed = await store.sync_runs.get(run_id=queued.id)
     assert failed is not None and failed.status is SyncRunStatus.FAILED
     assert failed.error == NOT_CONNECTED
+
+
+class CommitsBeforeTheAnnounce:
+    """The leases repository, where the worker that lost its lease commits its (complete)
+    snapshot between the new holder's acquire and its announce (ADR 003)."""
+
+    def __init__(self, store: Store, old_token: int, snapshot_id: str) -> None:
+        self.leases = store.sync_leases
+        self.old_token, self.snapshot_id = old_token, snapshot_id
+
+    async def acquire(self, **fields: Any) -> Lease | None:
+        return await self.leases.acquire(**fields)
+
+    async def announce_fence(self, *, integration_id: str, token: int) -> None:
+        committed = await self.leases.commit_snapshot(
+            integration_id=integration_id,
+            token=self.old_token,
+            snapshot_id=self.snapshot_id,
+            snapshot_at=datetime.now(UTC),
+        )
+        assert committed  # not fenced out yet
+        await self.leases.announce_fence(integration_id=integration_id, token=token)
+
+    async def set_run(self, **fields: Any) -> bool:
+        return await self.leases.set_run(**fields)
+
+    async def release(self, **fields: Any) -> None:
+        await self.leases.release(**fields)
+
+
+async def test_a_takeover_keeps_the_snapshot_the_old_holder_committed_just_before(
+    store: Store,
+) -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    integration = await _integration(store)
+    stale = await make_queue(store).submit(integration, SyncTrigger.MANUAL)
+    dead = await store.sync_leases.acquire(
+        integration_id=integration.id, owner="dead", ttl=timedelta(seconds=10), now=t0
+    )
+    assert dead is not None
+    await store.sync_leases.announce_fence(integration_id=integration.id, token=dead.token)
+    await store.sync_runs.claim(run_id=stale.id, owner="dead", fence=dead.token)
+    scope = SnapshotScope(stale.snapshot_id, integration.id, integration.organization_id)
+    account = SnapshotAccount("acc-1", "Ada", None, "atlassian", "active", False, None, ())
+    await store.snapshot_data.insert_accounts(scope, [account])
+    await store.snapshot_data.record_counts(stale.snapshot_id)  # all it collected
+
+    queue = RunQueue(
+        InMemoryEventBus(),
+        RunnerOptions(owner="w", clock=lambda: t0 + timedelta(seconds=11)),
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=CommitsBeforeTheAnnounce(store, dead.token, stale.snapshot_id),
+        snapshot_data=store.snapshot_data,
+    )
+    async with queue.claim(integration.id) as claim:
+        assert claim is not None and claim.run.id != stale.id
+    current = await store.integrations.get_by_id(integration_id=integration.id)
+    assert current is not None and current.current_snapshot_id == stale.snapshot_id
+    assert (await store.snapshot_data.counts(stale.snapshot_id)).accounts == 1  # still there
