@@ -81,6 +81,7 @@ from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.integration_connector import IntegrationConnectorFactory
 from services.sync.models import SyncRun
+from services.sync.queue import RunQueue
 from services.sync.reads import SnapshotReader
 from services.sync.retention import Retention
 from services.sync.runner import RunnerOptions, SyncRunner
@@ -100,6 +101,7 @@ def check_ids() -> frozenset[str]:
 class SyncParts:
     """What the container holds of the sync pipeline."""
 
+    queue: RunQueue
     runner: SyncRunner
     scheduler: Scheduler
     service: SyncService
@@ -446,17 +448,27 @@ def _build_sync(
     reactions: Reactions,
     changes: IntegrationChanges,
 ) -> SyncParts:
-    """The runner (with its listeners), its scheduler, and the services resolvers call."""
+    """The run queue, the runner (with its listeners), its scheduler, and the service
+    resolvers call."""
     options = RunnerOptions(
         owner=worker_identity(),
         lease_ttl=timedelta(seconds=settings.sync_lease_seconds),
         concurrency=settings.sync_concurrency,
     )
+    queue = RunQueue(
+        bus,
+        options,
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        snapshot_data=store.snapshot_data,
+        metrics=metrics,
+    )
     retention = Retention(
         store.sync_runs, store.snapshot_data, protected, keep=settings.snapshot_retention
     )
     runner = SyncRunner(
-        integrations=store.integrations,
+        queue=queue,
         sync_runs=store.sync_runs,
         sync_leases=store.sync_leases,
         snapshot_data=store.snapshot_data,
@@ -464,12 +476,13 @@ def _build_sync(
         connectors=connectors,
         retention=retention,
         options=options,
+        on_reauth=changes.mark_needs_reauth,
         metrics=metrics,
         listeners=reactions.after_sync_commits(),
-        on_reauth=changes.mark_needs_reauth,
     )
     scheduler = Scheduler(
         runner,
+        queue,
         integrations=store.integrations,
         sync_runs=store.sync_runs,
         sync_leases=store.sync_leases,
@@ -481,10 +494,15 @@ def _build_sync(
     )
     dispatch = scheduler.submit if settings.run_worker else None
     return SyncParts(
+        queue=queue,
         runner=runner,
         scheduler=scheduler,
         service=SyncService(
-            bus, sync_runs=store.sync_runs, integrations=store.integrations, dispatch=dispatch
+            bus,
+            queue,
+            sync_runs=store.sync_runs,
+            integrations=store.integrations,
+            dispatch=dispatch,
         ),
         reader=reader,
     )

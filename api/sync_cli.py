@@ -49,7 +49,8 @@ async def run_cli_sync(
     with _progress(console) as progress:
         bar = progress.add_task(f"{purpose.value} sync", total=None, **_fields(None))
         async with _updates(events, integration.id, progress, bar):
-            run = await container.sync.runner.execute(integration.id, SyncTrigger.MANUAL)
+            await container.sync.queue.submit(integration, SyncTrigger.MANUAL)
+            run = await container.sync.runner.execute(integration.id)
         progress.update(bar, total=1, completed=1)
     return _report(console, run)
 

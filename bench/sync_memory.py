@@ -33,7 +33,7 @@ from services.store import Store
 from services.sync.models import SyncRun
 from tests.mongo import wire_server
 from tests.static_connector import StaticConnectorFactory
-from tests.sync.support import connected_integration, make_runner
+from tests.sync.support import connected_integration, make_runner, sync_now
 
 
 @dataclass
@@ -106,7 +106,7 @@ async def run(args: argparse.Namespace, url: str, sim: SimInfo) -> dict[str, Any
         for purpose in (Purpose.ACCESS_REVIEW, Purpose.POLICY):
             integration = await connected_integration(store, org.id, purpose, site_url=sim.site_url)
             started = time.monotonic()
-            done: SyncRun | None = await runner.execute(integration.id)
+            done: SyncRun | None = await sync_now(runner, integration)
             assert done is not None, "lease not acquired"
             results[purpose.value] = {
                 "status": done.status.value,

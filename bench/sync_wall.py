@@ -42,7 +42,7 @@ from services.store.client import connect
 from simulator import Simulator, generate_site
 from tests.mongo import wire_server
 from tests.static_connector import StaticConnectorFactory
-from tests.sync.support import connected_integration, make_runner
+from tests.sync.support import connected_integration, make_runner, sync_now
 from tests.sync.test_ground_truth import (
     DIRECTORY,
     GROUPS,
@@ -104,7 +104,7 @@ async def measure(args: argparse.Namespace, url: str | None, sim: Any) -> dict[s
             store, org.id, Purpose.ACCESS_REVIEW, site_url=sim.site_url
         )
         started = time.monotonic()
-        done = await runner.execute(integration.id)
+        done = await sync_now(runner, integration)
         wall = time.monotonic() - started
         assert done is not None, "lease not acquired"
         return {

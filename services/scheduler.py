@@ -1,12 +1,12 @@
 """The worker's periodic loop: starts queued, abandoned and due sync runs.
 
 Every ``tick`` seconds it looks at the active runs (QUEUED ones are started; RUNNING ones
-whose lease expired are taken over) and at every CONNECTED integration, starting a
-SCHEDULED run when ``syncIntervalMinutes`` have passed since its latest run (30 minutes
-after a failure, at most; after a run ended by an exhausted quota, not before the reset).
-Each integration gets a stable jitter — a share of its interval
+whose lease expired are taken over) and at every CONNECTED integration, submitting a
+SCHEDULED run to the ``RunQueue`` and starting it when ``syncIntervalMinutes`` have passed
+since its latest run (30 minutes after a failure, at most; after a run ended by an exhausted
+quota, not before the reset). Each integration gets a stable jitter — a share of its interval
 derived from its id — so sites connected together do not all sync together. Many workers may
-run this loop: the lease in ``SyncRunner.execute`` makes sure one run per integration runs.
+run this loop: the lease the queue's claim takes makes sure one run per integration runs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Protocol
 from services.clock import Clock, utcnow
 from services.integrations.models import Integration
 from services.sync.models import Lease, SyncRun, SyncRunStatus, SyncTrigger
-from services.sync.runner import SyncRunner
+from services.sync.queue import RunQueue
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,12 @@ class SyncRunsRepo(Protocol):
     async def list_active(self) -> list[SyncRun]: ...
 
 
+class Executor(Protocol):
+    """The ``SyncRunner`` method ``Scheduler`` calls."""
+
+    async def execute(self, integration_id: str) -> SyncRun | None: ...
+
+
 class SyncLeasesRepo(Protocol):
     """The ``LeaseRepository`` methods ``Scheduler`` calls."""
 
@@ -60,7 +66,8 @@ class Scheduler:
 
     def __init__(
         self,
-        runner: SyncRunner,
+        runner: Executor,
+        queue: RunQueue,
         *,
         integrations: IntegrationsRepo,
         sync_runs: SyncRunsRepo,
@@ -77,18 +84,19 @@ class Scheduler:
         self._on_tick = on_tick
         self.ticks = 0  # ticks completed without error
         self._runner = runner
+        self._queue = queue
         self.tick_seconds = tick_seconds
         self._slots = asyncio.Semaphore(max_parallel)
         self._jitter_fraction = jitter_fraction
         self._clock = clock
         self._running: dict[str, asyncio.Task[None]] = {}
 
-    def submit(self, integration_id: str, trigger: SyncTrigger = SyncTrigger.SCHEDULED) -> bool:
-        """Start a run of the integration here unless this process is already running one."""
+    def submit(self, integration_id: str) -> bool:
+        """Start the integration's queued run here unless this process is already running one."""
         task = self._running.get(integration_id)
         if task is not None and not task.done():
             return False
-        task = asyncio.create_task(self._execute(integration_id, trigger))
+        task = asyncio.create_task(self._execute(integration_id))
         self._running[integration_id] = task
         task.add_done_callback(lambda _: self._forget(integration_id, task))
         return True
@@ -124,10 +132,11 @@ class Scheduler:
         for run in await self._sync_runs.list_active():
             busy.add(run.integration_id)
             if run.status is SyncRunStatus.QUEUED or await self._abandoned(run):
-                self.submit(run.integration_id, run.trigger)
+                self.submit(run.integration_id)
         for integration in await self._integrations.list_connected():
             if integration.id not in busy and await self._due(integration):
-                self.submit(integration.id, SyncTrigger.SCHEDULED)
+                await self._queue.submit(integration, SyncTrigger.SCHEDULED)
+                self.submit(integration.id)
 
     async def drain(self) -> None:
         """Wait for the runs started so far (tests, shutdown)."""
@@ -143,11 +152,11 @@ class Scheduler:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _execute(self, integration_id: str, trigger: SyncTrigger) -> None:
+    async def _execute(self, integration_id: str) -> None:
         async with self._slots:
             while True:
                 try:
-                    ran = await self._runner.execute(integration_id, trigger)
+                    ran = await self._runner.execute(integration_id)
                 except Exception:
                     log.exception("sync of %s failed to run", integration_id)
                     return
@@ -156,7 +165,6 @@ class Scheduler:
                 queued = await self._sync_runs.get_active(integration_id=integration_id)
                 if ran is None or queued is None or queued.status is not SyncRunStatus.QUEUED:
                     return
-                trigger = queued.trigger
 
     def _forget(self, integration_id: str, task: asyncio.Task[None]) -> None:
         if self._running.get(integration_id) is task:

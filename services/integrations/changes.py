@@ -2,8 +2,9 @@
 
 ``IntegrationChanges`` is built before both the client factory and ``IntegrationService``:
 the client factory (a token refresh Atlassian refuses) and the sync runner report "needs
-re-authorisation" here, and the service announces its own changes here, so the client
-factory and the service need each other at no point of their construction.
+re-authorisation" here (the one place that writes it), and the service announces its own
+changes here, so the client factory and the service need each other at no point of their
+construction.
 """
 
 from __future__ import annotations
@@ -71,9 +72,15 @@ class IntegrationChanges:
         return integration
 
     async def mark_needs_reauth(self, integration: Integration, message: str) -> None:
-        """Atlassian refused the stored authorization: a person must reconnect."""
+        """Atlassian refused the stored authorization: a person must reconnect.
+
+        Only a CONNECTED integration is marked (and announced): one disconnected while the
+        refused run or refresh was in flight stays disconnected, and one already marked is
+        not announced twice.
+        """
         updated = await self._integrations.update(
             integration_id=integration.id,
+            expect_status=IntegrationStatus.CONNECTED,
             status=IntegrationStatus.NEEDS_REAUTH,
             status_message=message,
         )

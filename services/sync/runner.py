@@ -1,10 +1,11 @@
-"""Running one sync of one integration under its lease, from claim to commit (ADR 003).
+"""Running one claimed sync run under its lease, from collection to commit (ADR 003).
 
-``execute`` takes the integration's lease (or returns None: someone else is running it),
-announces the lease's fencing token, fails a run left RUNNING by a worker whose lease
-expired, claims the queued run (creating one if there is none), collects into the run's
-snapshot while a heartbeat keeps the lease, and commits: one fenced write makes the
-snapshot current. Any failure leaves the previous snapshot current and records why.
+``execute`` asks the ``RunQueue`` for the integration's run (the queue takes the lease,
+announces its fencing token, claims the run and reads the integration), collects into the
+run's snapshot while a heartbeat keeps the lease, and commits: one fenced write makes the
+snapshot current. Any failure leaves the previous snapshot current and records why; a
+refused credential is reported to ``on_reauth``, and a follow-up asked for during the run is
+handed back to the queue.
 """
 
 from __future__ import annotations
@@ -14,81 +15,39 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.clock import Clock, utcnow
-from services.events import EventBus, topic_for
-from services.integrations.changes import INTEGRATIONS_CHANNEL
-from services.integrations.models import Integration, IntegrationStatus, Purpose
+from services.events import EventBus
+from services.integrations.models import Integration
 from services.sync.collect import Collection, CollectionDataRepo
 from services.sync.connector import ConnectorFactory
 from services.sync.failures import CommitRejected, Failure, describe
 from services.sync.lease import LeaseKeeper, LeaseRenewRepo
 from services.sync.models import (
-    Lease,
     Phase,
     SnapshotCounts,
     SnapshotScope,
-    SyncProgress,
     SyncRun,
     SyncRunStatus,
-    SyncTrigger,
 )
 from services.sync.progress import NullSyncMetrics, ProgressTracker, RunProgressRepo, SyncMetrics
+from services.sync.queue import Claim, RunEndRepo, RunQueue
 from services.sync.retention import Retention, SnapshotDeleter
 
 log = logging.getLogger(__name__)
 
 SnapshotListener = Callable[[Integration, SyncRun], Awaitable[None]]
 ReauthHandler = Callable[[Integration, str], Awaitable[None]]
-STALE_RUN = "the worker running this sync stopped responding (its lease expired)"
 
 
-class RunnerIntegrationsRepo(Protocol):
-    """The ``IntegrationRepository`` methods ``SyncRunner`` calls."""
-
-    async def get_by_id(self, *, integration_id: str) -> Integration | None: ...
-    async def update(
-        self, *, integration_id: str, expect_status: IntegrationStatus | None = None, **fields: Any
-    ) -> Integration | None: ...
-
-
-class SyncRunsRepo(RunProgressRepo, Protocol):
+class SyncRunsRepo(RunProgressRepo, RunEndRepo, Protocol):
     """The ``SyncRunRepository`` methods ``SyncRunner`` calls (and its ``ProgressTracker``)."""
-
-    async def get_active(self, *, integration_id: str) -> SyncRun | None: ...
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        integration_id: str,
-        purpose: Purpose,
-        trigger: SyncTrigger,
-    ) -> SyncRun | None: ...
-    async def claim(self, *, run_id: str, owner: str, fence: int) -> SyncRun | None: ...
-    async def finish(
-        self,
-        *,
-        run_id: str,
-        fence: int | None,
-        status: SyncRunStatus,
-        progress: SyncProgress,
-        error: str | None = None,
-        error_endpoint: str | None = None,
-        counts: SnapshotCounts | None = None,
-        not_before: datetime | None = None,
-        warnings: tuple[str, ...] = (),
-    ) -> SyncRun | None: ...
 
 
 class SyncLeasesRepo(LeaseRenewRepo, Protocol):
     """The ``LeaseRepository`` methods ``SyncRunner`` calls (and its ``LeaseKeeper``)."""
 
-    async def acquire(
-        self, *, integration_id: str, owner: str, ttl: timedelta, now: datetime
-    ) -> Lease | None: ...
-    async def announce_fence(self, *, integration_id: str, token: int) -> None: ...
-    async def set_run(self, *, integration_id: str, token: int, run_id: str) -> bool: ...
     async def commit_snapshot(
         self,
         *,
@@ -97,7 +56,6 @@ class SyncLeasesRepo(LeaseRenewRepo, Protocol):
         snapshot_id: str,
         snapshot_at: datetime,
     ) -> bool: ...
-    async def release(self, *, integration_id: str, token: int) -> None: ...
 
 
 class SnapshotDataRepo(CollectionDataRepo, SnapshotDeleter, Protocol):
@@ -109,7 +67,8 @@ class SnapshotDataRepo(CollectionDataRepo, SnapshotDeleter, Protocol):
 
 @dataclass
 class RunnerOptions:
-    """Tunables of the runner (from settings)."""
+    """Tunables of a worker (from settings): its ``RunQueue`` claims with ``owner``,
+    ``lease_ttl`` and ``clock`` (the same object, so both see the same time)."""
 
     owner: str
     lease_ttl: timedelta = timedelta(seconds=60)
@@ -120,9 +79,10 @@ class RunnerOptions:
 
 @dataclass
 class SyncRunner:
-    """Executes sync runs; safe to call from many processes at once (the lease decides)."""
+    """Executes the runs ``queue`` hands out; safe in many processes at once (the lease
+    decides)."""
 
-    integrations: RunnerIntegrationsRepo
+    queue: RunQueue
     sync_runs: SyncRunsRepo
     sync_leases: SyncLeasesRepo
     snapshot_data: SnapshotDataRepo
@@ -130,71 +90,20 @@ class SyncRunner:
     connectors: ConnectorFactory
     retention: Retention
     options: RunnerOptions
+    # Marks an integration NEEDS_REAUTH: ``IntegrationChanges.mark_needs_reauth``.
+    on_reauth: ReauthHandler
     metrics: SyncMetrics = field(default_factory=NullSyncMetrics)
     listeners: Sequence[SnapshotListener] = ()
-    # Marks an integration NEEDS_REAUTH (the connect service's, so its listeners hear it).
-    on_reauth: ReauthHandler | None = None
 
-    async def execute(
-        self, integration_id: str, trigger: SyncTrigger = SyncTrigger.SCHEDULED
-    ) -> SyncRun | None:
-        """Run the integration's queued run (or a new one); None if another worker holds it."""
-        leases = self.sync_leases
-        lease = await leases.acquire(
-            integration_id=integration_id,
-            owner=self.options.owner,
-            ttl=self.options.lease_ttl,
-            now=self.options.clock(),
-        )
-        if lease is None:
-            return None
-        try:
-            await leases.announce_fence(integration_id=integration_id, token=lease.token)
-            claimed = await self._claim(integration_id, lease, trigger)
-            if claimed is None:
-                return None
-            integration, run = claimed
-            return await self._run(integration, run, lease)
-        finally:
-            await leases.release(integration_id=integration_id, token=lease.token)
+    async def execute(self, integration_id: str) -> SyncRun | None:
+        """Run the integration's queued run (or take over an abandoned one) here; None when
+        there is none, or another worker holds the integration's lease."""
+        async with self.queue.claim(integration_id) as claim:
+            return None if claim is None else await self.run(claim)
 
-    async def _claim(
-        self, integration_id: str, lease: Lease, trigger: SyncTrigger
-    ) -> tuple[Integration, SyncRun] | None:
-        runs = self.sync_runs
-        integration = await self.integrations.get_by_id(integration_id=integration_id)
-        active = await runs.get_active(integration_id=integration_id)
-        if active is not None and active.status is SyncRunStatus.RUNNING:
-            await self._fail_stale(active)  # we hold the lease, so its holder lost it
-            trigger, active = active.trigger, None
-        if integration is None or integration.status is not IntegrationStatus.CONNECTED:
-            if active is not None:
-                await self._finish_failed(active, Failure("the integration is not connected"))
-            return None
-        if active is None:
-            active = await runs.create(
-                organization_id=integration.organization_id,
-                integration_id=integration.id,
-                purpose=integration.purpose,
-                trigger=trigger,
-            ) or await runs.get_active(integration_id=integration_id)
-        if active is None:
-            return None
-        run = await runs.claim(run_id=active.id, owner=self.options.owner, fence=lease.token)
-        if run is None:
-            return None
-        # Read the integration again now that the run is RUNNING: a change made before the
-        # claim (an admin key) is seen by this run; one made after queues a follow-up run.
-        integration = await self.integrations.get_by_id(integration_id=integration_id)
-        if integration is None or integration.status is not IntegrationStatus.CONNECTED:
-            await self._finish_failed(run, Failure("the integration is not connected"))
-            return None
-        await self.sync_leases.set_run(
-            integration_id=integration_id, token=lease.token, run_id=run.id
-        )
-        return integration, run
-
-    async def _run(self, integration: Integration, run: SyncRun, lease: Lease) -> SyncRun:
+    async def run(self, claim: Claim) -> SyncRun:
+        """Collect and commit the claimed run; the run as it ended."""
+        integration, run = claim.integration, claim.run
         tracker = ProgressTracker(
             run,
             self.sync_runs,
@@ -204,7 +113,7 @@ class SyncRunner:
         )
         log.info("sync run %s of %s started", run.id, integration.id)
         try:
-            keeper = LeaseKeeper(self.sync_leases, lease, self.options)
+            keeper = LeaseKeeper(self.sync_leases, claim.lease, self.options)
             await keeper.guard(self._collect_and_commit(integration, tracker))
         except asyncio.CancelledError:
             await self._fail(integration, tracker, Failure("the worker stopped during the run"))
@@ -259,7 +168,7 @@ class SyncRunner:
         final = finished or tracker.current()
         self.metrics.run_finished(integration.purpose.value, SyncRunStatus.SUCCEEDED.value)
         await tracker.publish(final)
-        await self._queue_follow_up(finished)
+        await self.queue.follow_up(finished)
         log.info("sync run %s succeeded: %s", run.id, counts)
         await self.retention.apply(
             integration_id=integration.id, current_snapshot_id=run.snapshot_id
@@ -298,54 +207,8 @@ class SyncRunner:
             return replace(tracker.current(), status=SyncRunStatus.FAILED, error=failure.message)
         self.metrics.run_finished(integration.purpose.value, SyncRunStatus.FAILED.value)
         if failure.needs_reauth:
-            await self._needs_reauth(integration, failure.message)
+            await self.on_reauth(integration, failure.message)
         await tracker.publish(finished)
         if not failure.needs_reauth and failure.not_before is None:
-            await self._queue_follow_up(finished)  # (a re-connect queues its own run)
+            await self.queue.follow_up(finished)  # (a re-connect queues its own run)
         return finished
-
-    async def _queue_follow_up(self, finished: SyncRun | None) -> None:
-        """Queue the follow-up run asked for while ``finished`` ran (the scheduler that ran
-        this one starts it next; any worker's tick otherwise)."""
-        if finished is None or finished.follow_up is None:
-            return
-        queued = await self.sync_runs.create(
-            organization_id=finished.organization_id,
-            integration_id=finished.integration_id,
-            purpose=finished.purpose,
-            trigger=finished.follow_up,
-        )
-        log.info("follow-up run %s queued after %s", queued.id if queued else "-", finished.id)
-
-    async def _needs_reauth(self, integration: Integration, message: str) -> None:
-        if self.on_reauth is not None:
-            await self.on_reauth(integration, message)
-            return
-        updated = await self.integrations.update(
-            integration_id=integration.id,
-            expect_status=IntegrationStatus.CONNECTED,
-            status=IntegrationStatus.NEEDS_REAUTH,
-            status_message=message,
-        )
-        if updated is not None:
-            topic = topic_for(integration.organization_id, INTEGRATIONS_CHANNEL)
-            await self.bus.publish(topic, {"integration_id": integration.id})
-
-    async def _fail_stale(self, run: SyncRun) -> None:
-        log.warning("sync run %s was abandoned by %s; marking it failed", run.id, run.owner)
-        await self.snapshot_data.delete_snapshot(run.snapshot_id)
-        await self._finish_failed(run, Failure(STALE_RUN))
-
-    async def _finish_failed(self, run: SyncRun, failure: Failure) -> None:
-        finished = await self.sync_runs.finish(
-            run_id=run.id,
-            fence=run.fence,
-            status=SyncRunStatus.FAILED,
-            progress=run.progress,
-            error=failure.message,
-        )
-        if finished is not None:
-            self.metrics.run_finished(run.purpose.value, SyncRunStatus.FAILED.value)
-            await ProgressTracker(finished, self.sync_runs, self.bus, self.metrics).publish(
-                finished
-            )

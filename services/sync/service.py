@@ -12,16 +12,17 @@ from typing import Protocol
 from services.api_keys import require_role
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
-from services.integrations.models import Integration, IntegrationStatus, Purpose
+from services.integrations.models import Integration, IntegrationStatus
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.sync.events import run_from_event
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from services.sync.progress import SYNC_CHANNEL
+from services.sync.queue import RunQueue
 
 log = logging.getLogger(__name__)
 
-Dispatch = Callable[[str, SyncTrigger], object]
+Dispatch = Callable[[str], object]
 _RANK = {
     SyncRunStatus.QUEUED: 0,
     SyncRunStatus.RUNNING: 1,
@@ -39,32 +40,28 @@ class IntegrationsRepo(Protocol):
 class SyncRunsRepo(Protocol):
     """The ``SyncRunRepository`` methods ``SyncService`` calls."""
 
-    async def create(
-        self, *, organization_id: str, integration_id: str, purpose: Purpose, trigger: SyncTrigger
-    ) -> SyncRun | None: ...
     async def get(self, *, run_id: str) -> SyncRun | None: ...
-    async def get_active(self, *, integration_id: str) -> SyncRun | None: ...
     async def latest(self, *, integration_id: str) -> SyncRun | None: ...
     async def list_by_integration(
         self, *, integration_id: str, limit: int, before: tuple[datetime, str] | None = None
     ) -> tuple[list[SyncRun], int]: ...
-    async def request_follow_up(
-        self, *, integration_id: str, trigger: SyncTrigger
-    ) -> SyncRun | None: ...
 
 
 class SyncService:
-    """Starts runs (here when this process has a worker, else a worker picks them up)."""
+    """Submits runs to the queue (and starts them here when this process has a worker, else
+    a worker's tick picks them up); reads the history and follows progress."""
 
     def __init__(
         self,
         bus: EventBus,
+        queue: RunQueue,
         *,
         sync_runs: SyncRunsRepo,
         integrations: IntegrationsRepo,
         dispatch: Dispatch | None = None,
         poll_interval: float = 2.0,
     ) -> None:
+        self._queue = queue
         self._sync_runs = sync_runs
         self._integrations = integrations
         self._bus = bus
@@ -101,29 +98,10 @@ class SyncService:
     async def enqueue(
         self, integration: Integration, trigger: SyncTrigger, *, follow_up: bool = False
     ) -> SyncRun:
-        """Create a QUEUED run (or return the active one) and start it if this process can.
-
-        With ``follow_up``, a RUNNING run (which may have read the integration before the
-        change) gets one follow-up run queued after it; a QUEUED run has not started and
-        will see the change, so it is returned as is.
-        """
-        runs = self._sync_runs
-        run = None
-        for _ in range(3):  # the active run may finish between our insert and our read
-            run = await runs.create(
-                organization_id=integration.organization_id,
-                integration_id=integration.id,
-                purpose=integration.purpose,
-                trigger=trigger,
-            ) or await runs.get_active(integration_id=integration.id)
-            if run is not None and follow_up and run.status is SyncRunStatus.RUNNING:
-                run = await runs.request_follow_up(integration_id=integration.id, trigger=trigger)
-            if run is not None:
-                break
-        if run is None:
-            raise Conflict("could not queue a sync run; try again", code="SYNC_BUSY")
+        """Submit a run to the queue (``RunQueue.submit``) and start it if this process can."""
+        run = await self._queue.submit(integration, trigger, follow_up=follow_up)
         if run.status is SyncRunStatus.QUEUED and self._dispatch is not None:
-            self._dispatch(integration.id, run.trigger)
+            self._dispatch(integration.id)
         return run
 
     async def list_runs(

@@ -84,7 +84,7 @@ async def refresh_race(
     within, after = sim.tokens.reuses_within_window, sim.tokens.reuses_after_window
     refreshes = sim.counters.count(TOKEN_ROUTE)
     key = {"integrationId": integration.id, "orgId": creds.org_id, "apiKey": creds.admin_api_key}
-    runner = env.live.container.sync.runner
+    queue, runner = env.live.container.sync.queue, env.live.container.sync.runner
     runs_repo = env.live.container.store.sync_runs
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +102,8 @@ async def refresh_race(
                 line = await asyncio.to_thread(other.stdout.readline)
                 assert line.strip() == "ready", other.stderr.read() if other.stderr else line
                 for _ in range(runs):
-                    task = asyncio.create_task(runner.execute(integration.id, SyncTrigger.MANUAL))
+                    await queue.submit(integration, SyncTrigger.MANUAL)
+                    task = asyncio.create_task(runner.execute(integration.id))
                     while not task.done():  # the run is going: change things under it
                         active = await runs_repo.get_active(integration_id=integration.id)
                         if active is not None and active.status is SyncRunStatus.RUNNING:

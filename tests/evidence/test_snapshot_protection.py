@@ -12,7 +12,7 @@ from services.store import Store
 from services.sync.models import SnapshotCounts, SyncRunStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from tests.evidence.support import entry, service
-from tests.sync.support import connected_integration, make_runner, static_connectors
+from tests.sync.support import connected_integration, make_runner, static_connectors, sync_now
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ async def test_retention_keeps_snapshots_evidence_refers_to(
     runner = make_runner(store, static_connectors(pages_sim), keep=1, protected=protected)
     runs = []
     for i in range(3):
-        run = await runner.execute(integration.id)
+        run = await sync_now(runner, integration)
         assert run is not None and run.status is SyncRunStatus.SUCCEEDED, run
         runs.append(run)
         if i == 0:

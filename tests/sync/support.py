@@ -9,7 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from services.confluence.retry import RetryPolicy
-from services.events import InMemoryEventBus
+from services.events import EventBus, InMemoryEventBus
+from services.integrations.changes import IntegrationChanges
 from services.integrations.models import (
     AuthMethod,
     ConfluenceSite,
@@ -20,6 +21,8 @@ from services.integrations.models import (
 from services.scheduler import Scheduler
 from services.store import Store
 from services.sync.connector import ConnectorFactory
+from services.sync.models import SyncRun, SyncTrigger
+from services.sync.queue import RunQueue
 from services.sync.retention import ProtectedSnapshots, Retention
 from services.sync.runner import RunnerOptions, SnapshotListener, SyncRunner
 from simulator import RunningSimulator
@@ -82,6 +85,20 @@ async def connected_integration(
     )
 
 
+def make_queue(
+    store: Store, *, bus: EventBus | None = None, options: RunnerOptions | None = None
+) -> RunQueue:
+    """The run queue over ``store``'s repositories."""
+    return RunQueue(
+        bus or InMemoryEventBus(),
+        options or RunnerOptions(owner="test-worker"),
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        snapshot_data=store.snapshot_data,
+    )
+
+
 def make_runner(
     store: Store,
     connectors: ConnectorFactory,
@@ -94,28 +111,39 @@ def make_runner(
     listeners: Sequence[SnapshotListener] = (),
     concurrency: int = 8,
 ) -> SyncRunner:
-    """A runner with test-sized tunables."""
+    """A runner (and its queue) with test-sized tunables, wired as the container wires it."""
+    bus = bus or InMemoryEventBus()
     options = RunnerOptions(
         owner=owner, lease_ttl=timedelta(seconds=lease_seconds), concurrency=concurrency
     )
     retention = Retention(store.sync_runs, store.snapshot_data, protected, keep=keep)
     return SyncRunner(
-        integrations=store.integrations,
+        queue=make_queue(store, bus=bus, options=options),
         sync_runs=store.sync_runs,
         sync_leases=store.sync_leases,
         snapshot_data=store.snapshot_data,
-        bus=bus or InMemoryEventBus(),
+        bus=bus,
         connectors=connectors,
         retention=retention,
         options=options,
+        on_reauth=IntegrationChanges(bus, integrations=store.integrations).mark_needs_reauth,
         listeners=listeners,
     )
+
+
+async def sync_now(
+    runner: SyncRunner, integration: Integration, trigger: SyncTrigger = SyncTrigger.SCHEDULED
+) -> SyncRun | None:
+    """What ``vigil sync`` does: submit a run (unless one is active), then run it here."""
+    await runner.queue.submit(integration, trigger)
+    return await runner.execute(integration.id)
 
 
 def make_scheduler(store: Store, runner: Any, **options: Any) -> Scheduler:
     """A scheduler over ``store``'s repositories (``runner`` may be a test double)."""
     return Scheduler(
         runner,
+        make_queue(store),
         integrations=store.integrations,
         sync_runs=store.sync_runs,
         sync_leases=store.sync_leases,

@@ -21,7 +21,7 @@ from services.store import Store
 from services.sync.connector import Clients, Connector
 from services.sync.models import SyncRunStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
-from tests.sync.support import connected_integration, fast_policy, make_runner
+from tests.sync.support import connected_integration, fast_policy, make_runner, sync_now
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,7 @@ async def test_directory_overlaps_members_within_the_concurrency_bound(
         org = await store.organizations.create(name="Acme")
         integration = await connected_integration(store, org.id)
         runner = make_runner(store, tracer, concurrency=concurrency)
-        run = await runner.execute(integration.id)
+        run = await sync_now(runner, integration)
     finally:
         sim.config.admin_max_limit = 100
     assert run is not None and run.status is SyncRunStatus.SUCCEEDED, run

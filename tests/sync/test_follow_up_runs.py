@@ -8,12 +8,15 @@ from services.models import Principal, Role
 from services.store import Store
 from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
 from services.sync.service import SyncService
-from tests.sync.support import connected_integration
+from tests.sync.support import connected_integration, make_queue
 
 
 async def test_requests_during_a_run_coalesce_into_one_follow_up(store: Store) -> None:
     service = SyncService(
-        InMemoryEventBus(), sync_runs=store.sync_runs, integrations=store.integrations
+        InMemoryEventBus(),
+        make_queue(store),
+        sync_runs=store.sync_runs,
+        integrations=store.integrations,
     )
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id)

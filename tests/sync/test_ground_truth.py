@@ -25,7 +25,7 @@ from services.sync.connector import Clients, Connector
 from services.sync.models import SnapshotAccount, SnapshotCounts, SyncRun, SyncRunStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from simulator.site import Site
-from tests.sync.support import connected_integration, fast_policy, make_runner
+from tests.sync.support import connected_integration, fast_policy, make_runner, sync_now
 
 GROUPS = "GET /wiki/rest/api/group"
 MEMBERS = "GET /wiki/rest/api/group/{groupId}/membersByGroupId"
@@ -120,7 +120,7 @@ async def _sync(
 ) -> SyncRun:
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id, purpose)
-    run = await make_runner(store, recorder).execute(integration.id)
+    run = await sync_now(make_runner(store, recorder), integration)
     assert run is not None and run.status is SyncRunStatus.SUCCEEDED, run
     current = await store.integrations.get_by_id(integration_id=integration.id)
     assert current is not None and current.current_snapshot_id == run.snapshot_id

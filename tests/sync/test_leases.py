@@ -9,9 +9,9 @@ from typing import Any
 from services.integrations.models import Purpose
 from services.store import Store
 from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
-from services.sync.runner import STALE_RUN
+from services.sync.queue import STALE_RUN
 from simulator import RunningSimulator
-from tests.sync.support import connected_integration, make_runner, static_connectors
+from tests.sync.support import connected_integration, make_runner, static_connectors, sync_now
 
 TTL = timedelta(seconds=30)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -131,16 +131,16 @@ async def test_a_stalled_worker_is_taken_over_and_cannot_commit(
     integration = await connected_integration(store, org.id)
     gate = Gate(static_connectors(small_sim))
     stalled = make_runner(store, gate, owner="worker-a", lease_seconds=30)
-    task = asyncio.create_task(stalled.execute(integration.id))
+    task = asyncio.create_task(sync_now(stalled, integration))
     await asyncio.wait_for(gate.reached.wait(), 5)
     a_run = await store.sync_runs.get_active(integration_id=integration.id)
     assert a_run is not None and a_run.owner == "worker-a"
 
     # Worker B does not see A's lease expire... until its clock is past the expiry.
     fresh = make_runner(store, static_connectors(small_sim), owner="worker-b")
-    assert await fresh.execute(integration.id) is None
+    assert await sync_now(fresh, integration) is None
     fresh.options.clock = lambda: datetime.now(UTC) + timedelta(minutes=5)
-    b_run = await fresh.execute(integration.id)
+    b_run = await sync_now(fresh, integration)
     assert b_run is not None and b_run.status is SyncRunStatus.SUCCEEDED
     assert b_run.id != a_run.id and b_run.owner == "worker-b" and b_run.fence == 2
 

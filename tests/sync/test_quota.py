@@ -16,6 +16,7 @@ from tests.sync.support import (
     make_runner,
     make_scheduler,
     static_connectors,
+    sync_now,
 )
 from tests.sync.test_scheduler import FakeRunner
 
@@ -30,9 +31,8 @@ async def test_an_exhausted_hourly_quota_ends_the_run_until_the_reset(
     await store.ensure_indexes()
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id)
-    run = await make_runner(store, static_connectors(small_sim, policy=fast_policy())).execute(
-        integration.id
-    )
+    runner = make_runner(store, static_connectors(small_sim, policy=fast_policy()))
+    run = await sync_now(runner, integration)
     assert run is not None and run.status is SyncRunStatus.FAILED
     assert run.error is not None
     assert f"quota is exhausted until {until:%H:%M} UTC" in run.error, run.error
@@ -47,7 +47,7 @@ async def test_the_scheduler_waits_for_the_quota_reset() -> None:
     await store.ensure_indexes()
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id)
-    runner = FakeRunner()
+    runner = FakeRunner(store)
     now = datetime.now(UTC)
     clock = [now]
     scheduler = make_scheduler(store, runner, clock=lambda: clock[0])

@@ -25,6 +25,7 @@ from tests.sync.support import (
     fast_policy,
     make_runner,
     static_connectors,
+    sync_now,
 )
 
 MEMBERS_ROUTE = "GET /wiki/rest/api/group/{groupId}/membersByGroupId"
@@ -72,7 +73,7 @@ async def _faults_change_nothing(
     clean: dict[Purpose, SyncRun] = {}
     faulty: dict[Purpose, SyncRun] = {}
     for purpose in Purpose:
-        run = await runner.execute((await _org_with(store, purpose)).id)
+        run = await sync_now(runner, await _org_with(store, purpose))
         assert run is not None and run.status is SyncRunStatus.SUCCEEDED
         clean[purpose] = run
 
@@ -87,7 +88,7 @@ async def _faults_change_nothing(
     )
     try:
         for purpose in Purpose:
-            run = await runner.execute((await _org_with(store, purpose)).id)
+            run = await sync_now(runner, await _org_with(store, purpose))
             assert run is not None and run.status is SyncRunStatus.SUCCEEDED, run.error
             faulty[purpose] = run
     finally:
@@ -119,7 +120,7 @@ async def test_failure_half_way_keeps_the_previous_snapshot(
         integrations=store.integrations, snapshot_queries=store.snapshot_queries
     )
     principal = Principal(integration.organization_id, Role.VIEWER, "key")
-    first = await runner.execute(integration.id)
+    first = await sync_now(runner, integration)
     assert first is not None and first.status is SyncRunStatus.SUCCEEDED
     before = await reader.accounts(principal, None, 500, None)
 
@@ -128,7 +129,7 @@ async def test_failure_half_way_keeps_the_previous_snapshot(
     victim = next(a for a in sim.site.member_account_ids() if a not in operators)
     sim.site.set_account_status(victim, "closed")
     sim.faults.script("status", MEMBERS_ROUTE, times=1, status=500, body="boom")
-    failed = await runner.execute(integration.id)
+    failed = await sync_now(runner, integration)
     assert failed is not None and failed.status is SyncRunStatus.FAILED
     assert failed.error_endpoint == paths.GROUP_MEMBERS
     assert "HTTP 500" in (failed.error or "")
@@ -142,7 +143,7 @@ async def test_failure_half_way_keeps_the_previous_snapshot(
     after = await reader.accounts(principal, None, 500, None)
     assert after == before  # queries keep answering from the previous snapshot
 
-    again = await runner.execute(integration.id)
+    again = await sync_now(runner, integration)
     assert again is not None and again.status is SyncRunStatus.SUCCEEDED
     closed = await reader.accounts(principal, AccountFilter(status="closed"), 500, None)
     assert victim in {a.account_id for _, a in closed.items}
@@ -154,13 +155,13 @@ async def test_a_run_cancelled_mid_way_leaves_the_previous_snapshot(
     integration = await _org_with(store)
     bus = InMemoryEventBus()
     runner = make_runner(store, static_connectors(small_sim), bus=bus)
-    first = await runner.execute(integration.id)
+    first = await sync_now(runner, integration)
     assert first is not None and first.status is SyncRunStatus.SUCCEEDED
 
     small_sim.sim.faults.configure(latency_ms=30)
     events = bus.subscribe(topic_for(integration.organization_id, SYNC_CHANNEL))
     waiter = asyncio.ensure_future(anext(events))
-    task = asyncio.create_task(runner.execute(integration.id))
+    task = asyncio.create_task(sync_now(runner, integration))
     while True:  # wait until the second run is writing members
         event = await asyncio.wait_for(waiter, 10)
         waiter = asyncio.ensure_future(anext(events))
@@ -183,7 +184,7 @@ async def test_a_run_cancelled_mid_way_leaves_the_previous_snapshot(
     assert await store.sync_leases.get(integration_id=integration.id) is None  # released
 
     small_sim.sim.faults.clear()
-    again = await runner.execute(integration.id)
+    again = await sync_now(runner, integration)
     assert again is not None and again.status is SyncRunStatus.SUCCEEDED
     assert again.counts == first.counts
 
@@ -195,7 +196,7 @@ async def test_refused_credential_fails_cleanly_and_needs_reauth(
     integration = await _org_with(store)
     creds = small_sim.sim.credentials
     good = static_connectors(small_sim)
-    first = await make_runner(store, good).execute(integration.id)
+    first = await sync_now(make_runner(store, good), integration)
     assert first is not None and first.status is SyncRunStatus.SUCCEEDED
 
     if which == "confluence":
@@ -207,7 +208,7 @@ async def test_refused_credential_fails_cleanly_and_needs_reauth(
     bus = InMemoryEventBus()
     events = bus.subscribe(topic_for(integration.organization_id, "integrations"))
     waiter = asyncio.ensure_future(anext(events))
-    run = await make_runner(store, connectors, bus=bus).execute(integration.id)
+    run = await sync_now(make_runner(store, connectors, bus=bus), integration)
     assert run is not None and run.status is SyncRunStatus.FAILED
     assert await asyncio.wait_for(waiter, 2) == {"integration_id": integration.id}
 
@@ -223,7 +224,7 @@ async def test_refused_credential_fails_cleanly_and_needs_reauth(
     assert creds.admin_token.token not in message and creds.admin_api_key not in message
     assert current.current_snapshot_id == first.snapshot_id
     # A NEEDS_REAUTH integration is not synced again until it is reconnected.
-    assert await make_runner(store, good).execute(integration.id) is None
+    assert await sync_now(make_runner(store, good), integration) is None
 
 
 async def test_faults_on_a_real_database_too(wire_url: str) -> None:
@@ -234,9 +235,8 @@ async def test_faults_on_a_real_database_too(wire_url: str) -> None:
     try:
         with start_simulator(sim) as running:
             sim.faults.configure(rate_429=0.05, rate_503=0.05, rate_drop=0.05)
-            run = await make_runner(
-                store, static_connectors(running, policy=fast_policy(8))
-            ).execute((await _org_with(store)).id)
+            runner = make_runner(store, static_connectors(running, policy=fast_policy(8)))
+            run = await sync_now(runner, await _org_with(store))
             assert run is not None and run.status is SyncRunStatus.SUCCEEDED
             assert run.progress.retries == sim.counters.faults() > 0
     finally:
@@ -251,7 +251,7 @@ async def test_exhausted_quota_pauses_the_run_until_it_resets(small_sim: Running
     runner = make_runner(store, static_connectors(small_sim, policy=RetryPolicy()))  # real sleep
     small_sim.sim.faults.exhaust_quota(seconds=1.0)
     started = asyncio.get_running_loop().time()
-    run = await runner.execute(integration.id)
+    run = await sync_now(runner, integration)
     assert run is not None and run.status is SyncRunStatus.SUCCEEDED, run.error
     assert asyncio.get_running_loop().time() - started >= 0.9  # waited for the reset
     assert run.progress.rate_limit_waits >= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.store import Store
 from services.sync.models import SnapshotCounts, SyncRunStatus
 from simulator import RunningSimulator
-from tests.sync.support import connected_integration, make_runner, static_connectors
+from tests.sync.support import connected_integration, make_runner, static_connectors, sync_now
 
 
 class Protected:
@@ -29,7 +29,7 @@ async def test_keeps_last_n_and_protected_snapshots(
     for i in range(5):
         if i == 2:
             small_sim.sim.faults.script("status", "POST /wiki/api/v2/users-bulk", status=400)
-        run = await runner.execute(integration.id)
+        run = await sync_now(runner, integration)
         assert run is not None
         snapshots.append(run)
         if i == 0:

@@ -6,30 +6,33 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.integrations.models import Purpose
+from services.integrations.models import Integration, Purpose
 from services.scheduler import Scheduler, jitter_for
 from services.store import Store
 from services.sync.models import SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
 from tests.conditions import until
 from tests.conftest import open_store
-from tests.sync.support import connected_integration, make_scheduler
+from tests.sync.support import connected_integration, make_queue, make_scheduler
 
 
 class FakeRunner:
-    """Records what the scheduler asks to run."""
+    """Records what the scheduler asks to run: the integration, and the trigger of the run
+    the real runner would claim (its active run; None when there is none)."""
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, SyncTrigger]] = []
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.calls: list[tuple[str, SyncTrigger | None]] = []
 
-    async def execute(self, integration_id: str, trigger: SyncTrigger) -> SyncRun | None:
-        self.calls.append((integration_id, trigger))
+    async def execute(self, integration_id: str) -> SyncRun | None:
+        active = await self.store.sync_runs.get_active(integration_id=integration_id)
+        self.calls.append((integration_id, active.trigger if active else None))
         return None
 
 
 async def _setup(now: datetime) -> tuple[Store, Scheduler, FakeRunner, list[datetime]]:
     store = open_store("mock", None)
     await store.ensure_indexes()
-    runner = FakeRunner()
+    runner = FakeRunner(store)
     clock = [now]
     scheduler = make_scheduler(store, runner, clock=lambda: clock[0])
     return store, scheduler, runner, clock
@@ -68,19 +71,17 @@ async def test_due_integrations_start_after_interval_plus_jitter() -> None:
     await scheduler.tick()
     await scheduler.drain()
     assert runner.calls == [(never.id, SyncTrigger.SCHEDULED)]  # never synced: due now
+    queued = await store.sync_runs.get_active(integration_id=never.id)
+    assert queued is not None and queued.status is SyncRunStatus.QUEUED  # through the queue
 
-    runner.calls.clear()
-    await store.sync_runs.create(  # the first one is now queued/active: not started twice
-        organization_id=org.id,
-        integration_id=never.id,
-        purpose=Purpose.ACCESS_REVIEW,
-        trigger=SyncTrigger.INITIAL,
-    )
+    runner.calls.clear()  # (the fake did not run it: it is still queued)
     jitter = jitter_for(synced.id, timedelta(minutes=360), 0.1)
     clock[0] = last.finished_at + timedelta(minutes=360) + jitter - timedelta(seconds=1)
     await scheduler.tick()
     await scheduler.drain()
-    assert runner.calls == [(never.id, SyncTrigger.INITIAL)]  # only the queued run
+    assert runner.calls == [(never.id, SyncTrigger.SCHEDULED)]  # only the queued run
+    _, total = await store.sync_runs.list_by_integration(integration_id=never.id, limit=5)
+    assert total == 1  # started again, not queued twice
     runner.calls.clear()
     clock[0] += timedelta(seconds=2)
     await scheduler.tick()
@@ -136,38 +137,40 @@ async def test_submit_runs_an_integration_once_per_process() -> None:
     await scheduler.drain()
     assert scheduler.submit("int_1")
     await scheduler.drain()
-    assert runner.calls == [("int_1", SyncTrigger.SCHEDULED)] * 2
+    assert runner.calls == [("int_1", None)] * 2
 
 
 class QueueingRunner:
-    """Its first run finishes while someone queues another (a trigger during the run)."""
+    """Runs the queued run; the first finishes while someone queues another (a trigger
+    during the run)."""
 
-    def __init__(self, store: Store, integration_id: str, org: str) -> None:
-        self.store, self.integration_id, self.org = store, integration_id, org
+    def __init__(self, store: Store, integration: Integration) -> None:
+        self.store, self.integration = store, integration
         self.calls: list[SyncTrigger] = []
 
-    async def execute(self, integration_id: str, trigger: SyncTrigger) -> SyncRun | None:
-        self.calls.append(trigger)
-        run = await _finished_run(self.store, integration_id, self.org, SyncRunStatus.SUCCEEDED)
+    async def execute(self, integration_id: str) -> SyncRun | None:
+        runs = self.store.sync_runs
+        active = await runs.get_active(integration_id=integration_id)
+        assert active is not None
+        self.calls.append(active.trigger)
+        await runs.claim(run_id=active.id, owner="w", fence=1)
+        done = await runs.finish(
+            run_id=active.id, fence=1, status=SyncRunStatus.SUCCEEDED, progress=SyncProgress()
+        )
         if len(self.calls) == 1:
-            queued = await self.store.sync_runs.create(
-                organization_id=self.org,
-                integration_id=integration_id,
-                purpose=Purpose.ACCESS_REVIEW,
-                trigger=SyncTrigger.MANUAL,
-            )
-            assert queued is not None
-        return run  # type: ignore[no-any-return]
+            await make_queue(self.store).submit(self.integration, SyncTrigger.MANUAL)
+        return done
 
 
 async def test_a_run_queued_while_one_finishes_starts_without_waiting_for_a_tick() -> None:
     store = open_store("mock", None)
     await store.ensure_indexes()
     integration = await connected_integration(store, "org_q")
-    runner = QueueingRunner(store, integration.id, integration.organization_id)
+    runner = QueueingRunner(store, integration)
     scheduler = make_scheduler(store, runner, tick_seconds=3600)
-    assert scheduler.submit(integration.id, SyncTrigger.MANUAL)
-    assert not scheduler.submit(integration.id, SyncTrigger.MANUAL)  # ours is still running
+    await make_queue(store).submit(integration, SyncTrigger.MANUAL)
+    assert scheduler.submit(integration.id)
+    assert not scheduler.submit(integration.id)  # ours is still running
     await scheduler.drain()
     await scheduler.drain()
     assert runner.calls == [SyncTrigger.MANUAL, SyncTrigger.MANUAL]
@@ -189,7 +192,8 @@ async def test_each_completed_tick_beats_and_a_failed_tick_does_not() -> None:
             await super().tick()
 
     scheduler = Flaky(
-        FakeRunner(),  # type: ignore[arg-type]
+        FakeRunner(store),
+        make_queue(store),
         integrations=store.integrations,
         sync_runs=store.sync_runs,
         sync_leases=store.sync_leases,

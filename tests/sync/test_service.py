@@ -11,18 +11,25 @@ from services.sync.service import SyncService
 from simulator import RunningSimulator
 from tests.conditions import until
 from tests.conftest import open_store
-from tests.sync.support import connected_integration, make_runner, static_connectors
+from tests.sync.support import (
+    connected_integration,
+    make_queue,
+    make_runner,
+    static_connectors,
+    sync_now,
+)
 
 
 async def test_initial_sync_is_queued_and_dispatched_once() -> None:
     store = open_store("mock", None)
     await store.ensure_indexes()
-    dispatched: list[tuple[str, SyncTrigger]] = []
+    dispatched: list[str] = []
     service = SyncService(
         InMemoryEventBus(),
+        make_queue(store),
         sync_runs=store.sync_runs,
         integrations=store.integrations,
-        dispatch=lambda i, t: dispatched.append((i, t)),
+        dispatch=dispatched.append,
     )
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id)
@@ -33,7 +40,7 @@ async def test_initial_sync_is_queued_and_dispatched_once() -> None:
     # A manual trigger meanwhile returns the queued run instead of a second one.
     run = await service.trigger(Principal(org.id, Role.ADMIN, "k"), integration.id)
     assert run.id == active.id
-    assert set(dispatched) == {(integration.id, SyncTrigger.INITIAL)}  # a kick is idempotent
+    assert set(dispatched) == {integration.id}  # a kick is idempotent
 
 
 async def test_progress_of_a_run_in_another_process_is_seen_by_polling(
@@ -46,7 +53,11 @@ async def test_progress_of_a_run_in_another_process_is_seen_by_polling(
     worker_bus, api_bus = InMemoryEventBus(), InMemoryEventBus()  # two processes
     runner = make_runner(store, static_connectors(small_sim), bus=worker_bus)
     service = SyncService(
-        api_bus, sync_runs=store.sync_runs, integrations=store.integrations, poll_interval=0.05
+        api_bus,
+        make_queue(store, bus=api_bus),
+        sync_runs=store.sync_runs,
+        integrations=store.integrations,
+        poll_interval=0.05,
     )
     watch = service.watch(Principal(org.id, Role.VIEWER, "k"), integration.id)
     seen = []
@@ -60,7 +71,7 @@ async def test_progress_of_a_run_in_another_process_is_seen_by_polling(
     follower = asyncio.create_task(follow())
     # The watcher is subscribed (and so polling) before the run starts.
     await until(lambda: api_bus.subscriber_count() == 1, what="the watcher to subscribe")
-    done = await runner.execute(integration.id)
+    done = await sync_now(runner, integration)
     await asyncio.wait_for(follower, 30)  # a bound for a broken test, not a wait
     await watch.aclose()
     assert done is not None and seen[-1].id == done.id

@@ -11,7 +11,13 @@ from services.store import Store
 from services.sync.models import SyncRun, SyncRunStatus
 from simulator import RunningSimulator
 from tests.conftest import open_store
-from tests.sync.support import connected_integration, fast_policy, make_runner, static_connectors
+from tests.sync.support import (
+    connected_integration,
+    fast_policy,
+    make_runner,
+    static_connectors,
+    sync_now,
+)
 
 GROUPS_ROUTE = "GET /wiki/rest/api/group"
 USERS_BULK_ROUTE = "POST /wiki/api/v2/users-bulk"
@@ -23,7 +29,7 @@ async def _run(running: RunningSimulator) -> tuple[Store, SyncRun]:
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id)
     runner = make_runner(store, static_connectors(running, policy=fast_policy()))
-    run = await runner.execute(integration.id)
+    run = await sync_now(runner, integration)
     assert run is not None
     return store, run
 

@@ -23,7 +23,7 @@ from services.crypto import generate_key
 from services.integrations.models import Purpose
 from services.models import Principal, Role
 from services.sync.models import SyncRun, SyncRunStatus
-from services.sync.runner import STALE_RUN
+from services.sync.queue import STALE_RUN
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 
 pytestmark = pytest.mark.wire
