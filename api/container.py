@@ -65,6 +65,7 @@ from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
 from services.integrations.vault import ADMIN_API_KEY, CredentialVault
+from services.organizations import OrganizationService
 from services.people.service import PeopleService
 from services.policies.service import PolicyService
 from services.policies.state import PolicyStateLoader
@@ -140,7 +141,8 @@ class Container:
     settings: Settings
     store: Store
     bus: EventBus
-    access: ApiKeyService
+    api_keys: ApiKeyService
+    organizations: OrganizationService
     metrics: Metrics
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
@@ -274,10 +276,10 @@ class Container:
             after_collection_change=syncs.after_admin_key_change,
             sync_interval_minutes=settings.sync_interval_minutes,
         )
-        access = ApiKeyService(
-            bus,
+        api_keys = ApiKeyService(bus, organizations=store.organizations, api_keys=store.api_keys)
+        organizations = OrganizationService(
+            api_keys,
             organizations=store.organizations,
-            api_keys=store.api_keys,
             frameworks_changed=checks.after_frameworks_change,
         )
         compliance = AccessParts(
@@ -321,7 +323,8 @@ class Container:
             settings=settings,
             store=store,
             bus=bus,
-            access=access,
+            api_keys=api_keys,
+            organizations=organizations,
             metrics=metrics,
             rate_limiter=RateLimiter(settings.rate_limit_per_minute),
             http=http,
@@ -339,7 +342,7 @@ class Container:
             reactions=reactions,
             sockets=SocketRegistry(
                 bus,
-                access.key_still_valid,
+                api_keys.key_still_valid,
                 max_per_key=settings.max_websockets_per_key,
                 recheck_seconds=settings.key_recheck_seconds,
             ),
@@ -348,7 +351,8 @@ class Container:
     def services(self) -> AppServices:
         """The services exposed to resolvers."""
         return AppServices(
-            api_keys=self.access,
+            api_keys=self.api_keys,
+            organizations=self.organizations,
             bus=self.bus,
             integrations=self.integrations,
             oauth=self.oauth,

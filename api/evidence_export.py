@@ -31,7 +31,7 @@ def evidence_routes(container: Container) -> list[Route]:
 
     async def export(request: Request) -> Response:
         token = bearer_token(request.headers.get("authorization"))
-        principal = await container.access.authenticate(token)
+        principal = await container.api_keys.authenticate(token)
         if principal is None:
             return _error(
                 401,

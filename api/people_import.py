@@ -30,7 +30,7 @@ def people_routes(container: Container) -> list[Route]:
 
     async def import_people(request: Request) -> Response:
         token = bearer_token(request.headers.get("authorization"))
-        principal = await container.access.authenticate(token)
+        principal = await container.api_keys.authenticate(token)
         if principal is None:
             return _error(401, "UNAUTHENTICATED", "missing, invalid or revoked API key")
         wait = container.rate_limiter.take(principal.api_key_id)

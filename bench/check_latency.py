@@ -80,7 +80,7 @@ def people_csv(n: int) -> bytes:
 async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
     """An organization with a current snapshot of ``n`` accounts, people, a critical system."""
     container = live.container
-    org, created = await container.access.create_organization("Bench")
+    org, created = await container.organizations.create_organization("Bench")
     admin = Principal(org.id, Role.ADMIN, created.key.id)
     integration = await connected(store, org.id)
     started = time.perf_counter()

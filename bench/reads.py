@@ -73,7 +73,7 @@ def plain_routes(container: Container) -> list[Route]:
     """The same data as ``CHECKS`` and ``ACCOUNTS``, as plain JSON (bench only)."""
 
     async def principal(request: Request) -> Any:
-        found = await container.access.authenticate(
+        found = await container.api_keys.authenticate(
             bearer_token(request.headers.get("authorization"))
         )
         assert found is not None

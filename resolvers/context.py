@@ -18,6 +18,7 @@ from services.identity.service import IdentityService
 from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.models import Principal
+from services.organizations import OrganizationService
 from services.people.service import PeopleService
 from services.policies.service import PolicyService
 from services.remediation.consent import RemediationConsent
@@ -33,6 +34,7 @@ class AppServices:
     """The services the GraphQL layer calls (built by the composition root)."""
 
     api_keys: ApiKeyService
+    organizations: OrganizationService
     bus: EventBus
     integrations: IntegrationService
     oauth: OAuthFlow

@@ -143,7 +143,7 @@ async def test_verify_evidence_chain_takes_a_checkpoint_over_graphql() -> None:
     query = """query($c: JSON) { verifyEvidenceChain(checkpoint: $c) {
       valid firstBrokenLink { problem sequence recordId } } }"""
     async with live_server() as live:
-        org, created = await live.container.access.create_organization("Acme")
+        org, created = await live.container.organizations.create_organization("Acme")
         evidence = live.container.policy.evidence
         for _ in range(2):
             await evidence.record(

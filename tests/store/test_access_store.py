@@ -10,6 +10,7 @@ from services.api_keys import ApiKeyService, hash_key
 from services.errors import AlreadyExists, NotFound
 from services.events import InMemoryEventBus
 from services.models import Framework, Role
+from services.organizations import OrganizationService
 from services.store import Store
 
 
@@ -60,7 +61,9 @@ async def test_keys_are_stored_as_hashes_and_authenticate(store: Store) -> None:
     access = ApiKeyService(
         InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
     )
-    org, created = await access.create_organization("Acme")
+    org, created = await OrganizationService(
+        access, organizations=store.organizations
+    ).create_organization("Acme")
     assert created.secret.startswith("vgl_") and len(created.secret) >= 4 + 43
     raw = await store._db["api_keys"].find_one({"_id": created.key.id})
     assert raw is not None
@@ -79,7 +82,9 @@ async def test_list_keys_oldest_first(store: Store) -> None:
     access = ApiKeyService(
         InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
     )
-    org, first = await access.create_organization("Acme")
+    org, first = await OrganizationService(
+        access, organizations=store.organizations
+    ).create_organization("Acme")
     second = await access.create_api_key_for(org.id, Role.VIEWER, "viewer")
     keys = await store.api_keys.list_by_organization(organization_id=org.id)
     assert [k.id for k in keys] == [first.key.id, second.key.id]

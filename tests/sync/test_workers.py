@@ -59,7 +59,7 @@ async def env(wire_url: str, slow_sim: RunningSimulator, tmp_path: Path) -> Asyn
         )
     )
     await container.start()
-    org, key = await container.access.create_organization("Acme")
+    org, key = await container.organizations.create_organization("Acme")
     principal = Principal(org.id, Role.ADMIN, key.key.id)
     workers: list[subprocess.Popen[bytes]] = []
 
