@@ -108,33 +108,6 @@ class SyncParts:
 
 
 @dataclass
-class AccessParts:
-    """What the container holds of people, identities, reviews and checks."""
-
-    directory: Directory
-    people: PeopleService
-    identities: IdentityService
-    accounts: AccountService
-    systems: CriticalSystemService
-    reviews: AccessReviewService
-    engine: CheckEngine
-    reevaluator: Reevaluator
-    checks: CheckService
-
-
-@dataclass
-class PolicyParts:
-    """What the container holds of evidence, exceptions and policies."""
-
-    evidence: EvidenceService
-    recorder: EvidenceRecorder
-    protected: EvidencedSnapshots
-    exceptions: ExceptionService
-    policies: PolicyService
-    source: PolicyDataSource
-
-
-@dataclass
 class Container:
     """Everything a process needs, built once and handed to the app and the CLI."""
 
@@ -150,8 +123,19 @@ class Container:
     integrations: IntegrationService
     oauth: OAuthFlow
     sync: SyncParts
-    compliance: AccessParts
-    policy: PolicyParts
+    # What the resolvers call (``services()``), and what tests and the CLI reach directly.
+    directory: Directory
+    people: PeopleService
+    identities: IdentityService
+    accounts: AccountService
+    systems: CriticalSystemService
+    reviews: AccessReviewService
+    engine: CheckEngine
+    reevaluator: Reevaluator
+    checks: CheckService
+    evidence: EvidenceService
+    check_exceptions: ExceptionService
+    policies: PolicyService
     reactions: Reactions
     sockets: SocketRegistry
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -282,7 +266,25 @@ class Container:
             organizations=store.organizations,
             frameworks_changed=checks.after_frameworks_change,
         )
-        compliance = AccessParts(
+        remediation = _build_remediation(store, bus, reader, clients, evidence, sync.service, vault)
+        return cls(
+            settings=settings,
+            store=store,
+            bus=bus,
+            api_keys=api_keys,
+            organizations=organizations,
+            metrics=metrics,
+            rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+            http=http,
+            remediation=remediation,
+            integrations=integrations,
+            oauth=OAuthFlow(
+                integrations,
+                config.redirect_uri,
+                integrations=store.integrations,
+                oauth_states=store.oauth_states,
+            ),
+            sync=sync,
             directory=directory,
             people=PeopleService(
                 directory, people=store.people, on_people_change=reactions.after_people_change
@@ -304,41 +306,14 @@ class Container:
             engine=engine,
             reevaluator=reevaluator,
             checks=CheckService(bus, engine, check_results=store.check_results),
-        )
-        policy = PolicyParts(
             evidence=evidence,
-            recorder=recorder,
-            protected=protected,
-            exceptions=ExceptionService(
+            check_exceptions=ExceptionService(
                 store.check_exceptions,
                 check_ids=check_ids,
                 failing=_failing_items(store),
                 changed=checks.after_exceptions_change,
             ),
             policies=policies,
-            source=policy_source,
-        )
-        remediation = _build_remediation(store, bus, reader, clients, evidence, sync.service, vault)
-        return cls(
-            settings=settings,
-            store=store,
-            bus=bus,
-            api_keys=api_keys,
-            organizations=organizations,
-            metrics=metrics,
-            rate_limiter=RateLimiter(settings.rate_limit_per_minute),
-            http=http,
-            remediation=remediation,
-            integrations=integrations,
-            oauth=OAuthFlow(
-                integrations,
-                config.redirect_uri,
-                integrations=store.integrations,
-                oauth_states=store.oauth_states,
-            ),
-            sync=sync,
-            compliance=compliance,
-            policy=policy,
             reactions=reactions,
             sockets=SocketRegistry(
                 bus,
@@ -358,15 +333,15 @@ class Container:
             oauth=self.oauth,
             sync=self.sync.service,
             snapshots=self.sync.reader,
-            people=self.compliance.people,
-            identities=self.compliance.identities,
-            accounts=self.compliance.accounts,
-            systems=self.compliance.systems,
-            reviews=self.compliance.reviews,
-            checks=self.compliance.checks,
-            policies=self.policy.policies,
-            evidence=self.policy.evidence,
-            check_exceptions=self.policy.exceptions,
+            people=self.people,
+            identities=self.identities,
+            accounts=self.accounts,
+            systems=self.systems,
+            reviews=self.reviews,
+            checks=self.checks,
+            policies=self.policies,
+            evidence=self.evidence,
+            check_exceptions=self.check_exceptions,
             remediation=self.remediation,
             remediation_consent=RemediationConsent(
                 self.oauth, integrations=self.store.integrations
@@ -386,7 +361,7 @@ class Container:
             self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
             self.tasks.append(
                 asyncio.create_task(
-                    self.policy.evidence.log_checkpoints(
+                    self.evidence.log_checkpoints(
                         self.store.organizations.list_ids,
                         self.settings.evidence_checkpoint_minutes * 60,
                     )
@@ -395,14 +370,14 @@ class Container:
 
     async def _evaluate_periodically(self) -> None:
         """Every organization's checks, now and every ``check_interval_minutes``."""
-        await self.compliance.reevaluator.run_periodic(
+        await self.reevaluator.run_periodic(
             self.store.organizations.list_ids, self.settings.check_interval_minutes * 60
         )
 
     async def stop(self) -> None:
         """Stop background tasks and close the store."""
         await self.remediation.stop()
-        await self.compliance.reevaluator.stop()
+        await self.reevaluator.stop()
         await self.sockets.stop()
         for task in self.tasks:
             task.cancel()

@@ -44,7 +44,7 @@ def people_routes(container: Container) -> list[Route]:
         if body is None:
             return _error(413, "FILE_TOO_LARGE", f"the file is over {MAX_BYTES} bytes")
         try:
-            summary = await container.compliance.people.import_csv(principal, body)
+            summary = await container.people.import_csv(principal, body)
         except InvalidPeople as exc:
             return errors_response(
                 400,

@@ -94,17 +94,16 @@ async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
     )  # fmt: skip
     print(f"snapshot of {n} accounts written in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    compliance = container.compliance
     staff, created_people = people_csv(int(n * 0.95)).splitlines(keepends=True), 0
     for start in range(1, len(staff), 40_000):  # at most 50,000 people per import
         chunk = b"".join([staff[0], *staff[start : start + 40_000]])
-        created_people += (await compliance.people.import_csv(admin, chunk)).created
+        created_people += (await container.people.import_csv(admin, chunk)).created
     print(
         f"{created_people} people imported (+ identities) in {time.perf_counter() - started:.1f} s"
     )
-    await compliance.systems.add(admin, SystemKind.CONFLUENCE, SystemSettings())
+    await container.systems.add(admin, SystemKind.CONFLUENCE, SystemSettings())
     started = time.perf_counter()
-    await compliance.reevaluator.settle()
+    await container.reevaluator.settle()
     print(f"first evaluation (cold caches) in {time.perf_counter() - started:.2f} s")
     return org.id, created.secret
 

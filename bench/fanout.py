@@ -243,7 +243,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             container = app.state.container
             org, created = await container.organizations.create_organization("Fan-out bench")
-            await container.compliance.reevaluator.settle()
+            await container.reevaluator.settle()
             topic = topic_for(org.id, CHECKS_CHANNEL)
             gc.collect()
             rss_base = rss_bytes()

@@ -203,7 +203,7 @@ async def seeded() -> AsyncIterator[tuple[LiveServer, State]]:
         principal = await container.api_keys.authenticate(created.secret)
         assert principal is not None
         ann = PersonDraft("ann@acme.test", "Ann", PersonStatus.ACTIVE, "Engineer", None, None)
-        await container.compliance.people.upsert(principal, [ann])
+        await container.people.upsert(principal, [ann])
         state: State = {
             "key": created.secret,
             "orgId": org.id,
@@ -255,7 +255,7 @@ async def run_subscription(
             elif name in ("PeopleUpdates", "PolicyUpdates"):
                 await bus.publish(topic, {})
             else:
-                await live.container.compliance.engine.evaluate(org)
+                await live.container.engine.evaluate(org)
         message = await asyncio.wait_for(first, 20)
         await stream.aclose()
     return message

@@ -76,7 +76,7 @@ async def test_an_unexpected_failure_is_a_json_internal_error_naming_the_request
     async def broken(*args: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    people = live.container.compliance.people
+    people = live.container.people
     original = people.import_csv
     people.import_csv = broken  # type: ignore[method-assign]
     try:

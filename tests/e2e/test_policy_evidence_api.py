@@ -99,7 +99,7 @@ async def connect_policy(env: Env) -> str:
 async def settle(env: Env) -> None:
     """Let the first sync, auto-mapping and the re-evaluations they request finish."""
     await env.live.container.sync.scheduler.drain()
-    await env.live.container.compliance.reevaluator.settle()
+    await env.live.container.reevaluator.settle()
 
 
 async def result(env: Env, check_id: str) -> dict[str, Any]:

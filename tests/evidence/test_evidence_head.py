@@ -144,7 +144,7 @@ async def test_verify_evidence_chain_takes_a_checkpoint_over_graphql() -> None:
       valid firstBrokenLink { problem sequence recordId } } }"""
     async with live_server() as live:
         org, created = await live.container.organizations.create_organization("Acme")
-        evidence = live.container.policy.evidence
+        evidence = live.container.evidence
         for _ in range(2):
             await evidence.record(
                 EvidenceEntry(org.id, CHECKS[0], datetime.now(UTC), {"s": 1}, {"items": []})

@@ -98,7 +98,7 @@ async def _seed(world: World) -> None:
         "{ userErrors { code } } }",
         {"i": {"criticalSystemId": system_id}},
     )
-    await world.live.container.policy.evidence.record(
+    await world.live.container.evidence.record(
         EvidenceEntry(
             organization_id=world.org_a,
             check_id="confluence-document-setup",

@@ -81,7 +81,7 @@ async def _listening(live: LiveServer, org_id: str) -> None:
 
 async def _settled_org(live: LiveServer) -> tuple[str, str]:
     org, created = await live.container.organizations.create_organization(f"Org {uuid.uuid4().hex}")
-    await live.container.compliance.reevaluator.settle()  # no evaluation of its own later
+    await live.container.reevaluator.settle()  # no evaluation of its own later
     return org.id, created.secret
 
 
