@@ -13,7 +13,7 @@ and nothing is patched afterwards:
 7. what the other reactions call: integration changes (``IntegrationChanges``, which the
    client factory reports refused authorizations to), identities, policies; then
    ``Reactions``
-8. the sync pipeline: its runner receives ``Reactions.after_sync_commits`` as listeners;
+8. the sync pipeline: its runner receives ``Reactions.after_sync_committed`` as listeners;
    then ``IntegrationReactions`` (they call the sync service)
 9. the services resolvers call, each handed its reaction
 
@@ -203,7 +203,7 @@ class Container:
             check_results=store.check_results,
             checks=CHECKS,
             sources={ACCESS: access_source, POLICY: policy_source},
-            on_changed=recorder,
+            record_evidence=recorder,
             exceptions=ActiveExceptions(store.check_exceptions),
         )
 
@@ -213,7 +213,9 @@ class Container:
 
         # 7. What the remaining reactions call, then those reactions.
         changes = IntegrationChanges(
-            bus, integrations=store.integrations, after_change=checks.after_integration_changes
+            bus,
+            integrations=store.integrations,
+            on_integration_changed=checks.after_integration_changed,
         )
         clients = ClientFactory(
             http, config, vault, store.credentials, RefreshLocks(), changes.mark_needs_reauth
@@ -222,10 +224,10 @@ class Container:
             directory,
             identities=store.identities,
             people=store.people,
-            on_change=checks.after_identity_decided,
+            on_identity_decided=checks.after_identity_decided,
         )
         policies = PolicyService(
-            policy_state, policies=store.policies, changed=checks.after_policies_change
+            policy_state, policies=store.policies, on_policies_changed=checks.after_policies_changed
         )
         reactions = Reactions(
             checks,
@@ -256,15 +258,15 @@ class Container:
             clients,
             changes,
             integrations=store.integrations,
-            after_connect=syncs.after_connect,
-            after_collection_change=syncs.after_admin_key_change,
+            on_connected=syncs.after_connected,
+            on_collection_changed=syncs.after_collection_changed,
             sync_interval_minutes=settings.sync_interval_minutes,
         )
         api_keys = ApiKeyService(bus, organizations=store.organizations, api_keys=store.api_keys)
         organizations = OrganizationService(
             api_keys,
             organizations=store.organizations,
-            frameworks_changed=checks.after_frameworks_change,
+            on_frameworks_changed=checks.after_frameworks_changed,
         )
         remediation = _build_remediation(store, bus, reader, clients, evidence, sync.service, vault)
         return cls(
@@ -287,21 +289,20 @@ class Container:
             sync=sync,
             directory=directory,
             people=PeopleService(
-                directory, people=store.people, on_people_change=reactions.after_people_change
+                directory, people=store.people, on_people_changed=reactions.after_people_changed
             ),
             identities=identities,
             accounts=AccountService(reader, directory),
             systems=CriticalSystemService(
                 critical_systems=store.critical_systems,
                 integrations=store.integrations,
-                on_change=checks.after_critical_systems_change,
+                on_systems_changed=checks.after_systems_changed,
             ),
             reviews=AccessReviewService(
                 directory,
                 access_reviews=store.access_reviews,
                 critical_systems=store.critical_systems,
-                on_change=checks.after_review_changes,
-                on_review_change=checks.announce_review,
+                on_review_changed=checks.after_review_changed,
             ),
             engine=engine,
             reevaluator=reevaluator,
@@ -311,7 +312,7 @@ class Container:
                 store.check_exceptions,
                 check_ids=check_ids,
                 failing=_failing_items(store),
-                changed=checks.after_exceptions_change,
+                on_exceptions_changed=checks.after_exceptions_changed,
             ),
             policies=policies,
             reactions=reactions,
@@ -444,7 +445,7 @@ def _build_sync(
         retention=retention,
         options=options,
         metrics=metrics,
-        listeners=reactions.after_sync_commits(),
+        listeners=reactions.after_sync_committed(),
         on_reauth=changes.mark_needs_reauth,
     )
     scheduler = Scheduler(
@@ -516,7 +517,7 @@ def _build_remediation(
         access_reviews=store.access_reviews,
     )
     return RemediationService(
-        bus, planner, executor, remediations=store.remediations, stoppers=(resync.stop,)
+        bus, planner, executor, remediations=store.remediations, on_stopped=(resync.stop,)
     )
 
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from services.api_keys import ApiKeyService, require_role
+from services.callbacks import OnChange, ignore_change
 from services.errors import ValidationFailed
-from services.hooks import OnChange, ignore_change
 from services.models import CreatedApiKey, Framework, Organization, Principal, Role
 
 
@@ -30,13 +30,13 @@ class OrganizationService:
         api_keys: ApiKeyService,
         *,
         organizations: OrganizationsRepo,
-        frameworks_changed: OnChange = ignore_change,
+        on_frameworks_changed: OnChange = ignore_change,
     ) -> None:
-        """``frameworks_changed`` runs after the active frameworks changed (the reactions
+        """``on_frameworks_changed`` runs after the active frameworks changed (the reactions
         re-evaluate the policy checks)."""
         self._api_keys = api_keys
         self._organizations = organizations
-        self._frameworks_changed = frameworks_changed
+        self._on_frameworks_changed = on_frameworks_changed
 
     async def create_organization(self, name: str) -> tuple[Organization, CreatedApiKey]:
         """Create an organization with its first ADMIN key."""
@@ -67,5 +67,5 @@ class OrganizationService:
         org = await self._organizations.update_frameworks(
             organization_id=principal.organization_id, frameworks=unique
         )
-        await self._frameworks_changed(org.id)
+        await self._on_frameworks_changed(org.id)
         return org

@@ -60,7 +60,7 @@ async def setup(
         recorder = EvidenceRecorder(
             service, integrations=store.integrations, check_exceptions=store.check_exceptions
         )
-        app.engine.on_changed = recorder
+        app.engine.record_evidence = recorder
     integration = await connected(store, ORG)
     await seed_snapshot(store, integration, accounts(), "snap_inc_1")
     settings = SystemSettings(access_rule=AccessRule.ROLE_BASED, allowed_roles=("Engineer",))
