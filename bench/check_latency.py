@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gql import GraphQLRequest
 
-from services.models import Principal, Role
+from services.models import AccountStatus, AccountType, Principal, Role
 from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
 from services.store import Store
@@ -61,8 +61,8 @@ def accounts(n: int) -> list[SnapshotAccount]:
                 account_id=f"acc-{i:06d}",
                 display_name=f"User {i}",
                 email=email if kind != "app" else None,
-                account_type=kind,
-                account_status="active",
+                account_type=AccountType(kind),
+                account_status=AccountStatus.ACTIVE,
                 is_admin=i % 50 == 0,
                 mfa_enabled=i % 7 != 0,
                 groups=("confluence-users",),

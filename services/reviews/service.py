@@ -18,7 +18,7 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
-from services.models import Principal, Role
+from services.models import AccountStatus, Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.reviews.models import (
     AccessDecision,
@@ -30,7 +30,7 @@ from services.reviews.models import (
 from services.sync.models import SnapshotAccount
 
 MAX_NOTE = 2000
-NO_ACCESS = frozenset({"inactive", "closed"})
+NO_ACCESS = frozenset({AccountStatus.INACTIVE, AccountStatus.CLOSED})
 
 
 #: Bus channel of review changes (``{"review_id"}``), per organization.

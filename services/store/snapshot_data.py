@@ -13,7 +13,8 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.confluence.models import AccountStatus, DirectoryUser, Group, Member, Page
+from services.confluence.models import DirectoryUser, Group, Member, Page
+from services.models import AccountStatus
 from services.sync.models import DirectoryEntry, SnapshotAccount, SnapshotCounts, SnapshotScope
 
 _DUPLICATE_KEY = 11000
@@ -190,8 +191,8 @@ def _account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:
         "account_id": a.account_id,
         "display_name": a.display_name,
         "email": a.email,
-        "account_type": a.account_type,
-        "account_status": a.account_status,
+        "account_type": a.account_type.value,
+        "account_status": a.account_status.value,
         "groups": sorted(a.groups),
         "is_admin": a.is_admin,
         "mfa_enabled": a.mfa_enabled,

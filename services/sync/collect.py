@@ -24,17 +24,9 @@ from typing import Protocol
 from services.atlassian.admin import AdminClient
 from services.confluence import paths
 from services.confluence.client import MAX_BULK_IDS, ConfluenceClient
-from services.confluence.models import (
-    AccountStatus,
-    AccountType,
-    BulkUser,
-    DirectoryUser,
-    Group,
-    Member,
-    Page,
-    ResultPage,
-)
+from services.confluence.models import BulkUser, DirectoryUser, Group, Member, Page, ResultPage
 from services.integrations.models import Integration, Purpose
+from services.models import AccountStatus, AccountType
 from services.sync.connector import Connector
 from services.sync.models import DirectoryEntry, Phase, SnapshotAccount, SnapshotScope
 from services.sync.pager import Stream, first_error, run_stream, run_streams
@@ -242,8 +234,8 @@ def assemble(
         account_id=account_id,
         display_name=(user.display_name or None) if user else None,
         email=user.email if user else None,
-        account_type=(user.account_type if user else AccountType.UNKNOWN).value,
-        account_status=status.value,
+        account_type=user.account_type if user else AccountType.UNKNOWN,
+        account_status=status,
         is_admin=any(g.casefold() in admin_groups for g in groups),
         mfa_enabled=directory.mfa_enabled if directory else None,
         groups=tuple(sorted(groups)),

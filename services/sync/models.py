@@ -6,8 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.confluence.models import AccountStatus
 from services.integrations.models import Purpose
+from services.models import AccountStatus, AccountType
 
 
 class SyncRunStatus(enum.StrEnum):
@@ -120,8 +120,8 @@ class SnapshotAccount:
     account_id: str
     display_name: str | None
     email: str | None
-    account_type: str
-    account_status: str
+    account_type: AccountType
+    account_status: AccountStatus
     is_admin: bool
     mfa_enabled: bool | None
     groups: tuple[str, ...]
@@ -152,11 +152,11 @@ class AccountFilter:
     """Filters of ``accounts``; None means "any". ``search`` matches name or email."""
 
     classification: str | None = None
-    status: str | None = None
+    status: AccountStatus | None = None
     admin: bool | None = None
     group: str | None = None
     search: str | None = None
-    account_type: str | None = None
+    account_type: AccountType | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import pytest
 from api.container import Container
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
-from services.models import Role
+from services.models import AccountStatus, Role
 from services.people.models import PersonStatus
 from services.people.validation import PersonDraft
 from services.store import Store
@@ -99,7 +99,7 @@ async def test_classification_filter(store: Store) -> None:
         return [v.account.account_id for _, v in page.items]
 
     assert await ids(classification="STAFF") == ["acc-ann", "acc-old"]
-    assert await ids(classification="STAFF", status="active") == ["acc-ann"]
+    assert await ids(classification="STAFF", status=AccountStatus.ACTIVE) == ["acc-ann"]
     assert await ids(classification="NOT_STAFF") == ["acc-app"]
     assert await ids(classification="UNIDENTIFIED") == ["acc-bob", "acc-hidden"]
     assert await ids(classification="UNIDENTIFIED", search="BOB") == ["acc-bob"]
