@@ -129,6 +129,14 @@ class SnapshotAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotGroup:
+    """A Confluence group as seen in one ACCESS_REVIEW snapshot."""
+
+    group_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotPage:
     """A Confluence page as seen in one POLICY snapshot."""
 
@@ -193,6 +201,7 @@ class SnapshotScope:
 class DirectoryEntry:
     """What the Admin API says about an account."""
 
+    account_id: str
     account_status: AccountStatus
     mfa_enabled: bool | None
     last_active: datetime | None

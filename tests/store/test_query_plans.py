@@ -136,7 +136,10 @@ async def test_account_list_queries_scan_the_snapshot_index(wire_store: Store) -
     )
     assert total == SIZE and recording.counts == 0
     _, inactive = await store.snapshot_queries.list_accounts(
-        snapshot_id="snap-a", filter=AccountFilter(status=AccountStatus.INACTIVE), limit=10, after=None
+        snapshot_id="snap-a",
+        filter=AccountFilter(status=AccountStatus.INACTIVE),
+        limit=10,
+        after=None,
     )
     assert inactive == SIZE // 3 and recording.counts == 1
     # A snapshot without recorded counts (written outside a run) is counted.
