@@ -36,7 +36,6 @@ WRITE_ROUTES = frozenset(
 )
 ADMIN_SEARCH = "/admin/v2/orgs/{orgId}/directories/-/users/search"
 
-FAMILIES = ("confluence", "admin", "oauth", "authorize", "resources", "edge", "other")
 DEFAULT_FAULT_FAMILIES = frozenset({"confluence", "admin"})
 
 

@@ -19,11 +19,6 @@ def scope(source: str, input_name: str) -> str:
     return f"{source}:{input_name}"
 
 
-def source_of(value: str) -> str:
-    """The source a scope belongs to."""
-    return value.partition(":")[0]
-
-
 def reads(check: Any) -> frozenset[str] | None:
     """The inputs a check declares it reads (None: all of its source's)."""
     declared = getattr(check, "reads", None)

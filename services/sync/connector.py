@@ -20,7 +20,6 @@ from typing import Protocol
 from services.atlassian.admin import AdminClient
 from services.confluence.client import ConfluenceClient
 from services.confluence.retry import RetryObserver
-from services.errors import VigilError
 from services.integrations.models import Integration
 
 
@@ -76,15 +75,3 @@ class Clients:
     admin_org_id: str | None = None
 
 
-class ConnectorUnavailable(VigilError):
-    """No connector can be opened (e.g. the process has no way to read credentials)."""
-
-
-class UnconfiguredConnectorFactory:
-    """The placeholder until the composition root is given a real factory: every run fails."""
-
-    def open(
-        self, integration: Integration, observer: RetryObserver
-    ) -> AbstractAsyncContextManager[Connector]:
-        """Always raises ``ConnectorUnavailable``."""
-        raise ConnectorUnavailable("this process cannot open Confluence connections")
