@@ -119,7 +119,7 @@ class Container:
     metrics: Metrics
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
-    remediation: RemediationService  # issue 16
+    remediation: RemediationService
     integrations: IntegrationService
     oauth: OAuthFlow
     sync: SyncParts
@@ -352,7 +352,7 @@ class Container:
     async def start(self) -> None:
         """Prepare the store (indexes) and start background tasks."""
         await self.store.ensure_indexes()
-        if self.settings.run_worker:  # issue 16: finish actions whose worker died
+        if self.settings.run_worker:  # finish actions whose worker died
             self.tasks.append(asyncio.create_task(self.remediation.resume_forever()))
         if isinstance(self.bus, ReplicatedEventBus):
             self.tasks.append(asyncio.create_task(self.bus.run()))

@@ -1,4 +1,4 @@
-"""One-pass subscription fan-out and bounded per-socket send queues (issue 15).
+"""One-pass subscription fan-out and bounded per-socket send queues.
 
 Without this, every subscriber of ``checkResultUpdated`` ran its own copy of the
 subscription: one bus subscription, one GraphQL execution and one JSON serialisation per

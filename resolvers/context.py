@@ -49,8 +49,8 @@ class AppServices:
     policies: PolicyService
     evidence: EvidenceService
     check_exceptions: ExceptionService
-    remediation: RemediationService | None = None  # issue 16
-    remediation_consent: RemediationConsent | None = None  # issue 16
+    remediation: RemediationService | None = None
+    remediation_consent: RemediationConsent | None = None
 
 
 @dataclass

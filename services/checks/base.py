@@ -147,7 +147,7 @@ class DataSource(Protocol[D_co]):
 
 
 class ExceptionFilter(Protocol):
-    """Which failing items are excepted (issue 7: unexpired check exceptions)."""
+    """Which failing items are excepted (the unexpired check exceptions)."""
 
     async def excepted(self, organization_id: str, now: datetime) -> frozenset[tuple[str, str]]:
         """The ``(check_id, resource_id)`` pairs excepted at ``now``."""

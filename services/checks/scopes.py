@@ -1,4 +1,4 @@
-"""What a re-evaluation covers: a whole data source, or some of its inputs (issue 15).
+"""What a re-evaluation covers: a whole data source, or some of its inputs.
 
 A scope is a source name (``access``: every check of that source) or ``source:input``
 (``access:people``: the checks of that source that read that input). A check says which

@@ -39,8 +39,8 @@ MAX_FILTER_TEXT = 200
 PEOPLE_CHANNEL = "people"
 
 OnPeopleChange = Callable[[str, frozenset[str]], Awaitable[None]]
-"""Told ``(organization_id, ids of the people written)`` after a change (issue 15: identities
-are resolved again for those people only)."""
+"""Told ``(organization_id, ids of the people written)`` after a change (identities are
+resolved again for those people only)."""
 
 
 async def ignore_people_change(organization_id: str, person_ids: frozenset[str]) -> None:

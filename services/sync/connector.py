@@ -1,4 +1,4 @@
-"""The seam between connecting (issue 4) and syncing: authenticated clients for one run.
+"""The seam between connecting and syncing: authenticated clients for one run.
 
 The sync pipeline never sees credentials. For each run it asks a ``ConnectorFactory`` to
 ``open`` a ``Connector`` for the integration — clients authenticated for it, reporting every
@@ -73,5 +73,3 @@ class Clients:
     confluence: ConfluenceClient
     admin: AdminClient | None = None
     admin_org_id: str | None = None
-
-
