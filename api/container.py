@@ -114,28 +114,15 @@ class Container:
     settings: Settings
     store: Store
     bus: EventBus
-    api_keys: ApiKeyService
-    organizations: OrganizationService
     metrics: Metrics
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
-    remediation: RemediationService
-    integrations: IntegrationService
-    oauth: OAuthFlow
-    sync: SyncParts
-    # What the resolvers call (``services()``), and what tests and the CLI reach directly.
+    services: AppServices  # what the resolvers call (and the CLI, tests and benchmarks)
+    sync: SyncParts  # the runner and the scheduler, besides ``services.sync``
+    remediation: RemediationService  # besides ``services.remediation``: started and stopped
     directory: Directory
-    people: PeopleService
-    identities: IdentityService
-    accounts: AccountService
-    systems: CriticalSystemService
-    reviews: AccessReviewService
     engine: CheckEngine
     reevaluator: Reevaluator
-    checks: CheckService
-    evidence: EvidenceService
-    check_exceptions: ExceptionService
-    policies: PolicyService
     reactions: Reactions
     sockets: SocketRegistry
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -269,25 +256,20 @@ class Container:
             on_frameworks_changed=checks.after_frameworks_changed,
         )
         remediation = _build_remediation(store, bus, reader, clients, evidence, sync.service, vault)
-        return cls(
-            settings=settings,
-            store=store,
-            bus=bus,
+        oauth = OAuthFlow(
+            integrations,
+            config.redirect_uri,
+            integrations=store.integrations,
+            oauth_states=store.oauth_states,
+        )
+        services = AppServices(
             api_keys=api_keys,
             organizations=organizations,
-            metrics=metrics,
-            rate_limiter=RateLimiter(settings.rate_limit_per_minute),
-            http=http,
-            remediation=remediation,
+            bus=bus,
             integrations=integrations,
-            oauth=OAuthFlow(
-                integrations,
-                config.redirect_uri,
-                integrations=store.integrations,
-                oauth_states=store.oauth_states,
-            ),
-            sync=sync,
-            directory=directory,
+            oauth=oauth,
+            sync=sync.service,
+            snapshots=reader,
             people=PeopleService(
                 directory, people=store.people, on_people_changed=reactions.after_people_changed
             ),
@@ -304,9 +286,8 @@ class Container:
                 critical_systems=store.critical_systems,
                 on_review_changed=checks.after_review_changed,
             ),
-            engine=engine,
-            reevaluator=reevaluator,
             checks=CheckService(bus, engine, check_results=store.check_results),
+            policies=policies,
             evidence=evidence,
             check_exceptions=ExceptionService(
                 store.check_exceptions,
@@ -314,38 +295,28 @@ class Container:
                 failing=_failing_items(store),
                 on_exceptions_changed=checks.after_exceptions_changed,
             ),
-            policies=policies,
+            remediation=remediation,
+            remediation_consent=RemediationConsent(oauth, integrations=store.integrations),
+        )
+        return cls(
+            settings=settings,
+            store=store,
+            bus=bus,
+            metrics=metrics,
+            rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+            http=http,
+            services=services,
+            sync=sync,
+            remediation=remediation,
+            directory=directory,
+            engine=engine,
+            reevaluator=reevaluator,
             reactions=reactions,
             sockets=SocketRegistry(
                 bus,
                 api_keys.key_still_valid,
                 max_per_key=settings.max_websockets_per_key,
                 recheck_seconds=settings.key_recheck_seconds,
-            ),
-        )
-
-    def services(self) -> AppServices:
-        """The services exposed to resolvers."""
-        return AppServices(
-            api_keys=self.api_keys,
-            organizations=self.organizations,
-            bus=self.bus,
-            integrations=self.integrations,
-            oauth=self.oauth,
-            sync=self.sync.service,
-            snapshots=self.sync.reader,
-            people=self.people,
-            identities=self.identities,
-            accounts=self.accounts,
-            systems=self.systems,
-            reviews=self.reviews,
-            checks=self.checks,
-            policies=self.policies,
-            evidence=self.evidence,
-            check_exceptions=self.check_exceptions,
-            remediation=self.remediation,
-            remediation_consent=RemediationConsent(
-                self.oauth, integrations=self.store.integrations
             ),
         )
 
@@ -362,7 +333,7 @@ class Container:
             self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
             self.tasks.append(
                 asyncio.create_task(
-                    self.evidence.log_checkpoints(
+                    self.services.evidence.log_checkpoints(
                         self.store.organizations.list_ids,
                         self.settings.evidence_checkpoint_minutes * 60,
                     )

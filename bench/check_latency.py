@@ -80,7 +80,7 @@ def people_csv(n: int) -> bytes:
 async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
     """An organization with a current snapshot of ``n`` accounts, people, a critical system."""
     container = live.container
-    org, created = await container.organizations.create_organization("Bench")
+    org, created = await container.services.organizations.create_organization("Bench")
     admin = Principal(org.id, Role.ADMIN, created.key.id)
     integration = await connected(store, org.id)
     started = time.perf_counter()
@@ -97,11 +97,11 @@ async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
     staff, created_people = people_csv(int(n * 0.95)).splitlines(keepends=True), 0
     for start in range(1, len(staff), 40_000):  # at most 50,000 people per import
         chunk = b"".join([staff[0], *staff[start : start + 40_000]])
-        created_people += (await container.people.import_csv(admin, chunk)).created
+        created_people += (await container.services.people.import_csv(admin, chunk)).created
     print(
         f"{created_people} people imported (+ identities) in {time.perf_counter() - started:.1f} s"
     )
-    await container.systems.add(admin, SystemKind.CONFLUENCE, SystemSettings())
+    await container.services.systems.add(admin, SystemKind.CONFLUENCE, SystemSettings())
     started = time.perf_counter()
     await container.reevaluator.settle()
     print(f"first evaluation (cold caches) in {time.perf_counter() - started:.2f} s")

@@ -242,7 +242,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(0.02)
         try:
             container = app.state.container
-            org, created = await container.organizations.create_organization("Fan-out bench")
+            org, created = await container.services.organizations.create_organization(
+                "Fan-out bench"
+            )
             await container.reevaluator.settle()
             topic = topic_for(org.id, CHECKS_CHANNEL)
             gc.collect()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Self
 
 
 class Role(enum.StrEnum):
@@ -23,47 +23,34 @@ class Role(enum.StrEnum):
 _RANK = {Role.VIEWER: 0, Role.REVIEWER: 1, Role.ADMIN: 2}
 
 
-class AccountType(enum.StrEnum):
-    """An Atlassian account's type (``accountType``, confluence-api.md §5.4); values Atlassian
-    adds later are UNKNOWN."""
+class _Reported(enum.StrEnum):
+    """A value Atlassian reports from an open set: one it adds later is UNKNOWN."""
+
+    @classmethod
+    def parse(cls, value: object) -> Self:
+        """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
+        text = value.strip().lower() if isinstance(value, str) else "unknown"
+        return cls(text) if text in cls._value2member_map_ else cls("unknown")
+
+
+class AccountType(_Reported):
+    """An Atlassian account's type (``accountType``, confluence-api.md §5.4)."""
 
     ATLASSIAN = "atlassian"
     APP = "app"
     CUSTOMER = "customer"
     UNKNOWN = "unknown"
 
-    @classmethod
-    def parse(cls, value: object) -> AccountType:
-        """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
-        return _parse_enum(cls, value, cls.UNKNOWN)
 
-
-class AccountStatus(enum.StrEnum):
-    """An Atlassian account's status (``accountStatus``, confluence-api.md §5.4 and §5.8):
-    only ACTIVE can log in. Values Atlassian adds later are UNKNOWN. (The Admin API's composite
-    ``status`` is another field; the client folds it into this one.)"""
+class AccountStatus(_Reported):
+    """An Atlassian account's status (``accountStatus``, confluence-api.md §5.4 and §5.8): only
+    ACTIVE can log in. (The Admin API's composite ``status`` is another field; the client
+    folds it into this one.)"""
 
     ACTIVE = "active"
     INACTIVE = "inactive"
     CLOSED = "closed"
     UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, value: object) -> AccountStatus:
-        """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
-        return _parse_enum(cls, value, cls.UNKNOWN)
-
-
-E = TypeVar("E", bound=enum.StrEnum)
-
-
-def _parse_enum(cls: type[E], value: object, default: E) -> E:
-    if isinstance(value, str):
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            return default
-    return default
 
 
 class Framework(enum.StrEnum):

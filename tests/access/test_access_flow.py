@@ -31,7 +31,7 @@ def draft(email: str, role: str) -> PersonDraft:
 
 async def statuses(app: Container) -> dict[str, tuple[CheckStatus, list[str]]]:
     await app.reevaluator.settle()
-    views = await app.checks.list_checks(ADMIN)
+    views = await app.services.checks.list_checks(ADMIN)
     return {
         v.check.id.removeprefix("confluence-"): (
             v.result.status,
@@ -50,7 +50,7 @@ async def test_checks_follow_every_kind_of_change(store: Store) -> None:
     got = await statuses(app)
     assert {s for s, _ in got.values()} == {CheckStatus.NOT_MONITORED}
 
-    await app.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
+    await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
     got = await statuses(app)
     assert got["user-identified"] == (
         CheckStatus.FAILING,
@@ -60,17 +60,19 @@ async def test_checks_follow_every_kind_of_change(store: Store) -> None:
     assert got["access-review-completed"][0] is CheckStatus.FAILING
     assert got["mfa-enabled"] == (CheckStatus.PASSING, [])  # nobody is STAFF yet
 
-    await app.identities.resolve(ORG)  # what a sync does: the app account is SYSTEM
-    await app.people.upsert(
+    await app.services.identities.resolve(ORG)  # what a sync does: the app account is SYSTEM
+    await app.services.people.upsert(
         ADMIN, [draft("ann@acme.test", "Engineer"), draft("bob@acme.test", "Sales")]
     )
     got = await statuses(app)
     assert got["user-identified"] == (CheckStatus.FAILING, ["acc-x"])
     assert got["mfa-enabled"] == (CheckStatus.FAILING, ["acc-bob"])
 
-    await app.identities.mark_not_staff(ADMIN, "acc-x", NotStaffKind.SHARED, "shared inbox")
-    system = (await app.systems.list_systems(ADMIN))[0]
-    await app.systems.update(
+    await app.services.identities.mark_not_staff(
+        ADMIN, "acc-x", NotStaffKind.SHARED, "shared inbox"
+    )
+    system = (await app.services.systems.list_systems(ADMIN))[0]
+    await app.services.systems.update(
         ADMIN,
         system.id,
         SystemChanges(
@@ -81,28 +83,31 @@ async def test_checks_follow_every_kind_of_change(store: Store) -> None:
     assert got["user-identified"] == (CheckStatus.PASSING, [])
     assert got["access-valid"] == (CheckStatus.FAILING, ["acc-ann", "acc-bob"])
 
-    review = await app.reviews.start(ADMIN, system.id, datetime.now(UTC) + timedelta(days=7))
+    review = await app.services.reviews.start(
+        ADMIN, system.id, datetime.now(UTC) + timedelta(days=7)
+    )
     entries = {
-        e.account_id: e for _, e in (await app.reviews.entries(review, None, None, None)).items
+        e.account_id: e
+        for _, e in (await app.services.reviews.entries(review, None, None, None)).items
     }
-    await app.reviews.decide(ADMIN, entries["acc-ann"].id, AccessDecision.KEEP, None)
-    await app.reviews.decide(
+    await app.services.reviews.decide(ADMIN, entries["acc-ann"].id, AccessDecision.KEEP, None)
+    await app.services.reviews.decide(
         ADMIN, entries["acc-bob"].id, AccessDecision.REVOKE, "sales has no need"
     )
-    await app.reviews.complete(ADMIN, review.id, AccessDecision.KEEP)
+    await app.services.reviews.complete(ADMIN, review.id, AccessDecision.KEEP)
     got = await statuses(app)
     assert got["access-review-completed"] == (CheckStatus.PASSING, [])
-    valid = await app.checks.get_check(ADMIN, "confluence-access-valid")
+    valid = await app.services.checks.get_check(ADMIN, "confluence-access-valid")
     assert valid is not None and valid.result is not None
     assert [(i.resource_id, i.reason.split(":")[0]) for i in valid.result.failing_items] == [
         ("acc-bob", "revoke")
     ]
 
     bob = next(p for p in (await app.directory.people(ORG)).values() if p.email == "bob@acme.test")
-    await app.people.offboard(ADMIN, bob.id, datetime.now(UTC) - timedelta(days=2))
+    await app.services.people.offboard(ADMIN, bob.id, datetime.now(UTC) - timedelta(days=2))
     got = await statuses(app)
     assert got["offboarded-access-removed"] == (CheckStatus.FAILING, ["acc-bob"])
-    history = await app.checks.history(ADMIN, "confluence-user-identified", None, None)
+    history = await app.services.checks.history(ADMIN, "confluence-user-identified", None, None)
     assert [r.status for _, r in history.items] == [
         CheckStatus.PASSING,
         CheckStatus.FAILING,

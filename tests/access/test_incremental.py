@@ -64,8 +64,8 @@ async def setup(
     integration = await connected(store, ORG)
     await seed_snapshot(store, integration, accounts(), "snap_inc_1")
     settings = SystemSettings(access_rule=AccessRule.ROLE_BASED, allowed_roles=("Engineer",))
-    await app.systems.add(ADMIN, SystemKind.CONFLUENCE, settings)
-    await app.people.upsert(ADMIN, [draft(i) for i in range(0, N, 2)])  # half the staff
+    await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, settings)
+    await app.services.people.upsert(ADMIN, [draft(i) for i in range(0, N, 2)])  # half the staff
     await app.reevaluator.settle()
     return app, recorder
 
@@ -81,19 +81,19 @@ async def test_a_people_change_evaluates_only_the_checks_that_read_people(store:
     app, _ = await setup(store)
     before = await versions(store)
     assert set(before) == ACCESS_IDS
-    resolved = app.identities.accounts_resolved
+    resolved = app.services.identities.accounts_resolved
     left = datetime.now(UTC) - timedelta(days=2)
-    await app.people.offboard(ADMIN, (await person_of(app, 4)).id, left)
+    await app.services.people.offboard(ADMIN, (await person_of(app, 4)).id, left)
     await app.reevaluator.settle()
     # One person: the rules were applied to that person's one account, not the snapshot.
-    assert app.identities.accounts_resolved - resolved == 1
+    assert app.services.identities.accounts_resolved - resolved == 1
     after = await versions(store)
     unread = {UserIdentified.id, MfaEnabled.id, AccessReviewCompleted.id}  # no people input
     assert {c: after[c] for c in unread} == {c: before[c] for c in unread}  # not rewritten
     assert after[OffboardedAccessRemoved.id][0] == before[OffboardedAccessRemoved.id][0] + 1
     assert after[AccessValid.id][1] > before[AccessValid.id][1]  # evaluated (touched)
     # A manual identity decision does not re-evaluate the review check (it reads reviews).
-    await app.identities.mark_not_staff(ADMIN, "acc-hidden", NotStaffKind.SHARED, "inbox")
+    await app.services.identities.mark_not_staff(ADMIN, "acc-hidden", NotStaffKind.SHARED, "inbox")
     await app.reevaluator.settle()
     again = await versions(store)
     assert again[AccessReviewCompleted.id] == before[AccessReviewCompleted.id]
@@ -112,11 +112,11 @@ async def test_random_people_changes_give_what_a_full_evaluation_gives(store: St
         i = rng.randrange(N + 4)  # a few people match no account
         role = rng.choice(ROLES)
         left = datetime.now(UTC) - timedelta(days=2) if rng.random() < 0.3 else None
-        await app.people.upsert(ADMIN, [draft(i, role=role, left=left)])
+        await app.services.people.upsert(ADMIN, [draft(i, role=role, left=left)])
         await app.reevaluator.settle()
         # A full resolution finds nothing the targeted one missed...
         full = make_app(store)
-        assert await full.identities.resolve(ORG) == 0
+        assert await full.services.identities.resolve(ORG) == 0
         # ...and a full evaluation of the access checks nothing the scoped one missed.
         everything = await app.engine.evaluate(ORG, {"access"})
         missed = [e.result.check_id for e in everything if e.changed]
@@ -130,8 +130,8 @@ async def test_a_population_is_serialised_once_for_every_check_and_change(store:
     populations, items = texts.populations_serialised, texts.items_serialised
     # One identity changes and with it two checks (identified, valid: Sales has no access):
     # the accounts population is serialised once for both, and only its changed item.
-    sales = await app.people.upsert(ADMIN, [draft(N + 1, role="Sales")])
-    await app.identities.link(ADMIN, "acc-hidden", sales.people[0].id)
+    sales = await app.services.people.upsert(ADMIN, [draft(N + 1, role="Sales")])
+    await app.services.identities.link(ADMIN, "acc-hidden", sales.people[0].id)
     await app.reevaluator.settle()
     latest = {r.check_id: r for r in await store.check_results.list_latest(organization_id=ORG)}
     assert "acc-hidden" not in {i.resource_id for i in latest[UserIdentified.id].failing_items}
@@ -139,7 +139,7 @@ async def test_a_population_is_serialised_once_for_every_check_and_change(store:
     assert (texts.populations_serialised, texts.items_serialised) == (populations + 1, items + 1)
     # Identities unchanged (an offboarding): the same population, nothing serialised again.
     left = datetime.now(UTC) - timedelta(days=2)
-    await app.people.offboard(ADMIN, (await person_of(app, 6)).id, left)
+    await app.services.people.offboard(ADMIN, (await person_of(app, 6)).id, left)
     await app.reevaluator.settle()
     offboarded = await store.check_results.get_latest(
         organization_id=ORG, check_id=OffboardedAccessRemoved.id

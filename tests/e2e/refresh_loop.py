@@ -30,7 +30,9 @@ async def main(integration_id: str, loops: int, stop_file: str) -> None:
     try:
         integration = await container.store.integrations.get_by_id(integration_id=integration_id)
         assert integration is not None
-        client = await container.integrations.clients.confluence_for(integration, RetryPolicy())
+        client = await container.services.integrations.clients.confluence_for(
+            integration, RetryPolicy()
+        )
         print("ready", flush=True)
 
         async def call() -> None:

@@ -21,7 +21,9 @@ async def main(integration_id: str, calls: int, go_file: str) -> None:
     try:
         integration = await container.store.integrations.get_by_id(integration_id=integration_id)
         assert integration is not None
-        client = await container.integrations.clients.confluence_for(integration, RetryPolicy())
+        client = await container.services.integrations.clients.confluence_for(
+            integration, RetryPolicy()
+        )
         print("ready", flush=True)
         while not os.path.exists(go_file):
             await asyncio.sleep(0.005)

@@ -56,7 +56,9 @@ async def test_a_scoped_token_connects_through_the_gateway(env: Env) -> None:
         integration_id=payload["integration"]["id"]
     )
     assert integration is not None
-    client = await container.integrations.clients.confluence_for(integration, RetryPolicy())
+    client = await container.services.integrations.clients.confluence_for(
+        integration, RetryPolicy()
+    )
     assert client.base_url == env.sim.confluence_api_base(site.cloud_id)
     assert (await client.current_user()).account_id == site.operators["admin"]
 
@@ -72,7 +74,9 @@ async def test_a_classic_token_stays_on_the_site_host(env: Env) -> None:
         integration_id=payload["integration"]["id"]
     )
     assert integration is not None
-    client = await container.integrations.clients.confluence_for(integration, RetryPolicy())
+    client = await container.services.integrations.clients.confluence_for(
+        integration, RetryPolicy()
+    )
     assert client.base_url == env.sim.site_url("acme")
 
 
