@@ -33,22 +33,27 @@ from services.sync.service import SyncService
 class AppServices:
     """The services the GraphQL layer calls (built by the composition root)."""
 
+    # The caller's organization and keys; the bus for subscriptions.
     api_keys: ApiKeyService
     organizations: OrganizationService
     bus: EventBus
+    # Connecting Confluence, syncing it, reading its snapshots.
     integrations: IntegrationService
     oauth: OAuthFlow
     sync: SyncService
     snapshots: SnapshotReader
+    # Access reviews: people, account identities, critical systems, reviews.
     people: PeopleService
     identities: IdentityService
     accounts: AccountService
     systems: CriticalSystemService
     reviews: AccessReviewService
+    # Checks and what they rest on.
     checks: CheckService
     policies: PolicyService
     evidence: EvidenceService
     check_exceptions: ExceptionService
+    # Carrying out remediation in Atlassian.
     remediation: RemediationService | None = None
     remediation_consent: RemediationConsent | None = None
 
