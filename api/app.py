@@ -43,7 +43,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await container.start()
         if bootstrap is not None:
-            created = await container.access.ensure_bootstrap_organization("Default organization")
+            created = await container.services.organizations.ensure_bootstrap_organization(
+                "Default organization"
+            )
             if created is not None:
                 bootstrap(*created)
         try:

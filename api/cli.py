@@ -16,6 +16,7 @@ from services.errors import ConfigurationError, DomainError, ValidationFailed
 from services.events import InMemoryEventBus
 from services.integrations.models import Purpose
 from services.models import Principal, Role
+from services.organizations import OrganizationService
 from services.store import Store
 
 app = typer.Typer(
@@ -230,12 +231,12 @@ def remediate(
 def org_create(name: str) -> None:
     """Create an organization and print its first ADMIN key once."""
 
-    async def go(access: ApiKeyService) -> None:
-        org, created = await access.create_organization(name)
+    async def go(_: ApiKeyService, organizations: OrganizationService) -> None:
+        org, created = await organizations.create_organization(name)
         typer.echo(f"organization id: {org.id}")
         typer.echo(f"ADMIN API key (shown once): {created.secret}")
 
-    _run_with_access(go)
+    _run_with_keys(go)
 
 
 @apikey_app.command("create")
@@ -246,23 +247,23 @@ def apikey_create(
 ) -> None:
     """Create an API key for an organization and print it once."""
 
-    async def go(access: ApiKeyService) -> None:
-        created = await access.create_api_key_for(org, role, name)
+    async def go(api_keys: ApiKeyService, _: OrganizationService) -> None:
+        created = await api_keys.create_api_key_for(org, role, name)
         typer.echo(f"API key id: {created.key.id}")
         typer.echo(f"{role.value} API key (shown once): {created.secret}")
 
-    _run_with_access(go)
+    _run_with_keys(go)
 
 
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Revoke an API key by id."""
 
-    async def go(access: ApiKeyService) -> None:
-        key = await access.revoke_api_key_by_id(key_id)
+    async def go(api_keys: ApiKeyService, _: OrganizationService) -> None:
+        key = await api_keys.revoke_api_key_by_id(key_id)
         typer.echo(f"revoked {key.id} ({key.role.value}, organization {key.organization_id})")
 
-    _run_with_access(go)
+    _run_with_keys(go)
 
 
 @evidence_app.command("checkpoint")
@@ -336,7 +337,9 @@ def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
         return 2
 
 
-def _run_with_access(action: Callable[[ApiKeyService], Awaitable[None]]) -> None:
+def _run_with_keys(
+    action: Callable[[ApiKeyService, OrganizationService], Awaitable[None]],
+) -> None:
     try:
         settings = load_settings()
     except ConfigurationError as exc:
@@ -358,7 +361,7 @@ def _run_with_access(action: Callable[[ApiKeyService], Awaitable[None]]) -> None
             keys = ApiKeyService(
                 InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
             )
-            await action(keys)
+            await action(keys, OrganizationService(keys, organizations=store.organizations))
         finally:
             store.close()
 

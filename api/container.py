@@ -13,7 +13,7 @@ and nothing is patched afterwards:
 7. what the other reactions call: integration changes (``IntegrationChanges``, which the
    client factory reports refused authorizations to), identities, policies; then
    ``Reactions``
-8. the sync pipeline: its runner receives ``Reactions.after_sync_commits`` as listeners;
+8. the sync pipeline: its runner receives ``Reactions.after_sync_committed`` as on_committed;
    then ``IntegrationReactions`` (they call the sync service)
 9. the services resolvers call, each handed its reaction
 
@@ -65,6 +65,7 @@ from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
 from services.integrations.vault import ADMIN_API_KEY, CredentialVault
+from services.organizations import OrganizationService
 from services.people.service import PeopleService
 from services.policies.service import PolicyService
 from services.policies.state import PolicyStateLoader
@@ -109,49 +110,21 @@ class SyncParts:
 
 
 @dataclass
-class AccessParts:
-    """What the container holds of people, identities, reviews and checks."""
-
-    directory: Directory
-    people: PeopleService
-    identities: IdentityService
-    accounts: AccountService
-    systems: CriticalSystemService
-    reviews: AccessReviewService
-    engine: CheckEngine
-    reevaluator: Reevaluator
-    checks: CheckService
-
-
-@dataclass
-class PolicyParts:
-    """What the container holds of evidence, exceptions and policies."""
-
-    evidence: EvidenceService
-    recorder: EvidenceRecorder
-    protected: EvidencedSnapshots
-    exceptions: ExceptionService
-    policies: PolicyService
-    source: PolicyDataSource
-
-
-@dataclass
 class Container:
     """Everything a process needs, built once and handed to the app and the CLI."""
 
     settings: Settings
     store: Store
     bus: EventBus
-    access: ApiKeyService
     metrics: Metrics
     rate_limiter: RateLimiter
     http: httpx.AsyncClient
-    remediation: RemediationService  # issue 16
-    integrations: IntegrationService
-    oauth: OAuthFlow
-    sync: SyncParts
-    compliance: AccessParts
-    policy: PolicyParts
+    services: AppServices  # what the resolvers call (and the CLI, tests and benchmarks)
+    sync: SyncParts  # the runner and the scheduler, besides ``services.sync``
+    remediation: RemediationService  # besides ``services.remediation``: started and stopped
+    directory: Directory
+    engine: CheckEngine
+    reevaluator: Reevaluator
     reactions: Reactions
     sockets: SocketRegistry
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -219,7 +192,7 @@ class Container:
             check_results=store.check_results,
             checks=CHECKS,
             sources={ACCESS: access_source, POLICY: policy_source},
-            on_changed=recorder,
+            record_evidence=recorder,
             exceptions=ActiveExceptions(store.check_exceptions),
         )
 
@@ -229,7 +202,9 @@ class Container:
 
         # 7. What the remaining reactions call, then those reactions.
         changes = IntegrationChanges(
-            bus, integrations=store.integrations, after_change=checks.after_integration_changes
+            bus,
+            integrations=store.integrations,
+            on_integration_changed=checks.after_integration_changed,
         )
         clients = ClientFactory(
             http, config, vault, store.credentials, RefreshLocks(), changes.mark_needs_reauth
@@ -238,10 +213,10 @@ class Container:
             directory,
             identities=store.identities,
             people=store.people,
-            on_change=checks.after_identity_decided,
+            on_identity_decided=checks.after_identity_decided,
         )
         policies = PolicyService(
-            policy_state, policies=store.policies, changed=checks.after_policies_change
+            policy_state, policies=store.policies, on_policies_changed=checks.after_policies_changed
         )
         reactions = Reactions(
             checks,
@@ -272,109 +247,85 @@ class Container:
             clients,
             changes,
             integrations=store.integrations,
-            after_connect=syncs.after_connect,
-            after_collection_change=syncs.after_admin_key_change,
+            on_connected=syncs.after_connected,
+            on_collection_changed=syncs.after_collection_changed,
             sync_interval_minutes=settings.sync_interval_minutes,
         )
-        access = ApiKeyService(
-            bus,
+        api_keys = ApiKeyService(bus, organizations=store.organizations, api_keys=store.api_keys)
+        organizations = OrganizationService(
+            api_keys,
             organizations=store.organizations,
-            api_keys=store.api_keys,
-            frameworks_changed=checks.after_frameworks_change,
+            on_frameworks_changed=checks.after_frameworks_changed,
         )
-        compliance = AccessParts(
-            directory=directory,
+        remediation = _build_remediation(store, bus, reader, clients, evidence, sync.service, vault)
+        oauth = OAuthFlow(
+            integrations,
+            config.redirect_uri,
+            integrations=store.integrations,
+            oauth_states=store.oauth_states,
+        )
+        services = AppServices(
+            api_keys=api_keys,
+            organizations=organizations,
+            bus=bus,
+            integrations=integrations,
+            oauth=oauth,
+            sync=sync.service,
+            snapshots=reader,
             people=PeopleService(
-                directory, people=store.people, on_people_change=reactions.after_people_change
+                directory, people=store.people, on_people_changed=reactions.after_people_changed
             ),
             identities=identities,
             accounts=AccountService(reader, directory),
             systems=CriticalSystemService(
                 critical_systems=store.critical_systems,
                 integrations=store.integrations,
-                on_change=checks.after_critical_systems_change,
+                on_systems_changed=checks.after_systems_changed,
             ),
             reviews=AccessReviewService(
                 directory,
                 access_reviews=store.access_reviews,
                 critical_systems=store.critical_systems,
-                on_change=checks.after_review_changes,
-                on_review_change=checks.announce_review,
+                on_review_changed=checks.after_review_changed,
             ),
-            engine=engine,
-            reevaluator=reevaluator,
             checks=CheckService(bus, engine, check_results=store.check_results),
-        )
-        policy = PolicyParts(
+            policies=policies,
             evidence=evidence,
-            recorder=recorder,
-            protected=protected,
-            exceptions=ExceptionService(
+            check_exceptions=ExceptionService(
                 store.check_exceptions,
                 check_ids=check_ids,
                 failing=_failing_items(store),
-                changed=checks.after_exceptions_change,
+                on_exceptions_changed=checks.after_exceptions_changed,
             ),
-            policies=policies,
-            source=policy_source,
+            remediation=remediation,
+            remediation_consent=RemediationConsent(oauth, integrations=store.integrations),
         )
-        remediation = _build_remediation(store, bus, reader, clients, evidence, sync.service, vault)
         return cls(
             settings=settings,
             store=store,
             bus=bus,
-            access=access,
             metrics=metrics,
             rate_limiter=RateLimiter(settings.rate_limit_per_minute),
             http=http,
-            remediation=remediation,
-            integrations=integrations,
-            oauth=OAuthFlow(
-                integrations,
-                config.redirect_uri,
-                integrations=store.integrations,
-                oauth_states=store.oauth_states,
-            ),
+            services=services,
             sync=sync,
-            compliance=compliance,
-            policy=policy,
+            remediation=remediation,
+            directory=directory,
+            engine=engine,
+            reevaluator=reevaluator,
             reactions=reactions,
             sockets=SocketRegistry(
                 bus,
-                access.key_still_valid,
+                api_keys.key_still_valid,
                 max_per_key=settings.max_websockets_per_key,
                 recheck_seconds=settings.key_recheck_seconds,
-            ),
-        )
-
-    def services(self) -> AppServices:
-        """The services exposed to resolvers."""
-        return AppServices(
-            api_keys=self.access,
-            bus=self.bus,
-            integrations=self.integrations,
-            oauth=self.oauth,
-            sync=self.sync.service,
-            snapshots=self.sync.reader,
-            people=self.compliance.people,
-            identities=self.compliance.identities,
-            accounts=self.compliance.accounts,
-            systems=self.compliance.systems,
-            reviews=self.compliance.reviews,
-            checks=self.compliance.checks,
-            policies=self.policy.policies,
-            evidence=self.policy.evidence,
-            check_exceptions=self.policy.exceptions,
-            remediation=self.remediation,
-            remediation_consent=RemediationConsent(
-                self.oauth, integrations=self.store.integrations
             ),
         )
 
     async def start(self) -> None:
         """Prepare the store (indexes) and start background tasks."""
         await self.store.ensure_indexes()
-        if self.settings.run_worker:  # issue 16: finish actions whose worker died
+        if self.settings.run_worker:  # finish actions whose worker died
             self.tasks.append(asyncio.create_task(self.remediation.resume_forever()))
         if isinstance(self.bus, ReplicatedEventBus):
             self.tasks.append(asyncio.create_task(self.bus.run()))
@@ -384,7 +335,7 @@ class Container:
             self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
             self.tasks.append(
                 asyncio.create_task(
-                    self.policy.evidence.log_checkpoints(
+                    self.services.evidence.log_checkpoints(
                         self.store.organizations.list_ids,
                         self.settings.evidence_checkpoint_minutes * 60,
                     )
@@ -393,14 +344,14 @@ class Container:
 
     async def _evaluate_periodically(self) -> None:
         """Every organization's checks, now and every ``check_interval_minutes``."""
-        await self.compliance.reevaluator.run_periodic(
+        await self.reevaluator.run_periodic(
             self.store.organizations.list_ids, self.settings.check_interval_minutes * 60
         )
 
     async def stop(self) -> None:
         """Stop background tasks and close the store."""
         await self.remediation.stop()
-        await self.compliance.reevaluator.stop()
+        await self.reevaluator.stop()
         await self.sockets.stop()
         for task in self.tasks:
             task.cancel()
@@ -448,7 +399,7 @@ def _build_sync(
     reactions: Reactions,
     changes: IntegrationChanges,
 ) -> SyncParts:
-    """The run queue, the runner (with its listeners), its scheduler, and the service
+    """The run queue, the runner (with its on_committed reactions), its scheduler, and the service
     resolvers call."""
     options = RunnerOptions(
         owner=worker_identity(),
@@ -476,9 +427,9 @@ def _build_sync(
         connectors=connectors,
         retention=retention,
         options=options,
-        on_reauth=changes.mark_needs_reauth,
+        on_reauth_needed=changes.mark_needs_reauth,
         metrics=metrics,
-        listeners=reactions.after_sync_commits(),
+        on_committed=reactions.after_sync_committed(),
     )
     scheduler = Scheduler(
         runner,
@@ -555,7 +506,7 @@ def _build_remediation(
         access_reviews=store.access_reviews,
     )
     return RemediationService(
-        bus, planner, executor, remediations=store.remediations, stoppers=(resync.stop,)
+        bus, planner, executor, remediations=store.remediations, on_stopped=(resync.stop,)
     )
 
 

@@ -31,7 +31,7 @@ def evidence_routes(container: Container) -> list[Route]:
 
     async def export(request: Request) -> Response:
         token = bearer_token(request.headers.get("authorization"))
-        principal = await container.access.authenticate(token)
+        principal = await container.services.api_keys.authenticate(token)
         if principal is None:
             return _error(
                 401,
@@ -50,7 +50,7 @@ def evidence_routes(container: Container) -> list[Route]:
                 raise ValidationFailed(
                     "checkId is required, e.g. ?checkId=confluence-policy-current"
                 )
-            prepared = await container.policy.evidence.open_export(principal, check_id, fmt)
+            prepared = await container.services.evidence.open_export(principal, check_id, fmt)
         except DomainError as exc:
             return _error(_STATUS.get(exc.code, 400), exc.code, exc.message)
         disposition = f'attachment; filename="{prepared.filename}"'

@@ -1,4 +1,4 @@
-"""One-pass subscription fan-out and bounded per-socket send queues (issue 15).
+"""One-pass subscription fan-out and bounded per-socket send queues.
 
 Without this, every subscriber of ``checkResultUpdated`` ran its own copy of the
 subscription: one bus subscription, one GraphQL execution and one JSON serialisation per
@@ -228,8 +228,7 @@ class _Stream:
                     self._hub.executions += 1
                     payload = next_payload(result)
                     for subscriber in list(self.subscribers):
-                        if subscriber.deliver(payload):
-                            self._hub.deliveries += 1
+                        subscriber.deliver(payload)
             finally:
                 self._hub.forget(self)  # nobody joins a stream that is ending
                 await source.aclose()  # type: ignore[attr-defined]
@@ -248,11 +247,6 @@ class FanOut:
     def __init__(self) -> None:
         self._streams: dict[Hashable, _Stream] = {}
         self.executions = 0  # events executed (one per event and stream)
-        self.deliveries = 0  # payloads queued to subscribers
-
-    def stream_count(self) -> int:
-        """How many shared streams run."""
-        return len(self._streams)
 
     async def serve(self, key: Hashable, subscriber: Subscriber, start: StreamStart) -> Outcome:
         """Join (or start) the stream of ``key`` until it ends or the subscriber leaves."""

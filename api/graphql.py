@@ -117,7 +117,7 @@ class VigilGraphQL(GraphQL[Context, None]):
         self.sockets = container.sockets
         self.socket_limits = SocketLimits(
             limiter=container.rate_limiter,
-            key_valid=container.access.key_still_valid,
+            key_valid=container.services.api_keys.key_still_valid,
             registry=self.sockets,
             recheck_seconds=settings.key_recheck_seconds,
             operation_timeout=settings.operation_timeout_seconds,
@@ -202,7 +202,7 @@ class VigilGraphQL(GraphQL[Context, None]):
         """Authenticate HTTP requests here; WebSockets authenticate in ``connection_init``."""
         request_id = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
         context = Context(
-            services=self.container.services(),
+            services=self.container.services,
             request_id=request_id,
             request=request,
             response=response,
@@ -228,7 +228,7 @@ class VigilGraphQL(GraphQL[Context, None]):
 
     async def _authenticate(self, token: str | None, request_id: str) -> Any:
         try:
-            return await self.container.access.authenticate(token)
+            return await self.container.services.api_keys.authenticate(token)
         except Exception:
             log.exception(
                 "authentication failed (request id %s)",
@@ -261,7 +261,7 @@ class VigilGraphQL(GraphQL[Context, None]):
         raw = params.get("authorization") or params.get("Authorization")
         token = bearer_token(raw if isinstance(raw, str) else None)
         try:
-            principal = await self.container.access.authenticate(token)
+            principal = await self.container.services.api_keys.authenticate(token)
         except Exception:
             log.exception("authentication of a WebSocket failed")
             reason = "the service cannot check API keys right now; retry shortly"

@@ -17,7 +17,7 @@ def oauth_routes(container: Container) -> list[Route]:
 
     async def callback(request: Request) -> Response:
         params = request.query_params
-        outcome = await container.oauth.complete(
+        outcome = await container.services.oauth.complete(
             state=params.get("state"), code=params.get("code"), error=params.get("error")
         )
         if outcome.integration is None:

@@ -30,7 +30,7 @@ def people_routes(container: Container) -> list[Route]:
 
     async def import_people(request: Request) -> Response:
         token = bearer_token(request.headers.get("authorization"))
-        principal = await container.access.authenticate(token)
+        principal = await container.services.api_keys.authenticate(token)
         if principal is None:
             return _error(401, "UNAUTHENTICATED", "missing, invalid or revoked API key")
         wait = container.rate_limiter.take(principal.api_key_id)
@@ -44,7 +44,7 @@ def people_routes(container: Container) -> list[Route]:
         if body is None:
             return _error(413, "FILE_TOO_LARGE", f"the file is over {MAX_BYTES} bytes")
         try:
-            summary = await container.compliance.people.import_csv(principal, body)
+            summary = await container.services.people.import_csv(principal, body)
         except InvalidPeople as exc:
             return errors_response(
                 400,

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gql import GraphQLRequest
 
-from services.models import Principal, Role
+from services.models import AccountStatus, AccountType, Principal, Role
 from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
 from services.store import Store
@@ -61,8 +61,8 @@ def accounts(n: int) -> list[SnapshotAccount]:
                 account_id=f"acc-{i:06d}",
                 display_name=f"User {i}",
                 email=email if kind != "app" else None,
-                account_type=kind,
-                account_status="active",
+                account_type=AccountType(kind),
+                account_status=AccountStatus.ACTIVE,
                 is_admin=i % 50 == 0,
                 mfa_enabled=i % 7 != 0,
                 groups=("confluence-users",),
@@ -80,7 +80,7 @@ def people_csv(n: int) -> bytes:
 async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
     """An organization with a current snapshot of ``n`` accounts, people, a critical system."""
     container = live.container
-    org, created = await container.access.create_organization("Bench")
+    org, created = await container.services.organizations.create_organization("Bench")
     admin = Principal(org.id, Role.ADMIN, created.key.id)
     integration = await connected(store, org.id)
     started = time.perf_counter()
@@ -94,17 +94,16 @@ async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
     )  # fmt: skip
     print(f"snapshot of {n} accounts written in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    compliance = container.compliance
     staff, created_people = people_csv(int(n * 0.95)).splitlines(keepends=True), 0
     for start in range(1, len(staff), 40_000):  # at most 50,000 people per import
         chunk = b"".join([staff[0], *staff[start : start + 40_000]])
-        created_people += (await compliance.people.import_csv(admin, chunk)).created
+        created_people += (await container.services.people.import_csv(admin, chunk)).created
     print(
         f"{created_people} people imported (+ identities) in {time.perf_counter() - started:.1f} s"
     )
-    await compliance.systems.add(admin, SystemKind.CONFLUENCE, SystemSettings())
+    await container.services.systems.add(admin, SystemKind.CONFLUENCE, SystemSettings())
     started = time.perf_counter()
-    await compliance.reevaluator.settle()
+    await container.reevaluator.settle()
     print(f"first evaluation (cold caches) in {time.perf_counter() - started:.2f} s")
     return org.id, created.secret
 

@@ -38,6 +38,7 @@ from services.crypto import generate_key, parse_key  # noqa: E402
 from services.events import InMemoryEventBus  # noqa: E402
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, seal  # noqa: E402
 from services.evidence.models import EvidenceEntry  # noqa: E402
+from services.organizations import OrganizationService  # noqa: E402
 from services.store import Store  # noqa: E402
 from services.store.evidence import evidence_document  # noqa: E402
 from tests.mongo import wire_server  # noqa: E402
@@ -93,7 +94,9 @@ async def load(url: str, db: str, count: int, pages: int, key: EvidenceKey) -> t
     keys = ApiKeyService(
         InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
     )
-    org, created = await keys.create_organization("Bench")
+    org, created = await OrganizationService(
+        keys, organizations=store.organizations
+    ).create_organization("Bench")
     col, prev, batch = store._db["evidence"], GENESIS_HASH, []
     for n in range(1, count + 1):
         record = seal(

@@ -242,8 +242,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(0.02)
         try:
             container = app.state.container
-            org, created = await container.access.create_organization("Fan-out bench")
-            await container.compliance.reevaluator.settle()
+            org, created = await container.services.organizations.create_organization(
+                "Fan-out bench"
+            )
+            await container.reevaluator.settle()
             topic = topic_for(org.id, CHECKS_CHANNEL)
             gc.collect()
             rss_base = rss_bytes()

@@ -73,7 +73,7 @@ def plain_routes(container: Container) -> list[Route]:
     """The same data as ``CHECKS`` and ``ACCOUNTS``, as plain JSON (bench only)."""
 
     async def principal(request: Request) -> Any:
-        found = await container.access.authenticate(
+        found = await container.services.api_keys.authenticate(
             bearer_token(request.headers.get("authorization"))
         )
         assert found is not None
@@ -81,7 +81,7 @@ def plain_routes(container: Container) -> list[Route]:
 
     async def checks(request: Request) -> Response:
         caller = await principal(request)
-        service = container.services().checks
+        service = container.services.checks
         out = []
         for view in await service.list_checks(caller, paged=True):
             r = view.result
@@ -117,7 +117,7 @@ def plain_routes(container: Container) -> list[Route]:
 
     async def accounts(request: Request) -> Response:
         caller = await principal(request)
-        page = await container.services().accounts.accounts(caller, None, 100, None)
+        page = await container.services.accounts.accounts(caller, None, 100, None)
         edges = [{"cursor": c, "node": _account(a)} for c, a in page.items]
         info = {"hasNextPage": page.has_next_page, "endCursor": page.end_cursor}
         body = {"totalCount": page.total_count, "pageInfo": info, "edges": edges}

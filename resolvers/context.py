@@ -18,6 +18,7 @@ from services.identity.service import IdentityService
 from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.models import Principal
+from services.organizations import OrganizationService
 from services.people.service import PeopleService
 from services.policies.service import PolicyService
 from services.remediation.consent import RemediationConsent
@@ -32,23 +33,29 @@ from services.sync.service import SyncService
 class AppServices:
     """The services the GraphQL layer calls (built by the composition root)."""
 
+    # The caller's organization and keys; the bus for subscriptions.
     api_keys: ApiKeyService
+    organizations: OrganizationService
     bus: EventBus
+    # Connecting Confluence, syncing it, reading its snapshots.
     integrations: IntegrationService
     oauth: OAuthFlow
     sync: SyncService
     snapshots: SnapshotReader
+    # Access reviews: people, account identities, critical systems, reviews.
     people: PeopleService
     identities: IdentityService
     accounts: AccountService
     systems: CriticalSystemService
     reviews: AccessReviewService
+    # Checks and what they rest on.
     checks: CheckService
     policies: PolicyService
     evidence: EvidenceService
     check_exceptions: ExceptionService
-    remediation: RemediationService | None = None  # issue 16
-    remediation_consent: RemediationConsent | None = None  # issue 16
+    # Carrying out remediation in Atlassian.
+    remediation: RemediationService | None = None
+    remediation_consent: RemediationConsent | None = None
 
 
 @dataclass

@@ -17,7 +17,7 @@ class OrganizationQuery:
     @strawberry.field(description="The caller: organization and role (every role).")
     async def me(self, info: strawberry.Info[Context, Any]) -> Viewer:
         principal = principal_of(info)
-        org = await info.context.services.api_keys.get_organization(principal)
+        org = await info.context.services.organizations.get_organization(principal)
         return Viewer(
             organization=Organization.from_domain(org),
             role=principal.role,
@@ -40,7 +40,7 @@ class OrganizationMutation:
             strawberry.argument(description="The complete new set (duplicates ignored)."),
         ],
     ) -> FrameworksPayload:
-        org = await info.context.services.api_keys.activate_frameworks(
+        org = await info.context.services.organizations.activate_frameworks(
             principal_of(info), frameworks
         )
         return FrameworksPayload(organization=Organization.from_domain(org))

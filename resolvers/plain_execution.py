@@ -1,4 +1,4 @@
-"""Completing plain objects without graphql-core's per-field machinery (issue 15).
+"""Completing plain objects without graphql-core's per-field machinery.
 
 graphql-core executes every field of every object the same way: resolve info, resolver call,
 awaitable check, error wrapping, completion. For a page of 500 failing items (edge, cursor,

@@ -1,4 +1,4 @@
-"""Remediation (issue 16): ``remediationPlan``, ``executeRemediation``, ``remediations``,
+"""Remediation: ``remediationPlan``, ``executeRemediation``, ``remediations``,
 ``remediationUpdated``. Every type, field, argument and enum value is described."""
 
 from __future__ import annotations

@@ -23,10 +23,9 @@ from resolvers.relay import (
     Node,
     PageInfo,
 )
-from resolvers.snapshot_types import account_status
 from resolvers.types import Actor
-from services.confluence.models import AccountStatus
 from services.identity.models import Classification, NotStaffKind
+from services.models import AccountStatus
 from services.paging import Slice
 from services.reviews import models
 from services.reviews.models import AccessDecision, ReviewStatus
@@ -130,7 +129,7 @@ class AccessReviewEntry:
             email=e.email,
             groups=list(e.groups),
             is_admin=e.is_admin,
-            account_status=account_status(e.account_status),
+            account_status=e.account_status,
             classification=e.classification,
             person_id=strawberry.ID(e.person_id) if e.person_id else None,
             kind=e.kind,

@@ -126,7 +126,7 @@ def build_schema(
     ]
     if not development:
         extensions += [DisableIntrospection, HideSuggestions]
-    # Last: a document the limits refused is not validated (issue 15).
+    # Last: a document the limits refused is not validated.
     extensions += [CachedValidation]
     return VigilSchema(
         query=Query,

@@ -9,9 +9,9 @@ import strawberry
 from resolvers.enums import graphql_enum
 from resolvers.people_types import Person
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo
-from services.confluence.models import AccountStatus, AccountType
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
 from services.identity.views import AccountView
+from services.models import AccountStatus, AccountType
 from services.paging import Slice
 from services.sync import models
 
@@ -79,22 +79,6 @@ graphql_enum(
         AccountType.UNKNOWN: "Not reported, or a value Atlassian added later.",
     },
 )
-
-
-def account_status(value: str) -> AccountStatus:
-    """The enum for a stored status; values Atlassian adds later are UNKNOWN."""
-    try:
-        return AccountStatus(value)
-    except ValueError:
-        return AccountStatus.UNKNOWN
-
-
-def account_type(value: str | None) -> AccountType:
-    """The enum for a stored type; values Atlassian adds later are UNKNOWN."""
-    try:
-        return AccountType(value) if value is not None else AccountType.UNKNOWN
-    except ValueError:
-        return AccountType.UNKNOWN
 
 
 @strawberry.type(description="The persistent classification of an account and who it is.")
@@ -170,8 +154,8 @@ class Account:
             account_id=strawberry.ID(a.account_id),
             display_name=a.display_name,
             email=a.email,
-            account_type=account_type(a.account_type),
-            account_status=account_status(a.account_status),
+            account_type=a.account_type,
+            account_status=a.account_status,
             is_admin=a.is_admin,
             mfa_enabled=a.mfa_enabled,
             groups=list(a.groups),

@@ -1,19 +1,18 @@
-"""Organizations and API keys: creation, authentication, revocation, role checks."""
+"""API keys: creation, authentication, revocation, role checks."""
 
 from __future__ import annotations
 
 import enum
 import hashlib
 import secrets
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from services.clock import Clock, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
-from services.hooks import OnChange, ignore_change
-from services.models import ApiKey, CreatedApiKey, Framework, Organization, Principal, Role
+from services.models import ApiKey, CreatedApiKey, Organization, Principal, Role
 
 #: Bus channel of API key changes: ``{"change": KeyChange, "key_id": ...}``.
 API_KEYS_CHANNEL = "api_keys"
@@ -41,15 +40,11 @@ def require_role(principal: Principal, required: Role) -> None:
         raise Forbidden(f"this operation needs the {required.value} role")
 
 
-class OrganizationsRepo(Protocol):
-    """The ``OrganizationRepository`` methods ``ApiKeyService`` calls."""
+class KnownOrganizations(Protocol):
+    """The ``OrganizationRepository`` method ``ApiKeyService`` calls (a key's organization
+    must exist)."""
 
-    async def count(self) -> int: ...
-    async def create(self, *, name: str) -> Organization: ...
     async def get_or_raise(self, *, organization_id: str) -> Organization: ...
-    async def update_frameworks(
-        self, *, organization_id: str, frameworks: Sequence[Framework]
-    ) -> Organization: ...
 
 
 class ApiKeysRepo(Protocol):
@@ -66,33 +61,24 @@ class ApiKeysRepo(Protocol):
 
 
 class ApiKeyService:
-    """Creates organizations and keys and turns a presented key into a ``Principal``."""
+    """Creates, lists and revokes keys and turns a presented key into a ``Principal``."""
 
     def __init__(
         self,
         bus: EventBus,
         *,
-        organizations: OrganizationsRepo,
+        organizations: KnownOrganizations,
         api_keys: ApiKeysRepo,
         clock: Clock | None = None,
-        frameworks_changed: OnChange = ignore_change,
     ) -> None:
-        """``frameworks_changed`` runs after the active frameworks changed (the reactions
-        re-evaluate the policy checks)."""
         self._organizations = organizations
         self._api_keys = api_keys
         self._bus = bus
         self._clock = clock or utcnow
-        self._frameworks_changed = frameworks_changed
 
-    async def create_organization(self, name: str) -> tuple[Organization, CreatedApiKey]:
-        """Create an organization with its first ADMIN key."""
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise ValidationFailed("name must be 1-200 characters", field=["name"])
-        org = await self._organizations.create(name=name)
-        created = await self._create_key(org.id, Role.ADMIN, "initial admin key")
-        return org, created
+    async def create_initial_key(self, organization_id: str) -> CreatedApiKey:
+        """The first ADMIN key of a new organization (nobody watches its keys yet)."""
+        return await self._create_key(organization_id, Role.ADMIN, "initial admin key")
 
     async def create_api_key(self, principal: Principal, role: Role, name: str) -> CreatedApiKey:
         """Create a key in the caller's organization (ADMIN only)."""
@@ -133,10 +119,6 @@ class ApiKeyService:
         require_role(principal, Role.ADMIN)
         return await self._api_keys.list_by_organization(organization_id=principal.organization_id)
 
-    async def get_organization(self, principal: Principal) -> Organization:
-        """The caller's organization."""
-        return await self._organizations.get_or_raise(organization_id=principal.organization_id)
-
     async def get_api_key(self, principal: Principal, key_id: str) -> ApiKey | None:
         """A key of the caller's organization (ADMIN sees all; others only their own)."""
         key = await self._api_keys.get(key_id=key_id)
@@ -156,18 +138,6 @@ class ApiKeyService:
             return None
         return key
 
-    async def activate_frameworks(
-        self, principal: Principal, frameworks: Sequence[Framework]
-    ) -> Organization:
-        """Set the organization's active frameworks (ADMIN only; duplicates ignored)."""
-        require_role(principal, Role.ADMIN)
-        unique = list(dict.fromkeys(frameworks))
-        org = await self._organizations.update_frameworks(
-            organization_id=principal.organization_id, frameworks=unique
-        )
-        await self._frameworks_changed(org.id)
-        return org
-
     async def authenticate(self, presented: str | None) -> Principal | None:
         """The principal for a presented key value, or None if missing, unknown or revoked."""
         if not presented or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
@@ -184,14 +154,6 @@ class ApiKeyService:
         """Whether the key a principal was authenticated with is still active."""
         key = await self._api_keys.get(key_id=principal.api_key_id)
         return key is not None and key.active and key.organization_id == principal.organization_id
-
-    async def ensure_bootstrap_organization(
-        self, name: str
-    ) -> tuple[Organization, CreatedApiKey] | None:
-        """Create a first organization when the store holds none; else None."""
-        if await self._organizations.count() > 0:
-            return None
-        return await self.create_organization(name)
 
     async def _create_key(self, organization_id: str, role: Role, name: str) -> CreatedApiKey:
         secret = KEY_PREFIX + secrets.token_urlsafe(32)

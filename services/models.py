@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Self
 
 
 class Role(enum.StrEnum):
@@ -20,6 +21,36 @@ class Role(enum.StrEnum):
 
 
 _RANK = {Role.VIEWER: 0, Role.REVIEWER: 1, Role.ADMIN: 2}
+
+
+class _Reported(enum.StrEnum):
+    """A value Atlassian reports from an open set: one it adds later is UNKNOWN."""
+
+    @classmethod
+    def parse(cls, value: object) -> Self:
+        """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
+        text = value.strip().lower() if isinstance(value, str) else "unknown"
+        return cls(text) if text in cls._value2member_map_ else cls("unknown")
+
+
+class AccountType(_Reported):
+    """An Atlassian account's type (``accountType``, confluence-api.md §5.4)."""
+
+    ATLASSIAN = "atlassian"
+    APP = "app"
+    CUSTOMER = "customer"
+    UNKNOWN = "unknown"
+
+
+class AccountStatus(_Reported):
+    """An Atlassian account's status (``accountStatus``, confluence-api.md §5.4 and §5.8): only
+    ACTIVE can log in. (The Admin API's composite ``status`` is another field; the client
+    folds it into this one.)"""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    CLOSED = "closed"
+    UNKNOWN = "unknown"
 
 
 class Framework(enum.StrEnum):

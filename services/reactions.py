@@ -6,7 +6,7 @@ layer: nothing here imports the API or the resolvers.
 
 At a glance (each line's steps run in this order):
 
-- after a sync commits (``Reactions.after_sync_commits``: the sync runner's listeners; one
+- after a sync commits (``Reactions.after_sync_committed``: the sync runner's on_committed; one
   failing does not stop the next)
   1. a POLICY sync: auto-map policy documents, then as "after policies change"
   2. announce the integration's new ``lastSyncAt`` (``integrationStatusChanged``)
@@ -32,6 +32,9 @@ Three classes, because each is built at a different point of the composition roo
 and the bus; ``Reactions`` also calls the identity, policy and integration services and is
 handed to the sync runner; ``IntegrationReactions`` calls the sync service, which is built
 after the runner.
+
+Naming: a service reports a fact through a constructor parameter ``on_<fact>`` (past tense:
+``on_people_changed``), wired to the reaction of the same fact, ``after_<fact>``, below.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from services.people.service import PEOPLE_CHANNEL
 from services.policies.service import POLICIES_CHANNEL, PolicyService
 from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import SyncRun
-from services.sync.runner import SnapshotListener
+from services.sync.runner import OnCommitted
 from services.sync.service import SyncService
 
 
@@ -62,34 +65,32 @@ class CheckReactions:
         """An account was linked, marked not staff, or its decision cleared."""
         self._reevaluator.request(organization_id, (IDENTITIES,))
 
-    async def after_critical_systems_change(self, organization_id: str) -> None:
+    async def after_systems_changed(self, organization_id: str) -> None:
         """A critical system was added or its settings changed."""
         self._reevaluator.request(organization_id, (ACCESS,))
 
-    async def after_review_changes(self, organization_id: str) -> None:
-        """A review started, an entry was decided, or a review completed."""
+    async def after_review_changed(self, organization_id: str, review_id: str) -> None:
+        """A review started, an entry was decided, or a review completed: re-evaluate the
+        checks that read reviews, tell ``accessReviewChanged`` subscribers which one."""
         self._reevaluator.request(organization_id, (REVIEWS,))
-
-    async def announce_review(self, organization_id: str, review_id: str) -> None:
-        """Then tell ``accessReviewChanged`` subscribers which review changed."""
         await self._bus.publish(
             topic_for(organization_id, REVIEWS_CHANNEL), {"review_id": review_id}
         )
 
-    async def after_frameworks_change(self, organization_id: str) -> None:
+    async def after_frameworks_changed(self, organization_id: str) -> None:
         """The organization's active frameworks changed: they decide the required policies."""
-        await self.after_policies_change(organization_id)
+        await self.after_policies_changed(organization_id)
 
-    async def after_policies_change(self, organization_id: str) -> None:
+    async def after_policies_changed(self, organization_id: str) -> None:
         """Policy documents changed: re-evaluate the policy checks, tell ``policiesChanged``."""
         self._reevaluator.request(organization_id, (POLICY,))
         await self._bus.publish(topic_for(organization_id, POLICIES_CHANNEL), {})
 
-    async def after_exceptions_change(self, organization_id: str) -> None:
+    async def after_exceptions_changed(self, organization_id: str) -> None:
         """Check exceptions changed (they may concern any check): re-evaluate everything."""
         self._reevaluator.request(organization_id)
 
-    async def after_integration_changes(self, integration: Integration) -> None:
+    async def after_integration_changed(self, integration: Integration) -> None:
         """An integration connected, disconnected or needs re-authorisation."""
         self._reevaluator.request(integration.organization_id)
 
@@ -114,8 +115,8 @@ class Reactions:
         self._policies = policies
         self._integrations = integrations
 
-    def after_sync_commits(self) -> tuple[SnapshotListener, ...]:
-        """The sync runner's listeners, in the order they run after a commit."""
+    def after_sync_committed(self) -> tuple[OnCommitted, ...]:
+        """The sync runner's on_committed reactions, in the order they run after a commit."""
         return (self.map_policies, self.announce_last_sync, self.resolve_and_reevaluate)
 
     async def map_policies(self, integration: Integration, run: SyncRun) -> None:
@@ -123,7 +124,7 @@ class Reactions:
         if integration.purpose is not Purpose.POLICY:
             return
         await self._policies.auto_map(integration.organization_id)
-        await self._checks.after_policies_change(integration.organization_id)
+        await self._checks.after_policies_changed(integration.organization_id)
 
     async def announce_last_sync(self, integration: Integration, run: SyncRun) -> None:
         """2. Tell ``integrationStatusChanged`` subscribers that ``lastSyncAt`` moved."""
@@ -138,7 +139,7 @@ class Reactions:
         else:
             self._reevaluator.request(organization_id)
 
-    async def after_people_change(self, organization_id: str, person_ids: frozenset[str]) -> None:
+    async def after_people_changed(self, organization_id: str, person_ids: frozenset[str]) -> None:
         """People decide identities (email match) of their accounts only; the checks that
         read people, and those that read identities if any changed, are re-evaluated."""
         resolved = await self._identities.resolve(organization_id, person_ids=person_ids)
@@ -152,10 +153,10 @@ class IntegrationReactions:
     def __init__(self, sync: SyncService) -> None:
         self._sync = sync
 
-    async def after_connect(self, integration: Integration) -> None:
+    async def after_connected(self, integration: Integration) -> None:
         """A freshly CONNECTED integration: queue its first sync (SPEC §2.1.4)."""
         await self._sync.request_initial_sync(integration)
 
-    async def after_admin_key_change(self, integration: Integration) -> None:
+    async def after_collection_changed(self, integration: Integration) -> None:
         """The admin key brings MFA and last activity: sync now, or after the running run."""
         await self._sync.collection_changed(integration)

@@ -80,7 +80,7 @@ def _routes(sim: Simulator) -> list[BaseRoute]:
             "/api/oauth/token/accessible-resources", make_accessible_resources(sim), methods=["GET"]
         ),
         Route("/api" + ADMIN_SEARCH, make_admin_search(sim), methods=["POST"]),
-        # issue 16: the Admin API calls of remediation
+        # the Admin API calls of remediation
         Route("/api" + ADMIN_DIRECTORIES, remediation.make_directories(sim), methods=["GET"]),
         Route("/api" + ADMIN_DIRECTORY_USER, remediation.make_directory_user(sim), methods=["GET"]),
         Route(

@@ -86,7 +86,7 @@ class Simulator:
         self.tokens = TokenStore(self.clock, token_policy)
         self.faults = Faults(self.clock, seed, faults)
         self.counters = Counters()
-        self.suspended: set[str] = set()  # issue 16: accounts suspended via the Admin API
+        self.suspended: set[str] = set()  # accounts suspended via the Admin API
         self.quota = QuotaTracker(self.clock)
         self._directory_cache: tuple[tuple[tuple[int, int, int], ...], DirectoryView] | None = None
 

@@ -17,7 +17,6 @@ from simulator.content import (
 from simulator.model import POLICY_LABEL, REQUIRED_SECTIONS, Account, Group, Page, Space
 from simulator.site import Site
 
-STANDARD_GROUPS = ("confluence-users", "confluence-administrators", "site-admins")
 _FIRST = [
     "Ada",
     "Alan",

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-ACCOUNT_TYPES = ("atlassian", "app", "customer", "")  # "" = unknown / not reported
-ACCOUNT_STATUSES = ("active", "inactive", "closed", "unknown")
 ADMIN_GROUP_NAMES = ("confluence-administrators", "site-admins", "administrators")
 REQUIRED_SECTIONS = ("Purpose", "Scope", "Policy")
 POLICY_LABEL = "policy"

@@ -1,4 +1,4 @@
-"""Confluence writes Vigil's remediation makes (issue 16).
+"""Confluence writes Vigil's remediation makes.
 
 ``DELETE /wiki/rest/api/group/userByGroupId?groupId=…&accountId=…`` — v1 OpenAPI
 ``removeMemberFromGroupByGroupId``: 204 when removed and also when the account was not a

@@ -14,9 +14,9 @@ CONFLUENCE_ENDPOINTS = (
     ("POST", "/wiki/api/v2/users-bulk"),
     ("GET", "/wiki/api/v2/pages/{id}"),
     ("GET", "/wiki/api/v2/spaces"),
-    ("DELETE", "/wiki/rest/api/group/userByGroupId"),  # issue 16: remediation's one write
+    ("DELETE", "/wiki/rest/api/group/userByGroupId"),  # remediation's one write
 )
-# Admin API directory endpoints of remediation (issue 16), relative to api.atlassian.com.
+# Admin API directory endpoints of remediation, relative to api.atlassian.com.
 ADMIN_DIRECTORIES = "/admin/v2/orgs/{orgId}/directories"
 ADMIN_DIRECTORY_USER = "/admin/v2/orgs/{orgId}/directories/{directoryId}/users/{accountId}"
 ADMIN_SUSPEND = ADMIN_DIRECTORY_USER + "/suspend"
@@ -36,7 +36,6 @@ WRITE_ROUTES = frozenset(
 )
 ADMIN_SEARCH = "/admin/v2/orgs/{orgId}/directories/-/users/search"
 
-FAMILIES = ("confluence", "admin", "oauth", "authorize", "resources", "edge", "other")
 DEFAULT_FAULT_FAMILIES = frozenset({"confluence", "admin"})
 
 

@@ -21,8 +21,6 @@ from simulator.model import (
     parse_time,
 )
 
-OPERATOR_ROLES = ("admin", "member", "service")
-
 
 class AccountTable(dict[str, Account]):
     """A site's accounts by id, counting its changes (``version``) so that views derived from

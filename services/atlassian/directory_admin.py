@@ -1,4 +1,4 @@
-"""Admin API writes for remediation (issue 16): find an account's directories, suspend its
+"""Admin API writes for remediation: find an account's directories, suspend its
 access, read its membership status back. Shapes and what is unconfirmed: docs/remediation.md.
 """
 

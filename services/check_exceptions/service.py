@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Protocol
 
 from services.api_keys import require_role
+from services.callbacks import OnChange, ignore_change
 from services.check_exceptions.models import MAX_DURATION, CheckException
 from services.clock import Clock, utc_ms, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.hooks import OnChange, ignore_change
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 
@@ -96,14 +96,14 @@ class ExceptionService:
         *,
         check_ids: Callable[[], Collection[str]],
         failing: FailingItems | None = None,
-        changed: OnChange = ignore_change,
+        on_exceptions_changed: OnChange = ignore_change,
         clock: Clock = utcnow_ms,
     ) -> None:
         self._repo = repo
         self._active = ActiveExceptions(repo)
         self._check_ids = check_ids
         self._failing = failing
-        self._changed = changed
+        self._on_exceptions_changed = on_exceptions_changed
         self._clock = clock
 
     async def create(
@@ -140,7 +140,7 @@ class ExceptionService:
             by=principal.api_key_id,
             at=now,
         )
-        await self._changed(org)
+        await self._on_exceptions_changed(org)
         return created
 
     async def _ensure_failing(self, org: str, check_id: str, resource_id: str) -> None:
@@ -170,7 +170,7 @@ class ExceptionService:
             if existing is None:
                 raise NotFound(f"exception {exception_id} not found", field=["id"])
             raise Conflict(f"exception {exception_id} is already revoked", field=["id"])
-        await self._changed(org)
+        await self._on_exceptions_changed(org)
         return revoked
 
     async def page(

@@ -25,7 +25,7 @@ Contract of ``Check.evaluate(data) -> Outcome``:
 The engine (``services.checks.engine``) then moves failing items whose ``(check_id,
 resource_id)`` is excepted into ``excepted_items`` (a FAILING outcome left with no failing
 item becomes PASSING), compares the outcome with the previous result, and only when status,
-failing items or excepted items differ: calls the ``on_changed`` hook, stores the result and
+failing items or excepted items differ: calls ``record_evidence``, stores the result and
 appends it to the history, and publishes it on ``checkResultUpdated``.
 """
 
@@ -118,9 +118,9 @@ class Check(Protocol[D_contra]):
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """One check evaluated for one organization, as the engine hands it to hooks.
+    """One check evaluated for one organization, as the engine hands it to ``record_evidence``.
 
-    ``result`` is the new result (``evidence_id`` still None when given to ``on_changed``),
+    ``result`` is the new result (``evidence_id`` still None when given to ``record_evidence``),
     ``previous`` the stored result it replaces (read only for a change; None the first
     time and for unchanged evaluations), ``population`` what was evaluated, ``changed``
     whether status / failing / excepted items differ from the stored result and
@@ -147,13 +147,13 @@ class DataSource(Protocol[D_co]):
 
 
 class ExceptionFilter(Protocol):
-    """Which failing items are excepted (issue 7: unexpired check exceptions)."""
+    """Which failing items are excepted (the unexpired check exceptions)."""
 
     async def excepted(self, organization_id: str, now: datetime) -> frozenset[tuple[str, str]]:
         """The ``(check_id, resource_id)`` pairs excepted at ``now``."""
 
 
-class OnChanged(Protocol):
+class RecordEvidence(Protocol):
     """Called once per changed evaluation, before the result is stored (evidence plugs in).
 
     Returns the id of the evidence record it wrote (stored as ``CheckResult.evidence_id``)

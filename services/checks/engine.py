@@ -12,7 +12,7 @@ checks the scopes select (all, a source's, or those reading one input of a sourc
    becomes PASSING).
 3. ``_record``: the outcome's digest (status + failing + excepted items) is compared with
    the stored one. Unchanged → only evaluated time, reason and data age are updated.
-   Changed → the ``on_changed`` hook (evidence) gets the ``Evaluation`` and returns the
+   Changed → ``record_evidence`` gets the ``Evaluation`` and returns the
    evidence id; the result is stored (compare-and-set on its version, so two processes
    cannot both record one change), appended to the history, and published on the bus
    (``checkResultUpdated``). ``changedAt`` moves only when the status changes.
@@ -27,7 +27,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.checks.base import Check, DataSource, Evaluation, ExceptionFilter, OnChanged, Outcome
+from services.checks.base import (
+    Check,
+    DataSource,
+    Evaluation,
+    ExceptionFilter,
+    Outcome,
+    RecordEvidence,
+)
 from services.checks.events import CHECKS_CHANNEL, result_event
 from services.checks.models import CheckResult, CheckStatus, StoredState
 from services.checks.scopes import selects
@@ -41,7 +48,7 @@ INTERNAL = "internal error while evaluating this check; it is logged"
 
 
 async def no_evidence(evaluation: Evaluation) -> str | None:
-    """The default ``on_changed`` hook: records nothing."""
+    """The default ``record_evidence``: records nothing."""
     return None
 
 
@@ -72,7 +79,7 @@ class CheckEngine:
         check_results: CheckResultsRepo,
         checks: Sequence[Check[Any]],
         sources: Mapping[str, DataSource[Any]],
-        on_changed: OnChanged = no_evidence,
+        record_evidence: RecordEvidence = no_evidence,
         exceptions: ExceptionFilter | None = None,
         clock: Clock = utcnow_ms,
     ) -> None:
@@ -80,7 +87,7 @@ class CheckEngine:
         self._bus = bus
         self.checks = tuple(checks)
         self._sources = dict(sources)
-        self.on_changed = on_changed
+        self.record_evidence = record_evidence
         self.exceptions: ExceptionFilter = exceptions or NoExceptions()
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
@@ -170,7 +177,7 @@ class CheckEngine:
         result = replace(result, id=new_id("res"))
         evaluation = Evaluation(check, result, previous, outcome.population, True, status_changed)
         try:
-            evidence_id = await self.on_changed(evaluation)
+            evidence_id = await self.record_evidence(evaluation)
         except Exception:
             log.exception("recording the change of %s failed; it will be retried", check.id)
             return None

@@ -1,4 +1,4 @@
-"""What a re-evaluation covers: a whole data source, or some of its inputs (issue 15).
+"""What a re-evaluation covers: a whole data source, or some of its inputs.
 
 A scope is a source name (``access``: every check of that source) or ``source:input``
 (``access:people``: the checks of that source that read that input). A check says which
@@ -17,11 +17,6 @@ from typing import Any
 def scope(source: str, input_name: str) -> str:
     """The scope of one input of a source: ``access:people``."""
     return f"{source}:{input_name}"
-
-
-def source_of(value: str) -> str:
-    """The source a scope belongs to."""
-    return value.partition(":")[0]
 
 
 def reads(check: Any) -> frozenset[str] | None:

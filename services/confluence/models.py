@@ -4,50 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Generic, TypeVar
 
+from services.models import AccountStatus, AccountType
+
 T = TypeVar("T")
-
-
-class AccountType(StrEnum):
-    """An Atlassian account's type; values Atlassian adds later map to UNKNOWN."""
-
-    ATLASSIAN = "atlassian"
-    APP = "app"
-    CUSTOMER = "customer"
-    UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, value: object) -> AccountType:
-        """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
-        return _parse_enum(cls, value, cls.UNKNOWN)
-
-
-class AccountStatus(StrEnum):
-    """An Atlassian account's status; values Atlassian adds later map to UNKNOWN."""
-
-    ACTIVE = "active"
-    INACTIVE = "inactive"
-    CLOSED = "closed"
-    UNKNOWN = "unknown"
-
-    @classmethod
-    def parse(cls, value: object) -> AccountStatus:
-        """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
-        return _parse_enum(cls, value, cls.UNKNOWN)
-
-
-E = TypeVar("E", bound=StrEnum)
-
-
-def _parse_enum(cls: type[E], value: object, default: E) -> E:
-    if isinstance(value, str):
-        try:
-            return cls(value.strip().lower())
-        except ValueError:
-            return default
-    return default
 
 
 @dataclass(frozen=True, slots=True)

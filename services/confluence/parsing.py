@@ -7,8 +7,6 @@ from typing import Any
 
 from services.confluence.errors import ConfluenceProtocolError, parse_datetime
 from services.confluence.models import (
-    AccountStatus,
-    AccountType,
     BulkUser,
     CurrentUser,
     DirectoryUser,
@@ -17,6 +15,7 @@ from services.confluence.models import (
     Page,
     Space,
 )
+from services.models import AccountStatus, AccountType
 
 JsonObject = dict[str, Any]
 

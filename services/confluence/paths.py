@@ -7,7 +7,7 @@ CURRENT_USER = "/wiki/rest/api/user/current"
 GROUPS = "/wiki/rest/api/group"
 GROUP_MEMBERS = "/wiki/rest/api/group/{group_id}/membersByGroupId"
 CONTENT_SEARCH = "/wiki/rest/api/content/search"
-# The one write (issue 16): remove a member from a group (v1 removeMemberFromGroupByGroupId).
+# The one write (remediation): remove a member from a group (v1 removeMemberFromGroupByGroupId).
 GROUP_MEMBER_REMOVE = "/wiki/rest/api/group/userByGroupId"
 
 # Confluence REST v2.

@@ -1,4 +1,4 @@
-"""The check engine's ``on_changed`` hook: every changed outcome becomes an evidence record.
+"""The check engine's ``record_evidence``: every changed outcome becomes an evidence record.
 
 The record holds the full result, the population it was computed over, the snapshot (id,
 integration, time) and, for excepted items, the exceptions that excepted them (who, why,
@@ -88,7 +88,7 @@ class PopulationText:
 
 
 class EvidenceRecorder:
-    """``OnChanged``: seal the evaluation into the organization's chain; return the record id."""
+    """``RecordEvidence``: seal the evaluation into the organization's chain, return its id."""
 
     def __init__(
         self,

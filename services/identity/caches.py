@@ -83,9 +83,6 @@ class SnapshotAccountCache:
         return SnapshotAccounts.of(snapshot_id, await self._load(snapshot_id))
 
 
-Versioned = tuple[int, V]  # (seq, value): the revision that wrote the value
-
-
 @dataclass
 class _Entry(Generic[K, V]):
     items: dict[K, tuple[int, V]]

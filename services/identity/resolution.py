@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
+from services.models import AccountType
 from services.people.models import Person
 from services.sync.models import SnapshotAccount
 
@@ -29,7 +30,7 @@ def automatic_identity(
             person_id=person.id,
             method=IdentityMethod.AUTO_EMAIL,
         )
-    if account.account_type == "app":
+    if account.account_type is AccountType.APP:
         return Identity(
             account_id=account.account_id,
             classification=Classification.NOT_STAFF,

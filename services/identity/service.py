@@ -12,9 +12,9 @@ from dataclasses import replace
 from typing import Protocol
 
 from services.api_keys import require_role
+from services.callbacks import OnChange, ignore_change
 from services.clock import Clock, utcnow
 from services.errors import NotFound, ValidationFailed
-from services.hooks import OnChange, ignore_change
 from services.identity.directory import Directory
 from services.identity.models import (
     Classification,
@@ -58,13 +58,13 @@ class IdentityService:
         *,
         identities: IdentitiesRepo,
         people: PeopleRepo,
-        on_change: OnChange = ignore_change,
+        on_identity_decided: OnChange = ignore_change,
         clock: Clock | None = None,
     ) -> None:
         self._identities = identities
         self._people = people
         self._directory = directory
-        self._on_change = on_change
+        self._on_identity_decided = on_identity_decided
         self._clock = clock or utcnow
         # organization → the snapshot this process last resolved whole (targeted resolution
         # is exact only after that)
@@ -181,6 +181,6 @@ class IdentityService:
             organization_id=organization_id, identity=identity
         )
         self._directory.identities_written(organization_id, [(seq, identity)], seq)
-        await self._on_change(organization_id)
+        await self._on_identity_decided(organization_id)
         people = await self._directory.people(organization_id)
         return view_of(account, {identity.account_id: identity}, people)

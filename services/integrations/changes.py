@@ -18,15 +18,15 @@ from services.integrations.models import Integration, IntegrationStatus
 
 log = logging.getLogger(__name__)
 
-OnIntegration = Callable[[Integration], Awaitable[None]]
+OnIntegrationChange = Callable[[Integration], Awaitable[None]]
 """Told an integration after something about it changed."""
 
 #: Bus channel announcing an integration's change (``integrationStatusChanged``).
 INTEGRATIONS_CHANNEL = "integrations"
 
 
-async def ignore_integration(integration: Integration) -> None:
-    """The default listener: nobody needs to know."""
+async def ignore_integration_change(integration: Integration) -> None:
+    """The default: nobody needs to know."""
 
 
 class IntegrationUpdates(Protocol):
@@ -45,11 +45,11 @@ class IntegrationChanges:
         bus: EventBus,
         *,
         integrations: IntegrationUpdates,
-        after_change: OnIntegration = ignore_integration,
+        on_integration_changed: OnIntegrationChange = ignore_integration_change,
     ) -> None:
         self._integrations = integrations
         self._bus = bus
-        self._after_change = after_change
+        self._on_integration_changed = on_integration_changed
 
     async def announce(self, integration: Integration) -> None:
         """Tell ``integrationStatusChanged`` subscribers (nothing else)."""
@@ -66,7 +66,7 @@ class IntegrationChanges:
         """Announce the change, then run the reaction to it; returns the integration."""
         await self.announce(integration)
         try:
-            await self._after_change(integration)
+            await self._on_integration_changed(integration)
         except Exception:
             log.exception("integration change callback failed for %s", integration.id)
         return integration

@@ -30,7 +30,7 @@ from services.confluence.retry import RetryPolicy
 from services.integrations.errors import ConfluenceUnavailable, InvalidCredentials
 from services.integrations.models import AuthMethod, Integration
 from services.integrations.tokens import (
-    OnReauth,
+    OnReauthNeeded,
     RefreshLockRepo,
     RefreshLocks,
     StoredOAuthTokenProvider,
@@ -100,14 +100,14 @@ class ClientFactory:
         vault: CredentialVault,
         credentials: RefreshLockRepo,
         locks: RefreshLocks,
-        on_reauth: OnReauth,
+        on_reauth_needed: OnReauthNeeded,
     ) -> None:
         self.http = http
         self.config = config
         self._vault = vault
         self._credentials = credentials
         self._locks = locks
-        self._on_reauth = on_reauth
+        self._on_reauth_needed = on_reauth_needed
 
     def oauth(self) -> AtlassianOAuth:
         """The OAuth helper for Vigil's 3LO app (or none configured)."""
@@ -164,7 +164,7 @@ class ClientFactory:
             credentials=self._credentials,
             oauth=self.oauth(),
             locks=self._locks,
-            on_reauth=self._on_reauth,
+            on_reauth_needed=self._on_reauth_needed,
         )
         return ConfluenceClient(http, base, TokenProviderAuth(stored), policy)
 

@@ -107,4 +107,6 @@ class OAuthState:
     organization_id: str
     integration_id: str
     expires_at: datetime
-    upgrade: bool = False  # re-consent of a CONNECTED integration for more scopes (issue 16)
+    upgrade: bool = (
+        False  # re-consent of a CONNECTED integration for more scopes (remediation's write scopes)
+    )

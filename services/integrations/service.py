@@ -19,8 +19,8 @@ from services.errors import AlreadyExists, NotFound, ValidationFailed
 from services.integrations.changes import (
     IntegrationChanges,
     IntegrationUpdates,
-    OnIntegration,
-    ignore_integration,
+    OnIntegrationChange,
+    ignore_integration_change,
 )
 from services.integrations.clients import ClientFactory, atlassian_errors
 from services.integrations.errors import (
@@ -103,20 +103,20 @@ class IntegrationService:
         changes: IntegrationChanges,
         *,
         integrations: IntegrationsRepo,
-        after_connect: OnIntegration = ignore_integration,
-        after_collection_change: OnIntegration = ignore_integration,
+        on_connected: OnIntegrationChange = ignore_integration_change,
+        on_collection_changed: OnIntegrationChange = ignore_integration_change,
         sync_interval_minutes: int = 360,
     ) -> None:
-        """``changes`` announces every change (and runs its reaction); ``after_connect`` runs
-        when an integration becomes CONNECTED (the first sync), ``after_collection_change``
+        """``changes`` announces every change (and runs its reaction); ``on_connected`` runs
+        when an integration becomes CONNECTED (the first sync), ``on_collection_changed``
         when what a sync collects changed (the admin key: a sync, or a follow-up)."""
         self._integrations = integrations
         self.vault = vault
         self.clients = clients
         self.changes = changes
         self.sync_interval_minutes = sync_interval_minutes
-        self._after_connect = after_connect
-        self._after_collection_change = after_collection_change
+        self._on_connected = on_connected
+        self._on_collection_changed = on_collection_changed
 
     async def list(self, principal: Principal) -> list[Integration]:
         """The caller's organization's integrations."""
@@ -278,7 +278,7 @@ class IntegrationService:
     async def _collection_changed(self, integration: Integration) -> Integration:
         """What a sync collects changed: a sync now, or one follow-up of the running one."""
         try:
-            await self._after_collection_change(integration)
+            await self._on_collection_changed(integration)
         except Exception:
             log.exception("sync after the admin key change could not be queued")
         return integration
@@ -351,7 +351,7 @@ class IntegrationService:
     async def connected(self, integration: Integration) -> None:
         """Run the after-connect reaction (the first sync); its failure is logged."""
         try:
-            await self._after_connect(integration)
+            await self._on_connected(integration)
         except Exception:
             log.exception("first sync could not be requested for %s", integration.id)
 

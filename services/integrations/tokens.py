@@ -44,7 +44,7 @@ from services.integrations.vault import OAUTH_TOKENS, CredentialVault, Secret
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-OnReauth = Callable[[Integration, str], Awaitable[None]]
+OnReauthNeeded = Callable[[Integration, str], Awaitable[None]]
 
 LOCK_TTL = timedelta(seconds=30)
 SWAP_ATTEMPTS = 3
@@ -121,7 +121,7 @@ class StoredOAuthTokenProvider:
         credentials: RefreshLockRepo,
         oauth: AtlassianOAuth,
         locks: RefreshLocks,
-        on_reauth: OnReauth,
+        on_reauth_needed: OnReauthNeeded,
         clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
         poll_seconds: float = 0.05,
@@ -131,7 +131,7 @@ class StoredOAuthTokenProvider:
         self._credentials = credentials
         self._oauth = oauth
         self._lock = locks.for_integration(integration.id)
-        self._on_reauth = on_reauth
+        self._on_reauth_needed = on_reauth_needed
         self._clock = clock or utcnow
         self._sleep = sleep
         self._poll = poll_seconds
@@ -170,7 +170,7 @@ class StoredOAuthTokenProvider:
             self._integration.organization_id, self._integration.id, OAUTH_TOKENS
         )
         if secret is None:
-            await self._on_reauth(self._integration, REAUTH_MESSAGE)
+            await self._on_reauth_needed(self._integration, REAUTH_MESSAGE)
             raise ReauthRequired(REAUTH_MESSAGE)
         return secret
 
@@ -204,7 +204,7 @@ class StoredOAuthTokenProvider:
         if self._usable(tokens):
             return tokens
         if not tokens.refresh_token:
-            await self._on_reauth(self._integration, REAUTH_MESSAGE)
+            await self._on_reauth_needed(self._integration, REAUTH_MESSAGE)
             raise ReauthRequired(REAUTH_MESSAGE)
         try:
             fresh = await self._oauth.refresh(tokens.refresh_token)
@@ -239,5 +239,5 @@ class StoredOAuthTokenProvider:
         current = secret_to_tokens((await self._load()).values)
         if current.refresh_token != refused.refresh_token and self._usable(current):
             return current
-        await self._on_reauth(self._integration, REAUTH_MESSAGE)
+        await self._on_reauth_needed(self._integration, REAUTH_MESSAGE)
         raise ReauthRequired(REAUTH_MESSAGE)

@@ -2,7 +2,7 @@
 
 Writes are whole-batch: everything is validated before anything is stored, and people
 that would not change are not written. After any change the organization's identities are
-resolved again for the people written and their checks re-evaluated (``on_people_change``,
+resolved again for the people written and their checks re-evaluated (``on_people_changed``,
 told the ids of the people written).
 """
 
@@ -39,8 +39,8 @@ MAX_FILTER_TEXT = 200
 PEOPLE_CHANNEL = "people"
 
 OnPeopleChange = Callable[[str, frozenset[str]], Awaitable[None]]
-"""Told ``(organization_id, ids of the people written)`` after a change (issue 15: identities
-are resolved again for those people only)."""
+"""Told ``(organization_id, ids of the people written)`` after a change (identities are
+resolved again for those people only)."""
 
 
 async def ignore_people_change(organization_id: str, person_ids: frozenset[str]) -> None:
@@ -89,12 +89,12 @@ class PeopleService:
         directory: PeopleCache,
         *,
         people: PeopleRepo,
-        on_people_change: OnPeopleChange = ignore_people_change,
+        on_people_changed: OnPeopleChange = ignore_people_change,
         clock: Clock | None = None,
     ) -> None:
         self._people = people
         self._directory = directory
-        self._on_people_change = on_people_change
+        self._on_people_changed = on_people_changed
         self._clock = clock or utcnow
 
     async def upsert(self, principal: Principal, drafts: Sequence[PersonDraft]) -> UpsertSummary:
@@ -191,7 +191,7 @@ class PeopleService:
         )
         if written:
             self._directory.people_written(organization_id, written, written[0][0])
-            await self._on_people_change(organization_id, frozenset(p.id for _, p in written))
+            await self._on_people_changed(organization_id, frozenset(p.id for _, p in written))
         stored = {p.id: p for _, p in written} | unchanged
         created = sum(1 for _, p in written if p.id not in existing)
         people = tuple(stored[person_id(organization_id, r.email)] for r in records)

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Protocol
 
 from services.api_keys import require_role
+from services.callbacks import OnChange, ignore_change
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
-from services.hooks import OnChange, ignore_change
 from services.models import Principal, Role
 from services.policies.catalogue import PolicyType, matching_types, normalise_title
 from services.policies.models import PolicyDocument, PolicyRequirement
@@ -73,12 +73,12 @@ class PolicyService:
         loader: PolicyStateLoader,
         *,
         policies: PolicyDocumentsRepo,
-        changed: OnChange = ignore_change,
+        on_policies_changed: OnChange = ignore_change,
         clock: Clock = utcnow_ms,
     ) -> None:
         self._policies = policies
         self._loader = loader
-        self._changed = changed
+        self._on_policies_changed = on_policies_changed
         self._clock = clock
 
     async def requirements(self, principal: Principal) -> list[PolicyRequirement]:
@@ -121,7 +121,7 @@ class PolicyService:
             by=principal.api_key_id,
             at=self._clock(),
         )
-        return await self._after_change(org, policy_type)
+        return await self._report_change(org, policy_type)
 
     async def approve(self, principal: Principal, policy_type: PolicyType) -> PolicyRequirement:
         """Make the type's mapped document ACTIVE (ADMIN)."""
@@ -132,7 +132,7 @@ class PolicyService:
         )
         if approved is None:
             raise NotFound(f"{policy_type.value} has no mapped document", field=["input"])
-        return await self._after_change(org, policy_type)
+        return await self._report_change(org, policy_type)
 
     async def unmap(self, principal: Principal, policy_type: PolicyType) -> PolicyRequirement:
         """Remove the type's mapping (ADMIN); auto-mapping will not map that page to it again."""
@@ -144,7 +144,7 @@ class PolicyService:
         await self._policies.dismiss(
             organization_id=org, policy_type=policy_type, page_id=removed.page_id, at=self._clock()
         )
-        return await self._after_change(org, policy_type)
+        return await self._report_change(org, policy_type)
 
     async def auto_map(self, organization_id: str) -> list[PolicyDocument]:
         """Map unmapped types to matching current pages, first page by title winning."""
@@ -179,10 +179,10 @@ class PolicyService:
             log.info("auto-mapped %d policy document(s) of %s", len(created), organization_id)
         return created
 
-    async def _after_change(
+    async def _report_change(
         self, organization_id: str, policy_type: PolicyType
     ) -> PolicyRequirement:
-        await self._changed(organization_id)
+        await self._on_policies_changed(organization_id)
         return await self.requirement(organization_id, policy_type)
 
 

@@ -1,1 +1,1 @@
-"""Remediation: carry out REVOKE, DOWNGRADE and offboarding in Atlassian (issue 16)."""
+"""Remediation: carry out REVOKE, DOWNGRADE and offboarding in Atlassian."""

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from services.checks.models import CheckResult
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.models import AccountStatus
 from services.remediation.models import (
     OFFBOARDED_CHECK,
     WRITE_SCOPE,
@@ -148,7 +149,10 @@ class RemediationPlanner:
         actions = []
         for account_id in sorted(accounts):
             account, want = accounts[account_id], wanted[account_id]
-            if want.source.type is SourceType.REVIEW and account.account_status != "active":
+            if (
+                want.source.type is SourceType.REVIEW
+                and account.account_status is not AccountStatus.ACTIVE
+            ):
                 continue  # the decision is already carried out as far as the checks go
             if suspend_in and want.source.type is SourceType.CHECK:
                 actions.append(_suspension(integration, suspend_in, account, want, organization_id))

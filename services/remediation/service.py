@@ -58,17 +58,17 @@ class RemediationService:
         executor_factory: Callable[[RemediationService], RemediationExecutor],
         *,
         remediations: RemediationsRepo,
-        stoppers: Sequence[Callable[[], Awaitable[None]]] = (),
+        on_stopped: Sequence[Callable[[], Awaitable[None]]] = (),
         clock: Clock = utcnow_ms,
     ) -> None:
-        """``stoppers`` also run when the service stops (e.g. pending follow-up syncs)."""
+        """``on_stopped`` also run when the service stops (e.g. pending follow-up syncs)."""
         self._remediations = remediations
         self._bus = bus
         self._planner = planner
         self._clock = clock
         self.executor = executor_factory(self)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stoppers = tuple(stoppers)
+        self._on_stopped = tuple(on_stopped)
 
     async def plan(
         self, principal: Principal, plan_filter: PlanFilter | None = None
@@ -186,8 +186,8 @@ class RemediationService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for stopper in self._stoppers:
-            await stopper()
+        for stopped in self._on_stopped:
+            await stopped()
 
     async def wait_idle(self) -> None:
         """Wait for the running executions (tests, CLI)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.identity.models import Classification, NotStaffKind
+from services.models import AccountStatus
 
 
 class SystemKind(enum.StrEnum):
@@ -100,7 +101,7 @@ class ReviewEntry:
     email: str | None
     groups: tuple[str, ...]
     is_admin: bool
-    account_status: str
+    account_status: AccountStatus
     classification: Classification
     person_id: str | None
     kind: NotStaffKind | None

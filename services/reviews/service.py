@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from services.api_keys import require_role
+from services.callbacks import OnReviewChange, ignore_review_change
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
-from services.hooks import OnChange, OnReviewChange, ignore_change, ignore_review_change
 from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
-from services.models import Principal, Role
+from services.models import AccountStatus, Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.reviews.models import (
     AccessDecision,
@@ -30,7 +30,7 @@ from services.reviews.models import (
 from services.sync.models import SnapshotAccount
 
 MAX_NOTE = 2000
-NO_ACCESS = frozenset({"inactive", "closed"})
+NO_ACCESS = frozenset({AccountStatus.INACTIVE, AccountStatus.CLOSED})
 
 
 #: Bus channel of review changes (``{"review_id"}``), per organization.
@@ -94,15 +94,13 @@ class AccessReviewService:
         *,
         access_reviews: AccessReviewsRepo,
         critical_systems: CriticalSystemsRepo,
-        on_change: OnChange = ignore_change,
-        on_review_change: OnReviewChange = ignore_review_change,
+        on_review_changed: OnReviewChange = ignore_review_change,
         clock: Clock = utcnow_ms,
     ) -> None:
         self._access_reviews = access_reviews
         self._critical_systems = critical_systems
         self._directory = directory
-        self._on_change = on_change
-        self._on_review_change = on_review_change
+        self._on_review_changed = on_review_changed
         self._clock = clock
 
     async def start(
@@ -143,8 +141,7 @@ class AccessReviewService:
                 field=["input", "criticalSystemId"],
                 code="REVIEW_OPEN",
             )
-        await self._on_change(org)
-        await self._on_review_change(org, review.id)
+        await self._on_review_changed(org, review.id)
         return review
 
     async def decide(
@@ -172,8 +169,7 @@ class AccessReviewService:
         )
         if decided is None:
             raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
-        await self._on_change(org)
-        await self._on_review_change(org, decided.review_id)
+        await self._on_review_changed(org, decided.review_id)
         return decided
 
     async def complete(
@@ -208,8 +204,7 @@ class AccessReviewService:
         )
         if completed is None:
             raise Conflict("the review is already completed", code="REVIEW_COMPLETED")
-        await self._on_change(org)
-        await self._on_review_change(org, completed.id)
+        await self._on_review_changed(org, completed.id)
         return completed
 
     async def get(self, principal: Principal, review_id: str) -> AccessReview | None:

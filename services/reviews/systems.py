@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from services.api_keys import require_role
+from services.callbacks import OnChange, ignore_change
 from services.errors import AlreadyExists, Conflict, NotFound, ValidationFailed
-from services.hooks import OnChange, ignore_change
 from services.integrations.models import Integration, IntegrationStatus, Purpose
 from services.models import Principal, Role
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind, role_key
@@ -96,11 +96,11 @@ class CriticalSystemService:
         *,
         critical_systems: CriticalSystemsRepo,
         integrations: IntegrationsRepo,
-        on_change: OnChange = ignore_change,
+        on_systems_changed: OnChange = ignore_change,
     ) -> None:
         self._critical_systems = critical_systems
         self._integrations = integrations
-        self._on_change = on_change
+        self._on_systems_changed = on_systems_changed
 
     async def add(
         self, principal: Principal, system: SystemKind, settings: SystemSettings
@@ -134,7 +134,7 @@ class CriticalSystemService:
                 field=["input", "system"],
                 code="ALREADY_EXISTS",
             ) from None
-        await self._on_change(org)
+        await self._on_systems_changed(org)
         return created
 
     async def update(
@@ -160,7 +160,7 @@ class CriticalSystemService:
             raise NotFound(
                 f"critical system {system_id} not found", field=["input", "criticalSystemId"]
             )
-        await self._on_change(principal.organization_id)
+        await self._on_systems_changed(principal.organization_id)
         return updated
 
     async def get(self, principal: Principal, system_id: str) -> CriticalSystem | None:

@@ -44,7 +44,7 @@ class Store:
         self.sync_leases = LeaseRepository(self._db)
         self.snapshot_data = SnapshotDataRepository(self._db)
         self.snapshot_queries = SnapshotQueryRepository(self._db)
-        # Issue 6: people, identities, critical systems, reviews, check results.
+        # People, identities, critical systems, reviews, check results, evidence, policies.
         self.revisions = RevisionRepository(self._db)
         self.people = PeopleRepository(self._db, self.revisions)
         self.identities = IdentityRepository(self._db, self.revisions)
@@ -54,7 +54,7 @@ class Store:
         self.evidence = EvidenceRepository(self._db)
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
-        self.remediations = RemediationRepository(self._db)  # issue 16
+        self.remediations = RemediationRepository(self._db)
 
     @classmethod
     def open(cls, url: str | None, db_name: str) -> Store:

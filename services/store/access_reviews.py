@@ -9,6 +9,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.identity.models import Classification, NotStaffKind
+from services.models import AccountStatus
 from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
 from services.store.common import DuplicateKeyError, new_id, utcnow
 
@@ -225,7 +226,7 @@ def _entry_doc(review_id: str, organization_id: str, e: ReviewEntry) -> dict[str
         "email": e.email,
         "groups": list(e.groups),
         "is_admin": e.is_admin,
-        "account_status": e.account_status,
+        "account_status": e.account_status.value,
         "classification": e.classification.value,
         "person_id": e.person_id,
         "kind": e.kind.value if e.kind else None,
@@ -262,7 +263,7 @@ def to_entry(doc: Mapping[str, Any]) -> ReviewEntry:
         email=doc.get("email"),
         groups=tuple(doc.get("groups", [])),
         is_admin=bool(doc.get("is_admin")),
-        account_status=doc.get("account_status") or "unknown",
+        account_status=AccountStatus.parse(doc.get("account_status")),
         classification=Classification(doc["classification"]),
         person_id=doc.get("person_id"),
         kind=NotStaffKind(kind) if kind else None,

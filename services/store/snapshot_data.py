@@ -13,8 +13,15 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.confluence.models import AccountStatus, DirectoryUser, Group, Member, Page
-from services.sync.models import DirectoryEntry, SnapshotAccount, SnapshotCounts, SnapshotScope
+from services.models import AccountStatus
+from services.sync.models import (
+    DirectoryEntry,
+    SnapshotAccount,
+    SnapshotCounts,
+    SnapshotGroup,
+    SnapshotPage,
+    SnapshotScope,
+)
 
 _DUPLICATE_KEY = 11000
 
@@ -50,41 +57,43 @@ class SnapshotDataRepository:
         await self._pages.create_index([("snapshot_id", 1), ("labels", 1), ("page_id", 1)])
         await self._pages.create_index([("snapshot_id", 1), ("space_key", 1), ("page_id", 1)])
 
-    async def insert_groups(self, scope: SnapshotScope, groups: Sequence[Group]) -> None:
+    async def insert_groups(self, scope: SnapshotScope, groups: Sequence[SnapshotGroup]) -> None:
         """Record a page of groups."""
         docs = [
-            {"_id": scope.key(g.id), **scope.tags(), "group_id": g.id, "name": g.name}
+            {"_id": scope.key(g.group_id), **scope.tags(), "group_id": g.group_id, "name": g.name}
             for g in groups
         ]
         await _insert(self._groups, docs)
 
     async def insert_memberships(
-        self, scope: SnapshotScope, group: Group, members: Sequence[Member]
+        self, scope: SnapshotScope, group: SnapshotGroup, account_ids: Sequence[str]
     ) -> None:
-        """Record a page of a group's members."""
+        """Record a page of a group's members (their account ids)."""
         docs = [
             {
-                "_id": scope.key(f"{group.id}:{m.account_id}"),
+                "_id": scope.key(f"{group.group_id}:{account_id}"),
                 "snapshot_id": scope.snapshot_id,
-                "group_id": group.id,
+                "group_id": group.group_id,
                 "group_name": group.name,
-                "account_id": m.account_id,
+                "account_id": account_id,
             }
-            for m in members
+            for account_id in account_ids
         ]
         await _insert(self._memberships, docs)
 
-    async def insert_directory(self, scope: SnapshotScope, users: Sequence[DirectoryUser]) -> None:
+    async def insert_directory(
+        self, scope: SnapshotScope, entries: Sequence[DirectoryEntry]
+    ) -> None:
         """Record a page of the organization directory (Admin API)."""
         docs = [
             {
-                "_id": scope.key(u.account_id),
+                "_id": scope.key(e.account_id),
                 "snapshot_id": scope.snapshot_id,
-                "account_status": u.account_status.value,
-                "mfa_enabled": u.mfa_enabled,
-                "last_active": u.last_active,
+                "account_status": e.account_status.value,
+                "mfa_enabled": e.mfa_enabled,
+                "last_active": e.last_active,
             }
-            for u in users
+            for e in entries
         ]
         await _insert(self._directory, docs)
 
@@ -121,6 +130,7 @@ class SnapshotDataRepository:
         async for doc in self._directory.find({"_id": {"$in": keys}}):
             account_id = doc["_id"][len(scope.snapshot_id) + 1 :]
             found[account_id] = DirectoryEntry(
+                account_id,
                 AccountStatus.parse(doc.get("account_status")),
                 doc.get("mfa_enabled"),
                 doc.get("last_active"),
@@ -133,11 +143,13 @@ class SnapshotDataRepository:
         """Record complete accounts."""
         await _insert(self._accounts, [_account_doc(scope, a) for a in accounts])
 
-    async def upsert_pages(self, scope: SnapshotScope, pages: Sequence[Page]) -> None:
+    async def upsert_pages(self, scope: SnapshotScope, pages: Sequence[SnapshotPage]) -> None:
         """Record a page of search results."""
         ops = [
             UpdateOne(
-                {"_id": scope.key(p.id)}, {"$set": {**scope.tags(), **_page_doc(p)}}, upsert=True
+                {"_id": scope.key(p.page_id)},
+                {"$set": {**scope.tags(), **_page_doc(p)}},
+                upsert=True,
             )
             for p in pages
         ]
@@ -190,8 +202,8 @@ def _account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:
         "account_id": a.account_id,
         "display_name": a.display_name,
         "email": a.email,
-        "account_type": a.account_type,
-        "account_status": a.account_status,
+        "account_type": a.account_type.value,
+        "account_status": a.account_status.value,
         "groups": sorted(a.groups),
         "is_admin": a.is_admin,
         "mfa_enabled": a.mfa_enabled,
@@ -199,14 +211,14 @@ def _account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:
     }
 
 
-def _page_doc(p: Page) -> dict[str, Any]:
+def _page_doc(p: SnapshotPage) -> dict[str, Any]:
     return {
-        "page_id": p.id,
+        "page_id": p.page_id,
         "title": p.title,
         "status": p.status,
         "space_key": p.space_key,
         "space_name": p.space_name,
-        "version": p.version_number,
+        "version": p.version,
         "last_modified_at": p.last_modified_at,
         "last_modified_by": p.last_modified_by,
         "created_at": p.created_at,

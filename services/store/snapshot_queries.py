@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from services.models import AccountStatus, AccountType
 from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, SnapshotPage
 
 
@@ -82,13 +83,13 @@ def _contains(text: str) -> dict[str, str]:
 def _account_query(snapshot_id: str, f: AccountFilter) -> dict[str, Any]:
     query: dict[str, Any] = {"snapshot_id": snapshot_id}
     if f.status is not None:
-        query["account_status"] = f.status
+        query["account_status"] = f.status.value
     if f.admin is not None:
         query["is_admin"] = f.admin
     if f.group is not None:
         query["groups"] = f.group
     if f.account_type is not None:
-        query["account_type"] = f.account_type
+        query["account_type"] = f.account_type.value
     if f.search:
         query["$or"] = [{"display_name": _contains(f.search)}, {"email": _contains(f.search)}]
     return query
@@ -111,8 +112,8 @@ def to_account(doc: Mapping[str, Any]) -> SnapshotAccount:
         account_id=doc["account_id"],
         display_name=doc.get("display_name"),
         email=doc.get("email") or None,
-        account_type=doc.get("account_type") or "unknown",
-        account_status=doc.get("account_status") or "unknown",
+        account_type=AccountType.parse(doc.get("account_type")),
+        account_status=AccountStatus.parse(doc.get("account_status")),
         is_admin=bool(doc.get("is_admin")),
         mfa_enabled=doc.get("mfa_enabled"),
         groups=tuple(sorted(doc.get("groups", []))),

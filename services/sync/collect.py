@@ -11,6 +11,10 @@ POLICY: one CQL search with bodies, versions, labels and history expanded inline
 
 Memory: only the group list and the batches in flight are held; members, directory users,
 accounts and pages go to the store page by page.
+
+The client's results (``services/confluence/models.py``) stop here: each page is mapped to the
+snapshot's domain models (``SnapshotGroup``, ``DirectoryEntry``, ``SnapshotAccount``,
+``SnapshotPage``) before it is written, so the store and the resolvers never see them.
 """
 
 from __future__ import annotations
@@ -24,19 +28,18 @@ from typing import Protocol
 from services.atlassian.admin import AdminClient
 from services.confluence import paths
 from services.confluence.client import MAX_BULK_IDS, ConfluenceClient
-from services.confluence.models import (
-    AccountStatus,
-    AccountType,
-    BulkUser,
-    DirectoryUser,
-    Group,
-    Member,
-    Page,
-    ResultPage,
-)
+from services.confluence.models import BulkUser, DirectoryUser, Group, Member, Page, ResultPage
 from services.integrations.models import Integration, Purpose
+from services.models import AccountStatus, AccountType
 from services.sync.connector import Connector
-from services.sync.models import DirectoryEntry, Phase, SnapshotAccount, SnapshotScope
+from services.sync.models import (
+    DirectoryEntry,
+    Phase,
+    SnapshotAccount,
+    SnapshotGroup,
+    SnapshotPage,
+    SnapshotScope,
+)
 from services.sync.pager import Stream, first_error, run_stream, run_streams
 from services.sync.progress import ProgressTracker
 
@@ -46,12 +49,14 @@ SEARCH_PAGE_SIZE = 50
 class CollectionDataRepo(Protocol):
     """The ``SnapshotDataRepository`` methods ``Collection`` calls."""
 
-    async def insert_groups(self, scope: SnapshotScope, groups: Sequence[Group]) -> None: ...
+    async def insert_groups(
+        self, scope: SnapshotScope, groups: Sequence[SnapshotGroup]
+    ) -> None: ...
     async def insert_memberships(
-        self, scope: SnapshotScope, group: Group, members: Sequence[Member]
+        self, scope: SnapshotScope, group: SnapshotGroup, account_ids: Sequence[str]
     ) -> None: ...
     async def insert_directory(
-        self, scope: SnapshotScope, users: Sequence[DirectoryUser]
+        self, scope: SnapshotScope, entries: Sequence[DirectoryEntry]
     ) -> None: ...
     def memberships_by_account(
         self, scope: SnapshotScope
@@ -62,7 +67,7 @@ class CollectionDataRepo(Protocol):
     async def insert_accounts(
         self, scope: SnapshotScope, accounts: Sequence[SnapshotAccount]
     ) -> None: ...
-    async def upsert_pages(self, scope: SnapshotScope, pages: Sequence[Page]) -> None: ...
+    async def upsert_pages(self, scope: SnapshotScope, pages: Sequence[SnapshotPage]) -> None: ...
 
 
 @dataclass
@@ -111,7 +116,7 @@ class Collection:
 
         async def sink(items: list[Group]) -> None:
             groups.extend(items)
-            await self.data.insert_groups(self.scope, items)
+            await self.data.insert_groups(self.scope, [snapshot_group(g) for g in items])
 
         async def fetch(cursor: str | None) -> ResultPage[Group]:
             page = await self.confluence.list_groups(cursor)
@@ -133,7 +138,8 @@ class Collection:
                 return await self.confluence.list_group_members(group.id, cursor)
 
             async def sink(items: list[Member]) -> None:
-                await self.data.insert_memberships(self.scope, group, items)
+                account_ids = [m.account_id for m in items]
+                await self.data.insert_memberships(self.scope, snapshot_group(group), account_ids)
 
             return Stream(paths.GROUP_MEMBERS, fetch, sink)
 
@@ -154,7 +160,7 @@ class Collection:
             return await admin.search_directory_users(org_id, cursor, cloud_id=cloud_id)
 
         async def sink(items: list[DirectoryUser]) -> None:
-            await self.data.insert_directory(self.scope, items)
+            await self.data.insert_directory(self.scope, [directory_entry(u) for u in items])
 
         stream = Stream(paths.ADMIN_DIRECTORY_USERS_SEARCH, fetch, sink)
         await run_stream(stream, self.progress)
@@ -213,7 +219,7 @@ class Collection:
             return await self.confluence.search_content(cql, cursor, limit=SEARCH_PAGE_SIZE)
 
         async def sink(items: list[Page]) -> None:
-            await self.data.upsert_pages(self.scope, items)
+            await self.data.upsert_pages(self.scope, [snapshot_page(p) for p in items])
 
         await run_stream(Stream(paths.CONTENT_SEARCH, fetch, sink), self.progress)
 
@@ -221,6 +227,40 @@ class Collection:
     def confluence(self) -> ConfluenceClient:
         """The run's Confluence client."""
         return self.connector.confluence
+
+
+def snapshot_group(group: Group) -> SnapshotGroup:
+    """A listed group, as the snapshot keeps it."""
+    return SnapshotGroup(group_id=group.id, name=group.name)
+
+
+def directory_entry(user: DirectoryUser) -> DirectoryEntry:
+    """What the snapshot keeps of a directory user (status, MFA, last activity)."""
+    return DirectoryEntry(
+        account_id=user.account_id,
+        account_status=user.account_status,
+        mfa_enabled=user.mfa_enabled,
+        last_active=user.last_active,
+    )
+
+
+def snapshot_page(page: Page) -> SnapshotPage:
+    """A page found by the integration's CQL, as the snapshot keeps it."""
+    return SnapshotPage(
+        page_id=page.id,
+        title=page.title,
+        status=page.status,
+        space_key=page.space_key,
+        space_name=page.space_name,
+        version=page.version_number,
+        last_modified_at=page.last_modified_at,
+        last_modified_by=page.last_modified_by,
+        created_at=page.created_at,
+        created_by=page.created_by,
+        labels=page.labels,
+        web_url=page.web_url,
+        body_storage=page.body_storage,
+    )
 
 
 def assemble(
@@ -242,8 +282,8 @@ def assemble(
         account_id=account_id,
         display_name=(user.display_name or None) if user else None,
         email=user.email if user else None,
-        account_type=(user.account_type if user else AccountType.UNKNOWN).value,
-        account_status=status.value,
+        account_type=user.account_type if user else AccountType.UNKNOWN,
+        account_status=status,
         is_admin=any(g.casefold() in admin_groups for g in groups),
         mfa_enabled=directory.mfa_enabled if directory else None,
         groups=tuple(sorted(groups)),

@@ -1,4 +1,4 @@
-"""The seam between connecting (issue 4) and syncing: authenticated clients for one run.
+"""The seam between connecting and syncing: authenticated clients for one run.
 
 The sync pipeline never sees credentials. For each run it asks a ``ConnectorFactory`` to
 ``open`` a ``Connector`` for the integration — clients authenticated for it, reporting every
@@ -20,7 +20,6 @@ from typing import Protocol
 from services.atlassian.admin import AdminClient
 from services.confluence.client import ConfluenceClient
 from services.confluence.retry import RetryObserver
-from services.errors import VigilError
 from services.integrations.models import Integration
 
 
@@ -74,17 +73,3 @@ class Clients:
     confluence: ConfluenceClient
     admin: AdminClient | None = None
     admin_org_id: str | None = None
-
-
-class ConnectorUnavailable(VigilError):
-    """No connector can be opened (e.g. the process has no way to read credentials)."""
-
-
-class UnconfiguredConnectorFactory:
-    """The placeholder until the composition root is given a real factory: every run fails."""
-
-    def open(
-        self, integration: Integration, observer: RetryObserver
-    ) -> AbstractAsyncContextManager[Connector]:
-        """Always raises ``ConnectorUnavailable``."""
-        raise ConnectorUnavailable("this process cannot open Confluence connections")

@@ -19,7 +19,6 @@ from services.confluence.errors import (
 from services.crypto import CredentialDecryptError
 from services.integrations.errors import InvalidCredentials
 from services.integrations.tokens import CredentialUnavailable, ReauthRequired
-from services.sync.connector import ConnectorUnavailable
 from services.sync.pager import StreamFailed
 from services.sync.progress import LeaseLost
 
@@ -77,7 +76,7 @@ def describe(exc: BaseException) -> Failure:
         return Failure(f"Confluence request {where}failed: {cause}", endpoint, status=status)
     if isinstance(cause, CredentialDecryptError):
         return Failure(DECRYPT_FAILED, endpoint)
-    if isinstance(cause, LeaseLost | CommitRejected | ConnectorUnavailable | CredentialUnavailable):
+    if isinstance(cause, LeaseLost | CommitRejected | CredentialUnavailable):
         return Failure(str(cause), endpoint)
     return Failure("internal error while syncing (see the worker log)", endpoint, unexpected=True)
 

@@ -1,6 +1,6 @@
 """The ``ConnectorFactory`` of real integrations: clients from the stored, encrypted credential.
 
-Adapts ``services.integrations.clients.ClientFactory`` (issue 4) to the sync seam: one HTTP
+Adapts ``services.integrations.clients.ClientFactory`` to the sync seam: one HTTP
 client per run (keep-alive, timeouts), the sync retry policy reporting to the run's observer.
 """
 

@@ -6,8 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.confluence.models import AccountStatus
 from services.integrations.models import Purpose
+from services.models import AccountStatus, AccountType
 
 
 class SyncRunStatus(enum.StrEnum):
@@ -120,12 +120,20 @@ class SnapshotAccount:
     account_id: str
     display_name: str | None
     email: str | None
-    account_type: str
-    account_status: str
+    account_type: AccountType
+    account_status: AccountStatus
     is_admin: bool
     mfa_enabled: bool | None
     groups: tuple[str, ...]
     last_active_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotGroup:
+    """A Confluence group as seen in one ACCESS_REVIEW snapshot."""
+
+    group_id: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +160,11 @@ class AccountFilter:
     """Filters of ``accounts``; None means "any". ``search`` matches name or email."""
 
     classification: str | None = None
-    status: str | None = None
+    status: AccountStatus | None = None
     admin: bool | None = None
     group: str | None = None
     search: str | None = None
-    account_type: str | None = None
+    account_type: AccountType | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +201,7 @@ class SnapshotScope:
 class DirectoryEntry:
     """What the Admin API says about an account."""
 
+    account_id: str
     account_status: AccountStatus
     mfa_enabled: bool | None
     last_active: datetime | None

@@ -1,7 +1,7 @@
 """Snapshot retention: keep the last N successful snapshots per integration.
 
 Never deleted: the current snapshot, the newest ``keep`` successful ones, and every snapshot
-the injected ``ProtectedSnapshots`` names — evidence (issue 7) records the snapshot a check
+the injected ``ProtectedSnapshots`` names — evidence records the snapshot a check
 result was computed over, and a snapshot evidence points to is kept as long as the evidence.
 The data of failed runs (partial snapshots that never became current) is always deleted.
 """

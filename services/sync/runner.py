@@ -4,7 +4,7 @@
 announces its fencing token, claims the run and reads the integration), collects into the
 run's snapshot while a heartbeat keeps the lease, and commits: one fenced write makes the
 snapshot current. Any failure leaves the previous snapshot current and records why; a
-refused credential is reported to ``on_reauth``, and a follow-up asked for during the run is
+refused credential is reported to ``on_reauth_needed``, and a follow-up asked for during the run is
 handed back to the queue.
 """
 
@@ -37,8 +37,8 @@ from services.sync.retention import Retention, SnapshotDeleter
 
 log = logging.getLogger(__name__)
 
-SnapshotListener = Callable[[Integration, SyncRun], Awaitable[None]]
-ReauthHandler = Callable[[Integration, str], Awaitable[None]]
+OnCommitted = Callable[[Integration, SyncRun], Awaitable[None]]
+OnReauthNeeded = Callable[[Integration, str], Awaitable[None]]
 
 
 class SyncRunsRepo(RunProgressRepo, RunEndRepo, Protocol):
@@ -91,9 +91,9 @@ class SyncRunner:
     retention: Retention
     options: RunnerOptions
     # Marks an integration NEEDS_REAUTH: ``IntegrationChanges.mark_needs_reauth``.
-    on_reauth: ReauthHandler
+    on_reauth_needed: OnReauthNeeded
     metrics: SyncMetrics = field(default_factory=NullSyncMetrics)
-    listeners: Sequence[SnapshotListener] = ()
+    on_committed: Sequence[OnCommitted] = ()
 
     async def execute(self, integration_id: str) -> SyncRun | None:
         """Run the integration's queued run (or take over an abandoned one) here; None when
@@ -173,7 +173,7 @@ class SyncRunner:
         await self.retention.apply(
             integration_id=integration.id, current_snapshot_id=run.snapshot_id
         )
-        for listener in self.listeners:
+        for listener in self.on_committed:
             try:
                 await listener(integration, final)
             except Exception:
@@ -207,7 +207,7 @@ class SyncRunner:
             return replace(tracker.current(), status=SyncRunStatus.FAILED, error=failure.message)
         self.metrics.run_finished(integration.purpose.value, SyncRunStatus.FAILED.value)
         if failure.needs_reauth:
-            await self.on_reauth(integration, failure.message)
+            await self.on_reauth_needed(integration, failure.message)
         await tracker.publish(finished)
         if not failure.needs_reauth and failure.not_before is None:
             await self.queue.follow_up(finished)  # (a re-connect queues its own run)

@@ -9,6 +9,7 @@ from typing import Any
 from services.checks.access.data import AccessData
 from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.models import AccountStatus, AccountType
 from services.people.models import Person, PersonStatus, person_id
 from services.reviews.models import (
     AccessDecision,
@@ -38,8 +39,8 @@ def account(
         account_id=account_id,
         display_name=f"Name {account_id}",
         email=email,
-        account_type=type,
-        account_status=status,
+        account_type=AccountType.parse(type),
+        account_status=AccountStatus.parse(status),
         is_admin=admin,
         mfa_enabled=mfa,
         groups=("confluence-users",),

@@ -16,5 +16,5 @@ async def store(store: Store) -> AsyncIterator[Store]:
     yield store
     while CREATED:
         container = CREATED.pop()
-        await container.compliance.reevaluator.settle()
+        await container.reevaluator.settle()
         await container.http.aclose()

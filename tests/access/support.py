@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from api.container import AccessParts, Container
+from api.container import Container
 from api.settings import Settings
 from services.crypto import generate_key
 from services.events import InMemoryEventBus
@@ -57,14 +57,11 @@ async def seed_snapshot(
     return updated
 
 
-Parts = AccessParts
-"""The people, identity, review and check services of one application (``Container``)."""
-
 CREATED: list[Container] = []  # settled and closed after each test (tests/access/conftest.py)
 
 
-def make_parts(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Parts:
-    """The application's services over ``store``, built by the composition root."""
+def make_app(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Container:
+    """The application over ``store``, built by the composition root (no worker)."""
     settings = Settings(
         env="development",
         secret_key=generate_key(),
@@ -75,4 +72,4 @@ def make_parts(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Parts
     )
     container = Container.build(settings, store, bus=InMemoryEventBus())
     CREATED.append(container)
-    return container.compliance
+    return container

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from api.container import Container
 from services.checks.models import CheckStatus
 from services.identity.models import NotStaffKind
 from services.people.models import PersonStatus
@@ -12,7 +13,7 @@ from services.reviews.models import AccessDecision, AccessRule, SystemKind
 from services.reviews.systems import SystemChanges, SystemSettings
 from services.store import Store
 from tests.access.builders import account
-from tests.access.support import Parts, connected, make_parts, principal, seed_snapshot
+from tests.access.support import connected, make_app, principal, seed_snapshot
 
 ORG = "org_flow"
 ADMIN = principal(ORG)
@@ -28,9 +29,9 @@ def draft(email: str, role: str) -> PersonDraft:
     return PersonDraft(email, None, PersonStatus.ACTIVE, role, None, None)
 
 
-async def statuses(parts: Parts) -> dict[str, tuple[CheckStatus, list[str]]]:
-    await parts.reevaluator.settle()
-    views = await parts.checks.list_checks(ADMIN)
+async def statuses(app: Container) -> dict[str, tuple[CheckStatus, list[str]]]:
+    await app.reevaluator.settle()
+    views = await app.services.checks.list_checks(ADMIN)
     return {
         v.check.id.removeprefix("confluence-"): (
             v.result.status,
@@ -42,15 +43,15 @@ async def statuses(parts: Parts) -> dict[str, tuple[CheckStatus, list[str]]]:
 
 
 async def test_checks_follow_every_kind_of_change(store: Store) -> None:
-    parts = make_parts(store)
+    app = make_app(store)
     integration = await connected(store, ORG)
     await seed_snapshot(store, integration, ACCOUNTS, "snap_flow_1")
-    parts.reevaluator.request(ORG)
-    got = await statuses(parts)
+    app.reevaluator.request(ORG)
+    got = await statuses(app)
     assert {s for s, _ in got.values()} == {CheckStatus.NOT_MONITORED}
 
-    await parts.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
-    got = await statuses(parts)
+    await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
+    got = await statuses(app)
     assert got["user-identified"] == (
         CheckStatus.FAILING,
         ["acc-ann", "acc-bob", "acc-bot", "acc-x"],
@@ -59,51 +60,54 @@ async def test_checks_follow_every_kind_of_change(store: Store) -> None:
     assert got["access-review-completed"][0] is CheckStatus.FAILING
     assert got["mfa-enabled"] == (CheckStatus.PASSING, [])  # nobody is STAFF yet
 
-    await parts.identities.resolve(ORG)  # what a sync does: the app account is SYSTEM
-    await parts.people.upsert(
+    await app.services.identities.resolve(ORG)  # what a sync does: the app account is SYSTEM
+    await app.services.people.upsert(
         ADMIN, [draft("ann@acme.test", "Engineer"), draft("bob@acme.test", "Sales")]
     )
-    got = await statuses(parts)
+    got = await statuses(app)
     assert got["user-identified"] == (CheckStatus.FAILING, ["acc-x"])
     assert got["mfa-enabled"] == (CheckStatus.FAILING, ["acc-bob"])
 
-    await parts.identities.mark_not_staff(ADMIN, "acc-x", NotStaffKind.SHARED, "shared inbox")
-    system = (await parts.systems.list_systems(ADMIN))[0]
-    await parts.systems.update(
+    await app.services.identities.mark_not_staff(
+        ADMIN, "acc-x", NotStaffKind.SHARED, "shared inbox"
+    )
+    system = (await app.services.systems.list_systems(ADMIN))[0]
+    await app.services.systems.update(
         ADMIN,
         system.id,
         SystemChanges(
             access_rule=AccessRule.ROLE_BASED, allowed_roles=("Engineer",), admin_roles=("IT",)
         ),
     )
-    got = await statuses(parts)
+    got = await statuses(app)
     assert got["user-identified"] == (CheckStatus.PASSING, [])
     assert got["access-valid"] == (CheckStatus.FAILING, ["acc-ann", "acc-bob"])
 
-    review = await parts.reviews.start(ADMIN, system.id, datetime.now(UTC) + timedelta(days=7))
+    review = await app.services.reviews.start(
+        ADMIN, system.id, datetime.now(UTC) + timedelta(days=7)
+    )
     entries = {
-        e.account_id: e for _, e in (await parts.reviews.entries(review, None, None, None)).items
+        e.account_id: e
+        for _, e in (await app.services.reviews.entries(review, None, None, None)).items
     }
-    await parts.reviews.decide(ADMIN, entries["acc-ann"].id, AccessDecision.KEEP, None)
-    await parts.reviews.decide(
+    await app.services.reviews.decide(ADMIN, entries["acc-ann"].id, AccessDecision.KEEP, None)
+    await app.services.reviews.decide(
         ADMIN, entries["acc-bob"].id, AccessDecision.REVOKE, "sales has no need"
     )
-    await parts.reviews.complete(ADMIN, review.id, AccessDecision.KEEP)
-    got = await statuses(parts)
+    await app.services.reviews.complete(ADMIN, review.id, AccessDecision.KEEP)
+    got = await statuses(app)
     assert got["access-review-completed"] == (CheckStatus.PASSING, [])
-    valid = await parts.checks.get_check(ADMIN, "confluence-access-valid")
+    valid = await app.services.checks.get_check(ADMIN, "confluence-access-valid")
     assert valid is not None and valid.result is not None
     assert [(i.resource_id, i.reason.split(":")[0]) for i in valid.result.failing_items] == [
         ("acc-bob", "revoke")
     ]
 
-    bob = next(
-        p for p in (await parts.directory.people(ORG)).values() if p.email == "bob@acme.test"
-    )
-    await parts.people.offboard(ADMIN, bob.id, datetime.now(UTC) - timedelta(days=2))
-    got = await statuses(parts)
+    bob = next(p for p in (await app.directory.people(ORG)).values() if p.email == "bob@acme.test")
+    await app.services.people.offboard(ADMIN, bob.id, datetime.now(UTC) - timedelta(days=2))
+    got = await statuses(app)
     assert got["offboarded-access-removed"] == (CheckStatus.FAILING, ["acc-bob"])
-    history = await parts.checks.history(ADMIN, "confluence-user-identified", None, None)
+    history = await app.services.checks.history(ADMIN, "confluence-user-identified", None, None)
     assert [r.status for _, r in history.items] == [
         CheckStatus.PASSING,
         CheckStatus.FAILING,

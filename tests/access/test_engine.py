@@ -1,5 +1,5 @@
 """The check engine: history only on change, changedAt, the hooks issue 7 plugs into
-(on_changed → evidence id, exception filter), compare-and-set across processes. Both stores."""
+(record_evidence → evidence id, exception filter), compare-and-set across processes. Both stores."""
 
 from __future__ import annotations
 
@@ -90,11 +90,11 @@ async def history(store: Store) -> list[tuple[CheckStatus, list[str]]]:
 async def test_changes_are_recorded_published_and_handed_to_the_hook(store: Store) -> None:
     box, bus, seen = Box(["a1"]), InMemoryEventBus(), []
 
-    async def on_changed(evaluation: Evaluation) -> str:
+    async def record_evidence(evaluation: Evaluation) -> str:
         seen.append(evaluation)
         return f"ev_{len(seen)}"
 
-    eng = engine(store, box, bus, on_changed=on_changed)
+    eng = engine(store, box, bus, record_evidence=record_evidence)
     events = bus.subscribe(topic_for(ORG, CHECKS_CHANNEL))
     pending = asyncio.ensure_future(anext(events))
     await asyncio.sleep(0)  # the subscriber registers when its iteration starts
@@ -161,7 +161,7 @@ async def test_a_failing_hook_stores_nothing_and_is_retried(store: Store) -> Non
             raise RuntimeError("evidence store down")
         return None
 
-    eng = engine(store, Box(["a1"]), InMemoryEventBus(), on_changed=flaky)
+    eng = engine(store, Box(["a1"]), InMemoryEventBus(), record_evidence=flaky)
     assert await eng.evaluate(ORG) == []
     assert await store.check_results.list_latest(organization_id=ORG) == []
     assert len(await eng.evaluate(ORG)) == 2

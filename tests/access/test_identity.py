@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from api.container import Container
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
-from services.models import Role
+from services.models import AccountStatus, Role
 from services.people.models import PersonStatus
 from services.people.validation import PersonDraft
 from services.store import Store
 from services.sync.models import AccountFilter
 from tests.access.builders import account
-from tests.access.support import Parts, connected, make_parts, principal, seed_snapshot
+from tests.access.support import connected, make_app, principal, seed_snapshot
 
 ORG = "org_identity"
 ADMIN = principal(ORG)
@@ -29,84 +30,88 @@ def person(email: str) -> PersonDraft:
     return PersonDraft(email, email.split("@")[0], PersonStatus.ACTIVE, "Engineer", None, None)
 
 
-async def setup(store: Store) -> Parts:
-    parts = make_parts(store)
+async def setup(store: Store) -> Container:
+    app = make_app(store)
     integration = await connected(store, ORG)
     await seed_snapshot(store, integration, ACCOUNTS, "snap_id_1")
-    return parts
+    return app
 
 
-async def classes(parts: Parts) -> dict[str, tuple[Classification, IdentityMethod | None]]:
-    page = await parts.accounts.accounts(ADMIN, None, None, None)
+async def classes(app: Container) -> dict[str, tuple[Classification, IdentityMethod | None]]:
+    page = await app.services.accounts.accounts(ADMIN, None, None, None)
     return {
         v.account.account_id: (v.identity.classification, v.identity.method) for _, v in page.items
     }
 
 
 async def test_automatic_resolution_and_manual_decisions(store: Store) -> None:
-    parts = await setup(store)
-    await parts.people.upsert(ADMIN, [person("ann@acme.test"), person("zed@acme.test")])
-    got = await classes(parts)
+    app = await setup(store)
+    await app.services.people.upsert(ADMIN, [person("ann@acme.test"), person("zed@acme.test")])
+    got = await classes(app)
     assert got["acc-ann"] == (Classification.STAFF, IdentityMethod.AUTO_EMAIL)
     assert got["acc-app"] == (Classification.NOT_STAFF, IdentityMethod.AUTO_APP)
     assert got["acc-bob"] == (Classification.UNIDENTIFIED, None)
     assert got["acc-hidden"] == (Classification.UNIDENTIFIED, None)
 
-    zed = (await parts.people.list_people(ADMIN, None, None, None)).items[1][1]
-    linked = await parts.identities.link(ADMIN, "acc-ann", zed.id)
+    zed = (await app.services.people.list_people(ADMIN, None, None, None)).items[1][1]
+    linked = await app.services.identities.link(ADMIN, "acc-ann", zed.id)
     assert linked.person == zed and linked.identity.method is IdentityMethod.MANUAL
     assert linked.identity.decided_by == ADMIN.api_key_id
-    await parts.identities.mark_not_staff(ADMIN, "acc-hidden", NotStaffKind.SHARED, " team inbox ")
+    await app.services.identities.mark_not_staff(
+        ADMIN, "acc-hidden", NotStaffKind.SHARED, " team inbox "
+    )
 
     # More people and a re-resolution never overwrite a manual decision.
-    await parts.people.upsert(ADMIN, [person("bob@acme.test")])
-    assert await parts.identities.resolve(ORG) == 0
-    got = await classes(parts)
+    await app.services.people.upsert(ADMIN, [person("bob@acme.test")])
+    assert await app.services.identities.resolve(ORG) == 0
+    got = await classes(app)
     assert got["acc-ann"] == (Classification.STAFF, IdentityMethod.MANUAL)
     assert got["acc-bob"] == (Classification.STAFF, IdentityMethod.AUTO_EMAIL)
-    view = await parts.identities.view(ORG, "acc-hidden")
+    view = await app.services.identities.view(ORG, "acc-hidden")
     assert (view.identity.kind, view.identity.reason) == (NotStaffKind.SHARED, "team inbox")
 
     # Clearing removes the decision: the automatic rules apply again at once.
-    cleared = await parts.identities.clear(ADMIN, "acc-ann")
+    cleared = await app.services.identities.clear(ADMIN, "acc-ann")
     assert cleared.identity.method is IdentityMethod.AUTO_EMAIL and cleared.person is not None
     assert cleared.person.email == "ann@acme.test"
-    cleared = await parts.identities.clear(ADMIN, "acc-hidden")
+    cleared = await app.services.identities.clear(ADMIN, "acc-hidden")
     assert cleared.identity.classification is Classification.UNIDENTIFIED
 
 
 async def test_decisions_are_validated_and_scoped(store: Store) -> None:
-    parts = await setup(store)
+    app = await setup(store)
     with pytest.raises(ValidationFailed):
-        await parts.identities.mark_not_staff(ADMIN, "acc-bob", NotStaffKind.SERVICE, "  ")
+        await app.services.identities.mark_not_staff(ADMIN, "acc-bob", NotStaffKind.SERVICE, "  ")
     with pytest.raises(NotFound):
-        await parts.identities.link(ADMIN, "acc-bob", "per_nobody")
+        await app.services.identities.link(ADMIN, "acc-bob", "per_nobody")
     with pytest.raises(NotFound):
-        await parts.identities.mark_not_staff(ADMIN, "acc-missing", NotStaffKind.SERVICE, "x")
+        await app.services.identities.mark_not_staff(
+            ADMIN, "acc-missing", NotStaffKind.SERVICE, "x"
+        )
     with pytest.raises(NotFound):  # another organization has no such snapshot account
-        await parts.identities.clear(principal("org_other"), "acc-bob")
+        await app.services.identities.clear(principal("org_other"), "acc-bob")
     with pytest.raises(Forbidden):
-        await parts.identities.clear(principal(ORG, Role.REVIEWER), "acc-bob")
+        await app.services.identities.clear(principal(ORG, Role.REVIEWER), "acc-bob")
 
 
 async def test_classification_filter(store: Store) -> None:
-    parts = await setup(store)
-    await parts.people.upsert(ADMIN, [person("ann@acme.test"), person("old@acme.test")])
+    app = await setup(store)
+    await app.services.people.upsert(ADMIN, [person("ann@acme.test"), person("old@acme.test")])
 
     async def ids(**fields: object) -> list[str]:
-        page = await parts.accounts.accounts(ADMIN, AccountFilter(**fields), None, None)  # type: ignore[arg-type]
+        page = await app.services.accounts.accounts(ADMIN, AccountFilter(**fields), None, None)  # type: ignore[arg-type]
         return [v.account.account_id for _, v in page.items]
 
     assert await ids(classification="STAFF") == ["acc-ann", "acc-old"]
-    assert await ids(classification="STAFF", status="active") == ["acc-ann"]
+    assert await ids(classification="STAFF", status=AccountStatus.ACTIVE) == ["acc-ann"]
     assert await ids(classification="NOT_STAFF") == ["acc-app"]
     assert await ids(classification="UNIDENTIFIED") == ["acc-bob", "acc-hidden"]
     assert await ids(classification="UNIDENTIFIED", search="BOB") == ["acc-bob"]
-    first = await parts.accounts.accounts(
+    first = await app.services.accounts.accounts(
         ADMIN, AccountFilter(classification="UNIDENTIFIED"), 1, None
     )
     assert first.total_count == 2 and first.has_next_page
-    rest = await parts.accounts.accounts(
+    rest = await app.services.accounts.accounts(
         ADMIN, AccountFilter(classification="UNIDENTIFIED"), 1, first.end_cursor
     )
     assert [v.account.account_id for _, v in rest.items] == ["acc-hidden"]

@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from api.container import Container
 from services.checks.access.identified import UserIdentified
 from services.checks.access.mfa import MfaEnabled
 from services.checks.access.offboarded import OffboardedAccessRemoved
@@ -24,7 +25,7 @@ from services.reviews.models import AccessRule, SystemKind
 from services.reviews.systems import SystemSettings
 from services.store import Store
 from tests.access.builders import account
-from tests.access.support import Parts, connected, make_parts, principal, seed_snapshot
+from tests.access.support import connected, make_app, principal, seed_snapshot
 from tests.evidence.support import KEY
 
 ORG = "org_incremental"
@@ -49,22 +50,24 @@ def draft(i: int, *, role: str = "Engineer", left: datetime | None = None) -> Pe
     return PersonDraft(f"user{i}@acme.test", f"User {i}", status, role, None, left)
 
 
-async def setup(store: Store, *, evidence: bool = False) -> tuple[Parts, EvidenceRecorder | None]:
-    parts = make_parts(store)
+async def setup(
+    store: Store, *, evidence: bool = False
+) -> tuple[Container, EvidenceRecorder | None]:
+    app = make_app(store)
     recorder = None
     if evidence:
         service = EvidenceService(store.evidence, KEY, check_ids=lambda: {c.id for c in CHECKS})
         recorder = EvidenceRecorder(
             service, integrations=store.integrations, check_exceptions=store.check_exceptions
         )
-        parts.engine.on_changed = recorder
+        app.engine.record_evidence = recorder
     integration = await connected(store, ORG)
     await seed_snapshot(store, integration, accounts(), "snap_inc_1")
     settings = SystemSettings(access_rule=AccessRule.ROLE_BASED, allowed_roles=("Engineer",))
-    await parts.systems.add(ADMIN, SystemKind.CONFLUENCE, settings)
-    await parts.people.upsert(ADMIN, [draft(i) for i in range(0, N, 2)])  # half the staff
-    await parts.reevaluator.settle()
-    return parts, recorder
+    await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, settings)
+    await app.services.people.upsert(ADMIN, [draft(i) for i in range(0, N, 2)])  # half the staff
+    await app.reevaluator.settle()
+    return app, recorder
 
 
 async def versions(store: Store) -> dict[str, tuple[int, datetime]]:
@@ -75,69 +78,69 @@ async def versions(store: Store) -> dict[str, tuple[int, datetime]]:
 
 
 async def test_a_people_change_evaluates_only_the_checks_that_read_people(store: Store) -> None:
-    parts, _ = await setup(store)
+    app, _ = await setup(store)
     before = await versions(store)
     assert set(before) == ACCESS_IDS
-    resolved = parts.identities.accounts_resolved
+    resolved = app.services.identities.accounts_resolved
     left = datetime.now(UTC) - timedelta(days=2)
-    await parts.people.offboard(ADMIN, (await person_of(parts, 4)).id, left)
-    await parts.reevaluator.settle()
+    await app.services.people.offboard(ADMIN, (await person_of(app, 4)).id, left)
+    await app.reevaluator.settle()
     # One person: the rules were applied to that person's one account, not the snapshot.
-    assert parts.identities.accounts_resolved - resolved == 1
+    assert app.services.identities.accounts_resolved - resolved == 1
     after = await versions(store)
     unread = {UserIdentified.id, MfaEnabled.id, AccessReviewCompleted.id}  # no people input
     assert {c: after[c] for c in unread} == {c: before[c] for c in unread}  # not rewritten
     assert after[OffboardedAccessRemoved.id][0] == before[OffboardedAccessRemoved.id][0] + 1
     assert after[AccessValid.id][1] > before[AccessValid.id][1]  # evaluated (touched)
     # A manual identity decision does not re-evaluate the review check (it reads reviews).
-    await parts.identities.mark_not_staff(ADMIN, "acc-hidden", NotStaffKind.SHARED, "inbox")
-    await parts.reevaluator.settle()
+    await app.services.identities.mark_not_staff(ADMIN, "acc-hidden", NotStaffKind.SHARED, "inbox")
+    await app.reevaluator.settle()
     again = await versions(store)
     assert again[AccessReviewCompleted.id] == before[AccessReviewCompleted.id]
     assert again[UserIdentified.id][0] == before[UserIdentified.id][0] + 1
 
 
-async def person_of(parts: Parts, i: int) -> Any:
-    people = await parts.directory.people(ORG)
+async def person_of(app: Container, i: int) -> Any:
+    people = await app.directory.people(ORG)
     return next(p for p in people.values() if p.email == f"user{i}@acme.test")
 
 
 async def test_random_people_changes_give_what_a_full_evaluation_gives(store: Store) -> None:
     rng = random.Random(1515)
-    parts, _ = await setup(store)
+    app, _ = await setup(store)
     for _ in range(12):
         i = rng.randrange(N + 4)  # a few people match no account
         role = rng.choice(ROLES)
         left = datetime.now(UTC) - timedelta(days=2) if rng.random() < 0.3 else None
-        await parts.people.upsert(ADMIN, [draft(i, role=role, left=left)])
-        await parts.reevaluator.settle()
+        await app.services.people.upsert(ADMIN, [draft(i, role=role, left=left)])
+        await app.reevaluator.settle()
         # A full resolution finds nothing the targeted one missed...
-        full = make_parts(store)
-        assert await full.identities.resolve(ORG) == 0
+        full = make_app(store)
+        assert await full.services.identities.resolve(ORG) == 0
         # ...and a full evaluation of the access checks nothing the scoped one missed.
-        everything = await parts.engine.evaluate(ORG, {"access"})
+        everything = await app.engine.evaluate(ORG, {"access"})
         missed = [e.result.check_id for e in everything if e.changed]
         assert missed == []
 
 
 async def test_a_population_is_serialised_once_for_every_check_and_change(store: Store) -> None:
-    parts, recorder = await setup(store, evidence=True)
+    app, recorder = await setup(store, evidence=True)
     assert recorder is not None
     texts = recorder.population_text
     populations, items = texts.populations_serialised, texts.items_serialised
     # One identity changes and with it two checks (identified, valid: Sales has no access):
     # the accounts population is serialised once for both, and only its changed item.
-    sales = await parts.people.upsert(ADMIN, [draft(N + 1, role="Sales")])
-    await parts.identities.link(ADMIN, "acc-hidden", sales.people[0].id)
-    await parts.reevaluator.settle()
+    sales = await app.services.people.upsert(ADMIN, [draft(N + 1, role="Sales")])
+    await app.services.identities.link(ADMIN, "acc-hidden", sales.people[0].id)
+    await app.reevaluator.settle()
     latest = {r.check_id: r for r in await store.check_results.list_latest(organization_id=ORG)}
     assert "acc-hidden" not in {i.resource_id for i in latest[UserIdentified.id].failing_items}
     assert "acc-hidden" in {i.resource_id for i in latest[AccessValid.id].failing_items}
     assert (texts.populations_serialised, texts.items_serialised) == (populations + 1, items + 1)
     # Identities unchanged (an offboarding): the same population, nothing serialised again.
     left = datetime.now(UTC) - timedelta(days=2)
-    await parts.people.offboard(ADMIN, (await person_of(parts, 6)).id, left)
-    await parts.reevaluator.settle()
+    await app.services.people.offboard(ADMIN, (await person_of(app, 6)).id, left)
+    await app.reevaluator.settle()
     offboarded = await store.check_results.get_latest(
         organization_id=ORG, check_id=OffboardedAccessRemoved.id
     )

@@ -12,7 +12,7 @@ from services.models import Role
 from services.people.models import PersonFilter, PersonStatus
 from services.people.validation import InvalidPeople, PersonDraft
 from services.store import Store
-from tests.access.support import make_parts, principal
+from tests.access.support import make_app, principal
 
 ORG = "org_people"
 ADMIN = principal(ORG)
@@ -31,21 +31,23 @@ def draft(email: str, **fields: object) -> PersonDraft:
 
 
 async def test_upsert_is_idempotent_by_case_insensitive_email(store: Store) -> None:
-    parts = make_parts(store)
-    first = await parts.people.upsert(ADMIN, [draft("Ann@Acme.test"), draft("bob@acme.test")])
+    app = make_app(store)
+    first = await app.services.people.upsert(
+        ADMIN, [draft("Ann@Acme.test"), draft("bob@acme.test")]
+    )
     assert (first.created, first.updated, first.unchanged) == (2, 0, 0)
-    again = await parts.people.upsert(ADMIN, [draft("Ann@Acme.test")])
+    again = await app.services.people.upsert(ADMIN, [draft("Ann@Acme.test")])
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
-    changed = await parts.people.upsert(ADMIN, [draft("ann@acme.test", job_role="IT")])
+    changed = await app.services.people.upsert(ADMIN, [draft("ann@acme.test", job_role="IT")])
     assert (changed.created, changed.updated) == (0, 1)
     assert changed.people[0].id == first.people[0].id
     assert changed.people[0].job_role == "IT" and changed.people[0].email == "ann@acme.test"
-    page = await parts.people.list_people(ADMIN, None, None, None)
+    page = await app.services.people.list_people(ADMIN, None, None, None)
     assert page.total_count == 2
 
 
 async def test_a_batch_with_any_bad_row_changes_nothing(store: Store) -> None:
-    parts = make_parts(store)
+    app = make_app(store)
     bad = [
         draft("ok@acme.test"),
         draft("not-an-email"),
@@ -54,57 +56,59 @@ async def test_a_batch_with_any_bad_row_changes_nothing(store: Store) -> None:
         draft("here@acme.test", offboarded_at=datetime(2025, 1, 1, tzinfo=UTC)),
     ]
     with pytest.raises(InvalidPeople) as caught:
-        await parts.people.upsert(ADMIN, bad)
+        await app.services.people.upsert(ADMIN, bad)
     problems = {(p.row, p.field) for p in caught.value.problems}
     assert problems == {(1, "email"), (2, "offboarded_at"), (3, "email"), (4, "offboarded_at")}
-    assert (await parts.people.list_people(ADMIN, None, None, None)).total_count == 0
+    assert (await app.services.people.list_people(ADMIN, None, None, None)).total_count == 0
 
 
 async def test_offboard_and_roles(store: Store) -> None:
-    parts = make_parts(store)
-    person = (await parts.people.upsert(ADMIN, [draft("ann@acme.test")])).people[0]
+    app = make_app(store)
+    person = (await app.services.people.upsert(ADMIN, [draft("ann@acme.test")])).people[0]
     at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-    gone = await parts.people.offboard(ADMIN, person.id, at)
+    gone = await app.services.people.offboard(ADMIN, person.id, at)
     assert gone.status is PersonStatus.OFFBOARDED and gone.offboarded_at == at
-    assert (await parts.people.get(ADMIN, person.id)) == gone
+    assert (await app.services.people.get(ADMIN, person.id)) == gone
     with pytest.raises(NotFound):
-        await parts.people.offboard(ADMIN, "per_missing", at)
+        await app.services.people.offboard(ADMIN, "per_missing", at)
     with pytest.raises(Forbidden):
-        await parts.people.offboard(principal(ORG, Role.REVIEWER), person.id, at)
+        await app.services.people.offboard(principal(ORG, Role.REVIEWER), person.id, at)
     with pytest.raises(Forbidden):
-        await parts.people.upsert(principal(ORG, Role.VIEWER), [draft("x@acme.test")])
+        await app.services.people.upsert(principal(ORG, Role.VIEWER), [draft("x@acme.test")])
     other_org = principal("org_other")
-    assert await parts.people.get(other_org, person.id) is None
+    assert await app.services.people.get(other_org, person.id) is None
 
 
 async def test_list_filters_and_pages(store: Store) -> None:
-    parts = make_parts(store)
+    app = make_app(store)
     emails = ["a@acme.test", "b@acme.test", "c@acme.test", "d@acme.test"]
-    await parts.people.upsert(
+    await app.services.people.upsert(
         ADMIN, [draft(e, job_role="Sales" if e < "c" else "IT") for e in emails]
     )
-    await parts.people.offboard(
-        ADMIN, (await parts.people.list_people(ADMIN, None, 1, None)).items[0][1].id, None
+    await app.services.people.offboard(
+        ADMIN, (await app.services.people.list_people(ADMIN, None, 1, None)).items[0][1].id, None
     )
-    first = await parts.people.list_people(ADMIN, None, 3, None)
+    first = await app.services.people.list_people(ADMIN, None, 3, None)
     assert [p.email for _, p in first.items] == emails[:3] and first.has_next_page
-    rest = await parts.people.list_people(ADMIN, None, 3, first.end_cursor)
+    rest = await app.services.people.list_people(ADMIN, None, 3, first.end_cursor)
     assert [p.email for _, p in rest.items] == emails[3:] and not rest.has_next_page
-    offboarded = await parts.people.list_people(
+    offboarded = await app.services.people.list_people(
         ADMIN, PersonFilter(status=PersonStatus.OFFBOARDED), None, None
     )
     assert [p.email for _, p in offboarded.items] == ["a@acme.test"]
-    sales = await parts.people.list_people(ADMIN, PersonFilter(job_role="sales"), None, None)
+    sales = await app.services.people.list_people(ADMIN, PersonFilter(job_role="sales"), None, None)
     assert sales.total_count == 2
-    search = await parts.people.list_people(ADMIN, PersonFilter(search="C@ACME"), None, None)
+    search = await app.services.people.list_people(ADMIN, PersonFilter(search="C@ACME"), None, None)
     assert [p.email for _, p in search.items] == ["c@acme.test"]
 
 
 async def test_the_cache_sees_writes_of_other_processes(store: Store) -> None:
-    here, there = make_parts(store), make_parts(store)
-    await here.people.upsert(ADMIN, [draft("ann@acme.test")])
+    here, there = make_app(store), make_app(store)
+    await here.services.people.upsert(ADMIN, [draft("ann@acme.test")])
     assert {p.email for p in (await there.directory.people(ORG)).values()} == {"ann@acme.test"}
-    await there.people.upsert(ADMIN, [draft("bob@acme.test"), draft("ann@acme.test", name="A")])
+    await there.services.people.upsert(
+        ADMIN, [draft("bob@acme.test"), draft("ann@acme.test", name="A")]
+    )
     seen = {p.email: p.name for p in (await here.directory.people(ORG)).values()}
     assert seen == {"ann@acme.test": "A", "bob@acme.test": "Bob"}
     assert await here.directory.people("org_other") == {}

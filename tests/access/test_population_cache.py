@@ -7,6 +7,7 @@ import random
 
 from services.checks.access.population import PopulationCache, build_population
 from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
+from services.models import AccountStatus, AccountType
 from services.sync.models import SnapshotAccount
 
 
@@ -15,8 +16,8 @@ def account(i: int) -> SnapshotAccount:
         account_id=f"acc-{i:04d}",
         display_name=f"User {i}",
         email=f"user{i}@acme.test",
-        account_type="atlassian",
-        account_status="active" if i % 9 else "inactive",
+        account_type=AccountType.ATLASSIAN,
+        account_status=AccountStatus.ACTIVE if i % 9 else AccountStatus.INACTIVE,
         is_admin=i % 13 == 0,
         mfa_enabled=None if i % 5 == 0 else i % 2 == 0,
         groups=("confluence-users",),

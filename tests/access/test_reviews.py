@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from api.container import Container
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.identity.models import Classification
 from services.integrations.models import IntegrationStatus
@@ -14,7 +15,7 @@ from services.reviews.models import AccessDecision, AccessRule, ReviewStatus, Sy
 from services.reviews.systems import SystemChanges, SystemSettings
 from services.store import Store
 from tests.access.builders import account
-from tests.access.support import Parts, connected, make_parts, principal, seed_snapshot
+from tests.access.support import connected, make_app, principal, seed_snapshot
 
 ORG = "org_reviews"
 ADMIN = principal(ORG)
@@ -27,49 +28,49 @@ ACCOUNTS = [
 ]
 
 
-async def setup(store: Store, *, snapshot: bool = True) -> Parts:
-    parts = make_parts(store)
+async def setup(store: Store, *, snapshot: bool = True) -> Container:
+    app = make_app(store)
     integration = await connected(store, ORG)
     if snapshot:
         await seed_snapshot(store, integration, ACCOUNTS, "snap_rev_1")
-    return parts
+    return app
 
 
 async def test_critical_system_needs_a_connected_integration(store: Store) -> None:
-    parts = make_parts(store)
+    app = make_app(store)
     with pytest.raises(Conflict) as caught:
-        await parts.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
+        await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
     assert caught.value.code == "NOT_CONNECTED"
     integration = await connected(store, ORG)
     await store.integrations.update(
         integration_id=integration.id, status=IntegrationStatus.NEEDS_REAUTH
     )
     with pytest.raises(Conflict):
-        await parts.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
+        await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
 
 
 async def test_critical_system_rules(store: Store) -> None:
-    parts = await setup(store, snapshot=False)
+    app = await setup(store, snapshot=False)
     with pytest.raises(ValidationFailed):
-        await parts.systems.add(
+        await app.services.systems.add(
             ADMIN, SystemKind.CONFLUENCE, SystemSettings(access_rule=AccessRule.ROLE_BASED)
         )
     with pytest.raises(ValidationFailed):
-        await parts.systems.add(
+        await app.services.systems.add(
             ADMIN, SystemKind.CONFLUENCE, SystemSettings(review_frequency_days=0)
         )
     with pytest.raises(Forbidden):
-        await parts.systems.add(REVIEWER, SystemKind.CONFLUENCE, SystemSettings())
-    added = await parts.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
+        await app.services.systems.add(REVIEWER, SystemKind.CONFLUENCE, SystemSettings())
+    added = await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
     assert (added.review_frequency_days, added.access_rule, added.allowed_roles) == (
         365,
         AccessRule.ALL_STAFF,
         (),
     )
     with pytest.raises(Conflict) as caught:
-        await parts.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
+        await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
     assert caught.value.code == "ALREADY_EXISTS"
-    changed = await parts.systems.update(
+    changed = await app.services.systems.update(
         ADMIN,
         added.id,
         SystemChanges(
@@ -80,29 +81,30 @@ async def test_critical_system_rules(store: Store) -> None:
     )
     assert changed.allowed_roles == ("Engineer", "IT") and changed.review_frequency_days == 365
     with pytest.raises(ValidationFailed):
-        await parts.systems.update(ADMIN, added.id, SystemChanges(allowed_roles=()))
+        await app.services.systems.update(ADMIN, added.id, SystemChanges(allowed_roles=()))
     with pytest.raises(NotFound):
-        await parts.systems.update(principal("org_other"), added.id, SystemChanges())
-    assert [s.id for s in await parts.systems.list_systems(ADMIN)] == [added.id]
-    assert await parts.systems.list_systems(principal("org_other")) == []
+        await app.services.systems.update(principal("org_other"), added.id, SystemChanges())
+    assert [s.id for s in await app.services.systems.list_systems(ADMIN)] == [added.id]
+    assert await app.services.systems.list_systems(principal("org_other")) == []
 
 
 async def test_review_lifecycle(store: Store) -> None:
-    parts = await setup(store)
-    system = await parts.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
+    app = await setup(store)
+    system = await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
     due = datetime.now(UTC) + timedelta(days=14)
     with pytest.raises(Forbidden):
-        await parts.reviews.start(REVIEWER, system.id, due)
+        await app.services.reviews.start(REVIEWER, system.id, due)
     with pytest.raises(ValidationFailed):
-        await parts.reviews.start(ADMIN, system.id, datetime.now(UTC) - timedelta(days=1))
-    review = await parts.reviews.start(ADMIN, system.id, due)
+        await app.services.reviews.start(ADMIN, system.id, datetime.now(UTC) - timedelta(days=1))
+    review = await app.services.reviews.start(ADMIN, system.id, due)
     assert review.status is ReviewStatus.OPEN and review.entry_count == 3  # inactive left out
     with pytest.raises(Conflict) as caught:
-        await parts.reviews.start(ADMIN, system.id, due)
+        await app.services.reviews.start(ADMIN, system.id, due)
     assert caught.value.code == "REVIEW_OPEN"
 
     entries = {
-        e.account_id: e for _, e in (await parts.reviews.entries(review, None, None, None)).items
+        e.account_id: e
+        for _, e in (await app.services.reviews.entries(review, None, None, None)).items
     }
     assert set(entries) == {"acc-1", "acc-2", "acc-3"}
     assert (
@@ -110,18 +112,20 @@ async def test_review_lifecycle(store: Store) -> None:
     )
 
     with pytest.raises(ValidationFailed):  # a note is required for REVOKE
-        await parts.reviews.decide(REVIEWER, entries["acc-2"].id, AccessDecision.REVOKE, " ")
+        await app.services.reviews.decide(REVIEWER, entries["acc-2"].id, AccessDecision.REVOKE, " ")
     with pytest.raises(ValidationFailed):  # DOWNGRADE only for admins
-        await parts.reviews.decide(REVIEWER, entries["acc-2"].id, AccessDecision.DOWNGRADE, "x")
+        await app.services.reviews.decide(
+            REVIEWER, entries["acc-2"].id, AccessDecision.DOWNGRADE, "x"
+        )
     with pytest.raises(Forbidden):
-        await parts.reviews.decide(
+        await app.services.reviews.decide(
             principal(ORG, Role.VIEWER), entries["acc-2"].id, AccessDecision.KEEP, None
         )
     with pytest.raises(NotFound):
-        await parts.reviews.decide(
+        await app.services.reviews.decide(
             principal("org_other", Role.ADMIN), entries["acc-2"].id, AccessDecision.KEEP, None
         )
-    revoked = await parts.reviews.decide(
+    revoked = await app.services.reviews.decide(
         REVIEWER, entries["acc-2"].id, AccessDecision.REVOKE, "left the team"
     )
     assert (revoked.decision, revoked.note, revoked.decided_by) == (
@@ -132,37 +136,41 @@ async def test_review_lifecycle(store: Store) -> None:
     assert revoked.decided_at is not None
     for blank in (None, "  "):
         with pytest.raises(ValidationFailed, match="a note is required for DOWNGRADE") as caught:
-            await parts.reviews.decide(ADMIN, entries["acc-1"].id, AccessDecision.DOWNGRADE, blank)
+            await app.services.reviews.decide(
+                ADMIN, entries["acc-1"].id, AccessDecision.DOWNGRADE, blank
+            )
         assert caught.value.field == ["input", "note"]
-    await parts.reviews.decide(
+    await app.services.reviews.decide(
         ADMIN, entries["acc-1"].id, AccessDecision.DOWNGRADE, "no admin needed"
     )
 
     with pytest.raises(Conflict) as caught:
-        await parts.reviews.complete(REVIEWER, review.id, None)
+        await app.services.reviews.complete(REVIEWER, review.id, None)
     assert caught.value.code == "PENDING_ENTRIES" and "1 entries" in caught.value.message
-    pending = await parts.reviews.entries(review, AccessDecision.PENDING, None, None)
+    pending = await app.services.reviews.entries(review, AccessDecision.PENDING, None, None)
     assert [e.account_id for _, e in pending.items] == ["acc-3"]
-    done = await parts.reviews.complete(REVIEWER, review.id, AccessDecision.KEEP)
+    done = await app.services.reviews.complete(REVIEWER, review.id, AccessDecision.KEEP)
     assert done.status is ReviewStatus.COMPLETED and done.completed_at is not None
-    kept = await parts.reviews.entries(done, AccessDecision.KEEP, None, None)
+    kept = await app.services.reviews.entries(done, AccessDecision.KEEP, None, None)
     assert [e.account_id for _, e in kept.items] == ["acc-3"]
     with pytest.raises(Conflict):
-        await parts.reviews.decide(REVIEWER, entries["acc-3"].id, AccessDecision.REVOKE, "late")
+        await app.services.reviews.decide(
+            REVIEWER, entries["acc-3"].id, AccessDecision.REVOKE, "late"
+        )
     with pytest.raises(Conflict):
-        await parts.reviews.complete(REVIEWER, review.id, AccessDecision.KEEP)
+        await app.services.reviews.complete(REVIEWER, review.id, AccessDecision.KEEP)
 
-    again = await parts.reviews.start(ADMIN, system.id, None)  # a new one may open now
-    listed = await parts.reviews.list_reviews(ADMIN, 1, None)
+    again = await app.services.reviews.start(ADMIN, system.id, None)  # a new one may open now
+    listed = await app.services.reviews.list_reviews(ADMIN, 1, None)
     assert listed.total_count == 2 and listed.items[0][1].id == again.id and listed.has_next_page
-    older = await parts.reviews.list_reviews(ADMIN, 1, listed.end_cursor)
+    older = await app.services.reviews.list_reviews(ADMIN, 1, listed.end_cursor)
     assert older.items[0][1].id == review.id
-    assert await parts.reviews.get(principal("org_other"), review.id) is None
+    assert await app.services.reviews.get(principal("org_other"), review.id) is None
 
 
 async def test_review_needs_a_snapshot(store: Store) -> None:
-    parts = await setup(store, snapshot=False)
-    system = await parts.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
+    app = await setup(store, snapshot=False)
+    system = await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
     with pytest.raises(Conflict) as caught:
-        await parts.reviews.start(ADMIN, system.id, None)
+        await app.services.reviews.start(ADMIN, system.id, None)
     assert caught.value.code == "NO_SNAPSHOT"

@@ -130,7 +130,7 @@ class StoredTokens:
     integration: Integration
     reauth: list[str] = field(default_factory=list)
 
-    async def on_reauth(self, integration: Integration, message: str) -> None:
+    async def on_reauth_needed(self, integration: Integration, message: str) -> None:
         self.reauth.append(message)
 
     def provider(
@@ -145,7 +145,7 @@ class StoredTokens:
             credentials=self.store.credentials,
             oauth=oauth,
             locks=locks or RefreshLocks(),
-            on_reauth=self.on_reauth,
+            on_reauth_needed=self.on_reauth_needed,
             clock=clock,
             sleep=lambda _s: asyncio.sleep(0),
         )

@@ -9,8 +9,8 @@ import pytest
 
 from services.atlassian.admin import AdminClient
 from services.confluence.errors import ConfluenceAuthError
-from services.confluence.models import AccountStatus
 from services.confluence.retry import RetryPolicy, RetryStats
+from services.models import AccountStatus
 
 from .support import FakeSleep, Router, body_of
 

@@ -11,8 +11,8 @@ import pytest
 from services.confluence import paths
 from services.confluence.auth import BearerAuth
 from services.confluence.client import ConfluenceClient
-from services.confluence.models import AccountStatus, AccountType
 from services.confluence.retry import RetryPolicy
+from services.models import AccountStatus, AccountType
 from tests.simulator.openapi import v2_request_body_schema
 
 from .support import BASE, Router, body_of, make_client

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from services.confluence.errors import ConfluenceProtocolError
-from services.confluence.models import AccountStatus, AccountType
 from services.confluence.parsing import (
     parse_bulk_user,
     parse_content,
@@ -18,6 +17,7 @@ from services.confluence.parsing import (
     parse_space,
     parse_v2_page,
 )
+from services.models import AccountStatus, AccountType
 
 V1_MEMBER = {
     "type": "known",

@@ -18,8 +18,9 @@ from services.confluence.errors import (
     ConfluenceScopeError,
     ConfluenceUnavailable,
 )
-from services.confluence.models import AccountStatus, AccountType, Member
+from services.confluence.models import Member
 from services.confluence.retry import RetryPolicy, RetryReason, RetryStats
+from services.models import AccountStatus, AccountType
 from simulator import Account, Group, RunningSimulator, Simulator, Site, Space, start_simulator
 
 from .conftest import SimSleep

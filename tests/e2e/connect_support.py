@@ -58,7 +58,7 @@ async def make_env(
         **settings,
     }
     live, server, task = await start_live_server(store, **settings)
-    org, created = await live.container.access.create_organization("Acme")
+    org, created = await live.container.services.organizations.create_organization("Acme")
     try:
         yield Env(live, sim, org.id, created.secret)
     finally:

@@ -26,11 +26,12 @@ from services.confluence.retry import RetryPolicy
 
 async def main(integration_id: str, loops: int, stop_file: str) -> None:
     container = Container.build(Settings())
+    clients = container.services.integrations.clients
     ok, repeated, errors = 0, 0, []
     try:
         integration = await container.store.integrations.get_by_id(integration_id=integration_id)
         assert integration is not None
-        client = await container.integrations.clients.confluence_for(integration, RetryPolicy())
+        client = await clients.confluence_for(integration, RetryPolicy())
         print("ready", flush=True)
 
         async def call() -> None:

@@ -18,10 +18,11 @@ from services.confluence.retry import RetryPolicy
 
 async def main(integration_id: str, calls: int, go_file: str) -> None:
     container = Container.build(Settings())
+    clients = container.services.integrations.clients
     try:
         integration = await container.store.integrations.get_by_id(integration_id=integration_id)
         assert integration is not None
-        client = await container.integrations.clients.confluence_for(integration, RetryPolicy())
+        client = await clients.confluence_for(integration, RetryPolicy())
         print("ready", flush=True)
         while not os.path.exists(go_file):
             await asyncio.sleep(0.005)

@@ -55,11 +55,12 @@ class Api:
 
 
 async def api_for(live: LiveServer) -> Api:
-    access = live.container.access
-    org, created = await access.create_organization("Acme")
+    org, created = await live.container.services.organizations.create_organization("Acme")
     keys = {Role.ADMIN: created.secret}
     for role in (Role.REVIEWER, Role.VIEWER):
-        keys[role] = (await access.create_api_key_for(org.id, role, role.value)).secret
+        keys[role] = (
+            await live.container.services.api_keys.create_api_key_for(org.id, role, role.value)
+        ).secret
     return Api(live, org.id, keys)
 
 

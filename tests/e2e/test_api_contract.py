@@ -202,7 +202,9 @@ async def test_console_reads_accounts_and_who_decided(live: LiveServer) -> None:
         "role": "REVIEWER",
     }
     # Another REVIEWER (not allowed to list keys) still sees who decided.
-    other = (await live.container.access.create_api_key_for(api.org_id, Role.VIEWER, "v2")).secret
+    other = (
+        await live.container.services.api_keys.create_api_key_for(api.org_id, Role.VIEWER, "v2")
+    ).secret
     seen = await post(
         live,
         other,

@@ -234,7 +234,7 @@ async def test_bad_states_are_rejected_and_change_nothing(
     assert replay.status_code == 400
     store = env.live.container.store
     # An expired state and one bound to another organization's integration are refused too.
-    other_org, _ = await env.live.container.access.create_organization("Other")
+    other_org, _ = await env.live.container.services.organizations.create_organization("Other")
     pending = await store.integrations.get_live_for_purpose(
         organization_id=env.org_id, purpose=Purpose.ACCESS_REVIEW
     )
@@ -314,7 +314,9 @@ async def test_confirmation_already_connected_and_roles(env: Env) -> None:
         "code": "CONFIRMATION_REQUIRED",
         "message": no_confirm["userErrors"][0]["message"],
     }
-    viewer = await env.live.container.access.create_api_key_for(env.org_id, Role.VIEWER, "v")
+    viewer = await env.live.container.services.api_keys.create_api_key_for(
+        env.org_id, Role.VIEWER, "v"
+    )
     forbidden = (await env.gql(API_TOKEN, api_token_input(env), key=viewer.secret))[
         "connectConfluenceApiToken"
     ]
@@ -361,7 +363,9 @@ async def test_admin_key_is_validated_before_it_is_stored(env: Env) -> None:
     assert (
         ok["integration"]["hasAdminKey"] is True and ok["integration"]["adminOrgId"] == creds.org_id
     )
-    _other_org, other_key = await env.live.container.access.create_organization("Other")
+    _other_org, other_key = await env.live.container.services.organizations.create_organization(
+        "Other"
+    )
     hidden = (
         await env.gql(
             ADMIN_KEY,

@@ -176,7 +176,7 @@ async def seeded() -> AsyncIterator[tuple[LiveServer, State]]:
     live, server, task = await start_live_server(store, oauth_client_id="vigil-client")
     try:
         container = live.container
-        org, created = await container.access.create_organization("Acme")
+        org, created = await container.services.organizations.create_organization("Acme")
         integration = await connected(store, org.id)
         accounts = [
             account("acc-1", email="ann@acme.test", admin=True),
@@ -200,10 +200,10 @@ async def seeded() -> AsyncIterator[tuple[LiveServer, State]]:
             progress=SyncProgress(phase=Phase.DONE.value, requests_made=4, items_fetched=4),
             counts=SnapshotCounts(accounts=4),
         )
-        principal = await container.access.authenticate(created.secret)
+        principal = await container.services.api_keys.authenticate(created.secret)
         assert principal is not None
         ann = PersonDraft("ann@acme.test", "Ann", PersonStatus.ACTIVE, "Engineer", None, None)
-        await container.compliance.people.upsert(principal, [ann])
+        await container.services.people.upsert(principal, [ann])
         state: State = {
             "key": created.secret,
             "orgId": org.id,
@@ -236,7 +236,7 @@ async def run_subscription(
     """The first message of a subscription example (caused where it needs a cause)."""
     key, org = state["key"], state["orgId"]
     if name == "CheckUpdates":  # a fresh organization: its first evaluation is news
-        new_org, created = await live.container.access.create_organization("Fresh")
+        new_org, created = await live.container.services.organizations.create_organization("Fresh")
         key, org = created.secret, new_org.id
     async with gql_ws(live.ws_url, key) as session:
         stream = session.subscribe(GraphQLRequest(text, variable_values=variables))
@@ -255,7 +255,7 @@ async def run_subscription(
             elif name in ("PeopleUpdates", "PolicyUpdates"):
                 await bus.publish(topic, {})
             else:
-                await live.container.compliance.engine.evaluate(org)
+                await live.container.engine.evaluate(org)
         message = await asyncio.wait_for(first, 20)
         await stream.aclose()
     return message

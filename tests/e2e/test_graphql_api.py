@@ -21,7 +21,7 @@ ME = "query { me { role organization { id name frameworks } } }"
 
 
 async def _org(live: LiveServer, name: str = "Acme") -> tuple[str, str]:
-    org, created = await live.container.access.create_organization(name)
+    org, created = await live.container.services.organizations.create_organization(name)
     return org.id, created.secret
 
 
@@ -51,8 +51,8 @@ async def test_revoked_key_is_refused_on_http_and_websocket(
     live: LiveServer, http: httpx.AsyncClient
 ) -> None:
     org_id, _admin = await _org(live)
-    viewer = await live.container.access.create_api_key_for(org_id, Role.VIEWER, "v")
-    await live.container.access.revoke_api_key_by_id(viewer.key.id)
+    viewer = await live.container.services.api_keys.create_api_key_for(org_id, Role.VIEWER, "v")
+    await live.container.services.api_keys.revoke_api_key_by_id(viewer.key.id)
     resp = await http.post(
         live.graphql_url, json={"query": ME}, headers={"Authorization": f"Bearer {viewer.secret}"}
     )
@@ -73,7 +73,7 @@ async def _ws_close_code(live: LiveServer, key: str | None) -> int | None:
 
 async def test_viewer_cannot_call_admin_mutation(live: LiveServer) -> None:
     org_id, _ = await _org(live)
-    viewer = await live.container.access.create_api_key_for(org_id, Role.VIEWER, "v")
+    viewer = await live.container.services.api_keys.create_api_key_for(org_id, Role.VIEWER, "v")
     mutation = "mutation { activateFrameworks(frameworks: [ISO27001]) { organization { frameworks } userErrors { code message field } } }"
     data = await gql_http(live.graphql_url, viewer.secret, mutation)
     payload = data["activateFrameworks"]
@@ -132,7 +132,7 @@ async def test_subscription_receives_org_events_only(live: LiveServer) -> None:
         if live.container.bus.subscriber_count(topic):
             break
         await asyncio.sleep(0.02)
-    await live.container.access.create_api_key_for(org_b, Role.VIEWER, "not yours")
+    await live.container.services.api_keys.create_api_key_for(org_b, Role.VIEWER, "not yours")
     await gql_http(
         live.graphql_url,
         key_a,
@@ -201,7 +201,7 @@ async def test_unexpected_errors_are_masked_with_a_logged_request_id(
     async def boom(principal: object) -> None:
         raise RuntimeError("database exploded with secret vgl_shouldnotleak1234567890")
 
-    monkeypatch.setattr(live.container.access, "get_organization", boom)
+    monkeypatch.setattr(live.container.services.organizations, "get_organization", boom)
     with caplog.at_level(logging.ERROR, logger="vigil.graphql"):
         resp = await http.post(
             live.graphql_url, json={"query": ME}, headers={"Authorization": f"Bearer {key}"}

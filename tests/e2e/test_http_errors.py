@@ -51,7 +51,7 @@ async def test_every_response_has_a_request_id_and_unknown_routes_are_json(
 async def test_rate_limited_routes_say_when_to_retry(
     strict: LiveServer, http: httpx.AsyncClient
 ) -> None:
-    _, created = await strict.container.access.create_organization("Acme")
+    _, created = await strict.container.services.organizations.create_organization("Acme")
     auth = {"Authorization": f"Bearer {created.secret}"}
     csv = b"email,name,status,job_role,start_date,offboarded_at\n"
     first = await http.post(f"{strict.url}/people/import", content=csv, headers=auth)
@@ -71,12 +71,12 @@ async def test_rate_limited_routes_say_when_to_retry(
 async def test_an_unexpected_failure_is_a_json_internal_error_naming_the_request(
     live: LiveServer, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _, created = await live.container.access.create_organization("Acme")
+    _, created = await live.container.services.organizations.create_organization("Acme")
 
     async def broken(*args: Any) -> Any:
         raise RuntimeError("disk on fire")
 
-    people = live.container.compliance.people
+    people = live.container.services.people
     original = people.import_csv
     people.import_csv = broken  # type: ignore[method-assign]
     try:

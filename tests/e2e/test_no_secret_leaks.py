@@ -80,7 +80,7 @@ async def test_no_secret_in_logs_or_responses(env: Env, caplog: pytest.LogCaptur
         },
     )
     await expire_stored_token(env, integration)
-    client = await env.live.container.integrations.clients.confluence_for(
+    client = await env.live.container.services.integrations.clients.confluence_for(
         integration, RetryPolicy()
     )
     await asyncio.gather(*(client.current_user() for _ in range(5)))

@@ -24,10 +24,10 @@ def csv_of(n: int, *, role: str = "Engineer") -> bytes:
 
 
 async def org_key(live: LiveServer, role: Role = Role.ADMIN) -> tuple[str, str]:
-    org, created = await live.container.access.create_organization("Acme")
+    org, created = await live.container.services.organizations.create_organization("Acme")
     if role is Role.ADMIN:
         return org.id, created.secret
-    other = await live.container.access.create_api_key_for(org.id, role, "other")
+    other = await live.container.services.api_keys.create_api_key_for(org.id, role, "other")
     return org.id, other.secret
 
 

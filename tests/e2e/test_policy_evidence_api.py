@@ -99,7 +99,7 @@ async def connect_policy(env: Env) -> str:
 async def settle(env: Env) -> None:
     """Let the first sync, auto-mapping and the re-evaluations they request finish."""
     await env.live.container.sync.scheduler.drain()
-    await env.live.container.compliance.reevaluator.settle()
+    await env.live.container.reevaluator.settle()
 
 
 async def result(env: Env, check_id: str) -> dict[str, Any]:
@@ -126,7 +126,9 @@ async def test_policy_documents_and_checks_over_graphql(env: Env) -> None:
     setup = await result(env, SETUP)
     assert setup["status"] == "FAILING" and len(failing_items(setup)) == 13  # all drafts
     assert setup["snapshotId"] and setup["evidenceId"] and setup["dataAsOf"]
-    viewer = await env.live.container.access.create_api_key_for(env.org_id, Role.VIEWER, "v")
+    viewer = await env.live.container.services.api_keys.create_api_key_for(
+        env.org_id, Role.VIEWER, "v"
+    )
     denied = await env.gql(APPROVE, {"t": mapped[0]["policyType"]}, key=viewer.secret)
     assert denied["approvePolicyDocument"]["userErrors"][0]["code"] == "FORBIDDEN"
 
@@ -359,7 +361,7 @@ async def test_evidence_queries_verification_and_export(
     # the new organization records of its own: none of them may be this one's.)
     ours = {e["node"]["id"] for e in (await env.gql(EVIDENCE, {"id": SETUP}))["evidence"]["edges"]}
     assert len(ours) == total
-    _, other = await env.live.container.access.create_organization("Other")
+    _, other = await env.live.container.services.organizations.create_organization("Other")
     other_status = (await env.gql(VERIFY, key=other.secret))["verifyEvidenceChain"]
     assert other_status["valid"]
     theirs = (await env.gql(EVIDENCE, {"id": SETUP}, key=other.secret))["evidence"]["edges"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from services.confluence.client import ConfluenceClient
 from services.confluence.retry import RetryPolicy
 from simulator import RunningSimulator
 from tests.conftest import STORE_KINDS
@@ -51,12 +52,7 @@ async def test_a_scoped_token_connects_through_the_gateway(env: Env) -> None:
         "cloudId": site.cloud_id,
     }
     # The stored integration's client uses the base that worked: the gateway.
-    container = env.live.container
-    integration = await container.store.integrations.get_by_id(
-        integration_id=payload["integration"]["id"]
-    )
-    assert integration is not None
-    client = await container.integrations.clients.confluence_for(integration, RetryPolicy())
+    client = await stored_client(env, payload["integration"]["id"])
     assert client.base_url == env.sim.confluence_api_base(site.cloud_id)
     assert (await client.current_user()).account_id == site.operators["admin"]
 
@@ -67,12 +63,7 @@ async def test_a_classic_token_stays_on_the_site_host(env: Env) -> None:
         "connectConfluenceApiToken"
     ]
     assert payload["userErrors"] == []
-    container = env.live.container
-    integration = await container.store.integrations.get_by_id(
-        integration_id=payload["integration"]["id"]
-    )
-    assert integration is not None
-    client = await container.integrations.clients.confluence_for(integration, RetryPolicy())
+    client = await stored_client(env, payload["integration"]["id"])
     assert client.base_url == env.sim.site_url("acme")
 
 
@@ -87,3 +78,11 @@ async def test_a_refused_token_names_both_attempts(env: Env) -> None:
     assert "wrong-token" not in error["message"]
     store = env.live.container.store
     assert await store.integrations.list_by_organization(organization_id=env.org_id) == []
+
+
+async def stored_client(env: Env, integration_id: str) -> ConfluenceClient:
+    """The client the stored integration's credential opens."""
+    container = env.live.container
+    integration = await container.store.integrations.get_by_id(integration_id=integration_id)
+    assert integration is not None
+    return await container.services.integrations.clients.confluence_for(integration, RetryPolicy())

@@ -232,11 +232,13 @@ async def test_trigger_returns_the_running_run_and_guards_access(env: Env) -> No
     finally:
         env.sim.sim.faults.clear()
 
-    viewer = await env.live.container.access.create_api_key_for(env.org_id, Role.VIEWER, "v")
+    viewer = await env.live.container.services.api_keys.create_api_key_for(
+        env.org_id, Role.VIEWER, "v"
+    )
     denied = (await env.gql(TRIGGER, {"id": integration_id}, key=viewer.secret))["triggerSync"]
     assert denied["syncRun"] is None and denied["userErrors"][0]["code"] == "FORBIDDEN"
 
-    _, other = await env.live.container.access.create_organization("Other")
+    _, other = await env.live.container.services.organizations.create_organization("Other")
     missing = (await env.gql(TRIGGER, {"id": integration_id}, key=other.secret))["triggerSync"]
     assert missing["userErrors"][0]["code"] == "NOT_FOUND"
     with pytest.raises(TransportQueryError, match="not found"):
@@ -255,7 +257,7 @@ async def test_trigger_returns_the_running_run_and_guards_access(env: Env) -> No
 
 async def test_subscription_to_another_orgs_integration_is_refused(env: Env) -> None:
     integration_id = await connect(env, admin_key=False)
-    _, other = await env.live.container.access.create_organization("Other")
+    _, other = await env.live.container.services.organizations.create_organization("Other")
     async with gql_ws(env.live.ws_url, other.secret) as session:
         stream = session.subscribe(GraphQLRequest(PROGRESS, variable_values={"id": integration_id}))
         with pytest.raises(TransportQueryError, match="not found"):

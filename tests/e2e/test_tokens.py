@@ -38,7 +38,7 @@ async def env(request: pytest.FixtureRequest, sim: RunningSimulator) -> AsyncIte
 
 
 async def expire_stored_token(env: Env, integration: Integration) -> dict[str, Any]:
-    vault = env.live.container.integrations.vault
+    vault = env.live.container.services.integrations.vault
     secret = await vault.load(env.org_id, integration.id, OAUTH_TOKENS)
     assert secret is not None
     tokens = secret_to_tokens(secret.values)
@@ -58,13 +58,13 @@ async def test_fifty_concurrent_calls_on_an_expired_token_refresh_once(env: Env)
     integration = await connect_oauth(env)
     old = await expire_stored_token(env, integration)
     refreshes_before = env.sim.sim.counters.count(TOKEN_ROUTE)
-    client = await env.live.container.integrations.clients.confluence_for(
+    client = await env.live.container.services.integrations.clients.confluence_for(
         integration, RetryPolicy()
     )
     users = await asyncio.gather(*(client.current_user() for _ in range(50)))
     assert len({u.account_id for u in users}) == 1
     assert env.sim.sim.counters.count(TOKEN_ROUTE) - refreshes_before == 1
-    stored = await env.live.container.integrations.vault.load(
+    stored = await env.live.container.services.integrations.vault.load(
         env.org_id, integration.id, OAUTH_TOKENS
     )
     assert stored is not None
@@ -142,7 +142,7 @@ async def test_a_revoked_grant_marks_the_integration_needs_reauth(env: Env) -> N
         if env.live.container.bus.subscriber_count():
             break
         await asyncio.sleep(0.01)
-    client = await env.live.container.integrations.clients.confluence_for(
+    client = await env.live.container.services.integrations.clients.confluence_for(
         integration, RetryPolicy()
     )
     with pytest.raises((ReauthRequired, ConfluenceError)):
@@ -175,7 +175,7 @@ async def test_short_lived_tokens_and_admin_key_writes_during_concurrent_refresh
     saved_ttl, policy.access_token_ttl = policy.access_token_ttl, 20
     try:
         await expire_stored_token(env, integration)  # the first refresh issues a 20-s token
-        factory = env.live.container.integrations.clients
+        factory = env.live.container.services.integrations.clients
         clients = [await factory.confluence_for(integration, RetryPolicy()) for _ in range(2)]
         refreshes_before = simulator.counters.count(TOKEN_ROUTE)
 
@@ -197,7 +197,7 @@ async def test_short_lived_tokens_and_admin_key_writes_during_concurrent_refresh
             assert all(u.account_id == creds.oauth_account_id for u in results[1:-1])
             simulator.clock.advance(30)  # every token handed out so far is now expired at Atlassian
         assert simulator.counters.count(TOKEN_ROUTE) - refreshes_before == rounds
-        stored = await env.live.container.integrations.vault.load(
+        stored = await env.live.container.services.integrations.vault.load(
             env.org_id, integration.id, OAUTH_TOKENS
         )
         assert stored is not None

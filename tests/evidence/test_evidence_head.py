@@ -143,8 +143,8 @@ async def test_verify_evidence_chain_takes_a_checkpoint_over_graphql() -> None:
     query = """query($c: JSON) { verifyEvidenceChain(checkpoint: $c) {
       valid firstBrokenLink { problem sequence recordId } } }"""
     async with live_server() as live:
-        org, created = await live.container.access.create_organization("Acme")
-        evidence = live.container.policy.evidence
+        org, created = await live.container.services.organizations.create_organization("Acme")
+        evidence = live.container.services.evidence
         for _ in range(2):
             await evidence.record(
                 EvidenceEntry(org.id, CHECKS[0], datetime.now(UTC), {"s": 1}, {"items": []})

@@ -33,7 +33,7 @@ def _service(store: Store, clock: Clock) -> ExceptionService:
     return ExceptionService(
         store.check_exceptions,
         check_ids=lambda: {CHECK, "confluence-mfa-enabled"},
-        changed=clock.changed,
+        on_exceptions_changed=clock.changed,
         clock=clock,
     )
 
@@ -161,7 +161,7 @@ async def test_only_a_currently_failing_item_can_be_excepted(store: Store) -> No
         store.check_exceptions,
         check_ids=lambda: {CHECK},
         failing=failing,
-        changed=clock.changed,
+        on_exceptions_changed=clock.changed,
         clock=clock,
     )
     ask = {"check_id": CHECK, "reason": "accepted", "expires_at": T0 + timedelta(days=30)}

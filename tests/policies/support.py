@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.confluence.models import Page
 from services.integrations.models import Integration, Purpose
 from services.policies.state import PolicyStateLoader
 from services.store import Store
-from services.sync.models import SnapshotScope
+from services.sync.models import SnapshotPage, SnapshotScope
 from services.sync.reads import SnapshotReader
 from tests.sync.support import connected_integration
 
@@ -24,16 +23,15 @@ def page(
     body: str = FULL_BODY,
     age_days: int = 10,
     version: int = 2,
-) -> Page:
-    """A synced page as the Confluence client returns it."""
-    return Page(
-        id=page_id,
+) -> SnapshotPage:
+    """A synced page as the snapshot keeps it."""
+    return SnapshotPage(
+        page_id=page_id,
         title=title,
         status=status,
-        space_id="1",
         space_key="POL",
         space_name="Policies",
-        version_number=version,
+        version=version,
         last_modified_at=NOW - timedelta(days=age_days),
         last_modified_by="acc-1",
         created_at=NOW - timedelta(days=900),
@@ -47,7 +45,7 @@ def page(
 async def policy_snapshot(
     store: Store,
     organization_id: str,
-    pages: list[Page],
+    pages: list[SnapshotPage],
     *,
     integration: Integration | None = None,
     snapshot_id: str = "snap_1",

@@ -51,7 +51,7 @@ async def test_exception_and_expiry_with_evidence(store: Store) -> None:
         check_results=store.check_results,
         checks=checks,
         sources={POLICY: PolicyDataSource(loader)},
-        on_changed=EvidenceRecorder(
+        record_evidence=EvidenceRecorder(
             evidence, integrations=store.integrations, check_exceptions=store.check_exceptions
         ),
         exceptions=exceptions,

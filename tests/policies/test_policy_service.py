@@ -22,7 +22,9 @@ async def _setup(store: Store) -> tuple[PolicyService, Principal, list[str]]:
     async def changed(organization_id: str) -> None:
         changes.append(organization_id)
 
-    service = PolicyService(state_loader(store), policies=store.policies, changed=changed)
+    service = PolicyService(
+        state_loader(store), policies=store.policies, on_policies_changed=changed
+    )
     return service, Principal(org.id, Role.ADMIN, "key_admin"), changes
 
 

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from services.confluence.errors import ConfluenceForbidden
-from services.confluence.models import AccountType, Member, ResultPage
+from services.confluence.models import Member, ResultPage
 from services.confluence.retry import RetryPolicy
 from services.evidence.models import EvidenceEntry, EvidenceRecord
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.models import AccountType
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import (
     ActionKind,

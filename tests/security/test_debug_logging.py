@@ -16,7 +16,7 @@ async def test_websocket_frames_are_not_logged_at_debug(capsys: pytest.CaptureFi
     try:
         configure_logging("DEBUG", json_lines=False)
         async with live_server() as live:
-            _, created = await live.container.access.create_organization("Acme")
+            _, created = await live.container.services.organizations.create_organization("Acme")
             async with raw_ws(live, created.secret) as ws:
                 await ack(ws)
                 await ws.send(subscribe("1", "{ me { role } }"))

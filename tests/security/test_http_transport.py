@@ -24,7 +24,7 @@ async def live() -> AsyncIterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 async def key(live: LiveServer) -> str:
-    _, created = await live.container.access.create_organization("Acme")
+    _, created = await live.container.services.organizations.create_organization("Acme")
     return created.secret
 
 
@@ -69,7 +69,7 @@ async def test_deeply_nested_json_is_400() -> None:
     async with live_server(max_body_bytes=300_000) as server:
         resp = await _post(server, key=None, content=deep, headers=JSON)
         assert resp.status_code == 401  # authentication comes first
-        _, created = await server.container.access.create_organization("B")
+        _, created = await server.container.services.organizations.create_organization("B")
         resp = await _post(server, created.secret, content=deep, headers=JSON)
     _error(resp, 400, "BAD_REQUEST")
 
@@ -96,7 +96,7 @@ async def test_401_is_graphql_shaped(live: LiveServer) -> None:
 
 async def test_429_has_retry_after() -> None:
     async with live_server(rate_limit_per_minute=2) as server:
-        _, created = await server.container.access.create_organization("Acme")
+        _, created = await server.container.services.organizations.create_organization("Acme")
         for _ in range(2):
             ok = await _post(server, created.secret, json={"query": ME})
             assert ok.status_code == 200
@@ -146,13 +146,13 @@ async def test_an_operation_over_its_time_budget_is_cut_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with live_server(operation_timeout_seconds=0.2) as server:
-        _, created = await server.container.access.create_organization("Slow")
+        _, created = await server.container.services.organizations.create_organization("Slow")
         stalled = asyncio.Event()
 
         async def hang(principal: object) -> None:
             await stalled.wait()  # never set: only the budget ends this
 
-        monkeypatch.setattr(server.container.access, "get_organization", hang)
+        monkeypatch.setattr(server.container.services.organizations, "get_organization", hang)
         resp = await _post(server, created.secret, json={"query": "{ me { organization { id } } }"})
     error = resp.json()["errors"][0]
     assert error["extensions"]["code"] == "TIMEOUT"

@@ -75,7 +75,7 @@ async def target() -> AsyncIterator[Target]:
             raise httpx.ConnectError("no network in property tests", request=request)
 
         live.container.http._transport = httpx.MockTransport(unreachable)
-        org, created = await live.container.access.create_organization("Props")
+        org, created = await live.container.services.organizations.create_organization("Props")
         async with httpx.AsyncClient(timeout=60) as http:
             yield Target(live, http, created.secret, org.id)
 

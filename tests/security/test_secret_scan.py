@@ -107,7 +107,7 @@ async def _session(env: Env, responses: list[str]) -> str:
         await post(ADMIN_KEY, {"i": {**admin, "apiKey": creds.admin_api_key}})
         await post(ADMIN_KEY, {"i": {**admin, "apiKey": "clé " + creds.admin_api_key}})
         await expire_stored_token(env, integration)
-        client = await env.live.container.integrations.clients.confluence_for(
+        client = await env.live.container.services.integrations.clients.confluence_for(
             integration, RetryPolicy()
         )
         await asyncio.gather(*(client.current_user() for _ in range(3)))

@@ -53,11 +53,14 @@ class World:
 @pytest.fixture(scope="module")
 async def world() -> AsyncIterator[World]:
     async with live_server(rate_limit_per_minute=100_000) as live:
-        access = live.container.access
-        org_a, admin_a = await access.create_organization("A")
-        org_b, admin_b = await access.create_organization("B")
-        viewer = await access.create_api_key_for(org_b.id, Role.VIEWER, "viewer of B")
-        reviewer = await access.create_api_key_for(org_b.id, Role.REVIEWER, "reviewer of B")
+        organizations, api_keys = (
+            live.container.services.organizations,
+            live.container.services.api_keys,
+        )
+        org_a, admin_a = await organizations.create_organization("A")
+        org_b, admin_b = await organizations.create_organization("B")
+        viewer = await api_keys.create_api_key_for(org_b.id, Role.VIEWER, "viewer of B")
+        reviewer = await api_keys.create_api_key_for(org_b.id, Role.REVIEWER, "reviewer of B")
         async with httpx.AsyncClient(timeout=30) as http:
             keys = {
                 "A": admin_a.secret,
@@ -98,7 +101,7 @@ async def _seed(world: World) -> None:
         "{ userErrors { code } } }",
         {"i": {"criticalSystemId": system_id}},
     )
-    await world.live.container.policy.evidence.record(
+    await world.live.container.services.evidence.record(
         EvidenceEntry(
             organization_id=world.org_a,
             check_id="confluence-document-setup",

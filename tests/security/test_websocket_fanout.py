@@ -80,8 +80,10 @@ async def _listening(live: LiveServer, org_id: str) -> None:
 
 
 async def _settled_org(live: LiveServer) -> tuple[str, str]:
-    org, created = await live.container.access.create_organization(f"Org {uuid.uuid4().hex}")
-    await live.container.compliance.reevaluator.settle()  # no evaluation of its own later
+    org, created = await live.container.services.organizations.create_organization(
+        f"Org {uuid.uuid4().hex}"
+    )
+    await live.container.reevaluator.settle()  # no evaluation of its own later
     return org.id, created.secret
 
 
@@ -91,8 +93,10 @@ async def test_one_event_is_executed_once_and_the_same_payload_reaches_every_sub
     marker, executions = _count_executions(monkeypatch)
     async with live_server() as live:
         org_a, _admin_a = await _settled_org(live)
-        viewer = await live.container.access.create_api_key_for(org_a, Role.VIEWER, "v")
-        viewer2 = await live.container.access.create_api_key_for(org_a, Role.VIEWER, "v2")
+        viewer = await live.container.services.api_keys.create_api_key_for(org_a, Role.VIEWER, "v")
+        viewer2 = await live.container.services.api_keys.create_api_key_for(
+            org_a, Role.VIEWER, "v2"
+        )
         org_b, admin_b = await _settled_org(live)
         async with (
             raw_ws(live, viewer.secret) as a1,
@@ -135,7 +139,7 @@ async def test_subscribers_that_may_see_different_results_get_their_own_executio
     marker, executions = _count_executions(monkeypatch)
     async with live_server() as live:
         org_id, admin = await _settled_org(live)
-        viewer = await live.container.access.create_api_key_for(org_id, Role.VIEWER, "v")
+        viewer = await live.container.services.api_keys.create_api_key_for(org_id, Role.VIEWER, "v")
         async with raw_ws(live, admin) as by_admin, raw_ws(live, viewer.secret) as by_viewer:
             await _subscribed(by_admin, by_viewer)
             topic = topic_for(org_id, CHECKS_CHANNEL)
@@ -153,12 +157,16 @@ async def test_a_revoked_keys_sockets_close_while_the_shared_stream_serves_the_o
     marker, executions = _count_executions(monkeypatch)
     async with live_server(key_recheck_seconds=3600) as live:
         org_id, _admin = await _settled_org(live)
-        kept = await live.container.access.create_api_key_for(org_id, Role.VIEWER, "kept")
-        revoked = await live.container.access.create_api_key_for(org_id, Role.VIEWER, "gone")
+        kept = await live.container.services.api_keys.create_api_key_for(
+            org_id, Role.VIEWER, "kept"
+        )
+        revoked = await live.container.services.api_keys.create_api_key_for(
+            org_id, Role.VIEWER, "gone"
+        )
         async with raw_ws(live, kept.secret) as ws_kept, raw_ws(live, revoked.secret) as ws_gone:
             await _subscribed(ws_kept, ws_gone)
             await _listening(live, org_id)
-            await live.container.access.revoke_api_key_by_id(revoked.key.id)
+            await live.container.services.api_keys.revoke_api_key_by_id(revoked.key.id)
             assert await closed_with(ws_gone) == (4403, "API key revoked")
             await live.container.bus.publish(
                 topic_for(org_id, CHECKS_CHANNEL), _probe(org_id, marker)

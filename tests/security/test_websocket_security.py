@@ -22,7 +22,7 @@ ME = "{ me { role } }"
 
 
 async def _org(live: LiveServer) -> tuple[str, str]:
-    org, created = await live.container.access.create_organization("Acme")
+    org, created = await live.container.services.organizations.create_organization("Acme")
     return org.id, created.secret
 
 
@@ -43,7 +43,7 @@ async def test_revocation_closes_every_socket_of_the_key_with_4403(
     # A long re-check interval: only the revocation event can close the sockets in time.
     async with live_server(kind, wire_url, key_recheck_seconds=3600) as live:
         org_id, _admin = await _org(live)
-        viewer = await live.container.access.create_api_key_for(org_id, Role.VIEWER, "v")
+        viewer = await live.container.services.api_keys.create_api_key_for(org_id, Role.VIEWER, "v")
         async with raw_ws(live, viewer.secret) as ws1, raw_ws(live, viewer.secret) as ws2:
             await ack(ws1)
             await ack(ws2)
@@ -53,16 +53,16 @@ async def test_revocation_closes_every_socket_of_the_key_with_4403(
                 # Revoked by another process sharing the database: only the bus tells us.
                 other = Store.open(wire_url, live.container.store._db.name)
                 try:
-                    other_access = ApiKeyService(
+                    other_keys = ApiKeyService(
                         ReplicatedEventBus(other.events),
                         organizations=other.organizations,
                         api_keys=other.api_keys,
                     )
-                    await other_access.revoke_api_key_by_id(viewer.key.id)
+                    await other_keys.revoke_api_key_by_id(viewer.key.id)
                 finally:
                     other.close()
             else:
-                await live.container.access.revoke_api_key_by_id(viewer.key.id)
+                await live.container.services.api_keys.revoke_api_key_by_id(viewer.key.id)
             first, second = await asyncio.gather(closed_with(ws1), closed_with(ws2))
     assert first == (4403, "API key revoked")
     assert second == (4403, "API key revoked")
@@ -71,7 +71,7 @@ async def test_revocation_closes_every_socket_of_the_key_with_4403(
 async def test_a_key_revoked_without_an_event_is_refused_at_the_next_operation() -> None:
     async with live_server(key_recheck_seconds=0.001) as live:
         org_id, _admin = await _org(live)
-        admin2 = await live.container.access.create_api_key_for(org_id, Role.ADMIN, "a2")
+        admin2 = await live.container.services.api_keys.create_api_key_for(org_id, Role.ADMIN, "a2")
         async with raw_ws(live, admin2.secret) as ws:
             await ack(ws)
             # Straight in the database: no event is published.
@@ -110,7 +110,7 @@ async def test_websocket_operations_share_the_http_rate_limit() -> None:
 
 async def test_sockets_per_key_are_capped() -> None:
     async with live_server(max_websockets_per_key=2) as live:
-        _, created = await live.container.access.create_organization("Acme")
+        _, created = await live.container.services.organizations.create_organization("Acme")
         key, key_id = created.secret, created.key.id
         async with raw_ws(live, key) as ws1, raw_ws(live, key) as ws2:
             await ack(ws1)
@@ -158,7 +158,7 @@ async def test_websocket_queries_get_the_http_time_budget(monkeypatch: pytest.Mo
         async def hang(principal: object) -> None:
             await stalled.wait()  # never set: only the budget ends this
 
-        monkeypatch.setattr(live.container.access, "get_organization", hang)
+        monkeypatch.setattr(live.container.services.organizations, "get_organization", hang)
         async with raw_ws(live, key) as ws:
             await ack(ws)
             await ws.send(subscribe("1", "{ me { organization { id } } }"))

@@ -9,7 +9,8 @@ import pytest
 from services.api_keys import ApiKeyService, hash_key
 from services.errors import AlreadyExists, NotFound
 from services.events import InMemoryEventBus
-from services.models import Framework, Role
+from services.models import CreatedApiKey, Framework, Organization, Role
+from services.organizations import OrganizationService
 from services.store import Store
 
 
@@ -56,11 +57,19 @@ async def test_revoke_is_scoped_to_the_organization(store: Store) -> None:
     assert again is not None and again.revoked_at == first_revoked_at
 
 
-async def test_keys_are_stored_as_hashes_and_authenticate(store: Store) -> None:
-    access = ApiKeyService(
+async def organization_with_keys(store: Store) -> tuple[ApiKeyService, Organization, CreatedApiKey]:
+    """The key service over ``store`` and an organization "Acme" with its first key."""
+    keys = ApiKeyService(
         InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
     )
-    org, created = await access.create_organization("Acme")
+    org, created = await OrganizationService(
+        keys, organizations=store.organizations
+    ).create_organization("Acme")
+    return keys, org, created
+
+
+async def test_keys_are_stored_as_hashes_and_authenticate(store: Store) -> None:
+    access, org, created = await organization_with_keys(store)
     assert created.secret.startswith("vgl_") and len(created.secret) >= 4 + 43
     raw = await store._db["api_keys"].find_one({"_id": created.key.id})
     assert raw is not None
@@ -76,10 +85,7 @@ async def test_keys_are_stored_as_hashes_and_authenticate(store: Store) -> None:
 
 
 async def test_list_keys_oldest_first(store: Store) -> None:
-    access = ApiKeyService(
-        InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
-    )
-    org, first = await access.create_organization("Acme")
+    access, org, first = await organization_with_keys(store)
     second = await access.create_api_key_for(org.id, Role.VIEWER, "viewer")
     keys = await store.api_keys.list_by_organization(organization_id=org.id)
     assert [k.id for k in keys] == [first.key.id, second.key.id]

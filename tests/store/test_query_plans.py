@@ -16,6 +16,7 @@ import pytest
 
 from services.checks.models import CheckItem, CheckResult, CheckStatus
 from services.integrations.models import Purpose
+from services.models import AccountStatus, AccountType
 from services.people.models import (
     PersonFilter,
     PersonKey,
@@ -77,8 +78,8 @@ def _account(i: int) -> SnapshotAccount:
         account_id=f"acc-{i:05d}",
         display_name=f"User {i}",
         email=f"u{i}@acme.example",
-        account_type="atlassian",
-        account_status=("active", "inactive", "closed")[i % 3],
+        account_type=AccountType.ATLASSIAN,
+        account_status=(AccountStatus.ACTIVE, AccountStatus.INACTIVE, AccountStatus.CLOSED)[i % 3],
         is_admin=i % 10 == 0,
         mfa_enabled=None,
         groups=("confluence-users",) if i % 2 else ("confluence-users", "staff"),
@@ -105,7 +106,7 @@ async def test_account_list_queries_scan_the_snapshot_index(wire_store: Store) -
 
     filters = {
         "none": AccountFilter(),
-        "status": AccountFilter(status="inactive"),
+        "status": AccountFilter(status=AccountStatus.INACTIVE),
         "admin": AccountFilter(admin=True),
         "group": AccountFilter(group="staff"),
     }
@@ -135,7 +136,10 @@ async def test_account_list_queries_scan_the_snapshot_index(wire_store: Store) -
     )
     assert total == SIZE and recording.counts == 0
     _, inactive = await store.snapshot_queries.list_accounts(
-        snapshot_id="snap-a", filter=AccountFilter(status="inactive"), limit=10, after=None
+        snapshot_id="snap-a",
+        filter=AccountFilter(status=AccountStatus.INACTIVE),
+        limit=10,
+        after=None,
     )
     assert inactive == SIZE // 3 and recording.counts == 1
     # A snapshot without recorded counts (written outside a run) is counted.

@@ -24,7 +24,7 @@ from services.sync.connector import ConnectorFactory
 from services.sync.models import SyncRun, SyncTrigger
 from services.sync.queue import RunQueue
 from services.sync.retention import ProtectedSnapshots, Retention
-from services.sync.runner import RunnerOptions, SnapshotListener, SyncRunner
+from services.sync.runner import OnCommitted, RunnerOptions, SyncRunner
 from simulator import RunningSimulator
 from tests.static_connector import StaticConnectorFactory
 
@@ -108,7 +108,7 @@ def make_runner(
     lease_seconds: float = 30,
     keep: int = 30,
     protected: ProtectedSnapshots | None = None,
-    listeners: Sequence[SnapshotListener] = (),
+    on_committed: Sequence[OnCommitted] = (),
     concurrency: int = 8,
 ) -> SyncRunner:
     """A runner (and its queue) with test-sized tunables, wired as the container wires it."""
@@ -126,8 +126,8 @@ def make_runner(
         connectors=connectors,
         retention=retention,
         options=options,
-        on_reauth=IntegrationChanges(bus, integrations=store.integrations).mark_needs_reauth,
-        listeners=listeners,
+        on_reauth_needed=IntegrationChanges(bus, integrations=store.integrations).mark_needs_reauth,
+        on_committed=on_committed,
     )
 
 

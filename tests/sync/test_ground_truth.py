@@ -20,6 +20,7 @@ from services.confluence.auth import BasicAuth
 from services.confluence.client import ConfluenceClient
 from services.confluence.retry import RetryObserver
 from services.integrations.models import Integration, Purpose
+from services.models import AccountStatus, AccountType
 from services.store import Store
 from services.sync.connector import Clients, Connector
 from services.sync.models import SnapshotAccount, SnapshotCounts, SyncRun, SyncRunStatus
@@ -106,8 +107,8 @@ def expected_account(site: Site, account_id: str) -> SnapshotAccount:
         account_id=a.account_id,
         display_name=a.display_name,
         email=a.visible_email or None,
-        account_type=a.account_type or "unknown",
-        account_status=a.account_status,
+        account_type=AccountType.parse(a.account_type),
+        account_status=AccountStatus.parse(a.account_status),
         is_admin=site.is_admin(a.account_id),
         mfa_enabled=a.mfa_enabled if managed else None,
         groups=tuple(sorted(g.name for g in site.groups_of(a.account_id))),

@@ -12,7 +12,7 @@ from services.confluence import paths
 from services.confluence.retry import RetryPolicy
 from services.events import InMemoryEventBus, topic_for
 from services.integrations.models import Integration, IntegrationStatus, Purpose
-from services.models import Principal, Role
+from services.models import AccountStatus, Principal, Role
 from services.store import Store
 from services.sync.models import AccountFilter, SnapshotCounts, SyncRun, SyncRunStatus
 from services.sync.progress import SYNC_CHANNEL
@@ -145,7 +145,7 @@ async def test_failure_half_way_keeps_the_previous_snapshot(
 
     again = await sync_now(runner, integration)
     assert again is not None and again.status is SyncRunStatus.SUCCEEDED
-    closed = await reader.accounts(principal, AccountFilter(status="closed"), 500, None)
+    closed = await reader.accounts(principal, AccountFilter(status=AccountStatus.CLOSED), 500, None)
     assert victim in {a.account_id for _, a in closed.items}
 
 

@@ -59,7 +59,7 @@ async def env(wire_url: str, slow_sim: RunningSimulator, tmp_path: Path) -> Asyn
         )
     )
     await container.start()
-    org, key = await container.access.create_organization("Acme")
+    org, key = await container.services.organizations.create_organization("Acme")
     principal = Principal(org.id, Role.ADMIN, key.key.id)
     workers: list[subprocess.Popen[bytes]] = []
 
@@ -95,7 +95,7 @@ async def _connect(
     container: Container, principal: Principal, running: RunningSimulator, purpose: Purpose
 ) -> str:
     creds = running.sim.credentials
-    integration = await container.integrations.connect_api_token(
+    integration = await container.services.integrations.connect_api_token(
         principal,
         purpose=purpose,
         domain=running.site_url(),
@@ -104,7 +104,7 @@ async def _connect(
         confirm_credentials=True,
     )
     if purpose is Purpose.ACCESS_REVIEW:
-        await container.integrations.set_admin_key(
+        await container.services.integrations.set_admin_key(
             principal,
             integration_id=integration.id,
             org_id=creds.org_id,

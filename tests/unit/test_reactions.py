@@ -117,7 +117,7 @@ def integration(purpose: Purpose) -> Integration:
 async def after_sync(purpose: Purpose) -> Log:
     log = Log()
     _, reactions = build(log)
-    for listener in reactions.after_sync_commits():
+    for listener in reactions.after_sync_committed():
         await listener(integration(purpose), cast(SyncRun, None))
     return log
 
@@ -140,18 +140,18 @@ async def test_after_an_access_review_sync_identities_are_resolved_before_evalua
     ]
 
 
-async def test_after_people_change_identities_then_checks_then_subscribers() -> None:
+async def test_after_people_changed_identities_then_checks_then_subscribers() -> None:
     log = Log()
     _, reactions = build(log)
-    await reactions.after_people_change(ORG, frozenset({"per_2", "per_1"}))
+    await reactions.after_people_changed(ORG, frozenset({"per_2", "per_1"}))
     # No identity changed: only the checks that read people.
     assert log == ["resolve identities of per_1,per_2", "evaluate access:people", "publish people"]
 
 
-async def test_after_people_change_that_changes_identities_the_identity_checks_too() -> None:
+async def test_after_people_changed_that_changes_identities_the_identity_checks_too() -> None:
     log = Log()
     _, reactions = build(log, identities_changed=1)
-    await reactions.after_people_change(ORG, frozenset({"per_1"}))
+    await reactions.after_people_changed(ORG, frozenset({"per_1"}))
     assert log == [
         "resolve identities of per_1",
         "evaluate access:identities,access:people",
@@ -162,12 +162,12 @@ async def test_after_people_change_that_changes_identities_the_identity_checks_t
 async def test_changes_the_checks_read_re_evaluate_what_they_concern() -> None:
     log = Log()
     checks, _ = build(log)
-    await checks.after_frameworks_change(ORG)
-    await checks.after_exceptions_change(ORG)
+    await checks.after_frameworks_changed(ORG)
+    await checks.after_exceptions_changed(ORG)
     await checks.after_identity_decided(ORG)
-    await checks.after_critical_systems_change(ORG)
-    await checks.after_review_changes(ORG)
-    await checks.after_integration_changes(integration(Purpose.POLICY))
+    await checks.after_systems_changed(ORG)
+    await checks.after_review_changed(ORG, "rev_1")
+    await checks.after_integration_changed(integration(Purpose.POLICY))
     assert log == [
         "evaluate policy",
         "publish policies",
@@ -175,6 +175,7 @@ async def test_changes_the_checks_read_re_evaluate_what_they_concern() -> None:
         "evaluate access:identities",
         "evaluate access",
         "evaluate access:reviews",
+        "publish reviews",
         "evaluate all",
     ]
 
@@ -182,6 +183,6 @@ async def test_changes_the_checks_read_re_evaluate_what_they_concern() -> None:
 async def test_integration_reactions_ask_for_syncs() -> None:
     log = Log()
     syncs = IntegrationReactions(cast(SyncService, FakeSync(log)))
-    await syncs.after_connect(integration(Purpose.ACCESS_REVIEW))
-    await syncs.after_admin_key_change(integration(Purpose.ACCESS_REVIEW))
+    await syncs.after_connected(integration(Purpose.ACCESS_REVIEW))
+    await syncs.after_collection_changed(integration(Purpose.ACCESS_REVIEW))
     assert log == ["initial sync", "sync for the admin key"]

@@ -8,6 +8,7 @@ from services.checks.base import Outcome
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem
 from services.identity.models import Classification
+from services.models import AccountStatus
 
 ID = "confluence-user-identified"
 
@@ -37,7 +38,7 @@ class UserIdentified:
             return blocked
         items = []
         for account in data.accounts:
-            if account.account_status != "active":
+            if account.account_status is not AccountStatus.ACTIVE:
                 continue
             identity = data.identity(account.account_id)
             if identity.classification is Classification.UNIDENTIFIED:

@@ -12,6 +12,7 @@ from services.checks.base import Outcome
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem, CheckStatus
 from services.identity.models import Classification
+from services.models import AccountStatus
 
 ID = "confluence-mfa-enabled"
 NO_KEY = (
@@ -50,7 +51,10 @@ class MfaEnabled:
             return Outcome(CheckStatus.NOT_MONITORED, NO_DATA, population=data.population)
         items = []
         for account in data.accounts:
-            if account.account_status != "active" or account.mfa_enabled is not False:
+            if (
+                account.account_status is not AccountStatus.ACTIVE
+                or account.mfa_enabled is not False
+            ):
                 continue
             identity = data.identity(account.account_id)
             if identity.classification is Classification.STAFF:

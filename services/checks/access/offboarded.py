@@ -7,6 +7,7 @@ from services.checks.access.gate import conclude, not_monitored, when
 from services.checks.base import Outcome
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem
+from services.models import AccountStatus
 from services.people.models import PersonStatus
 
 ID = "confluence-offboarded-access-removed"
@@ -38,7 +39,7 @@ class OffboardedAccessRemoved:
             return blocked
         items = []
         for account in data.accounts:
-            if account.account_status != "active":
+            if account.account_status is not AccountStatus.ACTIVE:
                 continue
             person = data.person_of(data.identity(account.account_id))
             if person is None or person.status is not PersonStatus.OFFBOARDED:

@@ -29,7 +29,7 @@ def population_item(account: SnapshotAccount, identity: Identity | None) -> Popu
     identity = identity or unidentified(account.account_id)
     return {
         "accountId": account.account_id,
-        "accountStatus": account.account_status,
+        "accountStatus": account.account_status.value,
         "isAdmin": account.is_admin,
         "mfaEnabled": account.mfa_enabled,
         "classification": identity.classification.value,

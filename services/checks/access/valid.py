@@ -23,6 +23,7 @@ from services.checks.base import Outcome
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem
 from services.identity.models import Classification
+from services.models import AccountStatus
 from services.people.models import PersonStatus
 from services.reviews.models import AccessDecision, CriticalSystem
 from services.sync.models import SnapshotAccount
@@ -56,7 +57,7 @@ class AccessValid:
         assert data.system is not None  # not_monitored checked it
         items = []
         for account in data.accounts:
-            if account.account_status != "active":
+            if account.account_status is not AccountStatus.ACTIVE:
                 continue
             reason = _by_review(data, account)
             if reason is None:

@@ -1,4 +1,5 @@
-"""Change notifications between services (wired by the composition root)."""
+"""The callback types a service reports a fact through (``on_<fact>`` parameters, wired by the
+composition root to the ``after_<fact>`` reactions of ``services/reactions.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ OnChange = Callable[[str], Awaitable[None]]
 
 
 async def ignore_change(organization_id: str) -> None:
-    """The default listener: nobody needs to know."""
+    """The default: nobody needs to know."""
 
 
 OnReviewChange = Callable[[str, str], Awaitable[None]]
@@ -18,4 +19,4 @@ was completed (``accessReviewChanged`` subscribers)."""
 
 
 async def ignore_review_change(organization_id: str, review_id: str) -> None:
-    """The default review listener: nobody needs to know."""
+    """The default: nobody needs to know."""

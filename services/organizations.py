@@ -1,0 +1,71 @@
+"""Organizations: creation (with a first ADMIN key), the first-run bootstrap, frameworks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from services.api_keys import ApiKeyService, require_role
+from services.callbacks import OnChange, ignore_change
+from services.errors import ValidationFailed
+from services.models import CreatedApiKey, Framework, Organization, Principal, Role
+
+
+class OrganizationsRepo(Protocol):
+    """The ``OrganizationRepository`` methods ``OrganizationService`` calls."""
+
+    async def count(self) -> int: ...
+    async def create(self, *, name: str) -> Organization: ...
+    async def get_or_raise(self, *, organization_id: str) -> Organization: ...
+    async def update_frameworks(
+        self, *, organization_id: str, frameworks: Sequence[Framework]
+    ) -> Organization: ...
+
+
+class OrganizationService:
+    """Creates organizations (each with its first ADMIN key) and keeps their settings."""
+
+    def __init__(
+        self,
+        api_keys: ApiKeyService,
+        *,
+        organizations: OrganizationsRepo,
+        on_frameworks_changed: OnChange = ignore_change,
+    ) -> None:
+        """``on_frameworks_changed`` runs after the active frameworks changed (the reactions
+        re-evaluate the policy checks)."""
+        self._api_keys = api_keys
+        self._organizations = organizations
+        self._on_frameworks_changed = on_frameworks_changed
+
+    async def create_organization(self, name: str) -> tuple[Organization, CreatedApiKey]:
+        """Create an organization with its first ADMIN key."""
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise ValidationFailed("name must be 1-200 characters", field=["name"])
+        org = await self._organizations.create(name=name)
+        return org, await self._api_keys.create_initial_key(org.id)
+
+    async def ensure_bootstrap_organization(
+        self, name: str
+    ) -> tuple[Organization, CreatedApiKey] | None:
+        """Create a first organization when the store holds none; else None."""
+        if await self._organizations.count() > 0:
+            return None
+        return await self.create_organization(name)
+
+    async def get_organization(self, principal: Principal) -> Organization:
+        """The caller's organization."""
+        return await self._organizations.get_or_raise(organization_id=principal.organization_id)
+
+    async def activate_frameworks(
+        self, principal: Principal, frameworks: Sequence[Framework]
+    ) -> Organization:
+        """Set the organization's active frameworks (ADMIN only; duplicates ignored)."""
+        require_role(principal, Role.ADMIN)
+        unique = list(dict.fromkeys(frameworks))
+        org = await self._organizations.update_frameworks(
+            organization_id=principal.organization_id, frameworks=unique
+        )
+        await self._on_frameworks_changed(org.id)
+        return org
