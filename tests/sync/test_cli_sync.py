@@ -51,5 +51,5 @@ async def test_vigil_sync_runs_a_new_run_or_the_queued_one(small_sim: RunningSim
         ]
         assert out.getvalue().count("succeeded") == 2
     finally:
-        await container.compliance.reevaluator.settle()
+        await container.reevaluator.settle()
         await container.http.aclose()

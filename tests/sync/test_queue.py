@@ -10,6 +10,7 @@ from typing import Any
 
 from services.events import InMemoryEventBus
 from services.integrations.models import Integration, IntegrationStatus
+from services.models import AccountStatus, AccountType
 from services.store import Store
 from services.sync.models import (
     Lease,
@@ -302,7 +303,9 @@ async def test_a_takeover_keeps_the_snapshot_the_old_holder_committed_just_befor
     await store.sync_leases.announce_fence(integration_id=integration.id, token=dead.token)
     await store.sync_runs.claim(run_id=stale.id, owner="dead", fence=dead.token)
     scope = SnapshotScope(stale.snapshot_id, integration.id, integration.organization_id)
-    account = SnapshotAccount("acc-1", "Ada", None, "atlassian", "active", False, None, ())
+    account = SnapshotAccount(
+        "acc-1", "Ada", None, AccountType.ATLASSIAN, AccountStatus.ACTIVE, False, None, ()
+    )
     await store.snapshot_data.insert_accounts(scope, [account])
     await store.snapshot_data.record_counts(stale.snapshot_id)  # all it collected
 

@@ -16,10 +16,12 @@ async def test_a_refused_authorization_marks_only_a_connected_integration(store:
     bus = InMemoryEventBus()
     reacted: list[str] = []
 
-    async def after_change(integration: Integration) -> None:
+    async def after_integration_changed(integration: Integration) -> None:
         reacted.append(integration.id)
 
-    changes = IntegrationChanges(bus, integrations=store.integrations, after_change=after_change)
+    changes = IntegrationChanges(
+        bus, integrations=store.integrations, on_integration_changed=after_integration_changed
+    )
     org = await store.organizations.create(name="Acme")
     connected = await connected_integration(store, org.id)
     events = bus.subscribe(topic_for(org.id, INTEGRATIONS_CHANNEL))
