@@ -1,0 +1,79 @@
+"""Read-backs that lag (confluence-api.md §5.9: up to 30 s of eventual consistency): a write is
+accepted at once and its effect becomes visible to reads ``lag_seconds`` later on the
+simulator's clock — tests move the clock instead of sleeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator import RunningSimulator
+from simulator.roles import USER, confluence_resource
+from tests.simulator.support import AdminApi, basic_client, staff
+
+REMOVE = "/wiki/rest/api/group/userByGroupId"
+
+
+@pytest.mark.parametrize("lag", [5, 70])
+def test_a_suspension_reads_back_after_the_lag(fresh: RunningSimulator, lag: int) -> None:
+    sim, site = fresh.sim, fresh.sim.site
+    sim.behaviour.configure(lag_seconds=lag)
+    account_id = staff(site)[0]
+    resource = confluence_resource(site.cloud_id)
+    with AdminApi(fresh) as admin:
+        [directory] = admin.directory_ids(account_id)
+
+        def read_back() -> str:
+            [entry] = admin.role_assignments(directory, account_id, resourceIds=resource)
+            return str(entry["userDirectoryStatus"])
+
+        assert admin.suspend(directory, account_id).status_code == 204
+        assert sim.pending_writes() == 1
+        assert read_back() == "active" and admin.user(account_id)["membershipStatus"] == "active"
+        assert site.has_confluence_access(account_id)  # ground truth lags too
+        sim.clock.advance(lag - 1)
+        assert read_back() == "active"
+        sim.clock.advance(1)
+        assert read_back() == "suspended"
+        assert admin.user(account_id)["membershipStatus"] == "suspended"
+        assert sim.pending_writes() == 0
+    # The event is there at once: it happened when the write was made.
+    [event] = sim.events.events
+    assert event.action == "user_access_suspended"
+
+
+def test_group_and_role_writes_lag_and_keep_their_order(fresh: RunningSimulator) -> None:
+    sim, site = fresh.sim, fresh.sim.site
+    sim.behaviour.configure(lag_seconds=5)
+    account_id = staff(site)[0]
+    group_id = site.groups_of(account_id)[0].group_id
+    with basic_client(fresh) as client, AdminApi(fresh) as admin:
+        params = {"groupId": group_id, "accountId": account_id}
+        assert client.delete(REMOVE, params=params).status_code == 204
+        sim.clock.advance(1)
+        added = client.post(REMOVE, params={"groupId": group_id}, json={"accountId": account_id})
+        assert added.status_code == 201  # still a member as far as reads go
+        assert (
+            admin.roles("assign", account_id, USER, confluence_resource(site.cloud_id)).status_code
+            == 204
+        )
+
+        def members() -> list[str]:
+            page = client.get(f"/wiki/rest/api/group/{group_id}/membersByGroupId").json()
+            return [m["accountId"] for m in page["results"]]
+
+        assert account_id in members() and site.direct_roles.get(account_id) is None
+        sim.clock.advance(4)  # the removal is due; the later add and grant are not
+        assert account_id not in members()
+        sim.clock.advance(1)
+        assert account_id in members() and site.direct_roles[account_id] == (USER,)
+
+
+def test_lagging_writes_can_be_applied_at_once(fresh: RunningSimulator) -> None:
+    sim = fresh.sim
+    sim.behaviour.configure(lag_seconds=3600)
+    account_id = staff(sim.site)[0]
+    sim.actions.suspend(account_id)
+    assert sim.site.has_confluence_access(account_id)
+    assert sim.apply_due_writes() == 0
+    assert sim.apply_due_writes(everything=True) == 1
+    assert not sim.site.has_confluence_access(account_id)
