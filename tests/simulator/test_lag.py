@@ -4,6 +4,8 @@ simulator's clock — tests move the clock instead of sleeping."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from simulator import RunningSimulator
@@ -77,3 +79,44 @@ def test_lagging_writes_can_be_applied_at_once(fresh: RunningSimulator) -> None:
     assert sim.apply_due_writes() == 0
     assert sim.apply_due_writes(everything=True) == 1
     assert not sim.site.has_confluence_access(account_id)
+
+
+def test_writes_from_many_threads_while_the_clock_moves(fresh: RunningSimulator) -> None:
+    """Admin API writes from several client threads, Python actions and clock moves at once
+    (the pending writes, intents and events are shared): no deadlock, nothing lost, every
+    account ends in the state of its last write, one event per change."""
+    sim, site = fresh.sim, fresh.sim.site
+    sim.behaviour.configure(lag_seconds=2)
+    people = staff(site)
+    writers, granted = people[:6], people[6:12]
+    rounds = 5
+    directory = sim.org.default_directory.directory_id
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def write(account_id: str) -> None:
+        try:
+            with AdminApi(fresh) as admin:
+                for n in range(rounds):
+                    call = admin.suspend if n % 2 == 0 else admin.restore
+                    statuses.append(call(directory, account_id).status_code)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(a,)) for a in writers]
+    for thread in threads:
+        thread.start()
+    for account_id in granted:  # meanwhile, from this thread
+        sim.actions.grant_role(account_id, USER)
+        sim.clock.advance(1)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads) and errors == []
+    assert statuses == [204] * (rounds * len(writers))
+    sim.apply_due_writes(everything=True)
+    assert sim.pending_writes() == 0
+    for account_id in writers:  # an odd number of alternating writes: suspended
+        assert account_id in site.suspended and not site.has_confluence_access(account_id)
+        changes = [e for e in sim.events.events if e.context[0]["id"] == account_id]
+        assert len(changes) == rounds
+    assert all(site.direct_roles.get(a) == (USER,) for a in granted)
