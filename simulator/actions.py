@@ -227,6 +227,7 @@ class Actions:
                     return
                 if account_id not in current.member_ids:
                     current.member_ids.append(account_id)
+                    target.touch()
                 idp = current.idp_member_ids if current.synced and from_idp else None
                 if idp is not None and account_id not in idp:
                     idp.append(account_id)
@@ -268,6 +269,7 @@ class Actions:
                     return
                 if account_id in current.member_ids:
                     current.member_ids.remove(account_id)
+                    target.touch()
                 idp = current.idp_member_ids if current.synced and from_idp else None
                 if idp is not None and account_id in idp:
                     idp.remove(account_id)
@@ -306,6 +308,7 @@ class Actions:
             added = [a for a in wanted if a not in group.member_ids]
             removed = [a for a in group.member_ids if a not in wanted]
             group.member_ids[:] = [a for a in group.member_ids if a in wanted] + added
+            site.touch()
         for action, accounts in (
             ("user_added_to_group", added),
             ("user_removed_from_group", removed),

@@ -90,7 +90,7 @@ def directory_user(
     view = view or RoleView(sim)
     managed = site.is_managed(account)
     active = account.account_status == "active"
-    membership = sim.membership_status(account.account_id)
+    membership = sim.org.membership_status(account.account_id, in_org=True)  # a listed account
     deactivated_at = sim.org.deactivated_at.get(account.account_id)
     if active:
         composite = {"suspended": "suspended", "no_membership": "not_invited"}.get(

@@ -273,6 +273,7 @@ def _vary_access(site: Site, rng: random.Random) -> None:
             site.direct_roles[account_id] = (GUEST,)
         if rng.random() < 0.08:
             site.suspended.add(account_id)
+    site.touch()
 
 
 def _spaces(count: int, admin_id: str, rng: random.Random, now: datetime) -> list[Space]:

@@ -117,6 +117,10 @@ class Site:
         self.suspended: set[str] = set(suspended)
         self.directory_id = directory_id
         self.lock = threading.RLock()
+        self._access_version = 0
+        self._role_cache: tuple[tuple[int, ...], dict[str, dict[str, tuple[str, ...]]]] | None = (
+            None
+        )
 
     # ----- reading ---------------------------------------------------------------------
 
@@ -144,24 +148,36 @@ class Site:
 
     def role_assignments(self, account_id: str) -> dict[str, tuple[str, ...]]:
         """The roles the account holds on this site, each with its assignment methods
-        (``direct``, ``group_direct``), in a stable order. Account status and suspension do not
-        matter here (Atlassian keeps the roles of a suspended or deactivated account)."""
-        held: dict[str, list[str]] = {}
-        for role in self.direct_roles.get(account_id, ()):
-            held.setdefault(role, []).append(DIRECT)
-        for group in self.groups.values():
-            if account_id in group.member_ids:
-                for role in group.role_set:
-                    methods = held.setdefault(role, [])
-                    if GROUP_DIRECT not in methods:
-                        methods.append(GROUP_DIRECT)
-        return {role: tuple(methods) for role, methods in held.items()}
+        (``direct`` first, then ``group_direct``). Account status and suspension do not matter
+        here (Atlassian keeps the roles of a suspended or deactivated account)."""
+        return self.role_index().get(account_id, {})
+
+    def touch(self) -> None:
+        """Say that memberships or roles changed. The Site's own mutators (and ``sim.actions``)
+        do; code that edits a group's ``member_ids`` or ``roles`` in place must call it."""
+        self._access_version += 1
+
+    def _access_key(self) -> tuple[int, ...]:
+        groups = self.groups.values()
+        return (
+            self._access_version,
+            id(self.groups),
+            len(self.groups),
+            sum(len(g.member_ids) for g in groups),
+            sum(len(g.role_set) for g in groups),
+            id(self.direct_roles),
+            sum(len(r) for r in self.direct_roles.values()),
+        )
 
     def role_index(self) -> dict[str, dict[str, tuple[str, ...]]]:
-        """``role_assignments`` of every account holding a role, built in one pass over the
-        memberships (for listings: cheaper than asking account by account)."""
-        held: dict[str, dict[str, list[str]]] = {}
+        """``role_assignments`` of every account holding a role (read-only), built in one pass
+        over the memberships and kept until memberships or roles change (``touch``)."""
         with self.lock:
+            key = self._access_key()
+            cached = self._role_cache
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            held: dict[str, dict[str, list[str]]] = {}
             for account_id, roles in self.direct_roles.items():
                 for role in roles:
                     held.setdefault(account_id, {}).setdefault(role, []).append(DIRECT)
@@ -172,7 +188,9 @@ class Site:
                         methods = mine.setdefault(role, [])
                         if GROUP_DIRECT not in methods:
                             methods.append(GROUP_DIRECT)
-        return {a: {r: tuple(m) for r, m in roles.items()} for a, roles in held.items()}
+            index = {a: {r: tuple(m) for r, m in roles.items()} for a, roles in held.items()}
+            self._role_cache = (key, index)
+            return index
 
     def groups_granting(self, account_id: str, role: str) -> list[Group]:
         """The account's groups that carry the role."""
@@ -308,12 +326,14 @@ class Site:
                 synced=synced,
             )
             self.groups[group_id] = group
+            self.touch()
         return group
 
     def remove_group(self, group: str) -> None:
         """Delete a group (by id or name)."""
         with self.lock:
             del self.groups[self._group(group).group_id]
+            self.touch()
 
     def add_member(self, group: str, account_id: str) -> None:
         """Add an account to a group (by id or name); no-op if already a member."""
@@ -321,6 +341,7 @@ class Site:
             target = self._group(group)
             if account_id not in target.member_ids:
                 target.member_ids.append(account_id)
+                self.touch()
 
     def remove_member(self, group: str, account_id: str) -> None:
         """Remove an account from a group (by id or name); no-op if absent."""
@@ -328,6 +349,7 @@ class Site:
             target = self._group(group)
             if account_id in target.member_ids:
                 target.member_ids.remove(account_id)
+                self.touch()
 
     def set_confluence_access(self, account_id: str, allowed: bool) -> None:
         """Allow or refuse (403 on every Confluence endpoint) the account as a caller."""
@@ -345,6 +367,7 @@ class Site:
             if role in held:
                 return False
             self.direct_roles[account_id] = (*held, role)
+            self.touch()
             return True
 
     def revoke_role(self, account_id: str, role: str) -> bool:
@@ -359,12 +382,14 @@ class Site:
                 self.direct_roles[account_id] = rest
             else:
                 del self.direct_roles[account_id]
+            self.touch()
             return True
 
     def set_group_roles(self, group: str, roles: Iterable[str]) -> None:
         """Set the roles a group (by id or name) carries."""
         with self.lock:
             self._group(group).roles = check_roles(roles)
+            self.touch()
 
     def set_group_synced(self, group: str, synced: bool = True) -> None:
         """Mark a group (by id or name) as synced from an identity provider; its current
