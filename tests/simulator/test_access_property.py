@@ -7,6 +7,7 @@ Vigil with the same ground truth."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,9 +15,9 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator import Simulator, create_simulator_app, generate_site
+from simulator import Simulator, Site, create_simulator_app, generate_site
 from simulator.actions import ActionError
-from simulator.roles import ADMIN, USER, confluence_resource
+from simulator.roles import ADMIN, USER
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 ACTIONS = ("suspend", "restore", "grant", "revoke", "deactivate", "reactivate", "leave")
@@ -132,5 +133,10 @@ def test_varied_sites_hold_every_kind_of_grant() -> None:
     ]
     assert in_groups_without_access
     assert generate_site(200, 12, 0, 3, now=NOW, access="varied").to_json() == site.to_json()
-    resource = confluence_resource(site.cloud_id)
-    assert resource.endswith(site.cloud_id)
+    # Roles, synced groups and suspensions survive a JSON round trip (site files, --site-json).
+    copy = Site.from_json(json.loads(json.dumps(site.to_json())))
+    assert copy.to_json() == site.to_json()
+    assert copy.confluence_access() == site.confluence_access()
+    assert {g.group_id for g in copy.groups.values() if g.synced} == {
+        g.group_id for g in site.groups.values() if g.synced
+    }
