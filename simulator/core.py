@@ -108,7 +108,7 @@ class Simulator:
         self._pending: list[tuple[datetime, int, Callable[[], object]]] = []
         self._pending_seq = itertools.count()
         self._pending_lock = threading.Lock()
-        self._intents: dict[Hashable, tuple[int, bool]] = {}
+        self._intents: dict[Hashable, tuple[int, bool, datetime]] = {}
         self._apply_lock = threading.Lock()
         self._directory_cache: tuple[tuple[tuple[int, int, int], ...], DirectoryView] | None = None
 
@@ -245,27 +245,39 @@ class Simulator:
         """Apply a write's effect now, or ``delay`` seconds later on the simulator's clock
         (default: ``behaviour.lag_seconds``); later ones are applied, in order, by
         ``apply_due_writes`` (run before every request). ``intent`` (key, value) records what
-        a lagging write will make true, so later writes are judged against it (``intended``)."""
-        lag = self.behaviour.lag_seconds if delay is None else delay
-        if lag <= 0:
+        a lagging write will make true, so later writes are judged against it (``intended``),
+        and keeps writes to the same key in order even when the lag changes between them."""
+        lag = max(0.0, self.behaviour.lag_seconds if delay is None else delay)
+        now = self.clock.now()
+        due = now + timedelta(seconds=lag)
+        key = intent[0] if intent is not None else None
+        with self._pending_lock:
+            earlier = self._intents.get(key) if key is not None else None
+            if earlier is not None:
+                due = max(due, earlier[2])  # never visible before an earlier write to the key
+            if due <= now:
+                immediate = True
+            else:
+                immediate = False
+                seq = next(self._pending_seq)
+                if intent is not None:
+                    self._intents[intent[0]] = (seq, intent[1], due)
+                heapq.heappush(self._pending, (due, seq, self._run(apply, key, seq)))
+        if immediate:
             apply()
-            return
-        due = self.clock.now() + timedelta(seconds=lag)
-        seq = next(self._pending_seq)
-        run = apply
-        if intent is not None:
-            key = intent[0]
 
-            def run() -> None:
-                apply()
+    def _run(
+        self, apply: Callable[[], object], key: Hashable | None, seq: int
+    ) -> Callable[[], None]:
+        def run() -> None:
+            apply()
+            if key is not None:
                 with self._pending_lock:
-                    if self._intents.get(key, (None, None))[0] == seq:
+                    entry = self._intents.get(key)
+                    if entry is not None and entry[0] == seq:
                         del self._intents[key]
 
-        with self._pending_lock:
-            if intent is not None:
-                self._intents[intent[0]] = (seq, intent[1])
-            heapq.heappush(self._pending, (due, seq, run))
+        return run
 
     def intended(self, key: Hashable, visible: bool) -> bool:
         """What a state will be once the writes still lagging are applied (else ``visible``)."""

@@ -120,3 +120,22 @@ def test_writes_from_many_threads_while_the_clock_moves(fresh: RunningSimulator)
         changes = [e for e in sim.events.events if e.context[0]["id"] == account_id]
         assert len(changes) == rounds
     assert all(site.direct_roles.get(a) == (USER,) for a in granted)
+
+
+def test_writes_to_the_same_thing_stay_in_order_when_the_lag_changes(
+    fresh: RunningSimulator,
+) -> None:
+    sim, site = fresh.sim, fresh.sim.site
+    account_id = staff(site)[0]
+    sim.behaviour.configure(lag_seconds=10)
+    assert sim.actions.suspend(account_id) == 1
+    sim.behaviour.configure(lag_seconds=0)
+    assert sim.actions.restore(account_id) == 1  # judged against the suspension to come
+    assert sim.pending_writes() == 2  # the restore waits for the suspension
+    sim.clock.advance(10)
+    assert sim.apply_due_writes() == 2
+    assert account_id not in site.suspended and site.has_confluence_access(account_id)
+    assert [e.action for e in sim.events.events] == [
+        "user_access_suspended",
+        "user_access_restored",
+    ]
