@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from simulator import confluence_v1, confluence_v2, remediation
+from simulator import admin_writes, confluence_v1, confluence_v2, control, remediation
 from simulator.admin import make_admin_search, make_tenant_info
 from simulator.auth import authenticate
 from simulator.context import Ctx
@@ -28,9 +28,16 @@ from simulator.routing import (
     ADMIN_DIRECTORIES,
     ADMIN_DIRECTORY_USER,
     ADMIN_RESTORE,
+    ADMIN_ROLE_ASSIGNMENTS,
+    ADMIN_ROLES_ASSIGN,
+    ADMIN_ROLES_REVOKE,
     ADMIN_SEARCH,
     ADMIN_SUSPEND,
     CONFLUENCE_ENDPOINTS,
+    EVENT_ACTIONS,
+    EVENTS_STREAM,
+    LIFECYCLE_DISABLE,
+    LIFECYCLE_ENABLE,
 )
 
 _ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
@@ -43,7 +50,12 @@ HANDLERS: dict[str, Handler] = {
     "/wiki/api/v2/users-bulk": confluence_v2.users_bulk,
     "/wiki/api/v2/pages/{id}": confluence_v2.page,
     "/wiki/api/v2/spaces": confluence_v2.spaces,
-    remediation.REMOVE_MEMBER: remediation.remove_member,
+    "/wiki/rest/api/user/memberof": confluence_v1.member_of,
+}
+# Endpoints whose path serves more than one method.
+METHOD_HANDLERS: dict[tuple[str, str], Handler] = {
+    ("DELETE", remediation.REMOVE_MEMBER): remediation.remove_member,
+    ("POST", remediation.REMOVE_MEMBER): remediation.add_member,
 }
 
 
@@ -69,7 +81,11 @@ async def _not_found(request: Request) -> Response:
 
 def _routes(sim: Simulator) -> list[BaseRoute]:
     confluence: list[BaseRoute] = [
-        Route(path, _confluence_endpoint(sim, HANDLERS[path]), methods=[method])
+        Route(
+            path,
+            _confluence_endpoint(sim, METHOD_HANDLERS.get((method, path)) or HANDLERS[path]),
+            methods=[method],
+        )
         for method, path in CONFLUENCE_ENDPOINTS
     ]
     confluence.append(Route("/{path:path}", _not_found, methods=_ALL_METHODS))
@@ -80,22 +96,32 @@ def _routes(sim: Simulator) -> list[BaseRoute]:
             "/api/oauth/token/accessible-resources", make_accessible_resources(sim), methods=["GET"]
         ),
         Route("/api" + ADMIN_SEARCH, make_admin_search(sim), methods=["POST"]),
-        # the Admin API calls of remediation
-        Route("/api" + ADMIN_DIRECTORIES, remediation.make_directories(sim), methods=["GET"]),
-        Route("/api" + ADMIN_DIRECTORY_USER, remediation.make_directory_user(sim), methods=["GET"]),
-        Route(
-            "/api" + ADMIN_SUSPEND, remediation.make_suspension(sim, suspend=True), methods=["POST"]
-        ),
-        Route(
-            "/api" + ADMIN_RESTORE,
-            remediation.make_suspension(sim, suspend=False),
-            methods=["POST"],
-        ),
+        # Admin API calls of remediation and change watch
+        *_admin_routes(sim),
+        *control.routes(sim),
         Mount("/api/ex/confluence/{cloudId}", routes=confluence),
         Route("/site/{siteName}/_edge/tenant_info", make_tenant_info(sim), methods=["GET"]),
         Mount("/site/{siteName}", routes=confluence),
         Route("/{path:path}", _not_found, methods=_ALL_METHODS),
     ]
+
+
+def _admin_routes(sim: Simulator) -> list[BaseRoute]:
+    w = admin_writes
+    table: list[tuple[str, str, Callable[[Request], Awaitable[Response]]]] = [
+        ("GET", ADMIN_DIRECTORIES, w.make_directories(sim)),
+        ("GET", ADMIN_DIRECTORY_USER, w.make_directory_user(sim)),
+        ("POST", ADMIN_SUSPEND, w.make_suspension(sim, suspend=True)),
+        ("POST", ADMIN_RESTORE, w.make_suspension(sim, suspend=False)),
+        ("GET", ADMIN_ROLE_ASSIGNMENTS, w.make_role_assignments(sim)),
+        ("POST", ADMIN_ROLES_ASSIGN, w.make_role_change(sim, grant=True)),
+        ("POST", ADMIN_ROLES_REVOKE, w.make_role_change(sim, grant=False)),
+        ("POST", LIFECYCLE_DISABLE, w.make_lifecycle(sim, enable=False)),
+        ("POST", LIFECYCLE_ENABLE, w.make_lifecycle(sim, enable=True)),
+        ("GET", EVENTS_STREAM, w.make_events_stream(sim)),
+        ("GET", EVENT_ACTIONS, w.make_event_actions(sim)),
+    ]
+    return [Route("/api" + path, endpoint, methods=[method]) for method, path, endpoint in table]
 
 
 class SimulatorApp(Starlette):

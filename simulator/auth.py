@@ -22,12 +22,27 @@ SCOPE_MISMATCH = "Unauthorized; scope does not match"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the account the credential acts as, and its OAuth scopes."""
+    """Who is calling: the account the credential acts as, its scopes and its admin roles.
+
+    ``confluence_admin``: a Confluence administrator (``atlassian/admin`` or site admin; gets
+    ``administer/application``, sees restricted spaces). ``site_admin``: holds the site-admin
+    role (or is an organization admin) — what group writes need. Not the same thing: a member
+    of ``confluence-administrators`` is not a site admin.
+    """
 
     kind: str  # "api_token" | "3lo" | "client_credentials"
     account: Account
-    scopes: frozenset[str] | None  # None: not scope-limited (API token)
-    admin: bool
+    scopes: frozenset[str] | None  # None: not scope-limited (classic API token)
+    confluence_admin: bool
+    site_admin: bool
+    secret: str = ""  # the token the caller used (only ever shown hashed, in events)
+
+    @property
+    def auth_type(self) -> str:
+        """The event actor's ``auth.authType`` for this kind of credential."""
+        return {"api_token": "api-token", "3lo": "auth-token-for-3LO"}.get(
+            self.kind, "auth-token-for-2LO"
+        )
 
 
 def _synthetic(account_id: str, email: str = "") -> Account:
@@ -69,11 +84,11 @@ def _site_principal(
     token = sim.credentials.api_token_for(*creds) if creds else None
     if token is None or token.scoped:  # a scoped token works through the gateway only
         return _unauthorized(route)
-    return _token_principal(site, token, route)
+    return _token_principal(sim, site, token, route)
 
 
 def _token_principal(
-    site: Site, token: ApiTokenCredential, route: RouteInfo
+    sim: Simulator, site: Site, token: ApiTokenCredential, route: RouteInfo
 ) -> Principal | Response:
     account = site.account_by_email(token.email)
     if account is None:
@@ -81,7 +96,21 @@ def _token_principal(
         account = site.get_account(fallback) or _synthetic(fallback, token.email)
     if account.account_status != "active":
         return _unauthorized(route)
-    return Principal("api_token", account, None, site.is_admin(account.account_id))
+    return _principal(sim, site, "api_token", account, token.scopes, token.token)
+
+
+def _principal(
+    sim: Simulator,
+    site: Site,
+    kind: str,
+    account: Account,
+    scopes: frozenset[str] | None,
+    secret: str,
+) -> Principal:
+    account_id = account.account_id
+    site_admin = sim.is_site_admin(site, account_id)
+    confluence_admin = site_admin or site.is_admin(account_id)
+    return Principal(kind, account, scopes, confluence_admin, site_admin, secret)
 
 
 def _api_principal(
@@ -91,7 +120,10 @@ def _api_principal(
         api_token = sim.credentials.api_token_for(*creds)
         if api_token is None or not api_token.scoped:
             return gateway_error(401, "Unauthorized")
-        return _token_principal(site, api_token, route)
+        # A scoped token is limited to its scopes, like an OAuth grant (§4, §6).
+        if api_token.scopes is not None and not scopes_allow(route.name, api_token.scopes):
+            return gateway_error(401, SCOPE_MISMATCH)
+        return _token_principal(sim, site, api_token, route)
     token = bearer_token(request)
     grant = sim.tokens.grant_for_access_token(token) if token else None
     if grant is None or site.cloud_id not in grant.cloud_ids:
@@ -101,7 +133,7 @@ def _api_principal(
     account = site.get_account(grant.account_id) or _synthetic(grant.account_id)
     if account.account_status != "active":
         return gateway_error(401, "Unauthorized")
-    return Principal(grant.kind, account, grant.scopes, site.is_admin(account.account_id))
+    return _principal(sim, site, grant.kind, account, grant.scopes, token or "")
 
 
 def authenticate(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from simulator.control_cli import main as control_main
 from simulator.core import Simulator
 from simulator.faults import FaultConfig
-from simulator.generate import generate_site
+from simulator.generate import ACCESS_MODELS, generate_site
 from simulator.server import serve
 from simulator.site import load_sites
 
@@ -28,6 +30,7 @@ def build_simulator(
     fault_drop: float = 0.0,
     fault_truncate: float = 0.0,
     quota_points: int | None = None,
+    access: str = "groups",
 ) -> Simulator:
     """A simulator over a generated site (or the sites in `site_json`) with these faults."""
     if site_json:
@@ -35,7 +38,8 @@ def build_simulator(
     else:
         domain = f"{site_names[0]}.example"
         sites = [
-            generate_site(users, groups, pages, seed, name=n, domain=domain) for n in site_names
+            generate_site(users, groups, pages, seed, name=n, domain=domain, access=access)
+            for n in site_names
         ]
     faults = FaultConfig(
         latency_ms=latency_ms,
@@ -83,6 +87,10 @@ def banner(sim: Simulator, base_url: str) -> str:
         f"truncate {cfg.rate_truncate}, quota {cfg.quota_limit or 'off'}"
     )
     lines.append(
+        f"  control                       {base_url}/_simulator  "
+        f"(python -m simulator control --url {base_url} …)"
+    )
+    lines.append(
         f"  for Vigil: VIGIL_ATLASSIAN_AUTH_URL={base_url}/auth "
         f"VIGIL_ATLASSIAN_API_URL={base_url}/api VIGIL_OAUTH_CLIENT_ID={creds.oauth_client_id} "
         f"VIGIL_OAUTH_CLIENT_SECRET={creds.oauth_client_secret} VIGIL_ALLOW_INSECURE_URLS=true"
@@ -109,6 +117,7 @@ def simulator_command(
     quota_points: int | None = None,
     log_level: str = "info",
     echo: Callable[[str], Any] | None = None,
+    access: str = "groups",
 ) -> None:
     """Build the simulator, print its base URL and credentials, serve until interrupted.
 
@@ -128,6 +137,7 @@ def simulator_command(
         fault_drop=fault_drop,
         fault_truncate=fault_truncate,
         quota_points=quota_points,
+        access=access,
     )
     show = echo or (lambda text: print(text, flush=True))
     serve(
@@ -154,9 +164,15 @@ def parse_args(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sites", default="acme")
     parser.add_argument("--quota-points", type=int, default=None)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--access", choices=ACCESS_MODELS, default="groups")
     return vars(parser.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m simulator [flags]`: the same flags as `vigil simulator`."""
-    simulator_command(**parse_args(argv))
+    """`python -m simulator [flags]`: the same flags as `vigil simulator`;
+    `python -m simulator control --url URL COMMAND …` drives a running one."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["control"]:
+        control_main(args[1:])
+        return
+    simulator_command(**parse_args(args))

@@ -51,7 +51,9 @@ def _links(ctx: Ctx, self_path: str, next_path: str | None) -> dict[str, str]:
 
 async def current_user(ctx: Ctx) -> Response:
     """GET /wiki/rest/api/user/current[?expand=operations]."""
-    operations = v1_operations(ctx.principal.admin) if "operations" in _expand(ctx) else None
+    operations = (
+        v1_operations(ctx.principal.confluence_admin) if "operations" in _expand(ctx) else None
+    )
     ctx.charge(1, POINTS_PER_OBJECT["user"])
     return json_response(v1_user(ctx.principal.account, ctx.base, operations=operations))
 
@@ -69,7 +71,9 @@ async def groups(ctx: Ctx) -> Response:
     ctx.charge(len(chunk), POINTS_PER_OBJECT["group"])
     return json_response(
         {
-            "results": [v1_group(g, ctx.base) for g in chunk],
+            "results": [
+                v1_group(g, ctx.base, management=ctx.sim.behaviour.group_fields) for g in chunk
+            ],
             "start": start,
             "limit": limit,
             "size": len(chunk),
@@ -88,6 +92,8 @@ async def group_members(ctx: Ctx) -> Response:
         return paging
     start, limit = paging
     members = ctx.site.members_of(group_id)
+    if ctx.sim.behaviour.suspension_hides_memberships:
+        members = [a for a in members if a.account_id not in ctx.site.suspended]
     chunk = members[start : start + limit]
     path = f"/rest/api/group/{group_id}/membersByGroupId"
     more = start + limit < len(members)
@@ -100,6 +106,41 @@ async def group_members(ctx: Ctx) -> Response:
             "limit": limit,
             "size": len(chunk),
             "_links": _links(ctx, path, next_path),
+        }
+    )
+
+
+MEMBEROF_PATH = "/rest/api/user/memberof"
+
+
+async def member_of(ctx: Ctx) -> Response:
+    """GET /wiki/rest/api/user/memberof?accountId&start&limit: the account's groups
+    (GroupArrayWithLinks, offset pagination like the group list)."""
+    account_id = ctx.param("accountId")
+    if not account_id:
+        return v1_error(400, "accountId is required")
+    if ctx.site.get_account(account_id) is None:
+        return v1_error(404, f"No user found with accountId : {account_id}")
+    paging = _offset_page(ctx, ctx.sim.config.memberof_cap)
+    if isinstance(paging, Response):
+        return paging
+    start, limit = paging
+    hidden = ctx.sim.behaviour.suspension_hides_memberships and account_id in ctx.site.suspended
+    groups = [] if hidden else ctx.site.groups_of(account_id)
+    ordered = sorted(groups, key=lambda g: (g.name.casefold(), g.group_id))
+    chunk = ordered[start : start + limit]
+    query = urlencode({"accountId": account_id})
+    more = start + limit < len(ordered)
+    next_path = f"{MEMBEROF_PATH}?{query}&start={start + limit}&limit={limit}" if more else None
+    ctx.charge(len(chunk), POINTS_PER_OBJECT["group"])
+    management = ctx.sim.behaviour.group_fields
+    return json_response(
+        {
+            "results": [v1_group(g, ctx.base, management=management) for g in chunk],
+            "start": start,
+            "limit": limit,
+            "size": len(chunk),
+            "_links": _links(ctx, f"{MEMBEROF_PATH}?{query}", next_path),
         }
     )
 
@@ -122,7 +163,7 @@ async def content_search(ctx: Ctx) -> Response:
         offset = decode_cursor(cursor, cql) if cursor else 0
     except ValueError as exc:
         return v1_error(400, f"Invalid limit or cursor: {exc}")
-    admin = ctx.principal.admin
+    admin = ctx.principal.confluence_admin
     account_id = ctx.principal.account.account_id
     pages = [
         p

@@ -59,7 +59,7 @@ async def page(ctx: Ctx) -> Response:
     statuses = ctx.request.query_params.getlist("status")
     wanted = {s for value in statuses for s in value.split(",") if s}
     visible = found is not None and ctx.site.visible_to(
-        ctx.principal.account.account_id, found, admin=ctx.principal.admin
+        ctx.principal.account.account_id, found, admin=ctx.principal.confluence_admin
     )
     if found is None or not visible or (wanted and found.status not in wanted):
         return v2_error(404, detail=f"Page {page_id} not found")
@@ -87,7 +87,7 @@ async def spaces(ctx: Ctx) -> Response:
         return v2_error(400, f"Invalid limit or cursor: {exc}")
     if not 1 <= limit <= config.v2_max_limit:
         return v2_error(400, f"'limit' must be between 1 and {config.v2_max_limit}.")
-    admin = ctx.principal.admin
+    admin = ctx.principal.confluence_admin
     found = [
         s
         for s in sorted(ctx.site.spaces.values(), key=lambda s: int(s.space_id))

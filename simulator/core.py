@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import heapq
+import itertools
+import threading
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from simulator.actions import Actions
+from simulator.behaviour import Behaviour, BehaviourConfig
 from simulator.clock import SimClock
 from simulator.counters import Counters
 from simulator.credentials import Credentials
+from simulator.events import EventLog
 from simulator.faults import FaultConfig, Faults
 from simulator.generate import generate_site
 from simulator.model import Account
+from simulator.org import Organization
 from simulator.ratelimit import QuotaTracker
 from simulator.routing import RouteInfo
 from simulator.scopes import VIGIL_SCOPES
@@ -26,6 +34,9 @@ class SimulatorConfig:
     """Server-side page-size caps (mutable at runtime)."""
 
     members_cap: int = 200  # v1 membersByGroupId
+    memberof_cap: int = 200  # v1 user/memberof
+    directories_default_limit: int = 20  # Admin API directories (limit and cursor)
+    directories_max_limit: int = 100
     groups_cap: int = 200  # v1 group
     search_cap: int = 50  # v1 content/search without body expansion
     search_body_cap: int = 25  # v1 content/search with body.storage expanded
@@ -57,8 +68,10 @@ class RequestMeta:
 class Simulator:
     """A Confluence Cloud + Atlassian auth/admin simulator.
 
-    Ground truth lives in `sites` (read and mutate them directly); `faults`, `counters`,
-    `clock`, `tokens.policy` and `config` may be changed while the server runs.
+    Ground truth lives in `sites` (read and mutate them directly) and `org` (directories,
+    suspensions, organization admins); `faults`, `counters`, `clock`, `tokens.policy`,
+    `config` and `behaviour` may be changed while the server runs. `actions` makes the changes
+    an admin makes in Atlassian (with events in `events` and, when set, lagging read-backs).
     """
 
     def __init__(
@@ -71,6 +84,7 @@ class Simulator:
         faults: FaultConfig | None = None,
         token_policy: TokenPolicy | None = None,
         clock: SimClock | None = None,
+        behaviour: BehaviourConfig | None = None,
     ) -> None:
         if sites is None:
             sites = [generate_site(seed=seed)]
@@ -86,8 +100,16 @@ class Simulator:
         self.tokens = TokenStore(self.clock, token_policy)
         self.faults = Faults(self.clock, seed, faults)
         self.counters = Counters()
-        self.suspended: set[str] = set()  # accounts suspended via the Admin API
         self.quota = QuotaTracker(self.clock)
+        self.behaviour = Behaviour(behaviour)
+        self.org = Organization(self.credentials.org_id, self.sites.values())
+        self.events = EventLog(seed)
+        self.actions = Actions(self)
+        self._pending: list[tuple[datetime, int, Callable[[], object]]] = []
+        self._pending_seq = itertools.count()
+        self._pending_lock = threading.Lock()
+        self._intents: dict[Hashable, tuple[int, bool, datetime]] = {}
+        self._apply_lock = threading.Lock()
         self._directory_cache: tuple[tuple[tuple[int, int, int], ...], DirectoryView] | None = None
 
     @classmethod
@@ -179,9 +201,125 @@ class Simulator:
             key.append((id(site), id(accounts), accounts.version))
         return tuple(key)
 
+    # ----- roles, suspension, ground truth ---------------------------------------------
+
+    @property
+    def suspended(self) -> set[str]:
+        """Accounts whose ``membershipStatus`` is ``suspended`` (suspended in every directory
+        they are in). A copy: suspend and restore with ``actions`` (or ``site.set_suspended``)."""
+        with self.org.lock:
+            candidates = set().union(*(d.suspended for d in self.org.directories.values()))
+        return {
+            a
+            for a in candidates
+            if self.org.membership_status(a, self.directory_account(a) is not None) == "suspended"
+        }
+
+    def membership_status(self, account_id: str) -> str:
+        """The account's organization-wide ``membershipStatus``."""
+        return self.org.membership_status(
+            account_id, self.directory_account(account_id) is not None
+        )
+
+    def is_site_admin(self, site: Site, account_id: str) -> bool:
+        """Holds ``atlassian/site-admin`` on the site, or is an organization admin."""
+        return account_id in self.org.admins or site.is_site_admin(account_id)
+
+    def has_confluence_access(self, account_id: str, site: Site | str | None = None) -> bool:
+        """Ground truth: ``Site.has_confluence_access`` of the site (default: the first)."""
+        return self.actions.site(site).has_confluence_access(account_id)
+
+    def confluence_access(self, site: Site | str | None = None) -> dict[str, bool]:
+        """Ground truth for every account of the site: ``Site.confluence_access``."""
+        return self.actions.site(site).confluence_access()
+
+    # ----- lagging writes ----------------------------------------------------------------
+
+    def schedule(
+        self,
+        apply: Callable[[], object],
+        *,
+        delay: float | None = None,
+        intent: tuple[Hashable, bool] | None = None,
+    ) -> None:
+        """Apply a write's effect now, or ``delay`` seconds later on the simulator's clock
+        (default: ``behaviour.lag_seconds``); later ones are applied, in order, by
+        ``apply_due_writes`` (run before every request). ``intent`` (key, value) records what
+        a lagging write will make true, so later writes are judged against it (``intended``),
+        and keeps writes to the same key in order even when the lag changes between them."""
+        lag = max(0.0, self.behaviour.lag_seconds if delay is None else delay)
+        now = self.clock.now()
+        due = now + timedelta(seconds=lag)
+        key = intent[0] if intent is not None else None
+        with self._pending_lock:
+            earlier = self._intents.get(key) if key is not None else None
+            if earlier is not None:
+                due = max(due, earlier[2])  # never visible before an earlier write to the key
+            if due <= now:
+                immediate = True
+            else:
+                immediate = False
+                seq = next(self._pending_seq)
+                if intent is not None:
+                    self._intents[intent[0]] = (seq, intent[1], due)
+                heapq.heappush(self._pending, (due, seq, self._run(apply, key, seq)))
+        if immediate:
+            apply()
+
+    def _run(
+        self, apply: Callable[[], object], key: Hashable | None, seq: int
+    ) -> Callable[[], None]:
+        def run() -> None:
+            apply()
+            if key is not None:
+                with self._pending_lock:
+                    entry = self._intents.get(key)
+                    if entry is not None and entry[0] == seq:
+                        del self._intents[key]
+
+        return run
+
+    def intended(self, key: Hashable, visible: bool) -> bool:
+        """What a state will be once the writes still lagging are applied (else ``visible``)."""
+        with self._pending_lock:
+            entry = self._intents.get(key)
+        return visible if entry is None else entry[1]
+
+    def apply_due_writes(self, *, everything: bool = False, blocking: bool = True) -> int:
+        """Apply the writes whose lag is over (all of them with ``everything``); how many.
+
+        One thread applies at a time, in order. ``blocking=False`` (used while a site lock may
+        be held) skips when another thread is applying, so locks are never waited on in a
+        cycle."""
+        if not self._apply_lock.acquire(blocking=blocking):
+            return 0
+        applied = 0
+        try:
+            while True:
+                with self._pending_lock:
+                    if not self._pending or not (
+                        everything or self._pending[0][0] <= self.clock.now()
+                    ):
+                        return applied
+                    _, _, apply = heapq.heappop(self._pending)
+                apply()
+                applied += 1
+        finally:
+            self._apply_lock.release()
+
+    def pending_writes(self) -> int:
+        """Writes made but not yet visible to reads."""
+        with self._pending_lock:
+            return len(self._pending)
+
     def reset(self) -> None:
-        """Clear faults, counters, quota usage and simulated clock offset (not the data)."""
+        """Clear faults, counters, quota usage, simulated clock offset and behaviour switches;
+        apply any write still lagging (the data itself stays)."""
+        self.apply_due_writes(everything=True)
         self.faults.clear()
         self.counters.reset()
         self.quota.reset()
         self.clock.reset()
+        self.behaviour.reset()
+        self.org.guard_standard = True
+        self.events.reset_scripts()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from simulator.scopes import VIGIL_SCOPES
@@ -15,12 +15,14 @@ from simulator.site import Site
 class ApiTokenCredential:
     """An API token: Basic `email:token`. A classic token works against the site host only;
     a scoped one ("API token with scopes") only through the gateway
-    `api.atlassian.com/ex/confluence/{cloudId}`, the site host answering 401 (§4)."""
+    `api.atlassian.com/ex/confluence/{cloudId}`, the site host answering 401 (§4), and only
+    for its `scopes` (a missing one → 401 "scope does not match"; None: not limited)."""
 
     email: str
     token: str
     role: str  # "admin" or "member": which operator account it belongs to
     scoped: bool = False
+    scopes: frozenset[str] | None = None
 
 
 @dataclass(slots=True)
@@ -44,6 +46,8 @@ class Credentials:
     cc_scopes: tuple[str, ...] = VIGIL_SCOPES
     oauth_redirect_uris: tuple[str, ...] = ()
     extra_admin_keys: dict[str, str] = field(default_factory=dict)  # key -> org id
+    # Admin API keys limited to scopes (key -> scopes); unlisted keys are unscoped.
+    admin_key_scopes: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def admin_token(self) -> ApiTokenCredential:
@@ -67,6 +71,35 @@ class Credentials:
             (t for t in self.api_tokens if t.email.casefold() == wanted and t.token == token),
             None,
         )
+
+    def add_api_token(
+        self,
+        email: str,
+        token: str,
+        role: str = "admin",
+        *,
+        scoped: bool = False,
+        scopes: Iterable[str] | None = None,
+    ) -> ApiTokenCredential:
+        """Accept one more API token (e.g. a scoped token with write scopes, for a test)."""
+        credential = ApiTokenCredential(
+            email, token, role, scoped, None if scopes is None else frozenset(scopes)
+        )
+        self.api_tokens = (*self.api_tokens, credential)
+        return credential
+
+    def add_admin_key(
+        self, key: str, org_id: str | None = None, scopes: Iterable[str] | None = None
+    ) -> None:
+        """Accept one more Admin API key (for ``org_id``, default this org), optionally scoped."""
+        self.extra_admin_keys[key] = org_id or self.org_id
+        if scopes is not None:
+            self.admin_key_scopes[key] = frozenset(scopes)
+
+    def admin_key_allows(self, key: str, scope: str) -> bool:
+        """Whether an Admin API key may use an endpoint needing ``scope`` (unscoped: yes)."""
+        scopes = self.admin_key_scopes.get(key)
+        return scopes is None or scope in scopes
 
     def org_for_admin_key(self, key: str) -> str | None:
         """The organization an Admin API key belongs to."""
@@ -107,6 +140,7 @@ class Credentials:
                     secret("ATATT3xFfGF0", 40),
                     "admin",
                     scoped=True,
+                    scopes=frozenset(VIGIL_SCOPES),
                 ),
             ),
             oauth_client_id=secret("", 32),

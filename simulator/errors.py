@@ -13,6 +13,7 @@ _REASONS = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    409: "Conflict",
     429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -83,6 +84,14 @@ def v2_error(
 def gateway_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """An api.atlassian.com gateway error `{"code", "message"}`."""
     return json_response({"code": status, "message": message}, status, headers)
+
+
+def admin_error(status: int, detail: str) -> Response:
+    """An Admin API (api.atlassian.com/admin) error: ``{"errors": [{status, code, title,
+    detail}]}`` (jira.js ``ApiErrorResponse``)."""
+    error = {"status": str(status), "code": f"ADMIN-{status}", "title": reason(status)}
+    error["detail"] = detail
+    return json_response({"errors": [error]}, status)
 
 
 def oauth_error(status: int, error: str, description: str) -> Response:

@@ -15,6 +15,7 @@ from simulator.content import (
     policy_body,
 )
 from simulator.model import POLICY_LABEL, REQUIRED_SECTIONS, Account, Group, Page, Space
+from simulator.roles import ADMIN, GUEST, SITE_ADMIN, USER
 from simulator.site import Site
 
 _FIRST = [
@@ -199,11 +200,19 @@ def _groups(
 ) -> list[Group]:
     ids = [a.account_id for a in accounts]
     staff = [a.account_id for a in accounts if a.account_type in ("atlassian", "")]
-    users = Group(_uuid(rng), "confluence-users", [ops["admin"], ops["member"]])
+    # The roles each group carries on the site (confluence-api.md §5.9): the default access
+    # group gives `atlassian/user`, the Confluence admin group `atlassian/admin` as well, and
+    # `site-admins` the site-admin role too; team groups give access.
+    users = Group(_uuid(rng), "confluence-users", [ops["admin"], ops["member"]], roles=(USER,))
     users.member_ids += [a for a in staff if rng.random() < 0.95]
-    admins = Group(_uuid(rng), "confluence-administrators", [ops["admin"], ops["service"]])
+    admins = Group(
+        _uuid(rng),
+        "confluence-administrators",
+        [ops["admin"], ops["service"]],
+        roles=(USER, ADMIN),
+    )
     admins.member_ids += [a for a in staff if rng.random() < 0.02]
-    site_admins = Group(_uuid(rng), "site-admins", [ops["admin"]])
+    site_admins = Group(_uuid(rng), "site-admins", [ops["admin"]], roles=(USER, ADMIN, SITE_ADMIN))
     site_admins.member_ids += [a for a in staff if rng.random() < 0.005]
     groups = [users, admins, site_admins]
     for n in range(max(0, count - len(groups))):
@@ -213,8 +222,57 @@ def _groups(
         roll = rng.random()
         size = 0 if roll < 0.05 else rng.randint(201, 450) if roll < 0.12 else rng.randint(1, 60)
         members = rng.sample(ids, min(size, len(ids)))
-        groups.append(Group(_uuid(rng), name, members))
+        groups.append(Group(_uuid(rng), name, members, roles=(USER,)))
     return groups
+
+
+ACCESS_MODELS = ("groups", "varied")
+# Roles a team group carries in a varied site, with their weights: many give access, some
+# give none (permission-only groups), a few admin rights or guest access only.
+_TEAM_ROLES: tuple[tuple[tuple[str, ...], int], ...] = (
+    ((USER,), 45),
+    ((), 30),
+    ((USER, ADMIN), 8),
+    ((ADMIN,), 5),
+    ((GUEST,), 7),
+    ((SITE_ADMIN,), 5),
+)
+
+
+def _vary_access(site: Site, rng: random.Random) -> None:
+    """Access through roles as Atlassian grants it: groups without access, admin or guest
+    groups, groups synced from an identity provider, direct grants (no group), suspensions."""
+    operators = set(site.operators.values())
+    people = [a for a in site.accounts if a not in operators]
+    users_group = site.group_by_name("confluence-users")
+    if users_group is not None:
+        users_group.member_ids[:] = [
+            m for m in users_group.member_ids if m in operators or rng.random() < 0.6
+        ]
+    site_admins = site.group_by_name("site-admins")
+    if site_admins is not None and rng.random() < 0.5:
+        site_admins.roles = (SITE_ADMIN,)  # site administration without Confluence access
+    choices, weights = zip(*_TEAM_ROLES, strict=True)
+    for group in site.groups.values():
+        if group.name in ("confluence-users", "confluence-administrators", "site-admins"):
+            continue
+        group.roles = rng.choices(choices, weights)[0]
+        if rng.random() < 0.2:
+            group.synced = True
+            group.idp_member_ids = list(group.member_ids)
+    for account_id in people:
+        roll = rng.random()
+        if roll < 0.12:
+            site.direct_roles[account_id] = (USER,)
+        elif roll < 0.15:
+            site.direct_roles[account_id] = (ADMIN,)
+        elif roll < 0.16:
+            site.direct_roles[account_id] = (SITE_ADMIN,)
+        elif roll < 0.18:
+            site.direct_roles[account_id] = (GUEST,)
+        if rng.random() < 0.08:
+            site.suspended.add(account_id)
+    site.touch()
 
 
 def _spaces(count: int, admin_id: str, rng: random.Random, now: datetime) -> list[Space]:
@@ -289,13 +347,21 @@ def generate_site(
     domain: str | None = None,
     spaces: int | None = None,
     now: datetime | None = None,
+    access: str = "groups",
 ) -> Site:
     """Generate a site; the same arguments always give identical data.
 
     `groups` counts the standard groups (confluence-users, confluence-administrators,
     site-admins) and is at least 3. Three operator accounts (admin, reader, service) are
     added on top of `users`. `now` defaults to midnight UTC today.
+
+    `access`: ``groups`` (every group gives Confluence access; admin rights through the admin
+    groups) or ``varied`` (random roles per group — some none, some admin, guest or site-admin
+    only —, IdP-synced groups, direct grants without a group, suspensions: the random sites
+    of property tests; the rest of the data is the same as with ``groups``).
     """
+    if access not in ACCESS_MODELS:
+        raise ValueError(f"access must be one of {ACCESS_MODELS}")
     rng = random.Random(f"{seed}:{name}")
     now = now or default_now()
     domain = domain or f"{name}.example"
@@ -309,7 +375,7 @@ def generate_site(
     )
     authors = [ops["admin"]] + [a.account_id for a in people[:50] if a.account_type == "atlassian"]
     page_list = _pages(pages, space_list, authors, rng, now) if space_list else []
-    return Site(
+    site = Site(
         name,
         _stable_id(f"cloud:{name}:{seed}"),
         verified_domains=[domain],
@@ -320,3 +386,6 @@ def generate_site(
         pages=page_list,
         operators=ops,
     )
+    if access == "varied":
+        _vary_access(site, random.Random(f"{seed}:{name}:access"))
+    return site

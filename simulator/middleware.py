@@ -51,6 +51,11 @@ class FaultMiddleware:
         route = classify(scope["method"], scope["path"])
         meta = RequestMeta(route, tenant=self._tenant(route))
         scope["vigil"] = meta
+        # Writes whose lag is over become visible before anything is read (behaviour.lag).
+        self.sim.apply_due_writes()
+        if route.family == "control":  # the simulator's own control surface: not Atlassian's
+            await self.app(scope, receive, send)
+            return
         await self._handle(scope, receive, send, meta)
 
     def _tenant(self, route: RouteInfo) -> str | None:

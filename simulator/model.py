@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from simulator.roles import check_roles, default_group_roles
+
 ADMIN_GROUP_NAMES = ("confluence-administrators", "site-admins", "administrators")
 REQUIRED_SECTIONS = ("Purpose", "Scope", "Policy")
 POLICY_LABEL = "policy"
@@ -91,20 +93,60 @@ class Account:
 
 @dataclass(slots=True)
 class Group:
-    """A Confluence group with its ordered member account ids."""
+    """A Confluence group with its ordered member account ids.
+
+    ``roles``: the roles the group carries on its site (``simulator.roles``; its members hold
+    them with the assignment method ``group_direct``). None means "not said": the legacy
+    default by name (``simulator.roles.default_group_roles``), resolved at construction.
+    ``synced``: the group is synced from an identity provider (``managedBy: EXTERNAL``);
+    ``idp_member_ids`` is the membership the IdP pushes (taken from ``member_ids`` when unset).
+    """
 
     group_id: str
     name: str
     member_ids: list[str] = field(default_factory=list)
+    roles: tuple[str, ...] | None = None
+    synced: bool = False
+    idp_member_ids: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.roles = check_roles(
+            default_group_roles(self.name) if self.roles is None else self.roles
+        )
+        if self.synced and self.idp_member_ids is None:
+            self.idp_member_ids = list(self.member_ids)
+
+    @property
+    def role_set(self) -> tuple[str, ...]:
+        """The roles the group carries (never None after construction)."""
+        return self.roles or ()
 
     def to_json(self) -> dict[str, Any]:
         """Serialise for a site JSON file."""
-        return {"id": self.group_id, "name": self.name, "members": list(self.member_ids)}
+        data: dict[str, Any] = {
+            "id": self.group_id,
+            "name": self.name,
+            "members": list(self.member_ids),
+            "roles": list(self.role_set),
+        }
+        if self.synced:
+            data["synced"] = True
+            data["idpMembers"] = list(self.idp_member_ids or [])
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Group:
-        """Build from a site JSON entry."""
-        return cls(str(data["id"]), str(data["name"]), [str(m) for m in data.get("members", [])])
+        """Build from a site JSON entry (``roles`` optional: the legacy default by name)."""
+        roles = data.get("roles")
+        idp = data.get("idpMembers")
+        return cls(
+            str(data["id"]),
+            str(data["name"]),
+            [str(m) for m in data.get("members", [])],
+            roles=None if roles is None else tuple(str(r) for r in roles),
+            synced=bool(data.get("synced", False)),
+            idp_member_ids=None if idp is None else [str(m) for m in idp],
+        )
 
 
 @dataclass(slots=True)

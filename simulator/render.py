@@ -51,14 +51,20 @@ def v1_operations(admin: bool) -> list[dict[str, str]]:
     return [{"operation": op, "targetType": target} for op, target in pairs]
 
 
-def v1_group(group: Group, base: str) -> dict[str, Any]:
-    """A v1 Group."""
-    return {
+def v1_group(group: Group, base: str, *, management: bool = True) -> dict[str, Any]:
+    """A v1 Group. With ``management``: ``usageType`` (``USERBASE_GROUP``, a group of users
+    created in Atlassian Administration) and ``managedBy`` (``EXTERNAL`` for a group synced
+    from an identity provider, else ``ADMINS``), as Atlassian's current v1 reference shows."""
+    rendered: dict[str, Any] = {
         "type": "group",
         "name": group.name,
         "id": group.group_id,
-        "_links": {"self": f"{base}/wiki/rest/api/group/by-id?id={group.group_id}"},
     }
+    if management:
+        rendered["usageType"] = "USERBASE_GROUP"
+        rendered["managedBy"] = "EXTERNAL" if group.synced else "ADMINS"
+    rendered["_links"] = {"self": f"{base}/wiki/rest/api/group/by-id?id={group.group_id}"}
+    return rendered
 
 
 def v1_space(space: Space, base: str) -> dict[str, Any]:

@@ -14,27 +14,50 @@ CONFLUENCE_ENDPOINTS = (
     ("POST", "/wiki/api/v2/users-bulk"),
     ("GET", "/wiki/api/v2/pages/{id}"),
     ("GET", "/wiki/api/v2/spaces"),
-    ("DELETE", "/wiki/rest/api/group/userByGroupId"),  # remediation's one write
+    ("DELETE", "/wiki/rest/api/group/userByGroupId"),  # remediation's group write
+    ("POST", "/wiki/rest/api/group/userByGroupId"),  # add a member (tests, IdP-synced refusal)
+    ("GET", "/wiki/rest/api/user/memberof"),  # an account's groups (targeted refresh, §5.10)
 )
-# Admin API directory endpoints of remediation, relative to api.atlassian.com.
+# Admin API endpoints (api.atlassian.com): directories, suspension, role assignments (§5.9).
 ADMIN_DIRECTORIES = "/admin/v2/orgs/{orgId}/directories"
 ADMIN_DIRECTORY_USER = "/admin/v2/orgs/{orgId}/directories/{directoryId}/users/{accountId}"
 ADMIN_SUSPEND = ADMIN_DIRECTORY_USER + "/suspend"
 ADMIN_RESTORE = ADMIN_DIRECTORY_USER + "/restore"
+ADMIN_ROLE_ASSIGNMENTS = ADMIN_DIRECTORY_USER + "/role-assignments"
+ADMIN_ROLES_ASSIGN = "/admin/v1/orgs/{orgId}/users/{accountId}/roles/assign"
+ADMIN_ROLES_REVOKE = "/admin/v1/orgs/{orgId}/users/{accountId}/roles/revoke"
+LIFECYCLE_DISABLE = "/users/{accountId}/manage/lifecycle/disable"
+LIFECYCLE_ENABLE = "/users/{accountId}/manage/lifecycle/enable"
+EVENTS_STREAM = "/admin/v1/orgs/{orgId}/events-stream"
+EVENT_ACTIONS = "/admin/v1/orgs/{orgId}/event-actions"
 ADMIN_REMEDIATION = (
     ("GET", ADMIN_DIRECTORIES),
     ("GET", ADMIN_DIRECTORY_USER),
     ("POST", ADMIN_SUSPEND),
     ("POST", ADMIN_RESTORE),
+    ("GET", ADMIN_ROLE_ASSIGNMENTS),
+    ("POST", ADMIN_ROLES_ASSIGN),
+    ("POST", ADMIN_ROLES_REVOKE),
+    ("POST", LIFECYCLE_DISABLE),
+    ("POST", LIFECYCLE_ENABLE),
+    ("GET", EVENTS_STREAM),
+    ("GET", EVENT_ACTIONS),
 )
 WRITE_ROUTES = frozenset(
     {
         "DELETE /wiki/rest/api/group/userByGroupId",
+        "POST /wiki/rest/api/group/userByGroupId",
         f"POST {ADMIN_SUSPEND}",
         f"POST {ADMIN_RESTORE}",
+        f"POST {ADMIN_ROLES_ASSIGN}",
+        f"POST {ADMIN_ROLES_REVOKE}",
+        f"POST {LIFECYCLE_DISABLE}",
+        f"POST {LIFECYCLE_ENABLE}",
     }
 )
 ADMIN_SEARCH = "/admin/v2/orgs/{orgId}/directories/-/users/search"
+# The simulator's own control surface (not Atlassian's): never counted, never faulted.
+CONTROL_PREFIX = "/_simulator"
 
 DEFAULT_FAULT_FAMILIES = frozenset({"confluence", "admin"})
 
@@ -70,6 +93,8 @@ def _confluence(method: str, rest: str, host: str, ref: str) -> RouteInfo:
 
 def classify(method: str, path: str) -> RouteInfo:
     """Classify a request path of the simulator's single-port URL layout."""
+    if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+        return RouteInfo(f"{method} {path}", "control", "control")
     if path.startswith("/auth/"):
         if path == "/auth/oauth/token":
             return RouteInfo("POST /oauth/token", "oauth", "auth")

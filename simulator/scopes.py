@@ -27,6 +27,7 @@ GRANULAR_SCOPES = frozenset(
         "read:label:confluence",
         "read:attachment:confluence",
         "read:comment:confluence",
+        "write:group:confluence",
     }
 )
 IDENTITY_SCOPES = frozenset({"offline_access", "read:me", "read:account"})
@@ -66,7 +67,22 @@ ENDPOINT_SCOPES: dict[str, tuple[frozenset[str], ...]] = {
     "POST /wiki/api/v2/users-bulk": (frozenset({"read:user:confluence"}),),
     "GET /wiki/api/v2/pages/{id}": (frozenset({"read:page:confluence"}),),
     "GET /wiki/api/v2/spaces": (frozenset({"read:space:confluence"}),),
-    "DELETE /wiki/rest/api/group/userByGroupId": (frozenset({"write:confluence-groups"}),),
+    # v1 reference, user/memberof: classic read:confluence-user (the 2021 OpenAPI); the
+    # granular alternative is the group read scope (docs/simulator.md).
+    "GET /wiki/rest/api/user/memberof": (
+        frozenset({"read:confluence-user"}),
+        frozenset({"read:group:confluence"}),
+    ),
+    # v1 reference, add/remove member by group id: classic write:confluence-groups, granular
+    # write:group:confluence (confluence-api.md §5.9).
+    "DELETE /wiki/rest/api/group/userByGroupId": (
+        frozenset({"write:confluence-groups"}),
+        frozenset({"write:group:confluence"}),
+    ),
+    "POST /wiki/rest/api/group/userByGroupId": (
+        frozenset({"write:confluence-groups"}),
+        frozenset({"write:group:confluence"}),
+    ),
 }
 
 

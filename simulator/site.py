@@ -20,6 +20,14 @@ from simulator.model import (
     iso,
     parse_time,
 )
+from simulator.roles import (
+    ACCESS_ROLES,
+    ADMIN,
+    DIRECT,
+    GROUP_DIRECT,
+    SITE_ADMIN,
+    check_roles,
+)
 
 
 class AccountTable(dict[str, Account]):
@@ -66,6 +74,12 @@ class Site:
     `operators` maps a role (`admin`, `member`, `service`) to the account id the simulator's
     default credentials act as: the API-token admin, a non-admin API-token user, and the
     client-credentials service account.
+
+    Access is Atlassian's role model (``simulator.roles``): groups carry roles, and
+    ``direct_roles`` holds the roles granted to an account directly on this site.
+    ``directory_id`` names the organization directory this site's resources are mapped to
+    (None: the organization's default directory); ``suspended`` holds the accounts whose
+    membership of that directory is suspended (shared with the directory by the Simulator).
     """
 
     def __init__(
@@ -80,6 +94,9 @@ class Site:
         spaces: Iterable[Space] = (),
         pages: Iterable[Page] = (),
         operators: dict[str, str] | None = None,
+        direct_roles: dict[str, Iterable[str]] | None = None,
+        suspended: Iterable[str] = (),
+        directory_id: str | None = None,
     ) -> None:
         self.name = name
         self.cloud_id = cloud_id
@@ -92,7 +109,16 @@ class Site:
         self.operators: dict[str, str] = dict(operators or {})
         self.admin_group_names: tuple[str, ...] = ADMIN_GROUP_NAMES
         self.no_access: set[str] = set()  # accounts refused with 403 ("cannot use Confluence")
+        self.direct_roles: dict[str, tuple[str, ...]] = {
+            account: check_roles(roles) for account, roles in (direct_roles or {}).items() if roles
+        }
+        self.suspended: set[str] = set(suspended)
+        self.directory_id = directory_id
         self.lock = threading.RLock()
+        self._access_version = 0
+        self._role_cache: tuple[tuple[int, ...], dict[str, dict[str, tuple[str, ...]]]] | None = (
+            None
+        )
 
     # ----- reading ---------------------------------------------------------------------
 
@@ -118,13 +144,94 @@ class Site:
         """Groups the account belongs to."""
         return [g for g in self.groups.values() if account_id in g.member_ids]
 
-    def is_admin(self, account_id: str) -> bool:
-        """Member of a Confluence/site admin group (the groups are the roles)."""
-        return any(
-            account_id in g.member_ids
-            for g in self.groups.values()
-            if g.name in self.admin_group_names
+    def role_assignments(self, account_id: str) -> dict[str, tuple[str, ...]]:
+        """The roles the account holds on this site, each with its assignment methods
+        (``direct`` first, then ``group_direct``). Account status and suspension do not matter
+        here (Atlassian keeps the roles of a suspended or deactivated account)."""
+        return self.role_index().get(account_id, {})
+
+    def touch(self) -> None:
+        """Say that memberships or roles changed. The Site's own mutators (and ``sim.actions``)
+        do; code that edits a group's ``member_ids`` or ``roles`` in place must call it."""
+        self._access_version += 1
+
+    def _access_key(self) -> tuple[int, ...]:
+        groups = self.groups.values()
+        return (
+            self._access_version,
+            id(self.groups),
+            len(self.groups),
+            sum(len(g.member_ids) for g in groups),
+            sum(len(g.role_set) for g in groups),
+            id(self.direct_roles),
+            sum(len(r) for r in self.direct_roles.values()),
         )
+
+    def role_index(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        """``role_assignments`` of every account holding a role (read-only), built in one pass
+        over the memberships and kept until memberships or roles change (``touch``)."""
+        with self.lock:
+            key = self._access_key()
+            cached = self._role_cache
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            held: dict[str, dict[str, list[str]]] = {}
+            for account_id, roles in self.direct_roles.items():
+                for role in roles:
+                    held.setdefault(account_id, {}).setdefault(role, []).append(DIRECT)
+            for group in self.groups.values():
+                for account_id in dict.fromkeys(group.member_ids):
+                    mine = held.setdefault(account_id, {})
+                    for role in group.role_set:
+                        methods = mine.setdefault(role, [])
+                        if GROUP_DIRECT not in methods:
+                            methods.append(GROUP_DIRECT)
+            index = {a: {r: tuple(m) for r, m in roles.items()} for a, roles in held.items()}
+            self._role_cache = (key, index)
+            return index
+
+    def groups_granting(self, account_id: str, role: str) -> list[Group]:
+        """The account's groups that carry the role."""
+        return [g for g in self.groups_of(account_id) if role in g.role_set]
+
+    def holds_access_role(self, account_id: str) -> bool:
+        """Whether the account holds a Confluence access role here (user or admin), through a
+        group or directly, whatever its status."""
+        return bool(ACCESS_ROLES & self.role_assignments(account_id).keys())
+
+    def is_admin(self, account_id: str) -> bool:
+        """A Confluence administrator: holds ``atlassian/admin`` on the site's Confluence or
+        the site-admin role (through a group or directly). Not the same as a site admin."""
+        return bool({ADMIN, SITE_ADMIN} & self.role_assignments(account_id).keys())
+
+    def is_site_admin(self, account_id: str) -> bool:
+        """Holds the ``atlassian/site-admin`` role on this site (an organization admin is one
+        too: ``Simulator.is_site_admin`` adds that)."""
+        return SITE_ADMIN in self.role_assignments(account_id)
+
+    def has_confluence_access(self, account_id: str) -> bool:
+        """Ground truth: the account can use Confluence on this site — it exists, its
+        ``accountStatus`` is ``active``, its membership of the site's directory is not
+        suspended, and it holds ``atlassian/user`` or ``atlassian/admin`` here, through a group
+        or directly. (``set_confluence_access`` is a separate caller-side switch.)"""
+        account = self.accounts.get(account_id)
+        return (
+            account is not None
+            and account.account_status == "active"
+            and account_id not in self.suspended
+            and self.holds_access_role(account_id)
+        )
+
+    def confluence_access(self) -> dict[str, bool]:
+        """``has_confluence_access`` for every account of the site (one pass)."""
+        with self.lock:
+            index = self.role_index()
+            return {
+                account_id: account.account_status == "active"
+                and account_id not in self.suspended
+                and bool(ACCESS_ROLES & index.get(account_id, {}).keys())
+                for account_id, account in self.accounts.items()
+            }
 
     def member_account_ids(self) -> list[str]:
         """Every account id reachable through group membership, deduplicated, in order."""
@@ -198,17 +305,33 @@ class Site:
             raise KeyError(f"unknown group {group!r}")
         return found
 
-    def add_group(self, name: str, group_id: str, members: Iterable[str] = ()) -> Group:
-        """Create a group with the given id and members."""
+    def add_group(
+        self,
+        name: str,
+        group_id: str,
+        members: Iterable[str] = (),
+        *,
+        roles: Iterable[str] | None = None,
+        synced: bool = False,
+    ) -> Group:
+        """Create a group with the given id, members and roles (None: the default by name)."""
         with self.lock:
-            group = Group(group_id, name, list(dict.fromkeys(members)))
+            group = Group(
+                group_id,
+                name,
+                list(dict.fromkeys(members)),
+                roles=None if roles is None else tuple(roles),
+                synced=synced,
+            )
             self.groups[group_id] = group
+            self.touch()
         return group
 
     def remove_group(self, group: str) -> None:
         """Delete a group (by id or name)."""
         with self.lock:
             del self.groups[self._group(group).group_id]
+            self.touch()
 
     def add_member(self, group: str, account_id: str) -> None:
         """Add an account to a group (by id or name); no-op if already a member."""
@@ -216,6 +339,7 @@ class Site:
             target = self._group(group)
             if account_id not in target.member_ids:
                 target.member_ids.append(account_id)
+                self.touch()
 
     def remove_member(self, group: str, account_id: str) -> None:
         """Remove an account from a group (by id or name); no-op if absent."""
@@ -223,6 +347,7 @@ class Site:
             target = self._group(group)
             if account_id in target.member_ids:
                 target.member_ids.remove(account_id)
+                self.touch()
 
     def set_confluence_access(self, account_id: str, allowed: bool) -> None:
         """Allow or refuse (403 on every Confluence endpoint) the account as a caller."""
@@ -231,6 +356,55 @@ class Site:
                 self.no_access.discard(account_id)
             else:
                 self.no_access.add(account_id)
+
+    def grant_role(self, account_id: str, role: str) -> bool:
+        """Grant a role directly to the account on this site; False if it already had it."""
+        check_roles([role])
+        with self.lock:
+            held = self.direct_roles.get(account_id, ())
+            if role in held:
+                return False
+            self.direct_roles[account_id] = (*held, role)
+            self.touch()
+            return True
+
+    def revoke_role(self, account_id: str, role: str) -> bool:
+        """Remove a directly granted role; False if the account had no such direct grant
+        (a role that comes from a group stays: remove the membership for that)."""
+        with self.lock:
+            held = self.direct_roles.get(account_id, ())
+            if role not in held:
+                return False
+            rest = tuple(r for r in held if r != role)
+            if rest:
+                self.direct_roles[account_id] = rest
+            else:
+                del self.direct_roles[account_id]
+            self.touch()
+            return True
+
+    def set_group_roles(self, group: str, roles: Iterable[str]) -> None:
+        """Set the roles a group (by id or name) carries."""
+        with self.lock:
+            self._group(group).roles = check_roles(roles)
+            self.touch()
+
+    def set_group_synced(self, group: str, synced: bool = True) -> None:
+        """Mark a group (by id or name) as synced from an identity provider; its current
+        members become the membership the IdP pushes."""
+        with self.lock:
+            target = self._group(group)
+            target.synced = synced
+            target.idp_member_ids = list(target.member_ids) if synced else None
+
+    def set_suspended(self, account_id: str, suspended: bool) -> None:
+        """Suspend (or restore) the account in this site's directory, as ground truth (the
+        Admin API and ``sim.actions`` do the same with events and lag)."""
+        with self.lock:
+            if suspended:
+                self.suspended.add(account_id)
+            else:
+                self.suspended.discard(account_id)
 
     def add_space(self, space: Space) -> Space:
         """Add (or replace) a space."""
@@ -297,6 +471,9 @@ class Site:
             "groups": [g.to_json() for g in self.groups.values()],
             "spaces": [s.to_json() for s in self.spaces.values()],
             "pages": [p.to_json() for p in self.pages.values()],
+            "directRoles": {a: list(r) for a, r in self.direct_roles.items()},
+            "suspended": sorted(self.suspended),
+            "directoryId": self.directory_id,
         }
 
     @classmethod
@@ -312,6 +489,11 @@ class Site:
             spaces=[Space.from_json(s) for s in data.get("spaces", [])],
             pages=[Page.from_json(p) for p in data.get("pages", [])],
             operators={str(k): str(v) for k, v in data.get("operators", {}).items()},
+            direct_roles={
+                str(k): [str(r) for r in v] for k, v in (data.get("directRoles") or {}).items()
+            },
+            suspended=[str(a) for a in data.get("suspended", [])],
+            directory_id=data.get("directoryId"),
         )
 
     def save(self, path: str | Path) -> None:

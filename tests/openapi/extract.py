@@ -35,6 +35,7 @@ OPERATIONS = {
         ("get", "/wiki/rest/api/user/current"),
         ("get", "/wiki/rest/api/group"),
         ("get", "/wiki/rest/api/group/{groupId}/membersByGroupId"),
+        ("get", "/wiki/rest/api/user/memberof"),
         ("get", "/wiki/rest/api/content/search"),
     ],
     "v2": [

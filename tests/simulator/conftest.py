@@ -27,3 +27,11 @@ def _fresh_state(request: pytest.FixtureRequest) -> Iterator[None]:
         served: RunningSimulator = request.getfixturevalue("running")
         served.sim.reset()
     yield
+
+
+@pytest.fixture
+def fresh() -> Iterator[RunningSimulator]:
+    """A small simulator of its own (40 users, 6 groups) for a test that changes its data."""
+    sim = Simulator(generate_site(users=40, groups=6, pages=2, seed=21, now=NOW), seed=21)
+    with start_simulator(sim) as served:
+        yield served

@@ -52,6 +52,13 @@ def test_build_simulator_with_faults_and_sites() -> None:
         assert expected in text
 
 
+def test_build_simulator_with_varied_access() -> None:
+    plain = build_simulator(users=60, groups=6, pages=0, seed=4)
+    varied = build_simulator(users=60, groups=6, pages=0, seed=4, access="varied")
+    assert not plain.site.direct_roles and varied.site.direct_roles
+    assert parse_args(["--access", "varied"])["access"] == "varied"
+
+
 def test_build_simulator_from_site_json(tmp_path: Path) -> None:
     path = tmp_path / "site.json"
     path.write_text(json.dumps(small_site_json({"g": 3})))

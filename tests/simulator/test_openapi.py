@@ -35,6 +35,10 @@ def _calls(running: RunningSimulator) -> Iterator[tuple[str, str, str, dict[str,
                 members.format(groupId=group.group_id),
                 {"params": {"start": start}},
             )
+    memberof = "/wiki/rest/api/user/memberof"
+    for account_id in list(site.accounts)[:10]:
+        yield "GET", memberof, memberof, {"params": {"accountId": account_id}}
+    yield "GET", memberof, memberof, {"params": {"accountId": site.operators["admin"], "limit": 1}}
     for expand in EXPANSIONS:
         for cql in (
             'type = page and label = "policy"',
