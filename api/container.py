@@ -167,7 +167,11 @@ class Container:
         by tests), in the order of the module docstring."""
         # 1. Store and bus; the HTTP client, the credential vault, Atlassian's configuration.
         keyring = _keyring(settings)  # first: a missing key stops the process before any I/O
-        store = store or Store.open(settings.mongodb_url_value(), settings.mongodb_db)
+        store = store or Store.open(
+            settings.mongodb_url_value(),
+            settings.mongodb_db,
+            max_document_bytes=settings.max_document_bytes,
+        )
         # Processes sharing a real database share events through it (change streams).
         if bus is None:
             bus = InMemoryEventBus() if store.embedded else ReplicatedEventBus(store.events)
@@ -176,7 +180,9 @@ class Container:
         )
         vault = CredentialVault(store.credentials, keyring)
         config = _atlassian_config(settings)
-        metrics = Metrics(subscriber_count=bus.subscriber_count)
+        metrics = Metrics(
+            subscriber_count=bus.subscriber_count, refused_documents=store.guard.refusals
+        )
 
         # 2. Repositories: the store's (``store.people``, ``store.check_results``, ...).
         # 3. Loaders and data sources.
