@@ -429,10 +429,16 @@ def build_evidence(settings: Settings, store: Store) -> EvidenceService:
         log.warning(warning)
 
     async def anchors(organization_id: str) -> list[tuple[str, str]]:
-        results = await store.check_results.list_latest(organization_id=organization_id)
-        return [(r.check_id, r.evidence_id) for r in results if r.evidence_id]
+        heads = await store.check_results.list_latest_heads(organization_id=organization_id)
+        return [(v.result.check_id, v.result.evidence_id) for v in heads if v.result.evidence_id]
 
-    return EvidenceService(store.evidence, key, check_ids=check_ids, anchors=anchors)
+    return EvidenceService(
+        store.evidence,
+        key,
+        chunks=store.evidence_chunks,
+        check_ids=check_ids,
+        anchors=anchors,
+    )
 
 
 def worker_identity() -> str:

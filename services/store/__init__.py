@@ -13,6 +13,7 @@ from services.store.credentials import CredentialRepository
 from services.store.critical_systems import CriticalSystemRepository
 from services.store.events import EventLogRepository
 from services.store.evidence import EvidenceRepository
+from services.store.evidence_chunks import EvidenceChunkRepository
 from services.store.guard import DEFAULT_MAX_DOCUMENT_BYTES, DocumentGuard, GuardedDatabase
 from services.store.identities import IdentityRepository
 from services.store.integrations import IntegrationRepository
@@ -65,6 +66,7 @@ class Store:
         self.access_reviews = AccessReviewRepository(self._db)
         self.check_results = CheckResultRepository(self._db)
         self.evidence = EvidenceRepository(self._db)
+        self.evidence_chunks = EvidenceChunkRepository(self._db)  # issue 24
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
         self.remediations = RemediationRepository(self._db)  # issue 16
@@ -101,6 +103,7 @@ class Store:
             self.access_reviews,
             self.check_results,
             self.evidence,
+            self.evidence_chunks,
             self.policies,
             self.check_exceptions,
             self.remediations,

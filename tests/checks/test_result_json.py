@@ -110,7 +110,11 @@ async def test_the_sealed_result_text_is_unchanged() -> None:
     )
     assert await recorder(evaluation) == "ev_new"
     (entry,) = evidence.entries
-    assert canonical_json(entry.result) == (
+    # The lists are references (ADR 011); read back, they are what was always sealed.
+    lists = {c.root: [v for chunk in c.chunks for v in json.loads(chunk.text)] for c in entry.lists}
+    expanded = {k: lists[v["root"]] if isinstance(v, dict) else v for k, v in entry.result.items()}
+    assert set(entry.result) == set(expanded) and entry.population["kind"] == "accounts"
+    assert canonical_json(expanded) == (
         '{"changedAt":"2026-03-01T09:00:00.123Z","checkId":"confluence-user-identified",'
         '"checkTitle":"Every account is identified","dataAsOf":null,"evaluatedAt":'
         '"2026-03-01T09:00:00.123Z","exceptedItems":[{"name":null,"reason":"bot",'
