@@ -28,7 +28,10 @@ graphql_enum(
         CheckStatus.FAILING: "At least one failing item.",
         CheckStatus.NOT_MONITORED: "Cannot be evaluated yet (e.g. no integration, no critical "
         "system, no synced data); `reason` says what is missing.",
-        CheckStatus.ERROR: "Evaluation failed (e.g. the data is too old); `reason` says why.",
+        CheckStatus.ERROR: "Evaluation failed (e.g. the data is too old), or its outcome "
+        "could not be recorded (e.g. it was too large to store); `reason` says why. A result "
+        "computed over the last good data may still list failing items; one that could not "
+        "be recorded lists none.",
     },
 )
 
