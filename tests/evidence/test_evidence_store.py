@@ -20,6 +20,7 @@ from services.evidence.verify import LinkProblem
 from services.models import Principal, Role
 from services.store import Store
 from services.store.evidence import EvidenceRepository
+from services.store.evidence_chunks import EvidenceChunkRepository
 from tests.evidence.support import CHECKS, bulk_load, entry, prepared_chain, raw, service
 
 ORG = "org_a"
@@ -92,8 +93,9 @@ async def test_a_lost_race_rereads_the_tail_and_retries(store: Store) -> None:
 
 def test_the_repository_has_no_way_to_change_or_remove_evidence() -> None:
     verbs = ("update", "delete", "replace", "remove", "drop", "set_", "purge")
-    names = [n for n in dir(EvidenceRepository) if not n.startswith("__")]
-    assert not [n for n in names if n.startswith(verbs)], names
+    for repository in (EvidenceRepository, EvidenceChunkRepository):
+        names = [n for n in dir(repository) if not n.startswith("__")]
+        assert not [n for n in names if n.startswith(verbs)], names
     assert not [n for n in dir(EvidenceService) if n.startswith(verbs)]
 
 
