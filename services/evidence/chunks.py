@@ -27,6 +27,7 @@ hashes, so the cutting rule can change without affecting stored evidence.
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -179,10 +180,11 @@ def parse_manifest(text: str) -> Manifest:
     return Manifest(chunks=tuple(chunks), count=count)
 
 
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
 def _is_hash(value: Any) -> bool:
-    return (
-        isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-    )
+    return isinstance(value, str) and _HASH.fullmatch(value) is not None
 
 
 class ChunkStore(Protocol):

@@ -21,7 +21,14 @@ from typing import Any, Protocol
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, iso_utc, seal
-from services.evidence.chunks import ChunkProblem, ChunkStore, ListReader, expand, refs_of
+from services.evidence.chunks import (
+    ChunkProblem,
+    ChunkStore,
+    ListReader,
+    ListRef,
+    expand,
+    refs_of,
+)
 from services.evidence.export import (
     EXPORT_FORMAT,
     EvidenceExport,
@@ -290,15 +297,13 @@ async def _verify_window(
     verifier: ChainVerifier, lists: ListReader, window: list[EvidenceRecord]
 ) -> bool:
     """Verify consecutive records (emptying ``window``); False once the chain is broken."""
-    records = list(window)
+    records = [(r, _list_refs(r)) for r in window]
     window.clear()
-    await lists.prefetch(
-        ref for r in records if r.format_version() == 2 for _, ref in refs_of(r.content()) if ref
-    )
-    for record in records:
+    await lists.prefetch(ref for _, refs in records for _, ref in refs if ref is not None)
+    for record, refs in records:
         broken = verifier.inspect(record)
-        if broken is None and record.format_version() == 2:
-            broken = await _check_lists(lists, record)
+        if broken is None and refs:
+            broken = await _check_lists(lists, record, refs)
         if broken is not None:
             verifier.reject(broken)
             return False
@@ -306,9 +311,17 @@ async def _verify_window(
     return True
 
 
-async def _check_lists(lists: ListReader, record: EvidenceRecord) -> BrokenLink | None:
+def _list_refs(record: EvidenceRecord) -> list[tuple[str, ListRef | None]]:
+    """The list references of a format-2 record (none for format 1)."""
+    body = record.content()
+    return refs_of(body) if body.get("version") == 2 else []
+
+
+async def _check_lists(
+    lists: ListReader, record: EvidenceRecord, refs: list[tuple[str, ListRef | None]]
+) -> BrokenLink | None:
     """The first list of a format-2 record that cannot be read back as sealed."""
-    for place, ref in refs_of(record.content()):
+    for place, ref in refs:
         assert ref is not None  # ``ChainVerifier.inspect`` found every reference
         try:
             await lists.check(ref)
