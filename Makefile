@@ -69,6 +69,8 @@ bench: install
 	$(BIN)/python bench/evaluation.py
 # reads: GraphQL / plain JSON for checks and accounts
 	$(BIN)/python bench/reads.py
+# evidence size: the largest document after recording 20k and 100k accounts (wire store)
+	$(BIN)/python bench/evidence_size.py
 
 bench-quick: install
 # sync
@@ -79,6 +81,8 @@ bench-quick: install
 	$(BIN)/python bench/evaluation.py --quick
 # reads
 	$(BIN)/python bench/reads.py --quick
+# evidence size
+	$(BIN)/python bench/evidence_size.py --quick
 
 format: install
 	$(BIN)/ruff format .

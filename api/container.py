@@ -142,7 +142,11 @@ class Container:
         by tests), in the order of the module docstring."""
         # 1. Store and bus; the HTTP client, the credential vault, Atlassian's configuration.
         keyring = _keyring(settings)  # first: a missing key stops the process before any I/O
-        store = store or Store.open(settings.mongodb_url_value(), settings.mongodb_db)
+        store = store or Store.open(
+            settings.mongodb_url_value(),
+            settings.mongodb_db,
+            max_document_bytes=settings.max_document_bytes,
+        )
         # Processes sharing a real database share events through it (change streams).
         if bus is None:
             bus = InMemoryEventBus() if store.embedded else ReplicatedEventBus(store.events)
@@ -151,7 +155,9 @@ class Container:
         )
         vault = CredentialVault(store.credentials, keyring)
         config = _atlassian_config(settings)
-        metrics = Metrics(subscriber_count=bus.subscriber_count)
+        metrics = Metrics(
+            subscriber_count=bus.subscriber_count, refused_documents=store.guard.refusals
+        )
 
         # 2. Repositories: the store's (``store.people``, ``store.check_results``, ...).
         # 3. Loaders and data sources.
@@ -376,10 +382,16 @@ def build_evidence(settings: Settings, store: Store) -> EvidenceService:
         log.warning(warning)
 
     async def anchors(organization_id: str) -> list[tuple[str, str]]:
-        results = await store.check_results.list_latest(organization_id=organization_id)
-        return [(r.check_id, r.evidence_id) for r in results if r.evidence_id]
+        heads = await store.check_results.list_latest_heads(organization_id=organization_id)
+        return [(v.result.check_id, v.result.evidence_id) for v in heads if v.result.evidence_id]
 
-    return EvidenceService(store.evidence, key, check_ids=check_ids, anchors=anchors)
+    return EvidenceService(
+        store.evidence,
+        key,
+        chunks=store.evidence_chunks,
+        check_ids=check_ids,
+        anchors=anchors,
+    )
 
 
 def worker_identity() -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -13,8 +15,17 @@ __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 class Metrics:
     """The counters and gauges Vigil exposes at ``/metrics``."""
 
-    def __init__(self, subscriber_count: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        subscriber_count: Callable[[], int],
+        refused_documents: Mapping[str, int] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
+        # The store's own count of documents it refused to write (``DocumentGuard``), by
+        # collection: read at each scrape.
+        self.registry.register(
+            _RefusedDocuments(refused_documents if refused_documents is not None else {})
+        )
         self.http_requests = Counter(
             "vigil_http_requests_total",
             "HTTP requests by route and status",
@@ -69,3 +80,21 @@ class Metrics:
     def render(self) -> bytes:
         """The exposition text."""
         return generate_latest(self.registry)
+
+
+class _RefusedDocuments(Collector):
+    """``vigil_store_documents_refused_total{collection}`` from the store guard's counts."""
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "vigil_store_documents_refused",
+            "Documents the store refused to write because they were over "
+            "VIGIL_MAX_DOCUMENT_BYTES, by collection",
+            labels=["collection"],
+        )
+        for collection, count in sorted(self._counts.items()):
+            family.add_metric([collection], count)
+        yield family

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
 
     mongodb_url: SecretStr | None = None
     mongodb_db: str = "vigil"
+    # The store refuses to write a document over this size (services/store/guard.py): far
+    # below MongoDB's 16 MB, so growth shows as an error long before data is lost.
+    max_document_bytes: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=16 * 1024 * 1024)
 
     secret_key: SecretStr | None = None
     secret_keys_old: SecretStr | None = None

@@ -37,6 +37,7 @@ from services.api_keys import ApiKeyService  # noqa: E402
 from services.crypto import generate_key, parse_key  # noqa: E402
 from services.events import InMemoryEventBus  # noqa: E402
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, seal  # noqa: E402
+from services.evidence.chunks import chunk_values  # noqa: E402
 from services.evidence.models import EvidenceEntry  # noqa: E402
 from services.organizations import OrganizationService  # noqa: E402
 from services.store import Store  # noqa: E402
@@ -71,19 +72,22 @@ def entry(org: str, n: int, pages: int) -> EvidenceEntry:
         }
         for i in range(pages)
     ]
+    lists = [chunk_values(v) for v in (population, failing, [], [])]  # format 2 (ADR 011)
+    pages_seen, failing_items, excepted, exceptions = lists
     return EvidenceEntry(
         organization_id=org,
         check_id=CHECK,
         evaluated_at=T0 + timedelta(minutes=n),
         result={
             "status": "FAILING" if failing else "PASSING",
-            "failingItems": failing,
-            "exceptedItems": [],
-            "exceptions": [],
+            "failingItems": failing_items.ref(),
+            "exceptedItems": excepted.ref(),
+            "exceptions": exceptions.ref(),
         },
-        population={"kind": "pages", "items": population},
+        population={"kind": "pages", "items": pages_seen.ref()},
         snapshot_id=f"snap_{n // 100}",
         snapshot_at=T0 + timedelta(minutes=n),
+        lists=tuple(lists),
     )
 
 
@@ -98,9 +102,15 @@ async def load(url: str, db: str, count: int, pages: int, key: EvidenceKey) -> t
         keys, organizations=store.organizations
     ).create_organization("Bench")
     col, prev, batch = store._db["evidence"], GENESIS_HASH, []
+    stored: set[str] = set()
     for n in range(1, count + 1):
+        sealed = entry(org.id, n, pages)
+        for chunked in sealed.lists:  # the lists first, each once (as EvidenceService does)
+            if chunked.root not in stored:
+                await store.evidence_chunks.put(org.id, chunked.blobs())
+                stored.add(chunked.root)
         record = seal(
-            entry(org.id, n, pages),
+            sealed,
             record_id=f"evd_{n:07d}",
             sequence=n,
             prev_hash=prev,

@@ -119,6 +119,6 @@ class CheckSummaryQuery:
             Framework | None, strawberry.argument(description="Only this framework.")
         ] = None,
     ) -> list[FrameworkSummary]:
-        views = await info.context.services.checks.list_checks(principal_of(info))
+        views = await info.context.services.checks.list_checks(principal_of(info), paged=True)
         checks = [Check.from_view(v) for v in views]
         return summarise(checks, [framework] if framework else list(Framework))

@@ -28,7 +28,10 @@ graphql_enum(
         CheckStatus.FAILING: "At least one failing item.",
         CheckStatus.NOT_MONITORED: "Cannot be evaluated yet (e.g. no integration, no critical "
         "system, no synced data); `reason` says what is missing.",
-        CheckStatus.ERROR: "Evaluation failed (e.g. the data is too old); `reason` says why.",
+        CheckStatus.ERROR: "Evaluation failed (e.g. the data is too old), or its outcome "
+        "could not be recorded (e.g. it was too large to store); `reason` says why. A result "
+        "computed over the last good data may still list failing items; one that could not "
+        "be recorded lists none.",
     },
 )
 
@@ -139,6 +142,20 @@ class CheckItemConnection:
         return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
 
 
+async def _excepted_items(
+    root: CheckResult, info: strawberry.Info[Context, Any]
+) -> list[CheckItem]:
+    """``CheckResult.exceptedItems``: in memory, or read from the store by the result's id."""
+    items = root.excepted
+    if items is None:
+        if root.domain.id is None:  # pragma: no cover - a paged result always has an id
+            return []
+        items = await info.context.services.checks.excepted_items(
+            principal_of(info), root.domain.id
+        )
+    return [CheckItem.from_domain(i, root.domain, excepted=True) for i in items]
+
+
 @strawberry.type(description="The outcome of one evaluation of a check.")
 class CheckResult:
     id: strawberry.ID = strawberry.field(
@@ -149,8 +166,10 @@ class CheckResult:
     reason: str | None = strawberry.field(
         description="Why, for NOT_MONITORED and ERROR (and a summary otherwise)."
     )
+
     excepted_items: list[CheckItem] = strawberry.field(
-        description="Resources that would fail but are covered by an active exception."
+        resolver=_excepted_items,
+        description="Resources that would fail but are covered by an active exception.",
     )
     evaluated_at: datetime = strawberry.field(description="When it was evaluated (UTC).")
     data_as_of: datetime | None = strawberry.field(
@@ -166,9 +185,10 @@ class CheckResult:
     changed_at: datetime = strawberry.field(
         description="When the status or failing set last changed (UTC)."
     )
-    # The failing items when they are in memory (a pushed or historical result); None when
-    # they are paged from the store (``failing_count`` of them).
+    # The items when they are in memory (a small pushed result, or a whole one); None when
+    # they are read from the store by the result's id (``failing_count`` failing ones).
     failing: strawberry.Private[tuple[models.CheckItem, ...] | None]
+    excepted: strawberry.Private[tuple[models.CheckItem, ...] | None]
     failing_count: strawberry.Private[int]
     domain: strawberry.Private[models.CheckResult]
 
@@ -189,24 +209,36 @@ class CheckResult:
         return CheckItemConnection.of(page, self.domain, after)
 
     @classmethod
-    def from_domain(cls, r: models.CheckResult, failing_count: int | None = None) -> CheckResult:
-        """Map the domain object; with ``failing_count``, ``r`` comes without its failing
-        items (a ``paged`` read) and they are read from the store a page at a time."""
+    def from_domain(
+        cls,
+        r: models.CheckResult,
+        failing_count: int | None = None,
+        excepted_count: int | None = None,
+    ) -> CheckResult:
+        """Map the domain object; with ``failing_count``, ``r`` comes without its items (a
+        ``paged`` read, or a large pushed result) and they are read from the store: the
+        failing ones a page at a time, the excepted ones (``excepted_count``) when asked."""
+        paged = failing_count is not None
         return cls(
             id=strawberry.ID(r.id or f"{r.check_id}@{r.evaluated_at.isoformat()}"),
             check_id=strawberry.ID(r.check_id),
             status=r.status,
             reason=r.reason,
-            excepted_items=[CheckItem.from_domain(i, r, excepted=True) for i in r.excepted_items],
             evaluated_at=r.evaluated_at,
             data_as_of=r.data_as_of,
             snapshot_id=strawberry.ID(r.snapshot_id) if r.snapshot_id else None,
             evidence_id=strawberry.ID(r.evidence_id) if r.evidence_id else None,
             changed_at=r.changed_at,
-            failing=r.failing_items if failing_count is None else None,
-            failing_count=len(r.failing_items) if failing_count is None else failing_count,
+            failing=None if paged else r.failing_items,
+            excepted=None if paged and excepted_count != 0 else r.excepted_items,
+            failing_count=failing_count if failing_count is not None else len(r.failing_items),
             domain=r,
         )
+
+    @classmethod
+    def from_view(cls, view: models.ResultView) -> CheckResult:
+        """Map a result as read (with its items, or with their counts)."""
+        return cls.from_domain(view.result, view.failing_count, view.excepted_count)
 
 
 @strawberry.type(
@@ -239,7 +271,9 @@ class Check:
                 for ref in c.controls
             ],
             result=(
-                CheckResult.from_domain(view.result, view.failing_count) if view.result else None
+                CheckResult.from_domain(view.result, view.failing_count, view.excepted_count)
+                if view.result
+                else None
             ),
         )
 
@@ -257,7 +291,7 @@ class CheckResultConnection:
     total_count: int = strawberry.field(description=TOTAL_COUNT)
 
     @classmethod
-    def of(cls, page: Slice[models.CheckResult], after: str | None = None) -> CheckResultConnection:
+    def of(cls, page: Slice[models.ResultView], after: str | None = None) -> CheckResultConnection:
         """Map a service-layer slice."""
-        edges = [CheckResultEdge(cursor=c, node=CheckResult.from_domain(r)) for c, r in page.items]
+        edges = [CheckResultEdge(cursor=c, node=CheckResult.from_view(v)) for c, v in page.items]
         return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)

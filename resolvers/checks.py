@@ -67,5 +67,5 @@ class CheckSubscription:
             principal_of(info), str(check_id) if check_id is not None else None
         )
         async with aclosing(results):
-            async for result in results:
-                yield CheckResult.from_domain(result)
+            async for view in results:
+                yield CheckResult.from_view(view)

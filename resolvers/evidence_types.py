@@ -40,7 +40,12 @@ class Evidence(Node):
     sha256: str = strawberry.field(description="SHA-256 (hex) of `canonicalJson`.")
     hmac: str = strawberry.field(description="HMAC-SHA256 (hex) of `canonicalJson`.")
     key_id: str = strawberry.field(description="Identifies the HMAC key (not the key).")
-    record: JSON = strawberry.field(description="The sealed record (result + population).")
+    record: JSON = strawberry.field(
+        description="The sealed record (result + population). From format version 2 (its "
+        "`version`) each long list (`population.items`, `result.failingItems`, "
+        "`result.exceptedItems`, `result.exceptions`) is a reference `{count, root}` to "
+        "content-addressed chunks; `GET /evidence/export?format=json` includes them."
+    )
     canonical_json: str = strawberry.field(description="The exact text that was hashed.")
 
     @classmethod
@@ -123,6 +128,14 @@ graphql_enum(
         LinkProblem.HEAD_MISMATCH: (
             "The chain's newest records are not vouched for by its sealed head (records "
             "removed from the end, or the head is missing)."
+        ),
+        LinkProblem.CHUNK_MISSING: (
+            "A chunk (or the manifest) of a list the record refers to is missing, e.g. part "
+            "of its population was deleted."
+        ),
+        LinkProblem.CHUNK_MISMATCH: (
+            "A chunk (or the manifest) of a list the record refers to does not hash to its "
+            "address: its content was changed."
         ),
     },
 )

@@ -9,6 +9,7 @@
     │   ├── Forbidden               FORBIDDEN          the caller's role may not do this
     │   └── Conflict                CONFLICT           state forbids it (codes may be refined)
     ├── AlreadyExists               the store refused a second object with the same unique key
+    ├── DocumentTooLarge            the store refused to write a document over its size limit
     └── ConfigurationError          the process cannot start as configured
 
 Messages are shown to API callers: they never contain secrets.
@@ -68,6 +69,24 @@ class AlreadyExists(VigilError):
     Not a ``DomainError``: the service that asked for the insert says what it means to the
     caller (``Conflict`` with its own code and message), or it is a bug.
     """
+
+
+class DocumentTooLarge(VigilError):
+    """The store refused to write a document over its size limit (``VIGIL_MAX_DOCUMENT_BYTES``).
+
+    Not a ``DomainError``: it is not the caller's input at fault but data that grew past what
+    one document may hold. Whoever writes derived data says what it means (the check engine
+    turns the result into ``ERROR``); elsewhere it is a bug, logged with the request id.
+    """
+
+    def __init__(self, collection: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"a {size:,}-byte document for {collection} is over the store's limit of "
+            f"{limit:,} bytes"
+        )
+        self.collection = collection
+        self.size = size
+        self.limit = limit
 
 
 class ConfigurationError(VigilError):

@@ -57,6 +57,18 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         s.close()
 
 
+@pytest.fixture
+async def wire_store(wire_url: str) -> AsyncIterator[Store]:
+    """A fresh store on the wire server only (plans, sizes: what only a real server shows)."""
+    s = open_store("wire", wire_url)
+    await s.ensure_indexes()
+    try:
+        yield s
+    finally:
+        await s.drop()
+        s.close()
+
+
 @dataclass
 class LiveServer:
     """A running Vigil API: its URL and its composition root."""

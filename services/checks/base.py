@@ -121,9 +121,9 @@ class Evaluation:
     """One check evaluated for one organization, as the engine hands it to ``record_evidence``.
 
     ``result`` is the new result (``evidence_id`` still None when given to ``record_evidence``),
-    ``previous`` the stored result it replaces (read only for a change; None the first
-    time and for unchanged evaluations), ``population`` what was evaluated, ``changed``
-    whether status / failing / excepted items differ from the stored result and
+    ``previous`` the stored result it replaces, without its items (read only for a change;
+    None the first time and for unchanged evaluations), ``population`` what was evaluated,
+    ``changed`` whether status / failing / excepted items differ from the stored result and
     ``status_changed`` whether the status itself did.
     """
 

@@ -16,6 +16,14 @@ checks the scopes select (all, a source's, or those reading one input of a sourc
    evidence id; the result is stored (compare-and-set on its version, so two processes
    cannot both record one change), appended to the history, and published on the bus
    (``checkResultUpdated``). ``changedAt`` moves only when the status changes.
+
+A changed outcome the store refuses to record because a document would be over its size
+limit (``DocumentTooLarge``, issue 24) is not dropped in silence: the check's result becomes
+``ERROR`` with a reason saying so (recorded, with its own small evidence record, and
+published), the store counts the refusal at ``/metrics``, and the log says which document.
+The same outcome is not tried again for ``UNRECORDED_RETRY`` (it would be refused again);
+a different outcome is tried at once. Any other failure while recording leaves the stored
+result as it was and the next evaluation retries.
 """
 
 from __future__ import annotations
@@ -24,10 +32,11 @@ import asyncio
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from services.checks.base import (
+    EMPTY_POPULATION,
     Check,
     DataSource,
     Evaluation,
@@ -36,15 +45,27 @@ from services.checks.base import (
     RecordEvidence,
 )
 from services.checks.events import CHECKS_CHANNEL, result_event
-from services.checks.models import CheckResult, CheckStatus, StoredState
+from services.checks.models import CheckResult, CheckStatus, ResultView, StoredState
 from services.checks.scopes import selects
 from services.clock import Clock, utcnow_ms
+from services.errors import DocumentTooLarge
 from services.events import EventBus, topic_for
 from services.ids import new_id
 
 log = logging.getLogger(__name__)
 
 INTERNAL = "internal error while evaluating this check; it is logged"
+# How long an outcome the store refused stays unrecorded before it is tried again (a
+# raised VIGIL_MAX_DOCUMENT_BYTES takes effect then, without a change of outcome).
+UNRECORDED_RETRY = timedelta(hours=1)
+
+
+def unrecordable_reason(error: DocumentTooLarge) -> str:
+    """The ERROR reason of a result the store refused to record."""
+    return (
+        f"this result could not be recorded: {error}; the check's outcome is unknown until "
+        "it can be (see the server log and vigil_store_documents_refused_total)"
+    )
 
 
 async def no_evidence(evaluation: Evaluation) -> str | None:
@@ -63,10 +84,24 @@ class NoExceptions:
 class CheckResultsRepo(Protocol):
     """The ``CheckResultRepository`` methods ``CheckEngine`` calls."""
 
-    async def get_latest(self, *, organization_id: str, check_id: str) -> CheckResult | None: ...
-    async def record_change(self, result: CheckResult, *, expected_version: int | None) -> bool: ...
+    async def list_latest_heads(
+        self, *, organization_id: str, check_id: str | None = None
+    ) -> list[ResultView]: ...
+    async def record_change(
+        self,
+        result: CheckResult,
+        *,
+        expected_version: int | None,
+        unrecorded: tuple[str, datetime] | None = None,
+    ) -> bool: ...
     async def states(self, *, organization_id: str) -> dict[str, StoredState]: ...
-    async def touch(self, result: CheckResult, *, expected_version: int) -> bool: ...
+    async def touch(
+        self,
+        result: CheckResult,
+        *,
+        expected_version: int,
+        unrecorded: tuple[str, datetime] | None = None,
+    ) -> bool: ...
 
 
 class CheckEngine:
@@ -168,26 +203,113 @@ class CheckEngine:
             kept = replace(result, changed_at=state.changed_at, evidence_id=state.evidence_id)
             await results.touch(kept, expected_version=state.version)
             return Evaluation(check, kept, None, outcome.population, False, False)
+        if (
+            state is not None
+            and state.unrecorded_digest == result.digest
+            and state.unrecorded_at is not None
+            and now - state.unrecorded_at < UNRECORDED_RETRY
+        ):  # refused a moment ago: the result stays the ERROR that says so
+            kept = _unrecorded(result, state)
+            await results.touch(kept, expected_version=state.version)
+            return Evaluation(check, kept, None, outcome.population, False, False)
+        try:
+            recorded = await self._record_change(check, result, state, outcome.population)
+        except DocumentTooLarge as error:
+            log.error(
+                "the result of %s for %s cannot be recorded (%s): it is recorded as ERROR",
+                check.id,
+                organization_id,
+                error,
+            )
+            recorded = await self._record_unrecordable(check, result, state, error, now)
+        if recorded is not None and recorded.changed:
+            await self._publish(recorded.result)
+        return recorded
+
+    async def _publish(self, result: CheckResult) -> None:
+        topic = topic_for(result.organization_id, CHECKS_CHANNEL)
+        await self._bus.publish(topic, result_event(result))
+
+    async def _record_change(
+        self,
+        check: Check[Any],
+        result: CheckResult,
+        state: StoredState | None,
+        population: Any,
+        unrecorded: tuple[str, datetime] | None = None,
+    ) -> Evaluation | None:
+        """Evidence, then the stored result (compare-and-set); the caller publishes it."""
+        results = self._check_results
+        organization_id = result.organization_id
         previous = None
-        if state is not None:
-            previous = await results.get_latest(organization_id=organization_id, check_id=check.id)
+        if state is not None:  # without its items: the hook needs its status and evidence
+            heads = await results.list_latest_heads(
+                organization_id=organization_id, check_id=check.id
+            )
+            previous = heads[0].result if heads else None
         status_changed = state is None or state.status is not result.status
         if not status_changed and state is not None:
             result = replace(result, changed_at=state.changed_at)
         result = replace(result, id=new_id("res"))
-        evaluation = Evaluation(check, result, previous, outcome.population, True, status_changed)
+        evaluation = Evaluation(check, result, previous, population, True, status_changed)
         try:
             evidence_id = await self.record_evidence(evaluation)
+        except DocumentTooLarge:
+            raise
         except Exception:
             log.exception("recording the change of %s failed; it will be retried", check.id)
             return None
         result = replace(result, evidence_id=evidence_id)
         expected = state.version if state is not None else None
-        if not await results.record_change(result, expected_version=expected):
+        if not await results.record_change(
+            result, expected_version=expected, unrecorded=unrecorded
+        ):
             log.info("another process recorded %s for %s first", check.id, organization_id)
             return None
-        await self._bus.publish(topic_for(organization_id, CHECKS_CHANNEL), result_event(result))
         return replace(evaluation, result=result)
+
+    async def _record_unrecordable(
+        self,
+        check: Check[Any],
+        result: CheckResult,
+        state: StoredState | None,
+        error: DocumentTooLarge,
+        now: datetime,
+    ) -> Evaluation | None:
+        """Record ERROR in place of an outcome the store refused (without its items and
+        population: evidence of the refusal, not of the outcome)."""
+        unrecorded = (result.digest, now)
+        failed = replace(
+            result,
+            status=CheckStatus.ERROR,
+            reason=unrecordable_reason(error),
+            failing_items=(),
+            excepted_items=(),
+        )
+        if state is not None and state.digest == failed.digest:  # already that ERROR
+            kept = replace(failed, changed_at=state.changed_at, evidence_id=state.evidence_id)
+            await self._check_results.touch(
+                kept, expected_version=state.version, unrecorded=unrecorded
+            )
+            return Evaluation(check, kept, None, EMPTY_POPULATION, False, False)
+        try:
+            return await self._record_change(check, failed, state, EMPTY_POPULATION, unrecorded)
+        except DocumentTooLarge:
+            log.exception("even the ERROR of %s cannot be recorded", check.id)
+            return None
+
+
+def _unrecorded(result: CheckResult, state: StoredState) -> CheckResult:
+    """The stored ERROR that stands for ``result``'s unrecordable outcome, re-evaluated."""
+    return replace(
+        result,
+        status=CheckStatus.ERROR,
+        reason=state.reason,
+        failing_items=(),
+        excepted_items=(),
+        changed_at=state.changed_at,
+        evidence_id=state.evidence_id,
+    )
 
 
 def _run_all(checks: Sequence[Check[Any]], data: Mapping[str, Any]) -> list[Outcome]:

@@ -153,8 +153,23 @@ def outcome_digest(
 
 
 @dataclass(frozen=True, slots=True)
+class ResultView:
+    """A result as a reader shows it: with its items, or without them and with their counts
+    (``failing_count`` / ``excepted_count``; then read them from the store by ``result.id``,
+    a page at a time). None means the result carries those items itself."""
+
+    result: CheckResult
+    failing_count: int | None = None
+    excepted_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredState:
-    """What the engine compares against: the latest result without its items."""
+    """What the engine compares against: the latest result without its items.
+
+    ``unrecorded_digest`` / ``unrecorded_at``: the result is an ERROR standing for an
+    outcome (that digest) which could not be recorded at that time (issue 24).
+    """
 
     check_id: str
     version: int
@@ -162,3 +177,6 @@ class StoredState:
     status: CheckStatus
     changed_at: datetime
     evidence_id: str | None
+    reason: str | None = None
+    unrecorded_digest: str | None = None
+    unrecorded_at: datetime | None = None

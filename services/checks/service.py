@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from services.checks.base import Check
 from services.checks.engine import CheckEngine
 from services.checks.events import CHECKS_CHANNEL, result_from_event
-from services.checks.models import CheckItem, CheckResult
+from services.checks.models import CheckItem, CheckResult, ResultView
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import Principal
@@ -23,30 +23,42 @@ class CheckView:
 
     check: Check[Any]
     result: CheckResult | None
-    # Set by the ``paged`` reads: ``result`` then comes without its failing items (page them
-    # with ``failing_items``) and this is how many it has.
+    # Set by the ``paged`` reads: ``result`` then comes without its items (page the failing
+    # ones with ``failing_items``, read the excepted ones with ``excepted_items``) and these
+    # are how many it has.
     failing_count: int | None = None
+    excepted_count: int | None = None
+
+    @classmethod
+    def of(cls, check: Check[Any], view: ResultView | None) -> CheckView:
+        """A check with its latest result as read (with or without its items)."""
+        if view is None:
+            return cls(check, None)
+        return cls(check, view.result, view.failing_count, view.excepted_count)
 
 
 class CheckResultsRepo(Protocol):
     """The ``CheckResultRepository`` methods ``CheckService`` calls."""
 
     async def get_latest(self, *, organization_id: str, check_id: str) -> CheckResult | None: ...
-    async def list_history(
+    async def list_history_heads(
         self,
         *,
         organization_id: str,
         check_id: str,
         limit: int,
         before: tuple[datetime, str] | None,
-    ) -> tuple[list[CheckResult], int]: ...
+    ) -> tuple[list[ResultView], int]: ...
     async def list_latest(self, *, organization_id: str) -> list[CheckResult]: ...
     async def list_latest_heads(
         self, *, organization_id: str, check_id: str | None = None
-    ) -> list[tuple[CheckResult, int]]: ...
+    ) -> list[ResultView]: ...
     async def failing_page(
         self, *, organization_id: str, result_id: str, offset: int, limit: int
     ) -> list[CheckItem]: ...
+    async def excepted_items(
+        self, *, organization_id: str, result_id: str
+    ) -> tuple[CheckItem, ...]: ...
 
 
 class CheckService:
@@ -65,8 +77,8 @@ class CheckService:
         org = principal.organization_id
         if paged:
             heads = await results.list_latest_heads(organization_id=org)
-            counted = {r.check_id: (r, n) for r, n in heads}
-            return [CheckView(c, *counted.get(c.id, (None, None))) for c in self._engine.checks]
+            by_check = {v.result.check_id: v for v in heads}
+            return [CheckView.of(c, by_check.get(c.id)) for c in self._engine.checks]
         by_id = {r.check_id: r for r in await results.list_latest(organization_id=org)}
         return [CheckView(c, by_id.get(c.id)) for c in self._engine.checks]
 
@@ -82,7 +94,7 @@ class CheckService:
         org = principal.organization_id
         if paged:
             heads = await results.list_latest_heads(organization_id=org, check_id=check_id)
-            return CheckView(check, *heads[0]) if heads else CheckView(check, None)
+            return CheckView.of(check, heads[0] if heads else None)
         return CheckView(check, await results.get_latest(organization_id=org, check_id=check_id))
 
     async def failing_items(
@@ -105,24 +117,32 @@ class CheckService:
         )
         return _item_slice(rows, start, limit, total)
 
+    async def excepted_items(self, principal: Principal, result_id: str) -> tuple[CheckItem, ...]:
+        """The excepted items of a recorded result (from a ``paged`` read)."""
+        return await self._check_results.excepted_items(
+            organization_id=principal.organization_id, result_id=result_id
+        )
+
     async def history(
         self, principal: Principal, check_id: str, first: int | None, after: str | None
-    ) -> Slice[CheckResult]:
-        """The recorded changes of a check's result, newest first."""
+    ) -> Slice[ResultView]:
+        """The recorded changes of a check's result, newest first, without their items
+        (page them with ``failing_items`` and ``excepted_items``)."""
         self._known(check_id)
         limit = page_size(first)
-        rows, total = await self._check_results.list_history(
+        rows, total = await self._check_results.list_history_heads(
             organization_id=principal.organization_id,
             check_id=check_id,
             limit=limit + 1,
             before=_key(decode_cursor(after)),
         )
-        return make_slice(rows, limit=limit, total=total, key=_cursor)
+        return make_slice(rows, limit=limit, total=total, key=lambda v: _cursor(v.result))
 
     async def watch(
         self, principal: Principal, check_id: str | None
-    ) -> AsyncGenerator[CheckResult, None]:
-        """Every change of the organization's results (of one check when given)."""
+    ) -> AsyncGenerator[ResultView, None]:
+        """Every change of the organization's results (of one check when given); a large
+        result comes without its items (``ResultView``)."""
         if check_id is not None:
             self._known(check_id)
         events = self._bus.subscribe(topic_for(principal.organization_id, CHECKS_CHANNEL))

@@ -6,6 +6,10 @@ of the body, which itself holds ``sequence`` and ``prevHash`` (the previous reco
 ``sha256``; 64 zeros for the first record of an organization). ``hmac`` is
 HMAC-SHA256(key, sha256 hex as ASCII) under ``VIGIL_EVIDENCE_HMAC_KEY``, a key that is
 never stored in the database: whoever can write the database cannot re-sign an edit.
+
+Records are sealed in body format 2 (ADR 011): the long lists are references to chunks
+(``services.evidence.chunks``), so a body stays a few kilobytes whatever the population.
+Format 1 bodies (lists inline) were written before and keep verifying.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import hashlib
 import hmac
 import json
 import math
-import secrets
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,7 +27,8 @@ from services.crypto import KeyConfigError, generate_key, parse_key
 from services.evidence.models import EvidenceEntry, EvidenceRecord
 
 GENESIS_HASH = "0" * 64
-BODY_VERSION = 1
+BODY_VERSION = 2  # lists in chunks (ADR 011); 1: lists inline (ADR 006), still verified
+BODY_VERSIONS = (1, 2)
 KEY_NAME = "VIGIL_EVIDENCE_HMAC_KEY"
 
 
@@ -146,13 +150,6 @@ def seal(
             "integrationId": entry.integration_id,
             "takenAt": entry.snapshot_at,
         }
-    marker = None
-    population: Any = entry.population
-    if entry.population_json is not None:
-        # A random placeholder the serialised body cannot otherwise contain, replaced by the
-        # population's canonical text: the same body as serialising the population here.
-        marker = f"vigil-population-{secrets.token_hex(16)}"
-        population = marker
     body = canonical_json(
         {
             "version": BODY_VERSION,
@@ -165,14 +162,9 @@ def seal(
             "recordedAt": recorded_at,
             "snapshot": snapshot,
             "result": entry.result,
-            "population": population,
+            "population": entry.population,
         }
     )
-    if marker is not None and entry.population_json is not None:
-        quoted = f'"{marker}"'
-        if body.count(quoted) != 1:  # pragma: no cover - a 128-bit random token
-            raise ValueError("evidence body holds the population placeholder")
-        body = body.replace(quoted, entry.population_json, 1)
     digest = sha256_hex(body)
     return EvidenceRecord(
         id=record_id,

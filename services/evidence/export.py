@@ -2,6 +2,12 @@
 
 Both consume an async iterator of records (a database cursor) and yield byte chunks of
 about ``CHUNK_BYTES``, so memory stays constant whatever the number of records.
+
+The JSON export (``vigil-evidence/2``) embeds each record's sealed body verbatim and, after
+the records, ``blobs``: every manifest and chunk the format-2 records refer to (ADR 011),
+each once, as ``{address: text}`` — ``sha256(text) == address``, so an auditor checks the
+lists offline exactly as ``verifyEvidenceChain`` does. A list that cannot be read is named
+in ``unavailableLists`` instead of breaking the file half-way.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.evidence.chunks import ChunkProblem, ListReader, ListRef, list_length, refs_of
 from services.evidence.models import EvidenceRecord
 
 CHUNK_BYTES = 64 * 1024
-EXPORT_FORMAT = "vigil-evidence/1"
+EXPORT_FORMAT = "vigil-evidence/2"
 CSV_COLUMNS = (
     "sequence",
     "id",
@@ -53,20 +60,42 @@ class EvidenceExport:
 
 
 async def json_chunks(
-    header: Mapping[str, Any], records: AsyncIterator[EvidenceRecord]
+    header: Mapping[str, Any], records: AsyncIterator[EvidenceRecord], lists: ListReader
 ) -> AsyncIterator[bytes]:
-    """``{...header, "records": [...]}`` with each record's sealed body embedded verbatim."""
+    """``{...header, "records": [...], "blobs": {...}, "unavailableLists": [...]}`` with each
+    record's sealed body embedded verbatim and the blobs of its lists after the records."""
     opening = json.dumps(dict(header), sort_keys=True, ensure_ascii=False)[:-1]
     buffer = [opening, ',"records":[']
     size, first = 0, True
+    refs: dict[str, ListRef] = {}  # roots to ship, in the order records name them
     async for record in records:
         buffer.append(("" if first else ",") + "\n" + _json_record(record))
         size += len(buffer[-1])
         first = False
+        if record.format_version() == 2:
+            refs.update((ref.root, ref) for _, ref in refs_of(record.content()) if ref)
         if size >= CHUNK_BYTES:
             yield "".join(buffer).encode()
             buffer, size = [], 0
-    buffer.append("\n]}\n")
+    buffer.append('\n],"blobs":{')
+    shipped: set[str] = set()
+    unavailable: list[dict[str, str]] = []
+    for ref in refs.values():
+        try:
+            async for blob in lists.blobs(ref):
+                if blob.sha256 in shipped:
+                    continue
+                comma = "," if shipped else ""
+                shipped.add(blob.sha256)
+                buffer.append(f"{comma}\n{json.dumps(blob.sha256)}:")
+                buffer.append(json.dumps(blob.text, ensure_ascii=False))
+                size += len(buffer[-1])
+                if size >= CHUNK_BYTES:
+                    yield "".join(buffer).encode()
+                    buffer, size = [], 0
+        except ChunkProblem as problem:
+            unavailable.append({"root": ref.root, "problem": problem.message})
+    buffer.append(f'\n}},"unavailableLists":{json.dumps(unavailable)}}}\n')
     yield "".join(buffer).encode()
 
 
@@ -108,8 +137,8 @@ def _csv_row(record: EvidenceRecord) -> list[str]:
         record.check_id,
         str(body.get("evaluatedAt", "")),
         str(result.get("status", "")),
-        str(len(result.get("failingItems") or ())),
-        str(len(result.get("exceptedItems") or ())),
+        str(list_length(result.get("failingItems"))),
+        str(list_length(result.get("exceptedItems"))),
         str(snapshot.get("id") or ""),
         str(snapshot.get("takenAt") or ""),
         str(body.get("prevHash", "")),

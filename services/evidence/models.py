@@ -14,8 +14,41 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Blob:
+    """A content-addressed text: ``sha256`` is the hex SHA-256 of ``text`` as UTF-8."""
+
+    sha256: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkedList:
+    """A list of JSON values kept apart from a record (ADR 011): cut into ``chunks`` (each
+    the canonical JSON array of some consecutive values), listed in order by ``manifest``,
+    whose hash is the list's ``root``. A record holds only ``ref()``."""
+
+    root: str
+    count: int
+    manifest: Blob
+    chunks: tuple[Blob, ...]
+
+    def ref(self) -> dict[str, Any]:
+        """What the sealed body holds in place of the list: ``{"count", "root"}``."""
+        return {"count": self.count, "root": self.root}
+
+    def blobs(self) -> tuple[Blob, ...]:
+        """Everything to store for the list: the manifest, then its chunks."""
+        return (self.manifest, *self.chunks)
+
+
+@dataclass(frozen=True, slots=True)
 class EvidenceEntry:
-    """What a check evaluation hands to evidence: the result and the population it judged."""
+    """What a check evaluation hands to evidence: the result and the population it judged.
+
+    In the body's format 2 (ADR 011) its long lists (the population's items, the failing
+    and excepted items, the exceptions) are references (``ChunkedList.ref()``) inside
+    ``result`` and ``population``; ``lists`` holds those lists, stored before the record.
+    """
 
     organization_id: str
     check_id: str
@@ -25,10 +58,7 @@ class EvidenceEntry:
     snapshot_id: str | None = None
     integration_id: str | None = None
     snapshot_at: datetime | None = None
-    # ``canonical_json(population)`` when the caller already has it (the recorder keeps it
-    # per population, so several checks over one population serialise it once). It must be
-    # exactly that text: it is spliced into the body in place of serialising ``population``.
-    population_json: str | None = None
+    lists: tuple[ChunkedList, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +83,11 @@ class EvidenceRecord:
         except ValueError:
             return {}
         return parsed if isinstance(parsed, dict) else {}
+
+    def format_version(self) -> int | None:
+        """The body's ``version`` (1: lists inline; 2: lists in chunks), None if unreadable."""
+        version = self.content().get("version")
+        return version if isinstance(version, int) and not isinstance(version, bool) else None
 
 
 class SequenceTaken(Exception):

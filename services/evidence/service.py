@@ -1,9 +1,10 @@
-"""Hash-chained, append-only evidence of check outcomes (SPEC §6.2, ADR 006).
+"""Hash-chained, append-only evidence of check outcomes (SPEC §6.2, ADR 006, ADR 011).
 
-``record`` appends one sealed record at the end of the organization's chain. Concurrent
-appenders (tasks or processes) race for the next sequence; the unique index lets exactly
-one win and the others re-read the tail and retry, so the chain never forks. Nothing here
-(or in the repository) updates or deletes a record.
+``record`` stores the entry's chunked lists (the blobs not stored yet), then appends one
+sealed record at the end of the organization's chain: a record never refers to a list that
+is not stored. Concurrent appenders (tasks or processes) race for the next sequence; the
+unique index lets exactly one win and the others re-read the tail and retry, so the chain
+never forks. Nothing here (or in the repositories) updates or deletes a record or a chunk.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import json
 import logging
 import random
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
@@ -19,6 +21,14 @@ from typing import Any, Protocol
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, iso_utc, seal
+from services.evidence.chunks import (
+    ChunkProblem,
+    ChunkStore,
+    ListReader,
+    ListRef,
+    expand,
+    refs_of,
+)
 from services.evidence.export import (
     EXPORT_FORMAT,
     EvidenceExport,
@@ -27,7 +37,13 @@ from services.evidence.export import (
     json_chunks,
 )
 from services.evidence.models import ChainHead, EvidenceEntry, EvidenceRecord, SequenceTaken
-from services.evidence.verify import ChainStatus, ChainVerifier, dangling_reference
+from services.evidence.verify import (
+    BrokenLink,
+    ChainStatus,
+    ChainVerifier,
+    chunk_problem,
+    dangling_reference,
+)
 from services.ids import new_id
 from services.integrations.models import Integration
 from services.models import Principal
@@ -40,6 +56,11 @@ Sleep = Callable[[float], Awaitable[None]]
 Anchors = Callable[[str], Awaitable[list[tuple[str, str]]]]
 MAX_ATTEMPTS = 50
 CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
+# Lists this process stored (organization, root): appending another record over the same
+# population costs no round trip at all.
+STORED_ROOTS = 1024
+# Records verified together: their lists' blobs are read ahead in a few round trips.
+VERIFY_WINDOW = 64
 
 
 class EvidenceRepo(Protocol):
@@ -70,6 +91,7 @@ class EvidenceService:
         repo: EvidenceRepo,
         key: EvidenceKey,
         *,
+        chunks: ChunkStore,
         check_ids: Callable[[], Collection[str]],
         anchors: Anchors | None = None,
         clock: Clock = utcnow_ms,
@@ -77,14 +99,19 @@ class EvidenceService:
     ) -> None:
         self._repo = repo
         self._key = key
+        self._chunks = chunks
         self._check_ids = check_ids
         self._anchors = anchors
         self._clock = clock
         self._sleep = sleep
         self._locks: dict[str, asyncio.Lock] = {}
+        self._stored: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self.blobs_written = 0  # for tests and benchmarks
 
     async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
-        """Seal ``entry`` as the next record of its organization's chain."""
+        """Store ``entry``'s lists, then seal it as the next record of its organization's
+        chain."""
+        await self._store_lists(entry)
         lock = self._locks.setdefault(entry.organization_id, asyncio.Lock())
         async with lock:  # in-process appenders queue; other processes are caught by the index
             for attempt in range(MAX_ATTEMPTS):
@@ -115,6 +142,22 @@ class EvidenceService:
                 return record
         raise Conflict("evidence could not be appended: too many concurrent writers")
 
+    async def _store_lists(self, entry: EvidenceEntry) -> None:
+        org = entry.organization_id
+        given = {chunked.root for chunked in entry.lists}
+        body = {"result": entry.result, "population": entry.population}
+        for place, ref in refs_of(body):
+            if ref is None or ref.root not in given:
+                raise ValueError(f"evidence entry without its list at {place}")
+        for chunked in entry.lists:
+            if (org, chunked.root) in self._stored:
+                self._stored.move_to_end((org, chunked.root))
+                continue
+            self.blobs_written += await self._chunks.put(org, chunked.blobs())
+            self._stored[(org, chunked.root)] = None
+            while len(self._stored) > STORED_ROOTS:
+                self._stored.popitem(last=False)
+
     async def page(
         self, principal: Principal, check_id: str, first: int | None, after: str | None
     ) -> Slice[EvidenceRecord]:
@@ -132,6 +175,13 @@ class EvidenceService:
         """One record of the caller's organization."""
         return await self._repo.get(organization_id=principal.organization_id, record_id=record_id)
 
+    async def expanded(self, principal: Principal, record: EvidenceRecord) -> dict[str, Any]:
+        """The record's body with its lists read back from their chunks (checked; a missing
+        or changed chunk raises ``ChunkProblem``): what a format-1 body held inline."""
+        if record.organization_id != principal.organization_id:
+            raise NotFound(f"evidence {record.id} not found")
+        return await expand(record.content(), ListReader(self._chunks, record.organization_id))
+
     async def verify(
         self, principal: Principal, checkpoint: Mapping[str, Any] | None = None
     ) -> ChainStatus:
@@ -148,9 +198,14 @@ class EvidenceService:
             head=await self._repo.head(organization_id=org),
             checkpoint=_parse_checkpoint(checkpoint, org) if checkpoint is not None else None,
         )
+        lists = ListReader(self._chunks, org)
+        window: list[EvidenceRecord] = []
         async for record in self._repo.iter_chain(organization_id=org):
-            if not verifier.feed(record):
+            window.append(record)
+            if len(window) >= VERIFY_WINDOW and not await _verify_window(verifier, lists, window):
                 break
+        else:
+            await _verify_window(verifier, lists, window)
         status = verifier.finish()
         if status.valid and self._anchors is not None:
             status = await self._check_anchors(org, status)
@@ -222,6 +277,7 @@ class EvidenceService:
         if kind is ExportFormat.CSV:
             return EvidenceExport("text/csv; charset=utf-8", name, csv_chunks(records))
         head = await self._repo.head(organization_id=org)
+        lists = ListReader(self._chunks, org)
         header = {
             "format": EXPORT_FORMAT,
             "organizationId": org,
@@ -230,11 +286,48 @@ class EvidenceService:
             "chainHead": {"sequence": head.sequence, "sha256": head.sha256} if head else None,
             "keyId": self._key.key_id,
         }
-        return EvidenceExport("application/json", name, json_chunks(header, records))
+        return EvidenceExport("application/json", name, json_chunks(header, records, lists))
 
     def _known(self, check_id: str) -> None:
         if check_id not in self._check_ids():
             raise NotFound(f"check {check_id} not found", field=["checkId"])
+
+
+async def _verify_window(
+    verifier: ChainVerifier, lists: ListReader, window: list[EvidenceRecord]
+) -> bool:
+    """Verify consecutive records (emptying ``window``); False once the chain is broken."""
+    records = [(r, _list_refs(r)) for r in window]
+    window.clear()
+    await lists.prefetch(ref for _, refs in records for _, ref in refs if ref is not None)
+    for record, refs in records:
+        broken = verifier.inspect(record)
+        if broken is None and refs:
+            broken = await _check_lists(lists, record, refs)
+        if broken is not None:
+            verifier.reject(broken)
+            return False
+        verifier.accept(record)
+    return True
+
+
+def _list_refs(record: EvidenceRecord) -> list[tuple[str, ListRef | None]]:
+    """The list references of a format-2 record (none for format 1)."""
+    body = record.content()
+    return refs_of(body) if body.get("version") == 2 else []
+
+
+async def _check_lists(
+    lists: ListReader, record: EvidenceRecord, refs: list[tuple[str, ListRef | None]]
+) -> BrokenLink | None:
+    """The first list of a format-2 record that cannot be read back as sealed."""
+    for place, ref in refs:
+        assert ref is not None  # ``ChainVerifier.inspect`` found every reference
+        try:
+            await lists.check(ref)
+        except ChunkProblem as problem:
+            return chunk_problem(record, place, problem.message, missing=problem.missing)
+    return None
 
 
 def _parse_checkpoint(value: Mapping[str, Any], organization_id: str) -> ChainHead:

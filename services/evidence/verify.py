@@ -4,6 +4,11 @@ Records are fed in stored-sequence order. Each must sit at the next sequence, ha
 stored ``sha256``, carry this deployment's HMAC of that hash, be sealed at the position it
 is stored at, and name the previous record's hash as ``prevHash``. The chain head (the
 highest sequence ever appended) exposes records deleted from the end.
+
+A format-2 body (ADR 011) must also hold a reference at each list place; that the lists
+themselves are intact is checked by the caller with ``chunks.ListReader``
+(``EvidenceService.verify``), between ``inspect`` and ``accept``, and a missing or changed
+chunk is reported at the record (``reject``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.evidence.chain import GENESIS_HASH, EvidenceKey, sha256_hex
+from services.evidence.chain import BODY_VERSIONS, GENESIS_HASH, EvidenceKey, sha256_hex
+from services.evidence.chunks import refs_of
 from services.evidence.models import ChainHead, EvidenceRecord
 
 
@@ -28,6 +34,8 @@ class LinkProblem(enum.StrEnum):
     FIELD_MISMATCH = "FIELD_MISMATCH"
     MALFORMED = "MALFORMED"
     HEAD_MISMATCH = "HEAD_MISMATCH"
+    CHUNK_MISSING = "CHUNK_MISSING"
+    CHUNK_MISMATCH = "CHUNK_MISMATCH"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +78,29 @@ class ChainVerifier:
         """Check one record; False once the chain is broken (stop feeding)."""
         if self.broken is not None:
             return False
-        self.broken = self._check(record)
-        if self.broken is not None:
+        broken = self.inspect(record)
+        if broken is not None:
+            self.reject(broken)
             return False
+        self.accept(record)
+        return True
+
+    def inspect(self, record: EvidenceRecord) -> BrokenLink | None:
+        """What is wrong with the next record, if anything (nothing is changed)."""
+        return self._check(record)
+
+    def reject(self, broken: BrokenLink) -> None:
+        """The chain breaks here (e.g. at a record whose chunks are missing)."""
+        self.broken = broken
+
+    def accept(self, record: EvidenceRecord) -> None:
+        """The record holds: it becomes the link the next one must follow."""
         if self.head is not None and record.sequence == self.head.sequence:
             self._hash_at_head = record.sha256
         if self.checkpoint is not None and record.sequence == self.checkpoint.sequence:
             self._hash_at_checkpoint = record.sha256
         self._prev, self._expected = record.sha256, record.sequence + 1
         self.checked += 1
-        return True
 
     def finish(self) -> ChainStatus:
         """The verdict, including records missing after the last one seen."""
@@ -122,6 +143,17 @@ class ChainVerifier:
         if body.get("prevHash") != self._prev:
             message = "prevHash does not match the hash of the record before it"
             return _broken(seq, rid, LinkProblem.PREV_HASH_MISMATCH, message)
+        version = body.get("version")
+        if version not in BODY_VERSIONS or isinstance(version, bool):
+            message = f"the body's format version {version!r} is not one this deployment knows"
+            return _broken(seq, rid, LinkProblem.MALFORMED, message)
+        if version == 2:
+            places = refs_of(body)
+            bad = [place for place, ref in places if ref is None]
+            if bad or not places:
+                where = ", ".join(bad) or "any list place"
+                message = f"the body holds no list reference at {where}"
+                return _broken(seq, rid, LinkProblem.MALFORMED, message)
         return self._check_fields(rec, body)
 
     def _check_fields(self, rec: EvidenceRecord, body: Mapping[str, Any]) -> BrokenLink | None:
@@ -169,6 +201,12 @@ class ChainVerifier:
             message = f"record #{point.sequence} differs from the checkpoint"
             return _broken(point.sequence, None, LinkProblem.HASH_MISMATCH, message)
         return None
+
+
+def chunk_problem(record: EvidenceRecord, place: str, why: str, *, missing: bool) -> BrokenLink:
+    """A list the record refers to cannot be read back as sealed."""
+    problem = LinkProblem.CHUNK_MISSING if missing else LinkProblem.CHUNK_MISMATCH
+    return _broken(record.sequence, record.id, problem, f"{place}: {why}")
 
 
 def dangling_reference(check_id: str, record_id: str, last: int) -> BrokenLink:

@@ -38,6 +38,7 @@ from services.confluence.client import ConfluenceClient
 from services.confluence.errors import ConfluenceError, ConfluenceNotFound
 from services.confluence.paths import GROUP_MEMBER_REMOVE, GROUP_MEMBERS
 from services.confluence.retry import RetryPolicy
+from services.evidence.chunks import chunk_values
 from services.evidence.models import EvidenceEntry, EvidenceRecord
 from services.integrations.models import Integration
 from services.remediation.models import (
@@ -428,11 +429,13 @@ def evidence_entry(action: RemediationAction, now: datetime) -> EvidenceEntry:
         ),
         "error": action.error,
     }
+    accounts = chunk_values([{"accountId": action.account_id}])  # a list: by reference (ADR 011)
     return EvidenceEntry(
         organization_id=action.organization_id,
         check_id=check_id or OFFBOARDED_CHECK,
         evaluated_at=now,
         result=body,
-        population={"kind": "remediation", "items": [{"accountId": action.account_id}]},
+        population={"kind": "remediation", "items": accounts.ref()},
         integration_id=action.integration_id,
+        lists=(accounts,),
     )

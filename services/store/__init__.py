@@ -13,6 +13,8 @@ from services.store.credentials import CredentialRepository
 from services.store.critical_systems import CriticalSystemRepository
 from services.store.events import EventLogRepository
 from services.store.evidence import EvidenceRepository
+from services.store.evidence_chunks import EvidenceChunkRepository
+from services.store.guard import DEFAULT_MAX_DOCUMENT_BYTES, DocumentGuard, GuardedDatabase
 from services.store.identities import IdentityRepository
 from services.store.integrations import IntegrationRepository
 from services.store.oauth_states import OAuthStateRepository
@@ -28,11 +30,23 @@ from services.store.sync_runs import SyncRunRepository
 
 
 class Store:
-    """One database and its repositories; built by the composition root."""
+    """One database and its repositories; built by the composition root.
 
-    def __init__(self, client: Any, db_name: str, *, embedded: bool) -> None:
+    Every repository writes through ``guard`` (``services/store/guard.py``): no document over
+    ``max_document_bytes`` is sent to either store.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        db_name: str,
+        *,
+        embedded: bool,
+        max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    ) -> None:
         self._client = client
-        self._db = client[db_name]
+        self.guard = DocumentGuard(max_document_bytes)
+        self._db = GuardedDatabase(client[db_name], self.guard)
         self.embedded = embedded
         self.organizations = OrganizationRepository(self._db)
         self.api_keys = ApiKeyRepository(self._db)
@@ -52,15 +66,22 @@ class Store:
         self.access_reviews = AccessReviewRepository(self._db)
         self.check_results = CheckResultRepository(self._db)
         self.evidence = EvidenceRepository(self._db)
+        self.evidence_chunks = EvidenceChunkRepository(self._db)  # issue 24
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
         self.remediations = RemediationRepository(self._db)
 
     @classmethod
-    def open(cls, url: str | None, db_name: str) -> Store:
+    def open(
+        cls,
+        url: str | None,
+        db_name: str,
+        *,
+        max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
+    ) -> Store:
         """Connect to ``url`` (or the embedded in-memory store when it is empty)."""
         client, embedded = connect(url)
-        return cls(client, db_name, embedded=embedded)
+        return cls(client, db_name, embedded=embedded, max_document_bytes=max_document_bytes)
 
     async def ensure_indexes(self) -> None:
         """Create every index Vigil relies on (idempotent)."""
@@ -82,6 +103,7 @@ class Store:
             self.access_reviews,
             self.check_results,
             self.evidence,
+            self.evidence_chunks,
             self.policies,
             self.check_exceptions,
             self.remediations,

@@ -7,13 +7,15 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.clock import utcnow_ms as utcnow
 from services.errors import AlreadyExists
 from services.ids import new_id
 
-__all__ = ["DuplicateKeyError", "new_id", "newest_first", "unique", "utcnow"]
+__all__ = ["DuplicateKeyError", "insert_missing", "new_id", "newest_first", "unique", "utcnow"]
+
+_DUPLICATE_KEY = 11000
 
 
 @contextmanager
@@ -31,6 +33,7 @@ async def newest_first(
     field: str,
     before: tuple[datetime, str] | None,
     limit: int,
+    projection: Mapping[str, Any] | None = None,
 ) -> list[Mapping[str, Any]]:
     """Up to ``limit`` documents of ``query`` in ``(field, _id)`` descending order, strictly
     after ``before`` (the ``(field, _id)`` of the last one seen) in that order.
@@ -40,7 +43,7 @@ async def newest_first(
     whole collection). The few documents that tie with ``before`` are skipped here.
     """
     cursor = collection.find(
-        query if before is None else {**query, field: {"$lte": before[0]}}
+        query if before is None else {**query, field: {"$lte": before[0]}}, projection
     ).sort([(field, -1), ("_id", -1)])
     if before is None:
         cursor = cursor.limit(limit)  # no tie to skip
@@ -55,3 +58,15 @@ async def newest_first(
     finally:
         await cursor.close()
     return docs
+
+
+async def insert_missing(collection: Any, docs: list[dict[str, Any]]) -> None:
+    """Insert ``docs`` unordered; a document whose ``_id`` is already stored is skipped."""
+    if not docs:
+        return
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != _DUPLICATE_KEY for e in errors):
+            raise

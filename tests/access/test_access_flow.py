@@ -108,10 +108,10 @@ async def test_checks_follow_every_kind_of_change(store: Store) -> None:
     got = await statuses(app)
     assert got["offboarded-access-removed"] == (CheckStatus.FAILING, ["acc-bob"])
     history = await app.services.checks.history(ADMIN, "confluence-user-identified", None, None)
-    assert [r.status for _, r in history.items] == [
+    assert [v.result.status for _, v in history.items] == [
         CheckStatus.PASSING,
         CheckStatus.FAILING,
         CheckStatus.FAILING,
         CheckStatus.NOT_MONITORED,
     ]
-    assert history.items[0][1].snapshot_id == "snap_flow_1"
+    assert history.items[0][1].result.snapshot_id == "snap_flow_1"

@@ -101,7 +101,7 @@ async def test_changes_are_recorded_published_and_handed_to_the_hook(store: Stor
     first = {e.check.id: e for e in await eng.evaluate(ORG)}
     assert first[Fake.id].changed and first[Fake.id].status_changed
     assert first[Boom.id].result.status is CheckStatus.ERROR  # a raising check is an ERROR
-    published = result_from_event(await pending)
+    published = result_from_event(await pending).result
     assert published.check_id == Fake.id and published.evidence_id == "ev_1"
     assert seen[0].population.items == ({"accountId": "a1"},) and seen[0].previous is None
 

@@ -56,7 +56,12 @@ async def setup(
     app = make_app(store)
     recorder = None
     if evidence:
-        service = EvidenceService(store.evidence, KEY, check_ids=lambda: {c.id for c in CHECKS})
+        service = EvidenceService(
+            store.evidence,
+            KEY,
+            chunks=store.evidence_chunks,
+            check_ids=lambda: {c.id for c in CHECKS},
+        )
         recorder = EvidenceRecorder(
             service, integrations=store.integrations, check_exceptions=store.check_exceptions
         )
@@ -126,8 +131,8 @@ async def test_random_people_changes_give_what_a_full_evaluation_gives(store: St
 async def test_a_population_is_serialised_once_for_every_check_and_change(store: Store) -> None:
     app, recorder = await setup(store, evidence=True)
     assert recorder is not None
-    texts = recorder.population_text
-    populations, items = texts.populations_serialised, texts.items_serialised
+    texts = recorder.populations
+    populations, items = texts.populations_chunked, texts.items_serialised
     # One identity changes and with it two checks (identified, valid: Sales has no access):
     # the accounts population is serialised once for both, and only its changed item.
     sales = await app.services.people.upsert(ADMIN, [draft(N + 1, role="Sales")])
@@ -136,7 +141,7 @@ async def test_a_population_is_serialised_once_for_every_check_and_change(store:
     latest = {r.check_id: r for r in await store.check_results.list_latest(organization_id=ORG)}
     assert "acc-hidden" not in {i.resource_id for i in latest[UserIdentified.id].failing_items}
     assert "acc-hidden" in {i.resource_id for i in latest[AccessValid.id].failing_items}
-    assert (texts.populations_serialised, texts.items_serialised) == (populations + 1, items + 1)
+    assert (texts.populations_chunked, texts.items_serialised) == (populations + 1, items + 1)
     # Identities unchanged (an offboarding): the same population, nothing serialised again.
     left = datetime.now(UTC) - timedelta(days=2)
     await app.services.people.offboard(ADMIN, (await person_of(app, 6)).id, left)
@@ -146,11 +151,13 @@ async def test_a_population_is_serialised_once_for_every_check_and_change(store:
     )
     assert offboarded is not None
     assert [i.resource_id for i in offboarded.failing_items] == ["acc-006"]
-    assert (texts.populations_serialised, texts.items_serialised) == (populations + 1, items + 1)
+    assert (texts.populations_chunked, texts.items_serialised) == (populations + 1, items + 1)
     status = await parts_evidence(store)
     assert status.valid and status.checked_count >= 7
 
 
 async def parts_evidence(store: Store) -> Any:
-    service = EvidenceService(store.evidence, KEY, check_ids=lambda: {c.id for c in CHECKS})
+    service = EvidenceService(
+        store.evidence, KEY, chunks=store.evidence_chunks, check_ids=lambda: {c.id for c in CHECKS}
+    )
     return await service.verify(principal(ORG, Role.VIEWER))

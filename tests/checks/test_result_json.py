@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 from services.checks.base import Evaluation, Population
 from services.checks.events import result_event, result_from_event
-from services.checks.models import CheckItem, CheckResult, CheckStatus
+from services.checks.models import CheckItem, CheckResult, CheckStatus, ResultView
 from services.evidence.chain import canonical_json
 from services.evidence.models import EvidenceEntry
 from services.evidence.recorder import EvidenceRecorder
@@ -54,7 +55,18 @@ def test_result_round_trips_through_json_and_through_the_bus() -> None:
     assert event["check_id"] == result.check_id
     assert event["result"]["failingItems"] == [FAILING.to_json()]
     assert event["result"]["evaluatedAt"] == AT.isoformat()  # microseconds kept
-    assert result_from_event(event) == result
+    assert result_from_event(event) == ResultView(result)
+
+
+def test_a_large_result_travels_on_the_bus_without_its_items() -> None:
+    failing = tuple(CheckItem("account", f"a{i}", None, "no person") for i in range(600))
+    result = _result(failing_items=failing)
+    event = result_event(result)
+    assert event["result"]["failingItems"] is None and event["result"]["exceptedItems"] is None
+    assert len(json.dumps(event)) < 2_000  # whatever the number of items
+    view = result_from_event(event)
+    assert (view.failing_count, view.excepted_count) == (600, 1)
+    assert view.result == _result(failing_items=(), excepted_items=())
 
 
 class _Evidence:
@@ -98,7 +110,11 @@ async def test_the_sealed_result_text_is_unchanged() -> None:
     )
     assert await recorder(evaluation) == "ev_new"
     (entry,) = evidence.entries
-    assert canonical_json(entry.result) == (
+    # The lists are references (ADR 011); read back, they are what was always sealed.
+    lists = {c.root: [v for chunk in c.chunks for v in json.loads(chunk.text)] for c in entry.lists}
+    expanded = {k: lists[v["root"]] if isinstance(v, dict) else v for k, v in entry.result.items()}
+    assert set(entry.result) == set(expanded) and entry.population["kind"] == "accounts"
+    assert canonical_json(expanded) == (
         '{"changedAt":"2026-03-01T09:00:00.123Z","checkId":"confluence-user-identified",'
         '"checkTitle":"Every account is identified","dataAsOf":null,"evaluatedAt":'
         '"2026-03-01T09:00:00.123Z","exceptedItems":[{"name":null,"reason":"bot",'

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, seal
+from services.evidence.chunks import chunk_values
 from services.evidence.models import ChainHead, EvidenceEntry, EvidenceRecord
 from services.evidence.service import EvidenceService
 from services.store import Store
@@ -19,18 +20,32 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def entry(
     org: str, n: int, *, check_id: str | None = None, snapshot: str | None = None
 ) -> EvidenceEntry:
-    """The n-th evaluation of a made-up history (alternating checks)."""
+    """The n-th evaluation of a made-up history (alternating checks), in today's format:
+    its lists are chunked (``lists``) and the body holds their references."""
     status = "FAILING" if n % 2 else "PASSING"
     items = [{"resourceType": "policy", "resourceId": f"TYPE_{n}", "name": None, "reason": "x"}]
+    pages = [{"pageId": str(n), "title": f"P{n}", "version": n}]
+    population, failing, excepted, exceptions = (
+        chunk_values(pages),
+        chunk_values(items if n % 2 else []),
+        chunk_values([]),
+        chunk_values([]),
+    )
     return EvidenceEntry(
         organization_id=org,
         check_id=check_id or CHECKS[n % 2],
         evaluated_at=T0 + timedelta(minutes=n),
-        result={"status": status, "failingItems": items if n % 2 else [], "exceptedItems": []},
-        population={"kind": "pages", "items": [{"pageId": str(n), "title": f"P{n}", "version": n}]},
+        result={
+            "status": status,
+            "failingItems": failing.ref(),
+            "exceptedItems": excepted.ref(),
+            "exceptions": exceptions.ref(),
+        },
+        population={"kind": "pages", "items": population.ref()},
         snapshot_id=snapshot,
         integration_id="int_1" if snapshot else None,
         snapshot_at=T0 if snapshot else None,
+        lists=(population, failing, excepted, exceptions),
     )
 
 
@@ -55,7 +70,11 @@ def prepared_chain(org: str, count: int, key: EvidenceKey = KEY) -> list[Evidenc
 async def bulk_load(
     store: Store, records: list[EvidenceRecord], batch: int = 5000, key: EvidenceKey = KEY
 ) -> None:
-    """Insert prepared records directly and move the chain head (what appends would do)."""
+    """Insert records of ``prepared_chain`` directly, with the chunks of their lists, and
+    move the chain head (what appends would do)."""
+    org = records[0].organization_id
+    blobs = {b.sha256: b for r in records for c in entry(org, r.sequence).lists for b in c.blobs()}
+    await store.evidence_chunks.put(org, list(blobs.values()))
     col = raw(store)
     if store.embedded:  # mongomock checks unique indexes by scanning: O(n²) inserts
         await col.drop_index("organization_id_1_sequence_1")
@@ -81,5 +100,11 @@ def raw(store: Store) -> Any:
     return store._db["evidence"]
 
 
-def service(store: Store, key: EvidenceKey = KEY) -> EvidenceService:
-    return EvidenceService(store.evidence, key, check_ids=lambda: CHECKS)
+def service(store: Store, key: EvidenceKey = KEY, **options: Any) -> EvidenceService:
+    options.setdefault("check_ids", lambda: CHECKS)
+    return EvidenceService(store.evidence, key, chunks=store.evidence_chunks, **options)
+
+
+def chunks_of(store: Store) -> Any:
+    """The evidence chunks collection itself (what someone with database access could change)."""
+    return store._db["evidence_chunks"]

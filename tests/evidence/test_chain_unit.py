@@ -77,7 +77,7 @@ def test_a_valid_chain_verifies() -> None:
 
 def test_each_kind_of_break_is_found_at_its_record() -> None:
     records = prepared_chain("org_a", 6)
-    edited = replace(records[2], body=records[2].body.replace('"P3"', '"P9"'))
+    edited = replace(records[2], body=records[2].body.replace('"pages"', '"pagez"'))
     cases = {
         LinkProblem.HASH_MISMATCH: [*records[:2], edited, *records[3:]],
         LinkProblem.HMAC_MISMATCH: [

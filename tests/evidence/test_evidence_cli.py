@@ -27,7 +27,10 @@ async def test_checkpoint_then_truncation_fails_verification(
     store = Store.open(wire_url, db)
     await store.ensure_indexes()
     evidence = EvidenceService(
-        store.evidence, EvidenceKey(parse_key(key_text, name="k")), check_ids=lambda: CHECKS
+        store.evidence,
+        EvidenceKey(parse_key(key_text, name="k")),
+        chunks=store.evidence_chunks,
+        check_ids=lambda: CHECKS,
     )
     for n in range(1, 5):
         await evidence.record(entry("org_cli", n))

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from services.errors import ValidationFailed
 from services.evidence.chain import EvidenceKey
-from services.evidence.models import EvidenceEntry, EvidenceRecord
+from services.evidence.models import EvidenceRecord
 from services.evidence.service import EvidenceService
 from services.evidence.verify import LinkProblem
 from services.models import Principal, Role
@@ -28,7 +27,9 @@ def _service(store: Store, anchors: dict[str, str] | None = None) -> EvidenceSer
     async def current(org: str) -> list[tuple[str, str]]:
         return sorted((anchors or {}).items()) if org == ORG else []
 
-    return EvidenceService(store.evidence, KEY, check_ids=lambda: CHECKS, anchors=current)
+    return EvidenceService(
+        store.evidence, KEY, chunks=store.evidence_chunks, check_ids=lambda: CHECKS, anchors=current
+    )
 
 
 async def _chain(store: Store, count: int) -> list[EvidenceRecord]:
@@ -98,7 +99,12 @@ async def test_a_forged_or_foreign_checkpoint_is_refused(store: Store) -> None:
     forged = {**checkpoint, "sequence": 2}
     status = await _service(store).verify(VIEWER, forged)
     assert status.broken is not None and status.broken.problem is LinkProblem.HEAD_MISMATCH
-    other_key = EvidenceService(store.evidence, EvidenceKey(b"m" * 32), check_ids=lambda: CHECKS)
+    other_key = EvidenceService(
+        store.evidence,
+        EvidenceKey(b"m" * 32),
+        chunks=store.evidence_chunks,
+        check_ids=lambda: CHECKS,
+    )
     status = await other_key.verify(VIEWER, checkpoint)
     assert not status.valid
     other = Principal(organization_id="org_b", role=Role.VIEWER, api_key_id="key_2")
@@ -127,7 +133,9 @@ async def test_the_worker_logs_signed_checkpoints(
     async def org_ids() -> list[str]:
         return [ORG, "org_without_evidence"]
 
-    evidence = EvidenceService(store.evidence, KEY, check_ids=lambda: CHECKS, sleep=sleep)
+    evidence = EvidenceService(
+        store.evidence, KEY, chunks=store.evidence_chunks, check_ids=lambda: CHECKS, sleep=sleep
+    )
     with (
         caplog.at_level(logging.INFO, logger="services.evidence.service"),
         pytest.raises(asyncio.CancelledError),
@@ -145,10 +153,8 @@ async def test_verify_evidence_chain_takes_a_checkpoint_over_graphql() -> None:
     async with live_server() as live:
         org, created = await live.container.services.organizations.create_organization("Acme")
         evidence = live.container.services.evidence
-        for _ in range(2):
-            await evidence.record(
-                EvidenceEntry(org.id, CHECKS[0], datetime.now(UTC), {"s": 1}, {"items": []})
-            )
+        for n in range(2):
+            await evidence.record(entry(org.id, n, check_id=CHECKS[0]))
         point = await evidence.checkpoint(org.id)
         assert point is not None
         headers = {"Authorization": f"Bearer {created.secret}"}

@@ -20,6 +20,7 @@ from services.evidence.verify import LinkProblem
 from services.models import Principal, Role
 from services.store import Store
 from services.store.evidence import EvidenceRepository
+from services.store.evidence_chunks import EvidenceChunkRepository
 from tests.evidence.support import CHECKS, bulk_load, entry, prepared_chain, raw, service
 
 ORG = "org_a"
@@ -78,7 +79,13 @@ async def test_a_lost_race_rereads_the_tail_and_retries(store: Store) -> None:
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
-    evidence = EvidenceService(repo, service(store)._key, check_ids=lambda: CHECKS, sleep=sleep)
+    evidence = EvidenceService(
+        repo,
+        service(store)._key,
+        chunks=store.evidence_chunks,
+        check_ids=lambda: CHECKS,
+        sleep=sleep,
+    )
     record = await evidence.record(entry(ORG, 7))
     assert record.sequence == 2 and len(waits) == 1
     assert (await evidence.verify(VIEWER)).valid
@@ -86,8 +93,9 @@ async def test_a_lost_race_rereads_the_tail_and_retries(store: Store) -> None:
 
 def test_the_repository_has_no_way_to_change_or_remove_evidence() -> None:
     verbs = ("update", "delete", "replace", "remove", "drop", "set_", "purge")
-    names = [n for n in dir(EvidenceRepository) if not n.startswith("__")]
-    assert not [n for n in names if n.startswith(verbs)], names
+    for repository in (EvidenceRepository, EvidenceChunkRepository):
+        names = [n for n in dir(repository) if not n.startswith("__")]
+        assert not [n for n in names if n.startswith(verbs)], names
     assert not [n for n in dir(EvidenceService) if n.startswith(verbs)]
 
 
@@ -98,13 +106,12 @@ async def _swap_sequences(col: Any, a: dict[str, Any], b: dict[str, Any]) -> Non
 
 
 async def _rewrite_and_rehash(col: Any, doc: dict[str, Any]) -> None:
-    body = doc["body"].replace('"FAILING"', '"PASSING"').replace('"PASSING"', '"PASSING"')
-    body = body.replace('"P', '"Q', 1)
+    body = doc["body"].replace('"FAILING"', '"PASSING"').replace('"pages"', '"pagez"')
     await col.update_one({"_id": doc["_id"]}, {"$set": {"body": body, "sha256": sha256_hex(body)}})
 
 
 async def _resign_with_another_key(col: Any, doc: dict[str, Any]) -> None:
-    body = doc["body"].replace('"P', '"Q', 1)
+    body = doc["body"].replace('"pages"', '"pagez"')
     digest = sha256_hex(body)
     mallory = EvidenceKey(b"m" * 32)
     await col.update_one(
@@ -119,7 +126,7 @@ TAMPERING: dict[str, tuple[Tamper, LinkProblem, int, bool]] = {
     # name: (what is done to the 8-record chain, problem, sequence reported, record id known)
     "edit a field inside the body": (
         lambda col, d: col.update_one(
-            {"_id": d[3]["_id"]}, {"$set": {"body": d[3]["body"].replace('"P', '"Q', 1)}}
+            {"_id": d[3]["_id"]}, {"$set": {"body": d[3]["body"].replace('"pages"', '"pagez"')}}
         ),
         LinkProblem.HASH_MISMATCH,
         4,

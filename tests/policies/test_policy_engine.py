@@ -6,7 +6,6 @@ again), and every change leaves one evidence record; the chain verifies at the e
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -43,7 +42,9 @@ async def test_exception_and_expiry_with_evidence(store: Store) -> None:
     clock = Clock()
     checks = (DocumentSetup(), PolicyCurrent())
     ids = lambda: {c.id for c in checks}  # noqa: E731
-    evidence = EvidenceService(store.evidence, KEY, check_ids=ids, clock=clock)
+    evidence = EvidenceService(
+        store.evidence, KEY, chunks=store.evidence_chunks, check_ids=ids, clock=clock
+    )
     exceptions = ExceptionService(store.check_exceptions, check_ids=ids, clock=clock)
     loader = state_loader(store)
     engine = CheckEngine(
@@ -83,7 +84,7 @@ async def test_exception_and_expiry_with_evidence(store: Store) -> None:
     assert len(excepted.failing_items) == 11 and excepted.status is CheckStatus.FAILING
     record = await evidence.get(admin, excepted.evidence_id or "")
     assert record is not None
-    body = json.loads(record.body)
+    body = await evidence.expanded(admin, record)  # the lists read back from their chunks
     assert body["result"]["exceptions"][0]["reason"] == "being written this quarter"
     assert body["snapshot"] == {
         "id": "snap_1",

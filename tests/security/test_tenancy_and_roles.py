@@ -12,17 +12,16 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from services.evidence.models import EvidenceEntry
 from services.models import Role
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
 from tests.conftest import LiveServer
+from tests.evidence.support import entry
 from tests.security.schema_calls import Operation, operations
 from tests.security.support import live_server
 
@@ -102,13 +101,7 @@ async def _seed(world: World) -> None:
         {"i": {"criticalSystemId": system_id}},
     )
     await world.live.container.services.evidence.record(
-        EvidenceEntry(
-            organization_id=world.org_a,
-            check_id="confluence-document-setup",
-            evaluated_at=datetime.now(UTC),
-            result={"status": "FAILING"},
-            population={"kind": "pages", "items": []},
-        )
+        entry(world.org_a, 1, check_id="confluence-document-setup")
     )
 
 

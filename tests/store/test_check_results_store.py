@@ -1,37 +1,84 @@
-"""The check results store keeps items in their JSON form and reads older documents."""
+"""The check results store keeps items in their JSON form, apart from the result headers
+(issue 24), and reads older documents."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+
+import bson
 
 from services.checks.models import CheckItem, CheckResult, CheckStatus
 from services.store import Store
+from services.store.check_results import ITEMS_PER_DOC
 
 AT = datetime(2026, 3, 1, 9, 0, 0, 123000, tzinfo=UTC)
 ITEM = CheckItem("account", "a1", "Ann", "no person")
 
 
-def _result() -> CheckResult:
-    return CheckResult(
-        organization_id="org1",
-        check_id="c1",
-        status=CheckStatus.FAILING,
-        reason=None,
-        failing_items=(ITEM,),
-        excepted_items=(),
-        evaluated_at=AT,
-        changed_at=AT,
-        id="res_1",
-    )
+def _result(**changes: object) -> CheckResult:
+    values: dict[str, object] = {
+        "organization_id": "org1",
+        "check_id": "c1",
+        "status": CheckStatus.FAILING,
+        "reason": None,
+        "failing_items": (ITEM,),
+        "excepted_items": (),
+        "evaluated_at": AT,
+        "changed_at": AT,
+        "id": "res_1",
+    }
+    return CheckResult(**(values | changes))  # type: ignore[arg-type]
 
 
-async def test_items_are_stored_in_their_json_form(store: Store) -> None:
+async def test_items_are_stored_in_their_json_form_apart_from_the_header(store: Store) -> None:
     assert await store.check_results.record_change(_result(), expected_version=None)
     doc = await store._db["check_results"].find_one({"organization_id": "org1"})
-    assert doc["failing_items"] == [ITEM.to_json()]
+    assert "failing_items" not in doc and doc["failing_count"] == 1
+    items = await store._db["check_items"].find_one({"result_id": "res_1"})
+    assert items["items"] == [ITEM.to_json()]
     got = await store.check_results.get_latest(organization_id="org1", check_id="c1")
     assert got is not None and got.failing_items == (ITEM,)
     assert got.evaluated_at.replace(tzinfo=UTC) == AT
+
+
+async def test_a_header_stays_small_whatever_the_number_of_items(store: Store) -> None:
+    n = 5 * ITEMS_PER_DOC + 7
+    failing = tuple(CheckItem("account", f"acc-{i:06d}", f"User {i}", "no MFA") for i in range(n))
+    excepted = (CheckItem("account", "acc-x", None, "a bot"),)
+    result = _result(failing_items=failing, excepted_items=excepted)
+    assert await store.check_results.record_change(result, expected_version=None)
+    for name in ("check_results", "check_history"):
+        header = await store._db[name].find_one({"organization_id": "org1"})
+        assert len(bson.encode(header)) < 1_000, name
+    repo = store.check_results
+    for offset, limit in (
+        (0, 5),
+        (ITEMS_PER_DOC - 2, 4),
+        (n - 3, 50),
+        (n, 5),
+        (2 * ITEMS_PER_DOC, 501),
+    ):
+        page = await repo.failing_page(
+            organization_id="org1", result_id="res_1", offset=offset, limit=limit
+        )
+        assert page == list(failing[offset : offset + limit]), (offset, limit)
+    assert not await repo.failing_page(organization_id="org2", result_id="res_1", offset=0, limit=5)
+    assert await repo.excepted_items(organization_id="org1", result_id="res_1") == excepted
+    [view] = await repo.list_latest_heads(organization_id="org1")
+    assert (view.failing_count, view.excepted_count) == (n, 1)
+    assert view.result.failing_items == view.result.excepted_items == ()
+    whole = await repo.get_latest(organization_id="org1", check_id="c1")
+    assert whole == result
+    heads, total = await repo.list_history_heads(
+        organization_id="org1", check_id="c1", limit=5, before=None
+    )
+    assert total == 1 and heads[0].failing_count == n and heads[0].result.id == "res_1"
+    # A second process that loses the compare-and-set leaves no items behind.
+    loser = replace(result, id="res_2")
+    assert not await repo.record_change(loser, expected_version=None)
+    assert await store._db["check_items"].count_documents({"result_id": "res_2"}) == 0
+    assert await store._db["check_items"].count_documents({"result_id": "res_1"}) == 7
 
 
 async def test_documents_written_before_the_json_form_still_read(store: Store) -> None:
@@ -54,3 +101,28 @@ async def test_documents_written_before_the_json_form_still_read(store: Store) -
     )
     got = await store.check_results.get_latest(organization_id="org1", check_id="c1")
     assert got is not None and got.failing_items == (ITEM,) and got.excepted_items == ()
+
+
+async def test_results_written_with_their_items_inline_still_page(store: Store) -> None:
+    items = [CheckItem("account", f"a{i}", None, "x").to_json() for i in range(12)]
+    header = {
+        "organization_id": "org1",
+        "check_id": "c1",
+        "result_id": "res_old",
+        "status": "FAILING",
+        "reason": None,
+        "failing_items": items,
+        "failing_count": 12,
+        "excepted_items": [ITEM.to_json()],
+        "evaluated_at": AT,
+        "changed_at": AT,
+        "digest": "d",
+    }
+    await store._db["check_results"].insert_one({"_id": "org1:c1", **header, "version": 1})
+    await store._db["check_history"].insert_one({"_id": "res_old", **header})
+    repo = store.check_results
+    page = await repo.failing_page(organization_id="org1", result_id="res_old", offset=10, limit=5)
+    assert [i.resource_id for i in page] == ["a10", "a11"]
+    assert await repo.excepted_items(organization_id="org1", result_id="res_old") == (ITEM,)
+    [view] = await repo.list_latest_heads(organization_id="org1")
+    assert (view.failing_count, view.excepted_count) == (12, 1)

@@ -8,11 +8,8 @@ examine no document of another snapshot (no collection scan)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
-
-import pytest
 
 from services.checks.models import CheckItem, CheckResult, CheckStatus
 from services.integrations.models import Purpose
@@ -33,17 +30,6 @@ from tests.evidence.support import CHECKS, T0, bulk_load, prepared_chain
 
 SIZE = 300
 SMALL = 40
-
-
-@pytest.fixture
-async def wire_store(wire_url: str) -> AsyncIterator[Store]:
-    store = open_store("wire", wire_url)
-    await store.ensure_indexes()
-    try:
-        yield store
-    finally:
-        await store.drop()
-        store.close()
 
 
 class Recording:
@@ -202,7 +188,7 @@ def _result(org: str, check_id: str, n: int, items: int) -> CheckResult:
         status=CheckStatus.FAILING if items else CheckStatus.PASSING,
         reason=None,
         failing_items=failing,
-        excepted_items=(),
+        excepted_items=(CheckItem("account", "acc-excepted", None, "x"),),
         evaluated_at=at,
         changed_at=at,
         id=f"res_{org}_{check_id}_{n:03d}",
@@ -246,6 +232,7 @@ async def test_check_results_people_evidence_and_runs_use_their_indexes(wire_sto
     plans = Plans()
     plans.record(store.check_results, "_latest")
     plans.record(store.check_results, "_history")
+    plans.record(store.check_results, "_items")
     plans.record(store.people, "_col")
     plans.record(store.evidence, "_col")
     plans.record(store.sync_runs, "_col")
@@ -257,11 +244,13 @@ async def test_check_results_people_evidence_and_runs_use_their_indexes(wire_sto
             organization_id="org-1")),
         ("check", "_id", 1, lambda: store.check_results.list_latest_heads(
             organization_id="org-1", check_id=checks[0])),
-        ("failing items page", "_id", 1, lambda: store.check_results.failing_page(
+        ("failing items page", "_id", 2, lambda: store.check_results.failing_page(
             organization_id="org-1", result_id=newest, offset=10, limit=5)),
-        ("check history", "organization_id", SMALL, lambda: store.check_results.list_history(
+        ("excepted items", "_id", 2, lambda: store.check_results.excepted_items(
+            organization_id="org-1", result_id=newest)),
+        ("check history", "organization_id", SMALL, lambda: store.check_results.list_history_heads(
             organization_id="org-1", check_id=checks[0], limit=5, before=None)),
-        ("check history after", "organization_id", SMALL, lambda: store.check_results.list_history(
+        ("check history after", "organization_id", SMALL, lambda: store.check_results.list_history_heads(
             organization_id="org-1", check_id=checks[0], limit=5,
             before=(T0 + timedelta(minutes=SMALL // 2), "res_z"))),
         ("people", "organization_id", SMALL, lambda: store.people.list_people(
@@ -294,10 +283,10 @@ async def test_check_results_people_evidence_and_runs_use_their_indexes(wire_sto
             assert_index_scan(plan, first_key, what, most)
 
     # The failing count is the one written with the result: no items are read to count them.
-    [(head, count)] = await store.check_results.list_latest_heads(
+    [view] = await store.check_results.list_latest_heads(
         organization_id="org-1", check_id=checks[-1]
     )
-    assert head.failing_items == () and count == SMALL - 1
+    assert view.result.failing_items == () and view.failing_count == SMALL - 1
     page = await store.check_results.failing_page(
         organization_id="org-1", result_id=newest, offset=10, limit=5
     )
@@ -334,9 +323,17 @@ async def test_a_result_written_before_failing_counts_is_counted_once_read() -> 
         result = _result("org-1", "check-0", 1, items=7)
         assert await store.check_results.record_change(result, expected_version=None)
         raw = store._db["check_results"]
-        await raw.update_many({}, {"$unset": {"failing_count": ""}})  # as an older version wrote
-        [(head, count)] = await store.check_results.list_latest_heads(organization_id="org-1")
-        assert count == 7 and head.failing_items == () and head.id == result.id
+        items = await store._db["check_items"].find({"_id": {"$regex": ":f:"}}).to_list(None)
+        await raw.update_many(  # as an older version wrote: items inline, no counts
+            {},
+            {
+                "$unset": {"failing_count": "", "excepted_count": "", "items_apart": ""},
+                "$set": {"failing_items": [i for d in items for i in d["items"]]},
+            },
+        )
+        [view] = await store.check_results.list_latest_heads(organization_id="org-1")
+        assert (view.failing_count, view.excepted_count) == (7, 0)  # excepted: not inline
+        assert view.result.failing_items == () and view.result.id == result.id
         assert await store.check_results.list_latest_heads(organization_id="org-2") == []
     finally:
         await store.drop()

@@ -7,7 +7,7 @@ account: when neither the snapshot's accounts nor the identities map changed (ma
 ``Directory`` are new objects only after a change), the same ``Population`` object is
 returned; otherwise only the items of accounts whose account or identity object changed are
 rebuilt, and the others are the very same item objects — which lets the evidence recorder
-reuse their canonical text (``services.evidence.recorder.PopulationText``).
+reuse their canonical text (``services.evidence.recorder.PopulationChunks``).
 """
 
 from __future__ import annotations
