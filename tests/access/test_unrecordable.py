@@ -33,7 +33,7 @@ async def test_an_outcome_too_large_to_record_is_an_error_that_says_so(store: St
         check_results=store.check_results,
         checks=(Fake(),),
         sources={"box": box},
-        on_changed=recorder,
+        record_evidence=recorder,
         clock=clock,
     )
     events = bus.subscribe(topic_for(ORG, CHECKS_CHANNEL))

@@ -62,7 +62,7 @@ async def test_100k_accounts_every_access_check_is_recorded_and_verifies(
         check_results=store.check_results,
         checks=[c for c in CHECKS if c.source == ACCESS],
         sources={ACCESS: Given(data)},
-        on_changed=EvidenceRecorder(
+        record_evidence=EvidenceRecorder(
             evidence, integrations=store.integrations, check_exceptions=store.check_exceptions
         ),
         clock=lambda: now,
