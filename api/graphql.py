@@ -17,7 +17,6 @@ import json
 import logging
 from typing import Any
 
-from cross_web import HTTPException as StrawberryHTTPError
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +26,6 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UnsetType
 
 from api.container import Container
 from api.http_errors import ApiError, request_id
@@ -42,6 +40,7 @@ from api.sockets import (
 )
 from resolvers.context import Context
 from resolvers.schema import build_schema
+from resolvers.strawberry_adapter import StrawberryHTTPError, UnsetType
 
 log = logging.getLogger(__name__)
 
