@@ -63,19 +63,13 @@ class ApiError(Exception):
     """An HTTP refusal: a status and one error, or several (``ApiError.several``)."""
 
     def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        retry_after: int | None = None,
-        **extensions: Any,
+        self, status: int, message: str, *, code: str | None = None, retry_after: int | None = None
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
         self.errors: list[dict[str, Any]] = [
-            {"message": message, "extensions": {"code": code or status_code(status), **extensions}}
+            {"message": message, "extensions": {"code": code or status_code(status)}}
         ]
 
     @classmethod

@@ -46,6 +46,23 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@dataclass(frozen=True)
+class Caller:
+    """The server, an ADMIN key and a client: what the per-route failures need."""
+
+    live: LiveServer
+    key: str
+    http: httpx.AsyncClient
+
+    async def send(self, route: Send) -> httpx.Response:
+        return await route(self.http, self.live.url, self.key)
+
+
+@pytest.fixture
+def admin(live: LiveServer, keys: Keys, http: httpx.AsyncClient) -> Caller:
+    return Caller(live, keys.admin, http)
+
+
 Send = Callable[[httpx.AsyncClient, str, str | None], Awaitable[httpx.Response]]
 
 
@@ -121,33 +138,25 @@ async def test_a_scheme_other_than_bearer_is_401(live: LiveServer, http: httpx.A
 
 @pytest.mark.parametrize("send", AUTHENTICATED)
 async def test_over_the_rate_limit_is_429_with_retry_after(
-    live: LiveServer,
-    keys: Keys,
-    http: httpx.AsyncClient,
-    send: Send,
-    monkeypatch: pytest.MonkeyPatch,
+    admin: Caller, send: Send, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live.container.rate_limiter, "take", lambda key: 7)
-    registry = live.container.metrics.registry
+    monkeypatch.setattr(admin.live.container.rate_limiter, "take", lambda key: 7)
+    registry = admin.live.container.metrics.registry
     counted = registry.get_sample_value("vigil_rate_limited_total") or 0
-    [error] = the_error(await send(http, live.url, keys.admin), 429, "RATE_LIMITED")
+    [error] = the_error(await admin.send(send), 429, "RATE_LIMITED")
     assert error["extensions"]["retryAfter"] == 7
     assert registry.get_sample_value("vigil_rate_limited_total") == counted + 1
 
 
 @pytest.mark.parametrize("send", AUTHENTICATED)
 async def test_a_database_outage_is_503_unavailable(
-    live: LiveServer,
-    keys: Keys,
-    http: httpx.AsyncClient,
-    send: Send,
-    monkeypatch: pytest.MonkeyPatch,
+    admin: Caller, send: Send, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def down(**_: object) -> None:
         raise ServerSelectionTimeoutError("mongo:27017: connection refused")
 
-    monkeypatch.setattr(live.container.store.api_keys, "get_by_secret_hash", down)
-    [error] = the_error(await send(http, live.url, keys.admin), 503, "UNAVAILABLE")
+    monkeypatch.setattr(admin.live.container.store.api_keys, "get_by_secret_hash", down)
+    [error] = the_error(await admin.send(send), 503, "UNAVAILABLE")
     assert "27017" not in error["message"]
 
 
