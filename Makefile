@@ -13,7 +13,7 @@ PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
 PORT ?=
 
 .PHONY: install install-run run demo test lint typecheck pytest schema format simulator clean \
-	bench bench-quick
+	bench bench-quick test-newest test-oldest
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,25 @@ typecheck: install
 
 pytest: install
 	$(BIN)/pytest -q
+
+# The suite against the newest and the oldest releases the pins allow of the libraries whose
+# internals Vigil's adapters know (docs/decisions/011-library-adapters.md), each in a virtualenv
+# of its own: `test-newest` upgrades them to the newest pyproject.toml allows, `test-oldest`
+# installs their lower bounds. `.ci/run` runs both after `make test`.
+PINNED := strawberry-graphql starlette graphql-core uvicorn
+SHOW_PINNED := pip list 2>/dev/null | grep -iE '^(strawberry-graphql|starlette|graphql-core|uvicorn) '
+
+test-newest:
+	test -x .venv-newest/bin/python || $(PYTHON) -m venv .venv-newest
+	.venv-newest/bin/pip install -q -U -e '.[dev]' $(PINNED) $(PIP_QUIET)
+	.venv-newest/bin/$(SHOW_PINNED)
+	.venv-newest/bin/pytest -q
+
+test-oldest:
+	test -x .venv-oldest/bin/python || $(PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/pip install -q -e '.[dev]' $$($(PYTHON) .ci/lowest_pins.py $(PINNED)) $(PIP_QUIET)
+	.venv-oldest/bin/$(SHOW_PINNED)
+	.venv-oldest/bin/pytest -q
 
 schema: install
 	$(BIN)/vigil schema > schema.graphql
@@ -89,4 +108,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-newest .venv-oldest .mypy_cache .ruff_cache .pytest_cache

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,7 +17,7 @@ from api.evidence_export import evidence_routes
 from api.graphiql import OfflineGraphiQL, asset_dir, graphiql_routes
 from api.graphql import VigilGraphQL
 from api.health import health_routes
-from api.http_errors import RequestIdMiddleware, http_exception_handler
+from api.http_errors import EXCEPTION_HANDLERS, RequestIdMiddleware
 from api.oauth import oauth_routes
 from api.people_import import people_routes
 from api.settings import Settings
@@ -79,7 +78,7 @@ def create_app(
             ),
             *([Middleware(OfflineGraphiQL)] if graphiql_assets else []),
         ],
-        exception_handlers={HTTPException: http_exception_handler},
+        exception_handlers=dict(EXCEPTION_HANDLERS),
         lifespan=lifespan,
     )
     app.state.container = container

@@ -37,7 +37,8 @@ from typing import Any
 from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationType
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.types import ExecutionResult
-from strawberry.types.execution import PreExecutionError
+
+from resolvers.strawberry_adapter import PreExecutionError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.http_errors import error_response
+from api.http_errors import ApiError
 
 PACKAGE = "graphene_django_graphiql_static"
 STATIC_PREFIX = "/graphiql/static/"
@@ -133,7 +133,7 @@ def graphiql_routes(folder: Path) -> list[Route]:
         name = request.path_params["name"]
         media_type = ASSETS.get(name)
         if media_type is None:
-            return error_response(404, "NOT_FOUND", f"no GraphiQL asset named {name!r}")
+            raise ApiError(404, f"no GraphiQL asset named {name!r}")
         return FileResponse(
             folder / name, media_type=media_type, headers={"Cache-Control": "max-age=86400"}
         )

@@ -1,10 +1,13 @@
 """The GraphQL endpoint: authentication on HTTP and WebSocket, request ids, limits.
 
 Every refusal at the transport (bad body, missing key, rate limit, body too large,
-database down) is a GraphQL-shaped JSON body with a code and the request id::
+database down) is raised as an ``api.http_errors.ApiError`` and answered in the one error
+shape, with the request id::
 
     {"errors": [{"message": "...", "extensions": {"code": "RATE_LIMITED", "retryAfter": 3,
                                                   "requestId": "..."}}]}
+
+Strawberry's own refusals (a body without a query, a query over GET, ...) become the same.
 """
 
 from __future__ import annotations
@@ -12,22 +15,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from typing import Any
 
-from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET, UnsetType
 
 from api.container import Container
+from api.http_errors import ApiError, request_id
+from api.http_requests import authenticate, bearer_token, read_body
 from api.sockets import (
     CLOSE_TOO_MANY,
     CLOSE_UNAVAILABLE,
@@ -38,26 +40,9 @@ from api.sockets import (
 )
 from resolvers.context import Context
 from resolvers.schema import build_schema
+from resolvers.strawberry_adapter import StrawberryHTTPError, UnsetType
 
 log = logging.getLogger(__name__)
-
-_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHENTICATED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    429: "RATE_LIMITED",
-    503: "UNAVAILABLE",
-}
-
-
-class TransportError(HTTPException):
-    """A refusal before GraphQL runs; ``retry_after`` (seconds) becomes ``Retry-After``."""
-
-    def __init__(self, status_code: int, reason: str, *, retry_after: int | None = None) -> None:
-        super().__init__(status_code, reason)
-        self.retry_after = retry_after
 
 
 class _BadJson(json.JSONDecodeError):
@@ -66,29 +51,6 @@ class _BadJson(json.JSONDecodeError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason, "", 0)
         self.reason = reason
-
-
-def bearer_token(value: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` value, else None."""
-    if not value:
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-def error_response(
-    status: int, message: str, request_id: str, *, retry_after: int | None = None
-) -> JSONResponse:
-    """A GraphQL-shaped JSON error with the request id (body and ``X-Request-Id``)."""
-    extensions: dict[str, Any] = {"code": _CODES.get(status, "ERROR"), "requestId": request_id}
-    headers = {"X-Request-Id": request_id}
-    if retry_after is not None:
-        extensions["retryAfter"] = retry_after
-        headers["Retry-After"] = str(retry_after)
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    body = {"errors": [{"message": message, "extensions": extensions}]}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class VigilGraphQL(GraphQL[Context, None]):
@@ -124,44 +86,21 @@ class VigilGraphQL(GraphQL[Context, None]):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """HTTP: request id, body size limit, JSON errors; WebSocket: Strawberry's handler."""
+        """HTTP: the body within its limit, refusals as ``ApiError``; WebSocket: Strawberry's."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        if scope["method"] == "POST":
+            receive = await self._replayed_body(Request(scope, receive))
         try:
-            if scope["method"] == "POST":
-                receive = await self._read_body(scope, receive)
             response = await self.run(Request(scope, receive))
-        except TransportError as e:
-            response = error_response(
-                e.status_code, e.reason, request_id, retry_after=e.retry_after
-            )
-        except HTTPException as e:
-            response = error_response(e.status_code, e.reason, request_id)
+        except StrawberryHTTPError as e:  # Strawberry's own refusal: the one error shape
+            raise ApiError(e.status_code, e.reason) from None
         await response(scope, receive, send)
 
-    async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
+    async def _replayed_body(self, request: Request) -> Receive:
         """Read the whole body (at most ``max_body_bytes``) and replay it to Strawberry."""
-        limit = self.container.settings.max_body_bytes
-        too_large = TransportError(413, f"the request body is larger than {limit} bytes")
-        declared = dict(scope.get("headers", ())).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = await read_body(request, self.container.settings.max_body_bytes)
         replayed = False
 
         async def replay() -> Message:
@@ -169,7 +108,7 @@ class VigilGraphQL(GraphQL[Context, None]):
             if not replayed:
                 replayed = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+            return await request.receive()
 
         return replay
 
@@ -189,55 +128,30 @@ class VigilGraphQL(GraphQL[Context, None]):
         try:
             value = self.decode_json(data)
         except _BadJson as e:
-            raise TransportError(400, e.reason) from e
+            raise ApiError(400, e.reason) from e
         except json.JSONDecodeError as e:
-            raise TransportError(400, "Unable to parse request body as JSON") from e
+            raise ApiError(400, "Unable to parse request body as JSON") from e
         if not isinstance(value, dict):
-            raise TransportError(400, "the request body must be a JSON object")
+            raise ApiError(400, "the request body must be a JSON object")
         return value
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         """Authenticate HTTP requests here; WebSockets authenticate in ``connection_init``."""
-        request_id = request.scope.get("state", {}).get("request_id") or uuid.uuid4().hex
         context = Context(
             services=self.container.services,
-            request_id=request_id,
+            request_id=request_id(request.scope),
             request=request,
             response=response,
         )
         if isinstance(request, WebSocket):
             context.transport = "websocket"
             return context
-        if isinstance(response, Response):
-            response.headers["X-Request-Id"] = request_id
         if request.method == "GET":
             return context  # GraphiQL page in development; queries over GET are refused.
-        token = bearer_token(request.headers.get("authorization"))
-        context.principal = await self._authenticate(token, request_id)
-        if context.principal is None:
-            raise TransportError(401, "missing, invalid or revoked API key")
-        wait = self.container.rate_limiter.take(context.principal.api_key_id)
-        if wait:
-            self.container.metrics.rate_limited.inc()
-            raise TransportError(
-                429, "rate limit exceeded for this API key; retry shortly", retry_after=wait
-            )
+        context.principal = await authenticate(self.container, request)
         return context
-
-    async def _authenticate(self, token: str | None, request_id: str) -> Any:
-        try:
-            return await self.container.services.api_keys.authenticate(token)
-        except Exception:
-            log.exception(
-                "authentication failed (request id %s)",
-                request_id,
-                extra={"request_id": request_id},
-            )
-            raise TransportError(
-                503, "the service cannot check API keys right now; retry shortly", retry_after=5
-            ) from None
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """One HTTP operation within the time budget (``operation_timeout_seconds``)."""
@@ -247,11 +161,11 @@ class VigilGraphQL(GraphQL[Context, None]):
                 return await super().execute_single(*args, **kwargs)
         except TimeoutError:
             context = kwargs.get("context")
-            request_id = getattr(context, "request_id", "unknown")
-            log.warning("operation exceeded %s s (request id %s)", budget, request_id)
+            rid = getattr(context, "request_id", "unknown")
+            log.warning("operation exceeded %s s (request id %s)", budget, rid)
             error = GraphQLError(
                 f"the operation exceeded its time budget of {budget:g} s",
-                extensions={"code": "TIMEOUT", "requestId": request_id},
+                extensions={"code": "TIMEOUT", "requestId": rid},
             )
             return ExecutionResult(data=None, errors=[error])
 
@@ -275,5 +189,4 @@ class VigilGraphQL(GraphQL[Context, None]):
             await close_socket(context.response, CLOSE_TOO_MANY, reason)
             raise ConnectionRejectionError()
         context.principal = principal
-        accepted: UnsetType = UNSET
-        return accepted
+        return await super().on_ws_connect(context)

@@ -7,11 +7,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.container import Container
+from api.http_errors import Unavailable
 from api.metrics import CONTENT_TYPE_LATEST
 
 
 def health_routes(container: Container) -> list[Route]:
-    """``/healthz`` (process up), ``/readyz`` (store reachable), ``/metrics``."""
+    """``/healthz`` (process up), ``/readyz`` (store reachable, else 503 ``UNAVAILABLE``),
+    ``/metrics``."""
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -19,7 +21,7 @@ def health_routes(container: Container) -> list[Route]:
     async def readyz(request: Request) -> Response:
         if await container.store.ping():
             return JSONResponse({"status": "ready", "embeddedStore": container.store.embedded})
-        return JSONResponse({"status": "unavailable", "reason": "database unreachable"}, 503)
+        raise Unavailable("database unreachable")
 
     async def metrics(request: Request) -> Response:
         return Response(container.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -1,20 +1,29 @@
-"""One shape for every HTTP error body, and an ``X-Request-Id`` on every response.
+"""One shape for every HTTP error, one status → code table, one function that writes them.
 
-Every non-GraphQL route answers errors as GraphQL does, so one client-side handler reads
-them all (docs/api.md)::
+Every route, ``/graphql`` included, answers a refusal as GraphQL does, so one client-side
+handler reads them all (docs/api.md)::
 
-    {"errors": [{"message": "…", "extensions": {"code": "RATE_LIMITED", …}}]}
+    {"errors": [{"message": "…", "extensions": {"code": "RATE_LIMITED", "requestId": "…",
+                                               "retryAfter": 3}}]}
 
-``RequestIdMiddleware`` gives each HTTP request an id, sends it as ``X-Request-Id`` (unless
-the route set its own, as ``/graphql`` does), and turns an unexpected exception into a JSON
-500 ``INTERNAL`` error naming that id, which is also in the server log.
+with the request id also in ``X-Request-Id``, ``Retry-After`` beside ``retryAfter``, and
+``WWW-Authenticate: Bearer`` on a 401. Routes raise an ``ApiError`` (``Unauthenticated``,
+``RateLimited``, ``Unavailable``, ``PayloadTooLarge``, ``domain_error(…)``, …); Starlette's
+router raises ``HTTPException`` for an unknown route (404) or a wrong method (405); anything
+else is unexpected: a 500 ``INTERNAL`` naming the request id, under which the detail is
+logged. ``EXCEPTION_HANDLERS`` (registered by ``api.app``) turn all three into
+``error_response``; nothing else writes an error body.
+
+``RequestIdMiddleware`` gives each HTTP request its id (``request_id(scope)``) and sends it as
+``X-Request-Id`` on every response.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -22,106 +31,178 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.errors import DomainError, Forbidden, NotFound
+
 log = logging.getLogger("vigil.http")
 
 REQUEST_ID_HEADER = "X-Request-Id"
 
-#: The ``extensions.code`` of a bare HTTP status (unknown route, wrong method…).
-_STATUS_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHENTICATED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "RATE_LIMITED",
-}
+#: ``extensions.code`` of each HTTP status (a route may refine it, e.g. ``FILE_TOO_LARGE``).
+STATUS_CODES: Mapping[int, str] = MappingProxyType(
+    {
+        400: "BAD_REQUEST",
+        401: "UNAUTHENTICATED",
+        403: "FORBIDDEN",
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        413: "PAYLOAD_TOO_LARGE",
+        415: "UNSUPPORTED_MEDIA_TYPE",
+        429: "RATE_LIMITED",
+        500: "INTERNAL",
+        503: "UNAVAILABLE",
+    }
+)
 
 
-def error_body(code: str, message: str, **extensions: Any) -> dict[str, list[dict[str, Any]]]:
-    """``{"errors": [{"message", "extensions": {"code", …}}]}`` for one error."""
-    return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+def status_code(status: int) -> str:
+    """The ``extensions.code`` of ``status`` (a status outside the table: by its class)."""
+    return STATUS_CODES.get(status) or ("INTERNAL" if status >= 500 else "BAD_REQUEST")
+
+
+class ApiError(Exception):
+    """An HTTP refusal: a status and one error, or several (``ApiError.several``)."""
+
+    def __init__(
+        self, status: int, message: str, *, code: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.errors: list[dict[str, Any]] = [
+            {"message": message, "extensions": {"code": code or status_code(status)}}
+        ]
+
+    @classmethod
+    def several(cls, status: int, errors: Sequence[tuple[str, Mapping[str, Any]]]) -> ApiError:
+        """One response listing ``(message, extensions)`` errors (each with its ``code``)."""
+        first, _ = errors[0]
+        refusal = cls(status, first)
+        refusal.errors = [{"message": m, "extensions": dict(e)} for m, e in errors]
+        return refusal
+
+
+class Unauthenticated(ApiError):
+    """401: no key, or one that is unknown or revoked."""
+
+    def __init__(
+        self, message: str = "missing, invalid or revoked API key (Authorization: Bearer <key>)"
+    ) -> None:
+        super().__init__(401, message)
+
+
+class RateLimited(ApiError):
+    """429: the key's operation rate is exceeded; ``retry_after`` seconds until the next."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            429, "rate limit exceeded for this API key; retry shortly", retry_after=retry_after
+        )
+
+
+class Unavailable(ApiError):
+    """503: a dependency (the database) cannot answer right now."""
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(503, message, retry_after=retry_after)
+
+
+class PayloadTooLarge(ApiError):
+    """413: the body is over the route's limit (read no further)."""
+
+    def __init__(self, limit: int, *, code: str | None = None, what: str = "request body") -> None:
+        super().__init__(413, f"the {what} is larger than {limit} bytes", code=code)
+
+
+def domain_error(exc: DomainError) -> ApiError:
+    """A service's refusal: 404 not found, 403 forbidden, else 400; its own code."""
+    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400
+    return ApiError(status, exc.message, code=exc.code)
 
 
 def error_response(
     status: int,
-    code: str,
-    message: str,
+    errors: Sequence[Mapping[str, Any]],
+    request_id: str,
     *,
+    retry_after: int | None = None,
     headers: Mapping[str, str] | None = None,
-    **extensions: Any,
 ) -> JSONResponse:
-    """A JSON error response in the one shape; 429 gets ``Retry-After`` from ``retryAfter``."""
-    all_headers = dict(headers or {})
-    retry_after = extensions.get("retryAfter")
-    if status == 429 and retry_after is not None:
-        all_headers.setdefault("Retry-After", str(retry_after))
-    return JSONResponse(error_body(code, message, **extensions), status, headers=all_headers)
+    """The one error body: every error gets ``requestId`` (and ``retryAfter``)."""
+    all_headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
+    extra: dict[str, Any] = {"requestId": request_id}
+    if retry_after is not None:
+        extra["retryAfter"] = retry_after
+        all_headers["Retry-After"] = str(retry_after)
+    if status == 401:
+        all_headers["WWW-Authenticate"] = "Bearer"
+    body = [{**error, "extensions": {**error.get("extensions", {}), **extra}} for error in errors]
+    return JSONResponse({"errors": body}, status, headers=all_headers)
 
 
-def errors_response(status: int, errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
-    """Several errors at once (e.g. every invalid row of a file)."""
-    return JSONResponse({"errors": [dict(e) for e in errors]}, status)
+def request_id(scope: Scope) -> str:
+    """The id of this request (``RequestIdMiddleware``), given one if it has none yet."""
+    state: dict[str, Any] = scope.setdefault("state", {})
+    found = state.get("request_id")
+    if not isinstance(found, str):
+        found = state["request_id"] = uuid.uuid4().hex
+    return found
 
 
-def rate_limited(retry_after: int) -> JSONResponse:
-    """429 ``RATE_LIMITED`` with ``retryAfter`` (seconds until a request is allowed again)."""
-    return error_response(
-        429, "RATE_LIMITED", "rate limit exceeded for this API key", retryAfter=retry_after
-    )
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    rid = request_id(request.scope)
+    return error_response(exc.status, exc.errors, rid, retry_after=exc.retry_after)
 
 
-async def http_exception_handler(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404 / 405 / … in the one JSON shape."""
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (unknown route, wrong method) in the one shape."""
     assert isinstance(exc, HTTPException)
-    code = _STATUS_CODES.get(exc.status_code, "BAD_REQUEST")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
+    error = {"message": str(exc.detail), "extensions": {"code": status_code(exc.status_code)}}
+    return error_response(exc.status_code, [error], request_id(request.scope), headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A crash: logged with the request id, answered as a masked 500 ``INTERNAL``."""
+    rid = request_id(request.scope)
+    log.error(
+        "unexpected error on %s %s (request id %s)",
+        request.method,
+        request.url.path,
+        rid,
+        exc_info=exc,
+        extra={"request_id": rid},
+    )
+    error = {"message": f"internal error (request id {rid})", "extensions": {"code": "INTERNAL"}}
+    return error_response(500, [error], rid)
+
+
+#: ``Starlette(exception_handlers=...)``: the three ways a request ends in an error.
+EXCEPTION_HANDLERS: Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+    ApiError: _api_error,
+    HTTPException: _http_exception,
+    Exception: _unexpected,
+}
 
 
 class RequestIdMiddleware:
-    """``X-Request-Id`` on every HTTP response; unexpected exceptions become JSON 500s."""
+    """Gives every HTTP request an id and sends it as ``X-Request-Id`` on its response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Tag the response with the request id; mask a crash as ``INTERNAL``."""
+        """Tag the response with the request's id (unless it already carries it)."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
-        started = False
+        header = request_id(scope).encode()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started, request_id
             if message["type"] == "http.response.start":
-                started = True
                 headers = list(message.get("headers", []))
-                own = [v for k, v in headers if k.lower() == b"x-request-id"]
-                if own:
-                    request_id = own[0].decode("latin-1")
-                else:
-                    headers.append((b"x-request-id", request_id.encode()))
+                if not any(k.lower() == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", header))
                 message = {**message, "headers": headers}
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception:
-            log.exception(
-                "unexpected error on %s %s (request id %s)",
-                scope.get("method"),
-                scope.get("path"),
-                request_id,
-                extra={"request_id": request_id},
-            )
-            if started:
-                raise
-            response = error_response(
-                500,
-                "INTERNAL",
-                f"internal error (request id {request_id})",
-                requestId=request_id,
-            )
-            await response(scope, receive, send_with_id)
+        await self.app(scope, receive, send_with_id)

@@ -26,22 +26,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from graphql import GraphQLError, parse
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-    _OperationStreamClosed,
-)
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage, Message
-from strawberry.types.execution import PreExecutionError
-from strawberry.types.graphql import OperationType
-from strawberry.utils.operation import get_operation_type
 
 from api.fanout import FanOut, Outbox, Subscriber, share_key, shared_field
 from api.ratelimit import RateLimiter
 from resolvers.context import Context
+from resolvers.strawberry_adapter import (
+    ErrorMessage,
+    Message,
+    Operation,
+    OperationStreamClosed,
+    PreExecutionError,
+    TransportWSHandler,
+)
 from services.api_keys import API_KEYS_CHANNEL
 from services.events import EventBus, topic_for
 from services.models import Principal
@@ -199,7 +198,7 @@ class SocketLimits:
     fanout: FanOut = field(default_factory=FanOut)
 
 
-class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+class VigilTransportWSHandler(TransportWSHandler[Context, None]):
     """``graphql-transport-ws`` with message validation, key re-checks and the rate limit."""
 
     _checked_at: float = 0.0
@@ -288,12 +287,12 @@ class VigilTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         outcome = await self.limits.fanout.serve(key, subscriber, start)
         try:
             if isinstance(outcome, PreExecutionError):
-                await self._handle_pre_execution_error(operation, outcome)
+                await self.send_pre_execution_error(operation, outcome)
             elif outcome is not None and not isinstance(outcome, BaseException):
-                await self._reject_incremental_delivery(operation)
+                await self.reject_incremental_delivery(operation)
             # Completed, failed (logged by the stream) or refused: the operation is over.
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
-        except _OperationStreamClosed:
+        except OperationStreamClosed:
             return
 
     async def handle_connection_init(self, message: Any) -> None:
@@ -330,9 +329,10 @@ def _kind(query: str, operation_name: str | None) -> str:
     not kept: a subscription runs for hours, its socket need not hold a syntax tree as long."""
     try:
         document = parse(query, max_tokens=20_000)
-        if get_operation_type(document, operation_name) is not OperationType.SUBSCRIPTION:
-            return "other"
+        operation = get_operation_ast(document, operation_name)
     except Exception:
+        return "other"
+    if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
         return "other"
     shared = shared_field(document, operation_name) is not None
     return "shared subscription" if shared else "subscription"

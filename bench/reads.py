@@ -49,7 +49,7 @@ from sync_wall import machine
 
 from api.app import create_app
 from api.container import Container
-from api.graphql import bearer_token
+from api.http_requests import bearer_token
 from api.settings import Settings
 from services.crypto import generate_key
 from services.identity.views import AccountView

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 import strawberry
-from strawberry.types.enum import StrawberryEnumDefinition
+
+from resolvers.strawberry_adapter import describe_enum_values, is_strawberry_enum
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -25,7 +26,7 @@ def graphql_enum(cls: type[E], *, name: str, description: str, values: Mapping[E
     ``values`` must describe every member exactly once (the schema describes every value);
     an enum can be wrapped only once, under one GraphQL name.
     """
-    if "__strawberry_definition__" in vars(cls):
+    if is_strawberry_enum(cls):
         raise TypeError(f"{cls.__name__} is already a GraphQL enum")
     members = set(cls)
     if set(values) != members:
@@ -33,8 +34,5 @@ def graphql_enum(cls: type[E], *, name: str, description: str, values: Mapping[E
         extra = sorted(str(v) for v in set(values) - members)
         raise TypeError(f"{name}: values to describe: missing {missing}, unknown {extra}")
     strawberry.enum(cls, name=name, description=description)
-    definition = vars(cls)["__strawberry_definition__"]
-    assert isinstance(definition, StrawberryEnumDefinition)
-    for value in definition.values:
-        value.description = values[cls[value.name]]
+    describe_enum_values(cls, values)
     return cls

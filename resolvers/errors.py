@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import FieldExtension, MaskErrors
-from strawberry.types.base import has_object_definition
-from strawberry.types.field import StrawberryField
+from strawberry.extensions import FieldExtension, MaskErrors, SchemaExtension
+from strawberry.types import StreamExecutionResult, get_object_definition, has_object_definition
 
+from resolvers.strawberry_adapter import StrawberryField
 from services.errors import Conflict, DomainError, Forbidden, NotFound
 from services.people.validation import InvalidPeople
 
@@ -89,11 +89,11 @@ def field_path(path: Sequence[str] | None, arguments: Sequence[str]) -> list[str
 
 def argument_names(info: strawberry.Info[Any, Any] | None) -> list[str]:
     """The GraphQL argument names of the field being resolved."""
-    if info is None:
+    if info is None or info.path.typename is None:
         return []
-    raw = info._raw_info
-    field = raw.parent_type.fields.get(raw.field_name)
-    return list(field.args) if field is not None else []
+    field = info.schema.get_field_for_type(field_name=info.field_name, type_name=info.path.typename)
+    names = info.schema.config.name_converter
+    return [names.from_argument(a) for a in field.arguments] if field is not None else []
 
 
 def user_errors(exc: DomainError, info: strawberry.Info[Any, Any] | None = None) -> list[UserError]:
@@ -133,7 +133,8 @@ class UserErrors(FieldExtension):
         """Remember the payload type; it must have a ``user_errors`` field."""
         payload = field.type
         if not (isinstance(payload, type) and has_object_definition(payload)) or not any(
-            f.python_name == "user_errors" for f in payload.__strawberry_definition__.fields
+            f.python_name == "user_errors"
+            for f in get_object_definition(payload, strict=True).fields
         ):
             raise TypeError(f"{field.python_name}: {payload!r} has no user_errors field")
         self._payload = payload
@@ -197,13 +198,10 @@ def with_code(error: GraphQLError) -> GraphQLError:
 
 
 class MaskUnexpectedErrors(MaskErrors):
-    """Mask unexpected exceptions ("internal error" + request id, logged once); code the rest."""
+    """Mask unexpected exceptions: "internal error" + request id, logged once."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_unexpected, error_message="internal error")
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [with_code(e) for e in super()._process_errors(errors)]
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         """Log the real error under the request id and return the masked one."""
@@ -223,6 +221,28 @@ class MaskUnexpectedErrors(MaskErrors):
             original_error=None,
             extensions={"code": "INTERNAL", "requestId": request_id},
         )
+
+
+class CodeErrors(SchemaExtension):
+    """Every error that is not masked gets its ``extensions.code`` (``with_code``), in the
+    result of an operation and in every result of a stream (subscriptions)."""
+
+    def on_operation(self) -> Iterator[None]:
+        """Code the errors of the operation's result."""
+        yield
+        _code_errors(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Code the errors of one result of a stream before it is sent."""
+        _code_errors(result)
+        yield
+
+
+def _code_errors(result: object) -> None:
+    """``with_code`` on each error of ``result``; unexpected ones are left to the masking."""
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = [e if _is_unexpected(e) else with_code(e) for e in errors]  # type: ignore[attr-defined]
 
 
 def _request_id(context: Any) -> str:

@@ -29,10 +29,11 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
+    get_operation_ast,
 )
 from strawberry.extensions import SchemaExtension
-from strawberry.types.graphql import OperationType
 
 # Figures saturate here: a document may describe 2^1000 fields, Python need not add them.
 _CAP = 10**15
@@ -172,11 +173,15 @@ class SubscriptionsOverWebSocketOnly(SchemaExtension):
         """Refuse before validation when a subscription arrives outside a stream."""
         context = self.execution_context
         over_http = getattr(context.context, "transport", None) == "http"
+        document = context.graphql_document
+        operation = (
+            get_operation_ast(document, context.operation_name) if document is not None else None
+        )
         if (
             context.pre_execution_errors is None
-            and context.graphql_document is not None
             and over_http
-            and context.operation_type is OperationType.SUBSCRIPTION
+            and operation is not None
+            and operation.operation is OperationType.SUBSCRIPTION
         ):
             context.pre_execution_errors = [
                 GraphQLError(

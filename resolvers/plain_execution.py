@@ -29,9 +29,8 @@ from graphql import (
     Undefined,
     is_leaf_type,
 )
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-_BACKREF = "strawberry-definition"
+from resolvers.strawberry_adapter import ExecutionContextBase, plain_attribute
 
 
 class _NotPlain(Exception):
@@ -44,7 +43,7 @@ class _NotPlain(Exception):
 _Plan = list[tuple[str, str, str, Any, bool, Any]]
 
 
-class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class PlainExecutionContext(ExecutionContextBase):
     """Strawberry's execution context with a fast path for plain objects."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -91,15 +90,10 @@ class PlainExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 plan.append((response_key, "", "typename", object_type.name, True, None))
                 continue
             field = object_type.fields.get(name)
-            definition = field.extensions.get(_BACKREF) if field else None
-            if (
-                field is None
-                or definition is None
-                or node.arguments
-                or not getattr(field.resolve, "_is_default", False)
-            ):
+            attribute = plain_attribute(field) if field is not None else None
+            if field is None or attribute is None or node.arguments:
                 return None
-            entry = self._entry(response_key, definition.python_name, field.type, details)
+            entry = self._entry(response_key, attribute, field.type, details)
             if entry is None:
                 return None
             plan.append(entry)

@@ -14,7 +14,7 @@ from resolvers.api_keys import ApiKeyMutation, ApiKeyQuery, ApiKeySubscription
 from resolvers.check_exceptions import ExceptionMutation, ExceptionQuery
 from resolvers.check_summary import CheckSummaryQuery
 from resolvers.checks import CheckQuery, CheckSubscription
-from resolvers.errors import MaskUnexpectedErrors
+from resolvers.errors import CodeErrors, MaskUnexpectedErrors
 from resolvers.evidence import EvidenceQuery
 from resolvers.identity import IdentityMutation
 from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
@@ -123,6 +123,7 @@ def build_schema(
         lambda: OperationLimiter(limits),
         SubscriptionsOverWebSocketOnly,
         MaskUnexpectedErrors,
+        CodeErrors,
     ]
     if not development:
         extensions += [DisableIntrospection, HideSuggestions]

@@ -1,54 +1,35 @@
-"""Validation results of the documents a console sends again and again, cached (issue 15).
+"""Validation results of the documents a console sends again and again, cached.
 
-Validating ``checks { failingItems … }`` costs about 6 ms, a tenth of answering it. Strawberry's
-own ``ValidationCache`` would overwrite the errors that ``OperationLimiter`` set before it
-(and so let an over-limit document through); this one validates only a document nobody has
-refused yet, with Strawberry's own rules, and hands every request its own list of errors.
-The key is the document's text (parsing is deterministic), the schema and the rules.
+Validating ``checks { failingItems … }`` costs about 6 ms, a tenth of answering it. This is
+Strawberry's own ``ValidationCache`` (results kept per schema, document and rules, with
+Strawberry's own rules), with two differences: a document another extension already refused
+(``OperationLimiter``) is neither validated nor cached, where Strawberry's would validate it
+and overwrite that refusal; and every request gets its own list of the cached errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
-from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema
-from strawberry.extensions import SchemaExtension
-from strawberry.schema.schema import validate_document
+from strawberry.extensions import ValidationCache
+
+CACHED_DOCUMENTS = 256
 
 
-class _Carried:
-    """The parsed document, carried through the cache without being part of its key."""
+class CachedValidation(ValidationCache):
+    """Validate each distinct document once per schema and set of rules."""
 
-    __slots__ = ("document",)
-
-    def __init__(self, document: DocumentNode) -> None:
-        self.document = document
-
-    def __hash__(self) -> int:
-        return 0
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Carried)
-
-
-@lru_cache(maxsize=256)
-def _validated(
-    schema: GraphQLSchema, query: str, rules: tuple[Any, ...], carried: _Carried
-) -> tuple[GraphQLError, ...]:
-    return tuple(validate_document(schema, carried.document, rules))
-
-
-class CachedValidation(SchemaExtension):
-    """Validate each distinct document text once per schema and set of rules."""
+    def __init__(self) -> None:
+        super().__init__(maxsize=CACHED_DOCUMENTS)
 
     def on_validate(self) -> Iterator[None]:
         """Set the (cached) validation errors unless another extension already refused."""
         context = self.execution_context
-        document, query = context.graphql_document, context.query
-        if context.pre_execution_errors is None and document is not None and query:
-            rules = tuple(context.validation_rules)
-            errors = _validated(context.schema._schema, query, rules, _Carried(document))
-            context.pre_execution_errors = list(errors)
+        if context.pre_execution_errors is not None or context.graphql_document is None:
+            yield
+            return
+        steps = super().on_validate()
+        next(steps)  # Strawberry's step: the cached errors, or the document validated now
+        context.pre_execution_errors = list(context.pre_execution_errors or ())
         yield
+        next(steps, None)

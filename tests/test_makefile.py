@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,42 @@ def test_bench_runs_every_measure_at_full_size_and_ci_runs_the_quick_version() -
     assert any("bench/fanout.py --subscribers 1000" in line for line in full)
     steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert steps.index("make test") < steps.index("make bench-quick")
+
+
+def test_ci_runs_the_suite_against_the_newest_and_the_oldest_pinned_libraries() -> None:
+    steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert steps.index("make test") < steps.index("make test-newest")
+    assert steps.index("make test-newest") < steps.index("make test-oldest")
+    assert steps.index("make test-oldest") < steps.index("make bench-quick")
+    pinned = ("strawberry-graphql", "starlette", "graphql-core", "uvicorn")
+    newest = _dry_run("test-newest")
+    [upgrade] = [line for line in newest if "pip install" in line]
+    assert "-U" in upgrade.split() and "'.[dev]'" in upgrade and all(p in upgrade for p in pinned)
+    assert newest[-1] == ".venv-newest/bin/pytest -q"
+    oldest = _dry_run("test-oldest")
+    [install] = [line for line in oldest if "pip install" in line]
+    assert ".ci/lowest_pins.py" in install and all(p in install for p in pinned)
+    assert oldest[-1] == ".venv-oldest/bin/pytest -q"
+
+
+def test_the_oldest_pins_are_the_lower_bounds_of_pyproject() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "lowest_pins.py"), "strawberry-graphql", "uvicorn"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    requirements = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    expected = []
+    for name in ("strawberry-graphql", "uvicorn"):
+        [requirement] = [r for r in requirements if re.match(rf"{name}(\[|>)", r)]
+        lower = re.search(r">=([0-9][\w.]*)", requirement)
+        assert lower is not None, requirement
+        expected.append(f"{name}=={lower[1]}")
+    assert done.stdout.split() == expected
+    missing = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "lowest_pins.py"), "no-such-package"],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode != 0 and "no-such-package" in missing.stderr

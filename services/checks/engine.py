@@ -18,7 +18,7 @@ checks the scopes select (all, a source's, or those reading one input of a sourc
    (``checkResultUpdated``). ``changedAt`` moves only when the status changes.
 
 A changed outcome the store refuses to record because a document would be over its size
-limit (``DocumentTooLarge``, issue 24) is not dropped in silence: the check's result becomes
+limit (``DocumentTooLarge``) is not dropped in silence: the check's result becomes
 ``ERROR`` with a reason saying so (recorded, with its own small evidence record, and
 published), the store counts the refusal at ``/metrics``, and the log says which document.
 The same outcome is not tried again for ``UNRECORDED_RETRY`` (it would be refused again);

@@ -168,7 +168,7 @@ class StoredState:
     """What the engine compares against: the latest result without its items.
 
     ``unrecorded_digest`` / ``unrecorded_at``: the result is an ERROR standing for an
-    outcome (that digest) which could not be recorded at that time (issue 24).
+    outcome (that digest) which could not be recorded at that time.
     """
 
     check_id: str

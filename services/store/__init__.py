@@ -66,7 +66,7 @@ class Store:
         self.access_reviews = AccessReviewRepository(self._db)
         self.check_results = CheckResultRepository(self._db)
         self.evidence = EvidenceRepository(self._db)
-        self.evidence_chunks = EvidenceChunkRepository(self._db)  # issue 24
+        self.evidence_chunks = EvidenceChunkRepository(self._db)
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
         self.remediations = RemediationRepository(self._db)

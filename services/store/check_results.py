@@ -5,12 +5,12 @@ every write compares and increments, so two processes evaluating at once cannot 
 the same change. ``check_history`` gets one header per change (never updated). Neither holds
 items: a result's failing and excepted items are in ``check_items``, ``ITEMS_PER_DOC`` per
 document under ``_id`` ``<result id>:<f|e>:<position of its first item, 9 digits>``, so a
-header stays a few hundred bytes whatever the number of items (issue 24: 100,000 failing
+header stays a few hundred bytes whatever the number of items (100,000 failing
 accounts made a 15 MB header), a page of items is one lookup of at most two ``_id`` s, and
 the latest result and its history entry share one copy of the items.
 
 Items are stored in their one JSON form (``CheckItem.to_json``, shared with the bus and
-evidence). Headers written before (issue 15 and earlier) hold their items inline
+evidence). Headers written before evidence format 2 hold their items inline
 (``failing_items`` / ``excepted_items``, older ones with snake_case keys) and still read.
 The top-level fields keep their snake_case names, which the indexes and queries use.
 """
@@ -32,7 +32,7 @@ from services.checks.models import (
 from services.errors import DocumentTooLarge
 from services.store.common import DuplicateKeyError, insert_missing, new_id, newest_first
 
-_INLINE = ("failing_items", "excepted_items")  # headers written before issue 24
+_INLINE = ("failing_items", "excepted_items")  # headers written before evidence format 2
 FAILING, EXCEPTED = "f", "e"
 ITEMS_PER_DOC = 500  # a page (at most 500 + 1 items) spans at most two documents
 
@@ -358,7 +358,7 @@ def to_result(
     excepted: tuple[CheckItem, ...] | None = None,
 ) -> CheckResult:
     """The domain object for a stored header (latest or history); its items are the given
-    ones, else those held inline (headers written before issue 24)."""
+    ones, else those held inline (headers written before evidence format 2)."""
     return CheckResult(
         organization_id=doc["organization_id"],
         check_id=doc["check_id"],

@@ -1,4 +1,4 @@
-"""The document size guard: no write sends a document over the store's limit (issue 24).
+"""The document size guard: no write sends a document over the store's limit.
 
 MongoDB refuses documents over 16 MB (``DocumentTooLarge``); the embedded store accepts
 anything, so an oversized document used to work in development and fail in production.

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from graphql import parse
 
 from resolvers.limits import Limits, limit_errors
 from resolvers.schema import build_schema
+from resolvers.validation_cache import CachedValidation
 
 
 def doubling(levels: int, leaf: str = "me { role }") -> str:
@@ -69,7 +71,7 @@ async def test_a_legitimate_query_passes() -> None:
 
 
 async def test_cached_validation_keeps_refusing_over_limit_and_invalid_documents() -> None:
-    """Validation is cached per document text (issue 15): the limits still refuse a document
+    """Validation is cached per document (issue 15): the limits still refuse a document
     the second time, and an invalid one gets the same errors every time."""
     schema = build_schema()
     over = doubling(30)
@@ -82,3 +84,15 @@ async def test_cached_validation_keeps_refusing_over_limit_and_invalid_documents
         assert [e.message for e in wrong.errors] == [
             "Cannot query field 'noSuchField' on type 'Viewer'."
         ]
+
+
+async def test_a_repeated_document_is_validated_once_per_schema() -> None:
+    schema = build_schema()
+    cache: Any = CachedValidation().cached_validate_document  # Strawberry's shared LRU cache
+    query = "query ValidatedOnce { __typename }"
+    before = cache.cache_info()
+    for _ in range(3):
+        result = await schema.execute(query)
+        assert result.errors is None and result.data == {"__typename": "Query"}
+    after = cache.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 2)
