@@ -188,7 +188,9 @@ export function Overview() {
                             <StatusBadge status={check.result?.status} />
                           </td>
                           <td className="num" data-failing={check.result?.failingItems.totalCount ?? 0}>
-                            {check.result ? check.result.failingItems.totalCount.toLocaleString("en-US") : "—"}
+                            {check.result && check.result.status !== "NOT_MONITORED"
+                              ? check.result.failingItems.totalCount.toLocaleString("en-US")
+                              : "—"}
                             {check.result && check.result.exceptedItems.length > 0 && (
                               <span className="muted small"> (+{check.result.exceptedItems.length} excepted)</span>
                             )}
