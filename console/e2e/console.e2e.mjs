@@ -41,6 +41,24 @@ async function gql(query, variables = {}, key = ADMIN) {
   return body.data;
 }
 
+/** Poll `check` until it is truthy (a condition, not a sleep: the deadline only bounds a bug). */
+async function until(check, what, timeout = WAIT) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A gauge of Vigil's /metrics (here: live event-bus subscribers of the server). */
+async function metric(name) {
+  const text = await (await fetch(`${URL}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
 const started = Date.now();
 const timings = [];
 let page;
@@ -143,6 +161,10 @@ try {
     await page.evaluate(() => {
       window.__sameDocument = true;
     });
+    // Two bus subscribers once the page is live: the server's revocation watch of the key's
+    // sockets, and the overview's checkResultUpdated. From then on the push of the change
+    // below cannot be missed.
+    await until(async () => (await metric("vigil_event_subscribers")) >= 2, "the page's subscription");
     const left = new Date(Date.now() - 2 * 86400_000).toISOString();
     await gql(
       `mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) { person { id status } userErrors { code message } } }`,
@@ -198,7 +220,9 @@ try {
     );
     await batch.getByText("Every action is verified").waitFor();
     await screen("remediation", "05-remediation");
-    // The execution syncs the site again; the check passes once that sync is evaluated.
+    // The execution syncs the site again; once that sync is evaluated the check pushes a
+    // change, the screen re-reads the plan, and the plan is empty.
+    await page.getByText("Nothing to remediate").waitFor({ timeout: 60_000 });
     await nav("Overview");
     await row().locator('[data-status="PASSING"]').waitFor({ timeout: 60_000 });
   });
@@ -259,6 +283,9 @@ try {
     await heading("Integrations");
     const card = page.locator('[data-purpose="ACCESS_REVIEW"]');
     await card.getByRole("button", { name: "Sync now" }).waitFor();
+    // syncProgress first sends the latest run (initial: true): its line proves the
+    // subscription is live before the new run starts.
+    await card.getByText("Last sync succeeded").waitFor();
     await page.evaluate(() => {
       const card = document.querySelector('[data-purpose="ACCESS_REVIEW"]');
       new MutationObserver(() => {
