@@ -2,7 +2,7 @@
 // running Vigil and the Confluence simulator. Started by tests/console/test_console_browser.py,
 // which seeds the organization and passes what it made in the environment:
 //   VIGIL_URL, VIGIL_ADMIN_KEY, VIGIL_VIEWER_KEY, OFFBOARD_PERSON_ID, OFFBOARD_ACCOUNT_ID,
-//   LINK_ACCOUNT_ID, LINK_ACCOUNT_NAME, LINK_PERSON_NAME, SCREENSHOT_DIR, CHROMIUM (optional).
+//   LINK_ACCOUNT_ID, LINK_ACCOUNT_NAME, LINK_PERSON_NAME, SITE_URL, SCREENSHOT_DIR, CHROMIUM (optional).
 // Every wait is on a condition in the page (never a sleep); each screen is scanned with
 // axe-core (no serious or critical violation) and photographed at 1280 px.
 import { mkdirSync, readFileSync } from "node:fs";
@@ -138,6 +138,8 @@ try {
   await step("sign in (a refused key, then the ADMIN key)", async () => {
     await page.goto(`${URL}/console/`);
     await heading("Sign in to Vigil");
+    const load = await page.evaluate(() => performance.getEntriesByType("navigation")[0].loadEventEnd);
+    console.log(`    first load of /console/: ${Math.round(load)} ms (informative, not asserted)`);
     await screen("sign in", "01-sign-in");
     await page.getByLabel("API key").fill("vgl_not-a-real-key");
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -190,7 +192,9 @@ try {
     await page.getByRole("button", { name: "Accept as exception…" }).first().click();
     await page.getByRole("dialog", { name: "Accept a failing item" }).waitFor();
     await axe("exception dialog");
-    await page.getByRole("dialog").getByRole("button", { name: "Cancel" }).click();
+    // The dialog holds the focus and Escape closes it.
+    if (!(await page.evaluate(() => document.activeElement?.closest("dialog") !== null))) throw new Error("focus is outside the dialog");
+    await page.keyboard.press("Escape");
     await page.getByRole("dialog").waitFor({ state: "hidden" });
   });
 
@@ -301,6 +305,15 @@ try {
     const card = page.locator('[data-purpose="POLICY"]');
     await card.getByText("Not connected").waitFor();
     await screen("integrations", "04-integrations");
+    // A refused API token is explained in words a person can act on.
+    await card.getByRole("radio", { name: "API token" }).check();
+    await card.getByLabel("Site").fill(env("SITE_URL"));
+    await card.getByLabel("Atlassian account email").fill("nobody@example.com");
+    await card.locator('input[type="password"]').fill("not-a-token");
+    await card.getByLabel("Vigil may use these credentials").check();
+    await card.getByRole("button", { name: "Connect" }).click();
+    await card.getByRole("alert").getByText(/Create a new API token at id\.atlassian\.com/).waitFor();
+    await card.getByRole("radio", { name: /Atlassian consent/ }).check();
     await card.getByRole("button", { name: "Continue to Atlassian" }).click();
     await card.getByText("Confirm that you are a site admin").waitFor();
     await card.getByLabel("I am an admin of the Confluence site I will choose").check();

@@ -163,6 +163,7 @@ async def test_the_console_in_a_real_browser(console_sim: RunningSimulator, tmp_
                 **ids,
                 "VIGIL_URL": live.url,
                 "VIGIL_ADMIN_KEY": created.secret,
+                "SITE_URL": console_sim.site_url(),
                 "SCREENSHOT_DIR": shots,
                 "CHROMIUM": CHROMIUM,
             },
