@@ -157,6 +157,9 @@ try {
     await row().locator('[data-status="PASSING"]').waitFor();
     await page.locator(".live--live").waitFor();
     await screen("overview", "02-overview");
+    await page.setViewportSize({ width: 820, height: 1180 });
+    await shot("02-overview-tablet");
+    await page.setViewportSize({ width: 1280, height: 860 });
   });
 
   await step("offboardPerson through the API turns the check failing without a reload", async () => {
