@@ -264,7 +264,7 @@ try {
     await screen("people", "07-people");
   });
 
-  await step("access reviews: start one, revoke an entry with a note", async () => {
+  await step("access reviews: start one, revoke an entry with a note, complete it", async () => {
     await nav("Access reviews");
     await heading("Access reviews");
     await page.getByRole("button", { name: "Start a review" }).waitFor();
@@ -283,6 +283,14 @@ try {
     await page.locator(".progress__label", { hasText: /^Decided1 of/ }).waitFor();
     if (!before?.includes("0 of")) throw new Error(`progress before deciding: ${before}`);
     await screen("access review", "09-access-review");
+    // Complete it: the pending entries are kept.
+    await page.getByRole("button", { name: "Complete the review…" }).click();
+    const complete = page.getByRole("dialog", { name: "Complete the review" });
+    await complete.getByLabel("Pending entries become").selectOption("KEEP");
+    await axe("complete dialog");
+    await complete.getByRole("button", { name: "Complete" }).click();
+    await page.getByText("completed", { exact: true }).first().waitFor();
+    await page.getByText("Every entry is decided.").waitFor();
   });
 
   await step("integrations: sync now with a live progress bar", async () => {
