@@ -13,7 +13,17 @@ PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
 PORT ?=
 
 .PHONY: install install-run run demo test lint typecheck pytest schema format simulator clean \
-	bench bench-quick test-newest test-oldest
+	bench bench-quick test-newest test-oldest console console-test console-screenshots \
+	console-missing
+
+# The web console (console/README.md) needs Node.js 20.19 or newer. With it, `make test` builds
+# and tests the console (the browser test runs in pytest) and `make demo` / `make run` serve it
+# at /console; without it they say so in one line and go on.
+NODE_OK := $(shell node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)' >/dev/null 2>&1 && echo yes)
+CONSOLE := $(if $(NODE_OK),console,console-missing)
+CONSOLE_TEST := $(if $(NODE_OK),console-test,console-missing)
+# npm ci rewrites node_modules/.package-lock.json: a stamp of the locked install.
+CONSOLE_DEPS := console/node_modules/.package-lock.json
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,13 +39,37 @@ install: $(STAMP)
 
 install-run: $(RUN_STAMP)
 
-demo: install-run
+demo: install-run $(CONSOLE)
 	$(BIN)/vigil demo $(if $(PORT),--port $(PORT))
 
-run: install-run
-	VIGIL_ENV=$${VIGIL_ENV:-development} $(BIN)/vigil serve $(if $(PORT),--port $(PORT))
+# Atlassian's OAuth consent returns to the console Vigil serves (unless VIGIL_FRONTEND_URL says
+# otherwise).
+run: install-run $(CONSOLE)
+	VIGIL_ENV=$${VIGIL_ENV:-development} \
+	VIGIL_FRONTEND_URL=$${VIGIL_FRONTEND_URL:-http://127.0.0.1:$(or $(PORT),$${VIGIL_PORT:-8000})/console} \
+	$(BIN)/vigil serve $(if $(PORT),--port $(PORT))
 
-test: install lint typecheck pytest
+test: install lint typecheck $(CONSOLE_TEST) pytest
+
+$(CONSOLE_DEPS): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund
+
+# Typed operations from schema.graphql (a breaking schema change fails here or in tsc), then
+# the bundle and its size budget (300 KB of compressed JavaScript).
+console: $(CONSOLE_DEPS)
+	cd console && npm run build
+
+# Vitest component tests; the browser test (tests/console/) runs with pytest.
+console-test: console
+	cd console && npm test
+
+# Screenshots of every screen, taken by the browser test, into docs/console/.
+console-screenshots: install console
+	VIGIL_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(BIN)/pytest -q -p no:randomly \
+		tests/console/test_console_browser.py
+
+console-missing:
+	@echo "Web console skipped: it needs Node.js 20.19+ (then \`make console\` builds it for /console)."
 
 # lint-imports: the import layers and boundaries ([tool.importlinter] in pyproject.toml).
 lint: install
@@ -51,7 +85,7 @@ pytest: install
 	$(BIN)/pytest -q
 
 # The suite against the newest and the oldest releases the pins allow of the libraries whose
-# internals Vigil's adapters know (docs/decisions/011-library-adapters.md), each in a virtualenv
+# internals Vigil's adapters know (docs/decisions/012-library-adapters.md), each in a virtualenv
 # of its own: `test-newest` upgrades them to the newest pyproject.toml allows, `test-oldest`
 # installs their lower bounds. `.ci/run` runs both after `make test`.
 PINNED := strawberry-graphql starlette graphql-core uvicorn
@@ -108,4 +142,5 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .venv-newest .venv-oldest .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-newest .venv-oldest .mypy_cache .ruff_cache .pytest_cache \
+		console/node_modules console/dist console/src/gql

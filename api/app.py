@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.console import console_dir, console_routes
 from api.container import Container
 from api.cors import OriginLoggingCORS
 from api.evidence_export import evidence_routes
@@ -65,6 +66,7 @@ def create_app(
             *oauth_routes(container),
             *people_routes(container),
             *evidence_routes(container),
+            *console_routes(console_dir(settings.console_dir)),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

@@ -18,6 +18,7 @@ import httpx
 import uvicorn
 
 from api.app import create_app
+from api.console import console_status
 from api.logging import configure_logging
 from api.settings import Settings
 from services.clock import utcnow
@@ -201,6 +202,8 @@ async def run_demo(port: int = 8000, host: str = "127.0.0.1") -> None:
             oauth_client_id=sim.credentials.oauth_client_id,
             oauth_client_secret=sim.credentials.oauth_client_secret,
             sync_interval_minutes=60,
+            # Atlassian's consent sends the browser back to the console Vigil serves.
+            frontend_url=f"{url}/console",
         )
         configure_logging("WARNING", json_lines=False)
         created: list[tuple[Organization, CreatedApiKey]] = []
@@ -215,7 +218,10 @@ async def run_demo(port: int = 8000, host: str = "127.0.0.1") -> None:
         org, key = created[0]
         async with httpx.AsyncClient(timeout=30) as http:
             await seed(DemoClient(http, f"{url}/graphql", key.secret), running)
-        print(_banner(url, running.base_url, org, key), flush=True)
+        print(
+            _banner(url, running.base_url, org, key, console_status(settings.console_dir, url)),
+            flush=True,
+        )
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -244,9 +250,10 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _banner(url: str, sim_url: str, org: Organization, key: CreatedApiKey) -> str:
+def _banner(url: str, sim_url: str, org: Organization, key: CreatedApiKey, console: str) -> str:
     return f"""
 Vigil demo ready (embedded store: nothing persists).
+  Console         {console}
   GraphiQL        {url}/graphql
   ADMIN API key   {key.secret}
                   (GraphiQL headers: {{"Authorization": "Bearer {key.secret}"}})

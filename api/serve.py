@@ -9,6 +9,7 @@ from typing import Any
 import uvicorn
 
 from api.app import create_app
+from api.console import console_status
 from api.logging import configure_logging
 from api.settings import Settings
 from services.models import CreatedApiKey, Organization
@@ -54,7 +55,9 @@ async def serve(settings: Settings) -> None:
         await asyncio.sleep(0.05)
     if server.started:
         host, port = server.servers[0].sockets[0].getsockname()[:2]
-        print(f"Vigil listening on http://{host}:{port} (GraphQL at /graphql)", flush=True)
+        url = f"http://{host}:{port}"
+        print(f"Vigil listening on {url} (GraphQL at /graphql)", flush=True)
+        print(f"Console: {console_status(settings.console_dir, url)}", flush=True)
     await task
     if not server.started:
         sys.exit(1)

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     frontend_url: str = "http://127.0.0.1:3000"
     cors_origins: str = ""
+    # The built web console served at /console (default: console/dist of the source tree).
+    console_dir: str | None = None
     oauth_client_id: str = ""
     oauth_client_secret: SecretStr | None = None
     atlassian_auth_url: str = "https://auth.atlassian.com"

@@ -86,10 +86,10 @@ class LiveServer:
 
 
 async def start_live_server(
-    store: Store, **settings: Any
+    store: Store, *, port: int | None = None, **settings: Any
 ) -> tuple[LiveServer, uvicorn.Server, asyncio.Task[None]]:
-    """Serve a Vigil app with uvicorn on a free loopback port in this event loop."""
-    port = free_port()
+    """Serve a Vigil app with uvicorn on a loopback port (default: a free one) in this loop."""
+    port = port or free_port()
     settings.setdefault("secret_key", generate_key())
     settings.setdefault("evidence_hmac_key", generate_key())
     settings.setdefault("allow_insecure_urls", True)

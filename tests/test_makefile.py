@@ -96,3 +96,33 @@ def test_the_oldest_pins_are_the_lower_bounds_of_pyproject() -> None:
         text=True,
     )
     assert missing.returncode != 0 and "no-such-package" in missing.stderr
+
+
+def test_test_builds_and_tests_the_console_before_pytest_when_node_is_there() -> None:
+    lines = _dry_run("test", "NODE_OK=yes")
+    steps = [line.strip() for line in lines]
+    npm = [s for s in steps if s.startswith("cd console && npm")]
+    assert npm == [
+        "cd console && npm ci --no-audit --no-fund",
+        "cd console && npm run build",
+        "cd console && npm test",
+    ]
+    assert steps.index(npm[-1]) < next(i for i, s in enumerate(steps) if s.endswith("pytest -q"))
+    # The build generates the typed operations from schema.graphql and type-checks them.
+    package = (ROOT / "console" / "package.json").read_text()
+    assert "graphql-codegen" in package and "tsc --noEmit" in package
+
+
+def test_without_node_the_console_is_skipped_in_one_line() -> None:
+    for target in ("test", "demo", "run"):
+        lines = _dry_run(target, "NODE_OK=")
+        assert not any("npm" in line for line in lines if not line.startswith("echo")), target
+        assert any("needs Node.js 20.19+" in line for line in lines), target
+    assert _dry_run("demo", "NODE_OK=yes")[-2].endswith("npm run build")
+
+
+def test_ci_installs_chromium_only_when_missing() -> None:
+    steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    install = next(i for i, s in enumerate(steps) if "apt-get install" in s and "chromium" in s)
+    assert any(s.startswith("if [ ! -x /usr/bin/chromium ]") for s in steps[:install])
+    assert install < steps.index("make test")

@@ -1,0 +1,39 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { useSession } from "../session";
+
+/** Call `refetch` whenever the live connection comes back (pushes may have been missed). */
+export function useOnReconnect(refetch: () => void): void {
+  const { live } = useSession();
+  const seen = useRef(live.epoch);
+  const latest = useRef(refetch);
+  latest.current = refetch;
+  useEffect(() => {
+    if (live.epoch > seen.current && seen.current > 0) latest.current();
+    seen.current = live.epoch;
+  }, [live.epoch]);
+}
+
+/** A value that follows `value` once it has stopped changing for `ms`. */
+export function useDebounced<T>(value: T, ms = 300): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setDebounced(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return debounced;
+}
+
+/** A clock that ticks every `ms`, for "5 min ago" texts. */
+export function useNow(ms = 30_000): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(t);
+  }, [ms]);
+  return now;
+}
+
+/** A network-only re-run of a urql query. */
+export function useRefresh(execute: (opts?: { requestPolicy?: "network-only" }) => void): () => void {
+  return useCallback(() => execute({ requestPolicy: "network-only" }), [execute]);
+}

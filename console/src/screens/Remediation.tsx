@@ -1,0 +1,341 @@
+// Remediation: the plan (each action's reason, source and whether it can be carried out),
+// select, confirm in a dialog that names every call, then watch each action to VERIFIED.
+import { useEffect, useMemo, useState } from "react";
+import { useClient, useMutation, useQuery, useSubscription } from "urql";
+import { Dialog, Empty, ErrorNotice, Loading, Notice, Progress, Tag, UserErrors } from "../components/ui";
+import { graphql } from "../gql";
+import type { RemediationFieldsFragment, RemediationState } from "../gql/graphql";
+import { problemFrom, splitUserErrors } from "../lib/errors";
+import { formatDateTime, plural } from "../lib/format";
+import { useOnReconnect, useRefresh } from "../lib/hooks";
+import { batchProgress, mergeActions } from "../lib/remediation";
+import { can } from "../lib/roles";
+import { Link } from "../lib/router";
+import { useSession } from "../session";
+
+graphql(`
+  fragment RemediationFields on RemediationAction {
+    id accountId displayName kind groupId groupName request reason executable blockedReason
+    state approvedAt updatedAt error evidenceId
+    source { type checkId resourceId reviewId entryId decision }
+    calls { method endpoint status message at }
+    verification { confirmed detail at }
+  }
+`);
+
+const PlanQuery = graphql(`
+  query RemediationScreen {
+    remediationPlan { ...RemediationFields }
+    integrations(purpose: ACCESS_REVIEW) { id authMethod connectedAs status grantedScopes site { url name } }
+  }
+`);
+
+const ApprovedQuery = graphql(`
+  query Remediations {
+    remediations(first: 100) {
+      totalCount
+      edges { node { ...RemediationFields } }
+    }
+  }
+`);
+
+const Updates = graphql(`
+  subscription RemediationUpdates {
+    remediationUpdated { ...RemediationFields }
+  }
+`);
+
+const CheckPushes = graphql(`
+  subscription RemediationCheckPushes {
+    checkResultUpdated { id checkId status }
+  }
+`);
+
+const Execute = graphql(`
+  mutation ExecuteRemediation($input: ExecuteRemediationInput!) {
+    executeRemediation(input: $input) {
+      actions { ...RemediationFields }
+      userErrors { field code message }
+    }
+  }
+`);
+
+const Enable = graphql(`
+  mutation EnableRemediation {
+    enableConfluenceRemediation(input: { confirm: true }) {
+      authorizationUrl
+      message
+      integration { id grantedScopes }
+      userErrors { field code message }
+    }
+  }
+`);
+
+type Action = RemediationFieldsFragment;
+
+const STATE: Record<RemediationState, { label: string; tone: "neutral" | "info" | "good" | "bad" }> = {
+  PENDING: { label: "Waiting to be called", tone: "neutral" },
+  DONE: { label: "Called, verifying", tone: "info" },
+  VERIFIED: { label: "Verified", tone: "good" },
+  FAILED: { label: "Failed", tone: "bad" },
+};
+
+function describeAction(a: Action): string {
+  const who = a.displayName ?? a.accountId;
+  return a.kind === "SUSPEND_ACCESS" ? `Suspend ${who} in the Atlassian organization` : `Remove ${who} from ${a.groupName || a.groupId}`;
+}
+
+function selectable(a: Action): boolean {
+  return a.executable && (a.state === null || a.state === "FAILED");
+}
+
+export function Remediation() {
+  const { me, announce } = useSession();
+  const client = useClient();
+  const admin = can(me.role, "remediate");
+  const [{ data, fetching, error }, execute] = useQuery({ query: PlanQuery });
+  const refresh = useRefresh(execute);
+  const [approved] = useQuery({ query: ApprovedQuery });
+  const [actions, setActions] = useState<Map<string, Action>>(new Map());
+  const [batch, setBatch] = useState<string[]>([]);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [confirming, setConfirming] = useState(false);
+  const [errors, setErrors] = useState<string[]>([]);
+  const [executing, run] = useMutation(Execute);
+  const [enabling, enable] = useMutation(Enable);
+  const [enableMessage, setEnableMessage] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (approved.data) setActions((m) => mergeActions(m, approved.data!.remediations.edges.map((e) => e.node)));
+  }, [approved.data]);
+  useOnReconnect(() => {
+    refresh();
+    client.query(ApprovedQuery, {}, { requestPolicy: "network-only" }).toPromise().then((r) => {
+      if (r.data) setActions((m) => mergeActions(m, r.data!.remediations.edges.map((e) => e.node)));
+    });
+  });
+  useSubscription({ query: Updates }, (_p: unknown, e) => {
+    const action = e.remediationUpdated;
+    setActions((m) => mergeActions(m, [action]));
+    if (action.state === "VERIFIED" || action.state === "FAILED") announce(`${describeAction(action)}: ${STATE[action.state].label}`);
+    return e;
+  });
+  // Nothing announces a changed plan: re-read it when a check changes (a sync after the
+  // remediation, an offboarding) and when a batch ends.
+  useSubscription({ query: CheckPushes }, (_p: unknown, e) => {
+    refresh();
+    return e;
+  });
+  const progress = useMemo(() => batchProgress(actions, batch), [actions, batch]);
+  useEffect(() => {
+    if (progress.finished) refresh();
+  }, [progress.finished, refresh]);
+
+  const plan = data?.remediationPlan ?? [];
+  const integration = data?.integrations.find((i) => i.status === "CONNECTED") ?? data?.integrations[0];
+  const selectableIds = plan.filter(selectable).map((a) => a.id);
+  const chosen = plan.filter((a) => selected.has(a.id) && selectable(a));
+  const blocked = plan.filter((a) => !a.executable);
+
+  const toggle = (id: string) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  const allChosen = selectableIds.length > 0 && selectableIds.every((id) => selected.has(id));
+  const toggleAll = () => setSelected(allChosen ? new Set() : new Set(selectableIds));
+
+  const confirm = async () => {
+    const ids = chosen.map((a) => a.id);
+    const r = await run({ input: { actionIds: ids, confirm: true } });
+    setConfirming(false);
+    if (r.error) {
+      setErrors([problemFrom(r.error)!.detail]);
+      return;
+    }
+    const payload = r.data?.executeRemediation;
+    const split = splitUserErrors(payload?.userErrors);
+    const errs = [...split.general, ...Object.values(split.byField)];
+    setErrors(errs);
+    if (errs.length === 0 && payload) {
+      setActions((m) => mergeActions(m, payload.actions));
+      setBatch(ids);
+      setSelected(new Set());
+      announce(`${plural(ids.length, "action")} approved`);
+    }
+  };
+  const onEnable = async () => {
+    const r = await enable({});
+    const payload = r.data?.enableConfluenceRemediation;
+    const errs = r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(payload?.userErrors).general;
+    setErrors(errs);
+    if (errs.length === 0 && payload) {
+      if (payload.authorizationUrl) window.location.assign(payload.authorizationUrl);
+      else setEnableMessage(payload.message ?? "Remediation is enabled.");
+    }
+  };
+
+  const batchActions = batch.map((id) => actions.get(id)).filter((a): a is Action => a !== undefined);
+  const history = [...actions.values()].filter((a) => !batch.includes(a.id)).sort((a, b) => (b.approvedAt ?? "").localeCompare(a.approvedAt ?? ""));
+
+  return (
+    <>
+      <h1 tabIndex={-1}>Remediation</h1>
+      <p className="muted">
+        Vigil proposes the exact Atlassian calls that remove access it found wrong (offboarded people, revoked or downgraded review
+        entries). Nothing is called until an ADMIN confirms; each call is read back to verify it.
+      </p>
+      <UserErrors errors={errors} />
+      {enableMessage && <Notice tone="info">{enableMessage}</Notice>}
+      {batch.length > 0 && (
+        <section className="card" aria-labelledby="batch-h" data-testid="batch">
+          <h2 id="batch-h">Carrying out {plural(batch.length, "action")}</h2>
+          <Progress
+            label={progress.finished ? "Finished" : "In progress"}
+            value={progress.verified + progress.failed}
+            max={progress.total}
+            text={`${progress.verified} verified, ${progress.failed} failed, ${progress.pending + progress.done} to go`}
+          />
+          <ActionStates actions={batchActions} />
+          {progress.finished && progress.failed === 0 && (
+            <Notice tone="success" title="Every action is verified">
+              <p>Vigil syncs the site again; the checks move when that sync ends.</p>
+            </Notice>
+          )}
+        </section>
+      )}
+      <section aria-labelledby="plan-h">
+        <h2 id="plan-h">Plan</h2>
+        {error && !data && <ErrorNotice problem={problemFrom(error)!} onRetry={refresh} />}
+        {fetching && !data && <Loading label="Planning…" />}
+        {data && plan.length === 0 && (
+          <Empty title="Nothing to remediate">
+            <p>
+              No offboarded person keeps access, and no revoke or downgrade decision of a completed <Link to="/reviews">access review</Link>{" "}
+              waits.
+            </p>
+          </Empty>
+        )}
+        {blocked.length > 0 && admin && integration?.authMethod === "OAUTH" && (
+          <Notice tone="warn" title={`${plural(blocked.length, "action")} cannot be carried out with the current grant`}>
+            <p>Vigil's OAuth grant does not include writing group memberships.</p>
+            <button type="button" onClick={onEnable} disabled={enabling.fetching}>
+              Enable remediation (asks Atlassian for write access)
+            </button>
+          </Notice>
+        )}
+        {plan.length > 0 && (
+          <>
+            {admin && (
+              <div className="toolbar">
+                <label className="inline">
+                  <input type="checkbox" checked={allChosen} onChange={toggleAll} disabled={selectableIds.length === 0} /> Select every executable
+                  action ({selectableIds.length})
+                </label>
+                <button type="button" onClick={() => setConfirming(true)} disabled={chosen.length === 0}>
+                  Review and confirm {chosen.length > 0 ? plural(chosen.length, "action") : ""}…
+                </button>
+              </div>
+            )}
+            <div className="table-wrap">
+              <table className="table" data-testid="plan">
+                <caption className="sr-only">Planned actions</caption>
+                <thead>
+                  <tr>
+                    {admin && <th scope="col"><span className="sr-only">Select</span></th>}
+                    <th scope="col">Action</th>
+                    <th scope="col">Why</th>
+                    <th scope="col">Can run</th>
+                    <th scope="col">State</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {plan.map((a) => {
+                    const current = actions.get(a.id) ?? a;
+                    return (
+                      <tr key={a.id} data-action={a.id}>
+                        {admin && (
+                          <td>
+                            <input
+                              type="checkbox"
+                              aria-label={`Select: ${describeAction(a)}`}
+                              checked={selected.has(a.id)}
+                              disabled={!selectable(a)}
+                              onChange={() => toggle(a.id)}
+                            />
+                          </td>
+                        )}
+                        <td>
+                          {describeAction(a)}
+                          <div className="mono small">{a.request}</div>
+                        </td>
+                        <td>
+                          {a.reason}
+                          <div className="muted small">
+                            {a.source.type === "CHECK" && a.source.checkId ? (
+                              <Link to={`/checks/${encodeURIComponent(a.source.checkId)}`}>from the check</Link>
+                            ) : a.source.reviewId ? (
+                              <Link to={`/reviews/${encodeURIComponent(a.source.reviewId)}`}>from the review ({a.source.decision?.toLowerCase()})</Link>
+                            ) : null}
+                          </div>
+                        </td>
+                        <td>{a.executable ? <Tag tone="good">yes</Tag> : <><Tag tone="warn">no</Tag><div className="small">{a.blockedReason}</div></>}</td>
+                        <td>{current.state ? <Tag tone={STATE[current.state].tone}>{STATE[current.state].label}</Tag> : <span className="muted">planned</span>}</td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            </div>
+          </>
+        )}
+      </section>
+      {history.length > 0 && (
+        <section aria-labelledby="done-h">
+          <h2 id="done-h">Earlier actions</h2>
+          <ActionStates actions={history.slice(0, 50)} />
+        </section>
+      )}
+      <Dialog open={confirming} title="Call Atlassian?" onClose={() => setConfirming(false)}>
+        <p>
+          Vigil will make {plural(chosen.length, "call")} to Atlassian
+          {integration?.site ? ` on ${integration.site.name ?? integration.site.url}` : ""}
+          {integration?.connectedAs ? `, as ${integration.connectedAs}` : ""}. Each takes effect at once and is then read back:
+        </p>
+        <ol className="calls">
+          {chosen.map((a) => (
+            <li key={a.id}>
+              <span>{describeAction(a)}</span>
+              <code>{a.request}</code>
+            </li>
+          ))}
+        </ol>
+        <div className="actions">
+          <button type="button" className="danger" onClick={confirm} disabled={executing.fetching || chosen.length === 0}>
+            Call Atlassian ({chosen.length})
+          </button>
+          <button type="button" className="secondary" onClick={() => setConfirming(false)}>
+            Cancel
+          </button>
+        </div>
+      </Dialog>
+    </>
+  );
+}
+
+function ActionStates({ actions }: { actions: Action[] }) {
+  return (
+    <ul className="plain-list action-states">
+      {actions.map((a) => (
+        <li key={a.id} data-action-state={a.state ?? "PLANNED"} data-action={a.id}>
+          {a.state && <Tag tone={STATE[a.state].tone}>{STATE[a.state].label}</Tag>} {describeAction(a)}
+          {a.verification && <span className="muted small"> — {a.verification.detail}</span>}
+          {a.error && <div className="field__error">Atlassian answered: {a.error}</div>}
+          {a.approvedAt && <div className="muted small">approved {formatDateTime(a.approvedAt)}</div>}
+        </li>
+      ))}
+    </ul>
+  );
+}

@@ -1,0 +1,5 @@
+// Vitest: unmount what each component test rendered.
+import { cleanup } from "@testing-library/react";
+import { afterEach } from "vitest";
+
+afterEach(cleanup);
