@@ -72,6 +72,18 @@ class LiveServer:
     def ws_url(self) -> str:
         return self.graphql_url.replace("http://", "ws://", 1)
 
+    async def settled(self) -> None:
+        """Wait until the work earlier requests set off in the background has finished.
+
+        A request returns before what it triggers is done: remediation runs, and the
+        (coalesced) re-evaluation of the checks, which stores every evaluated check's
+        ``evaluated_at`` even when nothing else changed. A test that compares stored state
+        across a request settles first, or it sees an earlier request's writes as the new
+        one's. (Without ``run_worker`` these are the server's only background writers.)
+        """
+        await self.container.remediation.wait_idle()
+        await self.container.compliance.reevaluator.settle()
+
 
 async def start_live_server(
     store: Store, **settings: Any

@@ -156,6 +156,8 @@ async def test_another_organizations_ids_look_made_up(world: World, op: Operatio
 
 
 async def _counts(world: World) -> dict[str, int]:
+    """Documents per collection, once the checks the seed's changes re-evaluate are stored."""
+    await world.live.settled()
     db = world.live.container.store._db
     return {n: await db[n].count_documents({}) for n in await db.list_collection_names()}
 
