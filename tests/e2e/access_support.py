@@ -11,8 +11,8 @@ from gql import GraphQLRequest
 
 from services.checks.events import CHECKS_CHANNEL
 from services.events import topic_for
-from tests.e2e.connect_support import Env
-from tests.graphql_client import gql_ws
+from testkit.connect import Env
+from testkit.graphql_client import gql_ws
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from tests.conftest import LiveServer, open_store, start_live_server
+from testkit.live import LiveServer, open_store, start_live_server
 
 
 @asynccontextmanager

@@ -17,16 +17,15 @@ from services.integrations.models import Purpose
 from services.integrations.oauth_flow import hash_state
 from services.models import Role
 from simulator import RunningSimulator
+from testkit.connect import Env, consent
+from testkit.graphql_client import gql_ws
 from tests.conftest import STORE_KINDS
 from tests.e2e.connect_support import (
     INTEGRATION_FIELDS,
-    Env,
-    consent,
     make_env,
     redirect_params,
     sim,  # noqa: F401 - fixture
 )
-from tests.graphql_client import gql_ws
 
 API_TOKEN = f"""mutation($input: ConnectApiTokenInput!) {{
   connectConfluenceApiToken(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}

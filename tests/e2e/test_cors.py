@@ -11,7 +11,7 @@ import pytest
 import websockets
 
 from api.settings import Settings
-from tests.conftest import LiveServer
+from testkit.live import LiveServer
 from tests.e2e.server_support import serving
 
 DEV_SERVERS = [

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from testkit.live import LiveServer
 from tests.e2e.server_support import serving
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml"}

@@ -14,8 +14,8 @@ from gql.transport.exceptions import TransportQueryError
 
 from services.events import topic_for
 from services.models import Role
-from tests.conftest import LiveServer
-from tests.graphql_client import gql_http, gql_ws
+from testkit.graphql_client import gql_http, gql_ws
+from testkit.live import LiveServer
 
 ME = "query { me { role organization { id name frameworks } } }"
 

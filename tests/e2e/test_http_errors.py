@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from testkit.live import LiveServer
 from tests.e2e.server_support import serving
 
 

@@ -20,10 +20,11 @@ from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from simulator.remediation import REMOVE_MEMBER
+from testkit.connect import Env
+from testkit.graphql_client import failing_items, gql_ws
 from tests.conftest import STORE_KINDS
 from tests.e2e.access_support import RUNS, connect_access_review, watch_check
-from tests.e2e.connect_support import Env, make_env
-from tests.graphql_client import failing_items, gql_ws
+from tests.e2e.connect_support import make_env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 VALID = "confluence-access-valid"
@@ -448,7 +449,8 @@ async def test_an_oauth_connection_opts_in_to_the_write_scope_before_anything_is
 ) -> None:
     import httpx
 
-    from tests.e2e.connect_support import consent, redirect_params
+    from testkit.connect import consent
+    from tests.e2e.connect_support import redirect_params
 
     started = (await env.gql(START_OAUTH))["startConfluenceOAuth"]
     assert started["userErrors"] == []

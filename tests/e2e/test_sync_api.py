@@ -16,9 +16,10 @@ from services.events import topic_for
 from services.models import Role
 from services.sync.progress import SYNC_CHANNEL
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.connect import Env
+from testkit.graphql_client import gql_ws
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import Env, make_env
-from tests.graphql_client import gql_ws
+from tests.e2e.connect_support import make_env
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""

@@ -27,9 +27,8 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import LiveServer
+from testkit.live import LiveServer, live_server
 from tests.security.schema_calls import Operation, operations
-from tests.security.support import live_server
 
 EXAMPLES = settings(
     max_examples=12,

@@ -20,11 +20,10 @@ import pytest
 
 from services.evidence.models import EvidenceEntry
 from services.models import Role
+from testkit.live import LiveServer, live_server
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
-from tests.conftest import LiveServer
 from tests.security.schema_calls import Operation, operations
-from tests.security.support import live_server
 
 REVIEWER_MUTATIONS = {"decideAccess", "completeAccessReview"}
 

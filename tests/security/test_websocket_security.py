@@ -14,8 +14,8 @@ from services.events import topic_for
 from services.events.replicated import ReplicatedEventBus
 from services.models import Role
 from services.store import Store
-from tests.conftest import LiveServer
-from tests.security.support import ack, closed_with, live_server, raw_ws, subscribe
+from testkit.live import LiveServer, live_server
+from tests.security.support import ack, closed_with, raw_ws, subscribe
 
 SUB = "subscription { apiKeyChanged { change } }"
 ME = "{ me { role } }"
