@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +19,6 @@ from api.settings import Settings
 from services.crypto import generate_key
 from services.store import Store
 from services.store.client import connect
-from testkit.mongo import free_port
 
 
 def open_store(kind: str, wire_url: str | None) -> Store:
@@ -58,11 +59,21 @@ class LiveServer:
         await self.container.compliance.reevaluator.settle()
 
 
+STARTUP_SECONDS = 60.0
+
+
 async def start_live_server(
     store: Store, **settings: Any
 ) -> tuple[LiveServer, uvicorn.Server, asyncio.Task[None]]:
-    """Serve a Vigil app with uvicorn on a free loopback port in this event loop."""
-    port = free_port()
+    """Serve a Vigil app with uvicorn on a free loopback port in this event loop.
+
+    The socket is bound here and handed to uvicorn, so no other process can take the port
+    between choosing and binding it; the server is returned once it accepts connections (or
+    this raises: a server that did not start never reaches the test as a refused request).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     settings.setdefault("secret_key", generate_key())
     settings.setdefault("evidence_hmac_key", generate_key())
     settings.setdefault("allow_insecure_urls", True)
@@ -70,15 +81,17 @@ async def start_live_server(
     # No scheduler unless a test asks for one: it would sync connected integrations by itself.
     settings.setdefault("run_worker", False)
     app = create_app(Settings(host="127.0.0.1", port=port, **settings), store=store)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not server.started:  # uvicorn exposes a flag only
         if task.done():
             task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            await task
+            raise TimeoutError(f"uvicorn did not start within {STARTUP_SECONDS:.0f} s")
         await asyncio.sleep(0.02)
     return LiveServer(f"http://127.0.0.1:{port}", app.state.container), server, task
 
