@@ -22,6 +22,7 @@ from simulator import RunningSimulator, Simulator, generate_site, start_simulato
 from simulator.remediation import REMOVE_MEMBER
 from testkit.connect import Env
 from testkit.graphql_client import failing_items, gql_ws
+from tests.conditions import until
 from tests.conftest import STORE_KINDS
 from tests.e2e.access_support import RUNS, connect_access_review, watch_check
 from tests.e2e.connect_support import make_env
@@ -156,10 +157,10 @@ async def watch_remediations(env: Env) -> AsyncIterator[Updates]:
 
     task = asyncio.create_task(pump())
     try:
-        for _ in range(500):
-            if env.live.container.bus.subscriber_count(topic) > before or task.done():
-                break
-            await asyncio.sleep(0.01)
+        await until(
+            lambda: env.live.container.bus.subscriber_count(topic) > before or task.done(),
+            what="the subscription to listen on the bus",
+        )
         if task.done():
             task.result()
         yield updates
