@@ -66,6 +66,7 @@ async def world() -> AsyncIterator[World]:
             }
             world = World(live, http, org_a.id, keys, [])
             await _seed(world)
+            await live.settled()  # the check results and evidence the seed sets off, too
             world.a_ids = await _harvest_ids(live, org_a.id)
             yield world
 
