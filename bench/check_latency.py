@@ -36,10 +36,10 @@ from services.reviews.systems import SystemSettings
 from services.store import Store
 from services.store.client import connect
 from services.sync.models import SnapshotAccount, SnapshotScope
-from tests.access.support import connected
-from tests.conftest import LiveServer, start_live_server
-from tests.graphql_client import failing_items, gql_http, gql_ws
-from tests.mongo import wire_server
+from testkit.graphql_client import failing_items, gql_http, gql_ws
+from testkit.live import LiveServer, start_live_server
+from testkit.mongo import wire_server
+from testkit.sync import connected_integration
 
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
   person { id } userErrors { message } } }"""
@@ -82,7 +82,7 @@ async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
     container = live.container
     org, created = await container.services.organizations.create_organization("Bench")
     admin = Principal(org.id, Role.ADMIN, created.key.id)
-    integration = await connected(store, org.id)
+    integration = await connected_integration(store, org.id, has_admin_key=True)
     started = time.perf_counter()
     scope = SnapshotScope("snap_bench", integration.id, org.id)
     rows = accounts(n)

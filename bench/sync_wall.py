@@ -40,16 +40,16 @@ from services.integrations.models import Purpose
 from services.store import Store
 from services.store.client import connect
 from simulator import Simulator, generate_site
-from tests.mongo import wire_server
-from tests.static_connector import StaticConnectorFactory
-from tests.sync.support import connected_integration, make_runner, sync_now
-from tests.sync.test_ground_truth import (
+from testkit.ground_truth import (
     DIRECTORY,
     GROUPS,
     MEMBERS,
     USERS_BULK,
     expected_requests,
 )
+from testkit.mongo import wire_server
+from testkit.static_connector import StaticConnectorFactory
+from testkit.sync import connected_integration, make_runner, sync_now
 
 TARGET = 1.3
 

@@ -11,8 +11,9 @@ from gql import GraphQLRequest
 
 from services.checks.events import CHECKS_CHANNEL
 from services.events import topic_for
-from tests.e2e.connect_support import Env
-from tests.graphql_client import gql_ws
+from testkit.connect import Env
+from testkit.graphql_client import gql_ws
+from tests.conditions import until
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""
@@ -130,10 +131,10 @@ async def watch_check(env: Env, check_id: str | None) -> AsyncIterator[ResultStr
 
     task = asyncio.create_task(pump())
     try:
-        for _ in range(500):  # until the subscription listens on the bus
-            if env.live.container.bus.subscriber_count(topic) > before or task.done():
-                break
-            await asyncio.sleep(0.01)
+        await until(
+            lambda: env.live.container.bus.subscriber_count(topic) > before or task.done(),
+            what="the subscription to listen on the bus",
+        )
         if task.done():
             task.result()
         yield stream

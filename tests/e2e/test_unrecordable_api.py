@@ -14,8 +14,8 @@ from services.models import AccountStatus, AccountType, Principal, Role
 from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
 from services.sync.models import SnapshotAccount
+from testkit.live import open_store, start_live_server
 from tests.access.support import connected, seed_snapshot
-from tests.conftest import open_store, start_live_server
 
 pytestmark = pytest.mark.wire
 

@@ -25,7 +25,7 @@ from services.people.models import (
 from services.store import Store
 from services.store.common import newest_first
 from services.sync.models import AccountFilter, SnapshotAccount, SnapshotScope, SyncTrigger
-from tests.conftest import open_store
+from testkit.live import open_store
 from tests.evidence.support import CHECKS, T0, bulk_load, prepared_chain
 
 SIZE = 300

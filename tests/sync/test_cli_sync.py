@@ -15,7 +15,7 @@ from services.events import InMemoryEventBus
 from services.integrations.models import Purpose
 from services.sync.models import SyncRunStatus, SyncTrigger
 from simulator import RunningSimulator
-from tests.conftest import open_store
+from testkit.live import open_store
 from tests.sync.support import connected_integration, static_connectors
 
 

@@ -21,7 +21,8 @@ from services.store import Store
 from services.sync.connector import Clients, Connector
 from services.sync.models import SyncRunStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
-from tests.sync.support import connected_integration, fast_policy, make_runner, sync_now
+from testkit.sync import connected_integration, make_runner, sync_now
+from tests.sync.support import fast_policy
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ reads (2xx responses the client received), never attempts or retries."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -26,14 +25,9 @@ from services.sync.connector import Clients, Connector
 from services.sync.models import SnapshotAccount, SnapshotCounts, SyncRun, SyncRunStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from simulator.site import Site
-from tests.sync.support import connected_integration, fast_policy, make_runner, sync_now
-
-GROUPS = "GET /wiki/rest/api/group"
-MEMBERS = "GET /wiki/rest/api/group/{groupId}/membersByGroupId"
-USERS_BULK = "POST /wiki/api/v2/users-bulk"
-DIRECTORY = "POST /admin/v2/orgs/{orgId}/directories/-/users/search"
-SEARCH = "GET /wiki/rest/api/content/search"
-TENANT_INFO = "GET /_edge/tenant_info"
+from testkit.ground_truth import SEARCH, expected_requests, pages_needed
+from testkit.sync import connected_integration, make_runner, sync_now
+from tests.sync.support import fast_policy
 
 
 @pytest.fixture(scope="module")
@@ -79,24 +73,6 @@ class ReadRecorder:
         for route, pages in expected.items():
             assert sim.counters.count(route, 200) == pages, (route, sim.counters.snapshot())
         assert len(self.reads) == sum(expected.values())
-
-
-def _pages_needed(n: int, size: int) -> int:
-    return max(1, math.ceil(n / size))
-
-
-def expected_requests(sim: Simulator) -> dict[str, int]:
-    """The fewest requests that can read the whole site (server page-size caps)."""
-    site, config = sim.site, sim.config
-    return {
-        GROUPS: _pages_needed(len(site.groups), config.groups_cap),
-        MEMBERS: sum(
-            _pages_needed(len(site.members_of(g)), config.members_cap) for g in site.groups
-        ),
-        USERS_BULK: math.ceil(len(site.member_account_ids()) / config.users_bulk_max),
-        DIRECTORY: _pages_needed(len(sim.directory_accounts()), config.admin_max_limit),
-        TENANT_INFO: 1,  # the API-token site's cloud id: last activity is per site (§5.8)
-    }
 
 
 def expected_account(site: Site, account_id: str) -> SnapshotAccount:
@@ -185,5 +161,5 @@ async def test_policy_pages_match_ground_truth(store: Store, big_sim: RunningSim
         assert got.web_url and page_id in got.web_url
     # Bodies, versions and labels come inline: one search request per page of results.
     recorder.assert_each_read_once(
-        {SEARCH: _pages_needed(len(expected), sim.config.search_body_cap)}, sim
+        {SEARCH: pages_needed(len(expected), sim.config.search_body_cap)}, sim
     )
