@@ -23,7 +23,7 @@ from services.sync.models import (
 )
 from services.sync.queue import NOT_CONNECTED, STALE_RUN, Claim, RunQueue
 from services.sync.runner import RunnerOptions
-from tests.sync.support import connected_integration, make_queue
+from testkit.sync import connected_integration, make_queue
 
 
 async def _integration(store: Store) -> Integration:
