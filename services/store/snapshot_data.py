@@ -16,6 +16,7 @@ from pymongo.errors import BulkWriteError
 from services.models import AccountStatus
 from services.sync.models import (
     DirectoryEntry,
+    Grant,
     SnapshotAccount,
     SnapshotCounts,
     SnapshotGroup,
@@ -206,8 +207,25 @@ def _account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:
         "account_status": a.account_status.value,
         "groups": sorted(a.groups),
         "is_admin": a.is_admin,
+        "has_access": a.has_access,
+        "access_via": [grant_doc(g) for g in a.access_via],
+        "admin_via": [grant_doc(g) for g in a.admin_via],
+        "directory_status": a.directory_status.value if a.directory_status else None,
+        "directory_id": a.directory_id,
+        "claim_status": a.claim_status.value if a.claim_status else None,
         "mfa_enabled": a.mfa_enabled,
         "last_active_at": a.last_active_at,
+    }
+
+
+def grant_doc(g: Grant) -> dict[str, Any]:
+    """A grant as stored (``snapshot_queries.to_grant`` reads it back)."""
+    return {
+        "kind": g.kind.value,
+        "source": g.source.value,
+        "group": g.group,
+        "group_id": g.group_id,
+        "role": g.role,
     }
 
 

@@ -34,6 +34,8 @@ from services.models import AccountStatus, AccountType
 from services.sync.connector import Connector
 from services.sync.models import (
     DirectoryEntry,
+    Grant,
+    GrantSource,
     Phase,
     SnapshotAccount,
     SnapshotGroup,
@@ -278,16 +280,22 @@ def assemble(
     status = user.account_status if user else AccountStatus.UNKNOWN
     if directory is not None and directory.account_status is not AccountStatus.UNKNOWN:
         status = directory.account_status
+    names = tuple(sorted(groups))
     return SnapshotAccount(
         account_id=account_id,
         display_name=(user.display_name or None) if user else None,
         email=user.email if user else None,
         account_type=user.account_type if user else AccountType.UNKNOWN,
         account_status=status,
-        is_admin=any(g.casefold() in admin_groups for g in groups),
         mfa_enabled=directory.mfa_enabled if directory else None,
-        groups=tuple(sorted(groups)),
+        groups=names,
         last_active_at=directory.last_active if directory else None,
+        access_via=tuple(Grant.via_group(g, GrantSource.GROUP_MEMBERSHIP) for g in names),
+        admin_via=tuple(
+            Grant.via_group(g, GrantSource.ADMIN_GROUPS_SETTING)
+            for g in names
+            if g.casefold() in admin_groups
+        ),
     )
 
 

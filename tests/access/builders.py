@@ -20,9 +20,10 @@ from services.reviews.models import (
     ReviewStatus,
     SystemKind,
 )
-from services.sync.models import SnapshotAccount
+from services.sync.models import Grant, GrantSource, SnapshotAccount
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ADMIN_GRANT = Grant.via_group("confluence-administrators", GrantSource.ADMIN_GROUPS_SETTING)
 ORG = "org_test"
 
 
@@ -41,9 +42,10 @@ def account(
         email=email,
         account_type=AccountType.parse(type),
         account_status=AccountStatus.parse(status),
-        is_admin=admin,
         mfa_enabled=mfa,
         groups=("confluence-users",),
+        access_via=(Grant.via_group("confluence-users", GrantSource.GROUP_MEMBERSHIP),),
+        admin_via=(ADMIN_GRANT,) if admin else (),
     )
 
 

@@ -19,11 +19,18 @@ from services.atlassian.admin import AdminClient
 from services.confluence.auth import BasicAuth
 from services.confluence.client import ConfluenceClient
 from services.confluence.retry import RetryObserver
-from services.integrations.models import Integration, Purpose
+from services.integrations.models import DEFAULT_ADMIN_GROUPS, Integration, Purpose
 from services.models import AccountStatus, AccountType
 from services.store import Store
 from services.sync.connector import Clients, Connector
-from services.sync.models import SnapshotAccount, SnapshotCounts, SyncRun, SyncRunStatus
+from services.sync.models import (
+    Grant,
+    GrantSource,
+    SnapshotAccount,
+    SnapshotCounts,
+    SyncRun,
+    SyncRunStatus,
+)
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from simulator.site import Site
 from tests.sync.support import connected_integration, fast_policy, make_runner, sync_now
@@ -103,16 +110,22 @@ def expected_account(site: Site, account_id: str) -> SnapshotAccount:
     a = site.accounts[account_id]
     in_directory = a.account_type == "atlassian" and a.account_status != "unknown"
     managed = in_directory and site.is_managed(a)
+    groups = tuple(sorted(g.name for g in site.groups_of(a.account_id)))
     return SnapshotAccount(
         account_id=a.account_id,
         display_name=a.display_name,
         email=a.visible_email or None,
         account_type=AccountType.parse(a.account_type),
         account_status=AccountStatus.parse(a.account_status),
-        is_admin=site.is_admin(a.account_id),
         mfa_enabled=a.mfa_enabled if managed else None,
-        groups=tuple(sorted(g.name for g in site.groups_of(a.account_id))),
+        groups=groups,
         last_active_at=a.last_active if in_directory else None,
+        access_via=tuple(Grant.via_group(g, GrantSource.GROUP_MEMBERSHIP) for g in groups),
+        admin_via=tuple(
+            Grant.via_group(g, GrantSource.ADMIN_GROUPS_SETTING)
+            for g in groups
+            if g in DEFAULT_ADMIN_GROUPS
+        ),
     )
 
 
