@@ -17,32 +17,21 @@ embedded one; one fixed example also runs on the wire store.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.atlassian.admin import AdminClient
-from services.confluence.auth import BasicAuth
-from services.confluence.client import ConfluenceClient
-from services.confluence.retry import RetryObserver
-from services.integrations.models import Integration
 from services.models import DirectoryStatus
-from services.store import Store
-from services.sync.connector import Clients, Connector
-from services.sync.models import GrantKind, SnapshotAccount, SyncRunStatus
-from simulator import Simulator, create_simulator_app, generate_site
+from services.sync.models import GrantKind, SnapshotAccount
+from simulator import Simulator, generate_site
 from simulator.actions import ActionError
 from simulator.roles import ADMIN, GUEST, SITE_ADMIN, USER
 from tests.conftest import open_store
-from tests.sync.support import connected_integration, fast_policy, make_runner, sync_now
+from tests.sync.inprocess import synced
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-BASE = "http://sim"
 ACTIONS = (
     "suspend",
     "restore",
@@ -57,31 +46,6 @@ ACTIONS = (
     "org-admin",
     "direct-only",
 )
-
-
-class InProcess:
-    """Connectors to the simulator's ASGI app: Basic auth as its admin operator on the site
-    host, and its Admin API key."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-        self.app = create_simulator_app(sim)
-
-    def open(
-        self, integration: Integration, observer: RetryObserver
-    ) -> AbstractAsyncContextManager[Connector]:
-        return self._open(observer)
-
-    @asynccontextmanager
-    async def _open(self, observer: RetryObserver) -> AsyncIterator[Connector]:
-        creds, policy = self.sim.credentials, fast_policy().with_observer(observer)
-        transport = httpx.ASGITransport(app=self.app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
-            auth = BasicAuth(creds.admin_token.email, creds.admin_token.token)
-            site = f"{BASE}/site/{self.sim.site.name}"
-            confluence = ConfluenceClient(http, site, auth, policy)
-            admin = AdminClient(http, creds.admin_api_key, policy, api_base=f"{BASE}/api")
-            yield Clients(confluence, admin, creds.org_id)
 
 
 def act(sim: Simulator, action: str, account_id: str, pick: int) -> None:
@@ -118,20 +82,6 @@ def act(sim: Simulator, action: str, account_id: str, pick: int) -> None:
             actions.set_org_admin(account_id, pick % 2 == 0)
     except ActionError:
         pass  # e.g. an unmanaged account cannot be deactivated: nothing changed
-
-
-async def synced(store: Store, sim: Simulator) -> dict[str, SnapshotAccount]:
-    """Vigil's snapshot of the site after one sync with the Admin API key."""
-    org = await store.organizations.create(name="Acme")
-    integration = await connected_integration(
-        store, org.id, site_url=f"{BASE}/site/{sim.site.name}"
-    )
-    run = await sync_now(make_runner(store, InProcess(sim)), integration)
-    assert run is not None and run.status is SyncRunStatus.SUCCEEDED, run
-    return {
-        a.account_id: a
-        async for a in store.snapshot_queries.iter_accounts(snapshot_id=run.snapshot_id)
-    }
 
 
 def assert_matches_ground_truth(sim: Simulator, accounts: dict[str, SnapshotAccount]) -> None:
@@ -194,8 +144,8 @@ def random_site(seed: int, users: int, groups: int, steps: list[tuple[str, int]]
 @pytest.mark.wire
 async def test_vigil_access_equals_the_ground_truth_on_the_wire_store(wire_url: str) -> None:
     """One larger fixed example on the real wire-protocol server."""
-    steps = [(ACTIONS[i % len(ACTIONS)], i * 37) for i in range(12)]
-    sim = random_site(28, 40, 8, steps)
+    steps = [(ACTIONS[i % len(ACTIONS)], i * 37) for i in range(len(ACTIONS))]
+    sim = random_site(21, 40, 8, steps)
     store = open_store("wire", wire_url)
     await store.ensure_indexes()
     try:
