@@ -35,7 +35,7 @@ from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
 from services.store import Store
 from services.store.client import connect
-from services.sync.models import SnapshotAccount, SnapshotScope
+from services.sync.models import Grant, GrantSource, SnapshotAccount, SnapshotScope
 from testkit.graphql_client import failing_items, gql_http, gql_ws
 from testkit.live import LiveServer, start_live_server
 from testkit.mongo import wire_server
@@ -63,9 +63,10 @@ def accounts(n: int) -> list[SnapshotAccount]:
                 email=email if kind != "app" else None,
                 account_type=AccountType(kind),
                 account_status=AccountStatus.ACTIVE,
-                is_admin=i % 50 == 0,
                 mfa_enabled=i % 7 != 0,
                 groups=("confluence-users",),
+                access_via=(Grant.via_group("confluence-users", GrantSource.GROUP_MEMBERSHIP),),
+                admin_via=(Grant.direct("atlassian/admin"),) if i % 50 == 0 else (),
             )
         )
     return rows
