@@ -15,14 +15,15 @@ checks the scopes select (all, a source's, or those reading one input of a sourc
    Changed → ``record_evidence`` gets the ``Evaluation`` and returns the
    evidence id; the result is stored (compare-and-set on its version, so two processes
    cannot both record one change), appended to the history, and published on the bus
-   (``checkResultUpdated``). ``changedAt`` moves only when the status changes.
+   (``checkResultUpdated``), then reported to ``on_result_changed`` (alerts). ``changedAt``
+   moves only when the status changes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -45,6 +46,13 @@ from services.ids import new_id
 log = logging.getLogger(__name__)
 
 INTERNAL = "internal error while evaluating this check; it is logged"
+
+OnResultChanged = Callable[[Evaluation], Awaitable[None]]
+"""Told each recorded change (once, by the process whose write won), after it is published."""
+
+
+async def ignore_result_change(evaluation: Evaluation) -> None:
+    """The default ``on_result_changed``: nobody needs to know."""
 
 
 async def no_evidence(evaluation: Evaluation) -> str | None:
@@ -81,9 +89,11 @@ class CheckEngine:
         sources: Mapping[str, DataSource[Any]],
         record_evidence: RecordEvidence = no_evidence,
         exceptions: ExceptionFilter | None = None,
+        on_result_changed: OnResultChanged = ignore_result_change,
         clock: Clock = utcnow_ms,
     ) -> None:
         self._check_results = check_results
+        self._on_result_changed = on_result_changed
         self._bus = bus
         self.checks = tuple(checks)
         self._sources = dict(sources)
@@ -187,7 +197,12 @@ class CheckEngine:
             log.info("another process recorded %s for %s first", check.id, organization_id)
             return None
         await self._bus.publish(topic_for(organization_id, CHECKS_CHANNEL), result_event(result))
-        return replace(evaluation, result=result)
+        recorded = replace(evaluation, result=result)
+        try:
+            await self._on_result_changed(recorded)
+        except Exception:
+            log.exception("reporting the change of %s failed", check.id)
+        return recorded
 
 
 def _run_all(checks: Sequence[Check[Any]], data: Mapping[str, Any]) -> list[Outcome]:

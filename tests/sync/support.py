@@ -24,7 +24,13 @@ from services.sync.connector import ConnectorFactory
 from services.sync.models import SyncRun, SyncTrigger
 from services.sync.queue import RunQueue
 from services.sync.retention import ProtectedSnapshots, Retention
-from services.sync.runner import OnCommitted, RunnerOptions, SyncRunner
+from services.sync.runner import (
+    OnCommitted,
+    OnSyncFailed,
+    RunnerOptions,
+    SyncRunner,
+    ignore_sync_failure,
+)
 from simulator import RunningSimulator
 from tests.static_connector import StaticConnectorFactory
 
@@ -109,6 +115,7 @@ def make_runner(
     keep: int = 30,
     protected: ProtectedSnapshots | None = None,
     on_committed: Sequence[OnCommitted] = (),
+    on_sync_failed: OnSyncFailed = ignore_sync_failure,
     concurrency: int = 8,
 ) -> SyncRunner:
     """A runner (and its queue) with test-sized tunables, wired as the container wires it."""
@@ -128,6 +135,7 @@ def make_runner(
         options=options,
         on_reauth_needed=IntegrationChanges(bus, integrations=store.integrations).mark_needs_reauth,
         on_committed=on_committed,
+        on_sync_failed=on_sync_failed,
     )
 
 
