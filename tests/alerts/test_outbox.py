@@ -300,3 +300,20 @@ async def test_channel_secrets_are_stored_encrypted_and_never_listed(store: Stor
         assert "xoxslack" not in str(exc)
     else:
         raise AssertionError("a copied envelope must not decrypt")
+
+
+async def test_concurrent_batching_puts_each_alert_in_exactly_one_batch(store: Store) -> None:
+    p = parts(store)
+    await p.service.create_webhook(ADMIN, name="ops", url=HOOK)
+    keys = [f"check:c{i}:res_{i}" for i in range(30)]
+    for key in keys:
+        assert await p.notifier.notify(alert(key, p.clock()))
+    taken = await asyncio.gather(
+        *(
+            store.alerts.claim_batch(
+                organization_id=ORG, batch_id=f"bat_{i}", now=p.clock(), limit=100
+            )
+            for i in range(8)
+        )
+    )
+    assert sorted(a.key for batch in taken for a in batch) == sorted(keys)
