@@ -186,8 +186,17 @@ async def test_a_check_turning_failing_alerts_each_channel_once_signed_within_10
     mails = await until(
         lambda: [m for rcpt, m in smtp.received() if rcpt == [to]], what="the email", timeout=10
     )
-    assert "[Vigil]" in mails[0]["Subject"] and mails[0]["From"] == "vigil@example.com"
-    assert offboarded["id"] in mails[0].get_content()
+    # The same alerts as the webhook's first message (one batch, one message per channel).
+    alerts = body["alerts"]
+    subject = mails[0]["Subject"]
+    if len(alerts) == 1:
+        assert subject == f"[Vigil] {offboarded['summary']}"
+    else:
+        assert subject.startswith(f"[Vigil] {len(alerts)} alerts: ")
+    assert mails[0]["From"] == "vigil@example.com" and mails[0]["To"] == to
+    text = mails[0].get_content()
+    assert all(a["summary"] in text and a["id"] in text for a in alerts)
+    assert body["id"] in text
 
     # One change, one alert on each channel: nothing else about it arrives once all is quiet.
     await quiet(env)
