@@ -8,14 +8,16 @@ and nothing is patched afterwards:
 3. loaders and data sources: snapshots, the people/identity directory, policy state, the
    exception filter, the engine's data sources
 4. the evidence recorder
-5. the check engine
-6. re-evaluation: the re-evaluator, then ``CheckReactions`` (``services/reactions.py``)
-7. what the other reactions call: integration changes (``IntegrationChanges``, which the
+5. the alerts: the notifier and ``AlertReactions`` (the engine, the sync runner and the
+   remediation executor report to them), the dispatcher (worker), the ``AlertService``
+6. the check engine
+7. re-evaluation: the re-evaluator, then ``CheckReactions`` (``services/reactions.py``)
+8. what the other reactions call: integration changes (``IntegrationChanges``, which the
    client factory reports refused authorizations to), identities, policies; then
    ``Reactions``
-8. the sync pipeline: its runner receives ``Reactions.after_sync_committed`` as on_committed;
+9. the sync pipeline: its runner receives ``Reactions.after_sync_committed`` as on_committed;
    then ``IntegrationReactions`` (they call the sync service)
-9. the services resolvers call, each handed its reaction
+10. the services resolvers call, each handed its reaction
 
 What happens after a change is listed in ``services/reactions.py``, not here.
 """
@@ -39,6 +41,12 @@ from api.ratelimit import RateLimiter
 from api.settings import Settings
 from api.sockets import SocketRegistry
 from resolvers.context import AppServices
+from services.alerts.channels import ChannelSecrets
+from services.alerts.mail import SmtpConfig, SmtpMailer
+from services.alerts.outbox import Dispatcher, DispatchOptions, Notifier, Wakeup
+from services.alerts.senders import ChannelSender
+from services.alerts.service import AlertService
+from services.alerts.transport import HttpxPoster
 from services.api_keys import ApiKeyService
 from services.atlassian.directory_admin import DirectoryAdminClient
 from services.check_exceptions.service import ActiveExceptions, ExceptionService, FailingItems
@@ -69,7 +77,7 @@ from services.organizations import OrganizationService
 from services.people.service import PeopleService
 from services.policies.service import PolicyService
 from services.policies.state import PolicyStateLoader
-from services.reactions import CheckReactions, IntegrationReactions, Reactions
+from services.reactions import AlertReactions, CheckReactions, IntegrationReactions, Reactions
 from services.remediation.consent import RemediationConsent
 from services.remediation.executor import WRITE_POLICY, RemediationExecutor
 from services.remediation.planner import RemediationPlanner
@@ -110,6 +118,15 @@ class SyncParts:
 
 
 @dataclass
+class AlertParts:
+    """What the container holds of the alerts."""
+
+    reactions: AlertReactions  # what the engine, the runner and the executor report to
+    dispatcher: Dispatcher  # the worker side: coalesce and send
+    service: AlertService  # besides ``services.alerts``
+
+
+@dataclass
 class Container:
     """Everything a process needs, built once and handed to the app and the CLI."""
 
@@ -121,6 +138,7 @@ class Container:
     http: httpx.AsyncClient
     services: AppServices  # what the resolvers call (and the CLI, tests and benchmarks)
     sync: SyncParts  # the runner and the scheduler, besides ``services.sync``
+    alerts: AlertParts  # the dispatcher (worker), besides ``services.alerts``
     remediation: RemediationService  # besides ``services.remediation``: started and stopped
     directory: Directory
     engine: CheckEngine
@@ -192,7 +210,10 @@ class Container:
         )
         protected = EvidencedSnapshots(integrations=store.integrations, evidence=store.evidence)
 
-        # 5. The check engine.
+        # 5. The alerts: what the engine, the runner and the executor report changes to.
+        alerts = _build_alerts(settings, store, keyring, http, metrics)
+
+        # 6. The check engine.
         engine = CheckEngine(
             bus,
             check_results=store.check_results,
@@ -200,13 +221,14 @@ class Container:
             sources={ACCESS: access_source, POLICY: policy_source},
             record_evidence=recorder,
             exceptions=ActiveExceptions(store.check_exceptions),
+            on_result_changed=alerts.reactions.after_result_changed,
         )
 
-        # 6. Re-evaluation, and the reactions that only re-evaluate and announce.
+        # 7. Re-evaluation, and the reactions that only re-evaluate and announce.
         reevaluator = Reevaluator(engine)
         checks = CheckReactions(reevaluator, bus)
 
-        # 7. What the remaining reactions call, then those reactions.
+        # 8. What the remaining reactions call, then those reactions.
         changes = IntegrationChanges(
             bus,
             integrations=store.integrations,
@@ -233,7 +255,7 @@ class Container:
             integrations=changes,
         )
 
-        # 8. The sync pipeline, then the reactions that ask it for syncs.
+        # 9. The sync pipeline, then the reactions that ask it for syncs.
         sync = _build_sync(
             settings,
             store,
@@ -243,11 +265,12 @@ class Container:
             reader,
             protected,
             reactions=reactions,
+            alerts=alerts.reactions,
             changes=changes,
         )
         syncs = IntegrationReactions(sync.service)
 
-        # 9. The services resolvers call, each handed its reaction.
+        # 10. The services resolvers call, each handed its reaction.
         integrations = IntegrationService(
             vault,
             clients,
@@ -263,7 +286,9 @@ class Container:
             organizations=store.organizations,
             on_frameworks_changed=checks.after_frameworks_changed,
         )
-        remediation = _build_remediation(store, bus, reader, clients, evidence, sync.service, vault)
+        remediation = _build_remediation(
+            store, bus, reader, clients, evidence, sync.service, vault, alerts.reactions
+        )
         oauth = OAuthFlow(
             integrations,
             config.redirect_uri,
@@ -303,6 +328,7 @@ class Container:
                 failing=_failing_items(store),
                 on_exceptions_changed=checks.after_exceptions_changed,
             ),
+            alerts=alerts.service,
             remediation=remediation,
             remediation_consent=RemediationConsent(oauth, integrations=store.integrations),
         )
@@ -315,6 +341,7 @@ class Container:
             http=http,
             services=services,
             sync=sync,
+            alerts=alerts,
             remediation=remediation,
             directory=directory,
             engine=engine,
@@ -338,6 +365,7 @@ class Container:
             await asyncio.wait_for(self.bus.ready.wait(), timeout=10)
         if self.settings.run_worker:
             self.tasks.append(asyncio.create_task(self.sync.scheduler.run_forever()))
+            self.tasks.append(asyncio.create_task(self.alerts.dispatcher.run_forever()))
             self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
             self.tasks.append(
                 asyncio.create_task(
@@ -409,6 +437,7 @@ def _build_sync(
     protected: EvidencedSnapshots,
     *,
     reactions: Reactions,
+    alerts: AlertReactions,
     changes: IntegrationChanges,
 ) -> SyncParts:
     """The run queue, the runner (with its on_committed reactions), its scheduler, and the service
@@ -443,6 +472,7 @@ def _build_sync(
         on_reauth_needed=changes.mark_needs_reauth,
         metrics=metrics,
         on_committed=reactions.after_sync_committed(),
+        on_sync_failed=alerts.after_sync_failed,
     )
     scheduler = Scheduler(
         runner,
@@ -480,6 +510,7 @@ def _build_remediation(
     evidence: EvidenceService,
     sync: SyncService,
     vault: CredentialVault,
+    alerts: AlertReactions,
 ) -> RemediationService:
     """Planner, executor and service; verified changes trigger a sync (ADR 010)."""
 
@@ -508,6 +539,7 @@ def _build_remediation(
             publish=service.publish,
             on_verified=resync,
             directory_admin=directory_admin,
+            on_action_failed=alerts.after_action_failed,
         )
 
     planner = RemediationPlanner(
@@ -520,6 +552,65 @@ def _build_remediation(
     )
     return RemediationService(
         bus, planner, executor, remediations=store.remediations, on_stopped=(resync.stop,)
+    )
+
+
+def _build_alerts(
+    settings: Settings, store: Store, keyring: KeyRing, http: httpx.AsyncClient, metrics: Metrics
+) -> AlertParts:
+    """The notifier (and its reactions), the dispatcher and the service, sharing one wake-up
+    so that an alert recorded in this process is sent without waiting for the next poll."""
+    wakeup = Wakeup()
+    secrets_ = ChannelSecrets(store.alert_channels, keyring)
+    smtp = _smtp_config(settings)
+    timeout = settings.alert_timeout_seconds
+    sender = ChannelSender(
+        HttpxPoster(http, timeout=timeout), SmtpMailer(smtp) if smtp is not None else None
+    )
+    notifier = Notifier(
+        alerts=store.alerts, channels=store.alert_channels, wakeup=wakeup, metrics=metrics
+    )
+    options = DispatchOptions(
+        owner=worker_identity(),
+        coalesce=timedelta(seconds=settings.alert_coalesce_seconds),
+        poll=settings.alert_poll_seconds,
+        max_attempts=settings.alert_max_attempts,
+        retry_base=settings.alert_retry_base_seconds,
+        # Longer than any one attempt (an SMTP exchange is several timed steps).
+        lease=timedelta(seconds=max(60.0, timeout * 6)),
+    )
+    dispatcher = Dispatcher(
+        sender,
+        secrets_,
+        alerts=store.alerts,
+        deliveries=store.alert_deliveries,
+        channels=store.alert_channels,
+        wakeup=wakeup,
+        options=options,
+        metrics=metrics,
+    )
+    service = AlertService(
+        secrets_,
+        wakeup,
+        channels=store.alert_channels,
+        deliveries=store.alert_deliveries,
+        allow_insecure_urls=settings.allow_insecure_urls,
+        email_configured=smtp is not None,
+    )
+    return AlertParts(reactions=AlertReactions(notifier), dispatcher=dispatcher, service=service)
+
+
+def _smtp_config(settings: Settings) -> SmtpConfig | None:
+    if not settings.smtp_host:
+        return None
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        sender=settings.smtp_from,
+        username=settings.smtp_username or None,
+        password=_secret(settings.smtp_password),
+        timeout=settings.alert_timeout_seconds,
     )
 
 

@@ -59,6 +59,19 @@ class Metrics:
             "Seconds spent waiting on Atlassian rate limits",
             registry=self.registry,
         )
+        self.alerts = Counter(
+            "vigil_alerts_total",
+            "Alerts recorded (once per change, for organizations with an enabled channel), by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.alert_deliveries = Counter(
+            "vigil_alert_deliveries_total",
+            "Alert deliveries by channel kind and outcome: sent, failed (one failed attempt), "
+            "dead_lettered",
+            ["channel_kind", "outcome"],
+            registry=self.registry,
+        )
         self.subscribers = Gauge(
             "vigil_event_subscribers", "Live event-bus subscribers", registry=self.registry
         )
@@ -76,6 +89,14 @@ class Metrics:
         """A sync waited on a rate limit (SyncMetrics)."""
         self.rate_limit_waits.inc()
         self.rate_limit_wait_seconds.inc(seconds)
+
+    def alert_recorded(self, kind: str) -> None:
+        """An alert was recorded (AlertMetrics)."""
+        self.alerts.labels(kind).inc()
+
+    def alert_delivery(self, channel_kind: str, outcome: str) -> None:
+        """A delivery attempt ended (AlertMetrics)."""
+        self.alert_deliveries.labels(channel_kind, outcome).inc()
 
     def render(self) -> bytes:
         """The exposition text."""

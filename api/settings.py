@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.cors import development_origins
@@ -63,6 +64,22 @@ class Settings(BaseSettings):
     # The worker logs a signed checkpoint of every evidence chain this often (ADR 008).
     evidence_checkpoint_minutes: float = Field(default=60.0, gt=0)
 
+    # Alerts (docs/alerts.md): how long changes coalesce into one message, how often a worker
+    # looks for alerts to send (it is also woken at once in its own process), attempts and the
+    # first retry delay (doubling), the timeout of one webhook or Slack request.
+    alert_coalesce_seconds: float = Field(default=5.0, ge=0, le=300)
+    alert_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    alert_max_attempts: int = Field(default=3, ge=1, le=10)
+    alert_retry_base_seconds: float = Field(default=15.0, gt=0, le=3600)
+    alert_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Email channels: the SMTP server (no host: email channels cannot be created).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "vigil@localhost"
+
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_query_depth: int = 12
     max_aliases: int = 30
@@ -100,6 +117,23 @@ class Settings(BaseSettings):
                 origin_of(entry.strip())
         return value
 
+    @field_validator("smtp_password")
+    @classmethod
+    def _password_over_tls(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """A password never crosses the network in clear: ``none`` only for a local relay."""
+        data = info.data
+        if (
+            value is not None
+            and data.get("smtp_security") == "none"
+            and not data.get("allow_insecure_urls")
+            and not _loopback(data.get("smtp_host") or "")
+        ):
+            raise ValueError(
+                "a password is sent in clear with VIGIL_SMTP_SECURITY=none: use starttls or "
+                "tls, or a relay on this machine (localhost)"
+            )
+        return value
+
     @property
     def cors_origin_list(self) -> list[str]:
         """Configured browser origins (for CORS and WebSocket origin checks): each
@@ -111,6 +145,15 @@ class Settings(BaseSettings):
     def mongodb_url_value(self) -> str | None:
         """The database URL, or None for the embedded store."""
         return self.mongodb_url.get_secret_value() if self.mongodb_url else None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def origin_of(url: str) -> str:

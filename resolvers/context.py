@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from services.alerts.service import AlertService
 from services.api_keys import ApiKeyService
 from services.check_exceptions.service import ExceptionService
 from services.checks.service import CheckService
@@ -53,6 +54,8 @@ class AppServices:
     policies: PolicyService
     evidence: EvidenceService
     check_exceptions: ExceptionService
+    # Telling people: alert channels and deliveries.
+    alerts: AlertService
     # Carrying out remediation in Atlassian.
     remediation: RemediationService | None = None
     remediation_consent: RemediationConsent | None = None

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
+from resolvers.alerts import AlertMutation, AlertQuery
 from resolvers.api_keys import ApiKeyMutation, ApiKeyQuery, ApiKeySubscription
 from resolvers.check_exceptions import ExceptionMutation, ExceptionQuery
 from resolvers.check_summary import CheckSummaryQuery
@@ -58,6 +59,7 @@ class Query(
     ExceptionQuery,
     NodeQuery,
     RemediationQuery,
+    AlertQuery,
 ):
     pass
 
@@ -78,6 +80,7 @@ class Mutation(
     PolicyMutation,
     ExceptionMutation,
     RemediationMutation,
+    AlertMutation,
 ):
     pass
 

@@ -26,12 +26,17 @@ At a glance (each line's steps run in this order):
   announced by ``IntegrationChanges``): re-evaluate every check
 - after an integration connects: queue its first sync (SPEC §2.1.4)
 - after the admin key changes: sync now, or right after the running sync
+- after a check's result changes (``AlertReactions``): an alert when its status turned
+  FAILING or ERROR, or back to PASSING
+- after a sync run fails: an alert
+- after a remediation action fails: an alert
 
-Three classes, because each is built at a different point of the composition root
-(``api/container.py``), in dependency order: ``CheckReactions`` needs only the re-evaluator
-and the bus; ``Reactions`` also calls the identity, policy and integration services and is
-handed to the sync runner; ``IntegrationReactions`` calls the sync service, which is built
-after the runner.
+Four classes, because each is built at a different point of the composition root
+(``api/container.py``), in dependency order: ``AlertReactions`` needs only the alerts'
+notifier and is handed to the check engine, the sync runner and the remediation executor;
+``CheckReactions`` needs only the re-evaluator and the bus; ``Reactions`` also calls the
+identity, policy and integration services and is handed to the sync runner;
+``IntegrationReactions`` calls the sync service, which is built after the runner.
 
 Naming: a service reports a fact through a constructor parameter ``on_<fact>`` (past tense:
 ``on_people_changed``), wired to the reaction of the same fact, ``after_<fact>``, below.
@@ -39,19 +44,45 @@ Naming: a service reports a fact through a constructor parameter ``on_<fact>`` (
 
 from __future__ import annotations
 
+from services.alerts.changes import check_alert, remediation_alert, sync_alert
+from services.alerts.outbox import Notifier
 from services.checks.access.data import ACCESS, IDENTITIES, PEOPLE, REVIEWS
+from services.checks.base import Evaluation
 from services.checks.policy.data import POLICY
 from services.checks.triggers import Reevaluator
+from services.clock import Clock, utcnow_ms
 from services.events import EventBus, topic_for
 from services.identity.service import IdentityService
 from services.integrations.changes import IntegrationChanges
 from services.integrations.models import Integration, Purpose
 from services.people.service import PEOPLE_CHANNEL
 from services.policies.service import POLICIES_CHANNEL, PolicyService
+from services.remediation.models import RemediationAction
 from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import SyncRun
 from services.sync.runner import OnCommitted
 from services.sync.service import SyncService
+
+
+class AlertReactions:
+    """After a change worth telling: record its alert (the worker coalesces and sends it)."""
+
+    def __init__(self, notifier: Notifier, clock: Clock = utcnow_ms) -> None:
+        self._notifier = notifier
+        self._clock = clock
+
+    async def after_result_changed(self, evaluation: Evaluation) -> None:
+        """A check's recorded result changed: an alert if its status turned FAILING or ERROR,
+        or back to PASSING (``services/alerts/changes.py``)."""
+        await self._notifier.notify(check_alert(evaluation))
+
+    async def after_sync_failed(self, integration: Integration, run: SyncRun) -> None:
+        """A sync run FAILED."""
+        await self._notifier.notify(sync_alert(integration, run, self._clock()))
+
+    async def after_action_failed(self, action: RemediationAction) -> None:
+        """A remediation action FAILED."""
+        await self._notifier.notify(remediation_alert(action, self._clock()))
 
 
 class CheckReactions:

@@ -21,7 +21,13 @@ from services.sync.connector import ConnectorFactory
 from services.sync.models import SyncRun, SyncTrigger
 from services.sync.queue import RunQueue
 from services.sync.retention import ProtectedSnapshots, Retention
-from services.sync.runner import OnCommitted, RunnerOptions, SyncRunner
+from services.sync.runner import (
+    OnCommitted,
+    OnSyncFailed,
+    RunnerOptions,
+    SyncRunner,
+    ignore_sync_failure,
+)
 
 
 async def connected_integration(
@@ -68,6 +74,7 @@ def make_runner(
     keep: int = 30,
     protected: ProtectedSnapshots | None = None,
     on_committed: Sequence[OnCommitted] = (),
+    on_sync_failed: OnSyncFailed = ignore_sync_failure,
     concurrency: int = 8,
     role_reads: int = 200,
 ) -> SyncRunner:
@@ -91,6 +98,7 @@ def make_runner(
         options=options,
         on_reauth_needed=IntegrationChanges(bus, integrations=store.integrations).mark_needs_reauth,
         on_committed=on_committed,
+        on_sync_failed=on_sync_failed,
     )
 
 

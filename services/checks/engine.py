@@ -15,7 +15,8 @@ checks the scopes select (all, a source's, or those reading one input of a sourc
    Changed → ``record_evidence`` gets the ``Evaluation`` and returns the
    evidence id; the result is stored (compare-and-set on its version, so two processes
    cannot both record one change), appended to the history, and published on the bus
-   (``checkResultUpdated``). ``changedAt`` moves only when the status changes.
+   (``checkResultUpdated``), then reported to ``on_result_changed`` (alerts). ``changedAt``
+   moves only when the status changes.
 
 A changed outcome the store refuses to record because a document would be over its size
 limit (``DocumentTooLarge``) is not dropped in silence: the check's result becomes
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -66,6 +67,14 @@ def unrecordable_reason(error: DocumentTooLarge) -> str:
         f"this result could not be recorded: {error}; the check's outcome is unknown until "
         "it can be (see the server log and vigil_store_documents_refused_total)"
     )
+
+
+OnResultChanged = Callable[[Evaluation], Awaitable[None]]
+"""Told each recorded change (once, by the process whose write won), after it is published."""
+
+
+async def ignore_result_change(evaluation: Evaluation) -> None:
+    """The default ``on_result_changed``: nobody needs to know."""
 
 
 async def no_evidence(evaluation: Evaluation) -> str | None:
@@ -116,9 +125,11 @@ class CheckEngine:
         sources: Mapping[str, DataSource[Any]],
         record_evidence: RecordEvidence = no_evidence,
         exceptions: ExceptionFilter | None = None,
+        on_result_changed: OnResultChanged = ignore_result_change,
         clock: Clock = utcnow_ms,
     ) -> None:
         self._check_results = check_results
+        self._on_result_changed = on_result_changed
         self._bus = bus
         self.checks = tuple(checks)
         self._sources = dict(sources)
@@ -225,6 +236,10 @@ class CheckEngine:
             recorded = await self._record_unrecordable(check, result, state, error, now)
         if recorded is not None and recorded.changed:
             await self._publish(recorded.result)
+            try:
+                await self._on_result_changed(recorded)
+            except Exception:
+                log.exception("reporting the change of %s failed", check.id)
         return recorded
 
     async def _publish(self, result: CheckResult) -> None:

@@ -9,7 +9,8 @@ lease); ``concurrency`` loops run side by side. Per action:
    match", 404, retries exhausted …) makes it FAILED with Atlassian's answer.
 2. DONE → the read-back: the group's members, page by page. VERIFIED only when Atlassian
    no longer lists the account (a 404 for the group also shows it is gone); else FAILED.
-3. The finished action (VERIFIED or FAILED) is appended to the evidence chain and published.
+3. The finished action (VERIFIED or FAILED) is appended to the evidence chain and published;
+   a FAILED one is also reported to ``on_action_failed`` (alerts).
 
 A worker that dies leaves its lease to expire; the next claim (token + 1) resumes the action
 where its state says — a DONE action is only verified, never called again — and the dead
@@ -59,6 +60,12 @@ Publish = Callable[[RemediationAction], Awaitable[None]]
 RecordEvidence = Callable[[EvidenceEntry], Awaitable[EvidenceRecord]]
 OnVerified = Callable[[Integration], Awaitable[None]]
 DirectoryAdmin = Callable[[Integration], Awaitable[DirectoryAdminClient | None]]
+OnActionFailed = Callable[[RemediationAction], Awaitable[None]]
+
+
+async def ignore_action_failure(action: RemediationAction) -> None:
+    """The default ``on_action_failed``: nobody needs to know."""
+
 
 DEFAULT_LEASE = timedelta(seconds=120)
 DEFAULT_CONCURRENCY = 4
@@ -120,6 +127,7 @@ class RemediationExecutor:
         publish: Publish,
         on_verified: OnVerified,
         directory_admin: DirectoryAdmin | None = None,
+        on_action_failed: OnActionFailed = ignore_action_failure,
         policy: RetryPolicy = WRITE_POLICY,
         concurrency: int = DEFAULT_CONCURRENCY,
         lease: timedelta = DEFAULT_LEASE,
@@ -135,6 +143,7 @@ class RemediationExecutor:
         self._publish = publish
         self._on_verified = on_verified
         self._directory_admin = directory_admin
+        self._on_action_failed = on_action_failed
         self.policy = policy
         self._concurrency = concurrency
         self._lease = lease
@@ -368,6 +377,11 @@ class RemediationExecutor:
         record = await self._record_evidence(evidence_entry(action, self._clock()))
         await self._remediations.set_evidence(claim, evidence_id=record.id)
         await self._publish(action)
+        if action.state is ActionState.FAILED:
+            try:
+                await self._on_action_failed(action)
+            except Exception:
+                log.exception("reporting the failure of remediation action %s failed", action.id)
         return action
 
 

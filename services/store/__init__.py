@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from services.store.access_reviews import AccessReviewRepository
+from services.store.alerts import (
+    AlertChannelRepository,
+    AlertDeliveryRepository,
+    AlertRepository,
+)
 from services.store.api_keys import ApiKeyRepository
 from services.store.check_exceptions import CheckExceptionRepository
 from services.store.check_results import CheckResultRepository
@@ -70,6 +75,10 @@ class Store:
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
         self.remediations = RemediationRepository(self._db)
+        # Alerts: channels, alerts (deduplicated by key), the delivery queue.
+        self.alert_channels = AlertChannelRepository(self._db)
+        self.alerts = AlertRepository(self._db)
+        self.alert_deliveries = AlertDeliveryRepository(self._db)
 
     @classmethod
     def open(
@@ -107,6 +116,9 @@ class Store:
             self.policies,
             self.check_exceptions,
             self.remediations,
+            self.alert_channels,
+            self.alerts,
+            self.alert_deliveries,
         )
         for repo in repositories:
             await repo.ensure_indexes()

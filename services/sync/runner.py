@@ -4,7 +4,8 @@
 announces its fencing token, claims the run and reads the integration), collects into the
 run's snapshot while a heartbeat keeps the lease, and commits: one fenced write makes the
 snapshot current. Any failure leaves the previous snapshot current and records why; a
-refused credential is reported to ``on_reauth_needed``, and a follow-up asked for during the run is
+refused credential is reported to ``on_reauth_needed``, the failed run to ``on_sync_failed``
+(alerts; not a run stopped with its worker), and a follow-up asked for during the run is
 handed back to the queue.
 """
 
@@ -39,6 +40,11 @@ log = logging.getLogger(__name__)
 
 OnCommitted = Callable[[Integration, SyncRun], Awaitable[None]]
 OnReauthNeeded = Callable[[Integration, str], Awaitable[None]]
+OnSyncFailed = Callable[[Integration, SyncRun], Awaitable[None]]
+
+
+async def ignore_sync_failure(integration: Integration, run: SyncRun) -> None:
+    """The default ``on_sync_failed``: nobody needs to know."""
 
 
 class SyncRunsRepo(RunProgressRepo, RunEndRepo, Protocol):
@@ -96,6 +102,7 @@ class SyncRunner:
     on_reauth_needed: OnReauthNeeded
     metrics: SyncMetrics = field(default_factory=NullSyncMetrics)
     on_committed: Sequence[OnCommitted] = ()
+    on_sync_failed: OnSyncFailed = ignore_sync_failure
 
     async def execute(self, integration_id: str) -> SyncRun | None:
         """Run the integration's queued run (or take over an abandoned one) here; None when
@@ -212,6 +219,11 @@ class SyncRunner:
         if failure.needs_reauth:
             await self.on_reauth_needed(integration, failure.message)
         await tracker.publish(finished)
+        if exc is not None:  # a failure, not the worker stopping
+            try:
+                await self.on_sync_failed(integration, finished)
+            except Exception:
+                log.exception("reporting the failure of run %s failed", run.id)
         if not failure.needs_reauth and failure.not_before is None:
             await self.queue.follow_up(finished)  # (a re-connect queues its own run)
         return finished

@@ -77,6 +77,9 @@ async def prepare(env: Env) -> str:
     ]
     upserted = (await env.gql(UPSERT, {"people": people}))["upsertPeople"]
     assert upserted["userErrors"] == [] and upserted["created"] == len(people)
+    # The re-evaluation the import requested runs in the background: let it finish, so that
+    # a subscriber opened next sees only what the test changes.
+    await env.live.container.reevaluator.settle()
     return integration_id
 
 

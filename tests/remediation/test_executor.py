@@ -129,8 +129,17 @@ async def setup(
 
 
 def executor(
-    store: Store, client: FakeConfluence, rec: Recorder, clock: Clock, owner: str
+    store: Store,
+    client: FakeConfluence,
+    rec: Recorder,
+    clock: Clock,
+    owner: str,
+    failed: list[RemediationAction] | None = None,
 ) -> RemediationExecutor:
+    async def on_action_failed(action: RemediationAction) -> None:
+        if failed is not None:
+            failed.append(action)
+
     return RemediationExecutor(
         Clients(client),
         integrations=store.integrations,
@@ -138,6 +147,7 @@ def executor(
         record_evidence=rec.record,
         publish=rec.publish,
         on_verified=rec.resync,
+        on_action_failed=on_action_failed,
         concurrency=2,
         lease=LEASE,
         owner=owner,
@@ -241,7 +251,8 @@ async def test_a_refused_call_fails_its_action_only_and_is_recorded(store: Store
     client.forbidden = {"g2"}
     clock, rec = Clock(), Recorder()
     await store.remediations.approve(actions, approved_by="key_admin", now=clock())
-    finished = await executor(store, client, rec, clock, "A").run(ORG)
+    reported: list[RemediationAction] = []
+    finished = await executor(store, client, rec, clock, "A", reported).run(ORG)
     states = {a.group_id: a for a in finished}
     assert {g: a.state for g, a in states.items()} == {
         "g1": ActionState.VERIFIED,
@@ -251,6 +262,7 @@ async def test_a_refused_call_fails_its_action_only_and_is_recorded(store: Store
     failed = states["g2"]
     assert failed.error == "Atlassian answered 403: not a site admin"
     assert [c.status for c in failed.calls] == [403]
+    assert reported == [failed]  # the FAILED action alone is reported (alerts)
     assert len(rec.entries) == 3 and {e.result["status"] for e in rec.entries} == {
         "VERIFIED",
         "FAILED",

@@ -100,6 +100,15 @@ async def _seed(world: World) -> None:
         "{ userErrors { code } } }",
         {"i": {"criticalSystemId": system_id}},
     )
+    hook = await gql(
+        'mutation { createWebhookAlertChannel(input: {name: "ops", '
+        'url: "https://hooks.example.com/in"}) { channel { id } } }'
+    )
+    channel_id = hook["createWebhookAlertChannel"]["channel"]["id"]
+    await gql(
+        "mutation($id: ID!) { sendTestAlert(channelId: $id) { delivery { id } } }",
+        {"id": channel_id},
+    )
     await world.live.container.services.evidence.record(
         entry(world.org_a, 1, check_id="confluence-document-setup")
     )

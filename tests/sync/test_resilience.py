@@ -109,7 +109,13 @@ async def test_failure_half_way_keeps_the_previous_snapshot(
 ) -> None:
     sim = small_sim.sim
     integration = await _org_with(store)
-    runner = make_runner(store, static_connectors(small_sim))
+    reported: list[SyncRun] = []
+
+    async def on_sync_failed(failed: Integration, run: SyncRun) -> None:
+        assert failed.id == integration.id
+        reported.append(run)
+
+    runner = make_runner(store, static_connectors(small_sim), on_sync_failed=on_sync_failed)
     reader = SnapshotReader(
         integrations=store.integrations, snapshot_queries=store.snapshot_queries
     )
@@ -128,6 +134,7 @@ async def test_failure_half_way_keeps_the_previous_snapshot(
     assert failed.error_endpoint == paths.GROUP_MEMBERS
     assert "HTTP 500" in (failed.error or "")
     assert failed.progress.phase == "failed" and failed.finished_at is not None
+    assert reported == [failed]  # told once (alerts), with the run as it ended
 
     current = await store.integrations.get_by_id(integration_id=integration.id)
     assert current is not None and current.current_snapshot_id == first.snapshot_id
@@ -148,7 +155,14 @@ async def test_a_run_cancelled_mid_way_leaves_the_previous_snapshot(
 ) -> None:
     integration = await _org_with(store)
     bus = InMemoryEventBus()
-    runner = make_runner(store, static_connectors(small_sim), bus=bus)
+    reported: list[SyncRun] = []
+
+    async def on_sync_failed(failed: Integration, run: SyncRun) -> None:
+        reported.append(run)
+
+    runner = make_runner(
+        store, static_connectors(small_sim), bus=bus, on_sync_failed=on_sync_failed
+    )
     first = await sync_now(runner, integration)
     assert first is not None and first.status is SyncRunStatus.SUCCEEDED
 
@@ -172,6 +186,7 @@ async def test_a_run_cancelled_mid_way_leaves_the_previous_snapshot(
     runs, _ = await store.sync_runs.list_by_integration(integration_id=integration.id, limit=5)
     killed = runs[0]
     assert killed.status is SyncRunStatus.FAILED and "stopped" in (killed.error or "")
+    assert reported == []  # a worker stopping is no failure to alert about
     current = await store.integrations.get_by_id(integration_id=integration.id)
     assert current is not None and current.current_snapshot_id == first.snapshot_id
     assert await store.snapshot_data.counts(first.snapshot_id) == first.counts
