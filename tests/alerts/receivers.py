@@ -17,7 +17,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.mongo import free_port
+from testkit.mongo import free_port
 
 
 @dataclass(frozen=True)
