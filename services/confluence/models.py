@@ -23,6 +23,14 @@ class ResultPage(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class WriteAnswer:
+    """Atlassian's 2xx answer to a write: its status and the ``message`` it held, if any."""
+
+    status: int
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CurrentUser:
     """The account the credential acts as."""
 

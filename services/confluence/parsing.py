@@ -242,3 +242,13 @@ def _confluence_last_active(access: object, cloud_id: str | None) -> datetime | 
         ):
             return parse_datetime(entry.get("lastActiveTimestamp"))
     return None
+
+
+def answer_message(data: Any) -> str | None:
+    """The ``message`` of a write's 2xx answer (``{"message": …}`` or plain text), if any."""
+    if isinstance(data, dict):
+        message = data.get("message")
+        return message[:200] if isinstance(message, str) and message else None
+    if isinstance(data, str) and data:
+        return data[:200]
+    return None

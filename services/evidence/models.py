@@ -25,6 +25,9 @@ class EvidenceEntry:
     snapshot_id: str | None = None
     integration_id: str | None = None
     snapshot_at: datetime | None = None
+    # At most one record of the organization may carry this key (enforced by the store):
+    # what an action records once whatever crashes (remediation: one per action attempt).
+    unique_key: str | None = None
     # ``canonical_json(population)`` when the caller already has it (the recorder keeps it
     # per population, so several checks over one population serialise it once). It must be
     # exactly that text: it is spliced into the body in place of serialising ``population``.
@@ -45,6 +48,7 @@ class EvidenceRecord:
     key_id: str
     snapshot_id: str | None = None
     integration_id: str | None = None
+    unique_key: str | None = None  # stored beside the record, not sealed (``EvidenceEntry``)
 
     def content(self) -> dict[str, Any]:
         """The parsed body (``{}`` if it is not a JSON object)."""
@@ -57,6 +61,10 @@ class EvidenceRecord:
 
 class SequenceTaken(Exception):
     """Another writer appended at this sequence first: read the tail again and retry."""
+
+
+class AlreadyRecorded(Exception):
+    """A record with the entry's ``unique_key`` is already in the chain."""
 
 
 @dataclass(frozen=True, slots=True)

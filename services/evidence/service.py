@@ -26,7 +26,13 @@ from services.evidence.export import (
     csv_chunks,
     json_chunks,
 )
-from services.evidence.models import ChainHead, EvidenceEntry, EvidenceRecord, SequenceTaken
+from services.evidence.models import (
+    AlreadyRecorded,
+    ChainHead,
+    EvidenceEntry,
+    EvidenceRecord,
+    SequenceTaken,
+)
 from services.evidence.verify import ChainStatus, ChainVerifier, dangling_reference
 from services.ids import new_id
 from services.integrations.models import Integration
@@ -46,6 +52,9 @@ class EvidenceRepo(Protocol):
     """The ``EvidenceRepository`` methods ``EvidenceService`` calls (append-only: no update)."""
 
     async def append(self, record: EvidenceRecord) -> None: ...
+    async def by_unique_key(
+        self, *, organization_id: str, unique_key: str
+    ) -> EvidenceRecord | None: ...
     async def last(self, *, organization_id: str) -> EvidenceRecord | None: ...
     async def get(self, *, organization_id: str, record_id: str) -> EvidenceRecord | None: ...
     async def list_for_check(
@@ -84,9 +93,20 @@ class EvidenceService:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
-        """Seal ``entry`` as the next record of its organization's chain."""
+        """Seal ``entry`` as the next record of its organization's chain.
+
+        An entry with a ``unique_key`` is recorded at most once: when a record with that key
+        is already stored (a writer that died before it could say so), that record is
+        returned and nothing is appended — the store's unique index decides, across
+        processes."""
         lock = self._locks.setdefault(entry.organization_id, asyncio.Lock())
         async with lock:  # in-process appenders queue; other processes are caught by the index
+            if entry.unique_key is not None:
+                known = await self._repo.by_unique_key(
+                    organization_id=entry.organization_id, unique_key=entry.unique_key
+                )
+                if known is not None:
+                    return known
             for attempt in range(MAX_ATTEMPTS):
                 last = await self._repo.last(organization_id=entry.organization_id)
                 # Hashing a large body is CPU-bound: off the event loop.
@@ -99,8 +119,17 @@ class EvidenceService:
                     recorded_at=self._clock(),
                     key=self._key,
                 )
+                if entry.unique_key is not None:
+                    record = replace(record, unique_key=entry.unique_key)
                 try:
                     await self._repo.append(record)
+                except AlreadyRecorded:
+                    known = await self._repo.by_unique_key(
+                        organization_id=entry.organization_id, unique_key=entry.unique_key or ""
+                    )
+                    if known is None:  # pragma: no cover - the index just named it
+                        raise Conflict("evidence key taken but not found") from None
+                    return known
                 except SequenceTaken:
                     await self._sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
