@@ -3,20 +3,20 @@
 Writes: suspend / restore an account's access in a directory, revoke a role granted
 directly, deactivate / reactivate a managed account (user management API). Reads: an
 account's directories, its directory user (``accountStatus``, the organization-wide
-``membershipStatus``, the composite ``status``), its role assignments (per directory
-``userDirectoryStatus`` and each role with its assignment methods). Any 2xx answers a write,
-with or without a body (v2's success answer is undocumented; v1's moved from 204 to 200 +
-``{"message"}``). Shapes and what is unconfirmed: docs/remediation.md.
+``membershipStatus``, the composite ``status``); its role assignments (per directory
+``userDirectoryStatus``, each role with its assignment methods) are ``AdminClient``'s.
+Any 2xx answers a write, with or without a body (v2's success answer is undocumented; v1's
+moved from 204 to 200 + ``{"message"}``). Shapes and what is unconfirmed: docs/remediation.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from services.atlassian.admin import AdminClient
+from services.confluence import paths
 from services.confluence.errors import ConfluenceProtocolError
 from services.confluence.models import WriteAnswer
 from services.confluence.parsing import answer_message, as_object, object_list
@@ -25,7 +25,7 @@ DIRECTORIES = "/admin/v2/orgs/{org_id}/directories"
 DIRECTORY_USER = "/admin/v2/orgs/{org_id}/directories/{directory_id}/users/{account_id}"
 SUSPEND = DIRECTORY_USER + "/suspend"
 RESTORE = DIRECTORY_USER + "/restore"
-ROLE_ASSIGNMENTS = DIRECTORY_USER + "/role-assignments"
+ROLE_ASSIGNMENTS = paths.ADMIN_ROLE_ASSIGNMENTS
 ROLE_REVOKE = "/admin/v1/orgs/{org_id}/users/{account_id}/roles/revoke"
 LIFECYCLE_DISABLE = "/users/{account_id}/manage/lifecycle/disable"
 LIFECYCLE_ENABLE = "/users/{account_id}/manage/lifecycle/enable"
@@ -49,19 +49,6 @@ class DirectoryUserState:
     account_status: str | None
     membership_status: str | None
     status: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RoleAssignment:
-    """One resource of an account's role assignments (``MultiDirectoryUserRoleAssignment``):
-    the directory the resource is mapped to, the account's ``userDirectoryStatus`` there
-    (``active`` | ``suspended`` | ``no_membership``; null for platform roles) and each role
-    with its assignment methods (``direct``, ``group_direct``, ``inferred``)."""
-
-    resource_id: str
-    directory_id: str | None
-    user_directory_status: str | None
-    roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class DirectoryAdminClient(AdminClient):
@@ -134,53 +121,11 @@ class DirectoryAdminClient(AdminClient):
             raise ConfluenceProtocolError(f"{DIRECTORY_USER}: no status field")
         return state
 
-    async def role_assignments(
-        self,
-        org_id: str,
-        account_id: str,
-        resource_ids: Sequence[str] = (),
-        directory_id: str = ANY_DIRECTORY,
-    ) -> list[RoleAssignment]:
-        """The account's role assignments (one page; ``resourceIds`` narrows them)."""
-        url = self._base + _path(ROLE_ASSIGNMENTS, org_id, directory_id, account_id)
-        params: dict[str, str | int] = {}
-        if resource_ids:
-            params["resourceIds"] = ",".join(resource_ids)
-        response = await self._requester.request(
-            "GET", url, endpoint=ROLE_ASSIGNMENTS, params=params or None
-        )
-        data = as_object(response.data, ROLE_ASSIGNMENTS)
-        return [_assignment(item) for item in object_list(data, "data", ROLE_ASSIGNMENTS)]
-
     async def _write(self, path: str, endpoint: str, body: Any = None) -> WriteAnswer:
         response = await self._requester.request(
             "POST", self._base + path, endpoint=endpoint, body=body, body_optional=True
         )
         return WriteAnswer(response.status, answer_message(response.data))
-
-
-def _assignment(item: Mapping[str, Any]) -> RoleAssignment:
-    resource = item.get("resourceId")
-    if not isinstance(resource, str) or not resource:
-        raise ConfluenceProtocolError(f"{ROLE_ASSIGNMENTS}: an assignment without a resourceId")
-    roles: dict[str, tuple[str, ...]] = {}
-    assignments = item.get("roleAssignments")
-    if isinstance(assignments, list):
-        for entry in assignments:
-            if isinstance(entry, dict) and isinstance(entry.get("role"), str):
-                methods = entry.get("roleAssignmentMethods")
-                roles[entry["role"]] = tuple(
-                    m for m in (methods if isinstance(methods, list) else []) if isinstance(m, str)
-                )
-    elif isinstance(item.get("roles"), list):  # the deprecated list: roles without methods
-        roles = {r: () for r in item["roles"] if isinstance(r, str)}
-    directory = item.get("directoryId")
-    return RoleAssignment(
-        resource_id=resource,
-        directory_id=directory if isinstance(directory, str) and directory else None,
-        user_directory_status=_lower(item.get("userDirectoryStatus")),
-        roles=roles,
-    )
 
 
 def _lower(value: object) -> str | None:

@@ -78,6 +78,9 @@ class CheckResult:
     snapshot_id: str | None = None
     evidence_id: str | None = None
     id: str | None = None
+    # A limit of what the evaluation could see (``Outcome.note``); kept current like
+    # ``reason`` (not part of the digest).
+    note: str | None = None
 
     @property
     def digest(self) -> str:
@@ -85,8 +88,9 @@ class CheckResult:
         return outcome_digest(self.status, self.failing_items, self.excepted_items)
 
     def to_json(self) -> dict[str, Any]:
-        """The result's one JSON form (datetimes left to the carrier, see the module doc)."""
-        return {
+        """The result's one JSON form (datetimes left to the carrier, see the module doc);
+        ``note`` only when there is one (so results without one keep their form)."""
+        form: dict[str, Any] = {
             "organizationId": self.organization_id,
             "checkId": self.check_id,
             "id": self.id,
@@ -100,6 +104,9 @@ class CheckResult:
             "snapshotId": self.snapshot_id,
             "evidenceId": self.evidence_id,
         }
+        if self.note is not None:
+            form["note"] = self.note
+        return form
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CheckResult:
@@ -121,6 +128,7 @@ class CheckResult:
             snapshot_id=raw.get("snapshotId"),
             evidence_id=raw.get("evidenceId"),
             id=raw.get("id"),
+            note=raw.get("note"),
         )
 
 

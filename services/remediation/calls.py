@@ -35,13 +35,12 @@ from services.atlassian.directory_admin import (
     SUSPEND,
     DirectoryAdminClient,
     DirectoryUserState,
-    RoleAssignment,
     confluence_resource,
 )
 from services.clock import Clock
 from services.confluence.client import ConfluenceClient
 from services.confluence.errors import ConfluenceError, ConfluenceNotFound, ConfluenceStatusError
-from services.confluence.models import WriteAnswer
+from services.confluence.models import RoleAssignment, WriteAnswer
 from services.confluence.paths import GROUP_MEMBER_REMOVE, GROUP_MEMBERS
 from services.confluence.retry import RetryPolicy
 from services.integrations.models import Integration
@@ -205,10 +204,9 @@ class Effects:
             )
         if kind is ActionKind.REVOKE_ROLE:
             resource = action.resource or ""
-            found = await admin.role_assignments(org, account, [resource])
+            found = await _assignments(admin, org, account, resource)
             methods = next(
-                (a.roles.get(action.role or "", ()) for a in found if a.resource_id == resource),
-                (),
+                (a.methods(action.role or "") for a in found if a.resource_id == resource), ()
             )
             confirmed = "direct" not in methods
             shown = ", ".join(methods) or "none"
@@ -231,17 +229,17 @@ class Effects:
         site: list[RoleAssignment] = []
         if self.cloud_id:
             resource = confluence_resource(self.cloud_id)
-            assignments = await admin.role_assignments(org, account, [resource])
+            assignments = await _assignments(admin, org, account, resource)
             site = [a for a in assignments if a.resource_id == resource and a.directory_id]
             observed += [
                 Observation(
                     "userDirectoryStatus",
-                    a.user_directory_status or "absent",
+                    a.directory_status.value if a.directory_status else "absent",
                     f"directory {a.directory_id}",
                 )
                 for a in site
             ]
-        statuses = [a.user_directory_status for a in site]
+        statuses = [a.directory_status.value if a.directory_status else None for a in site]
         if suspend:
             confirmed = user.membership_status == "suspended" and all(
                 s in ("suspended", "no_membership") for s in statuses
@@ -267,6 +265,21 @@ def _user_fields(user: DirectoryUserState) -> tuple[Observation, ...]:
         ("status", user.status, ORGANIZATION),
     )
     return tuple(Observation(name, value, scope) for name, value, scope in fields if value)
+
+
+async def _assignments(
+    admin: DirectoryAdminClient, org: str, account: str, resource: str
+) -> list[RoleAssignment]:
+    """The account's role assignments on ``resource`` (every page)."""
+    found: list[RoleAssignment] = []
+    cursor: str | None = None
+    for _ in range(20):
+        page = await admin.role_assignments(org, account, cursor, resource_id=resource)
+        found += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return found
 
 
 async def _is_member(client: ConfluenceClient, group_id: str, account_id: str) -> bool:

@@ -121,13 +121,14 @@ class CheckResultRepository:
         return True
 
     async def touch(self, result: CheckResult, *, expected_version: int) -> bool:
-        """Record an evaluation that changed nothing: time, reason and data age only."""
+        """Record an evaluation that changed nothing: time, reason, note and data age only."""
         updated = await self._latest.update_one(
             {"_id": _key(result.organization_id, result.check_id), "version": expected_version},
             {
                 "$set": {
                     "evaluated_at": result.evaluated_at,
                     "reason": result.reason,
+                    "note": result.note,
                     "data_as_of": result.data_as_of,
                     "snapshot_id": result.snapshot_id,
                 }
@@ -161,6 +162,7 @@ def _result_doc(r: CheckResult) -> dict[str, Any]:
         "result_id": r.id,
         "status": r.status.value,
         "reason": r.reason,
+        "note": r.note,
         "failing_items": items_to_json(r.failing_items),
         "failing_count": len(r.failing_items),
         "excepted_items": items_to_json(r.excepted_items),
@@ -203,6 +205,7 @@ def to_result(doc: Mapping[str, Any]) -> CheckResult:
         snapshot_id=doc.get("snapshot_id"),
         evidence_id=doc.get("evidence_id"),
         id=doc.get("result_id"),
+        note=doc.get("note"),
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.models import AccountStatus
+from services.models import AccountStatus, ClaimStatus, DirectoryStatus
 from services.sync.models import (
     DirectoryEntry,
     Grant,
@@ -93,10 +93,25 @@ class SnapshotDataRepository:
                 "account_status": e.account_status.value,
                 "mfa_enabled": e.mfa_enabled,
                 "last_active": e.last_active,
+                "membership_status": e.membership_status.value,
+                "claim_status": e.claim_status.value,
+                "site_access": e.site_access,
             }
             for e in entries
         ]
         await _insert(self._directory, docs)
+
+    async def accounts_with_site_access(self, scope: SnapshotScope) -> AsyncGenerator[str, None]:
+        """The ids of the directory's accounts holding Confluence access on the site, in
+        account id order (one read in ``_id`` order: ``{snapshot_id}:{account_id}``)."""
+        prefix = scope.key("")
+        query = {"_id": {"$gte": prefix, "$lt": prefix[:-1] + ";"}, "site_access": True}
+        cursor = self._directory.find(query, {"_id": 1}).sort("_id", 1)
+        try:
+            async for doc in cursor:
+                yield doc["_id"][len(prefix) :]
+        finally:
+            await cursor.close()  # when left early
 
     async def memberships_by_account(
         self, scope: SnapshotScope
@@ -135,6 +150,9 @@ class SnapshotDataRepository:
                 AccountStatus.parse(doc.get("account_status")),
                 doc.get("mfa_enabled"),
                 doc.get("last_active"),
+                DirectoryStatus.parse(doc.get("membership_status")),
+                ClaimStatus.parse(doc.get("claim_status")),
+                bool(doc.get("site_access")),
             )
         return found
 

@@ -35,6 +35,7 @@ class Phase(enum.StrEnum):
     GROUPS = "groups"
     MEMBERS = "members"
     DIRECTORY = "directory"
+    ROLES = "roles"
     USERS = "users"
     PAGES = "pages"
     COMMITTING = "committing"
@@ -293,9 +294,14 @@ class SnapshotScope:
 
 @dataclass(frozen=True, slots=True)
 class DirectoryEntry:
-    """What the Admin API says about an account."""
+    """What the Admin API's directory says about an account (``services.sync.access``):
+    ``site_access`` is a Confluence ``productAccess`` entry for the site (an access role,
+    whatever the status), ``membership_status`` the organization-wide ``membershipStatus``."""
 
     account_id: str
     account_status: AccountStatus
     mfa_enabled: bool | None
     last_active: datetime | None
+    membership_status: DirectoryStatus = DirectoryStatus.UNKNOWN
+    claim_status: ClaimStatus = ClaimStatus.UNKNOWN
+    site_access: bool = False

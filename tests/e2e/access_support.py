@@ -22,7 +22,7 @@ TRIGGER = """mutation($id: ID!) { triggerSync(integrationId: $id) {
   syncRun { id status } userErrors { code message } } }"""
 RUNS = """query($id: ID!) { syncRuns(integrationId: $id, first: 1) {
   edges { node { id status error } } } }"""
-RESULT_FIELDS = """checkId status reason evaluatedAt changedAt dataAsOf snapshotId evidenceId
+RESULT_FIELDS = """checkId status reason note evaluatedAt changedAt dataAsOf snapshotId evidenceId
   failingItems(first: 500) { totalCount edges { node { resourceType resourceId name reason } } } exceptedItems { resourceId }"""
 UPDATED = f"""subscription($id: ID) {{ checkResultUpdated(checkId: $id) {{ {RESULT_FIELDS} }} }}"""
 

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 import pytest
@@ -20,7 +20,7 @@ from services.confluence.auth import BasicAuth
 from services.confluence.client import ConfluenceClient
 from services.confluence.retry import RetryObserver
 from services.integrations.models import DEFAULT_ADMIN_GROUPS, Integration, Purpose
-from services.models import AccountStatus, AccountType
+from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 from services.store import Store
 from services.sync.connector import Clients, Connector
 from services.sync.models import (
@@ -32,6 +32,7 @@ from services.sync.models import (
     SyncRunStatus,
 )
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator.roles import ADMIN, ORG_ADMIN, SITE_ADMIN, USER
 from simulator.site import Site
 from tests.sync.support import connected_integration, fast_policy, make_runner, sync_now
 
@@ -41,6 +42,10 @@ USERS_BULK = "POST /wiki/api/v2/users-bulk"
 DIRECTORY = "POST /admin/v2/orgs/{orgId}/directories/-/users/search"
 SEARCH = "GET /wiki/rest/api/content/search"
 TENANT_INFO = "GET /_edge/tenant_info"
+DIRECTORIES = "GET /admin/v2/orgs/{orgId}/directories"
+ROLE_ASSIGNMENTS = (
+    "GET /admin/v2/orgs/{orgId}/directories/{directoryId}/users/{accountId}/role-assignments"
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,25 +97,90 @@ def _pages_needed(n: int, size: int) -> int:
     return max(1, math.ceil(n / size))
 
 
+ATLASSIAN, MEMBERSHIP = GrantSource.ATLASSIAN, GrantSource.GROUP_MEMBERSHIP
+SETTING = GrantSource.ADMIN_GROUPS_SETTING
+
+
+def in_directory(site: Site, account_id: str) -> bool:
+    """Listed by the Admin API's directory (atlassian accounts with a known status)."""
+    a = site.accounts[account_id]
+    return a.account_type == "atlassian" and a.account_status != "unknown"
+
+
+def product_admins(site: Site) -> list[str]:
+    """Directory accounts holding atlassian/admin on the site's Confluence."""
+    index = site.role_index()
+    return [a for a in site.accounts if in_directory(site, a) and ADMIN in index.get(a, {})]
+
+
+def site_admin_candidates(sim: Simulator) -> list[str]:
+    """Directory accounts whose ``platformRoles`` has site-admin but not org-admin."""
+    site = sim.site
+    index = site.role_index()
+    return [
+        a
+        for a in site.accounts
+        if in_directory(site, a) and SITE_ADMIN in index.get(a, {}) and a not in sim.org.admins
+    ]
+
+
 def expected_requests(sim: Simulator) -> dict[str, int]:
-    """The fewest requests that can read the whole site (server page-size caps)."""
     site, config = sim.site, sim.config
+    admins = product_admins(site)
+    reads = set(admins) | set(site_admin_candidates(sim))
     return {
         GROUPS: _pages_needed(len(site.groups), config.groups_cap),
         MEMBERS: sum(
             _pages_needed(len(site.members_of(g)), config.members_cap) for g in site.groups
         ),
         USERS_BULK: math.ceil(len(site.member_account_ids()) / config.users_bulk_max),
-        DIRECTORY: _pages_needed(len(sim.directory_accounts()), config.admin_max_limit),
+        # the directory, then the product admins of the site's Confluence (roleIds filter)
+        DIRECTORY: _pages_needed(len(sim.directory_accounts()), config.admin_max_limit)
+        + _pages_needed(len(admins), config.admin_max_limit),
+        DIRECTORIES: 1,
+        ROLE_ASSIGNMENTS: len(reads),  # admins and site-admin candidates: one page each
         TENANT_INFO: 1,  # the API-token site's cloud id: last activity is per site (§5.8)
     }
 
 
-def expected_account(site: Site, account_id: str) -> SnapshotAccount:
+def judged_groups(site: Site) -> set[str]:
+    """The groups the directory can judge: it lists one of their members."""
+    return {
+        g.group_id
+        for g in site.groups.values()
+        if any(in_directory(site, m.account_id) for m in site.members_of(g.group_id))
+    }
+
+
+def expected_account(sim: Simulator, account_id: str, judged: set[str]) -> SnapshotAccount:
+    """The account as Atlassian's roles make it (``groups`` sites: every group carries
+    ``atlassian/user``, the admin groups admin roles; no direct grants)."""
+    site = sim.site
     a = site.accounts[account_id]
-    in_directory = a.account_type == "atlassian" and a.account_status != "unknown"
-    managed = in_directory and site.is_managed(a)
+    listed = in_directory(site, account_id)
+    managed = listed and site.is_managed(a)
     groups = tuple(sorted(g.name for g in site.groups_of(a.account_id)))
+    roles = site.role_assignments(account_id)
+
+    def via(role: str, name: str | None) -> set[Grant]:
+        """Grants of ``role`` (named ``name`` in the grant, None for access)."""
+        found = set()
+        for g in site.groups_granting(account_id, role):
+            if g.group_id in judged:
+                found.add(Grant.via_group(g.name, ATLASSIAN, group_id=g.group_id, role=name))
+            elif name is None:  # access: membership only
+                found.add(Grant.via_group(g.name, MEMBERSHIP, group_id=g.group_id))
+            elif g.name in DEFAULT_ADMIN_GROUPS:  # admin: the configured admin groups
+                found.add(Grant.via_group(g.name, SETTING, group_id=g.group_id))
+        if "direct" in roles.get(role, ()):
+            found.add(Grant.direct(name))
+        return found
+
+    access = via(USER, None) | via(ADMIN, None)
+    admin = via(ADMIN, ADMIN) | via(SITE_ADMIN, SITE_ADMIN)
+    if account_id in sim.org.admins:
+        admin.add(Grant.direct(ORG_ADMIN))
+    membership = sim.membership_status(account_id) if listed else None
     return SnapshotAccount(
         account_id=a.account_id,
         display_name=a.display_name,
@@ -119,13 +189,23 @@ def expected_account(site: Site, account_id: str) -> SnapshotAccount:
         account_status=AccountStatus.parse(a.account_status),
         mfa_enabled=a.mfa_enabled if managed else None,
         groups=groups,
-        last_active_at=a.last_active if in_directory else None,
-        access_via=tuple(Grant.via_group(g, GrantSource.GROUP_MEMBERSHIP) for g in groups),
-        admin_via=tuple(
-            Grant.via_group(g, GrantSource.ADMIN_GROUPS_SETTING)
-            for g in groups
-            if g in DEFAULT_ADMIN_GROUPS
-        ),
+        last_active_at=a.last_active if listed else None,
+        access_via=tuple(sorted(access, key=repr)),
+        admin_via=tuple(sorted(admin, key=repr)),
+        directory_status=DirectoryStatus.parse(membership) if membership else None,
+        directory_id=sim.org.default_directory.directory_id if listed else None,
+        claim_status=(ClaimStatus.MANAGED if managed else ClaimStatus.UNMANAGED)
+        if listed
+        else None,
+    )
+
+
+def normalised(account: SnapshotAccount) -> SnapshotAccount:
+    """The account with its grants in a canonical order (the order carries no meaning)."""
+    return replace(
+        account,
+        access_via=tuple(sorted(account.access_via, key=repr)),
+        admin_via=tuple(sorted(account.admin_via, key=repr)),
     )
 
 
@@ -158,14 +238,18 @@ async def test_access_review_matches_ground_truth(store: Store, big_sim: Running
         async for a in store.snapshot_queries.iter_accounts(snapshot_id=run.snapshot_id)
     }
     assert stored.keys() == set(ids)
-    mismatched = [i for i in ids if stored[i] != expected_account(site, i)]
-    assert mismatched == [], (stored[mismatched[0]], expected_account(site, mismatched[0]))
+    judged = judged_groups(site)
+    mismatched = [i for i in ids if normalised(stored[i]) != expected_account(sim, i, judged)]
+    assert mismatched == [], (stored[mismatched[0]], expected_account(sim, mismatched[0], judged))
     # The site really exercises every field.
     values = list(stored.values())
     assert {a.account_status for a in values} >= {"active", "inactive", "closed"}
     assert {a.account_type for a in values} >= {"atlassian", "app", "customer", "unknown"}
     assert {a.mfa_enabled for a in values} == {True, False, None}
     assert any(a.is_admin for a in values) and any(a.email is None for a in values)
+    sources = {g.source for a in values for g in (*a.access_via, *a.admin_via)}
+    assert GrantSource.ATLASSIAN in sources
+    assert {g.role for a in values for g in a.admin_via} >= {ADMIN, SITE_ADMIN}
 
     # Each page read successfully once: the minimum the site requires, nothing read twice.
     recorder.assert_each_read_once(expected_requests(sim), sim)
