@@ -14,8 +14,8 @@ defines it: ``membershipStatus`` is organization-wide (an aggregate over the dir
   site's ``userDirectoryStatus`` is active (without one, ``membershipStatus``).
 - DEACTIVATE_ACCOUNT / REACTIVATE_ACCOUNT: ``…/manage/lifecycle/disable`` / ``enable``;
   confirmed when ``accountStatus`` is inactive / active.
-- REVOKE_ROLE: ``…/roles/revoke``; confirmed when the role has no ``direct`` assignment on the
-  resource any more.
+- REVOKE_ROLE: ``…/roles/revoke`` of the role (Atlassian did not name it: of each Confluence
+  role role assignments show held ``direct``); confirmed when none of them is held directly.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from services.remediation.models import (
     Verification,
 )
 
+PRODUCT_ROLES = frozenset({"atlassian/user", "atlassian/admin", "atlassian/guest"})
 DirectoryAdmin = Callable[[Integration], Awaitable[DirectoryAdminClient | None]]
 ORGANIZATION = "organization"
 ACCOUNT = "account"
@@ -155,10 +156,15 @@ class Effects:
                 answer = await admin.reactivate(account)
                 calls.append(self._record("POST", LIFECYCLE_ENABLE, answer))
             elif kind is ActionKind.REVOKE_ROLE:
-                answer = await admin.revoke_role(
-                    action.group_id, account, action.role or "", action.resource or ""
-                )
-                calls.append(self._record("POST", ROLE_REVOKE, answer))
+                resource = action.resource or ""
+                roles = [action.role] if action.role else []
+                if not roles:  # Atlassian did not name it: every product role held directly
+                    found = await _assignments(admin, action.group_id, account, resource)
+                    calls.append(CallRecord("GET", ROLE_ASSIGNMENTS, 200, None, self.clock()))
+                    roles = sorted(_direct_roles(found, resource))
+                for role in roles:
+                    answer = await admin.revoke_role(action.group_id, account, role, resource)
+                    calls.append(self._record("POST", ROLE_REVOKE, answer, role))
             else:
                 raise CallRefused(calls, None, "a manual step is never called")
         except ConfluenceError as exc:
@@ -280,6 +286,15 @@ async def _assignments(
         if cursor is None:
             break
     return found
+
+
+def _methods(found: list[RoleAssignment], resource: str, role: str) -> tuple[str, ...]:
+    return next((a.methods(role) for a in found if a.resource_id == resource), ())
+
+
+def _direct_roles(found: list[RoleAssignment], resource: str) -> set[str]:
+    """Confluence product roles held directly on ``resource``."""
+    return {role for role in PRODUCT_ROLES if "direct" in _methods(found, resource, role)}
 
 
 async def _is_member(client: ConfluenceClient, group_id: str, account_id: str) -> bool:

@@ -197,7 +197,8 @@ class RemediationAction:
         if self.kind is ActionKind.RESTORE_ACCESS:
             return _directory_call(RESTORE_ENDPOINT, org, account) + each
         if self.kind is ActionKind.REVOKE_ROLE:
-            body = f'{{"role": "{self.role}", "resource": "{self.resource}"}}'
+            role = self.role or "<each Confluence role held directly>"
+            body = f'{{"role": "{role}", "resource": "{self.resource}"}}'
             return REVOKE_ENDPOINT.format(org_id=org, account_id=account) + " " + body
         if self.kind is ActionKind.DEACTIVATE_ACCOUNT:
             return DISABLE_ENDPOINT.format(account_id=account)

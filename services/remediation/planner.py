@@ -496,21 +496,25 @@ def _role_revocation(
 ) -> RemediationAction:
     role, cloud = grant.role, ctx.integration.site.cloud_id if ctx.integration.site else None
     site = ctx.integration.site.url if ctx.integration.site else "the site"
-    if role in _PRODUCT_ROLES and ctx.admin_org and cloud:
+    # Access granted directly whose role Atlassian did not name: every Confluence role the
+    # account holds directly (read from its role assignments when the call is made).
+    unnamed = role is None and what == "access"
+    if (role in _PRODUCT_ROLES or unnamed) and ctx.admin_org and cloud:
         resource = confluence_resource(cloud)
+        shown = role or "each Confluence role"
         return _action(
             ctx,
             account,
             want,
             ActionKind.REVOKE_ROLE,
-            target=f"{role}@{resource}",
+            target=f"{role or 'direct'}@{resource}",
             group_id=ctx.admin_org,
-            what=f"revoke the role {role} granted directly",
+            what=f"revoke {shown} granted directly",
             role=role,
             resource=resource,
         )
     shown = role or "the role"
-    if role in _PRODUCT_ROLES:
+    if role in _PRODUCT_ROLES or unnamed:
         why = "Vigil needs an Admin API key to revoke a role granted directly"
     elif role is None:
         why = "Atlassian did not name the role"
