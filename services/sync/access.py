@@ -90,7 +90,8 @@ class AccountRoles:
                 continue
             for role, how in entry.roles:
                 methods[role] = tuple(dict.fromkeys((*methods.get(role, ()), *how)))
-            if entry.resource_id == confluence_resource(cloud_id) and entry.directory_id:
+            here = entry.resource_id == confluence_resource(cloud_id) and entry.directory_id
+            if here and (directory_id is None or status is None):  # the first that says
                 directory_id, status = entry.directory_id, entry.directory_status
         return cls(methods, directory_id, status)
 

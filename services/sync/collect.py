@@ -231,24 +231,8 @@ class Collection:
         if facts.single_directory:
             facts.site_directory = directories[0]
         wanted = dict.fromkeys([*sorted(seen.site_admin_candidates), *sorted(facts.product_admins)])
-        if len(directories) > 1 and seen.first_with_access is not None:
-            await self._read_roles(facts, [seen.first_with_access])
-            known = facts.reads.get(seen.first_with_access)
-            facts.site_directory = known.directory_id if known else None
-            several: list[str] = []
-
-            async def in_other(items: list[DirectoryUser]) -> None:
-                several.extend(
-                    u.account_id
-                    for u in items
-                    if u.membership_status is not DirectoryStatus.SUSPENDED
-                    and u.account_id not in facts.reads
-                )
-
-            for other in directories:
-                if other != facts.site_directory:
-                    await self._search(in_other, resource_ids=(resource,), directory_ids=(other,))
-            wanted.update(dict.fromkeys(sorted(several)))
+        if len(directories) > 1:
+            wanted.update(dict.fromkeys(await self._in_several(facts, seen, directories)))
         budget = max(0, self.role_reads - len(facts.reads))
         todo = [a for a in wanted if a not in facts.reads]
         await self._read_roles(facts, todo[:budget])
@@ -263,6 +247,39 @@ class Collection:
             read = facts.reads.get(account_id)
             if read is None or SITE_ADMIN in read.methods:  # unread: counted (the safe side)
                 facts.site_admins.add(account_id)
+
+    async def _in_several(
+        self, facts: RoleFacts, seen: _DirectorySeen, directories: list[str]
+    ) -> list[str]:
+        """With several directories: the site's (one account's role assignments say which
+        directory its Confluence is mapped to), then the accounts holding a role on the site
+        that are members of another directory too and not suspended everywhere — the ones
+        whose ``membershipStatus`` may hide a suspension in the site's directory."""
+        if seen.first_with_access is not None and self.role_reads:
+            await self._read_roles(facts, [seen.first_with_access])
+            known = facts.reads.get(seen.first_with_access)
+            facts.site_directory = known.directory_id if known else None
+        if facts.site_directory is None:
+            self.progress.warn(
+                "the organization has several directories and the site's could not be read: "
+                "suspensions are judged from the organization-wide status (docs/access.md)."
+            )
+            return []
+        several: list[str] = []
+
+        async def in_other(items: list[DirectoryUser]) -> None:
+            several.extend(
+                u.account_id
+                for u in items
+                if u.membership_status is not DirectoryStatus.SUSPENDED
+                and u.account_id not in facts.reads
+            )
+
+        resource = confluence_resource(facts.cloud_id)
+        for other in directories:
+            if other != facts.site_directory:
+                await self._search(in_other, resource_ids=(resource,), directory_ids=(other,))
+        return sorted(set(several))
 
     async def _search(
         self,

@@ -5,6 +5,7 @@ used to PASS: the account was not in the snapshot, which listed group members on
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,11 +13,14 @@ import pytest
 from services.people.models import person_id
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from simulator.roles import USER
-from tests.e2e.access_support import connect_access_review, watch_check
+from tests.e2e.access_support import CONNECT, connect_access_review, watch_check
 from tests.e2e.connect_support import Env, make_env
 from tests.e2e.test_remediation_api import OFFBOARDED, first_sync, offboard, prepare
 from tests.graphql_client import failing_items
 
+CHECK = """query($id: ID!) { check(id: $id) { result { status note } } }"""
+ADMINS = """query { accounts(filter: {admin: true}, first: 50) { edges { node {
+  accountId adminVia { kind source group role } } } } }"""
 ACCOUNT = """query($id: String!) { accounts(filter: {search: $id}, first: 5) { edges { node {
   accountId hasAccess groups accessVia { kind source group role } directoryStatus } } } }"""
 
@@ -82,3 +86,43 @@ async def test_an_offboarded_person_with_direct_access_fails_the_offboarding_che
     [item] = failing_items(failing)
     assert item["resourceId"] == account_id
     assert item["reason"].endswith("still has Confluence access (directly)")
+
+
+async def test_without_a_key_access_is_measured_through_groups_and_the_checks_say_so(
+    env: Env,
+) -> None:
+    account_id = direct_only(env)
+    creds = env.sim.sim.credentials
+    connect = {
+        "purpose": "ACCESS_REVIEW",
+        "domain": env.sim.site_url(),
+        "email": creds.admin_token.email,
+        "apiToken": creds.admin_token.token,
+        "confirmCredentials": True,
+    }
+    payload = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
+    assert payload["userErrors"] == []
+    integration_id = payload["integration"]["id"]
+    await first_sync(env, integration_id)
+    await prepare(env, integration_id)
+    email = env.sim.sim.site.accounts[account_id].email
+    nodes = (await env.gql(ACCOUNT, {"id": email}))["accounts"]["edges"]
+    assert [e for e in nodes if e["node"]["accountId"] == account_id] == []  # out of sight
+
+    for check_id in (OFFBOARDED, "confluence-user-identified", "confluence-access-valid"):
+        async with asyncio.timeout(30):  # evaluated once Confluence is a critical system
+            while True:
+                result = (await env.gql(CHECK, {"id": check_id}))["check"]["result"]
+                if result is not None and result["status"] != "NOT_MONITORED":
+                    break
+                await asyncio.sleep(0.05)
+        assert result["note"] == (
+            "access measured through group membership only; add an Admin API key to see "
+            "direct grants"
+        )
+    admins = [e["node"] for e in (await env.gql(ADMINS))["accounts"]["edges"]]
+    assert admins and all(
+        g["source"] == "ADMIN_GROUPS_SETTING" and g["kind"] == "GROUP" and g["role"] is None
+        for a in admins
+        for g in a["adminVia"]
+    )

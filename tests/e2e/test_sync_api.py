@@ -144,7 +144,8 @@ async def test_sync_progress_over_websocket_then_snapshot_queries(env: Env) -> N
     # The directory is fetched alongside groups and members; "directory" is the phase only
     # while the run still waits for it after the members, so it may be too short to see.
     # Phases never go back.
-    order = ["QUEUED", "STARTING", "GROUPS", "MEMBERS", "DIRECTORY", "USERS", "COMMITTING", "DONE"]
+    order = ["QUEUED", "STARTING", "GROUPS", "MEMBERS", "DIRECTORY", "ROLES", "USERS", "COMMITTING"]
+    order.append("DONE")
     seen = [order.index(p) for p in phases]
     assert seen == sorted(seen), phases
     ids = site.member_account_ids()

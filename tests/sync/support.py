@@ -110,11 +110,15 @@ def make_runner(
     protected: ProtectedSnapshots | None = None,
     on_committed: Sequence[OnCommitted] = (),
     concurrency: int = 8,
+    role_reads: int = 200,
 ) -> SyncRunner:
     """A runner (and its queue) with test-sized tunables, wired as the container wires it."""
     bus = bus or InMemoryEventBus()
     options = RunnerOptions(
-        owner=owner, lease_ttl=timedelta(seconds=lease_seconds), concurrency=concurrency
+        owner=owner,
+        lease_ttl=timedelta(seconds=lease_seconds),
+        concurrency=concurrency,
+        role_reads=role_reads,
     )
     retention = Retention(store.sync_runs, store.snapshot_data, protected, keep=keep)
     return SyncRunner(
