@@ -43,10 +43,14 @@ class CurrentUser:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A Confluence group."""
+    """A Confluence group; ``managed_by``/``usage_type`` as the v1 group carries them when it
+    does (``managedBy`` ``EXTERNAL``: synced from an identity provider, members cannot be
+    changed in Atlassian; the 2021 v1 description has neither field)."""
 
     id: str
     name: str
+    managed_by: str | None = None
+    usage_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,12 @@ def parse_current_user(data: JsonObject) -> CurrentUser:
 
 def parse_group(data: JsonObject) -> Group:
     """Parse a v1 Group."""
-    return Group(id=_req_str(data, "id", "group"), name=_req_str(data, "name", "group"))
+    return Group(
+        id=_req_str(data, "id", "group"),
+        name=_req_str(data, "name", "group"),
+        managed_by=_opt_str(data, "managedBy"),
+        usage_type=_opt_str(data, "usageType"),
+    )
 
 
 def parse_member(data: JsonObject) -> Member:

@@ -19,7 +19,8 @@ Intents, over the snapshot account's grants (``access_via``, ``admin_via``):
 
 Guards make an action non-executable with its reason: what the connection may not do (its
 status, its scopes, no key, a refusal that blocks it), the connection's own account, a group
-synced from an identity provider, the last member of a group that gives admin rights.
+synced from an identity provider (``managedBy`` EXTERNAL on the group, when Atlassian sends
+it), the last member of a group that gives admin rights.
 
 An action's id names the change and the occurrence of its reason: once a change is VERIFIED
 and a snapshot collected afterwards still shows the access, the access came back and the plan
@@ -155,6 +156,7 @@ class RemediationsRepo(Protocol):
     async def memberships(
         self, *, snapshot_id: str, account_ids: Sequence[str]
     ) -> dict[str, list[tuple[str, str]]]: ...
+    async def synced_groups(self, *, snapshot_id: str, group_ids: Sequence[str]) -> set[str]: ...
     async def latest_occurrences(
         self, *, organization_id: str, call_keys: Sequence[str]
     ) -> dict[str, RemediationAction]: ...
@@ -181,6 +183,7 @@ class _Context:
     connection: ConnectionState
     collected_from: datetime | None
     memberships: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    synced: set[str] = field(default_factory=set)
 
     @property
     def admin_org(self) -> str | None:
@@ -235,6 +238,10 @@ class RemediationPlanner:
             if want.source.type is SourceType.REVIEW and not account.has_access:
                 continue  # the decision is already carried out as far as the snapshot goes
             actions += _intents(ctx, account, want)
+        removals = sorted({a.group_id for a in actions if a.kind is ActionKind.REMOVE_FROM_GROUP})
+        ctx.synced = await self._remediations.synced_groups(
+            snapshot_id=ctx.snapshot_id, group_ids=removals
+        )
         actions = await self._occurrences(ctx, actions)
         return _guarded(ctx, actions)
 
@@ -613,6 +620,17 @@ def _guarded(ctx: _Context, actions: list[RemediationAction]) -> list[Remediatio
             problem = (
                 "this is the account the Confluence connection acts as: changing it would cut "
                 "Vigil off. Make the change by hand, or connect Vigil as another account first"
+            )
+        if (
+            problem is None
+            and action.kind is ActionKind.REMOVE_FROM_GROUP
+            and action.group_id in ctx.synced
+        ):
+            problem = (
+                f"{action.group_name} is synced from an identity provider (managedBy EXTERNAL): "
+                "Atlassian does not let its members be changed there, and the next push from "
+                "the identity provider would undo it. Remove the account from the group in the "
+                "identity provider"
             )
         if problem is None and action.id in last:
             problem = last[action.id]

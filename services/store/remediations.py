@@ -67,6 +67,7 @@ class RemediationRepository:
         self._col = db["remediation_actions"]
         self._connections = db["remediation_connections"]
         self._memberships = db["snapshot_memberships"]
+        self._groups = db["snapshot_groups"]
 
     async def ensure_indexes(self) -> None:
         """Claims scan an organization's open actions; lists page by approval time; the
@@ -289,6 +290,17 @@ class RemediationRepository:
         projection = {"account_id": 1, "group_id": 1}
         async for doc in self._memberships.find(query, projection):
             found.setdefault(doc["group_id"], set()).add(doc["account_id"])
+        return found
+
+    async def synced_groups(self, *, snapshot_id: str, group_ids: Sequence[str]) -> set[str]:
+        """The groups among ``group_ids`` that the snapshot shows as synced from an identity
+        provider (``managedBy`` EXTERNAL)."""
+        query = {"snapshot_id": snapshot_id, "group_id": {"$in": list(group_ids)}}
+        found = set()
+        async for doc in self._groups.find(query, {"group_id": 1, "managed_by": 1}):
+            managed_by = doc.get("managed_by")
+            if isinstance(managed_by, str) and managed_by.lower() == "external":
+                found.add(doc["group_id"])
         return found
 
     # ----- connections ------------------------------------------------------------------

@@ -3,8 +3,8 @@
 - A Confluence admin who is not a site admin: the first group removal fails with Atlassian's
   403, the others are blocked with that reason, and the simulator counts exactly one DELETE;
   enableConfluenceRemediation lifts the block once the account is a site admin.
-- Guards: the connection's own account and the last member of an admin group are never
-  removed — no write call.
+- Guards: the connection's own account, the last member of an admin group and the members
+  of a group synced from an identity provider are never removed — no write call.
 - Approvals stay true: people reactivated between approval and call get no write (the
   simulator counts zero) and their actions end CANCELLED with why; cancelRemediation stops
   approved actions; access that comes back after a VERIFIED removal is planned and carried
@@ -120,12 +120,22 @@ async def test_a_confluence_admin_who_is_not_a_site_admin_makes_one_refused_call
     assert integration_id
 
 
-async def test_guards_never_call_for_the_connections_own_account_or_the_last_admin(
+async def test_guards_never_call_for_own_account_last_admin_or_a_synced_group(
     env: Env,
 ) -> None:
     site, counters = env.sim.sim.site, env.sim.sim.counters
     lonely = make_admin_member(env, "wiki-admins")  # its only member (before the first sync)
     integration_id = await prepare(env, admin_key=False)
+    synced_member = next(
+        a["accountId"]
+        for a in await staff_accounts(env)
+        if a["accountId"] != lonely and len(site.groups_of(a["accountId"])) > 1
+    )
+    synced_group = site.groups_of(synced_member)[0]
+    site.set_group_synced(synced_group.group_id)  # pushed by an identity provider
+    kept = {lonely: {"wiki-admins"}, synced_member: {synced_group.name}}
+    if lonely in synced_group.member_ids:
+        kept[lonely].add(synced_group.name)
     settings = """mutation($input: UpdateIntegrationSettingsInput!) {
       updateIntegrationSettings(input: $input) { userErrors { code message } } }"""
     admin_groups = ["confluence-administrators", "site-admins", "wiki-admins"]
@@ -135,16 +145,20 @@ async def test_guards_never_call_for_the_connections_own_account_or_the_last_adm
     assert changed["updateIntegrationSettings"]["userErrors"] == []
     await resync(env, integration_id)
     operator = site.operators["admin"]  # Vigil acts as this account
-    people = [await account_node(env, operator), await account_node(env, lonely)]
+    people = [await account_node(env, a) for a in (operator, lonely, synced_member)]
     for person in people:
         await offboard(env, person)
-    await until_failing(env, OFFBOARDED, {operator, lonely}, timeout=30)
+    await until_failing(env, OFFBOARDED, {operator, lonely, synced_member}, timeout=30)
 
     plan = await plan_for(env)
     mine = [a for a in plan if a["accountId"] == operator]
     last = [a for a in plan if a["accountId"] == lonely and a["groupName"] == "wiki-admins"]
     assert mine and len(last) == 1
     assert last[0]["executable"] is False and "last member" in last[0]["blockedReason"]
+    idp = [a for a in plan if a["groupId"] == synced_group.group_id]
+    assert idp and all(
+        not a["executable"] and "identity provider" in a["blockedReason"] for a in idp
+    )
     refused = await env.gql(EXECUTE, {"input": {"actionIds": [last[0]["id"]], "confirm": True}})
     assert refused["executeRemediation"]["userErrors"][0]["code"] == "NOT_GRANTED"
 
@@ -160,7 +174,8 @@ async def test_guards_never_call_for_the_connections_own_account_or_the_last_adm
             assert action["state"] == "VERIFIED", action
     removed = [a for a in final.values() if a["state"] == "VERIFIED"]
     assert counters.count(WRITE_ROUTE) == len(removed)
-    assert [g.name for g in site.groups_of(lonely)] == ["wiki-admins"]
+    for account_id, groups in kept.items():
+        assert {g.name for g in site.groups_of(account_id)} == groups
     assert {g.group_id for g in site.groups_of(operator)} == {a["groupId"] for a in mine}
     blocked = await plan_for(env, operator)
     assert blocked and all("acts as" in a["blockedReason"] for a in blocked)
