@@ -47,6 +47,7 @@ from tests.sync.test_ground_truth import (
     DIRECTORY,
     GROUPS,
     MEMBERS,
+    ROLE_ASSIGNMENTS,
     USERS_BULK,
     expected_requests,
 )
@@ -66,7 +67,11 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
         (max(1, math.ceil(len(site.members_of(g)) / config.members_cap)) for g in site.groups),
         default=0,
     )
-    chain = max(1 + needed[DIRECTORY], needed[GROUPS] + longest_members) + 1
+    # directory alongside groups → members; then (Admin API key) the roles phase: the product
+    # admins' search and the directories, one after the other, then the role reads in
+    # parallel; then users-bulk
+    roles = 2 + math.ceil(needed[ROLE_ASSIGNMENTS] / args.concurrency)
+    chain = max(1 + needed[DIRECTORY], needed[GROUPS] + longest_members) + roles + 1
     latency = args.latency_ms / 1000
     total = sum(needed.values())
     by_volume = total * latency / args.concurrency
@@ -76,6 +81,7 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
             "groups": needed[GROUPS],
             "members": needed[MEMBERS],
             "directory": needed[DIRECTORY],
+            "role_assignments": needed[ROLE_ASSIGNMENTS],
             "users_bulk": needed[USERS_BULK],
         },
         "longest_chain_pages": chain,

@@ -120,7 +120,8 @@ class Integration(Node):
     )
     has_admin_key: bool = strawberry.field(
         description="True when an Atlassian organization admin API key is attached "
-        "(`setAtlassianAdminKey`), giving MFA and authoritative account status."
+        "(`setAtlassianAdminKey`), giving MFA, authoritative account status, and access "
+        "and admin rights from Atlassian's roles (direct grants, suspensions: docs/access.md)."
     )
     admin_org_id: str | None = strawberry.field(
         description="The Atlassian organization id the admin key is for."

@@ -73,8 +73,9 @@ class AdminClient:
             raise ValueError(f"limit must be between 1 and {MAX_DIRECTORY_PAGE}, got {limit}")
         endpoint = paths.ADMIN_DIRECTORY_USERS_SEARCH
         url = self._base + endpoint.format(org_id=quote(org_id, safe=""))
-        body: dict[str, str | int | list[str]] = {"limit": limit, "expand": list(expand)}
+        body: dict[str, str | int | list[str]] = {"limit": limit}
         for name, values in (
+            ("expand", expand),
             ("roleIds", role_ids),
             ("resourceIds", resource_ids),
             ("directoryIds", directory_ids),
