@@ -267,3 +267,29 @@ async def test_access_that_comes_back_after_a_verified_removal_is_removed_again(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def test_a_scoped_api_token_without_a_write_scope_is_refused_once_with_what_to_do(
+    env: Env,
+) -> None:
+    scoped = env.sim.sim.credentials.scoped_admin_token  # the site admin's, read scopes only
+    await prepare(env, admin_key=False, email=scoped.email, token=scoped.token)
+    site, counters = env.sim.sim.site, env.sim.sim.counters
+    target = next(a for a in await staff_accounts(env) if len(site.groups_of(a["accountId"])) > 1)
+    await offboard(env, target)
+    await until_failing(env, OFFBOARDED, {target["accountId"]}, timeout=30)
+    plan = await plan_for(env, target["accountId"])
+    assert len(plan) > 1 and all(a["executable"] for a in plan)  # Vigil cannot read its scopes
+
+    final = await execute(env, [a["id"] for a in plan])
+    assert counters.count(WRITE_ROUTE) == 1
+    assert counters.count(WRITE_ROUTE, 401) == 1
+    [failed] = [a for a in final.values() if a["state"] == "FAILED"]
+    assert "scope does not match" in failed["error"]
+    for action in final.values():
+        if action is not failed:
+            assert action["state"] == "CANCELLED" and action["calls"] == []
+            reason = action["cancelReason"]
+            assert "scope does not match" in reason and "write:group:confluence" in reason
+    assert all(not a["executable"] for a in await plan_for(env, target["accountId"]))
+    assert len(site.groups_of(target["accountId"])) == len(plan)  # nothing removed
