@@ -25,8 +25,9 @@ class EvidenceEntry:
     snapshot_id: str | None = None
     integration_id: str | None = None
     snapshot_at: datetime | None = None
-    # At most one record of the organization may carry this key (enforced by the store):
-    # what an action records once whatever crashes (remediation: one per action attempt).
+    # At most one record of the organization is made of an entry with this key: the record's
+    # id is derived from it and the store refuses a second record with the same id (what an
+    # action records once whatever crashes; remediation: one per action attempt).
     unique_key: str | None = None
     # ``canonical_json(population)`` when the caller already has it (the recorder keeps it
     # per population, so several checks over one population serialise it once). It must be
@@ -48,7 +49,6 @@ class EvidenceRecord:
     key_id: str
     snapshot_id: str | None = None
     integration_id: str | None = None
-    unique_key: str | None = None  # stored beside the record, not sealed (``EvidenceEntry``)
 
     def content(self) -> dict[str, Any]:
         """The parsed body (``{}`` if it is not a JSON object)."""
@@ -64,7 +64,7 @@ class SequenceTaken(Exception):
 
 
 class AlreadyRecorded(Exception):
-    """A record with the entry's ``unique_key`` is already in the chain."""
+    """A record with this id (derived from an entry's ``unique_key``) is already stored."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ one win and the others re-read the tail and retry, so the chain never forks. Not
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -52,9 +53,6 @@ class EvidenceRepo(Protocol):
     """The ``EvidenceRepository`` methods ``EvidenceService`` calls (append-only: no update)."""
 
     async def append(self, record: EvidenceRecord) -> None: ...
-    async def by_unique_key(
-        self, *, organization_id: str, unique_key: str
-    ) -> EvidenceRecord | None: ...
     async def last(self, *, organization_id: str) -> EvidenceRecord | None: ...
     async def get(self, *, organization_id: str, record_id: str) -> EvidenceRecord | None: ...
     async def list_for_check(
@@ -95,15 +93,16 @@ class EvidenceService:
     async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
         """Seal ``entry`` as the next record of its organization's chain.
 
-        An entry with a ``unique_key`` is recorded at most once: when a record with that key
-        is already stored (a writer that died before it could say so), that record is
-        returned and nothing is appended — the store's unique index decides, across
-        processes."""
+        An entry with a ``unique_key`` is recorded at most once: its record id is derived
+        from the key, so when that record is already stored (a writer that died before it
+        could say so) it is returned and nothing is appended — the store's unique ``_id``
+        decides, across processes."""
+        record_id = keyed_record_id(entry) if entry.unique_key is not None else None
         lock = self._locks.setdefault(entry.organization_id, asyncio.Lock())
         async with lock:  # in-process appenders queue; other processes are caught by the index
-            if entry.unique_key is not None:
-                known = await self._repo.by_unique_key(
-                    organization_id=entry.organization_id, unique_key=entry.unique_key
+            if record_id is not None:
+                known = await self._repo.get(
+                    organization_id=entry.organization_id, record_id=record_id
                 )
                 if known is not None:
                     return known
@@ -113,22 +112,20 @@ class EvidenceService:
                 record = await asyncio.to_thread(
                     seal,
                     entry,
-                    record_id=new_id("evd"),
+                    record_id=record_id or new_id("evd"),
                     sequence=last.sequence + 1 if last else 1,
                     prev_hash=last.sha256 if last else GENESIS_HASH,
                     recorded_at=self._clock(),
                     key=self._key,
                 )
-                if entry.unique_key is not None:
-                    record = replace(record, unique_key=entry.unique_key)
                 try:
                     await self._repo.append(record)
                 except AlreadyRecorded:
-                    known = await self._repo.by_unique_key(
-                        organization_id=entry.organization_id, unique_key=entry.unique_key or ""
+                    known = await self._repo.get(
+                        organization_id=entry.organization_id, record_id=record.id
                     )
-                    if known is None:  # pragma: no cover - the index just named it
-                        raise Conflict("evidence key taken but not found") from None
+                    if known is None:  # another organization's record: ids never collide
+                        raise Conflict("evidence record id taken") from None
                     return known
                 except SequenceTaken:
                     await self._sleep(random.uniform(0, 0.002 * (attempt + 1)))
@@ -264,6 +261,12 @@ class EvidenceService:
     def _known(self, check_id: str) -> None:
         if check_id not in self._check_ids():
             raise NotFound(f"check {check_id} not found", field=["checkId"])
+
+
+def keyed_record_id(entry: EvidenceEntry) -> str:
+    """The record id of an entry with a ``unique_key``: the same key, the same id."""
+    raw = f"{entry.organization_id}\x1f{entry.unique_key}".encode()
+    return "evd_" + hashlib.sha256(raw).hexdigest()[:32]
 
 
 def _parse_checkpoint(value: Mapping[str, Any], organization_id: str) -> ChainHead:

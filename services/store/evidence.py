@@ -31,40 +31,18 @@ class EvidenceRepository:
         await self._col.create_index([("organization_id", 1), ("sequence", 1)], unique=True)
         await self._col.create_index([("organization_id", 1), ("check_id", 1), ("sequence", 1)])
         await self._col.create_index([("organization_id", 1), ("snapshot_id", 1)])
-        # At most one record per unique key (records without one are not indexed).
-        await self._col.create_index(
-            [("organization_id", 1), ("unique_key", 1)],
-            unique=True,
-            partialFilterExpression={"unique_key": {"$type": "string"}},
-        )
 
     async def append(self, record: EvidenceRecord) -> None:
         """Insert a sealed record; ``SequenceTaken`` if its sequence is already used,
-        ``AlreadyRecorded`` if its unique key is."""
+        ``AlreadyRecorded`` if its id is (a record id derived from a unique key: ``_id`` is
+        unique, so the store itself refuses a second record of the same key)."""
         try:
             await self._col.insert_one(evidence_document(record))
         except DuplicateKeyError as exc:
             pattern = (exc.details or {}).get("keyPattern") or {}
-            if record.unique_key is not None and (
-                "unique_key" in pattern
-                or (
-                    not pattern
-                    and await self.by_unique_key(
-                        organization_id=record.organization_id, unique_key=record.unique_key
-                    )
-                )
-            ):
-                raise AlreadyRecorded(record.unique_key) from None
+            if "_id" in pattern or await self._col.find_one({"_id": record.id}, {"_id": 1}):
+                raise AlreadyRecorded(record.id) from None
             raise SequenceTaken(f"sequence {record.sequence} is taken") from None
-
-    async def by_unique_key(
-        self, *, organization_id: str, unique_key: str
-    ) -> EvidenceRecord | None:
-        """The record of the organization that carries ``unique_key``, if any."""
-        doc = await self._col.find_one(
-            {"organization_id": organization_id, "unique_key": unique_key}
-        )
-        return to_record(doc) if doc else None
 
     async def last(self, *, organization_id: str) -> EvidenceRecord | None:
         """The record with the highest sequence of the organization."""
@@ -151,7 +129,6 @@ def evidence_document(record: EvidenceRecord) -> dict[str, Any]:
         "sha256": record.sha256,
         "hmac": record.hmac,
         "key_id": record.key_id,
-        **({"unique_key": record.unique_key} if record.unique_key is not None else {}),
     }
 
 
@@ -169,7 +146,6 @@ def to_record(doc: Mapping[str, Any]) -> EvidenceRecord:
         key_id=str(doc.get("key_id", "")),
         snapshot_id=doc.get("snapshot_id"),
         integration_id=doc.get("integration_id"),
-        unique_key=doc.get("unique_key"),
     )
 
 
