@@ -474,7 +474,7 @@ def _build_remediation(
     sync: SyncService,
     vault: CredentialVault,
 ) -> RemediationService:
-    """Planner, executor and service; verified changes trigger a sync (ADR 010, ADR 012)."""
+    """Planner, executor and service; verified changes trigger a sync (ADR 010, ADR 014)."""
 
     async def get_run(run_id: str) -> SyncRun | None:
         return await store.sync_runs.get(run_id=run_id)

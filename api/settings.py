@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     # The worker logs a signed checkpoint of every evidence chain this often (ADR 008).
     evidence_checkpoint_minutes: float = Field(default=60.0, gt=0)
 
-    # Remediation (ADR 012): how long an approved action's read-backs may take before it is
+    # Remediation (ADR 014): how long an approved action's read-backs may take before it is
     # FAILED (Atlassian documents up to 30 s of eventual consistency for role changes), the
     # lease of an action being carried out, and how often the worker resumes actions whose
     # process died.

@@ -1,5 +1,5 @@
 """Carrying out approved actions: leased claims, a re-check before every call, the call, read-
-backs until Atlassian shows the change, one evidence record (ADR 012).
+backs until Atlassian shows the change, one evidence record (ADR 014).
 
 A worker loop claims one open action at a time (``RemediationRepository.claim``, a fenced
 lease); ``concurrency`` loops run side by side. Per action, by state:

@@ -1,6 +1,6 @@
 """Remediation actions: what Vigil proposes to change in Atlassian, and what became of it.
 
-An action is one intent for one account (ADR 012): leave a group, revoke a role granted
+An action is one intent for one account (ADR 014): leave a group, revoke a role granted
 directly, suspend the account's access in every directory, deactivate a managed account —
 or, when none of that is possible, the exact manual step (never executable). Its id names
 the call *and* the occurrence it answers: access that returns after a VERIFIED action gets a

@@ -1,4 +1,4 @@
-"""The remediation plan: what to change in Atlassian, per account, by intent (ADR 012).
+"""The remediation plan: what to change in Atlassian, per account, by intent (ADR 014).
 
 Reasons: the failing items of ``confluence-offboarded-access-removed`` (each confirmed against
 the person's status *now*, so a person reactivated a moment ago is not acted on), and the
