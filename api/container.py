@@ -287,7 +287,15 @@ class Container:
             on_frameworks_changed=checks.after_frameworks_changed,
         )
         remediation = _build_remediation(
-            store, bus, reader, clients, evidence, sync.service, vault, alerts.reactions
+            settings,
+            store,
+            bus,
+            directory,
+            clients,
+            evidence,
+            sync.service,
+            vault,
+            alerts.reactions,
         )
         oauth = OAuthFlow(
             integrations,
@@ -330,7 +338,9 @@ class Container:
             ),
             alerts=alerts.service,
             remediation=remediation,
-            remediation_consent=RemediationConsent(oauth, integrations=store.integrations),
+            remediation_consent=RemediationConsent(
+                oauth, integrations=store.integrations, remediations=store.remediations
+            ),
         )
         return cls(
             settings=settings,
@@ -503,16 +513,17 @@ def _build_sync(
 
 
 def _build_remediation(
+    settings: Settings,
     store: Store,
     bus: EventBus,
-    reader: SnapshotReader,
+    directory: Directory,
     clients: ClientFactory,
     evidence: EvidenceService,
     sync: SyncService,
     vault: CredentialVault,
     alerts: AlertReactions,
 ) -> RemediationService:
-    """Planner, executor and service; verified changes trigger a sync (ADR 010)."""
+    """Planner, executor and service; verified changes trigger a sync (ADR 010, ADR 015)."""
 
     async def get_run(run_id: str) -> SyncRun | None:
         return await store.sync_runs.get(run_id=run_id)
@@ -520,7 +531,7 @@ def _build_remediation(
     resync = Resync(sync.enqueue, get_run)
 
     async def directory_admin(integration: Integration) -> DirectoryAdminClient | None:
-        """The Admin API client for suspension, when the integration has an admin key."""
+        """The Admin API client for the Admin API writes, when the integration has a key."""
         if not integration.has_admin_key:
             return None
         secret = await vault.load(integration.organization_id, integration.id, ADMIN_API_KEY)
@@ -530,6 +541,15 @@ def _build_remediation(
             clients.http, secret.values["api_key"], WRITE_POLICY, api_base=clients.config.api_url
         )
 
+    planner = RemediationPlanner(
+        directory,
+        remediations=store.remediations,
+        check_results=store.check_results,
+        critical_systems=store.critical_systems,
+        access_reviews=store.access_reviews,
+        sync_runs=store.sync_runs,
+    )
+
     def executor(service: RemediationService) -> RemediationExecutor:
         return RemediationExecutor(
             clients,
@@ -538,20 +558,21 @@ def _build_remediation(
             record_evidence=evidence.record,
             publish=service.publish,
             on_verified=resync,
+            recheck=planner.recheck,
             directory_admin=directory_admin,
             on_action_failed=alerts.after_action_failed,
+            lease=timedelta(seconds=settings.remediation_lease_seconds),
+            readback_window=timedelta(seconds=settings.remediation_readback_seconds),
         )
 
-    planner = RemediationPlanner(
-        reader,
-        snapshot_queries=store.snapshot_queries,
-        remediations=store.remediations,
-        check_results=store.check_results,
-        critical_systems=store.critical_systems,
-        access_reviews=store.access_reviews,
-    )
     return RemediationService(
-        bus, planner, executor, remediations=store.remediations, on_stopped=(resync.stop,)
+        bus,
+        planner,
+        executor,
+        remediations=store.remediations,
+        integrations=store.integrations,
+        on_stopped=(resync.stop,),
+        resume_seconds=settings.remediation_resume_seconds,
     )
 
 

@@ -17,27 +17,38 @@ CLI_APPROVER = "cli:operator"  # recorded as approvedBy: the operator with datab
 _STYLE = {
     ActionState.VERIFIED: "green",
     ActionState.DONE: "cyan",
+    ActionState.CALLING: "cyan",
     ActionState.PENDING: "yellow",
     ActionState.FAILED: "red",
+    ActionState.CANCELLED: "magenta",
 }
+_RUNNING = (ActionState.PENDING, ActionState.CALLING, ActionState.DONE, ActionState.VERIFIED)
 
 
 def action_table(title: str, actions: Sequence[RemediationAction]) -> Table:
-    """One row per action: account, group, call, why, and whether/how it ran."""
+    """One row per action: account, what changes, why, and whether/how it ran."""
     table = Table(title=title, show_lines=False)
-    for column in ("action", "account", "group", "source", "reason", "state"):
+    for column in ("action", "account", "change", "source", "reason", "state"):
         table.add_column(column, overflow="fold")
     for a in actions:
         source = a.source.check_id or f"review {a.source.review_id} ({a.source.decision})"
+        if a.source.action_id:
+            source = f"undo {a.source.action_id}"
+        change = a.kind.value + (f" {a.group_name}" if a.group_name else "")
+        if a.role:
+            change += f" {a.role}"
         if a.state is not None:
             style = _STYLE.get(a.state, "")
-            state = f"[{style}]{a.state.value}[/]" + (f": {a.error}" if a.error else "")
+            why = a.error or a.cancel_reason
+            state = f"[{style}]{a.state.value}[/]" + (f": {why}" if why else "")
         elif a.executable:
             state = "planned"
         else:
             state = f"[red]not executable[/]: {a.blocked_reason}"
         account = a.account_id + (f" ({a.display_name})" if a.display_name else "")
-        table.add_row(a.id, account, a.group_name, source, a.reason, state)
+        if a.caveat:
+            state += f" ({a.caveat})"
+        table.add_row(a.id, account, change, source, a.reason, state)
     return table
 
 
@@ -57,7 +68,7 @@ async def run_cli_remediation(
     service = container.remediation
     plan = await service.plan(principal)
     console.print(action_table("Remediation plan", plan))
-    todo = [a for a in plan if a.executable and a.state is not ActionState.VERIFIED]
+    todo = [a for a in plan if a.executable and a.state not in _RUNNING]
     if dry_run or not plan:
         console.print(f"{len(plan)} action(s) planned; nothing was called (dry run).")
         return 0

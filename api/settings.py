@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str = "vigil@localhost"
+    # Remediation (ADR 015): how long an approved action's read-backs may take before it is
+    # FAILED (Atlassian documents up to 30 s of eventual consistency for role changes), the
+    # lease of an action being carried out, and how often the worker resumes actions whose
+    # process died.
+    remediation_readback_seconds: float = Field(default=60.0, gt=0)
+    remediation_lease_seconds: float = Field(default=120.0, ge=1)
+    remediation_resume_seconds: float = Field(default=30.0, gt=0)
 
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_query_depth: int = 12

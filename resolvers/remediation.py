@@ -1,5 +1,6 @@
-"""Remediation: ``remediationPlan``, ``executeRemediation``, ``remediations``,
-``remediationUpdated``. Every type, field, argument and enum value is described."""
+"""Remediation: ``remediationPlan``, ``executeRemediation``, ``cancelRemediation``,
+``restoreAccess``, ``remediations``, ``remediationUpdated``. Every type, field, argument and
+enum value is described."""
 
 from __future__ import annotations
 
@@ -32,13 +33,31 @@ def _service(info: strawberry.Info[Context, Any]) -> RemediationService:
 graphql_enum(
     ActionKind,
     name="RemediationKind",
-    description="The Atlassian call a remediation action makes.",
+    description="What a remediation action changes in Atlassian.",
     values={
         ActionKind.REMOVE_FROM_GROUP: (
             "DELETE /wiki/rest/api/group/userByGroupId: remove the account from a group."
         ),
         ActionKind.SUSPEND_ACCESS: (
-            "Admin API: suspend the account's access in each of its directories."
+            "Admin API: suspend the account's access in each of its directories (offboarding "
+            "an unmanaged account; its groups and roles are kept for a restore)."
+        ),
+        ActionKind.DEACTIVATE_ACCOUNT: (
+            "User management API: deactivate a managed account (offboarding)."
+        ),
+        ActionKind.REVOKE_ROLE: (
+            "Admin API roles/revoke: remove a role granted to the account directly."
+        ),
+        ActionKind.MANUAL_STEP: (
+            "Nothing Vigil can call: the exact step an administrator makes by hand "
+            "(never executable)."
+        ),
+        ActionKind.RESTORE_ACCESS: (
+            "Admin API: restore the account's access in the directories a Vigil suspension "
+            "reached (restoreAccess)."
+        ),
+        ActionKind.REACTIVATE_ACCOUNT: (
+            "User management API: reactivate an account Vigil deactivated (restoreAccess)."
         ),
     },
 )
@@ -50,9 +69,18 @@ graphql_enum(
     description="Where an approved remediation action is.",
     values={
         ActionState.PENDING: "Approved, not yet called.",
-        ActionState.DONE: "Atlassian accepted the call; not verified.",
+        ActionState.CALLING: (
+            "Vigil is calling Atlassian (re-checked just before); it can no longer be cancelled."
+        ),
+        ActionState.DONE: "Atlassian accepted the call; being read back.",
         ActionState.VERIFIED: "A read-back from Atlassian shows the change.",
-        ActionState.FAILED: "Atlassian refused the call or the read-back still shows access.",
+        ActionState.FAILED: (
+            "Atlassian refused the call, or the read-backs did not show the change in time."
+        ),
+        ActionState.CANCELLED: (
+            "Not called: its reason was gone or a guard blocked it when it was re-checked, "
+            "or an ADMIN cancelled it (cancelReason says which)."
+        ),
     },
 )
 
@@ -64,6 +92,7 @@ graphql_enum(
     values={
         SourceType.CHECK: "A failing item of a check.",
         SourceType.REVIEW: "A REVOKE or DOWNGRADE decision of a completed access review.",
+        SourceType.RESTORE: "restoreAccess: undoing a suspension or deactivation by Vigil.",
     },
 )
 
@@ -78,6 +107,9 @@ class RemediationSource:
     review_id: strawberry.ID | None = strawberry.field(description="The review (REVIEW).")
     entry_id: strawberry.ID | None = strawberry.field(description="The review entry (REVIEW).")
     decision: str | None = strawberry.field(description="REVOKE or DOWNGRADE (REVIEW).")
+    action_id: strawberry.ID | None = strawberry.field(
+        description="The suspension or deactivation undone (RESTORE)."
+    )
 
 
 @strawberry.type(description="One request Vigil sent to Atlassian and Atlassian's answer.")
@@ -87,39 +119,97 @@ class RemediationCall:
     status: int | None = strawberry.field(
         description="Atlassian's HTTP status (null: no response, e.g. retries exhausted)."
     )
-    message: str | None = strawberry.field(description="Atlassian's error message, if any.")
+    message: str | None = strawberry.field(
+        description="Atlassian's message: the error's, or the `message` of a 2xx answer."
+    )
     at: datetime = strawberry.field(description="When the answer arrived.")
+    target: str | None = strawberry.field(
+        description="What the path named beside the account (the directory of a suspension)."
+    )
 
 
-@strawberry.type(description="The read-back that confirmed (or not) an action's effect.")
+@strawberry.type(description="One field a read-back saw, as Atlassian names it.")
+class RemediationObservation:
+    field: str = strawberry.field(
+        description="Atlassian's field (membershipStatus, userDirectoryStatus, accountStatus…)."
+    )
+    value: str = strawberry.field(description="Its value, lower case.")
+    scope: str = strawberry.field(
+        description=(
+            "What the value describes: `organization` (membershipStatus is an organization-wide "
+            "aggregate), `directory <id>`, `account`, `group <id>`, `resource <ari>`."
+        )
+    )
+
+
+@strawberry.type(description="One read-back of an action's effect.")
 class RemediationVerification:
     endpoint: str = strawberry.field(description="What was read back.")
     confirmed: bool = strawberry.field(description="Whether Atlassian shows the change.")
     detail: str = strawberry.field(description="What the read-back showed.")
     at: datetime = strawberry.field(description="When it was read.")
+    observed: list[RemediationObservation] = strawberry.field(
+        description="The fields it saw, named as Atlassian defines them."
+    )
 
 
-@strawberry.type(description="One Atlassian call for one account: planned, or approved.")
+@strawberry.type(description="One change in Atlassian for one account: planned, or approved.")
 class RemediationAction:
-    id: strawberry.ID = strawberry.field(description="Stable id: the same call, the same id.")
+    id: strawberry.ID = strawberry.field(
+        description=(
+            "Stable id of the change and of the occurrence of its reason: the same change gets "
+            "a new id only when the access comes back after it was VERIFIED."
+        )
+    )
     account_id: strawberry.ID = strawberry.field(description="The Atlassian account.")
     display_name: str | None = strawberry.field(description="The account's display name.")
     kind: ActionKind = strawberry.field(description="The call made.")
     group_id: strawberry.ID = strawberry.field(
-        description="The group the account leaves (SUSPEND_ACCESS: the Atlassian org id)."
+        description=(
+            "The group the account leaves (REMOVE_FROM_GROUP); the Atlassian organization id "
+            "for the Admin API kinds."
+        )
     )
-    group_name: str = strawberry.field(description="That group's name (empty for SUSPEND_ACCESS).")
-    request: str = strawberry.field(description="The exact call, method, path and query.")
+    group_name: str = strawberry.field(
+        description="That group's name (empty for every other kind)."
+    )
+    role: str | None = strawberry.field(description="The role revoked (REVOKE_ROLE).")
+    resource_id: str | None = strawberry.field(
+        description="The resource (ARI) the role is revoked on (REVOKE_ROLE)."
+    )
+    request: str = strawberry.field(
+        description="The exact call, method, path and query (MANUAL_STEP: `by hand: …`)."
+    )
+    manual_step: str | None = strawberry.field(
+        description="What an administrator must do by hand (MANUAL_STEP)."
+    )
     reason: str = strawberry.field(description="Why Vigil proposes it.")
-    source: RemediationSource = strawberry.field(description="The check item or review entry.")
+    caveat: str | None = strawberry.field(
+        description="What the plan cannot see or do (e.g. direct grants without an Admin API key)."
+    )
+    source: RemediationSource = strawberry.field(
+        description="The check item, review entry, or undone action."
+    )
+    occurrence: int = strawberry.field(
+        description="Which occurrence of the reason it answers (0 first; + 1 each time the access "
+        "came back after a VERIFIED change)."
+    )
     executable: bool = strawberry.field(
-        description="Whether the connection's grant allows the call."
+        description="Whether Vigil may make the call now (the guards and the connection allow it)."
     )
     blocked_reason: str | None = strawberry.field(
-        description="Why it is not executable with what is granted."
+        description=(
+            "Why it is not executable: the grant, a refusal that blocks the connection, the "
+            "connection's own account, a group synced from an identity provider, the last "
+            "member of an admin group, or a manual step."
+        )
     )
     state: ActionState | None = strawberry.field(
         description="Null while only planned; else where the approved action is."
+    )
+    attempt: int = strawberry.field(
+        description="How many times it was approved (re-approving FAILED or CANCELLED runs it "
+        "again); 0 while only planned."
     )
     approved_by: strawberry.ID | None = strawberry.field(
         description="The API key of the ADMIN who confirmed it."
@@ -128,9 +218,16 @@ class RemediationAction:
     updated_at: datetime | None = strawberry.field(description="Last state change.")
     calls: list[RemediationCall] = strawberry.field(description="Requests sent, oldest first.")
     verification: RemediationVerification | None = strawberry.field(
-        description="The read-back, once made."
+        description="The last read-back, once made."
+    )
+    read_backs: list[RemediationVerification] = strawberry.field(
+        description="Every read-back of this attempt, oldest first."
     )
     error: str | None = strawberry.field(description="Why it FAILED (Atlassian's answer).")
+    cancel_reason: str | None = strawberry.field(description="Why it was CANCELLED.")
+    cancelled_by: strawberry.ID | None = strawberry.field(
+        description="The API key of the ADMIN who cancelled it (null: the re-check did)."
+    )
     evidence_id: strawberry.ID | None = strawberry.field(
         description="The evidence record of the finished action."
     )
@@ -146,8 +243,12 @@ class RemediationAction:
             kind=a.kind,
             group_id=strawberry.ID(a.group_id),
             group_name=a.group_name,
+            role=a.role,
+            resource_id=a.resource,
             request=a.request,
+            manual_step=a.manual_step,
             reason=a.reason,
+            caveat=a.caveat,
             source=RemediationSource(
                 type=s.type,
                 check_id=_id(s.check_id),
@@ -155,10 +256,13 @@ class RemediationAction:
                 review_id=_id(s.review_id),
                 entry_id=_id(s.entry_id),
                 decision=s.decision,
+                action_id=_id(s.action_id),
             ),
+            occurrence=a.occurrence,
             executable=a.executable,
             blocked_reason=a.blocked_reason,
             state=a.state,
+            attempt=a.attempt,
             approved_by=_id(a.approved_by),
             approved_at=a.approved_at,
             updated_at=a.updated_at,
@@ -169,19 +273,29 @@ class RemediationAction:
                     status=c.status,
                     message=c.message,
                     at=c.at,
+                    target=c.target,
                 )
                 for c in a.calls
             ],
-            verification=(
-                RemediationVerification(
-                    endpoint=v.endpoint, confirmed=v.confirmed, detail=v.detail, at=v.at
-                )
-                if v
-                else None
-            ),
+            verification=_verification(v) if v else None,
+            read_backs=[_verification(r) for r in a.read_backs],
             error=a.error,
+            cancel_reason=a.cancel_reason,
+            cancelled_by=_id(a.cancelled_by),
             evidence_id=_id(a.evidence_id),
         )
+
+
+def _verification(v: models.Verification) -> RemediationVerification:
+    return RemediationVerification(
+        endpoint=v.endpoint,
+        confirmed=v.confirmed,
+        detail=v.detail,
+        at=v.at,
+        observed=[
+            RemediationObservation(field=o.field, value=o.value, scope=o.scope) for o in v.observed
+        ],
+    )
 
 
 def _id(value: str | None) -> strawberry.ID | None:
@@ -216,6 +330,47 @@ class ExecuteRemediationPayload:
     user_errors: list[UserError] = strawberry.field(
         default_factory=list,
         description="FORBIDDEN, CONFIRMATION_REQUIRED, NOT_FOUND, NOT_GRANTED, VALIDATION_FAILED.",
+    )
+
+
+@strawberry.input(description="Which approved actions to stop before they are called.")
+class CancelRemediationInput:
+    action_ids: list[strawberry.ID] = strawberry.field(
+        description="Ids of PENDING actions (at most 500)."
+    )
+
+
+@strawberry.type(description="The result of cancelRemediation.")
+class CancelRemediationPayload:
+    actions: list[RemediationAction] = strawberry.field(
+        default_factory=list, description="The actions, CANCELLED (or as they already were)."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="FORBIDDEN, NOT_FOUND, NOT_CANCELLABLE (already being called or done), "
+        "VALIDATION_FAILED.",
+    )
+
+
+@strawberry.input(description="Which Vigil suspension or deactivation to undo; confirm: true.")
+class RestoreAccessInput:
+    action_id: strawberry.ID = strawberry.field(
+        description="A VERIFIED SUSPEND_ACCESS or DEACTIVATE_ACCOUNT action."
+    )
+    confirm: bool = strawberry.field(
+        default=False, description="Must be true: nothing is called in Atlassian otherwise."
+    )
+
+
+@strawberry.type(description="The result of restoreAccess.")
+class RestoreAccessPayload:
+    action: RemediationAction | None = strawberry.field(
+        default=None,
+        description="The RESTORE_ACCESS or REACTIVATE_ACCOUNT action (PENDING until carried out).",
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="FORBIDDEN, CONFIRMATION_REQUIRED, NOT_FOUND, INVALID_STATE, NOT_GRANTED.",
     )
 
 
@@ -329,8 +484,47 @@ class RemediationMutation:
 
     @strawberry.mutation(
         description=(
-            "Opt in to remediation: for an OAuth connection, start Atlassian's consent again "
-            "with write:confluence-groups (ADMIN)."
+            "Stop approved actions that are not called yet (ADMIN): they end CANCELLED, with "
+            "an evidence record."
+        ),
+        extensions=[UserErrors(argument_paths=False)],
+    )
+    async def cancel_remediation(
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            CancelRemediationInput, strawberry.argument(description="The actions to stop.")
+        ],
+    ) -> CancelRemediationPayload:
+        actions = await _service(info).cancel(
+            principal_of(info), [str(i) for i in input.action_ids]
+        )
+        return CancelRemediationPayload(actions=[RemediationAction.from_domain(a) for a in actions])
+
+    @strawberry.mutation(
+        description=(
+            "Undo a suspension or deactivation Vigil made, for mistakes (ADMIN, confirm: true): "
+            "the account gets back exactly what it had (its groups and roles were kept)."
+        ),
+        extensions=[UserErrors(argument_paths=False)],
+    )
+    async def restore_access(
+        self,
+        info: strawberry.Info[Context, Any],
+        input: Annotated[
+            RestoreAccessInput, strawberry.argument(description="The action and confirmation.")
+        ],
+    ) -> RestoreAccessPayload:
+        action = await _service(info).restore(
+            principal_of(info), str(input.action_id), input.confirm
+        )
+        return RestoreAccessPayload(action=RemediationAction.from_domain(action))
+
+    @strawberry.mutation(
+        description=(
+            "Opt in to remediation (ADMIN): for an OAuth connection, start Atlassian's consent "
+            "again with write:confluence-groups; for every connection, lift the blocks a "
+            "refusal (not a site admin, a missing scope) put on its writes."
         ),
         extensions=[UserErrors(argument_paths=False)],
     )

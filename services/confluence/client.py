@@ -19,10 +19,12 @@ from services.confluence.models import (
     Page,
     ResultPage,
     Space,
+    WriteAnswer,
 )
 from services.confluence.pagination import checked_cursor, v1_next_cursor, v2_next_cursor
 from services.confluence.parsing import (
     JsonObject,
+    answer_message,
     as_object,
     object_list,
     parse_bulk_user,
@@ -156,12 +158,13 @@ class ConfluenceClient:
         items = [parse_space(item) for item in object_list(data, "results", paths.SPACES)]
         return ResultPage(items, v2_next_cursor(headers, data))
 
-    async def remove_group_member(self, group_id: str, account_id: str) -> int:
-        """Remove an account from a group (v1 ``removeMemberFromGroupByGroupId``): the status.
+    async def remove_group_member(self, group_id: str, account_id: str) -> WriteAnswer:
+        """Remove an account from a group (v1 ``removeMemberFromGroupByGroupId``).
 
         A write, but idempotent — Atlassian answers 204 whether or not the account was a
-        member — so it is retried like a read. Needs a site admin and, with OAuth, the
-        ``write:confluence-groups`` scope; refusals raise the usual ``ConfluenceError``.
+        member — so it is retried like a read. Any 2xx is success, with or without a body.
+        Needs a site admin and, with OAuth, ``write:confluence-groups`` or
+        ``write:group:confluence``; refusals raise the usual ``ConfluenceError``.
         """
         if not group_id or not account_id:
             raise ValueError("group_id and account_id are required")
@@ -171,8 +174,9 @@ class ConfluenceClient:
             url,
             endpoint=paths.GROUP_MEMBER_REMOVE,
             params={"groupId": group_id, "accountId": account_id},
+            body_optional=True,
         )
-        return response.status
+        return WriteAnswer(response.status, answer_message(response.data))
 
     async def tenant_info(self, site_url: str) -> str:
         """The cloud id of the site at base URL ``site_url`` (https://x.atlassian.net); no auth."""

@@ -23,6 +23,14 @@ class ResultPage(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class WriteAnswer:
+    """Atlassian's 2xx answer to a write: its status and the ``message`` it held, if any."""
+
+    status: int
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CurrentUser:
     """The account the credential acts as."""
 
@@ -35,10 +43,14 @@ class CurrentUser:
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A Confluence group."""
+    """A Confluence group; ``managed_by``/``usage_type`` as the v1 group carries them when it
+    does (``managedBy`` ``EXTERNAL``: synced from an identity provider, members cannot be
+    changed in Atlassian; the 2021 v1 description has neither field)."""
 
     id: str
     name: str
+    managed_by: str | None = None
+    usage_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,7 +98,12 @@ def parse_current_user(data: JsonObject) -> CurrentUser:
 
 def parse_group(data: JsonObject) -> Group:
     """Parse a v1 Group."""
-    return Group(id=_req_str(data, "id", "group"), name=_req_str(data, "name", "group"))
+    return Group(
+        id=_req_str(data, "id", "group"),
+        name=_req_str(data, "name", "group"),
+        managed_by=_opt_str(data, "managedBy"),
+        usage_type=_opt_str(data, "usageType"),
+    )
 
 
 def parse_member(data: JsonObject) -> Member:
@@ -259,6 +264,16 @@ def _confluence_entry(access: object, cloud_id: str | None) -> JsonObject | None
             and entry.get("id") == cloud_id
         ):
             return entry
+    return None
+
+
+def answer_message(data: Any) -> str | None:
+    """The ``message`` of a write's 2xx answer (``{"message": …}`` or plain text), if any."""
+    if isinstance(data, dict):
+        message = data.get("message")
+        return message[:200] if isinstance(message, str) and message else None
+    if isinstance(data, str) and data:
+        return data[:200]
     return None
 
 

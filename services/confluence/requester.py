@@ -42,6 +42,7 @@ class _Call:
     params: Mapping[str, str | int] | None
     body: Any
     auth: ConfluenceAuth
+    body_optional: bool = False
     renewed: bool = False
 
 
@@ -73,9 +74,14 @@ class Requester:
         body: Any = None,
         retryable: bool = True,
         auth: ConfluenceAuth | None = None,
+        body_optional: bool = False,
     ) -> JsonResponse:
-        """Send with retries (when ``retryable``) and return the decoded JSON response."""
-        call = _Call(method, url, endpoint, params, body, auth or self._auth)
+        """Send with retries (when ``retryable``) and return the decoded JSON response.
+
+        ``body_optional`` (writes): any 2xx is a success whatever its body — empty (``data``
+        None), JSON, or not JSON (``data`` the text) — as Atlassian's write answers vary.
+        """
+        call = _Call(method, url, endpoint, params, body, auth or self._auth, body_optional)
         return await self.policy.run(
             lambda: self._attempt(call), endpoint=endpoint, retryable=retryable
         )
@@ -109,6 +115,8 @@ class Requester:
             )
         if response.status_code == 204:  # No Content (a write such as removing a member)
             return JsonResponse(None, response.headers, 204)
+        if call.body_optional:
+            return JsonResponse(_lenient(response), response.headers, response.status_code)
         return JsonResponse(
             _decode(response, call.endpoint), response.headers, response.status_code
         )
@@ -141,6 +149,17 @@ def _decode(response: httpx.Response, endpoint: str) -> Any:
         return json.loads(response.content)
     except ValueError as exc:
         raise ConfluenceProtocolError(f"{endpoint}: response body is not valid JSON") from exc
+
+
+def _lenient(response: httpx.Response) -> Any:
+    """A write's 2xx body: None when empty, the JSON value, else the text."""
+    text = response.content.decode("utf-8", errors="replace").strip()
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text[:500]
 
 
 def _describe(call: _Call, exc: Exception, secrets: list[str]) -> str:

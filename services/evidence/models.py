@@ -59,6 +59,10 @@ class EvidenceEntry:
     integration_id: str | None = None
     snapshot_at: datetime | None = None
     lists: tuple[ChunkedList, ...] = ()
+    # At most one record of the organization is made of an entry with this key: the record's
+    # id is derived from it and the store refuses a second record with the same id (what an
+    # action records once whatever crashes; remediation: one per action attempt).
+    unique_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,10 @@ class EvidenceRecord:
 
 class SequenceTaken(Exception):
     """Another writer appended at this sequence first: read the tail again and retry."""
+
+
+class AlreadyRecorded(Exception):
+    """A record with this id (derived from an entry's ``unique_key``) is already stored."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ never forks. Nothing here (or in the repositories) updates or deletes a record o
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import random
@@ -36,7 +37,13 @@ from services.evidence.export import (
     csv_chunks,
     json_chunks,
 )
-from services.evidence.models import ChainHead, EvidenceEntry, EvidenceRecord, SequenceTaken
+from services.evidence.models import (
+    AlreadyRecorded,
+    ChainHead,
+    EvidenceEntry,
+    EvidenceRecord,
+    SequenceTaken,
+)
 from services.evidence.verify import (
     BrokenLink,
     ChainStatus,
@@ -109,18 +116,29 @@ class EvidenceService:
         self.blobs_written = 0  # for tests and benchmarks
 
     async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
-        """Store ``entry``'s lists, then seal it as the next record of its organization's
-        chain."""
+        """Store ``entry``'s lists, then seal it as the next record of its organization's chain.
+
+        An entry with a ``unique_key`` is recorded at most once: its record id is derived
+        from the key, so when that record is already stored (a writer that died before it
+        could say so) it is returned and nothing is appended — the store's unique ``_id``
+        decides, across processes."""
         await self._store_lists(entry)
+        record_id = keyed_record_id(entry) if entry.unique_key is not None else None
         lock = self._locks.setdefault(entry.organization_id, asyncio.Lock())
         async with lock:  # in-process appenders queue; other processes are caught by the index
+            if record_id is not None:
+                known = await self._repo.get(
+                    organization_id=entry.organization_id, record_id=record_id
+                )
+                if known is not None:
+                    return known
             for attempt in range(MAX_ATTEMPTS):
                 last = await self._repo.last(organization_id=entry.organization_id)
                 # Hashing a large body is CPU-bound: off the event loop.
                 record = await asyncio.to_thread(
                     seal,
                     entry,
-                    record_id=new_id("evd"),
+                    record_id=record_id or new_id("evd"),
                     sequence=last.sequence + 1 if last else 1,
                     prev_hash=last.sha256 if last else GENESIS_HASH,
                     recorded_at=self._clock(),
@@ -128,6 +146,13 @@ class EvidenceService:
                 )
                 try:
                     await self._repo.append(record)
+                except AlreadyRecorded:
+                    known = await self._repo.get(
+                        organization_id=entry.organization_id, record_id=record.id
+                    )
+                    if known is None:  # another organization's record: ids never collide
+                        raise Conflict("evidence record id taken") from None
+                    return known
                 except SequenceTaken:
                     await self._sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
@@ -328,6 +353,12 @@ async def _check_lists(
         except ChunkProblem as problem:
             return chunk_problem(record, place, problem.message, missing=problem.missing)
     return None
+
+
+def keyed_record_id(entry: EvidenceEntry) -> str:
+    """The record id of an entry with a ``unique_key``: the same key, the same id."""
+    raw = f"{entry.organization_id}\x1f{entry.unique_key}".encode()
+    return "evd_" + hashlib.sha256(raw).hexdigest()[:32]
 
 
 def _parse_checkpoint(value: Mapping[str, Any], organization_id: str) -> ChainHead:

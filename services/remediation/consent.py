@@ -10,7 +10,7 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.integrations.models import AuthMethod, Integration, Purpose
 from services.integrations.oauth_flow import OAuthFlow
 from services.models import Principal, Role
-from services.remediation.models import WRITE_SCOPE
+from services.remediation.models import WRITE_SCOPE, WRITE_SCOPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +30,25 @@ class IntegrationsRepo(Protocol):
     ) -> Integration | None: ...
 
 
-class RemediationConsent:
-    """``enableConfluenceRemediation``: ask for ``write:confluence-groups`` where it applies."""
+class RemediationsRepo(Protocol):
+    """The ``RemediationRepository`` methods ``RemediationConsent`` calls."""
 
-    def __init__(self, flow: OAuthFlow, *, integrations: IntegrationsRepo) -> None:
+    async def clear_refusals(self, *, integration_id: str) -> None: ...
+
+
+class RemediationConsent:
+    """``enableConfluenceRemediation``: ask for ``write:confluence-groups`` where it applies,
+    and lift the blocks a refusal put on the connection's writes (the re-consent)."""
+
+    def __init__(
+        self,
+        flow: OAuthFlow,
+        *,
+        integrations: IntegrationsRepo,
+        remediations: RemediationsRepo | None = None,
+    ) -> None:
         self._integrations = integrations
+        self._remediations = remediations
         self._flow = flow
 
     async def enable(self, principal: Principal, confirm: bool) -> ConsentOutcome:
@@ -51,21 +65,30 @@ class RemediationConsent:
         )
         if integration is None:
             raise NotFound("connect Confluence for ACCESS_REVIEW first", field=["purpose"])
-        key = " Directory suspension uses the Admin API key." if integration.has_admin_key else ""
-        if integration.auth_method is AuthMethod.API_TOKEN:
-            message = (
-                "An API token is not limited by scopes: Atlassian allows the group removals "
-                "when the connected account is a site admin (else each call answers 403)." + key
-            )
-            return ConsentOutcome(integration, None, message)
-        if integration.auth_method is AuthMethod.CLIENT_CREDENTIALS:
+        if integration.auth_method is AuthMethod.CLIENT_CREDENTIALS and not _granted(integration):
             raise Conflict(
                 f"client credentials get the scopes set on the OAuth app: add {WRITE_SCOPE} to "
                 "the app in Atlassian's developer console, then reconnect",
                 code="NOT_SUPPORTED",
             )
-        if WRITE_SCOPE in integration.granted_scopes:
-            return ConsentOutcome(integration, None, f"{WRITE_SCOPE} is already granted." + key)
+        if self._remediations is not None:  # the ADMIN says the cause is fixed: try again
+            await self._remediations.clear_refusals(integration_id=integration.id)
+        key = " Directory suspension uses the Admin API key." if integration.has_admin_key else ""
+        if integration.auth_method is AuthMethod.API_TOKEN:
+            message = (
+                "A classic API token is not limited by scopes and a scoped one has the scopes "
+                "it was created with (it needs write:group:confluence or write:confluence-"
+                "groups): Atlassian allows the group removals when the connected account is a "
+                "site admin. The next removal tries again; a refusal blocks the others once "
+                "more." + key
+            )
+            return ConsentOutcome(integration, None, message)
+        if _granted(integration):
+            return ConsentOutcome(
+                integration,
+                None,
+                "A write scope is already granted; the next group removal tries again." + key,
+            )
         integration, url = await self._flow.start_upgrade(
             principal, integration_id=integration.id, extra_scopes=(WRITE_SCOPE,)
         )
@@ -74,3 +97,7 @@ class RemediationConsent:
             "until Atlassian's consent comes back." + key
         )
         return ConsentOutcome(integration, url, message)
+
+
+def _granted(integration: Integration) -> bool:
+    return any(scope in integration.granted_scopes for scope in WRITE_SCOPES)

@@ -1,20 +1,27 @@
-"""Carrying out approved actions: leased claims, bounded concurrency, call, read back, record.
+"""Carrying out approved actions: leased claims, a re-check before every call, the call, read-
+backs until Atlassian shows the change, one evidence record (ADR 015).
 
 A worker loop claims one open action at a time (``RemediationRepository.claim``, a fenced
-lease); ``concurrency`` loops run side by side. Per action:
+lease); ``concurrency`` loops run side by side. Per action, by state:
 
-1. PENDING → the call (``DELETE …/group/userByGroupId``) through the Confluence client,
-   with its retry policy and rate-limit handling. 204 — also when the account was no longer
-   a member — is success: the action becomes DONE. Any refusal (403, 401 "scope does not
-   match", 404, retries exhausted …) makes it FAILED with Atlassian's answer.
-2. DONE → the read-back: the group's members, page by page. VERIFIED only when Atlassian
-   no longer lists the account (a 404 for the group also shows it is gone); else FAILED.
-3. The finished action (VERIFIED or FAILED) is appended to the evidence chain and published;
-   a FAILED one is also reported to ``on_action_failed`` (alerts).
+1. PENDING → re-checked against the current plan (``recheck``): when its reason is gone or a
+   guard now blocks it, it ends CANCELLED with why and nothing is called. Else
+   ``begin_call`` (PENDING → CALLING, refused if an ADMIN cancelled it meanwhile).
+2. CALLING → the call (``calls.Effects``). Any 2xx — with or without a body, JSON or not — is
+   DONE. A refusal is FAILED with Atlassian's answer; a refusal that will not pass by itself
+   (403 not a site admin on a group removal, 401 "scope does not match") also blocks the
+   connection's other writes of that kind until an ADMIN re-consents (no hammering). A
+   CALLING action resumed after a crash is called again: every call sets a state, so a
+   repeat is harmless.
+3. DONE → read-backs with backoff (``readback_first_delay`` doubling to
+   ``readback_max_delay``) until Atlassian shows the change (VERIFIED) or ``readback_window``
+   after the call has passed (FAILED, the last read-back kept). Every read-back is recorded.
+4. Final (VERIFIED, FAILED, CANCELLED) → one evidence record per action attempt: its unique key
+   makes the store refuse a second one, whatever crashed in between; a FAILED one is also
+   reported to ``on_action_failed`` (alerts).
 
-A worker that dies leaves its lease to expire; the next claim (token + 1) resumes the action
-where its state says — a DONE action is only verified, never called again — and the dead
-worker's late writes are refused by the token. One action's failure never stops the others.
+Group removals of a connection go one at a time until one has succeeded in this process, so
+a connection that is not a site admin makes exactly one refused call, not one per worker.
 """
 
 from __future__ import annotations
@@ -24,34 +31,44 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from services.atlassian.directory_admin import (
-    DIRECTORIES,
-    DIRECTORY_USER,
-    SUSPEND,
-    DirectoryAdminClient,
-)
 from services.clock import Clock, utcnow
-from services.confluence.client import ConfluenceClient
-from services.confluence.errors import ConfluenceError, ConfluenceNotFound
-from services.confluence.paths import GROUP_MEMBER_REMOVE, GROUP_MEMBERS
+from services.confluence.errors import (
+    ConfluenceError,
+    ConfluenceForbidden,
+    ConfluenceScopeError,
+    ConfluenceStatusError,
+)
 from services.confluence.retry import RetryPolicy
 from services.evidence.chunks import chunk_values
 from services.evidence.models import EvidenceEntry, EvidenceRecord
 from services.integrations.models import Integration
+from services.remediation.calls import (
+    CallRefused,
+    ClientSource,
+    DirectoryAdmin,
+    Effects,
+    NoClient,
+    refusal_text,
+)
 from services.remediation.models import (
     OFFBOARDED_CHECK,
     VALID_CHECK,
     ActionKind,
     ActionState,
     CallRecord,
+    Channel,
     Claim,
+    ConnectionState,
+    Refusal,
     RemediationAction,
     SourceType,
     Verification,
+    evidence_key,
 )
 
 log = logging.getLogger(__name__)
@@ -59,8 +76,9 @@ log = logging.getLogger(__name__)
 Publish = Callable[[RemediationAction], Awaitable[None]]
 RecordEvidence = Callable[[EvidenceEntry], Awaitable[EvidenceRecord]]
 OnVerified = Callable[[Integration], Awaitable[None]]
-DirectoryAdmin = Callable[[Integration], Awaitable[DirectoryAdminClient | None]]
 OnActionFailed = Callable[[RemediationAction], Awaitable[None]]
+Recheck = Callable[[RemediationAction], Awaitable[str | None]]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 async def ignore_action_failure(action: RemediationAction) -> None:
@@ -69,23 +87,23 @@ async def ignore_action_failure(action: RemediationAction) -> None:
 
 DEFAULT_LEASE = timedelta(seconds=120)
 DEFAULT_CONCURRENCY = 4
+# Atlassian documents up to 30 s of eventual consistency for role changes: read back for a
+# minute before calling a write FAILED.
+DEFAULT_READBACK_WINDOW = timedelta(seconds=60)
+DEFAULT_READBACK_FIRST_DELAY = 1.0
+DEFAULT_READBACK_MAX_DELAY = 10.0
 # Writes wait out rate limits, but an administrator is waiting: no hour-long pauses.
 WRITE_POLICY = RetryPolicy(max_attempts=5, base_delay=0.5, max_delay=10.0, max_pause=60.0)
-
-
-class ClientSource(Protocol):
-    """Builds an authenticated Confluence client for a stored integration."""
-
-    async def confluence_for(
-        self, integration: Integration, policy: RetryPolicy, http: Any = None
-    ) -> ConfluenceClient:
-        """The client."""
-        ...
 
 
 def default_owner() -> str:
     """host:pid:random, like sync lease owners."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+async def never_cancel(action: RemediationAction) -> str | None:
+    """A re-check that always lets the call go (tests of the executor alone)."""
+    return None
 
 
 class RemediationsRepo(Protocol):
@@ -94,17 +112,29 @@ class RemediationsRepo(Protocol):
     async def claim(
         self, *, organization_id: str, owner: str, ttl: timedelta, now: datetime
     ) -> Claim | None: ...
+    async def begin_call(
+        self, claim: Claim, *, now: datetime, lease_until: datetime
+    ) -> RemediationAction | None: ...
     async def record(
         self,
         claim: Claim,
         *,
         state: ActionState,
         now: datetime,
+        lease_until: datetime | None = None,
         calls: Sequence[CallRecord] = (),
-        verification: Verification | None = None,
+        read_back: Verification | None = None,
         error: str | None = None,
+        cancel_reason: str | None = None,
     ) -> RemediationAction | None: ...
     async def set_evidence(self, claim: Claim, *, evidence_id: str) -> None: ...
+    async def connection(self, *, integration_id: str) -> ConnectionState: ...
+    async def learn_account(
+        self, *, organization_id: str, integration_id: str, account_id: str
+    ) -> None: ...
+    async def refuse(
+        self, *, organization_id: str, integration_id: str, refusal: Refusal
+    ) -> ConnectionState: ...
 
 
 class IntegrationsRepo(Protocol):
@@ -115,7 +145,7 @@ class IntegrationsRepo(Protocol):
 
 
 class RemediationExecutor:
-    """Runs an organization's open actions to VERIFIED or FAILED."""
+    """Runs an organization's open actions to VERIFIED, FAILED or CANCELLED."""
 
     def __init__(
         self,
@@ -126,36 +156,52 @@ class RemediationExecutor:
         record_evidence: RecordEvidence,
         publish: Publish,
         on_verified: OnVerified,
+        recheck: Recheck = never_cancel,
         directory_admin: DirectoryAdmin | None = None,
         on_action_failed: OnActionFailed = ignore_action_failure,
         policy: RetryPolicy = WRITE_POLICY,
         concurrency: int = DEFAULT_CONCURRENCY,
         lease: timedelta = DEFAULT_LEASE,
+        readback_window: timedelta = DEFAULT_READBACK_WINDOW,
+        readback_first_delay: float = DEFAULT_READBACK_FIRST_DELAY,
+        readback_max_delay: float = DEFAULT_READBACK_MAX_DELAY,
         owner: str | None = None,
         clock: Clock = utcnow,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if readback_first_delay <= 0 or readback_max_delay < readback_first_delay:
+            raise ValueError("read-back delays must be positive and first <= max")
         self._integrations = integrations
         self._remediations = remediations
         self._clients = clients
         self._record_evidence = record_evidence
         self._publish = publish
         self._on_verified = on_verified
+        self._recheck = recheck
         self._directory_admin = directory_admin
         self._on_action_failed = on_action_failed
         self.policy = policy
         self._concurrency = concurrency
         self._lease = lease
+        self._window = readback_window
+        self._first_delay = readback_first_delay
+        self._max_delay = readback_max_delay
         self.owner = owner or default_owner()
         self._clock = clock
+        self._sleep = sleep
+        # Group removals go one at a time per connection until one succeeded here.
+        self._gates: dict[str, asyncio.Lock] = {}
+        self._proven: set[str] = set()
+        self._learnt: set[str] = set()
 
     async def run(self, organization_id: str) -> list[RemediationAction]:
         """Claim and finish open actions until none is claimable; the finished ones."""
         finished: list[RemediationAction] = []
-        clients: dict[str, ConfluenceClient] = {}
+        effects: dict[str, Effects] = {}
         workers = [
-            self._worker(organization_id, clients, finished) for _ in range(self._concurrency)
+            self._worker(organization_id, effects, finished) for _ in range(self._concurrency)
         ]
         await asyncio.gather(*workers)
         verified = {a.integration_id for a in finished if a.state is ActionState.VERIFIED}
@@ -171,7 +217,7 @@ class RemediationExecutor:
     async def _worker(
         self,
         organization_id: str,
-        clients: dict[str, ConfluenceClient],
+        effects: dict[str, Effects],
         finished: list[RemediationAction],
     ) -> None:
         repo = self._remediations
@@ -185,7 +231,7 @@ class RemediationExecutor:
             if claim is None:
                 return
             try:
-                done = await self.process(claim, clients)
+                done = await self.process(claim, effects)
             except Exception:  # one action's failure never stops the others
                 log.exception("remediation action %s failed unexpectedly", claim.action.id)
                 done = await repo.record(
@@ -202,150 +248,163 @@ class RemediationExecutor:
                 finished.append(done)
 
     async def process(
-        self, claim: Claim, clients: dict[str, ConfluenceClient] | None = None
+        self, claim: Claim, effects: dict[str, Effects] | None = None
     ) -> RemediationAction | None:
         """Carry one claimed action to its end; None when the lease was lost meanwhile."""
-        clients = {} if clients is None else clients
+        effects = {} if effects is None else effects
         action = claim.action
-        repo = self._remediations
-        if action.state in (ActionState.VERIFIED, ActionState.FAILED):
+        if action.state is not None and action.state.final:
             return await self._after(claim, action)  # finished, but its evidence is not written
-        if action.kind is ActionKind.SUSPEND_ACCESS:
-            return await self._suspension(claim)
         try:
-            client = await self._client(action, clients)
-        except Exception as exc:  # the reason goes to the action, not a crash
-            message = getattr(exc, "message", None) or type(exc).__name__
-            return await self._finish(
-                claim, ActionState.FAILED, error=f"no Confluence client: {message}"
-            )
+            effect = await self._effects(action, effects)
+        except (LookupError, ConfluenceError, NoClient) as exc:
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            return await self._finish(claim, ActionState.FAILED, error=f"cannot call: {message}")
         current: RemediationAction | None = action
         if action.state is ActionState.PENDING:
-            current = await self._call(claim, client)
-            if current is None or current.state is ActionState.FAILED:
-                return await self._after(claim, current)
-        return await self._verify(claim, client, repo)
+            current = await self._start(claim, effect)
+        elif action.state is ActionState.CALLING:  # resumed: the call may or may not be out
+            current = await self._call(claim, effect, action)
+        if current is None or current.state is not ActionState.DONE:
+            return current
+        return await self._verify(Claim(current, claim.token), effect)
 
-    async def _suspension(self, claim: Claim) -> RemediationAction | None:
-        """Admin API: suspend the account in each of its directories, then read it back."""
-        action = claim.action
-        org_id, account_id = action.group_id, action.account_id
-        integration = await self._integrations.get(
-            organization_id=action.organization_id, integration_id=action.integration_id
-        )
-        admin = None
-        if integration is not None and self._directory_admin is not None:
-            admin = await self._directory_admin(integration)
-        if admin is None:
-            error = "no Admin API key is set on the integration any more"
-            return await self._finish(claim, ActionState.FAILED, error=error)
-        if action.state is ActionState.PENDING:
-            calls: list[CallRecord] = []
-            try:
-                directories = await admin.directories_of(org_id, account_id)
-                calls.append(CallRecord("GET", DIRECTORIES, 200, None, self._clock()))
-                for directory_id in directories:
-                    status = await admin.suspend(org_id, directory_id, account_id)
-                    calls.append(CallRecord("POST", SUSPEND, status, None, self._clock()))
-            except ConfluenceError as exc:
-                endpoint = getattr(exc, "endpoint", None) or SUSPEND
-                method = "GET" if endpoint == DIRECTORIES else "POST"
-                call, answer = self._refusal(exc, method, endpoint)
-                calls.append(call)
-                done = await self._remediations.record(
-                    claim,
-                    state=ActionState.FAILED,
-                    now=self._clock(),
-                    calls=calls,
-                    error=answer,
-                )
-                return await self._after(claim, done)
-            if not directories:
-                error = f"Atlassian lists {account_id} in no directory of organization {org_id}"
-                return await self._finish(claim, ActionState.FAILED, error=error)
-            moved = await self._remediations.record(
-                claim, state=ActionState.DONE, now=self._clock(), calls=calls
-            )
-            if moved is None:
-                return None
-        try:
-            directories = await admin.directories_of(org_id, account_id)
-            statuses = {
-                d: await admin.membership_status(org_id, d, account_id) for d in directories
-            }
-        except ConfluenceError as exc:
-            message = getattr(exc, "message", None) or str(exc)
-            error = f"the read-back of the directory failed: {message}"
-            return await self._finish(claim, ActionState.FAILED, error=error)
-        confirmed = bool(statuses) and all(s == "suspended" for s in statuses.values())
-        shown = ", ".join(f"{d}: {s}" for d, s in sorted(statuses.items())) or "no directory"
-        detail = f"membership status of {account_id}: {shown}"
-        verification = Verification(f"GET {DIRECTORY_USER}", confirmed, detail, self._clock())
-        state = ActionState.VERIFIED if confirmed else ActionState.FAILED
-        return await self._finish(
-            claim, state, verification=verification, error=None if confirmed else detail
-        )
-
-    async def _client(
-        self, action: RemediationAction, clients: dict[str, ConfluenceClient]
-    ) -> ConfluenceClient:
-        client = clients.get(action.integration_id)
-        if client is None:
+    async def _effects(self, action: RemediationAction, effects: dict[str, Effects]) -> Effects:
+        effect = effects.get(action.integration_id)
+        if effect is None:
             integration = await self._integrations.get(
                 organization_id=action.organization_id, integration_id=action.integration_id
             )
             if integration is None:
                 raise LookupError("the integration no longer exists")
-            client = await self._clients.confluence_for(integration, self.policy)
-            clients[action.integration_id] = client
-        return client
-
-    async def _call(self, claim: Claim, client: ConfluenceClient) -> RemediationAction | None:
-        action = claim.action
-        try:
-            status = await client.remove_group_member(action.group_id, action.account_id)
-        except ConfluenceError as exc:
-            call, answer = self._refusal(exc, "DELETE", GROUP_MEMBER_REMOVE)
-            return await self._remediations.record(
-                claim,
-                state=ActionState.FAILED,
-                now=self._clock(),
-                calls=[call],
-                error=answer,
+            effect = Effects(
+                integration, self._clients, self._directory_admin, self.policy, self._clock
             )
-        call = CallRecord("DELETE", GROUP_MEMBER_REMOVE, status, None, self._clock())
-        return await self._remediations.record(
-            claim, state=ActionState.DONE, now=self._clock(), calls=[call]
-        )
+            effects[action.integration_id] = effect
+        return effect
 
-    def _refusal(self, exc: ConfluenceError, method: str, endpoint: str) -> tuple[CallRecord, str]:
-        """The call record of a refused request and the action's error (Atlassian's answer)."""
-        status = getattr(exc, "status", None)
-        message = getattr(exc, "message", None) or str(exc)
-        answer = f"Atlassian answered {status}: {message}" if status else message
-        return CallRecord(method, endpoint, status, message, self._clock()), answer
+    async def _start(self, claim: Claim, effect: Effects) -> RemediationAction | None:
+        """Re-check, then begin and make the call (within the connection's gate)."""
+        action = claim.action
+        async with self._gate(action):
+            connection = await self._connection(effect)
+            channel = Channel.ADMIN if action.kind.admin_api else Channel.GROUPS
+            refusal = connection.refusal(channel)
+            why = f"blocked: {refusal.reason}" if refusal else await self._recheck(action)
+            if why is not None:
+                return await self._finish(claim, ActionState.CANCELLED, cancel_reason=why)
+            now = self._clock()
+            calling = await self._remediations.begin_call(
+                claim, now=now, lease_until=now + self._lease
+            )
+            if calling is None:  # cancelled meanwhile, or the lease was taken over
+                return None
+            return await self._call(claim, effect, calling)
 
-    async def _verify(
-        self, claim: Claim, client: ConfluenceClient, repo: Any
+    @asynccontextmanager
+    async def _gate(self, action: RemediationAction) -> AsyncIterator[None]:
+        key = action.integration_id
+        if action.kind is not ActionKind.REMOVE_FROM_GROUP or key in self._proven:
+            yield
+            return
+        async with self._gates.setdefault(key, asyncio.Lock()):
+            yield
+
+    async def _connection(self, effect: Effects) -> ConnectionState:
+        """The connection's state, after learning once which account it acts as (the
+        self-removal guard of the plan reads it)."""
+        integration = effect.integration
+        known = await self._remediations.connection(integration_id=integration.id)
+        if known.account_id is None and integration.id not in self._learnt:
+            self._learnt.add(integration.id)  # one try per process
+            try:
+                user = await (await effect.confluence()).current_user()
+            except ConfluenceError as exc:
+                log.warning("could not learn the account of %s: %s", integration.id, exc)
+                return known
+            await self._remediations.learn_account(
+                organization_id=integration.organization_id,
+                integration_id=integration.id,
+                account_id=user.account_id,
+            )
+        return known
+
+    async def _call(
+        self, claim: Claim, effect: Effects, action: RemediationAction
     ) -> RemediationAction | None:
-        action = claim.action
         try:
-            still = await _is_member(client, action.group_id, action.account_id)
-        except ConfluenceError as exc:
-            message = getattr(exc, "message", None) or str(exc)
+            calls = await effect.call(action)
+        except CallRefused as refused:
+            await self._block_connection(effect, action, refused)
             return await self._finish(
-                claim, ActionState.FAILED, error=f"the read-back of the group failed: {message}"
+                claim, ActionState.FAILED, calls=refused.calls, error=refused.message
             )
-        detail = (
-            f"Atlassian still lists {action.account_id} in group {action.group_name}"
-            if still
-            else f"{action.account_id} is no longer a member of group {action.group_name}"
+        except NoClient as exc:
+            return await self._finish(claim, ActionState.FAILED, error=f"cannot call: {exc}")
+        if action.kind is ActionKind.REMOVE_FROM_GROUP:
+            self._proven.add(action.integration_id)
+        now = self._clock()
+        done = await self._remediations.record(
+            Claim(action, claim.token),
+            state=ActionState.DONE,
+            now=now,
+            lease_until=now + self._lease,
+            calls=calls,
         )
-        verification = Verification(f"GET {GROUP_MEMBERS}", not still, detail, self._clock())
-        state = ActionState.FAILED if still else ActionState.VERIFIED
-        return await self._finish(
-            claim, state, verification=verification, error=detail if still else None
+        if done is not None:
+            await self._publish(done)
+        return done
+
+    async def _block_connection(
+        self, effect: Effects, action: RemediationAction, refused: CallRefused
+    ) -> None:
+        refusal = blocking_refusal(action, refused.error, self._clock())
+        if refusal is None:
+            return
+        integration = effect.integration
+        await self._remediations.refuse(
+            organization_id=integration.organization_id,
+            integration_id=integration.id,
+            refusal=refusal,
         )
+
+    async def _verify(self, claim: Claim, effect: Effects) -> RemediationAction | None:
+        """Read back with backoff until Atlassian shows the change or the window closed."""
+        action = claim.action
+        called = action.calls[-1].at if action.calls else self._clock()
+        deadline = called + self._window
+        delay = self._first_delay
+        while True:
+            try:
+                seen = await effect.read_back(action)
+            except (ConfluenceError, NoClient) as exc:
+                message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+                seen = Verification(
+                    "read-back", False, f"the read-back failed: {message}", self._clock()
+                )
+            if seen.confirmed:
+                return await self._finish(claim, ActionState.VERIFIED, read_back=seen)
+            now = self._clock()
+            wait = min(delay, (deadline - now).total_seconds())
+            if wait <= 0:
+                count = len(action.read_backs) + 1
+                error = (
+                    f"Atlassian did not show the change in {count} read-back(s) over "
+                    f"{self._window.total_seconds():g} s: {seen.detail}"
+                )
+                return await self._finish(claim, ActionState.FAILED, read_back=seen, error=error)
+            moved = await self._remediations.record(
+                claim,
+                state=ActionState.DONE,
+                now=now,
+                lease_until=now + self._lease + timedelta(seconds=wait),
+                read_back=seen,
+            )
+            if moved is None:
+                return None
+            action = moved
+            await self._sleep(wait)
+            delay = min(delay * 2, self._max_delay)
 
     async def _finish(
         self,
@@ -353,14 +412,18 @@ class RemediationExecutor:
         state: ActionState,
         *,
         error: str | None = None,
-        verification: Verification | None = None,
+        calls: Sequence[CallRecord] = (),
+        read_back: Verification | None = None,
+        cancel_reason: str | None = None,
     ) -> RemediationAction | None:
         done = await self._remediations.record(
             claim,
             state=state,
             now=self._clock(),
-            verification=verification,
+            calls=calls,
+            read_back=read_back,
             error=error,
+            cancel_reason=cancel_reason,
         )
         return await self._after(claim, done)
 
@@ -370,7 +433,8 @@ class RemediationExecutor:
         """Evidence and the event for a finished action (None: fenced out, nothing to do).
 
         The action keeps its lease until its evidence id is stored: a worker dying in between
-        leaves it claimable, and the next claim writes the record (at least once, never lost).
+        leaves it claimable, and the next claim records it — the evidence's unique key makes
+        that the same record, never a second one.
         """
         if action is None:
             return None
@@ -385,29 +449,61 @@ class RemediationExecutor:
         return action
 
 
-async def _is_member(client: ConfluenceClient, group_id: str, account_id: str) -> bool:
-    cursor: str | None = None
-    try:
-        while True:
-            page = await client.list_group_members(group_id, cursor)
-            if any(m.account_id == account_id for m in page.items):
-                return True
-            cursor = page.next_cursor
-            if cursor is None:
-                return False
-    except ConfluenceNotFound:
-        return False  # the group itself is gone: the account is not in it
+def blocking_refusal(
+    action: RemediationAction, error: ConfluenceError | None, now: datetime
+) -> Refusal | None:
+    """A refusal that blocks the connection's other writes of the same kind, or None.
+
+    - 401 "scope does not match": the credential lacks the write scope (an OAuth grant or a
+      scoped API token for group removals; a scoped Admin API key for the Admin API calls);
+    - 403 on a group removal: Atlassian's reference gives one meaning, "the user is not a site
+      admin" — unless the message says the group is synced from an identity provider (which
+      concerns that group only).
+    """
+    if not isinstance(error, ConfluenceStatusError):
+        return None
+    channel = Channel.ADMIN if action.kind.admin_api else Channel.GROUPS
+    answer = f'Atlassian answered {error.status} "{error.message}"'
+    if isinstance(error, ConfluenceScopeError):
+        if channel is Channel.GROUPS:
+            reason = (
+                f"{answer} to a group removal: the connection's credential lacks the write "
+                "scope (write:confluence-groups or write:group:confluence). For OAuth run "
+                "enableConfluenceRemediation; a scoped API token is limited to the scopes it "
+                "was created with: create one that includes a write scope and reconnect, "
+                "then run enableConfluenceRemediation"
+            )
+        else:
+            reason = (
+                f"{answer}: the Admin API key lacks the scope for this call; set a key with "
+                "the needed scopes (or an unscoped key), then run enableConfluenceRemediation"
+            )
+        return Refusal(channel, reason, error.status, error.message, now, action.id)
+    if isinstance(error, ConfluenceForbidden) and channel is Channel.GROUPS:
+        text = error.message.lower()
+        if "identity provider" in text or "synced" in text:
+            return None
+        reason = (
+            f"{answer} to a group removal: the connected account must be a site admin "
+            "(Confluence administrator is not enough). The remaining group removals of this "
+            "connection are blocked: make the account a site admin (or reconnect as one), "
+            "then run enableConfluenceRemediation"
+        )
+        return Refusal(channel, reason, error.status, error.message, now, action.id)
+    return None
 
 
 def evidence_entry(action: RemediationAction, now: datetime) -> EvidenceEntry:
     """The hash-chain record of a finished action (filed under the check it remediates)."""
     source = action.source
-    check_id = source.check_id if source.type is SourceType.CHECK else VALID_CHECK
-    verification = action.verification
+    check_id = source.check_id if source.type is not SourceType.REVIEW else VALID_CHECK
     body: dict[str, Any] = {
         "kind": "remediation",
         "actionId": action.id,
+        "action": action.kind.value,
         "status": action.state.value if action.state else None,
+        "attempt": action.attempt,
+        "occurrence": action.occurrence,
         "reason": action.reason,
         "accountId": action.account_id,
         "approvedBy": action.approved_by,
@@ -419,29 +515,25 @@ def evidence_entry(action: RemediationAction, now: datetime) -> EvidenceEntry:
             "reviewId": source.review_id,
             "entryId": source.entry_id,
             "decision": source.decision,
+            "actionId": source.action_id,
         },
         "request": action.request,
         "calls": [
             {
                 "method": c.method,
                 "endpoint": c.endpoint,
+                "target": c.target,
                 "status": c.status,
                 "message": c.message,
                 "at": c.at,
             }
             for c in action.calls
         ],
-        "verification": (
-            {
-                "endpoint": verification.endpoint,
-                "confirmed": verification.confirmed,
-                "detail": verification.detail,
-                "at": verification.at,
-            }
-            if verification
-            else None
-        ),
+        "readBacks": [_read_back_json(v) for v in action.read_backs],
+        "verification": _read_back_json(action.verification) if action.verification else None,
         "error": action.error,
+        "cancelReason": action.cancel_reason,
+        "cancelledBy": action.cancelled_by,
     }
     accounts = chunk_values([{"accountId": action.account_id}])  # a list: by reference (ADR 011)
     return EvidenceEntry(
@@ -452,4 +544,29 @@ def evidence_entry(action: RemediationAction, now: datetime) -> EvidenceEntry:
         population={"kind": "remediation", "items": accounts.ref()},
         integration_id=action.integration_id,
         lists=(accounts,),
+        unique_key=evidence_key(action),
     )
+
+
+def _read_back_json(v: Verification) -> dict[str, Any]:
+    return {
+        "endpoint": v.endpoint,
+        "confirmed": v.confirmed,
+        "detail": v.detail,
+        "at": v.at,
+        # Each field as Atlassian names it, and what it describes (membershipStatus is the
+        # organization's aggregate, userDirectoryStatus one directory's).
+        "observed": [{"field": o.field, "value": o.value, "scope": o.scope} for o in v.observed],
+    }
+
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_LEASE",
+    "WRITE_POLICY",
+    "ClientSource",
+    "RemediationExecutor",
+    "blocking_refusal",
+    "evidence_entry",
+    "refusal_text",
+]

@@ -1,11 +1,12 @@
-"""The remediation API of the service layer: plan (any role), execute (ADMIN + confirm)."""
+"""The remediation API of the service layer: plan (any role); execute and restore (ADMIN +
+confirm); cancel (ADMIN)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -13,11 +14,20 @@ from services.api_keys import require_role
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
+from services.integrations.models import Integration
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.remediation.executor import RemediationExecutor
-from services.remediation.models import RemediationAction, SourceType
-from services.remediation.planner import RemediationPlanner
+from services.remediation.models import (
+    VALID_CHECK,
+    ActionKind,
+    ActionSource,
+    ActionState,
+    RemediationAction,
+    SourceType,
+    action_id,
+)
+from services.remediation.planner import RemediationPlanner, admin_problem
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +49,15 @@ class RemediationsRepo(Protocol):
     async def approve(
         self, actions: Sequence[RemediationAction], *, approved_by: str, now: datetime
     ) -> list[RemediationAction]: ...
+    async def cancel(
+        self,
+        *,
+        organization_id: str,
+        action_ids: Sequence[str],
+        reason: str,
+        cancelled_by: str,
+        now: datetime,
+    ) -> list[RemediationAction]: ...
     async def get_many(
         self, *, organization_id: str, action_ids: Sequence[str]
     ) -> dict[str, RemediationAction]: ...
@@ -48,8 +67,14 @@ class RemediationsRepo(Protocol):
     async def open_organizations(self, *, now: datetime) -> list[str]: ...
 
 
+class IntegrationsRepo(Protocol):
+    """The ``IntegrationRepository`` methods ``RemediationService`` calls."""
+
+    async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
+
+
 class RemediationService:
-    """Plans, approves and runs remediation actions; publishes each finished action."""
+    """Plans, approves, cancels, undoes and runs remediation actions; publishes each change."""
 
     def __init__(
         self,
@@ -58,14 +83,18 @@ class RemediationService:
         executor_factory: Callable[[RemediationService], RemediationExecutor],
         *,
         remediations: RemediationsRepo,
+        integrations: IntegrationsRepo | None = None,
         on_stopped: Sequence[Callable[[], Awaitable[None]]] = (),
         clock: Clock = utcnow_ms,
+        resume_seconds: float = 30.0,
     ) -> None:
         """``on_stopped`` also run when the service stops (e.g. pending follow-up syncs)."""
         self._remediations = remediations
+        self._integrations = integrations
         self._bus = bus
         self._planner = planner
         self._clock = clock
+        self.resume_seconds = resume_seconds
         self.executor = executor_factory(self)
         self._tasks: set[asyncio.Task[None]] = set()
         self._on_stopped = tuple(on_stopped)
@@ -73,18 +102,14 @@ class RemediationService:
     async def plan(
         self, principal: Principal, plan_filter: PlanFilter | None = None
     ) -> list[RemediationAction]:
-        """What would be called and why, with the state of actions already approved."""
+        """What would be changed and why, with the state of actions already approved."""
         actions = await self._planner.plan(principal.organization_id)
         f = plan_filter or PlanFilter()
-        actions = [
+        return [
             a
             for a in actions
             if f.account_id in (None, a.account_id) and f.source in (None, a.source.type)
         ]
-        stored = await self._remediations.get_many(
-            organization_id=principal.organization_id, action_ids=[a.id for a in actions]
-        )
-        return [_merge(a, stored.get(a.id)) for a in actions]
 
     async def execute(
         self, principal: Principal, action_ids: Sequence[str], confirm: bool
@@ -97,11 +122,7 @@ class RemediationService:
                 field=["confirm"],
                 code="CONFIRMATION_REQUIRED",
             )
-        ids = list(dict.fromkeys(str(i) for i in action_ids))
-        if not ids:
-            raise ValidationFailed("give at least one action id", field=["actionIds"])
-        if len(ids) > MAX_ACTIONS:
-            raise ValidationFailed(f"at most {MAX_ACTIONS} actions at once", field=["actionIds"])
+        ids = _ids(action_ids)
         planned = {a.id: a for a in await self._planner.plan(principal.organization_id)}
         stored = await self._remediations.get_many(
             organization_id=principal.organization_id, action_ids=ids
@@ -119,7 +140,8 @@ class RemediationService:
                 field=["actionIds"],
                 code="NOT_GRANTED",
             )
-        # An id no longer planned but stored is an action already carried out: a success.
+        # An id no longer planned but stored is an action already carried out (or one whose
+        # reason is gone): it is returned as it is, never called again.
         wanted = [planned[i] for i in ids if i in planned]
         approved = await self._remediations.approve(
             wanted, approved_by=principal.api_key_id, now=self._clock()
@@ -127,6 +149,84 @@ class RemediationService:
         self.start(principal.organization_id)
         by_id = {a.id: a for a in approved} | {i: a for i, a in stored.items() if i not in planned}
         return [by_id[i] for i in ids]
+
+    async def cancel(
+        self, principal: Principal, action_ids: Sequence[str]
+    ) -> list[RemediationAction]:
+        """Stop approved actions not yet called (ADMIN): PENDING → CANCELLED, with evidence.
+
+        An action already being called (CALLING) or further cannot be stopped: it is
+        returned in its state. Unknown ids are refused before anything changes."""
+        require_role(principal, Role.ADMIN)
+        ids = _ids(action_ids)
+        org = principal.organization_id
+        stored = await self._remediations.get_many(organization_id=org, action_ids=ids)
+        missing = [i for i in ids if i not in stored]
+        if missing:
+            raise NotFound(
+                f"no approved remediation action {', '.join(missing[:5])}", field=["actionIds"]
+            )
+        late = [stored[i] for i in ids if stored[i].state not in _CANCELLABLE]
+        if late:
+            a = late[0]
+            state = a.state.value if a.state else "planned"
+            raise Conflict(
+                f"action {a.id} is {state}: only PENDING actions (not yet called) can be cancelled",
+                field=["actionIds"],
+                code="NOT_CANCELLABLE",
+            )
+        cancelled = await self._remediations.cancel(
+            organization_id=org,
+            action_ids=[i for i in ids if stored[i].state is ActionState.PENDING],
+            reason=f"cancelled by {principal.api_key_id}",
+            cancelled_by=principal.api_key_id,
+            now=self._clock(),
+        )
+        if cancelled:
+            self.start(org)  # their evidence records
+        now = await self._remediations.get_many(organization_id=org, action_ids=ids)
+        return [now[i] for i in ids]
+
+    async def restore(
+        self, principal: Principal, action_id: str, confirm: bool
+    ) -> RemediationAction:
+        """Undo a VERIFIED suspension or deactivation made by Vigil (ADMIN, confirm): restore
+        the account's access in the directories it was suspended in, or reactivate it. The
+        account keeps what it had: suspension and deactivation remove no group or role."""
+        require_role(principal, Role.ADMIN)
+        if not confirm:
+            raise ValidationFailed(
+                "nothing was called: set confirm: true to let Vigil change Atlassian",
+                field=["confirm"],
+                code="CONFIRMATION_REQUIRED",
+            )
+        org = principal.organization_id
+        found = await self._remediations.get_many(organization_id=org, action_ids=[action_id])
+        original = found.get(action_id)
+        if original is None:
+            raise NotFound(f"no remediation action {action_id}", field=["actionId"])
+        if original.kind not in _UNDO or original.state is not ActionState.VERIFIED:
+            state = original.state.value if original.state else "planned"
+            raise Conflict(
+                f"action {action_id} is a {state} {original.kind.value}: only a VERIFIED "
+                "SUSPEND_ACCESS or DEACTIVATE_ACCOUNT made by Vigil can be restored",
+                field=["actionId"],
+                code="INVALID_STATE",
+            )
+        undo = _undo(original)
+        integration = (
+            await self._integrations.get(organization_id=org, integration_id=undo.integration_id)
+            if self._integrations is not None
+            else None
+        )
+        problem = admin_problem(integration) if integration else "the integration is gone"
+        if problem is not None:
+            raise Conflict(f"cannot restore: {problem}", field=["actionId"], code="NOT_GRANTED")
+        [approved] = await self._remediations.approve(
+            [undo], approved_by=principal.api_key_id, now=self._clock()
+        )
+        self.start(org)
+        return approved
 
     def start(self, organization_id: str) -> asyncio.Task[None]:
         """Run the organization's open actions in the background."""
@@ -141,8 +241,9 @@ class RemediationService:
         except Exception:
             log.exception("remediation run of %s failed", organization_id)
 
-    async def resume_forever(self, interval: float = 30.0) -> None:
+    async def resume_forever(self, interval: float | None = None) -> None:
         """Worker loop: finish open actions whose worker died (their lease expired)."""
+        interval = self.resume_seconds if interval is None else interval
         while True:
             try:
                 now = self._clock()
@@ -195,19 +296,59 @@ class RemediationService:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-def _merge(planned: RemediationAction, stored: RemediationAction | None) -> RemediationAction:
-    if stored is None:
-        return planned
-    return replace(
-        planned,
-        state=stored.state,
-        approved_by=stored.approved_by,
-        approved_at=stored.approved_at,
-        updated_at=stored.updated_at,
-        calls=stored.calls,
-        verification=stored.verification,
-        error=stored.error,
-        evidence_id=stored.evidence_id,
+_CANCELLABLE = (ActionState.PENDING, ActionState.CANCELLED)
+_UNDO = {
+    ActionKind.SUSPEND_ACCESS: ActionKind.RESTORE_ACCESS,
+    ActionKind.DEACTIVATE_ACCOUNT: ActionKind.REACTIVATE_ACCOUNT,
+}
+
+
+def _ids(action_ids: Sequence[str]) -> list[str]:
+    ids = list(dict.fromkeys(str(i) for i in action_ids))
+    if not ids:
+        raise ValidationFailed("give at least one action id", field=["actionIds"])
+    if len(ids) > MAX_ACTIONS:
+        raise ValidationFailed(f"at most {MAX_ACTIONS} actions at once", field=["actionIds"])
+    return ids
+
+
+def _undo(original: RemediationAction) -> RemediationAction:
+    """The action that undoes a VERIFIED suspension or deactivation."""
+    kind = _UNDO[original.kind]
+    suspended = tuple(
+        c.target
+        for c in original.calls
+        if c.method == "POST" and c.target and c.status is not None and 200 <= c.status < 300
+    )
+    source = original.source
+    check_id = source.check_id if source.type is SourceType.CHECK else VALID_CHECK
+    what = "restore its access in the directories" if suspended else "reactivate the account"
+    if kind is ActionKind.RESTORE_ACCESS and not suspended:
+        what = "restore its access in every directory"
+    return RemediationAction(
+        id=action_id(
+            original.organization_id,
+            original.integration_id,
+            original.id,
+            original.account_id,
+            kind,
+        ),
+        organization_id=original.organization_id,
+        integration_id=original.integration_id,
+        account_id=original.account_id,
+        display_name=original.display_name,
+        kind=kind,
+        group_id=original.group_id,
+        group_name="",
+        target=original.id,
+        directories=suspended if kind is ActionKind.RESTORE_ACCESS else (),
+        reason=f"undo {original.id} ({original.kind.value}: {original.reason}): {what}",
+        source=ActionSource(
+            SourceType.RESTORE,
+            check_id=check_id,
+            resource_id=original.account_id,
+            action_id=original.id,
+        ),
     )
 
 

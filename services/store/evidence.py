@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
-from services.evidence.models import ChainHead, EvidenceRecord, SequenceTaken
+from services.evidence.models import AlreadyRecorded, ChainHead, EvidenceRecord, SequenceTaken
 
 BATCH = 500
 
@@ -33,10 +33,15 @@ class EvidenceRepository:
         await self._col.create_index([("organization_id", 1), ("snapshot_id", 1)])
 
     async def append(self, record: EvidenceRecord) -> None:
-        """Insert a sealed record; ``SequenceTaken`` if its sequence is already used."""
+        """Insert a sealed record; ``SequenceTaken`` if its sequence is already used,
+        ``AlreadyRecorded`` if its id is (a record id derived from a unique key: ``_id`` is
+        unique, so the store itself refuses a second record of the same key)."""
         try:
             await self._col.insert_one(evidence_document(record))
-        except DuplicateKeyError:
+        except DuplicateKeyError as exc:
+            pattern = (exc.details or {}).get("keyPattern") or {}
+            if "_id" in pattern or await self._col.find_one({"_id": record.id}, {"_id": 1}):
+                raise AlreadyRecorded(record.id) from None
             raise SequenceTaken(f"sequence {record.sequence} is taken") from None
 
     async def last(self, *, organization_id: str) -> EvidenceRecord | None:

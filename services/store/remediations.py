@@ -1,85 +1,104 @@
-"""Remediation actions (``remediation_actions``) with fenced, leased claims.
+"""Remediation actions (``remediation_actions``) with fenced, leased claims, and what
+remediation learnt about each connection (``remediation_connections``).
 
-One document per approved action (``_id`` is the action's stable id). A worker claims an
-action with ``find_one_and_update`` that only matches a PENDING or DONE (not yet verified)
-action whose lease is free or expired; the claim increments ``lease_token``. Every later
-write is conditional on that token, so a worker whose lease expired (and was taken over)
-can no longer change the action — like the sync leases (ADR 003).
+One document per approved action (``_id`` is the action's id). A worker claims an open
+action with ``find_one_and_update`` when its lease is free or expired; the claim increments
+``lease_token``. Every later write is conditional on that token (and renews the lease), so a
+worker whose lease was taken over can no longer change the action — like the sync leases
+(ADR 003). ``begin_call`` moves PENDING → CALLING only while the action is still PENDING, and
+``cancel`` moves PENDING → CANCELLED only while it is: whichever comes first wins, so an
+action is never both cancelled and called.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from services.remediation.models import (
     ActionKind,
     ActionSource,
     ActionState,
     CallRecord,
+    Channel,
     Claim,
+    ConnectionState,
+    Observation,
+    Refusal,
     RemediationAction,
     SourceType,
     Verification,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CLAIMABLE = [ActionState.PENDING.value, ActionState.DONE.value]
-_FINISHED = [ActionState.VERIFIED.value, ActionState.FAILED.value]
-# Work left: an action to carry out or verify, or a finished one whose evidence record is not
-# written yet (its worker died between the two writes: evidence is never lost).
+_WORKING = [ActionState.PENDING.value, ActionState.CALLING.value, ActionState.DONE.value]
+_FINISHED = [ActionState.VERIFIED.value, ActionState.FAILED.value, ActionState.CANCELLED.value]
+_REAPPROVABLE = [ActionState.FAILED.value, ActionState.CANCELLED.value]
+# Work left: an action to call, to go on calling or to verify, or a finished one whose
+# evidence record is not written yet (its worker died between the two writes).
 _OPEN = {
     "$or": [
-        {"state": {"$in": _CLAIMABLE}},
+        {"state": {"$in": _WORKING}},
         {"state": {"$in": _FINISHED}, "evidence_id": None},
     ]
+}
+_FRESH: dict[str, Any] = {
+    "calls": [],
+    "read_backs": [],
+    "error": None,
+    "cancel_reason": None,
+    "cancelled_by": None,
+    "evidence_id": None,
+    "lease_owner": None,
+    "lease_expires_at": _EPOCH,
 }
 
 
 class RemediationRepository:
-    """Persistence of approved remediation actions and their leases."""
+    """Persistence of approved remediation actions, their leases, and connection state."""
 
     def __init__(self, db: Any) -> None:
         self._col = db["remediation_actions"]
+        self._connections = db["remediation_connections"]
         self._memberships = db["snapshot_memberships"]
+        self._groups = db["snapshot_groups"]
 
     async def ensure_indexes(self) -> None:
-        """Claims scan an organization's open actions; lists page by approval time."""
+        """Claims scan an organization's open actions; lists page by approval time; the
+        planner finds the latest occurrence of a change by its call key."""
         await self._col.create_index([("organization_id", 1), ("state", 1), ("approved_at", 1)])
         await self._col.create_index([("organization_id", 1), ("approved_at", -1), ("_id", -1)])
+        await self._col.create_index([("organization_id", 1), ("call_key", 1), ("occurrence", -1)])
 
     async def approve(
         self, actions: Sequence[RemediationAction], *, approved_by: str, now: datetime
     ) -> list[RemediationAction]:
-        """Queue ``actions`` as PENDING: a new or FAILED action is (re)queued, others kept."""
+        """Queue ``actions`` as PENDING: a new one as attempt 1, a FAILED or CANCELLED one
+        (once its evidence is written) as its next attempt; any other is left as it is."""
         out = []
         for action in actions:
-            doc = _doc(action)
-            doc.update(
-                state=ActionState.PENDING.value,
-                approved_by=approved_by,
-                approved_at=now,
-                updated_at=now,
-                calls=[],
-                verification=None,
-                error=None,
-                evidence_id=None,
-                lease_owner=None,
-                lease_expires_at=_EPOCH,
-            )
-            doc.pop("_id")
-            # A failure is re-queued once its evidence is written (never dropping that record).
+            approval = {
+                "state": ActionState.PENDING.value,
+                "approved_by": approved_by,
+                "approved_at": now,
+                "updated_at": now,
+                **_FRESH,
+            }
             await self._col.update_one(
-                {"_id": action.id, "state": ActionState.FAILED.value, "evidence_id": {"$ne": None}},
-                {"$set": doc},
+                {"_id": action.id, "state": {"$in": _REAPPROVABLE}, "evidence_id": {"$ne": None}},
+                {"$set": approval, "$inc": {"attempt": 1}},
             )
+            doc = _doc(action)
+            doc.pop("_id")
             await self._col.update_one(
                 {"_id": action.id},
-                {"$setOnInsert": {**doc, "lease_token": 0}},
+                {"$setOnInsert": {**doc, **approval, "attempt": 1, "lease_token": 0}},
                 upsert=True,
             )
             stored = await self._col.find_one({"_id": action.id})
@@ -101,33 +120,96 @@ class RemediationRepository:
         )
         return Claim(_to_action(doc), int(doc["lease_token"])) if doc else None
 
+    async def begin_call(
+        self, claim: Claim, *, now: datetime, lease_until: datetime
+    ) -> RemediationAction | None:
+        """PENDING → CALLING, fenced; None when the lease was lost or the action is no
+        longer PENDING (cancelled meanwhile): then nothing may be called."""
+        doc = await self._col.find_one_and_update(
+            {
+                "_id": claim.action.id,
+                "lease_token": claim.token,
+                "state": ActionState.PENDING.value,
+            },
+            {
+                "$set": {
+                    "state": ActionState.CALLING.value,
+                    "updated_at": now,
+                    "lease_expires_at": lease_until,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return _to_action(doc) if doc else None
+
     async def record(
         self,
         claim: Claim,
         *,
         state: ActionState,
         now: datetime,
+        lease_until: datetime | None = None,
         calls: Sequence[CallRecord] = (),
-        verification: Verification | None = None,
+        read_back: Verification | None = None,
         error: str | None = None,
+        cancel_reason: str | None = None,
     ) -> RemediationAction | None:
-        """Move a claimed action on; None when the claim was fenced out (lease taken over)."""
-        update: dict[str, Any] = {
-            "$set": {
-                "state": state.value,
-                "updated_at": now,
-                "error": error,
-                **({"verification": asdict(verification)} if verification else {}),
-            }
-        }
+        """Move a claimed action on (and renew its lease); None when fenced out."""
+        fields: dict[str, Any] = {"state": state.value, "updated_at": now, "error": error}
+        if cancel_reason is not None:
+            fields["cancel_reason"] = cancel_reason
+        if lease_until is not None:
+            fields["lease_expires_at"] = lease_until
+        update: dict[str, Any] = {"$set": fields}
+        pushed: dict[str, Any] = {}
         if calls:
-            update["$push"] = {"calls": {"$each": [asdict(c) for c in calls]}}
+            pushed["calls"] = {"$each": [asdict(c) for c in calls]}
+        if read_back is not None:
+            pushed["read_backs"] = _read_back_doc(read_back)
+        if pushed:
+            update["$push"] = pushed
         doc = await self._col.find_one_and_update(
             {"_id": claim.action.id, "lease_token": claim.token},
             update,
             return_document=ReturnDocument.AFTER,
         )
         return _to_action(doc) if doc else None
+
+    async def cancel(
+        self,
+        *,
+        organization_id: str,
+        action_ids: Sequence[str],
+        reason: str,
+        cancelled_by: str,
+        now: datetime,
+    ) -> list[RemediationAction]:
+        """PENDING → CANCELLED for each of ``action_ids`` still PENDING; the lease token moves
+        on, so a worker that claimed one writes nothing more. The actions cancelled."""
+        out = []
+        for action_id in action_ids:
+            doc = await self._col.find_one_and_update(
+                {
+                    "_id": action_id,
+                    "organization_id": organization_id,
+                    "state": ActionState.PENDING.value,
+                },
+                {
+                    "$set": {
+                        "state": ActionState.CANCELLED.value,
+                        "cancel_reason": reason,
+                        "cancelled_by": cancelled_by,
+                        "updated_at": now,
+                        "lease_owner": None,
+                        "lease_expires_at": _EPOCH,
+                    },
+                    "$inc": {"lease_token": 1},
+                },
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                out.append(_to_action(doc))
+        return out
 
     async def open_organizations(self, *, now: datetime) -> list[str]:
         """Organizations with an open action nobody holds (never claimed, or lease expired)."""
@@ -156,6 +238,23 @@ class RemediationRepository:
         query = {"organization_id": organization_id, "_id": {"$in": list(action_ids)}}
         return {d["_id"]: _to_action(d) async for d in self._col.find(query)}
 
+    async def latest_occurrences(
+        self, *, organization_id: str, call_keys: Sequence[str]
+    ) -> dict[str, RemediationAction]:
+        """The stored action of the highest occurrence of each change in ``call_keys``."""
+        keys = list(call_keys)
+        query = {
+            "organization_id": organization_id,
+            "$or": [{"call_key": {"$in": keys}}, {"call_key": None, "_id": {"$in": keys}}],
+        }
+        found: dict[str, RemediationAction] = {}
+        async for doc in self._col.find(query):
+            action = _to_action(doc)
+            known = found.get(action.call_key)
+            if known is None or action.occurrence > known.occurrence:
+                found[action.call_key] = action
+        return found
+
     async def list_actions(
         self, *, organization_id: str, limit: int, before: tuple[datetime, str] | None
     ) -> tuple[list[RemediationAction], int]:
@@ -182,6 +281,74 @@ class RemediationRepository:
             found.setdefault(doc["account_id"], []).append((doc["group_id"], doc["group_name"]))
         return {a: sorted(set(groups), key=lambda g: (g[1], g[0])) for a, groups in found.items()}
 
+    async def group_members(
+        self, *, snapshot_id: str, group_ids: Sequence[str]
+    ) -> dict[str, set[str]]:
+        """The account ids of each group in a snapshot."""
+        query = {"snapshot_id": snapshot_id, "group_id": {"$in": list(group_ids)}}
+        found: dict[str, set[str]] = {g: set() for g in group_ids}
+        projection = {"account_id": 1, "group_id": 1}
+        async for doc in self._memberships.find(query, projection):
+            found.setdefault(doc["group_id"], set()).add(doc["account_id"])
+        return found
+
+    async def synced_groups(self, *, snapshot_id: str, group_ids: Sequence[str]) -> set[str]:
+        """The groups among ``group_ids`` that the snapshot shows as synced from an identity
+        provider (``managedBy`` EXTERNAL)."""
+        query = {"snapshot_id": snapshot_id, "group_id": {"$in": list(group_ids)}}
+        found = set()
+        async for doc in self._groups.find(query, {"group_id": 1, "managed_by": 1}):
+            managed_by = doc.get("managed_by")
+            if isinstance(managed_by, str) and managed_by.lower() == "external":
+                found.add(doc["group_id"])
+        return found
+
+    # ----- connections ------------------------------------------------------------------
+
+    async def connection(self, *, integration_id: str) -> ConnectionState:
+        """What is known of an integration's connection (nothing yet: an empty state)."""
+        doc = await self._connections.find_one({"_id": integration_id})
+        return _to_connection(doc) if doc else ConnectionState(integration_id)
+
+    async def learn_account(
+        self, *, organization_id: str, integration_id: str, account_id: str
+    ) -> None:
+        """Remember the account the connection acts as."""
+        await self._ensure_connection(organization_id, integration_id)
+        await self._connections.update_one(
+            {"_id": integration_id}, {"$set": {"account_id": account_id}}
+        )
+
+    async def refuse(
+        self, *, organization_id: str, integration_id: str, refusal: Refusal
+    ) -> ConnectionState:
+        """Block a channel of the connection (the first refusal of a channel is kept)."""
+        await self._ensure_connection(organization_id, integration_id)
+        entry = {**asdict(refusal), "channel": refusal.channel.value}
+        await self._connections.update_one(
+            {"_id": integration_id, "refusals.channel": {"$ne": refusal.channel.value}},
+            {"$push": {"refusals": entry}},
+        )
+        return await self.connection(integration_id=integration_id)
+
+    async def clear_refusals(self, *, integration_id: str) -> None:
+        """Unblock every channel of the connection (it was re-consented)."""
+        await self._connections.update_one({"_id": integration_id}, {"$set": {"refusals": []}})
+
+    async def _ensure_connection(self, organization_id: str, integration_id: str) -> None:
+        with suppress(DuplicateKeyError):  # two first writers: the other one inserted it
+            await self._connections.update_one(
+                {"_id": integration_id},
+                {
+                    "$setOnInsert": {
+                        "organization_id": organization_id,
+                        "account_id": None,
+                        "refusals": [],
+                    }
+                },
+                upsert=True,
+            )
+
 
 def _free(now: datetime) -> dict[str, Any]:
     """Nobody holds the lease (never claimed, released, or expired)."""
@@ -198,8 +365,25 @@ def _doc(a: RemediationAction) -> dict[str, Any]:
         "kind": a.kind.value,
         "group_id": a.group_id,
         "group_name": a.group_name,
+        "target": a.target,
+        "role": a.role,
+        "resource": a.resource,
+        "directories": list(a.directories),
         "reason": a.reason,
+        "caveat": a.caveat,
+        "occurrence": a.occurrence,
+        "call_key": a.call_key,
         "source": {k: (v.value if k == "type" else v) for k, v in asdict(a.source).items()},
+    }
+
+
+def _read_back_doc(v: Verification) -> dict[str, Any]:
+    return {
+        "endpoint": v.endpoint,
+        "confirmed": v.confirmed,
+        "detail": v.detail,
+        "at": v.at,
+        "observed": [asdict(o) for o in v.observed],
     }
 
 
@@ -209,9 +393,21 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def _to_read_back(doc: Mapping[str, Any]) -> Verification:
+    return Verification(
+        endpoint=doc["endpoint"],
+        confirmed=bool(doc["confirmed"]),
+        detail=doc["detail"],
+        at=_aware(doc["at"]) or _EPOCH,
+        observed=tuple(Observation(**o) for o in doc.get("observed") or ()),
+    )
+
+
 def _to_action(doc: Mapping[str, Any]) -> RemediationAction:
     source = dict(doc["source"])
-    verification = doc.get("verification")
+    read_backs = list(doc.get("read_backs") or ())
+    if not read_backs and doc.get("verification"):  # stored before read-backs were kept
+        read_backs = [doc["verification"]]
     return RemediationAction(
         id=doc["_id"],
         organization_id=doc["organization_id"],
@@ -221,21 +417,42 @@ def _to_action(doc: Mapping[str, Any]) -> RemediationAction:
         kind=ActionKind(doc["kind"]),
         group_id=doc["group_id"],
         group_name=doc["group_name"],
+        target=doc.get("target") or doc["group_id"],
+        role=doc.get("role"),
+        resource=doc.get("resource"),
+        directories=tuple(doc.get("directories") or ()),
         reason=doc["reason"],
+        caveat=doc.get("caveat"),
+        occurrence=int(doc.get("occurrence") or 0),
+        call_key=doc.get("call_key") or doc["_id"],
         source=ActionSource(**{**source, "type": SourceType(source["type"])}),
         state=ActionState(doc["state"]),
+        attempt=int(doc.get("attempt") or 1),
         approved_by=doc.get("approved_by"),
         approved_at=_aware(doc.get("approved_at")),
         updated_at=_aware(doc.get("updated_at")),
         calls=tuple(CallRecord(**{**c, "at": _aware(c["at"])}) for c in doc.get("calls") or ()),
-        verification=(
-            Verification(**{**verification, "at": _aware(verification["at"])})
-            if verification
-            else None
-        ),
+        read_backs=tuple(_to_read_back(r) for r in read_backs),
         error=doc.get("error"),
+        cancel_reason=doc.get("cancel_reason"),
+        cancelled_by=doc.get("cancelled_by"),
         evidence_id=doc.get("evidence_id"),
     )
+
+
+def _to_connection(doc: Mapping[str, Any]) -> ConnectionState:
+    refusals = tuple(
+        Refusal(
+            channel=Channel(r["channel"]),
+            reason=r["reason"],
+            status=r.get("status"),
+            message=r.get("message") or "",
+            at=_aware(r["at"]) or _EPOCH,
+            action_id=r.get("action_id") or "",
+        )
+        for r in doc.get("refusals") or ()
+    )
+    return ConnectionState(doc["_id"], doc.get("account_id"), refusals)
 
 
 __all__ = ["RemediationRepository"]

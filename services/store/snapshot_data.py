@@ -61,7 +61,13 @@ class SnapshotDataRepository:
     async def insert_groups(self, scope: SnapshotScope, groups: Sequence[SnapshotGroup]) -> None:
         """Record a page of groups."""
         docs = [
-            {"_id": scope.key(g.group_id), **scope.tags(), "group_id": g.group_id, "name": g.name}
+            {
+                "_id": scope.key(g.group_id),
+                **scope.tags(),
+                "group_id": g.group_id,
+                "name": g.name,
+                "managed_by": g.managed_by,
+            }
             for g in groups
         ]
         await _insert(self._groups, docs)

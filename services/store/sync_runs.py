@@ -76,6 +76,11 @@ class SyncRunRepository:
         doc = await self._col.find_one({"_id": run_id})
         return to_run(doc) if doc else None
 
+    async def get_by_snapshot(self, *, snapshot_id: str) -> SyncRun | None:
+        """The run that collected ``snapshot_id``."""
+        doc = await self._col.find_one({"snapshot_id": snapshot_id})
+        return to_run(doc) if doc else None
+
     async def get_active(self, *, integration_id: str) -> SyncRun | None:
         """The integration's queued or running run, if any."""
         doc = await self._col.find_one({"integration_id": integration_id, "active": True})

@@ -415,7 +415,7 @@ class Collection:
 
 def snapshot_group(group: Group) -> SnapshotGroup:
     """A listed group, as the snapshot keeps it."""
-    return SnapshotGroup(group_id=group.id, name=group.name)
+    return SnapshotGroup(group_id=group.id, name=group.name, managed_by=group.managed_by)
 
 
 def directory_entry(user: DirectoryUser) -> DirectoryEntry:

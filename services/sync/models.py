@@ -224,10 +224,13 @@ class SnapshotAccount:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotGroup:
-    """A Confluence group as seen in one ACCESS_REVIEW snapshot."""
+    """A Confluence group as seen in one ACCESS_REVIEW snapshot (``managed_by``: Atlassian's
+    ``managedBy`` when the group carries it; ``EXTERNAL`` is a group synced from an identity
+    provider, whose members remediation never changes)."""
 
     group_id: str
     name: str
+    managed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,57 +1,50 @@
-"""Issue 16 end to end: GraphQL over HTTP and WebSocket → Vigil (in-process worker) → the
-simulator. An offboarded person's active account is planned, refused without an ADMIN's
-``confirm: true`` (the simulator sees zero writes), executed, verified by a read-back,
-recorded as evidence, and the offboarding check goes PASSING through the sync the
-execution triggers. REVOKE and DOWNGRADE decisions are carried out the same way; a 403 for
-one action and 429/503 answers during execution are handled."""
+"""Issues 16 and 21 end to end: GraphQL over HTTP and WebSocket → Vigil (in-process worker) →
+the simulator. Offboarding with an Admin API key deactivates a managed account and suspends an
+unmanaged one — no group is removed — after an ADMIN's ``confirm: true`` (the simulator sees
+zero writes before), each verified by a read-back and recorded as evidence; the offboarding
+check goes PASSING through the sync the execution triggers; ``restoreAccess`` gives back
+exactly what the accounts had. An offboarded person whose access is direct (no group) gets an
+executable plan and is VERIFIED (wire store). REVOKE and DOWNGRADE decisions remove the access
+and the admin right where they come from, through 429 and 503 answers."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from gql import GraphQLRequest
 
-from services.events import topic_for
-from services.remediation.service import REMEDIATIONS_CHANNEL
+from services.people.models import person_id
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
-from simulator.remediation import REMOVE_MEMBER
+from simulator.roles import USER
 from testkit.connect import Env
-from testkit.graphql_client import failing_items, gql_ws
-from tests.conditions import until
 from tests.conftest import STORE_KINDS
-from tests.e2e.access_support import RUNS, connect_access_review, watch_check
 from tests.e2e.connect_support import make_env
+from tests.e2e.remediation_support import (
+    EVIDENCE,
+    EXECUTE,
+    LIST,
+    OFFBOARDED,
+    RESTORE,
+    VALID,
+    VERIFY,
+    WRITE_ROUTE,
+    execute,
+    key_for,
+    make_admin_member,
+    offboard,
+    plan_for,
+    prepare,
+    staff_accounts,
+    synced,
+    until_failing,
+    until_not_failing,
+    watch_remediations,
+)
 
-OFFBOARDED = "confluence-offboarded-access-removed"
-VALID = "confluence-access-valid"
-WRITE_ROUTE = f"DELETE {REMOVE_MEMBER}"
-ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
-  criticalSystem { id } userErrors { code message } } }"""
-UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
-  created userErrors { code message } } }"""
-OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
-  person { id status } userErrors { code message } } }"""
-ACCOUNTS = """query { accounts(filter: {classification: STAFF, status: ACTIVE}, first: 500) {
-  edges { node { accountId isAdmin groups identity { method person { id email } } } } } }"""
-ACTION = """id kind accountId groupId groupName request reason executable blockedReason state error
-  evidenceId source { type checkId resourceId reviewId entryId decision }
-  calls { method endpoint status message } verification { confirmed detail }"""
-PLAN = f"""query($filter: RemediationPlanFilter) {{ remediationPlan(filter: $filter) {{
-  {ACTION} }} }}"""
-EXECUTE = f"""mutation($input: ExecuteRemediationInput!) {{ executeRemediation(input: $input) {{
-  actions {{ {ACTION} }} userErrors {{ field code message }} }} }}"""
-LIST = f"""query {{ remediations(first: 100) {{ totalCount edges {{ node {{ {ACTION} }} }} }} }}"""
-UPDATED = f"""subscription {{ remediationUpdated {{ {ACTION} }} }}"""
-CREATE_KEY = """mutation($role: Role!) { createApiKey(input: {role: $role, name: "k"}) {
-  secret userErrors { code } } }"""
-VERIFY = "query { verifyEvidenceChain { valid checkedCount } }"
-EVIDENCE = """query($id: ID!) { evidence(checkId: $id, first: 50) {
-  edges { node { id status record } } } }"""
+first_sync = synced  # the name tests/e2e/test_direct_access.py imports
+__all__ = ["OFFBOARDED", "first_sync", "offboard", "prepare"]
+
 START = """mutation($input: StartAccessReviewInput!) { startAccessReview(input: $input) {
   accessReview { id } userErrors { code message } } }"""
 ENTRIES = """query($id: ID!) { accessReview(id: $id) {
@@ -64,13 +57,13 @@ COMPLETE = """mutation($input: CompleteAccessReviewInput!) { completeAccessRevie
 
 @pytest.fixture
 def remediation_sim() -> Iterator[RunningSimulator]:
-    """A fresh site per test: remediation changes the site's groups."""
+    """A fresh site per test: remediation changes the site."""
     sim = Simulator(generate_site(users=30, groups=5, pages=2, seed=16))
     with start_simulator(sim) as running:
         yield running
 
 
-@pytest.fixture(params=STORE_KINDS)
+@pytest.fixture
 async def env(
     request: pytest.FixtureRequest, remediation_sim: RunningSimulator
 ) -> AsyncIterator[Env]:
@@ -78,323 +71,232 @@ async def env(
         yield e
 
 
-async def first_sync(env: Env, integration_id: str, timeout: float = 90) -> None:
-    """Wait for the sync that connecting requested (no second trigger racing the first)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            edges = (await env.gql(RUNS, {"id": integration_id}))["syncRuns"]["edges"]
-            status = edges[0]["node"]["status"] if edges else None
-            assert status != "FAILED", edges
-            if status == "SUCCEEDED":
-                return
-            await asyncio.sleep(0.05)
+def state_of(env: Env, account_id: str) -> tuple[Any, ...]:
+    """What the simulator says the account has: its groups, roles, status, suspension."""
+    sim = env.sim.sim
+    sim.apply_due_writes()
+    site = sim.site
+    account = site.get_account(account_id)
+    assert account is not None
+    return (
+        sorted(g.group_id for g in site.groups_of(account_id)),
+        sorted(site.role_assignments(account_id).items()),
+        account.account_status,
+        sim.membership_status(account_id),
+    )
 
 
-async def prepare(env: Env, integration_id: str | None = None) -> str:
-    """Connected (API token of a site admin), synced, Confluence critical, people imported."""
-    integration_id = integration_id or await connect_access_review(env)
-    await first_sync(env, integration_id)
-    added = (await env.gql(ADD_SYSTEM))["addCriticalSystem"]
-    assert added["userErrors"] == []
-    people = [
-        {"email": a.email, "name": a.display_name, "jobRole": "Engineer"}
-        for a in env.sim.sim.site.accounts.values()
-        if a.account_type == "atlassian" and a.email
-    ]
-    assert (await env.gql(UPSERT, {"people": people}))["upsertPeople"]["userErrors"] == []
-    return integration_id
-
-
-async def staff_accounts(env: Env) -> list[dict[str, Any]]:
-    operators = set(env.sim.sim.site.operators.values())  # Vigil signs in as one of them
-    edges = (await env.gql(ACCOUNTS))["accounts"]["edges"]
-    return [
-        e["node"]
-        for e in edges
-        if e["node"]["identity"]["method"] == "AUTO_EMAIL"
-        and e["node"]["accountId"] not in operators
-    ]
-
-
-async def key_for(env: Env, role: str) -> str:
-    created = (await env.gql(CREATE_KEY, {"role": role}))["createApiKey"]
-    assert created["userErrors"] == []
-    return str(created["secret"])
-
-
-class Updates:
-    """``remediationUpdated`` events as they arrive."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self._new = asyncio.Condition()
-
-    async def add(self, action: dict[str, Any]) -> None:
-        async with self._new:
-            self.received.append(action)
-            self._new.notify_all()
-
-    async def finished(self, ids: set[str], timeout: float = 60) -> dict[str, dict[str, Any]]:
-        """The final (VERIFIED or FAILED) event of each of ``ids``."""
-        async with asyncio.timeout(timeout), self._new:
-            while True:
-                done = {a["id"]: a for a in self.received if a["state"] in ("VERIFIED", "FAILED")}
-                if ids <= done.keys():
-                    return {i: done[i] for i in ids}
-                await self._new.wait()
-
-
-@asynccontextmanager
-async def watch_remediations(env: Env) -> AsyncIterator[Updates]:
-    updates = Updates()
-    topic = topic_for(env.org_id, REMEDIATIONS_CHANNEL)
-    before = env.live.container.bus.subscriber_count(topic)
-
-    async def pump() -> None:
-        async with gql_ws(env.live.ws_url, env.key) as session:
-            async for event in session.subscribe(GraphQLRequest(UPDATED)):
-                await updates.add(event["remediationUpdated"])
-
-    task = asyncio.create_task(pump())
-    try:
-        await until(
-            lambda: env.live.container.bus.subscriber_count(topic) > before or task.done(),
-            what="the subscription to listen on the bus",
-        )
-        if task.done():
-            task.result()
-        yield updates
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def offboard(env: Env, account: dict[str, Any]) -> None:
-    left = (datetime.now(UTC) - timedelta(days=2)).isoformat()
-    person_id = account["identity"]["person"]["id"]
-    payload = await env.gql(OFFBOARD, {"input": {"personId": person_id, "offboardedAt": left}})
-    assert payload["offboardPerson"]["userErrors"] == []
-
-
-async def test_offboarded_account_is_removed_verified_recorded_and_the_check_passes(
+@pytest.mark.parametrize("env", STORE_KINDS, indirect=True)
+async def test_offboarding_with_a_key_deactivates_or_suspends_and_restore_gives_it_back(
     env: Env,
 ) -> None:
     await prepare(env)
-    target = (await staff_accounts(env))[0]
-    account_id = target["accountId"]
-    site = env.sim.sim.site
-    counters = env.sim.sim.counters
-    async with watch_check(env, OFFBOARDED) as checks:
-        await offboard(env, target)
-        failing = await checks.until("FAILING", timeout=20)
-        assert [i["resourceId"] for i in failing_items(failing)] == [account_id]
+    sim = env.sim.sim
+    site, counters = sim.site, sim.counters
+    staff = await staff_accounts(env)
+    managed = next(a for a in staff if site.is_managed(site.accounts[a["accountId"]]))
+    unmanaged = next(a for a in staff if not site.is_managed(site.accounts[a["accountId"]]))
+    people = {managed["accountId"]: managed, unmanaged["accountId"]: unmanaged}
+    before = {a: state_of(env, a) for a in people}
+    for person in people.values():
+        await offboard(env, person)
+    await until_failing(env, OFFBOARDED, set(people), timeout=30)
 
-        plan = (await env.gql(PLAN, {"filter": {"accountId": account_id}}))["remediationPlan"]
-        groups_before = {g.group_id for g in site.groups_of(account_id)}
-        removals = [a for a in plan if a["kind"] == "REMOVE_FROM_GROUP"]
-        assert {a["groupId"] for a in removals} == groups_before and removals
-        # The integration has an Admin API key: the access is also suspended in the directory.
-        [suspension] = [a for a in plan if a["kind"] == "SUSPEND_ACCESS"]
-        assert suspension["groupId"] == env.sim.sim.credentials.org_id
-        assert suspension["request"].startswith(
-            f"POST /admin/v2/orgs/{suspension['groupId']}/directories/{{directoryId}}/users/"
-            f"{account_id}/suspend"
+    plan = await plan_for(env)
+    by_account = {a["accountId"]: a for a in plan}
+    assert len(plan) == 2 and set(by_account) == set(people)  # no group removal at all
+    deactivate, suspend = by_account[managed["accountId"]], by_account[unmanaged["accountId"]]
+    assert deactivate["kind"] == "DEACTIVATE_ACCOUNT"
+    assert deactivate["request"] == (f"POST /users/{managed['accountId']}/manage/lifecycle/disable")
+    assert suspend["kind"] == "SUSPEND_ACCESS"
+    assert suspend["request"].startswith(
+        f"POST /admin/v2/orgs/{sim.credentials.org_id}/directories/{{directoryId}}/users/"
+        f"{unmanaged['accountId']}/suspend"
+    )
+    for action in plan:
+        assert action["executable"] and action["state"] is None and action["caveat"] is None
+        assert action["source"]["type"] == "CHECK" and action["source"]["checkId"] == OFFBOARDED
+    ids = [a["id"] for a in plan]
+    assert counters.writes() == 0  # planning calls nothing
+
+    for role in ("VIEWER", "REVIEWER"):
+        refused = await env.gql(
+            EXECUTE, {"input": {"actionIds": ids, "confirm": True}}, key=await key_for(env, role)
         )
-        for action in plan:
-            assert action["executable"] and action["state"] is None
-            assert action["source"] == {
-                "type": "CHECK",
-                "checkId": OFFBOARDED,
-                "resourceId": account_id,
-                "reviewId": None,
-                "entryId": None,
-                "decision": None,
-            }
-        for action in removals:
-            assert action["request"] == (
-                f"{WRITE_ROUTE}?groupId={action['groupId']}&accountId={account_id}"
-            )
-        ids = [a["id"] for a in plan]
-        assert counters.writes() == 0  # planning calls nothing
+        assert refused["executeRemediation"]["userErrors"][0]["code"] == "FORBIDDEN"
+    unconfirmed = await env.gql(EXECUTE, {"input": {"actionIds": ids}})
+    assert unconfirmed["executeRemediation"]["userErrors"][0]["code"] == "CONFIRMATION_REQUIRED"
+    unknown = await env.gql(EXECUTE, {"input": {"actionIds": ["rem_nope"], "confirm": True}})
+    assert unknown["executeRemediation"]["userErrors"][0]["code"] == "NOT_FOUND"
+    assert counters.writes() == 0  # no write without an ADMIN's confirm: true
 
-        for role in ("VIEWER", "REVIEWER"):
-            refused = await env.gql(
-                EXECUTE,
-                {"input": {"actionIds": ids, "confirm": True}},
-                key=await key_for(env, role),
-            )
-            assert refused["executeRemediation"]["userErrors"][0]["code"] == "FORBIDDEN"
-        unconfirmed = await env.gql(EXECUTE, {"input": {"actionIds": ids}})
-        assert unconfirmed["executeRemediation"]["userErrors"][0]["code"] == (
-            "CONFIRMATION_REQUIRED"
-        )
-        unknown = await env.gql(EXECUTE, {"input": {"actionIds": ["rem_nope"], "confirm": True}})
-        assert unknown["executeRemediation"]["userErrors"][0]["code"] == "NOT_FOUND"
-        assert counters.writes() == 0  # no write without an ADMIN's confirm: true
-
-        async with watch_remediations(env) as updates:
-            executed = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
-            payload = executed["executeRemediation"]
-            assert payload["userErrors"] == []
-            assert [a["state"] for a in payload["actions"]] == ["PENDING"] * len(ids)
-            final = await updates.finished(set(ids))
-        assert {a["state"] for a in final.values()} == {"VERIFIED"}, final
-        for action in final.values():
-            expected = [204] if action["kind"] == "REMOVE_FROM_GROUP" else [200, 204]
-            assert [c["status"] for c in action["calls"]] == expected  # (directories, suspend)
-            assert action["verification"]["confirmed"] is True and action["evidenceId"]
-        assert "suspended" in final[suspension["id"]]["verification"]["detail"]
-        assert site.groups_of(account_id) == []
-        assert account_id in env.sim.sim.suspended
-        assert counters.count(WRITE_ROUTE) == len(removals)
-        assert counters.writes() == len(ids)
-
-        passing = await checks.until("PASSING", timeout=60, check_id=OFFBOARDED)
-        assert failing_items(passing) == []  # no manual sync: execution triggered one
+    final = await execute(env, ids)
+    assert {a["state"] for a in final.values()} == {"VERIFIED"}, final
+    for action in final.values():
+        assert action["verification"]["confirmed"] and action["evidenceId"]
+        assert action["readBacks"][-1]["confirmed"]
+    seen = {o["field"]: o for o in final[suspend["id"]]["verification"]["observed"]}
+    assert seen["membershipStatus"] == {
+        "field": "membershipStatus",
+        "value": "suspended",
+        "scope": "organization",
+    }
+    assert seen["userDirectoryStatus"]["value"] == "suspended"
+    assert final[deactivate["id"]]["verification"]["observed"][0]["field"] == "accountStatus"
+    assert counters.count(WRITE_ROUTE) == 0  # no group stripping
+    assert not any(sim.has_confluence_access(a) for a in people)
+    for account_id in people:  # the groups and roles stay for a restore
+        assert state_of(env, account_id)[:2] == before[account_id][:2]
+    await until_not_failing(env, OFFBOARDED, set(people), timeout=60)  # no manual sync
 
     listed = (await env.gql(LIST))["remediations"]
-    assert listed["totalCount"] == len(ids)
     assert {e["node"]["state"] for e in listed["edges"]} == {"VERIFIED"}
-    assert (await env.gql(PLAN, {"filter": {"accountId": account_id}}))["remediationPlan"] == []
     records = (await env.gql(EVIDENCE, {"id": OFFBOARDED}))["evidence"]["edges"]
-    bodies = [r["node"]["record"]["result"] for r in records]
-    recorded = [b for b in bodies if b.get("kind") == "remediation"]
-    assert {b["actionId"] for b in recorded} == set(ids)
+    recorded = [r["node"]["record"]["result"] for r in records]
+    recorded = [b for b in recorded if b.get("kind") == "remediation"]
+    assert sorted(b["actionId"] for b in recorded) == sorted(ids)  # one record each
     assert all(b["status"] == "VERIFIED" and b["approvedBy"] for b in recorded)
-    assert all(b["calls"][-1]["status"] == 204 for b in recorded)
-    assert all(b["verification"]["confirmed"] for b in recorded)
-    chain = (await env.gql(VERIFY))["verifyEvidenceChain"]
-    assert chain["valid"] is True and chain["checkedCount"] >= len(ids)
-
+    writes = counters.writes()
     again = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
     assert {a["state"] for a in again["executeRemediation"]["actions"]} == {"VERIFIED"}
-    assert counters.writes() == len(ids)  # already done: nothing called again
+    assert counters.writes() == writes  # already done: nothing called again
 
-
-CHECK = """query($id: ID!) { check(id: $id) { result { status failingItems(first: 500) { totalCount edges { node { resourceId } } } } } }"""
-
-
-async def failing_ids(env: Env, check_id: str) -> set[str]:
-    result = (await env.gql(CHECK, {"id": check_id}))["check"]["result"]
-    return {i["resourceId"] for i in failing_items(result)} if result else set()
-
-
-async def until_not_failing(env: Env, check_id: str, accounts: set[str], timeout: float) -> None:
-    """Poll the check until none of ``accounts`` is a failing item (a condition, not a sleep)."""
-    async with asyncio.timeout(timeout):
-        while await failing_ids(env, check_id) & accounts:
-            await asyncio.sleep(0.1)
-
-
-def make_admin(env: Env) -> str:
-    """Put one ordinary staff account into the site's admin group (before the first sync)."""
-    site = env.sim.sim.site
-    operators = set(site.operators.values())
-    admins = site.group_by_name("confluence-administrators") or site.add_group(
-        "confluence-administrators", "grp-confluence-admins"
+    # restoreAccess (ADMIN, confirm) undoes both: exactly what the accounts had.
+    unconfirmed = await env.gql(RESTORE, {"input": {"actionId": suspend["id"]}})
+    assert unconfirmed["restoreAccess"]["userErrors"][0]["code"] == "CONFIRMATION_REQUIRED"
+    viewer = await key_for(env, "VIEWER")
+    forbidden = await env.gql(
+        RESTORE, {"input": {"actionId": suspend["id"], "confirm": True}}, key=viewer
     )
+    assert forbidden["restoreAccess"]["userErrors"][0]["code"] == "FORBIDDEN"
+    async with watch_remediations(env) as updates:
+        undo = []
+        for action in (deactivate, suspend):
+            payload = await env.gql(RESTORE, {"input": {"actionId": action["id"], "confirm": True}})
+            assert payload["restoreAccess"]["userErrors"] == [], payload
+            undo.append(payload["restoreAccess"]["action"])
+        restored = await updates.finished({a["id"] for a in undo})
+    assert {a["kind"] for a in undo} == {"REACTIVATE_ACCOUNT", "RESTORE_ACCESS"}
+    assert {a["state"] for a in restored.values()} == {"VERIFIED"}, restored
+    assert {a["source"]["actionId"] for a in restored.values()} == {
+        deactivate["id"],
+        suspend["id"],
+    }
+    for account_id in people:
+        assert state_of(env, account_id) == before[account_id]
+        assert sim.has_confluence_access(account_id)
+    chain = (await env.gql(VERIFY))["verifyEvidenceChain"]
+    assert chain["valid"] is True
+    not_undoable = await env.gql(RESTORE, {"input": {"actionId": undo[0]["id"], "confirm": True}})
+    assert not_undoable["restoreAccess"]["userErrors"][0]["code"] == "INVALID_STATE"
+
+
+def direct_only(env: Env, *, exclude: frozenset[str] = frozenset()) -> str:
+    """An active staff account out of every group, holding Confluence access directly."""
+    site = env.sim.sim.site
+    operators = set(site.operators.values()) | exclude
     account = next(
         a
         for a in sorted(site.accounts.values(), key=lambda a: a.account_id)
         if a.account_type == "atlassian"
-        and a.email
         and a.account_status == "active"
+        and a.email
         and a.account_id not in operators
-        and not site.is_admin(a.account_id)
+        and site.groups_of(a.account_id)
     )
-    site.add_member(admins.group_id, account.account_id)
+    for group in site.groups_of(account.account_id):
+        site.remove_member(group.group_id, account.account_id)
+    site.grant_role(account.account_id, USER)
+    assert site.has_confluence_access(account.account_id)
     return account.account_id
 
 
-async def test_revoke_and_downgrade_decisions_are_carried_out_through_429_and_503(
+@pytest.mark.parametrize("env", ["wire"], indirect=True)
+async def test_an_offboarded_person_with_direct_access_is_remediated_and_the_check_passes(
     env: Env,
 ) -> None:
-    admin_id = make_admin(env)
+    account_id = direct_only(env)
     await prepare(env)
-    site, faults = env.sim.sim.site, env.sim.sim.faults
+    sim = env.sim.sim
+    email = sim.site.accounts[account_id].email
+    await offboard(env, {"identity": {"person": {"id": person_id(env.org_id, email)}}})
+    await until_failing(env, OFFBOARDED, {account_id}, timeout=30)
+    [action] = await plan_for(env, account_id)
+    assert action["executable"] is True and action["state"] is None
+    assert action["kind"] in ("SUSPEND_ACCESS", "DEACTIVATE_ACCOUNT")
+    final = await execute(env, [action["id"]])
+    assert final[action["id"]]["state"] == "VERIFIED", final
+    assert not sim.has_confluence_access(account_id)
+    await until_not_failing(env, OFFBOARDED, {account_id}, timeout=60)  # no manual sync
+
+
+async def test_revoke_and_downgrade_remove_access_and_admin_rights_where_they_come_from(
+    env: Env,
+) -> None:
+    sim = env.sim.sim
+    site, faults, counters = sim.site, sim.faults, sim.counters
+    admin_id = make_admin_member(env)
+    direct = direct_only(
+        env, exclude=frozenset({admin_id})
+    )  # access through a role granted to it alone: revoked, not suspended
+    operators = set(site.operators.values())
+    revoked = next(
+        a.account_id
+        for a in sorted(site.accounts.values(), key=lambda a: a.account_id)
+        if a.account_type == "atlassian"
+        and a.email
+        and a.account_status == "active"
+        and a.account_id not in operators | {admin_id, direct}
+        and site.groups_granting(a.account_id, USER)
+    )
+    await prepare(env)
     system = (await env.gql("query { criticalSystems { id } }"))["criticalSystems"][0]["id"]
     started = (await env.gql(START, {"input": {"criticalSystemId": system}}))["startAccessReview"]
     assert started["userErrors"] == []
     review_id = started["accessReview"]["id"]
     entries = (await env.gql(ENTRIES, {"id": review_id}))["accessReview"]["entries"]["edges"]
     by_account = {e["node"]["accountId"]: e["node"] for e in entries}
-    staff = [a["accountId"] for a in await staff_accounts(env) if a["accountId"] != admin_id]
-    revoked = next(a for a in staff if a in by_account)
-    for account_id, decision in ((revoked, "REVOKE"), (admin_id, "DOWNGRADE")):
-        entry_id = by_account[account_id]["id"]
-        note = f"{decision.lower()}: no longer needed"
-        decision_input = {"entryId": entry_id, "decision": decision, "note": note}
+    assert {revoked, direct, admin_id} <= by_account.keys()
+    decisions = ((revoked, "REVOKE"), (direct, "REVOKE"), (admin_id, "DOWNGRADE"))
+    for account_id, decision in decisions:
+        decision_input = {
+            "entryId": by_account[account_id]["id"],
+            "decision": decision,
+            "note": f"{decision.lower()}: no longer needed",
+        }
         decided = await env.gql(DECIDE, {"input": decision_input})
         assert decided["decideAccess"]["userErrors"] == []
     done = await env.gql(COMPLETE, {"input": {"reviewId": review_id, "markRemainingAs": "KEEP"}})
     assert done["completeAccessReview"]["userErrors"] == []
-    async with asyncio.timeout(30):  # the completed review makes the valid check fail for both
-        while not {revoked, admin_id} <= await failing_ids(env, VALID):
-            await asyncio.sleep(0.1)
+    await until_failing(env, VALID, {revoked, direct, admin_id}, timeout=30)
 
-    plan = (await env.gql(PLAN, {"filter": {"source": "REVIEW"}}))["remediationPlan"]
-    by = {(a["accountId"], a["groupId"]): a for a in plan}
-    assert {g for a, g in by if a == revoked} == {g.group_id for g in site.groups_of(revoked)}
-    admin_groups = {g.group_id for g in site.groups_of(admin_id) if site.is_admin(admin_id)}
-    assert {g for a, g in by if a == admin_id} == {
-        g.group_id for g in site.groups_of(admin_id) if g.name in site.admin_group_names
-    }
-    assert admin_groups  # the account keeps its other groups (downgrade, not revoke)
-    sources = {a["accountId"]: a["source"] for a in plan}
-    assert sources[revoked]["decision"] == "REVOKE" and sources[revoked]["reviewId"] == review_id
-    assert sources[admin_id]["decision"] == "DOWNGRADE"
-    assert env.sim.sim.counters.writes() == 0
+    plan = await plan_for(env)
+    mine = [a for a in plan if a["accountId"] == revoked]
+    access_groups = {g.group_id for g in site.groups_granting(revoked, USER)}
+    assert {a["groupId"] for a in mine if a["kind"] == "REMOVE_FROM_GROUP"} == access_groups
+    [role] = [a for a in plan if a["accountId"] == direct]
+    assert role["kind"] == "REVOKE_ROLE" and role["executable"]
+    assert role["resourceId"] == f"ari:cloud:confluence::site/{site.cloud_id}"
+    assert not any(a["kind"] in ("SUSPEND_ACCESS", "DEACTIVATE_ACCOUNT") for a in plan)
+    downgrade = [a for a in plan if a["accountId"] == admin_id]
+    assert [a["groupName"] for a in downgrade] == ["confluence-administrators"]
+    assert {a["source"]["decision"] for a in mine} == {"REVOKE"}
+    assert counters.writes() == 0
 
     faults.script("429", WRITE_ROUTE, retry_after=1)
     faults.script("503", WRITE_ROUTE)
-    ids = [a["id"] for a in plan]
-    async with watch_remediations(env) as updates:
-        executed = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
-        assert executed["executeRemediation"]["userErrors"] == []
-        final = await updates.finished(set(ids))
+    runnable = [a["id"] for a in plan if a["executable"]]
+    final = await execute(env, runnable)
     assert {a["state"] for a in final.values()} == {"VERIFIED"}, final
-    assert env.sim.sim.counters.count(WRITE_ROUTE, 429) == 1
-    assert env.sim.sim.counters.count(WRITE_ROUTE, 503) == 1
-    assert env.sim.sim.counters.count(WRITE_ROUTE, 204) == len(ids)
-    assert site.groups_of(revoked) == []
+    assert counters.count(WRITE_ROUTE, 429) == 1 and counters.count(WRITE_ROUTE, 503) == 1
+    assert site.groups_granting(revoked, USER) == []
     assert not site.is_admin(admin_id) and site.groups_of(admin_id)  # downgraded, not removed
-    await until_not_failing(env, VALID, {revoked, admin_id}, timeout=60)
-
-
-async def test_a_403_fails_one_action_with_atlassians_answer_and_the_rest_are_done(
-    env: Env,
-) -> None:
-    await prepare(env)
-    site = env.sim.sim.site
-    target = next(a for a in await staff_accounts(env) if len(site.groups_of(a["accountId"])) > 1)
-    account_id = target["accountId"]
-    async with watch_check(env, OFFBOARDED) as checks:
-        await offboard(env, target)
-        await checks.until("FAILING", timeout=20)
-    plan = (await env.gql(PLAN, {"filter": {"accountId": account_id}}))["remediationPlan"]
-    ids = [a["id"] for a in plan]
-    assert len(ids) > 1
-    body = '{"statusCode":403,"message":"Only site admins may remove members from groups"}'
-    env.sim.sim.faults.script(
-        "status", WRITE_ROUTE, status=403, body=body, content_type="application/json"
-    )
-    async with watch_remediations(env) as updates:
-        executed = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
-        assert executed["executeRemediation"]["userErrors"] == []
-        final = await updates.finished(set(ids))
-    failed = [a for a in final.values() if a["state"] == "FAILED"]
-    assert len(failed) == 1, final
-    assert failed[0]["calls"][0]["status"] == 403
-    assert "403" in failed[0]["error"] and "site admins" in failed[0]["error"]
-    assert len([a for a in final.values() if a["state"] == "VERIFIED"]) == len(ids) - 1
-    assert [g.group_id for g in site.groups_of(account_id)] == [failed[0]["groupId"]]
-
-    # The failed action stays in the plan; approving it again retries it (now allowed).
-    retried = await env.gql(EXECUTE, {"input": {"actionIds": [failed[0]["id"]], "confirm": True}})
-    assert [a["state"] for a in retried["executeRemediation"]["actions"]] == ["PENDING"]
-    async with asyncio.timeout(30):
-        while site.groups_of(account_id):
-            await asyncio.sleep(0.05)
+    assert site.role_assignments(direct) == {}
+    for account_id in (revoked, direct):
+        assert not sim.has_confluence_access(account_id)
+        assert sim.membership_status(account_id) == "active"  # never a suspension for a REVOKE
+        assert site.accounts[account_id].account_status == "active"
+    await until_not_failing(env, VALID, {revoked, direct, admin_id}, timeout=60)
 
 
 async def test_the_cli_shows_the_plan_calls_nothing_on_dry_run_or_refusal_then_executes(
@@ -406,11 +308,10 @@ async def test_the_cli_shows_the_plan_calls_nothing_on_dry_run_or_refusal_then_e
 
     await prepare(env)
     target = (await staff_accounts(env))[0]
-    async with watch_check(env, OFFBOARDED) as checks:
-        await offboard(env, target)
-        await checks.until("FAILING", timeout=20)
+    await offboard(env, target)
+    await until_failing(env, OFFBOARDED, {target["accountId"]}, timeout=30)
     container, counters = env.live.container, env.sim.sim.counters
-    plan = (await env.gql(PLAN))["remediationPlan"]
+    plan = await plan_for(env)
     asked: list[str] = []
 
     def refuse(question: str) -> bool:
@@ -435,8 +336,8 @@ async def test_the_cli_shows_the_plan_calls_nothing_on_dry_run_or_refusal_then_e
     )
     assert code == 0, console.export_text()
     assert console.export_text().count("VERIFIED") == len(plan)
-    assert counters.writes() == len(plan)  # the group removals and the suspension
-    assert env.sim.sim.site.groups_of(target["accountId"]) == []
+    assert counters.writes() >= len(plan)
+    assert not env.sim.sim.has_confluence_access(target["accountId"])
 
 
 START_OAUTH = """mutation { startConfluenceOAuth(input: {purpose: ACCESS_REVIEW,
@@ -461,11 +362,10 @@ async def test_an_oauth_connection_opts_in_to_the_write_scope_before_anything_is
         assert params["status"] == "connected"
         await prepare(env, integration_id)
         target = (await staff_accounts(env))[0]
-        async with watch_check(env, OFFBOARDED) as checks:
-            await offboard(env, target)
-            await checks.until("FAILING", timeout=20)
+        await offboard(env, target)
+        await until_failing(env, OFFBOARDED, {target["accountId"]}, timeout=30)
 
-        plan = (await env.gql(PLAN))["remediationPlan"]
+        plan = await plan_for(env)
         assert plan and not any(a["executable"] for a in plan)
         assert all("write:confluence-groups" in a["blockedReason"] for a in plan)
         refused = await env.gql(
@@ -485,7 +385,7 @@ async def test_an_oauth_connection_opts_in_to_the_write_scope_before_anything_is
         assert "write%3Aconfluence-groups" in url
         declined = redirect_params(await consent(http, url, decision="deny"))
         assert declined["status"] == "denied"
-        after_decline = (await env.gql(PLAN))["remediationPlan"]
+        after_decline = await plan_for(env)
         assert not any(a["executable"] for a in after_decline)  # still CONNECTED, read-only
 
         url = (await env.gql(ENABLE, {"confirm": True}))["enableConfluenceRemediation"][
@@ -494,14 +394,10 @@ async def test_an_oauth_connection_opts_in_to_the_write_scope_before_anything_is
         granted = redirect_params(await consent(http, url))
         assert granted["status"] == "connected" and granted["integration"] == integration_id
 
-    plan = (await env.gql(PLAN))["remediationPlan"]
+    plan = await plan_for(env)
     assert plan and all(a["executable"] for a in plan)
     again = (await env.gql(ENABLE, {"confirm": True}))["enableConfluenceRemediation"]
     assert again["authorizationUrl"] is None and "already granted" in again["message"]
-    ids = [a["id"] for a in plan]
-    async with watch_remediations(env) as updates:
-        executed = await env.gql(EXECUTE, {"input": {"actionIds": ids, "confirm": True}})
-        assert executed["executeRemediation"]["userErrors"] == []
-        final = await updates.finished(set(ids))
+    final = await execute(env, [a["id"] for a in plan])
     assert {a["state"] for a in final.values()} == {"VERIFIED"}, final
     assert env.sim.sim.site.groups_of(target["accountId"]) == []

@@ -1,6 +1,8 @@
-"""Remediation execution at the service level (issue 16): leased claims survive a crash —
-the next worker finishes what a dead one left, no call is made twice and the dead worker's
-late writes are refused — and one action's failure never stops the others."""
+"""Remediation execution at the service level (issues 16, 21): leased claims survive a crash
+— the next worker finishes what a dead one left and the dead worker's late writes are refused
+— one action's failure never stops the others, a refusal that will not pass by itself blocks
+the connection's other removals after exactly one call, and an action's evidence is written
+once (per attempt) whatever dies in between."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from services.confluence.errors import ConfluenceForbidden
-from services.confluence.models import Member, ResultPage
+from services.confluence.errors import ConfluenceForbidden, ConfluenceNotFound
+from services.confluence.models import CurrentUser, Member, ResultPage, WriteAnswer
 from services.confluence.retry import RetryPolicy
 from services.evidence.models import EvidenceEntry, EvidenceRecord
+from services.evidence.service import EvidenceService
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
 from services.models import AccountType
 from services.remediation.executor import RemediationExecutor
@@ -27,6 +30,7 @@ from services.remediation.models import (
     action_id,
 )
 from services.store import Store
+from tests.evidence.support import KEY
 
 ORG = "org_remediation"
 LEASE = timedelta(seconds=60)
@@ -43,14 +47,22 @@ class FakeConfluence:
         self.members = members
         self.calls: Counter[tuple[str, str]] = Counter()
         self.forbidden: set[str] = set()  # groups whose removal answers 403
+        self.missing: set[str] = set()  # groups whose removal answers 404
         self.crash_on_read = False
 
-    async def remove_group_member(self, group_id: str, account_id: str) -> int:
+    async def current_user(self) -> CurrentUser:
+        return CurrentUser("vigil-operator", "Operator", None, AccountType.ATLASSIAN, True)
+
+    async def remove_group_member(self, group_id: str, account_id: str) -> WriteAnswer:
         self.calls[(group_id, account_id)] += 1
         if group_id in self.forbidden:
-            raise ConfluenceForbidden(403, "DELETE /group/userByGroupId", "not a site admin")
+            raise ConfluenceForbidden(
+                403, "DELETE /group/userByGroupId", "User must be a site admin"
+            )
+        if group_id in self.missing:
+            raise ConfluenceNotFound(404, "DELETE /group/userByGroupId", "No group found")
         self.members[group_id].discard(account_id)
-        return 204
+        return WriteAnswer(204)
 
     async def list_group_members(
         self, group_id: str, cursor: str | None = None, limit: int = 200
@@ -245,10 +257,12 @@ async def test_a_worker_dying_before_the_evidence_append_leaves_it_to_the_next(
     assert await repo.claim(organization_id=ORG, owner="C", ttl=LEASE, now=clock()) is None
 
 
-async def test_a_refused_call_fails_its_action_only_and_is_recorded(store: Store) -> None:
+async def test_a_refused_call_fails_its_action_only_and_a_retry_is_a_new_attempt(
+    store: Store,
+) -> None:
     client = FakeConfluence({"g1": {"acc-1"}, "g2": {"acc-1"}, "g3": {"acc-1"}})
     _, actions = await setup(store, {g: set(m) for g, m in client.members.items()})
-    client.forbidden = {"g2"}
+    client.missing = {"g2"}
     clock, rec = Clock(), Recorder()
     await store.remediations.approve(actions, approved_by="key_admin", now=clock())
     reported: list[RemediationAction] = []
@@ -260,22 +274,110 @@ async def test_a_refused_call_fails_its_action_only_and_is_recorded(store: Store
         "g3": ActionState.VERIFIED,
     }
     failed = states["g2"]
-    assert failed.error == "Atlassian answered 403: not a site admin"
-    assert [c.status for c in failed.calls] == [403]
+    assert failed.error == "Atlassian answered 404: No group found"
+    assert [c.status for c in failed.calls] == [404]
     assert reported == [failed]  # the FAILED action alone is reported (alerts)
     assert len(rec.entries) == 3 and {e.result["status"] for e in rec.entries} == {
         "VERIFIED",
         "FAILED",
     }
+    assert {e.unique_key for e in rec.entries} == {f"remediation:{a.id}:1" for a in actions}
+    connection = await store.remediations.connection(integration_id=actions[0].integration_id)
+    assert connection.refusals == ()  # a 404 concerns that group only
+    assert connection.account_id == "vigil-operator"  # learnt once, for the self guard
 
-    # Approving a FAILED action again re-queues it; an already VERIFIED one is left alone.
-    client.forbidden = set()
+    # Approving a FAILED action again starts attempt 2; a VERIFIED one is left alone.
+    client.missing = set()
     again = await store.remediations.approve(actions, approved_by="key_admin", now=clock())
-    assert {a.group_id: a.state for a in again}["g2"] is ActionState.PENDING
+    assert {a.group_id: (a.state, a.attempt) for a in again}["g2"] == (ActionState.PENDING, 2)
     assert {a.group_id: a.state for a in again}["g1"] is ActionState.VERIFIED
     finished = await executor(store, client, rec, clock, "A").run(ORG)
     assert [(a.group_id, a.state) for a in finished] == [("g2", ActionState.VERIFIED)]
+    assert [c.status for c in finished[0].calls] == [204]  # the attempt's own calls
     assert client.calls[("g1", "acc-1")] == 1 and client.calls[("g2", "acc-1")] == 2
+    assert rec.entries[-1].unique_key == f"remediation:{failed.id}:2"
+
+
+async def test_a_site_admin_refusal_is_called_once_and_blocks_the_other_removals(
+    store: Store,
+) -> None:
+    groups = {f"g{i}": {"acc-1", "acc-2"} for i in range(4)}
+    client = FakeConfluence({g: set(m) for g, m in groups.items()})
+    _, actions = await setup(store, groups)
+    client.forbidden = set(groups)
+    clock, rec = Clock(), Recorder()
+    await store.remediations.approve(actions, approved_by="key_admin", now=clock())
+    run = RemediationExecutor(
+        Clients(client),
+        integrations=store.integrations,
+        remediations=store.remediations,
+        record_evidence=rec.record,
+        publish=rec.publish,
+        on_verified=rec.resync,
+        concurrency=4,  # four workers claim side by side: still one call
+        lease=LEASE,
+        owner="A",
+        clock=clock,
+    )
+    finished = await run.run(ORG)
+    assert sum(client.calls.values()) == 1
+    by_state = Counter(a.state for a in finished)
+    assert by_state == {ActionState.FAILED: 1, ActionState.CANCELLED: len(actions) - 1}
+    [failed] = [a for a in finished if a.state is ActionState.FAILED]
+    assert failed.error == "Atlassian answered 403: User must be a site admin"
+    for cancelled in (a for a in finished if a.state is ActionState.CANCELLED):
+        assert cancelled.calls == ()
+        assert cancelled.cancel_reason is not None
+        assert "must be a site admin" in cancelled.cancel_reason
+        assert "enableConfluenceRemediation" in cancelled.cancel_reason
+    connection = await store.remediations.connection(integration_id=actions[0].integration_id)
+    assert [r.action_id for r in connection.refusals] == [failed.id]
+    assert len(rec.entries) == len(actions)  # every action, cancelled ones too, has its record
+
+
+async def test_evidence_is_written_once_when_the_worker_dies_after_appending_it(
+    store: Store,
+) -> None:
+    """The append is made, the process dies before the action learns its record's id: the
+    next worker's append finds the record by its unique key and writes no second one."""
+    client = FakeConfluence({"g1": {"acc-1"}})
+    _, actions = await setup(store, {"g1": {"acc-1"}})
+    clock = Clock()
+    evidence = EvidenceService(
+        store.evidence, KEY, check_ids=lambda: {"confluence-offboarded-access-removed"}
+    )
+    repo = store.remediations
+
+    class DyingAfterAppend(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.die = True
+
+        async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
+            record = await evidence.record(entry)
+            if self.die:
+                self.die = False
+                raise Crash
+            return record
+
+    await repo.approve(actions, approved_by="key_admin", now=clock())
+    claim = await repo.claim(organization_id=ORG, owner="A", ttl=LEASE, now=clock())
+    assert claim is not None
+    rec = DyingAfterAppend()
+    with pytest.raises(Crash):
+        await executor(store, client, rec, clock, "A").process(claim)
+    clock.now += LEASE + timedelta(seconds=1)
+    finished = await executor(store, client, rec, clock, "B").run(ORG)
+    assert [a.state for a in finished] == [ActionState.VERIFIED]
+    records = [
+        r
+        async for r in store.evidence.iter_chain(organization_id=ORG)
+        if r.content()["result"].get("actionId") == claim.action.id
+    ]
+    assert len(records) == 1
+    [stored] = (await repo.get_many(organization_id=ORG, action_ids=[claim.action.id])).values()
+    assert stored.evidence_id == records[0].id
+    assert client.calls[("g1", "acc-1")] == 1
 
 
 async def test_the_worker_loop_resumes_organizations_with_unclaimed_actions(store: Store) -> None:
@@ -302,11 +404,11 @@ async def test_the_worker_loop_resumes_organizations_with_unclaimed_actions(stor
     loop = asyncio.create_task(service.resume_forever(interval=0.01))
     try:
         async with asyncio.timeout(10):
-            while not rec.published:
+            while not any(a.state is ActionState.VERIFIED for a in rec.published):
                 await asyncio.sleep(0.01)
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
         await service.stop()
-    assert [a.state for a in rec.published] == [ActionState.VERIFIED]
+    assert [a.state for a in rec.published] == [ActionState.DONE, ActionState.VERIFIED]
     assert client.members == {"g1": set()}

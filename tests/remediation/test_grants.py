@@ -47,6 +47,8 @@ def test_api_tokens_may_try_and_oauth_needs_the_write_scope() -> None:
         problem = grant_problem(integration(method))
         assert problem is not None and WRITE_SCOPE in problem
         assert grant_problem(integration(method, (*READ_SCOPES, WRITE_SCOPE))) is None
+        granular = (*READ_SCOPES, "write:group:confluence")  # the granular scope is enough too
+        assert grant_problem(integration(method, granular)) is None
     reauth = replace(integration(AuthMethod.API_TOKEN), status=IntegrationStatus.NEEDS_REAUTH)
     assert "NEEDS_REAUTH" in (grant_problem(reauth) or "")
 
