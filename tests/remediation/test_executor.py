@@ -344,7 +344,10 @@ async def test_evidence_is_written_once_when_the_worker_dies_after_appending_it(
     _, actions = await setup(store, {"g1": {"acc-1"}})
     clock = Clock()
     evidence = EvidenceService(
-        store.evidence, KEY, check_ids=lambda: {"confluence-offboarded-access-removed"}
+        store.evidence,
+        KEY,
+        chunks=store.evidence_chunks,
+        check_ids=lambda: {"confluence-offboarded-access-removed"},
     )
     repo = store.remediations
 
