@@ -14,7 +14,6 @@ from resolvers.errors import UserErrors
 from resolvers.people_types import (
     OffboardPersonInput,
     PeoplePayload,
-    Person,
     PersonConnection,
     PersonFilter,
     PersonInput,
@@ -22,6 +21,7 @@ from resolvers.people_types import (
     PersonPayload,
 )
 from resolvers.relay import INITIAL, After, First
+from resolvers.snapshot_types import Person
 from services.people.service import watch_people
 
 
