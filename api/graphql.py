@@ -39,8 +39,8 @@ from api.http_requests import authenticate, bearer_token, read_body
 from api.sockets import (
     CLOSE_REVOKED,
     CLOSE_TOO_MANY,
-    KEY_REFUSED,
     CLOSE_UNAVAILABLE,
+    KEY_REFUSED,
     SocketLimits,
     VigilTransportWSHandler,
     VigilWebSocketAdapter,

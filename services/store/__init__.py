@@ -11,6 +11,7 @@ from services.store.check_results import CheckResultRepository
 from services.store.client import connect
 from services.store.credentials import CredentialRepository
 from services.store.critical_systems import CriticalSystemRepository
+from services.store.download_links import DownloadLinkRepository
 from services.store.events import EventLogRepository
 from services.store.evidence import EvidenceRepository
 from services.store.evidence_chunks import EvidenceChunkRepository
@@ -70,6 +71,7 @@ class Store:
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
         self.remediations = RemediationRepository(self._db)
+        self.download_links = DownloadLinkRepository(self._db)
 
     @classmethod
     def open(
@@ -107,6 +109,7 @@ class Store:
             self.policies,
             self.check_exceptions,
             self.remediations,
+            self.download_links,
         )
         for repo in repositories:
             await repo.ensure_indexes()

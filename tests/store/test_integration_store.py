@@ -1,13 +1,16 @@
-"""Integrations, credentials and OAuth states repositories, on both stores."""
+"""Integrations, credentials, OAuth states and download links repositories, on both stores."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
 from services.errors import AlreadyExists
+from services.evidence.models import DownloadGrant
 from services.integrations.models import AuthMethod, IntegrationStatus, Purpose
+from services.models import Role
 from services.store import Store
 from services.store.common import utcnow
 
@@ -137,3 +140,15 @@ async def test_oauth_state_is_single_use_and_expires(store: Store) -> None:
     assert await store.oauth_states.consume(state_hash="h1", now=now) is None
     assert await store.oauth_states.consume(state_hash="h2", now=now) is None
     assert await store.oauth_states.consume(state_hash="unknown", now=now) is None
+
+
+async def test_a_download_link_is_taken_once_even_concurrently(store: Store) -> None:
+    now = utcnow()
+    grant = DownloadGrant("o", Role.VIEWER, "key_1", "confluence-policy-current", "csv")
+    links = store.download_links
+    await links.create(token_hash="t1", grant=grant, expires_at=now + timedelta(minutes=1))
+    await links.create(token_hash="t2", grant=grant, expires_at=now - timedelta(seconds=1))
+    taken = await asyncio.gather(*(links.take(token_hash="t1", now=now) for _ in range(8)))
+    assert [t for t in taken if t is not None] == [grant]
+    assert await links.take(token_hash="t2", now=now) is None  # expired
+    assert await links.take(token_hash="unknown", now=now) is None
