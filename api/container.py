@@ -299,7 +299,10 @@ class Container:
             policies=policies,
             evidence=evidence,
             downloads=DownloadLinks(
-                evidence, download_links=store.download_links, key_valid=api_keys.key_still_valid
+                evidence,
+                keyring,
+                download_links=store.download_links,
+                key_valid=api_keys.key_still_valid,
             ),
             check_exceptions=ExceptionService(
                 store.check_exceptions,

@@ -2,11 +2,11 @@
 
 Authenticated with the same ``Authorization: Bearer <API key>`` as GraphQL (any role: it is a
 read) and scoped to the key's organization; or, for a browser following a plain link,
-``GET /evidence/export?token=…`` with a token from ``createEvidenceExportLink`` (a minute,
+``GET /evidence/export?token=…`` with a token from the ``evidenceExportLink`` query (a minute,
 once, tied to the key that made it: ``services.evidence.downloads``), which names the check
-and the format itself. Records are read by a database cursor and
-written as they come, so memory stays flat however many records there are. Errors are
-JSON ``{"errors": [{"message", "extensions": {"code", "requestId"}}]}`` (``api.http_errors``,
+and the format itself. Records are read by a database cursor and written as they come, so
+memory stays flat however many records there are. Errors are JSON
+``{"errors": [{"message", "extensions": {"code", "requestId"}}]}`` (``api.http_errors``,
 docs/api.md) with a 4xx status, and never a partial file: every check happens before the
 first byte is sent.
 """
@@ -68,7 +68,7 @@ async def _redeem(container: Container, token: str) -> tuple[Principal, str, str
     if found is None:
         raise Unauthenticated(
             "this download link is unknown, expired or already used: ask for a new one "
-            "(createEvidenceExportLink)"
+            "(evidenceExportLink)"
         )
     principal, grant = found
     wait = container.rate_limiter.take(principal.api_key_id)

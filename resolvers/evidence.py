@@ -11,10 +11,28 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, UserErrors
 from resolvers.evidence_types import Evidence, EvidenceChainStatus, EvidenceConnection
-from resolvers.relay import USER_ERRORS, After, First
+from resolvers.relay import After, First
 from services.errors import ValidationFailed
+
+
+@strawberry.enum(description="The file format of an evidence export.")
+class EvidenceExportFormat(Enum):
+    JSON = strawberry.enum_value(
+        "json", description="`vigil-evidence/2`: the records and the chunks they refer to."
+    )
+    CSV = strawberry.enum_value("csv", description="One row per record (list counts, no lists).")
+
+
+@strawberry.type(description="A download link for a browser.")
+class EvidenceExportLink:
+    url: str = strawberry.field(
+        description="`/evidence/export?token=…`, relative to the API's origin: open it (a "
+        "plain link, no header needed) before `expiresAt`; it works once."
+    )
+    expires_at: datetime = strawberry.field(
+        description="When the link stops working (a minute after it was made)."
+    )
 
 
 @strawberry.type(description="Reads of evidence (every role).")
@@ -67,59 +85,24 @@ class EvidenceQuery:
         status = await info.context.services.evidence.verify(principal_of(info), point)
         return EvidenceChainStatus.from_domain(status)
 
-
-@strawberry.enum(description="The file format of an evidence export.")
-class EvidenceExportFormat(Enum):
-    JSON = strawberry.enum_value(
-        "json", description="`vigil-evidence/2`: the records and the chunks they refer to."
+    @strawberry.field(
+        description="A one-minute, single-use link to `GET /evidence/export` of a check's "
+        "evidence, for a browser, which cannot send an `Authorization` header with a plain "
+        "link (every role: it is a read; making it writes nothing). It is tied to the "
+        "caller's API key. An unknown check is a NOT_FOUND error."
     )
-    CSV = strawberry.enum_value("csv", description="One row per record (list counts, no lists).")
-
-
-@strawberry.input(description="Which check's evidence to export, and how.")
-class CreateEvidenceExportLinkInput:
-    check_id: strawberry.ID = strawberry.field(description="The check.")
-    format: EvidenceExportFormat = strawberry.field(
-        default=EvidenceExportFormat.JSON, description="Default JSON."
-    )
-
-
-@strawberry.type(description="A download link for a browser.")
-class EvidenceExportLinkPayload:
-    url: str | None = strawberry.field(
-        default=None,
-        description="`/evidence/export?token=…`, relative to the API's origin: open it (a "
-        "plain link, no header needed) before `expiresAt`; it works once. Null on userErrors.",
-    )
-    expires_at: datetime | None = strawberry.field(
-        default=None, description="When the link stops working (a minute after it was made)."
-    )
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list,
-        description=USER_ERRORS + " NOT_FOUND (`checkId`), VALIDATION_FAILED.",
-    )
-
-
-@strawberry.type(description="Evidence downloads.")
-class EvidenceMutation:
-    @strawberry.mutation(
-        description="A short-lived, single-use link to `GET /evidence/export` for a browser, "
-        "which cannot send an `Authorization` header with a plain link (every role: it is a "
-        "read). The link is tied to the caller's API key and works once, for a minute.",
-        extensions=[UserErrors()],
-    )
-    async def create_evidence_export_link(
+    async def evidence_export_link(
         self,
         info: strawberry.Info[Context, Any],
-        input: Annotated[
-            CreateEvidenceExportLinkInput,
-            strawberry.argument(description="The check and the format."),
-        ],
-    ) -> EvidenceExportLinkPayload:
-        link = await info.context.services.downloads.create(
-            principal_of(info), str(input.check_id), input.format.name.lower()
+        check_id: Annotated[strawberry.ID, strawberry.argument(description="The check.")],
+        format: Annotated[
+            EvidenceExportFormat, strawberry.argument(description="The file format.")
+        ] = EvidenceExportFormat.JSON,
+    ) -> EvidenceExportLink:
+        link = info.context.services.downloads.create(
+            principal_of(info), str(check_id), format.name.lower()
         )
-        return EvidenceExportLinkPayload(
+        return EvidenceExportLink(
             url="/evidence/export?" + urlencode({"token": link.token}),
             expires_at=link.expires_at,
         )

@@ -15,7 +15,7 @@ from resolvers.check_exceptions import ExceptionMutation, ExceptionQuery
 from resolvers.check_summary import CheckSummaryQuery
 from resolvers.checks import CheckQuery, CheckSubscription
 from resolvers.errors import CodeErrors, MaskUnexpectedErrors
-from resolvers.evidence import EvidenceMutation, EvidenceQuery
+from resolvers.evidence import EvidenceQuery
 from resolvers.identity import IdentityMutation
 from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
 from resolvers.limits import (
@@ -77,7 +77,6 @@ class Mutation(
     ReviewMutation,
     PolicyMutation,
     ExceptionMutation,
-    EvidenceMutation,
     RemediationMutation,
 ):
     pass

@@ -91,7 +91,7 @@ VARIABLES: dict[str, Callable[[State], dict[str, Any]]] = {
     "MapPolicy": lambda s: {"pageId": "page-not-synced"},
     "Evidence": lambda s: {"checkId": s["checkId"]},
     "CreateKey": lambda s: {"name": "Console reviewer"},
-    "EvidenceLink": lambda s: {"input": {"checkId": s["checkId"], "format": "CSV"}},
+    "EvidenceLink": lambda s: {"checkId": s["checkId"]},
     "RemediationPlan": lambda s: {"after": None},
     "ExecuteRemediation": lambda s: {"input": {"actionIds": ["rem_not_planned"], "confirm": True}},
 }
@@ -120,7 +120,6 @@ SUCCEEDS = {
     "CompleteReview",
     "CreateKey",
     "Frameworks",
-    "EvidenceLink",
 }
 
 

@@ -8,9 +8,7 @@ from datetime import timedelta
 import pytest
 
 from services.errors import AlreadyExists
-from services.evidence.models import DownloadGrant
 from services.integrations.models import AuthMethod, IntegrationStatus, Purpose
-from services.models import Role
 from services.store import Store
 from services.store.common import utcnow
 
@@ -142,13 +140,9 @@ async def test_oauth_state_is_single_use_and_expires(store: Store) -> None:
     assert await store.oauth_states.consume(state_hash="unknown", now=now) is None
 
 
-async def test_a_download_link_is_taken_once_even_concurrently(store: Store) -> None:
-    now = utcnow()
-    grant = DownloadGrant("o", Role.VIEWER, "key_1", "confluence-policy-current", "csv")
+async def test_a_download_link_is_used_once_even_concurrently(store: Store) -> None:
+    until = utcnow() + timedelta(minutes=1)
     links = store.download_links
-    await links.create(token_hash="t1", grant=grant, expires_at=now + timedelta(minutes=1))
-    await links.create(token_hash="t2", grant=grant, expires_at=now - timedelta(seconds=1))
-    taken = await asyncio.gather(*(links.take(token_hash="t1", now=now) for _ in range(8)))
-    assert [t for t in taken if t is not None] == [grant]
-    assert await links.take(token_hash="t2", now=now) is None  # expired
-    assert await links.take(token_hash="unknown", now=now) is None
+    used = await asyncio.gather(*(links.use(token_hash="t1", expires_at=until) for _ in range(8)))
+    assert sorted(used) == [False] * 7 + [True]
+    assert await links.use(token_hash="t2", expires_at=until) is True

@@ -1,6 +1,6 @@
 // The HTTP route beside /graphql the console sends itself: the people CSV import (it needs
 // the Authorization header, so a plain form cannot be used). Evidence exports are plain
-// links from `createEvidenceExportLink` (screens/Evidence.tsx).
+// links from the `evidenceExportLink` query (screens/Evidence.tsx).
 import { problemFromHttp, describe, type Problem } from "./errors";
 
 export interface ImportCounts {

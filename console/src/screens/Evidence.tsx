@@ -1,12 +1,12 @@
 // Evidence: verify the organization's hash chain (optionally against a signed checkpoint
 // kept outside Vigil) and export a check's records as JSON or CSV: the browser downloads the
-// file itself from a one-minute, single-use link (`createEvidenceExportLink`).
+// file itself from a one-minute, single-use link (the `evidenceExportLink` query).
 import { useState, type FormEvent } from "react";
-import { useClient, useMutation, useQuery } from "urql";
-import { ErrorNotice, Loading, Notice, SelectField, TextArea, UserErrors } from "../components/ui";
+import { useClient, useQuery } from "urql";
+import { ErrorNotice, Loading, Notice, SelectField, TextArea } from "../components/ui";
 import { graphql } from "../gql";
 import type { VerifyChainQuery } from "../gql/graphql";
-import { problemFrom, splitUserErrors, type Problem } from "../lib/errors";
+import { describe, problemFrom, type Problem } from "../lib/errors";
 
 const VerifyQuery = graphql(`
   query VerifyChain($checkpoint: JSON) {
@@ -20,11 +20,8 @@ const VerifyQuery = graphql(`
 `);
 
 const ExportLink = graphql(`
-  mutation EvidenceExportLink($input: CreateEvidenceExportLinkInput!) {
-    createEvidenceExportLink(input: $input) {
-      url
-      userErrors { field code message }
-    }
+  query EvidenceExportLink($checkId: ID!, $format: EvidenceExportFormat!) {
+    evidenceExportLink(checkId: $checkId, format: $format) { url }
   }
 `);
 
@@ -122,23 +119,23 @@ export function Evidence() {
   const [{ data, fetching, error }, execute] = useQuery({ query: ChecksList });
   const [checkId, setCheckId] = useState("");
   const [format, setFormat] = useState<"csv" | "json">("csv");
-  const [outcome, setOutcome] = useState<{ problem?: Problem; errors?: string[]; started?: boolean } | null>(null);
-  const [linking, createLink] = useMutation(ExportLink);
-  const busy = linking.fetching;
+  const client = useClient();
+  const [outcome, setOutcome] = useState<{ problem?: Problem; started?: boolean } | null>(null);
+  const [busy, setBusy] = useState(false);
   const chosen = checkId || data?.checks[0]?.id || "";
   const onDownload = async (event: FormEvent) => {
     event.preventDefault();
     if (!chosen) return;
     setOutcome(null);
-    const r = await createLink({ input: { checkId: chosen, format: format === "csv" ? "CSV" : "JSON" } });
-    const payload = r.data?.createEvidenceExportLink;
-    if (r.error) setOutcome({ problem: problemFrom(r.error)! });
-    else if (payload?.url) {
-      download(payload.url);
+    setBusy(true);
+    // A link works once: never from the cache.
+    const variables = { checkId: chosen, format: format === "csv" ? ("CSV" as const) : ("JSON" as const) };
+    const r = await client.query(ExportLink, variables, { requestPolicy: "network-only" }).toPromise();
+    setBusy(false);
+    if (!r.data) setOutcome({ problem: problemFrom(r.error) ?? describe("other", "No download link came back.") });
+    else {
+      download(r.data.evidenceExportLink.url);
       setOutcome({ started: true });
-    } else {
-      const split = splitUserErrors(payload?.userErrors);
-      setOutcome({ errors: [...split.general, ...Object.values(split.byField)] });
     }
   };
   return (
@@ -174,7 +171,6 @@ export function Evidence() {
             </button>
             {busy && <Loading label="Preparing the file…" />}
             {outcome?.started && <Notice tone="success">The download has started (your browser saves the file).</Notice>}
-            <UserErrors errors={outcome?.errors ?? []} />
             {outcome?.problem && <ErrorNotice problem={outcome.problem} />}
           </form>
         )}
