@@ -424,6 +424,7 @@ def _build_sync(
         owner=worker_identity(),
         lease_ttl=timedelta(seconds=settings.sync_lease_seconds),
         concurrency=settings.sync_concurrency,
+        role_reads=settings.sync_role_reads,
     )
     queue = RunQueue(
         bus,

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     worker_heartbeat_file: str | None = None
     sync_max_parallel: int = Field(default=4, ge=1)
     sync_concurrency: int = Field(default=8, ge=1, le=32)
+    # Admin API role-assignment reads per ACCESS_REVIEW run, at most (docs/access.md).
+    sync_role_reads: int = Field(default=200, ge=0, le=5000)
     sync_lease_seconds: float = Field(default=60.0, ge=1)
     snapshot_retention: int = Field(default=30, ge=1)
     # Checks: the periodic re-evaluation and the offboarding grace period (SPEC §6).

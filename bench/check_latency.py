@@ -35,11 +35,11 @@ from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
 from services.store import Store
 from services.store.client import connect
-from services.sync.models import SnapshotAccount, SnapshotScope
-from tests.access.support import connected
-from tests.conftest import LiveServer, start_live_server
-from tests.graphql_client import failing_items, gql_http, gql_ws
-from tests.mongo import wire_server
+from services.sync.models import Grant, GrantSource, SnapshotAccount, SnapshotScope
+from testkit.graphql_client import failing_items, gql_http, gql_ws
+from testkit.live import LiveServer, start_live_server
+from testkit.mongo import wire_server
+from testkit.sync import connected_integration
 
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
   person { id } userErrors { message } } }"""
@@ -63,9 +63,10 @@ def accounts(n: int) -> list[SnapshotAccount]:
                 email=email if kind != "app" else None,
                 account_type=AccountType(kind),
                 account_status=AccountStatus.ACTIVE,
-                is_admin=i % 50 == 0,
                 mfa_enabled=i % 7 != 0,
                 groups=("confluence-users",),
+                access_via=(Grant.via_group("confluence-users", GrantSource.GROUP_MEMBERSHIP),),
+                admin_via=(Grant.direct("atlassian/admin"),) if i % 50 == 0 else (),
             )
         )
     return rows
@@ -82,7 +83,7 @@ async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
     container = live.container
     org, created = await container.services.organizations.create_organization("Bench")
     admin = Principal(org.id, Role.ADMIN, created.key.id)
-    integration = await connected(store, org.id)
+    integration = await connected_integration(store, org.id, has_admin_key=True)
     started = time.perf_counter()
     scope = SnapshotScope("snap_bench", integration.id, org.id)
     rows = accounts(n)

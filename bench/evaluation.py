@@ -50,8 +50,8 @@ from services.checks.access.data import ACCESS
 from services.checks.registry import CHECKS
 from services.store import Store
 from services.store.client import connect
-from tests.conftest import LiveServer, start_live_server
-from tests.mongo import wire_server
+from testkit.live import LiveServer, start_live_server
+from testkit.mongo import wire_server
 
 PUSH_TARGETS = {20_000: 0.25, 100_000: 1.0}  # p99 seconds by accounts
 COLD_TARGET = (100_000, 5.0)

@@ -42,7 +42,7 @@ from services.evidence.models import EvidenceEntry  # noqa: E402
 from services.organizations import OrganizationService  # noqa: E402
 from services.store import Store  # noqa: E402
 from services.store.evidence import evidence_document  # noqa: E402
-from tests.mongo import wire_server  # noqa: E402
+from testkit.mongo import wire_server  # noqa: E402
 
 CHECK = "confluence-policy-current"
 VIGIL = str(Path(sys.executable).with_name("vigil"))

@@ -52,8 +52,8 @@ from services.identity.models import Classification, Identity, IdentityMethod
 from services.models import Principal, Role
 from services.store import Store
 from services.store.client import connect
-from tests.evidence.scale import ORG, Given, access_data
-from tests.mongo import wire_server
+from testkit.access_scale import ORG, Given, access_data
+from testkit.mongo import wire_server
 
 LIMIT = 4 * 1024 * 1024
 MONGODB_LIMIT = 16 * 1024 * 1024

@@ -202,7 +202,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from services.events import topic_for
     from services.store import Store
     from services.store.client import connect
-    from tests.mongo import free_port, wire_server
+    from testkit.mongo import free_port, wire_server
 
     async with AsyncExitStack() as stack:
         if args.mongodb_url:

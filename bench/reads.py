@@ -55,8 +55,8 @@ from services.crypto import generate_key
 from services.identity.views import AccountView
 from services.store import Store
 from services.store.client import connect
-from tests.conftest import LiveServer
-from tests.mongo import free_port, wire_server
+from testkit.live import LiveServer
+from testkit.mongo import free_port, wire_server
 
 TARGET = 0.5
 PAGE = 500  # failing items per check: the most one page may hold

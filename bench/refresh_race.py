@@ -16,28 +16,14 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.sync.models import SyncRunStatus
 from simulator import Simulator, start_simulator
-from tests.e2e.connect_support import make_env
-from tests.e2e.refresh_race import refresh_race
-from tests.mongo import wire_server
-
-
-class _WireRequest:
-    """What ``make_env`` asks of a pytest request: the store kind and the wire URL."""
-
-    param = "wire"
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def getfixturevalue(self, name: str) -> Any:
-        assert name == "wire_url"
-        return self.url
+from testkit.connect import vigil_for
+from testkit.mongo import wire_server
+from testkit.refresh_race import refresh_race
 
 
 async def bench(url: str, runs: int, users: int, groups: int, token_seconds: int) -> int:
@@ -46,7 +32,7 @@ async def bench(url: str, runs: int, users: int, groups: int, token_seconds: int
     )
     with start_simulator(simulator) as running:
         started = time.monotonic()
-        async for env in make_env(_WireRequest(url), running, sync_concurrency=8):  # type: ignore[arg-type]
+        async with vigil_for(running, "wire", url, sync_concurrency=8) as env:
             result = await refresh_race(env, url, runs=runs, token_seconds=token_seconds)
         elapsed = time.monotonic() - started
     failed = [r for r in result.runs if r.status is not SyncRunStatus.SUCCEEDED]

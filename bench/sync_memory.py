@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from services.integrations.models import Purpose
 from services.store import Store
 from services.sync.models import SyncRun
-from tests.mongo import wire_server
-from tests.static_connector import StaticConnectorFactory
-from tests.sync.support import connected_integration, make_runner, sync_now
+from testkit.mongo import wire_server
+from testkit.static_connector import StaticConnectorFactory
+from testkit.sync import connected_integration, make_runner, sync_now
 
 
 @dataclass

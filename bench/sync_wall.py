@@ -40,16 +40,17 @@ from services.integrations.models import Purpose
 from services.store import Store
 from services.store.client import connect
 from simulator import Simulator, generate_site
-from tests.mongo import wire_server
-from tests.static_connector import StaticConnectorFactory
-from tests.sync.support import connected_integration, make_runner, sync_now
-from tests.sync.test_ground_truth import (
+from testkit.ground_truth import (
     DIRECTORY,
     GROUPS,
     MEMBERS,
+    ROLE_ASSIGNMENTS,
     USERS_BULK,
     expected_requests,
 )
+from testkit.mongo import wire_server
+from testkit.static_connector import StaticConnectorFactory
+from testkit.sync import connected_integration, make_runner, sync_now
 
 TARGET = 1.3
 
@@ -66,7 +67,11 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
         (max(1, math.ceil(len(site.members_of(g)) / config.members_cap)) for g in site.groups),
         default=0,
     )
-    chain = max(1 + needed[DIRECTORY], needed[GROUPS] + longest_members) + 1
+    # directory alongside groups → members; then (Admin API key) the roles phase: the product
+    # admins' search and the directories, one after the other, then the role reads in
+    # parallel; then users-bulk
+    roles = 2 + math.ceil(needed[ROLE_ASSIGNMENTS] / args.concurrency)
+    chain = max(1 + needed[DIRECTORY], needed[GROUPS] + longest_members) + roles + 1
     latency = args.latency_ms / 1000
     total = sum(needed.values())
     by_volume = total * latency / args.concurrency
@@ -76,6 +81,7 @@ def floor(args: argparse.Namespace) -> dict[str, Any]:
             "groups": needed[GROUPS],
             "members": needed[MEMBERS],
             "directory": needed[DIRECTORY],
+            "role_assignments": needed[ROLE_ASSIGNMENTS],
             "users_bulk": needed[USERS_BULK],
         },
         "longest_chain_pages": chain,

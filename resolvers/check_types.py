@@ -167,7 +167,12 @@ class CheckResult:
     reason: str | None = strawberry.field(
         description="Why, for NOT_MONITORED and ERROR (and a summary otherwise)."
     )
-
+    note: str | None = strawberry.field(
+        description="What the evaluation could not see, in one sentence to show beside the "
+        'status; null when nothing is missing. The access checks say "access measured through '
+        'group membership only; add an Admin API key to see direct grants" when the snapshot '
+        "was collected without an Atlassian Admin API key."
+    )
     excepted_items: list[CheckItem] = strawberry.field(
         resolver=_excepted_items,
         description="Resources that would fail but are covered by an active exception.",
@@ -252,6 +257,7 @@ class CheckResult:
             check_id=strawberry.ID(r.check_id),
             status=r.status,
             reason=r.reason,
+            note=r.note,
             evaluated_at=r.evaluated_at,
             data_as_of=r.data_as_of,
             snapshot_id=strawberry.ID(r.snapshot_id) if r.snapshot_id else None,

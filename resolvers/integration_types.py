@@ -120,7 +120,8 @@ class Integration(Node):
     )
     has_admin_key: bool = strawberry.field(
         description="True when an Atlassian organization admin API key is attached "
-        "(`setAtlassianAdminKey`), giving MFA and authoritative account status."
+        "(`setAtlassianAdminKey`), giving MFA, authoritative account status, and access "
+        "and admin rights from Atlassian's roles (direct grants, suspensions: docs/access.md)."
     )
     admin_org_id: str | None = strawberry.field(
         description="The Atlassian organization id the admin key is for."
@@ -131,7 +132,11 @@ class Integration(Node):
     )
     admin_groups: list[str] = strawberry.field(
         description="ACCESS_REVIEW: the names of the groups whose members count as admins "
-        "(compared case-insensitively); empty for POLICY."
+        "when there is no Admin API key (compared case-insensitively; default "
+        "`confluence-administrators`, `site-admins`, `administrators`: set your own, as "
+        "Atlassian lets admins rename groups). With a key, admin rights come from Atlassian's "
+        "roles and this list is used only for groups the directory cannot judge. Each "
+        "account says where its admin rights come from (`Account.adminVia`). Empty for POLICY."
     )
 
     @strawberry.field(description="The integration's most recent sync run; null before any.")
@@ -246,7 +251,7 @@ class UpdateIntegrationSettingsInput:
     admin_groups: list[str] | None = strawberry.field(
         default=None,
         description="ACCESS_REVIEW only: 1 to 50 group names (1-255 characters each) whose "
-        "members count as admins.",
+        "members count as admins without an Admin API key (`Integration.adminGroups`).",
     )
 
 

@@ -13,11 +13,12 @@ from resolvers.enums import graphql_enum
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
 from services.identity.views import AccountView
-from services.models import AccountStatus, AccountType
+from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 from services.paging import Slice
 from services.people import models as people
 from services.people.models import PersonStatus
 from services.sync import models
+from services.sync.models import GrantKind, GrantSource
 
 _FILTER_TEXT = "At most 200 characters."
 
@@ -138,6 +139,93 @@ graphql_enum(
 )
 
 
+graphql_enum(
+    DirectoryStatus,
+    name="DirectoryStatus",
+    description="An account's status in the Atlassian directory the site is mapped to (Admin "
+    "API: `userDirectoryStatus`, or `membershipStatus` when the organization has one "
+    "directory). Suspension is per directory and keeps the account's groups and roles.",
+    values={
+        DirectoryStatus.ACTIVE: "A member of the directory, not suspended.",
+        DirectoryStatus.SUSPENDED: "Access suspended in the directory: no access to the site.",
+        DirectoryStatus.NO_MEMBERSHIP: "Not a member of that directory.",
+        DirectoryStatus.UNKNOWN: "A value Atlassian added later.",
+    },
+)
+
+
+graphql_enum(
+    ClaimStatus,
+    name="ClaimStatus",
+    description="Whether the Atlassian organization manages the account (Admin API `claimStatus`).",
+    values={
+        ClaimStatus.MANAGED: "On one of the organization's verified domains: it can be "
+        "deactivated by the organization, and its MFA setting is known.",
+        ClaimStatus.UNMANAGED: "Not on a verified domain: access can be suspended, not the "
+        "account deactivated.",
+        ClaimStatus.UNKNOWN: "A value Atlassian added later.",
+    },
+)
+
+
+graphql_enum(
+    GrantKind,
+    name="AccessGrantKind",
+    description="How an account holds a right on the site (Atlassian's role-assignment "
+    "methods `group_direct` and `direct`).",
+    values={
+        GrantKind.GROUP: "Through membership of a group (`group`).",
+        GrantKind.DIRECT: "Assigned to the account itself: removing it from groups leaves it.",
+    },
+)
+
+
+graphql_enum(
+    GrantSource,
+    name="AccessGrantSource",
+    description="Where Vigil learned of a grant (docs/access.md).",
+    values={
+        GrantSource.ATLASSIAN: "Atlassian's directory (Admin API key): `productAccess`, "
+        "admin roles, `platformRoles`, role assignments. A group is named when every member "
+        "the directory lists holds the role, never because of its name.",
+        GrantSource.GROUP_MEMBERSHIP: "Group membership alone: without an Admin API key every "
+        "group counts as giving access (or, with one, a group none of whose members the "
+        "directory lists). Direct grants cannot be seen this way.",
+        GrantSource.ADMIN_GROUPS_SETTING: "Membership of one of the integration's configured "
+        "admin groups (`Integration.adminGroups`): the admin signal without an Admin API key.",
+    },
+)
+
+
+@strawberry.type(
+    description="One route by which an account holds Confluence access or admin rights."
+)
+class AccessGrant:
+    kind: GrantKind = strawberry.field(description="Through a group, or directly.")
+    source: GrantSource = strawberry.field(description="Where Vigil learned of it.")
+    group: str | None = strawberry.field(
+        description="The group's name for GROUP; null for DIRECT, or when Atlassian says "
+        '"through a group" but no group of the snapshot could be named.'
+    )
+    group_id: strawberry.ID | None = strawberry.field(description="The group's Confluence id.")
+    role: str | None = strawberry.field(
+        description="Atlassian's role id when known: `atlassian/user`, `atlassian/admin` "
+        "(Confluence admin), `atlassian/site-admin`, `atlassian/org-admin`; null when measured "
+        "through membership only (and for access, which either of user and admin gives)."
+    )
+
+    @classmethod
+    def from_domain(cls, g: models.Grant) -> AccessGrant:
+        """Map the domain object."""
+        return cls(
+            kind=g.kind,
+            source=g.source,
+            group=g.group,
+            group_id=strawberry.ID(g.group_id) if g.group_id else None,
+            role=g.role,
+        )
+
+
 @strawberry.type(description="The persistent classification of an account and who it is.")
 class AccountIdentity:
     classification: Classification = strawberry.field(
@@ -182,9 +270,38 @@ class Account:
         "an admin key)."
     )
     account_type: AccountType = strawberry.field(description="Person, app or customer account.")
-    account_status: AccountStatus = strawberry.field(description="Whether it can log in.")
+    account_status: AccountStatus = strawberry.field(
+        description="Whether the account itself can log in (Atlassian's `accountStatus`). A "
+        "suspension is not an account status: see `directoryStatus` and `hasAccess`."
+    )
+    has_access: bool = strawberry.field(
+        description="Whether it has Confluence access on the site now — what the access checks "
+        "judge: ACTIVE, not SUSPENDED in the site's directory, and holding an access role "
+        "(`accessVia` not empty). Without an Admin API key, measured through group membership "
+        "only (direct grants unseen)."
+    )
+    access_via: list[AccessGrant] = strawberry.field(
+        description="How it holds Confluence access: the groups that give it and/or DIRECT; "
+        "empty when it holds no access role (it may still be listed as a group member). "
+        "Atlassian keeps the roles of a deactivated or suspended account, so this is what "
+        "restoring it would give back."
+    )
     is_admin: bool = strawberry.field(
-        description="True when in one of the site's admin groups (`Integration` admin groups)."
+        description="True when it holds admin rights on the site's Confluence (`adminVia` "
+        "not empty)."
+    )
+    admin_via: list[AccessGrant] = strawberry.field(
+        description="Where its admin rights come from: with an Admin API key, Atlassian's "
+        "roles (`atlassian/admin`, `atlassian/site-admin`, `atlassian/org-admin`, through a "
+        "group or directly); without one, membership of a configured admin group "
+        "(`Integration.adminGroups`). Empty when not an admin."
+    )
+    directory_status: DirectoryStatus | None = strawberry.field(
+        description="Its status in the directory the site is mapped to; null without an "
+        "Admin API key or when the directory does not list it (app and customer accounts)."
+    )
+    claim_status: ClaimStatus | None = strawberry.field(
+        description="Managed or unmanaged by the organization; null without an Admin API key."
     )
     mfa_enabled: bool | None = strawberry.field(
         description="Whether two-step verification is on; null without an admin key."
@@ -213,7 +330,12 @@ class Account:
             email=a.email,
             account_type=a.account_type,
             account_status=a.account_status,
+            has_access=a.has_access,
+            access_via=[AccessGrant.from_domain(g) for g in a.access_via],
             is_admin=a.is_admin,
+            admin_via=[AccessGrant.from_domain(g) for g in a.admin_via],
+            directory_status=a.directory_status,
+            claim_status=a.claim_status,
             mfa_enabled=a.mfa_enabled,
             groups=list(a.groups),
             last_active_at=a.last_active_at,
@@ -231,6 +353,10 @@ class AccountFilter:
     )
     admin: bool | None = strawberry.field(
         default=None, description="Only admins (true) or only non-admins (false)."
+    )
+    has_access: bool | None = strawberry.field(
+        default=None,
+        description="Only accounts with Confluence access now (true) or without (false).",
     )
     group: str | None = strawberry.field(
         default=None, description=f"Only members of the group with this exact name. {_FILTER_TEXT}"
@@ -254,6 +380,7 @@ class AccountFilter:
             classification=self.classification,
             status=self.status,
             admin=self.admin,
+            has_access=self.has_access,
             group=self.group,
             search=self.search,
             account_type=self.account_type,

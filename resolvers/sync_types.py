@@ -48,6 +48,7 @@ graphql_enum(
         Phase.GROUPS: "Listing groups (ACCESS_REVIEW).",
         Phase.MEMBERS: "Listing group members.",
         Phase.DIRECTORY: "Reading the organization directory (admin key: MFA, status).",
+        Phase.ROLES: "Reading admin roles and directory status (admin key).",
         Phase.USERS: "Reading user details.",
         Phase.PAGES: "Listing policy pages (POLICY).",
         Phase.COMMITTING: "Making the new snapshot current.",

@@ -56,6 +56,28 @@ class AccountStatus(_Reported):
     UNKNOWN = "unknown"
 
 
+class DirectoryStatus(_Reported):
+    """An account's status in one directory of the Atlassian organization: the directory the
+    site is mapped to (``userDirectoryStatus`` of a role-assignments read, or the organization-wide
+    ``membershipStatus`` when the organization has one directory; confluence-api.md §5.8-§5.9).
+    Only ACTIVE may use the site; SUSPENDED keeps its groups and roles until restored."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    NO_MEMBERSHIP = "no_membership"
+    UNKNOWN = "unknown"
+
+
+class ClaimStatus(_Reported):
+    """Whether the organization manages the account (``claimStatus``, confluence-api.md §5.8):
+    MANAGED accounts are on one of its verified domains (they can be deactivated; their MFA is
+    known), UNMANAGED ones are not."""
+
+    MANAGED = "managed"
+    UNMANAGED = "unmanaged"
+    UNKNOWN = "unknown"
+
+
 class Framework(enum.StrEnum):
     """Compliance frameworks whose required policies Vigil tracks."""
 

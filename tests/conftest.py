@@ -1,24 +1,15 @@
-"""Shared fixtures: both stores, a live Vigil server, GraphQL clients."""
+"""Shared fixtures: both stores, a live Vigil server, GraphQL clients (over ``testkit``)."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from api.app import create_app
-from api.container import Container
-from api.settings import Settings
-from services.crypto import generate_key
 from services.store import Store
-from services.store.client import connect
-from tests.mongo import free_port, wire_server
+from testkit.live import LiveServer, live_server, open_store
+from testkit.mongo import wire_server
 
 STORE_KINDS = ["mock", "wire"]
 
@@ -32,16 +23,6 @@ def wire_url() -> Iterator[str]:
     """
     with wire_server() as url:
         yield url
-
-
-def open_store(kind: str, wire_url: str | None) -> Store:
-    """A store on a fresh database of the given kind."""
-    db_name = f"vigil_test_{uuid.uuid4().hex[:10]}"
-    if kind == "mock":
-        client, embedded = connect(None)
-        return Store(client, db_name, embedded=embedded)
-    assert wire_url is not None
-    return Store.open(wire_url, db_name)
 
 
 @pytest.fixture(params=STORE_KINDS)
@@ -69,59 +50,12 @@ async def wire_store(wire_url: str) -> AsyncIterator[Store]:
         s.close()
 
 
-@dataclass
-class LiveServer:
-    """A running Vigil API: its URL and its composition root."""
-
-    url: str
-    container: Container
-
-    @property
-    def graphql_url(self) -> str:
-        return f"{self.url}/graphql"
-
-    @property
-    def ws_url(self) -> str:
-        return self.graphql_url.replace("http://", "ws://", 1)
-
-
-async def start_live_server(
-    store: Store, *, port: int | None = None, **settings: Any
-) -> tuple[LiveServer, uvicorn.Server, asyncio.Task[None]]:
-    """Serve a Vigil app with uvicorn on a loopback port (default: a free one) in this loop."""
-    port = port or free_port()
-    settings.setdefault("secret_key", generate_key())
-    settings.setdefault("evidence_hmac_key", generate_key())
-    settings.setdefault("allow_insecure_urls", True)
-    settings.setdefault("public_url", f"http://127.0.0.1:{port}")
-    # No scheduler unless a test asks for one: it would sync connected integrations by itself.
-    settings.setdefault("run_worker", False)
-    app = create_app(Settings(host="127.0.0.1", port=port, **settings), store=store)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    return LiveServer(f"http://127.0.0.1:{port}", app.state.container), server, task
-
-
 @pytest.fixture(params=STORE_KINDS)
 async def live(request: pytest.FixtureRequest) -> AsyncIterator[LiveServer]:
     """Vigil under uvicorn, on each store kind."""
     url = request.getfixturevalue("wire_url") if request.param == "wire" else None
-    store = open_store(request.param, url)
-    server_info, server, task = await start_live_server(store)
-    try:
-        yield server_info
-    finally:
-        await store.drop()
-        server.should_exit = True
-        await task
+    async with live_server(request.param, url) as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
-"""Atlassian organization Admin API client (directory users: MFA, status, last active)."""
+"""Atlassian organization Admin API client: directory users (MFA, status, last active, product
+access, platform roles), directories, role assignments."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import quote
 
 import httpx
@@ -9,12 +11,19 @@ import httpx
 from services.atlassian.oauth import DEFAULT_API_BASE
 from services.confluence import paths
 from services.confluence.auth import BearerAuth
-from services.confluence.models import DirectoryUser, ResultPage
-from services.confluence.parsing import as_object, object_list, parse_directory_user
+from services.confluence.errors import ConfluenceProtocolError
+from services.confluence.models import DirectoryUser, ResultPage, RoleAssignment
+from services.confluence.parsing import (
+    as_object,
+    object_list,
+    parse_directory_user,
+    parse_role_assignment,
+)
 from services.confluence.requester import DEFAULT_MAX_CONCURRENCY, Requester
 from services.confluence.retry import RetryPolicy
 
 MAX_DIRECTORY_PAGE = 100
+PRODUCT_ACCESS, PLATFORM_ROLES = "productAccess", "platformRoles"
 
 
 class AdminClient:
@@ -48,17 +57,31 @@ class AdminClient:
         limit: int = MAX_DIRECTORY_PAGE,
         *,
         cloud_id: str | None = None,
+        expand: Sequence[str] = (PRODUCT_ACCESS,),
+        role_ids: Sequence[str] = (),
+        resource_ids: Sequence[str] = (),
+        directory_ids: Sequence[str] = (),
     ) -> ResultPage[DirectoryUser]:
         """One page of the organization's directory users (confluence-api.md §5.8).
 
-        ``productAccess`` is expanded (it is the only source of last activity); a user's
-        ``last_active`` is that of the Confluence entry of site ``cloud_id`` (None without it).
+        ``productAccess`` is expanded by default (it is the only source of last activity and
+        of product access); a user's ``last_active`` and ``site_access`` are those of the
+        Confluence entry of site ``cloud_id``. ``role_ids``, ``resource_ids`` and
+        ``directory_ids`` are the search's filters (a cursor stays bound to them).
         """
         if not 1 <= limit <= MAX_DIRECTORY_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_DIRECTORY_PAGE}, got {limit}")
         endpoint = paths.ADMIN_DIRECTORY_USERS_SEARCH
         url = self._base + endpoint.format(org_id=quote(org_id, safe=""))
-        body: dict[str, str | int | list[str]] = {"limit": limit, "expand": ["productAccess"]}
+        body: dict[str, str | int | list[str]] = {"limit": limit}
+        for name, values in (
+            ("expand", expand),
+            ("roleIds", role_ids),
+            ("resourceIds", resource_ids),
+            ("directoryIds", directory_ids),
+        ):
+            if values:
+                body[name] = list(values)
         if cursor:
             body["cursor"] = cursor
         response = await self._requester.request("POST", url, endpoint=endpoint, body=body)
@@ -66,6 +89,54 @@ class AdminClient:
         users = [
             parse_directory_user(item, cloud_id) for item in object_list(data, "data", endpoint)
         ]
-        links = data.get("links")
-        nxt = links.get("next") if isinstance(links, dict) else None
-        return ResultPage(users, nxt if isinstance(nxt, str) and nxt else None)
+        return ResultPage(users, _next(data.get("links")))
+
+    async def list_directories(self, org_id: str, cursor: str | None = None) -> ResultPage[str]:
+        """One page of the organization's directory ids (``links.next`` is the cursor)."""
+        endpoint = paths.ADMIN_DIRECTORIES
+        url = self._base + endpoint.format(org_id=quote(org_id, safe=""))
+        params = {"cursor": cursor} if cursor else None
+        response = await self._requester.request("GET", url, endpoint=endpoint, params=params)
+        data = as_object(response.data, endpoint)
+        ids = []
+        for item in object_list(data, "data", endpoint):
+            directory_id = item.get("directoryId")
+            if not isinstance(directory_id, str) or not directory_id:
+                raise ConfluenceProtocolError(f"{endpoint}: a directory without an id")
+            ids.append(directory_id)
+        return ResultPage(ids, _next(data.get("links")))
+
+    async def role_assignments(
+        self,
+        org_id: str,
+        account_id: str,
+        cursor: str | None = None,
+        *,
+        directory_id: str = "-",
+        resource_id: str | None = None,
+    ) -> ResultPage[RoleAssignment]:
+        """One page of an account's role assignments (``-``: every directory), optionally for
+        one resource (confluence-api.md §5.9)."""
+        endpoint = paths.ADMIN_ROLE_ASSIGNMENTS
+        url = self._base + endpoint.format(
+            org_id=quote(org_id, safe=""),
+            directory_id=quote(directory_id, safe=""),
+            account_id=quote(account_id, safe=""),
+        )
+        params: dict[str, str | int] = {}
+        if cursor:
+            params["cursor"] = cursor  # "all other parameters are discarded"
+        elif resource_id:
+            params["resourceIds"] = resource_id
+        response = await self._requester.request(
+            "GET", url, endpoint=endpoint, params=params or None
+        )
+        data = as_object(response.data, endpoint)
+        found = [parse_role_assignment(i) for i in object_list(data, "data", endpoint)]
+        return ResultPage(found, _next(data.get("links")))
+
+
+def _next(links: object) -> str | None:
+    """The next page's cursor in ``links.next`` (absent, null or empty on the last page)."""
+    nxt = links.get("next") if isinstance(links, dict) else None
+    return nxt if isinstance(nxt, str) and nxt else None

@@ -83,6 +83,9 @@ class Outcome:
     data_as_of: datetime | None = None
     # Filled by the engine from the exception filter; checks leave it empty.
     excepted_items: tuple[CheckItem, ...] = ()
+    # What the evaluation could not see, in one sentence for people (e.g. access measured
+    # through group membership only); None when nothing is missing.
+    note: str | None = None
 
 
 class Check(Protocol[D_contra]):

@@ -199,6 +199,7 @@ class CheckEngine:
             status_changed_at=now,
             data_as_of=outcome.data_as_of,
             snapshot_id=outcome.snapshot_id,
+            note=outcome.note,
         )
         results = self._check_results
         if state is not None and state.digest == result.digest:

@@ -81,6 +81,9 @@ class CheckResult:
     # When the status last changed; ``changed_at`` moves at every recorded change (status,
     # failing or excepted items). None: recorded before it was kept (then ``changed_at``).
     status_changed_at: datetime | None = None
+    # A limit of what the evaluation could see (``Outcome.note``); kept current like
+    # ``reason`` (not part of the digest).
+    note: str | None = None
 
     @property
     def status_since(self) -> datetime:
@@ -93,8 +96,9 @@ class CheckResult:
         return outcome_digest(self.status, self.failing_items, self.excepted_items)
 
     def to_json(self) -> dict[str, Any]:
-        """The result's one JSON form (datetimes left to the carrier, see the module doc)."""
-        return {
+        """The result's one JSON form (datetimes left to the carrier, see the module doc);
+        ``note`` only when there is one (so results without one keep their form)."""
+        form: dict[str, Any] = {
             "organizationId": self.organization_id,
             "checkId": self.check_id,
             "id": self.id,
@@ -109,6 +113,9 @@ class CheckResult:
             "snapshotId": self.snapshot_id,
             "evidenceId": self.evidence_id,
         }
+        if self.note is not None:
+            form["note"] = self.note
+        return form
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> CheckResult:
@@ -131,6 +138,7 @@ class CheckResult:
             evidence_id=raw.get("evidenceId"),
             id=raw.get("id"),
             status_changed_at=_time(raw.get("statusChangedAt")),
+            note=raw.get("note"),
         )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from services.models import AccountStatus, AccountType
+from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 
 T = TypeVar("T")
 
@@ -95,7 +95,14 @@ class Space:
 
 @dataclass(frozen=True, slots=True)
 class DirectoryUser:
-    """A user of an Atlassian organization directory (Admin API)."""
+    """A user of an Atlassian organization directory (Admin API).
+
+    ``account_status`` is the account's own ``accountStatus``; ``membership_status`` the
+    organization-wide ``membershipStatus`` (``suspended`` only when suspended in every
+    directory); ``site_access`` whether ``productAccess`` has a Confluence entry for the site
+    (the account holds an access role there, whatever its status); ``platform_roles`` the
+    ``platformRoles`` (org-admin, site-admin of some site) when expanded.
+    """
 
     account_id: str
     account_type: AccountType
@@ -104,3 +111,24 @@ class DirectoryUser:
     email: str | None
     mfa_enabled: bool | None
     last_active: datetime | None
+    membership_status: DirectoryStatus = DirectoryStatus.UNKNOWN
+    claim_status: ClaimStatus = ClaimStatus.UNKNOWN
+    site_access: bool = False
+    platform_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAssignment:
+    """One resource of an account's role assignments (Admin API, confluence-api.md §5.9):
+    ``roles`` maps each role id to its assignment methods (``direct``, ``group_direct``,
+    ``inferred``); ``directory_id``/``directory_status`` are the directory the resource is
+    mapped to and the account's ``userDirectoryStatus`` there (None for platform roles)."""
+
+    resource_id: str
+    roles: tuple[tuple[str, tuple[str, ...]], ...]
+    directory_id: str | None = None
+    directory_status: DirectoryStatus | None = None
+
+    def methods(self, role: str) -> tuple[str, ...]:
+        """How ``role`` is assigned on this resource (empty: not held)."""
+        return next((m for r, m in self.roles if r == role), ())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from services.confluence.errors import ConfluenceProtocolError, parse_datetime
@@ -13,9 +12,10 @@ from services.confluence.models import (
     Group,
     Member,
     Page,
+    RoleAssignment,
     Space,
 )
-from services.models import AccountStatus, AccountType
+from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 
 JsonObject = dict[str, Any]
 
@@ -193,10 +193,10 @@ def parse_space(data: JsonObject) -> Space:
     )
 
 
-# The Admin API's composite ``status`` (§5.8) when it means the person lost access even
-# though the account itself may still be ``active``: a suspended org membership, a
-# deactivated account, or one scheduled for deletion. ``not_invited`` says nothing.
-_LOST_ACCESS = {"suspended", "deactivated", "for_deletion"}
+# The Admin API's composite ``status`` (§5.8) when it says the account itself is gone: a
+# deactivated account, or one scheduled for deletion. A ``suspended`` membership is not the
+# account's status: it is ``membership_status`` (per directory, see ``RoleAssignment``).
+_ACCOUNT_GONE = {"deactivated", "for_deletion"}
 
 
 def parse_directory_user(data: JsonObject, cloud_id: str | None = None) -> DirectoryUser:
@@ -207,31 +207,49 @@ def parse_directory_user(data: JsonObject, cloud_id: str | None = None) -> Direc
     - ``last_active`` from the ``productAccess`` entry whose ``key`` is ``confluence`` and
       whose ``id`` is the site's ``cloud_id`` (there is no ``lastActive`` field);
     - ``account_status`` from ``accountStatus``, made ``inactive`` when the composite
-      ``status`` says the membership is suspended or the account deactivated/being deleted.
+      ``status`` says the account is deactivated or being deleted;
+    - ``membership_status`` from ``membershipStatus`` (the organization-wide aggregate), or
+      from the composite ``status`` (``suspended``/``active``) when it is missing;
+    - ``site_access``: ``productAccess`` holds that Confluence entry (an access role there);
+    - ``platform_roles`` from ``platformRoles`` (only with that expansion).
     """
-    managed = data.get("claimStatus") == "managed"
+    claim = ClaimStatus.parse(data.get("claimStatus"))
+    entry = _confluence_entry(data.get("productAccess"), cloud_id)
     return DirectoryUser(
         account_id=_req_str(data, "accountId", "directory user"),
         account_type=AccountType.parse(data.get("accountType")),
-        account_status=_directory_status(data),
+        account_status=_account_status(data),
         display_name=_opt_str(data, "name") or _opt_str(data, "displayName"),
         email=_email(data),
-        mfa_enabled=_opt_bool(data, "mfaEnabled") if managed else None,
-        last_active=_confluence_last_active(data.get("productAccess"), cloud_id),
+        mfa_enabled=_opt_bool(data, "mfaEnabled") if claim is ClaimStatus.MANAGED else None,
+        last_active=parse_datetime(entry.get("lastActiveTimestamp")) if entry else None,
+        membership_status=_membership_status(data),
+        claim_status=claim,
+        site_access=entry is not None,
+        platform_roles=_strings(data.get("platformRoles")),
     )
 
 
-def _directory_status(data: JsonObject) -> AccountStatus:
+def _account_status(data: JsonObject) -> AccountStatus:
     status = AccountStatus.parse(data.get("accountStatus"))
     composite = data.get("status")
-    if composite in _LOST_ACCESS and status is not AccountStatus.CLOSED:
+    if composite in _ACCOUNT_GONE and status is not AccountStatus.CLOSED:
         return AccountStatus.INACTIVE
-    if status is AccountStatus.UNKNOWN and composite == "active":
+    if status is AccountStatus.UNKNOWN and composite in ("active", "suspended"):
         return AccountStatus.ACTIVE
     return status
 
 
-def _confluence_last_active(access: object, cloud_id: str | None) -> datetime | None:
+def _membership_status(data: JsonObject) -> DirectoryStatus:
+    status = DirectoryStatus.parse(data.get("membershipStatus"))
+    if status is DirectoryStatus.UNKNOWN and data.get("status") in ("active", "suspended"):
+        return DirectoryStatus.parse(data.get("status"))
+    return status
+
+
+def _confluence_entry(access: object, cloud_id: str | None) -> JsonObject | None:
+    """The ``productAccess`` entry of Confluence on the site ``cloud_id`` (other sites and
+    other products have their own entries and timestamps)."""
     if cloud_id is None or not isinstance(access, list):
         return None
     for entry in access:
@@ -240,5 +258,32 @@ def _confluence_last_active(access: object, cloud_id: str | None) -> datetime | 
             and entry.get("key") == "confluence"
             and entry.get("id") == cloud_id
         ):
-            return parse_datetime(entry.get("lastActiveTimestamp"))
+            return entry
     return None
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str) and v)
+
+
+def parse_role_assignment(data: JsonObject) -> RoleAssignment:
+    """One resource of a role-assignments page (confluence-api.md §5.9): the roles with their
+    ``roleAssignmentMethods`` (the deprecated ``roles`` list, without methods, when that is
+    all there is), ``directoryId`` and ``userDirectoryStatus`` (null for platform roles)."""
+    roles: dict[str, tuple[str, ...]] = {}
+    assignments = data.get("roleAssignments")
+    if isinstance(assignments, list):
+        for item in assignments:
+            if isinstance(item, dict) and isinstance(item.get("role"), str):
+                roles[item["role"]] = _strings(item.get("roleAssignmentMethods"))
+    else:
+        roles = {role: () for role in _strings(data.get("roles"))}
+    status = data.get("userDirectoryStatus")
+    return RoleAssignment(
+        resource_id=_req_str(data, "resourceId", "role assignment"),
+        roles=tuple(roles.items()),
+        directory_id=_opt_str(data, "directoryId"),
+        directory_status=DirectoryStatus.parse(status) if isinstance(status, str) else None,
+    )

@@ -27,3 +27,7 @@ OAUTH_TOKEN = "/oauth/token"
 # ... and to the API base (https://api.atlassian.com).
 ACCESSIBLE_RESOURCES = "/oauth/token/accessible-resources"
 ADMIN_DIRECTORY_USERS_SEARCH = "/admin/v2/orgs/{org_id}/directories/-/users/search"
+ADMIN_DIRECTORIES = "/admin/v2/orgs/{org_id}/directories"
+ADMIN_ROLE_ASSIGNMENTS = (
+    "/admin/v2/orgs/{org_id}/directories/{directory_id}/users/{account_id}/role-assignments"
+)

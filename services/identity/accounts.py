@@ -135,6 +135,8 @@ def _matches(a: SnapshotAccount, f: AccountFilter) -> bool:
         return False
     if f.admin is not None and a.is_admin != f.admin:
         return False
+    if f.has_access is not None and a.has_access != f.has_access:
+        return False
     if f.group is not None and f.group not in a.groups:
         return False
     if f.account_type is not None and a.account_type != f.account_type:

@@ -17,7 +17,6 @@ from typing import Protocol
 
 from services.checks.models import CheckResult
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
-from services.models import AccountStatus
 from services.remediation.models import (
     OFFBOARDED_CHECK,
     WRITE_SCOPE,
@@ -149,10 +148,7 @@ class RemediationPlanner:
         actions = []
         for account_id in sorted(accounts):
             account, want = accounts[account_id], wanted[account_id]
-            if (
-                want.source.type is SourceType.REVIEW
-                and account.account_status is not AccountStatus.ACTIVE
-            ):
+            if want.source.type is SourceType.REVIEW and not account.has_access:
                 continue  # the decision is already carried out as far as the checks go
             if suspend_in and want.source.type is SourceType.CHECK:
                 actions.append(_suspension(integration, suspend_in, account, want, organization_id))

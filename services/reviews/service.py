@@ -18,7 +18,7 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, subscribe_now, topic_for
 from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
-from services.models import AccountStatus, Principal, Role
+from services.models import AccountStatus, DirectoryStatus, Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.reviews.models import (
     AccessDecision,
@@ -245,7 +245,7 @@ class AccessReviewService:
 
     async def _freeze(self, org: str, accounts: tuple[SnapshotAccount, ...]) -> list[ReviewEntry]:
         identities = await self._directory.identities(org)
-        return [_entry(org, a, identities) for a in accounts if a.account_status not in NO_ACCESS]
+        return [_entry(org, a, identities) for a in accounts if _reviewed(a)]
 
     async def _open_review(self, org: str, review_id: str, field: str = "entryId") -> AccessReview:
         review = await self._access_reviews.get(organization_id=org, review_id=review_id)
@@ -265,6 +265,17 @@ class AccessReviewService:
                 "markRemainingAs must be KEEP or REVOKE", field=["input", "markRemainingAs"]
             )
         return _note(decision, note) or "decided when the review was completed"
+
+
+def _reviewed(account: SnapshotAccount) -> bool:
+    """Whether a review lists the account: it holds an access role (through a group or
+    directly) and is neither deactivated, closed, nor suspended in the site's directory (an
+    UNKNOWN status is listed: a reviewer decides)."""
+    return (
+        account.account_status not in NO_ACCESS
+        and account.directory_status is not DirectoryStatus.SUSPENDED
+        and bool(account.access_via)
+    )
 
 
 def _entry(org: str, account: SnapshotAccount, identities: Mapping[str, Identity]) -> ReviewEntry:

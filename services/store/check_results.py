@@ -182,11 +182,12 @@ class CheckResultRepository:
         expected_version: int,
         unrecorded: tuple[str, datetime] | None = None,
     ) -> bool:
-        """Record an evaluation that changed nothing: time, reason and data age only (and,
+        """Record an evaluation that changed nothing: time, reason, note and data age only (and,
         for an ERROR standing for an unrecordable outcome, that outcome's digest and time)."""
         fields: dict[str, Any] = {
             "evaluated_at": result.evaluated_at,
             "reason": result.reason,
+            "note": result.note,
             "data_as_of": result.data_as_of,
             "snapshot_id": result.snapshot_id,
         }
@@ -326,6 +327,7 @@ def _result_doc(r: CheckResult, rid: str) -> dict[str, Any]:
         "status": r.status.value,
         "reason": r.reason,
         "items_apart": True,
+        "note": r.note,
         "failing_count": len(r.failing_items),
         "excepted_count": len(r.excepted_items),
         "evaluated_at": r.evaluated_at,
@@ -375,6 +377,7 @@ def to_result(
         evidence_id=doc.get("evidence_id"),
         id=doc.get("result_id"),
         status_changed_at=doc.get("status_changed_at"),
+        note=doc.get("note"),
     )
 
 

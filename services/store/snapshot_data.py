@@ -13,9 +13,10 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from services.models import AccountStatus
+from services.models import AccountStatus, ClaimStatus, DirectoryStatus
 from services.sync.models import (
     DirectoryEntry,
+    Grant,
     SnapshotAccount,
     SnapshotCounts,
     SnapshotGroup,
@@ -92,10 +93,25 @@ class SnapshotDataRepository:
                 "account_status": e.account_status.value,
                 "mfa_enabled": e.mfa_enabled,
                 "last_active": e.last_active,
+                "membership_status": e.membership_status.value,
+                "claim_status": e.claim_status.value,
+                "site_access": e.site_access,
             }
             for e in entries
         ]
         await _insert(self._directory, docs)
+
+    async def accounts_with_site_access(self, scope: SnapshotScope) -> AsyncGenerator[str, None]:
+        """The ids of the directory's accounts holding Confluence access on the site, in
+        account id order (one read in ``_id`` order: ``{snapshot_id}:{account_id}``)."""
+        prefix = scope.key("")
+        query = {"_id": {"$gte": prefix, "$lt": prefix[:-1] + ";"}, "site_access": True}
+        cursor = self._directory.find(query, {"_id": 1}).sort("_id", 1)
+        try:
+            async for doc in cursor:
+                yield doc["_id"][len(prefix) :]
+        finally:
+            await cursor.close()  # when left early
 
     async def memberships_by_account(
         self, scope: SnapshotScope
@@ -134,6 +150,9 @@ class SnapshotDataRepository:
                 AccountStatus.parse(doc.get("account_status")),
                 doc.get("mfa_enabled"),
                 doc.get("last_active"),
+                DirectoryStatus.parse(doc.get("membership_status")),
+                ClaimStatus.parse(doc.get("claim_status")),
+                bool(doc.get("site_access")),
             )
         return found
 
@@ -206,8 +225,25 @@ def _account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:
         "account_status": a.account_status.value,
         "groups": sorted(a.groups),
         "is_admin": a.is_admin,
+        "has_access": a.has_access,
+        "access_via": [grant_doc(g) for g in a.access_via],
+        "admin_via": [grant_doc(g) for g in a.admin_via],
+        "directory_status": a.directory_status.value if a.directory_status else None,
+        "directory_id": a.directory_id,
+        "claim_status": a.claim_status.value if a.claim_status else None,
         "mfa_enabled": a.mfa_enabled,
         "last_active_at": a.last_active_at,
+    }
+
+
+def grant_doc(g: Grant) -> dict[str, Any]:
+    """A grant as stored (``snapshot_queries.to_grant`` reads it back)."""
+    return {
+        "kind": g.kind.value,
+        "source": g.source.value,
+        "group": g.group,
+        "group_id": g.group_id,
+        "role": g.role,
     }
 
 

@@ -6,8 +6,16 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from services.models import AccountStatus, AccountType
-from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, SnapshotPage
+from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
+from services.sync.models import (
+    AccountFilter,
+    Grant,
+    GrantKind,
+    GrantSource,
+    PageFilter,
+    SnapshotAccount,
+    SnapshotPage,
+)
 
 
 class SnapshotQueryRepository:
@@ -86,6 +94,8 @@ def _account_query(snapshot_id: str, f: AccountFilter) -> dict[str, Any]:
         query["account_status"] = f.status.value
     if f.admin is not None:
         query["is_admin"] = f.admin
+    if f.has_access is not None:
+        query["has_access"] = f.has_access
     if f.group is not None:
         query["groups"] = f.group
     if f.account_type is not None:
@@ -108,17 +118,56 @@ def _page_query(snapshot_id: str, f: PageFilter) -> dict[str, Any]:
 
 def to_account(doc: Mapping[str, Any]) -> SnapshotAccount:
     """The domain object for a stored account."""
+    groups = tuple(sorted(doc.get("groups", [])))
+    if "access_via" in doc:
+        access_via = tuple(to_grant(g) for g in doc["access_via"])
+        admin_via = tuple(to_grant(g) for g in doc.get("admin_via") or ())
+    else:
+        access_via, admin_via = _legacy_grants(doc, groups)
     return SnapshotAccount(
         account_id=doc["account_id"],
         display_name=doc.get("display_name"),
         email=doc.get("email") or None,
         account_type=AccountType.parse(doc.get("account_type")),
         account_status=AccountStatus.parse(doc.get("account_status")),
-        is_admin=bool(doc.get("is_admin")),
         mfa_enabled=doc.get("mfa_enabled"),
-        groups=tuple(sorted(doc.get("groups", []))),
+        groups=groups,
         last_active_at=doc.get("last_active_at"),
+        access_via=access_via,
+        admin_via=admin_via,
+        directory_status=_directory_status(doc.get("directory_status")),
+        directory_id=doc.get("directory_id"),
+        claim_status=_claim_status(doc.get("claim_status")),
     )
+
+
+def to_grant(doc: Mapping[str, Any]) -> Grant:
+    """A stored grant (``snapshot_data.grant_doc``)."""
+    return Grant(
+        kind=GrantKind(doc["kind"]),
+        source=GrantSource(doc["source"]),
+        group=doc.get("group"),
+        group_id=doc.get("group_id"),
+        role=doc.get("role"),
+    )
+
+
+def _legacy_grants(
+    doc: Mapping[str, Any], groups: tuple[str, ...]
+) -> tuple[tuple[Grant, ...], tuple[Grant, ...]]:
+    """Grants of an account stored before they were recorded: access through every group
+    (membership was the only signal), admin through an unnamed configured admin group."""
+    access = tuple(Grant.via_group(g, GrantSource.GROUP_MEMBERSHIP) for g in groups)
+    admin = Grant.via_group(None, GrantSource.ADMIN_GROUPS_SETTING)
+    return access, (admin,) if doc.get("is_admin") else ()
+
+
+def _directory_status(value: Any) -> DirectoryStatus | None:
+    return None if value is None else DirectoryStatus.parse(value)
+
+
+def _claim_status(value: Any) -> ClaimStatus | None:
+    return None if value is None else ClaimStatus.parse(value)
 
 
 def to_page(doc: Mapping[str, Any]) -> SnapshotPage:

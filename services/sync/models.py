@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.integrations.models import Purpose
-from services.models import AccountStatus, AccountType
+from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 
 
 class SyncRunStatus(enum.StrEnum):
@@ -35,6 +35,7 @@ class Phase(enum.StrEnum):
     GROUPS = "groups"
     MEMBERS = "members"
     DIRECTORY = "directory"
+    ROLES = "roles"
     USERS = "users"
     PAGES = "pages"
     COMMITTING = "committing"
@@ -113,19 +114,112 @@ class Lease:
     run_id: str | None = None
 
 
+class GrantKind(enum.StrEnum):
+    """How an account holds a right on the site (Atlassian's role-assignment methods:
+    ``group_direct`` is GROUP, ``direct`` is DIRECT; confluence-api.md §5.9)."""
+
+    GROUP = "GROUP"  # through membership of a group (``Grant.group``)
+    DIRECT = "DIRECT"  # assigned to the account itself, no group involved
+
+
+class GrantSource(enum.StrEnum):
+    """Where Vigil learned of a grant (docs/access.md)."""
+
+    # Atlassian's directory (Admin API key): ``productAccess``, the role-filtered users
+    # search, ``platformRoles``, role assignments.
+    ATLASSIAN = "ATLASSIAN"
+    # Group membership alone: without an Admin API key every group counts as giving access
+    # (or, with one, a group whose members the directory cannot show: apps, customers).
+    GROUP_MEMBERSHIP = "GROUP_MEMBERSHIP"
+    # Membership of one of the integration's configured admin groups (``adminGroups``), the
+    # admin signal without an Admin API key.
+    ADMIN_GROUPS_SETTING = "ADMIN_GROUPS_SETTING"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One route by which an account holds Confluence access or admin rights on the site.
+
+    ``group``/``group_id`` name the group for GROUP (``group`` None: Atlassian says "through a
+    group" but no group of the snapshot could be named); ``role`` is Atlassian's role id when
+    known (``atlassian/user``, ``atlassian/admin``, ``atlassian/site-admin``,
+    ``atlassian/org-admin``), None when measured through membership only.
+    """
+
+    kind: GrantKind
+    source: GrantSource
+    group: str | None = None
+    group_id: str | None = None
+    role: str | None = None
+
+    @classmethod
+    def direct(cls, role: str | None = None) -> Grant:
+        """Held by the account itself (Atlassian's directory says so)."""
+        return cls(GrantKind.DIRECT, GrantSource.ATLASSIAN, role=role)
+
+    @classmethod
+    def via_group(
+        cls,
+        group: str | None,
+        source: GrantSource,
+        *,
+        group_id: str | None = None,
+        role: str | None = None,
+    ) -> Grant:
+        """Held through membership of ``group``."""
+        return cls(GrantKind.GROUP, source, group=group, group_id=group_id, role=role)
+
+
 @dataclass(frozen=True, slots=True)
 class SnapshotAccount:
-    """An account as seen in one ACCESS_REVIEW snapshot."""
+    """An account as seen in one ACCESS_REVIEW snapshot.
+
+    ``account_status`` is Atlassian's ``accountStatus`` (the account itself: deactivated or
+    closed accounts cannot log in anywhere); ``directory_status`` its status in the directory
+    the site is mapped to (suspension is per directory; None without an Admin API key or when
+    the directory does not list the account); ``access_via`` how it holds Confluence access
+    on this site (empty: no access role), ``admin_via`` where its admin rights come from
+    (empty: not an admin). ``has_access`` is what the access checks judge.
+    """
 
     account_id: str
     display_name: str | None
     email: str | None
     account_type: AccountType
     account_status: AccountStatus
-    is_admin: bool
     mfa_enabled: bool | None
     groups: tuple[str, ...]
     last_active_at: datetime | None = None
+    access_via: tuple[Grant, ...] = ()
+    admin_via: tuple[Grant, ...] = ()
+    directory_status: DirectoryStatus | None = None
+    directory_id: str | None = None
+    claim_status: ClaimStatus | None = None
+
+    @property
+    def has_access(self) -> bool:
+        """Confluence access now: an active account, not suspended in the site's directory,
+        holding an access role (through a group or directly)."""
+        return (
+            self.account_status is AccountStatus.ACTIVE
+            and self.directory_status is not DirectoryStatus.SUSPENDED
+            and bool(self.access_via)
+        )
+
+    @property
+    def is_admin(self) -> bool:
+        """Holds admin rights on the site's Confluence (see ``admin_via``)."""
+        return bool(self.admin_via)
+
+    @property
+    def access_direct(self) -> bool:
+        """Holds access directly (no group): no group removal takes it away."""
+        return any(g.kind is GrantKind.DIRECT for g in self.access_via)
+
+    @property
+    def access_groups(self) -> tuple[str, ...]:
+        """The names of the groups that give it access."""
+        return tuple(g.group for g in self.access_via if g.group is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +256,7 @@ class AccountFilter:
     classification: str | None = None
     status: AccountStatus | None = None
     admin: bool | None = None
+    has_access: bool | None = None
     group: str | None = None
     search: str | None = None
     account_type: AccountType | None = None
@@ -201,9 +296,14 @@ class SnapshotScope:
 
 @dataclass(frozen=True, slots=True)
 class DirectoryEntry:
-    """What the Admin API says about an account."""
+    """What the Admin API's directory says about an account (``services.sync.access``):
+    ``site_access`` is a Confluence ``productAccess`` entry for the site (an access role,
+    whatever the status), ``membership_status`` the organization-wide ``membershipStatus``."""
 
     account_id: str
     account_status: AccountStatus
     mfa_enabled: bool | None
     last_active: datetime | None
+    membership_status: DirectoryStatus = DirectoryStatus.UNKNOWN
+    claim_status: ClaimStatus = ClaimStatus.UNKNOWN
+    site_access: bool = False

@@ -20,7 +20,7 @@ from typing import Protocol
 from services.clock import Clock, utcnow
 from services.events import EventBus
 from services.integrations.models import Integration
-from services.sync.collect import Collection, CollectionDataRepo
+from services.sync.collect import ROLE_READS, Collection, CollectionDataRepo
 from services.sync.connector import ConnectorFactory
 from services.sync.failures import CommitRejected, Failure, describe
 from services.sync.lease import LeaseKeeper, LeaseRenewRepo
@@ -73,6 +73,8 @@ class RunnerOptions:
     owner: str
     lease_ttl: timedelta = timedelta(seconds=60)
     concurrency: int = 8
+    # Admin API role-assignment reads per ACCESS_REVIEW run, at most (docs/access.md).
+    role_reads: int = ROLE_READS
     persist_interval: float = 0.5
     clock: Clock = utcnow
 
@@ -136,6 +138,7 @@ class SyncRunner:
                 scope,
                 tracker,
                 concurrency=self.options.concurrency,
+                role_reads=self.options.role_reads,
             )
             await collection.run()
         await tracker.enter(Phase.COMMITTING)

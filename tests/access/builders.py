@@ -9,7 +9,7 @@ from typing import Any
 from services.checks.access.data import AccessData
 from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
-from services.models import AccountStatus, AccountType
+from services.models import AccountStatus, AccountType, DirectoryStatus
 from services.people.models import Person, PersonStatus, person_id
 from services.reviews.models import (
     AccessDecision,
@@ -20,9 +20,10 @@ from services.reviews.models import (
     ReviewStatus,
     SystemKind,
 )
-from services.sync.models import SnapshotAccount
+from services.sync.models import Grant, GrantSource, SnapshotAccount
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+ADMIN_GRANT = Grant.via_group("confluence-administrators", GrantSource.ADMIN_GROUPS_SETTING)
 ORG = "org_test"
 
 
@@ -34,16 +35,29 @@ def account(
     type: str = "atlassian",
     admin: bool = False,
     mfa: bool | None = True,
+    access: str = "group",
+    directory: str | None = None,
 ) -> SnapshotAccount:
+    """An account of ``confluence-users``. ``access``: ``group`` (that group gives it, measured
+    through membership: no key), ``direct`` (in no group, a role granted directly: Atlassian's
+    directory), ``none`` (in the group, which gives no access role); ``directory``: its status
+    in the site's directory (read with a key), e.g. ``suspended``."""
+    grants = {
+        "group": (Grant.via_group("confluence-users", GrantSource.GROUP_MEMBERSHIP),),
+        "direct": (Grant.direct(),),
+        "none": (),
+    }[access]
     return SnapshotAccount(
         account_id=account_id,
         display_name=f"Name {account_id}",
         email=email,
         account_type=AccountType.parse(type),
         account_status=AccountStatus.parse(status),
-        is_admin=admin,
         mfa_enabled=mfa,
-        groups=("confluence-users",),
+        groups=() if access == "direct" else ("confluence-users",),
+        access_via=grants,
+        admin_via=(ADMIN_GRANT,) if admin else (),
+        directory_status=DirectoryStatus.parse(directory) if directory else None,
     )
 
 

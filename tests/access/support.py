@@ -9,16 +9,11 @@ from api.container import Container
 from api.settings import Settings
 from services.crypto import generate_key
 from services.events import InMemoryEventBus
-from services.integrations.models import (
-    AuthMethod,
-    ConfluenceSite,
-    Integration,
-    IntegrationStatus,
-    Purpose,
-)
+from services.integrations.models import Integration
 from services.models import Principal, Role
 from services.store import Store
 from services.sync.models import SnapshotAccount, SnapshotScope
+from testkit.sync import connected_integration
 
 
 def principal(org: str, role: Role = Role.ADMIN) -> Principal:
@@ -26,15 +21,8 @@ def principal(org: str, role: Role = Role.ADMIN) -> Principal:
 
 
 async def connected(store: Store, org: str, *, admin_key: bool = True) -> Integration:
-    return await store.integrations.create(
-        organization_id=org,
-        purpose=Purpose.ACCESS_REVIEW,
-        auth_method=AuthMethod.API_TOKEN,
-        status=IntegrationStatus.CONNECTED,
-        sync_interval_minutes=360,
-        site=ConfluenceSite(url="http://127.0.0.1:1/site/acme"),
-        has_admin_key=admin_key,
-    )
+    """A CONNECTED ACCESS_REVIEW integration, with an admin key unless ``admin_key`` is off."""
+    return await connected_integration(store, org, has_admin_key=admin_key)
 
 
 async def seed_snapshot(

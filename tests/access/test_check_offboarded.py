@@ -93,6 +93,38 @@ CASES = [
     ("not-staff account", [account("a1")], [GONE], [not_staff("a1")], CheckStatus.PASSING, []),
     ("app account", [account("a1", type="app")], [], [], CheckStatus.PASSING, []),
     (
+        "access granted directly, in no group (issue 21: was a false PASS)",
+        [account("a1", access="direct", directory="active")],
+        [GONE],
+        [staff("a1", GONE)],
+        CheckStatus.FAILING,
+        ["a1"],
+    ),
+    (
+        "suspended in the site's directory: no access, whatever it holds",
+        [account("a1", access="direct", directory="suspended")],
+        [GONE],
+        [staff("a1", GONE)],
+        CheckStatus.PASSING,
+        [],
+    ),
+    (
+        "in a group that gives no access role, nothing direct",
+        [account("a1", access="none", directory="active")],
+        [GONE],
+        [staff("a1", GONE)],
+        CheckStatus.PASSING,
+        [],
+    ),
+    (
+        "suspended in another directory only: still has access here",
+        [account("a1", access="direct", directory="no_membership")],
+        [GONE],
+        [staff("a1", GONE)],
+        CheckStatus.FAILING,
+        ["a1"],
+    ),
+    (
         "two accounts of one offboarded person",
         [account("a1"), account("a2")],
         [GONE],
@@ -114,7 +146,7 @@ def test_offboarded_access_removed(name, accounts, people, identities, status, f
     assert [i.resource_id for i in outcome.failing_items] == failing
     for item in outcome.failing_items:
         assert item.resource_type == "account"
-        assert "offboarded" in item.reason and "still active" in item.reason
+        assert "offboarded" in item.reason and "still has Confluence access" in item.reason
 
 
 @pytest.mark.parametrize(
@@ -150,3 +182,28 @@ def test_result_carries_the_snapshot_and_the_population() -> None:
     rows = {r["accountId"]: r for r in outcome.population.items}
     assert rows["a1"]["classification"] == "STAFF" and rows["a1"]["personId"] == GONE.id
     assert rows["a2"]["classification"] == "UNIDENTIFIED"
+
+
+def test_the_item_says_how_the_access_is_held() -> None:
+    direct = account("a1", access="direct", directory="active")
+    group = account("a2")
+    outcome = CHECK.evaluate(
+        data([direct, group], people=[GONE], identities=[staff("a1", GONE), staff("a2", GONE)])
+    )
+    reasons = {i.resource_id: i.reason for i in outcome.failing_items}
+    assert reasons["a1"].endswith("still has Confluence access (directly)")
+    assert reasons["a2"].endswith("still has Confluence access (through group confluence-users)")
+
+
+def test_measured_through_groups_only_says_so() -> None:
+    """Issue 21: without the Admin API's directory the result carries one sentence saying
+    that direct grants are out of sight; with it, none."""
+    identities = [staff("a1", GONE)]
+    groups_only = CHECK.evaluate(data([account("a1")], people=[GONE], identities=identities))
+    assert groups_only.note == (
+        "access measured through group membership only; add an Admin API key to see direct grants"
+    )
+    keyed = CHECK.evaluate(
+        data([account("a1", directory="active")], people=[GONE], identities=identities)
+    )
+    assert keyed.status is CheckStatus.FAILING and keyed.note is None

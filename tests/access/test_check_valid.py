@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from services.checks.access.valid import AccessValid
 from services.checks.models import CheckStatus
 from services.reviews.models import AccessDecision as D
 from services.reviews.models import AccessRule
+from services.sync.models import Grant
 from tests.access.builders import (
     NOW,
     account,
@@ -294,3 +296,31 @@ def test_only_the_latest_completed_review_counts() -> None:
         completed_review=completed({}),
     )
     assert CHECK.evaluate(case).status is CheckStatus.FAILING
+
+
+def test_the_item_says_where_the_admin_right_comes_from() -> None:
+    """Issue 21: an admin right is a role (through a group or directly) or, without an Admin
+    API key, membership of a configured admin group — the item says which."""
+    by_role = replace(account("a1"), admin_via=(Grant.direct("atlassian/admin"),))
+    by_setting = account("a2", admin=True)
+    case = data(
+        [by_role, by_setting],
+        people=[ENG],
+        identities=[staff("a1", ENG), staff("a2", ENG)],
+        system=ADMINS,
+    )
+    reasons = {i.resource_id: i.reason for i in CHECK.evaluate(case).failing_items}
+    assert reasons["a1"].startswith("downgrade: admin (role atlassian/admin granted directly)")
+    assert reasons["a2"].startswith(
+        "downgrade: admin (through group confluence-administrators (a configured admin group))"
+    )
+
+
+def test_direct_access_is_judged_and_a_group_without_access_is_not() -> None:
+    case = data(
+        [account("a1", access="direct", directory="active"), account("a2", access="none")],
+        people=[SALES],
+        identities=[staff("a1", SALES), staff("a2", SALES)],
+        system=ROLES,
+    )
+    assert [i.resource_id for i in CHECK.evaluate(case).failing_items] == ["a1"]

@@ -8,7 +8,7 @@ import random
 from services.checks.access.population import PopulationCache, build_population
 from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
 from services.models import AccountStatus, AccountType
-from services.sync.models import SnapshotAccount
+from services.sync.models import Grant, GrantSource, SnapshotAccount
 
 
 def account(i: int) -> SnapshotAccount:
@@ -18,9 +18,10 @@ def account(i: int) -> SnapshotAccount:
         email=f"user{i}@acme.test",
         account_type=AccountType.ATLASSIAN,
         account_status=AccountStatus.ACTIVE if i % 9 else AccountStatus.INACTIVE,
-        is_admin=i % 13 == 0,
         mfa_enabled=None if i % 5 == 0 else i % 2 == 0,
         groups=("confluence-users",),
+        access_via=(Grant.via_group("confluence-users", GrantSource.GROUP_MEMBERSHIP),),
+        admin_via=(Grant.direct("atlassian/admin"),) if i % 13 == 0 else (),
     )
 
 

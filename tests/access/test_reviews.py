@@ -88,6 +88,28 @@ async def test_critical_system_rules(store: Store) -> None:
     assert await app.services.systems.list_systems(principal("org_other")) == []
 
 
+async def test_a_review_lists_the_accounts_holding_access(store: Store) -> None:
+    """Issue 21: access held directly (no group) is reviewed; an account in a group that
+    gives no access role, or suspended in the site's directory, holds none."""
+    app = make_app(store)
+    integration = await connected(store, ORG)
+    accounts = [
+        account("acc-group"),
+        account("acc-direct", access="direct", directory="active"),
+        account("acc-no-role", access="none", directory="active"),
+        account("acc-suspended", directory="suspended"),
+        account("acc-unknown", status="unknown"),  # a reviewer decides
+    ]
+    await seed_snapshot(store, integration, accounts, "snap_rev_access")
+    system = await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())
+    review = await app.services.reviews.start(ADMIN, system.id, None)
+    listed = {
+        e.account_id
+        for _, e in (await app.services.reviews.entries(review, None, None, None)).items
+    }
+    assert listed == {"acc-group", "acc-direct", "acc-unknown"}
+
+
 async def test_review_lifecycle(store: Store) -> None:
     app = await setup(store)
     system = await app.services.systems.add(ADMIN, SystemKind.CONFLUENCE, SystemSettings())

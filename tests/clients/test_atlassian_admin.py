@@ -91,3 +91,66 @@ async def test_oauth_token_refused(router: Router, admin: AdminClient) -> None:
 async def test_limit_bounds(admin: AdminClient, limit: int) -> None:
     with pytest.raises(ValueError, match="limit"):
         await admin.search_directory_users("org-1", limit=limit)
+
+
+async def test_search_filters_and_expansions(router: Router, admin: AdminClient) -> None:
+    """Issue 21: the role-filtered search (who holds a role on a resource) asks for no
+    expansion; the directory's own search expands productAccess and platformRoles."""
+    router.json("POST", SEARCH, {"data": [_user(1, platformRoles=["atlassian/org-admin"])]})
+    found = await admin.search_directory_users(
+        "org-1",
+        expand=(),
+        role_ids=("atlassian/admin",),
+        resource_ids=("ari:cloud:confluence::site/cloud-1",),
+        directory_ids=("d2",),
+    )
+    assert found.items[0].platform_roles == ("atlassian/org-admin",)
+    assert body_of(router.requests[0]) == {
+        "limit": 100,
+        "roleIds": ["atlassian/admin"],
+        "resourceIds": ["ari:cloud:confluence::site/cloud-1"],
+        "directoryIds": ["d2"],
+    }
+    await admin.search_directory_users("org-1", expand=("productAccess", "platformRoles"))
+    assert body_of(router.requests[1])["expand"] == ["productAccess", "platformRoles"]
+
+
+async def test_directories_follow_the_cursor(router: Router, admin: AdminClient) -> None:
+    path = "/api/admin/v2/orgs/org-1/directories"
+    router.json(
+        "GET",
+        path,
+        {"data": [{"directoryId": "d1", "name": "One"}], "links": {"next": "n2"}},
+        {"data": [{"directoryId": "d2"}], "links": {"self": "n2", "next": None}},
+    )
+    first = await admin.list_directories("org-1")
+    assert (first.items, first.next_cursor) == (["d1"], "n2")
+    second = await admin.list_directories("org-1", first.next_cursor)
+    assert (second.items, second.next_cursor) == (["d2"], None)
+    assert router.requests[1].url.params["cursor"] == "n2"
+
+
+async def test_role_assignments_of_one_account(router: Router, admin: AdminClient) -> None:
+    path = "/api/admin/v2/orgs/org-1/directories/-/users/a1/role-assignments"
+    router.json(
+        "GET",
+        path,
+        {
+            "data": [
+                {
+                    "resourceId": "ari:cloud:confluence::site/cloud-1",
+                    "roleAssignments": [
+                        {"role": "atlassian/user", "roleAssignmentMethods": ["group_direct"]}
+                    ],
+                    "directoryId": "d1",
+                    "userDirectoryStatus": "active",
+                }
+            ],
+            "links": {"next": None},
+        },
+    )
+    page = await admin.role_assignments("org-1", "a1")
+    [entry] = page.items
+    assert entry.methods("atlassian/user") == ("group_direct",) and page.next_cursor is None
+    await admin.role_assignments("org-1", "a1", resource_id="ari:cloud:confluence::site/c")
+    assert router.requests[1].url.params["resourceIds"] == "ari:cloud:confluence::site/c"

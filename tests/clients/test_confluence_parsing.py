@@ -14,10 +14,11 @@ from services.confluence.parsing import (
     parse_directory_user,
     parse_group,
     parse_member,
+    parse_role_assignment,
     parse_space,
     parse_v2_page,
 )
-from services.models import AccountStatus, AccountType
+from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 
 V1_MEMBER = {
     "type": "known",
@@ -242,7 +243,9 @@ def test_unmanaged_account_mfa_is_unknown() -> None:
     ("account_status", "status", "expected"),
     [
         ("active", "active", AccountStatus.ACTIVE),
-        ("active", "suspended", AccountStatus.INACTIVE),  # membership suspended
+        # a suspended membership is not the account's status (membership_status, below)
+        ("active", "suspended", AccountStatus.ACTIVE),
+        (None, "suspended", AccountStatus.ACTIVE),
         ("inactive", "deactivated", AccountStatus.INACTIVE),
         ("active", "for_deletion", AccountStatus.INACTIVE),
         ("closed", "deactivated", AccountStatus.CLOSED),
@@ -265,3 +268,81 @@ def test_directory_user_unknown_mfa() -> None:
     assert user.email is None
     assert user.last_active is None
     assert user.account_status is AccountStatus.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("membership", "status", "expected"),
+    [
+        ("active", "active", DirectoryStatus.ACTIVE),
+        ("suspended", "suspended", DirectoryStatus.SUSPENDED),
+        ("no_membership", "not_invited", DirectoryStatus.NO_MEMBERSHIP),
+        (None, "suspended", DirectoryStatus.SUSPENDED),  # no membershipStatus: the composite
+        (None, "active", DirectoryStatus.ACTIVE),
+        (None, "deactivated", DirectoryStatus.UNKNOWN),
+        ("later-value", "suspended", DirectoryStatus.SUSPENDED),  # an unknown value: composite
+        ("later-value", "deactivated", DirectoryStatus.UNKNOWN),
+    ],
+)
+def test_directory_membership_status(
+    membership: str | None, status: str, expected: DirectoryStatus
+) -> None:
+    raw = {"accountId": "a1", "accountStatus": "active", "status": status}
+    if membership is not None:
+        raw["membershipStatus"] = membership
+    assert parse_directory_user(raw).membership_status is expected
+
+
+def test_directory_user_access_on_the_site_and_platform_roles() -> None:
+    """Confluence access on this site is the ``productAccess`` entry with key ``confluence``
+    and the site's cloud id (§5.8): another site or another product is not it."""
+    raw = {
+        "accountId": "a1",
+        "claimStatus": "unmanaged",
+        "productAccess": [
+            {"key": "jira-software", "id": "cloud-1"},
+            {"key": "confluence", "id": "cloud-2"},
+        ],
+        "platformRoles": ["atlassian/site-admin", 7, ""],
+    }
+    user = parse_directory_user(raw, "cloud-1")
+    assert user.site_access is False and user.claim_status is ClaimStatus.UNMANAGED
+    assert user.platform_roles == ("atlassian/site-admin",)
+    assert parse_directory_user(raw, "cloud-2").site_access is True
+    assert parse_directory_user({"accountId": "a1"}, "cloud-2").site_access is False
+    assert parse_directory_user({"accountId": "a1"}).claim_status is ClaimStatus.UNKNOWN
+
+
+def test_role_assignment() -> None:
+    """A role-assignments resource (§5.9): roles with their methods, the directory and the
+    account's status there; platform roles have neither."""
+    confluence = parse_role_assignment(
+        {
+            "resourceId": "ari:cloud:confluence::site/c1",
+            "resourceOwner": "confluence",
+            "roles": ["atlassian/user"],
+            "roleAssignments": [
+                {"role": "atlassian/user", "roleAssignmentMethods": ["direct", "group_direct"]},
+                {"role": "atlassian/admin", "roleAssignmentMethods": []},
+                {"roleAssignmentMethods": ["direct"]},
+            ],
+            "directoryId": "d1",
+            "userDirectoryStatus": "suspended",
+        }
+    )
+    assert confluence.methods("atlassian/user") == ("direct", "group_direct")
+    assert confluence.methods("atlassian/admin") == () == confluence.methods("atlassian/guest")
+    assert (confluence.directory_id, confluence.directory_status) == (
+        "d1",
+        DirectoryStatus.SUSPENDED,
+    )
+    platform = parse_role_assignment(
+        {
+            "resourceId": "ari:cloud:platform::site/c1",
+            "roles": ["atlassian/site-admin"],
+            "directoryId": None,
+            "userDirectoryStatus": None,
+        }
+    )
+    assert platform.methods("atlassian/site-admin") == ()  # deprecated list: held, no method
+    assert platform.roles == (("atlassian/site-admin", ()),)
+    assert (platform.directory_id, platform.directory_status) == (None, None)

@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
-from tests.conftest import open_store, start_live_server
+from testkit.live import open_store, start_live_server
+from testkit.mongo import free_port
 from tests.e2e.access_support import connect_access_review, sync
 from tests.e2e.connect_support import Env
-from tests.mongo import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLE = ROOT / "console"

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from api.console import console_status
-from tests.e2e.server_support import serving
+from testkit.live import live_server
 
 INDEX = (
     "<!doctype html><title>Vigil console</title><script src=/console/assets/app-1a2b.js></script>"
@@ -26,7 +26,10 @@ def _build(root: Path) -> Path:
 
 async def test_serves_the_build_with_an_spa_fallback(tmp_path: Path) -> None:
     dist = _build(tmp_path)
-    async with serving(console_dir=str(dist)) as live, httpx.AsyncClient(base_url=live.url) as http:
+    async with (
+        live_server(console_dir=str(dist)) as live,
+        httpx.AsyncClient(base_url=live.url) as http,
+    ):
         bare = await http.get("/console?integration=int_1&status=connected")
         assert bare.status_code == 308
         assert bare.headers["location"] == "/console/?integration=int_1&status=connected"
@@ -62,7 +65,7 @@ async def test_serves_the_build_with_an_spa_fallback(tmp_path: Path) -> None:
 async def test_says_how_to_build_it_when_it_is_not_built(tmp_path: Path) -> None:
     absent = tmp_path / "no-build"
     async with (
-        serving(console_dir=str(absent)) as live,
+        live_server(console_dir=str(absent)) as live,
         httpx.AsyncClient(base_url=live.url) as http,
     ):
         for path in ("/console/", "/console/integrations"):

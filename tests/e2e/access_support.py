@@ -11,8 +11,9 @@ from gql import GraphQLRequest
 
 from services.checks.events import CHECKS_CHANNEL
 from services.events import topic_for
-from tests.e2e.connect_support import Env
-from tests.graphql_client import gql_ws
+from testkit.connect import Env
+from testkit.graphql_client import gql_ws
+from tests.conditions import until
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""
@@ -22,7 +23,7 @@ TRIGGER = """mutation($id: ID!) { triggerSync(integrationId: $id) {
   syncRun { id status } userErrors { code message } } }"""
 RUNS = """query($id: ID!) { syncRuns(integrationId: $id, first: 1) {
   edges { node { id status error } } } }"""
-RESULT_FIELDS = """checkId status reason evaluatedAt changedAt dataAsOf snapshotId evidenceId
+RESULT_FIELDS = """checkId status reason note evaluatedAt changedAt dataAsOf snapshotId evidenceId
   failingItems(first: 500) { totalCount edges { node { resourceType resourceId name reason } } } exceptedItems { resourceId }"""
 UPDATED = f"""subscription($id: ID) {{ checkResultUpdated(checkId: $id) {{ {RESULT_FIELDS} }} }}"""
 
@@ -130,10 +131,10 @@ async def watch_check(env: Env, check_id: str | None) -> AsyncIterator[ResultStr
 
     task = asyncio.create_task(pump())
     try:
-        for _ in range(500):  # until the subscription listens on the bus
-            if env.live.container.bus.subscriber_count(topic) > before or task.done():
-                break
-            await asyncio.sleep(0.01)
+        await until(
+            lambda: env.live.container.bus.subscriber_count(topic) > before or task.done(),
+            what="the subscription to listen on the bus",
+        )
         if task.done():
             task.result()
         yield stream

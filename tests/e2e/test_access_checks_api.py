@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.connect import Env
+from testkit.graphql_client import failing_items
 from tests.conftest import STORE_KINDS
 from tests.e2e.access_support import (
     RESULT_FIELDS,
@@ -18,8 +20,7 @@ from tests.e2e.access_support import (
     sync,
     watch_check,
 )
-from tests.e2e.connect_support import Env, make_env
-from tests.graphql_client import failing_items
+from tests.e2e.connect_support import make_env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 IDENTIFIED = "confluence-user-identified"

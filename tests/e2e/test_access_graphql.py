@@ -9,10 +9,10 @@ import pytest
 from gql.transport.exceptions import TransportQueryError
 
 from services.models import Role
+from testkit.graphql_client import gql_http
+from testkit.live import LiveServer
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
-from tests.conftest import LiveServer
-from tests.graphql_client import gql_http
 
 ERRORS = "userErrors { field code message }"
 UPSERT = f"""mutation($people: [PersonInput!]!) {{ upsertPeople(input: $people) {{

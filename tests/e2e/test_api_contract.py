@@ -20,11 +20,12 @@ from services.people.service import PEOPLE_CHANNEL
 from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
+from testkit.graphql_client import gql_ws
+from testkit.live import LiveServer
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
-from tests.conftest import LiveServer
+from tests.conditions import until
 from tests.e2e.test_access_graphql import Api, api_for
-from tests.graphql_client import gql_ws
 
 
 async def post(live: LiveServer, key: str, query: str, variables: Any = None) -> dict[str, Any]:
@@ -391,10 +392,7 @@ async def test_review_changes_are_pushed_to_every_role(live: LiveServer) -> None
         stream = session.subscribe(GraphQLRequest(query, variable_values={"id": review_id}))
         first = asyncio.ensure_future(anext(stream))
         topic = topic_for(api.org_id, REVIEWS_CHANNEL)
-        for _ in range(500):
-            if live.container.bus.subscriber_count(topic):
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: live.container.bus.subscriber_count(topic), what="a listener")
         decided = await api(
             "mutation($id: ID!) { decideAccess(input: {entryId: $id, decision: KEEP}) {"
             " userErrors { code } } }",
@@ -446,10 +444,7 @@ async def first_after(
     async with gql_ws(live.ws_url, key) as session:
         stream = session.subscribe(GraphQLRequest(query))
         first = asyncio.ensure_future(anext(stream))
-        for _ in range(500):
-            if live.container.bus.subscriber_count(topic):
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: live.container.bus.subscriber_count(topic), what="a listener")
         await cause()
         message = await asyncio.wait_for(first, 10)
         await stream.aclose()

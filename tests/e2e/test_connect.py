@@ -17,16 +17,16 @@ from services.integrations.models import Purpose
 from services.integrations.oauth_flow import hash_state
 from services.models import Role
 from simulator import RunningSimulator
+from testkit.connect import Env, consent
+from testkit.graphql_client import gql_ws
+from tests.conditions import until
 from tests.conftest import STORE_KINDS
 from tests.e2e.connect_support import (
     INTEGRATION_FIELDS,
-    Env,
-    consent,
     make_env,
     redirect_params,
     sim,  # noqa: F401 - fixture
 )
-from tests.graphql_client import gql_ws
 
 API_TOKEN = f"""mutation($input: ConnectApiTokenInput!) {{
   connectConfluenceApiToken(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}
@@ -84,10 +84,9 @@ async def watch_integrations(env: Env, received: list[dict[str, Any]], stop_at: 
 
 async def subscribed(env: Env, task: asyncio.Task[None]) -> None:
     topic = topic_for(env.org_id, "integrations")
-    for _ in range(200):
-        if env.live.container.bus.subscriber_count(topic) or task.done():
-            return
-        await asyncio.sleep(0.01)
+    await until(
+        lambda: env.live.container.bus.subscriber_count(topic) or task.done(), what="a listener"
+    )
 
 
 async def stored_nothing(env: Env) -> None:

@@ -11,8 +11,7 @@ import pytest
 import websockets
 
 from api.settings import Settings
-from tests.conftest import LiveServer
-from tests.e2e.server_support import serving
+from testkit.live import LiveServer, live_server
 
 DEV_SERVERS = [
     "http://localhost:3000",
@@ -33,7 +32,7 @@ def test_development_allows_common_dev_servers_and_production_does_not() -> None
 
 @pytest.fixture
 async def dev_server() -> AsyncIterator[LiveServer]:
-    async with serving(env="development") as live:
+    async with live_server(env="development") as live:
         yield live
 
 

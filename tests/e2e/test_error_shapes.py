@@ -13,8 +13,7 @@ import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
 from services.models import Role
-from tests.conftest import LiveServer
-from tests.security.support import live_server
+from testkit.live import LiveServer, live_server
 
 BODY_LIMIT = 4096
 ME = {"query": "{ me { role } }"}

@@ -7,8 +7,8 @@ from __future__ import annotations
 import httpx
 
 from services.models import Role
-from tests.e2e.server_support import serving
-from tests.graphql_client import gql_http
+from testkit.graphql_client import gql_http
+from testkit.live import live_server as serving
 
 CHECK = "confluence-policy-current"
 LINK = """query($id: ID!, $format: EvidenceExportFormat) {

@@ -15,8 +15,9 @@ from services.confluence.retry import RetryObserver
 from services.integrations.models import Integration
 from services.sync.connector import Connector, ConnectorFactory
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.connect import Env
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import Env, make_env
+from tests.e2e.connect_support import make_env
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id } userErrors { code } } }"""

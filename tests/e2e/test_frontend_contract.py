@@ -15,9 +15,9 @@ import pytest
 from gql import GraphQLRequest
 
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.graphql_client import gql_ws
 from tests.e2e.access_support import connect_access_review, sync
 from tests.e2e.connect_support import Env, make_env
-from tests.graphql_client import gql_ws
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {

@@ -25,10 +25,11 @@ from services.people.validation import PersonDraft
 from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
+from testkit.graphql_client import gql_ws
+from testkit.live import LiveServer, open_store, start_live_server
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
-from tests.conftest import LiveServer, open_store, start_live_server
-from tests.graphql_client import gql_ws
+from tests.conditions import until
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "frontend.md"
 BLOCK = re.compile(r"```graphql\n(.*?)```", re.DOTALL)
@@ -248,10 +249,7 @@ async def run_subscription(
         if name in CHANNELS:
             topic = topic_for(org, CHANNELS[name])
             bus = live.container.bus
-            for _ in range(500):
-                if bus.subscriber_count(topic):
-                    break
-                await asyncio.sleep(0.01)
+            await until(lambda: bus.subscriber_count(topic), what=f"{name} to listen")
             if name == "IntegrationChanges":
                 await bus.publish(topic, {"integration_id": state["integrationId"]})
             elif name == "ReviewUpdates":

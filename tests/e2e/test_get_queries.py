@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from tests.e2e.server_support import serving
+from testkit.live import live_server as serving
 
 ME = "query Me { me { role organization { name } } }"
 

@@ -9,15 +9,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
-from tests.e2e.server_support import serving
+from testkit.live import LiveServer, live_server
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml"}
 
 
 @pytest.fixture
 async def dev_server() -> AsyncIterator[LiveServer]:
-    async with serving(env="development") as live:
+    async with live_server(env="development") as live:
         yield live
 
 

@@ -14,8 +14,9 @@ from gql.transport.exceptions import TransportQueryError
 
 from services.events import topic_for
 from services.models import Role
-from tests.conftest import LiveServer
-from tests.graphql_client import gql_http, gql_ws
+from testkit.graphql_client import gql_http, gql_ws
+from testkit.live import LiveServer
+from tests.conditions import until
 
 ME = "query { me { role organization { id name frameworks } } }"
 
@@ -128,10 +129,7 @@ async def test_subscription_receives_org_events_only(live: LiveServer) -> None:
 
     task = asyncio.create_task(listen())
     topic = topic_for(org_a, "api_keys")
-    for _ in range(100):
-        if live.container.bus.subscriber_count(topic):
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: live.container.bus.subscriber_count(topic), what="a listener")
     await live.container.services.api_keys.create_api_key_for(org_b, Role.VIEWER, "not yours")
     await gql_http(
         live.graphql_url,
@@ -140,11 +138,8 @@ async def test_subscription_receives_org_events_only(live: LiveServer) -> None:
     )
     await asyncio.wait_for(task, 5)
     assert received == [{"change": "CREATED", "apiKey": {"name": "yours", "role": "VIEWER"}}]
-    for _ in range(100):  # the subscriber unregisters when the client goes away
-        if live.container.bus.subscriber_count() == 0:
-            break
-        await asyncio.sleep(0.02)
-    assert live.container.bus.subscriber_count() == 0
+    # The subscriber unregisters when the client goes away.
+    await until(lambda: live.container.bus.subscriber_count() == 0, what="no subscriber left")
 
 
 async def test_depth_alias_and_get_limits(live: LiveServer, http: httpx.AsyncClient) -> None:

@@ -9,13 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
-from tests.e2e.server_support import serving
+from testkit.live import LiveServer, live_server
 
 
 @pytest.fixture
 async def strict() -> AsyncIterator[LiveServer]:
-    async with serving(rate_limit_per_minute=1) as live:
+    async with live_server(rate_limit_per_minute=1) as live:
         yield live
 
 

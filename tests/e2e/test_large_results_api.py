@@ -14,10 +14,10 @@ from services.events import topic_for
 from services.models import Principal, Role
 from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
+from testkit.graphql_client import gql_ws
+from testkit.live import LiveServer
 from tests.access.support import connected, seed_snapshot
-from tests.conftest import LiveServer
 from tests.e2e.test_unrecordable_api import accounts
-from tests.graphql_client import gql_ws
 
 CHECK = "confluence-user-identified"
 N = INLINE_ITEMS + 150

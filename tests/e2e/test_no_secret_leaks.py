@@ -12,7 +12,8 @@ import pytest
 from api.logging import RedactingFilter
 from services.confluence.retry import RetryPolicy
 from simulator import RunningSimulator
-from tests.e2e.connect_support import Env, consent, make_env, sim  # noqa: F401
+from testkit.connect import Env
+from tests.e2e.connect_support import make_env, sim  # noqa: F401
 from tests.e2e.test_tokens import connect_oauth, expire_stored_token
 
 

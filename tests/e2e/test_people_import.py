@@ -10,8 +10,8 @@ import pytest
 
 from services.models import Role
 from services.people.csv_import import MAX_BYTES
-from tests.conftest import LiveServer
-from tests.graphql_client import gql_http
+from testkit.graphql_client import gql_http
+from testkit.live import LiveServer
 
 HEADER = "email,name,status,job_role,start_date,offboarded_at\n"
 PEOPLE = """query($after: String) { people(first: 500, after: $after) {

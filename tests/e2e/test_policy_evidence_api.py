@@ -22,9 +22,10 @@ from services.events import topic_for
 from services.models import Role
 from services.policies.catalogue import BY_TYPE, PolicyType, normalise_title
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.connect import Env
+from testkit.graphql_client import failing_items, gql_ws
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import Env, make_env
-from tests.graphql_client import failing_items, gql_ws
+from tests.e2e.connect_support import make_env
 
 SETUP, CURRENT = "confluence-document-setup", "confluence-policy-current"
 CONNECT = """mutation($input: ConnectApiTokenInput!) {

@@ -11,8 +11,9 @@ import pytest
 
 from services.sync.models import SyncRunStatus
 from simulator import RunningSimulator, Simulator, start_simulator
-from tests.e2e.connect_support import Env, make_env
-from tests.e2e.refresh_race import refresh_race
+from testkit.connect import Env
+from testkit.refresh_race import refresh_race
+from tests.e2e.connect_support import make_env
 
 
 @pytest.fixture(scope="module")

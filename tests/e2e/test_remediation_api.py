@@ -20,10 +20,12 @@ from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from simulator.remediation import REMOVE_MEMBER
+from testkit.connect import Env
+from testkit.graphql_client import failing_items, gql_ws
+from tests.conditions import until
 from tests.conftest import STORE_KINDS
 from tests.e2e.access_support import RUNS, connect_access_review, watch_check
-from tests.e2e.connect_support import Env, make_env
-from tests.graphql_client import failing_items, gql_ws
+from tests.e2e.connect_support import make_env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 VALID = "confluence-access-valid"
@@ -155,10 +157,10 @@ async def watch_remediations(env: Env) -> AsyncIterator[Updates]:
 
     task = asyncio.create_task(pump())
     try:
-        for _ in range(500):
-            if env.live.container.bus.subscriber_count(topic) > before or task.done():
-                break
-            await asyncio.sleep(0.01)
+        await until(
+            lambda: env.live.container.bus.subscriber_count(topic) > before or task.done(),
+            what="the subscription to listen on the bus",
+        )
         if task.done():
             task.result()
         yield updates
@@ -448,7 +450,8 @@ async def test_an_oauth_connection_opts_in_to_the_write_scope_before_anything_is
 ) -> None:
     import httpx
 
-    from tests.e2e.connect_support import consent, redirect_params
+    from testkit.connect import consent
+    from tests.e2e.connect_support import redirect_params
 
     started = (await env.gql(START_OAUTH))["startConfluenceOAuth"]
     assert started["userErrors"] == []

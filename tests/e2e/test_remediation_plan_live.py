@@ -17,9 +17,9 @@ from gql import GraphQLRequest
 from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.graphql_client import gql_ws
 from tests.e2e.connect_support import Env, make_env
 from tests.e2e.test_remediation_api import PLAN, offboard, prepare, staff_accounts
-from tests.graphql_client import gql_ws
 
 PAGE = """query($after: String) { remediationPlanActions(first: 2, after: $after) {
   totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id state version } } } }"""

@@ -12,8 +12,9 @@ import pytest
 from services.confluence.client import ConfluenceClient
 from services.confluence.retry import RetryPolicy
 from simulator import RunningSimulator
+from testkit.connect import Env
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import Env, make_env, sim  # noqa: F401
+from tests.e2e.connect_support import make_env, sim  # noqa: F401
 
 API_TOKEN = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status site { url cloudId } }

@@ -16,10 +16,10 @@ from services.events import topic_for
 from services.people.models import PersonStatus
 from services.people.service import PEOPLE_CHANNEL
 from services.people.validation import PersonDraft
+from testkit.graphql_client import gql_http, gql_ws
+from testkit.live import live_server as serving
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
-from tests.e2e.server_support import serving
-from tests.graphql_client import gql_http, gql_ws
 
 PEOPLE = "subscription { peopleChanged(initial: true) { totalCount initial } }"
 PEOPLE_CHANGES = "subscription { peopleChanged { totalCount initial } }"

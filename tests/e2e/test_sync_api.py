@@ -16,9 +16,11 @@ from services.events import topic_for
 from services.models import Role
 from services.sync.progress import SYNC_CHANNEL
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.connect import Env
+from testkit.graphql_client import gql_ws
+from tests.conditions import until
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import Env, make_env
-from tests.graphql_client import gql_ws
+from tests.e2e.connect_support import make_env
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""
@@ -105,10 +107,7 @@ async def sync_and_watch(env: Env, integration_id: str) -> list[dict[str, Any]]:
     async with gql_ws(env.live.ws_url, env.key) as session:
         stream = session.subscribe(GraphQLRequest(PROGRESS, variable_values={"id": integration_id}))
         first = asyncio.ensure_future(anext(stream))
-        for _ in range(200):  # wait until the subscription listens on the bus
-            if env.live.container.bus.subscriber_count(topic):
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: env.live.container.bus.subscriber_count(topic), what="a listener")
         trigger = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]
         assert trigger["userErrors"] == []
         run_id = trigger["syncRun"]["id"]
@@ -144,7 +143,8 @@ async def test_sync_progress_over_websocket_then_snapshot_queries(env: Env) -> N
     # The directory is fetched alongside groups and members; "directory" is the phase only
     # while the run still waits for it after the members, so it may be too short to see.
     # Phases never go back.
-    order = ["QUEUED", "STARTING", "GROUPS", "MEMBERS", "DIRECTORY", "USERS", "COMMITTING", "DONE"]
+    order = ["QUEUED", "STARTING", "GROUPS", "MEMBERS", "DIRECTORY", "ROLES", "USERS", "COMMITTING"]
+    order.append("DONE")
     seen = [order.index(p) for p in phases]
     assert seen == sorted(seen), phases
     ids = site.member_account_ids()
@@ -303,10 +303,7 @@ async def test_a_refused_credential_marks_the_integration_needs_reauth(env: Env)
             stream = session.subscribe(GraphQLRequest(changed))
             first = asyncio.ensure_future(anext(stream))
             topic = topic_for(env.org_id, "integrations")
-            for _ in range(200):
-                if env.live.container.bus.subscriber_count(topic):
-                    break
-                await asyncio.sleep(0.01)
+            await until(lambda: env.live.container.bus.subscriber_count(topic), what="a listener")
             run = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]["syncRun"]
             statuses.append((await asyncio.wait_for(first, 20))["integrationStatusChanged"])
             await stream.aclose()
@@ -342,10 +339,7 @@ async def test_a_successful_sync_announces_the_new_last_sync_at(env: Env) -> Non
         stream = session.subscribe(GraphQLRequest(changed))
         first = asyncio.ensure_future(anext(stream))
         topic = topic_for(env.org_id, "integrations")
-        for _ in range(200):
-            if env.live.container.bus.subscriber_count(topic):
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: env.live.container.bus.subscriber_count(topic), what="a listener")
         assert (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]["userErrors"] == []
         event = (await asyncio.wait_for(first, 20))["integrationStatusChanged"]
         await stream.aclose()

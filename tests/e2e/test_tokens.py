@@ -22,10 +22,12 @@ from services.integrations.models import Integration
 from services.integrations.tokens import ReauthRequired, secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from simulator import RunningSimulator
+from testkit.connect import Env
+from testkit.graphql_client import gql_ws
+from testkit.refresh_race import connect_oauth
+from tests.conditions import until
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import Env, make_env, sim  # noqa: F401
-from tests.e2e.refresh_race import connect_oauth
-from tests.graphql_client import gql_ws
+from tests.e2e.connect_support import make_env, sim  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN_ROUTE = "POST /oauth/token"
@@ -138,10 +140,7 @@ async def test_a_revoked_grant_marks_the_integration_needs_reauth(env: Env) -> N
                 return
 
     task = asyncio.create_task(watch())
-    for _ in range(200):
-        if env.live.container.bus.subscriber_count():
-            break
-        await asyncio.sleep(0.01)
+    await until(lambda: env.live.container.bus.subscriber_count(), what="a listener")
     client = await env.live.container.services.integrations.clients.confluence_for(
         integration, RetryPolicy()
     )

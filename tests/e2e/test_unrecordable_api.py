@@ -13,9 +13,9 @@ import pytest
 from services.models import AccountStatus, AccountType, Principal, Role
 from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
-from services.sync.models import SnapshotAccount
+from services.sync.models import Grant, GrantSource, SnapshotAccount
+from testkit.live import open_store, start_live_server
 from tests.access.support import connected, seed_snapshot
-from tests.conftest import open_store, start_live_server
 
 pytestmark = pytest.mark.wire
 
@@ -31,9 +31,9 @@ def accounts(n: int) -> list[SnapshotAccount]:
             email=f"user{i}@acme.test",
             account_type=AccountType.ATLASSIAN,
             account_status=AccountStatus.ACTIVE,
-            is_admin=False,
             mfa_enabled=True,
             groups=("confluence-users",),
+            access_via=(Grant.via_group("confluence-users", GrantSource.GROUP_MEMBERSHIP),),
         )
         for i in range(n)
     ]

@@ -21,7 +21,7 @@ from graphql import (
 )
 
 from resolvers.schema import build_schema
-from tests.e2e.server_support import serving
+from testkit.live import live_server as serving
 
 SCALARS: dict[str, Any] = {
     "String": "",

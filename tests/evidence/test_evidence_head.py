@@ -16,8 +16,8 @@ from services.evidence.service import EvidenceService
 from services.evidence.verify import LinkProblem
 from services.models import Principal, Role
 from services.store import Store
+from testkit.live import live_server
 from tests.evidence.support import CHECKS, KEY, entry, raw
-from tests.security.support import live_server
 
 ORG = "org_a"
 VIEWER = Principal(organization_id=ORG, role=Role.VIEWER, api_key_id="key_1")

@@ -28,7 +28,7 @@ from services.events import InMemoryEventBus
 from services.evidence.recorder import EvidenceRecorder
 from services.models import Principal, Role
 from services.store import Store
-from tests.evidence.scale import ORG, Given, access_data
+from testkit.access_scale import ORG, Given, access_data
 
 pytestmark = pytest.mark.wire
 

@@ -11,8 +11,9 @@ from services.integrations.models import Purpose
 from services.store import Store
 from services.sync.models import SnapshotCounts, SyncRunStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.sync import connected_integration, make_runner, sync_now
 from tests.evidence.support import entry, service
-from tests.sync.support import connected_integration, make_runner, static_connectors, sync_now
+from tests.sync.support import static_connectors
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from services.policies.state import PolicyStateLoader
 from services.store import Store
 from services.sync.models import SnapshotPage, SnapshotScope
 from services.sync.reads import SnapshotReader
-from tests.sync.support import connected_integration
+from testkit.sync import connected_integration
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FULL_BODY = "<h1>Purpose</h1><p>Why.</p><h2>Scope</h2><p>Who.</p><h2>Policy</h2><ul><li>R</li></ul>"

@@ -1,4 +1,4 @@
-"""A live Vigil on the in-memory store with chosen settings, and a raw WebSocket client."""
+"""A raw ``graphql-transport-ws`` client for the WebSocket security tests."""
 
 from __future__ import annotations
 
@@ -10,24 +10,9 @@ from typing import Any
 
 import websockets
 
-from tests.conftest import LiveServer, open_store, start_live_server
+from testkit.live import LiveServer
 
 PROTOCOL = "graphql-transport-ws"
-
-
-@asynccontextmanager
-async def live_server(
-    kind: str = "mock", wire_url: str | None = None, **settings: Any
-) -> AsyncIterator[LiveServer]:
-    """Vigil under uvicorn with ``settings`` overriding the defaults."""
-    store = open_store(kind, wire_url)
-    server_info, server, task = await start_live_server(store, **settings)
-    try:
-        yield server_info
-    finally:
-        await store.drop()
-        server.should_exit = True
-        await task
 
 
 @asynccontextmanager

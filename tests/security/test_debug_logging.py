@@ -7,7 +7,8 @@ import logging
 import pytest
 
 from api.logging import configure_logging
-from tests.security.support import ack, live_server, raw_ws, subscribe
+from testkit.live import live_server
+from tests.security.support import ack, raw_ws, subscribe
 
 
 async def test_websocket_frames_are_not_logged_at_debug(capsys: pytest.CaptureFixture[str]) -> None:

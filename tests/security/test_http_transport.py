@@ -10,8 +10,7 @@ import httpx
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
-from tests.conftest import LiveServer
-from tests.security.support import live_server
+from testkit.live import LiveServer, live_server
 
 ME = "{ me { role } }"
 

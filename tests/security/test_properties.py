@@ -27,9 +27,8 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import LiveServer
+from testkit.live import LiveServer, live_server
 from tests.security.schema_calls import Operation, operations
-from tests.security.support import live_server
 
 EXAMPLES = settings(
     max_examples=12,
@@ -143,7 +142,15 @@ def _arguments(op: Operation) -> st.SearchStrategy[dict[str, Any]]:
 
 
 async def _fingerprint(target: Target) -> str:
-    """Every stored document (API keys aside: authenticating touches them)."""
+    """Every stored document (API keys aside: authenticating touches them), once the server
+    is idle.
+
+    The checks a previous example's change re-evaluates are stored in the background (their
+    ``evaluated_at`` moves even when nothing else does): taken while that runs, the
+    fingerprint changed under a failing mutation now and then. Settled before both
+    fingerprints, a failing mutation that sets off background writes fails every time.
+    """
+    await target.live.settled()
     db = target.live.container.store._db
     digest = hashlib.sha256()
     for name in sorted(await db.list_collection_names()):

@@ -21,7 +21,8 @@ import pytest
 from api.logging import configure_logging
 from services.confluence.retry import RetryPolicy
 from simulator import RunningSimulator
-from tests.e2e.connect_support import Env, make_env, sim  # noqa: F401
+from testkit.connect import Env
+from tests.e2e.connect_support import make_env, sim  # noqa: F401
 from tests.e2e.test_tokens import connect_oauth, expire_stored_token
 from tests.security.support import ack, raw_ws, subscribe
 

@@ -18,12 +18,11 @@ import httpx
 import pytest
 
 from services.models import Role
+from testkit.live import LiveServer, live_server
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
-from tests.conftest import LiveServer
 from tests.evidence.support import entry
 from tests.security.schema_calls import Operation, operations
-from tests.security.support import live_server
 
 REVIEWER_MUTATIONS = {"decideAccess", "completeAccessReview"}
 
@@ -69,6 +68,7 @@ async def world() -> AsyncIterator[World]:
             }
             world = World(live, http, org_a.id, keys, [])
             await _seed(world)
+            await live.settled()  # the check results and evidence the seed sets off, too
             world.a_ids = await _harvest_ids(live, org_a.id)
             yield world
 
@@ -152,6 +152,8 @@ async def test_another_organizations_ids_look_made_up(world: World, op: Operatio
 
 
 async def _counts(world: World) -> dict[str, int]:
+    """Documents per collection, once the checks the seed's changes re-evaluate are stored."""
+    await world.live.settled()
     db = world.live.container.store._db
     return {n: await db[n].count_documents({}) for n in await db.list_collection_names()}
 

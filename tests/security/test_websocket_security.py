@@ -14,8 +14,9 @@ from services.events import topic_for
 from services.events.replicated import ReplicatedEventBus
 from services.models import Role
 from services.store import Store
-from tests.conftest import LiveServer
-from tests.security.support import ack, closed_with, live_server, raw_ws, subscribe
+from testkit.live import LiveServer, live_server
+from tests.conditions import until
+from tests.security.support import ack, closed_with, raw_ws, subscribe
 
 SUB = "subscription { apiKeyChanged { change } }"
 ME = "{ me { role } }"
@@ -119,10 +120,7 @@ async def test_sockets_per_key_are_capped() -> None:
                 code, reason = await closed_with(ws3)
             assert code == 4429 and "2 open WebSockets" in reason
         # Closed sockets free their place.
-        for _ in range(200):
-            if live.container.sockets.count(key_id) == 0:
-                break
-            await asyncio.sleep(0.01)
+        await until(lambda: live.container.sockets.count(key_id) == 0, what="the sockets to close")
         async with raw_ws(live, key) as ws4:
             await ack(ws4)
 

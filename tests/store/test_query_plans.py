@@ -24,8 +24,15 @@ from services.people.models import (
 )
 from services.store import Store
 from services.store.common import newest_first
-from services.sync.models import AccountFilter, SnapshotAccount, SnapshotScope, SyncTrigger
-from tests.conftest import open_store
+from services.sync.models import (
+    AccountFilter,
+    Grant,
+    GrantSource,
+    SnapshotAccount,
+    SnapshotScope,
+    SyncTrigger,
+)
+from testkit.live import open_store
 from tests.evidence.support import CHECKS, T0, bulk_load, prepared_chain
 
 SIZE = 300
@@ -66,10 +73,11 @@ def _account(i: int) -> SnapshotAccount:
         email=f"u{i}@acme.example",
         account_type=AccountType.ATLASSIAN,
         account_status=(AccountStatus.ACTIVE, AccountStatus.INACTIVE, AccountStatus.CLOSED)[i % 3],
-        is_admin=i % 10 == 0,
         mfa_enabled=None,
         groups=("confluence-users",) if i % 2 else ("confluence-users", "staff"),
         last_active_at=None,
+        access_via=(Grant.via_group("confluence-users", GrantSource.GROUP_MEMBERSHIP),),
+        admin_via=(Grant.direct("atlassian/admin"),) if i % 10 == 0 else (),
     )
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from services.events.replicated import ReplicatedEventBus
 from services.store import Store
+from testkit.live import open_store
 from tests.conditions import until
-from tests.conftest import open_store
 
 
 @pytest.mark.wire

@@ -1,32 +1,18 @@
-"""Helpers for sync tests: a connected integration, a runner against the simulator."""
+"""Helpers for sync tests: injected sleeps, connectors to the simulator, a scheduler
+(``testkit.sync`` has the connected integration, the queue, the runner and ``sync_now``)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from services.confluence.retry import RetryPolicy
-from services.events import EventBus, InMemoryEventBus
-from services.integrations.changes import IntegrationChanges
-from services.integrations.models import (
-    AuthMethod,
-    ConfluenceSite,
-    Integration,
-    IntegrationStatus,
-    Purpose,
-)
 from services.scheduler import Scheduler
 from services.store import Store
-from services.sync.connector import ConnectorFactory
-from services.sync.models import SyncRun, SyncTrigger
-from services.sync.queue import RunQueue
-from services.sync.retention import ProtectedSnapshots, Retention
-from services.sync.runner import OnCommitted, RunnerOptions, SyncRunner
 from simulator import RunningSimulator
-from tests.static_connector import StaticConnectorFactory
+from testkit.static_connector import StaticConnectorFactory
+from testkit.sync import make_queue
 
 
 @dataclass
@@ -63,80 +49,6 @@ def static_connectors(
         admin_org_id=creds.org_id if admin_key else None,
         policy=policy or fast_policy(),
     )
-
-
-async def connected_integration(
-    store: Store,
-    organization_id: str,
-    purpose: Purpose = Purpose.ACCESS_REVIEW,
-    *,
-    site_url: str = "http://127.0.0.1:1/site/acme",
-    **fields: Any,
-) -> Integration:
-    """A CONNECTED API-token integration, as the connect flow leaves it."""
-    return await store.integrations.create(
-        organization_id=organization_id,
-        purpose=purpose,
-        auth_method=AuthMethod.API_TOKEN,
-        status=IntegrationStatus.CONNECTED,
-        sync_interval_minutes=360,
-        site=ConfluenceSite(url=site_url),
-        **fields,
-    )
-
-
-def make_queue(
-    store: Store, *, bus: EventBus | None = None, options: RunnerOptions | None = None
-) -> RunQueue:
-    """The run queue over ``store``'s repositories."""
-    return RunQueue(
-        bus or InMemoryEventBus(),
-        options or RunnerOptions(owner="test-worker"),
-        integrations=store.integrations,
-        sync_runs=store.sync_runs,
-        sync_leases=store.sync_leases,
-        snapshot_data=store.snapshot_data,
-    )
-
-
-def make_runner(
-    store: Store,
-    connectors: ConnectorFactory,
-    *,
-    bus: InMemoryEventBus | None = None,
-    owner: str = "test-worker",
-    lease_seconds: float = 30,
-    keep: int = 30,
-    protected: ProtectedSnapshots | None = None,
-    on_committed: Sequence[OnCommitted] = (),
-    concurrency: int = 8,
-) -> SyncRunner:
-    """A runner (and its queue) with test-sized tunables, wired as the container wires it."""
-    bus = bus or InMemoryEventBus()
-    options = RunnerOptions(
-        owner=owner, lease_ttl=timedelta(seconds=lease_seconds), concurrency=concurrency
-    )
-    retention = Retention(store.sync_runs, store.snapshot_data, protected, keep=keep)
-    return SyncRunner(
-        queue=make_queue(store, bus=bus, options=options),
-        sync_runs=store.sync_runs,
-        sync_leases=store.sync_leases,
-        snapshot_data=store.snapshot_data,
-        bus=bus,
-        connectors=connectors,
-        retention=retention,
-        options=options,
-        on_reauth_needed=IntegrationChanges(bus, integrations=store.integrations).mark_needs_reauth,
-        on_committed=on_committed,
-    )
-
-
-async def sync_now(
-    runner: SyncRunner, integration: Integration, trigger: SyncTrigger = SyncTrigger.SCHEDULED
-) -> SyncRun | None:
-    """What ``vigil sync`` does: submit a run (unless one is active), then run it here."""
-    await runner.queue.submit(integration, trigger)
-    return await runner.execute(integration.id)
 
 
 def make_scheduler(store: Store, runner: Any, **options: Any) -> Scheduler:

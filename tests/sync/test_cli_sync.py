@@ -15,8 +15,9 @@ from services.events import InMemoryEventBus
 from services.integrations.models import Purpose
 from services.sync.models import SyncRunStatus, SyncTrigger
 from simulator import RunningSimulator
-from tests.conftest import open_store
-from tests.sync.support import connected_integration, static_connectors
+from testkit.live import open_store
+from testkit.sync import connected_integration
+from tests.sync.support import static_connectors
 
 
 async def test_vigil_sync_runs_a_new_run_or_the_queued_one(small_sim: RunningSimulator) -> None:

@@ -8,7 +8,7 @@ from services.models import Principal, Role
 from services.store import Store
 from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
 from services.sync.service import SyncService
-from tests.sync.support import connected_integration, make_queue
+from testkit.sync import connected_integration, make_queue
 
 
 async def test_requests_during_a_run_coalesce_into_one_follow_up(store: Store) -> None:

@@ -6,11 +6,10 @@ reads (2xx responses the client received), never attempts or retries."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 import pytest
@@ -19,21 +18,24 @@ from services.atlassian.admin import AdminClient
 from services.confluence.auth import BasicAuth
 from services.confluence.client import ConfluenceClient
 from services.confluence.retry import RetryObserver
-from services.integrations.models import Integration, Purpose
-from services.models import AccountStatus, AccountType
+from services.integrations.models import DEFAULT_ADMIN_GROUPS, Integration, Purpose
+from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 from services.store import Store
 from services.sync.connector import Clients, Connector
-from services.sync.models import SnapshotAccount, SnapshotCounts, SyncRun, SyncRunStatus
+from services.sync.models import (
+    Grant,
+    GrantSource,
+    SnapshotAccount,
+    SnapshotCounts,
+    SyncRun,
+    SyncRunStatus,
+)
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator.roles import ADMIN, ORG_ADMIN, SITE_ADMIN, USER
 from simulator.site import Site
-from tests.sync.support import connected_integration, fast_policy, make_runner, sync_now
-
-GROUPS = "GET /wiki/rest/api/group"
-MEMBERS = "GET /wiki/rest/api/group/{groupId}/membersByGroupId"
-USERS_BULK = "POST /wiki/api/v2/users-bulk"
-DIRECTORY = "POST /admin/v2/orgs/{orgId}/directories/-/users/search"
-SEARCH = "GET /wiki/rest/api/content/search"
-TENANT_INFO = "GET /_edge/tenant_info"
+from testkit.ground_truth import SEARCH, expected_requests, in_directory, pages_needed
+from testkit.sync import connected_integration, make_runner, sync_now
+from tests.sync.support import fast_policy
 
 
 @pytest.fixture(scope="module")
@@ -81,38 +83,73 @@ class ReadRecorder:
         assert len(self.reads) == sum(expected.values())
 
 
-def _pages_needed(n: int, size: int) -> int:
-    return max(1, math.ceil(n / size))
+ATLASSIAN, MEMBERSHIP = GrantSource.ATLASSIAN, GrantSource.GROUP_MEMBERSHIP
+SETTING = GrantSource.ADMIN_GROUPS_SETTING
 
 
-def expected_requests(sim: Simulator) -> dict[str, int]:
-    """The fewest requests that can read the whole site (server page-size caps)."""
-    site, config = sim.site, sim.config
+def judged_groups(site: Site) -> set[str]:
+    """The groups the directory can judge: it lists one of their members."""
     return {
-        GROUPS: _pages_needed(len(site.groups), config.groups_cap),
-        MEMBERS: sum(
-            _pages_needed(len(site.members_of(g)), config.members_cap) for g in site.groups
-        ),
-        USERS_BULK: math.ceil(len(site.member_account_ids()) / config.users_bulk_max),
-        DIRECTORY: _pages_needed(len(sim.directory_accounts()), config.admin_max_limit),
-        TENANT_INFO: 1,  # the API-token site's cloud id: last activity is per site (§5.8)
+        g.group_id
+        for g in site.groups.values()
+        if any(in_directory(site, m.account_id) for m in site.members_of(g.group_id))
     }
 
 
-def expected_account(site: Site, account_id: str) -> SnapshotAccount:
+def expected_account(sim: Simulator, account_id: str, judged: set[str]) -> SnapshotAccount:
+    """The account as Atlassian's roles make it (``groups`` sites: every group carries
+    ``atlassian/user``, the admin groups admin roles; no direct grants)."""
+    site = sim.site
     a = site.accounts[account_id]
-    in_directory = a.account_type == "atlassian" and a.account_status != "unknown"
-    managed = in_directory and site.is_managed(a)
+    listed = in_directory(site, account_id)
+    managed = listed and site.is_managed(a)
+    groups = tuple(sorted(g.name for g in site.groups_of(a.account_id)))
+    roles = site.role_assignments(account_id)
+
+    def via(role: str, name: str | None) -> set[Grant]:
+        """Grants of ``role`` (named ``name`` in the grant, None for access)."""
+        found = set()
+        for g in site.groups_granting(account_id, role):
+            if g.group_id in judged:
+                found.add(Grant.via_group(g.name, ATLASSIAN, group_id=g.group_id, role=name))
+            elif name is None:  # access: membership only
+                found.add(Grant.via_group(g.name, MEMBERSHIP, group_id=g.group_id))
+            elif g.name in DEFAULT_ADMIN_GROUPS:  # admin: the configured admin groups
+                found.add(Grant.via_group(g.name, SETTING, group_id=g.group_id))
+        if "direct" in roles.get(role, ()):
+            found.add(Grant.direct(name))
+        return found
+
+    access = via(USER, None) | via(ADMIN, None)
+    admin = via(ADMIN, ADMIN) | via(SITE_ADMIN, SITE_ADMIN)
+    if account_id in sim.org.admins:
+        admin.add(Grant.direct(ORG_ADMIN))
+    membership = sim.membership_status(account_id) if listed else None
     return SnapshotAccount(
         account_id=a.account_id,
         display_name=a.display_name,
         email=a.visible_email or None,
         account_type=AccountType.parse(a.account_type),
         account_status=AccountStatus.parse(a.account_status),
-        is_admin=site.is_admin(a.account_id),
         mfa_enabled=a.mfa_enabled if managed else None,
-        groups=tuple(sorted(g.name for g in site.groups_of(a.account_id))),
-        last_active_at=a.last_active if in_directory else None,
+        groups=groups,
+        last_active_at=a.last_active if listed else None,
+        access_via=tuple(sorted(access, key=repr)),
+        admin_via=tuple(sorted(admin, key=repr)),
+        directory_status=DirectoryStatus.parse(membership) if membership else None,
+        directory_id=sim.org.default_directory.directory_id if listed else None,
+        claim_status=(ClaimStatus.MANAGED if managed else ClaimStatus.UNMANAGED)
+        if listed
+        else None,
+    )
+
+
+def normalised(account: SnapshotAccount) -> SnapshotAccount:
+    """The account with its grants in a canonical order (the order carries no meaning)."""
+    return replace(
+        account,
+        access_via=tuple(sorted(account.access_via, key=repr)),
+        admin_via=tuple(sorted(account.admin_via, key=repr)),
     )
 
 
@@ -145,14 +182,18 @@ async def test_access_review_matches_ground_truth(store: Store, big_sim: Running
         async for a in store.snapshot_queries.iter_accounts(snapshot_id=run.snapshot_id)
     }
     assert stored.keys() == set(ids)
-    mismatched = [i for i in ids if stored[i] != expected_account(site, i)]
-    assert mismatched == [], (stored[mismatched[0]], expected_account(site, mismatched[0]))
+    judged = judged_groups(site)
+    mismatched = [i for i in ids if normalised(stored[i]) != expected_account(sim, i, judged)]
+    assert mismatched == [], (stored[mismatched[0]], expected_account(sim, mismatched[0], judged))
     # The site really exercises every field.
     values = list(stored.values())
     assert {a.account_status for a in values} >= {"active", "inactive", "closed"}
     assert {a.account_type for a in values} >= {"atlassian", "app", "customer", "unknown"}
     assert {a.mfa_enabled for a in values} == {True, False, None}
     assert any(a.is_admin for a in values) and any(a.email is None for a in values)
+    sources = {g.source for a in values for g in (*a.access_via, *a.admin_via)}
+    assert GrantSource.ATLASSIAN in sources
+    assert {g.role for a in values for g in a.admin_via} >= {ADMIN, SITE_ADMIN}
 
     # Each page read successfully once: the minimum the site requires, nothing read twice.
     recorder.assert_each_read_once(expected_requests(sim), sim)
@@ -185,5 +226,5 @@ async def test_policy_pages_match_ground_truth(store: Store, big_sim: RunningSim
         assert got.web_url and page_id in got.web_url
     # Bodies, versions and labels come inline: one search request per page of results.
     recorder.assert_each_read_once(
-        {SEARCH: _pages_needed(len(expected), sim.config.search_body_cap)}, sim
+        {SEARCH: pages_needed(len(expected), sim.config.search_body_cap)}, sim
     )

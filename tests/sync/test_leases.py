@@ -11,7 +11,8 @@ from services.store import Store
 from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
 from services.sync.queue import STALE_RUN
 from simulator import RunningSimulator
-from tests.sync.support import connected_integration, make_runner, static_connectors, sync_now
+from testkit.sync import connected_integration, make_runner, sync_now
+from tests.sync.support import static_connectors
 
 TTL = timedelta(seconds=30)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

@@ -23,7 +23,7 @@ from services.sync.models import (
 )
 from services.sync.queue import NOT_CONNECTED, STALE_RUN, Claim, RunQueue
 from services.sync.runner import RunnerOptions
-from tests.sync.support import connected_integration, make_queue
+from testkit.sync import connected_integration, make_queue
 
 
 async def _integration(store: Store) -> Integration:
@@ -304,7 +304,7 @@ async def test_a_takeover_keeps_the_snapshot_the_old_holder_committed_just_befor
     await store.sync_runs.claim(run_id=stale.id, owner="dead", fence=dead.token)
     scope = SnapshotScope(stale.snapshot_id, integration.id, integration.organization_id)
     account = SnapshotAccount(
-        "acc-1", "Ada", None, AccountType.ATLASSIAN, AccountStatus.ACTIVE, False, None, ()
+        "acc-1", "Ada", None, AccountType.ATLASSIAN, AccountStatus.ACTIVE, None, ()
     )
     await store.snapshot_data.insert_accounts(scope, [account])
     await store.snapshot_data.record_counts(stale.snapshot_id)  # all it collected

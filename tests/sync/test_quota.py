@@ -9,15 +9,9 @@ from services.integrations.models import Purpose
 from services.scheduler import jitter_for
 from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
 from simulator import RunningSimulator
-from tests.conftest import open_store
-from tests.sync.support import (
-    connected_integration,
-    fast_policy,
-    make_runner,
-    make_scheduler,
-    static_connectors,
-    sync_now,
-)
+from testkit.live import open_store
+from testkit.sync import connected_integration, make_runner, sync_now
+from tests.sync.support import fast_policy, make_scheduler, static_connectors
 from tests.sync.test_scheduler import FakeRunner
 
 

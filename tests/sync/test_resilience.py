@@ -18,15 +18,9 @@ from services.sync.models import AccountFilter, SnapshotCounts, SyncRun, SyncRun
 from services.sync.progress import SYNC_CHANNEL
 from services.sync.reads import SnapshotReader
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
-from tests.conftest import open_store
-from tests.sync.support import (
-    RecordingSleep,
-    connected_integration,
-    fast_policy,
-    make_runner,
-    static_connectors,
-    sync_now,
-)
+from testkit.live import open_store
+from testkit.sync import connected_integration, make_runner, sync_now
+from tests.sync.support import RecordingSleep, fast_policy, static_connectors
 
 MEMBERS_ROUTE = "GET /wiki/rest/api/group/{groupId}/membersByGroupId"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from services.store import Store
 from services.sync.models import SnapshotCounts, SyncRunStatus
 from simulator import RunningSimulator
-from tests.sync.support import connected_integration, make_runner, static_connectors, sync_now
+from testkit.sync import connected_integration, make_runner, sync_now
+from tests.sync.support import static_connectors
 
 
 class Protected:

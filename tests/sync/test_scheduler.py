@@ -10,9 +10,10 @@ from services.integrations.models import Integration, Purpose
 from services.scheduler import Scheduler, jitter_for
 from services.store import Store
 from services.sync.models import SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
+from testkit.live import open_store
+from testkit.sync import connected_integration, make_queue
 from tests.conditions import until
-from tests.conftest import open_store
-from tests.sync.support import connected_integration, make_queue, make_scheduler
+from tests.sync.support import make_scheduler
 
 
 class FakeRunner:

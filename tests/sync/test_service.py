@@ -9,15 +9,10 @@ from services.models import Principal, Role
 from services.sync.models import SyncRunStatus, SyncTrigger
 from services.sync.service import SyncService
 from simulator import RunningSimulator
+from testkit.live import open_store
+from testkit.sync import connected_integration, make_queue, make_runner, sync_now
 from tests.conditions import until
-from tests.conftest import open_store
-from tests.sync.support import (
-    connected_integration,
-    make_queue,
-    make_runner,
-    static_connectors,
-    sync_now,
-)
+from tests.sync.support import static_connectors
 
 
 async def test_initial_sync_is_queued_and_dispatched_once() -> None:

@@ -10,14 +10,9 @@ from services.confluence import paths
 from services.store import Store
 from services.sync.models import SyncRun, SyncRunStatus
 from simulator import RunningSimulator
-from tests.conftest import open_store
-from tests.sync.support import (
-    connected_integration,
-    fast_policy,
-    make_runner,
-    static_connectors,
-    sync_now,
-)
+from testkit.live import open_store
+from testkit.sync import connected_integration, make_runner, sync_now
+from tests.sync.support import fast_policy, static_connectors
 
 GROUPS_ROUTE = "GET /wiki/rest/api/group"
 USERS_BULK_ROUTE = "POST /wiki/api/v2/users-bulk"

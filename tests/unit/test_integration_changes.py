@@ -9,7 +9,7 @@ from services.events import InMemoryEventBus, topic_for
 from services.integrations.changes import INTEGRATIONS_CHANNEL, IntegrationChanges
 from services.integrations.models import Integration, IntegrationStatus, Purpose
 from services.store import Store
-from tests.sync.support import connected_integration
+from testkit.sync import connected_integration
 
 
 async def test_a_refused_authorization_marks_only_a_connected_integration(store: Store) -> None:

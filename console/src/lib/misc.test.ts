@@ -58,8 +58,9 @@ describe("live connection", () => {
 
 describe("sync progress", () => {
   it("advances through the purpose's phases and never goes back", () => {
-    expect(phaseStep("ACCESS_REVIEW", "QUEUED")).toEqual({ value: 0, max: 7 });
-    expect(phaseStep("ACCESS_REVIEW", "USERS").value).toBe(5);
+    expect(phaseStep("ACCESS_REVIEW", "QUEUED")).toEqual({ value: 0, max: 8 });
+    expect(phaseStep("ACCESS_REVIEW", "ROLES").value).toBe(5);
+    expect(phaseStep("ACCESS_REVIEW", "USERS").value).toBe(6);
     expect(phaseStep("ACCESS_REVIEW", "GROUPS", 4).value).toBe(4);
     expect(phaseStep("POLICY", "PAGES")).toEqual({ value: 2, max: 4 });
     expect(phaseStep("POLICY", "DONE").value).toBe(4);

@@ -3,7 +3,7 @@
 import type { IntegrationPurpose, SyncPhase } from "../gql/graphql";
 
 const PHASES: Record<IntegrationPurpose, SyncPhase[]> = {
-  ACCESS_REVIEW: ["QUEUED", "STARTING", "GROUPS", "MEMBERS", "DIRECTORY", "USERS", "COMMITTING", "DONE"],
+  ACCESS_REVIEW: ["QUEUED", "STARTING", "GROUPS", "MEMBERS", "DIRECTORY", "ROLES", "USERS", "COMMITTING", "DONE"],
   POLICY: ["QUEUED", "STARTING", "PAGES", "COMMITTING", "DONE"],
 };
 
@@ -13,6 +13,7 @@ const LABELS: Record<SyncPhase, string> = {
   GROUPS: "Listing groups",
   MEMBERS: "Reading group members",
   DIRECTORY: "Reading the organization directory",
+  ROLES: "Reading roles and admin rights",
   USERS: "Reading user details",
   PAGES: "Reading policy pages",
   COMMITTING: "Saving the new snapshot",

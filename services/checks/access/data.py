@@ -24,6 +24,9 @@ PEOPLE = scope(ACCESS, PEOPLE_INPUT)
 IDENTITIES = scope(ACCESS, IDENTITIES_INPUT)
 REVIEWS = scope(ACCESS, REVIEWS_INPUT)
 GRACE_PERIOD = timedelta(hours=24)
+GROUPS_ONLY_NOTE = (
+    "access measured through group membership only; add an Admin API key to see direct grants"
+)
 STALE_AFTER_INTERVALS = 3
 
 
@@ -59,6 +62,13 @@ class AccessData:
     def snapshot_at(self) -> datetime | None:
         """When that snapshot was made current."""
         return self.integration.current_snapshot_at if self.integration else None
+
+    @cached_property
+    def groups_only(self) -> bool:
+        """Access was measured through group membership only: the snapshot has no account
+        the Admin API's directory listed (no key when it was collected), so direct grants,
+        roles and suspensions are out of sight."""
+        return not any(a.directory_status is not None for a in self.accounts)
 
     def identity(self, account_id: str) -> Identity:
         """The account's identity (UNIDENTIFIED when none is stored)."""

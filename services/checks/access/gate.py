@@ -9,13 +9,15 @@ intervals.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 
-from services.checks.access.data import AccessData
+from services.checks.access.data import GROUPS_ONLY_NOTE, AccessData
 from services.checks.base import Outcome
 from services.checks.health import concluded, snapshot_problem
 from services.checks.models import CheckItem, CheckStatus
 from services.integrations.models import IntegrationStatus
+from services.sync.models import Grant, GrantKind, GrantSource, SnapshotAccount
 
 ADD_SYSTEM = "add Confluence as a critical system"
 CONNECT = "connect Confluence for access review (ACCESS_REVIEW integration)"
@@ -51,8 +53,9 @@ def data_error(data: AccessData) -> str | None:
 def conclude(
     data: AccessData, items: Iterable[CheckItem], *, passing: str | None = None
 ) -> Outcome:
-    """PASSING / FAILING over ``items`` — or ERROR (items kept) when the data is unhealthy."""
-    return concluded(
+    """PASSING / FAILING over ``items`` — or ERROR (items kept) when the data is unhealthy;
+    with the note ``GROUPS_ONLY_NOTE`` when access was measured through groups only."""
+    outcome = concluded(
         items,
         error=data_error(data),
         passing=passing,
@@ -60,6 +63,37 @@ def conclude(
         snapshot_id=data.snapshot_id,
         data_as_of=data.snapshot_at,
     )
+    return replace(outcome, note=GROUPS_ONLY_NOTE) if data.groups_only else outcome
+
+
+def access_of(account: SnapshotAccount) -> str:
+    """How the account holds Confluence access, for item reasons: "directly", "through
+    group g", "through groups a, b", or several of them."""
+    return _routes(account.access_via) or "no access role"
+
+
+def admin_of(account: SnapshotAccount) -> str:
+    """Where the account's admin rights come from, for item reasons."""
+    return _routes(account.admin_via, roles=True) or "no admin right"
+
+
+def _routes(grants: Iterable[Grant], *, roles: bool = False) -> str:
+    direct: list[str] = []
+    groups: list[str] = []
+    for g in grants:
+        role = f" {g.role}" if roles and g.role else ""
+        if g.kind is GrantKind.DIRECT:
+            direct.append(f"role{role} granted directly" if role else "directly")
+        elif g.source is GrantSource.ADMIN_GROUPS_SETTING:
+            groups.append(f"{g.group or 'a group'} (a configured admin group)")
+        else:
+            groups.append(f"{g.group or 'an unnamed group'}{f' ({role.strip()})' if role else ''}")
+    parts = list(dict.fromkeys(direct))
+    if groups:
+        parts.append(
+            ("through group " if len(groups) == 1 else "through groups ") + ", ".join(groups)
+        )
+    return "; ".join(parts)
 
 
 def when(at: datetime) -> str:

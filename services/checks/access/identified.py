@@ -8,13 +8,12 @@ from services.checks.base import Outcome
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem
 from services.identity.models import Classification
-from services.models import AccountStatus
 
 ID = "confluence-user-identified"
 
 
 class UserIdentified:
-    """Fails for every ``active`` account that is UNIDENTIFIED."""
+    """Fails for every account with Confluence access (``has_access``) that is UNIDENTIFIED."""
 
     id = ID
     title = "User should be identified"
@@ -38,7 +37,7 @@ class UserIdentified:
             return blocked
         items = []
         for account in data.accounts:
-            if account.account_status is not AccountStatus.ACTIVE:
+            if not account.has_access:
                 continue
             identity = data.identity(account.account_id)
             if identity.classification is Classification.UNIDENTIFIED:

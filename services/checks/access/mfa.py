@@ -12,7 +12,6 @@ from services.checks.base import Outcome
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem, CheckStatus
 from services.identity.models import Classification
-from services.models import AccountStatus
 
 ID = "confluence-mfa-enabled"
 NO_KEY = (
@@ -23,7 +22,8 @@ NO_DATA = "MFA data is unavailable: the current snapshot has none yet; sync agai
 
 
 class MfaEnabled:
-    """Fails for an ``active`` STAFF account with ``mfaEnabled = false``."""
+    """Fails for a STAFF account with Confluence access (``has_access``) and
+    ``mfaEnabled = false``."""
 
     id = ID
     title = "MFA should be enabled for Confluence users"
@@ -51,10 +51,7 @@ class MfaEnabled:
             return Outcome(CheckStatus.NOT_MONITORED, NO_DATA, population=data.population)
         items = []
         for account in data.accounts:
-            if (
-                account.account_status is not AccountStatus.ACTIVE
-                or account.mfa_enabled is not False
-            ):
+            if not account.has_access or account.mfa_enabled is not False:
                 continue
             identity = data.identity(account.account_id)
             if identity.classification is Classification.STAFF:

@@ -19,7 +19,7 @@ from typing import Any
 
 from services.checks.base import Population, PopulationItem
 from services.identity.models import Identity, unidentified
-from services.sync.models import SnapshotAccount
+from services.sync.models import Grant, GrantKind, SnapshotAccount
 
 KIND = "accounts"
 
@@ -30,13 +30,27 @@ def population_item(account: SnapshotAccount, identity: Identity | None) -> Popu
     return {
         "accountId": account.account_id,
         "accountStatus": account.account_status.value,
+        "hasAccess": account.has_access,
+        "accessVia": [grant_label(g) for g in account.access_via],
         "isAdmin": account.is_admin,
+        "adminVia": [grant_label(g) for g in account.admin_via],
         "mfaEnabled": account.mfa_enabled,
         "classification": identity.classification.value,
         "personId": identity.person_id,
         "kind": identity.kind.value if identity.kind else None,
         "method": identity.method.value if identity.method else None,
     }
+
+
+def grant_label(grant: Grant) -> str:
+    """A grant in the population: ``DIRECT``, ``DIRECT:atlassian/admin``, ``GROUP:name``,
+    ``GROUP:name:atlassian/admin`` (``GROUP:`` with no name when Atlassian did not say)."""
+    parts = [grant.kind.value]
+    if grant.kind is GrantKind.GROUP:
+        parts.append(grant.group or "")
+    if grant.role:
+        parts.append(grant.role)
+    return ":".join(parts)
 
 
 def build_population(

@@ -1,6 +1,7 @@
-"""``confluence-access-valid``: every active account's access is allowed by the rule (SPEC §5).
+"""``confluence-access-valid``: every account's Confluence access is allowed by the rule (SPEC §5).
 
-Per active account, first the latest completed review's decision: REVOKE still active →
+Per account with Confluence access (``SnapshotAccount.has_access``), first the latest
+completed review's decision: REVOKE with access left →
 failing; DOWNGRADE still admin → failing; KEEP → approved, overriding the rule until the
 next review (only KEEP approves access as it is: a DOWNGRADE carried out leaves the account
 to the rule). Otherwise the rule: NOT_STAFF with a reason is
@@ -18,12 +19,11 @@ from services.checks.access.data import (
     REVIEWS_INPUT,
     AccessData,
 )
-from services.checks.access.gate import conclude, not_monitored, when
+from services.checks.access.gate import access_of, admin_of, conclude, not_monitored, when
 from services.checks.base import Outcome
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem
 from services.identity.models import Classification
-from services.models import AccountStatus
 from services.people.models import PersonStatus
 from services.reviews.models import AccessDecision, CriticalSystem
 from services.sync.models import SnapshotAccount
@@ -57,7 +57,7 @@ class AccessValid:
         assert data.system is not None  # not_monitored checked it
         items = []
         for account in data.accounts:
-            if account.account_status is not AccountStatus.ACTIVE:
+            if not account.has_access:
                 continue
             reason = _by_review(data, account)
             if reason is None:
@@ -75,9 +75,15 @@ def _by_review(data: AccessData, account: SnapshotAccount) -> str | None:
         return None
     done = f"in the access review completed on {when(review.completed_at)}"
     if decision is AccessDecision.REVOKE:
-        return f"revoke: access was revoked {done} but the account is still active"
+        return (
+            f"revoke: access was revoked {done} but the account still has Confluence access "
+            f"({access_of(account)})"
+        )
     if decision is AccessDecision.DOWNGRADE and account.is_admin:
-        return f"downgrade: admin rights were removed {done} but the account is still an admin"
+        return (
+            f"downgrade: admin rights were removed {done} but the account is still an admin "
+            f"({admin_of(account)})"
+        )
     if decision is AccessDecision.KEEP:
         return ""
     return None
@@ -94,5 +100,8 @@ def _by_rule(data: AccessData, system: CriticalSystem, account: SnapshotAccount)
     if not system.allows_role(person.job_role):
         return f"revoke: {person.email}'s role ({role}) is not allowed access"
     if account.is_admin and not system.allows_admin(person.job_role):
-        return f"downgrade: admin, but {person.email}'s role ({role}) is not an admin role"
+        return (
+            f"downgrade: admin ({admin_of(account)}), but {person.email}'s role ({role}) is "
+            "not an admin role"
+        )
     return None

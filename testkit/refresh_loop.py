@@ -1,7 +1,7 @@
 """Another Vigil process using the same OAuth integration until told to stop (the token
 refresh race tests): ``LOOPS`` concurrent loops of Confluence calls, refreshing as needed.
 
-Usage: python -m tests.e2e.refresh_loop INTEGRATION_ID LOOPS STOP_FILE
+Usage: python -m testkit.refresh_loop INTEGRATION_ID LOOPS STOP_FILE
 (settings from VIGIL_* environment). Prints ``ready``, then at the end ``ok N errors M
 repeated R`` and one line per distinct error.
 

@@ -10,6 +10,12 @@ from gql import Client, GraphQLRequest
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
+# A bound for a broken server, never the expected wait (gql's default is 10 s, httpx's 5 s).
+# The server under test runs in the test's own event loop, beside its store driver and any
+# earlier test's leftovers: with the whole suite running on a loaded machine, one request
+# can take longer than those defaults without anything being wrong.
+TIMEOUT = 60.0
+
 
 async def gql_http(
     url: str,
@@ -19,11 +25,13 @@ async def gql_http(
     timeout: float | None = None,
 ) -> Any:
     """Run one query or mutation over HTTP POST and return ``data`` (``timeout`` in seconds
-    overrides the client's default for a query whose work is known to be large)."""
-    extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
-    transport = HTTPXAsyncTransport(url=url, headers={"Authorization": f"Bearer {key}"}, **extra)
-    limit: dict[str, Any] = {} if timeout is None else {"execute_timeout": timeout}
-    async with Client(transport=transport, fetch_schema_from_transport=False, **limit) as session:
+    replaces ``TIMEOUT`` for a query whose work is known to be large)."""
+    limit = TIMEOUT if timeout is None else timeout
+    headers = {"Authorization": f"Bearer {key}"}
+    transport = HTTPXAsyncTransport(url=url, headers=headers, timeout=limit)
+    async with Client(
+        transport=transport, fetch_schema_from_transport=False, execute_timeout=limit
+    ) as session:
         return await session.execute(GraphQLRequest(query, variable_values=variables))
 
 
@@ -36,7 +44,9 @@ async def gql_ws(url: str, key: str | None) -> AsyncIterator[Any]:
         init_payload=payload,
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
     )
-    async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+    async with Client(
+        transport=transport, fetch_schema_from_transport=False, execute_timeout=TIMEOUT
+    ) as session:
         yield session
 
 

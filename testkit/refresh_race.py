@@ -20,11 +20,12 @@ import httpx
 
 from services.integrations.models import Integration, Purpose
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
-from tests.e2e.connect_support import Env, consent
+from testkit.connect import Env, consent
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TOKEN_ROUTE = "POST /oauth/token"
-START = """mutation { startConfluenceOAuth(input: {purpose: ACCESS_REVIEW, confirmAdminAccess: true})
+START = """mutation {
+  startConfluenceOAuth(input: {purpose: ACCESS_REVIEW, confirmAdminAccess: true})
   { authorizationUrl userErrors { code } } }"""
 SET_ADMIN_KEY = """mutation($input: SetAtlassianAdminKeyInput!) {
   setAtlassianAdminKey(input: $input) { integration { hasAdminKey } userErrors { code } } }"""
@@ -90,7 +91,7 @@ async def refresh_race(
         with tempfile.TemporaryDirectory() as tmp:
             stop = os.path.join(tmp, "stop")
             other = subprocess.Popen(
-                [sys.executable, "-m", "tests.e2e.refresh_loop", integration.id, str(loops), stop],
+                [sys.executable, "-m", "testkit.refresh_loop", integration.id, str(loops), stop],
                 env=_process_env(env, wire_url),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -12,9 +12,13 @@ from services.integrations.models import AuthMethod, Integration, IntegrationSta
 from services.models import AccountStatus, AccountType
 from services.people.models import Person, PersonStatus
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind
-from services.sync.models import SnapshotAccount
+from services.sync.models import Grant, GrantSource, SnapshotAccount
 
 ORG = "org_scale"
+
+
+USERS = Grant.via_group("confluence-users", GrantSource.GROUP_MEMBERSHIP)
+ADMINS = Grant.via_group("confluence-administrators", GrantSource.ADMIN_GROUPS_SETTING)
 
 
 def access_data(n: int, now: datetime, organization_id: str = ORG) -> AccessData:
@@ -30,9 +34,10 @@ def access_data(n: int, now: datetime, organization_id: str = ORG) -> AccessData
                 email=f"user{i:06d}@acme.test",
                 account_type=AccountType.ATLASSIAN,
                 account_status=AccountStatus.ACTIVE,
-                is_admin=i % 50 == 0,
                 mfa_enabled=i % 3 != 0,
                 groups=("confluence-users",),
+                access_via=(USERS,),
+                admin_via=(ADMINS,) if i % 50 == 0 else (),
             )
         )
         if i % 10 == 9:

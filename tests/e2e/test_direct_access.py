@@ -1,0 +1,128 @@
+"""Issue 21 end to end (uvicorn, GraphQL, the simulator as a real server, the wire store):
+Confluence access granted directly — a role on the site, no group — is access. An offboarded
+person holding only such a grant makes ``confluence-offboarded-access-removed`` FAIL (it
+used to PASS: the account was not in the snapshot, which listed group members only)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from services.people.models import person_id
+from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator.roles import USER
+from testkit.graphql_client import failing_items
+from tests.e2e.access_support import CONNECT, connect_access_review, watch_check
+from tests.e2e.connect_support import Env, make_env
+from tests.e2e.test_remediation_api import OFFBOARDED, first_sync, offboard, prepare
+
+CHECK = """query($id: ID!) { check(id: $id) { result { status note } } }"""
+ADMINS = """query { accounts(filter: {admin: true}, first: 50) { edges { node {
+  accountId adminVia { kind source group role } } } } }"""
+ACCOUNT = """query($id: String!) { accounts(filter: {search: $id}, first: 5) { edges { node {
+  accountId hasAccess groups accessVia { kind source group role } directoryStatus } } } }"""
+
+
+@pytest.fixture
+def direct_sim() -> Iterator[RunningSimulator]:
+    """A small site; each test sets its own scene on it."""
+    sim = Simulator(generate_site(users=30, groups=5, pages=2, seed=21))
+    with start_simulator(sim) as running:
+        yield running
+
+
+@pytest.fixture(params=["wire"])
+async def env(request: pytest.FixtureRequest, direct_sim: RunningSimulator) -> AsyncIterator[Env]:
+    async for e in make_env(request, direct_sim, run_worker=True, scheduler_tick_seconds=3600):
+        yield e
+
+
+def direct_only(env: Env) -> str:
+    """An active staff account with a visible email, taken out of every group and granted
+    Confluence access directly (as ground truth, before Vigil's first sync)."""
+    site = env.sim.sim.site
+    operators = set(site.operators.values())
+    account = next(
+        a
+        for a in site.accounts.values()
+        if a.account_type == "atlassian"
+        and a.account_status == "active"
+        and a.email
+        and a.account_id not in operators
+        and site.groups_of(a.account_id)
+    )
+    for group in site.groups_of(account.account_id):
+        site.remove_member(group.group_id, account.account_id)
+    site.grant_role(account.account_id, USER)
+    assert site.groups_of(account.account_id) == []
+    assert site.has_confluence_access(account.account_id)
+    return account.account_id
+
+
+async def test_an_offboarded_person_with_direct_access_fails_the_offboarding_check(
+    env: Env,
+) -> None:
+    account_id = direct_only(env)
+    integration_id = await connect_access_review(env)  # with the Admin API key
+    await first_sync(env, integration_id)
+    await prepare(env, integration_id)
+    site = env.sim.sim.site
+    email = site.accounts[account_id].email
+    nodes = (await env.gql(ACCOUNT, {"id": email}))["accounts"]["edges"]
+    [node] = [e["node"] for e in nodes if e["node"]["accountId"] == account_id]
+    assert node["groups"] == [] and node["hasAccess"] is True
+    assert node["accessVia"] == [
+        {"kind": "DIRECT", "source": "ATLASSIAN", "group": None, "role": None}
+    ]
+    assert node["directoryStatus"] == "ACTIVE"
+
+    target = {"identity": {"person": {"id": person_id(env.org_id, email)}}}
+    async with watch_check(env, OFFBOARDED) as checks:
+        await offboard(env, target)
+        failing = await checks.until("FAILING", timeout=30)
+    assert failing["note"] is None  # measured with the Admin API key
+    [item] = failing_items(failing)
+    assert item["resourceId"] == account_id
+    assert item["reason"].endswith("still has Confluence access (directly)")
+
+
+async def test_without_a_key_access_is_measured_through_groups_and_the_checks_say_so(
+    env: Env,
+) -> None:
+    account_id = direct_only(env)
+    creds = env.sim.sim.credentials
+    connect = {
+        "purpose": "ACCESS_REVIEW",
+        "domain": env.sim.site_url(),
+        "email": creds.admin_token.email,
+        "apiToken": creds.admin_token.token,
+        "confirmCredentials": True,
+    }
+    payload = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
+    assert payload["userErrors"] == []
+    integration_id = payload["integration"]["id"]
+    await first_sync(env, integration_id)
+    await prepare(env, integration_id)
+    email = env.sim.sim.site.accounts[account_id].email
+    nodes = (await env.gql(ACCOUNT, {"id": email}))["accounts"]["edges"]
+    assert [e for e in nodes if e["node"]["accountId"] == account_id] == []  # out of sight
+
+    for check_id in (OFFBOARDED, "confluence-user-identified", "confluence-access-valid"):
+        async with asyncio.timeout(30):  # evaluated once Confluence is a critical system
+            while True:
+                result = (await env.gql(CHECK, {"id": check_id}))["check"]["result"]
+                if result is not None and result["status"] != "NOT_MONITORED":
+                    break
+                await asyncio.sleep(0.05)
+        assert result["note"] == (
+            "access measured through group membership only; add an Admin API key to see "
+            "direct grants"
+        )
+    admins = [e["node"] for e in (await env.gql(ADMINS))["accounts"]["edges"]]
+    assert admins and all(
+        g["source"] == "ADMIN_GROUPS_SETTING" and g["kind"] == "GROUP" and g["role"] is None
+        for a in admins
+        for g in a["adminVia"]
+    )
