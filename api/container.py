@@ -61,6 +61,7 @@ from services.crypto import KeyRing, keyring_from_settings
 from services.events import EventBus, InMemoryEventBus
 from services.events.replicated import ReplicatedEventBus
 from services.evidence.chain import evidence_key_from_settings
+from services.evidence.downloads import DownloadLinks
 from services.evidence.recorder import EvidenceRecorder
 from services.evidence.service import EvidencedSnapshots, EvidenceService
 from services.identity.accounts import AccountService
@@ -330,6 +331,12 @@ class Container:
             checks=CheckService(bus, engine, check_results=store.check_results),
             policies=policies,
             evidence=evidence,
+            downloads=DownloadLinks(
+                evidence,
+                keyring,
+                download_links=store.download_links,
+                key_valid=api_keys.key_still_valid,
+            ),
             check_exceptions=ExceptionService(
                 store.check_exceptions,
                 check_ids=check_ids,

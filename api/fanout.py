@@ -12,10 +12,11 @@ subscribers). Now:
   ``{"id": …, "type": "next", "payload": `` prefix followed by that same payload text. Only
   the fields of ``SHARED_FIELDS`` are shared: their results depend on the organization and
   the role alone and they have no per-subscriber first message (``syncProgress`` sends the
-  latest run on subscribing; ``apiKeyChanged`` depends on the caller's key).
+  latest run on subscribing, as does any subscription asked with an ``initial`` argument;
+  ``apiKeyChanged`` depends on the caller's key).
 - **Per-subscriber authorization.** A payload is queued for a subscriber only while its
   socket is registered and its key is not known to be revoked (``SocketRegistry.allows``);
-  a revoked key's sockets are still closed with 4403 by the registry.
+  a revoked key's sockets are still closed with 4401 by the registry.
 - **Bounded send queues.** Every frame of a socket (acks, pongs, results, completes) goes
   through its ``Outbox``: one FIFO written by one task, so a slow client never delays the
   others. A socket whose queue holds more than ``MAX_QUEUED_FRAMES`` frames, or more than
@@ -67,7 +68,10 @@ def shared_field(document: DocumentNode, operation_name: str | None) -> str | No
     selections = operations[0].selection_set.selections
     if len(selections) != 1 or not isinstance(selections[0], FieldNode):
         return None
-    name = selections[0].name.value
+    field = selections[0]
+    if any(a.name.value == "initial" for a in field.arguments or ()):
+        return None  # its first messages are the state when this subscriber joined
+    name = field.name.value
     return name if name in SHARED_FIELDS else None
 
 

@@ -7,7 +7,12 @@ shape, with the request id::
     {"errors": [{"message": "...", "extensions": {"code": "RATE_LIMITED", "retryAfter": 3,
                                                   "requestId": "..."}}]}
 
-Strawberry's own refusals (a body without a query, a query over GET, ...) become the same.
+Strawberry's own refusals (a body without a query, ...) become the same.
+
+Queries may also come as ``GET /graphql?query=…&variables=…&operationName=…`` (the
+GraphQL-over-HTTP spec; urql's default): same key, limits and errors as POST, answered
+``Cache-Control: no-store``. A mutation or subscription over GET is refused with 405 and
+``Allow: POST`` before anything runs, so a link or an image cannot change anything.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import json
 import logging
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -31,8 +37,10 @@ from api.container import Container
 from api.http_errors import ApiError, request_id
 from api.http_requests import authenticate, bearer_token, read_body
 from api.sockets import (
+    CLOSE_REVOKED,
     CLOSE_TOO_MANY,
     CLOSE_UNAVAILABLE,
+    KEY_REFUSED,
     SocketLimits,
     VigilTransportWSHandler,
     VigilWebSocketAdapter,
@@ -70,7 +78,7 @@ class VigilGraphQL(GraphQL[Context, None]):
                 max_cost=settings.max_query_cost,
             ),
             graphql_ide="graphiql" if settings.development else None,
-            allow_queries_via_get=False,
+            allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
             allowed_origins=settings.cors_origin_list,
@@ -92,11 +100,35 @@ class VigilGraphQL(GraphQL[Context, None]):
             return
         if scope["method"] == "POST":
             receive = await self._replayed_body(Request(scope, receive))
+        elif scope["method"] == "GET":
+            self._refuse_writes_over_get(Request(scope, receive))
         try:
             response = await self.run(Request(scope, receive))
         except StrawberryHTTPError as e:  # Strawberry's own refusal: the one error shape
             raise ApiError(e.status_code, e.reason) from None
+        if scope["method"] == "GET":  # an answer for this key only: no cache may keep it
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Vary"] = "Authorization"
         await response(scope, receive, send)
+
+    def _refuse_writes_over_get(self, request: Request) -> None:
+        """405 for a mutation or subscription sent over GET (GraphQL-over-HTTP); a document
+        that does not parse is left to Strawberry, which reports it."""
+        query = request.query_params.get("query")
+        if query is None:
+            return
+        try:
+            document = parse(query, max_tokens=self.container.settings.max_tokens)
+            operation = get_operation_ast(document, request.query_params.get("operationName"))
+        except GraphQLError:
+            return
+        if operation is not None and operation.operation is not OperationType.QUERY:
+            kind = operation.operation.value
+            raise HTTPException(
+                405,
+                f"a {kind} cannot be sent over GET: send it with POST (GET runs queries only)",
+                headers={"Allow": "POST"},
+            )
 
     async def _replayed_body(self, request: Request) -> Receive:
         """Read the whole body (at most ``max_body_bytes``) and replay it to Strawberry."""
@@ -148,8 +180,8 @@ class VigilGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             context.transport = "websocket"
             return context
-        if request.method == "GET":
-            return context  # GraphiQL page in development; queries over GET are refused.
+        if request.method == "GET" and "query" not in request.query_params:
+            return context  # the GraphiQL page in development; nothing runs
         context.principal = await authenticate(self.container, request)
         return context
 
@@ -181,7 +213,8 @@ class VigilGraphQL(GraphQL[Context, None]):
             reason = "the service cannot check API keys right now; retry shortly"
             await close_socket(context.response, CLOSE_UNAVAILABLE, reason)
             raise ConnectionRejectionError() from None
-        if principal is None:
+        if principal is None:  # 4401, not Strawberry's 4403: graphql-ws retries a 4403
+            await close_socket(context.response, CLOSE_REVOKED, KEY_REFUSED)
             raise ConnectionRejectionError()
         if not self.sockets.add(principal, context.response):
             limit = self.container.settings.max_websockets_per_key

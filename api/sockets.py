@@ -4,7 +4,7 @@ A ``graphql-transport-ws`` session authenticates once, in ``connection_init``; f
 
 - ``SocketRegistry`` knows every open socket by API key. For each key with open sockets it
   listens to the organization's ``api_keys`` topic on the event bus (which reaches every
-  process when the store is shared) and closes all of the key's sockets with 4403 when the
+  process when the store is shared) and closes all of the key's sockets with 4401 when the
   key is revoked; it also re-reads the key every ``recheck_seconds`` in case an event was
   missed (or a key was revoked straight in the database).
 - ``VigilTransportWSHandler`` re-validates the key (cached for ``recheck_seconds``) and takes
@@ -47,10 +47,13 @@ from services.models import Principal
 
 log = logging.getLogger(__name__)
 
-CLOSE_REVOKED = 4403
+# Close codes, chosen for how graphql-ws (the reference client) treats them: it never
+# retries 4401, 4400 and 4429 whatever its ``shouldRetry`` says, and retries 1013 and 4008.
+CLOSE_REVOKED = 4401  # the key is missing, unknown or revoked: retrying cannot help
 CLOSE_BAD_MESSAGE = 4400
 CLOSE_TOO_MANY = 4429
-CLOSE_UNAVAILABLE = 1011  # RFC 6455: the server cannot fulfil the request right now
+CLOSE_UNAVAILABLE = 1013  # RFC 6455 registry "Try Again Later": keys cannot be checked now
+KEY_REFUSED = "missing, invalid or revoked API key (connection_init authorization: Bearer <key>)"
 
 KeyCheck = Callable[[Principal], Awaitable[bool]]
 
@@ -113,10 +116,12 @@ class SocketRegistry:
             if watcher is not None and watcher is not asyncio.current_task():
                 watcher.cancel()
 
-    async def close_key(self, key_id: str, reason: str = "API key revoked") -> None:
-        """Close every socket of ``key_id`` with 4403."""
+    async def close_key(
+        self, key_id: str, reason: str = "API key revoked", code: int = CLOSE_REVOKED
+    ) -> None:
+        """Close every socket of ``key_id`` (with 4401 unless told otherwise)."""
         for ws in list(self._sockets.get(key_id, ())):
-            await close_socket(ws, CLOSE_REVOKED, reason)
+            await close_socket(ws, code, reason)
 
     async def stop(self) -> None:
         """Cancel the watchers (process shutdown)."""
@@ -142,7 +147,8 @@ class SocketRegistry:
         except* Exception:
             log.exception("watching API key %s for revocation failed", principal.api_key_id)
             self._revoked.add(principal.api_key_id)
-            await self.close_key(principal.api_key_id, "cannot verify the API key")
+            reason = "cannot verify the API key; reconnect shortly"
+            await self.close_key(principal.api_key_id, reason, CLOSE_UNAVAILABLE)
 
     async def _listen(self, principal: Principal) -> None:
         topic = topic_for(principal.organization_id, API_KEYS_CHANNEL)

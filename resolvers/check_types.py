@@ -16,6 +16,7 @@ from services.check_exceptions.models import CheckException as DomainException
 from services.checks import base, models
 from services.checks.models import CheckStatus
 from services.checks.service import CheckView, page_of_items
+from services.errors import NotFound
 from services.models import Framework
 from services.paging import Slice
 
@@ -188,7 +189,12 @@ class CheckResult:
         "until sealed."
     )
     changed_at: datetime = strawberry.field(
-        description="When the status or failing set last changed (UTC)."
+        description="When this result was recorded: the last time the status, the failing "
+        "items or the excepted items changed (UTC). Every change has a new result `id`."
+    )
+    status_changed_at: datetime = strawberry.field(
+        description="When the status last changed (UTC): the check has been `status` since "
+        "then, whatever its items did meanwhile."
     )
     # The items when they are in memory (a small pushed result, or a whole one); None when
     # they are read from the store by the result's id (``failing_count`` failing ones).
@@ -196,6 +202,26 @@ class CheckResult:
     excepted: strawberry.Private[tuple[models.CheckItem, ...] | None]
     failing_count: strawberry.Private[int]
     domain: strawberry.Private[models.CheckResult]
+    # The check's latest result when it was read or pushed (`checks`, `check`,
+    # `checkResultUpdated`), not a history entry.
+    latest: strawberry.Private[bool]
+
+    @strawberry.field(
+        description="The check this result belongs to (its `id` is stable). For a result of "
+        "`checks`, `check` or `checkResultUpdated`, `check.result` is this result, so a "
+        "normalised cache keyed by `Check.id` takes a pushed result into `checks` by itself "
+        "(docs/frontend.md); for a `checkHistory` entry it is the check's latest result."
+    )
+    async def check(self, info: strawberry.Info[Context, Any]) -> Check:
+        checks = info.context.services.checks
+        if self.latest:
+            definition = checks.definition(self.check_id)
+            if definition is not None:
+                return Check.of(definition, self)
+        view = await checks.get_check(principal_of(info), str(self.check_id), paged=True)
+        if view is None:  # pragma: no cover - results exist only for registered checks
+            raise NotFound(f"check {self.check_id} not found")
+        return Check.from_view(view)
 
     @strawberry.field(
         description="Resources failing the check (none when PASSING), a page at a time in the "
@@ -219,6 +245,8 @@ class CheckResult:
         r: models.CheckResult,
         failing_count: int | None = None,
         excepted_count: int | None = None,
+        *,
+        latest: bool = False,
     ) -> CheckResult:
         """Map the domain object; with ``failing_count``, ``r`` comes without its items (a
         ``paged`` read, or a large pushed result) and they are read from the store: the
@@ -235,16 +263,19 @@ class CheckResult:
             snapshot_id=strawberry.ID(r.snapshot_id) if r.snapshot_id else None,
             evidence_id=strawberry.ID(r.evidence_id) if r.evidence_id else None,
             changed_at=r.changed_at,
+            status_changed_at=r.status_since,
             failing=None if paged else r.failing_items,
             excepted=None if paged and excepted_count != 0 else r.excepted_items,
             failing_count=failing_count if failing_count is not None else len(r.failing_items),
             domain=r,
+            latest=latest,
         )
 
     @classmethod
-    def from_view(cls, view: models.ResultView) -> CheckResult:
-        """Map a result as read (with its items, or with their counts)."""
-        return cls.from_domain(view.result, view.failing_count, view.excepted_count)
+    def from_view(cls, view: models.ResultView, *, latest: bool = False) -> CheckResult:
+        """Map a result as read (with its items, or with their counts); ``latest``: the
+        check's latest result (read or pushed), not a history entry."""
+        return cls.from_domain(view.result, view.failing_count, view.excepted_count, latest=latest)
 
 
 @strawberry.type(
@@ -266,7 +297,18 @@ class Check:
     @classmethod
     def from_view(cls, view: CheckView) -> Check:
         """A check definition with its latest result."""
-        c: base.Check[Any] = view.check
+        result = (
+            CheckResult.from_domain(
+                view.result, view.failing_count, view.excepted_count, latest=True
+            )
+            if view.result
+            else None
+        )
+        return cls.of(view.check, result)
+
+    @classmethod
+    def of(cls, c: base.Check[Any], result: CheckResult | None) -> Check:
+        """A check definition with ``result`` (its latest)."""
         return cls(
             id=strawberry.ID(c.id),
             title=c.title,
@@ -276,11 +318,7 @@ class Check:
                 ControlRef(framework=ref.framework, id=ref.id, title=ref.title)
                 for ref in c.controls
             ],
-            result=(
-                CheckResult.from_domain(view.result, view.failing_count, view.excepted_count)
-                if view.result
-                else None
-            ),
+            result=result,
         )
 
 

@@ -10,7 +10,7 @@ import strawberry
 
 from resolvers.check_types import Check, CheckResult, CheckResultConnection
 from resolvers.context import Context, principal_of
-from resolvers.relay import After, First
+from resolvers.relay import INITIAL, After, First
 
 
 @strawberry.type(description="Check definitions, latest results and their history.")
@@ -53,7 +53,9 @@ class CheckQuery:
 @strawberry.type(description="Live check results.")
 class CheckSubscription:
     @strawberry.subscription(
-        description="A check's new result at every status or failing-set change (every role)."
+        description="A check's new result at every change of its status, failing or excepted "
+        "items (every role). Select `check { id result { id } }` for a normalised cache to "
+        "merge it into `checks` (docs/frontend.md)."
     )
     async def check_result_updated(
         self,
@@ -62,10 +64,18 @@ class CheckSubscription:
             strawberry.ID | None,
             strawberry.argument(description="Only this check; omit for every check."),
         ] = None,
+        initial: Annotated[
+            bool,
+            strawberry.argument(
+                description=INITIAL.format(
+                    what="the current result of each evaluated check (or of `checkId`)"
+                )
+            ),
+        ] = False,
     ) -> AsyncGenerator[CheckResult, None]:
         results = info.context.services.checks.watch(
-            principal_of(info), str(check_id) if check_id is not None else None
+            principal_of(info), str(check_id) if check_id is not None else None, initial=initial
         )
         async with aclosing(results):
             async for view in results:
-                yield CheckResult.from_view(view)
+                yield CheckResult.from_view(view, latest=True)

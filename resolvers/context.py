@@ -13,6 +13,7 @@ from services.check_exceptions.service import ExceptionService
 from services.checks.service import CheckService
 from services.errors import Forbidden
 from services.events import EventBus
+from services.evidence.downloads import DownloadLinks
 from services.evidence.service import EvidenceService
 from services.identity.accounts import AccountService
 from services.identity.service import IdentityService
@@ -53,6 +54,7 @@ class AppServices:
     checks: CheckService
     policies: PolicyService
     evidence: EvidenceService
+    downloads: DownloadLinks
     check_exceptions: ExceptionService
     # Telling people: alert channels and deliveries.
     alerts: AlertService

@@ -121,12 +121,9 @@ class UserErrors(FieldExtension):
     The resolver returns its success payload; a ``DomainError`` it raises becomes
     ``Payload(user_errors=user_errors(error, info))``, the payload being the mutation's
     return type. Anything else propagates (a GraphQL error, masked when unexpected).
-    ``argument_paths=False`` keeps the service's field paths unchanged (the remediation
-    mutations have always answered them so).
     """
 
-    def __init__(self, *, argument_paths: bool = True) -> None:
-        self._argument_paths = argument_paths
+    def __init__(self) -> None:
         self._payload: Callable[..., Any] | None = None
 
     def apply(self, field: StrawberryField) -> None:
@@ -151,7 +148,7 @@ class UserErrors(FieldExtension):
             return await next_(source, info, **kwargs)
         except DomainError as exc:
             assert self._payload is not None
-            errors = user_errors(exc, info if self._argument_paths else None)
+            errors = user_errors(exc, info)
             return self._payload(user_errors=errors)
 
 

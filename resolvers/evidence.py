@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,6 +14,25 @@ from resolvers.context import Context, principal_of
 from resolvers.evidence_types import Evidence, EvidenceChainStatus, EvidenceConnection
 from resolvers.relay import After, First
 from services.errors import ValidationFailed
+
+
+@strawberry.enum(description="The file format of an evidence export.")
+class EvidenceExportFormat(Enum):
+    JSON = strawberry.enum_value(
+        "json", description="`vigil-evidence/2`: the records and the chunks they refer to."
+    )
+    CSV = strawberry.enum_value("csv", description="One row per record (list counts, no lists).")
+
+
+@strawberry.type(description="A download link for a browser.")
+class EvidenceExportLink:
+    url: str = strawberry.field(
+        description="`/evidence/export?token=…`, relative to the API's origin: open it (a "
+        "plain link, no header needed) before `expiresAt`; it works once."
+    )
+    expires_at: datetime = strawberry.field(
+        description="When the link stops working (a minute after it was made)."
+    )
 
 
 @strawberry.type(description="Reads of evidence (every role).")
@@ -62,3 +84,25 @@ class EvidenceQuery:
             raise ValidationFailed("not a Vigil evidence checkpoint", field=["checkpoint"])
         status = await info.context.services.evidence.verify(principal_of(info), point)
         return EvidenceChainStatus.from_domain(status)
+
+    @strawberry.field(
+        description="A one-minute, single-use link to `GET /evidence/export` of a check's "
+        "evidence, for a browser, which cannot send an `Authorization` header with a plain "
+        "link (every role: it is a read; making it writes nothing). It is tied to the "
+        "caller's API key. An unknown check is a NOT_FOUND error."
+    )
+    async def evidence_export_link(
+        self,
+        info: strawberry.Info[Context, Any],
+        check_id: Annotated[strawberry.ID, strawberry.argument(description="The check.")],
+        format: Annotated[
+            EvidenceExportFormat, strawberry.argument(description="The file format.")
+        ] = EvidenceExportFormat.JSON,
+    ) -> EvidenceExportLink:
+        link = info.context.services.downloads.create(
+            principal_of(info), str(check_id), format.name.lower()
+        )
+        return EvidenceExportLink(
+            url="/evidence/export?" + urlencode({"token": link.token}),
+            expires_at=link.expires_at,
+        )

@@ -21,6 +21,7 @@ from resolvers.integration_types import (
     StartConfluenceOAuthPayload,
     UpdateIntegrationSettingsInput,
 )
+from resolvers.relay import INITIAL
 from services.integrations.models import IntegrationStatus, Purpose
 from services.integrations.settings import SettingsChange, update_settings
 
@@ -240,9 +241,16 @@ class IntegrationSubscription:
         "`lastSyncAt` / `currentSnapshotAt` after a successful sync (every role)."
     )
     async def integration_status_changed(
-        self, info: strawberry.Info[Context, Any]
+        self,
+        info: strawberry.Info[Context, Any],
+        initial: Annotated[
+            bool,
+            strawberry.argument(
+                description=INITIAL.format(what="every integration that is not DISCONNECTED")
+            ),
+        ] = False,
     ) -> AsyncGenerator[Integration, None]:
-        integrations = info.context.services.integrations.watch(principal_of(info))
+        integrations = info.context.services.integrations.watch(principal_of(info), initial=initial)
         async with aclosing(integrations):
             async for integration in integrations:
                 yield Integration.from_domain(integration)

@@ -14,9 +14,9 @@ import strawberry
 from resolvers.context import AppServices, Context, principal_of
 from resolvers.evidence_types import Evidence
 from resolvers.integration_types import Integration
-from resolvers.people_types import Person
 from resolvers.relay import Node
 from resolvers.review_types import AccessReview
+from resolvers.snapshot_types import Person
 from resolvers.sync_types import SyncRun
 from resolvers.systems import CriticalSystem
 from resolvers.types import ApiKey

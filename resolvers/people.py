@@ -14,14 +14,14 @@ from resolvers.errors import UserErrors
 from resolvers.people_types import (
     OffboardPersonInput,
     PeoplePayload,
-    Person,
     PersonConnection,
     PersonFilter,
     PersonInput,
     PersonOrder,
     PersonPayload,
 )
-from resolvers.relay import After, First
+from resolvers.relay import INITIAL, After, First
+from resolvers.snapshot_types import Person
 from services.people.service import watch_people
 
 
@@ -110,6 +110,10 @@ class PeopleMutation:
 class PeopleChanged:
     total_count: int = strawberry.field(description="How many people the organization has now.")
     changed_at: datetime = strawberry.field(description="When the change was announced (UTC).")
+    initial: bool = strawberry.field(
+        description="True for the first message of `peopleChanged(initial: true)`: the "
+        "subscription is live and this is the current count, not a change."
+    )
 
 
 @strawberry.type(description="Live people changes.")
@@ -119,10 +123,17 @@ class PeopleSubscription:
         "import), once per batch (every role); refetch `people` to see them."
     )
     async def people_changed(
-        self, info: strawberry.Info[Context, Any]
+        self,
+        info: strawberry.Info[Context, Any],
+        initial: Annotated[
+            bool,
+            strawberry.argument(description=INITIAL.format(what="the current count")),
+        ] = False,
     ) -> AsyncGenerator[PeopleChanged, None]:
         services = info.context.services
-        counts = watch_people(services.bus, services.people, principal_of(info))
+        counts = watch_people(services.bus, services.people, principal_of(info), initial=initial)
         async with aclosing(counts):
-            async for total_count in counts:
-                yield PeopleChanged(total_count=total_count, changed_at=datetime.now(UTC))
+            async for total_count, first in counts:
+                yield PeopleChanged(
+                    total_count=total_count, changed_at=datetime.now(UTC), initial=first
+                )

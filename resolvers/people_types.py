@@ -1,4 +1,5 @@
-"""GraphQL types of people (SPEC §4, §7)."""
+"""GraphQL types of people (SPEC §4, §7). ``Person`` itself is in ``snapshot_types`` beside
+``Account``: each refers to the other (``Person.accounts``, ``AccountIdentity.person``)."""
 
 from __future__ import annotations
 
@@ -9,55 +10,12 @@ import strawberry
 
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
+from resolvers.snapshot_types import Person
 from services.paging import Slice
 from services.people import models
 from services.people.models import PersonSortField, PersonStatus
 from services.people.validation import PersonDraft
-
-graphql_enum(
-    PersonStatus,
-    name="PersonStatus",
-    description="Whether a person still works here.",
-    values={
-        PersonStatus.ACTIVE: "Works here.",
-        PersonStatus.OFFBOARDED: "Left at `offboardedAt`; their accounts should be closed.",
-    },
-)
-
-
-@strawberry.type(description="A member of the workforce, from the HR source of truth.")
-class Person(Node):
-    id: strawberry.ID = strawberry.field(description="Opaque person id.")
-    email: str = strawberry.field(
-        description="Work email; identifies the person (case-insensitively) and links accounts."
-    )
-    name: str | None = strawberry.field(description="Full name.")
-    status: PersonStatus = strawberry.field(description="Whether the person still works here.")
-    job_role: str | None = strawberry.field(
-        description="Job role, matched against a ROLE_BASED critical system's allowed roles."
-    )
-    start_date: date | None = strawberry.field(description="First working day.")
-    offboarded_at: datetime | None = strawberry.field(
-        description="When the person left (UTC); set exactly when OFFBOARDED."
-    )
-    created_at: datetime = strawberry.field(description="When Vigil first recorded the person.")
-    updated_at: datetime = strawberry.field(description="When the record last changed.")
-
-    @classmethod
-    def from_domain(cls, p: models.Person) -> Person:
-        """Map the domain object."""
-        return cls(
-            id=strawberry.ID(p.id),
-            email=p.email,
-            name=p.name,
-            status=p.status,
-            job_role=p.job_role,
-            start_date=p.start_date,
-            offboarded_at=p.offboarded_at,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
 
 
 @strawberry.input(

@@ -28,6 +28,11 @@ USER_ERRORS = (
     "Expected failures (validation, not found, forbidden by role, conflicting state); empty "
     "on success. When not empty, the result object is null and nothing changed."
 )
+INITIAL = (
+    "true: first send {what} as it is once this subscription is live, then every change "
+    "(so nothing changed between a query and this subscription is lost: see docs/api.md). "
+    "Default false: changes only."
+)
 
 First = Annotated[int | None, strawberry.argument(description=FIRST)]
 After = Annotated[str | None, strawberry.argument(description=AFTER)]

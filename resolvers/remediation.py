@@ -15,11 +15,12 @@ from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError, UserErrors
 from resolvers.integration_types import Integration
-from resolvers.relay import PageInfo
+from resolvers.relay import EDGES, INITIAL, PAGE_INFO, After, First, PageInfo
 from services.errors import DomainError
 from services.paging import Slice
 from services.remediation import models
 from services.remediation.models import ActionKind, ActionState, SourceType
+from services.remediation.plan_view import PlanSummary, plan_page, watch_plan
 from services.remediation.service import PlanFilter, RemediationService
 
 
@@ -216,6 +217,12 @@ class RemediationAction:
     )
     approved_at: datetime | None = strawberry.field(description="When it was confirmed.")
     updated_at: datetime | None = strawberry.field(description="Last state change.")
+    version: str = strawberry.field(
+        description="Orders the versions of this action a client receives (the mutation's "
+        "answer, `remediationUpdated` pushes, the plan): of two, the greater `version` (compare "
+        "as strings) is the later state, even when a push overtakes the mutation's answer. "
+        "`0` while only planned."
+    )
     calls: list[RemediationCall] = strawberry.field(description="Requests sent, oldest first.")
     verification: RemediationVerification | None = strawberry.field(
         description="The last read-back, once made."
@@ -266,6 +273,7 @@ class RemediationAction:
             approved_by=_id(a.approved_by),
             approved_at=a.approved_at,
             updated_at=a.updated_at,
+            version=_version(a),
             calls=[
                 RemediationCall(
                     method=c.method,
@@ -296,6 +304,20 @@ def _verification(v: models.Verification) -> RemediationVerification:
             RemediationObservation(field=o.field, value=o.value, scope=o.scope) for o in v.observed
         ],
     )
+
+
+#: States in the order an attempt goes through them (a later state ranks higher).
+_STATE_RANK = {ActionState.PENDING: 0, ActionState.CALLING: 1, ActionState.DONE: 2}
+
+
+def _version(a: models.RemediationAction) -> str:
+    """``<updatedAt in ms, 15 digits>.<rank of the state>``: every state change moves
+    ``updatedAt`` and an attempt's states only move forward, so at the same millisecond the
+    state further along is the later one; a new attempt (approval after FAILED) comes later."""
+    if a.state is None or a.updated_at is None:
+        return "0"
+    ms = int(a.updated_at.timestamp() * 1000)
+    return f"{ms:015d}.{_STATE_RANK.get(a.state, 3)}"
 
 
 def _id(value: str | None) -> strawberry.ID | None:
@@ -399,6 +421,56 @@ class RemediationActionConnection:
         )
 
 
+@strawberry.type(description="The remediation plan's actions, by action id.")
+class RemediationPlanConnection:
+    edges: list[RemediationActionEdge] = strawberry.field(description=EDGES)
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(
+        description="How many actions the plan has (with the same filter), on every page."
+    )
+
+    @classmethod
+    def of(
+        cls, page: Slice[models.RemediationAction], after: str | None
+    ) -> RemediationPlanConnection:
+        """The connection of a page of the plan."""
+        return cls(
+            edges=[
+                RemediationActionEdge(node=RemediationAction.from_domain(a), cursor=c)
+                for c, a in page.items
+            ],
+            page_info=PageInfo.of(page, after),
+            total_count=page.total_count,
+        )
+
+
+@strawberry.type(description="The remediation plan changed: re-read what is shown.")
+class RemediationPlanChange:
+    total_count: int = strawberry.field(description="How many actions the plan has now.")
+    executable_count: int = strawberry.field(
+        description="How many of them are executable and not approved yet."
+    )
+    in_progress_count: int = strawberry.field(
+        description="How many of them are approved and not finished (PENDING or DONE)."
+    )
+    changed_at: datetime = strawberry.field(description="When the change was seen (UTC).")
+    initial: bool = strawberry.field(
+        description="True for the first message of `remediationPlanChanged(initial: true)`: "
+        "the plan as it is, not a change."
+    )
+
+    @classmethod
+    def of(cls, summary: PlanSummary) -> RemediationPlanChange:
+        """Map the service-layer summary."""
+        return cls(
+            total_count=summary.total,
+            executable_count=summary.executable,
+            in_progress_count=summary.in_progress,
+            changed_at=summary.changed_at,
+            initial=summary.initial,
+        )
+
+
 @strawberry.input(description="Opt in to remediation's writes.")
 class EnableConfluenceRemediationInput:
     confirm: bool = strawberry.field(
@@ -424,11 +496,23 @@ class EnableConfluenceRemediationPayload:
     )
 
 
+def _plan_filter(f: RemediationPlanFilter | None) -> PlanFilter:
+    f = f or RemediationPlanFilter()
+    return PlanFilter(
+        account_id=str(f.account_id) if f.account_id else None,
+        source=models.SourceType(f.source.name) if f.source else None,
+    )
+
+
 @strawberry.type
 class RemediationQuery:
     """Reads of remediation plans and actions (any role)."""
 
-    @strawberry.field(description="What Vigil would call in Atlassian, and why.")
+    @strawberry.field(
+        description="What Vigil would call in Atlassian, and why.",
+        deprecation_reason="Use remediationPlanActions: the same actions as a connection "
+        "(totalCount, paging by action id).",
+    )
     async def remediation_plan(
         self,
         info: strawberry.Info[Context, Any],
@@ -437,13 +521,28 @@ class RemediationQuery:
             strawberry.argument(description="Only some accounts or sources."),
         ] = None,
     ) -> list[RemediationAction]:
-        f = filter or RemediationPlanFilter()
-        plan_filter = PlanFilter(
-            account_id=str(f.account_id) if f.account_id else None,
-            source=models.SourceType(f.source.name) if f.source else None,
-        )
-        actions = await _service(info).plan(principal_of(info), plan_filter)
+        actions = await _service(info).plan(principal_of(info), _plan_filter(filter))
         return [RemediationAction.from_domain(a) for a in actions]
+
+    @strawberry.field(
+        description="What Vigil would call in Atlassian, and why: the plan's actions by action "
+        "id, a page at a time, with the state of those already approved (any role). "
+        "`remediationPlanChanged` says when to read it again."
+    )
+    async def remediation_plan_actions(
+        self,
+        info: strawberry.Info[Context, Any],
+        filter: Annotated[
+            RemediationPlanFilter | None,
+            strawberry.argument(description="Only some accounts or sources."),
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> RemediationPlanConnection:
+        page = await plan_page(
+            _service(info), principal_of(info), _plan_filter(filter), first, after
+        )
+        return RemediationPlanConnection.of(page, after)
 
     @strawberry.field(description="Approved remediation actions with their state.")
     async def remediations(
@@ -466,7 +565,7 @@ class RemediationMutation:
 
     @strawberry.mutation(
         description="Approve planned actions and carry them out in Atlassian (ADMIN only).",
-        extensions=[UserErrors(argument_paths=False)],
+        extensions=[UserErrors()],
     )
     async def execute_remediation(
         self,
@@ -487,7 +586,7 @@ class RemediationMutation:
             "Stop approved actions that are not called yet (ADMIN): they end CANCELLED, with "
             "an evidence record."
         ),
-        extensions=[UserErrors(argument_paths=False)],
+        extensions=[UserErrors()],
     )
     async def cancel_remediation(
         self,
@@ -506,7 +605,7 @@ class RemediationMutation:
             "Undo a suspension or deactivation Vigil made, for mistakes (ADMIN, confirm: true): "
             "the account gets back exactly what it had (its groups and roles were kept)."
         ),
-        extensions=[UserErrors(argument_paths=False)],
+        extensions=[UserErrors()],
     )
     async def restore_access(
         self,
@@ -526,7 +625,7 @@ class RemediationMutation:
             "again with write:confluence-groups; for every connection, lift the blocks a "
             "refusal (not a site admin, a missing scope) put on its writes."
         ),
-        extensions=[UserErrors(argument_paths=False)],
+        extensions=[UserErrors()],
     )
     async def enable_confluence_remediation(
         self,
@@ -559,3 +658,21 @@ class RemediationSubscription:
         async with aclosing(actions):  # type: ignore[type-var]
             async for action in actions:
                 yield RemediationAction.from_domain(action)
+
+    @strawberry.subscription(
+        description="Whenever the remediation plan changed (its actions, their states, what "
+        "is executable), with its counts (any role): re-read `remediationPlanActions`."
+    )
+    async def remediation_plan_changed(
+        self,
+        info: strawberry.Info[Context, Any],
+        initial: Annotated[
+            bool, strawberry.argument(description=INITIAL.format(what="the plan's counts"))
+        ] = False,
+    ) -> AsyncGenerator[RemediationPlanChange, None]:
+        summaries = watch_plan(
+            info.context.services.bus, _service(info), principal_of(info), initial=initial
+        )
+        async with aclosing(summaries):
+            async for summary in summaries:
+                yield RemediationPlanChange.of(summary)

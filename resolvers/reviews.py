@@ -10,7 +10,7 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.errors import UserErrors
-from resolvers.relay import After, First
+from resolvers.relay import INITIAL, After, First
 from resolvers.review_types import (
     AccessReview,
     AccessReviewConnection,
@@ -120,6 +120,12 @@ class ReviewSubscription:
             strawberry.ID | None,
             strawberry.argument(description="Only this review; omit for every review."),
         ] = None,
+        initial: Annotated[
+            bool,
+            strawberry.argument(
+                description=INITIAL.format(what="`reviewId`'s review (or the newest review)")
+            ),
+        ] = False,
     ) -> AsyncGenerator[AccessReview, None]:
         services = info.context.services
         reviews = watch_reviews(
@@ -127,6 +133,7 @@ class ReviewSubscription:
             services.reviews,
             principal_of(info),
             str(review_id) if review_id is not None else None,
+            initial=initial,
         )
         async with aclosing(reviews):
             async for review in reviews:

@@ -1,22 +1,79 @@
-"""GraphQL types of the current snapshots: accounts (ACCESS_REVIEW) and pages (POLICY)."""
+"""GraphQL types of the current snapshots: accounts (ACCESS_REVIEW) and the people they
+belong to, and pages (POLICY)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import strawberry
 
+from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.people_types import Person
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, PageInfo
+from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
 from services.identity.views import AccountView
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 from services.paging import Slice
+from services.people import models as people
+from services.people.models import PersonStatus
 from services.sync import models
 from services.sync.models import GrantKind, GrantSource
 
 _FILTER_TEXT = "At most 200 characters."
+
+
+graphql_enum(
+    PersonStatus,
+    name="PersonStatus",
+    description="Whether a person still works here.",
+    values={
+        PersonStatus.ACTIVE: "Works here.",
+        PersonStatus.OFFBOARDED: "Left at `offboardedAt`; their accounts should be closed.",
+    },
+)
+
+
+@strawberry.type(description="A member of the workforce, from the HR source of truth.")
+class Person(Node):
+    id: strawberry.ID = strawberry.field(description="Opaque person id.")
+    email: str = strawberry.field(
+        description="Work email; identifies the person (case-insensitively) and links accounts."
+    )
+    name: str | None = strawberry.field(description="Full name.")
+    status: PersonStatus = strawberry.field(description="Whether the person still works here.")
+    job_role: str | None = strawberry.field(
+        description="Job role, matched against a ROLE_BASED critical system's allowed roles."
+    )
+    start_date: date | None = strawberry.field(description="First working day.")
+    offboarded_at: datetime | None = strawberry.field(
+        description="When the person left (UTC); set exactly when OFFBOARDED."
+    )
+    created_at: datetime = strawberry.field(description="When Vigil first recorded the person.")
+    updated_at: datetime = strawberry.field(description="When the record last changed.")
+
+    @strawberry.field(
+        description="The accounts of the current ACCESS_REVIEW snapshot linked to this person "
+        "(automatically by email, or by hand), by account id; empty before the first sync."
+    )
+    async def accounts(self, info: strawberry.Info[Context, Any]) -> list[Account]:
+        views = await info.context.services.accounts.of_person(principal_of(info), str(self.id))
+        return [Account.from_view(v) for v in views]
+
+    @classmethod
+    def from_domain(cls, p: people.Person) -> Person:
+        """Map the domain object."""
+        return cls(
+            id=strawberry.ID(p.id),
+            email=p.email,
+            name=p.name,
+            status=p.status,
+            job_role=p.job_role,
+            start_date=p.start_date,
+            offboarded_at=p.offboarded_at,
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+        )
 
 
 graphql_enum(
@@ -311,6 +368,11 @@ class AccountFilter:
     account_type: AccountType | None = strawberry.field(
         default=None, description="Only accounts with this `accountType`."
     )
+    person_status: PersonStatus | None = strawberry.field(
+        default=None,
+        description="Only accounts linked to a person with this status (e.g. OFFBOARDED: "
+        "accounts of people who left); unlinked accounts never match.",
+    )
 
     def to_domain(self) -> models.AccountFilter:
         """The service-layer filter."""
@@ -322,6 +384,7 @@ class AccountFilter:
             group=self.group,
             search=self.search,
             account_type=self.account_type,
+            person_status=self.person_status.value if self.person_status else None,
         )
 
 

@@ -19,6 +19,10 @@ Rotation: :class:`KeyRing` holds the current key (used for every encryption) and
 (decryption only). Decrypting under an old key reports ``needs_rotation=True``; the caller
 re-encrypts and stores the new envelope. No message or repr ever contains key material or
 plaintext.
+
+Short-lived signed values (evidence download links) are MACed with a subkey derived from the
+same keys (HMAC-SHA256 of a fixed label under the key: never the encryption key itself),
+per purpose: ``mac(purpose, data)`` / ``verify_mac(purpose, data, tag)``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -43,6 +48,11 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 _AAD_DOMAIN = "vigil.credential"
 _KID_RE = re.compile(r"[0-9a-f]{16}")
+_MAC_DERIVATION = b"vigil.mac.v1"
+
+
+def _mac(subkey: bytes, purpose: str, data: bytes) -> bytes:
+    return hmac.new(subkey, purpose.encode() + b"\0" + data, hashlib.sha256).digest()
 
 
 class CryptoError(VigilError):
@@ -137,10 +147,11 @@ def _kid_of(envelope: Mapping[str, object]) -> str:
 class KeyRing:
     """The current encryption key plus old keys kept for decryption during rotation."""
 
-    __slots__ = ("_ciphers", "_current_kid")
+    __slots__ = ("_ciphers", "_current_kid", "_macs")
 
     def __init__(self, current: bytes, old: Sequence[bytes] = ()) -> None:
         self._ciphers: dict[str, AESGCM] = {}
+        self._macs: dict[str, bytes] = {}  # derived MAC subkeys, by key id
         self._current_kid = self._add(current, "current key")
         for i, key in enumerate(old):
             self._add(key, f"old key [{i}]")
@@ -149,9 +160,29 @@ class KeyRing:
         if not isinstance(key, bytes) or len(key) != KEY_BYTES:
             raise KeyConfigError(f"{what} must be exactly {KEY_BYTES} bytes")
         kid = key_id(key)
-        # Keep only the cipher object, never the raw key bytes, on the instance.
+        # Keep only the cipher object and a derived MAC subkey, never the raw key bytes.
         self._ciphers.setdefault(kid, AESGCM(key))
+        self._macs.setdefault(kid, hmac.new(key, _MAC_DERIVATION, hashlib.sha256).digest())
         return kid
+
+    def mac(self, purpose: str, data: bytes) -> str:
+        """``<kid>.<base64url HMAC-SHA256>`` of ``data`` for ``purpose``, under the current
+        key's MAC subkey."""
+        tag = _mac(self._macs[self._current_kid], purpose, data)
+        return f"{self._current_kid}.{base64.urlsafe_b64encode(tag).decode().rstrip('=')}"
+
+    def verify_mac(self, purpose: str, data: bytes, tag: str) -> bool:
+        """Whether ``tag`` (from ``mac``, under any key of the ring) is ``data``'s for
+        ``purpose``."""
+        kid, _, encoded = tag.partition(".")
+        subkey = self._macs.get(kid)
+        if subkey is None or not encoded:
+            return False
+        try:
+            given = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        except (binascii.Error, ValueError):
+            return False
+        return hmac.compare_digest(given, _mac(subkey, purpose, data))
 
     @property
     def current_kid(self) -> str:

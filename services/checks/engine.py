@@ -16,7 +16,8 @@ checks the scopes select (all, a source's, or those reading one input of a sourc
    evidence id; the result is stored (compare-and-set on its version, so two processes
    cannot both record one change), appended to the history, and published on the bus
    (``checkResultUpdated``), then reported to ``on_result_changed`` (alerts). ``changedAt``
-   moves only when the status changes.
+   moves at every recorded change (a new result id); ``statusChangedAt`` only when the
+   status changes.
 
 A changed outcome the store refuses to record because a document would be over its size
 limit (``DocumentTooLarge``) is not dropped in silence: the check's result becomes
@@ -206,13 +207,14 @@ class CheckEngine:
             excepted_items=outcome.excepted_items,
             evaluated_at=now,
             changed_at=now,
+            status_changed_at=now,
             data_as_of=outcome.data_as_of,
             snapshot_id=outcome.snapshot_id,
             note=outcome.note,
         )
         results = self._check_results
         if state is not None and state.digest == result.digest:
-            kept = replace(result, changed_at=state.changed_at, evidence_id=state.evidence_id)
+            kept = _kept(result, state)
             await results.touch(kept, expected_version=state.version)
             return Evaluation(check, kept, None, outcome.population, False, False)
         if (
@@ -265,7 +267,7 @@ class CheckEngine:
             previous = heads[0].result if heads else None
         status_changed = state is None or state.status is not result.status
         if not status_changed and state is not None:
-            result = replace(result, changed_at=state.changed_at)
+            result = replace(result, status_changed_at=state.status_changed_at or state.changed_at)
         result = replace(result, id=new_id("res"))
         evaluation = Evaluation(check, result, previous, population, True, status_changed)
         try:
@@ -303,7 +305,7 @@ class CheckEngine:
             excepted_items=(),
         )
         if state is not None and state.digest == failed.digest:  # already that ERROR
-            kept = replace(failed, changed_at=state.changed_at, evidence_id=state.evidence_id)
+            kept = _kept(failed, state)
             await self._check_results.touch(
                 kept, expected_version=state.version, unrecorded=unrecorded
             )
@@ -315,16 +317,27 @@ class CheckEngine:
             return None
 
 
-def _unrecorded(result: CheckResult, state: StoredState) -> CheckResult:
-    """The stored ERROR that stands for ``result``'s unrecordable outcome, re-evaluated."""
+def _kept(result: CheckResult, state: StoredState) -> CheckResult:
+    """``result`` re-evaluated without a change: the stored result's times and evidence."""
     return replace(
         result,
-        status=CheckStatus.ERROR,
-        reason=state.reason,
-        failing_items=(),
-        excepted_items=(),
         changed_at=state.changed_at,
+        status_changed_at=state.status_changed_at,
         evidence_id=state.evidence_id,
+    )
+
+
+def _unrecorded(result: CheckResult, state: StoredState) -> CheckResult:
+    """The stored ERROR that stands for ``result``'s unrecordable outcome, re-evaluated."""
+    return _kept(
+        replace(
+            result,
+            status=CheckStatus.ERROR,
+            reason=state.reason,
+            failing_items=(),
+            excepted_items=(),
+        ),
+        state,
     )
 
 

@@ -78,9 +78,17 @@ class CheckResult:
     snapshot_id: str | None = None
     evidence_id: str | None = None
     id: str | None = None
+    # When the status last changed; ``changed_at`` moves at every recorded change (status,
+    # failing or excepted items). None: recorded before it was kept (then ``changed_at``).
+    status_changed_at: datetime | None = None
     # A limit of what the evaluation could see (``Outcome.note``); kept current like
     # ``reason`` (not part of the digest).
     note: str | None = None
+
+    @property
+    def status_since(self) -> datetime:
+        """When the status last changed (``changed_at`` for results recorded before)."""
+        return self.status_changed_at or self.changed_at
 
     @property
     def digest(self) -> str:
@@ -100,6 +108,7 @@ class CheckResult:
             "exceptedItems": items_to_json(self.excepted_items),
             "evaluatedAt": self.evaluated_at,
             "changedAt": self.changed_at,
+            "statusChangedAt": self.status_changed_at,
             "dataAsOf": self.data_as_of,
             "snapshotId": self.snapshot_id,
             "evidenceId": self.evidence_id,
@@ -128,6 +137,7 @@ class CheckResult:
             snapshot_id=raw.get("snapshotId"),
             evidence_id=raw.get("evidenceId"),
             id=raw.get("id"),
+            status_changed_at=_time(raw.get("statusChangedAt")),
             note=raw.get("note"),
         )
 
@@ -186,5 +196,6 @@ class StoredState:
     changed_at: datetime
     evidence_id: str | None
     reason: str | None = None
+    status_changed_at: datetime | None = None
     unrecorded_digest: str | None = None
     unrecorded_at: datetime | None = None

@@ -12,7 +12,7 @@ from services.checks.engine import CheckEngine
 from services.checks.events import CHECKS_CHANNEL, result_from_event
 from services.checks.models import CheckItem, CheckResult, ResultView
 from services.errors import NotFound, ValidationFailed
-from services.events import EventBus, topic_for
+from services.events import EventBus, subscribe_now, topic_for
 from services.models import Principal
 from services.paging import Slice, decode_cursor, encode_cursor, make_slice, page_size
 
@@ -139,23 +139,55 @@ class CheckService:
         return make_slice(rows, limit=limit, total=total, key=lambda v: _cursor(v.result))
 
     async def watch(
-        self, principal: Principal, check_id: str | None
+        self, principal: Principal, check_id: str | None, *, initial: bool = False
     ) -> AsyncGenerator[ResultView, None]:
         """Every change of the organization's results (of one check when given); a large
-        result comes without its items (``ResultView``)."""
+        result comes without its items (``ResultView``).
+
+        ``initial``: first the current result of each evaluated check (in catalogue order),
+        read once the subscription is registered, so no change after it is missed; a change
+        that the current results already show is not sent again.
+        """
         if check_id is not None:
             self._known(check_id)
-        events = self._bus.subscribe(topic_for(principal.organization_id, CHECKS_CHANNEL))
+        org = principal.organization_id
+        events = await subscribe_now(self._bus, topic_for(org, CHECKS_CHANNEL))
         try:
+            sent: dict[str, CheckResult] = {}
+            if initial:
+                heads = await self._check_results.list_latest_heads(
+                    organization_id=org, check_id=check_id
+                )
+                order = {c.id: n for n, c in enumerate(self._engine.checks)}
+                for view in sorted(heads, key=lambda v: order.get(v.result.check_id, len(order))):
+                    if view.result.check_id in order:
+                        sent[view.result.check_id] = view.result
+                        yield view
             async for event in events:
-                if check_id is None or event.get("check_id") == check_id:
-                    yield result_from_event(event)
+                if check_id is not None and event.get("check_id") != check_id:
+                    continue
+                view = result_from_event(event)
+                if _newer(view.result, sent.get(view.result.check_id)):
+                    sent[view.result.check_id] = view.result
+                    yield view
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
+
+    def definition(self, check_id: str) -> Check[Any] | None:
+        """The registered check with this id."""
+        return self._engine.definition(check_id)
 
     def _known(self, check_id: str) -> None:
         if self._engine.definition(check_id) is None:
             raise NotFound(f"check {check_id} not found", field=["checkId"])
+
+
+def _newer(result: CheckResult, shown: CheckResult | None) -> bool:
+    """Whether a pushed ``result`` is news after ``shown`` (the current result sent first):
+    not that very result, nor one recorded before it."""
+    if shown is None:
+        return True
+    return result.id != shown.id and result.evaluated_at >= shown.changed_at
 
 
 def page_of_items(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
@@ -75,3 +76,44 @@ class InMemoryEventBus:
         if topic is not None:
             return len(self._subscribers.get(topic, ()))
         return sum(len(s) for s in self._subscribers.values())
+
+
+class Registered:
+    """A subscription that is registered on the bus already (``subscribe_now``): read the
+    current state after creating it, then iterate, and no event published in between is
+    missed. ``aclose`` when done."""
+
+    def __init__(self, events: AsyncIterator[Event], first: asyncio.Future[Event]) -> None:
+        self._events = events
+        self._first: asyncio.Future[Event] | None = first
+
+    def __aiter__(self) -> Registered:
+        return self
+
+    async def __anext__(self) -> Event:
+        """The next event of the topic."""
+        first, self._first = self._first, None
+        if first is not None:
+            return await first
+        return await anext(self._events)
+
+    async def aclose(self) -> None:
+        """Unregister (the pending first read is cancelled)."""
+        first, self._first = self._first, None
+        if first is not None:
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await first
+        await self._events.aclose()  # type: ignore[attr-defined]
+
+
+async def subscribe_now(bus: EventBus, topic: str) -> Registered:
+    """Subscribe to ``topic`` and return once the subscriber is registered.
+
+    A bus registers a subscriber when its iteration starts: the first read is started here
+    and given one turn of the event loop, in which it registers and waits.
+    """
+    events = bus.subscribe(topic)
+    first = asyncio.ensure_future(anext(events))
+    await asyncio.sleep(0)
+    return Registered(events, first)

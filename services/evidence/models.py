@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.models import Role
+
 
 @dataclass(frozen=True, slots=True)
 class Blob:
@@ -113,3 +115,15 @@ class ChainHead:
     sequence: int
     sha256: str
     hmac: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadGrant:
+    """What a download link allows: one export of one check's evidence, as the caller who
+    made the link (its organization, role and API key)."""
+
+    organization_id: str
+    role: Role
+    api_key_id: str
+    check_id: str
+    format: str

@@ -289,13 +289,18 @@ class EvidenceService:
             except Exception:
                 log.exception("logging evidence checkpoints failed; trying again later")
 
-    async def open_export(self, principal: Principal, check_id: str, fmt: str) -> EvidenceExport:
-        """Validate an export request and prepare its stream (read lazily, by cursor)."""
+    def check_export(self, check_id: str, fmt: str) -> ExportFormat:
+        """The format of a valid export request (``ValidationFailed`` / ``NotFound``)."""
         try:
             kind = ExportFormat(fmt.lower())
         except ValueError:
             raise ValidationFailed("format must be json or csv", field=["format"]) from None
         self._known(check_id)
+        return kind
+
+    async def open_export(self, principal: Principal, check_id: str, fmt: str) -> EvidenceExport:
+        """Validate an export request and prepare its stream (read lazily, by cursor)."""
+        kind = self.check_export(check_id, fmt)
         org = principal.organization_id
         records = self._repo.iter_for_check(organization_id=org, check_id=check_id)
         name = f"evidence-{check_id}.{kind.value}"

@@ -1,8 +1,10 @@
 """The ``accounts`` query: current snapshot accounts joined with their identities.
 
-Without a classification filter the snapshot reader pages through the store; with one, the
-classification lives in another collection, so the cached current accounts are filtered in
-memory (O(n) over one snapshot, no cross-collection query) with the same filter semantics.
+Without a classification or person-status filter the snapshot reader pages through the
+store; with one, the classification and the person live in other collections, so the cached
+current accounts, identities and people (``Directory``) are filtered in memory (O(n) over one
+snapshot, no store read, no cross-collection query) with the same filter semantics. A
+person's accounts come from the same caches, grouped once per version of them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from services.identity.models import Classification, Identity
 from services.identity.views import AccountView, view_of
 from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
-from services.people.models import Person
+from services.people.models import Person, PersonStatus
 from services.sync.models import AccountFilter, SnapshotAccount
 from services.sync.reads import SnapshotReader
 
@@ -29,6 +31,9 @@ class AccountService:
     def __init__(self, reader: SnapshotReader, directory: Directory) -> None:
         self._reader = reader
         self._directory = directory
+        # The account ids of each person, and the identities (a cached, read-only mapping
+        # replaced when one changes) they were grouped from.
+        self._by_person: tuple[Mapping[str, Identity], dict[str, list[str]]] | None = None
 
     async def accounts(
         self,
@@ -39,12 +44,29 @@ class AccountService:
     ) -> Slice[AccountView]:
         """A page of accounts by account id, each with its identity and person."""
         org = principal.organization_id
-        if filter is None or filter.classification is None:
+        if filter is None or (filter.classification is None and filter.person_status is None):
             page = await self._reader.accounts(principal, filter, first, after)
             identities, people = await self._joins(org)
             items = [(c, view_of(a, identities, people)) for c, a in page.items]
             return Slice(items, page.total_count, page.has_next_page)
-        return await self._classified(org, _checked(filter), page_size(first), after)
+        return await self._joined(org, _checked(filter), page_size(first), after)
+
+    async def of_person(self, principal: Principal, person_id: str) -> list[AccountView]:
+        """The current snapshot's accounts linked to a person, by account id."""
+        org = principal.organization_id
+        current = await self._directory.current_accounts(org)
+        if current.snapshot is None:
+            return []
+        identities, people = await self._joins(org)
+        grouped = self._by_person
+        if grouped is None or grouped[0] is not identities:
+            by_person: dict[str, list[str]] = {}
+            for identity in identities.values():
+                if identity.person_id is not None:
+                    by_person.setdefault(identity.person_id, []).append(identity.account_id)
+            grouped = self._by_person = (identities, by_person)
+        found = (current.snapshot.by_id.get(a) for a in sorted(grouped[1].get(person_id, ())))
+        return [view_of(a, identities, people) for a in found if a is not None]
 
     async def account(self, principal: Principal, account_id: str) -> AccountView | None:
         """One account of the current snapshot with its identity, or None."""
@@ -56,17 +78,20 @@ class AccountService:
         identities, people = await self._joins(org)
         return view_of(found, identities, people)
 
-    async def _classified(
+    async def _joined(
         self, org: str, filter: AccountFilter, limit: int, after: str | None
     ) -> Slice[AccountView]:
+        """Filtered on the joined identity and person too (``classification``,
+        ``person_status``), in memory over the cached current accounts."""
         key = decode_cursor(after)
         current = await self._directory.current_accounts(org)
         identities, people = await self._joins(org)
-        wanted = Classification(filter.classification or "")
         matching = [
-            view_of(a, identities, people)
-            for a in current.accounts
-            if _matches(a, filter) and _classification(a, identities) is wanted
+            view
+            for view in (
+                view_of(a, identities, people) for a in current.accounts if _matches(a, filter)
+            )
+            if _joined_match(view, filter)
         ]
         start = 0
         if key is not None:
@@ -81,14 +106,20 @@ class AccountService:
         return await self._directory.identities(org), await self._directory.people(org)
 
 
-def _classification(account: SnapshotAccount, identities: Mapping[str, Identity]) -> Classification:
-    identity = identities.get(account.account_id)
-    return identity.classification if identity else Classification.UNIDENTIFIED
+def _joined_match(view: AccountView, f: AccountFilter) -> bool:
+    """The filters on what is joined to the account: its identity, its person."""
+    if f.classification is not None and view.identity.classification != f.classification:
+        return False
+    if f.person_status is not None:
+        return view.person is not None and view.person.status == f.person_status
+    return True
 
 
 def _checked(f: AccountFilter) -> AccountFilter:
-    if f.classification not in {c.value for c in Classification}:
+    if f.classification is not None and f.classification not in {c.value for c in Classification}:
         raise ValidationFailed("unknown classification", field=["filter", "classification"])
+    if f.person_status is not None and f.person_status not in {s.value for s in PersonStatus}:
+        raise ValidationFailed("unknown person status", field=["filter", "personStatus"])
     for name in ("group", "search", "status", "account_type"):
         value = getattr(f, name)
         if value is not None and len(value) > MAX_FILTER_TEXT:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
-from services.events import EventBus, topic_for
+from services.events import EventBus, Registered, subscribe_now, topic_for
 from services.integrations.models import Integration, IntegrationStatus
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,10 @@ class IntegrationChanges:
     def subscribe(self, organization_id: str) -> AsyncIterator[dict[str, Any]]:
         """The organization's integration change events (``{"integration_id": ...}``)."""
         return self._bus.subscribe(topic_for(organization_id, INTEGRATIONS_CHANNEL))
+
+    async def subscribe_now(self, organization_id: str) -> Registered:
+        """``subscribe``, registered when it returns (``services.events.subscribe_now``)."""
+        return await subscribe_now(self._bus, topic_for(organization_id, INTEGRATIONS_CHANNEL))
 
     async def publish(self, integration: Integration) -> Integration:
         """Announce the change, then run the reaction to it; returns the integration."""

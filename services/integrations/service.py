@@ -355,12 +355,23 @@ class IntegrationService:
         except Exception:
             log.exception("first sync could not be requested for %s", integration.id)
 
-    async def watch(self, principal: Principal) -> AsyncGenerator[Integration, None]:
-        """Every change of the organization's integrations from now on, as it is now."""
-        async for event in self.changes.subscribe(principal.organization_id):
-            found = await self.get(principal, str(event["integration_id"]))
-            if found is not None:
-                yield found
+    async def watch(
+        self, principal: Principal, *, initial: bool = False
+    ) -> AsyncGenerator[Integration, None]:
+        """Every change of the organization's integrations from now on, as it is now.
+        ``initial``: first, once subscribed, every integration that is not DISCONNECTED."""
+        events = await self.changes.subscribe_now(principal.organization_id)
+        try:
+            if initial:
+                for integration in await self.list(principal):
+                    if integration.status is not IntegrationStatus.DISCONNECTED:
+                        yield integration
+            async for event in events:
+                found = await self.get(principal, str(event["integration_id"]))
+                if found is not None:
+                    yield found
+        finally:
+            await events.aclose()
 
     async def publish_change(self, integration: Integration) -> Integration:
         """Tell ``integrationStatusChanged`` subscribers and the reactions; returns it."""

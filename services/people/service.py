@@ -9,13 +9,13 @@ told the ids of the people written).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from services.api_keys import require_role
-from services.clock import Clock, utcnow
-from services.errors import NotFound, ValidationFailed
-from services.events import EventBus, topic_for
+from services.clock import Clock, utc_ms, utcnow
+from services.errors import Conflict, NotFound, ValidationFailed
+from services.events import EventBus, subscribe_now, topic_for
 from services.models import Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.people.csv_import import parse_people_csv
@@ -33,6 +33,8 @@ from services.people.models import (
 from services.people.validation import PersonDraft, check_batch
 
 MAX_FILTER_TEXT = 200
+#: How far in the future an offboarding time may be: the caller's clock may run ahead.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 #: Bus channel announcing that an organization's people changed (``peopleChanged``).
@@ -112,18 +114,36 @@ class PeopleService:
     async def offboard(
         self, principal: Principal, person_id: str, offboarded_at: datetime | None
     ) -> Person:
-        """Mark a person OFFBOARDED at ``offboarded_at`` (default now) (ADMIN)."""
+        """Mark a person OFFBOARDED at ``offboarded_at`` (default now) (ADMIN).
+
+        ``offboarded_at`` must carry a UTC offset and may not be in the future (beyond
+        ``CLOCK_SKEW``). A person already offboarded keeps their date: the same date again
+        changes nothing, another is refused (``ALREADY_OFFBOARDED``; ``upsert`` corrects it).
+        """
         require_role(principal, Role.ADMIN)
+        now = self._clock()
+        if offboarded_at is not None:
+            _check_offboarding_time(offboarded_at, now)
         person = await self.get(principal, person_id)
         if person is None:
             raise NotFound(f"person {person_id} not found", field=["input", "personId"])
+        if person.status is PersonStatus.OFFBOARDED and person.offboarded_at is not None:
+            if offboarded_at is not None and utc_ms(offboarded_at) == person.offboarded_at:
+                return person
+            raise Conflict(
+                f"person {person_id} was already offboarded at "
+                f"{person.offboarded_at.isoformat()}; offboarding again does not move that "
+                "date (to correct it, send the person with its offboardedAt to upsertPeople)",
+                field=["input", "personId"],
+                code="ALREADY_OFFBOARDED",
+            )
         draft = PersonDraft(
             email=person.email,
             name=person.name,
             status=PersonStatus.OFFBOARDED,
             job_role=person.job_role,
             start_date=person.start_date,
-            offboarded_at=offboarded_at or self._clock(),
+            offboarded_at=offboarded_at or now,
         )
         summary = await self._apply(principal.organization_id, check_batch([(0, draft)]))
         return summary.people[0]
@@ -203,12 +223,37 @@ class PeopleService:
         )
 
 
+def _check_offboarding_time(offboarded_at: datetime, now: datetime) -> None:
+    """An offboarding time is a moment in the past, with its UTC offset."""
+    field = ["input", "offboardedAt"]
+    if offboarded_at.tzinfo is None or offboarded_at.utcoffset() is None:
+        raise ValidationFailed(
+            "offboardedAt needs a UTC offset (e.g. 2026-05-01T17:00:00Z or "
+            "2026-05-01T19:00:00+02:00): without one the moment is ambiguous",
+            field=field,
+        )
+    if offboarded_at - now > CLOCK_SKEW:
+        raise ValidationFailed(
+            f"offboardedAt {offboarded_at.isoformat()} is in the future: offboard a person "
+            "once they have left (the offboarding checks count their grace period from "
+            "offboardedAt)",
+            field=field,
+        )
+
+
 # A function, not a method: the service holds no bus (the composition root publishes
 # its changes on the channel).
 async def watch_people(
-    bus: EventBus, people: PeopleService, principal: Principal
-) -> AsyncGenerator[int, None]:
-    """After every change of the organization's people from now on: how many it has."""
-    async for _ in bus.subscribe(topic_for(principal.organization_id, PEOPLE_CHANNEL)):
-        page = await people.list_people(principal, None, 1, None)
-        yield page.total_count
+    bus: EventBus, people: PeopleService, principal: Principal, *, initial: bool = False
+) -> AsyncGenerator[tuple[int, bool], None]:
+    """After every change of the organization's people from now on: how many it has (and
+    False). ``initial``: first how many it has once subscribed (and True)."""
+    events = await subscribe_now(bus, topic_for(principal.organization_id, PEOPLE_CHANNEL))
+    try:
+        if initial:
+            yield (await people.list_people(principal, None, 1, None)).total_count, True
+        async for _ in events:
+            page = await people.list_people(principal, None, 1, None)
+            yield page.total_count, False
+    finally:
+        await events.aclose()

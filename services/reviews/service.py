@@ -15,7 +15,7 @@ from services.api_keys import require_role
 from services.callbacks import OnReviewChange, ignore_review_change
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.events import EventBus, topic_for
+from services.events import EventBus, subscribe_now, topic_for
 from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
 from services.models import AccountStatus, DirectoryStatus, Principal, Role
@@ -326,13 +326,32 @@ def _review_key(key: str | None) -> tuple[datetime, str] | None:
 # A function, not a method: the service holds no bus (the composition root publishes
 # its changes on the channel).
 async def watch_reviews(
-    bus: EventBus, reviews: AccessReviewService, principal: Principal, review_id: str | None
+    bus: EventBus,
+    reviews: AccessReviewService,
+    principal: Principal,
+    review_id: str | None,
+    *,
+    initial: bool = False,
 ) -> AsyncGenerator[AccessReview, None]:
-    """Every review (or only ``review_id``) as it is after each change from now on."""
-    async for event in bus.subscribe(topic_for(principal.organization_id, REVIEWS_CHANNEL)):
-        changed = str(event["review_id"])
-        if review_id is not None and changed != review_id:
-            continue
-        review = await reviews.get(principal, changed)
-        if review is not None:
-            yield review
+    """Every review (or only ``review_id``) as it is after each change from now on.
+    ``initial``: first, once subscribed, ``review_id``'s review (or the newest review) as it
+    is, when there is one."""
+    events = await subscribe_now(bus, topic_for(principal.organization_id, REVIEWS_CHANNEL))
+    try:
+        if initial:
+            if review_id is not None:
+                current = await reviews.get(principal, review_id)
+            else:
+                newest = (await reviews.list_reviews(principal, 1, None)).items
+                current = newest[0][1] if newest else None
+            if current is not None:
+                yield current
+        async for event in events:
+            changed = str(event["review_id"])
+            if review_id is not None and changed != review_id:
+                continue
+            review = await reviews.get(principal, changed)
+            if review is not None:
+                yield review
+    finally:
+        await events.aclose()

@@ -16,6 +16,7 @@ from services.store.check_results import CheckResultRepository
 from services.store.client import connect
 from services.store.credentials import CredentialRepository
 from services.store.critical_systems import CriticalSystemRepository
+from services.store.download_links import DownloadLinkRepository
 from services.store.events import EventLogRepository
 from services.store.evidence import EvidenceRepository
 from services.store.evidence_chunks import EvidenceChunkRepository
@@ -79,6 +80,7 @@ class Store:
         self.alert_channels = AlertChannelRepository(self._db)
         self.alerts = AlertRepository(self._db)
         self.alert_deliveries = AlertDeliveryRepository(self._db)
+        self.download_links = DownloadLinkRepository(self._db)
 
     @classmethod
     def open(
@@ -119,6 +121,7 @@ class Store:
             self.alert_channels,
             self.alerts,
             self.alert_deliveries,
+            self.download_links,
         )
         for repo in repositories:
             await repo.ensure_indexes()

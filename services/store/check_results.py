@@ -65,6 +65,7 @@ class CheckResultRepository:
                 changed_at=d["changed_at"],
                 evidence_id=d.get("evidence_id"),
                 reason=d.get("reason"),
+                status_changed_at=d.get("status_changed_at"),
                 unrecorded_digest=d.get("unrecorded_digest"),
                 unrecorded_at=d.get("unrecorded_at"),
             )
@@ -331,6 +332,7 @@ def _result_doc(r: CheckResult, rid: str) -> dict[str, Any]:
         "excepted_count": len(r.excepted_items),
         "evaluated_at": r.evaluated_at,
         "changed_at": r.changed_at,
+        "status_changed_at": r.status_changed_at,
         "data_as_of": r.data_as_of,
         "snapshot_id": r.snapshot_id,
         "evidence_id": r.evidence_id,
@@ -374,6 +376,7 @@ def to_result(
         snapshot_id=doc.get("snapshot_id"),
         evidence_id=doc.get("evidence_id"),
         id=doc.get("result_id"),
+        status_changed_at=doc.get("status_changed_at"),
         note=doc.get("note"),
     )
 

@@ -263,6 +263,8 @@ class AccountFilter:
     group: str | None = None
     search: str | None = None
     account_type: AccountType | None = None
+    # The status (a PersonStatus value) of the person the account is linked to.
+    person_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,7 +113,9 @@ async def test_changes_are_recorded_published_and_handed_to_the_hook(store: Stor
     assert changed.previous is not None and changed.previous.evidence_id == "ev_1"
     latest = await store.check_results.get_latest(organization_id=ORG, check_id=Fake.id)
     assert latest is not None
-    assert latest.changed_at == first[Fake.id].result.changed_at  # status did not change
+    # The failing set changed, the status did not: changedAt moves, statusChangedAt stays.
+    assert latest.changed_at == changed.result.evaluated_at > first[Fake.id].result.changed_at
+    assert latest.status_since == first[Fake.id].result.changed_at
     assert latest.evidence_id == "ev_3" and latest.evaluated_at == changed.result.evaluated_at
     box.failing = []
     await eng.evaluate(ORG)
@@ -134,6 +136,7 @@ async def test_unchanged_evaluations_only_touch_the_latest_result(store: Store) 
     after = await store.check_results.get_latest(organization_id=ORG, check_id=Fake.id)
     assert before is not None and after is not None
     assert after.evaluated_at > before.evaluated_at and after.changed_at == before.changed_at
+    assert after.status_since == before.status_since == before.changed_at
     assert len(await history(store)) == 1
 
 

@@ -117,3 +117,41 @@ async def test_classification_filter(store: Store) -> None:
     assert [v.account.account_id for _, v in rest.items] == ["acc-hidden"]
     with pytest.raises(ValidationFailed):
         await ids(classification="FRIEND")
+
+
+async def test_person_status_filter_and_the_accounts_of_a_person(store: Store) -> None:
+    app = await setup(store)
+    people = app.services.people
+    await people.upsert(
+        ADMIN, [person("ann@acme.test"), person("bob@acme.test"), person("old@acme.test")]
+    )
+    by_email = {p.email: p for _, p in (await people.list_people(ADMIN, None, None, None)).items}
+    ann, old = by_email["ann@acme.test"], by_email["old@acme.test"]
+    await app.services.identities.link(ADMIN, "acc-hidden", ann.id)  # a second account of Ann
+    await people.offboard(ADMIN, old.id, None)
+
+    async def ids(**fields: object) -> list[str]:
+        page = await app.services.accounts.accounts(ADMIN, AccountFilter(**fields), None, None)  # type: ignore[arg-type]
+        return [v.account.account_id for _, v in page.items]
+
+    assert await ids(person_status="OFFBOARDED") == ["acc-old"]
+    assert await ids(person_status="ACTIVE") == ["acc-ann", "acc-bob", "acc-hidden"]
+    assert await ids(person_status="ACTIVE", search="hidden") == ["acc-hidden"]
+    assert await ids(person_status="OFFBOARDED", status=AccountStatus.ACTIVE) == []
+    first = await app.services.accounts.accounts(
+        ADMIN, AccountFilter(person_status="ACTIVE"), 2, None
+    )
+    assert first.total_count == 3 and first.has_next_page
+    with pytest.raises(ValidationFailed):
+        await ids(person_status="RETIRED")
+
+    async def of(person_id: str) -> list[str]:
+        return [
+            v.account.account_id for v in await app.services.accounts.of_person(ADMIN, person_id)
+        ]
+
+    assert await of(ann.id) == ["acc-ann", "acc-hidden"]
+    assert await of(old.id) == ["acc-old"]
+    await app.services.identities.clear(ADMIN, "acc-hidden")  # the link is gone at once
+    assert await of(ann.id) == ["acc-ann"]
+    assert await app.services.accounts.of_person(principal("org_other"), ann.id) == []

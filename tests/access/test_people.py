@@ -3,11 +3,11 @@ listing; the revisioned cache across "processes". Both stores."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from services.errors import Forbidden, NotFound
+from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.models import Role
 from services.people.models import PersonFilter, PersonStatus
 from services.people.validation import InvalidPeople, PersonDraft
@@ -77,6 +77,39 @@ async def test_offboard_and_roles(store: Store) -> None:
         await app.services.people.upsert(principal(ORG, Role.VIEWER), [draft("x@acme.test")])
     other_org = principal("org_other")
     assert await app.services.people.get(other_org, person.id) is None
+
+
+async def test_offboarding_refuses_future_and_offsetless_times_and_a_second_date(
+    store: Store,
+) -> None:
+    app = make_app(store)
+    people = app.services.people
+    ann, bob = (await people.upsert(ADMIN, [draft("ann@acme.test"), draft("bob@acme.test")])).people
+    now = datetime.now(UTC)
+    for when, words in (
+        (now + timedelta(days=1), "in the future"),
+        (datetime(2026, 3, 1, 9, 30), "UTC offset"),  # no offset: ambiguous
+    ):
+        with pytest.raises(ValidationFailed) as refused:
+            await people.offboard(ADMIN, ann.id, when)
+        assert refused.value.field == ["input", "offboardedAt"] and words in refused.value.message
+    assert (await people.get(ADMIN, ann.id)) == ann  # nothing changed
+    # A caller's clock a little ahead is not the future; an offset other than UTC is fine.
+    skewed = await people.offboard(ADMIN, ann.id, now + timedelta(minutes=1))
+    assert skewed.offboarded_at is not None
+    plus_two = datetime(2026, 3, 1, 11, 30, tzinfo=timezone(timedelta(hours=2)))
+    gone = await people.offboard(ADMIN, bob.id, plus_two)
+    assert gone.offboarded_at == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    # Offboarding again: the same time is a no-op, another time is refused.
+    assert await people.offboard(ADMIN, bob.id, plus_two) == gone
+    for again in (None, datetime(2026, 3, 2, tzinfo=UTC)):
+        with pytest.raises(Conflict) as twice:
+            await people.offboard(ADMIN, bob.id, again)
+        assert twice.value.code == "ALREADY_OFFBOARDED" and twice.value.field == [
+            "input",
+            "personId",
+        ]
+    assert (await people.get(ADMIN, bob.id)) == gone
 
 
 async def test_list_filters_and_pages(store: Store) -> None:

@@ -201,7 +201,9 @@ async def test_bad_requests_are_400(live: LiveServer, keys: Keys, http: httpx.As
             headers={"content-type": "application/json", **auth},
         )
         the_error(response, 400, "BAD_REQUEST")
-    over_get = await http.get(f"{live.url}/graphql", params={"query": "{ me { role } }"})
+    # A query over GET runs (GraphQL over HTTP); variables that are not JSON are refused.
+    params = {"query": "query($n: Int) { me { role } }", "variables": "{not json"}
+    over_get = await http.get(f"{live.url}/graphql", params=params, headers=auth)
     the_error(over_get, 400, "BAD_REQUEST")
 
     no_check = await http.get(f"{live.url}/evidence/export", headers=auth)

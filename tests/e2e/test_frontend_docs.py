@@ -36,6 +36,7 @@ BLOCK = re.compile(r"```graphql\n(.*?)```", re.DOTALL)
 
 State = dict[str, Any]
 IN_30_DAYS = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+TWO_DAYS_AGO = (datetime.now(UTC) - timedelta(days=2)).isoformat()
 
 #: Variables of each example, from what the seeding and earlier examples produced.
 VARIABLES: dict[str, Callable[[State], dict[str, Any]]] = {
@@ -70,7 +71,7 @@ VARIABLES: dict[str, Callable[[State], dict[str, Any]]] = {
     "ClearIdentity": lambda s: {"accountId": "acc-3"},
     "People": lambda s: {"search": "acme"},
     "UpsertPeople": lambda s: {"people": [{"email": "new@acme.test", "name": "New Person"}]},
-    "Offboard": lambda s: {"personId": s["personId"]},
+    "Offboard": lambda s: {"personId": s["personId"], "left": TWO_DAYS_AGO},
     "StartReview": lambda s: {"criticalSystemId": s["criticalSystemId"]},
     "ReviewEntries": lambda s: {"id": s["reviewId"]},
     "ReviewUpdates": lambda s: {"reviewId": s["reviewId"]},
@@ -91,6 +92,9 @@ VARIABLES: dict[str, Callable[[State], dict[str, Any]]] = {
     "MapPolicy": lambda s: {"pageId": "page-not-synced"},
     "Evidence": lambda s: {"checkId": s["checkId"]},
     "CreateKey": lambda s: {"name": "Console reviewer"},
+    "EvidenceLink": lambda s: {"checkId": s["checkId"]},
+    "RemediationPlan": lambda s: {"after": None},
+    "ExecuteRemediation": lambda s: {"input": {"actionIds": ["rem_not_planned"], "confirm": True}},
 }
 
 #: Subscriptions that need a change to send something: the bus channel they listen on.

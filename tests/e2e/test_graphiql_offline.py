@@ -35,7 +35,7 @@ async def test_the_graphiql_page_loads_only_local_assets(
         assert response.headers["content-type"].startswith(kind)
         assert len(response.content) > 5000
     assert (await http.get(dev_server.url + "/graphiql/static/../settings.py")).status_code == 404
-    # Clients asking for JSON still reach GraphQL (which refuses queries over GET).
+    # Clients asking for JSON still reach GraphQL (a GET without a query runs nothing).
     api = await http.get(dev_server.graphql_url, headers={"Accept": "application/json"})
     assert "GraphiQL" not in api.text
 

@@ -167,7 +167,7 @@ async def test_a_revoked_keys_sockets_close_while_the_shared_stream_serves_the_o
             await _subscribed(ws_kept, ws_gone)
             await _listening(live, org_id)
             await live.container.services.api_keys.revoke_api_key_by_id(revoked.key.id)
-            assert await closed_with(ws_gone) == (4403, "API key revoked")
+            assert await closed_with(ws_gone) == (4401, "API key revoked")
             await live.container.bus.publish(
                 topic_for(org_id, CHECKS_CHANNEL), _probe(org_id, marker)
             )

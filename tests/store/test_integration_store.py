@@ -1,7 +1,8 @@
-"""Integrations, credentials and OAuth states repositories, on both stores."""
+"""Integrations, credentials, OAuth states and download links repositories, on both stores."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -137,3 +138,11 @@ async def test_oauth_state_is_single_use_and_expires(store: Store) -> None:
     assert await store.oauth_states.consume(state_hash="h1", now=now) is None
     assert await store.oauth_states.consume(state_hash="h2", now=now) is None
     assert await store.oauth_states.consume(state_hash="unknown", now=now) is None
+
+
+async def test_a_download_link_is_used_once_even_concurrently(store: Store) -> None:
+    until = utcnow() + timedelta(minutes=1)
+    links = store.download_links
+    used = await asyncio.gather(*(links.use(token_hash="t1", expires_at=until) for _ in range(8)))
+    assert sorted(used) == [False] * 7 + [True]
+    assert await links.use(token_hash="t2", expires_at=until) is True

@@ -1,10 +1,9 @@
-// The GraphQL client: urql over HTTP POST for queries and mutations, graphql-ws
-// (`graphql-transport-ws`) for subscriptions, both with the API key.
-//
-// Two settings differ from urql's and graphql-ws's defaults because of Vigil's API:
-// - `preferGetMethod: false`: urql sends queries as GET by default, which Vigil refuses.
-// - `shouldRetry`: graphql-ws retries a 4403 close ("key refused") forever by default; here
-//   4401/4403/4400/4429 are final and the console says why (see errors.ts socketCloseProblem).
+// The GraphQL client: urql over HTTP (queries as GET within the URL limit, urql's default;
+// mutations as POST), graphql-ws (`graphql-transport-ws`) for subscriptions, both with the
+// API key; the set-up of docs/frontend.md. graphql-ws never retries the closes that end a
+// session (4401 key refused, 4429 too many sockets, 4400), whatever `shouldRetry` says: the
+// console retries everything else (network drops, 4008 slow reader, 1013 try again later)
+// and says why it stopped (errors.ts socketCloseProblem).
 import { Client, cacheExchange, fetchExchange, subscriptionExchange } from "@urql/core";
 import { createClient as createWsClient, type Client as WsClient } from "graphql-ws";
 import { socketCloseProblem, type Problem } from "./errors";
@@ -31,12 +30,6 @@ interface CloseLike {
 
 function isCloseEvent(value: unknown): value is CloseLike {
   return typeof value === "object" && value !== null && "code" in value && typeof (value as CloseLike).code === "number";
-}
-
-/** Whether graphql-ws should reconnect after this close or error. */
-export function shouldReconnect(errOrClose: unknown): boolean {
-  if (isCloseEvent(errOrClose)) return socketCloseProblem(errOrClose.code, errOrClose.reason ?? "") === null;
-  return true; // a network error: try again with backoff
 }
 
 /** Wait before reconnect attempt `retries` (0-based): 1 s, 2 s, 4 s … up to 30 s, with jitter. */
@@ -66,7 +59,7 @@ export function createConsoleClient(
     lazy: false,
     keepAlive: 20_000,
     retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: shouldReconnect,
+    shouldRetry: () => true, // network errors too; the fatal closes end it anyway
     retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, reconnectDelay(retries))),
     onNonLazyError: () => {
       // reported through `closed` below
@@ -91,7 +84,6 @@ export function createConsoleClient(
 
   const client = new Client({
     url: urls.http,
-    preferGetMethod: false,
     requestPolicy: "cache-and-network",
     fetchOptions: () => ({ headers: { authorization: `Bearer ${key}` } }),
     fetch: async (input, init) => {
@@ -126,7 +118,7 @@ export function createConsoleClient(
     client,
     dispose: () => {
       stopped = true;
-      // dispose() awaits a connection attempt that may already have been refused (4403):
+      // dispose() awaits a connection attempt that may already have been refused (4401):
       // that refusal was reported above, so its rejection is not news.
       Promise.resolve(ws.dispose()).catch(() => {});
     },

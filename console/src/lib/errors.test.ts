@@ -76,11 +76,11 @@ describe("user errors", () => {
 
 describe("socketCloseProblem", () => {
   it("treats a refused key and a bad client as final, a slow reader as retryable", () => {
-    expect(socketCloseProblem(4403, "Forbidden")?.kind).toBe("unauthenticated");
+    expect(socketCloseProblem(4401, "API key revoked")?.kind).toBe("unauthenticated");
     expect(socketCloseProblem(4429, "too many")?.kind).toBe("rateLimited");
     expect(socketCloseProblem(4400, "bad frame")?.kind).toBe("badInput");
     expect(socketCloseProblem(4008, "too slow")).toBeNull();
     expect(socketCloseProblem(1006, "")).toBeNull();
-    expect(socketCloseProblem(1011, "database down")).toBeNull();
+    expect(socketCloseProblem(1013, "retry shortly")).toBeNull();
   });
 });

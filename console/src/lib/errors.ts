@@ -221,11 +221,11 @@ export function splitUserErrors(errors: readonly UserErrorLike[] | null | undefi
   return { byField, general };
 }
 
-/** A WebSocket close the console must not retry: the key is bad, or the client is. */
+/** Why a WebSocket close ended the live connection for good (graphql-ws does not retry
+ * these): the key is refused, or the client is at fault. Null: it reconnects by itself. */
 export function socketCloseProblem(code: number, reason: string): Problem | null {
   switch (code) {
     case 4401:
-    case 4403:
       return describe("unauthenticated", reason);
     case 4429:
       return {

@@ -1,6 +1,6 @@
-// The two HTTP routes beside /graphql the console uses: the people CSV import and the
-// evidence export. Both need the Authorization header, so a plain link or form cannot be
-// used: the console sends them with fetch (the export is then saved from a Blob).
+// The HTTP route beside /graphql the console sends itself: the people CSV import (it needs
+// the Authorization header, so a plain form cannot be used). Evidence exports are plain
+// links from the `evidenceExportLink` query (screens/Evidence.tsx).
 import { problemFromHttp, describe, type Problem } from "./errors";
 
 export interface ImportCounts {
@@ -57,35 +57,4 @@ export async function importPeople(key: string, file: Blob): Promise<ImportOutco
   const rows = response.status === 400 ? rowProblems(body) : [];
   if (rows.length > 0 && rows.some((r) => r.row !== null)) return { kind: "rejected", rows };
   return { kind: "failed", problem: problemFromHttp(response.status, body) };
-}
-
-/** The file name of a Content-Disposition header, or the fallback. */
-export function filenameFrom(disposition: string | null, fallback: string): string {
-  const match = disposition?.match(/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i);
-  const name = match?.[1] ? decodeURIComponent(match[1]) : "";
-  return /^[\w.@()+-][\w .@()+-]*$/.test(name) ? name : fallback;
-}
-
-/** Download a check's evidence (JSON or CSV) through fetch and save it as a file. */
-export async function downloadEvidence(key: string, checkId: string, format: "json" | "csv"): Promise<Problem | string> {
-  const url = `/evidence/export?${new URLSearchParams({ checkId, format })}`;
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
-  } catch (error) {
-    return describe("network", String(error));
-  }
-  if (!response.ok) return problemFromHttp(response.status, await json(response));
-  const blob = await response.blob();
-  const name = filenameFrom(response.headers.get("content-disposition"), `evidence-${checkId}.${format}`);
-  const href = URL.createObjectURL(blob);
-  const link = document.createElement("a");
-  link.href = href;
-  link.download = name;
-  link.rel = "noopener";
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 60_000);
-  return name;
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { normaliseKey } from "./auth";
-import { reconnectDelay, shouldReconnect } from "./client";
+import { reconnectDelay } from "./client";
 import { relative } from "./format";
 import { historySeries } from "./history";
-import { filenameFrom, rowProblems } from "./http";
+import { rowProblems } from "./http";
 import { matchesItem, searchPages } from "./items";
 import { can } from "./roles";
 import { consolePath, matchRoute, pathOf } from "./router";
@@ -48,14 +48,6 @@ describe("sign-in key", () => {
 });
 
 describe("live connection", () => {
-  it("stops retrying a refused key, retries a dropped or slow connection", () => {
-    expect(shouldReconnect({ code: 4403, reason: "Forbidden" })).toBe(false);
-    expect(shouldReconnect({ code: 4429, reason: "" })).toBe(false);
-    expect(shouldReconnect({ code: 4008, reason: "slow" })).toBe(true);
-    expect(shouldReconnect({ code: 1006, reason: "" })).toBe(true);
-    expect(shouldReconnect(new Error("network"))).toBe(true);
-  });
-
   it("backs off exponentially up to 30 s", () => {
     const mid = () => 0.5;
     expect(reconnectDelay(0, mid)).toBe(1000);
@@ -120,7 +112,7 @@ describe("failing item search", () => {
   });
 });
 
-describe("people import and evidence export", () => {
+describe("people import", () => {
   it("lists the rejected rows in file order", () => {
     const body = {
       errors: [
@@ -133,12 +125,6 @@ describe("people import and evidence export", () => {
       { row: 7, column: "offboarded_at", message: "offboarded_at is required when OFFBOARDED" },
     ]);
     expect(rowProblems({ nope: 1 })).toEqual([]);
-  });
-
-  it("takes the server's file name, never a path", () => {
-    expect(filenameFrom('attachment; filename="evidence-x-2026.csv"', "f.csv")).toBe("evidence-x-2026.csv");
-    expect(filenameFrom('attachment; filename="../../etc/passwd"', "f.csv")).toBe("f.csv");
-    expect(filenameFrom(null, "f.csv")).toBe("f.csv");
   });
 });
 

@@ -1,45 +1,50 @@
 import { describe, expect, it } from "vitest";
 import { batchProgress, mergeActions, newerAction, type ActionLike } from "./remediation";
 
-const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
-const act = (state: NonNullable<ActionLike["state"]>, s: number): ActionLike => ({ id: "a", state, updatedAt: at(s) });
+// Vigil's version: updatedAt in ms (15 digits), then the state's rank.
+const v = (ms: number, rank: number) => `${String(ms).padStart(15, "0")}.${rank}`;
+const act = (state: NonNullable<ActionLike["state"]>, version: string): ActionLike => ({ id: "a", state, version });
 
 describe("newerAction", () => {
   it("keeps a VERIFIED push that arrived before the mutation's PENDING answer", () => {
-    const pushed = act("VERIFIED", 3);
-    const answer = act("PENDING", 1);
+    const pushed = act("VERIFIED", v(3000, 2));
+    const answer = act("PENDING", v(1000, 0));
     expect(newerAction(pushed, answer)).toBe(pushed);
     expect(newerAction(answer, pushed)).toBe(pushed);
   });
 
-  it("prefers the state further along at the same instant", () => {
-    const done = act("DONE", 2);
-    const pending = act("PENDING", 2);
+  it("orders states of the same millisecond by Vigil's version", () => {
+    const done = act("DONE", v(2000, 1));
+    const pending = act("PENDING", v(2000, 0));
     expect(newerAction(done, pending)).toBe(done);
   });
 
   it("takes a FAILED action approved again (PENDING, later)", () => {
-    const failed = act("FAILED", 2);
-    const retried = act("PENDING", 5);
+    const failed = act("FAILED", v(2000, 2));
+    const retried = act("PENDING", v(5000, 0));
     expect(newerAction(failed, retried)).toBe(retried);
+  });
+
+  it("compares as strings across digit counts thanks to the padding", () => {
+    expect(newerAction(act("DONE", v(999, 1)), act("DONE", v(1000, 1))).version).toBe(v(1000, 1));
   });
 });
 
 describe("mergeActions and batchProgress", () => {
   it("tracks a batch to its end whatever the order of arrival", () => {
     let m = mergeActions(new Map<string, ActionLike>(), [
-      { id: "a", state: "VERIFIED", updatedAt: at(4) },
-      { id: "b", state: "DONE", updatedAt: at(3) },
+      { id: "a", state: "VERIFIED", version: v(4000, 2) },
+      { id: "b", state: "DONE", version: v(3000, 1) },
     ]);
     m = mergeActions(m, [
-      { id: "a", state: "PENDING", updatedAt: at(1) },
-      { id: "b", state: "PENDING", updatedAt: at(1) },
-      { id: "c", state: "PENDING", updatedAt: at(1) },
+      { id: "a", state: "PENDING", version: v(1000, 0) },
+      { id: "b", state: "PENDING", version: v(1000, 0) },
+      { id: "c", state: "PENDING", version: v(1000, 0) },
     ]);
     expect(batchProgress(m, ["a", "b", "c"])).toEqual({ total: 3, pending: 1, done: 1, verified: 1, failed: 0, finished: false });
     m = mergeActions(m, [
-      { id: "b", state: "VERIFIED", updatedAt: at(6) },
-      { id: "c", state: "FAILED", updatedAt: at(6) },
+      { id: "b", state: "VERIFIED", version: v(6000, 2) },
+      { id: "c", state: "FAILED", version: v(6000, 2) },
     ]);
     expect(batchProgress(m, ["a", "b", "c"])).toMatchObject({ verified: 2, failed: 1, finished: true });
     expect(batchProgress(m, []).finished).toBe(false);

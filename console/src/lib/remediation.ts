@@ -1,33 +1,19 @@
 // Remediation actions arrive from two places: the executeRemediation answer (PENDING) and
-// `remediationUpdated` pushes (DONE, VERIFIED, FAILED). A push can arrive before the
-// mutation's own answer, so the newer state always wins: the later `updatedAt`, and at the
-// same instant the state further along. A FAILED action approved again is PENDING later.
+// `remediationUpdated` pushes (DONE, VERIFIED, FAILED), in any order (a push can overtake the
+// mutation's answer). Every version carries Vigil's `version`: the greater one (compared as
+// strings) is the later state, so that is the one to keep.
 import type { RemediationState } from "../gql/graphql";
 
 export interface ActionLike {
   id: string;
   state?: RemediationState | null;
-  updatedAt?: string | null;
+  version: string;
 }
 
-const RANK: Record<RemediationState, number> = { PENDING: 0, DONE: 1, VERIFIED: 2, FAILED: 2 };
-
-function time(iso: string | null | undefined): number {
-  const t = iso ? new Date(iso).getTime() : Number.NaN;
-  return Number.isNaN(t) ? -Infinity : t;
-}
-
-function rank(state: RemediationState | null | undefined): number {
-  return state ? RANK[state] : -1;
-}
-
-/** The action to show of two versions of the same action. */
+/** The action to show of two versions of the same action: the greater `version`. */
 export function newerAction<T extends ActionLike>(current: T | undefined, incoming: T): T {
   if (!current) return incoming;
-  const a = time(current.updatedAt);
-  const b = time(incoming.updatedAt);
-  if (b !== a) return b > a ? incoming : current;
-  return rank(incoming.state) >= rank(current.state) ? incoming : current;
+  return incoming.version >= current.version ? incoming : current;
 }
 
 /** Merge versions into a map by id, keeping the newer of each. */

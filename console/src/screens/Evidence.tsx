@@ -1,13 +1,12 @@
 // Evidence: verify the organization's hash chain (optionally against a signed checkpoint
-// kept outside Vigil) and export a check's records as JSON or CSV.
+// kept outside Vigil) and export a check's records as JSON or CSV: the browser downloads the
+// file itself from a one-minute, single-use link (the `evidenceExportLink` query).
 import { useState, type FormEvent } from "react";
 import { useClient, useQuery } from "urql";
 import { ErrorNotice, Loading, Notice, SelectField, TextArea } from "../components/ui";
 import { graphql } from "../gql";
 import type { VerifyChainQuery } from "../gql/graphql";
-import { problemFrom, type Problem } from "../lib/errors";
-import { downloadEvidence } from "../lib/http";
-import { useSession } from "../session";
+import { describe, problemFrom, type Problem } from "../lib/errors";
 
 const VerifyQuery = graphql(`
   query VerifyChain($checkpoint: JSON) {
@@ -19,6 +18,23 @@ const VerifyQuery = graphql(`
     }
   }
 `);
+
+const ExportLink = graphql(`
+  query EvidenceExportLink($checkId: ID!, $format: EvidenceExportFormat!) {
+    evidenceExportLink(checkId: $checkId, format: $format) { url }
+  }
+`);
+
+/** Let the browser download `url` (same origin: it keeps the server's file name). */
+function download(url: string): void {
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = "";
+  link.rel = "noopener";
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
 
 const ChecksList = graphql(`
   query EvidenceChecks {
@@ -100,21 +116,27 @@ export function ChainVerification({ withCheckpoint = false }: { withCheckpoint?:
 }
 
 export function Evidence() {
-  const { key } = useSession();
   const [{ data, fetching, error }, execute] = useQuery({ query: ChecksList });
   const [checkId, setCheckId] = useState("");
   const [format, setFormat] = useState<"csv" | "json">("csv");
-  const [outcome, setOutcome] = useState<{ problem?: Problem; saved?: string } | null>(null);
+  const client = useClient();
+  const [outcome, setOutcome] = useState<{ problem?: Problem; started?: boolean } | null>(null);
   const [busy, setBusy] = useState(false);
   const chosen = checkId || data?.checks[0]?.id || "";
-  const download = async (event: FormEvent) => {
+  const onDownload = async (event: FormEvent) => {
     event.preventDefault();
     if (!chosen) return;
-    setBusy(true);
     setOutcome(null);
-    const r = await downloadEvidence(key, chosen, format);
+    setBusy(true);
+    // A link works once: never from the cache.
+    const variables = { checkId: chosen, format: format === "csv" ? ("CSV" as const) : ("JSON" as const) };
+    const r = await client.query(ExportLink, variables, { requestPolicy: "network-only" }).toPromise();
     setBusy(false);
-    setOutcome(typeof r === "string" ? { saved: r } : { problem: r });
+    if (!r.data) setOutcome({ problem: problemFrom(r.error) ?? describe("other", "No download link came back.") });
+    else {
+      download(r.data.evidenceExportLink.url);
+      setOutcome({ started: true });
+    }
   };
   return (
     <>
@@ -128,7 +150,7 @@ export function Evidence() {
         {error && !data && <ErrorNotice problem={problemFrom(error)!} onRetry={() => execute({ requestPolicy: "network-only" })} />}
         {fetching && !data && <Loading label="Loading checks…" />}
         {data && (
-          <form className="card" onSubmit={download}>
+          <form className="card" onSubmit={onDownload}>
             <p>A check's records, oldest first, with their hashes and HMACs, for an auditor.</p>
             <SelectField
               label="Check"
@@ -148,7 +170,7 @@ export function Evidence() {
               Download
             </button>
             {busy && <Loading label="Preparing the file…" />}
-            {outcome?.saved && <Notice tone="success">Saved as {outcome.saved}.</Notice>}
+            {outcome?.started && <Notice tone="success">The download has started (your browser saves the file).</Notice>}
             {outcome?.problem && <ErrorNotice problem={outcome.problem} />}
           </form>
         )}

@@ -27,7 +27,7 @@ const IntegrationsQuery = graphql(`
 
 const StatusChanges = graphql(`
   subscription IntegrationStatusChanges {
-    integrationStatusChanged { id status statusMessage lastSyncAt currentSnapshotAt }
+    integrationStatusChanged(initial: true) { id status statusMessage lastSyncAt currentSnapshotAt }
   }
 `);
 

@@ -4,13 +4,26 @@ import { useMemo, useState, type ReactNode } from "react";
 import { useQuery, useSubscription } from "urql";
 import { ErrorNotice, Empty, Loading, StatusBadge, Time } from "../components/ui";
 import { graphql } from "../gql";
-import type { CheckStatus, Framework } from "../gql/graphql";
+import type { Framework, OverviewResultFragment } from "../gql/graphql";
 import { problemFrom } from "../lib/errors";
 import { formatDateTime, plural, relative } from "../lib/format";
 import { useNow, useOnReconnect, useRefresh } from "../lib/hooks";
 import { Link } from "../lib/router";
 import { statusInfo, tally, worstStatus } from "../lib/status";
 import { useSession } from "../session";
+
+graphql(`
+  fragment OverviewResult on CheckResult {
+    id
+    status
+    reason
+    evaluatedAt
+    dataAsOf
+    changedAt
+    failingItems(first: 1) { totalCount }
+    exceptedItems { resourceId }
+  }
+`);
 
 const OverviewQuery = graphql(`
   query Overview {
@@ -24,56 +37,36 @@ const OverviewQuery = graphql(`
     checks {
       id
       title
-      result {
-        id
-        checkId
-        status
-        reason
-        evaluatedAt
-        dataAsOf
-        changedAt
-        failingItems(first: 1) { totalCount }
-        exceptedItems { resourceId }
-      }
+      result { ...OverviewResult }
     }
   }
 `);
 
+// With initial: true the current result of every check comes first, once the subscription
+// listens: no change between the query and the subscription is lost. Each push names its
+// Check (`check.id`) and is that check's latest result.
 const CheckUpdates = graphql(`
   subscription OverviewCheckUpdates {
-    checkResultUpdated {
-      id
-      checkId
-      status
-      reason
-      evaluatedAt
-      dataAsOf
-      changedAt
-      failingItems(first: 1) { totalCount }
-      exceptedItems { resourceId }
+    checkResultUpdated(initial: true) {
+      check { id result { ...OverviewResult } }
     }
   }
 `);
 
-export interface ResultView {
-  id: string;
-  checkId: string;
-  status: CheckStatus;
-  reason: string | null;
-  evaluatedAt: string;
-  dataAsOf: string | null;
-  changedAt: string;
-  failingItems: { totalCount: number };
-  exceptedItems: Array<{ resourceId: string }>;
-}
+export type ResultView = OverviewResultFragment;
 
 const FRAMEWORK_NAMES: Record<Framework, string> = { SOC2: "SOC 2", ISO27001: "ISO/IEC 27001" };
 
-/** The newer of the query's result and a pushed one (pushes carry no link to the Check). */
-export function latestResult(fromQuery: ResultView | null | undefined, pushed: ResultView | undefined): ResultView | null {
-  if (!pushed) return fromQuery ?? null;
-  if (!fromQuery) return pushed;
-  return new Date(pushed.evaluatedAt).getTime() >= new Date(fromQuery.evaluatedAt).getTime() ? pushed : fromQuery;
+/** Keep a pushed result by its check id; whether it changes the status shown (the first
+ * messages of `initial: true` repeat what the query showed: nothing to announce). */
+export function applyPush(
+  pushed: Readonly<Record<string, ResultView>>,
+  checkId: string,
+  result: ResultView,
+  fromQuery: ResultView | null | undefined,
+): { next: Record<string, ResultView>; statusChanged: boolean } {
+  const before = pushed[checkId] ?? fromQuery;
+  return { next: { ...pushed, [checkId]: result }, statusChanged: Boolean(before) && before!.status !== result.status };
 }
 
 export function Overview() {
@@ -82,22 +75,26 @@ export function Overview() {
   const refresh = useRefresh(execute);
   useOnReconnect(refresh);
   const now = useNow();
-  // checkResultUpdated pushes a CheckResult (new id, `checkId`), not the Check: a cache
-  // cannot merge it into `checks`, so the console keeps the pushes by check id.
+  // urql's document cache merges nothing: the pushed results, by check id, are newer than
+  // the query's (a normalised cache would merge them into `checks` by itself).
   const [pushed, setPushed] = useState<Record<string, ResultView>>({});
-  const titles = useMemo(() => new Map(data?.checks.map((c) => [c.id, c.title]) ?? []), [data]);
+  const [live, setLive] = useState(false);
+  const shown = useMemo(() => new Map(data?.checks.map((c) => [c.id, c]) ?? []), [data]);
   useSubscription({ query: CheckUpdates }, (_prev: unknown, event) => {
-    const result = event.checkResultUpdated;
-    setPushed((p) => ({ ...p, [result.checkId]: result }));
-    announce(`${titles.get(result.checkId) ?? result.checkId}: ${statusInfo(result.status).label}`);
+    const { check } = event.checkResultUpdated;
+    const result = check.result;
+    setLive(true);
+    if (!result) return event;
+    setPushed((p) => {
+      const { next, statusChanged } = applyPush(p, check.id, result, shown.get(check.id)?.result);
+      if (statusChanged) announce(`${shown.get(check.id)?.title ?? check.id}: ${statusInfo(result.status).label}`);
+      return next;
+    });
     return event;
   });
 
   const checks = useMemo(
-    () =>
-      new Map(
-        (data?.checks ?? []).map((c) => [c.id, { id: c.id, title: c.title, result: latestResult(c.result, pushed[c.id]) }]),
-      ),
+    () => new Map((data?.checks ?? []).map((c) => [c.id, { id: c.id, title: c.title, result: pushed[c.id] ?? c.result ?? null }])),
     [data, pushed],
   );
 
@@ -114,7 +111,7 @@ export function Overview() {
 
   return (
     <Page>
-      <section aria-label="Summary" className="summary">
+      <section aria-label="Summary" className="summary" data-live-checks={live ? "yes" : "no"}>
         <p className="summary__counts">
           <span className="count count--bad">{plural(totals.failing, "check")} failing</span>
           <span className="count count--warn">{totals.error} in error</span>
@@ -130,7 +127,7 @@ export function Overview() {
           ) : (
             "— (nothing synced yet)"
           )}
-          . Updates appear here as they happen.
+          . {live ? "Updates appear here as they happen." : "Connecting for live updates…"}
         </p>
       </section>
       {totals.notMonitored === totals.total && (

@@ -35,14 +35,14 @@ const PeopleQuery = graphql(`
     people(filter: $filter, first: $first, after: $after, orderBy: { field: EMAIL, direction: ASC }) {
       totalCount
       pageInfo { hasNextPage endCursor }
-      edges { node { id email name status jobRole startDate offboardedAt } }
+      edges { node { id email name status jobRole startDate offboardedAt accounts { accountId displayName accountStatus } } }
     }
   }
 `);
 
 const PeopleChanges = graphql(`
   subscription PeopleChanges {
-    peopleChanged { totalCount changedAt }
+    peopleChanged(initial: true) { totalCount changedAt }
   }
 `);
 
@@ -132,12 +132,14 @@ export function Accounts() {
   const [classification, setClassification] = useState<IdentityClassification | "">("");
   const [status, setStatus] = useState<"" | "ACTIVE" | "INACTIVE" | "CLOSED" | "UNKNOWN">("");
   const [adminsOnly, setAdminsOnly] = useState(false);
+  const [personStatus, setPersonStatus] = useState<PersonStatus | "">("");
   const term = useDebounced(search.trim(), 300);
   const filter: AccountFilter = {
     ...(term ? { search: term } : {}),
     ...(classification ? { classification } : {}),
     ...(status ? { status } : {}),
     ...(adminsOnly ? { admin: true } : {}),
+    ...(personStatus ? { personStatus } : {}),
   };
   const pager = usePager(JSON.stringify(filter));
   const [{ data, fetching, error }, execute] = useQuery({
@@ -188,6 +190,16 @@ export function Accounts() {
             { value: "INACTIVE", label: "Inactive" },
             { value: "CLOSED", label: "Closed" },
             { value: "UNKNOWN", label: "Unknown" },
+          ]}
+        />
+        <SelectField
+          label="Person"
+          value={personStatus}
+          onChange={(e) => setPersonStatus(e.target.value as PersonStatus | "")}
+          options={[
+            { value: "", label: "Anyone" },
+            { value: "ACTIVE", label: "Works here" },
+            { value: "OFFBOARDED", label: "Has left (offboarded)" },
           ]}
         />
         <Checkbox label="Admins only" checked={adminsOnly} onChange={(e) => setAdminsOnly(e.target.checked)} />
@@ -452,6 +464,7 @@ export function People() {
                 <th scope="col">Job role</th>
                 <th scope="col">Started</th>
                 <th scope="col">Left</th>
+                <th scope="col">Accounts</th>
               </tr>
             </thead>
             <tbody>
@@ -468,6 +481,16 @@ export function People() {
                   <td>{formatDate(p.startDate)}</td>
                   <td>
                     <Time iso={p.offboardedAt}>{p.offboardedAt ? formatDateTime(p.offboardedAt) : "—"}</Time>
+                  </td>
+                  <td data-accounts={p.accounts.length}>
+                    {p.accounts.length === 0
+                      ? "—"
+                      : p.accounts.map((a) => (
+                          <div key={a.accountId} className="small">
+                            {a.displayName ?? a.accountId}{" "}
+                            {p.status === "OFFBOARDED" && a.accountStatus === "ACTIVE" ? <Tag tone="bad">still active</Tag> : <span className="muted">{a.accountStatus.toLowerCase()}</span>}
+                          </div>
+                        ))}
                   </td>
                 </tr>
               ))}

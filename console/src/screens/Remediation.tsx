@@ -1,13 +1,15 @@
 // Remediation: the plan (each action's reason, source and whether it can be carried out),
-// select, confirm in a dialog that names every call, then watch each action to VERIFIED.
+// a page at a time, re-read when Vigil says it changed; select, confirm in a dialog that
+// names every call, then watch each action to VERIFIED.
 import { useEffect, useMemo, useState } from "react";
 import { useClient, useMutation, useQuery, useSubscription } from "urql";
-import { Dialog, Empty, ErrorNotice, Loading, Notice, Progress, Tag, UserErrors } from "../components/ui";
+import { Dialog, Empty, ErrorNotice, Loading, Notice, Pager, Progress, Tag, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { RemediationFieldsFragment, RemediationState } from "../gql/graphql";
 import { problemFrom, splitUserErrors } from "../lib/errors";
 import { formatDateTime, plural } from "../lib/format";
 import { useOnReconnect, useRefresh } from "../lib/hooks";
+import { usePager } from "../lib/pagination";
 import { batchProgress, mergeActions } from "../lib/remediation";
 import { can } from "../lib/roles";
 import { Link } from "../lib/router";
@@ -16,16 +18,22 @@ import { useSession } from "../session";
 graphql(`
   fragment RemediationFields on RemediationAction {
     id accountId displayName kind groupId groupName request reason executable blockedReason
-    state approvedAt updatedAt error evidenceId
+    state version approvedAt updatedAt error evidenceId
     source { type checkId resourceId reviewId entryId decision }
     calls { method endpoint status message at }
     verification { confirmed detail at }
   }
 `);
 
+const PAGE_SIZE = 100;
+
 const PlanQuery = graphql(`
-  query RemediationScreen {
-    remediationPlan { ...RemediationFields }
+  query RemediationScreen($first: Int!, $after: String) {
+    remediationPlanActions(first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { ...RemediationFields } }
+    }
     integrations(purpose: ACCESS_REVIEW) { id authMethod connectedAs status grantedScopes site { url name } }
   }
 `);
@@ -45,9 +53,9 @@ const Updates = graphql(`
   }
 `);
 
-const CheckPushes = graphql(`
-  subscription RemediationCheckPushes {
-    checkResultUpdated { id checkId status }
+const PlanChanges = graphql(`
+  subscription RemediationPlanChanges {
+    remediationPlanChanged(initial: true) { totalCount }
   }
 `);
 
@@ -93,7 +101,11 @@ export function Remediation() {
   const { me, announce } = useSession();
   const client = useClient();
   const admin = can(me.role, "remediate");
-  const [{ data, fetching, error }, execute] = useQuery({ query: PlanQuery });
+  const pager = usePager("plan");
+  const [{ data, fetching, error }, execute] = useQuery({
+    query: PlanQuery,
+    variables: { first: PAGE_SIZE, after: pager.after },
+  });
   const refresh = useRefresh(execute);
   const [approved] = useQuery({ query: ApprovedQuery });
   const [actions, setActions] = useState<Map<string, Action>>(new Map());
@@ -120,18 +132,16 @@ export function Remediation() {
     if (action.state === "VERIFIED" || action.state === "FAILED") announce(`${describeAction(action)}: ${STATE[action.state].label}`);
     return e;
   });
-  // Nothing announces a changed plan: re-read it when a check changes (a sync after the
-  // remediation, an offboarding) and when a batch ends.
-  useSubscription({ query: CheckPushes }, (_p: unknown, e) => {
+  // The plan changed (an offboarding, a finished batch and its sync): read the page again.
+  // The first message comes once the subscription listens, so nothing is missed meanwhile.
+  useSubscription({ query: PlanChanges }, (_p: unknown, e) => {
     refresh();
     return e;
   });
   const progress = useMemo(() => batchProgress(actions, batch), [actions, batch]);
-  useEffect(() => {
-    if (progress.finished) refresh();
-  }, [progress.finished, refresh]);
 
-  const plan = data?.remediationPlan ?? [];
+  const page = data?.remediationPlanActions;
+  const plan = page?.edges.map((e) => e.node) ?? [];
   const integration = data?.integrations.find((i) => i.status === "CONNECTED") ?? data?.integrations[0];
   const selectableIds = plan.filter(selectable).map((a) => a.id);
   const chosen = plan.filter((a) => selected.has(a.id) && selectable(a));
@@ -232,7 +242,7 @@ export function Remediation() {
               <div className="toolbar">
                 <label className="inline">
                   <input type="checkbox" checked={allChosen} onChange={toggleAll} disabled={selectableIds.length === 0} /> Select every executable
-                  action ({selectableIds.length})
+                  action on this page ({selectableIds.length})
                 </label>
                 <button type="button" onClick={() => setConfirming(true)} disabled={chosen.length === 0}>
                   Review and confirm {chosen.length > 0 ? plural(chosen.length, "action") : ""}…
@@ -289,6 +299,19 @@ export function Remediation() {
                 </tbody>
               </table>
             </div>
+            {page && (page.totalCount > PAGE_SIZE || pager.index > 0) && (
+              <Pager
+                label="Plan"
+                index={pager.index}
+                pageSize={PAGE_SIZE}
+                shown={plan.length}
+                totalCount={page.totalCount}
+                hasNext={page.pageInfo.hasNextPage}
+                busy={fetching}
+                onPrevious={pager.previous}
+                onNext={() => pager.next(page.pageInfo.endCursor)}
+              />
+            )}
           </>
         )}
       </section>

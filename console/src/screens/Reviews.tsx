@@ -44,7 +44,7 @@ const ReviewDetailQ = graphql(`
 
 const ReviewChanges = graphql(`
   subscription ReviewChanges($reviewId: ID) {
-    accessReviewChanged(reviewId: $reviewId) { id status pendingCount completedAt }
+    accessReviewChanged(reviewId: $reviewId, initial: true) { id status pendingCount completedAt }
   }
 `);
 

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { statusAdvice } from "./Integrations";
-import { latestResult, type ResultView } from "./Overview";
+import { applyPush, type ResultView } from "./Overview";
 import { identityText } from "./People";
 
 const result = (evaluatedAt: string, status: ResultView["status"]): ResultView => ({
   id: evaluatedAt,
-  checkId: "c",
   status,
   reason: null,
   evaluatedAt,
@@ -15,14 +14,19 @@ const result = (evaluatedAt: string, status: ResultView["status"]): ResultView =
   exceptedItems: [],
 });
 
-describe("overview: a pushed result replaces the query's only when newer", () => {
-  it("keeps the newer of the two", () => {
-    const old = result("2026-01-01T00:00:00Z", "PASSING");
-    const pushed = result("2026-01-01T00:01:00Z", "FAILING");
-    expect(latestResult(old, pushed)).toBe(pushed);
-    expect(latestResult(pushed, old)).toBe(pushed);
-    expect(latestResult(old, undefined)).toBe(old);
-    expect(latestResult(null, pushed)).toBe(pushed);
+describe("overview: pushed results by check id", () => {
+  it("shows the push and announces only a change of status", () => {
+    const shown = result("2026-01-01T00:00:00Z", "PASSING");
+    const current = result("2026-01-01T00:00:00Z", "PASSING"); // initial: true repeats it
+    const first = applyPush({}, "c", current, shown);
+    expect(first).toEqual({ next: { c: current }, statusChanged: false });
+    const failing = result("2026-01-01T00:01:00Z", "FAILING");
+    const second = applyPush(first.next, "c", failing, shown);
+    expect(second.next.c).toBe(failing);
+    expect(second.statusChanged).toBe(true);
+    const more = result("2026-01-01T00:02:00Z", "FAILING"); // more failing items, same status
+    expect(applyPush(second.next, "c", more, shown).statusChanged).toBe(false);
+    expect(applyPush({}, "new", failing, null).statusChanged).toBe(false);
   });
 });
 

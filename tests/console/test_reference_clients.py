@@ -1,0 +1,116 @@
+"""The clients frontend teams use, against Vigil under uvicorn (`console/e2e/reference-clients.mjs`
+in Node, with the console's locked packages):
+
+- graphql-ws, the reference `graphql-transport-ws` client, set to retry forever: a refused
+  key and a key revoked mid-subscription end the subscription with 4401 after one
+  connection (graphql-ws treats 4401 as fatal; it retried the 4403 Vigil sent before);
+- urql with @urql/exchange-graphcache, a normalised cache: a `checkResultUpdated` push that
+  selects `check { id result { id } }` updates the cached `checks` by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from services.models import Role
+from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from tests.e2e.access_support import connect_access_review, sync
+from tests.e2e.connect_support import Env, make_env
+
+CONSOLE = Path(__file__).resolve().parents[2] / "console"
+SCRIPT = "e2e/reference-clients.mjs"
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
+    pytest.mark.skipif(
+        not (CONSOLE / "node_modules" / "@urql" / "exchange-graphcache").exists(),
+        reason="the console's packages are not installed: run `make console`",
+    ),
+]
+
+ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
+  criticalSystem { id } userErrors { code } } }"""
+STAFF = """{ accounts(filter: {classification: STAFF, status: ACTIVE}, first: 1) {
+  edges { node { identity { person { id } } } } } }"""
+UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
+  people { id email } userErrors { code } } }"""
+
+
+def node_flags() -> list[str]:
+    """Node 22 has a WebSocket of its own; Node 20 needs a flag for it."""
+    probe = subprocess.run(
+        ["node", "-e", "process.exit(typeof WebSocket === 'function' ? 0 : 1)"], check=False
+    )
+    return [] if probe.returncode == 0 else ["--experimental-websocket"]
+
+
+async def run_script(part: str, env: Env, **extra: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        "node",
+        *node_flags(),
+        SCRIPT,
+        part,
+        cwd=CONSOLE,
+        env={**os.environ, "VIGIL_URL": env.live.url, "VIGIL_ADMIN_KEY": env.key, **extra},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    except TimeoutError:
+        proc.kill()
+        output, _ = await proc.communicate()
+    text = output.decode()
+    sys.stdout.write(text)
+    assert proc.returncode == 0, text
+    assert "reference clients: ok" in text
+    return text
+
+
+@pytest.fixture(scope="module")
+def clients_sim() -> Iterator[RunningSimulator]:
+    with start_simulator(Simulator(generate_site(users=20, groups=3, pages=2, seed=27))) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def env(request: pytest.FixtureRequest, clients_sim: RunningSimulator) -> AsyncIterator[Env]:
+    async for e in make_env(request, clients_sim, run_worker=True, scheduler_tick_seconds=3600):
+        yield e
+
+
+async def test_graphql_ws_does_not_retry_a_refused_or_revoked_key(env: Env) -> None:
+    services = env.live.container.services
+    viewer = await services.api_keys.create_api_key_for(env.org_id, Role.VIEWER, "console")
+    text = await run_script(
+        "socket", env, VIGIL_VIEWER_KEY=viewer.secret, VIGIL_VIEWER_KEY_ID=viewer.key.id
+    )
+    assert "refused key: closed 4401" in text and "revoked key: closed 4401" in text
+
+
+async def test_a_normalised_cache_merges_a_pushed_result_into_checks(env: Env) -> None:
+    await sync(env, await connect_access_review(env))
+    assert (await env.gql(ADD_SYSTEM))["addCriticalSystem"]["userErrors"] == []
+    site = env.sim.sim.site
+    operators = set(site.operators.values())  # Vigil signs in as one of them: keep it
+    staff = [
+        a
+        for a in sorted(site.accounts.values(), key=lambda a: a.account_id)
+        if a.account_type == "atlassian"
+        and a.email
+        and a.account_status == "active"
+        and a.account_id not in operators
+    ]
+    people = [{"email": a.email, "name": a.display_name} for a in staff]
+    assert (await env.gql(UPSERT, {"people": people}))["upsertPeople"]["userErrors"] == []
+    linked = (await env.gql(STAFF))["accounts"]["edges"]  # emails Vigil can see
+    person = linked[0]["node"]["identity"]["person"]["id"]
+    await run_script("graphcache", env, OFFBOARD_PERSON_ID=person)
