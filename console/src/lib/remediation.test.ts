@@ -41,12 +41,22 @@ describe("mergeActions and batchProgress", () => {
       { id: "b", state: "PENDING", version: v(1000, 0) },
       { id: "c", state: "PENDING", version: v(1000, 0) },
     ]);
-    expect(batchProgress(m, ["a", "b", "c"])).toEqual({ total: 3, pending: 1, done: 1, verified: 1, failed: 0, finished: false });
+    expect(batchProgress(m, ["a", "b", "c"])).toEqual({ total: 3, pending: 1, done: 1, verified: 1, failed: 0, cancelled: 0, waiting: 1, finished: false });
     m = mergeActions(m, [
       { id: "b", state: "VERIFIED", version: v(6000, 2) },
       { id: "c", state: "FAILED", version: v(6000, 2) },
     ]);
     expect(batchProgress(m, ["a", "b", "c"])).toMatchObject({ verified: 2, failed: 1, finished: true });
     expect(batchProgress(m, []).finished).toBe(false);
+  });
+
+  it("counts a CANCELLED action as final and a CALLING one as under way", () => {
+    const m = mergeActions(new Map<string, ActionLike>(), [
+      { id: "a", state: "CANCELLED", version: v(2000, 3) },
+      { id: "b", state: "CALLING", version: v(2000, 1) },
+    ]);
+    expect(batchProgress(m, ["a", "b"])).toMatchObject({ cancelled: 1, done: 1, waiting: 0, finished: false });
+    const later = mergeActions(m, [{ id: "b", state: "VERIFIED", version: v(3000, 3) }]);
+    expect(batchProgress(later, ["a", "b"])).toMatchObject({ cancelled: 1, verified: 1, finished: true });
   });
 });

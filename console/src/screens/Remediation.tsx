@@ -17,8 +17,8 @@ import { useSession } from "../session";
 
 graphql(`
   fragment RemediationFields on RemediationAction {
-    id accountId displayName kind groupId groupName request reason executable blockedReason
-    state version approvedAt updatedAt error evidenceId
+    id accountId displayName kind groupId groupName role request manualStep reason caveat executable blockedReason
+    state version approvedAt updatedAt error evidenceId cancelReason attempt
     source { type checkId resourceId reviewId entryId decision }
     calls { method endpoint status message at }
     verification { confirmed detail at }
@@ -68,6 +68,24 @@ const Execute = graphql(`
   }
 `);
 
+const Cancel = graphql(`
+  mutation CancelRemediation($input: CancelRemediationInput!) {
+    cancelRemediation(input: $input) {
+      actions { ...RemediationFields }
+      userErrors { field code message }
+    }
+  }
+`);
+
+const Restore = graphql(`
+  mutation RestoreAccess($input: RestoreAccessInput!) {
+    restoreAccess(input: $input) {
+      action { ...RemediationFields }
+      userErrors { field code message }
+    }
+  }
+`);
+
 const Enable = graphql(`
   mutation EnableRemediation {
     enableConfluenceRemediation(input: { confirm: true }) {
@@ -83,18 +101,40 @@ type Action = RemediationFieldsFragment;
 
 const STATE: Record<RemediationState, { label: string; tone: "neutral" | "info" | "good" | "bad" }> = {
   PENDING: { label: "Waiting to be called", tone: "neutral" },
+  CALLING: { label: "Calling Atlassian", tone: "info" },
   DONE: { label: "Called, verifying", tone: "info" },
   VERIFIED: { label: "Verified", tone: "good" },
   FAILED: { label: "Failed", tone: "bad" },
+  CANCELLED: { label: "Cancelled", tone: "neutral" },
 };
 
 function describeAction(a: Action): string {
   const who = a.displayName ?? a.accountId;
-  return a.kind === "SUSPEND_ACCESS" ? `Suspend ${who} in the Atlassian organization` : `Remove ${who} from ${a.groupName || a.groupId}`;
+  switch (a.kind) {
+    case "SUSPEND_ACCESS":
+      return `Suspend ${who} in the Atlassian organization`;
+    case "DEACTIVATE_ACCOUNT":
+      return `Deactivate ${who}'s managed account`;
+    case "REVOKE_ROLE":
+      return `Revoke ${who}'s direct role ${a.role ?? ""}`.trimEnd();
+    case "MANUAL_STEP":
+      return `By hand for ${who}: ${a.manualStep ?? a.request}`;
+    case "RESTORE_ACCESS":
+      return `Restore ${who}'s access`;
+    case "REACTIVATE_ACCOUNT":
+      return `Reactivate ${who}'s account`;
+    default:
+      return `Remove ${who} from ${a.groupName || a.groupId}`;
+  }
 }
 
 function selectable(a: Action): boolean {
-  return a.executable && (a.state === null || a.state === "FAILED");
+  return a.executable && (a.state === null || a.state === "FAILED" || a.state === "CANCELLED");
+}
+
+/** A suspension or deactivation Vigil made and verified can be undone (restoreAccess). */
+function restorable(a: Action): boolean {
+  return a.state === "VERIFIED" && (a.kind === "SUSPEND_ACCESS" || a.kind === "DEACTIVATE_ACCOUNT");
 }
 
 export function Remediation() {
@@ -115,6 +155,9 @@ export function Remediation() {
   const [errors, setErrors] = useState<string[]>([]);
   const [executing, run] = useMutation(Execute);
   const [enabling, enable] = useMutation(Enable);
+  const [cancelling, cancel] = useMutation(Cancel);
+  const [restoring, restore] = useMutation(Restore);
+  const [restoreTarget, setRestoreTarget] = useState<Action | null>(null);
   const [enableMessage, setEnableMessage] = useState<string | null>(null);
 
   useEffect(() => {
@@ -129,7 +172,7 @@ export function Remediation() {
   useSubscription({ query: Updates }, (_p: unknown, e) => {
     const action = e.remediationUpdated;
     setActions((m) => mergeActions(m, [action]));
-    if (action.state === "VERIFIED" || action.state === "FAILED") announce(`${describeAction(action)}: ${STATE[action.state].label}`);
+    if (action.state === "VERIFIED" || action.state === "FAILED" || action.state === "CANCELLED") announce(`${describeAction(action)}: ${STATE[action.state].label}`);
     return e;
   });
   // The plan changed (an offboarding, a finished batch and its sync): read the page again.
@@ -176,6 +219,34 @@ export function Remediation() {
       announce(`${plural(ids.length, "action")} approved`);
     }
   };
+  const answer = (errs: string[], done: () => void) => {
+    setErrors(errs);
+    if (errs.length === 0) done();
+  };
+  const onCancel = async () => {
+    const ids = batch.filter((id) => actions.get(id)?.state === "PENDING");
+    const r = await cancel({ input: { actionIds: ids } });
+    const payload = r.data?.cancelRemediation;
+    const split = splitUserErrors(payload?.userErrors);
+    answer(r.error ? [problemFrom(r.error)!.detail] : [...split.general, ...Object.values(split.byField)], () => {
+      if (payload) setActions((m) => mergeActions(m, payload.actions));
+      announce(`${plural(ids.length, "action")} cancelled`);
+    });
+  };
+  const onRestore = async () => {
+    if (!restoreTarget) return;
+    const r = await restore({ input: { actionId: restoreTarget.id, confirm: true } });
+    setRestoreTarget(null);
+    const payload = r.data?.restoreAccess;
+    const split = splitUserErrors(payload?.userErrors);
+    answer(r.error ? [problemFrom(r.error)!.detail] : [...split.general, ...Object.values(split.byField)], () => {
+      if (payload?.action) {
+        setActions((m) => mergeActions(m, [payload.action!]));
+        setBatch([payload.action.id]);
+        announce(`${describeAction(payload.action)}: approved`);
+      }
+    });
+  };
   const onEnable = async () => {
     const r = await enable({});
     const payload = r.data?.enableConfluenceRemediation;
@@ -206,10 +277,15 @@ export function Remediation() {
             label={progress.finished ? "Finished" : "In progress"}
             value={progress.verified + progress.failed}
             max={progress.total}
-            text={`${progress.verified} verified, ${progress.failed} failed, ${progress.pending + progress.done} to go`}
+            text={`${progress.verified} verified, ${progress.failed} failed, ${progress.cancelled} cancelled, ${progress.pending + progress.done} to go`}
           />
+          {admin && progress.waiting > 0 && (
+            <button type="button" className="secondary" onClick={onCancel} disabled={cancelling.fetching}>
+              Cancel the {plural(progress.waiting, "action")} not called yet
+            </button>
+          )}
           <ActionStates actions={batchActions} />
-          {progress.finished && progress.failed === 0 && (
+          {progress.finished && progress.failed === 0 && progress.cancelled === 0 && (
             <Notice tone="success" title="Every action is verified">
               <p>Vigil syncs the site again; the checks move when that sync ends.</p>
             </Notice>
@@ -283,6 +359,7 @@ export function Remediation() {
                         </td>
                         <td>
                           {a.reason}
+                          {a.caveat && <div className="small">{a.caveat}</div>}
                           <div className="muted small">
                             {a.source.type === "CHECK" && a.source.checkId ? (
                               <Link to={`/checks/${encodeURIComponent(a.source.checkId)}`}>from the check</Link>
@@ -318,7 +395,7 @@ export function Remediation() {
       {history.length > 0 && (
         <section aria-labelledby="done-h">
           <h2 id="done-h">Earlier actions</h2>
-          <ActionStates actions={history.slice(0, 50)} />
+          <ActionStates actions={history.slice(0, 50)} onRestore={admin ? setRestoreTarget : undefined} />
         </section>
       )}
       <Dialog open={confirming} title="Call Atlassian?" onClose={() => setConfirming(false)}>
@@ -344,11 +421,25 @@ export function Remediation() {
           </button>
         </div>
       </Dialog>
+      <Dialog open={restoreTarget !== null} title="Restore access?" onClose={() => setRestoreTarget(null)}>
+        <p>
+          {restoreTarget && describeAction(restoreTarget)} is undone: the account gets back exactly what it had (its groups and roles
+          were kept). Vigil calls Atlassian and reads the result back.
+        </p>
+        <div className="actions">
+          <button type="button" className="danger" onClick={onRestore} disabled={restoring.fetching}>
+            Restore access
+          </button>
+          <button type="button" className="secondary" onClick={() => setRestoreTarget(null)}>
+            Cancel
+          </button>
+        </div>
+      </Dialog>
     </>
   );
 }
 
-function ActionStates({ actions }: { actions: Action[] }) {
+function ActionStates({ actions, onRestore }: { actions: Action[]; onRestore?: (a: Action) => void }) {
   return (
     <ul className="plain-list action-states">
       {actions.map((a) => (
@@ -356,6 +447,12 @@ function ActionStates({ actions }: { actions: Action[] }) {
           {a.state && <Tag tone={STATE[a.state].tone}>{STATE[a.state].label}</Tag>} {describeAction(a)}
           {a.verification && <span className="muted small"> — {a.verification.detail}</span>}
           {a.error && <div className="field__error">Atlassian answered: {a.error}</div>}
+          {a.cancelReason && <div className="muted small">not called: {a.cancelReason}</div>}
+          {onRestore && restorable(a) && (
+            <button type="button" className="secondary small" onClick={() => onRestore(a)}>
+              Restore access…
+            </button>
+          )}
           {a.approvedAt && <div className="muted small">approved {formatDateTime(a.approvedAt)}</div>}
         </li>
       ))}
