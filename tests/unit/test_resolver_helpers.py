@@ -49,10 +49,10 @@ class Query:
         return Paint(colour=Colour.DARK_BLUE)
 
 
-def _mutation(argument_paths: bool) -> type:
+def _mutation() -> type:
     @strawberry.type
     class Mutation:
-        @strawberry.mutation(extensions=[UserErrors(argument_paths=argument_paths)])
+        @strawberry.mutation(extensions=[UserErrors()])
         async def repaint(self, input: PaintInput) -> Payload:
             if input.email:
                 raise ValidationFailed("email is not valid", field=["email"])
@@ -91,14 +91,14 @@ def test_every_member_must_be_described_and_an_enum_is_wrapped_once() -> None:
 
 
 async def test_domain_values_pass_through_both_ways() -> None:
-    schema = strawberry.Schema(query=Query, mutation=_mutation(True))
+    schema = strawberry.Schema(query=Query, mutation=_mutation())
     assert await _run(schema, "{ paint { colour } }") == {"paint": {"colour": "DARK_BLUE"}}
     kept = await _run(schema, "mutation { keep(input: {colour: RED}) { paint { colour } } }")
     assert kept == {"keep": {"paint": {"colour": "RED"}}}
 
 
 async def test_a_domain_error_becomes_the_payloads_user_errors() -> None:
-    schema = strawberry.Schema(query=Query, mutation=_mutation(True))
+    schema = strawberry.Schema(query=Query, mutation=_mutation())
     fields = "paint { colour } userErrors { field code message }"
 
     async def repaint(arguments: str) -> dict[str, Any]:
@@ -121,15 +121,6 @@ async def test_a_domain_error_becomes_the_payloads_user_errors() -> None:
     assert (await repaint("{colour: RED}"))["userErrors"] == [
         {"field": ["input", "1", "startDate"], "code": "VALIDATION_FAILED", "message": "bad"}
     ]
-
-
-async def test_service_paths_can_be_kept_as_raised() -> None:
-    schema = strawberry.Schema(query=Query, mutation=_mutation(False))
-    data = await _run(
-        schema,
-        'mutation { repaint(input: {colour: DARK_BLUE, email: "x"}) { userErrors { field } } }',
-    )
-    assert data == {"repaint": {"userErrors": [{"field": ["email"]}]}}
 
 
 def test_the_extension_needs_a_payload_with_user_errors() -> None:
