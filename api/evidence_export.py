@@ -39,7 +39,7 @@ def evidence_routes(container: Container) -> list[Route]:
                 "missing, invalid or revoked API key (Authorization: Bearer <key>)",
                 **{"WWW-Authenticate": "Bearer"},
             )
-        wait = container.rate_limiter.take(principal.api_key_id)
+        wait = await container.rate_limiter.take(principal.api_key_id)
         if wait:
             container.metrics.rate_limited.inc()
             return rate_limited(wait)

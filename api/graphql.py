@@ -218,7 +218,7 @@ class VigilGraphQL(GraphQL[Context, None]):
         context.principal = await self._authenticate(token, request_id)
         if context.principal is None:
             raise TransportError(401, "missing, invalid or revoked API key")
-        wait = self.container.rate_limiter.take(context.principal.api_key_id)
+        wait = await self.container.rate_limiter.take(context.principal.api_key_id)
         if wait:
             self.container.metrics.rate_limited.inc()
             raise TransportError(

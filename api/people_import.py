@@ -33,7 +33,7 @@ def people_routes(container: Container) -> list[Route]:
         principal = await container.services.api_keys.authenticate(token)
         if principal is None:
             return _error(401, "UNAUTHENTICATED", "missing, invalid or revoked API key")
-        wait = container.rate_limiter.take(principal.api_key_id)
+        wait = await container.rate_limiter.take(principal.api_key_id)
         if wait:
             return rate_limited(wait)
         if request.headers.get("content-type", "").startswith("multipart/"):

@@ -19,6 +19,7 @@ from services.store.oauth_states import OAuthStateRepository
 from services.store.organizations import OrganizationRepository
 from services.store.people import PeopleRepository
 from services.store.policies import PolicyDocumentRepository
+from services.store.rate_limits import RateLimitRepository
 from services.store.remediations import RemediationRepository
 from services.store.revisions import RevisionRepository
 from services.store.snapshot_data import SnapshotDataRepository
@@ -55,6 +56,7 @@ class Store:
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
         self.remediations = RemediationRepository(self._db)
+        self.rate_limits = RateLimitRepository(self._db)
 
     @classmethod
     def open(cls, url: str | None, db_name: str) -> Store:
@@ -85,6 +87,7 @@ class Store:
             self.policies,
             self.check_exceptions,
             self.remediations,
+            self.rate_limits,
         )
         for repo in repositories:
             await repo.ensure_indexes()
