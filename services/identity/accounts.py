@@ -1,16 +1,23 @@
 """The ``accounts`` query: current snapshot accounts joined with their identities.
 
-Without a classification filter the snapshot reader pages through the store; with one, the
-classification lives in another collection, so the cached current accounts are filtered in
-memory (O(n) over one snapshot, no cross-collection query) with the same filter semantics.
+With no filter, or one filter with a value of its own (a status, ``admin``, a type or a
+group), the snapshot reader reads the page from the store (the snapshot's orders: the page
+costs the page). A classification lives in another collection, and a text search or several
+filters at once have no order of their own, so those filter the cached current accounts in
+memory (one pass over the snapshot, no cross-collection query) with the same semantics; the
+matching accounts are kept for the next pages of the same filter (``_MATCHES_KEPT`` filters,
+until the snapshot, the identities or the people change), so a later page costs the page.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from services.errors import ValidationFailed
+from services.identity.caches import SnapshotAccounts
 from services.identity.directory import Directory
 from services.identity.models import Classification, Identity
 from services.identity.views import AccountView, view_of
@@ -21,6 +28,17 @@ from services.sync.models import AccountFilter, SnapshotAccount
 from services.sync.reads import SnapshotReader
 
 MAX_FILTER_TEXT = 200
+_MATCHES_KEPT = 32
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """The accounts of one snapshot matching one filter, for the maps they were joined with."""
+
+    identities: Mapping[str, Identity]
+    people: Mapping[str, Person]
+    accounts: list[SnapshotAccount]
+    ids: list[str]
 
 
 class AccountService:
@@ -29,6 +47,7 @@ class AccountService:
     def __init__(self, reader: SnapshotReader, directory: Directory) -> None:
         self._reader = reader
         self._directory = directory
+        self._matches: OrderedDict[tuple[str, AccountFilter], _Matches] = OrderedDict()
 
     async def accounts(
         self,
@@ -39,46 +58,70 @@ class AccountService:
     ) -> Slice[AccountView]:
         """A page of accounts by account id, each with its identity and person."""
         org = principal.organization_id
-        if filter is None or filter.classification is None:
+        if filter is None or _paged_by_the_store(filter):
             page = await self._reader.accounts(principal, filter, first, after)
             identities, people = await self._joins(org)
             items = [(c, view_of(a, identities, people)) for c, a in page.items]
             return Slice(items, page.total_count, page.has_next_page)
-        return await self._classified(org, _checked(filter), page_size(first), after)
+        return await self._in_memory(org, _checked(filter), page_size(first), after)
 
     async def account(self, principal: Principal, account_id: str) -> AccountView | None:
         """One account of the current snapshot with its identity, or None."""
-        org = principal.organization_id
-        current = await self._directory.current_accounts(org)
-        found = current.snapshot.by_id.get(account_id) if current.snapshot else None
+        found = await self._reader.account(principal, account_id)
         if found is None:
             return None
-        identities, people = await self._joins(org)
+        identities, people = await self._joins(principal.organization_id)
         return view_of(found, identities, people)
 
-    async def _classified(
+    async def _in_memory(
         self, org: str, filter: AccountFilter, limit: int, after: str | None
     ) -> Slice[AccountView]:
         key = decode_cursor(after)
         current = await self._directory.current_accounts(org)
         identities, people = await self._joins(org)
-        wanted = Classification(filter.classification or "")
-        matching = [
-            view_of(a, identities, people)
-            for a in current.accounts
-            if _matches(a, filter) and _classification(a, identities) is wanted
-        ]
-        start = 0
-        if key is not None:
-            ids = [v.account.account_id for v in matching]
-            start = bisect.bisect_right(ids, key)
-        rows = matching[start : start + limit + 1]
+        matches = self._matching(current.snapshot, filter, identities, people)
+        start = 0 if key is None else bisect.bisect_right(matches.ids, key)
+        rows = [view_of(a, identities, people) for a in matches.accounts[start : start + limit + 1]]
         return make_slice(
-            rows, limit=limit, total=len(matching), key=lambda v: v.account.account_id
+            rows, limit=limit, total=len(matches.ids), key=lambda v: v.account.account_id
         )
+
+    def _matching(
+        self,
+        snapshot: SnapshotAccounts | None,
+        filter: AccountFilter,
+        identities: Mapping[str, Identity],
+        people: Mapping[str, Person],
+    ) -> _Matches:
+        """The snapshot's accounts matching ``filter``, kept for the next pages."""
+        if snapshot is None:
+            return _Matches(identities, people, [], [])
+        cache_key = (snapshot.snapshot_id, filter)
+        kept = self._matches.get(cache_key)
+        if kept is not None and kept.identities is identities and kept.people is people:
+            self._matches.move_to_end(cache_key)
+            return kept
+        wanted = None if filter.classification is None else Classification(filter.classification)
+        accounts = [
+            a
+            for a in snapshot.accounts
+            if _matches(a, filter) and (wanted is None or _classification(a, identities) is wanted)
+        ]
+        found = _Matches(identities, people, accounts, [a.account_id for a in accounts])
+        self._matches[cache_key] = found
+        while len(self._matches) > _MATCHES_KEPT:
+            self._matches.popitem(last=False)
+        return found
 
     async def _joins(self, org: str) -> tuple[Mapping[str, Identity], Mapping[str, Person]]:
         return await self._directory.identities(org), await self._directory.people(org)
+
+
+def _paged_by_the_store(f: AccountFilter) -> bool:
+    """No classification, no search, at most one filter with a value of its own."""
+    if f.classification is not None or f.search:
+        return False
+    return sum(v is not None for v in (f.status, f.admin, f.group, f.account_type)) <= 1
 
 
 def _classification(account: SnapshotAccount, identities: Mapping[str, Identity]) -> Classification:
@@ -87,7 +130,7 @@ def _classification(account: SnapshotAccount, identities: Mapping[str, Identity]
 
 
 def _checked(f: AccountFilter) -> AccountFilter:
-    if f.classification not in {c.value for c in Classification}:
+    if f.classification is not None and f.classification not in {c.value for c in Classification}:
         raise ValidationFailed("unknown classification", field=["filter", "classification"])
     for name in ("group", "search", "status", "account_type"):
         value = getattr(f, name)

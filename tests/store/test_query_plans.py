@@ -1,14 +1,19 @@
-"""The snapshot list queries use their indexes on the wire server (issue 15), and the
-unfiltered totals come from the counts recorded with the snapshot, not from a count.
+"""The list queries read what a page needs on the wire server (issues 15 and 24).
 
-SecantusDB (the test server) always puts a blocking SORT over the index scan, even when the
-sort follows the index, so "no SORT stage" is asserted only on a real MongoDB
-(``VIGIL_TEST_MONGODB_URL``); on every server the plan must scan the snapshot's index and
-examine no document of another snapshot (no collection scan)."""
+Snapshot lists (accounts, Confluence pages) read their page through the snapshot's orders:
+at most 2 x page + 1 keys and documents per query on every server, totals without a count.
+
+The other lists are keyset pages over an index whose order is the page's. SecantusDB (the
+test server) reads every key of a query's index bounds before it applies the limit, and its
+``explain`` reports that: there they examine their partition (an organization's people, a
+check's history, an integration's runs), never another's; the 2 x page + 1 bound is asserted
+on a real MongoDB (``VIGIL_TEST_MONGODB_URL``), where the limit stops the index scan. It also
+always puts a blocking SORT over the index scan, even when the sort follows the index, so
+"no SORT stage" is asserted only on a real MongoDB too."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -25,9 +30,16 @@ from services.people.models import (
     PersonSortField,
     PersonStatus,
 )
-from services.store import Store
+from services.store import Store, snapshot_orders
 from services.store.common import newest_first
-from services.sync.models import AccountFilter, SnapshotAccount, SnapshotScope, SyncTrigger
+from services.sync.models import (
+    AccountFilter,
+    PageFilter,
+    SnapshotAccount,
+    SnapshotPage,
+    SnapshotScope,
+    SyncTrigger,
+)
 from tests.conftest import open_store
 from tests.evidence.support import CHECKS, T0, bulk_load, prepared_chain
 
@@ -78,12 +90,30 @@ def _account(i: int) -> SnapshotAccount:
         account_id=f"acc-{i:05d}",
         display_name=f"User {i}",
         email=f"u{i}@acme.example",
-        account_type=AccountType.ATLASSIAN,
+        account_type=AccountType.APP if i % 7 == 0 else AccountType.ATLASSIAN,
         account_status=(AccountStatus.ACTIVE, AccountStatus.INACTIVE, AccountStatus.CLOSED)[i % 3],
         is_admin=i % 10 == 0,
         mfa_enabled=None,
         groups=("confluence-users",) if i % 2 else ("confluence-users", "staff"),
         last_active_at=None,
+    )
+
+
+def _page(i: int) -> SnapshotPage:
+    return SnapshotPage(
+        page_id=f"page-{i:04d}",
+        title=f"Policy {i}",
+        status="current",
+        space_key=("SEC", "HR", None)[i % 3],
+        space_name=None,
+        version=1,
+        last_modified_at=None,
+        last_modified_by=None,
+        created_at=None,
+        created_by=None,
+        labels=("policy",) if i % 2 else ("policy", "policy", "draft"),
+        web_url=None,
+        body_storage=f"<p>{i}</p>",
     )
 
 
@@ -95,62 +125,119 @@ def _stages(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-async def test_account_list_queries_scan_the_snapshot_index(wire_store: Store) -> None:
+async def test_snapshot_pages_examine_the_page_not_the_snapshot(
+    wire_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every page of ``accounts`` and ``confluencePages`` (no filter or a filter with a value
+    of its own, first and later pages) examines at most 2 x page + 1 keys and documents in
+    each query, on every server (SecantusDB reports what it reads before its limit)."""
+    monkeypatch.setattr(snapshot_orders, "CHUNK", 16)  # many chunks from a small snapshot
     store = wire_store
-    for snapshot_id in ("snap-a", "snap-b"):  # another snapshot: a collection scan shows
+    accounts = [_account(i) for i in range(SIZE)]
+    pages = [_page(i) for i in range(SIZE // 3)]
+    for snapshot_id in ("snap-a", "snap-b"):  # another snapshot: reading it would show
         scope = SnapshotScope(snapshot_id, "integration-1", "org-1")
-        await store.snapshot_data.insert_accounts(scope, [_account(i) for i in range(SIZE)])
+        await store.snapshot_data.insert_accounts(scope, accounts)
+        await store.snapshot_data.upsert_pages(scope, pages)
     await store.snapshot_data.record_counts("snap-a")
-    recording = Recording(store.snapshot_queries._accounts)
-    store.snapshot_queries._accounts = recording
+    plans = Plans()
+    queries = store.snapshot_queries
+    plans.record(queries, "_accounts")
+    plans.record(queries, "_pages")
+    for orders in (queries._account_orders, queries._page_orders):
+        plans.record(orders, "_orders")
+        plans.record(orders, "_keys")
 
-    filters = {
-        "none": AccountFilter(),
-        "status": AccountFilter(status=AccountStatus.INACTIVE),
-        "admin": AccountFilter(admin=True),
-        "group": AccountFilter(group="staff"),
+    account_filters: dict[str, tuple[AccountFilter, Callable[[SnapshotAccount], bool]]] = {
+        "none": (AccountFilter(), lambda a: True),
+        "status": (
+            AccountFilter(status=AccountStatus.INACTIVE),
+            lambda a: a.account_status is AccountStatus.INACTIVE,
+        ),
+        "admin": (AccountFilter(admin=True), lambda a: a.is_admin),
+        "not admin": (AccountFilter(admin=False), lambda a: not a.is_admin),
+        "group": (AccountFilter(group="staff"), lambda a: "staff" in a.groups),
+        "type": (
+            AccountFilter(account_type=AccountType.APP),
+            lambda a: a.account_type is AccountType.APP,
+        ),
+        "nobody": (AccountFilter(group="no such group"), lambda a: False),
     }
-    for name, account_filter in filters.items():
-        for after in (None, "acc-00100"):
-            recording.cursors.clear()
-            page, total = await store.snapshot_queries.list_accounts(
-                snapshot_id="snap-a", filter=account_filter, limit=100, after=after
+    limit = 10
+    for name, (account_filter, wanted) in account_filters.items():
+        expected = [a.account_id for a in accounts if wanted(a)]
+        seen: list[str] = []
+        after: str | None = None
+        while True:  # every page, from the first to the last
+            plans.clear()
+            plans.counts = 0
+            page, total = await queries.list_accounts(
+                snapshot_id="snap-a", filter=account_filter, limit=limit + 1, after=after
             )
-            assert page and total > 0
-            explained = await recording.cursors[-1].explain()
-            stages = _stages(explained["queryPlanner"]["winningPlan"])
-            kinds = [s["stage"] for s in stages]
-            assert "COLLSCAN" not in kinds, (name, kinds)
-            scans = [s for s in stages if s["stage"] == "IXSCAN"]
-            assert scans and scans[0]["keyPattern"].get("snapshot_id") == 1, (name, stages)
-            examined = explained.get("executionStats", {}).get("totalDocsExamined")
-            if examined is not None:
-                assert examined <= SIZE, (name, examined)  # only snapshot "snap-a"'s documents
-            if explained.get("serverInfo", {}).get("host") != "secantus":
-                assert "SORT" not in kinds, (name, kinds)  # the index gives the order
-
-    # Totals: the unfiltered one is the recorded count (no count query); filtered ones count.
-    recording.counts = 0
-    _, total = await store.snapshot_queries.list_accounts(
-        snapshot_id="snap-a", filter=AccountFilter(), limit=10, after=None
+            assert total == len(expected) and plans.count_calls() == 0, name
+            for plan in await plans.explained():
+                assert_examines_at_most(plan, 2 * limit + 1, name)
+            seen += [a.account_id for a in page[:limit]]
+            if len(page) <= limit:
+                break
+            after = page[limit - 1].account_id
+        assert seen == expected, name
+    # From a cursor that is not an id of the snapshot (an account gone since): the next ids.
+    page, _ = await queries.list_accounts(
+        snapshot_id="snap-a", filter=AccountFilter(), limit=3, after="acc-00100x"
     )
-    assert total == SIZE and recording.counts == 0
-    _, inactive = await store.snapshot_queries.list_accounts(
+    assert [a.account_id for a in page] == ["acc-00101", "acc-00102", "acc-00103"]
+
+    page_filters: dict[str, tuple[PageFilter, Callable[[SnapshotPage], bool]]] = {
+        "none": (PageFilter(), lambda p: True),
+        "label": (PageFilter(label="policy"), lambda p: "policy" in p.labels),
+        "space": (PageFilter(space="SEC"), lambda p: p.space_key == "SEC"),
+    }
+    for name, (page_filter, keep) in page_filters.items():
+        expected = [p.page_id for p in pages if keep(p)]
+        for after in (None, expected[len(expected) // 2]):
+            plans.clear()
+            found, total = await queries.list_pages(
+                snapshot_id="snap-a", filter=page_filter, limit=limit + 1, after=after
+            )
+            start = 0 if after is None else expected.index(after) + 1
+            assert [p.page_id for p in found] == expected[start : start + limit + 1], name
+            assert total == len(expected) and all(p.body_storage is None for p in found)
+            for plan in await plans.explained():
+                assert_examines_at_most(plan, 2 * limit + 1, name)
+
+    # A snapshot without orders (committed before they existed) is read by keyset and counted.
+    plans.counts = 0
+    page, total_b = await queries.list_accounts(
+        snapshot_id="snap-b", filter=AccountFilter(group="staff"), limit=10, after="acc-00100"
+    )
+    assert total_b == SIZE // 2 and plans.count_calls() == 1
+    assert [a.account_id for a in page] == [f"acc-{i:05d}" for i in range(102, 122, 2)]
+    # Filters with no order of their own (a search, two filters) are keyset reads too.
+    page, total = await queries.list_accounts(
         snapshot_id="snap-a",
-        filter=AccountFilter(status=AccountStatus.INACTIVE),
-        limit=10,
+        filter=AccountFilter(status=AccountStatus.ACTIVE, admin=True),
+        limit=100,
         after=None,
     )
-    assert inactive == SIZE // 3 and recording.counts == 1
-    # A snapshot without recorded counts (written outside a run) is counted.
-    _, total_b = await store.snapshot_queries.list_accounts(
-        snapshot_id="snap-b", filter=AccountFilter(), limit=10, after=None
-    )
-    assert total_b == SIZE and recording.counts == 2
+    assert total == len(page) == len([i for i in range(SIZE) if i % 30 == 0])
     counts = await store.snapshot_data.counts("snap-a")
     assert counts.accounts == SIZE
     await store.snapshot_data.delete_snapshot("snap-a")
     assert (await store.snapshot_data.counts("snap-a")).accounts == 0
+    for orders in (queries._account_orders, queries._page_orders):
+        assert await orders._orders.count_documents({"snapshot_id": "snap-a"}) == 0
+        assert await orders._keys.count_documents({"snapshot_id": "snap-a"}) == 0
+
+
+def assert_examines_at_most(explained: dict[str, Any], most: int, what: str) -> None:
+    """No collection scan; at most ``most`` keys and documents examined (when reported)."""
+    kinds = [s["stage"] for s in _stages(explained["queryPlanner"]["winningPlan"])]
+    assert "COLLSCAN" not in kinds, (what, kinds)
+    stats = explained.get("executionStats", {})
+    for field in ("totalKeysExamined", "totalDocsExamined"):
+        if field in stats:
+            assert stats[field] <= most, (what, field, stats[field])
 
 
 class Plans:
@@ -168,6 +255,19 @@ class Plans:
         for r in self.recorded:
             r.cursors.clear()
             r.find_ones.clear()
+
+    @property
+    def counts(self) -> int:
+        return self.count_calls()
+
+    @counts.setter
+    def counts(self, value: int) -> None:
+        for r in self.recorded:
+            r.counts = value
+
+    def count_calls(self) -> int:
+        """``count_documents`` calls since the counts were last set."""
+        return sum(r.counts for r in self.recorded)
 
     async def explained(self) -> list[dict[str, Any]]:
         """The explain output of every ``find`` and ``find_one`` since ``clear``."""
