@@ -1,5 +1,5 @@
-"""Reads over GraphQL next to the same data as plain JSON, and ``accounts(first: 100)`` per
-second (issue 15).
+"""Reads over GraphQL next to the same data as plain JSON, ``accounts(first: 100)`` per
+second and its latency, and GraphQL's fixed cost (issues 15 and 24).
 
 Vigil runs under uvicorn in this process (no worker) on the chosen store: ``wire``
 (SecantusDB in its own process, the default), ``embedded`` (mongomock) or ``--mongodb-url``.
@@ -13,12 +13,22 @@ the same shape, so both go through the same HTTP server, client and store. Print
   ratio is plain time ÷ GraphQL time, i.e. GraphQL's speed as a share of plain JSON's;
   target >= 0.5; the two are requested in turn), the same for ``accounts(first: 100)``;
 - requests/s of ``accounts(first: 100)`` (one client, one request at a time);
+- latency of ``accounts(first: 100)`` pages, p50 / p99 over ``--pages`` requests walking the
+  snapshot with ``after`` cursors (target at 100,000 accounts on the wire store: p99 < 100 ms),
+  and the same for a status filter and a text search (no target: the search filters the
+  cached snapshot in memory, ADR 011);
+- ``{ me { role apiKeyId organization { id name } } }`` over GraphQL next to a plain JSON
+  route doing what Vigil's plain routes do (authenticate, take a rate-limit token, the same
+  service call): requests/s of each, one request at a time, in turn (target: GraphQL >= 0.6
+  of plain); and the rate limiter's own cost per request;
 - the store and the machine.
 
     .venv/bin/python bench/reads.py                               # 20,000 accounts, SecantusDB
+    .venv/bin/python bench/reads.py --accounts 100000             # the issue-24 size
     .venv/bin/python bench/reads.py --store embedded
     .venv/bin/python bench/reads.py --quick                        # 2,000 accounts, embedded
     .venv/bin/python bench/reads.py --mongodb-url mongodb://localhost:27017
+    .venv/bin/python bench/reads.py --profile-me                   # + cProfile of `me`
 """
 
 from __future__ import annotations
@@ -59,6 +69,8 @@ from tests.conftest import LiveServer
 from tests.mongo import free_port, wire_server
 
 TARGET = 0.5
+ME_TARGET = 0.6
+PAGE_P99_TARGET_MS = 100.0  # accounts(first: 100) at 100,000 accounts on the wire store
 PAGE = 500  # failing items per check: the most one page may hold
 
 CHECKS = f"""{{ checks {{ id result {{ id status failingItems(first: {PAGE}) {{ totalCount
@@ -67,6 +79,11 @@ CHECKS = f"""{{ checks {{ id result {{ id status failingItems(first: {PAGE}) {{ 
 ACCOUNTS = """{ accounts(first: 100) { totalCount pageInfo { hasNextPage endCursor } edges {
   cursor node { accountId displayName email accountType accountStatus isAdmin mfaEnabled groups
   lastActiveAt identity { classification } } } } }"""
+PAGED = """query($after: String, $filter: AccountFilter) { accounts(first: 100, after: $after,
+  filter: $filter) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node {
+  accountId displayName email accountType accountStatus isAdmin mfaEnabled groups lastActiveAt
+  identity { classification } } } } }"""
+ME = "{ me { role apiKeyId organization { id name } } }"
 
 
 def plain_routes(container: Container) -> list[Route]:
@@ -123,9 +140,22 @@ def plain_routes(container: Container) -> list[Route]:
         body = {"totalCount": page.total_count, "pageInfo": info, "edges": edges}
         return JSONResponse({"data": {"accounts": body}})
 
+    async def me(request: Request) -> Response:
+        caller = await principal(request)
+        if await container.rate_limiter.take(caller.api_key_id):  # as /people/import does
+            return JSONResponse({"errors": [{"message": "rate limited"}]}, status_code=429)
+        org = await container.services.organizations.get_organization(caller)
+        body = {
+            "role": caller.role.value,
+            "apiKeyId": caller.api_key_id,
+            "organization": {"id": org.id, "name": org.name},
+        }
+        return JSONResponse({"data": {"me": body}})
+
     return [
         Route("/bench/plain/checks", checks, methods=["GET"]),
         Route("/bench/plain/accounts", accounts, methods=["GET"]),
+        Route("/bench/plain/me", me, methods=["GET"]),
     ]
 
 
@@ -236,7 +266,110 @@ async def measure(live: LiveServer, key: str, args: argparse.Namespace) -> dict[
                 await call()
                 count += 1
             out[f"accounts_per_s_{name}"] = round(count / (time.perf_counter() - started), 2)
+        for name, account_filter in [
+            ("pages", None),
+            ("pages_by_status", {"status": "ACTIVE"}),
+            ("pages_by_search", {"search": "user 1"}),
+        ]:
+            out[name] = await page_latencies(http, account_filter, args.pages)
+        out["me"] = await me_rate(graphql(ME), plain("/bench/plain/me"), args.seconds)
+        if args.profile_me:
+            out["me_profile"] = await profile(graphql(ME), args.repeat * 20)
+    out["rate_limit_take_ms"] = await limiter_cost(live, args.repeat * 20)
     return out
+
+
+async def page_latencies(
+    http: httpx.AsyncClient, account_filter: dict[str, str] | None, count: int
+) -> dict[str, Any]:
+    """``count`` pages of ``accounts(first: 100)``, walking the list with ``after`` (back to
+    the first page at the end): p50 / p99 latency in ms."""
+    times: list[float] = []
+    after: str | None = None
+    total = 0
+    for _ in range(count + 1):  # the first one warms up
+        started = time.perf_counter()
+        response = await http.post(
+            "/graphql",
+            json={"query": PAGED, "variables": {"after": after, "filter": account_filter}},
+        )
+        times.append(time.perf_counter() - started)
+        body = response.json()
+        assert response.status_code == 200 and "errors" not in body, body
+        page = body["data"]["accounts"]
+        total = page["totalCount"]
+        after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+    measured = sorted(times[1:])
+    return {
+        "p50_ms": round(statistics.median(measured) * 1000, 1),
+        "p99_ms": round(percentile(measured, 0.99) * 1000, 1),
+        "requests": len(measured),
+        "total_count": total,
+    }
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted values (linear interpolation)."""
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+async def me_rate(
+    graphql: Callable[[], Awaitable[bytes]], plain: Callable[[], Awaitable[bytes]], seconds: float
+) -> dict[str, Any]:
+    """Requests/s of each, one request at a time, the two in turn (time spent in each)."""
+    spent = [0.0, 0.0]
+    counts = [0, 0]
+    for call in (graphql, plain):  # warm-up
+        await call()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for i, call in enumerate((graphql, plain)):
+            started = time.perf_counter()
+            await call()
+            spent[i] += time.perf_counter() - started
+            counts[i] += 1
+    graphql_rate, plain_rate = counts[0] / spent[0], counts[1] / spent[1]
+    return {
+        "graphql_per_s": round(graphql_rate, 1),
+        "plain_json_per_s": round(plain_rate, 1),
+        "ratio": round(graphql_rate / plain_rate, 3),
+        "requests_each": counts[0],
+    }
+
+
+async def limiter_cost(live: LiveServer, count: int) -> dict[str, float]:
+    """Median ms of one rate-limit take, alone (a key of its own)."""
+    limiter = live.container.rate_limiter
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await limiter.take("bench-limiter-cost")
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return {
+        "p50": round(statistics.median(times) * 1000, 2),
+        "p99": round(percentile(times, 0.99) * 1000, 2),
+    }
+
+
+async def profile(call: Callable[[], Awaitable[bytes]], count: int) -> str:
+    """cProfile of ``count`` GraphQL ``me`` requests (client and server share this process:
+    read the server's rows), the top 25 by cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(count):
+        await call()
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
+    return text.getvalue()
 
 
 def commit() -> str:
@@ -274,6 +407,7 @@ async def main(args: argparse.Namespace) -> None:
                 await store.drop()
             server.should_exit = True
             await task
+    profiled = result.pop("me_profile", None)
     report = {
         "accounts": args.accounts,
         **result,
@@ -294,6 +428,21 @@ async def main(args: argparse.Namespace) -> None:
         f"accounts(first: 100): {result['accounts_per_s_graphql']} requests/s over GraphQL "
         f"({result['accounts_per_s_plain_json']} plain JSON) | store {label} | {machine()}"
     )
+    for name in ("pages", "pages_by_status", "pages_by_search"):
+        r = result[name]
+        target = f" (target p99 < {PAGE_P99_TARGET_MS:g} ms at 100,000)" if name == "pages" else ""
+        print(
+            f"accounts(first: 100) {name}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms over "
+            f"{r['requests']} pages of {r['total_count']:,}{target} | store {label}"
+        )
+    me = result["me"]
+    print(
+        f"me: GraphQL {me['graphql_per_s']} requests/s vs plain JSON {me['plain_json_per_s']}: "
+        f"ratio {me['ratio']:.2f} (target >= {ME_TARGET}); rate-limit take p50 "
+        f"{result['rate_limit_take_ms']['p50']} ms | store {label} | {machine()}"
+    )
+    if profiled:
+        print(profiled)
 
 
 if __name__ == "__main__":
@@ -303,6 +452,8 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=None, help="of the requests/s loop")
     parser.add_argument("--store", choices=("embedded", "wire"), default=None)
     parser.add_argument("--mongodb-url", help="a real MongoDB (overrides --store)")
+    parser.add_argument("--pages", type=int, default=None, help="accounts pages timed (200)")
+    parser.add_argument("--profile-me", action="store_true", help="cProfile GraphQL `me`")
     parser.add_argument(
         "--quick", action="store_true", help="2,000 accounts on the embedded store, a few runs"
     )
@@ -312,4 +463,5 @@ if __name__ == "__main__":
     parsed.repeat = parsed.repeat or (5 if quick else 10)
     parsed.seconds = parsed.seconds or (2.0 if quick else 10.0)
     parsed.store = parsed.store or ("embedded" if quick else "wire")
+    parsed.pages = parsed.pages or (20 if quick else 200)
     asyncio.run(main(parsed))

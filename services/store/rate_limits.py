@@ -20,7 +20,10 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
+from services.store.common import DuplicateKeyError
+
 _NOW_MS = {"$toLong": "$$NOW"}
+_ATTEMPTS = 3
 # The TTL monitor runs about once a minute; a bucket removed late only costs a document.
 _TTL_MARGIN_MS = 1000
 
@@ -86,14 +89,22 @@ class RateLimitRepository:
             },
             {"$unset": "refilled"},
         ]
-        doc = await self._col.find_one_and_update(
-            {"_id": key},
-            pipeline,
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            projection={"allowed": 1, "tokens": 1},
-        )
-        return Taken(allowed=bool(doc["allowed"]), tokens=float(doc["tokens"]))
+        for _ in range(_ATTEMPTS):
+            # Two first takes of a key race to create its bucket: the loser gets a duplicate
+            # key (MongoDB) or no document (SecantusDB 0.7.0b3); the bucket exists then.
+            try:
+                doc = await self._col.find_one_and_update(
+                    {"_id": key},
+                    pipeline,
+                    upsert=True,
+                    return_document=ReturnDocument.AFTER,
+                    projection={"allowed": 1, "tokens": 1},
+                )
+            except DuplicateKeyError:
+                continue
+            if doc is not None:
+                return Taken(allowed=bool(doc["allowed"]), tokens=float(doc["tokens"]))
+        raise RuntimeError("the rate-limit bucket could not be updated")
 
 
 __all__ = ["RateLimitRepository", "Taken"]

@@ -49,6 +49,17 @@ async def test_concurrent_takes_from_two_clients_share_one_bucket(
     other = await stores[1].rate_limits.take(key="key_b", capacity=capacity, per_second=1)
     assert other.allowed and other.tokens == capacity - 1  # another key: its own full bucket
 
+    # First takes of new keys race to create their buckets: each take still gets its answer.
+    raced = await asyncio.gather(
+        *(
+            store.rate_limits.take(key=f"new_{n}", capacity=1, per_second=0.01)
+            for n in range(20)
+            for store in (*stores, *stores)
+        )
+    )
+    for n in range(20):
+        assert sum(t.allowed for t in raced[4 * n : 4 * n + 4]) == 1, n
+
 
 async def test_tokens_come_back_with_time_and_buckets_expire(
     two_clients: tuple[Store, Store],
