@@ -21,6 +21,7 @@ read of the snapshot and a document per ``CHUNK`` ids.
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 CHUNK = 512  # > the largest page (500 + 1), so a page spans at most two chunks
 ALL = "all"
 _WRITE_BATCH = 64  # chunk documents per insert (~1.5 MB)
+_KEYS_KEPT = 256  # key documents kept per process (a few KB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +41,15 @@ class OrderedPage:
 
 
 class SnapshotOrders:
-    """The orders of one kind of snapshot item (accounts or pages)."""
+    """The orders of one kind of snapshot item (accounts or pages). A key's document never
+    changes once written, so the ones read are kept (``_KEYS_KEPT``): a page then costs two
+    reads, its chunks and its items."""
 
     def __init__(self, db: Any, kind: str) -> None:
         self._kind = kind
         self._orders = db["snapshot_orders"]
         self._keys = db["snapshot_order_keys"]
+        self._kept: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
 
     async def ensure_indexes(self) -> None:
         """Deletion by snapshot (reads are by ``_id``)."""
@@ -106,7 +111,7 @@ class SnapshotOrders:
     ) -> OrderedPage | None:
         """Up to ``limit`` ids of ``key`` after ``after``; None when the snapshot has no
         orders (written before they existed)."""
-        found = await self._keys.find_one({"_id": self._key_id(snapshot_id, key)})
+        found = await self._key(snapshot_id, key)
         if found is None:
             if key != ALL and await self._keys.find_one(
                 {"_id": self._key_id(snapshot_id, ALL)}, {"_id": 1}
@@ -131,8 +136,24 @@ class SnapshotOrders:
             chunk = wanted.stop
         return OrderedPage(ids, total)
 
+    async def _key(self, snapshot_id: str, key: str) -> Mapping[str, Any] | None:
+        key_id = self._key_id(snapshot_id, key)
+        kept = self._kept.get(key_id)
+        if kept is not None:
+            self._kept.move_to_end(key_id)
+            return kept
+        found: Mapping[str, Any] | None = await self._keys.find_one({"_id": key_id})
+        if found is not None:
+            self._kept[key_id] = found
+            while len(self._kept) > _KEYS_KEPT:
+                self._kept.popitem(last=False)
+        return found
+
     async def delete(self, snapshot_id: str) -> None:
         """Delete the snapshot's orders (of this kind)."""
+        prefix = self._key_id(snapshot_id, "")
+        for key_id in [k for k in self._kept if k.startswith(prefix)]:
+            del self._kept[key_id]
         await self._orders.delete_many(self._tags(snapshot_id))
         await self._keys.delete_many(self._tags(snapshot_id))
 
