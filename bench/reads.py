@@ -19,8 +19,8 @@ the same shape, so both go through the same HTTP server, client and store. Print
   cached snapshot in memory, ADR 011);
 - ``{ me { role apiKeyId organization { id name } } }`` over GraphQL next to a plain JSON
   route doing what Vigil's plain routes do (authenticate, take a rate-limit token, the same
-  service call): requests/s of each, one request at a time, in turn (target: GraphQL >= 0.6
-  of plain); and the rate limiter's own cost per request;
+  service call), and next to one that does not take a token: requests/s of each, one request
+  at a time, in turn (target: GraphQL >= 0.6 of plain); and the rate limiter's own cost;
 - the store and the machine.
 
     .venv/bin/python bench/reads.py                               # 20,000 accounts, SecantusDB
@@ -143,9 +143,9 @@ def plain_routes(container: Container) -> list[Route]:
         body = {"totalCount": page.total_count, "pageInfo": info, "edges": edges}
         return JSONResponse({"data": {"accounts": body}})
 
-    async def me(request: Request) -> Response:
+    async def me_of(request: Request, *, limited: bool) -> Response:
         caller = await principal(request)
-        if await container.rate_limiter.take(caller.api_key_id):  # as /people/import does
+        if limited and await container.rate_limiter.take(caller.api_key_id):
             return JSONResponse({"errors": [{"message": "rate limited"}]}, status_code=429)
         org = await container.services.organizations.get_organization(caller)
         body = {
@@ -155,10 +155,17 @@ def plain_routes(container: Container) -> list[Route]:
         }
         return JSONResponse({"data": {"me": body}})
 
+    async def me(request: Request) -> Response:  # as /people/import: with a token
+        return await me_of(request, limited=True)
+
+    async def me_unlimited(request: Request) -> Response:  # authentication and the call only
+        return await me_of(request, limited=False)
+
     return [
         Route("/bench/plain/checks", checks, methods=["GET"]),
         Route("/bench/plain/accounts", accounts, methods=["GET"]),
         Route("/bench/plain/me", me, methods=["GET"]),
+        Route("/bench/plain/me-unlimited", me_unlimited, methods=["GET"]),
     ]
 
 
@@ -277,6 +284,9 @@ async def measure(live: LiveServer, key: str, args: argparse.Namespace) -> dict[
             out[name] = await page_latencies(http, account_filter, args.pages)
         out["page_breakdown"] = await page_breakdown(live, http, key, args.pages)
         out["me"] = await me_rate(graphql(ME), plain("/bench/plain/me"), args.seconds)
+        out["me_unlimited"] = await me_rate(
+            graphql(ME), plain("/bench/plain/me-unlimited"), args.seconds
+        )
         if args.profile_me:
             out["me_profile"] = await profile(graphql(ME), args.repeat * 20)
     out["rate_limit_take_ms"] = await limiter_cost(live, args.repeat * 20)
@@ -495,12 +505,14 @@ async def main(args: argparse.Namespace) -> None:
         + ", ".join(f"{n} {p['p50_ms']} / {p['p99_ms']}" for n, p in parts.items())
         + f" | store {label}"
     )
-    me = result["me"]
-    print(
-        f"me: GraphQL {me['graphql_per_s']} requests/s vs plain JSON {me['plain_json_per_s']}: "
-        f"ratio {me['ratio']:.2f} (target >= {ME_TARGET}); rate-limit take p50 "
-        f"{result['rate_limit_take_ms']['p50']} ms | store {label} | {machine()}"
-    )
+    for name, plain_is in (("me", "with a rate-limit token"), ("me_unlimited", "without")):
+        me = result[name]
+        print(
+            f"me: GraphQL {me['graphql_per_s']} requests/s vs plain JSON ({plain_is}) "
+            f"{me['plain_json_per_s']}: ratio {me['ratio']:.2f} (target >= {ME_TARGET}) | "
+            f"store {label} | {machine()}"
+        )
+    print(f"rate-limit take p50 / p99: {result['rate_limit_take_ms']} ms | store {label}")
     if profiled:
         print(profiled)
 
