@@ -56,6 +56,9 @@ class SnapshotDataRepository:
             [("snapshot_id", 1), ("account_status", 1), ("account_id", 1)]
         )
         await self._accounts.create_index([("snapshot_id", 1), ("is_admin", 1), ("account_id", 1)])
+        await self._accounts.create_index(
+            [("snapshot_id", 1), ("account_type", 1), ("account_id", 1)]
+        )
         await self._pages.create_index([("snapshot_id", 1), ("page_id", 1)])
         await self._pages.create_index([("snapshot_id", 1), ("labels", 1), ("page_id", 1)])
         await self._pages.create_index([("snapshot_id", 1), ("space_key", 1), ("page_id", 1)])

@@ -12,7 +12,8 @@ account id) and of its pages (by page id) is written down when the run finishes,
   without counting) and the first id of each chunk.
 
 A page after cursor ``c`` reads the key's document, the (at most two) chunks holding the ids
-after ``c``, then the items by ``_id``: a few documents and ``limit`` items whatever the size
+after ``c``, then the items (``SnapshotQueryRepository``: the key's equality and the range
+from the page's first id to its last): a few documents and ``limit`` items whatever the size
 of the snapshot, on every server — SecantusDB included, which reads every document its
 query's index bounds hold before applying a limit. Writing them costs one sorted, projected
 read of the snapshot and a document per ``CHUNK`` ids.
