@@ -2,8 +2,9 @@
 
 One document per key: ``tokens`` left and ``at``, the server time they were counted. A take
 is ONE ``findAndModify`` whose update is a pipeline evaluated by the server on the document
-it holds: refill ``tokens`` for the time elapsed since ``at`` (at most ``capacity``), then
-take one if at least one is there. A single document updated atomically is a single bucket,
+it holds (a key's first take creates the document first, full): refill ``tokens`` for the
+time elapsed since ``at`` (at most ``capacity``), then take one if at least one is there.
+A single document updated atomically is a single bucket,
 whatever the number of processes: over any interval of ``t`` seconds at most
 ``capacity + per_second * t`` takes succeed in total. Time is the server's (``$$NOW``), so
 the processes' clocks play no part; it is kept as milliseconds since the epoch
@@ -15,12 +16,14 @@ A bucket left alone until it would be full again is removed by a TTL index on
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pymongo import ReturnDocument
 
-from services.store.common import DuplicateKeyError
+from services.store.common import DuplicateKeyError, utcnow
 
 _NOW_MS = {"$toLong": "$$NOW"}
 _ATTEMPTS = 3
@@ -90,20 +93,21 @@ class RateLimitRepository:
             {"$unset": "refilled"},
         ]
         for _ in range(_ATTEMPTS):
-            # Two first takes of a key race to create its bucket: the loser gets a duplicate
-            # key (MongoDB) or no document (SecantusDB 0.7.0b3); the bucket exists then.
-            try:
-                doc = await self._col.find_one_and_update(
-                    {"_id": key},
-                    pipeline,
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                    projection={"allowed": 1, "tokens": 1},
-                )
-            except DuplicateKeyError:
-                continue
+            doc = await self._col.find_one_and_update(
+                {"_id": key},
+                pipeline,
+                return_document=ReturnDocument.AFTER,
+                projection={"allowed": 1, "tokens": 1},
+            )
             if doc is not None:
                 return Taken(allowed=bool(doc["allowed"]), tokens=float(doc["tokens"]))
+            # No bucket yet: create it (full), then take. Not an upsert: when two first takes
+            # raced to upsert, SecantusDB 0.7.0b3 applied both but answered one with no
+            # document, and taking again then took twice.
+            with suppress(DuplicateKeyError):
+                await self._col.insert_one(
+                    {"_id": key, "expires_at": utcnow() + timedelta(milliseconds=full_in_ms)}
+                )
         raise RuntimeError("the rate-limit bucket could not be updated")
 
 
