@@ -44,7 +44,7 @@ class Store:
         self.sync_runs = SyncRunRepository(self._db)
         self.sync_leases = LeaseRepository(self._db)
         self.snapshot_data = SnapshotDataRepository(self._db)
-        self.snapshot_queries = SnapshotQueryRepository(self._db)
+        self.snapshot_queries = SnapshotQueryRepository(self._db, items_by_id=embedded)
         # People, identities, critical systems, reviews, check results, evidence, policies.
         self.revisions = RevisionRepository(self._db)
         self.people = PeopleRepository(self._db, self.revisions)

@@ -22,7 +22,11 @@ from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, Sna
 class SnapshotQueryRepository:
     """Reads of ``snapshot_accounts`` and ``snapshot_pages`` (indexes: SnapshotDataRepository)."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, *, items_by_id: bool = False) -> None:
+        """``items_by_id``: read a page's items by ``_id`` rather than as an index range (the
+        embedded store: mongomock has no indexes, so a range filters every document of the
+        collection in Python, while its ``_id`` lookups are direct, ``client.py``)."""
+        self._items_by_id = items_by_id
         self._accounts = db["snapshot_accounts"]
         self._pages = db["snapshot_pages"]
         self._counts = db["snapshot_counts"]
@@ -50,8 +54,8 @@ class SnapshotQueryRepository:
         cursor = self._accounts.find(query, {"snapshot_id": 0}).sort("account_id", 1).limit(limit)
         return [to_account(d) async for d in cursor], total
 
-    @staticmethod
     async def _page_of(
+        self,
         col: Any,
         query: dict[str, Any],
         field: str,
@@ -64,12 +68,13 @@ class SnapshotQueryRepository:
         ``$in`` of the ids made SecantusDB compare each candidate with every id)."""
         if not ids:
             return []
-        ranged = {**query, field: {"$gte": ids[0], "$lte": ids[-1]}}
-        cursor = col.find(ranged, projection).sort(field, 1).limit(len(ids))
-        docs: list[Mapping[str, Any]] = await cursor.to_list(len(ids))
-        if [d[field] for d in docs] == ids:
-            return docs
-        # An order and its snapshot that disagree (never written so): the ids themselves.
+        if not self._items_by_id:
+            ranged = {**query, field: {"$gte": ids[0], "$lte": ids[-1]}}
+            cursor = col.find(ranged, projection).sort(field, 1).limit(len(ids))
+            docs: list[Mapping[str, Any]] = await cursor.to_list(len(ids))
+            if [d[field] for d in docs] == ids:
+                return docs
+            # An order and its snapshot that disagree (never written so): by the ids.
         snapshot_id = query["snapshot_id"]
         keys = [f"{snapshot_id}:{i}" for i in ids]
         found = {d["_id"]: d async for d in col.find({"_id": {"$in": keys}}, projection)}
