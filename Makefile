@@ -120,8 +120,9 @@ bench: install
 	$(BIN)/python bench/fanout.py --subscribers 1000 --events 10
 # evaluation: mutation -> push at 20k and 100k accounts, cold start
 	$(BIN)/python bench/evaluation.py
-# reads: GraphQL / plain JSON for checks and accounts
+# reads: GraphQL / plain JSON for checks, accounts and `me`; accounts pages at 20k and 100k
 	$(BIN)/python bench/reads.py
+	$(BIN)/python bench/reads.py --accounts 100000
 # evidence size: the largest document after recording 20k and 100k accounts (wire store)
 	$(BIN)/python bench/evidence_size.py
 

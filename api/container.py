@@ -37,7 +37,7 @@ from pydantic import SecretStr
 
 from api.heartbeat import Heartbeat
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import LocalRateLimiter, RateLimiter, SharedRateLimiter
 from api.settings import Settings
 from api.sockets import SocketRegistry
 from resolvers.context import AppServices
@@ -354,7 +354,7 @@ class Container:
             store=store,
             bus=bus,
             metrics=metrics,
-            rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+            rate_limiter=_rate_limiter(settings, store, metrics),
             http=http,
             services=services,
             sync=sync,
@@ -650,6 +650,17 @@ def _failing_items(store: Store) -> FailingItems:
         return {i.resource_id for i in latest.failing_items} if latest else set()
 
     return failing
+
+
+def _rate_limiter(settings: Settings, store: Store, metrics: Metrics) -> RateLimiter:
+    """One bucket per key for every API process on the database (the embedded store has one
+    process, which keeps them in memory)."""
+    per_minute = settings.rate_limit_per_minute
+    if store.embedded:
+        return LocalRateLimiter(per_minute)
+    return SharedRateLimiter(
+        store.rate_limits, per_minute, on_store_error=metrics.rate_limit_store_errors.inc
+    )
 
 
 def _keyring(settings: Settings) -> KeyRing:

@@ -38,7 +38,7 @@ async def authenticate(container: Container, request: Request) -> Principal:
         raise Unavailable("the service cannot check API keys right now; retry shortly") from None
     if principal is None:
         raise Unauthenticated()
-    wait = container.rate_limiter.take(principal.api_key_id)
+    wait = await container.rate_limiter.take(principal.api_key_id)
     if wait:
         container.metrics.rate_limited.inc()
         raise RateLimited(wait)

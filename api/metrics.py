@@ -37,6 +37,11 @@ class Metrics:
             "Requests refused by the per-key rate limit",
             registry=self.registry,
         )
+        self.rate_limit_store_errors = Counter(
+            "vigil_rate_limit_store_errors_total",
+            "Rate-limit checks that could not reach the shared buckets (limited per process)",
+            registry=self.registry,
+        )
         self.sync_runs = Counter(
             "vigil_sync_runs_total",
             "Finished sync runs by purpose and outcome",

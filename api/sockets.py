@@ -226,7 +226,7 @@ class VigilTransportWSHandler(TransportWSHandler[Context, None]):
             if not await self._still_valid(principal):
                 await self.websocket.close(CLOSE_REVOKED, "API key revoked")
                 return
-            wait = self.limits.limiter.take(principal.api_key_id)
+            wait = await self.limits.limiter.take(principal.api_key_id)
             if wait:
                 await self.send_message(_rate_limited(message["id"], wait))
                 return

@@ -89,6 +89,7 @@ async def seed(live: LiveServer, store: Store, n: int) -> tuple[str, str]:
     rows = accounts(n)
     for start in range(0, n, 1000):
         await store.snapshot_data.insert_accounts(scope, rows[start : start + 1000])
+    await store.snapshot_data.record_counts(scope.snapshot_id)  # as a run does at its commit
     await store.integrations.update(
         integration_id=integration.id, current_snapshot_id="snap_bench",
         current_snapshot_at=datetime.now(UTC),

@@ -1,5 +1,5 @@
-"""Reads over GraphQL next to the same data as plain JSON, and ``accounts(first: 100)`` per
-second (issue 15).
+"""Reads over GraphQL next to the same data as plain JSON, ``accounts(first: 100)`` per
+second and its latency, and GraphQL's fixed cost (issues 15 and 24).
 
 Vigil runs under uvicorn in this process (no worker) on the chosen store: ``wire``
 (SecantusDB in its own process, the default), ``embedded`` (mongomock) or ``--mongodb-url``.
@@ -13,12 +13,22 @@ the same shape, so both go through the same HTTP server, client and store. Print
   ratio is plain time ÷ GraphQL time, i.e. GraphQL's speed as a share of plain JSON's;
   target >= 0.5; the two are requested in turn), the same for ``accounts(first: 100)``;
 - requests/s of ``accounts(first: 100)`` (one client, one request at a time);
+- latency of ``accounts(first: 100)`` pages, p50 / p99 over ``--pages`` requests walking the
+  snapshot with ``after`` cursors (target at 100,000 accounts on the wire store: p99 < 100 ms),
+  and the same for a status filter and a text search (no target: the search filters the
+  cached snapshot in memory, ADR 011);
+- ``{ me { role apiKeyId organization { id name } } }`` over GraphQL next to a plain JSON
+  route doing what Vigil's plain routes do (authenticate, take a rate-limit token, the same
+  service call), and next to one that does not take a token: requests/s of each, one request
+  at a time, in turn (target: GraphQL >= 0.6 of plain); and the rate limiter's own cost;
 - the store and the machine.
 
     .venv/bin/python bench/reads.py                               # 20,000 accounts, SecantusDB
+    .venv/bin/python bench/reads.py --accounts 100000             # the issue-24 size
     .venv/bin/python bench/reads.py --store embedded
     .venv/bin/python bench/reads.py --quick                        # 2,000 accounts, embedded
     .venv/bin/python bench/reads.py --mongodb-url mongodb://localhost:27017
+    .venv/bin/python bench/reads.py --profile-me                   # + cProfile of `me`
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import uvicorn
-from check_latency import seed
+from check_latency import accounts, seed
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -53,12 +64,18 @@ from api.http_requests import bearer_token
 from api.settings import Settings
 from services.crypto import generate_key
 from services.identity.views import AccountView
+from services.integrations.models import Purpose
+from services.paging import encode_cursor
 from services.store import Store
 from services.store.client import connect
+from services.sync.models import AccountFilter, SnapshotScope
 from testkit.live import LiveServer
 from testkit.mongo import free_port, wire_server
+from tests.access.support import connected
 
 TARGET = 0.5
+ME_TARGET = 0.6
+PAGE_P99_TARGET_MS = 100.0  # accounts(first: 100) at 100,000 accounts on the wire store
 PAGE = 500  # failing items per check: the most one page may hold
 
 CHECKS = f"""{{ checks {{ id result {{ id status failingItems(first: {PAGE}) {{ totalCount
@@ -67,6 +84,11 @@ CHECKS = f"""{{ checks {{ id result {{ id status failingItems(first: {PAGE}) {{ 
 ACCOUNTS = """{ accounts(first: 100) { totalCount pageInfo { hasNextPage endCursor } edges {
   cursor node { accountId displayName email accountType accountStatus isAdmin mfaEnabled groups
   lastActiveAt identity { classification } } } } }"""
+PAGED = """query($after: String, $filter: AccountFilter) { accounts(first: 100, after: $after,
+  filter: $filter) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node {
+  accountId displayName email accountType accountStatus isAdmin mfaEnabled groups lastActiveAt
+  identity { classification } } } } }"""
+ME = "{ me { role apiKeyId organization { id name } } }"
 
 
 def plain_routes(container: Container) -> list[Route]:
@@ -123,9 +145,29 @@ def plain_routes(container: Container) -> list[Route]:
         body = {"totalCount": page.total_count, "pageInfo": info, "edges": edges}
         return JSONResponse({"data": {"accounts": body}})
 
+    async def me_of(request: Request, *, limited: bool) -> Response:
+        caller = await principal(request)
+        if limited and await container.rate_limiter.take(caller.api_key_id):
+            return JSONResponse({"errors": [{"message": "rate limited"}]}, status_code=429)
+        org = await container.services.organizations.get_organization(caller)
+        body = {
+            "role": caller.role.value,
+            "apiKeyId": caller.api_key_id,
+            "organization": {"id": org.id, "name": org.name},
+        }
+        return JSONResponse({"data": {"me": body}})
+
+    async def me(request: Request) -> Response:  # as /people/import: with a token
+        return await me_of(request, limited=True)
+
+    async def me_unlimited(request: Request) -> Response:  # authentication and the call only
+        return await me_of(request, limited=False)
+
     return [
         Route("/bench/plain/checks", checks, methods=["GET"]),
         Route("/bench/plain/accounts", accounts, methods=["GET"]),
+        Route("/bench/plain/me", me, methods=["GET"]),
+        Route("/bench/plain/me-unlimited", me_unlimited, methods=["GET"]),
     ]
 
 
@@ -236,7 +278,196 @@ async def measure(live: LiveServer, key: str, args: argparse.Namespace) -> dict[
                 await call()
                 count += 1
             out[f"accounts_per_s_{name}"] = round(count / (time.perf_counter() - started), 2)
+        for name, account_filter in [
+            ("pages", None),
+            ("pages_by_status", {"status": "ACTIVE"}),
+            ("pages_by_search", {"search": "user 1"}),
+        ]:
+            out[name] = await page_latencies(http, account_filter, args.pages)
+        out["page_breakdown"] = await page_breakdown(live, http, key, args.pages)
+        out["me"] = await me_rate(graphql(ME), plain("/bench/plain/me"), args.seconds)
+        out["me_unlimited"] = await me_rate(
+            graphql(ME), plain("/bench/plain/me-unlimited"), args.seconds
+        )
+        if args.profile_me:
+            out["me_profile"] = await profile(graphql(ME), args.repeat * 20)
+    out["rate_limit_take_ms"] = await limiter_cost(live, args.repeat * 20)
     return out
+
+
+async def seed_accounts(live: LiveServer, store: Store, n: int) -> str:
+    """``--pages-only``: an organization with a current snapshot of ``n`` accounts (committed
+    with its counts and orders, as a run does) and no people; its ADMIN key."""
+    org, created = await live.container.services.organizations.create_organization("Bench")
+    integration = await connected(store, org.id)
+    scope = SnapshotScope("snap_pages", integration.id, org.id)
+    rows = accounts(n)
+    started = time.perf_counter()
+    for start in range(0, n, 1000):
+        await store.snapshot_data.insert_accounts(scope, rows[start : start + 1000])
+    await store.snapshot_data.record_counts(scope.snapshot_id)
+    await store.integrations.update(
+        integration_id=integration.id,
+        current_snapshot_id=scope.snapshot_id,
+        current_snapshot_at=datetime.now(UTC),
+    )
+    took = time.perf_counter() - started
+    print(f"snapshot of {n} accounts (and its orders) written in {took:.1f} s")
+    return created.secret
+
+
+async def measure_pages(live: LiveServer, key: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``--pages-only``: the page latencies and where a page's time goes."""
+    headers = {"Authorization": f"Bearer {key}"}
+    out: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=live.url, headers=headers, timeout=120) as http:
+        for name, account_filter in [("pages", None), ("pages_by_status", {"status": "ACTIVE"})]:
+            out[name] = await page_latencies(http, account_filter, args.pages)
+        out["page_breakdown"] = await page_breakdown(live, http, key, args.pages)
+    return out
+
+
+async def page_latencies(
+    http: httpx.AsyncClient, account_filter: dict[str, str] | None, count: int
+) -> dict[str, Any]:
+    """``count`` pages of ``accounts(first: 100)``, walking the list with ``after`` (back to
+    the first page at the end): p50 / p99 latency in ms."""
+    times: list[float] = []
+    after: str | None = None
+    total = 0
+    for _ in range(count + 1):  # the first one warms up
+        started = time.perf_counter()
+        response = await http.post(
+            "/graphql",
+            json={"query": PAGED, "variables": {"after": after, "filter": account_filter}},
+        )
+        times.append(time.perf_counter() - started)
+        body = response.json()
+        assert response.status_code == 200 and "errors" not in body, body
+        page = body["data"]["accounts"]
+        total = page["totalCount"]
+        after = page["pageInfo"]["endCursor"] if page["pageInfo"]["hasNextPage"] else None
+    measured = sorted(times[1:])
+    return {
+        "p50_ms": round(statistics.median(measured) * 1000, 1),
+        "p99_ms": round(percentile(measured, 0.99) * 1000, 1),
+        "requests": len(measured),
+        "total_count": total,
+    }
+
+
+async def page_breakdown(
+    live: LiveServer, http: httpx.AsyncClient, key: str, count: int
+) -> dict[str, dict[str, float]]:
+    """Where the time of an ``accounts(first: 100)`` page goes, each part timed alone in turn
+    on the same pages (ms, p50 / p99): one round trip to the database (``ping``), the store's
+    page (orders and items by id), the service's page (+ the integration lookup and the
+    identity and people joins from the caches), and the whole GraphQL request."""
+    container = live.container
+    principal = await container.services.api_keys.authenticate(key)
+    assert principal is not None
+    store = container.store
+    snapshot = await container.services.snapshots.current_snapshot(
+        principal.organization_id, Purpose.ACCESS_REVIEW
+    )
+    assert snapshot is not None
+    parts: dict[str, list[float]] = {"ping": [], "store": [], "service": [], "graphql": []}
+    after: str | None = None
+    for _ in range(count):
+        started = time.perf_counter()
+        await store.ping()
+        parts["ping"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        rows, _ = await store.snapshot_queries.list_accounts(
+            snapshot_id=snapshot, filter=AccountFilter(), limit=101, after=after
+        )
+        parts["store"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await container.services.accounts.accounts(principal, None, 100, encode(after))
+        parts["service"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        response = await http.post(
+            "/graphql", json={"query": PAGED, "variables": {"after": encode(after)}}
+        )
+        parts["graphql"].append(time.perf_counter() - started)
+        assert response.status_code == 200
+        after = rows[99].account_id if len(rows) > 100 else None
+    out = {}
+    for name, times in parts.items():
+        ordered = sorted(times)
+        out[name] = {
+            "p50_ms": round(statistics.median(ordered) * 1000, 1),
+            "p99_ms": round(percentile(ordered, 0.99) * 1000, 1),
+        }
+    return out
+
+
+def encode(after: str | None) -> str | None:
+    return None if after is None else encode_cursor(after)
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted values (linear interpolation)."""
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+async def me_rate(
+    graphql: Callable[[], Awaitable[bytes]], plain: Callable[[], Awaitable[bytes]], seconds: float
+) -> dict[str, Any]:
+    """Requests/s of each, one request at a time, the two in turn (time spent in each)."""
+    spent = [0.0, 0.0]
+    counts = [0, 0]
+    for call in (graphql, plain):  # warm-up
+        await call()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for i, call in enumerate((graphql, plain)):
+            started = time.perf_counter()
+            await call()
+            spent[i] += time.perf_counter() - started
+            counts[i] += 1
+    graphql_rate, plain_rate = counts[0] / spent[0], counts[1] / spent[1]
+    return {
+        "graphql_per_s": round(graphql_rate, 1),
+        "plain_json_per_s": round(plain_rate, 1),
+        "ratio": round(graphql_rate / plain_rate, 3),
+        "requests_each": counts[0],
+    }
+
+
+async def limiter_cost(live: LiveServer, count: int) -> dict[str, float]:
+    """Median ms of one rate-limit take, alone (a key of its own)."""
+    limiter = live.container.rate_limiter
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await limiter.take("bench-limiter-cost")
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return {
+        "p50": round(statistics.median(times) * 1000, 2),
+        "p99": round(percentile(times, 0.99) * 1000, 2),
+    }
+
+
+async def profile(call: Callable[[], Awaitable[bytes]], count: int) -> str:
+    """cProfile of ``count`` GraphQL ``me`` requests (client and server share this process:
+    read the server's rows), the top 25 by cumulative time."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(count):
+        await call()
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
+    return text.getvalue()
 
 
 def commit() -> str:
@@ -267,13 +498,18 @@ async def main(args: argparse.Namespace) -> None:
         await store.ensure_indexes()
         live, server, task = await serve(store)
         try:
-            _, key = await seed(live, store, args.accounts)
-            result = await measure(live, key, args)
+            if args.pages_only:
+                key = await seed_accounts(live, store, args.accounts)
+                result = await measure_pages(live, key, args)
+            else:
+                _, key = await seed(live, store, args.accounts)
+                result = await measure(live, key, args)
         finally:
             if not store.embedded:
                 await store.drop()
             server.should_exit = True
             await task
+    profiled = result.pop("me_profile", None)
     report = {
         "accounts": args.accounts,
         **result,
@@ -283,16 +519,49 @@ async def main(args: argparse.Namespace) -> None:
         "machine": machine(),
     }
     print(json.dumps(report, indent=2))
-    for name in ("checks", "accounts"):
+    for name in ("checks", "accounts") if not args.pages_only else ():
         r = result[name]
         print(
             f"{name}: GraphQL {r['graphql_ms']} ms ({r['graphql_bytes']:,} B) vs plain JSON "
             f"{r['plain_json_ms']} ms ({r['plain_json_bytes']:,} B): ratio {r['ratio']:.2f} "
             f"(target >= {TARGET}) | store {label} | {machine()}"
         )
+    if args.pages_only:
+        print_pages(result, label)
+        return
     print(
         f"accounts(first: 100): {result['accounts_per_s_graphql']} requests/s over GraphQL "
         f"({result['accounts_per_s_plain_json']} plain JSON) | store {label} | {machine()}"
+    )
+    print_pages(result, label)
+    for name, plain_is in (("me", "with a rate-limit token"), ("me_unlimited", "without")):
+        me = result[name]
+        print(
+            f"me: GraphQL {me['graphql_per_s']} requests/s vs plain JSON ({plain_is}) "
+            f"{me['plain_json_per_s']}: ratio {me['ratio']:.2f} (target >= {ME_TARGET}) | "
+            f"store {label} | {machine()}"
+        )
+    print(f"rate-limit take p50 / p99: {result['rate_limit_take_ms']} ms | store {label}")
+    if profiled:
+        print(profiled)
+
+
+def print_pages(result: dict[str, Any], label: str) -> None:
+    """The page latencies (target beside the unfiltered ones) and where a page's time goes."""
+    for name in ("pages", "pages_by_status", "pages_by_search"):
+        if name not in result:
+            continue
+        r = result[name]
+        target = f" (target p99 < {PAGE_P99_TARGET_MS:g} ms at 100,000)" if name == "pages" else ""
+        print(
+            f"accounts(first: 100) {name}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms over "
+            f"{r['requests']} pages of {r['total_count']:,}{target} | store {label} | {machine()}"
+        )
+    parts = result["page_breakdown"]
+    print(
+        "accounts(first: 100) page, where the time goes (p50 / p99 ms): "
+        + ", ".join(f"{n} {p['p50_ms']} / {p['p99_ms']}" for n, p in parts.items())
+        + f" | store {label}"
     )
 
 
@@ -303,6 +572,13 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=None, help="of the requests/s loop")
     parser.add_argument("--store", choices=("embedded", "wire"), default=None)
     parser.add_argument("--mongodb-url", help="a real MongoDB (overrides --store)")
+    parser.add_argument("--pages", type=int, default=None, help="accounts pages timed (200)")
+    parser.add_argument("--profile-me", action="store_true", help="cProfile GraphQL `me`")
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="only the accounts pages: a snapshot without people, no evaluation (quicker seed)",
+    )
     parser.add_argument(
         "--quick", action="store_true", help="2,000 accounts on the embedded store, a few runs"
     )
@@ -312,4 +588,5 @@ if __name__ == "__main__":
     parsed.repeat = parsed.repeat or (5 if quick else 10)
     parsed.seconds = parsed.seconds or (2.0 if quick else 10.0)
     parsed.store = parsed.store or ("embedded" if quick else "wire")
+    parsed.pages = parsed.pages or (20 if quick else 200)
     asyncio.run(main(parsed))

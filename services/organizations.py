@@ -14,8 +14,8 @@ from services.models import CreatedApiKey, Framework, Organization, Principal, R
 class OrganizationsRepo(Protocol):
     """The ``OrganizationRepository`` methods ``OrganizationService`` calls."""
 
-    async def count(self) -> int: ...
     async def create(self, *, name: str) -> Organization: ...
+    async def create_first(self, *, name: str) -> Organization | None: ...
     async def get_or_raise(self, *, organization_id: str) -> Organization: ...
     async def update_frameworks(
         self, *, organization_id: str, frameworks: Sequence[Framework]
@@ -40,19 +40,18 @@ class OrganizationService:
 
     async def create_organization(self, name: str) -> tuple[Organization, CreatedApiKey]:
         """Create an organization with its first ADMIN key."""
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise ValidationFailed("name must be 1-200 characters", field=["name"])
-        org = await self._organizations.create(name=name)
+        org = await self._organizations.create(name=_valid_name(name))
         return org, await self._api_keys.create_initial_key(org.id)
 
     async def ensure_bootstrap_organization(
         self, name: str
     ) -> tuple[Organization, CreatedApiKey] | None:
-        """Create a first organization when the store holds none; else None."""
-        if await self._organizations.count() > 0:
+        """Create a first organization when the store holds none; else None. Processes that
+        start together on an empty database create one between them."""
+        org = await self._organizations.create_first(name=_valid_name(name))
+        if org is None:
             return None
-        return await self.create_organization(name)
+        return org, await self._api_keys.create_initial_key(org.id)
 
     async def get_organization(self, principal: Principal) -> Organization:
         """The caller's organization."""
@@ -69,3 +68,10 @@ class OrganizationService:
         )
         await self._on_frameworks_changed(org.id)
         return org
+
+
+def _valid_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationFailed("name must be 1-200 characters", field=["name"])
+    return name

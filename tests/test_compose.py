@@ -1,4 +1,5 @@
-"""docker-compose.yml cannot run here (no Docker engine): check its wiring instead."""
+"""docker-compose.yml cannot run here (no Docker engine): check its wiring instead (the
+scaled file, docker-compose.scale.yml, has its own checks in tests/test_compose_scale.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from services.crypto import generate_key
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+def _compose(name: str = "docker-compose.yml") -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / name).read_text())
     return data
 
 
@@ -41,11 +42,13 @@ def _interpolate(value: str, env: dict[str, str]) -> str:
     return INTERPOLATION.sub(one, value)
 
 
-def container_env(service: str, env: dict[str, str]) -> dict[str, str]:
+def container_env(
+    service: str, env: dict[str, str], name: str = "docker-compose.yml"
+) -> dict[str, str]:
     """What `docker compose config` resolves for a service's environment, given the shell's
     ``env``: values interpolated; a key without a value passes through, or stays unset."""
     resolved: dict[str, str] = {}
-    for key, value in _compose()["services"][service]["environment"].items():
+    for key, value in _compose(name)["services"][service]["environment"].items():
         if value is None:
             if key in env:
                 resolved[key] = env[key]
@@ -54,8 +57,8 @@ def container_env(service: str, env: dict[str, str]) -> dict[str, str]:
     return resolved
 
 
-def settings_in(service: str, env: dict[str, str]) -> Settings:
-    values = container_env(service, env)
+def settings_in(service: str, env: dict[str, str], name: str = "docker-compose.yml") -> Settings:
+    values = container_env(service, env, name)
     fields = {k.removeprefix("VIGIL_").lower(): v for k, v in values.items()}
     return Settings(**fields)  # type: ignore[arg-type]
 

@@ -1,18 +1,25 @@
 """The ``accounts`` query: current snapshot accounts joined with their identities.
 
-Without a classification or person-status filter the snapshot reader pages through the
-store; with one, the classification and the person live in other collections, so the cached
-current accounts, identities and people (``Directory``) are filtered in memory (O(n) over one
-snapshot, no store read, no cross-collection query) with the same filter semantics. A
-person's accounts come from the same caches, grouped once per version of them.
+With no filter, or one filter with a value of its own (a status, ``admin``, ``hasAccess``, a
+type or a group), the snapshot reader reads the page from the store (the snapshot's orders:
+the page costs the page). A classification and a person's status live in other collections,
+and a text search or several filters at once have no order of their own, so those filter the
+cached current accounts in
+memory (one pass over the snapshot, no cross-collection query) with the same semantics; the
+matching accounts are kept for the next pages of the same filter (``_MATCHES_KEPT`` filters,
+until the snapshot, the identities or the people change), so a later page costs the page.
+A person's accounts come from the same caches, grouped once per version of them.
 """
 
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from services.errors import ValidationFailed
+from services.identity.caches import SnapshotAccounts
 from services.identity.directory import Directory
 from services.identity.models import Classification, Identity
 from services.identity.views import AccountView, view_of
@@ -23,6 +30,17 @@ from services.sync.models import AccountFilter, SnapshotAccount
 from services.sync.reads import SnapshotReader
 
 MAX_FILTER_TEXT = 200
+_MATCHES_KEPT = 32
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """The accounts of one snapshot matching one filter, for the maps they were joined with."""
+
+    identities: Mapping[str, Identity]
+    people: Mapping[str, Person]
+    accounts: list[SnapshotAccount]
+    ids: list[str]
 
 
 class AccountService:
@@ -34,6 +52,7 @@ class AccountService:
         # The account ids of each person, and the identities (a cached, read-only mapping
         # replaced when one changes) they were grouped from.
         self._by_person: tuple[Mapping[str, Identity], dict[str, list[str]]] | None = None
+        self._matches: OrderedDict[tuple[str, AccountFilter], _Matches] = OrderedDict()
 
     async def accounts(
         self,
@@ -44,12 +63,12 @@ class AccountService:
     ) -> Slice[AccountView]:
         """A page of accounts by account id, each with its identity and person."""
         org = principal.organization_id
-        if filter is None or (filter.classification is None and filter.person_status is None):
+        if filter is None or _paged_by_the_store(filter):
             page = await self._reader.accounts(principal, filter, first, after)
             identities, people = await self._joins(org)
             items = [(c, view_of(a, identities, people)) for c, a in page.items]
             return Slice(items, page.total_count, page.has_next_page)
-        return await self._joined(org, _checked(filter), page_size(first), after)
+        return await self._in_memory(org, _checked(filter), page_size(first), after)
 
     async def of_person(self, principal: Principal, person_id: str) -> list[AccountView]:
         """The current snapshot's accounts linked to a person, by account id."""
@@ -70,15 +89,13 @@ class AccountService:
 
     async def account(self, principal: Principal, account_id: str) -> AccountView | None:
         """One account of the current snapshot with its identity, or None."""
-        org = principal.organization_id
-        current = await self._directory.current_accounts(org)
-        found = current.snapshot.by_id.get(account_id) if current.snapshot else None
+        found = await self._reader.account(principal, account_id)
         if found is None:
             return None
-        identities, people = await self._joins(org)
+        identities, people = await self._joins(principal.organization_id)
         return view_of(found, identities, people)
 
-    async def _joined(
+    async def _in_memory(
         self, org: str, filter: AccountFilter, limit: int, after: str | None
     ) -> Slice[AccountView]:
         """Filtered on the joined identity and person too (``classification``,
@@ -86,21 +103,38 @@ class AccountService:
         key = decode_cursor(after)
         current = await self._directory.current_accounts(org)
         identities, people = await self._joins(org)
-        matching = [
-            view
-            for view in (
-                view_of(a, identities, people) for a in current.accounts if _matches(a, filter)
-            )
-            if _joined_match(view, filter)
-        ]
-        start = 0
-        if key is not None:
-            ids = [v.account.account_id for v in matching]
-            start = bisect.bisect_right(ids, key)
-        rows = matching[start : start + limit + 1]
+        matches = self._matching(current.snapshot, filter, identities, people)
+        start = 0 if key is None else bisect.bisect_right(matches.ids, key)
+        rows = [view_of(a, identities, people) for a in matches.accounts[start : start + limit + 1]]
         return make_slice(
-            rows, limit=limit, total=len(matching), key=lambda v: v.account.account_id
+            rows, limit=limit, total=len(matches.ids), key=lambda v: v.account.account_id
         )
+
+    def _matching(
+        self,
+        snapshot: SnapshotAccounts | None,
+        filter: AccountFilter,
+        identities: Mapping[str, Identity],
+        people: Mapping[str, Person],
+    ) -> _Matches:
+        """The snapshot's accounts matching ``filter``, kept for the next pages."""
+        if snapshot is None:
+            return _Matches(identities, people, [], [])
+        cache_key = (snapshot.snapshot_id, filter)
+        kept = self._matches.get(cache_key)
+        if kept is not None and kept.identities is identities and kept.people is people:
+            self._matches.move_to_end(cache_key)
+            return kept
+        accounts = [
+            a
+            for a in snapshot.accounts
+            if _matches(a, filter) and _joined_match(view_of(a, identities, people), filter)
+        ]
+        found = _Matches(identities, people, accounts, [a.account_id for a in accounts])
+        self._matches[cache_key] = found
+        while len(self._matches) > _MATCHES_KEPT:
+            self._matches.popitem(last=False)
+        return found
 
     async def _joins(self, org: str) -> tuple[Mapping[str, Identity], Mapping[str, Person]]:
         return await self._directory.identities(org), await self._directory.people(org)
@@ -113,6 +147,15 @@ def _joined_match(view: AccountView, f: AccountFilter) -> bool:
     if f.person_status is not None:
         return view.person is not None and view.person.status == f.person_status
     return True
+
+
+def _paged_by_the_store(f: AccountFilter) -> bool:
+    """No joined filter (classification, person status), no search, at most one filter with
+    a value of its own."""
+    if f.classification is not None or f.person_status is not None or f.search:
+        return False
+    given = (f.status, f.admin, f.has_access, f.group, f.account_type)
+    return sum(v is not None for v in given) <= 1
 
 
 def _checked(f: AccountFilter) -> AccountFilter:

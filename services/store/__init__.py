@@ -27,6 +27,7 @@ from services.store.oauth_states import OAuthStateRepository
 from services.store.organizations import OrganizationRepository
 from services.store.people import PeopleRepository
 from services.store.policies import PolicyDocumentRepository
+from services.store.rate_limits import RateLimitRepository
 from services.store.remediations import RemediationRepository
 from services.store.revisions import RevisionRepository
 from services.store.snapshot_data import SnapshotDataRepository
@@ -63,7 +64,7 @@ class Store:
         self.sync_runs = SyncRunRepository(self._db)
         self.sync_leases = LeaseRepository(self._db)
         self.snapshot_data = SnapshotDataRepository(self._db)
-        self.snapshot_queries = SnapshotQueryRepository(self._db)
+        self.snapshot_queries = SnapshotQueryRepository(self._db, items_by_id=embedded)
         # People, identities, critical systems, reviews, check results, evidence, policies.
         self.revisions = RevisionRepository(self._db)
         self.people = PeopleRepository(self._db, self.revisions)
@@ -81,6 +82,7 @@ class Store:
         self.alerts = AlertRepository(self._db)
         self.alert_deliveries = AlertDeliveryRepository(self._db)
         self.download_links = DownloadLinkRepository(self._db)
+        self.rate_limits = RateLimitRepository(self._db)
 
     @classmethod
     def open(
@@ -122,6 +124,7 @@ class Store:
             self.alerts,
             self.alert_deliveries,
             self.download_links,
+            self.rate_limits,
         )
         for repo in repositories:
             await repo.ensure_indexes()

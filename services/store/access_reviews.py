@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from services.identity.models import Classification, NotStaffKind
 from services.models import AccountStatus
 from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
-from services.store.common import DuplicateKeyError, new_id, utcnow
+from services.store.common import DuplicateKeyError, new_id, newest_first, utcnow
 
 PENDING = AccessDecision.PENDING.value
 
@@ -30,7 +30,7 @@ class AccessReviewRepository:
             unique=True,
             partialFilterExpression={"open": True},
         )
-        await self._reviews.create_index([("organization_id", 1), ("started_at", -1)])
+        await self._reviews.create_index([("organization_id", 1), ("started_at", -1), ("_id", -1)])
         await self._reviews.create_index(
             [("organization_id", 1), ("critical_system_id", 1), ("completed_at", -1)]
         )
@@ -114,14 +114,8 @@ class AccessReviewRepository:
         """Up to ``limit`` reviews, newest first, strictly older than ``before``; and the total."""
         query: dict[str, Any] = {"organization_id": organization_id}
         total = int(await self._reviews.count_documents(query))
-        if before is not None:
-            at, review_id = before
-            query["$or"] = [
-                {"started_at": {"$lt": at}},
-                {"started_at": at, "_id": {"$lt": review_id}},
-            ]
-        cursor = self._reviews.find(query).sort([("started_at", -1), ("_id", -1)]).limit(limit)
-        return [to_review(d) async for d in cursor], total
+        docs = await newest_first(self._reviews, query, "started_at", before, limit)
+        return [to_review(d) for d in docs], total
 
     async def list_entries(
         self, *, review_id: str, decision: AccessDecision | None, limit: int, after: str | None
@@ -130,7 +124,10 @@ class AccessReviewRepository:
         query: dict[str, Any] = {"review_id": review_id}
         if decision is not None:
             query["decision"] = decision.value
-        total = int(await self._entries.count_documents(query))
+            total = int(await self._entries.count_documents(query))  # the decision's keys
+        else:  # the entries written with the review, counted then
+            review = await self._reviews.find_one({"_id": review_id}, {"entry_count": 1})
+            total = int(review["entry_count"]) if review else 0
         if after is not None:
             query["account_id"] = {"$gt": after}
         cursor = self._entries.find(query).sort("account_id", 1).limit(limit)

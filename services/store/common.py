@@ -13,7 +13,15 @@ from services.clock import utcnow_ms as utcnow
 from services.errors import AlreadyExists
 from services.ids import new_id
 
-__all__ = ["DuplicateKeyError", "insert_missing", "new_id", "newest_first", "unique", "utcnow"]
+__all__ = [
+    "DuplicateKeyError",
+    "insert_missing",
+    "keyset_page",
+    "new_id",
+    "newest_first",
+    "unique",
+    "utcnow",
+]
 
 _DUPLICATE_KEY = 11000
 
@@ -36,27 +44,52 @@ async def newest_first(
     projection: Mapping[str, Any] | None = None,
 ) -> list[Mapping[str, Any]]:
     """Up to ``limit`` documents of ``query`` in ``(field, _id)`` descending order, strictly
-    after ``before`` (the ``(field, _id)`` of the last one seen) in that order.
+    after ``before`` (the ``(field, _id)`` of the last one seen) in that order."""
+    return await keyset_page(
+        collection,
+        query,
+        (field, "_id"),
+        before,
+        limit=limit,
+        descending=True,
+        projection=projection,
+    )
 
-    The server is asked only for ``field <= value``: a range on the index's own field, which
-    every server answers with an index scan (a tie-breaking ``$or`` made SecantusDB scan the
-    whole collection). The few documents that tie with ``before`` are skipped here.
+
+async def keyset_page(
+    collection: Any,
+    query: Mapping[str, Any],
+    order: tuple[str, str],
+    after: tuple[Any, Any] | None,
+    *,
+    limit: int,
+    descending: bool = False,
+    projection: Mapping[str, Any] | None = None,
+) -> list[Mapping[str, Any]]:
+    """Up to ``limit`` documents of ``query`` in ``order`` (a field, then a unique field that
+    breaks its ties), strictly after ``after`` (the last one seen's values of both).
+
+    Every query is a range of an index led by ``query``'s fields and then ``order``, so a
+    server reads about ``limit`` keys of it: first the rest of ``after``'s ties (``field`` equal,
+    the tie-breaker beyond), then, for what is missing, the values beyond ``after``'s. (A
+    ``$or`` of the two made SecantusDB scan the whole collection, and a range that included the
+    ties read all of them again on every page: a bulk import writes thousands of people with
+    one ``updated_at``.)
     """
-    cursor = collection.find(
-        query if before is None else {**query, field: {"$lte": before[0]}}, projection
-    ).sort([(field, -1), ("_id", -1)])
-    if before is None:
-        cursor = cursor.limit(limit)  # no tie to skip
+    field, tie = order
+    beyond = "$lt" if descending else "$gt"
+    direction = -1 if descending else 1
+    sort = [(field, direction), (tie, direction)]
     docs: list[Mapping[str, Any]] = []
-    try:
-        async for doc in cursor:
-            if before is not None and doc[field] == before[0] and doc["_id"] >= before[1]:
-                continue
-            docs.append(doc)
-            if len(docs) >= limit:
-                break
-    finally:
-        await cursor.close()
+    if after is not None:
+        value, last = after
+        ties = {**query, field: value, tie: {beyond: last}}
+        docs = await collection.find(ties, projection).sort(sort).limit(limit).to_list(limit)
+        if len(docs) >= limit:
+            return docs
+        query = {**query, field: {beyond: value}}
+    missing = limit - len(docs)
+    docs += await collection.find(query, projection).sort(sort).limit(missing).to_list(missing)
     return docs
 
 

@@ -7,7 +7,11 @@ from typing import Any
 
 from services.errors import NotFound
 from services.models import Framework, Organization
-from services.store.common import new_id, utcnow
+from services.store.common import DuplicateKeyError, new_id, utcnow
+
+# The first organization's id: one insert wins when several processes start on an empty
+# database at once (each would otherwise see none and create its own).
+FIRST_ID = "org_first"
 
 
 class OrganizationRepository:
@@ -24,6 +28,18 @@ class OrganizationRepository:
         """Insert a new organization."""
         doc = {"_id": new_id("org"), "name": name, "created_at": utcnow(), "frameworks": []}
         await self._col.insert_one(doc)
+        return _to_org(doc)
+
+    async def create_first(self, *, name: str) -> Organization | None:
+        """Insert the first organization unless one exists; None when another process (or an
+        earlier start) created it."""
+        if await self._col.find_one({}, {"_id": 1}) is not None:
+            return None
+        doc = {"_id": FIRST_ID, "name": name, "created_at": utcnow(), "frameworks": []}
+        try:
+            await self._col.insert_one(doc)
+        except DuplicateKeyError:
+            return None
         return _to_org(doc)
 
     async def get(self, *, organization_id: str) -> Organization | None:

@@ -20,7 +20,7 @@ from services.people.models import (
     PersonStatus,
     person_id,
 )
-from services.store.common import utcnow
+from services.store.common import keyset_page, utcnow
 from services.store.revisions import RevisionRepository
 
 REVISION = "people"
@@ -58,22 +58,22 @@ class PeopleRepository:
         sort = sort or PersonSort()
         query = _query(organization_id, filter)
         total = int(await self._col.count_documents(query))
-        direction = -1 if sort.descending else 1
-        beyond = "$lt" if sort.descending else "$gt"
-        field = sort.field.value
-        if after is not None and sort.field is PersonSortField.EMAIL:
-            query = {**query, "email_key": {beyond: after.email_key}}  # a range of the index
-        elif after is not None:
-            later = [
-                {field: {beyond: after.value}},
-                {field: after.value, "email_key": {beyond: after.email_key}},
-            ]
-            query = {"$and": [query, {"$or": later}]}
-        order = [(field, direction)]
-        if sort.field is not PersonSortField.EMAIL:
-            order.append(("email_key", direction))
-        cursor = self._col.find(query).sort(order).limit(limit)
-        return [to_person(d) async for d in cursor], total
+        if sort.field is PersonSortField.EMAIL:
+            beyond = "$lt" if sort.descending else "$gt"
+            if after is not None:
+                query = {**query, "email_key": {beyond: after.email_key}}  # a range of the index
+            direction = -1 if sort.descending else 1
+            cursor = self._col.find(query).sort("email_key", direction).limit(limit)
+            return [to_person(d) async for d in cursor], total
+        docs = await keyset_page(
+            self._col,
+            query,
+            (sort.field.value, "email_key"),
+            None if after is None else (after.value, after.email_key),
+            limit=limit,
+            descending=sort.descending,
+        )
+        return [to_person(d) for d in docs], total
 
     async def list_changed(
         self, *, organization_id: str, after_seq: int

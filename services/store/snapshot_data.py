@@ -14,6 +14,7 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from services.models import AccountStatus, ClaimStatus, DirectoryStatus
+from services.store.snapshot_orders import SnapshotOrders, account_keys, page_keys
 from services.sync.models import (
     DirectoryEntry,
     Grant,
@@ -42,6 +43,8 @@ class SnapshotDataRepository:
         self._accounts = db["snapshot_accounts"]
         self._pages = db["snapshot_pages"]
         self._counts = db["snapshot_counts"]
+        self._account_orders = SnapshotOrders(db, "accounts")
+        self._page_orders = SnapshotOrders(db, "pages")
 
     async def ensure_indexes(self) -> None:
         """Indexes for the run's lookups, the snapshot reads, and deletion by snapshot."""
@@ -54,9 +57,16 @@ class SnapshotDataRepository:
             [("snapshot_id", 1), ("account_status", 1), ("account_id", 1)]
         )
         await self._accounts.create_index([("snapshot_id", 1), ("is_admin", 1), ("account_id", 1)])
+        await self._accounts.create_index(
+            [("snapshot_id", 1), ("has_access", 1), ("account_id", 1)]
+        )
+        await self._accounts.create_index(
+            [("snapshot_id", 1), ("account_type", 1), ("account_id", 1)]
+        )
         await self._pages.create_index([("snapshot_id", 1), ("page_id", 1)])
         await self._pages.create_index([("snapshot_id", 1), ("labels", 1), ("page_id", 1)])
         await self._pages.create_index([("snapshot_id", 1), ("space_key", 1), ("page_id", 1)])
+        await self._account_orders.ensure_indexes()  # one index each, shared by both kinds
 
     async def insert_groups(self, scope: SnapshotScope, groups: Sequence[SnapshotGroup]) -> None:
         """Record a page of groups."""
@@ -184,7 +194,25 @@ class SnapshotDataRepository:
     async def record_counts(self, snapshot_id: str) -> SnapshotCounts:
         """Count the snapshot once, when its run has written everything (before it is made
         current), and keep the counts in ``snapshot_counts`` so that reads of the snapshot
-        never count it again (a count is a scan of the snapshot's index on a real server)."""
+        never count it again (a count is a scan of the snapshot's index on a real server).
+        Its orders are written then too (``snapshot_orders.py``: pages of accounts and of
+        Confluence pages, filtered or not, read without scanning the snapshot)."""
+        query = {"snapshot_id": snapshot_id}
+        fields = {
+            "account_id": 1,
+            "account_status": 1,
+            "is_admin": 1,
+            "has_access": 1,
+            "account_type": 1,
+        }
+        accounts = self._accounts.find(query, {**fields, "groups": 1, "_id": 0})
+        await self._account_orders.record(
+            snapshot_id, accounts.sort("account_id", 1), id_field="account_id", keys_of=account_keys
+        )
+        pages = self._pages.find(query, {"page_id": 1, "labels": 1, "space_key": 1, "_id": 0})
+        await self._page_orders.record(
+            snapshot_id, pages.sort("page_id", 1), id_field="page_id", keys_of=page_keys
+        )
         counts = await self._count(snapshot_id)
         doc = {"accounts": counts.accounts, "groups": counts.groups, "pages": counts.pages}
         doc["memberships"] = counts.memberships
@@ -218,6 +246,8 @@ class SnapshotDataRepository:
         for col in (self._accounts, self._groups, self._memberships, self._directory, self._pages):
             await col.delete_many({"snapshot_id": snapshot_id})
         await self._counts.delete_one({"_id": snapshot_id})
+        await self._account_orders.delete(snapshot_id)
+        await self._page_orders.delete(snapshot_id)
 
 
 def _account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:

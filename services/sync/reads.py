@@ -28,6 +28,7 @@ class SnapshotQueriesRepo(Protocol):
     async def list_pages(
         self, *, snapshot_id: str, filter: PageFilter, limit: int, after: str | None
     ) -> tuple[list[SnapshotPage], int]: ...
+    async def get_account(self, *, snapshot_id: str, account_id: str) -> SnapshotAccount | None: ...
 
 
 class IntegrationsRepo(Protocol):
@@ -83,6 +84,13 @@ class SnapshotReader:
             snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
         )
         return make_slice(rows, limit=limit, total=total, key=lambda a: a.account_id)
+
+    async def account(self, principal: Principal, account_id: str) -> SnapshotAccount | None:
+        """One account of the current ACCESS_REVIEW snapshot (one document read), or None."""
+        snapshot = await self.current_snapshot(principal.organization_id, Purpose.ACCESS_REVIEW)
+        if snapshot is None:
+            return None
+        return await self._snapshot_queries.get_account(snapshot_id=snapshot, account_id=account_id)
 
     async def pages(
         self,

@@ -36,6 +36,7 @@ async def seed_snapshot(
     """Write ``accounts`` as snapshot ``snapshot_id`` and make it current."""
     scope = SnapshotScope(snapshot_id, integration.id, integration.organization_id)
     await store.snapshot_data.insert_accounts(scope, accounts)
+    await store.snapshot_data.record_counts(snapshot_id)  # as a run commits
     updated = await store.integrations.update(
         integration_id=integration.id,
         current_snapshot_id=snapshot_id,

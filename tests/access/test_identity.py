@@ -7,7 +7,7 @@ import pytest
 from api.container import Container
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
-from services.models import AccountStatus, Role
+from services.models import AccountStatus, AccountType, Role
 from services.people.models import PersonStatus
 from services.people.validation import PersonDraft
 from services.store import Store
@@ -155,3 +155,25 @@ async def test_person_status_filter_and_the_accounts_of_a_person(store: Store) -
     await app.services.identities.clear(ADMIN, "acc-hidden")  # the link is gone at once
     assert await of(ann.id) == ["acc-ann"]
     assert await app.services.accounts.of_person(principal("org_other"), ann.id) == []
+    # A search and two filters at once page in memory too (issue 24), as the store would.
+    assert await ids(search="ACME.TEST") == ["acc-ann", "acc-bob", "acc-old"]
+    assert await ids(status=AccountStatus.ACTIVE, account_type=AccountType.APP) == ["acc-app"]
+    searched = await app.services.accounts.accounts(ADMIN, AccountFilter(search="acme"), 2, None)
+    assert searched.total_count == 3 and searched.has_next_page
+    last = await app.services.accounts.accounts(
+        ADMIN, AccountFilter(search="acme"), 2, searched.end_cursor
+    )
+    assert [v.account.account_id for _, v in last.items] == ["acc-old"]
+    # What is kept of a filter for its next pages follows the identities and the people.
+    bob = await app.services.people.upsert(ADMIN, [person("robert@acme.test")])
+    await app.services.identities.link(ADMIN, "acc-bob", bob.people[0].id)
+    assert await ids(classification="UNIDENTIFIED") == ["acc-hidden"]
+    staff = await app.services.accounts.accounts(
+        ADMIN, AccountFilter(classification="STAFF", search="bob"), None, None
+    )
+    [(_, view)] = staff.items
+    assert view.person is not None and view.person.email == "robert@acme.test"
+    # One account is one document read, not the snapshot.
+    found = await app.services.accounts.account(ADMIN, "acc-old")
+    assert found is not None and found.person is not None
+    assert await app.services.accounts.account(ADMIN, "acc-nobody") is None

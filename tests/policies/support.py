@@ -55,6 +55,7 @@ async def policy_snapshot(
         integration = await connected_integration(store, organization_id, Purpose.POLICY)
     scope = SnapshotScope(snapshot_id, integration.id, organization_id)
     await store.snapshot_data.upsert_pages(scope, pages)
+    await store.snapshot_data.record_counts(snapshot_id)  # as a run commits
     updated = await store.integrations.update(
         integration_id=integration.id, current_snapshot_id=snapshot_id, current_snapshot_at=NOW
     )

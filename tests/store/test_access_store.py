@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -26,6 +27,29 @@ async def test_organization_roundtrip(store: Store) -> None:
     assert updated.frameworks == (Framework.ISO27001,)
     with pytest.raises(NotFound):
         await store.organizations.get_or_raise(organization_id="org_missing")
+
+
+async def test_processes_starting_together_create_one_first_organization(store: Store) -> None:
+    # Each API process starts with its own client; on an empty database they race.
+    services = [
+        OrganizationService(
+            ApiKeyService(
+                InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
+            ),
+            organizations=store.organizations,
+        )
+        for _ in range(4)
+    ]
+    created = await asyncio.gather(
+        *(s.ensure_bootstrap_organization("Default organization") for s in services)
+    )
+    [(org, key)] = [c for c in created if c is not None]
+    assert await store.organizations.count() == 1
+    assert key.key.organization_id == org.id and key.key.role is Role.ADMIN
+    assert await services[0].ensure_bootstrap_organization("Default organization") is None
+    await store.organizations.create(name="Another")  # later organizations are created as ever
+    assert await services[1].ensure_bootstrap_organization("Default organization") is None
+    assert await store.organizations.count() == 2
 
 
 async def test_api_key_hash_is_unique_and_lookup_works(store: Store) -> None:

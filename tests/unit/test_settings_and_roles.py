@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from api.ratelimit import RateLimiter
 from api.settings import Settings
 from services.models import Role
 
@@ -28,12 +27,3 @@ def test_roles_include_lower_roles() -> None:
     assert Role.ADMIN.allows(Role.REVIEWER) and Role.ADMIN.allows(Role.VIEWER)
     assert Role.REVIEWER.allows(Role.VIEWER) and not Role.REVIEWER.allows(Role.ADMIN)
     assert not Role.VIEWER.allows(Role.REVIEWER)
-
-
-def test_rate_limiter_refills_over_time() -> None:
-    now = [0.0]
-    limiter = RateLimiter(per_minute=3, clock=lambda: now[0])
-    assert [limiter.allow("k") for _ in range(4)] == [True, True, True, False]
-    assert limiter.allow("other")
-    now[0] += 20.0
-    assert limiter.allow("k") and not limiter.allow("k")

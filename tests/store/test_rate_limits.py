@@ -1,0 +1,82 @@
+"""The shared rate-limit buckets on the wire server: one bucket per key whatever the number of
+clients taking from it at once, refilled by the server's clock, expiring when full again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from services.store import Store
+from testkit.live import open_store
+from tests.conditions import until
+
+pytestmark = pytest.mark.wire
+
+
+@pytest.fixture
+async def two_clients(wire_url: str) -> AsyncIterator[tuple[Store, Store]]:
+    first = open_store("wire", wire_url)
+    second = Store.open(wire_url, first._db.name)  # the same database, another connection pool
+    await first.ensure_indexes()
+    try:
+        yield first, second
+    finally:
+        await first.drop()
+        first.close()
+        second.close()
+
+
+async def test_concurrent_takes_from_two_clients_share_one_bucket(
+    two_clients: tuple[Store, Store],
+) -> None:
+    stores = two_clients
+    capacity, per_second = 25, 0.01
+    started = time.monotonic()
+    taken = await asyncio.gather(
+        *(
+            stores[i % 2].rate_limits.take(key="key_a", capacity=capacity, per_second=per_second)
+            for i in range(80)
+        )
+    )
+    elapsed = time.monotonic() - started
+    allowed = sum(t.allowed for t in taken)
+    # A single bucket: the capacity, plus what the elapsed time refilled (under one token).
+    assert capacity <= allowed <= capacity + int(per_second * elapsed), (allowed, elapsed)
+    assert all(t.tokens < 1 for t in taken if not t.allowed)
+    other = await stores[1].rate_limits.take(key="key_b", capacity=capacity, per_second=1)
+    assert other.allowed and other.tokens == capacity - 1  # another key: its own full bucket
+
+    # First takes of new keys race to create their buckets: each take is one token, answered.
+    raced = await asyncio.gather(
+        *(
+            store.rate_limits.take(key=f"new_{n}", capacity=10, per_second=0.001)
+            for n in range(20)
+            for store in (*stores, *stores)
+        )
+    )
+    assert all(t.allowed for t in raced)
+    for n in range(20):
+        after = await stores[n % 2].rate_limits.take(key=f"new_{n}", capacity=10, per_second=0.001)
+        assert 5 <= after.tokens < 5.1, (n, after)  # 10 - 4 - 1, and what 0.001/s refilled
+
+
+async def test_tokens_come_back_with_time_and_buckets_expire(
+    two_clients: tuple[Store, Store],
+) -> None:
+    first, second = two_clients
+    assert (await first.rate_limits.take(key="k", capacity=1, per_second=5)).allowed
+    refused = await second.rate_limits.take(key="k", capacity=1, per_second=5)
+    assert not refused.allowed and refused.tokens < 1
+
+    async def allowed_again() -> bool:
+        return (await second.rate_limits.take(key="k", capacity=1, per_second=5)).allowed
+
+    await until(allowed_again, what="a token refilled by the server's clock", timeout=10)
+    indexes = await first._db["rate_limits"].index_information()
+    ttl = [i for i in indexes.values() if i["key"] == [("expires_at", 1)]]
+    assert ttl and ttl[0]["expireAfterSeconds"] == 0
+    doc = await first._db["rate_limits"].find_one({"_id": "k"})
+    assert doc is not None and doc["expires_at"].timestamp() > time.time()
