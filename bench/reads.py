@@ -16,7 +16,7 @@ the same shape, so both go through the same HTTP server, client and store. Print
 - latency of ``accounts(first: 100)`` pages, p50 / p99 over ``--pages`` requests walking the
   snapshot with ``after`` cursors (target at 100,000 accounts on the wire store: p99 < 100 ms),
   and the same for a status filter and a text search (no target: the search filters the
-  cached snapshot in memory, ADR 011);
+  cached snapshot in memory, ADR 017);
 - ``{ me { role apiKeyId organization { id name } } }`` over GraphQL next to a plain JSON
   route doing what Vigil's plain routes do (authenticate, take a rate-limit token, the same
   service call), and next to one that does not take a token: requests/s of each, one request
