@@ -71,7 +71,7 @@ from services.store.client import connect
 from services.sync.models import AccountFilter, SnapshotScope
 from testkit.live import LiveServer
 from testkit.mongo import free_port, wire_server
-from tests.access.support import connected
+from testkit.sync import connected_integration
 
 TARGET = 0.5
 ME_TARGET = 0.6
@@ -299,7 +299,7 @@ async def seed_accounts(live: LiveServer, store: Store, n: int) -> str:
     """``--pages-only``: an organization with a current snapshot of ``n`` accounts (committed
     with its counts and orders, as a run does) and no people; its ADMIN key."""
     org, created = await live.container.services.organizations.create_organization("Bench")
-    integration = await connected(store, org.id)
+    integration = await connected_integration(store, org.id, has_admin_key=True)
     scope = SnapshotScope("snap_pages", integration.id, org.id)
     rows = accounts(n)
     started = time.perf_counter()

@@ -141,7 +141,10 @@ async def test_a_scheme_other_than_bearer_is_401(live: LiveServer, http: httpx.A
 async def test_over_the_rate_limit_is_429_with_retry_after(
     admin: Caller, send: Send, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(admin.live.container.rate_limiter, "take", lambda key: 7)
+    async def seven(key: str, cost: float = 1.0) -> int:
+        return 7
+
+    monkeypatch.setattr(admin.live.container.rate_limiter, "take", seven)
     registry = admin.live.container.metrics.registry
     counted = registry.get_sample_value("vigil_rate_limited_total") or 0
     [error] = the_error(await admin.send(send), 429, "RATE_LIMITED")

@@ -41,7 +41,6 @@ def accounts(n: int) -> list[SnapshotAccount]:
 
 async def test_a_check_that_cannot_be_recorded_is_an_error_over_graphql(wire_url: str) -> None:
     store = open_store("wire", wire_url)
-    store.guard.limit = 16 * 1024
     live, server, task = await start_live_server(store)
     try:
         container = live.container
@@ -49,6 +48,7 @@ async def test_a_check_that_cannot_be_recorded_is_an_error_over_graphql(wire_url
         admin = Principal(org.id, Role.ADMIN, created.key.id)
         integration = await connected(store, org.id)
         await seed_snapshot(store, integration, accounts(1_500), "snap_1")
+        store.guard.limit = 16 * 1024  # the snapshot (and its orders) is written: now the checks
         await container.services.systems.add(admin, SystemKind.CONFLUENCE, SystemSettings())
         await container.reevaluator.settle()
 
