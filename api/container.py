@@ -33,6 +33,7 @@ from datetime import timedelta
 import httpx
 from pydantic import SecretStr
 
+from api.budgets import AddressLimiter
 from api.heartbeat import Heartbeat
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
@@ -117,7 +118,9 @@ class Container:
     store: Store
     bus: EventBus
     metrics: Metrics
-    rate_limiter: RateLimiter
+    rate_limiter: RateLimiter  # operations per API key
+    cost_limiter: RateLimiter  # operation cost per API key (``api.budgets.KeyCost``)
+    address_limiter: AddressLimiter  # failed authentications per client address
     http: httpx.AsyncClient
     services: AppServices  # what the resolvers call (and the CLI, tests and benchmarks)
     sync: SyncParts  # the runner and the scheduler, besides ``services.sync``
@@ -312,6 +315,8 @@ class Container:
             bus=bus,
             metrics=metrics,
             rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+            cost_limiter=RateLimiter(settings.cost_limit_per_minute),
+            address_limiter=AddressLimiter(settings.unauthenticated_per_minute),
             http=http,
             services=services,
             sync=sync,

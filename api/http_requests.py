@@ -2,34 +2,46 @@
 
 ``authenticate``: the caller's API key (``Authorization: Bearer <key>``), or ``Unauthenticated``
 (401), ``Unavailable`` (503, the database cannot check keys) or ``RateLimited`` (429, counted
-in ``vigil_rate_limited_total``). ``read_body``: the body, or ``PayloadTooLarge`` (413) as soon
-as it grows past the route's limit. The refusals are shaped by ``api.http_errors``.
+in ``vigil_rate_limited_total``: the key's rate, or — before the key is even looked up — the
+client address's budget of failed authentications, ``api.budgets.AddressLimiter``).
+``read_body``: the body, or ``PayloadTooLarge`` (413) as soon as it grows past the route's
+limit, or ``RequestTimeout`` (408) when it does not arrive within ``body_timeout_seconds``.
+The refusals are shaped by ``api.http_errors``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from starlette.requests import Request
 
+from api.budgets import TOO_MANY_FAILURES, bearer_token, client_address
 from api.container import Container
-from api.http_errors import PayloadTooLarge, RateLimited, Unauthenticated, Unavailable, request_id
+from api.http_errors import (
+    PayloadTooLarge,
+    RateLimited,
+    RequestTimeout,
+    Unauthenticated,
+    Unavailable,
+    request_id,
+)
 from services.models import Principal
 
 log = logging.getLogger(__name__)
 
-
-def bearer_token(value: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer <token>`` value, else None."""
-    if not value:
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+__all__ = ["authenticate", "bearer_token", "read_body"]
 
 
 async def authenticate(container: Container, request: Request) -> Principal:
-    """The caller of ``request``, within its key's rate limit."""
+    """The caller of ``request``, within its key's rate limit (and, for an address that
+    keeps failing, within its budget of failures, checked before any database work)."""
+    address = client_address(request.scope)
     token = bearer_token(request.headers.get("authorization"))
+    refused_for = container.address_limiter.refused(address, token)
+    if refused_for:
+        container.metrics.rate_limited.inc()
+        raise RateLimited(refused_for, TOO_MANY_FAILURES)
     try:
         principal = await container.services.api_keys.authenticate(token)
     except Exception:
@@ -37,7 +49,9 @@ async def authenticate(container: Container, request: Request) -> Principal:
         log.exception("authentication failed (request id %s)", rid, extra={"request_id": rid})
         raise Unavailable("the service cannot check API keys right now; retry shortly") from None
     if principal is None:
+        container.address_limiter.failed(address)
         raise Unauthenticated()
+    container.address_limiter.succeeded(token or "")
     wait = container.rate_limiter.take(principal.api_key_id)
     if wait:
         container.metrics.rate_limited.inc()
@@ -46,18 +60,29 @@ async def authenticate(container: Container, request: Request) -> Principal:
 
 
 async def read_body(
-    request: Request, limit: int, *, code: str | None = None, what: str = "request body"
+    request: Request,
+    limit: int,
+    *,
+    timeout: float,
+    code: str | None = None,
+    what: str = "request body",
 ) -> bytes:
-    """The whole body, refused (413, ``code``) once it is over ``limit`` bytes."""
+    """The whole body, refused (413, ``code``) once it is over ``limit`` bytes, or (408) when
+    it is not all there within ``timeout`` seconds."""
     too_large = PayloadTooLarge(limit, code=code, what=what)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        log.info("a request body took over %g s (%s bytes read)", timeout, size)
+        raise RequestTimeout(timeout) from None
     return b"".join(chunks)

@@ -1,4 +1,5 @@
-"""Per-API-key operation rate limit (token bucket, in process), shared by HTTP and WebSocket."""
+"""Per-API-key rate limits (token buckets, in process), shared by HTTP and WebSocket: one
+bucket of operations, and one of operation cost (``take(key, cost)``)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,17 @@ class RateLimiter:
         self._clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def take(self, key: str) -> int:
-        """Take one token for ``key``: 0 when allowed, else whole seconds until one is back."""
+    def take(self, key: str, cost: float = 1.0) -> int:
+        """Take ``cost`` tokens for ``key`` (one operation by default): 0 when allowed, else
+        whole seconds until that many are back (a cost over the capacity: until it is full)."""
+        cost = min(cost, self._capacity)
         now = self._clock()
         tokens, last = self._buckets.get(key, (self._capacity, now))
         tokens = min(self._capacity, tokens + (now - last) * self._rate)
-        if tokens < 1.0:
+        if tokens < cost:
             self._buckets[key] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / self._rate))
-        self._buckets[key] = (tokens - 1.0, now)
+            return max(1, math.ceil((cost - tokens) / self._rate))
+        self._buckets[key] = (tokens - cost, now)
         return 0
 
     def allow(self, key: str) -> bool:
