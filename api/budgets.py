@@ -14,7 +14,11 @@
   ``MAX_KNOWN_KEYS`` keys (by hash), the least recently seen forgotten first.
 - ``AddressGate``: the same refusal as the first thing the application does for a request to
   a route that reads keys or OAuth states, before routing, body or GraphQL: a flood costs
-  the process about what an unknown URL does.
+  the process about what an unknown URL does. The refusal is answered after
+  ``TARPIT_SECONDS`` (or the ``Retry-After``, when sooner; ``tarpit``, also for the 429s of
+  ``api.http_requests.authenticate``): a client that knocks again as soon as it is answered
+  gets one answer a second per connection instead of thousands, which spares the process
+  (and the machine) the flood's pace.
 - ``client_address``: the address a request comes from; behind a trusted proxy
   (``VIGIL_TRUSTED_PROXIES``) the app's ``ProxyHeadersMiddleware`` has already put the
   client named by ``X-Forwarded-For`` there.
@@ -22,6 +26,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import OrderedDict
@@ -37,6 +42,8 @@ from services.api_keys import hash_key
 MAX_ADDRESSES = 100_000
 #: The refusal of an address over its budget of failed authentications (keys, OAuth states).
 TOO_MANY_FAILURES = "too many failed authentications from this address; retry later"
+#: How long a flooded address waits for its refusal (at most its ``Retry-After``).
+TARPIT_SECONDS = 1.0
 #: Routes that read an API key or an OAuth state: the ones a flooded address is refused.
 GATED_PATHS = ("/graphql", "/people/import", "/evidence/export", "/oauth/")
 #: Keys (their hashes) recently authenticated, which a flooded address does not refuse.
@@ -62,14 +69,17 @@ class KeyCost:
 
 
 class AddressLimiter:
-    """Failed authentications per client address: ``per_minute``, bursts as large."""
+    """Failed authentications per client address: ``per_minute``, bursts as large. Each
+    attempt is admitted with a token set aside (``admit``) that a success gives back
+    (``succeeded``): a failure keeps it."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self._capacity = float(per_minute)
         self._rate = per_minute / 60.0
         self._clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._known: OrderedDict[str, float] = OrderedDict()  # key hash → when authenticated
+        # key hash → (its id, when it authenticated)
+        self._known: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     def refused(self, address: str, token: str | None = None) -> int:
         """Seconds until ``address`` may try again (0: it may now, or ``token`` is a key
@@ -79,27 +89,47 @@ class AddressLimiter:
             return 0
         return max(1, math.ceil((1.0 - tokens) / self._rate))
 
-    def failed(self, address: str) -> None:
-        """``address`` presented no valid key: one token less."""
-        tokens = self._tokens(address)
-        self._buckets[address] = (max(0.0, tokens - 1.0), self._clock())
+    def admit(self, address: str, token: str | None = None) -> int:
+        """``refused``, and when admitted a token set aside for the attempt (unless ``token``
+        is known), so concurrent attempts never exceed what the bucket holds."""
+        wait = self.refused(address, token)
+        if wait == 0 and not self._is_known(token):
+            self._set(address, self._tokens(address) - 1.0)
+        return wait
+
+    def give_back(self, address: str, token: str | None = None) -> None:
+        """The attempt could not be judged (the database did not answer): its token back."""
+        if not self._is_known(token):
+            self._set(address, self._tokens(address) + 1.0)
+
+    def succeeded(self, address: str, token: str | None = None, key_id: str | None = None) -> None:
+        """The attempt authenticated: its token back, and ``token`` (the key ``key_id``)
+        known for a while."""
+        self.give_back(address, token)
+        if token and key_id:
+            digest = hash_key(token)
+            self._known[digest] = (key_id, self._clock())
+            self._known.move_to_end(digest)
+            while len(self._known) > MAX_KNOWN_KEYS:
+                self._known.popitem(last=False)
+
+    def _set(self, address: str, tokens: float) -> None:
+        self._buckets[address] = (min(self._capacity, max(0.0, tokens)), self._clock())
         self._buckets.move_to_end(address)
         while len(self._buckets) > MAX_ADDRESSES:
             self._buckets.popitem(last=False)
 
-    def succeeded(self, token: str) -> None:
-        """``token`` authenticated: its address's refusals no longer apply to it for a while."""
-        digest = hash_key(token)
-        self._known[digest] = self._clock()
-        self._known.move_to_end(digest)
-        while len(self._known) > MAX_KNOWN_KEYS:
-            self._known.popitem(last=False)
+    def key_id(self, token: str | None) -> str | None:
+        """The id of the key ``token`` authenticated as lately in this process, if it did."""
+        if not token:
+            return None
+        seen = self._known.get(hash_key(token))
+        if seen is None or self._clock() - seen[1] >= KNOWN_KEY_SECONDS:
+            return None
+        return seen[0]
 
     def _is_known(self, token: str | None) -> bool:
-        if not token:
-            return False
-        seen = self._known.get(hash_key(token))
-        return seen is not None and self._clock() - seen < KNOWN_KEY_SECONDS
+        return self.key_id(token) is not None
 
     def _tokens(self, address: str) -> float:
         found = self._buckets.get(address)
@@ -107,6 +137,13 @@ class AddressLimiter:
             return self._capacity
         tokens, last = found
         return min(self._capacity, tokens + (self._clock() - last) * self._rate)
+
+
+async def tarpit(retry_after: int) -> None:
+    """Hold a refusal back ``TARPIT_SECONDS`` (at most its ``Retry-After``) before it is sent:
+    a client that asks again the moment it is refused asks once a second, not thousands of
+    times (an HTTP request waiting here holds its connection and a few kilobytes)."""
+    await asyncio.sleep(min(float(retry_after), TARPIT_SECONDS))
 
 
 def client_address(scope: Scope) -> str:
@@ -128,6 +165,7 @@ class AddressGate:
             token = _bearer(scope)
             wait = self.limiter.refused(client_address(scope), token)
             if wait:
+                await tarpit(wait)
                 refusal = RateLimited(wait, TOO_MANY_FAILURES)
                 rid = request_id(scope)
                 response = error_response(429, refusal.errors, rid, retry_after=wait)

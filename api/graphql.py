@@ -211,7 +211,7 @@ class VigilGraphQL(GraphQL[Context, None]):
         token = bearer_token(raw if isinstance(raw, str) else None)
         address = client_address(context.response.scope)
         limiter = self.container.address_limiter
-        refused_for = limiter.refused(address, token)
+        refused_for = limiter.admit(address, token)
         if refused_for:
             self.container.metrics.rate_limited.inc()
             reason = f"too many failed authentications from this address; retry in {refused_for} s"
@@ -220,14 +220,14 @@ class VigilGraphQL(GraphQL[Context, None]):
         try:
             principal = await self.container.services.api_keys.authenticate(token)
         except Exception:
+            limiter.give_back(address, token)
             log.exception("authentication of a WebSocket failed")
             reason = "the service cannot check API keys right now; retry shortly"
             await close_socket(context.response, CLOSE_UNAVAILABLE, reason)
             raise ConnectionRejectionError() from None
         if principal is None:
-            limiter.failed(address)
-            raise ConnectionRejectionError()
-        limiter.succeeded(token or "")
+            raise ConnectionRejectionError()  # the address's token stays taken
+        limiter.succeeded(address, token, principal.api_key_id)
         if not self.sockets.add(principal, context.response):
             limit = self.container.settings.max_websockets_per_key
             reason = f"at most {limit} open WebSockets per API key"

@@ -16,7 +16,7 @@ import logging
 
 from starlette.requests import Request
 
-from api.budgets import TOO_MANY_FAILURES, bearer_token, client_address
+from api.budgets import TOO_MANY_FAILURES, bearer_token, client_address, tarpit
 from api.container import Container
 from api.http_errors import (
     PayloadTooLarge,
@@ -35,28 +35,45 @@ __all__ = ["authenticate", "bearer_token", "read_body"]
 
 async def authenticate(container: Container, request: Request) -> Principal:
     """The caller of ``request``, within its key's rate limit (and, for an address that
-    keeps failing, within its budget of failures, checked before any database work)."""
+    keeps failing, within its budget of failures). Both refusals come before any database
+    work when they can: the address's from memory, the key's when this process has seen the
+    key lately (a refusal needs no proof that the key is still valid). A refusal is answered
+    after a short delay (``api.budgets.tarpit``)."""
     address = client_address(request.scope)
     token = bearer_token(request.headers.get("authorization"))
-    refused_for = container.address_limiter.refused(address, token)
+    limiter = container.address_limiter
+    refused_for = limiter.admit(address, token)
     if refused_for:
-        container.metrics.rate_limited.inc()
-        raise RateLimited(refused_for, TOO_MANY_FAILURES)
+        await _refuse(container, RateLimited(refused_for, TOO_MANY_FAILURES))
+    known = limiter.key_id(token)
+    if known is not None:  # its operation is counted now, before its key is read
+        await _take(container, known)
     try:
         principal = await container.services.api_keys.authenticate(token)
     except Exception:
+        limiter.give_back(address, token)
         rid = request_id(request.scope)
         log.exception("authentication failed (request id %s)", rid, extra={"request_id": rid})
         raise Unavailable("the service cannot check API keys right now; retry shortly") from None
     if principal is None:
-        container.address_limiter.failed(address)
-        raise Unauthenticated()
-    container.address_limiter.succeeded(token or "")
-    wait = container.rate_limiter.take(principal.api_key_id)
-    if wait:
-        container.metrics.rate_limited.inc()
-        raise RateLimited(wait)
+        raise Unauthenticated()  # the address's token stays taken
+    limiter.succeeded(address, token, principal.api_key_id)
+    if known != principal.api_key_id:
+        await _take(container, principal.api_key_id)
     return principal
+
+
+async def _take(container: Container, key_id: str) -> None:
+    """One operation of ``key_id``, or the 429 refusal."""
+    wait = container.rate_limiter.take(key_id)
+    if wait:
+        await _refuse(container, RateLimited(wait))
+
+
+async def _refuse(container: Container, refusal: RateLimited) -> None:
+    container.metrics.rate_limited.inc()
+    await tarpit(refusal.retry_after or 1)
+    raise refusal
 
 
 async def read_body(

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     # Operation cost per API key per minute (the cost model of docs/api.md), HTTP and
     # WebSocket together; at least one operation at the per-operation budget.
-    cost_limit_per_minute: int = Field(default=2_000_000, ge=1)
+    cost_limit_per_minute: int = Field(default=1_000_000, ge=1)
     # Requests that present no valid key, per client address per minute (429 beyond),
     # refused before any database work once the address is over.
     unauthenticated_per_minute: int = Field(default=60, ge=1)

@@ -241,7 +241,7 @@ class Limits:
 
 
 #: Queries and mutations that cost this much or more take turns (``HeavyOperations``).
-HEAVY_COST = 10_000
+HEAVY_COST = 25_000
 HEAVY_AT_ONCE = 2
 
 

@@ -35,7 +35,7 @@ from resolvers.reviews import ReviewMutation, ReviewQuery, ReviewSubscription
 from resolvers.sync import SyncMutation, SyncQuery, SyncSubscription
 from resolvers.systems import SystemMutation, SystemQuery
 from resolvers.text_input import RefuseUnencodableText
-from resolvers.validation_cache import CachedValidation
+from resolvers.validation_cache import CachedParse, CachedValidation
 
 # Each capability contributes its own Query / Mutation / Subscription class; the roots are
 # their union, so capabilities never edit one shared root class.
@@ -124,6 +124,7 @@ def build_schema(
     heavy = HeavyOperations()  # one per schema: every operation it serves takes turns in it
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        CachedParse,  # a document sent again (a console's, an attacker's) is not parsed again
         RefuseUnencodableText,  # first: nothing else looks at text that cannot be encoded
         lambda: OperationLimiter(limits, heavy),
         SubscriptionsOverWebSocketOnly,

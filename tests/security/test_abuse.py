@@ -259,7 +259,9 @@ async def test_text_that_cannot_be_encoded_is_bad_user_input_in_every_operation(
 async def test_a_flood_of_bad_keys_is_refused_per_address_before_any_key_is_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with live_server(unauthenticated_per_minute=3, trusted_proxies="127.0.0.1") as live:
+    async with live_server(
+        unauthenticated_per_minute=3, rate_limit_per_minute=3, trusted_proxies="127.0.0.1"
+    ) as live:
         _, key = await _org(live)
         api_keys = live.container.services.api_keys
         looked_up: list[str | None] = []
@@ -272,20 +274,26 @@ async def test_a_flood_of_bad_keys_is_refused_per_address_before_any_key_is_read
         monkeypatch.setattr(api_keys, "authenticate", authenticate)
         me = {"query": "{ me { role } }"}
         attacker = {"X-Forwarded-For": "203.0.113.7"}
-        assert (await _post(live, key, me, attacker)).status_code == 200  # a colleague's key
-        for _ in range(3):
-            assert (await _post(live, "vgl_nope", me, attacker)).status_code == 401
-        flooded = await _post(live, "vgl_nope", me, attacker)
-        assert flooded.status_code == 429
-        assert flooded.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-        assert int(flooded.headers["Retry-After"]) >= 1
-        assert len(looked_up) == 4  # the bad key after three was refused before it was read
-        # A key authenticated lately passes the address's refusal (and is checked as always);
-        # another client behind the same trusted proxy is not affected at all.
-        assert (await _post(live, key, me, attacker)).status_code == 200
-        other = await _post(live, key, me, {"X-Forwarded-For": "198.51.100.2"})
-        assert other.json()["data"]["me"]["role"] == "ADMIN"
-        assert len(looked_up) == 6
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert (await _post(live, key, me, attacker, http)).status_code == 200  # a colleague
+            # Ten bad keys at once: three are read (the address's budget), seven refused unread.
+            flood = await asyncio.gather(
+                *(_post(live, "vgl_nope", me, attacker, http) for _ in range(10))
+            )
+            assert sorted(r.status_code for r in flood) == [401] * 3 + [429] * 7
+            assert len(looked_up) == 1 + 3
+            refused = next(r for r in flood if r.status_code == 429)
+            assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            assert int(refused.headers["Retry-After"]) >= 1
+            # A key authenticated lately passes the address's refusal (and is checked as
+            # always); another client behind the same trusted proxy is not affected at all.
+            assert (await _post(live, key, me, attacker, http)).status_code == 200
+            other = await _post(live, key, me, {"X-Forwarded-For": "198.51.100.2"}, http)
+            assert other.json()["data"]["me"]["role"] == "ADMIN"
+            assert len(looked_up) == 6
+            # That key's fourth operation is over its rate (3 a minute): refused unread too.
+            over = await _post(live, key, me, {"X-Forwarded-For": "198.51.100.2"}, http)
+            assert over.status_code == 429 and len(looked_up) == 6
 
 
 async def _closed(reader: asyncio.StreamReader) -> bytes:
