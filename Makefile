@@ -125,6 +125,8 @@ bench: install
 	$(BIN)/python bench/reads.py --accounts 100000
 # evidence size: the largest document after recording 20k and 100k accounts (wire store)
 	$(BIN)/python bench/evidence_size.py
+# abuse: every attack at once beside a normal client (latency, server memory; wire store)
+	$(BIN)/python bench/abuse.py
 
 bench-quick: install
 # sync
@@ -137,6 +139,8 @@ bench-quick: install
 	$(BIN)/python bench/reads.py --quick
 # evidence size
 	$(BIN)/python bench/evidence_size.py --quick
+# abuse
+	$(BIN)/python bench/abuse.py --quick
 
 format: install
 	$(BIN)/ruff format .

@@ -10,7 +10,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.budgets import AddressGate
 from api.console import console_dir, console_routes
 from api.container import Container
 from api.cors import OriginLoggingCORS
@@ -69,7 +71,16 @@ def create_app(
             *console_routes(console_dir(settings.console_dir)),
         ],
         middleware=[
+            # Behind trusted proxies only: the client named by X-Forwarded-For becomes the
+            # request's client (per-address limits, logs); anyone else's header is ignored.
+            *(
+                [Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)]
+                if settings.trusted_proxy_list
+                else []
+            ),
             Middleware(RequestIdMiddleware),
+            # A flooded address is refused before routing, body or GraphQL (api/budgets.py).
+            Middleware(AddressGate, limiter=container.address_limiter),
             Middleware(MetricsMiddleware, container=container),
             Middleware(
                 OriginLoggingCORS,

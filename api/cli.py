@@ -13,7 +13,7 @@ import typer
 from api.settings import Settings, load_settings
 from services.api_keys import ApiKeyService
 from services.errors import ConfigurationError, DomainError, ValidationFailed
-from services.events import InMemoryEventBus
+from services.events.replicated import ReplicatedEventBus
 from services.integrations.models import Purpose
 from services.models import Principal, Role
 from services.organizations import OrganizationService
@@ -358,8 +358,12 @@ def _run_with_keys(
         store = Store.open(url, settings.mongodb_db)
         try:
             await store.ensure_indexes()
+            # The shared bus: a revocation reaches every API process on the database, which
+            # closes the key's sockets at once (publishing needs no follower of our own).
             keys = ApiKeyService(
-                InMemoryEventBus(), organizations=store.organizations, api_keys=store.api_keys
+                ReplicatedEventBus(store.events),
+                organizations=store.organizations,
+                api_keys=store.api_keys,
             )
             await action(keys, OrganizationService(keys, organizations=store.organizations))
         finally:

@@ -35,6 +35,7 @@ from datetime import timedelta
 import httpx
 from pydantic import SecretStr
 
+from api.budgets import AddressLimiter
 from api.heartbeat import Heartbeat
 from api.metrics import Metrics
 from api.ratelimit import LocalRateLimiter, RateLimiter, SharedRateLimiter
@@ -135,7 +136,9 @@ class Container:
     store: Store
     bus: EventBus
     metrics: Metrics
-    rate_limiter: RateLimiter
+    rate_limiter: RateLimiter  # operations per API key
+    cost_limiter: RateLimiter  # operation cost per API key (``api.budgets.KeyCost``)
+    address_limiter: AddressLimiter  # failed authentications per client address
     http: httpx.AsyncClient
     services: AppServices  # what the resolvers call (and the CLI, tests and benchmarks)
     sync: SyncParts  # the runner and the scheduler, besides ``services.sync``
@@ -354,7 +357,9 @@ class Container:
             store=store,
             bus=bus,
             metrics=metrics,
-            rate_limiter=_rate_limiter(settings, store, metrics),
+            rate_limiter=_rate_limiter(settings.rate_limit_per_minute, store, metrics),
+            cost_limiter=_rate_limiter(settings.cost_limit_per_minute, store, metrics),
+            address_limiter=AddressLimiter(settings.unauthenticated_per_minute),
             http=http,
             services=services,
             sync=sync,
@@ -652,10 +657,10 @@ def _failing_items(store: Store) -> FailingItems:
     return failing
 
 
-def _rate_limiter(settings: Settings, store: Store, metrics: Metrics) -> RateLimiter:
+def _rate_limiter(per_minute: int, store: Store, metrics: Metrics) -> RateLimiter:
     """One bucket per key for every API process on the database (the embedded store has one
-    process, which keeps them in memory)."""
-    per_minute = settings.rate_limit_per_minute
+    process, which keeps them in memory). Operations and cost use different bucket names
+    (``api.budgets.KeyCost``), so they share the collection, never a bucket."""
     if store.embedded:
         return LocalRateLimiter(per_minute)
     return SharedRateLimiter(

@@ -19,16 +19,21 @@ subscribers). Now:
   a revoked key's sockets are still closed with 4401 by the registry.
 - **Bounded send queues.** Every frame of a socket (acks, pongs, results, completes) goes
   through its ``Outbox``: one FIFO written by one task, so a slow client never delays the
-  others. A socket whose queue holds more than ``MAX_QUEUED_FRAMES`` frames, or more than
-  ``MAX_QUEUED_BYTES`` of payload when it is not empty, is closed with
-  ``CLOSE_SLOW_CONSUMER`` (4008, "the client reads too slowly") and its queue dropped: a
-  stuck client costs at most that much memory, then nothing.
+  others. What counts is everything the client has not read yet that this process holds:
+  the frames waiting here, the one being written, and what the server's transport has
+  taken but not sent (``api.transport``: ``buffered()``). A socket with more than
+  ``MAX_QUEUED_FRAMES`` frames waiting, or whose next frame would bring that total over
+  ``MAX_QUEUED_BYTES``, is closed with ``CLOSE_SLOW_CONSUMER`` (4008, "the client reads too
+  slowly") and its queue dropped; when even the close cannot be written within
+  ``CLOSE_GRACE_SECONDS`` the connection is dropped (its transport aborted), so a stuck
+  client costs at most that much memory, then nothing. A frame is never larger than
+  ``MAX_QUEUED_BYTES``: a result over it is replaced by a ``RESPONSE_TOO_LARGE`` error
+  (``api.responses``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections import deque
@@ -39,6 +44,8 @@ from graphql import DocumentNode, FieldNode, OperationDefinitionNode, OperationT
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.types import ExecutionResult
 
+from api.responses import encode_within, too_large_text
+from api.transport import connection_of
 from resolvers.strawberry_adapter import PreExecutionError
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,7 @@ log = logging.getLogger(__name__)
 CLOSE_SLOW_CONSUMER = 4008
 MAX_QUEUED_FRAMES = 256
 MAX_QUEUED_BYTES = 4 * 1024 * 1024
+CLOSE_GRACE_SECONDS = 5.0
 
 # Subscription fields whose results depend only on (organization, role) and the event.
 SHARED_FIELDS = frozenset(
@@ -87,14 +95,15 @@ def share_key(
     return (organization_id, role, query, operation_name, canonical)
 
 
-def next_payload(result: ExecutionResult) -> str:
-    """The JSON text of a ``next`` message's payload (as Strawberry builds it)."""
+def next_payload(result: ExecutionResult, limit: int = MAX_QUEUED_BYTES) -> str:
+    """The JSON text of a ``next`` message's payload (as Strawberry builds it), or the
+    ``RESPONSE_TOO_LARGE`` error in its place when it would be over ``limit`` bytes."""
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         payload["errors"] = [error.formatted for error in result.errors]
     if result.extensions:
         payload["extensions"] = result.extensions
-    return json.dumps(payload, separators=(",", ":"))
+    return encode_within(payload, limit) or too_large_text(limit)
 
 
 class Outbox:
@@ -113,18 +122,27 @@ class Outbox:
         *,
         max_frames: int = MAX_QUEUED_FRAMES,
         max_bytes: int = MAX_QUEUED_BYTES,
+        close_grace: float = CLOSE_GRACE_SECONDS,
     ) -> None:
         self._ws = ws
         self._max_frames = max_frames
         self._max_bytes = max_bytes
+        self._close_grace = close_grace
         self._frames: deque[tuple[str, str, asyncio.Future[None] | None]] = deque()
-        self._bytes = 0
+        self._bytes = 0  # the frames waiting and the one being written
+        self._connection = connection_of(ws.scope) if hasattr(ws, "scope") else {}
         self._writer: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
         self.overflowed = False
 
     def __len__(self) -> int:
         return len(self._frames)
+
+    @property
+    def held(self) -> int:
+        """Bytes this process holds for the client: waiting, being written, in the transport."""
+        buffered = self._connection.get("buffered")
+        return self._bytes + (int(buffered()) if buffered is not None else 0)
 
     def put(self, head: str, payload: str = "") -> bool:
         """Queue a frame; False when it was dropped (socket gone or queue overflowing)."""
@@ -141,8 +159,8 @@ class Outbox:
             return False
         size = len(payload) + len(head)
         too_many = len(self._frames) >= self._max_frames
-        if too_many or (self._frames and self._bytes + size > self._max_bytes):
-            self._overflow()
+        if too_many or self.held + size > self._max_bytes:
+            self._overflow(size)
             return False
         self._frames.append((head, payload, waiter))
         self._bytes += size
@@ -154,11 +172,12 @@ class Outbox:
         try:
             while self._frames:
                 head, payload, waiter = self._frames.popleft()
-                self._bytes -= len(head) + len(payload)
                 try:
                     await self._ws.send_text(f"{head}{payload}}}" if payload else head)
                     Outbox.written += 1
                 finally:
+                    # Written: now in the transport (``held`` counts it there) or gone.
+                    self._bytes -= len(head) + len(payload)
                     if waiter is not None and not waiter.done():
                         waiter.set_result(None)
         except Exception:  # the socket went away: nothing more to write
@@ -166,29 +185,45 @@ class Outbox:
         finally:
             self._writer = None
 
-    def _overflow(self) -> None:
+    def _overflow(self, size: int) -> None:
         self.overflowed = True
-        queued = len(self._frames)
+        queued, held = len(self._frames), self.held
         self._drop()
         if self._writer is not None:
             self._writer.cancel()
-        log.warning("closing a WebSocket whose client reads too slowly (%s frames queued)", queued)
-        reason = f"the client reads too slowly: more than {self._max_frames} messages queued"
-        self._closer = asyncio.create_task(_close(self._ws, CLOSE_SLOW_CONSUMER, reason))
+        log.warning(
+            "closing a WebSocket whose client reads too slowly (%s frames waiting, %s bytes "
+            "unread, a %s-byte frame more)",
+            queued,
+            held,
+            size,
+        )
+        reason = (
+            f"the client reads too slowly: more than {self._max_frames} messages or "
+            f"{self._max_bytes} bytes unread"
+        )
+        self._closer = asyncio.create_task(self._close(reason))
+
+    async def _close(self, reason: str) -> None:
+        """Close with 4008; when the close cannot be written in time, drop the connection."""
+        if self._ws.application_state == WebSocketState.DISCONNECTED:
+            return
+        try:
+            async with asyncio.timeout(self._close_grace):
+                await self._ws.close(code=CLOSE_SLOW_CONSUMER, reason=reason)
+        except TimeoutError:
+            abort = self._connection.get("abort")
+            if abort is not None:
+                abort()
+        except Exception:  # closed meanwhile, or the transport is gone
+            return
 
     def _drop(self) -> None:
         while self._frames:
-            _, _, waiter = self._frames.popleft()
+            head, payload, waiter = self._frames.popleft()
+            self._bytes -= len(head) + len(payload)
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
-        self._bytes = 0
-
-
-async def _close(ws: WebSocket, code: int, reason: str) -> None:
-    if ws.application_state == WebSocketState.DISCONNECTED:
-        return
-    with contextlib.suppress(Exception):  # closed meanwhile, or the transport is gone
-        await ws.close(code=code, reason=reason)
 
 
 class Subscriber:

@@ -1,18 +1,23 @@
 """The GraphQL endpoint: authentication on HTTP and WebSocket, request ids, limits.
 
-Every refusal at the transport (bad body, missing key, rate limit, body too large,
-database down) is raised as an ``api.http_errors.ApiError`` and answered in the one error
-shape, with the request id::
+Every refusal at the transport (bad body, missing key, rate limit, body too large or too
+slow, database down) is raised as an ``api.http_errors.ApiError`` and answered in the one
+error shape, with the request id::
 
     {"errors": [{"message": "...", "extensions": {"code": "RATE_LIMITED", "retryAfter": 3,
                                                   "requestId": "..."}}]}
 
-Strawberry's own refusals (a body without a query, ...) become the same.
+Strawberry's own refusals (a body without a query, ...) become the same, and so does an
+operation refused because its key's cost budget is spent (429).
 
 Queries may also come as ``GET /graphql?query=…&variables=…&operationName=…`` (the
 GraphQL-over-HTTP spec; urql's default): same key, limits and errors as POST, answered
 ``Cache-Control: no-store``. A mutation or subscription over GET is refused with 405 and
 ``Allow: POST`` before anything runs, so a link or an image cannot change anything.
+
+Answers are at most ``max_response_bytes`` (``api.responses``: a ``RESPONSE_TOO_LARGE``
+error instead) and sent in pieces as the client reads them (``api.transport.send_response``);
+on a WebSocket a message is also at most the socket's bound (``api.fanout``).
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
+from api.budgets import KeyCost, client_address
 from api.container import Container
-from api.http_errors import ApiError, request_id
+from api.http_errors import ApiError, RateLimited, request_id
 from api.http_requests import authenticate, bearer_token, read_body
+from api.responses import encode_within, too_large_text
 from api.sockets import (
     CLOSE_REVOKED,
     CLOSE_TOO_MANY,
@@ -46,9 +53,11 @@ from api.sockets import (
     VigilWebSocketAdapter,
     close_socket,
 )
+from api.transport import send_response
 from resolvers.context import Context
 from resolvers.schema import build_schema
 from resolvers.strawberry_adapter import StrawberryHTTPError, UnsetType
+from services.models import Principal
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +118,8 @@ class VigilGraphQL(GraphQL[Context, None]):
         if scope["method"] == "GET":  # an answer for this key only: no cache may keep it
             response.headers["Cache-Control"] = "no-store"
             response.headers["Vary"] = "Authorization"
-        await response(scope, receive, send)
+        stall = self.container.settings.send_timeout_seconds
+        await send_response(response, scope, receive, send, stall)
 
     def _refuse_writes_over_get(self, request: Request) -> None:
         """405 for a mutation or subscription sent over GET (GraphQL-over-HTTP); a document
@@ -131,8 +141,12 @@ class VigilGraphQL(GraphQL[Context, None]):
             )
 
     async def _replayed_body(self, request: Request) -> Receive:
-        """Read the whole body (at most ``max_body_bytes``) and replay it to Strawberry."""
-        body = await read_body(request, self.container.settings.max_body_bytes)
+        """Read the whole body (at most ``max_body_bytes``, within ``body_timeout_seconds``)
+        and replay it to Strawberry."""
+        settings = self.container.settings
+        body = await read_body(
+            request, settings.max_body_bytes, timeout=settings.body_timeout_seconds
+        )
         replayed = False
 
         async def replay() -> Message:
@@ -154,6 +168,11 @@ class VigilGraphQL(GraphQL[Context, None]):
             return json.loads(text)
         except RecursionError:
             raise _BadJson("the JSON is nested too deeply") from None
+
+    def encode_json(self, data: object) -> str:
+        """An HTTP answer's JSON, or the ``RESPONSE_TOO_LARGE`` error in its place."""
+        limit = self.container.settings.max_response_bytes
+        return encode_within(data, limit) or too_large_text(limit)
 
     def parse_json(self, data: str | bytes) -> Any:
         """An HTTP body: a single JSON object (batches are not supported)."""
@@ -183,14 +202,24 @@ class VigilGraphQL(GraphQL[Context, None]):
         if request.method == "GET" and "query" not in request.query_params:
             return context  # the GraphiQL page in development; nothing runs
         context.principal = await authenticate(self.container, request)
+        context.cost_meter = self.cost_meter(context.principal)
         return context
 
+    def cost_meter(self, principal: Principal) -> KeyCost:
+        """What ``principal``'s operations spend their cost from."""
+        return KeyCost(
+            self.container.cost_limiter,
+            principal.api_key_id,
+            self.container.metrics.rate_limited.inc,
+        )
+
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """One HTTP operation within the time budget (``operation_timeout_seconds``)."""
+        """One HTTP operation within the time budget (``operation_timeout_seconds``); one
+        its key's cost budget cannot pay is a 429, as the per-key rate limit is."""
         budget = self.container.settings.operation_timeout_seconds
         try:
             async with asyncio.timeout(budget):
-                return await super().execute_single(*args, **kwargs)
+                result = await super().execute_single(*args, **kwargs)
         except TimeoutError:
             context = kwargs.get("context")
             rid = getattr(context, "request_id", "unknown")
@@ -200,26 +229,43 @@ class VigilGraphQL(GraphQL[Context, None]):
                 extensions={"code": "TIMEOUT", "requestId": rid},
             )
             return ExecutionResult(data=None, errors=[error])
+        for error in result.errors or ():
+            extensions = error.extensions or {}
+            if extensions.get("code") == "RATE_LIMITED":
+                raise RateLimited(int(extensions.get("retryAfter", 1)), error.message)
+        return result
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Accept the connection only with a valid key, within the key's socket cap."""
+        """Accept the connection only with a valid key, within the key's socket cap (and
+        the address's budget of failed authentications, checked first)."""
         params: dict[str, Any] = context.connection_params or {}
         raw = params.get("authorization") or params.get("Authorization")
         token = bearer_token(raw if isinstance(raw, str) else None)
+        address = client_address(context.response.scope)
+        limiter = self.container.address_limiter
+        refused_for = limiter.admit(address, token)
+        if refused_for:
+            self.container.metrics.rate_limited.inc()
+            reason = f"too many failed authentications from this address; retry in {refused_for} s"
+            await close_socket(context.response, CLOSE_TOO_MANY, reason)
+            raise ConnectionRejectionError()
         try:
             principal = await self.container.services.api_keys.authenticate(token)
         except Exception:
+            limiter.give_back(address, token)
             log.exception("authentication of a WebSocket failed")
             reason = "the service cannot check API keys right now; retry shortly"
             await close_socket(context.response, CLOSE_UNAVAILABLE, reason)
             raise ConnectionRejectionError() from None
         if principal is None:  # 4401, not Strawberry's 4403: graphql-ws retries a 4403
             await close_socket(context.response, CLOSE_REVOKED, KEY_REFUSED)
-            raise ConnectionRejectionError()
+            raise ConnectionRejectionError()  # the address's token stays taken
+        limiter.succeeded(address, token, principal.api_key_id)
         if not self.sockets.add(principal, context.response):
             limit = self.container.settings.max_websockets_per_key
             reason = f"at most {limit} open WebSockets per API key"
             await close_socket(context.response, CLOSE_TOO_MANY, reason)
             raise ConnectionRejectionError()
         context.principal = principal
+        context.cost_meter = self.cost_meter(principal)
         return await super().on_ws_connect(context)

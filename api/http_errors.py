@@ -8,8 +8,9 @@ handler reads them all (docs/api.md)::
 
 with the request id also in ``X-Request-Id``, ``Retry-After`` beside ``retryAfter``, and
 ``WWW-Authenticate: Bearer`` on a 401. Routes raise an ``ApiError`` (``Unauthenticated``,
-``RateLimited``, ``Unavailable``, ``PayloadTooLarge``, ``domain_error(…)``, …); Starlette's
-router raises ``HTTPException`` for an unknown route (404) or a wrong method (405); anything
+``RateLimited``, ``Unavailable``, ``PayloadTooLarge``, ``RequestTimeout``,
+``domain_error(…)``, …); Starlette's router raises ``HTTPException`` for an unknown route
+(404) or a wrong method (405); anything
 else is unexpected: a 500 ``INTERNAL`` naming the request id, under which the detail is
 logged. ``EXCEPTION_HANDLERS`` (registered by ``api.app``) turn all three into
 ``error_response``; nothing else writes an error body.
@@ -45,6 +46,7 @@ STATUS_CODES: Mapping[int, str] = MappingProxyType(
         403: "FORBIDDEN",
         404: "NOT_FOUND",
         405: "METHOD_NOT_ALLOWED",
+        408: "REQUEST_TIMEOUT",
         413: "PAYLOAD_TOO_LARGE",
         415: "UNSUPPORTED_MEDIA_TYPE",
         429: "RATE_LIMITED",
@@ -63,11 +65,18 @@ class ApiError(Exception):
     """An HTTP refusal: a status and one error, or several (``ApiError.several``)."""
 
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, retry_after: int | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        retry_after: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.headers = dict(headers or {})
         self.errors: list[dict[str, Any]] = [
             {"message": message, "extensions": {"code": code or status_code(status)}}
         ]
@@ -91,11 +100,23 @@ class Unauthenticated(ApiError):
 
 
 class RateLimited(ApiError):
-    """429: the key's operation rate is exceeded; ``retry_after`` seconds until the next."""
+    """429: the key's operation rate (or cost budget, or the address's budget of failed
+    authentications) is exceeded; ``retry_after`` seconds until the next."""
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(
+        self, retry_after: int, message: str = "rate limit exceeded for this API key; retry shortly"
+    ) -> None:
+        super().__init__(429, message, retry_after=retry_after)
+
+
+class RequestTimeout(ApiError):
+    """408: the request's body did not arrive in time (the connection is closed after)."""
+
+    def __init__(self, seconds: float) -> None:
         super().__init__(
-            429, "rate limit exceeded for this API key; retry shortly", retry_after=retry_after
+            408,
+            f"the request body did not arrive within {seconds:g} s",
+            headers={"Connection": "close"},
         )
 
 
@@ -151,7 +172,9 @@ def request_id(scope: Scope) -> str:
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     rid = request_id(request.scope)
-    return error_response(exc.status, exc.errors, rid, retry_after=exc.retry_after)
+    return error_response(
+        exc.status, exc.errors, rid, retry_after=exc.retry_after, headers=exc.headers
+    )
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

@@ -9,19 +9,30 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from api.budgets import TOO_MANY_FAILURES, client_address, tarpit
 from api.container import Container
+from api.http_errors import RateLimited
 
 
 def oauth_routes(container: Container) -> list[Route]:
     """The OAuth callback route."""
 
     async def callback(request: Request) -> Response:
+        # Nobody is authenticated here: an address that keeps presenting states that are not
+        # valid is refused before the next one is looked up (``api.budgets``).
+        address = client_address(request.scope)
+        refused_for = container.address_limiter.admit(address)
+        if refused_for:
+            container.metrics.rate_limited.inc()
+            await tarpit(refused_for)
+            raise RateLimited(refused_for, TOO_MANY_FAILURES)
         params = request.query_params
         outcome = await container.services.oauth.complete(
             state=params.get("state"), code=params.get("code"), error=params.get("error")
         )
-        if outcome.integration is None:
+        if outcome.integration is None:  # the address's token stays taken
             return HTMLResponse(_REJECTED.format(reason=html.escape(outcome.message)), 400)
+        container.address_limiter.succeeded(address)
         query = urlencode(
             {
                 "integration": outcome.integration.id,

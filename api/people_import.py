@@ -2,7 +2,8 @@
 
 200 with counts when imported; 400 with every problem when the file is rejected — nothing
 is applied then; 401 / 403 for a missing or insufficient key; 413 over 10 MB (read no
-further); 415 for a multipart upload; 429 with ``Retry-After`` over the rate limit; 503 when
+further); 408 when the file does not arrive within ``body_timeout_seconds``; 415 for a
+multipart upload; 429 with ``Retry-After`` over the rate limit; 503 when
 the database cannot check the key.
 
 Errors are ``{"errors": [{"message", "extensions": {"code", "requestId", …}}]}``
@@ -32,7 +33,13 @@ def people_routes(container: Container) -> list[Route]:
         principal = await authenticate(container, request)
         if request.headers.get("content-type", "").startswith("multipart/"):
             raise ApiError(415, "send the CSV itself as the body (text/csv)")
-        body = await read_body(request, MAX_BYTES, code="FILE_TOO_LARGE", what="file")
+        body = await read_body(
+            request,
+            MAX_BYTES,
+            timeout=container.settings.body_timeout_seconds,
+            code="FILE_TOO_LARGE",
+            what="file",
+        )
         try:
             summary = await container.services.people.import_csv(principal, body)
         except InvalidPeople as exc:

@@ -12,6 +12,7 @@ from api.app import create_app
 from api.console import console_status
 from api.logging import configure_logging
 from api.settings import Settings
+from api.transport import http_protocol, websocket_protocol
 from services.models import CreatedApiKey, Organization
 
 
@@ -27,12 +28,21 @@ def print_bootstrap(org: Organization, created: CreatedApiKey) -> None:
 
 
 def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
-    """How ``vigil serve`` runs the app (``bench/fanout.py`` serves with the same).
+    """How ``vigil serve`` runs the app (tests and benchmarks serve with the same).
 
     WebSocket frames are not compressed (no permessage-deflate): with it every socket keeps
     its own zlib state (about 40 KB each) and compresses every frame itself, so the one
     payload serialised for all subscribers of a change (``api.fanout``) would be compressed
     again for each of them.
+
+    Bounds on every connection (SECURITY.md, "Abuse of the API"): request headers within
+    ``headers_timeout_seconds`` and 64 KB, idle keep-alive connections closed after
+    ``keep_alive_seconds``, at most ``max_connections`` connections and requests at once
+    (503 beyond), incoming WebSocket messages of at most ``max_body_bytes`` and 16 waiting,
+    a ping every 20 s that must be answered within 20 s; the protocols of ``api.transport``
+    drop a connection whose client stops reading instead of keeping what it did not read.
+    Clients are the peers unless ``trusted_proxies`` is set (``api.app``), so uvicorn's own
+    proxy-header handling stays off.
     """
     return uvicorn.Config(
         app,
@@ -41,7 +51,15 @@ def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
         log_config=None,
         lifespan="on",
         proxy_headers=False,
+        http=http_protocol(settings.headers_timeout_seconds),
+        ws=websocket_protocol(settings.send_timeout_seconds),
         ws_per_message_deflate=False,
+        ws_max_size=settings.max_body_bytes,
+        ws_max_queue=16,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
     )
 
 

@@ -6,7 +6,14 @@ import ipaddress
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.cors import development_origins
@@ -88,17 +95,58 @@ class Settings(BaseSettings):
     remediation_resume_seconds: float = Field(default=30.0, gt=0)
 
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    # Operation cost per API key per minute (the cost model of docs/api.md), HTTP and
+    # WebSocket together; at least one operation at the per-operation budget.
+    cost_limit_per_minute: int = Field(default=1_000_000, ge=1)
+    # Requests that present no valid key, per client address per minute (429 beyond),
+    # refused before any database work once the address is over.
+    unauthenticated_per_minute: int = Field(default=60, ge=1)
+    # Proxies (addresses or networks, comma-separated) whose X-Forwarded-For names the
+    # client; empty: the peer is the client and the header is ignored.
+    trusted_proxies: str = ""
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000
-    # Fields of an operation once fragments are expanded (counted once per fragment).
-    max_query_cost: int = Field(default=10_000, ge=1)
+    # An operation's cost: items its lists may return times what each weighs (docs/api.md).
+    max_query_cost: int = Field(default=100_000, ge=1)
+    # The largest answer: over it, a GraphQL error instead of the data (never a cut body).
+    max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024)
     max_subscriptions_per_connection: int = 20
     max_websockets_per_key: int = Field(default=10, ge=1)
     # How long a WebSocket trusts its key between re-checks (revocation also closes at once).
     key_recheck_seconds: float = Field(default=5.0, gt=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     operation_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Slow clients: the request line and headers, then the body, must arrive within these;
+    # a response (or a WebSocket close) the client does not read for SEND_TIMEOUT_SECONDS
+    # is dropped with its connection.
+    headers_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    send_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Idle keep-alive connections close after this; at most MAX_CONNECTIONS connections
+    # and requests at once per process (503 beyond).
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=2048, ge=1)
+
+    @model_validator(mode="after")
+    def _budgets(self) -> Settings:
+        if self.cost_limit_per_minute < self.max_query_cost:
+            raise ValueError(
+                "VIGIL_COST_LIMIT_PER_MINUTE must be at least VIGIL_MAX_QUERY_COST "
+                f"({self.max_query_cost}): otherwise an operation within the budget never runs"
+            )
+        return self
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        proxy_networks(value)
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The proxies whose ``X-Forwarded-For`` is believed (addresses or networks)."""
+        return [str(n) for n in proxy_networks(self.trusted_proxies)]
 
     @property
     def development(self) -> bool:
@@ -178,6 +226,18 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
+def proxy_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The comma-separated addresses or networks of ``value``; ValueError naming a bad one."""
+    networks = []
+    for entry in value.split(","):
+        if entry.strip():
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry.strip()!r}") from None
+    return networks
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment; ``ConfigurationError`` with one line naming each bad
     setting (``VIGIL_FRONTEND_URL: …``) instead of a validation traceback."""
@@ -186,6 +246,10 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if not error["loc"]:  # a rule across settings names them itself
+                problems.append(message)
+                continue
             name = "VIGIL_" + "_".join(str(p) for p in error["loc"]).upper()
-            problems.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+            problems.append(f"{name}: {message}")
         raise ConfigurationError("; ".join(problems)) from None

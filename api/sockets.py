@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -30,8 +31,9 @@ from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 
-from api.fanout import FanOut, Outbox, Subscriber, share_key, shared_field
+from api.fanout import MAX_QUEUED_BYTES, FanOut, Outbox, Subscriber, share_key, shared_field
 from api.ratelimit import RateLimiter
+from api.responses import encode_within, too_large
 from resolvers.context import Context
 from resolvers.strawberry_adapter import (
     ErrorMessage,
@@ -180,12 +182,26 @@ class VigilWebSocketAdapter(ASGIWebSocketAdapter):
     def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
         super().__init__(view, request, response)
         self.outbox = Outbox(response)
+        self.message_limit = min(view.container.settings.max_response_bytes, MAX_QUEUED_BYTES)
 
     async def send_json(self, message: Mapping[str, object]) -> None:
-        """Send unless the socket was closed (e.g. by revocation) meanwhile."""
+        """Send unless the socket was closed (e.g. by revocation) meanwhile; a result over
+        the socket's message limit is replaced by a ``RESPONSE_TOO_LARGE`` error."""
         if self.ws.application_state == WebSocketState.DISCONNECTED:
             return
-        await self.outbox.send(self.view.encode_json_string(message))
+        text = encode_within(message, self.message_limit)
+        if text is None:
+            error = too_large(self.message_limit).formatted
+            text = json.dumps(
+                {
+                    "id": message.get("id"),
+                    "type": "next",
+                    "payload": {"data": None, "errors": [error]},
+                }
+                if message.get("type") == "next"
+                else {"id": message.get("id"), "type": "error", "payload": [error]}
+            )
+        await self.outbox.send(text)
 
     async def close(self, code: int, reason: str) -> None:
         """Close once; later attempts are ignored."""

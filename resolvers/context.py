@@ -7,6 +7,7 @@ from typing import Any
 
 import strawberry
 
+from resolvers.limits import CostMeter
 from services.alerts.service import AlertService
 from services.api_keys import ApiKeyService
 from services.check_exceptions.service import ExceptionService
@@ -76,6 +77,8 @@ class Context:
     # "http" or "websocket": subscriptions are refused over HTTP.
     transport: str = "http"
     memo: dict[Any, Any] = field(default_factory=dict)  # per-request lookups (resolvers)
+    # The caller's budget of operation cost per minute, given by the transport.
+    cost_meter: CostMeter | None = None
 
 
 def principal_of(info: strawberry.Info[Context, Any]) -> Principal:

@@ -20,6 +20,7 @@ from resolvers.evidence import EvidenceQuery
 from resolvers.identity import IdentityMutation
 from resolvers.integrations import IntegrationMutation, IntegrationQuery, IntegrationSubscription
 from resolvers.limits import (
+    HeavyOperations,
     HideSuggestions,
     Limits,
     OperationLimiter,
@@ -34,7 +35,8 @@ from resolvers.remediation import RemediationMutation, RemediationQuery, Remedia
 from resolvers.reviews import ReviewMutation, ReviewQuery, ReviewSubscription
 from resolvers.sync import SyncMutation, SyncQuery, SyncSubscription
 from resolvers.systems import SystemMutation, SystemQuery
-from resolvers.validation_cache import CachedValidation
+from resolvers.text_input import RefuseUnencodableText
+from resolvers.validation_cache import CachedParse, CachedValidation
 
 # Each capability contributes its own Query / Mutation / Subscription class; the roots are
 # their union, so capabilities never edit one shared root class.
@@ -117,13 +119,17 @@ def build_schema(
     max_depth: int = 12,
     max_aliases: int = 30,
     max_tokens: int = 5000,
-    max_cost: int = 10_000,
+    max_cost: int = 100_000,
 ) -> strawberry.Schema:
-    """The Vigil GraphQL schema with depth, alias, cost and token limits and error masking."""
+    """The Vigil GraphQL schema with depth, alias, cost and token limits, the text rule and
+    error masking."""
     limits = Limits(max_depth=max_depth, max_aliases=max_aliases, max_cost=max_cost)
+    heavy = HeavyOperations()  # one per schema: every operation it serves takes turns in it
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: OperationLimiter(limits),
+        CachedParse,  # a document sent again (a console's, an attacker's) is not parsed again
+        RefuseUnencodableText,  # first: nothing else looks at text that cannot be encoded
+        lambda: OperationLimiter(limits, heavy),
         SubscriptionsOverWebSocketOnly,
         MaskUnexpectedErrors,
         CodeErrors,

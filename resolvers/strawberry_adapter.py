@@ -31,6 +31,9 @@ newest releases the pins allow):
   context (it accepts the ``operation_extensions`` Strawberry passes) for
   ``resolvers/plain_execution.py``, and the Strawberry field behind a graphql-core field,
   found through the converter's back-reference in the field's ``extensions``.
+- ``core_schema``: the graphql-core schema a Strawberry schema serves (its types, which
+  fields are lists, which take ``first``), for the operation cost (``resolvers/limits.py``)
+  measured before validation; Strawberry keeps it in a private attribute.
 - ``StrawberryField``: the type a ``FieldExtension``'s ``apply`` receives (not exported by a
   public module).
 - ``describe_enum_values`` and ``is_strawberry_enum``: Strawberry describes enum values only
@@ -46,7 +49,8 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from cross_web import HTTPException as StrawberryHTTPError
-from graphql import GraphQLField
+from graphql import GraphQLField, GraphQLSchema
+from strawberry import Schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -71,6 +75,7 @@ __all__ = [
     "StrawberryHTTPError",
     "TransportWSHandler",
     "UnsetType",
+    "core_schema",
     "describe_enum_values",
     "is_strawberry_enum",
     "plain_attribute",
@@ -111,6 +116,12 @@ def plain_attribute(field: GraphQLField) -> str | None:
     if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
         return None
     return definition.python_name
+
+
+def core_schema(schema: Schema) -> GraphQLSchema:
+    """The graphql-core schema ``schema`` serves."""
+    core: GraphQLSchema = schema._schema
+    return core
 
 
 def is_strawberry_enum(cls: type[enum.Enum]) -> bool:

@@ -15,6 +15,7 @@ import uvicorn
 
 from api.app import create_app
 from api.container import Container
+from api.serve import uvicorn_config
 from api.settings import Settings
 from services.crypto import generate_key
 from services.store import Store
@@ -80,8 +81,9 @@ async def start_live_server(
     settings.setdefault("public_url", f"http://127.0.0.1:{port}")
     # No scheduler unless a test asks for one: it would sync connected integrations by itself.
     settings.setdefault("run_worker", False)
-    app = create_app(Settings(host="127.0.0.1", port=port, **settings), store=store)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    config = Settings(host="127.0.0.1", port=port, **settings)
+    app = create_app(config, store=store)
+    server = uvicorn.Server(uvicorn_config(app, config))  # what `vigil serve` runs
     task = asyncio.create_task(server.serve(sockets=[sock]))
     deadline = time.monotonic() + STARTUP_SECONDS
     while not server.started:  # uvicorn exposes a flag only

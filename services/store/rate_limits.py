@@ -3,7 +3,8 @@
 One document per key: ``tokens`` left and ``at``, the server time they were counted. A take
 is ONE ``findAndModify`` whose update is a pipeline evaluated by the server on the document
 it holds (a key's first take creates the document first, full): refill ``tokens`` for the
-time elapsed since ``at`` (at most ``capacity``), then take one if at least one is there.
+time elapsed since ``at`` (at most ``capacity``), then take ``cost`` (one operation, or an
+operation's cost) if at least that much is there.
 A single document updated atomically is a single bucket,
 whatever the number of processes: over any interval of ``t`` seconds at most
 ``capacity + per_second * t`` takes succeed in total. Time is the server's (``$$NOW``), so
@@ -49,8 +50,11 @@ class RateLimitRepository:
         """Buckets expire once they would be full again."""
         await self._col.create_index("expires_at", expireAfterSeconds=0)
 
-    async def take(self, *, key: str, capacity: float, per_second: float) -> Taken:
-        """Take one token from ``key``'s bucket (created full) if one is there."""
+    async def take(
+        self, *, key: str, capacity: float, per_second: float, cost: float = 1.0
+    ) -> Taken:
+        """Take ``cost`` tokens (one by default) from ``key``'s bucket (created full) if they
+        are there."""
         refilled = {
             "$min": [
                 capacity,
@@ -78,11 +82,11 @@ class RateLimitRepository:
             {"$set": {"refilled": refilled}},
             {
                 "$set": {
-                    "allowed": {"$gte": ["$refilled", 1]},
+                    "allowed": {"$gte": ["$refilled", cost]},
                     "tokens": {
                         "$cond": [
-                            {"$gte": ["$refilled", 1]},
-                            {"$subtract": ["$refilled", 1]},
+                            {"$gte": ["$refilled", cost]},
+                            {"$subtract": ["$refilled", cost]},
                             "$refilled",
                         ]
                     },

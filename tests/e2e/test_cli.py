@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -15,6 +16,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from services.crypto import generate_key
 
@@ -85,6 +89,8 @@ def test_org_and_apikey_commands_against_a_real_database(wire_url: str) -> None:
         VIGIL_MONGODB_DB=f"vigil_cli_{uuid.uuid4().hex[:8]}",
         VIGIL_SECRET_KEY=generate_key(),
         VIGIL_EVIDENCE_HMAC_KEY=generate_key(),
+        # Sockets re-read their key only every minute: what closes one at once is the event.
+        VIGIL_KEY_RECHECK_SECONDS="60",
     )
     created = _run("org", "create", "Acme Corp", env=env)
     assert created.returncode == 0, created.stderr
@@ -104,8 +110,22 @@ def test_org_and_apikey_commands_against_a_real_database(wire_url: str) -> None:
                 "role": role,
                 "organization": {"id": org_id, "name": "Acme Corp"},
             }
-        revoked = _run("apikey", "revoke", viewer_id, env=env)
-        assert revoked.returncode == 0, revoked.stderr
+        # A socket of the key, held by the server process; the revocation comes from another.
+        with connect(
+            url.replace("http://", "ws://") + "/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+        ) as ws:
+            init = {"authorization": f"Bearer {viewer_key}"}
+            ws.send(json.dumps({"type": "connection_init", "payload": init}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+            revoked = _run("apikey", "revoke", viewer_id, env=env)
+            done = time.monotonic()
+            assert revoked.returncode == 0, revoked.stderr
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            took = time.monotonic() - done
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        assert took < 1.0, f"the socket closed {took:.2f} s after `vigil apikey revoke`"
         resp = httpx.post(
             f"{url}/graphql", json=ME, headers={"Authorization": f"Bearer {viewer_key}"}
         )

@@ -45,6 +45,7 @@ class Operation:
     name: str
     field: GraphQLField
     takes_id: bool
+    takes_text: bool  # a String or ID anywhere in its arguments (input objects, lists)
 
     def document(self) -> str:
         """``mutation Op($a: T!, …) { name(a: $a, …) { selection } }``."""
@@ -63,6 +64,15 @@ class Operation:
             if _required(arg.type) or _has_id(arg.type)
         }
 
+    def text_variables(self, text: str) -> dict[str, Any]:
+        """Values for every argument; every String and ID position (optional ones too)
+        gets ``text``."""
+        return {
+            name: value_for(arg.type, text, text=text)
+            for name, arg in self.field.args.items()
+            if _required(arg.type) or _has_text(arg.type)
+        }
+
 
 def graphql_schema() -> GraphQLSchema:
     """The graphql-core schema Vigil serves."""
@@ -77,25 +87,30 @@ def operations() -> list[Operation]:
         assert root is not None
         for name, field in root.fields.items():
             takes_id = any(_has_id(a.type) for a in field.args.values())
-            found.append(Operation(kind, name, field, takes_id))
+            takes_text = any(_has_text(a.type) for a in field.args.values())
+            found.append(Operation(kind, name, field, takes_id, takes_text))
     return found
 
 
-def value_for(type_: GraphQLInputType, id_value: str) -> Any:
-    """A value of ``type_`` (inputs: required fields and ID fields filled)."""
+def value_for(type_: GraphQLInputType, id_value: str, *, text: str | None = None) -> Any:
+    """A value of ``type_`` (inputs: required fields and ID fields filled; with ``text``,
+    every String position too, holding ``text``)."""
     if isinstance(type_, GraphQLNonNull):
-        return value_for(type_.of_type, id_value)
+        return value_for(type_.of_type, id_value, text=text)
     if isinstance(type_, GraphQLList):
-        return [value_for(type_.of_type, id_value)]
+        return [value_for(type_.of_type, id_value, text=text)]
     if isinstance(type_, GraphQLScalarType):
-        return id_value if type_.name == "ID" else SCALARS[type_.name]
+        if type_.name == "ID":
+            return id_value
+        return text if type_.name == "String" and text is not None else SCALARS[type_.name]
     if isinstance(type_, GraphQLEnumType):
         return next(iter(type_.values))
     assert isinstance(type_, GraphQLInputObjectType)
+    wanted = _has_id if text is None else _has_text
     return {
-        name: value_for(field.type, id_value)
+        name: value_for(field.type, id_value, text=text)
         for name, field in type_.fields.items()
-        if _required(field.type) or _has_id(field.type)
+        if _required(field.type) or wanted(field.type)
     }
 
 
@@ -127,9 +142,17 @@ def _required(type_: Any) -> bool:
 
 
 def _has_id(type_: Any, seen: frozenset[str] = frozenset()) -> bool:
+    return _has_scalar(type_, {"ID"}, seen)
+
+
+def _has_text(type_: Any, seen: frozenset[str] = frozenset()) -> bool:
+    return _has_scalar(type_, {"ID", "String"}, seen)
+
+
+def _has_scalar(type_: Any, names: set[str], seen: frozenset[str]) -> bool:
     named = get_named_type(type_)
     if isinstance(named, GraphQLScalarType):
-        return named.name == "ID"
+        return named.name in names
     if isinstance(named, GraphQLInputObjectType) and named.name not in seen:
-        return any(_has_id(f.type, seen | {named.name}) for f in named.fields.values())
+        return any(_has_scalar(f.type, names, seen | {named.name}) for f in named.fields.values())
     return False

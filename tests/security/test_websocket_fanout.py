@@ -214,12 +214,13 @@ async def test_a_client_that_does_not_read_is_closed_when_its_queue_overflows() 
 
 async def test_queued_bytes_are_bounded_too() -> None:
     ws = _StuckSocket()
-    outbox = Outbox(ws, max_frames=100, max_bytes=100)  # type: ignore[arg-type]
-    big = json.dumps({"data": "x" * 80})
-    assert outbox.put("h", big)  # written (and stuck)
+    outbox = Outbox(ws, max_frames=100, max_bytes=200)  # type: ignore[arg-type]
+    big = json.dumps({"data": "x" * 80})  # 93 bytes with its head
+    assert outbox.put("h", big)  # being written (and stuck): it still counts
     await until(lambda: len(ws.sent) == 1, what="the first frame to be written")
-    assert outbox.put("h", big)  # an empty queue takes one frame whatever its size
-    assert not outbox.put("h", big)  # over 100 bytes queued
+    assert outbox.put("h", big)  # 186 bytes unread
+    assert outbox.held == 186
+    assert not outbox.put("h", big)  # 279: over 200
     await until(lambda: ws.closed is not None, what="the close")
     assert ws.closed is not None and ws.closed[0] == CLOSE_SLOW_CONSUMER
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import strawberry
-from graphql import GraphQLError, GraphQLSyntaxError, Source
+from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema, GraphQLSyntaxError, Source
 from starlette.requests import Request
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
@@ -30,6 +30,7 @@ from resolvers.strawberry_adapter import (
     StrawberryHTTPError,
     TransportWSHandler,
     UnsetType,
+    core_schema,
     describe_enum_values,
     is_strawberry_enum,
     plain_attribute,
@@ -139,6 +140,15 @@ async def test_a_stream_starts_with_a_pre_execution_error_for_a_refused_document
         first = await anext(stream)
         await stream.aclose()
         assert isinstance(first, PreExecutionError), first
+
+
+def test_core_schema_is_the_graphql_core_schema_the_strawberry_schema_serves() -> None:
+    with relied_on("Strawberry keeping its graphql-core schema (the types it serves)"):
+        core = core_schema(strawberry.Schema(query=Query))
+        assert isinstance(core, GraphQLSchema)
+        thing = core.get_type("Thing")
+        assert isinstance(thing, GraphQLObjectType)
+        assert set(thing.fields) == {"displayName", "computed"}
 
 
 def test_unset_is_of_unset_type() -> None:
