@@ -90,6 +90,9 @@ def test_two_api_processes_and_two_workers_on_the_replica_set() -> None:
         assert resolved.env == "production" and resolved.run_worker
 
 
+TRUSTED = "VIGIL_TRUSTED_PROXIES"
+
+
 def test_settings_pass_through_as_in_the_single_process_file() -> None:
     base = _compose()["services"]["api"]["environment"]
     for name in ("api", "worker"):
@@ -100,10 +103,13 @@ def test_settings_pass_through_as_in_the_single_process_file() -> None:
         assert fields <= set(service["environment"])
         assert {"path": ".env", "required": False} in service["env_file"]
         for key, value in env.items():
-            if key not in ("VIGIL_MONGODB_URL", "VIGIL_WORKER_HEARTBEAT_FILE"):
+            if key not in ("VIGIL_MONGODB_URL", "VIGIL_WORKER_HEARTBEAT_FILE", TRUSTED):
                 assert value == base[key], key
     with pytest.raises(ValueError, match="VIGIL_SECRET_KEY"):
         container_env("api", {"VIGIL_EVIDENCE_HMAC_KEY": SECRETS["VIGIL_EVIDENCE_HMAC_KEY"]}, SCALE)
+    # Behind the proxy, each client is counted on its own address (X-Forwarded-For).
+    assert "172.16.0.0/12" in settings_in("api", SECRETS, SCALE).trusted_proxies
+    assert settings_in("api", {**SECRETS, TRUSTED: "10.1.2.3"}, SCALE).trusted_proxies == "10.1.2.3"
     shell = {**SECRETS, "VIGIL_RATE_LIMIT_PER_MINUTE": "120"}
     assert settings_in("api", shell, SCALE).rate_limit_per_minute == 120
 
