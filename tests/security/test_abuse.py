@@ -163,7 +163,15 @@ def _big_result(org_id: str, marker: int) -> dict[str, Any]:
         for i in range(500)
     )
     result = CheckResult(
-        org_id, "confluence-mfa-enabled", CheckStatus.FAILING, None, items, (), now, now
+        org_id,
+        "confluence-mfa-enabled",
+        CheckStatus.FAILING,
+        None,
+        items,
+        (),
+        now,
+        now,
+        id=f"res_big_{marker}",  # each a new result: a push repeating the last is not news
     )
     return result_event(result)
 

@@ -80,3 +80,14 @@ async def test_tokens_come_back_with_time_and_buckets_expire(
     assert ttl and ttl[0]["expireAfterSeconds"] == 0
     doc = await first._db["rate_limits"].find_one({"_id": "k"})
     assert doc is not None and doc["expires_at"].timestamp() > time.time()
+
+
+async def test_a_cost_is_taken_whole_or_not_at_all(two_clients: tuple[Store, Store]) -> None:
+    first, second = two_clients
+    # Refilled at 0.001 per second: nothing comes back within the test.
+    taken = await first.rate_limits.take(key="cost:k", capacity=10, per_second=0.001, cost=7)
+    assert taken.allowed and 2.9 < taken.tokens < 3.1
+    refused = await second.rate_limits.take(key="cost:k", capacity=10, per_second=0.001, cost=4)
+    assert not refused.allowed and 2.9 < refused.tokens < 3.1  # nothing taken
+    rest = await second.rate_limits.take(key="cost:k", capacity=10, per_second=0.001, cost=3)
+    assert rest.allowed and rest.tokens < 0.1

@@ -29,14 +29,16 @@ class Buckets:
         self.down = False
         self.state: dict[str, tuple[float, float]] = {}
 
-    async def take(self, *, key: str, capacity: float, per_second: float) -> Taken:
+    async def take(
+        self, *, key: str, capacity: float, per_second: float, cost: float = 1.0
+    ) -> Taken:
         self.calls += 1
         if self.down:
             raise ConnectionError("db:27017 unreachable")
         tokens, at = self.state.get(key, (capacity, self.now[0]))
         tokens = min(capacity, tokens + (self.now[0] - at) * per_second)
-        allowed = tokens >= 1
-        tokens = tokens - 1 if allowed else tokens
+        allowed = tokens >= cost
+        tokens = tokens - cost if allowed else tokens
         self.state[key] = (tokens, self.now[0])
         return Taken(allowed, tokens)
 
@@ -72,3 +74,19 @@ async def test_without_the_store_each_process_limits_alone(
     assert len(errors) == 3
     warnings = [r for r in caplog.records if "rate limit store unreachable" in r.message]
     assert len(warnings) == 1  # logged once a minute, not per request
+
+
+async def test_a_cost_is_taken_whole_and_a_refused_cost_does_not_block_a_smaller_one() -> None:
+    now = [0.0]
+    buckets = Buckets(now)
+    limiter = SharedRateLimiter(buckets, per_minute=6, clock=lambda: now[0])  # 0.1 per second
+    assert await limiter.take("cost:k", 4) == 0  # 6 -> 2
+    assert await limiter.take("cost:k", 4) == 20  # 2 of 4: 20 s until the rest is back
+    assert await limiter.take("cost:k", 1) == 0  # one is there: not refused from memory
+    assert await limiter.take("cost:k", 100) == 50  # over the capacity: until it is full
+    local = LocalRateLimiter(6, clock=lambda: now[0])
+    assert [await local.take("k", 4), await local.take("k", 4), await local.take("k", 2)] == [
+        0,
+        20,
+        0,
+    ]
