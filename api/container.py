@@ -27,6 +27,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -65,6 +66,7 @@ from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
 from services.integrations.vault import ADMIN_API_KEY, CredentialVault
+from services.models import Principal
 from services.organizations import OrganizationService
 from services.people.service import PeopleService
 from services.policies.service import PolicyService
@@ -78,6 +80,9 @@ from services.remediation.service import RemediationService
 from services.reviews.service import AccessReviewService
 from services.reviews.systems import CriticalSystemService
 from services.scheduler import Scheduler
+from services.signin.atlassian import AtlassianSignIn
+from services.signin.flow import Provider, SignInService
+from services.signin.oidc import OidcConfig, OidcProvider
 from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.integration_connector import IntegrationConnectorFactory
@@ -87,6 +92,8 @@ from services.sync.reads import SnapshotReader
 from services.sync.retention import Retention
 from services.sync.runner import RunnerOptions, SyncRunner
 from services.sync.service import SyncService
+from services.users.service import MemberService
+from services.users.sessions import SessionPolicy, SessionService
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +134,7 @@ class Container:
     reevaluator: Reevaluator
     reactions: Reactions
     sockets: SocketRegistry
+    signin: SignInService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -258,6 +266,32 @@ class Container:
             sync_interval_minutes=settings.sync_interval_minutes,
         )
         api_keys = ApiKeyService(bus, organizations=store.organizations, api_keys=store.api_keys)
+        sessions = SessionService(
+            bus,
+            sessions=store.sessions,
+            memberships=store.memberships,
+            users=store.users,
+            policy=SessionPolicy(
+                idle=timedelta(minutes=settings.session_idle_minutes),
+                absolute=timedelta(hours=settings.session_max_hours),
+            ),
+        )
+        members = MemberService(
+            api_keys,
+            sessions,
+            users=store.users,
+            memberships=store.memberships,
+            invitations=store.invitations,
+            organizations=store.organizations,
+            invitation_ttl=timedelta(days=settings.invitation_days),
+        )
+        signin = SignInService(
+            _signin_providers(settings, http, clients),
+            sessions,
+            members,
+            public_url=settings.public_url,
+            allowed_domains=settings.email_domain_list,
+        )
         organizations = OrganizationService(
             api_keys,
             organizations=store.organizations,
@@ -274,6 +308,8 @@ class Container:
             api_keys=api_keys,
             organizations=organizations,
             bus=bus,
+            members=members,
+            sessions=sessions,
             integrations=integrations,
             oauth=oauth,
             sync=sync.service,
@@ -322,10 +358,11 @@ class Container:
             reactions=reactions,
             sockets=SocketRegistry(
                 bus,
-                api_keys.key_still_valid,
+                credential_check(api_keys, sessions),
                 max_per_key=settings.max_websockets_per_key,
                 recheck_seconds=settings.key_recheck_seconds,
             ),
+            signin=signin,
         )
 
     async def start(self) -> None:
@@ -520,6 +557,37 @@ def _build_remediation(
     return RemediationService(
         bus, planner, executor, remediations=store.remediations, on_stopped=(resync.stop,)
     )
+
+
+def credential_check(
+    api_keys: ApiKeyService, sessions: SessionService
+) -> Callable[[Principal], Awaitable[bool]]:
+    """Whether a caller's credential still holds: its session, or its API key."""
+
+    async def still_valid(principal: Principal) -> bool:
+        if principal.session_id is not None:
+            return await sessions.still_valid(principal)
+        return await api_keys.key_still_valid(principal)
+
+    return still_valid
+
+
+def _signin_providers(
+    settings: Settings, http: httpx.AsyncClient, clients: ClientFactory
+) -> list[Provider]:
+    """The configured identity providers: Atlassian (with the 3LO app), then OIDC."""
+    providers: list[Provider] = []
+    if settings.signin_atlassian and clients.config.oauth_configured:
+        providers.append(AtlassianSignIn(clients.oauth()))
+    if settings.oidc_issuer:
+        config = OidcConfig(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            client_secret=_secret(settings.oidc_client_secret) or "",
+            name=settings.oidc_name,
+        )
+        providers.append(OidcProvider(http, config))
+    return providers
 
 
 def _failing_items(store: Store) -> FailingItems:

@@ -27,9 +27,9 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from api.container import Container
+from api.container import Container, credential_check
 from api.http_errors import ApiError, request_id
-from api.http_requests import authenticate, bearer_token, read_body
+from api.http_requests import SESSION_COOKIE, authenticate, bearer_token, read_body
 from api.sockets import (
     CLOSE_TOO_MANY,
     CLOSE_UNAVAILABLE,
@@ -41,6 +41,7 @@ from api.sockets import (
 from resolvers.context import Context
 from resolvers.schema import build_schema
 from resolvers.strawberry_adapter import StrawberryHTTPError, UnsetType
+from services.models import Principal
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class VigilGraphQL(GraphQL[Context, None]):
         self.sockets = container.sockets
         self.socket_limits = SocketLimits(
             limiter=container.rate_limiter,
-            key_valid=container.services.api_keys.key_still_valid,
+            key_valid=credential_check(container.services.api_keys, container.services.sessions),
             registry=self.sockets,
             recheck_seconds=settings.key_recheck_seconds,
             operation_timeout=settings.operation_timeout_seconds,
@@ -170,23 +171,38 @@ class VigilGraphQL(GraphQL[Context, None]):
             return ExecutionResult(data=None, errors=[error])
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Accept the connection only with a valid key, within the key's socket cap."""
+        """Accept the connection only with a valid key (in ``connection_init``) or session
+        cookie (from an allowed origin), within the credential's socket cap."""
         params: dict[str, Any] = context.connection_params or {}
         raw = params.get("authorization") or params.get("Authorization")
-        token = bearer_token(raw if isinstance(raw, str) else None)
+        socket: WebSocket = context.request
+        cookie = None if raw else socket.cookies.get(SESSION_COOKIE)
         try:
-            principal = await self.container.services.api_keys.authenticate(token)
+            if cookie is not None:
+                principal = await self._session_principal(socket, cookie)
+            else:
+                token = bearer_token(raw if isinstance(raw, str) else None)
+                principal = await self.container.services.api_keys.authenticate(token)
         except Exception:
             log.exception("authentication of a WebSocket failed")
-            reason = "the service cannot check API keys right now; retry shortly"
+            reason = "the service cannot check credentials right now; retry shortly"
             await close_socket(context.response, CLOSE_UNAVAILABLE, reason)
             raise ConnectionRejectionError() from None
         if principal is None:
             raise ConnectionRejectionError()
         if not self.sockets.add(principal, context.response):
             limit = self.container.settings.max_websockets_per_key
-            reason = f"at most {limit} open WebSockets per API key"
+            reason = f"at most {limit} open WebSockets per API key or session"
             await close_socket(context.response, CLOSE_TOO_MANY, reason)
             raise ConnectionRejectionError()
         context.principal = principal
         return await super().on_ws_connect(context)
+
+    async def _session_principal(self, socket: WebSocket, cookie: str) -> Principal | None:
+        """The person of a session cookie, only from an origin Vigil serves or allows (a
+        browser always sends one; a cross-site page's socket is refused even with the
+        cookie)."""
+        if socket.headers.get("origin") not in self.container.settings.browser_origins:
+            log.warning("refused a cookie-authenticated WebSocket from another origin")
+            return None
+        return await self.container.services.sessions.authenticate(cookie)

@@ -137,7 +137,7 @@ class ExceptionService:
             resource_id=resource_id,
             reason=reason,
             expires_at=expires_at,
-            by=principal.api_key_id,
+            by=principal.actor_id,
             at=now,
         )
         await self._on_exceptions_changed(org)
@@ -162,7 +162,7 @@ class ExceptionService:
         revoked = await self._repo.revoke(
             organization_id=org,
             exception_id=exception_id,
-            by=principal.api_key_id,
+            by=principal.actor_id,
             at=self._clock(),
         )
         if revoked is None:

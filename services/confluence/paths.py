@@ -26,4 +26,6 @@ OAUTH_AUTHORIZE = "/authorize"
 OAUTH_TOKEN = "/oauth/token"
 # ... and to the API base (https://api.atlassian.com).
 ACCESSIBLE_RESOURCES = "/oauth/token/accessible-resources"
+# The User Identity API (scope read:me): the signed-in person's public profile.
+ME = "/me"
 ADMIN_DIRECTORY_USERS_SEARCH = "/admin/v2/orgs/{org_id}/directories/-/users/search"

@@ -118,7 +118,7 @@ class PolicyService:
             policy_type=policy_type,
             page_id=page_id,
             title=page.title,
-            by=principal.api_key_id,
+            by=principal.actor_id,
             at=self._clock(),
         )
         return await self._report_change(org, policy_type)
@@ -128,7 +128,7 @@ class PolicyService:
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
         approved = await self._policies.approve(
-            organization_id=org, policy_type=policy_type, by=principal.api_key_id, at=self._clock()
+            organization_id=org, policy_type=policy_type, by=principal.actor_id, at=self._clock()
         )
         if approved is None:
             raise NotFound(f"{policy_type.value} has no mapped document", field=["input"])

@@ -131,7 +131,7 @@ class AccessReviewService:
             organization_id=org,
             critical_system_id=system.id,
             due_at=due_at,
-            started_by=principal.api_key_id,
+            started_by=principal.actor_id,
             snapshot_id=current.snapshot.snapshot_id,
             entries=entries,
         )
@@ -164,7 +164,7 @@ class AccessReviewService:
             entry_id=entry.id,
             decision=decision,
             note=note,
-            decided_by=principal.api_key_id,
+            decided_by=principal.actor_id,
             at=self._clock(),
         )
         if decided is None:
@@ -197,7 +197,7 @@ class AccessReviewService:
             note = self._remaining_note(mark_remaining_as, note)
         completed = await reviews.complete(
             review_id=review.id,
-            completed_by=principal.api_key_id,
+            completed_by=principal.actor_id,
             at=self._clock(),
             mark_remaining=mark_remaining_as,
             note=note,

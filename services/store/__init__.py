@@ -23,10 +23,12 @@ from services.store.people import PeopleRepository
 from services.store.policies import PolicyDocumentRepository
 from services.store.remediations import RemediationRepository
 from services.store.revisions import RevisionRepository
+from services.store.sessions import SessionRepository
 from services.store.snapshot_data import SnapshotDataRepository
 from services.store.snapshot_queries import SnapshotQueryRepository
 from services.store.sync_leases import LeaseRepository
 from services.store.sync_runs import SyncRunRepository
+from services.store.users import InvitationRepository, MembershipRepository, UserRepository
 
 
 class Store:
@@ -70,6 +72,11 @@ class Store:
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
         self.remediations = RemediationRepository(self._db)
+        # People who sign in: users, memberships, invitations, sessions.
+        self.users = UserRepository(self._db)
+        self.memberships = MembershipRepository(self._db)
+        self.invitations = InvitationRepository(self._db)
+        self.sessions = SessionRepository(self._db)
 
     @classmethod
     def open(
@@ -107,6 +114,10 @@ class Store:
             self.policies,
             self.check_exceptions,
             self.remediations,
+            self.users,
+            self.memberships,
+            self.invitations,
+            self.sessions,
         )
         for repo in repositories:
             await repo.ensure_indexes()
