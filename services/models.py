@@ -30,7 +30,10 @@ class _Reported(enum.StrEnum):
     def parse(cls, value: object) -> Self:
         """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
         text = value.strip().lower() if isinstance(value, str) else "unknown"
-        return cls(text) if text in cls._value2member_map_ else cls("unknown")
+        try:
+            return cls(text)
+        except ValueError:
+            return cls("unknown")
 
 
 class AccountType(_Reported):

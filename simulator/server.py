@@ -74,6 +74,9 @@ def _config(sim: Simulator, host: str, port: int, log_level: str) -> uvicorn.Con
         log_level=log_level,
         access_log=False,
         lifespan="off",
+        # Longer than any client's keep-alive expiry (httpx: 5 s): a server that closes an idle
+        # connection as the client reuses it makes a spurious "server disconnected" retry.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=2,
     )
 

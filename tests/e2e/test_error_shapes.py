@@ -35,8 +35,10 @@ async def live() -> AsyncIterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 async def keys(live: LiveServer) -> Keys:
-    org, created = await live.container.access.create_organization("Acme")
-    viewer = await live.container.access.create_api_key_for(org.id, Role.VIEWER, "viewer")
+    org, created = await live.container.services.organizations.create_organization("Acme")
+    viewer = await live.container.services.api_keys.create_api_key_for(
+        org.id, Role.VIEWER, "viewer"
+    )
     return Keys(admin=created.secret, viewer=viewer.secret)
 
 
@@ -269,8 +271,8 @@ async def test_an_unexpected_failure_is_500_internal_on_every_route(
     async def broken(*args: object, **kwargs: object) -> Any:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(live.container.policy.evidence, "open_export", broken)
-    monkeypatch.setattr(live.container.compliance.people, "import_csv", broken)
+    monkeypatch.setattr(live.container.services.evidence, "open_export", broken)
+    monkeypatch.setattr(live.container.services.people, "import_csv", broken)
     for send in (evidence_export, people_import):
         response = await send(http, live.url, keys.admin)
         [error] = the_error(response, 500, "INTERNAL")

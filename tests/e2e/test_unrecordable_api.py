@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from services.models import Principal, Role
+from services.models import AccountStatus, AccountType, Principal, Role
 from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
 from services.sync.models import SnapshotAccount
@@ -29,8 +29,8 @@ def accounts(n: int) -> list[SnapshotAccount]:
             account_id=f"712020:{i:036d}",
             display_name=f"User {i}",
             email=f"user{i}@acme.test",
-            account_type="atlassian",
-            account_status="active",
+            account_type=AccountType.ATLASSIAN,
+            account_status=AccountStatus.ACTIVE,
             is_admin=False,
             mfa_enabled=True,
             groups=("confluence-users",),
