@@ -27,9 +27,10 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -42,6 +43,7 @@ from api.sockets import SocketRegistry
 from resolvers.context import AppServices
 from services.api_keys import ApiKeyService
 from services.atlassian.directory_admin import DirectoryAdminClient
+from services.callbacks import OnAction
 from services.check_exceptions.service import ActiveExceptions, ExceptionService, FailingItems
 from services.checks.access.data import ACCESS
 from services.checks.access.source import AccessDataSource
@@ -66,7 +68,7 @@ from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
 from services.integrations.vault import ADMIN_API_KEY, CredentialVault
-from services.models import Principal
+from services.models import Action, ActorKind, Principal
 from services.organizations import OrganizationService
 from services.people.service import PeopleService
 from services.policies.service import PolicyService
@@ -230,7 +232,10 @@ class Container:
             on_identity_decided=checks.after_identity_decided,
         )
         policies = PolicyService(
-            policy_state, policies=store.policies, on_policies_changed=checks.after_policies_changed
+            policy_state,
+            policies=store.policies,
+            on_policies_changed=checks.after_policies_changed,
+            on_action=record_action(evidence),
         )
         reactions = Reactions(
             checks,
@@ -329,6 +334,7 @@ class Container:
                 access_reviews=store.access_reviews,
                 critical_systems=store.critical_systems,
                 on_review_changed=checks.after_review_changed,
+                on_action=record_action(evidence),
             ),
             checks=CheckService(bus, engine, check_results=store.check_results),
             policies=policies,
@@ -338,6 +344,7 @@ class Container:
                 check_ids=check_ids,
                 failing=_failing_items(store),
                 on_exceptions_changed=checks.after_exceptions_changed,
+                on_action=record_action(evidence),
             ),
             remediation=remediation,
             remediation_consent=RemediationConsent(oauth, integrations=store.integrations),
@@ -422,13 +429,39 @@ def build_evidence(settings: Settings, store: Store) -> EvidenceService:
         heads = await store.check_results.list_latest_heads(organization_id=organization_id)
         return [(v.result.check_id, v.result.evidence_id) for v in heads if v.result.evidence_id]
 
+    async def actors(organization_id: str, actor_id: str) -> Mapping[str, Any]:
+        """Who a stored "who acted" id is (a person, a key of this organization, or Vigil)."""
+        if actor_id.startswith("usr_"):
+            user = await store.users.get(user_id=actor_id)
+            return {
+                "kind": ActorKind.PERSON.value,
+                "id": actor_id,
+                "name": user.display_name if user else None,
+                "email": user.email if user else None,
+                "atlassianAccountId": user.atlassian_account_id if user else None,
+            }
+        key = await store.api_keys.get(key_id=actor_id)
+        if key is not None and key.organization_id == organization_id:
+            return {"kind": ActorKind.API_KEY.value, "id": actor_id, "name": key.name}
+        return {"kind": ActorKind.SYSTEM.value, "id": actor_id, "name": None}
+
     return EvidenceService(
         store.evidence,
         key,
         chunks=store.evidence_chunks,
         check_ids=check_ids,
         anchors=anchors,
+        actors=actors,
     )
+
+
+def record_action(evidence: EvidenceService) -> OnAction:
+    """Every decision a person or key makes, sealed into the evidence chain."""
+
+    async def record(action: Action) -> None:
+        await evidence.record_action(action)
+
+    return record
 
 
 def worker_identity() -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 
 class Role(enum.StrEnum):
@@ -153,6 +154,32 @@ class Principal:
     def actor_kind(self) -> ActorKind:
         """PERSON for a session, API_KEY for a key."""
         return ActorKind.PERSON if self.person is not None else ActorKind.API_KEY
+
+    def describe(self) -> dict[str, Any]:
+        """Who this caller is, as evidence records it (format 3's ``actor``)."""
+        if self.person is not None:
+            return {
+                "kind": ActorKind.PERSON.value,
+                "id": self.person.user_id,
+                "name": self.person.display_name,
+                "email": self.person.email,
+                "atlassianAccountId": self.person.atlassian_account_id,
+            }
+        return {"kind": ActorKind.API_KEY.value, "id": self.api_key_id, "name": self.key_name}
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A decision a person or key made, recorded as evidence under the check it concerns
+    (an access decision, an exception, a policy approval): what, who, when, about what."""
+
+    organization_id: str
+    check_id: str
+    kind: str
+    actor: Mapping[str, Any]
+    at: datetime
+    details: Mapping[str, Any]
+    subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

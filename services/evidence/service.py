@@ -21,11 +21,13 @@ from typing import Any, Protocol
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, iso_utc, seal
+from services.evidence.chain import chunked as chunked_format
 from services.evidence.chunks import (
     ChunkProblem,
     ChunkStore,
     ListReader,
     ListRef,
+    chunk_values,
     expand,
     refs_of,
 )
@@ -46,7 +48,7 @@ from services.evidence.verify import (
 )
 from services.ids import new_id
 from services.integrations.models import Integration
-from services.models import Principal
+from services.models import Action, Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 # (check id, evidence record id) of every current check result of an organization.
 Anchors = Callable[[str], Awaitable[list[tuple[str, str]]]]
+# Who an actor id is, as evidence records it: (organization id, actor id) -> actor.
+DescribeActor = Callable[[str, str], Awaitable[Mapping[str, Any]]]
 MAX_ATTEMPTS = 50
 CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
 # Lists this process stored (organization, root): appending another record over the same
@@ -94,10 +98,12 @@ class EvidenceService:
         chunks: ChunkStore,
         check_ids: Callable[[], Collection[str]],
         anchors: Anchors | None = None,
+        actors: DescribeActor | None = None,
         clock: Clock = utcnow_ms,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._repo = repo
+        self._actors = actors
         self._key = key
         self._chunks = chunks
         self._check_ids = check_ids
@@ -110,7 +116,10 @@ class EvidenceService:
 
     async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
         """Store ``entry``'s lists, then seal it as the next record of its organization's
-        chain."""
+        chain (its ``actor_id`` described as who acted)."""
+        if entry.actor is None and entry.actor_id is not None and self._actors is not None:
+            actor = await self._actors(entry.organization_id, entry.actor_id)
+            entry = replace(entry, actor=actor)
         await self._store_lists(entry)
         lock = self._locks.setdefault(entry.organization_id, asyncio.Lock())
         async with lock:  # in-process appenders queue; other processes are caught by the index
@@ -141,6 +150,22 @@ class EvidenceService:
                 )
                 return record
         raise Conflict("evidence could not be appended: too many concurrent writers")
+
+    async def record_action(self, action: Action) -> EvidenceRecord:
+        """Seal a decision (who, what, when, about which items) into the chain, under the
+        check it concerns."""
+        subjects = chunk_values([{"resourceId": s} for s in action.subjects])
+        return await self.record(
+            EvidenceEntry(
+                organization_id=action.organization_id,
+                check_id=action.check_id,
+                evaluated_at=action.at,
+                result={"kind": action.kind, **action.details},
+                population={"kind": action.kind, "items": subjects.ref()},
+                lists=(subjects,),
+                actor=action.actor,
+            )
+        )
 
     async def _store_lists(self, entry: EvidenceEntry) -> None:
         org = entry.organization_id
@@ -314,7 +339,7 @@ async def _verify_window(
 def _list_refs(record: EvidenceRecord) -> list[tuple[str, ListRef | None]]:
     """The list references of a format-2 record (none for format 1)."""
     body = record.content()
-    return refs_of(body) if body.get("version") == 2 else []
+    return refs_of(body) if chunked_format(body.get("version")) else []
 
 
 async def _check_lists(

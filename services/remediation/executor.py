@@ -438,4 +438,5 @@ def evidence_entry(action: RemediationAction, now: datetime) -> EvidenceEntry:
         population={"kind": "remediation", "items": accounts.ref()},
         integration_id=action.integration_id,
         lists=(accounts,),
+        actor_id=action.approved_by,  # who approved: described by the evidence service
     )
