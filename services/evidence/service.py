@@ -243,6 +243,17 @@ class EvidenceService:
             )
         return status
 
+    async def actors_summary(self, principal: Principal) -> list[str]:
+        """Who caused the organization's records (format 3), one line each with a count:
+        ``Ada Lovelace <ada@acme.example> (PERSON, Atlassian 5570…): 3 records``."""
+        counts: dict[str, int] = {}
+        async for record in self._repo.iter_chain(organization_id=principal.organization_id):
+            actor = record.content().get("actor")
+            if isinstance(actor, dict) and actor.get("kind") != "SYSTEM":
+                line = _actor_line(actor)
+                counts[line] = counts.get(line, 0) + 1
+        return [f"{line}: {n} record{'s' if n != 1 else ''}" for line, n in counts.items()]
+
     async def _check_anchors(self, org: str, status: ChainStatus) -> ChainStatus:
         assert self._anchors is not None
         for check_id, record_id in sorted(await self._anchors(org)):
@@ -334,6 +345,15 @@ async def _verify_window(
             return False
         verifier.accept(record)
     return True
+
+
+def _actor_line(actor: Mapping[str, Any]) -> str:
+    name = actor.get("name") or actor.get("id")
+    if actor.get("kind") == "PERSON":
+        atlassian = actor.get("atlassianAccountId")
+        extra = f", Atlassian account {atlassian}" if atlassian else ""
+        return f"{name} <{actor.get('email')}> (person{extra})"
+    return f"{name} (API key {actor.get('id')})"
 
 
 def _list_refs(record: EvidenceRecord) -> list[tuple[str, ListRef | None]]:
