@@ -47,6 +47,7 @@ class Store:
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
     ) -> None:
         self._client = client
+        self.db_name = db_name
         self.guard = DocumentGuard(max_document_bytes)
         self._db = GuardedDatabase(client[db_name], self.guard)
         self.embedded = embedded
