@@ -1,5 +1,6 @@
 // The GraphQL client: urql over HTTP POST for queries and mutations, graphql-ws
-// (`graphql-transport-ws`) for subscriptions, both with the API key.
+// (`graphql-transport-ws`) for subscriptions, both with the person's session cookie (plus the
+// X-Vigil-CSRF header on HTTP) or with an API key.
 //
 // Two settings differ from urql's and graphql-ws's defaults because of Vigil's API:
 // - `preferGetMethod: false`: urql sends queries as GET by default, which Vigil refuses.
@@ -7,6 +8,7 @@
 //   4401/4403/4400/4429 are final and the console says why (see errors.ts socketCloseProblem).
 import { Client, cacheExchange, fetchExchange, subscriptionExchange } from "@urql/core";
 import { createClient as createWsClient, type Client as WsClient } from "graphql-ws";
+import { authHeaders, type Credential } from "./auth";
 import { socketCloseProblem, type Problem } from "./errors";
 
 export type LiveStatus = "connecting" | "live" | "reconnecting" | "stopped";
@@ -49,8 +51,14 @@ export function graphqlUrl(origin: string = window.location.origin): { http: str
   return { http: `${origin}/graphql`, ws: `${origin.replace(/^http/, "ws")}/graphql` };
 }
 
+const SESSION_ENDED: Problem = {
+  kind: "unauthenticated",
+  title: "Your session has ended",
+  detail: "You signed out, your session timed out, or an ADMIN removed you. Sign in again.",
+};
+
 export function createConsoleClient(
-  key: string,
+  credential: Credential,
   handlers: { onRefused: (problem: Problem) => void; onLive: (state: LiveState) => void },
 ): ConsoleClient {
   const urls = graphqlUrl();
@@ -62,7 +70,8 @@ export function createConsoleClient(
 
   const ws: WsClient = createWsClient({
     url: urls.ws,
-    connectionParams: { authorization: `Bearer ${key}` },
+    // A session authenticates the socket with its cookie, sent by the browser itself.
+    connectionParams: credential.kind === "key" ? { authorization: `Bearer ${credential.key}` } : {},
     lazy: false,
     keepAlive: 20_000,
     retryAttempts: Number.POSITIVE_INFINITY,
@@ -83,7 +92,7 @@ export function createConsoleClient(
         if (problem) {
           stopped = true;
           report("stopped", problem);
-          if (problem.kind === "unauthenticated") handlers.onRefused(problem);
+          if (problem.kind === "unauthenticated") handlers.onRefused(credential.kind === "key" ? problem : SESSION_ENDED);
         } else report("reconnecting");
       },
     },
@@ -93,15 +102,19 @@ export function createConsoleClient(
     url: urls.http,
     preferGetMethod: false,
     requestPolicy: "cache-and-network",
-    fetchOptions: () => ({ headers: { authorization: `Bearer ${key}` } }),
+    fetchOptions: () => ({ headers: authHeaders(credential), credentials: "same-origin" }),
     fetch: async (input, init) => {
       const response = await fetch(input, init);
       if (response.status === 401) {
-        handlers.onRefused({
-          kind: "unauthenticated",
-          title: "Your key was refused",
-          detail: "Vigil no longer accepts this API key (revoked or mistyped). Sign in again with a valid key.",
-        });
+        handlers.onRefused(
+          credential.kind === "key"
+            ? {
+                kind: "unauthenticated",
+                title: "Your key was refused",
+                detail: "Vigil no longer accepts this API key (revoked or mistyped). Sign in again with a valid key.",
+              }
+            : SESSION_ENDED,
+        );
       }
       return response;
     },

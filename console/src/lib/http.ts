@@ -1,6 +1,7 @@
 // The two HTTP routes beside /graphql the console uses: the people CSV import and the
-// evidence export. Both need the Authorization header, so a plain link or form cannot be
-// used: the console sends them with fetch (the export is then saved from a Blob).
+// evidence export, sent with fetch with the session cookie (and the CSRF header) or the API key
+// (the export is then saved from a Blob).
+import { authHeaders, type Credential } from "./auth";
 import { problemFromHttp, describe, type Problem } from "./errors";
 
 export interface ImportCounts {
@@ -41,12 +42,13 @@ async function json(response: Response): Promise<unknown> {
   }
 }
 
-export async function importPeople(key: string, file: Blob): Promise<ImportOutcome> {
+export async function importPeople(credential: Credential, file: Blob): Promise<ImportOutcome> {
   let response: Response;
   try {
     response = await fetch("/people/import", {
       method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "text/csv" },
+      credentials: "same-origin",
+      headers: { ...authHeaders(credential), "content-type": "text/csv" },
       body: file,
     });
   } catch (error) {
@@ -67,11 +69,11 @@ export function filenameFrom(disposition: string | null, fallback: string): stri
 }
 
 /** Download a check's evidence (JSON or CSV) through fetch and save it as a file. */
-export async function downloadEvidence(key: string, checkId: string, format: "json" | "csv"): Promise<Problem | string> {
+export async function downloadEvidence(credential: Credential, checkId: string, format: "json" | "csv"): Promise<Problem | string> {
   const url = `/evidence/export?${new URLSearchParams({ checkId, format })}`;
   let response: Response;
   try {
-    response = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+    response = await fetch(url, { credentials: "same-origin", headers: authHeaders(credential) });
   } catch (error) {
     return describe("network", String(error));
   }

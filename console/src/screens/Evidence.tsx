@@ -100,7 +100,7 @@ export function ChainVerification({ withCheckpoint = false }: { withCheckpoint?:
 }
 
 export function Evidence() {
-  const { key } = useSession();
+  const { credential } = useSession();
   const [{ data, fetching, error }, execute] = useQuery({ query: ChecksList });
   const [checkId, setCheckId] = useState("");
   const [format, setFormat] = useState<"csv" | "json">("csv");
@@ -112,7 +112,7 @@ export function Evidence() {
     if (!chosen) return;
     setBusy(true);
     setOutcome(null);
-    const r = await downloadEvidence(key, chosen, format);
+    const r = await downloadEvidence(credential, chosen, format);
     setBusy(false);
     setOutcome(typeof r === "string" ? { saved: r } : { problem: r });
   };
