@@ -167,6 +167,11 @@ class InvitationRepository:
         await self._col.insert_one(doc)
         return _to_invitation(doc)
 
+    async def get(self, *, invitation_id: str) -> Invitation | None:
+        """An invitation by id, or None."""
+        doc = await self._col.find_one({"_id": invitation_id})
+        return _to_invitation(doc) if doc else None
+
     async def list_by_organization(self, *, organization_id: str) -> list[Invitation]:
         """The organization's invitations, newest first."""
         cursor = self._col.find({"organization_id": organization_id}).sort("created_at", -1)

@@ -77,6 +77,7 @@ class InvitationsRepo(Protocol):
         invited_by: str,
         expires_at: datetime,
     ) -> Invitation: ...
+    async def get(self, *, invitation_id: str) -> Invitation | None: ...
     async def list_by_organization(self, *, organization_id: str) -> list[Invitation]: ...
     async def list_open_for_email(self, *, email: str) -> list[Invitation]: ...
     async def accept(self, *, invitation_id: str, user_id: str, at: datetime) -> bool: ...
@@ -292,7 +293,7 @@ class MemberService:
         user = updated or user
         joined: Membership | None = None
         for invitation in pending:
-            if await self._invitations.accept(invitation_id=invitation.id, user_id=user.id, at=now):
+            if await self._accepted(invitation, user.id, now):
                 joined = await self._memberships.put(
                     organization_id=invitation.organization_id,
                     user_id=user.id,
@@ -303,6 +304,14 @@ class MemberService:
         if not memberships:
             raise SignInRefused(_not_invited(email, open_invitations, known=True))
         return user, joined or memberships[0]
+
+    async def _accepted(self, invitation: Invitation, user_id: str, now: datetime) -> bool:
+        """Accept the invitation for ``user_id``; True also when a concurrent sign-in of the
+        same person accepted it first (both then put the same membership)."""
+        if await self._invitations.accept(invitation_id=invitation.id, user_id=user_id, at=now):
+            return True
+        current = await self._invitations.get(invitation_id=invitation.id)
+        return current is not None and current.accepted_by == user_id
 
     async def membership(self, organization_id: str, user_id: str) -> Membership | None:
         """A user's membership of an organization (sessions re-check it on every request)."""

@@ -302,3 +302,44 @@ async def test_an_id_token_that_is_not_genuine_is_refused(
     assert (await mock_env.gql(MEMBERS))["members"] == []  # nobody joined
     # The same sign-in with a genuine token works.
     assert (await sign_in(http, mock_env, "oidc", who="oidc-ada")).cookie
+
+
+async def test_a_member_s_own_key_is_listed_under_them_and_revoked_when_they_leave(
+    mock_env: Env, http: httpx.AsyncClient
+) -> None:
+    await invite(mock_env, "grace@acme.example", "REVIEWER")
+    assert (await sign_in(http, mock_env, "oidc", who="oidc-grace")).cookie
+    members = (await mock_env.gql(MEMBERS))["members"]
+    user_id = members[0]["user"]["id"]
+    created = (
+        await mock_env.gql(
+            """mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) {
+              secret apiKey { id ownerUserId } userErrors { code field } } }""",
+            {"input": {"role": "REVIEWER", "name": "grace's CI", "ownerUserId": user_id}},
+        )
+    )["createApiKey"]
+    assert created["userErrors"] == [] and created["apiKey"]["ownerUserId"] == user_id
+    listed = (await mock_env.gql("{ members { user { id } apiKeys { id } } }"))["members"]
+    assert listed == [{"user": {"id": user_id}, "apiKeys": [{"id": created["apiKey"]["id"]}]}]
+    stranger = (
+        await mock_env.gql(
+            """mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) {
+              apiKey { id } userErrors { code field } } }""",
+            {"input": {"role": "VIEWER", "ownerUserId": "usr_nobody"}},
+        )
+    )["createApiKey"]
+    assert stranger["userErrors"] == [{"code": "NOT_FOUND", "field": ["input", "ownerUserId"]}]
+    removed = (
+        await mock_env.gql(
+            """mutation($id: ID!) { removeMember(userId: $id) { revokedApiKeys { id revokedAt }
+              userErrors { code } } }""",
+            {"id": user_id},
+        )
+    )["removeMember"]
+    assert [k["id"] for k in removed["revokedApiKeys"]] == [created["apiKey"]["id"]]
+    refused = await http.post(
+        mock_env.live.graphql_url,
+        json={"query": "{ me { role } }"},
+        headers={"Authorization": f"Bearer {created['secret']}"},
+    )
+    assert refused.status_code == 401
