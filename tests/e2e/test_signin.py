@@ -8,12 +8,14 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 import websockets
 
 from api.http_requests import SESSION_COOKIE
+from services.clock import utcnow_ms
 from simulator import RunningSimulator
 from tests.e2e.connect_support import Env, sim  # noqa: F401 (module fixture)
 from tests.e2e.signin_support import ME, as_person, invite, sign_in, signin_env
@@ -97,11 +99,8 @@ async def test_an_expired_invitation_is_refused_saying_so(
     assert "has expired" in outcome.refusal
 
 
-def store_time(seconds: float) -> object:
-    from services.clock import utcnow_ms
-
-    from datetime import timedelta
-
+def store_time(seconds: float) -> datetime:
+    """Now plus ``seconds``, as the store keeps times."""
     return utcnow_ms() + timedelta(seconds=seconds)
 
 

@@ -69,7 +69,7 @@ async def test_a_session_ends_when_idle_when_ended_and_when_the_member_leaves(
     org = await store.organizations.create(name="Acme")
     members, sessions = services(store, SessionPolicy(idle=timedelta(minutes=5)))
     await members.add_by_email(org.id, "ada@acme.example", Role.ADMIN)
-    user, membership = await members.join(ada())
+    user, _ = await members.join(ada())
     made = await sessions.create(
         user_id=user.id, organization_id=org.id, provider="oidc", replacing=None
     )
