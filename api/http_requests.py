@@ -40,6 +40,9 @@ def bearer_token(value: str | None) -> str | None:
 
 #: The session cookie (``Secure`` outside development, ``HttpOnly``, ``SameSite=Lax``).
 SESSION_COOKIE = "vigil_session"
+#: The pre-sign-in session's cookie (the same flags, ``Path=/auth``): what a sign-in's callback
+#: must come back with. It never authenticates anything else.
+SIGNIN_COOKIE = "vigil_signin"
 #: The header every cookie-authenticated write must carry (any non-empty value).
 CSRF_HEADER = "x-vigil-csrf"
 SESSION_ENDED = "your session has ended (signed out, timed out or revoked): sign in again"

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from api.http_requests import SESSION_COOKIE
+from api.http_requests import SESSION_COOKIE, SIGNIN_COOKIE
 from simulator import RunningSimulator
 from tests.e2e.connect_support import Env, make_env
 
@@ -38,11 +38,11 @@ async def signin_env(request: pytest.FixtureRequest, sim: RunningSimulator) -> A
         yield env
 
 
-def cookie_of(response: httpx.Response) -> str | None:
-    """The session cookie a response sets (None if it sets none or clears it)."""
+def cookie_of(response: httpx.Response, cookie: str = SESSION_COOKIE) -> str | None:
+    """The cookie (default: the session's) a response sets (None if none, or cleared)."""
     for header in response.headers.get_list("set-cookie"):
         name, _, rest = header.partition("=")
-        if name.strip() == SESSION_COOKIE:
+        if name.strip() == cookie:
             value = rest.split(";", 1)[0].strip().strip('"')
             return value or None
     return None
@@ -65,12 +65,19 @@ class Outcome:
 
 
 async def sign_in(
-    http: httpx.AsyncClient, env: Env, provider: str, *, who: str | None = None
+    http: httpx.AsyncClient,
+    env: Env,
+    provider: str,
+    *,
+    who: str | None = None,
+    current: str | None = None,
 ) -> Outcome:
-    """Start a sign-in, answer the provider's consent page as ``who``, follow the callback."""
+    """Start a sign-in, answer the provider's consent page as ``who``, follow the callback
+    (in a browser that holds the session ``current``, if given)."""
     started = await http.get(f"{env.live.url}/auth/{provider}/start")
     assert started.status_code == 302, started.text
-    attempt = cookie_of(started)
+    assert cookie_of(started) is None  # the session cookie is not touched
+    attempt = cookie_of(started, SIGNIN_COOKIE)
     assert attempt
     consent_url = started.headers["location"]
     page = await http.get(consent_url)
@@ -84,7 +91,8 @@ async def sign_in(
     answer = await http.post(consent_url, data=form)
     assert answer.status_code == 302, answer.text
     callback = answer.headers["location"]
-    done = await http.get(callback, headers={"Cookie": f"{SESSION_COOKIE}={attempt}"})
+    cookies = f"{SIGNIN_COOKIE}={attempt}" + (f"; {SESSION_COOKIE}={current}" if current else "")
+    done = await http.get(callback, headers={"Cookie": cookies})
     assert done.status_code == 303, done.text
     return Outcome(cookie_of(done), attempt, done.headers["location"], callback)
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 
-from api.http_requests import SESSION_COOKIE
+from api.http_requests import SESSION_COOKIE, SIGNIN_COOKIE
 from services.clock import utcnow_ms
 from simulator import RunningSimulator
 from tests.e2e.connect_support import Env, sim  # noqa: F401 (module fixture)
@@ -143,7 +143,7 @@ async def test_a_session_id_from_before_sign_in_is_not_valid_after_it(
     )
     # Nor can it complete the sign-in a second time (the callback is single-use).
     replay = await http.get(
-        outcome.callback, headers={"Cookie": f"{SESSION_COOKIE}={outcome.attempt_cookie}"}
+        outcome.callback, headers={"Cookie": f"{SIGNIN_COOKIE}={outcome.attempt_cookie}"}
     )
     assert replay.status_code == 303 and "signin=refused" in replay.headers["location"]
     assert (await as_person(http, mock_env, outcome.cookie, ME)).status_code == 200
@@ -155,12 +155,18 @@ async def test_a_new_sign_in_ends_the_session_the_browser_held(
     await invite(mock_env, "ada@acme.example", "ADMIN")
     first = await sign_in(http, mock_env, "oidc", who="oidc-ada")
     assert first.cookie
+    # Being sent to the start of a sign-in (by any page) changes nothing yet ...
     started = await http.get(
         f"{mock_env.live.url}/auth/oidc/start",
         headers={"Cookie": f"{SESSION_COOKIE}={first.cookie}"},
     )
     assert started.status_code == 302
+    assert (await as_person(http, mock_env, first.cookie, ME)).status_code == 200
+    # ... completing one replaces the session the browser held with a new one.
+    second = await sign_in(http, mock_env, "oidc", who="oidc-ada", current=first.cookie)
+    assert second.cookie and second.cookie != first.cookie
     assert (await as_person(http, mock_env, first.cookie, ME)).status_code == 401
+    assert (await as_person(http, mock_env, second.cookie, ME)).status_code == 200
 
 
 async def test_a_cross_site_form_post_with_the_cookie_is_refused(
