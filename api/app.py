@@ -24,6 +24,7 @@ from api.http_errors import EXCEPTION_HANDLERS, RequestIdMiddleware
 from api.oauth import oauth_routes
 from api.people_import import people_routes
 from api.settings import Settings
+from api.signin import signin_routes
 from services.models import CreatedApiKey, Organization
 from services.store import Store
 
@@ -66,6 +67,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             *health_routes(container),
             *oauth_routes(container),
+            *signin_routes(container),
             *people_routes(container),
             *evidence_routes(container),
             *console_routes(console_dir(settings.console_dir)),
@@ -86,7 +88,8 @@ def create_app(
                 OriginLoggingCORS,
                 allow_origins=settings.cors_origin_list,
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type"],
+                allow_headers=["authorization", "content-type", "x-vigil-csrf"],
+                allow_credentials=True,
                 expose_headers=["x-request-id"],
             ),
             *([Middleware(OfflineGraphiQL)] if graphiql_assets else []),

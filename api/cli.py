@@ -25,7 +25,9 @@ app = typer.Typer(
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
 evidence_app = typer.Typer(help="The evidence chain.", no_args_is_help=True)
+user_app = typer.Typer(help="People who sign in.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(evidence_app, name="evidence")
 
@@ -266,6 +268,31 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     _run_with_keys(go)
 
 
+@user_app.command("add")
+def user_add(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    email: Annotated[str, typer.Option("--email", help="The address the person signs in with.")],
+    role: Annotated[Role, typer.Option("--role", help="ADMIN, REVIEWER or VIEWER.")],
+) -> None:
+    """Make an email address a member now (e.g. the first ADMIN): it signs in as itself."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.container import Container
+
+        container = Container.build(settings, store)
+        try:
+            member = await container.services.members.add_by_email(org, email, role)
+        finally:
+            await container.http.aclose()
+        typer.echo(
+            f"{member.user.email} is {member.membership.role.value} of organization {org} "
+            f"(user id {member.user.id}); they sign in with Atlassian or OpenID Connect"
+        )
+        return 0
+
+    raise typer.Exit(_run_with_store(go))
+
+
 @evidence_app.command("checkpoint")
 def evidence_checkpoint(
     org: Annotated[str, typer.Option("--org", help="Organization id.")],
@@ -301,9 +328,12 @@ def evidence_verify(
         if point is not None and not isinstance(point, dict):
             raise ValidationFailed("not a Vigil evidence checkpoint")
         principal = Principal(organization_id=org, role=Role.VIEWER, api_key_id="cli")
-        status = await build_evidence(settings, store).verify(principal, point)
+        evidence = build_evidence(settings, store)
+        status = await evidence.verify(principal, point)
         if status.broken is None:
             typer.echo(f"valid: {status.checked_count} records, head #{status.head_sequence}")
+            for line in await evidence.actors_summary(principal):
+                typer.echo(f"  acted: {line}")
             return 0
         broken = status.broken
         typer.echo(f"BROKEN at #{broken.sequence}: {broken.problem.value}: {broken.message}")
@@ -326,6 +356,7 @@ def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
     async def go() -> int:
         store = Store.open(url, settings.mongodb_db)
         try:
+            await store.ensure_indexes()
             return await action(store, settings)
         finally:
             store.close()

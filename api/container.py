@@ -29,8 +29,10 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -50,6 +52,7 @@ from services.alerts.service import AlertService
 from services.alerts.transport import HttpxPoster
 from services.api_keys import ApiKeyService
 from services.atlassian.directory_admin import DirectoryAdminClient
+from services.callbacks import OnAction
 from services.check_exceptions.service import ActiveExceptions, ExceptionService, FailingItems
 from services.checks.access.data import ACCESS
 from services.checks.access.source import AccessDataSource
@@ -75,6 +78,7 @@ from services.integrations.oauth_flow import OAuthFlow
 from services.integrations.service import IntegrationService
 from services.integrations.tokens import RefreshLocks
 from services.integrations.vault import ADMIN_API_KEY, CredentialVault
+from services.models import Action, ActorKind, Principal
 from services.organizations import OrganizationService
 from services.people.service import PeopleService
 from services.policies.service import PolicyService
@@ -88,6 +92,9 @@ from services.remediation.service import RemediationService
 from services.reviews.service import AccessReviewService
 from services.reviews.systems import CriticalSystemService
 from services.scheduler import Scheduler
+from services.signin.atlassian import AtlassianSignIn
+from services.signin.flow import Provider, SignInService
+from services.signin.oidc import OidcConfig, OidcProvider
 from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.integration_connector import IntegrationConnectorFactory
@@ -97,6 +104,8 @@ from services.sync.reads import SnapshotReader
 from services.sync.retention import Retention
 from services.sync.runner import RunnerOptions, SyncRunner
 from services.sync.service import SyncService
+from services.users.service import MemberService
+from services.users.sessions import SessionPolicy, SessionService
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +158,7 @@ class Container:
     reevaluator: Reevaluator
     reactions: Reactions
     sockets: SocketRegistry
+    signin: SignInService
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -248,7 +258,10 @@ class Container:
             on_identity_decided=checks.after_identity_decided,
         )
         policies = PolicyService(
-            policy_state, policies=store.policies, on_policies_changed=checks.after_policies_changed
+            policy_state,
+            policies=store.policies,
+            on_policies_changed=checks.after_policies_changed,
+            on_action=record_action(evidence),
         )
         reactions = Reactions(
             checks,
@@ -285,6 +298,32 @@ class Container:
             sync_interval_minutes=settings.sync_interval_minutes,
         )
         api_keys = ApiKeyService(bus, organizations=store.organizations, api_keys=store.api_keys)
+        sessions = SessionService(
+            bus,
+            sessions=store.sessions,
+            memberships=store.memberships,
+            users=store.users,
+            policy=SessionPolicy(
+                idle=timedelta(minutes=settings.session_idle_minutes),
+                absolute=timedelta(hours=settings.session_max_hours),
+            ),
+        )
+        members = MemberService(
+            api_keys,
+            sessions,
+            users=store.users,
+            memberships=store.memberships,
+            invitations=store.invitations,
+            organizations=store.organizations,
+            invitation_ttl=timedelta(days=settings.invitation_days),
+        )
+        signin = SignInService(
+            _signin_providers(settings, http, clients),
+            sessions,
+            members,
+            public_url=settings.public_url,
+            allowed_domains=settings.email_domain_list,
+        )
         organizations = OrganizationService(
             api_keys,
             organizations=store.organizations,
@@ -311,6 +350,8 @@ class Container:
             api_keys=api_keys,
             organizations=organizations,
             bus=bus,
+            members=members,
+            sessions=sessions,
             integrations=integrations,
             oauth=oauth,
             sync=sync.service,
@@ -330,6 +371,7 @@ class Container:
                 access_reviews=store.access_reviews,
                 critical_systems=store.critical_systems,
                 on_review_changed=checks.after_review_changed,
+                on_action=record_action(evidence),
             ),
             checks=CheckService(bus, engine, check_results=store.check_results),
             policies=policies,
@@ -345,6 +387,7 @@ class Container:
                 check_ids=check_ids,
                 failing=_failing_items(store),
                 on_exceptions_changed=checks.after_exceptions_changed,
+                on_action=record_action(evidence),
             ),
             alerts=alerts.service,
             remediation=remediation,
@@ -371,10 +414,11 @@ class Container:
             reactions=reactions,
             sockets=SocketRegistry(
                 bus,
-                api_keys.key_still_valid,
+                credential_check(api_keys, sessions),
                 max_per_key=settings.max_websockets_per_key,
                 recheck_seconds=settings.key_recheck_seconds,
             ),
+            signin=signin,
         )
 
     async def start(self) -> None:
@@ -435,13 +479,39 @@ def build_evidence(settings: Settings, store: Store) -> EvidenceService:
         heads = await store.check_results.list_latest_heads(organization_id=organization_id)
         return [(v.result.check_id, v.result.evidence_id) for v in heads if v.result.evidence_id]
 
+    async def actors(organization_id: str, actor_id: str) -> Mapping[str, Any]:
+        """Who a stored "who acted" id is (a person, a key of this organization, or Vigil)."""
+        if actor_id.startswith("usr_"):
+            user = await store.users.get(user_id=actor_id)
+            return {
+                "kind": ActorKind.PERSON.value,
+                "id": actor_id,
+                "name": user.display_name if user else None,
+                "email": user.email if user else None,
+                "atlassianAccountId": user.atlassian_account_id if user else None,
+            }
+        key = await store.api_keys.get(key_id=actor_id)
+        if key is not None and key.organization_id == organization_id:
+            return {"kind": ActorKind.API_KEY.value, "id": actor_id, "name": key.name}
+        return {"kind": ActorKind.SYSTEM.value, "id": actor_id, "name": None}
+
     return EvidenceService(
         store.evidence,
         key,
         chunks=store.evidence_chunks,
         check_ids=check_ids,
         anchors=anchors,
+        actors=actors,
     )
+
+
+def record_action(evidence: EvidenceService) -> OnAction:
+    """Every decision a person or key makes, sealed into the evidence chain."""
+
+    async def record(action: Action) -> None:
+        await evidence.record_action(action)
+
+    return record
 
 
 def worker_identity() -> str:
@@ -645,6 +715,37 @@ def _smtp_config(settings: Settings) -> SmtpConfig | None:
         password=_secret(settings.smtp_password),
         timeout=settings.alert_timeout_seconds,
     )
+
+
+def credential_check(
+    api_keys: ApiKeyService, sessions: SessionService
+) -> Callable[[Principal], Awaitable[bool]]:
+    """Whether a caller's credential still holds: its session, or its API key."""
+
+    async def still_valid(principal: Principal) -> bool:
+        if principal.session_id is not None:
+            return await sessions.still_valid(principal)
+        return await api_keys.key_still_valid(principal)
+
+    return still_valid
+
+
+def _signin_providers(
+    settings: Settings, http: httpx.AsyncClient, clients: ClientFactory
+) -> list[Provider]:
+    """The configured identity providers: Atlassian (with the 3LO app), then OIDC."""
+    providers: list[Provider] = []
+    if settings.signin_atlassian and clients.config.oauth_configured:
+        providers.append(AtlassianSignIn(clients.oauth()))
+    if settings.oidc_issuer:
+        config = OidcConfig(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            client_secret=_secret(settings.oidc_client_secret) or "",
+            name=settings.oidc_name,
+        )
+        providers.append(OidcProvider(http, config))
+    return providers
 
 
 def _failing_items(store: Store) -> FailingItems:

@@ -24,6 +24,7 @@ from api.settings import Settings
 from services.clock import utcnow
 from services.models import CreatedApiKey, Organization
 from simulator import RunningSimulator, Simulator, start_simulator
+from simulator.oidc import OidcUser
 
 ROLES = ("Engineer", "Engineer", "Designer", "Sales", "Support", "Finance")
 
@@ -201,6 +202,11 @@ async def run_demo(port: int = 8000, host: str = "127.0.0.1") -> None:
             atlassian_api_url=running.api_url,
             oauth_client_id=sim.credentials.oauth_client_id,
             oauth_client_secret=sim.credentials.oauth_client_secret,
+            # People sign in with the simulator's OpenID Connect provider (or Atlassian).
+            oidc_issuer=f"{running.base_url}/oidc",
+            oidc_client_id=sim.oidc.client_id,
+            oidc_client_secret=sim.oidc.client_secret,
+            oidc_name="Demo SSO",
             sync_interval_minutes=60,
             # Atlassian's consent sends the browser back to the console Vigil serves.
             frontend_url=f"{url}/console",
@@ -217,13 +223,32 @@ async def run_demo(port: int = 8000, host: str = "127.0.0.1") -> None:
             await asyncio.sleep(0.05)
         org, key = created[0]
         async with httpx.AsyncClient(timeout=30) as http:
-            await seed(DemoClient(http, f"{url}/graphql", key.secret), running)
+            client = DemoClient(http, f"{url}/graphql", key.secret)
+            await seed(client, running)
+            await invite_people(client, [DEMO_PERSON.email, _atlassian_admin_email(sim)])
         print(
             _banner(url, running.base_url, org, key, console_status(settings.console_dir, url)),
             flush=True,
         )
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+INVITE = """mutation($input: InviteMemberInput!) { inviteMember(input: $input) {
+  invitation { id } userErrors { code message } } }"""
+DEMO_PERSON = OidcUser("oidc-ada", "Ada Lovelace", "ada@acme.example")
+
+
+async def invite_people(client: DemoClient, emails: list[str | None]) -> None:
+    """Invite the demo's people as ADMINs (they sign in from the console)."""
+    for email in emails:
+        if email:
+            await client.run(INVITE, {"input": {"email": email, "role": "ADMIN"}})
+
+
+def _atlassian_admin_email(sim: Simulator) -> str | None:
+    account = sim.site.get_account(sim.credentials.oauth_account_id)
+    return account.email if account is not None else None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -255,6 +280,8 @@ def _banner(url: str, sim_url: str, org: Organization, key: CreatedApiKey, conso
 Vigil demo ready (embedded store: nothing persists).
   Console         {console}
   GraphiQL        {url}/graphql
+  Sign in         on the console with "Demo SSO" as {DEMO_PERSON.name} (an invited ADMIN),
+                  with Atlassian as the site's admin, or with the API key below
   ADMIN API key   {key.secret}
                   (GraphiQL headers: {{"Authorization": "Bearer {key.secret}"}})
   organization    {org.name} ({org.id})

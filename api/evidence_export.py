@@ -71,7 +71,7 @@ async def _redeem(container: Container, token: str) -> tuple[Principal, str, str
             "(evidenceExportLink)"
         )
     principal, grant = found
-    wait = await container.rate_limiter.take(principal.api_key_id)
+    wait = await container.rate_limiter.take(principal.actor_id)
     if wait:
         container.metrics.rate_limited.inc()
         raise RateLimited(wait)

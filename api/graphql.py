@@ -39,9 +39,9 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from api.budgets import KeyCost, client_address
-from api.container import Container
+from api.container import Container, credential_check
 from api.http_errors import ApiError, RateLimited, request_id
-from api.http_requests import authenticate, bearer_token, read_body
+from api.http_requests import SESSION_COOKIE, authenticate, bearer_token, read_body
 from api.responses import encode_within, too_large_text
 from api.sockets import (
     CLOSE_REVOKED,
@@ -96,7 +96,7 @@ class VigilGraphQL(GraphQL[Context, None]):
         self.sockets = container.sockets
         self.socket_limits = SocketLimits(
             limiter=container.rate_limiter,
-            key_valid=container.services.api_keys.key_still_valid,
+            key_valid=credential_check(container.services.api_keys, container.services.sessions),
             registry=self.sockets,
             recheck_seconds=settings.key_recheck_seconds,
             operation_timeout=settings.operation_timeout_seconds,
@@ -209,7 +209,7 @@ class VigilGraphQL(GraphQL[Context, None]):
         """What ``principal``'s operations spend their cost from."""
         return KeyCost(
             self.container.cost_limiter,
-            principal.api_key_id,
+            principal.actor_id,
             self.container.metrics.rate_limited.inc,
         )
 
@@ -236,11 +236,14 @@ class VigilGraphQL(GraphQL[Context, None]):
         return result
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Accept the connection only with a valid key, within the key's socket cap (and
-        the address's budget of failed authentications, checked first)."""
+        """Accept the connection only with a valid key (in ``connection_init``) or session
+        cookie (from an allowed origin), within the credential's socket cap (and the address's
+        budget of failed authentications, checked first)."""
         params: dict[str, Any] = context.connection_params or {}
         raw = params.get("authorization") or params.get("Authorization")
-        token = bearer_token(raw if isinstance(raw, str) else None)
+        socket: WebSocket = context.request
+        cookie = None if raw else socket.cookies.get(SESSION_COOKIE)
+        token = bearer_token(raw if isinstance(raw, str) else None) if cookie is None else cookie
         address = client_address(context.response.scope)
         limiter = self.container.address_limiter
         refused_for = limiter.admit(address, token)
@@ -250,22 +253,34 @@ class VigilGraphQL(GraphQL[Context, None]):
             await close_socket(context.response, CLOSE_TOO_MANY, reason)
             raise ConnectionRejectionError()
         try:
-            principal = await self.container.services.api_keys.authenticate(token)
+            if cookie is not None:
+                principal = await self._session_principal(socket, cookie)
+            else:
+                principal = await self.container.services.api_keys.authenticate(token)
         except Exception:
             limiter.give_back(address, token)
             log.exception("authentication of a WebSocket failed")
-            reason = "the service cannot check API keys right now; retry shortly"
+            reason = "the service cannot check credentials right now; retry shortly"
             await close_socket(context.response, CLOSE_UNAVAILABLE, reason)
             raise ConnectionRejectionError() from None
         if principal is None:  # 4401, not Strawberry's 4403: graphql-ws retries a 4403
             await close_socket(context.response, CLOSE_REVOKED, KEY_REFUSED)
             raise ConnectionRejectionError()  # the address's token stays taken
-        limiter.succeeded(address, token, principal.api_key_id)
+        limiter.succeeded(address, token, principal.actor_id)
         if not self.sockets.add(principal, context.response):
             limit = self.container.settings.max_websockets_per_key
-            reason = f"at most {limit} open WebSockets per API key"
+            reason = f"at most {limit} open WebSockets per API key or session"
             await close_socket(context.response, CLOSE_TOO_MANY, reason)
             raise ConnectionRejectionError()
         context.principal = principal
         context.cost_meter = self.cost_meter(principal)
         return await super().on_ws_connect(context)
+
+    async def _session_principal(self, socket: WebSocket, cookie: str) -> Principal | None:
+        """The person of a session cookie, only from an origin Vigil serves or allows (a
+        browser always sends one; a cross-site page's socket is refused even with the
+        cookie)."""
+        if socket.headers.get("origin") not in self.container.settings.browser_origins:
+            log.warning("refused a cookie-authenticated WebSocket from another origin")
+            return None
+        return await self.container.services.sessions.authenticate(cookie)

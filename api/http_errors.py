@@ -99,6 +99,13 @@ class Unauthenticated(ApiError):
         super().__init__(401, message)
 
 
+class CrossSiteRefused(ApiError):
+    """403: a cookie-authenticated write without the CSRF header or from another origin."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(403, message, code="CSRF_REFUSED")
+
+
 class RateLimited(ApiError):
     """429: the key's operation rate (or cost budget, or the address's budget of failed
     authentications) is exceeded; ``retry_after`` seconds until the next."""

@@ -20,6 +20,7 @@ from api.cors import development_origins
 from services.errors import ConfigurationError
 
 _URL_SETTINGS = ("public_url", "frontend_url", "atlassian_auth_url", "atlassian_api_url")
+_OPTIONAL_URL_SETTINGS = ("oidc_issuer",)
 
 
 class Settings(BaseSettings):
@@ -93,6 +94,17 @@ class Settings(BaseSettings):
     remediation_readback_seconds: float = Field(default=60.0, gt=0)
     remediation_lease_seconds: float = Field(default=120.0, ge=1)
     remediation_resume_seconds: float = Field(default=30.0, gt=0)
+    # Sign-in (docs/signin.md): Atlassian (the 3LO app above, scope read:me) unless turned off,
+    # and one OpenID Connect provider when its issuer is set; who may sign in at all.
+    signin_atlassian: bool = True
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: SecretStr | None = None
+    oidc_name: str = "OpenID Connect"
+    signin_email_domains: str = ""
+    session_idle_minutes: float = Field(default=60.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
+    invitation_days: float = Field(default=7.0, gt=0)
 
     rate_limit_per_minute: int = Field(default=600, ge=1)
     # Operation cost per API key per minute (the cost model of docs/api.md), HTTP and
@@ -164,6 +176,13 @@ class Settings(BaseSettings):
         origin_of(value)
         return value
 
+    @field_validator(*_OPTIONAL_URL_SETTINGS)
+    @classmethod
+    def _optional_http_url(cls, value: str) -> str:
+        if value.strip():
+            origin_of(value)
+        return value.strip()
+
     @field_validator("cors_origins")
     @classmethod
     def _origins(cls, value: str) -> str:
@@ -196,6 +215,26 @@ class Settings(BaseSettings):
         development also the common dev servers (``development_origins``)."""
         origins = [origin_of(o.strip()) for o in self.cors_origins.split(",") if o.strip()]
         return origins or [origin_of(self.frontend_url), *development_origins(self.development)]
+
+    @property
+    def public_origin(self) -> str:
+        """Vigil's own origin (``PUBLIC_URL``): where its console and cookie live."""
+        return origin_of(self.public_url)
+
+    @property
+    def browser_origins(self) -> list[str]:
+        """Origins whose cookie-authenticated requests and WebSockets are accepted."""
+        return list(dict.fromkeys([self.public_origin, *self.cors_origin_list]))
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        """The session cookie is ``Secure`` outside development."""
+        return not self.development
+
+    @property
+    def email_domain_list(self) -> list[str]:
+        """``SIGNIN_EMAIL_DOMAINS``: the only email domains that may sign in (empty: any)."""
+        return [d.strip().lower() for d in self.signin_email_domains.split(",") if d.strip()]
 
     def mongodb_url_value(self) -> str | None:
         """The database URL, or None for the embedded store."""

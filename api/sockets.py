@@ -1,12 +1,15 @@
-"""WebSocket sessions that keep checking their key, and the cap on sockets per key.
+"""WebSocket sessions that keep checking their credential, and the cap on sockets per credential.
 
-A ``graphql-transport-ws`` session authenticates once, in ``connection_init``; from then on:
+A ``graphql-transport-ws`` session authenticates once, in ``connection_init`` (an API key in
+its payload, or the browser's session cookie from an allowed origin); from then on:
 
-- ``SocketRegistry`` knows every open socket by API key. For each key with open sockets it
-  listens to the organization's ``api_keys`` topic on the event bus (which reaches every
-  process when the store is shared) and closes all of the key's sockets with 4401 when the
-  key is revoked; it also re-reads the key every ``recheck_seconds`` in case an event was
-  missed (or a key was revoked straight in the database).
+- ``SocketRegistry`` knows every open socket by credential (the API key, or the person's
+  session). For each credential with open sockets it listens to the organization's
+  ``api_keys`` or ``sessions`` topic on the event bus (which reaches every process when the
+  store is shared) and closes all of its sockets with 4401 when the key is revoked or the
+  session ends (sign-out, removal from the organization); it also re-reads the credential every
+  ``recheck_seconds`` in case an event was missed (or it was revoked straight in the
+  database).
 - ``VigilTransportWSHandler`` re-validates the key (cached for ``recheck_seconds``) and takes
   a token from the same per-key rate limiter as HTTP before each operation, and closes the
   socket with 4400 and a reason on a frame that is not a well-formed protocol message.
@@ -46,6 +49,7 @@ from resolvers.strawberry_adapter import (
 from services.api_keys import API_KEYS_CHANNEL
 from services.events import EventBus, topic_for
 from services.models import Principal
+from services.users.service import SESSIONS_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +72,16 @@ async def close_socket(ws: WebSocket, code: int, reason: str) -> None:
         await ws.close(code=code, reason=reason)
 
 
+def _revocation(principal: Principal) -> tuple[str, str, str]:
+    """The bus channel announcing the end of the caller's credential, the event field naming
+    it, and the close reason."""
+    if principal.session_id is not None:
+        return SESSIONS_CHANNEL, "session_id", "session ended"
+    return API_KEYS_CHANNEL, "key_id", "API key revoked"
+
+
 class SocketRegistry:
-    """Open sockets by API key: caps them and closes them when their key is revoked."""
+    """Open sockets by credential: caps them and closes them when it is revoked."""
 
     def __init__(
         self, bus: EventBus, key_valid: KeyCheck, *, max_per_key: int, recheck_seconds: float
@@ -96,13 +108,13 @@ class SocketRegistry:
 
     def add(self, principal: Principal, ws: WebSocket) -> bool:
         """Register ``ws`` for the caller's key; False when the key is at its cap."""
-        sockets = self._sockets.setdefault(principal.api_key_id, set())
+        sockets = self._sockets.setdefault(principal.credential_id, set())
         if len(sockets) >= self._max:
             return False
         sockets.add(ws)
-        if principal.api_key_id not in self._watchers:
+        if principal.credential_id not in self._watchers:
             task = asyncio.create_task(self._watch(principal))
-            self._watchers[principal.api_key_id] = task
+            self._watchers[principal.credential_id] = task
         return True
 
     def discard(self, key_id: str, ws: WebSocket) -> None:
@@ -144,18 +156,19 @@ class SocketRegistry:
                 group.create_task(self._listen(principal))
                 group.create_task(self._poll(principal))
         except* _Revoked:
-            self._revoked.add(principal.api_key_id)
-            await self.close_key(principal.api_key_id)
+            self._revoked.add(principal.credential_id)
+            await self.close_key(principal.credential_id, _revocation(principal)[2])
         except* Exception:
-            log.exception("watching API key %s for revocation failed", principal.api_key_id)
-            self._revoked.add(principal.api_key_id)
-            reason = "cannot verify the API key; reconnect shortly"
-            await self.close_key(principal.api_key_id, reason, CLOSE_UNAVAILABLE)
+            log.exception("watching credential %s for revocation failed", principal.credential_id)
+            self._revoked.add(principal.credential_id)
+            reason = "cannot verify the credential; reconnect shortly"
+            await self.close_key(principal.credential_id, reason, CLOSE_UNAVAILABLE)
 
     async def _listen(self, principal: Principal) -> None:
-        topic = topic_for(principal.organization_id, API_KEYS_CHANNEL)
-        async for event in self._bus.subscribe(topic):
-            if event.get("change") == "REVOKED" and event.get("key_id") == principal.api_key_id:
+        channel, name, _ = _revocation(principal)
+        async for event in self._bus.subscribe(topic_for(principal.organization_id, channel)):
+            ended = event.get("change") in ("REVOKED", "ENDED")
+            if ended and event.get(name) == principal.credential_id:
                 raise _Revoked
 
     async def _poll(self, principal: Principal) -> None:
@@ -164,7 +177,7 @@ class SocketRegistry:
             try:
                 valid = await self._key_valid(principal)
             except Exception:  # a database blip: keep the sockets, look again later
-                log.warning("could not re-check API key %s", principal.api_key_id, exc_info=True)
+                log.warning("could not re-check %s", principal.credential_id, exc_info=True)
                 valid = True
             if not valid:
                 raise _Revoked
@@ -240,9 +253,9 @@ class VigilTransportWSHandler(TransportWSHandler[Context, None]):
         principal = self.context.principal
         if message["type"] == "subscribe" and principal is not None:
             if not await self._still_valid(principal):
-                await self.websocket.close(CLOSE_REVOKED, "API key revoked")
+                await self.websocket.close(CLOSE_REVOKED, _revocation(principal)[2])
                 return
-            wait = await self.limits.limiter.take(principal.api_key_id)
+            wait = await self.limits.limiter.take(principal.actor_id)
             if wait:
                 await self.send_message(_rate_limited(message["id"], wait))
                 return
@@ -284,7 +297,7 @@ class VigilTransportWSHandler(TransportWSHandler[Context, None]):
         registry, ws = self.limits.registry, self.context.response
         adapter: VigilWebSocketAdapter = self.websocket  # type: ignore[assignment]
         subscriber = Subscriber(
-            operation.id, adapter.outbox, lambda: registry.allows(principal.api_key_id, ws)
+            operation.id, adapter.outbox, lambda: registry.allows(principal.credential_id, ws)
         )
         # The stream's own context: the same organization and role, no socket of its own.
         context = replace(
@@ -330,7 +343,7 @@ class VigilTransportWSHandler(TransportWSHandler[Context, None]):
         finally:
             principal = self.context.principal
             if principal is not None:
-                self.limits.registry.discard(principal.api_key_id, self.context.response)
+                self.limits.registry.discard(principal.credential_id, self.context.response)
 
     async def _still_valid(self, principal: Principal) -> bool:
         now = time.monotonic()
@@ -339,7 +352,7 @@ class VigilTransportWSHandler(TransportWSHandler[Context, None]):
         try:
             valid = await self.limits.key_valid(principal)
         except Exception:  # the database cannot answer: the operation will fail on its own
-            log.warning("could not re-check API key %s", principal.api_key_id, exc_info=True)
+            log.warning("could not re-check %s", principal.credential_id, exc_info=True)
             return True
         self._checked_at = now
         return valid

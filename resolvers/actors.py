@@ -1,4 +1,4 @@
-"""Resolving who acted (an API key id) to its name and role, once per request."""
+"""Resolving who acted (an API key id or a person's user id) to a name, once per request."""
 
 from __future__ import annotations
 
@@ -9,15 +9,29 @@ import strawberry
 from resolvers.context import Context, principal_of
 from resolvers.types import Actor
 
+USER_PREFIX = "usr_"
 
-async def actor(info: strawberry.Info[Context, Any], key_id: str | None) -> Actor | None:
-    """The actor behind an API key id (None for None), memoised in the request."""
-    if key_id is None:
+
+async def actor(info: strawberry.Info[Context, Any], actor_id: str | None) -> Actor | None:
+    """The actor behind a stored "who acted" id (None for None), memoised in the request."""
+    if actor_id is None:
         return None
     memo = info.context.memo
-    cache_key = ("actor", key_id)
+    cache_key = ("actor", actor_id)
     if cache_key not in memo:
-        key = await info.context.services.api_keys.key_for_display(principal_of(info), key_id)
-        memo[cache_key] = Actor.of(key_id, key)
+        services, principal = info.context.services, principal_of(info)
+        if actor_id.startswith(USER_PREFIX):
+            member = await services.members.member(principal, actor_id)
+            user = (
+                member.user
+                if member
+                else await services.members.user_for_display(principal, actor_id)
+            )
+            memo[cache_key] = Actor.person(
+                actor_id, user, member.membership.role if member else None
+            )
+        else:
+            key = await services.api_keys.key_for_display(principal, actor_id)
+            memo[cache_key] = Actor.of(actor_id, key)
     found: Actor = memo[cache_key]
     return found

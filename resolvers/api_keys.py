@@ -41,9 +41,11 @@ class ApiKeyMutation:
         info: strawberry.Info[Context, Any],
         input: Annotated[CreateApiKeyInput, strawberry.argument(description="Role and name.")],
     ) -> CreateApiKeyPayload:
-        created = await info.context.services.api_keys.create_api_key(
-            principal_of(info), input.role, input.name
-        )
+        principal, services = principal_of(info), info.context.services
+        owner = str(input.owner_user_id) if input.owner_user_id else None
+        if owner is not None:
+            await services.members.require_member(principal, owner, ["input", "ownerUserId"])
+        created = await services.api_keys.create_api_key(principal, input.role, input.name, owner)
         return CreateApiKeyPayload(api_key=ApiKey.from_domain(created.key), secret=created.secret)
 
     @strawberry.mutation(

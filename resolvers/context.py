@@ -30,6 +30,8 @@ from services.reviews.service import AccessReviewService
 from services.reviews.systems import CriticalSystemService
 from services.sync.reads import SnapshotReader
 from services.sync.service import SyncService
+from services.users.service import MemberService
+from services.users.sessions import SessionService
 
 
 @dataclass
@@ -40,6 +42,9 @@ class AppServices:
     api_keys: ApiKeyService
     organizations: OrganizationService
     bus: EventBus
+    # People who sign in: members and invitations, sessions.
+    members: MemberService
+    sessions: SessionService
     # Connecting Confluence, syncing it, reading its snapshots.
     integrations: IntegrationService
     oauth: OAuthFlow

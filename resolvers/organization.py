@@ -8,20 +8,28 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.errors import UserErrors
-from resolvers.types import FrameworksPayload, Organization, Viewer
+from resolvers.types import FrameworksPayload, Organization, User, Viewer
 from services.models import Framework
 
 
 @strawberry.type(description="Reads about the caller; every one is scoped to its organization.")
 class OrganizationQuery:
-    @strawberry.field(description="The caller: organization and role (every role).")
+    @strawberry.field(
+        description="The caller: the signed-in person or the API key, its organization and "
+        "role (every role)."
+    )
     async def me(self, info: strawberry.Info[Context, Any]) -> Viewer:
         principal = principal_of(info)
-        org = await info.context.services.organizations.get_organization(principal)
+        services = info.context.services
+        org = await services.organizations.get_organization(principal)
+        person = principal.person
+        user = await services.members.user(person.user_id) if person else None
         return Viewer(
+            kind=principal.actor_kind,
             organization=Organization.from_domain(org),
             role=principal.role,
-            api_key_id=strawberry.ID(principal.api_key_id),
+            user=User.from_domain(user) if user else None,
+            api_key_id=strawberry.ID(principal.api_key_id) if principal.api_key_id else None,
         )
 
 

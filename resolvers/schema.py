@@ -26,6 +26,7 @@ from resolvers.limits import (
     OperationLimiter,
     SubscriptionsOverWebSocketOnly,
 )
+from resolvers.members import MemberMutation, MemberQuery
 from resolvers.node import NodeQuery
 from resolvers.organization import OrganizationMutation, OrganizationQuery
 from resolvers.people import PeopleMutation, PeopleQuery, PeopleSubscription
@@ -43,11 +44,13 @@ from resolvers.validation_cache import CachedParse, CachedValidation
 
 
 @strawberry.type(
-    description="Reads. Every field is scoped to the caller's organization (the API key's); "
+    description="Reads. Every field is scoped to the caller's organization (the API key's or "
+    "the signed-in person's); "
     "single objects are null when not found, lists scoped to a missing parent raise NOT_FOUND."
 )
 class Query(
     OrganizationQuery,
+    MemberQuery,
     ApiKeyQuery,
     IntegrationQuery,
     SyncQuery,
@@ -72,6 +75,7 @@ class Query(
 )
 class Mutation(
     ApiKeyMutation,
+    MemberMutation,
     OrganizationMutation,
     IntegrationMutation,
     SyncMutation,
@@ -88,8 +92,9 @@ class Mutation(
 
 
 @strawberry.type(
-    description="Live updates over WebSocket (`graphql-transport-ws`, authenticated in "
-    "`connection_init`); at most 20 subscriptions per connection."
+    description="Live updates over WebSocket (`graphql-transport-ws`, authenticated by an API "
+    "key in `connection_init` or by the session cookie); at most 20 subscriptions per "
+    "connection."
 )
 class Subscription(
     ApiKeySubscription,

@@ -11,7 +11,8 @@ from resolvers.errors import UserError
 from resolvers.relay import USER_ERRORS, Node
 from services import models
 from services.api_keys import KeyChange
-from services.models import Framework, Role
+from services.models import ActorKind, Framework, Role
+from services.users.models import User as DomainUser
 
 graphql_enum(
     Role,
@@ -53,11 +54,52 @@ class Organization:
         )
 
 
-@strawberry.type(description="The caller: the API key's organization and role.")
+graphql_enum(
+    ActorKind,
+    name="ActorKind",
+    description="Who acted or calls: a person signed in with a session, an API key, or Vigil.",
+    values={
+        ActorKind.PERSON: "A person signed in (Atlassian or OpenID Connect) with a session.",
+        ActorKind.API_KEY: "An API key (a machine, a script, CI).",
+        ActorKind.SYSTEM: "Vigil itself (scheduled work, the check engine, the operator CLI).",
+    },
+)
+
+
+@strawberry.type(description="A person who signs in to Vigil (one per email address).")
+class User:
+    id: strawberry.ID = strawberry.field(description="Opaque user id.")
+    display_name: str = strawberry.field(
+        description="The name the identity provider gave at the last sign-in (the email until "
+        "the first sign-in)."
+    )
+    email: str = strawberry.field(description="The verified email address (lower case).")
+    atlassian_account_id: str | None = strawberry.field(
+        description="The Atlassian account id, when the person signed in with Atlassian."
+    )
+
+    @classmethod
+    def from_domain(cls, user: DomainUser) -> User:
+        """Map the domain object."""
+        return cls(
+            id=strawberry.ID(user.id),
+            display_name=user.display_name,
+            email=user.email,
+            atlassian_account_id=user.atlassian_account_id,
+        )
+
+
+@strawberry.type(
+    description="The caller: a signed-in person or an API key, its organization and role."
+)
 class Viewer:
+    kind: ActorKind = strawberry.field(description="PERSON (a session) or API_KEY.")
     organization: Organization = strawberry.field(description="The caller's organization.")
     role: Role = strawberry.field(description="The caller's role.")
-    api_key_id: strawberry.ID = strawberry.field(description="Id of the API key making the call.")
+    user: User | None = strawberry.field(description="The signed-in person; null for an API key.")
+    api_key_id: strawberry.ID | None = strawberry.field(
+        description="Id of the API key making the call; null for a signed-in person."
+    )
 
 
 @strawberry.type(
@@ -80,6 +122,10 @@ class ApiKey(Node):
     last_used_at: datetime | None = strawberry.field(
         description="When the key last authenticated a request (UTC); null if never."
     )
+    owner_user_id: strawberry.ID | None = strawberry.field(
+        description="The member who owns the key (it is revoked when they are removed); null "
+        "for an organization's machine key."
+    )
 
     @classmethod
     def from_domain(cls, key: models.ApiKey) -> ApiKey:
@@ -92,29 +138,60 @@ class ApiKey(Node):
             created_at=key.created_at,
             revoked_at=key.revoked_at,
             last_used_at=key.last_used_at,
+            owner_user_id=strawberry.ID(key.owner_user_id) if key.owner_user_id else None,
         )
 
 
 @strawberry.type(
-    description="Who made a decision or change: the API key's name and role. Resolvable by "
-    "every role (REVIEWERs see who decided without listing keys)."
+    description="Who made a decision or change: a signed-in person (name, email, Atlassian "
+    "account id) or an API key (its name and role). Resolvable by every role (REVIEWERs see "
+    "who decided without listing keys or members)."
 )
 class Actor:
-    api_key_id: strawberry.ID = strawberry.field(description="Id of the API key that acted.")
+    kind: ActorKind = strawberry.field(description="A person, an API key, or Vigil.")
+    id: strawberry.ID = strawberry.field(
+        description="The user id of a person, the id of an API key, or Vigil's own name."
+    )
+    api_key_id: strawberry.ID | None = strawberry.field(
+        description="Id of the API key that acted; null for a person."
+    )
     name: str | None = strawberry.field(
-        description="The key's name; null when the key no longer exists."
+        description="The person's display name or the key's name; null when it no longer exists."
     )
     role: Role | None = strawberry.field(
-        description="The key's role; null when the key no longer exists."
+        description="The key's role or the person's role here now; null when the key no longer "
+        "exists or the person is no longer a member."
+    )
+    email: str | None = strawberry.field(description="The person's email; null for a key.")
+    atlassian_account_id: str | None = strawberry.field(
+        description="The person's Atlassian account id when they signed in with Atlassian."
     )
 
     @classmethod
     def of(cls, key_id: str, key: models.ApiKey | None) -> Actor:
         """The actor for a key id and the key found for it (None when gone)."""
+        system = key is None and ":" in key_id  # e.g. the operator CLI's "cli:operator"
         return cls(
-            api_key_id=strawberry.ID(key_id),
+            kind=ActorKind.SYSTEM if system else ActorKind.API_KEY,
+            id=strawberry.ID(key_id),
+            api_key_id=None if system else strawberry.ID(key_id),
             name=key.name if key else None,
             role=key.role if key else None,
+            email=None,
+            atlassian_account_id=None,
+        )
+
+    @classmethod
+    def person(cls, user_id: str, user: DomainUser | None, role: Role | None) -> Actor:
+        """The actor for a user id, the user found for it and their role here now."""
+        return cls(
+            kind=ActorKind.PERSON,
+            id=strawberry.ID(user_id),
+            api_key_id=None,
+            name=user.display_name if user else None,
+            role=role,
+            email=user.email if user else None,
+            atlassian_account_id=user.atlassian_account_id if user else None,
         )
 
 
@@ -124,6 +201,11 @@ class CreateApiKeyInput:
     name: str = strawberry.field(
         default="",
         description="Who or what uses the key (at most 200 characters; default `<role> key`).",
+    )
+    owner_user_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A member who owns the key: it is listed under them and revoked when they "
+        "are removed. Null: the organization's machine key.",
     )
 
 

@@ -51,11 +51,19 @@ class ApiKeysRepo(Protocol):
     """The ``ApiKeyRepository`` methods ``ApiKeyService`` calls."""
 
     async def create(
-        self, *, organization_id: str, role: Role, name: str, prefix: str, secret_hash: str
+        self,
+        *,
+        organization_id: str,
+        role: Role,
+        name: str,
+        prefix: str,
+        secret_hash: str,
+        owner_user_id: str | None = None,
     ) -> ApiKey: ...
     async def get(self, *, key_id: str) -> ApiKey | None: ...
     async def get_by_secret_hash(self, *, secret_hash: str) -> ApiKey | None: ...
     async def list_by_organization(self, *, organization_id: str) -> list[ApiKey]: ...
+    async def list_owned(self, *, organization_id: str, owner_user_id: str) -> list[ApiKey]: ...
     async def revoke(self, *, key_id: str, organization_id: str | None = None) -> ApiKey | None: ...
     async def touch(self, *, key_id: str, at: datetime) -> None: ...
 
@@ -80,20 +88,25 @@ class ApiKeyService:
         """The first ADMIN key of a new organization (nobody watches its keys yet)."""
         return await self._create_key(organization_id, Role.ADMIN, "initial admin key")
 
-    async def create_api_key(self, principal: Principal, role: Role, name: str) -> CreatedApiKey:
-        """Create a key in the caller's organization (ADMIN only)."""
+    async def create_api_key(
+        self, principal: Principal, role: Role, name: str, owner_user_id: str | None = None
+    ) -> CreatedApiKey:
+        """Create a key in the caller's organization (ADMIN only), optionally owned by a
+        member (``owner_user_id``, checked by the caller)."""
         require_role(principal, Role.ADMIN)
-        return await self.create_api_key_for(principal.organization_id, role, name)
+        return await self.create_api_key_for(
+            principal.organization_id, role, name, owner_user_id=owner_user_id
+        )
 
     async def create_api_key_for(
-        self, organization_id: str, role: Role, name: str
+        self, organization_id: str, role: Role, name: str, *, owner_user_id: str | None = None
     ) -> CreatedApiKey:
         """Create a key for an organization (operator path: CLI)."""
         await self._organizations.get_or_raise(organization_id=organization_id)
         name = name.strip() or f"{role.value.lower()} key"
         if len(name) > 200:
             raise ValidationFailed("name must be at most 200 characters", field=["name"])
-        created = await self._create_key(organization_id, role, name)
+        created = await self._create_key(organization_id, role, name, owner_user_id)
         await self._publish(created.key, KeyChange.CREATED)
         return created
 
@@ -113,6 +126,23 @@ class ApiKeyService:
             raise NotFound(f"API key {key_id} not found")
         await self._publish(key, KeyChange.REVOKED)
         return key
+
+    async def revoke_owned(self, organization_id: str, owner_user_id: str) -> list[ApiKey]:
+        """Revoke every key of the organization a person owns (they left it)."""
+        revoked = []
+        for key in await self._api_keys.list_owned(
+            organization_id=organization_id, owner_user_id=owner_user_id
+        ):
+            if key.active:
+                revoked.append(await self.revoke_api_key_by_id(key.id))
+        return revoked
+
+    async def list_owned(self, principal: Principal, owner_user_id: str) -> list[ApiKey]:
+        """The keys of the caller's organization a person owns (ADMIN only)."""
+        require_role(principal, Role.ADMIN)
+        return await self._api_keys.list_owned(
+            organization_id=principal.organization_id, owner_user_id=owner_user_id
+        )
 
     async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
         """The caller's organization's keys (ADMIN only)."""
@@ -148,14 +178,20 @@ class ApiKeyService:
         now = self._clock()
         if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
             await self._api_keys.touch(key_id=key.id, at=now)
-        return Principal(organization_id=key.organization_id, role=key.role, api_key_id=key.id)
+        return Principal(
+            organization_id=key.organization_id, role=key.role, api_key_id=key.id, key_name=key.name
+        )
 
     async def key_still_valid(self, principal: Principal) -> bool:
         """Whether the key a principal was authenticated with is still active."""
+        if principal.api_key_id is None:
+            return False
         key = await self._api_keys.get(key_id=principal.api_key_id)
         return key is not None and key.active and key.organization_id == principal.organization_id
 
-    async def _create_key(self, organization_id: str, role: Role, name: str) -> CreatedApiKey:
+    async def _create_key(
+        self, organization_id: str, role: Role, name: str, owner_user_id: str | None = None
+    ) -> CreatedApiKey:
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = await self._api_keys.create(
             organization_id=organization_id,
@@ -163,6 +199,7 @@ class ApiKeyService:
             name=name,
             prefix=secret[: len(KEY_PREFIX) + 6],
             secret_hash=hash_key(secret),
+            owner_user_id=owner_user_id,
         )
         return CreatedApiKey(key=key, secret=secret)
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 
 class Role(enum.StrEnum):
@@ -107,6 +108,7 @@ class ApiKey:
     created_at: datetime
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    owner_user_id: str | None = None  # a person's key: listed under them, revoked when they leave
 
     @property
     def active(self) -> bool:
@@ -115,12 +117,91 @@ class ApiKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Person:
+    """A person signed in with a session: who they are, as their identity provider said."""
+
+    user_id: str
+    display_name: str
+    email: str
+    atlassian_account_id: str | None = None
+
+
+class ActorKind(enum.StrEnum):
+    """Who acted: a person (a session), an API key (a machine), or Vigil itself."""
+
+    PERSON = "PERSON"
+    API_KEY = "API_KEY"
+    SYSTEM = "SYSTEM"
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """The authenticated caller: one API key of one organization."""
+    """The authenticated caller in one organization: an API key, or a person's session.
+
+    ``actor_id`` is what every "who acted" field stores (``decided_by``, ``created_by``,
+    ...): the API key id, or the person's user id. ``credential_id`` is what can be revoked
+    (the key, or the session) and what rate limits and open sockets are counted by.
+    """
 
     organization_id: str
     role: Role
-    api_key_id: str
+    api_key_id: str | None = None
+    person: Person | None = None
+    session_id: str | None = None
+    key_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.api_key_id is None) == (self.person is None):
+            raise ValueError("a principal is either an API key or a signed-in person")
+        if self.person is not None and self.session_id is None:
+            raise ValueError("a signed-in person acts through a session")
+
+    @property
+    def actor_id(self) -> str:
+        """The id stored as who acted: the key id or the person's user id."""
+        if self.person is not None:
+            return self.person.user_id
+        assert self.api_key_id is not None
+        return self.api_key_id
+
+    @property
+    def credential_id(self) -> str:
+        """The revocable credential behind the call: the session id or the key id."""
+        if self.session_id is not None:
+            return self.session_id
+        assert self.api_key_id is not None
+        return self.api_key_id
+
+    @property
+    def actor_kind(self) -> ActorKind:
+        """PERSON for a session, API_KEY for a key."""
+        return ActorKind.PERSON if self.person is not None else ActorKind.API_KEY
+
+    def describe(self) -> dict[str, Any]:
+        """Who this caller is, as evidence records it (format 3's ``actor``)."""
+        if self.person is not None:
+            return {
+                "kind": ActorKind.PERSON.value,
+                "id": self.person.user_id,
+                "name": self.person.display_name,
+                "email": self.person.email,
+                "atlassianAccountId": self.person.atlassian_account_id,
+            }
+        return {"kind": ActorKind.API_KEY.value, "id": self.api_key_id, "name": self.key_name}
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A decision a person or key made, recorded as evidence under the check it concerns
+    (an access decision, an exception, a policy approval): what, who, when, about what."""
+
+    organization_id: str
+    check_id: str
+    kind: str
+    actor: Mapping[str, Any]
+    at: datetime
+    details: Mapping[str, Any]
+    subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """The simulator's Starlette app: Atlassian's hosts addressed by path prefix on one port.
 
 /auth/...                          https://auth.atlassian.com
-/api/...                           https://api.atlassian.com
+/api/...                           https://api.atlassian.com (/api/me: the User Identity API)
+/oidc/...                          a small OpenID Connect provider (simulator/oidc.py)
 /api/ex/confluence/{cloudId}/wiki  Confluence via the gateway (Bearer)
 /site/{siteName}/...               https://{siteName}.atlassian.net (Basic)
 """
@@ -23,7 +24,8 @@ from simulator.context import Ctx
 from simulator.core import RequestMeta, Simulator
 from simulator.errors import error_for_route
 from simulator.middleware import FaultMiddleware
-from simulator.oauth import make_accessible_resources, make_authorize, make_token
+from simulator.oauth import make_accessible_resources, make_authorize, make_me, make_token
+from simulator.oidc import routes as oidc_routes
 from simulator.routing import (
     ADMIN_DIRECTORIES,
     ADMIN_DIRECTORY_USER,
@@ -95,6 +97,8 @@ def _routes(sim: Simulator) -> list[BaseRoute]:
         Route(
             "/api/oauth/token/accessible-resources", make_accessible_resources(sim), methods=["GET"]
         ),
+        Route("/api/me", make_me(sim), methods=["GET"]),
+        *oidc_routes(sim.oidc),
         Route("/api" + ADMIN_SEARCH, make_admin_search(sim), methods=["POST"]),
         # Admin API calls of remediation and change watch
         *_admin_routes(sim),

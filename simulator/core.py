@@ -19,6 +19,7 @@ from simulator.events import EventLog
 from simulator.faults import FaultConfig, Faults
 from simulator.generate import generate_site
 from simulator.model import Account
+from simulator.oidc import OidcIdP
 from simulator.org import Organization
 from simulator.ratelimit import QuotaTracker
 from simulator.routing import RouteInfo
@@ -105,6 +106,7 @@ class Simulator:
         self.org = Organization(self.credentials.org_id, self.sites.values())
         self.events = EventLog(seed)
         self.actions = Actions(self)
+        self.oidc = OidcIdP(self.clock, seed)
         self._pending: list[tuple[datetime, int, Callable[[], object]]] = []
         self._pending_seq = itertools.count()
         self._pending_lock = threading.Lock()
@@ -323,3 +325,4 @@ class Simulator:
         self.behaviour.reset()
         self.org.guard_standard = True
         self.events.reset_scripts()
+        self.oidc.reset()

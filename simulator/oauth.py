@@ -21,6 +21,7 @@ from simulator.tokens import TokenError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 AVATAR = "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/rocket.png"
+MAX_CHOICES = 50
 _PAGE = "<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
 
 
@@ -71,10 +72,33 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
     return uri + ("&" if "?" in uri else "?") + urlencode(params)
 
 
+def _people(sim: Simulator) -> list[tuple[str, str, str]]:
+    """``(account id, name, email)`` of the active people of the first site who can consent
+    (the operator admin first): the consent page's choice of test users."""
+    site = sim.site
+    default = sim.credentials.oauth_account_id
+    people = [
+        (a.account_id, a.display_name, a.email)
+        for a in site.accounts.values()
+        if a.account_type == "atlassian" and a.account_status == "active" and a.email
+    ]
+    people.sort(key=lambda p: (p[0] != default, p[1]))
+    return people[:MAX_CHOICES]
+
+
 def _consent_page(sim: Simulator, request: Request, auth: AuthorizeRequest) -> HTMLResponse:
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in auth.params.items()
+    )
+    who = "".join(
+        f'<option value="{html.escape(aid)}">{html.escape(name)} ({html.escape(email)})</option>'
+        for aid, name, email in _people(sim)
+    )
+    chooser = (
+        f'<label>Signed in to Atlassian as <select name="account_id">{who}</select></label><br>'
+        if who and "account_id" not in auth.params
+        else ""
     )
     sites = "".join(
         f'<label><input type="checkbox" name="site" value="{html.escape(s.name)}" checked>'
@@ -84,7 +108,7 @@ def _consent_page(sim: Simulator, request: Request, auth: AuthorizeRequest) -> H
     scopes = "".join(f"<li>{html.escape(s)}</li>" for s in sorted(auth.scopes))
     body = (
         f"<h1>Vigil is requesting access to your Atlassian account</h1><ul>{scopes}</ul>"
-        f'<form method="post" action="{html.escape(request.url.path)}">{hidden}{sites}'
+        f'<form method="post" action="{html.escape(request.url.path)}">{hidden}{chooser}{sites}'
         '<button name="decision" value="approve">Accept</button>'
         '<button name="decision" value="deny">Cancel</button></form>'
     )
@@ -218,3 +242,41 @@ def make_accessible_resources(sim: Simulator) -> Endpoint:
         )
 
     return resources
+
+
+def make_me(sim: Simulator) -> Endpoint:
+    """GET /me (Bearer, scope ``read:me``): the consenting account's public profile, with the
+    fields Atlassian documents for the User Identity API (docs/simulator.md)."""
+
+    async def me(request: Request) -> Response:
+        token = bearer_token(request)
+        grant = sim.tokens.grant_for_access_token(token) if token else None
+        if grant is None:
+            return gateway_error(401, "Unauthorized")
+        if "read:me" not in grant.scopes:
+            return gateway_error(401, "Unauthorized; scope does not match")
+        account = next(
+            (
+                s.get_account(grant.account_id)
+                for s in sim.sites.values()
+                if s.get_account(grant.account_id)
+            ),
+            None,
+        )
+        if account is None:
+            return gateway_error(404, "Not Found")
+        return json_response(
+            {
+                "account_type": account.account_type,
+                "account_id": account.account_id,
+                "email": account.email,
+                "name": account.display_name,
+                "picture": AVATAR,
+                "account_status": account.account_status,
+                "nickname": account.display_name.split(" ")[0],
+                "zoneinfo": "Etc/UTC",
+                "locale": "en-US",
+            }
+        )
+
+    return me

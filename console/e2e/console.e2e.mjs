@@ -2,7 +2,8 @@
 // running Vigil and the Confluence simulator. Started by tests/console/test_console_browser.py,
 // which seeds the organization and passes what it made in the environment:
 //   VIGIL_URL, VIGIL_ADMIN_KEY, VIGIL_VIEWER_KEY, OFFBOARD_PERSON_ID, OFFBOARD_ACCOUNT_ID,
-//   LINK_ACCOUNT_ID, LINK_ACCOUNT_NAME, LINK_PERSON_NAME, SITE_URL, SCREENSHOT_DIR, CHROMIUM (optional).
+//   LINK_ACCOUNT_ID, LINK_ACCOUNT_NAME, LINK_PERSON_NAME, SITE_URL, SIGNIN_PROVIDER_NAME,
+//   SIGNIN_PERSON_NAME, SCREENSHOT_DIR, CHROMIUM (optional).
 // Every wait is on a condition in the page (never a sleep); each screen is scanned with
 // axe-core (no serious or critical violation) and photographed at 1280 px.
 import { mkdirSync, readFileSync } from "node:fs";
@@ -128,17 +129,85 @@ try {
   page.on("console", (m) => m.type() === "error" && !/Failed to load resource/.test(m.text()) && pageErrors.push(m.text()));
   page.setDefaultTimeout(WAIT);
 
-  await step("sign in (a refused key, then the ADMIN key)", async () => {
+  // What the page can do with the session cookie alone: a query over HTTP (with the CSRF
+  // header the console sends) and a subscription over WebSocket. Each resolves to what Vigil
+  // answered: the status and `me`, and the first message after connection_init.
+  const cookieQuery = () =>
+    page.evaluate(async () => {
+      const response = await fetch("/graphql", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-vigil-csrf": "1" },
+        body: JSON.stringify({ query: "{ me { kind role user { displayName } } }" }),
+      });
+      return { status: response.status, body: await response.json() };
+    });
+  const cookieSubscription = () =>
+    page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const ws = new WebSocket(`${location.origin.replace(/^http/, "ws")}/graphql`, "graphql-transport-ws");
+          const seen = [];
+          ws.onopen = () => ws.send(JSON.stringify({ type: "connection_init", payload: {} }));
+          ws.onmessage = (event) => {
+            const message = JSON.parse(event.data);
+            seen.push(message.type);
+            if (message.type === "connection_ack") {
+              ws.send(JSON.stringify({ id: "1", type: "subscribe", payload: { query: "subscription { peopleChanged { totalCount } }" } }));
+              window.__pushNow?.();
+            }
+            if (message.type === "next") {
+              ws.close();
+              resolve({ seen, data: message.payload.data });
+            }
+          };
+          ws.onclose = (event) => resolve({ seen, code: event.code });
+        }),
+    );
+
+  await step("a person signs in through the identity provider's consent page (cookie only)", async () => {
     await page.goto(`${URL}/console/`);
     await heading("Sign in to Vigil");
     const load = await page.evaluate(() => performance.getEntriesByType("navigation")[0].loadEventEnd);
     console.log(`    first load of /console/: ${Math.round(load)} ms (informative, not asserted)`);
     await screen("sign in", "01-sign-in");
+    await page.getByRole("link", { name: `Sign in with ${env("SIGNIN_PROVIDER_NAME")}` }).click();
+    await page.waitForURL((u) => !u.pathname.startsWith("/console"));
+    await page.getByRole("radio", { name: new RegExp(env("SIGNIN_PERSON_NAME")) }).check();
+    await page.getByRole("button", { name: "Continue" }).click();
+    await heading("Overview");
+    await page.getByText(`${env("SIGNIN_PERSON_NAME")} · ADMIN`).waitFor();
+    await page.locator(".live--live").waitFor();
+    // Nothing secret in the page: the session is an HttpOnly cookie, no storage is used.
+    const kept = await page.evaluate(() => [document.cookie, sessionStorage.length, localStorage.length]);
+    if (kept[0].includes("vigil_session") || kept[1] !== 0 || kept[2] !== 0) throw new Error(`the page holds a secret: ${kept}`);
+    const query = await cookieQuery();
+    if (query.status !== 200 || query.body.data.me.kind !== "PERSON") throw new Error(`query with the cookie: ${JSON.stringify(query)}`);
+    // A change made through the API is pushed to the cookie's subscription.
+    await page.exposeFunction("__pushNow", () =>
+      gql(`mutation($people: [PersonInput!]!) { upsertPeople(input: $people) { created userErrors { code message } } }`, {
+        people: [{ email: "pushed@hr.example", name: "Pushed Person" }],
+      }),
+    );
+    const pushed = await cookieSubscription();
+    if (!pushed.data?.peopleChanged) throw new Error(`subscription with the cookie: ${JSON.stringify(pushed)}`);
+  });
+
+  await step("sign out: the cookie's query and subscription are refused", async () => {
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
+    await heading("Sign in to Vigil");
+    const query = await cookieQuery();
+    if (query.status !== 401 || query.body.errors[0].extensions.code !== "UNAUTHENTICATED") throw new Error(`after sign-out: ${JSON.stringify(query)}`);
+    const socket = await cookieSubscription();
+    if (socket.code !== 4403 || socket.data) throw new Error(`socket after sign-out: ${JSON.stringify(socket)}`);
+  });
+
+  await step("sign in with an API key (a refused key, then the ADMIN key)", async () => {
+    await page.getByText("Sign in with an API key (machines, CI)").click();
     await page.getByLabel("API key").fill("vgl_not-a-real-key");
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in with the key" }).click();
     await page.getByText("Your key was refused").waitFor();
     await page.getByLabel("API key").fill(ADMIN);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in with the key" }).click();
     await heading("Overview");
     if (page.url().includes(ADMIN)) throw new Error("the key is in the address");
     const stored = await page.evaluate(() => [sessionStorage.length, localStorage.length]);
@@ -351,8 +420,9 @@ try {
 
   await step("a VIEWER key sees no button it may not use", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByText("Sign in with an API key (machines, CI)").click();
     await page.getByLabel("API key").fill(VIEWER);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in with the key" }).click();
     await page.getByText("VIEWER key").waitFor(); // back on the screen where the ADMIN signed out
     await heading("Evidence");
     await nav("Integrations");

@@ -1,9 +1,10 @@
-// The console's shell: sign-in gate, the client for the signed-in key, navigation, focus
-// management between screens, and a live region announcing pushed changes.
+// The console's shell: sign-in gate (a person's session cookie, or an API key), the client
+// for that credential, navigation, focus management between screens, and a live region
+// announcing pushed changes.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Provider } from "urql";
 import { Empty } from "./components/ui";
-import { clearKey, loadKey, saveKey } from "./lib/auth";
+import { clearKey, loadKey, saveKey, SESSION, signInRefusal, signOutSession, type Credential } from "./lib/auth";
 import { createConsoleClient, type ConsoleClient, type LiveState } from "./lib/client";
 import { problemFrom, type Problem } from "./lib/errors";
 import { roleDescription } from "./lib/roles";
@@ -20,15 +21,21 @@ import { MeQuery, oauthReturnFrom, SessionContext, type Me, type OAuthReturn, ty
 
 type State =
   | { phase: "signedOut"; notice: Problem | null }
-  | { phase: "checking"; key: string }
-  | { phase: "signedIn"; key: string; me: Me; console: ConsoleClient };
+  | { phase: "checking"; credential: Credential }
+  | { phase: "signedIn"; credential: Credential; me: Me; console: ConsoleClient };
 
 const INITIAL_LIVE: LiveState = { status: "connecting", problem: null, epoch: 0 };
 
 export function App() {
   const [state, setState] = useState<State>(() => {
+    const refused = signInRefusal(window.location.search);
+    if (refused) {
+      window.history.replaceState(null, "", window.location.pathname);
+      return { phase: "signedOut", notice: { kind: "unauthenticated", title: "You could not sign in", detail: refused } };
+    }
     const key = loadKey();
-    return key ? { phase: "checking", key } : { phase: "signedOut", notice: null };
+    // Without a key, a session cookie may be there (the page cannot see it): ask Vigil.
+    return { phase: "checking", credential: key ? { kind: "key", key } : SESSION };
   });
   const [live, setLive] = useState<LiveState>(INITIAL_LIVE);
   const current = useRef<ConsoleClient | null>(null);
@@ -42,17 +49,18 @@ export function App() {
   }, []);
 
   const signIn = useCallback(
-    async (key: string) => {
-      setState({ phase: "checking", key });
+    async (credential: Credential) => {
+      setState({ phase: "checking", credential });
       current.current?.dispose();
       let refused: Problem | null = null;
       // The callbacks can run while createConsoleClient is still building (the socket opens
       // at once): they compare against `holder`, filled right after.
-      const holder: { made: ConsoleClient | null } = { made: null };
-      const made = createConsoleClient(key, {
+      const holder: { made: ConsoleClient | null; confirmed: boolean } = { made: null, confirmed: false };
+      const made = createConsoleClient(credential, {
         onRefused: (problem) => {
           refused = problem;
-          if (holder.made && current.current === holder.made) signOut(problem);
+          // Before `me` answered, the check below reports it (or, with no session, nothing).
+          if (holder.confirmed && current.current === holder.made) signOut(problem);
         },
         onLive: (s) => {
           if (holder.made === null || current.current === holder.made) setLive(s);
@@ -63,28 +71,44 @@ export function App() {
       const result = await made.client.query(MeQuery, {}, { requestPolicy: "network-only" }).toPromise();
       if (current.current !== made) return;
       if (result.data?.me) {
-        saveKey(key);
-        setState({ phase: "signedIn", key, me: result.data.me, console: made });
+        holder.confirmed = true;
+        if (credential.kind === "key") saveKey(credential.key);
+        setState({ phase: "signedIn", credential, me: result.data.me, console: made });
       } else {
         made.dispose();
         current.current = null;
         clearKey();
-        setState({ phase: "signedOut", notice: refused ?? problemFrom(result.error) });
+        // No session is no news: the sign-in screen is where a person starts.
+        const quiet = credential.kind === "session" && result.error?.response?.status === 401;
+        setState({ phase: "signedOut", notice: quiet ? null : (refused ?? problemFrom(result.error)) });
       }
     },
     [signOut],
   );
 
   useEffect(() => {
-    if (state.phase === "checking" && current.current === null) void signIn(state.key);
-    // Only on start: a stored key is checked once.
+    if (state.phase === "checking" && current.current === null) void signIn(state.credential);
+    // Only on start: a stored key, or the session cookie, is checked once.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   if (state.phase === "signedIn") {
     return <Shell state={state} live={live} signOut={signOut} />;
   }
-  return <SignIn onSubmit={(k) => void signIn(k)} problem={state.phase === "signedOut" ? state.notice : null} busy={state.phase === "checking"} />;
+  if (state.phase === "checking" && state.credential.kind === "session") {
+    return (
+      <main id="main" className="signin" tabIndex={-1}>
+        <p className="muted">Checking whether you are signed in…</p>
+      </main>
+    );
+  }
+  return (
+    <SignIn
+      onSubmit={(key) => void signIn({ kind: "key", key })}
+      problem={state.phase === "signedOut" ? state.notice : null}
+      busy={state.phase === "checking"}
+    />
+  );
 }
 
 const NAV: Array<{ to: string; label: string; match: Route["name"][] }> = [
@@ -97,6 +121,11 @@ const NAV: Array<{ to: string; label: string; match: Route["name"][] }> = [
 ];
 
 function Shell({ state, live, signOut }: { state: Extract<State, { phase: "signedIn" }>; live: LiveState; signOut: (p?: Problem | null) => void }) {
+  const person = state.credential.kind === "session";
+  const leave = (everywhere: boolean) => {
+    if (person) void signOutSession(everywhere).then(() => signOut(null));
+    else signOut(null);
+  };
   const { path, search } = useLocation();
   const route = matchRoute(path);
   const [announcement, setAnnouncement] = useState("");
@@ -112,7 +141,7 @@ function Shell({ state, live, signOut }: { state: Extract<State, { phase: "signe
   }, []);
   const session: Session = useMemo(
     () => ({
-      key: state.key,
+      credential: state.credential,
       me: state.me,
       client: state.console.client,
       live,
@@ -149,11 +178,16 @@ function Shell({ state, live, signOut }: { state: Extract<State, { phase: "signe
           <span className="org">{state.me.organization.name}</span>
           <LiveIndicator live={live} />
           <span className="who" title={roleDescription(state.me.role)}>
-            {state.me.role} key
+            {state.me.user ? `${state.me.user.displayName} · ${state.me.role}` : `${state.me.role} key`}
           </span>
-          <button type="button" className="secondary" onClick={() => signOut(null)}>
+          <button type="button" className="secondary" onClick={() => leave(false)}>
             Sign out
           </button>
+          {person && (
+            <button type="button" className="secondary" onClick={() => leave(true)}>
+              Sign out everywhere
+            </button>
+          )}
         </header>
         <div className="layout">
           <nav className="sidenav" aria-label="Main">

@@ -1,25 +1,31 @@
-// Who is signed in (the API key's organization and role), the live connection's state, and
-// an announcer for screen readers; every screen reads them through useSession().
+// Who is signed in (a person or an API key, the organization and role), the live
+// connection's state, and an announcer for screen readers; every screen reads them through
+// useSession().
 import { createContext, useContext } from "react";
 import type { Client } from "@urql/core";
 import { graphql } from "./gql";
-import type { Framework, Role } from "./gql/graphql";
+import type { ActorKind, Framework, Role } from "./gql/graphql";
+import type { Credential } from "./lib/auth";
 import type { LiveState } from "./lib/client";
 import type { Problem } from "./lib/errors";
 
 export const MeQuery = graphql(`
   query Me {
     me {
+      kind
       role
       apiKeyId
+      user { id displayName email }
       organization { id name frameworks }
     }
   }
 `);
 
 export interface Me {
+  kind: ActorKind;
   role: Role;
-  apiKeyId: string;
+  apiKeyId?: string | null;
+  user?: { id: string; displayName: string; email: string } | null;
   organization: { id: string; name: string; frameworks: Framework[] };
 }
 
@@ -30,7 +36,7 @@ export interface OAuthReturn {
 }
 
 export interface Session {
-  key: string;
+  credential: Credential;
   me: Me;
   client: Client;
   live: LiveState;

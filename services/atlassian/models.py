@@ -70,3 +70,19 @@ class Site:
     url: str
     scopes: tuple[str, ...]
     avatar_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AtlassianProfile:
+    """``GET https://api.atlassian.com/me`` (User Identity API, scope ``read:me``): the fields
+    Vigil reads of the documented ``account_type``, ``account_id``, ``email``, ``name``,
+    ``picture``, ``account_status``, ``nickname``, ``zoneinfo``, ``locale`` and
+    ``extended_profile`` (docs/signin.md)."""
+
+    account_id: str
+    email: str | None
+    name: str
+    account_status: str | None
+    account_type: str | None
+    # Not documented: taken into account only when present (docs/signin.md).
+    email_verified: bool | None = None

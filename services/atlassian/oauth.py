@@ -26,7 +26,7 @@ from services.atlassian.errors import (
     OAuthUnavailable,
     error_for_response,
 )
-from services.atlassian.models import OAuthApp, Site, TokenSet
+from services.atlassian.models import AtlassianProfile, OAuthApp, Site, TokenSet
 from services.clock import Clock, utcnow
 from services.confluence import paths
 
@@ -75,6 +75,7 @@ class AtlassianOAuth:
         self._token_url = auth_base_url.rstrip("/") + paths.OAUTH_TOKEN
         self._auth_base = auth_base_url.rstrip("/")
         self._resources_url = api_base_url.rstrip("/") + paths.ACCESSIBLE_RESOURCES
+        self._me_url = api_base_url.rstrip("/") + paths.ME
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -115,6 +116,28 @@ class AtlassianOAuth:
         if not isinstance(data, list):
             raise OAuthError("accessible-resources: expected a JSON list")
         return [_site(item) for item in data if isinstance(item, dict) and item.get("id")]
+
+    async def me(self, access_token: str) -> AtlassianProfile:
+        """The profile of the person the token acts for (scope ``read:me``)."""
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        response = await self._send("GET", self._me_url, headers=headers)
+        if response.status_code == 401:
+            raise InvalidToken("access token refused by /me", status=401)
+        if response.status_code >= 400:
+            raise error_for_response(response.status_code, response.content, (access_token,))
+        data = _json(response)
+        if not isinstance(data, dict) or not isinstance(data.get("account_id"), str):
+            raise OAuthError("/me: expected an object with account_id")
+        email, name = data.get("email"), data.get("name")
+        verified = data.get("email_verified")
+        return AtlassianProfile(
+            account_id=data["account_id"],
+            email=email if isinstance(email, str) and email else None,
+            name=name if isinstance(name, str) and name else data["account_id"],
+            account_status=_opt_str(data.get("account_status")),
+            account_type=_opt_str(data.get("account_type")),
+            email_verified=verified if isinstance(verified, bool) else None,
+        )
 
     async def _token_request(
         self, app: OAuthApp, body: dict[str, str], secrets: tuple[str, ...] = ()
@@ -162,6 +185,10 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError as exc:
         raise OAuthUnavailable("OAuth server sent an invalid JSON body") from exc
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _site(item: dict[str, Any]) -> Site:

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Protocol
 
 from services.api_keys import require_role
-from services.callbacks import OnChange, ignore_change
+from services.callbacks import OnAction, OnChange, ignore_action, ignore_change
 from services.check_exceptions.models import MAX_DURATION, CheckException
 from services.clock import Clock, utc_ms, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
-from services.models import Principal, Role
+from services.models import Action, Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 
 MAX_REASON = 2000
@@ -97,8 +97,12 @@ class ExceptionService:
         check_ids: Callable[[], Collection[str]],
         failing: FailingItems | None = None,
         on_exceptions_changed: OnChange = ignore_change,
+        on_action: OnAction = ignore_action,
         clock: Clock = utcnow_ms,
     ) -> None:
+        """``on_action`` is told every exception created or revoked (who, why, until when):
+        the composition root seals them into the check's evidence chain."""
+        self._on_action = on_action
         self._repo = repo
         self._active = ActiveExceptions(repo)
         self._check_ids = check_ids
@@ -137,11 +141,33 @@ class ExceptionService:
             resource_id=resource_id,
             reason=reason,
             expires_at=expires_at,
-            by=principal.api_key_id,
+            by=principal.actor_id,
             at=now,
         )
+        await self._record(principal, "exception-created", created, now)
         await self._on_exceptions_changed(org)
         return created
+
+    async def _record(
+        self, principal: Principal, kind: str, exception: CheckException, at: datetime
+    ) -> None:
+        details = {
+            "exceptionId": exception.id,
+            "resourceId": exception.resource_id,
+            "reason": exception.reason,
+            "expiresAt": exception.expires_at,
+        }
+        await self._on_action(
+            Action(
+                organization_id=principal.organization_id,
+                check_id=exception.check_id,
+                kind=kind,
+                actor=principal.describe(),
+                at=at,
+                details=details,
+                subjects=(exception.resource_id,),
+            )
+        )
 
     async def _ensure_failing(self, org: str, check_id: str, resource_id: str) -> None:
         """An exception accepts one *failing* item: a typo must not be accepted silently."""
@@ -158,18 +184,16 @@ class ExceptionService:
     async def revoke(self, principal: Principal, exception_id: str) -> CheckException:
         """End an exception now (ADMIN); the item fails again at once if it still fails."""
         require_role(principal, Role.ADMIN)
-        org = principal.organization_id
+        org, now = principal.organization_id, self._clock()
         revoked = await self._repo.revoke(
-            organization_id=org,
-            exception_id=exception_id,
-            by=principal.api_key_id,
-            at=self._clock(),
+            organization_id=org, exception_id=exception_id, by=principal.actor_id, at=now
         )
         if revoked is None:
             existing = await self._repo.get(organization_id=org, exception_id=exception_id)
             if existing is None:
                 raise NotFound(f"exception {exception_id} not found", field=["id"])
             raise Conflict(f"exception {exception_id} is already revoked", field=["id"])
+        await self._record(principal, "exception-revoked", revoked, revoked.revoked_at or now)
         await self._on_exceptions_changed(org)
         return revoked
 

@@ -26,6 +26,8 @@ OAUTH_AUTHORIZE = "/authorize"
 OAUTH_TOKEN = "/oauth/token"
 # ... and to the API base (https://api.atlassian.com).
 ACCESSIBLE_RESOURCES = "/oauth/token/accessible-resources"
+# The User Identity API (scope read:me): the signed-in person's public profile.
+ME = "/me"
 ADMIN_DIRECTORY_USERS_SEARCH = "/admin/v2/orgs/{org_id}/directories/-/users/search"
 ADMIN_DIRECTORIES = "/admin/v2/orgs/{org_id}/directories"
 ADMIN_ROLE_ASSIGNMENTS = (

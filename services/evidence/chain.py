@@ -7,9 +7,13 @@ of the body, which itself holds ``sequence`` and ``prevHash`` (the previous reco
 HMAC-SHA256(key, sha256 hex as ASCII) under ``VIGIL_EVIDENCE_HMAC_KEY``, a key that is
 never stored in the database: whoever can write the database cannot re-sign an edit.
 
-Records are sealed in body format 2 (ADR 011): the long lists are references to chunks
-(``services.evidence.chunks``), so a body stays a few kilobytes whatever the population.
-Format 1 bodies (lists inline) were written before and keep verifying.
+Records are sealed in body format 3: format 2's chunked lists (ADR 011: the long lists are
+references to chunks, ``services.evidence.chunks``, so a body stays a few kilobytes whatever
+the population) plus ``actor``, who caused the record: a person (``kind: PERSON``, their user
+id, display name, email and Atlassian account id when they signed in with Atlassian), an API
+key (``API_KEY``, its id and name) or Vigil itself (``SYSTEM``: the check engine concluding,
+the operator CLI). Format 1 (lists inline) and format 2 bodies were written before and keep
+verifying.
 """
 
 from __future__ import annotations
@@ -27,8 +31,19 @@ from services.crypto import KeyConfigError, generate_key, parse_key
 from services.evidence.models import EvidenceEntry, EvidenceRecord
 
 GENESIS_HASH = "0" * 64
-BODY_VERSION = 2  # lists in chunks (ADR 011); 1: lists inline (ADR 006), still verified
-BODY_VERSIONS = (1, 2)
+BODY_VERSION = 3  # 2 + who acted; 2: lists in chunks (ADR 011); 1: lists inline (ADR 006)
+BODY_VERSIONS = (1, 2, 3)
+CHUNKED_VERSIONS = (2, 3)  # bodies whose long lists are references to chunks
+ACTOR_KINDS = ("PERSON", "API_KEY", "SYSTEM")
+#: The actor of what Vigil does by itself (a check outcome the engine concluded).
+SYSTEM_ACTOR: dict[str, Any] = {"kind": "SYSTEM", "id": "vigil", "name": "Vigil"}
+
+
+def chunked(version: object) -> bool:
+    """Whether a body of this format version holds its long lists as chunk references."""
+    return version in CHUNKED_VERSIONS and not isinstance(version, bool)
+
+
 KEY_NAME = "VIGIL_EVIDENCE_HMAC_KEY"
 
 
@@ -163,6 +178,7 @@ def seal(
             "snapshot": snapshot,
             "result": entry.result,
             "population": entry.population,
+            "actor": dict(entry.actor) if entry.actor is not None else SYSTEM_ACTOR,
         }
     )
     digest = sha256_hex(body)

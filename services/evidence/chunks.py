@@ -203,7 +203,7 @@ class ChunkStore(Protocol):
 async def expand(body: Mapping[str, Any], lists: ListReader) -> dict[str, Any]:
     """A format-2 body with each reference replaced by its list read back (checked): the
     record as format 1 would have held it. A format-1 body is returned as it is."""
-    if body.get("version") != 2:
+    if body.get("version") not in (2, 3):  # formats with chunked lists (chain.CHUNKED_VERSIONS)
         return dict(body)
     out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in body.items()}
     for parent, name in LIST_PATHS:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.evidence.chain import chunked
 from services.evidence.chunks import ChunkProblem, ListReader, ListRef, list_length, refs_of
 from services.evidence.models import EvidenceRecord
 
@@ -72,7 +73,7 @@ async def json_chunks(
         buffer.append(("" if first else ",") + "\n" + _json_record(record))
         size += len(buffer[-1])
         first = False
-        if record.format_version() == 2:
+        if chunked(record.format_version()):
             refs.update((ref.root, ref) for _, ref in refs_of(record.content()) if ref)
         if size >= CHUNK_BYTES:
             yield "".join(buffer).encode()

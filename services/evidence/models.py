@@ -65,6 +65,10 @@ class EvidenceEntry:
     # id is derived from it and the store refuses a second record with the same id (what an
     # action records once whatever crashes; remediation: one per action attempt).
     unique_key: str | None = None
+    # Who caused the record (format 3): ``{"kind": "PERSON"|"API_KEY"|"SYSTEM", "id", ...}``
+    # as sealed, or only ``actor_id`` for the evidence service to describe; neither: SYSTEM.
+    actor: Mapping[str, Any] | None = None
+    actor_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +95,8 @@ class EvidenceRecord:
         return parsed if isinstance(parsed, dict) else {}
 
     def format_version(self) -> int | None:
-        """The body's ``version`` (1: lists inline; 2: lists in chunks), None if unreadable."""
+        """The body's ``version`` (1: lists inline; 2: lists in chunks; 3: and who acted), None
+        if unreadable."""
         version = self.content().get("version")
         return version if isinstance(version, int) and not isinstance(version, bool) else None
 

@@ -22,11 +22,13 @@ from typing import Any, Protocol
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, iso_utc, seal
+from services.evidence.chain import chunked as chunked_format
 from services.evidence.chunks import (
     ChunkProblem,
     ChunkStore,
     ListReader,
     ListRef,
+    chunk_values,
     expand,
     refs_of,
 )
@@ -53,7 +55,7 @@ from services.evidence.verify import (
 )
 from services.ids import new_id
 from services.integrations.models import Integration
-from services.models import Principal
+from services.models import Action, Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,8 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 # (check id, evidence record id) of every current check result of an organization.
 Anchors = Callable[[str], Awaitable[list[tuple[str, str]]]]
+# Who an actor id is, as evidence records it: (organization id, actor id) -> actor.
+DescribeActor = Callable[[str, str], Awaitable[Mapping[str, Any]]]
 MAX_ATTEMPTS = 50
 CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
 # Lists this process stored (organization, root): appending another record over the same
@@ -101,10 +105,12 @@ class EvidenceService:
         chunks: ChunkStore,
         check_ids: Callable[[], Collection[str]],
         anchors: Anchors | None = None,
+        actors: DescribeActor | None = None,
         clock: Clock = utcnow_ms,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._repo = repo
+        self._actors = actors
         self._key = key
         self._chunks = chunks
         self._check_ids = check_ids
@@ -116,12 +122,16 @@ class EvidenceService:
         self.blobs_written = 0  # for tests and benchmarks
 
     async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
-        """Store ``entry``'s lists, then seal it as the next record of its organization's chain.
+        """Store ``entry``'s lists, then seal it as the next record of its organization's chain
+        (its ``actor_id`` described as who acted).
 
         An entry with a ``unique_key`` is recorded at most once: its record id is derived
         from the key, so when that record is already stored (a writer that died before it
         could say so) it is returned and nothing is appended — the store's unique ``_id``
         decides, across processes."""
+        if entry.actor is None and entry.actor_id is not None and self._actors is not None:
+            actor = await self._actors(entry.organization_id, entry.actor_id)
+            entry = replace(entry, actor=actor)
         await self._store_lists(entry)
         record_id = keyed_record_id(entry) if entry.unique_key is not None else None
         lock = self._locks.setdefault(entry.organization_id, asyncio.Lock())
@@ -166,6 +176,22 @@ class EvidenceService:
                 )
                 return record
         raise Conflict("evidence could not be appended: too many concurrent writers")
+
+    async def record_action(self, action: Action) -> EvidenceRecord:
+        """Seal a decision (who, what, when, about which items) into the chain, under the
+        check it concerns."""
+        subjects = chunk_values([{"resourceId": s} for s in action.subjects])
+        return await self.record(
+            EvidenceEntry(
+                organization_id=action.organization_id,
+                check_id=action.check_id,
+                evaluated_at=action.at,
+                result={"kind": action.kind, **action.details},
+                population={"kind": action.kind, "items": subjects.ref()},
+                lists=(subjects,),
+                actor=action.actor,
+            )
+        )
 
     async def _store_lists(self, entry: EvidenceEntry) -> None:
         org = entry.organization_id
@@ -242,6 +268,17 @@ class EvidenceService:
                 status.broken.problem.value,
             )
         return status
+
+    async def actors_summary(self, principal: Principal) -> list[str]:
+        """Who caused the organization's records (format 3), one line each with a count:
+        ``Ada Lovelace <ada@acme.example> (PERSON, Atlassian 5570…): 3 records``."""
+        counts: dict[str, int] = {}
+        async for record in self._repo.iter_chain(organization_id=principal.organization_id):
+            actor = record.content().get("actor")
+            if isinstance(actor, dict) and actor.get("kind") != "SYSTEM":
+                line = _actor_line(actor)
+                counts[line] = counts.get(line, 0) + 1
+        return [f"{line}: {n} record{'s' if n != 1 else ''}" for line, n in counts.items()]
 
     async def _check_anchors(self, org: str, status: ChainStatus) -> ChainStatus:
         assert self._anchors is not None
@@ -341,10 +378,19 @@ async def _verify_window(
     return True
 
 
+def _actor_line(actor: Mapping[str, Any]) -> str:
+    name = actor.get("name") or actor.get("id")
+    if actor.get("kind") == "PERSON":
+        atlassian = actor.get("atlassianAccountId")
+        extra = f", Atlassian account {atlassian}" if atlassian else ""
+        return f"{name} <{actor.get('email')}> (person{extra})"
+    return f"{name} (API key {actor.get('id')})"
+
+
 def _list_refs(record: EvidenceRecord) -> list[tuple[str, ListRef | None]]:
     """The list references of a format-2 record (none for format 1)."""
     body = record.content()
-    return refs_of(body) if body.get("version") == 2 else []
+    return refs_of(body) if chunked_format(body.get("version")) else []
 
 
 async def _check_lists(

@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.evidence.chain import BODY_VERSIONS, GENESIS_HASH, EvidenceKey, sha256_hex
+from services.evidence.chain import (
+    ACTOR_KINDS,
+    BODY_VERSIONS,
+    GENESIS_HASH,
+    EvidenceKey,
+    chunked,
+    sha256_hex,
+)
 from services.evidence.chunks import refs_of
 from services.evidence.models import ChainHead, EvidenceRecord
 
@@ -147,7 +154,12 @@ class ChainVerifier:
         if version not in BODY_VERSIONS or isinstance(version, bool):
             message = f"the body's format version {version!r} is not one this deployment knows"
             return _broken(seq, rid, LinkProblem.MALFORMED, message)
-        if version == 2:
+        if version == 3:
+            actor = body.get("actor")
+            if not isinstance(actor, dict) or actor.get("kind") not in ACTOR_KINDS:
+                message = "the body does not say who acted (actor)"
+                return _broken(seq, rid, LinkProblem.MALFORMED, message)
+        if chunked(version):
             places = refs_of(body)
             bad = [place for place, ref in places if ref is None]
             if bad or not places:

@@ -160,7 +160,7 @@ class IdentityService:
         return replace(
             identity,
             method=IdentityMethod.MANUAL,
-            decided_by=principal.api_key_id,
+            decided_by=principal.actor_id,
             decided_at=self._clock(),
         )
 

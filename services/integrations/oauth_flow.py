@@ -251,7 +251,7 @@ class OAuthFlow:
                 auth_method=AuthMethod.OAUTH,
                 status=IntegrationStatus.PENDING_AUTHORIZATION,
                 sync_interval_minutes=self._svc.sync_interval_minutes,
-                connected_by=principal.api_key_id,
+                connected_by=principal.actor_id,
             )
         except AlreadyExists:
             raise AlreadyConnected(

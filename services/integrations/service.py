@@ -332,7 +332,7 @@ class IntegrationService:
                 sync_interval_minutes=self.sync_interval_minutes,
                 site=site,
                 connected_at=utcnow_ms(),
-                connected_by=principal.api_key_id,
+                connected_by=principal.actor_id,
                 **fields,
             )
         except AlreadyExists:

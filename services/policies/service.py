@@ -13,16 +13,20 @@ from datetime import datetime
 from typing import Protocol
 
 from services.api_keys import require_role
-from services.callbacks import OnChange, ignore_change
+from services.callbacks import OnAction, OnChange, ignore_action, ignore_change
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
-from services.models import Principal, Role
+from services.models import Action, Principal, Role
 from services.policies.catalogue import PolicyType, matching_types, normalise_title
 from services.policies.models import PolicyDocument, PolicyRequirement
 from services.policies.state import PolicyStateLoader
 
 log = logging.getLogger(__name__)
+
+#: The check whose evidence chain holds policy approvals (services/checks/policy/
+#: document_setup.py; named here: the checks import this package).
+DOCUMENT_SETUP_CHECK = "confluence-document-setup"
 
 MAX_PAGE_ID = 100
 
@@ -74,8 +78,12 @@ class PolicyService:
         *,
         policies: PolicyDocumentsRepo,
         on_policies_changed: OnChange = ignore_change,
+        on_action: OnAction = ignore_action,
         clock: Clock = utcnow_ms,
     ) -> None:
+        """``on_action`` is told every approval (who, which page, when): the composition root
+        seals it into the document-setup check's evidence chain."""
+        self._on_action = on_action
         self._policies = policies
         self._loader = loader
         self._on_policies_changed = on_policies_changed
@@ -118,7 +126,7 @@ class PolicyService:
             policy_type=policy_type,
             page_id=page_id,
             title=page.title,
-            by=principal.api_key_id,
+            by=principal.actor_id,
             at=self._clock(),
         )
         return await self._report_change(org, policy_type)
@@ -126,12 +134,24 @@ class PolicyService:
     async def approve(self, principal: Principal, policy_type: PolicyType) -> PolicyRequirement:
         """Make the type's mapped document ACTIVE (ADMIN)."""
         require_role(principal, Role.ADMIN)
-        org = principal.organization_id
+        org, now = principal.organization_id, self._clock()
         approved = await self._policies.approve(
-            organization_id=org, policy_type=policy_type, by=principal.api_key_id, at=self._clock()
+            organization_id=org, policy_type=policy_type, by=principal.actor_id, at=now
         )
         if approved is None:
             raise NotFound(f"{policy_type.value} has no mapped document", field=["input"])
+        details = {"policyType": policy_type.value, "pageId": approved.page_id}
+        await self._on_action(
+            Action(
+                organization_id=org,
+                check_id=DOCUMENT_SETUP_CHECK,
+                kind="policy-approved",
+                actor=principal.describe(),
+                at=now,
+                details=details,
+                subjects=(approved.page_id,),
+            )
+        )
         return await self._report_change(org, policy_type)
 
     async def unmap(self, principal: Principal, policy_type: PolicyType) -> PolicyRequirement:

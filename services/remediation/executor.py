@@ -545,6 +545,7 @@ def evidence_entry(action: RemediationAction, now: datetime) -> EvidenceEntry:
         integration_id=action.integration_id,
         lists=(accounts,),
         unique_key=evidence_key(action),
+        actor_id=action.approved_by,  # who approved: described by the evidence service
     )
 
 

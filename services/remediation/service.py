@@ -144,7 +144,7 @@ class RemediationService:
         # reason is gone): it is returned as it is, never called again.
         wanted = [planned[i] for i in ids if i in planned]
         approved = await self._remediations.approve(
-            wanted, approved_by=principal.api_key_id, now=self._clock()
+            wanted, approved_by=principal.actor_id, now=self._clock()
         )
         self.start(principal.organization_id)
         by_id = {a.id: a for a in approved} | {i: a for i, a in stored.items() if i not in planned}

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from services.api_keys import require_role
-from services.callbacks import OnReviewChange, ignore_review_change
+from services.callbacks import OnAction, OnReviewChange, ignore_action, ignore_review_change
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, subscribe_now, topic_for
 from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
-from services.models import AccountStatus, DirectoryStatus, Principal, Role
+from services.models import AccountStatus, Action, DirectoryStatus, Principal, Role
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.reviews.models import (
     AccessDecision,
@@ -35,6 +35,10 @@ NO_ACCESS = frozenset({AccountStatus.INACTIVE, AccountStatus.CLOSED})
 
 #: Bus channel of review changes (``{"review_id"}``), per organization.
 REVIEWS_CHANNEL = "reviews"
+#: The check whose evidence chain holds the decisions of reviews (``confluence-access-review-
+#: completed``, services/checks/access/review_completed.py; named here: the checks import
+#: this package).
+REVIEW_CHECK = "confluence-access-review-completed"
 
 
 class AccessReviewsRepo(Protocol):
@@ -95,9 +99,13 @@ class AccessReviewService:
         access_reviews: AccessReviewsRepo,
         critical_systems: CriticalSystemsRepo,
         on_review_changed: OnReviewChange = ignore_review_change,
+        on_action: OnAction = ignore_action,
         clock: Clock = utcnow_ms,
     ) -> None:
+        """``on_action`` is told every start, decision and completion (who, what, when): the
+        composition root seals them into the evidence chain."""
         self._access_reviews = access_reviews
+        self._on_action = on_action
         self._critical_systems = critical_systems
         self._directory = directory
         self._on_review_changed = on_review_changed
@@ -131,7 +139,7 @@ class AccessReviewService:
             organization_id=org,
             critical_system_id=system.id,
             due_at=due_at,
-            started_by=principal.api_key_id,
+            started_by=principal.actor_id,
             snapshot_id=current.snapshot.snapshot_id,
             entries=entries,
         )
@@ -141,6 +149,8 @@ class AccessReviewService:
                 field=["input", "criticalSystemId"],
                 code="REVIEW_OPEN",
             )
+        details = {"reviewId": review.id, "criticalSystemId": system.id, "dueAt": due_at}
+        await self._record(principal, "access-review-started", review.started_at, details)
         await self._on_review_changed(org, review.id)
         return review
 
@@ -164,11 +174,21 @@ class AccessReviewService:
             entry_id=entry.id,
             decision=decision,
             note=note,
-            decided_by=principal.api_key_id,
+            decided_by=principal.actor_id,
             at=self._clock(),
         )
         if decided is None:
             raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
+        details = {
+            "reviewId": decided.review_id,
+            "entryId": decided.id,
+            "accountId": decided.account_id,
+            "accountName": decided.display_name,
+            "decision": decision.value,
+            "note": note,
+        }
+        at = decided.decided_at or self._clock()
+        await self._record(principal, "access-decision", at, details, (decided.account_id,))
         await self._on_review_changed(org, decided.review_id)
         return decided
 
@@ -197,15 +217,41 @@ class AccessReviewService:
             note = self._remaining_note(mark_remaining_as, note)
         completed = await reviews.complete(
             review_id=review.id,
-            completed_by=principal.api_key_id,
+            completed_by=principal.actor_id,
             at=self._clock(),
             mark_remaining=mark_remaining_as,
             note=note,
         )
         if completed is None:
             raise Conflict("the review is already completed", code="REVIEW_COMPLETED")
+        details = {
+            "reviewId": completed.id,
+            "markRemainingAs": mark_remaining_as.value if mark_remaining_as else None,
+            "note": note,
+        }
+        at = completed.completed_at or self._clock()
+        await self._record(principal, "access-review-completed", at, details)
         await self._on_review_changed(org, completed.id)
         return completed
+
+    async def _record(
+        self,
+        principal: Principal,
+        kind: str,
+        at: datetime,
+        details: Mapping[str, object],
+        subjects: tuple[str, ...] = (),
+    ) -> None:
+        action = Action(
+            organization_id=principal.organization_id,
+            check_id=REVIEW_CHECK,
+            kind=kind,
+            actor=principal.describe(),
+            at=at,
+            details=details,
+            subjects=subjects,
+        )
+        await self._on_action(action)
 
     async def get(self, principal: Principal, review_id: str) -> AccessReview | None:
         """One review of the caller's organization."""

@@ -30,10 +30,12 @@ from services.store.policies import PolicyDocumentRepository
 from services.store.rate_limits import RateLimitRepository
 from services.store.remediations import RemediationRepository
 from services.store.revisions import RevisionRepository
+from services.store.sessions import SessionRepository
 from services.store.snapshot_data import SnapshotDataRepository
 from services.store.snapshot_queries import SnapshotQueryRepository
 from services.store.sync_leases import LeaseRepository
 from services.store.sync_runs import SyncRunRepository
+from services.store.users import InvitationRepository, MembershipRepository, UserRepository
 
 
 class Store:
@@ -52,6 +54,7 @@ class Store:
         max_document_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES,
     ) -> None:
         self._client = client
+        self.db_name = db_name
         self.guard = DocumentGuard(max_document_bytes)
         self._db = GuardedDatabase(client[db_name], self.guard)
         self.embedded = embedded
@@ -83,6 +86,11 @@ class Store:
         self.alert_deliveries = AlertDeliveryRepository(self._db)
         self.download_links = DownloadLinkRepository(self._db)
         self.rate_limits = RateLimitRepository(self._db)
+        # People who sign in: users, memberships, invitations, sessions.
+        self.users = UserRepository(self._db)
+        self.memberships = MembershipRepository(self._db)
+        self.invitations = InvitationRepository(self._db)
+        self.sessions = SessionRepository(self._db)
 
     @classmethod
     def open(
@@ -125,6 +133,10 @@ class Store:
             self.alert_deliveries,
             self.download_links,
             self.rate_limits,
+            self.users,
+            self.memberships,
+            self.invitations,
+            self.sessions,
         )
         for repo in repositories:
             await repo.ensure_indexes()

@@ -22,7 +22,14 @@ class ApiKeyRepository:
         await self._col.create_index("organization_id")
 
     async def create(
-        self, *, organization_id: str, role: Role, name: str, prefix: str, secret_hash: str
+        self,
+        *,
+        organization_id: str,
+        role: Role,
+        name: str,
+        prefix: str,
+        secret_hash: str,
+        owner_user_id: str | None = None,
     ) -> ApiKey:
         """Insert a key record holding the hash of its value; ``AlreadyExists`` if it is taken."""
         doc = {
@@ -35,6 +42,7 @@ class ApiKeyRepository:
             "created_at": utcnow(),
             "revoked_at": None,
             "last_used_at": None,
+            "owner_user_id": owner_user_id,
         }
         with unique("an API key with this value exists"):
             await self._col.insert_one(doc)
@@ -66,6 +74,11 @@ class ApiKeyRepository:
         doc = await self._col.find_one(query)
         return _to_key(doc) if doc else None
 
+    async def list_owned(self, *, organization_id: str, owner_user_id: str) -> list[ApiKey]:
+        """The keys of an organization owned by a person."""
+        query = {"organization_id": organization_id, "owner_user_id": owner_user_id}
+        return [_to_key(doc) async for doc in self._col.find(query).sort("created_at", 1)]
+
     async def touch(self, *, key_id: str, at: datetime) -> None:
         """Record when a key was last used."""
         await self._col.update_one({"_id": key_id}, {"$set": {"last_used_at": at}})
@@ -81,4 +94,5 @@ def _to_key(doc: Mapping[str, Any]) -> ApiKey:
         created_at=doc["created_at"],
         revoked_at=doc.get("revoked_at"),
         last_used_at=doc.get("last_used_at"),
+        owner_user_id=doc.get("owner_user_id"),
     )

@@ -1,10 +1,12 @@
 """The web console in a real browser: `console/e2e/console.e2e.mjs` (playwright-core driving
-Debian's Chromium) against Vigil under uvicorn and the Confluence simulator.
+Debian's Chromium) against Vigil under uvicorn and the Confluence simulator (whose OpenID
+Connect provider the browser signs in with).
 
 This test seeds an organization through the public API (users and groups connected with an
 API token and the Admin API key, people imported, Confluence critical; policy pages left for
 the OAuth round trip the browser makes) and hands the script what it needs. The script signs
-in, watches a check turn failing after an `offboardPerson`, remediates it to VERIFIED, links
+a person in through the provider's consent page, runs a query and a subscription with the
+session cookie only, signs out and sees both refused, signs in with an API key, watches a check turn failing after an `offboardPerson`, remediates it to VERIFIED, links
 an account, decides a review entry, syncs, connects through OAuth, verifies the evidence
 chain, scans every screen with axe-core and photographs it. Screenshots go to
 ``$VIGIL_CONSOLE_SCREENSHOTS`` (``make console-screenshots`` sets docs/console) or a
@@ -29,6 +31,7 @@ from testkit.live import open_store, start_live_server
 from testkit.mongo import free_port
 from tests.e2e.access_support import connect_access_review, sync
 from tests.e2e.connect_support import Env
+from tests.e2e.signin_support import invite, signin_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLE = ROOT / "console"
@@ -142,6 +145,7 @@ async def test_the_console_in_a_real_browser(console_sim: RunningSimulator, tmp_
         atlassian_api_url=console_sim.api_url,
         oauth_client_id=creds.oauth_client_id,
         oauth_client_secret=creds.oauth_client_secret,
+        **signin_settings(console_sim),
         run_worker=True,
         scheduler_tick_seconds=3600,
     )
@@ -149,6 +153,7 @@ async def test_the_console_in_a_real_browser(console_sim: RunningSimulator, tmp_
         org, created = await live.container.services.organizations.create_organization("Acme")
         env = Env(live, console_sim, org.id, created.secret)
         ids = await _seed(env)
+        await invite(env, "ada@acme.example", "ADMIN")  # the person the browser signs in as
         # Each Atlassian request takes a little while, so a sync lasts long enough for its
         # progress bar to show (a 30-account site otherwise syncs between two frames).
         console_sim.sim.faults.configure(latency_ms=40)
@@ -164,6 +169,8 @@ async def test_the_console_in_a_real_browser(console_sim: RunningSimulator, tmp_
                 "VIGIL_URL": live.url,
                 "VIGIL_ADMIN_KEY": created.secret,
                 "SITE_URL": console_sim.site_url(),
+                "SIGNIN_PROVIDER_NAME": "Acme SSO",
+                "SIGNIN_PERSON_NAME": "Ada Lovelace",
                 "SCREENSHOT_DIR": shots,
                 "CHROMIUM": CHROMIUM,
             },

@@ -319,8 +319,15 @@ async def test_an_exception_excepts_an_item_live_and_its_expiry_brings_it_back(e
         await stream.aclose()
 
     record = (await env.gql(EVIDENCE, {"id": SETUP, "first": 10}))["evidence"]
-    statuses = [json.loads(e["node"]["canonicalJson"])["result"] for e in record["edges"]]
-    counted = [r for r in statuses if r["exceptions"]["count"]]  # format 2: by reference
+    results = [json.loads(e["node"]["canonicalJson"])["result"] for e in record["edges"]]
+    # Who created and revoked the exceptions is recorded beside the outcomes they changed.
+    actions = [r for r in results if r.get("kind", "").startswith("exception-")]
+    assert [a["kind"] for a in actions] == [
+        "exception-revoked",
+        "exception-created",
+        "exception-created",
+    ]
+    counted = [r for r in results if "kind" not in r and r["exceptions"]["count"]]  # by reference
     assert counted
     # The lists themselves: from the JSON export, which ships the chunks they are in.
     async with httpx.AsyncClient(timeout=30) as http:
@@ -336,7 +343,11 @@ async def test_an_exception_excepts_an_item_live_and_its_expiry_brings_it_back(e
         chunks = json.loads(blobs[ref["root"]])["chunks"]
         return [v for c in chunks for v in json.loads(blobs[c["sha256"]])]
 
-    exceptions = [listed(r["record"]["result"]["exceptions"]) for r in export["records"]]
+    exceptions = [
+        listed(r["record"]["result"]["exceptions"])
+        for r in export["records"]
+        if "kind" not in r["record"]["result"]
+    ]
     assert any(e and e[0]["resourceId"] == item for e in exceptions)
 
 

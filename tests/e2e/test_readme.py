@@ -217,6 +217,11 @@ def _run_one(
         done = reader.bash(command)
         assert done.returncode == 0 and "revoked" in done.stdout, (command, done.stderr)
         return
+    if command.startswith("vigil user add "):
+        done = reader.bash(command)
+        assert done.returncode == 0, (command, done.stderr)
+        assert re.search(r"\S+@\S+ is ADMIN of organization " + values["ORG_ID"], done.stdout)
+        return
     if command.startswith("vigil serve "):
         # The synopsis `[--host H] [--port P] [--no-worker]`: any free port, no worker (the
         # `vigil sync` below runs the first sync itself).

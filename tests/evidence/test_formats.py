@@ -1,7 +1,8 @@
 """Evidence formats (ADR 011): records written in format 1 (lists inline, a fixture sealed by
-the code of commit 7ff2a23) keep verifying beside format-2 records (lists in chunks); a
-missing or changed chunk is tampering reported at the first record that refers to it; the
-JSON export carries every chunk once, checkable offline."""
+the code of commit 7ff2a23) and format 2 (lists in chunks, a fixture sealed by commit 1896e68)
+keep verifying beside today's format-3 records (format 2 plus who acted); a missing or changed
+chunk is tampering reported at the first record that refers to it; the JSON export carries
+every chunk once, checkable offline."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from services.evidence.verify import LinkProblem
 from services.models import Principal, Role
 from services.store import Store
 from services.store.evidence import to_record
-from tests.evidence.support import chunks_of, entry, raw, service
+from tests.evidence.support import KEY, chunks_of, entry, raw, service
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "format-1-chain.json").read_text())
+FIXTURE_2 = json.loads((Path(__file__).parent / "fixtures" / "format-2-chain.json").read_text())
 ORG = "org_v1"
 VIEWER = Principal(organization_id=ORG, role=Role.VIEWER, api_key_id="key_1")
 
@@ -32,10 +34,21 @@ async def load_format_1(store: Store) -> list[EvidenceRecord]:
     return [to_record(d) for d in FIXTURE["records"]]
 
 
-async def mixed_chain(store: Store) -> list[EvidenceRecord]:
-    """Three format-1 records, then four format-2 records appended by today's code; the
-    population of n = 3 and n = 5 (``entry``) is the same list, stored once."""
+async def load_format_2(store: Store) -> list[EvidenceRecord]:
+    """The format-1 fixture, then four format-2 records (n = 3, 4, 3, 6 of ``entry``) as Vigil
+    wrote them before format 3, with their chunks and the sealed head."""
     old = await load_format_1(store)
+    await raw(store).insert_many([dict(d) for d in FIXTURE_2["records"]])
+    await chunks_of(store).insert_many([dict(d) for d in FIXTURE_2["chunks"]])
+    head = dict(FIXTURE_2["head"])
+    await store._db["evidence_heads"].replace_one({"_id": head["_id"]}, head)
+    return [*old, *(to_record(d) for d in FIXTURE_2["records"])]
+
+
+async def mixed_chain(store: Store) -> list[EvidenceRecord]:
+    """Three format-1 records, four format-2 records, then four format-3 records appended by
+    today's code; the population of n = 3 (``entry``) is the same list, stored once."""
+    old = await load_format_2(store)
     evidence = service(store)
     new = []
     for n in (3, 4, 3, 6):
@@ -53,17 +66,35 @@ async def test_records_written_in_format_1_still_verify(store: Store) -> None:
     assert expanded == old[1].content()  # nothing to read back: the lists are inline
 
 
-async def test_format_2_records_follow_format_1_records_in_one_chain(store: Store) -> None:
+async def test_formats_1_2_and_3_follow_each_other_in_one_chain(store: Store) -> None:
     records = await mixed_chain(store)
-    assert [r.format_version() for r in records] == [1, 1, 1, 2, 2, 2, 2]
+    assert [r.format_version() for r in records] == [1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3]
     assert records[3].content()["prevHash"] == records[2].sha256
+    assert records[7].content()["prevHash"] == records[6].sha256
     status = await service(store).verify(VIEWER)
-    assert status.valid and status.checked_count == 7, status
-    body = await service(store).expanded(VIEWER, records[4])
-    assert body["population"]["items"] == [{"pageId": "4", "title": "P4", "version": 4}]
-    assert body["result"]["exceptedItems"] == [] and body["version"] == 2
-    # The same list is stored once: the records n = 3 (#4 and #6) share every blob.
-    assert refs_of(records[3].content()) == refs_of(records[5].content())
+    assert status.valid and status.checked_count == 11, status
+    for record in (records[4], records[8]):  # a format-2 and a format-3 record read back
+        body = await service(store).expanded(VIEWER, record)
+        assert body["population"]["items"] == [{"pageId": "4", "title": "P4", "version": 4}]
+        assert body["result"]["exceptedItems"] == []
+    assert "actor" not in records[4].content()
+    assert records[8].content()["actor"] == {"kind": "SYSTEM", "id": "vigil", "name": "Vigil"}
+    # The same list is stored once: the records n = 3 (#4, #6, #8, #10) share every blob.
+    assert refs_of(records[3].content()) == refs_of(records[9].content())
+
+
+async def test_a_format_3_record_without_its_actor_is_malformed(store: Store) -> None:
+    records = await mixed_chain(store)
+    body = records[9].content()
+    del body["actor"]
+    text = canonical_json(body)
+    await raw(store).update_one(
+        {"_id": records[9].id},
+        {"$set": {"body": text, "sha256": sha256_hex(text), "hmac": KEY.sign(sha256_hex(text))}},
+    )
+    status = await service(store).verify(VIEWER)
+    assert status.broken is not None and status.broken.problem is LinkProblem.MALFORMED
+    assert status.broken.sequence == 10 and "actor" in status.broken.message
 
 
 async def test_a_format_1_record_edited_is_still_caught(store: Store) -> None:
@@ -158,7 +189,7 @@ async def test_the_json_export_ships_every_chunk_once(store: Store) -> None:
     assert document["format"] == "vigil-evidence/2" and document["unavailableLists"] == []
     shipped = [r["record"] for r in document["records"]]
     mine = [r for r in records if r.check_id == "confluence-document-setup"]
-    assert [s["id"] for s in shipped] == [r.id for r in mine] and len(mine) == 2
+    assert [s["id"] for s in shipped] == [r.id for r in mine] and len(mine) == 4
     blobs = document["blobs"]
     assert all(sha256_hex(text) == address for address, text in blobs.items())
     for record in shipped:  # the lists read back offline, from the file alone

@@ -1,11 +1,13 @@
 // The GraphQL client: urql over HTTP (queries as GET within the URL limit, urql's default;
 // mutations as POST), graphql-ws (`graphql-transport-ws`) for subscriptions, both with the
-// API key; the set-up of docs/frontend.md. graphql-ws never retries the closes that end a
-// session (4401 key refused, 4429 too many sockets, 4400), whatever `shouldRetry` says: the
-// console retries everything else (network drops, 4008 slow reader, 1013 try again later)
-// and says why it stopped (errors.ts socketCloseProblem).
+// person's session cookie (plus the X-Vigil-CSRF header on HTTP) or with an API key; the
+// set-up of docs/frontend.md. graphql-ws never retries the closes that end a session (4401
+// credential refused, 4429 too many sockets, 4400), whatever `shouldRetry` says: the console
+// retries everything else (network drops, 4008 slow reader, 1013 try again later) and says
+// why it stopped (errors.ts socketCloseProblem).
 import { Client, cacheExchange, fetchExchange, subscriptionExchange } from "@urql/core";
 import { createClient as createWsClient, type Client as WsClient } from "graphql-ws";
+import { authHeaders, type Credential } from "./auth";
 import { socketCloseProblem, type Problem } from "./errors";
 
 export type LiveStatus = "connecting" | "live" | "reconnecting" | "stopped";
@@ -42,8 +44,14 @@ export function graphqlUrl(origin: string = window.location.origin): { http: str
   return { http: `${origin}/graphql`, ws: `${origin.replace(/^http/, "ws")}/graphql` };
 }
 
+const SESSION_ENDED: Problem = {
+  kind: "unauthenticated",
+  title: "Your session has ended",
+  detail: "You signed out, your session timed out, or an ADMIN removed you. Sign in again.",
+};
+
 export function createConsoleClient(
-  key: string,
+  credential: Credential,
   handlers: { onRefused: (problem: Problem) => void; onLive: (state: LiveState) => void },
 ): ConsoleClient {
   const urls = graphqlUrl();
@@ -55,7 +63,8 @@ export function createConsoleClient(
 
   const ws: WsClient = createWsClient({
     url: urls.ws,
-    connectionParams: { authorization: `Bearer ${key}` },
+    // A session authenticates the socket with its cookie, sent by the browser itself.
+    connectionParams: credential.kind === "key" ? { authorization: `Bearer ${credential.key}` } : {},
     lazy: false,
     keepAlive: 20_000,
     retryAttempts: Number.POSITIVE_INFINITY,
@@ -76,7 +85,7 @@ export function createConsoleClient(
         if (problem) {
           stopped = true;
           report("stopped", problem);
-          if (problem.kind === "unauthenticated") handlers.onRefused(problem);
+          if (problem.kind === "unauthenticated") handlers.onRefused(credential.kind === "key" ? problem : SESSION_ENDED);
         } else report("reconnecting");
       },
     },
@@ -85,15 +94,19 @@ export function createConsoleClient(
   const client = new Client({
     url: urls.http,
     requestPolicy: "cache-and-network",
-    fetchOptions: () => ({ headers: { authorization: `Bearer ${key}` } }),
+    fetchOptions: () => ({ headers: authHeaders(credential), credentials: "same-origin" }),
     fetch: async (input, init) => {
       const response = await fetch(input, init);
       if (response.status === 401) {
-        handlers.onRefused({
-          kind: "unauthenticated",
-          title: "Your key was refused",
-          detail: "Vigil no longer accepts this API key (revoked or mistyped). Sign in again with a valid key.",
-        });
+        handlers.onRefused(
+          credential.kind === "key"
+            ? {
+                kind: "unauthenticated",
+                title: "Your key was refused",
+                detail: "Vigil no longer accepts this API key (revoked or mistyped). Sign in again with a valid key.",
+              }
+            : SESSION_ENDED,
+        );
       }
       return response;
     },

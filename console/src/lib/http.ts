@@ -1,6 +1,8 @@
 // The HTTP route beside /graphql the console sends itself: the people CSV import (it needs
-// the Authorization header, so a plain form cannot be used). Evidence exports are plain
-// links from the `evidenceExportLink` query (screens/Evidence.tsx).
+// the Authorization header or, with a session, the CSRF header, so a plain form cannot be
+// used). Evidence exports are plain links from the `evidenceExportLink` query
+// (screens/Evidence.tsx).
+import { authHeaders, type Credential } from "./auth";
 import { problemFromHttp, describe, type Problem } from "./errors";
 
 export interface ImportCounts {
@@ -41,12 +43,13 @@ async function json(response: Response): Promise<unknown> {
   }
 }
 
-export async function importPeople(key: string, file: Blob): Promise<ImportOutcome> {
+export async function importPeople(credential: Credential, file: Blob): Promise<ImportOutcome> {
   let response: Response;
   try {
     response = await fetch("/people/import", {
       method: "POST",
-      headers: { authorization: `Bearer ${key}`, "content-type": "text/csv" },
+      credentials: "same-origin",
+      headers: { ...authHeaders(credential), "content-type": "text/csv" },
       body: file,
     });
   } catch (error) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normaliseKey } from "./auth";
+import { authHeaders, normaliseKey, SESSION, signInRefusal } from "./auth";
 import { reconnectDelay } from "./client";
 import { relative } from "./format";
 import { historySeries } from "./history";
@@ -44,6 +44,19 @@ describe("sign-in key", () => {
   it("drops what people paste along with a key", () => {
     expect(normaliseKey('  Bearer "vgl_abc"  ')).toBe("vgl_abc");
     expect(normaliseKey("vgl_abc\n")).toBe("vgl_abc");
+  });
+});
+
+describe("sessions", () => {
+  it("sends the CSRF header with the cookie, the key otherwise (never both)", () => {
+    expect(authHeaders(SESSION)).toEqual({ "x-vigil-csrf": "1" });
+    expect(authHeaders({ kind: "key", key: "vgl_abc" })).toEqual({ authorization: "Bearer vgl_abc" });
+  });
+  it("reads why a sign-in was refused from the return address", () => {
+    expect(signInRefusal("?signin=refused&message=ada%40acme.example+has+not+been+invited")).toBe(
+      "ada@acme.example has not been invited",
+    );
+    expect(signInRefusal("?integration=int_1&status=connected")).toBeNull();
   });
 });
 

@@ -9,6 +9,7 @@ import type { AccountFilter, AccountsScreenQuery, IdentityClassification, NotSta
 import { problemFrom, splitUserErrors } from "../lib/errors";
 import { formatDate, formatDateTime, plural, relative } from "../lib/format";
 import { useDebounced, useOnReconnect, useRefresh } from "../lib/hooks";
+import type { Credential } from "../lib/auth";
 import { importPeople, type ImportOutcome } from "../lib/http";
 import { usePager } from "../lib/pagination";
 import { can } from "../lib/roles";
@@ -417,7 +418,7 @@ function NotStaffDialog({ account, onClose, onDone }: { account: Account | null;
 }
 
 export function People() {
-  const { me, key } = useSession();
+  const { me, credential } = useSession();
   const [search, setSearch] = useState("");
   const [status, setStatus] = useState<PersonStatus | "">("");
   const term = useDebounced(search.trim(), 300);
@@ -436,7 +437,7 @@ export function People() {
       <h1 tabIndex={-1}>People and accounts</h1>
       <Tabs current="people" />
       <p className="muted">People come from HR; their emails link them to accounts.</p>
-      {can(me.role, "importPeople") && <CsvImport apiKey={key} />}
+      {can(me.role, "importPeople") && <CsvImport credential={credential} />}
       <form className="toolbar" role="search" onSubmit={(e) => e.preventDefault()}>
         <TextField label="Search people" type="search" value={search} onChange={(e) => setSearch(e.target.value)} placeholder="name or email" />
         <SelectField
@@ -515,7 +516,7 @@ export function People() {
   );
 }
 
-function CsvImport({ apiKey }: { apiKey: string }) {
+function CsvImport({ credential }: { credential: Credential }) {
   const input = useRef<HTMLInputElement>(null);
   const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<ImportOutcome | null>(null);
@@ -530,7 +531,7 @@ function CsvImport({ apiKey }: { apiKey: string }) {
     setMissing(undefined);
     setBusy(true);
     setOutcome(null);
-    setOutcome(await importPeople(apiKey, file));
+    setOutcome(await importPeople(credential, file));
     setBusy(false);
   };
   return (
