@@ -66,6 +66,7 @@ from services.events import EventBus, InMemoryEventBus
 from services.events.replicated import ReplicatedEventBus
 from services.evidence.chain import evidence_key_from_settings
 from services.evidence.downloads import DownloadLinks
+from services.evidence.models import DownloadGrant
 from services.evidence.recorder import EvidenceRecorder
 from services.evidence.service import EvidencedSnapshots, EvidenceService
 from services.identity.accounts import AccountService
@@ -380,7 +381,7 @@ class Container:
                 evidence,
                 keyring,
                 download_links=store.download_links,
-                key_valid=api_keys.key_still_valid,
+                holder=link_holder(api_keys, sessions),
             ),
             check_exceptions=ExceptionService(
                 store.check_exceptions,
@@ -715,6 +716,24 @@ def _smtp_config(settings: Settings) -> SmtpConfig | None:
         password=_secret(settings.smtp_password),
         timeout=settings.alert_timeout_seconds,
     )
+
+
+def link_holder(
+    api_keys: ApiKeyService, sessions: SessionService
+) -> Callable[[DownloadGrant], Awaitable[Principal | None]]:
+    """Who made a download link, if their key or session still holds with the same role."""
+
+    async def holder(grant: DownloadGrant) -> Principal | None:
+        if grant.session_id is not None:
+            found = await sessions.principal_of(grant.session_id)
+            same = found is not None and found.organization_id == grant.organization_id
+            return found if same and found is not None and found.role is grant.role else None
+        if grant.api_key_id is None:
+            return None
+        principal = Principal(grant.organization_id, grant.role, api_key_id=grant.api_key_id)
+        return principal if await api_keys.key_still_valid(principal) else None
+
+    return holder
 
 
 def credential_check(

@@ -168,7 +168,7 @@ class AlertService:
             target=target,
             recipients=to,
             created_at=self._clock(),
-            created_by=principal.api_key_id,
+            created_by=principal.actor_id,
         )
         envelope = self._secrets.seal(org, channel.id, secret) if secret is not None else None
         try:

@@ -2,12 +2,13 @@
 
 A link a browser follows cannot carry an ``Authorization`` header. So a caller asks for a
 link (the ``evidenceExportLink`` query: a read, every role) and gets
-``/evidence/export?token=<token>``. The token names the organization, the caller's API key
-and role, the check, the format, when it expires (``LINK_LIFETIME``, a minute) and a random
-nonce, MACed with a subkey of ``VIGIL_SECRET_KEY`` (``KeyRing.mac``): making one writes
-nothing. The export route takes it once: the first use is recorded under the token's hash
-(an insert that a second use, even a concurrent one, cannot repeat), and a key revoked since
-makes its links worthless. Nothing long-lived is ever in a URL.
+``/evidence/export?token=<token>``. The token names the organization, the caller's
+credential (API key or session) and role, the check, the format, when it expires
+(``LINK_LIFETIME``, a minute) and a random nonce, MACed with a subkey of
+``VIGIL_SECRET_KEY`` (``KeyRing.mac``): making one writes nothing. The export route takes it
+once: the first use is recorded under the token's hash (an insert that a second use, even a
+concurrent one, cannot repeat), and a key revoked (or a session ended, or a role changed)
+since makes its links worthless. Nothing long-lived is ever in a URL.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class UsedLinksRepo(Protocol):
     async def use(self, *, token_hash: str, expires_at: datetime) -> bool: ...
 
 
-KeyCheck = Callable[[Principal], Awaitable[bool]]
+#: The caller a grant was made by, if its credential still holds with the grant's role.
+Holder = Callable[[DownloadGrant], Awaitable[Principal | None]]
 
 
 class DownloadLinks:
@@ -58,14 +60,14 @@ class DownloadLinks:
         keys: KeyRing,
         *,
         download_links: UsedLinksRepo,
-        key_valid: KeyCheck,
+        holder: Holder,
         clock: Clock = utcnow_ms,
         lifetime: timedelta = LINK_LIFETIME,
     ) -> None:
         self._evidence = evidence
         self._keys = keys
         self._used = download_links
-        self._key_valid = key_valid
+        self._holder = holder
         self._clock = clock
         self._lifetime = lifetime
 
@@ -76,6 +78,7 @@ class DownloadLinks:
         payload = {
             "o": principal.organization_id,
             "k": principal.api_key_id,
+            "s": principal.session_id,
             "r": principal.role.value,
             "c": check_id,
             "f": kind.value,
@@ -88,14 +91,12 @@ class DownloadLinks:
 
     async def redeem(self, token: str) -> tuple[Principal, DownloadGrant] | None:
         """What a link grants, once; None when it is forged, expired, already used, or its
-        key has been revoked since."""
+        credential has been revoked since (or its role changed)."""
         grant, expires_at = self._read(token)
         if grant is None or expires_at is None or expires_at <= self._clock():
             return None
-        principal = Principal(
-            organization_id=grant.organization_id, role=grant.role, api_key_id=grant.api_key_id
-        )
-        if not await self._key_valid(principal):
+        principal = await self._holder(grant)
+        if principal is None:
             return None
         token_hash = hashlib.sha256(token.encode()).hexdigest()
         if not await self._used.use(token_hash=token_hash, expires_at=expires_at):
@@ -111,7 +112,8 @@ class DownloadLinks:
             grant = DownloadGrant(
                 organization_id=str(raw["o"]),
                 role=Role(raw["r"]),
-                api_key_id=str(raw["k"]),
+                api_key_id=_optional(raw.get("k")),
+                session_id=_optional(raw.get("s")),
                 check_id=str(raw["c"]),
                 format=str(raw["f"]),
             )
@@ -119,6 +121,10 @@ class DownloadLinks:
         except (binascii.Error, ValueError, KeyError, TypeError):  # signed, so never expected
             return None, None
         return grant, expires_at
+
+
+def _optional(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _b64(data: bytes) -> str:

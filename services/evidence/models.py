@@ -125,10 +125,12 @@ class ChainHead:
 @dataclass(frozen=True, slots=True)
 class DownloadGrant:
     """What a download link allows: one export of one check's evidence, as the caller who
-    made the link (its organization, role and API key)."""
+    made the link (its organization, role and credential: an API key or a person's
+    session)."""
 
     organization_id: str
     role: Role
-    api_key_id: str
+    api_key_id: str | None
     check_id: str
     format: str
+    session_id: str | None = None

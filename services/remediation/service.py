@@ -178,8 +178,8 @@ class RemediationService:
         cancelled = await self._remediations.cancel(
             organization_id=org,
             action_ids=[i for i in ids if stored[i].state is ActionState.PENDING],
-            reason=f"cancelled by {principal.api_key_id}",
-            cancelled_by=principal.api_key_id,
+            reason=f"cancelled by {principal.actor_id}",
+            cancelled_by=principal.actor_id,
             now=self._clock(),
         )
         if cancelled:
@@ -223,7 +223,7 @@ class RemediationService:
         if problem is not None:
             raise Conflict(f"cannot restore: {problem}", field=["actionId"], code="NOT_GRANTED")
         [approved] = await self._remediations.approve(
-            [undo], approved_by=principal.api_key_id, now=self._clock()
+            [undo], approved_by=principal.actor_id, now=self._clock()
         )
         self.start(org)
         return approved

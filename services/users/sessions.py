@@ -186,6 +186,13 @@ class SessionService:
         current = await self._principal(session)
         return current is not None and current.role is principal.role
 
+    async def principal_of(self, session_id: str) -> Principal | None:
+        """The signed-in person of a live session, by its id (a download link's holder)."""
+        session = await self._sessions.get(session_id=session_id)
+        if session is None or not self._live(session, self._clock()):
+            return None
+        return await self._principal(session)
+
     async def end_token(self, token: str | None, *, reason: str = "signed out") -> Session | None:
         """Sign out: end the session of this token (None if there was none)."""
         if not token or len(token) > MAX_TOKEN:

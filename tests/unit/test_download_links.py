@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from services.crypto import KeyRing, generate_key, parse_key
 from services.evidence.downloads import DownloadLinks
-from services.models import Principal, Role
+from services.evidence.models import DownloadGrant
+from services.models import Person, Principal, Role
 
 T0 = datetime(2026, 5, 1, 12, tzinfo=UTC)
 CALLER = Principal(organization_id="org_1", role=Role.VIEWER, api_key_id="key_1")
+ADA = Person(user_id="usr_ada", display_name="Ada", email="ada@acme.test")
+SIGNED_IN = Principal(organization_id="org_1", role=Role.REVIEWER, person=ADA, session_id="ses_1")
 
 
 class Used:
@@ -27,17 +31,29 @@ class Used:
         return True
 
 
-def links(keys: KeyRing, now: list[datetime], valid: set[str] | None = None) -> DownloadLinks:
+def links(
+    keys: KeyRing,
+    now: list[datetime],
+    valid: set[str] | None = None,
+    sessions: dict[str, Principal] | None = None,
+) -> DownloadLinks:
+    """``valid``: the API keys that still hold (None: every one); ``sessions``: the live
+    sessions and who is signed in by each (as the container's ``link_holder``)."""
     evidence = SimpleNamespace(check_export=lambda check_id, fmt: SimpleNamespace(value=fmt))
 
-    async def key_valid(principal: Principal) -> bool:
-        return valid is None or principal.api_key_id in valid
+    async def holder(grant: DownloadGrant) -> Principal | None:
+        if grant.session_id is not None:
+            found = (sessions or {}).get(grant.session_id)
+            return found if found is not None and found.role is grant.role else None
+        if grant.api_key_id is None or (valid is not None and grant.api_key_id not in valid):
+            return None
+        return Principal(grant.organization_id, grant.role, api_key_id=grant.api_key_id)
 
     return DownloadLinks(
         evidence,  # type: ignore[arg-type]
         keys,
         download_links=Used(),
-        key_valid=key_valid,
+        holder=holder,
         clock=lambda: now[0],
     )
 
@@ -85,3 +101,15 @@ async def test_a_link_made_before_a_key_rotation_still_works() -> None:
     token = links(KeyRing(old_key), now).create(CALLER, "c", "json").token
     rotated = links(KeyRing(new_key, [old_key]), now)
     assert await rotated.redeem(token) is not None
+
+
+async def test_a_signed_in_person_s_link_holds_while_their_session_does() -> None:
+    now, keys = [T0], ring()
+    live = links(keys, now, sessions={"ses_1": SIGNED_IN})
+    found = await live.redeem(live.create(SIGNED_IN, "c", "csv").token)
+    assert found is not None and found[0] == SIGNED_IN and found[1].api_key_id is None
+    ended = links(keys, now, sessions={})
+    assert await ended.redeem(ended.create(SIGNED_IN, "c", "csv").token) is None
+    demoted = replace(SIGNED_IN, role=Role.VIEWER)
+    changed = links(keys, now, sessions={"ses_1": demoted})
+    assert await changed.redeem(changed.create(SIGNED_IN, "c", "csv").token) is None
