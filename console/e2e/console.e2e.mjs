@@ -198,7 +198,7 @@ try {
     const query = await cookieQuery();
     if (query.status !== 401 || query.body.errors[0].extensions.code !== "UNAUTHENTICATED") throw new Error(`after sign-out: ${JSON.stringify(query)}`);
     const socket = await cookieSubscription();
-    if (socket.code !== 4403 || socket.data) throw new Error(`socket after sign-out: ${JSON.stringify(socket)}`);
+    if (socket.code !== 4401 || socket.data) throw new Error(`socket after sign-out: ${JSON.stringify(socket)}`);
   });
 
   await step("sign in with an API key (a refused key, then the ADMIN key)", async () => {

@@ -265,15 +265,21 @@ class RemediationService:
         return make_slice(actions, limit=limit, total=total, key=_cursor)
 
     async def watch(self, principal: Principal) -> AsyncIterator[RemediationAction]:
-        """Every state change of the organization's actions, as it happens."""
+        """Every state change of the organization's actions, as it happens (read when its
+        event arrives). A final state is sent once its evidence record is stored: an event
+        read late can find the action final before its evidence id is written, and the
+        executor announces it again once it is, so nobody sees a final action without it."""
         org = principal.organization_id
         async for event in self._bus.subscribe(topic_for(org, REMEDIATIONS_CHANNEL)):
             found = await self._remediations.get_many(
                 organization_id=org, action_ids=[str(event["action_id"])]
             )
             action = found.get(str(event["action_id"]))
-            if action is not None:
-                yield action
+            if action is None or (
+                action.state is not None and action.state.final and not action.evidence_id
+            ):
+                continue
+            yield action
 
     async def publish(self, action: RemediationAction) -> None:
         """Tell subscribers an action changed."""

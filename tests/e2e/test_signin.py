@@ -251,7 +251,7 @@ async def test_a_removed_member_s_open_websocket_closes_within_5_seconds(
             while True:
                 await asyncio.wait_for(ws.recv(), 5)
         assert time.monotonic() - started < 5
-        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     finally:
         await ws.close()
     assert (await as_person(http, env, outcome.cookie, ME)).status_code == 401

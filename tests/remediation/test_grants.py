@@ -4,24 +4,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.events import InMemoryEventBus
+from services.events import InMemoryEventBus, topic_for
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
 from services.models import Principal, Role
 from services.remediation.models import (
     WRITE_SCOPE,
     ActionKind,
     ActionSource,
+    ActionState,
     RemediationAction,
     SourceType,
 )
 from services.remediation.planner import grant_problem
-from services.remediation.service import RemediationService
+from services.remediation.service import REMEDIATIONS_CHANNEL, RemediationService
 from services.store import Store
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -121,3 +123,55 @@ async def test_role_confirmation_and_ids_are_checked_first(store: Store) -> None
         await svc.execute(ADMIN, ["rem_other"], True)
     stored = await store.remediations.list_actions(organization_id="org_1", limit=5, before=None)
     assert stored[1] == 0
+
+
+async def test_a_final_state_is_pushed_once_its_evidence_is_stored() -> None:
+    """An event read late can find the action VERIFIED before its evidence id is written;
+    that read is not pushed (the executor announces the action again once it is)."""
+    stored = {"rem_1": replace(action(executable=True), state=ActionState.DONE)}
+
+    reads = [0]
+
+    class Actions:
+        async def get_many(
+            self, *, organization_id: str, action_ids: list[str]
+        ) -> dict[str, RemediationAction]:
+            reads[0] += 1
+            return {i: stored[i] for i in action_ids if i in stored}
+
+    bus = InMemoryEventBus()
+    svc = RemediationService(
+        bus,
+        StubPlanner([]),  # type: ignore[arg-type]
+        lambda _: NoExecutor(),  # type: ignore[arg-type,return-value]
+        remediations=Actions(),  # type: ignore[arg-type]
+    )
+    pushed: list[RemediationAction] = []
+
+    async def collect() -> None:
+        async for found in svc.watch(ADMIN):
+            pushed.append(found)
+
+    task = asyncio.create_task(collect())
+    try:
+        async with asyncio.timeout(10):
+            while bus.subscriber_count(topic_for("org_1", REMEDIATIONS_CHANNEL)) == 0:
+                await asyncio.sleep(0.01)
+            await svc.publish(stored["rem_1"])  # DONE: pushed
+            while len(pushed) < 1:
+                await asyncio.sleep(0.01)
+            stored["rem_1"] = replace(stored["rem_1"], state=ActionState.VERIFIED)
+            await svc.publish(stored["rem_1"])  # final, its evidence not stored yet: held
+            while reads[0] < 2:  # read while the evidence id is missing
+                await asyncio.sleep(0.01)
+            stored["rem_1"] = replace(stored["rem_1"], evidence_id="evd_1")
+            await svc.publish(stored["rem_1"])  # announced again once it is: pushed
+            while len(pushed) < 2:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [(a.state, a.evidence_id) for a in pushed] == [
+        (ActionState.DONE, None),
+        (ActionState.VERIFIED, "evd_1"),
+    ]
