@@ -27,8 +27,10 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -53,6 +55,8 @@ from services.crypto import KeyRing, keyring_from_settings
 from services.events import EventBus, InMemoryEventBus
 from services.events.replicated import ReplicatedEventBus
 from services.evidence.chain import evidence_key_from_settings
+from services.evidence.checkpoints import CheckpointFile, CheckpointSink
+from services.evidence.models import CHECK_RESULT, REMEDIATION_ACTION, Anchor
 from services.evidence.recorder import EvidenceRecorder
 from services.evidence.service import EvidencedSnapshots, EvidenceService
 from services.identity.accounts import AccountService
@@ -186,7 +190,7 @@ class Container:
         )
 
         # 4. The evidence recorder (and the snapshots evidence keeps from retention).
-        evidence = build_evidence(settings, store)
+        evidence = build_evidence(settings, store, http=http)
         recorder = EvidenceRecorder(
             evidence, integrations=store.integrations, check_exceptions=store.check_exceptions
         )
@@ -373,25 +377,58 @@ class Container:
         self.store.close()
 
 
-def build_evidence(settings: Settings, store: Store) -> EvidenceService:
-    """The evidence service with its HMAC key (also used alone by ``vigil evidence``)."""
+def build_evidence(
+    settings: Settings, store: Store, *, http: httpx.AsyncClient | None = None
+) -> EvidenceService:
+    """The evidence service with its HMAC key (also used alone by ``vigil evidence``), the
+    references that anchor the chain and where signed checkpoints go (a webhook needs
+    ``http``; a process without one only reads the checkpoint file back)."""
     key, warning = evidence_key_from_settings(
         _secret(settings.evidence_hmac_key), development=settings.development
     )
     if warning:
         log.warning(warning)
 
-    async def anchors(organization_id: str) -> list[tuple[str, str]]:
+    async def anchors(organization_id: str) -> list[Anchor]:
         heads = await store.check_results.list_latest_heads(organization_id=organization_id)
-        return [(v.result.check_id, v.result.evidence_id) for v in heads if v.result.evidence_id]
+        actions = await store.remediations.evidence_refs(organization_id=organization_id)
+        return [
+            Anchor(CHECK_RESULT, v.result.check_id, v.result.evidence_id)
+            for v in heads
+            if v.result.evidence_id
+        ] + [Anchor(REMEDIATION_ACTION, action, record) for action, record in actions]
 
+    kept = (
+        CheckpointFile(settings.evidence_checkpoint_file)
+        if settings.evidence_checkpoint_file
+        else None
+    )
+    sinks: list[CheckpointSink] = [kept] if kept is not None else []
+    if settings.evidence_checkpoint_url and http is not None:
+        sinks.append(CheckpointWebhook(http, settings.evidence_checkpoint_url))
     return EvidenceService(
         store.evidence,
         key,
         chunks=store.evidence_chunks,
         check_ids=check_ids,
         anchors=anchors,
+        checkpoint_sinks=sinks,
+        kept_checkpoints=kept,
     )
+
+
+class CheckpointWebhook:
+    """Evidence checkpoints POSTed as JSON to a URL (an archive, a ticketing system, a SIEM);
+    any answer but 2xx is a failed delivery."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+        self._http = http
+        self._url = url
+        self.name = "the checkpoint webhook"  # the URL may carry a token: never logged
+
+    async def send(self, point: Mapping[str, Any]) -> None:
+        response = await self._http.post(self._url, json=dict(point))
+        response.raise_for_status()
 
 
 def worker_identity() -> str:

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     offboarding_grace_hours: float = Field(default=24.0, ge=0)
     # The worker logs a signed checkpoint of every evidence chain this often (ADR 008).
     evidence_checkpoint_minutes: float = Field(default=60.0, gt=0)
+    # ... and sends it off the database: appended to this file (which `vigil evidence
+    # verify` and verifyEvidenceChain read back) and/or POSTed to this webhook URL.
+    evidence_checkpoint_file: str | None = None
+    evidence_checkpoint_url: str | None = None
 
     rate_limit_per_minute: int = Field(default=600, ge=1)
     max_query_depth: int = 12

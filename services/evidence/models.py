@@ -105,3 +105,18 @@ class ChainHead:
     sequence: int
     sha256: str
     hmac: str = ""
+
+
+# What holds a reference to an evidence record from outside the chain (``Anchor.kind``).
+CHECK_RESULT = "check result"
+REMEDIATION_ACTION = "remediation action"
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A reference into the chain from outside it: ``owner`` (a check id, an action id) of
+    ``kind`` says its evidence is record ``record_id`` (None: not recorded yet)."""
+
+    kind: str
+    owner: str
+    record_id: str | None

@@ -14,13 +14,14 @@ import json
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, iso_utc, seal
+from services.evidence.checkpoints import CheckpointSink, KeptCheckpoints
 from services.evidence.chunks import (
     ChunkProblem,
     ChunkStore,
@@ -36,13 +37,21 @@ from services.evidence.export import (
     csv_chunks,
     json_chunks,
 )
-from services.evidence.models import ChainHead, EvidenceEntry, EvidenceRecord, SequenceTaken
+from services.evidence.models import (
+    REMEDIATION_ACTION,
+    Anchor,
+    ChainHead,
+    EvidenceEntry,
+    EvidenceRecord,
+    SequenceTaken,
+)
 from services.evidence.verify import (
     BrokenLink,
     ChainStatus,
     ChainVerifier,
     chunk_problem,
     dangling_reference,
+    orphaned_record,
 )
 from services.ids import new_id
 from services.integrations.models import Integration
@@ -52,8 +61,9 @@ from services.paging import Slice, decode_cursor, make_slice, page_size
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-# (check id, evidence record id) of every current check result of an organization.
-Anchors = Callable[[str], Awaitable[list[tuple[str, str]]]]
+# Every reference into an organization's chain from outside it: each check's current result,
+# each remediation action (with its evidence record id, or None while it is not recorded).
+Anchors = Callable[[str], Awaitable[list[Anchor]]]
 MAX_ATTEMPTS = 50
 CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
 # Lists this process stored (organization, root): appending another record over the same
@@ -61,6 +71,8 @@ CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
 STORED_ROOTS = 1024
 # Records verified together: their lists' blobs are read ahead in a few round trips.
 VERIFY_WINDOW = 64
+# References into the chain looked up per round trip.
+ANCHOR_BATCH = 500
 
 
 class EvidenceRepo(Protocol):
@@ -77,6 +89,9 @@ class EvidenceRepo(Protocol):
     def iter_for_check(
         self, *, organization_id: str, check_id: str
     ) -> AsyncIterator[EvidenceRecord]: ...
+    async def sequences(
+        self, *, organization_id: str, record_ids: Sequence[str]
+    ) -> dict[str, int]: ...
     async def head(self, *, organization_id: str) -> ChainHead | None: ...
     async def advance_head(
         self, *, organization_id: str, sequence: int, sha256: str, hmac: str
@@ -94,6 +109,8 @@ class EvidenceService:
         chunks: ChunkStore,
         check_ids: Callable[[], Collection[str]],
         anchors: Anchors | None = None,
+        checkpoint_sinks: Sequence[CheckpointSink] = (),
+        kept_checkpoints: KeptCheckpoints | None = None,
         clock: Clock = utcnow_ms,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -102,6 +119,9 @@ class EvidenceService:
         self._chunks = chunks
         self._check_ids = check_ids
         self._anchors = anchors
+        self._sinks = tuple(checkpoint_sinks)
+        self._kept = kept_checkpoints
+        self.checkpoints_failed = 0  # deliveries to a sink that failed (logged as errors)
         self._clock = clock
         self._sleep = sleep
         self._locks: dict[str, asyncio.Lock] = {}
@@ -187,28 +207,39 @@ class EvidenceService:
     ) -> ChainStatus:
         """Walk the caller's organization's whole chain; report the first broken link.
 
-        Beyond the records and the sealed head: every current check result must point at a
-        record of the verified chain, and a ``checkpoint`` (from ``checkpoint``), when given,
-        must match the record at its sequence.
+        Beyond the records and the sealed head: every reference into the chain from outside
+        (check results, remediation actions) must point at a record of the verified chain,
+        every remediation record's action must still exist, and the chain must reach and
+        agree with a ``checkpoint`` (from ``checkpoint``) when one is given and with the
+        newest checkpoint kept outside the database (the worker's checkpoint file).
         """
         org = principal.organization_id
+        points = [_parse_checkpoint(checkpoint, org)] if checkpoint is not None else []
+        kept = await self._kept.latest(org) if self._kept is not None else None
+        if kept is not None:
+            points.append(_parse_checkpoint(kept, org))
         verifier = ChainVerifier(
             self._key,
             org,
             head=await self._repo.head(organization_id=org),
-            checkpoint=_parse_checkpoint(checkpoint, org) if checkpoint is not None else None,
+            checkpoints=tuple(points),
         )
         lists = ListReader(self._chunks, org)
         window: list[EvidenceRecord] = []
+        # action id → (sequence, record id) of the first record of each remediation action
+        remediations: dict[str, tuple[int, str]] = {}
         async for record in self._repo.iter_chain(organization_id=org):
             window.append(record)
+            action = _remediation_of(record)
+            if action is not None:
+                remediations.setdefault(action, (record.sequence, record.id))
             if len(window) >= VERIFY_WINDOW and not await _verify_window(verifier, lists, window):
                 break
         else:
             await _verify_window(verifier, lists, window)
         status = verifier.finish()
         if status.valid and self._anchors is not None:
-            status = await self._check_anchors(org, status)
+            status = await self._check_anchors(org, status, remediations)
         if status.broken is not None:
             log.warning(
                 "evidence chain of %s broken at #%d: %s",
@@ -218,13 +249,37 @@ class EvidenceService:
             )
         return status
 
-    async def _check_anchors(self, org: str, status: ChainStatus) -> ChainStatus:
+    async def _check_anchors(
+        self, org: str, status: ChainStatus, remediations: Mapping[str, tuple[int, str]]
+    ) -> ChainStatus:
+        """Every reference both ways: what points into the chain must find its record there;
+        a remediation record must still have its action."""
         assert self._anchors is not None
-        for check_id, record_id in sorted(await self._anchors(org)):
-            record = await self._repo.get(organization_id=org, record_id=record_id)
-            if record is None or record.sequence > status.head_sequence:
-                broken = dangling_reference(check_id, record_id, status.head_sequence)
-                return replace(status, valid=False, broken=broken)
+        anchors = await self._anchors(org)
+        referenced = sorted(
+            (a for a in anchors if a.record_id is not None), key=lambda a: (a.kind, a.owner)
+        )
+        for start in range(0, len(referenced), ANCHOR_BATCH):
+            batch = referenced[start : start + ANCHOR_BATCH]
+            found = await self._repo.sequences(
+                organization_id=org, record_ids=[a.record_id for a in batch if a.record_id]
+            )
+            for anchor in batch:
+                assert anchor.record_id is not None
+                sequence = found.get(anchor.record_id)
+                if sequence is None or sequence > status.head_sequence:
+                    broken = dangling_reference(
+                        anchor.kind, anchor.owner, anchor.record_id, status.head_sequence
+                    )
+                    return replace(status, valid=False, broken=broken)
+        actions = {a.owner for a in anchors if a.kind == REMEDIATION_ACTION}
+        orphans = sorted(
+            (at, action) for action, at in remediations.items() if action not in actions
+        )
+        if orphans:
+            (sequence, record_id), action = orphans[0]
+            broken = orphaned_record(sequence, record_id, REMEDIATION_ACTION, action)
+            return replace(status, valid=False, broken=broken)
         return status
 
     async def checkpoint(self, organization_id: str) -> dict[str, Any] | None:
@@ -245,10 +300,13 @@ class EvidenceService:
     async def log_checkpoints(
         self, organization_ids: Callable[[], Awaitable[list[str]]], interval: float
     ) -> None:
-        """Forever: every ``interval`` seconds, log each organization's signed checkpoint.
+        """Forever: every ``interval`` seconds, each organization's signed checkpoint is
+        logged and sent to the configured sinks (a file, a webhook: off the database).
 
-        Log lines usually leave the machine (a log service, a SIEM): there the checkpoints
-        outlive a database rollback and can be handed to ``vigil evidence verify``.
+        A checkpoint outside the database outlives a rollback of it: ``verify`` reads the
+        checkpoint file back, and any kept checkpoint can be handed to
+        ``vigil evidence verify --checkpoint``. A sink that fails is logged as an error and
+        counted (``checkpoints_failed``); the next round tries again.
         """
         while True:
             await self._sleep(interval)
@@ -261,8 +319,22 @@ class EvidenceService:
                             json.dumps(point, sort_keys=True),
                             extra={"organization_id": org},
                         )
+                        await self._send(point)
             except Exception:
                 log.exception("logging evidence checkpoints failed; trying again later")
+
+    async def _send(self, point: Mapping[str, Any]) -> None:
+        for sink in self._sinks:
+            try:
+                await sink.send(point)
+            except Exception as exc:  # one sink's failure must not stop the others
+                self.checkpoints_failed += 1
+                log.error(
+                    "sending the evidence checkpoint of %s to %s failed: %s",
+                    point.get("organizationId"),
+                    sink.name,
+                    type(exc).__name__,
+                )
 
     async def open_export(self, principal: Principal, check_id: str, fmt: str) -> EvidenceExport:
         """Validate an export request and prepare its stream (read lazily, by cursor)."""
@@ -291,6 +363,17 @@ class EvidenceService:
     def _known(self, check_id: str) -> None:
         if check_id not in self._check_ids():
             raise NotFound(f"check {check_id} not found", field=["checkId"])
+
+
+def _remediation_of(record: EvidenceRecord) -> str | None:
+    """The action id of a remediation record (``result.kind``), None for other records."""
+    if '"kind":"remediation"' not in record.body:  # cheap: most records are check results
+        return None
+    result = record.content().get("result")
+    if isinstance(result, dict) and result.get("kind") == "remediation":
+        action = result.get("actionId")
+        return action if isinstance(action, str) else None
+    return None
 
 
 async def _verify_window(

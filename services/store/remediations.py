@@ -9,7 +9,7 @@ can no longer change the action — like the sync leases (ADR 003).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -155,6 +155,19 @@ class RemediationRepository:
         """The stored actions among ``action_ids`` (of the organization), by id."""
         query = {"organization_id": organization_id, "_id": {"$in": list(action_ids)}}
         return {d["_id"]: _to_action(d) async for d in self._col.find(query)}
+
+    async def evidence_refs(self, *, organization_id: str) -> list[tuple[str, str | None]]:
+        """(action id, evidence record id or None) of every approved action: what anchors
+        remediation records in the evidence chain."""
+        query = {"organization_id": organization_id}
+        cursor = self._col.find(query, {"evidence_id": 1})
+        return [(str(d["_id"]), d.get("evidence_id")) async for d in cursor]
+
+    async def iter_actions(self, *, organization_id: str) -> AsyncIterator[RemediationAction]:
+        """Every action of the organization, oldest approval first (a cursor)."""
+        cursor = self._col.find({"organization_id": organization_id}, batch_size=500)
+        async for doc in cursor.sort([("approved_at", 1), ("_id", 1)]):
+            yield _to_action(doc)
 
     async def list_actions(
         self, *, organization_id: str, limit: int, before: tuple[datetime, str] | None
