@@ -312,6 +312,51 @@ def evidence_verify(
     raise typer.Exit(_run_with_store(go))
 
 
+@evidence_app.command("public-key")
+def evidence_public_key(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    all_keys: Annotated[
+        bool, typer.Option("--all", help="Every key it signed with (retired ones too).")
+    ] = False,
+) -> None:
+    """Print the organization's evidence signing public key (PEM), to hand to an auditor."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.container import build_evidence
+
+        signer = build_evidence(settings, store).signer
+        assert signer is not None
+        if not all_keys:
+            typer.echo((await signer.public_pem(org)).rstrip("\n"))
+            return 0
+        for key in await signer.public_keys(org):
+            state = f"retired {key.retired_at.isoformat()}" if key.retired_at else "current"
+            typer.echo(f"# key {key.key_id} ({state})")
+            typer.echo(key.pem.rstrip("\n"))
+        return 0
+
+    raise typer.Exit(_run_with_store(go))
+
+
+@evidence_app.command("rotate-key")
+def evidence_rotate_key(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+) -> None:
+    """Give the organization a new evidence signing key (the old public key is kept)."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.container import build_evidence
+
+        signer = build_evidence(settings, store).signer
+        assert signer is not None
+        key = await signer.rotate(org)
+        typer.echo(f"new signing key {key.key_id}")
+        typer.echo(key.pem.rstrip("\n"))
+        return 0
+
+    raise typer.Exit(_run_with_store(go))
+
+
 def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
     try:
         settings = load_settings()

@@ -56,6 +56,7 @@ from services.events import EventBus, InMemoryEventBus
 from services.events.replicated import ReplicatedEventBus
 from services.evidence.chain import evidence_key_from_settings
 from services.evidence.checkpoints import CheckpointFile, CheckpointSink
+from services.evidence.keys import EvidenceSigner
 from services.evidence.models import CHECK_RESULT, REMEDIATION_ACTION, Anchor
 from services.evidence.recorder import EvidenceRecorder
 from services.evidence.service import EvidencedSnapshots, EvidenceService
@@ -190,7 +191,7 @@ class Container:
         )
 
         # 4. The evidence recorder (and the snapshots evidence keeps from retention).
-        evidence = build_evidence(settings, store, http=http)
+        evidence = build_evidence(settings, store, http=http, keyring=keyring)
         recorder = EvidenceRecorder(
             evidence, integrations=store.integrations, check_exceptions=store.check_exceptions
         )
@@ -378,9 +379,14 @@ class Container:
 
 
 def build_evidence(
-    settings: Settings, store: Store, *, http: httpx.AsyncClient | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    http: httpx.AsyncClient | None = None,
+    keyring: KeyRing | None = None,
 ) -> EvidenceService:
     """The evidence service with its HMAC key (also used alone by ``vigil evidence``), the
+    organizations' signing keys (encrypted under ``keyring``, by default the settings'), the
     references that anchor the chain and where signed checkpoints go (a webhook needs
     ``http``; a process without one only reads the checkpoint file back)."""
     key, warning = evidence_key_from_settings(
@@ -414,6 +420,7 @@ def build_evidence(
         anchors=anchors,
         checkpoint_sinks=sinks,
         kept_checkpoints=kept,
+        signer=EvidenceSigner(store.evidence_keys, keyring or _keyring(settings)),
     )
 
 

@@ -37,6 +37,7 @@ from services.evidence.export import (
     csv_chunks,
     json_chunks,
 )
+from services.evidence.keys import EvidenceSigner
 from services.evidence.models import (
     REMEDIATION_ACTION,
     Anchor,
@@ -45,10 +46,12 @@ from services.evidence.models import (
     EvidenceRecord,
     SequenceTaken,
 )
+from services.evidence.signing import verify_signature
 from services.evidence.verify import (
     BrokenLink,
     ChainStatus,
     ChainVerifier,
+    LinkProblem,
     chunk_problem,
     dangling_reference,
     orphaned_record,
@@ -65,7 +68,11 @@ Sleep = Callable[[float], Awaitable[None]]
 # each remediation action (with its evidence record id, or None while it is not recorded).
 Anchors = Callable[[str], Awaitable[list[Anchor]]]
 MAX_ATTEMPTS = 50
-CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
+# A checkpoint sealed with the HMAC key only (ADR 008); still accepted.
+CHECKPOINT_FORMAT_HMAC = "vigil-evidence-checkpoint/1"
+# ... and also signed with the organization's Ed25519 key (ADR 014).
+CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/2"
+CHECKPOINT_FORMATS = (CHECKPOINT_FORMAT_HMAC, CHECKPOINT_FORMAT)
 # Lists this process stored (organization, root): appending another record over the same
 # population costs no round trip at all.
 STORED_ROOTS = 1024
@@ -111,6 +118,7 @@ class EvidenceService:
         anchors: Anchors | None = None,
         checkpoint_sinks: Sequence[CheckpointSink] = (),
         kept_checkpoints: KeptCheckpoints | None = None,
+        signer: EvidenceSigner | None = None,
         clock: Clock = utcnow_ms,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -121,6 +129,7 @@ class EvidenceService:
         self._anchors = anchors
         self._sinks = tuple(checkpoint_sinks)
         self._kept = kept_checkpoints
+        self.signer = signer
         self.checkpoints_failed = 0  # deliveries to a sink that failed (logged as errors)
         self._clock = clock
         self._sleep = sleep
@@ -214,10 +223,13 @@ class EvidenceService:
         newest checkpoint kept outside the database (the worker's checkpoint file).
         """
         org = principal.organization_id
-        points = [_parse_checkpoint(checkpoint, org)] if checkpoint is not None else []
+        given = [checkpoint] if checkpoint is not None else []
         kept = await self._kept.latest(org) if self._kept is not None else None
-        if kept is not None:
-            points.append(_parse_checkpoint(kept, org))
+        given += [kept] if kept is not None else []
+        points = [_parse_checkpoint(point, org) for point in given]
+        unsigned = await self._unsigned(org, given)
+        if unsigned is not None:
+            return ChainStatus(valid=False, checked_count=0, head_sequence=0, broken=unsigned)
         verifier = ChainVerifier(
             self._key,
             org,
@@ -248,6 +260,26 @@ class EvidenceService:
                 status.broken.problem.value,
             )
         return status
+
+    async def _unsigned(self, org: str, points: Sequence[Mapping[str, Any]]) -> BrokenLink | None:
+        """A signed (format 2) checkpoint whose Ed25519 signature does not verify with one
+        of the organization's keys."""
+        signed = [p for p in points if p.get("format") == CHECKPOINT_FORMAT]
+        if not signed:
+            return None
+        keys = await self.signer.public_keys(org) if self.signer is not None else []
+        pems = {k.key_id: k.pem for k in keys}
+        for point in signed:
+            why = verify_signature(point, pems)
+            if why is not None:
+                sequence = point.get("sequence")
+                return BrokenLink(
+                    sequence=sequence if isinstance(sequence, int) else 0,
+                    record_id=None,
+                    problem=LinkProblem.HEAD_MISMATCH,
+                    message=f"the checkpoint's signature is not valid: {why}",
+                )
+        return None
 
     async def _check_anchors(
         self, org: str, status: ChainStatus, remediations: Mapping[str, tuple[int, str]]
@@ -282,20 +314,36 @@ class EvidenceService:
             return replace(status, valid=False, broken=broken)
         return status
 
+    async def public_key(self, principal: Principal) -> str:
+        """The current public key (PEM) of the caller's organization's signing key."""
+        if self.signer is None:
+            raise NotFound("evidence signing is not configured")
+        return await self.signer.public_pem(principal.organization_id)
+
     async def checkpoint(self, organization_id: str) -> dict[str, Any] | None:
         """A signed statement of the chain's head now, to keep outside the database."""
         last = await self._repo.last(organization_id=organization_id)
         if last is None:
             return None
-        return {
-            "format": CHECKPOINT_FORMAT,
+        return await self.checkpoint_at(organization_id, last.sequence, last.sha256)
+
+    async def checkpoint_at(
+        self, organization_id: str, sequence: int, sha256: str
+    ) -> dict[str, Any]:
+        """A checkpoint of record ``sequence`` (hash ``sha256``): sealed with the HMAC key
+        and, with a signer, signed with the organization's Ed25519 key (format 2)."""
+        point: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT if self.signer is not None else CHECKPOINT_FORMAT_HMAC,
             "organizationId": organization_id,
-            "sequence": last.sequence,
-            "sha256": last.sha256,
+            "sequence": sequence,
+            "sha256": sha256,
             "createdAt": iso_utc(self._clock()),
             "keyId": self._key.key_id,
-            "hmac": self._key.sign_head(organization_id, last.sequence, last.sha256),
+            "hmac": self._key.sign_head(organization_id, sequence, sha256),
         }
+        if self.signer is None:
+            return point
+        return (await self.signer.key(organization_id)).signed(point)
 
     async def log_checkpoints(
         self, organization_ids: Callable[[], Awaitable[list[str]]], interval: float
@@ -416,7 +464,7 @@ async def _check_lists(
 def _parse_checkpoint(value: Mapping[str, Any], organization_id: str) -> ChainHead:
     sequence, sha256, signature = value.get("sequence"), value.get("sha256"), value.get("hmac")
     if (
-        value.get("format") != CHECKPOINT_FORMAT
+        value.get("format") not in CHECKPOINT_FORMATS
         or not isinstance(sequence, int)
         or sequence < 1
         or not isinstance(sha256, str)

@@ -34,12 +34,14 @@ ORG = "org_a"
 VIEWER = Principal(organization_id=ORG, role=Role.VIEWER, api_key_id="key_1")
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 HMAC_KEY = base64.b64encode(b"h" * 32).decode()
+SECRET_KEY = base64.b64encode(b"s" * 32).decode()
 
 
 def _settings(checkpoints: Path | None = None) -> Settings:
     return Settings(
         env="development",
-        evidence_hmac_key=HMAC_KEY,  # type: ignore[arg-type]
+        evidence_hmac_key=HMAC_KEY,
+        secret_key=SECRET_KEY,
         evidence_checkpoint_file=str(checkpoints) if checkpoints else None,
     )
 
