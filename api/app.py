@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.audit_package import audit_routes
 from api.console import console_dir, console_routes
 from api.container import Container
 from api.cors import OriginLoggingCORS
@@ -66,6 +67,7 @@ def create_app(
             *oauth_routes(container),
             *people_routes(container),
             *evidence_routes(container),
+            *audit_routes(container),
             *console_routes(console_dir(settings.console_dir)),
         ],
         middleware=[

@@ -27,7 +27,9 @@ apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
 evidence_app = typer.Typer(help="The evidence chain.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(apikey_app, name="apikey")
+audit_app = typer.Typer(help="The auditor's package.", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
 
@@ -352,6 +354,40 @@ def evidence_rotate_key(
         key = await signer.rotate(org)
         typer.echo(f"new signing key {key.key_id}")
         typer.echo(key.pem.rstrip("\n"))
+        return 0
+
+    raise typer.Exit(_run_with_store(go))
+
+
+@audit_app.command("export")
+def audit_export(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    period_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")],
+    period_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC).")],
+    out: Annotated[Path, typer.Option("--out", help="The package to write (.zip).")],
+) -> None:
+    """Write the organization's signed audit package for a period (verify_bundle.py checks
+    it offline with the key of `vigil evidence public-key`)."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.container import build_audit, build_evidence
+        from services.audit.package import parse_period
+
+        period = parse_period(period_from, period_to)
+        packages = build_audit(build_evidence(settings, store), store)
+        principal = Principal(organization_id=org, role=Role.ADMIN, api_key_id="cli")
+        partial = out.with_name(out.name + ".partial")
+        try:
+            with partial.open("wb") as file:
+                manifest = await packages.write(principal, period, file)
+            partial.replace(out)
+        finally:
+            partial.unlink(missing_ok=True)
+        evidence = manifest["evidence"]
+        typer.echo(
+            f"wrote {out}: {len(manifest['files'])} files, {evidence['records']} evidence "
+            f"records, signed by key {manifest['signature']['keyId']}"
+        )
         return 0
 
     raise typer.Exit(_run_with_store(go))

@@ -23,6 +23,7 @@ What happens after a change is listed in ``services/reactions.py``, not here.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import os
 import secrets
@@ -43,6 +44,7 @@ from api.sockets import SocketRegistry
 from resolvers.context import AppServices
 from services.api_keys import ApiKeyService
 from services.atlassian.directory_admin import DirectoryAdminClient
+from services.audit.package import AuditPackages, AuditSources
 from services.check_exceptions.service import ActiveExceptions, ExceptionService, FailingItems
 from services.checks.access.data import ACCESS
 from services.checks.access.source import AccessDataSource
@@ -302,6 +304,7 @@ class Container:
             checks=CheckService(bus, engine, check_results=store.check_results),
             policies=policies,
             evidence=evidence,
+            audit=build_audit(evidence, store),
             check_exceptions=ExceptionService(
                 store.check_exceptions,
                 check_ids=check_ids,
@@ -422,6 +425,31 @@ def build_evidence(
         kept_checkpoints=kept,
         signer=EvidenceSigner(store.evidence_keys, keyring or _keyring(settings)),
     )
+
+
+def build_audit(evidence: EvidenceService, store: Store) -> AuditPackages:
+    """The auditor's packages (also used alone by ``vigil audit export``)."""
+    sources = AuditSources(
+        evidence=store.evidence,
+        chunks=store.evidence_chunks,
+        organizations=store.organizations,
+        exceptions=store.check_exceptions,
+        reviews=store.access_reviews,
+        systems=store.critical_systems,
+        remediations=store.remediations,
+        policies=store.policies,
+        people=store.people,
+        snapshots=store.snapshot_queries,
+    )
+    return AuditPackages(evidence, sources, version=vigil_version())
+
+
+def vigil_version() -> str:
+    """The installed distribution's version ("unknown" when run from a bare tree)."""
+    try:
+        return importlib.metadata.version("vigil")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 class CheckpointWebhook:

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from services.api_keys import ApiKeyService
+from services.audit.package import AuditPackages
 from services.check_exceptions.service import ExceptionService
 from services.checks.service import CheckService
 from services.errors import Forbidden
@@ -55,6 +56,8 @@ class AppServices:
     check_exceptions: ExceptionService
     # Carrying out remediation in Atlassian.
     remediation: RemediationService | None = None
+    # The auditor's package (``vigil audit export``, ``GET /audit/package``).
+    audit: AuditPackages | None = None
     remediation_consent: RemediationConsent | None = None
 
 

@@ -11,6 +11,7 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, Schema
 from strawberry.types import ExecutionContext
 
 from resolvers.api_keys import ApiKeyMutation, ApiKeyQuery, ApiKeySubscription
+from resolvers.audit import AuditMutation
 from resolvers.check_exceptions import ExceptionMutation, ExceptionQuery
 from resolvers.check_summary import CheckSummaryQuery
 from resolvers.checks import CheckQuery, CheckSubscription
@@ -78,6 +79,7 @@ class Mutation(
     PolicyMutation,
     ExceptionMutation,
     RemediationMutation,
+    AuditMutation,
 ):
     pass
 

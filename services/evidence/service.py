@@ -314,6 +314,11 @@ class EvidenceService:
             return replace(status, valid=False, broken=broken)
         return status
 
+    @property
+    def hmac_key_id(self) -> str:
+        """The id of the HMAC key records are sealed with (never the key)."""
+        return self._key.key_id
+
     async def public_key(self, principal: Principal) -> str:
         """The current public key (PEM) of the caller's organization's signing key."""
         if self.signer is None:
