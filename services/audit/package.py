@@ -1,4 +1,4 @@
-"""The auditor's package (ADR 014): one signed zip per organization and period.
+"""The auditor's package (ADR 021): one signed zip per organization and period.
 
 ``AuditPackages.write`` verifies the organization's chain (HMACs, head, anchors: a package
 is never made of evidence Vigil itself cannot vouch for), finds the period's records (a

@@ -1,4 +1,4 @@
-"""Each organization's Ed25519 evidence signing key (ADR 014): created on first use,
+"""Each organization's Ed25519 evidence signing key (ADR 021): created on first use,
 encrypted at rest under the credential key ring, rotatable; old public keys are kept so
 what they signed keeps verifying."""
 

@@ -70,7 +70,7 @@ Anchors = Callable[[str], Awaitable[list[Anchor]]]
 MAX_ATTEMPTS = 50
 # A checkpoint sealed with the HMAC key only (ADR 008); still accepted.
 CHECKPOINT_FORMAT_HMAC = "vigil-evidence-checkpoint/1"
-# ... and also signed with the organization's Ed25519 key (ADR 014).
+# ... and also signed with the organization's Ed25519 key (ADR 021).
 CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/2"
 CHECKPOINT_FORMATS = (CHECKPOINT_FORMAT_HMAC, CHECKPOINT_FORMAT)
 # Lists this process stored (organization, root): appending another record over the same

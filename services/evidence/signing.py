@@ -1,4 +1,4 @@
-"""Public-key signatures over evidence (ADR 014): an Ed25519 key per organization.
+"""Public-key signatures over evidence (ADR 021): an Ed25519 key per organization.
 
 The HMAC of ADR 006 proves integrity only to whoever holds the HMAC key, i.e. Vigil's
 operator. An Ed25519 signature can be checked by anyone holding the organization's public
