@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from api.container import build_evidence
@@ -193,3 +194,30 @@ async def test_a_failing_checkpoint_sink_is_logged_and_counted(
     await _worker_round(evidence)
     assert evidence.checkpoints_failed == 1
     assert any("sending the evidence checkpoint" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_worker_posts_each_checkpoint_to_the_webhook(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """2xx: delivered as JSON; any other answer is a failure, logged without the URL (it may
+    carry a token) and counted."""
+    received: list[dict[str, Any]] = []
+    answers = iter([204, 500])
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        received.append(json.loads(request.content))
+        return httpx.Response(next(answers))
+
+    url = "https://archive.example/checkpoints?token=s3cret"
+    settings = _settings().model_copy(update={"evidence_checkpoint_url": url})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(hook)) as http:
+        evidence = build_evidence(settings, store, http=http)
+        await evidence.record(entry(ORG, 1))
+        await _worker_round(evidence)
+        assert [(p["organizationId"], p["sequence"]) for p in received] == [(ORG, 1)]
+        assert received[0]["signature"]["alg"] == "Ed25519"
+        assert evidence.checkpoints_failed == 0
+        await _worker_round(evidence)
+    assert len(received) == 2 and evidence.checkpoints_failed == 1
+    failures = [r.getMessage() for r in caplog.records if "checkpoint webhook" in r.getMessage()]
+    assert failures and "s3cret" not in caplog.text
