@@ -4,6 +4,8 @@ needs: cffi, pycparser), run against the demo package: it must not need Vigil.""
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from tests.audit.support import DemoPackage
 
 ROOT = Path(__file__).resolve().parents[2]
 NEEDED = ("cryptography", "cffi", "pycparser")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")  # as tests/console
 
 
 def _install(name: str, site: Path) -> None:
@@ -47,7 +50,8 @@ def test_the_verifier_runs_with_only_cryptography(
         [
             python,
             "-c",
-            "import importlib.metadata as m; print(sorted(d.metadata['Name'].lower() for d in m.distributions()))",
+            "import importlib.metadata as m, json; "
+            "print(json.dumps([d.metadata['Name'].lower() for d in m.distributions()]))",
         ],
         capture_output=True,
         text=True,
@@ -55,7 +59,7 @@ def test_the_verifier_runs_with_only_cryptography(
         timeout=60,
         check=True,
     )
-    assert set(eval(listed.stdout)) <= {"cryptography", "cffi", "pycparser"}
+    assert set(json.loads(listed.stdout)) <= set(NEEDED)
     isolated = subprocess.run(
         [python, "-I", "-c", "import api"], capture_output=True, cwd=workdir, timeout=60
     )
@@ -93,7 +97,7 @@ def test_the_report_opens_in_headless_chromium_offline(
     shot = tmp_path / "report.png"
     done = subprocess.run(
         [
-            "/usr/bin/chromium",
+            CHROMIUM,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
