@@ -12,6 +12,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.audit_package import audit_routes
 from api.budgets import AddressGate
 from api.console import console_dir, console_routes
 from api.container import Container
@@ -70,6 +71,7 @@ def create_app(
             *signin_routes(container),
             *people_routes(container),
             *evidence_routes(container),
+            *audit_routes(container),
             *console_routes(console_dir(settings.console_dir)),
         ],
         middleware=[

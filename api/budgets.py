@@ -45,7 +45,7 @@ TOO_MANY_FAILURES = "too many failed authentications from this address; retry la
 #: How long a flooded address waits for its refusal (at most its ``Retry-After``).
 TARPIT_SECONDS = 1.0
 #: Routes that read an API key or an OAuth state: the ones a flooded address is refused.
-GATED_PATHS = ("/graphql", "/people/import", "/evidence/export", "/oauth/")
+GATED_PATHS = ("/graphql", "/people/import", "/evidence/export", "/audit/", "/oauth/", "/auth/")
 #: Keys (their hashes) recently authenticated, which a flooded address does not refuse.
 MAX_KNOWN_KEYS = 10_000
 KNOWN_KEY_SECONDS = 600.0

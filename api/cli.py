@@ -29,7 +29,9 @@ user_app = typer.Typer(help="People who sign in.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
+audit_app = typer.Typer(help="The auditor's package.", no_args_is_help=True)
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
 
@@ -338,6 +340,85 @@ def evidence_verify(
         broken = status.broken
         typer.echo(f"BROKEN at #{broken.sequence}: {broken.problem.value}: {broken.message}")
         return 1
+
+    raise typer.Exit(_run_with_store(go))
+
+
+@evidence_app.command("public-key")
+def evidence_public_key(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    all_keys: Annotated[
+        bool, typer.Option("--all", help="Every key it signed with (retired ones too).")
+    ] = False,
+) -> None:
+    """Print the organization's evidence signing public key (PEM), to hand to an auditor."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.container import build_evidence
+
+        signer = build_evidence(settings, store).signer
+        assert signer is not None
+        if not all_keys:
+            typer.echo((await signer.public_pem(org)).rstrip("\n"))
+            return 0
+        for key in await signer.public_keys(org):
+            state = f"retired {key.retired_at.isoformat()}" if key.retired_at else "current"
+            typer.echo(f"# key {key.key_id} ({state})")
+            typer.echo(key.pem.rstrip("\n"))
+        return 0
+
+    raise typer.Exit(_run_with_store(go))
+
+
+@evidence_app.command("rotate-key")
+def evidence_rotate_key(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+) -> None:
+    """Give the organization a new evidence signing key (the old public key is kept)."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.container import build_evidence
+
+        signer = build_evidence(settings, store).signer
+        assert signer is not None
+        key = await signer.rotate(org)
+        typer.echo(f"new signing key {key.key_id}")
+        typer.echo(key.pem.rstrip("\n"))
+        return 0
+
+    raise typer.Exit(_run_with_store(go))
+
+
+@audit_app.command("export")
+def audit_export(
+    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    period_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")],
+    period_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC).")],
+    out: Annotated[Path, typer.Option("--out", help="The package to write (.zip).")],
+) -> None:
+    """Write the organization's signed audit package for a period (verify_bundle.py checks
+    it offline with the key of `vigil evidence public-key`)."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.container import build_audit, build_evidence
+        from services.audit.package import parse_period
+
+        period = parse_period(period_from, period_to)
+        packages = build_audit(build_evidence(settings, store), store)
+        principal = Principal(organization_id=org, role=Role.ADMIN, api_key_id="cli")
+        partial = out.with_name(out.name + ".partial")
+        try:
+            with partial.open("wb") as file:
+                manifest = await packages.write(principal, period, file)
+            partial.replace(out)
+        finally:
+            partial.unlink(missing_ok=True)
+        evidence = manifest["evidence"]
+        typer.echo(
+            f"wrote {out}: {len(manifest['files'])} files, {evidence['records']} evidence "
+            f"records, signed by key {manifest['signature']['keyId']}"
+        )
+        return 0
 
     raise typer.Exit(_run_with_store(go))
 

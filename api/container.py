@@ -25,6 +25,7 @@ What happens after a change is listed in ``services/reactions.py``, not here.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import os
 import secrets
@@ -52,6 +53,7 @@ from services.alerts.service import AlertService
 from services.alerts.transport import HttpxPoster
 from services.api_keys import ApiKeyService
 from services.atlassian.directory_admin import DirectoryAdminClient
+from services.audit.package import AuditPackages, AuditSources
 from services.callbacks import OnAction
 from services.check_exceptions.service import ActiveExceptions, ExceptionService, FailingItems
 from services.checks.access.data import ACCESS
@@ -65,8 +67,10 @@ from services.crypto import KeyRing, keyring_from_settings
 from services.events import EventBus, InMemoryEventBus
 from services.events.replicated import ReplicatedEventBus
 from services.evidence.chain import evidence_key_from_settings
+from services.evidence.checkpoints import CheckpointFile, CheckpointSink
 from services.evidence.downloads import DownloadLinks
-from services.evidence.models import DownloadGrant
+from services.evidence.keys import EvidenceSigner
+from services.evidence.models import CHECK_RESULT, REMEDIATION_ACTION, Anchor, DownloadGrant
 from services.evidence.recorder import EvidenceRecorder
 from services.evidence.service import EvidencedSnapshots, EvidenceService
 from services.identity.accounts import AccountService
@@ -219,7 +223,7 @@ class Container:
         )
 
         # 4. The evidence recorder (and the snapshots evidence keeps from retention).
-        evidence = build_evidence(settings, store)
+        evidence = build_evidence(settings, store, http=http, keyring=keyring)
         recorder = EvidenceRecorder(
             evidence, integrations=store.integrations, check_exceptions=store.check_exceptions
         )
@@ -383,6 +387,7 @@ class Container:
                 download_links=store.download_links,
                 holder=link_holder(api_keys, sessions),
             ),
+            audit=build_audit(evidence, store),
             check_exceptions=ExceptionService(
                 store.check_exceptions,
                 check_ids=check_ids,
@@ -468,17 +473,31 @@ class Container:
         self.store.close()
 
 
-def build_evidence(settings: Settings, store: Store) -> EvidenceService:
-    """The evidence service with its HMAC key (also used alone by ``vigil evidence``)."""
+def build_evidence(
+    settings: Settings,
+    store: Store,
+    *,
+    http: httpx.AsyncClient | None = None,
+    keyring: KeyRing | None = None,
+) -> EvidenceService:
+    """The evidence service with its HMAC key (also used alone by ``vigil evidence``), the
+    organizations' signing keys (encrypted under ``keyring``, by default the settings'), the
+    references that anchor the chain and where signed checkpoints go (a webhook needs
+    ``http``; a process without one only reads the checkpoint file back)."""
     key, warning = evidence_key_from_settings(
         _secret(settings.evidence_hmac_key), development=settings.development
     )
     if warning:
         log.warning(warning)
 
-    async def anchors(organization_id: str) -> list[tuple[str, str]]:
+    async def anchors(organization_id: str) -> list[Anchor]:
         heads = await store.check_results.list_latest_heads(organization_id=organization_id)
-        return [(v.result.check_id, v.result.evidence_id) for v in heads if v.result.evidence_id]
+        actions = await store.remediations.evidence_refs(organization_id=organization_id)
+        return [
+            Anchor(CHECK_RESULT, v.result.check_id, v.result.evidence_id)
+            for v in heads
+            if v.result.evidence_id
+        ] + [Anchor(REMEDIATION_ACTION, action, record) for action, record in actions]
 
     async def actors(organization_id: str, actor_id: str) -> Mapping[str, Any]:
         """Who a stored "who acted" id is (a person, a key of this organization, or Vigil)."""
@@ -496,6 +515,15 @@ def build_evidence(settings: Settings, store: Store) -> EvidenceService:
             return {"kind": ActorKind.API_KEY.value, "id": actor_id, "name": key.name}
         return {"kind": ActorKind.SYSTEM.value, "id": actor_id, "name": None}
 
+    kept = (
+        CheckpointFile(settings.evidence_checkpoint_file)
+        if settings.evidence_checkpoint_file
+        else None
+    )
+    sinks: list[CheckpointSink] = [kept] if kept is not None else []
+    if settings.evidence_checkpoint_url and http is not None:
+        sinks.append(CheckpointWebhook(http, settings.evidence_checkpoint_url))
+
     return EvidenceService(
         store.evidence,
         key,
@@ -503,7 +531,49 @@ def build_evidence(settings: Settings, store: Store) -> EvidenceService:
         check_ids=check_ids,
         anchors=anchors,
         actors=actors,
+        checkpoint_sinks=sinks,
+        kept_checkpoints=kept,
+        signer=EvidenceSigner(store.evidence_keys, keyring or _keyring(settings)),
     )
+
+
+def build_audit(evidence: EvidenceService, store: Store) -> AuditPackages:
+    """The auditor's packages (also used alone by ``vigil audit export``)."""
+    sources = AuditSources(
+        evidence=store.evidence,
+        chunks=store.evidence_chunks,
+        organizations=store.organizations,
+        exceptions=store.check_exceptions,
+        reviews=store.access_reviews,
+        systems=store.critical_systems,
+        remediations=store.remediations,
+        policies=store.policies,
+        people=store.people,
+        snapshots=store.snapshot_queries,
+    )
+    return AuditPackages(evidence, sources, version=vigil_version())
+
+
+def vigil_version() -> str:
+    """The installed distribution's version ("unknown" when run from a bare tree)."""
+    try:
+        return importlib.metadata.version("vigil")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class CheckpointWebhook:
+    """Evidence checkpoints POSTed as JSON to a URL (an archive, a ticketing system, a SIEM);
+    any answer but 2xx is a failed delivery."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+        self._http = http
+        self._url = url
+        self.name = "the checkpoint webhook"  # the URL may carry a token: never logged
+
+    async def send(self, point: Mapping[str, Any]) -> None:
+        response = await self._http.post(self._url, json=dict(point))
+        response.raise_for_status()
 
 
 def record_action(evidence: EvidenceService) -> OnAction:

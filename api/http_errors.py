@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.errors import DomainError, Forbidden, NotFound
+from services.errors import Conflict, DomainError, Forbidden, NotFound
 
 log = logging.getLogger("vigil.http")
 
@@ -47,6 +47,7 @@ STATUS_CODES: Mapping[int, str] = MappingProxyType(
         404: "NOT_FOUND",
         405: "METHOD_NOT_ALLOWED",
         408: "REQUEST_TIMEOUT",
+        409: "CONFLICT",
         413: "PAYLOAD_TOO_LARGE",
         415: "UNSUPPORTED_MEDIA_TYPE",
         429: "RATE_LIMITED",
@@ -142,8 +143,14 @@ class PayloadTooLarge(ApiError):
 
 
 def domain_error(exc: DomainError) -> ApiError:
-    """A service's refusal: 404 not found, 403 forbidden, else 400; its own code."""
-    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400
+    """A service's refusal: 404 not found, 403 forbidden, 409 conflict with the stored state
+    (e.g. an audit package of a broken evidence chain), else 400; its own code."""
+    kinds: tuple[tuple[type[DomainError], int], ...] = (
+        (NotFound, 404),
+        (Forbidden, 403),
+        (Conflict, 409),
+    )
+    status = next((code for kind, code in kinds if isinstance(exc, kind)), 400)
     return ApiError(status, exc.message, code=exc.code)
 
 

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     offboarding_grace_hours: float = Field(default=24.0, ge=0)
     # The worker logs a signed checkpoint of every evidence chain this often (ADR 008).
     evidence_checkpoint_minutes: float = Field(default=60.0, gt=0)
+    # ... and sends it off the database: appended to this file (which `vigil evidence
+    # verify` and verifyEvidenceChain read back) and/or POSTed to this webhook URL.
+    evidence_checkpoint_file: str | None = None
+    evidence_checkpoint_url: str | None = None
 
     # Alerts (docs/alerts.md): how long changes coalesce into one message, how often a worker
     # looks for alerts to send (it is also woken at once in its own process), attempts and the

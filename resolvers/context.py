@@ -10,6 +10,7 @@ import strawberry
 from resolvers.limits import CostMeter
 from services.alerts.service import AlertService
 from services.api_keys import ApiKeyService
+from services.audit.package import AuditPackages
 from services.check_exceptions.service import ExceptionService
 from services.checks.service import CheckService
 from services.errors import Forbidden
@@ -66,6 +67,8 @@ class AppServices:
     alerts: AlertService
     # Carrying out remediation in Atlassian.
     remediation: RemediationService | None = None
+    # The auditor's package (``vigil audit export``, ``GET /audit/package``).
+    audit: AuditPackages | None = None
     remediation_consent: RemediationConsent | None = None
 
 

@@ -137,6 +137,10 @@ graphql_enum(
             "A chunk (or the manifest) of a list the record refers to does not hash to its "
             "address: its content was changed."
         ),
+        LinkProblem.ANCHOR_MISSING: (
+            "The record is evidence of something that no longer exists outside the chain "
+            "(e.g. the remediation action it records was deleted)."
+        ),
     },
 )
 

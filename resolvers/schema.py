@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers.alerts import AlertMutation, AlertQuery
 from resolvers.api_keys import ApiKeyMutation, ApiKeyQuery, ApiKeySubscription
+from resolvers.audit import AuditMutation
 from resolvers.check_exceptions import ExceptionMutation, ExceptionQuery
 from resolvers.check_summary import CheckSummaryQuery
 from resolvers.checks import CheckQuery, CheckSubscription
@@ -87,6 +88,7 @@ class Mutation(
     ExceptionMutation,
     RemediationMutation,
     AlertMutation,
+    AuditMutation,
 ):
     pass
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
+from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
 from resolvers.relay import USER_ERRORS, Node
 from services import models
 from services.api_keys import KeyChange
+from services.errors import Forbidden
 from services.models import ActorKind, Framework, Role
 from services.users.models import User as DomainUser
 
@@ -43,6 +46,17 @@ class Organization:
         description="Active frameworks (set with `activateFrameworks`); empty means SOC 2 "
         "policies are required by default."
     )
+
+    @strawberry.field(
+        description="The public half of the organization's evidence signing key (Ed25519, "
+        "PEM): hand it to an auditor out of band; `verify_bundle.py --public-key` checks an "
+        "audit package and its signed checkpoints with it (every role)."
+    )
+    async def evidence_public_key(self, info: strawberry.Info[Context, Any]) -> str:
+        principal = principal_of(info)
+        if principal.organization_id != str(self.id):
+            raise Forbidden("not your organization")
+        return await info.context.services.evidence.public_key(principal)
 
     @classmethod
     def from_domain(cls, org: models.Organization) -> Organization:

@@ -134,3 +134,18 @@ class DownloadGrant:
     check_id: str
     format: str
     session_id: str | None = None
+
+
+# What holds a reference to an evidence record from outside the chain (``Anchor.kind``).
+CHECK_RESULT = "check result"
+REMEDIATION_ACTION = "remediation action"
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A reference into the chain from outside it: ``owner`` (a check id, an action id) of
+    ``kind`` says its evidence is record ``record_id`` (None: not recorded yet)."""
+
+    kind: str
+    owner: str
+    record_id: str | None

@@ -15,7 +15,7 @@ import json
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, iso_utc, seal
 from services.evidence.chain import chunked as chunked_format
+from services.evidence.checkpoints import CheckpointSink, KeptCheckpoints
 from services.evidence.chunks import (
     ChunkProblem,
     ChunkStore,
@@ -39,19 +40,25 @@ from services.evidence.export import (
     csv_chunks,
     json_chunks,
 )
+from services.evidence.keys import EvidenceSigner
 from services.evidence.models import (
+    REMEDIATION_ACTION,
     AlreadyRecorded,
+    Anchor,
     ChainHead,
     EvidenceEntry,
     EvidenceRecord,
     SequenceTaken,
 )
+from services.evidence.signing import verify_signature
 from services.evidence.verify import (
     BrokenLink,
     ChainStatus,
     ChainVerifier,
+    LinkProblem,
     chunk_problem,
     dangling_reference,
+    orphaned_record,
 )
 from services.ids import new_id
 from services.integrations.models import Integration
@@ -61,17 +68,24 @@ from services.paging import Slice, decode_cursor, make_slice, page_size
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
-# (check id, evidence record id) of every current check result of an organization.
-Anchors = Callable[[str], Awaitable[list[tuple[str, str]]]]
+# Every reference into an organization's chain from outside it: each check's current result,
+# each remediation action (with its evidence record id, or None while it is not recorded).
+Anchors = Callable[[str], Awaitable[list[Anchor]]]
 # Who an actor id is, as evidence records it: (organization id, actor id) -> actor.
 DescribeActor = Callable[[str, str], Awaitable[Mapping[str, Any]]]
 MAX_ATTEMPTS = 50
-CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/1"
+# A checkpoint sealed with the HMAC key only (ADR 008); still accepted.
+CHECKPOINT_FORMAT_HMAC = "vigil-evidence-checkpoint/1"
+# ... and also signed with the organization's Ed25519 key (ADR 021).
+CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/2"
+CHECKPOINT_FORMATS = (CHECKPOINT_FORMAT_HMAC, CHECKPOINT_FORMAT)
 # Lists this process stored (organization, root): appending another record over the same
 # population costs no round trip at all.
 STORED_ROOTS = 1024
 # Records verified together: their lists' blobs are read ahead in a few round trips.
 VERIFY_WINDOW = 64
+# References into the chain looked up per round trip.
+ANCHOR_BATCH = 500
 
 
 class EvidenceRepo(Protocol):
@@ -88,6 +102,9 @@ class EvidenceRepo(Protocol):
     def iter_for_check(
         self, *, organization_id: str, check_id: str
     ) -> AsyncIterator[EvidenceRecord]: ...
+    async def sequences(
+        self, *, organization_id: str, record_ids: Sequence[str]
+    ) -> dict[str, int]: ...
     async def head(self, *, organization_id: str) -> ChainHead | None: ...
     async def advance_head(
         self, *, organization_id: str, sequence: int, sha256: str, hmac: str
@@ -106,6 +123,9 @@ class EvidenceService:
         check_ids: Callable[[], Collection[str]],
         anchors: Anchors | None = None,
         actors: DescribeActor | None = None,
+        checkpoint_sinks: Sequence[CheckpointSink] = (),
+        kept_checkpoints: KeptCheckpoints | None = None,
+        signer: EvidenceSigner | None = None,
         clock: Clock = utcnow_ms,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -115,6 +135,10 @@ class EvidenceService:
         self._chunks = chunks
         self._check_ids = check_ids
         self._anchors = anchors
+        self._sinks = tuple(checkpoint_sinks)
+        self._kept = kept_checkpoints
+        self.signer = signer
+        self.checkpoints_failed = 0  # deliveries to a sink that failed (logged as errors)
         self._clock = clock
         self._sleep = sleep
         self._locks: dict[str, asyncio.Lock] = {}
@@ -238,28 +262,42 @@ class EvidenceService:
     ) -> ChainStatus:
         """Walk the caller's organization's whole chain; report the first broken link.
 
-        Beyond the records and the sealed head: every current check result must point at a
-        record of the verified chain, and a ``checkpoint`` (from ``checkpoint``), when given,
-        must match the record at its sequence.
+        Beyond the records and the sealed head: every reference into the chain from outside
+        (check results, remediation actions) must point at a record of the verified chain,
+        every remediation record's action must still exist, and the chain must reach and
+        agree with a ``checkpoint`` (from ``checkpoint``) when one is given and with the
+        newest checkpoint kept outside the database (the worker's checkpoint file).
         """
         org = principal.organization_id
+        given = [checkpoint] if checkpoint is not None else []
+        kept = await self._kept.latest(org) if self._kept is not None else None
+        given += [kept] if kept is not None else []
+        points = [_parse_checkpoint(point, org) for point in given]
+        unsigned = await self._unsigned(org, given)
+        if unsigned is not None:
+            return ChainStatus(valid=False, checked_count=0, head_sequence=0, broken=unsigned)
         verifier = ChainVerifier(
             self._key,
             org,
             head=await self._repo.head(organization_id=org),
-            checkpoint=_parse_checkpoint(checkpoint, org) if checkpoint is not None else None,
+            checkpoints=tuple(points),
         )
         lists = ListReader(self._chunks, org)
         window: list[EvidenceRecord] = []
+        # action id → (sequence, record id) of the first record of each remediation action
+        remediations: dict[str, tuple[int, str]] = {}
         async for record in self._repo.iter_chain(organization_id=org):
             window.append(record)
+            action = _remediation_of(record)
+            if action is not None:
+                remediations.setdefault(action, (record.sequence, record.id))
             if len(window) >= VERIFY_WINDOW and not await _verify_window(verifier, lists, window):
                 break
         else:
             await _verify_window(verifier, lists, window)
         status = verifier.finish()
         if status.valid and self._anchors is not None:
-            status = await self._check_anchors(org, status)
+            status = await self._check_anchors(org, status, remediations)
         if status.broken is not None:
             log.warning(
                 "evidence chain of %s broken at #%d: %s",
@@ -280,37 +318,105 @@ class EvidenceService:
                 counts[line] = counts.get(line, 0) + 1
         return [f"{line}: {n} record{'s' if n != 1 else ''}" for line, n in counts.items()]
 
-    async def _check_anchors(self, org: str, status: ChainStatus) -> ChainStatus:
+    async def _unsigned(self, org: str, points: Sequence[Mapping[str, Any]]) -> BrokenLink | None:
+        """A signed (format 2) checkpoint whose Ed25519 signature does not verify with one
+        of the organization's keys."""
+        signed = [p for p in points if p.get("format") == CHECKPOINT_FORMAT]
+        if not signed:
+            return None
+        keys = await self.signer.public_keys(org) if self.signer is not None else []
+        pems = {k.key_id: k.pem for k in keys}
+        for point in signed:
+            why = verify_signature(point, pems)
+            if why is not None:
+                sequence = point.get("sequence")
+                return BrokenLink(
+                    sequence=sequence if isinstance(sequence, int) else 0,
+                    record_id=None,
+                    problem=LinkProblem.HEAD_MISMATCH,
+                    message=f"the checkpoint's signature is not valid: {why}",
+                )
+        return None
+
+    async def _check_anchors(
+        self, org: str, status: ChainStatus, remediations: Mapping[str, tuple[int, str]]
+    ) -> ChainStatus:
+        """Every reference both ways: what points into the chain must find its record there;
+        a remediation record must still have its action."""
         assert self._anchors is not None
-        for check_id, record_id in sorted(await self._anchors(org)):
-            record = await self._repo.get(organization_id=org, record_id=record_id)
-            if record is None or record.sequence > status.head_sequence:
-                broken = dangling_reference(check_id, record_id, status.head_sequence)
-                return replace(status, valid=False, broken=broken)
+        anchors = await self._anchors(org)
+        referenced = sorted(
+            (a for a in anchors if a.record_id is not None), key=lambda a: (a.kind, a.owner)
+        )
+        for start in range(0, len(referenced), ANCHOR_BATCH):
+            batch = referenced[start : start + ANCHOR_BATCH]
+            found = await self._repo.sequences(
+                organization_id=org, record_ids=[a.record_id for a in batch if a.record_id]
+            )
+            for anchor in batch:
+                assert anchor.record_id is not None
+                sequence = found.get(anchor.record_id)
+                if sequence is None or sequence > status.head_sequence:
+                    broken = dangling_reference(
+                        anchor.kind, anchor.owner, anchor.record_id, status.head_sequence
+                    )
+                    return replace(status, valid=False, broken=broken)
+        actions = {a.owner for a in anchors if a.kind == REMEDIATION_ACTION}
+        orphans = sorted(
+            (at, action) for action, at in remediations.items() if action not in actions
+        )
+        if orphans:
+            (sequence, record_id), action = orphans[0]
+            broken = orphaned_record(sequence, record_id, REMEDIATION_ACTION, action)
+            return replace(status, valid=False, broken=broken)
         return status
+
+    @property
+    def hmac_key_id(self) -> str:
+        """The id of the HMAC key records are sealed with (never the key)."""
+        return self._key.key_id
+
+    async def public_key(self, principal: Principal) -> str:
+        """The current public key (PEM) of the caller's organization's signing key."""
+        if self.signer is None:
+            raise NotFound("evidence signing is not configured")
+        return await self.signer.public_pem(principal.organization_id)
 
     async def checkpoint(self, organization_id: str) -> dict[str, Any] | None:
         """A signed statement of the chain's head now, to keep outside the database."""
         last = await self._repo.last(organization_id=organization_id)
         if last is None:
             return None
-        return {
-            "format": CHECKPOINT_FORMAT,
+        return await self.checkpoint_at(organization_id, last.sequence, last.sha256)
+
+    async def checkpoint_at(
+        self, organization_id: str, sequence: int, sha256: str
+    ) -> dict[str, Any]:
+        """A checkpoint of record ``sequence`` (hash ``sha256``): sealed with the HMAC key
+        and, with a signer, signed with the organization's Ed25519 key (format 2)."""
+        point: dict[str, Any] = {
+            "format": CHECKPOINT_FORMAT if self.signer is not None else CHECKPOINT_FORMAT_HMAC,
             "organizationId": organization_id,
-            "sequence": last.sequence,
-            "sha256": last.sha256,
+            "sequence": sequence,
+            "sha256": sha256,
             "createdAt": iso_utc(self._clock()),
             "keyId": self._key.key_id,
-            "hmac": self._key.sign_head(organization_id, last.sequence, last.sha256),
+            "hmac": self._key.sign_head(organization_id, sequence, sha256),
         }
+        if self.signer is None:
+            return point
+        return (await self.signer.key(organization_id)).signed(point)
 
     async def log_checkpoints(
         self, organization_ids: Callable[[], Awaitable[list[str]]], interval: float
     ) -> None:
-        """Forever: every ``interval`` seconds, log each organization's signed checkpoint.
+        """Forever: every ``interval`` seconds, each organization's signed checkpoint is
+        logged and sent to the configured sinks (a file, a webhook: off the database).
 
-        Log lines usually leave the machine (a log service, a SIEM): there the checkpoints
-        outlive a database rollback and can be handed to ``vigil evidence verify``.
+        A checkpoint outside the database outlives a rollback of it: ``verify`` reads the
+        checkpoint file back, and any kept checkpoint can be handed to
+        ``vigil evidence verify --checkpoint``. A sink that fails is logged as an error and
+        counted (``checkpoints_failed``); the next round tries again.
         """
         while True:
             await self._sleep(interval)
@@ -323,8 +429,22 @@ class EvidenceService:
                             json.dumps(point, sort_keys=True),
                             extra={"organization_id": org},
                         )
+                        await self._send(point)
             except Exception:
                 log.exception("logging evidence checkpoints failed; trying again later")
+
+    async def _send(self, point: Mapping[str, Any]) -> None:
+        for sink in self._sinks:
+            try:
+                await sink.send(point)
+            except Exception as exc:  # one sink's failure must not stop the others
+                self.checkpoints_failed += 1
+                log.error(
+                    "sending the evidence checkpoint of %s to %s failed: %s",
+                    point.get("organizationId"),
+                    sink.name,
+                    type(exc).__name__,
+                )
 
     def check_export(self, check_id: str, fmt: str) -> ExportFormat:
         """The format of a valid export request (``ValidationFailed`` / ``NotFound``)."""
@@ -358,6 +478,17 @@ class EvidenceService:
     def _known(self, check_id: str) -> None:
         if check_id not in self._check_ids():
             raise NotFound(f"check {check_id} not found", field=["checkId"])
+
+
+def _remediation_of(record: EvidenceRecord) -> str | None:
+    """The action id of a remediation record (``result.kind``), None for other records."""
+    if '"kind":"remediation"' not in record.body:  # cheap: most records are check results
+        return None
+    result = record.content().get("result")
+    if isinstance(result, dict) and result.get("kind") == "remediation":
+        action = result.get("actionId")
+        return action if isinstance(action, str) else None
+    return None
 
 
 async def _verify_window(
@@ -415,7 +546,7 @@ def keyed_record_id(entry: EvidenceEntry) -> str:
 def _parse_checkpoint(value: Mapping[str, Any], organization_id: str) -> ChainHead:
     sequence, sha256, signature = value.get("sequence"), value.get("sha256"), value.get("hmac")
     if (
-        value.get("format") != CHECKPOINT_FORMAT
+        value.get("format") not in CHECKPOINT_FORMATS
         or not isinstance(sequence, int)
         or sequence < 1
         or not isinstance(sha256, str)

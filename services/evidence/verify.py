@@ -43,6 +43,7 @@ class LinkProblem(enum.StrEnum):
     HEAD_MISMATCH = "HEAD_MISMATCH"
     CHUNK_MISSING = "CHUNK_MISSING"
     CHUNK_MISMATCH = "CHUNK_MISMATCH"
+    ANCHOR_MISSING = "ANCHOR_MISSING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +73,15 @@ class ChainVerifier:
     key: EvidenceKey
     organization_id: str
     head: ChainHead | None = None
-    # A signed checkpoint kept outside the database (``vigil evidence checkpoint``).
-    checkpoint: ChainHead | None = None
+    # Signed checkpoints kept outside the database (``vigil evidence checkpoint``, the
+    # worker's checkpoint file): the chain must still reach each and agree with it.
+    checkpoints: tuple[ChainHead, ...] = ()
     checked: int = 0
     broken: BrokenLink | None = None
     _prev: str = GENESIS_HASH
     _expected: int = 1
     _hash_at_head: str | None = field(default=None, repr=False)
-    _hash_at_checkpoint: str | None = field(default=None, repr=False)
+    _hash_at_checkpoint: dict[int, str] = field(default_factory=dict, repr=False)
 
     def feed(self, record: EvidenceRecord) -> bool:
         """Check one record; False once the chain is broken (stop feeding)."""
@@ -104,16 +106,17 @@ class ChainVerifier:
         """The record holds: it becomes the link the next one must follow."""
         if self.head is not None and record.sequence == self.head.sequence:
             self._hash_at_head = record.sha256
-        if self.checkpoint is not None and record.sequence == self.checkpoint.sequence:
-            self._hash_at_checkpoint = record.sha256
+        if any(point.sequence == record.sequence for point in self.checkpoints):
+            self._hash_at_checkpoint[record.sequence] = record.sha256
         self._prev, self._expected = record.sha256, record.sequence + 1
         self.checked += 1
 
     def finish(self) -> ChainStatus:
         """The verdict, including records missing after the last one seen."""
         last = self._expected - 1
-        if self.broken is None and self.checkpoint is not None:
-            self.broken = self._check_checkpoint(last)
+        for point in sorted(self.checkpoints, key=lambda p: p.sequence):
+            if self.broken is None:
+                self.broken = self._check_checkpoint(point, last)
         if self.broken is None and self.head is not None:
             self.broken = self._check_head(last)
         elif self.broken is None and last > 0:
@@ -200,16 +203,14 @@ class ChainVerifier:
             return _broken(self.head.sequence, None, LinkProblem.HASH_MISMATCH, message)
         return None
 
-    def _check_checkpoint(self, last: int) -> BrokenLink | None:
-        point = self.checkpoint
-        assert point is not None
+    def _check_checkpoint(self, point: ChainHead, last: int) -> BrokenLink | None:
         if not self.key.verify_head(self.organization_id, point.sequence, point.sha256, point.hmac):
             message = "the checkpoint is not signed by this deployment's evidence key"
             return _broken(point.sequence, None, LinkProblem.HEAD_MISMATCH, message)
         if point.sequence > last:
             message = f"the chain ends at #{last} but a checkpoint vouches for #{point.sequence}"
             return _broken(last + 1, None, LinkProblem.SEQUENCE_GAP, message)
-        if self._hash_at_checkpoint != point.sha256:
+        if self._hash_at_checkpoint.get(point.sequence) != point.sha256:
             message = f"record #{point.sequence} differs from the checkpoint"
             return _broken(point.sequence, None, LinkProblem.HASH_MISMATCH, message)
         return None
@@ -221,13 +222,22 @@ def chunk_problem(record: EvidenceRecord, place: str, why: str, *, missing: bool
     return _broken(record.sequence, record.id, problem, f"{place}: {why}")
 
 
-def dangling_reference(check_id: str, record_id: str, last: int) -> BrokenLink:
-    """A check's current result refers to evidence the verified chain does not hold."""
+def dangling_reference(kind: str, owner: str, record_id: str, last: int) -> BrokenLink:
+    """Something outside the chain (a check's current result, a remediation action) refers
+    to evidence the verified chain does not hold: the newest records were removed (or the
+    reference was edited), reported at the first sequence after the surviving chain."""
     message = (
-        f"the current result of {check_id} refers to evidence {record_id}, which is not in "
-        f"the chain (it ends at #{last}): the newest records were removed"
+        f"the {kind} {owner} refers to evidence {record_id}, which is not in the chain (it "
+        f"ends at #{last}): the newest records were removed"
     )
     return _broken(last + 1, None, LinkProblem.SEQUENCE_GAP, message)
+
+
+def orphaned_record(sequence: int, record_id: str, kind: str, owner: str) -> BrokenLink:
+    """A record states what became of something (a remediation action) that no longer
+    exists outside the chain: what referred to it was removed."""
+    message = f"the record is evidence of the {kind} {owner}, which no longer exists"
+    return _broken(sequence, record_id, LinkProblem.ANCHOR_MISSING, message)
 
 
 def _broken(sequence: int, record_id: str | None, problem: LinkProblem, why: str) -> BrokenLink:

@@ -20,6 +20,7 @@ from services.store.download_links import DownloadLinkRepository
 from services.store.events import EventLogRepository
 from services.store.evidence import EvidenceRepository
 from services.store.evidence_chunks import EvidenceChunkRepository
+from services.store.evidence_keys import EvidenceKeyRepository
 from services.store.guard import DEFAULT_MAX_DOCUMENT_BYTES, DocumentGuard, GuardedDatabase
 from services.store.identities import IdentityRepository
 from services.store.integrations import IntegrationRepository
@@ -77,6 +78,7 @@ class Store:
         self.check_results = CheckResultRepository(self._db)
         self.evidence = EvidenceRepository(self._db)
         self.evidence_chunks = EvidenceChunkRepository(self._db)
+        self.evidence_keys = EvidenceKeyRepository(self._db)
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
         self.remediations = RemediationRepository(self._db)
@@ -125,6 +127,7 @@ class Store:
             self.check_results,
             self.evidence,
             self.evidence_chunks,
+            self.evidence_keys,
             self.policies,
             self.check_exceptions,
             self.remediations,

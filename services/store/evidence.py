@@ -8,7 +8,7 @@ verification notices records deleted from the end of the chain.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -81,6 +81,28 @@ class EvidenceRepository:
     ) -> AsyncIterator[EvidenceRecord]:
         """Every record of a check by sequence (a cursor: constant memory)."""
         query = {"organization_id": organization_id, "check_id": check_id}
+        cursor = self._col.find(query, batch_size=BATCH)
+        async for doc in cursor.sort("sequence", 1):
+            yield to_record(doc)
+
+    async def sequences(self, *, organization_id: str, record_ids: Sequence[str]) -> dict[str, int]:
+        """The stored sequence of each of ``record_ids`` found in the organization."""
+        query = {"_id": {"$in": list(record_ids)}, "organization_id": organization_id}
+        cursor = self._col.find(query, {"sequence": 1})
+        return {
+            str(d["_id"]): d["sequence"] async for d in cursor if isinstance(d.get("sequence"), int)
+        }
+
+    async def at(self, *, organization_id: str, sequence: int) -> EvidenceRecord | None:
+        """The record stored at ``sequence`` of the organization's chain."""
+        doc = await self._col.find_one({"organization_id": organization_id, "sequence": sequence})
+        return to_record(doc) if doc else None
+
+    async def iter_range(
+        self, *, organization_id: str, first: int, last: int
+    ) -> AsyncIterator[EvidenceRecord]:
+        """The records from sequence ``first`` to ``last`` (inclusive), in order (a cursor)."""
+        query = {"organization_id": organization_id, "sequence": {"$gte": first, "$lte": last}}
         cursor = self._col.find(query, batch_size=BATCH)
         async for doc in cursor.sort("sequence", 1):
             yield to_record(doc)

@@ -12,7 +12,7 @@ action is never both cancelled and called.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -254,6 +254,19 @@ class RemediationRepository:
             if known is None or action.occurrence > known.occurrence:
                 found[action.call_key] = action
         return found
+
+    async def evidence_refs(self, *, organization_id: str) -> list[tuple[str, str | None]]:
+        """(action id, evidence record id or None) of every approved action: what anchors
+        remediation records in the evidence chain."""
+        query = {"organization_id": organization_id}
+        cursor = self._col.find(query, {"evidence_id": 1})
+        return [(str(d["_id"]), d.get("evidence_id")) async for d in cursor]
+
+    async def iter_actions(self, *, organization_id: str) -> AsyncIterator[RemediationAction]:
+        """Every action of the organization, oldest approval first (a cursor)."""
+        cursor = self._col.find({"organization_id": organization_id}, batch_size=500)
+        async for doc in cursor.sort([("approved_at", 1), ("_id", 1)]):
+            yield _to_action(doc)
 
     async def list_actions(
         self, *, organization_id: str, limit: int, before: tuple[datetime, str] | None

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -264,6 +265,25 @@ def _run_one(
         for run in (plain, f"{plain} --checkpoint checkpoint.json"):
             done = reader.bash(run)
             assert done.returncode == 0 and done.stdout.startswith("valid:"), (run, done.stderr)
+        return
+    if command.startswith("vigil evidence public-key "):
+        done = reader.bash(command)
+        assert done.returncode == 0, (command, done.stderr)
+        assert (tmp_path / "key.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+        return
+    if command.startswith("vigil audit export "):
+        # The README's example period, moved to the last two days: this run's evidence is new.
+        today = datetime.now(UTC).date()
+        period = f"--from {today - timedelta(days=1)} --to {today}"
+        run = re.sub(r"--from \S+ --to \S+", period, command)
+        done = reader.bash(run, timeout=120)
+        assert done.returncode == 0 and "evidence records" in done.stdout, (run, done.stderr)
+        return
+    if command.startswith("python3 verify_bundle.py "):
+        # The verifier as the auditor gets it: alone, with only the package and the key.
+        (tmp_path / "verify_bundle.py").write_bytes((ROOT / "verify_bundle.py").read_bytes())
+        done = reader.bash(command.replace("python3 ", f"{sys.executable} -I ", 1))
+        assert done.returncode == 0 and done.stdout.startswith("OK: "), (command, done.stdout)
         return
     if command == "vigil schema":
         done = reader.bash(command)

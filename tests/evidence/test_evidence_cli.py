@@ -37,12 +37,16 @@ async def test_checkpoint_then_truncation_fails_verification(
     monkeypatch.setenv("VIGIL_MONGODB_URL", wire_url)
     monkeypatch.setenv("VIGIL_MONGODB_DB", db)
     monkeypatch.setenv("VIGIL_EVIDENCE_HMAC_KEY", key_text)
+    # Checkpoints are signed with the organization's Ed25519 key, kept under the secret key.
+    monkeypatch.setenv("VIGIL_SECRET_KEY", generate_key())
     runner = CliRunner()
     try:
         made = await _in_thread(runner, ["evidence", "checkpoint", "--org", "org_cli"])
         assert made.exit_code == 0, made.output
         point = json.loads(made.stdout)
         assert point["sequence"] == 4 and key_text not in made.stdout
+        assert point["format"] == "vigil-evidence-checkpoint/2"
+        assert point["signature"]["alg"] == "Ed25519"
         path = tmp_path / "checkpoint.json"
         path.write_text(made.stdout)
         args = ["evidence", "verify", "--org", "org_cli", "--checkpoint", str(path)]

@@ -11,7 +11,7 @@ import pytest
 
 from services.errors import ValidationFailed
 from services.evidence.chain import EvidenceKey
-from services.evidence.models import EvidenceRecord
+from services.evidence.models import CHECK_RESULT, Anchor, EvidenceRecord
 from services.evidence.service import EvidenceService
 from services.evidence.verify import LinkProblem
 from services.models import Principal, Role
@@ -24,8 +24,9 @@ VIEWER = Principal(organization_id=ORG, role=Role.VIEWER, api_key_id="key_1")
 
 
 def _service(store: Store, anchors: dict[str, str] | None = None) -> EvidenceService:
-    async def current(org: str) -> list[tuple[str, str]]:
-        return sorted((anchors or {}).items()) if org == ORG else []
+    async def current(org: str) -> list[Anchor]:
+        found = sorted((anchors or {}).items()) if org == ORG else []
+        return [Anchor(CHECK_RESULT, check, record) for check, record in found]
 
     return EvidenceService(
         store.evidence, KEY, chunks=store.evidence_chunks, check_ids=lambda: CHECKS, anchors=current

@@ -4,7 +4,7 @@ Organization A is seeded with one of everything; its ids are harvested from ever
 collection (so a new collection is covered too). For every query and mutation that takes an
 ID, organization B's key with each of A's ids must get exactly the answer a made-up id gets.
 Every mutation is called with a VIEWER key (always FORBIDDEN, nothing written) and a
-REVIEWER key (FORBIDDEN except the review decisions).
+REVIEWER key (FORBIDDEN except the review decisions and the audit package).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from tests.access.support import connected, seed_snapshot
 from tests.evidence.support import entry
 from tests.security.schema_calls import Operation, operations
 
-REVIEWER_MUTATIONS = {"decideAccess", "completeAccessReview"}
+# A REVIEWER decides and completes access reviews, and asks for the auditor's package (issue
+# 27: it writes nothing, it answers where to download it).
+REVIEWER_MUTATIONS = {"decideAccess", "completeAccessReview", "requestAuditPackage"}
 
 
 @dataclass
@@ -59,6 +61,12 @@ async def world() -> AsyncIterator[World]:
         org_b, admin_b = await organizations.create_organization("B")
         viewer = await api_keys.create_api_key_for(org_b.id, Role.VIEWER, "viewer of B")
         reviewer = await api_keys.create_api_key_for(org_b.id, Role.REVIEWER, "reviewer of B")
+        # Each organization's evidence signing key, as the worker's first checkpoint leaves it
+        # (it is created on first use: reading the public key must not count as a write).
+        signer = live.container.services.evidence.signer
+        assert signer is not None
+        for org in (org_a, org_b):
+            await signer.key(org.id)
         async with httpx.AsyncClient(timeout=30) as http:
             keys = {
                 "A": admin_a.secret,

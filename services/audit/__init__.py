@@ -1,0 +1,1 @@
+"""The auditor's package: a signed zip per organization and period (ADR 021)."""
