@@ -218,7 +218,7 @@ def check_record(
         raise Failed(where, "prevHash is not the previous record's hash (the chain is broken)")
     if body.get("organizationId") != org:
         raise Failed(where, f"a record of another organization ({body.get('organizationId')})")
-    if body.get("version") == 2:
+    if body.get("version") in (2, 3):  # 3: 2 and who acted (``actor``)
         for parent, name in LIST_PLACES:
             holder = body.get(parent)
             if isinstance(holder, dict) and name in holder:
