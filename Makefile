@@ -124,6 +124,8 @@ bench: install
 	$(BIN)/python bench/reads.py
 # evidence size: the largest document after recording 20k and 100k accounts (wire store)
 	$(BIN)/python bench/evidence_size.py
+# scale: 100,000 accounts on the wire store (per-account evaluation, cold start, largest document)
+	$(BIN)/python bench/scale.py
 
 bench-quick: install
 # sync
@@ -136,6 +138,8 @@ bench-quick: install
 	$(BIN)/python bench/reads.py --quick
 # evidence size
 	$(BIN)/python bench/evidence_size.py --quick
+# scale
+	$(BIN)/python bench/scale.py --quick
 
 format: install
 	$(BIN)/ruff format .
