@@ -156,14 +156,24 @@ async def test_an_answer_over_the_response_limit_is_an_error_not_a_cut_body() ->
 
 
 def _big_result(org_id: str, marker: int) -> dict[str, Any]:
-    """A ``checkResultUpdated`` event of 500 items: a frame of about 120 KB."""
+    """A ``checkResultUpdated`` event of 500 items: a frame of about 120 KB; each marker a
+    recorded change of its own (a new result id, as the engine records one: a stream sends a
+    result once)."""
     now = datetime.now(UTC)
     items = tuple(
         CheckItem("account", f"acc-{marker}-{i}", "n" * 100, "no MFA " + "r" * 100)
         for i in range(500)
     )
     result = CheckResult(
-        org_id, "confluence-mfa-enabled", CheckStatus.FAILING, None, items, (), now, now
+        org_id,
+        "confluence-mfa-enabled",
+        CheckStatus.FAILING,
+        None,
+        items,
+        (),
+        now,
+        now,
+        id=f"res-{marker}",
     )
     return result_event(result)
 

@@ -29,14 +29,16 @@ class Buckets:
         self.down = False
         self.state: dict[str, tuple[float, float]] = {}
 
-    async def take(self, *, key: str, capacity: float, per_second: float) -> Taken:
+    async def take(
+        self, *, key: str, capacity: float, per_second: float, cost: float = 1.0
+    ) -> Taken:
         self.calls += 1
         if self.down:
             raise ConnectionError("db:27017 unreachable")
         tokens, at = self.state.get(key, (capacity, self.now[0]))
         tokens = min(capacity, tokens + (self.now[0] - at) * per_second)
-        allowed = tokens >= 1
-        tokens = tokens - 1 if allowed else tokens
+        allowed = tokens >= cost
+        tokens = tokens - cost if allowed else tokens
         self.state[key] = (tokens, self.now[0])
         return Taken(allowed, tokens)
 
