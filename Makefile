@@ -127,6 +127,8 @@ bench: install
 	$(BIN)/python bench/evidence_size.py
 # abuse: every attack at once beside a normal client (latency, server memory; wire store)
 	$(BIN)/python bench/abuse.py
+# scale: 100,000 accounts on the wire store (per-account evaluation, cold start, largest document)
+	$(BIN)/python bench/scale.py
 
 bench-quick: install
 # sync
@@ -141,6 +143,8 @@ bench-quick: install
 	$(BIN)/python bench/evidence_size.py --quick
 # abuse
 	$(BIN)/python bench/abuse.py --quick
+# scale
+	$(BIN)/python bench/scale.py --quick
 
 format: install
 	$(BIN)/ruff format .

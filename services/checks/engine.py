@@ -7,10 +7,13 @@ checks the scopes select (all, a source's, or those reading one input of a sourc
 1. ``now`` from the clock; the data of every needed source (``DataSource.load``); the
    excepted ``(check_id, resource_id)`` pairs (``ExceptionFilter``); the stored states.
 2. per check, in a worker thread (checks are pure; the event loop keeps serving):
-   ``check.evaluate(data)`` (an exception becomes ERROR "internal error"), then
-   failing items that are excepted move to ``excepted_items`` (FAILING with none left
-   becomes PASSING).
-3. ``_record``: the outcome's digest (status + failing + excepted items) is compared with
+   ``check.evaluate(data)`` (an exception becomes ERROR "internal error") — or, for a check
+   that can (``IncrementalCheck``: the access checks), ``check.evaluate_from(data, held)``
+   from what it held after its previous evaluation of the organization (the accounts a
+   change touched are judged again, not the population) — then failing items that are
+   excepted move to ``excepted_items`` (FAILING with none left becomes PASSING).
+3. ``_record``: the outcome's digest (status + failing + excepted items as multisets:
+   ``services.checks.models.outcome_digest``, which costs what changed) is compared with
    the stored one. Unchanged → only evaluated time, reason and data age are updated.
    Changed → ``record_evidence`` gets the ``Evaluation`` and returns the
    evidence id; the result is stored (compare-and-set on its version, so two processes
@@ -32,9 +35,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, Protocol
 
 from services.checks.base import (
@@ -47,7 +53,17 @@ from services.checks.base import (
     RecordEvidence,
 )
 from services.checks.events import CHECKS_CHANNEL, result_event
-from services.checks.models import CheckResult, CheckStatus, ResultView, StoredState
+from services.checks.models import (
+    CheckItem,
+    CheckResult,
+    CheckStatus,
+    ResultView,
+    StoredState,
+    item_hash,
+    items_sum,
+    remember_sum,
+    same_outcome,
+)
 from services.checks.scopes import selects
 from services.clock import Clock, utcnow_ms
 from services.errors import DocumentTooLarge
@@ -57,6 +73,9 @@ from services.ids import new_id
 log = logging.getLogger(__name__)
 
 INTERNAL = "internal error while evaluating this check; it is logged"
+# What incremental checks hold between evaluations: per (organization, check), at most this
+# many (least recently evaluated first out).
+MAX_HELD = 1024
 # How long an outcome the store refused stays unrecorded before it is tried again (a
 # raised VIGIL_MAX_DOCUMENT_BYTES takes effect then, without a change of outcome).
 UNRECORDED_RETRY = timedelta(hours=1)
@@ -138,6 +157,13 @@ class CheckEngine:
         self.exceptions: ExceptionFilter = exceptions or NoExceptions()
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
+        # (organization, check id) → what an ``IncrementalCheck`` held after evaluating it.
+        self._held: OrderedDict[tuple[str, str], Any] = OrderedDict()
+
+    def held(self, organization_id: str, check_id: str) -> Any:
+        """What an incremental check held after its last evaluation of the organization
+        (None: nothing; for tests and benchmarks)."""
+        return self._held.get((organization_id, check_id))
 
     def definition(self, check_id: str) -> Check[Any] | None:
         """The registered check with this id."""
@@ -166,7 +192,7 @@ class CheckEngine:
         # The checks are pure and CPU-bound (O(accounts)): run them off the event loop, so
         # requests are served meanwhile.
         runnable = [c for c in selected if c.source in data]
-        outcomes = await asyncio.to_thread(_run_all, runnable, data)
+        outcomes = await asyncio.to_thread(self._run_all, organization_id, runnable, data)
         evaluations = []
         for check, raw in zip(runnable, outcomes, strict=True):
             outcome = _except(check.id, raw, excepted)
@@ -176,6 +202,31 @@ class CheckEngine:
             if recorded is not None:
                 evaluations.append(recorded)
         return evaluations
+
+    def _run_all(
+        self, organization_id: str, checks: Sequence[Check[Any]], data: Mapping[str, Any]
+    ) -> list[Outcome]:
+        """Each check's outcome (in a worker thread; one evaluation per organization at a
+        time, so what incremental checks hold is never used by two at once)."""
+        outcomes = []
+        for check in checks:
+            evaluate_from = getattr(check, "evaluate_from", None)
+            if evaluate_from is None:
+                outcomes.append(_run(check, data[check.source]))
+                continue
+            key = (organization_id, check.id)
+            held = self._held.pop(key, None)
+            try:
+                outcome, held = evaluate_from(data[check.source], held)
+            except Exception:
+                log.exception("check %s raised while evaluating", check.id)
+                outcome, held = Outcome(CheckStatus.ERROR, INTERNAL), None
+            if held is not None:
+                self._held[key] = held
+                while len(self._held) > MAX_HELD:
+                    self._held.popitem(last=False)
+            outcomes.append(outcome)
+        return outcomes
 
     async def _load(self, organization_id: str, names: set[str], now: datetime) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -213,13 +264,13 @@ class CheckEngine:
             note=outcome.note,
         )
         results = self._check_results
-        if state is not None and state.digest == result.digest:
+        if state is not None and same_outcome(state.digest, result):
             kept = _kept(result, state)
             await results.touch(kept, expected_version=state.version)
             return Evaluation(check, kept, None, outcome.population, False, False)
         if (
             state is not None
-            and state.unrecorded_digest == result.digest
+            and same_outcome(state.unrecorded_digest, result)
             and state.unrecorded_at is not None
             and now - state.unrecorded_at < UNRECORDED_RETRY
         ):  # refused a moment ago: the result stays the ERROR that says so
@@ -304,7 +355,7 @@ class CheckEngine:
             failing_items=(),
             excepted_items=(),
         )
-        if state is not None and state.digest == failed.digest:  # already that ERROR
+        if state is not None and same_outcome(state.digest, failed):  # already that ERROR
             kept = _kept(failed, state)
             await self._check_results.touch(
                 kept, expected_version=state.version, unrecorded=unrecorded
@@ -341,10 +392,6 @@ def _unrecorded(result: CheckResult, state: StoredState) -> CheckResult:
     )
 
 
-def _run_all(checks: Sequence[Check[Any]], data: Mapping[str, Any]) -> list[Outcome]:
-    return [_run(check, data[check.source]) for check in checks]
-
-
 def _run(check: Check[Any], data: Any) -> Outcome:
     try:
         return check.evaluate(data)
@@ -354,13 +401,42 @@ def _run(check: Check[Any], data: Any) -> Outcome:
 
 
 def _except(check_id: str, outcome: Outcome, excepted: frozenset[tuple[str, str]]) -> Outcome:
-    """Move failing items whose ``(check_id, resource_id)`` is excepted to ``excepted_items``."""
+    """Move failing items whose ``(check_id, resource_id)`` is excepted to ``excepted_items``.
+
+    Failing items are sorted by resource id (the ``Check`` contract), so a large outcome is
+    searched for the excepted ids (cost: the exceptions, not the items), and the sums of
+    both tuples are derived from the outcome's (``remember_sum``)."""
     if not excepted:
         return outcome
-    failing = tuple(i for i in outcome.failing_items if (check_id, i.resource_id) not in excepted)
-    moved = tuple(i for i in outcome.failing_items if (check_id, i.resource_id) in excepted)
-    if not moved:
+    wanted = sorted({rid for cid, rid in excepted if cid == check_id})
+    failing = outcome.failing_items
+    if not wanted or not failing:
         return outcome
+    if len(failing) <= LINEAR_EXCEPT:
+        ids = set(wanted)
+        moved = tuple(i for i in failing if i.resource_id in ids)
+        if not moved:
+            return outcome
+        failing = tuple(i for i in failing if i.resource_id not in ids)
+    else:
+        positions = []
+        for rid in wanted:
+            at = bisect_left(failing, rid, key=_RESOURCE_ID)
+            if at < len(failing) and failing[at].resource_id == rid:
+                positions.append(at)
+        if not positions:
+            return outcome
+        total = items_sum(outcome.failing_items)
+        moved = tuple(failing[p] for p in positions)
+        kept: list[CheckItem] = []
+        previous = 0
+        for p in positions:
+            kept.extend(failing[previous:p])
+            previous = p + 1
+        kept.extend(failing[previous:])
+        failing = tuple(kept)
+        moved_sum = sum(map(item_hash, moved))
+        remember_sum(failing, total - moved_sum)
     status, reason = outcome.status, outcome.reason
     if status is CheckStatus.FAILING and not failing:
         status, reason = CheckStatus.PASSING, "every failing item is covered by an exception"
@@ -369,3 +445,8 @@ def _except(check_id: str, outcome: Outcome, excepted: frozenset[tuple[str, str]
     return replace(
         outcome, status=status, reason=reason, failing_items=failing, excepted_items=moved
     )
+
+
+# Outcomes up to this many failing items are filtered item by item (whatever their order).
+LINEAR_EXCEPT = 256
+_RESOURCE_ID = attrgetter("resource_id")

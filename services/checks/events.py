@@ -10,6 +10,7 @@ document: 100,000 failing items made one of 15 MB).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from services.checks.models import CheckResult, ResultView
@@ -21,10 +22,12 @@ INLINE_ITEMS = 500
 
 def result_event(result: CheckResult) -> Event:
     """The event published when a check's result changes."""
-    data = result.to_json()
     failing, excepted = len(result.failing_items), len(result.excepted_items)
-    if failing + excepted > INLINE_ITEMS and result.id is not None:
+    if failing + excepted > INLINE_ITEMS and result.id is not None:  # not even serialised
+        data = replace(result, failing_items=(), excepted_items=()).to_json()
         data["failingItems"] = data["exceptedItems"] = None
+    else:
+        data = result.to_json()
     data["failingCount"], data["exceptedCount"] = failing, excepted
     return {
         "check_id": result.check_id,

@@ -52,7 +52,26 @@ def concluded(
     data_as_of: datetime | None,
 ) -> Outcome:
     """PASSING / FAILING over ``items`` — or ERROR (items kept) when ``error`` is set."""
-    failing = tuple(sorted(items, key=lambda i: i.resource_id))
+    return concluded_sorted(
+        tuple(sorted(items, key=lambda i: i.resource_id)),
+        error=error,
+        passing=passing,
+        population=population,
+        snapshot_id=snapshot_id,
+        data_as_of=data_as_of,
+    )
+
+
+def concluded_sorted(
+    failing: tuple[CheckItem, ...],
+    *,
+    error: str | None,
+    passing: str | None,
+    population: Population,
+    snapshot_id: str | None,
+    data_as_of: datetime | None,
+) -> Outcome:
+    """As ``concluded``, over items already sorted by resource id."""
     reason: str | None
     if error is not None:
         status, reason = CheckStatus.ERROR, error

@@ -16,6 +16,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -158,16 +160,86 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
+DIGEST_VERSION = "2:"
+_MOD = 1 << 256
+# Sums of recently computed item tuples, by tuple (see ``items_sum``); bounded by items held.
+_SUMS: OrderedDict[int, tuple[tuple[CheckItem, ...], int]] = OrderedDict()
+_SUMS_LOCK = threading.Lock()
+_SUMS_MAX_ITEMS = 4_000_000
+_sums_held = 0
+
+
+def item_hash(item: CheckItem) -> int:
+    """The hash of what makes an item count in a digest: type, resource id and reason (its
+    display name does not), as a 256-bit number."""
+    t, r, why = item.resource_type, item.resource_id, item.reason
+    row = f"{len(t)}:{t}{len(r)}:{r}{why}"
+    return int.from_bytes(hashlib.sha256(row.encode()).digest(), "big")
+
+
+def items_sum(items: Sequence[CheckItem]) -> int:
+    """The sum of the items' hashes (mod 2^256): a hash of the items as a multiset, which a
+    change of one item moves by that item's hash alone. Known sums (``remember_sum``) of a
+    tuple are not computed again."""
+    if isinstance(items, tuple):
+        with _SUMS_LOCK:
+            held = _SUMS.get(id(items))
+            if held is not None and held[0] is items:
+                _SUMS.move_to_end(id(items))
+                return held[1]
+    total = sum(map(item_hash, items)) % _MOD
+    if isinstance(items, tuple) and len(items) > 64:
+        remember_sum(items, total)
+    return total
+
+
+def remember_sum(items: tuple[CheckItem, ...], total: int) -> None:
+    """Record ``items_sum(items)``, computed by whoever built ``items`` from a tuple it knew
+    the sum of (an incremental evaluation), so that digests of large results cost nothing."""
+    global _sums_held
+    with _SUMS_LOCK:
+        old = _SUMS.pop(id(items), None)
+        if old is not None:
+            _sums_held -= len(old[0])
+        _SUMS[id(items)] = (items, total % _MOD)
+        _sums_held += len(items)
+        while _sums_held > _SUMS_MAX_ITEMS and len(_SUMS) > 1:
+            _, (dropped, _) = _SUMS.popitem(last=False)
+            _sums_held -= len(dropped)
+
+
 def outcome_digest(
     status: CheckStatus, failing: Sequence[CheckItem], excepted: Sequence[CheckItem]
 ) -> str:
-    """Canonical sha256 of status and items (order and display names do not matter)."""
+    """What makes two outcomes differ: status, and failing and excepted items as multisets of
+    (type, resource id, reason) — order and display names do not matter. ``2:`` and a
+    SHA-256 over the status and both sums (``items_sum``)."""
+    payload = f"{status.value}:{items_sum(failing):064x}:{items_sum(excepted):064x}"
+    return DIGEST_VERSION + hashlib.sha256(payload.encode()).hexdigest()
+
+
+def legacy_digest(
+    status: CheckStatus, failing: Sequence[CheckItem], excepted: Sequence[CheckItem]
+) -> str:
+    """The digest results were stored with before ``outcome_digest``: sha256 of the sorted
+    rows, as JSON (read only to compare with a result stored then)."""
 
     def rows(items: Sequence[CheckItem]) -> list[list[str]]:
         return sorted([i.resource_type, i.resource_id, i.reason] for i in items)
 
     payload = json.dumps([status.value, rows(failing), rows(excepted)], separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def same_outcome(stored_digest: str | None, result: CheckResult) -> bool:
+    """Whether a stored digest (of either form) is the digest of ``result``'s outcome."""
+    if stored_digest is None:
+        return False
+    if stored_digest.startswith(DIGEST_VERSION):
+        return stored_digest == result.digest
+    return stored_digest == legacy_digest(
+        result.status, result.failing_items, result.excepted_items
+    )
 
 
 @dataclass(frozen=True, slots=True)

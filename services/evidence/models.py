@@ -33,13 +33,18 @@ class ChunkedList:
     count: int
     manifest: Blob
     chunks: tuple[Blob, ...]
+    # How many of the manifest's chunks are left out of ``chunks`` because their producer
+    # knows them stored already (a long list re-cut after a change of a few values carries
+    # only its new chunks); 0: ``chunks`` holds every chunk.
+    omitted: int = 0
 
     def ref(self) -> dict[str, Any]:
         """What the sealed body holds in place of the list: ``{"count", "root"}``."""
         return {"count": self.count, "root": self.root}
 
     def blobs(self) -> tuple[Blob, ...]:
-        """Everything to store for the list: the manifest, then its chunks."""
+        """Everything to store for the list: the manifest, then its chunks (those not known
+        stored)."""
         return (self.manifest, *self.chunks)
 
 

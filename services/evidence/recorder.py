@@ -17,15 +17,17 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from services.check_exceptions.models import CheckException
-from services.checks.base import Evaluation, Population, PopulationItem
+from services.checks.base import Evaluation, Population
 from services.checks.models import CheckItem, CheckResult
-from services.evidence.chain import canonical_json
-from services.evidence.chunks import chunk_texts, chunk_values, cuts_after
-from services.evidence.models import ChunkedList, EvidenceEntry
+from services.chunking import Chunker, Cutting
+from services.evidence.chain import canonical_json, sha256_hex
+from services.evidence.chunks import FORMAT, MAX_CHUNK_CHARS, chunk_values, cuts_after
+from services.evidence.models import Blob, ChunkedList, EvidenceEntry
 from services.evidence.service import EvidenceService
 from services.integrations.models import Integration
 
@@ -45,52 +47,112 @@ class CheckExceptionsRepo(Protocol):
 
 
 class PopulationChunks:
-    """The chunked form of populations: each population chunked once, each item serialised
-    once.
+    """Long lists of records cut into chunks once, and after a change only where it changed.
 
-    Per organization and population kind it keeps the last population with its chunked form
-    and the canonical text (and chunk boundary) of each of its items (by object: items are
-    immutable once built). The same population object again (several checks over one
-    evaluation's data, or evaluations over unchanged data — see
-    ``services.checks.access.population``) costs nothing; a new population costs the
-    serialisation of its new items, the joining and hashing of its chunks. Chunks are equal
-    to ``chunk_values(population.items)`` (ADR 011).
+    Per organization and list — a population kind, or a check's failing or excepted items —
+    it keeps the last cutting (``services.chunking``): the same population object again
+    (several checks over one evaluation's data, or evaluations over unchanged data — see
+    ``services.checks.access.population``) costs nothing; a new one is compared with the last
+    chunk by chunk (unchanged items are the very same objects) and only the chunks holding
+    changed items are cut, serialised and hashed again. Chunks a record stored are not
+    carried again (``ChunkedList.omitted``) and their text is not kept: a million accounts'
+    population is held as its chunks' addresses. The lists equal ``chunk_values`` of the
+    same values (ADR 011).
     """
 
-    def __init__(self, *, max_populations: int = 128) -> None:
-        self._max = max_populations
-        self._held: OrderedDict[
-            tuple[str, str], tuple[Population, ChunkedList, dict[int, tuple[Any, str, bool]]]
-        ] = OrderedDict()
+    def __init__(self, *, max_lists: int = 512) -> None:
+        self._max = max_lists
+        self._population_chunker = Chunker(_value_text, cut=cuts_after, max_chars=MAX_CHUNK_CHARS)
+        self._items_chunker = Chunker(_value_text, cut=cuts_after, max_chars=MAX_CHUNK_CHARS)
+        # (organization, list) → the population it was (population lists), its cutting, and
+        # the chunked list made of it
+        self._held: OrderedDict[tuple[str, str], tuple[Population | None, Cutting, ChunkedList]] = (
+            OrderedDict()
+        )
         self.populations_chunked = 0  # counters for tests and benchmarks
-        self.items_serialised = 0
+
+    @property
+    def items_serialised(self) -> int:
+        """Population items serialised so far (those of the chunks cut)."""
+        return self._population_chunker.texts_made
+
+    @property
+    def check_items_serialised(self) -> int:
+        """Failing and excepted items serialised so far (those of the chunks cut)."""
+        return self._items_chunker.texts_made
 
     def chunked(self, organization_id: str, population: Population) -> ChunkedList:
         """The population's items as a chunked list."""
-        key = (organization_id, population.kind)
+        key = (organization_id, f"population:{population.kind}")
         held = self._held.get(key)
         if held is not None and held[0] is population:
             self._held.move_to_end(key)
-            return held[1]
-        before: dict[int, tuple[PopulationItem, str, bool]] = held[2] if held is not None else {}
-        kept: dict[int, tuple[PopulationItem, str, bool]] = {}
-        texts, cuts = [], []
-        for item in population.items:
-            hit = before.get(id(item))
-            if hit is None or hit[0] is not item:
-                text = canonical_json(item)
-                hit = (item, text, cuts_after(text))
-                self.items_serialised += 1
-            kept[id(item)] = hit
-            texts.append(hit[1])
-            cuts.append(hit[2])
-        chunked = chunk_texts(texts, cuts=cuts)
+            return held[2]
         self.populations_chunked += 1
-        self._held[key] = (population, chunked, kept)
-        self._held.move_to_end(key)
+        return self._cut(self._population_chunker, key, population, population.items)
+
+    def items(
+        self, organization_id: str, check_id: str, kind: str, items: Sequence[CheckItem]
+    ) -> ChunkedList:
+        """A check's failing or excepted items (``kind``) as a chunked list."""
+        return self._cut(self._items_chunker, (organization_id, f"{kind}:{check_id}"), None, items)
+
+    def stored(self, organization_id: str, lists: Sequence[ChunkedList]) -> None:
+        """Every chunk of ``lists`` (made here) is stored now: drop their texts."""
+        roots = {chunked.root for chunked in lists}
+        done = [
+            (key, held)
+            for key, held in self._held.items()
+            if key[0] == organization_id and held[2].root in roots and held[2].chunks
+        ]
+        for key, (population, cutting, _) in done:
+            for piece in cutting.pieces:
+                piece.text = None
+            self._held[key] = (population, cutting, _listed(cutting))
+
+    def _cut(
+        self,
+        chunker: Chunker,
+        key: tuple[str, str],
+        population: Population | None,
+        items: Sequence[Any],
+    ) -> ChunkedList:
+        held = self._held.pop(key, None)
+        cutting = chunker.recut(held[1] if held is not None else None, items)
+        listed = _listed(cutting)
+        self._held[key] = (population, cutting, listed)
         while len(self._held) > self._max:
             self._held.popitem(last=False)
-        return chunked
+        return listed
+
+
+def _value_text(value: Any) -> str:
+    """A value's canonical text (items as their JSON form)."""
+    return canonical_json(value.to_json() if isinstance(value, CheckItem) else value)
+
+
+def _manifest(cutting: Cutting) -> Blob:
+    text = canonical_json(
+        {
+            "chunks": [{"count": p.count, "sha256": p.sha256} for p in cutting.pieces],
+            "count": cutting.count,
+            "format": FORMAT,
+        }
+    )
+    return Blob(sha256_hex(text), text)
+
+
+def _listed(cutting: Cutting) -> ChunkedList:
+    """The chunked list of a cutting: its manifest and the chunks not stored yet."""
+    manifest = _manifest(cutting)
+    chunks = tuple(Blob(p.sha256, p.text) for p in cutting.pieces if p.text is not None)
+    return ChunkedList(
+        root=manifest.sha256,
+        count=cutting.count,
+        manifest=manifest,
+        chunks=chunks,
+        omitted=len(cutting.pieces) - len(chunks),
+    )
 
 
 class EvidenceRecorder:
@@ -115,18 +177,12 @@ class EvidenceRecorder:
         org = result.organization_id
         integration_id = await self._integration_of(org, result.snapshot_id)
         previous = evaluation.previous
-        shared = result.to_json()
+        # The scalar fields (the items are chunked apart, from the items themselves).
+        shared = replace(result, failing_items=(), excepted_items=()).to_json()
         exceptions = await self._exceptions(org, result, result.excepted_items)
         population = evaluation.population
         # CPU-bound for a large new population or many items: off the event loop.
-        lists = await asyncio.to_thread(
-            self._lists,
-            org,
-            population,
-            shared["failingItems"],
-            shared["exceptedItems"],
-            exceptions,
-        )
+        lists = await asyncio.to_thread(self._lists, org, population, result, exceptions)
         items, failing, excepted, covering = lists
         body: dict[str, Any] = {
             "checkId": shared["checkId"],
@@ -156,21 +212,23 @@ class EvidenceRecorder:
                 lists=lists,
             )
         )
+        self.populations.stored(org, lists)  # the record holds them: stored
         return record.id
 
     def _lists(
         self,
         organization_id: str,
         population: Population,
-        failing: Sequence[Mapping[str, Any]],
-        excepted: Sequence[Mapping[str, Any]],
+        result: CheckResult,
         exceptions: Sequence[Mapping[str, Any]],
     ) -> tuple[ChunkedList, ChunkedList, ChunkedList, ChunkedList]:
         """The record's lists, chunked: population items, failing, excepted, exceptions."""
+        lists = self.populations
+        check_id = result.check_id
         return (
-            self.populations.chunked(organization_id, population),
-            chunk_values(failing),
-            chunk_values(excepted),
+            lists.chunked(organization_id, population),
+            lists.items(organization_id, check_id, "failing", result.failing_items),
+            lists.items(organization_id, check_id, "excepted", result.excepted_items),
             chunk_values(exceptions),
         )
 

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,24 +83,79 @@ class SnapshotAccountCache:
         return SnapshotAccounts.of(snapshot_id, await self._load(snapshot_id))
 
 
+class _View(dict[K, V]):
+    """A map readers get: never changed once returned. ``lineage`` and ``generation`` say
+    which entry built it and when (``RevisionedCache.changes`` compares two views)."""
+
+    lineage: object
+    generation: int
+
+
 @dataclass
 class _Entry(Generic[K, V]):
-    items: dict[K, tuple[int, V]]
     revision: int
     loaded_at: datetime
+    lineage: object = field(default_factory=object)
     # The map readers get, built once per change and never mutated afterwards.
-    view: dict[K, V] | None = None
+    view: _View[K, V] | None = None
+    # Values put since ``view`` was built, and the seq of every value held.
+    pending: dict[K, V] = field(default_factory=dict)
+    seqs: dict[K, int] = field(default_factory=dict)
+    generation: int = 0
+    # (generation, keys changed by it) of the last views; changes since a view older than
+    # ``log_from`` are unknown.
+    log: deque[tuple[int, frozenset[K]]] = field(default_factory=deque)
+    log_from: int = 1
+    log_keys: int = 0
 
     def put(self, key: K, seq: int, value: V) -> None:
-        held = self.items.get(key)
-        if held is None or held[0] < seq:
-            self.items[key] = (seq, value)
-            self.view = None
+        held = self.seqs.get(key)
+        if held is None or held < seq:
+            self.seqs[key] = seq
+            self.pending[key] = value
 
-    def current(self) -> dict[K, V]:
-        if self.view is None:
-            self.view = {key: value for key, (_, value) in self.items.items()}
-        return self.view
+    def current(self) -> _View[K, V]:
+        if self.view is not None and not self.pending:
+            return self.view
+        if self.view is None:  # the first map: everything
+            view: _View[K, V] = _View(self.pending)
+        else:  # a copy (in C: a few ms for a million keys) with the changed keys replaced
+            view = _View(self.view)
+            view.update(self.pending)
+            changed = frozenset(self.pending)
+            self.log.append((self.generation + 1, changed))
+            self.log_keys += len(changed)
+            self.trim()
+        self.generation += 1
+        view.lineage, view.generation = self.lineage, self.generation
+        self.view, self.pending = view, {}
+        return view
+
+    def trim(self) -> None:
+        while self.log and (len(self.log) > MAX_LOGGED or self.log_keys > MAX_LOGGED_KEYS):
+            generation, keys = self.log.popleft()
+            self.log_keys -= len(keys)
+            self.log_from = generation + 1
+
+    def changes(self, before: _View[K, V], after: _View[K, V]) -> frozenset[K] | None:
+        if before.lineage is not self.lineage or after.lineage is not self.lineage:
+            return None
+        if before.generation > after.generation:
+            return None
+        if before.generation == after.generation:
+            return frozenset()
+        if before.generation + 1 < self.log_from:
+            return None
+        found: set[K] = set()
+        for generation, keys in self.log:
+            if before.generation < generation <= after.generation:
+                found.update(keys)
+        return frozenset(found)
+
+
+# Changes remembered per entry (for ``RevisionedCache.changes``): views and keys.
+MAX_LOGGED = 1024
+MAX_LOGGED_KEYS = 200_000
 
 
 class RevisionedCache(Generic[K, V]):
@@ -129,12 +184,24 @@ class RevisionedCache(Generic[K, V]):
         """The organization's current map, read-only.
 
         The same object is returned until something changes (then a new one: a map once
-        returned never changes), so callers can key derived data on it (``is``).
+        returned never changes), so callers can key derived data on it (``is``) and ask
+        ``changes`` what differs between two of them.
         """
         lock = self._locks.setdefault(organization_id, asyncio.Lock())
         async with lock:
             entry = await self._current(organization_id)
             return entry.current()
+
+    def changes(
+        self, organization_id: str, before: Mapping[K, V], after: Mapping[K, V]
+    ) -> frozenset[K] | None:
+        """The keys whose values may differ between two maps ``get`` returned (in either
+        order of time: ``before`` the older), or None when that cannot be told (maps of an
+        entry reloaded since, or changes older than what is remembered)."""
+        entry = self._entries.get(organization_id)
+        if entry is None or not isinstance(before, _View) or not isinstance(after, _View):
+            return None
+        return entry.changes(before, after)
 
     def apply(self, organization_id: str, values: Iterable[tuple[int, V]], *, first: int) -> None:
         """A write made here of revisions ``first..`` (each value with its own ``seq``).
@@ -152,6 +219,37 @@ class RevisionedCache(Generic[K, V]):
         if entry.revision >= first - 1:
             entry.revision = max(entry.revision, last)
 
+    async def _reload(
+        self, organization_id: str, entry: _Entry[K, V], state: RevisionState, now: datetime
+    ) -> _Entry[K, V]:
+        """The safety net: every document read again. The values that differ from the map
+        held (compared by value) are logged as one change, so readers of the earlier maps
+        can still ask what changed."""
+        reloaded: _Entry[K, V] = _Entry(0, now, lineage=entry.lineage)
+        for seq, value in await self._changed(organization_id, 0):
+            reloaded.put(self._key(value), seq, value)
+        if not state.writing:
+            reloaded.revision = state.value
+        old = entry.current()
+        values = reloaded.pending
+        missing = object()
+        changed = {k for k, v in values.items() if old.get(k, missing) != v}
+        changed.update(k for k in old if k not in values)
+        view: _View[K, V] = _View(values)
+        reloaded.generation = entry.generation + 1
+        view.lineage, view.generation = entry.lineage, reloaded.generation
+        reloaded.view, reloaded.pending = view, {}
+        reloaded.log, reloaded.log_from, reloaded.log_keys = (
+            entry.log,
+            entry.log_from,
+            entry.log_keys,
+        )
+        reloaded.log.append((reloaded.generation, frozenset(changed)))
+        reloaded.log_keys += len(changed)
+        reloaded.trim()
+        self._entries[organization_id] = reloaded
+        return reloaded
+
     def forget(self, organization_id: str) -> None:
         """Drop an organization's entry (the next read loads it whole)."""
         self._entries.pop(organization_id, None)
@@ -160,9 +258,11 @@ class RevisionedCache(Generic[K, V]):
         state = await self._revision(organization_id)
         entry = self._entries.get(organization_id)
         now = self._clock()
-        fresh = entry is None or now - entry.loaded_at > self._max_age
-        if entry is None or fresh:
-            entry = _Entry({}, 0, now)
+        if entry is not None and now - entry.loaded_at > self._max_age:
+            entry = await self._reload(organization_id, entry, state, now)
+        fresh = entry is None
+        if entry is None:
+            entry = _Entry(0, now)
             self._entries[organization_id] = entry
         if fresh or state.writing or state.value > entry.revision:
             for seq, value in await self._changed(organization_id, entry.revision):

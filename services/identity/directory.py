@@ -103,6 +103,20 @@ class Directory:
         read-only, the same object until one changes)."""
         return await self._identities.get(organization_id)
 
+    def people_changes(
+        self, organization_id: str, before: Mapping[str, Person], after: Mapping[str, Person]
+    ) -> frozenset[str] | None:
+        """The ids of the people that may differ between two maps ``people`` returned (None:
+        cannot be told; treat everything as changed)."""
+        return self._people.changes(organization_id, before, after)
+
+    def identity_changes(
+        self, organization_id: str, before: Mapping[str, Identity], after: Mapping[str, Identity]
+    ) -> frozenset[str] | None:
+        """The account ids whose identities may differ between two maps ``identities``
+        returned (None: cannot be told)."""
+        return self._identities.changes(organization_id, before, after)
+
     def people_written(
         self, organization_id: str, written: Iterable[tuple[int, Person]], first: int
     ) -> None:

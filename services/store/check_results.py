@@ -3,20 +3,37 @@
 ``check_results`` holds one header per check of an organization with a ``version`` that
 every write compares and increments, so two processes evaluating at once cannot both record
 the same change. ``check_history`` gets one header per change (never updated). Neither holds
-items: a result's failing and excepted items are in ``check_items``, ``ITEMS_PER_DOC`` per
-document under ``_id`` ``<result id>:<f|e>:<position of its first item, 9 digits>``, so a
-header stays a few hundred bytes whatever the number of items (100,000 failing
-accounts made a 15 MB header), a page of items is one lookup of at most two ``_id`` s, and
-the latest result and its history entry share one copy of the items.
+items, so a header stays a few hundred bytes whatever the number of items (100,000 failing
+accounts made a 15 MB header).
+
+A result's failing and excepted items are lists in ``check_items``, content-addressed like
+evidence lists (ADR 011, ADR 022): each list is cut into **chunks** of consecutive items
+(``services.chunking``: boundaries follow content, at most ``MAX_CHUNK_ITEMS`` items and
+``MAX_CHUNK_CHARS`` characters), each stored once under ``<org>:c:<sha256 of its text>``
+as ``{organization_id, items}``, and one **manifest** ``<org>:m:<sha256>`` lists them with
+their counts (``{organization_id, chunks: [[sha256, count]…], count}``). The header names the
+manifests (``failing_list``, ``excepted_list``). A result that differs from the one before in
+one account shares every chunk but one or two with it: recording it writes those chunks, a
+manifest and the header — whatever the number of items — and the latest result, its history
+entry and the results before share one copy of everything unchanged. The repository re-cuts a
+list from the previous cutting of the same check's list in this process (items are compared
+by object) and remembers which chunks it stored, so it neither hashes nor sends the others.
+A page of items reads the header, the manifest (kept in a small cache: manifests never
+change) and the chunks of its positions, by exact ``_id`` s.
 
 Items are stored in their one JSON form (``CheckItem.to_json``, shared with the bus and
-evidence). Headers written before evidence format 2 hold their items inline
-(``failing_items`` / ``excepted_items``, older ones with snake_case keys) and still read.
+evidence). Headers written before still read: with items in ``ITEMS_PER_DOC``-item documents
+under ``<result id>:<f|e>:<first position, 9 digits>`` (``items_apart`` without lists), or
+with items inline (``failing_items`` / ``excepted_items``, older ones with snake_case keys).
 The top-level fields keep their snake_case names, which the indexes and queries use.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -29,12 +46,25 @@ from services.checks.models import (
     StoredState,
     items_to_json,
 )
-from services.errors import DocumentTooLarge
+from services.chunking import Chunker, Cutting, content_cut
 from services.store.common import DuplicateKeyError, insert_missing, new_id, newest_first
 
 _INLINE = ("failing_items", "excepted_items")  # headers written before evidence format 2
 FAILING, EXCEPTED = "f", "e"
-ITEMS_PER_DOC = 500  # a page (at most 500 + 1 items) spans at most two documents
+_LIST_FIELD = {FAILING: "failing_list", EXCEPTED: "excepted_list"}
+_COUNT_FIELD = {FAILING: "failing_count", EXCEPTED: "excepted_count"}
+ITEMS_PER_DOC = 500  # items per document of results written before chunked lists
+# Chunks of items: about 200 items on average (a 500-item page reads three or four of them),
+# never more than 500 items or 64 Ki characters (about 100 KB of BSON).
+MAX_CHUNK_ITEMS = 500
+MAX_CHUNK_CHARS = 64 * 1024
+TARGET_CHUNK_CHARS = 32 * 1024
+# Remembered in this process: the last cutting per (organization, check, list), the chunks
+# stored, the manifests read.
+CUTTINGS = 1024
+STORED_CHUNKS = 200_000
+MANIFESTS = 256
+READ_BATCH = 64
 
 
 class CheckResultRepository:
@@ -44,6 +74,17 @@ class CheckResultRepository:
         self._latest = db["check_results"]
         self._history = db["check_history"]
         self._items = db["check_items"]
+        self._chunker = Chunker(
+            _item_text,
+            cut=content_cut(TARGET_CHUNK_CHARS),
+            max_chars=MAX_CHUNK_CHARS,
+            max_count=MAX_CHUNK_ITEMS,
+            keep_text=False,
+        )
+        self._cuttings: OrderedDict[tuple[str, str, str], Cutting] = OrderedDict()
+        self._stored: OrderedDict[str, None] = OrderedDict()
+        self._manifests: OrderedDict[str, tuple[list[str], list[int]]] = OrderedDict()
+        self.chunks_written = 0  # chunk documents written (tests and benchmarks)
 
     async def ensure_indexes(self) -> None:
         """Latest results by organization; history by check, newest first (items by _id)."""
@@ -103,24 +144,25 @@ class CheckResultRepository:
     ) -> list[CheckItem]:
         """Up to ``limit`` failing items of a recorded result from position ``offset``.
 
-        The ``check_items`` documents of those positions (at most two for a page of up to 500
-        items), so a page costs the same whatever the result's size; a result written with
-        its items inline is sliced by the server. Empty for an unknown result or one of
-        another organization.
+        The chunks of those positions (a few for a page of up to 500 items), so a page costs
+        the same whatever the result's size; a result written with its items inline is sliced
+        by the server. Empty for an unknown result or one of another organization.
         """
         if limit <= 0:
             return []
-        docs = await self._buckets(organization_id, result_id, FAILING, offset, offset + limit)
-        if docs:
-            items = [i for d in docs for i in d["items"]]
-            skip = offset - int(docs[0]["start"])
-            return list(_to_items(items[skip : skip + limit]))
         doc = await self._history.find_one(  # by _id alone: the id lookup on every server
             {"_id": result_id},
             {"failing_items": {"$slice": [offset, limit]}, "excepted_items": 0},
         )
         if doc is None or doc["organization_id"] != organization_id:
             return []
+        if doc.get("failing_list"):
+            return list(await self._list(doc, FAILING, offset, offset + limit))
+        if doc.get("items_apart"):
+            docs = await self._buckets(organization_id, result_id, FAILING, offset, offset + limit)
+            items = [i for d in docs for i in d["items"]]
+            skip = offset - int(docs[0]["start"]) if docs else 0
+            return list(_to_items(items[skip : skip + limit]))
         return list(_to_items(doc.get("failing_items")))
 
     async def excepted_items(
@@ -130,11 +172,7 @@ class CheckResultRepository:
         doc = await self._history.find_one({"_id": result_id}, {"failing_items": 0})
         if doc is None or doc["organization_id"] != organization_id:
             return ()
-        if not doc.get("items_apart"):
-            return _to_items(doc.get("excepted_items"))
-        count = int(doc.get("excepted_count") or 0)
-        docs = await self._buckets(organization_id, result_id, EXCEPTED, 0, count)
-        return _to_items([i for d in docs for i in d["items"]])
+        return await self._all(doc, EXCEPTED)
 
     async def record_change(
         self,
@@ -145,24 +183,22 @@ class CheckResultRepository:
     ) -> bool:
         """Replace the latest result and append it to the history; False if another won.
 
-        The items are written first (under the result's id, never changed afterwards), so a
-        header is never visible before its items. ``unrecorded`` marks an ERROR result
-        standing for an outcome that could not be recorded (its digest, and when).
+        The items are written first (chunks, then manifests: never changed afterwards), so
+        a header is never visible before its items. ``unrecorded`` marks an ERROR result
+        standing for an outcome that could not be recorded (its digest, and when). A process
+        that loses the compare-and-set leaves its chunks (content-addressed: they may be the
+        winner's too; unreferenced ones are harmless).
         """
         rid = result.id or new_id("res")
         doc = {**_result_doc(result, rid), "digest": result.digest}
         doc["unrecorded_digest"], doc["unrecorded_at"] = unrecorded or (None, None)
-        try:
-            await self._write_items(result, rid)
-        except DocumentTooLarge:  # nothing refers to the documents written before it
-            await self._drop_items(result, rid)
-            raise
+        for kind, items in ((FAILING, result.failing_items), (EXCEPTED, result.excepted_items)):
+            doc[_LIST_FIELD[kind]] = await self._write_list(result, kind, items)
         key = _key(result.organization_id, result.check_id)
         if expected_version is None:
             try:
                 await self._latest.insert_one({"_id": key, **doc, "version": 1})
             except DuplicateKeyError:
-                await self._drop_items(result, rid)
                 return False
         else:
             updated = await self._latest.update_one(
@@ -170,7 +206,6 @@ class CheckResultRepository:
                 {"$set": {**doc, "version": expected_version + 1}},
             )
             if not updated.matched_count:
-                await self._drop_items(result, rid)
                 return False
         await self._history.insert_one({"_id": rid, **doc})
         return True
@@ -185,6 +220,7 @@ class CheckResultRepository:
         """Record an evaluation that changed nothing: time, reason, note and data age only (and,
         for an ERROR standing for an unrecordable outcome, that outcome's digest and time)."""
         fields: dict[str, Any] = {
+            "digest": result.digest,  # the same outcome (a digest stored in an older form)
             "evaluated_at": result.evaluated_at,
             "reason": result.reason,
             "note": result.note,
@@ -241,16 +277,64 @@ class CheckResultRepository:
         """The result of a header with its items (inline in headers written before)."""
         if not doc.get("items_apart"):
             return to_result(doc)
-        org, rid = doc["organization_id"], doc["result_id"]
-        failing: tuple[CheckItem, ...] = ()
-        excepted: tuple[CheckItem, ...] = ()
-        if doc.get("failing_count"):
-            docs = await self._buckets(org, rid, FAILING, 0, int(doc["failing_count"]))
-            failing = _to_items([i for d in docs for i in d["items"]])
-        if doc.get("excepted_count"):
-            docs = await self._buckets(org, rid, EXCEPTED, 0, int(doc["excepted_count"]))
-            excepted = _to_items([i for d in docs for i in d["items"]])
+        failing = await self._all(doc, FAILING)
+        excepted = await self._all(doc, EXCEPTED)
         return to_result(doc, failing=failing, excepted=excepted)
+
+    async def _all(self, doc: Mapping[str, Any], kind: str) -> tuple[CheckItem, ...]:
+        """Every item of one list of a header, whatever the form it was written in."""
+        if not doc.get("items_apart"):
+            return _to_items(doc.get("failing_items" if kind == FAILING else "excepted_items"))
+        count = int(doc.get(_COUNT_FIELD[kind]) or 0)
+        if not count:
+            return ()
+        if doc.get(_LIST_FIELD[kind]):
+            return await self._list(doc, kind, 0, count)
+        org, rid = doc["organization_id"], doc["result_id"]
+        docs = await self._buckets(org, rid, kind, 0, count)
+        return _to_items([i for d in docs for i in d["items"]])
+
+    async def _list(
+        self, doc: Mapping[str, Any], kind: str, start: int, end: int
+    ) -> tuple[CheckItem, ...]:
+        """Items ``start`` to ``end`` (exclusive) of a chunked list of a header."""
+        org = doc["organization_id"]
+        shas, starts = await self._manifest(org, str(doc[_LIST_FIELD[kind]]))
+        first = max(bisect_right(starts, start) - 1, 0)
+        last = bisect_left(starts, end)
+        wanted = [_chunk_key(org, h) for h in shas[first:last]]
+        found: dict[str, Any] = {}
+        for at in range(0, len(wanted), READ_BATCH):
+            query = {"_id": {"$in": wanted[at : at + READ_BATCH]}}
+            found.update({d["_id"]: d async for d in self._items.find(query)})
+        items: list[Any] = []
+        for key in wanted:
+            chunk = found.get(key)
+            if chunk is None or chunk.get("organization_id") != org:
+                raise LookupError(f"the items chunk {key} of result {doc['result_id']} is missing")
+            items.extend(chunk["items"])
+        skip = start - starts[first] if wanted else 0
+        return _to_items(items[skip : skip + end - start])
+
+    async def _manifest(self, organization_id: str, key: str) -> tuple[list[str], list[int]]:
+        """A manifest's chunk addresses and where each chunk starts (cached: never changed)."""
+        held = self._manifests.get(key)
+        if held is None:
+            doc = await self._items.find_one({"_id": key})
+            if doc is None or doc.get("organization_id") != organization_id:
+                raise LookupError(f"the items manifest {key} is missing")
+            shas, starts, position = [], [], 0
+            for sha, count in doc["chunks"]:
+                shas.append(str(sha))
+                starts.append(position)
+                position += int(count)
+            held = (shas, starts)
+            self._manifests[key] = held
+            while len(self._manifests) > MANIFESTS:
+                self._manifests.popitem(last=False)
+        else:
+            self._manifests.move_to_end(key)
+        return held
 
     async def _head(self, collection: Any, doc: Mapping[str, Any]) -> ResultView:
         """A header without items, with its counts (a header written before counts were
@@ -263,30 +347,58 @@ class CheckResultRepository:
         head = to_result(doc, failing=(), excepted=())
         return ResultView(head, failing_count=int(failing), excepted_count=int(excepted))
 
-    async def _write_items(self, result: CheckResult, rid: str) -> None:
+    async def _write_list(
+        self, result: CheckResult, kind: str, items: tuple[CheckItem, ...]
+    ) -> str | None:
+        """Store a list's chunks not stored yet and its manifest; the manifest's key (None
+        for an empty list)."""
+        if not items:
+            return None
+        org = result.organization_id
+        where = (org, result.check_id, kind)
+        cutting = self._chunker.recut(self._cuttings.pop(where, None), items)
+        self._cuttings[where] = cutting
+        while len(self._cuttings) > CUTTINGS:
+            self._cuttings.popitem(last=False)
+        fresh = {
+            _chunk_key(org, p.sha256): i
+            for i, p in enumerate(cutting.pieces)
+            if _chunk_key(org, p.sha256) not in self._stored
+        }
+        if len(fresh) > 8:  # a list new to this process: send only what the store lacks
+            keys = list(fresh)
+            for at in range(0, len(keys), 1000):
+                query = {"_id": {"$in": keys[at : at + 1000]}}
+                async for present in self._items.find(query, {"_id": 1}):
+                    self._remember(str(present["_id"]))
+                    fresh.pop(str(present["_id"]), None)
         docs = [
             {
-                "_id": _item_key(rid, kind, start),
-                "organization_id": result.organization_id,
-                "result_id": rid,
-                "start": start,
-                "items": items_to_json(items[start : start + ITEMS_PER_DOC]),
+                "_id": key,
+                "organization_id": org,
+                "items": items_to_json(cutting.piece_items(index)),
             }
-            for kind, items in ((FAILING, result.failing_items), (EXCEPTED, result.excepted_items))
-            for start in range(0, len(items), ITEMS_PER_DOC)
+            for key, index in fresh.items()
         ]
-        for first in range(0, len(docs), 100):  # a result's items never change: once is enough
+        for first in range(0, len(docs), 100):
             await insert_missing(self._items, docs[first : first + 100])
+        self.chunks_written += len(docs)
+        for key in fresh:
+            self._remember(key)
+        chunks = [[p.sha256, p.count] for p in cutting.pieces]
+        text = json.dumps(chunks, separators=(",", ":"))
+        manifest = _manifest_key(org, hashlib.sha256(text.encode()).hexdigest())
+        if manifest not in self._stored:
+            doc = {"_id": manifest, "organization_id": org, "chunks": chunks, "count": len(items)}
+            await insert_missing(self._items, [doc])
+            self._remember(manifest)
+        return manifest
 
-    async def _drop_items(self, result: CheckResult, rid: str) -> None:
-        """The items of a result another process recorded first, unless that very result is
-        recorded (then they are its items)."""
-        if await self._history.find_one({"_id": rid}, {"_id": 1}) is not None:
-            return
-        keys = _item_keys(rid, FAILING, 0, len(result.failing_items))
-        keys += _item_keys(rid, EXCEPTED, 0, len(result.excepted_items))
-        if keys:
-            await self._items.delete_many({"_id": {"$in": keys}})
+    def _remember(self, key: str) -> None:
+        self._stored[key] = None
+        self._stored.move_to_end(key)
+        while len(self._stored) > STORED_CHUNKS:
+            self._stored.popitem(last=False)
 
     async def _buckets(
         self, organization_id: str, rid: str, kind: str, start: int, end: int
@@ -308,6 +420,19 @@ _HEAD = dict.fromkeys(_INLINE, 0)
 
 def _key(organization_id: str, check_id: str) -> str:
     return f"{organization_id}:{check_id}"
+
+
+def _chunk_key(organization_id: str, sha256: str) -> str:
+    return f"{organization_id}:c:{sha256}"
+
+
+def _manifest_key(organization_id: str, sha256: str) -> str:
+    return f"{organization_id}:m:{sha256}"
+
+
+def _item_text(item: CheckItem) -> str:
+    """An item's canonical text (sorted keys, compact): what its chunk's address hashes."""
+    return json.dumps(item.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _item_key(rid: str, kind: str, start: int) -> str:

@@ -40,10 +40,16 @@ class DocumentGuard:
     def __init__(self, limit: int = DEFAULT_MAX_DOCUMENT_BYTES) -> None:
         self.limit = limit
         self.refusals: Counter[str] = Counter()
+        # Documents sent per collection (inserted, replacing, or an update's specification):
+        # what a change costs in writes, counted where every write passes.
+        self.written: Counter[str] = Counter()
 
     def check(self, collection: str, documents: Iterable[Any]) -> None:
-        """Raise ``DocumentTooLarge`` if one of ``documents`` is over the limit."""
+        """Raise ``DocumentTooLarge`` if one of ``documents`` is over the limit (else count
+        them as written)."""
+        count = 0
         for document in documents:
+            count += 1
             size = _size(document)
             if size > self.limit:
                 self.refusals[collection] += 1
@@ -56,6 +62,7 @@ class DocumentGuard:
                     extra={"collection": collection, "size": size, "limit": self.limit},
                 )
                 raise DocumentTooLarge(collection, size, self.limit)
+        self.written[collection] += count
 
 
 def _size(document: Any) -> int:

@@ -134,14 +134,15 @@ async def test_a_population_is_serialised_once_for_every_check_and_change(store:
     texts = recorder.populations
     populations, items = texts.populations_chunked, texts.items_serialised
     # One identity changes and with it two checks (identified, valid: Sales has no access):
-    # the accounts population is serialised once for both, and only its changed item.
+    # the accounts population is serialised once for both, and only the chunk holding the
+    # changed account (here the whole population, N + 2 accounts, is one chunk).
     sales = await app.services.people.upsert(ADMIN, [draft(N + 1, role="Sales")])
     await app.services.identities.link(ADMIN, "acc-hidden", sales.people[0].id)
     await app.reevaluator.settle()
     latest = {r.check_id: r for r in await store.check_results.list_latest(organization_id=ORG)}
     assert "acc-hidden" not in {i.resource_id for i in latest[UserIdentified.id].failing_items}
     assert "acc-hidden" in {i.resource_id for i in latest[AccessValid.id].failing_items}
-    assert (texts.populations_chunked, texts.items_serialised) == (populations + 1, items + 1)
+    assert (texts.populations_chunked, texts.items_serialised) == (populations + 1, items + N + 2)
     # Identities unchanged (an offboarding): the same population, nothing serialised again.
     left = datetime.now(UTC) - timedelta(days=2)
     await app.services.people.offboard(ADMIN, (await person_of(app, 6)).id, left)
@@ -151,7 +152,7 @@ async def test_a_population_is_serialised_once_for_every_check_and_change(store:
     )
     assert offboarded is not None
     assert [i.resource_id for i in offboarded.failing_items] == ["acc-006"]
-    assert (texts.populations_chunked, texts.items_serialised) == (populations + 1, items + 1)
+    assert (texts.populations_chunked, texts.items_serialised) == (populations + 1, items + N + 2)
     status = await parts_evidence(store)
     assert status.valid and status.checked_count >= 7
 

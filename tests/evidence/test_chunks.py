@@ -105,19 +105,37 @@ def test_an_empty_list_has_a_manifest_and_no_chunk() -> None:
 
 def test_a_population_is_chunked_once_and_unchanged_items_are_reused() -> None:
     populations = PopulationChunks()
-    rows = tuple({"accountId": f"a{i}", "classification": "STAFF"} for i in range(50))
+    rows = tuple({"accountId": f"a{i:05d}", "classification": "STAFF"} for i in range(20_000))
     population = Population("accounts", rows)
     first = populations.chunked("org_1", population)
     for _ in range(4):  # several checks over one evaluation's population
         assert populations.chunked("org_1", population) is first
-    assert (populations.populations_chunked, populations.items_serialised) == (1, 50)
-    assert first == chunk_values(rows)
+    assert (populations.populations_chunked, populations.items_serialised) == (1, 20_000)
+    assert first == chunk_values(rows) and len(first.chunks) > 8
 
-    changed = {"accountId": "a7", "classification": "UNIDENTIFIED"}
-    second = Population("accounts", (*rows[:7], changed, *rows[8:]))
-    assert populations.chunked("org_1", second) == chunk_values(second.items)
-    assert (populations.populations_chunked, populations.items_serialised) == (2, 51)
+    # One item changed: only the chunk holding it (and at most its neighbour) is cut again.
+    changed = {"accountId": "a07000", "classification": "UNIDENTIFIED"}
+    second = Population("accounts", (*rows[:7000], changed, *rows[7001:]))
+    again = populations.chunked("org_1", second)
+    expected = chunk_values(second.items)
+    assert (again.root, again.manifest, again.chunks) == (
+        expected.root,
+        expected.manifest,
+        expected.chunks,
+    )
+    largest = max(json.loads(c.text).__len__() for c in first.chunks)
+    assert populations.populations_chunked == 2
+    assert populations.items_serialised - 20_000 <= 2 * largest + 1
 
-    # An equal but rebuilt item is serialised again (items are matched by object, not value).
+    # Once a record stored them, the chunks are not carried (nor held) again.
+    populations.stored("org_1", [again])
+    third = Population("accounts", (*second.items[:-1], {"accountId": "a19999", "x": 1}))
+    last = populations.chunked("org_1", third)
+    assert last.root == chunk_values(third.items).root
+    assert len(last.chunks) <= 2 and last.omitted == len(
+        parse_manifest(last.manifest.text).chunks
+    ) - len(last.chunks)
+
+    # An equal but rebuilt population is cut from scratch (items are matched by object).
     populations.chunked("org_2", population)
-    assert populations.items_serialised == 101
+    assert populations.items_serialised >= 40_000

@@ -1,5 +1,6 @@
-"""The check results store keeps items in their JSON form, apart from the result headers
-(issue 24), and reads older documents."""
+"""The check results store keeps items in their JSON form, apart from the result headers, in
+content-addressed chunks a one-item change mostly shares (issue 24), and reads older
+documents."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import bson
 
 from services.checks.models import CheckItem, CheckResult, CheckStatus
 from services.store import Store
-from services.store.check_results import ITEMS_PER_DOC
+from services.store.check_results import ITEMS_PER_DOC, MAX_CHUNK_ITEMS
 
 AT = datetime(2026, 3, 1, 9, 0, 0, 123000, tzinfo=UTC)
 ITEM = CheckItem("account", "a1", "Ann", "no person")
@@ -35,8 +36,10 @@ async def test_items_are_stored_in_their_json_form_apart_from_the_header(store: 
     assert await store.check_results.record_change(_result(), expected_version=None)
     doc = await store._db["check_results"].find_one({"organization_id": "org1"})
     assert "failing_items" not in doc and doc["failing_count"] == 1
-    items = await store._db["check_items"].find_one({"result_id": "res_1"})
-    assert items["items"] == [ITEM.to_json()]
+    manifest = await store._db["check_items"].find_one({"_id": doc["failing_list"]})
+    [[sha, count]] = manifest["chunks"]
+    chunk = await store._db["check_items"].find_one({"_id": f"org1:c:{sha}"})
+    assert count == 1 and chunk["items"] == [ITEM.to_json()]
     got = await store.check_results.get_latest(organization_id="org1", check_id="c1")
     assert got is not None and got.failing_items == (ITEM,)
     assert got.evaluated_at.replace(tzinfo=UTC) == AT
@@ -74,11 +77,70 @@ async def test_a_header_stays_small_whatever_the_number_of_items(store: Store) -
         organization_id="org1", check_id="c1", limit=5, before=None
     )
     assert total == 1 and heads[0].failing_count == n and heads[0].result.id == "res_1"
-    # A second process that loses the compare-and-set leaves no items behind.
+    # A second process that loses the compare-and-set records nothing; the same items are
+    # the same chunks (content-addressed), so it adds no item document either.
+    stored = await store._db["check_items"].count_documents({})
     loser = replace(result, id="res_2")
     assert not await repo.record_change(loser, expected_version=None)
-    assert await store._db["check_items"].count_documents({"result_id": "res_2"}) == 0
-    assert await store._db["check_items"].count_documents({"result_id": "res_1"}) == 7
+    assert await store._db["check_history"].find_one({"_id": "res_2"}) is None
+    assert await store._db["check_items"].count_documents({}) == stored
+
+
+async def test_a_result_that_changed_in_one_item_writes_a_chunk_or_two(store: Store) -> None:
+    repo = store.check_results
+    n = 4000
+    failing = tuple(CheckItem("account", f"acc-{i:06d}", f"User {i}", "no MFA") for i in range(n))
+    first = _result(failing_items=failing)
+    assert await repo.record_change(first, expected_version=None)
+    docs = await store._db["check_items"].count_documents({})
+    written = repo.chunks_written
+    assert written >= n // MAX_CHUNK_ITEMS
+    changed = CheckItem("account", "acc-002000", "User 2000", "another reason")
+    second = replace(first, id="res_2", failing_items=(*failing[:2000], changed, *failing[2001:]))
+    assert await repo.record_change(second, expected_version=1)
+    assert repo.chunks_written - written <= 2  # the chunk holding it (and maybe its neighbour)
+    assert await store._db["check_items"].count_documents({}) <= docs + 3  # + one manifest
+    # Both results read whole and by page: the earlier one kept its items.
+    for rid, items in (("res_1", failing), ("res_2", second.failing_items)):
+        page = await repo.failing_page(organization_id="org1", result_id=rid, offset=1990, limit=20)
+        assert page == list(items[1990:2010])
+    assert await repo.get_latest(organization_id="org1", check_id="c1") == second
+
+
+async def test_results_written_with_items_in_numbered_documents_still_read(store: Store) -> None:
+    items = [CheckItem("account", f"a{i:04d}", None, "x") for i in range(ITEMS_PER_DOC + 10)]
+    header = {
+        "organization_id": "org1",
+        "check_id": "c1",
+        "result_id": "res_old",
+        "status": "FAILING",
+        "reason": None,
+        "items_apart": True,
+        "failing_count": len(items),
+        "excepted_count": 0,
+        "evaluated_at": AT,
+        "changed_at": AT,
+        "digest": "d",
+    }
+    await store._db["check_results"].insert_one({"_id": "org1:c1", **header, "version": 1})
+    await store._db["check_history"].insert_one({"_id": "res_old", **header})
+    for start in (0, ITEMS_PER_DOC):
+        await store._db["check_items"].insert_one(
+            {
+                "_id": f"res_old:f:{start:09d}",
+                "organization_id": "org1",
+                "result_id": "res_old",
+                "start": start,
+                "items": [i.to_json() for i in items[start : start + ITEMS_PER_DOC]],
+            }
+        )
+    repo = store.check_results
+    page = await repo.failing_page(
+        organization_id="org1", result_id="res_old", offset=ITEMS_PER_DOC - 2, limit=4
+    )
+    assert page == items[ITEMS_PER_DOC - 2 : ITEMS_PER_DOC + 2]
+    whole = await repo.get_latest(organization_id="org1", check_id="c1")
+    assert whole is not None and list(whole.failing_items) == items
 
 
 async def test_documents_written_before_the_json_form_still_read(store: Store) -> None:

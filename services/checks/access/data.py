@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from services.checks.access.changes import DataVersion
 from services.checks.access.population import build_population
 from services.checks.base import Population
 from services.checks.scopes import scope
@@ -28,6 +29,22 @@ GROUPS_ONLY_NOTE = (
     "access measured through group membership only; add an Admin API key to see direct grants"
 )
 STALE_AFTER_INTERVALS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotFacts:
+    """What the checks need to know of a snapshot as a whole (computed once per snapshot)."""
+
+    groups_only: bool  # no account the Admin API's directory listed
+    mfa_unknown: bool  # no account with a known MFA status
+
+
+def facts_of(accounts: tuple[SnapshotAccount, ...]) -> SnapshotFacts:
+    """The facts of a snapshot's accounts (one pass)."""
+    return SnapshotFacts(
+        groups_only=not any(a.directory_status is not None for a in accounts),
+        mfa_unknown=all(a.mfa_enabled is None for a in accounts),
+    )
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,13 @@ class AccessData:
     # The population of these accounts and identities when the loader already has it
     # (``PopulationCache``); built from them otherwise.
     known_population: Population | None = field(default=None, compare=False, repr=False)
+    # Set by the loader: which load this is (for ``changed_accounts``), the accounts by id and
+    # the snapshot's facts; derived from the data otherwise.
+    version: DataVersion | None = field(default=None, compare=False, repr=False)
+    known_accounts_by_id: Mapping[str, SnapshotAccount] | None = field(
+        default=None, compare=False, repr=False
+    )
+    known_facts: SnapshotFacts | None = field(default=None, compare=False, repr=False)
 
     @property
     def snapshot_id(self) -> str | None:
@@ -64,11 +88,31 @@ class AccessData:
         return self.integration.current_snapshot_at if self.integration else None
 
     @cached_property
+    def facts(self) -> SnapshotFacts:
+        """The snapshot's facts (``SnapshotFacts``)."""
+        return self.known_facts if self.known_facts is not None else facts_of(self.accounts)
+
+    @property
     def groups_only(self) -> bool:
         """Access was measured through group membership only: the snapshot has no account
         the Admin API's directory listed (no key when it was collected), so direct grants,
         roles and suspensions are out of sight."""
-        return not any(a.directory_status is not None for a in self.accounts)
+        return self.facts.groups_only
+
+    @cached_property
+    def accounts_by_id(self) -> Mapping[str, SnapshotAccount]:
+        """The snapshot's accounts by account id."""
+        if self.known_accounts_by_id is not None:
+            return self.known_accounts_by_id
+        return {a.account_id: a for a in self.accounts}
+
+    def changed_accounts(self, since: DataVersion | None) -> frozenset[str] | None:
+        """The accounts whose inputs (the account, its identity, its person) may differ
+        from the data of version ``since``; None when that cannot be told (another snapshot,
+        rule or review; no version) — then every account may have."""
+        if self.version is None:
+            return None
+        return self.version.changed_since(since)
 
     def identity(self, account_id: str) -> Identity:
         """The account's identity (UNIDENTIFIED when none is stored)."""

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from services.checks.access.data import ACCESS, IDENTITIES_INPUT, AccessData
-from services.checks.access.gate import conclude, not_monitored
-from services.checks.base import Outcome
+from services.checks.access.judged import JudgedCheck
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem
 from services.identity.models import Classification
+from services.sync.models import SnapshotAccount
 
 ID = "confluence-user-identified"
 
 
-class UserIdentified:
+class UserIdentified(JudgedCheck):
     """Fails for every account with Confluence access (``has_access``) that is UNIDENTIFIED."""
 
     id = ID
@@ -29,19 +29,15 @@ class UserIdentified:
     controls = controls_for(ID)
     source = ACCESS
     reads = frozenset({IDENTITIES_INPUT})
+    passing = "every active account is identified"
 
-    def evaluate(self, data: AccessData) -> Outcome:
-        """Pure evaluation over the current snapshot and identities."""
-        blocked = not_monitored(data)
-        if blocked is not None:
-            return blocked
-        items = []
-        for account in data.accounts:
-            if not account.has_access:
-                continue
-            identity = data.identity(account.account_id)
-            if identity.classification is Classification.UNIDENTIFIED:
-                hidden = "" if account.email else " (its email is hidden)"
-                reason = f"active account not linked to a person or justified{hidden}"
-                items.append(CheckItem("account", account.account_id, account.display_name, reason))
-        return conclude(data, items, passing="every active account is identified")
+    def judge(self, data: AccessData, account: SnapshotAccount) -> CheckItem | None:
+        """Failing: an account with access that is UNIDENTIFIED."""
+        if not account.has_access:
+            return None
+        identity = data.identities.get(account.account_id)
+        if identity is not None and identity.classification is not Classification.UNIDENTIFIED:
+            return None
+        hidden = "" if account.email else " (its email is hidden)"
+        reason = f"active account not linked to a person or justified{hidden}"
+        return CheckItem("account", account.account_id, account.display_name, reason)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from services.checks.access.data import ACCESS, IDENTITIES_INPUT, PEOPLE_INPUT, AccessData
-from services.checks.access.gate import access_of, conclude, not_monitored, when
-from services.checks.base import Outcome
+from services.checks.access.gate import access_of, when
+from services.checks.access.judged import JudgedCheck
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem
-from services.people.models import PersonStatus
+from services.people.models import Person, PersonStatus
+from services.sync.models import SnapshotAccount
 
 ID = "confluence-offboarded-access-removed"
 
 
-class OffboardedAccessRemoved:
+class OffboardedAccessRemoved(JudgedCheck):
     """Fails for an account linked to an OFFBOARDED person that still has Confluence access in
     the latest snapshot (``SnapshotAccount.has_access``: active, not suspended in the site's
     directory, holding an access role through a group or directly) more than the grace period
@@ -33,25 +36,35 @@ class OffboardedAccessRemoved:
     controls = controls_for(ID)
     source = ACCESS
     reads = frozenset({IDENTITIES_INPUT, PEOPLE_INPUT})
+    passing = "no offboarded person has Confluence access"
+    has_deadlines = True  # the grace period runs out with no change of data
 
-    def evaluate(self, data: AccessData) -> Outcome:
-        """Pure evaluation over the current snapshot, people and identities."""
-        blocked = not_monitored(data)
-        if blocked is not None:
-            return blocked
-        items = []
-        for account in data.accounts:
-            if not account.has_access:
-                continue
-            person = data.person_of(data.identity(account.account_id))
-            if person is None or person.status is not PersonStatus.OFFBOARDED:
-                continue
-            left = person.offboarded_at
-            if left is None or data.now - left <= data.grace_period:
-                continue
-            reason = (
-                f"{person.email} was offboarded on {when(left)}; the account still has "
-                f"Confluence access ({access_of(account)})"
-            )
-            items.append(CheckItem("account", account.account_id, account.display_name, reason))
-        return conclude(data, items, passing="no offboarded person has Confluence access")
+    def judge(self, data: AccessData, account: SnapshotAccount) -> CheckItem | None:
+        """Failing: offboarded more than the grace period ago and still with access."""
+        left = _offboarded_at(data, account)
+        if left is None or data.now - left[1] <= data.grace_period:
+            return None
+        person, at = left
+        reason = (
+            f"{person.email} was offboarded on {when(at)}; the account still has "
+            f"Confluence access ({access_of(account)})"
+        )
+        return CheckItem("account", account.account_id, account.display_name, reason)
+
+    def deadline(self, data: AccessData, account: SnapshotAccount) -> datetime | None:
+        """When the grace period of an offboarded person's account with access runs out
+        (None once it has, or when there is none)."""
+        left = _offboarded_at(data, account)
+        if left is None or data.now - left[1] > data.grace_period:
+            return None
+        return left[1] + data.grace_period
+
+
+def _offboarded_at(data: AccessData, account: SnapshotAccount) -> tuple[Person, datetime] | None:
+    """The offboarded person of an account with access, and when they left."""
+    if not account.has_access:
+        return None
+    person = data.person_of(data.identity(account.account_id))
+    if person is None or person.status is not PersonStatus.OFFBOARDED:
+        return None
+    return (person, person.offboarded_at) if person.offboarded_at is not None else None

@@ -19,8 +19,8 @@ from services.checks.access.data import (
     REVIEWS_INPUT,
     AccessData,
 )
-from services.checks.access.gate import access_of, admin_of, conclude, not_monitored, when
-from services.checks.base import Outcome
+from services.checks.access.gate import access_of, admin_of, when
+from services.checks.access.judged import JudgedCheck
 from services.checks.controls import controls_for
 from services.checks.models import CheckItem
 from services.identity.models import Classification
@@ -31,7 +31,7 @@ from services.sync.models import SnapshotAccount
 ID = "confluence-access-valid"
 
 
-class AccessValid:
+class AccessValid(JudgedCheck):
     """Fails for active accounts whose access the rule or the last review does not allow."""
 
     id = ID
@@ -48,23 +48,19 @@ class AccessValid:
     controls = controls_for(ID)
     source = ACCESS
     reads = frozenset({IDENTITIES_INPUT, PEOPLE_INPUT, REVIEWS_INPUT})
+    passing = "every active account's access is valid"
 
-    def evaluate(self, data: AccessData) -> Outcome:
-        """Pure evaluation over accounts, identities, people, the rule and the last review."""
-        blocked = not_monitored(data)
-        if blocked is not None:
-            return blocked
-        assert data.system is not None  # not_monitored checked it
-        items = []
-        for account in data.accounts:
-            if not account.has_access:
-                continue
-            reason = _by_review(data, account)
-            if reason is None:
-                reason = _by_rule(data, data.system, account)
-            if reason:
-                items.append(CheckItem("account", account.account_id, account.display_name, reason))
-        return conclude(data, items, passing="every active account's access is valid")
+    def judge(self, data: AccessData, account: SnapshotAccount) -> CheckItem | None:
+        """Failing: access the last review or the rule does not allow."""
+        if not account.has_access:
+            return None
+        assert data.system is not None  # the gate checked it
+        reason = _by_review(data, account)
+        if reason is None:
+            reason = _by_rule(data, data.system, account)
+        if not reason:
+            return None
+        return CheckItem("account", account.account_id, account.display_name, reason)
 
 
 def _by_review(data: AccessData, account: SnapshotAccount) -> str | None:

@@ -1,0 +1,266 @@
+"""Scale (issue 24, items 2, 3 and 6): 100,000 accounts — and a million — on the wire store.
+
+Per size, Vigil runs under uvicorn in this process (no worker) on SecantusDB (default), a real
+MongoDB (``--mongodb-url``) or the embedded store. The organization is written directly, as a
+sync and identity resolution would leave it (``testkit.access_scale.seed``: a current
+ACCESS_REVIEW snapshot, 90 % staff linked to people, 1 % of them offboarded, 10 %
+unidentified, a third without MFA, 2 % admins, Confluence as a critical system) — a generated
+snapshot, not a simulated sync, so that a million accounts can be seeded at all. Then:
+
+- **first**: the served app's first evaluation of every access check (cold caches, every
+  account judged, everything recorded with the production evidence recorder);
+- **cold**: new services over the same store (what a new process has: empty caches, nothing
+  held) evaluate every access check (target < 5 s at 100,000, < 40 s at 1,000,000), and the
+  process's peak resident memory (target < 1.5 GB; it includes the seeding and the server);
+- **push**: a ``gql`` client subscribes to ``checkResultUpdated`` over WebSocket; each sample
+  is one ``offboardPerson`` over HTTP (an identified account's person, offboarded two days
+  ago) until the push of ``confluence-offboarded-access-removed`` that lists the account,
+  then one ``linkAccount`` of an unidentified account until the push of
+  ``confluence-user-identified`` that no longer lists it (the targets are among the first
+  500 failing items, which the push carries). p50 / p99, timed from the request on an open
+  connection (targets: p99 < 250 ms at 100,000, < 1 s at 1,000,000); and the documents each
+  change wrote (counted by the store's guard, where every write passes);
+- **largest**: the largest document of every collection (server-side sizes; limit 4 MB).
+
+    .venv/bin/python bench/scale.py                              # 100,000 on SecantusDB
+    .venv/bin/python bench/scale.py --sizes 1000000 --samples 10  # a million
+    .venv/bin/python bench/scale.py --quick                      # 2,000 (make bench-quick)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import resource
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpx
+from check_latency import LINK, OFFBOARD, subscription
+from evaluation import open_store, p99
+from evidence_size import largest_documents
+from sync_wall import machine
+
+from api.container import Container
+from services.checks.access.data import ACCESS
+from services.checks.registry import CHECKS
+from services.people.models import person_id
+from services.store import Store
+from testkit import access_scale
+from testkit.graphql_client import failing_items
+from testkit.live import LiveServer, start_live_server
+
+PUSH_TARGETS = {100_000: 0.25, 1_000_000: 1.0}  # p99 seconds by accounts
+COLD_TARGETS = {100_000: 5.0, 1_000_000: 40.0}
+MEMORY_TARGET = 1.5 * 1024**3
+DOCUMENT_LIMIT = 4 * 1024 * 1024
+
+
+def target(targets: dict[int, float], n: int) -> float:
+    """The target for ``n`` accounts (the nearest size at or above it)."""
+    return next((t for size, t in sorted(targets.items()) if n <= size), max(targets.values()))
+
+
+def peak_rss() -> int:
+    """The process's peak resident memory in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+async def cold(live: LiveServer, store: Store, org: str) -> dict[str, float]:
+    """Every access check evaluated by new services with empty caches over the same store."""
+    started = time.perf_counter()
+    fresh = Container.build(live.container.settings, store, bus=live.container.bus)
+    evaluated = await fresh.engine.evaluate(org, (ACCESS,))
+    cold_s = time.perf_counter() - started
+    await fresh.http.aclose()  # not ``stop()``: the store is the live server's
+    assert len(evaluated) == sum(1 for c in CHECKS if c.source == ACCESS)
+    return {"cold_s": cold_s, "peak_rss_bytes": peak_rss()}
+
+
+async def take(
+    http: httpx.AsyncClient,
+    url: str,
+    queue: asyncio.Queue[Any],
+    mutation: str,
+    variables: dict[str, Any],
+    done: Callable[[dict[str, Any]], bool],
+) -> float:
+    """Seconds from sending the mutation (on an open connection) to the matching push."""
+    started = time.perf_counter()
+    response = await http.post(url, json={"query": mutation, "variables": variables})
+    body = response.json()
+    assert response.status_code == 200 and not body.get("errors"), body
+    payload = next(iter(body["data"].values()))
+    assert not payload.get("userErrors"), payload
+    while True:
+        at, result = await asyncio.wait_for(queue.get(), 120)
+        if done(result):
+            return float(at - started)
+
+
+def listing(account: str, *, present: bool) -> Callable[[dict[str, Any]], bool]:
+    def done(result: dict[str, Any]) -> bool:
+        return (account in {i["resourceId"] for i in failing_items(result)}) is present
+
+    return done
+
+
+async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int) -> dict[str, Any]:
+    """``count`` samples of each change, and the documents each wrote (mean per change)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    url = live.graphql_url
+    left = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    # identified accounts whose person is not offboarded, and unidentified ones: the first
+    # ones by id, so that each is among the first 500 failing items of its check's push
+    staff = [i for i in range(1, 10 * count) if access_scale.identified(i) and i % 100][:count]
+    unidentified = [i for i in range(count * 10 + 9) if not access_scale.identified(i)][:count]
+    measured: dict[str, Any] = {}
+    async with httpx.AsyncClient(headers=headers, timeout=120) as http:
+        await http.post(url, json={"query": "{ checks { id } }"})  # the connection is open
+        sample = functools.partial(take, http, url)
+        for name, check_id, cases in (
+            (
+                "offboardPerson",
+                "confluence-offboarded-access-removed",
+                [
+                    (
+                        OFFBOARD,
+                        {"personId": person_id(org, access_scale.email(i)), "offboardedAt": left},
+                        listing(access_scale.account_id(i), present=True),
+                    )
+                    for i in staff
+                ],
+            ),
+            (
+                "linkAccount",
+                "confluence-user-identified",
+                [
+                    (
+                        LINK,
+                        {
+                            "accountId": access_scale.account_id(i),
+                            "personId": person_id(org, access_scale.email(i - 1)),
+                        },
+                        listing(access_scale.account_id(i), present=False),
+                    )
+                    for i in unidentified
+                ],
+            ),
+        ):
+            before = Counter(store.guard.written)
+            times = []
+            async with subscription(live, key, check_id) as queue:
+                for mutation, variables, done in cases:
+                    times.append(await sample(queue, mutation, {"input": variables}, done))
+            written = Counter(store.guard.written) - before
+            measured[name] = {
+                "samples": len(times),
+                "push_p50_ms": round(statistics.median(times) * 1000, 1),
+                "push_p99_ms": round(p99(times) * 1000, 1),
+                "push_max_ms": round(max(times) * 1000, 1),
+                "documents_per_change": round(sum(written.values()) / len(times), 1),
+                "documents_by_collection": dict(sorted(written.items())),
+            }
+    return measured
+
+
+async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
+    async with AsyncExitStack() as stack:
+        store, kind = await open_store(stack, args)
+        live, server, task = await start_live_server(store)
+        try:
+            services = live.container.services
+            org, created = await services.organizations.create_organization("Scale")
+            started = time.perf_counter()
+            seeded = await access_scale.seed(store, org.id, n, datetime.now(UTC))
+            seed_s = time.perf_counter() - started
+            print(f"seeded {n:,} accounts in {seed_s:.1f} s {seeded.seconds}", flush=True)
+            started = time.perf_counter()
+            live.container.reevaluator.request(org.id, (ACCESS,))
+            await live.container.reevaluator.settle()
+            first_s = time.perf_counter() - started
+            print(f"first evaluation in {first_s:.2f} s", flush=True)
+            result: dict[str, Any] = {
+                "accounts": n,
+                "people": seeded.people,
+                "store": kind,
+                "seed_s": round(seed_s, 1),
+                "first_s": round(first_s, 2),
+            }
+            result["cold"] = await cold(live, store, org.id)
+            print(f"cold evaluation in {result['cold']['cold_s']:.2f} s", flush=True)
+            result["push"] = await pushes(live, store, created.secret, org.id, args.samples)
+            latest = await store.check_results.list_latest(organization_id=org.id)
+            result["statuses"] = {r.check_id: r.status.value for r in latest}
+            result["largest"] = dict(
+                sorted((await largest_documents(store)).items(), key=lambda kv: -kv[1])
+            )
+            return result
+        finally:
+            if not store.embedded:
+                await store.drop()
+            server.should_exit = True
+            await task
+
+
+def lines(result: dict[str, Any], quick: bool) -> list[str]:
+    n, where = result["accounts"], f"store {result['store']} | {machine()}"
+    out = []
+    push = target(PUSH_TARGETS, n)
+    for name, m in result["push"].items():
+        out.append(
+            f"{name} → push at {n:,} accounts: p50 {m['push_p50_ms']:.0f} ms, p99 "
+            f"{m['push_p99_ms']:.0f} ms / target {push * 1000:.0f} ms = "
+            f"{m['push_p99_ms'] / 1000 / push:.2f} ({m['samples']} samples; "
+            f"{m['documents_per_change']} documents written per change) | {where}"
+        )
+    limit = target(COLD_TARGETS, n)
+    cold_s, rss = result["cold"]["cold_s"], result["cold"]["peak_rss_bytes"]
+    out.append(
+        f"cold evaluation of {n:,} accounts: {cold_s:.2f} s / target {limit:.0f} s = "
+        f"{cold_s / limit:.2f}; peak memory of the process {rss / 1024**2:,.0f} MiB / "
+        f"target {MEMORY_TARGET / 1024**2:,.0f} MiB = {rss / MEMORY_TARGET:.2f} | {where}"
+    )
+    name, size = next(iter(result["largest"].items()))
+    recorded = sum(1 for s in result["statuses"].values() if s != "ERROR")
+    out.append(
+        f"largest document at {n:,} accounts: {size:,} bytes in {name} / limit "
+        f"{DOCUMENT_LIMIT:,} = {size / DOCUMENT_LIMIT:.3f}; access checks recorded "
+        f"{recorded} of {len(result['statuses'])} ({result['statuses']})"
+    )
+    if quick:
+        out.append("(quick: a small size to keep the bench working; targets are for 100k / 1M)")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--store", choices=("embedded", "wire"), default="wire")
+    parser.add_argument("--mongodb-url", default=None, help="a real MongoDB (overrides --store)")
+    parser.add_argument("--quick", action="store_true", help="2,000 accounts, 5 samples")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.samples = [2000], 5
+    results = [asyncio.run(measure(args, n)) for n in args.sizes]
+    print(json.dumps({"results": results, "machine": machine()}, indent=2))
+    for result in results:
+        for line in lines(result, args.quick):
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
