@@ -1,4 +1,4 @@
-"""The token-refresh race of issue 11, reusable at any size: consecutive ACCESS_REVIEW syncs
+"""The token-refresh race (ADR 004), reusable at any size: consecutive ACCESS_REVIEW syncs
 of an OAuth integration with short-lived access tokens, while another process uses (and
 refreshes) the same integration and the admin key is set through GraphQL during each run.
 

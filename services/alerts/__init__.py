@@ -1,1 +1,1 @@
-"""Alerts: channels an organization configures, and telling them what changed (issue 23)."""
+"""Alerts: channels an organization configures, and telling them what changed."""
