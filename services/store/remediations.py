@@ -26,6 +26,7 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
+from services.store.snapshot_layers import SnapshotLayers, split
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CLAIMABLE = [ActionState.PENDING.value, ActionState.DONE.value]
@@ -43,9 +44,10 @@ _OPEN = {
 class RemediationRepository:
     """Persistence of approved remediation actions and their leases."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, layers: SnapshotLayers | None = None) -> None:
         self._col = db["remediation_actions"]
         self._memberships = db["snapshot_memberships"]
+        self._layers = layers or SnapshotLayers(db)
 
     async def ensure_indexes(self) -> None:
         """Claims scan an organization's open actions; lists page by approval time."""
@@ -174,12 +176,19 @@ class RemediationRepository:
     async def memberships(
         self, *, snapshot_id: str, account_ids: Sequence[str]
     ) -> dict[str, list[tuple[str, str]]]:
-        """``(group_id, group_name)`` of each account in a snapshot (one indexed query)."""
-        query = {"snapshot_id": snapshot_id, "account_id": {"$in": list(account_ids)}}
+        """``(group_id, group_name)`` of each account in a snapshot (one indexed query; two
+        for a snapshot that is a layer over a full one: ADR 014)."""
+        parts = [(snapshot_id, list(account_ids))]
+        layer = await self._layers.layer(snapshot_id)
+        if layer is not None and layer.base_id is not None:
+            mine, others = split(account_ids, layer)
+            parts = [(snapshot_id, mine), (layer.base_id, others)]
         found: dict[str, list[tuple[str, str]]] = {}
         projection = {"account_id": 1, "group_id": 1, "group_name": 1}
-        async for doc in self._memberships.find(query, projection):
-            found.setdefault(doc["account_id"], []).append((doc["group_id"], doc["group_name"]))
+        for snapshot, ids in parts:
+            query = {"snapshot_id": snapshot, "account_id": {"$in": ids}}
+            async for doc in self._memberships.find(query, projection):
+                found.setdefault(doc["account_id"], []).append((doc["group_id"], doc["group_name"]))
         return {a: sorted(set(groups), key=lambda g: (g[1], g[0])) for a, groups in found.items()}
 
 

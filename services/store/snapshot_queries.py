@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
+from services.store.snapshot_layers import SnapshotLayers
 from services.sync.models import (
     AccountFilter,
     Grant,
@@ -14,17 +15,24 @@ from services.sync.models import (
     GrantSource,
     PageFilter,
     SnapshotAccount,
+    SnapshotManifest,
     SnapshotPage,
 )
 
 
 class SnapshotQueryRepository:
-    """Reads of ``snapshot_accounts`` and ``snapshot_pages`` (indexes: SnapshotDataRepository)."""
+    """Reads of ``snapshot_accounts`` and ``snapshot_pages`` (indexes: SnapshotDataRepository).
 
-    def __init__(self, db: Any) -> None:
+    A snapshot a targeted run made is a layer over a full one (``snapshot_layers``, ADR 014):
+    its accounts are the layer's documents for the accounts it lists, and the base's for every
+    other account. Each read resolves the two, so callers see one snapshot either way.
+    """
+
+    def __init__(self, db: Any, layers: SnapshotLayers | None = None) -> None:
         self._accounts = db["snapshot_accounts"]
         self._pages = db["snapshot_pages"]
         self._counts = db["snapshot_counts"]
+        self._layers = layers or SnapshotLayers(db)
 
     async def ensure_indexes(self) -> None:
         """Nothing of its own: the data repository creates the indexes these reads use."""
@@ -33,12 +41,53 @@ class SnapshotQueryRepository:
         self, *, snapshot_id: str, filter: AccountFilter, limit: int, after: str | None
     ) -> tuple[list[SnapshotAccount], int]:
         """Up to ``limit`` accounts by account id after ``after``; and the filtered total."""
+        layer = await self._layers.layer(snapshot_id)
+        if layer is not None:
+            return await self._list_layered(layer, filter, limit, after)
         query = _account_query(snapshot_id, filter)
         total = await self._total(self._accounts, query, "accounts")
         if after is not None:
             query["account_id"] = {"$gt": after}
         cursor = self._accounts.find(query, {"snapshot_id": 0}).sort("account_id", 1).limit(limit)
         return [to_account(d) async for d in cursor], total
+
+    async def _list_layered(
+        self, layer: SnapshotManifest, filter: AccountFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotAccount], int]:
+        """The layer's matching accounts merged with the base's that the layer does not
+        decide; the total counts the same way (the base's shadowed ones read by ``_id``)."""
+        assert layer.base_id is not None
+        touched = set(layer.accounts)
+        own = _account_query(layer.snapshot_id, filter)
+        base = _account_query(layer.base_id, filter)
+        if list(own) == ["snapshot_id"]:
+            total = await self._total(self._accounts, own, "accounts")
+        else:
+            shadowed = {**base, "_id": {"$in": [f"{layer.base_id}:{a}" for a in touched]}}
+            total = (
+                int(await self._accounts.count_documents(own))
+                + int(await self._accounts.count_documents(base))
+                - int(await self._accounts.count_documents(shadowed))
+            )
+        if after is not None:
+            own["account_id"] = base["account_id"] = {"$gt": after}
+        projection = {"snapshot_id": 0}
+        mine = self._accounts.find(own, projection).sort("account_id", 1).limit(limit)
+        rows = [d async for d in mine]
+        kept = 0
+        others = self._accounts.find(base, projection).sort("account_id", 1)
+        try:
+            async for doc in others.limit(limit + len(touched)):
+                if doc["account_id"] in touched:
+                    continue
+                rows.append(doc)
+                kept += 1
+                if kept >= limit:
+                    break
+        finally:
+            await others.close()
+        rows.sort(key=lambda d: d["account_id"])
+        return [to_account(d) for d in rows[:limit]], total
 
     async def _total(self, col: Any, query: dict[str, Any], kind: str) -> int:
         """How many documents match: without a filter, the snapshot's count recorded when its
@@ -51,13 +100,36 @@ class SnapshotQueryRepository:
 
     async def get_account(self, *, snapshot_id: str, account_id: str) -> SnapshotAccount | None:
         """One account of the snapshot."""
+        layer = await self._layers.layer(snapshot_id)
+        if layer is not None and layer.base_id is not None and account_id not in layer.accounts:
+            snapshot_id = layer.base_id
         doc = await self._accounts.find_one({"_id": f"{snapshot_id}:{account_id}"})
         return to_account(doc) if doc else None
 
     async def iter_accounts(self, *, snapshot_id: str) -> AsyncIterator[SnapshotAccount]:
         """Every account of the snapshot, by account id (streamed, for checks and identity)."""
-        cursor = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
-        async for doc in cursor:
+        layer = await self._layers.layer(snapshot_id)
+        if layer is None or layer.base_id is None:
+            cursor = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
+            async for doc in cursor:
+                yield to_account(doc)
+            return
+        touched = set(layer.accounts)
+        mine = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
+        base = self._accounts.find({"snapshot_id": layer.base_id}).sort("account_id", 1)
+        own = [d async for d in mine]  # the layer: bounded (ADR 014)
+        i = 0
+        try:
+            async for doc in base:
+                if doc["account_id"] in touched:
+                    continue
+                while i < len(own) and own[i]["account_id"] < doc["account_id"]:
+                    yield to_account(own[i])
+                    i += 1
+                yield to_account(doc)
+        finally:
+            await base.close()
+        for doc in own[i:]:
             yield to_account(doc)
 
     async def list_pages(
