@@ -27,6 +27,7 @@ from services.reviews.service import AccessReviewService
 from services.reviews.systems import CriticalSystemService
 from services.sync.reads import SnapshotReader
 from services.sync.service import SyncService
+from services.watch.service import ChangeWatchService
 
 
 @dataclass
@@ -56,6 +57,8 @@ class AppServices:
     # Carrying out remediation in Atlassian.
     remediation: RemediationService | None = None
     remediation_consent: RemediationConsent | None = None
+    # The change watch's state per integration (ADR 014).
+    change_watch: ChangeWatchService | None = None
 
 
 @dataclass
