@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from services.clock import Clock, utcnow
 from services.integrations.models import Integration, IntegrationStatus, Purpose
 from services.watch.models import ChangeWatch, IgnoredReason, WatchReason, WatchState
 from services.watch.watcher import StopWatching, WatchDeps, Watcher, WatchOptions
@@ -168,9 +169,12 @@ class Watchers:
 class ChangeWatchService:
     """The change watch of an integration as the API shows it."""
 
-    def __init__(self, *, states: WatchStatesRepo, enabled: bool = True) -> None:
+    def __init__(
+        self, *, states: WatchStatesRepo, enabled: bool = True, clock: Clock = utcnow
+    ) -> None:
         self._states = states
         self._enabled = enabled
+        self._clock = clock
 
     async def state(self, integration: Integration) -> ChangeWatch | None:
         """``Integration.changeWatch``: None for POLICY integrations."""
@@ -187,7 +191,8 @@ class ChangeWatchService:
             return ChangeWatch(False, WatchReason.NO_WORKER, NO_WORKER)
         enabled = state.watching
         reason, message = state.reason, state.message
-        if enabled and state.owner is None:
+        expired = state.lease_expires_at is None or state.lease_expires_at <= self._clock()
+        if enabled and (state.owner is None or expired):  # its worker stopped
             enabled, reason, message = False, WatchReason.NO_WORKER, NO_WORKER
         return ChangeWatch(
             enabled=enabled,
