@@ -10,7 +10,13 @@ from services.integrations.models import Integration
 from services.store import Store
 from services.sync.models import SnapshotAccount, SyncRun, SyncRunKind, SyncRunStatus
 from services.sync.runner import SyncRunner
-from services.watch.watcher import WatchDeps, Watcher, WatchOptions
+from services.watch.watcher import (
+    NullWatchMetrics,
+    WatchDeps,
+    Watcher,
+    WatchMetrics,
+    WatchOptions,
+)
 from simulator import Simulator
 from testkit.sync import connected_integration, make_runner, sync_now
 from tests.sync.inprocess import BASE, InProcess
@@ -78,6 +84,7 @@ async def watched(
     role_reads: int = 200,
     max_layer: int = 2000,
     settle_seconds: float = 0.0,
+    metrics: WatchMetrics | None = None,
 ) -> Watched:
     """A new organization's integration of ``sim`` (with its Admin API key), synced once,
     and a watcher holding its lease."""
@@ -115,6 +122,7 @@ async def watched(
         queue=runner.queue,
         connectors=connectors,
         snapshots=Snapshots(store),
+        metrics=metrics or NullWatchMetrics(),
     )
     fresh = await store.integrations.get_by_id(integration_id=integration.id)
     assert fresh is not None
