@@ -491,6 +491,12 @@ class Watcher:
             return
         if self._retry_at is not None and now < self._retry_at:
             return
+        # A run this watcher did not ask for (its predecessor's, completed by another worker
+        # after a crash) may have committed these events since this step began: adopt first,
+        # so they are not refreshed again (the window left is this read to the create below).
+        await self._adopt(await self._deps.watch.committed(integration_id=integration.id))
+        if not self._pending:
+            return
         targets = RunTargets()
         for event_id in self._pending:
             targets = targets.merged(self._targets[event_id])
