@@ -110,7 +110,7 @@ class SyncParts:
     scheduler: Scheduler
     service: SyncService
     reader: SnapshotReader
-    watchers: Watchers  # the change watch (ADR 014), run by workers
+    watchers: Watchers  # the change watch (ADR 020), run by workers
 
 
 @dataclass

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     sync_role_reads: int = Field(default=200, ge=0, le=5000)
     sync_lease_seconds: float = Field(default=60.0, ge=1)
     snapshot_retention: int = Field(default=30, ge=1)
-    # The change watch (ADR 014): with an Admin API key, the worker polls the organization's
+    # The change watch (ADR 020): with an Admin API key, the worker polls the organization's
     # audit events this often and refreshes only what they name (TARGETED runs).
     change_watch: bool = True
     change_watch_poll_seconds: float = Field(default=20.0, ge=0.1, le=3600)

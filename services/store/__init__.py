@@ -59,7 +59,7 @@ class Store:
         self.events = EventLogRepository(self._db)
         self.sync_runs = SyncRunRepository(self._db)
         self.sync_leases = LeaseRepository(self._db)
-        # Snapshot manifests (layers of targeted runs, ADR 014), shared by every reader.
+        # Snapshot manifests (layers of targeted runs, ADR 020), shared by every reader.
         self.snapshot_layers = SnapshotLayers(self._db)
         self.snapshot_data = SnapshotDataRepository(self._db, self.snapshot_layers)
         self.snapshot_queries = SnapshotQueryRepository(self._db, self.snapshot_layers)

@@ -177,7 +177,7 @@ class RemediationRepository:
         self, *, snapshot_id: str, account_ids: Sequence[str]
     ) -> dict[str, list[tuple[str, str]]]:
         """``(group_id, group_name)`` of each account in a snapshot (one indexed query; two
-        for a snapshot that is a layer over a full one: ADR 014)."""
+        for a snapshot that is a layer over a full one: ADR 020)."""
         parts = [(snapshot_id, list(account_ids))]
         layer = await self._layers.layer(snapshot_id)
         if layer is not None and layer.base_id is not None:

@@ -155,7 +155,7 @@ class SnapshotDataRepository:
         group_ids: Mapping[str, str],
     ) -> None:
         """Keep what the roles phase learned with the snapshot: each account's role facts
-        with its directory entry, each group's tally with the group (ADR 014: a targeted
+        with its directory entry, each group's tally with the group (ADR 020: a targeted
         refresh judges changed accounts from them as the full sync did)."""
         ops = [
             UpdateOne({"_id": scope.key(a)}, {"$set": {"facts": facts_doc(f)}})

@@ -1,4 +1,4 @@
-"""Snapshot manifests: how each ACCESS_REVIEW snapshot is stored (ADR 014).
+"""Snapshot manifests: how each ACCESS_REVIEW snapshot is stored (ADR 020).
 
 ``snapshot_layers`` holds one document per snapshot written since the change watch exists:
 ``{_id: snapshot_id, base_id, accounts, groups, facts}``. A full sync's snapshot holds all of

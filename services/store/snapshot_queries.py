@@ -23,7 +23,7 @@ from services.sync.models import (
 class SnapshotQueryRepository:
     """Reads of ``snapshot_accounts`` and ``snapshot_pages`` (indexes: SnapshotDataRepository).
 
-    A snapshot a targeted run made is a layer over a full one (``snapshot_layers``, ADR 014):
+    A snapshot a targeted run made is a layer over a full one (``snapshot_layers``, ADR 020):
     its accounts are the layer's documents for the accounts it lists, and the base's for every
     other account. Each read resolves the two, so callers see one snapshot either way.
     """
@@ -117,7 +117,7 @@ class SnapshotQueryRepository:
         touched = set(layer.accounts)
         mine = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
         base = self._accounts.find({"snapshot_id": layer.base_id}).sort("account_id", 1)
-        own = [d async for d in mine]  # the layer: bounded (ADR 014)
+        own = [d async for d in mine]  # the layer: bounded (ADR 020)
         i = 0
         try:
             async for doc in base:

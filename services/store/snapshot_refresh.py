@@ -1,4 +1,4 @@
-"""What a targeted run reads of the current snapshot and writes as its layer (ADR 014).
+"""What a targeted run reads of the current snapshot and writes as its layer (ADR 020).
 
 Reads resolve a layered snapshot like ``SnapshotQueryRepository`` does: a key the layer lists
 (an account id, a group id) is read from the layer, any other from its base. Writes are one

@@ -106,7 +106,7 @@ class LeaseRepository:
         """Make ``snapshot_id`` current in one write; False if fenced out or not CONNECTED.
 
         With ``watch`` the change watch's position moves in the same write (the events a run
-        applies are consumed exactly when its snapshot becomes current: ADR 014). A targeted
+        applies are consumed exactly when its snapshot becomes current: ADR 020). A targeted
         run (``full`` False) leaves ``last_sync_at`` and ``current_snapshot_at``, the time of
         the last full read, where they are."""
         fields: dict[str, object] = {"current_snapshot_id": snapshot_id, "updated_at": snapshot_at}

@@ -1,4 +1,4 @@
-"""The change watch's lease, state and position (ADR 014).
+"""The change watch's lease, state and position (ADR 020).
 
 ``change_watch`` holds one document per watched integration: the lease (``owner``, ``token``
 +1 at every acquisition, ``expires_at``) that lets exactly one process poll the integration's

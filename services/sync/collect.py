@@ -282,7 +282,7 @@ class Collection:
 
     async def _keep_facts(self, facts: RoleFacts, seen: _DirectorySeen) -> None:
         """Keep the role facts of the accounts that have any, and every group's tally, with
-        the snapshot: a targeted refresh judges changed accounts from them (ADR 014)."""
+        the snapshot: a targeted refresh judges changed accounts from them (ADR 020)."""
         several = set(seen.several)
         ids = (
             facts.product_admins

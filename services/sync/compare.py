@@ -1,4 +1,4 @@
-"""Comparing two ACCESS_REVIEW snapshots account by account (ADR 014).
+"""Comparing two ACCESS_REVIEW snapshots account by account (ADR 020).
 
 A full sync's snapshot is compared with the one targeted runs built before it: they must agree
 on everything the access checks read of an account — whether it is in the snapshot, its status

@@ -33,7 +33,7 @@ class SyncTrigger(enum.StrEnum):
 
 
 class SyncRunKind(enum.StrEnum):
-    """What a run reads: everything, or what events named (ADR 014)."""
+    """What a run reads: everything, or what events named (ADR 020)."""
 
     FULL = "FULL"
     TARGETED = "TARGETED"
@@ -404,7 +404,7 @@ class SiteFacts:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotManifest:
-    """How an ACCESS_REVIEW snapshot is stored (ADR 014).
+    """How an ACCESS_REVIEW snapshot is stored (ADR 020).
 
     A full sync's snapshot holds every document itself (``base_id`` None). A targeted run's
     snapshot is a *layer* over a full one: it holds only the accounts and groups re-read or
@@ -454,7 +454,7 @@ class StoredGroup:
 
 @dataclass(frozen=True, slots=True)
 class LayerWrite:
-    """Everything a targeted run writes: a layer over ``manifest.base_id`` (ADR 014).
+    """Everything a targeted run writes: a layer over ``manifest.base_id`` (ADR 020).
 
     ``changed_accounts`` / ``changed_groups`` are what this run re-read or re-judged; the
     documents of those in the snapshot are in ``accounts``, ``directory``, ``memberships`` and

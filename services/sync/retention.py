@@ -4,7 +4,7 @@ Never deleted: the current snapshot, the newest ``keep`` successful ones, and ev
 the injected ``ProtectedSnapshots`` names — evidence records the snapshot a check
 result was computed over, and a snapshot evidence points to is kept as long as the evidence —
 and the full snapshot any kept one is a layer over (a targeted run's snapshot holds only
-what changed since its base: ADR 014). The data of failed runs (partial snapshots that never
+what changed since its base: ADR 020). The data of failed runs (partial snapshots that never
 became current) is always deleted.
 """
 

@@ -5,7 +5,7 @@ announces its fencing token, claims the run and reads the integration), collects
 run's snapshot while a heartbeat keeps the lease — everything (FULL), or what events named on
 top of the current snapshot (TARGETED, ``services.sync.targeted``; one that cannot be exact
 reads everything instead) — and commits: one fenced write makes the snapshot current, and
-moves the change watch's position when the run carries one (ADR 014). Any failure leaves the
+moves the change watch's position when the run carries one (ADR 020). Any failure leaves the
 previous snapshot current and records why; a refused credential is reported to
 ``on_reauth_needed``, and a follow-up asked for during the run is handed back to the queue.
 """
@@ -90,7 +90,7 @@ class RunnerOptions:
     concurrency: int = 8
     # Admin API role-assignment reads per ACCESS_REVIEW run, at most (docs/access.md).
     role_reads: int = ROLE_READS
-    # Accounts a targeted run's layer may hold before it reads everything instead (ADR 014).
+    # Accounts a targeted run's layer may hold before it reads everything instead (ADR 020).
     max_layer: int = MAX_LAYER
     persist_interval: float = 0.5
     clock: Clock = utcnow

@@ -1,5 +1,5 @@
 """A TARGETED run: re-read only what events named, and make a new snapshot equal to what a
-full sync would make (ADR 014).
+full sync would make (ADR 020).
 
 The run refreshes the accounts and groups its targets name on top of the current snapshot:
 

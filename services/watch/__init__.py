@@ -1,1 +1,1 @@
-"""The change watch: Atlassian organization events → targeted refreshes (ADR 014)."""
+"""The change watch: Atlassian organization events → targeted refreshes (ADR 020)."""

@@ -1,4 +1,4 @@
-"""One integration's change watch: poll the events stream, refresh what events name (ADR 014).
+"""One integration's change watch: poll the events stream, refresh what events name (ADR 020).
 
 A ``Watcher`` runs in the worker that holds the integration's watch lease (``Watchers``). Each
 ``step``:
