@@ -57,7 +57,7 @@ class AppServices:
     # Carrying out remediation in Atlassian.
     remediation: RemediationService | None = None
     remediation_consent: RemediationConsent | None = None
-    # The change watch's state per integration (ADR 014).
+    # The change watch's state per integration (ADR 020).
     change_watch: ChangeWatchService | None = None
 
 
