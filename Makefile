@@ -124,6 +124,9 @@ bench: install
 	$(BIN)/python bench/reads.py
 # evidence size: the largest document after recording 20k and 100k accounts (wire store)
 	$(BIN)/python bench/evidence_size.py
+# change watch (issue 23): admin action -> push latency over 50 changes at the 20 s poll,
+# requests per change and per idle hour (wire store, about 25 minutes)
+	$(BIN)/python bench/change_watch.py
 
 bench-quick: install
 # sync
@@ -136,6 +139,8 @@ bench-quick: install
 	$(BIN)/python bench/reads.py --quick
 # evidence size
 	$(BIN)/python bench/evidence_size.py --quick
+# change watch (6 changes, 1 s poll, about 30 s)
+	$(BIN)/python bench/change_watch.py --quick
 
 format: install
 	$(BIN)/ruff format .
