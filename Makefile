@@ -127,6 +127,9 @@ bench: install
 	$(BIN)/python bench/evidence_size.py
 # abuse: every attack at once beside a normal client (latency, server memory; wire store)
 	$(BIN)/python bench/abuse.py
+# change watch (issue 23): admin action -> push latency over 50 changes at the 20 s poll,
+# requests per change and per idle hour (wire store, about 25 minutes)
+	$(BIN)/python bench/change_watch.py
 
 bench-quick: install
 # sync
@@ -141,6 +144,8 @@ bench-quick: install
 	$(BIN)/python bench/evidence_size.py --quick
 # abuse
 	$(BIN)/python bench/abuse.py --quick
+# change watch (6 changes, 1 s poll, about 30 s)
+	$(BIN)/python bench/change_watch.py --quick
 
 format: install
 	$(BIN)/ruff format .
