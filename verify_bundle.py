@@ -40,6 +40,7 @@ CHAIN_FORMAT = "vigil-audit-chain/1"
 CHECKPOINT_FORMAT = "vigil-evidence-checkpoint/2"
 CHUNKS_FORMAT = "vigil-chunks/1"
 GENESIS = "0" * 64
+ACTOR_KINDS = ("PERSON", "API_KEY", "SYSTEM")  # services/evidence/chain.py
 LIST_PLACES = (
     ("population", "items"),
     ("result", "failingItems"),
@@ -218,7 +219,11 @@ def check_record(
         raise Failed(where, "prevHash is not the previous record's hash (the chain is broken)")
     if body.get("organizationId") != org:
         raise Failed(where, f"a record of another organization ({body.get('organizationId')})")
-    if body.get("version") == 2:
+    if body.get("version") == 3:  # format 2 and who acted (docs/api-changes.md, issue 25)
+        actor = body.get("actor")
+        if not isinstance(actor, dict) or actor.get("kind") not in ACTOR_KINDS:
+            raise Failed(where, "the body does not say who acted (actor)")
+    if body.get("version") in (2, 3):
         for parent, name in LIST_PLACES:
             holder = body.get(parent)
             if isinstance(holder, dict) and name in holder:

@@ -34,7 +34,7 @@ from services.check_exceptions.models import CheckException
 from services.checks.controls import CHECK_CONTROLS, ISO27001, SOC2
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, Forbidden, ValidationFailed
-from services.evidence.chain import iso_utc
+from services.evidence.chain import chunked, iso_utc
 from services.evidence.chunks import ChunkStore, ListReader, ListRef, parse_ref, refs_of
 from services.evidence.models import EvidenceRecord
 from services.evidence.service import EvidenceService
@@ -307,7 +307,7 @@ class AuditPackages:
             ):
                 records.write(_record_line(record))
                 body = record.content()
-                for _, ref in refs_of(body) if body.get("version") == 2 else []:
+                for _, ref in refs_of(body) if chunked(body.get("version")) else []:
                     if ref is None or ref.root in shipped:
                         continue
                     async for blob in reader.blobs(ref):

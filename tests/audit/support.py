@@ -76,7 +76,7 @@ async def _remediate(live: LiveServer, org: str) -> None:
         state=ActionState.VERIFIED,
         now=now,
         calls=(call,),
-        verification=Verification("GET members", True, "no longer a member", now),
+        read_back=Verification("GET members", True, "no longer a member", now),
         error=None,
     )
     assert done is not None

@@ -88,6 +88,10 @@ async def test_a_signed_in_reviewer_s_decision_names_them_everywhere(
     monkeypatch.setenv("VIGIL_MONGODB_URL", wire_url)
     monkeypatch.setenv("VIGIL_MONGODB_DB", env.live.container.store.db_name)
     monkeypatch.setenv("VIGIL_EVIDENCE_HMAC_KEY", KEY)
+    # The CLI opens the evidence signing keys, kept under the server's secret key (ADR 021).
+    secret = env.live.container.settings.secret_key
+    assert secret is not None
+    monkeypatch.setenv("VIGIL_SECRET_KEY", secret.get_secret_value())
     verified = await _in_thread(CliRunner(), ["evidence", "verify", "--org", env.org_id])
     assert verified.exit_code == 0, verified.output
     assert "valid:" in verified.stdout

@@ -78,7 +78,7 @@ async def _remediate(store: Store, evidence: EvidenceService, n: int) -> Evidenc
         claim,
         state=ActionState.VERIFIED,
         now=T0,
-        verification=Verification("GET members", True, "gone", T0),
+        read_back=Verification("GET members", True, "gone", T0),
         error=None,
     )
     assert done is not None
