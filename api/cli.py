@@ -191,6 +191,20 @@ def sync(
 
 
 @app.command()
+def watch(org: Annotated[str, typer.Option("--org", help="Organization id.")]) -> None:
+    """Show the change watch of the organization's ACCESS_REVIEW integration (events read,
+    refreshes, what was ignored and why, or why it is off)."""
+    from rich.console import Console
+
+    from api.watch_cli import show_watch
+
+    async def go(store: Store, settings: Settings) -> int:
+        return await show_watch(store, org, Console(), enabled=settings.change_watch)
+
+    raise typer.Exit(_run_with_store(go))
+
+
+@app.command()
 def remediate(
     org: Annotated[str, typer.Option("--org", help="Organization id.")],
     dry_run: Annotated[

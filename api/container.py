@@ -30,7 +30,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -103,7 +103,7 @@ from services.signin.oidc import OidcConfig, OidcProvider
 from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.integration_connector import IntegrationConnectorFactory
-from services.sync.models import SyncRun
+from services.sync.models import SnapshotAccount, SnapshotManifest, SyncRun
 from services.sync.queue import RunQueue
 from services.sync.reads import SnapshotReader
 from services.sync.retention import Retention
@@ -111,6 +111,8 @@ from services.sync.runner import RunnerOptions, SyncRunner
 from services.sync.service import SyncService
 from services.users.service import MemberService
 from services.users.sessions import SessionPolicy, SessionService
+from services.watch.service import ChangeWatchService, Watchers
+from services.watch.watcher import WatchDeps, WatchOptions
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,7 @@ class SyncParts:
     scheduler: Scheduler
     service: SyncService
     reader: SnapshotReader
+    watchers: Watchers  # the change watch (ADR 020), run by workers
 
 
 @dataclass
@@ -400,6 +403,7 @@ class Container:
             remediation_consent=RemediationConsent(
                 oauth, integrations=store.integrations, remediations=store.remediations
             ),
+            change_watch=ChangeWatchService(states=store.watch, enabled=settings.change_watch),
         )
         return cls(
             settings=settings,
@@ -438,6 +442,8 @@ class Container:
         if self.settings.run_worker:
             self.tasks.append(asyncio.create_task(self.sync.scheduler.run_forever()))
             self.tasks.append(asyncio.create_task(self.alerts.dispatcher.run_forever()))
+            if self.settings.change_watch:
+                self.tasks.append(asyncio.create_task(self.sync.watchers.run_forever()))
             self.tasks.append(asyncio.create_task(self._evaluate_periodically()))
             self.tasks.append(
                 asyncio.create_task(
@@ -610,6 +616,7 @@ def _build_sync(
         lease_ttl=timedelta(seconds=settings.sync_lease_seconds),
         concurrency=settings.sync_concurrency,
         role_reads=settings.sync_role_reads,
+        max_layer=settings.change_watch_max_layer,
     )
     queue = RunQueue(
         bus,
@@ -621,7 +628,11 @@ def _build_sync(
         metrics=metrics,
     )
     retention = Retention(
-        store.sync_runs, store.snapshot_data, protected, keep=settings.snapshot_retention
+        store.sync_runs,
+        store.snapshot_data,
+        protected,
+        keep=settings.snapshot_retention,
+        layers=store.snapshot_layers,
     )
     runner = SyncRunner(
         queue=queue,
@@ -636,6 +647,7 @@ def _build_sync(
         metrics=metrics,
         on_committed=reactions.after_sync_committed(),
         on_sync_failed=alerts.after_sync_failed,
+        refresh_data=store.snapshot_refresh,
     )
     scheduler = Scheduler(
         runner,
@@ -650,6 +662,31 @@ def _build_sync(
         else None,
     )
     dispatch = scheduler.submit if settings.run_worker else None
+    watch_options = WatchOptions(
+        owner=options.owner,
+        poll_seconds=settings.change_watch_poll_seconds,
+        coalesce_seconds=settings.change_watch_coalesce_seconds,
+        start_back=timedelta(minutes=settings.change_watch_start_minutes),
+        lease_ttl=timedelta(seconds=settings.change_watch_lease_seconds),
+        settle_seconds=settings.change_watch_settle_seconds,
+    )
+    watch_deps = WatchDeps(
+        integrations=store.integrations,
+        watch=store.watch,
+        runs=store.sync_runs,
+        queue=queue,
+        connectors=connectors,
+        snapshots=_WatchSnapshots(store),
+        dispatch=dispatch,
+        metrics=metrics,
+    )
+    watchers = Watchers(
+        watch_deps,
+        watch_options,
+        integrations=store.integrations,
+        leases=store.watch,
+        tick_seconds=settings.scheduler_tick_seconds,
+    )
     return SyncParts(
         queue=queue,
         runner=runner,
@@ -662,7 +699,24 @@ def _build_sync(
             dispatch=dispatch,
         ),
         reader=reader,
+        watchers=watchers,
     )
+
+
+class _WatchSnapshots:
+    """Manifests and accounts of snapshots, as the change watch reads them."""
+
+    def __init__(self, store: Store) -> None:
+        self._layers = store.snapshot_layers
+        self._queries = store.snapshot_queries
+
+    async def manifest(self, snapshot_id: str) -> SnapshotManifest | None:
+        """How the snapshot is stored."""
+        return await self._layers.manifest(snapshot_id)
+
+    def iter_accounts(self, *, snapshot_id: str) -> AsyncIterator[SnapshotAccount]:
+        """Every account of the snapshot, by account id."""
+        return self._queries.iter_accounts(snapshot_id=snapshot_id)
 
 
 def _build_remediation(

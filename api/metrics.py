@@ -77,6 +77,37 @@ class Metrics:
             ["channel_kind", "outcome"],
             registry=self.registry,
         )
+        self.watch_events_total = Counter(
+            "vigil_change_watch_events_total",
+            "Distinct audit events the change watch read",
+            registry=self.registry,
+        )
+        self.watch_ignored = Counter(
+            "vigil_change_watch_ignored_total",
+            "Audit events the change watch ignored, by reason (OTHER_SITE, NOT_ACCESS, "
+            "NAMES_NOTHING, DUPLICATE)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.watch_refreshes = Counter(
+            "vigil_change_watch_refreshes_total",
+            "Refreshes the change watch asked for, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.watch_comparisons = Counter(
+            "vigil_change_watch_comparisons_total",
+            "Full syncs compared with the snapshot targeted runs built, by outcome (equal, "
+            "explained: every difference explained by later events, different)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.watch_differences = Counter(
+            "vigil_change_watch_differences_total",
+            "Accounts on which a full sync and the targeted runs' snapshot differ with no "
+            "event to explain it (zero expected; each is logged as an error)",
+            registry=self.registry,
+        )
         self.subscribers = Gauge(
             "vigil_event_subscribers", "Live event-bus subscribers", registry=self.registry
         )
@@ -102,6 +133,22 @@ class Metrics:
     def alert_delivery(self, channel_kind: str, outcome: str) -> None:
         """A delivery attempt ended (AlertMetrics)."""
         self.alert_deliveries.labels(channel_kind, outcome).inc()
+
+    def watch_events(self, seen: int, ignored: Mapping[str, int]) -> None:
+        """Events the change watch read, and those it ignored (WatchMetrics)."""
+        self.watch_events_total.inc(seen)
+        for reason, count in ignored.items():
+            self.watch_ignored.labels(reason).inc(count)
+
+    def watch_refresh(self, outcome: str) -> None:
+        """A refresh the change watch asked for ended (WatchMetrics)."""
+        self.watch_refreshes.labels(outcome).inc()
+
+    def watch_comparison(self, differences: int, unexplained: int) -> None:
+        """A full sync compared with the targeted runs' snapshot (WatchMetrics)."""
+        outcome = "different" if unexplained else ("explained" if differences else "equal")
+        self.watch_comparisons.labels(outcome).inc()
+        self.watch_differences.inc(unexplained)
 
     def render(self) -> bytes:
         """The exposition text."""

@@ -66,6 +66,21 @@ class Settings(BaseSettings):
     sync_role_reads: int = Field(default=200, ge=0, le=5000)
     sync_lease_seconds: float = Field(default=60.0, ge=1)
     snapshot_retention: int = Field(default=30, ge=1)
+    # The change watch (ADR 020): with an Admin API key, the worker polls the organization's
+    # audit events this often and refreshes only what they name (TARGETED runs).
+    change_watch: bool = True
+    change_watch_poll_seconds: float = Field(default=20.0, ge=0.1, le=3600)
+    # Events coalesce this long into one targeted run.
+    change_watch_coalesce_seconds: float = Field(default=3.0, ge=0, le=600)
+    # The first read of an integration's stream starts this far back.
+    change_watch_start_minutes: float = Field(default=5.0, ge=0, le=1440)
+    change_watch_lease_seconds: float = Field(default=60.0, ge=1)
+    # After a full sync, wait this long for late events before comparing it with the
+    # snapshot targeted runs built (Atlassian does not document the stream's freshness).
+    change_watch_settle_seconds: float = Field(default=120.0, ge=0)
+    # Accounts changed since the last full sync that a targeted snapshot may hold; beyond,
+    # the refresh reads everything.
+    change_watch_max_layer: int = Field(default=2000, ge=1, le=20000)
     # Checks: the periodic re-evaluation and the offboarding grace period (SPEC §6).
     check_interval_minutes: float = Field(default=15.0, gt=0)
     offboarding_grace_hours: float = Field(default=24.0, ge=0)

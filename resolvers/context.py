@@ -33,6 +33,7 @@ from services.sync.reads import SnapshotReader
 from services.sync.service import SyncService
 from services.users.service import MemberService
 from services.users.sessions import SessionService
+from services.watch.service import ChangeWatchService
 
 
 @dataclass
@@ -70,6 +71,8 @@ class AppServices:
     # The auditor's package (``vigil audit export``, ``GET /audit/package``).
     audit: AuditPackages | None = None
     remediation_consent: RemediationConsent | None = None
+    # The change watch's state per integration (ADR 020).
+    change_watch: ChangeWatchService | None = None
 
 
 @dataclass

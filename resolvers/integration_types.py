@@ -14,6 +14,8 @@ from resolvers.relay import USER_ERRORS, Node
 from resolvers.sync_types import SyncRun
 from services.integrations import models
 from services.integrations.models import AuthMethod, IntegrationStatus, Purpose
+from services.watch import models as watch
+from services.watch.models import IgnoredReason, WatchReason
 
 graphql_enum(
     Purpose,
@@ -65,6 +67,120 @@ graphql_enum(
         ),
     },
 )
+
+
+graphql_enum(
+    WatchReason,
+    name="ChangeWatchReason",
+    description="Why an integration's change watch is off.",
+    values={
+        WatchReason.NO_ADMIN_KEY: (
+            "No Atlassian organization Admin API key: the organization's events stream needs "
+            "one (`setAtlassianAdminKey`). Syncs run on their schedule as before."
+        ),
+        WatchReason.GUARD_STANDARD_REQUIRED: (
+            "Atlassian answered 403: the organization's audit log needs an Atlassian Guard "
+            "Standard subscription."
+        ),
+        WatchReason.MISSING_SCOPE: (
+            "The Admin API key is scoped without `read:events:admin` (Atlassian: scope does "
+            "not match)."
+        ),
+        WatchReason.NOT_CONNECTED: "The integration is not CONNECTED.",
+        WatchReason.DISABLED: "The change watch is turned off on this server (VIGIL_CHANGE_WATCH).",
+        WatchReason.NO_WORKER: "No worker watches the integration yet (or its worker stopped).",
+        WatchReason.FAILING: "Reading the events fails; `message` says why. Retried with backoff.",
+    },
+)
+
+
+graphql_enum(
+    IgnoredReason,
+    name="IgnoredEventReason",
+    description="Why the change watch ignored an event of the audit log.",
+    values={
+        IgnoredReason.OTHER_SITE: "Its `sites` container names another site.",
+        IgnoredReason.NOT_ACCESS: (
+            "Its action is about something else than accounts, groups, memberships, product "
+            "access or account status (sign-ins, for example)."
+        ),
+        IgnoredReason.NAMES_NOTHING: "About access, but it names no account or group.",
+        IgnoredReason.DUPLICATE: "Delivered again (the stream delivers at least once).",
+    },
+)
+
+
+@strawberry.type(description="How many events were ignored for one reason.")
+class IgnoredEvents:
+    reason: IgnoredReason = strawberry.field(description="Why.")
+    count: int = strawberry.field(description="Events ignored for it since watching began.")
+
+
+@strawberry.type(
+    description="A full sync's snapshot compared with the one targeted runs built before it "
+    "(they must agree: every difference is either explained by a later event or an error)."
+)
+class ChangeWatchComparison:
+    at: datetime = strawberry.field(description="When the comparison was made (UTC).")
+    differences: int = strawberry.field(
+        description="Accounts whose access differs between the two snapshots."
+    )
+    unexplained: int = strawberry.field(
+        description="Of those, accounts no later event explains (zero expected; each is "
+        "logged as an error and counted in `/metrics`)."
+    )
+
+
+@strawberry.type(
+    description="The change watch of an ACCESS_REVIEW integration: with an Admin API key a "
+    "worker polls the Atlassian organization's audit events and refreshes only the accounts "
+    "and groups they name (TARGETED sync runs), so a change shows in checks within a minute."
+)
+class ChangeWatch:
+    enabled: bool = strawberry.field(description="Whether events are being watched now.")
+    reason: WatchReason | None = strawberry.field(description="Why not; null when enabled.")
+    message: str | None = strawberry.field(
+        description="Why not, in words for an ADMIN; null when enabled."
+    )
+    last_event_at: datetime | None = strawberry.field(
+        description="When the newest event about this site's access happened (UTC)."
+    )
+    last_polled_at: datetime | None = strawberry.field(
+        description="When the events stream was last read (UTC)."
+    )
+    lag_seconds: float | None = strawberry.field(
+        description="Seconds from the oldest change the last refresh applied (its event's "
+        "time) to that refresh's commit: how far behind Atlassian the data was."
+    )
+    events_seen: int = strawberry.field(description="Distinct events read since watching began.")
+    refreshes: int = strawberry.field(description="Refreshes the events caused that committed.")
+    ignored: list[IgnoredEvents] = strawberry.field(
+        description="Events that caused no refresh, counted by reason."
+    )
+    last_comparison: ChangeWatchComparison | None = strawberry.field(
+        description="The last full sync compared with the targeted runs' snapshot; null before any."
+    )
+
+    @classmethod
+    def from_domain(cls, w: watch.ChangeWatch) -> ChangeWatch:
+        """Map the domain object."""
+        c = w.comparison
+        return cls(
+            enabled=w.enabled,
+            reason=w.reason,
+            message=w.message,
+            last_event_at=w.last_event_at,
+            last_polled_at=w.last_polled_at,
+            lag_seconds=w.lag_seconds,
+            events_seen=w.events_seen,
+            refreshes=w.refreshes,
+            ignored=[IgnoredEvents(reason=r, count=n) for r, n in sorted(w.ignored.items())],
+            last_comparison=ChangeWatchComparison(
+                at=c.at, differences=c.differences, unexplained=len(c.unexplained)
+            )
+            if c
+            else None,
+        )
 
 
 @strawberry.type(description="A Confluence Cloud site.")
@@ -139,6 +255,19 @@ class Integration(Node):
         "account says where its admin rights come from (`Account.adminVia`). Empty for POLICY."
     )
 
+    domain: strawberry.Private[models.Integration | None] = None
+
+    @strawberry.field(
+        description="ACCESS_REVIEW: the change watch (events of the Atlassian organization, "
+        "refreshing only what they name); null for POLICY."
+    )
+    async def change_watch(self, info: strawberry.Info[Context, Any]) -> ChangeWatch | None:
+        service = info.context.services.change_watch
+        if service is None or self.domain is None:
+            return None
+        state = await service.state(self.domain)
+        return ChangeWatch.from_domain(state) if state else None
+
     @strawberry.field(description="The integration's most recent sync run; null before any.")
     async def latest_sync_run(self, info: strawberry.Info[Context, Any]) -> SyncRun | None:
         run = await info.context.services.sync.latest_run(principal_of(info), str(self.id))
@@ -165,6 +294,7 @@ class Integration(Node):
             admin_org_id=i.admin_org_id,
             cql=i.cql if i.purpose is models.Purpose.POLICY else None,
             admin_groups=list(i.admin_groups) if i.purpose is models.Purpose.ACCESS_REVIEW else [],
+            domain=i,
         )
 
 

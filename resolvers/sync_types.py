@@ -11,7 +11,7 @@ from resolvers.errors import UserError
 from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo
 from services.paging import Slice
 from services.sync import models
-from services.sync.models import Phase, SyncRunStatus, SyncTrigger
+from services.sync.models import Phase, SyncRunKind, SyncRunStatus, SyncTrigger
 
 graphql_enum(
     SyncRunStatus,
@@ -34,6 +34,29 @@ graphql_enum(
         SyncTrigger.INITIAL: "The first sync after connecting.",
         SyncTrigger.MANUAL: "An ADMIN called `triggerSync`.",
         SyncTrigger.SCHEDULED: "The schedule (every `syncIntervalMinutes`).",
+        SyncTrigger.EVENTS: (
+            "The change watch: events in the Atlassian organization's audit log named "
+            "accounts or groups of the site (`Integration.changeWatch`)."
+        ),
+        SyncTrigger.FOLLOW_UP: (
+            "Queued to follow something that changed data: a verified remediation, or a "
+            "refresh that could not be applied to the current snapshot exactly."
+        ),
+    },
+)
+
+
+graphql_enum(
+    SyncRunKind,
+    name="SyncRunKind",
+    description="What a run reads.",
+    values={
+        SyncRunKind.FULL: "Everything the integration's purpose needs: a full sync.",
+        SyncRunKind.TARGETED: (
+            "Only the accounts and groups that events named, on top of the current snapshot "
+            "(ACCESS_REVIEW with the change watch); its snapshot equals what a full sync "
+            "would make. One that cannot be exact becomes FULL (its `warnings` say why)."
+        ),
     },
 )
 
@@ -87,6 +110,12 @@ class SyncRun(Node):
     integration_id: strawberry.ID = strawberry.field(description="The integration synced.")
     status: SyncRunStatus = strawberry.field(description="Where the run is in its lifecycle.")
     trigger: SyncTrigger = strawberry.field(description="Why the run started.")
+    kind: SyncRunKind = strawberry.field(
+        description="What the run reads: everything (FULL) or what events named (TARGETED)."
+    )
+    targets: int = strawberry.field(
+        description="TARGETED: how many accounts and groups it re-reads (0 for FULL)."
+    )
     snapshot_id: strawberry.ID | None = strawberry.field(
         description="The snapshot the run produced; null unless the run SUCCEEDED (a failed "
         "run's partial data is discarded)."
@@ -132,6 +161,8 @@ class SyncRun(Node):
             integration_id=strawberry.ID(run.integration_id),
             status=run.status,
             trigger=run.trigger,
+            kind=run.kind,
+            targets=len(run.targets),
             snapshot_id=strawberry.ID(run.snapshot_id) if succeeded else None,
             created_at=run.created_at,
             started_at=run.started_at,

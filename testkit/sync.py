@@ -77,6 +77,7 @@ def make_runner(
     on_sync_failed: OnSyncFailed = ignore_sync_failure,
     concurrency: int = 8,
     role_reads: int = 200,
+    max_layer: int = 2000,
 ) -> SyncRunner:
     """A runner (and its queue) with test-sized tunables, wired as the container wires it."""
     bus = bus or InMemoryEventBus()
@@ -85,8 +86,11 @@ def make_runner(
         lease_ttl=timedelta(seconds=lease_seconds),
         concurrency=concurrency,
         role_reads=role_reads,
+        max_layer=max_layer,
     )
-    retention = Retention(store.sync_runs, store.snapshot_data, protected, keep=keep)
+    retention = Retention(
+        store.sync_runs, store.snapshot_data, protected, keep=keep, layers=store.snapshot_layers
+    )
     return SyncRunner(
         queue=make_queue(store, bus=bus, options=options),
         sync_runs=store.sync_runs,
@@ -99,6 +103,7 @@ def make_runner(
         on_reauth_needed=IntegrationChanges(bus, integrations=store.integrations).mark_needs_reauth,
         on_committed=on_committed,
         on_sync_failed=on_sync_failed,
+        refresh_data=store.snapshot_refresh,
     )
 
 

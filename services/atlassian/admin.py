@@ -1,13 +1,20 @@
 """Atlassian organization Admin API client: directory users (MFA, status, last active, product
-access, platform roles), directories, role assignments."""
+access, platform roles), directories, role assignments, and the audit events stream."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from urllib.parse import quote
 
 import httpx
 
+from services.atlassian.events import (
+    EventAction,
+    EventPage,
+    parse_event_actions,
+    parse_event_page,
+)
 from services.atlassian.oauth import DEFAULT_API_BASE
 from services.confluence import paths
 from services.confluence.auth import BearerAuth
@@ -23,6 +30,7 @@ from services.confluence.requester import DEFAULT_MAX_CONCURRENCY, Requester
 from services.confluence.retry import RetryPolicy
 
 MAX_DIRECTORY_PAGE = 100
+MAX_EVENTS_PAGE = 200  # events-stream ``limit`` (confluence-api.md §5.10: limit ≤ 200)
 PRODUCT_ACCESS, PLATFORM_ROLES = "productAccess", "platformRoles"
 
 
@@ -61,13 +69,15 @@ class AdminClient:
         role_ids: Sequence[str] = (),
         resource_ids: Sequence[str] = (),
         directory_ids: Sequence[str] = (),
+        account_ids: Sequence[str] = (),
     ) -> ResultPage[DirectoryUser]:
         """One page of the organization's directory users (confluence-api.md §5.8).
 
         ``productAccess`` is expanded by default (it is the only source of last activity and
         of product access); a user's ``last_active`` and ``site_access`` are those of the
-        Confluence entry of site ``cloud_id``. ``role_ids``, ``resource_ids`` and
-        ``directory_ids`` are the search's filters (a cursor stays bound to them).
+        Confluence entry of site ``cloud_id``. ``role_ids``, ``resource_ids``,
+        ``directory_ids`` and ``account_ids`` are the search's filters (a cursor stays bound
+        to them; ``accountIds`` is how a targeted refresh reads a few accounts, §5.10).
         """
         if not 1 <= limit <= MAX_DIRECTORY_PAGE:
             raise ValueError(f"limit must be between 1 and {MAX_DIRECTORY_PAGE}, got {limit}")
@@ -79,6 +89,7 @@ class AdminClient:
             ("roleIds", role_ids),
             ("resourceIds", resource_ids),
             ("directoryIds", directory_ids),
+            ("accountIds", account_ids),
         ):
             if values:
                 body[name] = list(values)
@@ -134,6 +145,43 @@ class AdminClient:
         data = as_object(response.data, endpoint)
         found = [parse_role_assignment(i) for i in object_list(data, "data", endpoint)]
         return ResultPage(found, _next(data.get("links")))
+
+    async def poll_events(
+        self,
+        org_id: str,
+        cursor: str | None = None,
+        *,
+        since: datetime | None = None,
+        limit: int = MAX_EVENTS_PAGE,
+    ) -> EventPage:
+        """One read of the organization's events stream (confluence-api.md §5.10).
+
+        The first read passes ``since`` (``from`` in epoch milliseconds, ascending, ``limit``
+        at most 200); every later one only the ``cursor`` of the previous answer
+        (``meta.next``, returned on every page). A 403 is Atlassian Guard Standard missing
+        (the org audit log needs it); a 401 "scope does not match" a key without
+        ``read:events:admin`` — both raised as the usual errors for the caller to report.
+        """
+        if not 1 <= limit <= MAX_EVENTS_PAGE:
+            raise ValueError(f"limit must be between 1 and {MAX_EVENTS_PAGE}, got {limit}")
+        endpoint = paths.ADMIN_EVENTS_STREAM
+        url = self._base + endpoint.format(org_id=quote(org_id, safe=""))
+        params: dict[str, str | int]
+        if cursor:
+            params = {"cursor": cursor}
+        else:
+            params = {"sortOrder": "asc", "limit": limit}
+            if since is not None:
+                params["from"] = int(since.timestamp() * 1000)
+        response = await self._requester.request("GET", url, endpoint=endpoint, params=params)
+        return parse_event_page(response.data, endpoint)
+
+    async def event_actions(self, org_id: str) -> list[EventAction]:
+        """The action names the organization's audit log uses (Atlassian publishes no list)."""
+        endpoint = paths.ADMIN_EVENT_ACTIONS
+        url = self._base + endpoint.format(org_id=quote(org_id, safe=""))
+        response = await self._requester.request("GET", url, endpoint=endpoint)
+        return parse_event_actions(response.data, endpoint)
 
 
 def _next(links: object) -> str | None:

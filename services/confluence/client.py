@@ -110,6 +110,25 @@ class ConfluenceClient:
         path = paths.GROUP_MEMBERS.format(group_id=quote(group_id, safe=""))
         return await self._v1_page(path, paths.GROUP_MEMBERS, cursor, limit, parse_member)
 
+    async def member_of(
+        self, account_id: str, cursor: str | None = None, limit: int = MAX_V1_PAGE
+    ) -> ResultPage[Group]:
+        """One page of an account's groups (v1 ``user/memberof``, offset pagination like the
+        group list; confluence-api.md §5.10). Groups without an id are left out, as in
+        ``list_groups``. An account the site does not know is a ``ConfluenceNotFound``."""
+        _check_limit(limit, MAX_V1_PAGE)
+        if not account_id:
+            raise ValueError("account_id is required")
+        path = paths.USER_MEMBER_OF
+        query: dict[str, str | int] = {"accountId": account_id, "start": 0, "limit": limit}
+        data, _ = await self._fetch(path, path, cursor, query)
+        groups = [
+            parse_group(item)
+            for item in object_list(data, "results", path)
+            if item.get("id") is not None
+        ]
+        return ResultPage(groups, v1_next_cursor(data))
+
     async def search_content(
         self,
         cql: str,

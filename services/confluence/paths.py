@@ -6,6 +6,8 @@ from __future__ import annotations
 CURRENT_USER = "/wiki/rest/api/user/current"
 GROUPS = "/wiki/rest/api/group"
 GROUP_MEMBERS = "/wiki/rest/api/group/{group_id}/membersByGroupId"
+# One account's groups (a targeted refresh of one account; confluence-api.md §5.10).
+USER_MEMBER_OF = "/wiki/rest/api/user/memberof"
 CONTENT_SEARCH = "/wiki/rest/api/content/search"
 # The one write (remediation): remove a member from a group (v1 removeMemberFromGroupByGroupId).
 GROUP_MEMBER_REMOVE = "/wiki/rest/api/group/userByGroupId"
@@ -33,3 +35,6 @@ ADMIN_DIRECTORIES = "/admin/v2/orgs/{org_id}/directories"
 ADMIN_ROLE_ASSIGNMENTS = (
     "/admin/v2/orgs/{org_id}/directories/{directory_id}/users/{account_id}/role-assignments"
 )
+# The organization's audit events as a polling stream, and the names of their actions (§5.10).
+ADMIN_EVENTS_STREAM = "/admin/v1/orgs/{org_id}/events-stream"
+ADMIN_EVENT_ACTIONS = "/admin/v1/orgs/{org_id}/event-actions"

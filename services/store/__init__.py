@@ -33,10 +33,13 @@ from services.store.remediations import RemediationRepository
 from services.store.revisions import RevisionRepository
 from services.store.sessions import SessionRepository
 from services.store.snapshot_data import SnapshotDataRepository
+from services.store.snapshot_layers import SnapshotLayers
 from services.store.snapshot_queries import SnapshotQueryRepository
+from services.store.snapshot_refresh import SnapshotRefreshRepository
 from services.store.sync_leases import LeaseRepository
 from services.store.sync_runs import SyncRunRepository
 from services.store.users import InvitationRepository, MembershipRepository, UserRepository
+from services.store.watch import WatchRepository
 
 
 class Store:
@@ -67,8 +70,14 @@ class Store:
         self.events = EventLogRepository(self._db)
         self.sync_runs = SyncRunRepository(self._db)
         self.sync_leases = LeaseRepository(self._db)
-        self.snapshot_data = SnapshotDataRepository(self._db)
-        self.snapshot_queries = SnapshotQueryRepository(self._db, items_by_id=embedded)
+        # Snapshot manifests (layers of targeted runs, ADR 020), shared by every reader.
+        self.snapshot_layers = SnapshotLayers(self._db)
+        self.snapshot_data = SnapshotDataRepository(self._db, self.snapshot_layers)
+        self.snapshot_queries = SnapshotQueryRepository(
+            self._db, self.snapshot_layers, items_by_id=embedded
+        )
+        self.snapshot_refresh = SnapshotRefreshRepository(self._db, self.snapshot_layers)
+        self.watch = WatchRepository(self._db)
         # People, identities, critical systems, reviews, check results, evidence, policies.
         self.revisions = RevisionRepository(self._db)
         self.people = PeopleRepository(self._db, self.revisions)
@@ -81,7 +90,7 @@ class Store:
         self.evidence_keys = EvidenceKeyRepository(self._db)
         self.policies = PolicyDocumentRepository(self._db)
         self.check_exceptions = CheckExceptionRepository(self._db)
-        self.remediations = RemediationRepository(self._db)
+        self.remediations = RemediationRepository(self._db, self.snapshot_layers)
         # Alerts: channels, alerts (deduplicated by key), the delivery queue.
         self.alert_channels = AlertChannelRepository(self._db)
         self.alerts = AlertRepository(self._db)
@@ -119,6 +128,9 @@ class Store:
             self.sync_leases,
             self.snapshot_data,
             self.snapshot_queries,
+            self.snapshot_layers,
+            self.snapshot_refresh,
+            self.watch,
             self.revisions,
             self.people,
             self.identities,

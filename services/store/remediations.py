@@ -35,6 +35,7 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
+from services.store.snapshot_layers import SnapshotLayers, split
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _WORKING = [ActionState.PENDING.value, ActionState.CALLING.value, ActionState.DONE.value]
@@ -63,11 +64,12 @@ _FRESH: dict[str, Any] = {
 class RemediationRepository:
     """Persistence of approved remediation actions, their leases, and connection state."""
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, layers: SnapshotLayers | None = None) -> None:
         self._col = db["remediation_actions"]
         self._connections = db["remediation_connections"]
         self._memberships = db["snapshot_memberships"]
         self._groups = db["snapshot_groups"]
+        self._layers = layers or SnapshotLayers(db)
 
     async def ensure_indexes(self) -> None:
         """Claims scan an organization's open actions; lists page by approval time; the
@@ -286,34 +288,59 @@ class RemediationRepository:
     async def memberships(
         self, *, snapshot_id: str, account_ids: Sequence[str]
     ) -> dict[str, list[tuple[str, str]]]:
-        """``(group_id, group_name)`` of each account in a snapshot (one indexed query)."""
-        query = {"snapshot_id": snapshot_id, "account_id": {"$in": list(account_ids)}}
+        """``(group_id, group_name)`` of each account in a snapshot (one indexed query; two
+        for a snapshot that is a layer over a full one: ADR 020)."""
+        parts = [(snapshot_id, list(account_ids))]
+        layer = await self._layers.layer(snapshot_id)
+        if layer is not None and layer.base_id is not None:
+            mine, others = split(account_ids, layer)
+            parts = [(snapshot_id, mine), (layer.base_id, others)]
         found: dict[str, list[tuple[str, str]]] = {}
         projection = {"account_id": 1, "group_id": 1, "group_name": 1}
-        async for doc in self._memberships.find(query, projection):
-            found.setdefault(doc["account_id"], []).append((doc["group_id"], doc["group_name"]))
+        for snapshot, ids in parts:
+            query = {"snapshot_id": snapshot, "account_id": {"$in": ids}}
+            async for doc in self._memberships.find(query, projection):
+                found.setdefault(doc["account_id"], []).append((doc["group_id"], doc["group_name"]))
         return {a: sorted(set(groups), key=lambda g: (g[1], g[0])) for a, groups in found.items()}
 
     async def group_members(
         self, *, snapshot_id: str, group_ids: Sequence[str]
     ) -> dict[str, set[str]]:
-        """The account ids of each group in a snapshot."""
-        query = {"snapshot_id": snapshot_id, "group_id": {"$in": list(group_ids)}}
+        """The account ids of each group in a snapshot (of a layer: its memberships of the
+        accounts it decides, its base's of every other account; ADR 020)."""
+        sources: list[tuple[str, set[str] | None]] = [(snapshot_id, None)]
+        layer = await self._layers.layer(snapshot_id)
+        if layer is not None and layer.base_id is not None:
+            sources = [(layer.base_id, set(layer.accounts)), (snapshot_id, None)]
         found: dict[str, set[str]] = {g: set() for g in group_ids}
         projection = {"account_id": 1, "group_id": 1}
-        async for doc in self._memberships.find(query, projection):
-            found.setdefault(doc["group_id"], set()).add(doc["account_id"])
+        for snapshot, skip in sources:
+            query = {"snapshot_id": snapshot, "group_id": {"$in": list(group_ids)}}
+            async for doc in self._memberships.find(query, projection):
+                if skip is None or doc["account_id"] not in skip:
+                    found.setdefault(doc["group_id"], set()).add(doc["account_id"])
         return found
 
     async def synced_groups(self, *, snapshot_id: str, group_ids: Sequence[str]) -> set[str]:
         """The groups among ``group_ids`` that the snapshot shows as synced from an identity
-        provider (``managedBy`` EXTERNAL)."""
-        query = {"snapshot_id": snapshot_id, "group_id": {"$in": list(group_ids)}}
+        provider (``managedBy`` EXTERNAL); of a layer, the groups it decides as it holds them
+        and every other as its base does (ADR 020)."""
+        parts = [(snapshot_id, list(group_ids))]
+        layer = await self._layers.layer(snapshot_id)
+        if layer is not None and layer.base_id is not None:
+            decided = set(layer.groups)
+            mine = [g for g in group_ids if g in decided]
+            parts = [
+                (snapshot_id, mine),
+                (layer.base_id, [g for g in group_ids if g not in decided]),
+            ]
         found = set()
-        async for doc in self._groups.find(query, {"group_id": 1, "managed_by": 1}):
-            managed_by = doc.get("managed_by")
-            if isinstance(managed_by, str) and managed_by.lower() == "external":
-                found.add(doc["group_id"])
+        for snapshot, ids in parts:
+            query = {"snapshot_id": snapshot, "group_id": {"$in": ids}}
+            async for doc in self._groups.find(query, {"group_id": 1, "managed_by": 1}):
+                managed_by = doc.get("managed_by")
+                if isinstance(managed_by, str) and managed_by.lower() == "external":
+                    found.add(doc["group_id"])
         return found
 
     # ----- connections ------------------------------------------------------------------

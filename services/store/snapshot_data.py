@@ -7,22 +7,27 @@ to queries until the run's snapshot is made current (``LeaseRepository.commit_sn
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from services.models import AccountStatus, ClaimStatus, DirectoryStatus
+from services.store.snapshot_layers import SnapshotLayers
 from services.store.snapshot_orders import SnapshotOrders, account_keys, page_keys
 from services.sync.models import (
+    AccountFacts,
     DirectoryEntry,
     Grant,
+    RoleRead,
     SnapshotAccount,
     SnapshotCounts,
     SnapshotGroup,
+    SnapshotManifest,
     SnapshotPage,
     SnapshotScope,
+    TallyCounts,
 )
 
 _DUPLICATE_KEY = 11000
@@ -36,7 +41,8 @@ class SnapshotDataRepository:
     ``snapshot_pages``. Inserts ignore duplicates, so a page fetched twice is harmless.
     """
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, layers: SnapshotLayers | None = None) -> None:
+        self._layers = layers or SnapshotLayers(db)
         self._groups = db["snapshot_groups"]
         self._memberships = db["snapshot_memberships"]
         self._directory = db["snapshot_directory"]
@@ -102,20 +108,7 @@ class SnapshotDataRepository:
         self, scope: SnapshotScope, entries: Sequence[DirectoryEntry]
     ) -> None:
         """Record a page of the organization directory (Admin API)."""
-        docs = [
-            {
-                "_id": scope.key(e.account_id),
-                "snapshot_id": scope.snapshot_id,
-                "account_status": e.account_status.value,
-                "mfa_enabled": e.mfa_enabled,
-                "last_active": e.last_active,
-                "membership_status": e.membership_status.value,
-                "claim_status": e.claim_status.value,
-                "site_access": e.site_access,
-            }
-            for e in entries
-        ]
-        await _insert(self._directory, docs)
+        await _insert(self._directory, [directory_doc(scope, e) for e in entries])
 
     async def accounts_with_site_access(self, scope: SnapshotScope) -> AsyncGenerator[str, None]:
         """The ids of the directory's accounts holding Confluence access on the site, in
@@ -161,15 +154,7 @@ class SnapshotDataRepository:
         found: dict[str, DirectoryEntry] = {}
         async for doc in self._directory.find({"_id": {"$in": keys}}):
             account_id = doc["_id"][len(scope.snapshot_id) + 1 :]
-            found[account_id] = DirectoryEntry(
-                account_id,
-                AccountStatus.parse(doc.get("account_status")),
-                doc.get("mfa_enabled"),
-                doc.get("last_active"),
-                DirectoryStatus.parse(doc.get("membership_status")),
-                ClaimStatus.parse(doc.get("claim_status")),
-                bool(doc.get("site_access")),
-            )
+            found[account_id] = to_directory_entry(doc, account_id)
         return found
 
     async def insert_accounts(
@@ -177,6 +162,35 @@ class SnapshotDataRepository:
     ) -> None:
         """Record complete accounts."""
         await _insert(self._accounts, [_account_doc(scope, a) for a in accounts])
+
+    async def record_facts(
+        self,
+        scope: SnapshotScope,
+        accounts: Mapping[str, AccountFacts],
+        tallies: Mapping[str, TallyCounts],
+        group_ids: Mapping[str, str],
+    ) -> None:
+        """Keep what the roles phase learned with the snapshot: each account's role facts
+        with its directory entry, each group's tally with the group (ADR 020: a targeted
+        refresh judges changed accounts from them as the full sync did)."""
+        ops = [
+            UpdateOne({"_id": scope.key(a)}, {"$set": {"facts": facts_doc(f)}})
+            for a, f in accounts.items()
+            if f
+        ]
+        if ops:
+            await self._directory.bulk_write(ops, ordered=False)
+        group_ops = [
+            UpdateOne({"_id": scope.key(group_ids[name])}, {"$set": {"tally": tally_doc(t)}})
+            for name, t in tallies.items()
+            if name in group_ids
+        ]
+        if group_ops:
+            await self._groups.bulk_write(group_ops, ordered=False)
+
+    async def write_manifest(self, manifest: SnapshotManifest) -> None:
+        """Record how the snapshot is stored and what the sync learned of the site."""
+        await self._layers.write(manifest)
 
     async def upsert_pages(self, scope: SnapshotScope, pages: Sequence[SnapshotPage]) -> None:
         """Record a page of search results."""
@@ -248,6 +262,105 @@ class SnapshotDataRepository:
         await self._counts.delete_one({"_id": snapshot_id})
         await self._account_orders.delete(snapshot_id)
         await self._page_orders.delete(snapshot_id)
+        await self._layers.delete(snapshot_id)
+
+
+def directory_doc(scope: SnapshotScope, e: DirectoryEntry) -> dict[str, Any]:
+    """A directory entry as stored (``to_directory_entry`` reads it back)."""
+    doc: dict[str, Any] = {
+        "_id": scope.key(e.account_id),
+        "snapshot_id": scope.snapshot_id,
+        "account_status": e.account_status.value,
+        "mfa_enabled": e.mfa_enabled,
+        "last_active": e.last_active,
+        "membership_status": e.membership_status.value,
+        "claim_status": e.claim_status.value,
+        "site_access": e.site_access,
+    }
+    if e.facts:
+        doc["facts"] = facts_doc(e.facts)
+    return doc
+
+
+def facts_doc(f: AccountFacts) -> dict[str, Any]:
+    """An account's role facts as stored."""
+    doc: dict[str, Any] = {
+        "product_admin": f.product_admin,
+        "org_admin": f.org_admin,
+        "site_admin_candidate": f.site_admin_candidate,
+        "site_admin": f.site_admin,
+        "in_several": f.in_several,
+    }
+    if f.read is not None:
+        doc["read"] = {
+            "methods": [[role, list(methods)] for role, methods in f.read.methods],
+            "directory_id": f.read.directory_id,
+            "directory_status": f.read.directory_status.value if f.read.directory_status else None,
+        }
+    return doc
+
+
+def to_directory_entry(doc: Mapping[str, Any], account_id: str) -> DirectoryEntry:
+    """A stored directory entry (``directory_doc``)."""
+    return DirectoryEntry(
+        account_id,
+        AccountStatus.parse(doc.get("account_status")),
+        doc.get("mfa_enabled"),
+        doc.get("last_active"),
+        DirectoryStatus.parse(doc.get("membership_status")),
+        ClaimStatus.parse(doc.get("claim_status")),
+        bool(doc.get("site_access")),
+        _to_facts(doc.get("facts")),
+    )
+
+
+def _to_facts(raw: Any) -> AccountFacts:
+    if not isinstance(raw, Mapping):
+        return AccountFacts()
+    read = raw.get("read")
+    role_read = None
+    if isinstance(read, Mapping):
+        status = read.get("directory_status")
+        role_read = RoleRead(
+            methods=tuple((str(r), tuple(m)) for r, m in read.get("methods") or ()),
+            directory_id=read.get("directory_id"),
+            directory_status=DirectoryStatus.parse(status) if status else None,
+        )
+    return AccountFacts(
+        product_admin=bool(raw.get("product_admin")),
+        org_admin=bool(raw.get("org_admin")),
+        site_admin_candidate=bool(raw.get("site_admin_candidate")),
+        site_admin=bool(raw.get("site_admin")),
+        in_several=bool(raw.get("in_several")),
+        read=role_read,
+    )
+
+
+def tally_doc(t: TallyCounts) -> dict[str, int]:
+    """A group's tally as stored."""
+    return {
+        "listed": t.listed,
+        "with_access": t.with_access,
+        "admins": t.admins,
+        "site_admins": t.site_admins,
+    }
+
+
+def to_tally(raw: Any) -> TallyCounts | None:
+    """A stored tally (None: the group's snapshot kept none)."""
+    if not isinstance(raw, Mapping):
+        return None
+    return TallyCounts(
+        int(raw.get("listed", 0)),
+        int(raw.get("with_access", 0)),
+        int(raw.get("admins", 0)),
+        int(raw.get("site_admins", 0)),
+    )
+
+
+def account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:
+    """An account as stored (``snapshot_queries.to_account`` reads it back)."""
+    return _account_doc(scope, a)
 
 
 def _account_doc(scope: SnapshotScope, a: SnapshotAccount) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """Reads of snapshot data: filtered, paginated accounts and pages of one snapshot.
 
-A page of a snapshot with orders (``snapshot_orders.py``; every snapshot committed since they
-exist) and at most one filter with a value of its own (a status, ``admin``, ``hasAccess``, a
+A page of a snapshot with orders (``snapshot_orders.py``; every full snapshot committed since
+they exist) and at most one filter with a value of its own (a status, ``admin``, ``hasAccess``, a
 type or a group;
 a label or a space) reads the order and then the page's items by ``_id``, and its total is
 the order's count. Anything else (a text search, several filters at once, a snapshot written
 before orders) is a keyset query over the snapshot's indexes, its total a count: a scan of
-the filter's index bounds within the snapshot.
+the filter's index bounds within the snapshot. A targeted run's snapshot (a layer, ADR 020)
+has no orders: its accounts are read over the layer and its base (``_list_layered``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
+from services.store.snapshot_layers import SnapshotLayers
 from services.store.snapshot_orders import ALL, SnapshotOrders
 from services.sync.models import (
     AccountFilter,
@@ -24,14 +26,24 @@ from services.sync.models import (
     GrantSource,
     PageFilter,
     SnapshotAccount,
+    SnapshotManifest,
     SnapshotPage,
 )
 
 
 class SnapshotQueryRepository:
-    """Reads of ``snapshot_accounts`` and ``snapshot_pages`` (indexes: SnapshotDataRepository)."""
+    """Reads of ``snapshot_accounts`` and ``snapshot_pages`` (indexes: SnapshotDataRepository).
 
-    def __init__(self, db: Any, *, items_by_id: bool = False) -> None:
+    A snapshot a targeted run made is a layer over a full one (``snapshot_layers``, ADR 020):
+    its accounts are the layer's documents for the accounts it lists, and the base's for every
+    other account. Each read resolves the two, so callers see one snapshot either way. A layer
+    has no orders of its own (``SnapshotRefreshRepository`` writes none): its pages are always
+    read by the keyset path over the layer and its base (``_list_layered``).
+    """
+
+    def __init__(
+        self, db: Any, layers: SnapshotLayers | None = None, *, items_by_id: bool = False
+    ) -> None:
         """``items_by_id``: read a page's items by ``_id`` rather than as an index range (the
         embedded store: mongomock has no indexes, so a range filters every document of the
         collection in Python, while its ``_id`` lookups are direct, ``client.py``)."""
@@ -41,6 +53,7 @@ class SnapshotQueryRepository:
         self._counts = db["snapshot_counts"]
         self._account_orders = SnapshotOrders(db, "accounts")
         self._page_orders = SnapshotOrders(db, "pages")
+        self._layers = layers or SnapshotLayers(db)
 
     async def ensure_indexes(self) -> None:
         """Nothing of its own: the data repository creates the indexes these reads use."""
@@ -49,6 +62,9 @@ class SnapshotQueryRepository:
         self, *, snapshot_id: str, filter: AccountFilter, limit: int, after: str | None
     ) -> tuple[list[SnapshotAccount], int]:
         """Up to ``limit`` accounts by account id after ``after``; and the filtered total."""
+        layer = await self._layers.layer(snapshot_id)
+        if layer is not None:
+            return await self._list_layered(layer, filter, limit, after)
         key = account_order_key(filter)
         if key is not None:
             ordered = await self._account_orders.page(snapshot_id, key, after=after, limit=limit)
@@ -89,6 +105,44 @@ class SnapshotQueryRepository:
         found = {d["_id"]: d async for d in col.find({"_id": {"$in": keys}}, projection)}
         return [found[k] for k in keys if k in found]
 
+    async def _list_layered(
+        self, layer: SnapshotManifest, filter: AccountFilter, limit: int, after: str | None
+    ) -> tuple[list[SnapshotAccount], int]:
+        """The layer's matching accounts merged with the base's that the layer does not
+        decide; the total counts the same way (the base's shadowed ones read by ``_id``)."""
+        assert layer.base_id is not None
+        touched = set(layer.accounts)
+        own = _account_query(layer.snapshot_id, filter)
+        base = _account_query(layer.base_id, filter)
+        if list(own) == ["snapshot_id"]:
+            total = await self._total(self._accounts, own, "accounts")
+        else:
+            shadowed = {**base, "_id": {"$in": [f"{layer.base_id}:{a}" for a in touched]}}
+            total = (
+                int(await self._accounts.count_documents(own))
+                + int(await self._accounts.count_documents(base))
+                - int(await self._accounts.count_documents(shadowed))
+            )
+        if after is not None:
+            own["account_id"] = base["account_id"] = {"$gt": after}
+        projection = {"snapshot_id": 0}
+        mine = self._accounts.find(own, projection).sort("account_id", 1).limit(limit)
+        rows = [d async for d in mine]
+        kept = 0
+        others = self._accounts.find(base, projection).sort("account_id", 1)
+        try:
+            async for doc in others.limit(limit + len(touched)):
+                if doc["account_id"] in touched:
+                    continue
+                rows.append(doc)
+                kept += 1
+                if kept >= limit:
+                    break
+        finally:
+            await others.close()
+        rows.sort(key=lambda d: d["account_id"])
+        return [to_account(d) for d in rows[:limit]], total
+
     async def _total(self, col: Any, query: dict[str, Any], kind: str) -> int:
         """How many documents match: without a filter, the snapshot's count recorded when its
         run finished (no scan); with one, a count over the filter's index."""
@@ -100,13 +154,36 @@ class SnapshotQueryRepository:
 
     async def get_account(self, *, snapshot_id: str, account_id: str) -> SnapshotAccount | None:
         """One account of the snapshot."""
+        layer = await self._layers.layer(snapshot_id)
+        if layer is not None and layer.base_id is not None and account_id not in layer.accounts:
+            snapshot_id = layer.base_id
         doc = await self._accounts.find_one({"_id": f"{snapshot_id}:{account_id}"})
         return to_account(doc) if doc else None
 
     async def iter_accounts(self, *, snapshot_id: str) -> AsyncIterator[SnapshotAccount]:
         """Every account of the snapshot, by account id (streamed, for checks and identity)."""
-        cursor = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
-        async for doc in cursor:
+        layer = await self._layers.layer(snapshot_id)
+        if layer is None or layer.base_id is None:
+            cursor = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
+            async for doc in cursor:
+                yield to_account(doc)
+            return
+        touched = set(layer.accounts)
+        mine = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
+        base = self._accounts.find({"snapshot_id": layer.base_id}).sort("account_id", 1)
+        own = [d async for d in mine]  # the layer: bounded (ADR 020)
+        i = 0
+        try:
+            async for doc in base:
+                if doc["account_id"] in touched:
+                    continue
+                while i < len(own) and own[i]["account_id"] < doc["account_id"]:
+                    yield to_account(own[i])
+                    i += 1
+                yield to_account(doc)
+        finally:
+            await base.close()
+        for doc in own[i:]:
             yield to_account(doc)
 
     async def list_pages(

@@ -21,7 +21,8 @@ from pymongo import ReturnDocument
 
 from services.integrations.models import IntegrationStatus
 from services.store.common import DuplicateKeyError
-from services.sync.models import Lease
+from services.store.sync_runs import watch_doc
+from services.sync.models import Lease, WatchMark
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -99,22 +100,27 @@ class LeaseRepository:
         token: int,
         snapshot_id: str,
         snapshot_at: datetime,
+        watch: WatchMark | None = None,
+        full: bool = True,
     ) -> bool:
-        """Make ``snapshot_id`` current in one write; False if fenced out or not CONNECTED."""
+        """Make ``snapshot_id`` current in one write; False if fenced out or not CONNECTED.
+
+        With ``watch`` the change watch's position moves in the same write (the events a run
+        applies are consumed exactly when its snapshot becomes current: ADR 020). A targeted
+        run (``full`` False) leaves ``last_sync_at`` and ``current_snapshot_at``, the time of
+        the last full read, where they are."""
+        fields: dict[str, object] = {"current_snapshot_id": snapshot_id, "updated_at": snapshot_at}
+        if full:
+            fields.update(current_snapshot_at=snapshot_at, last_sync_at=snapshot_at)
+        if watch is not None:
+            fields["watch"] = {**watch_doc(watch), "committed_at": snapshot_at}
         result = await self._integrations.update_one(
             {
                 "_id": integration_id,
                 "sync_fence": token,
                 "status": IntegrationStatus.CONNECTED.value,
             },
-            {
-                "$set": {
-                    "current_snapshot_id": snapshot_id,
-                    "current_snapshot_at": snapshot_at,
-                    "last_sync_at": snapshot_at,
-                    "updated_at": snapshot_at,
-                }
-            },
+            {"$set": fields},
         )
         return bool(result.matched_count)
 

@@ -16,11 +16,14 @@ from pymongo import ReturnDocument
 from services.integrations.models import Purpose
 from services.store.common import DuplicateKeyError, new_id, newest_first, utcnow
 from services.sync.models import (
+    RunTargets,
     SnapshotCounts,
     SyncProgress,
     SyncRun,
+    SyncRunKind,
     SyncRunStatus,
     SyncTrigger,
+    WatchMark,
 )
 
 
@@ -49,6 +52,9 @@ class SyncRunRepository:
         integration_id: str,
         purpose: Purpose,
         trigger: SyncTrigger,
+        kind: SyncRunKind = SyncRunKind.FULL,
+        targets: RunTargets | None = None,
+        watch: WatchMark | None = None,
     ) -> SyncRun | None:
         """Insert a QUEUED run; None when the integration already has an active run."""
         now = utcnow()
@@ -64,7 +70,12 @@ class SyncRunRepository:
             "created_at": now,
             "active": True,
             "progress": asdict(SyncProgress()),
+            "kind": kind.value,
         }
+        if targets:
+            doc["targets"] = _targets_doc(targets)
+        if watch is not None:
+            doc["watch"] = watch_doc(watch)
         try:
             await self._col.insert_one(doc)
         except DuplicateKeyError:
@@ -148,6 +159,57 @@ class SyncRunRepository:
         )
         return to_run(doc) if doc else None
 
+    async def add_targets(
+        self, *, run_id: str, targets: RunTargets, watch: WatchMark | None
+    ) -> SyncRun | None:
+        """Add targets (and move the watch mark) to a QUEUED TARGETED run; None when the run
+        is no longer queued (a worker claimed it: its reads may predate the events)."""
+        update: dict[str, Any] = {
+            "$addToSet": {
+                "targets.accounts": {"$each": list(targets.accounts)},
+                "targets.groups": {"$each": list(targets.groups)},
+            }
+        }
+        if watch is not None:
+            update["$set"] = {"watch": watch_doc(watch)}
+        doc = await self._col.find_one_and_update(
+            {
+                "_id": run_id,
+                "status": SyncRunStatus.QUEUED.value,
+                "kind": SyncRunKind.TARGETED.value,
+            },
+            update,
+            return_document=ReturnDocument.AFTER,
+        )
+        return to_run(doc) if doc else None
+
+    async def attach_watch(self, *, run_id: str, watch: WatchMark) -> SyncRun | None:
+        """Make a QUEUED run commit the watch mark too (a run that has not started reads
+        after the events); None when it is no longer queued."""
+        doc = await self._col.find_one_and_update(
+            {"_id": run_id, "status": SyncRunStatus.QUEUED.value},
+            {"$set": {"watch": watch_doc(watch)}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return to_run(doc) if doc else None
+
+    async def make_full(self, *, run_id: str, trigger: SyncTrigger) -> SyncRun | None:
+        """Turn a QUEUED run into a FULL one started by ``trigger`` (someone asked for a full
+        sync while a refresh waited); None when it is no longer queued."""
+        doc = await self._col.find_one_and_update(
+            {"_id": run_id, "status": SyncRunStatus.QUEUED.value},
+            {"$set": {"kind": SyncRunKind.FULL.value, "trigger": trigger.value}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return to_run(doc) if doc else None
+
+    async def set_kind(self, *, run_id: str, fence: int, kind: SyncRunKind) -> bool:
+        """Change a running run's kind (a TARGETED run that must read everything); False
+        when the run is no longer this lease holder's."""
+        update: dict[str, Any] = {"$set": {"kind": kind.value}}
+        result = await self._col.update_one(_running(run_id, fence), update)
+        return bool(result.matched_count)
+
     async def update_progress(self, *, run_id: str, fence: int, progress: SyncProgress) -> bool:
         """Record progress; False when the run is no longer this lease holder's to write."""
         result = await self._col.update_one(
@@ -167,6 +229,7 @@ class SyncRunRepository:
         counts: SnapshotCounts | None = None,
         not_before: datetime | None = None,
         warnings: tuple[str, ...] = (),
+        previous_snapshot_id: str | None = None,
     ) -> SyncRun | None:
         """End an active run (fenced when it was running); None if it was not ours to end."""
         query: dict[str, Any] = {"_id": run_id, "active": True}
@@ -186,6 +249,8 @@ class SyncRunRepository:
             fields["not_before"] = not_before
         if warnings:
             fields["warnings"] = list(warnings)
+        if previous_snapshot_id is not None:
+            fields["previous_snapshot_id"] = previous_snapshot_id
         doc = await self._col.find_one_and_update(
             query, {"$set": fields}, return_document=ReturnDocument.AFTER
         )
@@ -213,6 +278,40 @@ def _counts(raw: Mapping[str, Any] | None) -> SnapshotCounts | None:
     return SnapshotCounts(**{k: v for k, v in raw.items() if k in names})
 
 
+def _targets_doc(t: RunTargets) -> dict[str, list[str]]:
+    return {"accounts": list(t.accounts), "groups": list(t.groups)}
+
+
+def watch_doc(w: WatchMark) -> dict[str, Any]:
+    """A watch mark as stored (on a run, and on the integration when committed)."""
+    return {
+        "cursor": w.cursor,
+        "event_ids": list(w.event_ids),
+        "processed_at": w.processed_at,
+        "event_time": w.event_time,
+    }
+
+
+def to_watch(raw: Any) -> WatchMark | None:
+    """A stored watch mark."""
+    if not isinstance(raw, Mapping) or not raw.get("cursor"):
+        return None
+    return WatchMark(
+        cursor=str(raw["cursor"]),
+        event_ids=tuple(raw.get("event_ids") or ()),
+        processed_at=raw.get("processed_at"),
+        event_time=raw.get("event_time"),
+    )
+
+
+def _to_targets(raw: Any) -> RunTargets:
+    if not isinstance(raw, Mapping):
+        return RunTargets()
+    return RunTargets(
+        tuple(sorted(raw.get("accounts") or ())), tuple(sorted(raw.get("groups") or ()))
+    )
+
+
 def to_run(doc: Mapping[str, Any]) -> SyncRun:
     """The domain object for a stored run."""
     return SyncRun(
@@ -235,6 +334,10 @@ def to_run(doc: Mapping[str, Any]) -> SyncRun:
         follow_up=SyncTrigger(doc["follow_up"]) if doc.get("follow_up") else None,
         not_before=doc.get("not_before"),
         warnings=tuple(doc.get("warnings") or ()),
+        kind=SyncRunKind(doc.get("kind") or SyncRunKind.FULL.value),
+        targets=_to_targets(doc.get("targets")),
+        watch=to_watch(doc.get("watch")),
+        previous_snapshot_id=doc.get("previous_snapshot_id"),
     )
 
 

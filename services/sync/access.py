@@ -29,7 +29,14 @@ from dataclasses import dataclass, field, replace
 
 from services.confluence.models import RoleAssignment
 from services.models import ClaimStatus, DirectoryStatus
-from services.sync.models import DirectoryEntry, Grant, GrantSource, SnapshotAccount
+from services.sync.models import (
+    DirectoryEntry,
+    Grant,
+    GrantSource,
+    RoleRead,
+    SnapshotAccount,
+    TallyCounts,
+)
 
 USER, ADMIN = "atlassian/user", "atlassian/admin"
 SITE_ADMIN, ORG_ADMIN = "atlassian/site-admin", "atlassian/org-admin"
@@ -71,6 +78,24 @@ class GroupTally:
             return Verdict.UNKNOWN
         return Verdict.CARRIES if holders == self.listed else Verdict.NOT
 
+    def counts(self) -> TallyCounts:
+        """The counts, as a snapshot keeps them."""
+        return TallyCounts(self.listed, self.with_access, self.admins, self.site_admins)
+
+    @classmethod
+    def of(cls, counts: TallyCounts) -> GroupTally:
+        """A tally from stored counts."""
+        return cls(counts.listed, counts.with_access, counts.admins, counts.site_admins)
+
+    def verdicts(self) -> tuple[Verdict, Verdict, Verdict]:
+        """Access, product admin and site admin verdicts (a change of any re-judges the
+        group's members)."""
+        return (
+            self.verdict(self.with_access),
+            self.verdict(self.admins),
+            self.verdict(self.site_admins),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class AccountRoles:
@@ -98,6 +123,15 @@ class AccountRoles:
     def held(self, roles: Sequence[str]) -> tuple[str, ...]:
         """The assignment methods of any of ``roles``."""
         return tuple(m for r in roles for m in self.methods.get(r, ()))
+
+    def to_read(self) -> RoleRead:
+        """The read, as a snapshot keeps it."""
+        return RoleRead(tuple(self.methods.items()), self.directory_id, self.directory_status)
+
+    @classmethod
+    def from_read(cls, read: RoleRead) -> AccountRoles:
+        """A kept read."""
+        return cls(dict(read.methods), read.directory_id, read.directory_status)
 
 
 @dataclass(slots=True)

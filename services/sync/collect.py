@@ -26,7 +26,14 @@ snapshot's domain models (``SnapshotGroup``, ``DirectoryEntry``, ``SnapshotAccou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -56,12 +63,16 @@ from services.sync.access import (
 )
 from services.sync.connector import Connector
 from services.sync.models import (
+    AccountFacts,
     DirectoryEntry,
     Phase,
+    SiteFacts,
     SnapshotAccount,
     SnapshotGroup,
+    SnapshotManifest,
     SnapshotPage,
     SnapshotScope,
+    TallyCounts,
 )
 from services.sync.pager import Stream, first_error, run_stream, run_streams
 from services.sync.progress import ProgressTracker
@@ -94,6 +105,14 @@ class CollectionDataRepo(Protocol):
         self, scope: SnapshotScope, accounts: Sequence[SnapshotAccount]
     ) -> None: ...
     async def upsert_pages(self, scope: SnapshotScope, pages: Sequence[SnapshotPage]) -> None: ...
+    async def record_facts(
+        self,
+        scope: SnapshotScope,
+        accounts: Mapping[str, AccountFacts],
+        tallies: Mapping[str, TallyCounts],
+        group_ids: Mapping[str, str],
+    ) -> None: ...
+    async def write_manifest(self, manifest: SnapshotManifest) -> None: ...
 
 
 @dataclass
@@ -137,10 +156,13 @@ class Collection:
         except BaseExceptionGroup as grouped:
             raise first_error(grouped) from None
         facts.group_ids = {g.name: g.id for g in groups}
+        site: SiteFacts | None = None
         if self._has_admin:
-            await self._roles(facts, seen)
+            site = await self._roles(facts, seen)
             await self._tally(facts)
+            await self._keep_facts(facts, seen)
         await self._users(facts)
+        await self.data.write_manifest(SnapshotManifest(self.scope.snapshot_id, facts=site))
 
     @property
     def _has_admin(self) -> bool:
@@ -212,7 +234,7 @@ class Collection:
         assert admin is not None and org_id
         return admin, org_id
 
-    async def _roles(self, facts: RoleFacts, seen: _DirectorySeen) -> None:
+    async def _roles(self, facts: RoleFacts, seen: _DirectorySeen) -> SiteFacts:
         """Admin rights and per-directory status (Admin API): the product admins of the
         site's Confluence (one role-filtered search), the organization's directories, and the
         role assignments of the accounts that need them — site-admin candidates, product
@@ -232,7 +254,8 @@ class Collection:
             facts.site_directory = directories[0]
         wanted = dict.fromkeys([*sorted(seen.site_admin_candidates), *sorted(facts.product_admins)])
         if len(directories) > 1:
-            wanted.update(dict.fromkeys(await self._in_several(facts, seen, directories)))
+            seen.several = await self._in_several(facts, seen, directories)
+            wanted.update(dict.fromkeys(seen.several))
         budget = max(0, self.role_reads - len(facts.reads))
         todo = [a for a in wanted if a not in facts.reads]
         await self._read_roles(facts, todo[:budget])
@@ -247,6 +270,40 @@ class Collection:
             read = facts.reads.get(account_id)
             if read is None or SITE_ADMIN in read.methods:  # unread: counted (the safe side)
                 facts.site_admins.add(account_id)
+        return SiteFacts(
+            cloud_id=facts.cloud_id,
+            directories=tuple(directories),
+            site_directory=facts.site_directory,
+            single_directory=facts.single_directory,
+            wanted_reads=len(wanted),
+            reads_overflow=len(todo) > budget,
+            first_with_access=seen.first_with_access,
+        )
+
+    async def _keep_facts(self, facts: RoleFacts, seen: _DirectorySeen) -> None:
+        """Keep the role facts of the accounts that have any, and every group's tally, with
+        the snapshot: a targeted refresh judges changed accounts from them (ADR 020)."""
+        several = set(seen.several)
+        ids = (
+            facts.product_admins
+            | facts.org_admins
+            | seen.site_admin_candidates
+            | several
+            | set(facts.reads)
+        )
+        accounts = {
+            a: AccountFacts(
+                product_admin=a in facts.product_admins,
+                org_admin=a in facts.org_admins,
+                site_admin_candidate=a in seen.site_admin_candidates,
+                site_admin=a in facts.site_admins,
+                in_several=a in several,
+                read=facts.reads[a].to_read() if a in facts.reads else None,
+            )
+            for a in sorted(ids)
+        }
+        tallies = {name: t.counts() for name, t in facts.tallies.items()}
+        await self.data.record_facts(self.scope, accounts, tallies, facts.group_ids)
 
     async def _in_several(
         self, facts: RoleFacts, seen: _DirectorySeen, directories: list[str]
@@ -485,6 +542,7 @@ class _DirectorySeen:
 
     site_admin_candidates: set[str] = field(default_factory=set)
     first_with_access: str | None = None
+    several: list[str] = field(default_factory=list)  # accounts in several directories
 
     def add(self, users: list[DirectoryUser], facts: RoleFacts) -> None:
         for u in users:

@@ -25,6 +25,18 @@ class SyncTrigger(enum.StrEnum):
     INITIAL = "INITIAL"
     MANUAL = "MANUAL"
     SCHEDULED = "SCHEDULED"
+    # The change watch read events from Atlassian's audit log (services/watch).
+    EVENTS = "EVENTS"
+    # Queued to follow something that changed data: a verified remediation, or a refresh
+    # that could not be applied to the current snapshot exactly.
+    FOLLOW_UP = "FOLLOW_UP"
+
+
+class SyncRunKind(enum.StrEnum):
+    """What a run reads: everything, or what events named (ADR 020)."""
+
+    FULL = "FULL"
+    TARGETED = "TARGETED"
 
 
 class Phase(enum.StrEnum):
@@ -65,6 +77,40 @@ class SnapshotCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class RunTargets:
+    """What a TARGETED run re-reads: accounts (by id) and groups (by id)."""
+
+    accounts: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.groups)
+
+    def __len__(self) -> int:
+        return len(self.accounts) + len(self.groups)
+
+    def merged(self, other: RunTargets) -> RunTargets:
+        """Both sets of targets, each id once, sorted."""
+        return RunTargets(
+            tuple(sorted({*self.accounts, *other.accounts})),
+            tuple(sorted({*self.groups, *other.groups})),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WatchMark:
+    """Where the change watch stands once a run commits (written in the same write that makes
+    its snapshot current): the events-stream cursor after the events the run applies, the ids
+    of the latest events read (a redelivered one is recognised), the processing time of the
+    last event covered and the newest ``time`` among the events applied."""
+
+    cursor: str
+    event_ids: tuple[str, ...] = ()
+    processed_at: datetime | None = None
+    event_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SyncRun:
     """One collection pass of an integration; its snapshot is ``snapshot_id``."""
 
@@ -91,6 +137,14 @@ class SyncRun:
     not_before: datetime | None = None
     # What the run skipped and why (a group without an id): the snapshot lacks it.
     warnings: tuple[str, ...] = ()
+    kind: SyncRunKind = SyncRunKind.FULL
+    # TARGETED: what it re-reads (coalesced events); FULL runs read everything.
+    targets: RunTargets = field(default_factory=RunTargets)
+    # The change watch's position to commit with the snapshot (runs the watch asked for).
+    watch: WatchMark | None = None
+    # The snapshot that was current when the run was claimed (what it refreshes, or what a
+    # full sync compares its own snapshot with).
+    previous_snapshot_id: str | None = None
 
     @property
     def active(self) -> bool:
@@ -298,6 +352,88 @@ class SnapshotScope:
 
 
 @dataclass(frozen=True, slots=True)
+class RoleRead:
+    """An account's role assignments on the site (one read), as a snapshot keeps them:
+    role → assignment methods, and the site directory with the account's status there."""
+
+    methods: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    directory_id: str | None = None
+    directory_status: DirectoryStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFacts:
+    """What a sync learned of an account's roles besides its directory entry (kept with it,
+    so a targeted refresh judges it as a full sync would; docs/access.md)."""
+
+    product_admin: bool = False  # atlassian/admin on the site's Confluence (role search)
+    org_admin: bool = False  # platformRoles
+    site_admin_candidate: bool = False  # platformRoles names site-admin (of some site)
+    site_admin: bool = False  # of this site (a read confirmed it, or it was left unread)
+    in_several: bool = False  # member of another directory too, not suspended everywhere
+    read: RoleRead | None = None  # its role assignments, when the sync read them
+
+    @property
+    def wanted(self) -> bool:
+        """Whether a full sync reads this account's role assignments."""
+        return self.product_admin or self.site_admin_candidate or self.in_several
+
+    def __bool__(self) -> bool:
+        return self != AccountFacts()
+
+
+@dataclass(frozen=True, slots=True)
+class TallyCounts:
+    """A group's members as the directory showed them (which roles the group carries is
+    judged from these counts: ``services.sync.access``)."""
+
+    listed: int = 0  # members the directory lists
+    with_access: int = 0
+    admins: int = 0  # product admins (atlassian/admin on the site's Confluence)
+    site_admins: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFacts:
+    """What an ACCESS_REVIEW sync with an Admin API key learned of the site as a whole."""
+
+    cloud_id: str
+    directories: tuple[str, ...] = ()
+    site_directory: str | None = None
+    single_directory: bool = False
+    # The role-assignment reads a full sync wants, and whether it left some unread.
+    wanted_reads: int = 0
+    reads_overflow: bool = False
+    first_with_access: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotManifest:
+    """How an ACCESS_REVIEW snapshot is stored (ADR 020).
+
+    A full sync's snapshot holds every document itself (``base_id`` None). A targeted run's
+    snapshot is a *layer* over a full one: it holds only the accounts and groups re-read or
+    re-judged since that full sync (``accounts``, ``groups``: every id listed, whether the
+    layer holds a document for it or it is gone); every other account and group is the
+    base's. Readers resolve the two (``services/store/snapshot_layers.py``).
+    """
+
+    snapshot_id: str
+    base_id: str | None = None
+    accounts: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    facts: SiteFacts | None = None
+    # A layer: the processing time of the last audit event it applied (events after it in
+    # the stream were not applied yet; what a comparison with a full sync needs).
+    events_until: datetime | None = None
+
+    @property
+    def layered(self) -> bool:
+        """Whether the snapshot is a layer over a full one."""
+        return self.base_id is not None
+
+
+@dataclass(frozen=True, slots=True)
 class DirectoryEntry:
     """What the Admin API's directory says about an account (``services.sync.access``):
     ``site_access`` is a Confluence ``productAccess`` entry for the site (an access role,
@@ -310,3 +446,33 @@ class DirectoryEntry:
     membership_status: DirectoryStatus = DirectoryStatus.UNKNOWN
     claim_status: ClaimStatus = ClaimStatus.UNKNOWN
     site_access: bool = False
+    facts: AccountFacts = field(default_factory=AccountFacts)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGroup:
+    """A group of a snapshot with the tally its sync kept (None: kept none)."""
+
+    group: SnapshotGroup
+    tally: TallyCounts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerWrite:
+    """Everything a targeted run writes: a layer over ``manifest.base_id`` (ADR 020).
+
+    ``changed_accounts`` / ``changed_groups`` are what this run re-read or re-judged; the
+    documents of those in the snapshot are in ``accounts``, ``directory``, ``memberships`` and
+    ``groups`` (one listed without a document is gone). Whatever else ``manifest`` lists is
+    carried over from ``previous_id``'s layer unchanged.
+    """
+
+    scope: SnapshotScope
+    manifest: SnapshotManifest
+    previous_id: str
+    changed_accounts: tuple[str, ...] = ()
+    changed_groups: tuple[str, ...] = ()
+    accounts: tuple[SnapshotAccount, ...] = ()
+    directory: tuple[DirectoryEntry, ...] = ()
+    memberships: tuple[tuple[str, SnapshotGroup], ...] = ()  # (account id, group)
+    groups: tuple[StoredGroup, ...] = ()

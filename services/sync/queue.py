@@ -11,6 +11,10 @@
   integration, once: after the claim, so a change made before it is seen by this run and a
   change made after it finds the run RUNNING and asks for a follow-up.
 - ``follow_up`` (the runner, when a run ends): queue the follow-up run it was asked for.
+- ``submit_targeted`` (the change watch): a QUEUED TARGETED run for what events named, or
+  the queued run joined — a TARGETED one takes the targets, a FULL one (which reads after
+  the events anyway) the watch mark; nothing while a run is RUNNING, which may have read
+  before the events (the watch submits again when it has ended).
 """
 
 from __future__ import annotations
@@ -29,11 +33,14 @@ from services.sync.events import run_event
 from services.sync.lease import LeaseTiming
 from services.sync.models import (
     Lease,
+    RunTargets,
     SnapshotCounts,
     SyncProgress,
     SyncRun,
+    SyncRunKind,
     SyncRunStatus,
     SyncTrigger,
+    WatchMark,
 )
 from services.sync.progress import SYNC_CHANNEL, NullSyncMetrics, SyncMetrics
 from services.sync.retention import SnapshotDeleter
@@ -77,6 +84,7 @@ class RunEndRepo(Protocol):
         counts: SnapshotCounts | None = None,
         not_before: datetime | None = None,
         warnings: tuple[str, ...] = (),
+        previous_snapshot_id: str | None = None,
     ) -> SyncRun | None: ...
 
 
@@ -84,13 +92,31 @@ class QueueRunsRepo(RunEndRepo, Protocol):
     """The ``SyncRunRepository`` methods ``RunQueue`` calls."""
 
     async def create(
-        self, *, organization_id: str, integration_id: str, purpose: Purpose, trigger: SyncTrigger
+        self,
+        *,
+        organization_id: str,
+        integration_id: str,
+        purpose: Purpose,
+        trigger: SyncTrigger,
+        kind: SyncRunKind = SyncRunKind.FULL,
+        targets: RunTargets | None = None,
+        watch: WatchMark | None = None,
     ) -> SyncRun | None: ...
     async def get_active(self, *, integration_id: str) -> SyncRun | None: ...
     async def request_follow_up(
         self, *, integration_id: str, trigger: SyncTrigger
     ) -> SyncRun | None: ...
     async def claim(self, *, run_id: str, owner: str, fence: int) -> SyncRun | None: ...
+    async def make_full(self, *, run_id: str, trigger: SyncTrigger) -> SyncRun | None: ...
+
+
+class TargetedRunsRepo(QueueRunsRepo, Protocol):
+    """The ``SyncRunRepository`` methods ``RunQueue.submit_targeted`` calls besides."""
+
+    async def add_targets(
+        self, *, run_id: str, targets: RunTargets, watch: WatchMark | None
+    ) -> SyncRun | None: ...
+    async def attach_watch(self, *, run_id: str, watch: WatchMark) -> SyncRun | None: ...
 
 
 class QueueLeasesRepo(Protocol):
@@ -123,7 +149,7 @@ class RunQueue:
         options: ClaimOptions,
         *,
         integrations: QueueIntegrationsRepo,
-        sync_runs: QueueRunsRepo,
+        sync_runs: TargetedRunsRepo,
         sync_leases: QueueLeasesRepo,
         snapshot_data: SnapshotDeleter,
         metrics: SyncMetrics | None = None,
@@ -144,12 +170,60 @@ class RunQueue:
             run = await self._new_or_active(
                 integration.organization_id, integration.id, integration.purpose, trigger
             )
+            if run is not None and run.kind is SyncRunKind.TARGETED:
+                # A full sync was asked for: the queued refresh becomes one (it was to read
+                # less); one already running is followed by one.
+                if run.status is SyncRunStatus.QUEUED:
+                    run = await self._runs.make_full(run_id=run.id, trigger=trigger) or run
+                if run.status is SyncRunStatus.QUEUED and run.kind is SyncRunKind.TARGETED:
+                    run = await self._runs.get_active(integration_id=integration.id)
+                if run is not None and run.status is SyncRunStatus.RUNNING:
+                    run = await self._runs.request_follow_up(
+                        integration_id=integration.id, trigger=trigger
+                    )
+                if run is not None:
+                    return run
+                continue
             if run is not None and follow_up and run.status is SyncRunStatus.RUNNING:
                 run = await self._runs.request_follow_up(
                     integration_id=integration.id, trigger=trigger
                 )
             if run is not None:
                 return run
+        raise Conflict("could not queue a sync run; try again", code="SYNC_BUSY")
+
+    async def submit_targeted(
+        self, integration: Integration, targets: RunTargets, watch: WatchMark
+    ) -> SyncRun | None:
+        """Refresh ``targets`` and then commit ``watch`` (the change watch's position): a new
+        QUEUED TARGETED run (a FULL one when there is no snapshot to refresh yet), or the
+        queued run joined; None while a run is RUNNING (see the module docstring)."""
+        kind = SyncRunKind.TARGETED if integration.current_snapshot_id else SyncRunKind.FULL
+        for _ in range(SUBMIT_ATTEMPTS):
+            created = await self._runs.create(
+                organization_id=integration.organization_id,
+                integration_id=integration.id,
+                purpose=integration.purpose,
+                trigger=SyncTrigger.EVENTS,
+                kind=kind,
+                targets=targets,
+                watch=watch,
+            )
+            if created is not None:
+                return created
+            active = await self._runs.get_active(integration_id=integration.id)
+            if active is None:
+                continue  # it ended between our two calls
+            if active.status is SyncRunStatus.RUNNING:
+                return None
+            if active.kind is SyncRunKind.TARGETED:
+                joined = await self._runs.add_targets(
+                    run_id=active.id, targets=targets, watch=watch
+                )
+            else:
+                joined = await self._runs.attach_watch(run_id=active.id, watch=watch)
+            if joined is not None:
+                return joined
         raise Conflict("could not queue a sync run; try again", code="SYNC_BUSY")
 
     async def follow_up(self, finished: SyncRun | None) -> SyncRun | None:
@@ -214,12 +288,28 @@ class RunQueue:
         await self._fail(stale, STALE_RUN)
         if integration is None or integration.status is not IntegrationStatus.CONNECTED:
             return None
+        # The same work again: a TARGETED run keeps its targets, and any run the change
+        # watch's position it was to commit.
         return await self._new_or_active(
-            stale.organization_id, stale.integration_id, stale.purpose, stale.trigger
+            stale.organization_id,
+            stale.integration_id,
+            stale.purpose,
+            stale.trigger,
+            kind=stale.kind,
+            targets=stale.targets,
+            watch=stale.watch,
         )
 
     async def _new_or_active(
-        self, organization_id: str, integration_id: str, purpose: Purpose, trigger: SyncTrigger
+        self,
+        organization_id: str,
+        integration_id: str,
+        purpose: Purpose,
+        trigger: SyncTrigger,
+        *,
+        kind: SyncRunKind = SyncRunKind.FULL,
+        targets: RunTargets | None = None,
+        watch: WatchMark | None = None,
     ) -> SyncRun | None:
         """A new QUEUED run, else the active one (None if it ended between our two calls)."""
         created = await self._runs.create(
@@ -227,6 +317,9 @@ class RunQueue:
             integration_id=integration_id,
             purpose=purpose,
             trigger=trigger,
+            kind=kind,
+            targets=targets,
+            watch=watch,
         )
         return created or await self._runs.get_active(integration_id=integration_id)
 

@@ -2,13 +2,16 @@
 
 Never deleted: the current snapshot, the newest ``keep`` successful ones, and every snapshot
 the injected ``ProtectedSnapshots`` names — evidence records the snapshot a check
-result was computed over, and a snapshot evidence points to is kept as long as the evidence.
-The data of failed runs (partial snapshots that never became current) is always deleted.
+result was computed over, and a snapshot evidence points to is kept as long as the evidence —
+and the full snapshot any kept one is a layer over (a targeted run's snapshot holds only
+what changed since its base: ADR 020). The data of failed runs (partial snapshots that never
+became current) is always deleted.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Protocol
 
 from services.sync.models import SyncRun, SyncRunStatus
@@ -47,6 +50,20 @@ class SnapshotDeleter(Protocol):
     async def delete_snapshot(self, snapshot_id: str) -> None: ...
 
 
+class SnapshotBases(Protocol):
+    """Which snapshots are layers over which base (``SnapshotLayers.bases``)."""
+
+    async def bases(self, snapshot_ids: Collection[str]) -> dict[str, str]: ...
+
+
+class NoLayers:
+    """Every snapshot is a full one (stores or tests without layers)."""
+
+    async def bases(self, snapshot_ids: Collection[str]) -> dict[str, str]:
+        """None is a layer."""
+        return {}
+
+
 class Retention:
     """Deletes the data of snapshots that are no longer kept."""
 
@@ -57,12 +74,14 @@ class Retention:
         protected: ProtectedSnapshots | None = None,
         *,
         keep: int = DEFAULT_KEEP,
+        layers: SnapshotBases | None = None,
     ) -> None:
         if keep < 1:
             raise ValueError("retention must keep at least one snapshot")
         self._runs = runs
         self._data = data
         self._protected = protected or NothingProtected()
+        self._layers = layers or NoLayers()
         self.keep = keep
 
     async def apply(self, *, integration_id: str, current_snapshot_id: str | None) -> list[str]:
@@ -70,12 +89,19 @@ class Retention:
         protected = await self._protected.protected_snapshot_ids(integration_id)
         if current_snapshot_id:
             protected.add(current_snapshot_id)
+        runs = await self._runs.list_finished(integration_id=integration_id)
         kept = 0
-        purged: list[str] = []
-        for run in await self._runs.list_finished(integration_id=integration_id):
+        doomed = []
+        for run in runs:
             if run.status is SyncRunStatus.SUCCEEDED and kept < self.keep:
                 kept += 1
-                continue
+                protected.add(run.snapshot_id)
+            elif run.snapshot_id not in protected:
+                doomed.append(run)
+        # A kept layer needs its base.
+        protected |= set((await self._layers.bases(protected)).values())
+        purged: list[str] = []
+        for run in doomed:
             if run.snapshot_id in protected:
                 continue
             await self._data.delete_snapshot(run.snapshot_id)

@@ -2,11 +2,13 @@
 
 ``execute`` asks the ``RunQueue`` for the integration's run (the queue takes the lease,
 announces its fencing token, claims the run and reads the integration), collects into the
-run's snapshot while a heartbeat keeps the lease, and commits: one fenced write makes the
-snapshot current. Any failure leaves the previous snapshot current and records why; a
-refused credential is reported to ``on_reauth_needed``, the failed run to ``on_sync_failed``
-(alerts; not a run stopped with its worker), and a follow-up asked for during the run is
-handed back to the queue.
+run's snapshot while a heartbeat keeps the lease — everything (FULL), or what events named on
+top of the current snapshot (TARGETED, ``services.sync.targeted``; one that cannot be exact
+reads everything instead) — and commits: one fenced write makes the snapshot current, and
+moves the change watch's position when the run carries one (ADR 020). Any failure leaves the
+previous snapshot current and records why; a refused credential is reported to
+``on_reauth_needed``, the failed run to ``on_sync_failed`` (alerts; not a run stopped with its
+worker), and a follow-up asked for during the run is handed back to the queue.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from services.clock import Clock, utcnow
 from services.events import EventBus
 from services.integrations.models import Integration
 from services.sync.collect import ROLE_READS, Collection, CollectionDataRepo
-from services.sync.connector import ConnectorFactory
+from services.sync.connector import Connector, ConnectorFactory
 from services.sync.failures import CommitRejected, Failure, describe
 from services.sync.lease import LeaseKeeper, LeaseRenewRepo
 from services.sync.models import (
@@ -30,11 +32,20 @@ from services.sync.models import (
     SnapshotCounts,
     SnapshotScope,
     SyncRun,
+    SyncRunKind,
     SyncRunStatus,
+    WatchMark,
 )
-from services.sync.progress import NullSyncMetrics, ProgressTracker, RunProgressRepo, SyncMetrics
+from services.sync.progress import (
+    LeaseLost,
+    NullSyncMetrics,
+    ProgressTracker,
+    RunProgressRepo,
+    SyncMetrics,
+)
 from services.sync.queue import Claim, RunEndRepo, RunQueue
 from services.sync.retention import Retention, SnapshotDeleter
+from services.sync.targeted import MAX_LAYER, NeedsFullSync, RefreshDataRepo, TargetedRefresh
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +61,8 @@ async def ignore_sync_failure(integration: Integration, run: SyncRun) -> None:
 class SyncRunsRepo(RunProgressRepo, RunEndRepo, Protocol):
     """The ``SyncRunRepository`` methods ``SyncRunner`` calls (and its ``ProgressTracker``)."""
 
+    async def set_kind(self, *, run_id: str, fence: int, kind: SyncRunKind) -> bool: ...
+
 
 class SyncLeasesRepo(LeaseRenewRepo, Protocol):
     """The ``LeaseRepository`` methods ``SyncRunner`` calls (and its ``LeaseKeeper``)."""
@@ -61,6 +74,8 @@ class SyncLeasesRepo(LeaseRenewRepo, Protocol):
         token: int,
         snapshot_id: str,
         snapshot_at: datetime,
+        watch: WatchMark | None = None,
+        full: bool = True,
     ) -> bool: ...
 
 
@@ -81,6 +96,8 @@ class RunnerOptions:
     concurrency: int = 8
     # Admin API role-assignment reads per ACCESS_REVIEW run, at most (docs/access.md).
     role_reads: int = ROLE_READS
+    # Accounts a targeted run's layer may hold before it reads everything instead (ADR 020).
+    max_layer: int = MAX_LAYER
     persist_interval: float = 0.5
     clock: Clock = utcnow
 
@@ -103,6 +120,8 @@ class SyncRunner:
     metrics: SyncMetrics = field(default_factory=NullSyncMetrics)
     on_committed: Sequence[OnCommitted] = ()
     on_sync_failed: OnSyncFailed = ignore_sync_failure
+    # What TARGETED runs read of the current snapshot and write (without it they read all).
+    refresh_data: RefreshDataRepo | None = None
 
     async def execute(self, integration_id: str) -> SyncRun | None:
         """Run the integration's queued run (or take over an abandoned one) here; None when
@@ -112,7 +131,8 @@ class SyncRunner:
 
     async def run(self, claim: Claim) -> SyncRun:
         """Collect and commit the claimed run; the run as it ended."""
-        integration, run = claim.integration, claim.run
+        integration = claim.integration
+        run = replace(claim.run, previous_snapshot_id=integration.current_snapshot_id)
         tracker = ProgressTracker(
             run,
             self.sync_runs,
@@ -137,31 +157,80 @@ class SyncRunner:
     async def _collect_and_commit(self, integration: Integration, tracker: ProgressTracker) -> None:
         run = tracker.run
         scope = SnapshotScope(run.snapshot_id, integration.id, integration.organization_id)
+        full = run.kind is SyncRunKind.FULL
         async with self.connectors.open(integration, tracker.observe_retry) as connector:
-            collection = Collection(
-                integration,
-                connector,
-                self.snapshot_data,
-                scope,
-                tracker,
-                concurrency=self.options.concurrency,
-                role_reads=self.options.role_reads,
-            )
-            await collection.run()
+            if not full:
+                try:
+                    await self._refresh(integration, connector, scope, tracker)
+                except NeedsFullSync as why:
+                    await self._read_everything(tracker, str(why))
+                    full = True
+            if full:
+                collection = Collection(
+                    integration,
+                    connector,
+                    self.snapshot_data,
+                    scope,
+                    tracker,
+                    concurrency=self.options.concurrency,
+                    role_reads=self.options.role_reads,
+                )
+                await collection.run()
         await tracker.enter(Phase.COMMITTING)
-        await self.snapshot_data.record_counts(run.snapshot_id)
+        if full:
+            await self.snapshot_data.record_counts(run.snapshot_id)
         assert run.fence is not None
         committed = await self.sync_leases.commit_snapshot(
             integration_id=integration.id,
             token=run.fence,
             snapshot_id=run.snapshot_id,
             snapshot_at=self.options.clock(),
+            watch=run.watch,
+            full=full,
         )
         if not committed:
             raise CommitRejected(
                 "the snapshot was not made current: another worker took over this "
                 "integration, or it is no longer connected"
             )
+
+    async def _refresh(
+        self,
+        integration: Integration,
+        connector: Connector,
+        scope: SnapshotScope,
+        tracker: ProgressTracker,
+    ) -> None:
+        """A TARGETED run's work (``services.sync.targeted``)."""
+        run = tracker.run
+        if self.refresh_data is None or run.previous_snapshot_id is None:
+            raise NeedsFullSync("there is no snapshot to refresh")
+        refresh = TargetedRefresh(
+            integration,
+            connector,
+            self.refresh_data,
+            scope,
+            tracker,
+            previous_id=run.previous_snapshot_id,
+            targets=run.targets,
+            role_reads=self.options.role_reads,
+            max_layer=self.options.max_layer,
+            concurrency=self.options.concurrency,
+            events_until=run.watch.processed_at if run.watch else None,
+        )
+        await refresh.run()
+
+    async def _read_everything(self, tracker: ProgressTracker, why: str) -> None:
+        """A TARGETED run that cannot be exact becomes a FULL one (same run, same fence)."""
+        run = tracker.run
+        await self.snapshot_data.delete_snapshot(run.snapshot_id)
+        assert run.fence is not None
+        ours = await self.sync_runs.set_kind(run_id=run.id, fence=run.fence, kind=SyncRunKind.FULL)
+        if not ours:
+            raise LeaseLost(f"sync run {run.id} was taken over by another worker")
+        tracker.run = replace(run, kind=SyncRunKind.FULL)
+        tracker.warn(f"Read in full instead of refreshing what events named: {why}.")
+        log.info("sync run %s reads everything: %s", run.id, why)
 
     async def _succeed(self, integration: Integration, tracker: ProgressTracker) -> SyncRun:
         run = tracker.run
@@ -174,6 +243,7 @@ class SyncRunner:
             progress=tracker.progress(),
             counts=counts,
             warnings=tuple(tracker.warnings),
+            previous_snapshot_id=run.previous_snapshot_id,
         )
         final = finished or tracker.current()
         self.metrics.run_finished(integration.purpose.value, SyncRunStatus.SUCCEEDED.value)

@@ -1,0 +1,1 @@
+"""The change watch: Atlassian organization events → targeted refreshes (ADR 020)."""
