@@ -178,3 +178,30 @@ async def test_a_refresh_that_cannot_be_exact_reads_everything(store: Store) -> 
     assert manifest is not None and not manifest.layered
     accounts = await w.accounts()
     assert not accounts[first].has_access and not accounts[second].has_access
+
+
+async def test_events_processed_out_of_order_and_delivered_twice_change_nothing(
+    store: Store,
+) -> None:
+    """The stream is ordered by processing time: an earlier action processed later comes
+    after a later one, and a page may repeat its last event. A refresh reads what Atlassian
+    says now, so neither order nor repetition changes the outcome."""
+    sim = varied(seed=13)
+    w = await watched(store, sim)
+    first, second = with_access(sim)[:2]
+    sim.behaviour.configure(event_delay_seconds=20)
+    sim.actions.suspend(first)  # happened first, processed 20 s later
+    sim.behaviour.configure(event_delay_seconds=0)
+    sim.actions.suspend(second)  # happened after, processed at once: streamed first
+    sim.actions.restore(second)  # and undone: its two events in order
+    sim.clock.advance(30)  # every event processed
+    sim.events.duplicate_next(2)  # the next pages repeat the event at their cursor
+    times = [e.time for e in sim.events.events[-3:]]
+    processed = sorted(sim.events.events[-3:], key=lambda e: e.processed_at)
+    assert [e.time for e in processed] != times  # delivered out of the order they happened
+    for _ in range(3):
+        await w.refresh()
+    accounts = await w.accounts()
+    assert not accounts[first].has_access and accounts[second].has_access
+    assert_matches_ground_truth(sim, accounts)
+    await assert_equal_to_a_full_sync(w)
