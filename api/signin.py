@@ -23,8 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from api.budgets import TOO_MANY_FAILURES, client_address, tarpit
 from api.container import Container
-from api.http_errors import Unauthenticated, domain_error
+from api.http_errors import RateLimited, Unauthenticated, domain_error
 from api.http_requests import SESSION_COOKIE, SESSION_ENDED, SIGNIN_COOKIE, check_same_origin
 from services.errors import DomainError, NotFound
 
@@ -82,6 +83,14 @@ def signin_routes(container: Container) -> list[Route]:
 
     async def callback(request: Request) -> Response:
         provider = request.path_params["provider"]
+        # As for the OAuth callback: an address that keeps presenting what is not valid (an
+        # unknown provider, a forged or replayed state) is refused before the next is read.
+        address = client_address(request.scope)
+        refused_for = container.address_limiter.admit(address)
+        if refused_for:
+            container.metrics.rate_limited.inc()
+            await tarpit(refused_for)
+            raise RateLimited(refused_for, TOO_MANY_FAILURES)
         try:
             done = await signin.complete(
                 provider,
@@ -96,6 +105,10 @@ def signin_routes(container: Container) -> list[Route]:
             log.info("a sign-in with %s was refused: %s", provider, exc.code)
             refused = back_to_console(signin="refused", message=exc.message)
             return without_cookie(refused, SIGNIN_COOKIE, "/auth")
+        except Exception:  # the provider or the database failed: not the caller's failure
+            container.address_limiter.give_back(address)
+            raise
+        container.address_limiter.succeeded(address)
         max_age = int(container.services.sessions.policy.absolute.total_seconds())
         response = with_cookie(back_to_console(), done.session.token, max_age=max_age)
         return without_cookie(response, SIGNIN_COOKIE, "/auth")

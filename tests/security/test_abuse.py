@@ -304,6 +304,22 @@ async def test_a_flood_of_bad_keys_is_refused_per_address_before_any_key_is_read
             assert over.status_code == 429 and len(looked_up) == 6
 
 
+async def test_sign_in_callbacks_that_are_not_valid_are_refused_per_address() -> None:
+    async with live_server(unauthenticated_per_minute=3, trusted_proxies="127.0.0.1") as live:
+        attacker = {"X-Forwarded-For": "203.0.113.9"}
+        async with httpx.AsyncClient(timeout=30, follow_redirects=False) as http:
+
+            async def callback(headers: dict[str, str]) -> httpx.Response:
+                url = f"{live.url}/auth/nope/callback?state=forged&code=x"
+                return await http.get(url, headers=headers)
+
+            tried = [await callback(attacker) for _ in range(4)]
+            assert [r.status_code for r in tried] == [404, 404, 404, 429]
+            assert tried[-1].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            # Another client (another address behind the same proxy) is not affected.
+            assert (await callback({"X-Forwarded-For": "198.51.100.9"})).status_code == 404
+
+
 async def _closed(reader: asyncio.StreamReader) -> bytes:
     """Everything the server sends until it closes the connection."""
     return await asyncio.wait_for(reader.read(), 10)
