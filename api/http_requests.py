@@ -35,7 +35,7 @@ from services.models import Principal
 
 log = logging.getLogger(__name__)
 
-__all__ = ["authenticate", "bearer_token", "read_body"]
+__all__ = ["admit_address", "authenticate", "bearer_token", "read_body"]
 
 
 #: The session cookie (``Secure`` outside development, ``HttpOnly``, ``SameSite=Lax``).
@@ -84,6 +84,18 @@ async def authenticate(container: Container, request: Request) -> Principal:
     if known != principal.actor_id:
         await _take(container, principal.actor_id)
     return principal
+
+
+async def admit_address(container: Container, request: Request) -> str:
+    """The client address of a request that authenticates nothing (an OAuth or sign-in
+    callback), once its budget of failures allows it; else the 429 refusal, after the
+    tarpit. The caller reports a success (``address_limiter.succeeded``); a failure keeps
+    the address's token."""
+    address = client_address(request.scope)
+    refused_for = container.address_limiter.admit(address)
+    if refused_for:
+        await _refuse(container, RateLimited(refused_for, TOO_MANY_FAILURES))
+    return address
 
 
 async def _take(container: Container, actor_id: str) -> None:

@@ -9,9 +9,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from api.budgets import TOO_MANY_FAILURES, client_address, tarpit
 from api.container import Container
-from api.http_errors import RateLimited
+from api.http_requests import admit_address
 
 
 def oauth_routes(container: Container) -> list[Route]:
@@ -20,12 +19,7 @@ def oauth_routes(container: Container) -> list[Route]:
     async def callback(request: Request) -> Response:
         # Nobody is authenticated here: an address that keeps presenting states that are not
         # valid is refused before the next one is looked up (``api.budgets``).
-        address = client_address(request.scope)
-        refused_for = container.address_limiter.admit(address)
-        if refused_for:
-            container.metrics.rate_limited.inc()
-            await tarpit(refused_for)
-            raise RateLimited(refused_for, TOO_MANY_FAILURES)
+        address = await admit_address(container, request)
         params = request.query_params
         outcome = await container.services.oauth.complete(
             state=params.get("state"), code=params.get("code"), error=params.get("error")

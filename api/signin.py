@@ -23,10 +23,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from api.budgets import TOO_MANY_FAILURES, client_address, tarpit
 from api.container import Container
-from api.http_errors import RateLimited, Unauthenticated, domain_error
-from api.http_requests import SESSION_COOKIE, SESSION_ENDED, SIGNIN_COOKIE, check_same_origin
+from api.http_errors import Unauthenticated, domain_error
+from api.http_requests import (
+    SESSION_COOKIE,
+    SESSION_ENDED,
+    SIGNIN_COOKIE,
+    admit_address,
+    check_same_origin,
+)
 from services.errors import DomainError, NotFound
 
 log = logging.getLogger(__name__)
@@ -85,12 +90,7 @@ def signin_routes(container: Container) -> list[Route]:
         provider = request.path_params["provider"]
         # As for the OAuth callback: an address that keeps presenting what is not valid (an
         # unknown provider, a forged or replayed state) is refused before the next is read.
-        address = client_address(request.scope)
-        refused_for = container.address_limiter.admit(address)
-        if refused_for:
-            container.metrics.rate_limited.inc()
-            await tarpit(refused_for)
-            raise RateLimited(refused_for, TOO_MANY_FAILURES)
+        address = await admit_address(container, request)
         try:
             done = await signin.complete(
                 provider,
