@@ -108,6 +108,13 @@ const STATE: Record<RemediationState, { label: string; tone: "neutral" | "info" 
   CANCELLED: { label: "Cancelled", tone: "neutral" },
 };
 
+/** What a mutation's answer says went wrong: its transport error, or every userError. */
+function messagesOf(error: Parameters<typeof problemFrom>[0], userErrors: Parameters<typeof splitUserErrors>[0]): string[] {
+  if (error) return [problemFrom(error)!.detail];
+  const split = splitUserErrors(userErrors);
+  return [...split.general, ...Object.values(split.byField)];
+}
+
 function describeAction(a: Action): string {
   const who = a.displayName ?? a.accountId;
   switch (a.kind) {
@@ -204,13 +211,8 @@ export function Remediation() {
     const ids = chosen.map((a) => a.id);
     const r = await run({ input: { actionIds: ids, confirm: true } });
     setConfirming(false);
-    if (r.error) {
-      setErrors([problemFrom(r.error)!.detail]);
-      return;
-    }
     const payload = r.data?.executeRemediation;
-    const split = splitUserErrors(payload?.userErrors);
-    const errs = [...split.general, ...Object.values(split.byField)];
+    const errs = messagesOf(r.error, payload?.userErrors);
     setErrors(errs);
     if (errs.length === 0 && payload) {
       setActions((m) => mergeActions(m, payload.actions));
@@ -227,8 +229,7 @@ export function Remediation() {
     const ids = batch.filter((id) => actions.get(id)?.state === "PENDING");
     const r = await cancel({ input: { actionIds: ids } });
     const payload = r.data?.cancelRemediation;
-    const split = splitUserErrors(payload?.userErrors);
-    answer(r.error ? [problemFrom(r.error)!.detail] : [...split.general, ...Object.values(split.byField)], () => {
+    answer(messagesOf(r.error, payload?.userErrors), () => {
       if (payload) setActions((m) => mergeActions(m, payload.actions));
       announce(`${plural(ids.length, "action")} cancelled`);
     });
@@ -238,8 +239,7 @@ export function Remediation() {
     const r = await restore({ input: { actionId: restoreTarget.id, confirm: true } });
     setRestoreTarget(null);
     const payload = r.data?.restoreAccess;
-    const split = splitUserErrors(payload?.userErrors);
-    answer(r.error ? [problemFrom(r.error)!.detail] : [...split.general, ...Object.values(split.byField)], () => {
+    answer(messagesOf(r.error, payload?.userErrors), () => {
       if (payload?.action) {
         setActions((m) => mergeActions(m, [payload.action!]));
         setBatch([payload.action.id]);
