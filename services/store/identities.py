@@ -10,14 +10,13 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError
 
 from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
 from services.models import RevisionState
+from services.store.common import insert_missing
 from services.store.revisions import Reservation, RevisionRepository
 
 REVISION = "identities"
-_DUPLICATE_KEY = 11000
 
 
 class IdentityRepository:
@@ -104,20 +103,9 @@ class IdentityRepository:
             else:
                 inserts.append({"_id": key, **doc})
         for start in range(0, len(inserts), 1000):
-            await _insert_new(self._col, inserts[start : start + 1000])
+            await insert_missing(self._col, inserts[start : start + 1000])
         for start in range(0, len(updates), 1000):
             await self._col.bulk_write(updates[start : start + 1000], ordered=False)
-
-
-async def _insert_new(col: Any, docs: list[dict[str, Any]]) -> None:
-    if not docs:
-        return
-    try:
-        await col.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != _DUPLICATE_KEY for e in errors):
-            raise
 
 
 def _key(organization_id: str, account_id: str) -> str:

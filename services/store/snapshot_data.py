@@ -11,9 +11,9 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError
 
 from services.models import AccountStatus, ClaimStatus, DirectoryStatus
+from services.store.common import insert_missing
 from services.store.snapshot_layers import SnapshotLayers
 from services.store.snapshot_orders import SnapshotOrders, account_keys, page_keys
 from services.sync.models import (
@@ -29,8 +29,6 @@ from services.sync.models import (
     SnapshotScope,
     TallyCounts,
 )
-
-_DUPLICATE_KEY = 11000
 
 
 class SnapshotDataRepository:
@@ -86,7 +84,7 @@ class SnapshotDataRepository:
             }
             for g in groups
         ]
-        await _insert(self._groups, docs)
+        await insert_missing(self._groups, docs)
 
     async def insert_memberships(
         self, scope: SnapshotScope, group: SnapshotGroup, account_ids: Sequence[str]
@@ -102,13 +100,13 @@ class SnapshotDataRepository:
             }
             for account_id in account_ids
         ]
-        await _insert(self._memberships, docs)
+        await insert_missing(self._memberships, docs)
 
     async def insert_directory(
         self, scope: SnapshotScope, entries: Sequence[DirectoryEntry]
     ) -> None:
         """Record a page of the organization directory (Admin API)."""
-        await _insert(self._directory, [directory_doc(scope, e) for e in entries])
+        await insert_missing(self._directory, [directory_doc(scope, e) for e in entries])
 
     async def accounts_with_site_access(self, scope: SnapshotScope) -> AsyncGenerator[str, None]:
         """The ids of the directory's accounts holding Confluence access on the site, in
@@ -161,7 +159,7 @@ class SnapshotDataRepository:
         self, scope: SnapshotScope, accounts: Sequence[SnapshotAccount]
     ) -> None:
         """Record complete accounts."""
-        await _insert(self._accounts, [_account_doc(scope, a) for a in accounts])
+        await insert_missing(self._accounts, [_account_doc(scope, a) for a in accounts])
 
     async def record_facts(
         self,
@@ -412,18 +410,6 @@ def _page_doc(p: SnapshotPage) -> dict[str, Any]:
         "web_url": p.web_url,
         "body_storage": p.body_storage,
     }
-
-
-async def _insert(col: Any, docs: list[dict[str, Any]]) -> None:
-    """Unordered insert that ignores documents already present (re-fetched pages)."""
-    if not docs:
-        return
-    try:
-        await col.insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != _DUPLICATE_KEY for e in errors):
-            raise
 
 
 __all__ = ["DirectoryEntry", "SnapshotDataRepository", "SnapshotScope"]
