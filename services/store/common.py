@@ -1,12 +1,14 @@
-"""Helpers shared by the repositories: ids (``services.ids``), time, duplicate-key detection."""
+"""Helpers shared by the repositories: ids (``services.ids``), time, duplicate-key detection,
+keyset pages, and the lease documents of one holder at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.clock import utcnow_ms as utcnow
@@ -19,6 +21,8 @@ __all__ = [
     "keyset_page",
     "new_id",
     "newest_first",
+    "renew_lease",
+    "take_lease",
     "unique",
     "utcnow",
 ]
@@ -103,3 +107,51 @@ async def insert_missing(collection: Any, docs: list[dict[str, Any]]) -> None:
         errors = exc.details.get("writeErrors", [])
         if any(e.get("code") != _DUPLICATE_KEY for e in errors):
             raise
+
+
+async def take_lease(
+    collection: Any,
+    key: str,
+    *,
+    owner: str,
+    ttl: timedelta,
+    now: datetime,
+    also: Mapping[str, Any],
+) -> Mapping[str, Any] | None:
+    """Take the lease document ``key`` (``owner``, ``token``, ``expires_at``) if it is free or
+    expired: ``owner`` holds it until ``now + ttl``, the token goes up by one, ``also`` is set
+    with them (the first taker creates the document). The document, or None while another
+    owner holds it (the upsert then collides on ``_id``)."""
+    free = {"$or": [{"expires_at": {"$lte": now}}, {"owner": None}]}
+    update = {
+        "$set": {"owner": owner, "expires_at": now + ttl, **also},
+        "$inc": {"token": 1},
+    }
+    try:
+        doc: Mapping[str, Any] | None = await collection.find_one_and_update(
+            {"_id": key, **free},
+            update,
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+    except DuplicateKeyError:
+        return None
+    return doc
+
+
+async def renew_lease(
+    collection: Any,
+    key: str,
+    *,
+    token: int,
+    ttl: timedelta,
+    now: datetime,
+    also: Mapping[str, Any] | None = None,
+) -> bool:
+    """Extend the lease ``key`` taken with ``token`` to ``now + ttl`` (setting ``also`` with it);
+    False when ``token`` no longer holds it."""
+    result = await collection.update_one(
+        {"_id": key, "token": token, "owner": {"$ne": None}},
+        {"$set": {"expires_at": now + ttl, **(also or {})}},
+    )
+    return bool(result.matched_count)

@@ -17,10 +17,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
-
 from services.integrations.models import IntegrationStatus
-from services.store.common import DuplicateKeyError
+from services.store.common import renew_lease, take_lease
 from services.store.sync_runs import watch_doc
 from services.sync.models import Lease, WatchMark
 
@@ -42,31 +40,23 @@ class LeaseRepository:
         self, *, integration_id: str, owner: str, ttl: timedelta, now: datetime
     ) -> Lease | None:
         """Take the lease if it is free or expired (token + 1); None while someone holds it."""
-        free = {"$or": [{"expires_at": {"$lte": now}}, {"owner": None}]}
-        update = {
-            "$set": {"owner": owner, "expires_at": now + ttl, "heartbeat_at": now, "run_id": None},
-            "$inc": {"token": 1},
-        }
-        try:
-            doc = await self._col.find_one_and_update(
-                {"_id": integration_id, **free},
-                update,
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return None
+        doc = await take_lease(
+            self._col,
+            integration_id,
+            owner=owner,
+            ttl=ttl,
+            now=now,
+            also={"heartbeat_at": now, "run_id": None},
+        )
         return _to_lease(doc) if doc else None
 
     async def renew(
         self, *, integration_id: str, token: int, ttl: timedelta, now: datetime
     ) -> bool:
         """Heartbeat: extend the lease; False when ``token`` no longer holds it."""
-        result = await self._col.update_one(
-            {"_id": integration_id, "token": token, "owner": {"$ne": None}},
-            {"$set": {"expires_at": now + ttl, "heartbeat_at": now}},
+        return await renew_lease(
+            self._col, integration_id, token=token, ttl=ttl, now=now, also={"heartbeat_at": now}
         )
-        return bool(result.matched_count)
 
     async def set_run(self, *, integration_id: str, token: int, run_id: str) -> bool:
         """Record which run the holder of ``token`` is running."""

@@ -21,9 +21,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
-
-from services.store.common import DuplicateKeyError
+from services.store.common import renew_lease, take_lease
 from services.store.sync_runs import to_watch, watch_doc
 from services.sync.models import WatchMark
 from services.watch.models import ActionKind, Comparison, WatchReason, WatchState
@@ -51,20 +49,14 @@ class WatchRepository:
     ) -> int | None:
         """Take the integration's watch lease if it is free or expired; its token, or None
         while another process holds it."""
-        free = {"$or": [{"expires_at": {"$lte": now}}, {"owner": None}]}
-        update = {
-            "$set": {"owner": owner, "expires_at": now + ttl, "organization_id": organization_id},
-            "$inc": {"token": 1},
-        }
-        try:
-            doc = await self._col.find_one_and_update(
-                {"_id": integration_id, **free},
-                update,
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        except DuplicateKeyError:
-            return None
+        doc = await take_lease(
+            self._col,
+            integration_id,
+            owner=owner,
+            ttl=ttl,
+            now=now,
+            also={"organization_id": organization_id},
+        )
         if doc is None:
             return None
         token = int(doc["token"])
@@ -77,11 +69,7 @@ class WatchRepository:
         self, *, integration_id: str, token: int, ttl: timedelta, now: datetime
     ) -> bool:
         """Extend the lease; False when ``token`` no longer holds it."""
-        result = await self._col.update_one(
-            {"_id": integration_id, "token": token, "owner": {"$ne": None}},
-            {"$set": {"expires_at": now + ttl}},
-        )
-        return bool(result.matched_count)
+        return await renew_lease(self._col, integration_id, token=token, ttl=ttl, now=now)
 
     async def release(self, *, integration_id: str, token: int) -> None:
         """Give the lease back (no-op if it was taken over meanwhile)."""
