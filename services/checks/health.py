@@ -53,13 +53,18 @@ def concluded(
 ) -> Outcome:
     """PASSING / FAILING over ``items`` — or ERROR (items kept) when ``error`` is set."""
     return concluded_sorted(
-        tuple(sorted(items, key=lambda i: i.resource_id)),
+        by_resource(items),
         error=error,
         passing=passing,
         population=population,
         snapshot_id=snapshot_id,
         data_as_of=data_as_of,
     )
+
+
+def by_resource(items: Iterable[CheckItem]) -> tuple[CheckItem, ...]:
+    """``items`` sorted by resource id, the order of an outcome's items."""
+    return tuple(sorted(items, key=lambda i: i.resource_id))
 
 
 def concluded_sorted(

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from services.checks.access.data import GROUPS_ONLY_NOTE, AccessData
 from services.checks.base import Outcome
-from services.checks.health import concluded, concluded_sorted, snapshot_problem
+from services.checks.health import by_resource, concluded_sorted, snapshot_problem
 from services.checks.models import CheckItem, CheckStatus
 from services.integrations.models import IntegrationStatus
 from services.sync.models import Grant, GrantKind, GrantSource, SnapshotAccount
@@ -55,15 +55,7 @@ def conclude(
 ) -> Outcome:
     """PASSING / FAILING over ``items`` — or ERROR (items kept) when the data is unhealthy;
     with the note ``GROUPS_ONLY_NOTE`` when access was measured through groups only."""
-    outcome = concluded(
-        items,
-        error=data_error(data),
-        passing=passing,
-        population=data.population,
-        snapshot_id=data.snapshot_id,
-        data_as_of=data.snapshot_at,
-    )
-    return replace(outcome, note=GROUPS_ONLY_NOTE) if data.groups_only else outcome
+    return conclude_sorted(data, by_resource(items), passing=passing)
 
 
 def conclude_sorted(
