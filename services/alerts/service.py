@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from services.alerts.changes import test_alert
 from services.alerts.channels import (
     ChannelSecrets,
+    EnvelopeRepo,
     channel_name,
     channel_url,
     new_signing_secret,
@@ -33,7 +34,7 @@ from services.paging import Slice, decode_cursor, make_slice, page_size
 MAX_CHANNELS = 20
 
 
-class ChannelsRepo(Protocol):
+class ChannelsRepo(EnvelopeRepo, Protocol):
     """The ``AlertChannelRepository`` methods ``AlertService`` calls (and ``ChannelSecrets``)."""
 
     async def create(self, channel: Channel, *, envelope: Mapping[str, Any] | None) -> Channel: ...
@@ -50,12 +51,6 @@ class ChannelsRepo(Protocol):
         recipients: Sequence[str] | None = None,
     ) -> Channel | None: ...
     async def delete(self, *, organization_id: str, channel_id: str) -> bool: ...
-    async def envelope(
-        self, *, organization_id: str, channel_id: str
-    ) -> Mapping[str, Any] | None: ...
-    async def set_envelope(
-        self, *, organization_id: str, channel_id: str, envelope: Mapping[str, Any]
-    ) -> bool: ...
 
 
 class DeliveriesRepo(Protocol):
