@@ -30,7 +30,7 @@ from typing import IO, Any, Protocol
 
 from services.audit.report import CheckTimeline, ReportData, render_report
 from services.audit.writer import CsvFile, JsonArray, PackageZip
-from services.check_exceptions.models import CheckException
+from services.check_exceptions.service import ExceptionListRepo
 from services.checks.controls import CHECK_CONTROLS, ISO27001, SOC2
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, Forbidden, ValidationFailed
@@ -68,18 +68,6 @@ class EvidenceReads(Protocol):
 
 class OrganizationReads(Protocol):
     async def get(self, *, organization_id: str) -> Organization | None: ...
-
-
-class ExceptionReads(Protocol):
-    async def list(
-        self,
-        *,
-        organization_id: str,
-        check_id: str | None,
-        active_at: datetime | None,
-        limit: int,
-        before: str | None,
-    ) -> list[CheckException]: ...
 
 
 class ReviewReads(Protocol):
@@ -120,7 +108,7 @@ class AuditSources:
     evidence: EvidenceReads
     chunks: ChunkStore
     organizations: OrganizationReads
-    exceptions: ExceptionReads
+    exceptions: ExceptionListRepo
     reviews: ReviewReads
     systems: SystemReads
     remediations: RemediationReads

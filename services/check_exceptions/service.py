@@ -40,7 +40,22 @@ class ActiveExceptionsRepo(Protocol):
     ) -> list[CheckException]: ...
 
 
-class ExceptionsRepo(ActiveExceptionsRepo, Protocol):
+class ExceptionListRepo(Protocol):
+    """The ``CheckExceptionRepository`` method that pages exceptions (``ExceptionService``
+    and the auditor's package)."""
+
+    async def list(
+        self,
+        *,
+        organization_id: str,
+        check_id: str | None,
+        active_at: datetime | None,
+        limit: int,
+        before: str | None,
+    ) -> list[CheckException]: ...
+
+
+class ExceptionsRepo(ActiveExceptionsRepo, ExceptionListRepo, Protocol):
     """The ``CheckExceptionRepository`` methods ``ExceptionService`` calls."""
 
     async def create(
@@ -61,15 +76,6 @@ class ExceptionsRepo(ActiveExceptionsRepo, Protocol):
     async def count(
         self, *, organization_id: str, check_id: str | None, active_at: datetime | None
     ) -> int: ...
-    async def list(
-        self,
-        *,
-        organization_id: str,
-        check_id: str | None,
-        active_at: datetime | None,
-        limit: int,
-        before: str | None,
-    ) -> list[CheckException]: ...
 
 
 class ActiveExceptions:
