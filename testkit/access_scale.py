@@ -20,7 +20,7 @@ from services.identity.models import Classification, Identity, IdentityMethod
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
 from services.models import AccountStatus, AccountType
 from services.people.models import Person, PersonRecord, PersonStatus, person_id
-from services.reviews.models import AccessRule, CriticalSystem, SystemKind
+from services.reviews.models import AccessRule, CriticalSystem, SystemKind, SystemSettings
 from services.store import Store
 from services.sync.models import Grant, GrantSource, SnapshotAccount, SnapshotScope
 from testkit.sync import connected_integration
@@ -206,9 +206,11 @@ async def seed(
         organization_id=organization_id,
         system=SystemKind.CONFLUENCE,
         integration_id=integration.id,
-        review_frequency_days=90,
-        access_rule=AccessRule.ALL_STAFF,
-        allowed_roles=(),
-        admin_roles=("Engineering Manager",),
+        settings=SystemSettings(
+            review_frequency_days=90,
+            access_rule=AccessRule.ALL_STAFF,
+            allowed_roles=(),
+            admin_roles=("Engineering Manager",),
+        ),
     )
     return Seeded(updated, n, people, seconds)

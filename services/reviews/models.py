@@ -24,6 +24,16 @@ class AccessRule(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SystemSettings:
+    """A critical system's review frequency and access rule, as given."""
+
+    review_frequency_days: int = 365
+    access_rule: AccessRule = AccessRule.ALL_STAFF
+    allowed_roles: tuple[str, ...] = ()
+    admin_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CriticalSystem:
     """A system under access monitoring and its access rule."""
 

@@ -11,21 +11,17 @@ from services.callbacks import OnChange, ignore_change
 from services.errors import AlreadyExists, Conflict, NotFound, ValidationFailed
 from services.integrations.models import Integration, IntegrationStatus, Purpose
 from services.models import Principal, Role
-from services.reviews.models import AccessRule, CriticalSystem, SystemKind, role_key
+from services.reviews.models import (
+    AccessRule,
+    CriticalSystem,
+    SystemKind,
+    SystemSettings,
+    role_key,
+)
 
 MAX_ROLES = 200
 MAX_ROLE = 100
 MAX_FREQUENCY_DAYS = 3650
-
-
-@dataclass(frozen=True, slots=True)
-class SystemSettings:
-    """A critical system's review frequency and access rule, as given."""
-
-    review_frequency_days: int = 365
-    access_rule: AccessRule = AccessRule.ALL_STAFF
-    allowed_roles: tuple[str, ...] = ()
-    admin_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +57,7 @@ class CriticalSystemsRepo(Protocol):
         organization_id: str,
         system: SystemKind,
         integration_id: str | None,
-        review_frequency_days: int,
-        access_rule: AccessRule,
-        allowed_roles: Sequence[str],
-        admin_roles: Sequence[str],
+        settings: SystemSettings,
     ) -> CriticalSystem: ...
     async def get(self, *, organization_id: str, system_id: str) -> CriticalSystem | None: ...
     async def list_by_organization(self, *, organization_id: str) -> list[CriticalSystem]: ...
@@ -73,10 +66,7 @@ class CriticalSystemsRepo(Protocol):
         *,
         organization_id: str,
         system_id: str,
-        review_frequency_days: int,
-        access_rule: AccessRule,
-        allowed_roles: Sequence[str],
-        admin_roles: Sequence[str],
+        settings: SystemSettings,
     ) -> CriticalSystem | None: ...
 
 
@@ -123,10 +113,7 @@ class CriticalSystemService:
                 organization_id=org,
                 system=system,
                 integration_id=integration.id,
-                review_frequency_days=settings.review_frequency_days,
-                access_rule=settings.access_rule,
-                allowed_roles=settings.allowed_roles,
-                admin_roles=settings.admin_roles,
+                settings=settings,
             )
         except AlreadyExists:
             raise Conflict(
@@ -151,10 +138,7 @@ class CriticalSystemService:
         updated = await self._critical_systems.update(
             organization_id=principal.organization_id,
             system_id=system_id,
-            review_frequency_days=settings.review_frequency_days,
-            access_rule=settings.access_rule,
-            allowed_roles=settings.allowed_roles,
-            admin_roles=settings.admin_roles,
+            settings=settings,
         )
         if updated is None:
             raise NotFound(
@@ -210,3 +194,16 @@ def _roles(roles: Sequence[str], field: str) -> tuple[str, ...]:
             )
         unique.setdefault(role_key(text), text)
     return tuple(unique.values())
+
+
+__all__ = [
+    "MAX_FREQUENCY_DAYS",
+    "MAX_ROLE",
+    "MAX_ROLES",
+    "CriticalSystemService",
+    "CriticalSystemsRepo",
+    "IntegrationsRepo",
+    "SystemChanges",
+    "SystemSettings",
+    "checked",
+]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from pymongo import ReturnDocument
 
-from services.reviews.models import AccessRule, CriticalSystem, SystemKind
+from services.reviews.models import AccessRule, CriticalSystem, SystemKind, SystemSettings
 from services.store.common import new_id, unique, utcnow
 
 
@@ -27,10 +27,7 @@ class CriticalSystemRepository:
         organization_id: str,
         system: SystemKind,
         integration_id: str | None,
-        review_frequency_days: int,
-        access_rule: AccessRule,
-        allowed_roles: Sequence[str],
-        admin_roles: Sequence[str],
+        settings: SystemSettings,
     ) -> CriticalSystem:
         """Insert a system; ``AlreadyExists`` if the organization already has it."""
         now = utcnow()
@@ -39,10 +36,7 @@ class CriticalSystemRepository:
             "organization_id": organization_id,
             "system": system.value,
             "integration_id": integration_id,
-            "review_frequency_days": review_frequency_days,
-            "access_rule": access_rule.value,
-            "allowed_roles": list(allowed_roles),
-            "admin_roles": list(admin_roles),
+            **_settings_doc(settings),
             "added_at": now,
             "updated_at": now,
         }
@@ -72,26 +66,24 @@ class CriticalSystemRepository:
         *,
         organization_id: str,
         system_id: str,
-        review_frequency_days: int,
-        access_rule: AccessRule,
-        allowed_roles: Sequence[str],
-        admin_roles: Sequence[str],
+        settings: SystemSettings,
     ) -> CriticalSystem | None:
         """Replace the rule and frequency; None if the system is not the organization's."""
         doc = await self._col.find_one_and_update(
             {"_id": system_id, "organization_id": organization_id},
-            {
-                "$set": {
-                    "review_frequency_days": review_frequency_days,
-                    "access_rule": access_rule.value,
-                    "allowed_roles": list(allowed_roles),
-                    "admin_roles": list(admin_roles),
-                    "updated_at": utcnow(),
-                }
-            },
+            {"$set": {**_settings_doc(settings), "updated_at": utcnow()}},
             return_document=ReturnDocument.AFTER,
         )
         return to_system(doc) if doc else None
+
+
+def _settings_doc(settings: SystemSettings) -> dict[str, Any]:
+    return {
+        "review_frequency_days": settings.review_frequency_days,
+        "access_rule": settings.access_rule.value,
+        "allowed_roles": list(settings.allowed_roles),
+        "admin_roles": list(settings.admin_roles),
+    }
 
 
 def to_system(doc: Mapping[str, Any]) -> CriticalSystem:
