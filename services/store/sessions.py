@@ -30,34 +30,23 @@ class SessionRepository:
         await self._col.create_index([("user_id", 1), ("organization_id", 1)])
         await self._col.create_index("purge_at", expireAfterSeconds=86400)
 
-    async def create_attempt(
-        self,
-        *,
-        token_hash: str,
-        provider: str,
-        state: str,
-        nonce: str,
-        code_verifier: str,
-        now: datetime,
-        expires_at: datetime,
-    ) -> SignInAttempt:
+    async def create_attempt(self, attempt: SignInAttempt, *, token_hash: str) -> None:
         """Store a sign-in under way (its secrets are single-use and expire with it)."""
         doc = {
-            "_id": new_id("sia"),
+            "_id": attempt.id,
             "kind": _ATTEMPT,
             "token_hash": token_hash,
-            "provider": provider,
-            "state": state,
-            "nonce": nonce,
-            "code_verifier": code_verifier,
-            "created_at": now,
-            "expires_at": expires_at,
-            "purge_at": expires_at,
+            "provider": attempt.provider,
+            "state": attempt.state,
+            "nonce": attempt.nonce,
+            "code_verifier": attempt.code_verifier,
+            "created_at": attempt.created_at,
+            "expires_at": attempt.expires_at,
+            "purge_at": attempt.expires_at,
             "ended_at": None,
         }
         with unique("this session token exists"):
             await self._col.insert_one(doc)
-        return _to_attempt(doc)
 
     async def consume_attempt(self, *, token_hash: str, now: datetime) -> SignInAttempt | None:
         """End a live sign-in attempt and return it; None if unknown, used or expired."""

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from services.clock import Clock, utcnow_ms
 from services.events import EventBus
+from services.ids import new_id
 from services.models import Person, Principal
 from services.users.models import Membership, Session, SignInAttempt, User
 from services.users.service import sessions_topic
@@ -42,17 +43,7 @@ def new_token() -> str:
 class SessionsRepo(Protocol):
     """The ``SessionRepository`` methods ``SessionService`` calls."""
 
-    async def create_attempt(
-        self,
-        *,
-        token_hash: str,
-        provider: str,
-        state: str,
-        nonce: str,
-        code_verifier: str,
-        now: datetime,
-        expires_at: datetime,
-    ) -> SignInAttempt: ...
+    async def create_attempt(self, attempt: SignInAttempt, *, token_hash: str) -> None: ...
     async def consume_attempt(self, *, token_hash: str, now: datetime) -> SignInAttempt | None: ...
     async def create(
         self,
@@ -127,15 +118,16 @@ class SessionService:
         """A pre-sign-in session holding what the callback must match, and its token."""
         token = new_token()
         now = self._clock()
-        attempt = await self._sessions.create_attempt(
-            token_hash=hash_token(token),
+        attempt = SignInAttempt(
+            id=new_id("sia"),
             provider=provider,
             state=state,
             nonce=nonce,
             code_verifier=code_verifier,
-            now=now,
+            created_at=now,
             expires_at=now + ATTEMPT_TTL,
         )
+        await self._sessions.create_attempt(attempt, token_hash=hash_token(token))
         return attempt, token
 
     async def consume_attempt(self, token: str | None) -> SignInAttempt | None:
