@@ -106,26 +106,14 @@ class AtlassianOAuth:
 
     async def accessible_resources(self, access_token: str) -> list[Site]:
         """The sites the token can reach (possibly several)."""
-        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-        response = await self._send("GET", self._resources_url, headers=headers)
-        if response.status_code == 401:
-            raise InvalidToken("access token refused by accessible-resources", status=401)
-        if response.status_code >= 400:
-            raise error_for_response(response.status_code, response.content, (access_token,))
-        data = _json(response)
+        data = await self._get_json(self._resources_url, access_token, "accessible-resources")
         if not isinstance(data, list):
             raise OAuthError("accessible-resources: expected a JSON list")
         return [_site(item) for item in data if isinstance(item, dict) and item.get("id")]
 
     async def me(self, access_token: str) -> AtlassianProfile:
         """The profile of the person the token acts for (scope ``read:me``)."""
-        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-        response = await self._send("GET", self._me_url, headers=headers)
-        if response.status_code == 401:
-            raise InvalidToken("access token refused by /me", status=401)
-        if response.status_code >= 400:
-            raise error_for_response(response.status_code, response.content, (access_token,))
-        data = _json(response)
+        data = await self._get_json(self._me_url, access_token, "/me")
         if not isinstance(data, dict) or not isinstance(data.get("account_id"), str):
             raise OAuthError("/me: expected an object with account_id")
         email, name = data.get("email"), data.get("name")
@@ -138,6 +126,16 @@ class AtlassianOAuth:
             account_type=_opt_str(data.get("account_type")),
             email_verified=verified if isinstance(verified, bool) else None,
         )
+
+    async def _get_json(self, url: str, access_token: str, what: str) -> Any:
+        """The JSON body of a GET with ``access_token``; ``InvalidToken`` when refused."""
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        response = await self._send("GET", url, headers=headers)
+        if response.status_code == 401:
+            raise InvalidToken(f"access token refused by {what}", status=401)
+        if response.status_code >= 400:
+            raise error_for_response(response.status_code, response.content, (access_token,))
+        return _json(response)
 
     async def _token_request(
         self, app: OAuthApp, body: dict[str, str], secrets: tuple[str, ...] = ()
