@@ -8,6 +8,7 @@ evaluation's ``now``, so the periodic evaluation turns an expired item back into
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 from typing import Protocol
@@ -22,6 +23,12 @@ from services.paging import Slice, decode_cursor, make_slice, page_size
 
 MAX_REASON = 2000
 MAX_RESOURCE_ID = 500
+
+
+def exception_id(at: datetime) -> str:
+    """A new exception's id; ids sort by creation time (newest-first paging needs no second
+    key)."""
+    return f"exc_{int(at.timestamp() * 1000):012x}{secrets.token_hex(6)}"
 
 
 FailingItems = Callable[[str, str], Awaitable[Collection[str]]]
@@ -58,17 +65,7 @@ class ExceptionListRepo(Protocol):
 class ExceptionsRepo(ActiveExceptionsRepo, ExceptionListRepo, Protocol):
     """The ``CheckExceptionRepository`` methods ``ExceptionService`` calls."""
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        check_id: str,
-        resource_id: str,
-        reason: str,
-        expires_at: datetime,
-        by: str,
-        at: datetime,
-    ) -> CheckException: ...
+    async def create(self, exception: CheckException) -> None: ...
     async def get(self, *, organization_id: str, exception_id: str) -> CheckException | None: ...
     async def revoke(
         self, *, organization_id: str, exception_id: str, by: str, at: datetime
@@ -141,15 +138,17 @@ class ExceptionService:
                     code="ALREADY_EXCEPTED",
                 )
         await self._ensure_failing(org, check_id, resource_id)
-        created = await self._repo.create(
+        created = CheckException(
+            id=exception_id(now),
             organization_id=org,
             check_id=check_id,
             resource_id=resource_id,
             reason=reason,
             expires_at=expires_at,
-            by=principal.actor_id,
-            at=now,
+            created_at=now,
+            created_by=principal.actor_id,
         )
+        await self._repo.create(created)
         await self._record(principal, "exception-created", created, now)
         await self._on_exceptions_changed(org)
         return created

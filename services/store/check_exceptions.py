@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -10,11 +9,6 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.check_exceptions.models import CheckException
-
-
-def _id(at: datetime) -> str:
-    """Ids sort by creation time (newest-first paging needs no second key)."""
-    return f"exc_{int(at.timestamp() * 1000):012x}{secrets.token_hex(6)}"
 
 
 class CheckExceptionRepository:
@@ -28,32 +22,22 @@ class CheckExceptionRepository:
         await self._col.create_index([("organization_id", 1), ("revoked_at", 1), ("expires_at", 1)])
         await self._col.create_index([("organization_id", 1), ("check_id", 1), ("_id", -1)])
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        check_id: str,
-        resource_id: str,
-        reason: str,
-        expires_at: datetime,
-        by: str,
-        at: datetime,
-    ) -> CheckException:
+    async def create(self, exception: CheckException) -> None:
         """Record a new exception."""
-        doc = {
-            "_id": _id(at),
-            "organization_id": organization_id,
-            "check_id": check_id,
-            "resource_id": resource_id,
-            "reason": reason,
-            "expires_at": expires_at,
-            "created_at": at,
-            "created_by": by,
-            "revoked_at": None,
-            "revoked_by": None,
-        }
-        await self._col.insert_one(doc)
-        return _to_exception(doc)
+        await self._col.insert_one(
+            {
+                "_id": exception.id,
+                "organization_id": exception.organization_id,
+                "check_id": exception.check_id,
+                "resource_id": exception.resource_id,
+                "reason": exception.reason,
+                "expires_at": exception.expires_at,
+                "created_at": exception.created_at,
+                "created_by": exception.created_by,
+                "revoked_at": exception.revoked_at,
+                "revoked_by": exception.revoked_by,
+            }
+        )
 
     async def get(self, *, organization_id: str, exception_id: str) -> CheckException | None:
         """One exception of the organization."""
