@@ -40,6 +40,14 @@ def require_role(principal: Principal, required: Role) -> None:
         raise Forbidden(f"this operation needs the {required.value} role")
 
 
+def require_confirmed_admin(principal: Principal, confirm: bool, message: str) -> None:
+    """What a write to Atlassian needs: the ADMIN role (else ``Forbidden``) and ``confirm:
+    true`` (else ``ValidationFailed`` CONFIRMATION_REQUIRED with ``message``)."""
+    require_role(principal, Role.ADMIN)
+    if not confirm:
+        raise ValidationFailed(message, field=["confirm"], code="CONFIRMATION_REQUIRED")
+
+
 class KnownOrganizations(Protocol):
     """The ``OrganizationRepository`` method ``ApiKeyService`` calls (a key's organization
     must exist)."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from services.api_keys import require_role
-from services.errors import Conflict, NotFound, ValidationFailed
+from services.api_keys import require_confirmed_admin
+from services.errors import Conflict, NotFound
 from services.integrations.models import AuthMethod, Integration, Purpose
 from services.integrations.oauth_flow import OAuthFlow
-from services.models import Principal, Role
+from services.models import Principal
 from services.remediation.models import WRITE_SCOPE, WRITE_SCOPES
 
 
@@ -53,13 +53,9 @@ class RemediationConsent:
 
     async def enable(self, principal: Principal, confirm: bool) -> ConsentOutcome:
         """ADMIN, ``confirm: true``; OAuth: the consent URL; API token: nothing to grant."""
-        require_role(principal, Role.ADMIN)
-        if not confirm:
-            raise ValidationFailed(
-                "confirm that Vigil may ask for write access to Confluence groups",
-                field=["confirm"],
-                code="CONFIRMATION_REQUIRED",
-            )
+        require_confirmed_admin(
+            principal, confirm, "confirm that Vigil may ask for write access to Confluence groups"
+        )
         integration = await self._integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=Purpose.ACCESS_REVIEW
         )

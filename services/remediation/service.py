@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from services.api_keys import require_role
+from services.api_keys import require_confirmed_admin, require_role
 from services.clock import Clock, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 REMEDIATIONS_CHANNEL = "remediations"
 MAX_ACTIONS = 500
+NOT_CONFIRMED = "nothing was called: set confirm: true to let Vigil change Atlassian"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,13 +116,7 @@ class RemediationService:
         self, principal: Principal, action_ids: Sequence[str], confirm: bool
     ) -> list[RemediationAction]:
         """Approve actions of the current plan and start carrying them out (ADMIN, confirm)."""
-        require_role(principal, Role.ADMIN)
-        if not confirm:
-            raise ValidationFailed(
-                "nothing was called: set confirm: true to let Vigil change Atlassian",
-                field=["confirm"],
-                code="CONFIRMATION_REQUIRED",
-            )
+        require_confirmed_admin(principal, confirm, NOT_CONFIRMED)
         ids = _ids(action_ids)
         planned = {a.id: a for a in await self._planner.plan(principal.organization_id)}
         stored = await self._remediations.get_many(
@@ -193,13 +188,7 @@ class RemediationService:
         """Undo a VERIFIED suspension or deactivation made by Vigil (ADMIN, confirm): restore
         the account's access in the directories it was suspended in, or reactivate it. The
         account keeps what it had: suspension and deactivation remove no group or role."""
-        require_role(principal, Role.ADMIN)
-        if not confirm:
-            raise ValidationFailed(
-                "nothing was called: set confirm: true to let Vigil change Atlassian",
-                field=["confirm"],
-                code="CONFIRMATION_REQUIRED",
-            )
+        require_confirmed_admin(principal, confirm, NOT_CONFIRMED)
         org = principal.organization_id
         found = await self._remediations.get_many(organization_id=org, action_ids=[action_id])
         original = found.get(action_id)
