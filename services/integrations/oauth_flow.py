@@ -111,15 +111,7 @@ class OAuthFlow:
                 "use an API token or client credentials instead"
             )
         integration = await self._pending_integration(principal, purpose)
-        state = secrets.token_urlsafe(32)
-        await self._oauth_states.create(
-            state_hash=hash_state(state),
-            organization_id=principal.organization_id,
-            integration_id=integration.id,
-            expires_at=utcnow_ms() + STATE_TTL,
-        )
-        url = self._svc.clients.oauth().authorization_url(self._redirect_uri, SCOPES, state)
-        return integration, url
+        return integration, await self._consent_url(integration, SCOPES)
 
     async def complete(
         self, *, state: str | None, code: str | None, error: str | None
@@ -177,17 +169,8 @@ class OAuthFlow:
                 "only a CONNECTED OAuth (3LO) integration can be granted more scopes",
                 field=["integrationId"],
             )
-        state = secrets.token_urlsafe(32)
-        await self._oauth_states.create(
-            state_hash=hash_state(state),
-            organization_id=principal.organization_id,
-            integration_id=integration.id,
-            expires_at=utcnow_ms() + STATE_TTL,
-            upgrade=True,
-        )
         scopes = tuple(dict.fromkeys((*SCOPES, *extra_scopes)))
-        url = self._svc.clients.oauth().authorization_url(self._redirect_uri, scopes, state)
-        return integration, url
+        return integration, await self._consent_url(integration, scopes, upgrade=True)
 
     async def _upgrade(
         self, integration: Integration, code: str | None, error: str | None
@@ -231,6 +214,21 @@ class OAuthFlow:
         if site is None:
             raise ValidationFailed("cloudId is not one of the authorized sites", field=["cloudId"])
         return await self._connect_site(integration, site)
+
+    async def _consent_url(
+        self, integration: Integration, scopes: Sequence[str], *, upgrade: bool = False
+    ) -> str:
+        """Atlassian's consent screen for ``integration`` with ``scopes``, behind a new
+        single-use state (an ``upgrade`` one grants more scopes to a connected integration)."""
+        state = secrets.token_urlsafe(32)
+        await self._oauth_states.create(
+            state_hash=hash_state(state),
+            organization_id=integration.organization_id,
+            integration_id=integration.id,
+            expires_at=utcnow_ms() + STATE_TTL,
+            upgrade=upgrade,
+        )
+        return self._svc.clients.oauth().authorization_url(self._redirect_uri, scopes, state)
 
     async def _pending_integration(self, principal: Principal, purpose: Purpose) -> Integration:
         existing = await self._integrations.get_live_for_purpose(
