@@ -22,6 +22,7 @@ from services.clock import Clock, utcnow
 from services.integrations.models import Integration
 from services.sync.models import Lease, SyncRun, SyncRunStatus, SyncTrigger
 from services.sync.queue import RunQueue
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +147,7 @@ class Scheduler:
 
     async def stop(self) -> None:
         """Cancel the runs this process started and wait for them to record their end."""
-        tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._running.values())
 
     async def _execute(self, integration_id: str) -> None:
         async with self._slots:

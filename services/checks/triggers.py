@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 
 from services.checks.engine import CheckEngine
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,7 @@ class Reevaluator:
 
     async def stop(self) -> None:
         """Cancel pending evaluations."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks.values())
 
     async def run_periodic(
         self, organizations: Organizations, interval: float, sleep: Sleep = asyncio.sleep

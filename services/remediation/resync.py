@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from services.integrations.models import Integration
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,4 @@ class Resync:
 
     async def stop(self) -> None:
         """Cancel waiting follow-ups."""
-        for task in list(self.follow_ups):
-            task.cancel()
-        await asyncio.gather(*self.follow_ups, return_exceptions=True)
+        await cancel_and_wait(self.follow_ups)

@@ -28,6 +28,7 @@ from services.remediation.models import (
     action_id,
 )
 from services.remediation.planner import RemediationPlanner, admin_problem
+from services.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -279,9 +280,7 @@ class RemediationService:
 
     async def stop(self) -> None:
         """Cancel running executions (their leases expire and another process resumes)."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         for stopped in self._on_stopped:
             await stopped()
 

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from services.clock import Clock, utcnow
 from services.integrations.models import Integration, IntegrationStatus, Purpose
+from services.tasks import cancel_and_wait
 from services.watch.models import ChangeWatch, IgnoredReason, WatchReason, WatchState
 from services.watch.watcher import StopWatching, WatchDeps, Watcher, WatchOptions
 
@@ -126,11 +127,7 @@ class Watchers:
 
     async def stop(self) -> None:
         """Stop every watcher of this process (their leases are released)."""
-        tasks = list(self._running.values())
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._running.values())
 
     async def _watch(self, watcher: Watcher) -> None:
         integration = watcher.integration
