@@ -35,6 +35,7 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
+from services.store.common import newest_first
 from services.store.snapshot_layers import SnapshotLayers, split
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -274,16 +275,10 @@ class RemediationRepository:
         self, *, organization_id: str, limit: int, before: tuple[datetime, str] | None
     ) -> tuple[list[RemediationAction], int]:
         """Up to ``limit`` actions, newest approval first, strictly before ``before``."""
-        query: dict[str, Any] = {"organization_id": organization_id}
+        query = {"organization_id": organization_id}
         total = int(await self._col.count_documents(query))
-        if before is not None:
-            at, key = before
-            query["$or"] = [
-                {"approved_at": {"$lt": at}},
-                {"approved_at": at, "_id": {"$lt": key}},
-            ]
-        cursor = self._col.find(query).sort([("approved_at", -1), ("_id", -1)]).limit(limit)
-        return [_to_action(d) async for d in cursor], total
+        docs = await newest_first(self._col, query, "approved_at", before, limit)
+        return [_to_action(d) for d in docs], total
 
     async def memberships(
         self, *, snapshot_id: str, account_ids: Sequence[str]
