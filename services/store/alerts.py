@@ -29,7 +29,7 @@ from services.alerts.models import (
     DeliveryClaim,
     DeliveryState,
 )
-from services.store.common import DuplicateKeyError, newest_first, unique
+from services.store.common import DuplicateKeyError, free_lease, newest_first, unique
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RETENTION = timedelta(days=30)
@@ -245,7 +245,7 @@ class AlertDeliveryRepository:
             {
                 "state": DeliveryState.PENDING.value,
                 "next_attempt_at": {"$lte": now},
-                "$or": [{"lease_expires_at": {"$lte": now}}, {"lease_owner": None}],
+                **free_lease(now, "lease_"),
             },
             {
                 "$set": {"lease_owner": owner, "lease_expires_at": now + ttl},
@@ -292,7 +292,7 @@ class AlertDeliveryRepository:
     async def next_due(self, *, now: datetime) -> datetime | None:
         """When a PENDING delivery can next be claimed: the earliest attempt due among those
         nobody holds, or the earliest expiry of a lease held now."""
-        free = {"$or": [{"lease_expires_at": {"$lte": now}}, {"lease_owner": None}]}
+        free = free_lease(now, "lease_")
         pending = {"state": DeliveryState.PENDING.value}
         times: list[datetime] = []
         cursor = (

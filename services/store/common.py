@@ -17,6 +17,7 @@ from services.ids import new_id
 
 __all__ = [
     "DuplicateKeyError",
+    "free_lease",
     "insert_missing",
     "keyset_page",
     "new_id",
@@ -109,6 +110,12 @@ async def insert_missing(collection: Any, docs: list[dict[str, Any]]) -> None:
             raise
 
 
+def free_lease(now: datetime, prefix: str = "") -> dict[str, Any]:
+    """The query of a lease nobody holds at ``now`` (never taken, given back, or expired), on
+    the fields ``{prefix}owner`` and ``{prefix}expires_at``."""
+    return {"$or": [{f"{prefix}expires_at": {"$lte": now}}, {f"{prefix}owner": None}]}
+
+
 async def take_lease(
     collection: Any,
     key: str,
@@ -122,14 +129,13 @@ async def take_lease(
     expired: ``owner`` holds it until ``now + ttl``, the token goes up by one, ``also`` is set
     with them (the first taker creates the document). The document, or None while another
     owner holds it (the upsert then collides on ``_id``)."""
-    free = {"$or": [{"expires_at": {"$lte": now}}, {"owner": None}]}
     update = {
         "$set": {"owner": owner, "expires_at": now + ttl, **also},
         "$inc": {"token": 1},
     }
     try:
         doc: Mapping[str, Any] | None = await collection.find_one_and_update(
-            {"_id": key, **free},
+            {"_id": key, **free_lease(now)},
             update,
             upsert=True,
             return_document=ReturnDocument.AFTER,

@@ -35,7 +35,7 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
-from services.store.common import newest_first
+from services.store.common import free_lease, newest_first
 from services.store.snapshot_layers import SnapshotLayers, split
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -113,7 +113,7 @@ class RemediationRepository:
     ) -> Claim | None:
         """Take the oldest open action whose lease is free or expired (token + 1)."""
         doc = await self._col.find_one_and_update(
-            {"organization_id": organization_id, "$and": [_OPEN, _free(now)]},
+            {"organization_id": organization_id, "$and": [_OPEN, free_lease(now, "lease_")]},
             {
                 "$set": {"lease_owner": owner, "lease_expires_at": now + ttl},
                 "$inc": {"lease_token": 1},
@@ -216,7 +216,7 @@ class RemediationRepository:
 
     async def open_organizations(self, *, now: datetime) -> list[str]:
         """Organizations with an open action nobody holds (never claimed, or lease expired)."""
-        query = {"$and": [_OPEN, _free(now)]}
+        query = {"$and": [_OPEN, free_lease(now, "lease_")]}
         return sorted(
             {d["organization_id"] async for d in self._col.find(query, {"organization_id": 1})}
         )
@@ -383,11 +383,6 @@ class RemediationRepository:
                 },
                 upsert=True,
             )
-
-
-def _free(now: datetime) -> dict[str, Any]:
-    """Nobody holds the lease (never claimed, released, or expired)."""
-    return {"$or": [{"lease_expires_at": {"$lte": now}}, {"lease_owner": None}]}
 
 
 def _doc(a: RemediationAction) -> dict[str, Any]:
