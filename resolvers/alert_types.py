@@ -12,7 +12,7 @@ from resolvers.actors import actor
 from resolvers.context import Context
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
+from resolvers.relay import USER_ERRORS, Connection, Edge
 from resolvers.types import Actor
 from services.alerts import models
 from services.alerts.models import AlertKind, ChannelKind, ChannelStatus, DeliveryState
@@ -218,27 +218,17 @@ class AlertDelivery:
 
 
 @strawberry.type(description="A delivery and its cursor.")
-class AlertDeliveryEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class AlertDeliveryEdge(Edge[AlertDelivery]):
     node: AlertDelivery = strawberry.field(description="The delivery.")
 
 
 @strawberry.type(description="Deliveries, newest first.")
-class AlertDeliveryConnection:
-    edges: list[AlertDeliveryEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class AlertDeliveryConnection(Connection[AlertDeliveryEdge]):
     @classmethod
     def of(cls, page: Slice[models.Delivery], after: str | None) -> AlertDeliveryConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[
-                AlertDeliveryEdge(cursor=c, node=AlertDelivery.from_domain(d))
-                for c, d in page.items
-            ],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, d: AlertDeliveryEdge(cursor=c, node=AlertDelivery.from_domain(d)), after
         )
 
 

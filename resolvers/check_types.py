@@ -11,7 +11,7 @@ import strawberry
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.exception_types import CheckException
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, After, First, PageInfo
+from resolvers.relay import After, Connection, Edge, First
 from services.check_exceptions.models import CheckException as DomainException
 from services.checks import base, models
 from services.checks.models import CheckStatus
@@ -120,27 +120,24 @@ def _covering(
 
 
 @strawberry.type(description="A failing resource and its cursor.")
-class CheckItemEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class CheckItemEdge(Edge[CheckItem]):
     node: CheckItem = strawberry.field(description="The failing resource.")
 
 
 @strawberry.type(description="Resources failing a check, in the check's order.")
-class CheckItemConnection:
-    edges: list[CheckItemEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class CheckItemConnection(Connection[CheckItemEdge]):
     @classmethod
     def of(
         cls, page: Slice[models.CheckItem], result: models.CheckResult, after: str | None
     ) -> CheckItemConnection:
         """Map a service-layer slice of ``result``'s failing items."""
-        edges = [
-            CheckItemEdge(cursor=c, node=CheckItem.from_domain(i, result, excepted=False))
-            for c, i in page.items
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
+        return cls.of_slice(
+            page,
+            lambda c, i: CheckItemEdge(
+                cursor=c, node=CheckItem.from_domain(i, result, excepted=False)
+            ),
+            after,
+        )
 
 
 async def _excepted_items(
@@ -323,19 +320,15 @@ class Check:
 
 
 @strawberry.type(description="A recorded result and its cursor.")
-class CheckResultEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class CheckResultEdge(Edge[CheckResult]):
     node: CheckResult = strawberry.field(description="The result.")
 
 
 @strawberry.type(description="Recorded results of a check, newest first (one per change).")
-class CheckResultConnection:
-    edges: list[CheckResultEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class CheckResultConnection(Connection[CheckResultEdge]):
     @classmethod
     def of(cls, page: Slice[models.ResultView], after: str | None = None) -> CheckResultConnection:
         """Map a service-layer slice."""
-        edges = [CheckResultEdge(cursor=c, node=CheckResult.from_view(v)) for c, v in page.items]
-        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
+        return cls.of_slice(
+            page, lambda c, v: CheckResultEdge(cursor=c, node=CheckResult.from_view(v)), after
+        )

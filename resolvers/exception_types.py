@@ -11,7 +11,7 @@ from resolvers.actors import actor
 from resolvers.context import Context
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
+from resolvers.relay import USER_ERRORS, Connection, Edge
 from resolvers.types import Actor
 from services.check_exceptions.models import CheckException as DomainException
 from services.check_exceptions.models import ExceptionStatus
@@ -101,27 +101,19 @@ class CheckExceptionPayload:
 
 
 @strawberry.type(description="An exception and its cursor.")
-class CheckExceptionEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class CheckExceptionEdge(Edge[CheckException]):
     node: CheckException = strawberry.field(description="The exception.")
 
 
 @strawberry.type(description="Exceptions, newest first.")
-class CheckExceptionConnection:
-    edges: list[CheckExceptionEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class CheckExceptionConnection(Connection[CheckExceptionEdge]):
     @classmethod
     def of(
         cls, page: Slice[DomainException], now: datetime, after: str | None = None
     ) -> CheckExceptionConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[
-                CheckExceptionEdge(cursor=c, node=CheckException.from_domain(e, now))
-                for c, e in page.items
-            ],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page,
+            lambda c, e: CheckExceptionEdge(cursor=c, node=CheckException.from_domain(e, now)),
+            after,
         )

@@ -15,7 +15,7 @@ from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError, UserErrors
 from resolvers.integration_types import Integration
-from resolvers.relay import EDGES, INITIAL, PAGE_INFO, After, First, PageInfo
+from resolvers.relay import INITIAL, After, Connection, First, PageInfo
 from services.errors import DomainError
 from services.paging import Slice
 from services.remediation import models
@@ -401,9 +401,14 @@ class RemediationActionEdge:
     node: RemediationAction = strawberry.field(description="The action.")
     cursor: str = strawberry.field(description="Opaque cursor for `after`.")
 
+    @staticmethod
+    def of(cursor: str, action: models.RemediationAction) -> RemediationActionEdge:
+        """The edge of an action of a service-layer slice."""
+        return RemediationActionEdge(node=RemediationAction.from_domain(action), cursor=cursor)
+
 
 @strawberry.type(description="Approved remediation actions, newest approval first.")
-class RemediationActionConnection:
+class RemediationActionConnection(Connection[RemediationActionEdge]):
     edges: list[RemediationActionEdge] = strawberry.field(description="This page's actions.")
     page_info: PageInfo = strawberry.field(description="Where this page ends.")
     total_count: int = strawberry.field(description="How many actions were approved in all.")
@@ -411,20 +416,11 @@ class RemediationActionConnection:
     @classmethod
     def of(cls, page: Slice[models.RemediationAction]) -> RemediationActionConnection:
         """The connection of a service-layer slice."""
-        return cls(
-            edges=[
-                RemediationActionEdge(node=RemediationAction.from_domain(a), cursor=c)
-                for c, a in page.items
-            ],
-            page_info=PageInfo.of(page),
-            total_count=page.total_count,
-        )
+        return cls.of_slice(page, RemediationActionEdge.of)
 
 
 @strawberry.type(description="The remediation plan's actions, by action id.")
-class RemediationPlanConnection:
-    edges: list[RemediationActionEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+class RemediationPlanConnection(Connection[RemediationActionEdge]):
     total_count: int = strawberry.field(
         description="How many actions the plan has (with the same filter), on every page."
     )
@@ -434,14 +430,7 @@ class RemediationPlanConnection:
         cls, page: Slice[models.RemediationAction], after: str | None
     ) -> RemediationPlanConnection:
         """The connection of a page of the plan."""
-        return cls(
-            edges=[
-                RemediationActionEdge(node=RemediationAction.from_domain(a), cursor=c)
-                for c, a in page.items
-            ],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
-        )
+        return cls.of_slice(page, RemediationActionEdge.of, after)
 
 
 @strawberry.type(description="The remediation plan changed: re-read what is shown.")

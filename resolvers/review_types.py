@@ -12,17 +12,7 @@ from resolvers.actors import actor
 from resolvers.context import Context
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
-from resolvers.relay import (
-    CURSOR,
-    EDGES,
-    PAGE_INFO,
-    TOTAL_COUNT,
-    USER_ERRORS,
-    After,
-    First,
-    Node,
-    PageInfo,
-)
+from resolvers.relay import USER_ERRORS, After, Connection, Edge, First, Node
 from resolvers.types import Actor
 from services.identity.models import Classification, NotStaffKind
 from services.models import AccountStatus
@@ -141,27 +131,22 @@ class AccessReviewEntry:
 
 
 @strawberry.type(description="An entry and its cursor.")
-class AccessReviewEntryEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class AccessReviewEntryEdge(Edge[AccessReviewEntry]):
     node: AccessReviewEntry = strawberry.field(description="The entry.")
 
 
 @strawberry.type(description="Entries of a review, by account id.")
-class AccessReviewEntryConnection:
-    edges: list[AccessReviewEntryEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class AccessReviewEntryConnection(Connection[AccessReviewEntryEdge]):
     @classmethod
     def of(
         cls, page: Slice[models.ReviewEntry], after: str | None = None
     ) -> AccessReviewEntryConnection:
         """Map a service-layer slice."""
-        edges = [
-            AccessReviewEntryEdge(cursor=c, node=AccessReviewEntry.from_domain(e))
-            for c, e in page.items
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
+        return cls.of_slice(
+            page,
+            lambda c, e: AccessReviewEntryEdge(cursor=c, node=AccessReviewEntry.from_domain(e)),
+            after,
+        )
 
 
 @strawberry.type(description="A review campaign over a critical system's accounts.")
@@ -211,26 +196,20 @@ class AccessReview(Node):
 
 
 @strawberry.type(description="A review and its cursor.")
-class AccessReviewEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class AccessReviewEdge(Edge[AccessReview]):
     node: AccessReview = strawberry.field(description="The review.")
 
 
 @strawberry.type(description="Reviews, newest first.")
-class AccessReviewConnection:
-    edges: list[AccessReviewEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class AccessReviewConnection(Connection[AccessReviewEdge]):
     @classmethod
     def of(
         cls, page: Slice[models.AccessReview], after: str | None = None
     ) -> AccessReviewConnection:
         """Map a service-layer slice."""
-        edges = [
-            AccessReviewEdge(cursor=c, node=AccessReview.from_domain(r)) for c, r in page.items
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
+        return cls.of_slice(
+            page, lambda c, r: AccessReviewEdge(cursor=c, node=AccessReview.from_domain(r)), after
+        )
 
 
 @strawberry.input(

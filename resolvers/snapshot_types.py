@@ -10,7 +10,7 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
+from resolvers.relay import Connection, Edge, Node
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
 from services.identity.views import AccountView
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
@@ -389,24 +389,17 @@ class AccountFilter:
 
 
 @strawberry.type(description="An account and its cursor.")
-class AccountEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class AccountEdge(Edge[Account]):
     node: Account = strawberry.field(description="The account.")
 
 
 @strawberry.type(description="Accounts of the current access snapshot, by account id.")
-class AccountConnection:
-    edges: list[AccountEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class AccountConnection(Connection[AccountEdge]):
     @classmethod
     def of(cls, page: Slice[AccountView], after: str | None = None) -> AccountConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[AccountEdge(cursor=c, node=Account.from_view(a)) for c, a in page.items],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, a: AccountEdge(cursor=c, node=Account.from_view(a)), after
         )
 
 
@@ -468,22 +461,15 @@ class PageFilter:
 
 
 @strawberry.type(description="A page and its cursor.")
-class PageEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class PageEdge(Edge[ConfluencePage]):
     node: ConfluencePage = strawberry.field(description="The page.")
 
 
 @strawberry.type(description="Pages of the current POLICY snapshot, by page id.")
-class PageConnection:
-    edges: list[PageEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class PageConnection(Connection[PageEdge]):
     @classmethod
     def of(cls, page: Slice[models.SnapshotPage], after: str | None = None) -> PageConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[PageEdge(cursor=c, node=ConfluencePage.from_domain(p)) for c, p in page.items],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, p: PageEdge(cursor=c, node=ConfluencePage.from_domain(p)), after
         )

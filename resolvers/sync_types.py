@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo
+from resolvers.relay import USER_ERRORS, Connection, Edge, Node
 from services.paging import Slice
 from services.sync import models
 from services.sync.models import Phase, SyncRunKind, SyncRunStatus, SyncTrigger
@@ -198,22 +198,15 @@ class SyncRunPayload:
 
 
 @strawberry.type(description="A run and its cursor.")
-class SyncRunEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class SyncRunEdge(Edge[SyncRun]):
     node: SyncRun = strawberry.field(description="The run.")
 
 
 @strawberry.type(description="Runs of an integration, newest first.")
-class SyncRunConnection:
-    edges: list[SyncRunEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class SyncRunConnection(Connection[SyncRunEdge]):
     @classmethod
     def of(cls, page: Slice[models.SyncRun], after: str | None = None) -> SyncRunConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[SyncRunEdge(cursor=c, node=SyncRun.from_domain(r)) for c, r in page.items],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, r: SyncRunEdge(cursor=c, node=SyncRun.from_domain(r)), after
         )
