@@ -20,7 +20,7 @@ from resolvers.alert_types import (
     UpdateAlertChannelInput,
 )
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.relay import After, First
 from services.alerts.models import DeliveryState
 
@@ -65,10 +65,9 @@ class AlertQuery:
 
 @strawberry.type(description="Configuring alert channels and retrying deliveries (ADMIN).")
 class AlertMutation:
-    @strawberry.mutation(
-        description="Add a webhook channel (ADMIN): alerts are POSTed to the URL as JSON signed "
-        "with HMAC-SHA256 (docs/alerts.md). The signing secret is in the payload, this once.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Add a webhook channel (ADMIN): alerts are POSTed to the URL as JSON signed "
+        "with HMAC-SHA256 (docs/alerts.md). The signing secret is in the payload, this once."
     )
     async def create_webhook_alert_channel(
         self,
@@ -84,10 +83,7 @@ class AlertMutation:
             channel=AlertChannel.from_domain(channel), signing_secret=secret
         )
 
-    @strawberry.mutation(
-        description="Add a Slack incoming-webhook channel (ADMIN); its URL is stored encrypted.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Add a Slack incoming-webhook channel (ADMIN); its URL is stored encrypted.")
     async def create_slack_alert_channel(
         self,
         info: strawberry.Info[Context, Any],
@@ -100,11 +96,7 @@ class AlertMutation:
         )
         return AlertChannelPayload(channel=AlertChannel.from_domain(channel))
 
-    @strawberry.mutation(
-        description="Add an email channel (ADMIN); NOT_CONFIGURED when the server has no SMTP "
-        "settings.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Add an email channel (ADMIN); NOT_CONFIGURED when the server has no SMTP settings.")
     async def create_email_alert_channel(
         self,
         info: strawberry.Info[Context, Any],
@@ -117,10 +109,8 @@ class AlertMutation:
         )
         return AlertChannelPayload(channel=AlertChannel.from_domain(channel))
 
-    @strawberry.mutation(
-        description="Rename, enable or disable a channel, or change an email channel's "
-        "recipients (ADMIN).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Rename, enable or disable a channel, or change an email channel's recipients (ADMIN)."
     )
     async def update_alert_channel(
         self,
@@ -136,10 +126,9 @@ class AlertMutation:
         )
         return AlertChannelPayload(channel=AlertChannel.from_domain(channel))
 
-    @strawberry.mutation(
-        description="A new signing secret for a webhook channel (ADMIN), shown this once; the "
-        "old one stops signing at once.",
-        extensions=[UserErrors()],
+    @mutation(
+        "A new signing secret for a webhook channel (ADMIN), shown this once; the "
+        "old one stops signing at once."
     )
     async def rotate_alert_channel_secret(
         self,
@@ -153,10 +142,9 @@ class AlertMutation:
             channel=AlertChannel.from_domain(channel), signing_secret=secret
         )
 
-    @strawberry.mutation(
-        description="Delete a channel, its secrets and its pending deliveries (ADMIN); its "
-        "past deliveries stay listed.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Delete a channel, its secrets and its pending deliveries (ADMIN); its "
+        "past deliveries stay listed."
     )
     async def delete_alert_channel(
         self,
@@ -166,10 +154,9 @@ class AlertMutation:
         deleted = await info.context.services.alerts.delete(principal_of(info), str(id))
         return DeleteAlertChannelPayload(deleted_channel_id=strawberry.ID(deleted))
 
-    @strawberry.mutation(
-        description="Queue a test alert to one channel (ADMIN): sent by the worker within "
-        "seconds, retried and dead-lettered like any delivery (watch `alertDeliveries`).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Queue a test alert to one channel (ADMIN): sent by the worker within "
+        "seconds, retried and dead-lettered like any delivery (watch `alertDeliveries`)."
     )
     async def send_test_alert(
         self,
@@ -179,10 +166,9 @@ class AlertMutation:
         delivery = await info.context.services.alerts.send_test(principal_of(info), str(channel_id))
         return AlertDeliveryPayload(delivery=AlertDelivery.from_domain(delivery))
 
-    @strawberry.mutation(
-        description="Queue a dead letter again, attempts from zero (ADMIN); NOT_DEAD_LETTER "
-        "for any other delivery.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Queue a dead letter again, attempts from zero (ADMIN); NOT_DEAD_LETTER "
+        "for any other delivery."
     )
     async def retry_alert_delivery(
         self,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.types import (
     ApiKey,
     ApiKeyChange,
@@ -31,10 +31,8 @@ class ApiKeyQuery:
 
 @strawberry.type(description="Creating and revoking API keys (ADMIN).")
 class ApiKeyMutation:
-    @strawberry.mutation(
-        description="Create an API key in the caller's organization (ADMIN); its secret is "
-        "returned once.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Create an API key in the caller's organization (ADMIN); its secret is returned once."
     )
     async def create_api_key(
         self,
@@ -48,11 +46,7 @@ class ApiKeyMutation:
         created = await services.api_keys.create_api_key(principal, input.role, input.name, owner)
         return CreateApiKeyPayload(api_key=ApiKey.from_domain(created.key), secret=created.secret)
 
-    @strawberry.mutation(
-        description="Revoke an API key of the caller's organization (ADMIN); it stops working "
-        "at once.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Revoke an API key of the caller's organization (ADMIN); it stops working at once.")
     async def revoke_api_key(
         self,
         info: strawberry.Info[Context, Any],

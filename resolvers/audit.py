@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, UserErrors
+from resolvers.errors import UserError, mutation
 from resolvers.relay import USER_ERRORS
 from services.audit.package import parse_period
 from services.errors import NotFound
@@ -39,11 +39,10 @@ class AuditPackagePayload:
 
 @strawberry.type(description="The auditor's package (ADMIN or REVIEWER).")
 class AuditMutation:
-    @strawberry.mutation(
-        description="Ask for the signed audit package of a period (ADMIN or REVIEWER): "
+    @mutation(
+        "Ask for the signed audit package of a period (ADMIN or REVIEWER): "
         "evidence records with their signed checkpoints, populations, reviews, remediation, "
-        "policies, CSVs, report.html and verify_bundle.py (docs/auditor.md).",
-        extensions=[UserErrors()],
+        "policies, CSVs, report.html and verify_bundle.py (docs/auditor.md)."
     )
     async def request_audit_package(
         self,

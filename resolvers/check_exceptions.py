@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.exception_types import (
     CheckException,
     CheckExceptionConnection,
@@ -48,10 +48,9 @@ class ExceptionQuery:
 
 @strawberry.type(description="Accepting and un-accepting failing items (ADMIN).")
 class ExceptionMutation:
-    @strawberry.mutation(
-        description="Accept one failing item of a check until expiresAt (ADMIN; a reason is "
-        "required; at most 365 days). The check is re-evaluated at once.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Accept one failing item of a check until expiresAt (ADMIN; a reason is "
+        "required; at most 365 days). The check is re-evaluated at once."
     )
     async def create_check_exception(
         self,
@@ -70,10 +69,7 @@ class ExceptionMutation:
         )
         return CheckExceptionPayload(exception=CheckException.from_domain(created, service.now()))
 
-    @strawberry.mutation(
-        description="End an exception now (ADMIN); the item fails again.",
-        extensions=[UserErrors()],
-    )
+    @mutation("End an exception now (ADMIN); the item fails again.")
     async def revoke_check_exception(
         self,
         info: strawberry.Info[Context, Any],

@@ -152,6 +152,12 @@ class UserErrors(FieldExtension):
             return self._payload(user_errors=errors)
 
 
+def mutation(description: str, **kwargs: Any) -> Any:
+    """A mutation field under the ``userErrors`` convention: ``strawberry.mutation`` with the
+    ``UserErrors`` extension, so that every mutation maps domain errors the same way."""
+    return strawberry.mutation(description=description, extensions=[UserErrors()], **kwargs)
+
+
 def _is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     return original is not None and not isinstance(original, DomainError | GraphQLError)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, UserErrors
+from resolvers.errors import UserError, mutation
 from resolvers.relay import USER_ERRORS
 from resolvers.snapshot_types import Account
 from services.identity.models import NotStaffKind
@@ -40,10 +40,7 @@ class AccountPayload:
     description="Manual identity decisions (ADMIN); automatic resolution never overwrites them."
 )
 class IdentityMutation:
-    @strawberry.mutation(
-        description="Link an account to a person (ADMIN): STAFF, decided MANUAL.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Link an account to a person (ADMIN): STAFF, decided MANUAL.")
     async def link_account(
         self,
         info: strawberry.Info[Context, Any],
@@ -54,10 +51,7 @@ class IdentityMutation:
         )
         return AccountPayload(account=Account.from_view(view))
 
-    @strawberry.mutation(
-        description="Mark an account NOT_STAFF with a kind and a reason (ADMIN), decided MANUAL.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Mark an account NOT_STAFF with a kind and a reason (ADMIN), decided MANUAL.")
     async def mark_account_not_staff(
         self,
         info: strawberry.Info[Context, Any],
@@ -73,10 +67,7 @@ class IdentityMutation:
         )
         return AccountPayload(account=Account.from_view(view))
 
-    @strawberry.mutation(
-        description="Remove a manual decision (ADMIN); automatic resolution applies again.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Remove a manual decision (ADMIN); automatic resolution applies again.")
     async def clear_account_identity(
         self,
         info: strawberry.Info[Context, Any],

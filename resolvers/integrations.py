@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.integration_types import (
     ConnectApiTokenInput,
     ConnectClientCredentialsInput,
@@ -75,11 +75,10 @@ _LISTED_BY_DEFAULT = frozenset(
 
 @strawberry.type(description="Connecting and disconnecting Confluence (ADMIN).")
 class IntegrationMutation:
-    @strawberry.mutation(
-        name="startConfluenceOAuth",
-        description="Start OAuth 2.0 (3LO) (ADMIN): creates a PENDING_AUTHORIZATION "
+    @mutation(
+        "Start OAuth 2.0 (3LO) (ADMIN): creates a PENDING_AUTHORIZATION "
         "integration and returns Atlassian's consent URL to navigate to.",
-        extensions=[UserErrors()],
+        name="startConfluenceOAuth",
     )
     async def start_confluence_oauth(
         self,
@@ -97,10 +96,9 @@ class IntegrationMutation:
             integration=Integration.from_domain(integration), authorization_url=url
         )
 
-    @strawberry.mutation(
-        description="Finish OAuth when several sites were authorized (ADMIN): the integration "
-        "becomes CONNECTED and its first sync starts.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Finish OAuth when several sites were authorized (ADMIN): the integration "
+        "becomes CONNECTED and its first sync starts."
     )
     async def select_confluence_site(
         self,
@@ -116,10 +114,9 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Connect with an Atlassian service account (ADMIN); credentials are "
-        "verified first, then the first sync starts.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Connect with an Atlassian service account (ADMIN); credentials are "
+        "verified first, then the first sync starts."
     )
     async def connect_confluence_client_credentials(
         self,
@@ -137,10 +134,9 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Connect with a site API token (email + token) (ADMIN); credentials are "
-        "verified first, then the first sync starts.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Connect with a site API token (email + token) (ADMIN); credentials are "
+        "verified first, then the first sync starts."
     )
     async def connect_confluence_api_token(
         self,
@@ -157,10 +153,8 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Attach an Atlassian organization admin API key to the ACCESS_REVIEW "
-        "integration (ADMIN).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Attach an Atlassian organization admin API key to the ACCESS_REVIEW integration (ADMIN)."
     )
     async def set_atlassian_admin_key(
         self,
@@ -175,10 +169,8 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Change the sync interval, the POLICY CQL or the ACCESS_REVIEW admin "
-        "group names (ADMIN).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Change the sync interval, the POLICY CQL or the ACCESS_REVIEW admin group names (ADMIN)."
     )
     async def update_integration_settings(
         self,
@@ -200,11 +192,10 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Detach the Atlassian organization admin API key (ADMIN): MFA and last "
+    @mutation(
+        "Detach the Atlassian organization admin API key (ADMIN): MFA and last "
         "activity are no longer collected. Starts a sync (or one follow-up of the running "
-        "sync).",
-        extensions=[UserErrors()],
+        "sync)."
     )
     async def remove_atlassian_admin_key(
         self,
@@ -218,10 +209,9 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Disconnect (ADMIN): delete the credential and stop syncing; collected "
-        "data and evidence are kept.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Disconnect (ADMIN): delete the credential and stop syncing; collected "
+        "data and evidence are kept."
     )
     async def disconnect_integration(
         self,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.member_types import (
     Invitation,
     InvitationPayload,
@@ -47,10 +47,9 @@ class MemberQuery:
 
 @strawberry.type(description="Inviting and removing members (ADMIN).")
 class MemberMutation:
-    @strawberry.mutation(
-        description="Invite an email address with a role (ADMIN): the first sign-in with that "
-        "verified email joins. The invitation expires (`expiresAt`).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Invite an email address with a role (ADMIN): the first sign-in with that "
+        "verified email joins. The invitation expires (`expiresAt`)."
     )
     async def invite_member(
         self,
@@ -62,9 +61,7 @@ class MemberMutation:
         )
         return InvitationPayload(invitation=Invitation.from_domain(invitation, utcnow()))
 
-    @strawberry.mutation(
-        description="Withdraw a pending invitation (ADMIN).", extensions=[UserErrors()]
-    )
+    @mutation("Withdraw a pending invitation (ADMIN).")
     async def revoke_invitation(
         self,
         info: strawberry.Info[Context, Any],
@@ -75,10 +72,9 @@ class MemberMutation:
         )
         return InvitationPayload(invitation=Invitation.from_domain(invitation, utcnow()))
 
-    @strawberry.mutation(
-        description="Remove a member (ADMIN): their sessions here end at once (open WebSockets "
-        "close) and the API keys they own here are revoked.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Remove a member (ADMIN): their sessions here end at once (open WebSockets "
+        "close) and the API keys they own here are revoked."
     )
     async def remove_member(
         self,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.types import FrameworksPayload, Organization, User, Viewer
 from services.models import Framework
 
@@ -35,10 +35,9 @@ class OrganizationQuery:
 
 @strawberry.type(description="Organization settings (ADMIN).")
 class OrganizationMutation:
-    @strawberry.mutation(
-        description="Set the organization's active frameworks (ADMIN); required policies and "
-        "control mappings follow.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Set the organization's active frameworks (ADMIN); required policies and "
+        "control mappings follow."
     )
     async def activate_frameworks(
         self,

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.people_types import (
     OffboardPersonInput,
     PeoplePayload,
@@ -69,10 +69,9 @@ class PeopleQuery:
 
 @strawberry.type(description="Changes to people (ADMIN). Confluence never changes people.")
 class PeopleMutation:
-    @strawberry.mutation(
-        description="Create or update people by email (ADMIN); all or nothing, at most "
-        "50,000 at once. For files, `POST /people/import` takes a CSV.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Create or update people by email (ADMIN); all or nothing, at most "
+        "50,000 at once. For files, `POST /people/import` takes a CSV."
     )
     async def upsert_people(
         self,
@@ -91,10 +90,7 @@ class PeopleMutation:
             unchanged=summary.unchanged,
         )
 
-    @strawberry.mutation(
-        description="Mark a person OFFBOARDED (ADMIN) at a time (default: now).",
-        extensions=[UserErrors()],
-    )
+    @mutation("Mark a person OFFBOARDED (ADMIN) at a time (default: now).")
     async def offboard_person(
         self,
         info: strawberry.Info[Context, Any],

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.policy_types import (
     ApprovePolicyDocumentInput,
     MapPolicyDocumentInput,
@@ -33,11 +33,7 @@ class PolicyQuery:
 
 @strawberry.type(description="Mapping, approving and unmapping policy documents (ADMIN).")
 class PolicyMutation:
-    @strawberry.mutation(
-        description="Map a synced page to a policy type by hand (ADMIN); the mapping starts "
-        "as DRAFT.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Map a synced page to a policy type by hand (ADMIN); the mapping starts as DRAFT.")
     async def map_policy_document(
         self,
         info: strawberry.Info[Context, Any],
@@ -50,10 +46,7 @@ class PolicyMutation:
         )
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
 
-    @strawberry.mutation(
-        description="Make a policy type's document ACTIVE (ADMIN).",
-        extensions=[UserErrors()],
-    )
+    @mutation("Make a policy type's document ACTIVE (ADMIN).")
     async def approve_policy_document(
         self,
         info: strawberry.Info[Context, Any],
@@ -66,10 +59,9 @@ class PolicyMutation:
         )
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
 
-    @strawberry.mutation(
-        description="Remove a policy type's mapping (ADMIN); auto-mapping will not map the "
-        "same page to it again.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Remove a policy type's mapping (ADMIN); auto-mapping will not map the "
+        "same page to it again."
     )
     async def unmap_policy_document(
         self,

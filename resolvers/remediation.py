@@ -13,7 +13,7 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError, UserErrors
+from resolvers.errors import UserError, mutation
 from resolvers.integration_types import Integration
 from resolvers.relay import INITIAL, After, Connection, First, PageInfo
 from services.errors import DomainError
@@ -552,10 +552,7 @@ class RemediationQuery:
 class RemediationMutation:
     """Carrying out remediation (ADMIN, with confirm: true)."""
 
-    @strawberry.mutation(
-        description="Approve planned actions and carry them out in Atlassian (ADMIN only).",
-        extensions=[UserErrors()],
-    )
+    @mutation("Approve planned actions and carry them out in Atlassian (ADMIN only).")
     async def execute_remediation(
         self,
         info: strawberry.Info[Context, Any],
@@ -570,12 +567,9 @@ class RemediationMutation:
             actions=[RemediationAction.from_domain(a) for a in actions]
         )
 
-    @strawberry.mutation(
-        description=(
-            "Stop approved actions that are not called yet (ADMIN): they end CANCELLED, with "
-            "an evidence record."
-        ),
-        extensions=[UserErrors()],
+    @mutation(
+        "Stop approved actions that are not called yet (ADMIN): they end CANCELLED, with "
+        "an evidence record."
     )
     async def cancel_remediation(
         self,
@@ -589,12 +583,9 @@ class RemediationMutation:
         )
         return CancelRemediationPayload(actions=[RemediationAction.from_domain(a) for a in actions])
 
-    @strawberry.mutation(
-        description=(
-            "Undo a suspension or deactivation Vigil made, for mistakes (ADMIN, confirm: true): "
-            "the account gets back exactly what it had (its groups and roles were kept)."
-        ),
-        extensions=[UserErrors()],
+    @mutation(
+        "Undo a suspension or deactivation Vigil made, for mistakes (ADMIN, confirm: true): "
+        "the account gets back exactly what it had (its groups and roles were kept)."
     )
     async def restore_access(
         self,
@@ -608,13 +599,10 @@ class RemediationMutation:
         )
         return RestoreAccessPayload(action=RemediationAction.from_domain(action))
 
-    @strawberry.mutation(
-        description=(
-            "Opt in to remediation (ADMIN): for an OAuth connection, start Atlassian's consent "
-            "again with write:confluence-groups; for every connection, lift the blocks a "
-            "refusal (not a site admin, a missing scope) put on its writes."
-        ),
-        extensions=[UserErrors()],
+    @mutation(
+        "Opt in to remediation (ADMIN): for an OAuth connection, start Atlassian's consent "
+        "again with write:confluence-groups; for every connection, lift the blocks a "
+        "refusal (not a site admin, a missing scope) put on its writes."
     )
     async def enable_confluence_remediation(
         self,

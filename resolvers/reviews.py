@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.relay import INITIAL, After, First
 from resolvers.review_types import (
     AccessReview,
@@ -50,10 +50,9 @@ class ReviewQuery:
     description="Starting (ADMIN), deciding and completing (REVIEWER or ADMIN) access reviews."
 )
 class ReviewMutation:
-    @strawberry.mutation(
-        description="Start a review of a critical system (ADMIN): freezes its current "
-        "accounts as PENDING entries.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Start a review of a critical system (ADMIN): freezes its current "
+        "accounts as PENDING entries."
     )
     async def start_access_review(
         self,
@@ -67,10 +66,9 @@ class ReviewMutation:
         )
         return AccessReviewPayload(access_review=AccessReview.from_domain(review))
 
-    @strawberry.mutation(
-        description="Decide KEEP, REVOKE or DOWNGRADE on one entry of an OPEN review "
-        "(REVIEWER or ADMIN); deciding again replaces the decision.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Decide KEEP, REVOKE or DOWNGRADE on one entry of an OPEN review "
+        "(REVIEWER or ADMIN); deciding again replaces the decision."
     )
     async def decide_access(
         self,
@@ -85,10 +83,8 @@ class ReviewMutation:
         )
         return AccessReviewEntryPayload(entry=AccessReviewEntry.from_domain(entry))
 
-    @strawberry.mutation(
-        description="Complete an OPEN review (REVIEWER or ADMIN); pending entries need "
-        "`markRemainingAs`.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Complete an OPEN review (REVIEWER or ADMIN); pending entries need `markRemainingAs`."
     )
     async def complete_access_review(
         self,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.errors import mutation
 from resolvers.relay import After, First
 from resolvers.snapshot_types import (
     Account,
@@ -110,10 +110,9 @@ class SyncQuery:
 
 @strawberry.type(description="Starting syncs (ADMIN).")
 class SyncMutation:
-    @strawberry.mutation(
-        description="Sync a CONNECTED integration now (ADMIN); returns the new QUEUED run, or "
-        "the run already in progress. Follow it with `syncProgress`.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Sync a CONNECTED integration now (ADMIN); returns the new QUEUED run, or "
+        "the run already in progress. Follow it with `syncProgress`."
     )
     async def trigger_sync(
         self, info: strawberry.Info[Context, Any], integration_id: IntegrationId

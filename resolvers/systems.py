@@ -9,7 +9,7 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError, UserErrors
+from resolvers.errors import UserError, mutation
 from resolvers.relay import USER_ERRORS, Node
 from services.reviews import models
 from services.reviews.models import AccessRule, SystemKind
@@ -149,10 +149,7 @@ class SystemQuery:
 
 @strawberry.type(description="Changes to critical systems (ADMIN).")
 class SystemMutation:
-    @strawberry.mutation(
-        description="Add Confluence as a critical system (ADMIN): turns the access checks on.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Add Confluence as a critical system (ADMIN): turns the access checks on.")
     async def add_critical_system(
         self,
         info: strawberry.Info[Context, Any],
@@ -171,10 +168,7 @@ class SystemMutation:
         )
         return CriticalSystemPayload(critical_system=CriticalSystem.from_domain(created))
 
-    @strawberry.mutation(
-        description="Change a critical system's review frequency or access rule (ADMIN).",
-        extensions=[UserErrors()],
-    )
+    @mutation("Change a critical system's review frequency or access rule (ADMIN).")
     async def update_critical_system(
         self,
         info: strawberry.Info[Context, Any],
