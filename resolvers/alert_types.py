@@ -11,8 +11,8 @@ import resolvers.check_types  # noqa: F401  (wraps CheckStatus as the GraphQL en
 from resolvers.actors import actor
 from resolvers.context import Context
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS, Connection, Edge
+from resolvers.errors import payload
+from resolvers.relay import Connection, Edge
 from resolvers.types import Actor
 from services.alerts import models
 from services.alerts.models import AlertKind, ChannelKind, ChannelStatus, DeliveryState
@@ -273,15 +273,14 @@ class UpdateAlertChannelInput:
     )
 
 
-@strawberry.type(description="The channel after the change.")
+@payload("The channel after the change.")
 class AlertChannelPayload:
     channel: AlertChannel | None = strawberry.field(
         default=None, description="The channel; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="A webhook channel and its signing secret, shown this once.")
+@payload("A webhook channel and its signing secret, shown this once.")
 class AlertChannelSecretPayload:
     channel: AlertChannel | None = strawberry.field(
         default=None, description="The channel; null on userErrors."
@@ -291,20 +290,17 @@ class AlertChannelSecretPayload:
         description="The HMAC-SHA256 key of the `Vigil-Signature` header (docs/alerts.md). "
         "Shown only here: store it now; `rotateAlertChannelSecret` makes a new one.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="The deleted channel's id.")
+@payload("The deleted channel's id.")
 class DeleteAlertChannelPayload:
     deleted_channel_id: strawberry.ID | None = strawberry.field(
         default=None, description="The id; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="The delivery queued.")
+@payload("The delivery queued.")
 class AlertDeliveryPayload:
     delivery: AlertDelivery | None = strawberry.field(
         default=None, description="The delivery, PENDING; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

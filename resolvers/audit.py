@@ -10,8 +10,7 @@ from urllib.parse import urlencode
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, mutation
-from resolvers.relay import USER_ERRORS
+from resolvers.errors import mutation, payload
 from services.audit.package import parse_period
 from services.errors import NotFound
 
@@ -22,7 +21,7 @@ class AuditPackageInput:
     period_to: date = strawberry.field(name="to", description="The last day.")
 
 
-@strawberry.type(description="Where to download an audit package.")
+@payload("Where to download an audit package.")
 class AuditPackagePayload:
     download_path: str | None = strawberry.field(
         default=None,
@@ -34,7 +33,6 @@ class AuditPackagePayload:
         description="The organization's evidence public key (PEM) the package is signed with; "
         "hand the auditor a copy out of band, not only inside the package.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="The auditor's package (ADMIN or REVIEWER).")

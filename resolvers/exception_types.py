@@ -10,8 +10,8 @@ import strawberry
 from resolvers.actors import actor
 from resolvers.context import Context
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS, Connection, Edge
+from resolvers.errors import payload
+from resolvers.relay import Connection, Edge
 from resolvers.types import Actor
 from services.check_exceptions.models import CheckException as DomainException
 from services.check_exceptions.models import ExceptionStatus
@@ -92,12 +92,11 @@ class CreateCheckExceptionInput:
     )
 
 
-@strawberry.type(description="The exception created or revoked.")
+@payload("The exception created or revoked.")
 class CheckExceptionPayload:
     exception: CheckException | None = strawberry.field(
         default=None, description="The exception after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="An exception and its cursor.")

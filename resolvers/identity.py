@@ -7,8 +7,7 @@ from typing import Annotated, Any
 import strawberry
 
 from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, mutation
-from resolvers.relay import USER_ERRORS
+from resolvers.errors import mutation, payload
 from resolvers.snapshot_types import Account
 from services.identity.models import NotStaffKind
 
@@ -28,12 +27,11 @@ class MarkAccountNotStaffInput:
     )
 
 
-@strawberry.type(description="An account after its identity changed.")
+@payload("An account after its identity changed.")
 class AccountPayload:
     account: Account | None = strawberry.field(
         default=None, description="The account with its new identity; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(

@@ -9,8 +9,8 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS, Node
+from resolvers.errors import payload
+from resolvers.relay import Node
 from resolvers.sync_types import SyncRun
 from services.integrations import models
 from services.integrations.models import AuthMethod, IntegrationStatus, Purpose
@@ -385,12 +385,11 @@ class UpdateIntegrationSettingsInput:
     )
 
 
-@strawberry.type(description="An integration after a change.")
+@payload("An integration after a change.")
 class IntegrationPayload:
     integration: Integration | None = strawberry.field(
         default=None, description="The integration after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
     @classmethod
     def of(cls, integration: models.Integration) -> IntegrationPayload:
@@ -398,7 +397,7 @@ class IntegrationPayload:
         return cls(integration=Integration.from_domain(integration))
 
 
-@strawberry.type(description="The pending integration and the URL to send the browser to.")
+@payload("The pending integration and the URL to send the browser to.")
 class StartConfluenceOAuthPayload:
     integration: Integration | None = strawberry.field(
         default=None,
@@ -411,4 +410,3 @@ class StartConfluenceOAuthPayload:
         "`VIGIL_FRONTEND_URL/?integration=<id>&status=<status>&message=<text>`. Single use; "
         "expires after 10 minutes.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

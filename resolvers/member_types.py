@@ -10,8 +10,7 @@ import strawberry
 from resolvers.actors import actor
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS
+from resolvers.errors import payload
 from resolvers.types import Actor, ApiKey, User
 from services.models import Role
 from services.users import models
@@ -92,15 +91,14 @@ class InviteMemberInput:
     role: Role = strawberry.field(description="The role they get when they join.")
 
 
-@strawberry.type(description="An invitation after a change.")
+@payload("An invitation after a change.")
 class InvitationPayload:
     invitation: Invitation | None = strawberry.field(
         default=None, description="The invitation; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="What removing a member ended.")
+@payload("What removing a member ended.")
 class RemoveMemberPayload:
     user_id: strawberry.ID | None = strawberry.field(
         default=None, description="The removed person; null on userErrors."
@@ -111,4 +109,3 @@ class RemoveMemberPayload:
     revoked_api_keys: list[ApiKey] = strawberry.field(
         default_factory=list, description="The API keys they owned here, now revoked."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

@@ -9,7 +9,7 @@ from enum import Enum
 import strawberry
 
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
+from resolvers.errors import UserError, payload
 from resolvers.relay import USER_ERRORS, Connection, Edge
 from resolvers.snapshot_types import Person
 from services.paging import Slice
@@ -128,15 +128,14 @@ class PersonConnection(Connection[PersonEdge]):
         )
 
 
-@strawberry.type(description="A person after a change.")
+@payload("A person after a change.")
 class PersonPayload:
     person: Person | None = strawberry.field(
         default=None, description="The person after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="People after an upsert, in input order, and what changed.")
+@payload("People after an upsert, in input order, and what changed.")
 class PeoplePayload:
     people: list[Person] = strawberry.field(
         default_factory=list,

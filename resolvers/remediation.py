@@ -13,7 +13,7 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError, mutation
+from resolvers.errors import UserError, mutation, payload
 from resolvers.integration_types import Integration
 from resolvers.relay import INITIAL, After, Connection, First, PageInfo
 from services.errors import DomainError
@@ -344,7 +344,7 @@ class ExecuteRemediationInput:
     )
 
 
-@strawberry.type(description="The result of executeRemediation.")
+@payload("The result of executeRemediation.")
 class ExecuteRemediationPayload:
     actions: list[RemediationAction] = strawberry.field(
         default_factory=list, description="The approved actions (PENDING until carried out)."
@@ -362,7 +362,7 @@ class CancelRemediationInput:
     )
 
 
-@strawberry.type(description="The result of cancelRemediation.")
+@payload("The result of cancelRemediation.")
 class CancelRemediationPayload:
     actions: list[RemediationAction] = strawberry.field(
         default_factory=list, description="The actions, CANCELLED (or as they already were)."
@@ -384,7 +384,7 @@ class RestoreAccessInput:
     )
 
 
-@strawberry.type(description="The result of restoreAccess.")
+@payload("The result of restoreAccess.")
 class RestoreAccessPayload:
     action: RemediationAction | None = strawberry.field(
         default=None,
@@ -467,7 +467,7 @@ class EnableConfluenceRemediationInput:
     )
 
 
-@strawberry.type(description="The result of enableConfluenceRemediation.")
+@payload("The result of enableConfluenceRemediation.")
 class EnableConfluenceRemediationPayload:
     integration: Integration | None = strawberry.field(
         default=None, description="The ACCESS_REVIEW integration."

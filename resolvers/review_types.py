@@ -11,8 +11,8 @@ import strawberry
 from resolvers.actors import actor
 from resolvers.context import Context
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS, After, Connection, Edge, First, Node
+from resolvers.errors import payload
+from resolvers.relay import After, Connection, Edge, First, Node
 from resolvers.types import Actor
 from services.identity.models import Classification, NotStaffKind
 from services.models import AccountStatus
@@ -246,17 +246,15 @@ class CompleteAccessReviewInput:
     )
 
 
-@strawberry.type(description="A review after a change.")
+@payload("A review after a change.")
 class AccessReviewPayload:
     access_review: AccessReview | None = strawberry.field(
         default=None, description="The review after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="An entry after a decision.")
+@payload("An entry after a decision.")
 class AccessReviewEntryPayload:
     entry: AccessReviewEntry | None = strawberry.field(
         default=None, description="The entry after the decision; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

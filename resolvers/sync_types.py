@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS, Connection, Edge, Node
+from resolvers.errors import payload
+from resolvers.relay import Connection, Edge, Node
 from services.paging import Slice
 from services.sync import models
 from services.sync.models import Phase, SyncRunKind, SyncRunStatus, SyncTrigger
@@ -189,12 +189,11 @@ class SyncRun(Node):
         )
 
 
-@strawberry.type(description="The run a trigger started (or the one already running).")
+@payload("The run a trigger started (or the one already running).")
 class SyncRunPayload:
     sync_run: SyncRun | None = strawberry.field(
         default=None, description="The QUEUED or RUNNING run; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="A run and its cursor.")

@@ -9,8 +9,8 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError, mutation
-from resolvers.relay import USER_ERRORS, Node
+from resolvers.errors import mutation, payload
+from resolvers.relay import Node
 from services.reviews import models
 from services.reviews.models import AccessRule, SystemKind
 from services.reviews.systems import SystemChanges, SystemSettings
@@ -131,12 +131,11 @@ def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(values) if values is not None else None
 
 
-@strawberry.type(description="A critical system after a change.")
+@payload("A critical system after a change.")
 class CriticalSystemPayload:
     critical_system: CriticalSystem | None = strawberry.field(
         default=None, description="The system after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="Reads of critical systems.")

@@ -9,8 +9,8 @@ import strawberry
 
 from resolvers.context import Context, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS, Node
+from resolvers.errors import payload
+from resolvers.relay import Node
 from services import models
 from services.api_keys import KeyChange
 from services.errors import Forbidden
@@ -223,7 +223,7 @@ class CreateApiKeyInput:
     )
 
 
-@strawberry.type(description="The created key and its secret value (shown this once).")
+@payload("The created key and its secret value (shown this once).")
 class CreateApiKeyPayload:
     api_key: ApiKey | None = strawberry.field(
         default=None, description="The created key; null on userErrors."
@@ -233,23 +233,20 @@ class CreateApiKeyPayload:
         description="The key's secret, to send as `Authorization: Bearer <secret>`. Shown "
         "only in this response: store it now.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="An API key after a change.")
+@payload("An API key after a change.")
 class ApiKeyPayload:
     api_key: ApiKey | None = strawberry.field(
         default=None, description="The key after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="The organization after its frameworks changed.")
+@payload("The organization after its frameworks changed.")
 class FrameworksPayload:
     organization: Organization | None = strawberry.field(
         default=None, description="The organization; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 graphql_enum(
