@@ -22,6 +22,7 @@ from services.store import Store
 
 if TYPE_CHECKING:
     from api.container import Container
+    from services.evidence.service import EvidenceService
 
 app = typer.Typer(
     help="Vigil: continuous compliance evidence from Confluence Cloud.", no_args_is_help=True
@@ -260,22 +261,18 @@ def user_add(
 
 
 @evidence_app.command("checkpoint")
-def evidence_checkpoint(
-    org: Org,
-) -> None:
+def evidence_checkpoint(org: Org) -> None:
     """Print a signed checkpoint of the organization's chain head (keep it outside Vigil)."""
 
-    async def go(store: Store, settings: Settings) -> int:
-        from api.container import build_evidence
-
-        point = await build_evidence(settings, store).checkpoint(org)
+    async def go(evidence: EvidenceService) -> int:
+        point = await evidence.checkpoint(org)
         if point is None:
             typer.echo("the organization has no evidence yet", err=True)
             return 1
         typer.echo(json.dumps(point, sort_keys=True))
         return 0
 
-    raise typer.Exit(_run_with_store(go))
+    _run_with_evidence(go)
 
 
 @evidence_app.command("verify")
@@ -287,14 +284,11 @@ def evidence_verify(
 ) -> None:
     """Verify the organization's chain (and a saved checkpoint); exit 1 when broken."""
 
-    async def go(store: Store, settings: Settings) -> int:
-        from api.container import build_evidence
-
+    async def go(evidence: EvidenceService) -> int:
         point = json.loads(checkpoint.read_text()) if checkpoint is not None else None
         if point is not None and not isinstance(point, dict):
             raise ValidationFailed("not a Vigil evidence checkpoint")
         principal = Principal(organization_id=org, role=Role.VIEWER, api_key_id="cli")
-        evidence = build_evidence(settings, store)
         status = await evidence.verify(principal, point)
         if status.broken is None:
             typer.echo(f"valid: {status.checked_count} records, head #{status.head_sequence}")
@@ -305,7 +299,7 @@ def evidence_verify(
         typer.echo(f"BROKEN at #{broken.sequence}: {broken.problem.value}: {broken.message}")
         return 1
 
-    raise typer.Exit(_run_with_store(go))
+    _run_with_evidence(go)
 
 
 @evidence_app.command("public-key")
@@ -317,10 +311,8 @@ def evidence_public_key(
 ) -> None:
     """Print the organization's evidence signing public key (PEM), to hand to an auditor."""
 
-    async def go(store: Store, settings: Settings) -> int:
-        from api.container import build_evidence
-
-        signer = build_evidence(settings, store).signer
+    async def go(evidence: EvidenceService) -> int:
+        signer = evidence.signer
         assert signer is not None
         if not all_keys:
             typer.echo((await signer.public_pem(org)).rstrip("\n"))
@@ -331,26 +323,22 @@ def evidence_public_key(
             typer.echo(key.pem.rstrip("\n"))
         return 0
 
-    raise typer.Exit(_run_with_store(go))
+    _run_with_evidence(go)
 
 
 @evidence_app.command("rotate-key")
-def evidence_rotate_key(
-    org: Org,
-) -> None:
+def evidence_rotate_key(org: Org) -> None:
     """Give the organization a new evidence signing key (the old public key is kept)."""
 
-    async def go(store: Store, settings: Settings) -> int:
-        from api.container import build_evidence
-
-        signer = build_evidence(settings, store).signer
+    async def go(evidence: EvidenceService) -> int:
+        signer = evidence.signer
         assert signer is not None
         key = await signer.rotate(org)
         typer.echo(f"new signing key {key.key_id}")
         typer.echo(key.pem.rstrip("\n"))
         return 0
 
-    raise typer.Exit(_run_with_store(go))
+    _run_with_evidence(go)
 
 
 @audit_app.command("export")
@@ -456,6 +444,17 @@ def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
     except (ConfigurationError, DomainError, ValueError) as exc:
         typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
         return 2
+
+
+def _run_with_evidence(action: Callable[[EvidenceService], Awaitable[int]]) -> NoReturn:
+    """``action`` on the evidence of the database; its answer is the exit code."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.container import build_evidence
+
+        return await action(build_evidence(settings, store))
+
+    raise typer.Exit(_run_with_store(go))
 
 
 def _run_with_keys(
