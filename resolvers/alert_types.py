@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 import resolvers.check_types  # noqa: F401  (wraps CheckStatus as the GraphQL enum)
 from resolvers.actors import actor
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload
 from resolvers.relay import Connection, Edge
@@ -93,7 +92,7 @@ class AlertChannel:
     )
 
     @strawberry.field(description="Who created it: the API key's name and role (every role).")
-    async def created_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor | None:
+    async def created_by_actor(self, info: Info) -> Actor | None:
         return await actor(info, str(self.created_by))
 
     @classmethod

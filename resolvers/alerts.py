@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -19,7 +19,7 @@ from resolvers.alert_types import (
     DeleteAlertChannelPayload,
     UpdateAlertChannelInput,
 )
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.errors import mutation
 from resolvers.relay import After, First
 from services.alerts.models import DeliveryState
@@ -33,7 +33,7 @@ class AlertQuery:
         description="The organization's alert channels, oldest first (every role; never a URL "
         "or a secret)."
     )
-    async def alert_channels(self, info: strawberry.Info[Context, Any]) -> list[AlertChannel]:
+    async def alert_channels(self, info: Info) -> list[AlertChannel]:
         found = await info.context.services.alerts.list_channels(principal_of(info))
         return [AlertChannel.from_domain(c) for c in found]
 
@@ -43,7 +43,7 @@ class AlertQuery:
     )
     async def alert_deliveries(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         state: Annotated[
             DeliveryState | None, strawberry.argument(description="Only deliveries in this state.")
         ] = None,
@@ -71,7 +71,7 @@ class AlertMutation:
     )
     async def create_webhook_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CreateWebhookAlertChannelInput, strawberry.argument(description="Name and URL.")
         ],
@@ -86,7 +86,7 @@ class AlertMutation:
     @mutation("Add a Slack incoming-webhook channel (ADMIN); its URL is stored encrypted.")
     async def create_slack_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CreateSlackAlertChannelInput, strawberry.argument(description="Name and URL.")
         ],
@@ -99,7 +99,7 @@ class AlertMutation:
     @mutation("Add an email channel (ADMIN); NOT_CONFIGURED when the server has no SMTP settings.")
     async def create_email_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CreateEmailAlertChannelInput, strawberry.argument(description="Name and addresses.")
         ],
@@ -114,7 +114,7 @@ class AlertMutation:
     )
     async def update_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[UpdateAlertChannelInput, strawberry.argument(description="Changes.")],
     ) -> AlertChannelPayload:
         channel = await info.context.services.alerts.update(
@@ -132,7 +132,7 @@ class AlertMutation:
     )
     async def rotate_alert_channel_secret(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, _CHANNEL],
     ) -> AlertChannelSecretPayload:
         channel, secret = await info.context.services.alerts.rotate_secret(
@@ -148,7 +148,7 @@ class AlertMutation:
     )
     async def delete_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, _CHANNEL],
     ) -> DeleteAlertChannelPayload:
         deleted = await info.context.services.alerts.delete(principal_of(info), str(id))
@@ -160,7 +160,7 @@ class AlertMutation:
     )
     async def send_test_alert(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         channel_id: Annotated[strawberry.ID, _CHANNEL],
     ) -> AlertDeliveryPayload:
         delivery = await info.context.services.alerts.send_test(principal_of(info), str(channel_id))
@@ -172,7 +172,7 @@ class AlertMutation:
     )
     async def retry_alert_delivery(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The dead letter.")],
     ) -> AlertDeliveryPayload:
         delivery = await info.context.services.alerts.retry(principal_of(info), str(id))

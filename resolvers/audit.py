@@ -4,12 +4,12 @@ and answers with the download route that streams the signed zip."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.errors import mutation, payload
 from services.audit.package import parse_period
 from services.errors import NotFound
@@ -44,7 +44,7 @@ class AuditMutation:
     )
     async def request_audit_package(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[AuditPackageInput, strawberry.argument(description="The period.")],
     ) -> AuditPackagePayload:
         principal = principal_of(info)

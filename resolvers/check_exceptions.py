@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.errors import mutation
 from resolvers.exception_types import (
     CheckException,
@@ -24,7 +24,7 @@ class ExceptionQuery:
     )
     async def check_exceptions(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         check_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="Only this check's exceptions."),
@@ -54,7 +54,7 @@ class ExceptionMutation:
     )
     async def create_check_exception(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CreateCheckExceptionInput, strawberry.argument(description="Item, reason, expiry.")
         ],
@@ -72,7 +72,7 @@ class ExceptionMutation:
     @mutation("End an exception now (ADMIN); the item fails again.")
     async def revoke_check_exception(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The exception id.")],
     ) -> CheckExceptionPayload:
         service = info.context.services.check_exceptions

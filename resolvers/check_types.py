@@ -8,7 +8,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.exception_types import CheckException
 from resolvers.relay import After, Connection, Edge, First
@@ -80,7 +80,7 @@ class CheckItem:
         description="For an item of `exceptedItems`: the exception that covered it when the "
         "result was evaluated (its `expiresAt` says until when). Null for failing items."
     )
-    async def exception(self, info: strawberry.Info[Context, Any]) -> CheckException | None:
+    async def exception(self, info: Info) -> CheckException | None:
         if not self.excepted:
             return None
         services = info.context.services
@@ -140,9 +140,7 @@ class CheckItemConnection(Connection[CheckItemEdge]):
         )
 
 
-async def _excepted_items(
-    root: CheckResult, info: strawberry.Info[Context, Any]
-) -> list[CheckItem]:
+async def _excepted_items(root: CheckResult, info: Info) -> list[CheckItem]:
     """``CheckResult.exceptedItems``: in memory, or read from the store by the result's id."""
     items = root.excepted
     if items is None:
@@ -209,7 +207,7 @@ class CheckResult:
         "normalised cache keyed by `Check.id` takes a pushed result into `checks` by itself "
         "(docs/frontend.md); for a `checkHistory` entry it is the check's latest result."
     )
-    async def check(self, info: strawberry.Info[Context, Any]) -> Check:
+    async def check(self, info: Info) -> Check:
         checks = info.context.services.checks
         if self.latest:
             definition = checks.definition(self.check_id)
@@ -226,7 +224,7 @@ class CheckResult:
         "a new result (another `id`) starts again from the first page."
     )
     async def failing_items(
-        self, info: strawberry.Info[Context, Any], first: First = None, after: After = None
+        self, info: Info, first: First = None, after: After = None
     ) -> CheckItemConnection:
         if self.failing is not None or self.domain.id is None:
             page = page_of_items(self.failing or (), first, after)

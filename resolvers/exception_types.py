@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from resolvers.actors import actor
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload
 from resolvers.relay import Connection, Edge
@@ -49,13 +48,13 @@ class CheckException:
     status: ExceptionStatus = strawberry.field(description="Whether it applies now.")
 
     @strawberry.field(description="Who created it: the API key's name and role (every role).")
-    async def created_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor:
+    async def created_by_actor(self, info: Info) -> Actor:
         found = await actor(info, str(self.created_by))
         assert found is not None
         return found
 
     @strawberry.field(description="Who revoked it (name and role); null unless REVOKED.")
-    async def revoked_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor | None:
+    async def revoked_by_actor(self, info: Info) -> Actor | None:
         return await actor(info, str(self.revoked_by) if self.revoked_by else None)
 
     @classmethod

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.errors import mutation, payload
 from resolvers.snapshot_types import Account
 from services.identity.models import NotStaffKind
@@ -41,7 +41,7 @@ class IdentityMutation:
     @mutation("Link an account to a person (ADMIN): STAFF, decided MANUAL.")
     async def link_account(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[LinkAccountInput, strawberry.argument(description="Account, person.")],
     ) -> AccountPayload:
         view = await info.context.services.identities.link(
@@ -52,7 +52,7 @@ class IdentityMutation:
     @mutation("Mark an account NOT_STAFF with a kind and a reason (ADMIN), decided MANUAL.")
     async def mark_account_not_staff(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             MarkAccountNotStaffInput, strawberry.argument(description="Account, kind, reason.")
         ],
@@ -68,7 +68,7 @@ class IdentityMutation:
     @mutation("Remove a manual decision (ADMIN); automatic resolution applies again.")
     async def clear_account_identity(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         account_id: Annotated[
             strawberry.ID, strawberry.argument(description="The Atlassian account id.")
         ],

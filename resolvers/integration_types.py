@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload
 from resolvers.relay import Node
@@ -261,7 +260,7 @@ class Integration(Node):
         description="ACCESS_REVIEW: the change watch (events of the Atlassian organization, "
         "refreshing only what they name); null for POLICY."
     )
-    async def change_watch(self, info: strawberry.Info[Context, Any]) -> ChangeWatch | None:
+    async def change_watch(self, info: Info) -> ChangeWatch | None:
         service = info.context.services.change_watch
         if service is None or self.domain is None:
             return None
@@ -269,7 +268,7 @@ class Integration(Node):
         return ChangeWatch.from_domain(state) if state else None
 
     @strawberry.field(description="The integration's most recent sync run; null before any.")
-    async def latest_sync_run(self, info: strawberry.Info[Context, Any]) -> SyncRun | None:
+    async def latest_sync_run(self, info: Info) -> SyncRun | None:
         run = await info.context.services.sync.latest_run(principal_of(info), str(self.id))
         return SyncRun.from_domain(run) if run else None
 

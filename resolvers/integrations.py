@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.errors import mutation
 from resolvers.integration_types import (
     ConnectApiTokenInput,
@@ -34,7 +34,7 @@ class IntegrationQuery:
     )
     async def integrations(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         status: Annotated[
             list[IntegrationStatus] | None,
             strawberry.argument(
@@ -61,7 +61,7 @@ class IntegrationQuery:
     )
     async def integration(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The integration id.")],
     ) -> Integration | None:
         found = await info.context.services.integrations.get(principal_of(info), str(id))
@@ -82,7 +82,7 @@ class IntegrationMutation:
     )
     async def start_confluence_oauth(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             StartConfluenceOAuthInput, strawberry.argument(description="Purpose and consent.")
         ],
@@ -102,7 +102,7 @@ class IntegrationMutation:
     )
     async def select_confluence_site(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             SelectConfluenceSiteInput, strawberry.argument(description="The site to use.")
         ],
@@ -120,7 +120,7 @@ class IntegrationMutation:
     )
     async def connect_confluence_client_credentials(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             ConnectClientCredentialsInput, strawberry.argument(description="The credentials.")
         ],
@@ -140,7 +140,7 @@ class IntegrationMutation:
     )
     async def connect_confluence_api_token(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[ConnectApiTokenInput, strawberry.argument(description="The token.")],
     ) -> IntegrationPayload:
         integration = await info.context.services.integrations.connect_api_token(
@@ -158,7 +158,7 @@ class IntegrationMutation:
     )
     async def set_atlassian_admin_key(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[SetAtlassianAdminKeyInput, strawberry.argument(description="The key.")],
     ) -> IntegrationPayload:
         integration = await info.context.services.integrations.set_admin_key(
@@ -174,7 +174,7 @@ class IntegrationMutation:
     )
     async def update_integration_settings(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             UpdateIntegrationSettingsInput, strawberry.argument(description="The changes.")
         ],
@@ -199,7 +199,7 @@ class IntegrationMutation:
     )
     async def remove_atlassian_admin_key(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         integration_id: Annotated[
             strawberry.ID, strawberry.argument(description="The ACCESS_REVIEW integration.")
         ],
@@ -215,7 +215,7 @@ class IntegrationMutation:
     )
     async def disconnect_integration(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The integration id.")],
     ) -> IntegrationPayload:
         integration = await info.context.services.integrations.disconnect(
@@ -232,7 +232,7 @@ class IntegrationSubscription:
     )
     async def integration_status_changed(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         initial: Annotated[
             bool,
             strawberry.argument(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from resolvers.actors import actor
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload
 from resolvers.types import Actor, ApiKey, User
@@ -39,7 +38,7 @@ class Member:
     @strawberry.field(
         description="The API keys this person owns here (ADMIN; other roles get FORBIDDEN)."
     )
-    async def api_keys(self, info: strawberry.Info[Context, Any]) -> list[ApiKey]:
+    async def api_keys(self, info: Info) -> list[ApiKey]:
         keys = await info.context.services.api_keys.list_owned(
             principal_of(info), str(self.user.id)
         )
@@ -66,7 +65,7 @@ class Invitation:
     invited_by: strawberry.ID = strawberry.field(description="Who invited: see `invitedByActor`.")
 
     @strawberry.field(description="The person or API key that invited.")
-    async def invited_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor:
+    async def invited_by_actor(self, info: Info) -> Actor:
         found = await actor(info, str(self.invited_by))
         assert found is not None
         return found

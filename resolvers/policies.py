@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.errors import mutation
 from resolvers.policy_types import (
     ApprovePolicyDocumentInput,
@@ -26,7 +26,7 @@ class PolicyQuery:
         description="The policies the active frameworks require (SOC 2 when none is active), "
         "each with its mapped document (every role)."
     )
-    async def policies(self, info: strawberry.Info[Context, Any]) -> list[PolicyRequirement]:
+    async def policies(self, info: Info) -> list[PolicyRequirement]:
         requirements = await info.context.services.policies.requirements(principal_of(info))
         return [PolicyRequirement.from_domain(r) for r in requirements]
 
@@ -36,7 +36,7 @@ class PolicyMutation:
     @mutation("Map a synced page to a policy type by hand (ADMIN); the mapping starts as DRAFT.")
     async def map_policy_document(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             MapPolicyDocumentInput, strawberry.argument(description="Policy type and page.")
         ],
@@ -49,7 +49,7 @@ class PolicyMutation:
     @mutation("Make a policy type's document ACTIVE (ADMIN).")
     async def approve_policy_document(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             ApprovePolicyDocumentInput, strawberry.argument(description="The policy type.")
         ],
@@ -65,7 +65,7 @@ class PolicyMutation:
     )
     async def unmap_policy_document(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         policy_type: Annotated[PolicyType, strawberry.argument(description="The policy type.")],
     ) -> PolicyPayload:
         requirement = await info.context.services.policies.unmap(principal_of(info), policy_type)
@@ -78,9 +78,7 @@ class PolicySubscription:
         description="Every required policy with its document whenever a mapping, approval, "
         "POLICY sync or framework change may have changed them (every role)."
     )
-    async def policies_changed(
-        self, info: strawberry.Info[Context, Any]
-    ) -> AsyncGenerator[list[PolicyRequirement], None]:
+    async def policies_changed(self, info: Info) -> AsyncGenerator[list[PolicyRequirement], None]:
         services = info.context.services
         changes = watch_policies(services.bus, services.policies, principal_of(info))
         async with aclosing(changes):

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError, mutation, payload
 from resolvers.integration_types import Integration
@@ -24,7 +24,7 @@ from services.remediation.plan_view import PlanSummary, plan_page, watch_plan
 from services.remediation.service import PlanFilter, RemediationService
 
 
-def _service(info: strawberry.Info[Context, Any]) -> RemediationService:
+def _service(info: Info) -> RemediationService:
     service = info.context.services.remediation
     if service is None:
         raise DomainError("remediation is not available in this process", code="UNAVAILABLE")
@@ -504,7 +504,7 @@ class RemediationQuery:
     )
     async def remediation_plan(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         filter: Annotated[
             RemediationPlanFilter | None,
             strawberry.argument(description="Only some accounts or sources."),
@@ -520,7 +520,7 @@ class RemediationQuery:
     )
     async def remediation_plan_actions(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         filter: Annotated[
             RemediationPlanFilter | None,
             strawberry.argument(description="Only some accounts or sources."),
@@ -536,7 +536,7 @@ class RemediationQuery:
     @strawberry.field(description="Approved remediation actions with their state.")
     async def remediations(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         first: Annotated[
             int | None, strawberry.argument(description="Page size (1-500, default 50).")
         ] = None,
@@ -555,7 +555,7 @@ class RemediationMutation:
     @mutation("Approve planned actions and carry them out in Atlassian (ADMIN only).")
     async def execute_remediation(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             ExecuteRemediationInput, strawberry.argument(description="Actions and confirmation.")
         ],
@@ -573,7 +573,7 @@ class RemediationMutation:
     )
     async def cancel_remediation(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CancelRemediationInput, strawberry.argument(description="The actions to stop.")
         ],
@@ -589,7 +589,7 @@ class RemediationMutation:
     )
     async def restore_access(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             RestoreAccessInput, strawberry.argument(description="The action and confirmation.")
         ],
@@ -606,7 +606,7 @@ class RemediationMutation:
     )
     async def enable_confluence_remediation(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             EnableConfluenceRemediationInput,
             strawberry.argument(description="The confirmation."),
@@ -628,9 +628,7 @@ class RemediationSubscription:
     """Live remediation progress."""
 
     @strawberry.subscription(description="Every state change of an approved action.")
-    async def remediation_updated(
-        self, info: strawberry.Info[Context, Any]
-    ) -> AsyncGenerator[RemediationAction, None]:
+    async def remediation_updated(self, info: Info) -> AsyncGenerator[RemediationAction, None]:
         actions = _service(info).watch(principal_of(info))
         async with aclosing(actions):  # type: ignore[type-var]
             async for action in actions:
@@ -642,7 +640,7 @@ class RemediationSubscription:
     )
     async def remediation_plan_changed(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         initial: Annotated[
             bool, strawberry.argument(description=INITIAL.format(what="the plan's counts"))
         ] = False,

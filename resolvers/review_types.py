@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from resolvers.actors import actor
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload
 from resolvers.relay import After, Connection, Edge, First, Node
@@ -106,7 +106,7 @@ class AccessReviewEntry:
     @strawberry.field(
         description="Who decided: the API key's name and role (every role); null while PENDING."
     )
-    async def decided_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor | None:
+    async def decided_by_actor(self, info: Info) -> Actor | None:
         return await actor(info, str(self.decided_by) if self.decided_by else None)
 
     @classmethod
@@ -179,7 +179,7 @@ class AccessReview(Node):
     @strawberry.field(description="The entries, by account id; optionally one decision only.")
     async def entries(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         first: First = None,
         after: After = None,
         decision: Annotated[
@@ -191,7 +191,7 @@ class AccessReview(Node):
         return AccessReviewEntryConnection.of(page, after)
 
     @strawberry.field(description="How many entries are still PENDING.")
-    async def pending_count(self, info: strawberry.Info[Context, Any]) -> int:
+    async def pending_count(self, info: Info) -> int:
         return await info.context.services.reviews.pending_count(self.domain)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.errors import mutation
 from resolvers.relay import INITIAL, After, First
 from resolvers.review_types import (
@@ -29,7 +29,7 @@ class ReviewQuery:
     @strawberry.field(description="The organization's access reviews, newest first (every role).")
     async def access_reviews(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         first: First = None,
         after: After = None,
     ) -> AccessReviewConnection:
@@ -39,7 +39,7 @@ class ReviewQuery:
     @strawberry.field(description="One access review, or null (every role).")
     async def access_review(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The review id.")],
     ) -> AccessReview | None:
         review = await info.context.services.reviews.get(principal_of(info), str(id))
@@ -56,7 +56,7 @@ class ReviewMutation:
     )
     async def start_access_review(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             StartAccessReviewInput, strawberry.argument(description="System and due date.")
         ],
@@ -72,7 +72,7 @@ class ReviewMutation:
     )
     async def decide_access(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[DecideAccessInput, strawberry.argument(description="The decision.")],
     ) -> AccessReviewEntryPayload:
         entry = await info.context.services.reviews.decide(
@@ -88,7 +88,7 @@ class ReviewMutation:
     )
     async def complete_access_review(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CompleteAccessReviewInput, strawberry.argument(description="Review and remainder.")
         ],
@@ -111,7 +111,7 @@ class ReviewSubscription:
     )
     async def access_review_changed(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         review_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="Only this review; omit for every review."),

@@ -4,11 +4,10 @@ belong to, and pages (POLICY)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.relay import Connection, Edge, Node
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
@@ -56,7 +55,7 @@ class Person(Node):
         description="The accounts of the current ACCESS_REVIEW snapshot linked to this person "
         "(automatically by email, or by hand), by account id; empty before the first sync."
     )
-    async def accounts(self, info: strawberry.Info[Context, Any]) -> list[Account]:
+    async def accounts(self, info: Info) -> list[Account]:
         views = await info.context.services.accounts.of_person(principal_of(info), str(self.id))
         return [Account.from_view(v) for v in views]
 

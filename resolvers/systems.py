@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import mutation, payload
 from resolvers.relay import Node
@@ -141,7 +141,7 @@ class CriticalSystemPayload:
 @strawberry.type(description="Reads of critical systems.")
 class SystemQuery:
     @strawberry.field(description="The organization's critical systems (every role).")
-    async def critical_systems(self, info: strawberry.Info[Context, Any]) -> list[CriticalSystem]:
+    async def critical_systems(self, info: Info) -> list[CriticalSystem]:
         found = await info.context.services.systems.list_systems(principal_of(info))
         return [CriticalSystem.from_domain(s) for s in found]
 
@@ -151,7 +151,7 @@ class SystemMutation:
     @mutation("Add Confluence as a critical system (ADMIN): turns the access checks on.")
     async def add_critical_system(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             AddCriticalSystemInput, strawberry.argument(description="System and access rule.")
         ],
@@ -170,7 +170,7 @@ class SystemMutation:
     @mutation("Change a critical system's review frequency or access rule (ADMIN).")
     async def update_critical_system(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[UpdateCriticalSystemInput, strawberry.argument(description="Changes.")],
     ) -> CriticalSystemPayload:
         updated = await info.context.services.systems.update(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload
 from resolvers.relay import Node
@@ -52,7 +51,7 @@ class Organization:
         "PEM): hand it to an auditor out of band; `verify_bundle.py --public-key` checks an "
         "audit package and its signed checkpoints with it (every role)."
     )
-    async def evidence_public_key(self, info: strawberry.Info[Context, Any]) -> str:
+    async def evidence_public_key(self, info: Info) -> str:
         principal = principal_of(info)
         if principal.organization_id != str(self.id):
             raise Forbidden("not your organization")
