@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -18,6 +19,10 @@ from services.integrations.models import Purpose
 from services.models import Principal, Role
 from services.organizations import OrganizationService
 from services.store import Store
+
+if TYPE_CHECKING:
+    from api.container import Container
+    from services.evidence.service import EvidenceService
 
 app = typer.Typer(
     help="Vigil: continuous compliance evidence from Confluence Cloud.", no_args_is_help=True
@@ -34,6 +39,9 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
+
+#: The ``--org`` option of the commands that act for one organization.
+Org = Annotated[str, typer.Option("--org", help="Organization id.")]
 
 
 @app.command()
@@ -52,11 +60,8 @@ def serve(
         overrides["port"] = port
     if no_worker:
         overrides["run_worker"] = False
-    try:
+    with _configuration_errors():
         asyncio.run(run(load_settings(**overrides)))
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -64,27 +69,19 @@ def worker() -> None:
     """Run the background worker only (scheduled syncs and periodic jobs)."""
     from api.worker import run_worker
 
-    try:
-        settings = load_settings(run_worker=True)
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if not settings.mongodb_url_value():
-        typer.echo(
-            "This command needs VIGIL_MONGODB_URL (the database `vigil serve` uses): a worker "
-            "on its own embedded store would sync nothing anyone sees.",
-            err=True,
-        )
-        raise typer.Exit(2)
-    try:
+    settings = _settings(run_worker=True)
+    _database_url(
+        settings,
+        "This command needs VIGIL_MONGODB_URL (the database `vigil serve` uses): a worker "
+        "on its own embedded store would sync nothing anyone sees.",
+    )
+    with _configuration_errors():
         asyncio.run(run_worker(settings))
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
 def simulator(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8090,
     users: Annotated[int, typer.Option(help="Generated users.")] = 200,
@@ -106,23 +103,7 @@ def simulator(
     """Run the Confluence Cloud simulator (for demos, tests and benchmarks)."""
     from simulator.cli import simulator_command
 
-    simulator_command(
-        host=host,
-        port=port,
-        users=users,
-        groups=groups,
-        pages=pages,
-        seed=seed,
-        sites=sites,
-        latency_ms=latency_ms,
-        jitter_ms=jitter_ms,
-        fault_429=fault_429,
-        fault_503=fault_503,
-        fault_drop=fault_drop,
-        fault_truncate=fault_truncate,
-        quota_points=quota_points,
-        site_json=site_json,
-    )
+    simulator_command(**ctx.params)  # the options above, by name
 
 
 @app.command()
@@ -156,42 +137,25 @@ def schema() -> None:
 
 @app.command()
 def sync(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    org: Org,
     purpose: Annotated[Purpose, typer.Option("--purpose", help="ACCESS_REVIEW or POLICY.")],
 ) -> None:
     """Run one sync of the organization's integration now, with a progress bar."""
     from rich.console import Console
 
-    from api.container import Container
     from api.sync_cli import run_cli_sync
 
-    try:
-        settings = load_settings(run_worker=False)
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if not settings.mongodb_url_value():
-        typer.echo("This command needs VIGIL_MONGODB_URL (the database the worker uses).", err=True)
-        raise typer.Exit(2)
+    settings = _settings(run_worker=False)
+    _database_url(settings, _WORKER_DATABASE)
 
-    async def go() -> int:
-        container = Container.build(settings)
-        try:
-            await container.start()
-            return await run_cli_sync(container, org, purpose, Console())
-        finally:
-            await container.stop()
+    async def go(container: Container) -> int:
+        return await run_cli_sync(container, org, purpose, Console())
 
-    try:
-        code = asyncio.run(go())
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    raise typer.Exit(code)
+    _run_with_container(settings, go)
 
 
 @app.command()
-def watch(org: Annotated[str, typer.Option("--org", help="Organization id.")]) -> None:
+def watch(org: Org) -> None:
     """Show the change watch of the organization's ACCESS_REVIEW integration (events read,
     refreshes, what was ignored and why, or why it is off)."""
     from rich.console import Console
@@ -206,7 +170,7 @@ def watch(org: Annotated[str, typer.Option("--org", help="Organization id.")]) -
 
 @app.command()
 def remediate(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    org: Org,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only show the plan; call nothing.")
     ] = False,
@@ -215,34 +179,21 @@ def remediate(
     """Show the remediation plan as a table; unless --dry-run, confirm and carry it out."""
     from rich.console import Console
 
-    from api.container import Container
     from api.remediation_cli import run_cli_remediation
 
     settings = Settings(run_worker=False)
-    if not settings.mongodb_url_value():
-        typer.echo("This command needs VIGIL_MONGODB_URL (the database the worker uses).", err=True)
-        raise typer.Exit(2)
+    _database_url(settings, _WORKER_DATABASE)
 
     def confirm(question: str) -> bool:
         return yes or typer.confirm(question, default=False)
 
-    async def go() -> int:
-        container = Container.build(settings)
-        try:
-            await container.start()
-            console = Console()
-            return await run_cli_remediation(
-                container, org, dry_run=dry_run, console=console, confirm=confirm
-            )
-        finally:
-            await container.stop()
+    async def go(container: Container) -> int:
+        console = Console()
+        return await run_cli_remediation(
+            container, org, dry_run=dry_run, console=console, confirm=confirm
+        )
 
-    try:
-        code = asyncio.run(go())
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    raise typer.Exit(code)
+    _run_with_container(settings, go)
 
 
 @org_app.command("create")
@@ -259,7 +210,7 @@ def org_create(name: str) -> None:
 
 @apikey_app.command("create")
 def apikey_create(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    org: Org,
     role: Annotated[Role, typer.Option("--role", help="ADMIN, REVIEWER or VIEWER.")],
     name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "",
 ) -> None:
@@ -286,7 +237,7 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 
 @user_app.command("add")
 def user_add(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    org: Org,
     email: Annotated[str, typer.Option("--email", help="The address the person signs in with.")],
     role: Annotated[Role, typer.Option("--role", help="ADMIN, REVIEWER or VIEWER.")],
 ) -> None:
@@ -310,41 +261,34 @@ def user_add(
 
 
 @evidence_app.command("checkpoint")
-def evidence_checkpoint(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
-) -> None:
+def evidence_checkpoint(org: Org) -> None:
     """Print a signed checkpoint of the organization's chain head (keep it outside Vigil)."""
 
-    async def go(store: Store, settings: Settings) -> int:
-        from api.container import build_evidence
-
-        point = await build_evidence(settings, store).checkpoint(org)
+    async def go(evidence: EvidenceService) -> int:
+        point = await evidence.checkpoint(org)
         if point is None:
             typer.echo("the organization has no evidence yet", err=True)
             return 1
         typer.echo(json.dumps(point, sort_keys=True))
         return 0
 
-    raise typer.Exit(_run_with_store(go))
+    _run_with_evidence(go)
 
 
 @evidence_app.command("verify")
 def evidence_verify(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    org: Org,
     checkpoint: Annotated[
         Path | None, typer.Option("--checkpoint", help="A checkpoint file to hold the chain to.")
     ] = None,
 ) -> None:
     """Verify the organization's chain (and a saved checkpoint); exit 1 when broken."""
 
-    async def go(store: Store, settings: Settings) -> int:
-        from api.container import build_evidence
-
+    async def go(evidence: EvidenceService) -> int:
         point = json.loads(checkpoint.read_text()) if checkpoint is not None else None
         if point is not None and not isinstance(point, dict):
             raise ValidationFailed("not a Vigil evidence checkpoint")
         principal = Principal(organization_id=org, role=Role.VIEWER, api_key_id="cli")
-        evidence = build_evidence(settings, store)
         status = await evidence.verify(principal, point)
         if status.broken is None:
             typer.echo(f"valid: {status.checked_count} records, head #{status.head_sequence}")
@@ -355,22 +299,20 @@ def evidence_verify(
         typer.echo(f"BROKEN at #{broken.sequence}: {broken.problem.value}: {broken.message}")
         return 1
 
-    raise typer.Exit(_run_with_store(go))
+    _run_with_evidence(go)
 
 
 @evidence_app.command("public-key")
 def evidence_public_key(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    org: Org,
     all_keys: Annotated[
         bool, typer.Option("--all", help="Every key it signed with (retired ones too).")
     ] = False,
 ) -> None:
     """Print the organization's evidence signing public key (PEM), to hand to an auditor."""
 
-    async def go(store: Store, settings: Settings) -> int:
-        from api.container import build_evidence
-
-        signer = build_evidence(settings, store).signer
+    async def go(evidence: EvidenceService) -> int:
+        signer = evidence.signer
         assert signer is not None
         if not all_keys:
             typer.echo((await signer.public_pem(org)).rstrip("\n"))
@@ -381,31 +323,27 @@ def evidence_public_key(
             typer.echo(key.pem.rstrip("\n"))
         return 0
 
-    raise typer.Exit(_run_with_store(go))
+    _run_with_evidence(go)
 
 
 @evidence_app.command("rotate-key")
-def evidence_rotate_key(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
-) -> None:
+def evidence_rotate_key(org: Org) -> None:
     """Give the organization a new evidence signing key (the old public key is kept)."""
 
-    async def go(store: Store, settings: Settings) -> int:
-        from api.container import build_evidence
-
-        signer = build_evidence(settings, store).signer
+    async def go(evidence: EvidenceService) -> int:
+        signer = evidence.signer
         assert signer is not None
         key = await signer.rotate(org)
         typer.echo(f"new signing key {key.key_id}")
         typer.echo(key.pem.rstrip("\n"))
         return 0
 
-    raise typer.Exit(_run_with_store(go))
+    _run_with_evidence(go)
 
 
 @audit_app.command("export")
 def audit_export(
-    org: Annotated[str, typer.Option("--org", help="Organization id.")],
+    org: Org,
     period_from: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD (UTC).")],
     period_to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (UTC).")],
     out: Annotated[Path, typer.Option("--out", help="The package to write (.zip).")],
@@ -437,66 +375,110 @@ def audit_export(
     raise typer.Exit(_run_with_store(go))
 
 
-def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
+_WORKER_DATABASE = "This command needs VIGIL_MONGODB_URL (the database the worker uses)."
+
+
+@contextmanager
+def _configuration_errors() -> Iterator[None]:
+    """A configuration error ends the command: its message, exit code 2."""
     try:
-        settings = load_settings()
+        yield
     except ConfigurationError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _settings(**overrides: object) -> Settings:
+    """The settings (a configuration error ends the command)."""
+    with _configuration_errors():
+        return load_settings(**overrides)
+
+
+def _database_url(settings: Settings, missing: str) -> str:
+    """The MongoDB URL; without one the command ends with ``missing`` (exit code 2)."""
     url = settings.mongodb_url_value()
     if not url:
-        typer.echo("This command needs VIGIL_MONGODB_URL.", err=True)
+        typer.echo(missing, err=True)
         raise typer.Exit(2)
+    return url
+
+
+async def _in_store(url: str, settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
+    """``action`` on the database at ``url`` (indexes ensured), closed afterwards."""
+    store = Store.open(url, settings.mongodb_db)
+    try:
+        await store.ensure_indexes()
+        return await action(store)
+    finally:
+        store.close()
+
+
+def _run_with_container(
+    settings: Settings, action: Callable[[Container], Awaitable[int]]
+) -> NoReturn:
+    """``action`` on a started container; its answer is the exit code."""
+    from api.container import Container
 
     async def go() -> int:
-        store = Store.open(url, settings.mongodb_db)
+        container = Container.build(settings)
         try:
-            await store.ensure_indexes()
-            return await action(store, settings)
+            await container.start()
+            return await action(container)
         finally:
-            store.close()
+            await container.stop()
+
+    with _configuration_errors():
+        code = asyncio.run(go())
+    raise typer.Exit(code)
+
+
+def _run_with_store(action: Callable[[Store, Settings], Awaitable[int]]) -> int:
+    settings = _settings()
+    url = _database_url(settings, "This command needs VIGIL_MONGODB_URL.")
+
+    async def go(store: Store) -> int:
+        return await action(store, settings)
 
     try:
-        return asyncio.run(go())
+        return asyncio.run(_in_store(url, settings, go))
     except (ConfigurationError, DomainError, ValueError) as exc:
         typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
         return 2
 
 
+def _run_with_evidence(action: Callable[[EvidenceService], Awaitable[int]]) -> NoReturn:
+    """``action`` on the evidence of the database; its answer is the exit code."""
+
+    async def go(store: Store, settings: Settings) -> int:
+        from api.container import build_evidence
+
+        return await action(build_evidence(settings, store))
+
+    raise typer.Exit(_run_with_store(go))
+
+
 def _run_with_keys(
     action: Callable[[ApiKeyService, OrganizationService], Awaitable[None]],
 ) -> None:
-    try:
-        settings = load_settings()
-    except ConfigurationError as exc:
-        typer.echo(f"configuration error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    url = settings.mongodb_url_value()
-    if not url:
-        typer.echo(
-            "This command needs VIGIL_MONGODB_URL: the embedded store lives inside "
-            "`vigil serve`, which prints its own first ADMIN key.",
-            err=True,
+    settings = _settings()
+    url = _database_url(
+        settings,
+        "This command needs VIGIL_MONGODB_URL: the embedded store lives inside "
+        "`vigil serve`, which prints its own first ADMIN key.",
+    )
+
+    async def go(store: Store) -> None:
+        # The shared bus: a revocation reaches every API process on the database, which
+        # closes the key's sockets at once (publishing needs no follower of our own).
+        keys = ApiKeyService(
+            ReplicatedEventBus(store.events),
+            organizations=store.organizations,
+            api_keys=store.api_keys,
         )
-        raise typer.Exit(2)
-
-    async def go() -> None:
-        store = Store.open(url, settings.mongodb_db)
-        try:
-            await store.ensure_indexes()
-            # The shared bus: a revocation reaches every API process on the database, which
-            # closes the key's sockets at once (publishing needs no follower of our own).
-            keys = ApiKeyService(
-                ReplicatedEventBus(store.events),
-                organizations=store.organizations,
-                api_keys=store.api_keys,
-            )
-            await action(keys, OrganizationService(keys, organizations=store.organizations))
-        finally:
-            store.close()
+        await action(keys, OrganizationService(keys, organizations=store.organizations))
 
     try:
-        asyncio.run(go())
+        asyncio.run(_in_store(url, settings, go))
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import strawberry
-
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.types import Actor
 
 USER_PREFIX = "usr_"
 
 
-async def actor(info: strawberry.Info[Context, Any], actor_id: str | None) -> Actor | None:
+async def actor(info: Info, actor_id: str | None) -> Actor | None:
     """The actor behind a stored "who acted" id (None for None), memoised in the request."""
     if actor_id is None:
         return None

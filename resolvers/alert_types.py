@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 import resolvers.check_types  # noqa: F401  (wraps CheckStatus as the GraphQL enum)
 from resolvers.actors import actor
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
+from resolvers.errors import payload
+from resolvers.relay import Connection, Edge
 from resolvers.types import Actor
 from services.alerts import models
 from services.alerts.models import AlertKind, ChannelKind, ChannelStatus, DeliveryState
@@ -93,7 +92,7 @@ class AlertChannel:
     )
 
     @strawberry.field(description="Who created it: the API key's name and role (every role).")
-    async def created_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor | None:
+    async def created_by_actor(self, info: Info) -> Actor | None:
         return await actor(info, str(self.created_by))
 
     @classmethod
@@ -218,27 +217,17 @@ class AlertDelivery:
 
 
 @strawberry.type(description="A delivery and its cursor.")
-class AlertDeliveryEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class AlertDeliveryEdge(Edge[AlertDelivery]):
     node: AlertDelivery = strawberry.field(description="The delivery.")
 
 
 @strawberry.type(description="Deliveries, newest first.")
-class AlertDeliveryConnection:
-    edges: list[AlertDeliveryEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class AlertDeliveryConnection(Connection[AlertDeliveryEdge]):
     @classmethod
     def of(cls, page: Slice[models.Delivery], after: str | None) -> AlertDeliveryConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[
-                AlertDeliveryEdge(cursor=c, node=AlertDelivery.from_domain(d))
-                for c, d in page.items
-            ],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, d: AlertDeliveryEdge(cursor=c, node=AlertDelivery.from_domain(d)), after
         )
 
 
@@ -283,15 +272,14 @@ class UpdateAlertChannelInput:
     )
 
 
-@strawberry.type(description="The channel after the change.")
+@payload("The channel after the change.")
 class AlertChannelPayload:
     channel: AlertChannel | None = strawberry.field(
         default=None, description="The channel; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="A webhook channel and its signing secret, shown this once.")
+@payload("A webhook channel and its signing secret, shown this once.")
 class AlertChannelSecretPayload:
     channel: AlertChannel | None = strawberry.field(
         default=None, description="The channel; null on userErrors."
@@ -301,20 +289,17 @@ class AlertChannelSecretPayload:
         description="The HMAC-SHA256 key of the `Vigil-Signature` header (docs/alerts.md). "
         "Shown only here: store it now; `rotateAlertChannelSecret` makes a new one.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="The deleted channel's id.")
+@payload("The deleted channel's id.")
 class DeleteAlertChannelPayload:
     deleted_channel_id: strawberry.ID | None = strawberry.field(
         default=None, description="The id; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="The delivery queued.")
+@payload("The delivery queued.")
 class AlertDeliveryPayload:
     delivery: AlertDelivery | None = strawberry.field(
         default=None, description="The delivery, PENDING; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

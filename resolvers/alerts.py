@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -19,8 +19,8 @@ from resolvers.alert_types import (
     DeleteAlertChannelPayload,
     UpdateAlertChannelInput,
 )
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.relay import After, First
 from services.alerts.models import DeliveryState
 
@@ -33,7 +33,7 @@ class AlertQuery:
         description="The organization's alert channels, oldest first (every role; never a URL "
         "or a secret)."
     )
-    async def alert_channels(self, info: strawberry.Info[Context, Any]) -> list[AlertChannel]:
+    async def alert_channels(self, info: Info) -> list[AlertChannel]:
         found = await info.context.services.alerts.list_channels(principal_of(info))
         return [AlertChannel.from_domain(c) for c in found]
 
@@ -43,7 +43,7 @@ class AlertQuery:
     )
     async def alert_deliveries(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         state: Annotated[
             DeliveryState | None, strawberry.argument(description="Only deliveries in this state.")
         ] = None,
@@ -65,14 +65,13 @@ class AlertQuery:
 
 @strawberry.type(description="Configuring alert channels and retrying deliveries (ADMIN).")
 class AlertMutation:
-    @strawberry.mutation(
-        description="Add a webhook channel (ADMIN): alerts are POSTed to the URL as JSON signed "
-        "with HMAC-SHA256 (docs/alerts.md). The signing secret is in the payload, this once.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Add a webhook channel (ADMIN): alerts are POSTed to the URL as JSON signed "
+        "with HMAC-SHA256 (docs/alerts.md). The signing secret is in the payload, this once."
     )
     async def create_webhook_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CreateWebhookAlertChannelInput, strawberry.argument(description="Name and URL.")
         ],
@@ -84,13 +83,10 @@ class AlertMutation:
             channel=AlertChannel.from_domain(channel), signing_secret=secret
         )
 
-    @strawberry.mutation(
-        description="Add a Slack incoming-webhook channel (ADMIN); its URL is stored encrypted.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Add a Slack incoming-webhook channel (ADMIN); its URL is stored encrypted.")
     async def create_slack_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CreateSlackAlertChannelInput, strawberry.argument(description="Name and URL.")
         ],
@@ -100,14 +96,10 @@ class AlertMutation:
         )
         return AlertChannelPayload(channel=AlertChannel.from_domain(channel))
 
-    @strawberry.mutation(
-        description="Add an email channel (ADMIN); NOT_CONFIGURED when the server has no SMTP "
-        "settings.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Add an email channel (ADMIN); NOT_CONFIGURED when the server has no SMTP settings.")
     async def create_email_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CreateEmailAlertChannelInput, strawberry.argument(description="Name and addresses.")
         ],
@@ -117,14 +109,12 @@ class AlertMutation:
         )
         return AlertChannelPayload(channel=AlertChannel.from_domain(channel))
 
-    @strawberry.mutation(
-        description="Rename, enable or disable a channel, or change an email channel's "
-        "recipients (ADMIN).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Rename, enable or disable a channel, or change an email channel's recipients (ADMIN)."
     )
     async def update_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[UpdateAlertChannelInput, strawberry.argument(description="Changes.")],
     ) -> AlertChannelPayload:
         channel = await info.context.services.alerts.update(
@@ -136,14 +126,13 @@ class AlertMutation:
         )
         return AlertChannelPayload(channel=AlertChannel.from_domain(channel))
 
-    @strawberry.mutation(
-        description="A new signing secret for a webhook channel (ADMIN), shown this once; the "
-        "old one stops signing at once.",
-        extensions=[UserErrors()],
+    @mutation(
+        "A new signing secret for a webhook channel (ADMIN), shown this once; the "
+        "old one stops signing at once."
     )
     async def rotate_alert_channel_secret(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, _CHANNEL],
     ) -> AlertChannelSecretPayload:
         channel, secret = await info.context.services.alerts.rotate_secret(
@@ -153,40 +142,37 @@ class AlertMutation:
             channel=AlertChannel.from_domain(channel), signing_secret=secret
         )
 
-    @strawberry.mutation(
-        description="Delete a channel, its secrets and its pending deliveries (ADMIN); its "
-        "past deliveries stay listed.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Delete a channel, its secrets and its pending deliveries (ADMIN); its "
+        "past deliveries stay listed."
     )
     async def delete_alert_channel(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, _CHANNEL],
     ) -> DeleteAlertChannelPayload:
         deleted = await info.context.services.alerts.delete(principal_of(info), str(id))
         return DeleteAlertChannelPayload(deleted_channel_id=strawberry.ID(deleted))
 
-    @strawberry.mutation(
-        description="Queue a test alert to one channel (ADMIN): sent by the worker within "
-        "seconds, retried and dead-lettered like any delivery (watch `alertDeliveries`).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Queue a test alert to one channel (ADMIN): sent by the worker within "
+        "seconds, retried and dead-lettered like any delivery (watch `alertDeliveries`)."
     )
     async def send_test_alert(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         channel_id: Annotated[strawberry.ID, _CHANNEL],
     ) -> AlertDeliveryPayload:
         delivery = await info.context.services.alerts.send_test(principal_of(info), str(channel_id))
         return AlertDeliveryPayload(delivery=AlertDelivery.from_domain(delivery))
 
-    @strawberry.mutation(
-        description="Queue a dead letter again, attempts from zero (ADMIN); NOT_DEAD_LETTER "
-        "for any other delivery.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Queue a dead letter again, attempts from zero (ADMIN); NOT_DEAD_LETTER "
+        "for any other delivery."
     )
     async def retry_alert_delivery(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The dead letter.")],
     ) -> AlertDeliveryPayload:
         delivery = await info.context.services.alerts.retry(principal_of(info), str(id))

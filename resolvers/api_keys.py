@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.types import (
     ApiKey,
     ApiKeyChange,
@@ -24,21 +24,19 @@ class ApiKeyQuery:
     @strawberry.field(
         description="The organization's API keys (ADMIN; other roles get a FORBIDDEN error)."
     )
-    async def api_keys(self, info: strawberry.Info[Context, Any]) -> list[ApiKey]:
+    async def api_keys(self, info: Info) -> list[ApiKey]:
         keys = await info.context.services.api_keys.list_api_keys(principal_of(info))
         return [ApiKey.from_domain(k) for k in keys]
 
 
 @strawberry.type(description="Creating and revoking API keys (ADMIN).")
 class ApiKeyMutation:
-    @strawberry.mutation(
-        description="Create an API key in the caller's organization (ADMIN); its secret is "
-        "returned once.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Create an API key in the caller's organization (ADMIN); its secret is returned once."
     )
     async def create_api_key(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[CreateApiKeyInput, strawberry.argument(description="Role and name.")],
     ) -> CreateApiKeyPayload:
         principal, services = principal_of(info), info.context.services
@@ -48,14 +46,10 @@ class ApiKeyMutation:
         created = await services.api_keys.create_api_key(principal, input.role, input.name, owner)
         return CreateApiKeyPayload(api_key=ApiKey.from_domain(created.key), secret=created.secret)
 
-    @strawberry.mutation(
-        description="Revoke an API key of the caller's organization (ADMIN); it stops working "
-        "at once.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Revoke an API key of the caller's organization (ADMIN); it stops working at once.")
     async def revoke_api_key(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The key id.")],
     ) -> ApiKeyPayload:
         key = await info.context.services.api_keys.revoke_api_key(principal_of(info), str(id))
@@ -68,9 +62,7 @@ class ApiKeySubscription:
         description="API keys of the organization created or revoked (ADMIN sees every key; "
         "other roles only their own)."
     )
-    async def api_key_changed(
-        self, info: strawberry.Info[Context, Any]
-    ) -> AsyncGenerator[ApiKeyChange, None]:
+    async def api_key_changed(self, info: Info) -> AsyncGenerator[ApiKeyChange, None]:
         changes = info.context.services.api_keys.watch(principal_of(info))
         async with aclosing(changes):
             async for change, key in changes:

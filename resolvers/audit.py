@@ -4,14 +4,13 @@ and answers with the download route that streams the signed zip."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, UserErrors
-from resolvers.relay import USER_ERRORS
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation, payload
 from services.audit.package import parse_period
 from services.errors import NotFound
 
@@ -22,7 +21,7 @@ class AuditPackageInput:
     period_to: date = strawberry.field(name="to", description="The last day.")
 
 
-@strawberry.type(description="Where to download an audit package.")
+@payload("Where to download an audit package.")
 class AuditPackagePayload:
     download_path: str | None = strawberry.field(
         default=None,
@@ -34,20 +33,18 @@ class AuditPackagePayload:
         description="The organization's evidence public key (PEM) the package is signed with; "
         "hand the auditor a copy out of band, not only inside the package.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="The auditor's package (ADMIN or REVIEWER).")
 class AuditMutation:
-    @strawberry.mutation(
-        description="Ask for the signed audit package of a period (ADMIN or REVIEWER): "
+    @mutation(
+        "Ask for the signed audit package of a period (ADMIN or REVIEWER): "
         "evidence records with their signed checkpoints, populations, reviews, remediation, "
-        "policies, CSVs, report.html and verify_bundle.py (docs/auditor.md).",
-        extensions=[UserErrors()],
+        "policies, CSVs, report.html and verify_bundle.py (docs/auditor.md)."
     )
     async def request_audit_package(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[AuditPackageInput, strawberry.argument(description="The period.")],
     ) -> AuditPackagePayload:
         principal = principal_of(info)

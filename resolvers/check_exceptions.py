@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.exception_types import (
     CheckException,
     CheckExceptionConnection,
@@ -24,7 +24,7 @@ class ExceptionQuery:
     )
     async def check_exceptions(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         check_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="Only this check's exceptions."),
@@ -48,14 +48,13 @@ class ExceptionQuery:
 
 @strawberry.type(description="Accepting and un-accepting failing items (ADMIN).")
 class ExceptionMutation:
-    @strawberry.mutation(
-        description="Accept one failing item of a check until expiresAt (ADMIN; a reason is "
-        "required; at most 365 days). The check is re-evaluated at once.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Accept one failing item of a check until expiresAt (ADMIN; a reason is "
+        "required; at most 365 days). The check is re-evaluated at once."
     )
     async def create_check_exception(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CreateCheckExceptionInput, strawberry.argument(description="Item, reason, expiry.")
         ],
@@ -70,13 +69,10 @@ class ExceptionMutation:
         )
         return CheckExceptionPayload(exception=CheckException.from_domain(created, service.now()))
 
-    @strawberry.mutation(
-        description="End an exception now (ADMIN); the item fails again.",
-        extensions=[UserErrors()],
-    )
+    @mutation("End an exception now (ADMIN); the item fails again.")
     async def revoke_check_exception(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The exception id.")],
     ) -> CheckExceptionPayload:
         service = info.context.services.check_exceptions

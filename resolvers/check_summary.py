@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from resolvers.check_types import Check, ControlRef
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from services.checks.models import CheckStatus
 from services.models import Framework
 
@@ -114,7 +114,7 @@ class CheckSummaryQuery:
     )
     async def check_summary(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         framework: Annotated[
             Framework | None, strawberry.argument(description="Only this framework.")
         ] = None,

@@ -8,10 +8,10 @@ from typing import Any
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.exception_types import CheckException
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, After, First, PageInfo
+from resolvers.relay import After, Connection, Edge, First
 from services.check_exceptions.models import CheckException as DomainException
 from services.checks import base, models
 from services.checks.models import CheckStatus
@@ -80,7 +80,7 @@ class CheckItem:
         description="For an item of `exceptedItems`: the exception that covered it when the "
         "result was evaluated (its `expiresAt` says until when). Null for failing items."
     )
-    async def exception(self, info: strawberry.Info[Context, Any]) -> CheckException | None:
+    async def exception(self, info: Info) -> CheckException | None:
         if not self.excepted:
             return None
         services = info.context.services
@@ -120,32 +120,27 @@ def _covering(
 
 
 @strawberry.type(description="A failing resource and its cursor.")
-class CheckItemEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class CheckItemEdge(Edge[CheckItem]):
     node: CheckItem = strawberry.field(description="The failing resource.")
 
 
 @strawberry.type(description="Resources failing a check, in the check's order.")
-class CheckItemConnection:
-    edges: list[CheckItemEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class CheckItemConnection(Connection[CheckItemEdge]):
     @classmethod
     def of(
         cls, page: Slice[models.CheckItem], result: models.CheckResult, after: str | None
     ) -> CheckItemConnection:
         """Map a service-layer slice of ``result``'s failing items."""
-        edges = [
-            CheckItemEdge(cursor=c, node=CheckItem.from_domain(i, result, excepted=False))
-            for c, i in page.items
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
+        return cls.of_slice(
+            page,
+            lambda c, i: CheckItemEdge(
+                cursor=c, node=CheckItem.from_domain(i, result, excepted=False)
+            ),
+            after,
+        )
 
 
-async def _excepted_items(
-    root: CheckResult, info: strawberry.Info[Context, Any]
-) -> list[CheckItem]:
+async def _excepted_items(root: CheckResult, info: Info) -> list[CheckItem]:
     """``CheckResult.exceptedItems``: in memory, or read from the store by the result's id."""
     items = root.excepted
     if items is None:
@@ -212,7 +207,7 @@ class CheckResult:
         "normalised cache keyed by `Check.id` takes a pushed result into `checks` by itself "
         "(docs/frontend.md); for a `checkHistory` entry it is the check's latest result."
     )
-    async def check(self, info: strawberry.Info[Context, Any]) -> Check:
+    async def check(self, info: Info) -> Check:
         checks = info.context.services.checks
         if self.latest:
             definition = checks.definition(self.check_id)
@@ -229,7 +224,7 @@ class CheckResult:
         "a new result (another `id`) starts again from the first page."
     )
     async def failing_items(
-        self, info: strawberry.Info[Context, Any], first: First = None, after: After = None
+        self, info: Info, first: First = None, after: After = None
     ) -> CheckItemConnection:
         if self.failing is not None or self.domain.id is None:
             page = page_of_items(self.failing or (), first, after)
@@ -323,19 +318,15 @@ class Check:
 
 
 @strawberry.type(description="A recorded result and its cursor.")
-class CheckResultEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class CheckResultEdge(Edge[CheckResult]):
     node: CheckResult = strawberry.field(description="The result.")
 
 
 @strawberry.type(description="Recorded results of a check, newest first (one per change).")
-class CheckResultConnection:
-    edges: list[CheckResultEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class CheckResultConnection(Connection[CheckResultEdge]):
     @classmethod
     def of(cls, page: Slice[models.ResultView], after: str | None = None) -> CheckResultConnection:
         """Map a service-layer slice."""
-        edges = [CheckResultEdge(cursor=c, node=CheckResult.from_view(v)) for c, v in page.items]
-        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
+        return cls.of_slice(
+            page, lambda c, v: CheckResultEdge(cursor=c, node=CheckResult.from_view(v)), after
+        )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from resolvers.check_types import Check, CheckResult, CheckResultConnection
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.relay import INITIAL, After, First
 
 
@@ -18,7 +18,7 @@ class CheckQuery:
     @strawberry.field(
         description="Every check with its latest result, in catalogue order (every role)."
     )
-    async def checks(self, info: strawberry.Info[Context, Any]) -> list[Check]:
+    async def checks(self, info: Info) -> list[Check]:
         views = await info.context.services.checks.list_checks(principal_of(info), paged=True)
         return [Check.from_view(v) for v in views]
 
@@ -27,7 +27,7 @@ class CheckQuery:
     )
     async def check(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The check id.")],
     ) -> Check | None:
         view = await info.context.services.checks.get_check(principal_of(info), str(id), paged=True)
@@ -39,7 +39,7 @@ class CheckQuery:
     )
     async def check_history(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         check_id: Annotated[strawberry.ID, strawberry.argument(description="The check id.")],
         first: First = None,
         after: After = None,
@@ -59,7 +59,7 @@ class CheckSubscription:
     )
     async def check_result_updated(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         check_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="Only this check; omit for every check."),

@@ -92,7 +92,11 @@ class Context:
     cost_meter: CostMeter | None = None
 
 
-def principal_of(info: strawberry.Info[Context, Any]) -> Principal:
+#: What every resolver of this schema receives as ``info``.
+Info = strawberry.Info[Context, Any]
+
+
+def principal_of(info: Info) -> Principal:
     """The authenticated caller (the transport refuses unauthenticated requests)."""
     principal = info.context.principal
     if principal is None:

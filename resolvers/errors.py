@@ -9,16 +9,18 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import FieldExtension, MaskErrors, SchemaExtension
 from strawberry.types import StreamExecutionResult, get_object_definition, has_object_definition
 
+from resolvers.relay import USER_ERRORS
 from resolvers.strawberry_adapter import StrawberryField
 from services.errors import Conflict, DomainError, Forbidden, NotFound
 from services.people.validation import InvalidPeople
@@ -150,6 +152,33 @@ class UserErrors(FieldExtension):
             assert self._payload is not None
             errors = user_errors(exc, info)
             return self._payload(user_errors=errors)
+
+
+T = TypeVar("T", bound=type)
+
+
+@dataclass_transform(
+    order_default=False, kw_only_default=True, field_specifiers=(strawberry.field, StrawberryField)
+)
+def payload(description: str) -> Callable[[T], T]:
+    """A mutation's payload type: the fields the class declares, then ``userErrors`` (empty
+    on success, described by ``USER_ERRORS``) unless the class declares its own."""
+
+    def make(cls: T) -> T:
+        if "user_errors" not in inspect.get_annotations(cls):
+            cls.__annotations__["user_errors"] = list[UserError]
+            cls.user_errors = strawberry.field(  # type: ignore[attr-defined]
+                default_factory=list, description=USER_ERRORS
+            )
+        return strawberry.type(cls, description=description)
+
+    return make
+
+
+def mutation(description: str, **kwargs: Any) -> Any:
+    """A mutation field under the ``userErrors`` convention: ``strawberry.mutation`` with the
+    ``UserErrors`` extension, so that every mutation maps domain errors the same way."""
+    return strawberry.mutation(description=description, extensions=[UserErrors()], **kwargs)
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

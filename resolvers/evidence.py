@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.evidence_types import Evidence, EvidenceChainStatus, EvidenceConnection
 from resolvers.relay import After, First
 from services.errors import ValidationFailed
@@ -43,7 +43,7 @@ class EvidenceQuery:
     )
     async def evidence(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         check_id: Annotated[strawberry.ID, strawberry.argument(description="The check id.")],
         first: First = None,
         after: After = None,
@@ -58,7 +58,7 @@ class EvidenceQuery:
     )
     async def evidence_record(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The record id.")],
     ) -> Evidence | None:
         record = await info.context.services.evidence.get(principal_of(info), str(id))
@@ -70,7 +70,7 @@ class EvidenceQuery:
     )
     async def verify_evidence_chain(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         checkpoint: Annotated[
             JSON | None,
             strawberry.argument(
@@ -93,7 +93,7 @@ class EvidenceQuery:
     )
     async def evidence_export_link(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         check_id: Annotated[strawberry.ID, strawberry.argument(description="The check.")],
         format: Annotated[
             EvidenceExportFormat, strawberry.argument(description="The file format.")

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers.enums import graphql_enum
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
+from resolvers.relay import Connection, Edge, Node
 from services.checks.models import CheckStatus
 from services.evidence.models import EvidenceRecord
 from services.evidence.verify import ChainStatus, LinkProblem
@@ -92,24 +92,17 @@ def _status(value: object) -> CheckStatus | None:
 
 
 @strawberry.type(description="A record and its cursor.")
-class EvidenceEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class EvidenceEdge(Edge[Evidence]):
     node: Evidence = strawberry.field(description="The record.")
 
 
 @strawberry.type(description="A check's evidence, newest first.")
-class EvidenceConnection:
-    edges: list[EvidenceEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class EvidenceConnection(Connection[EvidenceEdge]):
     @classmethod
     def of(cls, page: Slice[EvidenceRecord], after: str | None = None) -> EvidenceConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[EvidenceEdge(cursor=c, node=Evidence.from_domain(r)) for c, r in page.items],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, r: EvidenceEdge(cursor=c, node=Evidence.from_domain(r)), after
         )
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from resolvers.actors import actor
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
+from resolvers.errors import payload
+from resolvers.relay import Connection, Edge
 from resolvers.types import Actor
 from services.check_exceptions.models import CheckException as DomainException
 from services.check_exceptions.models import ExceptionStatus
@@ -49,13 +48,13 @@ class CheckException:
     status: ExceptionStatus = strawberry.field(description="Whether it applies now.")
 
     @strawberry.field(description="Who created it: the API key's name and role (every role).")
-    async def created_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor:
+    async def created_by_actor(self, info: Info) -> Actor:
         found = await actor(info, str(self.created_by))
         assert found is not None
         return found
 
     @strawberry.field(description="Who revoked it (name and role); null unless REVOKED.")
-    async def revoked_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor | None:
+    async def revoked_by_actor(self, info: Info) -> Actor | None:
         return await actor(info, str(self.revoked_by) if self.revoked_by else None)
 
     @classmethod
@@ -92,36 +91,27 @@ class CreateCheckExceptionInput:
     )
 
 
-@strawberry.type(description="The exception created or revoked.")
+@payload("The exception created or revoked.")
 class CheckExceptionPayload:
     exception: CheckException | None = strawberry.field(
         default=None, description="The exception after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="An exception and its cursor.")
-class CheckExceptionEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class CheckExceptionEdge(Edge[CheckException]):
     node: CheckException = strawberry.field(description="The exception.")
 
 
 @strawberry.type(description="Exceptions, newest first.")
-class CheckExceptionConnection:
-    edges: list[CheckExceptionEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class CheckExceptionConnection(Connection[CheckExceptionEdge]):
     @classmethod
     def of(
         cls, page: Slice[DomainException], now: datetime, after: str | None = None
     ) -> CheckExceptionConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[
-                CheckExceptionEdge(cursor=c, node=CheckException.from_domain(e, now))
-                for c, e in page.items
-            ],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page,
+            lambda c, e: CheckExceptionEdge(cursor=c, node=CheckException.from_domain(e, now)),
+            after,
         )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserError, UserErrors
-from resolvers.relay import USER_ERRORS
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation, payload
 from resolvers.snapshot_types import Account
 from services.identity.models import NotStaffKind
 
@@ -28,25 +27,21 @@ class MarkAccountNotStaffInput:
     )
 
 
-@strawberry.type(description="An account after its identity changed.")
+@payload("An account after its identity changed.")
 class AccountPayload:
     account: Account | None = strawberry.field(
         default=None, description="The account with its new identity; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(
     description="Manual identity decisions (ADMIN); automatic resolution never overwrites them."
 )
 class IdentityMutation:
-    @strawberry.mutation(
-        description="Link an account to a person (ADMIN): STAFF, decided MANUAL.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Link an account to a person (ADMIN): STAFF, decided MANUAL.")
     async def link_account(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[LinkAccountInput, strawberry.argument(description="Account, person.")],
     ) -> AccountPayload:
         view = await info.context.services.identities.link(
@@ -54,13 +49,10 @@ class IdentityMutation:
         )
         return AccountPayload(account=Account.from_view(view))
 
-    @strawberry.mutation(
-        description="Mark an account NOT_STAFF with a kind and a reason (ADMIN), decided MANUAL.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Mark an account NOT_STAFF with a kind and a reason (ADMIN), decided MANUAL.")
     async def mark_account_not_staff(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             MarkAccountNotStaffInput, strawberry.argument(description="Account, kind, reason.")
         ],
@@ -73,13 +65,10 @@ class IdentityMutation:
         )
         return AccountPayload(account=Account.from_view(view))
 
-    @strawberry.mutation(
-        description="Remove a manual decision (ADMIN); automatic resolution applies again.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Remove a manual decision (ADMIN); automatic resolution applies again.")
     async def clear_account_identity(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         account_id: Annotated[
             strawberry.ID, strawberry.argument(description="The Atlassian account id.")
         ],

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS, Node
+from resolvers.errors import payload
+from resolvers.relay import Node
 from resolvers.sync_types import SyncRun
 from services.integrations import models
 from services.integrations.models import AuthMethod, IntegrationStatus, Purpose
@@ -261,7 +260,7 @@ class Integration(Node):
         description="ACCESS_REVIEW: the change watch (events of the Atlassian organization, "
         "refreshing only what they name); null for POLICY."
     )
-    async def change_watch(self, info: strawberry.Info[Context, Any]) -> ChangeWatch | None:
+    async def change_watch(self, info: Info) -> ChangeWatch | None:
         service = info.context.services.change_watch
         if service is None or self.domain is None:
             return None
@@ -269,7 +268,7 @@ class Integration(Node):
         return ChangeWatch.from_domain(state) if state else None
 
     @strawberry.field(description="The integration's most recent sync run; null before any.")
-    async def latest_sync_run(self, info: strawberry.Info[Context, Any]) -> SyncRun | None:
+    async def latest_sync_run(self, info: Info) -> SyncRun | None:
         run = await info.context.services.sync.latest_run(principal_of(info), str(self.id))
         return SyncRun.from_domain(run) if run else None
 
@@ -385,12 +384,11 @@ class UpdateIntegrationSettingsInput:
     )
 
 
-@strawberry.type(description="An integration after a change.")
+@payload("An integration after a change.")
 class IntegrationPayload:
     integration: Integration | None = strawberry.field(
         default=None, description="The integration after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
     @classmethod
     def of(cls, integration: models.Integration) -> IntegrationPayload:
@@ -398,7 +396,7 @@ class IntegrationPayload:
         return cls(integration=Integration.from_domain(integration))
 
 
-@strawberry.type(description="The pending integration and the URL to send the browser to.")
+@payload("The pending integration and the URL to send the browser to.")
 class StartConfluenceOAuthPayload:
     integration: Integration | None = strawberry.field(
         default=None,
@@ -411,4 +409,3 @@ class StartConfluenceOAuthPayload:
         "`VIGIL_FRONTEND_URL/?integration=<id>&status=<status>&message=<text>`. Single use; "
         "expires after 10 minutes.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

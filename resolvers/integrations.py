@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.integration_types import (
     ConnectApiTokenInput,
     ConnectClientCredentialsInput,
@@ -34,7 +34,7 @@ class IntegrationQuery:
     )
     async def integrations(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         status: Annotated[
             list[IntegrationStatus] | None,
             strawberry.argument(
@@ -61,7 +61,7 @@ class IntegrationQuery:
     )
     async def integration(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The integration id.")],
     ) -> Integration | None:
         found = await info.context.services.integrations.get(principal_of(info), str(id))
@@ -75,15 +75,14 @@ _LISTED_BY_DEFAULT = frozenset(
 
 @strawberry.type(description="Connecting and disconnecting Confluence (ADMIN).")
 class IntegrationMutation:
-    @strawberry.mutation(
-        name="startConfluenceOAuth",
-        description="Start OAuth 2.0 (3LO) (ADMIN): creates a PENDING_AUTHORIZATION "
+    @mutation(
+        "Start OAuth 2.0 (3LO) (ADMIN): creates a PENDING_AUTHORIZATION "
         "integration and returns Atlassian's consent URL to navigate to.",
-        extensions=[UserErrors()],
+        name="startConfluenceOAuth",
     )
     async def start_confluence_oauth(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             StartConfluenceOAuthInput, strawberry.argument(description="Purpose and consent.")
         ],
@@ -97,14 +96,13 @@ class IntegrationMutation:
             integration=Integration.from_domain(integration), authorization_url=url
         )
 
-    @strawberry.mutation(
-        description="Finish OAuth when several sites were authorized (ADMIN): the integration "
-        "becomes CONNECTED and its first sync starts.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Finish OAuth when several sites were authorized (ADMIN): the integration "
+        "becomes CONNECTED and its first sync starts."
     )
     async def select_confluence_site(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             SelectConfluenceSiteInput, strawberry.argument(description="The site to use.")
         ],
@@ -116,14 +114,13 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Connect with an Atlassian service account (ADMIN); credentials are "
-        "verified first, then the first sync starts.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Connect with an Atlassian service account (ADMIN); credentials are "
+        "verified first, then the first sync starts."
     )
     async def connect_confluence_client_credentials(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             ConnectClientCredentialsInput, strawberry.argument(description="The credentials.")
         ],
@@ -137,14 +134,13 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Connect with a site API token (email + token) (ADMIN); credentials are "
-        "verified first, then the first sync starts.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Connect with a site API token (email + token) (ADMIN); credentials are "
+        "verified first, then the first sync starts."
     )
     async def connect_confluence_api_token(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[ConnectApiTokenInput, strawberry.argument(description="The token.")],
     ) -> IntegrationPayload:
         integration = await info.context.services.integrations.connect_api_token(
@@ -157,14 +153,12 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Attach an Atlassian organization admin API key to the ACCESS_REVIEW "
-        "integration (ADMIN).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Attach an Atlassian organization admin API key to the ACCESS_REVIEW integration (ADMIN)."
     )
     async def set_atlassian_admin_key(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[SetAtlassianAdminKeyInput, strawberry.argument(description="The key.")],
     ) -> IntegrationPayload:
         integration = await info.context.services.integrations.set_admin_key(
@@ -175,14 +169,12 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Change the sync interval, the POLICY CQL or the ACCESS_REVIEW admin "
-        "group names (ADMIN).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Change the sync interval, the POLICY CQL or the ACCESS_REVIEW admin group names (ADMIN)."
     )
     async def update_integration_settings(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             UpdateIntegrationSettingsInput, strawberry.argument(description="The changes.")
         ],
@@ -200,15 +192,14 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Detach the Atlassian organization admin API key (ADMIN): MFA and last "
+    @mutation(
+        "Detach the Atlassian organization admin API key (ADMIN): MFA and last "
         "activity are no longer collected. Starts a sync (or one follow-up of the running "
-        "sync).",
-        extensions=[UserErrors()],
+        "sync)."
     )
     async def remove_atlassian_admin_key(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         integration_id: Annotated[
             strawberry.ID, strawberry.argument(description="The ACCESS_REVIEW integration.")
         ],
@@ -218,14 +209,13 @@ class IntegrationMutation:
         )
         return IntegrationPayload.of(integration)
 
-    @strawberry.mutation(
-        description="Disconnect (ADMIN): delete the credential and stop syncing; collected "
-        "data and evidence are kept.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Disconnect (ADMIN): delete the credential and stop syncing; collected "
+        "data and evidence are kept."
     )
     async def disconnect_integration(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The integration id.")],
     ) -> IntegrationPayload:
         integration = await info.context.services.integrations.disconnect(
@@ -242,7 +232,7 @@ class IntegrationSubscription:
     )
     async def integration_status_changed(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         initial: Annotated[
             bool,
             strawberry.argument(

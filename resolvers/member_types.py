@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from resolvers.actors import actor
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS
+from resolvers.errors import payload
 from resolvers.types import Actor, ApiKey, User
 from services.models import Role
 from services.users import models
@@ -40,7 +38,7 @@ class Member:
     @strawberry.field(
         description="The API keys this person owns here (ADMIN; other roles get FORBIDDEN)."
     )
-    async def api_keys(self, info: strawberry.Info[Context, Any]) -> list[ApiKey]:
+    async def api_keys(self, info: Info) -> list[ApiKey]:
         keys = await info.context.services.api_keys.list_owned(
             principal_of(info), str(self.user.id)
         )
@@ -67,7 +65,7 @@ class Invitation:
     invited_by: strawberry.ID = strawberry.field(description="Who invited: see `invitedByActor`.")
 
     @strawberry.field(description="The person or API key that invited.")
-    async def invited_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor:
+    async def invited_by_actor(self, info: Info) -> Actor:
         found = await actor(info, str(self.invited_by))
         assert found is not None
         return found
@@ -92,15 +90,14 @@ class InviteMemberInput:
     role: Role = strawberry.field(description="The role they get when they join.")
 
 
-@strawberry.type(description="An invitation after a change.")
+@payload("An invitation after a change.")
 class InvitationPayload:
     invitation: Invitation | None = strawberry.field(
         default=None, description="The invitation; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="What removing a member ended.")
+@payload("What removing a member ended.")
 class RemoveMemberPayload:
     user_id: strawberry.ID | None = strawberry.field(
         default=None, description="The removed person; null on userErrors."
@@ -111,4 +108,3 @@ class RemoveMemberPayload:
     revoked_api_keys: list[ApiKey] = strawberry.field(
         default_factory=list, description="The API keys they owned here, now revoked."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.member_types import (
     Invitation,
     InvitationPayload,
@@ -23,7 +23,7 @@ from services.clock import utcnow
 @strawberry.type(description="Reads of the organization's members and invitations.")
 class MemberQuery:
     @strawberry.field(description="The people who may sign in to this organization (every role).")
-    async def members(self, info: strawberry.Info[Context, Any]) -> list[Member]:
+    async def members(self, info: Info) -> list[Member]:
         found = await info.context.services.members.members(principal_of(info))
         return [Member.from_domain(m) for m in found]
 
@@ -33,7 +33,7 @@ class MemberQuery:
     )
     async def invitations(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         include_inactive: Annotated[
             bool, strawberry.argument(description="Also accepted, expired and revoked ones.")
         ] = False,
@@ -47,14 +47,13 @@ class MemberQuery:
 
 @strawberry.type(description="Inviting and removing members (ADMIN).")
 class MemberMutation:
-    @strawberry.mutation(
-        description="Invite an email address with a role (ADMIN): the first sign-in with that "
-        "verified email joins. The invitation expires (`expiresAt`).",
-        extensions=[UserErrors()],
+    @mutation(
+        "Invite an email address with a role (ADMIN): the first sign-in with that "
+        "verified email joins. The invitation expires (`expiresAt`)."
     )
     async def invite_member(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[InviteMemberInput, strawberry.argument(description="Email and role.")],
     ) -> InvitationPayload:
         invitation = await info.context.services.members.invite(
@@ -62,12 +61,10 @@ class MemberMutation:
         )
         return InvitationPayload(invitation=Invitation.from_domain(invitation, utcnow()))
 
-    @strawberry.mutation(
-        description="Withdraw a pending invitation (ADMIN).", extensions=[UserErrors()]
-    )
+    @mutation("Withdraw a pending invitation (ADMIN).")
     async def revoke_invitation(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The invitation id.")],
     ) -> InvitationPayload:
         invitation = await info.context.services.members.revoke_invitation(
@@ -75,14 +72,13 @@ class MemberMutation:
         )
         return InvitationPayload(invitation=Invitation.from_domain(invitation, utcnow()))
 
-    @strawberry.mutation(
-        description="Remove a member (ADMIN): their sessions here end at once (open WebSockets "
-        "close) and the API keys they own here are revoked.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Remove a member (ADMIN): their sessions here end at once (open WebSockets "
+        "close) and the API keys they own here are revoked."
     )
     async def remove_member(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         user_id: Annotated[strawberry.ID, strawberry.argument(description="The member's user id.")],
     ) -> RemoveMemberPayload:
         removal = await info.context.services.members.remove(principal_of(info), str(user_id))

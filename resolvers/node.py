@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from resolvers.context import AppServices, Context, principal_of
+from resolvers.context import AppServices, Info, principal_of
 from resolvers.evidence_types import Evidence
 from resolvers.integration_types import Integration
 from resolvers.relay import Node
@@ -22,14 +22,14 @@ from resolvers.systems import CriticalSystem
 from resolvers.types import ApiKey
 from services.models import Principal
 
-Lookup = Callable[[strawberry.Info[Context, Any], str], Awaitable[Node | None]]
+Lookup = Callable[[Info, str], Awaitable[Node | None]]
 Fetch = Callable[[AppServices, Principal, str], Awaitable[Any]]
 
 
 def _lookup(fetch: Fetch, convert: Callable[[Any], Node]) -> Lookup:
     """Fetch through a service (scoped to the caller) and convert, or None when not found."""
 
-    async def lookup(info: strawberry.Info[Context, Any], id: str) -> Node | None:
+    async def lookup(info: Info, id: str) -> Node | None:
         found = await fetch(info.context.services, principal_of(info), id)
         return convert(found) if found else None
 
@@ -56,7 +56,7 @@ class NodeQuery:
     )
     async def node(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="Any object's id.")],
     ) -> Node | None:
         lookup = LOOKUPS.get(str(id).split("_", 1)[0])

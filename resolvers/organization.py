@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.types import FrameworksPayload, Organization, User, Viewer
 from services.models import Framework
 
@@ -18,7 +18,7 @@ class OrganizationQuery:
         description="The caller: the signed-in person or the API key, its organization and "
         "role (every role)."
     )
-    async def me(self, info: strawberry.Info[Context, Any]) -> Viewer:
+    async def me(self, info: Info) -> Viewer:
         principal = principal_of(info)
         services = info.context.services
         org = await services.organizations.get_organization(principal)
@@ -35,14 +35,13 @@ class OrganizationQuery:
 
 @strawberry.type(description="Organization settings (ADMIN).")
 class OrganizationMutation:
-    @strawberry.mutation(
-        description="Set the organization's active frameworks (ADMIN); required policies and "
-        "control mappings follow.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Set the organization's active frameworks (ADMIN); required policies and "
+        "control mappings follow."
     )
     async def activate_frameworks(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         frameworks: Annotated[
             list[Framework],
             strawberry.argument(description="The complete new set (duplicates ignored)."),

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.people_types import (
     OffboardPersonInput,
     PeoplePayload,
@@ -33,7 +33,7 @@ class PeopleQuery:
     )
     async def people(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         filter: Annotated[
             PersonFilter | None,
             strawberry.argument(description="Only people matching every given filter."),
@@ -60,7 +60,7 @@ class PeopleQuery:
     @strawberry.field(description="One person of the organization, or null (every role).")
     async def person(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The person id.")],
     ) -> Person | None:
         found = await info.context.services.people.get(principal_of(info), str(id))
@@ -69,14 +69,13 @@ class PeopleQuery:
 
 @strawberry.type(description="Changes to people (ADMIN). Confluence never changes people.")
 class PeopleMutation:
-    @strawberry.mutation(
-        description="Create or update people by email (ADMIN); all or nothing, at most "
-        "50,000 at once. For files, `POST /people/import` takes a CSV.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Create or update people by email (ADMIN); all or nothing, at most "
+        "50,000 at once. For files, `POST /people/import` takes a CSV."
     )
     async def upsert_people(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             list[PersonInput], strawberry.argument(description="The people, as HR states them.")
         ],
@@ -91,13 +90,10 @@ class PeopleMutation:
             unchanged=summary.unchanged,
         )
 
-    @strawberry.mutation(
-        description="Mark a person OFFBOARDED (ADMIN) at a time (default: now).",
-        extensions=[UserErrors()],
-    )
+    @mutation("Mark a person OFFBOARDED (ADMIN) at a time (default: now).")
     async def offboard_person(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[OffboardPersonInput, strawberry.argument(description="Who and when.")],
     ) -> PersonPayload:
         person = await info.context.services.people.offboard(
@@ -124,7 +120,7 @@ class PeopleSubscription:
     )
     async def people_changed(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         initial: Annotated[
             bool,
             strawberry.argument(description=INITIAL.format(what="the current count")),

@@ -9,8 +9,8 @@ from enum import Enum
 import strawberry
 
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, PageInfo
+from resolvers.errors import UserError, payload
+from resolvers.relay import USER_ERRORS, Connection, Edge
 from resolvers.snapshot_types import Person
 from services.paging import Slice
 from services.people import models
@@ -114,36 +114,28 @@ class PersonOrder:
 
 
 @strawberry.type(description="A person and its cursor.")
-class PersonEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class PersonEdge(Edge[Person]):
     node: Person = strawberry.field(description="The person.")
 
 
 @strawberry.type(description="People, by email unless ordered otherwise.")
-class PersonConnection:
-    edges: list[PersonEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class PersonConnection(Connection[PersonEdge]):
     @classmethod
     def of(cls, page: Slice[models.Person], after: str | None = None) -> PersonConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[PersonEdge(cursor=c, node=Person.from_domain(p)) for c, p in page.items],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, p: PersonEdge(cursor=c, node=Person.from_domain(p)), after
         )
 
 
-@strawberry.type(description="A person after a change.")
+@payload("A person after a change.")
 class PersonPayload:
     person: Person | None = strawberry.field(
         default=None, description="The person after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="People after an upsert, in input order, and what changed.")
+@payload("People after an upsert, in input order, and what changed.")
 class PeoplePayload:
     people: list[Person] = strawberry.field(
         default_factory=list,

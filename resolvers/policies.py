@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.policy_types import (
     ApprovePolicyDocumentInput,
     MapPolicyDocumentInput,
@@ -26,21 +26,17 @@ class PolicyQuery:
         description="The policies the active frameworks require (SOC 2 when none is active), "
         "each with its mapped document (every role)."
     )
-    async def policies(self, info: strawberry.Info[Context, Any]) -> list[PolicyRequirement]:
+    async def policies(self, info: Info) -> list[PolicyRequirement]:
         requirements = await info.context.services.policies.requirements(principal_of(info))
         return [PolicyRequirement.from_domain(r) for r in requirements]
 
 
 @strawberry.type(description="Mapping, approving and unmapping policy documents (ADMIN).")
 class PolicyMutation:
-    @strawberry.mutation(
-        description="Map a synced page to a policy type by hand (ADMIN); the mapping starts "
-        "as DRAFT.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Map a synced page to a policy type by hand (ADMIN); the mapping starts as DRAFT.")
     async def map_policy_document(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             MapPolicyDocumentInput, strawberry.argument(description="Policy type and page.")
         ],
@@ -50,13 +46,10 @@ class PolicyMutation:
         )
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
 
-    @strawberry.mutation(
-        description="Make a policy type's document ACTIVE (ADMIN).",
-        extensions=[UserErrors()],
-    )
+    @mutation("Make a policy type's document ACTIVE (ADMIN).")
     async def approve_policy_document(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             ApprovePolicyDocumentInput, strawberry.argument(description="The policy type.")
         ],
@@ -66,14 +59,13 @@ class PolicyMutation:
         )
         return PolicyPayload(requirement=PolicyRequirement.from_domain(requirement))
 
-    @strawberry.mutation(
-        description="Remove a policy type's mapping (ADMIN); auto-mapping will not map the "
-        "same page to it again.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Remove a policy type's mapping (ADMIN); auto-mapping will not map the "
+        "same page to it again."
     )
     async def unmap_policy_document(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         policy_type: Annotated[PolicyType, strawberry.argument(description="The policy type.")],
     ) -> PolicyPayload:
         requirement = await info.context.services.policies.unmap(principal_of(info), policy_type)
@@ -86,9 +78,7 @@ class PolicySubscription:
         description="Every required policy with its document whenever a mapping, approval, "
         "POLICY sync or framework change may have changed them (every role)."
     )
-    async def policies_changed(
-        self, info: strawberry.Info[Context, Any]
-    ) -> AsyncGenerator[list[PolicyRequirement], None]:
+    async def policies_changed(self, info: Info) -> AsyncGenerator[list[PolicyRequirement], None]:
         services = info.context.services
         changes = watch_policies(services.bus, services.policies, principal_of(info))
         async with aclosing(changes):

@@ -7,8 +7,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS
+from resolvers.errors import payload
 from services.models import Framework
 from services.policies import models
 from services.policies.catalogue import PolicyType
@@ -154,9 +153,8 @@ class ApprovePolicyDocumentInput:
     policy_type: PolicyType = strawberry.field(description="The policy type.")
 
 
-@strawberry.type(description="The requirement after the change.")
+@payload("The requirement after the change.")
 class PolicyPayload:
     requirement: PolicyRequirement | None = strawberry.field(
         default=None, description="The requirement after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

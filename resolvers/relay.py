@@ -6,7 +6,8 @@ rules once, the same way everywhere: default page size 50, maximum 500, opaque c
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 import strawberry
 
@@ -33,6 +34,10 @@ INITIAL = (
     "(so nothing changed between a query and this subscription is lost: see docs/api.md). "
     "Default false: changes only."
 )
+
+N = TypeVar("N")
+E = TypeVar("E")
+D = TypeVar("D")
 
 First = Annotated[int | None, strawberry.argument(description=FIRST)]
 After = Annotated[str | None, strawberry.argument(description=AFTER)]
@@ -67,6 +72,41 @@ class PageInfo:
             end_cursor=page.end_cursor,
             has_previous_page=bool(after),
             start_cursor=page.items[0][0] if page.items else None,
+        )
+
+
+@strawberry.type(description="An item of a connection and its cursor.")
+class Edge(Generic[N]):
+    """The edge of every connection: ``cursor``, then ``node``.
+
+    A subclass names the node's type and describes it (``node: Person = described("The
+    person.")``); the subclass is the GraphQL type (``PersonEdge``)."""
+
+    cursor: str = described(CURSOR)
+    node: N = described("The item.")
+
+
+@strawberry.type(description="A page of a connection.")
+class Connection(Generic[E]):
+    """The connection of every paginated field: ``edges``, ``pageInfo``, ``totalCount``.
+
+    A subclass names its edge type and is the GraphQL type (``PersonConnection``); it may
+    describe a field otherwise by declaring it again (the field keeps its place)."""
+
+    edges: list[E] = described(EDGES)
+    page_info: PageInfo = described(PAGE_INFO)
+    total_count: int = described(TOTAL_COUNT)
+
+    @classmethod
+    def of_slice(
+        cls, page: Slice[D], edge: Callable[[str, D], E], after: str | None = None
+    ) -> Self:
+        """The connection of a service-layer slice: ``edge(cursor, item)`` for each item
+        (``after``: the cursor the page was asked for)."""
+        return cls(
+            edges=[edge(cursor, item) for cursor, item in page.items],
+            page_info=PageInfo.of(page, after),
+            total_count=page.total_count,
         )
 
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError, UserErrors
+from resolvers.errors import UserError, mutation, payload
 from resolvers.integration_types import Integration
-from resolvers.relay import EDGES, INITIAL, PAGE_INFO, After, First, PageInfo
+from resolvers.relay import INITIAL, After, Connection, First, PageInfo
 from services.errors import DomainError
 from services.paging import Slice
 from services.remediation import models
@@ -24,7 +24,7 @@ from services.remediation.plan_view import PlanSummary, plan_page, watch_plan
 from services.remediation.service import PlanFilter, RemediationService
 
 
-def _service(info: strawberry.Info[Context, Any]) -> RemediationService:
+def _service(info: Info) -> RemediationService:
     service = info.context.services.remediation
     if service is None:
         raise DomainError("remediation is not available in this process", code="UNAVAILABLE")
@@ -344,7 +344,7 @@ class ExecuteRemediationInput:
     )
 
 
-@strawberry.type(description="The result of executeRemediation.")
+@payload("The result of executeRemediation.")
 class ExecuteRemediationPayload:
     actions: list[RemediationAction] = strawberry.field(
         default_factory=list, description="The approved actions (PENDING until carried out)."
@@ -362,7 +362,7 @@ class CancelRemediationInput:
     )
 
 
-@strawberry.type(description="The result of cancelRemediation.")
+@payload("The result of cancelRemediation.")
 class CancelRemediationPayload:
     actions: list[RemediationAction] = strawberry.field(
         default_factory=list, description="The actions, CANCELLED (or as they already were)."
@@ -384,7 +384,7 @@ class RestoreAccessInput:
     )
 
 
-@strawberry.type(description="The result of restoreAccess.")
+@payload("The result of restoreAccess.")
 class RestoreAccessPayload:
     action: RemediationAction | None = strawberry.field(
         default=None,
@@ -401,9 +401,14 @@ class RemediationActionEdge:
     node: RemediationAction = strawberry.field(description="The action.")
     cursor: str = strawberry.field(description="Opaque cursor for `after`.")
 
+    @staticmethod
+    def of(cursor: str, action: models.RemediationAction) -> RemediationActionEdge:
+        """The edge of an action of a service-layer slice."""
+        return RemediationActionEdge(node=RemediationAction.from_domain(action), cursor=cursor)
+
 
 @strawberry.type(description="Approved remediation actions, newest approval first.")
-class RemediationActionConnection:
+class RemediationActionConnection(Connection[RemediationActionEdge]):
     edges: list[RemediationActionEdge] = strawberry.field(description="This page's actions.")
     page_info: PageInfo = strawberry.field(description="Where this page ends.")
     total_count: int = strawberry.field(description="How many actions were approved in all.")
@@ -411,20 +416,11 @@ class RemediationActionConnection:
     @classmethod
     def of(cls, page: Slice[models.RemediationAction]) -> RemediationActionConnection:
         """The connection of a service-layer slice."""
-        return cls(
-            edges=[
-                RemediationActionEdge(node=RemediationAction.from_domain(a), cursor=c)
-                for c, a in page.items
-            ],
-            page_info=PageInfo.of(page),
-            total_count=page.total_count,
-        )
+        return cls.of_slice(page, RemediationActionEdge.of)
 
 
 @strawberry.type(description="The remediation plan's actions, by action id.")
-class RemediationPlanConnection:
-    edges: list[RemediationActionEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+class RemediationPlanConnection(Connection[RemediationActionEdge]):
     total_count: int = strawberry.field(
         description="How many actions the plan has (with the same filter), on every page."
     )
@@ -434,14 +430,7 @@ class RemediationPlanConnection:
         cls, page: Slice[models.RemediationAction], after: str | None
     ) -> RemediationPlanConnection:
         """The connection of a page of the plan."""
-        return cls(
-            edges=[
-                RemediationActionEdge(node=RemediationAction.from_domain(a), cursor=c)
-                for c, a in page.items
-            ],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
-        )
+        return cls.of_slice(page, RemediationActionEdge.of, after)
 
 
 @strawberry.type(description="The remediation plan changed: re-read what is shown.")
@@ -478,7 +467,7 @@ class EnableConfluenceRemediationInput:
     )
 
 
-@strawberry.type(description="The result of enableConfluenceRemediation.")
+@payload("The result of enableConfluenceRemediation.")
 class EnableConfluenceRemediationPayload:
     integration: Integration | None = strawberry.field(
         default=None, description="The ACCESS_REVIEW integration."
@@ -515,7 +504,7 @@ class RemediationQuery:
     )
     async def remediation_plan(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         filter: Annotated[
             RemediationPlanFilter | None,
             strawberry.argument(description="Only some accounts or sources."),
@@ -531,7 +520,7 @@ class RemediationQuery:
     )
     async def remediation_plan_actions(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         filter: Annotated[
             RemediationPlanFilter | None,
             strawberry.argument(description="Only some accounts or sources."),
@@ -547,7 +536,7 @@ class RemediationQuery:
     @strawberry.field(description="Approved remediation actions with their state.")
     async def remediations(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         first: Annotated[
             int | None, strawberry.argument(description="Page size (1-500, default 50).")
         ] = None,
@@ -563,13 +552,10 @@ class RemediationQuery:
 class RemediationMutation:
     """Carrying out remediation (ADMIN, with confirm: true)."""
 
-    @strawberry.mutation(
-        description="Approve planned actions and carry them out in Atlassian (ADMIN only).",
-        extensions=[UserErrors()],
-    )
+    @mutation("Approve planned actions and carry them out in Atlassian (ADMIN only).")
     async def execute_remediation(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             ExecuteRemediationInput, strawberry.argument(description="Actions and confirmation.")
         ],
@@ -581,16 +567,13 @@ class RemediationMutation:
             actions=[RemediationAction.from_domain(a) for a in actions]
         )
 
-    @strawberry.mutation(
-        description=(
-            "Stop approved actions that are not called yet (ADMIN): they end CANCELLED, with "
-            "an evidence record."
-        ),
-        extensions=[UserErrors()],
+    @mutation(
+        "Stop approved actions that are not called yet (ADMIN): they end CANCELLED, with "
+        "an evidence record."
     )
     async def cancel_remediation(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CancelRemediationInput, strawberry.argument(description="The actions to stop.")
         ],
@@ -600,16 +583,13 @@ class RemediationMutation:
         )
         return CancelRemediationPayload(actions=[RemediationAction.from_domain(a) for a in actions])
 
-    @strawberry.mutation(
-        description=(
-            "Undo a suspension or deactivation Vigil made, for mistakes (ADMIN, confirm: true): "
-            "the account gets back exactly what it had (its groups and roles were kept)."
-        ),
-        extensions=[UserErrors()],
+    @mutation(
+        "Undo a suspension or deactivation Vigil made, for mistakes (ADMIN, confirm: true): "
+        "the account gets back exactly what it had (its groups and roles were kept)."
     )
     async def restore_access(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             RestoreAccessInput, strawberry.argument(description="The action and confirmation.")
         ],
@@ -619,17 +599,14 @@ class RemediationMutation:
         )
         return RestoreAccessPayload(action=RemediationAction.from_domain(action))
 
-    @strawberry.mutation(
-        description=(
-            "Opt in to remediation (ADMIN): for an OAuth connection, start Atlassian's consent "
-            "again with write:confluence-groups; for every connection, lift the blocks a "
-            "refusal (not a site admin, a missing scope) put on its writes."
-        ),
-        extensions=[UserErrors()],
+    @mutation(
+        "Opt in to remediation (ADMIN): for an OAuth connection, start Atlassian's consent "
+        "again with write:confluence-groups; for every connection, lift the blocks a "
+        "refusal (not a site admin, a missing scope) put on its writes."
     )
     async def enable_confluence_remediation(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             EnableConfluenceRemediationInput,
             strawberry.argument(description="The confirmation."),
@@ -651,9 +628,7 @@ class RemediationSubscription:
     """Live remediation progress."""
 
     @strawberry.subscription(description="Every state change of an approved action.")
-    async def remediation_updated(
-        self, info: strawberry.Info[Context, Any]
-    ) -> AsyncGenerator[RemediationAction, None]:
+    async def remediation_updated(self, info: Info) -> AsyncGenerator[RemediationAction, None]:
         actions = _service(info).watch(principal_of(info))
         async with aclosing(actions):  # type: ignore[type-var]
             async for action in actions:
@@ -665,7 +640,7 @@ class RemediationSubscription:
     )
     async def remediation_plan_changed(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         initial: Annotated[
             bool, strawberry.argument(description=INITIAL.format(what="the plan's counts"))
         ] = False,

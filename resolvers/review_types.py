@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from resolvers.actors import actor
-from resolvers.context import Context
+from resolvers.context import Info
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import (
-    CURSOR,
-    EDGES,
-    PAGE_INFO,
-    TOTAL_COUNT,
-    USER_ERRORS,
-    After,
-    First,
-    Node,
-    PageInfo,
-)
+from resolvers.errors import payload
+from resolvers.relay import After, Connection, Edge, First, Node
 from resolvers.types import Actor
 from services.identity.models import Classification, NotStaffKind
 from services.models import AccountStatus
@@ -116,7 +106,7 @@ class AccessReviewEntry:
     @strawberry.field(
         description="Who decided: the API key's name and role (every role); null while PENDING."
     )
-    async def decided_by_actor(self, info: strawberry.Info[Context, Any]) -> Actor | None:
+    async def decided_by_actor(self, info: Info) -> Actor | None:
         return await actor(info, str(self.decided_by) if self.decided_by else None)
 
     @classmethod
@@ -141,27 +131,22 @@ class AccessReviewEntry:
 
 
 @strawberry.type(description="An entry and its cursor.")
-class AccessReviewEntryEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class AccessReviewEntryEdge(Edge[AccessReviewEntry]):
     node: AccessReviewEntry = strawberry.field(description="The entry.")
 
 
 @strawberry.type(description="Entries of a review, by account id.")
-class AccessReviewEntryConnection:
-    edges: list[AccessReviewEntryEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class AccessReviewEntryConnection(Connection[AccessReviewEntryEdge]):
     @classmethod
     def of(
         cls, page: Slice[models.ReviewEntry], after: str | None = None
     ) -> AccessReviewEntryConnection:
         """Map a service-layer slice."""
-        edges = [
-            AccessReviewEntryEdge(cursor=c, node=AccessReviewEntry.from_domain(e))
-            for c, e in page.items
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
+        return cls.of_slice(
+            page,
+            lambda c, e: AccessReviewEntryEdge(cursor=c, node=AccessReviewEntry.from_domain(e)),
+            after,
+        )
 
 
 @strawberry.type(description="A review campaign over a critical system's accounts.")
@@ -194,7 +179,7 @@ class AccessReview(Node):
     @strawberry.field(description="The entries, by account id; optionally one decision only.")
     async def entries(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         first: First = None,
         after: After = None,
         decision: Annotated[
@@ -206,31 +191,25 @@ class AccessReview(Node):
         return AccessReviewEntryConnection.of(page, after)
 
     @strawberry.field(description="How many entries are still PENDING.")
-    async def pending_count(self, info: strawberry.Info[Context, Any]) -> int:
+    async def pending_count(self, info: Info) -> int:
         return await info.context.services.reviews.pending_count(self.domain)
 
 
 @strawberry.type(description="A review and its cursor.")
-class AccessReviewEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class AccessReviewEdge(Edge[AccessReview]):
     node: AccessReview = strawberry.field(description="The review.")
 
 
 @strawberry.type(description="Reviews, newest first.")
-class AccessReviewConnection:
-    edges: list[AccessReviewEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class AccessReviewConnection(Connection[AccessReviewEdge]):
     @classmethod
     def of(
         cls, page: Slice[models.AccessReview], after: str | None = None
     ) -> AccessReviewConnection:
         """Map a service-layer slice."""
-        edges = [
-            AccessReviewEdge(cursor=c, node=AccessReview.from_domain(r)) for c, r in page.items
-        ]
-        return cls(edges=edges, page_info=PageInfo.of(page, after), total_count=page.total_count)
+        return cls.of_slice(
+            page, lambda c, r: AccessReviewEdge(cursor=c, node=AccessReview.from_domain(r)), after
+        )
 
 
 @strawberry.input(
@@ -267,17 +246,15 @@ class CompleteAccessReviewInput:
     )
 
 
-@strawberry.type(description="A review after a change.")
+@payload("A review after a change.")
 class AccessReviewPayload:
     access_review: AccessReview | None = strawberry.field(
         default=None, description="The review after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="An entry after a decision.")
+@payload("An entry after a decision.")
 class AccessReviewEntryPayload:
     entry: AccessReviewEntry | None = strawberry.field(
         default=None, description="The entry after the decision; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)

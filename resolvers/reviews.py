@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.relay import INITIAL, After, First
 from resolvers.review_types import (
     AccessReview,
@@ -29,7 +29,7 @@ class ReviewQuery:
     @strawberry.field(description="The organization's access reviews, newest first (every role).")
     async def access_reviews(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         first: First = None,
         after: After = None,
     ) -> AccessReviewConnection:
@@ -39,7 +39,7 @@ class ReviewQuery:
     @strawberry.field(description="One access review, or null (every role).")
     async def access_review(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The review id.")],
     ) -> AccessReview | None:
         review = await info.context.services.reviews.get(principal_of(info), str(id))
@@ -50,14 +50,13 @@ class ReviewQuery:
     description="Starting (ADMIN), deciding and completing (REVIEWER or ADMIN) access reviews."
 )
 class ReviewMutation:
-    @strawberry.mutation(
-        description="Start a review of a critical system (ADMIN): freezes its current "
-        "accounts as PENDING entries.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Start a review of a critical system (ADMIN): freezes its current "
+        "accounts as PENDING entries."
     )
     async def start_access_review(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             StartAccessReviewInput, strawberry.argument(description="System and due date.")
         ],
@@ -67,14 +66,13 @@ class ReviewMutation:
         )
         return AccessReviewPayload(access_review=AccessReview.from_domain(review))
 
-    @strawberry.mutation(
-        description="Decide KEEP, REVOKE or DOWNGRADE on one entry of an OPEN review "
-        "(REVIEWER or ADMIN); deciding again replaces the decision.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Decide KEEP, REVOKE or DOWNGRADE on one entry of an OPEN review "
+        "(REVIEWER or ADMIN); deciding again replaces the decision."
     )
     async def decide_access(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[DecideAccessInput, strawberry.argument(description="The decision.")],
     ) -> AccessReviewEntryPayload:
         entry = await info.context.services.reviews.decide(
@@ -85,14 +83,12 @@ class ReviewMutation:
         )
         return AccessReviewEntryPayload(entry=AccessReviewEntry.from_domain(entry))
 
-    @strawberry.mutation(
-        description="Complete an OPEN review (REVIEWER or ADMIN); pending entries need "
-        "`markRemainingAs`.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Complete an OPEN review (REVIEWER or ADMIN); pending entries need `markRemainingAs`."
     )
     async def complete_access_review(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             CompleteAccessReviewInput, strawberry.argument(description="Review and remainder.")
         ],
@@ -115,7 +111,7 @@ class ReviewSubscription:
     )
     async def access_review_changed(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         review_id: Annotated[
             strawberry.ID | None,
             strawberry.argument(description="Only this review; omit for every review."),

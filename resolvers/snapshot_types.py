@@ -4,13 +4,12 @@ belong to, and pages (POLICY)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, Node, PageInfo
+from resolvers.relay import Connection, Edge, Node
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
 from services.identity.views import AccountView
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
@@ -56,7 +55,7 @@ class Person(Node):
         description="The accounts of the current ACCESS_REVIEW snapshot linked to this person "
         "(automatically by email, or by hand), by account id; empty before the first sync."
     )
-    async def accounts(self, info: strawberry.Info[Context, Any]) -> list[Account]:
+    async def accounts(self, info: Info) -> list[Account]:
         views = await info.context.services.accounts.of_person(principal_of(info), str(self.id))
         return [Account.from_view(v) for v in views]
 
@@ -389,24 +388,17 @@ class AccountFilter:
 
 
 @strawberry.type(description="An account and its cursor.")
-class AccountEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class AccountEdge(Edge[Account]):
     node: Account = strawberry.field(description="The account.")
 
 
 @strawberry.type(description="Accounts of the current access snapshot, by account id.")
-class AccountConnection:
-    edges: list[AccountEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class AccountConnection(Connection[AccountEdge]):
     @classmethod
     def of(cls, page: Slice[AccountView], after: str | None = None) -> AccountConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[AccountEdge(cursor=c, node=Account.from_view(a)) for c, a in page.items],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, a: AccountEdge(cursor=c, node=Account.from_view(a)), after
         )
 
 
@@ -468,22 +460,15 @@ class PageFilter:
 
 
 @strawberry.type(description="A page and its cursor.")
-class PageEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class PageEdge(Edge[ConfluencePage]):
     node: ConfluencePage = strawberry.field(description="The page.")
 
 
 @strawberry.type(description="Pages of the current POLICY snapshot, by page id.")
-class PageConnection:
-    edges: list[PageEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class PageConnection(Connection[PageEdge]):
     @classmethod
     def of(cls, page: Slice[models.SnapshotPage], after: str | None = None) -> PageConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[PageEdge(cursor=c, node=ConfluencePage.from_domain(p)) for c, p in page.items],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, p: PageEdge(cursor=c, node=ConfluencePage.from_domain(p)), after
         )

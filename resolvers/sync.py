@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
-from resolvers.errors import UserErrors
+from resolvers.context import Info, principal_of
+from resolvers.errors import mutation
 from resolvers.relay import After, First
 from resolvers.snapshot_types import (
     Account,
@@ -36,7 +36,7 @@ class SyncQuery:
     )
     async def sync_runs(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         integration_id: IntegrationId,
         first: First = None,
         after: After = None,
@@ -49,7 +49,7 @@ class SyncQuery:
     @strawberry.field(description="One sync run, or null when there is none with this id.")
     async def sync_run(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The run id.")],
     ) -> SyncRun | None:
         run = await info.context.services.sync.get_run(principal_of(info), str(id))
@@ -61,7 +61,7 @@ class SyncQuery:
     )
     async def accounts(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         filter: Annotated[
             AccountFilter | None,
             strawberry.argument(description="Only accounts matching every given filter."),
@@ -80,7 +80,7 @@ class SyncQuery:
     )
     async def account(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         account_id: Annotated[
             strawberry.ID, strawberry.argument(description="The Atlassian account id.")
         ],
@@ -94,7 +94,7 @@ class SyncQuery:
     )
     async def confluence_pages(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         filter: Annotated[
             PageFilter | None,
             strawberry.argument(description="Only pages matching every given filter."),
@@ -110,14 +110,11 @@ class SyncQuery:
 
 @strawberry.type(description="Starting syncs (ADMIN).")
 class SyncMutation:
-    @strawberry.mutation(
-        description="Sync a CONNECTED integration now (ADMIN); returns the new QUEUED run, or "
-        "the run already in progress. Follow it with `syncProgress`.",
-        extensions=[UserErrors()],
+    @mutation(
+        "Sync a CONNECTED integration now (ADMIN); returns the new QUEUED run, or "
+        "the run already in progress. Follow it with `syncProgress`."
     )
-    async def trigger_sync(
-        self, info: strawberry.Info[Context, Any], integration_id: IntegrationId
-    ) -> SyncRunPayload:
+    async def trigger_sync(self, info: Info, integration_id: IntegrationId) -> SyncRunPayload:
         run = await info.context.services.sync.trigger(principal_of(info), str(integration_id))
         return SyncRunPayload(sync_run=SyncRun.from_domain(run))
 
@@ -130,7 +127,7 @@ class SyncSubscription:
         "(`initial: false`). A missing integration is a NOT_FOUND error (every role)."
     )
     async def sync_progress(
-        self, info: strawberry.Info[Context, Any], integration_id: IntegrationId
+        self, info: Info, integration_id: IntegrationId
     ) -> AsyncGenerator[SyncRun, None]:
         runs = info.context.services.sync.follow(principal_of(info), str(integration_id))
         async with aclosing(runs):

@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import CURSOR, EDGES, PAGE_INFO, TOTAL_COUNT, USER_ERRORS, Node, PageInfo
+from resolvers.errors import payload
+from resolvers.relay import Connection, Edge, Node
 from services.paging import Slice
 from services.sync import models
 from services.sync.models import Phase, SyncRunKind, SyncRunStatus, SyncTrigger
@@ -189,31 +189,23 @@ class SyncRun(Node):
         )
 
 
-@strawberry.type(description="The run a trigger started (or the one already running).")
+@payload("The run a trigger started (or the one already running).")
 class SyncRunPayload:
     sync_run: SyncRun | None = strawberry.field(
         default=None, description="The QUEUED or RUNNING run; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="A run and its cursor.")
-class SyncRunEdge:
-    cursor: str = strawberry.field(description=CURSOR)
+class SyncRunEdge(Edge[SyncRun]):
     node: SyncRun = strawberry.field(description="The run.")
 
 
 @strawberry.type(description="Runs of an integration, newest first.")
-class SyncRunConnection:
-    edges: list[SyncRunEdge] = strawberry.field(description=EDGES)
-    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
-    total_count: int = strawberry.field(description=TOTAL_COUNT)
-
+class SyncRunConnection(Connection[SyncRunEdge]):
     @classmethod
     def of(cls, page: Slice[models.SyncRun], after: str | None = None) -> SyncRunConnection:
         """Map a service-layer slice."""
-        return cls(
-            edges=[SyncRunEdge(cursor=c, node=SyncRun.from_domain(r)) for c, r in page.items],
-            page_info=PageInfo.of(page, after),
-            total_count=page.total_count,
+        return cls.of_slice(
+            page, lambda c, r: SyncRunEdge(cursor=c, node=SyncRun.from_domain(r)), after
         )

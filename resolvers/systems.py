@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError, UserErrors
-from resolvers.relay import USER_ERRORS, Node
+from resolvers.errors import mutation, payload
+from resolvers.relay import Node
 from services.reviews import models
 from services.reviews.models import AccessRule, SystemKind
 from services.reviews.systems import SystemChanges, SystemSettings
@@ -131,31 +131,27 @@ def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(values) if values is not None else None
 
 
-@strawberry.type(description="A critical system after a change.")
+@payload("A critical system after a change.")
 class CriticalSystemPayload:
     critical_system: CriticalSystem | None = strawberry.field(
         default=None, description="The system after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 @strawberry.type(description="Reads of critical systems.")
 class SystemQuery:
     @strawberry.field(description="The organization's critical systems (every role).")
-    async def critical_systems(self, info: strawberry.Info[Context, Any]) -> list[CriticalSystem]:
+    async def critical_systems(self, info: Info) -> list[CriticalSystem]:
         found = await info.context.services.systems.list_systems(principal_of(info))
         return [CriticalSystem.from_domain(s) for s in found]
 
 
 @strawberry.type(description="Changes to critical systems (ADMIN).")
 class SystemMutation:
-    @strawberry.mutation(
-        description="Add Confluence as a critical system (ADMIN): turns the access checks on.",
-        extensions=[UserErrors()],
-    )
+    @mutation("Add Confluence as a critical system (ADMIN): turns the access checks on.")
     async def add_critical_system(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[
             AddCriticalSystemInput, strawberry.argument(description="System and access rule.")
         ],
@@ -171,13 +167,10 @@ class SystemMutation:
         )
         return CriticalSystemPayload(critical_system=CriticalSystem.from_domain(created))
 
-    @strawberry.mutation(
-        description="Change a critical system's review frequency or access rule (ADMIN).",
-        extensions=[UserErrors()],
-    )
+    @mutation("Change a critical system's review frequency or access rule (ADMIN).")
     async def update_critical_system(
         self,
-        info: strawberry.Info[Context, Any],
+        info: Info,
         input: Annotated[UpdateCriticalSystemInput, strawberry.argument(description="Changes.")],
     ) -> CriticalSystemPayload:
         updated = await info.context.services.systems.update(

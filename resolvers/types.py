@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
-from resolvers.context import Context, principal_of
+from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError
-from resolvers.relay import USER_ERRORS, Node
+from resolvers.errors import payload
+from resolvers.relay import Node
 from services import models
 from services.api_keys import KeyChange
 from services.errors import Forbidden
@@ -52,7 +51,7 @@ class Organization:
         "PEM): hand it to an auditor out of band; `verify_bundle.py --public-key` checks an "
         "audit package and its signed checkpoints with it (every role)."
     )
-    async def evidence_public_key(self, info: strawberry.Info[Context, Any]) -> str:
+    async def evidence_public_key(self, info: Info) -> str:
         principal = principal_of(info)
         if principal.organization_id != str(self.id):
             raise Forbidden("not your organization")
@@ -223,7 +222,7 @@ class CreateApiKeyInput:
     )
 
 
-@strawberry.type(description="The created key and its secret value (shown this once).")
+@payload("The created key and its secret value (shown this once).")
 class CreateApiKeyPayload:
     api_key: ApiKey | None = strawberry.field(
         default=None, description="The created key; null on userErrors."
@@ -233,23 +232,20 @@ class CreateApiKeyPayload:
         description="The key's secret, to send as `Authorization: Bearer <secret>`. Shown "
         "only in this response: store it now.",
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="An API key after a change.")
+@payload("An API key after a change.")
 class ApiKeyPayload:
     api_key: ApiKey | None = strawberry.field(
         default=None, description="The key after the change; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
-@strawberry.type(description="The organization after its frameworks changed.")
+@payload("The organization after its frameworks changed.")
 class FrameworksPayload:
     organization: Organization | None = strawberry.field(
         default=None, description="The organization; null on userErrors."
     )
-    user_errors: list[UserError] = strawberry.field(default_factory=list, description=USER_ERRORS)
 
 
 graphql_enum(

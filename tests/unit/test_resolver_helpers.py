@@ -1,4 +1,5 @@
-"""The resolver layer's two helpers: domain enums as GraphQL enums, domain errors as userErrors."""
+"""The resolver layer's helpers: domain enums as GraphQL enums, domain errors as userErrors
+(and the payloads and mutations declared for them)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 import strawberry
 
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError, UserErrors
+from resolvers.errors import UserError, UserErrors, mutation, payload
+from resolvers.relay import USER_ERRORS
 from services.errors import NotFound, ValidationFailed
 from services.people.validation import InvalidPeople, Problem
 
@@ -132,3 +134,56 @@ def test_the_extension_needs_a_payload_with_user_errors() -> None:
 
     with pytest.raises(TypeError, match="no user_errors field"):
         strawberry.Schema(query=Query, mutation=Mutation)
+
+
+@payload("A paint after a change.")
+class PaintPayload:
+    paint: Paint | None = strawberry.field(default=None, description="The paint.")
+
+
+@payload("Paints after a change.")
+class PaintsPayload:
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="NOT_FOUND only."
+    )
+    paints: list[Paint] = strawberry.field(default_factory=list, description="The paints.")
+
+
+async def test_a_declared_payload_ends_with_user_errors_and_a_declared_mutation_fills_them() -> (
+    None
+):
+    @strawberry.type
+    class Mutation:
+        @mutation("Repaint.")
+        async def repaint(self, input: PaintInput) -> PaintPayload:
+            if input.colour is Colour.RED:
+                raise NotFound("no such paint")
+            return PaintPayload(paint=Paint(colour=input.colour))
+
+        @mutation("Repaint all.")
+        async def repaint_all(self) -> PaintsPayload:
+            raise NotFound("no paints")
+
+    schema = strawberry.Schema(query=Query, mutation=Mutation)
+    fields = {
+        name: [(f.name, f.description) for f in schema.get_type_by_name(name).fields]  # type: ignore[union-attr]
+        for name in ("PaintPayload", "PaintsPayload")
+    }
+    assert fields == {
+        "PaintPayload": [("paint", "The paint."), ("user_errors", USER_ERRORS)],
+        "PaintsPayload": [("user_errors", "NOT_FOUND only."), ("paints", "The paints.")],
+    }
+    assert schema.get_type_by_name("PaintPayload").description == "A paint after a change."  # type: ignore[union-attr]
+
+    red = await _run(
+        schema,
+        "mutation { repaint(input: {colour: RED}) { paint { colour } userErrors { code } } }",
+    )
+    assert red == {"repaint": {"paint": None, "userErrors": [{"code": "NOT_FOUND"}]}}
+    blue = await _run(
+        schema,
+        "mutation { repaint(input: {colour: DARK_BLUE}) { paint { colour } userErrors { code } } }",
+    )
+    assert blue == {"repaint": {"paint": {"colour": "DARK_BLUE"}, "userErrors": []}}
+    every = await _run(schema, "mutation { repaintAll { userErrors { code } } }")
+    assert every == {"repaintAll": {"userErrors": [{"code": "NOT_FOUND"}]}}
