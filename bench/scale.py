@@ -170,6 +170,7 @@ async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int)
                 "push_p50_ms": round(statistics.median(times) * 1000, 1),
                 "push_p99_ms": round(p99(times) * 1000, 1),
                 "push_max_ms": round(max(times) * 1000, 1),
+                "push_ms_in_order": [round(t * 1000, 1) for t in times],
                 "documents_per_change": round(sum(written.values()) / len(times), 1),
                 "documents_by_collection": dict(sorted(written.items())),
             }
