@@ -20,6 +20,7 @@ from services.identity.models import (
     ResolutionMark,
 )
 from services.models import RevisionState
+from services.store.common import batches
 from services.store.revisions import Reservation, RevisionRepository
 
 REVISION = "identities"
@@ -51,7 +52,11 @@ class IdentityRepository:
         query: dict[str, Any] = {"organization_id": organization_id}
         if after_seq > 0:
             query["seq"] = {"$gt": after_seq}
-        return [(int(d["seq"]), to_identity(d)) async for d in self._col.find(query)]
+        return [
+            (int(d["seq"]), to_identity(d))
+            async for batch in batches(self._col.find(query))
+            for d in batch
+        ]
 
     async def revision(self, *, organization_id: str) -> RevisionState:
         """The organization's identities revision (and whether a write is in progress)."""
