@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Self, cast
 
 
 class Role(enum.StrEnum):
@@ -30,11 +31,17 @@ class _Reported(enum.StrEnum):
     @classmethod
     def parse(cls, value: object) -> Self:
         """Normalise a raw value (case-insensitive); anything unrecognised is UNKNOWN."""
-        text = value.strip().lower() if isinstance(value, str) else "unknown"
-        try:
-            return cls(text)
-        except ValueError:
+        if not isinstance(value, str):
             return cls("unknown")
+        return cast(Self, _parse(cls, value))
+
+
+@functools.lru_cache(maxsize=1024)  # a few values each, parsed for every stored account
+def _parse(kind: type[_Reported], value: str) -> _Reported:
+    try:
+        return kind(value.strip().lower())
+    except ValueError:
+        return kind("unknown")
 
 
 class AccountType(_Reported):

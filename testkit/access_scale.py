@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from services.checks.access.data import AccessData
-from services.identity.models import Classification, Identity, IdentityMethod
+from services.identity.models import Classification, Identity, IdentityMethod, ResolutionMark
 from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
 from services.models import AccountStatus, AccountType
 from services.people.models import Person, PersonRecord, PersonStatus, person_id
@@ -201,6 +201,10 @@ async def seed(
         await store.identities.write_automatic(
             organization_id=organization_id, identities=found, stored=()
         )
+    # what a sync commit's whole resolution records (these identities are what it decides)
+    revision = await store.people.revision(organization_id=organization_id)
+    mark = ResolutionMark(SNAPSHOT, revision.value)
+    await store.identities.mark_resolved(organization_id=organization_id, mark=mark)
     seconds["identities"] = time.perf_counter() - started
     await store.critical_systems.create(
         organization_id=organization_id,

@@ -17,7 +17,6 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Generic, TypeVar
 
 from services.clock import Clock, utcnow
@@ -30,26 +29,26 @@ V = TypeVar("V")
 
 @dataclass(frozen=True)
 class SnapshotAccounts:
-    """Every account of one snapshot, by account id order, with an index by id."""
+    """Every account of one snapshot, by account id order, with indexes by id and by
+    lower-cased visible email (built with the snapshot: a targeted identity resolution,
+    the first people change of a process included, looks accounts up by email)."""
 
     snapshot_id: str
     accounts: tuple[SnapshotAccount, ...]
     by_id: dict[str, SnapshotAccount] = field(repr=False)
+    by_email: dict[str, tuple[SnapshotAccount, ...]] = field(repr=False)
 
     @classmethod
     def of(cls, snapshot_id: str, accounts: Iterable[SnapshotAccount]) -> SnapshotAccounts:
         """Index a snapshot's accounts."""
         ordered = tuple(sorted(accounts, key=lambda a: a.account_id))
-        return cls(snapshot_id, ordered, {a.account_id: a for a in ordered})
-
-    @cached_property
-    def by_email(self) -> dict[str, tuple[SnapshotAccount, ...]]:
-        """Accounts by lower-cased visible email (built on first use, kept with the snapshot)."""
-        found: dict[str, list[SnapshotAccount]] = {}
-        for account in self.accounts:
+        by_email: dict[str, tuple[SnapshotAccount, ...]] = {}
+        for account in ordered:
             if account.email:
-                found.setdefault(account.email.lower(), []).append(account)
-        return {email: tuple(accounts) for email, accounts in found.items()}
+                key = account.email.lower()
+                held = by_email.get(key)
+                by_email[key] = (account,) if held is None else (*held, account)
+        return cls(snapshot_id, ordered, {a.account_id: a for a in ordered}, by_email)
 
 
 AccountLoader = Callable[[str], Awaitable[list[SnapshotAccount]]]

@@ -64,3 +64,12 @@ class Identity:
 def unidentified(account_id: str) -> Identity:
     """The identity of an account nobody has classified."""
     return Identity(account_id=account_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ResolutionMark:
+    """How far automatic resolution is known complete: every account of ``snapshot_id``
+    resolved against every person written at or below ``people_seq`` (ADR 005)."""
+
+    snapshot_id: str
+    people_seq: int

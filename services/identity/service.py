@@ -21,11 +21,12 @@ from services.identity.models import (
     Identity,
     IdentityMethod,
     NotStaffKind,
+    ResolutionMark,
     unidentified,
 )
 from services.identity.resolution import automatic_identity, resolve
 from services.identity.views import AccountView, view_of
-from services.models import Principal, Role
+from services.models import Principal, RevisionState, Role
 from services.people.models import Person
 from services.sync.models import SnapshotAccount
 
@@ -37,6 +38,8 @@ MAX_REASON = 500
 class IdentitiesRepo(Protocol):
     """The ``IdentityRepository`` methods ``IdentityService`` calls."""
 
+    async def resolution_mark(self, *, organization_id: str) -> ResolutionMark | None: ...
+    async def mark_resolved(self, *, organization_id: str, mark: ResolutionMark) -> None: ...
     async def write_automatic(
         self, *, organization_id: str, identities: Sequence[Identity], stored: Collection[str]
     ) -> int: ...
@@ -47,6 +50,10 @@ class PeopleRepo(Protocol):
     """The ``PeopleRepository`` methods ``IdentityService`` calls."""
 
     async def get(self, *, organization_id: str, person_id: str) -> Person | None: ...
+    async def revision(self, *, organization_id: str) -> RevisionState: ...
+    async def list_changed(
+        self, *, organization_id: str, after_seq: int
+    ) -> list[tuple[int, Person]]: ...
 
 
 class IdentityService:
@@ -66,9 +73,6 @@ class IdentityService:
         self._directory = directory
         self._on_identity_decided = on_identity_decided
         self._clock = clock or utcnow
-        # organization → the snapshot this process last resolved whole (targeted resolution
-        # is exact only after that)
-        self._resolved_whole: dict[str, str] = {}
         self.accounts_resolved = 0  # accounts the rules were applied to (tests count them)
 
     async def resolve(
@@ -78,24 +82,32 @@ class IdentityService:
 
         With ``person_ids`` (people just written), only the accounts whose email is one of
         theirs: a person can change no other account's automatic identity (the email is the
-        person's key), so once the snapshot was resolved whole this gives what a full
-        resolution would, at the cost of the people changed instead of the whole snapshot.
-        A snapshot this process has not resolved whole yet (a new process, a snapshot
-        committed elsewhere) is resolved whole first. Sync commits resolve all.
+        person's key). That is exact once the snapshot's accounts were resolved against every
+        person written before, which the stored mark says (``ResolutionMark``; any process
+        wrote it): the people written since the mark are resolved too. Without a mark for
+        the current snapshot (one committed without its resolution finishing) the snapshot
+        is resolved whole. Sync commits resolve all.
         """
         current = await self._directory.current_accounts(organization_id)
         if current.snapshot is None:
             return 0
         snapshot = current.snapshot
+        # Read first: the maps read next hold at least every person written at or below it.
+        revision = await self._people.revision(organization_id=organization_id)
         identities = await self._directory.identities(organization_id)
         people = await self._directory.people(organization_id)
-        if person_ids is None or self._resolved_whole.get(organization_id) != snapshot.snapshot_id:
+        mark = None
+        if person_ids is not None:
+            mark = await self._identities.resolution_mark(organization_id=organization_id)
+        if mark is None or mark.snapshot_id != snapshot.snapshot_id:
             accounts: Sequence[SnapshotAccount] = snapshot.accounts
             changes = resolve(accounts, identities, people.values())
-            whole = snapshot.snapshot_id
         else:
-            whole = None
-            touched = [people[pid] for pid in person_ids if pid in people]
+            since = await self._people.list_changed(
+                organization_id=organization_id, after_seq=mark.people_seq
+            )
+            ids = set(person_ids or ()) | {person.id for _, person in since}
+            touched = [people[pid] for pid in ids if pid in people]
             accounts = [a for p in touched for a in snapshot.by_email.get(p.email_key, ())]
             changes = resolve(accounts, identities, touched)
         self.accounts_resolved += len(accounts)
@@ -106,8 +118,9 @@ class IdentityService:
                 organization_id=organization_id, identities=changes, stored=identities.keys()
             )
             log.info("resolved %d account identities automatically", len(changes))
-        if whole is not None:
-            self._resolved_whole[organization_id] = whole
+        if not revision.writing:  # a writer below it may not be in the maps: no mark
+            covered = ResolutionMark(snapshot.snapshot_id, revision.value)
+            await self._identities.mark_resolved(organization_id=organization_id, mark=covered)
         return len(changes)
 
     async def link(self, principal: Principal, account_id: str, person_id: str) -> AccountView:

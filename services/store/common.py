@@ -3,7 +3,7 @@ keyset pages, and the lease documents of one holder at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from services.ids import new_id
 
 __all__ = [
     "DuplicateKeyError",
+    "batches",
     "free_lease",
     "insert_missing",
     "keyset_page",
@@ -161,3 +162,10 @@ async def renew_lease(
         {"$set": {"expires_at": now + ttl, **(also or {})}},
     )
     return bool(result.matched_count)
+
+
+async def batches(cursor: Any, size: int = 1000) -> AsyncIterator[list[Any]]:
+    """A cursor's documents ``size`` at a time: streamed like ``async for``, without the
+    driver's per-document awaits (a few microseconds each, on every account of a snapshot)."""
+    while batch := await cursor.to_list(size):
+        yield batch

@@ -11,9 +11,15 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
+from services.identity.models import (
+    Classification,
+    Identity,
+    IdentityMethod,
+    NotStaffKind,
+    ResolutionMark,
+)
 from services.models import RevisionState
-from services.store.common import insert_missing
+from services.store.common import batches, insert_missing
 from services.store.revisions import Reservation, RevisionRepository
 
 REVISION = "identities"
@@ -24,6 +30,7 @@ class IdentityRepository:
 
     def __init__(self, db: Any, revisions: RevisionRepository) -> None:
         self._col = db["account_identities"]
+        self._marks = db["identity_resolution_marks"]
         self._revisions = revisions
 
     async def ensure_indexes(self) -> None:
@@ -43,7 +50,11 @@ class IdentityRepository:
         query: dict[str, Any] = {"organization_id": organization_id}
         if after_seq > 0:
             query["seq"] = {"$gt": after_seq}
-        return [(int(d["seq"]), to_identity(d)) async for d in self._col.find(query)]
+        return [
+            (int(d["seq"]), to_identity(d))
+            async for batch in batches(self._col.find(query))
+            for d in batch
+        ]
 
     async def revision(self, *, organization_id: str) -> RevisionState:
         """The organization's identities revision (and whether a write is in progress)."""
@@ -61,6 +72,25 @@ class IdentityRepository:
         finally:
             await self._release(organization_id, reserved)
         return reserved.first
+
+    async def resolution_mark(self, *, organization_id: str) -> ResolutionMark | None:
+        """How far automatic resolution is known complete (``mark_resolved``), if recorded."""
+        doc = await self._marks.find_one({"_id": organization_id})
+        if doc is None:
+            return None
+        return ResolutionMark(snapshot_id=doc["snapshot_id"], people_seq=int(doc["people_seq"]))
+
+    async def mark_resolved(self, *, organization_id: str, mark: ResolutionMark) -> None:
+        """Record that the snapshot's accounts are resolved against every person written at
+        or below ``people_seq``: of one snapshot the furthest mark wins; another snapshot's
+        mark replaces it (a stale one only costs the next resolution a whole pass)."""
+        result = await self._marks.update_one(
+            {"_id": organization_id, "snapshot_id": mark.snapshot_id},
+            {"$max": {"people_seq": mark.people_seq}},
+        )
+        if result.matched_count == 0:
+            doc = {"snapshot_id": mark.snapshot_id, "people_seq": mark.people_seq}
+            await self._marks.replace_one({"_id": organization_id}, doc, upsert=True)
 
     async def write_automatic(
         self, *, organization_id: str, identities: Sequence[Identity], stored: Collection[str]

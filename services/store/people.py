@@ -20,7 +20,7 @@ from services.people.models import (
     PersonStatus,
     person_id,
 )
-from services.store.common import keyset_page, utcnow
+from services.store.common import batches, keyset_page, utcnow
 from services.store.revisions import RevisionRepository
 
 REVISION = "people"
@@ -82,7 +82,11 @@ class PeopleRepository:
         query: dict[str, Any] = {"organization_id": organization_id}
         if after_seq > 0:
             query["seq"] = {"$gt": after_seq}
-        return [(int(d["seq"]), to_person(d)) async for d in self._col.find(query)]
+        return [
+            (int(d["seq"]), to_person(d))
+            async for batch in batches(self._col.find(query))
+            for d in batch
+        ]
 
     async def revision(self, *, organization_id: str) -> RevisionState:
         """The organization's people revision (and whether a write is in progress)."""

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
+from services.store.common import batches
 from services.store.snapshot_layers import SnapshotLayers
 from services.store.snapshot_orders import ALL, SnapshotOrders
 from services.sync.models import (
@@ -165,8 +166,9 @@ class SnapshotQueryRepository:
         layer = await self._layers.layer(snapshot_id)
         if layer is None or layer.base_id is None:
             cursor = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
-            async for doc in cursor:
-                yield to_account(doc)
+            async for batch in batches(cursor):
+                for doc in batch:
+                    yield to_account(doc)
             return
         touched = set(layer.accounts)
         mine = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
@@ -303,14 +305,21 @@ def to_account(doc: Mapping[str, Any]) -> SnapshotAccount:
 
 
 def to_grant(doc: Mapping[str, Any]) -> Grant:
-    """A stored grant (``snapshot_data.grant_doc``)."""
-    return Grant(
-        kind=GrantKind(doc["kind"]),
-        source=GrantSource(doc["source"]),
-        group=doc.get("group"),
-        group_id=doc.get("group_id"),
-        role=doc.get("role"),
-    )
+    """A stored grant (``snapshot_data.grant_doc``): one shared object per distinct grant
+    (a site has few; a snapshot repeats them on every account)."""
+    key = (doc["kind"], doc["source"], doc.get("group"), doc.get("group_id"), doc.get("role"))
+    grant = _GRANTS.get(key)
+    if grant is None:
+        grant = Grant(GrantKind(key[0]), GrantSource(key[1]), key[2], key[3], key[4])
+        if len(_GRANTS) >= _MAX_GRANTS:
+            _GRANTS.clear()
+        _GRANTS[key] = grant
+    return grant
+
+
+# Grants are frozen values: sharing them is safe, and bounded so no site grows it forever.
+_GRANTS: dict[tuple[Any, ...], Grant] = {}
+_MAX_GRANTS = 10_000
 
 
 def _legacy_grants(

@@ -3,6 +3,8 @@ role-assignment reads that settle what the verdicts can only guess."""
 
 from __future__ import annotations
 
+import pytest
+
 from services.confluence.models import RoleAssignment
 from services.models import AccountStatus, AccountType, DirectoryStatus
 from services.sync.access import (
@@ -131,3 +133,22 @@ def test_without_the_directory_membership_is_the_only_signal() -> None:
     got = account_access(base("a", "g", "H"), None, f)
     assert [g.source for g in got.access_via] == [GrantSource.GROUP_MEMBERSHIP] * 2
     assert got.admin_via == (Grant.via_group("H", GrantSource.ADMIN_GROUPS_SETTING),)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("active", AccountStatus.ACTIVE),
+        (" Inactive ", AccountStatus.INACTIVE),
+        ("CLOSED", AccountStatus.CLOSED),
+        ("suspended-by-a-new-rule", AccountStatus.UNKNOWN),
+        (None, AccountStatus.UNKNOWN),
+        (3, AccountStatus.UNKNOWN),
+    ],
+)
+def test_a_reported_value_parses_case_and_space_insensitively_and_unknown_otherwise(
+    raw: object, expected: AccountStatus
+) -> None:
+    assert AccountStatus.parse(raw) is expected
+    assert AccountStatus.parse(raw) is expected  # the remembered answer is the same
+    assert AccountType.parse("APP") is AccountType.APP
