@@ -32,7 +32,6 @@ import json
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -49,9 +48,7 @@ from api.container import Container
 from services.checks.access.data import ACCESS
 from services.checks.registry import CHECKS
 from services.store import Store
-from services.store.client import connect
-from testkit.live import LiveServer, start_live_server
-from testkit.mongo import wire_server
+from testkit.live import LiveServer, open_bench_store, start_live_server
 
 PUSH_TARGETS = {20_000: 0.25, 100_000: 1.0}  # p99 seconds by accounts
 COLD_TARGET = (100_000, 5.0)
@@ -126,19 +123,9 @@ async def pushes(live: LiveServer, key: str, n: int, count: int) -> dict[str, An
     return measured
 
 
-async def open_store(stack: AsyncExitStack, args: argparse.Namespace) -> tuple[Store, str]:
-    if args.mongodb_url:
-        return Store.open(args.mongodb_url, f"vigil_bench_{uuid.uuid4().hex[:8]}"), "mongodb"
-    if args.store == "wire":
-        url = stack.enter_context(wire_server())
-        return Store.open(url, f"vigil_bench_{uuid.uuid4().hex[:8]}"), "wire (SecantusDB)"
-    client, embedded = connect(None)
-    return Store(client, f"vigil_bench_{uuid.uuid4().hex[:8]}", embedded=embedded), "embedded"
-
-
 async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
     async with AsyncExitStack() as stack:
-        store, kind = await open_store(stack, args)
+        store, kind = open_bench_store(stack, args.mongodb_url, args.store)
         live, server, task = await start_live_server(store)
         try:
             org, key = await seed(live, store, n)

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from check_latency import LINK, OFFBOARD, subscription
-from evaluation import open_store, p99
+from evaluation import p99
 from evidence_size import largest_documents
 from sync_wall import machine
 
@@ -60,7 +60,7 @@ from services.people.models import person_id
 from services.store import Store
 from testkit import access_scale
 from testkit.graphql_client import failing_items
-from testkit.live import LiveServer, start_live_server
+from testkit.live import LiveServer, open_bench_store, start_live_server
 
 PUSH_TARGETS = {100_000: 0.25, 1_000_000: 1.0}  # p99 seconds by accounts
 COLD_TARGETS = {100_000: 5.0, 1_000_000: 40.0}
@@ -178,7 +178,7 @@ async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int)
 
 async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
     async with AsyncExitStack() as stack:
-        store, kind = await open_store(stack, args)
+        store, kind = open_bench_store(stack, args.mongodb_url, args.store)
         live, server, task = await start_live_server(store)
         try:
             services = live.container.services
