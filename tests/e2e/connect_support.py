@@ -32,6 +32,16 @@ async def make_env(
         yield env
 
 
+async def worker_env(
+    request: pytest.FixtureRequest, sim: RunningSimulator, **settings: Any
+) -> AsyncIterator[Env]:
+    """make_env with the in-process worker on, which runs triggered syncs and remediation; the
+    hour-long scheduler tick keeps it from starting scheduled syncs by itself during a test."""
+    settings = {"run_worker": True, "scheduler_tick_seconds": 3600, **settings}
+    async for env in make_env(request, sim, **settings):
+        yield env
+
+
 def redirect_params(response: httpx.Response) -> dict[str, str]:
     """The query of Vigil's redirect to the frontend."""
     assert response.status_code == 303, response.text

@@ -15,7 +15,7 @@ from simulator import RunningSimulator, Simulator, generate_site, start_simulato
 from simulator.roles import USER
 from testkit.graphql_client import failing_items
 from tests.e2e.access_support import CONNECT, connect_access_review, watch_check
-from tests.e2e.connect_support import Env, make_env
+from tests.e2e.connect_support import Env, worker_env
 from tests.e2e.test_remediation_api import OFFBOARDED, first_sync, offboard, prepare
 
 CHECK = """query($id: ID!) { check(id: $id) { result { status note } } }"""
@@ -35,7 +35,7 @@ def direct_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture(params=["wire"])
 async def env(request: pytest.FixtureRequest, direct_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in make_env(request, direct_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, direct_sim):
         yield e
 
 

@@ -17,7 +17,7 @@ from services.sync.connector import Connector, ConnectorFactory
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.connect import Env
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import make_env
+from tests.e2e.connect_support import worker_env
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id } userErrors { code } } }"""
@@ -40,7 +40,7 @@ def follow_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture(params=STORE_KINDS)
 async def env(request: pytest.FixtureRequest, follow_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in make_env(request, follow_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, follow_sim):
         yield e
 
 

@@ -9,17 +9,17 @@ and the admin right where they come from, through 429 and 503 answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from services.people.models import person_id
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from simulator.roles import USER
 from testkit.connect import Env
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import make_env
+from tests.e2e.connect_support import worker_env
 from tests.e2e.remediation_support import (
     EVIDENCE,
     EXECUTE,
@@ -56,18 +56,10 @@ COMPLETE = """mutation($input: CompleteAccessReviewInput!) { completeAccessRevie
 
 
 @pytest.fixture
-def remediation_sim() -> Iterator[RunningSimulator]:
-    """A fresh site per test: remediation changes the site."""
-    sim = Simulator(generate_site(users=30, groups=5, pages=2, seed=16))
-    with start_simulator(sim) as running:
-        yield running
-
-
-@pytest.fixture
 async def env(
     request: pytest.FixtureRequest, remediation_sim: RunningSimulator
 ) -> AsyncIterator[Env]:
-    async for e in make_env(request, remediation_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, remediation_sim):
         yield e
 
 

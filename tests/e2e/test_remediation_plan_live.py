@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -16,9 +16,9 @@ from gql import GraphQLRequest
 
 from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from testkit.graphql_client import gql_ws
-from tests.e2e.connect_support import Env, make_env
+from tests.e2e.connect_support import Env, worker_env
 from tests.e2e.remediation_support import PLAN, offboard, prepare, staff_accounts
 
 PAGE = """query($after: String) { remediationPlanActions(first: 2, after: $after) {
@@ -38,14 +38,10 @@ async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
 
 
 @pytest.fixture
-def plan_sim() -> Iterator[RunningSimulator]:
-    with start_simulator(Simulator(generate_site(users=30, groups=5, pages=2, seed=16))) as sim:
-        yield sim
-
-
-@pytest.fixture
-async def env(request: pytest.FixtureRequest, plan_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in make_env(request, plan_sim, run_worker=True, scheduler_tick_seconds=3600):
+async def env(
+    request: pytest.FixtureRequest, remediation_sim: RunningSimulator
+) -> AsyncIterator[Env]:
+    async for e in worker_env(request, remediation_sim):
         yield e
 
 

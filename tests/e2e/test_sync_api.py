@@ -20,7 +20,7 @@ from testkit.connect import Env
 from testkit.graphql_client import gql_ws
 from tests.conditions import until
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import make_env
+from tests.e2e.connect_support import worker_env
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""
@@ -55,9 +55,7 @@ def sync_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture(params=STORE_KINDS)
 async def env(request: pytest.FixtureRequest, sync_sim: RunningSimulator) -> AsyncIterator[Env]:
-    # The in-process worker runs triggered syncs; the hour-long tick keeps it from starting
-    # scheduled ones by itself during the test.
-    async for e in make_env(request, sync_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, sync_sim):
         yield e
 
 
