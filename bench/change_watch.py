@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,6 +50,7 @@ from services.events import topic_for
 from simulator import Simulator, generate_site, start_simulator
 from simulator.roles import ACCESS_ROLES
 from simulator.routing import EVENTS_STREAM
+from testkit.conditions import until
 from testkit.connect import Env, vigil_for
 from testkit.graphql_client import failing_items, gql_ws
 from testkit.mongo import wire_server
@@ -87,15 +88,6 @@ CYCLE = (
     ("revoke-access", False),
     ("add-member", True),
 )
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float) -> None:
-    """Poll ``check`` every 0.2 s until it is true."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 @dataclass
@@ -138,7 +130,7 @@ async def subscribed(env: Env) -> AsyncIterator[Pushes]:
         async def listening() -> bool:
             return env.live.container.bus.subscriber_count(topic) > before or task.done()
 
-        await until(listening, "the subscription", timeout=30)
+        await until(listening, what="the subscription", timeout=30, interval=0.2)
         if task.done():
             task.result()
         yield pushes
@@ -209,7 +201,7 @@ async def prepare(env: Env, account_id: str) -> str:
             raise RuntimeError(f"the sync failed: {latest['error']}")
         return bool(latest["status"] == "SUCCEEDED" and latest["kind"] == "FULL")
 
-    await until(synced, "a full sync", timeout=900)
+    await until(synced, what="a full sync", timeout=900, interval=0.2)
     added = (await env.gql(ADD_SYSTEM))["addCriticalSystem"]
     assert added["userErrors"] == [], added
     site = env.sim.sim.site
@@ -276,7 +268,7 @@ async def bench(args: argparse.Namespace, kind: str, url: str | None) -> int:
 
             async with subscribed(env) as pushes:
                 await pushes.first_after(0.0, {account_id}, timeout=60)  # offboarded: FAILING
-                await until(watching, "the change watch to poll", timeout=60)
+                await until(watching, what="the change watch to poll", timeout=60, interval=0.2)
                 full_before = await full_runs(env, integration_id)
 
                 latencies: dict[str, list[float]] = {a: [] for a, _ in CYCLE}

@@ -11,9 +11,9 @@ from gql import GraphQLRequest
 
 from services.checks.events import CHECKS_CHANNEL
 from services.events import topic_for
+from testkit.conditions import until
 from testkit.connect import Env
 from testkit.graphql_client import gql_ws
-from tests.conditions import until
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""

@@ -17,9 +17,9 @@ from services.integrations.models import Purpose
 from services.integrations.oauth_flow import hash_state
 from services.models import Role
 from simulator import RunningSimulator
+from testkit.conditions import until
 from testkit.connect import Env, consent
 from testkit.graphql_client import gql_ws
-from tests.conditions import until
 from tests.conftest import STORE_KINDS
 from tests.e2e.connect_support import (
     INTEGRATION_FIELDS,

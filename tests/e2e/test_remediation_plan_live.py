@@ -7,8 +7,7 @@ userErrors name the input from the argument down."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from gql import GraphQLRequest
 from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator import RunningSimulator
+from testkit.conditions import until
 from testkit.graphql_client import gql_ws
 from tests.e2e.connect_support import Env, worker_env
 from tests.e2e.remediation_support import PLAN, offboard, prepare, staff_accounts
@@ -28,13 +28,6 @@ CHANGES = """subscription { remediationPlanChanged(initial: true) {
 UPDATED = "subscription { remediationUpdated { id state version } }"
 VERSIONS = """mutation($input: ExecuteRemediationInput!) { executeRemediation(input: $input) {
   actions { id state version } userErrors { field code message } } }"""
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -109,7 +102,9 @@ async def test_the_plan_pages_announces_its_changes_and_orders_versions(env: Env
 
         watcher = asyncio.create_task(updates())
         try:
-            await until(lambda: bus.subscriber_count(topic) > before)
+            await until(
+                lambda: bus.subscriber_count(topic) > before, what="the subscription", timeout=10
+            )
             answer = await env.gql(VERSIONS, {"input": {"actionIds": ids, "confirm": True}})
             answered = {a["id"]: a for a in answer["executeRemediation"]["actions"]}
             assert {a["state"] for a in answered.values()} == {"PENDING"}
@@ -118,7 +113,7 @@ async def test_the_plan_pages_announces_its_changes_and_orders_versions(env: Env
                 done = {p["id"] for p in pushes if p["state"] in ("VERIFIED", "FAILED")}
                 return set(ids) <= done
 
-            await until(finished, timeout=60)
+            await until(finished, what="every action to finish", timeout=60)
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)

@@ -16,9 +16,9 @@ from services.events import topic_for
 from services.models import Role
 from services.sync.progress import SYNC_CHANNEL
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.conditions import until
 from testkit.connect import Env
 from testkit.graphql_client import gql_ws
-from tests.conditions import until
 from tests.conftest import STORE_KINDS
 from tests.e2e.connect_support import worker_env
 
