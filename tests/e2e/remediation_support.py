@@ -14,6 +14,7 @@ from gql import GraphQLRequest
 from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator.remediation import REMOVE_MEMBER
+from simulator.roles import USER
 from testkit.graphql_client import failing_items, gql_ws
 from tests.e2e.access_support import ADMIN_KEY, CONNECT, RUNS
 from tests.e2e.connect_support import Env
@@ -283,3 +284,24 @@ def make_admin_member(env: Env, group: str = "confluence-administrators") -> str
 
 
 __all__ = ["RUNS"]
+
+
+def direct_only(env: Env, *, exclude: frozenset[str] = frozenset()) -> str:
+    """An active staff account out of every group, holding Confluence access directly."""
+    site = env.sim.sim.site
+    operators = set(site.operators.values()) | exclude
+    account = next(
+        a
+        for a in sorted(site.accounts.values(), key=lambda a: a.account_id)
+        if a.account_type == "atlassian"
+        and a.account_status == "active"
+        and a.email
+        and a.account_id not in operators
+        and site.groups_of(a.account_id)
+    )
+    for group in site.groups_of(account.account_id):
+        site.remove_member(group.group_id, account.account_id)
+    site.grant_role(account.account_id, USER)
+    assert site.groups_of(account.account_id) == []
+    assert site.has_confluence_access(account.account_id)
+    return account.account_id

@@ -29,6 +29,7 @@ from tests.e2e.remediation_support import (
     VALID,
     VERIFY,
     WRITE_ROUTE,
+    direct_only,
     execute,
     key_for,
     make_admin_member,
@@ -181,26 +182,6 @@ async def test_offboarding_with_a_key_deactivates_or_suspends_and_restore_gives_
     assert chain["valid"] is True
     not_undoable = await env.gql(RESTORE, {"input": {"actionId": undo[0]["id"], "confirm": True}})
     assert not_undoable["restoreAccess"]["userErrors"][0]["code"] == "INVALID_STATE"
-
-
-def direct_only(env: Env, *, exclude: frozenset[str] = frozenset()) -> str:
-    """An active staff account out of every group, holding Confluence access directly."""
-    site = env.sim.sim.site
-    operators = set(site.operators.values()) | exclude
-    account = next(
-        a
-        for a in sorted(site.accounts.values(), key=lambda a: a.account_id)
-        if a.account_type == "atlassian"
-        and a.account_status == "active"
-        and a.email
-        and a.account_id not in operators
-        and site.groups_of(a.account_id)
-    )
-    for group in site.groups_of(account.account_id):
-        site.remove_member(group.group_id, account.account_id)
-    site.grant_role(account.account_id, USER)
-    assert site.has_confluence_access(account.account_id)
-    return account.account_id
 
 
 @pytest.mark.parametrize("env", ["wire"], indirect=True)
