@@ -1,6 +1,6 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
-import { ConnectionPager, ErrorNotice, Pager, SelectField, StatusBadge, Table, TextArea, TextField } from "./ui";
+import { ConnectionPager, DialogActions, ErrorNotice, Pager, SelectField, StatusBadge, Table, TextArea, TextField } from "./ui";
 
 describe("StatusBadge", () => {
   it("says the status in words, not only in colour", () => {
@@ -112,6 +112,33 @@ describe("TextArea and SelectField", () => {
     expect(select.getAttribute("aria-invalid")).toBeNull();
     expect(document.getElementById(select.getAttribute("aria-describedby")!)!.textContent).toBe("what the account is");
     expect(screen.getByRole("option", { name: "Service" })).toBeTruthy();
+  });
+});
+
+describe("DialogActions", () => {
+  it("submits the form, or confirms with a danger button, and cancels", () => {
+    const submit = vi.fn((e: { preventDefault: () => void }) => e.preventDefault());
+    const cancel = vi.fn();
+    const { unmount } = render(
+      <form onSubmit={submit}>
+        <DialogActions confirm="Link" onCancel={cancel} />
+      </form>,
+    );
+    const link = screen.getByRole("button", { name: "Link" }) as HTMLButtonElement;
+    expect(link.type).toBe("submit");
+    expect(link.className).toBe("");
+    fireEvent.click(link);
+    expect(submit).toHaveBeenCalledOnce();
+    fireEvent.click(screen.getByRole("button", { name: "Cancel" }));
+    expect(cancel).toHaveBeenCalledOnce();
+    unmount();
+
+    const confirm = vi.fn();
+    render(<DialogActions confirm="Restore access" onConfirm={confirm} danger disabled onCancel={cancel} />);
+    const restore = screen.getByRole("button", { name: "Restore access" }) as HTMLButtonElement;
+    expect(restore.type).toBe("button");
+    expect(restore.className).toBe("danger");
+    expect(restore.disabled).toBe(true);
   });
 });
 

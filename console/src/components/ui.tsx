@@ -299,6 +299,30 @@ export function Dialog({ open, title, onClose, children }: { open: boolean; titl
   );
 }
 
+/**
+ * The buttons under a dialog: the one that confirms, then Cancel. Without `onConfirm` the
+ * first submits the dialog's form; `danger` marks a confirmation that changes Atlassian.
+ */
+export function DialogActions(props: {
+  confirm: ReactNode;
+  onConfirm?: () => void;
+  danger?: boolean;
+  disabled?: boolean;
+  onCancel: () => void;
+}) {
+  const { confirm, onConfirm, danger, disabled, onCancel } = props;
+  return (
+    <div className="actions">
+      <button type={onConfirm ? "button" : "submit"} className={danger ? "danger" : undefined} onClick={onConfirm} disabled={disabled}>
+        {confirm}
+      </button>
+      <button type="button" className="secondary" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
 export function Progress({ label, value, max, text }: { label: string; value: number; max: number; text: string }) {
   const id = useId();
   return (

@@ -3,7 +3,7 @@
 // "verify chain".
 import { lazy, Suspense, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
 import { useClient, useMutation, useQuery, useSubscription } from "urql";
-import { ConnectionPager, Dialog, Empty, ErrorNotice, Loading, Notice, StatusBadge, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
+import { ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, StatusBadge, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { CheckItemsQuery } from "../gql/graphql";
 import { mutationErrors, noErrors, problemFrom, type FormErrors, type Problem } from "../lib/errors";
@@ -440,14 +440,7 @@ function GrantDialog({ checkId, item, onClose, onGranted }: { checkId: string; i
             error={errors.byField.expiresAt}
             required
           />
-          <div className="actions">
-            <button type="submit" disabled={fetching}>
-              Accept until {expires}
-            </button>
-            <button type="button" className="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions confirm={<>Accept until {expires}</>} disabled={fetching} onCancel={onClose} />
         </form>
       )}
     </Dialog>

@@ -2,7 +2,7 @@
 // Admin API key, watch status, "Sync now" with a live progress bar, and errors in words.
 import { useState, type FormEvent, type ReactNode } from "react";
 import { useMutation, useQuery, useSubscription } from "urql";
-import { Checkbox, Dialog, Empty, ErrorNotice, Loading, Notice, Progress, Tag, TextField, Time, UserErrors } from "../components/ui";
+import { Checkbox, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, Tag, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { IntegrationPurpose, IntegrationStatus, IntegrationsScreenQuery, SyncProgressSubscription } from "../gql/graphql";
 import { mutationErrors, noErrors, problemFrom, type FormErrors, type UserErrorLike } from "../lib/errors";
@@ -280,14 +280,7 @@ function IntegrationCard(props: {
           )}
           <Dialog open={confirmDisconnect} title={`Disconnect ${title.toLowerCase()}?`} onClose={() => setConfirmDisconnect(false)}>
             <p>Vigil deletes the stored credential and stops syncing. Collected data and evidence are kept.</p>
-            <div className="actions">
-              <button type="button" className="danger" onClick={doDisconnect} disabled={disconnectState.fetching}>
-                Disconnect
-              </button>
-              <button type="button" className="secondary" onClick={() => setConfirmDisconnect(false)}>
-                Cancel
-              </button>
-            </div>
+            <DialogActions confirm="Disconnect" onConfirm={doDisconnect} danger disabled={disconnectState.fetching} onCancel={() => setConfirmDisconnect(false)} />
           </Dialog>
         </>
       )}

@@ -3,7 +3,7 @@
 // the HR people list and its CSV import with every row problem shown.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useSubscription } from "urql";
-import { Checkbox, ConnectionPager, Dialog, Empty, ErrorNotice, Loading, Notice, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
+import { Checkbox, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccountFilter, AccountsScreenQuery, IdentityClassification, NotStaffKind, PersonStatus } from "../gql/graphql";
 import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
@@ -16,6 +16,14 @@ import { can } from "../lib/roles";
 import { Link } from "../lib/router";
 import { useSession } from "../session";
 
+// What a decision about an account changes: who it belongs to (the screen's list shows it).
+graphql(`
+  fragment AccountIdentity on Account {
+    accountId
+    identity { classification kind reason method decidedAt person { id name email status } }
+  }
+`);
+
 const AccountsQuery = graphql(`
   query AccountsScreen($filter: AccountFilter, $first: Int!, $after: String) {
     accounts(filter: $filter, first: $first, after: $after) {
@@ -23,8 +31,8 @@ const AccountsQuery = graphql(`
       pageInfo { hasNextPage endCursor }
       edges {
         node {
-          accountId displayName email accountType accountStatus isAdmin mfaEnabled groups lastActiveAt
-          identity { classification kind reason method decidedAt person { id name email status } }
+          displayName email accountType accountStatus isAdmin mfaEnabled groups lastActiveAt
+          ...AccountIdentity
         }
       }
     }
@@ -59,7 +67,7 @@ const PersonPicker = graphql(`
 const LinkAccount = graphql(`
   mutation LinkAccount($accountId: ID!, $personId: ID!) {
     linkAccount(input: { accountId: $accountId, personId: $personId }) {
-      account { accountId identity { classification kind reason method decidedAt person { id name email status } } }
+      account { ...AccountIdentity }
       userErrors { field code message }
     }
   }
@@ -68,7 +76,7 @@ const LinkAccount = graphql(`
 const MarkNotStaff = graphql(`
   mutation MarkNotStaff($input: MarkAccountNotStaffInput!) {
     markAccountNotStaff(input: $input) {
-      account { accountId identity { classification kind reason method decidedAt person { id name email status } } }
+      account { ...AccountIdentity }
       userErrors { field code message }
     }
   }
@@ -77,7 +85,7 @@ const MarkNotStaff = graphql(`
 const ClearIdentity = graphql(`
   mutation ClearIdentity($accountId: ID!) {
     clearAccountIdentity(accountId: $accountId) {
-      account { accountId identity { classification kind reason method decidedAt person { id name email status } } }
+      account { ...AccountIdentity }
       userErrors { field code message }
     }
   }
@@ -331,14 +339,7 @@ function LinkDialog({ account, onClose, onDone }: { account: Account | null; onC
             ))}
             {data && data.people.totalCount > people.length && <p className="muted small">{data.people.totalCount - people.length} more: refine the search.</p>}
           </fieldset>
-          <div className="actions">
-            <button type="submit" disabled={state.fetching || !personId}>
-              Link
-            </button>
-            <button type="button" className="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions confirm="Link" disabled={state.fetching || !personId} onCancel={onClose} />
         </form>
       )}
     </Dialog>
@@ -386,14 +387,7 @@ function NotStaffDialog({ account, onClose, onDone }: { account: Account | null;
             error={errors.byField.kind}
           />
           <TextArea label="Reason (for auditors)" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} required error={errors.byField.reason} />
-          <div className="actions">
-            <button type="submit" disabled={state.fetching}>
-              Mark not staff
-            </button>
-            <button type="button" className="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions confirm="Mark not staff" disabled={state.fetching} onCancel={onClose} />
         </form>
       )}
     </Dialog>

@@ -3,7 +3,7 @@
 // names every call, then watch each action to VERIFIED.
 import { useEffect, useMemo, useState } from "react";
 import { useClient, useMutation, useQuery, useSubscription } from "urql";
-import { ConnectionPager, Dialog, Empty, ErrorNotice, Loading, Notice, Progress, Table, Tag, UserErrors } from "../components/ui";
+import { ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, Table, Tag, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { RemediationFieldsFragment, RemediationState } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
@@ -387,28 +387,14 @@ export function Remediation() {
             </li>
           ))}
         </ol>
-        <div className="actions">
-          <button type="button" className="danger" onClick={confirm} disabled={executing.fetching || chosen.length === 0}>
-            Call Atlassian ({chosen.length})
-          </button>
-          <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-            Cancel
-          </button>
-        </div>
+        <DialogActions confirm={<>Call Atlassian ({chosen.length})</>} onConfirm={confirm} danger disabled={executing.fetching || chosen.length === 0} onCancel={() => setConfirming(false)} />
       </Dialog>
       <Dialog open={restoreTarget !== null} title="Restore access?" onClose={() => setRestoreTarget(null)}>
         <p>
           {restoreTarget && describeAction(restoreTarget)} is undone: the account gets back exactly what it had (its groups and roles
           were kept). Vigil calls Atlassian and reads the result back.
         </p>
-        <div className="actions">
-          <button type="button" className="danger" onClick={onRestore} disabled={restoring.fetching}>
-            Restore access
-          </button>
-          <button type="button" className="secondary" onClick={() => setRestoreTarget(null)}>
-            Cancel
-          </button>
-        </div>
+        <DialogActions confirm="Restore access" onConfirm={onRestore} danger disabled={restoring.fetching} onCancel={() => setRestoreTarget(null)} />
       </Dialog>
     </>
   );

@@ -2,7 +2,7 @@
 // revoke, downgrade, with notes), complete it; progress stays live for several reviewers.
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { useMutation, useQuery, useSubscription } from "urql";
-import { ConnectionPager, Dialog, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
+import { ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccessDecision, RemainingDecision, ReviewDecision, ReviewDetailQuery } from "../gql/graphql";
 import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
@@ -380,14 +380,7 @@ function DecideDialog({ value, onClose, onDone }: { value: { entry: Entry; decis
           </p>
           <UserErrors errors={errors.general} />
           <TextArea label="Note" value={note} onChange={(e) => setNote(e.target.value)} required maxLength={2000} error={errors.byField.note} />
-          <div className="actions">
-            <button type="submit" disabled={state.fetching}>
-              {verb}
-            </button>
-            <button type="button" className="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions confirm={verb} disabled={state.fetching} onCancel={onClose} />
         </form>
       )}
     </Dialog>
@@ -433,14 +426,7 @@ function CompleteDialog(props: { open: boolean; reviewId: string; pending: numbe
           <p>Every entry is decided. Completing freezes the review as evidence.</p>
         )}
         <UserErrors errors={errors.general} />
-        <div className="actions">
-          <button type="submit" disabled={state.fetching}>
-            Complete
-          </button>
-          <button type="button" className="secondary" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <DialogActions confirm="Complete" disabled={state.fetching} onCancel={onClose} />
       </form>
     </Dialog>
   );
