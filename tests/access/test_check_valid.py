@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from services.checks.access.valid import AccessValid
 from services.checks.models import CheckStatus
+from services.people.models import Person
 from services.reviews.models import AccessDecision as D
-from services.reviews.models import AccessRule
+from services.reviews.models import AccessRule, CompletedDecisions, CriticalSystem
 from services.sync.models import Grant
 from tests.access.builders import (
     NOW,
@@ -32,28 +34,27 @@ ROLES = system(AccessRule.ROLE_BASED, allowed=("Engineer", "IT"))
 ADMINS = system(AccessRule.ROLE_BASED, allowed=("Engineer", "IT"), admin_roles=("IT",))
 ALL_ADMINS = system(AccessRule.ALL_STAFF, admin_roles=("IT",))
 
+
+def one_staff(
+    name: str,
+    who: Person,
+    rule: CriticalSystem,
+    status: CheckStatus,
+    failing: dict[str, str] | None = None,
+    *,
+    review: CompletedDecisions | None = None,
+    admin: bool = False,
+    account_status: str = "active",
+) -> tuple[Any, ...]:
+    """A case of one account, ``a1``, of the staff member ``who``."""
+    accounts = [account("a1", admin=admin, status=account_status)]
+    return (name, accounts, [who], [staff("a1", who)], rule, review, status, failing or {})
+
+
 CASES = [
     # (name, accounts, people, identities, system, review, status, {failing id: reason start})
-    (
-        "ALL_STAFF: any active staff member",
-        [account("a1")],
-        [SALES],
-        [staff("a1", SALES)],
-        system(),
-        None,
-        CheckStatus.PASSING,
-        {},
-    ),
-    (
-        "ROLE_BASED: allowed role",
-        [account("a1")],
-        [ENG],
-        [staff("a1", ENG)],
-        ROLES,
-        None,
-        CheckStatus.PASSING,
-        {},
-    ),
+    one_staff("ALL_STAFF: any active staff member", SALES, system(), CheckStatus.PASSING),
+    one_staff("ROLE_BASED: allowed role", ENG, ROLES, CheckStatus.PASSING),
     (
         "ROLE_BASED: allowed role, other case",
         [account("a1")],
@@ -64,45 +65,35 @@ CASES = [
         CheckStatus.PASSING,
         {},
     ),
-    (
+    one_staff(
         "ROLE_BASED: role not allowed → revoke",
-        [account("a1")],
-        [SALES],
-        [staff("a1", SALES)],
+        SALES,
         ROLES,
-        None,
         CheckStatus.FAILING,
         {"a1": "revoke"},
     ),
-    (
+    one_staff(
         "ROLE_BASED: no job role → revoke",
-        [account("a1")],
-        [NOROLE],
-        [staff("a1", NOROLE)],
+        NOROLE,
         ROLES,
-        None,
         CheckStatus.FAILING,
         {"a1": "revoke"},
     ),
-    (
+    one_staff(
         "admin without an admin role → downgrade",
-        [account("a1", admin=True)],
-        [ENG],
-        [staff("a1", ENG)],
+        ENG,
         ADMINS,
-        None,
         CheckStatus.FAILING,
         {"a1": "downgrade"},
+        admin=True,
     ),
-    (
+    one_staff(
         "ALL_STAFF with admin roles: admin without one → downgrade",
-        [account("a1", admin=True)],
-        [SALES],
-        [staff("a1", SALES)],
+        SALES,
         ALL_ADMINS,
-        None,
         CheckStatus.FAILING,
         {"a1": "downgrade"},
+        admin=True,
     ),
     (
         "admin roles set: a non-admin account needs no admin role",
@@ -114,65 +105,49 @@ CASES = [
         CheckStatus.FAILING,
         {"a2": "revoke"},
     ),
-    (
+    one_staff(
         "ALL_STAFF with admin roles: a non-admin account needs no admin role",
-        [account("a1")],
-        [SALES],
-        [staff("a1", SALES)],
+        SALES,
         ALL_ADMINS,
-        None,
         CheckStatus.PASSING,
-        {},
     ),
-    (
+    one_staff(
         "admin with an admin role",
-        [account("a1", admin=True)],
-        [person("it@acme.test", role="IT")],
-        [staff("a1", person("it@acme.test", role="IT"))],
+        person("it@acme.test", role="IT"),
         ADMINS,
-        None,
         CheckStatus.PASSING,
-        {},
+        admin=True,
     ),
-    (
+    one_staff(
         "no admin roles set: any allowed role may be admin",
-        [account("a1", admin=True)],
-        [ENG],
-        [staff("a1", ENG)],
+        ENG,
         ROLES,
-        None,
         CheckStatus.PASSING,
-        {},
+        admin=True,
     ),
-    (
+    one_staff(
         "KEEP in the latest completed review overrides the rule",
-        [account("a1", admin=True)],
-        [SALES],
-        [staff("a1", SALES)],
+        SALES,
         ADMINS,
-        completed({"a1": D.KEEP}),
         CheckStatus.PASSING,
-        {},
+        review=completed({"a1": D.KEEP}),
+        admin=True,
     ),
-    (
+    one_staff(
         "REVOKE not carried out (still active)",
-        [account("a1")],
-        [ENG],
-        [staff("a1", ENG)],
+        ENG,
         ROLES,
-        completed({"a1": D.REVOKE}),
         CheckStatus.FAILING,
         {"a1": "revoke: access was revoked"},
+        review=completed({"a1": D.REVOKE}),
     ),
-    (
+    one_staff(
         "REVOKE carried out (inactive)",
-        [account("a1", status="inactive")],
-        [ENG],
-        [staff("a1", ENG)],
+        ENG,
         ROLES,
-        completed({"a1": D.REVOKE}),
         CheckStatus.PASSING,
-        {},
+        review=completed({"a1": D.REVOKE}),
+        account_status="inactive",
     ),
     (
         "REVOKE of an unidentified account not carried out",
@@ -184,36 +159,30 @@ CASES = [
         CheckStatus.FAILING,
         {"a1": "revoke"},
     ),
-    (
+    one_staff(
         "DOWNGRADE not carried out (still admin)",
-        [account("a1", admin=True)],
-        [ENG],
-        [staff("a1", ENG)],
+        ENG,
         ROLES,
-        completed({"a1": D.DOWNGRADE}),
         CheckStatus.FAILING,
         {"a1": "downgrade: admin rights were removed"},
+        review=completed({"a1": D.DOWNGRADE}),
+        admin=True,
     ),
-    (
+    one_staff(
         "DOWNGRADE carried out (no longer admin), role allowed: valid by the rule",
-        [account("a1")],
-        [ENG],
-        [staff("a1", ENG)],
+        ENG,
         ADMINS,
-        completed({"a1": D.DOWNGRADE}),
         CheckStatus.PASSING,
-        {},
+        review=completed({"a1": D.DOWNGRADE}),
     ),
-    (
-        # SPEC §5: only KEEP approves access as it is; a carried-out DOWNGRADE is no approval.
+    # SPEC §5: only KEEP approves access as it is; a carried-out DOWNGRADE is no approval.
+    one_staff(
         "DOWNGRADE carried out does not override the rule",
-        [account("a1")],
-        [SALES],
-        [staff("a1", SALES)],
+        SALES,
         ROLES,
-        completed({"a1": D.DOWNGRADE}),
         CheckStatus.FAILING,
         {"a1": "revoke: sales@acme.test's role (Sales) is not allowed"},
+        review=completed({"a1": D.DOWNGRADE}),
     ),
     (
         "not staff with a reason is valid",
@@ -245,25 +214,18 @@ CASES = [
         CheckStatus.PASSING,
         {},
     ),
-    (
+    one_staff(
         "offboarded people's accounts are judged by their own check",
-        [account("a1")],
-        [GONE],
-        [staff("a1", GONE)],
+        GONE,
         ROLES,
-        None,
         CheckStatus.PASSING,
-        {},
     ),
-    (
+    one_staff(
         "inactive accounts have no access to judge",
-        [account("a1", status="inactive")],
-        [SALES],
-        [staff("a1", SALES)],
+        SALES,
         ROLES,
-        None,
         CheckStatus.PASSING,
-        {},
+        account_status="inactive",
     ),
 ]
 
