@@ -83,6 +83,14 @@ def staff(account_id: str, who: Person, *, manual: bool = False) -> Identity:
     return Identity(account_id, Classification.STAFF, person_id=who.id, method=method)
 
 
+def one_staff(
+    who: Person, **options: Any
+) -> tuple[list[SnapshotAccount], list[Person], list[Identity]]:
+    """A table case's accounts, people and identities: account ``a1`` (``options``: its
+    ``account`` builder's) of the staff member ``who``."""
+    return [account("a1", **options)], [who], [staff("a1", who)]
+
+
 def not_staff(account_id: str, reason: str | None = "build bot") -> Identity:
     return Identity(
         account_id,

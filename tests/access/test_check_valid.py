@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
 from services.checks.access.valid import AccessValid
 from services.checks.models import CheckStatus
-from services.people.models import Person
 from services.reviews.models import AccessDecision as D
-from services.reviews.models import AccessRule, CompletedDecisions, CriticalSystem
+from services.reviews.models import AccessRule
 from services.sync.models import Grant
 from tests.access.builders import (
     NOW,
@@ -20,6 +18,7 @@ from tests.access.builders import (
     completed,
     data,
     not_staff,
+    one_staff,
     person,
     staff,
     system,
@@ -34,27 +33,17 @@ ROLES = system(AccessRule.ROLE_BASED, allowed=("Engineer", "IT"))
 ADMINS = system(AccessRule.ROLE_BASED, allowed=("Engineer", "IT"), admin_roles=("IT",))
 ALL_ADMINS = system(AccessRule.ALL_STAFF, admin_roles=("IT",))
 
-
-def one_staff(
-    name: str,
-    who: Person,
-    rule: CriticalSystem,
-    status: CheckStatus,
-    failing: dict[str, str] | None = None,
-    *,
-    review: CompletedDecisions | None = None,
-    admin: bool = False,
-    account_status: str = "active",
-) -> tuple[Any, ...]:
-    """A case of one account, ``a1``, of the staff member ``who``."""
-    accounts = [account("a1", admin=admin, status=account_status)]
-    return (name, accounts, [who], [staff("a1", who)], rule, review, status, failing or {})
-
-
 CASES = [
     # (name, accounts, people, identities, system, review, status, {failing id: reason start})
-    one_staff("ALL_STAFF: any active staff member", SALES, system(), CheckStatus.PASSING),
-    one_staff("ROLE_BASED: allowed role", ENG, ROLES, CheckStatus.PASSING),
+    (
+        "ALL_STAFF: any active staff member",
+        *one_staff(SALES),
+        system(),
+        None,
+        CheckStatus.PASSING,
+        {},
+    ),
+    ("ROLE_BASED: allowed role", *one_staff(ENG), ROLES, None, CheckStatus.PASSING, {}),
     (
         "ROLE_BASED: allowed role, other case",
         [account("a1")],
@@ -65,35 +54,37 @@ CASES = [
         CheckStatus.PASSING,
         {},
     ),
-    one_staff(
+    (
         "ROLE_BASED: role not allowed → revoke",
-        SALES,
+        *one_staff(SALES),
         ROLES,
+        None,
         CheckStatus.FAILING,
         {"a1": "revoke"},
     ),
-    one_staff(
+    (
         "ROLE_BASED: no job role → revoke",
-        NOROLE,
+        *one_staff(NOROLE),
         ROLES,
+        None,
         CheckStatus.FAILING,
         {"a1": "revoke"},
     ),
-    one_staff(
+    (
         "admin without an admin role → downgrade",
-        ENG,
+        *one_staff(ENG, admin=True),
         ADMINS,
+        None,
         CheckStatus.FAILING,
         {"a1": "downgrade"},
-        admin=True,
     ),
-    one_staff(
+    (
         "ALL_STAFF with admin roles: admin without one → downgrade",
-        SALES,
+        *one_staff(SALES, admin=True),
         ALL_ADMINS,
+        None,
         CheckStatus.FAILING,
         {"a1": "downgrade"},
-        admin=True,
     ),
     (
         "admin roles set: a non-admin account needs no admin role",
@@ -105,49 +96,53 @@ CASES = [
         CheckStatus.FAILING,
         {"a2": "revoke"},
     ),
-    one_staff(
+    (
         "ALL_STAFF with admin roles: a non-admin account needs no admin role",
-        SALES,
+        *one_staff(SALES),
         ALL_ADMINS,
+        None,
         CheckStatus.PASSING,
+        {},
     ),
-    one_staff(
+    (
         "admin with an admin role",
-        person("it@acme.test", role="IT"),
+        *one_staff(person("it@acme.test", role="IT"), admin=True),
         ADMINS,
+        None,
         CheckStatus.PASSING,
-        admin=True,
+        {},
     ),
-    one_staff(
+    (
         "no admin roles set: any allowed role may be admin",
-        ENG,
+        *one_staff(ENG, admin=True),
         ROLES,
+        None,
         CheckStatus.PASSING,
-        admin=True,
+        {},
     ),
-    one_staff(
+    (
         "KEEP in the latest completed review overrides the rule",
-        SALES,
+        *one_staff(SALES, admin=True),
         ADMINS,
+        completed({"a1": D.KEEP}),
         CheckStatus.PASSING,
-        review=completed({"a1": D.KEEP}),
-        admin=True,
+        {},
     ),
-    one_staff(
+    (
         "REVOKE not carried out (still active)",
-        ENG,
+        *one_staff(ENG),
         ROLES,
+        completed({"a1": D.REVOKE}),
         CheckStatus.FAILING,
         {"a1": "revoke: access was revoked"},
-        review=completed({"a1": D.REVOKE}),
     ),
-    one_staff(
+    (
         "REVOKE carried out (inactive)",
-        ENG,
+        *one_staff(ENG, status="inactive"),
         ROLES,
+        completed({"a1": D.REVOKE}),
         CheckStatus.PASSING,
-        review=completed({"a1": D.REVOKE}),
-        account_status="inactive",
+        {},
     ),
     (
         "REVOKE of an unidentified account not carried out",
@@ -159,30 +154,30 @@ CASES = [
         CheckStatus.FAILING,
         {"a1": "revoke"},
     ),
-    one_staff(
+    (
         "DOWNGRADE not carried out (still admin)",
-        ENG,
+        *one_staff(ENG, admin=True),
         ROLES,
+        completed({"a1": D.DOWNGRADE}),
         CheckStatus.FAILING,
         {"a1": "downgrade: admin rights were removed"},
-        review=completed({"a1": D.DOWNGRADE}),
-        admin=True,
     ),
-    one_staff(
+    (
         "DOWNGRADE carried out (no longer admin), role allowed: valid by the rule",
-        ENG,
+        *one_staff(ENG),
         ADMINS,
+        completed({"a1": D.DOWNGRADE}),
         CheckStatus.PASSING,
-        review=completed({"a1": D.DOWNGRADE}),
+        {},
     ),
     # SPEC §5: only KEEP approves access as it is; a carried-out DOWNGRADE is no approval.
-    one_staff(
+    (
         "DOWNGRADE carried out does not override the rule",
-        SALES,
+        *one_staff(SALES),
         ROLES,
+        completed({"a1": D.DOWNGRADE}),
         CheckStatus.FAILING,
         {"a1": "revoke: sales@acme.test's role (Sales) is not allowed"},
-        review=completed({"a1": D.DOWNGRADE}),
     ),
     (
         "not staff with a reason is valid",
@@ -214,18 +209,21 @@ CASES = [
         CheckStatus.PASSING,
         {},
     ),
-    one_staff(
+    (
         "offboarded people's accounts are judged by their own check",
-        GONE,
+        *one_staff(GONE),
         ROLES,
+        None,
         CheckStatus.PASSING,
+        {},
     ),
-    one_staff(
+    (
         "inactive accounts have no access to judge",
-        SALES,
+        *one_staff(SALES, status="inactive"),
         ROLES,
+        None,
         CheckStatus.PASSING,
-        account_status="inactive",
+        {},
     ),
 ]
 
