@@ -28,35 +28,40 @@ RESULT_FIELDS = """checkId status reason note evaluatedAt changedAt dataAsOf sna
 UPDATED = f"""subscription($id: ID) {{ checkResultUpdated(checkId: $id) {{ {RESULT_FIELDS} }} }}"""
 
 
+async def connect_api_token(
+    env: Env,
+    purpose: str = "ACCESS_REVIEW",
+    *,
+    email: str | None = None,
+    token: str | None = None,
+) -> str:
+    """Connect ``purpose`` with an API token (the simulator's site admin's by default), which
+    queues its first sync; the integration's id."""
+    creds = env.sim.sim.credentials
+    connect = {
+        "purpose": purpose,
+        "domain": env.sim.site_url(),
+        "email": email or creds.admin_token.email,
+        "apiToken": token or creds.admin_token.token,
+        "confirmCredentials": True,
+    }
+    payload = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
+    assert payload["userErrors"] == [], payload
+    return str(payload["integration"]["id"])
+
+
+async def set_admin_key(env: Env, integration_id: str) -> None:
+    """Give the integration the simulator organization's Admin API key."""
+    creds = env.sim.sim.credentials
+    key = {"integrationId": integration_id, "orgId": creds.org_id, "apiKey": creds.admin_api_key}
+    data = await env.gql(ADMIN_KEY, {"input": key})
+    assert data["setAtlassianAdminKey"]["userErrors"] == []
+
+
 async def connect_access_review(env: Env) -> str:
     """Connect ACCESS_REVIEW with the simulator's admin token and Admin API key."""
-    creds = env.sim.sim.credentials
-    data = await env.gql(
-        CONNECT,
-        {
-            "input": {
-                "purpose": "ACCESS_REVIEW",
-                "domain": env.sim.site_url(),
-                "email": creds.admin_token.email,
-                "apiToken": creds.admin_token.token,
-                "confirmCredentials": True,
-            }
-        },
-    )
-    payload = data["connectConfluenceApiToken"]
-    assert payload["userErrors"] == [], payload
-    integration_id = str(payload["integration"]["id"])
-    data = await env.gql(
-        ADMIN_KEY,
-        {
-            "input": {
-                "integrationId": integration_id,
-                "orgId": creds.org_id,
-                "apiKey": creds.admin_api_key,
-            }
-        },
-    )
-    assert data["setAtlassianAdminKey"]["userErrors"] == []
+    integration_id = await connect_api_token(env)
+    await set_admin_key(env, integration_id)
     return integration_id
 
 

@@ -16,7 +16,7 @@ from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator.remediation import REMOVE_MEMBER
 from simulator.roles import USER
 from testkit.graphql_client import failing_items, gql_ws
-from tests.e2e.access_support import ADMIN_KEY, CONNECT, RUNS
+from tests.e2e.access_support import RUNS, connect_api_token, set_admin_key
 from tests.e2e.connect_support import Env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
@@ -63,31 +63,9 @@ async def connect(
 ) -> str:
     """Connect ACCESS_REVIEW with an API token (the simulator's site admin by default) and,
     unless told otherwise, the organization's Admin API key."""
-    creds = env.sim.sim.credentials
-    payload = (
-        await env.gql(
-            CONNECT,
-            {
-                "input": {
-                    "purpose": "ACCESS_REVIEW",
-                    "domain": env.sim.site_url(),
-                    "email": email or creds.admin_token.email,
-                    "apiToken": token or creds.admin_token.token,
-                    "confirmCredentials": True,
-                }
-            },
-        )
-    )["connectConfluenceApiToken"]
-    assert payload["userErrors"] == [], payload
-    integration_id = str(payload["integration"]["id"])
+    integration_id = await connect_api_token(env, email=email, token=token)
     if admin_key:
-        key = {
-            "integrationId": integration_id,
-            "orgId": creds.org_id,
-            "apiKey": creds.admin_api_key,
-        }
-        data = await env.gql(ADMIN_KEY, {"input": key})
-        assert data["setAtlassianAdminKey"]["userErrors"] == []
+        await set_admin_key(env, integration_id)
     return integration_id
 
 

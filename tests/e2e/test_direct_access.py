@@ -13,7 +13,7 @@ import pytest
 from services.people.models import person_id
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.graphql_client import failing_items
-from tests.e2e.access_support import CONNECT, connect_access_review, watch_check
+from tests.e2e.access_support import connect_access_review, connect_api_token, watch_check
 from tests.e2e.connect_support import Env, worker_env
 from tests.e2e.remediation_support import direct_only
 from tests.e2e.test_remediation_api import OFFBOARDED, first_sync, offboard, prepare
@@ -70,17 +70,7 @@ async def test_without_a_key_access_is_measured_through_groups_and_the_checks_sa
     env: Env,
 ) -> None:
     account_id = direct_only(env)
-    creds = env.sim.sim.credentials
-    connect = {
-        "purpose": "ACCESS_REVIEW",
-        "domain": env.sim.site_url(),
-        "email": creds.admin_token.email,
-        "apiToken": creds.admin_token.token,
-        "confirmCredentials": True,
-    }
-    payload = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
-    assert payload["userErrors"] == []
-    integration_id = payload["integration"]["id"]
+    integration_id = await connect_api_token(env)  # without the Admin API key
     await first_sync(env, integration_id)
     await prepare(env, integration_id)
     email = env.sim.sim.site.accounts[account_id].email
