@@ -32,7 +32,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -163,11 +163,20 @@ def lines(result: dict[str, Any], quick: bool) -> list[str]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000])
+def measure_sizes(
+    doc: str,
+    measure: Callable[[argparse.Namespace, int], Coroutine[Any, Any, dict[str, Any]]],
+    lines: Callable[[dict[str, Any], bool], list[str]],
+    *,
+    sizes: list[int],
+    store: str,
+) -> argparse.Namespace:
+    """The command line of a measure at several numbers of accounts (this one's, scale.py's):
+    ``measure`` each of ``--sizes``, then print the results as JSON and each one's ``lines``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=sizes)
     parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--store", choices=("embedded", "wire"), default="embedded")
+    parser.add_argument("--store", choices=("embedded", "wire"), default=store)
     parser.add_argument("--mongodb-url", default=None, help="a real MongoDB (overrides --store)")
     parser.add_argument("--quick", action="store_true", help="2,000 accounts, 5 samples")
     args = parser.parse_args()
@@ -178,6 +187,11 @@ def main() -> None:
     for result in results:
         for line in lines(result, args.quick):
             print(line)
+    return args
+
+
+def main() -> None:
+    args = measure_sizes(__doc__, measure, lines, sizes=[20_000, 100_000], store="embedded")
     if args.quick:
         print("(quick: a small size to keep the bench working; the targets are for 20k / 100k)")
 

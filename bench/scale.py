@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import json
 import resource
 import statistics
 import sys
@@ -49,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from check_latency import LINK, OFFBOARD, subscription
-from evaluation import p99
+from evaluation import measure_sizes, p99
 from evidence_size import largest_documents
 from sync_wall import machine
 
@@ -246,20 +245,7 @@ def lines(result: dict[str, Any], quick: bool) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--store", choices=("embedded", "wire"), default="wire")
-    parser.add_argument("--mongodb-url", default=None, help="a real MongoDB (overrides --store)")
-    parser.add_argument("--quick", action="store_true", help="2,000 accounts, 5 samples")
-    args = parser.parse_args()
-    if args.quick:
-        args.sizes, args.samples = [2000], 5
-    results = [asyncio.run(measure(args, n)) for n in args.sizes]
-    print(json.dumps({"results": results, "machine": machine()}, indent=2))
-    for result in results:
-        for line in lines(result, args.quick):
-            print(line)
+    measure_sizes(__doc__, measure, lines, sizes=[100_000], store="wire")
 
 
 if __name__ == "__main__":
