@@ -52,7 +52,7 @@ from simulator.roles import ACCESS_ROLES
 from simulator.routing import EVENTS_STREAM
 from testkit.conditions import until
 from testkit.connect import Env, vigil_for
-from testkit.graphql_client import failing_items, gql_ws
+from testkit.graphql_client import failing_items, listening
 from testkit.mongo import wire_server
 
 OFFBOARDED = "confluence-offboarded-access-removed"
@@ -112,31 +112,17 @@ async def subscribed(env: Env) -> AsyncIterator[Pushes]:
     """A WebSocket subscriber to the offboarding check's ``checkResultUpdated``."""
     pushes = Pushes()
 
-    async def pump() -> None:
-        async with gql_ws(env.live.ws_url, env.key) as session:
-            request = GraphQLRequest(UPDATED, variable_values={"id": OFFBOARDED})
-            async for event in session.subscribe(request):
-                at = time.monotonic()
-                ids = {i["resourceId"] for i in failing_items(event["checkResultUpdated"])}
-                async with pushes.new:
-                    pushes.received.append((at, ids))
-                    pushes.new.notify_all()
+    async def add(event: dict[str, Any]) -> None:
+        at = time.monotonic()
+        ids = {i["resourceId"] for i in failing_items(event["checkResultUpdated"])}
+        async with pushes.new:
+            pushes.received.append((at, ids))
+            pushes.new.notify_all()
 
+    request = GraphQLRequest(UPDATED, variable_values={"id": OFFBOARDED})
     topic = topic_for(env.org_id, CHECKS_CHANNEL)
-    before = env.live.container.bus.subscriber_count(topic)
-    task = asyncio.create_task(pump())
-    try:
-        # The subscription is live once the server listens on the bus for it.
-        async def listening() -> bool:
-            return env.live.container.bus.subscriber_count(topic) > before or task.done()
-
-        await until(listening, what="the subscription", timeout=30, interval=0.2)
-        if task.done():
-            task.result()
+    async with listening(env.live, env.key, request, topic, add, interval=0.2):
         yield pushes
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 def choose_account(sim: Simulator) -> tuple[str, str]:

@@ -11,9 +11,8 @@ from gql import GraphQLRequest
 
 from services.checks.events import CHECKS_CHANNEL
 from services.events import topic_for
-from testkit.conditions import until
 from testkit.connect import Env
-from testkit.graphql_client import gql_ws
+from testkit.graphql_client import listening
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""
@@ -125,24 +124,11 @@ class ResultStream:
 async def watch_check(env: Env, check_id: str | None) -> AsyncIterator[ResultStream]:
     """Subscribe to ``checkResultUpdated`` over WebSocket until the block ends."""
     stream = ResultStream()
+
+    async def add(event: dict[str, Any]) -> None:
+        await stream.add(event["checkResultUpdated"])
+
+    request = GraphQLRequest(UPDATED, variable_values={"id": check_id})
     topic = topic_for(env.org_id, CHECKS_CHANNEL)
-    before = env.live.container.bus.subscriber_count(topic)
-
-    async def pump() -> None:
-        async with gql_ws(env.live.ws_url, env.key) as session:
-            request = GraphQLRequest(UPDATED, variable_values={"id": check_id})
-            async for event in session.subscribe(request):
-                await stream.add(event["checkResultUpdated"])
-
-    task = asyncio.create_task(pump())
-    try:
-        await until(
-            lambda: env.live.container.bus.subscriber_count(topic) > before or task.done(),
-            what="the subscription to listen on the bus",
-        )
-        if task.done():
-            task.result()
+    async with listening(env.live, env.key, request, topic, add):
         yield stream
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)

@@ -15,7 +15,7 @@ from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator.remediation import REMOVE_MEMBER
 from simulator.roles import USER
-from testkit.graphql_client import failing_items, gql_ws
+from testkit.graphql_client import failing_items, listening
 from tests.e2e.access_support import RUNS, connect_api_token, set_admin_key
 from tests.e2e.connect_support import Env
 
@@ -213,26 +213,13 @@ class Updates:
 @asynccontextmanager
 async def watch_remediations(env: Env) -> AsyncIterator[Updates]:
     updates = Updates()
+
+    async def add(event: dict[str, Any]) -> None:
+        await updates.add(event["remediationUpdated"])
+
     topic = topic_for(env.org_id, REMEDIATIONS_CHANNEL)
-    before = env.live.container.bus.subscriber_count(topic)
-
-    async def pump() -> None:
-        async with gql_ws(env.live.ws_url, env.key) as session:
-            async for event in session.subscribe(GraphQLRequest(UPDATED)):
-                await updates.add(event["remediationUpdated"])
-
-    task = asyncio.create_task(pump())
-    try:
-        for _ in range(500):
-            if env.live.container.bus.subscriber_count(topic) > before or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if task.done():
-            task.result()
+    async with listening(env.live, env.key, GraphQLRequest(UPDATED), topic, add):
         yield updates
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def execute(env: Env, ids: list[str]) -> dict[str, dict[str, Any]]:

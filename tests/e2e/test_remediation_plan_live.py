@@ -17,7 +17,7 @@ from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator import RunningSimulator
 from testkit.conditions import until
-from testkit.graphql_client import gql_ws
+from testkit.graphql_client import gql_ws, listening
 from tests.e2e.connect_support import Env, worker_env
 from tests.e2e.remediation_support import PLAN, offboard, prepare, staff_accounts
 
@@ -91,20 +91,12 @@ async def test_the_plan_pages_announces_its_changes_and_orders_versions(env: Env
             assert [e["field"] for e in refused["userErrors"]] == [field], refused
 
         pushes: list[dict[str, Any]] = []
+
+        async def add(message: dict[str, Any]) -> None:
+            pushes.append(message["remediationUpdated"])
+
         topic = topic_for(env.org_id, REMEDIATIONS_CHANNEL)
-        bus = env.live.container.bus
-        before = bus.subscriber_count(topic)
-
-        async def updates() -> None:
-            async with gql_ws(env.live.ws_url, env.key) as session:
-                async for message in session.subscribe(GraphQLRequest(UPDATED)):
-                    pushes.append(message["remediationUpdated"])
-
-        watcher = asyncio.create_task(updates())
-        try:
-            await until(
-                lambda: bus.subscriber_count(topic) > before, what="the subscription", timeout=10
-            )
+        async with listening(env.live, env.key, GraphQLRequest(UPDATED), topic, add):
             answer = await env.gql(VERSIONS, {"input": {"actionIds": ids, "confirm": True}})
             answered = {a["id"]: a for a in answer["executeRemediation"]["actions"]}
             assert {a["state"] for a in answered.values()} == {"PENDING"}
@@ -114,9 +106,6 @@ async def test_the_plan_pages_announces_its_changes_and_orders_versions(env: Env
                 return set(ids) <= done
 
             await until(finished, what="every action to finish", timeout=60)
-        finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
         final = {p["id"]: p for p in pushes if p["state"] in ("VERIFIED", "FAILED")}
         assert {a["state"] for a in final.values()} == {"VERIFIED"}
         for action_id, answer_version in ((i, a["version"]) for i, a in answered.items()):
