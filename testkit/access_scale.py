@@ -17,13 +17,13 @@ from datetime import date, datetime, timedelta
 
 from services.checks.access.data import AccessData
 from services.identity.models import Classification, Identity, IdentityMethod
-from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.integrations.models import Integration
 from services.models import AccountStatus, AccountType
 from services.people.models import Person, PersonRecord, PersonStatus, person_id
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind
 from services.store import Store
 from services.sync.models import Grant, GrantSource, SnapshotAccount, SnapshotScope
-from testkit.sync import connected_integration
+from testkit.sync import connected_integration, integration_at
 
 ORG = "org_scale"
 SNAPSHOT = "snap_scale"
@@ -108,14 +108,10 @@ def access_data(n: int, now: datetime, organization_id: str = ORG) -> AccessData
             updated_at=now,
         )
         identities[account_id(i)] = identity(i, organization_id)
-    integration = Integration(
+    integration = integration_at(
+        now,
         id="int_scale",
         organization_id=organization_id,
-        purpose=Purpose.ACCESS_REVIEW,
-        auth_method=AuthMethod.API_TOKEN,
-        status=IntegrationStatus.CONNECTED,
-        created_at=now,
-        updated_at=now,
         current_snapshot_id=SNAPSHOT,
         current_snapshot_at=now - timedelta(minutes=5),
         has_admin_key=True,

@@ -11,15 +11,14 @@ from services.events import InMemoryEventBus
 from services.identity.service import IdentityService
 from services.integrations.changes import IntegrationChanges
 from services.integrations.models import (
-    AuthMethod,
     Integration,
-    IntegrationStatus,
     Purpose,
 )
 from services.policies.service import PolicyService
 from services.reactions import CheckReactions, IntegrationReactions, Reactions
 from services.sync.models import SyncRun
 from services.sync.service import SyncService
+from testkit.sync import integration_at
 
 ORG = "org_1"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -103,15 +102,7 @@ def build(log: Log, identities_changed: int = 0) -> tuple[CheckReactions, Reacti
 
 
 def integration(purpose: Purpose) -> Integration:
-    return Integration(
-        id="int_1",
-        organization_id=ORG,
-        purpose=purpose,
-        auth_method=AuthMethod.API_TOKEN,
-        status=IntegrationStatus.CONNECTED,
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return integration_at(NOW, organization_id=ORG, purpose=purpose)
 
 
 async def after_sync(purpose: Purpose) -> Log:
