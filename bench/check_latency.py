@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from services.reviews.systems import SystemSettings
 from services.store import Store
 from services.sync.models import Grant, GrantSource, SnapshotAccount, SnapshotScope
 from testkit.graphql_client import failing_items, gql_http, gql_ws
-from testkit.live import LiveServer, open_bench_store, start_live_server
+from testkit.live import LiveServer, bench_server
 from testkit.sync import connected_integration
 
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
@@ -202,17 +202,10 @@ async def measure(live: LiveServer, key: str, n: int, count: int) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    async with AsyncExitStack() as stack:
-        store, _ = open_bench_store(stack, args.mongodb_url, "wire" if args.wire else "embedded")
-        live, server, task = await start_live_server(store)
-        try:
-            _, key = await seed(live, store, args.accounts)
-            await measure(live, key, args.accounts, args.samples)
-        finally:
-            if not store.embedded:
-                await store.drop()
-            server.should_exit = True
-            await task
+    kind = "wire" if args.wire else "embedded"
+    async with bench_server(args.mongodb_url, kind) as (live, store, _):
+        _, key = await seed(live, store, args.accounts)
+        await measure(live, key, args.accounts, args.samples)
 
 
 if __name__ == "__main__":

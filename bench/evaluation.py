@@ -33,7 +33,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ from api.container import Container
 from services.checks.access.data import ACCESS
 from services.checks.registry import CHECKS
 from services.store import Store
-from testkit.live import LiveServer, open_bench_store, start_live_server
+from testkit.live import LiveServer, bench_server
 
 PUSH_TARGETS = {20_000: 0.25, 100_000: 1.0}  # p99 seconds by accounts
 COLD_TARGET = (100_000, 5.0)
@@ -124,22 +123,12 @@ async def pushes(live: LiveServer, key: str, n: int, count: int) -> dict[str, An
 
 
 async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
-    async with AsyncExitStack() as stack:
-        store, kind = open_bench_store(stack, args.mongodb_url, args.store)
-        live, server, task = await start_live_server(store)
-        try:
-            org, key = await seed(live, store, n)
-            result: dict[str, Any] = {"accounts": n, "store": kind}
-            result["evaluation"] = {
-                k: round(v, 3) for k, v in (await cold(live, store, org)).items()
-            }
-            result["push"] = await pushes(live, key, n, args.samples)
-            return result
-        finally:
-            if not store.embedded:
-                await store.drop()
-            server.should_exit = True
-            await task
+    async with bench_server(args.mongodb_url, args.store) as (live, store, kind):
+        org, key = await seed(live, store, n)
+        result: dict[str, Any] = {"accounts": n, "store": kind}
+        result["evaluation"] = {k: round(v, 3) for k, v in (await cold(live, store, org)).items()}
+        result["push"] = await pushes(live, key, n, args.samples)
+        return result
 
 
 def lines(result: dict[str, Any], quick: bool) -> list[str]:

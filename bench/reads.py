@@ -41,7 +41,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +62,7 @@ from services.integrations.models import Purpose
 from services.paging import encode_cursor
 from services.store import Store
 from services.sync.models import AccountFilter, SnapshotScope
-from testkit.live import LiveServer, open_bench_store, start_live_server
+from testkit.live import LiveServer, bench_server
 from testkit.sync import connected_integration
 
 TARGET = 0.5
@@ -450,25 +449,17 @@ def commit() -> str:
 
 async def main(args: argparse.Namespace) -> None:
     measured_commit = commit()  # the code this process loaded, not a later one
-    async with AsyncExitStack() as stack:
-        store, label = open_bench_store(stack, args.mongodb_url, args.store)
-        await store.ensure_indexes()
-        # The plain routes beside GraphQL, and no rate limit to speak of.
-        live, server, task = await start_live_server(
-            store, extra_routes=plain_routes, rate_limit_per_minute=10**7
-        )
-        try:
-            if args.pages_only:
-                key = await seed_accounts(live, store, args.accounts)
-                result = await measure_pages(live, key, args)
-            else:
-                _, key = await seed(live, store, args.accounts)
-                result = await measure(live, key, args)
-        finally:
-            if not store.embedded:
-                await store.drop()
-            server.should_exit = True
-            await task
+    # The plain routes beside GraphQL, and no rate limit to speak of.
+    server = bench_server(
+        args.mongodb_url, args.store, extra_routes=plain_routes, rate_limit_per_minute=10**7
+    )
+    async with server as (live, store, label):
+        if args.pages_only:
+            key = await seed_accounts(live, store, args.accounts)
+            result = await measure_pages(live, key, args)
+        else:
+            _, key = await seed(live, store, args.accounts)
+            result = await measure(live, key, args)
     profiled = result.pop("me_profile", None)
     report = {
         "accounts": args.accounts,

@@ -38,7 +38,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ from services.people.models import person_id
 from services.store import Store
 from testkit import access_scale
 from testkit.graphql_client import failing_items
-from testkit.live import LiveServer, open_bench_store, start_live_server
+from testkit.live import LiveServer, bench_server
 
 PUSH_TARGETS = {100_000: 0.25, 1_000_000: 1.0}  # p99 seconds by accounts
 COLD_TARGETS = {100_000: 5.0, 1_000_000: 40.0}
@@ -176,42 +175,34 @@ async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int)
 
 
 async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
-    async with AsyncExitStack() as stack:
-        store, kind = open_bench_store(stack, args.mongodb_url, args.store)
-        live, server, task = await start_live_server(store)
-        try:
-            services = live.container.services
-            org, created = await services.organizations.create_organization("Scale")
-            started = time.perf_counter()
-            seeded = await access_scale.seed(store, org.id, n, datetime.now(UTC))
-            seed_s = time.perf_counter() - started
-            print(f"seeded {n:,} accounts in {seed_s:.1f} s {seeded.seconds}", flush=True)
-            started = time.perf_counter()
-            live.container.reevaluator.request(org.id, (ACCESS,))
-            await live.container.reevaluator.settle()
-            first_s = time.perf_counter() - started
-            print(f"first evaluation in {first_s:.2f} s", flush=True)
-            result: dict[str, Any] = {
-                "accounts": n,
-                "people": seeded.people,
-                "store": kind,
-                "seed_s": round(seed_s, 1),
-                "first_s": round(first_s, 2),
-            }
-            result["cold"] = await cold(live, store, org.id)
-            print(f"cold evaluation in {result['cold']['cold_s']:.2f} s", flush=True)
-            result["push"] = await pushes(live, store, created.secret, org.id, args.samples)
-            latest = await store.check_results.list_latest(organization_id=org.id)
-            result["statuses"] = {r.check_id: r.status.value for r in latest}
-            result["largest"] = dict(
-                sorted((await largest_documents(store)).items(), key=lambda kv: -kv[1])
-            )
-            return result
-        finally:
-            if not store.embedded:
-                await store.drop()
-            server.should_exit = True
-            await task
+    async with bench_server(args.mongodb_url, args.store) as (live, store, kind):
+        services = live.container.services
+        org, created = await services.organizations.create_organization("Scale")
+        started = time.perf_counter()
+        seeded = await access_scale.seed(store, org.id, n, datetime.now(UTC))
+        seed_s = time.perf_counter() - started
+        print(f"seeded {n:,} accounts in {seed_s:.1f} s {seeded.seconds}", flush=True)
+        started = time.perf_counter()
+        live.container.reevaluator.request(org.id, (ACCESS,))
+        await live.container.reevaluator.settle()
+        first_s = time.perf_counter() - started
+        print(f"first evaluation in {first_s:.2f} s", flush=True)
+        result: dict[str, Any] = {
+            "accounts": n,
+            "people": seeded.people,
+            "store": kind,
+            "seed_s": round(seed_s, 1),
+            "first_s": round(first_s, 2),
+        }
+        result["cold"] = await cold(live, store, org.id)
+        print(f"cold evaluation in {result['cold']['cold_s']:.2f} s", flush=True)
+        result["push"] = await pushes(live, store, created.secret, org.id, args.samples)
+        latest = await store.check_results.list_latest(organization_id=org.id)
+        result["statuses"] = {r.check_id: r.status.value for r in latest}
+        result["largest"] = dict(
+            sorted((await largest_documents(store)).items(), key=lambda kv: -kv[1])
+        )
+        return result
 
 
 def lines(result: dict[str, Any], quick: bool) -> list[str]:

@@ -135,6 +135,25 @@ async def start_live_server(
 
 
 @asynccontextmanager
+async def bench_server(
+    mongodb_url: str | None, kind: str, **settings: Any
+) -> AsyncIterator[tuple[LiveServer, Store, str]]:
+    """Vigil under uvicorn on a benchmark's store (``open_bench_store``): the server, the store
+    and its kind in words. On the way out the server stops and the store is dropped (an
+    embedded one goes with the process)."""
+    async with AsyncExitStack() as stack:
+        store, label = open_bench_store(stack, mongodb_url, kind)
+        live, server, task = await start_live_server(store, **settings)
+        try:
+            yield live, store, label
+        finally:
+            if not store.embedded:
+                await store.drop()
+            server.should_exit = True
+            await task
+
+
+@asynccontextmanager
 async def live_server(
     kind: str = "mock", wire_url: str | None = None, **settings: Any
 ) -> AsyncIterator[LiveServer]:
