@@ -147,8 +147,6 @@ def executor(
     clock: Clock,
     owner: str,
     failed: list[RemediationAction] | None = None,
-    *,
-    concurrency: int = 2,
 ) -> RemediationExecutor:
     async def on_action_failed(action: RemediationAction) -> None:
         if failed is not None:
@@ -162,7 +160,7 @@ def executor(
         publish=rec.publish,
         on_verified=rec.resync,
         on_action_failed=on_action_failed,
-        concurrency=concurrency,
+        concurrency=2,
         lease=LEASE,
         owner=owner,
         clock=clock,
@@ -309,8 +307,18 @@ async def test_a_site_admin_refusal_is_called_once_and_blocks_the_other_removals
     client.forbidden = set(groups)
     clock, rec = Clock(), Recorder()
     await store.remediations.approve(actions, approved_by="key_admin", now=clock())
-    # Four workers claim side by side: still one call.
-    run = executor(store, client, rec, clock, "A", concurrency=4)
+    run = RemediationExecutor(
+        Clients(client),
+        integrations=store.integrations,
+        remediations=store.remediations,
+        record_evidence=rec.record,
+        publish=rec.publish,
+        on_verified=rec.resync,
+        concurrency=4,  # four workers claim side by side: still one call
+        lease=LEASE,
+        owner="A",
+        clock=clock,
+    )
     finished = await run.run(ORG)
     assert sum(client.calls.values()) == 1
     by_state = Counter(a.state for a in finished)
