@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from services.checks.access.data import AccessData
 from services.identity.models import Classification, Identity, IdentityMethod
@@ -86,6 +87,17 @@ def identity(i: int, organization_id: str) -> Identity:
     )
 
 
+# Confluence as a critical system, in memory and as seeded: all staff allowed, admins must be
+# engineering managers.
+CONFLUENCE_SYSTEM: dict[str, Any] = {
+    "system": SystemKind.CONFLUENCE,
+    "review_frequency_days": 90,
+    "access_rule": AccessRule.ALL_STAFF,
+    "allowed_roles": (),
+    "admin_roles": ("Engineering Manager",),
+}
+
+
 def access_data(n: int, now: datetime, organization_id: str = ORG) -> AccessData:
     """The organization of ``n`` accounts in memory (no review yet)."""
     accounts, identities, people = [], {}, {}
@@ -119,14 +131,10 @@ def access_data(n: int, now: datetime, organization_id: str = ORG) -> AccessData
     system = CriticalSystem(
         id="sys_scale",
         organization_id=organization_id,
-        system=SystemKind.CONFLUENCE,
         integration_id=integration.id,
-        review_frequency_days=90,
-        access_rule=AccessRule.ALL_STAFF,
-        allowed_roles=(),
-        admin_roles=("Engineering Manager",),
         added_at=now - timedelta(days=30),
         updated_at=now - timedelta(days=30),
+        **CONFLUENCE_SYSTEM,
     )
     return AccessData(
         now=now,
@@ -199,12 +207,6 @@ async def seed(
         )
     seconds["identities"] = time.perf_counter() - started
     await store.critical_systems.create(
-        organization_id=organization_id,
-        system=SystemKind.CONFLUENCE,
-        integration_id=integration.id,
-        review_frequency_days=90,
-        access_rule=AccessRule.ALL_STAFF,
-        allowed_roles=(),
-        admin_roles=("Engineering Manager",),
+        organization_id=organization_id, integration_id=integration.id, **CONFLUENCE_SYSTEM
     )
     return Seeded(updated, n, people, seconds)
