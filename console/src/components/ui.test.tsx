@@ -1,6 +1,6 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
-import { ConnectionPager, DialogActions, ErrorNotice, Pager, SelectField, StatusBadge, Table, TextArea, TextField } from "./ui";
+import { AccountCell, ConnectionPager, DialogActions, ErrorNotice, Pager, SelectField, StatusBadge, Table, TextArea, TextField } from "./ui";
 
 describe("StatusBadge", () => {
   it("says the status in words, not only in colour", () => {
@@ -139,6 +139,24 @@ describe("DialogActions", () => {
     expect(restore.type).toBe("button");
     expect(restore.className).toBe("danger");
     expect(restore.disabled).toBe(true);
+  });
+});
+
+describe("AccountCell", () => {
+  it("names the account, says why an email is missing, then the rest", () => {
+    render(
+      <table>
+        <tbody>
+          <tr>
+            <AccountCell account={{ accountId: "acc-1", displayName: null, email: null }} hiddenEmail="email hidden">
+              atlassian
+            </AccountCell>
+          </tr>
+        </tbody>
+      </table>,
+    );
+    expect(screen.getByRole("cell").textContent).toBe("acc-1email hiddenatlassian");
+    expect(screen.getByText("acc-1").tagName).toBe("STRONG");
   });
 });
 

@@ -336,6 +336,22 @@ export function Progress({ label, value, max, text }: { label: string; value: nu
   );
 }
 
+/** The cell naming a Confluence account: its name (or id), its email (or why there is none), then `children`. */
+export function AccountCell(props: {
+  account: { accountId: string; displayName: string | null; email: string | null };
+  hiddenEmail: string;
+  children?: ReactNode;
+}) {
+  const { account, hiddenEmail, children } = props;
+  return (
+    <td>
+      <strong>{account.displayName ?? account.accountId}</strong>
+      <div className="muted small">{account.email ?? hiddenEmail}</div>
+      <div className="muted small">{children}</div>
+    </td>
+  );
+}
+
 export function Time({ iso, children }: { iso: string | null | undefined; children: ReactNode }) {
   if (!iso) return <>{children}</>;
   return (

@@ -3,7 +3,7 @@
 // the HR people list and its CSV import with every row problem shown.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useSubscription } from "urql";
-import { Checkbox, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
+import { AccountCell, Checkbox, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccountFilter, AccountsScreenQuery, IdentityClassification, NotStaffKind, PersonStatus } from "../gql/graphql";
 import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
@@ -235,14 +235,10 @@ export function Accounts() {
         >
           {conn.edges.map(({ node: a }) => (
             <tr key={a.accountId} data-account={a.accountId}>
-              <td>
-                <strong>{a.displayName ?? a.accountId}</strong>
-                <div className="muted small">{a.email ?? "email hidden by the profile's visibility"}</div>
-                <div className="muted small">
-                  {a.accountType.toLowerCase()} · last active{" "}
-                  <Time iso={a.lastActiveAt}>{a.lastActiveAt ? relative(a.lastActiveAt) : "unknown"}</Time>
-                </div>
-              </td>
+              <AccountCell account={a} hiddenEmail="email hidden by the profile's visibility">
+                {a.accountType.toLowerCase()} · last active{" "}
+                <Time iso={a.lastActiveAt}>{a.lastActiveAt ? relative(a.lastActiveAt) : "unknown"}</Time>
+              </AccountCell>
               <td>
                 <Tag tone={a.accountStatus === "ACTIVE" ? "good" : "neutral"}>{a.accountStatus.toLowerCase()}</Tag>{" "}
                 {a.isAdmin && <Tag tone="warn">admin</Tag>}{" "}

@@ -2,7 +2,7 @@
 // revoke, downgrade, with notes), complete it; progress stays live for several reviewers.
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { useMutation, useQuery, useSubscription } from "urql";
-import { ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
+import { AccountCell, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccessDecision, RemainingDecision, ReviewDecision, ReviewDetailQuery } from "../gql/graphql";
 import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
@@ -293,11 +293,9 @@ export function ReviewDetail({ id }: { id: string }) {
         >
           {conn.edges.map(({ node: e }) => (
             <tr key={e.id} data-entry={e.id}>
-              <td>
-                <strong>{e.displayName ?? e.accountId}</strong>
-                <div className="muted small">{e.email ?? "email hidden"}</div>
-                <div className="muted small">{e.classification.toLowerCase().replace("_", " ")}</div>
-              </td>
+              <AccountCell account={e} hiddenEmail="email hidden">
+                {e.classification.toLowerCase().replace("_", " ")}
+              </AccountCell>
               <td>
                 <Tag tone={e.accountStatus === "ACTIVE" ? "good" : "neutral"}>{e.accountStatus.toLowerCase()}</Tag>{" "}
                 {e.isAdmin && <Tag tone="warn">admin</Tag>}
