@@ -47,13 +47,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from check_latency import LINK, OFFBOARD, subscription
+from evaluation import cold as cold_times
 from evaluation import measure_sizes, p99
 from evidence_size import largest_documents
 from sync_wall import machine
 
-from api.container import Container
 from services.checks.access.data import ACCESS
-from services.checks.registry import CHECKS
 from services.people.models import person_id
 from services.store import Store
 from testkit import access_scale
@@ -78,13 +77,8 @@ def peak_rss() -> int:
 
 async def cold(live: LiveServer, store: Store, org: str) -> dict[str, float]:
     """Every access check evaluated by new services with empty caches over the same store."""
-    started = time.perf_counter()
-    fresh = Container.build(live.container.settings, store, bus=live.container.bus)
-    evaluated = await fresh.engine.evaluate(org, (ACCESS,))
-    cold_s = time.perf_counter() - started
-    await fresh.http.aclose()  # not ``stop()``: the store is the live server's
-    assert len(evaluated) == sum(1 for c in CHECKS if c.source == ACCESS)
-    return {"cold_s": cold_s, "peak_rss_bytes": peak_rss()}
+    times = await cold_times(live, store, org, warm=False)
+    return {"cold_s": times["cold_s"], "peak_rss_bytes": peak_rss()}
 
 
 async def take(
