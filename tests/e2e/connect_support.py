@@ -42,6 +42,25 @@ async def worker_env(
         yield env
 
 
+def issued_secrets(sim: Simulator) -> set[str]:
+    """Every secret the simulator issued or accepts for Vigil: the operators' API tokens, the
+    OAuth and client-credentials client secrets, the Admin API key and every access and
+    refresh token of its grants so far."""
+    creds = sim.credentials
+    secrets = {
+        creds.admin_token.token,
+        creds.member_token.token,
+        creds.oauth_client_secret,
+        creds.cc_client_secret,
+        creds.admin_api_key,
+    }
+    for grant in sim.tokens.grants.values():
+        secrets.update(grant.access_tokens)
+        secrets.update(grant.refresh_tokens)
+    secrets.discard("")
+    return secrets
+
+
 def redirect_params(response: httpx.Response) -> dict[str, str]:
     """The query of Vigil's redirect to the frontend."""
     assert response.status_code == 303, response.text
