@@ -171,14 +171,16 @@ async def test_vigil_sync_cli_runs_one_sync(env: Any) -> None:
         "COLUMNS": "200",
     }
     org = principal.organization_id
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [VIGIL, "sync", "--org", org, "--purpose", "ACCESS_REVIEW"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    async def vigil_sync(
+        org: str, purpose: str, env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        command = [VIGIL, "sync", "--org", org, "--purpose", purpose]
+        return await asyncio.to_thread(
+            subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    done = await vigil_sync(org, "ACCESS_REVIEW", environment)
     assert done.returncode == 0, done.stdout + done.stderr
     accounts = len(running.sim.site.member_account_ids())
     assert "succeeded" in done.stdout and f"{accounts} accounts" in done.stdout
@@ -187,31 +189,12 @@ async def test_vigil_sync_cli_runs_one_sync(env: Any) -> None:
     # Connecting queued the first sync; `vigil sync` ran that queued run.
     assert [(r.status, r.trigger.value) for r in runs] == [(SyncRunStatus.SUCCEEDED, "INITIAL")]
 
-    missing = await asyncio.to_thread(
-        subprocess.run,
-        [VIGIL, "sync", "--org", org, "--purpose", "POLICY"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    missing = await vigil_sync(org, "POLICY", environment)
     assert missing.returncode == 1 and "No POLICY integration" in missing.stdout
-    nope = await asyncio.to_thread(
-        subprocess.run,
-        [VIGIL, "sync", "--org", "org_nope", "--purpose", "POLICY"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    nope = await vigil_sync("org_nope", "POLICY", environment)
     assert nope.returncode == 1 and "Organization org_nope does not exist" in nope.stdout
     assert "integration" not in nope.stdout
-    no_db = await asyncio.to_thread(
-        subprocess.run,
-        [VIGIL, "sync", "--org", org, "--purpose", "POLICY"],
-        env={k: v for k, v in environment.items() if k != "VIGIL_MONGODB_URL"},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    no_db = await vigil_sync(
+        org, "POLICY", {k: v for k, v in environment.items() if k != "VIGIL_MONGODB_URL"}
     )
     assert no_db.returncode == 2 and "VIGIL_MONGODB_URL" in no_db.stderr
