@@ -6,6 +6,8 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
+
 from services.checks.triggers import Reevaluator
 from services.events import InMemoryEventBus
 from services.identity.service import IdentityService
@@ -131,23 +133,34 @@ async def test_after_an_access_review_sync_identities_are_resolved_before_evalua
     ]
 
 
-async def test_after_people_changed_identities_then_checks_then_subscribers() -> None:
+@pytest.mark.parametrize(
+    ("identities_changed", "people", "expected"),
+    [
+        pytest.param(
+            0,
+            {"per_2", "per_1"},
+            ["resolve identities of per_1,per_2", "evaluate access:people", "publish people"],
+            id="no identity changed: only the checks that read people",
+        ),
+        pytest.param(
+            1,
+            {"per_1"},
+            [
+                "resolve identities of per_1",
+                "evaluate access:identities,access:people",
+                "publish people",
+            ],
+            id="identities changed: the identity checks too",
+        ),
+    ],
+)
+async def test_after_people_changed_identities_then_checks_then_subscribers(
+    identities_changed: int, people: set[str], expected: list[str]
+) -> None:
     log = Log()
-    _, reactions = build(log)
-    await reactions.after_people_changed(ORG, frozenset({"per_2", "per_1"}))
-    # No identity changed: only the checks that read people.
-    assert log == ["resolve identities of per_1,per_2", "evaluate access:people", "publish people"]
-
-
-async def test_after_people_changed_that_changes_identities_the_identity_checks_too() -> None:
-    log = Log()
-    _, reactions = build(log, identities_changed=1)
-    await reactions.after_people_changed(ORG, frozenset({"per_1"}))
-    assert log == [
-        "resolve identities of per_1",
-        "evaluate access:identities,access:people",
-        "publish people",
-    ]
+    _, reactions = build(log, identities_changed=identities_changed)
+    await reactions.after_people_changed(ORG, frozenset(people))
+    assert log == expected
 
 
 async def test_changes_the_checks_read_re_evaluate_what_they_concern() -> None:
