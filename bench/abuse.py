@@ -38,10 +38,8 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -62,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evidence_export import CHECK, VIGIL, load  # noqa: E402
+from evidence_export import CHECK, load, production_env, serve  # noqa: E402
 from sync_wall import machine  # noqa: E402
 
 from services.api_keys import ApiKeyService  # noqa: E402
@@ -143,31 +141,6 @@ def request_bytes(host: str, key: str | None, body: str, path: str = "/graphql")
         f"Content-Length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data
-
-
-def serve(
-    env: dict[str, str], log: Any, source: str | None = None
-) -> tuple[subprocess.Popen[str], str]:
-    """``vigil serve --no-worker`` (of the source tree ``source``, e.g. an older commit's
-    ``git archive``, when given), its log to ``log``; its URL once it listens."""
-    command = [VIGIL]
-    if source is not None:
-        command = [sys.executable, "-c", "from api.cli import app; app()"]
-        env = {**env, "PYTHONPATH": source}
-    proc = subprocess.Popen(
-        [*command, "serve", "--port", "0", "--no-worker"],
-        env=env,
-        cwd=source,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if m := re.search(r"listening on (http://\S+)", line):
-            threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain the rest
-            return proc, m.group(1)
-    raise RuntimeError("vigil serve did not start")
 
 
 # --- the normal client ---------------------------------------------------------------------
@@ -426,14 +399,7 @@ def main() -> None:
         url = args.mongodb_url or stack.enter_context(wire_server())
         org, admin = asyncio.run(load(url, db, records, 16, EvidenceKey(parse_key(hmac_key))))
         keys = asyncio.run(make_keys(url, db, org))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-        env.update(
-            VIGIL_ENV="production",
-            VIGIL_MONGODB_URL=url,
-            VIGIL_MONGODB_DB=db,
-            VIGIL_SECRET_KEY=generate_key(),
-            VIGIL_EVIDENCE_HMAC_KEY=hmac_key,
-        )
+        env = production_env(url, db, hmac_key)
         server_log = stack.enter_context(tempfile.NamedTemporaryFile("w+", suffix=".log"))
         proc, base = serve(env, server_log, args.source)
         stack.callback(proc.wait, 10)

@@ -34,14 +34,14 @@ from api.container import build_audit, build_evidence  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from services.audit.package import parse_period  # noqa: E402
 from services.checks.access.population import population_item  # noqa: E402
-from services.evidence.chain import GENESIS_HASH, canonical_json, seal  # noqa: E402
+from services.evidence.chain import canonical_json  # noqa: E402
 from services.evidence.chunks import chunk_texts, chunk_values, cuts_after  # noqa: E402
 from services.evidence.models import EvidenceEntry  # noqa: E402
 from services.models import Principal, Role  # noqa: E402
 from services.store import Store  # noqa: E402
-from services.store.evidence import evidence_document  # noqa: E402
 from services.sync.models import SnapshotScope  # noqa: E402
 from testkit.access_scale import access_data  # noqa: E402
+from testkit.evidence_chain import ChainWriter  # noqa: E402
 from testkit.mongo import wire_server  # noqa: E402
 
 ACCESS_CHECKS = (
@@ -73,9 +73,8 @@ async def seed(url: str, db: str, accounts: int, days: int) -> str:
     cuts = [cuts_after(t) for t in texts]
     evidence = build_evidence(_settings(), store)
     key = evidence._key  # the bench seals directly, as appends would
-    prev, sequence, batch = GENESIS_HASH, 0, []
+    chain = ChainWriter(store, org.id, key)
     population = chunk_texts(texts, cuts=cuts)
-    stored: set[str] = set()
     for day in range(days):
         if day % 7 == 6:  # a few accounts change every week (MFA turned on)
             for k in range(10):
@@ -84,11 +83,7 @@ async def seed(url: str, db: str, accounts: int, days: int) -> str:
                 texts[n] = canonical_json(items[n])
                 cuts[n] = cuts_after(texts[n])
             population = chunk_texts(texts, cuts=cuts)
-        lists = [population]
-        new = [b for c in lists for b in c.blobs() if b.sha256 not in stored]
-        if new:
-            await store.evidence_chunks.put(org.id, new)
-            stored.update(b.sha256 for b in new)
+        await chain.put_lists([population])
         for c, check in enumerate(ACCESS_CHECKS):
             failing = chunk_values(
                 [
@@ -102,14 +97,9 @@ async def seed(url: str, db: str, accounts: int, days: int) -> str:
                 ]
             )
             empty = chunk_values([])
-            for extra in (failing, empty):
-                fresh = [b for b in extra.blobs() if b.sha256 not in stored]
-                if fresh:
-                    await store.evidence_chunks.put(org.id, fresh)
-                    stored.update(b.sha256 for b in fresh)
+            await chain.put_lists([failing, empty])
             when = START + timedelta(days=day, minutes=c)
-            sequence += 1
-            record = seal(
+            await chain.append(
                 EvidenceEntry(
                     organization_id=org.id,
                     check_id=check,
@@ -125,21 +115,10 @@ async def seed(url: str, db: str, accounts: int, days: int) -> str:
                     integration_id="int_scale",
                     snapshot_at=START,
                 ),
-                record_id=f"evd_scale_{sequence:06d}",
-                sequence=sequence,
-                prev_hash=prev,
+                record_id=f"evd_scale_{chain.sequence + 1:06d}",
                 recorded_at=when,
-                key=key,
             )
-            prev = record.sha256
-            batch.append(evidence_document(record))
-    await store._db["evidence"].insert_many(batch)
-    await store.evidence.advance_head(
-        organization_id=org.id,
-        sequence=sequence,
-        sha256=prev,
-        hmac=key.sign_head(org.id, sequence, prev),
-    )
+    await chain.finish()
     store.close()
     return org.id
 

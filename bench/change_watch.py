@@ -31,7 +31,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -50,8 +50,9 @@ from services.events import topic_for
 from simulator import Simulator, generate_site, start_simulator
 from simulator.roles import ACCESS_ROLES
 from simulator.routing import EVENTS_STREAM
+from testkit.conditions import until
 from testkit.connect import Env, vigil_for
-from testkit.graphql_client import failing_items, gql_ws
+from testkit.graphql_client import failing_items, listening
 from testkit.mongo import wire_server
 
 OFFBOARDED = "confluence-offboarded-access-removed"
@@ -89,15 +90,6 @@ CYCLE = (
 )
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout: float) -> None:
-    """Poll ``check`` every 0.2 s until it is true."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.2)
-
-
 @dataclass
 class Pushes:
     """The offboarding check's pushes: (monotonic receipt time, failing account ids)."""
@@ -120,31 +112,17 @@ async def subscribed(env: Env) -> AsyncIterator[Pushes]:
     """A WebSocket subscriber to the offboarding check's ``checkResultUpdated``."""
     pushes = Pushes()
 
-    async def pump() -> None:
-        async with gql_ws(env.live.ws_url, env.key) as session:
-            request = GraphQLRequest(UPDATED, variable_values={"id": OFFBOARDED})
-            async for event in session.subscribe(request):
-                at = time.monotonic()
-                ids = {i["resourceId"] for i in failing_items(event["checkResultUpdated"])}
-                async with pushes.new:
-                    pushes.received.append((at, ids))
-                    pushes.new.notify_all()
+    async def add(event: dict[str, Any]) -> None:
+        at = time.monotonic()
+        ids = {i["resourceId"] for i in failing_items(event["checkResultUpdated"])}
+        async with pushes.new:
+            pushes.received.append((at, ids))
+            pushes.new.notify_all()
 
+    request = GraphQLRequest(UPDATED, variable_values={"id": OFFBOARDED})
     topic = topic_for(env.org_id, CHECKS_CHANNEL)
-    before = env.live.container.bus.subscriber_count(topic)
-    task = asyncio.create_task(pump())
-    try:
-        # The subscription is live once the server listens on the bus for it.
-        async def listening() -> bool:
-            return env.live.container.bus.subscriber_count(topic) > before or task.done()
-
-        await until(listening, "the subscription", timeout=30)
-        if task.done():
-            task.result()
+    async with listening(env.live, env.key, request, topic, add, interval=0.2):
         yield pushes
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 def choose_account(sim: Simulator) -> tuple[str, str]:
@@ -209,7 +187,7 @@ async def prepare(env: Env, account_id: str) -> str:
             raise RuntimeError(f"the sync failed: {latest['error']}")
         return bool(latest["status"] == "SUCCEEDED" and latest["kind"] == "FULL")
 
-    await until(synced, "a full sync", timeout=900)
+    await until(synced, what="a full sync", timeout=900, interval=0.2)
     added = (await env.gql(ADD_SYSTEM))["addCriticalSystem"]
     assert added["userErrors"] == [], added
     site = env.sim.sim.site
@@ -276,7 +254,7 @@ async def bench(args: argparse.Namespace, kind: str, url: str | None) -> int:
 
             async with subscribed(env) as pushes:
                 await pushes.first_after(0.0, {account_id}, timeout=60)  # offboarded: FAILING
-                await until(watching, "the change watch to poll", timeout=60)
+                await until(watching, what="the change watch to poll", timeout=60, interval=0.2)
                 full_before = await full_runs(env, integration_id)
 
                 latencies: dict[str, list[float]] = {a: [] for a, _ in CYCLE}

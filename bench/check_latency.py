@@ -19,9 +19,8 @@ import functools
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,11 +33,9 @@ from services.models import AccountStatus, AccountType, Principal, Role
 from services.reviews.models import SystemKind
 from services.reviews.systems import SystemSettings
 from services.store import Store
-from services.store.client import connect
 from services.sync.models import Grant, GrantSource, SnapshotAccount, SnapshotScope
 from testkit.graphql_client import failing_items, gql_http, gql_ws
-from testkit.live import LiveServer, start_live_server
-from testkit.mongo import wire_server
+from testkit.live import LiveServer, bench_server
 from testkit.sync import connected_integration
 
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
@@ -205,24 +202,10 @@ async def measure(live: LiveServer, key: str, n: int, count: int) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    async with AsyncExitStack() as stack:
-        if args.mongodb_url:
-            store = Store.open(args.mongodb_url, f"vigil_bench_{uuid.uuid4().hex[:8]}")
-        elif args.wire:
-            url = stack.enter_context(wire_server())
-            store = Store.open(url, f"vigil_bench_{uuid.uuid4().hex[:8]}")
-        else:
-            client, embedded = connect(None)
-            store = Store(client, "vigil_bench", embedded=embedded)
-        live, server, task = await start_live_server(store)
-        try:
-            _, key = await seed(live, store, args.accounts)
-            await measure(live, key, args.accounts, args.samples)
-        finally:
-            if not store.embedded:
-                await store.drop()
-            server.should_exit = True
-            await task
+    kind = "wire" if args.wire else "embedded"
+    async with bench_server(args.mongodb_url, kind) as (live, store, _):
+        _, key = await seed(live, store, args.accounts)
+        await measure(live, key, args.accounts, args.samples)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,12 @@ sys.path.insert(0, str(ROOT))
 from services.api_keys import ApiKeyService  # noqa: E402
 from services.crypto import generate_key, parse_key  # noqa: E402
 from services.events import InMemoryEventBus  # noqa: E402
-from services.evidence.chain import GENESIS_HASH, EvidenceKey, seal  # noqa: E402
+from services.evidence.chain import EvidenceKey  # noqa: E402
 from services.evidence.chunks import chunk_values  # noqa: E402
 from services.evidence.models import EvidenceEntry  # noqa: E402
 from services.organizations import OrganizationService  # noqa: E402
 from services.store import Store  # noqa: E402
-from services.store.evidence import evidence_document  # noqa: E402
+from testkit.evidence_chain import ChainWriter  # noqa: E402
 from testkit.mongo import wire_server  # noqa: E402
 
 CHECK = "confluence-policy-current"
@@ -101,50 +101,52 @@ async def load(url: str, db: str, count: int, pages: int, key: EvidenceKey) -> t
     org, created = await OrganizationService(
         keys, organizations=store.organizations
     ).create_organization("Bench")
-    col, prev, batch = store._db["evidence"], GENESIS_HASH, []
-    stored: set[str] = set()
+    chain = ChainWriter(store, org.id, key)
     for n in range(1, count + 1):
         sealed = entry(org.id, n, pages)
-        for chunked in sealed.lists:  # the lists first, each once (as EvidenceService does)
-            if chunked.root not in stored:
-                await store.evidence_chunks.put(org.id, chunked.blobs())
-                stored.add(chunked.root)
-        record = seal(
-            sealed,
-            record_id=f"evd_{n:07d}",
-            sequence=n,
-            prev_hash=prev,
-            recorded_at=T0 + timedelta(minutes=n),
-            key=key,
-        )
-        prev = record.sha256
-        batch.append(evidence_document(record))
-        if len(batch) == 2000:
-            await col.insert_many(batch)
-            batch = []
-    if batch:
-        await col.insert_many(batch)
-    await store.evidence.advance_head(
-        organization_id=org.id,
-        sequence=count,
-        sha256=prev,
-        hmac=key.sign_head(org.id, count, prev),
-    )
+        await chain.put_lists(sealed.lists)
+        await chain.append(sealed, record_id=f"evd_{n:07d}", recorded_at=T0 + timedelta(minutes=n))
+    await chain.finish()
     store.close()
     return org.id, created.secret
 
 
-def serve(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+def production_env(url: str, db: str, hmac_key: str, **settings: str) -> dict[str, str]:
+    """The environment of a production ``vigil serve`` on database ``db`` at ``url``: this
+    process's, without its ``VIGIL_`` settings, then a fresh secret key and ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env.update(
+        VIGIL_ENV="production",
+        VIGIL_MONGODB_URL=url,
+        VIGIL_MONGODB_DB=db,
+        VIGIL_SECRET_KEY=generate_key(),
+        VIGIL_EVIDENCE_HMAC_KEY=hmac_key,
+        **settings,
+    )
+    return env
+
+
+def serve(
+    env: dict[str, str], log: Any = subprocess.DEVNULL, source: str | None = None
+) -> tuple[subprocess.Popen[str], str]:
+    """``vigil serve --no-worker`` (of the source tree ``source``, e.g. an older commit's
+    ``git archive``, when given), its log to ``log``; its URL once it listens."""
+    command = [VIGIL]
+    if source is not None:
+        command = [sys.executable, "-c", "from api.cli import app; app()"]
+        env = {**env, "PYTHONPATH": source}
     proc = subprocess.Popen(
-        [VIGIL, "serve", "--port", "0", "--no-worker"],
+        [*command, "serve", "--port", "0", "--no-worker"],
         env=env,
+        cwd=source,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
         text=True,
     )
     assert proc.stdout is not None
     for line in proc.stdout:
         if m := re.search(r"listening on (http://\S+)", line):
+            threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain the rest
             return proc, m.group(1)
     raise RuntimeError("vigil serve did not start")
 
@@ -207,15 +209,7 @@ def main() -> None:
         key = EvidenceKey(parse_key(hmac_key))
         org, api_key = asyncio.run(load(url, db, args.records, args.pages, key))
         results["load_seconds"] = round(time.monotonic() - started, 1)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
-        env.update(
-            VIGIL_ENV="production",
-            VIGIL_MONGODB_URL=url,
-            VIGIL_MONGODB_DB=db,
-            VIGIL_SECRET_KEY=generate_key(),
-            VIGIL_EVIDENCE_HMAC_KEY=hmac_key,
-            VIGIL_RATE_LIMIT_PER_MINUTE="100000",
-        )
+        env = production_env(url, db, hmac_key, VIGIL_RATE_LIMIT_PER_MINUTE="100000")
         proc, base = serve(env)
         try:
             results["exports"] = [download(base, api_key, f, proc.pid) for f in ("csv", "json")]

@@ -27,7 +27,6 @@ import asyncio
 import json
 import sys
 import time
-import uuid
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -51,9 +50,8 @@ from services.evidence.recorder import EvidenceRecorder
 from services.identity.models import Classification, Identity, IdentityMethod
 from services.models import Principal, Role
 from services.store import Store
-from services.store.client import connect
 from testkit.access_scale import ORG, Given, access_data
-from testkit.mongo import wire_server
+from testkit.live import open_bench_store
 
 LIMIT = 4 * 1024 * 1024
 MONGODB_LIMIT = 16 * 1024 * 1024
@@ -90,16 +88,7 @@ def one_identified(given: Given) -> None:
 
 async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
     async with AsyncExitStack() as stack:
-        db = f"vigil_bench_{uuid.uuid4().hex[:8]}"
-        if args.mongodb_url or args.store == "wire":
-            url = args.mongodb_url or stack.enter_context(wire_server())
-            store, kind = (
-                Store.open(url, db),
-                "mongodb" if args.mongodb_url else "wire (SecantusDB)",
-            )
-        else:
-            client, embedded = connect(None)
-            store, kind = Store(client, db, embedded=embedded), "embedded"
+        store, kind = open_bench_store(stack, args.mongodb_url, args.store)
         await store.ensure_indexes()
         try:
             now = datetime.now(UTC).replace(microsecond=0)

@@ -40,9 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,26 +49,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
-import uvicorn
 from check_latency import accounts, seed
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from sync_wall import machine
 
-from api.app import create_app
 from api.container import Container
 from api.http_requests import bearer_token
-from api.settings import Settings
-from services.crypto import generate_key
 from services.identity.views import AccountView
 from services.integrations.models import Purpose
 from services.paging import encode_cursor
 from services.store import Store
-from services.store.client import connect
 from services.sync.models import AccountFilter, SnapshotScope
-from testkit.live import LiveServer
-from testkit.mongo import free_port, wire_server
+from testkit.live import LiveServer, bench_server
 from testkit.sync import connected_integration
 
 TARGET = 0.5
@@ -185,32 +177,6 @@ def _account(view: AccountView) -> dict[str, Any]:
         "lastActiveAt": a.last_active_at.isoformat() if a.last_active_at else None,
         "identity": {"classification": view.identity.classification.value},
     }
-
-
-async def serve(store: Store) -> tuple[LiveServer, uvicorn.Server, asyncio.Task[None]]:
-    """Vigil with the plain routes, under uvicorn on a free port (no rate limit to speak of)."""
-    port = free_port()
-    settings = Settings(
-        host="127.0.0.1",
-        port=port,
-        secret_key=generate_key(),
-        evidence_hmac_key=generate_key(),
-        allow_insecure_urls=True,
-        public_url=f"http://127.0.0.1:{port}",
-        run_worker=False,
-        rate_limit_per_minute=10**7,
-    )
-    app = create_app(settings, store=store)
-    container: Container = app.state.container
-    app.router.routes[0:0] = plain_routes(container)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    return LiveServer(f"http://127.0.0.1:{port}", container), server, task
 
 
 async def timed(
@@ -483,32 +449,17 @@ def commit() -> str:
 
 async def main(args: argparse.Namespace) -> None:
     measured_commit = commit()  # the code this process loaded, not a later one
-    async with AsyncExitStack() as stack:
-        if args.mongodb_url:
-            label = "mongodb"
-            store = Store.open(args.mongodb_url, f"vigil_bench_{uuid.uuid4().hex[:8]}")
-        elif args.store == "wire":
-            label = "wire (SecantusDB)"
-            url = stack.enter_context(wire_server())
-            store = Store.open(url, f"vigil_bench_{uuid.uuid4().hex[:8]}")
+    # The plain routes beside GraphQL, and no rate limit to speak of.
+    server = bench_server(
+        args.mongodb_url, args.store, extra_routes=plain_routes, rate_limit_per_minute=10**7
+    )
+    async with server as (live, store, label):
+        if args.pages_only:
+            key = await seed_accounts(live, store, args.accounts)
+            result = await measure_pages(live, key, args)
         else:
-            label = "embedded (mongomock)"
-            client, embedded = connect(None)
-            store = Store(client, "vigil_bench", embedded=embedded)
-        await store.ensure_indexes()
-        live, server, task = await serve(store)
-        try:
-            if args.pages_only:
-                key = await seed_accounts(live, store, args.accounts)
-                result = await measure_pages(live, key, args)
-            else:
-                _, key = await seed(live, store, args.accounts)
-                result = await measure(live, key, args)
-        finally:
-            if not store.embedded:
-                await store.drop()
-            server.should_exit = True
-            await task
+            _, key = await seed(live, store, args.accounts)
+            result = await measure(live, key, args)
     profiled = result.pop("me_profile", None)
     report = {
         "accounts": args.accounts,

@@ -33,14 +33,12 @@ import argparse
 import asyncio
 import functools
 import gc
-import json
 import resource
 import statistics
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,18 +48,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from check_latency import LINK, OFFBOARD, subscription
-from evaluation import open_store, p99
+from evaluation import cold as cold_times
+from evaluation import measure_sizes, p99
 from evidence_size import largest_documents
 from sync_wall import machine
 
-from api.container import Container
 from services.checks.access.data import ACCESS
-from services.checks.registry import CHECKS
 from services.people.models import person_id
 from services.store import Store
 from testkit import access_scale
 from testkit.graphql_client import failing_items
-from testkit.live import LiveServer, start_live_server
+from testkit.live import LiveServer, bench_server
 
 PUSH_TARGETS = {100_000: 0.25, 1_000_000: 1.0}  # p99 seconds by accounts
 COLD_TARGETS = {100_000: 5.0, 1_000_000: 40.0}
@@ -81,15 +78,12 @@ def peak_rss() -> int:
 
 async def cold(live: LiveServer, store: Store, org: str) -> dict[str, float]:
     """Every access check evaluated by new services with empty caches over the same store."""
-    started, cpu = time.perf_counter(), time.process_time()
-    fresh = Container.build(live.container.settings, store, bus=live.container.bus)
-    evaluated = await fresh.engine.evaluate(org, (ACCESS,))
-    cold_s, cpu_s = time.perf_counter() - started, time.process_time() - cpu
-    await fresh.http.aclose()  # not ``stop()``: the store is the live server's
-    assert len(evaluated) == sum(1 for c in CHECKS if c.source == ACCESS)
-    # this process's CPU (Vigil and the driver; the store server is another process): the
-    # rest of ``cold_s`` is waiting on the server (and on a busy machine, for a core)
-    return {"cold_s": cold_s, "process_cpu_s": cpu_s, "peak_rss_bytes": peak_rss()}
+    times = await cold_times(live, store, org, warm=False)
+    return {
+        "cold_s": times["cold_s"],
+        "process_cpu_s": times["cold_cpu_s"],
+        "peak_rss_bytes": peak_rss(),
+    }
 
 
 async def take(
@@ -207,42 +201,34 @@ async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int)
 
 
 async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
-    async with AsyncExitStack() as stack:
-        store, kind = await open_store(stack, args)
-        live, server, task = await start_live_server(store)
-        try:
-            services = live.container.services
-            org, created = await services.organizations.create_organization("Scale")
-            started = time.perf_counter()
-            seeded = await access_scale.seed(store, org.id, n, datetime.now(UTC))
-            seed_s = time.perf_counter() - started
-            print(f"seeded {n:,} accounts in {seed_s:.1f} s {seeded.seconds}", flush=True)
-            started = time.perf_counter()
-            live.container.reevaluator.request(org.id, (ACCESS,))
-            await live.container.reevaluator.settle()
-            first_s = time.perf_counter() - started
-            print(f"first evaluation in {first_s:.2f} s", flush=True)
-            result: dict[str, Any] = {
-                "accounts": n,
-                "people": seeded.people,
-                "store": kind,
-                "seed_s": round(seed_s, 1),
-                "first_s": round(first_s, 2),
-            }
-            result["cold"] = await cold(live, store, org.id)
-            print(f"cold evaluation in {result['cold']['cold_s']:.2f} s", flush=True)
-            result["push"] = await pushes(live, store, created.secret, org.id, args.samples)
-            latest = await store.check_results.list_latest(organization_id=org.id)
-            result["statuses"] = {r.check_id: r.status.value for r in latest}
-            result["largest"] = dict(
-                sorted((await largest_documents(store)).items(), key=lambda kv: -kv[1])
-            )
-            return result
-        finally:
-            if not store.embedded:
-                await store.drop()
-            server.should_exit = True
-            await task
+    async with bench_server(args.mongodb_url, args.store) as (live, store, kind):
+        services = live.container.services
+        org, created = await services.organizations.create_organization("Scale")
+        started = time.perf_counter()
+        seeded = await access_scale.seed(store, org.id, n, datetime.now(UTC))
+        seed_s = time.perf_counter() - started
+        print(f"seeded {n:,} accounts in {seed_s:.1f} s {seeded.seconds}", flush=True)
+        started = time.perf_counter()
+        live.container.reevaluator.request(org.id, (ACCESS,))
+        await live.container.reevaluator.settle()
+        first_s = time.perf_counter() - started
+        print(f"first evaluation in {first_s:.2f} s", flush=True)
+        result: dict[str, Any] = {
+            "accounts": n,
+            "people": seeded.people,
+            "store": kind,
+            "seed_s": round(seed_s, 1),
+            "first_s": round(first_s, 2),
+        }
+        result["cold"] = await cold(live, store, org.id)
+        print(f"cold evaluation in {result['cold']['cold_s']:.2f} s", flush=True)
+        result["push"] = await pushes(live, store, created.secret, org.id, args.samples)
+        latest = await store.check_results.list_latest(organization_id=org.id)
+        result["statuses"] = {r.check_id: r.status.value for r in latest}
+        result["largest"] = dict(
+            sorted((await largest_documents(store)).items(), key=lambda kv: -kv[1])
+        )
+        return result
 
 
 def lines(result: dict[str, Any], quick: bool) -> list[str]:
@@ -277,20 +263,7 @@ def lines(result: dict[str, Any], quick: bool) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--samples", type=int, default=30)
-    parser.add_argument("--store", choices=("embedded", "wire"), default="wire")
-    parser.add_argument("--mongodb-url", default=None, help="a real MongoDB (overrides --store)")
-    parser.add_argument("--quick", action="store_true", help="2,000 accounts, 5 samples")
-    args = parser.parse_args()
-    if args.quick:
-        args.sizes, args.samples = [2000], 5
-    results = [asyncio.run(measure(args, n)) for n in args.sizes]
-    print(json.dumps({"results": results, "machine": machine()}, indent=2))
-    for result in results:
-        for line in lines(result, args.quick):
-            print(line)
+    measure_sizes(__doc__, measure, lines, sizes=[100_000], store="wire")
 
 
 if __name__ == "__main__":

@@ -211,35 +211,7 @@ class Actions:
 
         ``from_idp``: for a group synced from an identity provider the change is the IdP's
         (its pushed membership follows); the Confluence API refuses such adds instead."""
-        self._begin()
-        target = self.site(site)
-        found = self._group(target, group)
-        account = self._account(target, account_id)
-        group_id = found.group_id
-        key = ("member", target.name, group_id, account_id)
-        if self.sim.intended(key, account_id in found.member_ids):
-            return False
-
-        def apply() -> None:
-            with target.lock:
-                current = target.groups.get(group_id)
-                if current is None:
-                    return
-                if account_id not in current.member_ids:
-                    current.member_ids.append(account_id)
-                    target.touch()
-                idp = current.idp_member_ids if current.synced and from_idp else None
-                if idp is not None and account_id not in idp:
-                    idp.append(account_id)
-
-        self._event(
-            "user_added_to_group",
-            by,
-            [user_context(account_id, account), group_context(found)],
-            [site_container(target)],
-        )
-        self.sim.schedule(apply, intent=(key, True))
-        return True
+        return self._set_member(group, account_id, True, site=site, by=by, from_idp=from_idp)
 
     def remove_member(
         self,
@@ -254,12 +226,26 @@ class Actions:
 
         For a synced group, ``from_idp`` removes it at the IdP too; otherwise (the Confluence
         API with ``idp_removal="accept"``) the next IdP push puts it back."""
+        return self._set_member(group, account_id, False, site=site, by=by, from_idp=from_idp)
+
+    def _set_member(
+        self,
+        group: str,
+        account_id: str,
+        member: bool,
+        *,
+        site: Site | str | None,
+        by: Actor | None,
+        from_idp: bool,
+    ) -> bool:
+        """add_member (``member``) or remove_member: an account must exist to be added only."""
         self._begin()
         target = self.site(site)
         found = self._group(target, group)
+        account = self._account(target, account_id) if member else target.get_account(account_id)
         group_id = found.group_id
         key = ("member", target.name, group_id, account_id)
-        if not self.sim.intended(key, account_id in found.member_ids):
+        if self.sim.intended(key, account_id in found.member_ids) == member:
             return False
 
         def apply() -> None:
@@ -267,22 +253,21 @@ class Actions:
                 current = target.groups.get(group_id)
                 if current is None:
                     return
-                if account_id in current.member_ids:
-                    current.member_ids.remove(account_id)
+                if _set_presence(current.member_ids, account_id, member):
                     target.touch()
                 idp = current.idp_member_ids if current.synced and from_idp else None
-                if idp is not None and account_id in idp:
-                    idp.remove(account_id)
+                if idp is not None:
+                    _set_presence(idp, account_id, member)
 
         self._event(
-            "user_removed_from_group",
+            "user_added_to_group" if member else "user_removed_from_group",
             by,
-            [user_context(account_id, target.get_account(account_id)), group_context(found)],
+            [user_context(account_id, account), group_context(found)],
             [site_container(target)],
         )
-        self.sim.schedule(apply, intent=(key, False))
+        self.sim.schedule(apply, intent=(key, member))
         push_after = self.sim.behaviour.idp_push_seconds
-        if found.synced and not from_idp and push_after is not None:
+        if not member and found.synced and not from_idp and push_after is not None:
             lag = self.sim.behaviour.lag_seconds
             self.sim.schedule(lambda: self._push_group(target, group_id), delay=lag + push_after)
         return True
@@ -333,17 +318,7 @@ class Actions:
         by: Actor | None = None,
     ) -> bool:
         """Grant a role directly (no group); False (no event) when already granted directly."""
-        self._begin()
-        target = self.site(site)
-        if role not in SITE_ROLES:
-            raise ActionError(400, f"Unknown role {role!r}")
-        account = self._account(target, account_id)
-        key = ("role", target.name, account_id, role)
-        if self.sim.intended(key, role in target.direct_roles.get(account_id, ())):
-            return False
-        self._role_event("user_granted_role", target, account_id, account, role, by)
-        self.sim.schedule(lambda: target.grant_role(account_id, role), intent=(key, True))
-        return True
+        return self._set_role(account_id, role, True, site=site, by=by)
 
     def revoke_role(
         self,
@@ -356,16 +331,30 @@ class Actions:
         """Revoke a directly granted role; False (no event) when there is no direct grant (a
         role held through a group stays: ``behaviour.revoke_group_role`` says what the API
         answers then)."""
+        return self._set_role(account_id, role, False, site=site, by=by)
+
+    def _set_role(
+        self,
+        account_id: str,
+        role: str,
+        granted: bool,
+        *,
+        site: Site | str | None,
+        by: Actor | None,
+    ) -> bool:
+        """grant_role (``granted``) or revoke_role."""
         self._begin()
         target = self.site(site)
         if role not in SITE_ROLES:
             raise ActionError(400, f"Unknown role {role!r}")
         account = self._account(target, account_id)
         key = ("role", target.name, account_id, role)
-        if not self.sim.intended(key, role in target.direct_roles.get(account_id, ())):
+        if self.sim.intended(key, role in target.direct_roles.get(account_id, ())) == granted:
             return False
-        self._role_event("user_revoked_role", target, account_id, account, role, by)
-        self.sim.schedule(lambda: target.revoke_role(account_id, role), intent=(key, False))
+        action = "user_granted_role" if granted else "user_revoked_role"
+        self._role_event(action, target, account_id, account, role, by)
+        change = target.grant_role if granted else target.revoke_role
+        self.sim.schedule(lambda: change(account_id, role), intent=(key, granted))
         return True
 
     def set_org_admin(self, account_id: str, admin: bool, *, by: Actor | None = None) -> bool:
@@ -559,3 +548,14 @@ def _suspension_change(
                 directory.suspended.discard(account_id)
 
     return apply
+
+
+def _set_presence(ids: list[str], item: str, present: bool) -> bool:
+    """Put `item` in `ids` (at the end) or take it out; whether that changed anything."""
+    if (item in ids) == present:
+        return False
+    if present:
+        ids.append(item)
+    else:
+        ids.remove(item)
+    return True

@@ -8,11 +8,10 @@ names in camelCase. ``sim.reset()`` puts every switch back to its default.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
+
+from simulator.settings import LiveSettings
 
 SUSPEND_ANSWERS = ("204", "200-message", "200-empty")
 IDP_REMOVALS = ("refuse", "accept")
@@ -80,26 +79,16 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-class Behaviour:
+class Behaviour(LiveSettings[BehaviourConfig]):
     """The current switches; thread-safe to change while serving."""
 
     def __init__(self, config: BehaviourConfig | None = None) -> None:
-        self._lock = threading.Lock()
-        self.config = config or BehaviourConfig()
+        super().__init__(config or BehaviourConfig(), "behaviour switches")
 
     def __getattr__(self, name: str) -> Any:
         if name in FIELD_NAMES:
             return getattr(self.config, name)
         raise AttributeError(name)
-
-    def configure(self, **changes: Any) -> BehaviourConfig:
-        """Change some switches (BehaviourConfig field names); returns the new config."""
-        unknown = set(changes) - set(FIELD_NAMES)
-        if unknown:
-            raise TypeError(f"unknown behaviour switches: {sorted(unknown)}")
-        with self._lock:
-            self.config = replace(self.config, **changes)
-            return self.config
 
     def configure_camel(self, changes: dict[str, Any]) -> BehaviourConfig:
         """configure() with the HTTP spelling (lagSeconds, suspendAnswer, …)."""
@@ -108,17 +97,6 @@ class Behaviour:
         if unknown:
             raise TypeError(f"unknown behaviour switches: {sorted(unknown)}")
         return self.configure(**{by_camel[k]: v for k, v in changes.items()})
-
-    @contextmanager
-    def override(self, **changes: Any) -> Iterator[BehaviourConfig]:
-        """Temporarily change switches; the previous ones come back after."""
-        with self._lock:
-            saved = self.config
-        try:
-            yield self.configure(**changes)
-        finally:
-            with self._lock:
-                self.config = saved
 
     def reset(self) -> None:
         """Every switch back to its default."""

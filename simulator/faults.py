@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import random
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from simulator.clock import SimClock
 from simulator.routing import DEFAULT_FAULT_FAMILIES, RouteInfo
+from simulator.settings import LiveSettings
 
 QUOTA_TENANT = "confluence-quota-tenant-based"
 QUOTA_GLOBAL = "confluence-quota-global-based"
@@ -77,42 +75,24 @@ class Decision:
     retry_after: int = 1
 
 
-class Faults:
+class Faults(LiveSettings[FaultConfig]):
     """Mutable fault settings with a seeded RNG; safe to change while the server runs."""
 
     def __init__(self, clock: SimClock, seed: int = 1, config: FaultConfig | None = None) -> None:
+        super().__init__(config or FaultConfig(), "fault settings")
         self.clock = clock
-        self.config = config or FaultConfig()
         self._rng = random.Random(f"faults:{seed}")
-        self._lock = threading.Lock()
         self._scripts: list[ScriptedFault] = []
         self.quota_exhausted_until: datetime | None = None
         self.quota_reason = QUOTA_TENANT
         self._quota_429s = 0
 
-    def configure(self, **changes: Any) -> FaultConfig:
-        """Change some settings (FaultConfig field names); returns the new config."""
-        names = {f.name for f in fields(FaultConfig)}
-        unknown = set(changes) - names
-        if unknown:
-            raise TypeError(f"unknown fault settings: {sorted(unknown)}")
+    def _prepare(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """`families` and `routes` as frozensets (a list from JSON, a set from a test)."""
         for key in ("families", "routes"):
             if changes.get(key) is not None:
                 changes[key] = frozenset(changes[key])
-        with self._lock:
-            self.config = replace(self.config, **changes)
-            return self.config
-
-    @contextmanager
-    def override(self, **changes: Any) -> Iterator[FaultConfig]:
-        """Temporarily change settings; restores the previous config after."""
-        with self._lock:
-            saved = self.config
-        try:
-            yield self.configure(**changes)
-        finally:
-            with self._lock:
-                self.config = saved
+        return changes
 
     def clear(self) -> None:
         """Back to no faults: default config, no scripts, quota not exhausted."""

@@ -12,18 +12,19 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from services.checks.access.data import AccessData
 from services.identity.models import Classification, Identity, IdentityMethod, ResolutionMark
-from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.integrations.models import Integration
 from services.models import AccountStatus, AccountType
 from services.people.models import Person, PersonRecord, PersonStatus, person_id
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind, SystemSettings
 from services.store import Store
 from services.sync.models import Grant, GrantSource, SnapshotAccount, SnapshotScope
-from testkit.sync import connected_integration
+from testkit.sync import connected_integration, integration_at
 
 ORG = "org_scale"
 SNAPSHOT = "snap_scale"
@@ -86,6 +87,17 @@ def identity(i: int, organization_id: str) -> Identity:
     )
 
 
+# Confluence as a critical system, in memory and as seeded: all staff allowed, admins must be
+# engineering managers.
+CONFLUENCE_SETTINGS = SystemSettings(
+    review_frequency_days=90,
+    access_rule=AccessRule.ALL_STAFF,
+    allowed_roles=(),
+    admin_roles=("Engineering Manager",),
+)
+CONFLUENCE_SYSTEM: dict[str, Any] = {"system": SystemKind.CONFLUENCE, **asdict(CONFLUENCE_SETTINGS)}
+
+
 def access_data(n: int, now: datetime, organization_id: str = ORG) -> AccessData:
     """The organization of ``n`` accounts in memory (no review yet)."""
     accounts, identities, people = [], {}, {}
@@ -108,14 +120,10 @@ def access_data(n: int, now: datetime, organization_id: str = ORG) -> AccessData
             updated_at=now,
         )
         identities[account_id(i)] = identity(i, organization_id)
-    integration = Integration(
+    integration = integration_at(
+        now,
         id="int_scale",
         organization_id=organization_id,
-        purpose=Purpose.ACCESS_REVIEW,
-        auth_method=AuthMethod.API_TOKEN,
-        status=IntegrationStatus.CONNECTED,
-        created_at=now,
-        updated_at=now,
         current_snapshot_id=SNAPSHOT,
         current_snapshot_at=now - timedelta(minutes=5),
         has_admin_key=True,
@@ -123,14 +131,10 @@ def access_data(n: int, now: datetime, organization_id: str = ORG) -> AccessData
     system = CriticalSystem(
         id="sys_scale",
         organization_id=organization_id,
-        system=SystemKind.CONFLUENCE,
         integration_id=integration.id,
-        review_frequency_days=90,
-        access_rule=AccessRule.ALL_STAFF,
-        allowed_roles=(),
-        admin_roles=("Engineering Manager",),
         added_at=now - timedelta(days=30),
         updated_at=now - timedelta(days=30),
+        **CONFLUENCE_SYSTEM,
     )
     return AccessData(
         now=now,
@@ -210,11 +214,6 @@ async def seed(
         organization_id=organization_id,
         system=SystemKind.CONFLUENCE,
         integration_id=integration.id,
-        settings=SystemSettings(
-            review_frequency_days=90,
-            access_rule=AccessRule.ALL_STAFF,
-            allowed_roles=(),
-            admin_roles=("Engineering Manager",),
-        ),
+        settings=CONFLUENCE_SETTINGS,
     )
     return Seeded(updated, n, people, seconds)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from gql import Client, GraphQLRequest
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
+
+from testkit.conditions import until
+from testkit.live import LiveServer
 
 # A bound for a broken server, never the expected wait (gql's default is 10 s, httpx's 5 s).
 # The server under test runs in the test's own event loop, beside its store driver and any
@@ -48,6 +52,43 @@ async def gql_ws(url: str, key: str | None) -> AsyncIterator[Any]:
         transport=transport, fetch_schema_from_transport=False, execute_timeout=TIMEOUT
     ) as session:
         yield session
+
+
+@asynccontextmanager
+async def listening(
+    live: LiveServer,
+    key: str,
+    request: GraphQLRequest,
+    topic: str,
+    on_event: Callable[[dict[str, Any]], Awaitable[None]],
+    *,
+    interval: float = 0.01,
+) -> AsyncIterator[None]:
+    """``request`` subscribed over WebSocket in a task of its own, every event handed to
+    ``on_event``, for the length of the block. The block starts once the server listens on
+    the bus for ``topic`` (what it pushes from then on arrives); a subscription that ended
+    before raises its error here."""
+    bus = live.container.bus
+    before = bus.subscriber_count(topic)
+
+    async def pump() -> None:
+        async with gql_ws(live.ws_url, key) as session:
+            async for event in session.subscribe(request):
+                await on_event(event)
+
+    task = asyncio.create_task(pump())
+    try:
+        await until(
+            lambda: bus.subscriber_count(topic) > before or task.done(),
+            what=f"a subscriber of {topic} on the bus",
+            interval=interval,
+        )
+        if task.done():
+            task.result()
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def failing_items(result: dict[str, Any]) -> list[dict[str, Any]]:

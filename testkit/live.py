@@ -6,12 +6,13 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
+from starlette.routing import BaseRoute
 
 from api.app import create_app
 from api.container import Container
@@ -20,6 +21,7 @@ from api.settings import Settings
 from services.crypto import generate_key
 from services.store import Store
 from services.store.client import connect
+from testkit.mongo import wire_server
 
 
 def open_store(kind: str, wire_url: str | None) -> Store:
@@ -30,6 +32,33 @@ def open_store(kind: str, wire_url: str | None) -> Store:
         return Store(client, db_name, embedded=embedded)
     assert wire_url is not None
     return Store.open(wire_url, db_name)
+
+
+@asynccontextmanager
+async def fresh_store(kind: str, wire_url: str | None) -> AsyncIterator[Store]:
+    """``open_store`` with its indexes made; dropped and closed on the way out."""
+    store = open_store(kind, wire_url)
+    await store.ensure_indexes()
+    try:
+        yield store
+    finally:
+        await store.drop()
+        store.close()
+
+
+def open_bench_store(
+    stack: ExitStack | AsyncExitStack, mongodb_url: str | None, kind: str
+) -> tuple[Store, str]:
+    """A benchmark's store on a fresh database, and its kind in words: at ``mongodb_url`` (a
+    real MongoDB), else on a SecantusDB started for ``stack`` (``kind`` "wire"), else embedded
+    (mongomock)."""
+    db_name = f"vigil_bench_{uuid.uuid4().hex[:8]}"
+    if mongodb_url:
+        return Store.open(mongodb_url, db_name), "mongodb"
+    if kind == "wire":
+        return Store.open(stack.enter_context(wire_server()), db_name), "wire (SecantusDB)"
+    client, embedded = connect(None)
+    return Store(client, db_name, embedded=embedded), "embedded (mongomock)"
 
 
 @dataclass
@@ -64,9 +93,14 @@ STARTUP_SECONDS = 60.0
 
 
 async def start_live_server(
-    store: Store, *, port: int | None = None, **settings: Any
+    store: Store,
+    *,
+    port: int | None = None,
+    extra_routes: Callable[[Container], Sequence[BaseRoute]] | None = None,
+    **settings: Any,
 ) -> tuple[LiveServer, uvicorn.Server, asyncio.Task[None]]:
-    """Serve a Vigil app with uvicorn on a loopback port (default: a free one) in this loop.
+    """Serve a Vigil app with uvicorn on a loopback port (default: a free one) in this loop;
+    ``extra_routes`` (given the app's container) come before the app's own.
 
     The socket is bound here and handed to uvicorn, so no other process can take the port
     between choosing and binding it; the server is returned once it accepts connections (or
@@ -83,6 +117,8 @@ async def start_live_server(
     settings.setdefault("run_worker", False)
     config = Settings(host="127.0.0.1", port=port, **settings)
     app = create_app(config, store=store)
+    if extra_routes is not None:
+        app.router.routes[0:0] = extra_routes(app.state.container)
     server = uvicorn.Server(uvicorn_config(app, config))  # what `vigil serve` runs
     task = asyncio.create_task(server.serve(sockets=[sock]))
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -96,6 +132,25 @@ async def start_live_server(
             raise TimeoutError(f"uvicorn did not start within {STARTUP_SECONDS:.0f} s")
         await asyncio.sleep(0.02)
     return LiveServer(f"http://127.0.0.1:{port}", app.state.container), server, task
+
+
+@asynccontextmanager
+async def bench_server(
+    mongodb_url: str | None, kind: str, **settings: Any
+) -> AsyncIterator[tuple[LiveServer, Store, str]]:
+    """Vigil under uvicorn on a benchmark's store (``open_bench_store``): the server, the store
+    and its kind in words. On the way out the server stops and the store is dropped (an
+    embedded one goes with the process)."""
+    async with AsyncExitStack() as stack:
+        store, label = open_bench_store(stack, mongodb_url, kind)
+        live, server, task = await start_live_server(store, **settings)
+        try:
+            yield live, store, label
+        finally:
+            if not store.embedded:
+                await store.drop()
+            server.should_exit = True
+            await task
 
 
 @asynccontextmanager

@@ -1,10 +1,11 @@
-"""A connected integration in the store, the run queue, a sync runner with test-sized
+"""A connected integration (in the store, or built), the run queue, a sync runner with test-sized
 tunables, and ``sync_now`` (what ``vigil sync`` does)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.events import EventBus, InMemoryEventBus
@@ -28,6 +29,21 @@ from services.sync.runner import (
     SyncRunner,
     ignore_sync_failure,
 )
+
+
+def integration_at(at: datetime, **fields: Any) -> Integration:
+    """A CONNECTED API-token ACCESS_REVIEW integration (``int_1`` of ``org_1``, not stored)
+    created and last updated ``at``; ``fields`` replace any of that."""
+    base = Integration(
+        id="int_1",
+        organization_id="org_1",
+        purpose=Purpose.ACCESS_REVIEW,
+        auth_method=AuthMethod.API_TOKEN,
+        status=IntegrationStatus.CONNECTED,
+        created_at=at,
+        updated_at=at,
+    )
+    return replace(base, **fields)
 
 
 async def connected_integration(

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from services.store import Store
-from testkit.live import LiveServer, live_server, open_store
+from testkit.live import LiveServer, fresh_store, live_server
 from testkit.mongo import wire_server
 
 STORE_KINDS = ["mock", "wire"]
@@ -29,25 +29,15 @@ def wire_url() -> Iterator[str]:
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """A fresh store, once on mongomock-motor and once on the wire server."""
     url = request.getfixturevalue("wire_url") if request.param == "wire" else None
-    s = open_store(request.param, url)
-    await s.ensure_indexes()
-    try:
+    async with fresh_store(request.param, url) as s:
         yield s
-    finally:
-        await s.drop()
-        s.close()
 
 
 @pytest.fixture
 async def wire_store(wire_url: str) -> AsyncIterator[Store]:
     """A fresh store on the wire server only (plans, sizes: what only a real server shows)."""
-    s = open_store("wire", wire_url)
-    await s.ensure_indexes()
-    try:
+    async with fresh_store("wire", wire_url) as s:
         yield s
-    finally:
-        await s.drop()
-        s.close()
 
 
 @pytest.fixture(params=STORE_KINDS)

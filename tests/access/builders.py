@@ -8,7 +8,7 @@ from typing import Any
 
 from services.checks.access.data import AccessData
 from services.identity.models import Classification, Identity, IdentityMethod, NotStaffKind
-from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.integrations.models import Integration, IntegrationStatus
 from services.models import AccountStatus, AccountType, DirectoryStatus
 from services.people.models import Person, PersonStatus, person_id
 from services.reviews.models import (
@@ -21,6 +21,7 @@ from services.reviews.models import (
     SystemKind,
 )
 from services.sync.models import Grant, GrantSource, SnapshotAccount
+from testkit.sync import integration_at
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 ADMIN_GRANT = Grant.via_group("confluence-administrators", GrantSource.ADMIN_GROUPS_SETTING)
@@ -83,6 +84,14 @@ def staff(account_id: str, who: Person, *, manual: bool = False) -> Identity:
     return Identity(account_id, Classification.STAFF, person_id=who.id, method=method)
 
 
+def one_staff(
+    who: Person, **options: Any
+) -> tuple[list[SnapshotAccount], list[Person], list[Identity]]:
+    """A table case's accounts, people and identities: account ``a1`` (``options``: its
+    ``account`` builder's) of the staff member ``who``."""
+    return [account("a1", **options)], [who], [staff("a1", who)]
+
+
 def not_staff(account_id: str, reason: str | None = "build bot") -> Identity:
     return Identity(
         account_id,
@@ -120,14 +129,11 @@ def integration(
     admin_key: bool = True,
     interval: int = 360,
 ) -> Integration:
-    return Integration(
-        id="int_1",
+    return integration_at(
+        NOW,
         organization_id=ORG,
-        purpose=Purpose.ACCESS_REVIEW,
-        auth_method=AuthMethod.API_TOKEN,
         status=status,
         created_at=NOW - timedelta(days=30),
-        updated_at=NOW,
         current_snapshot_id="snap_1" if synced is not None else None,
         current_snapshot_at=NOW - synced if synced is not None else None,
         sync_interval_minutes=interval,

@@ -8,7 +8,7 @@ import pytest
 
 from services.checks.access.offboarded import OffboardedAccessRemoved
 from services.checks.models import CheckStatus
-from tests.access.builders import NOW, account, data, not_staff, person, staff
+from tests.access.builders import NOW, account, data, not_staff, one_staff, person, staff
 
 CHECK = OffboardedAccessRemoved()
 GONE = person("gone@acme.test", offboarded=NOW - timedelta(hours=30))
@@ -17,59 +17,20 @@ FUTURE = person("later@acme.test", offboarded=NOW + timedelta(days=3))
 ACTIVE = person("here@acme.test")
 
 CASES = [
-    (
-        "offboarded > 24 h ago, account active",
-        [account("a1")],
-        [GONE],
-        [staff("a1", GONE)],
-        CheckStatus.FAILING,
-        ["a1"],
-    ),
-    (
-        "within the 24 h grace period",
-        [account("a1")],
-        [RECENT],
-        [staff("a1", RECENT)],
-        CheckStatus.PASSING,
-        [],
-    ),
-    (
-        "offboarding date in the future",
-        [account("a1")],
-        [FUTURE],
-        [staff("a1", FUTURE)],
-        CheckStatus.PASSING,
-        [],
-    ),
-    (
-        "account deactivated",
-        [account("a1", status="inactive")],
-        [GONE],
-        [staff("a1", GONE)],
-        CheckStatus.PASSING,
-        [],
-    ),
-    (
-        "account closed",
-        [account("a1", status="closed")],
-        [GONE],
-        [staff("a1", GONE)],
-        CheckStatus.PASSING,
-        [],
-    ),
+    ("offboarded > 24 h ago, account active", *one_staff(GONE), CheckStatus.FAILING, ["a1"]),
+    ("within the 24 h grace period", *one_staff(RECENT), CheckStatus.PASSING, []),
+    ("offboarding date in the future", *one_staff(FUTURE), CheckStatus.PASSING, []),
+    ("account deactivated", *one_staff(GONE, status="inactive"), CheckStatus.PASSING, []),
+    ("account closed", *one_staff(GONE, status="closed"), CheckStatus.PASSING, []),
     (
         "status unknown is not 'still active'",
-        [account("a1", status="unknown")],
-        [GONE],
-        [staff("a1", GONE)],
+        *one_staff(GONE, status="unknown"),
         CheckStatus.PASSING,
         [],
     ),
     (
         "reactivated account (active again in the latest snapshot)",
-        [account("a1")],
-        [GONE],
-        [staff("a1", GONE)],
+        *one_staff(GONE),
         CheckStatus.FAILING,
         ["a1"],
     ),
@@ -89,38 +50,30 @@ CASES = [
         CheckStatus.PASSING,
         [],
     ),
-    ("active person", [account("a1")], [ACTIVE], [staff("a1", ACTIVE)], CheckStatus.PASSING, []),
+    ("active person", *one_staff(ACTIVE), CheckStatus.PASSING, []),
     ("not-staff account", [account("a1")], [GONE], [not_staff("a1")], CheckStatus.PASSING, []),
     ("app account", [account("a1", type="app")], [], [], CheckStatus.PASSING, []),
     (
         "access granted directly, in no group (issue 21: was a false PASS)",
-        [account("a1", access="direct", directory="active")],
-        [GONE],
-        [staff("a1", GONE)],
+        *one_staff(GONE, access="direct", directory="active"),
         CheckStatus.FAILING,
         ["a1"],
     ),
     (
         "suspended in the site's directory: no access, whatever it holds",
-        [account("a1", access="direct", directory="suspended")],
-        [GONE],
-        [staff("a1", GONE)],
+        *one_staff(GONE, access="direct", directory="suspended"),
         CheckStatus.PASSING,
         [],
     ),
     (
         "in a group that gives no access role, nothing direct",
-        [account("a1", access="none", directory="active")],
-        [GONE],
-        [staff("a1", GONE)],
+        *one_staff(GONE, access="none", directory="active"),
         CheckStatus.PASSING,
         [],
     ),
     (
         "suspended in another directory only: still has access here",
-        [account("a1", access="direct", directory="no_membership")],
-        [GONE],
-        [staff("a1", GONE)],
+        *one_staff(GONE, access="direct", directory="no_membership"),
         CheckStatus.FAILING,
         ["a1"],
     ),

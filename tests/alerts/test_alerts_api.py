@@ -17,6 +17,7 @@ from api.logging import RedactingFilter
 from services.checks.base import EMPTY_POPULATION, Evaluation
 from services.checks.models import CheckStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.conditions import until
 from tests.alerts.receivers import (
     HttpReceiver,
     SmtpServer,
@@ -24,7 +25,6 @@ from tests.alerts.receivers import (
     smtp_server,
     verify_signature,
 )
-from tests.conditions import until
 from tests.conftest import STORE_KINDS
 from tests.e2e.access_support import connect_access_review, sync
 from tests.e2e.connect_support import Env, make_env

@@ -30,10 +30,7 @@ from services.checks.models import CheckItem, CheckResult, CheckStatus
 from services.checks.registry import CHECKS
 from services.errors import ValidationFailed
 from services.integrations.models import (
-    AuthMethod,
     ConfluenceSite,
-    Integration,
-    IntegrationStatus,
     Purpose,
 )
 from services.remediation.models import (
@@ -44,6 +41,7 @@ from services.remediation.models import (
     SourceType,
 )
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
+from testkit.sync import integration_at
 from tests.alerts.receivers import Received, verify_signature
 
 ORG = "org_1"
@@ -126,15 +124,8 @@ def test_a_check_alert_names_its_failing_items() -> None:
 
 
 def test_sync_and_remediation_alerts_have_one_key_per_run_and_per_approval() -> None:
-    integration = Integration(
-        id="int_1",
-        organization_id=ORG,
-        purpose=Purpose.ACCESS_REVIEW,
-        auth_method=AuthMethod.API_TOKEN,
-        status=IntegrationStatus.CONNECTED,
-        created_at=NOW,
-        updated_at=NOW,
-        site=ConfluenceSite("https://acme.atlassian.net"),
+    integration = integration_at(
+        NOW, organization_id=ORG, site=ConfluenceSite("https://acme.atlassian.net")
     )
     run = SyncRun(
         id="run_1",

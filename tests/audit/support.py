@@ -4,8 +4,6 @@ package downloaded from GET /audit/package with the public key from GraphQL."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +23,7 @@ from services.remediation.models import (
 )
 from simulator import Simulator, start_simulator
 from simulator.generate import generate_site
+from testkit.conditions import until
 from testkit.live import LiveServer, live_server
 
 CHECKS_QUERY = "{ checks { id result { status } } }"
@@ -36,16 +35,6 @@ class DemoPackage:
     public_pem: bytes
     organization_id: str
     responses: dict[str, Any]
-
-
-async def _until(check: Any, what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def _remediate(live: LiveServer, org: str) -> None:
@@ -109,7 +98,7 @@ async def make_demo_package() -> DemoPackage:
                     checks = (await client.run(CHECKS_QUERY))["checks"]
                     return all(c["result"] for c in checks)
 
-                await _until(judged, "every check to have a result")
+                await until(judged, what="every check to have a result", timeout=60, interval=0.1)
                 await _remediate(live, org.id)
                 today = datetime.now(UTC).date()
                 period = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()}

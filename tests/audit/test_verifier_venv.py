@@ -64,23 +64,21 @@ def test_the_verifier_runs_with_only_cryptography(
         [python, "-I", "-c", "import api"], capture_output=True, cwd=workdir, timeout=60
     )
     assert isolated.returncode != 0  # Vigil cannot be imported there
-    ok = subprocess.run(
-        [python, "-I", "verify_bundle.py", "bundle.zip", "--public-key", str(key_file)],
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        timeout=60,
-    )
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [python, "-I", "verify_bundle.py", "bundle.zip", "--public-key", str(key_file)],
+            capture_output=True,
+            text=True,
+            cwd=workdir,
+            timeout=60,
+        )
+
+    ok = verify()
     assert ok.returncode == 0 and ok.stdout.startswith("OK: "), ok.stdout + ok.stderr
     data = bytearray(demo_package.zip_bytes)
     bundle.write_bytes(bytes(data[: len(data) - 100]))
-    bad = subprocess.run(
-        [python, "-I", "verify_bundle.py", "bundle.zip", "--public-key", str(key_file)],
-        capture_output=True,
-        text=True,
-        cwd=workdir,
-        timeout=60,
-    )
+    bad = verify()
     assert bad.returncode == 1 and bad.stdout.startswith("FAIL: "), bad.stdout + bad.stderr
     assert sys.version_info >= (3, 11)
 

@@ -24,13 +24,12 @@ from services.integrations.models import (
     AuthMethod,
     ConfluenceSite,
     Integration,
-    IntegrationStatus,
-    Purpose,
 )
 from services.integrations.tokens import RefreshLocks, StoredOAuthTokenProvider, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS, CredentialVault
 from services.store import Store
 from services.store.client import connect
+from testkit.sync import integration_at
 
 BASE = "https://acme.atlassian.net"
 T0 = datetime(2026, 11, 29, 10, 15, tzinfo=UTC)
@@ -167,14 +166,11 @@ async def stored_tokens(tokens: TokenSet) -> StoredTokens:
     client, embedded = connect(None)
     store = Store(client, f"vigil_tokens_{uuid.uuid4().hex[:8]}", embedded=embedded)
     vault = CredentialVault(store.credentials, KeyRing(os.urandom(32)))
-    integration = Integration(
+    integration = integration_at(
+        T0,
         id="integration-1",
         organization_id="org-1",
-        purpose=Purpose.ACCESS_REVIEW,
         auth_method=AuthMethod.OAUTH,
-        status=IntegrationStatus.CONNECTED,
-        created_at=T0,
-        updated_at=T0,
         site=ConfluenceSite(url=BASE, cloud_id="cloud-1"),
     )
     await vault.store(

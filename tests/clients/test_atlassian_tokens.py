@@ -194,31 +194,26 @@ async def test_writing_the_admin_key_during_a_refresh_does_not_fail_it(
     assert (await stored.load(ADMIN_API_KEY))["api_key"] == "admin-key"
 
 
-async def test_a_lost_swap_uses_the_winners_tokens(
-    server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
+@pytest.mark.parametrize(
+    ("winner", "used"),
+    [
+        pytest.param(_tokens(9, timedelta(hours=1)), 9, id="a re-connect: the winner's tokens"),
+        pytest.param(_tokens(1, timedelta(0)), 2, id="an unusable winner: ours are stored"),
+    ],
+)
+async def test_a_lost_swap(
+    server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock, winner: TokenSet, used: int
 ) -> None:
-    """Someone stored new OAuth tokens while our refresh was in flight (a re-connect)."""
+    """Someone stored other OAuth tokens while our refresh was in flight: usable ones (a
+    re-connect) are used, expired ones are replaced by those of our refresh."""
     stored = await stored_tokens(_tokens(1, timedelta(0)))
 
-    async def reconnected() -> None:
-        await stored.write("oauth_tokens", tokens_to_secret(_tokens(9, timedelta(hours=1))))
+    async def written_meanwhile() -> None:
+        await stored.write("oauth_tokens", tokens_to_secret(winner))
 
-    server.during_refresh = reconnected
-    assert await stored.provider(oauth, clock).access_token() == "at-9"
-    assert (await stored.load())["refresh_token"] == "rt-9"
-
-
-async def test_a_lost_swap_with_unusable_winner_stores_ours(
-    server: TokenServer, oauth: AtlassianOAuth, clock: FakeClock
-) -> None:
-    stored = await stored_tokens(_tokens(1, timedelta(0)))
-
-    async def expired_tokens_written() -> None:
-        await stored.write("oauth_tokens", tokens_to_secret(_tokens(1, timedelta(0))))
-
-    server.during_refresh = expired_tokens_written
-    assert await stored.provider(oauth, clock).access_token() == "at-2"
-    assert (await stored.load())["refresh_token"] == "rt-2"
+    server.during_refresh = written_meanwhile
+    assert await stored.provider(oauth, clock).access_token() == f"at-{used}"
+    assert (await stored.load())["refresh_token"] == f"rt-{used}"
 
 
 async def test_swaps_lost_again_and_again_end_with_a_clear_error(

@@ -13,48 +13,44 @@ from services.confluence.retry import RetryPolicy
 from .support import Router, make_client
 
 
+class Slow:
+    """A route answering an empty page after ``turns`` turns of the event loop, counting the
+    requests in flight and their peak."""
+
+    def __init__(self, turns: int) -> None:
+        self.turns = turns
+        self.in_flight = 0
+        self.peak = 0
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        for _ in range(self.turns):
+            await asyncio.sleep(0)
+        self.in_flight -= 1
+        return httpx.Response(200, json={"results": [], "_links": {}})
+
+
 @pytest.mark.parametrize("limit", [1, 3, 8])
 async def test_never_more_than_limit_in_flight(
     router: Router, http: httpx.AsyncClient, policy: RetryPolicy, limit: int
 ) -> None:
-    in_flight = 0
-    peak = 0
-
-    async def slow(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        for _ in range(5):
-            await asyncio.sleep(0)
-        in_flight -= 1
-        return httpx.Response(200, json={"results": [], "_links": {}})
-
+    slow = Slow(turns=5)
     router.add("GET", paths.GROUP_MEMBERS.format(group_id="g1"), slow)
     client = make_client(http, policy, max_concurrency=limit)
     await asyncio.gather(*(client.list_group_members("g1") for _ in range(30)))
     assert len(router.requests) == 30
-    assert peak == limit
+    assert slow.peak == limit
 
 
 async def test_default_limit_is_eight(
     router: Router, http: httpx.AsyncClient, policy: RetryPolicy
 ) -> None:
-    in_flight = 0
-    peak = 0
-
-    async def slow(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-        in_flight -= 1
-        return httpx.Response(200, json={"results": []})
-
+    slow = Slow(turns=2)
     router.add("GET", paths.GROUPS, slow)
     client = make_client(http, policy)
     await asyncio.gather(*(client.list_groups() for _ in range(20)))
-    assert peak == 8
+    assert slow.peak == 8
 
 
 async def test_slot_is_released_while_waiting_to_retry(

@@ -22,11 +22,11 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.conditions import until
 from testkit.live import open_store, start_live_server
 from testkit.mongo import free_port
 from tests.e2e.access_support import connect_access_review, sync
@@ -67,16 +67,6 @@ def console_sim() -> Iterator[RunningSimulator]:
     sim = Simulator(generate_site(users=30, groups=5, pages=4, seed=16))
     with start_simulator(sim) as running:
         yield running
-
-
-async def _until(check: Any, what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 async def _seed(env: Env) -> dict[str, str]:
@@ -121,8 +111,10 @@ async def _seed(env: Env) -> dict[str, str]:
         result = (await env.gql(CHECK, {"id": OFFBOARDED}))["check"]["result"]
         return bool(result and result["status"] == "PASSING")
 
-    await _until(unidentified, "the account to link to be unidentified")
-    await _until(passing, "the offboarding check to pass before the browser starts")
+    await until(unidentified, what="the account to link to be unidentified", interval=0.05)
+    await until(
+        passing, what="the offboarding check to pass before the browser starts", interval=0.05
+    )
     return {
         "VIGIL_VIEWER_KEY": viewer,
         "OFFBOARD_PERSON_ID": target["identity"]["person"]["id"],

@@ -23,7 +23,7 @@ import pytest
 from services.models import Role
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from tests.e2e.access_support import connect_access_review, sync
-from tests.e2e.connect_support import Env, make_env
+from tests.e2e.connect_support import Env, worker_env
 
 CONSOLE = Path(__file__).resolve().parents[2] / "console"
 SCRIPT = "e2e/reference-clients.mjs"
@@ -83,7 +83,7 @@ def clients_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 async def env(request: pytest.FixtureRequest, clients_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in make_env(request, clients_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, clients_sim):
         yield e
 
 

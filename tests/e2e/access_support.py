@@ -12,8 +12,7 @@ from gql import GraphQLRequest
 from services.checks.events import CHECKS_CHANNEL
 from services.events import topic_for
 from testkit.connect import Env
-from testkit.graphql_client import gql_ws
-from tests.conditions import until
+from testkit.graphql_client import listening
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""
@@ -28,35 +27,40 @@ RESULT_FIELDS = """checkId status reason note evaluatedAt changedAt dataAsOf sna
 UPDATED = f"""subscription($id: ID) {{ checkResultUpdated(checkId: $id) {{ {RESULT_FIELDS} }} }}"""
 
 
+async def connect_api_token(
+    env: Env,
+    purpose: str = "ACCESS_REVIEW",
+    *,
+    email: str | None = None,
+    token: str | None = None,
+) -> str:
+    """Connect ``purpose`` with an API token (the simulator's site admin's by default), which
+    queues its first sync; the integration's id."""
+    creds = env.sim.sim.credentials
+    connect = {
+        "purpose": purpose,
+        "domain": env.sim.site_url(),
+        "email": email or creds.admin_token.email,
+        "apiToken": token or creds.admin_token.token,
+        "confirmCredentials": True,
+    }
+    payload = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
+    assert payload["userErrors"] == [], payload
+    return str(payload["integration"]["id"])
+
+
+async def set_admin_key(env: Env, integration_id: str) -> None:
+    """Give the integration the simulator organization's Admin API key."""
+    creds = env.sim.sim.credentials
+    key = {"integrationId": integration_id, "orgId": creds.org_id, "apiKey": creds.admin_api_key}
+    data = await env.gql(ADMIN_KEY, {"input": key})
+    assert data["setAtlassianAdminKey"]["userErrors"] == []
+
+
 async def connect_access_review(env: Env) -> str:
     """Connect ACCESS_REVIEW with the simulator's admin token and Admin API key."""
-    creds = env.sim.sim.credentials
-    data = await env.gql(
-        CONNECT,
-        {
-            "input": {
-                "purpose": "ACCESS_REVIEW",
-                "domain": env.sim.site_url(),
-                "email": creds.admin_token.email,
-                "apiToken": creds.admin_token.token,
-                "confirmCredentials": True,
-            }
-        },
-    )
-    payload = data["connectConfluenceApiToken"]
-    assert payload["userErrors"] == [], payload
-    integration_id = str(payload["integration"]["id"])
-    data = await env.gql(
-        ADMIN_KEY,
-        {
-            "input": {
-                "integrationId": integration_id,
-                "orgId": creds.org_id,
-                "apiKey": creds.admin_api_key,
-            }
-        },
-    )
-    assert data["setAtlassianAdminKey"]["userErrors"] == []
+    integration_id = await connect_api_token(env)
+    await set_admin_key(env, integration_id)
     return integration_id
 
 
@@ -120,24 +124,11 @@ class ResultStream:
 async def watch_check(env: Env, check_id: str | None) -> AsyncIterator[ResultStream]:
     """Subscribe to ``checkResultUpdated`` over WebSocket until the block ends."""
     stream = ResultStream()
+
+    async def add(event: dict[str, Any]) -> None:
+        await stream.add(event["checkResultUpdated"])
+
+    request = GraphQLRequest(UPDATED, variable_values={"id": check_id})
     topic = topic_for(env.org_id, CHECKS_CHANNEL)
-    before = env.live.container.bus.subscriber_count(topic)
-
-    async def pump() -> None:
-        async with gql_ws(env.live.ws_url, env.key) as session:
-            request = GraphQLRequest(UPDATED, variable_values={"id": check_id})
-            async for event in session.subscribe(request):
-                await stream.add(event["checkResultUpdated"])
-
-    task = asyncio.create_task(pump())
-    try:
-        await until(
-            lambda: env.live.container.bus.subscriber_count(topic) > before or task.done(),
-            what="the subscription to listen on the bus",
-        )
-        if task.done():
-            task.result()
+    async with listening(env.live, env.key, request, topic, add):
         yield stream
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)

@@ -32,6 +32,35 @@ async def make_env(
         yield env
 
 
+async def worker_env(
+    request: pytest.FixtureRequest, sim: RunningSimulator, **settings: Any
+) -> AsyncIterator[Env]:
+    """make_env with the in-process worker on, which runs triggered syncs and remediation; the
+    hour-long scheduler tick keeps it from starting scheduled syncs by itself during a test."""
+    settings = {"run_worker": True, "scheduler_tick_seconds": 3600, **settings}
+    async for env in make_env(request, sim, **settings):
+        yield env
+
+
+def issued_secrets(sim: Simulator) -> set[str]:
+    """Every secret the simulator issued or accepts for Vigil: the operators' API tokens, the
+    OAuth and client-credentials client secrets, the Admin API key and every access and
+    refresh token of its grants so far."""
+    creds = sim.credentials
+    secrets = {
+        creds.admin_token.token,
+        creds.member_token.token,
+        creds.oauth_client_secret,
+        creds.cc_client_secret,
+        creds.admin_api_key,
+    }
+    for grant in sim.tokens.grants.values():
+        secrets.update(grant.access_tokens)
+        secrets.update(grant.refresh_tokens)
+    secrets.discard("")
+    return secrets
+
+
 def redirect_params(response: httpx.Response) -> dict[str, str]:
     """The query of Vigil's redirect to the frontend."""
     assert response.status_code == 303, response.text

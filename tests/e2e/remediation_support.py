@@ -14,8 +14,9 @@ from gql import GraphQLRequest
 from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator.remediation import REMOVE_MEMBER
-from testkit.graphql_client import failing_items, gql_ws
-from tests.e2e.access_support import ADMIN_KEY, CONNECT, RUNS
+from simulator.roles import USER
+from testkit.graphql_client import failing_items, listening
+from tests.e2e.access_support import RUNS, connect_api_token, set_admin_key
 from tests.e2e.connect_support import Env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
@@ -62,31 +63,9 @@ async def connect(
 ) -> str:
     """Connect ACCESS_REVIEW with an API token (the simulator's site admin by default) and,
     unless told otherwise, the organization's Admin API key."""
-    creds = env.sim.sim.credentials
-    payload = (
-        await env.gql(
-            CONNECT,
-            {
-                "input": {
-                    "purpose": "ACCESS_REVIEW",
-                    "domain": env.sim.site_url(),
-                    "email": email or creds.admin_token.email,
-                    "apiToken": token or creds.admin_token.token,
-                    "confirmCredentials": True,
-                }
-            },
-        )
-    )["connectConfluenceApiToken"]
-    assert payload["userErrors"] == [], payload
-    integration_id = str(payload["integration"]["id"])
+    integration_id = await connect_api_token(env, email=email, token=token)
     if admin_key:
-        key = {
-            "integrationId": integration_id,
-            "orgId": creds.org_id,
-            "apiKey": creds.admin_api_key,
-        }
-        data = await env.gql(ADMIN_KEY, {"input": key})
-        assert data["setAtlassianAdminKey"]["userErrors"] == []
+        await set_admin_key(env, integration_id)
     return integration_id
 
 
@@ -234,26 +213,13 @@ class Updates:
 @asynccontextmanager
 async def watch_remediations(env: Env) -> AsyncIterator[Updates]:
     updates = Updates()
+
+    async def add(event: dict[str, Any]) -> None:
+        await updates.add(event["remediationUpdated"])
+
     topic = topic_for(env.org_id, REMEDIATIONS_CHANNEL)
-    before = env.live.container.bus.subscriber_count(topic)
-
-    async def pump() -> None:
-        async with gql_ws(env.live.ws_url, env.key) as session:
-            async for event in session.subscribe(GraphQLRequest(UPDATED)):
-                await updates.add(event["remediationUpdated"])
-
-    task = asyncio.create_task(pump())
-    try:
-        for _ in range(500):
-            if env.live.container.bus.subscriber_count(topic) > before or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if task.done():
-            task.result()
+    async with listening(env.live, env.key, GraphQLRequest(UPDATED), topic, add):
         yield updates
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def execute(env: Env, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -283,3 +249,24 @@ def make_admin_member(env: Env, group: str = "confluence-administrators") -> str
 
 
 __all__ = ["RUNS"]
+
+
+def direct_only(env: Env, *, exclude: frozenset[str] = frozenset()) -> str:
+    """An active staff account out of every group, holding Confluence access directly."""
+    site = env.sim.sim.site
+    operators = set(site.operators.values()) | exclude
+    account = next(
+        a
+        for a in sorted(site.accounts.values(), key=lambda a: a.account_id)
+        if a.account_type == "atlassian"
+        and a.account_status == "active"
+        and a.email
+        and a.account_id not in operators
+        and site.groups_of(a.account_id)
+    )
+    for group in site.groups_of(account.account_id):
+        site.remove_member(group.group_id, account.account_id)
+    site.grant_role(account.account_id, USER)
+    assert site.groups_of(account.account_id) == []
+    assert site.has_confluence_access(account.account_id)
+    return account.account_id

@@ -20,7 +20,7 @@ from tests.e2e.access_support import (
     sync,
     watch_check,
 )
-from tests.e2e.connect_support import make_env
+from tests.e2e.connect_support import worker_env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 IDENTIFIED = "confluence-user-identified"
@@ -54,7 +54,7 @@ def access_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture(params=STORE_KINDS)
 async def env(request: pytest.FixtureRequest, access_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in make_env(request, access_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, access_sim):
         yield e
 
 

@@ -20,11 +20,11 @@ from services.people.service import PEOPLE_CHANNEL
 from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
+from testkit.conditions import until
 from testkit.graphql_client import gql_ws
 from testkit.live import LiveServer
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
-from tests.conditions import until
 from tests.e2e.test_access_graphql import Api, api_for
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from simulator.routing import EVENTS_STREAM
+from testkit.conditions import until
 from testkit.connect import Env, vigil_for
 from testkit.graphql_client import failing_items
-from tests.conditions import until
 from tests.e2e.access_support import watch_check
 from tests.e2e.test_access_checks_api import OFFBOARD, OFFBOARDED, accounts, prepare
 

@@ -17,9 +17,9 @@ from services.integrations.models import Purpose
 from services.integrations.oauth_flow import hash_state
 from services.models import Role
 from simulator import RunningSimulator
+from testkit.conditions import until
 from testkit.connect import Env, consent
 from testkit.graphql_client import gql_ws
-from tests.conditions import until
 from tests.conftest import STORE_KINDS
 from tests.e2e.connect_support import (
     INTEGRATION_FIELDS,
@@ -58,6 +58,12 @@ async def env(request: pytest.FixtureRequest, sim: RunningSimulator) -> AsyncIte
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10, follow_redirects=False) as client:
         yield client
+
+
+async def start_oauth(env: Env, purpose: str = "ACCESS_REVIEW") -> Any:
+    """``startConfluenceOAuth`` for ``purpose``, the admin access confirmed: its payload."""
+    variables = {"input": {"purpose": purpose, "confirmAdminAccess": True}}
+    return (await env.gql(START_OAUTH, variables))["startConfluenceOAuth"]
 
 
 def api_token_input(env: Env, **overrides: Any) -> dict[str, Any]:
@@ -143,11 +149,7 @@ async def test_oauth_single_site_end_to_end(env: Env, http: httpx.AsyncClient) -
     received: list[dict[str, Any]] = []
     task = asyncio.create_task(watch_integrations(env, received, "CONNECTED"))
     await subscribed(env, task)
-    started = (
-        await env.gql(
-            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
-        )
-    )["startConfluenceOAuth"]
+    started = await start_oauth(env)
     assert (
         started["userErrors"] == [] and started["integration"]["status"] == "PENDING_AUTHORIZATION"
     )
@@ -166,11 +168,7 @@ async def test_oauth_single_site_end_to_end(env: Env, http: httpx.AsyncClient) -
 
 
 async def test_oauth_several_sites_needs_a_selection(env: Env, http: httpx.AsyncClient) -> None:
-    started = (
-        await env.gql(
-            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
-        )
-    )["startConfluenceOAuth"]
+    started = await start_oauth(env)
     params = redirect_params(
         await consent(http, started["authorizationUrl"], sites=("acme", "beta"))
     )
@@ -193,31 +191,19 @@ async def test_oauth_several_sites_needs_a_selection(env: Env, http: httpx.Async
 async def test_oauth_declined_marks_error_and_allows_a_new_start(
     env: Env, http: httpx.AsyncClient
 ) -> None:
-    started = (
-        await env.gql(
-            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
-        )
-    )["startConfluenceOAuth"]
+    started = await start_oauth(env)
     params = redirect_params(await consent(http, started["authorizationUrl"], decision="deny"))
     assert params["status"] == "denied"
     integration = (await env.gql(INTEGRATIONS))["integrations"][0]
     assert integration["status"] == "ERROR" and "declined" in integration["statusMessage"]
-    again = (
-        await env.gql(
-            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
-        )
-    )["startConfluenceOAuth"]
+    again = await start_oauth(env)
     assert again["userErrors"] == []
 
 
 async def test_bad_states_are_rejected_and_change_nothing(
     env: Env, http: httpx.AsyncClient
 ) -> None:
-    started = (
-        await env.gql(
-            START_OAUTH, {"input": {"purpose": "ACCESS_REVIEW", "confirmAdminAccess": True}}
-        )
-    )["startConfluenceOAuth"]
+    started = await start_oauth(env)
     callback = f"{env.live.url}/oauth/confluence/callback"
     forged = await http.get(callback, params={"code": "x", "state": "forged-state"})
     assert forged.status_code == 400 and "not valid" in forged.text
@@ -325,9 +311,7 @@ async def test_confirmation_already_connected_and_roles(env: Env) -> None:
     assert first["userErrors"] == []
     second = (await env.gql(API_TOKEN, api_token_input(env)))["connectConfluenceApiToken"]
     assert second["userErrors"][0]["code"] == "ALREADY_CONNECTED"
-    oauth = (
-        await env.gql(START_OAUTH, {"input": {"purpose": "POLICY", "confirmAdminAccess": True}})
-    )["startConfluenceOAuth"]
+    oauth = await start_oauth(env, "POLICY")
     assert oauth["userErrors"][0]["code"] == "ALREADY_CONNECTED"
     # Disconnect keeps the record, deletes the credential, frees the purpose.
     gone = (await env.gql(DISCONNECT, {"id": first["integration"]["id"]}))["disconnectIntegration"]
@@ -422,8 +406,6 @@ async def test_a_purpose_connected_meanwhile_is_already_connected(
     token = (await env.gql(API_TOKEN, api_token_input(env)))["connectConfluenceApiToken"]
     assert token["userErrors"][0]["code"] == "ALREADY_CONNECTED"
     assert "connected meanwhile; disconnect it first" in token["userErrors"][0]["message"]
-    oauth = (
-        await env.gql(START_OAUTH, {"input": {"purpose": "POLICY", "confirmAdminAccess": True}})
-    )["startConfluenceOAuth"]
+    oauth = await start_oauth(env, "POLICY")
     assert oauth["userErrors"][0]["code"] == "ALREADY_CONNECTED"
     assert oauth["userErrors"][0]["message"] == "POLICY was connected meanwhile"

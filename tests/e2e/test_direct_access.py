@@ -12,10 +12,10 @@ import pytest
 
 from services.people.models import person_id
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
-from simulator.roles import USER
 from testkit.graphql_client import failing_items
-from tests.e2e.access_support import CONNECT, connect_access_review, watch_check
-from tests.e2e.connect_support import Env, make_env
+from tests.e2e.access_support import connect_access_review, connect_api_token, watch_check
+from tests.e2e.connect_support import Env, worker_env
+from tests.e2e.remediation_support import direct_only
 from tests.e2e.test_remediation_api import OFFBOARDED, first_sync, offboard, prepare
 
 CHECK = """query($id: ID!) { check(id: $id) { result { status note } } }"""
@@ -35,30 +35,8 @@ def direct_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture(params=["wire"])
 async def env(request: pytest.FixtureRequest, direct_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in make_env(request, direct_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, direct_sim):
         yield e
-
-
-def direct_only(env: Env) -> str:
-    """An active staff account with a visible email, taken out of every group and granted
-    Confluence access directly (as ground truth, before Vigil's first sync)."""
-    site = env.sim.sim.site
-    operators = set(site.operators.values())
-    account = next(
-        a
-        for a in site.accounts.values()
-        if a.account_type == "atlassian"
-        and a.account_status == "active"
-        and a.email
-        and a.account_id not in operators
-        and site.groups_of(a.account_id)
-    )
-    for group in site.groups_of(account.account_id):
-        site.remove_member(group.group_id, account.account_id)
-    site.grant_role(account.account_id, USER)
-    assert site.groups_of(account.account_id) == []
-    assert site.has_confluence_access(account.account_id)
-    return account.account_id
 
 
 async def test_an_offboarded_person_with_direct_access_fails_the_offboarding_check(
@@ -92,17 +70,7 @@ async def test_without_a_key_access_is_measured_through_groups_and_the_checks_sa
     env: Env,
 ) -> None:
     account_id = direct_only(env)
-    creds = env.sim.sim.credentials
-    connect = {
-        "purpose": "ACCESS_REVIEW",
-        "domain": env.sim.site_url(),
-        "email": creds.admin_token.email,
-        "apiToken": creds.admin_token.token,
-        "confirmCredentials": True,
-    }
-    payload = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
-    assert payload["userErrors"] == []
-    integration_id = payload["integration"]["id"]
+    integration_id = await connect_api_token(env)  # without the Admin API key
     await first_sync(env, integration_id)
     await prepare(env, integration_id)
     email = env.sim.sim.site.accounts[account_id].email

@@ -17,12 +17,9 @@ from services.sync.connector import Connector, ConnectorFactory
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.connect import Env
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import make_env
+from tests.e2e.access_support import connect_api_token, set_admin_key
+from tests.e2e.connect_support import worker_env
 
-CONNECT = """mutation($input: ConnectApiTokenInput!) {
-  connectConfluenceApiToken(input: $input) { integration { id } userErrors { code } } }"""
-ADMIN_KEY = """mutation($input: SetAtlassianAdminKeyInput!) {
-  setAtlassianAdminKey(input: $input) { integration { hasAdminKey } userErrors { code } } }"""
 TRIGGER = """mutation($id: ID!) { triggerSync(integrationId: $id) {
   syncRun { id status trigger } userErrors { code } } }"""
 RUNS = """query($id: ID!) { syncRuns(integrationId: $id, first: 10) {
@@ -40,7 +37,7 @@ def follow_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture(params=STORE_KINDS)
 async def env(request: pytest.FixtureRequest, follow_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in make_env(request, follow_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, follow_sim):
         yield e
 
 
@@ -68,21 +65,6 @@ class GatedConnectors:
             yield connector
 
 
-async def _connect(env: Env, purpose: str) -> str:
-    """Connect ``purpose`` with the simulator's admin API token (this queues the first sync)."""
-    token = env.sim.sim.credentials.admin_token
-    connect = {
-        "purpose": purpose,
-        "domain": env.sim.site_url(),
-        "email": token.email,
-        "apiToken": token.token,
-        "confirmCredentials": True,
-    }
-    data = (await env.gql(CONNECT, {"input": connect}))["connectConfluenceApiToken"]
-    assert data["userErrors"] == []
-    return str(data["integration"]["id"])
-
-
 async def _accounts(env: Env) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
     after = None
@@ -98,14 +80,12 @@ async def test_admin_key_set_during_the_first_sync_is_collected_by_one_follow_up
     runner = env.live.container.sync.runner
     gated = GatedConnectors(runner.connectors)
     runner.connectors = gated
-    creds = env.sim.sim.credentials
-    integration_id = await _connect(env, "ACCESS_REVIEW")
+    integration_id = await connect_api_token(env, "ACCESS_REVIEW")
     await asyncio.wait_for(gated.entered.wait(), 20)  # the first sync runs, without a key
     first = (await env.gql(RUNS, {"id": integration_id}))["syncRuns"]["edges"][0]["node"]
     assert first["status"] == "RUNNING"
 
-    key = {"integrationId": integration_id, "orgId": creds.org_id, "apiKey": creds.admin_api_key}
-    assert (await env.gql(ADMIN_KEY, {"input": key}))["setAtlassianAdminKey"]["userErrors"] == []
+    await set_admin_key(env, integration_id)
     for _ in range(3):  # triggerSync during the run returns it; the requests coalesce
         payload = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]
         assert payload["userErrors"] == []
@@ -133,7 +113,7 @@ async def test_trigger_sync_with_nothing_running_starts_one_run(env: Env) -> Non
     runner = env.live.container.sync.runner
     gated = GatedConnectors(runner.connectors)
     gated.entered.set()  # no gate
-    integration_id = await _connect(env, "POLICY")
+    integration_id = await connect_api_token(env, "POLICY")
     await env.live.container.sync.scheduler.drain()
     payload = (await env.gql(TRIGGER, {"id": integration_id}))["triggerSync"]
     assert payload["userErrors"] == [] and payload["syncRun"]["trigger"] == "MANUAL"
@@ -150,12 +130,10 @@ REMOVE_KEY = """mutation($id: ID!) { removeAtlassianAdminKey(integrationId: $id)
 
 
 async def test_removing_the_admin_key_starts_a_sync_without_it(env: Env) -> None:
-    creds = env.sim.sim.credentials
-    integration_id = await _connect(env, "ACCESS_REVIEW")
+    integration_id = await connect_api_token(env, "ACCESS_REVIEW")
     scheduler = env.live.container.sync.scheduler
     await scheduler.drain()
-    key = {"integrationId": integration_id, "orgId": creds.org_id, "apiKey": creds.admin_api_key}
-    assert (await env.gql(ADMIN_KEY, {"input": key}))["setAtlassianAdminKey"]["userErrors"] == []
+    await set_admin_key(env, integration_id)
     await scheduler.drain()
     assert any(a["mfaEnabled"] is not None for a in await _accounts(env))
 

@@ -17,7 +17,7 @@ from gql import GraphQLRequest
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.graphql_client import gql_ws
 from tests.e2e.access_support import connect_access_review, sync
-from tests.e2e.connect_support import Env, make_env
+from tests.e2e.connect_support import Env, worker_env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
@@ -46,7 +46,7 @@ def contract_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 async def env(request: pytest.FixtureRequest, contract_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in make_env(request, contract_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, contract_sim):
         yield e
 
 

@@ -25,11 +25,11 @@ from services.people.validation import PersonDraft
 from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
+from testkit.conditions import until
 from testkit.graphql_client import gql_ws
 from testkit.live import LiveServer, open_store, start_live_server
 from tests.access.builders import account
 from tests.access.support import connected, seed_snapshot
-from tests.conditions import until
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "frontend.md"
 BLOCK = re.compile(r"```graphql\n(.*?)```", re.DOTALL)

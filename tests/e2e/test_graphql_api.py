@@ -14,9 +14,9 @@ from gql.transport.exceptions import TransportQueryError
 
 from services.events import topic_for
 from services.models import Role
+from testkit.conditions import until
 from testkit.graphql_client import gql_http, gql_ws
 from testkit.live import LiveServer
-from tests.conditions import until
 
 ME = "query { me { role organization { id name frameworks } } }"
 

@@ -41,9 +41,9 @@ from services.store import Store
 from services.sync.models import SyncRun, SyncRunStatus
 from services.sync.queue import STALE_RUN
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.conditions import until
 from testkit.graphql_client import gql_http, gql_ws
 from testkit.mongo import free_port
-from tests.conditions import until
 
 pytestmark = pytest.mark.wire
 VIGIL = str(Path(sys.executable).with_name("vigil"))

@@ -13,7 +13,7 @@ from api.logging import RedactingFilter
 from services.confluence.retry import RetryPolicy
 from simulator import RunningSimulator
 from testkit.connect import Env
-from tests.e2e.connect_support import make_env, sim  # noqa: F401
+from tests.e2e.connect_support import issued_secrets, make_env, sim  # noqa: F401
 from tests.e2e.test_tokens import connect_oauth, expire_stored_token
 
 
@@ -93,18 +93,7 @@ async def test_no_secret_in_logs_or_responses(env: Env, caplog: pytest.LogCaptur
         ).__repr__()
     )
 
-    secrets = {
-        token.token,
-        creds.member_token.token,
-        creds.oauth_client_secret,
-        creds.cc_client_secret,
-        creds.admin_api_key,
-        env.key,
-    }
-    for grant in env.sim.sim.tokens.grants.values():
-        secrets.update(grant.access_tokens)
-        secrets.update(grant.refresh_tokens)
-    secrets.discard("")
+    secrets = issued_secrets(env.sim.sim) | {env.key}
     assert len(secrets) > 8
     raw_logs = caplog.text
     assert "HTTP Request" in raw_logs or caplog.records, (

@@ -25,11 +25,10 @@ from simulator import RunningSimulator, Simulator, generate_site, start_simulato
 from testkit.connect import Env
 from testkit.graphql_client import failing_items, gql_ws
 from tests.conftest import STORE_KINDS
+from tests.e2e.access_support import connect_api_token
 from tests.e2e.connect_support import make_env
 
 SETUP, CURRENT = "confluence-document-setup", "confluence-policy-current"
-CONNECT = """mutation($input: ConnectApiTokenInput!) {
-  connectConfluenceApiToken(input: $input) { integration { id } userErrors { code } } }"""
 POLICIES = """{ policies { policyType title frameworks document {
   policyType pageId title status url lastModifiedAt missingSections version pageStatus method } } }"""
 APPROVE = """mutation($t: PolicyType!) { approvePolicyDocument(input: {policyType: $t}) {
@@ -79,22 +78,9 @@ async def env(request: pytest.FixtureRequest, policy_sim: RunningSimulator) -> A
 
 
 async def connect_policy(env: Env) -> str:
-    creds = env.sim.sim.credentials
-    data = await env.gql(
-        CONNECT,
-        {
-            "input": {
-                "purpose": "POLICY",
-                "domain": env.sim.site_url(),
-                "email": creds.admin_token.email,
-                "apiToken": creds.admin_token.token,
-                "confirmCredentials": True,
-            }
-        },
-    )
-    assert data["connectConfluenceApiToken"]["userErrors"] == []
+    integration_id = await connect_api_token(env, "POLICY")
     await settle(env)
-    return str(data["connectConfluenceApiToken"]["integration"]["id"])
+    return integration_id
 
 
 async def settle(env: Env) -> None:

@@ -9,17 +9,17 @@ and the admin right where they come from, through 429 and 503 answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from services.people.models import person_id
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from simulator.roles import USER
 from testkit.connect import Env
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import make_env
+from tests.e2e.connect_support import worker_env
 from tests.e2e.remediation_support import (
     EVIDENCE,
     EXECUTE,
@@ -29,6 +29,7 @@ from tests.e2e.remediation_support import (
     VALID,
     VERIFY,
     WRITE_ROUTE,
+    direct_only,
     execute,
     key_for,
     make_admin_member,
@@ -56,18 +57,10 @@ COMPLETE = """mutation($input: CompleteAccessReviewInput!) { completeAccessRevie
 
 
 @pytest.fixture
-def remediation_sim() -> Iterator[RunningSimulator]:
-    """A fresh site per test: remediation changes the site."""
-    sim = Simulator(generate_site(users=30, groups=5, pages=2, seed=16))
-    with start_simulator(sim) as running:
-        yield running
-
-
-@pytest.fixture
 async def env(
     request: pytest.FixtureRequest, remediation_sim: RunningSimulator
 ) -> AsyncIterator[Env]:
-    async for e in make_env(request, remediation_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, remediation_sim):
         yield e
 
 
@@ -189,26 +182,6 @@ async def test_offboarding_with_a_key_deactivates_or_suspends_and_restore_gives_
     assert chain["valid"] is True
     not_undoable = await env.gql(RESTORE, {"input": {"actionId": undo[0]["id"], "confirm": True}})
     assert not_undoable["restoreAccess"]["userErrors"][0]["code"] == "INVALID_STATE"
-
-
-def direct_only(env: Env, *, exclude: frozenset[str] = frozenset()) -> str:
-    """An active staff account out of every group, holding Confluence access directly."""
-    site = env.sim.sim.site
-    operators = set(site.operators.values()) | exclude
-    account = next(
-        a
-        for a in sorted(site.accounts.values(), key=lambda a: a.account_id)
-        if a.account_type == "atlassian"
-        and a.account_status == "active"
-        and a.email
-        and a.account_id not in operators
-        and site.groups_of(a.account_id)
-    )
-    for group in site.groups_of(account.account_id):
-        site.remove_member(group.group_id, account.account_id)
-    site.grant_role(account.account_id, USER)
-    assert site.has_confluence_access(account.account_id)
-    return account.account_id
 
 
 @pytest.mark.parametrize("env", ["wire"], indirect=True)

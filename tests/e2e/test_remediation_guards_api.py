@@ -13,15 +13,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
 from services.models import Principal, Role
 from services.remediation.models import ActionState
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
-from tests.e2e.connect_support import Env, make_env
+from simulator import RunningSimulator
+from tests.e2e.connect_support import Env, worker_env
 from tests.e2e.remediation_support import (
     CANCEL,
     ENABLE,
@@ -44,18 +44,10 @@ from tests.e2e.remediation_support import (
 
 
 @pytest.fixture
-def remediation_sim() -> Iterator[RunningSimulator]:
-    """A fresh site per test: remediation changes the site's groups."""
-    sim = Simulator(generate_site(users=30, groups=5, pages=2, seed=16))
-    with start_simulator(sim) as running:
-        yield running
-
-
-@pytest.fixture
 async def env(
     request: pytest.FixtureRequest, remediation_sim: RunningSimulator
 ) -> AsyncIterator[Env]:
-    async for e in make_env(request, remediation_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, remediation_sim):
         yield e
 
 

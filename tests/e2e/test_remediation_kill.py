@@ -16,7 +16,7 @@ import random
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,9 +24,9 @@ import pytest
 
 from services.models import Principal, Role
 from services.remediation.models import ActionState
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from testkit.refresh_race import ROOT, _process_env
-from tests.e2e.connect_support import Env, make_env
+from tests.e2e.connect_support import Env, worker_env
 from tests.e2e.remediation_support import (
     OFFBOARDED,
     VERIFY,
@@ -43,22 +43,11 @@ SEED = int(os.environ.get("VIGIL_KILL_SEED", "2117"))
 
 
 @pytest.fixture
-def kill_sim() -> Iterator[RunningSimulator]:
-    sim = Simulator(generate_site(users=30, groups=5, pages=2, seed=16))
-    with start_simulator(sim) as running:
-        yield running
-
-
-@pytest.fixture
-async def env(request: pytest.FixtureRequest, kill_sim: RunningSimulator) -> AsyncIterator[Env]:
+async def env(
+    request: pytest.FixtureRequest, remediation_sim: RunningSimulator
+) -> AsyncIterator[Env]:
     # The API process must not resume the actions itself: only the killed processes work.
-    async for e in make_env(
-        request,
-        kill_sim,
-        run_worker=True,
-        scheduler_tick_seconds=3600,
-        remediation_resume_seconds=3600,
-    ):
+    async for e in worker_env(request, remediation_sim, remediation_resume_seconds=3600):
         yield e
 
 

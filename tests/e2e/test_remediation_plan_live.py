@@ -7,8 +7,7 @@ userErrors name the input from the argument down."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,9 +15,10 @@ from gql import GraphQLRequest
 
 from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
-from testkit.graphql_client import gql_ws
-from tests.e2e.connect_support import Env, make_env
+from simulator import RunningSimulator
+from testkit.conditions import until
+from testkit.graphql_client import gql_ws, listening
+from tests.e2e.connect_support import Env, worker_env
 from tests.e2e.remediation_support import PLAN, offboard, prepare, staff_accounts
 
 PAGE = """query($after: String) { remediationPlanActions(first: 2, after: $after) {
@@ -30,22 +30,11 @@ VERSIONS = """mutation($input: ExecuteRemediationInput!) { executeRemediation(in
   actions { id state version } userErrors { field code message } } }"""
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 @pytest.fixture
-def plan_sim() -> Iterator[RunningSimulator]:
-    with start_simulator(Simulator(generate_site(users=30, groups=5, pages=2, seed=16))) as sim:
-        yield sim
-
-
-@pytest.fixture
-async def env(request: pytest.FixtureRequest, plan_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in make_env(request, plan_sim, run_worker=True, scheduler_tick_seconds=3600):
+async def env(
+    request: pytest.FixtureRequest, remediation_sim: RunningSimulator
+) -> AsyncIterator[Env]:
+    async for e in worker_env(request, remediation_sim):
         yield e
 
 
@@ -102,18 +91,12 @@ async def test_the_plan_pages_announces_its_changes_and_orders_versions(env: Env
             assert [e["field"] for e in refused["userErrors"]] == [field], refused
 
         pushes: list[dict[str, Any]] = []
+
+        async def add(message: dict[str, Any]) -> None:
+            pushes.append(message["remediationUpdated"])
+
         topic = topic_for(env.org_id, REMEDIATIONS_CHANNEL)
-        bus = env.live.container.bus
-        before = bus.subscriber_count(topic)
-
-        async def updates() -> None:
-            async with gql_ws(env.live.ws_url, env.key) as session:
-                async for message in session.subscribe(GraphQLRequest(UPDATED)):
-                    pushes.append(message["remediationUpdated"])
-
-        watcher = asyncio.create_task(updates())
-        try:
-            await until(lambda: bus.subscriber_count(topic) > before)
+        async with listening(env.live, env.key, GraphQLRequest(UPDATED), topic, add):
             answer = await env.gql(VERSIONS, {"input": {"actionIds": ids, "confirm": True}})
             answered = {a["id"]: a for a in answer["executeRemediation"]["actions"]}
             assert {a["state"] for a in answered.values()} == {"PENDING"}
@@ -122,10 +105,7 @@ async def test_the_plan_pages_announces_its_changes_and_orders_versions(env: Env
                 done = {p["id"] for p in pushes if p["state"] in ("VERIFIED", "FAILED")}
                 return set(ids) <= done
 
-            await until(finished, timeout=60)
-        finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
+            await until(finished, what="every action to finish", timeout=60)
         final = {p["id"]: p for p in pushes if p["state"] in ("VERIFIED", "FAILED")}
         assert {a["state"] for a in final.values()} == {"VERIFIED"}
         for action_id, answer_version in ((i, a["version"]) for i, a in answered.items()):

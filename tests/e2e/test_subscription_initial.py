@@ -5,8 +5,7 @@ then the changes; without it, only the changes."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +15,7 @@ from services.events import topic_for
 from services.people.models import PersonStatus
 from services.people.service import PEOPLE_CHANNEL
 from services.people.validation import PersonDraft
+from testkit.conditions import until
 from testkit.graphql_client import gql_http, gql_ws
 from testkit.live import live_server as serving
 from tests.access.builders import account
@@ -58,13 +58,6 @@ async def next_of(queue: asyncio.Queue[dict[str, Any]]) -> dict[str, Any]:
     return await asyncio.wait_for(queue.get(), 10)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 def ann(email: str) -> PersonDraft:
     return PersonDraft(email, "Ann", PersonStatus.ACTIVE, None, None, None)
 
@@ -87,7 +80,11 @@ async def test_initial_sends_the_current_state_to_every_subscriber_first() -> No
             async with subscribed(url, key, PEOPLE) as second:
                 assert (await next_of(second))["peopleChanged"]["initial"] is True
                 topic = topic_for(org.id, PEOPLE_CHANNEL)  # `plain` says nothing until live
-                await until(lambda: live.container.bus.subscriber_count(topic) == 3)
+                await until(
+                    lambda: live.container.bus.subscriber_count(topic) == 3,
+                    what="three subscribers",
+                    timeout=10,
+                )
                 await services.people.upsert(admin, [ann("bob@acme.test")])
                 change = {"peopleChanged": {"totalCount": 2, "initial": False}}
                 assert await next_of(first) == change

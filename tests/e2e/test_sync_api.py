@@ -16,16 +16,13 @@ from services.events import topic_for
 from services.models import Role
 from services.sync.progress import SYNC_CHANNEL
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.conditions import until
 from testkit.connect import Env
 from testkit.graphql_client import gql_ws
-from tests.conditions import until
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import make_env
+from tests.e2e.access_support import connect_api_token, set_admin_key
+from tests.e2e.connect_support import worker_env
 
-CONNECT = """mutation($input: ConnectApiTokenInput!) {
-  connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""
-ADMIN_KEY = """mutation($input: SetAtlassianAdminKeyInput!) {
-  setAtlassianAdminKey(input: $input) { integration { id hasAdminKey } userErrors { code } } }"""
 RUN_FIELDS = """id integrationId status trigger snapshotId error errorEndpoint
   progress { phase requestsMade itemsFetched retries rateLimitWaits }
   counts { accounts groups memberships pages }"""
@@ -55,49 +52,22 @@ def sync_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture(params=STORE_KINDS)
 async def env(request: pytest.FixtureRequest, sync_sim: RunningSimulator) -> AsyncIterator[Env]:
-    # The in-process worker runs triggered syncs; the hour-long tick keeps it from starting
-    # scheduled ones by itself during the test.
-    async for e in make_env(request, sync_sim, run_worker=True, scheduler_tick_seconds=3600):
+    async for e in worker_env(request, sync_sim):
         yield e
 
 
 async def connect(env: Env, purpose: str = "ACCESS_REVIEW", admin_key: bool = True) -> str:
-    creds = env.sim.sim.credentials
-    data = await env.gql(
-        CONNECT,
-        {
-            "input": {
-                "purpose": purpose,
-                "domain": env.sim.site_url(),
-                "email": creds.admin_token.email,
-                "apiToken": creds.admin_token.token,
-                "confirmCredentials": True,
-            }
-        },
-    )
-    payload = data["connectConfluenceApiToken"]
-    assert payload["userErrors"] == [], payload
-    integration_id = payload["integration"]["id"]
+    integration_id = await connect_api_token(env, purpose)
     # Connecting queued the first sync (SPEC §2.1.4), which the in-process worker ran.
     await env.live.container.sync.scheduler.drain()
     expected = [("INITIAL", "SUCCEEDED")]
     if admin_key:  # an admin key changes what a sync collects: it starts one
         expected.insert(0, ("MANUAL", "SUCCEEDED"))
-        data = await env.gql(
-            ADMIN_KEY,
-            {
-                "input": {
-                    "integrationId": integration_id,
-                    "orgId": creds.org_id,
-                    "apiKey": creds.admin_api_key,
-                }
-            },
-        )
-        assert data["setAtlassianAdminKey"]["userErrors"] == []
+        await set_admin_key(env, integration_id)
         await env.live.container.sync.scheduler.drain()
     runs = (await env.gql(RUNS, {"id": integration_id}))["syncRuns"]["edges"]
     assert [(r["node"]["trigger"], r["node"]["status"]) for r in runs] == expected
-    return str(integration_id)
+    return integration_id
 
 
 async def sync_and_watch(env: Env, integration_id: str) -> list[dict[str, Any]]:

@@ -22,10 +22,10 @@ from services.integrations.models import Integration
 from services.integrations.tokens import ReauthRequired, secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
 from simulator import RunningSimulator
+from testkit.conditions import until
 from testkit.connect import Env
 from testkit.graphql_client import gql_ws
 from testkit.refresh_race import connect_oauth
-from tests.conditions import until
 from tests.conftest import STORE_KINDS
 from tests.e2e.connect_support import make_env, sim  # noqa: F401
 

@@ -12,7 +12,7 @@ from services.checks.models import CheckStatus
 from services.checks.policy.data import PolicyData
 from services.checks.policy.document_setup import DocumentSetup
 from services.checks.policy.policy_current import PolicyCurrent
-from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.integrations.models import Integration, IntegrationStatus, Purpose
 from services.models import Framework
 from services.policies.catalogue import CATALOGUE, PolicyType, required_policies
 from services.policies.models import (
@@ -22,6 +22,7 @@ from services.policies.models import (
     PolicyState,
     PolicyStatus,
 )
+from testkit.sync import integration_at
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 SOC2_TYPES = [d.type for d in required_policies([Framework.SOC2])]
@@ -34,18 +35,14 @@ SETUP, CURRENT = DocumentSetup(), PolicyCurrent()
 
 
 def integration(**fields: object) -> Integration:
-    base = Integration(
-        id="int_p",
-        organization_id="org",
-        purpose=Purpose.POLICY,
-        auth_method=AuthMethod.API_TOKEN,
-        status=IntegrationStatus.CONNECTED,
-        created_at=NOW,
-        updated_at=NOW,
-        current_snapshot_id="snap_1",
-        current_snapshot_at=NOW - timedelta(hours=1),
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]
+    defaults: dict[str, object] = {
+        "id": "int_p",
+        "organization_id": "org",
+        "purpose": Purpose.POLICY,
+        "current_snapshot_id": "snap_1",
+        "current_snapshot_at": NOW - timedelta(hours=1),
+    }
+    return integration_at(NOW, **{**defaults, **fields})
 
 
 def page_id(t: PolicyType) -> str:

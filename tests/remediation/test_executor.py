@@ -84,10 +84,22 @@ class Clients:
 
 
 class Recorder:
+    """What an executor records, publishes and resyncs, kept for the test to look at."""
+
     def __init__(self) -> None:
         self.entries: list[EvidenceEntry] = []
         self.published: list[RemediationAction] = []
         self.resynced: list[str] = []
+
+    def wiring(self, store: Store) -> dict[str, Any]:
+        """An executor's repositories (of ``store``) and its callbacks (these)."""
+        return {
+            "integrations": store.integrations,
+            "remediations": store.remediations,
+            "record_evidence": self.record,
+            "publish": self.publish,
+            "on_verified": self.resync,
+        }
 
     async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
         self.entries.append(entry)
@@ -154,11 +166,7 @@ def executor(
 
     return RemediationExecutor(
         Clients(client),
-        integrations=store.integrations,
-        remediations=store.remediations,
-        record_evidence=rec.record,
-        publish=rec.publish,
-        on_verified=rec.resync,
+        **rec.wiring(store),
         on_action_failed=on_action_failed,
         concurrency=2,
         lease=LEASE,
@@ -309,11 +317,7 @@ async def test_a_site_admin_refusal_is_called_once_and_blocks_the_other_removals
     await store.remediations.approve(actions, approved_by="key_admin", now=clock())
     run = RemediationExecutor(
         Clients(client),
-        integrations=store.integrations,
-        remediations=store.remediations,
-        record_evidence=rec.record,
-        publish=rec.publish,
-        on_verified=rec.resync,
+        **rec.wiring(store),
         concurrency=4,  # four workers claim side by side: still one call
         lease=LEASE,
         owner="A",

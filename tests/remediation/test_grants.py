@@ -12,7 +12,7 @@ import pytest
 
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.events import InMemoryEventBus, topic_for
-from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.integrations.models import AuthMethod, Integration, IntegrationStatus
 from services.models import Principal, Role
 from services.remediation.models import (
     WRITE_SCOPE,
@@ -25,22 +25,14 @@ from services.remediation.models import (
 from services.remediation.planner import grant_problem
 from services.remediation.service import REMEDIATIONS_CHANNEL, RemediationService
 from services.store import Store
+from testkit.sync import integration_at
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 READ_SCOPES = ("offline_access", "read:confluence-groups", "read:confluence-user")
 
 
 def integration(method: AuthMethod, scopes: tuple[str, ...] = READ_SCOPES) -> Integration:
-    return Integration(
-        id="int_1",
-        organization_id="org_1",
-        purpose=Purpose.ACCESS_REVIEW,
-        auth_method=method,
-        status=IntegrationStatus.CONNECTED,
-        created_at=NOW,
-        updated_at=NOW,
-        granted_scopes=scopes,
-    )
+    return integration_at(NOW, auth_method=method, granted_scopes=scopes)
 
 
 def test_api_tokens_may_try_and_oauth_needs_the_write_scope() -> None:

@@ -7,20 +7,13 @@ import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from services.integrations.models import AuthMethod, Integration, IntegrationStatus, Purpose
+from services.integrations.models import Integration, Purpose
 from services.remediation.resync import Resync
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
+from testkit.sync import integration_at
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
-INTEGRATION = Integration(
-    id="int_1",
-    organization_id="org_1",
-    purpose=Purpose.ACCESS_REVIEW,
-    auth_method=AuthMethod.API_TOKEN,
-    status=IntegrationStatus.CONNECTED,
-    created_at=NOW,
-    updated_at=NOW,
-)
+INTEGRATION = integration_at(NOW)
 
 
 def run(status: SyncRunStatus, run_id: str = "run_1") -> SyncRun:

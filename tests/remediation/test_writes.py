@@ -137,11 +137,7 @@ def executor(
 
     return RemediationExecutor(
         Clients(running, http),
-        integrations=store.integrations,
-        remediations=store.remediations,
-        record_evidence=rec.record,
-        publish=rec.publish,
-        on_verified=rec.resync,
+        **rec.wiring(store),
         directory_admin=admin,
         policy=POLICY,
         clock=sim.clock.now,

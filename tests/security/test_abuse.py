@@ -20,8 +20,8 @@ from resolvers.limits import HeavyOperations
 from services.checks.events import CHECKS_CHANNEL, result_event
 from services.checks.models import CheckItem, CheckResult, CheckStatus
 from services.events import topic_for
+from testkit.conditions import until
 from testkit.live import LiveServer, live_server
-from tests.conditions import until
 from tests.evidence.support import entry
 from tests.security.schema_calls import operations
 from tests.security.support import PROTOCOL, ack, closed_with, raw_ws, subscribe

@@ -22,7 +22,7 @@ from api.logging import configure_logging
 from services.confluence.retry import RetryPolicy
 from simulator import RunningSimulator
 from testkit.connect import Env
-from tests.e2e.connect_support import make_env, sim  # noqa: F401
+from tests.e2e.connect_support import issued_secrets, make_env, sim  # noqa: F401
 from tests.e2e.test_tokens import connect_oauth, expire_stored_token
 from tests.security.support import ack, raw_ws, subscribe
 
@@ -48,7 +48,6 @@ async def test_no_secret_anywhere_after_a_session_at_debug(
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     responses: list[str] = []
-    creds = env.sim.sim.credentials
     try:
         configure_logging("DEBUG", json_lines=True)
         created_secret = await _session(env, responses)
@@ -57,19 +56,7 @@ async def test_no_secret_anywhere_after_a_session_at_debug(
     logs = capsys.readouterr().err
     assert '"level": "DEBUG"' in logs, "nothing was logged at DEBUG: the scan proves nothing"
 
-    secrets = {
-        env.key,
-        created_secret,
-        creds.admin_token.token,
-        creds.member_token.token,
-        creds.oauth_client_secret,
-        creds.cc_client_secret,
-        creds.admin_api_key,
-    }
-    for grant in env.sim.sim.tokens.grants.values():
-        secrets.update(grant.access_tokens)
-        secrets.update(grant.refresh_tokens)
-    secrets.discard("")
+    secrets = issued_secrets(env.sim.sim) | {env.key, created_secret}
     stored = await _stored_documents(env)
     for secret in secrets:
         for part in (secret, secret[-12:]):

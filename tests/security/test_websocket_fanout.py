@@ -18,8 +18,8 @@ from services.checks.events import CHECKS_CHANNEL, result_event
 from services.checks.models import CheckItem, CheckResult, CheckStatus
 from services.events import topic_for
 from services.models import Role
+from testkit.conditions import until
 from testkit.live import LiveServer, live_server
-from tests.conditions import until
 from tests.security.support import ack, closed_with, raw_ws, subscribe
 
 CHECK = "confluence-mfa-enabled"

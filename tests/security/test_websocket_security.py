@@ -14,8 +14,8 @@ from services.events import topic_for
 from services.events.replicated import ReplicatedEventBus
 from services.models import Role
 from services.store import Store
+from testkit.conditions import until
 from testkit.live import LiveServer, live_server
-from tests.conditions import until
 from tests.security.support import ack, closed_with, raw_ws, subscribe
 
 SUB = "subscription { apiKeyChanged { change } }"

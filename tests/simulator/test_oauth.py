@@ -59,20 +59,21 @@ def token_call(
     return httpx.post(url, data=body) if form else httpx.post(url, json=body)
 
 
+def code_exchange(running: RunningSimulator, query: dict[str, list[str]]) -> dict[str, Any]:
+    """The app's token request for the code of the consent redirect's ``query``."""
+    creds = running.sim.credentials
+    return {
+        "grant_type": "authorization_code",
+        "client_id": creds.oauth_client_id,
+        "client_secret": creds.oauth_client_secret,
+        "code": query["code"][0],
+        "redirect_uri": REDIRECT,
+    }
+
+
 def code_flow(running: RunningSimulator, **kw: Any) -> dict[str, Any]:
     """Consent, then exchange the code: the token response."""
-    query = consent(running, **kw)
-    creds = running.sim.credentials
-    response = token_call(
-        running,
-        {
-            "grant_type": "authorization_code",
-            "client_id": creds.oauth_client_id,
-            "client_secret": creds.oauth_client_secret,
-            "code": query["code"][0],
-            "redirect_uri": REDIRECT,
-        },
-    )
+    response = token_call(running, code_exchange(running, consent(running, **kw)))
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -103,14 +104,7 @@ def test_code_flow_gives_tokens_that_read_confluence(running: RunningSimulator) 
 def test_state_is_echoed_and_code_is_single_use(running: RunningSimulator) -> None:
     query = consent(running)
     assert query["state"] == ["state-123"]
-    creds = running.sim.credentials
-    body = {
-        "grant_type": "authorization_code",
-        "client_id": creds.oauth_client_id,
-        "client_secret": creds.oauth_client_secret,
-        "code": query["code"][0],
-        "redirect_uri": REDIRECT,
-    }
+    body = code_exchange(running, query)
     assert token_call(running, body).status_code == 200
     again = token_call(running, body)
     assert again.status_code == 403 and again.json()["error"] == "invalid_grant"
@@ -119,18 +113,7 @@ def test_state_is_echoed_and_code_is_single_use(running: RunningSimulator) -> No
 def test_expired_code_is_refused(running: RunningSimulator) -> None:
     query = consent(running)
     running.sim.clock.advance(running.sim.tokens.policy.code_ttl + 1)
-    creds = running.sim.credentials
-    response = token_call(
-        running,
-        {
-            "grant_type": "authorization_code",
-            "client_id": creds.oauth_client_id,
-            "client_secret": creds.oauth_client_secret,
-            "code": query["code"][0],
-            "redirect_uri": REDIRECT,
-        },
-    )
-    assert response.status_code == 403
+    assert token_call(running, code_exchange(running, query)).status_code == 403
 
 
 def test_declined_consent_redirects_with_access_denied(running: RunningSimulator) -> None:

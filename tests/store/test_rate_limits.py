@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.store import Store
+from testkit.conditions import until
 from testkit.live import open_store
-from tests.conditions import until
 
 pytestmark = pytest.mark.wire
 

@@ -9,8 +9,8 @@ import pytest
 
 from services.events.replicated import ReplicatedEventBus
 from services.store import Store
+from testkit.conditions import until
 from testkit.live import open_store
-from tests.conditions import until
 
 
 @pytest.mark.wire

@@ -28,7 +28,7 @@ from services.sync.models import GrantKind, SnapshotAccount
 from simulator import Simulator, generate_site
 from simulator.actions import ActionError
 from simulator.roles import ADMIN, GUEST, SITE_ADMIN, USER
-from testkit.live import open_store
+from testkit.live import fresh_store
 from tests.sync.inprocess import synced
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -123,13 +123,8 @@ async def test_vigil_access_equals_the_ground_truth(
     seed: int, users: int, groups: int, steps: list[tuple[str, int]]
 ) -> None:
     sim = random_site(seed, users, groups, steps)
-    store = open_store("mock", None)
-    await store.ensure_indexes()
-    try:
+    async with fresh_store("mock", None) as store:
         assert_matches_ground_truth(sim, await synced(store, sim))
-    finally:
-        await store.drop()
-        store.close()
 
 
 def random_site(seed: int, users: int, groups: int, steps: list[tuple[str, int]]) -> Simulator:
@@ -146,14 +141,9 @@ async def test_vigil_access_equals_the_ground_truth_on_the_wire_store(wire_url: 
     """One larger fixed example on the real wire-protocol server."""
     steps = [(ACTIONS[i % len(ACTIONS)], i * 37) for i in range(len(ACTIONS))]
     sim = random_site(21, 40, 8, steps)
-    store = open_store("wire", wire_url)
-    await store.ensure_indexes()
-    try:
+    async with fresh_store("wire", wire_url) as store:
         accounts = await synced(store, sim)
-        assert_matches_ground_truth(sim, accounts)
-        # the example exercises what the property is about
-        assert any(a.access_direct and not a.groups for a in accounts.values() if a.has_access)
-        assert any(a.directory_status is DirectoryStatus.SUSPENDED for a in accounts.values())
-    finally:
-        await store.drop()
-        store.close()
+    assert_matches_ground_truth(sim, accounts)
+    # the example exercises what the property is about
+    assert any(a.access_direct and not a.groups for a in accounts.values() if a.has_access)
+    assert any(a.directory_status is DirectoryStatus.SUSPENDED for a in accounts.values())

@@ -15,7 +15,7 @@ from services.store import Store
 from services.sync.models import Grant, GrantKind, GrantSource
 from simulator import Simulator, generate_site
 from simulator.roles import ADMIN, SITE_ADMIN, USER
-from testkit.live import open_store
+from testkit.live import fresh_store
 from tests.sync.inprocess import sync_run, synced
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -25,13 +25,9 @@ SEARCH = "POST /admin/v2/orgs/{orgId}/directories/-/users/search"
 
 @pytest.fixture
 async def store() -> AsyncIterator[Store]:
-    s = open_store("mock", None)
-    await s.ensure_indexes()
-    try:
+    """A fresh store on mongomock-motor only."""
+    async with fresh_store("mock", None) as s:
         yield s
-    finally:
-        await s.drop()
-        s.close()
 
 
 def small_site() -> Simulator:

@@ -10,9 +10,9 @@ from services.integrations.models import Integration, Purpose
 from services.scheduler import Scheduler, jitter_for
 from services.store import Store
 from services.sync.models import SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
+from testkit.conditions import until
 from testkit.live import open_store
 from testkit.sync import connected_integration, make_queue
-from tests.conditions import until
 from tests.sync.support import make_scheduler
 
 

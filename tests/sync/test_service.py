@@ -9,9 +9,9 @@ from services.models import Principal, Role
 from services.sync.models import SyncRunStatus, SyncTrigger
 from services.sync.service import SyncService
 from simulator import RunningSimulator
+from testkit.conditions import until
 from testkit.live import open_store
 from testkit.sync import connected_integration, make_queue, make_runner, sync_now
-from tests.conditions import until
 from tests.sync.support import static_connectors
 
 

@@ -7,10 +7,8 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +16,15 @@ import pytest
 
 from api import heartbeat
 from api.container import Container
-from api.settings import Settings
-from services.crypto import generate_key
 from services.integrations.models import Purpose
 from services.models import Principal, Role
 from services.sync.models import SyncRun, SyncRunStatus
 from services.sync.queue import STALE_RUN
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.conditions import until
+from tests.sync.worker_processes import VIGIL, Workers, started_container, worker_settings
 
 pytestmark = pytest.mark.wire
-VIGIL = str(Path(sys.executable).with_name("vigil"))
 
 
 @pytest.fixture(scope="module")
@@ -41,52 +38,22 @@ def slow_sim() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 async def env(wire_url: str, slow_sim: RunningSimulator, tmp_path: Path) -> AsyncIterator[Any]:
-    settings = {
-        "VIGIL_MONGODB_URL": wire_url,
-        "VIGIL_MONGODB_DB": f"vigil_workers_{uuid.uuid4().hex[:8]}",
-        "VIGIL_SECRET_KEY": generate_key(),
-        "VIGIL_EVIDENCE_HMAC_KEY": generate_key(),
-        "VIGIL_ALLOW_INSECURE_URLS": "true",
-        "VIGIL_ATLASSIAN_API_URL": slow_sim.api_url,
-        "VIGIL_ATLASSIAN_AUTH_URL": slow_sim.auth_url,
-        "VIGIL_SCHEDULER_TICK_SECONDS": "0.2",
-        "VIGIL_SYNC_LEASE_SECONDS": "2",
-        "VIGIL_LOG_LEVEL": "INFO",
-    }
-    container = Container.build(
-        Settings(
-            **{k.removeprefix("VIGIL_").lower(): v for k, v in settings.items()}, run_worker=False
-        )
-    )
-    await container.start()
+    settings = worker_settings(wire_url, "vigil_workers", slow_sim, VIGIL_LOG_LEVEL="INFO")
+    container = await started_container(settings)
     org, key = await container.services.organizations.create_organization("Acme")
     principal = Principal(org.id, Role.ADMIN, key.key.id)
-    workers: list[subprocess.Popen[bytes]] = []
+    workers = Workers(settings, tmp_path)
 
     def start_worker(name: str) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        heartbeat = {"VIGIL_WORKER_HEARTBEAT_FILE": str(tmp_path / f"{name}.heartbeat")}
-        proc = subprocess.Popen(
-            [VIGIL, "worker"],
-            env={**os.environ, **settings, **heartbeat},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        proc.heartbeat = heartbeat["VIGIL_WORKER_HEARTBEAT_FILE"]  # type: ignore[attr-defined]
-        workers.append(proc)
+        beat = str(tmp_path / f"{name}.heartbeat")
+        proc = workers.start(name, VIGIL_WORKER_HEARTBEAT_FILE=beat)
+        proc.heartbeat = beat  # type: ignore[attr-defined]
         return proc
 
     try:
         yield container, principal, start_worker, slow_sim
     finally:
-        for proc in workers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in workers:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        workers.stop()
         await container.store.drop()
         await container.stop()
 
@@ -127,16 +94,6 @@ def _ticks(worker: subprocess.Popen[bytes]) -> int:
     return ticks if isinstance(ticks, int) else 0
 
 
-async def _wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_two_workers_one_run_and_takeover_after_sigkill(env: Any) -> None:
     container, principal, start_worker, running = env
     workers = [start_worker("worker-1"), start_worker("worker-2")]
@@ -149,7 +106,7 @@ async def test_two_workers_one_run_and_takeover_after_sigkill(env: Any) -> None:
         runs = await _runs(container, policy)
         return runs if any(r.status is SyncRunStatus.SUCCEEDED for r in runs) else None
 
-    runs = await _wait_for(policy_done, 30, "the POLICY run")
+    runs = await until(policy_done, what="the POLICY run", timeout=30, interval=0.1)
     # Both workers tick several more times after the run, each seeing it as not due.
     after = {w.pid: _ticks(w) for w in workers}
     for w in workers:
@@ -157,7 +114,9 @@ async def test_two_workers_one_run_and_takeover_after_sigkill(env: Any) -> None:
         async def ticked_more(w: subprocess.Popen[bytes] = w) -> bool:
             return _ticks(w) >= after[w.pid] + 3
 
-        await _wait_for(ticked_more, 30, f"worker {w.pid} to tick three more times")
+        await until(
+            ticked_more, what=f"worker {w.pid} to tick three more times", timeout=30, interval=0.1
+        )
     runs = await _runs(container, policy)
     assert [r.status for r in runs] == [SyncRunStatus.SUCCEEDED]
     assert int(runs[0].owner.split(":")[1]) in pids
@@ -170,7 +129,9 @@ async def test_two_workers_one_run_and_takeover_after_sigkill(env: Any) -> None:
         live = [r for r in runs if r.status is SyncRunStatus.RUNNING]
         return live[0] if live and live[0].progress.items_fetched > 0 else None
 
-    victim_run = await _wait_for(running_mid_way, 30, "the ACCESS_REVIEW run to start")
+    victim_run = await until(
+        running_mid_way, what="the ACCESS_REVIEW run to start", timeout=30, interval=0.1
+    )
     victim_pid = int(victim_run.owner.split(":")[1])
     os.kill(victim_pid, signal.SIGKILL)
     killed_at = time.monotonic()
@@ -180,7 +141,7 @@ async def test_two_workers_one_run_and_takeover_after_sigkill(env: Any) -> None:
         runs = await _runs(container, access)
         return runs if any(r.status is SyncRunStatus.SUCCEEDED for r in runs) else None
 
-    runs = await _wait_for(access_done, 60, "the takeover run")
+    runs = await until(access_done, what="the takeover run", timeout=60, interval=0.1)
     assert time.monotonic() - killed_at >= 1.0  # not before the dead worker's lease expired
     assert len(runs) == 2
     done, dead = runs
@@ -210,14 +171,16 @@ async def test_vigil_sync_cli_runs_one_sync(env: Any) -> None:
         "COLUMNS": "200",
     }
     org = principal.organization_id
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [VIGIL, "sync", "--org", org, "--purpose", "ACCESS_REVIEW"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+
+    async def vigil_sync(
+        org: str, purpose: str, env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        command = [VIGIL, "sync", "--org", org, "--purpose", purpose]
+        return await asyncio.to_thread(
+            subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    done = await vigil_sync(org, "ACCESS_REVIEW", environment)
     assert done.returncode == 0, done.stdout + done.stderr
     accounts = len(running.sim.site.member_account_ids())
     assert "succeeded" in done.stdout and f"{accounts} accounts" in done.stdout
@@ -226,31 +189,12 @@ async def test_vigil_sync_cli_runs_one_sync(env: Any) -> None:
     # Connecting queued the first sync; `vigil sync` ran that queued run.
     assert [(r.status, r.trigger.value) for r in runs] == [(SyncRunStatus.SUCCEEDED, "INITIAL")]
 
-    missing = await asyncio.to_thread(
-        subprocess.run,
-        [VIGIL, "sync", "--org", org, "--purpose", "POLICY"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    missing = await vigil_sync(org, "POLICY", environment)
     assert missing.returncode == 1 and "No POLICY integration" in missing.stdout
-    nope = await asyncio.to_thread(
-        subprocess.run,
-        [VIGIL, "sync", "--org", "org_nope", "--purpose", "POLICY"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    nope = await vigil_sync("org_nope", "POLICY", environment)
     assert nope.returncode == 1 and "Organization org_nope does not exist" in nope.stdout
     assert "integration" not in nope.stdout
-    no_db = await asyncio.to_thread(
-        subprocess.run,
-        [VIGIL, "sync", "--org", org, "--purpose", "POLICY"],
-        env={k: v for k, v in environment.items() if k != "VIGIL_MONGODB_URL"},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    no_db = await vigil_sync(
+        org, "POLICY", {k: v for k, v in environment.items() if k != "VIGIL_MONGODB_URL"}
     )
     assert no_db.returncode == 2 and "VIGIL_MONGODB_URL" in no_db.stderr

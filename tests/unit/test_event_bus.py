@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from services.events import InMemoryEventBus, topic_for
-from tests.conditions import until
+from testkit.conditions import until
 
 
 async def test_events_arrive_in_order_and_only_on_their_topic() -> None:

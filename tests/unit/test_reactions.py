@@ -6,20 +6,21 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
+
 from services.checks.triggers import Reevaluator
 from services.events import InMemoryEventBus
 from services.identity.service import IdentityService
 from services.integrations.changes import IntegrationChanges
 from services.integrations.models import (
-    AuthMethod,
     Integration,
-    IntegrationStatus,
     Purpose,
 )
 from services.policies.service import PolicyService
 from services.reactions import CheckReactions, IntegrationReactions, Reactions
 from services.sync.models import SyncRun
 from services.sync.service import SyncService
+from testkit.sync import integration_at
 
 ORG = "org_1"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -103,15 +104,7 @@ def build(log: Log, identities_changed: int = 0) -> tuple[CheckReactions, Reacti
 
 
 def integration(purpose: Purpose) -> Integration:
-    return Integration(
-        id="int_1",
-        organization_id=ORG,
-        purpose=purpose,
-        auth_method=AuthMethod.API_TOKEN,
-        status=IntegrationStatus.CONNECTED,
-        created_at=NOW,
-        updated_at=NOW,
-    )
+    return integration_at(NOW, organization_id=ORG, purpose=purpose)
 
 
 async def after_sync(purpose: Purpose) -> Log:
@@ -140,23 +133,34 @@ async def test_after_an_access_review_sync_identities_are_resolved_before_evalua
     ]
 
 
-async def test_after_people_changed_identities_then_checks_then_subscribers() -> None:
+@pytest.mark.parametrize(
+    ("identities_changed", "people", "expected"),
+    [
+        pytest.param(
+            0,
+            {"per_2", "per_1"},
+            ["resolve identities of per_1,per_2", "evaluate access:people", "publish people"],
+            id="no identity changed: only the checks that read people",
+        ),
+        pytest.param(
+            1,
+            {"per_1"},
+            [
+                "resolve identities of per_1",
+                "evaluate access:identities,access:people",
+                "publish people",
+            ],
+            id="identities changed: the identity checks too",
+        ),
+    ],
+)
+async def test_after_people_changed_identities_then_checks_then_subscribers(
+    identities_changed: int, people: set[str], expected: list[str]
+) -> None:
     log = Log()
-    _, reactions = build(log)
-    await reactions.after_people_changed(ORG, frozenset({"per_2", "per_1"}))
-    # No identity changed: only the checks that read people.
-    assert log == ["resolve identities of per_1,per_2", "evaluate access:people", "publish people"]
-
-
-async def test_after_people_changed_that_changes_identities_the_identity_checks_too() -> None:
-    log = Log()
-    _, reactions = build(log, identities_changed=1)
-    await reactions.after_people_changed(ORG, frozenset({"per_1"}))
-    assert log == [
-        "resolve identities of per_1",
-        "evaluate access:identities,access:people",
-        "publish people",
-    ]
+    _, reactions = build(log, identities_changed=identities_changed)
+    await reactions.after_people_changed(ORG, frozenset(people))
+    assert log == expected
 
 
 async def test_changes_the_checks_read_re_evaluate_what_they_concern() -> None:

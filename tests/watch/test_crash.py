@@ -4,13 +4,7 @@ deliveries are harmless. Real worker processes on the wire server."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,17 +12,15 @@ from typing import Any
 
 import pytest
 
-from api.container import Container
-from api.settings import Settings
-from services.crypto import generate_key
 from services.integrations.models import Purpose
 from services.models import Principal, Role
 from services.sync.models import SyncRun, SyncRunKind, SyncRunStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.conditions import until
 from tests.sync.test_workers import _connect
+from tests.sync.worker_processes import Workers, started_container, worker_settings
 
 pytestmark = pytest.mark.wire
-VIGIL = str(Path(sys.executable).with_name("vigil"))
 MEMBEROF = "GET /wiki/rest/api/user/memberof"  # the targeted run's first read
 
 
@@ -42,61 +34,25 @@ def running() -> Iterator[RunningSimulator]:
 @pytest.fixture
 async def env(wire_url: str, running: RunningSimulator, tmp_path: Path) -> AsyncIterator[Any]:
     running.sim.reset()
-    settings = {
-        "VIGIL_MONGODB_URL": wire_url,
-        "VIGIL_MONGODB_DB": f"vigil_watch_{uuid.uuid4().hex[:8]}",
-        "VIGIL_SECRET_KEY": generate_key(),
-        "VIGIL_EVIDENCE_HMAC_KEY": generate_key(),
-        "VIGIL_ALLOW_INSECURE_URLS": "true",
-        "VIGIL_ATLASSIAN_API_URL": running.api_url,
-        "VIGIL_ATLASSIAN_AUTH_URL": running.auth_url,
-        "VIGIL_SCHEDULER_TICK_SECONDS": "0.2",
-        "VIGIL_SYNC_LEASE_SECONDS": "2",
-        "VIGIL_CHANGE_WATCH_POLL_SECONDS": "0.3",
-        "VIGIL_CHANGE_WATCH_COALESCE_SECONDS": "0.1",
-        "VIGIL_CHANGE_WATCH_LEASE_SECONDS": "2",
-    }
-    container = Container.build(
-        Settings(
-            **{k.removeprefix("VIGIL_").lower(): v for k, v in settings.items()}, run_worker=False
-        )
+    settings = worker_settings(
+        wire_url,
+        "vigil_watch",
+        running,
+        VIGIL_CHANGE_WATCH_POLL_SECONDS="0.3",
+        VIGIL_CHANGE_WATCH_COALESCE_SECONDS="0.1",
+        VIGIL_CHANGE_WATCH_LEASE_SECONDS="2",
     )
-    await container.start()
+    container = await started_container(settings)
     org, key = await container.services.organizations.create_organization("Acme")
-    workers: list[subprocess.Popen[bytes]] = []
-
-    def start_worker(name: str) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [VIGIL, "worker"], env={**os.environ, **settings}, stdout=log, stderr=subprocess.STDOUT
-        )
-        workers.append(proc)
-        return proc
-
+    workers = Workers(settings, tmp_path)
     try:
-        yield container, Principal(org.id, Role.ADMIN, key.key.id), start_worker
+        yield container, Principal(org.id, Role.ADMIN, key.key.id), workers.start
     finally:
         running.sim.faults.clear()
         running.sim.behaviour.event_duplicate_rate = 0.0
-        for proc in workers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in workers:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        workers.stop()
         await container.store.drop()
         await container.stop()
-
-
-async def _wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := await check():
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_a_worker_killed_mid_refresh_loses_no_event_and_applies_none_twice(
@@ -122,10 +78,13 @@ async def test_a_worker_killed_mid_refresh_loses_no_event_and_applies_none_twice
         return bool(state and state.watching and state.last_polled_at)
 
     victim = start_worker("victim")
-    await _wait_for(
-        lambda: _any(runs, lambda r: r.status is SyncRunStatus.SUCCEEDED), "the first sync"
+    await until(
+        lambda: _any(runs, lambda r: r.status is SyncRunStatus.SUCCEEDED),
+        what="the first sync",
+        timeout=60,
+        interval=0.1,
     )
-    await _wait_for(watching, "the watch to poll")
+    await until(watching, what="the watch to poll", timeout=60, interval=0.1)
     listed = {a.account_id for _, a in sim.directory_accounts()}
     operators = set(sim.site.operators.values())
     truth = sim.confluence_access()
@@ -135,7 +94,12 @@ async def test_a_worker_killed_mid_refresh_loses_no_event_and_applies_none_twice
     sim.faults.configure(latency_ms=60_000, routes={MEMBEROF})  # the refresh hangs: kill it
     sim.actions.suspend(account_id)
     event_id = sim.events.events[-1].event_id
-    await _wait_for(lambda: targeted(SyncRunStatus.RUNNING), "the refresh to start")
+    await until(
+        lambda: targeted(SyncRunStatus.RUNNING),
+        what="the refresh to start",
+        timeout=60,
+        interval=0.1,
+    )
     mark = await store.watch.committed(integration_id=integration_id)
     assert mark is None or event_id not in mark.event_ids  # read, not committed
     victim.send_signal(signal.SIGKILL)
@@ -143,7 +107,12 @@ async def test_a_worker_killed_mid_refresh_loses_no_event_and_applies_none_twice
     sim.faults.clear()
 
     start_worker("survivor")
-    await _wait_for(lambda: targeted(SyncRunStatus.SUCCEEDED), "the refresh after the takeover")
+    await until(
+        lambda: targeted(SyncRunStatus.SUCCEEDED),
+        what="the refresh after the takeover",
+        timeout=60,
+        interval=0.1,
+    )
     # The run the victim was executing is completed by the survivor (its sync lease expired)
     # and commits the mark it carries; the survivor's watcher, which read the event again,
     # finds it among the committed mark's ids and asks for nothing more.
@@ -163,7 +132,12 @@ async def test_a_worker_killed_mid_refresh_loses_no_event_and_applies_none_twice
     mark = await store.watch.committed(integration_id=integration_id)
     assert mark is not None and event_id in mark.event_ids
     polled = state.last_polled_at + timedelta(seconds=1)  # a few more polls (every 0.3 s)
-    await _wait_for(lambda: _polled_after(store, integration_id, polled), "more polls")
+    await until(
+        lambda: _polled_after(store, integration_id, polled),
+        what="more polls",
+        timeout=60,
+        interval=0.1,
+    )
     done = await targeted(SyncRunStatus.SUCCEEDED)
     assert len(done) == 1, [(r.id, r.status, r.created_at, r.finished_at) for r in await runs()]
     assert [r for r in await targeted() if r.status is not SyncRunStatus.FAILED] == done

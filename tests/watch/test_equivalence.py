@@ -18,7 +18,7 @@ import pytest
 from services.store import Store
 from services.sync.models import RunTargets, SyncRunKind, SyncRunStatus, WatchMark
 from simulator import Simulator, generate_site
-from testkit.live import open_store
+from testkit.live import fresh_store
 from tests.sync.test_access_property import act, assert_matches_ground_truth
 from tests.watch.support import Watched, watched
 
@@ -42,13 +42,9 @@ CHANGES = (
 
 @pytest.fixture
 async def store() -> AsyncIterator[Store]:
-    s = open_store("mock", None)
-    await s.ensure_indexes()
-    try:
+    """A fresh store on mongomock-motor only."""
+    async with fresh_store("mock", None) as s:
         yield s
-    finally:
-        await s.drop()
-        s.close()
 
 
 def varied(seed: int, users: int = 30, groups: int = 6) -> Simulator:

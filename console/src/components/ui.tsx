@@ -1,9 +1,9 @@
 // Small building blocks every screen uses: status badges, the three states (loading, error,
-// empty), a pager, labelled fields, notices and a modal dialog.
+// empty), a table, a pager, labelled fields, notices and a modal dialog.
 import { useEffect, useId, useRef, type ReactNode, type Ref, type InputHTMLAttributes, type SelectHTMLAttributes, type TextareaHTMLAttributes } from "react";
 import type { CheckStatus } from "../gql/graphql";
 import type { Problem } from "../lib/errors";
-import { rangeLabel } from "../lib/pagination";
+import { rangeLabel, type Pager as PagerState } from "../lib/pagination";
 import { statusInfo } from "../lib/status";
 
 export function StatusBadge({ status }: { status: CheckStatus | null | undefined }) {
@@ -100,6 +100,85 @@ export function Pager(props: {
   );
 }
 
+/** A page of a Relay connection, as far as its pager needs it. */
+interface ConnectionPage {
+  totalCount: number;
+  edges: readonly unknown[];
+  pageInfo: { hasNextPage: boolean; endCursor?: string | null };
+}
+
+/** The {@link Pager} of the page of `connection` that `pager` (from `usePager`) shows. */
+export function ConnectionPager(props: {
+  label: string;
+  connection: ConnectionPage;
+  pager: PagerState;
+  pageSize: number;
+  busy?: boolean;
+}) {
+  const { label, connection, pager, pageSize, busy } = props;
+  return (
+    <Pager
+      label={label}
+      index={pager.index}
+      pageSize={pageSize}
+      shown={connection.edges.length}
+      totalCount={connection.totalCount}
+      hasNext={connection.pageInfo.hasNextPage}
+      busy={busy}
+      onPrevious={pager.previous}
+      onNext={() => pager.next(connection.pageInfo.endCursor)}
+    />
+  );
+}
+
+/**
+ * A column of a {@link Table}: its header text, or `{ label, hidden: true }` for a header only
+ * screen readers read (a column of buttons), with an optional class (`num`); `false` or `null`
+ * leaves the column out (one only some roles see).
+ */
+export type Column = string | { label: string; hidden?: boolean; className?: string } | false | null | undefined;
+
+/**
+ * A data table: a caption for screen readers, one header row, then `children` (the rows), in a
+ * frame that scrolls sideways on a narrow screen unless `wrap` is false.
+ */
+export function Table(props: {
+  caption: string;
+  columns: Column[];
+  className?: string;
+  testId?: string;
+  busy?: boolean;
+  wrap?: boolean;
+  children: ReactNode;
+}) {
+  const { caption, columns, className, testId, busy, wrap = true, children } = props;
+  const table = (
+    <table className={className ? `table ${className}` : "table"} data-testid={testId}>
+      <caption className="sr-only">{caption}</caption>
+      <thead>
+        <tr>
+          {columns.map((column, i) => {
+            if (!column) return null;
+            const { label, hidden, className: cls } = typeof column === "string" ? { label: column, hidden: false, className: undefined } : column;
+            return (
+              <th key={i} scope="col" className={cls}>
+                {hidden ? <span className="sr-only">{label}</span> : label}
+              </th>
+            );
+          })}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+  if (!wrap) return table;
+  return (
+    <div className="table-wrap" aria-busy={busy}>
+      {table}
+    </div>
+  );
+}
+
 interface FieldProps {
   label: string;
   hint?: ReactNode;
@@ -111,7 +190,15 @@ function describedBy(hintId: string, errorId: string, hint: unknown, error: unkn
   return ids.length ? ids.join(" ") : undefined;
 }
 
-export function TextField({ label, hint, error, inputRef, ...input }: FieldProps & InputHTMLAttributes<HTMLInputElement> & { inputRef?: Ref<HTMLInputElement> }) {
+/** The attributes that tie a field's control to its label, hint and error. */
+interface ControlProps {
+  id: string;
+  "aria-invalid": true | undefined;
+  "aria-describedby": string | undefined;
+}
+
+/** A labelled field: its label, hint, control (`children`, given the attributes it needs) and error. */
+function Field({ label, hint, error, children }: FieldProps & { children: (control: ControlProps) => ReactNode }) {
   const id = useId();
   return (
     <div className="field">
@@ -121,13 +208,7 @@ export function TextField({ label, hint, error, inputRef, ...input }: FieldProps
           {hint}
         </p>
       )}
-      <input
-        id={id}
-        ref={inputRef}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(`${id}-hint`, `${id}-error`, hint, error)}
-        {...input}
-      />
+      {children({ id, "aria-invalid": error ? true : undefined, "aria-describedby": describedBy(`${id}-hint`, `${id}-error`, hint, error) })}
       {error && (
         <p className="field__error" id={`${id}-error`}>
           {error}
@@ -137,28 +218,19 @@ export function TextField({ label, hint, error, inputRef, ...input }: FieldProps
   );
 }
 
-export function TextArea({ label, hint, error, ...input }: FieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>) {
-  const id = useId();
+export function TextField({ label, hint, error, inputRef, ...input }: FieldProps & InputHTMLAttributes<HTMLInputElement> & { inputRef?: Ref<HTMLInputElement> }) {
   return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      {hint && (
-        <p className="field__hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-      <textarea
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(`${id}-hint`, `${id}-error`, hint, error)}
-        {...input}
-      />
-      {error && (
-        <p className="field__error" id={`${id}-error`}>
-          {error}
-        </p>
-      )}
-    </div>
+    <Field label={label} hint={hint} error={error}>
+      {(control) => <input {...control} ref={inputRef} {...input} />}
+    </Field>
+  );
+}
+
+export function TextArea({ label, hint, error, ...input }: FieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>) {
+  return (
+    <Field label={label} hint={hint} error={error}>
+      {(control) => <textarea {...control} {...input} />}
+    </Field>
   );
 }
 
@@ -169,33 +241,18 @@ export function SelectField({
   options,
   ...select
 }: FieldProps & SelectHTMLAttributes<HTMLSelectElement> & { options: Array<{ value: string; label: string }> }) {
-  const id = useId();
   return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      {hint && (
-        <p className="field__hint" id={`${id}-hint`}>
-          {hint}
-        </p>
+    <Field label={label} hint={hint} error={error}>
+      {(control) => (
+        <select {...control} {...select}>
+          {options.map((o) => (
+            <option key={o.value} value={o.value}>
+              {o.label}
+            </option>
+          ))}
+        </select>
       )}
-      <select
-        id={id}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(`${id}-hint`, `${id}-error`, hint, error)}
-        {...select}
-      >
-        {options.map((o) => (
-          <option key={o.value} value={o.value}>
-            {o.label}
-          </option>
-        ))}
-      </select>
-      {error && (
-        <p className="field__error" id={`${id}-error`}>
-          {error}
-        </p>
-      )}
-    </div>
+    </Field>
   );
 }
 
@@ -242,6 +299,30 @@ export function Dialog({ open, title, onClose, children }: { open: boolean; titl
   );
 }
 
+/**
+ * The buttons under a dialog: the one that confirms, then Cancel. Without `onConfirm` the
+ * first submits the dialog's form; `danger` marks a confirmation that changes Atlassian.
+ */
+export function DialogActions(props: {
+  confirm: ReactNode;
+  onConfirm?: () => void;
+  danger?: boolean;
+  disabled?: boolean;
+  onCancel: () => void;
+}) {
+  const { confirm, onConfirm, danger, disabled, onCancel } = props;
+  return (
+    <div className="actions">
+      <button type={onConfirm ? "button" : "submit"} className={danger ? "danger" : undefined} onClick={onConfirm} disabled={disabled}>
+        {confirm}
+      </button>
+      <button type="button" className="secondary" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
 export function Progress({ label, value, max, text }: { label: string; value: number; max: number; text: string }) {
   const id = useId();
   return (
@@ -252,6 +333,22 @@ export function Progress({ label, value, max, text }: { label: string; value: nu
       </div>
       <progress aria-labelledby={id} aria-valuetext={text} value={value} max={max} />
     </div>
+  );
+}
+
+/** The cell naming a Confluence account: its name (or id), its email (or why there is none), then `children`. */
+export function AccountCell(props: {
+  account: { accountId: string; displayName: string | null; email: string | null };
+  hiddenEmail: string;
+  children?: ReactNode;
+}) {
+  const { account, hiddenEmail, children } = props;
+  return (
+    <td>
+      <strong>{account.displayName ?? account.accountId}</strong>
+      <div className="muted small">{account.email ?? hiddenEmail}</div>
+      <div className="muted small">{children}</div>
+    </td>
   );
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fieldKey, problemFrom, problemFromHttp, socketCloseProblem, splitUserErrors, userErrorText } from "./errors";
+import { fieldKey, mutationErrors, noErrors, problemFrom, problemFromHttp, socketCloseProblem, splitUserErrors, userErrorText } from "./errors";
 
 describe("problemFrom (GraphQL and transport errors)", () => {
   it("reads extensions.code first", () => {
@@ -71,6 +71,29 @@ describe("user errors", () => {
 
   it("leaves unknown codes to their message", () => {
     expect(userErrorText({ code: "WHATEVER", message: "As is." })).toBe("As is.");
+  });
+});
+
+describe("mutationErrors", () => {
+  const userErrors = [{ field: ["input", "reason"], code: "INVALID", message: "too long" }];
+
+  it("puts a failed request in the banner, whatever userErrors say", () => {
+    const split = mutationErrors({ graphQLErrors: [], networkError: new TypeError("Failed to fetch") }, userErrors);
+    expect(split.byField).toEqual({});
+    expect(split.general).toEqual([problemFrom({ networkError: new TypeError("Failed to fetch") })!.detail]);
+    expect(noErrors(split)).toBe(false);
+  });
+
+  it("splits the userErrors of an answer", () => {
+    const split = mutationErrors(undefined, userErrors);
+    expect(split).toEqual(splitUserErrors(userErrors));
+    expect(noErrors(split)).toBe(false);
+    expect(noErrors(mutationErrors(undefined, [{ field: null, code: "X", message: "no" }]))).toBe(false);
+  });
+
+  it("is empty for an answer without errors", () => {
+    expect(noErrors(mutationErrors(null, []))).toBe(true);
+    expect(noErrors(mutationErrors(undefined, undefined))).toBe(true);
   });
 });
 

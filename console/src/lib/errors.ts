@@ -205,11 +205,14 @@ export function userErrorText(error: UserErrorLike): string {
   return advice && !error.message.includes(advice) ? `${error.message} ${advice}` : error.message;
 }
 
-/** User errors split by the field they name (for inline messages) and the rest (for a banner). */
-export function splitUserErrors(errors: readonly UserErrorLike[] | null | undefined): {
+/** What a form shows of a mutation's errors: by the field they name (inline) and the rest (a banner). */
+export interface FormErrors {
   byField: Record<string, string>;
   general: string[];
-} {
+}
+
+/** User errors split by the field they name (for inline messages) and the rest (for a banner). */
+export function splitUserErrors(errors: readonly UserErrorLike[] | null | undefined): FormErrors {
   const byField: Record<string, string> = {};
   const general: string[] = [];
   for (const e of errors ?? []) {
@@ -219,6 +222,19 @@ export function splitUserErrors(errors: readonly UserErrorLike[] | null | undefi
     else general.push(text);
   }
   return { byField, general };
+}
+
+/**
+ * What a mutation's answer says went wrong: its transport or GraphQL error (a banner: the
+ * payload, userErrors included, did not come), else its userErrors split.
+ */
+export function mutationErrors(error: ErrorLike | null | undefined, userErrors: readonly UserErrorLike[] | null | undefined): FormErrors {
+  return error ? { byField: {}, general: [problemFrom(error)!.detail] } : splitUserErrors(userErrors);
+}
+
+/** Whether a mutation's answer went through without an error of any kind. */
+export function noErrors(errors: FormErrors): boolean {
+  return errors.general.length === 0 && Object.keys(errors.byField).length === 0;
 }
 
 /** Why a WebSocket close ended the live connection for good (graphql-ws does not retry

@@ -3,10 +3,10 @@
 // "verify chain".
 import { lazy, Suspense, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
 import { useClient, useMutation, useQuery, useSubscription } from "urql";
-import { Dialog, Empty, ErrorNotice, Loading, Notice, Pager, StatusBadge, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
+import { ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, StatusBadge, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { CheckItemsQuery } from "../gql/graphql";
-import { problemFrom, splitUserErrors, type Problem } from "../lib/errors";
+import { mutationErrors, noErrors, problemFrom, type FormErrors, type Problem } from "../lib/errors";
 import { formatDateTime, isoDay, plural, relative } from "../lib/format";
 import { historySeries } from "../lib/history";
 import { useDebounced, useNow, useOnReconnect, useRefresh } from "../lib/hooks";
@@ -198,25 +198,15 @@ export function CheckDetail({ id }: { id: string }) {
             </Suspense>
             <details>
               <summary>History as a table</summary>
-              <table className="table">
-                <caption className="sr-only">Changes of this check, newest first</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Changed</th>
-                    <th scope="col">Status</th>
-                    <th scope="col" className="num">Failing</th>
+              <Table caption="Changes of this check, newest first" wrap={false} columns={["Changed", "Status", { label: "Failing", className: "num" }]}>
+                {history.map((h, i) => (
+                  <tr key={`${h.changedAt}-${i}`}>
+                    <td><Time iso={h.changedAt}>{formatDateTime(h.changedAt)}</Time></td>
+                    <td><StatusBadge status={h.status} /></td>
+                    <td className="num">{h.failingCount}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {history.map((h, i) => (
-                    <tr key={`${h.changedAt}-${i}`}>
-                      <td><Time iso={h.changedAt}>{formatDateTime(h.changedAt)}</Time></td>
-                      <td><StatusBadge status={h.status} /></td>
-                      <td className="num">{h.failingCount}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
             </details>
           </>
         )}
@@ -314,50 +304,28 @@ function FailingItems(props: { id: string; resultId: string | null; version: num
         <Empty title={found ? "No failing item matches." : "Nothing fails this check."} />
       ) : (
         items.length > 0 && (
-          <div className="table-wrap">
-            <table className="table" data-testid="failing-items">
-              <caption className="sr-only">Failing items</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Item</th>
-                  <th scope="col">Why it fails</th>
-                  {canGrant && <th scope="col"><span className="sr-only">Actions</span></th>}
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((item) => (
-                  <tr key={item.resourceId} data-resource={item.resourceId}>
-                    <td>
-                      {item.name ?? item.resourceId}
-                      <div className="muted small mono">{item.resourceId}</div>
-                    </td>
-                    <td>{item.reason}</td>
-                    {canGrant && (
-                      <td>
-                        <button type="button" className="secondary" onClick={() => onGrant(item)}>
-                          Accept as exception…
-                        </button>
-                      </td>
-                    )}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table caption="Failing items" testId="failing-items" columns={["Item", "Why it fails", canGrant && { label: "Actions", hidden: true }]}>
+            {items.map((item) => (
+              <tr key={item.resourceId} data-resource={item.resourceId}>
+                <td>
+                  {item.name ?? item.resourceId}
+                  <div className="muted small mono">{item.resourceId}</div>
+                </td>
+                <td>{item.reason}</td>
+                {canGrant && (
+                  <td>
+                    <button type="button" className="secondary" onClick={() => onGrant(item)}>
+                      Accept as exception…
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </Table>
         )
       )}
       {!found && connection && connection.totalCount > PAGE_SIZE && (
-        <Pager
-          label="Failing items"
-          index={pager.index}
-          pageSize={PAGE_SIZE}
-          shown={connection.edges.length}
-          totalCount={connection.totalCount}
-          hasNext={connection.pageInfo.hasNextPage}
-          busy={fetching}
-          onPrevious={pager.previous}
-          onNext={() => pager.next(connection.pageInfo.endCursor)}
-        />
+        <ConnectionPager label="Failing items" connection={connection} pager={pager} pageSize={PAGE_SIZE} busy={fetching} />
       )}
     </section>
   );
@@ -380,7 +348,7 @@ function Exceptions(props: {
   const names = useMemo(() => new Map(excepted.map((e) => [e.resourceId, e.name])), [excepted]);
   const onRevoke = async (exceptionId: string) => {
     const r = await revoke({ id: exceptionId });
-    const errs = r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.revokeCheckException.userErrors).general;
+    const errs = mutationErrors(r.error, r.data?.revokeCheckException.userErrors).general;
     setMessages(errs);
     if (errs.length === 0) onChanged();
   };
@@ -393,48 +361,33 @@ function Exceptions(props: {
       {fetching && !data && <Loading label="Loading exceptions…" />}
       {data && data.checkExceptions.edges.length === 0 && <Empty title="No exception for this check." />}
       {data && data.checkExceptions.edges.length > 0 && (
-        <div className="table-wrap">
-          <table className="table">
-            <caption className="sr-only">Exceptions, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Item</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Status</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Granted by</th>
-                {canRevoke && <th scope="col"><span className="sr-only">Actions</span></th>}
-              </tr>
-            </thead>
-            <tbody>
-              {data.checkExceptions.edges.map(({ node }) => (
-                <tr key={node.id}>
-                  <td>
-                    {names.get(node.resourceId) ?? node.resourceId}
-                    <div className="muted small mono">{node.resourceId}</div>
-                  </td>
-                  <td>{node.reason}</td>
-                  <td>
-                    <Tag tone={node.status === "ACTIVE" ? "info" : "neutral"}>{node.status.toLowerCase()}</Tag>
-                  </td>
-                  <td>
-                    <Time iso={node.expiresAt}>{formatDateTime(node.expiresAt)}</Time>
-                  </td>
-                  <td>{node.createdByActor.name ?? "a deleted key"}</td>
-                  {canRevoke && (
-                    <td>
-                      {node.status === "ACTIVE" && (
-                        <button type="button" className="secondary" disabled={revoking.fetching} onClick={() => onRevoke(node.id)}>
-                          Revoke
-                        </button>
-                      )}
-                    </td>
+        <Table caption="Exceptions, newest first" columns={["Item", "Reason", "Status", "Expires", "Granted by", canRevoke && { label: "Actions", hidden: true }]}>
+          {data.checkExceptions.edges.map(({ node }) => (
+            <tr key={node.id}>
+              <td>
+                {names.get(node.resourceId) ?? node.resourceId}
+                <div className="muted small mono">{node.resourceId}</div>
+              </td>
+              <td>{node.reason}</td>
+              <td>
+                <Tag tone={node.status === "ACTIVE" ? "info" : "neutral"}>{node.status.toLowerCase()}</Tag>
+              </td>
+              <td>
+                <Time iso={node.expiresAt}>{formatDateTime(node.expiresAt)}</Time>
+              </td>
+              <td>{node.createdByActor.name ?? "a deleted key"}</td>
+              {canRevoke && (
+                <td>
+                  {node.status === "ACTIVE" && (
+                    <button type="button" className="secondary" disabled={revoking.fetching} onClick={() => onRevoke(node.id)}>
+                      Revoke
+                    </button>
                   )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                </td>
+              )}
+            </tr>
+          ))}
+        </Table>
       )}
     </section>
   );
@@ -443,7 +396,7 @@ function Exceptions(props: {
 function GrantDialog({ checkId, item, onClose, onGranted }: { checkId: string; item: Item | null; onClose: () => void; onGranted: () => void }) {
   const [reason, setReason] = useState("");
   const [expires, setExpires] = useState(isoDay(90));
-  const [errors, setErrors] = useState<{ byField: Record<string, string>; general: string[] }>({ byField: {}, general: [] });
+  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
   const [{ fetching }, grant] = useMutation(CreateException);
   useEffect(() => {
     setReason("");
@@ -460,13 +413,9 @@ function GrantDialog({ checkId, item, onClose, onGranted }: { checkId: string; i
     const r = await grant({
       input: { checkId, resourceId: item.resourceId, reason: reason.trim(), expiresAt: `${expires}T00:00:00Z` },
     });
-    if (r.error) {
-      setErrors({ byField: {}, general: [problemFrom(r.error)!.detail] });
-      return;
-    }
-    const split = splitUserErrors(r.data?.createCheckException.userErrors);
+    const split = mutationErrors(r.error, r.data?.createCheckException.userErrors);
     setErrors(split);
-    if (split.general.length === 0 && Object.keys(split.byField).length === 0) {
+    if (noErrors(split)) {
       onGranted();
       onClose();
     }
@@ -491,14 +440,7 @@ function GrantDialog({ checkId, item, onClose, onGranted }: { checkId: string; i
             error={errors.byField.expiresAt}
             required
           />
-          <div className="actions">
-            <button type="submit" disabled={fetching}>
-              Accept until {expires}
-            </button>
-            <button type="button" className="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions confirm={<>Accept until {expires}</>} disabled={fetching} onCancel={onClose} />
         </form>
       )}
     </Dialog>
@@ -518,48 +460,28 @@ function EvidenceRecords({ id, version }: { id: string; version: number }) {
   if (!conn || conn.totalCount === 0) return <Empty title="No evidence recorded for this check yet." />;
   return (
     <>
-      <div className="table-wrap">
-        <table className="table" data-testid="evidence-records">
-          <caption className="sr-only">Evidence records, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col" className="num">#</th>
-              <th scope="col">Status sealed</th>
-              <th scope="col">Evaluated</th>
-              <th scope="col">Data as of</th>
-              <th scope="col">SHA-256</th>
-            </tr>
-          </thead>
-          <tbody>
-            {conn.edges.map(({ node }) => (
-              <tr key={node.id}>
-                <td className="num">{node.sequence}</td>
-                <td>{node.status ? <StatusBadge status={node.status} /> : "remediation"}</td>
-                <td>
-                  <Time iso={node.evaluatedAt}>{node.evaluatedAt ? relative(node.evaluatedAt, now) : "—"}</Time>
-                </td>
-                <td>
-                  <Time iso={node.dataAsOf}>{node.dataAsOf ? formatDateTime(node.dataAsOf) : "—"}</Time>
-                </td>
-                <td className="mono small" title={node.sha256}>
-                  {node.sha256.slice(0, 16)}…
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      <Pager
-        label="Evidence records"
-        index={pager.index}
-        pageSize={10}
-        shown={conn.edges.length}
-        totalCount={conn.totalCount}
-        hasNext={conn.pageInfo.hasNextPage}
-        busy={fetching}
-        onPrevious={pager.previous}
-        onNext={() => pager.next(conn.pageInfo.endCursor)}
-      />
+      <Table
+        caption="Evidence records, newest first"
+        testId="evidence-records"
+        columns={[{ label: "#", className: "num" }, "Status sealed", "Evaluated", "Data as of", "SHA-256"]}
+      >
+        {conn.edges.map(({ node }) => (
+          <tr key={node.id}>
+            <td className="num">{node.sequence}</td>
+            <td>{node.status ? <StatusBadge status={node.status} /> : "remediation"}</td>
+            <td>
+              <Time iso={node.evaluatedAt}>{node.evaluatedAt ? relative(node.evaluatedAt, now) : "—"}</Time>
+            </td>
+            <td>
+              <Time iso={node.dataAsOf}>{node.dataAsOf ? formatDateTime(node.dataAsOf) : "—"}</Time>
+            </td>
+            <td className="mono small" title={node.sha256}>
+              {node.sha256.slice(0, 16)}…
+            </td>
+          </tr>
+        ))}
+      </Table>
+      <ConnectionPager label="Evidence records" connection={conn} pager={pager} pageSize={10} busy={fetching} />
       {fetching && <Notice tone="info">Refreshing…</Notice>}
     </>
   );

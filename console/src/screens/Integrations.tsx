@@ -2,10 +2,10 @@
 // Admin API key, watch status, "Sync now" with a live progress bar, and errors in words.
 import { useState, type FormEvent, type ReactNode } from "react";
 import { useMutation, useQuery, useSubscription } from "urql";
-import { Checkbox, Dialog, Empty, ErrorNotice, Loading, Notice, Progress, Tag, TextField, Time, UserErrors } from "../components/ui";
+import { Checkbox, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, Tag, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { IntegrationPurpose, IntegrationStatus, IntegrationsScreenQuery, SyncProgressSubscription } from "../gql/graphql";
-import { problemFrom, splitUserErrors, type UserErrorLike } from "../lib/errors";
+import { mutationErrors, noErrors, problemFrom, type FormErrors, type UserErrorLike } from "../lib/errors";
 import { formatDateTime, relative } from "../lib/format";
 import { useNow, useOnReconnect, useRefresh } from "../lib/hooks";
 import { can } from "../lib/roles";
@@ -242,7 +242,7 @@ function IntegrationCard(props: {
     if (!i) return;
     const r = await disconnect({ id: i.id });
     setConfirmDisconnect(false);
-    setErrors(r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.disconnectIntegration.userErrors).general);
+    setErrors(mutationErrors(r.error, r.data?.disconnectIntegration.userErrors).general);
     onChanged();
   };
   return (
@@ -280,14 +280,7 @@ function IntegrationCard(props: {
           )}
           <Dialog open={confirmDisconnect} title={`Disconnect ${title.toLowerCase()}?`} onClose={() => setConfirmDisconnect(false)}>
             <p>Vigil deletes the stored credential and stops syncing. Collected data and evidence are kept.</p>
-            <div className="actions">
-              <button type="button" className="danger" onClick={doDisconnect} disabled={disconnectState.fetching}>
-                Disconnect
-              </button>
-              <button type="button" className="secondary" onClick={() => setConfirmDisconnect(false)}>
-                Cancel
-              </button>
-            </div>
+            <DialogActions confirm="Disconnect" onConfirm={doDisconnect} danger disabled={disconnectState.fetching} onCancel={() => setConfirmDisconnect(false)} />
           </Dialog>
         </>
       )}
@@ -327,7 +320,7 @@ function SyncPanel({ integration, admin, onFinished }: { integration: Integratio
   const sync = async () => {
     setErrors([]);
     const r = await trigger({ integrationId: integration.id });
-    setErrors(r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.triggerSync.userErrors).general);
+    setErrors(mutationErrors(r.error, r.data?.triggerSync.userErrors).general);
   };
   const latest = run ?? null;
   const max = phaseStep(integration.purpose, "DONE").max;
@@ -378,7 +371,7 @@ function SiteChoice({ integration, onChanged }: { integration: Integration; onCh
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const r = await select({ integrationId: integration.id, cloudId });
-    const errs = r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.selectConfluenceSite.userErrors).general;
+    const errs = mutationErrors(r.error, r.data?.selectConfluenceSite.userErrors).general;
     setErrors(errs);
     if (errs.length === 0) onChanged();
   };
@@ -404,22 +397,22 @@ function SiteChoice({ integration, onChanged }: { integration: Integration; onCh
 function AdminKey({ integration, onChanged }: { integration: Integration; onChanged: () => void }) {
   const [orgId, setOrgId] = useState(integration.adminOrgId ?? "");
   const [apiKey, setApiKey] = useState("");
-  const [errors, setErrors] = useState<{ byField: Record<string, string>; general: string[] }>({ byField: {}, general: [] });
+  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
   const [setState, setKey] = useMutation(SetAdminKey);
   const [removeState, removeKey] = useMutation(RemoveAdminKey);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const r = await setKey({ input: { integrationId: integration.id, orgId: orgId.trim(), apiKey: apiKey.trim() } });
-    const split = r.error ? { byField: {}, general: [problemFrom(r.error)!.detail] } : splitUserErrors(r.data?.setAtlassianAdminKey.userErrors);
+    const split = mutationErrors(r.error, r.data?.setAtlassianAdminKey.userErrors);
     setErrors(split);
-    if (split.general.length === 0 && Object.keys(split.byField).length === 0) {
+    if (noErrors(split)) {
       setApiKey("");
       onChanged();
     }
   };
   const remove = async () => {
     const r = await removeKey({ integrationId: integration.id });
-    setErrors({ byField: {}, general: r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.removeAtlassianAdminKey.userErrors).general });
+    setErrors({ byField: {}, general: mutationErrors(r.error, r.data?.removeAtlassianAdminKey.userErrors).general });
     onChanged();
   };
   return (
@@ -473,11 +466,11 @@ function ConnectForms({ purpose, onConnected }: { purpose: IntegrationPurpose; o
 }
 
 function useFormErrors() {
-  const [errors, setErrors] = useState<{ byField: Record<string, string>; general: string[] }>({ byField: {}, general: [] });
+  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
   const take = (error: unknown, userErrors: readonly UserErrorLike[] | undefined): boolean => {
-    const split = error ? { byField: {}, general: [problemFrom(error as Error)!.detail] } : splitUserErrors(userErrors);
+    const split = mutationErrors(error as Error | undefined, userErrors);
     setErrors(split);
-    return split.general.length === 0 && Object.keys(split.byField).length === 0;
+    return noErrors(split);
   };
   return [errors, take, setErrors] as const;
 }

@@ -3,10 +3,10 @@
 // the HR people list and its CSV import with every row problem shown.
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import { useMutation, useQuery, useSubscription } from "urql";
-import { Checkbox, Dialog, Empty, ErrorNotice, Loading, Notice, Pager, SelectField, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
+import { AccountCell, Checkbox, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccountFilter, AccountsScreenQuery, IdentityClassification, NotStaffKind, PersonStatus } from "../gql/graphql";
-import { problemFrom, splitUserErrors } from "../lib/errors";
+import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
 import { formatDate, formatDateTime, plural, relative } from "../lib/format";
 import { useDebounced, useOnReconnect, useRefresh } from "../lib/hooks";
 import type { Credential } from "../lib/auth";
@@ -16,6 +16,14 @@ import { can } from "../lib/roles";
 import { Link } from "../lib/router";
 import { useSession } from "../session";
 
+// What a decision about an account changes: who it belongs to (the screen's list shows it).
+graphql(`
+  fragment AccountIdentity on Account {
+    accountId
+    identity { classification kind reason method decidedAt person { id name email status } }
+  }
+`);
+
 const AccountsQuery = graphql(`
   query AccountsScreen($filter: AccountFilter, $first: Int!, $after: String) {
     accounts(filter: $filter, first: $first, after: $after) {
@@ -23,8 +31,8 @@ const AccountsQuery = graphql(`
       pageInfo { hasNextPage endCursor }
       edges {
         node {
-          accountId displayName email accountType accountStatus isAdmin mfaEnabled groups lastActiveAt
-          identity { classification kind reason method decidedAt person { id name email status } }
+          displayName email accountType accountStatus isAdmin mfaEnabled groups lastActiveAt
+          ...AccountIdentity
         }
       }
     }
@@ -59,7 +67,7 @@ const PersonPicker = graphql(`
 const LinkAccount = graphql(`
   mutation LinkAccount($accountId: ID!, $personId: ID!) {
     linkAccount(input: { accountId: $accountId, personId: $personId }) {
-      account { accountId identity { classification kind reason method decidedAt person { id name email status } } }
+      account { ...AccountIdentity }
       userErrors { field code message }
     }
   }
@@ -68,7 +76,7 @@ const LinkAccount = graphql(`
 const MarkNotStaff = graphql(`
   mutation MarkNotStaff($input: MarkAccountNotStaffInput!) {
     markAccountNotStaff(input: $input) {
-      account { accountId identity { classification kind reason method decidedAt person { id name email status } } }
+      account { ...AccountIdentity }
       userErrors { field code message }
     }
   }
@@ -77,7 +85,7 @@ const MarkNotStaff = graphql(`
 const ClearIdentity = graphql(`
   mutation ClearIdentity($accountId: ID!) {
     clearAccountIdentity(accountId: $accountId) {
-      account { accountId identity { classification kind reason method decidedAt person { id name email status } } }
+      account { ...AccountIdentity }
       userErrors { field code message }
     }
   }
@@ -157,7 +165,7 @@ export function Accounts() {
   const conn = data?.accounts;
   const onClear = async (account: Account) => {
     const r = await clear({ accountId: account.accountId });
-    setRowErrors(r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.clearAccountIdentity.userErrors).general);
+    setRowErrors(mutationErrors(r.error, r.data?.clearAccountIdentity.userErrors).general);
     refresh();
   };
 
@@ -218,79 +226,58 @@ export function Accounts() {
         </Empty>
       )}
       {conn && conn.edges.length > 0 && (
-        <div className="table-wrap" aria-busy={fetching}>
-          <table className="table accounts" data-testid="accounts">
-            <caption className="sr-only">Accounts, by account id</caption>
-            <thead>
-              <tr>
-                <th scope="col">Account</th>
-                <th scope="col">Access</th>
-                <th scope="col">Belongs to</th>
-                {admin && <th scope="col"><span className="sr-only">Actions</span></th>}
-              </tr>
-            </thead>
-            <tbody>
-              {conn.edges.map(({ node: a }) => (
-                <tr key={a.accountId} data-account={a.accountId}>
-                  <td>
-                    <strong>{a.displayName ?? a.accountId}</strong>
-                    <div className="muted small">{a.email ?? "email hidden by the profile's visibility"}</div>
-                    <div className="muted small">
-                      {a.accountType.toLowerCase()} · last active{" "}
-                      <Time iso={a.lastActiveAt}>{a.lastActiveAt ? relative(a.lastActiveAt) : "unknown"}</Time>
-                    </div>
-                  </td>
-                  <td>
-                    <Tag tone={a.accountStatus === "ACTIVE" ? "good" : "neutral"}>{a.accountStatus.toLowerCase()}</Tag>{" "}
-                    {a.isAdmin && <Tag tone="warn">admin</Tag>}{" "}
-                    {a.mfaEnabled === false && <Tag tone="bad">no MFA</Tag>}
-                    <div className="small">
-                      {a.groups.length === 0 ? "no group" : `${plural(a.groups.length, "group")}: ${a.groups.slice(0, 4).join(", ")}${a.groups.length > 4 ? "…" : ""}`}
-                    </div>
-                  </td>
-                  <td data-identity={a.identity.classification}>
-                    <Tag tone={CLASSIFICATION[a.identity.classification].tone}>{CLASSIFICATION[a.identity.classification].label}</Tag>{" "}
-                    <span className="identity">{identityText(a.identity)}</span>
-                    {a.identity.method && (
-                      <div className="muted small">
-                        {a.identity.method === "MANUAL" ? "decided by hand" : a.identity.method === "AUTO_EMAIL" ? "matched by email" : "classified automatically"}
-                        {a.identity.decidedAt && `, ${formatDateTime(a.identity.decidedAt)}`}
-                      </div>
-                    )}
-                  </td>
-                  {admin && (
-                    <td className="row-actions">
-                      <button type="button" className="secondary" onClick={() => setLinking(a)} aria-label={`Link ${a.displayName ?? a.accountId} to a person`}>
-                        Link…
-                      </button>
-                      <button type="button" className="secondary" onClick={() => setClassifying(a)} aria-label={`Mark ${a.displayName ?? a.accountId} as not staff`}>
-                        Not staff…
-                      </button>
-                      {a.identity.method === "MANUAL" && (
-                        <button type="button" className="secondary" onClick={() => onClear(a)} disabled={clearState.fetching} aria-label={`Clear the decision on ${a.displayName ?? a.accountId}`}>
-                          Clear
-                        </button>
-                      )}
-                    </td>
+        <Table
+          caption="Accounts, by account id"
+          className="accounts"
+          testId="accounts"
+          busy={fetching}
+          columns={["Account", "Access", "Belongs to", admin && { label: "Actions", hidden: true }]}
+        >
+          {conn.edges.map(({ node: a }) => (
+            <tr key={a.accountId} data-account={a.accountId}>
+              <AccountCell account={a} hiddenEmail="email hidden by the profile's visibility">
+                {a.accountType.toLowerCase()} · last active{" "}
+                <Time iso={a.lastActiveAt}>{a.lastActiveAt ? relative(a.lastActiveAt) : "unknown"}</Time>
+              </AccountCell>
+              <td>
+                <Tag tone={a.accountStatus === "ACTIVE" ? "good" : "neutral"}>{a.accountStatus.toLowerCase()}</Tag>{" "}
+                {a.isAdmin && <Tag tone="warn">admin</Tag>}{" "}
+                {a.mfaEnabled === false && <Tag tone="bad">no MFA</Tag>}
+                <div className="small">
+                  {a.groups.length === 0 ? "no group" : `${plural(a.groups.length, "group")}: ${a.groups.slice(0, 4).join(", ")}${a.groups.length > 4 ? "…" : ""}`}
+                </div>
+              </td>
+              <td data-identity={a.identity.classification}>
+                <Tag tone={CLASSIFICATION[a.identity.classification].tone}>{CLASSIFICATION[a.identity.classification].label}</Tag>{" "}
+                <span className="identity">{identityText(a.identity)}</span>
+                {a.identity.method && (
+                  <div className="muted small">
+                    {a.identity.method === "MANUAL" ? "decided by hand" : a.identity.method === "AUTO_EMAIL" ? "matched by email" : "classified automatically"}
+                    {a.identity.decidedAt && `, ${formatDateTime(a.identity.decidedAt)}`}
+                  </div>
+                )}
+              </td>
+              {admin && (
+                <td className="row-actions">
+                  <button type="button" className="secondary" onClick={() => setLinking(a)} aria-label={`Link ${a.displayName ?? a.accountId} to a person`}>
+                    Link…
+                  </button>
+                  <button type="button" className="secondary" onClick={() => setClassifying(a)} aria-label={`Mark ${a.displayName ?? a.accountId} as not staff`}>
+                    Not staff…
+                  </button>
+                  {a.identity.method === "MANUAL" && (
+                    <button type="button" className="secondary" onClick={() => onClear(a)} disabled={clearState.fetching} aria-label={`Clear the decision on ${a.displayName ?? a.accountId}`}>
+                      Clear
+                    </button>
                   )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                </td>
+              )}
+            </tr>
+          ))}
+        </Table>
       )}
       {conn && conn.totalCount > 0 && (
-        <Pager
-          label="Accounts"
-          index={pager.index}
-          pageSize={PAGE_SIZE}
-          shown={conn.edges.length}
-          totalCount={conn.totalCount}
-          hasNext={conn.pageInfo.hasNextPage}
-          busy={fetching}
-          onPrevious={pager.previous}
-          onNext={() => pager.next(conn.pageInfo.endCursor)}
-        />
+        <ConnectionPager label="Accounts" connection={conn} pager={pager} pageSize={PAGE_SIZE} busy={fetching} />
       )}
       <LinkDialog account={linking} onClose={() => setLinking(null)} onDone={refresh} />
       <NotStaffDialog account={classifying} onClose={() => setClassifying(null)} onDone={refresh} />
@@ -317,7 +304,7 @@ function LinkDialog({ account, onClose, onDone }: { account: Account | null; onC
       return;
     }
     const r = await link({ accountId: account.accountId, personId });
-    const errs = r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.linkAccount.userErrors).general;
+    const errs = mutationErrors(r.error, r.data?.linkAccount.userErrors).general;
     setErrors(errs);
     if (errs.length === 0) {
       onDone();
@@ -348,14 +335,7 @@ function LinkDialog({ account, onClose, onDone }: { account: Account | null; onC
             ))}
             {data && data.people.totalCount > people.length && <p className="muted small">{data.people.totalCount - people.length} more: refine the search.</p>}
           </fieldset>
-          <div className="actions">
-            <button type="submit" disabled={state.fetching || !personId}>
-              Link
-            </button>
-            <button type="button" className="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions confirm="Link" disabled={state.fetching || !personId} onCancel={onClose} />
         </form>
       )}
     </Dialog>
@@ -365,7 +345,7 @@ function LinkDialog({ account, onClose, onDone }: { account: Account | null; onC
 function NotStaffDialog({ account, onClose, onDone }: { account: Account | null; onClose: () => void; onDone: () => void }) {
   const [kind, setKind] = useState<NotStaffKind>("SERVICE");
   const [reason, setReason] = useState("");
-  const [errors, setErrors] = useState<{ byField: Record<string, string>; general: string[] }>({ byField: {}, general: [] });
+  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
   const [state, mark] = useMutation(MarkNotStaff);
   useEffect(() => {
     setKind("SERVICE");
@@ -380,9 +360,9 @@ function NotStaffDialog({ account, onClose, onDone }: { account: Account | null;
       return;
     }
     const r = await mark({ input: { accountId: account.accountId, kind, reason: reason.trim() } });
-    const split = r.error ? { byField: {}, general: [problemFrom(r.error)!.detail] } : splitUserErrors(r.data?.markAccountNotStaff.userErrors);
+    const split = mutationErrors(r.error, r.data?.markAccountNotStaff.userErrors);
     setErrors(split);
-    if (split.general.length === 0 && Object.keys(split.byField).length === 0) {
+    if (noErrors(split)) {
       onDone();
       onClose();
     }
@@ -403,14 +383,7 @@ function NotStaffDialog({ account, onClose, onDone }: { account: Account | null;
             error={errors.byField.kind}
           />
           <TextArea label="Reason (for auditors)" value={reason} onChange={(e) => setReason(e.target.value)} maxLength={500} required error={errors.byField.reason} />
-          <div className="actions">
-            <button type="submit" disabled={state.fetching}>
-              Mark not staff
-            </button>
-            <button type="button" className="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions confirm="Mark not staff" disabled={state.fetching} onCancel={onClose} />
         </form>
       )}
     </Dialog>
@@ -455,62 +428,37 @@ export function People() {
       {fetching && !data && <Loading label="Loading people…" />}
       {conn && conn.totalCount === 0 && <Empty title={Object.keys(filter).length ? "Nobody matches." : "No people yet: import them from HR."} />}
       {conn && conn.edges.length > 0 && (
-        <div className="table-wrap" aria-busy={fetching}>
-          <table className="table" data-testid="people">
-            <caption className="sr-only">People, by email</caption>
-            <thead>
-              <tr>
-                <th scope="col">Person</th>
-                <th scope="col">Status</th>
-                <th scope="col">Job role</th>
-                <th scope="col">Started</th>
-                <th scope="col">Left</th>
-                <th scope="col">Accounts</th>
-              </tr>
-            </thead>
-            <tbody>
-              {conn.edges.map(({ node: p }) => (
-                <tr key={p.id}>
-                  <td>
-                    <strong>{p.name ?? p.email}</strong>
-                    <div className="muted small">{p.email}</div>
-                  </td>
-                  <td>
-                    <Tag tone={p.status === "ACTIVE" ? "good" : "warn"}>{p.status.toLowerCase()}</Tag>
-                  </td>
-                  <td>{p.jobRole ?? "—"}</td>
-                  <td>{formatDate(p.startDate)}</td>
-                  <td>
-                    <Time iso={p.offboardedAt}>{p.offboardedAt ? formatDateTime(p.offboardedAt) : "—"}</Time>
-                  </td>
-                  <td data-accounts={p.accounts.length}>
-                    {p.accounts.length === 0
-                      ? "—"
-                      : p.accounts.map((a) => (
-                          <div key={a.accountId} className="small">
-                            {a.displayName ?? a.accountId}{" "}
-                            {p.status === "OFFBOARDED" && a.accountStatus === "ACTIVE" ? <Tag tone="bad">still active</Tag> : <span className="muted">{a.accountStatus.toLowerCase()}</span>}
-                          </div>
-                        ))}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="People, by email" testId="people" busy={fetching} columns={["Person", "Status", "Job role", "Started", "Left", "Accounts"]}>
+          {conn.edges.map(({ node: p }) => (
+            <tr key={p.id}>
+              <td>
+                <strong>{p.name ?? p.email}</strong>
+                <div className="muted small">{p.email}</div>
+              </td>
+              <td>
+                <Tag tone={p.status === "ACTIVE" ? "good" : "warn"}>{p.status.toLowerCase()}</Tag>
+              </td>
+              <td>{p.jobRole ?? "—"}</td>
+              <td>{formatDate(p.startDate)}</td>
+              <td>
+                <Time iso={p.offboardedAt}>{p.offboardedAt ? formatDateTime(p.offboardedAt) : "—"}</Time>
+              </td>
+              <td data-accounts={p.accounts.length}>
+                {p.accounts.length === 0
+                  ? "—"
+                  : p.accounts.map((a) => (
+                      <div key={a.accountId} className="small">
+                        {a.displayName ?? a.accountId}{" "}
+                        {p.status === "OFFBOARDED" && a.accountStatus === "ACTIVE" ? <Tag tone="bad">still active</Tag> : <span className="muted">{a.accountStatus.toLowerCase()}</span>}
+                      </div>
+                    ))}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       {conn && conn.totalCount > 0 && (
-        <Pager
-          label="People"
-          index={pager.index}
-          pageSize={PAGE_SIZE}
-          shown={conn.edges.length}
-          totalCount={conn.totalCount}
-          hasNext={conn.pageInfo.hasNextPage}
-          busy={fetching}
-          onPrevious={pager.previous}
-          onNext={() => pager.next(conn.pageInfo.endCursor)}
-        />
+        <ConnectionPager label="People" connection={conn} pager={pager} pageSize={PAGE_SIZE} busy={fetching} />
       )}
     </>
   );
@@ -557,25 +505,15 @@ function CsvImport({ credential }: { credential: Credential }) {
         <div className="notice notice--error" role="alert">
           <p className="notice__title">The file was not imported: {plural(outcome.rows.length, "problem")}</p>
           <p>Fix these rows and import the file again.</p>
-          <table className="table" data-testid="import-problems">
-            <caption className="sr-only">Problems by row</caption>
-            <thead>
-              <tr>
-                <th scope="col" className="num">Line</th>
-                <th scope="col">Column</th>
-                <th scope="col">Problem</th>
+          <Table caption="Problems by row" testId="import-problems" wrap={false} columns={[{ label: "Line", className: "num" }, "Column", "Problem"]}>
+            {outcome.rows.map((r, i) => (
+              <tr key={i}>
+                <td className="num">{r.row ?? "—"}</td>
+                <td className="mono">{r.column ?? "—"}</td>
+                <td>{r.message}</td>
               </tr>
-            </thead>
-            <tbody>
-              {outcome.rows.map((r, i) => (
-                <tr key={i}>
-                  <td className="num">{r.row ?? "—"}</td>
-                  <td className="mono">{r.column ?? "—"}</td>
-                  <td>{r.message}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
         </div>
       )}
       {outcome?.kind === "failed" && <ErrorNotice problem={outcome.problem} />}

@@ -3,10 +3,10 @@
 // names every call, then watch each action to VERIFIED.
 import { useEffect, useMemo, useState } from "react";
 import { useClient, useMutation, useQuery, useSubscription } from "urql";
-import { Dialog, Empty, ErrorNotice, Loading, Notice, Pager, Progress, Tag, UserErrors } from "../components/ui";
+import { ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, Table, Tag, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { RemediationFieldsFragment, RemediationState } from "../gql/graphql";
-import { problemFrom, splitUserErrors } from "../lib/errors";
+import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDateTime, plural } from "../lib/format";
 import { useOnReconnect, useRefresh } from "../lib/hooks";
 import { usePager } from "../lib/pagination";
@@ -109,9 +109,8 @@ const STATE: Record<RemediationState, { label: string; tone: "neutral" | "info" 
 };
 
 /** What a mutation's answer says went wrong: its transport error, or every userError. */
-function messagesOf(error: Parameters<typeof problemFrom>[0], userErrors: Parameters<typeof splitUserErrors>[0]): string[] {
-  if (error) return [problemFrom(error)!.detail];
-  const split = splitUserErrors(userErrors);
+function messagesOf(error: Parameters<typeof mutationErrors>[0], userErrors: Parameters<typeof mutationErrors>[1]): string[] {
+  const split = mutationErrors(error, userErrors);
   return [...split.general, ...Object.values(split.byField)];
 }
 
@@ -250,7 +249,7 @@ export function Remediation() {
   const onEnable = async () => {
     const r = await enable({});
     const payload = r.data?.enableConfluenceRemediation;
-    const errs = r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(payload?.userErrors).general;
+    const errs = mutationErrors(r.error, payload?.userErrors).general;
     setErrors(errs);
     if (errs.length === 0 && payload) {
       if (payload.authorizationUrl) window.location.assign(payload.authorizationUrl);
@@ -325,69 +324,45 @@ export function Remediation() {
                 </button>
               </div>
             )}
-            <div className="table-wrap">
-              <table className="table" data-testid="plan">
-                <caption className="sr-only">Planned actions</caption>
-                <thead>
-                  <tr>
-                    {admin && <th scope="col"><span className="sr-only">Select</span></th>}
-                    <th scope="col">Action</th>
-                    <th scope="col">Why</th>
-                    <th scope="col">Can run</th>
-                    <th scope="col">State</th>
+            <Table caption="Planned actions" testId="plan" columns={[admin && { label: "Select", hidden: true }, "Action", "Why", "Can run", "State"]}>
+              {plan.map((a) => {
+                const current = actions.get(a.id) ?? a;
+                return (
+                  <tr key={a.id} data-action={a.id}>
+                    {admin && (
+                      <td>
+                        <input
+                          type="checkbox"
+                          aria-label={`Select: ${describeAction(a)}`}
+                          checked={selected.has(a.id)}
+                          disabled={!selectable(a)}
+                          onChange={() => toggle(a.id)}
+                        />
+                      </td>
+                    )}
+                    <td>
+                      {describeAction(a)}
+                      <div className="mono small">{a.request}</div>
+                    </td>
+                    <td>
+                      {a.reason}
+                      {a.caveat && <div className="small">{a.caveat}</div>}
+                      <div className="muted small">
+                        {a.source.type === "CHECK" && a.source.checkId ? (
+                          <Link to={`/checks/${encodeURIComponent(a.source.checkId)}`}>from the check</Link>
+                        ) : a.source.reviewId ? (
+                          <Link to={`/reviews/${encodeURIComponent(a.source.reviewId)}`}>from the review ({a.source.decision?.toLowerCase()})</Link>
+                        ) : null}
+                      </div>
+                    </td>
+                    <td>{a.executable ? <Tag tone="good">yes</Tag> : <><Tag tone="warn">no</Tag><div className="small">{a.blockedReason}</div></>}</td>
+                    <td>{current.state ? <Tag tone={STATE[current.state].tone}>{STATE[current.state].label}</Tag> : <span className="muted">planned</span>}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {plan.map((a) => {
-                    const current = actions.get(a.id) ?? a;
-                    return (
-                      <tr key={a.id} data-action={a.id}>
-                        {admin && (
-                          <td>
-                            <input
-                              type="checkbox"
-                              aria-label={`Select: ${describeAction(a)}`}
-                              checked={selected.has(a.id)}
-                              disabled={!selectable(a)}
-                              onChange={() => toggle(a.id)}
-                            />
-                          </td>
-                        )}
-                        <td>
-                          {describeAction(a)}
-                          <div className="mono small">{a.request}</div>
-                        </td>
-                        <td>
-                          {a.reason}
-                          {a.caveat && <div className="small">{a.caveat}</div>}
-                          <div className="muted small">
-                            {a.source.type === "CHECK" && a.source.checkId ? (
-                              <Link to={`/checks/${encodeURIComponent(a.source.checkId)}`}>from the check</Link>
-                            ) : a.source.reviewId ? (
-                              <Link to={`/reviews/${encodeURIComponent(a.source.reviewId)}`}>from the review ({a.source.decision?.toLowerCase()})</Link>
-                            ) : null}
-                          </div>
-                        </td>
-                        <td>{a.executable ? <Tag tone="good">yes</Tag> : <><Tag tone="warn">no</Tag><div className="small">{a.blockedReason}</div></>}</td>
-                        <td>{current.state ? <Tag tone={STATE[current.state].tone}>{STATE[current.state].label}</Tag> : <span className="muted">planned</span>}</td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
+                );
+              })}
+            </Table>
             {page && (page.totalCount > PAGE_SIZE || pager.index > 0) && (
-              <Pager
-                label="Plan"
-                index={pager.index}
-                pageSize={PAGE_SIZE}
-                shown={plan.length}
-                totalCount={page.totalCount}
-                hasNext={page.pageInfo.hasNextPage}
-                busy={fetching}
-                onPrevious={pager.previous}
-                onNext={() => pager.next(page.pageInfo.endCursor)}
-              />
+              <ConnectionPager label="Plan" connection={page} pager={pager} pageSize={PAGE_SIZE} busy={fetching} />
             )}
           </>
         )}
@@ -412,28 +387,14 @@ export function Remediation() {
             </li>
           ))}
         </ol>
-        <div className="actions">
-          <button type="button" className="danger" onClick={confirm} disabled={executing.fetching || chosen.length === 0}>
-            Call Atlassian ({chosen.length})
-          </button>
-          <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-            Cancel
-          </button>
-        </div>
+        <DialogActions confirm={<>Call Atlassian ({chosen.length})</>} onConfirm={confirm} danger disabled={executing.fetching || chosen.length === 0} onCancel={() => setConfirming(false)} />
       </Dialog>
       <Dialog open={restoreTarget !== null} title="Restore access?" onClose={() => setRestoreTarget(null)}>
         <p>
           {restoreTarget && describeAction(restoreTarget)} is undone: the account gets back exactly what it had (its groups and roles
           were kept). Vigil calls Atlassian and reads the result back.
         </p>
-        <div className="actions">
-          <button type="button" className="danger" onClick={onRestore} disabled={restoring.fetching}>
-            Restore access
-          </button>
-          <button type="button" className="secondary" onClick={() => setRestoreTarget(null)}>
-            Cancel
-          </button>
-        </div>
+        <DialogActions confirm="Restore access" onConfirm={onRestore} danger disabled={restoring.fetching} onCancel={() => setRestoreTarget(null)} />
       </Dialog>
     </>
   );

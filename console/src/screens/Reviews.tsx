@@ -2,10 +2,10 @@
 // revoke, downgrade, with notes), complete it; progress stays live for several reviewers.
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { useMutation, useQuery, useSubscription } from "urql";
-import { Dialog, Empty, ErrorNotice, Loading, Notice, Pager, Progress, SelectField, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
+import { AccountCell, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccessDecision, RemainingDecision, ReviewDecision, ReviewDetailQuery } from "../gql/graphql";
-import { problemFrom, splitUserErrors } from "../lib/errors";
+import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
 import { formatDate, formatDateTime, isoDay, plural } from "../lib/format";
 import { useOnReconnect, useRefresh } from "../lib/hooks";
 import { usePager } from "../lib/pagination";
@@ -111,14 +111,14 @@ export function Reviews() {
   const open = data?.accessReviews.edges.find((e) => e.node.status === "OPEN")?.node;
   const onAdd = async () => {
     const r = await add({});
-    setErrors(r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.addCriticalSystem.userErrors).general);
+    setErrors(mutationErrors(r.error, r.data?.addCriticalSystem.userErrors).general);
     refresh();
   };
   const onStart = async (event: FormEvent) => {
     event.preventDefault();
     if (!system) return;
     const r = await start({ input: { criticalSystemId: system.id, dueAt: due ? `${due}T23:59:59Z` : null } });
-    const errs = r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.startAccessReview.userErrors).general;
+    const errs = mutationErrors(r.error, r.data?.startAccessReview.userErrors).general;
     setErrors(errs);
     const id = r.data?.startAccessReview.accessReview?.id;
     if (errs.length === 0 && id) navigate(`/reviews/${encodeURIComponent(id)}`);
@@ -173,37 +173,23 @@ export function Reviews() {
       )}
       {data && data.accessReviews.totalCount === 0 && system && <Empty title="No review yet." />}
       {data && data.accessReviews.totalCount > 0 && (
-        <div className="table-wrap">
-          <table className="table" data-testid="reviews">
-            <caption className="sr-only">Reviews, newest first</caption>
-            <thead>
-              <tr>
-                <th scope="col">Started</th>
-                <th scope="col">Status</th>
-                <th scope="col">Progress</th>
-                <th scope="col">Due</th>
-                <th scope="col">Completed</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.accessReviews.edges.map(({ node: r }) => (
-                <tr key={r.id}>
-                  <td>
-                    <Link to={`/reviews/${encodeURIComponent(r.id)}`}>{formatDateTime(r.startedAt)}</Link>
-                  </td>
-                  <td>
-                    <Tag tone={r.status === "OPEN" ? "info" : "good"}>{r.status.toLowerCase()}</Tag>
-                  </td>
-                  <td>
-                    {r.entryCount - r.pendingCount} of {r.entryCount} decided
-                  </td>
-                  <td>{formatDate(r.dueAt)}</td>
-                  <td>{r.completedAt ? formatDateTime(r.completedAt) : "—"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption="Reviews, newest first" testId="reviews" columns={["Started", "Status", "Progress", "Due", "Completed"]}>
+          {data.accessReviews.edges.map(({ node: r }) => (
+            <tr key={r.id}>
+              <td>
+                <Link to={`/reviews/${encodeURIComponent(r.id)}`}>{formatDateTime(r.startedAt)}</Link>
+              </td>
+              <td>
+                <Tag tone={r.status === "OPEN" ? "info" : "good"}>{r.status.toLowerCase()}</Tag>
+              </td>
+              <td>
+                {r.entryCount - r.pendingCount} of {r.entryCount} decided
+              </td>
+              <td>{formatDate(r.dueAt)}</td>
+              <td>{r.completedAt ? formatDateTime(r.completedAt) : "—"}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </>
   );
@@ -231,7 +217,7 @@ export function ReviewDetail({ id }: { id: string }) {
   const mayDecide = can(me.role, "decideReview") && review?.status === "OPEN";
   const keep = async (entry: Entry) => {
     const r = await decide({ input: { entryId: entry.id, decision: "KEEP" } });
-    const errs = r.error ? [problemFrom(r.error)!.detail] : splitUserErrors(r.data?.decideAccess.userErrors).general;
+    const errs = mutationErrors(r.error, r.data?.decideAccess.userErrors).general;
     setErrors(errs);
     if (errs.length === 0) {
       announce(`Kept ${entry.displayName ?? entry.accountId}`);
@@ -299,68 +285,48 @@ export function ReviewDetail({ id }: { id: string }) {
       {conn.totalCount === 0 ? (
         <Empty title={decision === "PENDING" ? "Every entry is decided." : "No entry here."} />
       ) : (
-        <div className="table-wrap" aria-busy={fetching}>
-          <table className="table" data-testid="review-entries">
-            <caption className="sr-only">Entries of the review</caption>
-            <thead>
-              <tr>
-                <th scope="col">Account</th>
-                <th scope="col">Access at start</th>
-                <th scope="col">Decision</th>
-                {mayDecide && <th scope="col"><span className="sr-only">Decide</span></th>}
-              </tr>
-            </thead>
-            <tbody>
-              {conn.edges.map(({ node: e }) => (
-                <tr key={e.id} data-entry={e.id}>
-                  <td>
-                    <strong>{e.displayName ?? e.accountId}</strong>
-                    <div className="muted small">{e.email ?? "email hidden"}</div>
-                    <div className="muted small">{e.classification.toLowerCase().replace("_", " ")}</div>
-                  </td>
-                  <td>
-                    <Tag tone={e.accountStatus === "ACTIVE" ? "good" : "neutral"}>{e.accountStatus.toLowerCase()}</Tag>{" "}
-                    {e.isAdmin && <Tag tone="warn">admin</Tag>}
-                    <div className="small">{e.groups.join(", ") || "no group"}</div>
-                  </td>
-                  <td>
-                    <Tag tone={DECISION_TONE[e.decision]}>{e.decision.toLowerCase()}</Tag>
-                    {e.note && <div className="small">“{e.note}”</div>}
-                    {e.decidedByActor && <div className="muted small">by {e.decidedByActor.name ?? "a deleted key"}</div>}
-                  </td>
-                  {mayDecide && (
-                    <td className="row-actions">
-                      <button type="button" className="secondary" disabled={keepState.fetching} onClick={() => keep(e)} aria-label={`Keep ${e.displayName ?? e.accountId}`}>
-                        Keep
-                      </button>
-                      <button type="button" className="secondary" onClick={() => setDeciding({ entry: e, decision: "REVOKE" })} aria-label={`Revoke ${e.displayName ?? e.accountId}…`}>
-                        Revoke…
-                      </button>
-                      {e.isAdmin && (
-                        <button type="button" className="secondary" onClick={() => setDeciding({ entry: e, decision: "DOWNGRADE" })} aria-label={`Downgrade ${e.displayName ?? e.accountId}…`}>
-                          Downgrade…
-                        </button>
-                      )}
-                    </td>
+        <Table
+          caption="Entries of the review"
+          testId="review-entries"
+          busy={fetching}
+          columns={["Account", "Access at start", "Decision", mayDecide && { label: "Decide", hidden: true }]}
+        >
+          {conn.edges.map(({ node: e }) => (
+            <tr key={e.id} data-entry={e.id}>
+              <AccountCell account={e} hiddenEmail="email hidden">
+                {e.classification.toLowerCase().replace("_", " ")}
+              </AccountCell>
+              <td>
+                <Tag tone={e.accountStatus === "ACTIVE" ? "good" : "neutral"}>{e.accountStatus.toLowerCase()}</Tag>{" "}
+                {e.isAdmin && <Tag tone="warn">admin</Tag>}
+                <div className="small">{e.groups.join(", ") || "no group"}</div>
+              </td>
+              <td>
+                <Tag tone={DECISION_TONE[e.decision]}>{e.decision.toLowerCase()}</Tag>
+                {e.note && <div className="small">“{e.note}”</div>}
+                {e.decidedByActor && <div className="muted small">by {e.decidedByActor.name ?? "a deleted key"}</div>}
+              </td>
+              {mayDecide && (
+                <td className="row-actions">
+                  <button type="button" className="secondary" disabled={keepState.fetching} onClick={() => keep(e)} aria-label={`Keep ${e.displayName ?? e.accountId}`}>
+                    Keep
+                  </button>
+                  <button type="button" className="secondary" onClick={() => setDeciding({ entry: e, decision: "REVOKE" })} aria-label={`Revoke ${e.displayName ?? e.accountId}…`}>
+                    Revoke…
+                  </button>
+                  {e.isAdmin && (
+                    <button type="button" className="secondary" onClick={() => setDeciding({ entry: e, decision: "DOWNGRADE" })} aria-label={`Downgrade ${e.displayName ?? e.accountId}…`}>
+                      Downgrade…
+                    </button>
                   )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+                </td>
+              )}
+            </tr>
+          ))}
+        </Table>
       )}
       {conn.totalCount > 0 && (
-        <Pager
-          label="Entries"
-          index={pager.index}
-          pageSize={25}
-          shown={conn.edges.length}
-          totalCount={conn.totalCount}
-          hasNext={conn.pageInfo.hasNextPage}
-          busy={fetching}
-          onPrevious={pager.previous}
-          onNext={() => pager.next(conn.pageInfo.endCursor)}
-        />
+        <ConnectionPager label="Entries" connection={conn} pager={pager} pageSize={25} busy={fetching} />
       )}
       <DecideDialog value={deciding} onClose={() => setDeciding(null)} onDone={refresh} />
       <CompleteDialog open={completing} reviewId={review.id} pending={review.pendingCount} onClose={() => setCompleting(false)} onDone={refresh} />
@@ -379,7 +345,7 @@ function Title({ children }: { children: ReactNode }) {
 
 function DecideDialog({ value, onClose, onDone }: { value: { entry: Entry; decision: ReviewDecision } | null; onClose: () => void; onDone: () => void }) {
   const [note, setNote] = useState("");
-  const [errors, setErrors] = useState<{ byField: Record<string, string>; general: string[] }>({ byField: {}, general: [] });
+  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
   const [state, decide] = useMutation(Decide);
   useEffect(() => {
     setNote("");
@@ -394,9 +360,9 @@ function DecideDialog({ value, onClose, onDone }: { value: { entry: Entry; decis
       return;
     }
     const r = await decide({ input: { entryId: value.entry.id, decision: value.decision, note: note.trim() } });
-    const split = r.error ? { byField: {}, general: [problemFrom(r.error)!.detail] } : splitUserErrors(r.data?.decideAccess.userErrors);
+    const split = mutationErrors(r.error, r.data?.decideAccess.userErrors);
     setErrors(split);
-    if (split.general.length === 0 && Object.keys(split.byField).length === 0) {
+    if (noErrors(split)) {
       onDone();
       onClose();
     }
@@ -412,14 +378,7 @@ function DecideDialog({ value, onClose, onDone }: { value: { entry: Entry; decis
           </p>
           <UserErrors errors={errors.general} />
           <TextArea label="Note" value={note} onChange={(e) => setNote(e.target.value)} required maxLength={2000} error={errors.byField.note} />
-          <div className="actions">
-            <button type="submit" disabled={state.fetching}>
-              {verb}
-            </button>
-            <button type="button" className="secondary" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <DialogActions confirm={verb} disabled={state.fetching} onCancel={onClose} />
         </form>
       )}
     </Dialog>
@@ -430,15 +389,15 @@ function CompleteDialog(props: { open: boolean; reviewId: string; pending: numbe
   const { open, reviewId, pending, onClose, onDone } = props;
   const [remaining, setRemaining] = useState<RemainingDecision>("KEEP");
   const [note, setNote] = useState("");
-  const [errors, setErrors] = useState<{ byField: Record<string, string>; general: string[] }>({ byField: {}, general: [] });
+  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
   const [state, complete] = useMutation(Complete);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const input = pending > 0 ? { reviewId, markRemainingAs: remaining, note: note.trim() || null } : { reviewId };
     const r = await complete({ input });
-    const split = r.error ? { byField: {}, general: [problemFrom(r.error)!.detail] } : splitUserErrors(r.data?.completeAccessReview.userErrors);
+    const split = mutationErrors(r.error, r.data?.completeAccessReview.userErrors);
     setErrors(split);
-    if (split.general.length === 0 && Object.keys(split.byField).length === 0) {
+    if (noErrors(split)) {
       onDone();
       onClose();
     }
@@ -465,14 +424,7 @@ function CompleteDialog(props: { open: boolean; reviewId: string; pending: numbe
           <p>Every entry is decided. Completing freezes the review as evidence.</p>
         )}
         <UserErrors errors={errors.general} />
-        <div className="actions">
-          <button type="submit" disabled={state.fetching}>
-            Complete
-          </button>
-          <button type="button" className="secondary" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <DialogActions confirm="Complete" disabled={state.fetching} onCancel={onClose} />
       </form>
     </Dialog>
   );
