@@ -119,7 +119,8 @@ def demo(
     from api.demo import DemoError, run_demo
 
     try:
-        asyncio.run(run_demo(port=port, host=host))
+        with _configuration_errors():
+            asyncio.run(run_demo(port=port, host=host))
     except DemoError as exc:
         typer.echo(f"demo failed: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -181,7 +182,7 @@ def remediate(
 
     from api.remediation_cli import run_cli_remediation
 
-    settings = Settings(run_worker=False)
+    settings = _settings(run_worker=False)
     _database_url(settings, _WORKER_DATABASE)
 
     def confirm(question: str) -> bool:

@@ -20,7 +20,7 @@ import uvicorn
 from api.app import create_app
 from api.console import console_status
 from api.logging import configure_logging
-from api.settings import Settings
+from api.settings import load_settings
 from services.clock import utcnow
 from services.models import CreatedApiKey, Organization
 from simulator import RunningSimulator, Simulator, start_simulator
@@ -191,8 +191,8 @@ async def run_demo(port: int = 8000, host: str = "127.0.0.1") -> None:
     sock = _bind(host, port)
     bound = sock.getsockname()
     url = f"http://{_url_host(bound[0])}:{bound[1]}"
-    with start_simulator(sim) as running:
-        settings = Settings(
+    with sock, start_simulator(sim) as running:  # the socket is closed however it ends
+        settings = load_settings(  # a bad VIGIL_* setting is a ConfigurationError
             env="development",
             host=host,
             port=bound[1],

@@ -65,3 +65,41 @@ def test_serve_with_a_bad_url_exits_with_one_line(monkeypatch: pytest.MonkeyPatc
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "VIGIL_FRONTEND_URL" in lines[0], result.output
+
+
+# Every command that reads the settings, with arguments it accepts (it never gets further).
+COMMANDS = [
+    ["serve"],
+    ["worker"],
+    ["demo", "--port", "0"],
+    ["sync", "--org", "org_x", "--purpose", "ACCESS_REVIEW"],
+    ["watch", "--org", "org_x"],
+    ["remediate", "--org", "org_x", "--dry-run"],
+    ["org", "create", "Acme"],
+    ["apikey", "create", "--org", "org_x", "--role", "VIEWER"],
+    ["apikey", "revoke", "key_x"],
+    ["user", "add", "--org", "org_x", "--email", "a@acme.test", "--role", "VIEWER"],
+    ["evidence", "checkpoint", "--org", "org_x"],
+    ["evidence", "verify", "--org", "org_x"],
+    ["evidence", "public-key", "--org", "org_x"],
+    ["evidence", "rotate-key", "--org", "org_x"],
+    [
+        *("audit", "export", "--org", "org_x"),
+        *("--from", "2026-01-01", "--to", "2026-01-31", "--out", "bundle.zip"),
+    ],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_every_command_with_a_bad_setting_exits_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """`vigil remediate` and `vigil demo` built their settings directly: a bad setting was a
+    validation traceback (with the value) instead of the one line the other commands give."""
+    monkeypatch.setenv("VIGIL_CORS_ORIGINS", "https://ok.example.com,nope")
+    monkeypatch.setenv("VIGIL_MONGODB_URL", "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=1")
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "input_value" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "VIGIL_CORS_ORIGINS" in lines[0], result.output
