@@ -90,6 +90,8 @@ async def sample(
     mutation: str,
     variables: dict[str, Any],
     done: Callable[[dict[str, Any]], bool],
+    *,
+    timeout: float = 60,
 ) -> tuple[float, float]:
     """(mutation response time, time until the matching push) in seconds, from the moment
     the request is sent on an open HTTP connection (no client set-up in the measure)."""
@@ -98,8 +100,10 @@ async def sample(
     answered = time.perf_counter() - started
     body = response.json()
     assert response.status_code == 200 and not body.get("errors"), body
+    payload = next(iter(body["data"].values()))
+    assert not payload.get("userErrors"), payload
     while True:
-        at, result = await asyncio.wait_for(queue.get(), 60)
+        at, result = await asyncio.wait_for(queue.get(), timeout)
         if done(result):
             return answered, at - started
 

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx
 from check_latency import LINK, OFFBOARD, subscription
 from evaluation import cold as cold_times
-from evaluation import measure_sizes, p99
+from evaluation import measure_sizes, p99, sample
 from evidence_size import largest_documents
 from sync_wall import machine
 
@@ -95,16 +95,8 @@ async def take(
     done: Callable[[dict[str, Any]], bool],
 ) -> float:
     """Seconds from sending the mutation (on an open connection) to the matching push."""
-    started = time.perf_counter()
-    response = await http.post(url, json={"query": mutation, "variables": variables})
-    body = response.json()
-    assert response.status_code == 200 and not body.get("errors"), body
-    payload = next(iter(body["data"].values()))
-    assert not payload.get("userErrors"), payload
-    while True:
-        at, result = await asyncio.wait_for(queue.get(), 120)
-        if done(result):
-            return float(at - started)
+    _, pushed = await sample(http, url, queue, mutation, variables, done, timeout=120)
+    return float(pushed)
 
 
 def listing(account: str, *, present: bool) -> Callable[[dict[str, Any]], bool]:
