@@ -81,8 +81,12 @@ typecheck: install
 	$(BIN)/mypy
 	$(BIN)/mypy bench  # the benchmarks build services too: a changed signature fails here
 
+# Two worker processes (pytest-xdist), one per core of the 2-core machine the suite is sized for;
+# `make pytest PYTEST_WORKERS=0` runs it in one process (docs/decisions/023-parallel-tests.md).
+PYTEST_WORKERS ?= 2
+
 pytest: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 # The suite against the newest and the oldest releases the pins allow of the libraries whose
 # internals Vigil's adapters know (docs/decisions/012-library-adapters.md), each in a virtualenv
@@ -95,13 +99,13 @@ test-newest:
 	test -x .venv-newest/bin/python || $(PYTHON) -m venv .venv-newest
 	.venv-newest/bin/pip install -q -U -e '.[dev]' $(PINNED) $(PIP_QUIET)
 	.venv-newest/bin/$(SHOW_PINNED)
-	.venv-newest/bin/pytest -q
+	.venv-newest/bin/pytest -q -n $(PYTEST_WORKERS)
 
 test-oldest:
 	test -x .venv-oldest/bin/python || $(PYTHON) -m venv .venv-oldest
 	.venv-oldest/bin/pip install -q -e '.[dev]' $$($(PYTHON) .ci/lowest_pins.py $(PINNED)) $(PIP_QUIET)
 	.venv-oldest/bin/$(SHOW_PINNED)
-	.venv-oldest/bin/pytest -q
+	.venv-oldest/bin/pytest -q -n $(PYTEST_WORKERS)
 
 schema: install
 	$(BIN)/vigil schema > schema.graphql

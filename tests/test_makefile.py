@@ -43,7 +43,7 @@ def test_demo_installs_the_package_alone_and_honours_port() -> None:
 def test_test_installs_the_dev_tools() -> None:
     lines = _dry_run("test")
     assert any("pip install" in line and "'.[dev]'" in line for line in lines)
-    assert any(line.endswith("pytest -q") for line in lines)
+    assert any(line.endswith("pytest -q -n 2") for line in lines)
     assert any(line.endswith("lint-imports") for line in lines)
 
 
@@ -68,11 +68,11 @@ def test_ci_runs_the_suite_against_the_newest_and_the_oldest_pinned_libraries() 
     newest = _dry_run("test-newest")
     [upgrade] = [line for line in newest if "pip install" in line]
     assert "-U" in upgrade.split() and "'.[dev]'" in upgrade and all(p in upgrade for p in pinned)
-    assert newest[-1] == ".venv-newest/bin/pytest -q"
+    assert newest[-1] == ".venv-newest/bin/pytest -q -n 2"
     oldest = _dry_run("test-oldest")
     [install] = [line for line in oldest if "pip install" in line]
     assert ".ci/lowest_pins.py" in install and all(p in install for p in pinned)
-    assert oldest[-1] == ".venv-oldest/bin/pytest -q"
+    assert oldest[-1] == ".venv-oldest/bin/pytest -q -n 2"
 
 
 def test_the_oldest_pins_are_the_lower_bounds_of_pyproject() -> None:
@@ -107,7 +107,9 @@ def test_test_builds_and_tests_the_console_before_pytest_when_node_is_there() ->
         "cd console && npm run build",
         "cd console && npm test",
     ]
-    assert steps.index(npm[-1]) < next(i for i, s in enumerate(steps) if s.endswith("pytest -q"))
+    assert steps.index(npm[-1]) < next(
+        i for i, s in enumerate(steps) if s.endswith("pytest -q -n 2")
+    )
     # The build generates the typed operations from schema.graphql and type-checks them.
     package = (ROOT / "console" / "package.json").read_text()
     assert "graphql-codegen" in package and "tsc --noEmit" in package
