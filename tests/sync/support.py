@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,10 @@ def static_connectors(
     admin_key: bool = True,
     policy: RetryPolicy | None = None,
     api_token: str | None = None,
+    event_hooks: Mapping[str, list[Callable[[Any], Awaitable[None]]]] | None = None,
 ) -> StaticConnectorFactory:
-    """Basic auth as the simulator's admin operator, plus its Admin API key."""
+    """Basic auth as the simulator's admin operator, plus its Admin API key (``event_hooks``:
+    httpx's, on each connector's HTTP client)."""
     creds = running.sim.credentials
     return StaticConnectorFactory(
         site_url=running.site_url(),
@@ -48,6 +51,7 @@ def static_connectors(
         admin_api_key=creds.admin_api_key if admin_key else None,
         admin_org_id=creds.org_id if admin_key else None,
         policy=policy or fast_policy(),
+        event_hooks=event_hooks,
     )
 
 
