@@ -6,9 +6,9 @@ import { useMutation, useQuery, useSubscription } from "urql";
 import { AccountCell, Checkbox, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccountFilter, AccountsScreenQuery, IdentityClassification, NotStaffKind, PersonStatus } from "../gql/graphql";
-import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
+import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, plural, relative } from "../lib/format";
-import { useDebounced, useOnReconnect, useRefresh } from "../lib/hooks";
+import { useDebounced, useFormErrors, useOnReconnect, useRefresh } from "../lib/hooks";
 import type { Credential } from "../lib/auth";
 import { importPeople, type ImportOutcome } from "../lib/http";
 import { usePager } from "../lib/pagination";
@@ -345,24 +345,22 @@ function LinkDialog({ account, onClose, onDone }: { account: Account | null; onC
 function NotStaffDialog({ account, onClose, onDone }: { account: Account | null; onClose: () => void; onDone: () => void }) {
   const [kind, setKind] = useState<NotStaffKind>("SERVICE");
   const [reason, setReason] = useState("");
-  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
+  const { errors, take, refuse, clear } = useFormErrors();
   const [state, mark] = useMutation(MarkNotStaff);
   useEffect(() => {
     setKind("SERVICE");
     setReason("");
-    setErrors({ byField: {}, general: [] });
-  }, [account]);
+    clear();
+  }, [account, clear]);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!account) return;
     if (!reason.trim()) {
-      setErrors({ byField: { reason: "Give a reason: auditors read it." }, general: [] });
+      refuse("reason", "Give a reason: auditors read it.");
       return;
     }
     const r = await mark({ input: { accountId: account.accountId, kind, reason: reason.trim() } });
-    const split = mutationErrors(r.error, r.data?.markAccountNotStaff.userErrors);
-    setErrors(split);
-    if (noErrors(split)) {
+    if (take(r.error, r.data?.markAccountNotStaff.userErrors)) {
       onDone();
       onClose();
     }

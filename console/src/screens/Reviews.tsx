@@ -5,9 +5,9 @@ import { useMutation, useQuery, useSubscription } from "urql";
 import { AccountCell, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccessDecision, RemainingDecision, ReviewDecision, ReviewDetailQuery } from "../gql/graphql";
-import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
+import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, isoDay, plural } from "../lib/format";
-import { useOnReconnect, useRefresh } from "../lib/hooks";
+import { useFormErrors, useOnReconnect, useRefresh } from "../lib/hooks";
 import { usePager } from "../lib/pagination";
 import { can } from "../lib/roles";
 import { Link, navigate } from "../lib/router";
@@ -345,24 +345,22 @@ function Title({ children }: { children: ReactNode }) {
 
 function DecideDialog({ value, onClose, onDone }: { value: { entry: Entry; decision: ReviewDecision } | null; onClose: () => void; onDone: () => void }) {
   const [note, setNote] = useState("");
-  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
+  const { errors, take, refuse, clear } = useFormErrors();
   const [state, decide] = useMutation(Decide);
   useEffect(() => {
     setNote("");
-    setErrors({ byField: {}, general: [] });
-  }, [value]);
+    clear();
+  }, [value, clear]);
   const verb = value?.decision === "DOWNGRADE" ? "Downgrade" : "Revoke";
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!value) return;
     if (!note.trim()) {
-      setErrors({ byField: { note: "A note is required: say why, for the auditors." }, general: [] });
+      refuse("note", "A note is required: say why, for the auditors.");
       return;
     }
     const r = await decide({ input: { entryId: value.entry.id, decision: value.decision, note: note.trim() } });
-    const split = mutationErrors(r.error, r.data?.decideAccess.userErrors);
-    setErrors(split);
-    if (noErrors(split)) {
+    if (take(r.error, r.data?.decideAccess.userErrors)) {
       onDone();
       onClose();
     }
@@ -389,15 +387,13 @@ function CompleteDialog(props: { open: boolean; reviewId: string; pending: numbe
   const { open, reviewId, pending, onClose, onDone } = props;
   const [remaining, setRemaining] = useState<RemainingDecision>("KEEP");
   const [note, setNote] = useState("");
-  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
+  const { errors, take } = useFormErrors();
   const [state, complete] = useMutation(Complete);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const input = pending > 0 ? { reviewId, markRemainingAs: remaining, note: note.trim() || null } : { reviewId };
     const r = await complete({ input });
-    const split = mutationErrors(r.error, r.data?.completeAccessReview.userErrors);
-    setErrors(split);
-    if (noErrors(split)) {
+    if (take(r.error, r.data?.completeAccessReview.userErrors)) {
       onDone();
       onClose();
     }
