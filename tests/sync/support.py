@@ -11,9 +11,11 @@ from typing import Any
 from services.confluence.retry import RetryPolicy
 from services.scheduler import Scheduler
 from services.store import Store
+from services.sync.models import SyncRun
 from simulator import RunningSimulator
+from testkit.live import open_store
 from testkit.static_connector import StaticConnectorFactory
-from testkit.sync import make_queue
+from testkit.sync import connected_integration, make_queue, make_runner, sync_now
 
 
 @dataclass
@@ -53,6 +55,18 @@ def static_connectors(
         policy=policy or fast_policy(),
         event_hooks=event_hooks,
     )
+
+
+async def sync_once(running: RunningSimulator) -> tuple[Store, SyncRun]:
+    """One sync, on a fresh mock store, of a new organization's integration to ``running``
+    (static connectors: retries never wait); the store and the finished run."""
+    store = open_store("mock", None)
+    await store.ensure_indexes()
+    org = await store.organizations.create(name="Acme")
+    integration = await connected_integration(store, org.id)
+    run = await sync_now(make_runner(store, static_connectors(running)), integration)
+    assert run is not None
+    return store, run
 
 
 def make_scheduler(store: Store, runner: Any, **options: Any) -> Scheduler:
