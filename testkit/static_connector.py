@@ -28,7 +28,7 @@ class StaticConnectorFactory:
     """Clients for ``site_url`` with Basic ``email:api_token``; Admin API at ``api_url``.
 
     ``event_hooks``: httpx's, on the HTTP client of every connector (tests that watch the
-    requests a sync sends)."""
+    requests a sync sends); ``transport``: the client's (an ASGI app served in-process)."""
 
     site_url: str
     email: str
@@ -40,6 +40,7 @@ class StaticConnectorFactory:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     timeout: float = 30.0
     event_hooks: Mapping[str, list[Callable[[Any], Awaitable[None]]]] | None = None
+    transport: httpx.AsyncBaseTransport | None = None
 
     def open(
         self, integration: Integration, observer: RetryObserver
@@ -52,7 +53,10 @@ class StaticConnectorFactory:
         policy = self.policy.with_observer(observer)
         limits = httpx.Limits(max_connections=self.max_concurrency * 2)
         async with httpx.AsyncClient(
-            timeout=self.timeout, limits=limits, event_hooks=self.event_hooks
+            timeout=self.timeout,
+            limits=limits,
+            event_hooks=self.event_hooks,
+            transport=self.transport,
         ) as http:
             confluence = ConfluenceClient(
                 http,
