@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
+import { useQuery, type AnyVariables, type UseQueryArgs, type UseQueryState } from "urql";
 import { useSession } from "../session";
 import { mutationErrors, noErrors, type ErrorLike, type FormErrors, type UserErrorLike } from "./errors";
 
@@ -37,6 +38,17 @@ export function useNow(ms = 30_000): number {
 /** A network-only re-run of a urql query. */
 export function useRefresh(execute: (opts?: { requestPolicy?: "network-only" }) => void): () => void {
   return useCallback(() => execute({ requestPolicy: "network-only" }), [execute]);
+}
+
+/** A screen's query: its state, and `refresh` (a network-only re-run), which also runs
+ * whenever the live connection comes back (pushes may have been missed meanwhile). */
+export function useScreenQuery<Data, Variables extends AnyVariables = AnyVariables>(
+  args: UseQueryArgs<Variables, Data>,
+): [UseQueryState<Data, Variables>, () => void] {
+  const [state, execute] = useQuery<Data, Variables>(args);
+  const refresh = useRefresh(execute);
+  useOnReconnect(refresh);
+  return [state, refresh];
 }
 
 const NO_ERRORS: FormErrors = { byField: {}, general: [] };

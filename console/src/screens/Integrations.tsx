@@ -1,13 +1,13 @@
 // Integrations: connect Confluence (OAuth round trip, API token, service account), attach the
 // Admin API key, watch status, "Sync now" with a live progress bar, and errors in words.
 import { useState, type FormEvent, type ReactNode } from "react";
-import { useMutation, useQuery, useSubscription } from "urql";
+import { useMutation, useSubscription } from "urql";
 import { Checkbox, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, Tag, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { IntegrationPurpose, IntegrationStatus, IntegrationsScreenQuery, SyncProgressSubscription } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDateTime, relative } from "../lib/format";
-import { useFormErrors, useNow, useOnReconnect, useRefresh } from "../lib/hooks";
+import { useFormErrors, useNow, useScreenQuery } from "../lib/hooks";
 import { can } from "../lib/roles";
 import { phaseLabel, phaseStep } from "../lib/sync";
 import { useSession, type OAuthReturn } from "../session";
@@ -153,9 +153,7 @@ export function statusAdvice(status: IntegrationStatus): string | null {
 
 export function Integrations() {
   const { me, oauthReturn, clearOAuthReturn } = useSession();
-  const [{ data, fetching, error }, execute] = useQuery({ query: IntegrationsQuery });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
+  const [{ data, fetching, error }, refresh] = useScreenQuery({ query: IntegrationsQuery });
   useSubscription({ query: StatusChanges }, (_p: unknown, e) => {
     refresh();
     return e;

@@ -8,7 +8,7 @@ import { graphql } from "../gql";
 import type { AccountFilter, AccountsScreenQuery, IdentityClassification, NotStaffKind, PersonStatus } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, plural, relative } from "../lib/format";
-import { useDebounced, useFormErrors, useOnReconnect, useRefresh } from "../lib/hooks";
+import { useDebounced, useFormErrors, useScreenQuery } from "../lib/hooks";
 import type { Credential } from "../lib/auth";
 import { importPeople, type ImportOutcome } from "../lib/http";
 import { usePager } from "../lib/pagination";
@@ -151,12 +151,10 @@ export function Accounts() {
     ...(personStatus ? { personStatus } : {}),
   };
   const pager = usePager(JSON.stringify(filter));
-  const [{ data, fetching, error }, execute] = useQuery({
+  const [{ data, fetching, error }, refresh] = useScreenQuery({
     query: AccountsQuery,
     variables: { filter, first: PAGE_SIZE, after: pager.after },
   });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
   const [linking, setLinking] = useState<Account | null>(null);
   const [classifying, setClassifying] = useState<Account | null>(null);
   const [clearState, clear] = useMutation(ClearIdentity);
@@ -395,9 +393,7 @@ export function People() {
   const term = useDebounced(search.trim(), 300);
   const filter = { ...(term ? { search: term } : {}), ...(status ? { status } : {}) };
   const pager = usePager(JSON.stringify(filter));
-  const [{ data, fetching, error }, execute] = useQuery({ query: PeopleQuery, variables: { filter, first: PAGE_SIZE, after: pager.after } });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
+  const [{ data, fetching, error }, refresh] = useScreenQuery({ query: PeopleQuery, variables: { filter, first: PAGE_SIZE, after: pager.after } });
   useSubscription({ query: PeopleChanges }, (_p: unknown, e) => {
     refresh();
     return e;

@@ -1,13 +1,13 @@
 // Access reviews: put Confluence under review, start a review, decide each entry (keep,
 // revoke, downgrade, with notes), complete it; progress stays live for several reviewers.
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { useMutation, useQuery, useSubscription } from "urql";
+import { useMutation, useSubscription } from "urql";
 import { AccountCell, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccessDecision, RemainingDecision, ReviewDecision, ReviewDetailQuery } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, isoDay, plural } from "../lib/format";
-import { useFormErrors, useOnReconnect, useRefresh } from "../lib/hooks";
+import { useFormErrors, useScreenQuery } from "../lib/hooks";
 import { usePager } from "../lib/pagination";
 import { can } from "../lib/roles";
 import { Link, navigate } from "../lib/router";
@@ -95,9 +95,7 @@ const DECISION_TONE: Record<AccessDecision, "neutral" | "good" | "bad" | "warn">
 
 export function Reviews() {
   const { me } = useSession();
-  const [{ data, fetching, error }, execute] = useQuery({ query: ReviewsQuery });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
+  const [{ data, fetching, error }, refresh] = useScreenQuery({ query: ReviewsQuery });
   useSubscription({ query: ReviewChanges, variables: { reviewId: null } }, (_p: unknown, e) => {
     refresh();
     return e;
@@ -199,12 +197,10 @@ export function ReviewDetail({ id }: { id: string }) {
   const { me, announce } = useSession();
   const [decision, setDecision] = useState<AccessDecision | "">("PENDING");
   const pager = usePager(decision);
-  const [{ data, fetching, error }, execute] = useQuery({
+  const [{ data, fetching, error }, refresh] = useScreenQuery({
     query: ReviewDetailQ,
     variables: { id, decision: decision || null, after: pager.after },
   });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
   useSubscription({ query: ReviewChanges, variables: { reviewId: id } }, (_p: unknown, e) => {
     refresh();
     return e;
