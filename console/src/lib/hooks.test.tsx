@@ -2,9 +2,9 @@ import { act, renderHook } from "@testing-library/react";
 import type { ReactNode } from "react";
 import { Provider, type Client } from "urql";
 import { describe, expect, it, vi } from "vitest";
-import { fromValue } from "wonka";
+import { fromArray, fromValue } from "wonka";
 import { SessionContext, type Session } from "../session";
-import { useFormErrors, useScreenQuery } from "./hooks";
+import { useFormErrors, useRefreshOn, useScreenQuery } from "./hooks";
 
 describe("useFormErrors", () => {
   it("shows a mutation's userErrors by field and says it did not go through", () => {
@@ -92,5 +92,17 @@ describe("useScreenQuery", () => {
     rerender();
     expect(executeQuery.mock.calls.length).toBe(before + 1);
     expect(policies().at(-1)).toBe("network-only");
+  });
+});
+
+describe("useRefreshOn", () => {
+  it("calls refresh once for every event of the subscription", () => {
+    const events = [{ data: { peopleChanged: { totalCount: 1 } } }, { data: { peopleChanged: { totalCount: 2 } } }];
+    const client = { executeSubscription: vi.fn(() => fromArray(events)), suspense: false } as unknown as Client;
+    const wrapper = ({ children }: { children: ReactNode }) => <Provider value={client}>{children}</Provider>;
+    const refresh = vi.fn();
+    renderHook(() => useRefreshOn({ query: "subscription { peopleChanged { totalCount } }" }, refresh), { wrapper });
+    expect(client.executeSubscription).toHaveBeenCalledOnce();
+    expect(refresh).toHaveBeenCalledTimes(2);
   });
 });

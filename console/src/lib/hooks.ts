@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { useQuery, type AnyVariables, type UseQueryArgs, type UseQueryState } from "urql";
+import { useQuery, useSubscription, type AnyVariables, type UseQueryArgs, type UseQueryState, type UseSubscriptionArgs } from "urql";
 import { useSession } from "../session";
 import { mutationErrors, noErrors, type ErrorLike, type FormErrors, type UserErrorLike } from "./errors";
 
@@ -66,4 +66,16 @@ export function useFormErrors() {
   const refuse = useCallback((field: string, message: string) => setErrors({ byField: { [field]: message }, general: [] }), []);
   const clear = useCallback(() => setErrors(NO_ERRORS), []);
   return { errors, take, refuse, clear, setErrors };
+}
+
+/** `refresh` on every event of a subscription (the event itself is not used: what it
+ * announces is read again). */
+export function useRefreshOn<Data, Variables extends AnyVariables = AnyVariables>(
+  args: UseSubscriptionArgs<Variables, Data>,
+  refresh: () => void,
+): void {
+  useSubscription<Data, Data, Variables>(args, (_previous: unknown, event) => {
+    refresh();
+    return event;
+  });
 }

@@ -7,7 +7,7 @@ import { graphql } from "../gql";
 import type { IntegrationPurpose, IntegrationStatus, IntegrationsScreenQuery, SyncProgressSubscription } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDateTime, relative } from "../lib/format";
-import { useFormErrors, useNow, useScreenQuery } from "../lib/hooks";
+import { useFormErrors, useNow, useRefreshOn, useScreenQuery } from "../lib/hooks";
 import { can } from "../lib/roles";
 import { phaseLabel, phaseStep } from "../lib/sync";
 import { useSession, type OAuthReturn } from "../session";
@@ -154,10 +154,7 @@ export function statusAdvice(status: IntegrationStatus): string | null {
 export function Integrations() {
   const { me, oauthReturn, clearOAuthReturn } = useSession();
   const [{ data, fetching, error }, refresh] = useScreenQuery({ query: IntegrationsQuery });
-  useSubscription({ query: StatusChanges }, (_p: unknown, e) => {
-    refresh();
-    return e;
-  });
+  useRefreshOn({ query: StatusChanges }, refresh);
   const admin = can(me.role, "connect");
   return (
     <>

@@ -2,13 +2,13 @@
 // they hold access (groups, admin, status); link an account to a person, mark it not staff;
 // the HR people list and its CSV import with every row problem shown.
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { useMutation, useQuery, useSubscription } from "urql";
+import { useMutation, useQuery } from "urql";
 import { AccountCell, Checkbox, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccountFilter, AccountsScreenQuery, IdentityClassification, NotStaffKind, PersonStatus } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, plural, relative } from "../lib/format";
-import { useDebounced, useFormErrors, useScreenQuery } from "../lib/hooks";
+import { useDebounced, useFormErrors, useRefreshOn, useScreenQuery } from "../lib/hooks";
 import type { Credential } from "../lib/auth";
 import { importPeople, type ImportOutcome } from "../lib/http";
 import { usePager } from "../lib/pagination";
@@ -394,10 +394,7 @@ export function People() {
   const filter = { ...(term ? { search: term } : {}), ...(status ? { status } : {}) };
   const pager = usePager(JSON.stringify(filter));
   const [{ data, fetching, error }, refresh] = useScreenQuery({ query: PeopleQuery, variables: { filter, first: PAGE_SIZE, after: pager.after } });
-  useSubscription({ query: PeopleChanges }, (_p: unknown, e) => {
-    refresh();
-    return e;
-  });
+  useRefreshOn({ query: PeopleChanges }, refresh);
   const conn = data?.people;
   return (
     <>

@@ -1,13 +1,13 @@
 // Access reviews: put Confluence under review, start a review, decide each entry (keep,
 // revoke, downgrade, with notes), complete it; progress stays live for several reviewers.
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { useMutation, useSubscription } from "urql";
+import { useMutation } from "urql";
 import { AccountCell, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccessDecision, RemainingDecision, ReviewDecision, ReviewDetailQuery } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, isoDay, plural } from "../lib/format";
-import { useFormErrors, useScreenQuery } from "../lib/hooks";
+import { useFormErrors, useRefreshOn, useScreenQuery } from "../lib/hooks";
 import { usePager } from "../lib/pagination";
 import { can } from "../lib/roles";
 import { Link, navigate } from "../lib/router";
@@ -96,10 +96,7 @@ const DECISION_TONE: Record<AccessDecision, "neutral" | "good" | "bad" | "warn">
 export function Reviews() {
   const { me } = useSession();
   const [{ data, fetching, error }, refresh] = useScreenQuery({ query: ReviewsQuery });
-  useSubscription({ query: ReviewChanges, variables: { reviewId: null } }, (_p: unknown, e) => {
-    refresh();
-    return e;
-  });
+  useRefreshOn({ query: ReviewChanges, variables: { reviewId: null } }, refresh);
   const [addState, add] = useMutation(AddSystem);
   const [startState, start] = useMutation(StartReview);
   const [errors, setErrors] = useState<string[]>([]);
@@ -201,10 +198,7 @@ export function ReviewDetail({ id }: { id: string }) {
     query: ReviewDetailQ,
     variables: { id, decision: decision || null, after: pager.after },
   });
-  useSubscription({ query: ReviewChanges, variables: { reviewId: id } }, (_p: unknown, e) => {
-    refresh();
-    return e;
-  });
+  useRefreshOn({ query: ReviewChanges, variables: { reviewId: id } }, refresh);
   const [deciding, setDeciding] = useState<{ entry: Entry; decision: ReviewDecision } | null>(null);
   const [completing, setCompleting] = useState(false);
   const [keepState, decide] = useMutation(Decide);
