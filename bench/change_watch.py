@@ -54,13 +54,10 @@ from testkit.conditions import until
 from testkit.connect import Env, vigil_for
 from testkit.graphql_client import failing_items, listening
 from testkit.mongo import wire_server
+from testkit.people import add_confluence_system, import_people, staff_people
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 POLL_ROUTE = f"GET {EVENTS_STREAM}"
-ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
-  criticalSystem { id } userErrors { code message } } }"""
-UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
-  created userErrors { field code message } } }"""
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
   person { id } userErrors { code message } } }"""
 PERSON = """query($filter: AccountFilter) { accounts(filter: $filter, first: 500) {
@@ -188,16 +185,8 @@ async def prepare(env: Env, account_id: str) -> str:
         return bool(latest["status"] == "SUCCEEDED" and latest["kind"] == "FULL")
 
     await until(synced, what="a full sync", timeout=900, interval=0.2)
-    added = (await env.gql(ADD_SYSTEM))["addCriticalSystem"]
-    assert added["userErrors"] == [], added
-    site = env.sim.sim.site
-    people = [
-        {"email": a.email, "name": a.display_name, "jobRole": "Engineer"}
-        for a in site.accounts.values()
-        if a.account_type == "atlassian" and a.email
-    ]
-    upserted = (await env.gql(UPSERT, {"people": people}))["upsertPeople"]
-    assert upserted["userErrors"] == [], upserted["userErrors"][:3]
+    await add_confluence_system(env)
+    await import_people(env, staff_people(env.sim.sim.site))
     edges = (await env.gql(PERSON, {"filter": {"classification": "STAFF"}}))["accounts"]["edges"]
     nodes = [e["node"] for e in edges if e["node"]["accountId"] == account_id]
     assert nodes and nodes[0]["identity"]["method"] == "AUTO_EMAIL", (account_id, nodes)

@@ -30,7 +30,6 @@ snapshot, not a simulated sync, so that a million accounts can be seeded at all.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import gc
 import resource
@@ -86,19 +85,6 @@ async def cold(live: LiveServer, store: Store, org: str) -> dict[str, float]:
     }
 
 
-async def take(
-    http: httpx.AsyncClient,
-    url: str,
-    queue: asyncio.Queue[Any],
-    mutation: str,
-    variables: dict[str, Any],
-    done: Callable[[dict[str, Any]], bool],
-) -> float:
-    """Seconds from sending the mutation (on an open connection) to the matching push."""
-    _, pushed = await sample(http, url, queue, mutation, variables, done, timeout=120)
-    return float(pushed)
-
-
 def listing(account: str, *, present: bool) -> Callable[[dict[str, Any]], bool]:
     def done(result: dict[str, Any]) -> bool:
         return (account in {i["resourceId"] for i in failing_items(result)}) is present
@@ -141,7 +127,7 @@ async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int)
     measured: dict[str, Any] = {}
     async with httpx.AsyncClient(headers=headers, timeout=120) as http:
         await http.post(url, json={"query": "{ checks { id } }"})  # the connection is open
-        sample = functools.partial(take, http, url)
+        measure = functools.partial(sample, http, url, timeout=120)
         for name, check_id, cases in (
             (
                 "offboardPerson",
@@ -176,7 +162,8 @@ async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int)
             with GcPauses() as collected:
                 async with subscription(live, key, check_id) as queue:
                     for mutation, variables, done in cases:
-                        times.append(await sample(queue, mutation, {"input": variables}, done))
+                        _, pushed = await measure(queue, mutation, {"input": variables}, done)
+                        times.append(pushed)
             written = Counter(store.guard.written) - before
             measured[name] = {
                 "samples": len(times),

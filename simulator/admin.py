@@ -1,13 +1,13 @@
 """Atlassian Admin API: the org directory users search (§5.8), and the site's tenant_info.
 
-Authentication of every Admin API route is here too (``admin_org``): Bearer org admin API key,
-for the organization in the path.
+Authentication of every Admin API route is here too (``admin_org``, applied by
+``admin_route``): Bearer org admin API key, for the organization in the path.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,27 @@ def admin_org(
     if scope is not None and not sim.credentials.admin_key_allows(key, scope):
         return gateway_error(401, SCOPE_MISMATCH)
     return org, key
+
+
+AdminAuth = tuple[str, str]  # (org id, key) of an authenticated Admin API request
+AdminGate = Callable[["Simulator", Request], AdminAuth | Response]
+
+
+def admin_route(
+    sim: Simulator,
+    handler: Callable[[Request, AdminAuth], Awaitable[Response]],
+    gate: AdminGate = admin_org,
+) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint that answers ``gate``'s refusal, or else calls ``handler`` with the
+    request's (org id, key)."""
+
+    async def endpoint(request: Request) -> Response:
+        auth = gate(sim, request)
+        if isinstance(auth, Response):
+            return auth
+        return await handler(request, auth)
+
+    return endpoint
 
 
 _COMPOSITE = {"active": "active", "inactive": "deactivated", "closed": "deactivated"}
@@ -227,10 +248,7 @@ def _scope_of(filters: dict[str, list[str]]) -> str:
 def make_admin_search(sim: Simulator) -> Any:
     """POST /admin/v2/orgs/{orgId}/directories/-/users/search (org admin API key only)."""
 
-    async def search(request: Request) -> Response:
-        auth = admin_org(sim, request)
-        if isinstance(auth, Response):
-            return auth
+    async def search(request: Request, auth: AdminAuth) -> Response:
         try:
             body = json.loads(await request.body() or b"{}")
             if not isinstance(body, dict):
@@ -261,7 +279,7 @@ def make_admin_search(sim: Simulator) -> Any:
         ]
         return json_response({"data": data, "links": links})
 
-    return search
+    return admin_route(sim, search)
 
 
 def _filtered(

@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from simulator.actions import ActionError, Actor
-from simulator.admin import RoleView, admin_org, directory_user
+from simulator.admin import AdminAuth, RoleView, admin_org, admin_route, directory_user
 from simulator.context import origin
 from simulator.errors import admin_error, json_response
 from simulator.events import (
@@ -116,10 +116,7 @@ def make_directories(sim: Simulator) -> Any:
     directories (or the account's); the next page's cursor in ``links.next`` ("if present, all
     other parameters are discarded")."""
 
-    async def directories(request: Request) -> Response:
-        auth = admin_org(sim, request)
-        if isinstance(auth, Response):
-            return auth
+    async def directories(request: Request, auth: AdminAuth) -> Response:
         params = request.query_params
         try:
             if params.get("cursor"):
@@ -148,17 +145,14 @@ def make_directories(sim: Simulator) -> Any:
             }
         )
 
-    return directories
+    return admin_route(sim, directories)
 
 
 def make_directory_user(sim: Simulator) -> Any:
     """GET …/directories/{directoryId}/users/{accountId} → {data: {…, membershipStatus}}
     (``membershipStatus`` is the organization-wide aggregate, as on the search)."""
 
-    async def user(request: Request) -> Response:
-        auth = admin_org(sim, request)
-        if isinstance(auth, Response):
-            return auth
+    async def user(request: Request, auth: AdminAuth) -> Response:
         found = _user_account(sim, request)
         if isinstance(found, Response):
             return found
@@ -168,7 +162,7 @@ def make_directory_user(sim: Simulator) -> Any:
         site, account = entry
         return json_response({"data": directory_user(sim, site, account, frozenset())})
 
-    return user
+    return admin_route(sim, user)
 
 
 def make_suspension(sim: Simulator, *, suspend: bool) -> Any:
@@ -176,10 +170,7 @@ def make_suspension(sim: Simulator, *, suspend: bool) -> Any:
     ``behaviour.suspend_answer`` says (204, 200 + ``{"message"}``, or 200 with no body);
     repeating one is accepted the same way (undocumented)."""
 
-    async def change(request: Request) -> Response:
-        auth = admin_org(sim, request)
-        if isinstance(auth, Response):
-            return auth
+    async def change(request: Request, auth: AdminAuth) -> Response:
         found = _user_account(sim, request)
         if isinstance(found, Response):
             return found
@@ -200,7 +191,7 @@ def make_suspension(sim: Simulator, *, suspend: bool) -> Any:
             return Response(b"", status_code=200)
         return Response(status_code=204)
 
-    return change
+    return admin_route(sim, change)
 
 
 # ----- role assignments -------------------------------------------------------------------
@@ -284,10 +275,7 @@ def make_role_assignments(sim: Simulator) -> Any:
     """GET …/directories/{directoryId}/users/{accountId}/role-assignments[?resourceIds&roleIds]
     (the read-back of role and suspension writes; one page)."""
 
-    async def read(request: Request) -> Response:
-        auth = admin_org(sim, request)
-        if isinstance(auth, Response):
-            return auth
+    async def read(request: Request, auth: AdminAuth) -> Response:
         found = _user_account(sim, request)
         if isinstance(found, Response):
             return found
@@ -298,7 +286,7 @@ def make_role_assignments(sim: Simulator) -> Any:
         )
         return json_response({"data": data, "links": {"self": None, "prev": None, "next": None}})
 
-    return read
+    return admin_route(sim, read)
 
 
 def _site_for(sim: Simulator, role: str, resource: str) -> Site | Response:
@@ -316,10 +304,7 @@ def make_role_change(sim: Simulator, *, grant: bool) -> Any:
     ``{"role", "resource"}`` → 204. ``resource`` is the ARI the role is on (ignored for
     org-admin). Revoking a role held only through a group: ``behaviour.revoke_group_role``."""
 
-    async def change(request: Request) -> Response:
-        auth = admin_org(sim, request)
-        if isinstance(auth, Response):
-            return auth
+    async def change(request: Request, auth: AdminAuth) -> Response:
         account_id = str(request.path_params["accountId"])
         try:
             body = json.loads(await request.body() or b"null")
@@ -355,7 +340,7 @@ def make_role_change(sim: Simulator, *, grant: bool) -> Any:
             return _action_error(exc)
         return Response(status_code=204)
 
-    return change
+    return admin_route(sim, change)
 
 
 # ----- lifecycle (user management API) ------------------------------------------------------
@@ -370,10 +355,7 @@ def make_lifecycle(sim: Simulator, *, enable: bool) -> Any:
     ``{"message"}`` → 204. Managed accounts only: an unmanaged one → 403
     ``{"key": "forbidden.targetUnverified"}``; unknown → 404."""
 
-    async def change(request: Request) -> Response:
-        auth = admin_org(sim, request)
-        if isinstance(auth, Response):
-            return auth
+    async def change(request: Request, auth: AdminAuth) -> Response:
         if auth[0] != sim.org.org_id:
             return json_response({"key": "forbidden", "message": "Not your account"}, 403)
         raw = await request.body()
@@ -392,7 +374,7 @@ def make_lifecycle(sim: Simulator, *, enable: bool) -> Any:
             return _lifecycle_error(exc)
         return Response(status_code=204)
 
-    return change
+    return admin_route(sim, change)
 
 
 # ----- events -------------------------------------------------------------------------------
@@ -410,7 +392,7 @@ def _epoch_ms(value: str, name: str) -> int:
     return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
-def _events_gate(sim: Simulator, request: Request) -> tuple[str, str] | Response:
+def _events_gate(sim: Simulator, request: Request) -> AdminAuth | Response:
     auth = admin_org(sim, request, EVENTS_SCOPE)
     if isinstance(auth, Response):
         return auth
@@ -425,10 +407,7 @@ def make_events_stream(sim: Simulator) -> Any:
     ``meta.next`` — on every page, the last too — and ``links.next`` is the URL of the next
     read. Events in order of ``processedAt``; none before it is reached."""
 
-    async def stream(request: Request) -> Response:
-        auth = _events_gate(sim, request)
-        if isinstance(auth, Response):
-            return auth
+    async def stream(request: Request, auth: AdminAuth) -> Response:
         params = request.query_params
         try:
             if params.get("cursor"):
@@ -473,17 +452,14 @@ def make_events_stream(sim: Simulator) -> Any:
             }
         )
 
-    return stream
+    return admin_route(sim, stream, gate=_events_gate)
 
 
 def make_event_actions(sim: Simulator) -> Any:
     """GET /admin/v1/orgs/{orgId}/event-actions: ``{data: [{id, type, attributes:
     {displayName, groupDisplayNames}}], links, meta}`` of the actions the simulator records."""
 
-    async def actions(request: Request) -> Response:
-        auth = _events_gate(sim, request)
-        if isinstance(auth, Response):
-            return auth
+    async def actions(request: Request, auth: AdminAuth) -> Response:
         data = [
             {
                 "id": action,
@@ -495,4 +471,4 @@ def make_event_actions(sim: Simulator) -> Any:
         url = f"{origin(request)}/api/admin/v1/orgs/{auth[0]}/event-actions"
         return json_response({"data": data, "links": {"self": url}, "meta": {"total": len(data)}})
 
-    return actions
+    return admin_route(sim, actions, gate=_events_gate)

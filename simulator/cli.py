@@ -102,42 +102,19 @@ def simulator_command(
     *,
     host: str = "127.0.0.1",
     port: int = 8090,
-    users: int = 200,
-    groups: int = 20,
-    pages: int = 60,
-    seed: int = 1,
-    latency_ms: float = 0.0,
-    jitter_ms: float = 0.0,
-    fault_429: float = 0.0,
-    fault_503: float = 0.0,
-    fault_drop: float = 0.0,
-    fault_truncate: float = 0.0,
-    site_json: str | None = None,
     sites: str = "acme",
-    quota_points: int | None = None,
     log_level: str = "info",
     echo: Callable[[str], Any] | None = None,
-    access: str = "groups",
+    **site_and_faults: Any,
 ) -> None:
     """Build the simulator, print its base URL and credentials, serve until interrupted.
 
-    `sites` is a comma-separated list of site names to generate (several = multi-site).
+    `sites` is a comma-separated list of site names to generate (several = multi-site); the
+    other keywords are build_simulator's (every caller passes flags parsed by name).
     """
     sim = build_simulator(
-        users=users,
-        groups=groups,
-        pages=pages,
-        seed=seed,
         site_names=tuple(n.strip() for n in sites.split(",") if n.strip()) or ("acme",),
-        site_json=site_json,
-        latency_ms=latency_ms,
-        jitter_ms=jitter_ms,
-        fault_429=fault_429,
-        fault_503=fault_503,
-        fault_drop=fault_drop,
-        fault_truncate=fault_truncate,
-        quota_points=quota_points,
-        access=access,
+        **site_and_faults,
     )
     show = echo or (lambda text: print(text, flush=True))
     serve(

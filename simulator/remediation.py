@@ -62,22 +62,27 @@ def _checks(ctx: Ctx, group_id: str, account_id: str) -> Response | None:
     return None
 
 
-async def remove_member(ctx: Ctx) -> Response:
-    """DELETE /wiki/rest/api/group/userByGroupId?groupId&accountId (site admin only)."""
-    group_id, account_id = ctx.param("groupId"), ctx.param("accountId")
+def _change(ctx: Ctx, group_id: str, account_id: str, *, add: bool) -> Response:
+    """The membership change through ``sim.actions`` as the caller: 201 added, 204 removed."""
     refused = _checks(ctx, group_id, account_id)
     if refused is not None:
         return refused
-    group = ctx.site.groups[group_id]
-    if group.synced and ctx.sim.behaviour.idp_removal == "refuse":
-        return v1_error(403, SYNCED_REMOVE)
+    if ctx.site.groups[group_id].synced:
+        if add:
+            return v1_error(403, SYNCED_ADD)
+        if ctx.sim.behaviour.idp_removal == "refuse":
+            return v1_error(403, SYNCED_REMOVE)
+    change = ctx.sim.actions.add_member if add else ctx.sim.actions.remove_member
     try:
-        ctx.sim.actions.remove_member(
-            group_id, account_id, site=ctx.site, by=actor_of(ctx), from_idp=False
-        )
+        change(group_id, account_id, site=ctx.site, by=actor_of(ctx), from_idp=False)
     except ActionError as exc:
         return v1_error(exc.status, exc.message)
-    return Response(status_code=204)
+    return Response(status_code=201 if add else 204)
+
+
+async def remove_member(ctx: Ctx) -> Response:
+    """DELETE /wiki/rest/api/group/userByGroupId?groupId&accountId (site admin only)."""
+    return _change(ctx, ctx.param("groupId"), ctx.param("accountId"), add=False)
 
 
 async def add_member(ctx: Ctx) -> Response:
@@ -87,17 +92,4 @@ async def add_member(ctx: Ctx) -> Response:
     except ValueError:
         return v1_error(400, "The request body is not valid JSON")
     raw = body.get("accountId") if isinstance(body, dict) else None
-    account_id = raw if isinstance(raw, str) else ""
-    group_id = ctx.param("groupId")
-    refused = _checks(ctx, group_id, account_id)
-    if refused is not None:
-        return refused
-    if ctx.site.groups[group_id].synced:
-        return v1_error(403, SYNCED_ADD)
-    try:
-        ctx.sim.actions.add_member(
-            group_id, account_id, site=ctx.site, by=actor_of(ctx), from_idp=False
-        )
-    except ActionError as exc:
-        return v1_error(exc.status, exc.message)
-    return Response(status_code=201)
+    return _change(ctx, ctx.param("groupId"), raw if isinstance(raw, str) else "", add=True)

@@ -7,9 +7,10 @@ each integration's encrypted credential.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -24,7 +25,10 @@ from services.sync.connector import Clients, Connector
 
 @dataclass(frozen=True)
 class StaticConnectorFactory:
-    """Clients for ``site_url`` with Basic ``email:api_token``; Admin API at ``api_url``."""
+    """Clients for ``site_url`` with Basic ``email:api_token``; Admin API at ``api_url``.
+
+    ``event_hooks``: httpx's, on the HTTP client of every connector (tests that watch the
+    requests a sync sends); ``transport``: the client's (an ASGI app served in-process)."""
 
     site_url: str
     email: str
@@ -35,6 +39,8 @@ class StaticConnectorFactory:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     timeout: float = 30.0
+    event_hooks: Mapping[str, list[Callable[[Any], Awaitable[None]]]] | None = None
+    transport: httpx.AsyncBaseTransport | None = None
 
     def open(
         self, integration: Integration, observer: RetryObserver
@@ -46,7 +52,12 @@ class StaticConnectorFactory:
     async def _open(self, observer: RetryObserver) -> AsyncIterator[Connector]:
         policy = self.policy.with_observer(observer)
         limits = httpx.Limits(max_connections=self.max_concurrency * 2)
-        async with httpx.AsyncClient(timeout=self.timeout, limits=limits) as http:
+        async with httpx.AsyncClient(
+            timeout=self.timeout,
+            limits=limits,
+            event_hooks=self.event_hooks,
+            transport=self.transport,
+        ) as http:
             confluence = ConfluenceClient(
                 http,
                 self.site_url,

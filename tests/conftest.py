@@ -14,6 +14,12 @@ from testkit.mongo import wire_server
 STORE_KINDS = ["mock", "wire"]
 
 
+def wire_url_for(request: pytest.FixtureRequest, kind: str) -> str | None:
+    """The module's wire server URL for store kind "wire" (started on first use); None for
+    "mock"."""
+    return request.getfixturevalue("wire_url") if kind == "wire" else None
+
+
 @pytest.fixture(scope="module")
 def wire_url() -> Iterator[str]:
     """URL of a real MongoDB wire-protocol server, fresh for each test module.
@@ -28,8 +34,7 @@ def wire_url() -> Iterator[str]:
 @pytest.fixture(params=STORE_KINDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """A fresh store, once on mongomock-motor and once on the wire server."""
-    url = request.getfixturevalue("wire_url") if request.param == "wire" else None
-    async with fresh_store(request.param, url) as s:
+    async with fresh_store(request.param, wire_url_for(request, request.param)) as s:
         yield s
 
 
@@ -43,8 +48,7 @@ async def wire_store(wire_url: str) -> AsyncIterator[Store]:
 @pytest.fixture(params=STORE_KINDS)
 async def live(request: pytest.FixtureRequest) -> AsyncIterator[LiveServer]:
     """Vigil under uvicorn, on each store kind."""
-    url = request.getfixturevalue("wire_url") if request.param == "wire" else None
-    async with live_server(request.param, url) as server:
+    async with live_server(request.param, wire_url_for(request, request.param)) as server:
         yield server
 
 

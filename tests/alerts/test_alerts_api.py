@@ -18,6 +18,7 @@ from services.checks.base import EMPTY_POPULATION, Evaluation
 from services.checks.models import CheckStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.conditions import until
+from testkit.people import add_confluence_system, import_people, staff_people
 from tests.alerts.receivers import (
     HttpReceiver,
     SmtpServer,
@@ -50,10 +51,6 @@ TEST = f"""mutation($id: ID!) {{ sendTestAlert(channelId: $id) {{ delivery {{ {D
   userErrors {{ field code message }} }} }}"""
 RETRY = f"""mutation($id: ID!) {{ retryAlertDelivery(id: $id) {{ delivery {{ {DELIVERY} }}
   userErrors {{ field code message }} }} }}"""
-ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
-  criticalSystem { id } userErrors { code message } } }"""
-UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
-  created userErrors { field code message } } }"""
 ACCOUNTS = """{ accounts(filter: {classification: STAFF, status: ACTIVE}, first: 500) {
   edges { node { accountId identity { method person { id } } } } } }"""
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
@@ -117,14 +114,9 @@ async def prepare(env: Env) -> str:
     of an active, auto-identified account that is not Vigil's own operator."""
     integration_id = await connect_access_review(env)
     await sync(env, integration_id)
-    assert (await env.gql(ADD_SYSTEM))["addCriticalSystem"]["userErrors"] == []
+    await add_confluence_system(env)
     site = env.sim.sim.site
-    people = [
-        {"email": a.email, "name": a.display_name, "jobRole": "Engineer"}
-        for a in site.accounts.values()
-        if a.account_type == "atlassian" and a.email
-    ]
-    assert (await env.gql(UPSERT, {"people": people}))["upsertPeople"]["userErrors"] == []
+    await import_people(env, staff_people(site))
     operators = set(site.operators.values())
     staff = [e["node"] for e in (await env.gql(ACCOUNTS))["accounts"]["edges"]]
     target = next(

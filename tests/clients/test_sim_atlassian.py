@@ -4,7 +4,7 @@ simulator as a real HTTP server over loopback."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,7 +16,7 @@ from services.atlassian.errors import InvalidClient, InvalidGrant, InvalidToken
 from services.atlassian.models import OAuthApp, TokenSet
 from services.atlassian.oauth import AtlassianOAuth, authorization_url
 from services.atlassian.token_providers import ClientCredentialsTokenProvider
-from services.confluence.auth import TokenProviderAuth
+from services.confluence.auth import TokenProvider, TokenProviderAuth
 from services.confluence.client import ConfluenceClient
 from services.confluence.errors import ConfluenceAuthError
 from services.confluence.retry import RetryPolicy
@@ -64,6 +64,20 @@ def oauth(
         api_base_url=served.api_url,
         clock=sim.clock.now,
     )
+
+
+@pytest.fixture
+def confluence_with(
+    served: RunningSimulator, net: httpx.AsyncClient, sim_policy: RetryPolicy
+) -> Callable[[TokenProvider], ConfluenceClient]:
+    """Confluence clients to the simulator whose bearer tokens come from a provider."""
+
+    def build(provider: TokenProvider) -> ConfluenceClient:
+        return ConfluenceClient(
+            net, served.confluence_api_base(), TokenProviderAuth(provider), sim_policy
+        )
+
+    return build
 
 
 async def _consent(served: RunningSimulator, http: httpx.AsyncClient, url: str) -> str:
@@ -120,14 +134,12 @@ async def test_rotation_uses_the_newest_refresh_token_and_never_revokes(
     oauth: AtlassianOAuth,
     net: httpx.AsyncClient,
     sent: TokenRequests,
-    sim_policy: RetryPolicy,
+    confluence_with: Callable[[TokenProvider], ConfluenceClient],
 ) -> None:
     first = await _connect(served, sim, oauth, net)
     stored = await stored_tokens(first)
     provider = stored.provider(oauth, sim.clock.now)
-    client = ConfluenceClient(
-        net, served.confluence_api_base(), TokenProviderAuth(provider), sim_policy
-    )
+    client = confluence_with(provider)
     for _ in range(4):
         assert (await client.current_user()).account_id == sim.credentials.oauth_account_id
         sim.clock.advance(3700)  # the access token expires; the reuse window (600 s) passes
@@ -144,7 +156,7 @@ async def test_simulator_revokes_the_family_on_late_reuse(
     sim: Simulator,
     oauth: AtlassianOAuth,
     net: httpx.AsyncClient,
-    sim_policy: RetryPolicy,
+    confluence_with: Callable[[TokenProvider], ConfluenceClient],
 ) -> None:
     """What the helper must never do: replay a retired refresh token after the window."""
     first = await _connect(served, sim, oauth, net)
@@ -164,12 +176,7 @@ async def test_simulator_revokes_the_family_on_late_reuse(
     with pytest.raises(InvalidGrant):
         await oauth.refresh(again.refresh_token or "")
     stored = await stored_tokens(again)
-    client = ConfluenceClient(
-        net,
-        served.confluence_api_base(),
-        TokenProviderAuth(stored.provider(oauth, sim.clock.now)),
-        sim_policy,
-    )
+    client = confluence_with(stored.provider(oauth, sim.clock.now))
     with pytest.raises(ReauthRequired):  # 401 → one refresh attempt → invalid_grant → reconnect
         await client.current_user()
     assert len(stored.reauth) == 1
@@ -181,15 +188,13 @@ async def test_server_side_expiry_triggers_one_refresh(
     oauth: AtlassianOAuth,
     net: httpx.AsyncClient,
     sent: TokenRequests,
-    sim_policy: RetryPolicy,
+    confluence_with: Callable[[TokenProvider], ConfluenceClient],
 ) -> None:
     token = await _connect(served, sim, oauth, net)
     stored = await stored_tokens(token)
     # The provider's clock lags the server's: it believes the token valid, the server does not.
     provider = stored.provider(oauth, lambda: datetime.now(UTC))
-    client = ConfluenceClient(
-        net, served.confluence_api_base(), TokenProviderAuth(provider), sim_policy
-    )
+    client = confluence_with(provider)
     sim.clock.advance(3700)
     assert (await client.current_user()).account_id == sim.credentials.oauth_account_id
     assert sent.refresh_tokens == [token.refresh_token]
@@ -214,7 +219,7 @@ async def test_client_credentials(
     sim: Simulator,
     oauth: AtlassianOAuth,
     net: httpx.AsyncClient,
-    sim_policy: RetryPolicy,
+    confluence_with: Callable[[TokenProvider], ConfluenceClient],
 ) -> None:
     creds = sim.credentials
     token = await oauth.client_credentials(creds.cc_client_id, creds.cc_client_secret)
@@ -222,9 +227,7 @@ async def test_client_credentials(
     provider = ClientCredentialsTokenProvider(
         oauth, OAuthApp(creds.cc_client_id, creds.cc_client_secret), clock=sim.clock.now
     )
-    client = ConfluenceClient(
-        net, served.confluence_api_base(), TokenProviderAuth(provider), sim_policy
-    )
+    client = confluence_with(provider)
     me = await client.current_user()
     assert me.account_id == creds.cc_account_id
     sim.clock.advance(3700)  # expired: a new token is fetched, no refresh token needed

@@ -29,6 +29,7 @@ from simulator import RunningSimulator, Simulator, generate_site, start_simulato
 from testkit.conditions import until
 from testkit.live import open_store, start_live_server
 from testkit.mongo import free_port
+from testkit.people import add_confluence_system, import_people
 from tests.e2e.access_support import connect_access_review, sync
 from tests.e2e.connect_support import Env
 from tests.e2e.signin_support import invite, signin_settings
@@ -49,10 +50,6 @@ pytestmark = [
     ),
 ]
 
-UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
-  created userErrors { code message } } }"""
-ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
-  criticalSystem { id } userErrors { code message } } }"""
 CREATE_KEY = """mutation { createApiKey(input: {role: VIEWER, name: "console viewer"}) {
   secret userErrors { code } } }"""
 STAFF = """query { accounts(filter: {classification: STAFF, status: ACTIVE}, first: 500) {
@@ -91,8 +88,8 @@ async def _seed(env: Env) -> dict[str, str]:
         if a is not unlinked
     ]
     people.append({"email": "robin@hr.example", "name": LINK_PERSON, "jobRole": "Engineer"})
-    assert (await env.gql(UPSERT, {"people": people}))["upsertPeople"]["userErrors"] == []
-    assert (await env.gql(ADD_SYSTEM))["addCriticalSystem"]["userErrors"] == []
+    await import_people(env, people)
+    await add_confluence_system(env)
     viewer = (await env.gql(CREATE_KEY))["createApiKey"]["secret"]
 
     edges = (await env.gql(STAFF))["accounts"]["edges"]

@@ -22,6 +22,7 @@ import pytest
 
 from services.models import Role
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.people import add_confluence_system, import_people
 from tests.e2e.access_support import connect_access_review, sync
 from tests.e2e.connect_support import Env, worker_env
 
@@ -36,12 +37,8 @@ pytestmark = [
     ),
 ]
 
-ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
-  criticalSystem { id } userErrors { code } } }"""
 STAFF = """{ accounts(filter: {classification: STAFF, status: ACTIVE}, first: 1) {
   edges { node { identity { person { id } } } } } }"""
-UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
-  people { id email } userErrors { code } } }"""
 
 
 def node_flags() -> list[str]:
@@ -98,7 +95,7 @@ async def test_graphql_ws_does_not_retry_a_refused_or_revoked_key(env: Env) -> N
 
 async def test_a_normalised_cache_merges_a_pushed_result_into_checks(env: Env) -> None:
     await sync(env, await connect_access_review(env))
-    assert (await env.gql(ADD_SYSTEM))["addCriticalSystem"]["userErrors"] == []
+    await add_confluence_system(env)
     site = env.sim.sim.site
     operators = set(site.operators.values())  # Vigil signs in as one of them: keep it
     staff = [
@@ -110,7 +107,7 @@ async def test_a_normalised_cache_merges_a_pushed_result_into_checks(env: Env) -
         and a.account_id not in operators
     ]
     people = [{"email": a.email, "name": a.display_name} for a in staff]
-    assert (await env.gql(UPSERT, {"people": people}))["upsertPeople"]["userErrors"] == []
+    await import_people(env, people)
     linked = (await env.gql(STAFF))["accounts"]["edges"]  # emails Vigil can see
     person = linked[0]["node"]["identity"]["person"]["id"]
     await run_script("graphcache", env, OFFBOARD_PERSON_ID=person)

@@ -12,6 +12,7 @@ import pytest
 
 from simulator import RunningSimulator, Simulator, start_simulator
 from testkit.connect import FRONTEND, Env, vigil_for
+from tests.conftest import wire_url_for
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,7 @@ async def make_env(
 ) -> AsyncIterator[Env]:
     """Start Vigil (on the requested store kind) against the simulator."""
     kind = getattr(request, "param", "mock")
-    url = request.getfixturevalue("wire_url") if kind == "wire" else None
-    async with vigil_for(sim, kind, url, **settings) as env:
+    async with vigil_for(sim, kind, wire_url_for(request, kind), **settings) as env:
         yield env
 
 

@@ -16,14 +16,13 @@ from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator.remediation import REMOVE_MEMBER
 from simulator.roles import USER
 from testkit.graphql_client import failing_items, listening
+from testkit.people import add_confluence_system, import_people, staff_people
 from tests.e2e.access_support import RUNS, connect_api_token, set_admin_key
 from tests.e2e.connect_support import Env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 VALID = "confluence-access-valid"
 WRITE_ROUTE = f"DELETE {REMOVE_MEMBER}"
-ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
-  criticalSystem { id } userErrors { code message } } }"""
 UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
   created updated userErrors { code message } } }"""
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
@@ -102,14 +101,8 @@ async def prepare(
         env, admin_key=admin_key, email=email, token=token
     )
     await synced(env, integration_id)
-    added = (await env.gql(ADD_SYSTEM))["addCriticalSystem"]
-    assert added["userErrors"] == []
-    people = [
-        {"email": a.email, "name": a.display_name, "jobRole": "Engineer"}
-        for a in env.sim.sim.site.accounts.values()
-        if a.account_type == "atlassian" and a.email
-    ]
-    assert (await env.gql(UPSERT, {"people": people}))["upsertPeople"]["userErrors"] == []
+    await add_confluence_system(env)
+    await import_people(env, staff_people(env.sim.sim.site))
     return integration_id
 
 

@@ -12,6 +12,7 @@ import pytest
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.connect import Env
 from testkit.graphql_client import failing_items
+from testkit.people import add_confluence_system, import_people, staff_people
 from tests.conftest import STORE_KINDS
 from tests.e2e.access_support import (
     RESULT_FIELDS,
@@ -24,11 +25,6 @@ from tests.e2e.connect_support import worker_env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 IDENTIFIED = "confluence-user-identified"
-ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
-  criticalSystem { id system accessRule reviewFrequencyDays integrationId }
-  userErrors { code message } } }"""
-UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
-  people { id email status } created userErrors { field code message } } }"""
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
   person { id status offboardedAt } userErrors { code message } } }"""
 LINK = """mutation($input: LinkAccountInput!) { linkAccount(input: $input) {
@@ -67,16 +63,9 @@ async def prepare(env: Env) -> str:
     """Connected, synced, Confluence a critical system, HR's people imported."""
     integration_id = await connect_access_review(env)
     await sync(env, integration_id)
-    added = (await env.gql(ADD_SYSTEM))["addCriticalSystem"]
-    assert added["userErrors"] == [] and added["criticalSystem"]["integrationId"] == integration_id
-    site = env.sim.sim.site
-    people = [
-        {"email": a.email, "name": a.display_name, "jobRole": "Engineer"}
-        for a in site.accounts.values()
-        if a.account_type == "atlassian" and a.email
-    ]
-    upserted = (await env.gql(UPSERT, {"people": people}))["upsertPeople"]
-    assert upserted["userErrors"] == [] and upserted["created"] == len(people)
+    assert await add_confluence_system(env) == integration_id
+    people = staff_people(env.sim.sim.site)
+    assert await import_people(env, people) == len(people)
     # The re-evaluation the import requested runs in the background: let it finish, so that
     # a subscriber opened next sees only what the test changes.
     await env.live.container.reevaluator.settle()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -49,13 +49,8 @@ class GatedConnectors:
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    def open(
-        self, integration: Integration, observer: RetryObserver
-    ) -> AbstractAsyncContextManager[Connector]:
-        return self._open(integration, observer)
-
     @asynccontextmanager
-    async def _open(
+    async def open(
         self, integration: Integration, observer: RetryObserver
     ) -> AsyncIterator[Connector]:
         if not self.entered.is_set():

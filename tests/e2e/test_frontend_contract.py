@@ -16,14 +16,11 @@ from gql import GraphQLRequest
 
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.graphql_client import gql_ws
+from testkit.people import add_confluence_system, import_people
 from tests.e2e.access_support import connect_access_review, sync
 from tests.e2e.connect_support import Env, worker_env
 
 OFFBOARDED = "confluence-offboarded-access-removed"
-ADD_SYSTEM = """mutation { addCriticalSystem(input: {system: CONFLUENCE}) {
-  criticalSystem { id } userErrors { code message } } }"""
-UPSERT = """mutation($people: [PersonInput!]!) { upsertPeople(input: $people) {
-  created userErrors { field code message } } }"""
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
   person { id status offboardedAt } userErrors { field code message } } }"""
 PUSHES = """subscription($id: ID) { checkResultUpdated(checkId: $id, initial: true) {
@@ -70,7 +67,7 @@ class Pushes:
 
 async def test_pushes_merge_into_checks_and_times_follow_the_failing_set(env: Env) -> None:
     await sync(env, await connect_access_review(env))
-    assert (await env.gql(ADD_SYSTEM))["addCriticalSystem"]["userErrors"] == []
+    await add_confluence_system(env)
     site = env.sim.sim.site
     operators = set(site.operators.values())  # Vigil signs in as one of them: keep it
     staff = sorted(
@@ -85,7 +82,7 @@ async def test_pushes_merge_into_checks_and_times_follow_the_failing_set(env: En
         key=lambda a: a.account_id,
     )
     people = [{"email": a.email, "name": a.display_name} for a in staff]
-    assert (await env.gql(UPSERT, {"people": people}))["upsertPeople"]["userErrors"] == []
+    await import_people(env, people)
     # Person.accounts: each person's linked accounts (by email here).
     listed = (await env.gql(PEOPLE))["people"]["edges"]
     by_email = {e["node"]["email"]: e["node"] for e in listed}

@@ -16,11 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import Simulator, Site, create_simulator_app, generate_site
-from simulator.actions import ActionError
 from simulator.roles import ADMIN, USER
+from tests.sync.test_access_property import ACTIONS, act
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-ACTIONS = ("suspend", "restore", "grant", "revoke", "deactivate", "reactivate", "leave")
 
 
 async def _api_view(sim: Simulator) -> dict[str, bool]:
@@ -56,28 +55,6 @@ async def _pages(sim: Simulator, client: httpx.AsyncClient) -> dict[str, bool]:
         body["cursor"] = page["links"]["next"]
 
 
-def _act(sim: Simulator, action: str, account_id: str) -> None:
-    actions = sim.actions
-    try:
-        if action == "suspend":
-            actions.suspend(account_id)
-        elif action == "restore":
-            actions.restore(account_id)
-        elif action == "grant":
-            actions.grant_role(account_id, USER)
-        elif action == "revoke":
-            actions.revoke_role(account_id, USER)
-        elif action == "deactivate":
-            actions.deactivate(account_id)
-        elif action == "reactivate":
-            actions.reactivate(account_id)
-        else:
-            for group in sim.site.groups_of(account_id):
-                actions.remove_member(group.group_id, account_id)
-    except ActionError:
-        pass  # e.g. an unmanaged account cannot be deactivated: nothing changed
-
-
 @settings(
     max_examples=30,
     deadline=None,
@@ -96,7 +73,7 @@ def test_ground_truth_matches_the_admin_api(
     sim = Simulator(site, seed=seed)
     listed = [a.account_id for _, a in sim.directory_accounts()]
     for action, pick in steps:
-        _act(sim, action, listed[pick % len(listed)])
+        act(sim, action, listed[pick % len(listed)], pick)
     api = asyncio.run(_api_view(sim))
     truth = sim.confluence_access()
     assert set(api) == set(listed)

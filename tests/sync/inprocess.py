@@ -3,53 +3,32 @@ that sync many small sites."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-
 import httpx
 
-from services.atlassian.admin import AdminClient
-from services.confluence.auth import BasicAuth
-from services.confluence.client import ConfluenceClient
-from services.confluence.retry import RetryObserver
-from services.integrations.models import Integration
 from services.store import Store
-from services.sync.connector import Clients, Connector
 from services.sync.models import SnapshotAccount, SyncRun, SyncRunStatus
 from simulator import Simulator, create_simulator_app
+from testkit.static_connector import StaticConnectorFactory
 from testkit.sync import connected_integration, make_runner, sync_now
 from tests.sync.support import fast_policy
 
 BASE = "http://sim"
 
 
-class InProcess:
+def in_process(sim: Simulator, *, admin_key: bool = True) -> StaticConnectorFactory:
     """Connectors to the simulator's ASGI app: Basic auth as its admin operator on the site
     host, and its Admin API key (``admin_key=False``: none)."""
-
-    def __init__(self, sim: Simulator, *, admin_key: bool = True) -> None:
-        self.sim = sim
-        self.app = create_simulator_app(sim)
-        self.admin_key = admin_key
-
-    def open(
-        self, integration: Integration, observer: RetryObserver
-    ) -> AbstractAsyncContextManager[Connector]:
-        return self._open(observer)
-
-    @asynccontextmanager
-    async def _open(self, observer: RetryObserver) -> AsyncIterator[Connector]:
-        creds, policy = self.sim.credentials, fast_policy().with_observer(observer)
-        transport = httpx.ASGITransport(app=self.app)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
-            auth = BasicAuth(creds.admin_token.email, creds.admin_token.token)
-            site = f"{BASE}/site/{self.sim.site.name}"
-            confluence = ConfluenceClient(http, site, auth, policy)
-            if not self.admin_key:
-                yield Clients(confluence)
-                return
-            admin = AdminClient(http, creds.admin_api_key, policy, api_base=f"{BASE}/api")
-            yield Clients(confluence, admin, creds.org_id)
+    creds = sim.credentials
+    return StaticConnectorFactory(
+        site_url=f"{BASE}/site/{sim.site.name}",
+        email=creds.admin_token.email,
+        api_token=creds.admin_token.token,
+        api_url=f"{BASE}/api",
+        admin_api_key=creds.admin_api_key if admin_key else None,
+        admin_org_id=creds.org_id if admin_key else None,
+        policy=fast_policy(),
+        transport=httpx.ASGITransport(app=create_simulator_app(sim)),
+    )
 
 
 async def synced(
@@ -71,7 +50,7 @@ async def sync_run(
     integration = await connected_integration(
         store, org.id, site_url=f"{BASE}/site/{sim.site.name}"
     )
-    runner = make_runner(store, InProcess(sim, admin_key=admin_key), role_reads=role_reads)
+    runner = make_runner(store, in_process(sim, admin_key=admin_key), role_reads=role_reads)
     run = await sync_now(runner, integration)
     assert run is not None and run.status is SyncRunStatus.SUCCEEDED, run
     return run

@@ -5,25 +5,20 @@ an Admin API key one more judges the groups first)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 
-from services.atlassian.admin import AdminClient
-from services.confluence.auth import BasicAuth
-from services.confluence.client import MAX_BULK_IDS, ConfluenceClient
-from services.confluence.retry import RetryObserver
-from services.integrations.models import Integration
+from services.confluence.client import MAX_BULK_IDS
 from services.store import Store
-from services.sync.connector import Clients, Connector
 from services.sync.models import SyncRunStatus
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from testkit.static_connector import StaticConnectorFactory
 from testkit.sync import connected_integration, make_runner, sync_now
-from tests.sync.support import fast_policy
+from tests.sync.support import static_connectors
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +30,17 @@ def plan_sim() -> Iterator[RunningSimulator]:
 
 @dataclass
 class Tracer:
-    """Connectors whose HTTP client records the order of requests and the most in flight."""
+    """Records the order of the requests a sync sends and the most in flight at once."""
 
-    running: RunningSimulator
     order: list[str] = field(default_factory=list)
     in_flight: int = 0
     most_in_flight: int = 0
 
-    def open(
-        self, integration: Integration, observer: RetryObserver
-    ) -> AbstractAsyncContextManager[Connector]:
-        return self._open(observer)
+    def connectors(self, running: RunningSimulator) -> StaticConnectorFactory:
+        """Connectors to the simulator whose HTTP client reports to this tracer."""
+        return static_connectors(
+            running, event_hooks={"request": [self._sent], "response": [self._received]}
+        )
 
     async def _sent(self, request: httpx.Request) -> None:
         self.order.append(request.url.path)
@@ -54,16 +49,6 @@ class Tracer:
 
     async def _received(self, response: httpx.Response) -> None:
         self.in_flight -= 1
-
-    @asynccontextmanager
-    async def _open(self, observer: RetryObserver) -> AsyncIterator[Connector]:
-        creds, policy = self.running.sim.credentials, fast_policy().with_observer(observer)
-        hooks: dict[str, list[Any]] = {"request": [self._sent], "response": [self._received]}
-        async with httpx.AsyncClient(timeout=30, event_hooks=hooks) as http:
-            auth = BasicAuth(creds.admin_token.email, creds.admin_token.token)
-            confluence = ConfluenceClient(http, self.running.site_url(), auth, policy)
-            admin = AdminClient(http, creds.admin_api_key, policy, api_base=self.running.api_url)
-            yield Clients(confluence, admin, creds.org_id)
 
 
 class CountingFinds:
@@ -91,10 +76,10 @@ async def test_directory_overlaps_members_within_the_concurrency_bound(
     memberships = CountingFinds(store.snapshot_data._memberships)
     store.snapshot_data._memberships = memberships
     try:
-        tracer = Tracer(plan_sim)
+        tracer = Tracer()
         org = await store.organizations.create(name="Acme")
         integration = await connected_integration(store, org.id)
-        runner = make_runner(store, tracer, concurrency=concurrency)
+        runner = make_runner(store, tracer.connectors(plan_sim), concurrency=concurrency)
         run = await sync_now(runner, integration)
     finally:
         sim.config.admin_max_limit = 100

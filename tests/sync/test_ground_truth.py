@@ -7,21 +7,15 @@ reads (2xx responses the client received), never attempts or retries."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import httpx
 import pytest
 
-from services.atlassian.admin import AdminClient
-from services.confluence.auth import BasicAuth
-from services.confluence.client import ConfluenceClient
-from services.confluence.retry import RetryObserver
-from services.integrations.models import DEFAULT_ADMIN_GROUPS, Integration, Purpose
+from services.integrations.models import DEFAULT_ADMIN_GROUPS, Purpose
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 from services.store import Store
-from services.sync.connector import Clients, Connector
 from services.sync.models import (
     Grant,
     GrantSource,
@@ -34,8 +28,9 @@ from simulator import RunningSimulator, Simulator, generate_site, start_simulato
 from simulator.roles import ADMIN, ORG_ADMIN, SITE_ADMIN, USER
 from simulator.site import Site
 from testkit.ground_truth import SEARCH, expected_requests, in_directory, pages_needed
+from testkit.static_connector import StaticConnectorFactory
 from testkit.sync import connected_integration, make_runner, sync_now
-from tests.sync.support import fast_policy
+from tests.sync.support import static_connectors
 
 
 @pytest.fixture(scope="module")
@@ -47,31 +42,19 @@ def big_sim() -> Iterator[RunningSimulator]:
 
 @dataclass
 class ReadRecorder:
-    """Connectors to the simulator (as ``static_connectors``) whose HTTP client records every
-    successful response it received: (method, URL, request body) -> count."""
+    """Records every successful response the client of a sync received: (method, URL,
+    request body) -> count."""
 
-    running: RunningSimulator
     reads: Counter[tuple[str, str, bytes]] = field(default_factory=Counter)
 
-    def open(
-        self, integration: Integration, observer: RetryObserver
-    ) -> AbstractAsyncContextManager[Connector]:
-        return self._open(observer)
+    def connectors(self, running: RunningSimulator) -> StaticConnectorFactory:
+        """Connectors to the simulator whose HTTP client reports to this recorder."""
+        return static_connectors(running, event_hooks={"response": [self._record]})
 
     async def _record(self, response: httpx.Response) -> None:
         if response.is_success:
             request = response.request
             self.reads[(request.method, str(request.url), request.content)] += 1
-
-    @asynccontextmanager
-    async def _open(self, observer: RetryObserver) -> AsyncIterator[Connector]:
-        creds, policy = self.running.sim.credentials, fast_policy().with_observer(observer)
-        hooks = {"response": [self._record]}
-        async with httpx.AsyncClient(timeout=30, event_hooks=hooks) as http:
-            auth = BasicAuth(creds.admin_token.email, creds.admin_token.token)
-            confluence = ConfluenceClient(http, self.running.site_url(), auth, policy)
-            admin = AdminClient(http, creds.admin_api_key, policy, api_base=self.running.api_url)
-            yield Clients(confluence, admin, creds.org_id)
 
     def assert_each_read_once(self, expected: dict[str, int], sim: Simulator) -> None:
         """Every distinct read succeeded exactly once, and per endpoint there were as many
@@ -158,7 +141,7 @@ async def _sync(
 ) -> SyncRun:
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id, purpose)
-    run = await sync_now(make_runner(store, recorder), integration)
+    run = await sync_now(make_runner(store, recorder.connectors(running)), integration)
     assert run is not None and run.status is SyncRunStatus.SUCCEEDED, run
     current = await store.integrations.get_by_id(integration_id=integration.id)
     assert current is not None and current.current_snapshot_id == run.snapshot_id
@@ -168,7 +151,7 @@ async def _sync(
 async def test_access_review_matches_ground_truth(store: Store, big_sim: RunningSimulator) -> None:
     sim, site = big_sim.sim, big_sim.sim.site
     sim.reset()
-    recorder = ReadRecorder(big_sim)
+    recorder = ReadRecorder()
     run = await _sync(store, big_sim, Purpose.ACCESS_REVIEW, recorder)
 
     ids = site.member_account_ids()
@@ -203,7 +186,7 @@ async def test_access_review_matches_ground_truth(store: Store, big_sim: Running
 async def test_policy_pages_match_ground_truth(store: Store, big_sim: RunningSimulator) -> None:
     sim, site = big_sim.sim, big_sim.sim.site
     sim.reset()
-    recorder = ReadRecorder(big_sim)
+    recorder = ReadRecorder()
     run = await _sync(store, big_sim, Purpose.POLICY, recorder)
 
     expected = {p.page_id: p for p in site.policy_pages()}

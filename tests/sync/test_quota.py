@@ -10,8 +10,8 @@ from services.scheduler import jitter_for
 from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
 from simulator import RunningSimulator
 from testkit.live import open_store
-from testkit.sync import connected_integration, make_runner, sync_now
-from tests.sync.support import fast_policy, make_scheduler, static_connectors
+from testkit.sync import connected_integration
+from tests.sync.support import make_scheduler, sync_once
 from tests.sync.test_scheduler import FakeRunner
 
 
@@ -21,13 +21,8 @@ async def test_an_exhausted_hourly_quota_ends_the_run_until_the_reset(
     sim = small_sim.sim
     until = (sim.clock.now() + timedelta(minutes=45)).replace(second=0, microsecond=0)
     sim.faults.exhaust_quota(until=until)
-    store = open_store("mock", None)
-    await store.ensure_indexes()
-    org = await store.organizations.create(name="Acme")
-    integration = await connected_integration(store, org.id)
-    runner = make_runner(store, static_connectors(small_sim, policy=fast_policy()))
-    run = await sync_now(runner, integration)
-    assert run is not None and run.status is SyncRunStatus.FAILED
+    store, run = await sync_once(small_sim)
+    assert run.status is SyncRunStatus.FAILED
     assert run.error is not None
     assert f"quota is exhausted until {until:%H:%M} UTC" in run.error, run.error
     assert "internal error" not in run.error

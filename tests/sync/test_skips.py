@@ -7,26 +7,12 @@ from __future__ import annotations
 import json
 
 from services.confluence import paths
-from services.store import Store
-from services.sync.models import SyncRun, SyncRunStatus
+from services.sync.models import SyncRunStatus
 from simulator import RunningSimulator
-from testkit.live import open_store
-from testkit.sync import connected_integration, make_runner, sync_now
-from tests.sync.support import fast_policy, static_connectors
+from tests.sync.support import sync_once
 
 GROUPS_ROUTE = "GET /wiki/rest/api/group"
 USERS_BULK_ROUTE = "POST /wiki/api/v2/users-bulk"
-
-
-async def _run(running: RunningSimulator) -> tuple[Store, SyncRun]:
-    store = open_store("mock", None)
-    await store.ensure_indexes()
-    org = await store.organizations.create(name="Acme")
-    integration = await connected_integration(store, org.id)
-    runner = make_runner(store, static_connectors(running, policy=fast_policy()))
-    run = await sync_now(runner, integration)
-    assert run is not None
-    return store, run
 
 
 async def test_a_group_without_id_is_skipped_with_a_warning(small_sim: RunningSimulator) -> None:
@@ -49,7 +35,7 @@ async def test_a_group_without_id_is_skipped_with_a_warning(small_sim: RunningSi
         body=json.dumps(body),
         content_type="application/json",
     )
-    store, run = await _run(small_sim)
+    store, run = await sync_once(small_sim)
     assert run.status is SyncRunStatus.SUCCEEDED, run.error
     assert len(run.warnings) == 1 and "'ghost-group'" in run.warnings[0]
     assert "skipped" in run.warnings[0]
@@ -68,7 +54,7 @@ async def test_users_bulk_404_says_the_account_cannot_view_users(
         body=json.dumps({"errors": [{"status": 404, "code": "NOT_FOUND", "title": "Not Found"}]}),
         content_type="application/json",
     )
-    _, run = await _run(small_sim)
+    _, run = await sync_once(small_sim)
     assert run.status is SyncRunStatus.FAILED
     assert run.error is not None
     assert "the connected account cannot view users" in run.error

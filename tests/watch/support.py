@@ -19,7 +19,7 @@ from services.watch.watcher import (
 )
 from simulator import Simulator
 from testkit.sync import connected_integration, make_runner, sync_now
-from tests.sync.inprocess import BASE, InProcess
+from tests.sync.inprocess import BASE, in_process
 
 
 class Snapshots:
@@ -96,7 +96,7 @@ async def watched(
         has_admin_key=True,
         admin_org_id=sim.credentials.org_id,
     )
-    connectors = InProcess(sim)
+    connectors = in_process(sim)
     runner = make_runner(store, connectors, role_reads=role_reads, max_layer=max_layer)
     run = await sync_now(runner, integration)
     assert run is not None and run.status is SyncRunStatus.SUCCEEDED, run

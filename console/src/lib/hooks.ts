@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
+import { useQuery, useSubscription, type AnyVariables, type UseQueryArgs, type UseQueryState, type UseSubscriptionArgs } from "urql";
 import { useSession } from "../session";
+import { mutationErrors, noErrors, type ErrorLike, type FormErrors, type UserErrorLike } from "./errors";
 
 /** Call `refetch` whenever the live connection comes back (pushes may have been missed). */
 export function useOnReconnect(refetch: () => void): void {
@@ -36,4 +38,44 @@ export function useNow(ms = 30_000): number {
 /** A network-only re-run of a urql query. */
 export function useRefresh(execute: (opts?: { requestPolicy?: "network-only" }) => void): () => void {
   return useCallback(() => execute({ requestPolicy: "network-only" }), [execute]);
+}
+
+/** A screen's query: its state, and `refresh` (a network-only re-run), which also runs
+ * whenever the live connection comes back (pushes may have been missed meanwhile). */
+export function useScreenQuery<Data, Variables extends AnyVariables = AnyVariables>(
+  args: UseQueryArgs<Variables, Data>,
+): [UseQueryState<Data, Variables>, () => void] {
+  const [state, execute] = useQuery<Data, Variables>(args);
+  const refresh = useRefresh(execute);
+  useOnReconnect(refresh);
+  return [state, refresh];
+}
+
+const NO_ERRORS: FormErrors = { byField: {}, general: [] };
+
+/** A form's errors. `take` shows a mutation's answer (its transport error, or its userErrors
+ * by field) and says whether it went through; `refuse` marks one field before anything is
+ * sent; `clear` empties them (a dialog opened again). */
+export function useFormErrors() {
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const take = useCallback((error: ErrorLike | null | undefined, userErrors: readonly UserErrorLike[] | null | undefined): boolean => {
+    const split = mutationErrors(error, userErrors);
+    setErrors(split);
+    return noErrors(split);
+  }, []);
+  const refuse = useCallback((field: string, message: string) => setErrors({ byField: { [field]: message }, general: [] }), []);
+  const clear = useCallback(() => setErrors(NO_ERRORS), []);
+  return { errors, take, refuse, clear, setErrors };
+}
+
+/** `refresh` on every event of a subscription (the event itself is not used: what it
+ * announces is read again). */
+export function useRefreshOn<Data, Variables extends AnyVariables = AnyVariables>(
+  args: UseSubscriptionArgs<Variables, Data>,
+  refresh: () => void,
+): void {
+  useSubscription<Data, Data, Variables>(args, (_previous: unknown, event) => {
+    refresh();
+    return event;
+  });
 }

@@ -6,10 +6,10 @@ import { useClient, useMutation, useQuery, useSubscription } from "urql";
 import { ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, StatusBadge, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { CheckItemsQuery } from "../gql/graphql";
-import { mutationErrors, noErrors, problemFrom, type FormErrors, type Problem } from "../lib/errors";
+import { mutationErrors, problemFrom, type Problem } from "../lib/errors";
 import { formatDateTime, isoDay, plural, relative } from "../lib/format";
 import { historySeries } from "../lib/history";
-import { useDebounced, useNow, useOnReconnect, useRefresh } from "../lib/hooks";
+import { useDebounced, useFormErrors, useNow, useOnReconnect, useRefresh } from "../lib/hooks";
 import { searchPages, SEARCH_PAGE, type Page as ItemPage } from "../lib/items";
 import { usePager } from "../lib/pagination";
 import { can } from "../lib/roles";
@@ -396,26 +396,24 @@ function Exceptions(props: {
 function GrantDialog({ checkId, item, onClose, onGranted }: { checkId: string; item: Item | null; onClose: () => void; onGranted: () => void }) {
   const [reason, setReason] = useState("");
   const [expires, setExpires] = useState(isoDay(90));
-  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
+  const { errors, take, refuse, clear } = useFormErrors();
   const [{ fetching }, grant] = useMutation(CreateException);
   useEffect(() => {
     setReason("");
     setExpires(isoDay(90));
-    setErrors({ byField: {}, general: [] });
-  }, [item]);
+    clear();
+  }, [item, clear]);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!item) return;
     if (!reason.trim()) {
-      setErrors({ byField: { reason: "Give a reason: auditors read it." }, general: [] });
+      refuse("reason", "Give a reason: auditors read it.");
       return;
     }
     const r = await grant({
       input: { checkId, resourceId: item.resourceId, reason: reason.trim(), expiresAt: `${expires}T00:00:00Z` },
     });
-    const split = mutationErrors(r.error, r.data?.createCheckException.userErrors);
-    setErrors(split);
-    if (noErrors(split)) {
+    if (take(r.error, r.data?.createCheckException.userErrors)) {
       onGranted();
       onClose();
     }

@@ -1,13 +1,13 @@
 // Integrations: connect Confluence (OAuth round trip, API token, service account), attach the
 // Admin API key, watch status, "Sync now" with a live progress bar, and errors in words.
 import { useState, type FormEvent, type ReactNode } from "react";
-import { useMutation, useQuery, useSubscription } from "urql";
+import { useMutation, useSubscription } from "urql";
 import { Checkbox, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, Tag, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { IntegrationPurpose, IntegrationStatus, IntegrationsScreenQuery, SyncProgressSubscription } from "../gql/graphql";
-import { mutationErrors, noErrors, problemFrom, type FormErrors, type UserErrorLike } from "../lib/errors";
+import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDateTime, relative } from "../lib/format";
-import { useNow, useOnReconnect, useRefresh } from "../lib/hooks";
+import { useFormErrors, useNow, useRefreshOn, useScreenQuery } from "../lib/hooks";
 import { can } from "../lib/roles";
 import { phaseLabel, phaseStep } from "../lib/sync";
 import { useSession, type OAuthReturn } from "../session";
@@ -153,13 +153,8 @@ export function statusAdvice(status: IntegrationStatus): string | null {
 
 export function Integrations() {
   const { me, oauthReturn, clearOAuthReturn } = useSession();
-  const [{ data, fetching, error }, execute] = useQuery({ query: IntegrationsQuery });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
-  useSubscription({ query: StatusChanges }, (_p: unknown, e) => {
-    refresh();
-    return e;
-  });
+  const [{ data, fetching, error }, refresh] = useScreenQuery({ query: IntegrationsQuery });
+  useRefreshOn({ query: StatusChanges }, refresh);
   const admin = can(me.role, "connect");
   return (
     <>
@@ -397,15 +392,13 @@ function SiteChoice({ integration, onChanged }: { integration: Integration; onCh
 function AdminKey({ integration, onChanged }: { integration: Integration; onChanged: () => void }) {
   const [orgId, setOrgId] = useState(integration.adminOrgId ?? "");
   const [apiKey, setApiKey] = useState("");
-  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
+  const { errors, take, setErrors } = useFormErrors();
   const [setState, setKey] = useMutation(SetAdminKey);
   const [removeState, removeKey] = useMutation(RemoveAdminKey);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const r = await setKey({ input: { integrationId: integration.id, orgId: orgId.trim(), apiKey: apiKey.trim() } });
-    const split = mutationErrors(r.error, r.data?.setAtlassianAdminKey.userErrors);
-    setErrors(split);
-    if (noErrors(split)) {
+    if (take(r.error, r.data?.setAtlassianAdminKey.userErrors)) {
       setApiKey("");
       onChanged();
     }
@@ -465,25 +458,15 @@ function ConnectForms({ purpose, onConnected }: { purpose: IntegrationPurpose; o
   );
 }
 
-function useFormErrors() {
-  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
-  const take = (error: unknown, userErrors: readonly UserErrorLike[] | undefined): boolean => {
-    const split = mutationErrors(error as Error | undefined, userErrors);
-    setErrors(split);
-    return noErrors(split);
-  };
-  return [errors, take, setErrors] as const;
-}
-
 function OAuthForm({ purpose }: { purpose: IntegrationPurpose }) {
   const [confirmed, setConfirmed] = useState(false);
-  const [errors, take, setErrors] = useFormErrors();
+  const { errors, take, refuse } = useFormErrors();
   const [state, start] = useMutation(StartOAuth);
   const [leaving, setLeaving] = useState(false);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!confirmed) {
-      setErrors({ byField: { confirmAdminAccess: "Confirm that you are a site admin: Vigil reads admin-only data." }, general: [] });
+      refuse("confirmAdminAccess", "Confirm that you are a site admin: Vigil reads admin-only data.");
       return;
     }
     const r = await start({ purpose });
@@ -516,12 +499,12 @@ function ApiTokenForm({ purpose, onConnected }: { purpose: IntegrationPurpose; o
   const [email, setEmail] = useState("");
   const [token, setToken] = useState("");
   const [confirmed, setConfirmed] = useState(false);
-  const [errors, take, setErrors] = useFormErrors();
+  const { errors, take, refuse } = useFormErrors();
   const [state, connect] = useMutation(ConnectApiToken);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!confirmed) {
-      setErrors({ byField: { confirmCredentials: "Confirm that Vigil may use these credentials." }, general: [] });
+      refuse("confirmCredentials", "Confirm that Vigil may use these credentials.");
       return;
     }
     const r = await connect({ input: { purpose, domain: domain.trim(), email: email.trim(), apiToken: token.trim(), confirmCredentials: true } });
@@ -548,7 +531,7 @@ function ServiceAccountForm({ purpose, onConnected }: { purpose: IntegrationPurp
   const [siteUrl, setSiteUrl] = useState("");
   const [clientId, setClientId] = useState("");
   const [secret, setSecret] = useState("");
-  const [errors, take] = useFormErrors();
+  const { errors, take } = useFormErrors();
   const [state, connect] = useMutation(ConnectServiceAccount);
   const submit = async (event: FormEvent) => {
     event.preventDefault();

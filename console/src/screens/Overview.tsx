@@ -1,13 +1,13 @@
 // Overview: every check grouped by framework and control, status as a word and a colour,
 // failing counts and "data as of", kept live by `checkResultUpdated`.
 import { useMemo, useState, type ReactNode } from "react";
-import { useQuery, useSubscription } from "urql";
+import { useSubscription } from "urql";
 import { ErrorNotice, Empty, Loading, StatusBadge, Time } from "../components/ui";
 import { graphql } from "../gql";
 import type { Framework, OverviewResultFragment } from "../gql/graphql";
 import { problemFrom } from "../lib/errors";
 import { formatDateTime, plural, relative } from "../lib/format";
-import { useNow, useOnReconnect, useRefresh } from "../lib/hooks";
+import { useNow, useScreenQuery } from "../lib/hooks";
 import { Link } from "../lib/router";
 import { statusInfo, tally, worstStatus } from "../lib/status";
 import { useSession } from "../session";
@@ -71,9 +71,7 @@ export function applyPush(
 
 export function Overview() {
   const { announce } = useSession();
-  const [{ data, fetching, error }, execute] = useQuery({ query: OverviewQuery });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
+  const [{ data, fetching, error }, refresh] = useScreenQuery({ query: OverviewQuery });
   const now = useNow();
   // urql's document cache merges nothing: the pushed results, by check id, are newer than
   // the query's (a normalised cache would merge them into `checks` by itself).

@@ -2,13 +2,13 @@
 // they hold access (groups, admin, status); link an account to a person, mark it not staff;
 // the HR people list and its CSV import with every row problem shown.
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { useMutation, useQuery, useSubscription } from "urql";
+import { useMutation, useQuery } from "urql";
 import { AccountCell, Checkbox, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccountFilter, AccountsScreenQuery, IdentityClassification, NotStaffKind, PersonStatus } from "../gql/graphql";
-import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
+import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, plural, relative } from "../lib/format";
-import { useDebounced, useOnReconnect, useRefresh } from "../lib/hooks";
+import { useDebounced, useFormErrors, useRefreshOn, useScreenQuery } from "../lib/hooks";
 import type { Credential } from "../lib/auth";
 import { importPeople, type ImportOutcome } from "../lib/http";
 import { usePager } from "../lib/pagination";
@@ -151,12 +151,10 @@ export function Accounts() {
     ...(personStatus ? { personStatus } : {}),
   };
   const pager = usePager(JSON.stringify(filter));
-  const [{ data, fetching, error }, execute] = useQuery({
+  const [{ data, fetching, error }, refresh] = useScreenQuery({
     query: AccountsQuery,
     variables: { filter, first: PAGE_SIZE, after: pager.after },
   });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
   const [linking, setLinking] = useState<Account | null>(null);
   const [classifying, setClassifying] = useState<Account | null>(null);
   const [clearState, clear] = useMutation(ClearIdentity);
@@ -345,24 +343,22 @@ function LinkDialog({ account, onClose, onDone }: { account: Account | null; onC
 function NotStaffDialog({ account, onClose, onDone }: { account: Account | null; onClose: () => void; onDone: () => void }) {
   const [kind, setKind] = useState<NotStaffKind>("SERVICE");
   const [reason, setReason] = useState("");
-  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
+  const { errors, take, refuse, clear } = useFormErrors();
   const [state, mark] = useMutation(MarkNotStaff);
   useEffect(() => {
     setKind("SERVICE");
     setReason("");
-    setErrors({ byField: {}, general: [] });
-  }, [account]);
+    clear();
+  }, [account, clear]);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!account) return;
     if (!reason.trim()) {
-      setErrors({ byField: { reason: "Give a reason: auditors read it." }, general: [] });
+      refuse("reason", "Give a reason: auditors read it.");
       return;
     }
     const r = await mark({ input: { accountId: account.accountId, kind, reason: reason.trim() } });
-    const split = mutationErrors(r.error, r.data?.markAccountNotStaff.userErrors);
-    setErrors(split);
-    if (noErrors(split)) {
+    if (take(r.error, r.data?.markAccountNotStaff.userErrors)) {
       onDone();
       onClose();
     }
@@ -397,13 +393,8 @@ export function People() {
   const term = useDebounced(search.trim(), 300);
   const filter = { ...(term ? { search: term } : {}), ...(status ? { status } : {}) };
   const pager = usePager(JSON.stringify(filter));
-  const [{ data, fetching, error }, execute] = useQuery({ query: PeopleQuery, variables: { filter, first: PAGE_SIZE, after: pager.after } });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
-  useSubscription({ query: PeopleChanges }, (_p: unknown, e) => {
-    refresh();
-    return e;
-  });
+  const [{ data, fetching, error }, refresh] = useScreenQuery({ query: PeopleQuery, variables: { filter, first: PAGE_SIZE, after: pager.after } });
+  useRefreshOn({ query: PeopleChanges }, refresh);
   const conn = data?.people;
   return (
     <>

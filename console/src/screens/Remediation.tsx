@@ -8,7 +8,7 @@ import { graphql } from "../gql";
 import type { RemediationFieldsFragment, RemediationState } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDateTime, plural } from "../lib/format";
-import { useOnReconnect, useRefresh } from "../lib/hooks";
+import { useOnReconnect, useRefresh, useRefreshOn } from "../lib/hooks";
 import { usePager } from "../lib/pagination";
 import { batchProgress, mergeActions } from "../lib/remediation";
 import { can } from "../lib/roles";
@@ -183,10 +183,7 @@ export function Remediation() {
   });
   // The plan changed (an offboarding, a finished batch and its sync): read the page again.
   // The first message comes once the subscription listens, so nothing is missed meanwhile.
-  useSubscription({ query: PlanChanges }, (_p: unknown, e) => {
-    refresh();
-    return e;
-  });
+  useRefreshOn({ query: PlanChanges }, refresh);
   const progress = useMemo(() => batchProgress(actions, batch), [actions, batch]);
 
   const page = data?.remediationPlanActions;

@@ -1,13 +1,13 @@
 // Access reviews: put Confluence under review, start a review, decide each entry (keep,
 // revoke, downgrade, with notes), complete it; progress stays live for several reviewers.
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { useMutation, useQuery, useSubscription } from "urql";
+import { useMutation } from "urql";
 import { AccountCell, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccessDecision, RemainingDecision, ReviewDecision, ReviewDetailQuery } from "../gql/graphql";
-import { mutationErrors, noErrors, problemFrom, type FormErrors } from "../lib/errors";
+import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, isoDay, plural } from "../lib/format";
-import { useOnReconnect, useRefresh } from "../lib/hooks";
+import { useFormErrors, useRefreshOn, useScreenQuery } from "../lib/hooks";
 import { usePager } from "../lib/pagination";
 import { can } from "../lib/roles";
 import { Link, navigate } from "../lib/router";
@@ -95,13 +95,8 @@ const DECISION_TONE: Record<AccessDecision, "neutral" | "good" | "bad" | "warn">
 
 export function Reviews() {
   const { me } = useSession();
-  const [{ data, fetching, error }, execute] = useQuery({ query: ReviewsQuery });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
-  useSubscription({ query: ReviewChanges, variables: { reviewId: null } }, (_p: unknown, e) => {
-    refresh();
-    return e;
-  });
+  const [{ data, fetching, error }, refresh] = useScreenQuery({ query: ReviewsQuery });
+  useRefreshOn({ query: ReviewChanges, variables: { reviewId: null } }, refresh);
   const [addState, add] = useMutation(AddSystem);
   const [startState, start] = useMutation(StartReview);
   const [errors, setErrors] = useState<string[]>([]);
@@ -199,16 +194,11 @@ export function ReviewDetail({ id }: { id: string }) {
   const { me, announce } = useSession();
   const [decision, setDecision] = useState<AccessDecision | "">("PENDING");
   const pager = usePager(decision);
-  const [{ data, fetching, error }, execute] = useQuery({
+  const [{ data, fetching, error }, refresh] = useScreenQuery({
     query: ReviewDetailQ,
     variables: { id, decision: decision || null, after: pager.after },
   });
-  const refresh = useRefresh(execute);
-  useOnReconnect(refresh);
-  useSubscription({ query: ReviewChanges, variables: { reviewId: id } }, (_p: unknown, e) => {
-    refresh();
-    return e;
-  });
+  useRefreshOn({ query: ReviewChanges, variables: { reviewId: id } }, refresh);
   const [deciding, setDeciding] = useState<{ entry: Entry; decision: ReviewDecision } | null>(null);
   const [completing, setCompleting] = useState(false);
   const [keepState, decide] = useMutation(Decide);
@@ -345,24 +335,22 @@ function Title({ children }: { children: ReactNode }) {
 
 function DecideDialog({ value, onClose, onDone }: { value: { entry: Entry; decision: ReviewDecision } | null; onClose: () => void; onDone: () => void }) {
   const [note, setNote] = useState("");
-  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
+  const { errors, take, refuse, clear } = useFormErrors();
   const [state, decide] = useMutation(Decide);
   useEffect(() => {
     setNote("");
-    setErrors({ byField: {}, general: [] });
-  }, [value]);
+    clear();
+  }, [value, clear]);
   const verb = value?.decision === "DOWNGRADE" ? "Downgrade" : "Revoke";
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     if (!value) return;
     if (!note.trim()) {
-      setErrors({ byField: { note: "A note is required: say why, for the auditors." }, general: [] });
+      refuse("note", "A note is required: say why, for the auditors.");
       return;
     }
     const r = await decide({ input: { entryId: value.entry.id, decision: value.decision, note: note.trim() } });
-    const split = mutationErrors(r.error, r.data?.decideAccess.userErrors);
-    setErrors(split);
-    if (noErrors(split)) {
+    if (take(r.error, r.data?.decideAccess.userErrors)) {
       onDone();
       onClose();
     }
@@ -389,15 +377,13 @@ function CompleteDialog(props: { open: boolean; reviewId: string; pending: numbe
   const { open, reviewId, pending, onClose, onDone } = props;
   const [remaining, setRemaining] = useState<RemainingDecision>("KEEP");
   const [note, setNote] = useState("");
-  const [errors, setErrors] = useState<FormErrors>({ byField: {}, general: [] });
+  const { errors, take } = useFormErrors();
   const [state, complete] = useMutation(Complete);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const input = pending > 0 ? { reviewId, markRemainingAs: remaining, note: note.trim() || null } : { reviewId };
     const r = await complete({ input });
-    const split = mutationErrors(r.error, r.data?.completeAccessReview.userErrors);
-    setErrors(split);
-    if (noErrors(split)) {
+    if (take(r.error, r.data?.completeAccessReview.userErrors)) {
       onDone();
       onClose();
     }
