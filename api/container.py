@@ -109,7 +109,7 @@ from services.sync.reads import SnapshotReader
 from services.sync.retention import Retention
 from services.sync.runner import RunnerOptions, SyncRunner
 from services.sync.service import SyncService
-from services.users.service import MemberService
+from services.users.service import INVITATION_TTL, MemberService
 from services.users.sessions import SessionPolicy, SessionService
 from services.watch.service import ChangeWatchService, Watchers
 from services.watch.watcher import WatchDeps, WatchOptions
@@ -305,24 +305,13 @@ class Container:
             on_collection_changed=syncs.after_collection_changed,
             sync_interval_minutes=settings.sync_interval_minutes,
         )
-        api_keys = ApiKeyService(bus, organizations=store.organizations, api_keys=store.api_keys)
-        sessions = SessionService(
+        api_keys, sessions, members = build_members(
+            store,
             bus,
-            sessions=store.sessions,
-            memberships=store.memberships,
-            users=store.users,
-            policy=SessionPolicy(
+            session_policy=SessionPolicy(
                 idle=timedelta(minutes=settings.session_idle_minutes),
                 absolute=timedelta(hours=settings.session_max_hours),
             ),
-        )
-        members = MemberService(
-            api_keys,
-            sessions,
-            users=store.users,
-            memberships=store.memberships,
-            invitations=store.invitations,
-            organizations=store.organizations,
             invitation_ttl=timedelta(days=settings.invitation_days),
         )
         signin = SignInService(
@@ -541,6 +530,35 @@ def build_evidence(
         kept_checkpoints=kept,
         signer=EvidenceSigner(store.evidence_keys, keyring or _keyring(settings)),
     )
+
+
+def build_members(
+    store: Store,
+    bus: EventBus,
+    *,
+    session_policy: SessionPolicy | None = None,
+    invitation_ttl: timedelta = INVITATION_TTL,
+) -> tuple[ApiKeyService, SessionService, MemberService]:
+    """API keys, sessions and members (also built alone by the store tests): removing a
+    member ends their sessions and revokes their keys."""
+    api_keys = ApiKeyService(bus, organizations=store.organizations, api_keys=store.api_keys)
+    sessions = SessionService(
+        bus,
+        sessions=store.sessions,
+        memberships=store.memberships,
+        users=store.users,
+        policy=session_policy,
+    )
+    members = MemberService(
+        api_keys,
+        sessions,
+        users=store.users,
+        memberships=store.memberships,
+        invitations=store.invitations,
+        organizations=store.organizations,
+        invitation_ttl=invitation_ttl,
+    )
+    return api_keys, sessions, members
 
 
 def build_audit(evidence: EvidenceService, store: Store) -> AuditPackages:

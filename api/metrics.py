@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily
@@ -26,87 +26,74 @@ class Metrics:
         self.registry.register(
             _RefusedDocuments(refused_documents if refused_documents is not None else {})
         )
-        self.http_requests = Counter(
+
+        def counter(name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
+            return Counter(name, documentation, labels, registry=self.registry)
+
+        self.http_requests = counter(
             "vigil_http_requests_total",
             "HTTP requests by route and status",
             ["method", "route", "status"],
-            registry=self.registry,
         )
-        self.rate_limited = Counter(
-            "vigil_rate_limited_total",
-            "Requests refused by the per-key rate limit",
-            registry=self.registry,
+        self.rate_limited = counter(
+            "vigil_rate_limited_total", "Requests refused by the per-key rate limit"
         )
-        self.rate_limit_store_errors = Counter(
+        self.rate_limit_store_errors = counter(
             "vigil_rate_limit_store_errors_total",
             "Rate-limit checks that could not reach the shared buckets (limited per process)",
-            registry=self.registry,
         )
-        self.sync_runs = Counter(
+        self.sync_runs = counter(
             "vigil_sync_runs_total",
             "Finished sync runs by purpose and outcome",
             ["purpose", "outcome"],
-            registry=self.registry,
         )
-        self.confluence_calls = Counter(
+        self.confluence_calls = counter(
             "vigil_confluence_calls_total",
             "HTTP attempts to Confluence/Atlassian during syncs, by status ('error': no response)",
             ["status"],
-            registry=self.registry,
         )
-        self.rate_limit_waits = Counter(
+        self.rate_limit_waits = counter(
             "vigil_rate_limit_waits_total",
             "Waits caused by Atlassian rate limits (429, exhausted quota)",
-            registry=self.registry,
         )
-        self.rate_limit_wait_seconds = Counter(
-            "vigil_rate_limit_wait_seconds_total",
-            "Seconds spent waiting on Atlassian rate limits",
-            registry=self.registry,
+        self.rate_limit_wait_seconds = counter(
+            "vigil_rate_limit_wait_seconds_total", "Seconds spent waiting on Atlassian rate limits"
         )
-        self.alerts = Counter(
+        self.alerts = counter(
             "vigil_alerts_total",
             "Alerts recorded (once per change, for organizations with an enabled channel), by kind",
             ["kind"],
-            registry=self.registry,
         )
-        self.alert_deliveries = Counter(
+        self.alert_deliveries = counter(
             "vigil_alert_deliveries_total",
             "Alert deliveries by channel kind and outcome: sent, failed (one failed attempt), "
             "dead_lettered",
             ["channel_kind", "outcome"],
-            registry=self.registry,
         )
-        self.watch_events_total = Counter(
-            "vigil_change_watch_events_total",
-            "Distinct audit events the change watch read",
-            registry=self.registry,
+        self.watch_events_total = counter(
+            "vigil_change_watch_events_total", "Distinct audit events the change watch read"
         )
-        self.watch_ignored = Counter(
+        self.watch_ignored = counter(
             "vigil_change_watch_ignored_total",
             "Audit events the change watch ignored, by reason (OTHER_SITE, NOT_ACCESS, "
             "NAMES_NOTHING, DUPLICATE)",
             ["reason"],
-            registry=self.registry,
         )
-        self.watch_refreshes = Counter(
+        self.watch_refreshes = counter(
             "vigil_change_watch_refreshes_total",
             "Refreshes the change watch asked for, by outcome",
             ["outcome"],
-            registry=self.registry,
         )
-        self.watch_comparisons = Counter(
+        self.watch_comparisons = counter(
             "vigil_change_watch_comparisons_total",
             "Full syncs compared with the snapshot targeted runs built, by outcome (equal, "
             "explained: every difference explained by later events, different)",
             ["outcome"],
-            registry=self.registry,
         )
-        self.watch_differences = Counter(
+        self.watch_differences = counter(
             "vigil_change_watch_differences_total",
             "Accounts on which a full sync and the targeted runs' snapshot differ with no "
             "event to explain it (zero expected; each is logged as an error)",
-            registry=self.registry,
         )
         self.subscribers = Gauge(
             "vigil_event_subscribers", "Live event-bus subscribers", registry=self.registry

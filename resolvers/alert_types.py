@@ -10,7 +10,7 @@ import resolvers.check_types  # noqa: F401  (wraps CheckStatus as the GraphQL en
 from resolvers.actors import actor
 from resolvers.context import Info
 from resolvers.enums import graphql_enum
-from resolvers.errors import payload
+from resolvers.errors import payload, result_field
 from resolvers.relay import Connection, Edge
 from resolvers.types import Actor
 from services.alerts import models
@@ -274,16 +274,12 @@ class UpdateAlertChannelInput:
 
 @payload("The channel after the change.")
 class AlertChannelPayload:
-    channel: AlertChannel | None = strawberry.field(
-        default=None, description="The channel; null on userErrors."
-    )
+    channel: AlertChannel | None = result_field("The channel")
 
 
 @payload("A webhook channel and its signing secret, shown this once.")
 class AlertChannelSecretPayload:
-    channel: AlertChannel | None = strawberry.field(
-        default=None, description="The channel; null on userErrors."
-    )
+    channel: AlertChannel | None = result_field("The channel")
     signing_secret: str | None = strawberry.field(
         default=None,
         description="The HMAC-SHA256 key of the `Vigil-Signature` header (docs/alerts.md). "
@@ -293,13 +289,9 @@ class AlertChannelSecretPayload:
 
 @payload("The deleted channel's id.")
 class DeleteAlertChannelPayload:
-    deleted_channel_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The id; null on userErrors."
-    )
+    deleted_channel_id: strawberry.ID | None = result_field("The id")
 
 
 @payload("The delivery queued.")
 class AlertDeliveryPayload:
-    delivery: AlertDelivery | None = strawberry.field(
-        default=None, description="The delivery, PENDING; null on userErrors."
-    )
+    delivery: AlertDelivery | None = result_field("The delivery, PENDING")

@@ -175,6 +175,12 @@ def payload(description: str) -> Callable[[T], T]:
     return make
 
 
+def result_field(text: str) -> Any:
+    """A payload's result field (``default=None``), described as ``text``: null when the
+    mutation answers ``userErrors``, as ``USER_ERRORS`` says."""
+    return strawberry.field(default=None, description=f"{text}; null on userErrors.")
+
+
 def mutation(description: str, **kwargs: Any) -> Any:
     """A mutation field under the ``userErrors`` convention: ``strawberry.mutation`` with the
     ``UserErrors`` extension, so that every mutation maps domain errors the same way."""

@@ -9,7 +9,7 @@ import strawberry
 from resolvers.actors import actor
 from resolvers.context import Info
 from resolvers.enums import graphql_enum
-from resolvers.errors import payload
+from resolvers.errors import payload, result_field
 from resolvers.relay import Connection, Edge
 from resolvers.types import Actor
 from services.check_exceptions.models import CheckException as DomainException
@@ -93,9 +93,7 @@ class CreateCheckExceptionInput:
 
 @payload("The exception created or revoked.")
 class CheckExceptionPayload:
-    exception: CheckException | None = strawberry.field(
-        default=None, description="The exception after the change; null on userErrors."
-    )
+    exception: CheckException | None = result_field("The exception after the change")
 
 
 @strawberry.type(description="An exception and its cursor.")

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from resolvers.context import Info, principal_of
-from resolvers.errors import mutation, payload
+from resolvers.errors import mutation, payload, result_field
 from resolvers.snapshot_types import Account
 from services.identity.models import NotStaffKind
 
@@ -29,9 +29,7 @@ class MarkAccountNotStaffInput:
 
 @payload("An account after its identity changed.")
 class AccountPayload:
-    account: Account | None = strawberry.field(
-        default=None, description="The account with its new identity; null on userErrors."
-    )
+    account: Account | None = result_field("The account with its new identity")
 
 
 @strawberry.type(

@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import payload
+from resolvers.errors import payload, result_field
 from resolvers.relay import Node
 from resolvers.sync_types import SyncRun
 from services.integrations import models
@@ -386,9 +386,7 @@ class UpdateIntegrationSettingsInput:
 
 @payload("An integration after a change.")
 class IntegrationPayload:
-    integration: Integration | None = strawberry.field(
-        default=None, description="The integration after the change; null on userErrors."
-    )
+    integration: Integration | None = result_field("The integration after the change")
 
     @classmethod
     def of(cls, integration: models.Integration) -> IntegrationPayload:
@@ -398,10 +396,7 @@ class IntegrationPayload:
 
 @payload("The pending integration and the URL to send the browser to.")
 class StartConfluenceOAuthPayload:
-    integration: Integration | None = strawberry.field(
-        default=None,
-        description="The new integration in PENDING_AUTHORIZATION; null on userErrors.",
-    )
+    integration: Integration | None = result_field("The new integration in PENDING_AUTHORIZATION")
     authorization_url: str | None = strawberry.field(
         default=None,
         description="Atlassian's consent URL: navigate the browser there (top-level, not in a "

@@ -9,7 +9,7 @@ import strawberry
 from resolvers.actors import actor
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import payload
+from resolvers.errors import payload, result_field
 from resolvers.types import Actor, ApiKey, User
 from services.models import Role
 from services.users import models
@@ -92,16 +92,12 @@ class InviteMemberInput:
 
 @payload("An invitation after a change.")
 class InvitationPayload:
-    invitation: Invitation | None = strawberry.field(
-        default=None, description="The invitation; null on userErrors."
-    )
+    invitation: Invitation | None = result_field("The invitation")
 
 
 @payload("What removing a member ended.")
 class RemoveMemberPayload:
-    user_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The removed person; null on userErrors."
-    )
+    user_id: strawberry.ID | None = result_field("The removed person")
     ended_sessions: int = strawberry.field(
         default=0, description="Their sessions here that ended (their WebSockets close)."
     )

@@ -9,7 +9,7 @@ from enum import Enum
 import strawberry
 
 from resolvers.enums import graphql_enum
-from resolvers.errors import UserError, payload
+from resolvers.errors import UserError, payload, result_field
 from resolvers.relay import USER_ERRORS, Connection, Edge
 from resolvers.snapshot_types import Person
 from services.paging import Slice
@@ -130,9 +130,7 @@ class PersonConnection(Connection[PersonEdge]):
 
 @payload("A person after a change.")
 class PersonPayload:
-    person: Person | None = strawberry.field(
-        default=None, description="The person after the change; null on userErrors."
-    )
+    person: Person | None = result_field("The person after the change")
 
 
 @payload("People after an upsert, in input order, and what changed.")

@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers.enums import graphql_enum
-from resolvers.errors import payload
+from resolvers.errors import payload, result_field
 from services.models import Framework
 from services.policies import models
 from services.policies.catalogue import PolicyType
@@ -155,6 +155,4 @@ class ApprovePolicyDocumentInput:
 
 @payload("The requirement after the change.")
 class PolicyPayload:
-    requirement: PolicyRequirement | None = strawberry.field(
-        default=None, description="The requirement after the change; null on userErrors."
-    )
+    requirement: PolicyRequirement | None = result_field("The requirement after the change")

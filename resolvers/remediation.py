@@ -485,6 +485,13 @@ class EnableConfluenceRemediationPayload:
     )
 
 
+#: The ``filter`` argument of both plan queries.
+_PlanFilterArgument = Annotated[
+    RemediationPlanFilter | None,
+    strawberry.argument(description="Only some accounts or sources."),
+]
+
+
 def _plan_filter(f: RemediationPlanFilter | None) -> PlanFilter:
     f = f or RemediationPlanFilter()
     return PlanFilter(
@@ -505,10 +512,7 @@ class RemediationQuery:
     async def remediation_plan(
         self,
         info: Info,
-        filter: Annotated[
-            RemediationPlanFilter | None,
-            strawberry.argument(description="Only some accounts or sources."),
-        ] = None,
+        filter: _PlanFilterArgument = None,
     ) -> list[RemediationAction]:
         actions = await _service(info).plan(principal_of(info), _plan_filter(filter))
         return [RemediationAction.from_domain(a) for a in actions]
@@ -521,10 +525,7 @@ class RemediationQuery:
     async def remediation_plan_actions(
         self,
         info: Info,
-        filter: Annotated[
-            RemediationPlanFilter | None,
-            strawberry.argument(description="Only some accounts or sources."),
-        ] = None,
+        filter: _PlanFilterArgument = None,
         first: First = None,
         after: After = None,
     ) -> RemediationPlanConnection:

@@ -11,7 +11,7 @@ import strawberry
 from resolvers.actors import actor
 from resolvers.context import Info
 from resolvers.enums import graphql_enum
-from resolvers.errors import payload
+from resolvers.errors import payload, result_field
 from resolvers.relay import After, Connection, Edge, First, Node
 from resolvers.types import Actor
 from services.identity.models import Classification, NotStaffKind
@@ -248,13 +248,9 @@ class CompleteAccessReviewInput:
 
 @payload("A review after a change.")
 class AccessReviewPayload:
-    access_review: AccessReview | None = strawberry.field(
-        default=None, description="The review after the change; null on userErrors."
-    )
+    access_review: AccessReview | None = result_field("The review after the change")
 
 
 @payload("An entry after a decision.")
 class AccessReviewEntryPayload:
-    entry: AccessReviewEntry | None = strawberry.field(
-        default=None, description="The entry after the decision; null on userErrors."
-    )
+    entry: AccessReviewEntry | None = result_field("The entry after the decision")

@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from resolvers.enums import graphql_enum
-from resolvers.errors import payload
+from resolvers.errors import payload, result_field
 from resolvers.relay import Connection, Edge, Node
 from services.paging import Slice
 from services.sync import models
@@ -191,9 +191,7 @@ class SyncRun(Node):
 
 @payload("The run a trigger started (or the one already running).")
 class SyncRunPayload:
-    sync_run: SyncRun | None = strawberry.field(
-        default=None, description="The QUEUED or RUNNING run; null on userErrors."
-    )
+    sync_run: SyncRun | None = result_field("The QUEUED or RUNNING run")
 
 
 @strawberry.type(description="A run and its cursor.")

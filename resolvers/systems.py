@@ -9,7 +9,7 @@ import strawberry
 
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import mutation, payload
+from resolvers.errors import mutation, payload, result_field
 from resolvers.relay import Node
 from services.reviews import models
 from services.reviews.models import AccessRule, SystemKind
@@ -133,9 +133,7 @@ def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
 
 @payload("A critical system after a change.")
 class CriticalSystemPayload:
-    critical_system: CriticalSystem | None = strawberry.field(
-        default=None, description="The system after the change; null on userErrors."
-    )
+    critical_system: CriticalSystem | None = result_field("The system after the change")
 
 
 @strawberry.type(description="Reads of critical systems.")

@@ -8,7 +8,7 @@ import strawberry
 
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
-from resolvers.errors import payload
+from resolvers.errors import payload, result_field
 from resolvers.relay import Node
 from services import models
 from services.api_keys import KeyChange
@@ -224,9 +224,7 @@ class CreateApiKeyInput:
 
 @payload("The created key and its secret value (shown this once).")
 class CreateApiKeyPayload:
-    api_key: ApiKey | None = strawberry.field(
-        default=None, description="The created key; null on userErrors."
-    )
+    api_key: ApiKey | None = result_field("The created key")
     secret: str | None = strawberry.field(
         default=None,
         description="The key's secret, to send as `Authorization: Bearer <secret>`. Shown "
@@ -236,16 +234,12 @@ class CreateApiKeyPayload:
 
 @payload("An API key after a change.")
 class ApiKeyPayload:
-    api_key: ApiKey | None = strawberry.field(
-        default=None, description="The key after the change; null on userErrors."
-    )
+    api_key: ApiKey | None = result_field("The key after the change")
 
 
 @payload("The organization after its frameworks changed.")
 class FrameworksPayload:
-    organization: Organization | None = strawberry.field(
-        default=None, description="The organization; null on userErrors."
-    )
+    organization: Organization | None = result_field("The organization")
 
 
 graphql_enum(

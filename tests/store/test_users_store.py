@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from services.api_keys import ApiKeyService
+from api.container import build_members
 from services.clock import utcnow_ms
 from services.events import InMemoryEventBus
 from services.models import Role
@@ -19,23 +19,7 @@ from services.users.sessions import SessionPolicy, SessionService
 def services(
     store: Store, policy: SessionPolicy | None = None
 ) -> tuple[MemberService, SessionService]:
-    bus = InMemoryEventBus()
-    keys = ApiKeyService(bus, organizations=store.organizations, api_keys=store.api_keys)
-    sessions = SessionService(
-        bus,
-        sessions=store.sessions,
-        memberships=store.memberships,
-        users=store.users,
-        policy=policy,
-    )
-    members = MemberService(
-        keys,
-        sessions,
-        users=store.users,
-        memberships=store.memberships,
-        invitations=store.invitations,
-        organizations=store.organizations,
-    )
+    _, sessions, members = build_members(store, InMemoryEventBus(), session_policy=policy)
     return members, sessions
 
 
