@@ -30,7 +30,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -104,10 +104,18 @@ from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.integration_connector import IntegrationConnectorFactory
 from services.sync.models import SnapshotAccount, SnapshotManifest, SyncRun
+from services.sync.progress import NullSyncMetrics, SyncMetrics
 from services.sync.queue import RunQueue
 from services.sync.reads import SnapshotReader
-from services.sync.retention import Retention
-from services.sync.runner import RunnerOptions, SyncRunner
+from services.sync.retention import ProtectedSnapshots, Retention
+from services.sync.runner import (
+    OnCommitted,
+    OnReauthNeeded,
+    OnSyncFailed,
+    RunnerOptions,
+    SyncRunner,
+    ignore_sync_failure,
+)
 from services.sync.service import SyncService
 from services.users.service import INVITATION_TTL, MemberService
 from services.users.sessions import SessionPolicy, SessionService
@@ -614,6 +622,56 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def build_queue(
+    store: Store, bus: EventBus, options: RunnerOptions, metrics: SyncMetrics | None = None
+) -> RunQueue:
+    """The one owner of sync runs, over ``store``'s repositories."""
+    return RunQueue(
+        bus,
+        options,
+        integrations=store.integrations,
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        snapshot_data=store.snapshot_data,
+        metrics=metrics,
+    )
+
+
+def build_runner(
+    store: Store,
+    bus: EventBus,
+    connectors: ConnectorFactory,
+    options: RunnerOptions,
+    *,
+    keep: int,
+    protected: ProtectedSnapshots | None,
+    on_reauth_needed: OnReauthNeeded,
+    on_committed: Sequence[OnCommitted] = (),
+    on_sync_failed: OnSyncFailed = ignore_sync_failure,
+    metrics: SyncMetrics | None = None,
+) -> SyncRunner:
+    """The runner and its queue (``runner.queue``) over ``store``'s repositories, keeping the
+    last ``keep`` snapshots and those ``protected`` holds; tests build theirs here too."""
+    retention = Retention(
+        store.sync_runs, store.snapshot_data, protected, keep=keep, layers=store.snapshot_layers
+    )
+    return SyncRunner(
+        queue=build_queue(store, bus, options, metrics),
+        sync_runs=store.sync_runs,
+        sync_leases=store.sync_leases,
+        snapshot_data=store.snapshot_data,
+        bus=bus,
+        connectors=connectors,
+        retention=retention,
+        options=options,
+        on_reauth_needed=on_reauth_needed,
+        metrics=metrics or NullSyncMetrics(),
+        on_committed=on_committed,
+        on_sync_failed=on_sync_failed,
+        refresh_data=store.snapshot_refresh,
+    )
+
+
 def _build_sync(
     settings: Settings,
     store: Store,
@@ -636,37 +694,19 @@ def _build_sync(
         role_reads=settings.sync_role_reads,
         max_layer=settings.change_watch_max_layer,
     )
-    queue = RunQueue(
+    runner = build_runner(
+        store,
         bus,
+        connectors,
         options,
-        integrations=store.integrations,
-        sync_runs=store.sync_runs,
-        sync_leases=store.sync_leases,
-        snapshot_data=store.snapshot_data,
-        metrics=metrics,
-    )
-    retention = Retention(
-        store.sync_runs,
-        store.snapshot_data,
-        protected,
         keep=settings.snapshot_retention,
-        layers=store.snapshot_layers,
-    )
-    runner = SyncRunner(
-        queue=queue,
-        sync_runs=store.sync_runs,
-        sync_leases=store.sync_leases,
-        snapshot_data=store.snapshot_data,
-        bus=bus,
-        connectors=connectors,
-        retention=retention,
-        options=options,
+        protected=protected,
         on_reauth_needed=changes.mark_needs_reauth,
-        metrics=metrics,
         on_committed=reactions.after_sync_committed(),
         on_sync_failed=alerts.after_sync_failed,
-        refresh_data=store.snapshot_refresh,
+        metrics=metrics,
     )
+    queue = runner.queue
     scheduler = Scheduler(
         runner,
         queue,

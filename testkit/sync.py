@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from api.container import build_queue, build_runner
 from services.events import EventBus, InMemoryEventBus
 from services.integrations.changes import IntegrationChanges
 from services.integrations.models import (
@@ -21,7 +22,7 @@ from services.store import Store
 from services.sync.connector import ConnectorFactory
 from services.sync.models import SyncRun, SyncTrigger
 from services.sync.queue import RunQueue
-from services.sync.retention import ProtectedSnapshots, Retention
+from services.sync.retention import ProtectedSnapshots
 from services.sync.runner import (
     OnCommitted,
     OnSyncFailed,
@@ -70,13 +71,8 @@ def make_queue(
     store: Store, *, bus: EventBus | None = None, options: RunnerOptions | None = None
 ) -> RunQueue:
     """The run queue over ``store``'s repositories."""
-    return RunQueue(
-        bus or InMemoryEventBus(),
-        options or RunnerOptions(owner="test-worker"),
-        integrations=store.integrations,
-        sync_runs=store.sync_runs,
-        sync_leases=store.sync_leases,
-        snapshot_data=store.snapshot_data,
+    return build_queue(
+        store, bus or InMemoryEventBus(), options or RunnerOptions(owner="test-worker")
     )
 
 
@@ -104,22 +100,16 @@ def make_runner(
         role_reads=role_reads,
         max_layer=max_layer,
     )
-    retention = Retention(
-        store.sync_runs, store.snapshot_data, protected, keep=keep, layers=store.snapshot_layers
-    )
-    return SyncRunner(
-        queue=make_queue(store, bus=bus, options=options),
-        sync_runs=store.sync_runs,
-        sync_leases=store.sync_leases,
-        snapshot_data=store.snapshot_data,
-        bus=bus,
-        connectors=connectors,
-        retention=retention,
-        options=options,
+    return build_runner(
+        store,
+        bus,
+        connectors,
+        options,
+        keep=keep,
+        protected=protected,
         on_reauth_needed=IntegrationChanges(bus, integrations=store.integrations).mark_needs_reauth,
         on_committed=on_committed,
         on_sync_failed=on_sync_failed,
-        refresh_data=store.snapshot_refresh,
     )
 
 
