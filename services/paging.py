@@ -10,6 +10,7 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from services.errors import ValidationFailed
@@ -56,6 +57,24 @@ def decode_cursor(cursor: str | None) -> str | None:
         padded = cursor + "=" * (-len(cursor) % 4)
         return base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None
+
+
+def time_cursor(at: datetime | None, item_id: str) -> str:
+    """The sort key of an item listed by time, then id (``<ISO time>|<id>``; no time: empty)."""
+    return f"{at.isoformat() if at else ''}|{item_id}"
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """The ``(time, id)`` inside a cursor of a ``time_cursor`` key; a malformed cursor is a
+    ``VALIDATION_FAILED``."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    at, _, item_id = key.partition("|")
+    try:
+        return datetime.fromisoformat(at), item_id
+    except ValueError:
         raise ValidationFailed("after is not a valid cursor", field=["after"]) from None
 
 

@@ -26,10 +26,10 @@ from services.alerts.models import (
 from services.alerts.outbox import Wakeup, pending
 from services.api_keys import require_role
 from services.clock import Clock, utcnow_ms
-from services.errors import AlreadyExists, Conflict, NotFound, ValidationFailed
+from services.errors import AlreadyExists, Conflict, NotFound
 from services.ids import new_id
 from services.models import Principal, Role
-from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.paging import Slice, decode_time_cursor, make_slice, page_size, time_cursor
 
 MAX_CHANNELS = 20
 
@@ -273,9 +273,11 @@ class AlertService:
             state=state,
             channel_id=channel_id,
             limit=limit + 1,
-            before=_key(after),
+            before=decode_time_cursor(after),
         )
-        return make_slice(rows, limit=limit, total=total, key=_cursor)
+        return make_slice(
+            rows, limit=limit, total=total, key=lambda d: time_cursor(d.created_at, d.id)
+        )
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
         """Queue a dead letter again, attempts from zero (ADMIN)."""
@@ -330,18 +332,3 @@ def _name_taken(name: str) -> Conflict:
         field=["input", "name"],
         code="NAME_TAKEN",
     )
-
-
-def _cursor(delivery: Delivery) -> str:
-    return f"{delivery.created_at.isoformat()}|{delivery.id}"
-
-
-def _key(after: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(after)
-    if key is None:
-        return None
-    at, _, delivery_id = key.partition("|")
-    try:
-        return datetime.fromisoformat(at), delivery_id
-    except ValueError:
-        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None

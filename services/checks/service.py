@@ -14,7 +14,15 @@ from services.checks.models import CheckItem, CheckResult, ResultView
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, subscribe_now, topic_for
 from services.models import Principal
-from services.paging import Slice, decode_cursor, encode_cursor, make_slice, page_size
+from services.paging import (
+    Slice,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    make_slice,
+    page_size,
+    time_cursor,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +142,14 @@ class CheckService:
             organization_id=principal.organization_id,
             check_id=check_id,
             limit=limit + 1,
-            before=_key(decode_cursor(after)),
+            before=decode_time_cursor(after),
         )
-        return make_slice(rows, limit=limit, total=total, key=lambda v: _cursor(v.result))
+        return make_slice(
+            rows,
+            limit=limit,
+            total=total,
+            key=lambda v: time_cursor(v.result.evaluated_at, str(v.result.id)),
+        )
 
     async def watch(
         self, principal: Principal, check_id: str | None, *, initial: bool = False
@@ -217,17 +230,3 @@ def _item_slice(rows: Sequence[CheckItem], start: int, limit: int, total: int) -
         total_count=total,
         has_next_page=len(rows) > limit,
     )
-
-
-def _cursor(result: CheckResult) -> str:
-    return f"{result.evaluated_at.isoformat()}|{result.id}"
-
-
-def _key(key: str | None) -> tuple[datetime, str] | None:
-    if key is None:
-        return None
-    at, _, result_id = key.partition("|")
-    try:
-        return datetime.fromisoformat(at), result_id
-    except ValueError:
-        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None

@@ -16,7 +16,7 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration
 from services.models import Principal, Role
-from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.paging import Slice, decode_time_cursor, make_slice, page_size, time_cursor
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import (
     VALID_CHECK,
@@ -250,9 +250,13 @@ class RemediationService:
         """Approved actions with their state, newest approval first."""
         limit = page_size(first)
         actions, total = await self._remediations.list_actions(
-            organization_id=principal.organization_id, limit=limit + 1, before=_key(after)
+            organization_id=principal.organization_id,
+            limit=limit + 1,
+            before=decode_time_cursor(after),
         )
-        return make_slice(actions, limit=limit, total=total, key=_cursor)
+        return make_slice(
+            actions, limit=limit, total=total, key=lambda a: time_cursor(a.approved_at, a.id)
+        )
 
     async def watch(self, principal: Principal) -> AsyncIterator[RemediationAction]:
         """Every state change of the organization's actions, as it happens (read when its
@@ -344,19 +348,3 @@ def _undo(original: RemediationAction) -> RemediationAction:
             action_id=original.id,
         ),
     )
-
-
-def _cursor(action: RemediationAction) -> str:
-    at = action.approved_at.isoformat() if action.approved_at else ""
-    return f"{at}|{action.id}"
-
-
-def _key(after: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(after)
-    if key is None:
-        return None
-    at, _, action_id = key.partition("|")
-    try:
-        return datetime.fromisoformat(at), action_id
-    except ValueError:
-        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None
