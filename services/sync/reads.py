@@ -7,7 +7,8 @@ identities and applies that filter; this reader only checks that its value is kn
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 from services.errors import ValidationFailed
 from services.integrations.models import Integration, Purpose
@@ -17,6 +18,8 @@ from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, Sna
 
 CLASSIFICATIONS = ("STAFF", "NOT_STAFF", "UNIDENTIFIED")
 MAX_FILTER_TEXT = 200
+
+T = TypeVar("T")
 
 
 class SnapshotQueriesRepo(Protocol):
@@ -75,15 +78,17 @@ class SnapshotReader:
         after: str | None,
     ) -> Slice[SnapshotAccount]:
         """Accounts of the current ACCESS_REVIEW snapshot, by account id."""
-        filter = _checked_accounts(filter or AccountFilter())
-        limit, key = page_size(first), decode_cursor(after)
-        snapshot = await self.current_snapshot(principal.organization_id, Purpose.ACCESS_REVIEW)
-        if snapshot is None:
-            return Slice(items=[], total_count=0, has_next_page=False)
-        rows, total = await self._snapshot_queries.list_accounts(
-            snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
+        checked = _checked_accounts(filter or AccountFilter())
+        return await self._page(
+            principal.organization_id,
+            Purpose.ACCESS_REVIEW,
+            first,
+            after,
+            lambda snapshot, limit, key: self._snapshot_queries.list_accounts(
+                snapshot_id=snapshot, filter=checked, limit=limit, after=key
+            ),
+            key=lambda a: a.account_id,
         )
-        return make_slice(rows, limit=limit, total=total, key=lambda a: a.account_id)
 
     async def account(self, principal: Principal, account_id: str) -> SnapshotAccount | None:
         """One account of the current ACCESS_REVIEW snapshot (one document read), or None."""
@@ -100,17 +105,38 @@ class SnapshotReader:
         after: str | None,
     ) -> Slice[SnapshotPage]:
         """Pages of the current POLICY snapshot, by page id."""
-        filter = filter or PageFilter()
+        checked = filter or PageFilter()
         for name in ("label", "space", "search"):
-            _short(getattr(filter, name), name)
-        limit, key = page_size(first), decode_cursor(after)
-        snapshot = await self.current_snapshot(principal.organization_id, Purpose.POLICY)
+            _short(getattr(checked, name), name)
+        return await self._page(
+            principal.organization_id,
+            Purpose.POLICY,
+            first,
+            after,
+            lambda snapshot, limit, key: self._snapshot_queries.list_pages(
+                snapshot_id=snapshot, filter=checked, limit=limit, after=key
+            ),
+            key=lambda p: p.page_id,
+        )
+
+    async def _page(
+        self,
+        organization_id: str,
+        purpose: Purpose,
+        first: int | None,
+        after: str | None,
+        read: Callable[[str, int, str | None], Awaitable[tuple[list[T], int]]],
+        *,
+        key: Callable[[T], str],
+    ) -> Slice[T]:
+        """A page of the current ``purpose`` snapshot: ``read(snapshot_id, limit, after)``
+        gives up to ``limit`` rows after the sort key ``after``, and how many there are."""
+        limit, after_key = page_size(first), decode_cursor(after)
+        snapshot = await self.current_snapshot(organization_id, purpose)
         if snapshot is None:
             return Slice(items=[], total_count=0, has_next_page=False)
-        rows, total = await self._snapshot_queries.list_pages(
-            snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
-        )
-        return make_slice(rows, limit=limit, total=total, key=lambda p: p.page_id)
+        rows, total = await read(snapshot, limit + 1, after_key)
+        return make_slice(rows, limit=limit, total=total, key=key)
 
 
 def _checked_accounts(f: AccountFilter) -> AccountFilter:
