@@ -16,6 +16,7 @@ from pymongo import ReturnDocument
 from services.integrations.models import Purpose
 from services.store.common import DuplicateKeyError, new_id, newest_first, utcnow
 from services.sync.models import (
+    RunEnd,
     RunTargets,
     SnapshotCounts,
     SyncProgress,
@@ -217,40 +218,28 @@ class SyncRunRepository:
         )
         return bool(result.matched_count)
 
-    async def finish(
-        self,
-        *,
-        run_id: str,
-        fence: int | None,
-        status: SyncRunStatus,
-        progress: SyncProgress,
-        error: str | None = None,
-        error_endpoint: str | None = None,
-        counts: SnapshotCounts | None = None,
-        not_before: datetime | None = None,
-        warnings: tuple[str, ...] = (),
-        previous_snapshot_id: str | None = None,
-    ) -> SyncRun | None:
-        """End an active run (fenced when it was running); None if it was not ours to end."""
+    async def finish(self, *, run_id: str, fence: int | None, end: RunEnd) -> SyncRun | None:
+        """End an active run (fenced when it was running) as ``end`` says; None if it was not
+        ours to end."""
         query: dict[str, Any] = {"_id": run_id, "active": True}
         if fence is not None:
             query.update(fence=fence, status=SyncRunStatus.RUNNING.value)
         fields: dict[str, Any] = {
-            "status": status.value,
+            "status": end.status.value,
             "active": False,
             "finished_at": utcnow(),
-            "progress": asdict(progress),
-            "error": error,
-            "error_endpoint": error_endpoint,
+            "progress": asdict(end.progress),
+            "error": end.error,
+            "error_endpoint": end.error_endpoint,
         }
-        if counts is not None:
-            fields["counts"] = asdict(counts)
-        if not_before is not None:
-            fields["not_before"] = not_before
-        if warnings:
-            fields["warnings"] = list(warnings)
-        if previous_snapshot_id is not None:
-            fields["previous_snapshot_id"] = previous_snapshot_id
+        if end.counts is not None:
+            fields["counts"] = asdict(end.counts)
+        if end.not_before is not None:
+            fields["not_before"] = end.not_before
+        if end.warnings:
+            fields["warnings"] = list(end.warnings)
+        if end.previous_snapshot_id is not None:
+            fields["previous_snapshot_id"] = end.previous_snapshot_id
         doc = await self._col.find_one_and_update(
             query, {"$set": fields}, return_document=ReturnDocument.AFTER
         )

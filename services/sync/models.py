@@ -153,6 +153,20 @@ class SyncRun:
 
 
 @dataclass(frozen=True, slots=True)
+class RunEnd:
+    """How a run ended, as ``finish`` records it on the run (the fields of ``SyncRun``)."""
+
+    status: SyncRunStatus
+    progress: SyncProgress
+    error: str | None = None
+    error_endpoint: str | None = None
+    counts: SnapshotCounts | None = None
+    not_before: datetime | None = None
+    warnings: tuple[str, ...] = ()
+    previous_snapshot_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Lease:
     """The right to run an integration's sync, held by ``owner`` until ``expires_at``.
 

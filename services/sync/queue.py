@@ -33,9 +33,8 @@ from services.sync.events import run_event
 from services.sync.lease import LeaseTiming
 from services.sync.models import (
     Lease,
+    RunEnd,
     RunTargets,
-    SnapshotCounts,
-    SyncProgress,
     SyncRun,
     SyncRunKind,
     SyncRunStatus,
@@ -72,20 +71,7 @@ class QueueIntegrationsRepo(Protocol):
 class RunEndRepo(Protocol):
     """The ``SyncRunRepository`` method that ends a run (the queue's and the runner's)."""
 
-    async def finish(
-        self,
-        *,
-        run_id: str,
-        fence: int | None,
-        status: SyncRunStatus,
-        progress: SyncProgress,
-        error: str | None = None,
-        error_endpoint: str | None = None,
-        counts: SnapshotCounts | None = None,
-        not_before: datetime | None = None,
-        warnings: tuple[str, ...] = (),
-        previous_snapshot_id: str | None = None,
-    ) -> SyncRun | None: ...
+    async def finish(self, *, run_id: str, fence: int | None, end: RunEnd) -> SyncRun | None: ...
 
 
 class QueueRunsRepo(RunEndRepo, Protocol):
@@ -327,9 +313,7 @@ class RunQueue:
         finished = await self._runs.finish(
             run_id=run.id,
             fence=run.fence,
-            status=SyncRunStatus.FAILED,
-            progress=run.progress,
-            error=message,
+            end=RunEnd(SyncRunStatus.FAILED, run.progress, error=message),
         )
         if finished is not None:
             self._metrics.run_finished(run.purpose.value, SyncRunStatus.FAILED.value)

@@ -24,7 +24,14 @@ from services.people.service import PEOPLE_CHANNEL
 from services.people.validation import PersonDraft
 from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
-from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
+from services.sync.models import (
+    Phase,
+    RunEnd,
+    SnapshotCounts,
+    SyncProgress,
+    SyncRunStatus,
+    SyncTrigger,
+)
 from testkit.conditions import until
 from testkit.graphql_client import gql_ws
 from testkit.live import LiveServer, open_store, start_live_server
@@ -201,9 +208,11 @@ async def seeded() -> AsyncIterator[tuple[LiveServer, State]]:
         await runs.finish(
             run_id=run.id,
             fence=None,
-            status=SyncRunStatus.SUCCEEDED,
-            progress=SyncProgress(phase=Phase.DONE.value, requests_made=4, items_fetched=4),
-            counts=SnapshotCounts(accounts=4),
+            end=RunEnd(
+                SyncRunStatus.SUCCEEDED,
+                SyncProgress(phase=Phase.DONE.value, requests_made=4, items_fetched=4),
+                counts=SnapshotCounts(accounts=4),
+            ),
         )
         principal = await container.services.api_keys.authenticate(created.secret)
         assert principal is not None

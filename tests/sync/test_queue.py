@@ -14,6 +14,7 @@ from services.models import AccountStatus, AccountType
 from services.store import Store
 from services.sync.models import (
     Lease,
+    RunEnd,
     SnapshotAccount,
     SnapshotScope,
     SyncProgress,
@@ -38,7 +39,7 @@ async def _runs(store: Store, integration: Integration) -> list[SyncRun]:
 
 async def _finish(store: Store, run: SyncRun) -> SyncRun | None:
     return await store.sync_runs.finish(
-        run_id=run.id, fence=run.fence, status=SyncRunStatus.SUCCEEDED, progress=SyncProgress()
+        run_id=run.id, fence=run.fence, end=RunEnd(SyncRunStatus.SUCCEEDED, SyncProgress())
     )
 
 
@@ -138,7 +139,7 @@ class EndsBetween:
             active = await self.runs.claim(run_id=active.id, owner="w", fence=9)
             assert active is not None
         self.ended = await self.runs.finish(
-            run_id=active.id, fence=9, status=SyncRunStatus.SUCCEEDED, progress=SyncProgress()
+            run_id=active.id, fence=9, end=RunEnd(SyncRunStatus.SUCCEEDED, SyncProgress())
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from services.integrations.models import Integration, Purpose
 from services.scheduler import Scheduler, jitter_for
 from services.store import Store
-from services.sync.models import SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
+from services.sync.models import RunEnd, SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
 from testkit.conditions import until
 from testkit.live import open_store
 from testkit.sync import connected_integration, make_queue
@@ -48,9 +48,7 @@ async def _finished_run(store: Store, integration_id: str, org: str, status: Syn
     )
     assert run is not None
     await store.sync_runs.claim(run_id=run.id, owner="w", fence=1)
-    return await store.sync_runs.finish(
-        run_id=run.id, fence=1, status=status, progress=SyncProgress()
-    )
+    return await store.sync_runs.finish(run_id=run.id, fence=1, end=RunEnd(status, SyncProgress()))
 
 
 def test_jitter_is_stable_and_spreads_sites() -> None:
@@ -156,7 +154,7 @@ class QueueingRunner:
         self.calls.append(active.trigger)
         await runs.claim(run_id=active.id, owner="w", fence=1)
         done = await runs.finish(
-            run_id=active.id, fence=1, status=SyncRunStatus.SUCCEEDED, progress=SyncProgress()
+            run_id=active.id, fence=1, end=RunEnd(SyncRunStatus.SUCCEEDED, SyncProgress())
         )
         if len(self.calls) == 1:
             await make_queue(self.store).submit(self.integration, SyncTrigger.MANUAL)
