@@ -25,6 +25,7 @@ from services.remediation.models import (
     ActionKind,
     ActionSource,
     ActionState,
+    ActionStep,
     CallRecord,
     Channel,
     Claim,
@@ -146,29 +147,21 @@ class RemediationRepository:
         return _to_action(doc) if doc else None
 
     async def record(
-        self,
-        claim: Claim,
-        *,
-        state: ActionState,
-        now: datetime,
-        lease_until: datetime | None = None,
-        calls: Sequence[CallRecord] = (),
-        read_back: Verification | None = None,
-        error: str | None = None,
-        cancel_reason: str | None = None,
+        self, claim: Claim, step: ActionStep, *, now: datetime, lease_until: datetime | None = None
     ) -> RemediationAction | None:
-        """Move a claimed action on (and renew its lease); None when fenced out."""
-        fields: dict[str, Any] = {"state": state.value, "updated_at": now, "error": error}
-        if cancel_reason is not None:
-            fields["cancel_reason"] = cancel_reason
+        """Move a claimed action on (and renew its lease until ``lease_until``); None when
+        fenced out."""
+        fields: dict[str, Any] = {"state": step.state.value, "updated_at": now, "error": step.error}
+        if step.cancel_reason is not None:
+            fields["cancel_reason"] = step.cancel_reason
         if lease_until is not None:
             fields["lease_expires_at"] = lease_until
         update: dict[str, Any] = {"$set": fields}
         pushed: dict[str, Any] = {}
-        if calls:
-            pushed["calls"] = {"$each": [asdict(c) for c in calls]}
-        if read_back is not None:
-            pushed["read_backs"] = _read_back_doc(read_back)
+        if step.calls:
+            pushed["calls"] = {"$each": [asdict(c) for c in step.calls]}
+        if step.read_back is not None:
+            pushed["read_backs"] = _read_back_doc(step.read_back)
         if pushed:
             update["$push"] = pushed
         doc = await self._col.find_one_and_update(
