@@ -17,6 +17,7 @@ from services.integrations.models import Purpose
 from services.store.common import DuplicateKeyError, new_id, newest_first, utcnow
 from services.sync.models import (
     RunEnd,
+    RunRequest,
     RunTargets,
     SnapshotCounts,
     SyncProgress,
@@ -46,37 +47,27 @@ class SyncRunRepository:
         await self._col.create_index("active")
         await self._col.create_index("snapshot_id")
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        integration_id: str,
-        purpose: Purpose,
-        trigger: SyncTrigger,
-        kind: SyncRunKind = SyncRunKind.FULL,
-        targets: RunTargets | None = None,
-        watch: WatchMark | None = None,
-    ) -> SyncRun | None:
+    async def create(self, request: RunRequest) -> SyncRun | None:
         """Insert a QUEUED run; None when the integration already has an active run."""
         now = utcnow()
         run_id = new_id("run")
         doc: dict[str, Any] = {
             "_id": run_id,
-            "organization_id": organization_id,
-            "integration_id": integration_id,
-            "purpose": purpose.value,
+            "organization_id": request.organization_id,
+            "integration_id": request.integration_id,
+            "purpose": request.purpose.value,
             "status": SyncRunStatus.QUEUED.value,
-            "trigger": trigger.value,
+            "trigger": request.trigger.value,
             "snapshot_id": run_id.replace("run_", "snap_", 1),
             "created_at": now,
             "active": True,
             "progress": asdict(SyncProgress()),
-            "kind": kind.value,
+            "kind": request.kind.value,
         }
-        if targets:
-            doc["targets"] = _targets_doc(targets)
-        if watch is not None:
-            doc["watch"] = watch_doc(watch)
+        if request.targets:
+            doc["targets"] = _targets_doc(request.targets)
+        if request.watch is not None:
+            doc["watch"] = watch_doc(request.watch)
         try:
             await self._col.insert_one(doc)
         except DuplicateKeyError:

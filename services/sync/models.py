@@ -153,6 +153,20 @@ class SyncRun:
 
 
 @dataclass(frozen=True, slots=True)
+class RunRequest:
+    """A run to queue: the integration, why, what it reads (a TARGETED run: ``targets``) and
+    the change watch's position to commit with its snapshot (the fields of ``SyncRun``)."""
+
+    organization_id: str
+    integration_id: str
+    purpose: Purpose
+    trigger: SyncTrigger
+    kind: SyncRunKind = SyncRunKind.FULL
+    targets: RunTargets | None = None
+    watch: WatchMark | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RunEnd:
     """How a run ended, as ``finish`` records it on the run (the fields of ``SyncRun``)."""
 

@@ -22,6 +22,7 @@ from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import (
     Phase,
     RunEnd,
+    RunRequest,
     SnapshotCounts,
     SyncProgress,
     SyncRunStatus,
@@ -266,10 +267,7 @@ async def test_disconnected_integrations_are_listed_only_on_request(live: LiveSe
 async def finished_run(live: LiveServer, integration_id: str, org_id: str) -> str:
     runs = live.container.store.sync_runs
     run = await runs.create(
-        organization_id=org_id,
-        integration_id=integration_id,
-        purpose=Purpose.ACCESS_REVIEW,
-        trigger=SyncTrigger.MANUAL,
+        RunRequest(org_id, integration_id, Purpose.ACCESS_REVIEW, SyncTrigger.MANUAL)
     )
     assert run is not None
     done = await runs.finish(

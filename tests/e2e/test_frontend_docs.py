@@ -27,6 +27,7 @@ from services.reviews.service import REVIEWS_CHANNEL
 from services.sync.models import (
     Phase,
     RunEnd,
+    RunRequest,
     SnapshotCounts,
     SyncProgress,
     SyncRunStatus,
@@ -199,10 +200,7 @@ async def seeded() -> AsyncIterator[tuple[LiveServer, State]]:
         await seed_snapshot(store, integration, accounts, "snap_docs_1")
         runs = store.sync_runs
         run = await runs.create(
-            organization_id=org.id,
-            integration_id=integration.id,
-            purpose=Purpose.ACCESS_REVIEW,
-            trigger=SyncTrigger.INITIAL,
+            RunRequest(org.id, integration.id, Purpose.ACCESS_REVIEW, SyncTrigger.INITIAL)
         )
         assert run is not None
         await runs.finish(

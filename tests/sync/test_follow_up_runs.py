@@ -6,7 +6,7 @@ from __future__ import annotations
 from services.events import InMemoryEventBus
 from services.models import Principal, Role
 from services.store import Store
-from services.sync.models import RunEnd, SyncProgress, SyncRunStatus, SyncTrigger
+from services.sync.models import RunEnd, RunRequest, SyncProgress, SyncRunStatus, SyncTrigger
 from services.sync.service import SyncService
 from testkit.sync import connected_integration, make_queue
 
@@ -52,10 +52,7 @@ async def test_a_follow_up_is_asked_only_of_a_running_run(store: Store) -> None:
         is None
     )
     run = await store.sync_runs.create(
-        organization_id=org.id,
-        integration_id=integration.id,
-        purpose=integration.purpose,
-        trigger=SyncTrigger.SCHEDULED,
+        RunRequest(org.id, integration.id, integration.purpose, SyncTrigger.SCHEDULED)
     )
     assert run is not None
     assert (

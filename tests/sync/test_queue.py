@@ -15,6 +15,7 @@ from services.store import Store
 from services.sync.models import (
     Lease,
     RunEnd,
+    RunRequest,
     SnapshotAccount,
     SnapshotScope,
     SyncProgress,
@@ -109,10 +110,10 @@ class EndsBetween:
         self.on = on
         self.ended: SyncRun | None = None
 
-    async def create(self, **fields: Any) -> SyncRun | None:
-        created = await self.runs.create(**fields)
+    async def create(self, request: RunRequest) -> SyncRun | None:
+        created = await self.runs.create(request)
         if self.on == "create" and created is None:
-            await self._end(fields["integration_id"])
+            await self._end(request.integration_id)
         return created
 
     async def get_active(self, *, integration_id: str) -> SyncRun | None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.integrations.models import Purpose
 from services.scheduler import jitter_for
-from services.sync.models import RunEnd, SyncProgress, SyncRunStatus, SyncTrigger
+from services.sync.models import RunEnd, RunRequest, SyncProgress, SyncRunStatus, SyncTrigger
 from simulator import RunningSimulator
 from testkit.live import open_store
 from testkit.sync import connected_integration, make_runner, sync_now
@@ -46,10 +46,7 @@ async def test_the_scheduler_waits_for_the_quota_reset() -> None:
     clock = [now]
     scheduler = make_scheduler(store, runner, clock=lambda: clock[0])
     run = await store.sync_runs.create(
-        organization_id=org.id,
-        integration_id=integration.id,
-        purpose=Purpose.ACCESS_REVIEW,
-        trigger=SyncTrigger.SCHEDULED,
+        RunRequest(org.id, integration.id, Purpose.ACCESS_REVIEW, SyncTrigger.SCHEDULED)
     )
     assert run is not None
     await store.sync_runs.claim(run_id=run.id, owner="w", fence=1)
