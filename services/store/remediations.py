@@ -36,7 +36,7 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
-from services.store.common import free_lease, newest_first
+from services.store.common import free_lease, lease_first, newest_first
 from services.store.snapshot_layers import SnapshotLayers, split
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -113,14 +113,13 @@ class RemediationRepository:
         self, *, organization_id: str, owner: str, ttl: timedelta, now: datetime
     ) -> Claim | None:
         """Take the oldest open action whose lease is free or expired (token + 1)."""
-        doc = await self._col.find_one_and_update(
+        doc = await lease_first(
+            self._col,
             {"organization_id": organization_id, "$and": [_OPEN, free_lease(now, "lease_")]},
-            {
-                "$set": {"lease_owner": owner, "lease_expires_at": now + ttl},
-                "$inc": {"lease_token": 1},
-            },
-            sort=[("approved_at", 1), ("_id", 1)],
-            return_document=ReturnDocument.AFTER,
+            order="approved_at",
+            owner=owner,
+            ttl=ttl,
+            now=now,
         )
         return Claim(_to_action(doc), int(doc["lease_token"])) if doc else None
 
