@@ -7,7 +7,8 @@ identities and applies that filter; this reader only checks that its value is kn
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Protocol, TypeVar
 
 from services.errors import ValidationFailed
@@ -20,6 +21,16 @@ CLASSIFICATIONS = ("STAFF", "NOT_STAFF", "UNIDENTIFIED")
 MAX_FILTER_TEXT = 200
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class RowsOf(Protocol[T_co]):
+    """A listing of a snapshot (its filter given): up to ``limit`` rows after the sort key
+    ``after``, and how many there are."""
+
+    def __call__(
+        self, *, snapshot_id: str, limit: int, after: str | None
+    ) -> Awaitable[tuple[Sequence[T_co], int]]: ...
 
 
 class SnapshotQueriesRepo(Protocol):
@@ -79,16 +90,8 @@ class SnapshotReader:
     ) -> Slice[SnapshotAccount]:
         """Accounts of the current ACCESS_REVIEW snapshot, by account id."""
         checked = _checked_accounts(filter or AccountFilter())
-        return await self._page(
-            principal.organization_id,
-            Purpose.ACCESS_REVIEW,
-            first,
-            after,
-            lambda snapshot, limit, key: self._snapshot_queries.list_accounts(
-                snapshot_id=snapshot, filter=checked, limit=limit, after=key
-            ),
-            key=lambda a: a.account_id,
-        )
+        rows = partial(self._snapshot_queries.list_accounts, filter=checked)
+        return await self._page(principal, Purpose.ACCESS_REVIEW, rows, first, after, _account_key)
 
     async def account(self, principal: Principal, account_id: str) -> SnapshotAccount | None:
         """One account of the current ACCESS_REVIEW snapshot (one document read), or None."""
@@ -108,35 +111,33 @@ class SnapshotReader:
         checked = filter or PageFilter()
         for name in ("label", "space", "search"):
             _short(getattr(checked, name), name)
-        return await self._page(
-            principal.organization_id,
-            Purpose.POLICY,
-            first,
-            after,
-            lambda snapshot, limit, key: self._snapshot_queries.list_pages(
-                snapshot_id=snapshot, filter=checked, limit=limit, after=key
-            ),
-            key=lambda p: p.page_id,
-        )
+        rows = partial(self._snapshot_queries.list_pages, filter=checked)
+        return await self._page(principal, Purpose.POLICY, rows, first, after, _page_key)
 
     async def _page(
         self,
-        organization_id: str,
+        principal: Principal,
         purpose: Purpose,
+        rows: RowsOf[T],
         first: int | None,
         after: str | None,
-        read: Callable[[str, int, str | None], Awaitable[tuple[list[T], int]]],
-        *,
         key: Callable[[T], str],
     ) -> Slice[T]:
-        """A page of the current ``purpose`` snapshot: ``read(snapshot_id, limit, after)``
-        gives up to ``limit`` rows after the sort key ``after``, and how many there are."""
+        """A page of ``rows`` of the current ``purpose`` snapshot, by their ``key``."""
         limit, after_key = page_size(first), decode_cursor(after)
-        snapshot = await self.current_snapshot(organization_id, purpose)
+        snapshot = await self.current_snapshot(principal.organization_id, purpose)
         if snapshot is None:
             return Slice(items=[], total_count=0, has_next_page=False)
-        rows, total = await read(snapshot, limit + 1, after_key)
-        return make_slice(rows, limit=limit, total=total, key=key)
+        found, total = await rows(snapshot_id=snapshot, limit=limit + 1, after=after_key)
+        return make_slice(found, limit=limit, total=total, key=key)
+
+
+def _account_key(account: SnapshotAccount) -> str:
+    return account.account_id
+
+
+def _page_key(page: SnapshotPage) -> str:
+    return page.page_id
 
 
 def _checked_accounts(f: AccountFilter) -> AccountFilter:
