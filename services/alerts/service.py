@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from services.alerts.changes import test_alert
@@ -29,7 +30,10 @@ from services.clock import Clock, utcnow_ms
 from services.errors import AlreadyExists, Conflict, NotFound
 from services.ids import new_id
 from services.models import Principal, Role
-from services.paging import Slice, decode_time_cursor, make_slice, page_size, time_cursor
+from services.paging import (
+    Slice,
+    time_slice,
+)
 
 MAX_CHANNELS = 20
 
@@ -267,17 +271,13 @@ class AlertService:
     ) -> Slice[Delivery]:
         """Deliveries newest first, optionally of one state (DEAD_LETTER: the dead letters)
         or one channel (every role)."""
-        limit = page_size(first)
-        rows, total = await self._deliveries.page(
+        rows = partial(
+            self._deliveries.page,
             organization_id=principal.organization_id,
             state=state,
             channel_id=channel_id,
-            limit=limit + 1,
-            before=decode_time_cursor(after),
         )
-        return make_slice(
-            rows, limit=limit, total=total, key=lambda d: time_cursor(d.created_at, d.id)
-        )
+        return await time_slice(rows, first, after, key=lambda d: (d.created_at, d.id))
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
         """Queue a dead letter again, attempts from zero (ADMIN)."""

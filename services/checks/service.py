@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from services.checks.base import Check
@@ -17,11 +18,9 @@ from services.models import Principal
 from services.paging import (
     Slice,
     decode_cursor,
-    decode_time_cursor,
     encode_cursor,
-    make_slice,
     page_size,
-    time_cursor,
+    time_slice,
 )
 
 
@@ -137,18 +136,13 @@ class CheckService:
         """The recorded changes of a check's result, newest first, without their items
         (page them with ``failing_items`` and ``excepted_items``)."""
         self._known(check_id)
-        limit = page_size(first)
-        rows, total = await self._check_results.list_history_heads(
+        rows = partial(
+            self._check_results.list_history_heads,
             organization_id=principal.organization_id,
             check_id=check_id,
-            limit=limit + 1,
-            before=decode_time_cursor(after),
         )
-        return make_slice(
-            rows,
-            limit=limit,
-            total=total,
-            key=lambda v: time_cursor(v.result.evaluated_at, str(v.result.id)),
+        return await time_slice(
+            rows, first, after, key=lambda v: (v.result.evaluated_at, str(v.result.id))
         )
 
     async def watch(

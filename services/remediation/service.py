@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from services.api_keys import require_confirmed_admin, require_role
@@ -16,7 +17,10 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration
 from services.models import Principal, Role
-from services.paging import Slice, decode_time_cursor, make_slice, page_size, time_cursor
+from services.paging import (
+    Slice,
+    time_slice,
+)
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import (
     VALID_CHECK,
@@ -248,15 +252,9 @@ class RemediationService:
         self, principal: Principal, first: int | None, after: str | None
     ) -> Slice[RemediationAction]:
         """Approved actions with their state, newest approval first."""
-        limit = page_size(first)
-        actions, total = await self._remediations.list_actions(
-            organization_id=principal.organization_id,
-            limit=limit + 1,
-            before=decode_time_cursor(after),
-        )
-        return make_slice(
-            actions, limit=limit, total=total, key=lambda a: time_cursor(a.approved_at, a.id)
-        )
+        org = principal.organization_id
+        actions = partial(self._remediations.list_actions, organization_id=org)
+        return await time_slice(actions, first, after, key=lambda a: (a.approved_at, a.id))
 
     async def watch(self, principal: Principal) -> AsyncIterator[RemediationAction]:
         """Every state change of the organization's actions, as it happens (read when its

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 from services.api_keys import require_role
@@ -22,10 +23,9 @@ from services.models import AccountStatus, Action, DirectoryStatus, Principal, R
 from services.paging import (
     Slice,
     decode_cursor,
-    decode_time_cursor,
     make_slice,
     page_size,
-    time_cursor,
+    time_slice,
 )
 from services.reviews.models import (
     AccessDecision,
@@ -270,15 +270,8 @@ class AccessReviewService:
         self, principal: Principal, first: int | None, after: str | None
     ) -> Slice[AccessReview]:
         """The organization's reviews, newest first."""
-        limit = page_size(first)
-        rows, total = await self._access_reviews.list_reviews(
-            organization_id=principal.organization_id,
-            limit=limit + 1,
-            before=decode_time_cursor(after),
-        )
-        return make_slice(
-            rows, limit=limit, total=total, key=lambda r: time_cursor(r.started_at, r.id)
-        )
+        rows = partial(self._access_reviews.list_reviews, organization_id=principal.organization_id)
+        return await time_slice(rows, first, after, key=lambda r: (r.started_at, r.id))
 
     async def entries(
         self,

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from services.api_keys import require_role
@@ -14,7 +15,10 @@ from services.errors import Conflict, NotFound
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration, IntegrationStatus
 from services.models import Principal, Role
-from services.paging import Slice, decode_time_cursor, make_slice, page_size, time_cursor
+from services.paging import (
+    Slice,
+    time_slice,
+)
 from services.sync.events import run_from_event
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from services.sync.progress import SYNC_CHANNEL
@@ -109,13 +113,8 @@ class SyncService:
     ) -> Slice[SyncRun]:
         """The integration's runs, newest first."""
         await self._integration(principal, integration_id, "integrationId")
-        limit = page_size(first)
-        runs, total = await self._sync_runs.list_by_integration(
-            integration_id=integration_id, limit=limit + 1, before=decode_time_cursor(after)
-        )
-        return make_slice(
-            runs, limit=limit, total=total, key=lambda r: time_cursor(r.created_at, r.id)
-        )
+        runs = partial(self._sync_runs.list_by_integration, integration_id=integration_id)
+        return await time_slice(runs, first, after, key=lambda r: (r.created_at, r.id))
 
     async def latest_run(self, principal: Principal, integration_id: str) -> SyncRun | None:
         """The integration's most recent run (for ``Integration.latestSyncRun``)."""
