@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
 
 from services.errors import ValidationFailed
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 MAX_FIRST = 500
 DEFAULT_FIRST = 50
@@ -57,6 +59,47 @@ def decode_cursor(cursor: str | None) -> str | None:
         return base64.urlsafe_b64decode(padded.encode()).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValidationFailed("after is not a valid cursor", field=["after"]) from None
+
+
+def time_cursor(at: datetime | None, item_id: str) -> str:
+    """The sort key of an item listed by time, then id (``<ISO time>|<id>``; no time: empty)."""
+    return f"{at.isoformat() if at else ''}|{item_id}"
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """The ``(time, id)`` inside a cursor of a ``time_cursor`` key; a malformed cursor is a
+    ``VALIDATION_FAILED``."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    at, _, item_id = key.partition("|")
+    try:
+        return datetime.fromisoformat(at), item_id
+    except ValueError:
+        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None
+
+
+class RowsBefore(Protocol[T_co]):
+    """A newest-first listing, its other arguments bound (``functools.partial``): up to
+    ``limit`` rows older than ``before`` (the time and id of the last one seen), and how many
+    there are."""
+
+    def __call__(
+        self, *, limit: int, before: tuple[datetime, str] | None
+    ) -> Awaitable[tuple[Sequence[T_co], int]]: ...
+
+
+async def time_slice(
+    rows: RowsBefore[T],
+    first: int | None,
+    after: str | None,
+    key: Callable[[T], tuple[datetime | None, str]],
+) -> Slice[T]:
+    """A page of ``rows`` after the cursor ``after``; a row's cursor is its ``key`` (its time
+    and id: ``time_cursor``)."""
+    limit = page_size(first)
+    found, total = await rows(limit=limit + 1, before=decode_time_cursor(after))
+    return make_slice(found, limit=limit, total=total, key=lambda row: time_cursor(*key(row)))
 
 
 def make_slice(rows: Sequence[T], *, limit: int, total: int, key: Callable[[T], str]) -> Slice[T]:

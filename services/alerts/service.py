@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from services.alerts.changes import test_alert
@@ -26,10 +27,13 @@ from services.alerts.models import (
 from services.alerts.outbox import Wakeup, pending
 from services.api_keys import require_role
 from services.clock import Clock, utcnow_ms
-from services.errors import AlreadyExists, Conflict, NotFound, ValidationFailed
+from services.errors import AlreadyExists, Conflict, NotFound
 from services.ids import new_id
 from services.models import Principal, Role
-from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.paging import (
+    Slice,
+    time_slice,
+)
 
 MAX_CHANNELS = 20
 
@@ -267,15 +271,13 @@ class AlertService:
     ) -> Slice[Delivery]:
         """Deliveries newest first, optionally of one state (DEAD_LETTER: the dead letters)
         or one channel (every role)."""
-        limit = page_size(first)
-        rows, total = await self._deliveries.page(
+        rows = partial(
+            self._deliveries.page,
             organization_id=principal.organization_id,
             state=state,
             channel_id=channel_id,
-            limit=limit + 1,
-            before=_key(after),
         )
-        return make_slice(rows, limit=limit, total=total, key=_cursor)
+        return await time_slice(rows, first, after, key=lambda d: (d.created_at, d.id))
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
         """Queue a dead letter again, attempts from zero (ADMIN)."""
@@ -330,18 +332,3 @@ def _name_taken(name: str) -> Conflict:
         field=["input", "name"],
         code="NAME_TAKEN",
     )
-
-
-def _cursor(delivery: Delivery) -> str:
-    return f"{delivery.created_at.isoformat()}|{delivery.id}"
-
-
-def _key(after: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(after)
-    if key is None:
-        return None
-    at, _, delivery_id = key.partition("|")
-    try:
-        return datetime.fromisoformat(at), delivery_id
-    except ValueError:
-        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None

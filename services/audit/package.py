@@ -375,10 +375,9 @@ class AuditPackages:
             "reason",
             "sha256",
         ]
-        with zipped.text("checks/history.csv") as out:
-            table = CsvFile(out, header)
-            for row in walk.history:
-                table.row([row[h] for h in header])
+        zipped.put_csv(
+            "checks/history.csv", header, ([row[h] for h in header] for row in walk.history)
+        )
         with zipped.text("checks/history.json") as out:
             array = JsonArray(out)
             for row in walk.history:
@@ -415,38 +414,22 @@ class AuditPackages:
             before = page[-1].id
         rows.sort(key=lambda r: (r["checkId"], r["createdAt"], r["id"]))
         zipped.put_json("checks/exceptions.json", rows)
-        with zipped.text("checks/exceptions.csv") as out:
-            table = CsvFile(
-                out,
-                [
-                    "id",
-                    "checkId",
-                    "resourceId",
-                    "reason",
-                    "createdAt",
-                    "createdByKind",
-                    "createdById",
-                    "expiresAt",
-                    "revokedAt",
-                    "revokedById",
-                ],
-            )
-            for r in rows:
-                created, revoked = r["createdBy"] or {}, r["revokedBy"] or {}
-                table.row(
-                    [
-                        r["id"],
-                        r["checkId"],
-                        r["resourceId"],
-                        r["reason"],
-                        r["createdAt"],
-                        created.get("kind"),
-                        created.get("id"),
-                        r["expiresAt"],
-                        r["revokedAt"],
-                        revoked.get("id"),
-                    ]
-                )
+        zipped.put_csv(
+            "checks/exceptions.csv",
+            [
+                "id",
+                "checkId",
+                "resourceId",
+                "reason",
+                "createdAt",
+                "createdByKind",
+                "createdById",
+                "expiresAt",
+                "revokedAt",
+                "revokedById",
+            ],
+            map(_exception_cells, rows),
+        )
         return rows
 
     async def _people(self, org: str) -> dict[str, tuple[str, str | None, str, str | None]]:
@@ -606,51 +589,29 @@ class AuditPackages:
                 }
             )
         zipped.put_json("remediation/actions.json", rows)
-        with zipped.text("remediation/actions.csv") as out:
-            table = CsvFile(
-                out,
-                [
-                    "id",
-                    "kind",
-                    "accountId",
-                    "displayName",
-                    "group",
-                    "reason",
-                    "sourceType",
-                    "state",
-                    "approvedByKind",
-                    "approvedById",
-                    "approvedAt",
-                    "atlassianAnswers",
-                    "readBackConfirmed",
-                    "readBackDetail",
-                    "readBackAt",
-                    "error",
-                    "evidenceId",
-                ],
-            )
-            for r in rows:
-                back = r["readBack"] or {}
-                table.row(
-                    [
-                        r["id"],
-                        r["kind"],
-                        r["accountId"],
-                        r["displayName"],
-                        r["group"],
-                        r["reason"],
-                        r["source"]["type"],
-                        r["state"],
-                        *_actor_cells_json(r["approvedBy"])[:2],
-                        r["approvedAt"],
-                        [f"{c['method']} {c['endpoint']} → {c['status']}" for c in r["calls"]],
-                        back.get("confirmed"),
-                        back.get("detail"),
-                        back.get("at"),
-                        r["error"],
-                        r["evidenceId"],
-                    ]
-                )
+        zipped.put_csv(
+            "remediation/actions.csv",
+            [
+                "id",
+                "kind",
+                "accountId",
+                "displayName",
+                "group",
+                "reason",
+                "sourceType",
+                "state",
+                "approvedByKind",
+                "approvedById",
+                "approvedAt",
+                "atlassianAnswers",
+                "readBackConfirmed",
+                "readBackDetail",
+                "readBackAt",
+                "error",
+                "evidenceId",
+            ],
+            map(_action_cells, rows),
+        )
         return rows
 
     async def _write_terminated(
@@ -703,26 +664,25 @@ class AuditPackages:
                 }
             )
         zipped.put_json("populations/terminated-users.json", rows)
-        with zipped.text("populations/terminated-users.csv") as out:
-            header = (
-                list(rows[0])
-                if rows
-                else [
-                    "personId",
-                    "personEmail",
-                    "personName",
-                    "offboardedAt",
-                    "accountId",
-                    "flaggedSince",
-                    "accessRemovedAt",
-                    "hasAccessAtPeriodEnd",
-                    "daysToRemoval",
-                    "remediation",
-                ]
-            )
-            table = CsvFile(out, header)
-            for r in rows:
-                table.row([r[h] for h in header])
+        header = (
+            list(rows[0])
+            if rows
+            else [
+                "personId",
+                "personEmail",
+                "personName",
+                "offboardedAt",
+                "accountId",
+                "flaggedSince",
+                "accessRemovedAt",
+                "hasAccessAtPeriodEnd",
+                "daysToRemoval",
+                "remediation",
+            ]
+        )
+        zipped.put_csv(
+            "populations/terminated-users.csv", header, ([r[h] for h in header] for r in rows)
+        )
         return rows
 
     async def _write_reviews(
@@ -830,46 +790,26 @@ class AuditPackages:
                 )
             array.close()
         zipped.put_json("reviews/access-reviews.json", summary)
-        with zipped.text("reviews/review-completion.csv") as out:
-            table = CsvFile(
-                out,
-                [
-                    "reviewId",
-                    "system",
-                    "status",
-                    "startedAt",
-                    "dueAt",
-                    "completedAt",
-                    "completedByKind",
-                    "completedById",
-                    "completedOnTime",
-                    "entries",
-                    "kept",
-                    "revoked",
-                    "pending",
-                    "otherDecisions",
-                ],
-            )
-            for r in summary:
-                d = dict(r["decisions"])
-                kept, revoked, pending = d.pop("KEEP", 0), d.pop("REVOKE", 0), d.pop("PENDING", 0)
-                table.row(
-                    [
-                        r["id"],
-                        r["system"],
-                        r["status"],
-                        r["startedAt"],
-                        r["dueAt"],
-                        r["completedAt"],
-                        *_actor_cells_json(r["completedBy"])[:2],
-                        r["completedOnTime"],
-                        r["entries"],
-                        kept,
-                        revoked,
-                        pending,
-                        d,
-                    ]
-                )
+        zipped.put_csv(
+            "reviews/review-completion.csv",
+            [
+                "reviewId",
+                "system",
+                "status",
+                "startedAt",
+                "dueAt",
+                "completedAt",
+                "completedByKind",
+                "completedById",
+                "completedOnTime",
+                "entries",
+                "kept",
+                "revoked",
+                "pending",
+                "otherDecisions",
+            ],
+            map(_review_cells, summary),
+        )
         return summary
 
     async def _write_policies(
@@ -904,8 +844,9 @@ class AuditPackages:
                 }
             )
         zipped.put_json("policies/policy-documents.json", rows)
-        with zipped.text("policies/policy-documents.csv") as out:
-            header = [
+        zipped.put_csv(
+            "policies/policy-documents.csv",
+            [
                 "policyType",
                 "pageId",
                 "title",
@@ -917,24 +858,9 @@ class AuditPackages:
                 "approvedAt",
                 "missingSections",
                 "evidenceId",
-            ]
-            table = CsvFile(out, header)
-            for r in rows:
-                approved = r["approvedBy"] if isinstance(r["approvedBy"], dict) else None
-                table.row(
-                    [
-                        r["policyType"],
-                        r["pageId"],
-                        r["title"],
-                        r["status"],
-                        r["pageVersion"],
-                        r["pageLastModifiedAt"],
-                        *_actor_cells_json(approved)[:2],
-                        r["approvedAt"],
-                        r["missingSections"],
-                        r["evidenceId"],
-                    ]
-                )
+            ],
+            map(_policy_cells, rows),
+        )
         return rows
 
 
@@ -972,6 +898,84 @@ def context_report(
 def _actor_cells_json(who: Mapping[str, Any] | None) -> list[Any]:
     who = who or {}
     return [who.get("kind"), who.get("id"), who.get("name")]
+
+
+def _exception_cells(r: Mapping[str, Any]) -> list[Any]:
+    """A row of ``checks/exceptions.csv``."""
+    created, revoked = r["createdBy"] or {}, r["revokedBy"] or {}
+    return [
+        r["id"],
+        r["checkId"],
+        r["resourceId"],
+        r["reason"],
+        r["createdAt"],
+        created.get("kind"),
+        created.get("id"),
+        r["expiresAt"],
+        r["revokedAt"],
+        revoked.get("id"),
+    ]
+
+
+def _review_cells(r: Mapping[str, Any]) -> list[Any]:
+    """A row of ``reviews/review-completion.csv``."""
+    d = dict(r["decisions"])
+    kept, revoked, pending = d.pop("KEEP", 0), d.pop("REVOKE", 0), d.pop("PENDING", 0)
+    return [
+        r["id"],
+        r["system"],
+        r["status"],
+        r["startedAt"],
+        r["dueAt"],
+        r["completedAt"],
+        *_actor_cells_json(r["completedBy"])[:2],
+        r["completedOnTime"],
+        r["entries"],
+        kept,
+        revoked,
+        pending,
+        d,
+    ]
+
+
+def _policy_cells(r: Mapping[str, Any]) -> list[Any]:
+    """A row of ``policies/policy-documents.csv``."""
+    approved = r["approvedBy"] if isinstance(r["approvedBy"], dict) else None
+    return [
+        r["policyType"],
+        r["pageId"],
+        r["title"],
+        r["status"],
+        r["pageVersion"],
+        r["pageLastModifiedAt"],
+        *_actor_cells_json(approved)[:2],
+        r["approvedAt"],
+        r["missingSections"],
+        r["evidenceId"],
+    ]
+
+
+def _action_cells(r: Mapping[str, Any]) -> list[Any]:
+    """A row of ``remediation/actions.csv``."""
+    back = r["readBack"] or {}
+    return [
+        r["id"],
+        r["kind"],
+        r["accountId"],
+        r["displayName"],
+        r["group"],
+        r["reason"],
+        r["source"]["type"],
+        r["state"],
+        *_actor_cells_json(r["approvedBy"])[:2],
+        r["approvedAt"],
+        [f"{c['method']} {c['endpoint']} → {c['status']}" for c in r["calls"]],
+        back.get("confirmed"),
+        back.get("detail"),
+        back.get("at"),
+        r["error"],
+        r["evidenceId"],
+    ]
 
 
 def _person_key(person: Person) -> Any:

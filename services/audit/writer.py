@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -77,6 +77,13 @@ class PackageZip:
 
     def put_json(self, path: str, value: Any) -> None:
         self.put(path, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+    def put_csv(self, path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """A CSV file: ``header``, then each of ``rows`` as it comes (``CsvFile``)."""
+        with self.text(path) as out:
+            table = CsvFile(out, header)
+            for row in rows:
+                table.row(row)
 
     def put_manifest(self, manifest: Mapping[str, Any]) -> None:
         """The manifest itself is not listed in ``files`` (it lists them)."""

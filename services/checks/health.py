@@ -42,26 +42,6 @@ def snapshot_problem(
     return None
 
 
-def concluded(
-    items: Iterable[CheckItem],
-    *,
-    error: str | None,
-    passing: str | None,
-    population: Population,
-    snapshot_id: str | None,
-    data_as_of: datetime | None,
-) -> Outcome:
-    """PASSING / FAILING over ``items`` — or ERROR (items kept) when ``error`` is set."""
-    return concluded_sorted(
-        by_resource(items),
-        error=error,
-        passing=passing,
-        population=population,
-        snapshot_id=snapshot_id,
-        data_as_of=data_as_of,
-    )
-
-
 def by_resource(items: Iterable[CheckItem]) -> tuple[CheckItem, ...]:
     """``items`` sorted by resource id, the order of an outcome's items."""
     return tuple(sorted(items, key=lambda i: i.resource_id))
@@ -76,7 +56,8 @@ def concluded_sorted(
     snapshot_id: str | None,
     data_as_of: datetime | None,
 ) -> Outcome:
-    """As ``concluded``, over items already sorted by resource id."""
+    """PASSING / FAILING over ``failing`` (sorted by resource id: ``by_resource``) — or ERROR
+    (items kept) when ``error`` is set."""
     reason: str | None
     if error is not None:
         status, reason = CheckStatus.ERROR, error

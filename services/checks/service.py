@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from services.checks.base import Check
@@ -14,7 +15,13 @@ from services.checks.models import CheckItem, CheckResult, ResultView
 from services.errors import NotFound, ValidationFailed
 from services.events import EventBus, subscribe_now, topic_for
 from services.models import Principal
-from services.paging import Slice, decode_cursor, encode_cursor, make_slice, page_size
+from services.paging import (
+    Slice,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+    time_slice,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +136,14 @@ class CheckService:
         """The recorded changes of a check's result, newest first, without their items
         (page them with ``failing_items`` and ``excepted_items``)."""
         self._known(check_id)
-        limit = page_size(first)
-        rows, total = await self._check_results.list_history_heads(
+        rows = partial(
+            self._check_results.list_history_heads,
             organization_id=principal.organization_id,
             check_id=check_id,
-            limit=limit + 1,
-            before=_key(decode_cursor(after)),
         )
-        return make_slice(rows, limit=limit, total=total, key=lambda v: _cursor(v.result))
+        return await time_slice(
+            rows, first, after, key=lambda v: (v.result.evaluated_at, str(v.result.id))
+        )
 
     async def watch(
         self, principal: Principal, check_id: str | None, *, initial: bool = False
@@ -217,17 +224,3 @@ def _item_slice(rows: Sequence[CheckItem], start: int, limit: int, total: int) -
         total_count=total,
         has_next_page=len(rows) > limit,
     )
-
-
-def _cursor(result: CheckResult) -> str:
-    return f"{result.evaluated_at.isoformat()}|{result.id}"
-
-
-def _key(key: str | None) -> tuple[datetime, str] | None:
-    if key is None:
-        return None
-    at, _, result_id = key.partition("|")
-    try:
-        return datetime.fromisoformat(at), result_id
-    except ValueError:
-        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None

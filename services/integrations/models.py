@@ -85,6 +85,23 @@ class Integration:
     admin_groups: tuple[str, ...] = field(default=DEFAULT_ADMIN_GROUPS)
 
 
+class CurrentSnapshot:
+    """Of data read from ``integration``'s current snapshot: which snapshot, and when it was
+    made current (None without an integration)."""
+
+    integration: Integration | None
+
+    @property
+    def snapshot_id(self) -> str | None:
+        """The integration's current snapshot."""
+        return self.integration.current_snapshot_id if self.integration else None
+
+    @property
+    def snapshot_at(self) -> datetime | None:
+        """When that snapshot was made current."""
+        return self.integration.current_snapshot_at if self.integration else None
+
+
 @dataclass(frozen=True, slots=True)
 class CredentialRecord:
     """The stored (encrypted) secrets of one integration and their version."""

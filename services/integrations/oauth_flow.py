@@ -68,15 +68,7 @@ class OAuthStatesRepo(Protocol):
     """The ``OAuthStateRepository`` methods ``OAuthFlow`` calls."""
 
     async def consume(self, *, state_hash: str, now: datetime) -> OAuthState | None: ...
-    async def create(
-        self,
-        *,
-        state_hash: str,
-        organization_id: str,
-        integration_id: str,
-        expires_at: datetime,
-        upgrade: bool = False,
-    ) -> None: ...
+    async def create(self, *, state_hash: str, bound_to: OAuthState) -> None: ...
 
 
 class OAuthFlow:
@@ -223,10 +215,12 @@ class OAuthFlow:
         state = secrets.token_urlsafe(32)
         await self._oauth_states.create(
             state_hash=hash_state(state),
-            organization_id=integration.organization_id,
-            integration_id=integration.id,
-            expires_at=utcnow_ms() + STATE_TTL,
-            upgrade=upgrade,
+            bound_to=OAuthState(
+                integration.organization_id,
+                integration.id,
+                utcnow_ms() + STATE_TTL,
+                upgrade=upgrade,
+            ),
         )
         return self._svc.clients.oauth().authorization_url(self._redirect_uri, scopes, state)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.integrations.models import Integration
+from services.integrations.models import CurrentSnapshot, Integration
 from services.models import Framework
 from services.policies.catalogue import (
     BY_TYPE,
@@ -67,7 +67,7 @@ class PageFacts:
 
 
 @dataclass(frozen=True)
-class PolicyState:
+class PolicyState(CurrentSnapshot):
     """One organization's frameworks, POLICY snapshot, documents and their pages.
 
     ``pages`` holds the mapped pages found in the current snapshot, by page id: a mapped
@@ -78,16 +78,6 @@ class PolicyState:
     integration: Integration | None
     documents: Mapping[PolicyType, PolicyDocument] = field(default_factory=dict)
     pages: Mapping[str, PageFacts] = field(default_factory=dict)
-
-    @property
-    def snapshot_id(self) -> str | None:
-        """The current POLICY snapshot."""
-        return self.integration.current_snapshot_id if self.integration else None
-
-    @property
-    def snapshot_at(self) -> datetime | None:
-        """When it was made current."""
-        return self.integration.current_snapshot_at if self.integration else None
 
     @property
     def effective_frameworks(self) -> tuple[Framework, ...]:

@@ -31,7 +31,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -60,7 +60,7 @@ from services.remediation.models import (
     VALID_CHECK,
     ActionKind,
     ActionState,
-    CallRecord,
+    ActionStep,
     Channel,
     Claim,
     ConnectionState,
@@ -116,16 +116,7 @@ class RemediationsRepo(Protocol):
         self, claim: Claim, *, now: datetime, lease_until: datetime
     ) -> RemediationAction | None: ...
     async def record(
-        self,
-        claim: Claim,
-        *,
-        state: ActionState,
-        now: datetime,
-        lease_until: datetime | None = None,
-        calls: Sequence[CallRecord] = (),
-        read_back: Verification | None = None,
-        error: str | None = None,
-        cancel_reason: str | None = None,
+        self, claim: Claim, step: ActionStep, *, now: datetime, lease_until: datetime | None = None
     ) -> RemediationAction | None: ...
     async def set_evidence(self, claim: Claim, *, evidence_id: str) -> None: ...
     async def connection(self, *, integration_id: str) -> ConnectionState: ...
@@ -236,9 +227,10 @@ class RemediationExecutor:
                 log.exception("remediation action %s failed unexpectedly", claim.action.id)
                 done = await repo.record(
                     claim,
-                    state=ActionState.FAILED,
+                    ActionStep(
+                        ActionState.FAILED, error="internal error while carrying out the action"
+                    ),
                     now=self._clock(),
-                    error="internal error while carrying out the action",
                 )
                 try:
                     done = await self._after(claim, done)
@@ -259,7 +251,9 @@ class RemediationExecutor:
             effect = await self._effects(action, effects)
         except (LookupError, ConfluenceError, NoClient) as exc:
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            return await self._finish(claim, ActionState.FAILED, error=f"cannot call: {message}")
+            return await self._finish(
+                claim, ActionStep(ActionState.FAILED, error=f"cannot call: {message}")
+            )
         current: RemediationAction | None = action
         if action.state is ActionState.PENDING:
             current = await self._start(claim, effect)
@@ -292,7 +286,9 @@ class RemediationExecutor:
             refusal = connection.refusal(channel)
             why = f"blocked: {refusal.reason}" if refusal else await self._recheck(action)
             if why is not None:
-                return await self._finish(claim, ActionState.CANCELLED, cancel_reason=why)
+                return await self._finish(
+                    claim, ActionStep(ActionState.CANCELLED, cancel_reason=why)
+                )
             now = self._clock()
             calling = await self._remediations.begin_call(
                 claim, now=now, lease_until=now + self._lease
@@ -337,19 +333,20 @@ class RemediationExecutor:
         except CallRefused as refused:
             await self._block_connection(effect, action, refused)
             return await self._finish(
-                claim, ActionState.FAILED, calls=refused.calls, error=refused.message
+                claim, ActionStep(ActionState.FAILED, refused.calls, error=refused.message)
             )
         except NoClient as exc:
-            return await self._finish(claim, ActionState.FAILED, error=f"cannot call: {exc}")
+            return await self._finish(
+                claim, ActionStep(ActionState.FAILED, error=f"cannot call: {exc}")
+            )
         if action.kind is ActionKind.REMOVE_FROM_GROUP:
             self._proven.add(action.integration_id)
         now = self._clock()
         done = await self._remediations.record(
             Claim(action, claim.token),
-            state=ActionState.DONE,
+            ActionStep(ActionState.DONE, calls),
             now=now,
             lease_until=now + self._lease,
-            calls=calls,
         )
         if done is not None:
             await self._publish(done)
@@ -383,7 +380,7 @@ class RemediationExecutor:
                     "read-back", False, f"the read-back failed: {message}", self._clock()
                 )
             if seen.confirmed:
-                return await self._finish(claim, ActionState.VERIFIED, read_back=seen)
+                return await self._finish(claim, ActionStep(ActionState.VERIFIED, read_back=seen))
             now = self._clock()
             wait = min(delay, (deadline - now).total_seconds())
             if wait <= 0:
@@ -392,13 +389,14 @@ class RemediationExecutor:
                     f"Atlassian did not show the change in {count} read-back(s) over "
                     f"{self._window.total_seconds():g} s: {seen.detail}"
                 )
-                return await self._finish(claim, ActionState.FAILED, read_back=seen, error=error)
+                return await self._finish(
+                    claim, ActionStep(ActionState.FAILED, read_back=seen, error=error)
+                )
             moved = await self._remediations.record(
                 claim,
-                state=ActionState.DONE,
+                ActionStep(ActionState.DONE, read_back=seen),
                 now=now,
                 lease_until=now + self._lease + timedelta(seconds=wait),
-                read_back=seen,
             )
             if moved is None:
                 return None
@@ -406,25 +404,8 @@ class RemediationExecutor:
             await self._sleep(wait)
             delay = min(delay * 2, self._max_delay)
 
-    async def _finish(
-        self,
-        claim: Claim,
-        state: ActionState,
-        *,
-        error: str | None = None,
-        calls: Sequence[CallRecord] = (),
-        read_back: Verification | None = None,
-        cancel_reason: str | None = None,
-    ) -> RemediationAction | None:
-        done = await self._remediations.record(
-            claim,
-            state=state,
-            now=self._clock(),
-            calls=calls,
-            read_back=read_back,
-            error=error,
-            cancel_reason=cancel_reason,
-        )
+    async def _finish(self, claim: Claim, step: ActionStep) -> RemediationAction | None:
+        done = await self._remediations.record(claim, step, now=self._clock())
         return await self._after(claim, done)
 
     async def _after(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -257,6 +258,18 @@ class Claim:
 
     action: RemediationAction
     token: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActionStep:
+    """What a worker records when it moves a claimed action on: the new state, the calls made
+    and the read-back seen (appended to the action's), and why it failed or was cancelled."""
+
+    state: ActionState
+    calls: Sequence[CallRecord] = ()
+    read_back: Verification | None = None
+    error: str | None = None
+    cancel_reason: str | None = None
 
 
 class Channel(enum.StrEnum):

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from services.api_keys import require_confirmed_admin, require_role
@@ -16,7 +17,10 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration
 from services.models import Principal, Role
-from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.paging import (
+    Slice,
+    time_slice,
+)
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import (
     VALID_CHECK,
@@ -248,11 +252,9 @@ class RemediationService:
         self, principal: Principal, first: int | None, after: str | None
     ) -> Slice[RemediationAction]:
         """Approved actions with their state, newest approval first."""
-        limit = page_size(first)
-        actions, total = await self._remediations.list_actions(
-            organization_id=principal.organization_id, limit=limit + 1, before=_key(after)
-        )
-        return make_slice(actions, limit=limit, total=total, key=_cursor)
+        org = principal.organization_id
+        actions = partial(self._remediations.list_actions, organization_id=org)
+        return await time_slice(actions, first, after, key=lambda a: (a.approved_at, a.id))
 
     async def watch(self, principal: Principal) -> AsyncIterator[RemediationAction]:
         """Every state change of the organization's actions, as it happens (read when its
@@ -344,19 +346,3 @@ def _undo(original: RemediationAction) -> RemediationAction:
             action_id=original.id,
         ),
     )
-
-
-def _cursor(action: RemediationAction) -> str:
-    at = action.approved_at.isoformat() if action.approved_at else ""
-    return f"{at}|{action.id}"
-
-
-def _key(after: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(after)
-    if key is None:
-        return None
-    at, _, action_id = key.partition("|")
-    try:
-        return datetime.fromisoformat(at), action_id
-    except ValueError:
-        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 from services.api_keys import require_role
@@ -19,7 +20,13 @@ from services.events import EventBus, subscribe_now, topic_for
 from services.identity.directory import Directory
 from services.identity.models import Identity, unidentified
 from services.models import AccountStatus, Action, DirectoryStatus, Principal, Role
-from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.paging import (
+    Slice,
+    decode_cursor,
+    make_slice,
+    page_size,
+    time_slice,
+)
 from services.reviews.models import (
     AccessDecision,
     AccessReview,
@@ -263,13 +270,8 @@ class AccessReviewService:
         self, principal: Principal, first: int | None, after: str | None
     ) -> Slice[AccessReview]:
         """The organization's reviews, newest first."""
-        limit = page_size(first)
-        rows, total = await self._access_reviews.list_reviews(
-            organization_id=principal.organization_id,
-            limit=limit + 1,
-            before=_review_key(decode_cursor(after)),
-        )
-        return make_slice(rows, limit=limit, total=total, key=_cursor)
+        rows = partial(self._access_reviews.list_reviews, organization_id=principal.organization_id)
+        return await time_slice(rows, first, after, key=lambda r: (r.started_at, r.id))
 
     async def entries(
         self,
@@ -353,20 +355,6 @@ def _note(decision: AccessDecision, note: str | None) -> str | None:
     if not text and decision in (AccessDecision.REVOKE, AccessDecision.DOWNGRADE):
         raise ValidationFailed(f"a note is required for {decision.value}", field=["input", "note"])
     return text or None
-
-
-def _cursor(review: AccessReview) -> str:
-    return f"{review.started_at.isoformat()}|{review.id}"
-
-
-def _review_key(key: str | None) -> tuple[datetime, str] | None:
-    if key is None:
-        return None
-    at, _, review_id = key.partition("|")
-    try:
-        return datetime.fromisoformat(at), review_id
-    except ValueError:
-        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None
 
 
 # A function, not a method: the service holds no bus (the composition root publishes

@@ -29,7 +29,7 @@ from services.alerts.models import (
     DeliveryClaim,
     DeliveryState,
 )
-from services.store.common import DuplicateKeyError, free_lease, newest_first, unique
+from services.store.common import DuplicateKeyError, free_lease, lease_first, newest_first, unique
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RETENTION = timedelta(days=30)
@@ -241,18 +241,17 @@ class AlertDeliveryRepository:
 
     async def claim(self, *, owner: str, ttl: timedelta, now: datetime) -> DeliveryClaim | None:
         """Lease the PENDING delivery due first whose lease is free or expired (token + 1)."""
-        doc = await self._col.find_one_and_update(
+        doc = await lease_first(
+            self._col,
             {
                 "state": DeliveryState.PENDING.value,
                 "next_attempt_at": {"$lte": now},
                 **free_lease(now, "lease_"),
             },
-            {
-                "$set": {"lease_owner": owner, "lease_expires_at": now + ttl},
-                "$inc": {"lease_token": 1},
-            },
-            sort=[("next_attempt_at", 1), ("_id", 1)],
-            return_document=ReturnDocument.AFTER,
+            order="next_attempt_at",
+            owner=owner,
+            ttl=ttl,
+            now=now,
         )
         return DeliveryClaim(_to_delivery(doc), int(doc["lease_token"])) if doc else None
 

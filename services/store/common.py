@@ -21,6 +21,7 @@ __all__ = [
     "free_lease",
     "insert_missing",
     "keyset_page",
+    "lease_first",
     "new_id",
     "newest_first",
     "renew_lease",
@@ -115,6 +116,30 @@ def free_lease(now: datetime, prefix: str = "") -> dict[str, Any]:
     """The query of a lease nobody holds at ``now`` (never taken, given back, or expired), on
     the fields ``{prefix}owner`` and ``{prefix}expires_at``."""
     return {"$or": [{f"{prefix}expires_at": {"$lte": now}}, {f"{prefix}owner": None}]}
+
+
+async def lease_first(
+    collection: Any,
+    query: Mapping[str, Any],
+    *,
+    order: str,
+    owner: str,
+    ttl: timedelta,
+    now: datetime,
+) -> Mapping[str, Any] | None:
+    """Lease the first document of ``query`` in ``(order, _id)`` order, a query that asks for
+    a lease nobody holds (``free_lease(now, "lease_")``): ``owner`` holds it until
+    ``now + ttl`` and ``lease_token`` goes up by one. The document after, or None."""
+    doc: Mapping[str, Any] | None = await collection.find_one_and_update(
+        query,
+        {
+            "$set": {"lease_owner": owner, "lease_expires_at": now + ttl},
+            "$inc": {"lease_token": 1},
+        },
+        sort=[(order, 1), ("_id", 1)],
+        return_document=ReturnDocument.AFTER,
+    )
+    return doc
 
 
 async def take_lease(

@@ -21,26 +21,19 @@ class OAuthStateRepository:
         await self._col.create_index("state_hash", unique=True)
         await self._col.create_index("expires_at", expireAfterSeconds=3600)
 
-    async def create(
-        self,
-        *,
-        state_hash: str,
-        organization_id: str,
-        integration_id: str,
-        expires_at: datetime,
-        upgrade: bool = False,
-    ) -> None:
-        """Record a new state value's hash; ``AlreadyExists`` if it is taken."""
+    async def create(self, *, state_hash: str, bound_to: OAuthState) -> None:
+        """Record a new state value's hash and what it is ``bound_to`` (what ``consume`` gives
+        back); ``AlreadyExists`` if it is taken."""
         with unique("this OAuth state value exists"):
             await self._col.insert_one(
                 {
                     "state_hash": state_hash,
-                    "organization_id": organization_id,
-                    "integration_id": integration_id,
-                    "expires_at": expires_at,
+                    "organization_id": bound_to.organization_id,
+                    "integration_id": bound_to.integration_id,
+                    "expires_at": bound_to.expires_at,
                     "used_at": None,
                     "created_at": utcnow(),
-                    "upgrade": upgrade,
+                    "upgrade": bound_to.upgrade,
                 }
             )
 

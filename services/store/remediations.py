@@ -25,6 +25,7 @@ from services.remediation.models import (
     ActionKind,
     ActionSource,
     ActionState,
+    ActionStep,
     CallRecord,
     Channel,
     Claim,
@@ -35,7 +36,7 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
-from services.store.common import free_lease, newest_first
+from services.store.common import free_lease, lease_first, newest_first
 from services.store.snapshot_layers import SnapshotLayers, split
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -112,14 +113,13 @@ class RemediationRepository:
         self, *, organization_id: str, owner: str, ttl: timedelta, now: datetime
     ) -> Claim | None:
         """Take the oldest open action whose lease is free or expired (token + 1)."""
-        doc = await self._col.find_one_and_update(
+        doc = await lease_first(
+            self._col,
             {"organization_id": organization_id, "$and": [_OPEN, free_lease(now, "lease_")]},
-            {
-                "$set": {"lease_owner": owner, "lease_expires_at": now + ttl},
-                "$inc": {"lease_token": 1},
-            },
-            sort=[("approved_at", 1), ("_id", 1)],
-            return_document=ReturnDocument.AFTER,
+            order="approved_at",
+            owner=owner,
+            ttl=ttl,
+            now=now,
         )
         return Claim(_to_action(doc), int(doc["lease_token"])) if doc else None
 
@@ -146,29 +146,21 @@ class RemediationRepository:
         return _to_action(doc) if doc else None
 
     async def record(
-        self,
-        claim: Claim,
-        *,
-        state: ActionState,
-        now: datetime,
-        lease_until: datetime | None = None,
-        calls: Sequence[CallRecord] = (),
-        read_back: Verification | None = None,
-        error: str | None = None,
-        cancel_reason: str | None = None,
+        self, claim: Claim, step: ActionStep, *, now: datetime, lease_until: datetime | None = None
     ) -> RemediationAction | None:
-        """Move a claimed action on (and renew its lease); None when fenced out."""
-        fields: dict[str, Any] = {"state": state.value, "updated_at": now, "error": error}
-        if cancel_reason is not None:
-            fields["cancel_reason"] = cancel_reason
+        """Move a claimed action on (and renew its lease until ``lease_until``); None when
+        fenced out."""
+        fields: dict[str, Any] = {"state": step.state.value, "updated_at": now, "error": step.error}
+        if step.cancel_reason is not None:
+            fields["cancel_reason"] = step.cancel_reason
         if lease_until is not None:
             fields["lease_expires_at"] = lease_until
         update: dict[str, Any] = {"$set": fields}
         pushed: dict[str, Any] = {}
-        if calls:
-            pushed["calls"] = {"$each": [asdict(c) for c in calls]}
-        if read_back is not None:
-            pushed["read_backs"] = _read_back_doc(read_back)
+        if step.calls:
+            pushed["calls"] = {"$each": [asdict(c) for c in step.calls]}
+        if step.read_back is not None:
+            pushed["read_backs"] = _read_back_doc(step.read_back)
         if pushed:
             update["$push"] = pushed
         doc = await self._col.find_one_and_update(

@@ -9,7 +9,7 @@ the base.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from typing import Any
 
 from services.store.snapshot_data import (
@@ -54,24 +54,15 @@ class SnapshotRefreshRepository:
         self, snapshot_id: str, account_ids: Collection[str]
     ) -> dict[str, SnapshotAccount]:
         """Each of ``account_ids`` the snapshot holds."""
-        found: dict[str, SnapshotAccount] = {}
-        for snapshot, ids in await self._parts(snapshot_id, account_ids):
-            keys = [f"{snapshot}:{a}" for a in ids]
-            async for doc in self._accounts.find({"_id": {"$in": keys}}):
-                found[doc["account_id"]] = to_account(doc)
-        return found
+        docs = self._by_account(self._accounts, snapshot_id, account_ids)
+        return {account_id: to_account(doc) async for account_id, doc in docs}
 
     async def directory(
         self, snapshot_id: str, account_ids: Collection[str]
     ) -> dict[str, DirectoryEntry]:
         """The directory entry (with role facts) of each of ``account_ids`` it lists."""
-        found: dict[str, DirectoryEntry] = {}
-        for snapshot, ids in await self._parts(snapshot_id, account_ids):
-            keys = [f"{snapshot}:{a}" for a in ids]
-            async for doc in self._directory.find({"_id": {"$in": keys}}):
-                account_id = doc["_id"][len(snapshot) + 1 :]
-                found[account_id] = to_directory_entry(doc, account_id)
-        return found
+        docs = self._by_account(self._directory, snapshot_id, account_ids)
+        return {account_id: to_directory_entry(doc, account_id) async for account_id, doc in docs}
 
     async def memberships(
         self, snapshot_id: str, account_ids: Collection[str]
@@ -203,6 +194,16 @@ class SnapshotRefreshRepository:
             groups=int(doc.get("groups", 0)),
             memberships=int(doc.get("memberships", 0)),
         )
+
+    async def _by_account(
+        self, collection: Any, snapshot_id: str, account_ids: Collection[str]
+    ) -> AsyncIterator[tuple[str, Mapping[str, Any]]]:
+        """The documents of ``collection`` keyed ``<snapshot>:<account id>`` of each of
+        ``account_ids``, read from the part of the snapshot that holds it, with the id."""
+        for snapshot, ids in await self._parts(snapshot_id, account_ids):
+            keys = [f"{snapshot}:{a}" for a in ids]
+            async for doc in collection.find({"_id": {"$in": keys}}):
+                yield doc["_id"][len(snapshot) + 1 :], doc
 
     async def _parts(
         self, snapshot_id: str, ids: Collection[str]

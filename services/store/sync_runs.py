@@ -16,6 +16,8 @@ from pymongo import ReturnDocument
 from services.integrations.models import Purpose
 from services.store.common import DuplicateKeyError, new_id, newest_first, utcnow
 from services.sync.models import (
+    RunEnd,
+    RunRequest,
     RunTargets,
     SnapshotCounts,
     SyncProgress,
@@ -45,37 +47,27 @@ class SyncRunRepository:
         await self._col.create_index("active")
         await self._col.create_index("snapshot_id")
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        integration_id: str,
-        purpose: Purpose,
-        trigger: SyncTrigger,
-        kind: SyncRunKind = SyncRunKind.FULL,
-        targets: RunTargets | None = None,
-        watch: WatchMark | None = None,
-    ) -> SyncRun | None:
+    async def create(self, request: RunRequest) -> SyncRun | None:
         """Insert a QUEUED run; None when the integration already has an active run."""
         now = utcnow()
         run_id = new_id("run")
         doc: dict[str, Any] = {
             "_id": run_id,
-            "organization_id": organization_id,
-            "integration_id": integration_id,
-            "purpose": purpose.value,
+            "organization_id": request.organization_id,
+            "integration_id": request.integration_id,
+            "purpose": request.purpose.value,
             "status": SyncRunStatus.QUEUED.value,
-            "trigger": trigger.value,
+            "trigger": request.trigger.value,
             "snapshot_id": run_id.replace("run_", "snap_", 1),
             "created_at": now,
             "active": True,
             "progress": asdict(SyncProgress()),
-            "kind": kind.value,
+            "kind": request.kind.value,
         }
-        if targets:
-            doc["targets"] = _targets_doc(targets)
-        if watch is not None:
-            doc["watch"] = watch_doc(watch)
+        if request.targets:
+            doc["targets"] = _targets_doc(request.targets)
+        if request.watch is not None:
+            doc["watch"] = watch_doc(request.watch)
         try:
             await self._col.insert_one(doc)
         except DuplicateKeyError:
@@ -217,40 +209,28 @@ class SyncRunRepository:
         )
         return bool(result.matched_count)
 
-    async def finish(
-        self,
-        *,
-        run_id: str,
-        fence: int | None,
-        status: SyncRunStatus,
-        progress: SyncProgress,
-        error: str | None = None,
-        error_endpoint: str | None = None,
-        counts: SnapshotCounts | None = None,
-        not_before: datetime | None = None,
-        warnings: tuple[str, ...] = (),
-        previous_snapshot_id: str | None = None,
-    ) -> SyncRun | None:
-        """End an active run (fenced when it was running); None if it was not ours to end."""
+    async def finish(self, *, run_id: str, fence: int | None, end: RunEnd) -> SyncRun | None:
+        """End an active run (fenced when it was running) as ``end`` says; None if it was not
+        ours to end."""
         query: dict[str, Any] = {"_id": run_id, "active": True}
         if fence is not None:
             query.update(fence=fence, status=SyncRunStatus.RUNNING.value)
         fields: dict[str, Any] = {
-            "status": status.value,
+            "status": end.status.value,
             "active": False,
             "finished_at": utcnow(),
-            "progress": asdict(progress),
-            "error": error,
-            "error_endpoint": error_endpoint,
+            "progress": asdict(end.progress),
+            "error": end.error,
+            "error_endpoint": end.error_endpoint,
         }
-        if counts is not None:
-            fields["counts"] = asdict(counts)
-        if not_before is not None:
-            fields["not_before"] = not_before
-        if warnings:
-            fields["warnings"] = list(warnings)
-        if previous_snapshot_id is not None:
-            fields["previous_snapshot_id"] = previous_snapshot_id
+        if end.counts is not None:
+            fields["counts"] = asdict(end.counts)
+        if end.not_before is not None:
+            fields["not_before"] = end.not_before
+        if end.warnings:
+            fields["warnings"] = list(end.warnings)
+        if end.previous_snapshot_id is not None:
+            fields["previous_snapshot_id"] = end.previous_snapshot_id
         doc = await self._col.find_one_and_update(
             query, {"$set": fields}, return_document=ReturnDocument.AFTER
         )

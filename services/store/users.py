@@ -8,7 +8,7 @@ from typing import Any
 
 from services.models import Role
 from services.store.common import new_id, unique, utcnow
-from services.users.models import Invitation, Membership, User
+from services.users.models import Invitation, Membership, User, VerifiedIdentity
 
 
 class UserRepository:
@@ -58,23 +58,22 @@ class UserRepository:
         return _to_user(doc) if doc else None
 
     async def signed_in(
-        self,
-        *,
-        user_id: str,
-        provider: str,
-        subject: str,
-        email: str,
-        display_name: str,
-        atlassian_account_id: str | None,
-        at: datetime,
+        self, *, user_id: str, identity: VerifiedIdentity, at: datetime
     ) -> User | None:
-        """Record a sign-in: the identity (once), the current name and email, the time."""
+        """Record a sign-in: the identity's provider and subject (once), its name, email and
+        Atlassian account (when it has one) as the user's, the time."""
         update: dict[str, Any] = {
-            "$set": {"display_name": display_name, "email": email, "last_sign_in_at": at},
-            "$addToSet": {"identities": {"provider": provider, "subject": subject}},
+            "$set": {
+                "display_name": identity.display_name,
+                "email": identity.email,
+                "last_sign_in_at": at,
+            },
+            "$addToSet": {
+                "identities": {"provider": identity.provider, "subject": identity.subject}
+            },
         }
-        if atlassian_account_id is not None:
-            update["$set"]["atlassian_account_id"] = atlassian_account_id
+        if identity.atlassian_account_id is not None:
+            update["$set"]["atlassian_account_id"] = identity.atlassian_account_id
         with unique("a user with this email exists"):
             await self._col.update_one({"_id": user_id}, update)
         return await self.get(user_id=user_id)

@@ -153,6 +153,34 @@ class SyncRun:
 
 
 @dataclass(frozen=True, slots=True)
+class RunRequest:
+    """A run to queue: the integration, why, what it reads (a TARGETED run: ``targets``) and
+    the change watch's position to commit with its snapshot (the fields of ``SyncRun``)."""
+
+    organization_id: str
+    integration_id: str
+    purpose: Purpose
+    trigger: SyncTrigger
+    kind: SyncRunKind = SyncRunKind.FULL
+    targets: RunTargets | None = None
+    watch: WatchMark | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """How a run ended, as ``finish`` records it on the run (the fields of ``SyncRun``)."""
+
+    status: SyncRunStatus
+    progress: SyncProgress
+    error: str | None = None
+    error_endpoint: str | None = None
+    counts: SnapshotCounts | None = None
+    not_before: datetime | None = None
+    warnings: tuple[str, ...] = ()
+    previous_snapshot_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Lease:
     """The right to run an integration's sync, held by ``owner`` until ``expires_at``.
 

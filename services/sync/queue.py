@@ -28,14 +28,14 @@ from typing import Protocol
 
 from services.errors import Conflict
 from services.events import EventBus, topic_for
-from services.integrations.models import Integration, IntegrationStatus, Purpose
+from services.integrations.models import Integration, IntegrationStatus
 from services.sync.events import run_event
 from services.sync.lease import LeaseTiming
 from services.sync.models import (
     Lease,
+    RunEnd,
+    RunRequest,
     RunTargets,
-    SnapshotCounts,
-    SyncProgress,
     SyncRun,
     SyncRunKind,
     SyncRunStatus,
@@ -72,36 +72,13 @@ class QueueIntegrationsRepo(Protocol):
 class RunEndRepo(Protocol):
     """The ``SyncRunRepository`` method that ends a run (the queue's and the runner's)."""
 
-    async def finish(
-        self,
-        *,
-        run_id: str,
-        fence: int | None,
-        status: SyncRunStatus,
-        progress: SyncProgress,
-        error: str | None = None,
-        error_endpoint: str | None = None,
-        counts: SnapshotCounts | None = None,
-        not_before: datetime | None = None,
-        warnings: tuple[str, ...] = (),
-        previous_snapshot_id: str | None = None,
-    ) -> SyncRun | None: ...
+    async def finish(self, *, run_id: str, fence: int | None, end: RunEnd) -> SyncRun | None: ...
 
 
 class QueueRunsRepo(RunEndRepo, Protocol):
     """The ``SyncRunRepository`` methods ``RunQueue`` calls."""
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        integration_id: str,
-        purpose: Purpose,
-        trigger: SyncTrigger,
-        kind: SyncRunKind = SyncRunKind.FULL,
-        targets: RunTargets | None = None,
-        watch: WatchMark | None = None,
-    ) -> SyncRun | None: ...
+    async def create(self, request: RunRequest) -> SyncRun | None: ...
     async def get_active(self, *, integration_id: str) -> SyncRun | None: ...
     async def request_follow_up(
         self, *, integration_id: str, trigger: SyncTrigger
@@ -168,7 +145,9 @@ class RunQueue:
         """The integration's new QUEUED run, or its active one (see the module docstring)."""
         for _ in range(SUBMIT_ATTEMPTS):
             run = await self._new_or_active(
-                integration.organization_id, integration.id, integration.purpose, trigger
+                RunRequest(
+                    integration.organization_id, integration.id, integration.purpose, trigger
+                )
             )
             if run is not None and run.kind is SyncRunKind.TARGETED:
                 # A full sync was asked for: the queued refresh becomes one (it was to read
@@ -201,13 +180,15 @@ class RunQueue:
         kind = SyncRunKind.TARGETED if integration.current_snapshot_id else SyncRunKind.FULL
         for _ in range(SUBMIT_ATTEMPTS):
             created = await self._runs.create(
-                organization_id=integration.organization_id,
-                integration_id=integration.id,
-                purpose=integration.purpose,
-                trigger=SyncTrigger.EVENTS,
-                kind=kind,
-                targets=targets,
-                watch=watch,
+                RunRequest(
+                    integration.organization_id,
+                    integration.id,
+                    integration.purpose,
+                    SyncTrigger.EVENTS,
+                    kind=kind,
+                    targets=targets,
+                    watch=watch,
+                )
             )
             if created is not None:
                 return created
@@ -232,7 +213,12 @@ class RunQueue:
         if finished is None or finished.follow_up is None:
             return None
         queued = await self._new_or_active(
-            finished.organization_id, finished.integration_id, finished.purpose, finished.follow_up
+            RunRequest(
+                finished.organization_id,
+                finished.integration_id,
+                finished.purpose,
+                finished.follow_up,
+            )
         )
         log.info("follow-up run %s queued after %s", queued.id if queued else "-", finished.id)
         return queued
@@ -291,45 +277,27 @@ class RunQueue:
         # The same work again: a TARGETED run keeps its targets, and any run the change
         # watch's position it was to commit.
         return await self._new_or_active(
-            stale.organization_id,
-            stale.integration_id,
-            stale.purpose,
-            stale.trigger,
-            kind=stale.kind,
-            targets=stale.targets,
-            watch=stale.watch,
+            RunRequest(
+                stale.organization_id,
+                stale.integration_id,
+                stale.purpose,
+                stale.trigger,
+                kind=stale.kind,
+                targets=stale.targets,
+                watch=stale.watch,
+            )
         )
 
-    async def _new_or_active(
-        self,
-        organization_id: str,
-        integration_id: str,
-        purpose: Purpose,
-        trigger: SyncTrigger,
-        *,
-        kind: SyncRunKind = SyncRunKind.FULL,
-        targets: RunTargets | None = None,
-        watch: WatchMark | None = None,
-    ) -> SyncRun | None:
+    async def _new_or_active(self, request: RunRequest) -> SyncRun | None:
         """A new QUEUED run, else the active one (None if it ended between our two calls)."""
-        created = await self._runs.create(
-            organization_id=organization_id,
-            integration_id=integration_id,
-            purpose=purpose,
-            trigger=trigger,
-            kind=kind,
-            targets=targets,
-            watch=watch,
-        )
-        return created or await self._runs.get_active(integration_id=integration_id)
+        created = await self._runs.create(request)
+        return created or await self._runs.get_active(integration_id=request.integration_id)
 
     async def _fail(self, run: SyncRun, message: str) -> None:
         finished = await self._runs.finish(
             run_id=run.id,
             fence=run.fence,
-            status=SyncRunStatus.FAILED,
-            progress=run.progress,
-            error=message,
+            end=RunEnd(SyncRunStatus.FAILED, run.progress, error=message),
         )
         if finished is not None:
             self._metrics.run_finished(run.purpose.value, SyncRunStatus.FAILED.value)

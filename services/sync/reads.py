@@ -7,7 +7,9 @@ identities and applies that filter; this reader only checks that its value is kn
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Protocol, TypeVar
 
 from services.errors import ValidationFailed
 from services.integrations.models import Integration, Purpose
@@ -17,6 +19,18 @@ from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, Sna
 
 CLASSIFICATIONS = ("STAFF", "NOT_STAFF", "UNIDENTIFIED")
 MAX_FILTER_TEXT = 200
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class RowsOf(Protocol[T_co]):
+    """A listing of a snapshot (its filter given): up to ``limit`` rows after the sort key
+    ``after``, and how many there are."""
+
+    def __call__(
+        self, *, snapshot_id: str, limit: int, after: str | None
+    ) -> Awaitable[tuple[Sequence[T_co], int]]: ...
 
 
 class SnapshotQueriesRepo(Protocol):
@@ -75,15 +89,9 @@ class SnapshotReader:
         after: str | None,
     ) -> Slice[SnapshotAccount]:
         """Accounts of the current ACCESS_REVIEW snapshot, by account id."""
-        filter = _checked_accounts(filter or AccountFilter())
-        limit, key = page_size(first), decode_cursor(after)
-        snapshot = await self.current_snapshot(principal.organization_id, Purpose.ACCESS_REVIEW)
-        if snapshot is None:
-            return Slice(items=[], total_count=0, has_next_page=False)
-        rows, total = await self._snapshot_queries.list_accounts(
-            snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
-        )
-        return make_slice(rows, limit=limit, total=total, key=lambda a: a.account_id)
+        checked = _checked_accounts(filter or AccountFilter())
+        rows = partial(self._snapshot_queries.list_accounts, filter=checked)
+        return await self._page(principal, Purpose.ACCESS_REVIEW, rows, first, after, _account_key)
 
     async def account(self, principal: Principal, account_id: str) -> SnapshotAccount | None:
         """One account of the current ACCESS_REVIEW snapshot (one document read), or None."""
@@ -100,17 +108,36 @@ class SnapshotReader:
         after: str | None,
     ) -> Slice[SnapshotPage]:
         """Pages of the current POLICY snapshot, by page id."""
-        filter = filter or PageFilter()
+        checked = filter or PageFilter()
         for name in ("label", "space", "search"):
-            _short(getattr(filter, name), name)
-        limit, key = page_size(first), decode_cursor(after)
-        snapshot = await self.current_snapshot(principal.organization_id, Purpose.POLICY)
+            _short(getattr(checked, name), name)
+        rows = partial(self._snapshot_queries.list_pages, filter=checked)
+        return await self._page(principal, Purpose.POLICY, rows, first, after, _page_key)
+
+    async def _page(
+        self,
+        principal: Principal,
+        purpose: Purpose,
+        rows: RowsOf[T],
+        first: int | None,
+        after: str | None,
+        key: Callable[[T], str],
+    ) -> Slice[T]:
+        """A page of ``rows`` of the current ``purpose`` snapshot, by their ``key``."""
+        limit, after_key = page_size(first), decode_cursor(after)
+        snapshot = await self.current_snapshot(principal.organization_id, purpose)
         if snapshot is None:
             return Slice(items=[], total_count=0, has_next_page=False)
-        rows, total = await self._snapshot_queries.list_pages(
-            snapshot_id=snapshot, filter=filter, limit=limit + 1, after=key
-        )
-        return make_slice(rows, limit=limit, total=total, key=lambda p: p.page_id)
+        found, total = await rows(snapshot_id=snapshot, limit=limit + 1, after=after_key)
+        return make_slice(found, limit=limit, total=total, key=key)
+
+
+def _account_key(account: SnapshotAccount) -> str:
+    return account.account_id
+
+
+def _page_key(page: SnapshotPage) -> str:
+    return page.page_id
 
 
 def _checked_accounts(f: AccountFilter) -> AccountFilter:

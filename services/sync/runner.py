@@ -29,6 +29,7 @@ from services.sync.failures import CommitRejected, Failure, describe
 from services.sync.lease import LeaseKeeper, LeaseRenewRepo
 from services.sync.models import (
     Phase,
+    RunEnd,
     SnapshotCounts,
     SnapshotScope,
     SyncRun,
@@ -239,11 +240,13 @@ class SyncRunner:
         finished = await self.sync_runs.finish(
             run_id=run.id,
             fence=run.fence,
-            status=SyncRunStatus.SUCCEEDED,
-            progress=tracker.progress(),
-            counts=counts,
-            warnings=tuple(tracker.warnings),
-            previous_snapshot_id=run.previous_snapshot_id,
+            end=RunEnd(
+                SyncRunStatus.SUCCEEDED,
+                tracker.progress(),
+                counts=counts,
+                warnings=tuple(tracker.warnings),
+                previous_snapshot_id=run.previous_snapshot_id,
+            ),
         )
         final = finished or tracker.current()
         self.metrics.run_finished(integration.purpose.value, SyncRunStatus.SUCCEEDED.value)
@@ -276,12 +279,14 @@ class SyncRunner:
         finished = await self.sync_runs.finish(
             run_id=run.id,
             fence=run.fence,
-            status=SyncRunStatus.FAILED,
-            progress=tracker.progress(),
-            error=failure.message,
-            error_endpoint=failure.endpoint,
-            not_before=failure.not_before,
-            warnings=tuple(tracker.warnings),
+            end=RunEnd(
+                SyncRunStatus.FAILED,
+                tracker.progress(),
+                error=failure.message,
+                error_endpoint=failure.endpoint,
+                not_before=failure.not_before,
+                warnings=tuple(tracker.warnings),
+            ),
         )
         if finished is None:  # taken over: the new lease holder already ended this run
             return replace(tracker.current(), status=SyncRunStatus.FAILED, error=failure.message)

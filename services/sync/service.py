@@ -7,14 +7,18 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 from services.api_keys import require_role
-from services.errors import Conflict, NotFound, ValidationFailed
+from services.errors import Conflict, NotFound
 from services.events import EventBus, topic_for
 from services.integrations.models import Integration, IntegrationStatus
 from services.models import Principal, Role
-from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.paging import (
+    Slice,
+    time_slice,
+)
 from services.sync.events import run_from_event
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
 from services.sync.progress import SYNC_CHANNEL
@@ -109,11 +113,8 @@ class SyncService:
     ) -> Slice[SyncRun]:
         """The integration's runs, newest first."""
         await self._integration(principal, integration_id, "integrationId")
-        limit = page_size(first)
-        runs, total = await self._sync_runs.list_by_integration(
-            integration_id=integration_id, limit=limit + 1, before=_run_key(decode_cursor(after))
-        )
-        return make_slice(runs, limit=limit, total=total, key=_cursor_key)
+        runs = partial(self._sync_runs.list_by_integration, integration_id=integration_id)
+        return await time_slice(runs, first, after, key=lambda r: (r.created_at, r.id))
 
     async def latest_run(self, principal: Principal, integration_id: str) -> SyncRun | None:
         """The integration's most recent run (for ``Integration.latestSyncRun``)."""
@@ -198,17 +199,3 @@ def _order(run: SyncRun) -> tuple[datetime, int, int, int]:
     """Progress only moves forward: later runs, later states, more requests, more items."""
     p = run.progress
     return (run.created_at, _RANK[run.status], p.requests_made, p.items_fetched)
-
-
-def _cursor_key(run: SyncRun) -> str:
-    return f"{run.created_at.isoformat()}|{run.id}"
-
-
-def _run_key(key: str | None) -> tuple[datetime, str] | None:
-    if key is None:
-        return None
-    at, _, run_id = key.partition("|")
-    try:
-        return datetime.fromisoformat(at), run_id
-    except ValueError:
-        raise ValidationFailed("after is not a valid cursor", field=["after"]) from None

@@ -9,7 +9,7 @@ process closes the person's open WebSockets (``api.sockets.SocketRegistry``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -41,15 +41,7 @@ class UsersRepo(Protocol):
     async def get_by_email(self, *, email: str) -> User | None: ...
     async def get_by_identity(self, *, provider: str, subject: str) -> User | None: ...
     async def signed_in(
-        self,
-        *,
-        user_id: str,
-        provider: str,
-        subject: str,
-        email: str,
-        display_name: str,
-        atlassian_account_id: str | None,
-        at: datetime,
+        self, *, user_id: str, identity: VerifiedIdentity, at: datetime
     ) -> User | None: ...
 
 
@@ -283,11 +275,9 @@ class MemberService:
             assert user is not None
         updated = await self._users.signed_in(
             user_id=user.id,
-            provider=identity.provider,
-            subject=identity.subject,
-            email=email,
-            display_name=identity.display_name or user.display_name,
-            atlassian_account_id=identity.atlassian_account_id,
+            identity=replace(
+                identity, email=email, display_name=identity.display_name or user.display_name
+            ),
             at=now,
         )
         user = updated or user

@@ -16,6 +16,7 @@ from services.remediation.models import (
     ActionKind,
     ActionSource,
     ActionState,
+    ActionStep,
     CallRecord,
     RemediationAction,
     SourceType,
@@ -62,11 +63,12 @@ async def _remediate(live: LiveServer, org: str) -> None:
     call = CallRecord("DELETE", "/wiki/rest/api/group/userByGroupId", 204, None, now)
     done = await store.remediations.record(
         claim,
-        state=ActionState.VERIFIED,
+        ActionStep(
+            ActionState.VERIFIED,
+            (call,),
+            read_back=Verification("GET members", True, "no longer a member", now),
+        ),
         now=now,
-        calls=(call,),
-        read_back=Verification("GET members", True, "no longer a member", now),
-        error=None,
     )
     assert done is not None
     record = await live.container.services.evidence.record(evidence_entry(done, now))

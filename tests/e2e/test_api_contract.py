@@ -19,7 +19,15 @@ from services.models import Role
 from services.people.service import PEOPLE_CHANNEL
 from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
-from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
+from services.sync.models import (
+    Phase,
+    RunEnd,
+    RunRequest,
+    SnapshotCounts,
+    SyncProgress,
+    SyncRunStatus,
+    SyncTrigger,
+)
 from testkit.conditions import until
 from testkit.graphql_client import gql_ws
 from testkit.live import LiveServer
@@ -259,18 +267,17 @@ async def test_disconnected_integrations_are_listed_only_on_request(live: LiveSe
 async def finished_run(live: LiveServer, integration_id: str, org_id: str) -> str:
     runs = live.container.store.sync_runs
     run = await runs.create(
-        organization_id=org_id,
-        integration_id=integration_id,
-        purpose=Purpose.ACCESS_REVIEW,
-        trigger=SyncTrigger.MANUAL,
+        RunRequest(org_id, integration_id, Purpose.ACCESS_REVIEW, SyncTrigger.MANUAL)
     )
     assert run is not None
     done = await runs.finish(
         run_id=run.id,
         fence=None,
-        status=SyncRunStatus.SUCCEEDED,
-        progress=SyncProgress(phase=Phase.DONE.value, requests_made=3, items_fetched=7),
-        counts=SnapshotCounts(accounts=3),
+        end=RunEnd(
+            SyncRunStatus.SUCCEEDED,
+            SyncProgress(phase=Phase.DONE.value, requests_made=3, items_fetched=7),
+            counts=SnapshotCounts(accounts=3),
+        ),
     )
     assert done is not None
     return run.id

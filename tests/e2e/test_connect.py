@@ -13,7 +13,7 @@ from gql import GraphQLRequest
 from services.clock import utcnow_ms
 from services.errors import AlreadyExists
 from services.events import topic_for
-from services.integrations.models import Purpose
+from services.integrations.models import OAuthState, Purpose
 from services.integrations.oauth_flow import hash_state
 from services.models import Role
 from simulator import RunningSimulator
@@ -227,10 +227,7 @@ async def test_bad_states_are_rejected_and_change_nothing(
     for org, expires in ((env.org_id, utcnow_ms()), (other_org.id, utcnow_ms().replace(year=2030))):
         state = f"state-{org}-{expires.year}"
         await store.oauth_states.create(
-            state_hash=hash_state(state),
-            organization_id=org,
-            integration_id=pending.id,
-            expires_at=expires,
+            state_hash=hash_state(state), bound_to=OAuthState(org, pending.id, expires)
         )
         refused = await http.get(callback, params={"code": "x", "state": state})
         assert refused.status_code == 400

@@ -24,7 +24,15 @@ from services.people.service import PEOPLE_CHANNEL
 from services.people.validation import PersonDraft
 from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
-from services.sync.models import Phase, SnapshotCounts, SyncProgress, SyncRunStatus, SyncTrigger
+from services.sync.models import (
+    Phase,
+    RunEnd,
+    RunRequest,
+    SnapshotCounts,
+    SyncProgress,
+    SyncRunStatus,
+    SyncTrigger,
+)
 from testkit.conditions import until
 from testkit.graphql_client import gql_ws
 from testkit.live import LiveServer, open_store, start_live_server
@@ -192,18 +200,17 @@ async def seeded() -> AsyncIterator[tuple[LiveServer, State]]:
         await seed_snapshot(store, integration, accounts, "snap_docs_1")
         runs = store.sync_runs
         run = await runs.create(
-            organization_id=org.id,
-            integration_id=integration.id,
-            purpose=Purpose.ACCESS_REVIEW,
-            trigger=SyncTrigger.INITIAL,
+            RunRequest(org.id, integration.id, Purpose.ACCESS_REVIEW, SyncTrigger.INITIAL)
         )
         assert run is not None
         await runs.finish(
             run_id=run.id,
             fence=None,
-            status=SyncRunStatus.SUCCEEDED,
-            progress=SyncProgress(phase=Phase.DONE.value, requests_made=4, items_fetched=4),
-            counts=SnapshotCounts(accounts=4),
+            end=RunEnd(
+                SyncRunStatus.SUCCEEDED,
+                SyncProgress(phase=Phase.DONE.value, requests_made=4, items_fetched=4),
+                counts=SnapshotCounts(accounts=4),
+            ),
         )
         principal = await container.services.api_keys.authenticate(created.secret)
         assert principal is not None

@@ -24,6 +24,7 @@ from services.remediation.models import (
     ActionKind,
     ActionSource,
     ActionState,
+    ActionStep,
     RemediationAction,
     SourceType,
     Verification,
@@ -76,10 +77,8 @@ async def _remediate(store: Store, evidence: EvidenceService, n: int) -> Evidenc
     assert claim is not None
     done = await store.remediations.record(
         claim,
-        state=ActionState.VERIFIED,
+        ActionStep(ActionState.VERIFIED, read_back=Verification("GET members", True, "gone", T0)),
         now=T0,
-        read_back=Verification("GET members", True, "gone", T0),
-        error=None,
     )
     assert done is not None
     record = await evidence.record(evidence_entry(done, T0))

@@ -25,6 +25,7 @@ from services.remediation.models import (
     ActionKind,
     ActionSource,
     ActionState,
+    ActionStep,
     RemediationAction,
     SourceType,
     action_id,
@@ -212,7 +213,7 @@ async def test_a_crashed_workers_actions_are_finished_by_the_next_without_a_seco
     assert client.members == {"g1": set(), "g2": set(), "g3": set()}
 
     # The dead worker wakes up: its writes are fenced out.
-    late = await repo.record(first, state=ActionState.FAILED, now=clock(), error="late")
+    late = await repo.record(first, ActionStep(ActionState.FAILED, error="late"), now=clock())
     assert late is None
     stored = await repo.get_many(organization_id=ORG, action_ids=[a.id for a in actions])
     assert {a.state for a in stored.values()} == {ActionState.VERIFIED}

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from services.errors import AlreadyExists
-from services.integrations.models import AuthMethod, IntegrationStatus, Purpose
+from services.integrations.models import AuthMethod, IntegrationStatus, OAuthState, Purpose
 from services.store import Store
 from services.store.common import utcnow
 
@@ -122,16 +122,10 @@ async def test_credential_swap_of_a_record_written_before_label_versions(store: 
 async def test_oauth_state_is_single_use_and_expires(store: Store) -> None:
     now = utcnow()
     await store.oauth_states.create(
-        state_hash="h1",
-        organization_id="o",
-        integration_id="i",
-        expires_at=now + timedelta(minutes=10),
+        state_hash="h1", bound_to=OAuthState("o", "i", now + timedelta(minutes=10))
     )
     await store.oauth_states.create(
-        state_hash="h2",
-        organization_id="o",
-        integration_id="i",
-        expires_at=now - timedelta(seconds=1),
+        state_hash="h2", bound_to=OAuthState("o", "i", now - timedelta(seconds=1))
     )
     first = await store.oauth_states.consume(state_hash="h1", now=now)
     assert first is not None and first.integration_id == "i"

@@ -39,6 +39,7 @@ from services.sync.models import (
     Grant,
     GrantSource,
     PageFilter,
+    RunRequest,
     SnapshotAccount,
     SnapshotPage,
     SnapshotScope,
@@ -351,10 +352,7 @@ async def test_check_results_people_evidence_and_runs_use_their_indexes(wire_sto
         await store.people.write(organization_id=org, records=people, existing={})
         await bulk_load(store, prepared_chain(org, SMALL))
         run = await store.sync_runs.create(
-            organization_id=org,
-            integration_id=f"int-{org}",
-            purpose=Purpose.ACCESS_REVIEW,
-            trigger=SyncTrigger.MANUAL,
+            RunRequest(org, f"int-{org}", Purpose.ACCESS_REVIEW, SyncTrigger.MANUAL)
         )
         assert run is not None
         runs = store._db["sync_runs"]

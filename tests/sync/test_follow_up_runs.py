@@ -6,7 +6,7 @@ from __future__ import annotations
 from services.events import InMemoryEventBus
 from services.models import Principal, Role
 from services.store import Store
-from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
+from services.sync.models import RunEnd, RunRequest, SyncProgress, SyncRunStatus, SyncTrigger
 from services.sync.service import SyncService
 from testkit.sync import connected_integration, make_queue
 
@@ -35,7 +35,7 @@ async def test_requests_during_a_run_coalesce_into_one_follow_up(store: Store) -
     assert during.follow_up is not None
 
     finished = await store.sync_runs.finish(
-        run_id=queued.id, fence=1, status=SyncRunStatus.SUCCEEDED, progress=SyncProgress()
+        run_id=queued.id, fence=1, end=RunEnd(SyncRunStatus.SUCCEEDED, SyncProgress())
     )
     assert finished is not None and finished.follow_up is SyncTrigger.MANUAL
     _, total = await store.sync_runs.list_by_integration(integration_id=integration.id, limit=10)
@@ -52,10 +52,7 @@ async def test_a_follow_up_is_asked_only_of_a_running_run(store: Store) -> None:
         is None
     )
     run = await store.sync_runs.create(
-        organization_id=org.id,
-        integration_id=integration.id,
-        purpose=integration.purpose,
-        trigger=SyncTrigger.SCHEDULED,
+        RunRequest(org.id, integration.id, integration.purpose, SyncTrigger.SCHEDULED)
     )
     assert run is not None
     assert (

@@ -8,7 +8,7 @@ from typing import Any
 
 from services.integrations.models import Purpose
 from services.store import Store
-from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
+from services.sync.models import RunEnd, RunRequest, SyncProgress, SyncRunStatus, SyncTrigger
 from services.sync.queue import STALE_RUN
 from simulator import RunningSimulator
 from testkit.sync import connected_integration, make_runner, sync_now
@@ -60,21 +60,10 @@ async def test_commit_is_fenced_by_the_newest_token(store: Store) -> None:
 
 async def test_run_updates_are_fenced(store: Store) -> None:
     runs = store.sync_runs
-    run = await runs.create(
-        organization_id="org",
-        integration_id="int",
-        purpose=Purpose.POLICY,
-        trigger=SyncTrigger.MANUAL,
-    )
+    run = await runs.create(RunRequest("org", "int", Purpose.POLICY, SyncTrigger.MANUAL))
     assert run is not None
     assert (
-        await runs.create(
-            organization_id="org",
-            integration_id="int",
-            purpose=Purpose.POLICY,
-            trigger=SyncTrigger.MANUAL,
-        )
-        is None
+        await runs.create(RunRequest("org", "int", Purpose.POLICY, SyncTrigger.MANUAL)) is None
     )  # one active run per integration
     claimed = await runs.claim(run_id=run.id, owner="a", fence=5)
     assert claimed is not None and claimed.status is SyncRunStatus.RUNNING
@@ -83,12 +72,12 @@ async def test_run_updates_are_fenced(store: Store) -> None:
     assert await runs.update_progress(run_id=run.id, fence=5, progress=SyncProgress("members"))
     assert (
         await runs.finish(
-            run_id=run.id, fence=4, status=SyncRunStatus.SUCCEEDED, progress=SyncProgress()
+            run_id=run.id, fence=4, end=RunEnd(SyncRunStatus.SUCCEEDED, SyncProgress())
         )
         is None
     )
     done = await runs.finish(
-        run_id=run.id, fence=5, status=SyncRunStatus.FAILED, progress=SyncProgress(), error="x"
+        run_id=run.id, fence=5, end=RunEnd(SyncRunStatus.FAILED, SyncProgress(), error="x")
     )
     assert done is not None and done.status is SyncRunStatus.FAILED and not done.active
     assert not await runs.update_progress(run_id=run.id, fence=5, progress=SyncProgress())

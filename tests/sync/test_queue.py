@@ -14,6 +14,8 @@ from services.models import AccountStatus, AccountType
 from services.store import Store
 from services.sync.models import (
     Lease,
+    RunEnd,
+    RunRequest,
     SnapshotAccount,
     SnapshotScope,
     SyncProgress,
@@ -38,7 +40,7 @@ async def _runs(store: Store, integration: Integration) -> list[SyncRun]:
 
 async def _finish(store: Store, run: SyncRun) -> SyncRun | None:
     return await store.sync_runs.finish(
-        run_id=run.id, fence=run.fence, status=SyncRunStatus.SUCCEEDED, progress=SyncProgress()
+        run_id=run.id, fence=run.fence, end=RunEnd(SyncRunStatus.SUCCEEDED, SyncProgress())
     )
 
 
@@ -108,10 +110,10 @@ class EndsBetween:
         self.on = on
         self.ended: SyncRun | None = None
 
-    async def create(self, **fields: Any) -> SyncRun | None:
-        created = await self.runs.create(**fields)
+    async def create(self, request: RunRequest) -> SyncRun | None:
+        created = await self.runs.create(request)
         if self.on == "create" and created is None:
-            await self._end(fields["integration_id"])
+            await self._end(request.integration_id)
         return created
 
     async def get_active(self, *, integration_id: str) -> SyncRun | None:
@@ -138,7 +140,7 @@ class EndsBetween:
             active = await self.runs.claim(run_id=active.id, owner="w", fence=9)
             assert active is not None
         self.ended = await self.runs.finish(
-            run_id=active.id, fence=9, status=SyncRunStatus.SUCCEEDED, progress=SyncProgress()
+            run_id=active.id, fence=9, end=RunEnd(SyncRunStatus.SUCCEEDED, SyncProgress())
         )
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.integrations.models import Purpose
 from services.scheduler import jitter_for
-from services.sync.models import SyncProgress, SyncRunStatus, SyncTrigger
+from services.sync.models import RunEnd, RunRequest, SyncProgress, SyncRunStatus, SyncTrigger
 from simulator import RunningSimulator
 from testkit.live import open_store
 from testkit.sync import connected_integration
@@ -41,10 +41,7 @@ async def test_the_scheduler_waits_for_the_quota_reset() -> None:
     clock = [now]
     scheduler = make_scheduler(store, runner, clock=lambda: clock[0])
     run = await store.sync_runs.create(
-        organization_id=org.id,
-        integration_id=integration.id,
-        purpose=Purpose.ACCESS_REVIEW,
-        trigger=SyncTrigger.SCHEDULED,
+        RunRequest(org.id, integration.id, Purpose.ACCESS_REVIEW, SyncTrigger.SCHEDULED)
     )
     assert run is not None
     await store.sync_runs.claim(run_id=run.id, owner="w", fence=1)
@@ -52,10 +49,7 @@ async def test_the_scheduler_waits_for_the_quota_reset() -> None:
     failed = await store.sync_runs.finish(
         run_id=run.id,
         fence=1,
-        status=SyncRunStatus.FAILED,
-        progress=SyncProgress(),
-        error="quota exhausted",
-        not_before=reset,
+        end=RunEnd(SyncRunStatus.FAILED, SyncProgress(), error="quota exhausted", not_before=reset),
     )
     assert failed is not None and failed.not_before is not None
     clock[0] = now + timedelta(minutes=45)  # past the 30-minute retry after a failure

@@ -9,7 +9,14 @@ from typing import Any
 from services.integrations.models import Integration, Purpose
 from services.scheduler import Scheduler, jitter_for
 from services.store import Store
-from services.sync.models import SyncProgress, SyncRun, SyncRunStatus, SyncTrigger
+from services.sync.models import (
+    RunEnd,
+    RunRequest,
+    SyncProgress,
+    SyncRun,
+    SyncRunStatus,
+    SyncTrigger,
+)
 from testkit.conditions import until
 from testkit.live import open_store
 from testkit.sync import connected_integration, make_queue
@@ -41,16 +48,11 @@ async def _setup(now: datetime) -> tuple[Store, Scheduler, FakeRunner, list[date
 
 async def _finished_run(store: Store, integration_id: str, org: str, status: SyncRunStatus) -> Any:
     run = await store.sync_runs.create(
-        organization_id=org,
-        integration_id=integration_id,
-        purpose=Purpose.ACCESS_REVIEW,
-        trigger=SyncTrigger.SCHEDULED,
+        RunRequest(org, integration_id, Purpose.ACCESS_REVIEW, SyncTrigger.SCHEDULED)
     )
     assert run is not None
     await store.sync_runs.claim(run_id=run.id, owner="w", fence=1)
-    return await store.sync_runs.finish(
-        run_id=run.id, fence=1, status=status, progress=SyncProgress()
-    )
+    return await store.sync_runs.finish(run_id=run.id, fence=1, end=RunEnd(status, SyncProgress()))
 
 
 def test_jitter_is_stable_and_spreads_sites() -> None:
@@ -111,10 +113,7 @@ async def test_abandoned_running_run_is_taken_over_once_its_lease_expired() -> N
     org = await store.organizations.create(name="Acme")
     integration = await connected_integration(store, org.id)
     run = await store.sync_runs.create(
-        organization_id=org.id,
-        integration_id=integration.id,
-        purpose=Purpose.ACCESS_REVIEW,
-        trigger=SyncTrigger.MANUAL,
+        RunRequest(org.id, integration.id, Purpose.ACCESS_REVIEW, SyncTrigger.MANUAL)
     )
     assert run is not None
     lease = await store.sync_leases.acquire(
@@ -156,7 +155,7 @@ class QueueingRunner:
         self.calls.append(active.trigger)
         await runs.claim(run_id=active.id, owner="w", fence=1)
         done = await runs.finish(
-            run_id=active.id, fence=1, status=SyncRunStatus.SUCCEEDED, progress=SyncProgress()
+            run_id=active.id, fence=1, end=RunEnd(SyncRunStatus.SUCCEEDED, SyncProgress())
         )
         if len(self.calls) == 1:
             await make_queue(self.store).submit(self.integration, SyncTrigger.MANUAL)

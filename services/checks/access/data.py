@@ -12,7 +12,7 @@ from services.checks.access.population import build_population
 from services.checks.base import Population
 from services.checks.scopes import scope
 from services.identity.models import Classification, Identity, unidentified
-from services.integrations.models import Integration
+from services.integrations.models import CurrentSnapshot, Integration
 from services.people.models import Person
 from services.reviews.models import AccessReview, CompletedDecisions, CriticalSystem
 from services.sync.models import SnapshotAccount
@@ -48,7 +48,7 @@ def facts_of(accounts: tuple[SnapshotAccount, ...]) -> SnapshotFacts:
 
 
 @dataclass(frozen=True)
-class AccessData:
+class AccessData(CurrentSnapshot):
     """Confluence as a critical system, its current snapshot, people, identities, reviews.
 
     ``identities`` holds stored identities by account id (a missing one is UNIDENTIFIED),
@@ -76,16 +76,6 @@ class AccessData:
         default=None, compare=False, repr=False
     )
     known_facts: SnapshotFacts | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def snapshot_id(self) -> str | None:
-        """The snapshot the accounts come from."""
-        return self.integration.current_snapshot_id if self.integration else None
-
-    @property
-    def snapshot_at(self) -> datetime | None:
-        """When that snapshot was made current."""
-        return self.integration.current_snapshot_at if self.integration else None
 
     @cached_property
     def facts(self) -> SnapshotFacts:

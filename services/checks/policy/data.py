@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.checks.base import Outcome, Population
-from services.checks.health import concluded, snapshot_problem
+from services.checks.health import by_resource, concluded_sorted, snapshot_problem
 from services.checks.models import CheckItem, CheckStatus
 from services.integrations.models import IntegrationStatus
 from services.policies.models import PolicyState
@@ -68,8 +68,8 @@ def conclude(
     data: PolicyData, items: Iterable[CheckItem], population: Population, passing: str
 ) -> Outcome:
     """PASSING / FAILING over ``items``, or ERROR (items kept) when the data is unhealthy."""
-    return concluded(
-        items,
+    return concluded_sorted(
+        by_resource(items),
         error=data_error(data),
         passing=passing,
         population=population,
