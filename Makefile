@@ -133,6 +133,8 @@ bench: install
 	$(BIN)/python bench/abuse.py
 # scale: 100,000 accounts on the wire store (per-account evaluation, cold start, largest document)
 	$(BIN)/python bench/scale.py
+# the collector's share of a cold evaluation at 100,000 accounts, default and raised thresholds
+	$(BIN)/python bench/cold_gc.py
 # change watch: admin action -> push latency over 50 changes at the 20 s poll,
 # requests per change and per idle hour (wire store, about 25 minutes)
 	$(BIN)/python bench/change_watch.py
@@ -152,6 +154,7 @@ bench-quick: install
 	$(BIN)/python bench/abuse.py --quick
 # scale
 	$(BIN)/python bench/scale.py --quick
+	$(BIN)/python bench/cold_gc.py --quick
 # change watch (6 changes, 1 s poll, about 30 s)
 	$(BIN)/python bench/change_watch.py --quick
 
