@@ -18,7 +18,6 @@ import asyncio
 import gc
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,38 +25,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaluation import cold
+from evaluation import GcPauses, cold
 from sync_wall import machine
 
 from services.checks.access.data import ACCESS
 from testkit import access_scale
 from testkit.live import bench_server
 
-DEFAULT = (700, 10, 10)  # CPython's thresholds
+DEFAULT = gc.get_threshold()  # the process's own: CPython's (700, 10, 10) unless changed
 SETTINGS = [DEFAULT, (50_000, 20, 100), DEFAULT]
-
-
-class GcTime:
-    """Seconds the collector spent, and collections, per generation while entered."""
-
-    def __init__(self) -> None:
-        self.seconds = [0.0, 0.0, 0.0]
-        self.collections = [0, 0, 0]
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-            return
-        self.seconds[info["generation"]] += time.perf_counter() - self._started
-        self.collections[info["generation"]] += 1
-
-    def __enter__(self) -> GcTime:
-        gc.callbacks.append(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        gc.callbacks.remove(self)
 
 
 async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -71,14 +47,14 @@ async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
             for threshold in SETTINGS:
                 gc.set_threshold(*threshold)
                 gc.collect()
-                with GcTime() as spent:
+                with GcPauses() as spent:
                     times = await cold(live, store, org.id, warm=False)
                 results.append(
                     {
                         "threshold": threshold,
                         **{k: round(v, 2) for k, v in times.items()},
-                        "gc_s": [round(s, 2) for s in spent.seconds],
-                        "collections": spent.collections,
+                        "gc_s": [round(sum(p, 0.0), 2) for p in spent.pauses],
+                        "collections": [len(p) for p in spent.pauses],
                     }
                 )
         finally:

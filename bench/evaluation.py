@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import json
 import statistics
 import sys
@@ -51,6 +52,28 @@ from testkit.live import LiveServer, bench_server
 
 PUSH_TARGETS = {20_000: 0.25, 100_000: 1.0}  # p99 seconds by accounts
 COLD_TARGET = (100_000, 5.0)
+
+
+class GcPauses:
+    """The cyclic garbage collector's pauses while entered, by generation (``pauses[2]``: the
+    full collections)."""
+
+    def __init__(self) -> None:
+        self.pauses: tuple[list[float], list[float], list[float]] = ([], [], [])
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
 
 
 def push_target(n: int) -> float:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 import resource
 import statistics
 import sys
@@ -47,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from check_latency import LINK, OFFBOARD, subscription
+from evaluation import GcPauses, measure_sizes, p99, sample
 from evaluation import cold as cold_times
-from evaluation import measure_sizes, p99, sample
 from evidence_size import largest_documents
 from sync_wall import machine
 
@@ -90,29 +89,6 @@ def listing(account: str, *, present: bool) -> Callable[[dict[str, Any]], bool]:
         return (account in {i["resourceId"] for i in failing_items(result)}) is present
 
     return done
-
-
-class GcPauses:
-    """The cyclic garbage collector's pauses of the full (oldest) generation while on."""
-
-    def __init__(self) -> None:
-        self.pauses: list[float] = []
-        self._started = 0.0
-
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if info["generation"] != 2:
-            return
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.pauses.append(time.perf_counter() - self._started)
-
-    def __enter__(self) -> GcPauses:
-        gc.callbacks.append(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        gc.callbacks.remove(self)
 
 
 async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int) -> dict[str, Any]:
@@ -172,7 +148,7 @@ async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int)
                 "push_max_ms": round(max(times) * 1000, 1),
                 "push_ms_in_order": [round(t * 1000, 1) for t in times],
                 # full collections meanwhile (a pause of every coroutine, the server's included)
-                "full_gc_pauses_ms": [round(p * 1000, 1) for p in collected.pauses],
+                "full_gc_pauses_ms": [round(p * 1000, 1) for p in collected.pauses[2]],
                 "documents_per_change": round(sum(written.values()) / len(times), 1),
                 "documents_by_collection": dict(sorted(written.items())),
             }
