@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
+
+from api.runtime import COLLECTOR_PAUSES
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -26,6 +29,7 @@ class Metrics:
         self.registry.register(
             _RefusedDocuments(refused_documents if refused_documents is not None else {})
         )
+        self.registry.register(_Collector())
 
         def counter(name: str, documentation: str, labels: Sequence[str] = ()) -> Counter:
             return Counter(name, documentation, labels, registry=self.registry)
@@ -158,3 +162,37 @@ class _RefusedDocuments(Collector):
         for collection, count in sorted(self._counts.items()):
             family.add_metric([collection], count)
         yield family
+
+
+class _Collector(Collector):
+    """The process's cyclic garbage collector (ADR 024), read at each scrape: its thresholds,
+    collections and objects frozen out of them, and (in ``vigil serve`` and ``vigil worker``,
+    which record them) the seconds its collections held the process, by generation."""
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        threshold = GaugeMetricFamily(
+            "vigil_gc_threshold", "The collector's threshold, by generation", labels=["generation"]
+        )
+        collections = CounterMetricFamily(
+            "vigil_gc_collections", "Collections run, by generation", labels=["generation"]
+        )
+        states = zip(gc.get_threshold(), gc.get_stats(), strict=True)
+        for generation, (limit, stats) in enumerate(states):
+            threshold.add_metric([str(generation)], limit)
+            collections.add_metric([str(generation)], stats["collections"])
+        yield threshold
+        yield collections
+        yield GaugeMetricFamily(
+            "vigil_gc_frozen_objects",
+            "Objects frozen at start, which no collection walks",
+            value=gc.get_freeze_count(),
+        )
+        if COLLECTOR_PAUSES.installed:
+            paused = CounterMetricFamily(
+                "vigil_gc_pause_seconds",
+                "Seconds collections held the process (no request or push served), by generation",
+                labels=["generation"],
+            )
+            for generation, seconds in enumerate(COLLECTOR_PAUSES.seconds):
+                paused.add_metric([str(generation)], seconds)
+            yield paused

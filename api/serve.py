@@ -11,6 +11,7 @@ import uvicorn
 from api.app import create_app
 from api.console import console_status
 from api.logging import configure_logging
+from api.runtime import prepare_process
 from api.settings import Settings
 from api.transport import http_protocol, websocket_protocol
 from services.models import CreatedApiKey, Organization
@@ -68,6 +69,7 @@ async def serve(settings: Settings) -> None:
     configure_logging(settings.log_level, json_lines=settings.json_logs)
     app = create_app(settings, bootstrap=print_bootstrap)
     server = uvicorn.Server(uvicorn_config(app, settings))
+    prepare_process(settings.collector_thresholds)
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn exposes a flag only
         await asyncio.sleep(0.05)

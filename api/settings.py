@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -158,6 +159,9 @@ class Settings(BaseSettings):
     # and requests at once per process (503 beyond).
     keep_alive_seconds: int = Field(default=5, ge=1)
     max_connections: int = Field(default=2048, ge=1)
+    # The cyclic garbage collector's three thresholds in `vigil serve` and `vigil worker`
+    # (ADR 024); empty keeps Python's own (700,10,10).
+    gc_thresholds: str = "50000,20,100"
 
     @model_validator(mode="after")
     def _budgets(self) -> Settings:
@@ -168,10 +172,16 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("trusted_proxies")
+    @property
+    def collector_thresholds(self) -> tuple[int, int, int] | None:
+        """``gc_thresholds`` as :func:`gc.set_threshold` takes them (None: Python's own)."""
+        return collector_thresholds(self.gc_thresholds)
+
+    @field_validator("trusted_proxies", "gc_thresholds")
     @classmethod
-    def _networks(cls, value: str) -> str:
-        proxy_networks(value)
+    def _readable(cls, value: str, info: ValidationInfo) -> str:
+        """A setting kept as text is read once at start-up, so a bad one stops it."""
+        _READ_AS[str(info.field_name)](value)
         return value
 
     @property
@@ -294,6 +304,28 @@ def proxy_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Net
             except ValueError:
                 raise ValueError(f"not an IP address or network: {entry.strip()!r}") from None
     return networks
+
+
+def collector_thresholds(value: str) -> tuple[int, int, int] | None:
+    """Three comma-separated whole numbers, the first at least 1 (0 would turn the collector
+    off and leak every reference cycle), or empty for None; ValueError naming what is wrong."""
+    if not value.strip():
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 3 or not all(p.isdigit() for p in parts) or int(parts[0]) < 1:
+        raise ValueError(
+            f"expected three whole numbers such as 50000,20,100 (the first at least 1), "
+            f"got {value!r}"
+        )
+    first, second, third = (int(p) for p in parts)
+    return first, second, third
+
+
+#: Settings kept as text, and what reads them.
+_READ_AS: dict[str, Callable[[str], object]] = {
+    "trusted_proxies": proxy_networks,
+    "gc_thresholds": collector_thresholds,
+}
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -8,6 +8,7 @@ import signal
 
 from api.container import Container
 from api.logging import configure_logging
+from api.runtime import prepare_process
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ async def run_worker(settings: Settings) -> None:
     configure_logging(settings.log_level, json_lines=settings.json_logs)
     container = Container.build(settings)
     await container.start()
+    prepare_process(settings.collector_thresholds)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -28,12 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluation import GcPauses, cold
 from sync_wall import machine
 
+from api.settings import load_settings
 from services.checks.access.data import ACCESS
 from testkit import access_scale
 from testkit.live import bench_server
 
 DEFAULT = gc.get_threshold()  # the process's own: CPython's (700, 10, 10) unless changed
-SETTINGS = [DEFAULT, (50_000, 20, 100), DEFAULT]
+SERVED = load_settings().collector_thresholds or DEFAULT  # `vigil serve`'s (ADR 024)
+SETTINGS = [DEFAULT, SERVED, DEFAULT]
 
 
 async def measure(args: argparse.Namespace) -> list[dict[str, Any]]:

@@ -189,10 +189,13 @@ def measure_sizes(
     *,
     sizes: list[int],
     store: str,
+    options: Callable[[argparse.ArgumentParser], object] = lambda parser: None,
 ) -> argparse.Namespace:
     """The command line of a measure at several numbers of accounts (this one's, scale.py's):
-    ``measure`` each of ``--sizes``, then print the results as JSON and each one's ``lines``."""
+    ``measure`` each of ``--sizes``, then print the results as JSON and each one's ``lines``;
+    ``options`` adds a measure's own."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    options(parser)
     parser.add_argument("--sizes", type=int, nargs="+", default=sizes)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--store", choices=("embedded", "wire"), default=store)

@@ -20,6 +20,8 @@ snapshot, not a simulated sync, so that a million accounts can be seeded at all.
   500 failing items, which the push carries). p50 / p99, timed from the request on an open
   connection (targets: p99 < 250 ms at 100,000, < 1 s at 1,000,000); and the documents each
   change wrote (counted by the store's guard, where every write passes);
+- the process's garbage collector is set as ``vigil serve`` sets it (ADR 024;
+  ``--gc-thresholds 700,10,10`` for CPython's own);
 - **largest**: the largest document of every collection (server-side sizes; limit 4 MB).
 
     .venv/bin/python bench/scale.py                              # 100,000 on SecantusDB
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import resource
 import statistics
 import sys
@@ -51,6 +54,8 @@ from evaluation import cold as cold_times
 from evidence_size import largest_documents
 from sync_wall import machine
 
+from api.runtime import prepare_process
+from api.settings import collector_thresholds
 from services.checks.access.data import ACCESS
 from services.people.models import person_id
 from services.store import Store
@@ -157,6 +162,11 @@ async def pushes(live: LiveServer, store: Store, key: str, org: str, count: int)
 
 async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
     async with bench_server(args.mongodb_url, args.store) as (live, store, kind):
+        # the collector as `vigil serve` sets it (ADR 024), unless --gc-thresholds says otherwise
+        thresholds = live.container.settings.collector_thresholds
+        if args.gc_thresholds is not None:
+            thresholds = collector_thresholds(args.gc_thresholds)
+        prepare_process(thresholds)
         services = live.container.services
         org, created = await services.organizations.create_organization("Scale")
         started = time.perf_counter()
@@ -174,6 +184,7 @@ async def measure(args: argparse.Namespace, n: int) -> dict[str, Any]:
             "store": kind,
             "seed_s": round(seed_s, 1),
             "first_s": round(first_s, 2),
+            "gc_thresholds": gc.get_threshold(),
         }
         result["cold"] = await cold(live, store, org.id)
         print(f"cold evaluation in {result['cold']['cold_s']:.2f} s", flush=True)
@@ -218,7 +229,19 @@ def lines(result: dict[str, Any], quick: bool) -> list[str]:
 
 
 def main() -> None:
-    measure_sizes(__doc__, measure, lines, sizes=[100_000], store="wire")
+    measure_sizes(
+        __doc__,
+        measure,
+        lines,
+        sizes=[100_000],
+        store="wire",
+        options=lambda parser: parser.add_argument(
+            "--gc-thresholds",
+            default=None,
+            help="the collector's thresholds, e.g. 700,10,10 ('': Python's own); default: "
+            "VIGIL_GC_THRESHOLDS as `vigil serve` sets them",
+        ),
+    )
 
 
 if __name__ == "__main__":

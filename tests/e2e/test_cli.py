@@ -82,6 +82,29 @@ def test_serve_on_the_embedded_store_prints_a_working_admin_key() -> None:
         assert httpx.get(f"{url}/readyz").json()["embeddedStore"] is True
 
 
+def _metric(text: str, name: str) -> float:
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert found, f"{name} not in /metrics"
+    return float(found.group(1))
+
+
+@pytest.mark.parametrize(
+    ("setting", "thresholds"), [(None, (50000, 20, 100)), ("12345,7,9", (12345, 7, 9))]
+)
+def test_serve_sets_its_collector_and_shows_it_in_metrics(
+    setting: str | None, thresholds: tuple[int, int, int]
+) -> None:
+    """ADR 024: the serving process's collector thresholds (the default or
+    VIGIL_GC_THRESHOLDS), what it froze at start, and the seconds its collections took."""
+    extra = {"VIGIL_GC_THRESHOLDS": setting} if setting is not None else {}
+    with serve(_env(VIGIL_ENV="development", **extra)) as (url, _):
+        text = httpx.get(f"{url}/metrics").text
+    for generation, threshold in enumerate(thresholds):
+        assert _metric(text, f'vigil_gc_threshold{{generation="{generation}"}}') == threshold
+    assert _metric(text, "vigil_gc_frozen_objects") > 10_000  # modules, classes, the schema
+    assert _metric(text, 'vigil_gc_pause_seconds_total{generation="2"}') >= 0
+
+
 @pytest.mark.wire
 def test_org_and_apikey_commands_against_a_real_database(wire_url: str) -> None:
     env = _env(

@@ -224,6 +224,8 @@ async def test_two_apis_and_two_workers_share_one_database(
     procs.worker("worker-1")
     procs.worker("worker-2")
     await asyncio.gather(*(procs.ready(p) for p in procs.processes))
+    for process in procs.processes:  # each process set its collector as it started (ADR 024)
+        assert '"gc_thresholds": "50000,20,100"' in process.text(), process.name
 
     # Both APIs started on an empty database: one first organization, one printed key.
     keys = [re.findall(r"vgl_[A-Za-z0-9_\-]+", p.text()) for p in (api_a, api_b)]

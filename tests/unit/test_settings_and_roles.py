@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.settings import Settings
+from api.settings import Settings, load_settings
+from services.errors import ConfigurationError
 from services.models import Role
 
 
@@ -27,3 +28,26 @@ def test_roles_include_lower_roles() -> None:
     assert Role.ADMIN.allows(Role.REVIEWER) and Role.ADMIN.allows(Role.VIEWER)
     assert Role.REVIEWER.allows(Role.VIEWER) and not Role.REVIEWER.allows(Role.ADMIN)
     assert not Role.VIEWER.allows(Role.REVIEWER)
+
+
+def test_collector_thresholds_default_override_and_bad_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings(_env_file=None).collector_thresholds == (50000, 20, 100)  # type: ignore[call-arg]
+    assert Settings(gc_thresholds=" 1000, 10 ,10").collector_thresholds == (1000, 10, 10)
+    assert Settings(gc_thresholds="").collector_thresholds is None  # Python's own
+    for bad in ("0,10,10", "1000,10", "a,b,c", "1000,-1,10", "1000,10,10,10"):
+        monkeypatch.setenv("VIGIL_GC_THRESHOLDS", bad)
+        with pytest.raises(ConfigurationError, match=r"^VIGIL_GC_THRESHOLDS: expected three"):
+            load_settings()
+
+
+def test_a_bad_proxy_list_stops_the_start_naming_the_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VIGIL_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "VIGIL_TRUSTED_PROXIES: not an IP address or network: 'proxy.local'"
+    )

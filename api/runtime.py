@@ -1,0 +1,69 @@
+"""What a ``vigil serve`` or ``vigil worker`` process sets for itself once, before its work:
+the cyclic garbage collector (ADR 024).
+
+A cold evaluation of 100,000 accounts loads about a million long-lived objects (accounts,
+people, identities and their indexes). With CPython's default thresholds (700, 10, 10) the
+collector runs a full collection each time that heap has grown by a quarter: four of
+0.55-0.6 s each during the load (``bench/cold_gc.py``), each an event-loop pause in which no
+request or push is served. Vigil's data is almost free of reference cycles (frozen
+dataclasses, dicts and lists of them): reference counting frees it, the collector only looks
+at it. So the process raises the thresholds (``VIGIL_GC_THRESHOLDS``) and freezes what
+exists when it starts (modules, classes, the GraphQL schema), which no full collection then
+walks again. Tests and tools that import Vigil keep their interpreter's defaults: only the two
+process commands call :func:`prepare_process`.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from typing import Any
+
+__all__ = ["COLLECTOR_PAUSES", "CollectorPauses", "prepare_process"]
+
+log = logging.getLogger(__name__)
+
+
+class CollectorPauses:
+    """Seconds the collector held the process, and collections run, by generation: kept by a
+    ``gc.callbacks`` hook that :meth:`install` adds once per process (``/metrics`` reads it)."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.installed = False
+        self._started: float | None = None
+
+    def install(self) -> None:
+        if not self.installed:
+            gc.callbacks.append(self._on_collection)
+            self.installed = True
+
+    def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self._started = None
+
+
+#: The process's one record of collector pauses.
+COLLECTOR_PAUSES = CollectorPauses()
+
+
+def prepare_process(thresholds: tuple[int, int, int] | None) -> None:
+    """Set the collector for a long-running Vigil process, after its imports and set-up and
+    before it serves: ``thresholds`` (None keeps the interpreter's), then one collection and
+    :func:`gc.freeze` of everything alive, and the pause record of ``/metrics``."""
+    if thresholds is not None:
+        gc.set_threshold(*thresholds)
+    gc.collect()
+    gc.freeze()
+    COLLECTOR_PAUSES.install()
+    log.info(
+        "garbage collector set",
+        extra={
+            "gc_thresholds": ",".join(str(t) for t in gc.get_threshold()),  # as the setting
+            "frozen_objects": gc.get_freeze_count(),
+        },
+    )
