@@ -462,6 +462,8 @@ class Container:
         await self.remediation.stop()
         await self.reevaluator.stop()
         await self.sockets.stop()
+        await self.rate_limiter.stop()
+        await self.cost_limiter.stop()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:

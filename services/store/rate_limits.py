@@ -4,10 +4,10 @@ One document per key: ``tokens`` left and ``at``, the server time they were coun
 is ONE ``findAndModify`` whose update is a pipeline evaluated by the server on the document
 it holds (a key's first take creates the document first, full): refill ``tokens`` for the
 time elapsed since ``at`` (at most ``capacity``), then take ``cost`` (one operation, or an
-operation's cost) if at least that much is there.
-A single document updated atomically is a single bucket,
-whatever the number of processes: over any interval of ``t`` seconds at most
-``capacity + per_second * t`` takes succeed in total. Time is the server's (``$$NOW``), so
+operation's cost) if at least that much is there, and with it up to ``up_to`` when there is
+more (tokens a process holds ahead, ``api.ratelimit``). A single document updated atomically
+is a single bucket, whatever the number of processes: over any interval of ``t`` seconds it
+gives at most ``capacity + per_second * t`` tokens in total. Time is the server's (``$$NOW``), so
 the processes' clocks play no part; it is kept as milliseconds since the epoch
 (``$toLong`` of ``$$NOW``): SecantusDB 0.7.0b3 fails with an internal error when a pipeline
 subtracts a stored date from ``$$NOW`` (offset-naive minus offset-aware in its evaluator).
@@ -34,10 +34,12 @@ _TTL_MARGIN_MS = 1000
 
 @dataclass(frozen=True, slots=True)
 class Taken:
-    """The outcome of one take: whether it succeeded and the tokens left after it."""
+    """The outcome of one take: whether it succeeded, the tokens left after it and those
+    taken (``cost`` up to ``up_to``; 0 when refused)."""
 
     allowed: bool
     tokens: float
+    granted: float = 0.0
 
 
 class RateLimitRepository:
@@ -51,10 +53,11 @@ class RateLimitRepository:
         await self._col.create_index("expires_at", expireAfterSeconds=0)
 
     async def take(
-        self, *, key: str, capacity: float, per_second: float, cost: float = 1.0
+        self, *, key: str, capacity: float, per_second: float, cost: float = 1.0, up_to: float = 0.0
     ) -> Taken:
         """Take ``cost`` tokens (one by default) from ``key``'s bucket (created full) if they
-        are there."""
+        are there, and more up to ``up_to`` if there is more."""
+        most = max(cost, up_to)
         refilled = {
             "$min": [
                 capacity,
@@ -82,14 +85,15 @@ class RateLimitRepository:
             {"$set": {"refilled": refilled}},
             {
                 "$set": {
+                    "granted": {
+                        "$cond": [{"$gte": ["$refilled", cost]}, {"$min": ["$refilled", most]}, 0]
+                    }
+                }
+            },
+            {
+                "$set": {
                     "allowed": {"$gte": ["$refilled", cost]},
-                    "tokens": {
-                        "$cond": [
-                            {"$gte": ["$refilled", cost]},
-                            {"$subtract": ["$refilled", cost]},
-                            "$refilled",
-                        ]
-                    },
+                    "tokens": {"$subtract": ["$refilled", "$granted"]},
                     "at": _NOW_MS,
                     "expires_at": {"$add": ["$$NOW", full_in_ms]},
                 }
@@ -101,10 +105,10 @@ class RateLimitRepository:
                 {"_id": key},
                 pipeline,
                 return_document=ReturnDocument.AFTER,
-                projection={"allowed": 1, "tokens": 1},
+                projection={"allowed": 1, "tokens": 1, "granted": 1},
             )
             if doc is not None:
-                return Taken(allowed=bool(doc["allowed"]), tokens=float(doc["tokens"]))
+                return Taken(bool(doc["allowed"]), float(doc["tokens"]), float(doc["granted"]))
             # No bucket yet: create it (full), then take. Not an upsert: when two first takes
             # raced to upsert, SecantusDB 0.7.0b3 applied both but answered one with no
             # document, and taking again then took twice.

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from api.ratelimit import SharedRateLimiter
 from services.store import Store
 from testkit.conditions import until
 from testkit.live import open_store
@@ -91,3 +92,37 @@ async def test_a_cost_is_taken_whole_or_not_at_all(two_clients: tuple[Store, Sto
     assert not refused.allowed and 2.9 < refused.tokens < 3.1  # nothing taken
     rest = await second.rate_limits.take(key="cost:k", capacity=10, per_second=0.001, cost=3)
     assert rest.allowed and rest.tokens < 0.1
+
+
+async def test_a_take_takes_more_up_to_what_is_asked_when_it_is_there(
+    two_clients: tuple[Store, Store],
+) -> None:
+    """What ``api.ratelimit`` holds ahead (ADR 025): ``cost`` whole, and up to ``up_to``."""
+    first, second = two_clients
+    take = {"capacity": 10, "per_second": 0.001}  # nothing comes back within the test
+    more = await first.rate_limits.take(key="k", **take, cost=1, up_to=4)
+    assert more.allowed and more.granted == 4 and 5.9 < more.tokens < 6.1
+    rest = await second.rate_limits.take(key="k", **take, cost=2, up_to=9)
+    assert rest.allowed and 5.9 < rest.granted < 6.1 and rest.tokens < 0.1  # what was there
+    refused = await first.rate_limits.take(key="k", **take, cost=1, up_to=5)
+    assert not refused.allowed and refused.granted == 0 and refused.tokens < 0.1
+    plain = await second.rate_limits.take(key="other", **take)
+    assert plain.allowed and plain.granted == 1 and 8.9 < plain.tokens < 9.1  # cost alone
+
+
+async def test_two_processes_taking_ahead_stay_within_the_one_bucket(
+    two_clients: tuple[Store, Store],
+) -> None:
+    """``SharedRateLimiter`` on two connections (two processes), 300 operations at once at
+    120 a minute (2 tokens taken ahead by one take of the key at a time): no more are allowed than the bucket's
+    capacity and refill, and at most what the two hold ahead is left unspent."""
+    limiters = [SharedRateLimiter(store.rate_limits, per_minute=120) for store in two_clients]
+    started = time.monotonic()
+    waits = await asyncio.gather(*(limiters[i % 2].take("key_c") for i in range(300)))
+    elapsed = time.monotonic() - started
+    for limiter in limiters:
+        await limiter.stop()
+    allowed = waits.count(0)
+    assert allowed <= 120 + int(2 * elapsed), (allowed, elapsed)
+    assert allowed >= 120 - 2 * (1 + 1.5 * 2 + 1), allowed  # one cost, 1.5 s and a token each
+    assert all(w >= 1 for w in waits if w != 0)

@@ -1,13 +1,17 @@
 """The per-key rate limit: the local bucket refills over time; the shared one asks the store
-once per allowed operation, remembers a refusal until its token is due, and limits alone when
-the store cannot be reached (the shared buckets themselves: tests/store/test_rate_limits.py)."""
+once per allowed operation under 60 a minute and takes a second's refill ahead above it
+(ADR 025), remembers a refusal until its token is due, and limits alone when the store cannot
+be reached (the shared buckets themselves: tests/store/test_rate_limits.py)."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
 from api.ratelimit import LocalRateLimiter, SharedRateLimiter
 from services.store.rate_limits import Taken
+from testkit.conditions import until
 
 
 async def test_the_local_bucket_refills_over_time() -> None:
@@ -28,19 +32,23 @@ class Buckets:
         self.calls = 0
         self.down = False
         self.state: dict[str, tuple[float, float]] = {}
+        self.granted = 0.0  # tokens taken from every bucket, in all
+        self.gate = asyncio.Event()  # cleared: takes wait (a busy database)
+        self.gate.set()
 
     async def take(
-        self, *, key: str, capacity: float, per_second: float, cost: float = 1.0
+        self, *, key: str, capacity: float, per_second: float, cost: float = 1.0, up_to: float = 0.0
     ) -> Taken:
         self.calls += 1
         if self.down:
             raise ConnectionError("db:27017 unreachable")
+        await self.gate.wait()
         tokens, at = self.state.get(key, (capacity, self.now[0]))
         tokens = min(capacity, tokens + (self.now[0] - at) * per_second)
-        allowed = tokens >= cost
-        tokens = tokens - cost if allowed else tokens
-        self.state[key] = (tokens, self.now[0])
-        return Taken(allowed, tokens)
+        granted = min(tokens, max(cost, up_to)) if tokens >= cost else 0.0
+        self.granted += granted
+        self.state[key] = (tokens - granted, self.now[0])
+        return Taken(granted > 0, tokens - granted, granted)
 
 
 async def test_a_refusal_is_remembered_until_the_next_token_is_due() -> None:
@@ -90,3 +98,44 @@ async def test_a_cost_is_taken_whole_and_a_refused_cost_does_not_block_a_smaller
         20,
         0,
     ]
+
+
+async def test_a_second_is_taken_ahead_and_spent_without_a_round_trip() -> None:
+    now = [0.0]
+    buckets = Buckets(now)
+    limiter = SharedRateLimiter(buckets, per_minute=600, clock=lambda: now[0])  # 10 a second
+    buckets.gate.clear()  # the database is busy: takes ahead wait, operations must not
+    first = asyncio.create_task(limiter.take("k"))
+    await until(lambda: buckets.calls == 1, what="the first take to reach the database")
+    assert not first.done()  # nothing held yet: the first operation waits for its token
+    buckets.gate.set()
+    assert await first == 0 and buckets.granted == 11  # its token and a second's more
+    buckets.gate.clear()
+    assert [await limiter.take("k") for _ in range(5)] == [0] * 5  # held: no round trip
+    assert buckets.calls == 1
+    assert await limiter.take("k") == 0  # 4 left, under half a second's: the next, behind
+    await until(lambda: buckets.calls == 2, what="the take ahead to reach the database")
+    assert [await limiter.take("k") for _ in range(4)] == [0] * 4  # while that take waits
+    buckets.gate.set()
+    await until(lambda: buckets.granted == 22, what="the take ahead to come back")
+    assert [await limiter.take("k") for _ in range(11)] == [0] * 11
+    await limiter.stop()
+
+
+async def test_operations_never_outnumber_the_tokens_taken_from_the_one_bucket() -> None:
+    """Two processes (limiters) on one bucket, many operations at once: every allowed one
+    spent a token the bucket gave, and what the bucket gave is its own bound."""
+    now = [0.0]
+    buckets = Buckets(now)
+    limiters = [SharedRateLimiter(buckets, per_minute=120, clock=lambda: now[0]) for _ in "ab"]
+    allowed = 0
+    for second in range(5):
+        now[0] = float(second)
+        waits = await asyncio.gather(*(limiters[i % 2].take("k") for i in range(100)))
+        allowed += waits.count(0)
+    for limiter in limiters:
+        await limiter.stop()
+    held = sum(limiter._held.get("k", 0.0) for limiter in limiters)
+    assert allowed + held == buckets.granted  # nothing spent that was not taken
+    assert buckets.granted <= 120 + 2 * 4  # the bucket: capacity + 4 s of refill at 2 a second
+    assert allowed >= 120 + 2 * 4 - 2 * (1 + 1.5 * 2 + 1)  # at most what two processes hold is idle
