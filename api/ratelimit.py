@@ -127,17 +127,17 @@ class SharedRateLimiter:
         second's are left, the next ones are taken in the background."""
         cost = min(cost, self._capacity)
         now = self._clock()
+        held = self._held.get(key, 0.0)
+        if held >= cost:  # taken before (a take ahead may come back after a refusal)
+            self._held[key] = held - cost
+            if held - cost < self._ahead / 2:
+                self._take_ahead(key)
+            return 0
         due = self._empty_until.get(key)
         if due is not None:
             if now < due:  # nobody can have refilled it: only time does
                 return max(1, math.ceil(due - now))
             del self._empty_until[key]
-        held = self._held.get(key, 0.0)
-        if held >= cost:
-            self._held[key] = held - cost
-            if held - cost < self._ahead / 2:
-                self._take_ahead(key)
-            return 0
         try:
             taken = await self._take(key, cost, ahead=self._claim_ahead(key))
         except Exception:

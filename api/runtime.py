@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class CollectorPauses:
-    """Seconds the collector held the process, and collections run, by generation: kept by a
-    ``gc.callbacks`` hook that :meth:`install` adds once per process (``/metrics`` reads it)."""
+    """Seconds the collector held the process, by generation: kept by a ``gc.callbacks``
+    hook that :meth:`install` adds once per process (``/metrics`` reads it)."""
 
     def __init__(self) -> None:
         self.seconds = [0.0, 0.0, 0.0]

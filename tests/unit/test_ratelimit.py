@@ -139,3 +139,21 @@ async def test_operations_never_outnumber_the_tokens_taken_from_the_one_bucket()
     assert allowed + held == buckets.granted  # nothing spent that was not taken
     assert buckets.granted <= 120 + 2 * 4  # the bucket: capacity + 4 s of refill at 2 a second
     assert allowed >= 120 + 2 * 4 - 2 * (1 + 1.5 * 2 + 1)  # at most what two processes hold is idle
+
+
+async def test_tokens_a_take_ahead_brings_back_are_spent_even_after_a_refusal() -> None:
+    now = [0.0]
+    buckets = Buckets(now)
+    limiter = SharedRateLimiter(buckets, per_minute=120, clock=lambda: now[0])  # 2 ahead
+    buckets.state["k"] = (3.0, 0.0)
+    assert [await limiter.take("k") for _ in range(2)] == [0, 0]  # 3 taken at once, 1 left
+    buckets.gate.clear()
+    assert await limiter.take("k") == 0  # the last one held: the next are taken ahead
+    await until(lambda: buckets.calls == 2, what="the take ahead to reach the database")
+    buckets.state["k"] = (1.5, 0.0)  # what the bucket will hold when the take is served
+    refused = asyncio.create_task(limiter.take("k"))  # nothing held: a take of its own
+    await until(lambda: buckets.calls == 3, what="the second take to reach the database")
+    buckets.gate.set()  # the take ahead is served first (1.5 tokens), then this one: none
+    assert await refused == 1
+    assert await limiter.take("k") == 0  # the 1.5 brought back: spent, refusal or not
+    assert buckets.calls == 3
