@@ -18,7 +18,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from typing import Any
+from typing import Any, Self
 
 __all__ = ["COLLECTOR_PAUSES", "CollectorPauses", "prepare_process"]
 
@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 
 class CollectorPauses:
-    """Seconds the collector held the process, by generation: kept by a ``gc.callbacks``
-    hook that :meth:`install` adds once per process (``/metrics`` reads it)."""
+    """Seconds the collector held the process, by generation, while this is installed as a
+    ``gc.callbacks`` hook (:meth:`install` once for the process, or ``with`` for a while);
+    :meth:`paused` is told each collection (the benchmarks keep them one by one)."""
 
     def __init__(self) -> None:
         self.seconds = [0.0, 0.0, 0.0]
@@ -39,11 +40,27 @@ class CollectorPauses:
             gc.callbacks.append(self._on_collection)
             self.installed = True
 
+    def remove(self) -> None:
+        if self.installed:
+            gc.callbacks.remove(self._on_collection)
+            self.installed = False
+
+    def __enter__(self) -> Self:
+        self.install()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def paused(self, generation: int, seconds: float) -> None:
+        """One collection of ``generation`` took ``seconds``."""
+        self.seconds[generation] += seconds
+
     def _on_collection(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._started = time.perf_counter()
         elif self._started is not None:
-            self.seconds[info["generation"]] += time.perf_counter() - self._started
+            self.paused(info["generation"], time.perf_counter() - self._started)
             self._started = None
 
 

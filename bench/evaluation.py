@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import gc
 import json
 import statistics
 import sys
@@ -45,6 +44,7 @@ from check_latency import scenarios, seed
 from sync_wall import machine
 
 from api.container import Container
+from api.runtime import CollectorPauses
 from services.checks.access.data import ACCESS
 from services.checks.registry import CHECKS
 from services.store import Store
@@ -54,26 +54,17 @@ PUSH_TARGETS = {20_000: 0.25, 100_000: 1.0}  # p99 seconds by accounts
 COLD_TARGET = (100_000, 5.0)
 
 
-class GcPauses:
-    """The cyclic garbage collector's pauses while entered, by generation (``pauses[2]``: the
-    full collections)."""
+class GcPauses(CollectorPauses):
+    """The cyclic garbage collector's pauses while entered, one by one and by generation
+    (``pauses[2]``: the full collections), timed as ``vigil serve`` times them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.pauses: tuple[list[float], list[float], list[float]] = ([], [], [])
-        self._started = 0.0
 
-    def __call__(self, phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.pauses[info["generation"]].append(time.perf_counter() - self._started)
-
-    def __enter__(self) -> GcPauses:
-        gc.callbacks.append(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        gc.callbacks.remove(self)
+    def paused(self, generation: int, seconds: float) -> None:
+        super().paused(generation, seconds)
+        self.pauses[generation].append(seconds)
 
 
 def push_target(n: int) -> float:

@@ -114,8 +114,9 @@ async def test_two_processes_taking_ahead_stay_within_the_one_bucket(
     two_clients: tuple[Store, Store],
 ) -> None:
     """``SharedRateLimiter`` on two connections (two processes), 300 operations at once at
-    120 a minute (2 tokens taken ahead by one take of the key at a time): no more are allowed than the bucket's
-    capacity and refill, and at most what the two hold ahead is left unspent."""
+    120 a minute (2 tokens taken ahead by one take of the key at a time): no more are
+    allowed than the bucket's capacity and refill, and at most what the two hold ahead is
+    left unspent."""
     limiters = [SharedRateLimiter(store.rate_limits, per_minute=120) for store in two_clients]
     started = time.monotonic()
     waits = await asyncio.gather(*(limiters[i % 2].take("key_c") for i in range(300)))
