@@ -6,8 +6,9 @@
   revision (``services.store.revisions``). A reader compares one counter with what it holds
   and fetches only documents written since. Its revision (everything at or below it is held)
   moves forward only when no writer is at work, since reserved documents may not be visible
-  yet. Writes made in this process are applied directly (``apply``). Entries are reloaded
-  whole after ``max_age`` as a safety net.
+  yet. Writes made in this process are applied directly (``apply``). An organization's first
+  read may come from a checkpoint and what was written since (``current``: ADR 026); entries
+  are reloaded whole, every document read, after ``max_age`` as a safety net.
 """
 
 from __future__ import annotations
@@ -166,12 +167,15 @@ class RevisionedCache(Generic[K, V]):
         revision: Callable[[str], Awaitable[RevisionState]],
         changed: Callable[[str, int], Awaitable[list[tuple[int, V]]]],
         key: Callable[[V], K],
+        current: Callable[[str], Awaitable[list[tuple[int, V]]]] | None = None,
         max_age: timedelta = timedelta(minutes=15),
         max_organizations: int = 256,
         clock: Clock = utcnow,
     ) -> None:
         self._revision = revision
         self._changed = changed
+        # an organization's first read (``changed`` from 0 when not given): every value
+        self._first = current or (lambda org: changed(org, 0))
         self._key = key
         self._max_age = max_age
         self._max_orgs = max_organizations
@@ -264,7 +268,11 @@ class RevisionedCache(Generic[K, V]):
             entry = _Entry(0, now)
             self._entries[organization_id] = entry
         if fresh or state.writing or state.value > entry.revision:
-            for seq, value in await self._changed(organization_id, entry.revision):
+            if fresh:
+                values = await self._first(organization_id)
+            else:
+                values = await self._changed(organization_id, entry.revision)
+            for seq, value in values:
                 entry.put(self._key(value), seq, value)
             if not state.writing:
                 entry.revision = state.value

@@ -40,6 +40,7 @@ class PeopleRepo(Protocol):
     async def list_changed(
         self, *, organization_id: str, after_seq: int
     ) -> list[tuple[int, Person]]: ...
+    async def list_current(self, *, organization_id: str) -> list[tuple[int, Person]]: ...
     async def revision(self, *, organization_id: str) -> RevisionState: ...
 
 
@@ -49,6 +50,7 @@ class IdentitiesRepo(Protocol):
     async def list_changed(
         self, *, organization_id: str, after_seq: int
     ) -> list[tuple[int, Identity]]: ...
+    async def list_current(self, *, organization_id: str) -> list[tuple[int, Identity]]: ...
     async def revision(self, *, organization_id: str) -> RevisionState: ...
 
 
@@ -76,12 +78,14 @@ class Directory:
         self._people: RevisionedCache[str, Person] = RevisionedCache(
             revision=lambda org: people.revision(organization_id=org),
             changed=lambda org, seq: people.list_changed(organization_id=org, after_seq=seq),
+            current=lambda org: people.list_current(organization_id=org),
             key=lambda p: p.id,
             max_age=max_age,
         )
         self._identities: RevisionedCache[str, Identity] = RevisionedCache(
             revision=lambda org: identities.revision(organization_id=org),
             changed=lambda org, seq: identities.list_changed(organization_id=org, after_seq=seq),
+            current=lambda org: identities.list_current(organization_id=org),
             key=lambda i: i.account_id,
             max_age=max_age,
         )

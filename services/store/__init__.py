@@ -26,6 +26,7 @@ from services.store.identities import IdentityRepository
 from services.store.integrations import IntegrationRepository
 from services.store.oauth_states import OAuthStateRepository
 from services.store.organizations import OrganizationRepository
+from services.store.packs import Packs
 from services.store.people import PeopleRepository
 from services.store.policies import PolicyDocumentRepository
 from services.store.rate_limits import RateLimitRepository
@@ -80,6 +81,7 @@ class Store:
         self.watch = WatchRepository(self._db)
         # People, identities, critical systems, reviews, check results, evidence, policies.
         self.revisions = RevisionRepository(self._db)
+        self.packs = Packs(self._db)  # copies for whole reads (ADR 026), kept by the owners
         self.people = PeopleRepository(self._db, self.revisions)
         self.identities = IdentityRepository(self._db, self.revisions)
         self.critical_systems = CriticalSystemRepository(self._db)
@@ -132,6 +134,7 @@ class Store:
             self.snapshot_refresh,
             self.watch,
             self.revisions,
+            self.packs,
             self.people,
             self.identities,
             self.critical_systems,

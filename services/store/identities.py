@@ -19,7 +19,8 @@ from services.identity.models import (
     ResolutionMark,
 )
 from services.models import RevisionState
-from services.store.common import batches, insert_missing
+from services.store.common import insert_missing
+from services.store.packs import PACK_FROM, Checkpoints
 from services.store.revisions import Reservation, RevisionRepository
 
 REVISION = "identities"
@@ -32,6 +33,9 @@ class IdentityRepository:
         self._col = db["account_identities"]
         self._marks = db["identity_resolution_marks"]
         self._revisions = revisions
+        self.checkpoints = Checkpoints(
+            db, "account_identities", revision=REVISION, revisions=revisions, pack_from=PACK_FROM
+        )
 
     async def ensure_indexes(self) -> None:
         """Incremental reads by ``seq``; identities of a person."""
@@ -47,14 +51,13 @@ class IdentityRepository:
         self, *, organization_id: str, after_seq: int
     ) -> list[tuple[int, Identity]]:
         """Identities written after revision ``after_seq`` (all for 0), with their ``seq``."""
-        query: dict[str, Any] = {"organization_id": organization_id}
-        if after_seq > 0:
-            query["seq"] = {"$gt": after_seq}
-        return [
-            (int(d["seq"]), to_identity(d))
-            async for batch in batches(self._col.find(query))
-            for d in batch
-        ]
+        changed = await self.checkpoints.changed(organization_id, after_seq)
+        return [(int(d["seq"]), to_identity(d)) for d in changed]
+
+    async def list_current(self, *, organization_id: str) -> list[tuple[int, Identity]]:
+        """Every identity with its ``seq``, read from the organization's checkpoint (ADR 026)."""
+        current = await self.checkpoints.current(organization_id)
+        return [(int(d["seq"]), to_identity(d)) for d in current]
 
     async def revision(self, *, organization_id: str) -> RevisionState:
         """The organization's identities revision (and whether a write is in progress)."""

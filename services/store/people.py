@@ -20,7 +20,8 @@ from services.people.models import (
     PersonStatus,
     person_id,
 )
-from services.store.common import batches, keyset_page, utcnow
+from services.store.common import keyset_page, utcnow
+from services.store.packs import PACK_FROM, Checkpoints
 from services.store.revisions import RevisionRepository
 
 REVISION = "people"
@@ -32,6 +33,9 @@ class PeopleRepository:
     def __init__(self, db: Any, revisions: RevisionRepository) -> None:
         self._col = db["people"]
         self._revisions = revisions
+        self.checkpoints = Checkpoints(
+            db, "people", revision=REVISION, revisions=revisions, pack_from=PACK_FROM
+        )
 
     async def ensure_indexes(self) -> None:
         """Listing by email or update time, filtering by status, incremental reads by ``seq``."""
@@ -79,14 +83,13 @@ class PeopleRepository:
         self, *, organization_id: str, after_seq: int
     ) -> list[tuple[int, Person]]:
         """People written after revision ``after_seq`` (all for 0), with their ``seq``."""
-        query: dict[str, Any] = {"organization_id": organization_id}
-        if after_seq > 0:
-            query["seq"] = {"$gt": after_seq}
-        return [
-            (int(d["seq"]), to_person(d))
-            async for batch in batches(self._col.find(query))
-            for d in batch
-        ]
+        changed = await self.checkpoints.changed(organization_id, after_seq)
+        return [(int(d["seq"]), to_person(d)) for d in changed]
+
+    async def list_current(self, *, organization_id: str) -> list[tuple[int, Person]]:
+        """Every person with its ``seq``, read from the organization's checkpoint (ADR 026)."""
+        current = await self.checkpoints.current(organization_id)
+        return [(int(d["seq"]), to_person(d)) for d in current]
 
     async def revision(self, *, organization_id: str) -> RevisionState:
         """The organization's people revision (and whether a write is in progress)."""

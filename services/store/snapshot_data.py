@@ -7,13 +7,14 @@ to queries until the run's snapshot is made current (``LeaseRepository.commit_sn
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pymongo import UpdateOne
 
 from services.models import AccountStatus, ClaimStatus, DirectoryStatus
-from services.store.common import insert_missing
+from services.store.common import batches, insert_missing
+from services.store.packs import Packs, accounts_pack
 from services.store.snapshot_layers import SnapshotLayers
 from services.store.snapshot_orders import SnapshotOrders, account_keys, page_keys
 from services.sync.models import (
@@ -41,6 +42,7 @@ class SnapshotDataRepository:
 
     def __init__(self, db: Any, layers: SnapshotLayers | None = None) -> None:
         self._layers = layers or SnapshotLayers(db)
+        self._packs = Packs(db)
         self._groups = db["snapshot_groups"]
         self._memberships = db["snapshot_memberships"]
         self._directory = db["snapshot_directory"]
@@ -208,19 +210,21 @@ class SnapshotDataRepository:
         current), and keep the counts in ``snapshot_counts`` so that reads of the snapshot
         never count it again (a count is a scan of the snapshot's index on a real server).
         Its orders are written then too (``snapshot_orders.py``: pages of accounts and of
-        Confluence pages, filtered or not, read without scanning the snapshot)."""
+        Confluence pages, filtered or not, read without scanning the snapshot), and the pack
+        of its accounts (``packs.py``: what reads every account reads), from one read."""
         query = {"snapshot_id": snapshot_id}
-        fields = {
-            "account_id": 1,
-            "account_status": 1,
-            "is_admin": 1,
-            "has_access": 1,
-            "account_type": 1,
-        }
-        accounts = self._accounts.find(query, {**fields, "groups": 1, "_id": 0})
+        pack = self._packs.writer(accounts_pack(snapshot_id), 0, tags=query)
+
+        async def accounts() -> AsyncIterator[Mapping[str, Any]]:
+            async for batch in batches(self._accounts.find(query).sort("account_id", 1)):
+                for doc in batch:
+                    await pack.add(doc)
+                    yield doc
+
         await self._account_orders.record(
-            snapshot_id, accounts.sort("account_id", 1), id_field="account_id", keys_of=account_keys
+            snapshot_id, accounts(), id_field="account_id", keys_of=account_keys
         )
+        await pack.close()
         pages = self._pages.find(query, {"page_id": 1, "labels": 1, "space_key": 1, "_id": 0})
         await self._page_orders.record(
             snapshot_id, pages.sort("page_id", 1), id_field="page_id", keys_of=page_keys
@@ -260,6 +264,7 @@ class SnapshotDataRepository:
         await self._counts.delete_one({"_id": snapshot_id})
         await self._account_orders.delete(snapshot_id)
         await self._page_orders.delete(snapshot_id)
+        await self._packs.delete(accounts_pack(snapshot_id))
         await self._layers.delete(snapshot_id)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 from services.store.common import batches
+from services.store.packs import Packs, accounts_pack
 from services.store.snapshot_layers import SnapshotLayers
 from services.store.snapshot_orders import ALL, SnapshotOrders
 from services.sync.models import (
@@ -55,6 +56,7 @@ class SnapshotQueryRepository:
         self._account_orders = SnapshotOrders(db, "accounts")
         self._page_orders = SnapshotOrders(db, "pages")
         self._layers = layers or SnapshotLayers(db)
+        self._packs = Packs(db)
 
     async def ensure_indexes(self) -> None:
         """Nothing of its own: the data repository creates the indexes these reads use."""
@@ -165,28 +167,38 @@ class SnapshotQueryRepository:
         """Every account of the snapshot, by account id (streamed, for checks and identity)."""
         layer = await self._layers.layer(snapshot_id)
         if layer is None or layer.base_id is None:
-            cursor = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
-            async for batch in batches(cursor):
-                for doc in batch:
-                    yield to_account(doc)
+            async for doc in self._every_account(snapshot_id):
+                yield to_account(doc)
             return
         touched = set(layer.accounts)
         mine = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
-        base = self._accounts.find({"snapshot_id": layer.base_id}).sort("account_id", 1)
         own = [d async for d in mine]  # the layer: bounded (ADR 020)
         i = 0
-        try:
-            async for doc in base:
-                if doc["account_id"] in touched:
-                    continue
-                while i < len(own) and own[i]["account_id"] < doc["account_id"]:
-                    yield to_account(own[i])
-                    i += 1
-                yield to_account(doc)
-        finally:
-            await base.close()
+        async for doc in self._every_account(layer.base_id):
+            if doc["account_id"] in touched:
+                continue
+            while i < len(own) and own[i]["account_id"] < doc["account_id"]:
+                yield to_account(own[i])
+                i += 1
+            yield to_account(doc)
         for doc in own[i:]:
             yield to_account(doc)
+
+    async def _every_account(self, snapshot_id: str) -> AsyncIterator[Mapping[str, Any]]:
+        """Every account document of a full snapshot by account id: from its pack (ADR 026),
+        or from the documents for a snapshot without one."""
+        pack = await self._packs.read(accounts_pack(snapshot_id))
+        if pack is not None:
+            for doc in pack.documents():
+                yield doc
+            return
+        cursor = self._accounts.find({"snapshot_id": snapshot_id}).sort("account_id", 1)
+        try:
+            async for batch in batches(cursor):
+                for doc in batch:
+                    yield doc
+        finally:
+            await cursor.close()
 
     async def list_pages(
         self, *, snapshot_id: str, filter: PageFilter, limit: int, after: str | None
