@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from services.store import Store
-from testkit.live import LiveServer, fresh_store, live_server
+from testkit.live import LiveServer, fresh_store, live_server, open_store
 from testkit.mongo import wire_server
 
 STORE_KINDS = ["mock", "wire"]
@@ -43,6 +43,21 @@ async def wire_store(wire_url: str) -> AsyncIterator[Store]:
     """A fresh store on the wire server only (plans, sizes: what only a real server shows)."""
     async with fresh_store("wire", wire_url) as s:
         yield s
+
+
+@pytest.fixture
+async def two_wire_clients(wire_url: str) -> AsyncIterator[tuple[Store, Store]]:
+    """Two clients of one fresh database on the wire server, each with its own connection
+    pool (what two processes share: rate-limit buckets, checkpoints)."""
+    first = open_store("wire", wire_url)
+    second = Store.open(wire_url, first._db.name)
+    await first.ensure_indexes()
+    try:
+        yield first, second
+    finally:
+        await first.drop()
+        first.close()
+        second.close()
 
 
 @pytest.fixture(params=STORE_KINDS)

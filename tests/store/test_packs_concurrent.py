@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -15,7 +14,6 @@ import pytest
 from services.people.models import person_id
 from services.store import Store
 from testkit import access_scale as scale
-from testkit.live import open_store
 
 pytestmark = pytest.mark.wire
 
@@ -24,29 +22,16 @@ NOW = datetime(2026, 12, 1, tzinfo=UTC)
 PEOPLE, ROUNDS = 120, 25
 
 
-@pytest.fixture
-async def two_clients(wire_url: str) -> AsyncIterator[tuple[Store, Store]]:
-    first = open_store("wire", wire_url)
-    second = Store.open(wire_url, first._db.name)  # another connection pool: another process
-    await first.ensure_indexes()
-    for store in (first, second):
-        store.people.checkpoints.pack_from = 10
-    try:
-        yield first, second
-    finally:
-        await first.drop()
-        first.close()
-        second.close()
-
-
 def name_round(name: str | None) -> int:
     return -1 if name is None or not name.startswith("r") else int(name[1:].split(" ")[0])
 
 
 async def test_reads_from_checkpoints_hold_every_finished_write(
-    two_clients: tuple[Store, Store],
+    two_wire_clients: tuple[Store, Store],
 ) -> None:
-    writer, reader = two_clients
+    writer, reader = two_wire_clients
+    for store in two_wire_clients:
+        store.people.checkpoints.pack_from = 10
     rng = random.Random(26)
     ids = [person_id(ORG, scale.email(i)) for i in range(PEOPLE)]
     finished: dict[str, int] = {}  # person id → the last round whose write has returned

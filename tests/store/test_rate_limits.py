@@ -5,35 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
 from api.ratelimit import SharedRateLimiter
 from services.store import Store
 from testkit.conditions import until
-from testkit.live import open_store
 
 pytestmark = pytest.mark.wire
 
 
-@pytest.fixture
-async def two_clients(wire_url: str) -> AsyncIterator[tuple[Store, Store]]:
-    first = open_store("wire", wire_url)
-    second = Store.open(wire_url, first._db.name)  # the same database, another connection pool
-    await first.ensure_indexes()
-    try:
-        yield first, second
-    finally:
-        await first.drop()
-        first.close()
-        second.close()
-
-
 async def test_concurrent_takes_from_two_clients_share_one_bucket(
-    two_clients: tuple[Store, Store],
+    two_wire_clients: tuple[Store, Store],
 ) -> None:
-    stores = two_clients
+    stores = two_wire_clients
     capacity, per_second = 25, 0.01
     started = time.monotonic()
     taken = await asyncio.gather(
@@ -65,9 +50,9 @@ async def test_concurrent_takes_from_two_clients_share_one_bucket(
 
 
 async def test_tokens_come_back_with_time_and_buckets_expire(
-    two_clients: tuple[Store, Store],
+    two_wire_clients: tuple[Store, Store],
 ) -> None:
-    first, second = two_clients
+    first, second = two_wire_clients
     assert (await first.rate_limits.take(key="k", capacity=1, per_second=5)).allowed
     refused = await second.rate_limits.take(key="k", capacity=1, per_second=5)
     assert not refused.allowed and refused.tokens < 1
@@ -83,8 +68,8 @@ async def test_tokens_come_back_with_time_and_buckets_expire(
     assert doc is not None and doc["expires_at"].timestamp() > time.time()
 
 
-async def test_a_cost_is_taken_whole_or_not_at_all(two_clients: tuple[Store, Store]) -> None:
-    first, second = two_clients
+async def test_a_cost_is_taken_whole_or_not_at_all(two_wire_clients: tuple[Store, Store]) -> None:
+    first, second = two_wire_clients
     # Refilled at 0.001 per second: nothing comes back within the test.
     taken = await first.rate_limits.take(key="cost:k", capacity=10, per_second=0.001, cost=7)
     assert taken.allowed and 2.9 < taken.tokens < 3.1
@@ -95,10 +80,10 @@ async def test_a_cost_is_taken_whole_or_not_at_all(two_clients: tuple[Store, Sto
 
 
 async def test_a_take_takes_more_up_to_what_is_asked_when_it_is_there(
-    two_clients: tuple[Store, Store],
+    two_wire_clients: tuple[Store, Store],
 ) -> None:
     """What ``api.ratelimit`` holds ahead (ADR 025): ``cost`` whole, and up to ``up_to``."""
-    first, second = two_clients
+    first, second = two_wire_clients
     take = {"capacity": 10, "per_second": 0.001}  # nothing comes back within the test
     more = await first.rate_limits.take(key="k", **take, cost=1, up_to=4)
     assert more.allowed and more.granted == 4 and 5.9 < more.tokens < 6.1
@@ -111,13 +96,13 @@ async def test_a_take_takes_more_up_to_what_is_asked_when_it_is_there(
 
 
 async def test_two_processes_taking_ahead_stay_within_the_one_bucket(
-    two_clients: tuple[Store, Store],
+    two_wire_clients: tuple[Store, Store],
 ) -> None:
     """``SharedRateLimiter`` on two connections (two processes), 300 operations at once at
     120 a minute (2 tokens taken ahead by one take of the key at a time): no more are
     allowed than the bucket's capacity and refill, and at most what the two hold ahead is
     left unspent."""
-    limiters = [SharedRateLimiter(store.rate_limits, per_minute=120) for store in two_clients]
+    limiters = [SharedRateLimiter(store.rate_limits, per_minute=120) for store in two_wire_clients]
     started = time.monotonic()
     waits = await asyncio.gather(*(limiters[i % 2].take("key_c") for i in range(300)))
     elapsed = time.monotonic() - started
