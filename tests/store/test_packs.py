@@ -79,6 +79,8 @@ async def snapshot(store: Store, n: int, snapshot_id: str = scale.SNAPSHOT) -> S
     scope = SnapshotScope(snapshot_id, "int_packs", ORG)
     await store.snapshot_data.insert_accounts(scope, [scale.account(i) for i in range(n)])
     await store.snapshot_data.record_counts(snapshot_id)
+    pack = await store.packs.read(accounts_pack(snapshot_id))
+    assert pack is not None and pack.rows == n  # what the reads below read first
     return scope
 
 
