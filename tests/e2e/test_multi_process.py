@@ -315,12 +315,16 @@ async def test_two_apis_and_two_workers_share_one_database(
         await until(succeeded(access, {takeover.id}), what="the triggered run", timeout=90)
         await until(succeeded(policy, set()), what="the POLICY run", timeout=90)
 
-        # Changes through each API reach the subscribers of both.
+        # Changes through each API reach the subscribers of both. A push counts the people
+        # when it is delivered, so the second change waits until both saw the first.
         person = {"status": "ACTIVE", "jobRole": "Engineer"}
-        await gql_b(UPSERT, {"input": [{**person, "email": "ann@acme.test"}]})
-        await gql_a(UPSERT, {"input": [{**person, "email": "bob@acme.test"}]})
+        for n, (gql, email) in enumerate(((gql_b, "ann"), (gql_a, "bob")), start=1):
+            await gql(UPSERT, {"input": [{**person, "email": f"{email}@acme.test"}]})
+            for subscription in (people_a, people_b):
+                await until(
+                    lambda s=subscription, n=n: len(s.events) >= n, what=f"{email}'s change"
+                )
         for subscription in (people_a, people_b):
-            await until(lambda s=subscription: len(s.events) >= 2, what="both people changes")
             counts = [e["peopleChanged"]["totalCount"] for e in subscription.events]
             assert counts[:2] == [1, 2], counts
         done = {r.id for r in await runs(store, access) if r.status is SyncRunStatus.SUCCEEDED}
