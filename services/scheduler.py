@@ -4,9 +4,11 @@ Every ``tick`` seconds it looks at the active runs (QUEUED ones are started; RUN
 whose lease expired are taken over) and at every CONNECTED integration, submitting a
 SCHEDULED run to the ``RunQueue`` and starting it when ``syncIntervalMinutes`` have passed
 since its latest run (30 minutes after a failure, at most; after a run ended by an exhausted
-quota, not before the reset). Each integration gets a stable jitter — a share of its interval
-derived from its id — so sites connected together do not all sync together. Many workers may
-run this loop: the lease the queue's claim takes makes sure one run per integration runs.
+quota, not before the reset). A never-run integration is its connect flow's to start: the
+scheduler starts it ``FIRST_RUN_GRACE`` after it connected, if the flow stopped before
+queueing. Each integration gets a stable jitter — a share of its interval derived from its
+id — so sites connected together do not all sync together. Many workers may run this loop:
+the lease the queue's claim takes makes sure one run per integration runs.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from services.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE = timedelta(minutes=30)
+# The connect flow makes an integration CONNECTED, then stores its credential, then queues
+# its first sync: a run started in between would find no credential, or make the first sync
+# a follow-up. The scheduler starts a never-run integration this long after it connected.
+FIRST_RUN_GRACE = timedelta(minutes=1)
 
 
 def jitter_for(integration_id: str, interval: timedelta, fraction: float) -> timedelta:
@@ -176,7 +182,8 @@ class Scheduler:
     async def _due(self, integration: Integration) -> bool:
         latest = await self._sync_runs.latest(integration_id=integration.id)
         if latest is None:
-            return True
+            connected = integration.connected_at
+            return connected is None or self._clock() >= connected + FIRST_RUN_GRACE
         interval = timedelta(minutes=integration.sync_interval_minutes)
         wait = interval
         if latest.status is SyncRunStatus.FAILED:

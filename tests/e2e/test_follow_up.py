@@ -13,6 +13,8 @@ import pytest
 
 from services.confluence.retry import RetryObserver
 from services.integrations.models import Integration
+from services.integrations.vault import CredentialVault
+from services.scheduler import Scheduler
 from services.sync.connector import Connector, ConnectorFactory
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.connect import Env
@@ -118,6 +120,44 @@ async def test_trigger_sync_with_nothing_running_starts_one_run(env: Env) -> Non
         ("MANUAL", "SUCCEEDED"),
         ("INITIAL", "SUCCEEDED"),
     ], runs
+
+
+class TickingVault:
+    """The credential vault, with a scheduler tick (and the runs it starts, to their end) just
+    before the connect flow stores the credential: the integration is CONNECTED already and
+    its first sync not yet queued, the widest window the flow leaves a worker."""
+
+    def __init__(self, real: CredentialVault, scheduler: Scheduler) -> None:
+        self.real, self.scheduler = real, scheduler
+        self.ticks = 0
+
+    async def store(self, *args: Any, **kwargs: Any) -> None:
+        await self.scheduler.tick()
+        await self.scheduler.drain()
+        self.ticks += 1
+        await self.real.store(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+INTEGRATION = "query($id: ID!) { integration(id: $id) { status statusMessage } }"
+
+
+async def test_a_scheduler_tick_during_the_connect_starts_no_run_of_its_own(env: Env) -> None:
+    """A run the scheduler started there would find no credential (and ask to reconnect a
+    site just connected), or turn the connect's first sync into a follow-up: two runs."""
+    integrations = env.live.container.services.integrations
+    scheduler = env.live.container.sync.scheduler
+    ticking = TickingVault(integrations.vault, scheduler)
+    integrations.vault = ticking  # type: ignore[assignment]
+    integration_id = await connect_api_token(env, "POLICY")
+    await scheduler.drain()
+    assert ticking.ticks == 1
+    runs = [e["node"] for e in (await env.gql(RUNS, {"id": integration_id}))["syncRuns"]["edges"]]
+    assert [(r["trigger"], r["status"]) for r in runs] == [("INITIAL", "SUCCEEDED")], runs
+    found = (await env.gql(INTEGRATION, {"id": integration_id}))["integration"]
+    assert found == {"status": "CONNECTED", "statusMessage": None}
 
 
 REMOVE_KEY = """mutation($id: ID!) { removeAtlassianAdminKey(integrationId: $id) {

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.integrations.models import Integration, Purpose
-from services.scheduler import Scheduler, jitter_for
+from services.scheduler import FIRST_RUN_GRACE, Scheduler, jitter_for
 from services.store import Store
 from services.sync.models import (
     RunEnd,
@@ -90,6 +90,30 @@ async def test_due_integrations_start_after_interval_plus_jitter() -> None:
     await scheduler.tick()
     await scheduler.drain()
     assert (synced.id, SyncTrigger.SCHEDULED) in runner.calls
+
+
+async def test_a_freshly_connected_integration_is_left_to_its_connect_flow() -> None:
+    """The connect flow makes the integration CONNECTED, stores its credential and then
+    queues the first sync. A tick in between must not start a run of its own: it would read
+    no credential (and ask to reconnect), or make the connect's request a follow-up, a
+    second run. The scheduler starts a never-run integration only once it has been
+    connected for ``FIRST_RUN_GRACE`` (the connect flow stopped before queueing)."""
+    now = datetime.now(UTC)
+    store, scheduler, runner, clock = await _setup(now)
+    org = await store.organizations.create(name="Acme")
+    fresh = await connected_integration(store, org.id, connected_at=now)
+
+    await scheduler.tick()
+    await scheduler.drain()
+    assert runner.calls == []
+    assert await store.sync_runs.latest(integration_id=fresh.id) is None
+    clock[0] = now + FIRST_RUN_GRACE - timedelta(seconds=1)
+    await scheduler.tick()
+    assert runner.calls == []
+    clock[0] = now + FIRST_RUN_GRACE
+    await scheduler.tick()
+    await scheduler.drain()
+    assert runner.calls == [(fresh.id, SyncTrigger.SCHEDULED)]
 
 
 async def test_failed_runs_are_retried_sooner() -> None:
