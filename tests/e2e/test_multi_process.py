@@ -347,7 +347,8 @@ async def test_two_apis_and_two_workers_share_one_database(
             for run_id, _ in STARTED.findall(worker.text()):
                 started.setdefault(run_id, []).append(worker.popen.pid)
         every = await runs(store, access) + await runs(store, policy)
-        assert len(every) == 4  # killed, taken over, triggered; the POLICY run
+        described = [(r.purpose.value, r.trigger.value, r.status.value, r.error) for r in every]
+        assert len(every) == 4, described  # killed, taken over, triggered; the POLICY run
         for run in every:
             assert started.get(run.id) == [owner_pid(run)], (run.id, started)
             assert run.status is SyncRunStatus.SUCCEEDED or run.id == dead.id
