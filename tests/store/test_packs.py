@@ -5,10 +5,12 @@ means reading the documents. On both stores."""
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
 import pytest
 
 from services.identity.caches import RevisionedCache
@@ -73,6 +75,24 @@ async def test_a_pack_missing_a_chunk_is_not_read(
     assert "not whole" in caplog.text
     await store.packs.delete("k")
     assert await store.packs.read("k") is None and await packed(store, "k") == []
+
+
+async def test_chunks_are_compressed_and_a_pack_of_format_1_still_reads(store: Store) -> None:
+    documents = [{"_id": f"d{i:03d}", "name": f"Person {i}", "at": NOW} for i in range(300)]
+    await store.packs.write("k", 5, documents, tags={})
+    stored = sum(len(c["data"]) for c in await packed(store, "k"))
+    assert stored * 4 < sum(len(bson.encode(d)) for d in documents)  # compressed
+
+    # A pack written before compression (format 1: the chunks as bare BSON) reads the same.
+    for chunk in await packed(store, "k"):
+        bare = bson.Binary(zlib.decompress(chunk["data"]))
+        await store.packs._col.update_one({"_id": chunk["_id"]}, {"$set": {"data": bare}})
+    await store.packs._col.update_one({"_id": "k"}, {"$set": {"format": 1}})
+    pack = await store.packs.read("k")
+    assert pack is not None and pack.format == 1 and list(pack.documents()) == documents
+
+    await store.packs._col.update_one({"_id": "k"}, {"$set": {"format": 3}})  # not known here
+    assert await store.packs.read("k") is None
 
 
 async def snapshot(store: Store, n: int, snapshot_id: str = scale.SNAPSHOT) -> SnapshotScope:
