@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,7 @@ CHUNK_BYTES = 512 * 1024  # before compression: far below the store's 4 MB guard
 # zlib's fastest level: most of what a higher one gains, at a fraction of the time.
 LEVEL = 1
 # How a chunk of each readable format becomes its BSON documents back to back.
-_UNPACK = {1: bytes, 2: zlib.decompress}
+_UNPACK: dict[int, Callable[[bytes], bytes]] = {1: bytes, 2: zlib.decompress}
 _DECODE: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)  # as clients read (client.py)
 
 
