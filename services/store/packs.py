@@ -7,9 +7,9 @@ as much as per byte (SecantusDB serves 100,000 snapshot accounts in about 3.5 s 
 in about 1 s as a hundred binary values), so the reads that want everything read a *pack*:
 the same documents, BSON-encoded back to back (``bson.decode_all`` reads them), in chunks of
 at most ``CHUNK_BYTES`` compressed with zlib (format 2; format 1, uncompressed, is still
-read). The documents stay the truth — pages, filters and writes use them,
-and any pack a reader cannot use whole (missing, cut short, of another format) means reading
-the documents instead.
+read). The documents stay the truth — pages, filters and writes use them, and any pack a
+reader cannot use whole (missing, cut short, of another format) means reading the documents
+instead.
 
 ``packs`` holds, per key, a header (``_id`` the key: ``seq``, ``rows``, ``chunks``, the
 writing's ``token``, ``format``) and its chunks (``{key}~{token}~{n}``). A writer writes its
