@@ -29,9 +29,10 @@ from services.tasks import cancel_and_wait
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILURE = timedelta(minutes=30)
-# The connect flow makes an integration CONNECTED, then stores its credential, then queues
-# its first sync: a run started in between would find no credential, or make the first sync
-# a follow-up. The scheduler starts a never-run integration this long after it connected.
+# A connect flow makes an integration CONNECTED, then stores its credential (an OAuth
+# re-connect of a site that needs re-authorising: announces the change), then queues its sync.
+# A run started in between would find no credential, or make that sync a follow-up: two runs.
+# The scheduler leaves an integration this long after it connected or re-connected.
 FIRST_RUN_GRACE = timedelta(minutes=1)
 
 
@@ -180,10 +181,12 @@ class Scheduler:
         return lease is None or lease.expires_at <= self._clock()
 
     async def _due(self, integration: Integration) -> bool:
+        connected = integration.connected_at
+        if connected is not None and self._clock() < connected + FIRST_RUN_GRACE:
+            return False  # its connect flow queues the sync
         latest = await self._sync_runs.latest(integration_id=integration.id)
         if latest is None:
-            connected = integration.connected_at
-            return connected is None or self._clock() >= connected + FIRST_RUN_GRACE
+            return True
         interval = timedelta(minutes=integration.sync_interval_minutes)
         wait = interval
         if latest.status is SyncRunStatus.FAILED:

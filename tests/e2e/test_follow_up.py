@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from services.clock import utcnow_ms
 from services.confluence.retry import RetryObserver
-from services.integrations.models import Integration
+from services.integrations.changes import IntegrationChanges
+from services.integrations.models import Integration, IntegrationStatus
 from services.integrations.vault import CredentialVault
 from services.scheduler import Scheduler
 from services.sync.connector import Connector, ConnectorFactory
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.connect import Env
+from testkit.refresh_race import connect_oauth
 from tests.conftest import STORE_KINDS
 from tests.e2e.access_support import connect_api_token, set_admin_key
 from tests.e2e.connect_support import worker_env
@@ -158,6 +162,58 @@ async def test_a_scheduler_tick_during_the_connect_starts_no_run_of_its_own(env:
     assert [(r["trigger"], r["status"]) for r in runs] == [("INITIAL", "SUCCEEDED")], runs
     found = (await env.gql(INTEGRATION, {"id": integration_id}))["integration"]
     assert found == {"status": "CONNECTED", "statusMessage": None}
+
+
+class TickingChanges:
+    """The integration service's announcements, with a scheduler tick (and the runs it starts,
+    to their end) when an armed announcement says CONNECTED: inside an OAuth re-connect, after
+    the integration is CONNECTED again and before its sync is queued."""
+
+    def __init__(self, real: IntegrationChanges, scheduler: Scheduler) -> None:
+        self.real, self.scheduler = real, scheduler
+        self.armed = False
+        self.ticks = 0
+
+    async def publish(self, integration: Integration) -> Integration:
+        if self.armed and integration.status is IntegrationStatus.CONNECTED:
+            self.armed = False
+            await self.scheduler.tick()
+            await self.scheduler.drain()
+            self.ticks += 1
+        return await self.real.publish(integration)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+async def test_a_scheduler_tick_during_an_oauth_reconnect_starts_no_run_of_its_own(
+    env: Env,
+) -> None:
+    """A site that needs re-authorising, whose last run is days old, is re-connected: a tick
+    between CONNECTED and the connect's sync request would start a scheduled run as well."""
+    integrations = env.live.container.services.integrations
+    scheduler = env.live.container.sync.scheduler
+    integration = await connect_oauth(env)
+    await scheduler.drain()
+    await integrations.changes.mark_needs_reauth(integration, "refused: reconnect")
+    days_ago = utcnow_ms() - timedelta(days=3)
+    moved = await env.live.container.store._db["sync_runs"].update_many(
+        {"integration_id": integration.id},
+        {"$set": {"created_at": days_ago, "finished_at": days_ago}},
+    )
+    assert moved.modified_count == 1
+    ticking = TickingChanges(integrations.changes, scheduler)
+    integrations.changes = ticking  # type: ignore[assignment]
+    ticking.armed = True
+
+    again = await connect_oauth(env)
+    await scheduler.drain()
+    assert again.id == integration.id and ticking.ticks == 1
+    runs = [e["node"] for e in (await env.gql(RUNS, {"id": integration.id}))["syncRuns"]["edges"]]
+    assert [(r["trigger"], r["status"]) for r in runs] == [
+        ("INITIAL", "SUCCEEDED"),  # the re-connect's
+        ("INITIAL", "SUCCEEDED"),  # the first connect's
+    ], runs
 
 
 REMOVE_KEY = """mutation($id: ID!) { removeAtlassianAdminKey(integrationId: $id) {

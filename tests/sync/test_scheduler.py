@@ -116,6 +116,32 @@ async def test_a_freshly_connected_integration_is_left_to_its_connect_flow() -> 
     assert runner.calls == [(fresh.id, SyncTrigger.SCHEDULED)]
 
 
+async def test_a_reconnected_integration_is_left_to_its_connect_flow() -> None:
+    """An OAuth re-connect makes a NEEDS_REAUTH integration CONNECTED again, announces it and
+    then queues its sync. Its last run (failed, asking to reconnect) is long past its retry
+    time, so a tick in between would start a run of its own and make the connect's request a
+    follow-up: two runs for one re-connect. Within ``FIRST_RUN_GRACE`` of ``connected_at``
+    the scheduler leaves it to the connect flow, whatever runs it had before."""
+    store, scheduler, runner, clock = await _setup(datetime.now(UTC))
+    org = await store.organizations.create(name="Acme")
+    integration = await connected_integration(store, org.id)
+    failed = await _finished_run(store, integration.id, org.id, SyncRunStatus.FAILED)
+    reconnected = failed.finished_at + timedelta(days=3)
+    await store.integrations.update(integration_id=integration.id, connected_at=reconnected)
+
+    clock[0] = reconnected
+    await scheduler.tick()
+    clock[0] = reconnected + FIRST_RUN_GRACE - timedelta(seconds=1)
+    await scheduler.tick()
+    await scheduler.drain()
+    assert runner.calls == []
+    assert await store.sync_runs.get_active(integration_id=integration.id) is None
+    clock[0] = reconnected + FIRST_RUN_GRACE
+    await scheduler.tick()
+    await scheduler.drain()
+    assert runner.calls == [(integration.id, SyncTrigger.SCHEDULED)]
+
+
 async def test_failed_runs_are_retried_sooner() -> None:
     store, scheduler, runner, clock = await _setup(datetime.now(UTC))
     org = await store.organizations.create(name="Acme")
