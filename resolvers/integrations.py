@@ -210,8 +210,9 @@ class IntegrationMutation:
         return IntegrationPayload.of(integration)
 
     @mutation(
-        "Disconnect (ADMIN): delete the credential and stop syncing; collected "
-        "data and evidence are kept."
+        "Disconnect (ADMIN): stop syncing and delete the credential; collected data and "
+        "evidence are kept. A sync running now stops within a third of the sync lease "
+        "(20 s by default) and keeps nothing; it ends FAILED without an alert."
     )
     async def disconnect_integration(
         self,

@@ -284,16 +284,20 @@ class IntegrationService:
         return integration
 
     async def disconnect(self, principal: Principal, integration_id: str) -> Integration:
-        """Delete the credential and stop syncing; data and evidence are kept."""
+        """Stop syncing and delete the credential; data and evidence are kept.
+
+        DISCONNECTED first: a run that starts after finds it not connected (not a missing
+        credential to reconnect), and a running one stops at its next lease heartbeat
+        (``services.sync.lease``) without an alert."""
         require_role(principal, Role.ADMIN)
         integration = await self.get_or_raise(principal, integration_id)
-        await self.vault.delete(integration.id)
         updated = await self._integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.DISCONNECTED,
             status_message="Disconnected; collected data and evidence are kept.",
             has_admin_key=False,
         )
+        await self.vault.delete(integration.id)
         return await self.publish_change(updated or integration)
 
     async def apply_settings(

@@ -77,6 +77,11 @@ class LeaseRepository:
         doc = await self._col.find_one({"_id": integration_id})
         return _to_lease(doc) if doc and doc.get("owner") else None
 
+    async def disconnected(self, *, integration_id: str) -> bool:
+        """True when the integration is DISCONNECTED or gone: a run of it must stop."""
+        doc = await self._integrations.find_one({"_id": integration_id}, {"status": 1})
+        return doc is None or doc.get("status") == IntegrationStatus.DISCONNECTED.value
+
     async def announce_fence(self, *, integration_id: str, token: int) -> None:
         """Raise the integration's fence to ``token`` (older holders can no longer commit)."""
         await self._integrations.update_one(

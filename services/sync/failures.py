@@ -20,7 +20,7 @@ from services.crypto import CredentialDecryptError
 from services.integrations.errors import InvalidCredentials
 from services.integrations.tokens import CredentialUnavailable, ReauthRequired
 from services.sync.pager import StreamFailed
-from services.sync.progress import LeaseLost
+from services.sync.progress import Disconnected, LeaseLost
 
 RECONNECT = "reconnect Confluence"
 # v2 OpenAPI, POST /users-bulk: 404 "if the calling user does not have permission to use
@@ -49,6 +49,8 @@ class Failure:
     unexpected: bool = False
     # No sync should start before this (Atlassian refuses until then: an exhausted quota).
     not_before: datetime | None = None
+    # The integration was disconnected during the run: no alert, no follow-up.
+    disconnected: bool = False
 
 
 class CommitRejected(Exception):
@@ -76,6 +78,8 @@ def describe(exc: BaseException) -> Failure:
         return Failure(f"Confluence request {where}failed: {cause}", endpoint, status=status)
     if isinstance(cause, CredentialDecryptError):
         return Failure(DECRYPT_FAILED, endpoint)
+    if isinstance(cause, Disconnected):
+        return Failure(str(cause), endpoint, disconnected=True)
     if isinstance(cause, LeaseLost | CommitRejected | CredentialUnavailable):
         return Failure(str(cause), endpoint)
     return Failure("internal error while syncing (see the worker log)", endpoint, unexpected=True)

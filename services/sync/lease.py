@@ -10,7 +10,7 @@ from typing import Any, Protocol, TypeVar
 
 from services.clock import Clock
 from services.sync.models import Lease
-from services.sync.progress import LeaseLost
+from services.sync.progress import Disconnected, LeaseLost
 
 T = TypeVar("T")
 
@@ -30,15 +30,18 @@ class LeaseTiming(Protocol):
 
 
 class LeaseRenewRepo(Protocol):
-    """The ``LeaseRepository`` method ``LeaseKeeper`` calls."""
+    """The ``LeaseRepository`` methods ``LeaseKeeper`` calls."""
 
     async def renew(
         self, *, integration_id: str, token: int, ttl: timedelta, now: datetime
     ) -> bool: ...
+    async def disconnected(self, *, integration_id: str) -> bool: ...
 
 
 class LeaseKeeper:
-    """Heartbeats a lease every ``ttl / 3`` while a coroutine runs."""
+    """Heartbeats a lease every ``ttl / 3`` while a coroutine runs; each beat also looks
+    whether the integration was disconnected meanwhile (the run must stop calling Atlassian:
+    ``disconnectIntegration`` stops a run within a third of the lease)."""
 
     def __init__(self, leases: LeaseRenewRepo, lease: Lease, timing: LeaseTiming) -> None:
         self._leases = leases
@@ -46,7 +49,8 @@ class LeaseKeeper:
         self._timing = timing
 
     async def guard(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work``; if a heartbeat finds the lease taken, cancel it and raise LeaseLost."""
+        """Run ``work``; if a heartbeat finds the lease taken (or the integration
+        disconnected), cancel it and raise LeaseLost (Disconnected)."""
         worker = asyncio.ensure_future(work)
         beats = asyncio.ensure_future(self._beat())
         try:
@@ -56,7 +60,7 @@ class LeaseKeeper:
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
-            beats.result()  # raises LeaseLost
+            beats.result()  # raises LeaseLost or Disconnected
             raise LeaseLost("the lease ended without a reason")  # pragma: no cover
         finally:
             for task in (worker, beats):
@@ -77,3 +81,5 @@ class LeaseKeeper:
                 raise LeaseLost(
                     f"the lease on {self._lease.integration_id} was taken over by another worker"
                 )
+            if await self._leases.disconnected(integration_id=self._lease.integration_id):
+                raise Disconnected()

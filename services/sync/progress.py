@@ -24,6 +24,19 @@ class LeaseLost(Exception):
     """The run's lease was taken over: it must stop writing."""
 
 
+DISCONNECTED_DURING_RUN = (
+    "Stopped: the integration was disconnected during the run; nothing it read was kept."
+)
+
+
+class Disconnected(Exception):
+    """The integration was disconnected while its run worked: the run stops calling
+    Atlassian and keeps nothing. A person's decision, not a failure to alert on."""
+
+    def __init__(self, message: str = DISCONNECTED_DURING_RUN) -> None:
+        super().__init__(message)
+
+
 class SyncMetrics(Protocol):
     """Where sync counters go (Prometheus in the API process)."""
 

@@ -38,6 +38,7 @@ from services.sync.models import (
     WatchMark,
 )
 from services.sync.progress import (
+    Disconnected,
     LeaseLost,
     NullSyncMetrics,
     ProgressTracker,
@@ -271,6 +272,14 @@ class SyncRunner:
         exc: BaseException | None = None,
     ) -> SyncRun:
         run = tracker.run
+        # Whatever failed (the credential deleted, the commit refused), a disconnect during
+        # the run is why: a person's decision, not a failure to report.
+        if (
+            exc is not None
+            and not failure.disconnected
+            and await self.sync_leases.disconnected(integration_id=integration.id)
+        ):
+            failure = describe(Disconnected())
         if exc is not None and failure.endpoint is not None:
             tracker.failed_call(failure.status)
         log.warning("sync run %s failed: %s", run.id, failure.message)
@@ -294,6 +303,8 @@ class SyncRunner:
         if failure.needs_reauth:
             await self.on_reauth_needed(integration, failure.message)
         await tracker.publish(finished)
+        if failure.disconnected:
+            return finished  # no alert, no follow-up: the integration is not to be synced
         if exc is not None:  # a failure, not the worker stopping
             try:
                 await self.on_sync_failed(integration, finished)
