@@ -6,7 +6,7 @@ server, on both stores; a one-second sync lease, so a heartbeat every third of a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,11 +17,11 @@ from services.integrations.models import Integration, IntegrationStatus
 from services.sync.connector import Connector, ConnectorFactory
 from services.sync.models import SyncRun
 from services.sync.progress import DISCONNECTED_DURING_RUN
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from testkit.connect import Env
 from tests.conftest import STORE_KINDS
 from tests.e2e.access_support import connect_api_token
-from tests.e2e.connect_support import worker_env
+from tests.e2e.connect_support import sim, worker_env  # noqa: F401
 
 DISCONNECT = """mutation($id: ID!) { disconnectIntegration(id: $id) {
   integration { status } userErrors { code } } }"""
@@ -29,18 +29,9 @@ RUNS = """query($id: ID!) { syncRuns(integrationId: $id, first: 10) {
   edges { node { status trigger error } } } }"""
 
 
-@pytest.fixture(scope="module")
-def disconnect_sim() -> Iterator[RunningSimulator]:
-    sim = Simulator(generate_site(users=40, groups=4, pages=3, seed=29))
-    with start_simulator(sim) as running:
-        yield running
-
-
 @pytest.fixture(params=STORE_KINDS)
-async def env(
-    request: pytest.FixtureRequest, disconnect_sim: RunningSimulator
-) -> AsyncIterator[Env]:
-    async for e in worker_env(request, disconnect_sim, sync_lease_seconds=1):
+async def env(request: pytest.FixtureRequest, sim: RunningSimulator) -> AsyncIterator[Env]:  # noqa: F811
+    async for e in worker_env(request, sim, sync_lease_seconds=1):
         yield e
 
 
