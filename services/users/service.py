@@ -260,11 +260,14 @@ class MemberService:
             )
         email = identity.email.lower()
         now = self._clock()
+        # The invitations before the user, and (``_join_by``) the membership before the
+        # acceptance: a concurrent first sign-in of the same person that finds the
+        # invitation accepted finds the user and the membership too.
+        open_invitations = await self._invitations.list_open_for_email(email=email)
+        pending = [i for i in open_invitations if i.status(now) is InvitationStatus.PENDING]
         user = await self._users.get_by_identity(
             provider=identity.provider, subject=identity.subject
         ) or await self._users.get_by_email(email=email)
-        open_invitations = await self._invitations.list_open_for_email(email=email)
-        pending = [i for i in open_invitations if i.status(now) is InvitationStatus.PENDING]
         if user is None and not pending:
             raise SignInRefused(_not_invited(email, open_invitations))
         if user is None:
@@ -283,17 +286,39 @@ class MemberService:
         user = updated or user
         joined: Membership | None = None
         for invitation in pending:
-            if await self._accepted(invitation, user.id, now):
-                joined = await self._memberships.put(
-                    organization_id=invitation.organization_id,
-                    user_id=user.id,
-                    role=invitation.role,
-                    added_by=invitation.invited_by,
-                )
+            joined = await self._join_by(invitation, user.id, now) or joined
         memberships = await self._memberships.list_by_user(user_id=user.id)
         if not memberships:
             raise SignInRefused(_not_invited(email, open_invitations, known=True))
         return user, joined or memberships[0]
+
+    async def _join_by(
+        self, invitation: Invitation, user_id: str, now: datetime
+    ) -> Membership | None:
+        """The membership ``invitation`` gives, once it is accepted for ``user_id``; None
+        when it no longer can be (revoked or expired meanwhile).
+
+        A new membership is put before the acceptance and taken back if the acceptance
+        fails; an existing one (a member invited again) changes only once accepted."""
+        org = invitation.organization_id
+        existing = await self._memberships.get(organization_id=org, user_id=user_id)
+        if existing is None:
+            made = await self._put(invitation, user_id)
+            if await self._accepted(invitation, user_id, now):
+                return made
+            await self._memberships.remove(organization_id=org, user_id=user_id)
+            return None
+        if await self._accepted(invitation, user_id, now):
+            return await self._put(invitation, user_id)
+        return None
+
+    async def _put(self, invitation: Invitation, user_id: str) -> Membership:
+        return await self._memberships.put(
+            organization_id=invitation.organization_id,
+            user_id=user_id,
+            role=invitation.role,
+            added_by=invitation.invited_by,
+        )
 
     async def _accepted(self, invitation: Invitation, user_id: str, now: datetime) -> bool:
         """Accept the invitation for ``user_id``; True also when a concurrent sign-in of the

@@ -4,15 +4,17 @@ concurrency (one user, the invitation accepted once), sessions' deadlines and re
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import pytest
 
 from api.container import build_members
 from services.clock import utcnow_ms
 from services.events import InMemoryEventBus
 from services.models import Role
 from services.store import Store
-from services.users.models import InvitationStatus, VerifiedIdentity
-from services.users.service import MemberService
+from services.users.models import Invitation, InvitationStatus, Membership, User, VerifiedIdentity
+from services.users.service import MemberService, SignInRefused
 from services.users.sessions import SessionPolicy, SessionService
 
 
@@ -45,6 +47,82 @@ async def test_concurrent_first_sign_ins_make_one_user_and_accept_the_invitation
     [stored] = await store.invitations.list_by_organization(organization_id=org.id)
     assert stored.id == invitation.id and stored.status(utcnow_ms()) is InvitationStatus.ACCEPTED
     assert len(await store.memberships.list_by_organization(organization_id=org.id)) == 1
+
+
+async def _invited(store: Store) -> str:
+    org = await store.organizations.create(name="Acme")
+    await store.invitations.create(
+        organization_id=org.id,
+        email="ada@acme.example",
+        role=Role.REVIEWER,
+        invited_by="key_1",
+        expires_at=utcnow_ms() + timedelta(days=1),
+    )
+    return org.id
+
+
+async def test_a_sign_in_that_finds_the_invitation_just_accepted_by_its_twin_joins(
+    store: Store,
+) -> None:
+    """Adverse timing of two first sign-ins of one person: the other runs whole while this
+    one reads the open invitations. It then finds none pending, and must find the user and
+    the membership the other made (it was refused as "not invited")."""
+    org_id = await _invited(store)
+    members, _ = services(store)
+    real = store.invitations.list_open_for_email
+    twin: list[tuple[User, Membership]] = []
+
+    async def the_twin_first(*, email: str) -> list[Invitation]:
+        if not twin:
+            twin.append((None, None))  # type: ignore[arg-type]  # (its own read passes)
+            twin[0] = await members.join(ada())
+        return await real(email=email)
+
+    store.invitations.list_open_for_email = the_twin_first  # type: ignore[method-assign]
+    user, membership = await members.join(ada())
+    assert user.id == twin[0][0].id
+    assert (membership.organization_id, membership.role) == (org_id, Role.REVIEWER)
+
+
+async def test_a_sign_in_between_its_twins_acceptance_and_membership_joins(store: Store) -> None:
+    """Adverse timing the other way: this one runs whole just after the other accepted the
+    invitation. The membership must exist by then (it was refused as "no longer a member")."""
+    org_id = await _invited(store)
+    members, _ = services(store)
+    real = store.invitations.accept
+    twin: list[tuple[User, Membership]] = []
+
+    async def then_the_twin(*, invitation_id: str, user_id: str, at: datetime) -> bool:
+        accepted = await real(invitation_id=invitation_id, user_id=user_id, at=at)
+        if not twin:
+            twin.append(await members.join(ada()))
+        return accepted
+
+    store.invitations.accept = then_the_twin  # type: ignore[method-assign]
+    user, membership = await members.join(ada())
+    assert twin and twin[0][0].id == user.id
+    assert (twin[0][1].organization_id, twin[0][1].role) == (org_id, Role.REVIEWER)
+    assert (membership.organization_id, membership.role) == (org_id, Role.REVIEWER)
+    assert len(await store.memberships.list_by_organization(organization_id=org_id)) == 1
+
+
+async def test_an_invitation_revoked_during_the_sign_in_leaves_no_membership(
+    store: Store,
+) -> None:
+    """The membership is put before the acceptance; when the invitation is revoked in
+    between, the acceptance fails and the membership is taken back: the sign-in is refused."""
+    org_id = await _invited(store)
+    members, _ = services(store)
+    real = store.invitations.accept
+
+    async def revoked_first(*, invitation_id: str, user_id: str, at: datetime) -> bool:
+        await store.invitations.revoke(organization_id=org_id, invitation_id=invitation_id, at=at)
+        return await real(invitation_id=invitation_id, user_id=user_id, at=at)
+
+    store.invitations.accept = revoked_first  # type: ignore[method-assign]
+    with pytest.raises(SignInRefused):
+        await members.join(ada())
+    assert await store.memberships.list_by_organization(organization_id=org_id) == []
 
 
 async def test_a_session_ends_when_idle_when_ended_and_when_the_member_leaves(
