@@ -206,6 +206,9 @@ async def subscribers(api: Process) -> int:
     return int(float(found.group(1))) if found else 0
 
 
+USERS_BULK = "POST /wiki/api/v2/users-bulk"
+
+
 async def runs(store: Store, integration_id: str) -> list[SyncRun]:
     found, _ = await store.sync_runs.list_by_integration(integration_id=integration_id, limit=50)
     return found
@@ -267,6 +270,10 @@ async def test_two_apis_and_two_workers_share_one_database(
             "apiToken": creds.admin_token.token,
             "confirmCredentials": True,
         }
+        # The first run hangs at users-bulk, after its groups and members: under way until
+        # its worker is killed, however long the subscriptions take on a busy machine (a CI
+        # run found it finished before the test looked).
+        sim.sim.faults.configure(latency_ms=60_000, routes={USERS_BULK})
         data = await gql_a(CONNECT, {"input": connect})
         assert data["connectConfluenceApiToken"]["userErrors"] == []
         access = data["connectConfluenceApiToken"]["integration"]["id"]
@@ -276,10 +283,21 @@ async def test_two_apis_and_two_workers_share_one_database(
             live = [r for r in await runs(store, access) if r.status is SyncRunStatus.RUNNING]
             return live[0] if live and live[0].progress.items_fetched > 0 else None
 
-        victim = await until(running_mid_way, what="the first run to be under way", interval=0.05)
+        try:
+            victim = await until(
+                running_mid_way, what="the first run to be under way", interval=0.05
+            )
+        except AssertionError as timed_out:  # say where the run was (a CI run timed out here)
+            seen = [
+                (r.status.value, r.progress.items_fetched, r.owner)
+                for r in await runs(store, access)
+            ]
+            logs = {w.name: w.text()[-1500:] for w in procs.workers()}
+            raise AssertionError(f"{timed_out}; the runs: {seen}; the workers: {logs}") from None
         [killed] = [w for w in procs.workers() if w.popen.pid == owner_pid(victim)]
         killed.popen.send_signal(signal.SIGKILL)
         killed.popen.wait(timeout=10)
+        sim.sim.faults.configure(latency_ms=40, routes=None)  # the takeover reads at full speed
         procs.worker("worker-3")  # a replacement, so that two workers compete again
 
         def succeeded(integration_id: str, after: set[str]) -> Callable[[], Any]:
