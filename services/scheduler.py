@@ -32,7 +32,7 @@ RETRY_AFTER_FAILURE = timedelta(minutes=30)
 # A connect flow makes an integration CONNECTED, then stores its credential (an OAuth
 # re-connect of a site that needs re-authorising: announces the change), then queues its sync.
 # A run started in between would find no credential, or make that sync a follow-up: two runs.
-# The scheduler leaves an integration this long after it connected or re-connected.
+# The scheduler leaves an integration alone this long after it connected or re-connected.
 FIRST_RUN_GRACE = timedelta(minutes=1)
 
 
