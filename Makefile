@@ -14,7 +14,7 @@ PORT ?=
 
 .PHONY: install install-run run demo test lint typecheck pytest schema format simulator clean \
 	bench bench-quick test-newest test-oldest console console-test console-screenshots \
-	console-missing
+	console-missing browser
 
 # The web console (console/README.md) needs Node.js 20.19 or newer. With it, `make test` builds
 # and tests the console (the browser test runs in pytest) and `make demo` / `make run` serve it
@@ -49,7 +49,21 @@ run: install-run $(CONSOLE)
 	VIGIL_FRONTEND_URL=$${VIGIL_FRONTEND_URL:-http://127.0.0.1:$(or $(PORT),$${VIGIL_PORT:-8000})/console} \
 	$(BIN)/vigil serve $(if $(PORT),--port $(PORT))
 
-test: install lint typecheck $(CONSOLE_TEST) pytest
+test: install lint typecheck browser $(CONSOLE_TEST) pytest
+
+# The browser tests (the console's, the auditor report's) drive Debian's Chromium, never a
+# browser download: installed here when missing and apt-get is there (as root, or with sudo);
+# elsewhere they are skipped, and this says so.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null; then \
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "Browser tests skipped: no $(CHROMIUM) and no apt-get to install Debian's chromium."; \
+	fi
 
 $(CONSOLE_DEPS): console/package.json console/package-lock.json
 	cd console && npm ci --no-audit --no-fund

@@ -13,6 +13,8 @@ import sysconfig
 import venv
 from pathlib import Path
 
+import pytest
+
 from tests.audit.support import DemoPackage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,6 +85,7 @@ def test_the_verifier_runs_with_only_cryptography(
     assert sys.version_info >= (3, 11)
 
 
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
 def test_the_report_opens_in_headless_chromium_offline(
     demo_package: DemoPackage, tmp_path: Path
 ) -> None:
