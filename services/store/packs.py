@@ -25,6 +25,7 @@ import secrets
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import bson
@@ -204,15 +205,18 @@ class Checkpoints:
             await self._keep(organization_id, state.value, documents)
         return documents
 
-    async def current(self, organization_id: str) -> list[dict[str, Any]]:
+    async def current(self, organization_id: str) -> Iterator[dict[str, Any]]:
         """Every document, from the checkpoint and what was written since (a full scan
-        without a checkpoint); each once, in its latest version."""
+        without a checkpoint); each once, in its latest version. The checkpoint's documents
+        are decoded a chunk at a time as the caller iterates (a million people are never
+        held as documents at once): what was written since first, then the checkpoint's
+        documents that it did not replace."""
         pack = await self._packs.read(self._key(organization_id))
         if pack is None:
-            return await self.changed(organization_id, 0)
-        documents = {d["_id"]: d for d in pack.documents()}
-        documents.update((d["_id"], d) for d in await self._since(organization_id, pack.seq))
-        return list(documents.values())
+            return iter(await self.changed(organization_id, 0))
+        since = await self._since(organization_id, pack.seq)
+        replaced = {d["_id"] for d in since}
+        return chain(since, (d for d in pack.documents() if d["_id"] not in replaced))
 
     async def _since(self, organization_id: str, seq: int) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"organization_id": organization_id}

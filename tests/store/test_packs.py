@@ -170,6 +170,34 @@ async def test_people_read_from_a_checkpoint_and_what_was_written_since(store: S
     }
 
 
+async def test_a_checkpoint_is_decoded_a_chunk_at_a_time_as_it_is_read(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A million people are never held as documents at once: the reader gets them a chunk at
+    a time (what was written since first, then the checkpoint's others)."""
+    store.people.checkpoints.pack_from = 10
+    await write_people(store, range(200))
+    await store.people.list_changed(organization_id=ORG, after_seq=0)  # keeps a checkpoint
+    chunks = (await store.packs.read(f"people|{ORG}")).chunks  # type: ignore[union-attr]
+    await write_people(store, range(3), name="again ")
+    decoded: list[int] = []
+    unpack = packs._UNPACK[packs.FORMAT]
+
+    def counted(chunk: bytes) -> bytes:
+        decoded.append(len(chunk))
+        return unpack(chunk)
+
+    monkeypatch.setitem(packs._UNPACK, packs.FORMAT, counted)
+
+    reading = await store.people.checkpoints.current(ORG)
+    first = [next(reading) for _ in range(4)]  # the 3 written since, then the checkpoint's
+    assert [d["name"] for d in first[:3]] == [f"again {i}" for i in range(3)]
+    assert len(chunks) >= 5 and len(decoded) == 1
+    rest = list(reading)
+    assert len(decoded) == len(chunks) and len(first) + len(rest) == 200
+    assert len({d["_id"] for d in first + rest}) == 200
+
+
 async def test_a_checkpoint_is_kept_only_from_a_scan_with_no_writer_at_work(store: Store) -> None:
     store.identities.checkpoints.pack_from = 5
     key = f"identities|{ORG}"
