@@ -37,19 +37,32 @@ class SnapshotAccounts:
     snapshot_id: str
     accounts: tuple[SnapshotAccount, ...]
     by_id: dict[str, SnapshotAccount] = field(repr=False)
-    by_email: dict[str, tuple[SnapshotAccount, ...]] = field(repr=False)
+    # lower-cased email → its account, or its accounts when several share it (a million
+    # accounts hold no tuple each, and an email already in lower case is its own key)
+    by_email: dict[str, SnapshotAccount | tuple[SnapshotAccount, ...]] = field(repr=False)
 
     @classmethod
     def of(cls, snapshot_id: str, accounts: Iterable[SnapshotAccount]) -> SnapshotAccounts:
         """Index a snapshot's accounts."""
         ordered = tuple(sorted(accounts, key=lambda a: a.account_id))
-        by_email: dict[str, tuple[SnapshotAccount, ...]] = {}
+        by_email: dict[str, SnapshotAccount | tuple[SnapshotAccount, ...]] = {}
         for account in ordered:
-            if account.email:
-                key = account.email.lower()
+            email = account.email
+            if email:
+                key = email if email.islower() else email.lower()
                 held = by_email.get(key)
-                by_email[key] = (account,) if held is None else (*held, account)
+                if held is None:
+                    by_email[key] = account
+                else:
+                    by_email[key] = (*held, account) if isinstance(held, tuple) else (held, account)
         return cls(snapshot_id, ordered, {a.account_id: a for a in ordered}, by_email)
+
+    def with_email(self, email_key: str) -> tuple[SnapshotAccount, ...]:
+        """The accounts whose visible email, lower-cased, is ``email_key``."""
+        held = self.by_email.get(email_key)
+        if held is None:
+            return ()
+        return held if isinstance(held, tuple) else (held,)
 
 
 AccountLoader = Callable[[str], Awaitable[list[SnapshotAccount]]]

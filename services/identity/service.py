@@ -108,7 +108,7 @@ class IdentityService:
             )
             ids = set(person_ids or ()) | {person.id for _, person in since}
             touched = [people[pid] for pid in ids if pid in people]
-            accounts = [a for p in touched for a in snapshot.by_email.get(p.email_key, ())]
+            accounts = [a for p in touched for a in snapshot.with_email(p.email_key)]
             changes = resolve(accounts, identities, touched)
         self.accounts_resolved += len(accounts)
         if changes:

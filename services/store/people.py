@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -171,7 +172,8 @@ def to_person(doc: Mapping[str, Any]) -> Person:
     offboarded: datetime | None = doc.get("offboarded_at")
     return Person(
         id=doc["_id"],
-        organization_id=doc["organization_id"],
+        # one string for the organization's people, not one copy each
+        organization_id=sys.intern(doc["organization_id"]),
         email=doc["email"],
         name=doc.get("name"),
         status=PersonStatus(doc["status"]),

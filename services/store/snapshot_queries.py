@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
 from services.store.common import batches
@@ -31,6 +31,8 @@ from services.sync.models import (
     SnapshotManifest,
     SnapshotPage,
 )
+
+T = TypeVar("T")
 
 
 class SnapshotQueryRepository:
@@ -293,10 +295,10 @@ def _page_query(snapshot_id: str, f: PageFilter) -> dict[str, Any]:
 
 def to_account(doc: Mapping[str, Any]) -> SnapshotAccount:
     """The domain object for a stored account."""
-    groups = tuple(sorted(doc.get("groups", [])))
+    groups = _shared(tuple(sorted(doc.get("groups", []))))
     if "access_via" in doc:
-        access_via = tuple(to_grant(g) for g in doc["access_via"])
-        admin_via = tuple(to_grant(g) for g in doc.get("admin_via") or ())
+        access_via = _shared(tuple(to_grant(g) for g in doc["access_via"]))
+        admin_via = _shared(tuple(to_grant(g) for g in doc.get("admin_via") or ()))
     else:
         access_via, admin_via = _legacy_grants(doc, groups)
     return SnapshotAccount(
@@ -332,6 +334,22 @@ def to_grant(doc: Mapping[str, Any]) -> Grant:
 # Grants are frozen values: sharing them is safe, and bounded so no site grows it forever.
 _GRANTS: dict[tuple[Any, ...], Grant] = {}
 _MAX_GRANTS = 10_000
+
+
+def _shared(values: tuple[T, ...]) -> tuple[T, ...]:
+    """One shared tuple per distinct value: accounts repeat a few sets of groups and grants,
+    and a million accounts then hold a few thousand tuples (and group names), not a million."""
+    held = _TUPLES.get(values)
+    if held is not None:
+        return held
+    if len(_TUPLES) >= _MAX_TUPLES:
+        _TUPLES.clear()
+    _TUPLES[values] = values
+    return values
+
+
+_TUPLES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_MAX_TUPLES = 10_000
 
 
 def _legacy_grants(

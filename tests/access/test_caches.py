@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from services.identity.caches import RevisionedCache, SnapshotAccountCache
+from services.identity.caches import RevisionedCache, SnapshotAccountCache, SnapshotAccounts
 from services.models import RevisionState
 from tests.access.builders import account
 
@@ -110,3 +110,19 @@ async def test_snapshot_accounts_are_read_once() -> None:
     await cache.get("snap_2")
     await cache.get("snap_1")  # evicted by snap_2
     assert reads == ["snap_1", "snap_2", "snap_1"]
+
+
+def test_snapshot_accounts_are_found_by_lower_cased_email_however_many_share_one() -> None:
+    accounts = [
+        account("a", email="Ann@Acme.test"),
+        account("b", email="ann@acme.test"),
+        account("c", email="bob@acme.test"),
+        account("d", email="BOB@ACME.TEST"),
+        account("e", email="Cy@Acme.test"),
+        account("f"),
+    ]
+    snapshot = SnapshotAccounts.of("snap_1", accounts)
+    assert [a.account_id for a in snapshot.with_email("ann@acme.test")] == ["a", "b"]
+    assert [a.account_id for a in snapshot.with_email("bob@acme.test")] == ["c", "d"]
+    assert [a.account_id for a in snapshot.with_email("cy@acme.test")] == ["e"]
+    assert snapshot.with_email("Cy@Acme.test") == () and snapshot.with_email("nobody@x") == ()

@@ -60,3 +60,55 @@ def test_the_cached_population_equals_a_full_build_after_random_changes() -> Non
     before = cache.built_items
     assert cache.population("org_1", resynced, identities) == build_population(resynced, identities)
     assert cache.built_items - before == 150
+
+
+def test_a_population_row_reads_the_same_values_as_the_record_evidence_keeps() -> None:
+    admin = account(13)
+    staff = Identity(admin.account_id, Classification.STAFF, "per_1", method=IdentityMethod.MANUAL)
+    bot = Identity("acc-0009", Classification.NOT_STAFF, kind=NotStaffKind.SERVICE, reason="x")
+    rows = build_population(
+        (admin, account(9), account(10)), {admin.account_id: staff, "acc-0009": bot}
+    )
+    expected = [
+        {
+            "accountId": "acc-0013",
+            "accountStatus": "active",
+            "hasAccess": True,
+            "accessVia": ("GROUP:confluence-users",),
+            "isAdmin": True,
+            "adminVia": ("DIRECT:atlassian/admin",),
+            "mfaEnabled": False,
+            "classification": "STAFF",
+            "personId": "per_1",
+            "kind": None,
+            "method": "MANUAL",
+        },
+        {
+            "accountId": "acc-0009",
+            "accountStatus": "inactive",
+            "hasAccess": False,
+            "accessVia": ("GROUP:confluence-users",),
+            "isAdmin": False,
+            "adminVia": (),
+            "mfaEnabled": False,
+            "classification": "NOT_STAFF",
+            "personId": None,
+            "kind": "SERVICE",
+            "method": None,
+        },
+        {
+            "accountId": "acc-0010",
+            "accountStatus": "active",
+            "hasAccess": True,
+            "accessVia": ("GROUP:confluence-users",),
+            "isAdmin": False,
+            "adminVia": (),
+            "mfaEnabled": None,
+            "classification": "UNIDENTIFIED",
+            "personId": None,
+            "kind": None,
+            "method": None,
+        },
+    ]
+    assert [dict(row) for row in rows.items] == expected
+    assert [list(row) for row in rows.items] == [list(e) for e in expected]  # the keys' order
