@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -54,11 +55,24 @@ def open_bench_store(
     (mongomock)."""
     db_name = f"vigil_bench_{uuid.uuid4().hex[:8]}"
     if mongodb_url:
-        return Store.open(mongodb_url, db_name), "mongodb"
-    if kind == "wire":
-        return Store.open(stack.enter_context(wire_server()), db_name), "wire (SecantusDB)"
-    client, embedded = connect(None)
-    return Store(client, db_name, embedded=embedded), "embedded (mongomock)"
+        store, label = Store.open(mongodb_url, db_name), "mongodb"
+    elif kind == "wire":
+        url = stack.enter_context(wire_server())
+        store, label, mongodb_url = Store.open(url, db_name), "wire (SecantusDB)", url
+    else:
+        client, embedded = connect(None)
+        return Store(client, db_name, embedded=embedded), "embedded (mongomock)"
+    _BENCH_URLS[store] = mongodb_url
+    return store, label
+
+
+# Where each benchmark store is, for a benchmark that starts another process on it.
+_BENCH_URLS: weakref.WeakKeyDictionary[Store, str] = weakref.WeakKeyDictionary()
+
+
+def bench_store_url(store: Store) -> str | None:
+    """The URL of a store ``open_bench_store`` opened (None: embedded, in this process only)."""
+    return _BENCH_URLS.get(store)
 
 
 @dataclass
