@@ -163,16 +163,21 @@ def _doc(organization_id: str, identity: Identity, seq: int) -> dict[str, Any]:
 def to_identity(doc: Mapping[str, Any]) -> Identity:
     """The domain object for a stored identity."""
     kind, method = doc.get("kind"), doc.get("method")
+    classification = doc["classification"]
     return Identity(
         account_id=doc["account_id"],
-        classification=Classification(doc["classification"]),
+        # a dict's lookup, not the enum's call: a million identities are read at a cold start
+        classification=_CLASSIFICATIONS.get(classification) or Classification(classification),
         person_id=doc.get("person_id"),
         kind=NotStaffKind(kind) if kind else None,
         reason=doc.get("reason"),
-        method=IdentityMethod(method) if method else None,
+        method=(_METHODS.get(method) or IdentityMethod(method)) if method else None,
         decided_by=doc.get("decided_by"),
         decided_at=doc.get("decided_at"),
     )
 
+
+_CLASSIFICATIONS = {c.value: c for c in Classification}
+_METHODS = {m.value: m for m in IdentityMethod}
 
 __all__ = ["IdentityRepository", "to_identity"]

@@ -166,9 +166,12 @@ def _query(organization_id: str, f: PersonFilter) -> dict[str, Any]:
     return query
 
 
+_STATUSES = {s.value: s for s in PersonStatus}  # a dict's lookup: read for every person
+
+
 def to_person(doc: Mapping[str, Any]) -> Person:
     """The domain object for a stored person."""
-    start = doc.get("start_date")
+    start, status = doc.get("start_date"), doc["status"]
     offboarded: datetime | None = doc.get("offboarded_at")
     return Person(
         id=doc["_id"],
@@ -176,7 +179,7 @@ def to_person(doc: Mapping[str, Any]) -> Person:
         organization_id=sys.intern(doc["organization_id"]),
         email=doc["email"],
         name=doc.get("name"),
-        status=PersonStatus(doc["status"]),
+        status=_STATUSES.get(status) or PersonStatus(status),
         job_role=doc.get("job_role"),
         start_date=date.fromisoformat(start) if start else None,
         offboarded_at=offboarded,

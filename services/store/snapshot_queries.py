@@ -295,26 +295,77 @@ def _page_query(snapshot_id: str, f: PageFilter) -> dict[str, Any]:
 
 def to_account(doc: Mapping[str, Any]) -> SnapshotAccount:
     """The domain object for a stored account."""
+    get = doc.get
+    account_type, status, groups, access_via, admin_via, directory, claim = _parts_of(doc)
+    return SnapshotAccount(
+        account_id=doc["account_id"],
+        display_name=get("display_name"),
+        email=get("email") or None,
+        account_type=account_type,
+        account_status=status,
+        mfa_enabled=get("mfa_enabled"),
+        groups=groups,
+        last_active_at=get("last_active_at"),
+        access_via=access_via,
+        admin_via=admin_via,
+        directory_status=directory,
+        directory_id=get("directory_id"),
+        claim_status=claim,
+    )
+
+
+_Parts = tuple[
+    AccountType,
+    AccountStatus,
+    tuple[str, ...],
+    tuple[Grant, ...],
+    tuple[Grant, ...],
+    DirectoryStatus | None,
+    ClaimStatus | None,
+]
+
+
+def _parts_of(doc: Mapping[str, Any]) -> _Parts:
+    """An account's type, statuses, groups and grants: parsed once per distinct stored form
+    (a site's accounts repeat a few), so a million accounts are not parsed a million times."""
+    get = doc.get
+    try:
+        key = (
+            get("account_type"),
+            get("account_status"),
+            get("directory_status"),
+            get("claim_status"),
+            tuple(get("groups") or ()),
+            tuple(tuple(g.items()) for g in doc["access_via"]) if "access_via" in doc else None,
+            tuple(tuple(g.items()) for g in get("admin_via") or ()),
+            None if "access_via" in doc else bool(get("is_admin")),
+        )
+        parts = _PARTS.get(key)
+    except TypeError:  # a value that cannot be a key: parsed, not remembered
+        return _parse_parts(doc)
+    if parts is None:
+        parts = _parse_parts(doc)
+        if len(_PARTS) >= _MAX_TUPLES:
+            _PARTS.clear()
+        _PARTS[key] = parts
+    return parts
+
+
+def _parse_parts(doc: Mapping[str, Any]) -> _Parts:
     groups = _shared(tuple(sorted(doc.get("groups", []))))
     if "access_via" in doc:
         access_via = _shared(tuple(to_grant(g) for g in doc["access_via"]))
         admin_via = _shared(tuple(to_grant(g) for g in doc.get("admin_via") or ()))
     else:
         access_via, admin_via = _legacy_grants(doc, groups)
-    return SnapshotAccount(
-        account_id=doc["account_id"],
-        display_name=doc.get("display_name"),
-        email=doc.get("email") or None,
-        account_type=AccountType.parse(doc.get("account_type")),
-        account_status=AccountStatus.parse(doc.get("account_status")),
-        mfa_enabled=doc.get("mfa_enabled"),
-        groups=groups,
-        last_active_at=doc.get("last_active_at"),
-        access_via=access_via,
-        admin_via=admin_via,
-        directory_status=_directory_status(doc.get("directory_status")),
-        directory_id=doc.get("directory_id"),
-        claim_status=_claim_status(doc.get("claim_status")),
+    return (
+        AccountType.parse(doc.get("account_type")),
+        AccountStatus.parse(doc.get("account_status")),
+        groups,
+        access_via,
+        admin_via,
+        _directory_status(doc.get("directory_status")),
+        _claim_status(doc.get("claim_status")),
     )
 
 
@@ -349,6 +400,7 @@ def _shared(values: tuple[T, ...]) -> tuple[T, ...]:
 
 
 _TUPLES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_PARTS: dict[tuple[Any, ...], _Parts] = {}
 _MAX_TUPLES = 10_000
 
 
