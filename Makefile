@@ -54,13 +54,14 @@ test: install lint typecheck browser $(CONSOLE_TEST) pytest
 # The browser tests (the console's, the auditor report's) drive Debian's Chromium, never a
 # browser download: installed here when missing and apt-get is there (as root, or with sudo);
 # elsewhere they are skipped, and this says so.
-CHROMIUM := /usr/bin/chromium
+CHROMIUM ?= /usr/bin/chromium
+APT_GET ?= apt-get
 browser:
 	@if [ -x $(CHROMIUM) ]; then exit 0; fi; \
-	if command -v apt-get >/dev/null; then \
+	if command -v $(APT_GET) >/dev/null; then \
 	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  echo "Installing Debian's chromium for the browser tests"; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  $$SUDO $(APT_GET) update -qq && $$SUDO $(APT_GET) install -y -qq chromium >/dev/null; \
 	else \
 	  echo "Browser tests skipped: no $(CHROMIUM) and no apt-get to install Debian's chromium."; \
 	fi

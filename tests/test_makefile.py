@@ -123,8 +123,45 @@ def test_without_node_the_console_is_skipped_in_one_line() -> None:
     assert _dry_run("demo", "NODE_OK=yes")[-2].endswith("npm run build")
 
 
-def test_ci_installs_chromium_only_when_missing() -> None:
+def _browser(tmp_path: Path, chromium: Path, apt_get: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "browser", f"CHROMIUM={chromium}", f"APT_GET={apt_get}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_make_test_installs_debians_chromium_only_when_missing(tmp_path: Path) -> None:
+    calls = tmp_path / "calls"
+    apt = tmp_path / "apt-get"
+    apt.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    apt.chmod(0o755)
+    if os.geteuid() != 0 and shutil.which("sudo") is None:
+        pytest.skip("not root and no sudo: the recipe would call sudo")
+    missing = tmp_path / "no-chromium"
+    assert "Installing Debian's chromium" in _browser(tmp_path, missing, str(apt))
+    assert calls.read_text().splitlines() == ["update -qq", "install -y -qq chromium"]
+    calls.unlink()
+    present = tmp_path / "chromium"
+    present.write_text("#!/bin/sh\n")
+    present.chmod(0o755)
+    assert _browser(tmp_path, present, str(apt)) == "" and not calls.exists()
+    skipped = _browser(tmp_path, missing, str(tmp_path / "no-apt-get"))
+    assert skipped.startswith("Browser tests skipped: no ") and not calls.exists()
+    # `make test` runs it before the suite
+    test_rule = next(
+        line for line in (ROOT / "Makefile").read_text().splitlines() if line.startswith("test:")
+    )
+    assert test_rule.split()[1:].index("browser") < test_rule.split()[1:].index("pytest")
+
+
+def test_ci_installs_chromium_before_the_tests_and_fails_without_it() -> None:
     steps = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
-    install = next(i for i, s in enumerate(steps) if "apt-get install" in s and "chromium" in s)
-    assert any(s.startswith("if [ ! -x /usr/bin/chromium ]") for s in steps[:install])
-    assert install < steps.index("make test")
+    install = steps.index("make browser")
+    required = next(i for i, s in enumerate(steps) if s.startswith("test -x /usr/bin/chromium ||"))
+    assert install < required < steps.index("make test")
