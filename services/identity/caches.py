@@ -111,9 +111,13 @@ class _Entry(Generic[K, V]):
     lineage: object = field(default_factory=object)
     # The map readers get, built once per change and never mutated afterwards.
     view: _View[K, V] | None = None
-    # Values put since ``view`` was built, and the seq of every value held.
+    # Values put since ``view`` was built, and the seq of every value held above ``floor``:
+    # a whole read made while no writer was at work holds, for each key it read, a version at
+    # least as new as any written at or below its revision, so its values' seqs are not kept
+    # (at a million keys, a dict of a million ints) and count as ``floor`` (``load``).
     pending: dict[K, V] = field(default_factory=dict)
     seqs: dict[K, int] = field(default_factory=dict)
+    floor: int = 0
     generation: int = 0
     # (generation, keys changed by it) of the last views; changes since a view older than
     # ``log_from`` are unknown.
@@ -123,9 +127,30 @@ class _Entry(Generic[K, V]):
 
     def put(self, key: K, seq: int, value: V) -> None:
         held = self.seqs.get(key)
+        if held is None and self.floor and self._loaded(key):
+            held = self.floor
         if held is None or held < seq:
             self.seqs[key] = seq
             self.pending[key] = value
+
+    def load(self, values: Iterable[tuple[int, V]], key_of: Callable[[V], K], floor: int) -> None:
+        """A whole read into this new entry: every document, each key once (a key read twice
+        is put as a later write would be). ``floor``: the revision read before it when no
+        writer was at work then (every write at or below it was visible to the read), else 0
+        (every seq is kept)."""
+        self.floor = floor
+        pending, seqs = self.pending, self.seqs
+        for seq, value in values:
+            key = key_of(value)
+            if key in pending:
+                self.put(key, seq, value)
+                continue
+            pending[key] = value
+            if seq > floor:
+                seqs[key] = seq
+
+    def _loaded(self, key: K) -> bool:
+        return key in self.pending or (self.view is not None and key in self.view)
 
     def current(self) -> _View[K, V]:
         if self.view is not None and not self.pending:
@@ -242,10 +267,9 @@ class RevisionedCache(Generic[K, V]):
         held (compared by value) are logged as one change, so readers of the earlier maps
         can still ask what changed."""
         reloaded: _Entry[K, V] = _Entry(0, now, lineage=entry.lineage)
-        for seq, value in await self._changed(organization_id, 0):
-            reloaded.put(self._key(value), seq, value)
-        if not state.writing:
-            reloaded.revision = state.value
+        floor = 0 if state.writing else state.value
+        reloaded.load(await self._changed(organization_id, 0), self._key, floor)
+        reloaded.revision = floor
         old = entry.current()
         values = reloaded.pending
         missing = object()
@@ -280,12 +304,12 @@ class RevisionedCache(Generic[K, V]):
         if entry is None:
             entry = _Entry(0, now)
             self._entries[organization_id] = entry
-        if fresh or state.writing or state.value > entry.revision:
-            if fresh:
-                values = await self._first(organization_id)
-            else:
-                values = await self._changed(organization_id, entry.revision)
-            for seq, value in values:
+        if fresh:
+            floor = 0 if state.writing else state.value
+            entry.load(await self._first(organization_id), self._key, floor)
+            entry.revision = floor
+        elif state.writing or state.value > entry.revision:
+            for seq, value in await self._changed(organization_id, entry.revision):
                 entry.put(self._key(value), seq, value)
             if not state.writing:
                 entry.revision = state.value

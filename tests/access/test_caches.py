@@ -126,3 +126,47 @@ def test_snapshot_accounts_are_found_by_lower_cased_email_however_many_share_one
     assert [a.account_id for a in snapshot.with_email("bob@acme.test")] == ["c", "d"]
     assert [a.account_id for a in snapshot.with_email("cy@acme.test")] == ["e"]
     assert snapshot.with_email("Cy@Acme.test") == () and snapshot.with_email("nobody@x") == ()
+
+
+async def test_a_whole_read_with_no_writer_at_work_keeps_no_seq_and_misses_no_write() -> None:
+    """A million keys read whole hold no million seqs (ADR 026's cold start): what a whole
+    read made with no writer at work holds is at least as new as anything at or below its
+    revision, and every later write is above it."""
+    col, clock = FakeCollection(), [datetime(2026, 1, 1, tzinfo=UTC)]
+    for i in range(500):
+        col.write(col.reserve(), f"k{i}", "v1")
+    late = col.reserve()  # a write of this process, finished before the read...
+    col.write(late, "k7", "mine")
+    col.write(col.reserve(), "k7", "theirs")  # ...and written over by another, also before
+    cache = cache_of(col, clock)
+    assert (await cache.get("org"))["k7"] == ("k7", "theirs")
+    entry = cache._entries["org"]
+    assert entry.seqs == {} and entry.floor == col.counter == entry.revision
+    cache.apply("org", [(late, ("k7", "mine"))], first=late)  # its apply arrives after the read
+    assert (await cache.get("org"))["k7"] == ("k7", "theirs")
+    seq = col.reserve()
+    col.write(seq, "k7", "newer")
+    col.write(col.reserve(), "new", "1")
+    held = await cache.get("org")
+    assert held["k7"] == ("k7", "newer") and held["new"] == ("new", "1") and len(held) == 501
+    assert set(entry.seqs) == {"k7", "new"}
+    cache.apply("org", [(seq, ("k7", "newer again?"))], first=seq)  # the same seq: no change
+    assert (await cache.get("org"))["k7"] == ("k7", "newer")
+    clock[0] += timedelta(minutes=16)  # the safety net's whole reload keeps none either
+    reloaded = await cache.get("org")
+    assert reloaded == held and cache._entries["org"].seqs == {}
+
+
+async def test_a_whole_read_while_a_writer_is_at_work_keeps_every_seq() -> None:
+    col, clock = FakeCollection(), [datetime(2026, 1, 1, tzinfo=UTC)]
+    for i in range(5):
+        col.write(col.reserve(), f"k{i}", "v1")
+    col.writing = True
+    slow = col.reserve()
+    cache = cache_of(col, clock)
+    await cache.get("org")
+    entry = cache._entries["org"]
+    assert entry.floor == 0 and len(entry.seqs) == 5 and entry.revision == 0
+    col.write(slow, "k1", "slow")
+    col.writing = False
+    assert (await cache.get("org"))["k1"] == ("k1", "slow")
