@@ -175,12 +175,12 @@ def to_person(doc: Mapping[str, Any]) -> Person:
     offboarded: datetime | None = doc.get("offboarded_at")
     return Person(
         id=doc["_id"],
-        # one string for the organization's people, not one copy each
+        # one string for the organization's people (and one per job role), not one copy each
         organization_id=sys.intern(doc["organization_id"]),
         email=doc["email"],
         name=doc.get("name"),
         status=_STATUSES.get(status) or PersonStatus(status),
-        job_role=doc.get("job_role"),
+        job_role=sys.intern(role) if (role := doc.get("job_role")) else role,
         start_date=date.fromisoformat(start) if start else None,
         offboarded_at=offboarded,
         created_at=doc["created_at"],
