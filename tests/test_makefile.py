@@ -17,18 +17,22 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make here")
 
 
-def _dry_run(*args: str) -> list[str]:
+def _make(*args: str) -> str:
     # Under `make test` this runs inside make: a clean environment, so no "make[1]: ..." lines.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     done = subprocess.run(
-        ["make", "--no-print-directory", "-n", "-B", *args],
+        ["make", "--no-print-directory", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    return [line.rstrip() for line in done.stdout.splitlines()]
+    return done.stdout
+
+
+def _dry_run(*args: str) -> list[str]:
+    return [line.rstrip() for line in _make("-n", "-B", *args).splitlines()]
 
 
 def test_demo_installs_the_package_alone_and_honours_port() -> None:
@@ -123,17 +127,8 @@ def test_without_node_the_console_is_skipped_in_one_line() -> None:
     assert _dry_run("demo", "NODE_OK=yes")[-2].endswith("npm run build")
 
 
-def _browser(tmp_path: Path, chromium: Path, apt_get: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    done = subprocess.run(
-        ["make", "--no-print-directory", "browser", f"CHROMIUM={chromium}", f"APT_GET={apt_get}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
+def _browser(chromium: Path, apt_get: str) -> str:
+    return _make("browser", f"CHROMIUM={chromium}", f"APT_GET={apt_get}")
 
 
 def test_make_test_installs_debians_chromium_only_when_missing(tmp_path: Path) -> None:
@@ -144,14 +139,14 @@ def test_make_test_installs_debians_chromium_only_when_missing(tmp_path: Path) -
     if os.geteuid() != 0 and shutil.which("sudo") is None:
         pytest.skip("not root and no sudo: the recipe would call sudo")
     missing = tmp_path / "no-chromium"
-    assert "Installing Debian's chromium" in _browser(tmp_path, missing, str(apt))
+    assert "Installing Debian's chromium" in _browser(missing, str(apt))
     assert calls.read_text().splitlines() == ["update -qq", "install -y -qq chromium"]
     calls.unlink()
     present = tmp_path / "chromium"
     present.write_text("#!/bin/sh\n")
     present.chmod(0o755)
-    assert _browser(tmp_path, present, str(apt)) == "" and not calls.exists()
-    skipped = _browser(tmp_path, missing, str(tmp_path / "no-apt-get"))
+    assert _browser(present, str(apt)) == "" and not calls.exists()
+    skipped = _browser(missing, str(tmp_path / "no-apt-get"))
     assert skipped.startswith("Browser tests skipped: no ") and not calls.exists()
     # `make test` runs it before the suite
     test_rule = next(

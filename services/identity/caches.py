@@ -133,12 +133,15 @@ class _Entry(Generic[K, V]):
             self.seqs[key] = seq
             self.pending[key] = value
 
-    def load(self, values: Iterable[tuple[int, V]], key_of: Callable[[V], K], floor: int) -> None:
-        """A whole read into this new entry: every document, each key once (a key read twice
-        is put as a later write would be). ``floor``: the revision read before it when no
-        writer was at work then (every write at or below it was visible to the read), else 0
-        (every seq is kept)."""
-        self.floor = floor
+    def load(
+        self, values: Iterable[tuple[int, V]], key_of: Callable[[V], K], state: RevisionState
+    ) -> None:
+        """A whole read into this new entry, made after reading ``state``: every document,
+        each key once (a key read twice is put as a later write would be). With no writer at
+        work then, every write at or below its revision was visible to the read: that is the
+        entry's revision and its ``floor``; else both stay 0 (every seq is kept)."""
+        floor = 0 if state.writing else state.value
+        self.floor = self.revision = floor
         pending, seqs = self.pending, self.seqs
         for seq, value in values:
             key = key_of(value)
@@ -267,9 +270,7 @@ class RevisionedCache(Generic[K, V]):
         held (compared by value) are logged as one change, so readers of the earlier maps
         can still ask what changed."""
         reloaded: _Entry[K, V] = _Entry(0, now, lineage=entry.lineage)
-        floor = 0 if state.writing else state.value
-        reloaded.load(await self._changed(organization_id, 0), self._key, floor)
-        reloaded.revision = floor
+        reloaded.load(await self._changed(organization_id, 0), self._key, state)
         old = entry.current()
         values = reloaded.pending
         missing = object()
@@ -305,9 +306,7 @@ class RevisionedCache(Generic[K, V]):
             entry = _Entry(0, now)
             self._entries[organization_id] = entry
         if fresh:
-            floor = 0 if state.writing else state.value
-            entry.load(await self._first(organization_id), self._key, floor)
-            entry.revision = floor
+            entry.load(await self._first(organization_id), self._key, state)
         elif state.writing or state.value > entry.revision:
             for seq, value in await self._changed(organization_id, entry.revision):
                 entry.put(self._key(value), seq, value)

@@ -33,6 +33,7 @@ from services.sync.models import (
 )
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 
 class SnapshotQueryRepository:
@@ -343,12 +344,7 @@ def _parts_of(doc: Mapping[str, Any]) -> _Parts:
         parts = _PARTS.get(key)
     except TypeError:  # a value that cannot be a key: parsed, not remembered
         return _parse_parts(doc)
-    if parts is None:
-        parts = _parse_parts(doc)
-        if len(_PARTS) >= _MAX_TUPLES:
-            _PARTS.clear()
-        _PARTS[key] = parts
-    return parts
+    return parts if parts is not None else _remember(_PARTS, key, _parse_parts(doc))
 
 
 def _parse_parts(doc: Mapping[str, Any]) -> _Parts:
@@ -376,32 +372,31 @@ def to_grant(doc: Mapping[str, Any]) -> Grant:
     grant = _GRANTS.get(key)
     if grant is None:
         grant = Grant(GrantKind(key[0]), GrantSource(key[1]), key[2], key[3], key[4])
-        if len(_GRANTS) >= _MAX_GRANTS:
-            _GRANTS.clear()
-        _GRANTS[key] = grant
+        _remember(_GRANTS, key, grant)
     return grant
-
-
-# Grants are frozen values: sharing them is safe, and bounded so no site grows it forever.
-_GRANTS: dict[tuple[Any, ...], Grant] = {}
-_MAX_GRANTS = 10_000
 
 
 def _shared(values: tuple[T, ...]) -> tuple[T, ...]:
     """One shared tuple per distinct value: accounts repeat a few sets of groups and grants,
     and a million accounts then hold a few thousand tuples (and group names), not a million."""
     held = _TUPLES.get(values)
-    if held is not None:
-        return held
-    if len(_TUPLES) >= _MAX_TUPLES:
-        _TUPLES.clear()
-    _TUPLES[values] = values
-    return values
+    return held if held is not None else _remember(_TUPLES, values, values)
 
 
+def _remember(memo: dict[tuple[Any, ...], M], key: tuple[Any, ...], value: M) -> M:
+    """Keep ``value`` under ``key`` in one of the memos below, emptied when full."""
+    if len(memo) >= _MAX_REMEMBERED:
+        memo.clear()
+    memo[key] = value
+    return value
+
+
+# What stored accounts repeat, parsed once and shared: frozen values, so sharing them is safe,
+# and each memo is bounded so no site grows it forever.
+_GRANTS: dict[tuple[Any, ...], Grant] = {}
 _TUPLES: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 _PARTS: dict[tuple[Any, ...], _Parts] = {}
-_MAX_TUPLES = 10_000
+_MAX_REMEMBERED = 10_000
 
 
 def _legacy_grants(
