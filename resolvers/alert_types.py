@@ -11,6 +11,7 @@ from resolvers.actors import actor
 from resolvers.context import Info
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload, result_field
+from resolvers.mapping import mapped
 from resolvers.relay import Connection, Edge
 from resolvers.types import Actor
 from services.alerts import models
@@ -98,20 +99,7 @@ class AlertChannel:
     @classmethod
     def from_domain(cls, c: models.Channel) -> AlertChannel:
         """Map the domain channel (it holds no secret)."""
-        return cls(
-            id=strawberry.ID(c.id),
-            name=c.name,
-            kind=c.kind,
-            enabled=c.enabled,
-            status=c.status,
-            target=c.target,
-            recipients=list(c.recipients),
-            created_at=c.created_at,
-            created_by=strawberry.ID(c.created_by),
-            last_delivered_at=c.last_delivered_at,
-            last_failed_at=c.last_failed_at,
-            last_error=c.last_error,
-        )
+        return mapped(cls, c)
 
 
 @strawberry.type(
@@ -157,12 +145,10 @@ class Alert:
             value = f.get(name)
             return CheckStatus(value) if value else None
 
-        return cls(
+        return mapped(
+            cls,
+            a,
             id=a.key,
-            kind=a.kind,
-            at=a.at,
-            summary=a.summary,
-            detail=a.detail,
             check_id=some_id("checkId"),
             status=status("status"),
             previous_status=status("previousStatus"),
@@ -200,19 +186,11 @@ class AlertDelivery:
     @classmethod
     def from_domain(cls, d: models.Delivery) -> AlertDelivery:
         """Map the domain delivery."""
-        return cls(
-            id=strawberry.ID(d.id),
-            channel_id=strawberry.ID(d.channel_id),
-            channel_name=d.channel_name,
-            channel_kind=d.channel_kind,
-            state=d.state,
-            attempts=d.attempts,
+        return mapped(
+            cls,
+            d,
             alerts=[Alert.from_domain(a) for a in d.alerts],
-            created_at=d.created_at,
             next_attempt_at=d.next_attempt_at if d.state is DeliveryState.PENDING else None,
-            last_error=d.last_error,
-            sent_at=d.sent_at,
-            dead_lettered_at=d.dead_lettered_at,
         )
 
 

@@ -11,6 +11,7 @@ import strawberry
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.exception_types import CheckException
+from resolvers.mapping import mapped
 from resolvers.relay import After, Connection, Edge, First
 from services.check_exceptions.models import CheckException as DomainException
 from services.checks import base, models
@@ -96,11 +97,10 @@ class CheckItem:
         cls, i: models.CheckItem, r: models.CheckResult, *, excepted: bool
     ) -> CheckItem:
         """Map the domain object (of result ``r``)."""
-        return cls(
+        return mapped(
+            cls,
+            i,
             resource_type=CheckResourceType(i.resource_type),
-            resource_id=i.resource_id,
-            name=i.name,
-            reason=i.reason,
             check_id=r.check_id,
             evaluated_at=r.evaluated_at,
             excepted=excepted,
@@ -247,17 +247,10 @@ class CheckResult:
         ``paged`` read, or a large pushed result) and they are read from the store: the
         failing ones a page at a time, the excepted ones (``excepted_count``) when asked."""
         paged = failing_count is not None
-        return cls(
+        return mapped(
+            cls,
+            r,
             id=strawberry.ID(r.id or f"{r.check_id}@{r.evaluated_at.isoformat()}"),
-            check_id=strawberry.ID(r.check_id),
-            status=r.status,
-            reason=r.reason,
-            note=r.note,
-            evaluated_at=r.evaluated_at,
-            data_as_of=r.data_as_of,
-            snapshot_id=strawberry.ID(r.snapshot_id) if r.snapshot_id else None,
-            evidence_id=strawberry.ID(r.evidence_id) if r.evidence_id else None,
-            changed_at=r.changed_at,
             status_changed_at=r.status_since,
             failing=None if paged else r.failing_items,
             excepted=None if paged and excepted_count != 0 else r.excepted_items,
@@ -304,16 +297,8 @@ class Check:
     @classmethod
     def of(cls, c: base.Check[Any], result: CheckResult | None) -> Check:
         """A check definition with ``result`` (its latest)."""
-        return cls(
-            id=strawberry.ID(c.id),
-            title=c.title,
-            description=c.description,
-            fix=c.fix,
-            controls=[
-                ControlRef(framework=ref.framework, id=ref.id, title=ref.title)
-                for ref in c.controls
-            ],
-            result=result,
+        return mapped(
+            cls, c, controls=[mapped(ControlRef, ref) for ref in c.controls], result=result
         )
 
 

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from resolvers.enums import graphql_enum
+from resolvers.mapping import mapped
 from resolvers.relay import Connection, Edge, Node
 from services.checks.models import CheckStatus
 from services.evidence.models import EvidenceRecord
@@ -55,19 +56,14 @@ class Evidence(Node):
         result = body.get("result") if isinstance(body.get("result"), dict) else {}
         snapshot = body.get("snapshot") if isinstance(body.get("snapshot"), dict) else {}
         assert isinstance(result, dict) and isinstance(snapshot, dict)
-        return cls(
-            id=strawberry.ID(r.id),
-            sequence=r.sequence,
-            check_id=strawberry.ID(r.check_id),
+        return mapped(
+            cls,
+            r,
             evaluated_at=_time(body.get("evaluatedAt")),
             recorded_at=_time(body.get("recordedAt")),
             status=_status(result.get("status")),
-            snapshot_id=strawberry.ID(r.snapshot_id) if r.snapshot_id else None,
             data_as_of=_time(snapshot.get("takenAt")),
             prev_hash=str(body.get("prevHash", "")),
-            sha256=r.sha256,
-            hmac=r.hmac,
-            key_id=r.key_id,
             record=JSON(body),
             canonical_json=r.body,
         )
@@ -161,16 +157,8 @@ class EvidenceChainStatus:
     def from_domain(cls, status: ChainStatus) -> EvidenceChainStatus:
         """Map the domain object."""
         broken = status.broken
-        return cls(
-            valid=status.valid,
-            checked_count=status.checked_count,
-            head_sequence=status.head_sequence,
-            first_broken_link=EvidenceChainBreak(
-                sequence=broken.sequence,
-                record_id=strawberry.ID(broken.record_id) if broken.record_id else None,
-                problem=broken.problem,
-                message=broken.message,
-            )
-            if broken
-            else None,
+        return mapped(
+            cls,
+            status,
+            first_broken_link=mapped(EvidenceChainBreak, broken) if broken else None,
         )

@@ -10,6 +10,7 @@ from resolvers.actors import actor
 from resolvers.context import Info
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload, result_field
+from resolvers.mapping import mapped
 from resolvers.relay import Connection, Edge
 from resolvers.types import Actor
 from services.check_exceptions.models import CheckException as DomainException
@@ -60,18 +61,7 @@ class CheckException:
     @classmethod
     def from_domain(cls, e: DomainException, now: datetime) -> CheckException:
         """Map the domain object, with its status at ``now``."""
-        return cls(
-            id=strawberry.ID(e.id),
-            check_id=strawberry.ID(e.check_id),
-            resource_id=e.resource_id,
-            reason=e.reason,
-            expires_at=e.expires_at,
-            created_at=e.created_at,
-            created_by=strawberry.ID(e.created_by),
-            revoked_at=e.revoked_at,
-            revoked_by=strawberry.ID(e.revoked_by) if e.revoked_by else None,
-            status=e.status(now),
-        )
+        return mapped(cls, e, status=e.status(now))
 
 
 @strawberry.input(

@@ -9,6 +9,7 @@ import strawberry
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload, result_field
+from resolvers.mapping import mapped
 from resolvers.relay import Node
 from resolvers.sync_types import SyncRun
 from services.integrations import models
@@ -164,19 +165,11 @@ class ChangeWatch:
     def from_domain(cls, w: watch.ChangeWatch) -> ChangeWatch:
         """Map the domain object."""
         c = w.comparison
-        return cls(
-            enabled=w.enabled,
-            reason=w.reason,
-            message=w.message,
-            last_event_at=w.last_event_at,
-            last_polled_at=w.last_polled_at,
-            lag_seconds=w.lag_seconds,
-            events_seen=w.events_seen,
-            refreshes=w.refreshes,
+        return mapped(
+            cls,
+            w,
             ignored=[IgnoredEvents(reason=r, count=n) for r, n in sorted(w.ignored.items())],
-            last_comparison=ChangeWatchComparison(
-                at=c.at, differences=c.differences, unexplained=len(c.unexplained)
-            )
+            last_comparison=mapped(ChangeWatchComparison, c, unexplained=len(c.unexplained))
             if c
             else None,
         )
@@ -194,7 +187,7 @@ class ConfluenceSite:
     @classmethod
     def from_domain(cls, site: models.ConfluenceSite) -> ConfluenceSite:
         """Map the domain object."""
-        return cls(cloud_id=site.cloud_id, url=site.url, name=site.name)
+        return mapped(cls, site)
 
 
 @strawberry.type(
@@ -275,22 +268,11 @@ class Integration(Node):
     @classmethod
     def from_domain(cls, i: models.Integration) -> Integration:
         """Map the domain object."""
-        return cls(
-            id=strawberry.ID(i.id),
-            purpose=i.purpose,
-            auth_method=i.auth_method,
-            status=i.status,
-            status_message=i.status_message,
+        return mapped(
+            cls,
+            i,
             site=ConfluenceSite.from_domain(i.site) if i.site else None,
             available_sites=[ConfluenceSite.from_domain(s) for s in i.available_sites],
-            granted_scopes=list(i.granted_scopes),
-            connected_at=i.connected_at,
-            connected_as=i.connected_as,
-            last_sync_at=i.last_sync_at,
-            current_snapshot_at=i.current_snapshot_at,
-            sync_interval_minutes=i.sync_interval_minutes,
-            has_admin_key=i.has_admin_key,
-            admin_org_id=i.admin_org_id,
             cql=i.cql if i.purpose is models.Purpose.POLICY else None,
             admin_groups=list(i.admin_groups) if i.purpose is models.Purpose.ACCESS_REVIEW else [],
             domain=i,

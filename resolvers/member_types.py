@@ -10,6 +10,7 @@ from resolvers.actors import actor
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload, result_field
+from resolvers.mapping import mapped
 from resolvers.types import Actor, ApiKey, User
 from services.models import Role
 from services.users import models
@@ -73,15 +74,7 @@ class Invitation:
     @classmethod
     def from_domain(cls, invitation: models.Invitation, now: datetime) -> Invitation:
         """Map the domain object (its status as of ``now``)."""
-        return cls(
-            id=strawberry.ID(invitation.id),
-            email=invitation.email,
-            role=invitation.role,
-            status=invitation.status(now),
-            created_at=invitation.created_at,
-            expires_at=invitation.expires_at,
-            invited_by=strawberry.ID(invitation.invited_by),
-        )
+        return mapped(cls, invitation, status=invitation.status(now))
 
 
 @strawberry.input(description="Who to invite, and with which role.")

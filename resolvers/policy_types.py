@@ -8,6 +8,7 @@ import strawberry
 
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload, result_field
+from resolvers.mapping import mapped
 from services.models import Framework
 from services.policies import models
 from services.policies.catalogue import PolicyType
@@ -99,19 +100,15 @@ class PolicyDocument:
         cls, doc: models.PolicyDocument, page: models.PageFacts | None
     ) -> PolicyDocument:
         """Map a document and its page (None when the snapshot does not have it)."""
-        return cls(
-            policy_type=doc.policy_type,
-            page_id=strawberry.ID(doc.page_id),
+        return mapped(
+            cls,
+            doc,
             title=page.title if page else doc.title,
-            status=doc.status,
             url=page.web_url if page else None,
             last_modified_at=page.last_modified_at if page else None,
             missing_sections=list(page.missing_sections) if page else [],
             version=page.version if page else None,
             page_status=page.status if page else "missing",
-            method=doc.method,
-            mapped_at=doc.mapped_at,
-            approved_at=doc.approved_at,
         )
 
 
@@ -131,13 +128,8 @@ class PolicyRequirement:
     @classmethod
     def from_domain(cls, r: models.PolicyRequirement) -> PolicyRequirement:
         """Map the domain object."""
-        d = r.definition
-        return cls(
-            policy_type=d.type,
-            title=d.title,
-            frameworks=list(d.frameworks),
-            document=PolicyDocument.from_domain(r.document, r.page) if r.document else None,
-        )
+        document = PolicyDocument.from_domain(r.document, r.page) if r.document else None
+        return mapped(cls, r.definition, policy_type=r.definition.type, document=document)
 
 
 @strawberry.input(description="Map a page of the current policy snapshot to a policy type.")

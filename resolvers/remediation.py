@@ -15,6 +15,7 @@ from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError, mutation, payload
 from resolvers.integration_types import Integration
+from resolvers.mapping import mapped
 from resolvers.relay import INITIAL, After, Connection, First, PageInfo
 from services.errors import DomainError
 from services.paging import Slice
@@ -243,67 +244,21 @@ class RemediationAction:
     def from_domain(cls, a: models.RemediationAction) -> RemediationAction:
         """Map the domain object."""
         s, v = a.source, a.verification
-        return cls(
-            id=strawberry.ID(a.id),
-            account_id=strawberry.ID(a.account_id),
-            display_name=a.display_name,
-            kind=a.kind,
-            group_id=strawberry.ID(a.group_id),
-            group_name=a.group_name,
-            role=a.role,
+        return mapped(
+            cls,
+            a,
             resource_id=a.resource,
-            request=a.request,
-            manual_step=a.manual_step,
-            reason=a.reason,
-            caveat=a.caveat,
-            source=RemediationSource(
-                type=s.type,
-                check_id=_id(s.check_id),
-                resource_id=_id(s.resource_id),
-                review_id=_id(s.review_id),
-                entry_id=_id(s.entry_id),
-                decision=s.decision,
-                action_id=_id(s.action_id),
-            ),
-            occurrence=a.occurrence,
-            executable=a.executable,
-            blocked_reason=a.blocked_reason,
-            state=a.state,
-            attempt=a.attempt,
-            approved_by=_id(a.approved_by),
-            approved_at=a.approved_at,
-            updated_at=a.updated_at,
+            source=mapped(RemediationSource, s),
             version=_version(a),
-            calls=[
-                RemediationCall(
-                    method=c.method,
-                    endpoint=c.endpoint,
-                    status=c.status,
-                    message=c.message,
-                    at=c.at,
-                    target=c.target,
-                )
-                for c in a.calls
-            ],
+            calls=[mapped(RemediationCall, c) for c in a.calls],
             verification=_verification(v) if v else None,
             read_backs=[_verification(r) for r in a.read_backs],
-            error=a.error,
-            cancel_reason=a.cancel_reason,
-            cancelled_by=_id(a.cancelled_by),
-            evidence_id=_id(a.evidence_id),
         )
 
 
 def _verification(v: models.Verification) -> RemediationVerification:
-    return RemediationVerification(
-        endpoint=v.endpoint,
-        confirmed=v.confirmed,
-        detail=v.detail,
-        at=v.at,
-        observed=[
-            RemediationObservation(field=o.field, value=o.value, scope=o.scope) for o in v.observed
-        ],
-    )
+    observed = [mapped(RemediationObservation, o) for o in v.observed]
+    return mapped(RemediationVerification, v, observed=observed)
 
 
 #: States in the order an attempt goes through them (a later state ranks higher).
@@ -318,10 +273,6 @@ def _version(a: models.RemediationAction) -> str:
         return "0"
     ms = int(a.updated_at.timestamp() * 1000)
     return f"{ms:015d}.{_STATE_RANK.get(a.state, 3)}"
-
-
-def _id(value: str | None) -> strawberry.ID | None:
-    return strawberry.ID(value) if value else None
 
 
 @strawberry.input(description="Narrow the remediation plan.")

@@ -12,6 +12,7 @@ from resolvers.actors import actor
 from resolvers.context import Info
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload, result_field
+from resolvers.mapping import mapped
 from resolvers.relay import After, Connection, Edge, First, Node
 from resolvers.types import Actor
 from services.identity.models import Classification, NotStaffKind
@@ -112,22 +113,7 @@ class AccessReviewEntry:
     @classmethod
     def from_domain(cls, e: models.ReviewEntry) -> AccessReviewEntry:
         """Map the domain object."""
-        return cls(
-            id=strawberry.ID(e.id),
-            account_id=strawberry.ID(e.account_id),
-            display_name=e.display_name,
-            email=e.email,
-            groups=list(e.groups),
-            is_admin=e.is_admin,
-            account_status=e.account_status,
-            classification=e.classification,
-            person_id=strawberry.ID(e.person_id) if e.person_id else None,
-            kind=e.kind,
-            decision=e.decision,
-            note=e.note,
-            decided_by=strawberry.ID(e.decided_by) if e.decided_by else None,
-            decided_at=e.decided_at,
-        )
+        return mapped(cls, e)
 
 
 @strawberry.type(description="An entry and its cursor.")
@@ -165,16 +151,7 @@ class AccessReview(Node):
     @classmethod
     def from_domain(cls, r: models.AccessReview) -> AccessReview:
         """Map the domain object."""
-        return cls(
-            id=strawberry.ID(r.id),
-            critical_system_id=strawberry.ID(r.critical_system_id),
-            status=r.status,
-            due_at=r.due_at,
-            started_at=r.started_at,
-            completed_at=r.completed_at,
-            entry_count=r.entry_count,
-            domain=r,
-        )
+        return mapped(cls, r, domain=r)
 
     @strawberry.field(description="The entries, by account id; optionally one decision only.")
     async def entries(

@@ -9,6 +9,7 @@ import strawberry
 
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
+from resolvers.mapping import mapped
 from resolvers.relay import Connection, Edge, Node
 from services.identity.models import Classification, IdentityMethod, NotStaffKind
 from services.identity.views import AccountView
@@ -62,17 +63,7 @@ class Person(Node):
     @classmethod
     def from_domain(cls, p: people.Person) -> Person:
         """Map the domain object."""
-        return cls(
-            id=strawberry.ID(p.id),
-            email=p.email,
-            name=p.name,
-            status=p.status,
-            job_role=p.job_role,
-            start_date=p.start_date,
-            offboarded_at=p.offboarded_at,
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
+        return mapped(cls, p)
 
 
 graphql_enum(
@@ -216,13 +207,7 @@ class AccessGrant:
     @classmethod
     def from_domain(cls, g: models.Grant) -> AccessGrant:
         """Map the domain object."""
-        return cls(
-            kind=g.kind,
-            source=g.source,
-            group=g.group,
-            group_id=strawberry.ID(g.group_id) if g.group_id else None,
-            role=g.role,
-        )
+        return mapped(cls, g)
 
 
 @strawberry.type(description="The persistent classification of an account and who it is.")
@@ -249,15 +234,8 @@ class AccountIdentity:
     @classmethod
     def from_view(cls, view: AccountView) -> AccountIdentity:
         """The identity (and linked person) of an account view."""
-        i = view.identity
-        return cls(
-            classification=i.classification,
-            person=Person.from_domain(view.person) if view.person else None,
-            kind=i.kind,
-            reason=i.reason,
-            method=i.method,
-            decided_at=i.decided_at,
-        )
+        person = Person.from_domain(view.person) if view.person else None
+        return mapped(cls, view.identity, person=person)
 
 
 @strawberry.type(description="A Confluence account as seen in the current access snapshot.")
@@ -323,21 +301,11 @@ class Account:
     @classmethod
     def from_domain(cls, a: models.SnapshotAccount) -> Account:
         """Map the domain object."""
-        return cls(
-            account_id=strawberry.ID(a.account_id),
-            display_name=a.display_name,
-            email=a.email,
-            account_type=a.account_type,
-            account_status=a.account_status,
-            has_access=a.has_access,
+        return mapped(
+            cls,
+            a,
             access_via=[AccessGrant.from_domain(g) for g in a.access_via],
-            is_admin=a.is_admin,
             admin_via=[AccessGrant.from_domain(g) for g in a.admin_via],
-            directory_status=a.directory_status,
-            claim_status=a.claim_status,
-            mfa_enabled=a.mfa_enabled,
-            groups=list(a.groups),
-            last_active_at=a.last_active_at,
             identity=AccountIdentity(classification=Classification.UNIDENTIFIED),
         )
 
@@ -426,20 +394,7 @@ class ConfluencePage:
     @classmethod
     def from_domain(cls, p: models.SnapshotPage) -> ConfluencePage:
         """Map the domain object."""
-        return cls(
-            id=strawberry.ID(p.page_id),
-            title=p.title,
-            status=p.status,
-            space_key=p.space_key,
-            space_name=p.space_name,
-            version=p.version,
-            last_modified_at=p.last_modified_at,
-            last_modified_by=p.last_modified_by,
-            created_at=p.created_at,
-            created_by=p.created_by,
-            labels=list(p.labels),
-            url=p.web_url,
-        )
+        return mapped(cls, p, id=strawberry.ID(p.page_id), url=p.web_url)
 
 
 @strawberry.input(description="Filters of `confluencePages`: every given filter must match.")

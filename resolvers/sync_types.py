@@ -8,6 +8,7 @@ import strawberry
 
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload, result_field
+from resolvers.mapping import mapped
 from resolvers.relay import Connection, Edge, Node
 from services.paging import Slice
 from services.sync import models
@@ -156,35 +157,13 @@ class SyncRun(Node):
         p = run.progress
         counts = run.counts
         succeeded = run.status is models.SyncRunStatus.SUCCEEDED
-        return cls(
-            id=strawberry.ID(run.id),
-            integration_id=strawberry.ID(run.integration_id),
-            status=run.status,
-            trigger=run.trigger,
-            kind=run.kind,
+        return mapped(
+            cls,
+            run,
             targets=len(run.targets),
             snapshot_id=strawberry.ID(run.snapshot_id) if succeeded else None,
-            created_at=run.created_at,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            progress=SyncProgress(
-                phase=Phase(p.phase),
-                requests_made=p.requests_made,
-                items_fetched=p.items_fetched,
-                retries=p.retries,
-                rate_limit_waits=p.rate_limit_waits,
-            ),
-            error=run.error,
-            error_endpoint=run.error_endpoint,
-            warnings=list(run.warnings),
-            counts=SnapshotCounts(
-                accounts=counts.accounts,
-                groups=counts.groups,
-                memberships=counts.memberships,
-                pages=counts.pages,
-            )
-            if counts
-            else None,
+            progress=mapped(SyncProgress, p, phase=Phase(p.phase)),
+            counts=mapped(SnapshotCounts, counts) if counts else None,
             initial=initial,
         )
 

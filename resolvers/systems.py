@@ -10,6 +10,7 @@ import strawberry
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import mutation, payload, result_field
+from resolvers.mapping import mapped
 from resolvers.relay import Node
 from services.reviews import models
 from services.reviews.models import AccessRule, SystemKind
@@ -61,17 +62,7 @@ class CriticalSystem(Node):
     @classmethod
     def from_domain(cls, s: models.CriticalSystem) -> CriticalSystem:
         """Map the domain object."""
-        return cls(
-            id=strawberry.ID(s.id),
-            system=s.system,
-            integration_id=strawberry.ID(s.integration_id) if s.integration_id else None,
-            review_frequency_days=s.review_frequency_days,
-            access_rule=s.access_rule,
-            allowed_roles=list(s.allowed_roles),
-            admin_roles=list(s.admin_roles),
-            added_at=s.added_at,
-            updated_at=s.updated_at,
-        )
+        return mapped(cls, s)
 
 
 _FREQUENCY = "Days between required reviews: 1 to 3650."

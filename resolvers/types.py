@@ -9,6 +9,7 @@ import strawberry
 from resolvers.context import Info, principal_of
 from resolvers.enums import graphql_enum
 from resolvers.errors import payload, result_field
+from resolvers.mapping import mapped
 from resolvers.relay import Node
 from services import models
 from services.api_keys import KeyChange
@@ -60,11 +61,7 @@ class Organization:
     @classmethod
     def from_domain(cls, org: models.Organization) -> Organization:
         """Map the domain object."""
-        return cls(
-            id=strawberry.ID(org.id),
-            name=org.name,
-            frameworks=list(org.frameworks),
-        )
+        return mapped(cls, org)
 
 
 graphql_enum(
@@ -94,12 +91,7 @@ class User:
     @classmethod
     def from_domain(cls, user: DomainUser) -> User:
         """Map the domain object."""
-        return cls(
-            id=strawberry.ID(user.id),
-            display_name=user.display_name,
-            email=user.email,
-            atlassian_account_id=user.atlassian_account_id,
-        )
+        return mapped(cls, user)
 
 
 @strawberry.type(
@@ -143,16 +135,7 @@ class ApiKey(Node):
     @classmethod
     def from_domain(cls, key: models.ApiKey) -> ApiKey:
         """Map the domain object."""
-        return cls(
-            id=strawberry.ID(key.id),
-            name=key.name,
-            role=key.role,
-            prefix=key.prefix,
-            created_at=key.created_at,
-            revoked_at=key.revoked_at,
-            last_used_at=key.last_used_at,
-            owner_user_id=strawberry.ID(key.owner_user_id) if key.owner_user_id else None,
-        )
+        return mapped(cls, key)
 
 
 @strawberry.type(
