@@ -204,9 +204,7 @@ class AlertDeliveryConnection(Connection[AlertDeliveryEdge]):
     @classmethod
     def of(cls, page: Slice[models.Delivery], after: str | None) -> AlertDeliveryConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page, lambda c, d: AlertDeliveryEdge(cursor=c, node=AlertDelivery.from_domain(d)), after
-        )
+        return cls.of_nodes(page, AlertDelivery.from_domain, after)
 
 
 _NAME = "The channel's name: 1-100 characters, unique in the organization."

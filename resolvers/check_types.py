@@ -131,13 +131,7 @@ class CheckItemConnection(Connection[CheckItemEdge]):
         cls, page: Slice[models.CheckItem], result: models.CheckResult, after: str | None
     ) -> CheckItemConnection:
         """Map a service-layer slice of ``result``'s failing items."""
-        return cls.of_slice(
-            page,
-            lambda c, i: CheckItemEdge(
-                cursor=c, node=CheckItem.from_domain(i, result, excepted=False)
-            ),
-            after,
-        )
+        return cls.of_nodes(page, lambda i: CheckItem.from_domain(i, result, excepted=False), after)
 
 
 async def _excepted_items(root: CheckResult, info: Info) -> list[CheckItem]:
@@ -312,6 +306,4 @@ class CheckResultConnection(Connection[CheckResultEdge]):
     @classmethod
     def of(cls, page: Slice[models.ResultView], after: str | None = None) -> CheckResultConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page, lambda c, v: CheckResultEdge(cursor=c, node=CheckResult.from_view(v)), after
-        )
+        return cls.of_nodes(page, CheckResult.from_view, after)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from resolvers.arguments import CheckId
 from resolvers.check_types import Check, CheckResult, CheckResultConnection
 from resolvers.context import Info, principal_of
 from resolvers.relay import INITIAL, After, First
@@ -28,7 +29,7 @@ class CheckQuery:
     async def check(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The check id.")],
+        id: CheckId,
     ) -> Check | None:
         view = await info.context.services.checks.get_check(principal_of(info), str(id), paged=True)
         return Check.from_view(view) if view else None
@@ -40,7 +41,7 @@ class CheckQuery:
     async def check_history(
         self,
         info: Info,
-        check_id: Annotated[strawberry.ID, strawberry.argument(description="The check id.")],
+        check_id: CheckId,
         first: First = None,
         after: After = None,
     ) -> CheckResultConnection:

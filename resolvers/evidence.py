@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import strawberry
 from strawberry.scalars import JSON
 
+from resolvers.arguments import CheckId
 from resolvers.context import Info, principal_of
 from resolvers.evidence_types import Evidence, EvidenceChainStatus, EvidenceConnection
 from resolvers.relay import After, First
@@ -44,7 +45,7 @@ class EvidenceQuery:
     async def evidence(
         self,
         info: Info,
-        check_id: Annotated[strawberry.ID, strawberry.argument(description="The check id.")],
+        check_id: CheckId,
         first: First = None,
         after: After = None,
     ) -> EvidenceConnection:

@@ -97,9 +97,7 @@ class EvidenceConnection(Connection[EvidenceEdge]):
     @classmethod
     def of(cls, page: Slice[EvidenceRecord], after: str | None = None) -> EvidenceConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page, lambda c, r: EvidenceEdge(cursor=c, node=Evidence.from_domain(r)), after
-        )
+        return cls.of_nodes(page, Evidence.from_domain, after)
 
 
 graphql_enum(

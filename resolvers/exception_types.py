@@ -98,8 +98,4 @@ class CheckExceptionConnection(Connection[CheckExceptionEdge]):
         cls, page: Slice[DomainException], now: datetime, after: str | None = None
     ) -> CheckExceptionConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page,
-            lambda c, e: CheckExceptionEdge(cursor=c, node=CheckException.from_domain(e, now)),
-            after,
-        )
+        return cls.of_nodes(page, lambda e: CheckException.from_domain(e, now), after)

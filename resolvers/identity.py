@@ -6,6 +6,7 @@ from typing import Annotated
 
 import strawberry
 
+from resolvers.arguments import AccountId
 from resolvers.context import Info, principal_of
 from resolvers.errors import mutation, payload, result_field
 from resolvers.snapshot_types import Account
@@ -67,9 +68,7 @@ class IdentityMutation:
     async def clear_account_identity(
         self,
         info: Info,
-        account_id: Annotated[
-            strawberry.ID, strawberry.argument(description="The Atlassian account id.")
-        ],
+        account_id: AccountId,
     ) -> AccountPayload:
         view = await info.context.services.identities.clear(principal_of(info), str(account_id))
         return AccountPayload(account=Account.from_view(view))

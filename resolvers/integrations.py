@@ -21,9 +21,12 @@ from resolvers.integration_types import (
     StartConfluenceOAuthPayload,
     UpdateIntegrationSettingsInput,
 )
+from resolvers.mapping import mapped
 from resolvers.relay import INITIAL
 from services.integrations.models import IntegrationStatus, Purpose
 from services.integrations.settings import SettingsChange, update_settings
+
+_IntegrationId = Annotated[strawberry.ID, strawberry.argument(description="The integration id.")]
 
 
 @strawberry.type(description="Integrations of the caller's organization.")
@@ -62,7 +65,7 @@ class IntegrationQuery:
     async def integration(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The integration id.")],
+        id: _IntegrationId,
     ) -> Integration | None:
         found = await info.context.services.integrations.get(principal_of(info), str(id))
         return Integration.from_domain(found) if found else None
@@ -179,16 +182,11 @@ class IntegrationMutation:
             UpdateIntegrationSettingsInput, strawberry.argument(description="The changes.")
         ],
     ) -> IntegrationPayload:
-        change = SettingsChange(
-            sync_interval_minutes=input.sync_interval_minutes,
-            cql=input.cql,
-            admin_groups=input.admin_groups,
-        )
         integration = await update_settings(
             info.context.services.integrations,
             principal_of(info),
             str(input.integration_id),
-            change,
+            mapped(SettingsChange, input),
         )
         return IntegrationPayload.of(integration)
 
@@ -217,7 +215,7 @@ class IntegrationMutation:
     async def disconnect_integration(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The integration id.")],
+        id: _IntegrationId,
     ) -> IntegrationPayload:
         integration = await info.context.services.integrations.disconnect(
             principal_of(info), str(id)

@@ -1,7 +1,8 @@
-"""One mapper from domain objects to the Strawberry types that mirror them field by field.
+"""One mapper between domain objects and the Strawberry types that mirror them field by field.
 
-Most output types copy a domain object's same-named attributes; ``mapped`` fills such a type
-from the object and takes the fields that differ (renamed, computed, nested types) by name.
+Most output types copy a domain object's same-named attributes, and most inputs are copied to
+a domain dataclass the same way; ``mapped`` fills such a type from the object and takes the
+fields that differ (renamed, computed, nested types) by name.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
-from strawberry.types.base import StrawberryList, StrawberryOptional
-from strawberry.types.field import StrawberryField
+from strawberry.types.base import StrawberryList, StrawberryOptional, get_object_definition
 
 T = TypeVar("T")
 
@@ -27,11 +27,9 @@ class _Copy(Enum):
     OPTIONAL_ID = "optional id"  # an empty or missing id is null
 
 
-def _copy_of(field: dataclasses.Field[Any]) -> _Copy:
-    """How ``field`` (of a Strawberry type) copies its value; private fields as they are."""
-    if not isinstance(field, StrawberryField):
-        return _Copy.AS_IS
-    kind = field.type
+def _copy_of(kind: object) -> _Copy:
+    """How a field of GraphQL type ``kind`` copies its value (None: a private field or a
+    plain dataclass's, copied as it is)."""
     if isinstance(kind, StrawberryList):
         return _Copy.LIST
     if kind is strawberry.ID:
@@ -50,7 +48,11 @@ def _plan(cls: type[Any]) -> _Plan:
     per type)."""
     plan = _PLANS.get(cls)
     if plan is None:
-        plan = _PLANS[cls] = tuple((f.name, _copy_of(f)) for f in dataclasses.fields(cls) if f.init)
+        definition = get_object_definition(cls)
+        kinds = {f.python_name: f.type for f in definition.fields} if definition else {}
+        plan = _PLANS[cls] = tuple(
+            (f.name, _copy_of(kinds.get(f.name))) for f in dataclasses.fields(cls) if f.init
+        )
     return plan
 
 
@@ -66,9 +68,10 @@ def _converted(value: Any, copy: _Copy) -> Any:
 
 
 def mapped(cls: type[T], source: object, /, **values: Any) -> T:
-    """An instance of the Strawberry type ``cls``: each field given in ``values`` takes that
-    value, every other one ``source``'s same-named attribute (a sequence becomes a list, an
-    id a ``strawberry.ID``, an empty optional id null)."""
+    """An instance of ``cls`` (a Strawberry type or a dataclass): each field given in
+    ``values`` takes that value, every other one ``source``'s same-named attribute (for a
+    Strawberry type, a sequence becomes a list, an id a ``strawberry.ID``, an empty optional
+    id null)."""
     build: Callable[..., T] = cls
     copied = {
         name: _converted(getattr(source, name), copy)

@@ -10,6 +10,7 @@ import strawberry
 
 from resolvers.enums import graphql_enum
 from resolvers.errors import UserError, payload, result_field
+from resolvers.mapping import mapped
 from resolvers.relay import USER_ERRORS, Connection, Edge
 from resolvers.snapshot_types import Person
 from services.paging import Slice
@@ -39,14 +40,7 @@ class PersonInput:
 
     def to_draft(self) -> PersonDraft:
         """The service-layer draft."""
-        return PersonDraft(
-            email=self.email,
-            name=self.name,
-            status=self.status,
-            job_role=self.job_role,
-            start_date=self.start_date,
-            offboarded_at=self.offboarded_at,
-        )
+        return mapped(PersonDraft, self)
 
 
 @strawberry.input(description="Offboard a person at `offboardedAt` (default: now).")
@@ -72,11 +66,7 @@ class PersonFilter:
 
     def to_domain(self) -> models.PersonFilter:
         """The service-layer filter."""
-        return models.PersonFilter(
-            status=self.status,
-            job_role=self.job_role,
-            search=self.search,
-        )
+        return mapped(models.PersonFilter, self)
 
 
 @strawberry.enum(description="The direction of an ordering.")
@@ -123,9 +113,7 @@ class PersonConnection(Connection[PersonEdge]):
     @classmethod
     def of(cls, page: Slice[models.Person], after: str | None = None) -> PersonConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page, lambda c, p: PersonEdge(cursor=c, node=Person.from_domain(p)), after
-        )
+        return cls.of_nodes(page, Person.from_domain, after)
 
 
 @payload("A person after a change.")

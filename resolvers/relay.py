@@ -7,7 +7,7 @@ rules once, the same way everywhere: default page size 50, maximum 500, opaque c
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Generic, Self, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar, get_args
 
 import strawberry
 
@@ -108,6 +108,13 @@ class Connection(Generic[E]):
             page_info=PageInfo.of(page, after),
             total_count=page.total_count,
         )
+
+    @classmethod
+    def of_nodes(cls, page: Slice[D], node: Callable[[D], Any], after: str | None = None) -> Self:
+        """``of_slice`` with edges of the type the subclass names (``Connection[PersonEdge]``)
+        holding ``node(item)``."""
+        edge = get_args(cls.__dict__["__orig_bases__"][0])[0]
+        return cls.of_slice(page, lambda cursor, item: edge(cursor=cursor, node=node(item)), after)
 
 
 @strawberry.interface(

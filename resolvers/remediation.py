@@ -402,12 +402,12 @@ class RemediationPlanChange:
     @classmethod
     def of(cls, summary: PlanSummary) -> RemediationPlanChange:
         """Map the service-layer summary."""
-        return cls(
+        return mapped(
+            cls,
+            summary,
             total_count=summary.total,
             executable_count=summary.executable,
             in_progress_count=summary.in_progress,
-            changed_at=summary.changed_at,
-            initial=summary.initial,
         )
 
 

@@ -128,11 +128,7 @@ class AccessReviewEntryConnection(Connection[AccessReviewEntryEdge]):
         cls, page: Slice[models.ReviewEntry], after: str | None = None
     ) -> AccessReviewEntryConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page,
-            lambda c, e: AccessReviewEntryEdge(cursor=c, node=AccessReviewEntry.from_domain(e)),
-            after,
-        )
+        return cls.of_nodes(page, AccessReviewEntry.from_domain, after)
 
 
 @strawberry.type(description="A review campaign over a critical system's accounts.")
@@ -184,9 +180,7 @@ class AccessReviewConnection(Connection[AccessReviewEdge]):
         cls, page: Slice[models.AccessReview], after: str | None = None
     ) -> AccessReviewConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page, lambda c, r: AccessReviewEdge(cursor=c, node=AccessReview.from_domain(r)), after
-        )
+        return cls.of_nodes(page, AccessReview.from_domain, after)
 
 
 @strawberry.input(

@@ -343,16 +343,8 @@ class AccountFilter:
 
     def to_domain(self) -> models.AccountFilter:
         """The service-layer filter."""
-        return models.AccountFilter(
-            classification=self.classification,
-            status=self.status,
-            admin=self.admin,
-            has_access=self.has_access,
-            group=self.group,
-            search=self.search,
-            account_type=self.account_type,
-            person_status=self.person_status.value if self.person_status else None,
-        )
+        person_status = self.person_status.value if self.person_status else None
+        return mapped(models.AccountFilter, self, person_status=person_status)
 
 
 @strawberry.type(description="An account and its cursor.")
@@ -365,9 +357,7 @@ class AccountConnection(Connection[AccountEdge]):
     @classmethod
     def of(cls, page: Slice[AccountView], after: str | None = None) -> AccountConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page, lambda c, a: AccountEdge(cursor=c, node=Account.from_view(a)), after
-        )
+        return cls.of_nodes(page, Account.from_view, after)
 
 
 @strawberry.type(description="A page of the current POLICY snapshot.")
@@ -411,7 +401,7 @@ class PageFilter:
 
     def to_domain(self) -> models.PageFilter:
         """The service-layer filter."""
-        return models.PageFilter(label=self.label, space=self.space, search=self.search)
+        return mapped(models.PageFilter, self)
 
 
 @strawberry.type(description="A page and its cursor.")
@@ -424,6 +414,4 @@ class PageConnection(Connection[PageEdge]):
     @classmethod
     def of(cls, page: Slice[models.SnapshotPage], after: str | None = None) -> PageConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page, lambda c, p: PageEdge(cursor=c, node=ConfluencePage.from_domain(p)), after
-        )
+        return cls.of_nodes(page, ConfluencePage.from_domain, after)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import strawberry
 
+from resolvers.arguments import AccountId
 from resolvers.context import Info, principal_of
 from resolvers.errors import mutation
 from resolvers.relay import After, First
@@ -81,9 +82,7 @@ class SyncQuery:
     async def account(
         self,
         info: Info,
-        account_id: Annotated[
-            strawberry.ID, strawberry.argument(description="The Atlassian account id.")
-        ],
+        account_id: AccountId,
     ) -> Account | None:
         view = await info.context.services.accounts.account(principal_of(info), str(account_id))
         return Account.from_view(view) if view else None

@@ -183,6 +183,4 @@ class SyncRunConnection(Connection[SyncRunEdge]):
     @classmethod
     def of(cls, page: Slice[models.SyncRun], after: str | None = None) -> SyncRunConnection:
         """Map a service-layer slice."""
-        return cls.of_slice(
-            page, lambda c, r: SyncRunEdge(cursor=c, node=SyncRun.from_domain(r)), after
-        )
+        return cls.of_nodes(page, SyncRun.from_domain, after)

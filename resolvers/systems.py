@@ -110,9 +110,9 @@ class UpdateCriticalSystemInput:
 
     def to_changes(self) -> SystemChanges:
         """The service-layer change."""
-        return SystemChanges(
-            review_frequency_days=self.review_frequency_days,
-            access_rule=self.access_rule,
+        return mapped(
+            SystemChanges,
+            self,
             allowed_roles=_tuple(self.allowed_roles),
             admin_roles=_tuple(self.admin_roles),
         )
@@ -145,9 +145,9 @@ class SystemMutation:
             AddCriticalSystemInput, strawberry.argument(description="System and access rule.")
         ],
     ) -> CriticalSystemPayload:
-        settings = SystemSettings(
-            review_frequency_days=input.review_frequency_days,
-            access_rule=input.access_rule,
+        settings = mapped(
+            SystemSettings,
+            input,
             allowed_roles=tuple(input.allowed_roles),
             admin_roles=tuple(input.admin_roles),
         )
