@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
@@ -18,53 +17,39 @@ from strawberry.types.base import StrawberryList, StrawberryOptional, get_object
 T = TypeVar("T")
 
 
-class _Copy(Enum):
-    """How one field takes its domain attribute's value."""
-
-    AS_IS = "as is"
-    LIST = "list"  # a sequence (often a tuple) becomes the list GraphQL returns
-    ID = "id"
-    OPTIONAL_ID = "optional id"  # an empty or missing id is null
+def _optional_id(value: str | None) -> strawberry.ID | None:
+    """An optional id: an empty or missing one is null."""
+    return strawberry.ID(value) if value else None
 
 
-def _copy_of(kind: object) -> _Copy:
-    """How a field of GraphQL type ``kind`` copies its value (None: a private field or a
-    plain dataclass's, copied as it is)."""
+def _converter(kind: object) -> Callable[[Any], Any] | None:
+    """What a field of GraphQL type ``kind`` makes of its value: a sequence (often a tuple)
+    becomes the list GraphQL returns, an id a ``strawberry.ID``; None copies it as it is (any
+    other field, a private one, or a plain dataclass's, whose ``kind`` is None)."""
     if isinstance(kind, StrawberryList):
-        return _Copy.LIST
+        return list
     if kind is strawberry.ID:
-        return _Copy.ID
+        return strawberry.ID
     if isinstance(kind, StrawberryOptional) and kind.of_type is strawberry.ID:
-        return _Copy.OPTIONAL_ID
-    return _Copy.AS_IS
+        return _optional_id
+    return None
 
 
-_Plan = tuple[tuple[str, _Copy], ...]
+_Plan = tuple[tuple[str, Callable[[Any], Any] | None], ...]
 _PLANS: dict[type[Any], _Plan] = {}
 
 
 def _plan(cls: type[Any]) -> _Plan:
-    """The fields ``cls`` is constructed with and how each copies its value (worked out once
-    per type)."""
+    """The fields ``cls`` is constructed with and the converter of each (worked out once per
+    type)."""
     plan = _PLANS.get(cls)
     if plan is None:
         definition = get_object_definition(cls)
         kinds = {f.python_name: f.type for f in definition.fields} if definition else {}
         plan = _PLANS[cls] = tuple(
-            (f.name, _copy_of(kinds.get(f.name))) for f in dataclasses.fields(cls) if f.init
+            (f.name, _converter(kinds.get(f.name))) for f in dataclasses.fields(cls) if f.init
         )
     return plan
-
-
-def _converted(value: Any, copy: _Copy) -> Any:
-    """``value`` as a field copying it ``copy`` holds it."""
-    if copy is _Copy.LIST:
-        return list(value)
-    if copy is _Copy.ID:
-        return strawberry.ID(value)
-    if copy is _Copy.OPTIONAL_ID:
-        return strawberry.ID(value) if value else None
-    return value
 
 
 def mapped(cls: type[T], source: object, /, **values: Any) -> T:
@@ -74,8 +59,8 @@ def mapped(cls: type[T], source: object, /, **values: Any) -> T:
     id null)."""
     build: Callable[..., T] = cls
     copied = {
-        name: _converted(getattr(source, name), copy)
-        for name, copy in _plan(cls)
+        name: getattr(source, name) if convert is None else convert(getattr(source, name))
+        for name, convert in _plan(cls)
         if name not in values
     }
     return build(**copied, **values)
