@@ -218,6 +218,17 @@ def with_code(error: GraphQLError) -> GraphQLError:
         message = camel(original.message)
     else:
         message = error.message
+    return _in_place_of(error, message, original, extensions)
+
+
+def _in_place_of(
+    error: GraphQLError,
+    message: str,
+    original: Exception | None,
+    extensions: dict[str, Any],
+) -> GraphQLError:
+    """A new error where ``error`` was (its nodes, source, positions and path) with this
+    message, original error and extensions."""
     return GraphQLError(
         message=message,
         nodes=error.nodes,
@@ -244,15 +255,8 @@ class MaskUnexpectedErrors(MaskErrors):
             exc_info=error.original_error,
             extra={"request_id": request_id, "path": str(error.path)},
         )
-        return GraphQLError(
-            message=f"internal error (request id {request_id})",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            original_error=None,
-            extensions={"code": "INTERNAL", "requestId": request_id},
-        )
+        masked = f"internal error (request id {request_id})"
+        return _in_place_of(error, masked, None, {"code": "INTERNAL", "requestId": request_id})
 
 
 class CodeErrors(SchemaExtension):
