@@ -91,6 +91,27 @@ async def listening(
         await asyncio.gather(task, return_exceptions=True)
 
 
+class Received:
+    """The messages of one subscription as they arrive (``add`` is its ``on_event``'s end);
+    waiters hold ``_new`` and wait for the next ``add``."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self._new = asyncio.Condition()
+
+    async def add(self, message: dict[str, Any]) -> None:
+        """Keep ``message`` and wake whoever waits for one."""
+        async with self._new:
+            self.received.append(message)
+            self._new.notify_all()
+
+    async def nth(self, n: int, timeout: float = 10) -> dict[str, Any]:
+        """Message ``n`` (from 0), once it has arrived."""
+        async with asyncio.timeout(timeout), self._new:
+            await self._new.wait_for(lambda: len(self.received) > n)
+            return self.received[n]
+
+
 def failing_items(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The items of a ``failingItems { edges { node { … } } }`` page of a check result."""
     return [edge["node"] for edge in result["failingItems"]["edges"]]

@@ -8,10 +8,27 @@ import httpx
 import pytest
 
 from services.store import Store
+from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.live import LiveServer, fresh_store, live_server, open_store
 from testkit.mongo import wire_server
 
 STORE_KINDS = ["mock", "wire"]
+
+
+def served_site(*, users: int, groups: int, pages: int, seed: int, latency_ms: float = 0) -> object:
+    """A module-scoped fixture: a simulator over a generated site on a free loopback port,
+    every request waiting ``latency_ms`` (none by default). Assign it to the fixture's name:
+    ``plan_sim = served_site(users=700, groups=30, pages=10, seed=8)``."""
+
+    @pytest.fixture(scope="module")
+    def served() -> Iterator[RunningSimulator]:
+        sim = Simulator(generate_site(users=users, groups=groups, pages=pages, seed=seed))
+        if latency_ms:
+            sim.faults.configure(latency_ms=latency_ms)
+        with start_simulator(sim) as running:
+            yield running
+
+    return served
 
 
 def wire_url_for(request: pytest.FixtureRequest, kind: str) -> str | None:

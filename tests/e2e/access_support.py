@@ -12,7 +12,7 @@ from gql import GraphQLRequest
 from services.checks.events import CHECKS_CHANNEL
 from services.events import topic_for
 from testkit.connect import Env
-from testkit.graphql_client import listening
+from testkit.graphql_client import Received, listening
 
 CONNECT = """mutation($input: ConnectApiTokenInput!) {
   connectConfluenceApiToken(input: $input) { integration { id status } userErrors { code } } }"""
@@ -93,18 +93,12 @@ async def _sync(env: Env, integration_id: str, seen: list[tuple[str, str]]) -> N
     assert run["status"] == "SUCCEEDED", run
 
 
-class ResultStream:
+class ResultStream(Received):
     """The ``checkResultUpdated`` events of one subscription, as they arrive."""
 
     def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
+        super().__init__()
         self._seen = 0  # results before this index were already looked at by ``until``
-        self._new = asyncio.Condition()
-
-    async def add(self, result: dict[str, Any]) -> None:
-        async with self._new:
-            self.received.append(result)
-            self._new.notify_all()
 
     async def until(
         self, status: str, timeout: float = 5.0, check_id: str | None = None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,6 +40,18 @@ async def worker_env(
     settings = {"run_worker": True, "scheduler_tick_seconds": 3600, **settings}
     async for env in make_env(request, sim, **settings):
         yield env
+
+
+def worker_env_fixture(site: str, *, params: Sequence[str] | None = None) -> object:
+    """A module's ``env`` fixture: worker_env against the simulator fixture named ``site``, on
+    each store kind of ``params`` (on mock without). Assign it: ``env = worker_env_fixture(...)``."""
+
+    @pytest.fixture(name="env", params=params)
+    async def env(request: pytest.FixtureRequest) -> AsyncIterator[Env]:
+        async for e in worker_env(request, request.getfixturevalue(site)):
+            yield e
+
+    return env
 
 
 def issued_secrets(sim: Simulator) -> set[str]:

@@ -15,7 +15,7 @@ from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
 from simulator.remediation import REMOVE_MEMBER
 from simulator.roles import USER
-from testkit.graphql_client import failing_items, listening
+from testkit.graphql_client import Received, failing_items, listening
 from testkit.people import add_confluence_system, import_people, staff_people
 from tests.e2e.access_support import RUNS, connect_api_token, set_admin_key
 from tests.e2e.connect_support import Env
@@ -181,17 +181,8 @@ async def plan_for(env: Env, account_id: str | None = None) -> list[dict[str, An
     return list((await env.gql(PLAN, variables))["remediationPlan"])
 
 
-class Updates:
+class Updates(Received):
     """``remediationUpdated`` events as they arrive."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self._new = asyncio.Condition()
-
-    async def add(self, action: dict[str, Any]) -> None:
-        async with self._new:
-            self.received.append(action)
-            self._new.notify_all()
 
     async def finished(self, ids: set[str], timeout: float = 60) -> dict[str, dict[str, Any]]:
         """The final (VERIFIED, FAILED or CANCELLED) event of each of ``ids``."""

@@ -4,16 +4,12 @@ after API changes and after syncs."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.connect import Env
 from testkit.graphql_client import failing_items
 from testkit.people import add_confluence_system, import_people, staff_people
-from tests.conftest import STORE_KINDS
+from tests.conftest import STORE_KINDS, served_site
 from tests.e2e.access_support import (
     RESULT_FIELDS,
     TRIGGER,
@@ -21,7 +17,7 @@ from tests.e2e.access_support import (
     sync,
     watch_check,
 )
-from tests.e2e.connect_support import worker_env
+from tests.e2e.connect_support import worker_env_fixture
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 IDENTIFIED = "confluence-user-identified"
@@ -41,17 +37,8 @@ HISTORY = """query($id: ID!) { checkHistory(checkId: $id, first: 50) {
   totalCount edges { node { status failingItems(first: 500) { totalCount edges { node { resourceId } } } } } } }"""
 
 
-@pytest.fixture(scope="module")
-def access_sim() -> Iterator[RunningSimulator]:
-    sim = Simulator(generate_site(users=40, groups=5, pages=4, seed=21))
-    with start_simulator(sim) as running:
-        yield running
-
-
-@pytest.fixture(params=STORE_KINDS)
-async def env(request: pytest.FixtureRequest, access_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in worker_env(request, access_sim):
-        yield e
+access_sim = served_site(users=40, groups=5, pages=4, seed=21)
+env = worker_env_fixture("access_sim", params=STORE_KINDS)
 
 
 async def accounts(env: Env, **filter: object) -> list[dict[str, object]]:

@@ -6,16 +6,17 @@ between and a handful of requests to Atlassian per change."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from simulator.routing import EVENTS_STREAM
 from testkit.conditions import until
 from testkit.connect import Env, vigil_for
 from testkit.graphql_client import failing_items
+from tests.conftest import served_site
 from tests.e2e.access_support import watch_check
 from tests.e2e.test_access_checks_api import OFFBOARD, OFFBOARDED, accounts, prepare
 
@@ -27,11 +28,7 @@ WATCH = """query($id: ID!) { node(id: $id) { ... on Integration { changeWatch {
   enabled reason lastPolledAt eventsSeen refreshes } } } }"""
 
 
-@pytest.fixture(scope="module")
-def watch_sim() -> Iterator[RunningSimulator]:
-    sim = Simulator(generate_site(users=30, groups=4, pages=2, seed=23))
-    with start_simulator(sim) as running:
-        yield running
+watch_sim = served_site(users=30, groups=4, pages=2, seed=23)
 
 
 @pytest.fixture

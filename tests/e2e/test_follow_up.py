@@ -5,12 +5,10 @@ simulator as a real server, on both stores."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
-
-import pytest
 
 from services.clock import utcnow_ms
 from services.confluence.retry import RetryObserver
@@ -19,12 +17,11 @@ from services.integrations.models import Integration, IntegrationStatus
 from services.integrations.vault import CredentialVault
 from services.scheduler import Scheduler
 from services.sync.connector import Connector, ConnectorFactory
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.connect import Env
 from testkit.refresh_race import connect_oauth
-from tests.conftest import STORE_KINDS
+from tests.conftest import STORE_KINDS, served_site
 from tests.e2e.access_support import connect_api_token, set_admin_key
-from tests.e2e.connect_support import worker_env
+from tests.e2e.connect_support import worker_env_fixture
 
 TRIGGER = """mutation($id: ID!) { triggerSync(integrationId: $id) {
   syncRun { id status trigger } userErrors { code } } }"""
@@ -34,17 +31,8 @@ ACCOUNTS = """query($after: String) { accounts(first: 100, after: $after) {
   pageInfo { hasNextPage endCursor } edges { node { accountId mfaEnabled lastActiveAt } } } }"""
 
 
-@pytest.fixture(scope="module")
-def follow_sim() -> Iterator[RunningSimulator]:
-    sim = Simulator(generate_site(users=60, groups=6, pages=4, seed=13))
-    with start_simulator(sim) as running:
-        yield running
-
-
-@pytest.fixture(params=STORE_KINDS)
-async def env(request: pytest.FixtureRequest, follow_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in worker_env(request, follow_sim):
-        yield e
+follow_sim = served_site(users=60, groups=6, pages=4, seed=13)
+env = worker_env_fixture("follow_sim", params=STORE_KINDS)
 
 
 class GatedConnectors:

@@ -7,18 +7,15 @@ accounts and the accounts of offboarded people, and offboardPerson's refusals.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pytest
 from gql import GraphQLRequest
 
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
-from testkit.graphql_client import gql_ws
+from testkit.graphql_client import Received, gql_ws
 from testkit.people import add_confluence_system, import_people
+from tests.conftest import served_site
 from tests.e2e.access_support import connect_access_review, sync
-from tests.e2e.connect_support import Env, worker_env
+from tests.e2e.connect_support import Env, worker_env_fixture
 
 OFFBOARDED = "confluence-offboarded-access-removed"
 OFFBOARD = """mutation($input: OffboardPersonInput!) { offboardPerson(input: $input) {
@@ -35,34 +32,8 @@ ACCOUNTS = """query($filter: AccountFilter) { accounts(filter: $filter, first: 1
   totalCount edges { node { accountId identity { person { id status } } } } } }"""
 
 
-@pytest.fixture(scope="module")
-def contract_sim() -> Iterator[RunningSimulator]:
-    with start_simulator(Simulator(generate_site(users=30, groups=4, pages=2, seed=26))) as sim:
-        yield sim
-
-
-@pytest.fixture
-async def env(request: pytest.FixtureRequest, contract_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in worker_env(request, contract_sim):
-        yield e
-
-
-class Pushes:
-    """The messages of one subscription as they arrive."""
-
-    def __init__(self) -> None:
-        self.items: list[dict[str, Any]] = []
-        self._new = asyncio.Condition()
-
-    async def add(self, item: dict[str, Any]) -> None:
-        async with self._new:
-            self.items.append(item)
-            self._new.notify_all()
-
-    async def nth(self, n: int, timeout: float = 10) -> dict[str, Any]:
-        async with asyncio.timeout(timeout), self._new:
-            await self._new.wait_for(lambda: len(self.items) > n)
-            return self.items[n]
+contract_sim = served_site(users=30, groups=4, pages=2, seed=26)
+env = worker_env_fixture("contract_sim")
 
 
 async def test_pushes_merge_into_checks_and_times_follow_the_failing_set(env: Env) -> None:
@@ -90,7 +61,7 @@ async def test_pushes_merge_into_checks_and_times_follow_the_failing_set(env: En
     assert [a["accountId"] for a in ann["accounts"]] == [staff[0].account_id]
     assert ann["accounts"][0]["identity"]["person"]["id"] == ann["id"]
 
-    pushes = Pushes()
+    pushes = Received()
 
     async def pump() -> None:
         async with gql_ws(env.live.ws_url, env.key) as session:

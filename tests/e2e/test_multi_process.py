@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,10 +40,11 @@ from services.crypto import generate_key
 from services.store import Store
 from services.sync.models import SyncRun, SyncRunStatus
 from services.sync.queue import STALE_RUN
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from testkit.conditions import until
 from testkit.graphql_client import gql_http, gql_ws
 from testkit.mongo import free_port
+from tests.conftest import served_site
 
 pytestmark = pytest.mark.wire
 VIGIL = str(Path(sys.executable).with_name("vigil"))
@@ -64,13 +65,8 @@ SYNC_PROGRESS = """subscription($id: ID!) { syncProgress(integrationId: $id) {
 ACCOUNTS = "{ accounts(first: 1) { totalCount } }"
 
 
-@pytest.fixture(scope="module")
-def sim() -> Iterator[RunningSimulator]:
-    """A small site whose sync takes a few seconds (every request waits 40 ms)."""
-    simulator = Simulator(generate_site(users=300, groups=24, pages=12, seed=24))
-    simulator.faults.configure(latency_ms=40)
-    with start_simulator(simulator) as running:
-        yield running
+# A small site whose sync takes a few seconds (every request waits 40 ms).
+sim = served_site(users=300, groups=24, pages=12, seed=24, latency_ms=40)
 
 
 @dataclass

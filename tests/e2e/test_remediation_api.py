@@ -9,17 +9,15 @@ and the admin right where they come from, through 429 and 503 answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from services.people.models import person_id
-from simulator import RunningSimulator
 from simulator.roles import USER
 from testkit.connect import Env
 from tests.conftest import STORE_KINDS
-from tests.e2e.connect_support import worker_env
+from tests.e2e.connect_support import worker_env_fixture
 from tests.e2e.remediation_support import (
     EVIDENCE,
     EXECUTE,
@@ -56,12 +54,7 @@ COMPLETE = """mutation($input: CompleteAccessReviewInput!) { completeAccessRevie
   accessReview { status } userErrors { code message } } }"""
 
 
-@pytest.fixture
-async def env(
-    request: pytest.FixtureRequest, remediation_sim: RunningSimulator
-) -> AsyncIterator[Env]:
-    async for e in worker_env(request, remediation_sim):
-        yield e
+env = worker_env_fixture("remediation_sim")
 
 
 def state_of(env: Env, account_id: str) -> tuple[Any, ...]:

@@ -13,15 +13,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-
-import pytest
 
 from services.models import Principal, Role
 from services.remediation.models import ActionState
-from simulator import RunningSimulator
-from tests.e2e.connect_support import Env, worker_env
+from tests.e2e.connect_support import Env, worker_env_fixture
 from tests.e2e.remediation_support import (
     CANCEL,
     ENABLE,
@@ -42,13 +38,7 @@ from tests.e2e.remediation_support import (
     until_not_failing,
 )
 
-
-@pytest.fixture
-async def env(
-    request: pytest.FixtureRequest, remediation_sim: RunningSimulator
-) -> AsyncIterator[Env]:
-    async for e in worker_env(request, remediation_sim):
-        yield e
+env = worker_env_fixture("remediation_sim")
 
 
 def confluence_admin_token(env: Env) -> tuple[str, str, str]:

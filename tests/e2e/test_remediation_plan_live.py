@@ -7,18 +7,15 @@ userErrors name the input from the argument down."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from gql import GraphQLRequest
 
 from services.events import topic_for
 from services.remediation.service import REMEDIATIONS_CHANNEL
-from simulator import RunningSimulator
 from testkit.conditions import until
 from testkit.graphql_client import gql_ws, listening
-from tests.e2e.connect_support import Env, worker_env
+from tests.e2e.connect_support import Env, worker_env_fixture
 from tests.e2e.remediation_support import PLAN, offboard, prepare, staff_accounts
 
 PAGE = """query($after: String) { remediationPlanActions(first: 2, after: $after) {
@@ -30,12 +27,7 @@ VERSIONS = """mutation($input: ExecuteRemediationInput!) { executeRemediation(in
   actions { id state version } userErrors { field code message } } }"""
 
 
-@pytest.fixture
-async def env(
-    request: pytest.FixtureRequest, remediation_sim: RunningSimulator
-) -> AsyncIterator[Env]:
-    async for e in worker_env(request, remediation_sim):
-        yield e
+env = worker_env_fixture("remediation_sim")
 
 
 async def test_the_plan_pages_announces_its_changes_and_orders_versions(env: Env) -> None:

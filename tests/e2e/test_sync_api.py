@@ -4,7 +4,6 @@ simulator as a real server, through the real connector of stored credentials; bo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -15,13 +14,12 @@ from gql.transport.exceptions import TransportQueryError
 from services.events import topic_for
 from services.models import Role
 from services.sync.progress import SYNC_CHANNEL
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.conditions import until
 from testkit.connect import Env
 from testkit.graphql_client import gql_ws
-from tests.conftest import STORE_KINDS
+from tests.conftest import STORE_KINDS, served_site
 from tests.e2e.access_support import connect_api_token, set_admin_key
-from tests.e2e.connect_support import worker_env
+from tests.e2e.connect_support import worker_env_fixture
 
 RUN_FIELDS = """id integrationId status trigger snapshotId error errorEndpoint
   progress { phase requestsMade itemsFetched retries rateLimitWaits }
@@ -43,17 +41,8 @@ PAGES = """query($filter: PageFilter, $first: Int, $after: String) {
     edges { node { id title status spaceKey spaceName version lastModifiedAt labels url } } } }"""
 
 
-@pytest.fixture(scope="module")
-def sync_sim() -> Iterator[RunningSimulator]:
-    sim = Simulator(generate_site(users=150, groups=14, pages=40, seed=9))
-    with start_simulator(sim) as running:
-        yield running
-
-
-@pytest.fixture(params=STORE_KINDS)
-async def env(request: pytest.FixtureRequest, sync_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in worker_env(request, sync_sim):
-        yield e
+sync_sim = served_site(users=150, groups=14, pages=40, seed=9)
+env = worker_env_fixture("sync_sim", params=STORE_KINDS)
 
 
 async def connect(env: Env, purpose: str = "ACCESS_REVIEW", admin_key: bool = True) -> str:

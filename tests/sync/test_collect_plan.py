@@ -5,7 +5,6 @@ an Admin API key one more judges the groups first)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,17 +14,13 @@ import pytest
 from services.confluence.client import MAX_BULK_IDS
 from services.store import Store
 from services.sync.models import SyncRunStatus
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from testkit.static_connector import StaticConnectorFactory
 from testkit.sync import connected_integration, make_runner, sync_now
+from tests.conftest import served_site
 from tests.sync.support import static_connectors
 
-
-@pytest.fixture(scope="module")
-def plan_sim() -> Iterator[RunningSimulator]:
-    sim = Simulator(generate_site(users=700, groups=30, pages=10, seed=8))
-    with start_simulator(sim) as running:
-        yield running
+plan_sim = served_site(users=700, groups=30, pages=10, seed=8)
 
 
 @dataclass

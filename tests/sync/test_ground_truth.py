@@ -7,11 +7,9 @@ reads (2xx responses the client received), never attempts or retries."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import httpx
-import pytest
 
 from services.integrations.models import DEFAULT_ADMIN_GROUPS, Purpose
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
@@ -24,20 +22,16 @@ from services.sync.models import (
     SyncRun,
     SyncRunStatus,
 )
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator, Simulator
 from simulator.roles import ADMIN, ORG_ADMIN, SITE_ADMIN, USER
 from simulator.site import Site
 from testkit.ground_truth import SEARCH, expected_requests, in_directory, pages_needed
 from testkit.static_connector import StaticConnectorFactory
 from testkit.sync import connected_integration, make_runner, sync_now
+from tests.conftest import served_site
 from tests.sync.support import static_connectors
 
-
-@pytest.fixture(scope="module")
-def big_sim() -> Iterator[RunningSimulator]:
-    sim = Simulator(generate_site(users=2000, groups=150, pages=300, seed=5))
-    with start_simulator(sim) as running:
-        yield running
+big_sim = served_site(users=2000, groups=150, pages=300, seed=5)
 
 
 @dataclass

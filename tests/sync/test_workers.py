@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,20 +20,16 @@ from services.integrations.models import Purpose
 from services.models import Principal, Role
 from services.sync.models import SyncRun, SyncRunStatus
 from services.sync.queue import STALE_RUN
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from testkit.conditions import until
+from tests.conftest import served_site
 from tests.sync.worker_processes import VIGIL, Workers, started_container, worker_settings
 
 pytestmark = pytest.mark.wire
 
 
-@pytest.fixture(scope="module")
-def slow_sim() -> Iterator[RunningSimulator]:
-    """A site whose sync takes a few seconds: every request waits 60 ms."""
-    sim = Simulator(generate_site(users=600, groups=40, pages=30, seed=13))
-    sim.faults.configure(latency_ms=60)
-    with start_simulator(sim) as running:
-        yield running
+# A site whose sync takes a few seconds: every request waits 60 ms.
+slow_sim = served_site(users=600, groups=40, pages=30, seed=13, latency_ms=60)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ deliveries are harmless. Real worker processes on the wire server."""
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,9 @@ import pytest
 from services.integrations.models import Purpose
 from services.models import Principal, Role
 from services.sync.models import SyncRun, SyncRunKind, SyncRunStatus
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from simulator import RunningSimulator
 from testkit.conditions import until
+from tests.conftest import served_site
 from tests.sync.test_workers import _connect
 from tests.sync.worker_processes import Workers, started_container, worker_settings
 
@@ -24,11 +25,7 @@ pytestmark = pytest.mark.wire
 MEMBEROF = "GET /wiki/rest/api/user/memberof"  # the targeted run's first read
 
 
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningSimulator]:
-    sim = Simulator(generate_site(users=20, groups=3, pages=2, seed=29))
-    with start_simulator(sim) as r:
-        yield r
+running = served_site(users=20, groups=3, pages=2, seed=29)
 
 
 @pytest.fixture
@@ -78,13 +75,10 @@ async def test_a_worker_killed_mid_refresh_loses_no_event_and_applies_none_twice
         return bool(state and state.watching and state.last_polled_at)
 
     victim = start_worker("victim")
-    await until(
-        lambda: _any(runs, lambda r: r.status is SyncRunStatus.SUCCEEDED),
-        what="the first sync",
-        timeout=60,
-        interval=0.1,
+    await _within_a_minute(
+        lambda: _any(runs, lambda r: r.status is SyncRunStatus.SUCCEEDED), "the first sync"
     )
-    await until(watching, what="the watch to poll", timeout=60, interval=0.1)
+    await _within_a_minute(watching, "the watch to poll")
     listed = {a.account_id for _, a in sim.directory_accounts()}
     operators = set(sim.site.operators.values())
     truth = sim.confluence_access()
@@ -94,12 +88,7 @@ async def test_a_worker_killed_mid_refresh_loses_no_event_and_applies_none_twice
     sim.faults.configure(latency_ms=60_000, routes={MEMBEROF})  # the refresh hangs: kill it
     sim.actions.suspend(account_id)
     event_id = sim.events.events[-1].event_id
-    await until(
-        lambda: targeted(SyncRunStatus.RUNNING),
-        what="the refresh to start",
-        timeout=60,
-        interval=0.1,
-    )
+    await _within_a_minute(lambda: targeted(SyncRunStatus.RUNNING), "the refresh to start")
     mark = await store.watch.committed(integration_id=integration_id)
     assert mark is None or event_id not in mark.event_ids  # read, not committed
     victim.send_signal(signal.SIGKILL)
@@ -107,11 +96,8 @@ async def test_a_worker_killed_mid_refresh_loses_no_event_and_applies_none_twice
     sim.faults.clear()
 
     start_worker("survivor")
-    await until(
-        lambda: targeted(SyncRunStatus.SUCCEEDED),
-        what="the refresh after the takeover",
-        timeout=60,
-        interval=0.1,
+    await _within_a_minute(
+        lambda: targeted(SyncRunStatus.SUCCEEDED), "the refresh after the takeover"
     )
     # The run the victim was executing is completed by the survivor (its sync lease expired)
     # and commits the mark it carries; the survivor's watcher, which read the event again,
@@ -132,15 +118,15 @@ async def test_a_worker_killed_mid_refresh_loses_no_event_and_applies_none_twice
     mark = await store.watch.committed(integration_id=integration_id)
     assert mark is not None and event_id in mark.event_ids
     polled = state.last_polled_at + timedelta(seconds=1)  # a few more polls (every 0.3 s)
-    await until(
-        lambda: _polled_after(store, integration_id, polled),
-        what="more polls",
-        timeout=60,
-        interval=0.1,
-    )
+    await _within_a_minute(lambda: _polled_after(store, integration_id, polled), "more polls")
     done = await targeted(SyncRunStatus.SUCCEEDED)
     assert len(done) == 1, [(r.id, r.status, r.created_at, r.finished_at) for r in await runs()]
     assert [r for r in await targeted() if r.status is not SyncRunStatus.FAILED] == done
+
+
+async def _within_a_minute(check: Callable[[], Any], what: str) -> Any:
+    """``until`` with the minute a worker process may take, looking every 0.1 s."""
+    return await until(check, what=what, timeout=60, interval=0.1)
 
 
 async def _any(runs: Callable[[], Any], match: Callable[[SyncRun], bool]) -> bool:
