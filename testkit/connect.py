@@ -32,21 +32,25 @@ class Env:
         return await gql_http(self.live.graphql_url, key or self.key, query, variables)
 
 
+def atlassian_settings(sim: RunningSimulator) -> dict[str, str]:
+    """Vigil's settings for the simulator as Atlassian: its auth and API URLs, its OAuth
+    client."""
+    creds = sim.sim.credentials
+    return {
+        "atlassian_auth_url": sim.auth_url,
+        "atlassian_api_url": sim.api_url,
+        "oauth_client_id": creds.oauth_client_id,
+        "oauth_client_secret": creds.oauth_client_secret,
+    }
+
+
 @asynccontextmanager
 async def vigil_for(
     sim: RunningSimulator, kind: str = "mock", wire_url: str | None = None, **settings: Any
 ) -> AsyncIterator[Env]:
     """Start Vigil on a fresh store of ``kind`` against ``sim`` (reset first)."""
     sim.sim.reset()
-    creds = sim.sim.credentials
-    settings = {
-        "atlassian_auth_url": sim.auth_url,
-        "atlassian_api_url": sim.api_url,
-        "oauth_client_id": creds.oauth_client_id,
-        "oauth_client_secret": creds.oauth_client_secret,
-        "frontend_url": FRONTEND,
-        **settings,
-    }
+    settings = {**atlassian_settings(sim), "frontend_url": FRONTEND, **settings}
     async with live_server(kind, wire_url, **settings) as live:
         org, created = await live.container.services.organizations.create_organization("Acme")
         yield Env(live, sim, org.id, created.secret)

@@ -13,19 +13,17 @@ import httpx
 from api.demo import DemoClient, seed
 from services.remediation.executor import evidence_entry
 from services.remediation.models import (
-    ActionKind,
-    ActionSource,
     ActionState,
     ActionStep,
     CallRecord,
-    RemediationAction,
-    SourceType,
     Verification,
 )
 from simulator import Simulator, start_simulator
 from simulator.generate import generate_site
 from testkit.conditions import until
+from testkit.connect import atlassian_settings
 from testkit.live import LiveServer, live_server
+from tests.remediation.builders import offboarding_action
 
 CHECKS_QUERY = "{ checks { id result { status } } }"
 
@@ -43,17 +41,8 @@ async def _remediate(live: LiveServer, org: str) -> None:
     executor leaves it (the executor's own tests drive Atlassian; here only its output)."""
     store = live.container.store
     now = datetime.now(UTC)
-    action = RemediationAction(
-        id="rem_demo_0001",
-        organization_id=org,
-        integration_id="int_demo",
-        account_id="acc-demo-1",
-        display_name="Former Employee",
-        kind=ActionKind.REMOVE_FROM_GROUP,
-        group_id="grp-1",
-        group_name="confluence-users",
-        reason="offboarded",
-        source=ActionSource(SourceType.CHECK, check_id="confluence-offboarded-access-removed"),
+    action = offboarding_action(
+        "rem_demo_0001", org, "int_demo", "acc-demo-1", display_name="Former Employee"
     )
     await store.remediations.approve([action], approved_by="key_admin", now=now)
     claim = await store.remediations.claim(
@@ -78,12 +67,8 @@ async def _remediate(live: LiveServer, org: str) -> None:
 async def make_demo_package() -> DemoPackage:
     sim = Simulator(generate_site(users=24, groups=4, pages=4, seed=27))
     with start_simulator(sim) as running:
-        creds = sim.credentials
         async with live_server(
-            atlassian_auth_url=running.auth_url,
-            atlassian_api_url=running.api_url,
-            oauth_client_id=creds.oauth_client_id,
-            oauth_client_secret=creds.oauth_client_secret,
+            **atlassian_settings(running),
             allow_insecure_urls=True,
             run_worker=True,
             scheduler_tick_seconds=0.2,

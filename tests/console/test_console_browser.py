@@ -15,7 +15,6 @@ temporary directory.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import sys
@@ -27,15 +26,15 @@ import pytest
 
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.conditions import until
+from testkit.connect import atlassian_settings
 from testkit.live import open_store, start_live_server
 from testkit.mongo import free_port
 from testkit.people import add_confluence_system, import_people
+from tests.console.node import CONSOLE, run_node
 from tests.e2e.access_support import connect_access_review, sync
 from tests.e2e.connect_support import Env
 from tests.e2e.signin_support import invite, signin_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-CONSOLE = ROOT / "console"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 OFFBOARDED = "confluence-offboarded-access-removed"
 LINK_PERSON = "Robin Linkedperson"
@@ -125,15 +124,11 @@ async def _seed(env: Env) -> dict[str, str]:
 async def test_the_console_in_a_real_browser(console_sim: RunningSimulator, tmp_path: Path) -> None:
     store = open_store("mock", None)
     port = free_port()
-    creds = console_sim.sim.credentials
     live, server, task = await start_live_server(
         store,
         port=port,
         frontend_url=f"http://127.0.0.1:{port}/console",
-        atlassian_auth_url=console_sim.auth_url,
-        atlassian_api_url=console_sim.api_url,
-        oauth_client_id=creds.oauth_client_id,
-        oauth_client_secret=creds.oauth_client_secret,
+        **atlassian_settings(console_sim),
         **signin_settings(console_sim),
         run_worker=True,
         scheduler_tick_seconds=3600,
@@ -148,11 +143,9 @@ async def test_the_console_in_a_real_browser(console_sim: RunningSimulator, tmp_
         console_sim.sim.faults.configure(latency_ms=40)
         shots = os.environ.get("VIGIL_CONSOLE_SCREENSHOTS") or str(tmp_path / "screens")
         started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            "node",
-            "e2e/console.e2e.mjs",
-            cwd=CONSOLE,
-            env={
+        returncode, text = await run_node(
+            ["e2e/console.e2e.mjs"],
+            {
                 **os.environ,
                 **ids,
                 "VIGIL_URL": live.url,
@@ -163,18 +156,11 @@ async def test_the_console_in_a_real_browser(console_sim: RunningSimulator, tmp_
                 "SCREENSHOT_DIR": shots,
                 "CHROMIUM": CHROMIUM,
             },
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            timeout=240,
+            what="the browser test",
         )
-        try:
-            output, _ = await asyncio.wait_for(proc.communicate(), timeout=240)
-        except TimeoutError:
-            proc.kill()
-            output, _ = await proc.communicate()
-            raise AssertionError(f"the browser test did not end:\n{output.decode()}") from None
-        text = output.decode()
         sys.stdout.write(f"{text}browser part: {time.monotonic() - started:.1f} s wall\n")
-        assert proc.returncode == 0, text
+        assert returncode == 0, text
         assert "console browser test:" in text
     finally:
         await store.drop()

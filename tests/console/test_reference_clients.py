@@ -10,23 +10,20 @@ in Node, with the console's locked packages):
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
 from services.models import Role
-from simulator import RunningSimulator, Simulator, generate_site, start_simulator
 from testkit.people import add_confluence_system, import_people
+from tests.conftest import served_site
+from tests.console.node import CONSOLE, run_node
 from tests.e2e.access_support import connect_access_review, sync
-from tests.e2e.connect_support import Env, worker_env
+from tests.e2e.connect_support import Env, worker_env_fixture
 
-CONSOLE = Path(__file__).resolve().parents[2] / "console"
 SCRIPT = "e2e/reference-clients.mjs"
 
 pytestmark = [
@@ -50,38 +47,20 @@ def node_flags() -> list[str]:
 
 
 async def run_script(part: str, env: Env, **extra: str) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        "node",
-        *node_flags(),
-        SCRIPT,
-        part,
-        cwd=CONSOLE,
-        env={**os.environ, "VIGIL_URL": env.live.url, "VIGIL_ADMIN_KEY": env.key, **extra},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    returncode, text = await run_node(
+        [*node_flags(), SCRIPT, part],
+        {**os.environ, "VIGIL_URL": env.live.url, "VIGIL_ADMIN_KEY": env.key, **extra},
+        timeout=60,
+        what=f"{SCRIPT} {part}",
     )
-    try:
-        output, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
-    except TimeoutError:
-        proc.kill()
-        output, _ = await proc.communicate()
-    text = output.decode()
     sys.stdout.write(text)
-    assert proc.returncode == 0, text
+    assert returncode == 0, text
     assert "reference clients: ok" in text
     return text
 
 
-@pytest.fixture(scope="module")
-def clients_sim() -> Iterator[RunningSimulator]:
-    with start_simulator(Simulator(generate_site(users=20, groups=3, pages=2, seed=27))) as sim:
-        yield sim
-
-
-@pytest.fixture
-async def env(request: pytest.FixtureRequest, clients_sim: RunningSimulator) -> AsyncIterator[Env]:
-    async for e in worker_env(request, clients_sim):
-        yield e
+clients_sim = served_site(users=20, groups=3, pages=2, seed=27)
+env = worker_env_fixture("clients_sim")
 
 
 async def test_graphql_ws_does_not_retry_a_refused_or_revoked_key(env: Env) -> None:

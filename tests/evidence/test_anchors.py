@@ -21,16 +21,14 @@ from services.evidence.verify import LinkProblem
 from services.models import Principal, Role
 from services.remediation.executor import evidence_entry
 from services.remediation.models import (
-    ActionKind,
-    ActionSource,
     ActionState,
     ActionStep,
     RemediationAction,
-    SourceType,
     Verification,
 )
 from services.store import Store
 from tests.evidence.support import entry, raw
+from tests.remediation.builders import offboarding_action
 
 ORG = "org_a"
 VIEWER = Principal(organization_id=ORG, role=Role.VIEWER, api_key_id="key_1")
@@ -53,18 +51,7 @@ def _evidence(store: Store, checkpoints: Path | None = None) -> EvidenceService:
 
 
 def _action(n: int) -> RemediationAction:
-    return RemediationAction(
-        id=f"rem_{n:04d}",
-        organization_id=ORG,
-        integration_id="int_1",
-        account_id=f"acc-{n}",
-        display_name=None,
-        kind=ActionKind.REMOVE_FROM_GROUP,
-        group_id="grp-1",
-        group_name="confluence-users",
-        reason="offboarded",
-        source=ActionSource(SourceType.CHECK, check_id="confluence-offboarded-access-removed"),
-    )
+    return offboarding_action(f"rem_{n:04d}", ORG, "int_1", f"acc-{n}")
 
 
 async def _remediate(store: Store, evidence: EvidenceService, n: int) -> EvidenceRecord:

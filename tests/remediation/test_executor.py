@@ -22,16 +22,14 @@ from services.integrations.models import AuthMethod, Integration, IntegrationSta
 from services.models import AccountType
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import (
-    ActionKind,
-    ActionSource,
     ActionState,
     ActionStep,
     RemediationAction,
-    SourceType,
     action_id,
 )
 from services.store import Store
 from tests.evidence.support import KEY
+from tests.remediation.builders import offboarding_action
 
 ORG = "org_remediation"
 LEASE = timedelta(seconds=60)
@@ -135,17 +133,13 @@ async def setup(
         sync_interval_minutes=60,
     )
     actions = [
-        RemediationAction(
-            id=action_id(ORG, integration.id, group, account),
-            organization_id=ORG,
-            integration_id=integration.id,
-            account_id=account,
-            display_name=None,
-            kind=ActionKind.REMOVE_FROM_GROUP,
+        offboarding_action(
+            action_id(ORG, integration.id, group, account),
+            ORG,
+            integration.id,
+            account,
             group_id=group,
             group_name=group,
-            reason="offboarded",
-            source=ActionSource(SourceType.CHECK, check_id="confluence-offboarded-access-removed"),
         )
         for group, accounts in sorted(groups.items())
         for account in sorted(accounts)

@@ -16,16 +16,14 @@ from services.integrations.models import AuthMethod, Integration, IntegrationSta
 from services.models import Principal, Role
 from services.remediation.models import (
     WRITE_SCOPE,
-    ActionKind,
-    ActionSource,
     ActionState,
     RemediationAction,
-    SourceType,
 )
 from services.remediation.planner import grant_problem
 from services.remediation.service import REMEDIATIONS_CHANNEL, RemediationService
 from services.store import Store
 from testkit.sync import integration_at
+from tests.remediation.builders import offboarding_action
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 READ_SCOPES = ("offline_access", "read:confluence-groups", "read:confluence-user")
@@ -61,18 +59,7 @@ class NoExecutor:
 
 
 def action(executable: bool) -> RemediationAction:
-    planned = RemediationAction(
-        id="rem_1",
-        organization_id="org_1",
-        integration_id="int_1",
-        account_id="acc-1",
-        display_name=None,
-        kind=ActionKind.REMOVE_FROM_GROUP,
-        group_id="g1",
-        group_name="confluence-users",
-        reason="offboarded",
-        source=ActionSource(SourceType.CHECK, check_id="confluence-offboarded-access-removed"),
-    )
+    planned = offboarding_action("rem_1", "org_1", "int_1", "acc-1", group_id="g1")
     problem = grant_problem(integration(AuthMethod.OAUTH))
     assert problem is not None
     return planned if executable else planned.blocked(problem)

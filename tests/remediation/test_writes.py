@@ -30,7 +30,6 @@ from services.models import Principal, Role
 from services.remediation.executor import RemediationExecutor
 from services.remediation.models import (
     ActionKind,
-    ActionSource,
     ActionState,
     RemediationAction,
     SourceType,
@@ -39,6 +38,7 @@ from services.remediation.models import (
 from services.remediation.service import RemediationService
 from services.store import Store
 from simulator import RunningSimulator, Simulator, generate_site, start_simulator
+from tests.remediation.builders import offboarding_action
 from tests.remediation.test_executor import Recorder
 
 ORG = "org_writes"
@@ -105,18 +105,15 @@ async def integration(store: Store, sim: Simulator) -> Integration:
 
 def action(integ: Integration, account: str, kind: ActionKind, **fields: Any) -> RemediationAction:
     target = fields.pop("target", integ.admin_org_id or "")
-    return RemediationAction(
-        id=action_id(ORG, integ.id, target, account, kind),
-        organization_id=ORG,
-        integration_id=integ.id,
-        account_id=account,
-        display_name=None,
+    return offboarding_action(
+        action_id(ORG, integ.id, target, account, kind),
+        ORG,
+        integ.id,
+        account,
         kind=kind,
         group_id=integ.admin_org_id or "",
         group_name="",
         target=target,
-        reason="offboarded",
-        source=ActionSource(SourceType.CHECK, check_id="confluence-offboarded-access-removed"),
         **fields,
     )
 

@@ -7,25 +7,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.remediation.models import ActionKind, ActionSource, RemediationAction, SourceType
+from services.remediation.models import RemediationAction
 from services.store import Store
+from tests.remediation.builders import offboarding_action
 
 ORG = "org_pages"
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def action(i: int) -> RemediationAction:
-    return RemediationAction(
-        id=f"rem_{i:03d}",
-        organization_id=ORG,
-        integration_id="int_pages",
-        account_id=f"acc-{i}",
-        display_name=f"Account {i}",
-        kind=ActionKind.REMOVE_FROM_GROUP,
-        group_id="grp-1",
-        group_name="confluence-users",
-        reason="offboarded",
-        source=ActionSource(SourceType.CHECK, check_id="confluence-offboarded-access-removed"),
+    return offboarding_action(
+        f"rem_{i:03d}", ORG, "int_pages", f"acc-{i}", display_name=f"Account {i}"
     )
 
 
