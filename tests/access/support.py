@@ -9,10 +9,20 @@ from api.container import Container
 from api.settings import Settings
 from services.crypto import generate_key
 from services.events import InMemoryEventBus
-from services.integrations.models import Integration
+from services.integrations.models import Integration, Purpose
 from services.models import Principal, Role
 from services.store import Store
-from services.sync.models import SnapshotAccount, SnapshotScope
+from services.sync.models import (
+    Phase,
+    RunEnd,
+    RunRequest,
+    SnapshotAccount,
+    SnapshotCounts,
+    SnapshotScope,
+    SyncProgress,
+    SyncRunStatus,
+    SyncTrigger,
+)
 from testkit.sync import connected_integration
 
 
@@ -47,6 +57,36 @@ async def seed_snapshot(
 
 
 CREATED: list[Container] = []  # settled and closed after each test (tests/access/conftest.py)
+
+
+async def finished_run(
+    store: Store,
+    org: str,
+    integration_id: str,
+    trigger: SyncTrigger,
+    *,
+    requests_made: int,
+    items_fetched: int,
+    accounts: int,
+) -> str:
+    """The id of a SUCCEEDED access-review run of the integration with the given progress and
+    account count, written straight to the store."""
+    runs = store.sync_runs
+    run = await runs.create(RunRequest(org, integration_id, Purpose.ACCESS_REVIEW, trigger))
+    assert run is not None
+    done = await runs.finish(
+        run_id=run.id,
+        fence=None,
+        end=RunEnd(
+            SyncRunStatus.SUCCEEDED,
+            SyncProgress(
+                phase=Phase.DONE.value, requests_made=requests_made, items_fetched=items_fetched
+            ),
+            counts=SnapshotCounts(accounts=accounts),
+        ),
+    )
+    assert done is not None
+    return run.id
 
 
 def make_app(store: Store, *, grace: timedelta = timedelta(hours=24)) -> Container:

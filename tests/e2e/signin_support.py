@@ -124,3 +124,10 @@ async def invite(env: Env, email: str, role: str) -> dict[str, Any]:
     assert payload["userErrors"] == [], payload
     invitation: dict[str, Any] = payload["invitation"]
     return invitation
+
+
+async def invited_sign_in(http: httpx.AsyncClient, env: Env, name: str, role: str) -> Outcome:
+    """``name``@acme.example invited as ``role``, then signed in through the simulator's OIDC
+    provider as ``oidc-<name>``."""
+    await invite(env, f"{name}@acme.example", role)
+    return await sign_in(http, env, "oidc", who=f"oidc-{name}")

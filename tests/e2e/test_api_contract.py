@@ -19,20 +19,12 @@ from services.models import Role
 from services.people.service import PEOPLE_CHANNEL
 from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
-from services.sync.models import (
-    Phase,
-    RunEnd,
-    RunRequest,
-    SnapshotCounts,
-    SyncProgress,
-    SyncRunStatus,
-    SyncTrigger,
-)
+from services.sync.models import SyncTrigger
 from testkit.conditions import until
 from testkit.graphql_client import gql_ws
 from testkit.live import LiveServer
 from tests.access.builders import account
-from tests.access.support import connected, seed_snapshot
+from tests.access.support import connected, finished_run, seed_snapshot
 from tests.e2e.test_access_graphql import Api, api_for
 
 
@@ -264,29 +256,23 @@ async def test_disconnected_integrations_are_listed_only_on_request(live: LiveSe
     assert by_purpose["integrations"] == []
 
 
-async def finished_run(live: LiveServer, integration_id: str, org_id: str) -> str:
-    runs = live.container.store.sync_runs
-    run = await runs.create(
-        RunRequest(org_id, integration_id, Purpose.ACCESS_REVIEW, SyncTrigger.MANUAL)
+async def manual_run(live: LiveServer, integration_id: str, org_id: str) -> str:
+    """A finished manual run: 3 requests, 7 items fetched, 3 accounts."""
+    return await finished_run(
+        live.container.store,
+        org_id,
+        integration_id,
+        SyncTrigger.MANUAL,
+        requests_made=3,
+        items_fetched=7,
+        accounts=3,
     )
-    assert run is not None
-    done = await runs.finish(
-        run_id=run.id,
-        fence=None,
-        end=RunEnd(
-            SyncRunStatus.SUCCEEDED,
-            SyncProgress(phase=Phase.DONE.value, requests_made=3, items_fetched=7),
-            counts=SnapshotCounts(accounts=3),
-        ),
-    )
-    assert done is not None
-    return run.id
 
 
 async def test_sync_run_by_id_and_progress_sends_the_current_state_once(live: LiveServer) -> None:
     api = await api_for(live)
     integration = await connected(live.container.store, api.org_id)
-    run_id = await finished_run(live, integration.id, api.org_id)
+    run_id = await manual_run(live, integration.id, api.org_id)
     fields = "id status snapshotId initial progress { phase itemsFetched } counts { accounts }"
     found = await api(f'{{ syncRun(id: "{run_id}") {{ {fields} }} }}', role=Role.VIEWER)
     assert found["syncRun"]["progress"] == {"phase": "DONE", "itemsFetched": 7}
@@ -417,7 +403,7 @@ async def test_review_changes_are_pushed_to_every_role(live: LiveServer) -> None
 async def test_node_refetches_any_object_of_the_callers_organization(live: LiveServer) -> None:
     api = await api_for(live)
     integration_id, review_id = await seeded_review(api, live)
-    run_id = await finished_run(live, integration_id, api.org_id)
+    run_id = await manual_run(live, integration_id, api.org_id)
     people = await api(
         'mutation { upsertPeople(input: [{email: "ann@acme.test"}]) { people { id } } }'
     )

@@ -6,7 +6,7 @@ used to PASS: the account was not in the snapshot, which listed group members on
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
@@ -39,15 +39,20 @@ async def env(request: pytest.FixtureRequest, direct_sim: RunningSimulator) -> A
         yield e
 
 
+async def _scene(env: Env, connect: Callable[[Env], Awaitable[str]]) -> tuple[str, str]:
+    """An account with Confluence access granted directly (no group), the site connected with
+    ``connect``, synced and prepared: (its account id, its email)."""
+    account_id = direct_only(env)
+    integration_id = await connect(env)
+    await first_sync(env, integration_id)
+    await prepare(env, integration_id)
+    return account_id, env.sim.sim.site.accounts[account_id].email
+
+
 async def test_an_offboarded_person_with_direct_access_fails_the_offboarding_check(
     env: Env,
 ) -> None:
-    account_id = direct_only(env)
-    integration_id = await connect_access_review(env)  # with the Admin API key
-    await first_sync(env, integration_id)
-    await prepare(env, integration_id)
-    site = env.sim.sim.site
-    email = site.accounts[account_id].email
+    account_id, email = await _scene(env, connect_access_review)  # with the Admin API key
     nodes = (await env.gql(ACCOUNT, {"id": email}))["accounts"]["edges"]
     [node] = [e["node"] for e in nodes if e["node"]["accountId"] == account_id]
     assert node["groups"] == [] and node["hasAccess"] is True
@@ -69,11 +74,7 @@ async def test_an_offboarded_person_with_direct_access_fails_the_offboarding_che
 async def test_without_a_key_access_is_measured_through_groups_and_the_checks_say_so(
     env: Env,
 ) -> None:
-    account_id = direct_only(env)
-    integration_id = await connect_api_token(env)  # without the Admin API key
-    await first_sync(env, integration_id)
-    await prepare(env, integration_id)
-    email = env.sim.sim.site.accounts[account_id].email
+    account_id, email = await _scene(env, connect_api_token)  # without the Admin API key
     nodes = (await env.gql(ACCOUNT, {"id": email}))["accounts"]["edges"]
     assert [e for e in nodes if e["node"]["accountId"] == account_id] == []  # out of sight
 

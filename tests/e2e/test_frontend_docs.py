@@ -18,26 +18,17 @@ from graphql import OperationDefinitionNode, OperationType, parse, validate
 from resolvers.schema import build_schema
 from services.checks.events import CHECKS_CHANNEL
 from services.events import topic_for
-from services.integrations.models import Purpose
 from services.people.models import PersonStatus, person_id
 from services.people.service import PEOPLE_CHANNEL
 from services.people.validation import PersonDraft
 from services.policies.service import POLICIES_CHANNEL
 from services.reviews.service import REVIEWS_CHANNEL
-from services.sync.models import (
-    Phase,
-    RunEnd,
-    RunRequest,
-    SnapshotCounts,
-    SyncProgress,
-    SyncRunStatus,
-    SyncTrigger,
-)
+from services.sync.models import SyncTrigger
 from testkit.conditions import until
 from testkit.graphql_client import gql_ws
 from testkit.live import LiveServer, open_store, start_live_server
 from tests.access.builders import account
-from tests.access.support import connected, seed_snapshot
+from tests.access.support import connected, finished_run, seed_snapshot
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "frontend.md"
 BLOCK = re.compile(r"```graphql\n(.*?)```", re.DOTALL)
@@ -198,19 +189,14 @@ async def seeded() -> AsyncIterator[tuple[LiveServer, State]]:
             account("acc-4", email="bob@acme.test"),
         ]
         await seed_snapshot(store, integration, accounts, "snap_docs_1")
-        runs = store.sync_runs
-        run = await runs.create(
-            RunRequest(org.id, integration.id, Purpose.ACCESS_REVIEW, SyncTrigger.INITIAL)
-        )
-        assert run is not None
-        await runs.finish(
-            run_id=run.id,
-            fence=None,
-            end=RunEnd(
-                SyncRunStatus.SUCCEEDED,
-                SyncProgress(phase=Phase.DONE.value, requests_made=4, items_fetched=4),
-                counts=SnapshotCounts(accounts=4),
-            ),
+        run_id = await finished_run(
+            store,
+            org.id,
+            integration.id,
+            SyncTrigger.INITIAL,
+            requests_made=4,
+            items_fetched=4,
+            accounts=4,
         )
         principal = await container.services.api_keys.authenticate(created.secret)
         assert principal is not None
@@ -220,7 +206,7 @@ async def seeded() -> AsyncIterator[tuple[LiveServer, State]]:
             "key": created.secret,
             "orgId": org.id,
             "integrationId": integration.id,
-            "runId": run.id,
+            "runId": run_id,
             "personId": person_id(org.id, "ann@acme.test"),
         }
         yield live, state

@@ -18,7 +18,7 @@ from api.http_requests import SESSION_COOKIE, SIGNIN_COOKIE
 from services.clock import utcnow_ms
 from simulator import RunningSimulator
 from tests.e2e.connect_support import Env, sim  # noqa: F401 (module fixture)
-from tests.e2e.signin_support import ME, as_person, invite, sign_in, signin_env
+from tests.e2e.signin_support import ME, as_person, invite, invited_sign_in, sign_in, signin_env
 
 MEMBERS = "{ members { role user { id email } } }"
 REMOVE = """mutation($id: ID!) { removeMember(userId: $id) { userId endedSessions
@@ -80,8 +80,7 @@ async def test_an_uninvited_email_is_refused_with_a_clear_message(
 
 
 async def test_an_unverified_email_is_refused(mock_env: Env, http: httpx.AsyncClient) -> None:
-    await invite(mock_env, "mallory@acme.example", "ADMIN")
-    outcome = await sign_in(http, mock_env, "oidc", who="oidc-mallory")
+    outcome = await invited_sign_in(http, mock_env, "mallory", "ADMIN")
     assert outcome.cookie is None and outcome.refusal
     assert "not a verified email address" in outcome.refusal
 
@@ -134,8 +133,7 @@ async def test_the_providers_are_listed_for_the_sign_in_screen(
 async def test_a_session_id_from_before_sign_in_is_not_valid_after_it(
     mock_env: Env, http: httpx.AsyncClient
 ) -> None:
-    await invite(mock_env, "ada@acme.example", "ADMIN")
-    outcome = await sign_in(http, mock_env, "oidc", who="oidc-ada")
+    outcome = await invited_sign_in(http, mock_env, "ada", "ADMIN")
     assert outcome.cookie and outcome.attempt_cookie and outcome.cookie != outcome.attempt_cookie
     before = await as_person(http, mock_env, outcome.attempt_cookie, ME)
     assert before.status_code == 401 and before.json()["errors"][0]["extensions"]["code"] == (
@@ -152,8 +150,7 @@ async def test_a_session_id_from_before_sign_in_is_not_valid_after_it(
 async def test_a_new_sign_in_ends_the_session_the_browser_held(
     mock_env: Env, http: httpx.AsyncClient
 ) -> None:
-    await invite(mock_env, "ada@acme.example", "ADMIN")
-    first = await sign_in(http, mock_env, "oidc", who="oidc-ada")
+    first = await invited_sign_in(http, mock_env, "ada", "ADMIN")
     assert first.cookie
     # Being sent to the start of a sign-in (by any page) changes nothing yet ...
     started = await http.get(
@@ -172,8 +169,7 @@ async def test_a_new_sign_in_ends_the_session_the_browser_held(
 async def test_a_cross_site_form_post_with_the_cookie_is_refused(
     mock_env: Env, http: httpx.AsyncClient
 ) -> None:
-    await invite(mock_env, "ada@acme.example", "ADMIN")
-    cookie = (await sign_in(http, mock_env, "oidc", who="oidc-ada")).cookie
+    cookie = (await invited_sign_in(http, mock_env, "ada", "ADMIN")).cookie
     assert cookie
     # What a hostile page's <form method=post> sends: the cookie, its own origin, no header.
     form = await http.post(
@@ -217,8 +213,7 @@ async def _subscribe(ws: websockets.ClientConnection) -> None:
 async def test_a_cross_origin_websocket_with_the_cookie_is_refused(
     mock_env: Env, http: httpx.AsyncClient
 ) -> None:
-    await invite(mock_env, "ada@acme.example", "ADMIN")
-    cookie = (await sign_in(http, mock_env, "oidc", who="oidc-ada")).cookie
+    cookie = (await invited_sign_in(http, mock_env, "ada", "ADMIN")).cookie
     assert cookie
     with pytest.raises(websockets.InvalidStatus) as refused:
         await _socket(mock_env, cookie, "http://evil.example")
@@ -234,8 +229,7 @@ async def test_a_cross_origin_websocket_with_the_cookie_is_refused(
 async def test_a_removed_member_s_open_websocket_closes_within_5_seconds(
     env: Env, http: httpx.AsyncClient
 ) -> None:
-    await invite(env, "alan@acme.example", "VIEWER")
-    outcome = await sign_in(http, env, "oidc", who="oidc-alan")
+    outcome = await invited_sign_in(http, env, "alan", "VIEWER")
     assert outcome.cookie
     ws = await _socket(env, outcome.cookie, env.live.url)
     try:
@@ -258,8 +252,7 @@ async def test_a_removed_member_s_open_websocket_closes_within_5_seconds(
 
 
 async def test_sign_out_and_sign_out_everywhere(mock_env: Env, http: httpx.AsyncClient) -> None:
-    await invite(mock_env, "ada@acme.example", "ADMIN")
-    one = (await sign_in(http, mock_env, "oidc", who="oidc-ada")).cookie
+    one = (await invited_sign_in(http, mock_env, "ada", "ADMIN")).cookie
     two = (await sign_in(http, mock_env, "oidc", who="oidc-ada")).cookie
     three = (await sign_in(http, mock_env, "oidc", who="oidc-ada")).cookie
     assert one and two and three and len({one, two, three}) == 3

@@ -107,23 +107,27 @@ async def test_a_result_that_changed_in_one_item_writes_a_chunk_or_two(store: St
     assert await repo.get_latest(organization_id="org1", check_id="c1") == second
 
 
-async def test_results_written_with_items_in_numbered_documents_still_read(store: Store) -> None:
-    items = [CheckItem("account", f"a{i:04d}", None, "x") for i in range(ITEMS_PER_DOC + 10)]
+async def _write_old_result(store: Store, **fields: object) -> None:
+    """Result ``res_old`` of check c1, current and in the history, as an older version wrote
+    it: the header every version had, with ``fields``."""
     header = {
         "organization_id": "org1",
         "check_id": "c1",
         "result_id": "res_old",
         "status": "FAILING",
         "reason": None,
-        "items_apart": True,
-        "failing_count": len(items),
-        "excepted_count": 0,
+        **fields,
         "evaluated_at": AT,
         "changed_at": AT,
         "digest": "d",
     }
     await store._db["check_results"].insert_one({"_id": "org1:c1", **header, "version": 1})
     await store._db["check_history"].insert_one({"_id": "res_old", **header})
+
+
+async def test_results_written_with_items_in_numbered_documents_still_read(store: Store) -> None:
+    items = [CheckItem("account", f"a{i:04d}", None, "x") for i in range(ITEMS_PER_DOC + 10)]
+    await _write_old_result(store, items_apart=True, failing_count=len(items), excepted_count=0)
     for start in (0, ITEMS_PER_DOC):
         await store._db["check_items"].insert_one(
             {
@@ -167,21 +171,9 @@ async def test_documents_written_before_the_json_form_still_read(store: Store) -
 
 async def test_results_written_with_their_items_inline_still_page(store: Store) -> None:
     items = [CheckItem("account", f"a{i}", None, "x").to_json() for i in range(12)]
-    header = {
-        "organization_id": "org1",
-        "check_id": "c1",
-        "result_id": "res_old",
-        "status": "FAILING",
-        "reason": None,
-        "failing_items": items,
-        "failing_count": 12,
-        "excepted_items": [ITEM.to_json()],
-        "evaluated_at": AT,
-        "changed_at": AT,
-        "digest": "d",
-    }
-    await store._db["check_results"].insert_one({"_id": "org1:c1", **header, "version": 1})
-    await store._db["check_history"].insert_one({"_id": "res_old", **header})
+    await _write_old_result(
+        store, failing_items=items, failing_count=12, excepted_items=[ITEM.to_json()]
+    )
     repo = store.check_results
     page = await repo.failing_page(organization_id="org1", result_id="res_old", offset=10, limit=5)
     assert [i.resource_id for i in page] == ["a10", "a11"]
