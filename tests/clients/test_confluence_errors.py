@@ -29,6 +29,7 @@ from services.confluence.errors import (
 )
 
 from .support import T0, Router
+from .test_confluence_retry import FINAL_STATUSES
 
 V1_404 = {"statusCode": 404, "data": {"authorized": True}, "message": "No group", "reason": "NF"}
 V2_404 = {"errors": [{"status": 404, "code": "NOT_FOUND", "title": "Not Found", "detail": None}]}
@@ -43,12 +44,8 @@ def _error(status: int, body: bytes | str, headers: dict[str, str] | None = None
 @pytest.mark.parametrize(
     ("status", "kind"),
     [
-        (400, ConfluenceBadRequest),
-        (401, ConfluenceAuthError),
-        (403, ConfluenceForbidden),
-        (404, ConfluenceNotFound),
+        *FINAL_STATUSES,
         (429, ConfluenceRateLimited),
-        (500, ConfluenceUnavailable),
         (502, ConfluenceUnavailable),
         (503, ConfluenceUnavailable),
         (504, ConfluenceUnavailable),

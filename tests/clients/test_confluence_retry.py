@@ -23,6 +23,15 @@ from services.confluence.retry import RetryPolicy, RetryReason, RetryStats
 
 from .support import T0, FakeClock, FakeSleep, Router
 
+#: The HTTP statuses a Confluence call fails on at once, without a retry, and their errors.
+FINAL_STATUSES: list[tuple[int, type[Exception]]] = [
+    (400, ConfluenceBadRequest),
+    (401, ConfluenceAuthError),
+    (403, ConfluenceForbidden),
+    (404, ConfluenceNotFound),
+    (500, ConfluenceUnavailable),
+]
+
 GROUPS_OK = {"results": [{"id": "g1", "name": "one"}], "_links": {"context": "/wiki"}}
 
 
@@ -81,16 +90,7 @@ async def test_gateway_errors_are_retried(
     assert len(router.requests) == 2
 
 
-@pytest.mark.parametrize(
-    ("status", "kind"),
-    [
-        (400, ConfluenceBadRequest),
-        (401, ConfluenceAuthError),
-        (403, ConfluenceForbidden),
-        (404, ConfluenceNotFound),
-        (500, ConfluenceUnavailable),
-    ],
-)
+@pytest.mark.parametrize(("status", "kind"), FINAL_STATUSES)
 async def test_final_statuses_are_not_retried(
     router: Router,
     client: ConfluenceClient,

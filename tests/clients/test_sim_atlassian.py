@@ -4,7 +4,7 @@ simulator as a real HTTP server over loopback."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,7 +23,7 @@ from services.confluence.retry import RetryPolicy
 from services.integrations.tokens import ReauthRequired
 from simulator import VIGIL_SCOPES, RunningSimulator, Simulator
 
-from .support import collect, stored_tokens
+from .support import StoredTokens, collect, stored_tokens
 
 REDIRECT = "http://127.0.0.1:9/oauth/confluence/callback"
 
@@ -80,6 +80,27 @@ def confluence_with(
     return build
 
 
+StoredClient = Callable[
+    [TokenSet, Callable[[], datetime]], Awaitable[tuple[StoredTokens, ConfluenceClient]]
+]
+
+
+@pytest.fixture
+def stored_client(
+    oauth: AtlassianOAuth, confluence_with: Callable[[TokenProvider], ConfluenceClient]
+) -> StoredClient:
+    """Tokens kept in a fresh store and a Confluence client whose provider refreshes them
+    through ``oauth``, by the given clock: (the stored tokens, the client)."""
+
+    async def build(
+        tokens: TokenSet, clock: Callable[[], datetime]
+    ) -> tuple[StoredTokens, ConfluenceClient]:
+        stored = await stored_tokens(tokens)
+        return stored, confluence_with(stored.provider(oauth, clock))
+
+    return build
+
+
 async def _consent(served: RunningSimulator, http: httpx.AsyncClient, url: str) -> str:
     """Play the browser: approve the consent page, return the code from the callback."""
     response = await http.post(url, data={"decision": "approve"})
@@ -104,18 +125,20 @@ async def test_authorize_url_is_accepted_and_plus_is_refused(
     assert "%20" in refused.text
 
 
-async def _connect(
-    served: RunningSimulator, sim: Simulator, oauth: AtlassianOAuth, net: httpx.AsyncClient
+@pytest.fixture
+async def granted(
+    served: RunningSimulator, oauth: AtlassianOAuth, net: httpx.AsyncClient
 ) -> TokenSet:
+    """The tokens of a 3LO grant: consent approved on the simulator, its code exchanged."""
     url = oauth.authorization_url(REDIRECT, VIGIL_SCOPES, "state-123")
     code = await _consent(served, net, url)
     return await oauth.exchange_code(code, REDIRECT)
 
 
 async def test_code_exchange_and_accessible_resources(
-    served: RunningSimulator, sim: Simulator, oauth: AtlassianOAuth, net: httpx.AsyncClient
+    served: RunningSimulator, sim: Simulator, oauth: AtlassianOAuth, granted: TokenSet
 ) -> None:
-    token = await _connect(served, sim, oauth, net)
+    token = granted
     assert token.refresh_token
     assert "read:confluence-groups" in token.scopes
     assert token.expires_at > sim.clock.now()
@@ -129,17 +152,10 @@ async def test_code_exchange_and_accessible_resources(
 
 
 async def test_rotation_uses_the_newest_refresh_token_and_never_revokes(
-    served: RunningSimulator,
-    sim: Simulator,
-    oauth: AtlassianOAuth,
-    net: httpx.AsyncClient,
-    sent: TokenRequests,
-    confluence_with: Callable[[TokenProvider], ConfluenceClient],
+    sim: Simulator, granted: TokenSet, sent: TokenRequests, stored_client: StoredClient
 ) -> None:
-    first = await _connect(served, sim, oauth, net)
-    stored = await stored_tokens(first)
-    provider = stored.provider(oauth, sim.clock.now)
-    client = confluence_with(provider)
+    first = granted
+    stored, client = await stored_client(first, sim.clock.now)
     for _ in range(4):
         assert (await client.current_user()).account_id == sim.credentials.oauth_account_id
         sim.clock.advance(3700)  # the access token expires; the reuse window (600 s) passes
@@ -152,14 +168,10 @@ async def test_rotation_uses_the_newest_refresh_token_and_never_revokes(
 
 
 async def test_simulator_revokes_the_family_on_late_reuse(
-    served: RunningSimulator,
-    sim: Simulator,
-    oauth: AtlassianOAuth,
-    net: httpx.AsyncClient,
-    confluence_with: Callable[[TokenProvider], ConfluenceClient],
+    sim: Simulator, oauth: AtlassianOAuth, granted: TokenSet, stored_client: StoredClient
 ) -> None:
     """What the helper must never do: replay a retired refresh token after the window."""
-    first = await _connect(served, sim, oauth, net)
+    first = granted
     assert first.refresh_token is not None
     within, after = sim.tokens.reuses_within_window, sim.tokens.reuses_after_window
     second = await oauth.refresh(first.refresh_token)
@@ -175,26 +187,18 @@ async def test_simulator_revokes_the_family_on_late_reuse(
     assert sim.tokens.reuses_after_window - after == 1
     with pytest.raises(InvalidGrant):
         await oauth.refresh(again.refresh_token or "")
-    stored = await stored_tokens(again)
-    client = confluence_with(stored.provider(oauth, sim.clock.now))
+    stored, client = await stored_client(again, sim.clock.now)
     with pytest.raises(ReauthRequired):  # 401 → one refresh attempt → invalid_grant → reconnect
         await client.current_user()
     assert len(stored.reauth) == 1
 
 
 async def test_server_side_expiry_triggers_one_refresh(
-    served: RunningSimulator,
-    sim: Simulator,
-    oauth: AtlassianOAuth,
-    net: httpx.AsyncClient,
-    sent: TokenRequests,
-    confluence_with: Callable[[TokenProvider], ConfluenceClient],
+    sim: Simulator, granted: TokenSet, sent: TokenRequests, stored_client: StoredClient
 ) -> None:
-    token = await _connect(served, sim, oauth, net)
-    stored = await stored_tokens(token)
+    token = granted
     # The provider's clock lags the server's: it believes the token valid, the server does not.
-    provider = stored.provider(oauth, lambda: datetime.now(UTC))
-    client = confluence_with(provider)
+    stored, client = await stored_client(token, lambda: datetime.now(UTC))
     sim.clock.advance(3700)
     assert (await client.current_user()).account_id == sim.credentials.oauth_account_id
     assert sent.refresh_tokens == [token.refresh_token]
