@@ -43,6 +43,7 @@ from gql import GraphQLRequest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sync_memory import site_arguments
 from sync_wall import machine
 
 from services.checks.events import CHECKS_CHANNEL
@@ -339,9 +340,7 @@ async def full_runs(env: Env, integration_id: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--groups", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=23)
+    site_arguments(parser, users=1000, groups=60, seed=23)
     parser.add_argument("--poll-seconds", type=float, default=20.0, help="Vigil's default: 20")
     parser.add_argument("--coalesce-seconds", type=float, default=3.0, help="Vigil's default: 3")
     parser.add_argument("--idle-seconds", type=float, default=180.0)

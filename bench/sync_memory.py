@@ -47,6 +47,18 @@ class SimInfo:
     admin_key: str
 
 
+def site_arguments(
+    parser: argparse.ArgumentParser, *, users: int, groups: int, seed: int, pages: int | None = None
+) -> None:
+    """The options of the generated site a bench syncs: --users, --groups, --pages (when it
+    has a default here) and --seed."""
+    parser.add_argument("--users", type=int, default=users)
+    parser.add_argument("--groups", type=int, default=groups)
+    if pages is not None:
+        parser.add_argument("--pages", type=int, default=pages)
+    parser.add_argument("--seed", type=int, default=seed)
+
+
 def start_simulator(
     users: int, groups: int, pages: int, seed: int, *, latency_ms: float = 0.0
 ) -> SimInfo:
@@ -135,10 +147,7 @@ def _counts(run: SyncRun) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=20000)
-    parser.add_argument("--groups", type=int, default=400)
-    parser.add_argument("--pages", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=1)
+    site_arguments(parser, users=20000, groups=400, pages=500, seed=1)
     parser.add_argument("--mongodb-url", default=None, help="a real MongoDB (default: SecantusDB)")
     args = parser.parse_args()
     sim = start_simulator(args.users, args.groups, args.pages, args.seed)

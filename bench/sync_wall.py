@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync_memory import start_simulator
+from sync_memory import site_arguments, start_simulator
 
 from services.integrations.models import Purpose
 from services.store import Store
@@ -136,9 +136,7 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=20000)
-    parser.add_argument("--groups", type=int, default=450)
-    parser.add_argument("--seed", type=int, default=1)
+    site_arguments(parser, users=20000, groups=450, seed=1)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--store", choices=("embedded", "wire"), default="embedded")
