@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,11 @@ from testkit.live import LiveServer, fresh_store, live_server, open_store
 from testkit.mongo import wire_server
 
 STORE_KINDS = ["mock", "wire"]
+
+
+def named_cases(argnames: tuple[str, ...], cases: list[tuple[Any, ...]]) -> pytest.MarkDecorator:
+    """``parametrize`` over a table of cases whose first column names each (its test id)."""
+    return pytest.mark.parametrize(argnames, cases, ids=[c[0] for c in cases])
 
 
 def served_site(*, users: int, groups: int, pages: int, seed: int, latency_ms: float = 0) -> object:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from services.checks.access.identified import UserIdentified
 from services.checks.models import CheckStatus
 from services.identity.models import Identity
 from services.identity.resolution import automatic_identity
 from tests.access.builders import account, data, not_staff, person, staff
+from tests.conftest import named_cases
 
 CHECK = UserIdentified()
 ALICE = person("alice@acme.test")
@@ -57,11 +56,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "accounts", "people", "identities", "status", "failing"),
-    CASES,
-    ids=[c[0] for c in CASES],
-)
+@named_cases(("name", "accounts", "people", "identities", "status", "failing"), CASES)
 def test_user_identified(name, accounts, people, identities, status, failing) -> None:
     outcome = CHECK.evaluate(data(accounts, people=people, identities=identities))
     assert outcome.status is status

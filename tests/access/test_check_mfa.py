@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from services.checks.access.mfa import NO_DATA, NO_KEY, MfaEnabled
 from services.checks.models import CheckStatus
 from tests.access.builders import account, data, integration, not_staff, person, staff
+from tests.conftest import named_cases
 
 CHECK = MfaEnabled()
 ALICE = person("alice@acme.test")
@@ -87,11 +86,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "accounts", "identities", "fields", "status", "failing", "reason"),
-    CASES,
-    ids=[c[0] for c in CASES],
-)
+@named_cases(("name", "accounts", "identities", "fields", "status", "failing", "reason"), CASES)
 def test_mfa_enabled(name, accounts, identities, fields, status, failing, reason) -> None:
     outcome = CHECK.evaluate(data(accounts, people=[ALICE], identities=identities, **fields))
     assert outcome.status is status

@@ -9,6 +9,7 @@ import pytest
 from services.checks.access.offboarded import OffboardedAccessRemoved
 from services.checks.models import CheckStatus
 from tests.access.builders import NOW, account, data, not_staff, one_staff, person, staff
+from tests.conftest import named_cases
 
 CHECK = OffboardedAccessRemoved()
 GONE = person("gone@acme.test", offboarded=NOW - timedelta(hours=30))
@@ -88,11 +89,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "accounts", "people", "identities", "status", "failing"),
-    CASES,
-    ids=[c[0] for c in CASES],
-)
+@named_cases(("name", "accounts", "people", "identities", "status", "failing"), CASES)
 def test_offboarded_access_removed(name, accounts, people, identities, status, failing) -> None:
     outcome = CHECK.evaluate(data(accounts, people=people, identities=identities))
     assert outcome.status is status, outcome.reason

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from services.checks.access.review_completed import AccessReviewCompleted
 from services.checks.models import CheckStatus
 from services.integrations.models import IntegrationStatus
 from tests.access.builders import completed, data, integration, open_review, system
+from tests.conftest import named_cases
 
 CHECK = AccessReviewCompleted()
 
@@ -81,7 +80,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("name", "fields", "status", "failing"), CASES, ids=[c[0] for c in CASES])
+@named_cases(("name", "fields", "status", "failing"), CASES)
 def test_access_review_completed(name, fields, status, failing) -> None:
     outcome = CHECK.evaluate(data([], **fields))
     assert outcome.status is status

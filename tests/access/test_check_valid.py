@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-import pytest
-
 from services.checks.access.valid import AccessValid
 from services.checks.models import CheckStatus
 from services.reviews.models import AccessDecision as D
@@ -23,6 +21,7 @@ from tests.access.builders import (
     staff,
     system,
 )
+from tests.conftest import named_cases
 
 CHECK = AccessValid()
 ENG = person("eng@acme.test", role="Engineer")
@@ -228,10 +227,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "accounts", "people", "identities", "rule", "review", "status", "failing"),
-    CASES,
-    ids=[c[0] for c in CASES],
+@named_cases(
+    ("name", "accounts", "people", "identities", "rule", "review", "status", "failing"), CASES
 )
 def test_access_valid(name, accounts, people, identities, rule, review, status, failing) -> None:
     case = data(
