@@ -28,21 +28,23 @@ from tests.e2e.connect_support import (
     sim,  # noqa: F401 - fixture
 )
 
-API_TOKEN = f"""mutation($input: ConnectApiTokenInput!) {{
-  connectConfluenceApiToken(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}
+
+def _integration_mutation(field: str, input_type: str, also: str = "") -> str:
+    """``field(input: $input)`` selecting ``also``, the integration and the userErrors."""
+    return f"""mutation($input: {input_type}!) {{
+  {field}(input: $input) {{ {also}integration {{ {INTEGRATION_FIELDS} }}
     userErrors {{ field code message }} }} }}"""
-CLIENT_CREDENTIALS = f"""mutation($input: ConnectClientCredentialsInput!) {{
-  connectConfluenceClientCredentials(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}
-    userErrors {{ field code message }} }} }}"""
-START_OAUTH = f"""mutation($input: StartConfluenceOAuthInput!) {{
-  startConfluenceOAuth(input: $input) {{ authorizationUrl integration {{ {INTEGRATION_FIELDS} }}
-    userErrors {{ field code message }} }} }}"""
-SELECT_SITE = f"""mutation($input: SelectConfluenceSiteInput!) {{
-  selectConfluenceSite(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}
-    userErrors {{ field code message }} }} }}"""
-ADMIN_KEY = f"""mutation($input: SetAtlassianAdminKeyInput!) {{
-  setAtlassianAdminKey(input: $input) {{ integration {{ {INTEGRATION_FIELDS} }}
-    userErrors {{ field code message }} }} }}"""
+
+
+API_TOKEN = _integration_mutation("connectConfluenceApiToken", "ConnectApiTokenInput")
+CLIENT_CREDENTIALS = _integration_mutation(
+    "connectConfluenceClientCredentials", "ConnectClientCredentialsInput"
+)
+START_OAUTH = _integration_mutation(
+    "startConfluenceOAuth", "StartConfluenceOAuthInput", "authorizationUrl "
+)
+SELECT_SITE = _integration_mutation("selectConfluenceSite", "SelectConfluenceSiteInput")
+ADMIN_KEY = _integration_mutation("setAtlassianAdminKey", "SetAtlassianAdminKeyInput")
 DISCONNECT = f"""mutation($id: ID!) {{ disconnectIntegration(id: $id) {{
   integration {{ {INTEGRATION_FIELDS} }} userErrors {{ field code message }} }} }}"""
 INTEGRATIONS = f"{{ integrations {{ {INTEGRATION_FIELDS} }} }}"
@@ -74,6 +76,19 @@ def api_token_input(env: Env, **overrides: Any) -> dict[str, Any]:
         "email": token.email,
         "apiToken": token.token,
         "confirmCredentials": True,
+    }
+    return {"input": {**values, **overrides}}
+
+
+def client_credentials_input(env: Env, **overrides: Any) -> dict[str, Any]:
+    """Variables of CLIENT_CREDENTIALS: the simulator's client-credentials app on the acme
+    site, ``overrides`` replacing any of its inputs."""
+    creds = env.sim.sim.credentials
+    values = {
+        "purpose": "ACCESS_REVIEW",
+        "clientId": creds.cc_client_id,
+        "clientSecret": creds.cc_client_secret,
+        "siteUrl": env.sim.site_url("acme"),
     }
     return {"input": {**values, **overrides}}
 
@@ -125,14 +140,7 @@ async def test_api_token_connects_and_a_subscriber_sees_it(env: Env) -> None:
 
 async def test_client_credentials_connect(env: Env) -> None:
     creds = env.sim.sim.credentials
-    variables = {
-        "input": {
-            "purpose": "ACCESS_REVIEW",
-            "clientId": creds.cc_client_id,
-            "clientSecret": creds.cc_client_secret,
-            "siteUrl": env.sim.site_url("acme"),
-        }
-    }
+    variables = client_credentials_input(env)
     payload = (await env.gql(CLIENT_CREDENTIALS, variables))["connectConfluenceClientCredentials"]
     assert payload["userErrors"] == []
     integration = payload["integration"]
@@ -140,7 +148,7 @@ async def test_client_credentials_connect(env: Env) -> None:
     assert integration["site"]["cloudId"] == env.sim.sim.sites["acme"].cloud_id
     raw = await env.live.container.store._db["credentials"].find_one({"_id": integration["id"]})
     assert creds.cc_client_secret not in str(raw)
-    wrong = {"input": {**variables["input"], "clientSecret": "nope-not-it"}}
+    wrong = client_credentials_input(env, clientSecret="nope-not-it")
     payload = (await env.gql(CLIENT_CREDENTIALS, wrong))["connectConfluenceClientCredentials"]
     assert payload["userErrors"][0]["code"] == "ALREADY_CONNECTED"
 
@@ -273,15 +281,7 @@ async def test_unavailable_confluence_stores_nothing(env: Env) -> None:
         "connectConfluenceApiToken"
     ]
     assert down["userErrors"][0]["code"] == "CONFLUENCE_UNAVAILABLE"
-    creds = env.sim.sim.credentials
-    cc = {
-        "input": {
-            "purpose": "ACCESS_REVIEW",
-            "clientId": creds.cc_client_id,
-            "clientSecret": "wrong",
-            "siteUrl": env.sim.site_url("acme"),
-        }
-    }
+    cc = client_credentials_input(env, clientSecret="wrong")
     wrong_secret = (await env.gql(CLIENT_CREDENTIALS, cc))["connectConfluenceClientCredentials"]
     assert wrong_secret["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
     await stored_nothing(env)
@@ -375,16 +375,9 @@ async def test_only_atlassian_sites_without_insecure_urls(strict_env: Env) -> No
         ]
         assert payload["userErrors"][0]["code"] == "INVALID_DOMAIN", domain
         assert payload["userErrors"][0]["field"] == ["input", "domain"]
-    creds = env.sim.sim.credentials
-    cc = {
-        "input": {
-            "purpose": "ACCESS_REVIEW",
-            "clientId": creds.cc_client_id,
-            "clientSecret": creds.cc_client_secret,
-            "siteUrl": env.sim.site_url("acme"),
-        }
-    }
-    refused = (await env.gql(CLIENT_CREDENTIALS, cc))["connectConfluenceClientCredentials"]
+    refused = (await env.gql(CLIENT_CREDENTIALS, client_credentials_input(env)))[
+        "connectConfluenceClientCredentials"
+    ]
     assert refused["userErrors"][0]["code"] == "INVALID_DOMAIN"
     assert refused["userErrors"][0]["field"] == ["input", "siteUrl"]
     assert env.sim.sim.counters.count() == 0  # refused before any call to Atlassian
