@@ -221,27 +221,19 @@ def _drop_blob(files: Files) -> None:
     )
 
 
+def _edited_file(name: str, old: bytes, new: bytes) -> tuple[Callable[[Files], None], str]:
+    """A file's content edited (``old`` to ``new``), and what the verifier says of it."""
+    return _replace(name, old, new), f"{name}: its SHA-256 differs"
+
+
 TAMPERINGS: dict[str, tuple[Callable[[Files], None], str]] = {
-    "edit a CSV cell": (
-        _replace("populations/user-access-list.csv", b",true,", b",false,"),
-        "populations/user-access-list.csv: its SHA-256 differs",
+    "edit a CSV cell": _edited_file("populations/user-access-list.csv", b",true,", b",false,"),
+    "edit a population entry": _edited_file(
+        "populations/user-access-list.json", b'"hasAccess":true', b'"hasAccess":false'
     ),
-    "edit a population entry": (
-        _replace("populations/user-access-list.json", b'"hasAccess":true', b'"hasAccess":false'),
-        "populations/user-access-list.json: its SHA-256 differs",
-    ),
-    "edit the report": (
-        _replace("report.html", b"Audit package", b"Audit packagE"),
-        "report.html: its SHA-256 differs",
-    ),
-    "edit a review CSV": (
-        _replace("reviews/review-completion.csv", b"reviewId", b"reviewID"),
-        "reviews/review-completion.csv: its SHA-256 differs",
-    ),
-    "edit a remediation answer": (
-        _replace("remediation/actions.json", b"204", b"500"),
-        "remediation/actions.json: its SHA-256 differs",
-    ),
+    "edit the report": _edited_file("report.html", b"Audit package", b"Audit packagE"),
+    "edit a review CSV": _edited_file("reviews/review-completion.csv", b"reviewId", b"reviewID"),
+    "edit a remediation answer": _edited_file("remediation/actions.json", b"204", b"500"),
     "edit a record's status": (
         _edit_body(2, '"status":"', '"status":"X'),
         "record #{seq2} ({id2}): its body does not hash",
