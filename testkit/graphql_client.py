@@ -92,8 +92,8 @@ async def listening(
 
 
 class Received:
-    """The messages of one subscription as they arrive (``add`` is its ``on_event``'s end);
-    waiters hold ``_new`` and wait for the next ``add``."""
+    """The messages of one subscription as they arrive (``add`` them from ``listening``'s
+    ``on_event``); a subclass waits on ``_new`` for the next one."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
