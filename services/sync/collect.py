@@ -35,8 +35,10 @@ from collections.abc import (
     Sequence,
 )
 from contextlib import aclosing
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass, field, fields
+from functools import cache
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from services.atlassian.admin import PLATFORM_ROLES, PRODUCT_ACCESS, AdminClient
 from services.confluence import paths
@@ -76,6 +78,11 @@ from services.sync.models import (
 )
 from services.sync.pager import Stream, first_error, run_stream, run_streams
 from services.sync.progress import ProgressTracker
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+D = TypeVar("D", bound="DataclassInstance")
 
 SEARCH_PAGE_SIZE = 50
 TALLY_BATCH = 1000  # accounts per directory lookup while judging the groups
@@ -477,34 +484,30 @@ def snapshot_group(group: Group) -> SnapshotGroup:
 
 def directory_entry(user: DirectoryUser) -> DirectoryEntry:
     """What the snapshot keeps of a directory user (status, MFA, last activity, access)."""
-    return DirectoryEntry(
-        account_id=user.account_id,
-        account_status=user.account_status,
-        mfa_enabled=user.mfa_enabled,
-        last_active=user.last_active,
-        membership_status=user.membership_status,
-        claim_status=user.claim_status,
-        site_access=user.site_access,
-    )
+    return _same_named(DirectoryEntry, user)
 
 
 def snapshot_page(page: Page) -> SnapshotPage:
     """A page found by the integration's CQL, as the snapshot keeps it."""
-    return SnapshotPage(
-        page_id=page.id,
-        title=page.title,
-        status=page.status,
-        space_key=page.space_key,
-        space_name=page.space_name,
-        version=page.version_number,
-        last_modified_at=page.last_modified_at,
-        last_modified_by=page.last_modified_by,
-        created_at=page.created_at,
-        created_by=page.created_by,
-        labels=page.labels,
-        web_url=page.web_url,
-        body_storage=page.body_storage,
-    )
+    return _same_named(SnapshotPage, page, page_id=page.id, version=page.version_number)
+
+
+def _same_named(cls: type[D], source: DataclassInstance, **given: Any) -> D:
+    """A ``cls`` from the fields it shares by name with the dataclass ``source`` and ``given``
+    (those ``cls`` has that ``source`` lacks keep their defaults unless given)."""
+    names, read = _shared_fields(cls, type(source), frozenset(given))
+    return cls(**dict(zip(names, read(source), strict=True)), **given)
+
+
+@cache
+def _shared_fields(
+    cls: type[DataclassInstance], source: type[DataclassInstance], given: frozenset[str]
+) -> tuple[tuple[str, ...], attrgetter[tuple[Any, ...]]]:
+    """The fields of dataclass ``cls`` that dataclass ``source`` also has (but ``given``), and
+    a reader of their values from a ``source`` (at least two: ``attrgetter`` gives a tuple)."""
+    kept = {f.name for f in fields(source)} - given
+    names = tuple(f.name for f in fields(cls) if f.name in kept)
+    return names, attrgetter(*names)
 
 
 def assemble(
