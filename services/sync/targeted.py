@@ -25,9 +25,10 @@ sync's), role-assignment reads beyond the full sync's bound, or a layer grown pa
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Protocol, TypeVar
 
 from services.atlassian.admin import MAX_DIRECTORY_PAGE, PLATFORM_ROLES, PRODUCT_ACCESS
@@ -263,42 +264,37 @@ class TargetedRefresh:
 
             return Stream(paths.USERS_BULK, fetch, sink)
 
-        def directory(batch: list[str]) -> Stream[DirectoryUser]:
-            async def fetch(cursor: str | None) -> ResultPage[DirectoryUser]:
-                return await admin.search_directory_users(
-                    org_id,
-                    cursor,
-                    cloud_id=cloud_id,
-                    expand=(PRODUCT_ACCESS, PLATFORM_ROLES),
-                    account_ids=batch,
-                )
-
+        def directory_search(
+            fetch: Callable[[str | None], Awaitable[ResultPage[DirectoryUser]]],
+            record: Callable[[_Read, DirectoryUser], None],
+        ) -> Stream[DirectoryUser]:
             async def sink(items: list[DirectoryUser]) -> None:
                 for u in items:
                     if u.account_id in reads:
-                        reads[u.account_id].directory = u
+                        record(reads[u.account_id], u)
 
             return Stream(paths.ADMIN_DIRECTORY_USERS_SEARCH, fetch, sink)
+
+        def directory(batch: list[str]) -> Stream[DirectoryUser]:
+            fetch = partial(
+                admin.search_directory_users,
+                org_id,
+                cloud_id=cloud_id,
+                expand=(PRODUCT_ACCESS, PLATFORM_ROLES),
+                account_ids=batch,
+            )
+            return directory_search(fetch, _found_in_directory)
 
         def product_admins(batch: list[str]) -> Stream[DirectoryUser]:
-            resource = confluence_resource(cloud_id)
-
-            async def fetch(cursor: str | None) -> ResultPage[DirectoryUser]:
-                return await admin.search_directory_users(
-                    org_id,
-                    cursor,
-                    expand=(),
-                    role_ids=(ADMIN,),
-                    resource_ids=(resource,),
-                    account_ids=batch,
-                )
-
-            async def sink(items: list[DirectoryUser]) -> None:
-                for u in items:
-                    if u.account_id in reads:
-                        reads[u.account_id].product_admin = True
-
-            return Stream(paths.ADMIN_DIRECTORY_USERS_SEARCH, fetch, sink)
+            fetch = partial(
+                admin.search_directory_users,
+                org_id,
+                expand=(),
+                role_ids=(ADMIN,),
+                resource_ids=(confluence_resource(cloud_id),),
+                account_ids=batch,
+            )
+            return directory_search(fetch, _found_product_admin)
 
         streams: list[Stream[object]] = [member_of(a) for a in account_ids]  # type: ignore[misc]
         streams += [bulk(b) for b in _chunks(account_ids, MAX_BULK_IDS)]  # type: ignore[misc]
@@ -527,6 +523,16 @@ def _account_facts(read: _Read, cloud_id: str = "") -> AccountFacts:
         site_admin=candidate and (roles is None or SITE_ADMIN in roles.methods),
         read=roles.to_read() if roles is not None else None,
     )
+
+
+def _found_in_directory(read: _Read, user: DirectoryUser) -> None:
+    """The directory search listed the account: its directory user."""
+    read.directory = user
+
+
+def _found_product_admin(read: _Read, user: DirectoryUser) -> None:
+    """The product-admin search listed the account: it is a product admin."""
+    read.product_admin = True
 
 
 def _add_facts(facts: RoleFacts, entry: DirectoryEntry) -> None:
