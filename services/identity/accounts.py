@@ -27,9 +27,8 @@ from services.models import Principal
 from services.paging import Slice, decode_cursor, make_slice, page_size
 from services.people.models import Person, PersonStatus
 from services.sync.models import AccountFilter, SnapshotAccount
-from services.sync.reads import SnapshotReader
+from services.sync.reads import SnapshotReader, check_account_texts
 
-MAX_FILTER_TEXT = 200
 _MATCHES_KEPT = 32
 
 
@@ -163,12 +162,7 @@ def _checked(f: AccountFilter) -> AccountFilter:
         raise ValidationFailed("unknown classification", field=["filter", "classification"])
     if f.person_status is not None and f.person_status not in {s.value for s in PersonStatus}:
         raise ValidationFailed("unknown person status", field=["filter", "personStatus"])
-    for name in ("group", "search", "status", "account_type"):
-        value = getattr(f, name)
-        if value is not None and len(value) > MAX_FILTER_TEXT:
-            raise ValidationFailed(
-                f"{name} must be at most {MAX_FILTER_TEXT} characters", field=["filter", name]
-            )
+    check_account_texts(f)
     return f
 
 

@@ -143,9 +143,14 @@ def _page_key(page: SnapshotPage) -> str:
 def _checked_accounts(f: AccountFilter) -> AccountFilter:
     if f.classification is not None and f.classification not in CLASSIFICATIONS:
         raise ValidationFailed("unknown classification", field=["filter", "classification"])
+    check_account_texts(f)
+    return f
+
+
+def check_account_texts(f: AccountFilter) -> None:
+    """Refuse an account filter with a text longer than ``MAX_FILTER_TEXT`` characters."""
     for name in ("group", "search", "status", "account_type"):
         _short(getattr(f, name), name)
-    return f
 
 
 def _short(value: str | None, name: str) -> None:
