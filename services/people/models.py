@@ -18,8 +18,8 @@ class PersonStatus(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class PersonRecord:
-    """A validated person as given by HR (mutation input or one CSV row)."""
+class PersonFields:
+    """What HR says of a person: the fields of a draft, a validated record and a stored one."""
 
     email: str
     name: str | None
@@ -35,24 +35,18 @@ class PersonRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class Person:
+class PersonRecord(PersonFields):
+    """A validated person as given by HR (mutation input or one CSV row)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Person(PersonFields):
     """A stored person; ``id`` is derived from the organization and the lower-cased email."""
 
     id: str
     organization_id: str
-    email: str
-    name: str | None
-    status: PersonStatus
-    job_role: str | None
-    start_date: date | None
-    offboarded_at: datetime | None
     created_at: datetime
     updated_at: datetime
-
-    @property
-    def email_key(self) -> str:
-        """The case-insensitive identity of a person."""
-        return self.email.lower()
 
     def same_as(self, record: PersonRecord) -> bool:
         """Whether storing ``record`` would change nothing."""

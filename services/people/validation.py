@@ -10,11 +10,11 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from services.clock import utc_ms
 from services.errors import DomainError
-from services.people.models import PersonRecord, PersonStatus
+from services.people.models import PersonFields, PersonRecord, PersonStatus
 
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 MAX_EMAIL = 254
@@ -43,15 +43,8 @@ class InvalidPeople(DomainError):
 
 
 @dataclass(frozen=True, slots=True)
-class PersonDraft:
+class PersonDraft(PersonFields):
     """A person as given, typed but not yet validated."""
-
-    email: str
-    name: str | None
-    status: PersonStatus
-    job_role: str | None
-    start_date: date | None
-    offboarded_at: datetime | None
 
 
 def check_draft(draft: PersonDraft, row: int) -> tuple[PersonRecord | None, list[Problem]]:
