@@ -157,8 +157,9 @@ class AccessReviewService:
                 code="REVIEW_OPEN",
             )
         details = {"reviewId": review.id, "criticalSystemId": system.id, "dueAt": due_at}
-        await self._record(principal, "access-review-started", review.started_at, details)
-        await self._on_review_changed(org, review.id)
+        await self._changed(
+            principal, review.id, "access-review-started", review.started_at, details
+        )
         return review
 
     async def decide(
@@ -195,8 +196,9 @@ class AccessReviewService:
             "note": note,
         }
         at = decided.decided_at or self._clock()
-        await self._record(principal, "access-decision", at, details, (decided.account_id,))
-        await self._on_review_changed(org, decided.review_id)
+        await self._changed(
+            principal, decided.review_id, "access-decision", at, details, (decided.account_id,)
+        )
         return decided
 
     async def complete(
@@ -237,18 +239,19 @@ class AccessReviewService:
             "note": note,
         }
         at = completed.completed_at or self._clock()
-        await self._record(principal, "access-review-completed", at, details)
-        await self._on_review_changed(org, completed.id)
+        await self._changed(principal, completed.id, "access-review-completed", at, details)
         return completed
 
-    async def _record(
+    async def _changed(
         self,
         principal: Principal,
+        review_id: str,
         kind: str,
         at: datetime,
         details: Mapping[str, object],
         subjects: tuple[str, ...] = (),
     ) -> None:
+        """Seal ``principal``'s action on a review as evidence, then report the review changed."""
         action = Action(
             organization_id=principal.organization_id,
             check_id=REVIEW_CHECK,
@@ -259,6 +262,7 @@ class AccessReviewService:
             subjects=subjects,
         )
         await self._on_action(action)
+        await self._on_review_changed(principal.organization_id, review_id)
 
     async def get(self, principal: Principal, review_id: str) -> AccessReview | None:
         """One review of the caller's organization."""
