@@ -169,34 +169,24 @@ export function fieldKey(field: readonly string[] | null | undefined): string | 
   return rest.join(".");
 }
 
+/** The advice that follows each userError code it is known for. */
+const ADVICE: Readonly<Record<string, string>> = {
+  INVALID_CREDENTIALS: "Check the email, token or secret; Atlassian refused them. Create a new API token at id.atlassian.com if in doubt.",
+  INVALID_DOMAIN: "Give the site's address, such as acme.atlassian.net.",
+  CONFLUENCE_UNAVAILABLE: "Atlassian did not answer. Try again in a few minutes.",
+  ALREADY_CONNECTED: "This purpose is already connected. Disconnect it first (its data and evidence are kept).",
+  NOT_CONFIGURED: "This Vigil has no Atlassian OAuth app configured (VIGIL_OAUTH_CLIENT_ID): use an API token, or ask its operator.",
+  CONFIRMATION_REQUIRED: "Tick the confirmation box, then try again.",
+  FORBIDDEN: "Your key's role may not do this: ask someone with an ADMIN key.",
+  NOT_GRANTED: "The connection's grant does not allow this call: enable remediation on the integration first.",
+  NOT_FAILING: "That item no longer fails the check; reload the list.",
+  REVIEW_OPEN: "A review of this system is already open: finish it first.",
+  PENDING_ENTRIES: "Some entries are still pending: decide them, or choose what they become.",
+};
+
 /** What to do after a userError code, when the code alone says more than the message. */
 export function adviceFor(code: string): string | null {
-  switch (code) {
-    case "INVALID_CREDENTIALS":
-      return "Check the email, token or secret; Atlassian refused them. Create a new API token at id.atlassian.com if in doubt.";
-    case "INVALID_DOMAIN":
-      return "Give the site's address, such as acme.atlassian.net.";
-    case "CONFLUENCE_UNAVAILABLE":
-      return "Atlassian did not answer. Try again in a few minutes.";
-    case "ALREADY_CONNECTED":
-      return "This purpose is already connected. Disconnect it first (its data and evidence are kept).";
-    case "NOT_CONFIGURED":
-      return "This Vigil has no Atlassian OAuth app configured (VIGIL_OAUTH_CLIENT_ID): use an API token, or ask its operator.";
-    case "CONFIRMATION_REQUIRED":
-      return "Tick the confirmation box, then try again.";
-    case "FORBIDDEN":
-      return "Your key's role may not do this: ask someone with an ADMIN key.";
-    case "NOT_GRANTED":
-      return "The connection's grant does not allow this call: enable remediation on the integration first.";
-    case "NOT_FAILING":
-      return "That item no longer fails the check; reload the list.";
-    case "REVIEW_OPEN":
-      return "A review of this system is already open: finish it first.";
-    case "PENDING_ENTRIES":
-      return "Some entries are still pending: decide them, or choose what they become.";
-    default:
-      return null;
-  }
+  return Object.hasOwn(ADVICE, code) ? ADVICE[code]! : null;
 }
 
 /** A user error as one sentence with its advice. */

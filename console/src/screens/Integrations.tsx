@@ -135,20 +135,16 @@ const STATUS_TEXT: Record<IntegrationStatus, { label: string; tone: "good" | "ba
   DISCONNECTED: { label: "Disconnected", tone: "neutral" },
 };
 
+const STATUS_ADVICE: Partial<Record<IntegrationStatus, string>> = {
+  NEEDS_REAUTH: "Atlassian refused the stored credential (revoked or expired). Disconnect, then connect again with a fresh one; data and evidence are kept.",
+  ERROR: "Connecting failed. Start connecting again below.",
+  PENDING_AUTHORIZATION: "The Atlassian consent was not completed. Start again below (a consent link is valid for 10 minutes).",
+  SITE_SELECTION_REQUIRED: "Atlassian granted access to several sites: choose the one to use.",
+};
+
 /** What to do about an integration's status, in words. */
 export function statusAdvice(status: IntegrationStatus): string | null {
-  switch (status) {
-    case "NEEDS_REAUTH":
-      return "Atlassian refused the stored credential (revoked or expired). Disconnect, then connect again with a fresh one; data and evidence are kept.";
-    case "ERROR":
-      return "Connecting failed. Start connecting again below.";
-    case "PENDING_AUTHORIZATION":
-      return "The Atlassian consent was not completed. Start again below (a consent link is valid for 10 minutes).";
-    case "SITE_SELECTION_REQUIRED":
-      return "Atlassian granted access to several sites: choose the one to use.";
-    default:
-      return null;
-  }
+  return STATUS_ADVICE[status] ?? null;
 }
 
 export function Integrations() {
