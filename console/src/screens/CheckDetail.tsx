@@ -93,21 +93,23 @@ const CheckPush = graphql(`
   }
 `);
 
+// What granting or revoking an exception answers: the exception as it now stands, or why not.
+graphql(`
+  fragment ExceptionChange on CheckExceptionPayload {
+    exception { id status expiresAt revokedAt }
+    userErrors { field code message }
+  }
+`);
+
 const CreateException = graphql(`
   mutation GrantException($input: CreateCheckExceptionInput!) {
-    createCheckException(input: $input) {
-      exception { id status expiresAt }
-      userErrors { field code message }
-    }
+    createCheckException(input: $input) { ...ExceptionChange }
   }
 `);
 
 const RevokeException = graphql(`
   mutation RevokeException($id: ID!) {
-    revokeCheckException(id: $id) {
-      exception { id status revokedAt }
-      userErrors { field code message }
-    }
+    revokeCheckException(id: $id) { ...ExceptionChange }
   }
 `);
 

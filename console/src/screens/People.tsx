@@ -24,6 +24,14 @@ graphql(`
   }
 `);
 
+// What each decision about an account answers: the account's identity now, or why not.
+graphql(`
+  fragment AccountDecision on AccountPayload {
+    account { ...AccountIdentity }
+    userErrors { field code message }
+  }
+`);
+
 const AccountsQuery = graphql(`
   query AccountsScreen($filter: AccountFilter, $first: Int!, $after: String) {
     accounts(filter: $filter, first: $first, after: $after) {
@@ -66,28 +74,19 @@ const PersonPicker = graphql(`
 
 const LinkAccount = graphql(`
   mutation LinkAccount($accountId: ID!, $personId: ID!) {
-    linkAccount(input: { accountId: $accountId, personId: $personId }) {
-      account { ...AccountIdentity }
-      userErrors { field code message }
-    }
+    linkAccount(input: { accountId: $accountId, personId: $personId }) { ...AccountDecision }
   }
 `);
 
 const MarkNotStaff = graphql(`
   mutation MarkNotStaff($input: MarkAccountNotStaffInput!) {
-    markAccountNotStaff(input: $input) {
-      account { ...AccountIdentity }
-      userErrors { field code message }
-    }
+    markAccountNotStaff(input: $input) { ...AccountDecision }
   }
 `);
 
 const ClearIdentity = graphql(`
   mutation ClearIdentity($accountId: ID!) {
-    clearAccountIdentity(accountId: $accountId) {
-      account { ...AccountIdentity }
-      userErrors { field code message }
-    }
+    clearAccountIdentity(accountId: $accountId) { ...AccountDecision }
   }
 `);
 
