@@ -1,10 +1,10 @@
 import { act, renderHook } from "@testing-library/react";
-import type { ReactNode } from "react";
+import type { FormEvent, ReactNode } from "react";
 import { Provider, type Client } from "urql";
 import { describe, expect, it, vi } from "vitest";
 import { fromArray, fromValue } from "wonka";
 import { SessionContext, type Session } from "../session";
-import { useFormErrors, useRefreshOn, useScreenQuery } from "./hooks";
+import { useDialogForm, useFormErrors, useRefreshOn, useScreenQuery, type DialogFormOptions } from "./hooks";
 
 describe("useFormErrors", () => {
   it("shows a mutation's userErrors by field and says it did not go through", () => {
@@ -53,6 +53,47 @@ describe("useFormErrors", () => {
     expect(result.current.refuse).toBe(refuse);
     expect(result.current.clear).toBe(clear);
     act(() => result.current.clear());
+    expect(result.current.errors).toEqual({ byField: {}, general: [] });
+  });
+});
+
+describe("useDialogForm", () => {
+  const submitted = { preventDefault: () => {} } as FormEvent;
+  const options = (value: string, send: DialogFormOptions<string>["send"]) => ({
+    required: { field: "reason", value, message: "Give a reason" },
+    reset: vi.fn(),
+    send,
+    onDone: vi.fn(),
+    onClose: vi.fn(),
+  });
+
+  it("refuses a blank required text without sending", async () => {
+    const send = vi.fn();
+    const { result } = renderHook(() => useDialogForm<string>("item", options("  ", send)));
+    await act(() => result.current.submit(submitted));
+    expect(send).not.toHaveBeenCalled();
+    expect(result.current.errors.byField).toEqual({ reason: "Give a reason" });
+  });
+
+  it("sends about its subject, then is done and closes when the answer has no error", async () => {
+    const send = vi.fn(async () => ({ error: undefined, userErrors: [] }));
+    const given = options("because", send);
+    const { result } = renderHook(() => useDialogForm<string>("item", given));
+    await act(() => result.current.submit(submitted));
+    expect(send).toHaveBeenCalledWith("item");
+    expect(given.onDone).toHaveBeenCalledOnce();
+    expect(given.onClose).toHaveBeenCalledOnce();
+  });
+
+  it("stays open on userErrors, and starts again (reset, no errors) for another subject", async () => {
+    const send = vi.fn(async () => ({ error: undefined, userErrors: [{ field: null, code: "NOT_FAILING", message: "Gone" }] }));
+    const given = options("because", send);
+    const { result, rerender } = renderHook(({ subject }) => useDialogForm<string>(subject, given), { initialProps: { subject: "item" } });
+    await act(() => result.current.submit(submitted));
+    expect(given.onClose).not.toHaveBeenCalled();
+    expect(result.current.errors.general).toHaveLength(1);
+    rerender({ subject: "other" });
+    expect(given.reset).toHaveBeenCalledTimes(2);
     expect(result.current.errors).toEqual({ byField: {}, general: [] });
   });
 });

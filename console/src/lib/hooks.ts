@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
 import { useQuery, useSubscription, type AnyVariables, type UseQueryArgs, type UseQueryState, type UseSubscriptionArgs } from "urql";
 import { useSession } from "../session";
 import { mutationErrors, noErrors, type ErrorLike, type FormErrors, type UserErrorLike } from "./errors";
@@ -66,6 +66,51 @@ export function useFormErrors() {
   const refuse = useCallback((field: string, message: string) => setErrors({ byField: { [field]: message }, general: [] }), []);
   const clear = useCallback(() => setErrors(NO_ERRORS), []);
   return { errors, take, refuse, clear, setErrors };
+}
+
+/** A mutation's answer as a form reads it: its transport error and its userErrors. */
+export interface Answer {
+  error: ErrorLike | null | undefined;
+  userErrors: readonly UserErrorLike[] | null | undefined;
+}
+
+/** What a dialog's form about one subject needs: the text it may not send blank (the field a
+ * refusal marks, its value, the message), how its fields start again, how it sends, and what
+ * follows an answer with no error. */
+export interface DialogFormOptions<T> {
+  required: { field: string; value: string; message: string };
+  reset: () => void;
+  send: (subject: T) => Promise<Answer>;
+  onDone: () => void;
+  onClose: () => void;
+}
+
+/** A dialog's form about `subject` (null while closed): its errors, emptied with its fields
+ * (`reset`) whenever the subject changes, and `submit`, which refuses a blank required text,
+ * else sends and, when the answer has no error, calls `onDone` then `onClose`. */
+export function useDialogForm<T>(subject: T | null, options: DialogFormOptions<T>) {
+  const { errors, take, refuse, clear } = useFormErrors();
+  const reset = useRef(options.reset);
+  reset.current = options.reset;
+  useEffect(() => {
+    reset.current();
+    clear();
+  }, [subject, clear]);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!subject) return;
+    const { required, send, onDone, onClose } = options;
+    if (!required.value.trim()) {
+      refuse(required.field, required.message);
+      return;
+    }
+    const answer = await send(subject);
+    if (take(answer.error, answer.userErrors)) {
+      onDone();
+      onClose();
+    }
+  };
+  return { errors, submit };
 }
 
 /** `refresh` on every event of a subscription (the event itself is not used: what it

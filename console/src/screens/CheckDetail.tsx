@@ -1,7 +1,7 @@
 // Check detail: definition and fix, failing items (paged, searchable), exceptions (grant with
 // a reason and an expiry, revoke), the history chart, and the evidence records with
 // "verify chain".
-import { lazy, Suspense, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
+import { lazy, Suspense, useEffect, useMemo, useState, type ReactNode } from "react";
 import { useClient, useMutation, useQuery, useSubscription } from "urql";
 import { ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, StatusBadge, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
@@ -9,7 +9,7 @@ import type { CheckItemsQuery } from "../gql/graphql";
 import { mutationErrors, problemFrom, type Problem } from "../lib/errors";
 import { formatDateTime, isoDay, plural, relative } from "../lib/format";
 import { historySeries } from "../lib/history";
-import { useDebounced, useFormErrors, useNow, useOnReconnect, useRefresh } from "../lib/hooks";
+import { useDebounced, useDialogForm, useNow, useOnReconnect, useRefresh } from "../lib/hooks";
 import { searchPages, SEARCH_PAGE, type Page as ItemPage } from "../lib/items";
 import { usePager } from "../lib/pagination";
 import { can } from "../lib/roles";
@@ -398,28 +398,22 @@ function Exceptions(props: {
 function GrantDialog({ checkId, item, onClose, onGranted }: { checkId: string; item: Item | null; onClose: () => void; onGranted: () => void }) {
   const [reason, setReason] = useState("");
   const [expires, setExpires] = useState(isoDay(90));
-  const { errors, take, refuse, clear } = useFormErrors();
   const [{ fetching }, grant] = useMutation(CreateException);
-  useEffect(() => {
-    setReason("");
-    setExpires(isoDay(90));
-    clear();
-  }, [item, clear]);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    if (!item) return;
-    if (!reason.trim()) {
-      refuse("reason", "Give a reason: auditors read it.");
-      return;
-    }
-    const r = await grant({
-      input: { checkId, resourceId: item.resourceId, reason: reason.trim(), expiresAt: `${expires}T00:00:00Z` },
-    });
-    if (take(r.error, r.data?.createCheckException.userErrors)) {
-      onGranted();
-      onClose();
-    }
-  };
+  const { errors, submit } = useDialogForm(item, {
+    required: { field: "reason", value: reason, message: "Give a reason: auditors read it." },
+    reset: () => {
+      setReason("");
+      setExpires(isoDay(90));
+    },
+    send: async (failing) => {
+      const r = await grant({
+        input: { checkId, resourceId: failing.resourceId, reason: reason.trim(), expiresAt: `${expires}T00:00:00Z` },
+      });
+      return { error: r.error, userErrors: r.data?.createCheckException.userErrors };
+    },
+    onDone: onGranted,
+    onClose,
+  });
   return (
     <Dialog open={item !== null} title="Accept a failing item" onClose={onClose}>
       {item && (

@@ -8,7 +8,7 @@ import { graphql } from "../gql";
 import type { AccountFilter, AccountsScreenQuery, IdentityClassification, NotStaffKind, PersonStatus } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, plural, relative } from "../lib/format";
-import { useDebounced, useFormErrors, useRefreshOn, useScreenQuery } from "../lib/hooks";
+import { useDebounced, useDialogForm, useRefreshOn, useScreenQuery } from "../lib/hooks";
 import type { Credential } from "../lib/auth";
 import { importPeople, type ImportOutcome } from "../lib/http";
 import { usePager } from "../lib/pagination";
@@ -342,26 +342,20 @@ function LinkDialog({ account, onClose, onDone }: { account: Account | null; onC
 function NotStaffDialog({ account, onClose, onDone }: { account: Account | null; onClose: () => void; onDone: () => void }) {
   const [kind, setKind] = useState<NotStaffKind>("SERVICE");
   const [reason, setReason] = useState("");
-  const { errors, take, refuse, clear } = useFormErrors();
   const [state, mark] = useMutation(MarkNotStaff);
-  useEffect(() => {
-    setKind("SERVICE");
-    setReason("");
-    clear();
-  }, [account, clear]);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    if (!account) return;
-    if (!reason.trim()) {
-      refuse("reason", "Give a reason: auditors read it.");
-      return;
-    }
-    const r = await mark({ input: { accountId: account.accountId, kind, reason: reason.trim() } });
-    if (take(r.error, r.data?.markAccountNotStaff.userErrors)) {
-      onDone();
-      onClose();
-    }
-  };
+  const { errors, submit } = useDialogForm(account, {
+    required: { field: "reason", value: reason, message: "Give a reason: auditors read it." },
+    reset: () => {
+      setKind("SERVICE");
+      setReason("");
+    },
+    send: async (marked) => {
+      const r = await mark({ input: { accountId: marked.accountId, kind, reason: reason.trim() } });
+      return { error: r.error, userErrors: r.data?.markAccountNotStaff.userErrors };
+    },
+    onDone,
+    onClose,
+  });
   return (
     <Dialog open={account !== null} title="Mark the account as not staff" onClose={onClose}>
       {account && (

@@ -1,13 +1,13 @@
 // Access reviews: put Confluence under review, start a review, decide each entry (keep,
 // revoke, downgrade, with notes), complete it; progress stays live for several reviewers.
-import { useEffect, useState, type FormEvent, type ReactNode } from "react";
+import { useState, type FormEvent, type ReactNode } from "react";
 import { useMutation } from "urql";
 import { AccountCell, ConnectionPager, Dialog, DialogActions, Empty, ErrorNotice, Loading, Notice, Progress, SelectField, Table, Tag, TextArea, TextField, Time, UserErrors } from "../components/ui";
 import { graphql } from "../gql";
 import type { AccessDecision, RemainingDecision, ReviewDecision, ReviewDetailQuery } from "../gql/graphql";
 import { mutationErrors, problemFrom } from "../lib/errors";
 import { formatDate, formatDateTime, isoDay, plural } from "../lib/format";
-import { useFormErrors, useRefreshOn, useScreenQuery } from "../lib/hooks";
+import { useDialogForm, useFormErrors, useRefreshOn, useScreenQuery } from "../lib/hooks";
 import { usePager } from "../lib/pagination";
 import { can } from "../lib/roles";
 import { Link, navigate } from "../lib/router";
@@ -335,26 +335,18 @@ function Title({ children }: { children: ReactNode }) {
 
 function DecideDialog({ value, onClose, onDone }: { value: { entry: Entry; decision: ReviewDecision } | null; onClose: () => void; onDone: () => void }) {
   const [note, setNote] = useState("");
-  const { errors, take, refuse, clear } = useFormErrors();
   const [state, decide] = useMutation(Decide);
-  useEffect(() => {
-    setNote("");
-    clear();
-  }, [value, clear]);
+  const { errors, submit } = useDialogForm(value, {
+    required: { field: "note", value: note, message: "A note is required: say why, for the auditors." },
+    reset: () => setNote(""),
+    send: async ({ entry, decision }) => {
+      const r = await decide({ input: { entryId: entry.id, decision, note: note.trim() } });
+      return { error: r.error, userErrors: r.data?.decideAccess.userErrors };
+    },
+    onDone,
+    onClose,
+  });
   const verb = value?.decision === "DOWNGRADE" ? "Downgrade" : "Revoke";
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    if (!value) return;
-    if (!note.trim()) {
-      refuse("note", "A note is required: say why, for the auditors.");
-      return;
-    }
-    const r = await decide({ input: { entryId: value.entry.id, decision: value.decision, note: note.trim() } });
-    if (take(r.error, r.data?.decideAccess.userErrors)) {
-      onDone();
-      onClose();
-    }
-  };
   return (
     <Dialog open={value !== null} title={`${verb} access`} onClose={onClose}>
       {value && (
