@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import strawberry
-from strawberry.types.base import StrawberryList, StrawberryOptional, get_object_definition
+
+from resolvers.strawberry_adapter import field_types, is_list_type, optional_of
 
 T = TypeVar("T")
 
@@ -26,11 +27,11 @@ def _converter(kind: object) -> Callable[[Any], Any] | None:
     """What a field of GraphQL type ``kind`` makes of its value: a sequence (often a tuple)
     becomes the list GraphQL returns, an id a ``strawberry.ID``; None copies it as it is (any
     other field, a private one, or a plain dataclass's, whose ``kind`` is None)."""
-    if isinstance(kind, StrawberryList):
+    if is_list_type(kind):
         return list
     if kind is strawberry.ID:
         return strawberry.ID
-    if isinstance(kind, StrawberryOptional) and kind.of_type is strawberry.ID:
+    if optional_of(kind) is strawberry.ID:
         return _optional_id
     return None
 
@@ -44,8 +45,7 @@ def _plan(cls: type[Any]) -> _Plan:
     type)."""
     plan = _PLANS.get(cls)
     if plan is None:
-        definition = get_object_definition(cls)
-        kinds = {f.python_name: f.type for f in definition.fields} if definition else {}
+        kinds = field_types(cls)
         plan = _PLANS[cls] = tuple(
             (f.name, _converter(kinds.get(f.name))) for f in dataclasses.fields(cls) if f.init
         )

@@ -40,6 +40,10 @@ newest releases the pins allow):
   when the enum's own class body says ``strawberry.enum_value(..., description=...)``; the
   domain enums live in ``services/`` (no Strawberry there), so the descriptions are set on
   Strawberry's definition of the enum, read from the class.
+- ``field_types``, ``is_list_type`` and ``optional_of``: the GraphQL type of each field of a
+  Strawberry type, and whether it is a list or an optional (``StrawberryList`` and
+  ``StrawberryOptional``, not exported by ``strawberry.types``): ``resolvers/mapping.py``
+  makes the list a list field holds from a domain tuple, and an empty optional id null.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     _OperationStreamClosed,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage, Message
+from strawberry.types.base import StrawberryList, StrawberryOptional, get_object_definition
 from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.field import StrawberryField
@@ -77,7 +82,10 @@ __all__ = [
     "UnsetType",
     "core_schema",
     "describe_enum_values",
+    "field_types",
+    "is_list_type",
     "is_strawberry_enum",
+    "optional_of",
     "plain_attribute",
 ]
 
@@ -116,6 +124,23 @@ def plain_attribute(field: GraphQLField) -> str | None:
     if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
         return None
     return definition.python_name
+
+
+def field_types(cls: type[Any]) -> dict[str, object]:
+    """The GraphQL type of each field of the Strawberry type ``cls``, by Python name (none for a
+    class that is not one)."""
+    definition = get_object_definition(cls)
+    return {f.python_name: f.type for f in definition.fields} if definition else {}
+
+
+def is_list_type(kind: object) -> bool:
+    """Whether a field type from ``field_types`` is a list."""
+    return isinstance(kind, StrawberryList)
+
+
+def optional_of(kind: object) -> object | None:
+    """What an optional field type from ``field_types`` holds when it is not null, else None."""
+    return kind.of_type if isinstance(kind, StrawberryOptional) else None
 
 
 def core_schema(schema: Schema) -> GraphQLSchema:

@@ -32,7 +32,10 @@ from resolvers.strawberry_adapter import (
     UnsetType,
     core_schema,
     describe_enum_values,
+    field_types,
+    is_list_type,
     is_strawberry_enum,
+    optional_of,
     plain_attribute,
 )
 
@@ -214,3 +217,20 @@ def test_enum_values_are_described_on_strawberrys_definition() -> None:
 
         sdl = strawberry.Schema(query=WithColour).as_str()
         assert '"""Like blood."""\n  RED' in sdl and '"""Like the sky."""\n  BLUE' in sdl, sdl
+
+
+@strawberry.type
+class WithKinds:
+    tags: list[str]
+    owner_id: strawberry.ID | None
+    size: int
+
+
+def test_field_types_say_which_fields_are_lists_and_which_optional() -> None:
+    with relied_on("StrawberryList and StrawberryOptional as a type definition's field types"):
+        kinds = field_types(WithKinds)
+        assert set(kinds) == {"tags", "owner_id", "size"}
+        assert is_list_type(kinds["tags"]) and not is_list_type(kinds["size"])
+        assert optional_of(kinds["owner_id"]) is strawberry.ID
+        assert optional_of(kinds["tags"]) is None and optional_of(kinds["size"]) is None
+        assert field_types(Colour) == {}
