@@ -20,6 +20,7 @@ T_co = TypeVar("T_co", covariant=True)
 
 MAX_FIRST = 500
 DEFAULT_FIRST = 50
+MAX_FILTER_TEXT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,17 @@ def page_size(first: int | None, *, default: int = DEFAULT_FIRST) -> int:
     if not 1 <= first <= MAX_FIRST:
         raise ValidationFailed(f"first must be between 1 and {MAX_FIRST}", field=["first"])
     return first
+
+
+def check_filter_texts(filter: object, names: Sequence[str]) -> None:
+    """Refuse a filter whose text ``names`` (in that order) holds more than ``MAX_FILTER_TEXT``
+    characters."""
+    for name in names:
+        value = getattr(filter, name)
+        if value is not None and len(value) > MAX_FILTER_TEXT:
+            raise ValidationFailed(
+                f"{name} must be at most {MAX_FILTER_TEXT} characters", field=["filter", name]
+            )
 
 
 def encode_cursor(key: str) -> str:

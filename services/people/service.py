@@ -17,7 +17,7 @@ from services.clock import Clock, utc_ms, utcnow
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, subscribe_now, topic_for
 from services.models import Principal, Role
-from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.paging import Slice, check_filter_texts, decode_cursor, make_slice, page_size
 from services.people.csv_import import parse_people_csv
 from services.people.models import (
     Person,
@@ -32,7 +32,6 @@ from services.people.models import (
 )
 from services.people.validation import PersonDraft, check_batch
 
-MAX_FILTER_TEXT = 200
 #: How far in the future an offboarding time may be: the caller's clock may run ahead.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -165,12 +164,7 @@ class PeopleService:
         """People of the caller's organization, by email unless ``sort`` says otherwise."""
         filter = filter or PersonFilter()
         sort = sort or PersonSort()
-        for name in ("job_role", "search"):
-            value = getattr(filter, name)
-            if value is not None and len(value) > MAX_FILTER_TEXT:
-                raise ValidationFailed(
-                    f"{name} must be at most {MAX_FILTER_TEXT} characters", field=["filter", name]
-                )
+        check_filter_texts(filter, ("job_role", "search"))
         limit = page_size(first)
         rows, total = await self._people.list_people(
             organization_id=principal.organization_id,

@@ -14,11 +14,10 @@ from typing import Protocol, TypeVar
 from services.errors import ValidationFailed
 from services.integrations.models import Integration, Purpose
 from services.models import Principal
-from services.paging import Slice, decode_cursor, make_slice, page_size
+from services.paging import Slice, check_filter_texts, decode_cursor, make_slice, page_size
 from services.sync.models import AccountFilter, PageFilter, SnapshotAccount, SnapshotPage
 
 CLASSIFICATIONS = ("STAFF", "NOT_STAFF", "UNIDENTIFIED")
-MAX_FILTER_TEXT = 200
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -109,8 +108,7 @@ class SnapshotReader:
     ) -> Slice[SnapshotPage]:
         """Pages of the current POLICY snapshot, by page id."""
         checked = filter or PageFilter()
-        for name in ("label", "space", "search"):
-            _short(getattr(checked, name), name)
+        check_filter_texts(checked, ("label", "space", "search"))
         rows = partial(self._snapshot_queries.list_pages, filter=checked)
         return await self._page(principal, Purpose.POLICY, rows, first, after, _page_key)
 
@@ -148,13 +146,5 @@ def _checked_accounts(f: AccountFilter) -> AccountFilter:
 
 
 def check_account_texts(f: AccountFilter) -> None:
-    """Refuse an account filter with a text longer than ``MAX_FILTER_TEXT`` characters."""
-    for name in ("group", "search", "status", "account_type"):
-        _short(getattr(f, name), name)
-
-
-def _short(value: str | None, name: str) -> None:
-    if value is not None and len(value) > MAX_FILTER_TEXT:
-        raise ValidationFailed(
-            f"{name} must be at most {MAX_FILTER_TEXT} characters", field=["filter", name]
-        )
+    """Refuse an account filter with a text longer than ``paging.MAX_FILTER_TEXT`` characters."""
+    check_filter_texts(f, ("group", "search", "status", "account_type"))
