@@ -11,11 +11,14 @@ Two precisions are in use, and each caller keeps the one it had:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 Clock = Callable[[], datetime]
 """Returns the current time as an aware UTC datetime; injected so tests can move time."""
+
+Sleep = Callable[[float], Awaitable[None]]
+"""Waits that many seconds (``asyncio.sleep``); injected so tests need not wait."""
 
 
 def utcnow() -> datetime:

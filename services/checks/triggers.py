@@ -14,12 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 
 from services.checks.engine import CheckEngine
+from services.clock import Sleep
 from services.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 ALL = "*"
-Sleep = Callable[[float], Awaitable[None]]
 Organizations = Callable[[], Awaitable[list[str]]]
 
 

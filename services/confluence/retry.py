@@ -22,7 +22,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TypeVar
 
-from services.clock import Clock, utcnow
+from services.clock import Clock, Sleep, utcnow
 from services.confluence.errors import (
     ConfluenceConnectionError,
     ConfluenceError,
@@ -33,7 +33,6 @@ from services.confluence.errors import (
 )
 
 T = TypeVar("T")
-Sleep = Callable[[float], Awaitable[None]]
 Uniform = Callable[[float, float], float]
 
 _RETRYABLE_5XX = frozenset({502, 503, 504})

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapp
 from dataclasses import replace
 from typing import Any, Protocol
 
-from services.clock import Clock, utcnow_ms
+from services.clock import Clock, Sleep, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.evidence.chain import GENESIS_HASH, EvidenceKey, iso_utc, seal
 from services.evidence.chain import chunked as chunked_format
@@ -67,7 +67,6 @@ from services.paging import Slice, decode_cursor, make_slice, page_size
 
 log = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
 # Every reference into an organization's chain from outside it: each check's current result,
 # each remediation action (with its evidence record id, or None while it is not recorded).
 Anchors = Callable[[str], Awaitable[list[Anchor]]]

@@ -37,13 +37,12 @@ from typing import Any, Protocol
 from services.atlassian.errors import InvalidGrant
 from services.atlassian.models import TokenSet
 from services.atlassian.oauth import AtlassianOAuth
-from services.clock import Clock, utcnow
+from services.clock import Clock, Sleep, utcnow
 from services.integrations.models import Integration
 from services.integrations.vault import OAUTH_TOKENS, CredentialVault, Secret
 
 log = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
 OnReauthNeeded = Callable[[Integration, str], Awaitable[None]]
 
 LOCK_TTL = timedelta(seconds=30)

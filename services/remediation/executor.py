@@ -36,7 +36,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from services.clock import Clock, utcnow
+from services.clock import Clock, Sleep, utcnow
 from services.confluence.errors import (
     ConfluenceError,
     ConfluenceForbidden,
@@ -78,7 +78,6 @@ RecordEvidence = Callable[[EvidenceEntry], Awaitable[EvidenceRecord]]
 OnVerified = Callable[[Integration], Awaitable[None]]
 OnActionFailed = Callable[[RemediationAction], Awaitable[None]]
 Recheck = Callable[[RemediationAction], Awaitable[str | None]]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 async def ignore_action_failure(action: RemediationAction) -> None:
