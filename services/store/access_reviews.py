@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from services.identity.models import Classification, NotStaffKind
 from services.models import AccountStatus
 from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
-from services.store.common import DuplicateKeyError, new_id, newest_first, utcnow
+from services.store.common import DuplicateKeyError, from_doc, new_id, newest_first, utcnow
 
 PENDING = AccessDecision.PENDING.value
 
@@ -233,18 +233,12 @@ def _entry_doc(review_id: str, organization_id: str, e: ReviewEntry) -> dict[str
 
 def to_review(doc: Mapping[str, Any]) -> AccessReview:
     """The domain object for a stored review."""
-    return AccessReview(
-        id=doc["_id"],
-        organization_id=doc["organization_id"],
-        critical_system_id=doc["critical_system_id"],
+    return from_doc(
+        AccessReview,
+        doc,
         status=ReviewStatus(doc["status"]),
-        started_at=doc["started_at"],
-        started_by=doc["started_by"],
         snapshot_id=doc.get("snapshot_id"),
         entry_count=int(doc.get("entry_count", 0)),
-        due_at=doc.get("due_at"),
-        completed_at=doc.get("completed_at"),
-        completed_by=doc.get("completed_by"),
     )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from services.models import ApiKey, Role
-from services.store.common import new_id, unique, utcnow
+from services.store.common import from_doc, new_id, unique, utcnow
 
 
 class ApiKeyRepository:
@@ -85,14 +85,4 @@ class ApiKeyRepository:
 
 
 def _to_key(doc: Mapping[str, Any]) -> ApiKey:
-    return ApiKey(
-        id=doc["_id"],
-        organization_id=doc["organization_id"],
-        role=Role(doc["role"]),
-        name=doc["name"],
-        prefix=doc["prefix"],
-        created_at=doc["created_at"],
-        revoked_at=doc.get("revoked_at"),
-        last_used_at=doc.get("last_used_at"),
-        owner_user_id=doc.get("owner_user_id"),
-    )
+    return from_doc(ApiKey, doc, role=Role(doc["role"]))

@@ -9,6 +9,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.check_exceptions.models import CheckException
+from services.store.common import from_doc
 
 
 class CheckExceptionRepository:
@@ -98,18 +99,7 @@ def _query(
 
 
 def _to_exception(doc: Mapping[str, Any]) -> CheckException:
-    return CheckException(
-        id=doc["_id"],
-        organization_id=doc["organization_id"],
-        check_id=doc["check_id"],
-        resource_id=doc["resource_id"],
-        reason=doc["reason"],
-        expires_at=doc["expires_at"],
-        created_at=doc["created_at"],
-        created_by=doc["created_by"],
-        revoked_at=doc.get("revoked_at"),
-        revoked_by=doc.get("revoked_by"),
-    )
+    return from_doc(CheckException, doc)
 
 
 __all__ = ["CheckExceptionRepository"]

@@ -47,7 +47,7 @@ from services.checks.models import (
     items_to_json,
 )
 from services.chunking import Chunker, Cutting, content_cut
-from services.store.common import DuplicateKeyError, insert_missing, new_id, newest_first
+from services.store.common import DuplicateKeyError, from_doc, insert_missing, new_id, newest_first
 
 _INLINE = ("failing_items", "excepted_items")  # headers written before evidence format 2
 FAILING, EXCEPTED = "f", "e"
@@ -488,21 +488,14 @@ def to_result(
 ) -> CheckResult:
     """The domain object for a stored header (latest or history); its items are the given
     ones, else those held inline (headers written before evidence format 2)."""
-    return CheckResult(
-        organization_id=doc["organization_id"],
-        check_id=doc["check_id"],
+    return from_doc(
+        CheckResult,
+        doc,
         status=CheckStatus(doc["status"]),
         reason=doc.get("reason"),
         failing_items=failing if failing is not None else _to_items(doc.get("failing_items")),
         excepted_items=excepted if excepted is not None else _to_items(doc.get("excepted_items")),
-        evaluated_at=doc["evaluated_at"],
-        changed_at=doc["changed_at"],
-        data_as_of=doc.get("data_as_of"),
-        snapshot_id=doc.get("snapshot_id"),
-        evidence_id=doc.get("evidence_id"),
         id=doc.get("result_id"),
-        status_changed_at=doc.get("status_changed_at"),
-        note=doc.get("note"),
     )
 
 

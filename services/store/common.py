@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import MISSING, fields
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -15,10 +17,17 @@ from services.clock import utcnow_ms as utcnow
 from services.errors import AlreadyExists
 from services.ids import new_id
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+D = TypeVar("D", bound="DataclassInstance")
+
 __all__ = [
     "DuplicateKeyError",
+    "aware",
     "batches",
     "free_lease",
+    "from_doc",
     "insert_missing",
     "keyset_page",
     "lease_first",
@@ -26,11 +35,45 @@ __all__ = [
     "newest_first",
     "renew_lease",
     "take_lease",
+    "to_doc",
     "unique",
     "utcnow",
 ]
 
 _DUPLICATE_KEY = 11000
+
+
+@cache
+def _stored_fields(model: type[DataclassInstance]) -> tuple[tuple[str, str, Any], ...]:
+    """The dataclass ``model``'s fields as stored: name, key (``_id`` for ``id``) and default
+    (``MISSING`` when it has none, or a factory)."""
+    return tuple((f.name, "_id" if f.name == "id" else f.name, f.default) for f in fields(model))
+
+
+def to_doc(obj: DataclassInstance, **converted: Any) -> dict[str, Any]:
+    """The stored form of a dataclass: each field under its key (``id`` as ``_id``), the
+    ``converted`` ones as given."""
+    return {
+        key: converted[name] if name in converted else getattr(obj, name)
+        for name, key, _ in _stored_fields(type(obj))
+    }
+
+
+def from_doc(model: type[D], doc: Mapping[str, Any], **converted: Any) -> D:
+    """The dataclass ``model`` of a stored document: each field not in ``converted`` is the
+    value under its key (``_id`` for ``id``); one with a default may be missing (it is then
+    the default)."""
+    for name, key, default in _stored_fields(model):
+        if name not in converted:
+            converted[name] = doc[key] if default is MISSING else doc.get(key, default)
+    return model(**converted)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """``value`` with UTC as its zone when it has none (a driver that reads naive times)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.store.common import new_id, unique
+from services.store.common import from_doc, new_id, unique
 from services.users.models import Session, SignInAttempt
 
 _ATTEMPT = "attempt"
@@ -127,25 +127,8 @@ class SessionRepository:
 
 
 def _to_attempt(doc: Mapping[str, Any]) -> SignInAttempt:
-    return SignInAttempt(
-        id=doc["_id"],
-        provider=doc["provider"],
-        state=doc["state"],
-        nonce=doc["nonce"],
-        code_verifier=doc["code_verifier"],
-        created_at=doc["created_at"],
-        expires_at=doc["expires_at"],
-    )
+    return from_doc(SignInAttempt, doc)
 
 
 def _to_session(doc: Mapping[str, Any]) -> Session:
-    return Session(
-        id=doc["_id"],
-        user_id=doc["user_id"],
-        organization_id=doc["organization_id"],
-        created_at=doc["created_at"],
-        last_seen_at=doc["last_seen_at"],
-        expires_at=doc["expires_at"],
-        ended_at=doc.get("ended_at"),
-        provider=doc.get("provider", ""),
-    )
+    return from_doc(Session, doc)

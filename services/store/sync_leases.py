@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.integrations.models import IntegrationStatus
-from services.store.common import renew_lease, take_lease
+from services.store.common import from_doc, renew_lease, take_lease
 from services.store.sync_runs import watch_doc
 from services.sync.models import Lease, WatchMark
 
@@ -121,14 +121,7 @@ class LeaseRepository:
 
 
 def _to_lease(doc: Mapping[str, Any]) -> Lease:
-    return Lease(
-        integration_id=doc["_id"],
-        owner=doc["owner"],
-        token=int(doc["token"]),
-        expires_at=doc["expires_at"],
-        heartbeat_at=doc["heartbeat_at"],
-        run_id=doc.get("run_id"),
-    )
+    return from_doc(Lease, doc, integration_id=doc["_id"], token=int(doc["token"]))
 
 
 __all__ = ["LeaseRepository"]

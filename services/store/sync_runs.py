@@ -14,7 +14,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.integrations.models import Purpose
-from services.store.common import DuplicateKeyError, new_id, newest_first, utcnow
+from services.store.common import DuplicateKeyError, from_doc, new_id, newest_first, utcnow
 from services.sync.models import (
     RunEnd,
     RunRequest,
@@ -294,30 +294,19 @@ def _to_targets(raw: Any) -> RunTargets:
 
 def to_run(doc: Mapping[str, Any]) -> SyncRun:
     """The domain object for a stored run."""
-    return SyncRun(
-        id=doc["_id"],
-        organization_id=doc["organization_id"],
-        integration_id=doc["integration_id"],
+    return from_doc(
+        SyncRun,
+        doc,
         purpose=Purpose(doc["purpose"]),
         status=SyncRunStatus(doc["status"]),
         trigger=SyncTrigger(doc["trigger"]),
-        snapshot_id=doc["snapshot_id"],
-        created_at=doc["created_at"],
-        started_at=doc.get("started_at"),
-        finished_at=doc.get("finished_at"),
         progress=_progress(doc.get("progress")),
-        error=doc.get("error"),
-        error_endpoint=doc.get("error_endpoint"),
         counts=_counts(doc.get("counts")),
-        owner=doc.get("owner"),
-        fence=doc.get("fence"),
         follow_up=SyncTrigger(doc["follow_up"]) if doc.get("follow_up") else None,
-        not_before=doc.get("not_before"),
         warnings=tuple(doc.get("warnings") or ()),
         kind=SyncRunKind(doc.get("kind") or SyncRunKind.FULL.value),
         targets=_to_targets(doc.get("targets")),
         watch=to_watch(doc.get("watch")),
-        previous_snapshot_id=doc.get("previous_snapshot_id"),
     )
 
 

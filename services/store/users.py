@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from services.models import Role
-from services.store.common import new_id, unique, utcnow
+from services.store.common import from_doc, new_id, unique, utcnow
 from services.users.models import Invitation, Membership, User, VerifiedIdentity
 
 
@@ -218,25 +218,8 @@ def _to_user(doc: Mapping[str, Any]) -> User:
 
 
 def _to_membership(doc: Mapping[str, Any]) -> Membership:
-    return Membership(
-        organization_id=doc["organization_id"],
-        user_id=doc["user_id"],
-        role=Role(doc["role"]),
-        created_at=doc["created_at"],
-        added_by=doc.get("added_by"),
-    )
+    return from_doc(Membership, doc, role=Role(doc["role"]))
 
 
 def _to_invitation(doc: Mapping[str, Any]) -> Invitation:
-    return Invitation(
-        id=doc["_id"],
-        organization_id=doc["organization_id"],
-        email=doc["email"],
-        role=Role(doc["role"]),
-        invited_by=doc["invited_by"],
-        created_at=doc["created_at"],
-        expires_at=doc["expires_at"],
-        accepted_at=doc.get("accepted_at"),
-        accepted_by=doc.get("accepted_by"),
-        revoked_at=doc.get("revoked_at"),
-    )
+    return from_doc(Invitation, doc, role=Role(doc["role"]))

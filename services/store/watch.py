@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.store.common import renew_lease, take_lease
+from services.store.common import from_doc, renew_lease, take_lease
 from services.store.sync_runs import to_watch, watch_doc
 from services.sync.models import WatchMark
 from services.watch.models import ActionKind, Comparison, WatchReason, WatchState
@@ -159,22 +159,18 @@ def _to_comparison(raw: Any) -> Comparison | None:
 def _to_state(doc: Mapping[str, Any]) -> WatchState:
     reason = doc.get("reason")
     actions = dict(doc.get("actions") or [])
-    return WatchState(
+    return from_doc(
+        WatchState,
+        doc,
         integration_id=doc["_id"],
         organization_id=doc.get("organization_id", ""),
         watching=bool(doc.get("watching")),
         reason=WatchReason(str(reason)) if reason in WatchReason.__members__ else None,
-        message=doc.get("message"),
-        owner=doc.get("owner"),
         lease_expires_at=doc.get("expires_at"),
-        last_polled_at=doc.get("last_polled_at"),
-        last_event_at=doc.get("last_event_at"),
-        lag_seconds=doc.get("lag_seconds"),
         events_seen=int(doc.get("events_seen", 0)),
         refreshes=int(doc.get("refreshes", 0)),
         ignored={str(k): int(v) for k, v in (doc.get("ignored") or {}).items()},
         actions={str(k): ActionKind(v) for k, v in actions.items() if v in ActionKind.__members__},
-        actions_read_at=doc.get("actions_read_at"),
         comparison=_to_comparison(doc.get("comparison")),
     )
 
