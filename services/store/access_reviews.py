@@ -11,7 +11,14 @@ from pymongo import ReturnDocument
 from services.identity.models import Classification, NotStaffKind
 from services.models import AccountStatus
 from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
-from services.store.common import DuplicateKeyError, from_doc, new_id, newest_first, utcnow
+from services.store.common import (
+    DuplicateKeyError,
+    find_one_as,
+    from_doc,
+    new_id,
+    newest_first,
+    utcnow,
+)
 
 PENDING = AccessDecision.PENDING.value
 
@@ -77,21 +84,23 @@ class AccessReviewRepository:
 
     async def get(self, *, organization_id: str, review_id: str) -> AccessReview | None:
         """One review of the organization."""
-        doc = await self._reviews.find_one({"_id": review_id, "organization_id": organization_id})
-        return to_review(doc) if doc else None
+        return await find_one_as(
+            self._reviews, {"_id": review_id, "organization_id": organization_id}, to_review
+        )
 
     async def get_open(
         self, *, organization_id: str, critical_system_id: str
     ) -> AccessReview | None:
         """The system's open review, if any."""
-        doc = await self._reviews.find_one(
+        return await find_one_as(
+            self._reviews,
             {
                 "organization_id": organization_id,
                 "critical_system_id": critical_system_id,
                 "open": True,
-            }
+            },
+            to_review,
         )
-        return to_review(doc) if doc else None
 
     async def latest_completed(
         self, *, organization_id: str, critical_system_id: str
@@ -135,8 +144,9 @@ class AccessReviewRepository:
 
     async def get_entry(self, *, organization_id: str, entry_id: str) -> ReviewEntry | None:
         """One entry of the organization."""
-        doc = await self._entries.find_one({"_id": entry_id, "organization_id": organization_id})
-        return to_entry(doc) if doc else None
+        return await find_one_as(
+            self._entries, {"_id": entry_id, "organization_id": organization_id}, to_entry
+        )
 
     async def decide(
         self,

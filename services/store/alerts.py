@@ -29,7 +29,16 @@ from services.alerts.models import (
     DeliveryClaim,
     DeliveryState,
 )
-from services.store.common import DuplicateKeyError, free_lease, lease_first, newest_first, unique
+from services.store.common import (
+    DuplicateKeyError,
+    aware,
+    find_one_as,
+    free_lease,
+    lease_first,
+    newest_first,
+    to_doc,
+    unique,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RETENTION = timedelta(days=30)
@@ -55,8 +64,9 @@ class AlertChannelRepository:
 
     async def get(self, *, organization_id: str, channel_id: str) -> Channel | None:
         """One channel of the organization."""
-        doc = await self._col.find_one({"_id": channel_id, "organization_id": organization_id})
-        return _to_channel(doc) if doc else None
+        return await find_one_as(
+            self._col, {"_id": channel_id, "organization_id": organization_id}, _to_channel
+        )
 
     async def envelope(self, *, organization_id: str, channel_id: str) -> Mapping[str, Any] | None:
         """The channel's encrypted secrets, if it has any."""
@@ -169,7 +179,7 @@ class AlertRepository:
         """When the oldest alert not yet in a batch was recorded."""
         cursor = self._col.find({"batch_id": None}, {"created_at": 1}).sort("created_at", 1)
         async for doc in cursor.limit(1):
-            return _aware(doc["created_at"])
+            return aware(doc["created_at"])
         return None
 
     async def due_organizations(self, *, recorded_before: datetime) -> list[str]:
@@ -303,13 +313,14 @@ class AlertDeliveryRepository:
         held = {**pending, "lease_owner": {"$ne": None}, "lease_expires_at": {"$gt": now}}
         cursor = self._col.find(held, {"lease_expires_at": 1}).sort("lease_expires_at", 1).limit(1)
         times += [d["lease_expires_at"] async for d in cursor]
-        found = [t for t in (_aware(t) for t in times) if t is not None]
+        found = [t for t in (aware(t) for t in times) if t is not None]
         return min(found) if found else None
 
     async def get(self, *, organization_id: str, delivery_id: str) -> Delivery | None:
         """One delivery of the organization."""
-        doc = await self._col.find_one({"_id": delivery_id, "organization_id": organization_id})
-        return _to_delivery(doc) if doc else None
+        return await find_one_as(
+            self._col, {"_id": delivery_id, "organization_id": organization_id}, _to_delivery
+        )
 
     async def page(
         self,
@@ -367,31 +378,12 @@ class AlertDeliveryRepository:
         return int(result.deleted_count)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def _channel_doc(c: Channel) -> dict[str, Any]:
-    return {
-        "_id": c.id,
-        "organization_id": c.organization_id,
-        "name": c.name,
-        "kind": c.kind.value,
-        "enabled": c.enabled,
-        "target": c.target,
-        "recipients": list(c.recipients),
-        "created_at": c.created_at,
-        "created_by": c.created_by,
-        "last_delivered_at": c.last_delivered_at,
-        "last_failed_at": c.last_failed_at,
-        "last_error": c.last_error,
-    }
+    return to_doc(c, kind=c.kind.value, recipients=list(c.recipients))
 
 
 def _to_channel(doc: Mapping[str, Any]) -> Channel:
-    created_at = _aware(doc["created_at"])
+    created_at = aware(doc["created_at"])
     assert created_at is not None
     return Channel(
         id=doc["_id"],
@@ -403,28 +395,22 @@ def _to_channel(doc: Mapping[str, Any]) -> Channel:
         recipients=tuple(doc.get("recipients") or ()),
         created_at=created_at,
         created_by=doc["created_by"],
-        last_delivered_at=_aware(doc.get("last_delivered_at")),
-        last_failed_at=_aware(doc.get("last_failed_at")),
+        last_delivered_at=aware(doc.get("last_delivered_at")),
+        last_failed_at=aware(doc.get("last_failed_at")),
         last_error=doc.get("last_error"),
     )
 
 
 def _delivery_doc(d: Delivery) -> dict[str, Any]:
     return {
-        "_id": d.id,
-        "organization_id": d.organization_id,
-        "channel_id": d.channel_id,
-        "channel_name": d.channel_name,
-        "channel_kind": d.channel_kind.value,
-        "alerts": [a.to_json() for a in d.alerts],
-        "state": d.state.value,
-        "attempts": d.attempts,
-        "created_at": d.created_at,
-        "next_attempt_at": d.next_attempt_at or d.created_at,
-        "last_error": d.last_error,
-        "updated_at": d.updated_at or d.created_at,
-        "sent_at": d.sent_at,
-        "dead_lettered_at": d.dead_lettered_at,
+        **to_doc(
+            d,
+            channel_kind=d.channel_kind.value,
+            alerts=[a.to_json() for a in d.alerts],
+            state=d.state.value,
+            next_attempt_at=d.next_attempt_at or d.created_at,
+            updated_at=d.updated_at or d.created_at,
+        ),
         "lease_owner": None,
         "lease_expires_at": _EPOCH,
         "lease_token": 0,
@@ -432,7 +418,7 @@ def _delivery_doc(d: Delivery) -> dict[str, Any]:
 
 
 def _to_delivery(doc: Mapping[str, Any]) -> Delivery:
-    created_at = _aware(doc["created_at"])
+    created_at = aware(doc["created_at"])
     assert created_at is not None
     org = doc["organization_id"]
     return Delivery(
@@ -445,11 +431,11 @@ def _to_delivery(doc: Mapping[str, Any]) -> Delivery:
         state=DeliveryState(doc["state"]),
         attempts=int(doc.get("attempts", 0)),
         created_at=created_at,
-        next_attempt_at=_aware(doc.get("next_attempt_at")),
+        next_attempt_at=aware(doc.get("next_attempt_at")),
         last_error=doc.get("last_error"),
-        updated_at=_aware(doc.get("updated_at")),
-        sent_at=_aware(doc.get("sent_at")),
-        dead_lettered_at=_aware(doc.get("dead_lettered_at")),
+        updated_at=aware(doc.get("updated_at")),
+        sent_at=aware(doc.get("sent_at")),
+        dead_lettered_at=aware(doc.get("dead_lettered_at")),
     )
 
 

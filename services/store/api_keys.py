@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from services.models import ApiKey, Role
-from services.store.common import from_doc, new_id, unique, utcnow
+from services.store.common import find_one_as, from_doc, new_id, unique, utcnow
 
 
 class ApiKeyRepository:
@@ -50,13 +50,11 @@ class ApiKeyRepository:
 
     async def get(self, *, key_id: str) -> ApiKey | None:
         """The key with this id (any organization), or None."""
-        doc = await self._col.find_one({"_id": key_id})
-        return _to_key(doc) if doc else None
+        return await find_one_as(self._col, {"_id": key_id}, _to_key)
 
     async def get_by_secret_hash(self, *, secret_hash: str) -> ApiKey | None:
         """The key whose value hashes to ``secret_hash``, or None."""
-        doc = await self._col.find_one({"secret_hash": secret_hash})
-        return _to_key(doc) if doc else None
+        return await find_one_as(self._col, {"secret_hash": secret_hash}, _to_key)
 
     async def list_by_organization(self, *, organization_id: str) -> list[ApiKey]:
         """Every key of an organization, oldest first."""
@@ -71,8 +69,7 @@ class ApiKeyRepository:
         await self._col.update_one(
             {**query, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}}
         )
-        doc = await self._col.find_one(query)
-        return _to_key(doc) if doc else None
+        return await find_one_as(self._col, query, _to_key)
 
     async def list_owned(self, *, organization_id: str, owner_user_id: str) -> list[ApiKey]:
         """The keys of an organization owned by a person."""

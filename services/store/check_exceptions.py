@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.check_exceptions.models import CheckException
-from services.store.common import from_doc
+from services.store.common import find_one_as, from_doc
 
 
 class CheckExceptionRepository:
@@ -42,8 +42,9 @@ class CheckExceptionRepository:
 
     async def get(self, *, organization_id: str, exception_id: str) -> CheckException | None:
         """One exception of the organization."""
-        doc = await self._col.find_one({"_id": exception_id, "organization_id": organization_id})
-        return _to_exception(doc) if doc else None
+        return await find_one_as(
+            self._col, {"_id": exception_id, "organization_id": organization_id}, _to_exception
+        )
 
     async def revoke(
         self, *, organization_id: str, exception_id: str, by: str, at: datetime

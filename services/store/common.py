@@ -3,7 +3,7 @@ keyset pages, and the lease documents of one holder at a time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import MISSING, fields
 from datetime import UTC, datetime, timedelta
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 D = TypeVar("D", bound="DataclassInstance")
+T = TypeVar("T")
 
 __all__ = [
     "DuplicateKeyError",
@@ -67,6 +68,14 @@ def from_doc(model: type[D], doc: Mapping[str, Any], **converted: Any) -> D:
         if name not in converted:
             converted[name] = doc[key] if default is MISSING else doc.get(key, default)
     return model(**converted)
+
+
+async def find_one_as(
+    collection: Any, query: Mapping[str, Any], to: Callable[[Mapping[str, Any]], T]
+) -> T | None:
+    """The document of ``query`` as ``to`` makes it a domain object, or None when none matches."""
+    doc = await collection.find_one(query)
+    return to(doc) if doc else None
 
 
 def aware(value: datetime | None) -> datetime | None:

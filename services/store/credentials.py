@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from services.integrations.models import CredentialRecord
-from services.store.common import utcnow
+from services.store.common import find_one_as, utcnow
 
 
 class CredentialRepository:
@@ -51,8 +51,7 @@ class CredentialRepository:
 
     async def get(self, *, integration_id: str) -> CredentialRecord | None:
         """The integration's credential record, or None."""
-        doc = await self._col.find_one({"_id": integration_id})
-        return _to_record(doc) if doc else None
+        return await find_one_as(self._col, {"_id": integration_id}, _to_record)
 
     async def swap(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.reviews.models import AccessRule, CriticalSystem, SystemKind, SystemSettings
-from services.store.common import new_id, unique, utcnow
+from services.store.common import find_one_as, new_id, unique, utcnow
 
 
 class CriticalSystemRepository:
@@ -46,15 +46,17 @@ class CriticalSystemRepository:
 
     async def get(self, *, organization_id: str, system_id: str) -> CriticalSystem | None:
         """One system of the organization."""
-        doc = await self._col.find_one({"_id": system_id, "organization_id": organization_id})
-        return to_system(doc) if doc else None
+        return await find_one_as(
+            self._col, {"_id": system_id, "organization_id": organization_id}, to_system
+        )
 
     async def get_by_kind(
         self, *, organization_id: str, system: SystemKind
     ) -> CriticalSystem | None:
         """The organization's system of a kind, if added."""
-        doc = await self._col.find_one({"organization_id": organization_id, "system": system.value})
-        return to_system(doc) if doc else None
+        return await find_one_as(
+            self._col, {"organization_id": organization_id, "system": system.value}, to_system
+        )
 
     async def list_by_organization(self, *, organization_id: str) -> list[CriticalSystem]:
         """Every critical system of the organization, oldest first."""

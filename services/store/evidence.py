@@ -15,6 +15,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.evidence.models import AlreadyRecorded, ChainHead, EvidenceRecord, SequenceTaken
+from services.store.common import find_one_as, to_doc
 
 BATCH = 500
 
@@ -52,8 +53,9 @@ class EvidenceRepository:
 
     async def get(self, *, organization_id: str, record_id: str) -> EvidenceRecord | None:
         """One record of the organization."""
-        doc = await self._col.find_one({"_id": record_id, "organization_id": organization_id})
-        return to_record(doc) if doc else None
+        return await find_one_as(
+            self._col, {"_id": record_id, "organization_id": organization_id}, to_record
+        )
 
     async def list_for_check(
         self, *, organization_id: str, check_id: str, limit: int, before: int | None
@@ -95,8 +97,9 @@ class EvidenceRepository:
 
     async def at(self, *, organization_id: str, sequence: int) -> EvidenceRecord | None:
         """The record stored at ``sequence`` of the organization's chain."""
-        doc = await self._col.find_one({"organization_id": organization_id, "sequence": sequence})
-        return to_record(doc) if doc else None
+        return await find_one_as(
+            self._col, {"organization_id": organization_id, "sequence": sequence}, to_record
+        )
 
     async def iter_range(
         self, *, organization_id: str, first: int, last: int
@@ -140,18 +143,7 @@ class EvidenceRepository:
 
 def evidence_document(record: EvidenceRecord) -> dict[str, Any]:
     """The stored form of a sealed record (also used by tests and the benchmark to bulk-load)."""
-    return {
-        "_id": record.id,
-        "organization_id": record.organization_id,
-        "sequence": record.sequence,
-        "check_id": record.check_id,
-        "snapshot_id": record.snapshot_id,
-        "integration_id": record.integration_id,
-        "body": record.body,
-        "sha256": record.sha256,
-        "hmac": record.hmac,
-        "key_id": record.key_id,
-    }
+    return to_doc(record)
 
 
 def to_record(doc: Mapping[str, Any]) -> EvidenceRecord:

@@ -13,6 +13,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from services.evidence.signing import PublicKey, StoredSigningKey
+from services.store.common import find_one_as
 
 
 class EvidenceKeyRepository:
@@ -27,8 +28,7 @@ class EvidenceKeyRepository:
 
     async def current(self, *, organization_id: str) -> StoredSigningKey | None:
         """The organization's current key, if it has one."""
-        doc = await self._col.find_one({"_id": f"{organization_id}:current"})
-        return _to_key(doc) if doc else None
+        return await find_one_as(self._col, {"_id": f"{organization_id}:current"}, _to_key)
 
     async def create_current(self, key: StoredSigningKey) -> StoredSigningKey:
         """Store ``key`` as current unless one exists; the current key either way."""

@@ -19,7 +19,7 @@ from services.identity.models import (
     ResolutionMark,
 )
 from services.models import RevisionState
-from services.store.common import insert_missing
+from services.store.common import find_one_as, insert_missing
 from services.store.packs import PACK_FROM, Checkpoints
 from services.store.revisions import Reservation, RevisionRepository
 
@@ -44,8 +44,7 @@ class IdentityRepository:
 
     async def get(self, *, organization_id: str, account_id: str) -> Identity | None:
         """The stored identity of an account, if any."""
-        doc = await self._col.find_one({"_id": _key(organization_id, account_id)})
-        return to_identity(doc) if doc else None
+        return await find_one_as(self._col, {"_id": _key(organization_id, account_id)}, to_identity)
 
     async def list_changed(
         self, *, organization_id: str, after_seq: int

@@ -16,7 +16,7 @@ from services.integrations.models import (
     IntegrationStatus,
     Purpose,
 )
-from services.store.common import new_id, unique, utcnow
+from services.store.common import find_one_as, new_id, unique, utcnow
 
 
 class IntegrationRepository:
@@ -64,22 +64,23 @@ class IntegrationRepository:
 
     async def get(self, *, organization_id: str, integration_id: str) -> Integration | None:
         """The integration, if it belongs to the organization."""
-        doc = await self._col.find_one({"_id": integration_id, "organization_id": organization_id})
-        return _to_integration(doc) if doc else None
+        return await find_one_as(
+            self._col, {"_id": integration_id, "organization_id": organization_id}, _to_integration
+        )
 
     async def get_by_id(self, *, integration_id: str) -> Integration | None:
         """The integration by id alone (internal callers: OAuth callback, workers)."""
-        doc = await self._col.find_one({"_id": integration_id})
-        return _to_integration(doc) if doc else None
+        return await find_one_as(self._col, {"_id": integration_id}, _to_integration)
 
     async def get_live_for_purpose(
         self, *, organization_id: str, purpose: Purpose
     ) -> Integration | None:
         """The organization's live (not disconnected/errored) integration for a purpose."""
-        doc = await self._col.find_one(
-            {"organization_id": organization_id, "purpose": purpose.value, "live": True}
+        return await find_one_as(
+            self._col,
+            {"organization_id": organization_id, "purpose": purpose.value, "live": True},
+            _to_integration,
         )
-        return _to_integration(doc) if doc else None
 
     async def list_by_organization(self, *, organization_id: str) -> list[Integration]:
         """Every integration of an organization, newest first."""

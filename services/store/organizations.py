@@ -7,7 +7,7 @@ from typing import Any
 
 from services.errors import NotFound
 from services.models import Framework, Organization
-from services.store.common import DuplicateKeyError, new_id, utcnow
+from services.store.common import DuplicateKeyError, find_one_as, new_id, utcnow
 
 # The first organization's id: one insert wins when several processes start on an empty
 # database at once (each would otherwise see none and create its own).
@@ -44,8 +44,7 @@ class OrganizationRepository:
 
     async def get(self, *, organization_id: str) -> Organization | None:
         """The organization with this id, or None."""
-        doc = await self._col.find_one({"_id": organization_id})
-        return _to_org(doc) if doc else None
+        return await find_one_as(self._col, {"_id": organization_id}, _to_org)
 
     async def get_or_raise(self, *, organization_id: str) -> Organization:
         """The organization with this id, or ``NotFound``."""

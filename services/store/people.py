@@ -21,7 +21,7 @@ from services.people.models import (
     PersonStatus,
     person_id,
 )
-from services.store.common import keyset_page, utcnow
+from services.store.common import find_one_as, keyset_page, utcnow
 from services.store.packs import PACK_FROM, Checkpoints
 from services.store.revisions import RevisionRepository
 
@@ -47,8 +47,9 @@ class PeopleRepository:
 
     async def get(self, *, organization_id: str, person_id: str) -> Person | None:
         """One person of the organization."""
-        doc = await self._col.find_one({"_id": person_id, "organization_id": organization_id})
-        return to_person(doc) if doc else None
+        return await find_one_as(
+            self._col, {"_id": person_id, "organization_id": organization_id}, to_person
+        )
 
     async def list_people(
         self,

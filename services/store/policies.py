@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from services.errors import Conflict
 from services.policies.catalogue import PolicyType
 from services.policies.models import MappingMethod, PolicyDocument, PolicyStatus
+from services.store.common import find_one_as
 
 
 def _key(organization_id: str, policy_type: PolicyType) -> str:
@@ -42,8 +43,9 @@ class PolicyDocumentRepository:
 
     async def get(self, *, organization_id: str, policy_type: PolicyType) -> PolicyDocument | None:
         """The document mapped to ``policy_type``, if any."""
-        doc = await self._col.find_one({"_id": _key(organization_id, policy_type)})
-        return _to_document(doc) if doc else None
+        return await find_one_as(
+            self._col, {"_id": _key(organization_id, policy_type)}, _to_document
+        )
 
     async def create_auto(
         self,

@@ -36,7 +36,7 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
-from services.store.common import free_lease, lease_first, newest_first
+from services.store.common import aware, free_lease, lease_first, newest_first, to_doc
 from services.store.snapshot_layers import SnapshotLayers, split
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -400,19 +400,7 @@ def _doc(a: RemediationAction) -> dict[str, Any]:
 
 
 def _read_back_doc(v: Verification) -> dict[str, Any]:
-    return {
-        "endpoint": v.endpoint,
-        "confirmed": v.confirmed,
-        "detail": v.detail,
-        "at": v.at,
-        "observed": [asdict(o) for o in v.observed],
-    }
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    return to_doc(v, observed=[asdict(o) for o in v.observed])
 
 
 def _to_read_back(doc: Mapping[str, Any]) -> Verification:
@@ -420,7 +408,7 @@ def _to_read_back(doc: Mapping[str, Any]) -> Verification:
         endpoint=doc["endpoint"],
         confirmed=bool(doc["confirmed"]),
         detail=doc["detail"],
-        at=_aware(doc["at"]) or _EPOCH,
+        at=aware(doc["at"]) or _EPOCH,
         observed=tuple(Observation(**o) for o in doc.get("observed") or ()),
     )
 
@@ -451,9 +439,9 @@ def _to_action(doc: Mapping[str, Any]) -> RemediationAction:
         state=ActionState(doc["state"]),
         attempt=int(doc.get("attempt") or 1),
         approved_by=doc.get("approved_by"),
-        approved_at=_aware(doc.get("approved_at")),
-        updated_at=_aware(doc.get("updated_at")),
-        calls=tuple(CallRecord(**{**c, "at": _aware(c["at"])}) for c in doc.get("calls") or ()),
+        approved_at=aware(doc.get("approved_at")),
+        updated_at=aware(doc.get("updated_at")),
+        calls=tuple(CallRecord(**{**c, "at": aware(c["at"])}) for c in doc.get("calls") or ()),
         read_backs=tuple(_to_read_back(r) for r in read_backs),
         error=doc.get("error"),
         cancel_reason=doc.get("cancel_reason"),
@@ -469,7 +457,7 @@ def _to_connection(doc: Mapping[str, Any]) -> ConnectionState:
             reason=r["reason"],
             status=r.get("status"),
             message=r.get("message") or "",
-            at=_aware(r["at"]) or _EPOCH,
+            at=aware(r["at"]) or _EPOCH,
             action_id=r.get("action_id") or "",
         )
         for r in doc.get("refusals") or ()

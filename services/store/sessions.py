@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.store.common import from_doc, new_id, unique
+from services.store.common import find_one_as, from_doc, new_id, unique
 from services.users.models import Session, SignInAttempt
 
 _ATTEMPT = "attempt"
@@ -91,13 +91,13 @@ class SessionRepository:
 
     async def get_by_token_hash(self, *, token_hash: str) -> Session | None:
         """The signed-in session of a token (ended or not), or None."""
-        doc = await self._col.find_one({"token_hash": token_hash, "kind": _SESSION})
-        return _to_session(doc) if doc else None
+        return await find_one_as(
+            self._col, {"token_hash": token_hash, "kind": _SESSION}, _to_session
+        )
 
     async def get(self, *, session_id: str) -> Session | None:
         """A signed-in session by id, or None."""
-        doc = await self._col.find_one({"_id": session_id, "kind": _SESSION})
-        return _to_session(doc) if doc else None
+        return await find_one_as(self._col, {"_id": session_id, "kind": _SESSION}, _to_session)
 
     async def touch(self, *, session_id: str, at: datetime) -> None:
         """Record activity (the idle timeout counts from here)."""

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo import UpdateOne
 
 from services.models import AccountStatus, ClaimStatus, DirectoryStatus
-from services.store.common import batches, insert_missing
+from services.store.common import batches, insert_missing, to_doc
 from services.store.packs import Packs, accounts_pack
 from services.store.snapshot_layers import SnapshotLayers
 from services.store.snapshot_orders import SnapshotOrders, account_keys, page_keys
@@ -341,12 +341,7 @@ def _to_facts(raw: Any) -> AccountFacts:
 
 def tally_doc(t: TallyCounts) -> dict[str, int]:
     """A group's tally as stored."""
-    return {
-        "listed": t.listed,
-        "with_access": t.with_access,
-        "admins": t.admins,
-        "site_admins": t.site_admins,
-    }
+    return to_doc(t)
 
 
 def to_tally(raw: Any) -> TallyCounts | None:
@@ -400,21 +395,7 @@ def grant_doc(g: Grant) -> dict[str, Any]:
 
 
 def _page_doc(p: SnapshotPage) -> dict[str, Any]:
-    return {
-        "page_id": p.page_id,
-        "title": p.title,
-        "status": p.status,
-        "space_key": p.space_key,
-        "space_name": p.space_name,
-        "version": p.version,
-        "last_modified_at": p.last_modified_at,
-        "last_modified_by": p.last_modified_by,
-        "created_at": p.created_at,
-        "created_by": p.created_by,
-        "labels": list(p.labels),
-        "web_url": p.web_url,
-        "body_storage": p.body_storage,
-    }
+    return to_doc(p, labels=list(p.labels))
 
 
 __all__ = ["DirectoryEntry", "SnapshotDataRepository", "SnapshotScope"]

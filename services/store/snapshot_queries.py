@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 from services.models import AccountStatus, AccountType, ClaimStatus, DirectoryStatus
-from services.store.common import batches
+from services.store.common import batches, find_one_as
 from services.store.packs import Packs, accounts_pack
 from services.store.snapshot_layers import SnapshotLayers
 from services.store.snapshot_orders import ALL, SnapshotOrders
@@ -163,8 +163,7 @@ class SnapshotQueryRepository:
         layer = await self._layers.layer(snapshot_id)
         if layer is not None and layer.base_id is not None and account_id not in layer.accounts:
             snapshot_id = layer.base_id
-        doc = await self._accounts.find_one({"_id": f"{snapshot_id}:{account_id}"})
-        return to_account(doc) if doc else None
+        return await find_one_as(self._accounts, {"_id": f"{snapshot_id}:{account_id}"}, to_account)
 
     async def iter_accounts(self, *, snapshot_id: str) -> AsyncIterator[SnapshotAccount]:
         """Every account of the snapshot, by account id (streamed, for checks and identity)."""
@@ -225,8 +224,7 @@ class SnapshotQueryRepository:
 
     async def get_page(self, *, snapshot_id: str, page_id: str) -> SnapshotPage | None:
         """One page of the snapshot, with its storage-format body."""
-        doc = await self._pages.find_one({"_id": f"{snapshot_id}:{page_id}"})
-        return to_page(doc) if doc else None
+        return await find_one_as(self._pages, {"_id": f"{snapshot_id}:{page_id}"}, to_page)
 
     async def iter_pages(self, *, snapshot_id: str) -> AsyncIterator[SnapshotPage]:
         """Every page of the snapshot with its body, by page id (streamed)."""

@@ -14,7 +14,14 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from services.integrations.models import Purpose
-from services.store.common import DuplicateKeyError, from_doc, new_id, newest_first, utcnow
+from services.store.common import (
+    DuplicateKeyError,
+    find_one_as,
+    from_doc,
+    new_id,
+    newest_first,
+    utcnow,
+)
 from services.sync.models import (
     RunEnd,
     RunRequest,
@@ -76,18 +83,17 @@ class SyncRunRepository:
 
     async def get(self, *, run_id: str) -> SyncRun | None:
         """A run by id (internal callers)."""
-        doc = await self._col.find_one({"_id": run_id})
-        return to_run(doc) if doc else None
+        return await find_one_as(self._col, {"_id": run_id}, to_run)
 
     async def get_by_snapshot(self, *, snapshot_id: str) -> SyncRun | None:
         """The run that collected ``snapshot_id``."""
-        doc = await self._col.find_one({"snapshot_id": snapshot_id})
-        return to_run(doc) if doc else None
+        return await find_one_as(self._col, {"snapshot_id": snapshot_id}, to_run)
 
     async def get_active(self, *, integration_id: str) -> SyncRun | None:
         """The integration's queued or running run, if any."""
-        doc = await self._col.find_one({"integration_id": integration_id, "active": True})
-        return to_run(doc) if doc else None
+        return await find_one_as(
+            self._col, {"integration_id": integration_id, "active": True}, to_run
+        )
 
     async def list_active(self) -> list[SyncRun]:
         """Every queued or running run (the scheduler's view; a handful at a time)."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from services.models import Role
-from services.store.common import from_doc, new_id, unique, utcnow
+from services.store.common import find_one_as, from_doc, new_id, unique, utcnow
 from services.users.models import Invitation, Membership, User, VerifiedIdentity
 
 
@@ -39,8 +39,7 @@ class UserRepository:
 
     async def get(self, *, user_id: str) -> User | None:
         """The user with this id, or None."""
-        doc = await self._col.find_one({"_id": user_id})
-        return _to_user(doc) if doc else None
+        return await find_one_as(self._col, {"_id": user_id}, _to_user)
 
     async def get_many(self, *, user_ids: list[str]) -> dict[str, User]:
         """The users with these ids, by id."""
@@ -48,14 +47,12 @@ class UserRepository:
 
     async def get_by_email(self, *, email: str) -> User | None:
         """The user with this (lower-case) email, or None."""
-        doc = await self._col.find_one({"email": email})
-        return _to_user(doc) if doc else None
+        return await find_one_as(self._col, {"email": email}, _to_user)
 
     async def get_by_identity(self, *, provider: str, subject: str) -> User | None:
         """The user who signed in before with this provider's subject, or None."""
         query = {"identities": {"$elemMatch": {"provider": provider, "subject": subject}}}
-        doc = await self._col.find_one(query)
-        return _to_user(doc) if doc else None
+        return await find_one_as(self._col, query, _to_user)
 
     async def signed_in(
         self, *, user_id: str, identity: VerifiedIdentity, at: datetime
@@ -109,8 +106,9 @@ class MembershipRepository:
 
     async def get(self, *, organization_id: str, user_id: str) -> Membership | None:
         """The user's membership of the organization, or None."""
-        doc = await self._col.find_one({"organization_id": organization_id, "user_id": user_id})
-        return _to_membership(doc) if doc else None
+        return await find_one_as(
+            self._col, {"organization_id": organization_id, "user_id": user_id}, _to_membership
+        )
 
     async def list_by_organization(self, *, organization_id: str) -> list[Membership]:
         """Every member of an organization, oldest first."""
@@ -168,8 +166,7 @@ class InvitationRepository:
 
     async def get(self, *, invitation_id: str) -> Invitation | None:
         """An invitation by id, or None."""
-        doc = await self._col.find_one({"_id": invitation_id})
-        return _to_invitation(doc) if doc else None
+        return await find_one_as(self._col, {"_id": invitation_id}, _to_invitation)
 
     async def list_by_organization(self, *, organization_id: str) -> list[Invitation]:
         """The organization's invitations, newest first."""
@@ -202,8 +199,7 @@ class InvitationRepository:
         await self._col.update_one(
             {**query, "accepted_at": None, "revoked_at": None}, {"$set": {"revoked_at": at}}
         )
-        doc = await self._col.find_one(query)
-        return _to_invitation(doc) if doc else None
+        return await find_one_as(self._col, query, _to_invitation)
 
 
 def _to_user(doc: Mapping[str, Any]) -> User:

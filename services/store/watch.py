@@ -21,7 +21,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.store.common import from_doc, renew_lease, take_lease
+from services.store.common import find_one_as, from_doc, renew_lease, take_lease
 from services.store.sync_runs import to_watch, watch_doc
 from services.sync.models import WatchMark
 from services.watch.models import ActionKind, Comparison, WatchReason, WatchState
@@ -116,8 +116,7 @@ class WatchRepository:
 
     async def get(self, *, integration_id: str) -> WatchState | None:
         """What was last recorded for the integration."""
-        doc = await self._col.find_one({"_id": integration_id})
-        return _to_state(doc) if doc else None
+        return await find_one_as(self._col, {"_id": integration_id}, _to_state)
 
     async def committed(self, *, integration_id: str) -> WatchMark | None:
         """The committed position: where the events not yet applied begin."""
