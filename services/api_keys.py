@@ -12,7 +12,7 @@ from typing import Protocol
 from services.clock import Clock, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
-from services.models import ApiKey, CreatedApiKey, Organization, Principal, Role
+from services.models import ApiKey, CreatedApiKey, NewApiKey, Organization, Principal, Role
 
 #: Bus channel of API key changes: ``{"change": KeyChange, "key_id": ...}``.
 API_KEYS_CHANNEL = "api_keys"
@@ -58,16 +58,7 @@ class KnownOrganizations(Protocol):
 class ApiKeysRepo(Protocol):
     """The ``ApiKeyRepository`` methods ``ApiKeyService`` calls."""
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        role: Role,
-        name: str,
-        prefix: str,
-        secret_hash: str,
-        owner_user_id: str | None = None,
-    ) -> ApiKey: ...
+    async def create(self, key: NewApiKey) -> ApiKey: ...
     async def get(self, *, key_id: str) -> ApiKey | None: ...
     async def get_by_secret_hash(self, *, secret_hash: str) -> ApiKey | None: ...
     async def list_by_organization(self, *, organization_id: str) -> list[ApiKey]: ...
@@ -202,12 +193,14 @@ class ApiKeyService:
     ) -> CreatedApiKey:
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         key = await self._api_keys.create(
-            organization_id=organization_id,
-            role=role,
-            name=name,
-            prefix=secret[: len(KEY_PREFIX) + 6],
-            secret_hash=hash_key(secret),
-            owner_user_id=owner_user_id,
+            NewApiKey(
+                organization_id=organization_id,
+                role=role,
+                name=name,
+                prefix=secret[: len(KEY_PREFIX) + 6],
+                secret_hash=hash_key(secret),
+                owner_user_id=owner_user_id,
+            )
         )
         return CreatedApiKey(key=key, secret=secret)
 

@@ -104,6 +104,18 @@ class Organization:
 
 
 @dataclass(frozen=True, slots=True)
+class NewApiKey:
+    """An API key to store: its organization, role and name, and its value's prefix and hash."""
+
+    organization_id: str
+    role: Role
+    name: str
+    prefix: str
+    secret_hash: str
+    owner_user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     """An API key's stored facts (never its secret value)."""
 

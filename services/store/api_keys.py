@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.models import ApiKey, Role
-from services.store.common import find_one_as, from_doc, new_id, unique, utcnow
+from services.models import ApiKey, NewApiKey, Role
+from services.store.common import find_one_as, from_doc, new_id, to_doc, unique, utcnow
 
 
 class ApiKeyRepository:
@@ -21,28 +21,14 @@ class ApiKeyRepository:
         await self._col.create_index("secret_hash", unique=True)
         await self._col.create_index("organization_id")
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        role: Role,
-        name: str,
-        prefix: str,
-        secret_hash: str,
-        owner_user_id: str | None = None,
-    ) -> ApiKey:
+    async def create(self, key: NewApiKey) -> ApiKey:
         """Insert a key record holding the hash of its value; ``AlreadyExists`` if it is taken."""
         doc = {
             "_id": new_id("key"),
-            "organization_id": organization_id,
-            "role": role.value,
-            "name": name,
-            "prefix": prefix,
-            "secret_hash": secret_hash,
+            **to_doc(key, role=key.role.value),
             "created_at": utcnow(),
             "revoked_at": None,
             "last_used_at": None,
-            "owner_user_id": owner_user_id,
         }
         with unique("an API key with this value exists"):
             await self._col.insert_one(doc)

@@ -10,7 +10,7 @@ import pytest
 from services.api_keys import ApiKeyService, hash_key
 from services.errors import AlreadyExists, NotFound
 from services.events import InMemoryEventBus
-from services.models import CreatedApiKey, Framework, Organization, Role
+from services.models import CreatedApiKey, Framework, NewApiKey, Organization, Role
 from services.organizations import OrganizationService
 from services.store import Store
 
@@ -55,12 +55,16 @@ async def test_processes_starting_together_create_one_first_organization(store: 
 async def test_api_key_hash_is_unique_and_lookup_works(store: Store) -> None:
     org = await store.organizations.create(name="Acme")
     key = await store.api_keys.create(
-        organization_id=org.id, role=Role.VIEWER, name="ci", prefix="vgl_abc", secret_hash="h1"
+        NewApiKey(
+            organization_id=org.id, role=Role.VIEWER, name="ci", prefix="vgl_abc", secret_hash="h1"
+        )
     )
     assert await store.api_keys.get_by_secret_hash(secret_hash="h1") == key
     with pytest.raises(AlreadyExists) as taken:
         await store.api_keys.create(
-            organization_id=org.id, role=Role.ADMIN, name="x", prefix="vgl_x", secret_hash="h1"
+            NewApiKey(
+                organization_id=org.id, role=Role.ADMIN, name="x", prefix="vgl_x", secret_hash="h1"
+            )
         )
     assert "h1" not in str(taken.value)  # the driver's message names the key; ours does not
 
@@ -69,7 +73,7 @@ async def test_revoke_is_scoped_to_the_organization(store: Store) -> None:
     a = await store.organizations.create(name="A")
     b = await store.organizations.create(name="B")
     key = await store.api_keys.create(
-        organization_id=a.id, role=Role.ADMIN, name="k", prefix="vgl_k", secret_hash="hk"
+        NewApiKey(organization_id=a.id, role=Role.ADMIN, name="k", prefix="vgl_k", secret_hash="hk")
     )
     assert await store.api_keys.revoke(key_id=key.id, organization_id=b.id) is None
     still = await store.api_keys.get(key_id=key.id)
