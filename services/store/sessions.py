@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.store.common import find_one_as, from_doc, new_id, unique
+from services.store.common import find_one_as, from_doc, to_doc, unique
 from services.users.models import Session, SignInAttempt
 
 _ATTEMPT = "attempt"
@@ -32,21 +32,7 @@ class SessionRepository:
 
     async def create_attempt(self, attempt: SignInAttempt, *, token_hash: str) -> None:
         """Store a sign-in under way (its secrets are single-use and expire with it)."""
-        doc = {
-            "_id": attempt.id,
-            "kind": _ATTEMPT,
-            "token_hash": token_hash,
-            "provider": attempt.provider,
-            "state": attempt.state,
-            "nonce": attempt.nonce,
-            "code_verifier": attempt.code_verifier,
-            "created_at": attempt.created_at,
-            "expires_at": attempt.expires_at,
-            "purge_at": attempt.expires_at,
-            "ended_at": None,
-        }
-        with unique("this session token exists"):
-            await self._col.insert_one(doc)
+        await self._insert(to_doc(attempt), kind=_ATTEMPT, token_hash=token_hash)
 
     async def consume_attempt(self, *, token_hash: str, now: datetime) -> SignInAttempt | None:
         """End a live sign-in attempt and return it; None if unknown, used or expired."""
@@ -61,33 +47,15 @@ class SessionRepository:
         )
         return _to_attempt(doc) if doc else None
 
-    async def create(
-        self,
-        *,
-        token_hash: str,
-        user_id: str,
-        organization_id: str,
-        provider: str,
-        now: datetime,
-        expires_at: datetime,
-    ) -> Session:
-        """A new signed-in session."""
-        doc = {
-            "_id": new_id("ses"),
-            "kind": _SESSION,
-            "token_hash": token_hash,
-            "user_id": user_id,
-            "organization_id": organization_id,
-            "provider": provider,
-            "created_at": now,
-            "last_seen_at": now,
-            "expires_at": expires_at,
-            "purge_at": expires_at,
-            "ended_at": None,
-        }
+    async def create(self, session: Session, *, token_hash: str) -> None:
+        """Store a new signed-in session."""
+        await self._insert(to_doc(session), kind=_SESSION, token_hash=token_hash)
+
+    async def _insert(self, doc: dict[str, Any], *, kind: str, token_hash: str) -> None:
+        """Insert a session or attempt under its token's hash, purged a day after it expires."""
+        doc.update(kind=kind, token_hash=token_hash, purge_at=doc["expires_at"], ended_at=None)
         with unique("this session token exists"):
             await self._col.insert_one(doc)
-        return _to_session(doc)
 
     async def get_by_token_hash(self, *, token_hash: str) -> Session | None:
         """The signed-in session of a token (ended or not), or None."""

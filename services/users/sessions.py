@@ -45,16 +45,7 @@ class SessionsRepo(Protocol):
 
     async def create_attempt(self, attempt: SignInAttempt, *, token_hash: str) -> None: ...
     async def consume_attempt(self, *, token_hash: str, now: datetime) -> SignInAttempt | None: ...
-    async def create(
-        self,
-        *,
-        token_hash: str,
-        user_id: str,
-        organization_id: str,
-        provider: str,
-        now: datetime,
-        expires_at: datetime,
-    ) -> Session: ...
+    async def create(self, session: Session, *, token_hash: str) -> None: ...
     async def get_by_token_hash(self, *, token_hash: str) -> Session | None: ...
     async def get(self, *, session_id: str) -> Session | None: ...
     async def touch(self, *, session_id: str, at: datetime) -> None: ...
@@ -144,14 +135,16 @@ class SessionService:
             await self.end_token(replacing, reason="replaced by a new sign-in")
         token = new_token()
         now = self._clock()
-        session = await self._sessions.create(
-            token_hash=hash_token(token),
+        session = Session(
+            id=new_id("ses"),
             user_id=user_id,
             organization_id=organization_id,
-            provider=provider,
-            now=now,
+            created_at=now,
+            last_seen_at=now,
             expires_at=now + self.policy.absolute,
+            provider=provider,
         )
+        await self._sessions.create(session, token_hash=hash_token(token))
         return NewSession(session, token)
 
     async def authenticate(self, token: str | None) -> Principal | None:
