@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from services.models import Role
-from services.store.common import find_one_as, from_doc, new_id, unique, utcnow
-from services.users.models import Invitation, Membership, User, VerifiedIdentity
+from services.store.common import find_one_as, from_doc, new_id, to_doc, unique, utcnow
+from services.users.models import Invitation, Membership, NewInvitation, User, VerifiedIdentity
 
 
 class UserRepository:
@@ -139,24 +139,12 @@ class InvitationRepository:
         await self._col.create_index("email")
         await self._col.create_index([("organization_id", 1), ("created_at", -1)])
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        email: str,
-        role: Role,
-        invited_by: str,
-        expires_at: datetime,
-    ) -> Invitation:
+    async def create(self, invitation: NewInvitation) -> Invitation:
         """A new pending invitation."""
         doc = {
             "_id": new_id("inv"),
-            "organization_id": organization_id,
-            "email": email,
-            "role": role.value,
-            "invited_by": invited_by,
+            **to_doc(invitation, role=invitation.role.value),
             "created_at": utcnow(),
-            "expires_at": expires_at,
             "accepted_at": None,
             "accepted_by": None,
             "revoked_at": None,

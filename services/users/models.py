@@ -68,6 +68,17 @@ class Invitation:
 
 
 @dataclass(frozen=True, slots=True)
+class NewInvitation:
+    """An invitation to store: the organization, address and role, who invites, and until when."""
+
+    organization_id: str
+    email: str
+    role: Role
+    invited_by: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """A signed-in browser session (server-side; the cookie holds only a random token)."""
 

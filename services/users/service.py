@@ -18,7 +18,14 @@ from services.clock import Clock, utcnow_ms
 from services.errors import AlreadyExists, DomainError, NotFound, ValidationFailed
 from services.events import topic_for
 from services.models import ApiKey, Organization, Principal, Role
-from services.users.models import Invitation, InvitationStatus, Membership, User, VerifiedIdentity
+from services.users.models import (
+    Invitation,
+    InvitationStatus,
+    Membership,
+    NewInvitation,
+    User,
+    VerifiedIdentity,
+)
 
 #: Bus channel of ended sessions: ``{"change": "ENDED", "session_id": ...}``.
 SESSIONS_CHANNEL = "sessions"
@@ -60,15 +67,7 @@ class MembershipsRepo(Protocol):
 class InvitationsRepo(Protocol):
     """The ``InvitationRepository`` methods the member service calls."""
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        email: str,
-        role: Role,
-        invited_by: str,
-        expires_at: datetime,
-    ) -> Invitation: ...
+    async def create(self, invitation: NewInvitation) -> Invitation: ...
     async def get(self, *, invitation_id: str) -> Invitation | None: ...
     async def list_by_organization(self, *, organization_id: str) -> list[Invitation]: ...
     async def list_open_for_email(self, *, email: str) -> list[Invitation]: ...
@@ -156,11 +155,13 @@ class MemberService:
                 f"{address} is already a member", field=["input", "email"], code="ALREADY_MEMBER"
             )
         return await self._invitations.create(
-            organization_id=principal.organization_id,
-            email=address,
-            role=role,
-            invited_by=principal.actor_id,
-            expires_at=self._clock() + self._ttl,
+            NewInvitation(
+                organization_id=principal.organization_id,
+                email=address,
+                role=role,
+                invited_by=principal.actor_id,
+                expires_at=self._clock() + self._ttl,
+            )
         )
 
     async def revoke_invitation(self, principal: Principal, invitation_id: str) -> Invitation:

@@ -13,7 +13,14 @@ from services.clock import utcnow_ms
 from services.events import InMemoryEventBus
 from services.models import Role
 from services.store import Store
-from services.users.models import Invitation, InvitationStatus, Membership, User, VerifiedIdentity
+from services.users.models import (
+    Invitation,
+    InvitationStatus,
+    Membership,
+    NewInvitation,
+    User,
+    VerifiedIdentity,
+)
 from services.users.service import MemberService, SignInRefused
 from services.users.sessions import SessionPolicy, SessionService
 
@@ -34,13 +41,7 @@ async def test_concurrent_first_sign_ins_make_one_user_and_accept_the_invitation
 ) -> None:
     org = await store.organizations.create(name="Acme")
     members, _ = services(store)
-    invitation = await store.invitations.create(
-        organization_id=org.id,
-        email="ada@acme.example",
-        role=Role.REVIEWER,
-        invited_by="key_1",
-        expires_at=utcnow_ms() + timedelta(days=1),
-    )
+    invitation = await _invite_ada(store, org.id)
     joined = await asyncio.gather(*(members.join(ada()) for _ in range(5)))
     assert len({user.id for user, _ in joined}) == 1
     assert {m.role for _, m in joined} == {Role.REVIEWER}
@@ -51,14 +52,21 @@ async def test_concurrent_first_sign_ins_make_one_user_and_accept_the_invitation
 
 async def _invited(store: Store) -> str:
     org = await store.organizations.create(name="Acme")
-    await store.invitations.create(
-        organization_id=org.id,
-        email="ada@acme.example",
-        role=Role.REVIEWER,
-        invited_by="key_1",
-        expires_at=utcnow_ms() + timedelta(days=1),
-    )
+    await _invite_ada(store, org.id)
     return org.id
+
+
+async def _invite_ada(store: Store, organization_id: str) -> Invitation:
+    """Invite ada@acme.example to the organization as a REVIEWER, for a day."""
+    return await store.invitations.create(
+        NewInvitation(
+            organization_id=organization_id,
+            email="ada@acme.example",
+            role=Role.REVIEWER,
+            invited_by="key_1",
+            expires_at=utcnow_ms() + timedelta(days=1),
+        )
+    )
 
 
 async def test_a_sign_in_that_finds_the_invitation_just_accepted_by_its_twin_joins(
