@@ -20,7 +20,7 @@ from typing import Any
 from services.integrations.models import IntegrationStatus
 from services.store.common import from_doc, renew_lease, take_lease
 from services.store.sync_runs import watch_doc
-from services.sync.models import Lease, WatchMark
+from services.sync.models import Lease, SnapshotCommit
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -88,31 +88,24 @@ class LeaseRepository:
             {"_id": integration_id}, {"$max": {"sync_fence": token}}
         )
 
-    async def commit_snapshot(
-        self,
-        *,
-        integration_id: str,
-        token: int,
-        snapshot_id: str,
-        snapshot_at: datetime,
-        watch: WatchMark | None = None,
-        full: bool = True,
-    ) -> bool:
-        """Make ``snapshot_id`` current in one write; False if fenced out or not CONNECTED.
+    async def commit_snapshot(self, commit: SnapshotCommit) -> bool:
+        """Make ``commit.snapshot_id`` current in one write; False if fenced out or not
+        CONNECTED.
 
         With ``watch`` the change watch's position moves in the same write (the events a run
         applies are consumed exactly when its snapshot becomes current: ADR 020). A targeted
         run (``full`` False) leaves ``last_sync_at`` and ``current_snapshot_at``, the time of
         the last full read, where they are."""
-        fields: dict[str, object] = {"current_snapshot_id": snapshot_id, "updated_at": snapshot_at}
-        if full:
-            fields.update(current_snapshot_at=snapshot_at, last_sync_at=snapshot_at)
-        if watch is not None:
-            fields["watch"] = {**watch_doc(watch), "committed_at": snapshot_at}
+        at = commit.snapshot_at
+        fields: dict[str, object] = {"current_snapshot_id": commit.snapshot_id, "updated_at": at}
+        if commit.full:
+            fields.update(current_snapshot_at=at, last_sync_at=at)
+        if commit.watch is not None:
+            fields["watch"] = {**watch_doc(commit.watch), "committed_at": at}
         result = await self._integrations.update_one(
             {
-                "_id": integration_id,
-                "sync_fence": token,
+                "_id": commit.integration_id,
+                "sync_fence": commit.token,
                 "status": IntegrationStatus.CONNECTED.value,
             },
             {"$set": fields},

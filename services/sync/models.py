@@ -181,6 +181,20 @@ class RunEnd:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotCommit:
+    """What makes a run's snapshot current: the integration and the run's fence token, the
+    snapshot and its time, where the change watch then stands, and whether the read was full
+    (a targeted run leaves the time of the last full read where it is)."""
+
+    integration_id: str
+    token: int
+    snapshot_id: str
+    snapshot_at: datetime
+    watch: WatchMark | None = None
+    full: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Lease:
     """The right to run an integration's sync, held by ``owner`` until ``expires_at``.
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from services.clock import Clock, utcnow
@@ -30,12 +30,12 @@ from services.sync.lease import LeaseKeeper, LeaseRenewRepo
 from services.sync.models import (
     Phase,
     RunEnd,
+    SnapshotCommit,
     SnapshotCounts,
     SnapshotScope,
     SyncRun,
     SyncRunKind,
     SyncRunStatus,
-    WatchMark,
 )
 from services.sync.progress import (
     Disconnected,
@@ -69,16 +69,7 @@ class SyncRunsRepo(RunProgressRepo, RunEndRepo, Protocol):
 class SyncLeasesRepo(LeaseRenewRepo, Protocol):
     """The ``LeaseRepository`` methods ``SyncRunner`` calls (and its ``LeaseKeeper``)."""
 
-    async def commit_snapshot(
-        self,
-        *,
-        integration_id: str,
-        token: int,
-        snapshot_id: str,
-        snapshot_at: datetime,
-        watch: WatchMark | None = None,
-        full: bool = True,
-    ) -> bool: ...
+    async def commit_snapshot(self, commit: SnapshotCommit) -> bool: ...
 
 
 class SnapshotDataRepo(CollectionDataRepo, SnapshotDeleter, Protocol):
@@ -183,12 +174,14 @@ class SyncRunner:
             await self.snapshot_data.record_counts(run.snapshot_id)
         assert run.fence is not None
         committed = await self.sync_leases.commit_snapshot(
-            integration_id=integration.id,
-            token=run.fence,
-            snapshot_id=run.snapshot_id,
-            snapshot_at=self.options.clock(),
-            watch=run.watch,
-            full=full,
+            SnapshotCommit(
+                integration_id=integration.id,
+                token=run.fence,
+                snapshot_id=run.snapshot_id,
+                snapshot_at=self.options.clock(),
+                watch=run.watch,
+                full=full,
+            )
         )
         if not committed:
             raise CommitRejected(

@@ -15,7 +15,7 @@ import pytest
 from services.confluence.retry import RetryObserver
 from services.integrations.models import Integration, IntegrationStatus
 from services.sync.connector import Connector, ConnectorFactory
-from services.sync.models import SyncRun
+from services.sync.models import SnapshotCommit, SyncRun
 from services.sync.progress import DISCONNECTED_DURING_RUN
 from simulator import RunningSimulator
 from testkit.connect import Env
@@ -106,9 +106,9 @@ async def test_a_sync_whose_commit_meets_the_disconnect_is_not_reported(env: Env
     commit = leases.commit_snapshot
     integration_ids: list[str] = []
 
-    async def disconnect_then_commit(**kwargs: Any) -> bool:
+    async def disconnect_then_commit(snapshot: SnapshotCommit) -> bool:
         await _disconnect(env, integration_ids[0])
-        return await commit(**kwargs)
+        return await commit(snapshot)
 
     leases.commit_snapshot = disconnect_then_commit  # type: ignore[method-assign]
     gate = asyncio.Event()

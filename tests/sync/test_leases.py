@@ -8,7 +8,14 @@ from typing import Any
 
 from services.integrations.models import Purpose
 from services.store import Store
-from services.sync.models import RunEnd, RunRequest, SyncProgress, SyncRunStatus, SyncTrigger
+from services.sync.models import (
+    RunEnd,
+    RunRequest,
+    SnapshotCommit,
+    SyncProgress,
+    SyncRunStatus,
+    SyncTrigger,
+)
 from services.sync.queue import STALE_RUN
 from simulator import RunningSimulator
 from testkit.sync import connected_integration, make_runner, sync_now
@@ -47,12 +54,8 @@ async def test_commit_is_fenced_by_the_newest_token(store: Store) -> None:
     await leases.announce_fence(integration_id=integration.id, token=1)
     await leases.announce_fence(integration_id=integration.id, token=2)  # a newer holder
     await leases.announce_fence(integration_id=integration.id, token=1)  # never goes back
-    assert not await leases.commit_snapshot(
-        integration_id=integration.id, token=1, snapshot_id="snap_old", snapshot_at=T0
-    )
-    assert await leases.commit_snapshot(
-        integration_id=integration.id, token=2, snapshot_id="snap_new", snapshot_at=T0
-    )
+    assert not await leases.commit_snapshot(SnapshotCommit(integration.id, 1, "snap_old", T0))
+    assert await leases.commit_snapshot(SnapshotCommit(integration.id, 2, "snap_new", T0))
     current = await store.integrations.get_by_id(integration_id=integration.id)
     assert current is not None and current.current_snapshot_id == "snap_new"
     assert current.last_sync_at == T0

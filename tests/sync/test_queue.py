@@ -17,6 +17,7 @@ from services.sync.models import (
     RunEnd,
     RunRequest,
     SnapshotAccount,
+    SnapshotCommit,
     SnapshotScope,
     SyncProgress,
     SyncRun,
@@ -277,10 +278,7 @@ class CommitsBeforeTheAnnounce:
 
     async def announce_fence(self, *, integration_id: str, token: int) -> None:
         committed = await self.leases.commit_snapshot(
-            integration_id=integration_id,
-            token=self.old_token,
-            snapshot_id=self.snapshot_id,
-            snapshot_at=datetime.now(UTC),
+            SnapshotCommit(integration_id, self.old_token, self.snapshot_id, datetime.now(UTC))
         )
         assert committed  # not fenced out yet
         await self.leases.announce_fence(integration_id=integration_id, token=token)
