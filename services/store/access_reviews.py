@@ -12,11 +12,12 @@ from services.identity.models import Classification, NotStaffKind
 from services.models import AccountStatus
 from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
 from services.store.common import (
-    DuplicateKeyError,
     find_one_as,
     from_doc,
+    insert_new,
     new_id,
     newest_first,
+    unique_while,
     utcnow,
 )
 
@@ -32,11 +33,7 @@ class AccessReviewRepository:
 
     async def ensure_indexes(self) -> None:
         """One open review per system; history per organization; entries by account."""
-        await self._reviews.create_index(
-            [("critical_system_id", 1), ("open", 1)],
-            unique=True,
-            partialFilterExpression={"open": True},
-        )
+        await unique_while(self._reviews, ["critical_system_id"], "open")
         await self._reviews.create_index([("organization_id", 1), ("started_at", -1), ("_id", -1)])
         await self._reviews.create_index(
             [("organization_id", 1), ("critical_system_id", 1), ("completed_at", -1)]
@@ -68,9 +65,7 @@ class AccessReviewRepository:
             "entry_count": len(entries),
             "due_at": due_at,
         }
-        try:
-            await self._reviews.insert_one(doc)
-        except DuplicateKeyError:
+        if not await insert_new(self._reviews, doc):
             return None
         try:
             docs = [_entry_doc(review_id, organization_id, e) for e in entries]

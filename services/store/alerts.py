@@ -30,10 +30,10 @@ from services.alerts.models import (
     DeliveryState,
 )
 from services.store.common import (
-    DuplicateKeyError,
     aware,
     find_one_as,
     free_lease,
+    insert_new,
     lease_first,
     newest_first,
     to_doc,
@@ -169,11 +169,7 @@ class AlertRepository:
             "batched_at": None,
             "queued": False,
         }
-        try:
-            await self._col.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_new(self._col, doc)
 
     async def oldest_unbatched(self) -> datetime | None:
         """When the oldest alert not yet in a batch was recorded."""

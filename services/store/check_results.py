@@ -47,7 +47,7 @@ from services.checks.models import (
     items_to_json,
 )
 from services.chunking import Chunker, Cutting, content_cut
-from services.store.common import DuplicateKeyError, from_doc, insert_missing, new_id, newest_first
+from services.store.common import from_doc, insert_missing, insert_new, new_id, newest_first
 
 _INLINE = ("failing_items", "excepted_items")  # headers written before evidence format 2
 FAILING, EXCEPTED = "f", "e"
@@ -196,9 +196,7 @@ class CheckResultRepository:
             doc[_LIST_FIELD[kind]] = await self._write_list(result, kind, items)
         key = _key(result.organization_id, result.check_id)
         if expected_version is None:
-            try:
-                await self._latest.insert_one({"_id": key, **doc, "version": 1})
-            except DuplicateKeyError:
+            if not await insert_new(self._latest, {"_id": key, **doc, "version": 1}):
                 return False
         else:
             updated = await self._latest.update_one(

@@ -30,6 +30,7 @@ __all__ = [
     "free_lease",
     "from_doc",
     "insert_missing",
+    "insert_new",
     "keyset_page",
     "lease_first",
     "new_id",
@@ -38,6 +39,7 @@ __all__ = [
     "take_lease",
     "to_doc",
     "unique",
+    "unique_while",
     "utcnow",
 ]
 
@@ -92,6 +94,23 @@ def unique(what: str) -> Iterator[None]:
         yield
     except DuplicateKeyError:
         raise AlreadyExists(what) from None
+
+
+async def insert_new(collection: Any, doc: Mapping[str, Any]) -> bool:
+    """Insert ``doc``; False (nothing written) when a unique index already holds its key."""
+    try:
+        await collection.insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def unique_while(collection: Any, fields: list[str], flag: str) -> None:
+    """A unique index on ``fields`` among the documents whose ``flag`` is true (one open
+    review per system, one active run per integration, one live integration per purpose)."""
+    await collection.create_index(
+        [(f, 1) for f in [*fields, flag]], unique=True, partialFilterExpression={flag: True}
+    )
 
 
 async def newest_first(

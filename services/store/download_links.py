@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from services.store.common import DuplicateKeyError
+from services.store.common import insert_new
 
 
 class DownloadLinkRepository:
@@ -22,11 +22,7 @@ class DownloadLinkRepository:
     async def use(self, *, token_hash: str, expires_at: datetime) -> bool:
         """Record the first use of a link; False when it was used already (of two concurrent
         uses, one records it)."""
-        try:
-            await self._col.insert_one({"_id": token_hash, "expires_at": expires_at})
-        except DuplicateKeyError:
-            return False
-        return True
+        return await insert_new(self._col, {"_id": token_hash, "expires_at": expires_at})
 
 
 __all__ = ["DownloadLinkRepository"]

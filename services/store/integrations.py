@@ -16,7 +16,7 @@ from services.integrations.models import (
     IntegrationStatus,
     Purpose,
 )
-from services.store.common import find_one_as, new_id, unique, utcnow
+from services.store.common import find_one_as, new_id, unique, unique_while, utcnow
 
 
 class IntegrationRepository:
@@ -28,11 +28,7 @@ class IntegrationRepository:
     async def ensure_indexes(self) -> None:
         """One live integration per purpose per organization (enforced by a unique index)."""
         await self._col.create_index("organization_id")
-        await self._col.create_index(
-            [("organization_id", 1), ("purpose", 1), ("live", 1)],
-            unique=True,
-            partialFilterExpression={"live": True},
-        )
+        await unique_while(self._col, ["organization_id", "purpose"], "live")
 
     async def create(
         self,

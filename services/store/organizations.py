@@ -7,7 +7,7 @@ from typing import Any
 
 from services.errors import NotFound
 from services.models import Framework, Organization
-from services.store.common import DuplicateKeyError, find_one_as, new_id, utcnow
+from services.store.common import find_one_as, insert_new, new_id, utcnow
 
 # The first organization's id: one insert wins when several processes start on an empty
 # database at once (each would otherwise see none and create its own).
@@ -36,9 +36,7 @@ class OrganizationRepository:
         if await self._col.find_one({}, {"_id": 1}) is not None:
             return None
         doc = {"_id": FIRST_ID, "name": name, "created_at": utcnow(), "frameworks": []}
-        try:
-            await self._col.insert_one(doc)
-        except DuplicateKeyError:
+        if not await insert_new(self._col, doc):
             return None
         return _to_org(doc)
 

@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from services.errors import Conflict
 from services.policies.catalogue import PolicyType
 from services.policies.models import MappingMethod, PolicyDocument, PolicyStatus
-from services.store.common import find_one_as
+from services.store.common import find_one_as, insert_new
 
 
 def _key(organization_id: str, policy_type: PolicyType) -> str:
@@ -58,9 +58,7 @@ class PolicyDocumentRepository:
     ) -> PolicyDocument | None:
         """Map a page as an AUTO draft unless the type or the page is mapped already (None)."""
         doc = _new(organization_id, policy_type, page_id, title, MappingMethod.AUTO, None, at)
-        try:
-            await self._col.insert_one(doc)
-        except DuplicateKeyError:
+        if not await insert_new(self._col, doc):
             return None
         return _to_document(doc)
 

@@ -15,11 +15,12 @@ from pymongo import ReturnDocument
 
 from services.integrations.models import Purpose
 from services.store.common import (
-    DuplicateKeyError,
     find_one_as,
     from_doc,
+    insert_new,
     new_id,
     newest_first,
+    unique_while,
     utcnow,
 )
 from services.sync.models import (
@@ -44,11 +45,7 @@ class SyncRunRepository:
 
     async def ensure_indexes(self) -> None:
         """One active run per integration; history by integration, newest first."""
-        await self._col.create_index(
-            [("integration_id", 1), ("active", 1)],
-            unique=True,
-            partialFilterExpression={"active": True},
-        )
+        await unique_while(self._col, ["integration_id"], "active")
         # With ``_id``: the history's tie-break, so a page needs no blocking sort.
         await self._col.create_index([("integration_id", 1), ("created_at", -1), ("_id", -1)])
         await self._col.create_index("active")
@@ -75,9 +72,7 @@ class SyncRunRepository:
             doc["targets"] = _targets_doc(request.targets)
         if request.watch is not None:
             doc["watch"] = watch_doc(request.watch)
-        try:
-            await self._col.insert_one(doc)
-        except DuplicateKeyError:
+        if not await insert_new(self._col, doc):
             return None
         return to_run(doc)
 
