@@ -250,11 +250,9 @@ def to_review(doc: Mapping[str, Any]) -> AccessReview:
 def to_entry(doc: Mapping[str, Any]) -> ReviewEntry:
     """The domain object for a stored entry."""
     kind = doc.get("kind")
-    return ReviewEntry(
-        id=doc["_id"],
-        review_id=doc["review_id"],
-        organization_id=doc["organization_id"],
-        account_id=doc["account_id"],
+    return from_doc(
+        ReviewEntry,
+        doc,
         display_name=doc.get("display_name"),
         email=doc.get("email"),
         groups=tuple(doc.get("groups", [])),
@@ -264,9 +262,6 @@ def to_entry(doc: Mapping[str, Any]) -> ReviewEntry:
         person_id=doc.get("person_id"),
         kind=NotStaffKind(kind) if kind else None,
         decision=AccessDecision(doc["decision"]),
-        note=doc.get("note"),
-        decided_by=doc.get("decided_by"),
-        decided_at=doc.get("decided_at"),
     )
 
 

@@ -36,7 +36,7 @@ from services.remediation.models import (
     SourceType,
     Verification,
 )
-from services.store.common import aware, free_lease, lease_first, newest_first, to_doc
+from services.store.common import aware, free_lease, from_doc, lease_first, newest_first, to_doc
 from services.store.snapshot_layers import SnapshotLayers, split
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -418,35 +418,22 @@ def _to_action(doc: Mapping[str, Any]) -> RemediationAction:
     read_backs = list(doc.get("read_backs") or ())
     if not read_backs and doc.get("verification"):  # stored before read-backs were kept
         read_backs = [doc["verification"]]
-    return RemediationAction(
-        id=doc["_id"],
-        organization_id=doc["organization_id"],
-        integration_id=doc["integration_id"],
-        account_id=doc["account_id"],
+    return from_doc(
+        RemediationAction,
+        doc,
         display_name=doc.get("display_name"),
         kind=ActionKind(doc["kind"]),
-        group_id=doc["group_id"],
-        group_name=doc["group_name"],
         target=doc.get("target") or doc["group_id"],
-        role=doc.get("role"),
-        resource=doc.get("resource"),
         directories=tuple(doc.get("directories") or ()),
-        reason=doc["reason"],
-        caveat=doc.get("caveat"),
         occurrence=int(doc.get("occurrence") or 0),
         call_key=doc.get("call_key") or doc["_id"],
         source=ActionSource(**{**source, "type": SourceType(source["type"])}),
         state=ActionState(doc["state"]),
         attempt=int(doc.get("attempt") or 1),
-        approved_by=doc.get("approved_by"),
         approved_at=aware(doc.get("approved_at")),
         updated_at=aware(doc.get("updated_at")),
         calls=tuple(CallRecord(**{**c, "at": aware(c["at"])}) for c in doc.get("calls") or ()),
         read_backs=tuple(_to_read_back(r) for r in read_backs),
-        error=doc.get("error"),
-        cancel_reason=doc.get("cancel_reason"),
-        cancelled_by=doc.get("cancelled_by"),
-        evidence_id=doc.get("evidence_id"),
     )
 
 
