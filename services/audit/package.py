@@ -30,6 +30,7 @@ from typing import IO, Any, Protocol
 
 from services.audit.report import CheckTimeline, ReportData, render_report
 from services.audit.writer import CsvFile, JsonArray, PackageZip
+from services.check_exceptions.models import ExceptionFilter
 from services.check_exceptions.service import ExceptionListRepo
 from services.checks.controls import CHECK_CONTROLS, ISO27001, SOC2
 from services.clock import Clock, utcnow_ms
@@ -390,9 +391,7 @@ class AuditPackages:
         rows: list[dict[str, Any]] = []
         before: str | None = None
         while True:
-            page = await self._src.exceptions.list(
-                organization_id=org, check_id=None, active_at=None, limit=PAGE, before=before
-            )
+            page = await self._src.exceptions.list(ExceptionFilter(org), limit=PAGE, before=before)
             for e in page:
                 ended = e.revoked_at or e.expires_at
                 if e.created_at < period.ends_at and ended >= period.starts_at:

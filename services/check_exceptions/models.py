@@ -37,3 +37,13 @@ class CheckException:
         if self.revoked_at is not None:
             return ExceptionStatus.REVOKED
         return ExceptionStatus.ACTIVE if now < self.expires_at else ExceptionStatus.EXPIRED
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionFilter:
+    """The exceptions of an organization a page or count covers: of one check or of all, and
+    only those active at ``active_at`` when it is given."""
+
+    organization_id: str
+    check_id: str | None = None
+    active_at: datetime | None = None

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from services.api_keys import require_role
 from services.callbacks import OnAction, OnChange, ignore_action, ignore_change
-from services.check_exceptions.models import MAX_DURATION, CheckException
+from services.check_exceptions.models import MAX_DURATION, CheckException, ExceptionFilter
 from services.clock import Clock, utc_ms, utcnow_ms
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.models import Action, Principal, Role
@@ -52,13 +52,7 @@ class ExceptionListRepo(Protocol):
     and the auditor's package)."""
 
     async def list(
-        self,
-        *,
-        organization_id: str,
-        check_id: str | None,
-        active_at: datetime | None,
-        limit: int,
-        before: str | None,
+        self, which: ExceptionFilter, *, limit: int, before: str | None
     ) -> list[CheckException]: ...
 
 
@@ -70,9 +64,7 @@ class ExceptionsRepo(ActiveExceptionsRepo, ExceptionListRepo, Protocol):
     async def revoke(
         self, *, organization_id: str, exception_id: str, by: str, at: datetime
     ) -> CheckException | None: ...
-    async def count(
-        self, *, organization_id: str, check_id: str | None, active_at: datetime | None
-    ) -> int: ...
+    async def count(self, which: ExceptionFilter) -> int: ...
 
 
 class ActiveExceptions:
@@ -214,26 +206,15 @@ class ExceptionService:
         """Exceptions newest first, only active ones unless ``include_inactive``."""
         limit, before = page_size(first), decode_cursor(after)
         active_at = None if include_inactive else self._clock()
-        org = principal.organization_id
-        rows = await self._repo.list(
-            organization_id=org,
-            check_id=check_id,
-            active_at=active_at,
-            limit=limit + 1,
-            before=before,
-        )
-        total = await self._repo.count(organization_id=org, check_id=check_id, active_at=active_at)
+        which = ExceptionFilter(principal.organization_id, check_id, active_at)
+        rows = await self._repo.list(which, limit=limit + 1, before=before)
+        total = await self._repo.count(which)
         return make_slice(rows, limit=limit, total=total, key=lambda e: e.id)
 
     async def of_check(self, principal: Principal, check_id: str) -> list[CheckException]:
         """Every exception of one check (any status), newest first (every role)."""
-        return await self._repo.list(
-            organization_id=principal.organization_id,
-            check_id=check_id,
-            active_at=None,
-            limit=MAX_LISTED,
-            before=None,
-        )
+        which = ExceptionFilter(principal.organization_id, check_id)
+        return await self._repo.list(which, limit=MAX_LISTED, before=None)
 
     def now(self) -> datetime:
         """The service clock (to show an exception's status)."""

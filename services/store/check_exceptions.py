@@ -8,7 +8,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from services.check_exceptions.models import CheckException
+from services.check_exceptions.models import CheckException, ExceptionFilter
 from services.store.common import find_one_as, from_doc
 
 
@@ -61,41 +61,30 @@ class CheckExceptionRepository:
         self, *, organization_id: str, now: datetime, check_id: str | None = None
     ) -> list[CheckException]:
         """Unrevoked, unexpired exceptions (of one check, or of all)."""
-        query = _query(organization_id, check_id, now)
+        query = _query(ExceptionFilter(organization_id, check_id, now))
         return [_to_exception(d) async for d in self._col.find(query)]
 
     async def list(
-        self,
-        *,
-        organization_id: str,
-        check_id: str | None,
-        active_at: datetime | None,
-        limit: int,
-        before: str | None,
+        self, which: ExceptionFilter, *, limit: int, before: str | None
     ) -> list[CheckException]:
-        """Newest first; only those active at ``active_at`` when it is given."""
-        query = _query(organization_id, check_id, active_at)
+        """Newest first; only those active at ``which.active_at`` when it is given."""
+        query = _query(which)
         if before is not None:
             query["_id"] = {"$lt": before}
         cursor = self._col.find(query).sort("_id", -1).limit(limit)
         return [_to_exception(d) async for d in cursor]
 
-    async def count(
-        self, *, organization_id: str, check_id: str | None, active_at: datetime | None
-    ) -> int:
+    async def count(self, which: ExceptionFilter) -> int:
         """How many ``list`` would return in all."""
-        query = _query(organization_id, check_id, active_at)
-        return int(await self._col.count_documents(query))
+        return int(await self._col.count_documents(_query(which)))
 
 
-def _query(
-    organization_id: str, check_id: str | None, active_at: datetime | None
-) -> dict[str, Any]:
-    query: dict[str, Any] = {"organization_id": organization_id}
-    if check_id is not None:
-        query["check_id"] = check_id
-    if active_at is not None:
-        query.update({"revoked_at": None, "expires_at": {"$gt": active_at}})
+def _query(which: ExceptionFilter) -> dict[str, Any]:
+    query: dict[str, Any] = {"organization_id": which.organization_id}
+    if which.check_id is not None:
+        query["check_id"] = which.check_id
+    if which.active_at is not None:
+        query.update({"revoked_at": None, "expires_at": {"$gt": which.active_at}})
     return query
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.check_exceptions.models import ExceptionStatus
+from services.check_exceptions.models import ExceptionFilter, ExceptionStatus
 from services.check_exceptions.service import ExceptionService
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.models import Principal, Role
@@ -78,11 +78,7 @@ async def test_create_refuses_bad_input(
         await _service(store, clock).create(Principal("org_a", principal_role, "k"), **args)  # type: ignore[arg-type]
     if field_name is not None:
         assert field_name in (getattr(raised.value, "field", None) or [])
-    assert (
-        await store.check_exceptions.count(organization_id="org_a", check_id=None, active_at=None)
-        == 0
-        and clock.changes == []
-    )
+    assert await store.check_exceptions.count(ExceptionFilter("org_a")) == 0 and clock.changes == []
 
 
 async def test_lifecycle_and_filter_over_time(store: Store) -> None:
