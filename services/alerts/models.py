@@ -85,6 +85,15 @@ class Channel:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelChanges:
+    """What an update changes of a channel: each field given (not None) replaces its own."""
+
+    name: str | None = None
+    enabled: bool | None = None
+    recipients: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelSecret:
     """A channel's secrets, decrypted: ``url`` (webhook, Slack) and ``signing_secret``
     (webhook). Never printed."""
@@ -166,6 +175,16 @@ class Delivery:
     updated_at: datetime | None = None
     sent_at: datetime | None = None
     dead_lettered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    """The deliveries of an organization a page covers: of one state or all, of one channel
+    or all."""
+
+    organization_id: str
+    state: DeliveryState | None = None
+    channel_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,11 @@ from services.alerts.channels import (
 )
 from services.alerts.models import (
     Channel,
+    ChannelChanges,
     ChannelKind,
     ChannelSecret,
     Delivery,
+    DeliveryFilter,
     DeliveryState,
 )
 from services.alerts.outbox import Wakeup, pending
@@ -46,13 +48,7 @@ class ChannelsRepo(EnvelopeRepo, Protocol):
     async def list(self, *, organization_id: str) -> list[Channel]: ...
     async def count(self, *, organization_id: str) -> int: ...
     async def update(
-        self,
-        *,
-        organization_id: str,
-        channel_id: str,
-        name: str | None = None,
-        enabled: bool | None = None,
-        recipients: Sequence[str] | None = None,
+        self, *, organization_id: str, channel_id: str, changes: ChannelChanges
     ) -> Channel | None: ...
     async def delete(self, *, organization_id: str, channel_id: str) -> bool: ...
 
@@ -63,13 +59,7 @@ class DeliveriesRepo(Protocol):
     async def enqueue(self, deliveries: Sequence[Delivery]) -> None: ...
     async def get(self, *, organization_id: str, delivery_id: str) -> Delivery | None: ...
     async def page(
-        self,
-        *,
-        organization_id: str,
-        state: DeliveryState | None,
-        channel_id: str | None,
-        limit: int,
-        before: tuple[datetime, str] | None,
+        self, which: DeliveryFilter, *, limit: int, before: tuple[datetime, str] | None
     ) -> tuple[list[Delivery], int]: ...
     async def retry(
         self, *, organization_id: str, delivery_id: str, now: datetime
@@ -203,9 +193,7 @@ class AlertService:
             updated = await self._channels.update(
                 organization_id=principal.organization_id,
                 channel_id=channel.id,
-                name=name,
-                enabled=enabled,
-                recipients=addresses,
+                changes=ChannelChanges(name, enabled, addresses),
             )
         except AlreadyExists:
             raise _name_taken(name or channel.name) from None
@@ -271,12 +259,8 @@ class AlertService:
     ) -> Slice[Delivery]:
         """Deliveries newest first, optionally of one state (DEAD_LETTER: the dead letters)
         or one channel (every role)."""
-        rows = partial(
-            self._deliveries.page,
-            organization_id=principal.organization_id,
-            state=state,
-            channel_id=channel_id,
-        )
+        which = DeliveryFilter(principal.organization_id, state, channel_id)
+        rows = partial(self._deliveries.page, which)
         return await time_slice(rows, first, after, key=lambda d: (d.created_at, d.id))
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:

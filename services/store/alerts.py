@@ -24,9 +24,11 @@ from pymongo import ReturnDocument
 from services.alerts.models import (
     Alert,
     Channel,
+    ChannelChanges,
     ChannelKind,
     Delivery,
     DeliveryClaim,
+    DeliveryFilter,
     DeliveryState,
 )
 from services.store.common import (
@@ -102,29 +104,19 @@ class AlertChannelRepository:
         return found is not None
 
     async def update(
-        self,
-        *,
-        organization_id: str,
-        channel_id: str,
-        name: str | None = None,
-        enabled: bool | None = None,
-        recipients: Sequence[str] | None = None,
+        self, *, organization_id: str, channel_id: str, changes: ChannelChanges
     ) -> Channel | None:
         """Change what is given; None when there is no such channel. ``AlreadyExists`` when
         the new name is taken."""
-        changes: dict[str, Any] = {}
-        if name is not None:
-            changes["name"] = name
-        if enabled is not None:
-            changes["enabled"] = enabled
-        if recipients is not None:
-            changes["recipients"] = list(recipients)
+        fields = {k: v for k, v in to_doc(changes).items() if v is not None}
+        if changes.recipients is not None:
+            fields["recipients"] = list(changes.recipients)
         query = {"_id": channel_id, "organization_id": organization_id}
-        if not changes:
+        if not fields:
             return await self.get(organization_id=organization_id, channel_id=channel_id)
         with unique("alert channel name"):
             doc = await self._col.find_one_and_update(
-                query, {"$set": changes}, return_document=ReturnDocument.AFTER
+                query, {"$set": fields}, return_document=ReturnDocument.AFTER
             )
         return _to_channel(doc) if doc else None
 
@@ -319,20 +311,14 @@ class AlertDeliveryRepository:
         )
 
     async def page(
-        self,
-        *,
-        organization_id: str,
-        state: DeliveryState | None,
-        channel_id: str | None,
-        limit: int,
-        before: tuple[datetime, str] | None,
+        self, which: DeliveryFilter, *, limit: int, before: tuple[datetime, str] | None
     ) -> tuple[list[Delivery], int]:
         """Up to ``limit`` deliveries, newest first, strictly after ``before``; and the total."""
-        query: dict[str, Any] = {"organization_id": organization_id}
-        if state is not None:
-            query["state"] = state.value
-        if channel_id is not None:
-            query["channel_id"] = channel_id
+        query: dict[str, Any] = {"organization_id": which.organization_id}
+        if which.state is not None:
+            query["state"] = which.state.value
+        if which.channel_id is not None:
+            query["channel_id"] = which.channel_id
         total = int(await self._col.count_documents(query))
         docs = await newest_first(self._col, query, "created_at", before, limit)
         return [_to_delivery(d) for d in docs], total
