@@ -203,3 +203,15 @@ class DeliveryFailed(VigilError):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """An attempt at a delivery as ``finish`` records it: the state it leaves, the attempts
+    so far, when, and a failure's error and when to try again."""
+
+    state: DeliveryState
+    attempts: int
+    at: datetime
+    error: str | None = None
+    next_attempt_at: datetime | None = None

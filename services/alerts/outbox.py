@@ -33,6 +33,7 @@ from typing import Protocol
 
 from services.alerts.models import (
     Alert,
+    AttemptOutcome,
     Channel,
     ChannelSecret,
     Delivery,
@@ -142,16 +143,7 @@ class QueueRepo(Protocol):
 
     async def enqueue(self, deliveries: Sequence[Delivery]) -> None: ...
     async def claim(self, *, owner: str, ttl: timedelta, now: datetime) -> DeliveryClaim | None: ...
-    async def finish(
-        self,
-        claim: DeliveryClaim,
-        *,
-        state: DeliveryState,
-        attempts: int,
-        now: datetime,
-        error: str | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> Delivery | None: ...
+    async def finish(self, claim: DeliveryClaim, outcome: AttemptOutcome) -> Delivery | None: ...
     async def next_due(self, *, now: datetime) -> datetime | None: ...
 
 
@@ -347,7 +339,7 @@ class Dispatcher:
             return await self._failed(claim, attempts, failure, kind)
         now = self._clock()
         finished = await self._deliveries.finish(
-            claim, state=DeliveryState.SENT, attempts=attempts, now=now
+            claim, AttemptOutcome(DeliveryState.SENT, attempts, now)
         )
         self._metrics.alert_delivery(kind, "sent")
         await self._channels.record_outcome(channel_id=delivery.channel_id, at=now, error=None)
@@ -368,11 +360,7 @@ class Dispatcher:
         self._metrics.alert_delivery(kind, "failed")
         if final or attempts >= self.options.max_attempts:
             finished = await self._deliveries.finish(
-                claim,
-                state=DeliveryState.DEAD_LETTER,
-                attempts=attempts,
-                now=now,
-                error=failure.message,
+                claim, AttemptOutcome(DeliveryState.DEAD_LETTER, attempts, now, failure.message)
             )
             self._metrics.alert_delivery(kind, "dead_lettered")
             log.warning(
@@ -388,11 +376,13 @@ class Dispatcher:
                 delay = max(delay, failure.retry_after)
             finished = await self._deliveries.finish(
                 claim,
-                state=DeliveryState.PENDING,
-                attempts=attempts,
-                now=now,
-                error=failure.message,
-                next_attempt_at=now + timedelta(seconds=delay),
+                AttemptOutcome(
+                    DeliveryState.PENDING,
+                    attempts,
+                    now,
+                    error=failure.message,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                ),
             )
             log.warning(
                 "alert delivery %s to channel %s failed (attempt %d of %d, next in %g s): %s",

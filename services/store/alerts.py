@@ -23,6 +23,7 @@ from pymongo import ReturnDocument
 
 from services.alerts.models import (
     Alert,
+    AttemptOutcome,
     Channel,
     ChannelChanges,
     ChannelKind,
@@ -253,20 +254,12 @@ class AlertDeliveryRepository:
         )
         return DeliveryClaim(_to_delivery(doc), int(doc["lease_token"])) if doc else None
 
-    async def finish(
-        self,
-        claim: DeliveryClaim,
-        *,
-        state: DeliveryState,
-        attempts: int,
-        now: datetime,
-        error: str | None = None,
-        next_attempt_at: datetime | None = None,
-    ) -> Delivery | None:
+    async def finish(self, claim: DeliveryClaim, outcome: AttemptOutcome) -> Delivery | None:
         """Record an attempt and release the lease (fenced); None when the claim was lost."""
+        state, now = outcome.state, outcome.at
         update: dict[str, Any] = {
             "state": state.value,
-            "attempts": attempts,
+            "attempts": outcome.attempts,
             "updated_at": now,
             "lease_owner": None,
             "lease_expires_at": _EPOCH,
@@ -274,11 +267,11 @@ class AlertDeliveryRepository:
         if state is DeliveryState.SENT:
             update["sent_at"] = now
         else:
-            update["last_error"] = error
+            update["last_error"] = outcome.error
         if state is DeliveryState.DEAD_LETTER:
             update["dead_lettered_at"] = now
-        if next_attempt_at is not None:
-            update["next_attempt_at"] = next_attempt_at
+        if outcome.next_attempt_at is not None:
+            update["next_attempt_at"] = outcome.next_attempt_at
         doc = await self._col.find_one_and_update(
             {"_id": claim.delivery.id, "lease_token": claim.token},
             {"$set": update},

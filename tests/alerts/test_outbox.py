@@ -12,6 +12,7 @@ from services.alerts.channels import ChannelSecrets
 from services.alerts.models import (
     Alert,
     AlertKind,
+    AttemptOutcome,
     Channel,
     ChannelSecret,
     ChannelStatus,
@@ -246,9 +247,9 @@ async def test_a_delivery_is_leased_to_one_worker_until_the_lease_expires(store:
     taken = await repo.claim(owner="b", ttl=LEASE, now=later)
     assert taken is not None and taken.token == dead_worker.token + 1
     # The first worker wakes up: its write is fenced out.
-    late = await repo.finish(dead_worker, state=DeliveryState.SENT, attempts=1, now=later)
+    late = await repo.finish(dead_worker, AttemptOutcome(DeliveryState.SENT, 1, later))
     assert late is None
-    done = await repo.finish(taken, state=DeliveryState.SENT, attempts=1, now=later)
+    done = await repo.finish(taken, AttemptOutcome(DeliveryState.SENT, 1, later))
     assert done is not None and done.state is DeliveryState.SENT
 
 
