@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -119,6 +120,46 @@ class ReviewEntry:
     note: str | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewReview:
+    """A review to open over a critical system: who starts it, from which snapshot, its
+    entries (the accounts frozen at start) and when it is due."""
+
+    organization_id: str
+    critical_system_id: str
+    started_by: str
+    snapshot_id: str | None
+    entries: Sequence[ReviewEntry]
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision on review entries: what, the note that explains it, who and when."""
+
+    decision: AccessDecision
+    note: str | None
+    decided_by: str
+    decided_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A review's completion: who and when, and the decision (with its note) the entries
+    still pending get, if any."""
+
+    completed_by: str
+    completed_at: datetime
+    mark_remaining: AccessDecision | None = None
+    note: str | None = None
+
+    def remaining(self) -> Decision | None:
+        """The decision of the pending entries (None: they must all be decided already)."""
+        if self.mark_remaining is None:
+            return None
+        return Decision(self.mark_remaining, self.note, self.completed_by, self.completed_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ per critical system is open at a time. Decisions record the reviewer's API key a
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
@@ -30,7 +30,10 @@ from services.paging import (
 from services.reviews.models import (
     AccessDecision,
     AccessReview,
+    Completion,
     CriticalSystem,
+    Decision,
+    NewReview,
     ReviewEntry,
     ReviewStatus,
 )
@@ -51,35 +54,10 @@ REVIEW_CHECK = "confluence-access-review-completed"
 class AccessReviewsRepo(Protocol):
     """The ``AccessReviewRepository`` methods ``AccessReviewService`` calls."""
 
-    async def complete(
-        self,
-        *,
-        review_id: str,
-        completed_by: str,
-        at: datetime,
-        mark_remaining: AccessDecision | None,
-        note: str | None,
-    ) -> AccessReview | None: ...
+    async def complete(self, *, review_id: str, completion: Completion) -> AccessReview | None: ...
     async def count_pending(self, *, review_id: str) -> int: ...
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        critical_system_id: str,
-        due_at: datetime | None,
-        started_by: str,
-        snapshot_id: str | None,
-        entries: Sequence[ReviewEntry],
-    ) -> AccessReview | None: ...
-    async def decide(
-        self,
-        *,
-        entry_id: str,
-        decision: AccessDecision,
-        note: str | None,
-        decided_by: str,
-        at: datetime,
-    ) -> ReviewEntry | None: ...
+    async def create(self, review: NewReview) -> AccessReview | None: ...
+    async def decide(self, *, entry_id: str, decision: Decision) -> ReviewEntry | None: ...
     async def get(self, *, organization_id: str, review_id: str) -> AccessReview | None: ...
     async def get_entry(self, *, organization_id: str, entry_id: str) -> ReviewEntry | None: ...
     async def list_entries(
@@ -143,12 +121,14 @@ class AccessReviewService:
             )
         entries = await self._freeze(org, current.accounts)
         review = await self._access_reviews.create(
-            organization_id=org,
-            critical_system_id=system.id,
-            due_at=due_at,
-            started_by=principal.actor_id,
-            snapshot_id=current.snapshot.snapshot_id,
-            entries=entries,
+            NewReview(
+                organization_id=org,
+                critical_system_id=system.id,
+                started_by=principal.actor_id,
+                snapshot_id=current.snapshot.snapshot_id,
+                entries=entries,
+                due_at=due_at,
+            )
         )
         if review is None:
             raise Conflict(
@@ -179,11 +159,7 @@ class AccessReviewService:
         note = _note(decision, note)
         await self._open_review(org, entry.review_id)
         decided = await self._access_reviews.decide(
-            entry_id=entry.id,
-            decision=decision,
-            note=note,
-            decided_by=principal.actor_id,
-            at=self._clock(),
+            entry_id=entry.id, decision=Decision(decision, note, principal.actor_id, self._clock())
         )
         if decided is None:
             raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
@@ -224,13 +200,8 @@ class AccessReviewService:
                 )
         else:
             note = self._remaining_note(mark_remaining_as, note)
-        completed = await reviews.complete(
-            review_id=review.id,
-            completed_by=principal.actor_id,
-            at=self._clock(),
-            mark_remaining=mark_remaining_as,
-            note=note,
-        )
+        completion = Completion(principal.actor_id, self._clock(), mark_remaining_as, note)
+        completed = await reviews.complete(review_id=review.id, completion=completion)
         if completed is None:
             raise Conflict("the review is already completed", code="REVIEW_COMPLETED")
         details = {

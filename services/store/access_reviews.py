@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -10,13 +10,22 @@ from pymongo import ReturnDocument
 
 from services.identity.models import Classification, NotStaffKind
 from services.models import AccountStatus
-from services.reviews.models import AccessDecision, AccessReview, ReviewEntry, ReviewStatus
+from services.reviews.models import (
+    AccessDecision,
+    AccessReview,
+    Completion,
+    Decision,
+    NewReview,
+    ReviewEntry,
+    ReviewStatus,
+)
 from services.store.common import (
     find_one_as,
     from_doc,
     insert_new,
     new_id,
     newest_first,
+    to_doc,
     unique_while,
     utcnow,
 )
@@ -41,34 +50,25 @@ class AccessReviewRepository:
         await self._entries.create_index([("review_id", 1), ("account_id", 1)])
         await self._entries.create_index([("review_id", 1), ("decision", 1), ("account_id", 1)])
 
-    async def create(
-        self,
-        *,
-        organization_id: str,
-        critical_system_id: str,
-        due_at: datetime | None,
-        started_by: str,
-        snapshot_id: str | None,
-        entries: Sequence[ReviewEntry],
-    ) -> AccessReview | None:
+    async def create(self, review: NewReview) -> AccessReview | None:
         """Open a review with its entries; None if the system already has an open one."""
         review_id = new_id("rev")
         doc = {
             "_id": review_id,
-            "organization_id": organization_id,
-            "critical_system_id": critical_system_id,
+            "organization_id": review.organization_id,
+            "critical_system_id": review.critical_system_id,
             "status": ReviewStatus.OPEN.value,
             "open": True,
             "started_at": utcnow(),
-            "started_by": started_by,
-            "snapshot_id": snapshot_id,
-            "entry_count": len(entries),
-            "due_at": due_at,
+            "started_by": review.started_by,
+            "snapshot_id": review.snapshot_id,
+            "entry_count": len(review.entries),
+            "due_at": review.due_at,
         }
         if not await insert_new(self._reviews, doc):
             return None
         try:
-            docs = [_entry_doc(review_id, organization_id, e) for e in entries]
+            docs = [_entry_doc(review_id, review.organization_id, e) for e in review.entries]
             for start in range(0, len(docs), 1000):
                 await self._entries.insert_many(docs[start : start + 1000], ordered=False)
         except BaseException:
@@ -143,26 +143,11 @@ class AccessReviewRepository:
             self._entries, {"_id": entry_id, "organization_id": organization_id}, to_entry
         )
 
-    async def decide(
-        self,
-        *,
-        entry_id: str,
-        decision: AccessDecision,
-        note: str | None,
-        decided_by: str,
-        at: datetime,
-    ) -> ReviewEntry | None:
+    async def decide(self, *, entry_id: str, decision: Decision) -> ReviewEntry | None:
         """Record a decision on an entry."""
         doc = await self._entries.find_one_and_update(
             {"_id": entry_id},
-            {
-                "$set": {
-                    "decision": decision.value,
-                    "note": note,
-                    "decided_by": decided_by,
-                    "decided_at": at,
-                }
-            },
+            {"$set": _decision_doc(decision)},
             return_document=ReturnDocument.AFTER,
         )
         return to_entry(doc) if doc else None
@@ -173,35 +158,20 @@ class AccessReviewRepository:
             await self._entries.count_documents({"review_id": review_id, "decision": PENDING})
         )
 
-    async def complete(
-        self,
-        *,
-        review_id: str,
-        completed_by: str,
-        at: datetime,
-        mark_remaining: AccessDecision | None,
-        note: str | None,
-    ) -> AccessReview | None:
+    async def complete(self, *, review_id: str, completion: Completion) -> AccessReview | None:
         """Decide the pending entries (if asked) and complete the review; None if not open."""
-        if mark_remaining is not None:
+        remaining = completion.remaining()
+        if remaining is not None:
             await self._entries.update_many(
-                {"review_id": review_id, "decision": PENDING},
-                {
-                    "$set": {
-                        "decision": mark_remaining.value,
-                        "note": note,
-                        "decided_by": completed_by,
-                        "decided_at": at,
-                    }
-                },
+                {"review_id": review_id, "decision": PENDING}, {"$set": _decision_doc(remaining)}
             )
         doc = await self._reviews.find_one_and_update(
             {"_id": review_id, "open": True},
             {
                 "$set": {
                     "status": ReviewStatus.COMPLETED.value,
-                    "completed_at": at,
-                    "completed_by": completed_by,
+                    "completed_at": completion.completed_at,
+                    "completed_by": completion.completed_by,
                 },
                 "$unset": {"open": ""},
             },
@@ -234,6 +204,10 @@ def _entry_doc(review_id: str, organization_id: str, e: ReviewEntry) -> dict[str
         "kind": e.kind.value if e.kind else None,
         "decision": PENDING,
     }
+
+
+def _decision_doc(d: Decision) -> dict[str, Any]:
+    return to_doc(d, decision=d.decision.value)
 
 
 def to_review(doc: Mapping[str, Any]) -> AccessReview:

@@ -31,7 +31,7 @@ from services.people.models import (
     PersonSortField,
     PersonStatus,
 )
-from services.reviews.models import AccessDecision, ReviewEntry
+from services.reviews.models import AccessDecision, Decision, NewReview, ReviewEntry
 from services.store import Store, snapshot_orders
 from services.store.common import newest_first
 from services.sync.models import (
@@ -367,12 +367,9 @@ async def test_check_results_people_evidence_and_runs_use_their_indexes(wire_sto
         for n in range(3):  # reviews of three systems, the last one open
             entries = [_entry(org, i) for i in range(SMALL)]
             review = await store.access_reviews.create(
-                organization_id=org,
-                critical_system_id=f"sys-{org}-{n}",
-                due_at=None,
-                started_by="key_1",
-                snapshot_id=None,
-                entries=entries,
+                NewReview(
+                    org, f"sys-{org}-{n}", started_by="key_1", snapshot_id=None, entries=entries
+                )
             )
             assert review is not None
             reviews.setdefault(org, review.id)
@@ -380,11 +377,7 @@ async def test_check_results_people_evidence_and_runs_use_their_indexes(wire_sto
         review_id=reviews["org-1"], decision=None, limit=5, after=None
     )
     decided = await store.access_reviews.decide(
-        entry_id=first_entries[3].id,
-        decision=AccessDecision.KEEP,
-        note=None,
-        decided_by="key_1",
-        at=T0,
+        entry_id=first_entries[3].id, decision=Decision(AccessDecision.KEEP, None, "key_1", T0)
     )
     assert decided is not None and decided.account_id == "acc-0003"
 
