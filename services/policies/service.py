@@ -19,7 +19,12 @@ from services.errors import Conflict, NotFound, ValidationFailed
 from services.events import EventBus, topic_for
 from services.models import Action, Principal, Role
 from services.policies.catalogue import PolicyType, matching_types, normalise_title
-from services.policies.models import PolicyDocument, PolicyRequirement
+from services.policies.models import (
+    MappingMethod,
+    PolicyDocument,
+    PolicyRequirement,
+    PolicyStatus,
+)
 from services.policies.state import PolicyStateLoader
 
 log = logging.getLogger(__name__)
@@ -41,15 +46,7 @@ class PolicyDocumentsRepo(Protocol):
     async def approve(
         self, *, organization_id: str, policy_type: PolicyType, by: str, at: datetime
     ) -> PolicyDocument | None: ...
-    async def create_auto(
-        self,
-        *,
-        organization_id: str,
-        policy_type: PolicyType,
-        page_id: str,
-        title: str,
-        at: datetime,
-    ) -> PolicyDocument | None: ...
+    async def create_auto(self, document: PolicyDocument) -> PolicyDocument | None: ...
     async def delete(
         self, *, organization_id: str, policy_type: PolicyType
     ) -> PolicyDocument | None: ...
@@ -57,16 +54,7 @@ class PolicyDocumentsRepo(Protocol):
         self, *, organization_id: str, policy_type: PolicyType, page_id: str, at: datetime
     ) -> None: ...
     async def dismissed(self, *, organization_id: str) -> set[tuple[PolicyType, str]]: ...
-    async def map_manual(
-        self,
-        *,
-        organization_id: str,
-        policy_type: PolicyType,
-        page_id: str,
-        title: str,
-        by: str,
-        at: datetime,
-    ) -> PolicyDocument: ...
+    async def map_manual(self, document: PolicyDocument) -> PolicyDocument: ...
 
 
 class PolicyService:
@@ -122,12 +110,7 @@ class PolicyService:
                 code="PAGE_NOT_CURRENT",
             )
         await self._policies.map_manual(
-            organization_id=org,
-            policy_type=policy_type,
-            page_id=page_id,
-            title=page.title,
-            by=principal.actor_id,
-            at=self._clock(),
+            _draft(org, policy_type, page_id, page.title, self._clock(), by=principal.actor_id)
         )
         return await self._report_change(org, policy_type)
 
@@ -184,11 +167,7 @@ class PolicyService:
                 if policy_type in taken_types or (policy_type, page.page_id) in dismissed:
                     continue
                 document = await self._policies.create_auto(
-                    organization_id=organization_id,
-                    policy_type=policy_type,
-                    page_id=page.page_id,
-                    title=page.title,
-                    at=self._clock(),
+                    _draft(organization_id, policy_type, page.page_id, page.title, self._clock())
                 )
                 if document is not None:
                     created.append(document)
@@ -204,6 +183,22 @@ class PolicyService:
     ) -> PolicyRequirement:
         await self._on_policies_changed(organization_id)
         return await self.requirement(organization_id, policy_type)
+
+
+def _draft(
+    organization_id: str,
+    policy_type: PolicyType,
+    page_id: str,
+    title: str,
+    at: datetime,
+    *,
+    by: str | None = None,
+) -> PolicyDocument:
+    """A page newly mapped to a policy type, a DRAFT: by hand by ``by``, else automatically."""
+    method = MappingMethod.AUTO if by is None else MappingMethod.MANUAL
+    return PolicyDocument(
+        organization_id, policy_type, page_id, title, PolicyStatus.DRAFT, method, at, by
+    )
 
 
 # A function, not a method: the service holds no bus (the composition root publishes

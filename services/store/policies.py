@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from services.errors import Conflict
 from services.policies.catalogue import PolicyType
 from services.policies.models import MappingMethod, PolicyDocument, PolicyStatus
-from services.store.common import find_one_as, insert_new
+from services.store.common import find_one_as, insert_new, to_doc
 
 
 def _key(organization_id: str, policy_type: PolicyType) -> str:
@@ -47,50 +47,30 @@ class PolicyDocumentRepository:
             self._col, {"_id": _key(organization_id, policy_type)}, _to_document
         )
 
-    async def create_auto(
-        self,
-        *,
-        organization_id: str,
-        policy_type: PolicyType,
-        page_id: str,
-        title: str,
-        at: datetime,
-    ) -> PolicyDocument | None:
-        """Map a page as an AUTO draft unless the type or the page is mapped already (None)."""
-        doc = _new(organization_id, policy_type, page_id, title, MappingMethod.AUTO, None, at)
-        if not await insert_new(self._col, doc):
-            return None
-        return _to_document(doc)
+    async def create_auto(self, document: PolicyDocument) -> PolicyDocument | None:
+        """Store an AUTO draft unless its type or its page is mapped already (None)."""
+        return document if await insert_new(self._col, _doc(document)) else None
 
-    async def map_manual(
-        self,
-        *,
-        organization_id: str,
-        policy_type: PolicyType,
-        page_id: str,
-        title: str,
-        by: str,
-        at: datetime,
-    ) -> PolicyDocument:
-        """Map by hand: the same page keeps its status; another page starts as a DRAFT."""
-        key = _key(organization_id, policy_type)
+    async def map_manual(self, document: PolicyDocument) -> PolicyDocument:
+        """Map by hand (``document``, a MANUAL draft): the same page keeps its status; another
+        page starts as the draft."""
+        doc = _doc(document)
         same = await self._col.find_one_and_update(
-            {"_id": key, "page_id": page_id},
-            {"$set": {"method": MappingMethod.MANUAL.value, "mapped_by": by, "title": title}},
+            {"_id": doc["_id"], "page_id": document.page_id},
+            {"$set": {k: doc[k] for k in ("method", "mapped_by", "title")}},
             return_document=ReturnDocument.AFTER,
         )
         if same is not None:
             return _to_document(same)
-        doc = _new(organization_id, policy_type, page_id, title, MappingMethod.MANUAL, by, at)
         try:
-            await self._col.replace_one({"_id": key}, doc, upsert=True)
+            await self._col.replace_one({"_id": doc["_id"]}, doc, upsert=True)
         except DuplicateKeyError:
             raise Conflict(
-                f"page {page_id} is mapped to another policy type: unmap it there first",
+                f"page {document.page_id} is mapped to another policy type: unmap it there first",
                 field=["input", "pageId"],
                 code="PAGE_ALREADY_MAPPED",
             ) from None
-        return _to_document(doc)
+        return document
 
     async def approve(
         self, *, organization_id: str, policy_type: PolicyType, by: str, at: datetime
@@ -126,27 +106,10 @@ class PolicyDocumentRepository:
         return {(PolicyType(d["policy_type"]), d["page_id"]) async for d in cursor}
 
 
-def _new(
-    organization_id: str,
-    policy_type: PolicyType,
-    page_id: str,
-    title: str,
-    method: MappingMethod,
-    by: str | None,
-    at: datetime,
-) -> dict[str, Any]:
+def _doc(d: PolicyDocument) -> dict[str, Any]:
     return {
-        "_id": _key(organization_id, policy_type),
-        "organization_id": organization_id,
-        "policy_type": policy_type.value,
-        "page_id": page_id,
-        "title": title,
-        "status": PolicyStatus.DRAFT.value,
-        "method": method.value,
-        "mapped_at": at,
-        "mapped_by": by,
-        "approved_at": None,
-        "approved_by": None,
+        "_id": _key(d.organization_id, d.policy_type),
+        **to_doc(d, policy_type=d.policy_type.value, status=d.status.value, method=d.method.value),
     }
 
 
