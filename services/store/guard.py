@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import partialmethod
 from typing import Any
 
 import bson
@@ -103,27 +104,17 @@ class GuardedCollection:
         self._guard.check(self._name, documents)
         return await self._collection.insert_many(documents, *args, **kwargs)
 
-    async def replace_one(self, query: Any, document: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _write(self, method: str, query: Any, document: Any, *args: Any, **kw: Any) -> Any:
+        """``method`` of the collection, once the guard has measured what it sends after the
+        query (a replacing document or an update's specification)."""
         self._guard.check(self._name, [document])
-        return await self._collection.replace_one(query, document, *args, **kwargs)
+        return await getattr(self._collection, method)(query, document, *args, **kw)
 
-    async def update_one(self, query: Any, update: Any, *args: Any, **kwargs: Any) -> Any:
-        self._guard.check(self._name, [update])
-        return await self._collection.update_one(query, update, *args, **kwargs)
-
-    async def update_many(self, query: Any, update: Any, *args: Any, **kwargs: Any) -> Any:
-        self._guard.check(self._name, [update])
-        return await self._collection.update_many(query, update, *args, **kwargs)
-
-    async def find_one_and_update(self, query: Any, update: Any, *args: Any, **kwargs: Any) -> Any:
-        self._guard.check(self._name, [update])
-        return await self._collection.find_one_and_update(query, update, *args, **kwargs)
-
-    async def find_one_and_replace(
-        self, query: Any, document: Any, *args: Any, **kwargs: Any
-    ) -> Any:
-        self._guard.check(self._name, [document])
-        return await self._collection.find_one_and_replace(query, document, *args, **kwargs)
+    replace_one = partialmethod(_write, "replace_one")
+    update_one = partialmethod(_write, "update_one")
+    update_many = partialmethod(_write, "update_many")
+    find_one_and_update = partialmethod(_write, "find_one_and_update")
+    find_one_and_replace = partialmethod(_write, "find_one_and_replace")
 
     async def bulk_write(self, requests: Any, *args: Any, **kwargs: Any) -> Any:
         requests = list(requests)
