@@ -18,24 +18,21 @@ from services.identity.models import (
     NotStaffKind,
     ResolutionMark,
 )
-from services.models import RevisionState
 from services.store.common import find_one_as, insert_missing
-from services.store.packs import PACK_FROM, Checkpoints
-from services.store.revisions import Reservation, RevisionRepository
+from services.store.revisioned import RevisionedRepository
+from services.store.revisions import RevisionRepository
 
 REVISION = "identities"
 
 
-class IdentityRepository:
+class IdentityRepository(RevisionedRepository[Identity]):
     """Persistence of account identities (``account_identities`` collection)."""
 
     def __init__(self, db: Any, revisions: RevisionRepository) -> None:
-        self._col = db["account_identities"]
-        self._marks = db["identity_resolution_marks"]
-        self._revisions = revisions
-        self.checkpoints = Checkpoints(
-            db, "account_identities", revision=REVISION, revisions=revisions, pack_from=PACK_FROM
+        super().__init__(
+            db, revisions, collection="account_identities", revision=REVISION, to=to_identity
         )
+        self._marks = db["identity_resolution_marks"]
 
     async def ensure_indexes(self) -> None:
         """Incremental reads by ``seq``; identities of a person."""
@@ -46,34 +43,15 @@ class IdentityRepository:
         """The stored identity of an account, if any."""
         return await find_one_as(self._col, {"_id": _key(organization_id, account_id)}, to_identity)
 
-    async def list_changed(
-        self, *, organization_id: str, after_seq: int
-    ) -> list[tuple[int, Identity]]:
-        """Identities written after revision ``after_seq`` (all for 0), with their ``seq``."""
-        changed = await self.checkpoints.changed(organization_id, after_seq)
-        return [(int(d["seq"]), to_identity(d)) for d in changed]
-
-    async def list_current(self, *, organization_id: str) -> list[tuple[int, Identity]]:
-        """Every identity with its ``seq``, read from the organization's checkpoint (ADR 026)."""
-        current = await self.checkpoints.current(organization_id)
-        return [(int(d["seq"]), to_identity(d)) for d in current]
-
-    async def revision(self, *, organization_id: str) -> RevisionState:
-        """The organization's identities revision (and whether a write is in progress)."""
-        return await self._revisions.state(organization_id=organization_id, name=REVISION)
-
     async def write_manual(self, *, organization_id: str, identity: Identity) -> int:
         """Store a person's decision (or a cleared tombstone); returns its seq."""
-        reserved = await self._revisions.reserve(organization_id=organization_id, name=REVISION)
-        try:
+        async with self._reserved(organization_id) as seq:
             await self._col.update_one(
                 {"_id": _key(organization_id, identity.account_id)},
-                {"$set": _doc(organization_id, identity, reserved.first)},
+                {"$set": _doc(organization_id, identity, seq)},
                 upsert=True,
             )
-        finally:
-            await self._release(organization_id, reserved)
-        return reserved.first
+        return seq
 
     async def resolution_mark(self, *, organization_id: str) -> ResolutionMark | None:
         """How far automatic resolution is known complete (``mark_resolved``), if recorded."""
@@ -104,19 +82,9 @@ class IdentityRepository:
         """
         if not identities:
             return 0
-        reserved = await self._revisions.reserve(
-            organization_id=organization_id, name=REVISION, count=len(identities)
-        )
-        try:
-            await self._write_automatic(organization_id, identities, stored, reserved.first)
-        finally:
-            await self._release(organization_id, reserved)
-        return reserved.first
-
-    async def _release(self, organization_id: str, reserved: Reservation) -> None:
-        await self._revisions.release(
-            organization_id=organization_id, name=REVISION, token=reserved.token
-        )
+        async with self._reserved(organization_id, len(identities)) as first:
+            await self._write_automatic(organization_id, identities, stored, first)
+        return first
 
     async def _write_automatic(
         self,

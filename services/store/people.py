@@ -10,7 +10,6 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from services.models import RevisionState
 from services.people.models import (
     Person,
     PersonFilter,
@@ -22,21 +21,17 @@ from services.people.models import (
     person_id,
 )
 from services.store.common import find_one_as, keyset_page, utcnow
-from services.store.packs import PACK_FROM, Checkpoints
+from services.store.revisioned import RevisionedRepository
 from services.store.revisions import RevisionRepository
 
 REVISION = "people"
 
 
-class PeopleRepository:
+class PeopleRepository(RevisionedRepository[Person]):
     """Persistence of people; every read is scoped to an organization."""
 
     def __init__(self, db: Any, revisions: RevisionRepository) -> None:
-        self._col = db["people"]
-        self._revisions = revisions
-        self.checkpoints = Checkpoints(
-            db, "people", revision=REVISION, revisions=revisions, pack_from=PACK_FROM
-        )
+        super().__init__(db, revisions, collection="people", revision=REVISION, to=to_person)
 
     async def ensure_indexes(self) -> None:
         """Listing by email or update time, filtering by status, incremental reads by ``seq``."""
@@ -81,22 +76,6 @@ class PeopleRepository:
         )
         return [to_person(d) for d in docs], total
 
-    async def list_changed(
-        self, *, organization_id: str, after_seq: int
-    ) -> list[tuple[int, Person]]:
-        """People written after revision ``after_seq`` (all for 0), with their ``seq``."""
-        changed = await self.checkpoints.changed(organization_id, after_seq)
-        return [(int(d["seq"]), to_person(d)) for d in changed]
-
-    async def list_current(self, *, organization_id: str) -> list[tuple[int, Person]]:
-        """Every person with its ``seq``, read from the organization's checkpoint (ADR 026)."""
-        current = await self.checkpoints.current(organization_id)
-        return [(int(d["seq"]), to_person(d)) for d in current]
-
-    async def revision(self, *, organization_id: str) -> RevisionState:
-        """The organization's people revision (and whether a write is in progress)."""
-        return await self._revisions.state(organization_id=organization_id, name=REVISION)
-
     async def write(
         self,
         *,
@@ -107,15 +86,8 @@ class PeopleRepository:
         """Store ``records`` (``existing``: stored people by id); returns them with their seq."""
         if not records:
             return []
-        reserved = await self._revisions.reserve(
-            organization_id=organization_id, name=REVISION, count=len(records)
-        )
-        try:
-            return await self._write(organization_id, records, existing, reserved.first)
-        finally:
-            await self._revisions.release(
-                organization_id=organization_id, name=REVISION, token=reserved.token
-            )
+        async with self._reserved(organization_id, len(records)) as first:
+            return await self._write(organization_id, records, existing, first)
 
     async def _write(
         self,
