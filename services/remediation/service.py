@@ -56,13 +56,7 @@ class RemediationsRepo(Protocol):
         self, actions: Sequence[RemediationAction], *, approved_by: str, now: datetime
     ) -> list[RemediationAction]: ...
     async def cancel(
-        self,
-        *,
-        organization_id: str,
-        action_ids: Sequence[str],
-        reason: str,
-        cancelled_by: str,
-        now: datetime,
+        self, actions: Sequence[RemediationAction], *, reason: str, cancelled_by: str, now: datetime
     ) -> list[RemediationAction]: ...
     async def get_many(
         self, *, organization_id: str, action_ids: Sequence[str]
@@ -176,8 +170,7 @@ class RemediationService:
                 code="NOT_CANCELLABLE",
             )
         cancelled = await self._remediations.cancel(
-            organization_id=org,
-            action_ids=[i for i in ids if stored[i].state is ActionState.PENDING],
+            [stored[i] for i in ids if stored[i].state is ActionState.PENDING],
             reason=f"cancelled by {principal.actor_id}",
             cancelled_by=principal.actor_id,
             now=self._clock(),

@@ -171,22 +171,16 @@ class RemediationRepository:
         return _to_action(doc) if doc else None
 
     async def cancel(
-        self,
-        *,
-        organization_id: str,
-        action_ids: Sequence[str],
-        reason: str,
-        cancelled_by: str,
-        now: datetime,
+        self, actions: Sequence[RemediationAction], *, reason: str, cancelled_by: str, now: datetime
     ) -> list[RemediationAction]:
-        """PENDING → CANCELLED for each of ``action_ids`` still PENDING; the lease token moves
+        """PENDING → CANCELLED for each of ``actions`` still PENDING; the lease token moves
         on, so a worker that claimed one writes nothing more. The actions cancelled."""
         out = []
-        for action_id in action_ids:
+        for action in actions:
             doc = await self._col.find_one_and_update(
                 {
-                    "_id": action_id,
-                    "organization_id": organization_id,
+                    "_id": action.id,
+                    "organization_id": action.organization_id,
                     "state": ActionState.PENDING.value,
                 },
                 {
