@@ -1,5 +1,6 @@
 """Helpers shared by the repositories: ids (``services.ids``), time, duplicate-key detection,
-keyset pages, and the lease documents of one holder at a time."""
+keyset pages, the lease documents of one holder at a time, and the mapping of domain
+dataclasses to stored documents and back (``to_doc``, ``from_doc``)."""
 
 from __future__ import annotations
 
@@ -105,11 +106,11 @@ async def insert_new(collection: Any, doc: Mapping[str, Any]) -> bool:
     return True
 
 
-async def unique_while(collection: Any, fields: list[str], flag: str) -> None:
-    """A unique index on ``fields`` among the documents whose ``flag`` is true (one open
-    review per system, one active run per integration, one live integration per purpose)."""
+async def unique_while(collection: Any, keys: list[str], flag: str) -> None:
+    """A unique index on ``keys`` among the documents whose ``flag`` is true (one open review
+    per system, one active run per integration, one live integration per purpose)."""
     await collection.create_index(
-        [(f, 1) for f in [*fields, flag]], unique=True, partialFilterExpression={flag: True}
+        [(k, 1) for k in [*keys, flag]], unique=True, partialFilterExpression={flag: True}
     )
 
 
