@@ -27,7 +27,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -93,35 +93,32 @@ class EnabledRepo(Protocol):
     async def has_enabled(self, *, organization_id: str) -> bool: ...
 
 
+@dataclass(eq=False, repr=False)
 class Notifier:
     """Records alerts once per key, for organizations with an enabled channel."""
 
-    def __init__(
-        self,
-        *,
-        alerts: RecordRepo,
-        channels: EnabledRepo,
-        wakeup: Wakeup,
-        metrics: AlertMetrics | None = None,
-        clock: Clock = utcnow_ms,
-    ) -> None:
-        self._alerts = alerts
-        self._channels = channels
-        self._wakeup = wakeup
-        self._metrics = metrics or NullAlertMetrics()
-        self._clock = clock
+    _: KW_ONLY
+    alerts: RecordRepo
+    channels: EnabledRepo
+    wakeup: Wakeup
+    metrics: AlertMetrics | None = None
+    clock: Clock = utcnow_ms
+    _metrics: AlertMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._metrics = self.metrics or NullAlertMetrics()
 
     async def notify(self, alert: Alert | None) -> bool:
         """Record ``alert``; False when there is none, no channel wants it, or it is known."""
         if alert is None:
             return False
-        if not await self._channels.has_enabled(organization_id=alert.organization_id):
+        if not await self.channels.has_enabled(organization_id=alert.organization_id):
             return False
-        if not await self._alerts.record(alert, now=self._clock()):
+        if not await self.alerts.record(alert, now=self.clock()):
             log.info("alert %s of %s was already recorded", alert.key, alert.organization_id)
             return False
         self._metrics.alert_recorded(alert.kind.value)
-        self._wakeup.kick()
+        self.wakeup.kick()
         return True
 
 
@@ -206,31 +203,24 @@ def pending(
     )
 
 
+@dataclass(eq=False, repr=False)
 class Dispatcher:
     """The worker side: coalesces alerts into deliveries and sends them (module docstring)."""
 
-    def __init__(
-        self,
-        sender: Sender,
-        secrets: SecretSource,
-        *,
-        alerts: BatchRepo,
-        deliveries: QueueRepo,
-        channels: ChannelsRepo,
-        wakeup: Wakeup,
-        options: DispatchOptions,
-        metrics: AlertMetrics | None = None,
-        clock: Clock = utcnow_ms,
-    ) -> None:
-        self._sender = sender
-        self._secrets = secrets
-        self._alerts = alerts
-        self._deliveries = deliveries
-        self._channels = channels
-        self._wakeup = wakeup
-        self.options = options
-        self._metrics = metrics or NullAlertMetrics()
-        self._clock = clock
+    sender: Sender
+    secrets: SecretSource
+    _: KW_ONLY
+    alerts: BatchRepo
+    deliveries: QueueRepo
+    channels: ChannelsRepo
+    wakeup: Wakeup
+    options: DispatchOptions
+    metrics: AlertMetrics | None = None
+    clock: Clock = utcnow_ms
+    _metrics: AlertMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._metrics = self.metrics or NullAlertMetrics()
 
     async def run_forever(self) -> None:
         """``tick`` until cancelled; sleep until something falls due (``poll`` at most)."""
@@ -244,8 +234,8 @@ class Dispatcher:
                 log.exception("the alert dispatcher failed; retrying")
             wait = self.options.poll
             if due is not None:
-                wait = min(wait, max((due - self._clock()).total_seconds(), 0.01))
-            await self._wakeup.wait(wait)
+                wait = min(wait, max((due - self.clock()).total_seconds(), 0.01))
+            await self.wakeup.wait(wait)
 
     async def tick(self) -> datetime | None:
         """Coalesce due alerts, send due deliveries; when the next thing falls due."""
@@ -257,10 +247,10 @@ class Dispatcher:
         """The earliest of: the next batch to coalesce, the next delivery to attempt (a
         delivery another worker is sending counts when its lease would expire)."""
         times = []
-        oldest = await self._alerts.oldest_unbatched()
+        oldest = await self.alerts.oldest_unbatched()
         if oldest is not None:
             times.append(oldest + self.options.coalesce)
-        due = await self._deliveries.next_due(now=self._clock())
+        due = await self.deliveries.next_due(now=self.clock())
         if due is not None:
             times.append(due)
         return min(times) if times else None
@@ -268,14 +258,12 @@ class Dispatcher:
     async def coalesce(self) -> int:
         """Batch the organizations whose oldest unbatched alert is old enough; queue batches a
         dead dispatcher left unqueued. How many deliveries were queued."""
-        now = self._clock()
+        now = self.clock()
         queued = 0
-        for org in await self._alerts.due_organizations(
-            recorded_before=now - self.options.coalesce
-        ):
+        for org in await self.alerts.due_organizations(recorded_before=now - self.options.coalesce):
             while True:
                 batch_id = new_id("bat")
-                taken = await self._alerts.claim_batch(
+                taken = await self.alerts.claim_batch(
                     organization_id=org, batch_id=batch_id, now=now, limit=self.options.batch_limit
                 )
                 if not taken:
@@ -283,21 +271,21 @@ class Dispatcher:
                 queued += await self._queue(org, batch_id, taken, now)
                 if len(taken) < self.options.batch_limit:
                     break
-        for org, batch_id in await self._alerts.unqueued_batches(
+        for org, batch_id in await self.alerts.unqueued_batches(
             batched_before=now - self.options.lease
         ):
-            taken = await self._alerts.batch(organization_id=org, batch_id=batch_id)
+            taken = await self.alerts.batch(organization_id=org, batch_id=batch_id)
             log.warning("queueing alert batch %s left unqueued by a stopped worker", batch_id)
             queued += await self._queue(org, batch_id, taken, now)
         return queued
 
     async def _queue(self, org: str, batch_id: str, alerts: Sequence[Alert], now: datetime) -> int:
-        channels = [c for c in await self._channels.list(organization_id=org) if c.enabled]
+        channels = [c for c in await self.channels.list(organization_id=org) if c.enabled]
         deliveries = [
             pending(c, alerts, delivery_id=delivery_id(batch_id, c.id), now=now) for c in channels
         ]
-        await self._deliveries.enqueue(deliveries)
-        await self._alerts.mark_queued(batch_id=batch_id)
+        await self.deliveries.enqueue(deliveries)
+        await self.alerts.mark_queued(batch_id=batch_id)
         return len(deliveries)
 
     async def deliver(self) -> list[Delivery]:
@@ -308,8 +296,8 @@ class Dispatcher:
 
     async def _worker(self, done: list[Delivery]) -> None:
         while True:
-            claim = await self._deliveries.claim(
-                owner=self.options.owner, ttl=self.options.lease, now=self._clock()
+            claim = await self.deliveries.claim(
+                owner=self.options.owner, ttl=self.options.lease, now=self.clock()
             )
             if claim is None:
                 return
@@ -322,27 +310,27 @@ class Dispatcher:
         delivery = claim.delivery
         kind = delivery.channel_kind.value
         attempts = delivery.attempts + 1
-        channel = await self._channels.get(
+        channel = await self.channels.get(
             organization_id=delivery.organization_id, channel_id=delivery.channel_id
         )
         if channel is None or not channel.enabled:  # no point in trying again
             why = "the channel was deleted" if channel is None else "the channel is disabled"
             return await self._failed(claim, attempts, DeliveryFailed(why), kind, final=True)
         try:
-            secret = await self._secrets.load(delivery.organization_id, channel.id)
-            await self._sender.send(delivery, channel, secret)
+            secret = await self.secrets.load(delivery.organization_id, channel.id)
+            await self.sender.send(delivery, channel, secret)
         except DeliveryFailed as exc:
             return await self._failed(claim, attempts, exc, kind)
         except Exception:
             log.exception("sending alert delivery %s failed unexpectedly", delivery.id)
             failure = DeliveryFailed("internal error while sending; it is logged")
             return await self._failed(claim, attempts, failure, kind)
-        now = self._clock()
-        finished = await self._deliveries.finish(
+        now = self.clock()
+        finished = await self.deliveries.finish(
             claim, AttemptOutcome(DeliveryState.SENT, attempts, now)
         )
         self._metrics.alert_delivery(kind, "sent")
-        await self._channels.record_outcome(channel_id=delivery.channel_id, at=now, error=None)
+        await self.channels.record_outcome(channel_id=delivery.channel_id, at=now, error=None)
         log.info("alert delivery %s sent to channel %s", delivery.id, delivery.channel_id)
         return finished
 
@@ -356,10 +344,10 @@ class Dispatcher:
         final: bool = False,
     ) -> Delivery | None:
         delivery = claim.delivery
-        now = self._clock()
+        now = self.clock()
         self._metrics.alert_delivery(kind, "failed")
         if final or attempts >= self.options.max_attempts:
-            finished = await self._deliveries.finish(
+            finished = await self.deliveries.finish(
                 claim, AttemptOutcome(DeliveryState.DEAD_LETTER, attempts, now, failure.message)
             )
             self._metrics.alert_delivery(kind, "dead_lettered")
@@ -374,7 +362,7 @@ class Dispatcher:
             delay = self.options.retry_base * 2 ** (attempts - 1)
             if failure.retry_after is not None:
                 delay = max(delay, failure.retry_after)
-            finished = await self._deliveries.finish(
+            finished = await self.deliveries.finish(
                 claim,
                 AttemptOutcome(
                     DeliveryState.PENDING,
@@ -393,7 +381,7 @@ class Dispatcher:
                 delay,
                 failure.message,
             )
-        await self._channels.record_outcome(
+        await self.channels.record_outcome(
             channel_id=delivery.channel_id, at=now, error=failure.message
         )
         return finished

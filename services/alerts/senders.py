@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -48,13 +48,14 @@ class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
+@dataclass(eq=False, repr=False)
 class ChannelSender:
     """Sends a delivery the way its channel's kind asks."""
 
-    def __init__(self, poster: Poster, mailer: Mailer | None, *, clock: Clock = utcnow) -> None:
-        self._poster = poster
-        self._mailer = mailer
-        self._clock = clock
+    poster: Poster
+    mailer: Mailer | None
+    _: KW_ONLY
+    clock: Clock = utcnow
 
     async def send(self, delivery: Delivery, channel: Channel, secret: ChannelSecret) -> None:
         """Deliver or raise ``DeliveryFailed``."""
@@ -69,9 +70,9 @@ class ChannelSender:
         if not secret.url or not secret.signing_secret:
             raise DeliveryFailed("the channel has no stored URL or signing secret")
         body = webhook_body(delivery)
-        timestamp = math.floor(self._clock().timestamp())
+        timestamp = math.floor(self.clock().timestamp())
         headers = webhook_headers(delivery.id, secret.signing_secret, timestamp, body)
-        answer = await self._poster.post(secret.url, body, headers)
+        answer = await self.poster.post(secret.url, body, headers)
         if not 200 <= answer.status < 300:
             raise DeliveryFailed(
                 f"the receiver answered HTTP {answer.status}", retry_after=answer.retry_after
@@ -81,7 +82,7 @@ class ChannelSender:
         if not secret.url:
             raise DeliveryFailed("the channel has no stored Slack webhook URL")
         body = json.dumps(slack_message(delivery), ensure_ascii=False).encode("utf-8")
-        answer = await self._poster.post(secret.url, body, {"Content-Type": "application/json"})
+        answer = await self.poster.post(secret.url, body, {"Content-Type": "application/json"})
         if answer.status != 200:
             # Slack answers a short error string (``invalid_payload``, ``channel_not_found``,
             # ``channel_is_archived``, ...): safe to show, clipped and redacted all the same.
@@ -92,7 +93,7 @@ class ChannelSender:
             )
 
     async def _email(self, delivery: Delivery, channel: Channel) -> None:
-        if self._mailer is None:
+        if self.mailer is None:
             raise DeliveryFailed("email is not configured on this server (VIGIL_SMTP_HOST)")
-        message = email_message(delivery, sender=self._mailer.sender, recipients=channel.recipients)
-        await self._mailer.send(message)
+        message = email_message(delivery, sender=self.mailer.sender, recipients=channel.recipients)
+        await self.mailer.send(message)
