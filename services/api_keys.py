@@ -6,6 +6,7 @@ import enum
 import hashlib
 import secrets
 from collections.abc import AsyncGenerator
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -67,21 +68,19 @@ class ApiKeysRepo(Protocol):
     async def touch(self, *, key_id: str, at: datetime) -> None: ...
 
 
+@dataclass(eq=False, repr=False)
 class ApiKeyService:
     """Creates, lists and revokes keys and turns a presented key into a ``Principal``."""
 
-    def __init__(
-        self,
-        bus: EventBus,
-        *,
-        organizations: KnownOrganizations,
-        api_keys: ApiKeysRepo,
-        clock: Clock | None = None,
-    ) -> None:
-        self._organizations = organizations
-        self._api_keys = api_keys
-        self._bus = bus
-        self._clock = clock or utcnow
+    bus: EventBus
+    _: KW_ONLY
+    organizations: KnownOrganizations
+    api_keys: ApiKeysRepo
+    clock: Clock | None = None
+    _clock: Clock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._clock = self.clock or utcnow
 
     async def create_initial_key(self, organization_id: str) -> CreatedApiKey:
         """The first ADMIN key of a new organization (nobody watches its keys yet)."""
@@ -101,7 +100,7 @@ class ApiKeyService:
         self, organization_id: str, role: Role, name: str, *, owner_user_id: str | None = None
     ) -> CreatedApiKey:
         """Create a key for an organization (operator path: CLI)."""
-        await self._organizations.get_or_raise(organization_id=organization_id)
+        await self.organizations.get_or_raise(organization_id=organization_id)
         name = name.strip() or f"{role.value.lower()} key"
         if len(name) > 200:
             raise ValidationFailed("name must be at most 200 characters", field=["name"])
@@ -112,7 +111,7 @@ class ApiKeyService:
     async def revoke_api_key(self, principal: Principal, key_id: str) -> ApiKey:
         """Revoke a key of the caller's organization (ADMIN only)."""
         require_role(principal, Role.ADMIN)
-        key = await self._api_keys.revoke(key_id=key_id, organization_id=principal.organization_id)
+        key = await self.api_keys.revoke(key_id=key_id, organization_id=principal.organization_id)
         if key is None:
             raise NotFound(f"API key {key_id} not found", field=["id"])
         await self._publish(key, KeyChange.REVOKED)
@@ -120,7 +119,7 @@ class ApiKeyService:
 
     async def revoke_api_key_by_id(self, key_id: str) -> ApiKey:
         """Revoke any key by id (operator path: CLI)."""
-        key = await self._api_keys.revoke(key_id=key_id)
+        key = await self.api_keys.revoke(key_id=key_id)
         if key is None:
             raise NotFound(f"API key {key_id} not found")
         await self._publish(key, KeyChange.REVOKED)
@@ -129,7 +128,7 @@ class ApiKeyService:
     async def revoke_owned(self, organization_id: str, owner_user_id: str) -> list[ApiKey]:
         """Revoke every key of the organization a person owns (they left it)."""
         revoked = []
-        for key in await self._api_keys.list_owned(
+        for key in await self.api_keys.list_owned(
             organization_id=organization_id, owner_user_id=owner_user_id
         ):
             if key.active:
@@ -139,18 +138,18 @@ class ApiKeyService:
     async def list_owned(self, principal: Principal, owner_user_id: str) -> list[ApiKey]:
         """The keys of the caller's organization a person owns (ADMIN only)."""
         require_role(principal, Role.ADMIN)
-        return await self._api_keys.list_owned(
+        return await self.api_keys.list_owned(
             organization_id=principal.organization_id, owner_user_id=owner_user_id
         )
 
     async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
         """The caller's organization's keys (ADMIN only)."""
         require_role(principal, Role.ADMIN)
-        return await self._api_keys.list_by_organization(organization_id=principal.organization_id)
+        return await self.api_keys.list_by_organization(organization_id=principal.organization_id)
 
     async def get_api_key(self, principal: Principal, key_id: str) -> ApiKey | None:
         """A key of the caller's organization (ADMIN sees all; others only their own)."""
-        key = await self._api_keys.get(key_id=key_id)
+        key = await self.api_keys.get(key_id=key_id)
         if key is None or key.organization_id != principal.organization_id:
             return None
         if not principal.role.allows(Role.ADMIN) and key.id != principal.api_key_id:
@@ -162,7 +161,7 @@ class ApiKeyService:
 
         Callers show only its name and role: this never grants listing or managing keys.
         """
-        key = await self._api_keys.get(key_id=key_id)
+        key = await self.api_keys.get(key_id=key_id)
         if key is None or key.organization_id != principal.organization_id:
             return None
         return key
@@ -171,12 +170,12 @@ class ApiKeyService:
         """The principal for a presented key value, or None if missing, unknown or revoked."""
         if not presented or not presented.startswith(KEY_PREFIX) or len(presented) > 200:
             return None
-        key = await self._api_keys.get_by_secret_hash(secret_hash=hash_key(presented))
+        key = await self.api_keys.get_by_secret_hash(secret_hash=hash_key(presented))
         if key is None or not key.active:
             return None
         now = self._clock()
         if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
-            await self._api_keys.touch(key_id=key.id, at=now)
+            await self.api_keys.touch(key_id=key.id, at=now)
         return Principal(
             organization_id=key.organization_id, role=key.role, api_key_id=key.id, key_name=key.name
         )
@@ -185,14 +184,14 @@ class ApiKeyService:
         """Whether the key a principal was authenticated with is still active."""
         if principal.api_key_id is None:
             return False
-        key = await self._api_keys.get(key_id=principal.api_key_id)
+        key = await self.api_keys.get(key_id=principal.api_key_id)
         return key is not None and key.active and key.organization_id == principal.organization_id
 
     async def _create_key(
         self, organization_id: str, role: Role, name: str, owner_user_id: str | None = None
     ) -> CreatedApiKey:
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        key = await self._api_keys.create(
+        key = await self.api_keys.create(
             NewApiKey(
                 organization_id=organization_id,
                 role=role,
@@ -208,13 +207,13 @@ class ApiKeyService:
         """Every key of the organization created or revoked from now on, as the caller may
         see it (``get_api_key``: ADMIN every key, other roles their own)."""
         topic = topic_for(principal.organization_id, API_KEYS_CHANNEL)
-        async for event in self._bus.subscribe(topic):
+        async for event in self.bus.subscribe(topic):
             key = await self.get_api_key(principal, str(event["key_id"]))
             if key is not None:
                 yield KeyChange(event["change"]), key
 
     async def _publish(self, key: ApiKey, change: KeyChange) -> None:
-        await self._bus.publish(
+        await self.bus.publish(
             topic_for(key.organization_id, API_KEYS_CHANNEL),
             {"change": change.value, "key_id": key.id},
         )

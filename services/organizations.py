@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Protocol
 
 from services.api_keys import ApiKeyService, require_role
@@ -22,40 +23,37 @@ class OrganizationsRepo(Protocol):
     ) -> Organization: ...
 
 
+@dataclass(eq=False, repr=False)
 class OrganizationService:
-    """Creates organizations (each with its first ADMIN key) and keeps their settings."""
+    """Creates organizations (each with its first ADMIN key) and keeps their settings.
 
-    def __init__(
-        self,
-        api_keys: ApiKeyService,
-        *,
-        organizations: OrganizationsRepo,
-        on_frameworks_changed: OnChange = ignore_change,
-    ) -> None:
-        """``on_frameworks_changed`` runs after the active frameworks changed (the reactions
-        re-evaluate the policy checks)."""
-        self._api_keys = api_keys
-        self._organizations = organizations
-        self._on_frameworks_changed = on_frameworks_changed
+    ``on_frameworks_changed`` runs after the active frameworks changed (the reactions
+    re-evaluate the policy checks).
+    """
+
+    api_keys: ApiKeyService
+    _: KW_ONLY
+    organizations: OrganizationsRepo
+    on_frameworks_changed: OnChange = ignore_change
 
     async def create_organization(self, name: str) -> tuple[Organization, CreatedApiKey]:
         """Create an organization with its first ADMIN key."""
-        org = await self._organizations.create(name=_valid_name(name))
-        return org, await self._api_keys.create_initial_key(org.id)
+        org = await self.organizations.create(name=_valid_name(name))
+        return org, await self.api_keys.create_initial_key(org.id)
 
     async def ensure_bootstrap_organization(
         self, name: str
     ) -> tuple[Organization, CreatedApiKey] | None:
         """Create a first organization when the store holds none; else None. Processes that
         start together on an empty database create one between them."""
-        org = await self._organizations.create_first(name=_valid_name(name))
+        org = await self.organizations.create_first(name=_valid_name(name))
         if org is None:
             return None
-        return org, await self._api_keys.create_initial_key(org.id)
+        return org, await self.api_keys.create_initial_key(org.id)
 
     async def get_organization(self, principal: Principal) -> Organization:
         """The caller's organization."""
-        return await self._organizations.get_or_raise(organization_id=principal.organization_id)
+        return await self.organizations.get_or_raise(organization_id=principal.organization_id)
 
     async def activate_frameworks(
         self, principal: Principal, frameworks: Sequence[Framework]
@@ -63,10 +61,10 @@ class OrganizationService:
         """Set the organization's active frameworks (ADMIN only; duplicates ignored)."""
         require_role(principal, Role.ADMIN)
         unique = list(dict.fromkeys(frameworks))
-        org = await self._organizations.update_frameworks(
+        org = await self.organizations.update_frameworks(
             organization_id=principal.organization_id, frameworks=unique
         )
-        await self._on_frameworks_changed(org.id)
+        await self.on_frameworks_changed(org.id)
         return org
 
 
