@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib.util
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -189,21 +189,15 @@ class _Walk:
     policy: EvidenceRecord | None = None
 
 
+@dataclass(eq=False, repr=False)
 class AuditPackages:
     """Writes an organization's audit package for a period."""
 
-    def __init__(
-        self,
-        evidence: EvidenceService,
-        sources: AuditSources,
-        *,
-        version: str,
-        clock: Clock = utcnow_ms,
-    ) -> None:
-        self._evidence = evidence
-        self._src = sources
-        self._version = version
-        self._clock = clock
+    evidence: EvidenceService
+    sources: AuditSources
+    _: KW_ONLY
+    version: str
+    clock: Clock = utcnow_ms
 
     def authorize(self, principal: Principal) -> None:
         """ADMIN or REVIEWER: a package holds every person's access and decisions."""
@@ -214,15 +208,15 @@ class AuditPackages:
         """Write the package to ``out`` (a binary file); the signed manifest."""
         self.authorize(principal)
         org_id = principal.organization_id
-        org = await self._src.organizations.get(organization_id=org_id)
-        status = await self._evidence.verify(principal)
+        org = await self.sources.organizations.get(organization_id=org_id)
+        status = await self.evidence.verify(principal)
         if status.broken is not None:
             broken = status.broken
             raise Conflict(
                 f"the evidence chain is broken at #{broken.sequence} ({broken.problem.value}: "
                 f"{broken.message}): a package of it would not be trustworthy"
             )
-        signer = self._evidence.signer
+        signer = self.evidence.signer
         if signer is None:
             raise Conflict("evidence signing is not configured")
         key = await signer.key(org_id)
@@ -237,10 +231,10 @@ class AuditPackages:
                 "format": PACKAGE_FORMAT,
                 "organization": {"id": org_id, "name": org.name if org else None},
                 "period": {"from": period.first.isoformat(), "to": period.last.isoformat()},
-                "createdAt": iso_utc(self._clock()),
-                "vigilVersion": self._version,
+                "createdAt": iso_utc(self.clock()),
+                "vigilVersion": self.version,
                 "evidence": chain,
-                "hmacKeyId": self._evidence.hmac_key_id,
+                "hmacKeyId": self.evidence.hmac_key_id,
                 "signingKeys": {k.key_id: k.pem for k in await signer.public_keys(org_id)},
                 "files": zipped.files,
             }
@@ -252,7 +246,7 @@ class AuditPackages:
 
     async def _bounds(self, org: str, period: Period) -> tuple[int, int]:
         """The first and last sequence recorded in the period (first > last: none)."""
-        tail = await self._src.evidence.last(organization_id=org)
+        tail = await self.sources.evidence.last(organization_id=org)
         if tail is None:
             return 1, 0
         first = await self._first_at_or_after(org, period.starts_at, tail.sequence)
@@ -265,7 +259,7 @@ class AuditPackages:
         low, high = 1, tail + 1
         while low < high:
             middle = (low + high) // 2
-            record = await self._src.evidence.at(organization_id=org, sequence=middle)
+            record = await self.sources.evidence.at(organization_id=org, sequence=middle)
             at = _recorded_at(record) if record else None
             if at is not None and at < when:
                 low = middle + 1
@@ -277,21 +271,21 @@ class AuditPackages:
         self, zipped: PackageZip, org: str, first: int, last: int
     ) -> tuple[_Walk, dict[str, Any]]:
         walk = _Walk()
-        reader = ListReader(self._src.chunks, org)
+        reader = ListReader(self.sources.chunks, org)
         shipped: set[str] = set()
         before = first - 1
         start = end = None
         if before >= 1:
-            record = await self._src.evidence.at(organization_id=org, sequence=before)
+            record = await self.sources.evidence.at(organization_id=org, sequence=before)
             assert record is not None  # the chain verified
-            start = await self._evidence.checkpoint_at(org, record.sequence, record.sha256)
+            start = await self.evidence.checkpoint_at(org, record.sequence, record.sha256)
             end = start
         count = 0
         with (
             zipped.text("evidence/records.jsonl") as records,
             zipped.text("evidence/blobs.jsonl") as blobs,
         ):
-            async for record in self._src.evidence.iter_range(
+            async for record in self.sources.evidence.iter_range(
                 organization_id=org, first=first, last=last
             ):
                 records.write(_record_line(record))
@@ -305,7 +299,7 @@ class AuditPackages:
                             blobs.write(_blob_line(blob.sha256, blob.text))
                 walk.history.append(_history_row(record, body))
                 _remember(walk, record, body)
-                end = await self._evidence.checkpoint_at(org, record.sequence, record.sha256)
+                end = await self.evidence.checkpoint_at(org, record.sequence, record.sha256)
                 count += 1
         chain = {
             "format": CHAIN_FORMAT,
@@ -352,7 +346,7 @@ class AuditPackages:
         first = walk.history[0]["sequence"] if walk.history else None
         found: dict[str, str] = {}
         for check in CHECK_CONTROLS:
-            rows = await self._src.evidence.list_for_check(
+            rows = await self.sources.evidence.list_for_check(
                 organization_id=org, check_id=check, limit=1, before=first
             )
             if rows and first is not None:
@@ -391,7 +385,9 @@ class AuditPackages:
         rows: list[dict[str, Any]] = []
         before: str | None = None
         while True:
-            page = await self._src.exceptions.list(ExceptionFilter(org), limit=PAGE, before=before)
+            page = await self.sources.exceptions.list(
+                ExceptionFilter(org), limit=PAGE, before=before
+            )
             for e in page:
                 ended = e.revoked_at or e.expires_at
                 if e.created_at < period.ends_at and ended >= period.starts_at:
@@ -436,7 +432,7 @@ class AuditPackages:
         people: dict[str, tuple[str, str | None, str, str | None]] = {}
         after: Any = None
         while True:
-            page, _ = await self._src.people.list_people(
+            page, _ = await self.sources.people.list_people(
                 organization_id=org, filter=PersonFilter(), limit=PAGE, after=after
             )
             for p in page:
@@ -486,7 +482,7 @@ class AuditPackages:
             snapshot = (body.get("snapshot") or {}).get("id")
             meta = {"evidenceId": record.id, "sequence": record.sequence, "snapshotId": snapshot}
             if snapshot:
-                async for a in self._src.snapshots.iter_accounts(snapshot_id=snapshot):
+                async for a in self.sources.snapshots.iter_accounts(snapshot_id=snapshot):
                     details[a.account_id] = (
                         a.display_name,
                         a.email,
@@ -494,7 +490,7 @@ class AuditPackages:
                         a.claim_status.value if a.claim_status else None,
                     )
             ref = parse_ref((body.get("population") or {}).get("items"))
-            items = _list_items(ListReader(self._src.chunks, org), ref, body)
+            items = _list_items(ListReader(self.sources.chunks, org), ref, body)
         with (
             zipped.text("populations/user-access-list.csv") as csv_out,
             zipped.text("populations/user-access-list.json") as json_out,
@@ -539,7 +535,7 @@ class AuditPackages:
         self, zipped: PackageZip, org: str, period: Period
     ) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        async for a in self._src.remediations.iter_actions(organization_id=org):
+        async for a in self.sources.remediations.iter_actions(organization_id=org):
             when = a.approved_at or a.updated_at
             if when is None or not (period.starts_at <= when < period.ends_at):
                 continue
@@ -629,7 +625,7 @@ class AuditPackages:
             body = record.content()
             at = str(body.get("evaluatedAt"))
             failing = await _failing_accounts(
-                ListReader(self._src.chunks, body["organizationId"]), body
+                ListReader(self.sources.chunks, body["organizationId"]), body
             )
             for account in failing:
                 since, _ = flagged.get(account, (at, None))
@@ -689,12 +685,12 @@ class AuditPackages:
     ) -> list[dict[str, Any]]:
         systems = {
             s.id: s.system.value
-            for s in await self._src.systems.list_by_organization(organization_id=org)
+            for s in await self.sources.systems.list_by_organization(organization_id=org)
         }
         reviews: list[AccessReview] = []
         before: tuple[datetime, str] | None = None
         while True:
-            page, _ = await self._src.reviews.list_reviews(
+            page, _ = await self.sources.reviews.list_reviews(
                 organization_id=org, limit=PAGE, before=before
             )
             reviews += [
@@ -735,7 +731,7 @@ class AuditPackages:
                 counts: dict[str, int] = {}
                 after: str | None = None
                 while True:
-                    entries, _ = await self._src.reviews.list_entries(
+                    entries, _ = await self.sources.reviews.list_entries(
                         review_id=review.id, decision=None, limit=PAGE, after=after
                     )
                     for e in entries:
@@ -818,12 +814,12 @@ class AuditPackages:
         if walk.policy is not None:
             body = walk.policy.content()
             ref = parse_ref((body.get("population") or {}).get("items"))
-            async for page in _list_items(ListReader(self._src.chunks, org), ref, body):
+            async for page in _list_items(ListReader(self.sources.chunks, org), ref, body):
                 if isinstance(page, Mapping):
                     pages[str(page.get("pageId"))] = page
         rows: list[dict[str, Any]] = []
         for doc in sorted(
-            await self._src.policies.list(organization_id=org), key=lambda d: d.policy_type.value
+            await self.sources.policies.list(organization_id=org), key=lambda d: d.policy_type.value
         ):
             page = pages.get(doc.page_id, {})
             rows.append(

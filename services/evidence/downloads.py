@@ -19,7 +19,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -51,30 +51,22 @@ class UsedLinksRepo(Protocol):
 Holder = Callable[[DownloadGrant], Awaitable[Principal | None]]
 
 
+@dataclass(eq=False, repr=False)
 class DownloadLinks:
     """Short-lived, single-use links to one check's evidence export."""
 
-    def __init__(
-        self,
-        evidence: EvidenceService,
-        keys: KeyRing,
-        *,
-        download_links: UsedLinksRepo,
-        holder: Holder,
-        clock: Clock = utcnow_ms,
-        lifetime: timedelta = LINK_LIFETIME,
-    ) -> None:
-        self._evidence = evidence
-        self._keys = keys
-        self._used = download_links
-        self._holder = holder
-        self._clock = clock
-        self._lifetime = lifetime
+    evidence: EvidenceService
+    keys: KeyRing
+    _: KW_ONLY
+    download_links: UsedLinksRepo
+    holder: Holder
+    clock: Clock = utcnow_ms
+    lifetime: timedelta = LINK_LIFETIME
 
     def create(self, principal: Principal, check_id: str, fmt: str) -> DownloadLink:
         """A link to export ``check_id``'s evidence as ``fmt`` (every role: it is a read)."""
-        kind = self._evidence.check_export(check_id, fmt)
-        expires_at = self._clock() + self._lifetime
+        kind = self.evidence.check_export(check_id, fmt)
+        expires_at = self.clock() + self.lifetime
         payload = {
             "o": principal.organization_id,
             "k": principal.api_key_id,
@@ -86,26 +78,26 @@ class DownloadLinks:
             "n": secrets.token_hex(16),
         }
         data = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
-        token = f"{data}.{self._keys.mac(PURPOSE, data.encode())}"
+        token = f"{data}.{self.keys.mac(PURPOSE, data.encode())}"
         return DownloadLink(token=token, expires_at=expires_at)
 
     async def redeem(self, token: str) -> tuple[Principal, DownloadGrant] | None:
         """What a link grants, once; None when it is forged, expired, already used, or its
         credential has been revoked since (or its role changed)."""
         grant, expires_at = self._read(token)
-        if grant is None or expires_at is None or expires_at <= self._clock():
+        if grant is None or expires_at is None or expires_at <= self.clock():
             return None
-        principal = await self._holder(grant)
+        principal = await self.holder(grant)
         if principal is None:
             return None
         token_hash = hashlib.sha256(token.encode()).hexdigest()
-        if not await self._used.use(token_hash=token_hash, expires_at=expires_at):
+        if not await self.download_links.use(token_hash=token_hash, expires_at=expires_at):
             return None
         return principal, grant
 
     def _read(self, token: str) -> tuple[DownloadGrant | None, datetime | None]:
         data, _, tag = token.partition(".")
-        if not data or not self._keys.verify_mac(PURPOSE, data.encode(), tag):
+        if not data or not self.keys.verify_mac(PURPOSE, data.encode(), tag):
             return None, None
         try:
             raw = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))

@@ -5,6 +5,7 @@ what they signed keeps verifying."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 from services.clock import Clock, utcnow_ms
@@ -27,20 +28,21 @@ class SigningKeysRepo(Protocol):
     async def public_keys(self, *, organization_id: str) -> list[PublicKey]: ...
 
 
+@dataclass(eq=False, repr=False)
 class EvidenceSigner:
     """Hands out an organization's current signing key (decrypted in memory only)."""
 
-    def __init__(self, repo: SigningKeysRepo, keyring: KeyRing, *, clock: Clock = utcnow_ms):
-        self._repo = repo
-        self._keyring = keyring
-        self._clock = clock
-        self._cache: dict[str, SigningKey] = {}
+    repo: SigningKeysRepo
+    keyring: KeyRing
+    _: KW_ONLY
+    clock: Clock = utcnow_ms
+    _cache: dict[str, SigningKey] = field(init=False, default_factory=dict)
 
     async def key(self, organization_id: str) -> SigningKey:
         """The organization's current key, created on first use (one wins a race)."""
-        stored = await self._repo.current(organization_id=organization_id)
+        stored = await self.repo.current(organization_id=organization_id)
         if stored is None:
-            stored = await self._repo.create_current(self._new(organization_id))
+            stored = await self.repo.create_current(self._new(organization_id))
         cached = self._cache.get(organization_id)
         if cached is not None and cached.key_id == stored.public.key_id:
             return cached
@@ -52,17 +54,17 @@ class EvidenceSigner:
         """A new current key; the old one's public half is kept (retired)."""
         old = await self.key(organization_id)
         new = self._new(organization_id)
-        if not await self._repo.rotate(
+        if not await self.repo.rotate(
             organization_id=organization_id, old_key_id=old.key_id, new=new
         ):
-            return (await self._repo.current(organization_id=organization_id) or new).public
+            return (await self.repo.current(organization_id=organization_id) or new).public
         self._cache.pop(organization_id, None)
         return new.public
 
     async def public_keys(self, organization_id: str) -> list[PublicKey]:
         """Every key the organization signed with, current first (creating one if none)."""
         await self.key(organization_id)
-        keys = await self._repo.public_keys(organization_id=organization_id)
+        keys = await self.repo.public_keys(organization_id=organization_id)
         return sorted(keys, key=lambda k: (k.retired_at is not None, k.created_at), reverse=False)
 
     async def public_pem(self, organization_id: str) -> str:
@@ -71,14 +73,14 @@ class EvidenceSigner:
 
     def _new(self, organization_id: str) -> StoredSigningKey:
         key = SigningKey.generate()
-        envelope = self._keyring.encrypt(
+        envelope = self.keyring.encrypt(
             key.secret(), org_id=organization_id, integration_id=SLOT, label=key.key_id
         )
-        public = PublicKey(key_id=key.key_id, pem=key.public_pem, created_at=self._clock())
+        public = PublicKey(key_id=key.key_id, pem=key.public_pem, created_at=self.clock())
         return StoredSigningKey(organization_id, public, dict(envelope))
 
     def _decrypt(self, stored: StoredSigningKey) -> Mapping[str, Any]:
-        return self._keyring.decrypt(
+        return self.keyring.decrypt(
             stored.envelope,
             org_id=stored.organization_id,
             integration_id=SLOT,
