@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable, Collection
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -82,28 +83,25 @@ class ActiveExceptions:
         return frozenset((e.check_id, e.resource_id) for e in active)
 
 
+@dataclass(eq=False, repr=False)
 class ExceptionService:
-    """Exceptions of the caller's organization (``excepted``: as ``ActiveExceptions``)."""
+    """Exceptions of the caller's organization (``excepted``: as ``ActiveExceptions``).
 
-    def __init__(
-        self,
-        repo: ExceptionsRepo,
-        *,
-        check_ids: Callable[[], Collection[str]],
-        failing: FailingItems | None = None,
-        on_exceptions_changed: OnChange = ignore_change,
-        on_action: OnAction = ignore_action,
-        clock: Clock = utcnow_ms,
-    ) -> None:
-        """``on_action`` is told every exception created or revoked (who, why, until when):
-        the composition root seals them into the check's evidence chain."""
-        self._on_action = on_action
-        self._repo = repo
-        self._active = ActiveExceptions(repo)
-        self._check_ids = check_ids
-        self._failing = failing
-        self._on_exceptions_changed = on_exceptions_changed
-        self._clock = clock
+    ``on_action`` is told every exception created or revoked (who, why, until when):
+    the composition root seals them into the check's evidence chain.
+    """
+
+    repo: ExceptionsRepo
+    _: KW_ONLY
+    check_ids: Callable[[], Collection[str]]
+    failing: FailingItems | None = None
+    on_exceptions_changed: OnChange = ignore_change
+    on_action: OnAction = ignore_action
+    clock: Clock = utcnow_ms
+    _active: ActiveExceptions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._active = ActiveExceptions(self.repo)
 
     async def create(
         self,
@@ -116,11 +114,11 @@ class ExceptionService:
     ) -> CheckException:
         """Accept one failing item until ``expires_at`` (ADMIN; at most 365 days ahead)."""
         require_role(principal, Role.ADMIN)
-        now, expires_at = self._clock(), utc_ms(expires_at)
+        now, expires_at = self.clock(), utc_ms(expires_at)
         check_id, resource_id, reason = check_id.strip(), resource_id.strip(), reason.strip()
         self._validate(check_id, resource_id, reason, expires_at, now)
         org = principal.organization_id
-        for existing in await self._repo.active(organization_id=org, now=now, check_id=check_id):
+        for existing in await self.repo.active(organization_id=org, now=now, check_id=check_id):
             if existing.resource_id == resource_id:
                 raise Conflict(
                     f"{resource_id} is already excepted until "
@@ -140,9 +138,9 @@ class ExceptionService:
             created_at=now,
             created_by=principal.actor_id,
         )
-        await self._repo.create(created)
+        await self.repo.create(created)
         await self._record(principal, "exception-created", created, now)
-        await self._on_exceptions_changed(org)
+        await self.on_exceptions_changed(org)
         return created
 
     async def _record(
@@ -154,7 +152,7 @@ class ExceptionService:
             "reason": exception.reason,
             "expiresAt": exception.expires_at,
         }
-        await self._on_action(
+        await self.on_action(
             Action(
                 organization_id=principal.organization_id,
                 check_id=exception.check_id,
@@ -168,9 +166,9 @@ class ExceptionService:
 
     async def _ensure_failing(self, org: str, check_id: str, resource_id: str) -> None:
         """An exception accepts one *failing* item: a typo must not be accepted silently."""
-        if self._failing is None:
+        if self.failing is None:
             return
-        if resource_id not in await self._failing(org, check_id):
+        if resource_id not in await self.failing(org, check_id):
             raise ValidationFailed(
                 f"{resource_id!r} is not a failing item of {check_id} in its latest result; "
                 "an exception accepts one failing item (see the check's failingItems)",
@@ -181,17 +179,17 @@ class ExceptionService:
     async def revoke(self, principal: Principal, exception_id: str) -> CheckException:
         """End an exception now (ADMIN); the item fails again at once if it still fails."""
         require_role(principal, Role.ADMIN)
-        org, now = principal.organization_id, self._clock()
-        revoked = await self._repo.revoke(
+        org, now = principal.organization_id, self.clock()
+        revoked = await self.repo.revoke(
             organization_id=org, exception_id=exception_id, by=principal.actor_id, at=now
         )
         if revoked is None:
-            existing = await self._repo.get(organization_id=org, exception_id=exception_id)
+            existing = await self.repo.get(organization_id=org, exception_id=exception_id)
             if existing is None:
                 raise NotFound(f"exception {exception_id} not found", field=["id"])
             raise Conflict(f"exception {exception_id} is already revoked", field=["id"])
         await self._record(principal, "exception-revoked", revoked, revoked.revoked_at or now)
-        await self._on_exceptions_changed(org)
+        await self.on_exceptions_changed(org)
         return revoked
 
     async def page(
@@ -205,20 +203,20 @@ class ExceptionService:
     ) -> Slice[CheckException]:
         """Exceptions newest first, only active ones unless ``include_inactive``."""
         limit, before = page_size(first), decode_cursor(after)
-        active_at = None if include_inactive else self._clock()
+        active_at = None if include_inactive else self.clock()
         which = ExceptionFilter(principal.organization_id, check_id, active_at)
-        rows = await self._repo.list(which, limit=limit + 1, before=before)
-        total = await self._repo.count(which)
+        rows = await self.repo.list(which, limit=limit + 1, before=before)
+        total = await self.repo.count(which)
         return make_slice(rows, limit=limit, total=total, key=lambda e: e.id)
 
     async def of_check(self, principal: Principal, check_id: str) -> list[CheckException]:
         """Every exception of one check (any status), newest first (every role)."""
         which = ExceptionFilter(principal.organization_id, check_id)
-        return await self._repo.list(which, limit=MAX_LISTED, before=None)
+        return await self.repo.list(which, limit=MAX_LISTED, before=None)
 
     def now(self) -> datetime:
         """The service clock (to show an exception's status)."""
-        return self._clock()
+        return self.clock()
 
     async def excepted(self, organization_id: str, now: datetime) -> frozenset[tuple[str, str]]:
         """The ``(check_id, resource_id)`` pairs excepted at ``now`` (``ExceptionFilter``)."""
@@ -227,7 +225,7 @@ class ExceptionService:
     def _validate(
         self, check_id: str, resource_id: str, reason: str, expires_at: datetime, now: datetime
     ) -> None:
-        if check_id not in self._check_ids():
+        if check_id not in self.check_ids():
             raise NotFound(f"check {check_id} not found", field=["input", "checkId"])
         if not resource_id or len(resource_id) > MAX_RESOURCE_ID:
             raise ValidationFailed(

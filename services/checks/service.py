@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
@@ -68,36 +68,35 @@ class CheckResultsRepo(Protocol):
     ) -> tuple[CheckItem, ...]: ...
 
 
+@dataclass(eq=False, repr=False)
 class CheckService:
     """Read side of the checks; every read is scoped to the caller's organization."""
 
-    def __init__(
-        self, bus: EventBus, engine: CheckEngine, *, check_results: CheckResultsRepo
-    ) -> None:
-        self._check_results = check_results
-        self._bus = bus
-        self._engine = engine
+    bus: EventBus
+    engine: CheckEngine
+    _: KW_ONLY
+    check_results: CheckResultsRepo
 
     async def list_checks(self, principal: Principal, *, paged: bool = False) -> list[CheckView]:
         """Every registered check with its latest result (``paged``: see ``CheckView``)."""
-        results = self._check_results
+        results = self.check_results
         org = principal.organization_id
         if paged:
             heads = await results.list_latest_heads(organization_id=org)
             by_check = {v.result.check_id: v for v in heads}
-            return [CheckView.of(c, by_check.get(c.id)) for c in self._engine.checks]
+            return [CheckView.of(c, by_check.get(c.id)) for c in self.engine.checks]
         by_id = {r.check_id: r for r in await results.list_latest(organization_id=org)}
-        return [CheckView(c, by_id.get(c.id)) for c in self._engine.checks]
+        return [CheckView(c, by_id.get(c.id)) for c in self.engine.checks]
 
     async def get_check(
         self, principal: Principal, check_id: str, *, paged: bool = False
     ) -> CheckView | None:
         """One check with its latest result; None for an unknown id (``paged``: see
         ``CheckView``)."""
-        check = self._engine.definition(check_id)
+        check = self.engine.definition(check_id)
         if check is None:
             return None
-        results = self._check_results
+        results = self.check_results
         org = principal.organization_id
         if paged:
             heads = await results.list_latest_heads(organization_id=org, check_id=check_id)
@@ -116,7 +115,7 @@ class CheckService:
         ``paged`` read), read from the store a page at a time."""
         limit = page_size(first)
         start = item_offset(after)
-        rows = await self._check_results.failing_page(
+        rows = await self.check_results.failing_page(
             organization_id=principal.organization_id,
             result_id=result_id,
             offset=start,
@@ -126,7 +125,7 @@ class CheckService:
 
     async def excepted_items(self, principal: Principal, result_id: str) -> tuple[CheckItem, ...]:
         """The excepted items of a recorded result (from a ``paged`` read)."""
-        return await self._check_results.excepted_items(
+        return await self.check_results.excepted_items(
             organization_id=principal.organization_id, result_id=result_id
         )
 
@@ -137,7 +136,7 @@ class CheckService:
         (page them with ``failing_items`` and ``excepted_items``)."""
         self._known(check_id)
         rows = partial(
-            self._check_results.list_history_heads,
+            self.check_results.list_history_heads,
             organization_id=principal.organization_id,
             check_id=check_id,
         )
@@ -158,14 +157,14 @@ class CheckService:
         if check_id is not None:
             self._known(check_id)
         org = principal.organization_id
-        events = await subscribe_now(self._bus, topic_for(org, CHECKS_CHANNEL))
+        events = await subscribe_now(self.bus, topic_for(org, CHECKS_CHANNEL))
         try:
             sent: dict[str, CheckResult] = {}
             if initial:
-                heads = await self._check_results.list_latest_heads(
+                heads = await self.check_results.list_latest_heads(
                     organization_id=org, check_id=check_id
                 )
-                order = {c.id: n for n, c in enumerate(self._engine.checks)}
+                order = {c.id: n for n, c in enumerate(self.engine.checks)}
                 for view in sorted(heads, key=lambda v: order.get(v.result.check_id, len(order))):
                     if view.result.check_id in order:
                         sent[view.result.check_id] = view.result
@@ -182,10 +181,10 @@ class CheckService:
 
     def definition(self, check_id: str) -> Check[Any] | None:
         """The registered check with this id."""
-        return self._engine.definition(check_id)
+        return self.engine.definition(check_id)
 
     def _known(self, check_id: str) -> None:
-        if self._engine.definition(check_id) is None:
+        if self.engine.definition(check_id) is None:
             raise NotFound(f"check {check_id} not found", field=["checkId"])
 
 
