@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -57,34 +58,29 @@ class PolicyDocumentsRepo(Protocol):
     async def map_manual(self, document: PolicyDocument) -> PolicyDocument: ...
 
 
+@dataclass(eq=False, repr=False)
 class PolicyService:
-    """Required policies and their documents, for one organization at a time."""
+    """Required policies and their documents, for one organization at a time.
 
-    def __init__(
-        self,
-        loader: PolicyStateLoader,
-        *,
-        policies: PolicyDocumentsRepo,
-        on_policies_changed: OnChange = ignore_change,
-        on_action: OnAction = ignore_action,
-        clock: Clock = utcnow_ms,
-    ) -> None:
-        """``on_action`` is told every approval (who, which page, when): the composition root
-        seals it into the document-setup check's evidence chain."""
-        self._on_action = on_action
-        self._policies = policies
-        self._loader = loader
-        self._on_policies_changed = on_policies_changed
-        self._clock = clock
+    ``on_action`` is told every approval (who, which page, when): the composition root
+    seals it into the document-setup check's evidence chain.
+    """
+
+    loader: PolicyStateLoader
+    _: KW_ONLY
+    policies: PolicyDocumentsRepo
+    on_policies_changed: OnChange = ignore_change
+    on_action: OnAction = ignore_action
+    clock: Clock = utcnow_ms
 
     async def requirements(self, principal: Principal) -> list[PolicyRequirement]:
         """Each policy the active frameworks require, with its document and page."""
-        state = await self._loader.load(principal.organization_id)
+        state = await self.loader.load(principal.organization_id)
         return [PolicyRequirement.of(state, d.type) for d in state.required]
 
     async def requirement(self, organization_id: str, policy_type: PolicyType) -> PolicyRequirement:
         """One policy type (required or not) with its document and page."""
-        state = await self._loader.load(organization_id)
+        state = await self.loader.load(organization_id)
         return PolicyRequirement.of(state, policy_type)
 
     async def map_document(
@@ -96,7 +92,7 @@ class PolicyService:
         if not page_id or len(page_id) > MAX_PAGE_ID:
             raise ValidationFailed("pageId must be 1-100 characters", field=["input", "pageId"])
         org = principal.organization_id
-        page = await self._loader.page(org, page_id)
+        page = await self.loader.page(org, page_id)
         if page is None:
             raise NotFound(
                 f"page {page_id} is not in the current policy snapshot: check the id, or "
@@ -109,22 +105,22 @@ class PolicyService:
                 field=["input", "pageId"],
                 code="PAGE_NOT_CURRENT",
             )
-        await self._policies.map_manual(
-            _draft(org, policy_type, page_id, page.title, self._clock(), by=principal.actor_id)
+        await self.policies.map_manual(
+            _draft(org, policy_type, page_id, page.title, self.clock(), by=principal.actor_id)
         )
         return await self._report_change(org, policy_type)
 
     async def approve(self, principal: Principal, policy_type: PolicyType) -> PolicyRequirement:
         """Make the type's mapped document ACTIVE (ADMIN)."""
         require_role(principal, Role.ADMIN)
-        org, now = principal.organization_id, self._clock()
-        approved = await self._policies.approve(
+        org, now = principal.organization_id, self.clock()
+        approved = await self.policies.approve(
             organization_id=org, policy_type=policy_type, by=principal.actor_id, at=now
         )
         if approved is None:
             raise NotFound(f"{policy_type.value} has no mapped document", field=["input"])
         details = {"policyType": policy_type.value, "pageId": approved.page_id}
-        await self._on_action(
+        await self.on_action(
             Action(
                 organization_id=org,
                 check_id=DOCUMENT_SETUP_CHECK,
@@ -141,24 +137,24 @@ class PolicyService:
         """Remove the type's mapping (ADMIN); auto-mapping will not map that page to it again."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        removed = await self._policies.delete(organization_id=org, policy_type=policy_type)
+        removed = await self.policies.delete(organization_id=org, policy_type=policy_type)
         if removed is None:
             raise NotFound(f"{policy_type.value} has no mapped document", field=["policyType"])
-        await self._policies.dismiss(
-            organization_id=org, policy_type=policy_type, page_id=removed.page_id, at=self._clock()
+        await self.policies.dismiss(
+            organization_id=org, policy_type=policy_type, page_id=removed.page_id, at=self.clock()
         )
         return await self._report_change(org, policy_type)
 
     async def auto_map(self, organization_id: str) -> list[PolicyDocument]:
         """Map unmapped types to matching current pages, first page by title winning."""
-        state = await self._loader.load(organization_id)
+        state = await self.loader.load(organization_id)
         if state.snapshot_id is None:
             return []
-        pages = [p async for p in self._loader.snapshot_pages(state.snapshot_id)]
+        pages = [p async for p in self.loader.snapshot_pages(state.snapshot_id)]
         pages.sort(key=lambda p: (normalise_title(p.title), p.title, p.page_id))
         taken_types = set(state.documents)
         taken_pages = {d.page_id for d in state.documents.values()}
-        dismissed = await self._policies.dismissed(organization_id=organization_id)
+        dismissed = await self.policies.dismissed(organization_id=organization_id)
         created: list[PolicyDocument] = []
         for page in pages:
             if page.status != "current" or page.page_id in taken_pages:
@@ -166,8 +162,8 @@ class PolicyService:
             for policy_type in matching_types(page.title):
                 if policy_type in taken_types or (policy_type, page.page_id) in dismissed:
                     continue
-                document = await self._policies.create_auto(
-                    _draft(organization_id, policy_type, page.page_id, page.title, self._clock())
+                document = await self.policies.create_auto(
+                    _draft(organization_id, policy_type, page.page_id, page.title, self.clock())
                 )
                 if document is not None:
                     created.append(document)
@@ -181,7 +177,7 @@ class PolicyService:
     async def _report_change(
         self, organization_id: str, policy_type: PolicyType
     ) -> PolicyRequirement:
-        await self._on_policies_changed(organization_id)
+        await self.on_policies_changed(organization_id)
         return await self.requirement(organization_id, policy_type)
 
 

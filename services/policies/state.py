@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Protocol
 
 from services.integrations.models import Purpose
@@ -43,33 +44,29 @@ class OrganizationsRepo(Protocol):
     async def get(self, *, organization_id: str) -> Organization | None: ...
 
 
+@dataclass(eq=False, repr=False)
 class PolicyStateLoader:
     """Reads what the policy checks and the ``policies`` query need."""
 
-    def __init__(
-        self,
-        reader: SnapshotReader,
-        *,
-        organizations: OrganizationsRepo,
-        policies: PolicyDocumentsRepo,
-        snapshot_queries: SnapshotQueriesRepo,
-    ) -> None:
-        self._reader = reader
-        self._organizations = organizations
-        self._policies = policies
-        self._snapshot_queries = snapshot_queries
-        self._sections: OrderedDict[tuple[str, str, int | None], tuple[str, ...]] = OrderedDict()
+    reader: SnapshotReader
+    _: KW_ONLY
+    organizations: OrganizationsRepo
+    policies: PolicyDocumentsRepo
+    snapshot_queries: SnapshotQueriesRepo
+    _sections: OrderedDict[tuple[str, str, int | None], tuple[str, ...]] = field(
+        init=False, default_factory=OrderedDict
+    )
 
     async def load(self, organization_id: str) -> PolicyState:
         """The organization's policy state now."""
-        org = await self._organizations.get(organization_id=organization_id)
-        integration = await self._reader.integration_for(organization_id, Purpose.POLICY)
-        docs = await self._policies.list(organization_id=organization_id)
+        org = await self.organizations.get(organization_id=organization_id)
+        integration = await self.reader.integration_for(organization_id, Purpose.POLICY)
+        docs = await self.policies.list(organization_id=organization_id)
         snapshot = integration.current_snapshot_id if integration else None
         pages: dict[str, PageFacts] = {}
         if snapshot is not None:
             for doc in docs:
-                page = await self._snapshot_queries.get_page(
+                page = await self.snapshot_queries.get_page(
                     snapshot_id=snapshot, page_id=doc.page_id
                 )
                 if page is not None:
@@ -83,17 +80,17 @@ class PolicyStateLoader:
 
     async def page(self, organization_id: str, page_id: str) -> PageFacts | None:
         """One page of the current POLICY snapshot (None without a snapshot or page)."""
-        snapshot = await self._reader.current_snapshot(organization_id, Purpose.POLICY)
+        snapshot = await self.reader.current_snapshot(organization_id, Purpose.POLICY)
         if snapshot is None:
             return None
-        page = await self._snapshot_queries.get_page(snapshot_id=snapshot, page_id=page_id)
+        page = await self.snapshot_queries.get_page(snapshot_id=snapshot, page_id=page_id)
         return self._facts(snapshot, page) if page else None
 
     async def snapshot_pages(self, snapshot_id: str) -> AsyncIterator[SnapshotPage]:
         """Every page of a snapshot without bodies, by page id (for auto-mapping)."""
         after: str | None = None
         while True:
-            rows, _ = await self._snapshot_queries.list_pages(
+            rows, _ = await self.snapshot_queries.list_pages(
                 snapshot_id=snapshot_id, filter=PageFilter(), limit=MAX_FIRST, after=after
             )
             for row in rows:
