@@ -44,6 +44,8 @@ Naming: a service reports a fact through a constructor parameter ``on_<fact>`` (
 
 from __future__ import annotations
 
+from dataclasses import KW_ONLY, dataclass
+
 from services.alerts.changes import check_alert, remediation_alert, sync_alert
 from services.alerts.outbox import Notifier
 from services.checks.access.data import ACCESS, IDENTITIES, PEOPLE, REVIEWS
@@ -126,25 +128,17 @@ class CheckReactions:
         self._reevaluator.request(integration.organization_id)
 
 
+@dataclass(eq=False, repr=False)
 class Reactions:
     """After a sync commits and after people change (steps calling other services)."""
 
-    def __init__(
-        self,
-        checks: CheckReactions,
-        reevaluator: Reevaluator,
-        bus: EventBus,
-        *,
-        identities: IdentityService,
-        policies: PolicyService,
-        integrations: IntegrationChanges,
-    ) -> None:
-        self._checks = checks
-        self._reevaluator = reevaluator
-        self._bus = bus
-        self._identities = identities
-        self._policies = policies
-        self._integrations = integrations
+    checks: CheckReactions
+    reevaluator: Reevaluator
+    bus: EventBus
+    _: KW_ONLY
+    identities: IdentityService
+    policies: PolicyService
+    integrations: IntegrationChanges
 
     def after_sync_committed(self) -> tuple[OnCommitted, ...]:
         """The sync runner's on_committed reactions, in the order they run after a commit."""
@@ -154,28 +148,28 @@ class Reactions:
         """1. After a POLICY sync: auto-map documents, then react as to a policy change."""
         if integration.purpose is not Purpose.POLICY:
             return
-        await self._policies.auto_map(integration.organization_id)
-        await self._checks.after_policies_changed(integration.organization_id)
+        await self.policies.auto_map(integration.organization_id)
+        await self.checks.after_policies_changed(integration.organization_id)
 
     async def announce_last_sync(self, integration: Integration, run: SyncRun) -> None:
         """2. Tell ``integrationStatusChanged`` subscribers that ``lastSyncAt`` moved."""
-        await self._integrations.announce(integration)
+        await self.integrations.announce(integration)
 
     async def resolve_and_reevaluate(self, integration: Integration, run: SyncRun) -> None:
         """3. A new current snapshot: resolve identities (access reviews), re-evaluate."""
         organization_id = integration.organization_id
         if integration.purpose is Purpose.ACCESS_REVIEW:
-            await self._identities.resolve(organization_id)
-            self._reevaluator.request(organization_id, (ACCESS,))
+            await self.identities.resolve(organization_id)
+            self.reevaluator.request(organization_id, (ACCESS,))
         else:
-            self._reevaluator.request(organization_id)
+            self.reevaluator.request(organization_id)
 
     async def after_people_changed(self, organization_id: str, person_ids: frozenset[str]) -> None:
         """People decide identities (email match) of their accounts only; the checks that
         read people, and those that read identities if any changed, are re-evaluated."""
-        resolved = await self._identities.resolve(organization_id, person_ids=person_ids)
-        self._reevaluator.request(organization_id, (PEOPLE, IDENTITIES) if resolved else (PEOPLE,))
-        await self._bus.publish(topic_for(organization_id, PEOPLE_CHANNEL), {})
+        resolved = await self.identities.resolve(organization_id, person_ids=person_ids)
+        self.reevaluator.request(organization_id, (PEOPLE, IDENTITIES) if resolved else (PEOPLE,))
+        await self.bus.publish(topic_for(organization_id, PEOPLE_CHANNEL), {})
 
 
 class IntegrationReactions:

@@ -9,6 +9,7 @@ told the ids of the people written).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -82,21 +83,19 @@ class PeopleRepo(Protocol):
     ) -> list[tuple[int, Person]]: ...
 
 
+@dataclass(eq=False, repr=False)
 class PeopleService:
     """The organization's workforce as HR states it; Confluence never changes it."""
 
-    def __init__(
-        self,
-        directory: PeopleCache,
-        *,
-        people: PeopleRepo,
-        on_people_changed: OnPeopleChange = ignore_people_change,
-        clock: Clock | None = None,
-    ) -> None:
-        self._people = people
-        self._directory = directory
-        self._on_people_changed = on_people_changed
-        self._clock = clock or utcnow
+    directory: PeopleCache
+    _: KW_ONLY
+    people: PeopleRepo
+    on_people_changed: OnPeopleChange = ignore_people_change
+    clock: Clock | None = None
+    _clock: Clock = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._clock = self.clock or utcnow
 
     async def upsert(self, principal: Principal, drafts: Sequence[PersonDraft]) -> UpsertSummary:
         """Create or update people by email, case-insensitively (ADMIN; all or nothing)."""
@@ -149,9 +148,7 @@ class PeopleService:
 
     async def get(self, principal: Principal, person_id: str) -> Person | None:
         """One person of the caller's organization."""
-        return await self._people.get(
-            organization_id=principal.organization_id, person_id=person_id
-        )
+        return await self.people.get(organization_id=principal.organization_id, person_id=person_id)
 
     async def list_people(
         self,
@@ -166,7 +163,7 @@ class PeopleService:
         sort = sort or PersonSort()
         check_filter_texts(filter, ("job_role", "search"))
         limit = page_size(first)
-        rows, total = await self._people.list_people(
+        rows, total = await self.people.list_people(
             organization_id=principal.organization_id,
             filter=filter,
             limit=limit + 1,
@@ -190,7 +187,7 @@ class PeopleService:
         return PersonKey(value=value, email_key=person.email_key)
 
     async def _apply(self, organization_id: str, records: Sequence[PersonRecord]) -> UpsertSummary:
-        existing = await self._directory.people(organization_id)
+        existing = await self.directory.people(organization_id)
         changed: list[PersonRecord] = []
         unchanged: dict[str, Person] = {}
         for record in records:
@@ -200,12 +197,12 @@ class PeopleService:
                 unchanged[pid] = before
             else:
                 changed.append(record)
-        written = await self._people.write(
+        written = await self.people.write(
             organization_id=organization_id, records=changed, existing=existing
         )
         if written:
-            self._directory.people_written(organization_id, written, written[0][0])
-            await self._on_people_changed(organization_id, frozenset(p.id for _, p in written))
+            self.directory.people_written(organization_id, written, written[0][0])
+            await self.on_people_changed(organization_id, frozenset(p.id for _, p in written))
         stored = {p.id: p for _, p in written} | unchanged
         created = sum(1 for _, p in written if p.id not in existing)
         people = tuple(stored[person_id(organization_id, r.email)] for r in records)
