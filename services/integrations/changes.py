@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Protocol
 
 from services.events import EventBus, Registered, subscribe_now, topic_for
@@ -37,40 +38,35 @@ class IntegrationUpdates(Protocol):
     ) -> Integration | None: ...
 
 
+@dataclass(eq=False, repr=False)
 class IntegrationChanges:
     """Tells subscribers and the reactions that an integration changed."""
 
-    def __init__(
-        self,
-        bus: EventBus,
-        *,
-        integrations: IntegrationUpdates,
-        on_integration_changed: OnIntegrationChange = ignore_integration_change,
-    ) -> None:
-        self._integrations = integrations
-        self._bus = bus
-        self._on_integration_changed = on_integration_changed
+    bus: EventBus
+    _: KW_ONLY
+    integrations: IntegrationUpdates
+    on_integration_changed: OnIntegrationChange = ignore_integration_change
 
     async def announce(self, integration: Integration) -> None:
         """Tell ``integrationStatusChanged`` subscribers (nothing else)."""
-        await self._bus.publish(
+        await self.bus.publish(
             topic_for(integration.organization_id, INTEGRATIONS_CHANNEL),
             {"integration_id": integration.id},
         )
 
     def subscribe(self, organization_id: str) -> AsyncIterator[dict[str, Any]]:
         """The organization's integration change events (``{"integration_id": ...}``)."""
-        return self._bus.subscribe(topic_for(organization_id, INTEGRATIONS_CHANNEL))
+        return self.bus.subscribe(topic_for(organization_id, INTEGRATIONS_CHANNEL))
 
     async def subscribe_now(self, organization_id: str) -> Registered:
         """``subscribe``, registered when it returns (``services.events.subscribe_now``)."""
-        return await subscribe_now(self._bus, topic_for(organization_id, INTEGRATIONS_CHANNEL))
+        return await subscribe_now(self.bus, topic_for(organization_id, INTEGRATIONS_CHANNEL))
 
     async def publish(self, integration: Integration) -> Integration:
         """Announce the change, then run the reaction to it; returns the integration."""
         await self.announce(integration)
         try:
-            await self._on_integration_changed(integration)
+            await self.on_integration_changed(integration)
         except Exception:
             log.exception("integration change callback failed for %s", integration.id)
         return integration
@@ -82,7 +78,7 @@ class IntegrationChanges:
         refused run or refresh was in flight stays disconnected, and one already marked is
         not announced twice.
         """
-        updated = await self._integrations.update(
+        updated = await self.integrations.update(
             integration_id=integration.id,
             expect_status=IntegrationStatus.CONNECTED,
             status=IntegrationStatus.NEEDS_REAUTH,

@@ -90,24 +90,16 @@ async def atlassian_errors(subject: str) -> AsyncIterator[None]:
         ) from None
 
 
+@dataclass(eq=False, repr=False)
 class ClientFactory:
     """Creates clients for validation (from typed-in secrets) and for stored integrations."""
 
-    def __init__(
-        self,
-        http: HttpSession,
-        config: AtlassianConfig,
-        vault: CredentialVault,
-        credentials: RefreshLockRepo,
-        locks: RefreshLocks,
-        on_reauth_needed: OnReauthNeeded,
-    ) -> None:
-        self.http = http
-        self.config = config
-        self._vault = vault
-        self._credentials = credentials
-        self._locks = locks
-        self._on_reauth_needed = on_reauth_needed
+    http: HttpSession
+    config: AtlassianConfig
+    vault: CredentialVault
+    credentials: RefreshLockRepo
+    locks: RefreshLocks
+    on_reauth_needed: OnReauthNeeded
 
     def oauth(self) -> AtlassianOAuth:
         """The OAuth helper for Vigil's 3LO app (or none configured)."""
@@ -140,7 +132,7 @@ class ClientFactory:
             raise InvalidCredentials("the integration has no site yet")
         org, iid = integration.organization_id, integration.id
         if integration.auth_method is AuthMethod.API_TOKEN:
-            secret = await self._vault.load(org, iid, API_TOKEN)
+            secret = await self.vault.load(org, iid, API_TOKEN)
             if secret is None:
                 raise InvalidCredentials("the integration's API token is missing: reconnect")
             auth: ConfluenceAuth = BasicAuth(secret.values["email"], secret.values["api_token"])
@@ -152,7 +144,7 @@ class ClientFactory:
         assert site.cloud_id is not None
         base = self.config.cloud_base(site.cloud_id)
         if integration.auth_method is AuthMethod.CLIENT_CREDENTIALS:
-            secret = await self._vault.load(org, iid, CLIENT_CREDENTIALS)
+            secret = await self.vault.load(org, iid, CLIENT_CREDENTIALS)
             if secret is None:
                 raise InvalidCredentials("the integration's client secret is missing: reconnect")
             app = OAuthApp(secret.values["client_id"], secret.values["client_secret"])
@@ -160,11 +152,11 @@ class ClientFactory:
             return ConfluenceClient(http, base, TokenProviderAuth(provider), policy)
         stored = StoredOAuthTokenProvider(
             integration,
-            vault=self._vault,
-            credentials=self._credentials,
+            vault=self.vault,
+            credentials=self.credentials,
             oauth=self.oauth(),
-            locks=self._locks,
-            on_reauth_needed=self._on_reauth_needed,
+            locks=self.locks,
+            on_reauth_needed=self.on_reauth_needed,
         )
         return ConfluenceClient(http, base, TokenProviderAuth(stored), policy)
 
@@ -174,7 +166,7 @@ class ClientFactory:
         """The Admin API client when the integration has an organization admin key."""
         if not integration.has_admin_key:
             return None
-        secret = await self._vault.load(integration.organization_id, integration.id, ADMIN_API_KEY)
+        secret = await self.vault.load(integration.organization_id, integration.id, ADMIN_API_KEY)
         if secret is None:
             return None
         return AdminClient(

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -71,21 +71,15 @@ class OAuthStatesRepo(Protocol):
     async def create(self, *, state_hash: str, bound_to: OAuthState) -> None: ...
 
 
+@dataclass(eq=False, repr=False)
 class OAuthFlow:
     """The browser round-trip through Atlassian's consent screen."""
 
-    def __init__(
-        self,
-        service: IntegrationService,
-        redirect_uri: str,
-        *,
-        integrations: IntegrationsRepo,
-        oauth_states: OAuthStatesRepo,
-    ) -> None:
-        self._svc = service
-        self._integrations = integrations
-        self._oauth_states = oauth_states
-        self._redirect_uri = redirect_uri
+    service: IntegrationService
+    redirect_uri: str
+    _: KW_ONLY
+    integrations: IntegrationsRepo
+    oauth_states: OAuthStatesRepo
 
     async def start(
         self, principal: Principal, *, purpose: Purpose, confirm_admin_access: bool
@@ -97,7 +91,7 @@ class OAuthFlow:
                 "confirm that you have admin access to the Confluence site",
                 field=["confirmAdminAccess"],
             )
-        if not self._svc.clients.config.oauth_configured:
+        if not self.service.clients.config.oauth_configured:
             raise NotConfigured(
                 "OAuth is not configured on this server (VIGIL_OAUTH_CLIENT_ID/SECRET); "
                 "use an API token or client credentials instead"
@@ -111,8 +105,8 @@ class OAuthFlow:
         """Handle Atlassian's redirect; a bad ``state`` changes nothing."""
         if not state or len(state) > 512:
             return CallbackOutcome(None, "rejected", "missing authorization state")
-        bound = await self._oauth_states.consume(state_hash=hash_state(state), now=utcnow_ms())
-        integration = bound and await self._integrations.get(
+        bound = await self.oauth_states.consume(state_hash=hash_state(state), now=utcnow_ms())
+        integration = bound and await self.integrations.get(
             organization_id=bound.organization_id, integration_id=bound.integration_id
         )
         upgrading = bool(
@@ -150,9 +144,9 @@ class OAuthFlow:
         replaces the tokens and ``grantedScopes`` when Atlassian granted the connected site.
         """
         require_role(principal, Role.ADMIN)
-        if not self._svc.clients.config.oauth_configured:
+        if not self.service.clients.config.oauth_configured:
             raise NotConfigured("OAuth is not configured on this server")
-        integration = await self._svc.get_or_raise(principal, integration_id)
+        integration = await self.service.get_or_raise(principal, integration_id)
         if (
             integration.auth_method is not AuthMethod.OAUTH
             or integration.status is not IntegrationStatus.CONNECTED
@@ -170,10 +164,10 @@ class OAuthFlow:
         """The callback of ``start_upgrade``: a refusal changes nothing (still CONNECTED)."""
         if error or not code:
             return CallbackOutcome(integration, "denied", "No additional access was granted.")
-        oauth = self._svc.clients.oauth()
+        oauth = self.service.clients.oauth()
         try:
             async with atlassian_errors("authorization"):
-                tokens = await oauth.exchange_code(code, self._redirect_uri)
+                tokens = await oauth.exchange_code(code, self.redirect_uri)
                 sites = await oauth.accessible_resources(tokens.access_token)
         except DomainError as exc:
             return CallbackOutcome(integration, "error", exc.message)
@@ -181,14 +175,14 @@ class OAuthFlow:
         if cloud_id is None or cloud_id not in {s.cloud_id for s in sites}:
             message = "The new authorization does not cover the connected site; nothing changed."
             return CallbackOutcome(integration, "error", message)
-        await self._svc.vault.store(
+        await self.service.vault.store(
             integration.organization_id, integration.id, {OAUTH_TOKENS: tokens_to_secret(tokens)}
         )
-        updated = await self._integrations.update(
+        updated = await self.integrations.update(
             integration_id=integration.id, granted_scopes=tokens.scopes
         )
         assert updated is not None
-        await self._svc.publish_change(updated)
+        await self.service.publish_change(updated)
         return CallbackOutcome(updated, "connected", "additional access granted")
 
     async def select_site(
@@ -196,7 +190,7 @@ class OAuthFlow:
     ) -> Integration:
         """Finish a multi-site authorization by choosing the site."""
         require_role(principal, Role.ADMIN)
-        integration = await self._svc.get_or_raise(principal, integration_id)
+        integration = await self.service.get_or_raise(principal, integration_id)
         if integration.status is not IntegrationStatus.SITE_SELECTION_REQUIRED:
             raise InvalidState(
                 f"the integration is {integration.status.value}, not waiting for a site",
@@ -213,7 +207,7 @@ class OAuthFlow:
         """Atlassian's consent screen for ``integration`` with ``scopes``, behind a new
         single-use state (an ``upgrade`` one grants more scopes to a connected integration)."""
         state = secrets.token_urlsafe(32)
-        await self._oauth_states.create(
+        await self.oauth_states.create(
             state_hash=hash_state(state),
             bound_to=OAuthState(
                 integration.organization_id,
@@ -222,10 +216,10 @@ class OAuthFlow:
                 upgrade=upgrade,
             ),
         )
-        return self._svc.clients.oauth().authorization_url(self._redirect_uri, scopes, state)
+        return self.service.clients.oauth().authorization_url(self.redirect_uri, scopes, state)
 
     async def _pending_integration(self, principal: Principal, purpose: Purpose) -> Integration:
-        existing = await self._integrations.get_live_for_purpose(
+        existing = await self.integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=purpose
         )
         if existing is not None:
@@ -237,36 +231,36 @@ class OAuthFlow:
                 field=["purpose"],
             )
         try:
-            integration = await self._integrations.create(
+            integration = await self.integrations.create(
                 organization_id=principal.organization_id,
                 purpose=purpose,
                 auth_method=AuthMethod.OAUTH,
                 status=IntegrationStatus.PENDING_AUTHORIZATION,
-                sync_interval_minutes=self._svc.sync_interval_minutes,
+                sync_interval_minutes=self.service.sync_interval_minutes,
                 connected_by=principal.actor_id,
             )
         except AlreadyExists:
             raise AlreadyConnected(
                 f"{purpose.value} was connected meanwhile", field=["purpose"]
             ) from None
-        return await self._svc.publish_change(integration)
+        return await self.service.publish_change(integration)
 
     async def _exchange(self, integration: Integration, code: str) -> CallbackOutcome:
-        oauth = self._svc.clients.oauth()
+        oauth = self.service.clients.oauth()
         async with atlassian_errors("authorization"):
-            tokens = await oauth.exchange_code(code, self._redirect_uri)
+            tokens = await oauth.exchange_code(code, self.redirect_uri)
             sites = await oauth.accessible_resources(tokens.access_token)
         if not sites:
             return await self._fail(
                 integration, "error", "The authorizing account cannot reach any Confluence site."
             )
-        await self._svc.vault.store(
+        await self.service.vault.store(
             integration.organization_id, integration.id, {OAUTH_TOKENS: tokens_to_secret(tokens)}
         )
         available = tuple(
             ConfluenceSite(url=s.url, cloud_id=s.cloud_id, name=s.name) for s in sites
         )
-        await self._integrations.update(
+        await self.integrations.update(
             integration_id=integration.id,
             granted_scopes=tokens.scopes,
             available_sites=available,
@@ -274,28 +268,28 @@ class OAuthFlow:
         if len(available) == 1:
             connected = await self._connect_site(integration, available[0])
             return CallbackOutcome(connected, connected.status.value.lower(), "connected")
-        updated = await self._integrations.update(
+        updated = await self.integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.SITE_SELECTION_REQUIRED,
             status_message="Several Confluence sites were authorized: choose one.",
         )
         assert updated is not None
-        await self._svc.publish_change(updated)
+        await self.service.publish_change(updated)
         return CallbackOutcome(updated, "site_selection_required", "choose a site")
 
     async def _connect_site(self, integration: Integration, site: ConfluenceSite) -> Integration:
-        secret = await self._svc.vault.load(
+        secret = await self.service.vault.load(
             integration.organization_id, integration.id, OAUTH_TOKENS
         )
         if secret is None or site.cloud_id is None:
             raise InvalidState("the authorization is incomplete: start again")
         tokens = secret_to_tokens(secret.values)
-        client = self._svc.clients.confluence(
-            self._svc.clients.config.cloud_base(site.cloud_id), BearerAuth(tokens.access_token)
+        client = self.service.clients.confluence(
+            self.service.clients.config.cloud_base(site.cloud_id), BearerAuth(tokens.access_token)
         )
         async with atlassian_errors("authorization for this site"):
             user = await client.current_user()
-        updated = await self._integrations.update(
+        updated = await self.integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.CONNECTED,
             status_message=None,
@@ -304,17 +298,17 @@ class OAuthFlow:
             connected_as=user.display_name,
         )
         assert updated is not None
-        await self._svc.publish_change(updated)
-        await self._svc.connected(updated)
+        await self.service.publish_change(updated)
+        await self.service.connected(updated)
         return updated
 
     async def _fail(self, integration: Integration, status: str, message: str) -> CallbackOutcome:
-        updated = await self._integrations.update(
+        updated = await self.integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.ERROR,
             status_message=message,
         )
         if updated is not None:
-            await self._svc.vault.delete(integration.id)
-            await self._svc.publish_change(updated)
+            await self.service.vault.delete(integration.id)
+            await self.service.publish_change(updated)
         return CallbackOutcome(updated, status, message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, Protocol
 
 from services.api_keys import require_role
@@ -93,40 +93,32 @@ class IntegrationsRepo(IntegrationUpdates, Protocol):
     async def list_by_organization(self, *, organization_id: str) -> list[Integration]: ...
 
 
+@dataclass(eq=False, repr=False)
 class IntegrationService:
-    """Integrations of an organization: connect, inspect, disconnect."""
+    """Integrations of an organization: connect, inspect, disconnect.
 
-    def __init__(
-        self,
-        vault: CredentialVault,
-        clients: ClientFactory,
-        changes: IntegrationChanges,
-        *,
-        integrations: IntegrationsRepo,
-        on_connected: OnIntegrationChange = ignore_integration_change,
-        on_collection_changed: OnIntegrationChange = ignore_integration_change,
-        sync_interval_minutes: int = 360,
-    ) -> None:
-        """``changes`` announces every change (and runs its reaction); ``on_connected`` runs
-        when an integration becomes CONNECTED (the first sync), ``on_collection_changed``
-        when what a sync collects changed (the admin key: a sync, or a follow-up)."""
-        self._integrations = integrations
-        self.vault = vault
-        self.clients = clients
-        self.changes = changes
-        self.sync_interval_minutes = sync_interval_minutes
-        self._on_connected = on_connected
-        self._on_collection_changed = on_collection_changed
+    ``changes`` announces every change (and runs its reaction); ``on_connected`` runs
+    when an integration becomes CONNECTED (the first sync), ``on_collection_changed``
+    when what a sync collects changed (the admin key: a sync, or a follow-up)."""
+
+    vault: CredentialVault
+    clients: ClientFactory
+    changes: IntegrationChanges
+    _: KW_ONLY
+    integrations: IntegrationsRepo
+    on_connected: OnIntegrationChange = ignore_integration_change
+    on_collection_changed: OnIntegrationChange = ignore_integration_change
+    sync_interval_minutes: int = 360
 
     async def list(self, principal: Principal) -> list[Integration]:
         """The caller's organization's integrations."""
-        return await self._integrations.list_by_organization(
+        return await self.integrations.list_by_organization(
             organization_id=principal.organization_id
         )
 
     async def get(self, principal: Principal, integration_id: str) -> Integration | None:
         """One integration of the caller's organization."""
-        return await self._integrations.get(
+        return await self.integrations.get(
             organization_id=principal.organization_id, integration_id=integration_id
         )
 
@@ -258,7 +250,7 @@ class IntegrationService:
         await self.vault.store(
             integration.organization_id, integration.id, {ADMIN_API_KEY: {"api_key": api_key}}
         )
-        updated = await self._integrations.update(
+        updated = await self.integrations.update(
             integration_id=integration.id, has_admin_key=True, admin_org_id=org_id
         )
         return await self._collection_changed(await self.publish_change(updated or integration))
@@ -270,7 +262,7 @@ class IntegrationService:
         if not integration.has_admin_key:
             return integration
         await self.vault.remove(integration.id, ADMIN_API_KEY)
-        updated = await self._integrations.update(
+        updated = await self.integrations.update(
             integration_id=integration.id, has_admin_key=False, admin_org_id=None
         )
         return await self._collection_changed(await self.publish_change(updated or integration))
@@ -278,7 +270,7 @@ class IntegrationService:
     async def _collection_changed(self, integration: Integration) -> Integration:
         """What a sync collects changed: a sync now, or one follow-up of the running one."""
         try:
-            await self._on_collection_changed(integration)
+            await self.on_collection_changed(integration)
         except Exception:
             log.exception("sync after the admin key change could not be queued")
         return integration
@@ -291,7 +283,7 @@ class IntegrationService:
         (``services.sync.lease``) without an alert."""
         require_role(principal, Role.ADMIN)
         integration = await self.get_or_raise(principal, integration_id)
-        updated = await self._integrations.update(
+        updated = await self.integrations.update(
             integration_id=integration.id,
             status=IntegrationStatus.DISCONNECTED,
             status_message="Disconnected; collected data and evidence are kept.",
@@ -304,11 +296,11 @@ class IntegrationService:
         self, integration: Integration, fields: Mapping[str, Any]
     ) -> Integration:
         """Store already validated settings of ``integration`` and publish the change."""
-        updated = await self._integrations.update(integration_id=integration.id, **fields)
+        updated = await self.integrations.update(integration_id=integration.id, **fields)
         return await self.publish_change(updated or integration)
 
     async def _ensure_purpose_free(self, principal: Principal, purpose: Purpose) -> None:
-        existing = await self._integrations.get_live_for_purpose(
+        existing = await self.integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=purpose
         )
         if existing is not None:
@@ -328,7 +320,7 @@ class IntegrationService:
         **fields: Any,
     ) -> Integration:
         try:
-            integration = await self._integrations.create(
+            integration = await self.integrations.create(
                 organization_id=principal.organization_id,
                 purpose=purpose,
                 auth_method=method,
@@ -346,7 +338,7 @@ class IntegrationService:
         try:
             await self.vault.store(principal.organization_id, integration.id, secrets)
         except BaseException:
-            await self._integrations.delete(integration_id=integration.id)
+            await self.integrations.delete(integration_id=integration.id)
             raise
         await self.publish_change(integration)
         await self.connected(integration)
@@ -355,7 +347,7 @@ class IntegrationService:
     async def connected(self, integration: Integration) -> None:
         """Run the after-connect reaction (the first sync); its failure is logged."""
         try:
-            await self._on_connected(integration)
+            await self.on_connected(integration)
         except Exception:
             log.exception("first sync could not be requested for %s", integration.id)
 
