@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Protocol
 
 from services.api_keys import require_confirmed_admin
@@ -36,27 +36,22 @@ class RemediationsRepo(Protocol):
     async def clear_refusals(self, *, integration_id: str) -> None: ...
 
 
+@dataclass(eq=False, repr=False)
 class RemediationConsent:
     """``enableConfluenceRemediation``: ask for ``write:confluence-groups`` where it applies,
     and lift the blocks a refusal put on the connection's writes (the re-consent)."""
 
-    def __init__(
-        self,
-        flow: OAuthFlow,
-        *,
-        integrations: IntegrationsRepo,
-        remediations: RemediationsRepo | None = None,
-    ) -> None:
-        self._integrations = integrations
-        self._remediations = remediations
-        self._flow = flow
+    flow: OAuthFlow
+    _: KW_ONLY
+    integrations: IntegrationsRepo
+    remediations: RemediationsRepo | None = None
 
     async def enable(self, principal: Principal, confirm: bool) -> ConsentOutcome:
         """ADMIN, ``confirm: true``; OAuth: the consent URL; API token: nothing to grant."""
         require_confirmed_admin(
             principal, confirm, "confirm that Vigil may ask for write access to Confluence groups"
         )
-        integration = await self._integrations.get_live_for_purpose(
+        integration = await self.integrations.get_live_for_purpose(
             organization_id=principal.organization_id, purpose=Purpose.ACCESS_REVIEW
         )
         if integration is None:
@@ -67,8 +62,8 @@ class RemediationConsent:
                 "the app in Atlassian's developer console, then reconnect",
                 code="NOT_SUPPORTED",
             )
-        if self._remediations is not None:  # the ADMIN says the cause is fixed: try again
-            await self._remediations.clear_refusals(integration_id=integration.id)
+        if self.remediations is not None:  # the ADMIN says the cause is fixed: try again
+            await self.remediations.clear_refusals(integration_id=integration.id)
         key = " Directory suspension uses the Admin API key." if integration.has_admin_key else ""
         if integration.auth_method is AuthMethod.API_TOKEN:
             message = (
@@ -85,7 +80,7 @@ class RemediationConsent:
                 None,
                 "A write scope is already granted; the next group removal tries again." + key,
             )
-        integration, url = await self._flow.start_upgrade(
+        integration, url = await self.flow.start_upgrade(
             principal, integration_id=integration.id, extra_scopes=(WRITE_SCOPE,)
         )
         message = (

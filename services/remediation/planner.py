@@ -30,7 +30,7 @@ holds a new action (occurrence + 1) instead of the old VERIFIED one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -199,25 +199,17 @@ class _Context:
         return {a.account_id for a in self.accounts.values() if group_name in a.groups}
 
 
+@dataclass(eq=False, repr=False)
 class RemediationPlanner:
     """What would be changed, per account, and why (reads only; never calls Atlassian)."""
 
-    def __init__(
-        self,
-        population: Population,
-        *,
-        remediations: RemediationsRepo,
-        check_results: CheckResultsRepo,
-        critical_systems: CriticalSystemsRepo,
-        access_reviews: AccessReviewsRepo,
-        sync_runs: SyncRunsRepo,
-    ) -> None:
-        self._population = population
-        self._remediations = remediations
-        self._check_results = check_results
-        self._critical_systems = critical_systems
-        self._access_reviews = access_reviews
-        self._sync_runs = sync_runs
+    population: Population
+    _: KW_ONLY
+    remediations: RemediationsRepo
+    check_results: CheckResultsRepo
+    critical_systems: CriticalSystemsRepo
+    access_reviews: AccessReviewsRepo
+    sync_runs: SyncRunsRepo
 
     async def plan(self, organization_id: str) -> list[RemediationAction]:
         """The current plan of the organization, each action with its stored state (empty
@@ -229,7 +221,7 @@ class RemediationPlanner:
         for account_id, item in (await self._decisions(organization_id)).items():
             wanted.setdefault(account_id, item)  # offboarding wins over a review decision
         accounts = {a: ctx.accounts[a] for a in sorted(wanted) if a in ctx.accounts}
-        ctx.memberships = await self._remediations.memberships(
+        ctx.memberships = await self.remediations.memberships(
             snapshot_id=ctx.snapshot_id, account_ids=sorted(accounts)
         )
         actions: list[RemediationAction] = []
@@ -239,7 +231,7 @@ class RemediationPlanner:
                 continue  # the decision is already carried out as far as the snapshot goes
             actions += _intents(ctx, account, want)
         removals = sorted({a.group_id for a in actions if a.kind is ActionKind.REMOVE_FROM_GROUP})
-        ctx.synced = await self._remediations.synced_groups(
+        ctx.synced = await self.remediations.synced_groups(
             snapshot_id=ctx.snapshot_id, group_ids=removals
         )
         actions = await self._occurrences(ctx, actions)
@@ -249,7 +241,7 @@ class RemediationPlanner:
         """Just before an approved action's call: None when the current plan still holds it
         executable, else why it must not be called (it is then CANCELLED)."""
         if action.source.type is SourceType.RESTORE:
-            undone = await self._remediations.get_many(
+            undone = await self.remediations.get_many(
                 organization_id=action.organization_id,
                 action_ids=[action.source.action_id or ""],
             )
@@ -268,31 +260,31 @@ class RemediationPlanner:
         return None
 
     async def _context(self, organization_id: str) -> _Context | None:
-        current = await self._population.current_accounts(organization_id)
+        current = await self.population.current_accounts(organization_id)
         integration = current.integration
         snapshot_id = integration.current_snapshot_id if integration else None
         if integration is None or snapshot_id is None:
             return None
-        run = await self._sync_runs.get_by_snapshot(snapshot_id=snapshot_id)
+        run = await self.sync_runs.get_by_snapshot(snapshot_id=snapshot_id)
         collected = run.started_at if run and run.started_at else integration.current_snapshot_at
         return _Context(
             organization_id=organization_id,
             integration=integration,
             snapshot_id=snapshot_id,
             accounts={a.account_id: a for a in current.accounts},
-            connection=await self._remediations.connection(integration_id=integration.id),
+            connection=await self.remediations.connection(integration_id=integration.id),
             collected_from=collected,
         )
 
     async def _offboarded(self, organization_id: str) -> dict[str, _Wanted]:
         """The offboarding check's failing items whose person is still offboarded now."""
-        result = await self._check_results.get_latest(
+        result = await self.check_results.get_latest(
             organization_id=organization_id, check_id=OFFBOARDED_CHECK
         )
         if result is None or not result.failing_items:
             return {}
-        people = await self._population.people(organization_id)
-        identities = await self._population.identities(organization_id)
+        people = await self.population.people(organization_id)
+        identities = await self.population.identities(organization_id)
         found = {}
         for item in result.failing_items:
             if _offboarded_person(identities.get(item.resource_id), people) is None:
@@ -311,7 +303,7 @@ class RemediationPlanner:
         for decision in (AccessDecision.REVOKE, AccessDecision.DOWNGRADE):
             after: str | None = None
             while True:
-                entries, _ = await self._access_reviews.list_entries(
+                entries, _ = await self.access_reviews.list_entries(
                     review_id=review.id, decision=decision, limit=_ENTRY_PAGE, after=after
                 )
                 for e in entries:
@@ -333,12 +325,12 @@ class RemediationPlanner:
         return found
 
     async def _latest_review(self, organization_id: str) -> AccessReview | None:
-        system = await self._critical_systems.get_by_kind(
+        system = await self.critical_systems.get_by_kind(
             organization_id=organization_id, system=SystemKind.CONFLUENCE
         )
         if system is None:
             return None
-        return await self._access_reviews.latest_completed(
+        return await self.access_reviews.latest_completed(
             organization_id=organization_id, critical_system_id=system.id
         )
 
@@ -347,7 +339,7 @@ class RemediationPlanner:
     ) -> list[RemediationAction]:
         """Each planned change as its latest stored occurrence, or a new one when the access
         came back after a VERIFIED occurrence (a snapshot collected since still shows it)."""
-        stored = await self._remediations.latest_occurrences(
+        stored = await self.remediations.latest_occurrences(
             organization_id=ctx.organization_id, call_keys=[a.call_key for a in actions]
         )
         out = []
@@ -373,11 +365,11 @@ class RemediationPlanner:
     async def _why_gone(self, action: RemediationAction) -> str:
         """Why the current plan no longer holds ``action``'s change (for CANCELLED)."""
         org = action.organization_id
-        current = await self._population.current_accounts(org)
+        current = await self.population.current_accounts(org)
         account = next((a for a in current.accounts if a.account_id == action.account_id), None)
         if action.source.type is SourceType.CHECK:
-            identities = await self._population.identities(org)
-            people = await self._population.people(org)
+            identities = await self.population.identities(org)
+            people = await self.population.people(org)
             identity = identities.get(action.account_id)
             if _offboarded_person(identity, people) is None:
                 person = people.get(identity.person_id or "") if identity else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 
 from services.integrations.models import Integration
 from services.sync.models import SyncRun, SyncRunStatus, SyncTrigger
@@ -21,26 +22,20 @@ GetRun = Callable[[str], Awaitable[SyncRun | None]]
 _FINISHED = (SyncRunStatus.SUCCEEDED, SyncRunStatus.FAILED)
 
 
+@dataclass(eq=False, repr=False)
 class Resync:
     """``on_verified`` of the executor: queue a sync that starts after the change."""
 
-    def __init__(
-        self,
-        enqueue: Enqueue,
-        get_run: GetRun,
-        *,
-        poll_seconds: float = 1.0,
-        give_up_after: float = 1800.0,
-    ) -> None:
-        self._enqueue = enqueue
-        self._get_run = get_run
-        self._poll = poll_seconds
-        self._give_up = give_up_after
-        self.follow_ups: set[asyncio.Task[None]] = set()
+    enqueue: Enqueue
+    get_run: GetRun
+    _: KW_ONLY
+    poll_seconds: float = 1.0
+    give_up_after: float = 1800.0
+    follow_ups: set[asyncio.Task[None]] = field(init=False, default_factory=set)
 
     async def __call__(self, integration: Integration) -> None:
         """Queue a sync; if one is already running, queue another once it has finished."""
-        run = await self._enqueue(integration, SyncTrigger.MANUAL)
+        run = await self.enqueue(integration, SyncTrigger.MANUAL)
         if run.status is SyncRunStatus.RUNNING:
             task = asyncio.create_task(self._after(run.id, integration))
             self.follow_ups.add(task)
@@ -48,13 +43,13 @@ class Resync:
 
     async def _after(self, run_id: str, integration: Integration) -> None:
         try:
-            async with asyncio.timeout(self._give_up):
+            async with asyncio.timeout(self.give_up_after):
                 while True:
-                    run = await self._get_run(run_id)
+                    run = await self.get_run(run_id)
                     if run is None or run.status in _FINISHED:
                         break
-                    await asyncio.sleep(self._poll)
-            await self._enqueue(integration, SyncTrigger.MANUAL)
+                    await asyncio.sleep(self.poll_seconds)
+            await self.enqueue(integration, SyncTrigger.MANUAL)
         except Exception:
             log.exception("could not queue the sync that follows remediation")
 
