@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Protocol
 
 from services.api_keys import require_role
@@ -56,24 +56,22 @@ class PeopleRepo(Protocol):
     ) -> list[tuple[int, Person]]: ...
 
 
+@dataclass(eq=False, repr=False)
 class IdentityService:
     """Resolves and records who each Confluence account belongs to."""
 
-    def __init__(
-        self,
-        directory: Directory,
-        *,
-        identities: IdentitiesRepo,
-        people: PeopleRepo,
-        on_identity_decided: OnChange = ignore_change,
-        clock: Clock | None = None,
-    ) -> None:
-        self._identities = identities
-        self._people = people
-        self._directory = directory
-        self._on_identity_decided = on_identity_decided
-        self._clock = clock or utcnow
-        self.accounts_resolved = 0  # accounts the rules were applied to (tests count them)
+    directory: Directory
+    _: KW_ONLY
+    identities: IdentitiesRepo
+    people: PeopleRepo
+    on_identity_decided: OnChange = ignore_change
+    clock: Clock | None = None
+    _clock: Clock = field(init=False)
+    # accounts the rules were applied to (tests count them)
+    accounts_resolved: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self._clock = self.clock or utcnow
 
     async def resolve(
         self, organization_id: str, *, person_ids: Collection[str] | None = None
@@ -88,22 +86,22 @@ class IdentityService:
         the current snapshot (one committed without its resolution finishing) the snapshot
         is resolved whole. Sync commits resolve all.
         """
-        current = await self._directory.current_accounts(organization_id)
+        current = await self.directory.current_accounts(organization_id)
         if current.snapshot is None:
             return 0
         snapshot = current.snapshot
         # Read first: the maps read next hold at least every person written at or below it.
-        revision = await self._people.revision(organization_id=organization_id)
-        identities = await self._directory.identities(organization_id)
-        people = await self._directory.people(organization_id)
+        revision = await self.people.revision(organization_id=organization_id)
+        identities = await self.directory.identities(organization_id)
+        people = await self.directory.people(organization_id)
         mark = None
         if person_ids is not None:
-            mark = await self._identities.resolution_mark(organization_id=organization_id)
+            mark = await self.identities.resolution_mark(organization_id=organization_id)
         if mark is None or mark.snapshot_id != snapshot.snapshot_id:
             accounts: Sequence[SnapshotAccount] = snapshot.accounts
             changes = resolve(accounts, identities, people.values())
         else:
-            since = await self._people.list_changed(
+            since = await self.people.list_changed(
                 organization_id=organization_id, after_seq=mark.people_seq
             )
             ids = set(person_ids or ()) | {person.id for _, person in since}
@@ -114,13 +112,13 @@ class IdentityService:
         if changes:
             # Not applied to the cache directly: a concurrent manual decision wins in the
             # database, so the next read fetches what was actually stored.
-            await self._identities.write_automatic(
+            await self.identities.write_automatic(
                 organization_id=organization_id, identities=changes, stored=identities.keys()
             )
             log.info("resolved %d account identities automatically", len(changes))
         if not revision.writing:  # a writer below it may not be in the maps: no mark
             covered = ResolutionMark(snapshot.snapshot_id, revision.value)
-            await self._identities.mark_resolved(organization_id=organization_id, mark=covered)
+            await self.identities.mark_resolved(organization_id=organization_id, mark=covered)
         return len(changes)
 
     async def link(self, principal: Principal, account_id: str, person_id: str) -> AccountView:
@@ -128,7 +126,7 @@ class IdentityService:
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
         account = await self._account(org, account_id)
-        person = await self._people.get(organization_id=org, person_id=person_id)
+        person = await self.people.get(organization_id=org, person_id=person_id)
         if person is None:
             raise NotFound(f"person {person_id} not found", field=["input", "personId"])
         identity = Identity(account_id, Classification.STAFF, person_id=person.id)
@@ -157,7 +155,7 @@ class IdentityService:
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
         account = await self._account(org, account_id)
-        people = await self._directory.people(org)
+        people = await self.directory.people(org)
         by_email = {p.email_key: p for p in people.values()}
         identity = automatic_identity(account, by_email) or unidentified(account_id)
         return await self._save(org, account, identity)
@@ -165,8 +163,8 @@ class IdentityService:
     async def view(self, organization_id: str, account_id: str) -> AccountView:
         """One account of the current snapshot with its identity."""
         account = await self._account(organization_id, account_id)
-        identities = await self._directory.identities(organization_id)
-        people = await self._directory.people(organization_id)
+        identities = await self.directory.identities(organization_id)
+        people = await self.directory.people(organization_id)
         return view_of(account, identities, people)
 
     def _decided(self, principal: Principal, identity: Identity) -> Identity:
@@ -178,7 +176,7 @@ class IdentityService:
         )
 
     async def _account(self, organization_id: str, account_id: str) -> SnapshotAccount:
-        current = await self._directory.current_accounts(organization_id)
+        current = await self.directory.current_accounts(organization_id)
         account = current.snapshot.by_id.get(account_id) if current.snapshot else None
         if account is None:
             raise NotFound(
@@ -190,10 +188,8 @@ class IdentityService:
     async def _save(
         self, organization_id: str, account: SnapshotAccount, identity: Identity
     ) -> AccountView:
-        seq = await self._identities.write_manual(
-            organization_id=organization_id, identity=identity
-        )
-        self._directory.identities_written(organization_id, [(seq, identity)], seq)
-        await self._on_identity_decided(organization_id)
-        people = await self._directory.people(organization_id)
+        seq = await self.identities.write_manual(organization_id=organization_id, identity=identity)
+        self.directory.identities_written(organization_id, [(seq, identity)], seq)
+        await self.on_identity_decided(organization_id)
+        people = await self.directory.people(organization_id)
         return view_of(account, {identity.account_id: identity}, people)

@@ -8,6 +8,7 @@ per critical system is open at a time. Decisions record the reviewer's API key a
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Protocol
@@ -74,27 +75,20 @@ class CriticalSystemsRepo(Protocol):
     async def get(self, *, organization_id: str, system_id: str) -> CriticalSystem | None: ...
 
 
+@dataclass(eq=False, repr=False)
 class AccessReviewService:
-    """Review campaigns over a critical system's accounts."""
+    """Review campaigns over a critical system's accounts.
 
-    def __init__(
-        self,
-        directory: Directory,
-        *,
-        access_reviews: AccessReviewsRepo,
-        critical_systems: CriticalSystemsRepo,
-        on_review_changed: OnReviewChange = ignore_review_change,
-        on_action: OnAction = ignore_action,
-        clock: Clock = utcnow_ms,
-    ) -> None:
-        """``on_action`` is told every start, decision and completion (who, what, when): the
-        composition root seals them into the evidence chain."""
-        self._access_reviews = access_reviews
-        self._on_action = on_action
-        self._critical_systems = critical_systems
-        self._directory = directory
-        self._on_review_changed = on_review_changed
-        self._clock = clock
+    ``on_action`` is told every start, decision and completion (who, what, when): the
+    composition root seals them into the evidence chain."""
+
+    directory: Directory
+    _: KW_ONLY
+    access_reviews: AccessReviewsRepo
+    critical_systems: CriticalSystemsRepo
+    on_review_changed: OnReviewChange = ignore_review_change
+    on_action: OnAction = ignore_action
+    clock: Clock = utcnow_ms
 
     async def start(
         self, principal: Principal, critical_system_id: str, due_at: datetime | None
@@ -102,7 +96,7 @@ class AccessReviewService:
         """Open a review of the system's current accounts (ADMIN)."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        system = await self._critical_systems.get(organization_id=org, system_id=critical_system_id)
+        system = await self.critical_systems.get(organization_id=org, system_id=critical_system_id)
         if system is None:
             raise NotFound(
                 f"critical system {critical_system_id} not found",
@@ -110,9 +104,9 @@ class AccessReviewService:
             )
         if due_at is not None and due_at.tzinfo is None:
             due_at = due_at.replace(tzinfo=UTC)  # a time without an offset is UTC (SPEC §7)
-        if due_at is not None and due_at <= self._clock():
+        if due_at is not None and due_at <= self.clock():
             raise ValidationFailed("dueAt must be in the future", field=["input", "dueAt"])
-        current = await self._directory.current_accounts(org)
+        current = await self.directory.current_accounts(org)
         if current.snapshot is None:
             raise Conflict(
                 "there is no access-review data yet: wait for the first sync to finish",
@@ -120,7 +114,7 @@ class AccessReviewService:
                 code="NO_SNAPSHOT",
             )
         entries = await self._freeze(org, current.accounts)
-        review = await self._access_reviews.create(
+        review = await self.access_reviews.create(
             NewReview(
                 organization_id=org,
                 critical_system_id=system.id,
@@ -148,7 +142,7 @@ class AccessReviewService:
         """Record KEEP, REVOKE or DOWNGRADE on an entry of an open review (REVIEWER)."""
         require_role(principal, Role.REVIEWER)
         org = principal.organization_id
-        entry = await self._access_reviews.get_entry(organization_id=org, entry_id=entry_id)
+        entry = await self.access_reviews.get_entry(organization_id=org, entry_id=entry_id)
         if entry is None:
             raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
         if decision is AccessDecision.DOWNGRADE and not entry.is_admin:
@@ -158,8 +152,8 @@ class AccessReviewService:
             )
         note = _note(decision, note)
         await self._open_review(org, entry.review_id)
-        decided = await self._access_reviews.decide(
-            entry_id=entry.id, decision=Decision(decision, note, principal.actor_id, self._clock())
+        decided = await self.access_reviews.decide(
+            entry_id=entry.id, decision=Decision(decision, note, principal.actor_id, self.clock())
         )
         if decided is None:
             raise NotFound(f"review entry {entry_id} not found", field=["input", "entryId"])
@@ -171,7 +165,7 @@ class AccessReviewService:
             "decision": decision.value,
             "note": note,
         }
-        at = decided.decided_at or self._clock()
+        at = decided.decided_at or self.clock()
         await self._changed(
             principal, decided.review_id, "access-decision", at, details, (decided.account_id,)
         )
@@ -188,7 +182,7 @@ class AccessReviewService:
         require_role(principal, Role.REVIEWER)
         org = principal.organization_id
         review = await self._open_review(org, review_id, field="reviewId")
-        reviews = self._access_reviews
+        reviews = self.access_reviews
         if mark_remaining_as is None:
             pending = await reviews.count_pending(review_id=review.id)
             if pending:
@@ -200,7 +194,7 @@ class AccessReviewService:
                 )
         else:
             note = self._remaining_note(mark_remaining_as, note)
-        completion = Completion(principal.actor_id, self._clock(), mark_remaining_as, note)
+        completion = Completion(principal.actor_id, self.clock(), mark_remaining_as, note)
         completed = await reviews.complete(review_id=review.id, completion=completion)
         if completed is None:
             raise Conflict("the review is already completed", code="REVIEW_COMPLETED")
@@ -209,7 +203,7 @@ class AccessReviewService:
             "markRemainingAs": mark_remaining_as.value if mark_remaining_as else None,
             "note": note,
         }
-        at = completed.completed_at or self._clock()
+        at = completed.completed_at or self.clock()
         await self._changed(principal, completed.id, "access-review-completed", at, details)
         return completed
 
@@ -232,12 +226,12 @@ class AccessReviewService:
             details=details,
             subjects=subjects,
         )
-        await self._on_action(action)
-        await self._on_review_changed(principal.organization_id, review_id)
+        await self.on_action(action)
+        await self.on_review_changed(principal.organization_id, review_id)
 
     async def get(self, principal: Principal, review_id: str) -> AccessReview | None:
         """One review of the caller's organization."""
-        return await self._access_reviews.get(
+        return await self.access_reviews.get(
             organization_id=principal.organization_id, review_id=review_id
         )
 
@@ -245,7 +239,7 @@ class AccessReviewService:
         self, principal: Principal, first: int | None, after: str | None
     ) -> Slice[AccessReview]:
         """The organization's reviews, newest first."""
-        rows = partial(self._access_reviews.list_reviews, organization_id=principal.organization_id)
+        rows = partial(self.access_reviews.list_reviews, organization_id=principal.organization_id)
         return await time_slice(rows, first, after, key=lambda r: (r.started_at, r.id))
 
     async def entries(
@@ -257,21 +251,21 @@ class AccessReviewService:
     ) -> Slice[ReviewEntry]:
         """A review's entries by account id (``review`` was read in the caller's org)."""
         limit = page_size(first)
-        rows, total = await self._access_reviews.list_entries(
+        rows, total = await self.access_reviews.list_entries(
             review_id=review.id, decision=decision, limit=limit + 1, after=decode_cursor(after)
         )
         return make_slice(rows, limit=limit, total=total, key=lambda e: e.account_id)
 
     async def pending_count(self, review: AccessReview) -> int:
         """How many entries of the review are undecided."""
-        return await self._access_reviews.count_pending(review_id=review.id)
+        return await self.access_reviews.count_pending(review_id=review.id)
 
     async def _freeze(self, org: str, accounts: tuple[SnapshotAccount, ...]) -> list[ReviewEntry]:
-        identities = await self._directory.identities(org)
+        identities = await self.directory.identities(org)
         return [_entry(org, a, identities) for a in accounts if _reviewed(a)]
 
     async def _open_review(self, org: str, review_id: str, field: str = "entryId") -> AccessReview:
-        review = await self._access_reviews.get(organization_id=org, review_id=review_id)
+        review = await self.access_reviews.get(organization_id=org, review_id=review_id)
         if review is None:
             raise NotFound(f"access review {review_id} not found", field=["input", field])
         if review.status is not ReviewStatus.OPEN:

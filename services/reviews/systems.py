@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Protocol
 
 from services.api_keys import require_role
@@ -78,19 +78,14 @@ class IntegrationsRepo(Protocol):
     ) -> Integration | None: ...
 
 
+@dataclass(eq=False, repr=False)
 class CriticalSystemService:
     """Adds and changes critical systems (ADMIN); anyone in the organization may read them."""
 
-    def __init__(
-        self,
-        *,
-        critical_systems: CriticalSystemsRepo,
-        integrations: IntegrationsRepo,
-        on_systems_changed: OnChange = ignore_change,
-    ) -> None:
-        self._critical_systems = critical_systems
-        self._integrations = integrations
-        self._on_systems_changed = on_systems_changed
+    _: KW_ONLY
+    critical_systems: CriticalSystemsRepo
+    integrations: IntegrationsRepo
+    on_systems_changed: OnChange = ignore_change
 
     async def add(
         self, principal: Principal, system: SystemKind, settings: SystemSettings
@@ -99,7 +94,7 @@ class CriticalSystemService:
         require_role(principal, Role.ADMIN)
         settings = checked(settings)
         org = principal.organization_id
-        integration = await self._integrations.get_live_for_purpose(
+        integration = await self.integrations.get_live_for_purpose(
             organization_id=org, purpose=Purpose.ACCESS_REVIEW
         )
         if integration is None or integration.status is not IntegrationStatus.CONNECTED:
@@ -109,7 +104,7 @@ class CriticalSystemService:
                 code="NOT_CONNECTED",
             )
         try:
-            created = await self._critical_systems.create(
+            created = await self.critical_systems.create(
                 organization_id=org,
                 system=system,
                 integration_id=integration.id,
@@ -121,7 +116,7 @@ class CriticalSystemService:
                 field=["input", "system"],
                 code="ALREADY_EXISTS",
             ) from None
-        await self._on_systems_changed(org)
+        await self.on_systems_changed(org)
         return created
 
     async def update(
@@ -135,7 +130,7 @@ class CriticalSystemService:
                 f"critical system {system_id} not found", field=["input", "criticalSystemId"]
             )
         settings = checked(changes.applied_to(current))
-        updated = await self._critical_systems.update(
+        updated = await self.critical_systems.update(
             organization_id=principal.organization_id,
             system_id=system_id,
             settings=settings,
@@ -144,18 +139,18 @@ class CriticalSystemService:
             raise NotFound(
                 f"critical system {system_id} not found", field=["input", "criticalSystemId"]
             )
-        await self._on_systems_changed(principal.organization_id)
+        await self.on_systems_changed(principal.organization_id)
         return updated
 
     async def get(self, principal: Principal, system_id: str) -> CriticalSystem | None:
         """One critical system of the caller's organization."""
-        return await self._critical_systems.get(
+        return await self.critical_systems.get(
             organization_id=principal.organization_id, system_id=system_id
         )
 
     async def list_systems(self, principal: Principal) -> list[CriticalSystem]:
         """The caller's organization's critical systems."""
-        return await self._critical_systems.list_by_organization(
+        return await self.critical_systems.list_by_organization(
             organization_id=principal.organization_id
         )
 
