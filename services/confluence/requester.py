@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import httpx
@@ -46,23 +46,21 @@ class _Call:
     renewed: bool = False
 
 
+@dataclass(eq=False, repr=False)
 class Requester:
     """Sends requests for one integration; at most ``max_concurrency`` are in flight at once."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        auth: ConfluenceAuth,
-        policy: RetryPolicy,
-        *,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-    ) -> None:
-        if max_concurrency < 1:
+    http: httpx.AsyncClient
+    auth: ConfluenceAuth
+    policy: RetryPolicy
+    _: KW_ONLY
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    _slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        self._http = http
-        self._auth = auth
-        self.policy = policy
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = asyncio.Semaphore(self.max_concurrency)
 
     async def request(
         self,
@@ -81,7 +79,7 @@ class Requester:
         ``body_optional`` (writes): any 2xx is a success whatever its body — empty (``data``
         None), JSON, or not JSON (``data`` the text) — as Atlassian's write answers vary.
         """
-        call = _Call(method, url, endpoint, params, body, auth or self._auth, body_optional)
+        call = _Call(method, url, endpoint, params, body, auth or self.auth, body_optional)
         return await self.policy.run(
             lambda: self._attempt(call), endpoint=endpoint, retryable=retryable
         )
@@ -125,7 +123,7 @@ class Requester:
         self, call: _Call, headers: dict[str, str], secrets: list[str]
     ) -> httpx.Response:
         try:
-            return await self._http.request(
+            return await self.http.request(
                 call.method, call.url, params=call.params, json=call.body, headers=headers
             )
         except httpx.TimeoutException as exc:
