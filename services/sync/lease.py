@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -38,15 +39,15 @@ class LeaseRenewRepo(Protocol):
     async def disconnected(self, *, integration_id: str) -> bool: ...
 
 
+@dataclass(eq=False, repr=False)
 class LeaseKeeper:
     """Heartbeats a lease every ``ttl / 3`` while a coroutine runs; each beat also looks
     whether the integration was disconnected meanwhile (the run must stop calling Atlassian:
     ``disconnectIntegration`` stops a run within a third of the lease)."""
 
-    def __init__(self, leases: LeaseRenewRepo, lease: Lease, timing: LeaseTiming) -> None:
-        self._leases = leases
-        self._lease = lease
-        self._timing = timing
+    leases: LeaseRenewRepo
+    lease: Lease
+    timing: LeaseTiming
 
     async def guard(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work``; if a heartbeat finds the lease taken (or the integration
@@ -68,18 +69,18 @@ class LeaseKeeper:
             await asyncio.gather(worker, beats, return_exceptions=True)
 
     async def _beat(self) -> None:
-        interval = self._timing.lease_ttl.total_seconds() / 3
+        interval = self.timing.lease_ttl.total_seconds() / 3
         while True:
             await asyncio.sleep(interval)
-            renewed = await self._leases.renew(
-                integration_id=self._lease.integration_id,
-                token=self._lease.token,
-                ttl=self._timing.lease_ttl,
-                now=self._timing.clock(),
+            renewed = await self.leases.renew(
+                integration_id=self.lease.integration_id,
+                token=self.lease.token,
+                ttl=self.timing.lease_ttl,
+                now=self.timing.clock(),
             )
             if not renewed:
                 raise LeaseLost(
-                    f"the lease on {self._lease.integration_id} was taken over by another worker"
+                    f"the lease on {self.lease.integration_id} was taken over by another worker"
                 )
-            if await self._leases.disconnected(integration_id=self._lease.integration_id):
+            if await self.leases.disconnected(integration_id=self.lease.integration_id):
                 raise Disconnected()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -117,27 +117,22 @@ class Claim:
     lease: Lease
 
 
+@dataclass(eq=False, repr=False)
 class RunQueue:
     """Creates, queues and claims sync runs: the only writer of new runs."""
 
-    def __init__(
-        self,
-        bus: EventBus,
-        options: ClaimOptions,
-        *,
-        integrations: QueueIntegrationsRepo,
-        sync_runs: TargetedRunsRepo,
-        sync_leases: QueueLeasesRepo,
-        snapshot_data: SnapshotDeleter,
-        metrics: SyncMetrics | None = None,
-    ) -> None:
-        self._bus = bus
-        self._options = options
-        self._integrations = integrations
-        self._runs = sync_runs
-        self._leases = sync_leases
-        self._snapshots = snapshot_data
-        self._metrics = metrics or NullSyncMetrics()
+    bus: EventBus
+    options: ClaimOptions
+    _: KW_ONLY
+    integrations: QueueIntegrationsRepo
+    sync_runs: TargetedRunsRepo
+    sync_leases: QueueLeasesRepo
+    snapshot_data: SnapshotDeleter
+    metrics: SyncMetrics | None = None
+    _metrics: SyncMetrics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._metrics = self.metrics or NullSyncMetrics()
 
     async def submit(
         self, integration: Integration, trigger: SyncTrigger, *, follow_up: bool = False
@@ -153,18 +148,18 @@ class RunQueue:
                 # A full sync was asked for: the queued refresh becomes one (it was to read
                 # less); one already running is followed by one.
                 if run.status is SyncRunStatus.QUEUED:
-                    run = await self._runs.make_full(run_id=run.id, trigger=trigger) or run
+                    run = await self.sync_runs.make_full(run_id=run.id, trigger=trigger) or run
                 if run.status is SyncRunStatus.QUEUED and run.kind is SyncRunKind.TARGETED:
-                    run = await self._runs.get_active(integration_id=integration.id)
+                    run = await self.sync_runs.get_active(integration_id=integration.id)
                 if run is not None and run.status is SyncRunStatus.RUNNING:
-                    run = await self._runs.request_follow_up(
+                    run = await self.sync_runs.request_follow_up(
                         integration_id=integration.id, trigger=trigger
                     )
                 if run is not None:
                     return run
                 continue
             if run is not None and follow_up and run.status is SyncRunStatus.RUNNING:
-                run = await self._runs.request_follow_up(
+                run = await self.sync_runs.request_follow_up(
                     integration_id=integration.id, trigger=trigger
                 )
             if run is not None:
@@ -179,7 +174,7 @@ class RunQueue:
         queued run joined; None while a run is RUNNING (see the module docstring)."""
         kind = SyncRunKind.TARGETED if integration.current_snapshot_id else SyncRunKind.FULL
         for _ in range(SUBMIT_ATTEMPTS):
-            created = await self._runs.create(
+            created = await self.sync_runs.create(
                 RunRequest(
                     integration.organization_id,
                     integration.id,
@@ -192,17 +187,17 @@ class RunQueue:
             )
             if created is not None:
                 return created
-            active = await self._runs.get_active(integration_id=integration.id)
+            active = await self.sync_runs.get_active(integration_id=integration.id)
             if active is None:
                 continue  # it ended between our two calls
             if active.status is SyncRunStatus.RUNNING:
                 return None
             if active.kind is SyncRunKind.TARGETED:
-                joined = await self._runs.add_targets(
+                joined = await self.sync_runs.add_targets(
                     run_id=active.id, targets=targets, watch=watch
                 )
             else:
-                joined = await self._runs.attach_watch(run_id=active.id, watch=watch)
+                joined = await self.sync_runs.attach_watch(run_id=active.id, watch=watch)
             if joined is not None:
                 return joined
         raise Conflict("could not queue a sync run; try again", code="SYNC_BUSY")
@@ -227,36 +222,40 @@ class RunQueue:
     async def claim(self, integration_id: str) -> AsyncIterator[Claim | None]:
         """The integration's run to execute here, under its lease until the block ends; None
         when another worker holds the lease or there is nothing to run."""
-        lease = await self._leases.acquire(
+        lease = await self.sync_leases.acquire(
             integration_id=integration_id,
-            owner=self._options.owner,
-            ttl=self._options.lease_ttl,
-            now=self._options.clock(),
+            owner=self.options.owner,
+            ttl=self.options.lease_ttl,
+            now=self.options.clock(),
         )
         if lease is None:
             yield None
             return
         try:
-            await self._leases.announce_fence(integration_id=integration_id, token=lease.token)
+            await self.sync_leases.announce_fence(integration_id=integration_id, token=lease.token)
             yield await self._claim(integration_id, lease)
         finally:
-            await self._leases.release(integration_id=integration_id, token=lease.token)
+            await self.sync_leases.release(integration_id=integration_id, token=lease.token)
 
     async def _claim(self, integration_id: str, lease: Lease) -> Claim | None:
-        active = await self._runs.get_active(integration_id=integration_id)
+        active = await self.sync_runs.get_active(integration_id=integration_id)
         if active is not None and active.status is SyncRunStatus.RUNNING:
             active = await self._take_over(active)  # we hold the lease: its holder lost it
         if active is None:
             return None
-        run = await self._runs.claim(run_id=active.id, owner=self._options.owner, fence=lease.token)
+        run = await self.sync_runs.claim(
+            run_id=active.id, owner=self.options.owner, fence=lease.token
+        )
         if run is None:
             return None
         # The run's one read of the integration, now that the run is RUNNING.
-        integration = await self._integrations.get_by_id(integration_id=integration_id)
+        integration = await self.integrations.get_by_id(integration_id=integration_id)
         if integration is None or integration.status is not IntegrationStatus.CONNECTED:
             await self._fail(run, NOT_CONNECTED)
             return None
-        await self._leases.set_run(integration_id=integration_id, token=lease.token, run_id=run.id)
+        await self.sync_leases.set_run(
+            integration_id=integration_id, token=lease.token, run_id=run.id
+        )
         return Claim(integration, run, lease)
 
     async def _take_over(self, stale: SyncRun) -> SyncRun | None:
@@ -268,9 +267,9 @@ class RunQueue:
         is kept.
         """
         log.warning("sync run %s was abandoned by %s; marking it failed", stale.id, stale.owner)
-        integration = await self._integrations.get_by_id(integration_id=stale.integration_id)
+        integration = await self.integrations.get_by_id(integration_id=stale.integration_id)
         if integration is None or integration.current_snapshot_id != stale.snapshot_id:
-            await self._snapshots.delete_snapshot(stale.snapshot_id)
+            await self.snapshot_data.delete_snapshot(stale.snapshot_id)
         await self._fail(stale, STALE_RUN)
         if integration is None or integration.status is not IntegrationStatus.CONNECTED:
             return None
@@ -290,11 +289,11 @@ class RunQueue:
 
     async def _new_or_active(self, request: RunRequest) -> SyncRun | None:
         """A new QUEUED run, else the active one (None if it ended between our two calls)."""
-        created = await self._runs.create(request)
-        return created or await self._runs.get_active(integration_id=request.integration_id)
+        created = await self.sync_runs.create(request)
+        return created or await self.sync_runs.get_active(integration_id=request.integration_id)
 
     async def _fail(self, run: SyncRun, message: str) -> None:
-        finished = await self._runs.finish(
+        finished = await self.sync_runs.finish(
             run_id=run.id,
             fence=run.fence,
             end=RunEnd(SyncRunStatus.FAILED, run.progress, error=message),
@@ -302,4 +301,4 @@ class RunQueue:
         if finished is not None:
             self._metrics.run_finished(run.purpose.value, SyncRunStatus.FAILED.value)
             topic = topic_for(finished.organization_id, SYNC_CHANNEL)
-            await self._bus.publish(topic, run_event(finished))
+            await self.bus.publish(topic, run_event(finished))

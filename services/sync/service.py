@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from functools import partial
 from typing import Protocol
@@ -51,26 +52,18 @@ class SyncRunsRepo(Protocol):
     ) -> tuple[list[SyncRun], int]: ...
 
 
+@dataclass(eq=False, repr=False)
 class SyncService:
     """Submits runs to the queue (and starts them here when this process has a worker, else
     a worker's tick picks them up); reads the history and follows progress."""
 
-    def __init__(
-        self,
-        bus: EventBus,
-        queue: RunQueue,
-        *,
-        sync_runs: SyncRunsRepo,
-        integrations: IntegrationsRepo,
-        dispatch: Dispatch | None = None,
-        poll_interval: float = 2.0,
-    ) -> None:
-        self._queue = queue
-        self._sync_runs = sync_runs
-        self._integrations = integrations
-        self._bus = bus
-        self._dispatch = dispatch
-        self._poll_interval = poll_interval
+    bus: EventBus
+    queue: RunQueue
+    _: KW_ONLY
+    sync_runs: SyncRunsRepo
+    integrations: IntegrationsRepo
+    dispatch: Dispatch | None = None
+    poll_interval: float = 2.0
 
     async def trigger(self, principal: Principal, integration_id: str) -> SyncRun:
         """Start a run now (ADMIN). When one is running, return it and queue one follow-up
@@ -103,9 +96,9 @@ class SyncService:
         self, integration: Integration, trigger: SyncTrigger, *, follow_up: bool = False
     ) -> SyncRun:
         """Submit a run to the queue (``RunQueue.submit``) and start it if this process can."""
-        run = await self._queue.submit(integration, trigger, follow_up=follow_up)
-        if run.status is SyncRunStatus.QUEUED and self._dispatch is not None:
-            self._dispatch(integration.id)
+        run = await self.queue.submit(integration, trigger, follow_up=follow_up)
+        if run.status is SyncRunStatus.QUEUED and self.dispatch is not None:
+            self.dispatch(integration.id)
         return run
 
     async def list_runs(
@@ -113,17 +106,17 @@ class SyncService:
     ) -> Slice[SyncRun]:
         """The integration's runs, newest first."""
         await self._integration(principal, integration_id, "integrationId")
-        runs = partial(self._sync_runs.list_by_integration, integration_id=integration_id)
+        runs = partial(self.sync_runs.list_by_integration, integration_id=integration_id)
         return await time_slice(runs, first, after, key=lambda r: (r.created_at, r.id))
 
     async def latest_run(self, principal: Principal, integration_id: str) -> SyncRun | None:
         """The integration's most recent run (for ``Integration.latestSyncRun``)."""
         await self._integration(principal, integration_id, "id")
-        return await self._sync_runs.latest(integration_id=integration_id)
+        return await self.sync_runs.latest(integration_id=integration_id)
 
     async def get_run(self, principal: Principal, run_id: str) -> SyncRun | None:
         """One run of the caller's organization, or None."""
-        run = await self._sync_runs.get(run_id=run_id)
+        run = await self.sync_runs.get(run_id=run_id)
         if run is None or run.organization_id != principal.organization_id:
             return None
         return run
@@ -151,13 +144,13 @@ class SyncService:
         """
         await self._integration(principal, integration_id, "integrationId")
         topic = topic_for(principal.organization_id, SYNC_CHANNEL)
-        events = self._bus.subscribe(topic)
+        events = self.bus.subscribe(topic)
         pending: asyncio.Future[dict[str, object]] | None = None
         last: tuple[datetime, int, int, int] | None = None
         try:
             pending = asyncio.ensure_future(anext(events))  # subscribed before reading
             await asyncio.sleep(0)
-            current = await self._sync_runs.latest(integration_id=integration_id)
+            current = await self.sync_runs.latest(integration_id=integration_id)
             if current is not None:
                 last = _order(current)
                 if send_current:
@@ -165,7 +158,7 @@ class SyncService:
             while True:
                 if pending is None:
                     pending = asyncio.ensure_future(anext(events))
-                done, _ = await asyncio.wait({pending}, timeout=self._poll_interval)
+                done, _ = await asyncio.wait({pending}, timeout=self.poll_interval)
                 run: SyncRun | None
                 if done:
                     event, pending = pending.result(), None
@@ -173,7 +166,7 @@ class SyncService:
                         continue
                     run = run_from_event(event)
                 else:
-                    run = await self._sync_runs.latest(integration_id=integration_id)
+                    run = await self.sync_runs.latest(integration_id=integration_id)
                 if run is not None and (last is None or _order(run) > last):
                     last = _order(run)
                     yield run, False
@@ -187,7 +180,7 @@ class SyncService:
     async def _integration(
         self, principal: Principal, integration_id: str, field: str
     ) -> Integration:
-        integration = await self._integrations.get(
+        integration = await self.integrations.get(
             organization_id=principal.organization_id, integration_id=integration_id
         )
         if integration is None:
