@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -69,24 +70,17 @@ def watchable(integration: Integration) -> bool:
     )
 
 
+@dataclass(eq=False, repr=False)
 class Watchers:
     """The watchers of this process, one per integration whose watch lease it holds."""
 
-    def __init__(
-        self,
-        deps: WatchDeps,
-        options: WatchOptions,
-        *,
-        integrations: WatchersIntegrationsRepo,
-        leases: WatchLeasesRepo,
-        tick_seconds: float = 5.0,
-    ) -> None:
-        self._deps = deps
-        self._options = options
-        self._integrations = integrations
-        self._leases = leases
-        self.tick_seconds = tick_seconds
-        self._running: dict[str, asyncio.Task[None]] = {}
+    deps: WatchDeps
+    options: WatchOptions
+    _: KW_ONLY
+    integrations: WatchersIntegrationsRepo
+    leases: WatchLeasesRepo
+    tick_seconds: float = 5.0
+    _running: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
 
     @property
     def watching(self) -> frozenset[str]:
@@ -95,7 +89,7 @@ class Watchers:
 
     async def run_forever(self) -> None:
         """Take free watches every ``tick_seconds`` until cancelled (then stop them)."""
-        log.info("change watch started (poll every %.0f s)", self._options.poll_seconds)
+        log.info("change watch started (poll every %.0f s)", self.options.poll_seconds)
         try:
             while True:
                 try:
@@ -108,19 +102,19 @@ class Watchers:
 
     async def tick(self) -> None:
         """Start a watcher for each watchable integration whose lease is free."""
-        for integration in await self._integrations.list_connected():
+        for integration in await self.integrations.list_connected():
             if not watchable(integration) or integration.id in self.watching:
                 continue
-            token = await self._leases.acquire(
+            token = await self.leases.acquire(
                 integration_id=integration.id,
                 organization_id=integration.organization_id,
-                owner=self._options.owner,
-                ttl=self._options.lease_ttl,
-                now=self._options.clock(),
+                owner=self.options.owner,
+                ttl=self.options.lease_ttl,
+                now=self.options.clock(),
             )
             if token is None:
                 continue  # another process watches it
-            watcher = Watcher(integration, token, self._deps, self._options)
+            watcher = Watcher(integration, token, self.deps, self.options)
             task = asyncio.create_task(self._watch(watcher))
             self._running[integration.id] = task
             task.add_done_callback(self._forget)
@@ -140,12 +134,12 @@ class Watchers:
                     raise
                 except Exception:
                     log.exception("change watch of %s: a step failed", integration.id)
-                    wait = self._options.poll_seconds
+                    wait = self.options.poll_seconds
                 await asyncio.sleep(wait)
         except StopWatching as stop:
             log.info("stopped watching %s: %s", integration.id, stop.message)
             if stop.reason is not None:
-                await self._leases.mark_off(
+                await self.leases.mark_off(
                     integration_id=integration.id,
                     organization_id=integration.organization_id,
                     reason=stop.reason,
@@ -154,7 +148,7 @@ class Watchers:
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(
-                    self._leases.release(integration_id=integration.id, token=watcher.token)
+                    self.leases.release(integration_id=integration.id, token=watcher.token)
                 )
 
     def _forget(self, task: asyncio.Task[None]) -> None:
@@ -163,32 +157,31 @@ class Watchers:
                 del self._running[integration_id]
 
 
+@dataclass(eq=False, repr=False)
 class ChangeWatchService:
     """The change watch of an integration as the API shows it."""
 
-    def __init__(
-        self, *, states: WatchStatesRepo, enabled: bool = True, clock: Clock = utcnow
-    ) -> None:
-        self._states = states
-        self._enabled = enabled
-        self._clock = clock
+    _: KW_ONLY
+    states: WatchStatesRepo
+    enabled: bool = True
+    clock: Clock = utcnow
 
     async def state(self, integration: Integration) -> ChangeWatch | None:
         """``Integration.changeWatch``: None for POLICY integrations."""
         if integration.purpose is not Purpose.ACCESS_REVIEW:
             return None
-        if not self._enabled:
+        if not self.enabled:
             return ChangeWatch(False, WatchReason.DISABLED, DISABLED)
         if not integration.has_admin_key:
             return ChangeWatch(False, WatchReason.NO_ADMIN_KEY, NO_KEY)
         if integration.status is not IntegrationStatus.CONNECTED:
             return ChangeWatch(False, WatchReason.NOT_CONNECTED, NOT_CONNECTED)
-        state = await self._states.get(integration_id=integration.id)
+        state = await self.states.get(integration_id=integration.id)
         if state is None:
             return ChangeWatch(False, WatchReason.NO_WORKER, NO_WORKER)
         enabled = state.watching
         reason, message = state.reason, state.message
-        expired = state.lease_expires_at is None or state.lease_expires_at <= self._clock()
+        expired = state.lease_expires_at is None or state.lease_expires_at <= self.clock()
         if enabled and (state.owner is None or expired):  # its worker stopped
             enabled, reason, message = False, WatchReason.NO_WORKER, NO_WORKER
         return ChangeWatch(
