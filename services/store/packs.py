@@ -24,7 +24,7 @@ import logging
 import secrets
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from itertools import chain
 from typing import Any
 
@@ -164,6 +164,7 @@ def accounts_pack(snapshot_id: str) -> str:
     return f"accounts|{snapshot_id}"
 
 
+@dataclass(eq=False, repr=False)
 class Checkpoints:
     """An organization's people or identities (a revisioned collection: every write stamps
     a ``seq`` from ``revisions``) read whole from a pack of them up to a revision and the
@@ -179,27 +180,25 @@ class Checkpoints:
     every document.
     """
 
-    def __init__(
-        self,
-        db: Any,
-        collection: str,
-        *,
-        revision: str,
-        revisions: RevisionRepository,
-        pack_from: int,
-    ) -> None:
-        self._col = db[collection]
-        self._name = revision
-        self._packs = Packs(db)
-        self._revisions = revisions
-        self.pack_from = pack_from
+    db: Any
+    collection: str
+    _: KW_ONLY
+    revision: str
+    revisions: RevisionRepository
+    pack_from: int
+    _col: Any = field(init=False)
+    _packs: Packs = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._col = self.db[self.collection]
+        self._packs = Packs(self.db)
 
     async def changed(self, organization_id: str, after_seq: int) -> list[dict[str, Any]]:
         """The documents written after revision ``after_seq``; every one for 0 (a full
         scan, which keeps a checkpoint as above)."""
         if after_seq > 0:
             return await self._since(organization_id, after_seq)
-        state = await self._revisions.state(organization_id=organization_id, name=self._name)
+        state = await self.revisions.state(organization_id=organization_id, name=self.revision)
         documents = await self._since(organization_id, 0)
         if len(documents) >= self.pack_from and not state.writing:
             await self._keep(organization_id, state.value, documents)
@@ -232,10 +231,10 @@ class Checkpoints:
         try:
             await self._packs.write(key, seq, documents, tags={"organization_id": organization_id})
         except Exception:  # the scan's answer stands; the next full scan tries again
-            log.warning("could not keep a checkpoint of %s", self._name, exc_info=True)
+            log.warning("could not keep a checkpoint of %s", self.revision, exc_info=True)
 
     def _key(self, organization_id: str) -> str:
-        return f"{self._name}|{organization_id}"
+        return f"{self.revision}|{organization_id}"
 
 
 __all__ = [
