@@ -8,6 +8,7 @@ are ``services.integrations.tokens.StoredOAuthTokenProvider`` (stored, cross-pro
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from services.atlassian.models import OAuthApp, TokenSet
@@ -15,33 +16,33 @@ from services.atlassian.oauth import AtlassianOAuth
 from services.clock import Clock, utcnow
 
 
+@dataclass(eq=False, repr=False)
 class _CachedToken:
     """Single-flight cache of one TokenSet; subclasses say how to get a new one."""
 
-    def __init__(self, token: TokenSet | None, clock: Clock, leeway: timedelta | None) -> None:
-        self._token = token
-        self._clock = clock
-        self._leeway = leeway
-        self._rejected: str | None = None
-        self._lock = asyncio.Lock()
+    token: TokenSet | None
+    clock: Clock
+    leeway: timedelta | None
+    _rejected: str | None = field(init=False, default=None)
+    _lock: asyncio.Lock = field(init=False, default_factory=asyncio.Lock)
 
     async def access_token(self) -> str:
         """A valid access token, renewed first when expired or rejected."""
-        if (token := self._token) is not None and self._usable(token):
+        if (token := self.token) is not None and self._usable(token):
             return token.access_token
         async with self._lock:
-            if self._token is None or not self._usable(self._token):
-                self._token = await self._renew(self._token)
-            return self._token.access_token
+            if self.token is None or not self._usable(self.token):
+                self.token = await self._renew(self.token)
+            return self.token.access_token
 
     async def invalidate(self, token: str) -> None:
         """Mark ``token`` rejected if it is still current (a no-op once someone renewed)."""
-        if self._token is not None and self._token.access_token == token:
+        if self.token is not None and self.token.access_token == token:
             self._rejected = token
 
     def _usable(self, token: TokenSet) -> bool:
         rejected = token.access_token == self._rejected
-        return not rejected and not token.is_expired(self._clock(), self._leeway)
+        return not rejected and not token.is_expired(self.clock(), self.leeway)
 
     async def _renew(self, current: TokenSet | None) -> TokenSet:
         raise NotImplementedError
