@@ -881,7 +881,7 @@ def _build_alerts(
         secrets_,
         wakeup,
         channels=store.alert_channels,
-        deliveries=store.alert_deliveries,
+        alert_deliveries=store.alert_deliveries,
         allow_insecure_urls=settings.allow_insecure_urls,
         email_configured=smtp is not None,
     )

@@ -101,12 +101,8 @@ class Notifier:
     alerts: RecordRepo
     channels: EnabledRepo
     wakeup: Wakeup
-    metrics: AlertMetrics | None = None
+    metrics: AlertMetrics = field(default_factory=NullAlertMetrics)
     clock: Clock = utcnow_ms
-    _metrics: AlertMetrics = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._metrics = self.metrics or NullAlertMetrics()
 
     async def notify(self, alert: Alert | None) -> bool:
         """Record ``alert``; False when there is none, no channel wants it, or it is known."""
@@ -117,7 +113,7 @@ class Notifier:
         if not await self.alerts.record(alert, now=self.clock()):
             log.info("alert %s of %s was already recorded", alert.key, alert.organization_id)
             return False
-        self._metrics.alert_recorded(alert.kind.value)
+        self.metrics.alert_recorded(alert.kind.value)
         self.wakeup.kick()
         return True
 
@@ -215,12 +211,8 @@ class Dispatcher:
     channels: ChannelsRepo
     wakeup: Wakeup
     options: DispatchOptions
-    metrics: AlertMetrics | None = None
+    metrics: AlertMetrics = field(default_factory=NullAlertMetrics)
     clock: Clock = utcnow_ms
-    _metrics: AlertMetrics = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._metrics = self.metrics or NullAlertMetrics()
 
     async def run_forever(self) -> None:
         """``tick`` until cancelled; sleep until something falls due (``poll`` at most)."""
@@ -329,7 +321,7 @@ class Dispatcher:
         finished = await self.deliveries.finish(
             claim, AttemptOutcome(DeliveryState.SENT, attempts, now)
         )
-        self._metrics.alert_delivery(kind, "sent")
+        self.metrics.alert_delivery(kind, "sent")
         await self.channels.record_outcome(channel_id=delivery.channel_id, at=now, error=None)
         log.info("alert delivery %s sent to channel %s", delivery.id, delivery.channel_id)
         return finished
@@ -345,12 +337,12 @@ class Dispatcher:
     ) -> Delivery | None:
         delivery = claim.delivery
         now = self.clock()
-        self._metrics.alert_delivery(kind, "failed")
+        self.metrics.alert_delivery(kind, "failed")
         if final or attempts >= self.options.max_attempts:
             finished = await self.deliveries.finish(
                 claim, AttemptOutcome(DeliveryState.DEAD_LETTER, attempts, now, failure.message)
             )
-            self._metrics.alert_delivery(kind, "dead_lettered")
+            self.metrics.alert_delivery(kind, "dead_lettered")
             log.warning(
                 "alert delivery %s to channel %s is a dead letter after %d attempt(s): %s",
                 delivery.id,

@@ -4,6 +4,7 @@ deliveries and their dead letters, a test alert, retrying a dead letter."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
@@ -67,31 +68,22 @@ class DeliveriesRepo(Protocol):
     async def drop_pending(self, *, organization_id: str, channel_id: str) -> int: ...
 
 
+@dataclass(eq=False, repr=False)
 class AlertService:
     """Alert channels and deliveries of the caller's organization."""
 
-    def __init__(
-        self,
-        secrets: ChannelSecrets,
-        wakeup: Wakeup,
-        *,
-        channels: ChannelsRepo,
-        deliveries: DeliveriesRepo,
-        allow_insecure_urls: bool = False,
-        email_configured: bool = False,
-        clock: Clock = utcnow_ms,
-    ) -> None:
-        self._secrets = secrets
-        self._wakeup = wakeup
-        self._channels = channels
-        self._deliveries = deliveries
-        self._allow_insecure = allow_insecure_urls
-        self._email = email_configured
-        self._clock = clock
+    secrets: ChannelSecrets
+    wakeup: Wakeup
+    _: KW_ONLY
+    channels: ChannelsRepo
+    alert_deliveries: DeliveriesRepo
+    allow_insecure_urls: bool = False
+    email_configured: bool = False
+    clock: Clock = utcnow_ms
 
     async def list_channels(self, principal: Principal) -> list[Channel]:
         """The organization's channels, oldest first (every role; no secrets)."""
-        return await self._channels.list(organization_id=principal.organization_id)
+        return await self.channels.list(organization_id=principal.organization_id)
 
     async def create_webhook(
         self, principal: Principal, *, name: str, url: str
@@ -99,7 +91,9 @@ class AlertService:
         """A signed JSON webhook (ADMIN); the channel and its signing secret (shown once)."""
         require_role(principal, Role.ADMIN)
         name = channel_name(name, field=["input", "name"])
-        url, target = channel_url(url, field=["input", "url"], allow_insecure=self._allow_insecure)
+        url, target = channel_url(
+            url, field=["input", "url"], allow_insecure=self.allow_insecure_urls
+        )
         signing_secret = new_signing_secret()
         channel = await self._create(
             principal, name, ChannelKind.WEBHOOK, target, (), ChannelSecret(url, signing_secret)
@@ -113,7 +107,7 @@ class AlertService:
         url, target = channel_url(
             webhook_url,
             field=["input", "webhookUrl"],
-            allow_insecure=self._allow_insecure,
+            allow_insecure=self.allow_insecure_urls,
             slack=True,
         )
         return await self._create(
@@ -125,7 +119,7 @@ class AlertService:
         require_role(principal, Role.ADMIN)
         name = channel_name(name, field=["input", "name"])
         addresses = recipients(to, field=["input", "recipients"])
-        if not self._email:
+        if not self.email_configured:
             raise Conflict(
                 "email is not configured on this server: set VIGIL_SMTP_HOST (and the other "
                 "VIGIL_SMTP_ settings) first",
@@ -143,7 +137,7 @@ class AlertService:
         secret: ChannelSecret | None,
     ) -> Channel:
         org = principal.organization_id
-        if await self._channels.count(organization_id=org) >= MAX_CHANNELS:
+        if await self.channels.count(organization_id=org) >= MAX_CHANNELS:
             raise Conflict(
                 f"an organization has at most {MAX_CHANNELS} alert channels: delete one first",
                 code="TOO_MANY_CHANNELS",
@@ -156,12 +150,12 @@ class AlertService:
             enabled=True,
             target=target,
             recipients=to,
-            created_at=self._clock(),
+            created_at=self.clock(),
             created_by=principal.actor_id,
         )
-        envelope = self._secrets.seal(org, channel.id, secret) if secret is not None else None
+        envelope = self.secrets.seal(org, channel.id, secret) if secret is not None else None
         try:
-            return await self._channels.create(channel, envelope=envelope)
+            return await self.channels.create(channel, envelope=envelope)
         except AlreadyExists:
             raise _name_taken(name) from None
 
@@ -190,7 +184,7 @@ class AlertService:
                 )
             addresses = recipients(to, field=["input", "recipients"])
         try:
-            updated = await self._channels.update(
+            updated = await self.channels.update(
                 organization_id=principal.organization_id,
                 channel_id=channel.id,
                 changes=ChannelChanges(name, enabled, addresses),
@@ -211,12 +205,12 @@ class AlertService:
                 "only a webhook channel has a signing secret", field=["id"], code="NOT_WEBHOOK"
             )
         org = principal.organization_id
-        current = await self._secrets.load(org, channel.id)
+        current = await self.secrets.load(org, channel.id)
         signing_secret = new_signing_secret()
-        envelope = self._secrets.seal(
+        envelope = self.secrets.seal(
             org, channel.id, ChannelSecret(url=current.url, signing_secret=signing_secret)
         )
-        await self._channels.set_envelope(
+        await self.channels.set_envelope(
             organization_id=org, channel_id=channel.id, envelope=envelope
         )
         return channel, signing_secret
@@ -226,9 +220,9 @@ class AlertService:
         deliveries and dead letters stay listed."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        if not await self._channels.delete(organization_id=org, channel_id=channel_id):
+        if not await self.channels.delete(organization_id=org, channel_id=channel_id):
             raise _not_found(channel_id)
-        await self._deliveries.drop_pending(organization_id=org, channel_id=channel_id)
+        await self.alert_deliveries.drop_pending(organization_id=org, channel_id=channel_id)
         return channel_id
 
     async def send_test(self, principal: Principal, channel_id: str) -> Delivery:
@@ -240,12 +234,12 @@ class AlertService:
             raise Conflict(
                 "the channel is disabled: enable it first", field=["channelId"], code="DISABLED"
             )
-        now = self._clock()
+        now = self.clock()
         delivery_id = new_id("dlv")
         alert = test_alert(channel, f"test:{delivery_id}", now)
         delivery = pending(channel, (alert,), delivery_id=delivery_id, now=now)
-        await self._deliveries.enqueue([delivery])
-        self._wakeup.kick()
+        await self.alert_deliveries.enqueue([delivery])
+        self.wakeup.kick()
         return delivery
 
     async def deliveries(
@@ -260,14 +254,14 @@ class AlertService:
         """Deliveries newest first, optionally of one state (DEAD_LETTER: the dead letters)
         or one channel (every role)."""
         which = DeliveryFilter(principal.organization_id, state, channel_id)
-        rows = partial(self._deliveries.page, which)
+        rows = partial(self.alert_deliveries.page, which)
         return await time_slice(rows, first, after, key=lambda d: (d.created_at, d.id))
 
     async def retry(self, principal: Principal, delivery_id: str) -> Delivery:
         """Queue a dead letter again, attempts from zero (ADMIN)."""
         require_role(principal, Role.ADMIN)
         org = principal.organization_id
-        found = await self._deliveries.get(organization_id=org, delivery_id=delivery_id)
+        found = await self.alert_deliveries.get(organization_id=org, delivery_id=delivery_id)
         if found is None:
             raise NotFound(f"alert delivery {delivery_id} not found", field=["id"])
         if found.state is not DeliveryState.DEAD_LETTER:
@@ -276,15 +270,15 @@ class AlertService:
                 field=["id"],
                 code="NOT_DEAD_LETTER",
             )
-        channel = await self._channels.get(organization_id=org, channel_id=found.channel_id)
+        channel = await self.channels.get(organization_id=org, channel_id=found.channel_id)
         if channel is None:
             raise NotFound(
                 f"the channel of alert delivery {delivery_id} was deleted",
                 field=["id"],
                 code="CHANNEL_DELETED",
             )
-        retried = await self._deliveries.retry(
-            organization_id=org, delivery_id=delivery_id, now=self._clock()
+        retried = await self.alert_deliveries.retry(
+            organization_id=org, delivery_id=delivery_id, now=self.clock()
         )
         if retried is None:  # retried by someone else meanwhile
             raise Conflict(
@@ -292,13 +286,13 @@ class AlertService:
                 field=["id"],
                 code="NOT_DEAD_LETTER",
             )
-        self._wakeup.kick()
+        self.wakeup.kick()
         return retried
 
     async def _get(
         self, principal: Principal, channel_id: str, *, field: Sequence[str] = ("id",)
     ) -> Channel:
-        found = await self._channels.get(
+        found = await self.channels.get(
             organization_id=principal.organization_id, channel_id=channel_id
         )
         if found is None:

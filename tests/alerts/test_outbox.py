@@ -110,7 +110,7 @@ def parts(store: Store) -> Parts:
         secrets,
         wakeup,
         channels=store.alert_channels,
-        deliveries=store.alert_deliveries,
+        alert_deliveries=store.alert_deliveries,
         allow_insecure_urls=False,
         email_configured=True,
         clock=clock,
