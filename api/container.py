@@ -564,7 +564,7 @@ def build_members(
         sessions,
         users=store.users,
         memberships=store.memberships,
-        invitations=store.invitations,
+        invitations_repo=store.invitations,
         organizations=store.organizations,
         invitation_ttl=invitation_ttl,
     )

@@ -6,7 +6,7 @@ import enum
 import hashlib
 import secrets
 from collections.abc import AsyncGenerator
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -76,11 +76,7 @@ class ApiKeyService:
     _: KW_ONLY
     organizations: KnownOrganizations
     api_keys: ApiKeysRepo
-    clock: Clock | None = None
-    _clock: Clock = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._clock = self.clock or utcnow
+    clock: Clock = utcnow
 
     async def create_initial_key(self, organization_id: str) -> CreatedApiKey:
         """The first ADMIN key of a new organization (nobody watches its keys yet)."""
@@ -173,7 +169,7 @@ class ApiKeyService:
         key = await self.api_keys.get_by_secret_hash(secret_hash=hash_key(presented))
         if key is None or not key.active:
             return None
-        now = self._clock()
+        now = self.clock()
         if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
             await self.api_keys.touch(key_id=key.id, at=now)
         return Principal(

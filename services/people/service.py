@@ -9,7 +9,7 @@ told the ids of the people written).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -91,11 +91,7 @@ class PeopleService:
     _: KW_ONLY
     people: PeopleRepo
     on_people_changed: OnPeopleChange = ignore_people_change
-    clock: Clock | None = None
-    _clock: Clock = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._clock = self.clock or utcnow
+    clock: Clock = utcnow
 
     async def upsert(self, principal: Principal, drafts: Sequence[PersonDraft]) -> UpsertSummary:
         """Create or update people by email, case-insensitively (ADMIN; all or nothing)."""
@@ -119,7 +115,7 @@ class PeopleService:
         changes nothing, another is refused (``ALREADY_OFFBOARDED``; ``upsert`` corrects it).
         """
         require_role(principal, Role.ADMIN)
-        now = self._clock()
+        now = self.clock()
         if offboarded_at is not None:
             _check_offboarding_time(offboarded_at, now)
         person = await self.get(principal, person_id)

@@ -9,7 +9,7 @@ process closes the person's open WebSockets (``api.sockets.SocketRegistry``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -117,29 +117,19 @@ def normalise_email(value: str, *, field: Sequence[str] = ("input", "email")) ->
     return email
 
 
+@dataclass(eq=False, repr=False)
 class MemberService:
     """Invitations, memberships and joining at sign-in."""
 
-    def __init__(
-        self,
-        api_keys: ApiKeyService,
-        sessions: EndsSessions,
-        *,
-        users: UsersRepo,
-        memberships: MembershipsRepo,
-        invitations: InvitationsRepo,
-        organizations: KnownOrganizations,
-        invitation_ttl: timedelta = INVITATION_TTL,
-        clock: Clock = utcnow_ms,
-    ) -> None:
-        self._api_keys = api_keys
-        self._sessions = sessions
-        self._users = users
-        self._memberships = memberships
-        self._invitations = invitations
-        self._organizations = organizations
-        self._ttl = invitation_ttl
-        self._clock = clock
+    api_keys: ApiKeyService
+    sessions: EndsSessions
+    _: KW_ONLY
+    users: UsersRepo
+    memberships: MembershipsRepo
+    invitations_repo: InvitationsRepo
+    organizations: KnownOrganizations
+    invitation_ttl: timedelta = INVITATION_TTL
+    clock: Clock = utcnow_ms
 
     # --- ADMIN operations -------------------------------------------------------------
 
@@ -147,30 +137,30 @@ class MemberService:
         """Invite an email address with a role (ADMIN); it expires after the TTL."""
         require_role(principal, Role.ADMIN)
         address = normalise_email(email)
-        user = await self._users.get_by_email(email=address)
-        if user is not None and await self._memberships.get(
+        user = await self.users.get_by_email(email=address)
+        if user is not None and await self.memberships.get(
             organization_id=principal.organization_id, user_id=user.id
         ):
             raise DomainError(
                 f"{address} is already a member", field=["input", "email"], code="ALREADY_MEMBER"
             )
-        return await self._invitations.create(
+        return await self.invitations_repo.create(
             NewInvitation(
                 organization_id=principal.organization_id,
                 email=address,
                 role=role,
                 invited_by=principal.actor_id,
-                expires_at=self._clock() + self._ttl,
+                expires_at=self.clock() + self.invitation_ttl,
             )
         )
 
     async def revoke_invitation(self, principal: Principal, invitation_id: str) -> Invitation:
         """Withdraw a pending invitation (ADMIN)."""
         require_role(principal, Role.ADMIN)
-        found = await self._invitations.revoke(
+        found = await self.invitations_repo.revoke(
             organization_id=principal.organization_id,
             invitation_id=invitation_id,
-            at=self._clock(),
+            at=self.clock(),
         )
         if found is None:
             raise NotFound(f"invitation {invitation_id} not found", field=["id"])
@@ -179,18 +169,18 @@ class MemberService:
     async def invitations(self, principal: Principal, include_inactive: bool) -> list[Invitation]:
         """The organization's invitations, pending ones only unless asked (ADMIN)."""
         require_role(principal, Role.ADMIN)
-        now = self._clock()
-        found = await self._invitations.list_by_organization(
+        now = self.clock()
+        found = await self.invitations_repo.list_by_organization(
             organization_id=principal.organization_id
         )
         return [i for i in found if include_inactive or i.status(now) is InvitationStatus.PENDING]
 
     async def members(self, principal: Principal) -> list[Member]:
         """The organization's members (every role)."""
-        memberships = await self._memberships.list_by_organization(
+        memberships = await self.memberships.list_by_organization(
             organization_id=principal.organization_id
         )
-        users = await self._users.get_many(user_ids=[m.user_id for m in memberships])
+        users = await self.users.get_many(user_ids=[m.user_id for m in memberships])
         return [Member(users[m.user_id], m) for m in memberships if m.user_id in users]
 
     async def remove(self, principal: Principal, user_id: str) -> Removal:
@@ -199,32 +189,32 @@ class MemberService:
         org = principal.organization_id
         if principal.person is not None and principal.person.user_id == user_id:
             raise ValidationFailed("you cannot remove yourself", field=["userId"])
-        if not await self._memberships.remove(organization_id=org, user_id=user_id):
+        if not await self.memberships.remove(organization_id=org, user_id=user_id):
             raise NotFound(f"member {user_id} not found", field=["userId"])
-        ended = await self._sessions.end_for_user(
+        ended = await self.sessions.end_for_user(
             user_id, reason="removed from the organization", organization_id=org
         )
-        revoked = await self._api_keys.revoke_owned(org, user_id)
+        revoked = await self.api_keys.revoke_owned(org, user_id)
         return Removal(user_id, ended, tuple(revoked))
 
     async def member(self, principal: Principal, user_id: str) -> Member | None:
         """One member of the caller's organization (every role: who acted)."""
-        membership = await self._memberships.get(
+        membership = await self.memberships.get(
             organization_id=principal.organization_id, user_id=user_id
         )
-        user = await self._users.get(user_id=user_id) if membership else None
+        user = await self.users.get(user_id=user_id) if membership else None
         return Member(user, membership) if user and membership else None
 
     async def user_for_display(self, principal: Principal, user_id: str) -> User | None:
         """A user who acted in the caller's organization (a member now, or once: the id came
         from a record of this organization), for showing who acted."""
-        return await self._users.get(user_id=user_id)
+        return await self.users.get(user_id=user_id)
 
     async def require_member(self, principal: Principal, user_id: str, field: list[str]) -> None:
         """``NotFound`` unless ``user_id`` is a member of the caller's organization (ADMIN:
         who may own a key)."""
         require_role(principal, Role.ADMIN)
-        if await self._memberships.get(organization_id=principal.organization_id, user_id=user_id):
+        if await self.memberships.get(organization_id=principal.organization_id, user_id=user_id):
             return
         raise NotFound(f"member {user_id} not found", field=field)
 
@@ -232,16 +222,16 @@ class MemberService:
 
     async def add_by_email(self, organization_id: str, email: str, role: Role) -> Member:
         """Make an email address a member now (``vigil user add``): it signs in as itself."""
-        await self._organizations.get_or_raise(organization_id=organization_id)
+        await self.organizations.get_or_raise(organization_id=organization_id)
         address = normalise_email(email, field=["email"])
-        user = await self._users.get_by_email(email=address)
+        user = await self.users.get_by_email(email=address)
         if user is None:
             try:
-                user = await self._users.create(email=address, display_name=address)
+                user = await self.users.create(email=address, display_name=address)
             except AlreadyExists:
-                user = await self._users.get_by_email(email=address)
+                user = await self.users.get_by_email(email=address)
         assert user is not None
-        membership = await self._memberships.put(
+        membership = await self.memberships.put(
             organization_id=organization_id, user_id=user.id, role=role, added_by="cli:operator"
         )
         return Member(user, membership)
@@ -260,24 +250,24 @@ class MemberService:
                 "verify it there, then sign in again"
             )
         email = identity.email.lower()
-        now = self._clock()
+        now = self.clock()
         # The invitations before the user, and (``_join_by``) the membership before the
         # acceptance: a concurrent first sign-in of the same person that finds the
         # invitation accepted finds the user and the membership too.
-        open_invitations = await self._invitations.list_open_for_email(email=email)
+        open_invitations = await self.invitations_repo.list_open_for_email(email=email)
         pending = [i for i in open_invitations if i.status(now) is InvitationStatus.PENDING]
-        user = await self._users.get_by_identity(
+        user = await self.users.get_by_identity(
             provider=identity.provider, subject=identity.subject
-        ) or await self._users.get_by_email(email=email)
+        ) or await self.users.get_by_email(email=email)
         if user is None and not pending:
             raise SignInRefused(_not_invited(email, open_invitations))
         if user is None:
             try:
-                user = await self._users.create(email=email, display_name=identity.display_name)
+                user = await self.users.create(email=email, display_name=identity.display_name)
             except AlreadyExists:  # a concurrent first sign-in created it
-                user = await self._users.get_by_email(email=email)
+                user = await self.users.get_by_email(email=email)
             assert user is not None
-        updated = await self._users.signed_in(
+        updated = await self.users.signed_in(
             user_id=user.id,
             identity=replace(
                 identity, email=email, display_name=identity.display_name or user.display_name
@@ -288,7 +278,7 @@ class MemberService:
         joined: Membership | None = None
         for invitation in pending:
             joined = await self._join_by(invitation, user.id, now) or joined
-        memberships = await self._memberships.list_by_user(user_id=user.id)
+        memberships = await self.memberships.list_by_user(user_id=user.id)
         if not memberships:
             raise SignInRefused(_not_invited(email, open_invitations, known=True))
         return user, joined or memberships[0]
@@ -302,19 +292,19 @@ class MemberService:
         A new membership is put before the acceptance and taken back if the acceptance
         fails; an existing one (a member invited again) changes only once accepted."""
         org = invitation.organization_id
-        existing = await self._memberships.get(organization_id=org, user_id=user_id)
+        existing = await self.memberships.get(organization_id=org, user_id=user_id)
         if existing is None:
             made = await self._put(invitation, user_id)
             if await self._accepted(invitation, user_id, now):
                 return made
-            await self._memberships.remove(organization_id=org, user_id=user_id)
+            await self.memberships.remove(organization_id=org, user_id=user_id)
             return None
         if await self._accepted(invitation, user_id, now):
             return await self._put(invitation, user_id)
         return None
 
     async def _put(self, invitation: Invitation, user_id: str) -> Membership:
-        return await self._memberships.put(
+        return await self.memberships.put(
             organization_id=invitation.organization_id,
             user_id=user_id,
             role=invitation.role,
@@ -324,18 +314,18 @@ class MemberService:
     async def _accepted(self, invitation: Invitation, user_id: str, now: datetime) -> bool:
         """Accept the invitation for ``user_id``; True also when a concurrent sign-in of the
         same person accepted it first (both then put the same membership)."""
-        if await self._invitations.accept(invitation_id=invitation.id, user_id=user_id, at=now):
+        if await self.invitations_repo.accept(invitation_id=invitation.id, user_id=user_id, at=now):
             return True
-        current = await self._invitations.get(invitation_id=invitation.id)
+        current = await self.invitations_repo.get(invitation_id=invitation.id)
         return current is not None and current.accepted_by == user_id
 
     async def membership(self, organization_id: str, user_id: str) -> Membership | None:
         """A user's membership of an organization (sessions re-check it on every request)."""
-        return await self._memberships.get(organization_id=organization_id, user_id=user_id)
+        return await self.memberships.get(organization_id=organization_id, user_id=user_id)
 
     async def user(self, user_id: str) -> User | None:
         """A user by id."""
-        return await self._users.get(user_id=user_id)
+        return await self.users.get(user_id=user_id)
 
 
 def _not_invited(email: str, invitations: Sequence[Invitation], known: bool = False) -> str:
