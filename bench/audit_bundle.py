@@ -72,7 +72,7 @@ async def seed(url: str, db: str, accounts: int, days: int) -> str:
     texts = [canonical_json(i) for i in items]
     cuts = [cuts_after(t) for t in texts]
     evidence = build_evidence(_settings(), store)
-    key = evidence._key  # the bench seals directly, as appends would
+    key = evidence.key  # the bench seals directly, as appends would
     chain = ChainWriter(store, org.id, key)
     population = chunk_texts(texts, cuts=cuts)
     for day in range(days):

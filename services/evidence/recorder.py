@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -155,21 +155,15 @@ def _listed(cutting: Cutting) -> ChunkedList:
     )
 
 
+@dataclass(eq=False, repr=False)
 class EvidenceRecorder:
     """``RecordEvidence``: seal the evaluation into the organization's chain, return its id."""
 
-    def __init__(
-        self,
-        evidence: EvidenceService,
-        *,
-        integrations: IntegrationsRepo,
-        check_exceptions: CheckExceptionsRepo,
-        populations: PopulationChunks | None = None,
-    ) -> None:
-        self._evidence = evidence
-        self._integrations = integrations
-        self._check_exceptions = check_exceptions
-        self.populations = populations or PopulationChunks()
+    evidence: EvidenceService
+    _: KW_ONLY
+    integrations: IntegrationsRepo
+    check_exceptions: CheckExceptionsRepo
+    populations: PopulationChunks = field(default_factory=PopulationChunks)
 
     async def __call__(self, evaluation: Evaluation) -> str | None:
         """Append the changed evaluation; its id becomes the result's ``evidenceId``."""
@@ -199,7 +193,7 @@ class EvidenceRecorder:
             "previousStatus": previous.status.value if previous else None,
             "previousEvidenceId": previous.evidence_id if previous else None,
         }
-        record = await self._evidence.record(
+        record = await self.evidence.record(
             EvidenceEntry(
                 organization_id=org,
                 check_id=result.check_id,
@@ -235,9 +229,7 @@ class EvidenceRecorder:
     async def _integration_of(self, organization_id: str, snapshot_id: str | None) -> str | None:
         if snapshot_id is None:
             return None
-        integrations = await self._integrations.list_by_organization(
-            organization_id=organization_id
-        )
+        integrations = await self.integrations.list_by_organization(organization_id=organization_id)
         return next((i.id for i in integrations if i.current_snapshot_id == snapshot_id), None)
 
     async def _exceptions(
@@ -246,7 +238,7 @@ class EvidenceRecorder:
         if not excepted:
             return []
         wanted = {i.resource_id for i in excepted}
-        active = await self._check_exceptions.active(
+        active = await self.check_exceptions.active(
             organization_id=organization_id, now=result.evaluated_at, check_id=result.check_id
         )
         return [

@@ -16,7 +16,7 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Any, Protocol
 
 from services.clock import Clock, Sleep, utcnow_ms
@@ -110,39 +110,31 @@ class EvidenceRepo(Protocol):
     ) -> None: ...
 
 
+@dataclass(eq=False, repr=False)
 class EvidenceService:
     """Appends, lists, verifies and exports an organization's evidence."""
 
-    def __init__(
-        self,
-        repo: EvidenceRepo,
-        key: EvidenceKey,
-        *,
-        chunks: ChunkStore,
-        check_ids: Callable[[], Collection[str]],
-        anchors: Anchors | None = None,
-        actors: DescribeActor | None = None,
-        checkpoint_sinks: Sequence[CheckpointSink] = (),
-        kept_checkpoints: KeptCheckpoints | None = None,
-        signer: EvidenceSigner | None = None,
-        clock: Clock = utcnow_ms,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self._repo = repo
-        self._actors = actors
-        self._key = key
-        self._chunks = chunks
-        self._check_ids = check_ids
-        self._anchors = anchors
-        self._sinks = tuple(checkpoint_sinks)
-        self._kept = kept_checkpoints
-        self.signer = signer
-        self.checkpoints_failed = 0  # deliveries to a sink that failed (logged as errors)
-        self._clock = clock
-        self._sleep = sleep
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._stored: OrderedDict[tuple[str, str], None] = OrderedDict()
-        self.blobs_written = 0  # for tests and benchmarks
+    repo: EvidenceRepo
+    key: EvidenceKey
+    _: KW_ONLY
+    chunks: ChunkStore
+    check_ids: Callable[[], Collection[str]]
+    anchors: Anchors | None = None
+    actors: DescribeActor | None = None
+    checkpoint_sinks: Sequence[CheckpointSink] = ()
+    kept_checkpoints: KeptCheckpoints | None = None
+    signer: EvidenceSigner | None = None
+    clock: Clock = utcnow_ms
+    sleep: Sleep = asyncio.sleep
+    _sinks: tuple[CheckpointSink, ...] = field(init=False)
+    # Deliveries to a sink that failed (logged as errors).
+    checkpoints_failed: int = field(init=False, default=0)
+    _locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
+    _stored: OrderedDict[tuple[str, str], None] = field(init=False, default_factory=OrderedDict)
+    blobs_written: int = field(init=False, default=0)  # for tests and benchmarks
+
+    def __post_init__(self) -> None:
+        self._sinks = tuple(self.checkpoint_sinks)
 
     async def record(self, entry: EvidenceEntry) -> EvidenceRecord:
         """Store ``entry``'s lists, then seal it as the next record of its organization's chain
@@ -152,21 +144,21 @@ class EvidenceService:
         from the key, so when that record is already stored (a writer that died before it
         could say so) it is returned and nothing is appended — the store's unique ``_id``
         decides, across processes."""
-        if entry.actor is None and entry.actor_id is not None and self._actors is not None:
-            actor = await self._actors(entry.organization_id, entry.actor_id)
+        if entry.actor is None and entry.actor_id is not None and self.actors is not None:
+            actor = await self.actors(entry.organization_id, entry.actor_id)
             entry = replace(entry, actor=actor)
         await self._store_lists(entry)
         record_id = keyed_record_id(entry) if entry.unique_key is not None else None
         lock = self._locks.setdefault(entry.organization_id, asyncio.Lock())
         async with lock:  # in-process appenders queue; other processes are caught by the index
             if record_id is not None:
-                known = await self._repo.get(
+                known = await self.repo.get(
                     organization_id=entry.organization_id, record_id=record_id
                 )
                 if known is not None:
                     return known
             for attempt in range(MAX_ATTEMPTS):
-                last = await self._repo.last(organization_id=entry.organization_id)
+                last = await self.repo.last(organization_id=entry.organization_id)
                 # Hashing a large body is CPU-bound: off the event loop.
                 record = await asyncio.to_thread(
                     seal,
@@ -174,28 +166,26 @@ class EvidenceService:
                     record_id=record_id or new_id("evd"),
                     sequence=last.sequence + 1 if last else 1,
                     prev_hash=last.sha256 if last else GENESIS_HASH,
-                    recorded_at=self._clock(),
-                    key=self._key,
+                    recorded_at=self.clock(),
+                    key=self.key,
                 )
                 try:
-                    await self._repo.append(record)
+                    await self.repo.append(record)
                 except AlreadyRecorded:
-                    known = await self._repo.get(
+                    known = await self.repo.get(
                         organization_id=entry.organization_id, record_id=record.id
                     )
                     if known is None:  # another organization's record: ids never collide
                         raise Conflict("evidence record id taken") from None
                     return known
                 except SequenceTaken:
-                    await self._sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                    await self.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                     continue
-                await self._repo.advance_head(
+                await self.repo.advance_head(
                     organization_id=record.organization_id,
                     sequence=record.sequence,
                     sha256=record.sha256,
-                    hmac=self._key.sign_head(
-                        record.organization_id, record.sequence, record.sha256
-                    ),
+                    hmac=self.key.sign_head(record.organization_id, record.sequence, record.sha256),
                 )
                 return record
         raise Conflict("evidence could not be appended: too many concurrent writers")
@@ -227,7 +217,7 @@ class EvidenceService:
             if (org, chunked.root) in self._stored:
                 self._stored.move_to_end((org, chunked.root))
                 continue
-            self.blobs_written += await self._chunks.put(org, chunked.blobs())
+            self.blobs_written += await self.chunks.put(org, chunked.blobs())
             self._stored[(org, chunked.root)] = None
             while len(self._stored) > STORED_ROOTS:
                 self._stored.popitem(last=False)
@@ -239,22 +229,22 @@ class EvidenceService:
         self._known(check_id)
         limit, before = page_size(first), _sequence_cursor(after)
         org = principal.organization_id
-        rows = await self._repo.list_for_check(
+        rows = await self.repo.list_for_check(
             organization_id=org, check_id=check_id, limit=limit + 1, before=before
         )
-        total = await self._repo.count_for_check(organization_id=org, check_id=check_id)
+        total = await self.repo.count_for_check(organization_id=org, check_id=check_id)
         return make_slice(rows, limit=limit, total=total, key=lambda r: str(r.sequence))
 
     async def get(self, principal: Principal, record_id: str) -> EvidenceRecord | None:
         """One record of the caller's organization."""
-        return await self._repo.get(organization_id=principal.organization_id, record_id=record_id)
+        return await self.repo.get(organization_id=principal.organization_id, record_id=record_id)
 
     async def expanded(self, principal: Principal, record: EvidenceRecord) -> dict[str, Any]:
         """The record's body with its lists read back from their chunks (checked; a missing
         or changed chunk raises ``ChunkProblem``): what a format-1 body held inline."""
         if record.organization_id != principal.organization_id:
             raise NotFound(f"evidence {record.id} not found")
-        return await expand(record.content(), ListReader(self._chunks, record.organization_id))
+        return await expand(record.content(), ListReader(self.chunks, record.organization_id))
 
     async def verify(
         self, principal: Principal, checkpoint: Mapping[str, Any] | None = None
@@ -269,23 +259,25 @@ class EvidenceService:
         """
         org = principal.organization_id
         given = [checkpoint] if checkpoint is not None else []
-        kept = await self._kept.latest(org) if self._kept is not None else None
+        kept = (
+            await self.kept_checkpoints.latest(org) if self.kept_checkpoints is not None else None
+        )
         given += [kept] if kept is not None else []
         points = [_parse_checkpoint(point, org) for point in given]
         unsigned = await self._unsigned(org, given)
         if unsigned is not None:
             return ChainStatus(valid=False, checked_count=0, head_sequence=0, broken=unsigned)
         verifier = ChainVerifier(
-            self._key,
+            self.key,
             org,
-            head=await self._repo.head(organization_id=org),
+            head=await self.repo.head(organization_id=org),
             checkpoints=tuple(points),
         )
-        lists = ListReader(self._chunks, org)
+        lists = ListReader(self.chunks, org)
         window: list[EvidenceRecord] = []
         # action id → (sequence, record id) of the first record of each remediation action
         remediations: dict[str, tuple[int, str]] = {}
-        async for record in self._repo.iter_chain(organization_id=org):
+        async for record in self.repo.iter_chain(organization_id=org):
             window.append(record)
             action = _remediation_of(record)
             if action is not None:
@@ -295,7 +287,7 @@ class EvidenceService:
         else:
             await _verify_window(verifier, lists, window)
         status = verifier.finish()
-        if status.valid and self._anchors is not None:
+        if status.valid and self.anchors is not None:
             status = await self._check_anchors(org, status, remediations)
         if status.broken is not None:
             log.warning(
@@ -310,7 +302,7 @@ class EvidenceService:
         """Who caused the organization's records (format 3), one line each with a count:
         ``Ada Lovelace <ada@acme.example> (PERSON, Atlassian 5570…): 3 records``."""
         counts: dict[str, int] = {}
-        async for record in self._repo.iter_chain(organization_id=principal.organization_id):
+        async for record in self.repo.iter_chain(organization_id=principal.organization_id):
             actor = record.content().get("actor")
             if isinstance(actor, dict) and actor.get("kind") != "SYSTEM":
                 line = _actor_line(actor)
@@ -342,14 +334,14 @@ class EvidenceService:
     ) -> ChainStatus:
         """Every reference both ways: what points into the chain must find its record there;
         a remediation record must still have its action."""
-        assert self._anchors is not None
-        anchors = await self._anchors(org)
+        assert self.anchors is not None
+        anchors = await self.anchors(org)
         referenced = sorted(
             (a for a in anchors if a.record_id is not None), key=lambda a: (a.kind, a.owner)
         )
         for start in range(0, len(referenced), ANCHOR_BATCH):
             batch = referenced[start : start + ANCHOR_BATCH]
-            found = await self._repo.sequences(
+            found = await self.repo.sequences(
                 organization_id=org, record_ids=[a.record_id for a in batch if a.record_id]
             )
             for anchor in batch:
@@ -373,7 +365,7 @@ class EvidenceService:
     @property
     def hmac_key_id(self) -> str:
         """The id of the HMAC key records are sealed with (never the key)."""
-        return self._key.key_id
+        return self.key.key_id
 
     async def public_key(self, principal: Principal) -> str:
         """The current public key (PEM) of the caller's organization's signing key."""
@@ -383,7 +375,7 @@ class EvidenceService:
 
     async def checkpoint(self, organization_id: str) -> dict[str, Any] | None:
         """A signed statement of the chain's head now, to keep outside the database."""
-        last = await self._repo.last(organization_id=organization_id)
+        last = await self.repo.last(organization_id=organization_id)
         if last is None:
             return None
         return await self.checkpoint_at(organization_id, last.sequence, last.sha256)
@@ -398,9 +390,9 @@ class EvidenceService:
             "organizationId": organization_id,
             "sequence": sequence,
             "sha256": sha256,
-            "createdAt": iso_utc(self._clock()),
-            "keyId": self._key.key_id,
-            "hmac": self._key.sign_head(organization_id, sequence, sha256),
+            "createdAt": iso_utc(self.clock()),
+            "keyId": self.key.key_id,
+            "hmac": self.key.sign_head(organization_id, sequence, sha256),
         }
         if self.signer is None:
             return point
@@ -418,7 +410,7 @@ class EvidenceService:
         counted (``checkpoints_failed``); the next round tries again.
         """
         while True:
-            await self._sleep(interval)
+            await self.sleep(interval)
             try:
                 for org in await organization_ids():
                     point = await self.checkpoint(org)
@@ -458,24 +450,24 @@ class EvidenceService:
         """Validate an export request and prepare its stream (read lazily, by cursor)."""
         kind = self.check_export(check_id, fmt)
         org = principal.organization_id
-        records = self._repo.iter_for_check(organization_id=org, check_id=check_id)
+        records = self.repo.iter_for_check(organization_id=org, check_id=check_id)
         name = f"evidence-{check_id}.{kind.value}"
         if kind is ExportFormat.CSV:
             return EvidenceExport("text/csv; charset=utf-8", name, csv_chunks(records))
-        head = await self._repo.head(organization_id=org)
-        lists = ListReader(self._chunks, org)
+        head = await self.repo.head(organization_id=org)
+        lists = ListReader(self.chunks, org)
         header = {
             "format": EXPORT_FORMAT,
             "organizationId": org,
             "checkId": check_id,
-            "exportedAt": iso_utc(self._clock()),
+            "exportedAt": iso_utc(self.clock()),
             "chainHead": {"sequence": head.sequence, "sha256": head.sha256} if head else None,
-            "keyId": self._key.key_id,
+            "keyId": self.key.key_id,
         }
         return EvidenceExport("application/json", name, json_chunks(header, records, lists))
 
     def _known(self, check_id: str) -> None:
-        if check_id not in self._check_ids():
+        if check_id not in self.check_ids():
             raise NotFound(f"check {check_id} not found", field=["checkId"])
 
 

@@ -133,7 +133,7 @@ async def _worker_round(evidence: EvidenceService) -> None:
     async def orgs() -> list[str]:
         return [ORG]
 
-    evidence._sleep = sleep
+    evidence.sleep = sleep
     with pytest.raises(asyncio.CancelledError):
         await evidence.log_checkpoints(orgs, 3600)
 

@@ -81,7 +81,7 @@ async def test_a_lost_race_rereads_the_tail_and_retries(store: Store) -> None:
 
     evidence = EvidenceService(
         repo,
-        service(store)._key,
+        service(store).key,
         chunks=store.evidence_chunks,
         check_ids=lambda: CHECKS,
         sleep=sleep,
