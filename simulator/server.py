@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 import uvicorn
@@ -14,17 +15,15 @@ from simulator.app import create_simulator_app
 from simulator.core import Simulator
 
 
+@dataclass(eq=False, repr=False)
 class RunningSimulator:
     """A simulator served on a loopback port; stop() (or leave the `with` block) to end it."""
 
-    def __init__(
-        self, sim: Simulator, server: uvicorn.Server, thread: threading.Thread, host: str, port: int
-    ) -> None:
-        self.sim = sim
-        self.host = host
-        self.port = port
-        self._server = server
-        self._thread = thread
+    sim: Simulator
+    server: uvicorn.Server
+    thread: threading.Thread
+    host: str
+    port: int
 
     @property
     def base_url(self) -> str:
@@ -51,8 +50,8 @@ class RunningSimulator:
 
     def stop(self) -> None:
         """Stop serving and wait for the server thread to end."""
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
 
     def __enter__(self) -> RunningSimulator:
         return self

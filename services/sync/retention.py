@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Protocol
 
 from services.sync.models import SyncRun, SyncRunStatus
@@ -64,32 +65,29 @@ class NoLayers:
         return {}
 
 
+@dataclass(eq=False, repr=False)
 class Retention:
     """Deletes the data of snapshots that are no longer kept."""
 
-    def __init__(
-        self,
-        runs: FinishedRunsRepo,
-        data: SnapshotDeleter,
-        protected: ProtectedSnapshots | None = None,
-        *,
-        keep: int = DEFAULT_KEEP,
-        layers: SnapshotBases | None = None,
-    ) -> None:
-        if keep < 1:
+    runs: FinishedRunsRepo
+    data: SnapshotDeleter
+    protected: ProtectedSnapshots | None = None
+    _: KW_ONLY
+    keep: int = DEFAULT_KEEP
+    layers: SnapshotBases = field(default_factory=NoLayers)
+    _protected: ProtectedSnapshots = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.keep < 1:
             raise ValueError("retention must keep at least one snapshot")
-        self._runs = runs
-        self._data = data
-        self._protected = protected or NothingProtected()
-        self._layers = layers or NoLayers()
-        self.keep = keep
+        self._protected = self.protected or NothingProtected()
 
     async def apply(self, *, integration_id: str, current_snapshot_id: str | None) -> list[str]:
         """Purge what is not kept; returns the purged snapshot ids."""
         protected = await self._protected.protected_snapshot_ids(integration_id)
         if current_snapshot_id:
             protected.add(current_snapshot_id)
-        runs = await self._runs.list_finished(integration_id=integration_id)
+        runs = await self.runs.list_finished(integration_id=integration_id)
         kept = 0
         doomed = []
         for run in runs:
@@ -99,13 +97,13 @@ class Retention:
             elif run.snapshot_id not in protected:
                 doomed.append(run)
         # A kept layer needs its base.
-        protected |= set((await self._layers.bases(protected)).values())
+        protected |= set((await self.layers.bases(protected)).values())
         purged: list[str] = []
         for run in doomed:
             if run.snapshot_id in protected:
                 continue
-            await self._data.delete_snapshot(run.snapshot_id)
-            await self._runs.mark_purged(run_id=run.id)
+            await self.data.delete_snapshot(run.snapshot_id)
+            await self.runs.mark_purged(run_id=run.id)
             purged.append(run.snapshot_id)
         if purged:
             log.info("retention purged %d snapshot(s) of %s", len(purged), integration_id)
