@@ -33,6 +33,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -134,72 +135,54 @@ class IntegrationsRepo(Protocol):
     async def get_by_id(self, *, integration_id: str) -> Integration | None: ...
 
 
+@dataclass(eq=False, repr=False)
 class RemediationExecutor:
     """Runs an organization's open actions to VERIFIED, FAILED or CANCELLED."""
 
-    def __init__(
-        self,
-        clients: ClientSource,
-        *,
-        integrations: IntegrationsRepo,
-        remediations: RemediationsRepo,
-        record_evidence: RecordEvidence,
-        publish: Publish,
-        on_verified: OnVerified,
-        recheck: Recheck = never_cancel,
-        directory_admin: DirectoryAdmin | None = None,
-        on_action_failed: OnActionFailed = ignore_action_failure,
-        policy: RetryPolicy = WRITE_POLICY,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        lease: timedelta = DEFAULT_LEASE,
-        readback_window: timedelta = DEFAULT_READBACK_WINDOW,
-        readback_first_delay: float = DEFAULT_READBACK_FIRST_DELAY,
-        readback_max_delay: float = DEFAULT_READBACK_MAX_DELAY,
-        owner: str | None = None,
-        clock: Clock = utcnow,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        if concurrency < 1:
+    clients: ClientSource
+    _: KW_ONLY
+    integrations: IntegrationsRepo
+    remediations: RemediationsRepo
+    record_evidence: RecordEvidence
+    publish: Publish
+    on_verified: OnVerified
+    recheck: Recheck = never_cancel
+    directory_admin: DirectoryAdmin | None = None
+    on_action_failed: OnActionFailed = ignore_action_failure
+    policy: RetryPolicy = WRITE_POLICY
+    concurrency: int = DEFAULT_CONCURRENCY
+    lease: timedelta = DEFAULT_LEASE
+    readback_window: timedelta = DEFAULT_READBACK_WINDOW
+    readback_first_delay: float = DEFAULT_READBACK_FIRST_DELAY
+    readback_max_delay: float = DEFAULT_READBACK_MAX_DELAY
+    owner: str = field(default_factory=default_owner)
+    clock: Clock = utcnow
+    sleep: Sleep = asyncio.sleep
+    # Group removals go one at a time per connection until one succeeded here.
+    _gates: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
+    _proven: set[str] = field(init=False, default_factory=set)
+    _learnt: set[str] = field(init=False, default_factory=set)
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        if readback_first_delay <= 0 or readback_max_delay < readback_first_delay:
+        if self.readback_first_delay <= 0 or self.readback_max_delay < self.readback_first_delay:
             raise ValueError("read-back delays must be positive and first <= max")
-        self._integrations = integrations
-        self._remediations = remediations
-        self._clients = clients
-        self._record_evidence = record_evidence
-        self._publish = publish
-        self._on_verified = on_verified
-        self._recheck = recheck
-        self._directory_admin = directory_admin
-        self._on_action_failed = on_action_failed
-        self.policy = policy
-        self._concurrency = concurrency
-        self._lease = lease
-        self._window = readback_window
-        self._first_delay = readback_first_delay
-        self._max_delay = readback_max_delay
-        self.owner = owner or default_owner()
-        self._clock = clock
-        self._sleep = sleep
-        # Group removals go one at a time per connection until one succeeded here.
-        self._gates: dict[str, asyncio.Lock] = {}
-        self._proven: set[str] = set()
-        self._learnt: set[str] = set()
 
     async def run(self, organization_id: str) -> list[RemediationAction]:
         """Claim and finish open actions until none is claimable; the finished ones."""
         finished: list[RemediationAction] = []
         effects: dict[str, Effects] = {}
         workers = [
-            self._worker(organization_id, effects, finished) for _ in range(self._concurrency)
+            self._worker(organization_id, effects, finished) for _ in range(self.concurrency)
         ]
         await asyncio.gather(*workers)
         verified = {a.integration_id for a in finished if a.state is ActionState.VERIFIED}
         for integration_id in sorted(verified):
-            integration = await self._integrations.get_by_id(integration_id=integration_id)
+            integration = await self.integrations.get_by_id(integration_id=integration_id)
             if integration is not None:
                 try:
-                    await self._on_verified(integration)
+                    await self.on_verified(integration)
                 except Exception:
                     log.exception("could not request a sync after remediation")
         return finished
@@ -210,13 +193,13 @@ class RemediationExecutor:
         effects: dict[str, Effects],
         finished: list[RemediationAction],
     ) -> None:
-        repo = self._remediations
+        repo = self.remediations
         while True:
             claim = await repo.claim(
                 organization_id=organization_id,
                 owner=self.owner,
-                ttl=self._lease,
-                now=self._clock(),
+                ttl=self.lease,
+                now=self.clock(),
             )
             if claim is None:
                 return
@@ -229,7 +212,7 @@ class RemediationExecutor:
                     ActionStep(
                         ActionState.FAILED, error="internal error while carrying out the action"
                     ),
-                    now=self._clock(),
+                    now=self.clock(),
                 )
                 try:
                     done = await self._after(claim, done)
@@ -265,13 +248,13 @@ class RemediationExecutor:
     async def _effects(self, action: RemediationAction, effects: dict[str, Effects]) -> Effects:
         effect = effects.get(action.integration_id)
         if effect is None:
-            integration = await self._integrations.get(
+            integration = await self.integrations.get(
                 organization_id=action.organization_id, integration_id=action.integration_id
             )
             if integration is None:
                 raise LookupError("the integration no longer exists")
             effect = Effects(
-                integration, self._clients, self._directory_admin, self.policy, self._clock
+                integration, self.clients, self.directory_admin, self.policy, self.clock
             )
             effects[action.integration_id] = effect
         return effect
@@ -283,14 +266,14 @@ class RemediationExecutor:
             connection = await self._connection(effect)
             channel = Channel.ADMIN if action.kind.admin_api else Channel.GROUPS
             refusal = connection.refusal(channel)
-            why = f"blocked: {refusal.reason}" if refusal else await self._recheck(action)
+            why = f"blocked: {refusal.reason}" if refusal else await self.recheck(action)
             if why is not None:
                 return await self._finish(
                     claim, ActionStep(ActionState.CANCELLED, cancel_reason=why)
                 )
-            now = self._clock()
-            calling = await self._remediations.begin_call(
-                claim, now=now, lease_until=now + self._lease
+            now = self.clock()
+            calling = await self.remediations.begin_call(
+                claim, now=now, lease_until=now + self.lease
             )
             if calling is None:  # cancelled meanwhile, or the lease was taken over
                 return None
@@ -309,7 +292,7 @@ class RemediationExecutor:
         """The connection's state, after learning once which account it acts as (the
         self-removal guard of the plan reads it)."""
         integration = effect.integration
-        known = await self._remediations.connection(integration_id=integration.id)
+        known = await self.remediations.connection(integration_id=integration.id)
         if known.account_id is None and integration.id not in self._learnt:
             self._learnt.add(integration.id)  # one try per process
             try:
@@ -317,7 +300,7 @@ class RemediationExecutor:
             except ConfluenceError as exc:
                 log.warning("could not learn the account of %s: %s", integration.id, exc)
                 return known
-            await self._remediations.learn_account(
+            await self.remediations.learn_account(
                 organization_id=integration.organization_id,
                 integration_id=integration.id,
                 account_id=user.account_id,
@@ -340,25 +323,25 @@ class RemediationExecutor:
             )
         if action.kind is ActionKind.REMOVE_FROM_GROUP:
             self._proven.add(action.integration_id)
-        now = self._clock()
-        done = await self._remediations.record(
+        now = self.clock()
+        done = await self.remediations.record(
             Claim(action, claim.token),
             ActionStep(ActionState.DONE, calls),
             now=now,
-            lease_until=now + self._lease,
+            lease_until=now + self.lease,
         )
         if done is not None:
-            await self._publish(done)
+            await self.publish(done)
         return done
 
     async def _block_connection(
         self, effect: Effects, action: RemediationAction, refused: CallRefused
     ) -> None:
-        refusal = blocking_refusal(action, refused.error, self._clock())
+        refusal = blocking_refusal(action, refused.error, self.clock())
         if refusal is None:
             return
         integration = effect.integration
-        await self._remediations.refuse(
+        await self.remediations.refuse(
             organization_id=integration.organization_id,
             integration_id=integration.id,
             refusal=refusal,
@@ -367,44 +350,44 @@ class RemediationExecutor:
     async def _verify(self, claim: Claim, effect: Effects) -> RemediationAction | None:
         """Read back with backoff until Atlassian shows the change or the window closed."""
         action = claim.action
-        called = action.calls[-1].at if action.calls else self._clock()
-        deadline = called + self._window
-        delay = self._first_delay
+        called = action.calls[-1].at if action.calls else self.clock()
+        deadline = called + self.readback_window
+        delay = self.readback_first_delay
         while True:
             try:
                 seen = await effect.read_back(action)
             except (ConfluenceError, NoClient) as exc:
                 message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
                 seen = Verification(
-                    "read-back", False, f"the read-back failed: {message}", self._clock()
+                    "read-back", False, f"the read-back failed: {message}", self.clock()
                 )
             if seen.confirmed:
                 return await self._finish(claim, ActionStep(ActionState.VERIFIED, read_back=seen))
-            now = self._clock()
+            now = self.clock()
             wait = min(delay, (deadline - now).total_seconds())
             if wait <= 0:
                 count = len(action.read_backs) + 1
                 error = (
                     f"Atlassian did not show the change in {count} read-back(s) over "
-                    f"{self._window.total_seconds():g} s: {seen.detail}"
+                    f"{self.readback_window.total_seconds():g} s: {seen.detail}"
                 )
                 return await self._finish(
                     claim, ActionStep(ActionState.FAILED, read_back=seen, error=error)
                 )
-            moved = await self._remediations.record(
+            moved = await self.remediations.record(
                 claim,
                 ActionStep(ActionState.DONE, read_back=seen),
                 now=now,
-                lease_until=now + self._lease + timedelta(seconds=wait),
+                lease_until=now + self.lease + timedelta(seconds=wait),
             )
             if moved is None:
                 return None
             action = moved
-            await self._sleep(wait)
-            delay = min(delay * 2, self._max_delay)
+            await self.sleep(wait)
+            delay = min(delay * 2, self.readback_max_delay)
 
     async def _finish(self, claim: Claim, step: ActionStep) -> RemediationAction | None:
-        done = await self._remediations.record(claim, step, now=self._clock())
+        done = await self.remediations.record(claim, step, now=self.clock())
         return await self._after(claim, done)
 
     async def _after(
@@ -418,12 +401,12 @@ class RemediationExecutor:
         """
         if action is None:
             return None
-        record = await self._record_evidence(evidence_entry(action, self._clock()))
-        await self._remediations.set_evidence(claim, evidence_id=record.id)
-        await self._publish(action)
+        record = await self.record_evidence(evidence_entry(action, self.clock()))
+        await self.remediations.set_evidence(claim, evidence_id=record.id)
+        await self.publish(action)
         if action.state is ActionState.FAILED:
             try:
-                await self._on_action_failed(action)
+                await self.on_action_failed(action)
             except Exception:
                 log.exception("reporting the failure of remediation action %s failed", action.id)
         return action

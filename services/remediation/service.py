@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Protocol
@@ -73,37 +73,34 @@ class IntegrationsRepo(Protocol):
     async def get(self, *, organization_id: str, integration_id: str) -> Integration | None: ...
 
 
+@dataclass(eq=False, repr=False)
 class RemediationService:
-    """Plans, approves, cancels, undoes and runs remediation actions; publishes each change."""
+    """Plans, approves, cancels, undoes and runs remediation actions; publishes each change.
 
-    def __init__(
-        self,
-        bus: EventBus,
-        planner: RemediationPlanner,
-        executor_factory: Callable[[RemediationService], RemediationExecutor],
-        *,
-        remediations: RemediationsRepo,
-        integrations: IntegrationsRepo | None = None,
-        on_stopped: Sequence[Callable[[], Awaitable[None]]] = (),
-        clock: Clock = utcnow_ms,
-        resume_seconds: float = 30.0,
-    ) -> None:
-        """``on_stopped`` also run when the service stops (e.g. pending follow-up syncs)."""
-        self._remediations = remediations
-        self._integrations = integrations
-        self._bus = bus
-        self._planner = planner
-        self._clock = clock
-        self.resume_seconds = resume_seconds
-        self.executor = executor_factory(self)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._on_stopped = tuple(on_stopped)
+    ``on_stopped`` also run when the service stops (e.g. pending follow-up syncs).
+    """
+
+    bus: EventBus
+    planner: RemediationPlanner
+    executor_factory: Callable[[RemediationService], RemediationExecutor]
+    _: KW_ONLY
+    remediations: RemediationsRepo
+    integrations: IntegrationsRepo | None = None
+    on_stopped: Sequence[Callable[[], Awaitable[None]]] = ()
+    clock: Clock = utcnow_ms
+    resume_seconds: float = 30.0
+    executor: RemediationExecutor = field(init=False)
+    _tasks: set[asyncio.Task[None]] = field(init=False, default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.on_stopped = tuple(self.on_stopped)
+        self.executor = self.executor_factory(self)
 
     async def plan(
         self, principal: Principal, plan_filter: PlanFilter | None = None
     ) -> list[RemediationAction]:
         """What would be changed and why, with the state of actions already approved."""
-        actions = await self._planner.plan(principal.organization_id)
+        actions = await self.planner.plan(principal.organization_id)
         f = plan_filter or PlanFilter()
         return [
             a
@@ -117,8 +114,8 @@ class RemediationService:
         """Approve actions of the current plan and start carrying them out (ADMIN, confirm)."""
         require_confirmed_admin(principal, confirm, NOT_CONFIRMED)
         ids = _ids(action_ids)
-        planned = {a.id: a for a in await self._planner.plan(principal.organization_id)}
-        stored = await self._remediations.get_many(
+        planned = {a.id: a for a in await self.planner.plan(principal.organization_id)}
+        stored = await self.remediations.get_many(
             organization_id=principal.organization_id, action_ids=ids
         )
         missing = [i for i in ids if i not in planned and i not in stored]
@@ -137,8 +134,8 @@ class RemediationService:
         # An id no longer planned but stored is an action already carried out (or one whose
         # reason is gone): it is returned as it is, never called again.
         wanted = [planned[i] for i in ids if i in planned]
-        approved = await self._remediations.approve(
-            wanted, approved_by=principal.actor_id, now=self._clock()
+        approved = await self.remediations.approve(
+            wanted, approved_by=principal.actor_id, now=self.clock()
         )
         self.start(principal.organization_id)
         by_id = {a.id: a for a in approved} | {i: a for i, a in stored.items() if i not in planned}
@@ -154,7 +151,7 @@ class RemediationService:
         require_role(principal, Role.ADMIN)
         ids = _ids(action_ids)
         org = principal.organization_id
-        stored = await self._remediations.get_many(organization_id=org, action_ids=ids)
+        stored = await self.remediations.get_many(organization_id=org, action_ids=ids)
         missing = [i for i in ids if i not in stored]
         if missing:
             raise NotFound(
@@ -169,15 +166,15 @@ class RemediationService:
                 field=["actionIds"],
                 code="NOT_CANCELLABLE",
             )
-        cancelled = await self._remediations.cancel(
+        cancelled = await self.remediations.cancel(
             [stored[i] for i in ids if stored[i].state is ActionState.PENDING],
             reason=f"cancelled by {principal.actor_id}",
             cancelled_by=principal.actor_id,
-            now=self._clock(),
+            now=self.clock(),
         )
         if cancelled:
             self.start(org)  # their evidence records
-        now = await self._remediations.get_many(organization_id=org, action_ids=ids)
+        now = await self.remediations.get_many(organization_id=org, action_ids=ids)
         return [now[i] for i in ids]
 
     async def restore(
@@ -188,7 +185,7 @@ class RemediationService:
         account keeps what it had: suspension and deactivation remove no group or role."""
         require_confirmed_admin(principal, confirm, NOT_CONFIRMED)
         org = principal.organization_id
-        found = await self._remediations.get_many(organization_id=org, action_ids=[action_id])
+        found = await self.remediations.get_many(organization_id=org, action_ids=[action_id])
         original = found.get(action_id)
         if original is None:
             raise NotFound(f"no remediation action {action_id}", field=["actionId"])
@@ -202,15 +199,15 @@ class RemediationService:
             )
         undo = _undo(original)
         integration = (
-            await self._integrations.get(organization_id=org, integration_id=undo.integration_id)
-            if self._integrations is not None
+            await self.integrations.get(organization_id=org, integration_id=undo.integration_id)
+            if self.integrations is not None
             else None
         )
         problem = admin_problem(integration) if integration else "the integration is gone"
         if problem is not None:
             raise Conflict(f"cannot restore: {problem}", field=["actionId"], code="NOT_GRANTED")
-        [approved] = await self._remediations.approve(
-            [undo], approved_by=principal.actor_id, now=self._clock()
+        [approved] = await self.remediations.approve(
+            [undo], approved_by=principal.actor_id, now=self.clock()
         )
         self.start(org)
         return approved
@@ -233,8 +230,8 @@ class RemediationService:
         interval = self.resume_seconds if interval is None else interval
         while True:
             try:
-                now = self._clock()
-                for org in await self._remediations.open_organizations(now=now):
+                now = self.clock()
+                for org in await self.remediations.open_organizations(now=now):
                     if not self._tasks:
                         self.start(org)
             except Exception:
@@ -246,7 +243,7 @@ class RemediationService:
     ) -> Slice[RemediationAction]:
         """Approved actions with their state, newest approval first."""
         org = principal.organization_id
-        actions = partial(self._remediations.list_actions, organization_id=org)
+        actions = partial(self.remediations.list_actions, organization_id=org)
         return await time_slice(actions, first, after, key=lambda a: (a.approved_at, a.id))
 
     async def watch(self, principal: Principal) -> AsyncIterator[RemediationAction]:
@@ -255,8 +252,8 @@ class RemediationService:
         read late can find the action final before its evidence id is written, and the
         executor announces it again once it is, so nobody sees a final action without it."""
         org = principal.organization_id
-        async for event in self._bus.subscribe(topic_for(org, REMEDIATIONS_CHANNEL)):
-            found = await self._remediations.get_many(
+        async for event in self.bus.subscribe(topic_for(org, REMEDIATIONS_CHANNEL)):
+            found = await self.remediations.get_many(
                 organization_id=org, action_ids=[str(event["action_id"])]
             )
             action = found.get(str(event["action_id"]))
@@ -268,7 +265,7 @@ class RemediationService:
 
     async def publish(self, action: RemediationAction) -> None:
         """Tell subscribers an action changed."""
-        await self._bus.publish(
+        await self.bus.publish(
             topic_for(action.organization_id, REMEDIATIONS_CHANNEL),
             {"action_id": action.id, "state": action.state.value if action.state else None},
         )
@@ -276,7 +273,7 @@ class RemediationService:
     async def stop(self) -> None:
         """Cancel running executions (their leases expire and another process resumes)."""
         await cancel_and_wait(self._tasks)
-        for stopped in self._on_stopped:
+        for stopped in self.on_stopped:
             await stopped()
 
     async def wait_idle(self) -> None:
