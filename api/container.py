@@ -635,7 +635,7 @@ def build_queue(
         sync_runs=store.sync_runs,
         sync_leases=store.sync_leases,
         snapshot_data=store.snapshot_data,
-        metrics=metrics,
+        metrics=metrics or NullSyncMetrics(),
     )
 
 

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
@@ -69,35 +70,27 @@ class SyncLeasesRepo(Protocol):
     async def get(self, *, integration_id: str) -> Lease | None: ...
 
 
+@dataclass(eq=False, repr=False)
 class Scheduler:
     """Starts sync runs in this process (bounded), on a timer and on demand (``submit``)."""
 
-    def __init__(
-        self,
-        runner: Executor,
-        queue: RunQueue,
-        *,
-        integrations: IntegrationsRepo,
-        sync_runs: SyncRunsRepo,
-        sync_leases: SyncLeasesRepo,
-        tick_seconds: float = 5.0,
-        max_parallel: int = 4,
-        jitter_fraction: float = 0.1,
-        clock: Clock = utcnow,
-        on_tick: Callable[[int], None] | None = None,
-    ) -> None:
-        self._integrations = integrations
-        self._sync_runs = sync_runs
-        self._sync_leases = sync_leases
-        self._on_tick = on_tick
-        self.ticks = 0  # ticks completed without error
-        self._runner = runner
-        self._queue = queue
-        self.tick_seconds = tick_seconds
-        self._slots = asyncio.Semaphore(max_parallel)
-        self._jitter_fraction = jitter_fraction
-        self._clock = clock
-        self._running: dict[str, asyncio.Task[None]] = {}
+    runner: Executor
+    queue: RunQueue
+    _: KW_ONLY
+    integrations: IntegrationsRepo
+    sync_runs: SyncRunsRepo
+    sync_leases: SyncLeasesRepo
+    tick_seconds: float = 5.0
+    max_parallel: int = 4
+    jitter_fraction: float = 0.1
+    clock: Clock = utcnow
+    on_tick: Callable[[int], None] | None = None
+    ticks: int = field(init=False, default=0)  # ticks completed without error
+    _slots: asyncio.Semaphore = field(init=False)
+    _running: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.max_parallel)
 
     def submit(self, integration_id: str) -> bool:
         """Start the integration's queued run here unless this process is already running one."""
@@ -127,23 +120,23 @@ class Scheduler:
 
     def _beat(self) -> None:
         """Tell ``on_tick`` (the worker's heartbeat) that a tick completed."""
-        if self._on_tick is None:
+        if self.on_tick is None:
             return
         try:
-            self._on_tick(self.ticks)
+            self.on_tick(self.ticks)
         except Exception:
             log.exception("scheduler heartbeat failed")
 
     async def tick(self) -> None:
         """Start queued, abandoned and due runs."""
         busy: set[str] = set()
-        for run in await self._sync_runs.list_active():
+        for run in await self.sync_runs.list_active():
             busy.add(run.integration_id)
             if run.status is SyncRunStatus.QUEUED or await self._abandoned(run):
                 self.submit(run.integration_id)
-        for integration in await self._integrations.list_connected():
+        for integration in await self.integrations.list_connected():
             if integration.id not in busy and await self._due(integration):
-                await self._queue.submit(integration, SyncTrigger.SCHEDULED)
+                await self.queue.submit(integration, SyncTrigger.SCHEDULED)
                 self.submit(integration.id)
 
     async def drain(self) -> None:
@@ -160,13 +153,13 @@ class Scheduler:
         async with self._slots:
             while True:
                 try:
-                    ran = await self._runner.execute(integration_id)
+                    ran = await self.runner.execute(integration_id)
                 except Exception:
                     log.exception("sync of %s failed to run", integration_id)
                     return
                 # A run queued while ours was finishing (``submit`` refused it because this
                 # task was still alive) starts now instead of waiting for the next tick.
-                queued = await self._sync_runs.get_active(integration_id=integration_id)
+                queued = await self.sync_runs.get_active(integration_id=integration_id)
                 if ran is None or queued is None or queued.status is not SyncRunStatus.QUEUED:
                     return
 
@@ -177,14 +170,14 @@ class Scheduler:
     async def _abandoned(self, run: SyncRun) -> bool:
         if integration_running_here := self._running.get(run.integration_id):
             return integration_running_here.done()
-        lease = await self._sync_leases.get(integration_id=run.integration_id)
-        return lease is None or lease.expires_at <= self._clock()
+        lease = await self.sync_leases.get(integration_id=run.integration_id)
+        return lease is None or lease.expires_at <= self.clock()
 
     async def _due(self, integration: Integration) -> bool:
         connected = integration.connected_at
-        if connected is not None and self._clock() < connected + FIRST_RUN_GRACE:
+        if connected is not None and self.clock() < connected + FIRST_RUN_GRACE:
             return False  # its connect flow queues the sync
-        latest = await self._sync_runs.latest(integration_id=integration.id)
+        latest = await self.sync_runs.latest(integration_id=integration.id)
         if latest is None:
             return True
         interval = timedelta(minutes=integration.sync_interval_minutes)
@@ -192,10 +185,10 @@ class Scheduler:
         if latest.status is SyncRunStatus.FAILED:
             wait = min(interval, RETRY_AFTER_FAILURE)
         since = latest.finished_at or latest.created_at
-        jitter = jitter_for(integration.id, interval, self._jitter_fraction)
+        jitter = jitter_for(integration.id, interval, self.jitter_fraction)
         due = since + wait + jitter
         if latest.status is SyncRunStatus.FAILED and latest.not_before is not None:
             # Atlassian refuses until then (an exhausted quota): not before, and the jitter
             # spreads the integrations that all hit the app-wide quota.
             due = max(due, latest.not_before + jitter)
-        return self._clock() >= due
+        return self.clock() >= due

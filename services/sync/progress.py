@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Protocol
 
 from services.confluence.retry import RetryEvent
@@ -69,30 +69,28 @@ class RunProgressRepo(Protocol):
     async def update_progress(self, *, run_id: str, fence: int, progress: SyncProgress) -> bool: ...
 
 
+@dataclass(eq=False, repr=False)
 class ProgressTracker:
     """Counts a run's requests, items, retries and rate-limit waits, and reports them."""
 
-    def __init__(
-        self,
-        run: SyncRun,
-        runs: RunProgressRepo,
-        bus: EventBus,
-        metrics: SyncMetrics,
-        *,
-        persist_interval: float = 0.5,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.run = run
-        self._runs = runs
-        self._bus = bus
-        self._metrics = metrics
-        self._persist_interval = persist_interval
-        self._monotonic = monotonic
-        self._last_persist = monotonic()
-        self.phase = Phase.STARTING.value
-        self.requests = self.items = self.retries = self.waits = 0
-        self.memberships = 0
-        self.warnings: list[str] = []
+    run: SyncRun
+    runs: RunProgressRepo
+    bus: EventBus
+    metrics: SyncMetrics
+    _: KW_ONLY
+    persist_interval: float = 0.5
+    monotonic: Callable[[], float] = time.monotonic
+    _last_persist: float = field(init=False)
+    phase: str = field(init=False, default=Phase.STARTING.value)
+    requests: int = field(init=False, default=0)
+    items: int = field(init=False, default=0)
+    retries: int = field(init=False, default=0)
+    waits: int = field(init=False, default=0)
+    memberships: int = field(init=False, default=0)
+    warnings: list[str] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._last_persist = self.monotonic()
 
     def progress(self) -> SyncProgress:
         """The counters now."""
@@ -111,10 +109,10 @@ class ProgressTracker:
         """RetryObserver: a failed attempt that will be retried (counted as a request)."""
         self.requests += 1
         self.retries += 1
-        self._metrics.confluence_call(str(event.status) if event.status else "error")
+        self.metrics.confluence_call(str(event.status) if event.status else "error")
         if event.rate_limited:
             self.waits += 1
-            self._metrics.rate_limit_wait(event.wait_seconds)
+            self.metrics.rate_limit_wait(event.wait_seconds)
 
     async def enter(self, phase: Phase) -> None:
         """Start a phase: persisted and published at once."""
@@ -126,25 +124,25 @@ class ProgressTracker:
         """A successful request brought ``items`` items (PageCounter)."""
         self.requests += 1
         self.items += items
-        self._metrics.confluence_call("200")
-        if self._monotonic() - self._last_persist >= self._persist_interval:
+        self.metrics.confluence_call("200")
+        if self.monotonic() - self._last_persist >= self.persist_interval:
             await self._persist()
         await self.publish()
 
     def failed_call(self, status: int | None) -> None:
         """The final attempt of a request failed (not retried)."""
         self.requests += 1
-        self._metrics.confluence_call(str(status) if status else "error")
+        self.metrics.confluence_call(str(status) if status else "error")
 
     async def publish(self, run: SyncRun | None = None) -> None:
         """Publish the run (default: as now) to the organization's sync channel."""
         run = run or self.current()
-        await self._bus.publish(topic_for(run.organization_id, SYNC_CHANNEL), run_event(run))
+        await self.bus.publish(topic_for(run.organization_id, SYNC_CHANNEL), run_event(run))
 
     async def _persist(self) -> None:
-        self._last_persist = self._monotonic()
+        self._last_persist = self.monotonic()
         assert self.run.fence is not None
-        ours = await self._runs.update_progress(
+        ours = await self.runs.update_progress(
             run_id=self.run.id, fence=self.run.fence, progress=self.progress()
         )
         if not ours:

@@ -128,11 +128,7 @@ class RunQueue:
     sync_runs: TargetedRunsRepo
     sync_leases: QueueLeasesRepo
     snapshot_data: SnapshotDeleter
-    metrics: SyncMetrics | None = None
-    _metrics: SyncMetrics = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._metrics = self.metrics or NullSyncMetrics()
+    metrics: SyncMetrics = field(default_factory=NullSyncMetrics)
 
     async def submit(
         self, integration: Integration, trigger: SyncTrigger, *, follow_up: bool = False
@@ -299,6 +295,6 @@ class RunQueue:
             end=RunEnd(SyncRunStatus.FAILED, run.progress, error=message),
         )
         if finished is not None:
-            self._metrics.run_finished(run.purpose.value, SyncRunStatus.FAILED.value)
+            self.metrics.run_finished(run.purpose.value, SyncRunStatus.FAILED.value)
             topic = topic_for(finished.organization_id, SYNC_CHANNEL)
             await self.bus.publish(topic, run_event(finished))
