@@ -38,7 +38,7 @@ import logging
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from datetime import datetime, timedelta
 from operator import attrgetter
 from typing import Any, Protocol
@@ -133,32 +133,26 @@ class CheckResultsRepo(Protocol):
     ) -> bool: ...
 
 
+@dataclass(eq=False, repr=False)
 class CheckEngine:
     """Evaluates the registry's checks for an organization and records what changed."""
 
-    def __init__(
-        self,
-        bus: EventBus,
-        *,
-        check_results: CheckResultsRepo,
-        checks: Sequence[Check[Any]],
-        sources: Mapping[str, DataSource[Any]],
-        record_evidence: RecordEvidence = no_evidence,
-        exceptions: ExceptionFilter | None = None,
-        on_result_changed: OnResultChanged = ignore_result_change,
-        clock: Clock = utcnow_ms,
-    ) -> None:
-        self._check_results = check_results
-        self._on_result_changed = on_result_changed
-        self._bus = bus
-        self.checks = tuple(checks)
-        self._sources = dict(sources)
-        self.record_evidence = record_evidence
-        self.exceptions: ExceptionFilter = exceptions or NoExceptions()
-        self._clock = clock
-        self._locks: dict[str, asyncio.Lock] = {}
-        # (organization, check id) → what an ``IncrementalCheck`` held after evaluating it.
-        self._held: OrderedDict[tuple[str, str], Any] = OrderedDict()
+    bus: EventBus
+    _: KW_ONLY
+    check_results: CheckResultsRepo
+    checks: Sequence[Check[Any]]
+    sources: Mapping[str, DataSource[Any]]
+    record_evidence: RecordEvidence = no_evidence
+    exceptions: ExceptionFilter = field(default_factory=NoExceptions)
+    on_result_changed: OnResultChanged = ignore_result_change
+    clock: Clock = utcnow_ms
+    _locks: dict[str, asyncio.Lock] = field(init=False, default_factory=dict)
+    # (organization, check id) → what an ``IncrementalCheck`` held after evaluating it.
+    _held: OrderedDict[tuple[str, str], Any] = field(init=False, default_factory=OrderedDict)
+
+    def __post_init__(self) -> None:
+        self.checks = tuple(self.checks)
+        self.sources = dict(self.sources)
 
     def held(self, organization_id: str, check_id: str) -> Any:
         """What an incremental check held after its last evaluation of the organization
@@ -184,11 +178,11 @@ class CheckEngine:
     async def _evaluate(
         self, organization_id: str, sources: Collection[str] | None
     ) -> list[Evaluation]:
-        now = self._clock()
-        selected = [c for c in self.checks if c.source in self._sources and selects(c, sources)]
+        now = self.clock()
+        selected = [c for c in self.checks if c.source in self.sources and selects(c, sources)]
         data = await self._load(organization_id, {c.source for c in selected}, now)
         excepted = await self.exceptions.excepted(organization_id, now)
-        states = await self._check_results.states(organization_id=organization_id)
+        states = await self.check_results.states(organization_id=organization_id)
         # The checks are pure and CPU-bound (O(accounts)): run them off the event loop, so
         # requests are served meanwhile.
         runnable = [c for c in selected if c.source in data]
@@ -232,7 +226,7 @@ class CheckEngine:
         data: dict[str, Any] = {}
         for name in sorted(names):
             try:
-                data[name] = await self._sources[name].load(organization_id, now)
+                data[name] = await self.sources[name].load(organization_id, now)
             except Exception:
                 log.exception(
                     "could not load %s data for %s; its checks keep their results",
@@ -263,7 +257,7 @@ class CheckEngine:
             snapshot_id=outcome.snapshot_id,
             note=outcome.note,
         )
-        results = self._check_results
+        results = self.check_results
         if state is not None and same_outcome(state.digest, result):
             kept = _kept(result, state)
             await results.touch(kept, expected_version=state.version)
@@ -290,14 +284,14 @@ class CheckEngine:
         if recorded is not None and recorded.changed:
             await self._publish(recorded.result)
             try:
-                await self._on_result_changed(recorded)
+                await self.on_result_changed(recorded)
             except Exception:
                 log.exception("reporting the change of %s failed", check.id)
         return recorded
 
     async def _publish(self, result: CheckResult) -> None:
         topic = topic_for(result.organization_id, CHECKS_CHANNEL)
-        await self._bus.publish(topic, result_event(result))
+        await self.bus.publish(topic, result_event(result))
 
     async def _record_change(
         self,
@@ -308,7 +302,7 @@ class CheckEngine:
         unrecorded: tuple[str, datetime] | None = None,
     ) -> Evaluation | None:
         """Evidence, then the stored result (compare-and-set); the caller publishes it."""
-        results = self._check_results
+        results = self.check_results
         organization_id = result.organization_id
         previous = None
         if state is not None:  # without its items: the hook needs its status and evidence
@@ -357,7 +351,7 @@ class CheckEngine:
         )
         if state is not None and same_outcome(state.digest, failed):  # already that ERROR
             kept = _kept(failed, state)
-            await self._check_results.touch(
+            await self.check_results.touch(
                 kept, expected_version=state.version, unrecorded=unrecorded
             )
             return Evaluation(check, kept, None, EMPTY_POPULATION, False, False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -102,36 +102,31 @@ def _accounts_of(index: dict[str, str | tuple[str, ...]], person_id: str) -> tup
     return (held,) if isinstance(held, str) else held
 
 
+@dataclass(eq=False, repr=False)
 class AccessDataSource:
     """The ``access`` data source of the check engine."""
 
-    def __init__(
-        self,
-        directory: Directory,
-        *,
-        critical_systems: CriticalSystemsRepo,
-        access_reviews: AccessReviewsRepo,
-        grace_period: timedelta = GRACE_PERIOD,
-        populations: PopulationCache | None = None,
-    ) -> None:
-        self._critical_systems = critical_systems
-        self._access_reviews = access_reviews
-        self._directory = directory
-        self._grace = grace_period
-        self.populations = populations or PopulationCache()
-        # A completed review never changes, so its decisions are read once.
-        self._decisions: OrderedDict[str, CompletedDecisions] = OrderedDict()
-        self._lineages: OrderedDict[str, _Lineage] = OrderedDict()
+    directory: Directory
+    _: KW_ONLY
+    critical_systems: CriticalSystemsRepo
+    access_reviews: AccessReviewsRepo
+    grace_period: timedelta = GRACE_PERIOD
+    populations: PopulationCache = field(default_factory=PopulationCache)
+    # A completed review never changes, so its decisions are read once.
+    _decisions: OrderedDict[str, CompletedDecisions] = field(
+        init=False, default_factory=OrderedDict
+    )
+    _lineages: OrderedDict[str, _Lineage] = field(init=False, default_factory=OrderedDict)
 
     async def load(self, organization_id: str, now: datetime) -> AccessData:
         """Confluence's critical system, current accounts, people, identities and reviews."""
-        system = await self._critical_systems.get_by_kind(
+        system = await self.critical_systems.get_by_kind(
             organization_id=organization_id, system=SystemKind.CONFLUENCE
         )
-        current = await self._directory.current_accounts(organization_id)
+        current = await self.directory.current_accounts(organization_id)
         completed = open_review = None
         if system is not None:
-            reviews = self._access_reviews
+            reviews = self.access_reviews
             latest = await reviews.latest_completed(
                 organization_id=organization_id, critical_system_id=system.id
             )
@@ -139,8 +134,8 @@ class AccessDataSource:
             open_review = await reviews.get_open(
                 organization_id=organization_id, critical_system_id=system.id
             )
-        identities = await self._directory.identities(organization_id)
-        people = await self._directory.people(organization_id)
+        identities = await self.directory.identities(organization_id)
+        people = await self.directory.people(organization_id)
         lineage, changed = self._changes(
             organization_id, current.accounts, system, completed, identities, people
         )
@@ -153,7 +148,7 @@ class AccessDataSource:
             people=people,
             completed_review=completed,
             open_review=open_review,
-            grace_period=self._grace,
+            grace_period=self.grace_period,
             known_population=self.populations.population(
                 organization_id, current.accounts, identities, changed=changed
             ),
@@ -194,7 +189,7 @@ class AccessDataSource:
             lineage.log.append(None)
             self._keep(organization_id, lineage)
             return lineage, None
-        directory = self._directory
+        directory = self.directory
         identity_ids = directory.identity_changes(organization_id, held.identities, identities)
         person_ids = directory.people_changes(organization_id, held.people, people)
         changed: set[str] | None = None
@@ -225,7 +220,7 @@ class AccessDataSource:
         cached = self._decisions.get(review.id)
         if cached is None:
             assert review.completed_at is not None
-            decisions = await self._access_reviews.decisions(review_id=review.id)
+            decisions = await self.access_reviews.decisions(review_id=review.id)
             cached = CompletedDecisions(review.id, review.completed_at, decisions)
             self._decisions[review.id] = cached
             while len(self._decisions) > 64:
