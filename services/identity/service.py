@@ -65,13 +65,9 @@ class IdentityService:
     identities: IdentitiesRepo
     people: PeopleRepo
     on_identity_decided: OnChange = ignore_change
-    clock: Clock | None = None
-    _clock: Clock = field(init=False)
+    clock: Clock = utcnow
     # accounts the rules were applied to (tests count them)
     accounts_resolved: int = field(init=False, default=0)
-
-    def __post_init__(self) -> None:
-        self._clock = self.clock or utcnow
 
     async def resolve(
         self, organization_id: str, *, person_ids: Collection[str] | None = None
@@ -172,7 +168,7 @@ class IdentityService:
             identity,
             method=IdentityMethod.MANUAL,
             decided_by=principal.actor_id,
-            decided_at=self._clock(),
+            decided_at=self.clock(),
         )
 
     async def _account(self, organization_id: str, account_id: str) -> SnapshotAccount:
