@@ -18,6 +18,8 @@ from gql import GraphQLRequest
 from services.clock import utcnow_ms
 from services.confluence.errors import ConfluenceError
 from services.confluence.retry import RetryPolicy
+from services.events import topic_for
+from services.integrations.changes import INTEGRATIONS_CHANNEL
 from services.integrations.models import Integration
 from services.integrations.tokens import ReauthRequired, secret_to_tokens, tokens_to_secret
 from services.integrations.vault import OAUTH_TOKENS
@@ -140,7 +142,10 @@ async def test_a_revoked_grant_marks_the_integration_needs_reauth(env: Env) -> N
                 return
 
     task = asyncio.create_task(watch())
-    await until(lambda: env.live.container.bus.subscriber_count(), what="a listener")
+    # Not any listener: the socket registry's revocation watch of the key listens from
+    # connection_init on, before the subscription does.
+    topic = topic_for(env.org_id, INTEGRATIONS_CHANNEL)
+    await until(lambda: env.live.container.bus.subscriber_count(topic), what="the subscription")
     client = await env.live.container.services.integrations.clients.confluence_for(
         integration, RetryPolicy()
     )
